@@ -1,0 +1,71 @@
+package mta
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Postfix runs Postfix's own commands against one configuration directory.
+// Arguments are passed as an argv vector: nothing reaches a shell. The
+// configuration directory is always absolute (a relative -c fails silently
+// without a tty, see POSTFIX.md).
+type Postfix struct {
+	SbinDir   string // where postfix, postconf, postmap, ... live (Debian: /usr/sbin)
+	ConfigDir string // absolute; passed as -c to every command
+}
+
+// CmdError is a Postfix command that failed. Stderr holds Postfix's own
+// words, which are safe to show to an administrator.
+type CmdError struct {
+	Cmd    string
+	Err    error
+	Stderr string
+}
+
+func (e *CmdError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if msg == "" {
+		msg = e.Err.Error()
+	}
+	return fmt.Sprintf("%s: %s", e.Cmd, msg)
+}
+
+func (e *CmdError) Unwrap() error { return e.Err }
+
+// commandTimeout bounds every Postfix command unless ctx is shorter.
+const commandTimeout = 2 * time.Minute
+
+// Run runs SbinDir/name -c ConfigDir args..., feeding stdin when not nil, and
+// returns stdout and stderr. A non-zero exit is a *CmdError.
+func (p Postfix) Run(ctx context.Context, stdin io.Reader, name string, args ...string) (stdout, stderr []byte, err error) {
+	var out, errb bytes.Buffer
+	err = p.Stream(ctx, stdin, &out, &errb, name, args...)
+	return out.Bytes(), errb.Bytes(), err
+}
+
+// Stream is Run with caller-provided stdout and stderr writers, for output
+// too large to hold (postqueue -j of a big queue).
+func (p Postfix) Stream(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	var errb bytes.Buffer
+	argv := append([]string{"-c", p.ConfigDir}, args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(p.SbinDir, name), argv...)
+	cmd.Stdin = stdin
+	cmd.Stdout = stdout
+	if stderr != nil {
+		cmd.Stderr = io.MultiWriter(stderr, &errb)
+	} else {
+		cmd.Stderr = &errb
+	}
+	if err := cmd.Run(); err != nil {
+		return &CmdError{Cmd: name + " " + strings.Join(args, " "), Err: err, Stderr: errb.String()}
+	}
+	return nil
+}

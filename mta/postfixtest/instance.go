@@ -1,0 +1,181 @@
+package postfixtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Options shape a standalone instance.
+type Options struct {
+	// RelayPort is the port of relayhost [127.0.0.1]:RelayPort. 0 means a
+	// port where nothing listens, so mail stays deferred.
+	RelayPort int
+	// MainCF is appended to the generated main.cf (later lines win).
+	MainCF string
+	// MasterCF is appended to the generated master.cf.
+	MasterCF string
+}
+
+// Instance is a running private Postfix.
+type Instance struct {
+	Base      string // every directory below this one
+	ConfigDir string
+	QueueDir  string
+	Maillog   string
+	SMTPPort  int    // smtpd listens on 127.0.0.1:SMTPPort
+	SMTPAddr  string // "127.0.0.1:PORT"
+}
+
+// Services is the master.cf service list of Debian's Postfix with every
+// chroot column "n", and the postlog service a private maillog needs.
+const Services = `pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+`
+
+// Start creates and starts a private instance and registers its stop.
+func Start(t testing.TB, opts Options) *Instance {
+	t.Helper()
+	Require(t)
+	base := Dir(t)
+	inst := &Instance{
+		Base:      base,
+		ConfigDir: filepath.Join(base, "etc"),
+		QueueDir:  filepath.Join(base, "spool"),
+		Maillog:   filepath.Join(base, "maillog"),
+		SMTPPort:  FreePort(t),
+	}
+	inst.SMTPAddr = "127.0.0.1:" + strconv.Itoa(inst.SMTPPort)
+	relay := opts.RelayPort
+	if relay == 0 {
+		relay = FreePort(t)
+	}
+	for _, d := range []string{inst.ConfigDir, inst.QueueDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main := fmt.Sprintf(`compatibility_level = 3.6
+queue_directory = %[1]s/spool
+data_directory = %[1]s/data
+syslog_name = postfix-test
+maillog_file = %[1]s/maillog
+maillog_file_prefixes = %[1]s
+myhostname = mx.gw.example.test
+mydomain = gw.example.test
+myorigin = $myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:%[2]d
+alias_maps =
+alias_database =
+local_transport = error:local delivery disabled
+smtputf8_enable = no
+enable_long_queue_ids = yes
+`, base, relay) + opts.MainCF
+	master := inst.SMTPAddr + " inet n - n - - smtpd\n" + Services + opts.MasterCF
+	writeFile(t, filepath.Join(inst.ConfigDir, "main.cf"), main)
+	writeFile(t, filepath.Join(inst.ConfigDir, "master.cf"), master)
+	backdate(t, filepath.Join(inst.ConfigDir, "main.cf"))
+	if out, err := Command(t, "postfix", "-c", inst.ConfigDir, "check"); err != nil {
+		t.Fatalf("postfix check: %v: %s\n%s", err, out, inst.Log())
+	}
+	if out, err := Command(t, "postfix", "-c", inst.ConfigDir, "start"); err != nil {
+		t.Fatalf("postfix start: %v: %s\n%s", err, out, inst.Log())
+	}
+	t.Cleanup(func() { StopByPidFile(t, inst.QueueDir) })
+	inst.WaitListening(t)
+	return inst
+}
+
+// WaitListening waits until smtpd accepts connections.
+func (i *Instance) WaitListening(t testing.TB) {
+	t.Helper()
+	if err := WaitPort(i.SMTPAddr, 5*time.Second); err != nil {
+		t.Fatalf("postfix at %s: %v\n%s", i.SMTPAddr, err, i.Log())
+	}
+}
+
+// Postconf returns `postconf -h NAME` of the instance.
+func (i *Instance) Postconf(t testing.TB, name string) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(SbinDir, "postconf"), "-c", i.ConfigDir, "-h", name).Output()
+	if err != nil {
+		t.Fatalf("postconf -h %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Log returns the instance's maillog so far.
+func (i *Instance) Log() string {
+	b, _ := os.ReadFile(i.Maillog)
+	return string(b)
+}
+
+// StopByPidFile stops the Postfix whose queue directory is queueDir: it
+// signals the master named by queueDir/pid/master.pid and waits for it to
+// exit. It never looks processes up by name.
+func StopByPidFile(t testing.TB, queueDir string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(queueDir, "pid", "master.pid"))
+	if err != nil {
+		return // never started, or already stopped
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// backdate sets path's mtime into the past: Postfix stalls ~2 s on a
+// main.cf younger than that.
+func backdate(t testing.TB, path string) {
+	t.Helper()
+	old := time.Now().Add(-10 * time.Second)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,30 @@
+package postfixtest
+
+import (
+	"net/smtp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestInstanceRelaysToSink shows the harness itself works: a private
+// instance accepts a message and relays it to a sink.
+func TestInstanceRelaysToSink(t *testing.T) {
+	sink := NewSink(t, 0)
+	inst := Start(t, Options{RelayPort: sink.Port})
+	if got := inst.Postconf(t, "myhostname"); got != "mx.gw.example.test" {
+		t.Fatalf("myhostname = %q", got)
+	}
+	err := smtp.SendMail(inst.SMTPAddr, nil, "a@example.test", []string{"b@example.org"},
+		[]byte("Subject: hi\r\n\r\nhello\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := sink.Wait(t, 1, 20*time.Second)
+	if msgs[0].From != "a@example.test" || len(msgs[0].To) != 1 || msgs[0].To[0] != "b@example.org" {
+		t.Fatalf("envelope: %+v", msgs[0])
+	}
+	if !strings.Contains(string(msgs[0].Data), "hello") {
+		t.Fatalf("body: %q", msgs[0].Data)
+	}
+}

@@ -1,0 +1,159 @@
+package postfixtest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// SinkMessage is one message a Sink received.
+type SinkMessage struct {
+	Helo string
+	From string
+	To   []string
+	Data []byte
+}
+
+// Sink is an SMTP server on 127.0.0.1 that records every message. Its
+// Reject hook can refuse recipients, for address-verification tests.
+type Sink struct {
+	Addr string
+	Port int
+
+	mu       sync.Mutex
+	msgs     []SinkMessage
+	notify   chan struct{}
+	reject   func(rcpt string) *smtp.SMTPError
+	server   *smtp.Server
+	listener net.Listener
+}
+
+// NewSink starts a sink on a free port (or on port, when it is not 0) and
+// stops it on cleanup.
+func NewSink(t testing.TB, port int) *Sink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Sink{listener: ln, notify: make(chan struct{}, 1)}
+	s.Addr = ln.Addr().String()
+	s.Port = ln.Addr().(*net.TCPAddr).Port
+	srv := smtp.NewServer(sinkBackend{s})
+	srv.Domain = "sink.example.test"
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 30 * time.Second
+	srv.MaxMessageBytes = 64 << 20
+	srv.MaxRecipients = 1000
+	srv.AllowInsecureAuth = true
+	s.server = srv
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return s
+}
+
+// Close stops accepting connections (the port becomes closed).
+func (s *Sink) Close() error { return s.server.Close() }
+
+// SetReject installs a recipient filter; nil accepts everything.
+func (s *Sink) SetReject(f func(rcpt string) *smtp.SMTPError) {
+	s.mu.Lock()
+	s.reject = f
+	s.mu.Unlock()
+}
+
+// Messages returns a copy of what arrived so far.
+func (s *Sink) Messages() []SinkMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SinkMessage(nil), s.msgs...)
+}
+
+// Wait waits until at least n messages arrived or timeout passes, and
+// returns what arrived.
+func (s *Sink) Wait(t testing.TB, n int, timeout time.Duration) []SinkMessage {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if m := s.Messages(); len(m) >= n {
+			return m
+		}
+		select {
+		case <-s.notify:
+		case <-deadline:
+			m := s.Messages()
+			t.Fatalf("sink %s: %d messages after %v, want %d", s.Addr, len(m), timeout, n)
+			return m
+		}
+	}
+}
+
+type sinkBackend struct{ s *Sink }
+
+func (b sinkBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &sinkSession{s: b.s, helo: c.Hostname()}, nil
+}
+
+type sinkSession struct {
+	s    *Sink
+	helo string
+	msg  SinkMessage
+}
+
+func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	ss.msg = SinkMessage{Helo: ss.helo, From: from}
+	return nil
+}
+
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.s.mu.Lock()
+	rej := ss.s.reject
+	ss.s.mu.Unlock()
+	if rej != nil {
+		if e := rej(to); e != nil {
+			return e
+		}
+	}
+	ss.msg.To = append(ss.msg.To, to)
+	return nil
+}
+
+func (ss *sinkSession) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read data: %w", err)
+	}
+	ss.msg.Data = data
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, ss.msg)
+	ss.s.mu.Unlock()
+	select {
+	case ss.s.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (ss *sinkSession) Reset()        { ss.msg = SinkMessage{Helo: ss.helo} }
+func (ss *sinkSession) Logout() error { return nil }
+
+// WaitPort waits until a TCP connect to addr succeeds.
+func WaitPort(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

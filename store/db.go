@@ -1,0 +1,118 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DB is the open store. It is safe for concurrent use.
+type DB struct {
+	bolt *bolt.DB
+	path string
+}
+
+// lockTimeout is how long Open waits for another process's lock on the file.
+const lockTimeout = 2 * time.Second
+
+// Open opens (creating if needed) the database at path, refuses a database
+// written by a newer postdeck, and runs pending migrations. When another
+// process holds the file, it fails after lockTimeout with a sentence that
+// says so.
+func Open(path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open database %s: it is locked by another process (is another postdeck running on this data directory?)", path)
+		}
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, path: path}
+	if err := db.migrate(); err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database file.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Path is the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Bolt gives packages of this module's store layer access to bbolt for
+// their own buckets. Callers outside store should use the typed methods.
+func (db *DB) Bolt() *bolt.DB { return db.bolt }
+
+// SchemaVersion reports the schema version of the open database.
+func (db *DB) SchemaVersion() (int, error) {
+	var v int
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = readVersion(tx)
+		return err
+	})
+	return v, err
+}
+
+func readVersion(tx *bolt.Tx) (int, error) {
+	b := tx.Bucket(bucketMeta)
+	if b == nil {
+		return 0, nil
+	}
+	raw := b.Get(keySchemaVersion)
+	if raw == nil {
+		return 0, nil
+	}
+	v, err := strconv.Atoi(string(raw))
+	if err != nil {
+		return 0, fmt.Errorf("read schema version %q: %w", raw, err)
+	}
+	return v, nil
+}
+
+// getJSON decodes the value at bucket/key into v. It reports false when the
+// key is absent.
+func getJSON(tx *bolt.Tx, bucket, key []byte, v any) (bool, error) {
+	b := tx.Bucket(bucket)
+	if b == nil {
+		return false, fmt.Errorf("bucket %s missing", bucket)
+	}
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("decode %s/%s: %w", bucket, key, err)
+	}
+	return true, nil
+}
+
+func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s/%s: %w", bucket, key, err)
+	}
+	b := tx.Bucket(bucket)
+	if b == nil {
+		return fmt.Errorf("bucket %s missing", bucket)
+	}
+	return b.Put(key, raw)
+}
+
+// Backup writes a consistent copy of the whole database to w-path.
+func (db *DB) Backup(path string) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.CopyFile(path, 0o600)
+	})
+}

@@ -1,0 +1,39 @@
+// Package store is postdeck's source of truth: one bbolt file that holds every
+// setting, document, map, user and queue of the appliance. Postfix's files are
+// rendered from it; nothing else is authoritative.
+//
+// Values are JSON with explicit tags. Keys are constants in keys.go. No
+// network, DNS or exec happens inside a transaction, and bytes are copied out
+// before a transaction ends.
+//
+// Bucket tree (schema version 1):
+//
+//	meta
+//	  schema_version      -> decimal string, see migrations.go
+//	settings
+//	  mta                 -> Settings (JSON)
+//	mainconfig
+//	  document            -> the Edit Main Config text (raw bytes)
+//	maps
+//	  <name>              -> Map (JSON)
+//	audit
+//	  <seq big-endian u64> -> AuditEntry (JSON)
+//	users
+//	  <username>          -> User (JSON, bcrypt hash)
+//	tokens
+//	  <sha256 hex>        -> Token (JSON; the secret itself is never stored)
+//	mpa_spool
+//	  <spool id>          -> SpoolEntry (JSON; see mpa.go)
+//	mpa_errors
+//	  <spool id>          -> ErrorEntry (JSON; see mpa.go)
+//	mpa_config
+//	  pipeline            -> MPA pipeline configuration (JSON)
+//	jobs
+//	  <job name>          -> job status (JSON)
+//	spf_sources
+//	  <map name>          -> SPF source (JSON)
+//
+// Migrations are an append-only list; each runs in its own transaction and
+// bumps schema_version in that same transaction. A database whose version is
+// newer than this binary knows is refused.
+package store

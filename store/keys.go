@@ -1,0 +1,21 @@
+package store
+
+// Bucket names and fixed keys. Every bucket the store uses is listed here.
+var (
+	bucketMeta       = []byte("meta")
+	bucketSettings   = []byte("settings")
+	bucketMainConfig = []byte("mainconfig")
+	bucketMaps       = []byte("maps")
+	bucketAudit      = []byte("audit")
+	bucketUsers      = []byte("users")
+	bucketTokens     = []byte("tokens")
+	bucketMPASpool   = []byte("mpa_spool")
+	bucketMPAErrors  = []byte("mpa_errors")
+	bucketMPAConfig  = []byte("mpa_config")
+	bucketJobs       = []byte("jobs")
+	bucketSPFSources = []byte("spf_sources")
+
+	keySchemaVersion = []byte("schema_version")
+	keyMTASettings   = []byte("mta")
+	keyDocument      = []byte("document")
+)

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// migration moves the schema from version i to i+1 (its index in migrations
+// plus one). The list is append-only: never edit or reorder an entry.
+type migration func(tx *bolt.Tx) error
+
+var migrations = []migration{
+	// 1: the initial bucket tree.
+	func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{
+			bucketMeta, bucketSettings, bucketMainConfig, bucketMaps, bucketAudit,
+			bucketUsers, bucketTokens, bucketMPASpool, bucketMPAErrors, bucketMPAConfig,
+			bucketJobs, bucketSPFSources,
+		} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
+}
+
+// LatestSchema is the schema version this binary writes.
+func LatestSchema() int { return len(migrations) }
+
+// migrate runs each pending migration in its own transaction and refuses a
+// database from a newer binary.
+func (db *DB) migrate() error {
+	for {
+		done := false
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			v, err := readVersion(tx)
+			if err != nil {
+				return err
+			}
+			if v > len(migrations) {
+				return fmt.Errorf("database %s has schema version %d, newer than this postdeck knows (%d): upgrade postdeck or restore an older backup", db.path, v, len(migrations))
+			}
+			if v == len(migrations) {
+				done = true
+				return nil
+			}
+			if err := migrations[v](tx); err != nil {
+				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+			}
+			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+			if err != nil {
+				return err
+			}
+			return meta.Put(keySchemaVersion, []byte(strconv.Itoa(v+1)))
+		})
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package store
+
+import (
+	bolt "go.etcd.io/bbolt"
+)
+
+// Settings are the MTA settings of the documentation's "MTA settings" page.
+// Each field maps to Postfix parameters in mta.Render.
+type Settings struct {
+	Hostname                      string   `json:"hostname"`
+	RelayDomains                  []string `json:"relay_domains"`
+	ExternalRelayHost             string   `json:"external_relay_host"`
+	InternalRelayHost             string   `json:"internal_relay_host"`
+	RejectUnverifiedRecipient     bool     `json:"reject_unverified_recipient"`
+	UnverifiedRecipientRejectCode int      `json:"unverified_recipient_reject_code"`
+	MyNetworks                    []string `json:"my_networks"`
+	MessageSizeLimit              int64    `json:"message_size_limit"`
+	HeloName                      string   `json:"helo_name"`
+}
+
+// DefaultSettings are stored at first start.
+func DefaultSettings() Settings {
+	return Settings{
+		Hostname:                      "mail.example.com",
+		RelayDomains:                  []string{},
+		UnverifiedRecipientRejectCode: 450,
+		MyNetworks:                    []string{"127.0.0.0/8", "::1/128"},
+		MessageSizeLimit:              50 * 1024 * 1024,
+	}
+}
+
+// State is everything Postfix's files are rendered from, read in one
+// transaction so that it is consistent.
+type State struct {
+	Settings   Settings `json:"settings"`
+	MainConfig string   `json:"main_config"`
+	Maps       []Map    `json:"maps"`
+}
+
+// LoadState reads the settings, the main-config document and all maps.
+func (db *DB) LoadState() (State, error) {
+	var st State
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = loadState(tx)
+		return err
+	})
+	return st, err
+}
+
+func loadState(tx *bolt.Tx) (State, error) {
+	var st State
+	found, err := getJSON(tx, bucketSettings, keyMTASettings, &st.Settings)
+	if err != nil {
+		return st, err
+	}
+	if !found {
+		st.Settings = DefaultSettings()
+	}
+	if raw := tx.Bucket(bucketMainConfig).Get(keyDocument); raw != nil {
+		st.MainConfig = string(raw) // string() copies
+	}
+	st.Maps, err = listMaps(tx)
+	return st, err
+}
+
+// Initialized reports whether the state has been seeded (first start done).
+func (db *DB) Initialized() (bool, error) {
+	var ok bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketSettings).Get(keyMTASettings) != nil
+		return nil
+	})
+	return ok, err
+}
+
+// SaveState writes the whole state in one transaction: settings, document
+// and the maps (maps absent from st are deleted).
+func (db *DB) SaveState(st State) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := putJSON(tx, bucketSettings, keyMTASettings, st.Settings); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMainConfig).Put(keyDocument, []byte(st.MainConfig)); err != nil {
+			return err
+		}
+		return replaceMaps(tx, st.Maps)
+	})
+}

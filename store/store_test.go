@@ -1,0 +1,149 @@
+package store
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func openTemp(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "postdeck.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, path
+}
+
+func TestMigrationsReachLatest(t *testing.T) {
+	db, _ := openTemp(t)
+	v, err := db.SchemaVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != LatestSchema() {
+		t.Fatalf("schema version %d, want %d", v, LatestSchema())
+	}
+	// Every bucket of the first migration exists.
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketSettings, bucketMaps, bucketMPASpool, bucketSPFSources} {
+			if tx.Bucket(b) == nil {
+				t.Errorf("bucket %s missing", b)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrationFromEachVersion(t *testing.T) {
+	// Running the migrations one at a time from an empty file must give the
+	// same result as running them all: reopen after each step.
+	path := filepath.Join(t.TempDir(), "p.db")
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range migrations {
+		err := bdb.Update(func(tx *bolt.Tx) error {
+			if err := m(tx); err != nil {
+				return err
+			}
+			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+			if err != nil {
+				return err
+			}
+			return meta.Put(keySchemaVersion, []byte(strconv.Itoa(i+1)))
+		})
+		if err != nil {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, _ := db.SchemaVersion(); v != LatestSchema() {
+		t.Fatalf("version %d", v)
+	}
+}
+
+func TestRefusesNewerDatabase(t *testing.T) {
+	db, path := openTemp(t)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(strconv.Itoa(LatestSchema()+1)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(path)
+	if err == nil || !strings.Contains(err.Error(), "newer than this postdeck knows") {
+		t.Fatalf("Open of newer database: %v", err)
+	}
+}
+
+func TestSecondOpenFailsFast(t *testing.T) {
+	_, path := openTemp(t)
+	_, err := Open(path)
+	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
+		t.Fatalf("second Open: %v", err)
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	db, _ := openTemp(t)
+	st, err := db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Settings.Hostname != DefaultSettings().Hostname {
+		t.Fatalf("defaults not returned: %+v", st.Settings)
+	}
+	st.Settings.Hostname = "mx.example.org"
+	st.MainConfig = "# hello\nbiff = no\n"
+	st.Maps = []Map{{Name: "a", Type: "hash", Content: "k v\n"}, {Name: "b", Type: "cidr", Content: "10.0.0.0/8 OK\n"}}
+	if err := db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	st.Maps = st.Maps[:1]
+	if err := db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Settings.Hostname != "mx.example.org" || got.MainConfig != st.MainConfig || len(got.Maps) != 1 || got.Maps[0].Name != "a" {
+		t.Fatalf("round trip: %+v", got)
+	}
+}
+
+func TestAuditNewestFirst(t *testing.T) {
+	db, _ := openTemp(t)
+	for i := 0; i < 5; i++ {
+		if err := db.AppendAudit(AuditEntry{Actor: "root", Action: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := db.ListAudit(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 3 || es[0].Action != "4" || es[2].Action != "2" {
+		t.Fatalf("audit order: %+v", es)
+	}
+}
