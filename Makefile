@@ -1,0 +1,44 @@
+# postdeck — see README.md. `make run` and `make test` are the two commands a
+# new machine needs; both install what is missing first.
+
+GO      ?= go
+BIN     := bin/postdeck
+VAR     := $(CURDIR)/var
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LISTEN  ?= 127.0.0.1:8080
+
+.PHONY: all build deps run test check bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/postdeck
+
+# deps installs Debian's Postfix packages, swaks and chromium when missing.
+deps:
+	@bash .ci/install-deps
+
+# run starts the daemon with a private Postfix under ./var (loopback only;
+# the system's /etc/postfix is never touched).
+run: deps build
+	@mkdir -p $(VAR)/data $(VAR)/run
+	@echo "postdeck: console at http://$(LISTEN)/ ; the first login (user admin) is printed below at first start"
+	@echo "postdeck: CLI: POSTDECK_SOCKET=$(VAR)/run/ctl.sock $(BIN) status"
+	$(BIN) serve --private-postfix --data $(VAR)/data --postfix-config $(VAR)/postfix/etc \
+		--listen $(LISTEN) --socket $(VAR)/run/ctl.sock --smtp-listen 127.0.0.1:2525 \
+		--mpa-listen 127.0.0.1:10025 --reinject-listen 127.0.0.1:10026 --log-format text
+
+# test runs the whole suite against a real Postfix and Chromium.
+test: deps
+	$(GO) test -count=1 -timeout 40m ./...
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// client talks to the daemon's API over its unix socket.
+type client struct {
+	http    *http.Client
+	json    bool
+	timeout time.Duration
+}
+
+// clientFlags adds --socket and --json to a command's flag set.
+func clientFlags(fs *flag.FlagSet) (*string, *bool) {
+	def := "/run/postdeck/ctl.sock"
+	if v := os.Getenv("POSTDECK_SOCKET"); v != "" {
+		def = v
+	}
+	return fs.String("socket", def, "the daemon's unix socket"), fs.Bool("json", false, "print the API's JSON")
+}
+
+func newClient(socket string, jsonOut bool) *client {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}}
+	return &client{http: &http.Client{Transport: tr, Timeout: 10 * time.Minute}, json: jsonOut}
+}
+
+// do sends a request and decodes a JSON answer into out (when not nil). An
+// API error becomes an error holding the API's sentence.
+func (c *client) do(method, path string, in, out any) ([]byte, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://postdeck"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the daemon (is `postdeck serve` running?): %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return raw, fmt.Errorf("%s", e.Error)
+		}
+		return raw, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return raw, fmt.Errorf("decode answer: %w", err)
+		}
+	}
+	return raw, nil
+}
+
+// printJSON prints raw JSON indented.
+func printJSON(raw []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		_, err = os.Stdout.Write(raw)
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := os.Stdout.Write(buf.Bytes())
+	return err
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func cmdSettings(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE...")
+	}
+	fs := flag.NewFlagSet("settings", flag.ContinueOnError)
+	socket, jsonOut := clientFlags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c := newClient(*socket, *jsonOut)
+	var cur map[string]any
+	raw, err := c.do("GET", "/api/v1/settings", nil, &cur)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "get":
+		if c.json {
+			return printJSON(raw)
+		}
+		printSettings(cur)
+		return nil
+	case "set":
+		if fs.NArg() == 0 {
+			return fmt.Errorf("usage: postdeck settings set KEY=VALUE... (keys: %s)", strings.Join(sortedKeys(cur), ", "))
+		}
+		for _, kv := range fs.Args() {
+			key, value, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("%q: expected KEY=VALUE", kv)
+			}
+			old, known := cur[key]
+			if !known {
+				return fmt.Errorf("unknown setting %q (keys: %s)", key, strings.Join(sortedKeys(cur), ", "))
+			}
+			v, err := convertSetting(old, value)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			cur[key] = v
+		}
+		var res struct {
+			Message  string   `json:"message"`
+			Warnings []string `json:"warnings"`
+		}
+		raw, err := c.do("PUT", "/api/v1/settings", cur, &res)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return printJSON(raw)
+		}
+		fmt.Println(res.Message)
+		for _, w := range res.Warnings {
+			fmt.Fprintln(os.Stderr, "warning:", w)
+		}
+		return nil
+	}
+	return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE...")
+}
+
+// convertSetting parses value into the JSON type of the current value:
+// lists are comma-separated, booleans true/false, numbers decimal.
+func convertSetting(old any, value string) (any, error) {
+	switch old.(type) {
+	case []any, nil:
+		out := []string{}
+		for _, v := range strings.Split(value, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out, nil
+	case bool:
+		return strconv.ParseBool(value)
+	case float64:
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", value)
+		}
+		return n, nil
+	}
+	return value, nil
+}
+
+func printSettings(m map[string]any) {
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		if list, ok := v.([]any); ok {
+			parts := make([]string, len(list))
+			for i, x := range list {
+				parts[i] = fmt.Sprint(x)
+			}
+			v = strings.Join(parts, ",")
+		}
+		if f, ok := v.(float64); ok {
+			v = strconv.FormatInt(int64(f), 10)
+		}
+		fmt.Printf("%s=%v\n", k, v)
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+)
+
+func cmdStatus(args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	socket, jsonOut := clientFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c := newClient(*socket, *jsonOut)
+	var st struct {
+		PostfixRunning bool   `json:"postfix_running"`
+		PostfixVersion string `json:"postfix_version"`
+		LastApply      struct {
+			Time    string `json:"time"`
+			Actor   string `json:"actor"`
+			Action  string `json:"action"`
+			Result  string `json:"result"`
+			Message string `json:"message"`
+		} `json:"last_apply"`
+	}
+	raw, err := c.do("GET", "/api/v1/status", nil, &st)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return printJSON(raw)
+	}
+	running := "stopped"
+	if st.PostfixRunning {
+		running = "running"
+	}
+	fmt.Printf("postfix:     %s (version %s)\n", running, st.PostfixVersion)
+	fmt.Printf("last apply:  %s %s by %s at %s: %s\n", st.LastApply.Action, st.LastApply.Result, st.LastApply.Actor, st.LastApply.Time, st.LastApply.Message)
+	return nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set by the build (-ldflags -X main.version).
+var version = "dev"
+
+const usage = `usage: postdeck COMMAND [flags]
+
+daemon:
+  serve [--data DIR] [--postfix-config DIR] [--private-postfix] [--listen ADDR]
+        [--socket PATH] [--smtp-listen ADDR] [--mpa-listen ADDR] [--reinject-listen ADDR] ...
+
+clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
+  status
+  settings get | set KEY=VALUE...
+  mainconfig get | set FILE
+  token create NAME [--role ROLE]
+  admin add USER [--role ROLE] | passwd USER
+
+every client command takes --json to print the API's JSON.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args)
+	case "status":
+		err = cmdStatus(args)
+	case "settings":
+		err = cmdSettings(args)
+	case "mainconfig":
+		err = cmdMainConfig(args)
+	case "token":
+		err = cmdToken(args)
+	case "admin":
+		err = cmdAdmin(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "postdeck: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "postdeck %s: %v\n", cmd, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"postdeck/mta"
+	"postdeck/store"
+	"postdeck/webui"
+)
+
+// serveFlags are the daemon's options; each also reads POSTDECK_<FLAG>.
+type serveFlags struct {
+	data           string
+	postfixConfig  string
+	private        bool
+	listen         string
+	socket         string
+	smtpListen     string
+	mpaListen      string
+	reinjectListen string
+	resolver       string
+	logFormat      string
+	logLevel       string
+	metricsPublic  bool
+	tlsCert        string
+	tlsKey         string
+	tlsSelfSigned  bool
+}
+
+func parseServeFlags(args []string) (serveFlags, error) {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&f.data, "data", "/var/lib/postdeck", "data directory (the bbolt database)")
+	fs.StringVar(&f.postfixConfig, "postfix-config", "/etc/postfix", "Postfix config directory")
+	fs.BoolVar(&f.private, "private-postfix", false, "create and run a private Postfix instance in --postfix-config (queue and data beside it)")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "console and API listen address")
+	fs.StringVar(&f.socket, "socket", "/run/postdeck/ctl.sock", "unix socket for the CLI (root only)")
+	fs.StringVar(&f.smtpListen, "smtp-listen", "", "where Postfix's smtpd listens (default :25, or 127.0.0.1:2525 with --private-postfix)")
+	fs.StringVar(&f.mpaListen, "mpa-listen", "127.0.0.1:10025", "the MPA content filter's address")
+	fs.StringVar(&f.reinjectListen, "reinject-listen", "127.0.0.1:10026", "Postfix's reinjection listener for the MPA")
+	fs.StringVar(&f.resolver, "resolver", "", "DNS server for the SPF refresher (default: /etc/resolv.conf)")
+	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&f.metricsPublic, "metrics-public", false, "serve /metrics without a bearer token")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate for the console")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key for the console")
+	fs.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve the console over TLS with a self-signed certificate made at first start")
+	fs.VisitAll(func(fl *flag.Flag) {
+		env := "POSTDECK_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			_ = fl.Value.Set(v)
+		}
+	})
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if f.smtpListen == "" {
+		f.smtpListen = ":25"
+		if f.private {
+			f.smtpListen = "127.0.0.1:2525"
+		}
+	}
+	var err error
+	if f.postfixConfig, err = filepath.Abs(f.postfixConfig); err != nil {
+		return f, err
+	}
+	if f.data, err = filepath.Abs(f.data); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use json or text", format)
+}
+
+func serve(args []string) error {
+	f, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	db, err := store.Open(filepath.Join(f.data, "postdeck.db"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			log.Error("close database", "err", err)
+		}
+	}()
+	if err := firstAdmin(db, log); err != nil {
+		return err
+	}
+
+	inst := mta.Instance{
+		ConfigDir:      f.postfixConfig,
+		Private:        f.private,
+		SMTPListen:     f.smtpListen,
+		ReinjectListen: f.reinjectListen,
+	}
+	if f.private {
+		inst.BaseDir = filepath.Dir(f.postfixConfig)
+	}
+	manager, err := mta.New(mta.Config{Instance: inst}, db, log)
+	if err != nil {
+		return err
+	}
+	if err := manager.Start(ctx); err != nil {
+		return fmt.Errorf("apply configuration at start: %w", err)
+	}
+	log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen)
+
+	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic}, webui.Deps{DB: db, MTA: manager, Log: log})
+	tcp, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", f.listen, err)
+	}
+	sock, err := listenSocket(f.socket)
+	if err != nil {
+		_ = tcp.Close()
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- web.Serve(tcp, false) }()
+	go func() { errc <- web.Serve(sock, true) }()
+	log.Info("postdeck is ready", "console", "http://"+tcp.Addr().String()+"/", "socket", f.socket)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			if res, err := manager.Reapply(ctx, "SIGHUP"); err != nil {
+				log.Error("re-apply on SIGHUP", "err", err)
+			} else {
+				log.Info("re-applied on SIGHUP", "changed", res.Changed)
+			}
+		case serveErr = <-errc:
+			if serveErr != nil {
+				break loop
+			}
+		}
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := web.Shutdown(sctx); err != nil {
+		log.Error("stop web listeners", "err", err)
+	}
+	_ = os.Remove(f.socket)
+	if err := manager.Shutdown(sctx); err != nil {
+		log.Error("stop private postfix", "err", err)
+	}
+	return serveErr
+}
+
+// listenSocket opens the CLI's unix socket, mode 0600 in a 0700 directory,
+// replacing a stale socket file but never a live one.
+func listenSocket(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create socket directory: %w", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("socket %s is in use: another postdeck is running", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket: %w", err)
+		}
+	}
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// firstAdmin creates the "admin" user with a random one-time password when
+// there is no user yet, and prints the password once to the log.
+func firstAdmin(db *store.DB, log *slog.Logger) error {
+	n, err := db.CountUsers()
+	if err != nil || n > 0 {
+		return err
+	}
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	password := base64.RawURLEncoding.EncodeToString(b)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	if err := db.PutUser(store.User{Username: "admin", PasswordHash: hash, Role: store.RoleAdmin, Created: time.Now().UTC()}); err != nil {
+		return err
+	}
+	log.Warn("first start: created console user admin with a one-time password; change it with `postdeck admin passwd admin`",
+		"username", "admin", "password", password)
+	return nil
+}
+
+var errUsage = errors.New("bad usage")

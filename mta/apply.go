@@ -1,0 +1,439 @@
+package mta
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"postdeck/store"
+)
+
+// ApplyError is a change that passed validation but that Postfix refused
+// when it was made live. The previous files are back in place (RolledBack)
+// and PostfixSaid holds Postfix's own words.
+type ApplyError struct {
+	Stage       string // "reload", "start"
+	PostfixSaid string
+	RolledBack  bool
+	RollbackErr error
+}
+
+func (e *ApplyError) Error() string {
+	msg := fmt.Sprintf("Postfix refused the new configuration at %s: %s", e.Stage, e.PostfixSaid)
+	if e.RolledBack {
+		msg += " (the previous configuration was restored and Postfix is running it)"
+	} else if e.RollbackErr != nil {
+		msg += fmt.Sprintf(" (restoring the previous configuration failed too: %v)", e.RollbackErr)
+	}
+	return msg
+}
+
+// Unwrap makes a refused apply a user error: the input was not acceptable.
+func (e *ApplyError) Unwrap() error { return store.ErrInvalid }
+
+// Result tells what an apply did.
+type Result struct {
+	Changed  bool     `json:"changed"`
+	Reloaded bool     `json:"reloaded"`
+	Started  bool     `json:"started"`
+	Files    []string `json:"files,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	Message  string   `json:"message"`
+}
+
+const (
+	stagingName = ".postdeck-staging"
+	backupName  = ".postdeck-backup"
+	// backdate is how far main.cf's mtime is set into the past: Postfix
+	// stalls ~2 s on a main.cf younger than that.
+	backdate = 10 * time.Second
+)
+
+// plan is the difference between the rendered and the live files.
+type plan struct {
+	rendered Rendered
+	changed  []string // relative paths to write
+	removed  []string // relative paths to delete (map sources and .db files)
+	oldMain  []byte
+}
+
+// diffLive compares the rendered files with the live directory.
+func (m *Manager) diffLive(r Rendered) (plan, error) {
+	p := plan{rendered: r}
+	for rel, f := range r {
+		live := filepath.Join(m.inst.ConfigDir, rel)
+		cur, err := os.ReadFile(live)
+		if rel == "main.cf" {
+			p.oldMain = cur
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return p, fmt.Errorf("read %s: %w", live, err)
+		}
+		same := err == nil && bytes.Equal(cur, f.Data)
+		if same {
+			if fi, err := os.Stat(live); err != nil || fi.Mode().Perm() != f.Mode {
+				same = false
+			}
+		}
+		if same && isIndexed(rel) {
+			src, _ := os.Stat(live)
+			db, err := os.Stat(live + ".db")
+			same = err == nil && src != nil && !db.ModTime().Before(src.ModTime()) && db.Mode().Perm() == f.Mode
+		}
+		if !same {
+			p.changed = append(p.changed, rel)
+		}
+	}
+	entries, err := os.ReadDir(m.inst.MapsDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return p, fmt.Errorf("read maps directory: %w", err)
+	}
+	for _, e := range entries {
+		rel := "maps.d/" + e.Name()
+		src := strings.TrimSuffix(rel, ".db")
+		if !managedMapFile(e.Name()) {
+			continue
+		}
+		if _, ok := r[src]; !ok {
+			p.removed = append(p.removed, rel)
+		}
+	}
+	sort.Strings(p.changed)
+	sort.Strings(p.removed)
+	return p, nil
+}
+
+var mapFileRe = regexp.MustCompile(`^(btree|cidr|hash|pcre|regexp)\.[A-Za-z0-9._-]+\.map(\.db)?$`)
+
+func managedMapFile(name string) bool { return mapFileRe.MatchString(name) }
+
+func isIndexed(rel string) bool {
+	if !strings.HasPrefix(rel, "maps.d/") {
+		return false
+	}
+	typ, _, _ := strings.Cut(strings.TrimPrefix(rel, "maps.d/"), ".")
+	return indexedMap[typ]
+}
+
+// stage writes main.cf, master.cf and the changed maps into the staging
+// directory and builds indexed maps there.
+func (m *Manager) stage(ctx context.Context, p plan) (string, error) {
+	staging := filepath.Join(m.inst.ConfigDir, stagingName)
+	if err := os.RemoveAll(staging); err != nil {
+		return "", fmt.Errorf("clear staging: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(staging, "maps.d"), 0o755); err != nil {
+		return "", fmt.Errorf("create staging: %w", err)
+	}
+	write := func(rel string) error {
+		f := p.rendered[rel]
+		path := filepath.Join(staging, rel)
+		if err := os.WriteFile(path, f.Data, f.Mode); err != nil {
+			return fmt.Errorf("stage %s: %w", rel, err)
+		}
+		return os.Chmod(path, f.Mode) // WriteFile's mode is masked by umask
+	}
+	for _, rel := range []string{"main.cf", "master.cf"} {
+		if err := write(rel); err != nil {
+			return staging, err
+		}
+	}
+	old := time.Now().Add(-backdate)
+	if err := os.Chtimes(filepath.Join(staging, "main.cf"), old, old); err != nil {
+		return staging, fmt.Errorf("backdate staged main.cf: %w", err)
+	}
+	for _, rel := range p.changed {
+		if rel == "main.cf" || rel == "master.cf" {
+			continue
+		}
+		if err := write(rel); err != nil {
+			return staging, err
+		}
+		if isIndexed(rel) {
+			typ, _, _ := strings.Cut(strings.TrimPrefix(rel, "maps.d/"), ".")
+			path := filepath.Join(staging, rel)
+			_, stderr, err := m.pfStaging(staging).Run(ctx, nil, "postmap", typ+":"+path)
+			if err != nil || hasProblem(stderr) {
+				return staging, mapError(p.rendered, rel, staging, string(stderr), err)
+			}
+			if err := os.Chmod(path+".db", p.rendered[rel].Mode); err != nil {
+				return staging, fmt.Errorf("chmod %s.db: %w", rel, err)
+			}
+		}
+	}
+	return staging, nil
+}
+
+func (m *Manager) pfStaging(staging string) Postfix {
+	return Postfix{SbinDir: m.pf.SbinDir, ConfigDir: staging}
+}
+
+// hasProblem reports whether Postfix printed a warning, error or fatal.
+func hasProblem(stderr []byte) bool {
+	s := string(stderr)
+	return strings.Contains(s, "warning:") || strings.Contains(s, "fatal:") || strings.Contains(s, "error:") || strings.Contains(s, "panic:")
+}
+
+var postmapLineRe = regexp.MustCompile(`, line ([0-9]+): (.*)`)
+
+// mapError turns postmap's complaint about a staged map into an error on the
+// map's content line, with the staging path removed from Postfix's words.
+func mapError(r Rendered, rel, staging, stderr string, err error) error {
+	name := strings.TrimSuffix(strings.TrimPrefix(rel, "maps.d/"), ".map")
+	if _, n, ok := strings.Cut(name, "."); ok {
+		name = n
+	}
+	said := firstProblem(strings.ReplaceAll(stderr, staging+"/", ""))
+	if said == "" && err != nil {
+		said = err.Error()
+	}
+	if mm := postmapLineRe.FindStringSubmatch(said); mm != nil {
+		var line int
+		fmt.Sscanf(mm[1], "%d", &line)
+		return store.InvalidLine("content", line, "map %s: %s", name, mm[2])
+	}
+	return store.Invalid("content", "map %s: Postfix says: %s", name, said)
+}
+
+// firstProblem returns the first warning/fatal line of Postfix's stderr,
+// without the program prefix.
+func firstProblem(stderr string) string {
+	for _, line := range strings.Split(stderr, "\n") {
+		for _, k := range []string{"fatal: ", "error: ", "warning: ", "panic: "} {
+			if i := strings.Index(line, k); i >= 0 {
+				return strings.TrimSpace(line[i:])
+			}
+		}
+	}
+	return strings.TrimSpace(stderr)
+}
+
+// validateStaged runs Postfix's own checks and ours on the staging copy.
+func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, params []Param) error {
+	spf := m.pfStaging(staging)
+	for _, args := range [][]string{{"-n"}, {"-M"}} {
+		_, stderr, err := spf.Run(ctx, nil, "postconf", args...)
+		if err != nil || hasProblem(stderr) {
+			said := firstProblem(strings.ReplaceAll(string(stderr), staging, m.inst.ConfigDir))
+			if said == "" && err != nil {
+				said = err.Error()
+			}
+			return docError(params, said)
+		}
+	}
+	// cidr, pcre and regexp tables cannot be built: probe them and turn
+	// every warning into an error.
+	for _, rel := range p.changed {
+		typ, _, _ := strings.Cut(strings.TrimPrefix(rel, "maps.d/"), ".")
+		if !strings.HasPrefix(rel, "maps.d/") || indexedMap[typ] {
+			continue
+		}
+		path := filepath.Join(staging, rel)
+		_, stderr, _ := spf.Run(ctx, nil, "postmap", "-q", "postdeck-probe.invalid", typ+":"+path)
+		if hasProblem(stderr) {
+			return mapError(p.rendered, rel, staging, string(stderr), nil)
+		}
+	}
+	// Every type:/path table that main.cf references must exist and be of a
+	// type this Postfix supports.
+	out, _, err := spf.Run(ctx, nil, "postconf", "-n", "-x")
+	if err != nil {
+		return fmt.Errorf("postconf -n -x: %w", err)
+	}
+	if err := m.checkReferences(string(out), p, staging, params); err != nil {
+		return err
+	}
+	return m.checkListeners(p)
+}
+
+var tableRefRe = regexp.MustCompile(`([a-z0-9]+):(/[^\s,]+)`)
+
+func (m *Manager) checkReferences(expanded string, p plan, staging string, params []Param) error {
+	for _, line := range strings.Split(expanded, "\n") {
+		name, value, ok := strings.Cut(line, " = ")
+		if !ok {
+			continue
+		}
+		for _, mm := range tableRefRe.FindAllStringSubmatch(value, -1) {
+			typ, path := mm[1], mm[2]
+			if typ == "unix" || typ == "inet" || typ == "local" {
+				continue
+			}
+			if m.catalog != nil && !m.catalog.mapTypes[typ] {
+				return refError(params, name, fmt.Sprintf("%s refers to %s:%s, but this Postfix does not support table type %q (postconf -m)", name, typ, path, typ))
+			}
+			exists := false
+			if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
+				_, exists = p.rendered[rel]
+				path = filepath.Join(m.inst.ConfigDir, rel)
+			} else {
+				check := path
+				if indexedMap[typ] {
+					check += ".db"
+				}
+				_, err := os.Stat(check)
+				exists = err == nil
+			}
+			if !exists {
+				return refError(params, name, fmt.Sprintf("%s refers to %s:%s, which does not exist (create the map on the Maps page, or fix the name)", name, typ, path))
+			}
+		}
+	}
+	return nil
+}
+
+func refError(params []Param, name, msg string) error {
+	for _, p := range params {
+		if p.Name == name {
+			return store.InvalidLine(FieldMainConfig, p.Line, "%s", msg)
+		}
+	}
+	return store.Invalid(FieldMainConfig, "%s", msg)
+}
+
+// checkListeners refuses a new inet listener whose address another program
+// holds: master would die at reload while binding it.
+func (m *Manager) checkListeners(p plan) error {
+	if !contains(p.changed, "master.cf") {
+		return nil
+	}
+	old, _ := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf"))
+	have := map[string]bool{}
+	for _, s := range inetServices(string(old)) {
+		have[s] = true
+	}
+	for _, s := range inetServices(string(p.rendered["master.cf"].Data)) {
+		if have[s] || !strings.Contains(s, ":") {
+			continue
+		}
+		ln, err := net.Listen("tcp", s)
+		if err != nil {
+			return store.Invalid("listen", "Postfix cannot listen on %s: the address is in use or not on this machine", s)
+		}
+		_ = ln.Close()
+	}
+	return nil
+}
+
+func inetServices(master string) []string {
+	var out []string
+	for _, line := range strings.Split(master, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "inet" && line[0] != '#' && line[0] != ' ' {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// swap keeps the live files in the backup directory (hard links) and moves
+// the staged ones in with rename, then fsyncs the directories.
+func (m *Manager) swap(p plan, staging string) error {
+	backup := filepath.Join(m.inst.ConfigDir, backupName)
+	if err := os.RemoveAll(backup); err != nil {
+		return fmt.Errorf("clear backup: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(backup, "maps.d"), 0o700); err != nil {
+		return fmt.Errorf("create backup: %w", err)
+	}
+	if err := os.MkdirAll(m.inst.MapsDir(), 0o755); err != nil {
+		return fmt.Errorf("create maps directory: %w", err)
+	}
+	var moves []string
+	for _, rel := range p.changed {
+		moves = append(moves, rel)
+		if isIndexed(rel) {
+			moves = append(moves, rel+".db")
+		}
+	}
+	for _, rel := range append(append([]string(nil), moves...), p.removed...) {
+		live := filepath.Join(m.inst.ConfigDir, rel)
+		if err := os.Link(live, filepath.Join(backup, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("back up %s: %w", rel, err)
+		}
+	}
+	for _, rel := range moves {
+		if err := os.Rename(filepath.Join(staging, rel), filepath.Join(m.inst.ConfigDir, rel)); err != nil {
+			return fmt.Errorf("install %s: %w", rel, err)
+		}
+	}
+	for _, rel := range p.removed {
+		if err := os.Remove(filepath.Join(m.inst.ConfigDir, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", rel, err)
+		}
+	}
+	return m.syncAndBackdate()
+}
+
+// rollback puts the backed-up files back and removes files that are new.
+func (m *Manager) rollback(p plan) error {
+	backup := filepath.Join(m.inst.ConfigDir, backupName)
+	var errs []error
+	var all []string
+	for _, rel := range p.changed {
+		all = append(all, rel)
+		if isIndexed(rel) {
+			all = append(all, rel+".db")
+		}
+	}
+	all = append(all, p.removed...)
+	for _, rel := range all {
+		live := filepath.Join(m.inst.ConfigDir, rel)
+		saved := filepath.Join(backup, rel)
+		if _, err := os.Lstat(saved); err == nil {
+			if err := os.Rename(saved, live); err != nil {
+				errs = append(errs, err)
+			}
+		} else if err := os.Remove(live); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.syncAndBackdate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) syncAndBackdate() error {
+	old := time.Now().Add(-backdate)
+	main := filepath.Join(m.inst.ConfigDir, "main.cf")
+	if err := os.Chtimes(main, old, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("backdate main.cf: %w", err)
+	}
+	for _, dir := range []string{m.inst.ConfigDir, m.inst.MapsDir()} {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	if serr != nil {
+		return fmt.Errorf("fsync %s: %w", dir, serr)
+	}
+	return cerr
+}

@@ -1,0 +1,211 @@
+package mta
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"postdeck/store"
+)
+
+// FieldMainConfig is the API field of the Edit Main Config document.
+const FieldMainConfig = "text"
+
+// maxMainConfig bounds the document: main.cf is configuration, not storage.
+const maxMainConfig = 256 << 10
+
+// Param is one parameter definition of a main.cf document.
+type Param struct {
+	Name  string
+	Value string // continuation lines joined with a single space
+	Line  int    // 1-based line of "name ="
+	End   int    // last line of the logical line (continuations)
+}
+
+var paramNameRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// NormalizeDocument turns CRLF into LF and makes sure the text ends with a
+// newline, as browsers post textareas with CRLF.
+func NormalizeDocument(text string) string {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	return text
+}
+
+// ParseMainConfig parses a main.cf document the way Postfix reads main.cf:
+// blank lines and lines whose first non-blank character is '#' are ignored,
+// a line starting with white space continues the previous logical line, and
+// every other line is "name = value". Errors name the line.
+func ParseMainConfig(text string) ([]Param, error) {
+	if len(text) > maxMainConfig {
+		return nil, store.Invalid(FieldMainConfig, "the main config is %d bytes; at most %d are allowed", len(text), maxMainConfig)
+	}
+	var params []Param
+	seen := map[string]int{}
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		n := i + 1
+		if strings.ContainsRune(line, '\r') || strings.ContainsRune(line, 0) {
+			return nil, store.InvalidLine(FieldMainConfig, n, "contains a carriage return or NUL character")
+		}
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(params) == 0 {
+				return nil, store.InvalidLine(FieldMainConfig, n, "a line that starts with white space continues a parameter, but no parameter comes before it")
+			}
+			p := &params[len(params)-1]
+			p.Value = strings.TrimSpace(p.Value + " " + trimmed)
+			p.End = n
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		name = strings.TrimSpace(name)
+		if !ok {
+			return nil, store.InvalidLine(FieldMainConfig, n, "expected \"name = value\", found %q", truncate(line, 60))
+		}
+		if !paramNameRe.MatchString(name) {
+			return nil, store.InvalidLine(FieldMainConfig, n, "%q is not a parameter name (letters, digits and '_' only)", truncate(name, 60))
+		}
+		if prev, dup := seen[name]; dup {
+			return nil, store.InvalidLine(FieldMainConfig, n, "%s is already set on line %d", name, prev)
+		}
+		seen[name] = n
+		params = append(params, Param{Name: name, Value: strings.TrimSpace(value), Line: n, End: n})
+	}
+	return params, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// managedParams lists the parameters main.cf gets from elsewhere than the
+// document, with where an administrator sets them.
+func managedParams(inst Instance) map[string]string {
+	m := map[string]string{
+		"myhostname":                       "the MTA Settings page (My Host Name)",
+		"relay_domains":                    "the MTA Settings page (Relay domains)",
+		"relayhost":                        "the MTA Settings page (External Relay Host)",
+		"relay_transport":                  "the MTA Settings page (Internal Relay Host)",
+		"mynetworks":                       "the MTA Settings page (My Networks)",
+		"message_size_limit":               "the MTA Settings page (Message Size Limit)",
+		"smtp_helo_name":                   "the MTA Settings page (Helo Name)",
+		"unverified_recipient_reject_code": "the MTA Settings page (Unverified Recipient Reject Code)",
+	}
+	if inst.MPAListen != "" {
+		m["content_filter"] = "postdeck's MPA wiring (--mpa-listen)"
+	}
+	if inst.Private {
+		for _, p := range privateParamNames {
+			m[p] = "postdeck's private instance (--private-postfix)"
+		}
+	}
+	return m
+}
+
+// privateParamNames are set by the private-instance block of main.cf.
+var privateParamNames = []string{
+	"queue_directory", "data_directory", "syslog_name", "maillog_file",
+	"maillog_file_prefixes", "inet_interfaces", "inet_protocols", "mydestination",
+	"alias_maps", "alias_database", "local_transport",
+}
+
+// restrictionVerify is the restriction the "Reject unverified recipient"
+// switch adds to smtpd_recipient_restrictions.
+const restrictionVerify = "reject_unverified_recipient"
+
+var refRe = regexp.MustCompile(`\$(?:\{([A-Za-z0-9_]+)[^}]*\}|\(([A-Za-z0-9_]+)\)|([A-Za-z0-9_]+))`)
+
+// referencedNames returns every $name, ${name} and $(name) in the values.
+func referencedNames(params []Param) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range params {
+		for _, m := range refRe.FindAllStringSubmatch(p.Value, -1) {
+			for _, g := range m[1:] {
+				if g != "" {
+					out[g] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// validateDocument applies our checks to the document: syntax, managed
+// parameters, unknown parameter names and value types. Postfix's own checks
+// (postconf -n on the staged file) run later in the apply pipeline.
+func validateDocument(text string, inst Instance, cat *paramCatalog, services []string) ([]Param, error) {
+	params, err := ParseMainConfig(text)
+	if err != nil {
+		return nil, err
+	}
+	managed := managedParams(inst)
+	refs := referencedNames(params)
+	for _, p := range params {
+		if where, ok := managed[p.Name]; ok {
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "%s is managed by %s; remove it here and set it there", p.Name, where)
+		}
+		if p.Name == "smtpd_recipient_restrictions" && hasToken(p.Value, restrictionVerify) {
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "%s is switched on and off by \"Reject unverified recipient\" on the MTA Settings page; remove it here", restrictionVerify)
+		}
+		if cat == nil {
+			continue
+		}
+		if !cat.known(p.Name, services) && !refs[p.Name] {
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "unknown parameter %q: it is not a Postfix parameter, and it is not used as $%s anywhere", p.Name, p.Name)
+		}
+		if msg := cat.checkValue(p.Name, p.Value); msg != "" {
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "%s: %s", p.Name, msg)
+		}
+	}
+	return params, nil
+}
+
+// hasToken reports whether a restriction list contains tok as a word.
+func hasToken(list, tok string) bool {
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		if f == tok {
+			return true
+		}
+	}
+	return false
+}
+
+// withVerify inserts reject_unverified_recipient into a restriction list
+// right after reject_unauth_destination (or defer_unauth_destination), or at
+// the end when neither is there.
+func withVerify(list string) string {
+	fields := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	out := make([]string, 0, len(fields)+1)
+	inserted := false
+	for _, f := range fields {
+		out = append(out, f)
+		if !inserted && (f == "reject_unauth_destination" || f == "defer_unauth_destination") {
+			out = append(out, restrictionVerify)
+			inserted = true
+		}
+	}
+	if !inserted {
+		out = append(out, restrictionVerify)
+	}
+	return strings.Join(out, ", ")
+}
+
+// docError turns a Postfix message about the staged main.cf into an error
+// on the document line that defines the parameter it names, when it names one.
+func docError(params []Param, postfixSaid string) error {
+	for _, p := range params {
+		if strings.Contains(postfixSaid, " "+p.Name+"=") || strings.Contains(postfixSaid, " "+p.Name+" ") || strings.Contains(postfixSaid, "\""+p.Name+"\"") {
+			return store.InvalidLine(FieldMainConfig, p.Line, "Postfix says: %s", postfixSaid)
+		}
+	}
+	return &store.FieldError{Field: FieldMainConfig, Msg: fmt.Sprintf("Postfix refused the configuration: %s", postfixSaid)}
+}

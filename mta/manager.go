@@ -1,0 +1,424 @@
+package mta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"postdeck/store"
+)
+
+// Config wires a Manager.
+type Config struct {
+	Instance Instance
+	// SbinDir holds Postfix's commands; default /usr/sbin.
+	SbinDir string
+	// ReloadSettle is how long after a reload or start Postfix must stay up
+	// before the apply counts as done; default 250ms.
+	ReloadSettle time.Duration
+}
+
+// Manager owns the Postfix files: every change of settings, the main config
+// document or a map goes through Update, which validates, renders, applies
+// and stores it, one at a time.
+type Manager struct {
+	inst   Instance
+	pf     Postfix
+	db     *store.DB
+	log    *slog.Logger
+	settle time.Duration
+
+	mu      sync.Mutex // one apply at a time
+	catalog *paramCatalog
+
+	statusMu sync.Mutex
+	last     ApplyReport
+
+	// afterSwap is a fault hook for tests: it runs after the new files are
+	// in place and before the reload, and its error is treated as Postfix
+	// refusing the reload.
+	afterSwap func() error
+}
+
+// ApplyReport is the outcome of the last apply, for the status page.
+type ApplyReport struct {
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Result  string    `json:"result"` // applied, unchanged, refused, rolled back, failed
+	Message string    `json:"message"`
+}
+
+// New returns a Manager; Start applies the stored state.
+func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
+	if !filepath.IsAbs(cfg.Instance.ConfigDir) {
+		return nil, fmt.Errorf("postfix config directory %q must be absolute", cfg.Instance.ConfigDir)
+	}
+	if cfg.Instance.Private && !filepath.IsAbs(cfg.Instance.BaseDir) {
+		return nil, fmt.Errorf("private instance directory %q must be absolute", cfg.Instance.BaseDir)
+	}
+	if cfg.SbinDir == "" {
+		cfg.SbinDir = "/usr/sbin"
+	}
+	if cfg.ReloadSettle == 0 {
+		cfg.ReloadSettle = 250 * time.Millisecond
+	}
+	if cfg.Instance.SMTPListen == "" {
+		cfg.Instance.SMTPListen = ":25"
+	}
+	return &Manager{
+		inst:   cfg.Instance,
+		pf:     Postfix{SbinDir: cfg.SbinDir, ConfigDir: cfg.Instance.ConfigDir},
+		db:     db,
+		log:    log,
+		settle: cfg.ReloadSettle,
+	}, nil
+}
+
+// Postfix is the command runner for the managed instance.
+func (m *Manager) Postfix() Postfix { return m.pf }
+
+// Instance describes the managed instance.
+func (m *Manager) Instance() Instance { return m.inst }
+
+// Start seeds a new database with the defaults, then renders and applies the
+// stored state and makes sure Postfix runs.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inst.Private {
+		for _, d := range []string{m.inst.ConfigDir, filepath.Join(m.inst.BaseDir, "spool")} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("create private instance: %w", err)
+			}
+		}
+	}
+	cat, err := loadCatalog(ctx, m.pf)
+	if err != nil {
+		return err
+	}
+	m.catalog = cat
+	ok, err := m.db.Initialized()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := m.db.SaveState(DefaultState(time.Now())); err != nil {
+			return fmt.Errorf("seed database: %w", err)
+		}
+		m.log.Info("database seeded with default settings, main config and maps")
+	}
+	st, err := m.db.LoadState()
+	if err != nil {
+		return err
+	}
+	_, err = m.applyLocked(ctx, "system", "apply at start", st, true)
+	return err
+}
+
+// Shutdown stops a private Postfix; the system's Postfix keeps running.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	if !m.inst.Private {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.running(ctx) {
+		return nil
+	}
+	_, _, err := m.pf.Run(ctx, nil, "postfix", "stop")
+	return err
+}
+
+// Update loads the stored state, lets mutate change it, validates, renders
+// and applies the result, and stores it only when Postfix took it. A
+// refused change leaves the store and the live files as they were.
+func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(*store.State) error) (Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, err := m.db.LoadState()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := mutate(&st); err != nil {
+		m.audit(actor, action, "refused", err.Error(), "")
+		return Result{}, err
+	}
+	return m.applyLocked(ctx, actor, action, st, false)
+}
+
+// Reapply renders and applies the stored state again (SIGHUP, restore).
+func (m *Manager) Reapply(ctx context.Context, actor string) (Result, error) {
+	return m.Update(ctx, actor, "re-apply", func(*store.State) error { return nil })
+}
+
+// SaveSettings validates and applies new MTA settings.
+func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settings) (Result, error) {
+	var warnings []string
+	res, err := m.Update(ctx, actor, "settings", func(st *store.State) error {
+		clean, w, err := ValidateSettings(s)
+		if err != nil {
+			return err
+		}
+		warnings = w
+		st.Settings = clean
+		return nil
+	})
+	res.Warnings = append(warnings, res.Warnings...)
+	return res, err
+}
+
+// SaveMainConfig validates and applies a new Edit Main Config document.
+func (m *Manager) SaveMainConfig(ctx context.Context, actor, text string) (Result, error) {
+	return m.Update(ctx, actor, "mainconfig", func(st *store.State) error {
+		st.MainConfig = NormalizeDocument(text)
+		return nil
+	})
+}
+
+// validateState runs every check that needs no staging directory.
+func (m *Manager) validateState(st *store.State) ([]Param, error) {
+	if _, _, err := ValidateSettings(st.Settings); err != nil {
+		return nil, err
+	}
+	master, err := renderMaster(m.inst)
+	if err != nil {
+		return nil, err
+	}
+	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, masterServices(master))
+	if err != nil {
+		return nil, err
+	}
+	if err := validateMaps(st.Maps); err != nil {
+		return nil, err
+	}
+	return params, nil
+}
+
+// applyLocked is the apply pipeline of DESIGN.md. With start set, it also
+// makes sure Postfix runs when nothing changed.
+func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool) (Result, error) {
+	params, err := m.validateState(&st)
+	if err != nil {
+		m.audit(actor, action, "refused", err.Error(), "")
+		return Result{}, err
+	}
+	rendered, err := Render(m.inst, st)
+	if err != nil {
+		m.audit(actor, action, "refused", err.Error(), "")
+		return Result{}, err
+	}
+	p, err := m.diffLive(rendered)
+	if err != nil {
+		return Result{}, m.fail(actor, action, err)
+	}
+	if len(p.changed) == 0 && len(p.removed) == 0 {
+		res := Result{Message: "no change: Postfix's files already match"}
+		if start && !m.running(ctx) {
+			if err := m.startPostfix(ctx); err != nil {
+				return res, m.fail(actor, action, err)
+			}
+			res.Started = true
+			res.Message = "Postfix started"
+		}
+		if err := m.db.SaveState(st); err != nil {
+			return res, m.fail(actor, action, err)
+		}
+		m.audit(actor, action, "unchanged", res.Message, "")
+		return res, nil
+	}
+	staging, err := m.stage(ctx, p)
+	if err == nil {
+		err = m.validateStaged(ctx, p, staging, params)
+	}
+	if err != nil {
+		_ = os.RemoveAll(staging)
+		if errors.Is(err, store.ErrInvalid) {
+			m.audit(actor, action, "refused", err.Error(), "")
+			return Result{}, err
+		}
+		return Result{}, m.fail(actor, action, err)
+	}
+	if err := m.swap(p, staging); err != nil {
+		rbErr := m.rollback(p)
+		_ = os.RemoveAll(staging)
+		return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
+	}
+	_ = os.RemoveAll(staging)
+	diff := unifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
+	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
+	stage, said := m.makeLive(ctx, &res, m.afterSwap)
+	if said != "" {
+		aerr := &ApplyError{Stage: stage, PostfixSaid: said}
+		if rbErr := m.rollback(p); rbErr != nil {
+			aerr.RollbackErr = rbErr
+		} else if _, again := m.makeLive(ctx, &Result{}, nil); again != "" {
+			aerr.RollbackErr = errors.New(again)
+		} else {
+			aerr.RolledBack = true
+		}
+		m.log.Error("apply rolled back", "action", action, "err", aerr)
+		m.audit(actor, action, "rolled back", aerr.Error(), diff)
+		return Result{}, aerr
+	}
+	if err := m.db.SaveState(st); err != nil {
+		// Postfix runs the new files; the next apply renders from the store.
+		return res, m.fail(actor, action, fmt.Errorf("store applied state: %w", err))
+	}
+	if res.Reloaded {
+		res.Message = "saved; Postfix was reloaded with the new configuration"
+	} else {
+		res.Message = "saved; Postfix was started with the new configuration"
+	}
+	m.audit(actor, action, "applied", res.Message, diff)
+	return res, nil
+}
+
+// makeLive reloads (or starts) Postfix and checks it stays up. It returns
+// the stage and Postfix's words on failure.
+func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error) (stage, said string) {
+	logStart := m.maillogSize()
+	if fault != nil {
+		if err := fault(); err != nil {
+			return "reload", err.Error()
+		}
+	}
+	if m.running(ctx) {
+		stage = "reload"
+		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "reload"); err != nil {
+			return stage, m.postfixWords(logStart, string(stderr), err)
+		}
+		res.Reloaded = true
+	} else {
+		stage = "start"
+		if err := m.startPostfix(ctx); err != nil {
+			return stage, m.postfixWords(logStart, "", err)
+		}
+		res.Started = true
+	}
+	select {
+	case <-ctx.Done():
+		return stage, ctx.Err().Error()
+	case <-time.After(m.settle):
+	}
+	if !m.running(ctx) {
+		return stage, m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+	}
+	if said := problemSince(m.maillogPath(), logStart); said != "" {
+		return stage, said
+	}
+	return "", ""
+}
+
+func (m *Manager) startPostfix(ctx context.Context) error {
+	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "check"); err != nil {
+		return fmt.Errorf("postfix check: %s", m.postfixWords(0, string(stderr), err))
+	}
+	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "start"); err != nil {
+		return fmt.Errorf("postfix start: %s", m.postfixWords(0, string(stderr), err))
+	}
+	return nil
+}
+
+// running reports `postfix status` (rc 0 when master runs).
+func (m *Manager) running(ctx context.Context) bool {
+	_, _, err := m.pf.Run(ctx, nil, "postfix", "status")
+	return err == nil
+}
+
+// Running reports whether the managed Postfix's master process runs.
+func (m *Manager) Running(ctx context.Context) bool { return m.running(ctx) }
+
+// maillogPath is the instance's maillog_file, "" when Postfix logs to syslog.
+func (m *Manager) maillogPath() string {
+	if m.inst.Private {
+		return filepath.Join(m.inst.BaseDir, "maillog")
+	}
+	return ""
+}
+
+func (m *Manager) maillogSize() int64 {
+	if fi, err := os.Stat(m.maillogPath()); err == nil {
+		return fi.Size()
+	}
+	return 0
+}
+
+// postfixWords finds what Postfix said: `postfix` writes its errors only to
+// the log when stderr is not a terminal.
+func (m *Manager) postfixWords(logStart int64, stderr string, err error) string {
+	if said := firstProblem(stderr); said != "" {
+		return said
+	}
+	if said := problemSince(m.maillogPath(), logStart); said != "" {
+		return said
+	}
+	return err.Error()
+}
+
+// problemSince returns the problem lines the maillog got after offset.
+func problemSince(path string, offset int64) string {
+	if path == "" {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return ""
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"fatal: ", "panic: ", "error: "} {
+			if i := strings.Index(line, k); i >= 0 {
+				out = append(out, strings.TrimSpace(line[i:]))
+			}
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func (m *Manager) fail(actor, action string, err error) error {
+	m.log.Error("apply failed", "action", action, "err", err)
+	m.audit(actor, action, "failed", err.Error(), "")
+	return fmt.Errorf("apply %s: %w", action, err)
+}
+
+func (m *Manager) audit(actor, action, result, detail, diff string) {
+	m.statusMu.Lock()
+	m.last = ApplyReport{Time: time.Now().UTC(), Actor: actor, Action: action, Result: result, Message: detail}
+	m.statusMu.Unlock()
+	if err := m.db.AppendAudit(store.AuditEntry{Actor: actor, Action: action, Result: result, Detail: detail, Diff: diff}); err != nil {
+		m.log.Error("write audit entry", "err", err)
+	}
+}
+
+// LastApply reports the outcome of the most recent apply.
+func (m *Manager) LastApply() ApplyReport {
+	m.statusMu.Lock()
+	defer m.statusMu.Unlock()
+	return m.last
+}
+
+// Version is Postfix's mail_version.
+func (m *Manager) Version() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.catalog == nil {
+		return ""
+	}
+	return m.catalog.defaults["mail_version"]
+}

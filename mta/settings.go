@@ -1,0 +1,293 @@
+package mta
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"postdeck/store"
+)
+
+// Field names of the MTA settings, as in the JSON API. Error sentences use
+// the labels of the settings page.
+const (
+	FieldHostname         = "hostname"
+	FieldRelayDomains     = "relay_domains"
+	FieldExternalRelay    = "external_relay_host"
+	FieldInternalRelay    = "internal_relay_host"
+	FieldRejectCode       = "unverified_recipient_reject_code"
+	FieldMyNetworks       = "my_networks"
+	FieldMessageSizeLimit = "message_size_limit"
+	FieldHeloName         = "helo_name"
+)
+
+// Limits on list fields, so that a pasted file does not become main.cf.
+const (
+	maxRelayDomains = 1000
+	maxNetworks     = 1000
+	// maxMessageSize is 4 GiB: larger is a typo, not a policy.
+	maxMessageSize = 4 << 30
+)
+
+// ValidateSettings checks every field as the documentation describes and
+// returns the settings normalised (domains lowercased, bare relay IPs
+// bracketed) plus warnings that do not refuse the save. The first error is a
+// *store.FieldError naming the field.
+func ValidateSettings(s store.Settings) (store.Settings, []string, error) {
+	var warnings []string
+	out := s
+	if err := checkFQDN(FieldHostname, "My Host Name", s.Hostname); err != nil {
+		return s, nil, err
+	}
+	out.RelayDomains = make([]string, 0, len(s.RelayDomains))
+	if len(s.RelayDomains) > maxRelayDomains {
+		return s, nil, store.Invalid(FieldRelayDomains, "Relay domains: at most %d domains", maxRelayDomains)
+	}
+	seen := map[string]bool{}
+	for _, d := range s.RelayDomains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "" {
+			continue
+		}
+		if err := checkDomain(FieldRelayDomains, "Relay domains", d); err != nil {
+			return s, nil, err
+		}
+		if seen[d] {
+			return s, nil, store.Invalid(FieldRelayDomains, "Relay domains: %q is listed twice", d)
+		}
+		seen[d] = true
+		out.RelayDomains = append(out.RelayDomains, d)
+		if d == s.Hostname {
+			warnings = append(warnings, fmt.Sprintf("My Host Name %q equals the relay domain %q: prefer a host under the domain, such as mail.%s", s.Hostname, d, d))
+		}
+	}
+	var err error
+	if out.ExternalRelayHost, err = normalizeRelayHost(FieldExternalRelay, "External Relay Host", s.ExternalRelayHost); err != nil {
+		return s, nil, err
+	}
+	if out.InternalRelayHost, err = normalizeRelayHost(FieldInternalRelay, "Internal Relay Host", s.InternalRelayHost); err != nil {
+		return s, nil, err
+	}
+	if s.UnverifiedRecipientRejectCode != 450 && s.UnverifiedRecipientRejectCode != 550 {
+		return s, nil, store.Invalid(FieldRejectCode, "Unverified Recipient Reject Code must be 450 (temporary) or 550 (permanent), not %d", s.UnverifiedRecipientRejectCode)
+	}
+	var nw []string
+	if nw, warnings, err = validateNetworks(s.MyNetworks, warnings); err != nil {
+		return s, nil, err
+	}
+	out.MyNetworks = nw
+	if s.MessageSizeLimit <= 0 {
+		return s, nil, store.Invalid(FieldMessageSizeLimit, "Message Size Limit must be a number of bytes greater than 0")
+	}
+	if s.MessageSizeLimit > maxMessageSize {
+		return s, nil, store.Invalid(FieldMessageSizeLimit, "Message Size Limit of %d bytes is larger than 4 GiB; give the size in bytes (50 MB is 52428800)", s.MessageSizeLimit)
+	}
+	out.HeloName = strings.TrimSpace(s.HeloName)
+	if err := checkHeloName(out.HeloName); err != nil {
+		return s, nil, err
+	}
+	return out, warnings, nil
+}
+
+// checkFQDN accepts a lowercase fully qualified host name of at least two
+// labels without trailing dot or underscore.
+func checkFQDN(field, label, name string) error {
+	if name == "" {
+		return store.Invalid(field, "%s is required: the fully qualified name of this server, such as mail.example.com", label)
+	}
+	if strings.HasSuffix(name, ".") {
+		return store.Invalid(field, "%s %q must not end with a dot", label, name)
+	}
+	if strings.ToLower(name) != name {
+		return store.Invalid(field, "%s %q must be lowercase", label, name)
+	}
+	if strings.Contains(name, "_") {
+		return store.Invalid(field, "%s %q must not contain an underscore", label, name)
+	}
+	if err := checkDomain(field, label, name); err != nil {
+		return err
+	}
+	if !strings.Contains(name, ".") {
+		return store.Invalid(field, "%s %q is not fully qualified: use a name with a domain, such as %s.example.com", label, name, name)
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return store.Invalid(field, "%s %q is an IP address, not a host name", label, name)
+	}
+	return nil
+}
+
+// checkDomain checks DNS name syntax: labels of letters, digits and hyphens,
+// 1 to 63 characters, not starting or ending with a hyphen, 253 in all.
+func checkDomain(field, label, name string) error {
+	if len(name) > 253 {
+		return store.Invalid(field, "%s: %.40q... is longer than 253 characters", label, name)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		if l == "" || len(l) > 63 {
+			return store.Invalid(field, "%s: %q is not a valid domain name (empty or over-long label)", label, name)
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return store.Invalid(field, "%s: %q is not a valid domain name (a label starts or ends with '-')", label, name)
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return store.Invalid(field, "%s: %q is not a valid domain name (character %q)", label, name, c)
+			}
+		}
+	}
+	return nil
+}
+
+// normalizeRelayHost accepts "", host, host:port, [host], [host]:port, an IP
+// or [IP]:port, and returns Postfix's next-hop syntax. Brackets turn off the
+// MX lookup; a bare IP address is bracketed, since Postfix would look it up
+// as a name otherwise.
+func normalizeRelayHost(field, label, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	if strings.Contains(v, "://") {
+		return "", store.Invalid(field, "%s %q: give a host name and port such as [relay.example.com]:25, without a URL scheme", label, v)
+	}
+	if strings.ContainsAny(v, " \t,") {
+		return "", store.Invalid(field, "%s %q: give one host, such as [relay.example.com]:25", label, v)
+	}
+	host, port, bracketed := v, "", false
+	if strings.HasPrefix(v, "[") {
+		end := strings.Index(v, "]")
+		if end < 0 {
+			return "", store.Invalid(field, "%s %q: missing ']'", label, v)
+		}
+		host, bracketed = v[1:end], true
+		rest := v[end+1:]
+		if rest != "" {
+			if !strings.HasPrefix(rest, ":") {
+				return "", store.Invalid(field, "%s %q: expected :port after ']'", label, v)
+			}
+			port = rest[1:]
+		}
+	} else if i := strings.LastIndex(v, ":"); i >= 0 {
+		if strings.Count(v, ":") > 1 {
+			return "", store.Invalid(field, "%s %q: write an IPv6 address in brackets, such as [2001:db8::1]:25", label, v)
+		}
+		host, port = v[:i], v[i+1:]
+	}
+	if port != "" || strings.HasSuffix(v, ":") {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", store.Invalid(field, "%s %q: the port must be a number from 1 to 65535", label, v)
+		}
+	}
+	if host == "" {
+		return "", store.Invalid(field, "%s %q: the host is missing", label, v)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() != "" {
+			return "", store.Invalid(field, "%s %q: an address with a zone is not supported", label, v)
+		}
+		host = "[" + host + "]"
+	} else {
+		if err := checkDomain(field, label, host); err != nil {
+			return "", err
+		}
+		host = strings.ToLower(host)
+		if bracketed {
+			host = "[" + host + "]"
+		}
+	}
+	if port != "" {
+		return host + ":" + port, nil
+	}
+	return host, nil
+}
+
+// validateNetworks checks My Networks: CIDR (or a single address) with zero
+// host bits, never everything, and a warning for public ranges larger than a
+// /24 (IPv4) or /48 (IPv6), which risk an open relay.
+func validateNetworks(in []string, warnings []string) ([]string, []string, error) {
+	if len(in) > maxNetworks {
+		return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: at most %d networks", maxNetworks)
+	}
+	out := make([]string, 0, len(in))
+	seen := map[netip.Prefix]bool{}
+	for _, raw := range in {
+		v := strings.TrimSpace(raw)
+		if v == "" {
+			continue
+		}
+		var p netip.Prefix
+		if strings.Contains(v, "/") {
+			var err error
+			p, err = netip.ParsePrefix(strings.Trim(v, "[]"))
+			if err != nil {
+				p, err = netip.ParsePrefix(strings.Replace(strings.TrimPrefix(v, "["), "]/", "/", 1))
+			}
+			if err != nil {
+				return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q is not a network in CIDR format such as 192.168.1.0/24", v)
+			}
+			if p.Addr().Zone() != "" {
+				return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q has a zone, which Postfix does not accept", v)
+			}
+			if masked := p.Masked(); masked != p {
+				return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q has host bits set; did you mean %s?", v, masked)
+			}
+		} else {
+			ip, err := netip.ParseAddr(strings.Trim(v, "[]"))
+			if err != nil || ip.Zone() != "" {
+				return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q is not a network in CIDR format such as 192.168.1.0/24", v)
+			}
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		if p.Addr().Is4In6() {
+			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q is an IPv4-mapped address; write it as IPv4", v)
+		}
+		if p.Bits() == 0 {
+			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q would let the whole Internet relay through this gateway (an open relay)", v)
+		}
+		if seen[p] {
+			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %s is listed twice", p)
+		}
+		seen[p] = true
+		limit := 24
+		if p.Addr().Is6() {
+			limit = 48
+		}
+		if p.Bits() < limit && !p.Addr().IsPrivate() && !p.Addr().IsLoopback() && !p.Addr().IsLinkLocalUnicast() {
+			warnings = append(warnings, fmt.Sprintf("My Networks: %s is a public range larger than a /%d; every host in it may relay mail through this gateway (open-relay risk)", p, limit))
+		}
+		out = append(out, p.String())
+	}
+	return out, warnings, nil
+}
+
+// checkHeloName accepts empty (Postfix uses My Host Name), an FQDN, or an
+// SMTP address literal [203.0.113.25] / [IPv6:2001:db8::1].
+func checkHeloName(v string) error {
+	if v == "" {
+		return nil
+	}
+	if strings.HasPrefix(v, "[") {
+		if !strings.HasSuffix(v, "]") {
+			return store.Invalid(FieldHeloName, "Helo Name %q: an address literal ends with ']'", v)
+		}
+		inner := v[1 : len(v)-1]
+		if rest, ok := strings.CutPrefix(inner, "IPv6:"); ok {
+			ip, err := netip.ParseAddr(rest)
+			if err != nil || !ip.Is6() || ip.Zone() != "" {
+				return store.Invalid(FieldHeloName, "Helo Name %q: expected an IPv6 literal such as [IPv6:2001:db8::1]", v)
+			}
+			return nil
+		}
+		ip, err := netip.ParseAddr(inner)
+		if err != nil || !ip.Is4() {
+			return store.Invalid(FieldHeloName, "Helo Name %q: expected an IPv4 literal such as [203.0.113.25], or [IPv6:...] for IPv6", v)
+		}
+		return nil
+	}
+	if _, err := netip.ParseAddr(v); err == nil {
+		return store.Invalid(FieldHeloName, "Helo Name %q: write an IP address in SMTP literal form, such as [%s]", v, v)
+	}
+	return checkFQDN(FieldHeloName, "Helo Name", v)
+}

@@ -1,0 +1,96 @@
+package webui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// Deps are the operations the web layer serves.
+type Deps struct {
+	DB  *store.DB
+	MTA *mta.Manager
+	Log *slog.Logger
+}
+
+// Config holds listener options.
+type Config struct {
+	// MetricsPublic serves /metrics without a bearer token.
+	MetricsPublic bool
+	// Secure marks cookies Secure (the console is served over TLS).
+	Secure bool
+}
+
+// Server is the web layer: one fiber app per listener kind.
+type Server struct {
+	deps Deps
+	cfg  Config
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	apps []*fiber.App
+}
+
+// New returns a Server; Serve starts listeners.
+func New(cfg Config, deps Deps) *Server {
+	return &Server{deps: deps, cfg: cfg, log: deps.Log}
+}
+
+// Serve answers on ln until Shutdown. trusted is for the root-only unix
+// socket: requests there act as the root administrator without login.
+func (s *Server) Serve(ln net.Listener, trusted bool) error {
+	app := s.newApp(trusted)
+	s.mu.Lock()
+	s.apps = append(s.apps, app)
+	s.mu.Unlock()
+	if err := app.Listener(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops every listener, waiting for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	apps := s.apps
+	s.apps = nil
+	s.mu.Unlock()
+	var errs []error
+	for _, app := range apps {
+		errs = append(errs, app.ShutdownWithContext(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) newApp(trusted bool) *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "postdeck",
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          120 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		BodyLimit:             32 << 20,
+		ErrorHandler:          s.errorHandler,
+	})
+	app.Use(s.recoverPanics)
+	if trusted {
+		app.Use(func(c *fiber.Ctx) error {
+			c.Locals(localIdentity, Identity{Name: "root", Role: store.RoleAdmin, Via: ViaSocket})
+			return c.Next()
+		})
+	} else {
+		app.Use(s.securityHeaders)
+		app.Use(s.authenticate)
+	}
+	s.routes(app)
+	return app
+}
