@@ -50,7 +50,7 @@ func loadCatalog(ctx context.Context, pf Postfix) (*paramCatalog, error) {
 			name, value, ok = strings.Cut(sc.Text(), " =")
 		}
 		if ok {
-			cat.defaults[strings.TrimSpace(name)] = strings.TrimSpace(value)
+			cat.defaults[strings.TrimSpace(name)] = stressRe.ReplaceAllString(strings.TrimSpace(value), "$1")
 		}
 	}
 	if len(cat.defaults) < 100 {
@@ -86,6 +86,10 @@ func (c *paramCatalog) known(name string, services []string) bool {
 	}
 	return false
 }
+
+// stressRe matches the ${stress?{X}:{Y}} of defaults such as smtpd_timeout
+// (${stress?{10}:{300}}s): the non-stress value Y tells the type.
+var stressRe = regexp.MustCompile(`\$\{stress\?\{[^}]*\}:\{([^}]*)\}\}`)
 
 var (
 	timeRe = regexp.MustCompile(`^[0-9]+[smhdw]$`)

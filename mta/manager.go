@@ -291,12 +291,14 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error)
 		}
 	}
 	if m.running(ctx) {
+		m.log.Debug("reloading postfix")
 		stage = "reload"
 		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "reload"); err != nil {
 			return stage, m.postfixWords(logStart, string(stderr), err)
 		}
 		res.Reloaded = true
 	} else {
+		m.log.Debug("starting postfix")
 		stage = "start"
 		if err := m.startPostfix(ctx); err != nil {
 			return stage, m.postfixWords(logStart, "", err)
@@ -311,6 +313,7 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error)
 	if !m.running(ctx) {
 		return stage, m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
 	}
+	m.log.Debug("postfix is up", "stage", stage)
 	if said := problemSince(m.maillogPath(), logStart); said != "" {
 		return stage, said
 	}

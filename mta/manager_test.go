@@ -26,7 +26,7 @@ type testEnv struct {
 	smtp string // smtpd address
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	postfixtest.Require(t)
 	base := postfixtest.Dir(t)
@@ -42,7 +42,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		BaseDir:    filepath.Join(base, "postfix"),
 		SMTPListen: smtpAddr,
 	}
-	m, err := New(Config{Instance: inst}, db, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	m, err := New(Config{Instance: inst}, db, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,3 +441,11 @@ func TestMainConfigDocument(t *testing.T) {
 		t.Fatal("document not stored verbatim")
 	}
 }
+
+// testLogLevel is Debug with POSTDECK_TEST_DEBUG=1.
+var testLogLevel = func() slog.Level {
+	if os.Getenv("POSTDECK_TEST_DEBUG") == "1" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}()

@@ -31,6 +31,30 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/audit", permRead, s.auditList},
 		{"POST", "/api/v1/tokens", permAdmin, s.tokenCreate},
 		{"POST", "/api/v1/users", permAdmin, s.userAdd},
+
+		// Maps
+		{"GET", "/api/v1/maps", permRead, s.mapsList},
+		{"GET", "/api/v1/maps/:name", permRead, s.mapGet},
+		{"PUT", "/api/v1/maps/:name", permAdmin, s.mapPut},
+		{"DELETE", "/api/v1/maps/:name", permAdmin, s.mapDelete},
+		{"POST", "/api/v1/maps/:name/lookup", permRead, s.mapLookup},
+
+		// MTA queue and Send Mail
+		{"GET", "/api/v1/queue", permRead, s.queueList},
+		{"GET", "/api/v1/queue/:id", permRead, s.queueShow},
+		{"POST", "/api/v1/queue/actions", permOperate, s.queueActions},
+		{"POST", "/api/v1/queue/flush", permOperate, s.queueFlush},
+		{"POST", "/api/v1/sendmail", permOperate, s.sendmailPost},
+
+		// MPA
+		{"GET", "/api/v1/mpa/queue", permRead, s.mpaQueueList},
+		{"GET", "/api/v1/mpa/errors", permRead, s.mpaErrorsList},
+		{"GET", "/api/v1/mpa/errors/:id", permRead, s.mpaErrorShow},
+		{"POST", "/api/v1/mpa/errors/actions", permOperate, s.mpaErrorsActions},
+
+		// SPF refresher
+		{"GET", "/api/v1/jobs/spf", permRead, s.spfList},
+		{"POST", "/api/v1/jobs/spf/:name/refresh", permAdmin, s.spfRefresh},
 	}
 }
 

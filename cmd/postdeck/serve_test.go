@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"postdeck/mta/postfixtest"
+)
+
+// daemon is a `postdeck serve --private-postfix` child process.
+type daemon struct {
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
+	socket string
+	etc    string
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "postdeck")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
+	t.Helper()
+	d := &daemon{out: &bytes.Buffer{}, socket: filepath.Join(base, "run", "ctl.sock"), etc: filepath.Join(base, "postfix", "etc")}
+	d.cmd = exec.Command(bin, "serve", "--private-postfix", "--data", filepath.Join(base, "data"),
+		"--postfix-config", d.etc, "--listen", "127.0.0.1:0", "--socket", d.socket,
+		"--smtp-listen", "127.0.0.1:"+strconv.Itoa(smtpPort), "--log-format", "text")
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.stop(t)
+		postfixtest.StopByPidFile(t, filepath.Join(base, "postfix", "spool"))
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(d.socket); err == nil {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not come up:\n%s", d.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *daemon) stop(t *testing.T) {
+	t.Helper()
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (d *daemon) cli(t *testing.T, bin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "POSTDECK_SOCKET="+d.socket)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func postconfH(t *testing.T, etc, name string) string {
+	t.Helper()
+	out, err := exec.Command("/usr/sbin/postconf", "-c", etc, "-h", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestDaemonLifecycle: the CLI changes settings through the socket; a second
+// daemon on the same data directory fails fast with a clear message; a
+// restart keeps everything; a deleted main.cf is re-created at start.
+func TestDaemonLifecycle(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	port := postfixtest.FreePort(t)
+	d := startDaemon(t, bin, base, port)
+	if !strings.Contains(d.out.String(), "one-time password") {
+		t.Fatalf("first start did not print the first login:\n%s", d.out)
+	}
+	if out, err := d.cli(t, bin, "settings", "set", "hostname=life.example.test", "message_size_limit=2000000"); err != nil {
+		t.Fatalf("settings set: %v\n%s", err, out)
+	}
+	if got := postconfH(t, d.etc, "myhostname"); got != "life.example.test" {
+		t.Fatalf("myhostname = %q", got)
+	}
+	out, err := d.cli(t, bin, "settings", "set", "my_networks=10.1.2.3/8")
+	if err == nil || !strings.Contains(out, "host bits") {
+		t.Fatalf("bad CIDR through the CLI: err %v, output %q", err, out)
+	}
+
+	// A second daemon on the same data directory fails fast.
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, bin, "serve", "--private-postfix", "--data", filepath.Join(base, "data"),
+		"--postfix-config", filepath.Join(base, "other", "etc"), "--listen", "127.0.0.1:0",
+		"--socket", filepath.Join(base, "other.sock"), "--log-format", "text")
+	msg, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "locked by another process") {
+		t.Fatalf("second daemon: err %v, output %q", err, msg)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("second daemon took %v to fail", took)
+	}
+
+	// Restart: the store is the source of truth.
+	d.stop(t)
+	if err := os.Remove(filepath.Join(d.etc, "main.cf")); err != nil {
+		t.Fatal(err)
+	}
+	d2 := startDaemon(t, bin, base, port)
+	if got := postconfH(t, d.etc, "myhostname"); got != "life.example.test" {
+		t.Fatalf("after restart myhostname = %q", got)
+	}
+	if got := postconfH(t, d.etc, "message_size_limit"); got != "2000000" {
+		t.Fatalf("after restart message_size_limit = %q", got)
+	}
+	if strings.Contains(d2.out.String(), "one-time password") {
+		t.Fatal("a restart printed a new first login")
+	}
+	if out, err := d2.cli(t, bin, "status"); err != nil || !strings.Contains(out, "running") {
+		t.Fatalf("status: %v %s", err, out)
+	}
+	if err := postfixtest.WaitPort("127.0.0.1:"+strconv.Itoa(port), 10*time.Second); err != nil {
+		t.Fatalf("Postfix not listening after restart: %v", err)
+	}
+}

@@ -1,0 +1,66 @@
+package mta
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+)
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// BenchmarkSettingsSave measures a settings save from API call to a
+// reloaded Postfix, against a bare `postfix reload` in the same run, and an
+// unchanged save (no Postfix command at all).
+func BenchmarkSettingsSave(b *testing.B) {
+	env := newTestEnv(b)
+	ctx := context.Background()
+	const rounds = 9
+	var bare, save, same []time.Duration
+	for i := 0; i < rounds; i++ {
+		start := time.Now()
+		if _, _, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
+			b.Fatal(err)
+		}
+		bare = append(bare, time.Since(start))
+		time.Sleep(100 * time.Millisecond)
+	}
+	s := validSettings()
+	for i := 0; i < rounds; i++ {
+		s.Hostname = []string{"a.bench.example.test", "b.bench.example.test"}[i%2]
+		start := time.Now()
+		res, err := env.m.SaveSettings(ctx, "bench", s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.Reloaded {
+			b.Fatalf("save %d did not reload: %+v", i, res)
+		}
+		save = append(save, time.Since(start))
+	}
+	for i := 0; i < 3*rounds; i++ {
+		start := time.Now()
+		res, err := env.m.SaveSettings(ctx, "bench", s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Changed {
+			b.Fatal("unchanged save changed files")
+		}
+		same = append(same, time.Since(start))
+	}
+	mb, ms, mu := median(bare), median(save), median(same)
+	verdict := "PASS"
+	if ms >= time.Second || mu >= 50*time.Millisecond {
+		verdict = "FAIL"
+	}
+	b.Logf("BENCH settings-save: median %v (baseline bare postfix reload %v) ratio %.1f target <1s; unchanged save median %v target <50ms %s",
+		ms.Round(time.Millisecond), mb.Round(time.Millisecond), float64(ms)/float64(mb), mu.Round(100*time.Microsecond), verdict)
+	if verdict == "FAIL" {
+		b.Errorf("settings save median %v or unchanged save median %v over target", ms, mu)
+	}
+}

@@ -1,0 +1,199 @@
+package webui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"postdeck/mta"
+	"postdeck/mta/postfixtest"
+	"postdeck/store"
+)
+
+// stack is the daemon's parts wired as in cmd/postdeck, with a private
+// Postfix, for acceptance tests: the console/API on a loopback TCP port and
+// the trusted unix socket.
+type stack struct {
+	db     *store.DB
+	mgr    *mta.Manager
+	srv    *Server
+	base   string // http://127.0.0.1:PORT
+	socket string
+	inst   mta.Instance
+	smtp   string // Postfix smtpd address
+}
+
+// Test users, one per role, created by newStack.
+const testPassword = "correct horse battery"
+
+var testUsers = map[string]string{"admin": store.RoleAdmin, "oper": store.RoleOperator, "audit": store.RoleAuditor}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	postfixtest.Require(t)
+	base := postfixtest.Dir(t)
+	db, err := store.Open(filepath.Join(base, "data", "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	for name, role := range testUsers {
+		hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PutUser(store.User{Username: name, PasswordHash: hash, Role: role, Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inst := mta.Instance{
+		ConfigDir:      filepath.Join(base, "postfix", "etc"),
+		Private:        true,
+		BaseDir:        filepath.Join(base, "postfix"),
+		SMTPListen:     "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)),
+		ReinjectListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)),
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	mgr, err := mta.New(mta.Config{Instance: inst}, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
+	if err := mgr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{}, Deps{DB: db, MTA: mgr, Log: log})
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sockPath := filepath.Join(base, "ctl.sock")
+	sock, err := net.Listen("unix", sockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(tcp, false) }()
+	go func() { _ = srv.Serve(sock, true) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	st := &stack{db: db, mgr: mgr, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen}
+	if err := postfixtest.WaitPort(tcp.Addr().String(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// socketClient is an HTTP client for the trusted unix socket.
+func (st *stack) socketClient() *http.Client {
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", st.socket)
+		},
+	}}
+}
+
+// apiResponse is a decoded API answer.
+type apiResponse struct {
+	Status int
+	Body   []byte
+}
+
+func (r apiResponse) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// socketDo calls the API over the trusted socket.
+func (st *stack) socketDo(t *testing.T, method, path string, body any) apiResponse {
+	t.Helper()
+	return doJSON(t, st.socketClient(), method, "http://postdeck"+path, body, nil)
+}
+
+// doJSON sends body as JSON (a string is sent as is) with extra headers.
+func doJSON(t *testing.T, c *http.Client, method, url string, body any, hdr map[string]string) apiResponse {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return apiResponse{Status: resp.StatusCode, Body: raw}
+}
+
+// liveFiles snapshots main.cf, master.cf and maps.d (contents and modes).
+func (st *stack) liveFiles(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, dir := range []string{st.inst.ConfigDir, st.inst.MapsDir()} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := e.Info()
+			out[p] = fi.Mode().String() + "\n" + string(b)
+		}
+	}
+	return out
+}
+
+func sameFiles(a, b map[string]string) (string, bool) {
+	if len(a) != len(b) {
+		return "file count", false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return k, false
+		}
+	}
+	return "", true
+}

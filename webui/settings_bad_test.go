@@ -1,0 +1,143 @@
+package webui
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"postdeck/mta"
+)
+
+// badInput is one request that must be refused with 400 naming field.
+type badInput struct {
+	name  string
+	path  string // /api/v1/settings or /api/v1/mainconfig
+	body  any
+	field string
+	line  int // for the main config document, the line the error names
+}
+
+func settingsWith(base map[string]any, key string, value any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	out[key] = value
+	return out
+}
+
+func badInputs(base map[string]any) []badInput {
+	var cases []badInput
+	set := func(field string, values ...any) {
+		for _, v := range values {
+			cases = append(cases, badInput{name: fmt.Sprintf("%s=%.40v", field, v), path: "/api/v1/settings", body: settingsWith(base, field, v), field: field})
+		}
+	}
+	set("hostname", "", "localhost", "mail.example.com.", "Mail.Example.com", "mail_1.example.com",
+		"-mail.example.com", "mail-.example.com", "mail..example.com", "192.0.2.1",
+		strings.Repeat("a", 64)+".example.com", "mail example.com", "mail.exa$mple.com",
+		strings.Repeat("abcdefghi.", 30)+"com")
+	set("relay_domains", []string{"exa mple.com"}, []string{"-bad.example.com"}, []string{"a..b"},
+		[]string{"dup.example.com", "DUP.example.com"}, []string{"exam/ple.com"}, "example.com",
+		make1001Domains())
+	set("external_relay_host", "https://relay.example.com:25", "[relay.example.com", "[relay.example.com]x",
+		"relay.example.com:0", "relay.example.com:65536", "relay.example.com:abc", "relay one.example.com",
+		"2001:db8::1:25", "[]:25", "relay.example.com:", "a.example.com,b.example.com")
+	set("internal_relay_host", "https://internal.example.com:25", "[internal.example.com]:99999", "[fe80::1%eth0]:25", "smtp://x")
+	set("unverified_recipient_reject_code", 0, 451, 500, 250, 5500, "550")
+	set("my_networks", []string{"10.1.2.3/8"}, []string{"0.0.0.0/0"}, []string{"::/0"}, []string{"10.0.0.0/33"},
+		[]string{"not-a-net"}, []string{"10.0.0.0/8", "10.0.0.0/8"}, []string{"fe80::1%eth0/64"},
+		[]string{"2001:db8::1/32"}, []string{"300.1.1.1/32"}, []string{"::ffff:10.0.0.0/104"})
+	set("message_size_limit", 0, -1, int64(5)<<30, "abc", 1.5)
+	set("helo_name", "mail", "[203.0.113.256]", "[IPv6:zz]", "203.0.113.25", "[IPv6:203.0.113.25]",
+		"Helo.Example.com", "helo.example.com.", "[203.0.113.25")
+	set("reject_unverified_recipient", "yes")
+	cases = append(cases, badInput{name: "unknown field", path: "/api/v1/settings", body: settingsWith(base, "smtpd_banner", "x"), field: "smtpd_banner"})
+	cases = append(cases, badInput{name: "not json", path: "/api/v1/settings", body: "{hostname:", field: "body"})
+
+	doc := func(name, text string, line int) {
+		cases = append(cases, badInput{name: "mainconfig " + name, path: "/api/v1/mainconfig", body: map[string]string{"text": text}, field: mta.FieldMainConfig, line: line})
+	}
+	base2 := mta.DefaultMainConfig
+	n := strings.Count(base2, "\n")
+	doc("managed myhostname", base2+"myhostname = mx.example.com\n", n+1)
+	doc("managed relayhost", base2+"relayhost = [relay.example.com]\n", n+1)
+	doc("managed mynetworks", base2+"mynetworks = 0.0.0.0/0\n", n+1)
+	doc("managed message_size_limit", base2+"message_size_limit = 1\n", n+1)
+	doc("managed queue_directory", base2+"queue_directory = /tmp\n", n+1)
+	doc("no equals sign", base2+"this line has no equals sign\n", n+1)
+	doc("leading continuation", "  continued = nothing\n"+base2, 1)
+	doc("unknown parameter", base2+"foo_bar_baz = 1\n", n+1)
+	doc("bad time", base2+"smtpd_timeout = abc\n", n+1)
+	doc("bad boolean", base2+"smtpd_helo_required = maybe\n", n+1)
+	doc("bad number", base2+"default_process_limit = lots\n", n+1)
+	doc("verify token", strings.Replace(base2, "reject_unauth_destination,\n    check_recipient_access", "reject_unauth_destination, reject_unverified_recipient,\n    check_recipient_access", 1), 0)
+	doc("duplicate", base2+"biff = yes\n", n+1)
+	doc("missing map", base2+"canonical_maps = hash:/nonexistent/canonical\n", n+1)
+	doc("unknown map type", base2+"sender_canonical_maps = nosuchtype:/etc/postfix/x\n", n+1)
+	doc("bad name", base2+"bad-name = 1\n", n+1)
+	doc("NUL byte", base2+"biff2\x00 = 1\n", n+1)
+	doc("oversized", base2+"# "+strings.Repeat("x", 300<<10)+"\n", 0)
+	doc("missing default map after edit", strings.Replace(base2, "hash.transport-maps.map", "hash.no-such-map.map", 1), 0)
+	return cases
+}
+
+func make1001Domains() []string {
+	out := make([]string, 1001)
+	for i := range out {
+		out[i] = fmt.Sprintf("d%d.example.com", i)
+	}
+	return out
+}
+
+// TestBadInputsLeaveEverythingAsItWas is the Core issue's corpus: every bad
+// settings field or main config document gets 400 with a sentence naming
+// the field (and the line), and Postfix's live files stay byte-identical.
+func TestBadInputsLeaveEverythingAsItWas(t *testing.T) {
+	st := newStack(t)
+	resp := st.socketDo(t, "GET", "/api/v1/settings", nil)
+	var base map[string]any
+	resp.decode(t, &base)
+	base["hostname"] = "mx.gw.example.test"
+	if r := st.socketDo(t, "PUT", "/api/v1/settings", base); r.Status != 200 {
+		t.Fatalf("valid settings refused: %d %s", r.Status, r.Body)
+	}
+	before := st.liveFiles(t)
+	cases := badInputs(base)
+	if len(cases) < 60 {
+		t.Fatalf("only %d bad inputs", len(cases))
+	}
+	for _, tc := range cases {
+		r := st.socketDo(t, "PUT", tc.path, tc.body)
+		var e struct {
+			Error string `json:"error"`
+			Field string `json:"field"`
+			Line  int    `json:"line"`
+		}
+		if err := json.Unmarshal(r.Body, &e); err != nil {
+			t.Errorf("%s: answer is not JSON: %s", tc.name, r.Body)
+			continue
+		}
+		if r.Status != 400 {
+			t.Errorf("%s: status %d (%s), want 400", tc.name, r.Status, e.Error)
+			continue
+		}
+		if e.Field != tc.field || e.Error == "" {
+			t.Errorf("%s: field %q error %q, want field %q", tc.name, e.Field, e.Error, tc.field)
+		}
+		if tc.line > 0 && (e.Line != tc.line || !strings.Contains(e.Error, fmt.Sprintf("line %d", tc.line))) {
+			t.Errorf("%s: line %d, error %q; want line %d", tc.name, e.Line, e.Error, tc.line)
+		}
+		if strings.Contains(e.Error, st.inst.ConfigDir+"/.postdeck") {
+			t.Errorf("%s: error leaks the staging path: %q", tc.name, e.Error)
+		}
+		if which, ok := sameFiles(before, st.liveFiles(t)); !ok {
+			t.Fatalf("%s: live files changed (%s)", tc.name, which)
+		}
+	}
+	t.Logf("%d bad inputs refused, live files byte-identical", len(cases))
+	if r := st.socketDo(t, "GET", "/api/v1/settings", nil); !strings.Contains(string(r.Body), "mx.gw.example.test") {
+		t.Fatalf("stored settings changed: %s", r.Body)
+	}
+}
