@@ -20,7 +20,7 @@ type paramCatalog struct {
 	mapTypes map[string]bool
 }
 
-//
+// loadCatalog asks the installed Postfix for its parameters and table types.
 // The live main.cf may not exist yet, so the commands run against an empty
 // configuration in a scratch directory.
 func loadCatalog(ctx context.Context, pf Postfix) (*paramCatalog, error) {
