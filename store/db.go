@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // DB is the open store. It is safe for concurrent use.
@@ -31,7 +32,7 @@ func Open(path string) (*DB, error) {
 	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("open database %s: it is locked by another process (is another postdeck running on this data directory?)", path)
 		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)

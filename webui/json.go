@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 
@@ -43,11 +42,4 @@ type applied struct {
 	Reloaded bool     `json:"reloaded"`
 	Message  string   `json:"message"`
 	Warnings []string `json:"warnings,omitempty"`
-}
-
-func fmtCount(n int, what string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", what)
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -15,9 +15,8 @@ import (
 
 // client talks to the daemon's API over its unix socket.
 type client struct {
-	http    *http.Client
-	json    bool
-	timeout time.Duration
+	http *http.Client
+	json bool
 }
 
 // clientFlags adds --socket and --json to a command's flag set.

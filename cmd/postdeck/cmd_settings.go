@@ -11,7 +11,7 @@ import (
 
 func cmdSettings(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE...")
+		return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE")
 	}
 	fs := flag.NewFlagSet("settings", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
@@ -67,7 +67,7 @@ func cmdSettings(args []string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE...")
+	return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE")
 }
 
 // convertSetting parses value into the JSON type of the current value:

@@ -18,6 +18,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   status
   settings get | set KEY=VALUE...
   mainconfig get | set FILE
+  maps list | get NAME | set NAME TYPE FILE | delete NAME | lookup NAME KEY
   token create NAME [--role ROLE]
   admin add USER [--role ROLE] | passwd USER
 
@@ -40,10 +41,15 @@ func main() {
 		err = cmdSettings(args)
 	case "mainconfig":
 		err = cmdMainConfig(args)
+	case "maps":
+		err = cmdMaps(args)
 	case "token":
 		err = cmdToken(args)
 	case "admin":
 		err = cmdAdmin(args)
+	case "version", "--version":
+		fmt.Println("postdeck", version)
+		return
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

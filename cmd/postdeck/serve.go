@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -243,5 +242,3 @@ func firstAdmin(db *store.DB, log *slog.Logger) error {
 		"username", "admin", "password", password)
 	return nil
 }
-
-var errUsage = errors.New("bad usage")

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"text/tabwriter"
+	"time"
+)
+
+const mapsUsage = "usage: postdeck maps list | get NAME | set NAME TYPE FILE (- for standard input) | delete NAME | lookup NAME KEY"
+
+// cmdMaps is `postdeck maps ...`, a thin client of /api/v1/maps.
+func cmdMaps(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s", mapsUsage)
+	}
+	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
+	socket, jsonOut := clientFlags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c := newClient(*socket, *jsonOut)
+	want := map[string]int{"list": 0, "get": 1, "set": 3, "delete": 1, "lookup": 2}
+	n, ok := want[args[0]]
+	if !ok || fs.NArg() != n {
+		return fmt.Errorf("%s", mapsUsage)
+	}
+	path := func(name string) string { return "/api/v1/maps/" + url.PathEscape(name) }
+	switch args[0] {
+	case "list":
+		var list struct {
+			Items []struct {
+				Name    string    `json:"name"`
+				Type    string    `json:"type"`
+				File    string    `json:"file"`
+				Lines   int       `json:"lines"`
+				Owner   string    `json:"owner"`
+				Updated time.Time `json:"updated"`
+			} `json:"items"`
+		}
+		raw, err := c.do("GET", "/api/v1/maps", nil, &list)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return printJSON(raw)
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tTYPE\tLINES\tOWNER\tUPDATED\tFILE")
+		for _, m := range list.Items {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", m.Name, m.Type, m.Lines, m.Owner, m.Updated.Local().Format("2006-01-02 15:04"), m.File)
+		}
+		return tw.Flush()
+	case "get":
+		var doc struct {
+			Content string `json:"content"`
+		}
+		raw, err := c.do("GET", path(fs.Arg(0)), nil, &doc)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return printJSON(raw)
+		}
+		_, err = io.WriteString(os.Stdout, doc.Content)
+		return err
+	case "set":
+		var content []byte
+		var err error
+		if fs.Arg(2) == "-" {
+			content, err = io.ReadAll(os.Stdin)
+		} else {
+			content, err = os.ReadFile(fs.Arg(2))
+		}
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Message string `json:"message"`
+		}
+		raw, err := c.do("PUT", path(fs.Arg(0)), map[string]string{"type": fs.Arg(1), "content": string(content)}, &res)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return printJSON(raw)
+		}
+		fmt.Println(res.Message)
+		return nil
+	case "delete":
+		var res struct {
+			Message string `json:"message"`
+		}
+		raw, err := c.do("DELETE", path(fs.Arg(0)), nil, &res)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return printJSON(raw)
+		}
+		fmt.Println(res.Message)
+		return nil
+	default: // lookup
+		var res struct {
+			Found bool   `json:"found"`
+			Value string `json:"value"`
+		}
+		raw, err := c.do("POST", path(fs.Arg(0))+"/lookup", map[string]string{"key": fs.Arg(1)}, &res)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return printJSON(raw)
+		}
+		if !res.Found {
+			return fmt.Errorf("%s: %q not found", fs.Arg(0), fs.Arg(1))
+		}
+		fmt.Println(res.Value)
+		return nil
+	}
+}
