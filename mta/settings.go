@@ -22,12 +22,17 @@ const (
 	FieldHeloName         = "helo_name"
 )
 
+// MaxMessageSizeLimit is the largest Message Size Limit accepted (4 GiB).
+// The MPA accepts messages up to it, so that raising the limit never makes
+// the filter refuse what Postfix already took.
+const MaxMessageSizeLimit = 4 << 30
+
 // Limits on list fields, so that a pasted file does not become main.cf.
 const (
 	maxRelayDomains = 1000
 	maxNetworks     = 1000
 	// maxMessageSize is 4 GiB: larger is a typo, not a policy.
-	maxMessageSize = 4 << 30
+	maxMessageSize = MaxMessageSizeLimit
 )
 
 // ValidateSettings checks every field as the documentation describes and

@@ -25,13 +25,16 @@
 //	mpa_spool
 //	  <spool id>          -> SpoolEntry (JSON; see mpa.go)
 //	mpa_errors
-//	  <spool id>          -> ErrorEntry (JSON; see mpa.go)
+//	  <spool id>          -> ErrorEntry (JSON; see mpa.go; a split-off entry's
+//	                         id is <spool id>-<suffix>)
 //	mpa_config
-//	  pipeline            -> MPA pipeline configuration (JSON)
+//	  pipeline            -> MPAPipeline (JSON: processors, rules, templates)
+//	(message bodies are files SPOOLDIR/msg/<id> of package mpa, not in bbolt)
 //	jobs
 //	  <job name>          -> job status (JSON)
+//	  spf:<map name>      -> JobStatus of that map's SPF refresh (jobs.go)
 //	spf_sources
-//	  <map name>          -> SPF source (JSON)
+//	  <map name>          -> SPFSource (JSON; see jobs.go)
 //
 // Migrations are an append-only list; each runs in its own transaction and
 // bumps schema_version in that same transaction. A database whose version is

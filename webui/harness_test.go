@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"postdeck/mpa"
 	"postdeck/mta"
 	"postdeck/mta/postfixtest"
 	"postdeck/store"
@@ -27,6 +28,7 @@ import (
 type stack struct {
 	db     *store.DB
 	mgr    *mta.Manager
+	mpa    *mpa.Server
 	srv    *Server
 	base   string // http://127.0.0.1:PORT
 	socket string
@@ -65,6 +67,25 @@ func newStack(t *testing.T) *stack {
 		ReinjectListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)),
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	inst.MPAListen = "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	mpaSrv, err := mpa.New(mpa.Config{
+		Listen:       inst.MPAListen,
+		ReinjectAddr: inst.ReinjectListen,
+		SpoolDir:     filepath.Join(base, "data", "mpa"),
+		RetryMin:     time.Second,
+		RetryMax:     5 * time.Second,
+	}, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mpaSrv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = mpaSrv.Shutdown(ctx)
+	})
 	mgr, err := mta.New(mta.Config{Instance: inst}, db, log)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +94,7 @@ func newStack(t *testing.T) *stack {
 	if err := mgr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{}, Deps{DB: db, MTA: mgr, Log: log})
+	srv := New(Config{}, Deps{DB: db, MTA: mgr, MPA: mpaSrv, Log: log})
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +111,7 @@ func newStack(t *testing.T) *stack {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	st := &stack{db: db, mgr: mgr, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen}
+	st := &stack{db: db, mgr: mgr, mpa: mpaSrv, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen}
 	if err := postfixtest.WaitPort(tcp.Addr().String(), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

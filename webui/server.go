@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"postdeck/mpa"
 	"postdeck/mta"
 	"postdeck/store"
 )
@@ -19,6 +20,7 @@ import (
 type Deps struct {
 	DB  *store.DB
 	MTA *mta.Manager
+	MPA *mpa.Server
 	Log *slog.Logger
 }
 
@@ -26,8 +28,15 @@ type Deps struct {
 type Config struct {
 	// MetricsPublic serves /metrics without a bearer token.
 	MetricsPublic bool
-	// Secure marks cookies Secure (the console is served over TLS).
+	// Secure marks cookies Secure (the console is served over TLS) and
+	// adds Strict-Transport-Security.
 	Secure bool
+	// SessionIdle ends a console session after this long without a
+	// request; default 30 minutes.
+	SessionIdle time.Duration
+	// SessionMaxAge ends a console session this long after login, however
+	// busy; default 12 hours.
+	SessionMaxAge time.Duration
 }
 
 // Server is the web layer: one fiber app per listener kind.
@@ -35,6 +44,7 @@ type Server struct {
 	deps Deps
 	cfg  Config
 	log  *slog.Logger
+	ui   *console // sessions, views, static files, login limits
 
 	mu   sync.Mutex
 	apps []*fiber.App
@@ -42,7 +52,9 @@ type Server struct {
 
 // New returns a Server; Serve starts listeners.
 func New(cfg Config, deps Deps) *Server {
-	return &Server{deps: deps, cfg: cfg, log: deps.Log}
+	s := &Server{deps: deps, cfg: cfg, log: deps.Log}
+	s.ui = newConsole(cfg, deps.MTA.Running)
+	return s
 }
 
 // Serve answers on ln until Shutdown. trusted is for the root-only unix

@@ -3,6 +3,7 @@ package webui
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"postdeck/mpa"
 	"postdeck/mta"
 )
 
@@ -11,16 +12,29 @@ type statusResponse struct {
 	PostfixRunning bool            `json:"postfix_running"`
 	PostfixVersion string          `json:"postfix_version"`
 	LastApply      mta.ApplyReport `json:"last_apply"`
+	MPA            *mpa.Counts     `json:"mpa,omitempty"`
 }
 
 func (s *Server) statusGet(c *fiber.Ctx) error {
-	return c.JSON(s.status(c))
+	st, err := s.status(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
 }
 
-func (s *Server) status(c *fiber.Ctx) statusResponse {
-	return statusResponse{
+func (s *Server) status(c *fiber.Ctx) (statusResponse, error) {
+	st := statusResponse{
 		PostfixRunning: s.deps.MTA.Running(c.UserContext()),
 		PostfixVersion: s.deps.MTA.Version(),
 		LastApply:      s.deps.MTA.LastApply(),
 	}
+	if s.deps.MPA != nil {
+		counts, err := s.deps.MPA.Counts(c.UserContext())
+		if err != nil {
+			return st, err
+		}
+		st.MPA = &counts
+	}
+	return st, nil
 }

@@ -9,22 +9,12 @@ import (
 
 var errNotYet = fiber.NewError(fiber.StatusNotImplemented, "not available yet")
 
-func (s *Server) mapsList(c *fiber.Ctx) error  { return errNotYet }
-func (s *Server) mapGet(c *fiber.Ctx) error    { return errNotYet }
-func (s *Server) mapPut(c *fiber.Ctx) error    { return errNotYet }
-func (s *Server) mapDelete(c *fiber.Ctx) error { return errNotYet }
-func (s *Server) mapLookup(c *fiber.Ctx) error { return errNotYet }
-
 func (s *Server) queueList(c *fiber.Ctx) error    { return errNotYet }
 func (s *Server) queueShow(c *fiber.Ctx) error    { return errNotYet }
 func (s *Server) queueActions(c *fiber.Ctx) error { return errNotYet }
 func (s *Server) queueFlush(c *fiber.Ctx) error   { return errNotYet }
 func (s *Server) sendmailPost(c *fiber.Ctx) error { return errNotYet }
 
-func (s *Server) mpaQueueList(c *fiber.Ctx) error     { return errNotYet }
-func (s *Server) mpaErrorsList(c *fiber.Ctx) error    { return errNotYet }
-func (s *Server) mpaErrorShow(c *fiber.Ctx) error     { return errNotYet }
-func (s *Server) mpaErrorsActions(c *fiber.Ctx) error { return errNotYet }
 
 func (s *Server) spfList(c *fiber.Ctx) error    { return errNotYet }
 func (s *Server) spfRefresh(c *fiber.Ctx) error { return errNotYet }

@@ -19,6 +19,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   settings get | set KEY=VALUE...
   mainconfig get | set FILE
   maps list | get NAME | set NAME TYPE FILE | delete NAME | lookup NAME KEY
+  mpa queue | errors | error show ID | error delete|requeue ID... [--all]
   token create NAME [--role ROLE]
   admin add USER [--role ROLE] | passwd USER
 
@@ -43,6 +44,8 @@ func main() {
 		err = cmdMainConfig(args)
 	case "maps":
 		err = cmdMaps(args)
+	case "mpa":
+		err = cmdMPA(args)
 	case "token":
 		err = cmdToken(args)
 	case "admin":

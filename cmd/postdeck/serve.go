@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"postdeck/mpa"
 	"postdeck/mta"
 	"postdeck/store"
 	"postdeck/webui"
@@ -124,10 +125,33 @@ func serve(args []string) error {
 		return err
 	}
 
+	// The MPA listens before Postfix is pointed at it: a content filter that
+	// is down makes Postfix defer, but there is no reason to start that way.
+	mpaSrv, err := mpa.New(mpa.Config{
+		Listen:          f.mpaListen,
+		ReinjectAddr:    f.reinjectListen,
+		SpoolDir:        filepath.Join(f.data, "mpa"),
+		MaxMessageBytes: mta.MaxMessageSizeLimit,
+	}, db, log)
+	if err != nil {
+		return err
+	}
+	if err := mpaSrv.Start(ctx); err != nil {
+		return fmt.Errorf("start mpa: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := mpaSrv.Shutdown(sctx); err != nil {
+			log.Error("stop mpa", "err", err)
+		}
+	}()
+
 	inst := mta.Instance{
 		ConfigDir:      f.postfixConfig,
 		Private:        f.private,
 		SMTPListen:     f.smtpListen,
+		MPAListen:      f.mpaListen,
 		ReinjectListen: f.reinjectListen,
 	}
 	if f.private {
@@ -142,7 +166,7 @@ func serve(args []string) error {
 	}
 	log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen)
 
-	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic}, webui.Deps{DB: db, MTA: manager, Log: log})
+	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic}, webui.Deps{DB: db, MTA: manager, MPA: mpaSrv, Log: log})
 	tcp, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+const mpaUsage = "usage: postdeck mpa queue | errors | error show ID | error delete|requeue ID... | error delete|requeue --all"
+
+func cmdMPA(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s", mpaUsage)
+	}
+	fs := flag.NewFlagSet("mpa", flag.ContinueOnError)
+	socket, jsonOut := clientFlags(fs)
+	all := fs.Bool("all", false, "act on the whole error repository")
+	rest := args[1:]
+	if args[0] == "error" && len(rest) > 0 {
+		rest = rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	c := newClient(*socket, *jsonOut)
+	switch args[0] {
+	case "queue":
+		var res struct {
+			Items []struct {
+				ID          string    `json:"id"`
+				Sender      string    `json:"sender"`
+				Recipients  []string  `json:"recipients"`
+				Size        int64     `json:"size"`
+				State       string    `json:"state"`
+				Attempts    int       `json:"attempts"`
+				NextAttempt time.Time `json:"next_attempt"`
+				LastError   string    `json:"last_error"`
+			} `json:"items"`
+		}
+		raw, err := c.do("GET", "/api/v1/mpa/queue", nil, &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tSTATE\tATTEMPTS\tSIZE\tSENDER\tRECIPIENTS\tLAST ERROR")
+		for _, it := range res.Items {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", it.ID, it.State, it.Attempts, it.Size, it.Sender, strings.Join(it.Recipients, ","), it.LastError)
+		}
+		return w.Flush()
+	case "errors":
+		var res struct {
+			Items []struct {
+				ID         string    `json:"id"`
+				Sender     string    `json:"sender"`
+				Recipients []string  `json:"recipients"`
+				FailedAt   time.Time `json:"failed_at"`
+				Stage      string    `json:"stage"`
+				Reason     string    `json:"reason"`
+			} `json:"items"`
+		}
+		raw, err := c.do("GET", "/api/v1/mpa/errors", nil, &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tFAILED AT\tSTAGE\tSENDER\tRECIPIENTS\tREASON")
+		for _, it := range res.Items {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.FailedAt.Format(time.RFC3339), it.Stage, it.Sender, strings.Join(it.Recipients, ","), it.Reason)
+		}
+		return w.Flush()
+	case "error":
+		if len(args) < 2 {
+			return fmt.Errorf("%s", mpaUsage)
+		}
+		switch verb := args[1]; verb {
+		case "show":
+			if fs.NArg() != 1 {
+				return fmt.Errorf("%s", mpaUsage)
+			}
+			var d struct {
+				ID      string `json:"id"`
+				Reason  string `json:"reason"`
+				Stage   string `json:"stage"`
+				Headers string `json:"headers"`
+				Body    string `json:"body"`
+			}
+			raw, err := c.do("GET", "/api/v1/mpa/errors/"+fs.Arg(0), nil, &d)
+			if err != nil || c.json {
+				return jsonOr(raw, err)
+			}
+			fmt.Printf("id:     %s\nstage:  %s\nreason: %s\n\n%s\n%s\n", d.ID, d.Stage, d.Reason, d.Headers, d.Body)
+			return nil
+		case "delete", "requeue":
+			if fs.NArg() == 0 && !*all {
+				return fmt.Errorf("%s", mpaUsage)
+			}
+			var res struct {
+				Affected int `json:"affected"`
+			}
+			body := map[string]any{"action": verb, "ids": fs.Args(), "all": *all}
+			raw, err := c.do("POST", "/api/v1/mpa/errors/actions", body, &res)
+			if err != nil || c.json {
+				return jsonOr(raw, err)
+			}
+			fmt.Printf("%s: %d affected\n", verb, res.Affected)
+			return nil
+		}
+	}
+	return fmt.Errorf("%s", mpaUsage)
+}
+
+// jsonOr prints raw JSON on success (for --json) or returns err.
+func jsonOr(raw []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	return printJSON(raw)
+}

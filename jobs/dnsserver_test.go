@@ -1,0 +1,232 @@
+package jobs
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// testDNS is an authoritative-style miekg/dns server on 127.0.0.1 (UDP and
+// TCP on one random port) that answers from an in-memory record set and
+// counts every question it receives.
+type testDNS struct {
+	Addr string
+
+	mu       sync.Mutex
+	records  map[string][]dns.RR // fqdn (lower case) -> records of every type
+	exists   map[string]bool     // names that exist without records
+	servfail map[string]bool
+	drop     map[string]bool // never answered: a timeout
+	truncate map[string]bool // UDP answers carry TC and no records
+	queries  map[string]int  // "name TYPE net" -> count
+}
+
+func newTestDNS(t testing.TB) *testDNS {
+	t.Helper()
+	d := &testDNS{
+		records: map[string][]dns.RR{}, exists: map[string]bool{}, servfail: map[string]bool{},
+		drop: map[string]bool{}, truncate: map[string]bool{}, queries: map[string]int{},
+	}
+	var (
+		pc  net.PacketConn
+		ln  net.Listener
+		err error
+	)
+	for range 20 { // the UDP port may be taken for TCP
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			break
+		}
+		_ = pc.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Addr = pc.LocalAddr().String()
+	udp := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(d.serve("udp"))}
+	tcp := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(d.serve("tcp"))}
+	for _, s := range []*dns.Server{udp, tcp} {
+		started := make(chan struct{})
+		s.NotifyStartedFunc = func() { close(started) }
+		go func() { _ = s.ActivateAndServe() }()
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+			t.Fatal("dns server did not start")
+		}
+		t.Cleanup(func() { _ = s.Shutdown() })
+	}
+	return d
+}
+
+func (d *testDNS) serve(network string) func(w dns.ResponseWriter, req *dns.Msg) {
+	return func(w dns.ResponseWriter, req *dns.Msg) {
+		if len(req.Question) != 1 {
+			return
+		}
+		q := req.Question[0]
+		name := strings.ToLower(q.Name)
+		d.mu.Lock()
+		d.queries[fmt.Sprintf("%s %s %s", strings.TrimSuffix(name, "."), dns.TypeToString[q.Qtype], network)]++
+		drop, servfail, trunc := d.drop[name], d.servfail[name], d.truncate[name]
+		rrs, known := d.records[name]
+		known = known || d.exists[name]
+		var answer []dns.RR
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == q.Qtype {
+				answer = append(answer, dns.Copy(rr))
+			}
+		}
+		d.mu.Unlock()
+		if drop {
+			return
+		}
+		m := new(dns.Msg)
+		m.SetReply(req)
+		m.Authoritative = true
+		switch {
+		case servfail:
+			m.Rcode = dns.RcodeServerFailure
+		case !known:
+			m.Rcode = dns.RcodeNameError
+		case trunc && network == "udp":
+			m.Truncated = true
+		default:
+			m.Answer = answer
+		}
+		_ = w.WriteMsg(m)
+	}
+}
+
+func (d *testDNS) add(rr string) {
+	r, err := dns.NewRR(rr)
+	if err != nil {
+		panic(err)
+	}
+	name := strings.ToLower(r.Header().Name)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.records[name] = append(d.records[name], r)
+}
+
+// txt adds a TXT record made of the given character strings.
+func (d *testDNS) txt(name string, strs ...string) {
+	quoted := make([]string, len(strs))
+	for i, s := range strs {
+		quoted[i] = `"` + s + `"`
+	}
+	d.add(fmt.Sprintf("%s. 300 IN TXT %s", name, strings.Join(quoted, " ")))
+}
+
+func (d *testDNS) set(m map[string]bool, name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m[dns.Fqdn(strings.ToLower(name))] = true
+}
+
+// count returns how often name/type was asked over network ("" = both).
+func (d *testDNS) count(name, qtype, network string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for k, v := range d.queries {
+		f := strings.Fields(k)
+		if f[0] == name && f[1] == qtype && (network == "" || f[2] == network) {
+			n += v
+		}
+	}
+	return n
+}
+
+// snapshot returns the query counts so far and resets them.
+func (d *testDNS) reset() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q := d.queries
+	d.queries = map[string]int{}
+	return q
+}
+
+// Realistic record trees.
+
+// microsoftTree serves spf.protection.outlook.com: ip4 and ip6 terms, a
+// record long enough to be split into two strings, and an include chain.
+func microsoftTree(d *testDNS) {
+	d.txt("spf.protection.outlook.com",
+		"v=spf1 ip4:40.92.0.0/15 ip4:40.107.0.0/16 ip4:52.100.0.0/15 ip4:52.102.0.0/16 ip4:52.103.0.0/16 ip4:104.47.0.0/17 ip6:2a01:111:f400::/48 ip6:2a01:111:f403::/49 include:spfd.protec",
+		"tion.outlook.com -all")
+	d.txt("spf.protection.outlook.com", "google-site-verification=abcdefghijklmnop")
+	d.txt("spfd.protection.outlook.com",
+		"v=spf1 ip4:51.4.72.0/24 ip4:51.5.72.0/24 ip4:51.5.80.0/27 ip4:51.5.80.32/27 ip4:20.47.149.138/32 ip4:51.4.80.0/27 ip6:2a01:4180:4051:0800::/64 ip6:2a01:4180:4050:0800::/64 ip6:2a01:4180:4051:0400::/64 ip6:2a01:4180:4050:0400::/64 include:spfe.protection.outlook.com -all")
+	d.txt("spfe.protection.outlook.com",
+		"v=spf1 ip4:40.92.0.0/16 ip6:2a01:111:f403:8000::/51 ip6:2a01:111:f403:c000::/51 ip6:2a01:111:f403:f000::/52 -all")
+}
+
+const microsoftMap = `20.47.149.138/32 OK
+40.92.0.0/15 OK
+40.107.0.0/16 OK
+51.4.72.0/24 OK
+51.4.80.0/27 OK
+51.5.72.0/24 OK
+51.5.80.0/26 OK
+52.100.0.0/14 OK
+104.47.0.0/17 OK
+2a01:111:f400::/48 OK
+2a01:111:f403::/49 OK
+2a01:111:f403:8000::/51 OK
+2a01:111:f403:c000::/51 OK
+2a01:111:f403:f000::/52 OK
+2a01:4180:4050:400::/64 OK
+2a01:4180:4050:800::/64 OK
+2a01:4180:4051:400::/64 OK
+2a01:4180:4051:800::/64 OK
+`
+
+// googleTree serves gmail.com -> redirect=_spf.google.com -> three
+// netblock records, as Google publishes them.
+func googleTree(d *testDNS) {
+	d.txt("gmail.com", "v=spf1 redirect=_spf.google.com")
+	d.txt("gmail.com", "globalsign-smime-dv=CDYX+XFHUw2wml6/Gb8+59BsH31KzUr6c1l2BPvqKX8=")
+	d.txt("_spf.google.com", "v=spf1 include:_netblocks.google.com include:_netblocks2.google.com include:_netblocks3.google.com ~all")
+	d.txt("_netblocks.google.com", "v=spf1 ip4:35.190.247.0/24 ip4:64.233.160.0/19 ip4:66.102.0.0/20 ip4:66.249.80.0/20 ip4:72.14.192.0/18 ip4:74.125.0.0/16 ip4:108.177.8.0/21 ip4:173.194.0.0/16 ip4:209.85.128.0/17 ip4:216.58.192.0/19 ip4:216.239.32.0/19 ~all")
+	d.txt("_netblocks2.google.com", "v=spf1 ip6:2001:4860:4000::/36 ip6:2404:6800:4000::/36 ip6:2607:f8b0:4000::/36 ip6:2800:3f0:4000::/36 ip6:2a00:1450:4000::/36 ip6:2c0f:fb50:4000::/36 ~all")
+	d.txt("_netblocks3.google.com", "v=spf1 ip4:172.217.0.0/19 ip4:172.217.32.0/20 ip4:172.217.128.0/19 ip4:172.217.160.0/20 ip4:172.217.192.0/19 ip4:172.253.56.0/21 ip4:172.253.112.0/20 ip4:108.177.96.0/19 ip4:35.191.0.0/16 ip4:130.211.0.0/22 ~all")
+}
+
+const googleMap = `35.190.247.0/24 OK
+35.191.0.0/16 OK
+64.233.160.0/19 OK
+66.102.0.0/20 OK
+66.249.80.0/20 OK
+72.14.192.0/18 OK
+74.125.0.0/16 OK
+108.177.8.0/21 OK
+108.177.96.0/19 OK
+130.211.0.0/22 OK
+172.217.0.0/19 OK
+172.217.32.0/20 OK
+172.217.128.0/19 OK
+172.217.160.0/20 OK
+172.217.192.0/19 OK
+172.253.56.0/21 OK
+172.253.112.0/20 OK
+173.194.0.0/16 OK
+209.85.128.0/17 OK
+216.58.192.0/19 OK
+216.239.32.0/19 OK
+2001:4860:4000::/36 OK
+2404:6800:4000::/36 OK
+2607:f8b0:4000::/36 OK
+2800:3f0:4000::/36 OK
+2a00:1450:4000::/36 OK
+2c0f:fb50:4000::/36 OK
+`

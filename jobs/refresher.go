@@ -1,0 +1,457 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"postdeck/store"
+)
+
+// MapSaver saves a map through the validate/apply pipeline.
+type MapSaver interface {
+	PutMap(ctx context.Context, actor string, m store.Map) error
+	GetMap(name string) (store.Map, error) // store.ErrNotFound when absent
+}
+
+// Refresh outcomes, as stored in the job status.
+const (
+	OutcomeUpdated   = "updated"   // a new map was saved and applied
+	OutcomeUnchanged = "unchanged" // the result equals the live map
+	OutcomeFailed    = "failed"    // the live map was kept; LastError says why
+)
+
+// maxChanges is how many past changes a status keeps.
+const maxChanges = 10
+
+// ActorRefresher is the audit actor of scheduled refreshes; it is the same
+// string as mta.ActorRefresher, the actor the maps pipeline lets write
+// refresher-owned maps.
+const ActorRefresher = "spf-refresher"
+
+// RefresherConfig are the Refresher's dependencies and limits.
+type RefresherConfig struct {
+	DB        *store.DB
+	Maps      MapSaver
+	Scheduler *Scheduler
+	Logger    *slog.Logger
+	// Resolver is host:port of the DNS server to ask; empty means the
+	// first nameserver of /etc/resolv.conf.
+	Resolver string
+	// QueryTimeout bounds each DNS query attempt (default 3 s).
+	QueryTimeout time.Duration
+	// Budget is the most DNS queries per source and run (default 30).
+	Budget int
+	// RefreshOnStart runs, at Start, every source that has never run, so a
+	// fresh appliance does not wait up to a day for its maps.
+	RefreshOnStart bool
+}
+
+// Refresher keeps SPF-derived cidr maps current.
+type Refresher struct {
+	db    *store.DB
+	maps  MapSaver
+	sched *Scheduler
+	log   *slog.Logger
+	flat  *Flattener
+
+	refreshOnStart bool
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // one refresh per map at a time
+}
+
+// NewRefresher checks cfg and resolves the default resolver.
+func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
+	if cfg.DB == nil || cfg.Maps == nil || cfg.Scheduler == nil {
+		return nil, errors.New("new refresher: DB, Maps and Scheduler are required")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	addr := cfg.Resolver
+	var err error
+	if addr == "" {
+		addr, err = SystemResolver()
+	} else {
+		addr, err = NormalizeResolver(addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("new refresher: %w", err)
+	}
+	return &Refresher{
+		db:    cfg.DB,
+		maps:  cfg.Maps,
+		sched: cfg.Scheduler,
+		log:   logger,
+		flat: &Flattener{
+			Resolver: &Resolver{Server: addr, Timeout: cfg.QueryTimeout},
+			Budget:   cfg.Budget,
+			Logger:   logger,
+		},
+		locks:          map[string]*sync.Mutex{},
+		refreshOnStart: cfg.RefreshOnStart,
+	}, nil
+}
+
+// Start stores the built-in sources that are missing and schedules every
+// source. Call it before Scheduler.Start.
+func (r *Refresher) Start(ctx context.Context) error {
+	for _, b := range BuiltinSources() {
+		if _, err := r.db.GetSPFSource(b.Map); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("start refresher: %w", err)
+		}
+		b.Created = time.Now().UTC()
+		if err := r.db.PutSPFSource(b); err != nil {
+			return fmt.Errorf("start refresher: store source %s: %w", b.Map, err)
+		}
+	}
+	srcs, err := r.db.ListSPFSources()
+	if err != nil {
+		return fmt.Errorf("start refresher: %w", err)
+	}
+	for _, s := range srcs {
+		if err := r.schedule(s); err != nil {
+			r.log.Error("schedule spf source", "map", s.Map, "err", err)
+			continue
+		}
+		if r.refreshOnStart {
+			if _, err := r.db.GetJobStatus(store.SPFJobName(s.Map)); errors.Is(err, store.ErrNotFound) {
+				name := s.Map
+				r.sched.Go(store.SPFJobName(name), func(ctx context.Context) {
+					_, _ = r.refresh(ctx, ActorRefresher, name)
+				})
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Refresher) schedule(s store.SPFSource) error {
+	name := s.Map
+	return r.sched.Add(store.SPFJobName(name), s.Schedule, func(ctx context.Context) {
+		_, _ = r.refresh(ctx, ActorRefresher, name)
+	})
+}
+
+// SourceStatus is one source with the state of its refresh job, as the map
+// page, GET /api/v1/jobs/spf and `postdeck spf list` show it.
+type SourceStatus struct {
+	Domain      string               `json:"domain"`
+	Map         string               `json:"map"`
+	Schedule    string               `json:"schedule"`
+	Value       string               `json:"value"`
+	Builtin     bool                 `json:"builtin"`
+	NextRun     time.Time            `json:"next_run"`
+	LastRun     time.Time            `json:"last_run"`
+	LastSuccess time.Time            `json:"last_success"`
+	Outcome     string               `json:"outcome"`
+	PrefixCount int                  `json:"prefix_count"`
+	LastError   string               `json:"last_error"`
+	Warnings    []string             `json:"warnings"`
+	Queries     int                  `json:"queries"`
+	Changes     []store.PrefixChange `json:"changes"`
+}
+
+func (r *Refresher) status(s store.SPFSource, st store.JobStatus) SourceStatus {
+	out := SourceStatus{
+		Domain: s.Domain, Map: s.Map, Schedule: s.Schedule, Value: s.Value, Builtin: s.Builtin,
+		NextRun: r.sched.Next(store.SPFJobName(s.Map)),
+		LastRun: st.LastRun, LastSuccess: st.LastSuccess, Outcome: st.Outcome,
+		PrefixCount: st.PrefixCount, LastError: st.LastError, Queries: st.Queries,
+		Warnings: st.Warnings, Changes: st.Changes,
+	}
+	if out.Warnings == nil {
+		out.Warnings = []string{}
+	}
+	if out.Changes == nil {
+		out.Changes = []store.PrefixChange{}
+	}
+	return out
+}
+
+// Statuses lists every source with its job status, sorted by map name.
+func (r *Refresher) Statuses(ctx context.Context) ([]SourceStatus, error) {
+	srcs, err := r.db.ListSPFSources()
+	if err != nil {
+		return nil, fmt.Errorf("list spf sources: %w", err)
+	}
+	out := make([]SourceStatus, 0, len(srcs))
+	for _, s := range srcs {
+		st, err := r.db.GetJobStatus(store.SPFJobName(s.Map))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("list spf sources: %w", err)
+		}
+		out = append(out, r.status(s, st))
+	}
+	return out, nil
+}
+
+// Status returns the source of map name with its job status, or
+// store.ErrNotFound.
+func (r *Refresher) Status(ctx context.Context, name string) (SourceStatus, error) {
+	s, err := r.db.GetSPFSource(name)
+	if err != nil {
+		return SourceStatus{}, err
+	}
+	st, err := r.db.GetJobStatus(store.SPFJobName(name))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return SourceStatus{}, fmt.Errorf("read spf status %s: %w", name, err)
+	}
+	return r.status(s, st), nil
+}
+
+// RefreshResult is what one refresh did.
+type RefreshResult struct {
+	Map         string   `json:"map"`
+	Domain      string   `json:"domain"`
+	Outcome     string   `json:"outcome"`
+	Error       string   `json:"error,omitempty"`
+	PrefixCount int      `json:"prefix_count"`
+	Added       []string `json:"added"`
+	Removed     []string `json:"removed"`
+	Warnings    []string `json:"warnings"`
+	Queries     int      `json:"queries"`
+	DurationMS  int64    `json:"duration_ms"`
+}
+
+// RefreshNow refreshes the source of map name at once and returns what it
+// did. A refresh that kept the live map is not an error: its Outcome is
+// "failed" and Error says why. The error is store.ErrNotFound for an
+// unknown source, or a failure to record the status.
+func (r *Refresher) RefreshNow(ctx context.Context, actor, name string) (RefreshResult, error) {
+	return r.refresh(ctx, actor, name)
+}
+
+func (r *Refresher) lock(name string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.locks[name]
+	if !ok {
+		l = &sync.Mutex{}
+		r.locks[name] = l
+	}
+	return l
+}
+
+func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshResult, error) {
+	l := r.lock(name)
+	l.Lock()
+	defer l.Unlock()
+
+	src, err := r.db.GetSPFSource(name)
+	if err != nil {
+		return RefreshResult{}, err
+	}
+	start := time.Now().UTC()
+	st, err := r.db.GetJobStatus(store.SPFJobName(name))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return RefreshResult{}, fmt.Errorf("refresh %s: %w", name, err)
+	}
+	st.Job = store.SPFJobName(name)
+
+	res := RefreshResult{Map: name, Domain: src.Domain, Added: []string{}, Removed: []string{}}
+	flat, ferr := r.flat.Flatten(ctx, src.Domain)
+	res.Queries, res.Warnings = flat.Queries, flat.Warnings
+	if res.Warnings == nil {
+		res.Warnings = []string{}
+	}
+	change, perr := r.apply(ctx, actor, src, flat, ferr, &res)
+
+	st.LastRun = start
+	st.Queries = res.Queries
+	st.Warnings = res.Warnings
+	st.DurationMS = time.Since(start).Milliseconds()
+	res.DurationMS = st.DurationMS
+	st.Outcome = res.Outcome
+	if perr != nil {
+		res.Outcome, res.Error = OutcomeFailed, "kept the live map: "+perr.Error()
+		st.Outcome, st.LastError = res.Outcome, res.Error
+		r.log.Warn("spf refresh kept the live map", "map", name, "job", st.Job, "err", perr)
+	} else {
+		st.LastSuccess, st.LastError = start, ""
+		st.PrefixCount = res.PrefixCount
+		if change != nil {
+			st.Changes = append([]store.PrefixChange{*change}, st.Changes...)
+			if len(st.Changes) > maxChanges {
+				st.Changes = st.Changes[:maxChanges]
+			}
+			r.log.Info("spf map updated", "map", name, "job", st.Job, "added", len(change.Added), "removed", len(change.Removed))
+		}
+	}
+	if err := r.db.PutJobStatus(st); err != nil {
+		return res, fmt.Errorf("refresh %s: store status: %w", name, err)
+	}
+	return res, nil
+}
+
+// apply decides what a flatten result does to the live map. An error
+// means the live map was kept.
+func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource, flat FlattenResult, ferr error, res *RefreshResult) (*store.PrefixChange, error) {
+	if ferr != nil {
+		return nil, ferr
+	}
+	if len(flat.Prefixes) == 0 {
+		return nil, fmt.Errorf("the SPF record of %s lists no networks", src.Domain)
+	}
+	res.PrefixCount = len(flat.Prefixes)
+	live, err := r.maps.GetMap(src.Map)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("read live map %s: %w", src.Map, err)
+	}
+	if exists && live.Owner != store.OwnerRefresher {
+		return nil, fmt.Errorf("map %s is edited by administrators, not by the refresher", src.Map)
+	}
+	content := RenderCIDR(flat.Prefixes, src.Value)
+	if exists && live.Content == content {
+		res.Outcome = OutcomeUnchanged
+		return nil, nil
+	}
+	old := ParseCIDR(live.Content)
+	lost := 0
+	for _, p := range old {
+		if !covered(p, flat.Prefixes) {
+			lost++
+		}
+	}
+	if len(old) > 0 && lost*2 > len(old) {
+		return nil, fmt.Errorf("the new result (%d networks) drops %d of the %d live networks, more than half", len(flat.Prefixes), lost, len(old))
+	}
+	now := time.Now().UTC()
+	err = r.maps.PutMap(ctx, actor, store.Map{
+		Name: src.Map, Type: "cidr", Content: content, Owner: store.OwnerRefresher, Updated: now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("save map %s: %w", src.Map, err)
+	}
+	res.Outcome = OutcomeUpdated
+	oldSet := prefixStrings(old)
+	newSet := prefixStrings(flat.Prefixes)
+	for _, p := range newSet {
+		if !slices.Contains(oldSet, p) {
+			res.Added = append(res.Added, p)
+		}
+	}
+	for _, p := range oldSet {
+		if !slices.Contains(newSet, p) {
+			res.Removed = append(res.Removed, p)
+		}
+	}
+	return &store.PrefixChange{At: now, Added: res.Added, Removed: res.Removed}, nil
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// RenderCIDR renders a cidr table: one "NETWORK VALUE" line per prefix.
+func RenderCIDR(ps []netip.Prefix, value string) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.String())
+		b.WriteByte(' ')
+		b.WriteString(value)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// ParseCIDR reads the networks of a cidr table (comments, blank lines and
+// unparsable lines are skipped), merged and sorted.
+func ParseCIDR(content string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, line := range strings.Split(content, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f[0]); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(f[0]); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return mergePrefixes(out)
+}
+
+// AddSource validates in and adds it as a new source, scheduled at once.
+// It does not refresh: call RefreshNow to fill the map. A source for an
+// existing map, or a map edited by administrators, is store.ErrConflict.
+func (r *Refresher) AddSource(ctx context.Context, actor string, in SourceInput) (SourceStatus, error) {
+	s, err := ValidateSource(in)
+	if err != nil {
+		return SourceStatus{}, err
+	}
+	if m, err := r.maps.GetMap(s.Map); err == nil && m.Owner != store.OwnerRefresher {
+		return SourceStatus{}, fmt.Errorf("add spf source: map %q already exists and is edited by administrators: %w", s.Map, store.ErrConflict)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return SourceStatus{}, fmt.Errorf("add spf source: %w", err)
+	}
+	s.Created = time.Now().UTC()
+	if err := r.db.CreateSPFSource(s); err != nil {
+		return SourceStatus{}, fmt.Errorf("add spf source: %w", err)
+	}
+	if err := r.schedule(s); err != nil {
+		return SourceStatus{}, fmt.Errorf("add spf source: %w", err)
+	}
+	r.audit(actor, s.Map, "added", fmt.Sprintf("domain %s, schedule %q, value %q", s.Domain, s.Schedule, s.Value))
+	return r.status(s, store.JobStatus{}), nil
+}
+
+// RemoveSource stops refreshing map name and forgets its status. The map
+// keeps its last content and passes to the administrators (owner admin),
+// who may then edit or delete it. Built-in sources cannot be removed
+// (store.ErrConflict).
+func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error {
+	l := r.lock(name)
+	l.Lock()
+	defer l.Unlock()
+	s, err := r.db.GetSPFSource(name)
+	if err != nil {
+		return err
+	}
+	if s.Builtin {
+		return fmt.Errorf("remove spf source: %s is a built-in source and cannot be removed: %w", name, store.ErrConflict)
+	}
+	r.sched.Remove(store.SPFJobName(name))
+	if err := r.db.DeleteSPFSource(name); err != nil {
+		return fmt.Errorf("remove spf source: %w", err)
+	}
+	r.audit(actor, name, "removed", "domain "+s.Domain)
+	m, err := r.maps.GetMap(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove spf source: read map %s: %w", name, err)
+	}
+	if m.Owner != store.OwnerRefresher {
+		return nil
+	}
+	m.Owner, m.Updated = store.OwnerAdmin, time.Now().UTC()
+	if err := r.maps.PutMap(ctx, actor, m); err != nil {
+		return fmt.Errorf("remove spf source: hand map %s to administrators: %w", name, err)
+	}
+	return nil
+}
+
+func (r *Refresher) audit(actor, name, result, detail string) {
+	err := r.db.AppendAudit(store.AuditEntry{Actor: actor, Action: "spf source " + name, Result: result, Detail: detail})
+	if err != nil {
+		r.log.Error("append audit", "map", name, "err", err)
+	}
+}

@@ -1,0 +1,160 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Resolver defaults.
+const (
+	DefaultQueryTimeout = 3 * time.Second
+	defaultUDPSize      = 1232 // EDNS0 buffer size that avoids IP fragmentation
+	udpAttempts         = 2    // a lost UDP packet is retried once
+)
+
+// Resolver asks one recursive DNS server. UDP answers with the TC bit set
+// are asked again over TCP.
+type Resolver struct {
+	// Server is host:port of a recursive resolver.
+	Server string
+	// Timeout bounds each attempt of each query (default 3 s).
+	Timeout time.Duration
+}
+
+// DNSError is a failed lookup: an rcode other than NOERROR, a timeout or a
+// transport error. The refresher treats every one of them as a reason to
+// keep the live map.
+type DNSError struct {
+	Name  string
+	Type  string
+	Rcode int   // -1 when the query got no answer
+	Err   error // transport error when Rcode is -1
+}
+
+func (e *DNSError) Error() string {
+	if e.Rcode >= 0 {
+		return fmt.Sprintf("lookup %s %s: %s", e.Type, e.Name, dns.RcodeToString[e.Rcode])
+	}
+	if isTimeout(e.Err) {
+		return fmt.Sprintf("lookup %s %s: timeout", e.Type, e.Name)
+	}
+	return fmt.Sprintf("lookup %s %s: %v", e.Type, e.Name, e.Err)
+}
+
+func (e *DNSError) Unwrap() error { return e.Err }
+
+// NotFound reports an NXDOMAIN answer.
+func (e *DNSError) NotFound() bool { return e.Rcode == dns.RcodeNameError }
+
+// Timeout reports that no answer arrived in time.
+func (e *DNSError) Timeout() bool { return e.Rcode < 0 && isTimeout(e.Err) }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// SystemResolver returns the first nameserver of /etc/resolv.conf as
+// host:port, the refresher's default when --resolver is not given.
+func SystemResolver() (string, error) {
+	return resolverFromFile("/etc/resolv.conf")
+}
+
+func resolverFromFile(path string) (string, error) {
+	cfg, err := dns.ClientConfigFromFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read resolver from %s: %w", path, err)
+	}
+	if len(cfg.Servers) == 0 {
+		return "", fmt.Errorf("read resolver from %s: no nameserver line", path)
+	}
+	port := cfg.Port
+	if port == "" {
+		port = "53"
+	}
+	return net.JoinHostPort(cfg.Servers[0], port), nil
+}
+
+// NormalizeResolver turns "HOST" or "HOST:PORT" into host:port.
+func NormalizeResolver(addr string) (string, error) {
+	addr = strings.TrimSpace(addr)
+	if addr == "" {
+		return "", fmt.Errorf("resolver address is empty")
+	}
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr, nil
+	}
+	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		addr = addr[1 : len(addr)-1]
+	}
+	return net.JoinHostPort(addr, "53"), nil
+}
+
+func (r *Resolver) timeout() time.Duration {
+	if r.Timeout > 0 {
+		return r.Timeout
+	}
+	return DefaultQueryTimeout
+}
+
+// Lookup asks for name's records of qtype and returns the answer records of
+// that type (CNAMEs the server followed are dropped). NOERROR with no
+// records is an empty slice and no error.
+func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+	tname := dns.TypeToString[qtype]
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), qtype)
+	q.RecursionDesired = true
+	q.SetEdns0(defaultUDPSize, false)
+
+	udp := &dns.Client{Net: "udp", Timeout: r.timeout(), UDPSize: defaultUDPSize}
+	var (
+		resp *dns.Msg
+		err  error
+	)
+	for attempt := 0; attempt < udpAttempts; attempt++ {
+		resp, err = r.exchange(ctx, udp, q)
+		if err == nil || !isTimeout(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	if err == nil && resp.Truncated {
+		tcp := &dns.Client{Net: "tcp", Timeout: r.timeout()}
+		resp, err = r.exchange(ctx, tcp, q)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, &DNSError{Name: name, Type: tname, Rcode: -1, Err: err}
+	}
+	if resp.Rcode != dns.RcodeSuccess {
+		return nil, &DNSError{Name: name, Type: tname, Rcode: resp.Rcode}
+	}
+	if resp.Truncated {
+		return nil, &DNSError{Name: name, Type: tname, Rcode: -1, Err: errors.New("answer truncated over TCP")}
+	}
+	out := make([]dns.RR, 0, len(resp.Answer))
+	for _, rr := range resp.Answer {
+		if rr.Header().Rrtype == qtype {
+			out = append(out, rr)
+		}
+	}
+	return out, nil
+}
+
+func (r *Resolver) exchange(ctx context.Context, c *dns.Client, q *dns.Msg) (*dns.Msg, error) {
+	actx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
+	resp, _, err := c.ExchangeContext(actx, q.Copy(), r.Server)
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}

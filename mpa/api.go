@@ -1,0 +1,299 @@
+package mpa
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"postdeck/store"
+)
+
+// SpoolItem is one row of the MPA queue page and GET /api/v1/mpa/queue.
+type SpoolItem struct {
+	ID          string    `json:"id"`
+	Sender      string    `json:"sender"`
+	Recipients  []string  `json:"recipients"`
+	Size        int64     `json:"size"`
+	Received    time.Time `json:"received"`
+	State       string    `json:"state"` // waiting, processing, retry
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error"`
+}
+
+// ErrorItem is one row of the Repository page and GET /api/v1/mpa/errors.
+type ErrorItem struct {
+	ID         string    `json:"id"`
+	Sender     string    `json:"sender"`
+	Recipients []string  `json:"recipients"`
+	Size       int64     `json:"size"`
+	Received   time.Time `json:"received"`
+	FailedAt   time.Time `json:"failed_at"`
+	Stage      string    `json:"stage"`
+	Reason     string    `json:"reason"`
+	Attempts   int       `json:"attempts"`
+}
+
+// ErrorDetail is GET /api/v1/mpa/errors/{id}: the row, the full envelope,
+// the header and the start of the body.
+type ErrorDetail struct {
+	ErrorItem
+	Envelope      store.MPAEnvelope `json:"envelope"`
+	Headers       string            `json:"headers"`
+	Body          string            `json:"body"`
+	BodyTruncated bool              `json:"body_truncated"`
+}
+
+// Counts are the MPA numbers of the status page.
+type Counts struct {
+	Spool      int    `json:"spool"`      // entries in the MPA queue
+	Processing int    `json:"processing"` // of which workers hold now
+	Errors     int    `json:"errors"`     // entries in the error repository
+	Panics     uint64 `json:"panics"`     // recovered panics since start
+}
+
+// Error actions of ErrorAction.
+const (
+	ActionDelete  = "delete"
+	ActionRequeue = "requeue"
+)
+
+// Limits of what GetError shows.
+const (
+	MaxShownHeader = 64 << 10
+	MaxShownBody   = 16 << 10
+)
+
+// ListSpool lists the MPA queue, oldest first; entries a worker holds
+// show as "processing".
+func (s *Server) ListSpool(ctx context.Context) ([]SpoolItem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	entries, err := s.db.MPASpoolList()
+	if err != nil {
+		return nil, fmt.Errorf("list mpa queue: %w", err)
+	}
+	out := make([]SpoolItem, 0, len(entries))
+	for _, e := range entries {
+		st := e.State
+		if s.sched.isHeld(e.ID) {
+			st = store.SpoolProcessing
+		}
+		out = append(out, SpoolItem{ID: e.ID, Sender: e.Envelope.Sender, Recipients: e.Envelope.Addresses(),
+			Size: e.Size, Received: e.Received, State: st, Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError})
+	}
+	return out, nil
+}
+
+func errorItem(e store.ErrorEntry) ErrorItem {
+	return ErrorItem{ID: e.ID, Sender: e.Envelope.Sender, Recipients: e.Envelope.Addresses(), Size: e.Size,
+		Received: e.Received, FailedAt: e.FailedAt, Stage: e.Stage, Reason: e.Reason, Attempts: e.Attempts}
+}
+
+// ListErrors lists the error repository, oldest first.
+func (s *Server) ListErrors(ctx context.Context) ([]ErrorItem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	entries, err := s.db.MPAErrorList()
+	if err != nil {
+		return nil, fmt.Errorf("list mpa errors: %w", err)
+	}
+	out := make([]ErrorItem, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, errorItem(e))
+	}
+	return out, nil
+}
+
+// GetError returns one error repository entry with its header and the
+// first MaxShownBody bytes of its body. Unknown or malformed ids wrap
+// store.ErrNotFound.
+func (s *Server) GetError(ctx context.Context, id string) (ErrorDetail, error) {
+	if err := ctx.Err(); err != nil {
+		return ErrorDetail{}, err
+	}
+	if !store.ValidSpoolID(id) {
+		return ErrorDetail{}, fmt.Errorf("get mpa error %q: %w", id, store.ErrNotFound)
+	}
+	e, err := s.db.MPAErrorGet(id)
+	if err != nil {
+		return ErrorDetail{}, err
+	}
+	d := ErrorDetail{ErrorItem: errorItem(e), Envelope: e.Envelope}
+	raw, size, err := s.bodies.readHead(id, MaxShownHeader+MaxShownBody)
+	if err != nil {
+		s.log.Error("mpa error body unreadable", "err", err, "queue_id", id)
+		d.Body = "(the message file is missing)"
+		return d, nil
+	}
+	m := ParseMessage(raw)
+	hdr := m.Header.bytes(m.NL)
+	if len(hdr) > MaxShownHeader {
+		hdr = hdr[:MaxShownHeader]
+	}
+	d.Headers = strings.ToValidUTF8(string(bytes.TrimRight(hdr, "\r\n")), "\uFFFD")
+	body := m.Body
+	if len(body) > MaxShownBody {
+		body = body[:MaxShownBody]
+	}
+	d.BodyTruncated = int64(len(hdr)+len(body)) < size
+	d.Body = strings.ToValidUTF8(string(body), "\uFFFD")
+	return d, nil
+}
+
+// ErrorAction deletes or requeues error repository entries: the given ids,
+// or every entry when all is true. It returns how many entries it changed.
+// An unknown action or malformed id wraps store.ErrInvalid; an unknown id
+// wraps store.ErrNotFound and changes nothing. Requeued entries go back
+// to the spool as new attempts.
+func (s *Server) ErrorAction(ctx context.Context, action string, ids []string, all bool) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	switch action {
+	case ActionDelete:
+		done, err := s.db.MPAErrorDelete(ids, all)
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range done {
+			if err := s.bodies.remove(id); err != nil {
+				s.log.Error("mpa error body cleanup failed", "err", err, "queue_id", id)
+			}
+		}
+		s.log.Info("mpa error entries deleted", "count", len(done))
+		return len(done), nil
+	case ActionRequeue:
+		done, err := s.db.MPAErrorRequeue(ids, all, time.Now())
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range done {
+			s.sched.push(id)
+		}
+		s.log.Info("mpa error entries requeued", "count", len(done))
+		return len(done), nil
+	}
+	return 0, store.Invalid("action", "The action %q is neither delete nor requeue.", action)
+}
+
+// GetPipeline returns the processing configuration (processors, rules,
+// templates).
+func (s *Server) GetPipeline(ctx context.Context) (store.MPAPipeline, error) {
+	if err := ctx.Err(); err != nil {
+		return store.MPAPipeline{}, err
+	}
+	return s.db.MPAPipelineGet()
+}
+
+// PutPipeline validates p (see ValidatePipeline; errors are
+// *store.FieldError with the line), stores it and uses it for the next
+// message. Nothing changes when validation fails.
+func (s *Server) PutPipeline(ctx context.Context, p store.MPAPipeline) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.Processors == nil {
+		p.Processors = []string{}
+	}
+	if p.Templates == nil {
+		p.Templates = []store.MPATemplate{}
+	}
+	if err := ValidatePipeline(p); err != nil {
+		return err
+	}
+	p.Updated = time.Now().UTC()
+	if err := s.db.MPAPipelinePut(p); err != nil {
+		return fmt.Errorf("store mpa pipeline: %w", err)
+	}
+	s.setPipeline(p)
+	return nil
+}
+
+// PreviewRequest asks for a template rendered against a sample message.
+type PreviewRequest struct {
+	// Template is the template text to render (it need not be saved).
+	Template string `json:"template"`
+	// Name names it in error messages (default "preview").
+	Name string `json:"name,omitempty"`
+	// Sample is a raw message; empty uses a built-in plain-text sample.
+	Sample string `json:"sample,omitempty"`
+	// Sender and Recipients override the sample's envelope.
+	Sender     string   `json:"sender,omitempty"`
+	Recipients []string `json:"recipients,omitempty"`
+}
+
+// PreviewResult is the rendered footer and the sample with the footer
+// applied the way the rules processor would.
+type PreviewResult struct {
+	Footer  string `json:"footer"`
+	Message string `json:"message"`
+}
+
+// Preview renders a template against a sample message. Template errors
+// are *store.FieldError with the template's line.
+func (s *Server) Preview(ctx context.Context, req PreviewRequest) (PreviewResult, error) {
+	if err := ctx.Err(); err != nil {
+		return PreviewResult{}, err
+	}
+	name := req.Name
+	if name == "" {
+		name = "preview"
+	}
+	if !templateNameRE.MatchString(name) {
+		return PreviewResult{}, store.Invalid("name", "Template name %q must be 1 to 64 letters, digits, '.', '_' or '-'.", name)
+	}
+	if len(req.Sample) > MaxShownHeader+MaxShownBody*16 {
+		return PreviewResult{}, store.Invalid("sample", "The sample message is larger than %d bytes.", MaxShownHeader+MaxShownBody*16)
+	}
+	m := sampleMessage()
+	if req.Sample != "" {
+		sm := ParseMessage([]byte(req.Sample))
+		sm.SpoolID, sm.Received, sm.Envelope = m.SpoolID, m.Received, m.Envelope
+		m = sm
+	}
+	if req.Sender != "" {
+		m.Envelope.Sender = req.Sender
+	}
+	if len(req.Recipients) > 0 {
+		m.Envelope.Recipients = nil
+		for _, r := range req.Recipients {
+			m.Envelope.Recipients = append(m.Envelope.Recipients, store.MPARecipient{Address: r})
+		}
+	}
+	if err := checkTemplate(name, req.Template, m); err != nil {
+		return PreviewResult{}, err
+	}
+	rp := &rulesProcessor{templates: map[string]*templateT{}, parseErr: map[string]error{}}
+	tpl, err := parseTemplate(name, req.Template)
+	if err != nil {
+		return PreviewResult{}, templateError(name, err)
+	}
+	rp.templates[name] = tpl
+	footer, err := rp.render(name, m)
+	if err != nil {
+		return PreviewResult{}, templateError(name, err)
+	}
+	AddFooter(m, footer)
+	return PreviewResult{Footer: footer, Message: strings.ToValidUTF8(string(m.Bytes()), "\uFFFD")}, nil
+}
+
+// Counts returns the MPA queue and error repository sizes for the status
+// page and metrics.
+func (s *Server) Counts(ctx context.Context) (Counts, error) {
+	if err := ctx.Err(); err != nil {
+		return Counts{}, err
+	}
+	sp, er, err := s.db.MPACounts()
+	if err != nil {
+		return Counts{}, fmt.Errorf("count mpa entries: %w", err)
+	}
+	s.sched.mu.Lock()
+	held := len(s.sched.held)
+	s.sched.mu.Unlock()
+	return Counts{Spool: sp, Processing: held, Errors: er, Panics: Panics()}, nil
+}

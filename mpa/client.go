@@ -1,0 +1,298 @@
+package mpa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"postdeck/store"
+)
+
+// reinjector is one worker's connection to Postfix's reinjection listener.
+// It pipelines MAIL, RCPT and DATA when the server offers PIPELINING and
+// repeats the original envelope's parameters the server supports.
+type reinjector struct {
+	cfg      Config
+	conn     net.Conn
+	text     *textproto.Conn
+	ext      map[string]string
+	lastUsed time.Time
+}
+
+// rcptResult is the outcome for one recipient of a delivery.
+type rcptResult struct {
+	code int    // final SMTP code for this recipient (0: not attempted)
+	msg  string // server text, for the spool's last error or the repository
+}
+
+// deliveryError is a whole-transaction failure (no recipient accepted the
+// message): temporary unless perm.
+type deliveryError struct {
+	perm bool
+	msg  string
+}
+
+func (e *deliveryError) Error() string { return e.msg }
+
+func (r *reinjector) close() {
+	if r.conn != nil {
+		_ = r.text.PrintfLine("QUIT") // best effort, no reply awaited
+		_ = r.conn.Close()
+		r.conn, r.text = nil, nil
+	}
+}
+
+func (r *reinjector) dial(ctx context.Context) error {
+	d := net.Dialer{Timeout: r.cfg.DialTimeout}
+	c, err := d.DialContext(ctx, "tcp", r.cfg.ReinjectAddr)
+	if err != nil {
+		return &deliveryError{msg: fmt.Sprintf("connect to reinjection listener %s: %v", r.cfg.ReinjectAddr, err)}
+	}
+	r.conn = c
+	r.text = textproto.NewConn(c)
+	_ = c.SetDeadline(time.Now().Add(r.cfg.CommandTimeout))
+	if code, msg, err := r.reply(); err != nil || code != 220 {
+		r.close()
+		return replyErr("greeting", code, msg, err)
+	}
+	if err := r.text.PrintfLine("EHLO %s", r.cfg.Hostname); err != nil {
+		r.close()
+		return &deliveryError{msg: "send EHLO: " + err.Error()}
+	}
+	code, msg, err := r.reply()
+	if err != nil || code != 250 {
+		r.close()
+		return replyErr("EHLO", code, msg, err)
+	}
+	r.ext = map[string]string{}
+	for _, l := range strings.Split(msg, "\n")[1:] {
+		k, v, _ := strings.Cut(l, " ")
+		r.ext[strings.ToUpper(k)] = v
+	}
+	return nil
+}
+
+// reply reads one (possibly multi-line) reply.
+func (r *reinjector) reply() (int, string, error) {
+	code, msg, err := r.text.ReadResponse(0)
+	var pe textproto.ProtocolError
+	if errors.As(err, &pe) {
+		return 0, "", err
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code, te.Msg, nil
+	}
+	return code, msg, err
+}
+
+func replyErr(stage string, code int, msg string, err error) error {
+	if err != nil {
+		return &deliveryError{msg: fmt.Sprintf("%s: %v", stage, err)}
+	}
+	return &deliveryError{perm: code >= 500, msg: fmt.Sprintf("%s: %d %s", stage, code, oneLine(msg))}
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// deliver sends one message. beforeDot runs after the content was written
+// and before the final dot: once it returned nil, the message may be
+// queued by Postfix even if this process dies. It returns one result per
+// recipient of env (in order), or a *deliveryError when no recipient was
+// accepted or the transaction failed before the dot.
+func (r *reinjector) deliver(ctx context.Context, env store.MPAEnvelope, body []byte, beforeDot func() error) ([]rcptResult, error) {
+	if r.conn != nil && time.Since(r.lastUsed) > r.cfg.IdleTimeout {
+		r.close()
+	}
+	reused := r.conn != nil
+	res, err, sent := r.try(ctx, env, body, beforeDot)
+	if err != nil && reused && !sent {
+		// The server may have closed an idle connection: one fresh try.
+		r.close()
+		res, err, _ = r.try(ctx, env, body, beforeDot)
+	}
+	if err != nil {
+		r.close()
+	} else {
+		r.lastUsed = time.Now()
+	}
+	return res, err
+}
+
+// try runs one transaction; sent reports whether any reply was read (a
+// failure after that is not retried on a new connection).
+func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte, beforeDot func() error) (res []rcptResult, err error, sent bool) {
+	if r.conn == nil {
+		if err := r.dial(ctx); err != nil {
+			return nil, err, false
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { _ = r.conn.SetDeadline(time.Now()) })
+	defer stop()
+	_ = r.conn.SetDeadline(time.Now().Add(r.cfg.CommandTimeout))
+
+	_, pipelining := r.ext["PIPELINING"]
+	cmds := []string{r.mailCmd(env, int64(len(body)))}
+	for _, rc := range env.Recipients {
+		cmds = append(cmds, r.rcptCmd(rc))
+	}
+	cmds = append(cmds, "DATA")
+	w := r.text.W
+	res = make([]rcptResult, len(env.Recipients))
+	accepted := 0
+	var dataCode int
+	var dataMsg string
+	if pipelining {
+		for _, c := range cmds {
+			_, _ = w.WriteString(c + "\r\n")
+		}
+		if err := w.Flush(); err != nil {
+			return nil, &deliveryError{msg: "send envelope: " + err.Error()}, false
+		}
+	}
+	for i, c := range cmds {
+		if !pipelining {
+			if err := r.text.PrintfLine("%s", c); err != nil {
+				return nil, &deliveryError{msg: "send envelope: " + err.Error()}, i > 0
+			}
+		}
+		code, msg, err := r.reply()
+		if err != nil {
+			return nil, &deliveryError{msg: "read reply: " + err.Error()}, i > 0
+		}
+		sent = true
+		switch {
+		case i == 0:
+			if code != 250 {
+				if pipelining {
+					r.drain(len(cmds) - 1)
+				}
+				r.rset()
+				return nil, replyErr("MAIL FROM", code, msg, nil), true
+			}
+		case i <= len(env.Recipients):
+			res[i-1] = rcptResult{code: code, msg: oneLine(msg)}
+			if code/100 == 2 {
+				accepted++
+			}
+		default:
+			dataCode, dataMsg = code, msg
+		}
+		if !pipelining && i == len(env.Recipients) && accepted == 0 {
+			r.rset()
+			return res, nil, true
+		}
+	}
+	if dataCode != 354 {
+		r.rset()
+		if accepted == 0 {
+			return res, nil, true
+		}
+		return nil, replyErr("DATA", dataCode, dataMsg, nil), true
+	}
+	_ = r.conn.SetDeadline(time.Now().Add(r.cfg.DataTimeout))
+	dw := r.text.DotWriter()
+	if _, err := dw.Write(body); err != nil {
+		return nil, &deliveryError{msg: "send message: " + err.Error()}, true
+	}
+	if err := beforeDot(); err != nil {
+		// No dot sent: drop the connection so Postfix discards the message.
+		_ = r.conn.Close()
+		r.conn, r.text = nil, nil
+		return nil, &deliveryError{msg: "record delivery: " + err.Error()}, true
+	}
+	if err := dw.Close(); err != nil {
+		return nil, &deliveryError{msg: "send final dot: " + err.Error()}, true
+	}
+	code, msg, err := r.reply()
+	if err != nil {
+		return nil, &deliveryError{msg: "read reply to final dot: " + err.Error()}, true
+	}
+	for i := range res {
+		if res[i].code/100 == 2 {
+			res[i] = rcptResult{code: code, msg: oneLine(msg)}
+		}
+	}
+	return res, nil, true
+}
+
+func (r *reinjector) drain(n int) {
+	for range n {
+		if _, _, err := r.reply(); err != nil {
+			return
+		}
+	}
+}
+
+func (r *reinjector) rset() {
+	if r.conn == nil {
+		return
+	}
+	if err := r.text.PrintfLine("RSET"); err != nil {
+		r.close()
+		return
+	}
+	if code, _, err := r.reply(); err != nil || code != 250 {
+		r.close()
+	}
+}
+
+func (r *reinjector) mailCmd(env store.MPAEnvelope, size int64) string {
+	var b strings.Builder
+	b.WriteString("MAIL FROM:<" + env.Sender + ">")
+	if _, ok := r.ext["SIZE"]; ok {
+		b.WriteString(" SIZE=" + strconv.FormatInt(size, 10))
+	}
+	if _, ok := r.ext["8BITMIME"]; ok && env.Body != "" {
+		b.WriteString(" BODY=" + env.Body)
+	}
+	if _, ok := r.ext["SMTPUTF8"]; ok && env.SMTPUTF8 {
+		b.WriteString(" SMTPUTF8")
+	}
+	if _, ok := r.ext["DSN"]; ok {
+		if env.Ret != "" {
+			b.WriteString(" RET=" + env.Ret)
+		}
+		if env.EnvID != "" {
+			b.WriteString(" ENVID=" + xtext(env.EnvID))
+		}
+	}
+	return b.String()
+}
+
+func (r *reinjector) rcptCmd(rc store.MPARecipient) string {
+	var b strings.Builder
+	b.WriteString("RCPT TO:<" + rc.Address + ">")
+	if _, ok := r.ext["DSN"]; ok {
+		if len(rc.Notify) > 0 {
+			b.WriteString(" NOTIFY=" + strings.Join(rc.Notify, ","))
+		}
+		if rc.ORcpt != "" {
+			t := rc.ORcptType
+			if t == "" {
+				t = "rfc822"
+			}
+			b.WriteString(" ORCPT=" + t + ";" + xtext(rc.ORcpt))
+		}
+	}
+	return b.String()
+}
+
+// xtext encodes s per RFC 3461 section 4.
+func xtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 33 || c > 126 || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,232 @@
+package mpa
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/smtp"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"postdeck/mta/postfixtest"
+	"postdeck/store"
+)
+
+// TestMain doubles as the crash test's child: with POSTDECK_MPA_CHILD=1
+// the test binary runs an MPA until it is killed.
+func TestMain(m *testing.M) {
+	if os.Getenv("POSTDECK_MPA_CHILD") == "1" {
+		os.Exit(runChild())
+	}
+	os.Exit(m.Run())
+}
+
+// runChild runs an MPA from environment variables until SIGTERM.
+func runChild() int {
+	dir := os.Getenv("POSTDECK_MPA_DIR")
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := store.Open(filepath.Join(dir, "postdeck.db"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s, err := New(Config{Listen: os.Getenv("POSTDECK_MPA_LISTEN"), ReinjectAddr: os.Getenv("POSTDECK_MPA_REINJECT"),
+		SpoolDir: filepath.Join(dir, "spool"), RetryMin: 200 * time.Millisecond, RetryMax: time.Second}, db, log)
+	if err == nil {
+		err = s.Start(context.Background())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if err := db.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return 0
+}
+
+// rig is a private Postfix whose content_filter is an MPA port, whose
+// reinjection listener is another port, and whose relayhost is a sink.
+type rig struct {
+	sink      *postfixtest.Sink
+	inst      *postfixtest.Instance
+	mpaAddr   string
+	reinjAddr string
+}
+
+// filterCF returns the main.cf and master.cf lines of POSTFIX.md's
+// "Content filter" section for the given ports.
+func filterCF(mpaPort, reinjPort int) (string, string) {
+	main := fmt.Sprintf("content_filter = mpa:[127.0.0.1]:%d\n", mpaPort)
+	master := fmt.Sprintf(`mpa unix - - n - 10 smtp
+  -o smtp_send_xforward_command=yes -o disable_mime_output_conversion=yes -o smtp_generic_maps=
+127.0.0.1:%d inet n - n - 10 smtpd
+  -o content_filter= -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
+  -o smtpd_helo_restrictions= -o smtpd_client_restrictions= -o smtpd_sender_restrictions=
+  -o smtpd_relay_restrictions= -o smtpd_recipient_restrictions=permit_mynetworks,reject
+  -o mynetworks=127.0.0.0/8 -o smtpd_authorized_xforward_hosts=127.0.0.0/8
+`, reinjPort)
+	return main, master
+}
+
+// Short Postfix retry times so that a deferred message (MPA down) comes
+// back within the test.
+const fastRetry = "minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n"
+
+func startRig(t testing.TB) *rig {
+	t.Helper()
+	postfixtest.Require(t)
+	sink := postfixtest.NewSink(t, 0)
+	mpaPort, reinjPort := postfixtest.FreePort(t), postfixtest.FreePort(t)
+	main, master := filterCF(mpaPort, reinjPort)
+	inst := postfixtest.Start(t, postfixtest.Options{RelayPort: sink.Port, MainCF: main + fastRetry, MasterCF: master})
+	return &rig{sink: sink, inst: inst, mpaAddr: "127.0.0.1:" + strconv.Itoa(mpaPort), reinjAddr: "127.0.0.1:" + strconv.Itoa(reinjPort)}
+}
+
+// startMPA runs an in-process MPA for the rig; cfg's addresses default to
+// the rig's.
+func (r *rig) startMPA(t testing.TB, cfg Config) (*Server, *store.DB) {
+	t.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = r.mpaAddr
+	}
+	if cfg.ReinjectAddr == "" {
+		cfg.ReinjectAddr = r.reinjAddr
+	}
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin, cfg.RetryMax = 200*time.Millisecond, 2*time.Second
+	}
+	cfg.Hostname = "mpa.gw.example.test"
+	s, db := newTestServer(t, cfg)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := Panics()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if p := Panics() - before; p != 0 {
+			t.Errorf("%d panics recovered", p)
+		}
+	})
+	return s, db
+}
+
+// send submits raw to the rig's Postfix with a real SMTP client.
+func (r *rig) send(t testing.TB, from string, to []string, raw string) {
+	t.Helper()
+	if err := smtp.SendMail(r.inst.SMTPAddr, nil, from, to, []byte(raw)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+// waitFor polls cond until it is true or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// headerOf returns the first value of header name in a raw message.
+func headerOf(raw []byte, name string) string {
+	return ParseMessage(raw).Header.Get(name)
+}
+
+// bodyOf returns the raw body after the header.
+func bodyOf(raw []byte) []byte {
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		return raw[i+4:]
+	}
+	return nil
+}
+
+// proxy forwards TCP connections from addr to target while it is up: it
+// stands in for a reinjection listener that goes down and comes back.
+type proxy struct {
+	ln     net.Listener
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+	target string
+}
+
+func startProxy(t testing.TB, addr, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *proxy) close() {
+	_ = p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// sinkSubjects counts sink messages per Subject.
+func sinkSubjects(s *postfixtest.Sink) map[string]int {
+	out := map[string]int{}
+	for _, m := range s.Messages() {
+		out[headerOf(m.Data, "Subject")]++
+	}
+	return out
+}
+
+func msgWithSubject(subject string) string {
+	return "From: a@example.test\r\nTo: b@example.org\r\nSubject: " + subject + "\r\n\r\n" +
+		strings.Repeat("body line of a test message\r\n", 60)
+}

@@ -1,0 +1,503 @@
+package mpa
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"postdeck/store"
+)
+
+// Processor is one step of the pipeline. Process changes m in place; an
+// error sends the message (for m's recipients) to the error repository
+// with the error's text as the reason.
+type Processor interface {
+	Name() string
+	Process(ctx context.Context, m *Message) error
+}
+
+// splitter is a Processor that needs recipients grouped by outcome: the
+// message is split into one delivery per group before Process runs.
+type splitter interface {
+	Groups(env store.MPAEnvelope) [][]int
+}
+
+// Limits of the pipeline configuration.
+const (
+	MaxTemplateBytes = 64 << 10
+	MaxTemplates     = 100
+	MaxRulesBytes    = 64 << 10
+)
+
+// pipeline is a compiled store.MPAPipeline.
+type pipeline struct {
+	procs []Processor
+}
+
+// processorNames are the processors the MPA ships.
+var processorNames = []string{"trace", "rules"}
+
+// compilePipeline builds the processors. It does not fail on a template
+// that does not parse (one saved before validation existed): messages that
+// use it fail at run time with the parse error, as the documentation says.
+// Rules that do not parse are a hard error: PutPipeline never stores them.
+func compilePipeline(p store.MPAPipeline, hostname string) (*pipeline, error) {
+	out := &pipeline{}
+	for _, name := range p.Processors {
+		switch name {
+		case "trace":
+			out.procs = append(out.procs, traceProcessor{hostname: hostname})
+		case "rules":
+			rules, err := parseRules(p.Rules)
+			if err != nil {
+				return nil, err
+			}
+			rp := &rulesProcessor{rules: rules, templates: map[string]*templateT{}, parseErr: map[string]error{}}
+			for _, t := range p.Templates {
+				tpl, err := parseTemplate(t.Name, t.Text)
+				if err != nil {
+					rp.parseErr[t.Name] = err
+					continue
+				}
+				rp.templates[t.Name] = tpl
+			}
+			out.procs = append(out.procs, rp)
+		default:
+			return nil, store.Invalid("processors", "Unknown processor %q; the MPA has %s.", name, strings.Join(processorNames, ", "))
+		}
+	}
+	return out, nil
+}
+
+// run applies the pipeline to m and returns one message per delivery
+// group. A processor error fails only the group it happened in: failed
+// holds those groups' recipients with the reason.
+func (p *pipeline) run(ctx context.Context, m *Message) (ok []*Message, failed []failure) {
+	groups := [][]int{seq(len(m.Envelope.Recipients))}
+	for _, pr := range p.procs {
+		if s, isS := pr.(splitter); isS {
+			groups = refine(groups, s.Groups(m.Envelope))
+		}
+	}
+	for _, g := range groups {
+		gm := m.clone()
+		gm.Envelope.Recipients = gm.Envelope.Recipients[:0]
+		for _, i := range g {
+			gm.Envelope.Recipients = append(gm.Envelope.Recipients, m.Envelope.Recipients[i])
+		}
+		var err error
+		for _, pr := range p.procs {
+			if err = safeProcess(ctx, pr, gm); err != nil {
+				err = fmt.Errorf("%s: %w", pr.Name(), err)
+				break
+			}
+		}
+		if err != nil {
+			failed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: err.Error()})
+			continue
+		}
+		ok = append(ok, gm)
+	}
+	return ok, failed
+}
+
+type failure struct {
+	rcpts  []store.MPARecipient
+	reason string
+}
+
+// safeProcess turns a processor panic into an error (and counts it).
+func safeProcess(ctx context.Context, pr Processor, m *Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			countPanic()
+			err = fmt.Errorf("processor panicked: %v", r)
+		}
+	}()
+	return pr.Process(ctx, m)
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// refine intersects two partitions of recipient indexes.
+func refine(a, b [][]int) [][]int {
+	cls := map[int]int{}
+	for gi, g := range b {
+		for _, i := range g {
+			cls[i] = gi
+		}
+	}
+	var out [][]int
+	for _, g := range a {
+		sub := map[int][]int{}
+		var order []int
+		for _, i := range g {
+			c := cls[i]
+			if _, seen := sub[c]; !seen {
+				order = append(order, c)
+			}
+			sub[c] = append(sub[c], i)
+		}
+		for _, c := range order {
+			out = append(out, sub[c])
+		}
+	}
+	return out
+}
+
+// traceProcessor adds the MPA hop's Received header and the spool id.
+type traceProcessor struct{ hostname string }
+
+// TraceHeader names the header that carries the spool id.
+const TraceHeader = "X-Postdeck-MPA-Id"
+
+func (traceProcessor) Name() string { return "trace" }
+
+func (t traceProcessor) Process(_ context.Context, m *Message) error {
+	from := m.Envelope.Helo
+	if from == "" {
+		from = "unknown"
+	}
+	if m.Envelope.Client != "" {
+		from += " (" + m.Envelope.Client + ")"
+	}
+	forPart := ""
+	if len(m.Envelope.Recipients) == 1 {
+		forPart = " for <" + m.Envelope.Recipients[0].Address + ">"
+	}
+	with := "ESMTP"
+	if m.Envelope.SMTPUTF8 {
+		with = "UTF8SMTP"
+	}
+	value := fmt.Sprintf("from %s by %s (postdeck MPA) with %s id %s%s; %s",
+		from, t.hostname, with, m.SpoolID, forPart, m.Received.Format(time.RFC1123Z))
+	m.Header.Set(TraceHeader, m.SpoolID, m.NL)
+	m.Header.Prepend("Received", value, m.NL)
+	return nil
+}
+
+// rule is one line of the rules document.
+type rule struct {
+	line    int
+	field   string // sender | recipient
+	pattern string // "*", "@domain", ".domain" (subdomains), "user@domain"
+	action  string // header | subject | footer
+	arg     string
+	hname   string // header action: name
+	hvalue  string // header action: value
+}
+
+var (
+	headerNameRE = regexp.MustCompile(`^[!-9;-~]+$`)
+	ruleRE       = regexp.MustCompile(`^\S+\s+\S+\s+\S+\s*(.*)$`)
+)
+
+// RulesSyntax documents the rules document for the console's help text.
+const RulesSyntax = `One rule per line: MATCH PATTERN ACTION ARGUMENT. Blank lines and lines starting with # are ignored.
+MATCH is sender or recipient. PATTERN is * (anyone), a domain (example.org or @example.org),
+.example.org (its subdomains), or an address (user@example.org); case does not matter.
+ACTION is one of: header Name: value | subject [TAG] | footer TEMPLATE-NAME.
+Every matching rule applies, in order. Recipients with different matching rules get separate copies.`
+
+// parseRules parses the rules document; errors are *store.FieldError with
+// the line number.
+func parseRules(text string) ([]rule, error) {
+	if len(text) > MaxRulesBytes {
+		return nil, store.Invalid("rules", "The rules are %d bytes; the limit is %d.", len(text), MaxRulesBytes)
+	}
+	var out []rule
+	for i, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		n := i + 1
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			return nil, store.InvalidLine("rules", n, "expected MATCH PATTERN ACTION ARGUMENT, got %q.", line)
+		}
+		r := rule{line: n, field: strings.ToLower(f[0]), pattern: strings.ToLower(f[1]), action: strings.ToLower(f[2])}
+		if mm := ruleRE.FindStringSubmatch(line); mm != nil {
+			r.arg = strings.TrimSpace(mm[1])
+		}
+		if r.field != "sender" && r.field != "recipient" {
+			return nil, store.InvalidLine("rules", n, "match %q is neither sender nor recipient.", f[0])
+		}
+		if !validPattern(r.pattern) {
+			return nil, store.InvalidLine("rules", n, "pattern %q is not *, a domain, .domain or an address.", f[1])
+		}
+		switch r.action {
+		case "header":
+			name, value, ok := strings.Cut(r.arg, ":")
+			name = strings.TrimSpace(name)
+			if !ok || !headerNameRE.MatchString(name) {
+				return nil, store.InvalidLine("rules", n, "header action needs \"Name: value\", got %q.", r.arg)
+			}
+			r.hname, r.hvalue = name, strings.TrimSpace(value)
+		case "subject":
+			if r.arg == "" {
+				return nil, store.InvalidLine("rules", n, "subject action needs a tag, for example [EXTERNAL].")
+			}
+		case "footer":
+			if r.arg == "" || strings.ContainsAny(r.arg, " \t") {
+				return nil, store.InvalidLine("rules", n, "footer action needs one template name, got %q.", r.arg)
+			}
+		default:
+			return nil, store.InvalidLine("rules", n, "action %q is not header, subject or footer.", f[2])
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func validPattern(p string) bool {
+	if p == "*" {
+		return true
+	}
+	if strings.ContainsAny(p, " \t<>,;\"") || strings.Count(p, "@") > 1 {
+		return false
+	}
+	local, domain, hasAt := strings.Cut(p, "@")
+	if hasAt && local == "" && domain == "" {
+		return false
+	}
+	d := strings.TrimPrefix(domain, ".")
+	if !hasAt {
+		d = strings.TrimPrefix(p, ".")
+	}
+	return d != "" && !strings.Contains(d, "..") && !strings.HasPrefix(d, ".") && !strings.HasSuffix(d, ".")
+}
+
+// matches reports whether address a matches the rule's pattern.
+func (r rule) matches(a string) bool {
+	a = strings.ToLower(a)
+	if r.pattern == "*" {
+		return true
+	}
+	domain := a
+	if i := strings.LastIndexByte(a, '@'); i >= 0 {
+		domain = a[i+1:]
+	}
+	switch {
+	case strings.HasPrefix(r.pattern, "@"):
+		return domain == r.pattern[1:]
+	case strings.HasPrefix(r.pattern, "."):
+		return strings.HasSuffix(domain, r.pattern)
+	case strings.Contains(r.pattern, "@"):
+		return a == r.pattern
+	}
+	return domain == r.pattern
+}
+
+// rulesProcessor applies rules; recipients with different sets of
+// matching rules are split into separate deliveries.
+type rulesProcessor struct {
+	rules     []rule
+	templates map[string]*templateT
+	parseErr  map[string]error
+}
+
+func (*rulesProcessor) Name() string { return "rules" }
+
+// matching returns the indexes of rules that apply to recipient rcpt of a
+// message from sender.
+func (p *rulesProcessor) matching(sender, rcpt string) []int {
+	var out []int
+	for i, r := range p.rules {
+		if r.field == "sender" && r.matches(sender) || r.field == "recipient" && r.matches(rcpt) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (p *rulesProcessor) Groups(env store.MPAEnvelope) [][]int {
+	idx := map[string]int{}
+	var out [][]int
+	for i, r := range env.Recipients {
+		key := fmt.Sprint(p.matching(env.Sender, r.Address))
+		g, ok := idx[key]
+		if !ok {
+			g = len(out)
+			idx[key] = g
+			out = append(out, nil)
+		}
+		out[g] = append(out[g], i)
+	}
+	return out
+}
+
+func (p *rulesProcessor) Process(_ context.Context, m *Message) error {
+	if len(m.Envelope.Recipients) == 0 {
+		return nil
+	}
+	// Groups made every recipient of m match the same rules.
+	for _, i := range p.matching(m.Envelope.Sender, m.Envelope.Recipients[0].Address) {
+		r := p.rules[i]
+		switch r.action {
+		case "header":
+			m.Header.Add(r.hname, r.hvalue, m.NL)
+		case "subject":
+			subj := m.Header.Get("Subject")
+			if !strings.Contains(strings.ToLower(subj), strings.ToLower(r.arg)) {
+				m.Header.Set("Subject", strings.TrimSpace(r.arg+" "+subj), m.NL)
+			}
+		case "footer":
+			text, err := p.render(r.arg, m)
+			if err != nil {
+				return err
+			}
+			AddFooter(m, text)
+		}
+	}
+	return nil
+}
+
+func (p *rulesProcessor) render(name string, m *Message) (string, error) {
+	if err := p.parseErr[name]; err != nil {
+		return "", fmt.Errorf("template %q does not parse: %w", name, err)
+	}
+	tpl := p.templates[name]
+	if tpl == nil {
+		return "", fmt.Errorf("template %q does not exist", name)
+	}
+	var b strings.Builder
+	if err := tpl.Execute(&b, templateData(m)); err != nil {
+		return "", fmt.Errorf("template %q: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+// TemplateVariables are the keys templates can use ({{.Sender}} ...).
+var TemplateVariables = []string{"Sender", "Recipients", "Subject", "Date", "MessageID", "SpoolID"}
+
+func templateData(m *Message) map[string]any {
+	subj := m.Header.Get("Subject")
+	if d, err := new(mime.WordDecoder).DecodeHeader(subj); err == nil {
+		subj = d
+	}
+	date := m.Header.Get("Date")
+	if date == "" {
+		date = m.Received.Format(time.RFC1123Z)
+	}
+	return map[string]any{
+		"Sender":     m.Envelope.Sender,
+		"Recipients": m.Envelope.Addresses(),
+		"Subject":    subj,
+		"Date":       date,
+		"MessageID":  m.Header.Get("Message-Id"),
+		"SpoolID":    m.SpoolID,
+	}
+}
+
+var templateNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+var templateLineRE = regexp.MustCompile(`^template: [^:]*:(\d+):`)
+
+// templateError turns a text/template error into a FieldError with the
+// template's line.
+func templateError(name string, err error) error {
+	line := 0
+	if mm := templateLineRE.FindStringSubmatch(err.Error()); mm != nil {
+		line, _ = strconv.Atoi(mm[1])
+	}
+	msg := err.Error()
+	if line > 0 {
+		msg = fmt.Sprintf("Template %q line %d: %s", name, line, err)
+	} else {
+		msg = fmt.Sprintf("Template %q: %s", name, err)
+	}
+	return &store.FieldError{Field: "templates." + name, Line: line, Msg: msg}
+}
+
+// ValidatePipeline checks a pipeline configuration the way PutPipeline
+// does: known processors, rules that parse and name existing templates,
+// templates within the size limits that parse and run against a sample
+// message (missingkey=error). Errors are *store.FieldError (ErrInvalid).
+func ValidatePipeline(p store.MPAPipeline) error {
+	seen := map[string]bool{}
+	for _, name := range p.Processors {
+		if name != "trace" && name != "rules" {
+			return store.Invalid("processors", "Unknown processor %q; the MPA has %s.", name, strings.Join(processorNames, ", "))
+		}
+		if seen[name] {
+			return store.Invalid("processors", "The processor %q is listed twice.", name)
+		}
+		seen[name] = true
+	}
+	if len(p.Templates) > MaxTemplates {
+		return store.Invalid("templates", "There are %d templates; the limit is %d.", len(p.Templates), MaxTemplates)
+	}
+	names := map[string]bool{}
+	sample := sampleMessage()
+	for _, t := range p.Templates {
+		if !templateNameRE.MatchString(t.Name) {
+			return store.Invalid("templates", "Template name %q must be 1 to 64 letters, digits, '.', '_' or '-'.", t.Name)
+		}
+		if names[t.Name] {
+			return store.Invalid("templates", "Template name %q is used twice.", t.Name)
+		}
+		names[t.Name] = true
+		if err := checkTemplate(t.Name, t.Text, sample); err != nil {
+			return err
+		}
+	}
+	rules, err := parseRules(p.Rules)
+	if err != nil {
+		return err
+	}
+	for _, r := range rules {
+		if r.action == "footer" && !names[r.arg] {
+			return store.InvalidLine("rules", r.line, "footer template %q does not exist.", r.arg)
+		}
+	}
+	return nil
+}
+
+// checkTemplate parses and executes one template against a sample message.
+func checkTemplate(name, text string, sample *Message) error {
+	if len(text) > MaxTemplateBytes {
+		return &store.FieldError{Field: "templates." + name,
+			Msg: fmt.Sprintf("Template %q is %d bytes; the limit is %d.", name, len(text), MaxTemplateBytes)}
+	}
+	tpl, err := parseTemplate(name, text)
+	if err != nil {
+		return templateError(name, err)
+	}
+	var b strings.Builder
+	if err := tpl.Execute(&b, templateData(sample)); err != nil {
+		return templateError(name, err)
+	}
+	return nil
+}
+
+// sampleMessage is what previews and validation render against.
+func sampleMessage() *Message {
+	m := ParseMessage([]byte("From: Alice <alice@example.com>\r\nTo: bob@example.org\r\n" +
+		"Subject: Quarterly report\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\n" +
+		"Message-ID: <sample@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"Hello Bob,\r\n\r\nplease find the report below.\r\n"))
+	m.SpoolID = "0000000000000000sample"
+	m.Received = time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+	m.Envelope = store.MPAEnvelope{Sender: "alice@example.com", Recipients: []store.MPARecipient{{Address: "bob@example.org"}}}
+	return m
+}
+
+// templateT is a compiled template.
+type templateT = template.Template
+
+// parseTemplate compiles a template the way every template runs: a missing
+// key is an error, not "<no value>".
+func parseTemplate(name, text string) (*templateT, error) {
+	return template.New(name).Option("missingkey=error").Parse(text)
+}

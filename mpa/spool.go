@@ -1,0 +1,290 @@
+package mpa
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// panics counts recovered panics of every MPA goroutine (metrics state,
+// the only package-level mutable state).
+var panics atomic.Uint64
+
+// Panics reports how many panics the MPA recovered since the process
+// started; the metrics layer exports it and tests require it to stay 0.
+func Panics() uint64 { return panics.Load() }
+
+func countPanic() { panics.Add(1) }
+
+// bodies stores message bodies as files: msg/ID, written to tmp/ first,
+// fsynced, renamed, and the directory fsynced, so that a body exists
+// completely or not at all before its entry is committed.
+type bodies struct {
+	dir    string // SpoolDir
+	msgDir string
+	tmpDir string
+	seq    atomic.Uint64
+	nonce  string
+}
+
+func newBodies(dir string) (*bodies, error) {
+	b := &bodies{dir: dir, msgDir: filepath.Join(dir, "msg"), tmpDir: filepath.Join(dir, "tmp")}
+	for _, d := range []string{b.msgDir, b.tmpDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create spool directory: %w", err)
+		}
+	}
+	var r [2]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return nil, fmt.Errorf("read random: %w", err)
+	}
+	b.nonce = hex.EncodeToString(r[:])
+	return b, nil
+}
+
+// newID returns a spool id: time in microseconds, a per-process random
+// nonce and a sequence number, all hex. Ids sort by arrival.
+func (b *bodies) newID() string {
+	return fmt.Sprintf("%014x%s%04x", time.Now().UnixMicro(), b.nonce, b.seq.Add(1)&0xffff)
+}
+
+func (b *bodies) path(id string) string { return filepath.Join(b.msgDir, id) }
+
+// write stores r under id durably and returns its size.
+func (b *bodies) write(id string, r io.Reader) (int64, error) {
+	f, err := os.CreateTemp(b.tmpDir, id+".*")
+	if err != nil {
+		return 0, fmt.Errorf("create body file: %w", err)
+	}
+	tmp := f.Name()
+	n, err := io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, b.path(id))
+	}
+	if err == nil {
+		err = syncDir(b.msgDir)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return n, fmt.Errorf("write body %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// link gives the body of id a second name (an error entry split off a
+// spool entry) and makes the new name durable.
+func (b *bodies) link(id, newID string) error {
+	if err := os.Link(b.path(id), b.path(newID)); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("link body %s: %w", newID, err)
+	}
+	return syncDir(b.msgDir)
+}
+
+func (b *bodies) read(id string) ([]byte, error) {
+	raw, err := os.ReadFile(b.path(id))
+	if err != nil {
+		return nil, fmt.Errorf("read body %s: %w", id, err)
+	}
+	return raw, nil
+}
+
+// readHead reads at most n bytes of the body.
+func (b *bodies) readHead(id string, n int64) ([]byte, int64, error) {
+	f, err := os.Open(b.path(id))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read body %s: %w", id, err)
+	}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("stat body %s: %w", id, err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, n))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read body %s: %w", id, err)
+	}
+	return raw, fi.Size(), nil
+}
+
+func (b *bodies) remove(id string) error {
+	if err := os.Remove(b.path(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove body %s: %w", id, err)
+	}
+	return nil
+}
+
+// sweep removes temp files and bodies that no entry references (left by a
+// crash between writing a file and committing, or between committing a
+// delete and removing the file).
+func (b *bodies) sweep(keep map[string]bool) (int, error) {
+	removed := 0
+	if err := os.RemoveAll(b.tmpDir); err != nil {
+		return 0, fmt.Errorf("clean spool tmp: %w", err)
+	}
+	if err := os.MkdirAll(b.tmpDir, 0o700); err != nil {
+		return 0, fmt.Errorf("create spool tmp: %w", err)
+	}
+	ents, err := os.ReadDir(b.msgDir)
+	if err != nil {
+		return 0, fmt.Errorf("list spool: %w", err)
+	}
+	for _, e := range ents {
+		if !keep[e.Name()] {
+			if err := b.remove(e.Name()); err != nil {
+				return removed, err
+			}
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// scheduler hands spool ids to workers: ready now, or after a delay. An id
+// is held by at most one worker at a time.
+type scheduler struct {
+	mu        sync.Mutex
+	ready     []string
+	scheduled map[string]bool
+	timers    map[string]*time.Timer
+	held      map[string]bool
+	again     map[string]bool
+	notify    chan struct{}
+}
+
+func newScheduler() *scheduler {
+	return &scheduler{scheduled: map[string]bool{}, timers: map[string]*time.Timer{},
+		held: map[string]bool{}, again: map[string]bool{}, notify: make(chan struct{}, 1)}
+}
+
+// push makes id ready now (cancelling a pending timer).
+func (s *scheduler) push(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pushLocked(id)
+}
+
+func (s *scheduler) pushLocked(id string) {
+	if t := s.timers[id]; t != nil {
+		t.Stop()
+		delete(s.timers, id)
+	}
+	if s.held[id] {
+		s.again[id] = true
+		return
+	}
+	if s.scheduled[id] {
+		return
+	}
+	s.scheduled[id] = true
+	s.ready = append(s.ready, id)
+	s.signal()
+}
+
+func (s *scheduler) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// at makes id ready at t.
+func (s *scheduler) at(id string, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		s.push(id)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.timers[id]; old != nil {
+		old.Stop()
+	}
+	s.timers[id] = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.timers, id)
+		s.pushLocked(id)
+	})
+}
+
+// next blocks until an id is ready or done is closed.
+func (s *scheduler) next(done <-chan struct{}) (string, bool) {
+	for {
+		s.mu.Lock()
+		if len(s.ready) > 0 {
+			id := s.ready[0]
+			s.ready = s.ready[1:]
+			delete(s.scheduled, id)
+			s.held[id] = true
+			if len(s.ready) > 0 {
+				s.signal()
+			}
+			s.mu.Unlock()
+			return id, true
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.notify:
+		case <-done:
+			return "", false
+		}
+	}
+}
+
+// release ends a worker's hold on id; a push that came meanwhile runs now.
+func (s *scheduler) release(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.held, id)
+	if s.again[id] {
+		delete(s.again, id)
+		s.pushLocked(id)
+	}
+}
+
+// isHeld reports whether a worker holds id (the "processing" state).
+func (s *scheduler) isHeld(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held[id]
+}
+
+func (s *scheduler) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, t := range s.timers {
+		t.Stop()
+		delete(s.timers, id)
+	}
+}
+
+// splitID names an error entry split off spool entry id.
+func splitID(id string, n uint64) string {
+	return id + "-" + strconv.FormatUint(n, 36)
+}

@@ -1,0 +1,262 @@
+package mpa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"postdeck/store"
+)
+
+// worker takes spool ids and processes them with its own reinjection
+// connection, reused across messages.
+func (s *Server) worker(ctx context.Context) {
+	defer s.workers.Done()
+	r := &reinjector{cfg: s.cfg}
+	defer r.close()
+	for {
+		id, ok := s.sched.next(s.stopWork)
+		if !ok {
+			return
+		}
+		if !s.processSafe(ctx, r, id) {
+			s.sched.release(id)
+		}
+	}
+}
+
+// processSafe processes id; it reports whether it handed the final commit
+// (and the release of id) to a goroutine.
+func (s *Server) processSafe(ctx context.Context, r *reinjector, id string) (handedOff bool) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			countPanic()
+			s.log.Error("mpa worker panicked; the message stays in the spool", "err", fmt.Sprint(rec), "queue_id", id)
+			r.close()
+			s.sched.at(id, time.Now().Add(s.cfg.RetryMin))
+		}
+	}()
+	a, err := s.process(ctx, r, id)
+	if err != nil {
+		s.log.Error("mpa processing failed; the message stays in the spool", "err", err, "queue_id", id)
+		s.sched.at(id, time.Now().Add(s.cfg.RetryMin))
+	}
+	if a == nil {
+		return false
+	}
+	// Delivered: the final commit joins the next batch while this worker
+	// moves on. The id stays held until it is committed.
+	s.workers.Add(1)
+	go func() {
+		defer s.workers.Done()
+		defer s.sched.release(id)
+		defer func() {
+			if rec := recover(); rec != nil {
+				countPanic()
+				s.log.Error("mpa commit panicked; the message stays in the spool", "err", fmt.Sprint(rec), "queue_id", id)
+			}
+		}()
+		if err := a.commit(true); err != nil {
+			s.log.Error("mpa final commit failed; the message stays in the spool", "err", err, "queue_id", id)
+			s.sched.at(id, time.Now().Add(s.cfg.RetryMin))
+		}
+	}()
+	return true
+}
+
+// attempt is one processing run of a spool entry: entry is the state to
+// commit, errs the error entries not yet committed (their recipients are
+// already in entry.Done).
+type attempt struct {
+	s     *Server
+	entry store.SpoolEntry
+	errs  []store.ErrorEntry
+}
+
+// fail moves rcpts to the error repository (at the next commit).
+func (a *attempt) fail(rcpts []store.MPARecipient, stage, reason string) {
+	if len(rcpts) == 0 {
+		return
+	}
+	env := a.entry.Envelope
+	env.Recipients = append([]store.MPARecipient(nil), rcpts...)
+	a.errs = append(a.errs, store.ErrorEntry{Envelope: env, Size: a.entry.Size, Received: a.entry.Received,
+		FailedAt: time.Now(), Stage: stage, Reason: reason, Attempts: a.entry.Attempts + 1})
+	for _, r := range rcpts {
+		a.entry.Done = append(a.entry.Done, r.Address)
+	}
+}
+
+// pending returns the recipients neither delivered nor failed.
+func (a *attempt) pending() []store.MPARecipient {
+	var out []store.MPARecipient
+	for _, r := range a.entry.Envelope.Recipients {
+		if !slices.Contains(a.entry.Done, r.Address) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// commit writes the entry (deleted when final) and the pending error
+// entries. Error entries get their own ids and body links, except a single
+// error entry of a final commit, which takes over the spool id and file.
+func (a *attempt) commit(final bool) error {
+	id := a.entry.ID
+	reuse := final && len(a.errs) == 1
+	for i := range a.errs {
+		if reuse {
+			a.errs[i].ID = id
+			continue
+		}
+		a.errs[i].ID = splitID(id, uint64(time.Now().UnixMicro())+a.s.seq.Add(1))
+		if err := a.s.bodies.link(id, a.errs[i].ID); err != nil {
+			return err
+		}
+	}
+	var next *store.SpoolEntry
+	if !final {
+		e := a.entry
+		next = &e
+	}
+	if err := a.s.db.MPASpoolCommit(id, next, a.errs); err != nil {
+		return err
+	}
+	for _, e := range a.errs {
+		a.s.log.Warn("mpa message moved to the error repository", "queue_id", e.ID, "stage", e.Stage, "err", e.Reason)
+	}
+	a.errs = nil
+	if final && !reuse {
+		if err := a.s.bodies.remove(id); err != nil {
+			a.s.log.Error("mpa spool cleanup failed", "err", err, "queue_id", id)
+		}
+	}
+	return nil
+}
+
+func addrs(rs []store.MPARecipient) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Address
+	}
+	return out
+}
+
+// process runs the pipeline on one spool entry and delivers its outcomes.
+// When every recipient is done after a delivery it returns the attempt
+// whose final commit is still to be made, so that the worker can go on.
+func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attempt, error) {
+	e, err := s.db.MPASpoolGet(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil // delivered or moved meanwhile
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if e.NextAttempt.After(now) {
+		s.sched.at(id, e.NextAttempt)
+		return nil, nil
+	}
+	a := &attempt{s: s, entry: e}
+	if len(e.Delivering) > 0 {
+		var inDoubt []store.MPARecipient
+		for _, rc := range e.Envelope.Recipients {
+			if slices.Contains(e.Delivering, rc.Address) {
+				inDoubt = append(inDoubt, rc)
+			}
+		}
+		a.entry.Delivering = nil
+		a.fail(inDoubt, store.StageInterrupted, "The MPA stopped after handing this message to Postfix and before Postfix's answer was recorded, so it may have been delivered already. Search the mail log for spool id "+id+" before requeueing.")
+	}
+	pending := a.pending()
+	if len(pending) == 0 {
+		return nil, a.commit(true)
+	}
+	raw, err := s.bodies.read(id)
+	if err != nil {
+		a.fail(pending, "spool", "The message file is missing from the spool directory.")
+		s.log.Error("mpa body missing", "err", err, "queue_id", id)
+		return nil, a.commit(true)
+	}
+	m := ParseMessage(raw)
+	m.SpoolID = id
+	m.Received = e.Received
+	m.Envelope = e.Envelope
+	m.Envelope.Recipients = pending
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProcessTimeout)
+	groups, failed := s.pipe.Load().run(pctx, m)
+	cancel()
+	for _, f := range failed {
+		a.fail(f.rcpts, store.StagePipeline, f.reason)
+	}
+	var tempErr string
+	for _, g := range groups {
+		body := g.Bytes()
+		group := addrs(g.Envelope.Recipients)
+		marked := false
+		res, derr := r.deliver(ctx, g.Envelope, body, func() error {
+			a.entry.Delivering = group
+			if err := a.commit(false); err != nil {
+				a.entry.Delivering = nil
+				return err
+			}
+			marked = true
+			return nil
+		})
+		a.entry.Delivering = nil
+		var de *deliveryError
+		switch {
+		case errors.As(derr, &de) && de.perm:
+			a.fail(g.Envelope.Recipients, store.StageDelivery, "Postfix refused the message: "+de.msg)
+		case derr != nil:
+			tempErr = derr.Error()
+			if marked {
+				// The dot may have reached Postfix: treat as in doubt, like
+				// a crash, rather than deliver twice.
+				a.fail(g.Envelope.Recipients, store.StageInterrupted, "The connection to Postfix broke after the final dot ("+derr.Error()+"), so the message may have been delivered already. Search the mail log for spool id "+id+" before requeueing.")
+			}
+		default:
+			for i, rr := range res {
+				rc := g.Envelope.Recipients[i]
+				switch rr.code / 100 {
+				case 2:
+					a.entry.Done = append(a.entry.Done, rc.Address)
+				case 5:
+					a.fail([]store.MPARecipient{rc}, store.StageDelivery, "Postfix refused the recipient: "+strconv.Itoa(rr.code)+" "+rr.msg)
+				default:
+					tempErr = strconv.Itoa(rr.code) + " " + rr.msg
+				}
+			}
+		}
+	}
+	if len(a.pending()) == 0 {
+		return a, nil
+	}
+	a.entry.Attempts++
+	a.entry.LastError = tempErr
+	if time.Since(a.entry.Received) > s.cfg.MaxQueueLifetime {
+		a.fail(a.pending(), store.StageExpired, "Temporary failures for longer than the queue lifetime; last error: "+tempErr)
+		return nil, a.commit(true)
+	}
+	a.entry.State = store.SpoolRetry
+	a.entry.NextAttempt = time.Now().Add(s.backoff(a.entry.Attempts))
+	if err := a.commit(false); err != nil {
+		return nil, err
+	}
+	s.log.Info("mpa delivery deferred", "queue_id", id, "attempts", a.entry.Attempts, "err", tempErr)
+	s.sched.at(id, a.entry.NextAttempt)
+	return nil, nil
+}
+
+// backoff is RetryMin doubled per attempt, capped at RetryMax.
+func (s *Server) backoff(attempts int) time.Duration {
+	d := s.cfg.RetryMin
+	for i := 1; i < attempts && d < s.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, s.cfg.RetryMax)
+}

@@ -1,0 +1,363 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MPA spool states. "processing" is never stored: the MPA reports it for
+// the entries its workers hold, and an entry stored in any state is picked
+// up again when the MPA starts.
+const (
+	SpoolWaiting    = "waiting"    // never attempted, or requeued
+	SpoolProcessing = "processing" // a worker holds it (reported, not stored)
+	SpoolRetry      = "retry"      // a temporary failure; next try at NextAttempt
+)
+
+// Error repository stages: where in the MPA a message failed.
+const (
+	StagePipeline    = "pipeline"    // a processor failed (for example a template)
+	StageDelivery    = "delivery"    // the reinjection listener refused recipients (5xx)
+	StageExpired     = "expired"     // temporary failures for longer than the queue lifetime
+	StageInterrupted = "interrupted" // the MPA stopped while Postfix was answering the final dot
+)
+
+// keyMPAPipeline is the mpa_config key of the pipeline configuration (it
+// belongs in keys.go; kept here because that file has another owner).
+var keyMPAPipeline = []byte("pipeline")
+
+// MPARecipient is one RCPT TO of the original envelope with its DSN
+// parameters, so that reinjection can repeat them.
+type MPARecipient struct {
+	Address   string   `json:"address"`
+	Notify    []string `json:"notify,omitempty"`     // NOTIFY= values
+	ORcptType string   `json:"orcpt_type,omitempty"` // ORCPT= address type (rfc822, utf-8)
+	ORcpt     string   `json:"orcpt,omitempty"`      // ORCPT= address, decoded
+}
+
+// MPAEnvelope is the SMTP envelope Postfix handed to the MPA, kept verbatim
+// so that the message is reinjected with the same parameters.
+type MPAEnvelope struct {
+	Sender     string         `json:"sender"`
+	Recipients []MPARecipient `json:"recipients"`
+	Size       int64          `json:"size,omitempty"`     // SIZE= as declared
+	Body       string         `json:"body,omitempty"`     // BODY= (7BIT, 8BITMIME)
+	SMTPUTF8   bool           `json:"smtputf8,omitempty"` // SMTPUTF8 given
+	Ret        string         `json:"ret,omitempty"`      // DSN RET= (FULL, HDRS)
+	EnvID      string         `json:"envid,omitempty"`    // DSN ENVID=, decoded
+	Helo       string         `json:"helo,omitempty"`     // the client's EHLO name
+	Client     string         `json:"client,omitempty"`   // the client's address
+}
+
+// Addresses lists the recipient addresses.
+func (e MPAEnvelope) Addresses() []string {
+	out := make([]string, len(e.Recipients))
+	for i, r := range e.Recipients {
+		out[i] = r.Address
+	}
+	return out
+}
+
+// SpoolEntry is one message in the MPA queue. Its body lives in the MPA's
+// spool directory under the entry's ID.
+type SpoolEntry struct {
+	ID          string      `json:"id"`
+	Envelope    MPAEnvelope `json:"envelope"`
+	Size        int64       `json:"size"` // bytes of the stored message
+	Received    time.Time   `json:"received"`
+	State       string      `json:"state"`
+	Attempts    int         `json:"attempts"`
+	NextAttempt time.Time   `json:"next_attempt"`
+	LastError   string      `json:"last_error,omitempty"`
+	// Done lists recipients already delivered (a message split into several
+	// deliveries may be half done when a retry is needed).
+	Done []string `json:"done,omitempty"`
+	// Delivering lists recipients whose final dot was sent and whose answer
+	// is not yet recorded. Found non-empty at start, they are in doubt:
+	// Postfix may have queued them.
+	Delivering []string `json:"delivering,omitempty"`
+}
+
+// ErrorEntry is one message in the MPA error repository. Its body lives in
+// the MPA's spool directory under the entry's ID.
+type ErrorEntry struct {
+	ID       string      `json:"id"`
+	Envelope MPAEnvelope `json:"envelope"`
+	Size     int64       `json:"size"`
+	Received time.Time   `json:"received"`
+	FailedAt time.Time   `json:"failed_at"`
+	Stage    string      `json:"stage"`
+	Reason   string      `json:"reason"`
+	Attempts int         `json:"attempts"`
+}
+
+// MPATemplate is a named Go text/template used by the rules processor.
+type MPATemplate struct {
+	Name string `json:"name"`
+	Text string `json:"text"`
+}
+
+// MPAPipeline is the MPA's processing configuration: the ordered
+// processors, the rules document and the templates it references. The MPA
+// validates it before it is stored (mpa.Server.PutPipeline).
+type MPAPipeline struct {
+	Processors []string      `json:"processors"`
+	Rules      string        `json:"rules"`
+	Templates  []MPATemplate `json:"templates"`
+	Updated    time.Time     `json:"updated"`
+}
+
+// DefaultMPAPipeline is the pipeline of a fresh installation: the trace
+// processor and an empty rules processor.
+func DefaultMPAPipeline() MPAPipeline {
+	return MPAPipeline{Processors: []string{"trace", "rules"}, Templates: []MPATemplate{}}
+}
+
+// ValidSpoolID reports whether id has the shape of an MPA spool id: it is
+// used as a file name, so anything else is refused before it reaches one.
+func ValidSpoolID(id string) bool {
+	if id == "" || len(id) > 64 || id[0] == '.' {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return !strings.Contains(id, "..")
+}
+
+// MPASpoolCommit records the outcome of a step on spool entry id in one
+// transaction: next replaces the entry (nil deletes it) and errs are added
+// to the error repository. It goes through bbolt's Batch, so commits of
+// concurrent SMTP sessions and workers share one fsync.
+func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) error {
+	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+		if next != nil {
+			if err := putJSON(tx, bucketMPASpool, []byte(id), next); err != nil {
+				return err
+			}
+		} else if err := tx.Bucket(bucketMPASpool).Delete([]byte(id)); err != nil {
+			return err
+		}
+		for i := range errs {
+			if err := putJSON(tx, bucketMPAErrors, []byte(errs[i].ID), &errs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit spool entry %s: %w", id, err)
+	}
+	return nil
+}
+
+// MPASpoolGet returns one spool entry or ErrNotFound.
+func (db *DB) MPASpoolGet(id string) (SpoolEntry, error) {
+	var e SpoolEntry
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		found, err := getJSON(tx, bucketMPASpool, []byte(id), &e)
+		if err == nil && !found {
+			err = fmt.Errorf("spool entry %q: %w", id, ErrNotFound)
+		}
+		return err
+	})
+	return e, err
+}
+
+// MPASpoolList returns every spool entry, oldest first (ids sort by time).
+func (db *DB) MPASpoolList() ([]SpoolEntry, error) {
+	out := []SpoolEntry{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMPASpool).ForEach(func(k, v []byte) error {
+			var e SpoolEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode spool entry %s: %w", k, err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// MPAErrorList returns every error repository entry, oldest first.
+func (db *DB) MPAErrorList() ([]ErrorEntry, error) {
+	out := []ErrorEntry{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMPAErrors).ForEach(func(k, v []byte) error {
+			var e ErrorEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode error entry %s: %w", k, err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// MPAErrorGet returns one error repository entry or ErrNotFound.
+func (db *DB) MPAErrorGet(id string) (ErrorEntry, error) {
+	var e ErrorEntry
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		found, err := getJSON(tx, bucketMPAErrors, []byte(id), &e)
+		if err == nil && !found {
+			err = fmt.Errorf("error entry %q: %w", id, ErrNotFound)
+		}
+		return err
+	})
+	return e, err
+}
+
+// errorIDs resolves the ids an error action applies to: all of them, or
+// the given ones, each of which must exist (else ErrNotFound, nothing done).
+func errorIDs(tx *bolt.Tx, ids []string, all bool) ([][]byte, error) {
+	b := tx.Bucket(bucketMPAErrors)
+	var keys [][]byte
+	if all {
+		err := b.ForEach(func(k, _ []byte) error {
+			keys = append(keys, append([]byte(nil), k...))
+			return nil
+		})
+		return keys, err
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if b.Get([]byte(id)) == nil {
+			return nil, fmt.Errorf("error entry %q: %w", id, ErrNotFound)
+		}
+		keys = append(keys, []byte(id))
+	}
+	return keys, nil
+}
+
+func checkIDs(ids []string, all bool) error {
+	if all {
+		return nil
+	}
+	if len(ids) == 0 {
+		return Invalid("ids", "Select at least one message (ids is empty).")
+	}
+	for _, id := range ids {
+		if !ValidSpoolID(id) {
+			return Invalid("ids", "The id %q is not an MPA message id.", id)
+		}
+	}
+	return nil
+}
+
+// MPAErrorDelete removes error entries (the given ids, or all) and returns
+// the removed ids; the caller removes their bodies afterwards. An unknown
+// id fails the whole action with ErrNotFound.
+func (db *DB) MPAErrorDelete(ids []string, all bool) ([]string, error) {
+	if err := checkIDs(ids, all); err != nil {
+		return nil, err
+	}
+	var done []string
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		done = done[:0]
+		keys, err := errorIDs(tx, ids, all)
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketMPAErrors)
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			done = append(done, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(done)
+	return done, nil
+}
+
+// MPAErrorRequeue moves error entries (the given ids, or all) back into the
+// spool as waiting entries with no attempts: they are processed as new
+// attempts. It returns the moved ids. An unknown id fails the whole action
+// with ErrNotFound.
+func (db *DB) MPAErrorRequeue(ids []string, all bool, now time.Time) ([]string, error) {
+	if err := checkIDs(ids, all); err != nil {
+		return nil, err
+	}
+	var done []string
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		done = done[:0]
+		keys, err := errorIDs(tx, ids, all)
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketMPAErrors)
+		for _, k := range keys {
+			var e ErrorEntry
+			if err := json.Unmarshal(b.Get(k), &e); err != nil {
+				return fmt.Errorf("decode error entry %s: %w", k, err)
+			}
+			s := SpoolEntry{ID: e.ID, Envelope: e.Envelope, Size: e.Size, Received: e.Received,
+				State: SpoolWaiting, NextAttempt: now}
+			if err := putJSON(tx, bucketMPASpool, k, &s); err != nil {
+				return err
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			done = append(done, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(done)
+	return done, nil
+}
+
+// MPACounts returns the number of spool and error repository entries.
+func (db *DB) MPACounts() (spool, errors int, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		spool = tx.Bucket(bucketMPASpool).Stats().KeyN
+		errors = tx.Bucket(bucketMPAErrors).Stats().KeyN
+		return nil
+	})
+	return spool, errors, err
+}
+
+// MPAPipelineGet returns the stored pipeline configuration, or
+// DefaultMPAPipeline when none was saved.
+func (db *DB) MPAPipelineGet() (MPAPipeline, error) {
+	var p MPAPipeline
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		found, err := getJSON(tx, bucketMPAConfig, keyMPAPipeline, &p)
+		if err == nil && !found {
+			p = DefaultMPAPipeline()
+		}
+		return err
+	})
+	if p.Templates == nil {
+		p.Templates = []MPATemplate{}
+	}
+	return p, err
+}
+
+// MPAPipelinePut stores the pipeline configuration as given. It does not
+// validate: mpa.Server.PutPipeline does, then calls this.
+func (db *DB) MPAPipelinePut(p MPAPipeline) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx, bucketMPAConfig, keyMPAPipeline, &p)
+	})
+}
