@@ -6,6 +6,9 @@ BIN     := bin/postdeck
 VAR     := $(CURDIR)/var
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LISTEN  ?= 127.0.0.1:8080
+# The SPF refresher's DNS server. A development run sends no traffic off the
+# machine by default; set RESOLVER= (empty: /etc/resolv.conf) to refresh for real.
+RESOLVER ?= 127.0.0.1:53
 
 .PHONY: all build deps run test check bench clean
 
@@ -26,7 +29,8 @@ run: deps build
 	@echo "postdeck: CLI: POSTDECK_SOCKET=$(VAR)/run/ctl.sock $(BIN) status"
 	$(BIN) serve --private-postfix --data $(VAR)/data --postfix-config $(VAR)/postfix/etc \
 		--listen $(LISTEN) --socket $(VAR)/run/ctl.sock --smtp-listen 127.0.0.1:2525 \
-		--mpa-listen 127.0.0.1:10025 --reinject-listen 127.0.0.1:10026 --log-format text
+		--mpa-listen 127.0.0.1:10025 --reinject-listen 127.0.0.1:10026 --log-format text \
+		--resolver "$(RESOLVER)"
 
 # test runs the whole suite against a real Postfix and Chromium.
 test: deps

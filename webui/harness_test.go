@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
 	"postdeck/mta/postfixtest"
@@ -94,7 +95,19 @@ func newStack(t *testing.T) *stack {
 	if err := mgr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{}, Deps{DB: db, MTA: mgr, MPA: mpaSrv, Log: log})
+	sched := jobs.NewScheduler(log)
+	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
+		DB: db, Maps: mgr.RefresherMaps(), Scheduler: sched, Logger: log,
+		// Loopback only: tests that refresh start their own DNS server.
+		Resolver: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)), QueryTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := refresher.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{}, Deps{DB: db, MTA: mgr, MPA: mpaSrv, SPF: refresher, Log: log})
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

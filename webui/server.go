@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
 	"postdeck/store"
@@ -21,6 +22,7 @@ type Deps struct {
 	DB  *store.DB
 	MTA *mta.Manager
 	MPA *mpa.Server
+	SPF *jobs.Refresher
 	Log *slog.Logger
 }
 

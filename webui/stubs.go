@@ -16,5 +16,3 @@ func (s *Server) queueFlush(c *fiber.Ctx) error   { return errNotYet }
 func (s *Server) sendmailPost(c *fiber.Ctx) error { return errNotYet }
 
 
-func (s *Server) spfList(c *fiber.Ctx) error    { return errNotYet }
-func (s *Server) spfRefresh(c *fiber.Ctx) error { return errNotYet }

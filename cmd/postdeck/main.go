@@ -20,6 +20,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   mainconfig get | set FILE
   maps list | get NAME | set NAME TYPE FILE | delete NAME | lookup NAME KEY
   mpa queue | errors | error show ID | error delete|requeue ID... [--all]
+  spf list | refresh NAME
   token create NAME [--role ROLE]
   admin add USER [--role ROLE] | passwd USER
 
@@ -44,6 +45,8 @@ func main() {
 		err = cmdMainConfig(args)
 	case "maps":
 		err = cmdMaps(args)
+	case "spf":
+		err = cmdSPF(args)
 	case "mpa":
 		err = cmdMPA(args)
 	case "token":

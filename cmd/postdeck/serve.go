@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
 	"postdeck/store"
@@ -166,7 +167,27 @@ func serve(args []string) error {
 	}
 	log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen)
 
-	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic}, webui.Deps{DB: db, MTA: manager, MPA: mpaSrv, Log: log})
+	sched := jobs.NewScheduler(log)
+	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
+		DB: db, Maps: manager.RefresherMaps(), Scheduler: sched, Logger: log,
+		Resolver: f.resolver, RefreshOnStart: true,
+	})
+	if err != nil {
+		return err
+	}
+	if err := refresher.Start(ctx); err != nil {
+		return fmt.Errorf("start spf refresher: %w", err)
+	}
+	sched.Start()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sched.Shutdown(sctx); err != nil {
+			log.Error("stop jobs", "err", err)
+		}
+	}()
+
+	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic}, webui.Deps{DB: db, MTA: manager, MPA: mpaSrv, SPF: refresher, Log: log})
 	tcp, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)

@@ -38,7 +38,11 @@ func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
 	d := &daemon{out: &bytes.Buffer{}, socket: filepath.Join(base, "run", "ctl.sock"), etc: filepath.Join(base, "postfix", "etc")}
 	d.cmd = exec.Command(bin, "serve", "--private-postfix", "--data", filepath.Join(base, "data"),
 		"--postfix-config", d.etc, "--listen", "127.0.0.1:0", "--socket", d.socket,
-		"--smtp-listen", "127.0.0.1:"+strconv.Itoa(smtpPort), "--log-format", "text")
+		"--smtp-listen", "127.0.0.1:"+strconv.Itoa(smtpPort), "--log-format", "text",
+		"--mpa-listen", "127.0.0.1:"+strconv.Itoa(postfixtest.FreePort(t)),
+		"--reinject-listen", "127.0.0.1:"+strconv.Itoa(postfixtest.FreePort(t)),
+		// Tests send traffic to loopback only: a closed local port as DNS.
+		"--resolver", "127.0.0.1:"+strconv.Itoa(postfixtest.FreePort(t)))
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

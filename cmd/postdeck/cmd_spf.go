@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"text/tabwriter"
+	"time"
+)
+
+const spfUsage = "usage: postdeck spf list | refresh NAME"
+
+func cmdSPF(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s", spfUsage)
+	}
+	fs := flag.NewFlagSet("spf", flag.ContinueOnError)
+	socket, jsonOut := clientFlags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c := newClient(*socket, *jsonOut)
+	switch args[0] {
+	case "list":
+		var res struct {
+			Items []struct {
+				Domain      string    `json:"domain"`
+				Map         string    `json:"map"`
+				Schedule    string    `json:"schedule"`
+				LastRun     time.Time `json:"last_run"`
+				LastSuccess time.Time `json:"last_success"`
+				PrefixCount int       `json:"prefix_count"`
+				LastError   string    `json:"last_error"`
+			} `json:"items"`
+		}
+		raw, err := c.do("GET", "/api/v1/jobs/spf", nil, &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "MAP\tDOMAIN\tSCHEDULE\tPREFIXES\tLAST RUN\tLAST SUCCESS\tLAST ERROR")
+		for _, it := range res.Items {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", it.Map, it.Domain, it.Schedule, it.PrefixCount, when(it.LastRun), when(it.LastSuccess), it.LastError)
+		}
+		return w.Flush()
+	case "refresh":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%s", spfUsage)
+		}
+		var res struct {
+			Outcome     string   `json:"outcome"`
+			Error       string   `json:"error"`
+			PrefixCount int      `json:"prefix_count"`
+			Added       []string `json:"added"`
+			Removed     []string `json:"removed"`
+		}
+		raw, err := c.do("POST", "/api/v1/jobs/spf/"+url.PathEscape(fs.Arg(0))+"/refresh", nil, &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		fmt.Printf("%s: %s, %d prefixes (+%d -%d)\n", fs.Arg(0), res.Outcome, res.PrefixCount, len(res.Added), len(res.Removed))
+		if res.Error != "" {
+			return fmt.Errorf("the live map was kept: %s", res.Error)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s", spfUsage)
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
