@@ -40,6 +40,19 @@ func (in Instance) QueueDir() string {
 	return filepath.Join(in.BaseDir, "spool")
 }
 
+// SubmitAddr is the loopback address of the instance's smtpd, where Send
+// Mail submits: SMTPListen with an unspecified host made 127.0.0.1.
+func (in Instance) SubmitAddr() string {
+	host, port, err := net.SplitHostPort(in.SMTPListen)
+	if err != nil {
+		return in.SMTPListen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" || host == "*" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
 // MapsDir is where map files live: config_directory/maps.d.
 func (in Instance) MapsDir() string { return filepath.Join(in.ConfigDir, "maps.d") }
 

@@ -35,6 +35,9 @@ type stack struct {
 	socket string
 	inst   mta.Instance
 	smtp   string // Postfix smtpd address
+	// relayPort is the external relay host's port on 127.0.0.1: nothing
+	// listens there until a test starts a postfixtest.NewSink on it.
+	relayPort int
 }
 
 // Test users, one per role, created by newStack.
@@ -95,6 +98,15 @@ func newStack(t *testing.T) *stack {
 	if err := mgr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Mail leaves through a relay host on loopback (closed until a test
+	// opens a sink there): tests never look up MX records.
+	relayPort := postfixtest.FreePort(t)
+	settings := store.DefaultSettings()
+	settings.Hostname = "mx.gw.example.test"
+	settings.ExternalRelayHost = "[127.0.0.1]:" + strconv.Itoa(relayPort)
+	if _, err := mgr.SaveSettings(context.Background(), "test", settings); err != nil {
+		t.Fatal(err)
+	}
 	sched := jobs.NewScheduler(log)
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
 		DB: db, Maps: mgr.RefresherMaps(), Scheduler: sched, Logger: log,
@@ -107,7 +119,10 @@ func newStack(t *testing.T) *stack {
 	if err := refresher.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{}, Deps{DB: db, MTA: mgr, MPA: mpaSrv, SPF: refresher, Log: log})
+	srv := New(Config{}, Deps{
+		DB: db, MTA: mgr, MPA: mpaSrv, SPF: refresher, Log: log,
+		Queue: mta.NewQueue(mgr.Postfix(), log), SubmitAddr: inst.SubmitAddr(),
+	})
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +139,7 @@ func newStack(t *testing.T) *stack {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	st := &stack{db: db, mgr: mgr, mpa: mpaSrv, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen}
+	st := &stack{db: db, mgr: mgr, mpa: mpaSrv, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen, relayPort: relayPort}
 	if err := postfixtest.WaitPort(tcp.Addr().String(), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,11 @@ import (
 
 // statusResponse is GET /api/v1/status.
 type statusResponse struct {
-	PostfixRunning bool            `json:"postfix_running"`
-	PostfixVersion string          `json:"postfix_version"`
-	LastApply      mta.ApplyReport `json:"last_apply"`
-	MPA            *mpa.Counts     `json:"mpa,omitempty"`
+	PostfixRunning bool              `json:"postfix_running"`
+	PostfixVersion string            `json:"postfix_version"`
+	LastApply      mta.ApplyReport   `json:"last_apply"`
+	MPA            *mpa.Counts       `json:"mpa,omitempty"`
+	Queue          *mta.QueueSummary `json:"queue,omitempty"`
 }
 
 func (s *Server) statusGet(c *fiber.Ctx) error {
@@ -35,6 +36,13 @@ func (s *Server) status(c *fiber.Ctx) (statusResponse, error) {
 			return st, err
 		}
 		st.MPA = &counts
+	}
+	if s.deps.Queue != nil {
+		sum, err := s.deps.Queue.Summary(c.UserContext())
+		if err != nil {
+			return st, err
+		}
+		st.Queue = &sum
 	}
 	return st, nil
 }

@@ -9,10 +9,5 @@ import (
 
 var errNotYet = fiber.NewError(fiber.StatusNotImplemented, "not available yet")
 
-func (s *Server) queueList(c *fiber.Ctx) error    { return errNotYet }
-func (s *Server) queueShow(c *fiber.Ctx) error    { return errNotYet }
-func (s *Server) queueActions(c *fiber.Ctx) error { return errNotYet }
-func (s *Server) queueFlush(c *fiber.Ctx) error   { return errNotYet }
-func (s *Server) sendmailPost(c *fiber.Ctx) error { return errNotYet }
 
 

@@ -20,6 +20,8 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   mainconfig get | set FILE
   maps list | get NAME | set NAME TYPE FILE | delete NAME | lookup NAME KEY
   mpa queue | errors | error show ID | error delete|requeue ID... [--all]
+  queue list [--queue Q] [--q TEXT] | show ID | delete|bounce|hold|release|requeue|retry ID... | flush
+  sendmail --from A --to B[,C] --subject S [--sender E] [--mime] < body
   spf list | refresh NAME
   token create NAME [--role ROLE]
   admin add USER [--role ROLE] | passwd USER
@@ -45,6 +47,10 @@ func main() {
 		err = cmdMainConfig(args)
 	case "maps":
 		err = cmdMaps(args)
+	case "queue":
+		err = cmdQueue(args)
+	case "sendmail":
+		err = cmdSendmail(args)
 	case "spf":
 		err = cmdSPF(args)
 	case "mpa":

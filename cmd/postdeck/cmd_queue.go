@@ -1,0 +1,110 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+const queueUsage = "usage: postdeck queue list [--queue Q] [--q TEXT] [--sender S] [--recipient R] [--min-age 1h] [--sort arrival|size|sender] [--offset N] [--limit N] | show ID | delete|bounce|hold|release|requeue|retry ID... | flush"
+
+func cmdQueue(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s", queueUsage)
+	}
+	fs := flag.NewFlagSet("queue", flag.ContinueOnError)
+	socket, jsonOut := clientFlags(fs)
+	q := map[string]*string{}
+	for _, name := range []string{"queue", "q", "sender", "recipient", "min-age", "sort", "offset", "limit"} {
+		q[name] = fs.String(name, "", "filter: "+name)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c := newClient(*socket, *jsonOut)
+	switch verb := args[0]; verb {
+	case "list":
+		v := url.Values{}
+		for name, p := range q {
+			if *p != "" {
+				v.Set(strings.ReplaceAll(name, "-", "_"), *p)
+			}
+		}
+		var page struct {
+			Total int       `json:"total"`
+			AsOf  time.Time `json:"as_of"`
+			Items []struct {
+				QueueID     string    `json:"queue_id"`
+				QueueName   string    `json:"queue_name"`
+				Sender      string    `json:"sender"`
+				Size        int64     `json:"size"`
+				ArrivalTime time.Time `json:"arrival_time"`
+				Recipients  []struct {
+					Address     string `json:"address"`
+					DelayReason string `json:"delay_reason"`
+				} `json:"recipients"`
+			} `json:"items"`
+		}
+		raw, err := c.do("GET", "/api/v1/queue?"+v.Encode(), nil, &page)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "QUEUE ID\tQUEUE\tARRIVAL\tSIZE\tSENDER\tRECIPIENT\tREASON")
+		for _, it := range page.Items {
+			for i, r := range it.Recipients {
+				id, qn, arr, size, sender := it.QueueID, it.QueueName, it.ArrivalTime.Local().Format("2006-01-02 15:04:05"), fmt.Sprint(it.Size), it.Sender
+				if i > 0 {
+					id, qn, arr, size, sender = "", "", "", "", ""
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, qn, arr, size, sender, r.Address, r.DelayReason)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		fmt.Printf("%d of %d messages (as of %s)\n", len(page.Items), page.Total, page.AsOf.Local().Format(time.TimeOnly))
+		return nil
+	case "show":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%s", queueUsage)
+		}
+		raw, err := c.do("GET", "/api/v1/queue/"+url.PathEscape(fs.Arg(0)), nil, nil)
+		return jsonOr(raw, err)
+	case "flush":
+		raw, err := c.do("POST", "/api/v1/queue/flush", nil, nil)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		fmt.Println("flushed: Postfix is retrying every queued message now")
+		return nil
+	case "delete", "bounce", "hold", "release", "requeue", "retry":
+		if fs.NArg() == 0 {
+			return fmt.Errorf("%s", queueUsage)
+		}
+		ids := fs.Args()
+		if len(ids) == 1 && ids[0] == "-" {
+			b, err := io.ReadAll(os.Stdin)
+			if err != nil {
+				return err
+			}
+			ids = strings.Fields(string(b))
+		}
+		var res struct {
+			Affected  int `json:"affected"`
+			GoneCount int `json:"gone_count"`
+		}
+		raw, err := c.do("POST", "/api/v1/queue/actions", map[string]any{"action": verb, "ids": ids}, &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		fmt.Printf("%s: %d affected, %d gone\n", verb, res.Affected, res.GoneCount)
+		return nil
+	}
+	return fmt.Errorf("%s", queueUsage)
+}

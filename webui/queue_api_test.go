@@ -1,0 +1,108 @@
+package webui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/mta/postfixtest"
+)
+
+// TestQueueAndSendMailAPI: a test mail sent through the API (and the MPA)
+// waits deferred in the queue; the API lists it, holds and releases it,
+// refuses malformed ids, and it is delivered once the relay host is up.
+func TestQueueAndSendMailAPI(t *testing.T) {
+	st := newStack(t)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		r := st.socketDo(t, "POST", "/api/v1/sendmail", map[string]any{
+			"subject": fmt.Sprintf("queue test %d", i), "from": "Alice <alice@example.org>",
+			"recipients": "bob@remote.example.net, carol@remote.example.net", "body": "hello\n",
+		})
+		if r.Status != 200 {
+			t.Fatalf("sendmail: %d %s", r.Status, r.Body)
+		}
+		var res struct {
+			QueueID string `json:"queue_id"`
+		}
+		r.decode(t, &res)
+		ids = append(ids, res.QueueID)
+	}
+	// The submitted messages pass the MPA and come back under new ids,
+	// deferred because the relay host is closed.
+	var page struct {
+		Total int `json:"total"`
+		Items []struct {
+			QueueID    string `json:"queue_id"`
+			QueueName  string `json:"queue_name"`
+			Sender     string `json:"sender"`
+			Recipients []struct {
+				Address     string `json:"address"`
+				DelayReason string `json:"delay_reason"`
+			} `json:"recipients"`
+		} `json:"items"`
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := st.socketDo(t, "GET", "/api/v1/queue?queue=deferred&sender=alice@example.org", nil)
+		if r.Status != 200 {
+			t.Fatalf("queue list: %d %s", r.Status, r.Body)
+		}
+		r.decode(t, &page)
+		if page.Total == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deferred messages: %d, want 3: %s", page.Total, r.Body)
+		}
+		time.Sleep(time.Second)
+	}
+	if len(page.Items[0].Recipients) != 2 || page.Items[0].Recipients[0].DelayReason == "" {
+		t.Fatalf("recipients and delay reasons: %+v", page.Items[0])
+	}
+	target := page.Items[0].QueueID
+	r := st.socketDo(t, "POST", "/api/v1/queue/actions", map[string]any{"action": "hold", "ids": []string{target}})
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"affected":1`) {
+		t.Fatalf("hold: %d %s", r.Status, r.Body)
+	}
+	r = st.socketDo(t, "GET", "/api/v1/queue?queue=hold", nil)
+	if !strings.Contains(string(r.Body), target) {
+		t.Fatalf("held message not in hold: %s", r.Body)
+	}
+	r = st.socketDo(t, "POST", "/api/v1/queue/actions", map[string]any{"action": "release", "filter": map[string]any{"queue": "hold"}})
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"affected":1`) {
+		t.Fatalf("release by filter: %d %s", r.Status, r.Body)
+	}
+	for _, bad := range []string{"../x", "-d", "ALL", "", strings.Repeat("A", 10000), "x;rm -rf /", "$(reboot)"} {
+		r := st.socketDo(t, "POST", "/api/v1/queue/actions", map[string]any{"action": "delete", "ids": []string{bad}})
+		if r.Status != 400 || !strings.Contains(string(r.Body), `"field":"ids"`) {
+			t.Errorf("delete %.20q: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	for _, body := range []map[string]any{
+		{"subject": "x\r\nBcc: evil@example.org", "from": "a@example.org", "recipients": "b@example.net", "body": "x"},
+		{"subject": "x", "from": "not an address", "recipients": "b@example.net", "body": "x"},
+		{"subject": "x", "from": "a@example.org", "recipients": "b@", "body": "x"},
+	} {
+		r := st.socketDo(t, "POST", "/api/v1/sendmail", body)
+		if r.Status != 400 {
+			t.Errorf("sendmail %v: %d %s", body, r.Status, r.Body)
+		}
+	}
+	// The relay host comes up; a flush delivers everything.
+	sink := postfixtest.NewSink(t, st.relayPort)
+	if r := st.socketDo(t, "POST", "/api/v1/queue/flush", nil); r.Status != 200 {
+		t.Fatalf("flush: %d %s", r.Status, r.Body)
+	}
+	msgs := sink.Wait(t, 3, 60*time.Second)
+	for _, m := range msgs {
+		if !strings.Contains(string(m.Data), "X-Postdeck-MPA-Id") || !strings.Contains(string(m.Data), "Subject: queue test") {
+			t.Fatalf("delivered message lacks the MPA trace or subject:\n%s", m.Data)
+		}
+	}
+	r = st.socketDo(t, "GET", "/api/v1/status", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"queue"`) || !strings.Contains(string(r.Body), `"mpa"`) {
+		t.Fatalf("status: %d %s", r.Status, r.Body)
+	}
+}
