@@ -21,9 +21,13 @@ import (
 type Deps struct {
 	DB  *store.DB
 	MTA *mta.Manager
-	MPA *mpa.Server
-	SPF *jobs.Refresher
-	Log *slog.Logger
+	// Queue is the Postfix queue of MTA's instance.
+	Queue *mta.Queue
+	// SubmitAddr is where Send Mail submits: the instance's smtpd.
+	SubmitAddr string
+	MPA        *mpa.Server
+	SPF        *jobs.Refresher
+	Log        *slog.Logger
 }
 
 // Config holds listener options.
