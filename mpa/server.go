@@ -303,6 +303,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 		return errLocal
 	}
 	s.sched.push(id)
+	acceptedMessages.Add(1)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}
 }
 

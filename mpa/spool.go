@@ -24,6 +24,27 @@ func Panics() uint64 { return panics.Load() }
 
 func countPanic() { panics.Add(1) }
 
+// Message counters for the metrics layer (metrics state, like panics).
+var (
+	acceptedMessages    atomic.Uint64
+	deliveredRecipients atomic.Uint64
+	failedRecipients    atomic.Uint64
+)
+
+// Stats are the MPA's counters since the process started: messages
+// accepted (durable, answered 250), recipients delivered back to Postfix,
+// and recipients moved to the error repository.
+type Stats struct {
+	Accepted  uint64
+	Delivered uint64
+	Failed    uint64
+}
+
+// Counters reports the MPA's Stats.
+func Counters() Stats {
+	return Stats{Accepted: acceptedMessages.Load(), Delivered: deliveredRecipients.Load(), Failed: failedRecipients.Load()}
+}
+
 // bodies stores message bodies as files: msg/ID, written to tmp/ first,
 // fsynced, renamed, and the directory fsynced, so that a body exists
 // completely or not at all before its entry is committed.

@@ -126,6 +126,7 @@ func (a *attempt) commit(final bool) error {
 		return err
 	}
 	for _, e := range a.errs {
+		failedRecipients.Add(uint64(len(e.Envelope.Recipients)))
 		a.s.log.Warn("mpa message moved to the error repository", "queue_id", e.ID, "stage", e.Stage, "err", e.Reason)
 	}
 	a.errs = nil
@@ -225,6 +226,7 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 				switch rr.code / 100 {
 				case 2:
 					a.entry.Done = append(a.entry.Done, rc.Address)
+					deliveredRecipients.Add(1)
 				case 5:
 					a.fail([]store.MPARecipient{rc}, store.StageDelivery, "Postfix refused the recipient: "+strconv.Itoa(rr.code)+" "+rr.msg)
 				default:

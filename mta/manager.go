@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"postdeck/store"
@@ -254,12 +255,18 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	_ = os.RemoveAll(staging)
 	diff := unifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
 	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
-	stage, said := m.makeLive(ctx, &res, m.afterSwap)
+	settle := m.settle
+	if !contains(p.changed, "main.cf") && !contains(p.changed, "master.cf") {
+		// Only maps changed: master keeps the configuration it runs, so
+		// the reload cannot kill it and there is nothing to wait for.
+		settle = 0
+	}
+	stage, said := m.makeLive(ctx, &res, m.afterSwap, settle)
 	if said != "" {
 		aerr := &ApplyError{Stage: stage, PostfixSaid: said}
 		if rbErr := m.rollback(p); rbErr != nil {
 			aerr.RollbackErr = rbErr
-		} else if _, again := m.makeLive(ctx, &Result{}, nil); again != "" {
+		} else if _, again := m.makeLive(ctx, &Result{}, nil, m.settle); again != "" {
 			aerr.RollbackErr = errors.New(again)
 		} else {
 			aerr.RolledBack = true
@@ -283,7 +290,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 
 // makeLive reloads (or starts) Postfix and checks it stays up. It returns
 // the stage and Postfix's words on failure.
-func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error) (stage, said string) {
+func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error, settle time.Duration) (stage, said string) {
 	logStart := m.maillogSize()
 	if fault != nil {
 		if err := fault(); err != nil {
@@ -308,9 +315,11 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error)
 	select {
 	case <-ctx.Done():
 		return stage, ctx.Err().Error()
-	case <-time.After(m.settle):
+	case <-time.After(settle):
 	}
-	if !m.running(ctx) {
+	// settle 0: only maps changed and master reloads the configuration it
+	// already runs, so there is no new reason for it to have stopped.
+	if settle > 0 && !m.running(ctx) {
 		return stage, m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
 	}
 	m.log.Debug("postfix is up", "stage", stage)
@@ -400,7 +409,23 @@ func (m *Manager) fail(actor, action string, err error) error {
 	return fmt.Errorf("apply %s: %w", action, err)
 }
 
+// applyResults counts applies by result (metrics state).
+var applyResults sync.Map // result string -> *atomic.Uint64
+
+// ApplyResults reports how many applies ended with each result ("applied",
+// "unchanged", "refused", "rolled back", "failed") since the process started.
+func ApplyResults() map[string]uint64 {
+	out := map[string]uint64{}
+	applyResults.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return out
+}
+
 func (m *Manager) audit(actor, action, result, detail, diff string) {
+	n, _ := applyResults.LoadOrStore(result, new(atomic.Uint64))
+	n.(*atomic.Uint64).Add(1)
 	m.statusMu.Lock()
 	m.last = ApplyReport{Time: time.Now().UTC(), Actor: actor, Action: action, Result: result, Message: detail}
 	m.statusMu.Unlock()

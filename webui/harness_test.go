@@ -146,6 +146,9 @@ func newStack(t *testing.T) *stack {
 	return st
 }
 
+// deps returns the stack's web dependencies.
+func (st *stack) deps() Deps { return st.srv.deps }
+
 // socketClient is an HTTP client for the trusted unix socket.
 func (st *stack) socketClient() *http.Client {
 	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{

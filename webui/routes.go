@@ -22,6 +22,10 @@ type route struct {
 func (s *Server) routeTable() []route {
 	return []route{
 		{"GET", "/healthz", permPublic, s.healthz},
+		{"GET", "/metrics", s.metricsPerm(), s.metricsGet},
+		{"GET", "/static/:file", permPublic, s.staticGet},
+		{"POST", "/api/v1/login", permPublic, s.loginPost},
+		{"POST", "/api/v1/logout", permRead, s.logoutPost},
 
 		{"GET", "/api/v1/status", permRead, s.statusGet},
 		{"GET", "/api/v1/settings", permRead, s.settingsGet},
@@ -55,6 +59,25 @@ func (s *Server) routeTable() []route {
 		// SPF refresher
 		{"GET", "/api/v1/jobs/spf", permRead, s.spfList},
 		{"POST", "/api/v1/jobs/spf/:name/refresh", permAdmin, s.spfRefresh},
+
+		// Console pages (HTML, page_*.go). A page handler ends with
+		// s.render(c, "VIEW", "Title", data); see views.go and nav.go.
+		{"GET", "/login", permPublic, s.pageLogin},
+		{"POST", "/login", permPublic, s.pageLoginPost},
+		{"POST", "/logout", permRead, s.pageLogoutPost},
+		{"GET", "/", permRead, s.pageDashboard},
+		{"GET", "/mta/settings", permRead, s.pageSettings},
+		{"POST", "/mta/settings", permAdmin, s.pageSettingsPost},
+		{"GET", "/mta/settings/mainconfig", permRead, s.pageMainConfig},
+		{"POST", "/mta/settings/mainconfig", permAdmin, s.pageMainConfigPost},
+		{"GET", "/audit", permRead, s.pageAudit},
+		// Pages other issues build: replace pageNotYet with the handler.
+		{"GET", "/mta/maps", permRead, s.pageNotYet("Maps", "Postfix lookup tables (maps.d/TYPE.NAME.map): virtual aliases, TLS policy, SASL passwords, recipient access, transports and the SPF-derived networks.")},
+		{"GET", "/mta/spf", permRead, s.pageNotYet("SPF sources", "The cidr maps refreshed from the SPF records of outside senders, with their schedule and last result.")},
+		{"GET", "/queues/mta", permRead, s.pageNotYet("MTA Queue", "The messages in Postfix's queues, with hold, release, requeue, bounce and delete, and Actions > Flush Queue.")},
+		{"GET", "/queues/mpa", permRead, s.pageNotYet("MPA Queue", "The messages waiting to be processed by the Mail Processing Agent.")},
+		{"GET", "/queues/repository", permRead, s.pageNotYet("MPA Repository", "The error repository: messages the MPA could not process, to delete or requeue once the cause is fixed.")},
+		{"GET", "/sendmail", permOperate, s.pageNotYet("Send Mail", "Send a test email from the console: subject, from, envelope sender, recipients and body (plain or MIME).")},
 	}
 }
 

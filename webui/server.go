@@ -52,6 +52,8 @@ type Server struct {
 	log  *slog.Logger
 	ui   *console // sessions, views, static files, login limits
 
+	metrics *metrics
+
 	mu   sync.Mutex
 	apps []*fiber.App
 }
@@ -60,6 +62,7 @@ type Server struct {
 func New(cfg Config, deps Deps) *Server {
 	s := &Server{deps: deps, cfg: cfg, log: deps.Log}
 	s.ui = newConsole(cfg, deps.MTA.Running)
+	s.metrics = newMetrics(s)
 	return s
 }
 
@@ -99,6 +102,7 @@ func (s *Server) newApp(trusted bool) *fiber.App {
 		BodyLimit:             32 << 20,
 		ErrorHandler:          s.errorHandler,
 	})
+	app.Use(s.countRequests)
 	app.Use(s.recoverPanics)
 	if trusted {
 		app.Use(func(c *fiber.Ctx) error {

@@ -1,0 +1,154 @@
+package webui
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"postdeck/jobs"
+	"postdeck/mpa"
+	"postdeck/mta"
+)
+
+// metrics are the Prometheus series of /metrics. Counters of requests are
+// kept here; everything else is read from the owning package at scrape time.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "postdeck_http_requests_total",
+			Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+	}
+	m.reg.MustRegister(m.requests, &collector{s: s}, prometheus.NewGoCollector())
+	return m
+}
+
+// countRequests records every request by its route pattern (not its path,
+// which would give one series per queue id).
+func (s *Server) countRequests(c *fiber.Ctx) error {
+	err := c.Next()
+	code := c.Response().StatusCode()
+	if err != nil {
+		code, _ = errorStatus(err)
+	}
+	route := c.Route().Path
+	if route == "" || route == "/" && c.Path() != "/" {
+		route = "unmatched"
+	}
+	s.metrics.requests.WithLabelValues(route, c.Method(), strconv.Itoa(code)).Inc()
+	return err
+}
+
+// metricsPerm: /metrics needs a bearer token (or a session) unless the
+// daemon runs with --metrics-public.
+func (s *Server) metricsPerm() perm {
+	if s.cfg.MetricsPublic {
+		return permPublic
+	}
+	return permRead
+}
+
+func (s *Server) metricsGet(c *fiber.Ctx) error {
+	h := adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	return h(c)
+}
+
+// collector reads the appliance's numbers at scrape time.
+type collector struct{ s *Server }
+
+var (
+	descQueueMessages = prometheus.NewDesc("postdeck_queue_messages", "Messages in each Postfix queue.", []string{"queue"}, nil)
+	descQueueBytes    = prometheus.NewDesc("postdeck_queue_bytes", "Bytes in each Postfix queue.", []string{"queue"}, nil)
+	descQueueOldest   = prometheus.NewDesc("postdeck_queue_oldest_message_age_seconds", "Age of the oldest message in the Postfix queue (0 when empty).", nil, nil)
+	descMPASpool      = prometheus.NewDesc("postdeck_mpa_spool_messages", "Messages in the MPA queue (spool).", nil, nil)
+	descMPAErrors     = prometheus.NewDesc("postdeck_mpa_error_repository_messages", "Entries in the MPA error repository.", nil, nil)
+	descMPAAccepted   = prometheus.NewDesc("postdeck_mpa_accepted_messages_total", "Messages the MPA accepted (durable, answered 250).", nil, nil)
+	descMPADelivered  = prometheus.NewDesc("postdeck_mpa_delivered_recipients_total", "Recipients the MPA handed back to Postfix.", nil, nil)
+	descMPAFailed     = prometheus.NewDesc("postdeck_mpa_failed_recipients_total", "Recipients the MPA moved to the error repository.", nil, nil)
+	descSPFSuccess    = prometheus.NewDesc("postdeck_spf_last_success_timestamp_seconds", "When each SPF-derived map was last refreshed successfully (0: never).", []string{"map"}, nil)
+	descSPFFailing    = prometheus.NewDesc("postdeck_spf_last_refresh_failed", "1 when the last refresh of the SPF-derived map failed and the live map was kept.", []string{"map"}, nil)
+	descSPFPrefixes   = prometheus.NewDesc("postdeck_spf_prefixes", "Prefixes in each SPF-derived map.", []string{"map"}, nil)
+	descApplies       = prometheus.NewDesc("postdeck_apply_total", "Configuration applies by result.", []string{"result"}, nil)
+	descPanics        = prometheus.NewDesc("postdeck_panics_total", "Recovered panics by component.", []string{"component"}, nil)
+	descPostfixUp     = prometheus.NewDesc("postdeck_postfix_up", "1 when the Postfix master process runs.", nil, nil)
+)
+
+func (col *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(col, ch) }
+
+func (col *collector) Collect(ch chan<- prometheus.Metric) {
+	s := col.s
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	if s.deps.MTA != nil {
+		gauge(descPostfixUp, boolFloat(s.deps.MTA.Running(ctx)))
+	}
+	if q := s.deps.Queue; q != nil {
+		if sum, err := q.Summary(ctx); err == nil {
+			for _, qc := range sum.Queues {
+				gauge(descQueueMessages, float64(qc.Count), qc.Name)
+				gauge(descQueueBytes, float64(qc.Bytes), qc.Name)
+			}
+			age := 0.0
+			if page, err := q.List(ctx, mta.Filter{Sort: "arrival", Limit: 1}); err == nil && len(page.Items) > 0 {
+				age = page.AsOf.Sub(page.Items[0].ArrivalTime).Seconds()
+			}
+			gauge(descQueueOldest, age)
+		} else {
+			s.log.Warn("metrics: queue summary", "err", err)
+		}
+	}
+	if m := s.deps.MPA; m != nil {
+		if counts, err := m.Counts(ctx); err == nil {
+			gauge(descMPASpool, float64(counts.Spool))
+			gauge(descMPAErrors, float64(counts.Errors))
+		}
+		st := mpa.Counters()
+		counter(descMPAAccepted, float64(st.Accepted))
+		counter(descMPADelivered, float64(st.Delivered))
+		counter(descMPAFailed, float64(st.Failed))
+	}
+	if r := s.deps.SPF; r != nil {
+		if statuses, err := r.Statuses(ctx); err == nil {
+			for _, st := range statuses {
+				ts := 0.0
+				if !st.LastSuccess.IsZero() {
+					ts = float64(st.LastSuccess.Unix())
+				}
+				gauge(descSPFSuccess, ts, st.Map)
+				gauge(descSPFFailing, boolFloat(st.Outcome == "failed"), st.Map)
+				gauge(descSPFPrefixes, float64(st.PrefixCount), st.Map)
+			}
+		}
+	}
+	for result, n := range mta.ApplyResults() {
+		counter(descApplies, float64(n), result)
+	}
+	counter(descPanics, float64(Panics()), "webui")
+	counter(descPanics, float64(mpa.Panics()), "mpa")
+	counter(descPanics, float64(jobs.Panics()), "jobs")
+	counter(descPanics, float64(mta.QueuePanics()), "queue")
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
