@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -296,4 +298,40 @@ func (s *Server) Counts(ctx context.Context) (Counts, error) {
 	held := len(s.sched.held)
 	s.sched.mu.Unlock()
 	return Counts{Spool: sp, Processing: held, Errors: er, Panics: Panics()}, nil
+}
+
+// OpenBody opens the stored message of a spool or error entry, for backups.
+func (s *Server) OpenBody(id string) (io.ReadCloser, error) {
+	if !store.ValidSpoolID(id) {
+		return nil, fmt.Errorf("open body %q: %w", id, store.ErrNotFound)
+	}
+	return os.Open(s.bodies.path(id))
+}
+
+// RestoreBody stores the message of a restored error entry durably, unless
+// a body of that id is already there (ids are unique, bodies immutable).
+func (s *Server) RestoreBody(id string, r io.Reader) error {
+	if !store.ValidSpoolID(id) {
+		return store.Invalid("file", "the backup holds a message with a malformed id %q", id)
+	}
+	if _, err := os.Stat(s.bodies.path(id)); err == nil {
+		return nil
+	}
+	_, err := s.bodies.write(id, r)
+	return err
+}
+
+// ReloadPipeline installs the stored pipeline configuration again, as at
+// start (after a restore replaced it). A configuration that does not
+// compile sends messages to the error repository with the reason.
+func (s *Server) ReloadPipeline(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := s.db.MPAPipelineGet()
+	if err != nil {
+		return fmt.Errorf("load mpa pipeline: %w", err)
+	}
+	s.setPipeline(p)
+	return nil
 }

@@ -117,10 +117,3 @@ func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {
 	}
 	return b.Put(key, raw)
 }
-
-// Backup writes a consistent copy of the whole database to w-path.
-func (db *DB) Backup(path string) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.CopyFile(path, 0o600)
-	})
-}

@@ -18,4 +18,5 @@ var (
 	keySchemaVersion = []byte("schema_version")
 	keyMTASettings   = []byte("mta")
 	keyDocument      = []byte("document")
+	keyMPAPipeline   = []byte("pipeline")
 )

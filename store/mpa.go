@@ -27,9 +27,6 @@ const (
 	StageInterrupted = "interrupted" // the MPA stopped while Postfix was answering the final dot
 )
 
-// keyMPAPipeline is the mpa_config key of the pipeline configuration (it
-// belongs in keys.go; kept here because that file has another owner).
-var keyMPAPipeline = []byte("pipeline")
 
 // MPARecipient is one RCPT TO of the original envelope with its DSN
 // parameters, so that reinjection can repeat them.

@@ -35,6 +35,8 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/audit", permRead, s.auditList},
 		{"POST", "/api/v1/tokens", permAdmin, s.tokenCreate},
 		{"POST", "/api/v1/users", permAdmin, s.userAdd},
+		{"GET", "/api/v1/backup", permAdmin, s.backupGet},
+		{"POST", "/api/v1/restore", permAdmin, s.restorePost},
 
 		// Maps
 		{"GET", "/api/v1/maps", permRead, s.mapsList},

@@ -93,13 +93,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) newApp(trusted bool) *fiber.App {
+	// The root-only socket takes restores of large databases; the network
+	// listener does not need more than a big map or test mail.
+	bodyLimit := 32 << 20
+	if trusted {
+		bodyLimit = 1 << 30
+	}
 	app := fiber.New(fiber.Config{
 		AppName:               "postdeck",
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          120 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		BodyLimit:             32 << 20,
+		BodyLimit:             bodyLimit,
 		ErrorHandler:          s.errorHandler,
 	})
 	app.Use(s.countRequests)

@@ -62,13 +62,7 @@ func (c *client) do(method, path string, in, out any) ([]byte, error) {
 		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			return raw, fmt.Errorf("%s", e.Error)
-		}
-		return raw, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return raw, apiErr(raw, resp.StatusCode)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -76,6 +70,17 @@ func (c *client) do(method, path string, in, out any) ([]byte, error) {
 		}
 	}
 	return raw, nil
+}
+
+// apiErr turns an API error answer into an error with the API's sentence.
+func apiErr(raw []byte, status int) error {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+		return fmt.Errorf("%s", e.Error)
+	}
+	return fmt.Errorf("HTTP %d", status)
 }
 
 // printJSON prints raw JSON indented.

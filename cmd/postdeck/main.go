@@ -23,6 +23,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   queue list [--queue Q] [--q TEXT] | show ID | delete|bounce|hold|release|requeue|retry ID... | flush
   sendmail --from A --to B[,C] --subject S [--sender E] [--mime] < body
   spf list | refresh NAME
+  backup FILE | restore FILE
   token create NAME [--role ROLE]
   admin add USER [--role ROLE] | passwd USER
 
@@ -51,6 +52,10 @@ func main() {
 		err = cmdQueue(args)
 	case "sendmail":
 		err = cmdSendmail(args)
+	case "backup":
+		err = cmdBackup(args)
+	case "restore":
+		err = cmdRestore(args)
 	case "spf":
 		err = cmdSPF(args)
 	case "mpa":

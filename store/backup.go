@@ -1,0 +1,100 @@
+package store
+
+import (
+	"fmt"
+	"io"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Snapshot writes a consistent copy of the database to w and returns the
+// ids of the error-repository entries in that copy, read in the same
+// transaction, so that their message bodies can go into the same backup.
+func (db *DB) Snapshot(w io.Writer) (errorIDs []string, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketMPAErrors).ForEach(func(k, _ []byte) error {
+			errorIDs = append(errorIDs, string(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		_, err := tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot database: %w", err)
+	}
+	return errorIDs, nil
+}
+
+// restoreSkip are buckets a restore leaves as they are: the schema version
+// is this binary's, and the MPA spool holds messages the running system has
+// acknowledged to Postfix and is delivering; putting an older spool back
+// would deliver them twice.
+var restoreSkip = map[string]bool{string(bucketMeta): true, string(bucketMPASpool): true}
+
+// RestoreFrom replaces the contents of every bucket (but the schema version
+// and the MPA spool) with those of the backup database at path, in one
+// transaction. The backup is first opened and migrated like a database of
+// its own, so an older backup is upgraded and a newer one refused. path is
+// modified by that migration: pass a scratch copy.
+func (db *DB) RestoreFrom(path string) error {
+	src, err := Open(path)
+	if err != nil {
+		return fmt.Errorf("open backup: %w", err)
+	}
+	defer src.Close()
+	return src.bolt.View(func(stx *bolt.Tx) error {
+		return db.bolt.Update(func(tx *bolt.Tx) error {
+			return stx.ForEach(func(name []byte, sb *bolt.Bucket) error {
+				if restoreSkip[string(name)] {
+					return nil
+				}
+				if tx.Bucket(name) != nil {
+					if err := tx.DeleteBucket(name); err != nil {
+						return fmt.Errorf("restore %s: %w", name, err)
+					}
+				}
+				b, err := tx.CreateBucket(name)
+				if err != nil {
+					return fmt.Errorf("restore %s: %w", name, err)
+				}
+				if err := b.SetSequence(sb.Sequence()); err != nil {
+					return err
+				}
+				return sb.ForEach(func(k, v []byte) error {
+					if v == nil {
+						return fmt.Errorf("restore %s: nested bucket %q is not supported", name, k)
+					}
+					return b.Put(append([]byte(nil), k...), append([]byte(nil), v...))
+				})
+			})
+		})
+	})
+}
+
+// CheckBackupFile reports whether path is a bbolt database postdeck can
+// restore, without changing it.
+func CheckBackupFile(path string) (int, error) {
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if err != nil {
+		return 0, Invalid("file", "the backup is not a postdeck database: %v", err)
+	}
+	defer bdb.Close()
+	var v int
+	err = bdb.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = readVersion(tx)
+		return err
+	})
+	if err != nil {
+		return 0, Invalid("file", "the backup's schema version cannot be read: %v", err)
+	}
+	if v == 0 {
+		return 0, Invalid("file", "the backup is not a postdeck database (no schema version)")
+	}
+	if v > LatestSchema() {
+		return v, Invalid("file", "the backup has schema version %d, newer than this postdeck knows (%d): restore it with a newer postdeck", v, LatestSchema())
+	}
+	return v, nil
+}

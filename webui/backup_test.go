@@ -1,0 +1,185 @@
+package webui
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"postdeck/store"
+)
+
+// errorEntryViaTemplate makes the MPA put one message in the error
+// repository: a footer template that only fails for Subject "boom" passes
+// validation and fails at run time, as the documentation's example.
+func errorEntryViaTemplate(t *testing.T, st *stack) string {
+	t.Helper()
+	ctx := context.Background()
+	err := st.mpa.PutPipeline(ctx, store.MPAPipeline{
+		Processors: []string{"trace", "rules"},
+		Rules:      "recipient * footer legal\n",
+		Templates:  []store.MPATemplate{{Name: "legal", Text: "{{if eq .Subject \"boom\"}}{{.Department}}{{end}}-- sent via postdeck"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := st.socketDo(t, "POST", "/api/v1/sendmail", map[string]any{"subject": "boom", "from": "e@example.org", "recipients": "r@remote.example.net", "body": "the body of boom\n"})
+	if r.Status != 200 {
+		t.Fatalf("sendmail: %d %s", r.Status, r.Body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		items, err := st.mpa.ListErrors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 1 {
+			if !strings.Contains(items[0].Reason, "Department") {
+				t.Fatalf("error reason %q", items[0].Reason)
+			}
+			return items[0].ID
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no error-repository entry after 30 s (%d)", len(items))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBackupDuringMailFlowRestores: a backup taken while mail flows
+// restores settings, maps and the error repository (with its message).
+func TestBackupDuringMailFlowRestores(t *testing.T) {
+	st := newStack(t)
+	var settings map[string]any
+	st.socketDo(t, "GET", "/api/v1/settings", nil).decode(t, &settings)
+	settings["hostname"] = "backup.example.test"
+	if r := st.socketDo(t, "PUT", "/api/v1/settings", settings); r.Status != 200 {
+		t.Fatalf("settings: %d %s", r.Status, r.Body)
+	}
+	transport := map[string]string{"type": "hash", "content": "partner.example.test smtp:[127.0.0.1]:2526\n"}
+	if r := st.socketDo(t, "PUT", "/api/v1/maps/transport-maps", transport); r.Status != 200 {
+		t.Fatalf("map: %d %s", r.Status, r.Body)
+	}
+	errID := errorEntryViaTemplate(t, st)
+
+	// Mail flows while the backup is taken.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 10; i++ {
+			st.socketDo(t, "POST", "/api/v1/sendmail", map[string]any{"subject": fmt.Sprint("flow ", i), "from": "f@example.org", "recipients": "r@remote.example.net", "body": "x\n"})
+		}
+	}()
+	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
+	wg.Wait()
+	if backup.Status != 200 {
+		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
+	}
+	names := tarNames(t, backup.Body)
+	if !names["postdeck.db"] || !names["mpa/"+errID] {
+		t.Fatalf("backup holds %v", names)
+	}
+
+	// Everything changes afterwards...
+	settings["hostname"] = "changed.example.test"
+	if r := st.socketDo(t, "PUT", "/api/v1/settings", settings); r.Status != 200 {
+		t.Fatalf("settings: %d %s", r.Status, r.Body)
+	}
+	transport["content"] = "other.example.test smtp:[127.0.0.1]:2527\n"
+	if r := st.socketDo(t, "PUT", "/api/v1/maps/transport-maps", transport); r.Status != 200 {
+		t.Fatalf("map: %d %s", r.Status, r.Body)
+	}
+	if r := st.socketDo(t, "POST", "/api/v1/mpa/errors/actions", map[string]any{"action": "delete", "ids": []string{errID}}); r.Status != 200 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+
+	// ... and the restore brings it back, live.
+	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup.Body), nil)
+	if r.Status != 200 {
+		t.Fatalf("restore: %d %s", r.Status, r.Body)
+	}
+	if r := st.socketDo(t, "GET", "/api/v1/settings", nil); !strings.Contains(string(r.Body), `"hostname":"backup.example.test"`) {
+		t.Fatalf("settings after restore: %s", r.Body)
+	}
+	if got, _, _ := st.mgr.Postfix().Run(context.Background(), nil, "postconf", "-h", "myhostname"); strings.TrimSpace(string(got)) != "backup.example.test" {
+		t.Fatalf("live myhostname after restore: %s", got)
+	}
+	if r := st.socketDo(t, "GET", "/api/v1/maps/transport-maps", nil); !strings.Contains(string(r.Body), "partner.example.test") {
+		t.Fatalf("map after restore: %s", r.Body)
+	}
+	r = st.socketDo(t, "GET", "/api/v1/mpa/errors/"+errID, nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), "the body of boom") {
+		t.Fatalf("error entry after restore: %d %s", r.Status, r.Body)
+	}
+
+	// A backup from a newer postdeck is refused, and nothing changes.
+	newer := newerBackup(t)
+	r = doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(newer), nil)
+	if r.Status != 400 || !strings.Contains(string(r.Body), "newer than this postdeck") {
+		t.Fatalf("newer backup: %d %s", r.Status, r.Body)
+	}
+	if r := doJSON(t, http.DefaultClient, "GET", st.base+"/api/v1/backup", nil, nil); r.Status != 401 {
+		t.Fatalf("backup without login: %d", r.Status)
+	}
+}
+
+func tarNames(t *testing.T, raw []byte) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	tr := tar.NewReader(bytes.NewReader(raw))
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			break
+		}
+		out[hdr.Name] = true
+	}
+	return out
+}
+
+// newerBackup is an archive whose database claims a schema version this
+// binary does not know.
+func newerBackup(t *testing.T) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "newer.db")
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("meta"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("schema_version"), []byte(fmt.Sprint(store.LatestSchema()+1)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var db bytes.Buffer
+	if err := bdb.View(func(tx *bolt.Tx) error { _, err := tx.WriteTo(&db); return err }); err != nil {
+		t.Fatal(err)
+	}
+	_ = bdb.Close()
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	if err := tw.WriteHeader(&tar.Header{Name: "postdeck.db", Mode: 0o600, Size: int64(db.Len())}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(db.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
