@@ -27,7 +27,6 @@ const (
 	StageInterrupted = "interrupted" // the MPA stopped while Postfix was answering the final dot
 )
 
-
 // MPARecipient is one RCPT TO of the original envelope with its DSN
 // parameters, so that reinjection can repeat them.
 type MPARecipient struct {
