@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"flag"
 	"fmt"
@@ -140,13 +141,9 @@ func serve(args []string) error {
 	if err := mpaSrv.Start(ctx); err != nil {
 		return fmt.Errorf("start mpa: %w", err)
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := mpaSrv.Shutdown(sctx); err != nil {
-			log.Error("stop mpa", "err", err)
-		}
-	}()
+	var stops shutdownSteps
+	defer stops.run(log) // also on a failed start
+	stops.add("stop the mpa (finishing its sessions)", mpaSrv.Shutdown)
 
 	inst := mta.Instance{
 		ConfigDir:      f.postfixConfig,
@@ -179,18 +176,24 @@ func serve(args []string) error {
 		return fmt.Errorf("start spf refresher: %w", err)
 	}
 	sched.Start()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := sched.Shutdown(sctx); err != nil {
-			log.Error("stop jobs", "err", err)
-		}
-	}()
+	stops.add("stop jobs (waiting for a running refresh)", sched.Shutdown)
+	stops.add("stop a private postfix", manager.Shutdown)
 
-	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic}, webui.Deps{DB: db, MTA: manager, MPA: mpaSrv, SPF: refresher, Log: log})
+	tlsConf, err := webui.TLSConfig(f.tlsCert, f.tlsKey, f.tlsSelfSigned, f.data)
+	if err != nil {
+		return err
+	}
+	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic, Secure: tlsConf != nil}, webui.Deps{
+		DB: db, MTA: manager, MPA: mpaSrv, SPF: refresher, Log: log,
+		Queue: mta.NewQueue(manager.Postfix(), log), SubmitAddr: inst.SubmitAddr(),
+	})
 	tcp, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		tcp, scheme = tls.NewListener(tcp, tlsConf), "https"
 	}
 	sock, err := listenSocket(f.socket)
 	if err != nil {
@@ -200,7 +203,7 @@ func serve(args []string) error {
 	errc := make(chan error, 2)
 	go func() { errc <- web.Serve(tcp, false) }()
 	go func() { errc <- web.Serve(sock, true) }()
-	log.Info("postdeck is ready", "console", "http://"+tcp.Addr().String()+"/", "socket", f.socket)
+	log.Info("postdeck is ready", "console", scheme+"://"+tcp.Addr().String()+"/", "socket", f.socket)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -223,6 +226,8 @@ loop:
 			}
 		}
 	}
+	// SIGTERM: stop accepting requests, finish MPA sessions, stop jobs, then
+	// stop a private Postfix; the store closes last (deferred above).
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -230,10 +235,30 @@ loop:
 		log.Error("stop web listeners", "err", err)
 	}
 	_ = os.Remove(f.socket)
-	if err := manager.Shutdown(sctx); err != nil {
-		log.Error("stop private postfix", "err", err)
-	}
+	stops.run(log)
 	return serveErr
+}
+
+// shutdownSteps are stop functions run once, in the order they were added.
+type shutdownSteps struct {
+	names []string
+	fns   []func(context.Context) error
+}
+
+func (s *shutdownSteps) add(name string, fn func(context.Context) error) {
+	s.names = append(s.names, name)
+	s.fns = append(s.fns, fn)
+}
+
+func (s *shutdownSteps) run(log *slog.Logger) {
+	for i, fn := range s.fns {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := fn(ctx); err != nil {
+			log.Error(s.names[i], "err", err)
+		}
+		cancel()
+	}
+	s.names, s.fns = nil, nil
 }
 
 // listenSocket opens the CLI's unix socket, mode 0600 in a 0700 directory,
