@@ -45,7 +45,19 @@ const testPassword = "correct horse battery"
 
 var testUsers = map[string]string{"admin": store.RoleAdmin, "oper": store.RoleOperator, "audit": store.RoleAuditor}
 
+// stackOptions change newStack's defaults.
+type stackOptions struct {
+	// Resolver is the SPF refresher's DNS server (default: a closed
+	// loopback port).
+	Resolver string
+}
+
 func newStack(t *testing.T) *stack {
+	t.Helper()
+	return newStackWith(t, stackOptions{})
+}
+
+func newStackWith(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	postfixtest.Require(t)
 	base := postfixtest.Dir(t)
@@ -107,11 +119,14 @@ func newStack(t *testing.T) *stack {
 	if _, err := mgr.SaveSettings(context.Background(), "test", settings); err != nil {
 		t.Fatal(err)
 	}
+	if opts.Resolver == "" {
+		opts.Resolver = "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	}
 	sched := jobs.NewScheduler(log)
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
 		DB: db, Maps: mgr.RefresherMaps(), Scheduler: sched, Logger: log,
 		// Loopback only: tests that refresh start their own DNS server.
-		Resolver: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)), QueryTimeout: 200 * time.Millisecond,
+		Resolver: opts.Resolver, QueryTimeout: 200 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,105 @@
+package webui
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/jobs"
+	"postdeck/store"
+)
+
+// spfPageData is the Data of views/spf.html.
+type spfPageData struct {
+	Sources []jobs.SourceStatus
+	Form    jobs.SourceInput
+	Errors  map[string]string
+}
+
+// pageSPF is GET /mta/spf: the SPF-derived cidr maps with their schedule,
+// last run and success, prefix count, last error and recent changes.
+func (s *Server) pageSPF(c *fiber.Ctx) error {
+	return s.renderSPF(c, fiber.StatusOK, jobs.SourceInput{}, nil, nil)
+}
+
+func (s *Server) renderSPF(c *fiber.Ctx, status int, form jobs.SourceInput, errs map[string]string, flash *Flash) error {
+	sources, err := s.deps.SPF.Statuses(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if errs == nil {
+		errs = map[string]string{}
+	}
+	return s.renderStatus(c, status, "spf", "SPF sources", spfPageData{Sources: sources, Form: form, Errors: errs}, flash)
+}
+
+// pageSPFRefresh is POST /mta/spf/:name/refresh: Refresh now.
+func (s *Server) pageSPFRefresh(c *fiber.Ctx) error {
+	res, err := s.deps.SPF.RefreshNow(c.UserContext(), actor(c), c.Params("name"))
+	if err != nil {
+		return err
+	}
+	f := &Flash{Kind: "success", Message: "Refreshed " + res.Map + ": " + res.Outcome + "."}
+	switch res.Outcome {
+	case "failed":
+		f = &Flash{Kind: "error", Message: "The refresh of " + res.Map + " failed; the last good map stays live.", Details: []string{res.Error}}
+	case "updated":
+		f.Details = []string{fmtPrefixChange(len(res.Added), len(res.Removed), res.PrefixCount)}
+	}
+	f.Details = append(f.Details, res.Warnings...)
+	return s.flashAndRedirect(c, f, "/mta/spf")
+}
+
+// pageSPFAdd is POST /mta/spf: add a source (domain, map, schedule, value).
+func (s *Server) pageSPFAdd(c *fiber.Ctx) error {
+	in := jobs.SourceInput{Domain: c.FormValue("domain"), Map: c.FormValue("map"), Schedule: c.FormValue("schedule"), Value: c.FormValue("value")}
+	st, err := s.deps.SPF.AddSource(c.UserContext(), actor(c), in)
+	if err != nil {
+		f, code, ferr := s.formError(err)
+		if ferr != nil {
+			return ferr
+		}
+		errs := map[string]string{}
+		if fe, ok := asFieldError(err); ok {
+			errs[fe.Field] = fe.Msg
+		}
+		return s.renderSPF(c, code, in, errs, f)
+	}
+	res, err := s.deps.SPF.RefreshNow(c.UserContext(), actor(c), st.Map)
+	if err != nil {
+		return err
+	}
+	f := &Flash{Kind: "success", Message: "Added the source " + st.Domain + " for map " + st.Map + "; first refresh: " + res.Outcome + "."}
+	if res.Error != "" {
+		f.Kind = "warning"
+		f.Details = []string{res.Error}
+	}
+	return s.flashAndRedirect(c, f, "/mta/spf")
+}
+
+// pageSPFRemove is POST /mta/spf/:name/delete: remove an added source; its
+// map is handed to the administrators with its last content.
+func (s *Server) pageSPFRemove(c *fiber.Ctx) error {
+	name := c.Params("name")
+	if err := s.deps.SPF.RemoveSource(c.UserContext(), actor(c), name); err != nil {
+		f, _, ferr := s.formError(err)
+		if ferr != nil {
+			return ferr
+		}
+		return s.flashAndRedirect(c, f, "/mta/spf")
+	}
+	return s.flashAndRedirect(c, &Flash{Kind: "success", Message: "Removed the source of map " + name + "; the map stays, now edited by administrators."}, "/mta/spf")
+}
+
+func asFieldError(err error) (*store.FieldError, bool) {
+	var fe *store.FieldError
+	if errors.As(err, &fe) {
+		return fe, true
+	}
+	return nil, false
+}
+
+func fmtPrefixChange(added, removed, total int) string {
+	return fmt.Sprintf("+%d / -%d prefixes, %d in all.", added, removed, total)
+}
