@@ -1,15 +1,41 @@
 package mta
 
 import (
+	"path/filepath"
 	"regexp"
+	"strings"
+	"time"
 
 	"postdeck/store"
 )
 
-// maxMapBytes and maxMapLines bound one map's content.
+// Limits of one map's content. A map is configuration, not a database: a
+// hundred thousand lines (a large transport or access table) fit, a file
+// that would make postmap and every Postfix lookup slow does not.
 const (
-	maxMapBytes = 16 << 20
-	maxMapLines = 200000
+	maxMapBytes    = 16 << 20
+	maxMapLines    = 200000
+	maxMapLineSize = 4096
+)
+
+// Map names of the default maps whose meaning postdeck checks.
+const (
+	MapVirtualAlias    = "virtual-alias-maps"
+	MapTLSPolicy       = "tls-policy"
+	MapSASLPasswords   = "smtp-sasl-password_maps"
+	MapRecipientAccess = "check-recipient-access"
+	MapTransport       = "transport-maps"
+)
+
+// ActorRefresher is the audit actor of the SPF refresher: PutMap lets only
+// this actor write maps owned by store.OwnerRefresher.
+const ActorRefresher = "spf-refresher"
+
+// FieldMapContent and FieldMapType are the API fields of a map.
+const (
+	FieldMapContent = "content"
+	FieldMapType    = "type"
+	FieldMapName    = "name"
 )
 
 var mapNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
@@ -18,7 +44,7 @@ var mapNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 // nothing that could leave maps.d.
 func ValidMapName(name string) error {
 	if !mapNameRe.MatchString(name) || name == "." || name == ".." {
-		return store.Invalid("name", "map name %q: use 1 to 100 letters, digits, '.', '-' or '_', starting with a letter or digit", truncate(name, 40))
+		return store.Invalid(FieldMapName, "map name %q: use 1 to 100 letters, digits, '.', '-' or '_', starting with a letter or digit", truncate(name, 40))
 	}
 	return nil
 }
@@ -30,11 +56,14 @@ func ValidMapType(typ string) error {
 			return nil
 		}
 	}
-	return store.Invalid("type", "map type %q: choose btree, cidr, hash, pcre or regexp", truncate(typ, 20))
+	return store.Invalid(FieldMapType, "map type %q: choose btree, cidr, hash, pcre or regexp", truncate(typ, 20))
 }
 
-// validateMaps checks names, types and sizes of every map.
+// validateMaps checks names, types and sizes of every map. It runs on every
+// apply, so it stays cheap: the full per-type validation runs once, when a
+// map is saved (PutMap).
 func validateMaps(maps []store.Map) error {
+	seen := make(map[string]bool, len(maps))
 	for _, mp := range maps {
 		if err := ValidMapName(mp.Name); err != nil {
 			return err
@@ -42,9 +71,50 @@ func validateMaps(maps []store.Map) error {
 		if err := ValidMapType(mp.Type); err != nil {
 			return err
 		}
+		if seen[mp.Name] {
+			return store.Invalid(FieldMapName, "map %s is defined twice", mp.Name)
+		}
+		seen[mp.Name] = true
 		if len(mp.Content) > maxMapBytes {
-			return store.Invalid("content", "map %s: %d bytes is more than the %d allowed", mp.Name, len(mp.Content), maxMapBytes)
+			return store.Invalid(FieldMapContent, "map %s: %d bytes is more than the %d allowed", mp.Name, len(mp.Content), maxMapBytes)
 		}
 	}
 	return nil
+}
+
+// MapInfo is one line of the map list: what the Maps page and
+// GET /api/v1/maps show, without the content.
+type MapInfo struct {
+	Name    string    `json:"name"`
+	Type    string    `json:"type"`
+	File    string    `json:"file"`  // absolute path of the source file
+	Lines   int       `json:"lines"` // lines of content
+	Owner   string    `json:"owner"` // admin or refresher
+	Updated time.Time `json:"updated"`
+}
+
+// MapPath is the absolute path of a map's source file.
+func (in Instance) MapPath(typ, name string) string {
+	return filepath.Join(in.ConfigDir, filepath.FromSlash(MapFile(typ, name)))
+}
+
+// lineCount counts the lines of a map's content.
+func lineCount(content string) int {
+	if content == "" {
+		return 0
+	}
+	n := strings.Count(content, "\n")
+	if !strings.HasSuffix(content, "\n") {
+		n++
+	}
+	return n
+}
+
+// normalizeMapContent turns CRLF into LF (browsers post textareas with
+// CRLF), so that line numbers and bytes match what Postfix reads.
+func normalizeMapContent(s string) string {
+	if strings.Contains(s, "\r\n") {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+	}
+	return s
 }

@@ -1,0 +1,402 @@
+package mta
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"postdeck/store"
+)
+
+// ListMaps returns every map without its content, sorted by name.
+func (m *Manager) ListMaps() ([]MapInfo, error) {
+	maps, err := m.db.ListMaps()
+	if err != nil {
+		return nil, fmt.Errorf("list maps: %w", err)
+	}
+	out := make([]MapInfo, 0, len(maps))
+	for _, mp := range maps {
+		out = append(out, m.mapInfo(mp))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (m *Manager) mapInfo(mp store.Map) MapInfo {
+	return MapInfo{
+		Name: mp.Name, Type: mp.Type, File: m.inst.MapPath(mp.Type, mp.Name),
+		Lines: lineCount(mp.Content), Owner: mp.Owner, Updated: mp.Updated,
+	}
+}
+
+// MapInfo describes one stored map (no content).
+func (m *Manager) MapInfo(mp store.Map) MapInfo { return m.mapInfo(mp) }
+
+// GetMap returns a stored map as it is, passwords included: callers that
+// show it use MaskSecrets. A missing map is store.ErrNotFound.
+func (m *Manager) GetMap(name string) (store.Map, error) {
+	if err := ValidMapName(name); err != nil {
+		return store.Map{}, refuse(store.ErrNotFound, "map %s does not exist", truncate(name, 40))
+	}
+	maps, err := m.db.ListMaps()
+	if err != nil {
+		return store.Map{}, fmt.Errorf("get map: %w", err)
+	}
+	for _, mp := range maps {
+		if mp.Name == name {
+			return mp, nil
+		}
+	}
+	return store.Map{}, refuse(store.ErrNotFound, "map %s does not exist", name)
+}
+
+// PutMap validates a map, stores it and applies it: the map's file (built
+// with postmap for hash and btree) and main.cf change together or not at
+// all. Maps the SPF refresher owns can only be written by it
+// (ActorRefresher, or PutRefresherMap); an administrator's edit is
+// store.ErrForbidden. Changing the type of a map main.cf still references
+// is store.ErrConflict. For the SASL password map, a masked password
+// (********) or an empty one keeps the stored password of that key.
+func (m *Manager) PutMap(ctx context.Context, actor string, in store.Map) (Result, error) {
+	return m.putMap(ctx, actor, in, actor == ActorRefresher)
+}
+
+// PutRefresherMap is the SPF refresher's way to save a map: it may create
+// and write maps owned by store.OwnerRefresher (in.Owner refresher) and
+// hand one over to the administrators (in.Owner admin), but never
+// overwrites an administrator's map (store.ErrConflict).
+func (m *Manager) PutRefresherMap(ctx context.Context, actor string, in store.Map) (Result, error) {
+	return m.putMap(ctx, actor, in, true)
+}
+
+// RefresherMaps adapts the Manager to the SPF refresher's map interface
+// (PutMap returning only an error).
+func (m *Manager) RefresherMaps() RefresherMapSaver { return RefresherMapSaver{m: m} }
+
+// RefresherMapSaver saves maps for the SPF refresher through
+// PutRefresherMap.
+type RefresherMapSaver struct{ m *Manager }
+
+// PutMap saves a refresher map through the apply pipeline.
+func (r RefresherMapSaver) PutMap(ctx context.Context, actor string, mp store.Map) error {
+	_, err := r.m.PutRefresherMap(ctx, actor, mp)
+	return err
+}
+
+// GetMap returns a stored map (store.ErrNotFound when absent).
+func (r RefresherMapSaver) GetMap(name string) (store.Map, error) { return r.m.GetMap(name) }
+
+func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher bool) (Result, error) {
+	if err := ValidMapName(in.Name); err != nil {
+		m.audit(actor, "map", "refused", err.Error(), "")
+		return Result{}, err
+	}
+	if err := ValidMapType(in.Type); err != nil {
+		m.audit(actor, "map "+in.Name, "refused", err.Error(), "")
+		return Result{}, err
+	}
+	in.Content = normalizeMapContent(in.Content)
+	return m.Update(ctx, actor, "map "+in.Name, func(st *store.State) error {
+		idx := -1
+		for i := range st.Maps {
+			if st.Maps[i].Name == in.Name {
+				idx = i
+			}
+		}
+		owner := store.OwnerAdmin
+		if idx >= 0 {
+			old := st.Maps[idx]
+			owner = old.Owner
+			switch {
+			case refresher && old.Owner != store.OwnerRefresher:
+				return refuse(store.ErrConflict, "map %s is edited by administrators; the SPF refresher does not overwrite it", in.Name)
+			case !refresher && old.Owner == store.OwnerRefresher:
+				return refuse(store.ErrForbidden, "map %s is kept up to date by the SPF refresher from DNS, so it cannot be edited here; remove its SPF source first to take it over", in.Name)
+			}
+			if old.Type != in.Type {
+				if where := m.mapReference(st, old.Type, old.Name); where != "" {
+					return refuse(store.ErrConflict, "map %s cannot change its type from %s to %s: %s; change that reference first (the file name becomes %s)", in.Name, old.Type, in.Type, where, MapFile(in.Type, in.Name))
+				}
+			}
+			if in.Name == MapSASLPasswords {
+				content, err := keepMaskedPasswords(in.Content, old.Content)
+				if err != nil {
+					return err
+				}
+				in.Content = content
+			}
+		} else if in.Name == MapSASLPasswords {
+			content, err := keepMaskedPasswords(in.Content, "")
+			if err != nil {
+				return err
+			}
+			in.Content = content
+		}
+		if refresher {
+			owner = store.OwnerRefresher
+			if in.Owner == store.OwnerAdmin {
+				owner = store.OwnerAdmin
+			}
+		}
+		mc, err := m.mapContextFor(st)
+		if err != nil {
+			return err
+		}
+		if err := validateMapContent(in, mc); err != nil {
+			return err
+		}
+		in.Owner, in.Updated = owner, time.Now().UTC()
+		if idx >= 0 {
+			st.Maps[idx] = in
+		} else {
+			st.Maps = append(st.Maps, in)
+		}
+		return nil
+	})
+}
+
+// DeleteMap removes a map and its files. A map main.cf still references is
+// store.ErrConflict, naming where; a map the SPF refresher owns is
+// store.ErrForbidden.
+func (m *Manager) DeleteMap(ctx context.Context, actor, name string) (Result, error) {
+	return m.Update(ctx, actor, "delete map "+truncate(name, 100), func(st *store.State) error {
+		idx := -1
+		for i := range st.Maps {
+			if st.Maps[i].Name == name {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return refuse(store.ErrNotFound, "map %s does not exist", truncate(name, 100))
+		}
+		old := st.Maps[idx]
+		if old.Owner == store.OwnerRefresher && actor != ActorRefresher {
+			return refuse(store.ErrForbidden, "map %s is kept up to date by the SPF refresher from DNS, so it cannot be deleted here; remove its SPF source first", name)
+		}
+		if where := m.mapReference(st, old.Type, old.Name); where != "" {
+			return refuse(store.ErrConflict, "map %s cannot be deleted: %s; remove that reference first", name, where)
+		}
+		st.Maps = append(st.Maps[:idx:idx], st.Maps[idx+1:]...)
+		return nil
+	})
+}
+
+// mapContextFor collects what the default maps' meaning checks need.
+func (m *Manager) mapContextFor(st *store.State) (*mapContext, error) {
+	master, err := renderMaster(m.inst)
+	if err != nil {
+		return nil, err
+	}
+	params, err := ParseMainConfig(st.MainConfig)
+	if err != nil {
+		params = nil // the document is checked on its own; a map does not depend on it
+	}
+	return newMapContext(master, params), nil
+}
+
+// mapReference says where main.cf (the Edit Main Config document, or the
+// main.cf and master.cf postdeck renders) refers to the map's file, or "".
+func (m *Manager) mapReference(st *store.State, typ, name string) string {
+	file := MapFile(typ, name)
+	params, err := ParseMainConfig(st.MainConfig)
+	if err == nil {
+		for _, p := range params {
+			if refersTo(p.Value, file) {
+				return fmt.Sprintf("parameter %s on line %d of the main config (Edit Main Config) refers to %s", p.Name, p.Line, file)
+			}
+		}
+		main := renderMain(m.inst, *st, params)
+		for i, line := range strings.Split(main, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "#") && refersTo(line, file) {
+				param, _, _ := strings.Cut(line, "=")
+				return fmt.Sprintf("main.cf line %d (%s) refers to %s", i+1, strings.TrimSpace(param), file)
+			}
+		}
+	} else if refersTo(st.MainConfig, file) {
+		return "the main config (Edit Main Config) refers to " + file
+	}
+	if master, err := renderMaster(m.inst); err == nil && refersTo(master, file) {
+		return "master.cf refers to " + file
+	}
+	return ""
+}
+
+// refersTo finds maps.d/TYPE.NAME.map as a path component in text:
+// $config_directory/maps.d/..., ${config_directory}/maps.d/... or the
+// absolute path.
+func refersTo(text, file string) bool {
+	for off := 0; ; {
+		i := strings.Index(text[off:], file)
+		if i < 0 {
+			return false
+		}
+		i += off
+		end := i + len(file)
+		before := i == 0 || text[i-1] == '/'
+		after := end == len(text) || !(isAlnum(text[end]) || text[end] == '.' || text[end] == '-' || text[end] == '_')
+		if before && after {
+			return true
+		}
+		off = i + 1
+	}
+}
+
+// maskedPassword replaces SASL passwords in everything the API shows.
+const maskedPassword = "********"
+
+// MaskSecrets returns the map as the console and the API may show it: the
+// passwords of the SASL password map become ********. Other maps are
+// returned unchanged.
+func MaskSecrets(mp store.Map) store.Map {
+	if mp.Name != MapSASLPasswords {
+		return mp
+	}
+	var b strings.Builder
+	b.Grow(len(mp.Content))
+	lines := strings.SplitAfter(mp.Content, "\n")
+	for _, line := range lines {
+		b.WriteString(maskLine(line))
+	}
+	mp.Content = b.String()
+	return mp
+}
+
+// maskLine masks the password of one "key user:password" line. A
+// continuation line (which Postfix appends to the value) is masked whole.
+func maskLine(line string) string {
+	body := strings.TrimRight(line, "\r\n")
+	nl := line[len(body):]
+	trimmed := strings.TrimLeft(body, " \t")
+	if trimmed == "" || trimmed[0] == '#' {
+		return line
+	}
+	if len(trimmed) != len(body) {
+		return body[:len(body)-len(trimmed)] + maskedPassword + nl
+	}
+	key, value := splitRule(body)
+	if value == "" {
+		return line
+	}
+	sep := body[len(key) : len(body)-len(value)]
+	user, _, ok := strings.Cut(value, ":")
+	if !ok {
+		return key + sep + maskedPassword + nl
+	}
+	return key + sep + user + ":" + maskedPassword + nl
+}
+
+// maskValue masks a SASL lookup result.
+func maskValue(v string) string {
+	if user, _, ok := strings.Cut(v, ":"); ok {
+		return user + ":" + maskedPassword
+	}
+	return maskedPassword
+}
+
+// keepMaskedPasswords puts the stored password back where the new content
+// of the SASL map has a masked (********) or empty password, matching
+// lines by key (case-insensitively, as postmap folds keys).
+func keepMaskedPasswords(content, stored string) (string, error) {
+	if !strings.Contains(content, maskedPassword) && !strings.Contains(content, ":\n") && !strings.HasSuffix(content, ":") {
+		return content, nil
+	}
+	old := map[string]string{}
+	for _, line := range strings.Split(stored, "\n") {
+		if line == "" || line[0] == ' ' || line[0] == '\t' || line[0] == '#' {
+			continue
+		}
+		key, value := splitRule(line)
+		if _, pass, ok := strings.Cut(value, ":"); ok {
+			old[strings.ToLower(key)] = pass
+		}
+	}
+	lines := strings.Split(content, "\n")
+	for i, line := range lines {
+		if line == "" || line[0] == ' ' || line[0] == '\t' || line[0] == '#' {
+			if strings.Contains(line, maskedPassword) && strings.TrimLeft(line, " \t") != "" && strings.TrimLeft(line, " \t")[0] != '#' {
+				return "", store.InvalidLine(FieldMapContent, i+1, "map %s: a masked password cannot continue a line; write each entry as \"host user:password\" on one line", MapSASLPasswords)
+			}
+			continue
+		}
+		key, value := splitRule(line)
+		user, pass, ok := strings.Cut(value, ":")
+		if !ok || (pass != maskedPassword && pass != "") {
+			continue
+		}
+		keep, found := old[strings.ToLower(key)]
+		if !found {
+			return "", store.InvalidLine(FieldMapContent, i+1, "map %s: the password for %q is masked or empty, but no password is stored for it; type the password", MapSASLPasswords, truncate(key, 80))
+		}
+		lines[i] = line[:len(line)-len(value)] + user + ":" + keep
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// maxLookupKey bounds a lookup tester key.
+const maxLookupKey = 1024
+
+// LookupMap asks Postfix what a live map answers for key: `postmap -q`
+// on the live file (the .db of hash and btree maps), exactly as Postfix's
+// daemons see it. The SASL map's passwords are masked in the answer.
+func (m *Manager) LookupMap(ctx context.Context, name, key string) (found bool, value string, err error) {
+	mp, err := m.GetMap(name)
+	if err != nil {
+		return false, "", err
+	}
+	if key == "" || len(key) > maxLookupKey || strings.ContainsAny(key, "\r\n\x00") {
+		return false, "", store.Invalid("key", "the lookup key must be 1 to %d characters on one line", maxLookupKey)
+	}
+	// Keys go in on standard input (postmap -q -): a key starting with
+	// '-' cannot be taken for an option.
+	path := m.inst.MapPath(mp.Type, mp.Name)
+	stdout, stderr, runErr := m.pf.Run(ctx, strings.NewReader(key+"\n"), "postmap", "-q", "-", mp.Type+":"+path)
+	if said := firstProblemOnly(stderr); said != "" {
+		return false, "", refuse(store.ErrConflict, "look up %q in map %s: Postfix says: %s", truncate(key, 60), name, said)
+	}
+	if runErr != nil {
+		var ce *CmdError
+		if errors.As(runErr, &ce) && len(bytes.TrimSpace(stdout)) == 0 {
+			return false, "", nil // rc 1 without a complaint: not found
+		}
+		return false, "", fmt.Errorf("look up in map %s: %w", name, runErr)
+	}
+	line := strings.TrimRight(string(stdout), "\n")
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	_, value, ok := strings.Cut(line, "\t")
+	if !ok {
+		return false, "", nil
+	}
+	if mp.Name == MapSASLPasswords {
+		value = maskValue(value)
+	}
+	return true, value, nil
+}
+
+// firstProblemOnly returns Postfix's first warning or fatal, "" when it
+// said nothing wrong.
+func firstProblemOnly(stderr []byte) string {
+	if !hasProblem(stderr) {
+		return ""
+	}
+	return firstProblem(string(stderr))
+}
+
+// refusal is a user error whose message is the sentence alone; it wraps
+// one of store's sentinels for the web layer's status code.
+type refusal struct {
+	msg  string
+	kind error
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.kind }
+
+func refuse(kind error, format string, args ...any) error {
+	return &refusal{msg: fmt.Sprintf(format, args...), kind: kind}
+}

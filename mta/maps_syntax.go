@@ -1,0 +1,349 @@
+package mta
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"postdeck/store"
+)
+
+// mapEntry is one rule of a table file: a logical line split into its
+// lookup key (hash, btree), network (cidr) or pattern (pcre, regexp) and its
+// result.
+type mapEntry struct {
+	line  int    // 1-based line of the logical line's first physical line
+	key   string // key, network or /pattern/flags (negation included)
+	value string // lookup result
+}
+
+// lineError is a problem on one line of a map's content.
+type lineError struct {
+	line int
+	msg  string
+}
+
+// parseMapContent checks the content of a map of type typ line by line, the
+// way Postfix reads table files, and returns its rules. Every problem is
+// returned with its line number, before anything is written.
+//
+// Table files (postmap(1), cidr_table(5), pcre_table(5), regexp_table(5)):
+// blank lines and lines whose first non-blank character is '#' are ignored,
+// a line that starts with white space continues the previous logical line.
+func parseMapContent(typ, content string) ([]mapEntry, *lineError) {
+	if len(content) > maxMapBytes {
+		return nil, &lineError{0, "the content is " + strconv.Itoa(len(content)) + " bytes; at most " + strconv.Itoa(maxMapBytes) + " are allowed"}
+	}
+	if n := lineCount(content); n > maxMapLines {
+		return nil, &lineError{0, "the content has " + strconv.Itoa(n) + " lines; at most " + strconv.Itoa(maxMapLines) + " are allowed"}
+	}
+	p := tableParser{typ: typ, entries: make([]mapEntry, 0, strings.Count(content, "\n")+1)}
+	if typ == "hash" || typ == "btree" {
+		p.seen = make(map[string]int, cap(p.entries))
+	}
+	// A logical line is usually one physical line: keep it as a substring
+	// and build a joined copy only for continuation lines.
+	var joined strings.Builder
+	cur, curLine, multi := "", 0, false
+	flush := func() *lineError {
+		if curLine == 0 {
+			return nil
+		}
+		text := cur
+		if multi {
+			text = joined.String()
+			joined.Reset()
+		}
+		err := p.logical(curLine, text)
+		cur, curLine, multi = "", 0, false
+		return err
+	}
+	n := 0
+	for rest := content; rest != ""; {
+		var line string
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			line, rest = rest, ""
+		}
+		n++
+		if len(line) > maxMapLineSize {
+			return nil, &lineError{n, "the line is " + strconv.Itoa(len(line)) + " bytes long; at most " + strconv.Itoa(maxMapLineSize) + " are allowed"}
+		}
+		if strings.IndexByte(line, '\r') >= 0 || strings.IndexByte(line, 0) >= 0 {
+			return nil, &lineError{n, "the line contains a carriage return or NUL character"}
+		}
+		if line == "" {
+			continue
+		}
+		if c := line[0]; c == ' ' || c == '\t' || c == '#' {
+			trimmed := strings.TrimLeft(line, " \t")
+			if trimmed == "" || trimmed[0] == '#' {
+				continue
+			}
+			if c == '#' {
+				continue
+			}
+			// A continuation line.
+			if curLine == 0 {
+				return nil, &lineError{n, "the line starts with white space, which continues a rule, but no rule comes before it"}
+			}
+			if !multi {
+				joined.WriteString(cur)
+				multi = true
+			}
+			joined.WriteByte(' ')
+			joined.WriteString(strings.TrimRight(trimmed, " \t"))
+			continue
+		}
+		if err := flush(); err != nil {
+			return nil, err
+		}
+		curLine = n
+		cur = strings.TrimRight(line, " \t")
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if len(p.ifs) > 0 {
+		return nil, &lineError{p.ifs[len(p.ifs)-1], "IF has no matching ENDIF"}
+	}
+	return p.entries, nil
+}
+
+type tableParser struct {
+	typ     string
+	entries []mapEntry
+	seen    map[string]int // folded key -> line (hash, btree)
+	ifs     []int          // lines of open IF rules (cidr, pcre, regexp)
+}
+
+func (p *tableParser) logical(n int, text string) *lineError {
+	switch p.typ {
+	case "hash", "btree":
+		return p.indexed(n, text)
+	case "cidr":
+		return p.cidr(n, text)
+	default:
+		return p.regexp(n, text)
+	}
+}
+
+// splitRule splits "key whitespace value".
+func splitRule(text string) (key, value string) {
+	for i := 0; i < len(text); i++ {
+		if text[i] == ' ' || text[i] == '\t' {
+			j := i + 1
+			for j < len(text) && (text[j] == ' ' || text[j] == '\t') {
+				j++
+			}
+			return text[:i], text[j:]
+		}
+	}
+	return text, ""
+}
+
+// indexed checks a hash/btree line: "key whitespace value". postmap folds
+// keys to lower case, so keys that differ in case only are duplicates.
+func (p *tableParser) indexed(n int, text string) *lineError {
+	key, value := splitRule(text)
+	if value == "" {
+		return &lineError{n, "expected format: key whitespace value; " + strconv.Quote(truncate(key, 60)) + " has no value"}
+	}
+	folded := strings.ToLower(key)
+	if prev, dup := p.seen[folded]; dup {
+		return &lineError{n, "duplicate key " + strconv.Quote(truncate(key, 60)) + ": it is already on line " + strconv.Itoa(prev)}
+	}
+	p.seen[folded] = n
+	p.entries = append(p.entries, mapEntry{line: n, key: key, value: value})
+	return nil
+}
+
+// keyword recognizes IF and ENDIF (any case) at the start of a rule.
+func keyword(text string) (kw, rest string) {
+	word, rest := splitRule(text)
+	switch strings.ToUpper(word) {
+	case "IF":
+		return "IF", rest
+	case "ENDIF":
+		return "ENDIF", rest
+	}
+	return "", text
+}
+
+func (p *tableParser) conditional(n int, kw, rest string) *lineError {
+	if kw == "ENDIF" {
+		if rest != "" {
+			return &lineError{n, "ENDIF takes nothing after it"}
+		}
+		if len(p.ifs) == 0 {
+			return &lineError{n, "ENDIF without matching IF"}
+		}
+		p.ifs = p.ifs[:len(p.ifs)-1]
+		return nil
+	}
+	p.ifs = append(p.ifs, n)
+	return nil
+}
+
+// cidr checks a cidr_table(5) rule: "[!]network/prefix result", "IF
+// [!]network/prefix" or "ENDIF".
+func (p *tableParser) cidr(n int, text string) *lineError {
+	kw, rest := keyword(text)
+	if kw == "ENDIF" {
+		return p.conditional(n, kw, rest)
+	}
+	pattern, value := splitRule(rest)
+	if msg := checkCIDRPattern(pattern); msg != "" {
+		return &lineError{n, msg}
+	}
+	if kw == "IF" {
+		if value != "" {
+			return &lineError{n, "IF takes a network and nothing else"}
+		}
+		return p.conditional(n, kw, "")
+	}
+	if value == "" {
+		return &lineError{n, "no lookup result after " + strconv.Quote(pattern) + ": expected \"network/prefix result\""}
+	}
+	p.entries = append(p.entries, mapEntry{line: n, key: pattern, value: value})
+	return nil
+}
+
+// checkCIDRPattern parses [!]address[/prefix], where the address may be
+// enclosed in [], and refuses host bits the way Postfix does, naming the
+// network that was probably meant.
+func checkCIDRPattern(pattern string) string {
+	s := strings.TrimPrefix(pattern, "!")
+	if s == "" {
+		return "expected a network such as 192.0.2.0/24 or 2001:db8::/32, found " + strconv.Quote(pattern)
+	}
+	addr, bits, hasBits := strings.Cut(s, "/")
+	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		addr = addr[1 : len(addr)-1]
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || ip.Zone() != "" {
+		return "bad address pattern " + strconv.Quote(pattern) + ": expected a network such as 192.0.2.0/24 or 2001:db8::/32"
+	}
+	if !hasBits {
+		return ""
+	}
+	size, err := strconv.Atoi(bits)
+	if err != nil || size < 0 || size > ip.BitLen() || bits != strconv.Itoa(size) {
+		return "bad mask length in " + strconv.Quote(pattern) + ": use 0 to " + strconv.Itoa(ip.BitLen())
+	}
+	if want := netip.PrefixFrom(ip, size).Masked(); want.Addr() != ip {
+		return "non-null host address bits in " + strconv.Quote(s) + ", perhaps you should use " + strconv.Quote(want.String()) + " instead"
+	}
+	return ""
+}
+
+// Flags pcre_table(5) and regexp_table(5) accept after a pattern.
+const (
+	pcreFlags   = "imsxAEUX"
+	regexpFlags = "imx"
+)
+
+// regexp checks the shape of a pcre/regexp rule: "[!]/pattern/flags
+// result", "IF [!]/pattern/flags" or "ENDIF". Whether the pattern compiles
+// is Postfix's to say: the apply pipeline probes the staged file with
+// postmap -q and turns every warning into an error on its line.
+func (p *tableParser) regexp(n int, text string) *lineError {
+	kw, rest := keyword(text)
+	if kw == "ENDIF" {
+		return p.conditional(n, kw, rest)
+	}
+	if kw == "" && rest != "" && isAlnum(rest[0]) {
+		return &lineError{n, "expected \"/pattern/flags result\", \"IF /pattern/\" or \"ENDIF\", found " + strconv.Quote(truncate(rest, 40))}
+	}
+	pattern, value, msg := splitPattern(rest, p.typ)
+	if msg != "" {
+		return &lineError{n, msg}
+	}
+	if kw == "IF" {
+		if value != "" {
+			return &lineError{n, "IF takes a pattern and nothing else"}
+		}
+		return p.conditional(n, kw, "")
+	}
+	if value == "" {
+		return &lineError{n, "no replacement text after " + strconv.Quote(truncate(pattern, 60)) + ": expected \"/pattern/flags result\""}
+	}
+	p.entries = append(p.entries, mapEntry{line: n, key: pattern, value: value})
+	return nil
+}
+
+// splitPattern splits "[!]/pattern/flags rest" with any non-alphanumeric
+// delimiter; a backslash escapes the delimiter.
+func splitPattern(s, typ string) (pattern, rest, msg string) {
+	body := strings.TrimPrefix(s, "!")
+	if body == "" {
+		return "", "", "expected a pattern such as /^user@example\\.com$/"
+	}
+	d := body[0]
+	if isAlnum(d) || d == ' ' || d == '\t' || d == '\\' {
+		return "", "", "a pattern must start with a delimiter such as /, found " + strconv.Quote(truncate(body, 40))
+	}
+	i := 1
+	for i < len(body) && body[i] != d {
+		if body[i] == '\\' {
+			i++
+		}
+		i++
+	}
+	if i >= len(body) {
+		return "", "", "the pattern " + strconv.Quote(truncate(body, 60)) + " has no closing " + strconv.Quote(string(d))
+	}
+	j := i + 1
+	allowed := regexpFlags
+	if typ == "pcre" {
+		allowed = pcreFlags
+	}
+	for j < len(body) && body[j] != ' ' && body[j] != '\t' {
+		if !strings.ContainsRune(allowed, rune(body[j])) {
+			return "", "", "unknown " + typ + " option " + strconv.Quote(string(body[j])) + " after the pattern: use " + strings.Join(strings.Split(allowed, ""), ", ")
+		}
+		j++
+	}
+	pattern = s[:len(s)-len(body)+j]
+	return pattern, strings.TrimLeft(body[j:], " \t"), ""
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// validateMapContent checks a map fully before it is saved: its name, type,
+// size, the syntax of its type and, for the default maps, the meaning of
+// every rule (semantic.go). Errors are store.FieldErrors on the content's
+// line.
+func validateMapContent(mp store.Map, mc *mapContext) error {
+	if err := ValidMapName(mp.Name); err != nil {
+		return err
+	}
+	if err := ValidMapType(mp.Type); err != nil {
+		return err
+	}
+	entries, lerr := parseMapContent(mp.Type, mp.Content)
+	if lerr != nil {
+		if lerr.line == 0 {
+			return store.Invalid(FieldMapContent, "map %s: %s", mp.Name, lerr.msg)
+		}
+		return store.InvalidLine(FieldMapContent, lerr.line, "map %s: %s", mp.Name, lerr.msg)
+	}
+	check := semanticChecks[mp.Name]
+	if check == nil {
+		return nil
+	}
+	indexed := indexedMap[mp.Type]
+	for _, e := range entries {
+		if !indexed && strings.Contains(e.value, "$") {
+			continue // $1 substitutions: the result is known at lookup time only
+		}
+		if msg := check(mc, e, indexed); msg != "" {
+			return store.InvalidLine(FieldMapContent, e.line, "map %s: %s", mp.Name, msg)
+		}
+	}
+	return nil
+}

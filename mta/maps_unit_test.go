@@ -1,0 +1,163 @@
+package mta
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"postdeck/store"
+)
+
+func testMapContext() *mapContext {
+	master, err := renderMaster(Instance{SMTPListen: "127.0.0.1:2525", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"})
+	if err != nil {
+		panic(err)
+	}
+	return newMapContext(master, []Param{{Name: "smtpd_restriction_classes", Value: "partners"}})
+}
+
+// badMaps are inputs every map save must refuse, with the line the error
+// must name (0: the whole content). Shared with the API acceptance test.
+var badMapCases = []struct {
+	name, typ, content string
+	line               int
+}{
+	{"t-cidr", "cidr", "10.0.0.0/8 OK\n10.1.2.3/8 REJECT\n", 2},
+	{"t-cidr", "cidr", "192.168.1.0/16 OK\n", 1},
+	{"t-cidr", "cidr", "1.2.3.4/33 OK\n", 1},
+	{"t-cidr", "cidr", "2001:db8::1/32 OK\n", 1},
+	{"t-cidr", "cidr", "# ok\n300.1.2.3 OK\n", 2},
+	{"t-cidr", "cidr", "10.0.0.0/8\n", 1},
+	{"t-cidr", "cidr", "example.com OK\n", 1},
+	{"t-cidr", "cidr", "IF 10.0.0.0/8\n10.1.0.0/16 OK\n", 1},
+	{"t-cidr", "cidr", "10.0.0.0/8 OK\nENDIF\n", 2},
+	{"t-cidr", "cidr", "10.0.0.0/x OK\n", 1},
+	{"t-pcre", "pcre", "/abc(/ REJECT\n", 1},
+	{"t-pcre", "pcre", "/ok/ OK\n/a[b/ REJECT\n", 2},
+	{"t-pcre", "pcre", "/ok/ OK\nIF /^a/\n/b/ OK\n", 2},
+	{"t-pcre", "pcre", "ENDIF\n", 1},
+	{"t-pcre", "pcre", "/missing-value/\n", 1},
+	{"t-pcre", "pcre", "/x/q OK\n", 1},
+	{"t-pcre", "pcre", "/unterminated OK\n", 1},
+	{"t-pcre", "pcre", "abc def\n", 1},
+	{"t-pcre", "pcre", "/(a)/ $2\n", 1},
+	{"t-regexp", "regexp", "/a(/ OK\n", 1},
+	{"t-regexp", "regexp", "/ok/ OK\n/x/s OK\n", 2},
+	{"t-regexp", "regexp", "IF /a/\nIF /b/\n/c/ OK\nENDIF\n", 1},
+	{"t-regexp", "regexp", "/a{2,1}/ OK\n", 1},
+	{"t-hash", "hash", "a b\nnovalue\n", 2},
+	{"t-hash", "hash", "a b\nc d\nA e\n", 3},
+	{"t-hash", "hash", "  leading continuation\n", 1},
+	{"t-hash", "hash", "a b\nx\x00 y\n", 2},
+	{"t-btree", "btree", "k v\nk w\n", 2},
+	{"t-btree", "btree", "k " + strings.Repeat("x", 5000) + "\n", 1},
+	{"tls-policy", "hash", "example.test:25 verify\nexample.org sure\n", 2},
+	{"tls-policy", "hash", "example.test verify match=\n", 1},
+	{"tls-policy", "hash", "example.test may match=example.test\n", 1},
+	{"tls-policy", "hash", "example.test fingerprint\n", 1},
+	{"tls-policy", "hash", "example.test secure ciphers=extreme\n", 1},
+	{"tls-policy", "hash", "example.test encrypt protocols=TLSv9\n", 1},
+	{"tls-policy", "hash", "[mx.example.test]:99999 verify\n", 1},
+	{"tls-policy", "hash", "example.test verify colour=blue\n", 1},
+	{"transport-maps", "hash", "example.test smtp:[relay.example.test]:25\npartner.example.com [tls.smtp.example.com]:1234\n", 2},
+	{"transport-maps", "hash", "example.test nosuch:[relay.example.test]\n", 1},
+	{"transport-maps", "hash", "example.test smtp:[relay.example.test]:0\n", 1},
+	{"transport-maps", "hash", "example.test smtp:[relay.example.test\n", 1},
+	{"transport-maps", "hash", "example.test smtp:bad_host!name\n", 1},
+	{"transport-maps", "hash", "bad!key smtp:\n", 1},
+	{"transport-maps", "hash", "example.test mail.example.test\n", 1},
+	{"check-recipient-access", "hash", "user@example.test ACCEPT\n", 1},
+	{"check-recipient-access", "hash", "user@example.test BCC\n", 1},
+	{"check-recipient-access", "hash", "user@example.test BCC not an address\n", 1},
+	{"check-recipient-access", "hash", "user@example.test PREPEND no header\n", 1},
+	{"check-recipient-access", "hash", "user@example.test OK please\n", 1},
+	{"check-recipient-access", "hash", "user@example.test 600 odd\n", 1},
+	{"check-recipient-access", "hash", "user@example.test FILTER nosuch:[127.0.0.1]:10025\n", 1},
+	{"smtp-sasl-password_maps", "hash", "[smtp.example.test] user-without-password\n", 1},
+	{"smtp-sasl-password_maps", "hash", "[smtp.example.test] :secret\n", 1},
+	{"smtp-sasl-password_maps", "hash", "[smtp.example.test] user:\n", 1},
+	{"virtual-alias-maps", "hash", "root tech@exa_mple..com\n", 1},
+	{"virtual-alias-maps", "hash", "root <tech@example.test>\n", 1},
+	{"virtual-alias-maps", "hash", "a@example.test b@@example.test\n", 1},
+	{"virtual-alias-maps", "hash", "@bad..domain x@example.test\n", 1},
+}
+
+// postfixOnly are cases only Postfix's own parser finds (regex compile
+// errors): the unit test cannot see them.
+func postfixOnly(content string) bool {
+	return strings.Contains(content, "/abc(/") || strings.Contains(content, "/a[b/") ||
+		strings.Contains(content, "/a(/") || strings.Contains(content, "$2") || strings.Contains(content, "{2,1}")
+}
+
+func TestValidateMapContentRefuses(t *testing.T) {
+	mc := testMapContext()
+	for i, tc := range badMapCases {
+		if postfixOnly(tc.content) {
+			continue
+		}
+		err := validateMapContent(store.Map{Name: tc.name, Type: tc.typ, Content: tc.content}, mc)
+		var fe *store.FieldError
+		if !errors.As(err, &fe) {
+			t.Errorf("case %d (%s %q): err = %v, want a field error", i, tc.name, tc.content, err)
+			continue
+		}
+		if fe.Line != tc.line {
+			t.Errorf("case %d (%s %q): line %d, want %d: %s", i, tc.name, tc.content, fe.Line, tc.line, fe.Msg)
+		}
+		t.Logf("case %d: %s", i, fe.Msg)
+	}
+}
+
+func TestValidateMapContentAccepts(t *testing.T) {
+	mc := testMapContext()
+	good := []store.Map{
+		{Name: "x", Type: "cidr", Content: "# comment\n10.0.0.0/8 OK\n!192.0.2.0/24 REJECT\nIF 172.16.0.0/12\n172.16.1.0/24 DUNNO\nENDIF\n[2001:db8::]/32 OK\n192.0.2.1 OK\n"},
+		{Name: "x", Type: "pcre", Content: "/^user@example\\.com$/ OK\n!/x/i REJECT no\nIF /a/\n/b\\/c/ $1\nENDIF\n#/x/\n"},
+		{Name: "x", Type: "regexp", Content: "/^(.*)@example\\.com$/ $1@example.org\n"},
+		{Name: "x", Type: "hash", Content: "a b\n  continued value\nc d\n"},
+		{Name: "tls-policy", Type: "hash", Content: "example.test:25 verify\n[tls.example.com] verify match=alternative.com\n.example.org secure match=nexthop:dot-nexthop ciphers=high protocols=>=TLSv1.2\nexample.net encrypt protocols=!SSLv2,!SSLv3\n[mx.example.net]:587 fingerprint match=3D:95:34:51:24:66:33:B9:D2:40:99:C0:C1:17:0B:D1|EC:3B:2D:B0:5B:B1:E9:CE:F3:E5:A9:7F:C0:E9:C8:B2\nexample.com none\nexample.info dane-only\n"},
+		{Name: "transport-maps", Type: "hash", Content: "abuse@partner.example.com smtp:[abuse.smtp.example.com]:1234\npartner.example.com smtp:[tls.smtp.example.com]\n.example.org relay:mail.example.org:2525\nold.example error:5.1.1 mailbox gone\nexample.net :[10.0.0.1]\n* smtp:[127.0.0.1]:2526\nv6.example smtp:[ipv6:2001:db8::1]:25\n"},
+		{Name: "check-recipient-access", Type: "hash", Content: "user@example.test REJECT no such user\nother@example.test 550 5.1.1 gone\nbcc@example.test BCC archive@example.test\np@example.test PREPEND X-Tag: yes\nexample.com OK\nx@example.test permit_mynetworks, reject\ny@example.test partners\nz@example.test FILTER mpa:[127.0.0.1]:10025\nn@example.test 12345\nd@example.test defer_if_permit\n"},
+		{Name: "smtp-sasl-password_maps", Type: "hash", Content: "[smpt.example.com]    test:notsosecretpassword\nexample.org:587 u:p w\nsender@example.test u2:p2\n"},
+		{Name: "virtual-alias-maps", Type: "hash", Content: "root tech@example.com\n@example.test catch@example.org, other@example.org\nexample.net anything\nuser@example.test localuser\n"},
+	}
+	for _, mp := range good {
+		if err := validateMapContent(mp, mc); err != nil {
+			t.Errorf("%s (%s): %v", mp.Name, mp.Type, err)
+		}
+	}
+}
+
+func TestMaskSecrets(t *testing.T) {
+	mp := store.Map{Name: MapSASLPasswords, Content: "# c\n[a.example]  u:secret1\nb.example u2:sec ret2\n"}
+	got := MaskSecrets(mp).Content
+	want := "# c\n[a.example]  u:********\nb.example u2:********\n"
+	if got != want {
+		t.Fatalf("masked %q, want %q", got, want)
+	}
+	back, err := keepMaskedPasswords(got+"c.example u3:new\n", mp.Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back != mp.Content+"c.example u3:new\n" {
+		t.Fatalf("unmasked %q", back)
+	}
+	if _, err := keepMaskedPasswords("d.example u:********\n", mp.Content); err == nil {
+		t.Fatal("a masked password with no stored one was accepted")
+	}
+}
+
+func TestRefersTo(t *testing.T) {
+	f := MapFile("hash", "x")
+	for text, want := range map[string]bool{
+		"hash:$config_directory/maps.d/hash.x.map":       true,
+		"hash:/etc/postfix/maps.d/hash.x.map, hash:/y":   true,
+		"hash:$config_directory/maps.d/hash.x.map2":      false,
+		"hash:$config_directory/maps.d/hash.xx.map":      false,
+		"hash:$config_directory/other-maps.d/hash.x.map": false,
+	} {
+		if got := refersTo(text, f); got != want {
+			t.Errorf("refersTo(%q) = %v", text, got)
+		}
+	}
+}

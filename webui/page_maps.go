@@ -1,0 +1,222 @@
+package webui
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// mapHelp is the format help and example of a map on its editor page,
+// from the documentation's "Maps" section.
+type mapHelp struct {
+	About   string
+	Format  string
+	Example string
+	Link    string
+}
+
+// defaultMapHelp is the help of the default maps, by name.
+var defaultMapHelp = map[string]mapHelp{
+	mta.MapVirtualAlias: {
+		About:   "Forwarding for local email: each line maps an address to the addresses it is forwarded to. We recommend forwarding root to a mailbox an administrator reads.",
+		Format:  "<local-email> <forward-email>",
+		Example: "root tech@example.com",
+		Link:    "https://www.postfix.org/virtual.5.html",
+	},
+	mta.MapTLSPolicy: {
+		About:   "Outgoing TLS policy per destination. The default is opportunistic TLS; a policy line makes Postfix deliver to that domain only over a trusted connection. [host] applies the policy only when connecting to that exact host. Policies: none, may, encrypt, dane, dane-only, fingerprint, verify, secure; attributes such as match=, ciphers=, protocols=.",
+		Format:  "<domain> <policy> [attribute=value ...]",
+		Example: "example.com:25 verify\nciphermail.com verify\n[tls.example.com] verify match=alternative.com",
+		Link:    "https://www.postfix.org/TLS_README.html",
+	},
+	mta.MapSASLPasswords: {
+		About:   "Destinations that need a user name and password. [host] applies only when connecting to that exact host. Passwords are never shown: they appear as ********; leave ******** (or an empty password) to keep the stored one.",
+		Format:  "<domain> <username>:<password>",
+		Example: "[smtp.example.com]    test:notsosecretpassword",
+		Link:    "https://www.postfix.org/SASL_README.html",
+	},
+	mta.MapRecipientAccess: {
+		About:   "check_recipient_access: maps a RCPT TO address or domain to an access(5) action: OK, REJECT optional text, DEFER, 4NN/5NN text, BCC user@domain, PREPEND headername: headervalue, REDIRECT user@domain, DISCARD, HOLD, ...",
+		Format:  "<recipient or domain> <action>",
+		Example: "spam-trap@example.com REJECT no such user\narchive@example.com BCC copy@example.com\nexample.org PREPEND X-Checked: yes",
+		Link:    "https://www.postfix.org/access.5.html",
+	},
+	mta.MapTransport: {
+		About:   "Routes mail for specific recipients or domains to a transport and next hop, ahead of the External and Internal Relay Host. Write transport:nexthop; [host] turns off MX lookups, :port picks the port. A next hop without a transport (\"[host]:port\") would make Postfix take \"[host]\" as the transport name: write smtp:[host]:port.",
+		Format:  "<pattern> <transport>:<next-hop>",
+		Example: "abuse@partner.example.com  smtp:[abuse.smtp.example.com]:1234\npartner.example.com        smtp:[tls.smtp.example.com]",
+		Link:    "https://www.postfix.org/transport.5.html",
+	},
+}
+
+// typeHelp is the format of each map type, for maps without their own help.
+var typeHelp = map[string]mapHelp{
+	"hash":   {Format: "<key> <value>", Example: "example.com OK", Link: "https://www.postfix.org/postmap.1.html"},
+	"btree":  {Format: "<key> <value>", Example: "example.com OK", Link: "https://www.postfix.org/postmap.1.html"},
+	"cidr":   {Format: "<network/prefix> <result>  (IF network ... ENDIF)", Example: "192.0.2.0/24 OK\n2001:db8::/32 REJECT", Link: "https://www.postfix.org/cidr_table.5.html"},
+	"pcre":   {Format: "/pattern/flags <result>  (IF /pattern/ ... ENDIF)", Example: "/^(.*)@old\\.example$/ $1@new.example", Link: "https://www.postfix.org/pcre_table.5.html"},
+	"regexp": {Format: "/pattern/flags <result>  (IF /pattern/ ... ENDIF)", Example: "/^user-[0-9]+@example\\.com$/ REJECT", Link: "https://www.postfix.org/regexp_table.5.html"},
+}
+
+// mapTypes lists the types the editor offers.
+var mapTypeChoices = []string{"hash", "btree", "cidr", "pcre", "regexp"}
+
+// mapsPageData is the Data of views/maps.html.
+type mapsPageData struct {
+	Maps  []mta.MapInfo
+	Types []string
+	// The create form, kept on error.
+	Name, Type, Content string
+	Error               string
+	ErrorLine           int
+}
+
+// mapPageData is the Data of views/map.html.
+type mapPageData struct {
+	Map       mta.MapInfo
+	Content   string
+	Types     []string
+	Help      mapHelp
+	Error     string
+	ErrorLine int
+	Refresher bool
+	// The lookup tester.
+	Key       string
+	Looked    bool
+	Found     bool
+	Value     string
+	LookupErr string
+}
+
+// pageMaps is GET /mta/maps: the list of maps and, for admins, the form
+// that creates one.
+func (s *Server) pageMaps(c *fiber.Ctx) error {
+	return s.showMaps(c, mapsPageData{Type: "hash"}, nil, fiber.StatusOK)
+}
+
+func (s *Server) showMaps(c *fiber.Ctx, data mapsPageData, flash *Flash, status int) error {
+	maps, err := s.deps.MTA.ListMaps()
+	if err != nil {
+		return err
+	}
+	data.Maps, data.Types = maps, mapTypeChoices
+	return s.renderStatus(c, status, "maps", "Maps", data, flash)
+}
+
+// pageMapsCreate is POST /mta/maps: create a map (name, type, content).
+func (s *Server) pageMapsCreate(c *fiber.Ctx) error {
+	data := mapsPageData{Name: strings.TrimSpace(c.FormValue("name")), Type: c.FormValue("type"), Content: strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n")}
+	if _, err := s.deps.MTA.GetMap(data.Name); err == nil {
+		data.Error = "A map named " + data.Name + " already exists: edit it from the list."
+		return s.showMaps(c, data, &Flash{Kind: "error", Message: "The map was not created."}, fiber.StatusOK)
+	}
+	res, err := s.deps.MTA.PutMap(c.UserContext(), actor(c), store.Map{Name: data.Name, Type: data.Type, Content: data.Content})
+	if err == nil {
+		return s.flashAndRedirect(c, appliedFlash(res), "/mta/maps/"+url.PathEscape(data.Name))
+	}
+	flash, status, ferr := s.formError(err)
+	if ferr != nil {
+		return ferr
+	}
+	var fe *store.FieldError
+	if errors.As(err, &fe) {
+		data.Error, data.ErrorLine = fe.Msg, fe.Line
+		flash = &Flash{Kind: "error", Message: "The map was not created: correct the error shown under the form."}
+	}
+	return s.showMaps(c, data, flash, status)
+}
+
+// pageMap is GET /mta/maps/{name}: the editor with format help, examples
+// and the lookup tester (?key=..., a read-only question to Postfix). The
+// SASL map's passwords are masked.
+func (s *Server) pageMap(c *fiber.Ctx) error {
+	data, err := s.mapPage(c.Params("name"))
+	if err != nil {
+		return err
+	}
+	if key := c.Query("key"); key != "" {
+		s.lookup(c, &data, key)
+	}
+	return s.render(c, "map", "Map "+data.Map.Name, data)
+}
+
+func (s *Server) mapPage(name string) (mapPageData, error) {
+	mp, err := s.deps.MTA.GetMap(name)
+	if err != nil {
+		return mapPageData{}, err
+	}
+	mp = mta.MaskSecrets(mp)
+	help, ok := defaultMapHelp[mp.Name]
+	if !ok {
+		help = typeHelp[mp.Type]
+	}
+	return mapPageData{Map: s.deps.MTA.MapInfo(mp), Content: mp.Content, Types: mapTypeChoices, Help: help, Refresher: mp.Owner == store.OwnerRefresher}, nil
+}
+
+// pageMapPost is POST /mta/maps/{name}: validate, store and apply.
+func (s *Server) pageMapPost(c *fiber.Ctx) error {
+	name := c.Params("name")
+	data, err := s.mapPage(name)
+	if err != nil {
+		return err
+	}
+	typ, content := c.FormValue("type"), strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n")
+	res, err := s.deps.MTA.PutMap(c.UserContext(), actor(c), store.Map{Name: name, Type: typ, Content: content})
+	if err == nil {
+		return s.flashAndRedirect(c, appliedFlash(res), "/mta/maps/"+url.PathEscape(name))
+	}
+	flash, status, ferr := s.formError(err)
+	if ferr != nil {
+		return ferr
+	}
+	data.Content, data.Map.Type = content, typ
+	if name == mta.MapSASLPasswords {
+		data.Content = mta.MaskSecrets(store.Map{Name: name, Content: content}).Content
+	}
+	var fe *store.FieldError
+	if errors.As(err, &fe) {
+		data.Error, data.ErrorLine = fe.Msg, fe.Line
+		flash = &Flash{Kind: "error", Message: "The map was not saved: correct the error shown under the editor."}
+		if fe.Line > 0 {
+			flash.Message = "The map was not saved: correct line " + strconv.Itoa(fe.Line) + "."
+		}
+	}
+	return s.renderStatus(c, status, "map", "Map "+name, data, flash)
+}
+
+// pageMapDelete is POST /mta/maps/{name}/delete.
+func (s *Server) pageMapDelete(c *fiber.Ctx) error {
+	name := c.Params("name")
+	res, err := s.deps.MTA.DeleteMap(c.UserContext(), actor(c), name)
+	if err != nil {
+		flash, _, ferr := s.formError(err)
+		if ferr != nil {
+			return ferr
+		}
+		return s.flashAndRedirect(c, flash, "/mta/maps/"+url.PathEscape(name))
+	}
+	f := appliedFlash(res)
+	f.Message = "Map " + name + " deleted. " + f.Message
+	return s.flashAndRedirect(c, f, "/mta/maps")
+}
+
+// lookup runs the lookup tester: postmap -q on the live file.
+func (s *Server) lookup(c *fiber.Ctx, data *mapPageData, key string) {
+	data.Key = key
+	found, value, err := s.deps.MTA.LookupMap(c.UserContext(), data.Map.Name, key)
+	if err != nil {
+		code, body := errorStatus(err)
+		if code >= 500 {
+			s.log.Error("map lookup failed", "map", data.Map.Name, "err", err)
+		}
+		data.LookupErr = body.Error
+		return
+	}
+	data.Looked, data.Found, data.Value = true, found, value
+}
