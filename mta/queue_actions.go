@@ -1,0 +1,382 @@
+package mta
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"postdeck/store"
+)
+
+// Queue actions, as the documentation names them.
+const (
+	ActionDelete  = "delete"  // postsuper -d: remove for good
+	ActionBounce  = "bounce"  // postsuper -f (expire, and release from hold), then a delivery attempt returns it to the sender
+	ActionHold    = "hold"    // postsuper -h: no delivery attempts until released
+	ActionRelease = "release" // postsuper -H: back to the deferred queue
+	ActionRequeue = "requeue" // postsuper -r: re-processed by cleanup under a new queue id
+	ActionRetry   = "retry"   // postqueue -i: a delivery attempt now
+)
+
+// QueueActions lists every action Action and ActionFilter accept.
+var QueueActions = []string{ActionDelete, ActionBounce, ActionHold, ActionRelease, ActionRequeue, ActionRetry}
+
+// FlushCaution is the documentation's warning, to show before Flush runs.
+const FlushCaution = "On busy systems, emails may not be delivered immediately. Forcing a queue flush in this situation can worsen delays. Only flush the queue if messages were queued due to a temporary issue that has now been resolved."
+
+// postsuperAction is how one action is spelled for postsuper and how
+// postsuper reports it: one "ID: verb" line per message and a
+// "Label: N messages" total.
+type postsuperAction struct {
+	flag, verb, label string
+}
+
+var postsuperActions = map[string]postsuperAction{
+	ActionDelete:  {"-d", "removed", "Deleted"},
+	ActionHold:    {"-h", "placed on hold", "Placed on hold"},
+	ActionRelease: {"-H", "released from hold", "Released from hold"},
+	ActionRequeue: {"-r", "requeued", "Requeued"},
+	// -f rather than -e: a held message is released too, so "bounce"
+	// returns it to the sender as the documentation promises.
+	ActionBounce: {"-f", "expired", "Force-expired"},
+}
+
+// maxTriggerEach is how many messages get their own `postqueue -i` after a
+// bounce or retry; above it one `postqueue -f` (a flush of the whole
+// queue) triggers the attempt instead of thousands of processes.
+const maxTriggerEach = 50
+
+// maxReportedIDs caps the id lists of an ActionResult.
+const maxReportedIDs = 1000
+
+// ActionResult is what an action did, from Postfix's own report.
+type ActionResult struct {
+	Action    string `json:"action"`
+	Requested int    `json:"requested"` // distinct ids asked for (or matched by the filter)
+	// Affected is postsuper's own count ("Placed on hold: N messages"),
+	// or for retry the number of deferred messages that were triggered.
+	Affected int `json:"affected"`
+	// Gone are requested ids no longer in the queue; Unchanged are still
+	// queued but the action did not apply (releasing a message that is not
+	// on hold, retrying one that is). At most 1000 of each are listed;
+	// the counts are complete.
+	Gone           []string `json:"gone,omitempty"`
+	GoneCount      int      `json:"gone_count"`
+	Unchanged      []string `json:"unchanged,omitempty"`
+	UnchangedCount int      `json:"unchanged_count"`
+	// Flushed says the delivery attempt of a bounce or retry was
+	// triggered with a whole-queue flush (more than 50 messages).
+	Flushed bool `json:"flushed,omitempty"`
+}
+
+func checkAction(action string) error {
+	for _, a := range QueueActions {
+		if a == action {
+			return nil
+		}
+	}
+	return store.Invalid("action", "action must be one of %s", strings.Join(QueueActions, ", "))
+}
+
+// Action applies action to the messages ids. Every id is checked against
+// Postfix's queue id alphabet first: one bad id refuses the whole request
+// and no command runs. Unknown ids are not an error; they are reported in
+// Gone.
+func (q *Queue) Action(ctx context.Context, action string, ids []string) (ActionResult, error) {
+	if err := checkAction(action); err != nil {
+		return ActionResult{}, err
+	}
+	ids, err := checkIDs(ids)
+	if err != nil {
+		return ActionResult{}, err
+	}
+	return q.act(ctx, action, ids, nil)
+}
+
+// ActionFilter applies action to every message that matches f now (a
+// fresh listing, not the page's snapshot); f's paging is ignored. The
+// matching ids go to one postsuper run on its standard input.
+func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (ActionResult, error) {
+	if err := checkAction(action); err != nil {
+		return ActionResult{}, err
+	}
+	f.Offset, f.Limit = 0, 0
+	if err := f.Normalize(); err != nil {
+		return ActionResult{}, err
+	}
+	m := newMatcher(f, q.now())
+	var ids []string
+	where := make(map[string]uint8)
+	var e queueEntry
+	err := q.scan(ctx, func(jm *jsonMessage) error {
+		qi, ok := queueIndex(jm.QueueName)
+		if !ok || !ValidQueueID(jm.QueueID) {
+			return nil
+		}
+		e = queueEntry{id: jm.QueueID, sender: jm.Sender, arrival: jm.ArrivalTime, size: jm.MessageSize, queue: qi, rcpts: e.rcpts[:0]}
+		for _, r := range jm.Recipients {
+			e.rcpts = append(e.rcpts, QueueRecipient(r))
+		}
+		if m.match(&e) {
+			if _, dup := where[jm.QueueID]; !dup {
+				ids = append(ids, jm.QueueID)
+				where[jm.QueueID] = qi
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ActionResult{}, fmt.Errorf("%s matching messages: %w", action, err)
+	}
+	if len(ids) == 0 {
+		return ActionResult{Action: action}, nil
+	}
+	return q.act(ctx, action, ids, where)
+}
+
+// act runs action on validated, distinct ids. where, when known, maps ids
+// to their queue at the time they were listed.
+func (q *Queue) act(ctx context.Context, action string, ids []string, where map[string]uint8) (res ActionResult, err error) {
+	defer q.Refresh()
+	res = ActionResult{Action: action, Requested: len(ids)}
+	if action == ActionRetry {
+		return q.retry(ctx, res, ids, where)
+	}
+	pa := postsuperActions[action]
+	out := newPostsuperReport(pa, ids)
+	if err := q.stream(ctx, strings.NewReader(strings.Join(ids, "\n")+"\n"), nil, out, "postsuper", pa.flag, "-"); err != nil {
+		return res, fmt.Errorf("%s messages: %w", action, err)
+	}
+	res.Affected = out.affected()
+	q.log.Info("queue action", "action", action, "requested", len(ids), "affected", res.Affected)
+	var missed []string
+	for _, id := range ids {
+		if !out.done[id] {
+			missed = append(missed, id)
+		}
+	}
+	if len(missed) > 0 {
+		if err := q.classify(ctx, &res, missed); err != nil {
+			return res, err
+		}
+	}
+	switch action {
+	case ActionRequeue:
+		// Requeued files wait in maildrop for pickup's next wakeup
+		// (up to a minute); kick it so the new ids appear now.
+		if _, stderr, err := q.run(ctx, "postkick", "public", "pickup", "W"); err != nil {
+			q.log.Warn("wake up pickup after requeue", "err", err, "stderr", string(stderr))
+		}
+	case ActionBounce:
+		var expired []string
+		for _, id := range ids {
+			if out.done[id] {
+				expired = append(expired, id)
+			}
+		}
+		flushed, err := q.trigger(ctx, expired)
+		if err != nil {
+			return res, fmt.Errorf("bounce messages: %w", err)
+		}
+		res.Flushed = flushed
+	}
+	return res, nil
+}
+
+// retry triggers a delivery attempt for the deferred messages among ids.
+func (q *Queue) retry(ctx context.Context, res ActionResult, ids []string, where map[string]uint8) (ActionResult, error) {
+	if where == nil {
+		var err error
+		if where, err = q.locate(ctx, ids); err != nil {
+			return res, fmt.Errorf("retry messages: %w", err)
+		}
+	}
+	deferred, _ := queueIndex(QueueDeferred)
+	var due []string
+	for _, id := range ids {
+		qi, ok := where[id]
+		switch {
+		case !ok:
+			res.GoneCount++
+			if len(res.Gone) < maxReportedIDs {
+				res.Gone = append(res.Gone, id)
+			}
+		case qi != deferred:
+			res.UnchangedCount++
+			if len(res.Unchanged) < maxReportedIDs {
+				res.Unchanged = append(res.Unchanged, id)
+			}
+		default:
+			due = append(due, id)
+		}
+	}
+	flushed, err := q.trigger(ctx, due)
+	if err != nil {
+		return res, fmt.Errorf("retry messages: %w", err)
+	}
+	res.Affected, res.Flushed = len(due), flushed
+	q.log.Info("queue action", "action", ActionRetry, "requested", len(ids), "affected", res.Affected, "flushed", flushed)
+	return res, nil
+}
+
+// trigger schedules an immediate delivery attempt for deferred ids: one
+// `postqueue -i` each for a few, one flush for many. It reports whether
+// it flushed.
+func (q *Queue) trigger(ctx context.Context, ids []string) (bool, error) {
+	if len(ids) == 0 {
+		return false, nil
+	}
+	if len(ids) > maxTriggerEach {
+		if _, _, err := q.run(ctx, "postqueue", "-f"); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	for _, id := range ids {
+		if _, _, err := q.run(ctx, "postqueue", "-i", id); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// classify sorts ids postsuper did not touch into gone and unchanged, with
+// a fresh listing.
+func (q *Queue) classify(ctx context.Context, res *ActionResult, ids []string) error {
+	where, err := q.locate(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("%s messages: %w", res.Action, err)
+	}
+	for _, id := range ids {
+		if _, ok := where[id]; ok {
+			res.UnchangedCount++
+			if len(res.Unchanged) < maxReportedIDs {
+				res.Unchanged = append(res.Unchanged, id)
+			}
+		} else {
+			res.GoneCount++
+			if len(res.Gone) < maxReportedIDs {
+				res.Gone = append(res.Gone, id)
+			}
+		}
+	}
+	return nil
+}
+
+// locate finds the queue of each of ids that is still queued.
+func (q *Queue) locate(ctx context.Context, ids []string) (map[string]uint8, error) {
+	want := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		want[id] = struct{}{}
+	}
+	where := make(map[string]uint8)
+	err := q.scan(ctx, func(m *jsonMessage) error {
+		if _, ok := want[m.QueueID]; ok {
+			if qi, ok := queueIndex(m.QueueName); ok {
+				where[m.QueueID] = qi
+			}
+		}
+		return nil
+	})
+	return where, err
+}
+
+// Flush asks Postfix to attempt delivery of every queued message now
+// (postqueue -f). Show FlushCaution before offering it.
+func (q *Queue) Flush(ctx context.Context) error {
+	defer q.Refresh()
+	if _, _, err := q.run(ctx, "postqueue", "-f"); err != nil {
+		return fmt.Errorf("flush queue: %w", err)
+	}
+	q.log.Info("queue flushed")
+	return nil
+}
+
+// run runs a short Postfix command and returns its output.
+func (q *Queue) run(ctx context.Context, name string, args ...string) (stdout, stderr []byte, err error) {
+	var out, errb bytes.Buffer
+	err = q.stream(ctx, nil, &out, &errb, name, args...)
+	return out.Bytes(), errb.Bytes(), err
+}
+
+// postsuperReport reads postsuper's stderr as it arrives: "postsuper: ID:
+// verb" marks one id done, "postsuper: Label: N message(s)" is the total.
+// Only the requested ids are remembered, so 100,000 lines cost nothing.
+type postsuperReport struct {
+	mu      sync.Mutex
+	action  postsuperAction
+	done    map[string]bool // requested id -> touched
+	total   int
+	counted bool
+	touched int
+	partial []byte
+}
+
+func newPostsuperReport(a postsuperAction, ids []string) *postsuperReport {
+	r := &postsuperReport{action: a, done: make(map[string]bool, len(ids))}
+	for _, id := range ids {
+		r.done[id] = false
+	}
+	return r
+}
+
+func (r *postsuperReport) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if len(r.partial) < 4096 {
+				r.partial = append(r.partial, p...)
+			}
+			break
+		}
+		line := p[:i]
+		if len(r.partial) > 0 {
+			line = append(r.partial, line...)
+			r.partial = r.partial[:0]
+		}
+		r.line(string(line))
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (r *postsuperReport) line(line string) {
+	line = strings.TrimSpace(line)
+	line = strings.TrimPrefix(line, "postsuper: ")
+	head, tail, ok := strings.Cut(line, ": ")
+	if !ok {
+		return
+	}
+	if head == r.action.label {
+		// "Deleted: 3 messages", "Placed on hold: 1 message"
+		num, _, _ := strings.Cut(tail, " ")
+		if n, err := strconv.Atoi(num); err == nil {
+			r.total += n
+			r.counted = true
+		}
+		return
+	}
+	if tail == r.action.verb {
+		if touched, ok := r.done[head]; ok && !touched {
+			r.done[head] = true
+			r.touched++
+		}
+	}
+}
+
+// affected is postsuper's own total, or the per-message lines when the
+// total line is missing.
+func (r *postsuperReport) affected() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.counted {
+		return r.total
+	}
+	return r.touched
+}

@@ -1,0 +1,315 @@
+package mta
+
+import (
+	"cmp"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"postdeck/store"
+)
+
+// Filter selects, orders and pages queued messages. Its fields are the
+// query parameters of GET /api/v1/queue and the "filter" object of POST
+// /api/v1/queue/actions; the zero value lists everything, oldest first,
+// DefaultPageSize rows.
+type Filter struct {
+	// Queue restricts the listing to one queue (QueueNames); "" is all.
+	Queue string `json:"queue,omitempty"`
+	// Q is a case-insensitive substring of the queue id, sender, a
+	// recipient address or a delay reason.
+	Q string `json:"q,omitempty"`
+	// Sender and Recipient are case-insensitive substrings of the envelope
+	// sender ("MAILER-DAEMON" for the null sender) and of a recipient.
+	Sender    string `json:"sender,omitempty"`
+	Recipient string `json:"recipient,omitempty"`
+	// MinAge keeps messages that arrived at least this long ago. In JSON
+	// and query strings: seconds, or a Go duration such as "90m".
+	MinAge time.Duration `json:"-"`
+	// Sort is arrival (oldest first, the default), size (smallest first)
+	// or sender (A-Z); a leading "-" reverses it ("-size": largest first).
+	Sort string `json:"sort,omitempty"`
+	// Offset and Limit page the sorted matches. Limit 0 means
+	// DefaultPageSize; at most MaxPageSize. Both are ignored by
+	// ActionFilter, which acts on every match.
+	Offset int `json:"offset,omitempty"`
+	Limit  int `json:"limit,omitempty"`
+}
+
+// Paging limits of List.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+	maxFilterText   = 256
+)
+
+var sortKeys = []string{"arrival", "size", "sender"}
+
+// Normalize checks f and fills in defaults. Errors name the query field.
+func (f *Filter) Normalize() error {
+	f.Queue = strings.TrimSpace(f.Queue)
+	if f.Queue != "" {
+		if _, ok := queueIndex(f.Queue); !ok {
+			return store.Invalid("queue", "queue must be one of %s", strings.Join(QueueNames, ", "))
+		}
+	}
+	for _, t := range []struct {
+		field string
+		v     *string
+	}{{"q", &f.Q}, {"sender", &f.Sender}, {"recipient", &f.Recipient}} {
+		*t.v = strings.TrimSpace(*t.v)
+		if len(*t.v) > maxFilterText {
+			return store.Invalid(t.field, "%s may be at most %d characters", t.field, maxFilterText)
+		}
+		if !utf8.ValidString(*t.v) {
+			return store.Invalid(t.field, "%s must be valid UTF-8 text", t.field)
+		}
+	}
+	if f.MinAge < 0 {
+		return store.Invalid("min_age", "min_age must not be negative")
+	}
+	if f.Sort == "" {
+		f.Sort = "arrival"
+	}
+	if !slices.Contains(sortKeys, strings.TrimPrefix(f.Sort, "-")) {
+		return store.Invalid("sort", "sort must be arrival, size or sender, optionally with a leading - for descending order")
+	}
+	if f.Offset < 0 {
+		return store.Invalid("offset", "offset must not be negative")
+	}
+	if f.Limit < 0 || f.Limit > MaxPageSize {
+		return store.Invalid("limit", "limit must be between 1 and %d", MaxPageSize)
+	}
+	if f.Limit == 0 {
+		f.Limit = DefaultPageSize
+	}
+	return nil
+}
+
+// ParseFilter reads a Filter from query parameters (queue, q, sender,
+// recipient, min_age, sort, offset, limit) and normalizes it.
+func ParseFilter(v url.Values) (Filter, error) {
+	f := Filter{
+		Queue:     v.Get("queue"),
+		Q:         v.Get("q"),
+		Sender:    v.Get("sender"),
+		Recipient: v.Get("recipient"),
+		Sort:      v.Get("sort"),
+	}
+	var err error
+	if f.MinAge, err = parseMinAge(v.Get("min_age")); err != nil {
+		return Filter{}, err
+	}
+	if f.Offset, err = parseNonNegative("offset", v.Get("offset")); err != nil {
+		return Filter{}, err
+	}
+	if f.Limit, err = parseNonNegative("limit", v.Get("limit")); err != nil {
+		return Filter{}, err
+	}
+	return f, f.Normalize()
+}
+
+// UnmarshalJSON reads a Filter with min_age as seconds or a duration
+// string. Call Normalize afterwards.
+func (f *Filter) UnmarshalJSON(b []byte) error {
+	type plain Filter
+	var aux struct {
+		plain
+		MinAge json.RawMessage `json:"min_age"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*f = Filter(aux.plain)
+	if len(aux.MinAge) == 0 || string(aux.MinAge) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(aux.MinAge, &s); err != nil {
+		s = string(aux.MinAge) // a number
+	}
+	d, err := parseMinAge(s)
+	if err != nil {
+		return err
+	}
+	f.MinAge = d
+	return nil
+}
+
+// MarshalJSON writes min_age as whole seconds.
+func (f Filter) MarshalJSON() ([]byte, error) {
+	type plain Filter
+	return json.Marshal(struct {
+		plain
+		MinAge int64 `json:"min_age,omitempty"`
+	}{plain(f), int64(f.MinAge / time.Second)})
+}
+
+func parseMinAge(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > int64(100*365*24*time.Hour/time.Second) {
+			return 0, store.Invalid("min_age", "min_age must be a number of seconds or a duration such as 90m")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, store.Invalid("min_age", "min_age must be a number of seconds or a duration such as 90m")
+	}
+	return d, nil
+}
+
+func parseNonNegative(field, s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, store.Invalid(field, "%s must be a whole number, 0 or more", field)
+	}
+	return n, nil
+}
+
+// queueMatcher is a normalized filter ready to test snapshot entries.
+type queueMatcher struct {
+	queue        int // -1: any
+	q            string
+	sender, rcpt string
+	maxArrival   int64 // unix seconds; arrival must be <= this (min_age)
+	useAge       bool
+}
+
+func newMatcher(f Filter, asOf time.Time) queueMatcher {
+	m := queueMatcher{queue: -1, q: f.Q, sender: f.Sender, rcpt: f.Recipient}
+	if i, ok := queueIndex(f.Queue); ok {
+		m.queue = int(i)
+	}
+	if f.MinAge > 0 {
+		m.useAge = true
+		m.maxArrival = asOf.Add(-f.MinAge).Unix()
+	}
+	return m
+}
+
+func (m *queueMatcher) match(e *queueEntry) bool {
+	if m.queue >= 0 && int(e.queue) != m.queue {
+		return false
+	}
+	if m.useAge && e.arrival > m.maxArrival {
+		return false
+	}
+	if m.sender != "" && !containsFold(e.sender, m.sender) {
+		return false
+	}
+	if m.rcpt != "" && !slices.ContainsFunc(e.rcpts, func(r QueueRecipient) bool { return containsFold(r.Address, m.rcpt) }) {
+		return false
+	}
+	if m.q != "" {
+		if containsFold(e.id, m.q) || containsFold(e.sender, m.q) {
+			return true
+		}
+		return slices.ContainsFunc(e.rcpts, func(r QueueRecipient) bool {
+			return containsFold(r.Address, m.q) || containsFold(r.DelayReason, m.q)
+		})
+	}
+	return true
+}
+
+// containsFold reports whether sub is in s, ignoring case, without
+// allocating for ASCII text.
+func containsFold(s, sub string) bool {
+	if sub == "" {
+		return true
+	}
+	if len(sub) > len(s) {
+		return false
+	}
+	if !asciiOnly(sub) || !asciiOnly(s) {
+		return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+	}
+	first := foldASCII(sub[0])
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if foldASCII(s[i]) != first {
+			continue
+		}
+		j := 1
+		for j < len(sub) && foldASCII(s[i+j]) == foldASCII(sub[j]) {
+			j++
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func foldASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func asciiOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// page filters, sorts and pages the snapshot. Only indexes of matches are
+// collected; rows are built for the page alone.
+func (s *queueSnapshot) page(f Filter) Page {
+	m := newMatcher(f, s.asOf)
+	idx := make([]int32, 0, 256)
+	for i := range s.entries {
+		if m.match(&s.entries[i]) {
+			idx = append(idx, int32(i))
+		}
+	}
+	s.sortIndexes(idx, f.Sort)
+	p := Page{Total: len(idx), Offset: f.Offset, Limit: f.Limit, AsOf: s.asOf, Items: []QueuedMessage{}}
+	if f.Offset < len(idx) {
+		end := min(f.Offset+f.Limit, len(idx))
+		for _, i := range idx[f.Offset:end] {
+			p.Items = append(p.Items, s.entries[i].message(s.asOf))
+		}
+	}
+	return p
+}
+
+func (s *queueSnapshot) sortIndexes(idx []int32, key string) {
+	desc := strings.HasPrefix(key, "-")
+	e := s.entries
+	var less func(a, b *queueEntry) int
+	switch strings.TrimPrefix(key, "-") {
+	case "size":
+		less = func(a, b *queueEntry) int { return cmp.Compare(a.size, b.size) }
+	case "sender":
+		less = func(a, b *queueEntry) int { return strings.Compare(a.sender, b.sender) }
+	default:
+		less = func(a, b *queueEntry) int { return cmp.Compare(a.arrival, b.arrival) }
+	}
+	slices.SortFunc(idx, func(i, j int32) int {
+		a, b := &e[i], &e[j]
+		c := less(a, b)
+		if desc {
+			c = -c
+		}
+		if c == 0 {
+			c = strings.Compare(a.id, b.id) // a stable order for paging
+		}
+		return c
+	})
+}

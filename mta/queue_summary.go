@@ -1,0 +1,131 @@
+package mta
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// QueueCount is the size of one queue.
+type QueueCount struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+	Bytes int64  `json:"bytes"`
+}
+
+// ShapeBucketMinutes are the age buckets of the queue shape, as Postfix's
+// qshape draws them: a message falls in the first bucket whose bound (in
+// minutes) its age does not exceed; older ones go to the last, open
+// bucket.
+var ShapeBucketMinutes = []int{5, 10, 20, 40, 80, 160, 320, 640, 1280}
+
+// ShapeRow is one destination domain's recipients per age bucket:
+// len(Buckets) is len(ShapeBucketMinutes)+1.
+type ShapeRow struct {
+	Domain  string `json:"domain"`
+	Total   int    `json:"total"`
+	Buckets []int  `json:"buckets"`
+}
+
+// QueueSummary is the queue at a glance: counts and bytes per queue, and which
+// destination domains wait and for how long (like qshape, over every queue
+// but hold, one count per recipient).
+type QueueSummary struct {
+	AsOf   time.Time    `json:"as_of"`
+	Queues []QueueCount `json:"queues"` // every queue, in QueueNames order
+	Total  QueueCount   `json:"total"`  // Name "total"
+	// ShapeBucketMinutes repeats the bucket bounds for the page.
+	ShapeBucketMinutes []int `json:"shape_bucket_minutes"`
+	// ShapeTotal sums every domain; Shape holds the top domains by
+	// recipients (at most ShapeTopDomains), then by name.
+	ShapeTotal ShapeRow   `json:"shape_total"`
+	Shape      []ShapeRow `json:"shape"`
+}
+
+// ShapeTopDomains is how many domains Summary lists.
+const ShapeTopDomains = 10
+
+// Summary summarizes the queue from the current snapshot (see List).
+func (q *Queue) Summary(ctx context.Context) (QueueSummary, error) {
+	snap, err := q.snapshot(ctx)
+	if err != nil {
+		return QueueSummary{}, err
+	}
+	return snap.summary(), nil
+}
+
+func (s *queueSnapshot) summary() QueueSummary {
+	sum := QueueSummary{
+		AsOf:               s.asOf,
+		Queues:             make([]QueueCount, len(QueueNames)),
+		Total:              QueueCount{Name: "total"},
+		ShapeBucketMinutes: ShapeBucketMinutes,
+		ShapeTotal:         ShapeRow{Domain: "TOTAL", Buckets: make([]int, len(ShapeBucketMinutes)+1)},
+		Shape:              []ShapeRow{},
+	}
+	for i, n := range QueueNames {
+		sum.Queues[i].Name = n
+	}
+	hold, _ := queueIndex(QueueHold)
+	domains := make(map[string]*ShapeRow)
+	now := s.asOf.Unix()
+	for i := range s.entries {
+		e := &s.entries[i]
+		sum.Queues[e.queue].Count++
+		sum.Queues[e.queue].Bytes += e.size
+		sum.Total.Count++
+		sum.Total.Bytes += e.size
+		if e.queue == hold {
+			continue
+		}
+		b := shapeBucket(now - e.arrival)
+		for _, r := range e.rcpts {
+			d := recipientDomain(r.Address)
+			row := domains[d]
+			if row == nil {
+				row = &ShapeRow{Domain: d, Buckets: make([]int, len(ShapeBucketMinutes)+1)}
+				domains[d] = row
+			}
+			row.Total++
+			row.Buckets[b]++
+			sum.ShapeTotal.Total++
+			sum.ShapeTotal.Buckets[b]++
+		}
+	}
+	rows := make([]*ShapeRow, 0, len(domains))
+	for _, r := range domains {
+		rows = append(rows, r)
+	}
+	slices.SortFunc(rows, func(a, b *ShapeRow) int {
+		if c := cmp.Compare(b.Total, a.Total); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Domain, b.Domain)
+	})
+	for _, r := range rows[:min(len(rows), ShapeTopDomains)] {
+		sum.Shape = append(sum.Shape, *r)
+	}
+	return sum
+}
+
+// shapeBucket maps an age in seconds to its bucket index.
+func shapeBucket(ageSec int64) int {
+	minutes := ageSec / 60
+	for i, bound := range ShapeBucketMinutes {
+		if minutes <= int64(bound) {
+			return i
+		}
+	}
+	return len(ShapeBucketMinutes)
+}
+
+// recipientDomain is the lower-cased domain of addr, or addr itself when
+// it has none.
+func recipientDomain(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(addr[i+1:])
+	}
+	return strings.ToLower(addr)
+}

@@ -1,0 +1,232 @@
+package mta
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"postdeck/store"
+)
+
+// Size caps of Show: postcat's output is read up to showMaxBytes (then
+// postcat is stopped), the body is cut at showBodyBytes.
+const (
+	showMaxBytes  = 512 << 10
+	showBodyBytes = 64 << 10
+)
+
+// EnvelopeRecord is one envelope record as postcat prints it
+// ("sender: a@example.test", "named_attribute: client_address=...").
+type EnvelopeRecord struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Header is one message header; folded continuation lines are kept with
+// their line breaks ("\n" followed by the original white space).
+type MessageHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// MessageView is one queued message as `postcat -q` shows it. The text is
+// Postfix's and the sender's; pages must escape it.
+type MessageView struct {
+	QueueID     string           `json:"queue_id"`
+	QueueName   string           `json:"queue_name"`
+	Sender      string           `json:"sender"`
+	Recipients  []string         `json:"recipients"`
+	ArrivalTime time.Time        `json:"arrival_time"`
+	Size        int64            `json:"size"`
+	Envelope    []EnvelopeRecord `json:"envelope"`
+	Headers     []MessageHeader  `json:"headers"`
+	// Body is the start of the body, at most 64 KiB.
+	Body string `json:"body"`
+	// Truncated says the body (or the headers) were cut.
+	Truncated bool `json:"truncated"`
+}
+
+// Show returns the envelope, headers and start of the body of the message
+// id (postcat -q). An unknown id is store.ErrNotFound.
+func (q *Queue) Show(ctx context.Context, id string) (MessageView, error) {
+	if !ValidQueueID(id) {
+		return MessageView{}, store.Invalid("id", "id: %s is not a Postfix queue id", quoteForMessage(id))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := &cappedWriter{max: showMaxBytes, full: cancel}
+	var stderr tailBuffer
+	stderr.max = 4096
+	err := q.stream(ctx, nil, out, &stderr, "postcat", "-q", id)
+	capped := out.isFull()
+	if err != nil && !capped {
+		if strings.Contains(stderr.String(), "open queue file") {
+			return MessageView{}, fmt.Errorf("show message %s: %w", id, store.ErrNotFound)
+		}
+		return MessageView{}, fmt.Errorf("show message %s: %w", id, err)
+	}
+	v := parsePostcat(out.bytes(), showBodyBytes)
+	v.QueueID = id
+	v.Truncated = v.Truncated || capped
+	return v, nil
+}
+
+// parsePostcat reads `postcat -q` output: "*** ENVELOPE RECORDS
+// QUEUE/../ID ***" then "name: value" records, "*** MESSAGE CONTENTS ...
+// ***" then the message, "*** HEADER EXTRACTED ... ***" with more records,
+// "*** MESSAGE FILE END ... ***".
+func parsePostcat(out []byte, bodyMax int) MessageView {
+	v := MessageView{Envelope: []EnvelopeRecord{}, Headers: []MessageHeader{}, Recipients: []string{}}
+	const (
+		inNone = iota
+		inEnvelope
+		inHeaders
+		inBody
+		inExtracted
+	)
+	state := inNone
+	var body strings.Builder
+	envPath := "" // "deferred/0/ID": every marker of this message names it
+	text := string(out)
+	for len(text) > 0 {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		if marker, path, ok := postcatMarker(line); ok && (envPath == "" || path == envPath) {
+			switch marker {
+			case "ENVELOPE RECORDS":
+				state = inEnvelope
+				envPath = path
+				if qn, _, ok := strings.Cut(path, "/"); ok {
+					v.QueueName = qn
+				}
+			case "MESSAGE CONTENTS":
+				state = inHeaders
+			case "HEADER EXTRACTED":
+				state = inExtracted
+			case "MESSAGE FILE END":
+				state = inNone
+			}
+			continue
+		}
+		switch state {
+		case inEnvelope, inExtracted:
+			name, value, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			rec := EnvelopeRecord{Name: name, Value: strings.TrimSpace(value)}
+			v.Envelope = append(v.Envelope, rec)
+			switch rec.Name {
+			case "sender":
+				v.Sender = rec.Value
+			case "recipient":
+				v.Recipients = append(v.Recipients, rec.Value)
+			case "message_arrival_time":
+				if t, err := time.ParseInLocation(time.ANSIC, rec.Value, time.Local); err == nil {
+					v.ArrivalTime = t.UTC()
+				}
+			case "message_size":
+				if f := strings.Fields(rec.Value); len(f) > 0 {
+					_, _ = fmt.Sscan(f[0], &v.Size)
+				}
+			}
+		case inHeaders:
+			switch {
+			case line == "":
+				state = inBody
+			case (line[0] == ' ' || line[0] == '\t') && len(v.Headers) > 0:
+				v.Headers[len(v.Headers)-1].Value += "\n" + line
+			default:
+				name, value, _ := strings.Cut(line, ":")
+				v.Headers = append(v.Headers, MessageHeader{Name: name, Value: strings.TrimLeft(value, " \t")})
+			}
+		case inBody:
+			if body.Len() >= bodyMax {
+				v.Truncated = true
+				continue
+			}
+			room := bodyMax - body.Len()
+			if len(line)+1 > room {
+				body.WriteString(line[:room])
+				v.Truncated = true
+				continue
+			}
+			body.WriteString(line)
+			body.WriteByte('\n')
+		}
+	}
+	if state == inHeaders || state == inBody {
+		v.Truncated = true // postcat was stopped at the size cap
+	}
+	v.Body = strings.ToValidUTF8(body.String(), string(utf8.RuneError))
+	if len(v.Body) > bodyMax { // replacement characters are longer than the bytes they replace
+		cut := bodyMax
+		for cut > 0 && !utf8.RuneStart(v.Body[cut]) {
+			cut--
+		}
+		v.Body, v.Truncated = v.Body[:cut], true
+	}
+	for i := range v.Headers {
+		v.Headers[i].Value = strings.ToValidUTF8(v.Headers[i].Value, string(utf8.RuneError))
+	}
+	if v.Sender == "" {
+		v.Sender = "MAILER-DAEMON"
+	}
+	return v
+}
+
+// postcatMarker recognizes "*** NAME PATH ***" section lines.
+func postcatMarker(line string) (name, path string, ok bool) {
+	if len(line) < 8 || !strings.HasPrefix(line, "*** ") || !strings.HasSuffix(line, " ***") {
+		return "", "", false
+	}
+	inner := line[4 : len(line)-4]
+	for _, n := range []string{"ENVELOPE RECORDS", "MESSAGE CONTENTS", "HEADER EXTRACTED", "MESSAGE FILE END"} {
+		if rest, found := strings.CutPrefix(inner, n); found {
+			return n, strings.TrimSpace(rest), true
+		}
+	}
+	return "", "", false
+}
+
+// cappedWriter keeps the first max bytes and then calls full (which stops
+// the command); later writes are discarded.
+type cappedWriter struct {
+	mu   sync.Mutex
+	max  int
+	buf  bytes.Buffer
+	full func()
+	hit  bool
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hit {
+		return len(p), nil
+	}
+	if room := w.max - w.buf.Len(); len(p) > room {
+		w.buf.Write(p[:room])
+		w.hit = true
+		w.full()
+		return len(p), nil
+	}
+	w.buf.Write(p)
+	return len(p), nil
+}
+
+func (w *cappedWriter) isFull() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.hit
+}
+
+func (w *cappedWriter) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Bytes()
+}
