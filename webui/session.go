@@ -1,30 +1,188 @@
 package webui
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"strings"
+	"sync"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 )
 
-// sessionIdentity resolves the console session cookie. The console (login,
-// sessions, CSRF) is not wired yet: no cookie authenticates.
-func (s *Server) sessionIdentity(c *fiber.Ctx) (Identity, bool) { return Identity{}, false }
+// Console session cookie and CSRF names.
+const (
+	sessionCookie = "postdeck_session"
+	// csrfHeader carries the token on API calls made with the cookie.
+	csrfHeader = "X-CSRF-Token"
+	// csrfField carries the token in HTML forms ({{template "csrf" .}}).
+	csrfField = "csrf_token"
 
-// validCSRF checks the X-CSRF-Token header (or form field) of a session.
-func (s *Server) validCSRF(c *fiber.Ctx) bool { return false }
+	localSession = "session"
+)
 
-// renderErrorPage shows an error to a browser.
-func (s *Server) renderErrorPage(c *fiber.Ctx, code int, msg string) error {
-	if code == fiber.StatusUnauthorized {
-		return c.Redirect("/login", fiber.StatusSeeOther)
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
-	return c.Status(code).SendString(msg)
+// session is one console login. The cookie holds only the random id; the
+// server keeps the rest in memory, so a restart logs everybody out.
+type session struct {
+	id       string
+	user     string
+	pwFinger [32]byte // sha256 of the password hash at login: a new password ends the session
+	csrf     string
+	created  time.Time
+	lastSeen time.Time
+	flash    *Flash
 }
 
-// securityHeaders sets the headers every response carries.
-func (s *Server) securityHeaders(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-	c.Set("X-Frame-Options", "DENY")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("Referrer-Policy", "no-referrer")
-	return c.Next()
+// sessionStore holds the live sessions with idle and absolute expiry.
+type sessionStore struct {
+	idle, maxAge time.Duration
+	now          func() time.Time
+
+	mu   sync.Mutex
+	byID map[string]*session
+}
+
+func newSessionStore(idle, maxAge time.Duration, now func() time.Time) *sessionStore {
+	return &sessionStore{idle: idle, maxAge: maxAge, now: now, byID: map[string]*session{}}
+}
+
+// create starts a session for user with a fresh id and CSRF token.
+func (ss *sessionStore) create(user string, passwordHash []byte) (*session, error) {
+	id, err := randomSecret(32)
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := randomSecret(32)
+	if err != nil {
+		return nil, err
+	}
+	now := ss.now()
+	se := &session{id: id, user: user, pwFinger: sha256.Sum256(passwordHash), csrf: csrf, created: now, lastSeen: now}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.pruneLocked(now)
+	ss.byID[id] = se
+	return se, nil
+}
+
+// get returns the live session of id and marks it used.
+func (ss *sessionStore) get(id string) (*session, bool) {
+	if id == "" {
+		return nil, false
+	}
+	now := ss.now()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	se, ok := ss.byID[id]
+	if !ok {
+		return nil, false
+	}
+	if ss.expired(se, now) {
+		delete(ss.byID, id)
+		return nil, false
+	}
+	se.lastSeen = now
+	return se, true
+}
+
+// destroy ends the session of id (logout, rotation at login).
+func (ss *sessionStore) destroy(id string) {
+	ss.mu.Lock()
+	delete(ss.byID, id)
+	ss.mu.Unlock()
+}
+
+func (ss *sessionStore) expired(se *session, now time.Time) bool {
+	return now.Sub(se.lastSeen) > ss.idle || now.Sub(se.created) > ss.maxAge
+}
+
+func (ss *sessionStore) pruneLocked(now time.Time) {
+	for id, se := range ss.byID {
+		if ss.expired(se, now) {
+			delete(ss.byID, id)
+		}
+	}
+}
+
+// setFlash stores a one-time message that the next page of the session
+// shows (Post/Redirect/Get).
+func (ss *sessionStore) setFlash(se *session, f *Flash) {
+	ss.mu.Lock()
+	se.flash = f
+	ss.mu.Unlock()
+}
+
+// takeFlash returns and clears the session's flash message.
+func (ss *sessionStore) takeFlash(se *session) *Flash {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	f := se.flash
+	se.flash = nil
+	return f
+}
+
+// sessionIdentity resolves the console session cookie: the session must be
+// live, its user must still exist, and the password must not have changed
+// since login. The role is read from the store on every request, so a role
+// change takes effect at once.
+func (s *Server) sessionIdentity(c *fiber.Ctx) (Identity, bool) {
+	se, ok := s.ui.sessions.get(c.Cookies(sessionCookie))
+	if !ok {
+		return Identity{}, false
+	}
+	u, err := s.deps.DB.GetUser(se.user)
+	if err != nil || sha256.Sum256(u.PasswordHash) != se.pwFinger {
+		s.ui.sessions.destroy(se.id)
+		return Identity{}, false
+	}
+	c.Locals(localSession, se)
+	return Identity{Name: u.Username, Role: u.Role, Via: ViaSession}, true
+}
+
+// currentSession is the request's console session, nil for bearer tokens
+// and the trusted socket.
+func currentSession(c *fiber.Ctx) *session {
+	se, _ := c.Locals(localSession).(*session)
+	return se
+}
+
+// validCSRF checks the session's CSRF token: the X-CSRF-Token header for
+// API calls, or the csrf_token field of a submitted form.
+func (s *Server) validCSRF(c *fiber.Ctx) bool {
+	se := currentSession(c)
+	if se == nil {
+		return false
+	}
+	got := c.Get(csrfHeader)
+	if got == "" {
+		ct := string(c.Request().Header.ContentType())
+		if isFormContentType(ct) {
+			got = c.FormValue(csrfField)
+		}
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(se.csrf)) == 1
+}
+
+// setSessionCookie sends the session id: HttpOnly, SameSite=Strict, Secure
+// under TLS, and no expiry (the browser drops it when it closes; the server
+// enforces idle and absolute expiry).
+func (s *Server) setSessionCookie(c *fiber.Ctx, value string) {
+	ck := &fiber.Cookie{
+		Name:     sessionCookie,
+		Value:    value,
+		Path:     "/",
+		HTTPOnly: true,
+		Secure:   s.cfg.Secure,
+		SameSite: fiber.CookieSameSiteStrictMode,
+	}
+	if value == "" {
+		ck.MaxAge = -1
+		ck.Expires = time.Unix(1, 0)
+	}
+	c.Cookie(ck)
+}
+
+// isFormContentType tells a submitted HTML form from a JSON body.
+func isFormContentType(ct string) bool {
+	return strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm)
 }

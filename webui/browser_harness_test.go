@@ -1,0 +1,203 @@
+package webui
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's Chromium, which .ci/run installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// browser is a headless Chromium for console tests. It records every
+// request the page makes and every console error, uncaught exception and
+// browser log error, so that a test can assert the page is clean.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context // run chromedp actions with it
+	shots string          // screenshot directory
+	nshot int
+
+	mu       sync.Mutex
+	requests []string // every URL requested
+	errors   []string // console errors, exceptions, log errors
+}
+
+// newBrowser starts a fresh Chromium (own user-data-dir) for the test and
+// stops it on cleanup. It skips when Chromium is missing, unless
+// POSTDECK_REQUIRE_BROWSER=1, which makes a missing browser a failure.
+// Screenshots go to $POSTDECK_SCREENSHOTS/<test name> or the test's
+// artifact directory (kept with `go test -artifacts`); the path is logged.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path := chromiumPath
+	if _, err := os.Stat(path); err != nil {
+		p, lerr := exec.LookPath("chromium")
+		if lerr != nil {
+			if os.Getenv("POSTDECK_REQUIRE_BROWSER") == "1" {
+				t.Fatalf("chromium is required (POSTDECK_REQUIRE_BROWSER=1) but %s is missing: %v", chromiumPath, err)
+			}
+			t.Skipf("chromium not installed (%s); set POSTDECK_REQUIRE_BROWSER=1 to make this a failure", chromiumPath)
+		}
+		path = p
+	}
+	b := &browser{t: t}
+	b.shots = t.ArtifactDir()
+	if dir := os.Getenv("POSTDECK_SCREENSHOTS"); dir != "" {
+		b.shots = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
+	}
+	if err := os.MkdirAll(b.shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots: %s", b.shots)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithListener(b.listen))
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	b.ctx = ctx
+	return b
+}
+
+// listen runs in chromedp's event loop: record and return.
+func (b *browser) listen(ev any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		b.requests = append(b.requests, ev.Request.URL)
+	case *runtime.EventExceptionThrown:
+		msg := ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			msg += " " + ev.ExceptionDetails.Exception.Description
+		}
+		b.errors = append(b.errors, "exception: "+msg)
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			b.errors = append(b.errors, "console."+string(ev.Type)+": "+strings.Join(parts, " "))
+		}
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError {
+			b.errors = append(b.errors, fmt.Sprintf("log %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+		}
+	}
+}
+
+// do runs actions and fails the test on error, naming the step.
+func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.shot("failed-" + step)
+		b.t.Fatalf("%s: %v", step, err)
+	}
+}
+
+// text returns the text of the first element matching the CSS selector.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// value returns the value of the form field matching the CSS selector.
+func (b *browser) value(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("value of %s: %v", sel, err)
+	}
+	return s
+}
+
+// location is the page's current URL.
+func (b *browser) location() string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return s
+}
+
+// shot writes a full-page screenshot NN-name.png.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	b.nshot++
+	p := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.nshot, name))
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		b.t.Errorf("write screenshot: %v", err)
+	}
+}
+
+// assertClean fails the test when the page logged an error or anything was
+// requested from a host other than origin (such as http://127.0.0.1:PORT).
+func (b *browser) assertClean(origin string) {
+	b.t.Helper()
+	o, err := url.Parse(origin)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.errors {
+		b.t.Errorf("browser console: %s", e)
+	}
+	if len(b.requests) == 0 {
+		b.t.Errorf("no request seen: the network listener does not work")
+	}
+	for _, r := range b.requests {
+		u, err := url.Parse(r)
+		if err != nil || u.Scheme != o.Scheme || u.Host != o.Host {
+			b.t.Errorf("request to another origin than the console's (%s): %s", origin, r)
+		}
+	}
+}

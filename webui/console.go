@@ -1,0 +1,103 @@
+package webui
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Session and login defaults; Config can shorten or lengthen them.
+const (
+	defaultSessionIdle   = 30 * time.Minute
+	defaultSessionMaxAge = 12 * time.Hour
+	// loginWindow and loginMaxFailures: the 11th failure within a minute,
+	// from one client or for one username, is refused with 429.
+	loginWindow      = time.Minute
+	loginMaxFailures = 10
+	// statusTTL is how long the dashboard reuses `postfix status`: it runs
+	// a command, too slow to run on every page view.
+	statusTTL = 2 * time.Second
+)
+
+// console is the state of the HTML console: views, static files, sessions,
+// login rate limits. It lives in Server (no package-level state).
+type console struct {
+	views    *views
+	static   *staticFiles
+	sessions *sessionStore
+	limiter  *loginLimiter
+	status   *statusCache
+
+	dummyOnce sync.Once
+	dummyHash []byte
+}
+
+func newConsole(cfg Config, running func(context.Context) bool) *console {
+	idle, maxAge := cfg.SessionIdle, cfg.SessionMaxAge
+	if idle <= 0 {
+		idle = defaultSessionIdle
+	}
+	if maxAge <= 0 {
+		maxAge = defaultSessionMaxAge
+	}
+	static := loadStatic()
+	return &console{
+		views:    loadViews(static),
+		static:   static,
+		sessions: newSessionStore(idle, maxAge, time.Now),
+		limiter:  newLoginLimiter(loginWindow, loginMaxFailures, time.Now),
+		status:   &statusCache{ttl: statusTTL, probe: running},
+	}
+}
+
+// dummyBcrypt is compared against when the username is unknown, so that an
+// unknown user costs the same time as a wrong password.
+func (cs *console) dummyBcrypt() []byte {
+	cs.dummyOnce.Do(func() {
+		h, err := bcrypt.GenerateFromPassword([]byte("postdeck dummy password"), bcrypt.DefaultCost)
+		if err != nil {
+			panic(err) // only on a broken random source
+		}
+		cs.dummyHash = h
+	})
+	return cs.dummyHash
+}
+
+// statusCache runs the probe (`postfix status`) at most once per ttl; callers
+// in between get the last answer, and only one caller probes at a time.
+type statusCache struct {
+	ttl   time.Duration
+	probe func(context.Context) bool
+
+	mu      sync.Mutex
+	at      time.Time
+	running bool
+	valid   bool
+	probing bool
+}
+
+func (sc *statusCache) Running(ctx context.Context) bool {
+	sc.mu.Lock()
+	fresh := sc.valid && time.Since(sc.at) < sc.ttl
+	if fresh || (sc.valid && sc.probing) {
+		r := sc.running
+		sc.mu.Unlock()
+		return r
+	}
+	sc.probing = true
+	sc.mu.Unlock()
+	r := sc.probe(ctx)
+	sc.mu.Lock()
+	sc.running, sc.at, sc.valid, sc.probing = r, time.Now(), true, false
+	sc.mu.Unlock()
+	return r
+}
+
+// forget makes the next call probe again (after an apply).
+func (sc *statusCache) forget() {
+	sc.mu.Lock()
+	sc.valid = false
+	sc.mu.Unlock()
+}

@@ -1,0 +1,151 @@
+package webui
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable time source.
+type fakeClock struct{ t time.Time }
+
+func (f *fakeClock) now() time.Time { return f.t }
+
+func TestSessionExpiry(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
+	ss := newSessionStore(30*time.Minute, 12*time.Hour, clk.now)
+	se, err := ss.create("admin", []byte("hash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Busy: every request within the idle time keeps it, up to the absolute limit.
+	for i := 0; i < 24; i++ { // 24 * 29 min = 11 h 36 min
+		clk.t = clk.t.Add(29 * time.Minute)
+		if _, ok := ss.get(se.id); !ok {
+			t.Fatalf("session ended after %v of use", time.Duration(i+1)*29*time.Minute)
+		}
+	}
+	clk.t = clk.t.Add(29 * time.Minute) // 12 h 5 min
+	if _, ok := ss.get(se.id); ok {
+		t.Errorf("session outlived the absolute limit")
+	}
+	// Idle.
+	se2, _ := ss.create("admin", []byte("hash"))
+	clk.t = clk.t.Add(31 * time.Minute)
+	if _, ok := ss.get(se2.id); ok {
+		t.Errorf("session outlived the idle limit")
+	}
+	if _, ok := ss.get(""); ok {
+		t.Errorf("empty id found a session")
+	}
+	// Ids and tokens are random and distinct.
+	a, _ := ss.create("x", nil)
+	b, _ := ss.create("x", nil)
+	if a.id == b.id || a.csrf == b.csrf || a.id == a.csrf || len(a.id) < 40 {
+		t.Errorf("weak ids: %q %q", a.id, b.id)
+	}
+}
+
+func TestLoginLimiter(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
+	l := newLoginLimiter(time.Minute, 10, clk.now)
+	// Per client: ten failures with ten names, then refused.
+	for i := 0; i < 10; i++ {
+		if !l.allowed("192.0.2.1", "user"+string(rune('a'+i))) {
+			t.Fatalf("attempt %d refused", i+1)
+		}
+		l.fail("192.0.2.1", "user"+string(rune('a'+i)))
+	}
+	if l.allowed("192.0.2.1", "someone") {
+		t.Errorf("11th attempt from one client allowed")
+	}
+	if !l.allowed("192.0.2.2", "someone") {
+		t.Errorf("another client refused")
+	}
+	clk.t = clk.t.Add(61 * time.Second)
+	if !l.allowed("192.0.2.1", "someone") {
+		t.Errorf("client still refused after the window")
+	}
+	// Per user: ten failures from ten clients, then refused from anywhere.
+	for i := 0; i < 10; i++ {
+		l.fail("198.51.100."+string(rune('1'+i)), "admin")
+	}
+	if l.allowed("203.0.113.9", "ADMIN") {
+		t.Errorf("11th attempt for one user allowed")
+	}
+	// IPv6 clients count per /64.
+	for i := 0; i < 10; i++ {
+		l.fail(fmt.Sprintf("2001:db8::%x", i+1), "u")
+	}
+	if l.allowed("2001:db8::ffff", "v") {
+		t.Errorf("another address of the same /64 allowed")
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "/", "/mta/settings": "/mta/settings", "//evil.example": "/", "https://evil.example/": "/",
+		"/\\evil.example": "/", "/login": "/", "/audit?limit=5": "/audit?limit=5", "/x\r\nSet-Cookie: a": "/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNavFor(t *testing.T) {
+	has := func(es []navEntry, path string) (found, current bool) {
+		var walk func([]navEntry)
+		walk = func(es []navEntry) {
+			for _, e := range es {
+				if e.Path == path {
+					found, current = true, e.Current
+				}
+				walk(e.Children)
+			}
+		}
+		walk(es)
+		return
+	}
+	if f, cur := has(navFor("admin", "/mta/settings/mainconfig"), "/mta/settings"); !f || !cur {
+		t.Errorf("Edit Main Config does not mark Settings current")
+	}
+	if f, _ := has(navFor("auditor", "/"), "/sendmail"); f {
+		t.Errorf("auditor sees Send Mail")
+	}
+	if f, _ := has(navFor("operator", "/"), "/audit"); f {
+		t.Errorf("operator sees the audit log")
+	}
+	if _, cur := has(navFor("admin", "/mta/settings"), "/"); cur {
+		t.Errorf("Dashboard marked current on another page")
+	}
+}
+
+func TestTLSConfigSelfSigned(t *testing.T) {
+	dir := t.TempDir()
+	if c, err := TLSConfig("", "", false, dir); c != nil || err != nil {
+		t.Fatalf("plain HTTP: %v %v", c, err)
+	}
+	if _, err := TLSConfig("cert.pem", "", false, dir); err == nil {
+		t.Errorf("a certificate without its key was accepted")
+	}
+	c1, err := TLSConfig("", "", true, dir)
+	if err != nil || c1 == nil || c1.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("self-signed: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, SelfSignedKeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode: %v %v", fi.Mode(), err)
+	}
+	c2, err := TLSConfig("", "", true, dir)
+	if err != nil || string(c2.Certificates[0].Certificate[0]) != string(c1.Certificates[0].Certificate[0]) {
+		t.Errorf("the self-signed certificate was not reused: %v", err)
+	}
+	// The files work as --tls-cert/--tls-key too.
+	if _, err := TLSConfig(filepath.Join(dir, SelfSignedCertFile), filepath.Join(dir, SelfSignedKeyFile), false, ""); err != nil {
+		t.Errorf("load as files: %v", err)
+	}
+}

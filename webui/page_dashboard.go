@@ -1,0 +1,41 @@
+package webui
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// dashboardData is the Data of views/dashboard.html.
+type dashboardData struct {
+	Running   bool
+	Version   string
+	LastApply mta.ApplyReport
+	Settings  store.Settings
+	Recent    []store.AuditEntry
+	ShowAudit bool
+}
+
+// pageDashboard is GET /: Postfix's state, the last apply and the recent
+// changes at a glance. The status part refreshes itself (static/app.js
+// polls /api/v1/status) when JavaScript runs.
+func (s *Server) pageDashboard(c *fiber.Ctx) error {
+	st, err := s.deps.DB.LoadState()
+	if err != nil {
+		return err
+	}
+	d := dashboardData{
+		Running:   s.ui.status.Running(c.UserContext()),
+		Version:   s.deps.MTA.Version(),
+		LastApply: s.deps.MTA.LastApply(),
+		Settings:  st.Settings,
+	}
+	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
+		d.ShowAudit = true
+		if d.Recent, err = s.deps.DB.ListAudit(6); err != nil {
+			return err
+		}
+	}
+	return s.render(c, "dashboard", "Dashboard", d)
+}

@@ -1,0 +1,85 @@
+package webui
+
+import (
+	"crypto/subtle"
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// loginCookie holds the token of the login form (double submit): a form on
+// another site cannot log a browser in to an account of the attacker's.
+const (
+	loginCookie = "postdeck_login"
+	loginField  = "login_token"
+)
+
+// loginPageData is the Data of views/login.html.
+type loginPageData struct {
+	Username string
+	Next     string
+	Token    string
+	Error    string
+}
+
+// pageLogin is GET /login.
+func (s *Server) pageLogin(c *fiber.Ctx) error {
+	if _, ok := identity(c); ok {
+		return c.Redirect(safeNext(c.Query("next")), fiber.StatusSeeOther)
+	}
+	token, err := s.loginToken(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, "login", "Log in", loginPageData{Next: safeNext(c.Query("next")), Token: token})
+}
+
+// pageLoginPost is POST /login, the login form.
+func (s *Server) pageLoginPost(c *fiber.Ctx) error {
+	data := loginPageData{Username: c.FormValue("username"), Next: safeNext(c.FormValue("next"))}
+	token, err := s.loginToken(c)
+	if err != nil {
+		return err
+	}
+	data.Token = token
+	sent := c.FormValue(loginField)
+	if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
+		data.Error = "The login form expired. Please log in again."
+		return s.renderStatus(c, fiber.StatusForbidden, "login", "Log in", data, nil)
+	}
+	u, err := s.checkLogin(c, data.Username, c.FormValue("password"))
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		data.Error = upperFirst(fe.Message) + "."
+		return s.renderStatus(c, fe.Code, "login", "Log in", data, nil)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.startSession(c, u); err != nil {
+		return err
+	}
+	c.Cookie(&fiber.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1, HTTPOnly: true, Secure: s.cfg.Secure, SameSite: fiber.CookieSameSiteStrictMode})
+	return c.Redirect(data.Next, fiber.StatusSeeOther)
+}
+
+// loginToken returns the login form token of the browser's login cookie,
+// or sets a new one. Reusing it keeps the page for a wrong password and an
+// unknown user byte for byte the same.
+func (s *Server) loginToken(c *fiber.Ctx) (string, error) {
+	if t := c.Cookies(loginCookie); len(t) == 43 {
+		return string([]byte(t)), nil
+	}
+	t, err := randomSecret(32)
+	if err != nil {
+		return "", err
+	}
+	c.Cookie(&fiber.Cookie{Name: loginCookie, Value: t, Path: "/login", HTTPOnly: true, Secure: s.cfg.Secure, SameSite: fiber.CookieSameSiteStrictMode})
+	return t, nil
+}
+
+// pageLogoutPost is POST /logout, the button in the header.
+func (s *Server) pageLogoutPost(c *fiber.Ctx) error {
+	s.endSession(c)
+	return c.Redirect("/login", fiber.StatusSeeOther)
+}

@@ -1,0 +1,54 @@
+package webui
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/store"
+)
+
+// mainConfigPageData is the Data of views/mainconfig.html.
+type mainConfigPageData struct {
+	Text      string
+	Error     string // the validation error, next to the editor
+	ErrorLine int    // its line, 0 when it has none
+}
+
+// pageMainConfig is GET /mta/settings/mainconfig, the Edit Main Config
+// page (MTA > Settings > Actions > Edit Main Config).
+func (s *Server) pageMainConfig(c *fiber.Ctx) error {
+	st, err := s.deps.DB.LoadState()
+	if err != nil {
+		return err
+	}
+	return s.render(c, "mainconfig", "Edit Main Config", mainConfigPageData{Text: st.MainConfig})
+}
+
+// pageMainConfigPost saves the document: validated by postdeck and by
+// Postfix, applied, and rolled back with Postfix's words when the reload
+// fails. The typed text is kept on every error.
+func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
+	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
+	res, err := s.deps.MTA.SaveMainConfig(c.UserContext(), actor(c), text)
+	s.ui.status.forget()
+	if err == nil {
+		return s.flashAndRedirect(c, appliedFlash(res), "/mta/settings/mainconfig")
+	}
+	data := mainConfigPageData{Text: text}
+	flash, status, ferr := s.formError(err)
+	if ferr != nil {
+		return ferr
+	}
+	var fe *store.FieldError
+	if errors.As(err, &fe) {
+		data.Error, data.ErrorLine = fe.Msg, fe.Line
+		flash = &Flash{Kind: "error", Message: "The main config was not saved: correct the error shown under the editor."}
+		if fe.Line > 0 {
+			flash.Message = "The main config was not saved: correct line " + strconv.Itoa(fe.Line) + "."
+		}
+	}
+	return s.renderStatus(c, status, "mainconfig", "Edit Main Config", data, flash)
+}

@@ -1,0 +1,172 @@
+package webui
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// settingsForm holds the MTA Settings form as typed, so that a refused
+// save shows exactly what the user entered. Lists are one entry per line.
+type settingsForm struct {
+	Hostname          string
+	RelayDomains      string
+	ExternalRelayHost string
+	InternalRelayHost string
+	RejectUnverified  bool
+	RejectCode        string
+	MyNetworks        string
+	MessageSizeLimit  string
+	HeloName          string
+}
+
+// settingsPageData is the Data of views/settings.html.
+type settingsPageData struct {
+	Form   settingsForm
+	Errors map[string]string // field name (as in the API) -> sentence
+	// SizeLimit is the stored Message Size Limit, shown in MiB next to
+	// the field.
+	SizeLimit int64
+}
+
+func settingsFormOf(st store.Settings) settingsForm {
+	return settingsForm{
+		Hostname:          st.Hostname,
+		RelayDomains:      strings.Join(st.RelayDomains, "\n"),
+		ExternalRelayHost: st.ExternalRelayHost,
+		InternalRelayHost: st.InternalRelayHost,
+		RejectUnverified:  st.RejectUnverifiedRecipient,
+		RejectCode:        strconv.Itoa(st.UnverifiedRecipientRejectCode),
+		MyNetworks:        strings.Join(st.MyNetworks, "\n"),
+		MessageSizeLimit:  strconv.FormatInt(st.MessageSizeLimit, 10),
+		HeloName:          st.HeloName,
+	}
+}
+
+func settingsFormFrom(c *fiber.Ctx) settingsForm {
+	return settingsForm{
+		Hostname:          strings.Clone(c.FormValue("hostname")),
+		RelayDomains:      strings.Clone(c.FormValue("relay_domains")),
+		ExternalRelayHost: strings.Clone(c.FormValue("external_relay_host")),
+		InternalRelayHost: strings.Clone(c.FormValue("internal_relay_host")),
+		RejectUnverified:  c.FormValue("reject_unverified_recipient") != "",
+		RejectCode:        strings.Clone(c.FormValue("unverified_recipient_reject_code")),
+		MyNetworks:        strings.Clone(c.FormValue("my_networks")),
+		MessageSizeLimit:  strings.Clone(c.FormValue("message_size_limit")),
+		HeloName:          strings.Clone(c.FormValue("helo_name")),
+	}
+}
+
+// settings turns the typed form into store.Settings; numbers that do not
+// parse are field errors, everything else is left to mta.ValidateSettings.
+func (f settingsForm) settings() (store.Settings, error) {
+	st := store.Settings{
+		Hostname:                  strings.TrimSpace(f.Hostname),
+		RelayDomains:              splitList(f.RelayDomains),
+		ExternalRelayHost:         strings.TrimSpace(f.ExternalRelayHost),
+		InternalRelayHost:         strings.TrimSpace(f.InternalRelayHost),
+		RejectUnverifiedRecipient: f.RejectUnverified,
+		MyNetworks:                splitList(f.MyNetworks),
+		HeloName:                  strings.TrimSpace(f.HeloName),
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(f.RejectCode))
+	if err != nil {
+		return st, store.Invalid(mta.FieldRejectCode, "Unverified Recipient Reject Code must be 450 or 550")
+	}
+	st.UnverifiedRecipientRejectCode = code
+	size, err := strconv.ParseInt(strings.TrimSpace(f.MessageSizeLimit), 10, 64)
+	if err != nil {
+		return st, store.Invalid(mta.FieldMessageSizeLimit, "Message Size Limit must be a whole number of bytes, such as 52428800 for 50 MiB")
+	}
+	st.MessageSizeLimit = size
+	return st, nil
+}
+
+// splitList splits a textarea into entries: one per line, and commas or
+// blanks also separate (as in main.cf).
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t'
+	})
+}
+
+// pageSettings is GET /mta/settings.
+func (s *Server) pageSettings(c *fiber.Ctx) error {
+	st, err := s.deps.DB.LoadState()
+	if err != nil {
+		return err
+	}
+	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(st.Settings), SizeLimit: st.Settings.MessageSizeLimit})
+}
+
+// pageSettingsPost is POST /mta/settings: validate, store and apply, then
+// back to the page with a message that Postfix was reloaded; or the form
+// again, as typed, with the error next to its field.
+func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
+	form := settingsFormFrom(c)
+	in, err := form.settings()
+	var res mta.Result
+	if err == nil {
+		res, err = s.deps.MTA.SaveSettings(c.UserContext(), actor(c), in)
+		s.ui.status.forget()
+	}
+	if err == nil {
+		return s.flashAndRedirect(c, appliedFlash(res), "/mta/settings")
+	}
+	data := settingsPageData{Form: form, Errors: map[string]string{}}
+	if st, lerr := s.deps.DB.LoadState(); lerr == nil {
+		data.SizeLimit = st.Settings.MessageSizeLimit
+	}
+	flash, status, ferr := s.formError(err)
+	if ferr != nil {
+		return ferr
+	}
+	var fe *store.FieldError
+	if errors.As(err, &fe) && fe.Field != "" {
+		data.Errors[fe.Field] = fe.Msg
+		flash = &Flash{Kind: "error", Message: "The settings were not saved: correct the field marked below."}
+	}
+	return s.renderStatus(c, status, "settings", "MTA Settings", data, flash)
+}
+
+// appliedFlash is the message after a change went through the apply
+// pipeline: what Postfix did, and any warnings.
+func appliedFlash(res mta.Result) *Flash {
+	f := &Flash{Kind: "success", Message: upperFirst(res.Message) + ".", Details: res.Warnings}
+	if len(res.Warnings) > 0 {
+		f.Kind = "warning"
+	}
+	return f
+}
+
+// formError turns a refused save into the flash shown above the form,
+// keeping the form: user errors (400) and a reload Postfix refused show
+// their sentence; anything else is logged and shown as a generic failure.
+// It returns an error only when the page cannot be shown at all.
+func (s *Server) formError(err error) (*Flash, int, error) {
+	var ae *mta.ApplyError
+	if errors.As(err, &ae) {
+		f := &Flash{Kind: "error", Message: "The change was not applied: Postfix refused the new configuration at " + ae.Stage + ".", Details: []string{"Postfix said: " + ae.PostfixSaid}}
+		switch {
+		case ae.RolledBack:
+			f.Details = append(f.Details, "The previous configuration was restored and Postfix is running it.")
+		case ae.RollbackErr != nil:
+			f.Message = "Postfix refused the new configuration at " + ae.Stage + ", and restoring the previous one failed too."
+			f.Details = append(f.Details, "Restoring said: "+ae.RollbackErr.Error())
+		}
+		return f, fiber.StatusOK, nil
+	}
+	code, body := errorStatus(err)
+	if code >= 500 {
+		s.log.Error("save failed", "err", err)
+	}
+	if code == fiber.StatusBadRequest || code == fiber.StatusConflict {
+		code = fiber.StatusOK
+	}
+	return &Flash{Kind: "error", Message: upperFirst(body.Error)}, code, nil
+}

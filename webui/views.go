@@ -1,0 +1,264 @@
+package webui
+
+import (
+	"fmt"
+	"html/template"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"postdeck/assets"
+	"postdeck/store"
+)
+
+// Flash is a one-time message at the top of a page: the result of the
+// action the user just took.
+type Flash struct {
+	Kind    string   // "success", "error", "warning" or "info"
+	Message string   // one sentence
+	Details []string // optional list under it (warnings, Postfix's words)
+}
+
+// Page is the dot of every view. Handlers fill Data; render fills the rest.
+type Page struct {
+	Title string        // <title> and the page heading
+	User  Identity      // the caller; empty on the login page
+	CSRF  string        // the session's token; forms include {{template "csrf" .}}
+	Flash *Flash        // from the previous request (Post/Redirect/Get) or this one
+	Nav   template.HTML // the menu for the user's role, current entry marked
+	Path  string        // the request path
+	Data  any           // the handler's own values
+}
+
+// Can reports whether the caller's role reaches level "read", "operate" or
+// "admin": views show or hide buttons with it ({{if .Can "admin"}}). The
+// server enforces the same rule on every route; hiding is a courtesy.
+func (p Page) Can(level string) bool {
+	switch level {
+	case "read":
+		return permRead.allows(p.User.Role)
+	case "operate":
+		return permOperate.allows(p.User.Role)
+	case "admin":
+		return permAdmin.allows(p.User.Role)
+	}
+	return false
+}
+
+// views are the parsed templates: one set per page, each the layout plus
+// that page's file, parsed once at start.
+type views struct {
+	pages map[string]*template.Template
+	nav   *template.Template
+
+	// navCache holds the rendered menu per role and current entry: the
+	// same few dozen strings for every request.
+	navCache sync.Map // role + " " + current path -> template.HTML
+}
+
+func loadViews(static *staticFiles) *views {
+	funcs := template.FuncMap{
+		"asset":      static.url,
+		"bytes":      humanBytes,
+		"when":       formatTime,
+		"ago":        ago,
+		"badge":      resultBadge,
+		"diffClass":  diffLineClass,
+		"lines":      func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") },
+		"join":       strings.Join,
+		"upperFirst": upperFirst,
+		"role":       roleLabel,
+	}
+	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets.Views, "views/layout.html"))
+	names, err := fs.Glob(assets.Views, "views/*.html")
+	if err != nil {
+		panic(err)
+	}
+	v := &views{pages: map[string]*template.Template{}, nav: base.Lookup("nav")}
+	if v.nav == nil {
+		panic("views/layout.html defines no \"nav\" template")
+	}
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" {
+			continue
+		}
+		t := template.Must(template.Must(base.Clone()).ParseFS(assets.Views, n))
+		v.pages[name] = t
+	}
+	return v
+}
+
+// render shows views/<view>.html inside the layout with status 200. It is
+// the one call a console page handler needs:
+//
+//	return s.render(c, "maps", "Maps", mapsData{...})
+//
+// The view defines {{define "content"}} and reads its values from .Data;
+// the layout adds the menu, the user, the flash message and the CSRF token.
+func (s *Server) render(c *fiber.Ctx, view, title string, data any) error {
+	return s.renderStatus(c, fiber.StatusOK, view, title, data, nil)
+}
+
+// renderStatus is render with a status code and a flash message shown on
+// this very page (for a form shown again with its errors). A flash stored
+// by the previous request is shown when flash is nil.
+func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data any, flash *Flash) error {
+	t, ok := s.ui.views.pages[view]
+	if !ok {
+		return fmt.Errorf("render: no view %q", view)
+	}
+	p := Page{Title: title, Path: c.Path(), Data: data, Flash: flash}
+	if id, ok := identity(c); ok {
+		p.User = id
+		nav, err := s.ui.views.menu(id.Role, c.Path())
+		if err != nil {
+			return err
+		}
+		p.Nav = nav
+	}
+	if se := currentSession(c); se != nil {
+		p.CSRF = se.csrf
+		if stored := s.ui.sessions.takeFlash(se); p.Flash == nil {
+			p.Flash = stored
+		}
+	}
+	buf := bytebufferpool.Get()
+	defer bytebufferpool.Put(buf)
+	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
+		return fmt.Errorf("render %s: %w", view, err)
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(buf.Bytes()) // Send copies the bytes
+}
+
+// menu renders the navigation of a role with the entry of path marked,
+// once per role and entry.
+func (v *views) menu(role, path string) (template.HTML, error) {
+	entries := navFor(role, path)
+	current := ""
+	var find func([]navEntry)
+	find = func(es []navEntry) {
+		for _, e := range es {
+			if e.Current {
+				current = e.Path
+			}
+			find(e.Children)
+		}
+	}
+	find(entries)
+	key := role + " " + current
+	if h, ok := v.navCache.Load(key); ok {
+		return h.(template.HTML), nil
+	}
+	var b strings.Builder
+	if err := v.nav.Execute(&b, entries); err != nil {
+		return "", fmt.Errorf("render menu: %w", err)
+	}
+	h := template.HTML(b.String()) // produced by html/template: escaped
+	v.navCache.Store(key, h)
+	return h, nil
+}
+
+// flashAndRedirect stores f for the next page and redirects there (303),
+// the end of a successful form post. Without a session (trusted socket) it
+// cannot carry the message; the redirect still shows the saved state.
+func (s *Server) flashAndRedirect(c *fiber.Ctx, f *Flash, to string) error {
+	if se := currentSession(c); se != nil {
+		s.ui.sessions.setFlash(se, f)
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d %ciB", int64(v), "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// resultBadge is the CSS class of an apply or audit result.
+func resultBadge(result string) string {
+	switch result {
+	case "applied", "unchanged", "saved", "created", "running":
+		return "badge ok"
+	case "refused":
+		return "badge warn"
+	case "rolled back", "failed", "stopped":
+		return "badge bad"
+	}
+	return "badge"
+}
+
+func diffLineClass(line string) string {
+	switch {
+	case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
+		return "diff-file"
+	case strings.HasPrefix(line, "+"):
+		return "diff-add"
+	case strings.HasPrefix(line, "-"):
+		return "diff-del"
+	case strings.HasPrefix(line, "@@"):
+		return "diff-hunk"
+	}
+	return ""
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// roleLabel is how a role is shown next to the user name.
+func roleLabel(role string) string {
+	switch role {
+	case store.RoleAdmin:
+		return "Administrator"
+	case store.RoleOperator:
+		return "Operator"
+	case store.RoleAuditor:
+		return "Auditor"
+	}
+	return role
+}
