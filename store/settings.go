@@ -87,3 +87,27 @@ func (db *DB) SaveState(st State) error {
 		return replaceMaps(tx, st.Maps)
 	})
 }
+
+// LoadSettings reads the MTA settings alone (pages that show them need not
+// decode every map).
+func (db *DB) LoadSettings() (Settings, error) {
+	var s Settings
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		found, err := getJSON(tx, bucketSettings, keyMTASettings, &s)
+		if err == nil && !found {
+			s = DefaultSettings()
+		}
+		return err
+	})
+	return s, err
+}
+
+// LoadMainConfig reads the Edit Main Config document alone.
+func (db *DB) LoadMainConfig() (string, error) {
+	var text string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		text = string(tx.Bucket(bucketMainConfig).Get(keyDocument)) // string() copies
+		return nil
+	})
+	return text, err
+}

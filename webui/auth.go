@@ -32,6 +32,7 @@ const (
 	permRead                // any role, auditor included
 	permOperate             // operator or admin: queues, send mail, error repository
 	permAdmin               // admin only
+	permAudit               // admin or auditor: the audit log
 )
 
 func (p perm) allows(role string) bool {
@@ -42,6 +43,8 @@ func (p perm) allows(role string) bool {
 		return role == store.RoleAdmin || role == store.RoleOperator
 	case permAdmin:
 		return role == store.RoleAdmin
+	case permAudit:
+		return role == store.RoleAdmin || role == store.RoleAuditor
 	}
 	return false
 }

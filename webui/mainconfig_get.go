@@ -10,9 +10,9 @@ type mainConfigDoc struct {
 }
 
 func (s *Server) mainconfigGet(c *fiber.Ctx) error {
-	st, err := s.deps.DB.LoadState()
+	text, err := s.deps.DB.LoadMainConfig()
 	if err != nil {
 		return err
 	}
-	return c.JSON(mainConfigDoc{Text: st.MainConfig})
+	return c.JSON(mainConfigDoc{Text: text})
 }

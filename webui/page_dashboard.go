@@ -21,7 +21,7 @@ type dashboardData struct {
 // changes at a glance. The status part refreshes itself (static/app.js
 // polls /api/v1/status) when JavaScript runs.
 func (s *Server) pageDashboard(c *fiber.Ctx) error {
-	st, err := s.deps.DB.LoadState()
+	settings, err := s.deps.DB.LoadSettings()
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 		Running:   s.ui.status.Running(c.UserContext()),
 		Version:   s.deps.MTA.Version(),
 		LastApply: s.deps.MTA.LastApply(),
-		Settings:  st.Settings,
+		Settings:  settings,
 	}
 	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
 		d.ShowAudit = true

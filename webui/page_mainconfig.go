@@ -20,11 +20,11 @@ type mainConfigPageData struct {
 // pageMainConfig is GET /mta/settings/mainconfig, the Edit Main Config
 // page (MTA > Settings > Actions > Edit Main Config).
 func (s *Server) pageMainConfig(c *fiber.Ctx) error {
-	st, err := s.deps.DB.LoadState()
+	text, err := s.deps.DB.LoadMainConfig()
 	if err != nil {
 		return err
 	}
-	return s.render(c, "mainconfig", "Edit Main Config", mainConfigPageData{Text: st.MainConfig})
+	return s.render(c, "mainconfig", "Edit Main Config", mainConfigPageData{Text: text})
 }
 
 // pageMainConfigPost saves the document: validated by postdeck and by

@@ -97,11 +97,11 @@ func splitList(s string) []string {
 
 // pageSettings is GET /mta/settings.
 func (s *Server) pageSettings(c *fiber.Ctx) error {
-	st, err := s.deps.DB.LoadState()
+	settings, err := s.deps.DB.LoadSettings()
 	if err != nil {
 		return err
 	}
-	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(st.Settings), SizeLimit: st.Settings.MessageSizeLimit})
+	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(settings), SizeLimit: settings.MessageSizeLimit})
 }
 
 // pageSettingsPost is POST /mta/settings: validate, store and apply, then
@@ -119,8 +119,8 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 		return s.flashAndRedirect(c, appliedFlash(res), "/mta/settings")
 	}
 	data := settingsPageData{Form: form, Errors: map[string]string{}}
-	if st, lerr := s.deps.DB.LoadState(); lerr == nil {
-		data.SizeLimit = st.Settings.MessageSizeLimit
+	if settings, lerr := s.deps.DB.LoadSettings(); lerr == nil {
+		data.SizeLimit = settings.MessageSizeLimit
 	}
 	flash, status, ferr := s.formError(err)
 	if ferr != nil {

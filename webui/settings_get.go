@@ -5,9 +5,9 @@ import (
 )
 
 func (s *Server) settingsGet(c *fiber.Ctx) error {
-	st, err := s.deps.DB.LoadState()
+	settings, err := s.deps.DB.LoadSettings()
 	if err != nil {
 		return err
 	}
-	return c.JSON(st.Settings)
+	return c.JSON(settings)
 }

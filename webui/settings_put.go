@@ -21,11 +21,11 @@ func (s *Server) settingsPut(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.deps.DB.LoadState()
+	settings, err := s.deps.DB.LoadSettings()
 	if err != nil {
 		return err
 	}
-	return c.JSON(settingsPutResponse{Settings: st.Settings, applied: applied{
+	return c.JSON(settingsPutResponse{Settings: settings, applied: applied{
 		Changed: res.Changed, Reloaded: res.Reloaded, Message: res.Message, Warnings: res.Warnings,
 	}})
 }
