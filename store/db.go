@@ -106,6 +106,22 @@ func getJSON(tx *bolt.Tx, bucket, key []byte, v any) (bool, error) {
 	return true, nil
 }
 
+// listJSON decodes every value of bucket in key order; never nil.
+func listJSON[T any](db *DB, bucket []byte) ([]T, error) {
+	out := []T{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var e T
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode %s/%s: %w", bucket, k, err)
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
 func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {

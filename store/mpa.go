@@ -169,34 +169,12 @@ func (db *DB) MPASpoolGet(id string) (SpoolEntry, error) {
 
 // MPASpoolList returns every spool entry, oldest first (ids sort by time).
 func (db *DB) MPASpoolList() ([]SpoolEntry, error) {
-	out := []SpoolEntry{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMPASpool).ForEach(func(k, v []byte) error {
-			var e SpoolEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode spool entry %s: %w", k, err)
-			}
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
+	return listJSON[SpoolEntry](db, bucketMPASpool)
 }
 
 // MPAErrorList returns every error repository entry, oldest first.
 func (db *DB) MPAErrorList() ([]ErrorEntry, error) {
-	out := []ErrorEntry{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMPAErrors).ForEach(func(k, v []byte) error {
-			var e ErrorEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode error entry %s: %w", k, err)
-			}
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
+	return listJSON[ErrorEntry](db, bucketMPAErrors)
 }
 
 // MPAErrorGet returns one error repository entry or ErrNotFound.

@@ -72,6 +72,14 @@ func (c *client) do(method, path string, in, out any) ([]byte, error) {
 	return raw, nil
 }
 
+// readInput reads the file named by arg, or standard input for "-".
+func readInput(arg string) ([]byte, error) {
+	if arg == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(arg)
+}
+
 // apiErr turns an API error answer into an error with the API's sentence.
 func apiErr(raw []byte, status int) error {
 	var e struct {

@@ -35,13 +35,7 @@ func cmdMainConfig(args []string) error {
 		if fs.NArg() != 1 {
 			return fmt.Errorf("usage: postdeck mainconfig set FILE (- for standard input)")
 		}
-		var text []byte
-		var err error
-		if fs.Arg(0) == "-" {
-			text, err = io.ReadAll(os.Stdin)
-		} else {
-			text, err = os.ReadFile(fs.Arg(0))
-		}
+		text, err := readInput(fs.Arg(0))
 		if err != nil {
 			return err
 		}

@@ -68,13 +68,7 @@ func cmdMaps(args []string) error {
 		_, err = io.WriteString(os.Stdout, doc.Content)
 		return err
 	case "set":
-		var content []byte
-		var err error
-		if fs.Arg(2) == "-" {
-			content, err = io.ReadAll(os.Stdin)
-		} else {
-			content, err = os.ReadFile(fs.Arg(2))
-		}
+		content, err := readInput(fs.Arg(2))
 		if err != nil {
 			return err
 		}
