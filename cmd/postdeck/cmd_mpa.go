@@ -1,15 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 )
 
-const mpaUsage = "usage: postdeck mpa queue | errors | error show ID | error delete|requeue ID... | error delete|requeue --all"
+const mpaUsage = "usage: postdeck mpa queue | errors | error show ID | error delete|requeue ID... | error delete|requeue --all | pipeline get | pipeline set FILE"
 
 func cmdMPA(args []string) error {
 	if len(args) == 0 {
@@ -19,7 +21,7 @@ func cmdMPA(args []string) error {
 	socket, jsonOut := clientFlags(fs)
 	all := fs.Bool("all", false, "act on the whole error repository")
 	rest := args[1:]
-	if args[0] == "error" && len(rest) > 0 {
+	if (args[0] == "error" || args[0] == "pipeline") && len(rest) > 0 {
 		rest = rest[1:]
 	}
 	if err := fs.Parse(rest); err != nil {
@@ -71,6 +73,11 @@ func cmdMPA(args []string) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.FailedAt.Format(time.RFC3339), it.Stage, it.Sender, strings.Join(it.Recipients, ","), it.Reason)
 		}
 		return w.Flush()
+	case "pipeline":
+		if len(args) < 2 {
+			return fmt.Errorf("%s", mpaUsage)
+		}
+		return mpaPipeline(c, args[1], fs.Args())
 	case "error":
 		if len(args) < 2 {
 			return fmt.Errorf("%s", mpaUsage)
@@ -118,4 +125,46 @@ func jsonOr(raw []byte, err error) error {
 		return err
 	}
 	return printJSON(raw)
+}
+
+// mpaPipeline is `postdeck mpa pipeline get` (the JSON document of
+// GET /api/v1/mpa/pipeline) and `postdeck mpa pipeline set FILE` (that
+// document back, validated by the daemon; - reads standard input).
+func mpaPipeline(c *client, verb string, args []string) error {
+	switch verb {
+	case "get":
+		if len(args) != 0 {
+			return fmt.Errorf("usage: postdeck mpa pipeline get")
+		}
+		raw, err := c.do("GET", "/api/v1/mpa/pipeline", nil, nil)
+		return jsonOr(raw, err)
+	case "set":
+		if len(args) != 1 {
+			return fmt.Errorf("usage: postdeck mpa pipeline set FILE (a JSON document as printed by get; - for standard input)")
+		}
+		var doc []byte
+		var err error
+		if args[0] == "-" {
+			doc, err = io.ReadAll(os.Stdin)
+		} else {
+			doc, err = os.ReadFile(args[0])
+		}
+		if err != nil {
+			return fmt.Errorf("read pipeline document: %w", err)
+		}
+		if !json.Valid(doc) {
+			return fmt.Errorf("%s is not a JSON document: write it as `postdeck mpa pipeline get` prints it", args[0])
+		}
+		var res struct {
+			Processors []string          `json:"processors"`
+			Templates  []json.RawMessage `json:"templates"`
+		}
+		raw, err := c.do("PUT", "/api/v1/mpa/pipeline", json.RawMessage(doc), &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		fmt.Printf("saved: processors %s, %d templates\n", strings.Join(res.Processors, ", "), len(res.Templates))
+		return nil
+	}
+	return fmt.Errorf("%s", mpaUsage)
 }

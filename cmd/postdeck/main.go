@@ -19,7 +19,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   settings get | set KEY=VALUE...
   mainconfig get | set FILE
   maps list | get NAME | set NAME TYPE FILE | delete NAME | lookup NAME KEY
-  mpa queue | errors | error show ID | error delete|requeue ID... [--all]
+  mpa queue | errors | error show ID | error delete|requeue ID... [--all] | pipeline get | set FILE
   queue list [--queue Q] [--q TEXT] | show ID | delete|bounce|hold|release|requeue|retry ID... | flush
   sendmail --from A --to B[,C] --subject S [--sender E] [--mime] < body
   spf list | refresh NAME
@@ -40,6 +40,8 @@ func main() {
 	switch cmd {
 	case "serve":
 		err = serve(args)
+	case "import":
+		err = cmdImport(args)
 	case "status":
 		err = cmdStatus(args)
 	case "settings":

@@ -1,0 +1,74 @@
+package webui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mpa"
+	"postdeck/store"
+)
+
+// mpaQueuePageData is the Data of views/mpa_queue.html.
+type mpaQueuePageData struct {
+	Items  []mpaQueueRow
+	Counts mpa.Counts
+	// Waiting and Retry count the entries by state (Counts.Processing
+	// counts what workers hold).
+	Waiting, Retry int
+	Now            time.Time
+}
+
+// mpaQueueRow is one message of the MPA queue with its next attempt said
+// relative to now ("in 40 s", "due").
+type mpaQueueRow struct {
+	mpa.SpoolItem
+	NextIn string
+}
+
+// pageMPAQueue is GET /queues/mpa: the messages waiting for the Mail
+// Processing Agent, with their state, attempts, next attempt and last
+// error. app.js refreshes the #mpa-live region while the page is open.
+func (s *Server) pageMPAQueue(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	items, err := s.deps.MPA.ListSpool(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := s.deps.MPA.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	data := mpaQueuePageData{Counts: counts, Now: now}
+	for _, it := range items {
+		switch it.State {
+		case store.SpoolWaiting:
+			data.Waiting++
+		case store.SpoolRetry:
+			data.Retry++
+		}
+		data.Items = append(data.Items, mpaQueueRow{SpoolItem: it, NextIn: mpaUntil(now, it.NextAttempt)})
+	}
+	return s.render(c, "mpa_queue", "MPA Queue", data)
+}
+
+// mpaUntil says when t comes, seen from now.
+func mpaUntil(now, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return "due now"
+	case d < time.Minute:
+		return fmt.Sprintf("in %d s", int(d.Seconds()+0.5))
+	case d < time.Hour:
+		return fmt.Sprintf("in %d min", int(d.Minutes()+0.5))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("in %d h", int(d.Hours()+0.5))
+	}
+	return fmt.Sprintf("in %d days", int(d.Hours()/24+0.5))
+}

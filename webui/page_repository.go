@@ -1,0 +1,154 @@
+package webui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mpa"
+	"postdeck/store"
+)
+
+// repositoryPageData is the Data of views/repository.html: the list, or a
+// confirmation of an action on it (Confirm set).
+type repositoryPageData struct {
+	Items   []mpa.ErrorItem
+	Confirm *repositoryConfirm
+}
+
+// repositoryConfirm is the question asked before a delete or requeue: the
+// page works without JavaScript, so the server asks.
+type repositoryConfirm struct {
+	Action string          // mpa.ActionDelete or mpa.ActionRequeue
+	All    bool            // the whole repository
+	IDs    []string        // the selection, when not All
+	Items  []mpa.ErrorItem // what the action touches
+	Back   string          // where Cancel goes
+}
+
+// Verb is the button and heading word of the confirmation.
+func (c repositoryConfirm) Verb() string { return upperFirst(c.Action) }
+
+// repositoryMessageData is the Data of views/repository_message.html.
+type repositoryMessageData struct {
+	mpa.ErrorDetail
+}
+
+// pageRepository is GET /queues/repository: the MPA error repository.
+func (s *Server) pageRepository(c *fiber.Ctx) error {
+	items, err := s.deps.MPA.ListErrors(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return s.render(c, "repository", "MPA Repository", repositoryPageData{Items: items})
+}
+
+// pageRepositoryMessage is GET /queues/repository/:id: one message with
+// its envelope, reason, headers and the start of its body.
+func (s *Server) pageRepositoryMessage(c *fiber.Ctx) error {
+	d, err := s.deps.MPA.GetError(c.UserContext(), c.Params("id"))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fiber.NewError(fiber.StatusNotFound, "The message is not in the error repository: it was requeued or deleted, or the id is wrong.")
+		}
+		return err
+	}
+	return s.render(c, "repository_message", "Repository message", repositoryMessageData{ErrorDetail: d})
+}
+
+// pageRepositoryActions is POST /queues/repository/actions: delete or
+// requeue one message, a selection, or all. Without confirmed=yes it
+// shows the confirmation (with the documentation's tip before a requeue);
+// with it, it acts and goes back to the list with the affected count.
+func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	action := strings.Clone(c.FormValue("action"))
+	all := false
+	if a, ok := strings.CutSuffix(action, "-all"); ok {
+		action, all = a, true
+	}
+	if c.FormValue("all") == "yes" {
+		all = true
+	}
+	var ids []string
+	for _, v := range c.Request().PostArgs().PeekMulti("id") {
+		if id := strings.TrimSpace(string(v)); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	back := "/queues/repository"
+	if len(ids) == 1 && c.FormValue("from") == "message" && store.ValidSpoolID(ids[0]) {
+		back = "/queues/repository/" + ids[0]
+	}
+	if action != mpa.ActionDelete && action != mpa.ActionRequeue {
+		return s.repositoryError(c, fiber.StatusBadRequest, fmt.Sprintf("Unknown action %q: choose Delete or Requeue.", action))
+	}
+	if all {
+		ids = nil
+	} else if len(ids) == 0 {
+		return s.repositoryError(c, fiber.StatusBadRequest, "Select at least one message, or use "+upperFirst(action)+" all.")
+	}
+	if c.FormValue("confirmed") != "yes" {
+		items, err := s.deps.MPA.ListErrors(ctx)
+		if err != nil {
+			return err
+		}
+		conf := &repositoryConfirm{Action: action, All: all, IDs: ids, Back: back}
+		if all {
+			conf.Items = items
+		} else {
+			byID := map[string]mpa.ErrorItem{}
+			for _, it := range items {
+				byID[it.ID] = it
+			}
+			for _, id := range ids {
+				it, ok := byID[id]
+				if !ok {
+					return s.repositoryError(c, fiber.StatusNotFound, fmt.Sprintf("The message %q is not in the error repository (requeued or deleted meanwhile?). Nothing was changed.", id))
+				}
+				conf.Items = append(conf.Items, it)
+			}
+		}
+		if len(conf.Items) == 0 {
+			return s.flashAndRedirect(c, &Flash{Kind: "info", Message: "The error repository is empty: nothing to " + action + "."}, "/queues/repository")
+		}
+		return s.render(c, "repository", "MPA Repository", repositoryPageData{Items: items, Confirm: conf})
+	}
+	n, err := s.deps.MPA.ErrorAction(ctx, action, ids, all)
+	if err != nil {
+		code, body := errorStatus(err)
+		if code >= 500 {
+			return err
+		}
+		return s.repositoryError(c, code, upperFirst(body.Error)+" Nothing was changed.")
+	}
+	s.audit(c, "mpa errors "+action, "done", fmt.Sprintf("%d affected", n))
+	verb := "Deleted"
+	if action == mpa.ActionRequeue {
+		verb = "Requeued"
+	}
+	msg := fmt.Sprintf("%s %d %s.", verb, n, repoPlural(n, "message", "messages"))
+	if action == mpa.ActionRequeue && n > 0 {
+		msg += repoPlural(n, " It is", " They are") + " back in the MPA queue and will be processed as new attempts."
+	}
+	return s.flashAndRedirect(c, &Flash{Kind: "success", Message: msg}, "/queues/repository")
+}
+
+// repositoryError shows the list again with an error and the given status
+// (400 for bad input, 404 for an unknown id).
+func (s *Server) repositoryError(c *fiber.Ctx, status int, msg string) error {
+	items, err := s.deps.MPA.ListErrors(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return s.renderStatus(c, status, "repository", "MPA Repository", repositoryPageData{Items: items}, &Flash{Kind: "error", Message: msg})
+}
+
+func repoPlural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
