@@ -194,7 +194,9 @@
   document.addEventListener("change", function (ev) {
     var t = ev.target;
     var form = t.form;
-    if (!form || form.id !== "queue-form") {
+    // getAttribute: the form's "id" and "action" properties are its
+    // fields of those names.
+    if (!form || form.getAttribute("id") !== "queue-form") {
       return;
     }
     if (t.id === "select-page") {

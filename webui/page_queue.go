@@ -1,0 +1,291 @@
+package webui
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// queueRefreshSeconds is how often app.js reloads the queue listing while
+// auto-refresh runs (JavaScript only; the page itself never refreshes).
+const queueRefreshSeconds = 15
+
+// queueFilterForm is the filter of the MTA Queue page as typed: the query
+// parameters of GET /queues/mta, which are those of GET /api/v1/queue.
+type queueFilterForm struct {
+	Queue     string
+	Q         string
+	Sender    string
+	Recipient string
+	MinAge    string
+	Sort      string
+	Offset    int
+}
+
+// queueFilterFormOf reads the filter from the query string (GET) or, with
+// post, from the form body of an action.
+func queueFilterFormOf(c *fiber.Ctx, post bool) queueFilterForm {
+	get := c.Query
+	if post {
+		get = func(key string, _ ...string) string { return c.FormValue(key) }
+	}
+	f := queueFilterForm{
+		Queue:     strings.Clone(strings.TrimSpace(get("queue"))),
+		Q:         strings.Clone(strings.TrimSpace(get("q"))),
+		Sender:    strings.Clone(strings.TrimSpace(get("sender"))),
+		Recipient: strings.Clone(strings.TrimSpace(get("recipient"))),
+		MinAge:    strings.Clone(strings.TrimSpace(get("min_age"))),
+		Sort:      strings.Clone(strings.TrimSpace(get("sort"))),
+	}
+	if n, err := strconv.Atoi(get("offset")); err == nil && n > 0 {
+		f.Offset = n
+	}
+	return f
+}
+
+// values are the filter's non-empty fields, without the offset.
+func (f queueFilterForm) values() url.Values {
+	v := url.Values{}
+	for _, kv := range [][2]string{{"queue", f.Queue}, {"q", f.Q}, {"sender", f.Sender}, {"recipient", f.Recipient}, {"min_age", f.MinAge}, {"sort", f.Sort}} {
+		if kv[1] != "" {
+			v.Set(kv[0], kv[1])
+		}
+	}
+	return v
+}
+
+// url is the queue page with this filter at offset.
+func (f queueFilterForm) url(offset int) string {
+	v := f.values()
+	if offset > 0 {
+		v.Set("offset", strconv.Itoa(offset))
+	}
+	if len(v) == 0 {
+		return "/queues/mta"
+	}
+	return "/queues/mta?" + v.Encode()
+}
+
+// filter is the mta.Filter of the form, one page of mta.DefaultPageSize.
+func (f queueFilterForm) filter() (mta.Filter, error) {
+	v := f.values()
+	if f.Offset > 0 {
+		v.Set("offset", strconv.Itoa(f.Offset))
+	}
+	return mta.ParseFilter(v)
+}
+
+// hidden is the filter as hidden form fields, so that an action can act
+// on "everything that matches" and come back to the same page.
+func (f queueFilterForm) hidden() []hiddenField {
+	var out []hiddenField
+	for _, kv := range [][2]string{{"queue", f.Queue}, {"q", f.Q}, {"sender", f.Sender}, {"recipient", f.Recipient}, {"min_age", f.MinAge}, {"sort", f.Sort}} {
+		if kv[1] != "" {
+			out = append(out, hiddenField{kv[0], kv[1]})
+		}
+	}
+	if f.Offset > 0 {
+		out = append(out, hiddenField{"offset", strconv.Itoa(f.Offset)})
+	}
+	return out
+}
+
+// describe says in words what the filter selects, for the confirmation.
+func (f queueFilterForm) describe() []string {
+	var out []string
+	if f.Queue != "" {
+		out = append(out, "Queue: "+f.Queue)
+	}
+	if f.Q != "" {
+		out = append(out, "Text (id, sender, recipient or delay reason) contains: "+f.Q)
+	}
+	if f.Sender != "" {
+		out = append(out, "Sender contains: "+f.Sender)
+	}
+	if f.Recipient != "" {
+		out = append(out, "Recipient contains: "+f.Recipient)
+	}
+	if f.MinAge != "" {
+		out = append(out, "At least this old: "+f.MinAge)
+	}
+	if len(out) == 0 {
+		out = append(out, "No filter: every message in every queue")
+	}
+	return out
+}
+
+// hiddenField is one <input type="hidden">.
+type hiddenField struct{ Name, Value string }
+
+// choice is one <option> or button: a value, its label and help.
+type choice struct {
+	Value, Label, Help string
+	Danger             bool
+}
+
+// queueSorts are the sort orders the filter offers.
+var queueSorts = []choice{
+	{Value: "arrival", Label: "Oldest first"},
+	{Value: "-arrival", Label: "Newest first"},
+	{Value: "-size", Label: "Largest first"},
+	{Value: "size", Label: "Smallest first"},
+	{Value: "sender", Label: "Sender A–Z"},
+	{Value: "-sender", Label: "Sender Z–A"},
+}
+
+// queueActionChoices are the action bar's buttons, with the
+// documentation's words for each.
+var queueActionChoices = []choice{
+	{Value: mta.ActionDelete, Label: "Delete", Help: "Permanently remove the message from the queue. Use this for spam or messages that should never be delivered.", Danger: true},
+	{Value: mta.ActionBounce, Label: "Bounce", Help: "Return the message to the sender with a non-delivery report (NDR).", Danger: true},
+	{Value: mta.ActionHold, Label: "Hold", Help: "Pause the message to prevent any further delivery attempts. Use this while investigating an issue."},
+	{Value: mta.ActionRelease, Label: "Release", Help: "Resume delivery attempts for a message that was previously placed on hold."},
+	{Value: mta.ActionRequeue, Label: "Requeue", Help: "Place the message back into the active queue to trigger a new delivery attempt. This is useful after fixing a temporary issue, such as a network or DNS problem."},
+	{Value: mta.ActionRetry, Label: "Retry", Help: "Try to deliver the message now, without waiting for Postfix's next scheduled attempt."},
+}
+
+func queueActionChoice(action string) (choice, bool) {
+	for _, a := range queueActionChoices {
+		if a.Value == action {
+			return a, true
+		}
+	}
+	return choice{}, false
+}
+
+// queueRow is one message of the listing, ready to show.
+type queueRow struct {
+	ID         string
+	Queue      string
+	Sender     string
+	Recipients []mta.QueueRecipient
+	Size       string
+	Arrival    time.Time
+	Age        string
+	Expired    bool
+}
+
+// queuePageData is the Data of views/queue.html.
+type queuePageData struct {
+	Filter   queueFilterForm
+	Errors   map[string]string // filter field -> sentence
+	Listed   bool              // the filter was valid and the listing ran
+	Page     mta.Page
+	Rows     []queueRow
+	Summary  mta.QueueSummary
+	Buckets  []string // the queue shape's column labels
+	Queues   []string
+	Sorts    []choice
+	Actions  []choice
+	Hidden   []hiddenField // the filter, for the action form
+	Filtered bool          // a filter field is set
+	// First and Last are the 1-based rows shown; PrevURL and NextURL page.
+	First, Last      int
+	PrevURL, NextURL string
+	Refresh          int    // seconds between auto-refreshes
+	ReloadURL        string // this very page
+}
+
+// pageQueue is GET /queues/mta: the documentation's live snapshot of
+// Postfix's queues with a summary, filters, sort, paging and, for
+// operators and admins, the action bar.
+func (s *Server) pageQueue(c *fiber.Ctx) error {
+	if s.deps.Queue == nil {
+		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
+	}
+	ff := queueFilterFormOf(c, false)
+	d := queuePageData{
+		Filter: ff, Errors: map[string]string{}, Queues: mta.QueueNames, Sorts: queueSorts,
+		Actions: queueActionChoices, Hidden: ff.hidden(), Filtered: hasFilter(ff),
+		Refresh: queueRefreshSeconds, ReloadURL: ff.url(ff.Offset),
+	}
+	sum, err := s.deps.Queue.Summary(c.UserContext())
+	if err != nil {
+		return err
+	}
+	d.Summary = sum
+	d.Buckets = shapeLabels(sum.ShapeBucketMinutes)
+	var flash *Flash
+	f, err := ff.filter()
+	if err == nil {
+		d.Page, err = s.deps.Queue.List(c.UserContext(), f)
+	}
+	var fe *store.FieldError
+	switch {
+	case err == nil:
+		d.Listed = true
+	case errors.As(err, &fe):
+		d.Errors[fe.Field] = fe.Msg
+		flash = &Flash{Kind: "error", Message: "The filter was not applied: correct the field marked below."}
+		if fe.Field == "offset" || fe.Field == "limit" {
+			flash.Message = upperFirst(fe.Msg) + "."
+		}
+	default:
+		return err
+	}
+	if d.Listed {
+		d.Rows = make([]queueRow, 0, len(d.Page.Items))
+		for _, m := range d.Page.Items {
+			d.Rows = append(d.Rows, queueRow{
+				ID: m.QueueID, Queue: m.QueueName, Sender: m.Sender, Recipients: m.Recipients,
+				Size: humanBytes(m.Size), Arrival: m.ArrivalTime, Age: humanAge(m.AgeSeconds), Expired: m.ForcedExpire,
+			})
+		}
+		if len(d.Rows) > 0 {
+			d.First, d.Last = d.Page.Offset+1, d.Page.Offset+len(d.Rows)
+		}
+		if d.Page.Offset > 0 {
+			d.PrevURL = ff.url(max(0, d.Page.Offset-d.Page.Limit))
+		}
+		if d.Page.Offset+len(d.Rows) < d.Page.Total {
+			d.NextURL = ff.url(d.Page.Offset + d.Page.Limit)
+		}
+	}
+	return s.renderStatus(c, fiber.StatusOK, "queue", "MTA Queue", d, flash)
+}
+
+func hasFilter(f queueFilterForm) bool {
+	return f.Queue != "" || f.Q != "" || f.Sender != "" || f.Recipient != "" || f.MinAge != ""
+}
+
+// shapeLabels are the column heads of the queue shape, in minutes as
+// qshape prints them: each bucket's upper bound, then the open last one.
+func shapeLabels(bounds []int) []string {
+	out := make([]string, 0, len(bounds)+1)
+	for _, m := range bounds {
+		out = append(out, strconv.Itoa(m)+"m")
+	}
+	if len(bounds) > 0 {
+		out = append(out, strconv.Itoa(bounds[len(bounds)-1])+"m+")
+	}
+	return out
+}
+
+// humanAge is a message's age: "42 s", "7 min", "3 h 5 min", "2 d 4 h".
+func humanAge(sec int64) string {
+	switch {
+	case sec < 60:
+		return fmt.Sprintf("%d s", sec)
+	case sec < 3600:
+		return fmt.Sprintf("%d min", sec/60)
+	case sec < 86400:
+		return fmt.Sprintf("%d h %d min", sec/3600, sec%3600/60)
+	}
+	return fmt.Sprintf("%d d %d h", sec/86400, sec%86400/3600)
+}
+
+// plural is "1 message", "3 messages".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

@@ -1,0 +1,248 @@
+package webui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// Scopes of an action from the queue page: the ticked messages, every
+// message on the page, or every message that matches the filter now.
+const (
+	scopeSelected = "selected"
+	scopePage     = "page"
+	scopeAll      = "all"
+)
+
+// confirmShownIDs is how many ids a confirmation page lists by name.
+const confirmShownIDs = 20
+
+// queueConfirmData is the Data of views/queue_confirm.html: what is about
+// to happen, and a form that does it.
+type queueConfirmData struct {
+	Heading    string
+	What       string   // "Hold 2 selected messages."
+	Help       string   // the documentation's words for the action
+	Criteria   []string // the filter, for scope "all"
+	IDs        []string // at most confirmShownIDs
+	MoreIDs    int
+	Caution    string   // shown in a caution box (Flush Queue)
+	Paragraphs []string // more of the documentation
+	Post       string   // the form's action
+	Hidden     []hiddenField
+	Button     string
+	Danger     bool
+	Back       string
+}
+
+// pageQueueActions is POST /queues/mta/actions: Delete, Bounce, Hold,
+// Release, Requeue or Retry on the ticked messages, the page, or all that
+// match the filter. Without confirmed=1 (set by app.js after its dialog,
+// or by the confirmation page's form) it shows the confirmation page and
+// changes nothing.
+func (s *Server) pageQueueActions(c *fiber.Ctx) error {
+	if s.deps.Queue == nil {
+		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
+	}
+	ff := queueFilterFormOf(c, true)
+	back := ff.url(ff.Offset)
+	if r := c.FormValue("return"); r != "" && mta.ValidQueueID(r) {
+		back = "/queues/mta/" + r
+	}
+	action := c.FormValue("action")
+	ch, ok := queueActionChoice(action)
+	if !ok {
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Choose an action: " + strings.Join(mta.QueueActions, ", ") + "."}, back)
+	}
+	scope := c.FormValue("scope")
+	var ids []string
+	switch scope {
+	case scopeAll:
+	case scopePage:
+		ids = formValues(c, "page_id")
+	default:
+		scope = scopeSelected
+		ids = formValues(c, "id")
+	}
+	var filter mta.Filter
+	if scope == scopeAll {
+		f, err := ff.filter()
+		if err != nil {
+			return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Nothing was done: " + publicText(err)}, back)
+		}
+		filter = f
+	} else {
+		if len(ids) == 0 {
+			return s.flashAndRedirect(c, &Flash{Kind: "warning", Message: "Nothing was done: no message was selected. Tick the messages to act on, or choose all messages matching the filter."}, back)
+		}
+		for _, id := range ids {
+			if !mta.ValidQueueID(id) {
+				return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Nothing was done: a selected id is not a Postfix queue id."}, back)
+			}
+		}
+	}
+
+	if c.FormValue("confirmed") != "1" {
+		d := queueConfirmData{
+			Heading: "Confirm: " + ch.Label, Help: ch.Help, Post: "/queues/mta/actions",
+			Danger: ch.Danger, Back: back,
+		}
+		d.Hidden = append(ff.hidden(), hiddenField{"scope", scope}, hiddenField{"confirmed", "1"})
+		if r := c.FormValue("return"); r != "" && mta.ValidQueueID(r) {
+			d.Hidden = append(d.Hidden, hiddenField{"return", r})
+		}
+		if scope == scopeAll {
+			probe := filter
+			probe.Offset, probe.Limit = 0, 1
+			page, err := s.deps.Queue.List(c.UserContext(), probe)
+			if err != nil {
+				return err
+			}
+			d.What = fmt.Sprintf("%s all %s matching this filter (counted just now; the action acts on what matches when it runs).", ch.Label, plural(page.Total, "message"))
+			d.Criteria = ff.describe()
+			d.Button = fmt.Sprintf("%s all matching messages", ch.Label)
+		} else {
+			which := "selected"
+			if scope == scopePage {
+				which = "on this page"
+			}
+			d.What = fmt.Sprintf("%s the %s %s.", ch.Label, plural(len(ids), "message"), which)
+			for i, id := range ids {
+				d.Hidden = append(d.Hidden, hiddenField{"id", id})
+				if i < confirmShownIDs {
+					d.IDs = append(d.IDs, id)
+				}
+			}
+			d.MoreIDs = len(ids) - len(d.IDs)
+			d.Hidden = replaceHidden(d.Hidden, "scope", scopeSelected) // the ids travel as "id"
+			d.Button = fmt.Sprintf("%s %s", ch.Label, plural(len(ids), "message"))
+		}
+		d.Hidden = append(d.Hidden, hiddenField{"action", action})
+		return s.render(c, "queue_confirm", "Confirm "+strings.ToLower(ch.Label), d)
+	}
+
+	var res mta.ActionResult
+	var err error
+	if scope == scopeAll {
+		res, err = s.deps.Queue.ActionFilter(c.UserContext(), action, filter)
+	} else {
+		res, err = s.deps.Queue.Action(c.UserContext(), action, ids)
+	}
+	if err != nil {
+		code, body := errorStatus(err)
+		if code >= 500 {
+			s.log.Error("queue action failed", "err", err)
+		}
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: ch.Label + " failed: " + upperFirst(body.Error) + "."}, back)
+	}
+	s.audit(c, "queue "+action, "done", fmt.Sprintf("%d requested, %d affected, %d gone", res.Requested, res.Affected, res.GoneCount))
+	if back == "/queues/mta/"+c.FormValue("return") && (action == mta.ActionDelete || action == mta.ActionRequeue || action == mta.ActionBounce) {
+		back = "/queues/mta" // the message is gone or has a new id
+	}
+	return s.flashAndRedirect(c, actionFlash(ch, res), back)
+}
+
+// actionFlash reports an action's result: Postfix's own count of affected
+// messages and the ids that were gone.
+func actionFlash(ch choice, res mta.ActionResult) *Flash {
+	if res.Requested == 0 {
+		return &Flash{Kind: "info", Message: ch.Label + ": no message matches this filter any more; nothing was done."}
+	}
+	f := &Flash{Kind: "success", Message: fmt.Sprintf("%s: %s affected, %d gone (of %d requested).", ch.Label, plural(res.Affected, "message"), res.GoneCount, res.Requested)}
+	if res.Affected == 0 {
+		f.Kind = "warning"
+	}
+	if res.GoneCount > 0 {
+		f.Details = append(f.Details, "No longer in the queue (delivered, returned or removed meanwhile): "+idList(res.Gone, res.GoneCount))
+	}
+	if res.UnchangedCount > 0 {
+		f.Details = append(f.Details, "Still queued, but the action does not apply to them (such as releasing a message that is not on hold): "+idList(res.Unchanged, res.UnchangedCount))
+	}
+	if res.Flushed {
+		f.Details = append(f.Details, "The delivery attempt was triggered by flushing the whole queue (more than 50 messages).")
+	}
+	return f
+}
+
+// idList names up to 10 ids and says how many more there are.
+func idList(ids []string, total int) string {
+	const show = 10
+	if len(ids) > show {
+		ids = ids[:show]
+	}
+	s := strings.Join(ids, ", ")
+	if total > len(ids) {
+		s += fmt.Sprintf(" and %d more", total-len(ids))
+	}
+	return s
+}
+
+// formValues are every value of a repeated urlencoded form field, copied
+// out of fiber's buffers.
+func formValues(c *fiber.Ctx, key string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, b := range c.Request().PostArgs().PeekMulti(key) {
+		v := strings.TrimSpace(string(b))
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func replaceHidden(h []hiddenField, name, value string) []hiddenField {
+	for i := range h {
+		if h[i].Name == name {
+			h[i].Value = value
+		}
+	}
+	return h
+}
+
+// publicText is the sentence of a user error; anything else is generic.
+func publicText(err error) string {
+	var fe *store.FieldError
+	if errors.As(err, &fe) {
+		return upperFirst(fe.Msg) + "."
+	}
+	_, body := errorStatus(err)
+	return upperFirst(body.Error) + "."
+}
+
+// pageQueueFlushConfirm is GET /queues/mta/flush: the documentation's
+// caution, then the button that flushes (Actions > Flush Queue).
+func (s *Server) pageQueueFlushConfirm(c *fiber.Ctx) error {
+	return s.render(c, "queue_confirm", "Flush Queue", queueConfirmData{
+		Heading: "Flush Queue",
+		What:    "Tell Postfix to attempt delivery of every queued message now (postqueue -f).",
+		Paragraphs: []string{
+			"Postfix automatically retries delivery of messages that are temporarily undeliverable. After the first failed attempt, it retries shortly thereafter. If multiple attempts fail, the time between retries gradually increases (this is normal “backoff” behavior).",
+			"Flushing does not guarantee delivery; it simply tells Postfix to try again right away using the current network and DNS conditions. If the underlying problem persists (such as a remote server still being down or DNS still failing), messages will remain queued and Postfix will continue its normal retry schedule.",
+			"Use Flush Queue after you have fixed a connectivity or configuration issue, or when you know the receiving system is available again and you want to expedite delivery.",
+		},
+		Caution: mta.FlushCaution,
+		Post:    "/queues/mta/flush",
+		Button:  "Flush the queue now",
+		Back:    "/queues/mta",
+	})
+}
+
+// pageQueueFlush is POST /queues/mta/flush: postqueue -f.
+func (s *Server) pageQueueFlush(c *fiber.Ctx) error {
+	if s.deps.Queue == nil {
+		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
+	}
+	if err := s.deps.Queue.Flush(c.UserContext()); err != nil {
+		s.log.Error("queue flush failed", "err", err)
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Flush failed: " + publicText(err)}, "/queues/mta")
+	}
+	s.audit(c, "queue flush", "done", "")
+	return s.flashAndRedirect(c, &Flash{Kind: "success", Message: "Queue flushed: Postfix is attempting delivery of every queued message now. Messages whose destination is still unreachable stay queued."}, "/queues/mta")
+}

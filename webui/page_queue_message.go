@@ -1,0 +1,40 @@
+package webui
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// queueMessageData is the Data of views/queue_message.html.
+type queueMessageData struct {
+	ID      string
+	Gone    bool // no longer in the queue
+	View    mta.MessageView
+	Size    string
+	Actions []choice
+}
+
+// pageQueueMessage is GET /queues/mta/{id}: envelope, headers and the
+// start of the body (postcat -q, capped by mta.Queue.Show). Everything is
+// the sender's text: html/template escapes it.
+func (s *Server) pageQueueMessage(c *fiber.Ctx) error {
+	if s.deps.Queue == nil {
+		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
+	}
+	id := c.Params("id")
+	if !mta.ValidQueueID(id) {
+		return store.Invalid("id", "there is no message with that id: a Postfix queue id has only letters and digits")
+	}
+	v, err := s.deps.Queue.Show(c.UserContext(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return s.renderStatus(c, fiber.StatusNotFound, "queue_message", "Message "+id, queueMessageData{ID: id, Gone: true}, nil)
+	case err != nil:
+		return err
+	}
+	return s.render(c, "queue_message", "Message "+id, queueMessageData{ID: id, View: v, Size: humanBytes(v.Size), Actions: queueActionChoices})
+}

@@ -1,0 +1,104 @@
+package webui
+
+import (
+	"errors"
+	"net/mail"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// sendmailForm is the Send Mail form as typed, kept when it is refused.
+type sendmailForm struct {
+	Subject    string
+	From       string
+	Sender     string
+	Recipients string
+	BodyIsMIME bool
+	Body       string
+}
+
+// sendmailPageData is the Data of views/sendmail.html.
+type sendmailPageData struct {
+	Form   sendmailForm
+	Errors map[string]string // field (as in the API) -> sentence
+	// SentID is the queue id Postfix gave the last message sent (after
+	// the redirect), SentSender its envelope sender, for the links.
+	SentID     string
+	SentSender string
+}
+
+func sendmailFormFrom(c *fiber.Ctx) sendmailForm {
+	return sendmailForm{
+		Subject:    strings.Clone(c.FormValue("subject")),
+		From:       strings.Clone(c.FormValue("from")),
+		Sender:     strings.Clone(c.FormValue("sender")),
+		Recipients: strings.Clone(c.FormValue("recipients")),
+		BodyIsMIME: c.FormValue("body_is_mime") != "",
+		Body:       strings.ReplaceAll(c.FormValue("body"), "\r\n", "\n"),
+	}
+}
+
+// pageSendmail is GET /sendmail: the form. After a successful send
+// (?sent=ID) it also shows the queue id and where to find the message.
+func (s *Server) pageSendmail(c *fiber.Ctx) error {
+	d := sendmailPageData{Errors: map[string]string{}}
+	if id := c.Query("sent"); mta.ValidQueueID(id) {
+		d.SentID = strings.Clone(id)
+		d.SentSender = strings.Clone(c.Query("sender"))
+	}
+	return s.render(c, "sendmail", "Send Mail", d)
+}
+
+// pageSendmailPost is POST /sendmail: compose and submit the test mail to
+// the local Postfix (mta.SendMail, as POST /api/v1/sendmail), then back
+// to the form with the queue id; or the form again, as typed, with the
+// error next to its field.
+func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
+	form := sendmailFormFrom(c)
+	req := mta.SendMailRequest{
+		Subject: form.Subject, From: form.From, Sender: strings.TrimSpace(form.Sender),
+		Recipients: mta.ParseAddressList(form.Recipients), BodyIsMIME: form.BodyIsMIME, Body: form.Body,
+	}
+	id, err := mta.SendMail(c.UserContext(), s.deps.SubmitAddr, req)
+	if err == nil {
+		s.audit(c, "send mail", "queued", id)
+		v := url.Values{"sent": {id}}
+		if snd := envelopeSender(req); snd != "" {
+			v.Set("sender", snd)
+		}
+		return s.flashAndRedirect(c, &Flash{Kind: "success", Message: "Test mail sent: Postfix queued it as " + id + "."}, "/sendmail?"+v.Encode())
+	}
+	d := sendmailPageData{Form: form, Errors: map[string]string{}}
+	var fe *store.FieldError
+	if errors.As(err, &fe) {
+		field := fe.Field
+		if field == "" {
+			field = "body"
+		}
+		d.Errors[field] = upperFirst(fe.Msg)
+		return s.renderStatus(c, fiber.StatusOK, "sendmail", "Send Mail", d, &Flash{Kind: "error", Message: "The mail was not sent: correct the field marked below."})
+	}
+	code, body := errorStatus(err)
+	if code >= 500 {
+		s.log.Error("send mail failed", "err", err)
+		body.Error = "Postfix did not accept the message; see the postdeck log"
+	}
+	return s.renderStatus(c, fiber.StatusOK, "sendmail", "Send Mail", d, &Flash{Kind: "error", Message: "The mail was not sent: " + upperFirst(body.Error) + "."})
+}
+
+// envelopeSender is the MAIL FROM a request used: Sender, or From's
+// address; "" when neither parses (a MIME body's own From).
+func envelopeSender(req mta.SendMailRequest) string {
+	if req.Sender != "" {
+		return req.Sender
+	}
+	if a, err := mail.ParseAddress(req.From); err == nil {
+		return a.Address
+	}
+	return ""
+}
