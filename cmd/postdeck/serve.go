@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -111,6 +112,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -259,6 +261,19 @@ func (s *shutdownSteps) run(log *slog.Logger) {
 		cancel()
 	}
 	s.names, s.fns = nil, nil
+}
+
+// tuneGC trades a little memory for less garbage-collection CPU: the daemon
+// idles near 20 MB, and on a 2-core appliance the collector otherwise
+// competes with Postfix and the console under load. A soft memory limit
+// keeps the heap from growing unbounded. GOGC and GOMEMLIMIT still win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(256 << 20)
+	}
 }
 
 // listenSocket opens the CLI's unix socket, mode 0600 in a 0700 directory,
