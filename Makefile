@@ -10,7 +10,7 @@ LISTEN  ?= 127.0.0.1:8080
 # machine by default; set RESOLVER= (empty: /etc/resolv.conf) to refresh for real.
 RESOLVER ?= 127.0.0.1:53
 
-.PHONY: all build deps run test check bench clean
+.PHONY: all build deps run test check bench clean package test-package
 
 all: build
 
@@ -43,6 +43,27 @@ check:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+# package builds DIST/postdeck_VERSION_amd64.deb and DIST/postdeck-VERSION-1.x86_64.rpm
+# (nfpm, a Go tool dependency) with the version from git (packaging/version.sh).
+# The binary is a static PIE without cgo, so the same file runs on Debian and RHEL.
+DIST        ?= dist
+PKG_VERSION  = $(shell sh packaging/version.sh)
+PKG_DATE     = $(shell git log -1 --format=%cD 2>/dev/null || date -R)
+
+package:
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -buildmode=pie -trimpath \
+		-ldflags "-s -w -X main.version=$(PKG_VERSION)" -o $(DIST)/postdeck-linux-amd64 ./cmd/postdeck
+	sed -e 's/@VERSION@/$(PKG_VERSION)/' -e 's/@DATE@/$(PKG_DATE)/' packaging/changelog.in | gzip -n -9 > $(DIST)/changelog.gz
+	PKG_VERSION=$(PKG_VERSION) DIST=$(DIST) $(GO) tool nfpm pkg --config packaging/nfpm.yaml --packager deb --target $(DIST)/
+	PKG_VERSION=$(PKG_VERSION) DIST=$(DIST) $(GO) tool nfpm pkg --config packaging/nfpm.yaml --packager rpm --target $(DIST)/
+	@ls -l $(DIST)/*.deb $(DIST)/*.rpm
+
+# test-package installs the .deb into a debootstrapped Debian 12 tree (cached
+# under ./var/debootstrap) that already runs Postfix; see packaging/test-package.sh.
+test-package: package
+	bash packaging/test-package.sh
 
 clean:
 	rm -rf bin dist

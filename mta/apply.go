@@ -276,6 +276,9 @@ func (m *Manager) checkReferences(expanded string, p plan, staging string, param
 			if typ == "unix" || typ == "inet" || typ == "local" {
 				continue
 			}
+			if createdByPostfix(name) {
+				continue // a cache Postfix creates at first use
+			}
 			if m.catalog != nil && !m.catalog.mapTypes[typ] {
 				return refError(params, name, fmt.Sprintf("%s refers to %s:%s, but this Postfix does not support table type %q (postconf -m)", name, typ, path, typ))
 			}
@@ -297,6 +300,13 @@ func (m *Manager) checkReferences(expanded string, p plan, staging string, param
 		}
 	}
 	return nil
+}
+
+// createdByPostfix reports parameters whose table is a cache Postfix
+// creates itself (the verify and postscreen caches, TLS session caches), so
+// it need not exist before the apply.
+func createdByPostfix(name string) bool {
+	return name == "address_verify_map" || name == "postscreen_cache_map" || strings.HasSuffix(name, "_cache_database")
 }
 
 func refError(params []Param, name, msg string) error {

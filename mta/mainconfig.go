@@ -149,6 +149,14 @@ func validateDocument(text string, inst Instance, cat *paramCatalog, services []
 	}
 	managed := managedParams(inst)
 	refs := referencedNames(params)
+	// smtpd_restriction_classes names parameters of the administrator's own.
+	for _, p := range params {
+		if p.Name == "smtpd_restriction_classes" {
+			for _, class := range strings.FieldsFunc(p.Value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+				refs[class] = true
+			}
+		}
+	}
 	for _, p := range params {
 		if where, ok := managed[p.Name]; ok {
 			return nil, store.InvalidLine(FieldMainConfig, p.Line, "%s is managed by %s; remove it here and set it there", p.Name, where)

@@ -24,6 +24,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   sendmail --from A --to B[,C] --subject S [--sender E] [--mime] < body
   spf list | refresh NAME
   backup FILE | restore FILE
+  import DIR [--dry-run] [--force]   (offline: with the daemon stopped)
   token create NAME [--role ROLE]
   admin add USER [--role ROLE] | passwd USER
 

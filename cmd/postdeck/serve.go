@@ -161,6 +161,14 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	// On a server that already runs Postfix, the first start takes its
+	// main.cf and maps over (originals kept under the data directory), so
+	// that the first apply changes nothing Postfix does.
+	if imported, err := mta.ImportOnFirstStart(ctx, db, inst, "", f.data, log); err != nil {
+		return fmt.Errorf("import the existing postfix configuration: %w", err)
+	} else if imported {
+		log.Info("imported the existing postfix configuration", "config", f.postfixConfig)
+	}
 	if err := manager.Start(ctx); err != nil {
 		return fmt.Errorf("apply configuration at start: %w", err)
 	}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# postdeck preremove (deb: prerm remove|upgrade|deconfigure|failed-upgrade;
+# rpm: %preun 0|1). On removal it stops the service and takes postdeck's MPA
+# out of Postfix's mail path (content_filter), so that mail keeps flowing; it
+# never stops Postfix and leaves every other file in /etc/postfix as it is.
+# On upgrade it does nothing: the new postinstall restarts the service.
+set -e
+
+case "$1" in
+remove | deconfigure | 0) ;;
+*) exit 0 ;;
+esac
+
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	systemctl stop postdeck.service >/dev/null 2>&1 || true
+	systemctl disable postdeck.service >/dev/null 2>&1 || true
+fi
+
+# Postfix hands every message to the MPA (content_filter = mpa:[...]:port).
+# With postdeck gone that would defer all mail, so the filter goes too.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+if command -v postconf >/dev/null 2>&1 && [ -f /etc/postfix/main.cf ]; then
+	filter=$(postconf -h content_filter 2>/dev/null || true)
+	case "$filter" in
+	mpa:*)
+		postconf -e "content_filter =" || true
+		if postfix status >/dev/null 2>&1; then
+			postfix reload >/dev/null 2>&1 || true
+		fi
+		echo "postdeck: removed content_filter = $filter from /etc/postfix/main.cf; Postfix keeps running"
+		;;
+	esac
+fi
+exit 0

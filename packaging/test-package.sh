@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# test-package.sh: install postdeck's .deb into a Debian 12 (bookworm) tree made
+# by debootstrap and check what an administrator would see on a server that
+# already runs Postfix (`make test-package`, called from .ci/run):
+#
+#   1. the tree (cached under ./var/debootstrap/bookworm) has Postfix and a
+#      configured /etc/postfix: a relay gateway's main.cf with hash, cidr and
+#      pcre maps;
+#   2. `dpkg -i` of dist/postdeck_*_amd64.deb into the tree (chroot) works and
+#      creates /var/lib/postdeck (0700) and /run/postdeck;
+#   3. `postdeck serve` (chroot, background, console on loopback, socket inside
+#      the tree) imports the existing Postfix at first start and applies it:
+#      `postconf -n` is unchanged, the maps answer as before, the originals are
+#      in the backup directory;
+#   4. `dpkg --purge postdeck` leaves /etc/postfix working (`postfix check`,
+#      same `postconf -n`) and Postfix running.
+#
+# The machine's own root is never touched: every command that changes files
+# runs inside the tree (chroot), every listener is on 127.0.0.1 with a free
+# port, and every process started here is stopped by its pid. Needs root,
+# debootstrap and a reachable Debian mirror (the one apt uses here).
+#
+# Usage: packaging/test-package.sh [--prepare]   (--prepare only builds the cache)
+# POSTDECK_DEB=FILE tests another .deb than dist/postdeck_*_amd64.deb;
+# POSTDECK_TEST_IMPORT=cli imports with `postdeck import` before serve starts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=$ROOT/var/debootstrap
+BASE=$CACHE/bookworm
+TREE=$CACHE/work
+SUITE=bookworm
+
+say() { echo "test-package: $*"; }
+fail() { echo "test-package: FAIL: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, chroot)"
+command -v debootstrap >/dev/null || fail "debootstrap is missing (bash .ci/install-deps)"
+
+# mirror: the Debian mirror apt is configured with on this machine.
+mirror() {
+	local m
+	m=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		grep -oE 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ')
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+# build_base makes the cached tree once: debootstrap minbase, then Postfix
+# installed with apt inside it, with services kept from starting.
+build_base() {
+	if [ -f "$BASE/.postdeck-ready" ]; then
+		return
+	fi
+	rm -rf "$BASE"
+	mkdir -p "$CACHE"
+	local url
+	url=$(mirror)
+	say "debootstrap $SUITE from $url into $BASE (once; cached)"
+	debootstrap --variant=minbase "$SUITE" "$BASE" "$url" >"$CACHE/debootstrap.log" 2>&1 ||
+		{ tail -n 20 "$CACHE/debootstrap.log" >&2; fail "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+	# No service may start inside the tree while packages are installed.
+	printf '#!/bin/sh\nexit 101\n' >"$BASE/usr/sbin/policy-rc.d"
+	chmod 0755 "$BASE/usr/sbin/policy-rc.d"
+	echo "postfix postfix/main_mailer_type select No configuration" | chroot "$BASE" debconf-set-selections
+	say "installing postfix in the tree"
+	chroot "$BASE" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$CACHE/debootstrap.log" 2>&1
+	chroot "$BASE" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		postfix postfix-pcre ca-certificates >>"$CACHE/debootstrap.log" 2>&1 ||
+		{ tail -n 20 "$CACHE/debootstrap.log" >&2; fail "apt-get install postfix in the tree failed"; }
+	chroot "$BASE" apt-get clean
+	touch "$BASE/.postdeck-ready"
+}
+
+build_base
+if [ "${1:-}" = "--prepare" ]; then
+	say "cache ready: $BASE"
+	exit 0
+fi
+
+DEB=${POSTDECK_DEB:-$(ls "$ROOT"/dist/postdeck_*_amd64.deb 2>/dev/null | head -n1 || true)}
+[ -f "$DEB" ] || fail "no dist/postdeck_*_amd64.deb: run make package first (make test-package does)"
+
+# Every process started below is stopped by its pid on exit.
+SERVE_PID=
+stop_pid() { # pid name
+	local pid=$1 i
+	if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 1 300); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	echo "test-package: $2 (pid $pid) did not stop on SIGTERM; killing it" >&2
+	kill -KILL "$pid" 2>/dev/null || true
+}
+# stop_postfix stops the tree's Postfix master by its pid file, and only a
+# process whose root is the tree.
+stop_postfix() {
+	local f=$TREE/var/spool/postfix/pid/master.pid pid
+	[ -f "$f" ] || return 0
+	pid=$(tr -dc 0-9 <"$f")
+	[ -n "$pid" ] || return 0
+	[ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$TREE" ] || return 0
+	stop_pid "$pid" "postfix master"
+}
+cleanup() {
+	stop_pid "$SERVE_PID" "postdeck serve"
+	stop_postfix
+}
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+SMTP_PORT=$(freeport)
+HTTP_PORT=$(freeport)
+MPA_PORT=$(freeport)
+REINJECT_PORT=$(freeport)
+DNS_PORT=$(freeport)
+in_tree() { chroot "$TREE" "$@"; }
+
+say "fresh tree from the cache"
+[ -n "$TREE" ] && [ "$TREE" != / ] || fail "bad tree path"
+rm -rf "$TREE"
+cp -a --reflink=auto "$BASE" "$TREE"
+
+# A configured relay gateway: main.cf as an administrator wrote it (the
+# managed parameters spelled the way postdeck writes them), a hash transport
+# table, a cidr client table and a pcre header table.
+PF=$TREE/etc/postfix
+[ -d "$PF" ] || fail "the tree has no /etc/postfix"
+cp "$ROOT/packaging/testdata/relay-main.cf" "$PF/main.cf"
+printf 'example.org relay:[10.0.0.26]:25\nlegacy.example.test smtp:[10.0.0.27]:25\n' >"$PF/transport"
+printf '192.0.2.0/24 REJECT blocked\n10.0.0.0/24 OK\n' >"$PF/client_access.cidr"
+printf '/^Subject:.*lottery/ REJECT no lotteries\n' >"$PF/header_checks.pcre"
+# Its smtpd listens on a free loopback port, never on the machine's port 25.
+sed -i -E "s/^smtp( +)inet/127.0.0.1:$SMTP_PORT inet/" "$PF/master.cf"
+grep -q "^127.0.0.1:$SMTP_PORT inet" "$PF/master.cf" || fail "could not move the tree's smtpd to loopback"
+in_tree postmap hash:/etc/postfix/transport
+touch -d '-1 minute' "$PF/main.cf"
+in_tree postfix check || fail "the configured tree fails postfix check"
+ORIG_MAIN=$(cat "$PF/main.cf")
+BEFORE=$(in_tree postconf -n)
+q_transport() { in_tree postmap -q example.org "$1"; }
+q_client() { in_tree postmap -q 192.0.2.7 "$1"; }
+T_BEFORE=$(q_transport hash:/etc/postfix/transport)
+C_BEFORE=$(q_client cidr:/etc/postfix/client_access.cidr)
+
+say "dpkg -i $(basename "$DEB") into the tree"
+cp "$DEB" "$TREE/tmp/postdeck.deb"
+in_tree dpkg -i /tmp/postdeck.deb >"$CACHE/dpkg.log" 2>&1 || { cat "$CACHE/dpkg.log" >&2; fail "dpkg -i failed"; }
+[ "$(stat -c %a "$TREE/var/lib/postdeck")" = 700 ] || fail "/var/lib/postdeck is not mode 0700"
+[ -d "$TREE/run/postdeck" ] || fail "/run/postdeck was not created"
+[ -x "$TREE/usr/bin/postdeck" ] || fail "/usr/bin/postdeck is missing"
+[ "$(in_tree postconf -n)" = "$BEFORE" ] || fail "installing the package changed postconf -n"
+
+if [ "${POSTDECK_TEST_IMPORT:-serve}" = cli ]; then
+	say "postdeck import /etc/postfix (CLI, offline)"
+	in_tree env POSTDECK_MPA_LISTEN="127.0.0.1:$MPA_PORT" postdeck import /etc/postfix || fail "postdeck import failed"
+fi
+
+say "postdeck serve in the tree (console 127.0.0.1:$HTTP_PORT, smtpd 127.0.0.1:$SMTP_PORT)"
+LOG=$CACHE/serve.log
+# chroot (not a shell function) so that $! is the pid that execs postdeck;
+# the SPF refresher asks a loopback port where nothing answers.
+chroot "$TREE" /usr/bin/env POSTDECK_LOG_FORMAT=text /usr/bin/postdeck serve \
+	--listen "127.0.0.1:$HTTP_PORT" --socket /run/postdeck/ctl.sock \
+	--smtp-listen "127.0.0.1:$SMTP_PORT" --mpa-listen "127.0.0.1:$MPA_PORT" \
+	--reinject-listen "127.0.0.1:$REINJECT_PORT" --resolver "127.0.0.1:$DNS_PORT" >"$LOG" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 1 600); do
+	grep -q "postdeck is ready" "$LOG" && break
+	kill -0 "$SERVE_PID" 2>/dev/null || { tail -n 30 "$LOG" >&2; fail "postdeck serve exited"; }
+	sleep 0.2
+done
+grep -q "postdeck is ready" "$LOG" || { tail -n 30 "$LOG" >&2; fail "postdeck serve was not ready after 120 s"; }
+[ -S "$TREE/run/postdeck/ctl.sock" ] || fail "no CLI socket in the tree"
+
+say "checking the import"
+backup=$(ls -d "$TREE"/var/lib/postdeck/import-backup-* 2>/dev/null | head -n1 || true)
+[ -n "$backup" ] || { tail -n 30 "$LOG" >&2; fail "no import backup in /var/lib/postdeck: postdeck did not import the existing Postfix at first start"; }
+[ "$(cat "$backup/main.cf")" = "$ORIG_MAIN" ] || fail "the backup's main.cf is not the original"
+[ -f "$backup/transport" ] && [ -f "$backup/transport.db" ] || fail "the backup lacks the transport table"
+head -n1 "$PF/main.cf" | grep -q "Generated by postdeck" || fail "main.cf was not rendered by postdeck"
+in_tree postfix status >/dev/null 2>&1 || fail "Postfix is not running in the tree"
+
+# postconf -n after the apply is the original, with the table references
+# moved to maps.d (the same tables: see the lookups below) and, when
+# postdeck's MPA is wired, its content_filter. Nothing else may differ.
+expected() {
+	printf '%s\n' "$BEFORE" | sed \
+		-e 's#hash:/etc/postfix/transport#hash:$config_directory/maps.d/hash.transport-maps.map#' \
+		-e 's#cidr:/etc/postfix/client_access.cidr#cidr:$config_directory/maps.d/cidr.client_access.map#' \
+		-e 's#pcre:/etc/postfix/header_checks.pcre#pcre:$config_directory/maps.d/pcre.header_checks.map#'
+}
+AFTER=$(in_tree postconf -n | grep -v '^content_filter = mpa:' || true)
+if [ "$AFTER" != "$(expected)" ]; then
+	diff <(expected) <(printf '%s\n' "$AFTER") >&2 || true
+	fail "postconf -n changed (beyond the table references and the MPA's content_filter)"
+fi
+[ "$(q_transport hash:/etc/postfix/maps.d/hash.transport-maps.map)" = "$T_BEFORE" ] || fail "the transport table answers differently"
+[ "$(q_client cidr:/etc/postfix/maps.d/cidr.client_access.map)" = "$C_BEFORE" ] || fail "the client table answers differently"
+exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || fail "smtpd does not accept connections"
+banner=
+read -r -t 10 banner <&3 || true
+exec 3<&- 3>&-
+case "$banner" in "220 mx.gw.example.test ESMTP"*) ;; *) fail "smtpd banner: $banner" ;; esac
+
+say "stopping postdeck (Postfix keeps running)"
+[ "$(readlink "/proc/$SERVE_PID/exe")" = "$TREE/usr/bin/postdeck" ] || fail "pid $SERVE_PID is not the tree's postdeck"
+stop_pid "$SERVE_PID" "postdeck serve"
+kill -0 "$SERVE_PID" 2>/dev/null && fail "postdeck did not stop"
+SERVE_PID=
+in_tree postfix status >/dev/null 2>&1 || fail "stopping postdeck stopped Postfix"
+
+say "reinstalling the package keeps the database"
+sum=$(sha256sum "$TREE/var/lib/postdeck/postdeck.db")
+in_tree dpkg -i /tmp/postdeck.deb >>"$CACHE/dpkg.log" 2>&1 || { tail -n 20 "$CACHE/dpkg.log" >&2; fail "dpkg -i (reinstall) failed"; }
+[ "$(sha256sum "$TREE/var/lib/postdeck/postdeck.db")" = "$sum" ] || fail "reinstalling changed the database"
+
+say "dpkg --purge postdeck"
+LIVE=$(in_tree postconf -n)
+in_tree dpkg --purge postdeck >>"$CACHE/dpkg.log" 2>&1 || { tail -n 20 "$CACHE/dpkg.log" >&2; fail "dpkg --purge failed"; }
+[ ! -e "$TREE/var/lib/postdeck" ] || fail "purge left /var/lib/postdeck"
+[ ! -e "$TREE/usr/bin/postdeck" ] || fail "purge left /usr/bin/postdeck"
+in_tree postfix check || fail "postfix check fails after the purge"
+in_tree postfix status >/dev/null 2>&1 || fail "Postfix stopped with the purge"
+[ "$(in_tree postconf -n | grep -v '^content_filter =' || true)" = "$(printf '%s\n' "$LIVE" | grep -v '^content_filter =' || true)" ] ||
+	fail "the purge changed postconf -n beyond content_filter"
+if in_tree postconf -h content_filter | grep -q '^mpa:'; then
+	fail "the purge left Postfix's mail going to the removed MPA"
+fi
+[ "$(q_transport hash:/etc/postfix/maps.d/hash.transport-maps.map)" = "$T_BEFORE" ] || fail "the transport table is gone after the purge"
+
+stop_postfix
+say "PASS"
