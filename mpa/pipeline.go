@@ -411,11 +411,9 @@ func templateError(name string, err error) error {
 	if mm := templateLineRE.FindStringSubmatch(err.Error()); mm != nil {
 		line, _ = strconv.Atoi(mm[1])
 	}
-	msg := err.Error()
+	msg := fmt.Sprintf("Template %q: %s", name, err)
 	if line > 0 {
 		msg = fmt.Sprintf("Template %q line %d: %s", name, line, err)
-	} else {
-		msg = fmt.Sprintf("Template %q: %s", name, err)
 	}
 	return &store.FieldError{Field: "templates." + name, Line: line, Msg: msg}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"postdeck/jobs"
@@ -30,7 +31,7 @@ func newMetrics(s *Server) *metrics {
 			Help: "HTTP requests by route, method and status code.",
 		}, []string{"route", "method", "code"}),
 	}
-	m.reg.MustRegister(m.requests, &collector{s: s}, prometheus.NewGoCollector())
+	m.reg.MustRegister(m.requests, &collector{s: s}, collectors.NewGoCollector())
 	return m
 }
 
