@@ -189,23 +189,29 @@ func hasToken(list, tok string) bool {
 
 // withVerify inserts reject_unverified_recipient into a restriction list
 // right after reject_unauth_destination (or defer_unauth_destination), or at
-// the end when neither is there.
+// the end when neither is there. The rest of the text is kept as written
+// (restrictions and their table arguments).
 func withVerify(list string) string {
-	fields := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
-	out := make([]string, 0, len(fields)+1)
-	inserted := false
-	for _, f := range fields {
-		out = append(out, f)
-		if !inserted && (f == "reject_unauth_destination" || f == "defer_unauth_destination") {
-			out = append(out, restrictionVerify)
-			inserted = true
+	for _, anchor := range []string{"reject_unauth_destination", "defer_unauth_destination"} {
+		for i := 0; ; {
+			j := strings.Index(list[i:], anchor)
+			if j < 0 {
+				break
+			}
+			start, end := i+j, i+j+len(anchor)
+			if (start == 0 || isListSep(list[start-1])) && (end == len(list) || isListSep(list[end])) {
+				return list[:end] + ", " + restrictionVerify + list[end:]
+			}
+			i = end
 		}
 	}
-	if !inserted {
-		out = append(out, restrictionVerify)
+	if strings.TrimSpace(list) == "" {
+		return restrictionVerify
 	}
-	return strings.Join(out, ", ")
+	return list + ", " + restrictionVerify
 }
+
+func isListSep(c byte) bool { return c == ',' || c == ' ' || c == '\t' }
 
 // docError turns a Postfix message about the staged main.cf into an error
 // on the document line that defines the parameter it names, when it names one.

@@ -1,0 +1,120 @@
+package mta
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/store"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files of TestRenderGolden")
+
+// goldenCases are states whose rendering is pinned in testdata/golden.
+func goldenCases() map[string]struct {
+	inst Instance
+	st   store.State
+} {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	def := DefaultState(now)
+	full := DefaultState(now)
+	full.Settings = store.Settings{
+		Hostname:                      "mx1.gw.example.com",
+		RelayDomains:                  []string{"example.com", "example.org"},
+		ExternalRelayHost:             "[smarthost.example.net]:587",
+		InternalRelayHost:             "[10.0.0.25]:25",
+		RejectUnverifiedRecipient:     true,
+		UnverifiedRecipientRejectCode: 550,
+		MyNetworks:                    []string{"127.0.0.0/8", "10.1.0.0/16", "2001:db8::/32"},
+		MessageSizeLimit:              26214400,
+		HeloName:                      "[IPv6:2001:db8::25]",
+	}
+	full.Maps = append(full.Maps, store.Map{Name: "spf.protection.outlook.com", Type: "cidr", Owner: store.OwnerRefresher, Content: "40.92.0.0/15 OK\n2a01:111:f400::/48 OK"})
+	for i := range full.Maps {
+		if full.Maps[i].Name == MapSASLPasswords {
+			full.Maps[i].Content = "[smarthost.example.net]:587 gw:secret\n"
+		}
+	}
+	noRestrictions := full
+	noRestrictions.MainConfig = "# only a comment\ncompatibility_level = 3.6\n"
+	return map[string]struct {
+		inst Instance
+		st   store.State
+	}{
+		"system-default": {Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25"}, def},
+		"private-mpa-full": {Instance{ConfigDir: "/var/lib/x/postfix/etc", Private: true, BaseDir: "/var/lib/x/postfix",
+			SMTPListen: "127.0.0.1:2525", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, full},
+		"verify-without-restrictions": {Instance{ConfigDir: "/etc/postfix", SMTPListen: "0.0.0.0:25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, noRestrictions},
+	}
+}
+
+// TestRenderGolden pins what Render writes for representative states; run
+// with -update after an intended change and review the diff.
+func TestRenderGolden(t *testing.T) {
+	for name, tc := range goldenCases() {
+		out, err := Render(tc.inst, tc.st)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var b strings.Builder
+		var paths []string
+		for p := range out {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			b.WriteString("==> " + p + " (" + out[p].Mode.String() + ")\n")
+			b.Write(out[p].Data)
+		}
+		golden := filepath.Join("testdata", "golden", name+".txt")
+		if *updateGolden {
+			if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%s: %v (run go test ./mta -run TestRenderGolden -update)", name, err)
+		}
+		if got := b.String(); got != string(want) {
+			t.Errorf("%s: rendering differs from %s:\n%s", name, golden, unifiedDiff(golden, string(want), got))
+		}
+	}
+}
+
+// TestRenderIsPure: the same state renders to the same bytes, and the
+// SASL map is 0600.
+func TestRenderIsPure(t *testing.T) {
+	c := goldenCases()["private-mpa-full"]
+	a, err := Render(c.inst, c.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Render(c.inst, c.st)
+	for p := range a {
+		if string(a[p].Data) != string(b[p].Data) {
+			t.Fatalf("%s differs between two renders", p)
+		}
+	}
+	if m := a[MapFile("hash", MapSASLPasswords)].Mode; m != 0o600 {
+		t.Fatalf("SASL map mode %v", m)
+	}
+}
+
+func TestWithVerify(t *testing.T) {
+	for in, want := range map[string]string{
+		"permit_mynetworks, reject_unauth_destination, check_recipient_access hash:/x": "permit_mynetworks, reject_unauth_destination, reject_unverified_recipient, check_recipient_access hash:/x",
+		"permit_mynetworks defer_unauth_destination":                                   "permit_mynetworks defer_unauth_destination, reject_unverified_recipient",
+		"permit_mynetworks, check_relay_domains_unauth_destination":                    "permit_mynetworks, check_relay_domains_unauth_destination, reject_unverified_recipient",
+		"": "reject_unverified_recipient",
+	} {
+		if got := withVerify(in); got != want {
+			t.Errorf("withVerify(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
