@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -142,6 +143,9 @@ func ImportConfig(ctx context.Context, pf Postfix, dir string) (*ImportResult, e
 		return nil, err
 	}
 	im.removeManaged()
+	if res.State.MasterConfig, err = importMaster(dir); err != nil {
+		return nil, err
+	}
 	res.State.MainConfig = strings.Join(im.lines, "\n") + "\n"
 	if len(im.lines) == 0 {
 		res.State.MainConfig = ""
@@ -763,4 +767,27 @@ func (im *importer) rewriteRef(p Param, raw, repl string) {
 		}
 		im.lines[i-1] = prefix + line
 	}
+}
+
+// importMaster reads dir/master.cf to keep it as written: the services of
+// the existing installation (submission, content filters, postscreen) stay.
+// A master.cf postdeck wrote itself, or none, gives "" (postdeck's own).
+func importMaster(dir string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "master.cf"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("import: read master.cf: %w", err)
+	}
+	text := strings.ReplaceAll(string(raw), "\r\n", "\n")
+	if strings.HasPrefix(text, header) {
+		return "", nil
+	}
+	for _, svc := range masterServiceNames(text) {
+		if svc == "mpa" {
+			return "", fmt.Errorf("import: master.cf defines a service named mpa, which postdeck's content filter needs: rename it first")
+		}
+	}
+	return text, nil
 }

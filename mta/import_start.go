@@ -37,7 +37,7 @@ func ImportForInstance(ctx context.Context, inst Instance, sbinDir, srcDir strin
 	if err != nil {
 		return nil, err
 	}
-	master, err := renderMaster(inst)
+	master, err := renderMaster(inst, res.State.MasterConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -189,7 +189,7 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	if _, _, err := ValidateSettings(st.Settings); err != nil {
 		return nil, err
 	}
-	master, err := renderMaster(m.inst)
+	master, err := renderMaster(m.inst, st.MasterConfig)
 	if err != nil {
 		return nil, err
 	}

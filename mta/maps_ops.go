@@ -187,7 +187,7 @@ func (m *Manager) DeleteMap(ctx context.Context, actor, name string) (Result, er
 
 // mapContextFor collects what the default maps' meaning checks need.
 func (m *Manager) mapContextFor(st *store.State) (*mapContext, error) {
-	master, err := renderMaster(m.inst)
+	master, err := renderMaster(m.inst, st.MasterConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (m *Manager) mapReference(st *store.State, typ, name string) string {
 	} else if refersTo(st.MainConfig, file) {
 		return "the main config (Edit Main Config) refers to " + file
 	}
-	if master, err := renderMaster(m.inst); err == nil && refersTo(master, file) {
+	if master, err := renderMaster(m.inst, st.MasterConfig); err == nil && refersTo(master, file) {
 		return "master.cf refers to " + file
 	}
 	return ""

@@ -9,7 +9,7 @@ import (
 )
 
 func testMapContext() *mapContext {
-	master, err := renderMaster(Instance{SMTPListen: "127.0.0.1:2525", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"})
+	master, err := renderMaster(Instance{SMTPListen: "127.0.0.1:2525", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, "")
 	if err != nil {
 		panic(err)
 	}

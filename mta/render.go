@@ -89,7 +89,7 @@ func Render(in Instance, st store.State) (Rendered, error) {
 	}
 	out := Rendered{}
 	out["main.cf"] = File{Data: []byte(renderMain(in, st, params)), Mode: 0o644}
-	master, err := renderMaster(in)
+	master, err := renderMaster(in, st.MasterConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -265,16 +265,39 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 `
 
-func renderMaster(in Instance) (string, error) {
+// renderMaster writes master.cf: postdeck's service table, or on the
+// system's Postfix an imported master.cf as written (so that submission,
+// content filters and other services of the existing installation stay);
+// then the MPA's two services.
+func renderMaster(in Instance, imported string) (string, error) {
 	var b strings.Builder
 	b.WriteString(header)
-	b.WriteString("#\n# service type  private unpriv  chroot  wakeup  maxproc command + args\n")
-	svc, err := listenService(in.SMTPListen)
-	if err != nil {
-		return "", err
+	if imported != "" && !in.Private {
+		b.WriteString("# Imported master.cf:\n")
+		b.WriteString(imported)
+		if !strings.HasSuffix(imported, "\n") {
+			b.WriteByte('\n')
+		}
+		if in.MPAListen != "" {
+			reinject, err := listenService(in.ReinjectListen)
+			if err != nil {
+				return "", err
+			}
+			for _, svc := range masterServiceNames(imported) {
+				if svc == "mpa" || svc == reinject {
+					return "", fmt.Errorf("render master.cf: the imported master.cf already defines service %q, which postdeck's MPA needs", svc)
+				}
+			}
+		}
+	} else {
+		b.WriteString("#\n# service type  private unpriv  chroot  wakeup  maxproc command + args\n")
+		svc, err := listenService(in.SMTPListen)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s inet n - n - - smtpd\n", svc)
+		b.WriteString(baseServices)
 	}
-	fmt.Fprintf(&b, "%s inet n - n - - smtpd\n", svc)
-	b.WriteString(baseServices)
 	if in.MPAListen != "" {
 		reinject, err := listenService(in.ReinjectListen)
 		if err != nil {
@@ -294,6 +317,20 @@ func renderMaster(in Instance) (string, error) {
 		b.WriteString("  -o smtpd_tls_security_level=none -o smtpd_sasl_auth_enable=no\n")
 	}
 	return b.String(), nil
+}
+
+// masterServiceNames lists every service name of a master.cf text.
+func masterServiceNames(master string) []string {
+	var out []string
+	for _, line := range strings.Split(master, "\n") {
+		if line == "" || line[0] == '#' || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		if f := strings.Fields(line); len(f) > 1 {
+			out = append(out, f[0])
+		}
+	}
+	return out
 }
 
 // masterServices lists the service names of a rendered master.cf, for the

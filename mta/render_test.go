@@ -39,6 +39,8 @@ func goldenCases() map[string]struct {
 			full.Maps[i].Content = "[smarthost.example.net]:587 gw:secret\n"
 		}
 	}
+	imported := def
+	imported.MasterConfig = "# Debian's, with submission\nsmtp      inet  n       -       y       -       -       smtpd\nsubmission inet n       -       y       -       -       smtpd\n  -o syslog_name=postfix/submission\n  -o smtpd_tls_security_level=encrypt\npickup    unix  n       -       y       60      1       pickup\n"
 	noRestrictions := full
 	noRestrictions.MainConfig = "# only a comment\ncompatibility_level = 3.6\n"
 	return map[string]struct {
@@ -48,6 +50,7 @@ func goldenCases() map[string]struct {
 		"system-default": {Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25"}, def},
 		"private-mpa-full": {Instance{ConfigDir: "/var/lib/x/postfix/etc", Private: true, BaseDir: "/var/lib/x/postfix",
 			SMTPListen: "127.0.0.1:2525", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, full},
+		"system-imported-master": {Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, imported},
 		"verify-without-restrictions": {Instance{ConfigDir: "/etc/postfix", SMTPListen: "0.0.0.0:25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, noRestrictions},
 	}
 }

@@ -141,6 +141,7 @@ touch -d '-1 minute' "$PF/main.cf"
 in_tree postfix check || fail "the configured tree fails postfix check"
 ORIG_MAIN=$(cat "$PF/main.cf")
 BEFORE=$(in_tree postconf -n)
+MASTER_BEFORE=$(in_tree postconf -M)
 q_transport() { in_tree postmap -q example.org "$1"; }
 q_client() { in_tree postmap -q 192.0.2.7 "$1"; }
 T_BEFORE=$(q_transport hash:/etc/postfix/transport)
@@ -198,6 +199,13 @@ if [ "$AFTER" != "$(expected)" ]; then
 	diff <(expected) <(printf '%s\n' "$AFTER") >&2 || true
 	fail "postconf -n changed (beyond the table references and the MPA's content_filter)"
 fi
+# master.cf is kept as it was, plus the MPA's two services.
+MASTER_AFTER=$(in_tree postconf -M | grep -v -e '^mpa ' -e "^127.0.0.1:$REINJECT_PORT " || true)
+if [ "$MASTER_AFTER" != "$MASTER_BEFORE" ]; then
+	diff <(printf '%s\n' "$MASTER_BEFORE") <(printf '%s\n' "$MASTER_AFTER") >&2 || true
+	fail "postconf -M changed (beyond the MPA's services)"
+fi
+in_tree postconf -M | grep -q '^mpa ' || fail "the MPA's content-filter service is missing from master.cf"
 [ "$(q_transport hash:/etc/postfix/maps.d/hash.transport-maps.map)" = "$T_BEFORE" ] || fail "the transport table answers differently"
 [ "$(q_client cidr:/etc/postfix/maps.d/cidr.client_access.map)" = "$C_BEFORE" ] || fail "the client table answers differently"
 exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || fail "smtpd does not accept connections"

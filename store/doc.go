@@ -14,6 +14,7 @@
 //	  mta                 -> Settings (JSON)
 //	mainconfig
 //	  document            -> the Edit Main Config text (raw bytes)
+//	  master              -> an imported master.cf, as written (absent: postdeck's own)
 //	maps
 //	  <name>              -> Map (JSON)
 //	audit

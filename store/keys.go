@@ -18,5 +18,6 @@ var (
 	keySchemaVersion = []byte("schema_version")
 	keyMTASettings   = []byte("mta")
 	keyDocument      = []byte("document")
+	keyMaster        = []byte("master")
 	keyMPAPipeline   = []byte("pipeline")
 )

@@ -34,7 +34,10 @@ func DefaultSettings() Settings {
 type State struct {
 	Settings   Settings `json:"settings"`
 	MainConfig string   `json:"main_config"`
-	Maps       []Map    `json:"maps"`
+	// MasterConfig is an imported master.cf, kept as written ("" means
+	// postdeck's own service table).
+	MasterConfig string `json:"master_config,omitempty"`
+	Maps         []Map  `json:"maps"`
 }
 
 // LoadState reads the settings, the main-config document and all maps.
@@ -60,6 +63,9 @@ func loadState(tx *bolt.Tx) (State, error) {
 	if raw := tx.Bucket(bucketMainConfig).Get(keyDocument); raw != nil {
 		st.MainConfig = string(raw) // string() copies
 	}
+	if raw := tx.Bucket(bucketMainConfig).Get(keyMaster); raw != nil {
+		st.MasterConfig = string(raw)
+	}
 	st.Maps, err = listMaps(tx)
 	return st, err
 }
@@ -82,6 +88,13 @@ func (db *DB) SaveState(st State) error {
 			return err
 		}
 		if err := tx.Bucket(bucketMainConfig).Put(keyDocument, []byte(st.MainConfig)); err != nil {
+			return err
+		}
+		if st.MasterConfig == "" {
+			if err := tx.Bucket(bucketMainConfig).Delete(keyMaster); err != nil {
+				return err
+			}
+		} else if err := tx.Bucket(bucketMainConfig).Put(keyMaster, []byte(st.MasterConfig)); err != nil {
 			return err
 		}
 		return replaceMaps(tx, st.Maps)
