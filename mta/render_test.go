@@ -50,7 +50,7 @@ func goldenCases() map[string]struct {
 		"system-default": {Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25"}, def},
 		"private-mpa-full": {Instance{ConfigDir: "/var/lib/x/postfix/etc", Private: true, BaseDir: "/var/lib/x/postfix",
 			SMTPListen: "127.0.0.1:2525", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, full},
-		"system-imported-master": {Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, imported},
+		"system-imported-master":      {Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, imported},
 		"verify-without-restrictions": {Instance{ConfigDir: "/etc/postfix", SMTPListen: "0.0.0.0:25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, noRestrictions},
 	}
 }
