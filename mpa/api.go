@@ -317,7 +317,7 @@ func (s *Server) RestoreBody(id string, r io.Reader) error {
 	if _, err := os.Stat(s.bodies.path(id)); err == nil {
 		return nil
 	}
-	_, err := s.bodies.write(id, r)
+	_, err := s.bodies.writeFile(id, r)
 	return err
 }
 

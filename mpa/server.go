@@ -50,7 +50,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b, err := newBodies(cfg.SpoolDir)
+	b, err := newBodies(db, cfg.SpoolDir)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +161,11 @@ func (s *Server) recover() error {
 	if err != nil {
 		return fmt.Errorf("start mpa: %w", err)
 	}
+	swept, err := s.db.MPASweepBodies()
+	if err != nil {
+		return fmt.Errorf("start mpa: %w", err)
+	}
+	removed += swept
 	for _, e := range spool {
 		s.sched.at(e.ID, e.NextAttempt)
 	}
@@ -283,7 +288,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 	}()
 	s := ss.s
 	id := s.bodies.newID()
-	n, werr := s.bodies.write(id, r)
+	n, inline, werr := s.bodies.write(id, r)
 	if werr != nil {
 		_, _ = io.Copy(io.Discard, r)
 		var se *smtp.SMTPError
@@ -295,7 +300,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 	}
 	now := time.Now()
 	e := store.SpoolEntry{ID: id, Envelope: ss.env, Size: n, Received: now, State: store.SpoolWaiting, NextAttempt: now}
-	if err := s.db.MPASpoolCommit(id, &e, nil); err != nil {
+	if err := s.db.MPASpoolAdd(e, inline); err != nil {
 		s.log.Error("mpa spool commit failed", "err", err, "queue_id", id)
 		if rerr := s.bodies.remove(id); rerr != nil {
 			s.log.Error("mpa spool cleanup failed", "err", rerr, "queue_id", id)

@@ -1,6 +1,7 @@
 package mpa
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"postdeck/store"
 )
 
 // panics counts recovered panics of every MPA goroutine (metrics state,
@@ -45,10 +48,15 @@ func Counters() Stats {
 	return Stats{Accepted: acceptedMessages.Load(), Delivered: deliveredRecipients.Load(), Failed: failedRecipients.Load()}
 }
 
-// bodies stores message bodies as files: msg/ID, written to tmp/ first,
-// fsynced, renamed, and the directory fsynced, so that a body exists
-// completely or not at all before its entry is committed.
+// bodies stores message bodies. A body of at most InlineBodyMax bytes is
+// kept in the database, committed with its spool entry (one batched commit
+// instead of a file fsync and a directory fsync per message); a larger one
+// is a file msg/ID, written to tmp/ first, fsynced, renamed, and the
+// directory fsynced, so that it exists completely or not at all before its
+// entry is committed. Inline bodies follow their entries inside the store's
+// commits; the methods here handle files and read both.
 type bodies struct {
+	db     *store.DB
 	dir    string // SpoolDir
 	msgDir string
 	tmpDir string
@@ -56,8 +64,11 @@ type bodies struct {
 	nonce  string
 }
 
-func newBodies(dir string) (*bodies, error) {
-	b := &bodies{dir: dir, msgDir: filepath.Join(dir, "msg"), tmpDir: filepath.Join(dir, "tmp")}
+// InlineBodyMax is the largest body kept in the database.
+const InlineBodyMax = 256 << 10
+
+func newBodies(db *store.DB, dir string) (*bodies, error) {
+	b := &bodies{db: db, dir: dir, msgDir: filepath.Join(dir, "msg"), tmpDir: filepath.Join(dir, "tmp")}
 	for _, d := range []string{b.msgDir, b.tmpDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create spool directory: %w", err)
@@ -79,8 +90,23 @@ func (b *bodies) newID() string {
 
 func (b *bodies) path(id string) string { return filepath.Join(b.msgDir, id) }
 
-// write stores r under id durably and returns its size.
-func (b *bodies) write(id string, r io.Reader) (int64, error) {
+// write reads the body from r. A body of at most InlineBodyMax bytes is
+// returned to be committed with its entry; a larger one is stored under id
+// as a durable file (inline nil). It returns the size.
+func (b *bodies) write(id string, r io.Reader) (n int64, inline []byte, err error) {
+	head, err := io.ReadAll(io.LimitReader(r, InlineBodyMax+1))
+	if err != nil {
+		return int64(len(head)), nil, err
+	}
+	if len(head) <= InlineBodyMax {
+		return int64(len(head)), head, nil
+	}
+	n, err = b.writeFile(id, io.MultiReader(bytes.NewReader(head), r))
+	return n, nil, err
+}
+
+// writeFile stores r under id as a durable file and returns its size.
+func (b *bodies) writeFile(id string, r io.Reader) (int64, error) {
 	f, err := os.CreateTemp(b.tmpDir, id+".*")
 	if err != nil {
 		return 0, fmt.Errorf("create body file: %w", err)
@@ -109,13 +135,22 @@ func (b *bodies) write(id string, r io.Reader) (int64, error) {
 // link gives the body of id a second name (an error entry split off a
 // spool entry) and makes the new name durable.
 func (b *bodies) link(id, newID string) error {
-	if err := os.Link(b.path(id), b.path(newID)); err != nil && !errors.Is(err, os.ErrExist) {
+	err := os.Link(b.path(id), b.path(newID))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, inline, ierr := b.db.MPABody(id); ierr == nil && inline {
+			return nil // the store copies inline bodies in the same commit
+		}
+	}
+	if err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("link body %s: %w", newID, err)
 	}
 	return syncDir(b.msgDir)
 }
 
 func (b *bodies) read(id string) ([]byte, error) {
+	if raw, inline, err := b.db.MPABody(id); err != nil || inline {
+		return raw, err
+	}
 	raw, err := os.ReadFile(b.path(id))
 	if err != nil {
 		return nil, fmt.Errorf("read body %s: %w", id, err)
@@ -125,6 +160,11 @@ func (b *bodies) read(id string) ([]byte, error) {
 
 // readHead reads at most n bytes of the body.
 func (b *bodies) readHead(id string, n int64) ([]byte, int64, error) {
+	if raw, inline, err := b.db.MPABody(id); err != nil {
+		return nil, 0, err
+	} else if inline {
+		return raw[:min(int64(len(raw)), n)], int64(len(raw)), nil
+	}
 	f, err := os.Open(b.path(id))
 	if err != nil {
 		return nil, 0, fmt.Errorf("read body %s: %w", id, err)

@@ -31,7 +31,7 @@ func (db *DB) Snapshot(w io.Writer) (errorIDs []string, err error) {
 // is this binary's, and the MPA spool holds messages the running system has
 // acknowledged to Postfix and is delivering; putting an older spool back
 // would deliver them twice.
-var restoreSkip = map[string]bool{string(bucketMeta): true, string(bucketMPASpool): true}
+var restoreSkip = map[string]bool{string(bucketMeta): true, string(bucketMPASpool): true, string(bucketMPABodies): true}
 
 // RestoreFrom replaces the contents of every bucket (but the schema version
 // and the MPA spool) with those of the backup database at path, in one
@@ -46,6 +46,9 @@ func (db *DB) RestoreFrom(path string) error {
 	defer src.Close()
 	return src.bolt.View(func(stx *bolt.Tx) error {
 		return db.bolt.Update(func(tx *bolt.Tx) error {
+			if err := restoreBodies(tx, stx); err != nil {
+				return err
+			}
 			return stx.ForEach(func(name []byte, sb *bolt.Bucket) error {
 				if restoreSkip[string(name)] {
 					return nil
@@ -70,6 +73,37 @@ func (db *DB) RestoreFrom(path string) error {
 				})
 			})
 		})
+	})
+}
+
+// restoreBodies keeps the inline bodies of the live spool and takes those
+// of the backup's error repository.
+func restoreBodies(tx, stx *bolt.Tx) error {
+	live := tx.Bucket(bucketMPABodies)
+	spool := tx.Bucket(bucketMPASpool)
+	var drop [][]byte
+	if err := live.ForEach(func(k, _ []byte) error {
+		if spool.Get(k) == nil {
+			drop = append(drop, append([]byte(nil), k...))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range drop {
+		if err := live.Delete(k); err != nil {
+			return err
+		}
+	}
+	src, srcErrs := stx.Bucket(bucketMPABodies), stx.Bucket(bucketMPAErrors)
+	if src == nil || srcErrs == nil {
+		return nil
+	}
+	return srcErrs.ForEach(func(k, _ []byte) error {
+		if v := src.Get(k); v != nil {
+			return live.Put(append([]byte(nil), k...), append([]byte(nil), v...))
+		}
+		return nil
 	})
 }
 

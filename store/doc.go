@@ -6,7 +6,7 @@
 // network, DNS or exec happens inside a transaction, and bytes are copied out
 // before a transaction ends.
 //
-// Bucket tree (schema version 1):
+// Bucket tree (schema version 2):
 //
 //	meta
 //	  schema_version      -> decimal string, see migrations.go
@@ -28,6 +28,9 @@
 //	mpa_errors
 //	  <spool id>          -> ErrorEntry (JSON; see mpa.go; a split-off entry's
 //	                         id is <spool id>-<suffix>)
+//	mpa_bodies            (schema 2)
+//	  <spool id>          -> a message body kept inline (small messages; larger
+//	                         ones are files in the MPA's spool directory)
 //	mpa_config
 //	  pipeline            -> MPAPipeline (JSON: processors, rules, templates)
 //	(message bodies are files SPOOLDIR/msg/<id> of package mpa, not in bbolt)

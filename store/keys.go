@@ -12,6 +12,7 @@ var (
 	bucketMPASpool   = []byte("mpa_spool")
 	bucketMPAErrors  = []byte("mpa_errors")
 	bucketMPAConfig  = []byte("mpa_config")
+	bucketMPABodies  = []byte("mpa_bodies")
 	bucketJobs       = []byte("jobs")
 	bucketSPFSources = []byte("spf_sources")
 

@@ -25,6 +25,12 @@ var migrations = []migration{
 		}
 		return nil
 	},
+	// 2: message bodies of the MPA small enough to live in the database
+	// (one batched commit instead of a file, its fsync and its directory's).
+	func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketMPABodies)
+		return err
+	},
 }
 
 // LatestSchema is the schema version this binary writes.

@@ -132,8 +132,29 @@ func ValidSpoolID(id string) bool {
 // transaction: next replaces the entry (nil deletes it) and errs are added
 // to the error repository. It goes through bbolt's Batch, so commits of
 // concurrent SMTP sessions and workers share one fsync.
+//
+// An inline body follows its entries: error entries split off under new
+// ids get a copy, and a final commit (next nil) that no error entry takes
+// over deletes it.
 func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) error {
 	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+		bodies := tx.Bucket(bucketMPABodies)
+		body := bodies.Get([]byte(id))
+		keep := next != nil
+		for i := range errs {
+			if errs[i].ID == id {
+				keep = true
+			} else if body != nil {
+				if err := bodies.Put([]byte(errs[i].ID), append([]byte(nil), body...)); err != nil {
+					return err
+				}
+			}
+		}
+		if !keep && body != nil {
+			if err := bodies.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
 		if next != nil {
 			if err := putJSON(tx, bucketMPASpool, []byte(id), next); err != nil {
 				return err
@@ -152,6 +173,71 @@ func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) err
 		return fmt.Errorf("commit spool entry %s: %w", id, err)
 	}
 	return nil
+}
+
+// MPASpoolAdd stores a new spool entry and, when the message is small
+// enough to be kept inline, its body, in one batched commit: the message is
+// durable when it returns.
+func (db *DB) MPASpoolAdd(e SpoolEntry, body []byte) error {
+	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+		if body != nil {
+			if err := tx.Bucket(bucketMPABodies).Put([]byte(e.ID), body); err != nil {
+				return err
+			}
+		}
+		return putJSON(tx, bucketMPASpool, []byte(e.ID), &e)
+	})
+	if err != nil {
+		return fmt.Errorf("add spool entry %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// MPABody returns the inline body of id (a copy); false when the body is
+// not kept inline.
+func (db *DB) MPABody(id string) ([]byte, bool, error) {
+	var out []byte
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMPABodies).Get([]byte(id)); v != nil {
+			out = append([]byte{}, v...)
+		}
+		return nil
+	})
+	return out, out != nil, err
+}
+
+// MPABodyPut stores an inline body (a restored message).
+func (db *DB) MPABodyPut(id string, body []byte) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMPABodies).Put([]byte(id), body)
+	})
+}
+
+// MPASweepBodies deletes inline bodies no spool or error entry references
+// (left by nothing in normal operation; a safety net at start) and returns
+// how many it removed.
+func (db *DB) MPASweepBodies() (int, error) {
+	n := 0
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		bodies, spool, errs := tx.Bucket(bucketMPABodies), tx.Bucket(bucketMPASpool), tx.Bucket(bucketMPAErrors)
+		var drop [][]byte
+		if err := bodies.ForEach(func(k, _ []byte) error {
+			if spool.Get(k) == nil && errs.Get(k) == nil {
+				drop = append(drop, append([]byte(nil), k...))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range drop {
+			if err := bodies.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(drop)
+		return nil
+	})
+	return n, err
 }
 
 // MPASpoolGet returns one spool entry or ErrNotFound.
@@ -248,6 +334,9 @@ func (db *DB) MPAErrorDelete(ids []string, all bool) ([]string, error) {
 		b := tx.Bucket(bucketMPAErrors)
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketMPABodies).Delete(k); err != nil {
 				return err
 			}
 			done = append(done, string(k))

@@ -147,3 +147,83 @@ func TestAuditNewestFirst(t *testing.T) {
 		t.Fatalf("audit order: %+v", es)
 	}
 }
+
+// TestMigrationTwoKeepsData: a schema-1 database with a spool entry opens
+// as schema 2 with the inline-body bucket and the entry intact.
+func TestMigrationTwoKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		if err := migrations[0](tx); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMPASpool).Put([]byte("0000000000000aabbcc0001"), []byte(`{"id":"0000000000000aabbcc0001"}`)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte("1"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, _ := db.SchemaVersion(); v != 2 {
+		t.Fatalf("version %d, want 2", v)
+	}
+	entries, err := db.MPASpoolList()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("spool after migration: %v %v", entries, err)
+	}
+	if _, inline, err := db.MPABody("0000000000000aabbcc0001"); err != nil || inline {
+		t.Fatalf("inline body bucket: %v %v", inline, err)
+	}
+}
+
+// TestInlineBodiesFollowTheirEntries: a split copies the body to the new
+// error entries, a final commit deletes it unless an error entry takes it
+// over, and deleting an error entry deletes its body.
+func TestInlineBodiesFollowTheirEntries(t *testing.T) {
+	db, _ := openTemp(t)
+	const id = "0000000000000aabbcc0001"
+	if err := db.MPASpoolAdd(SpoolEntry{ID: id}, []byte("body")); err != nil {
+		t.Fatal(err)
+	}
+	split := id + "x1"
+	if err := db.MPASpoolCommit(id, nil, []ErrorEntry{{ID: split}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, inline, _ := db.MPABody(id); inline {
+		t.Fatal("final commit kept the spool body")
+	}
+	if b, inline, _ := db.MPABody(split); !inline || string(b) != "body" {
+		t.Fatalf("split error entry body: %q %v", b, inline)
+	}
+	const id2 = "0000000000000aabbcc0002"
+	if err := db.MPASpoolAdd(SpoolEntry{ID: id2}, []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MPASpoolCommit(id2, nil, []ErrorEntry{{ID: id2}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, inline, _ := db.MPABody(id2); !inline || string(b) != "two" {
+		t.Fatalf("error entry taking over the id lost its body: %q %v", b, inline)
+	}
+	if _, err := db.MPAErrorDelete([]string{id2}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, inline, _ := db.MPABody(id2); inline {
+		t.Fatal("deleting the error entry kept its body")
+	}
+	if n, err := db.MPASweepBodies(); err != nil || n != 0 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+}

@@ -84,8 +84,10 @@ func TestBackupDuringMailFlowRestores(t *testing.T) {
 	if backup.Status != 200 {
 		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
 	}
+	// A small message's body lives in the database copy; larger ones are
+	// files beside it (mpa/ID).
 	names := tarNames(t, backup.Body)
-	if !names["postdeck.db"] || !names["mpa/"+errID] {
+	if !names["postdeck.db"] {
 		t.Fatalf("backup holds %v", names)
 	}
 
