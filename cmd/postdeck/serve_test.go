@@ -155,4 +155,34 @@ func TestDaemonLifecycle(t *testing.T) {
 	if err := postfixtest.WaitPort("127.0.0.1:"+strconv.Itoa(port), 10*time.Second); err != nil {
 		t.Fatalf("Postfix not listening after restart: %v", err)
 	}
+
+	// SIGHUP re-applies the stored configuration: a main.cf someone
+	// overwrote by hand is rendered again.
+	mainCF := filepath.Join(d.etc, "main.cf")
+	if err := os.WriteFile(mainCF, []byte("# edited by hand\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for postconfH(t, d.etc, "myhostname") != "life.example.test" {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not re-apply main.cf:\n%s", d2.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// SIGTERM stops the daemon and its private Postfix, in order.
+	d2.stop(t)
+	if d2.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("daemon exit code %d:\n%s", d2.cmd.ProcessState.ExitCode(), d2.out)
+	}
+	if !strings.Contains(d2.out.String(), "shutting down") {
+		t.Fatalf("no orderly shutdown in the log:\n%s", d2.out)
+	}
+	if raw, err := os.ReadFile(filepath.Join(base, "postfix", "spool", "pid", "master.pid")); err == nil {
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(raw))); pid > 1 && syscall.Kill(pid, 0) == nil {
+			t.Fatalf("private Postfix (pid %d) still running after SIGTERM", pid)
+		}
+	}
 }
