@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"postdeck/store"
@@ -131,11 +133,55 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.running(ctx) {
+	// The instance is found by its own pid file, not through main.cf (which
+	// may be anything by now), and stopped like `postfix stop` does: SIGTERM
+	// to master, which stops its children. Then wait until it is gone, so
+	// that a stopped daemon means a stopped instance.
+	pid := masterPID(m.inst.QueueDir())
+	if !alive(pid) {
 		return nil
 	}
-	_, _, err := m.pf.Run(ctx, nil, "postfix", "stop")
-	return err
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return nil // already gone
+	}
+	for alive(pid) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stop private postfix (pid %d): %w", pid, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// alive reports whether process pid exists and is not a zombie (a master
+// that died stays one until its parent, maybe not a reaping init, waits).
+func alive(pid int) bool {
+	if pid <= 1 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	// pid (comm) S ...: the state follows the last ')'.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z' && stat[i+2] != 'X'
+	}
+	return true
+}
+
+// masterPID reads queueDir/pid/master.pid; 0 when there is none.
+func masterPID(queueDir string) int {
+	raw, err := os.ReadFile(filepath.Join(queueDir, "pid", "master.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return 0
+	}
+	return pid
 }
 
 // Update loads the stored state, lets mutate change it, validates, renders
@@ -235,6 +281,10 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		m.audit(actor, action, "unchanged", res.Message, "")
 		return res, nil
 	}
+	// From here on the apply finishes (or rolls back) even when the caller
+	// goes away, e.g. a SIGTERM while a SIGHUP re-apply runs: half an apply
+	// is worse than a late one. Each Postfix command keeps its own timeout.
+	ctx = context.WithoutCancel(ctx)
 	staging, err := m.stage(ctx, p)
 	if err == nil {
 		err = m.validateStaged(ctx, p, staging, params)
@@ -339,8 +389,12 @@ func (m *Manager) startPostfix(ctx context.Context) error {
 	return nil
 }
 
-// running reports `postfix status` (rc 0 when master runs).
+// running reports whether master runs: for a private instance by its pid
+// file (whatever main.cf says now), otherwise `postfix status` (rc 0).
 func (m *Manager) running(ctx context.Context) bool {
+	if m.inst.Private {
+		return alive(masterPID(m.inst.QueueDir()))
+	}
 	_, _, err := m.pf.Run(ctx, nil, "postfix", "status")
 	return err == nil
 }

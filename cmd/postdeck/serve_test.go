@@ -182,7 +182,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 	if raw, err := os.ReadFile(filepath.Join(base, "postfix", "spool", "pid", "master.pid")); err == nil {
 		if pid, _ := strconv.Atoi(strings.TrimSpace(string(raw))); pid > 1 && syscall.Kill(pid, 0) == nil {
-			t.Fatalf("private Postfix (pid %d) still running after SIGTERM", pid)
+			t.Fatalf("private Postfix (pid %d) still running after SIGTERM:\n%s", pid, d2.out)
 		}
 	}
 }
