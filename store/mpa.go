@@ -317,37 +317,16 @@ func checkIDs(ids []string, all bool) error {
 	return nil
 }
 
-// MPAErrorDelete removes error entries (the given ids, or all) and returns
-// the removed ids; the caller removes their bodies afterwards. An unknown
-// id fails the whole action with ErrNotFound.
+// MPAErrorDelete removes error entries (the given ids, or all) with their
+// inline bodies and returns the removed ids; the caller removes body files
+// afterwards. An unknown id fails the whole action with ErrNotFound.
 func (db *DB) MPAErrorDelete(ids []string, all bool) ([]string, error) {
-	if err := checkIDs(ids, all); err != nil {
-		return nil, err
-	}
-	var done []string
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		done = done[:0]
-		keys, err := errorIDs(tx, ids, all)
-		if err != nil {
+	return db.eachError(ids, all, func(tx *bolt.Tx, k []byte, _ ErrorEntry) error {
+		if err := tx.Bucket(bucketMPAErrors).Delete(k); err != nil {
 			return err
 		}
-		b := tx.Bucket(bucketMPAErrors)
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketMPABodies).Delete(k); err != nil {
-				return err
-			}
-			done = append(done, string(k))
-		}
-		return nil
+		return tx.Bucket(bucketMPABodies).Delete(k)
 	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(done)
-	return done, nil
 }
 
 // MPAErrorRequeue moves error entries (the given ids, or all) back into the
@@ -355,6 +334,19 @@ func (db *DB) MPAErrorDelete(ids []string, all bool) ([]string, error) {
 // attempts. It returns the moved ids. An unknown id fails the whole action
 // with ErrNotFound.
 func (db *DB) MPAErrorRequeue(ids []string, all bool, now time.Time) ([]string, error) {
+	return db.eachError(ids, all, func(tx *bolt.Tx, k []byte, e ErrorEntry) error {
+		s := SpoolEntry{ID: e.ID, Envelope: e.Envelope, Size: e.Size, Received: e.Received,
+			State: SpoolWaiting, NextAttempt: now}
+		if err := putJSON(tx, bucketMPASpool, k, &s); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMPAErrors).Delete(k)
+	})
+}
+
+// eachError runs fn on the error entries ids (or all) in one transaction
+// and returns the ids done, sorted.
+func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e ErrorEntry) error) ([]string, error) {
 	if err := checkIDs(ids, all); err != nil {
 		return nil, err
 	}
@@ -371,12 +363,7 @@ func (db *DB) MPAErrorRequeue(ids []string, all bool, now time.Time) ([]string, 
 			if err := json.Unmarshal(b.Get(k), &e); err != nil {
 				return fmt.Errorf("decode error entry %s: %w", k, err)
 			}
-			s := SpoolEntry{ID: e.ID, Envelope: e.Envelope, Size: e.Size, Received: e.Received,
-				State: SpoolWaiting, NextAttempt: now}
-			if err := putJSON(tx, bucketMPASpool, k, &s); err != nil {
-				return err
-			}
-			if err := b.Delete(k); err != nil {
+			if err := fn(tx, k, e); err != nil {
 				return err
 			}
 			done = append(done, string(k))

@@ -72,6 +72,25 @@ func (c *client) do(method, path string, in, out any) ([]byte, error) {
 	return raw, nil
 }
 
+// change sends a change whose answer carries a "message" (and maybe
+// "warnings"): it prints the JSON with --json, else the message, and the
+// warnings on stderr.
+func (c *client) change(method, path string, in any) error {
+	var res struct {
+		Message  string   `json:"message"`
+		Warnings []string `json:"warnings"`
+	}
+	raw, err := c.do(method, path, in, &res)
+	if err != nil || c.json {
+		return jsonOr(raw, err)
+	}
+	fmt.Println(res.Message)
+	for _, w := range res.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	return nil
+}
+
 // readInput reads the file named by arg, or standard input for "-".
 func readInput(arg string) ([]byte, error) {
 	if arg == "-" {

@@ -39,18 +39,7 @@ func cmdMainConfig(args []string) error {
 		if err != nil {
 			return err
 		}
-		var res struct {
-			Message string `json:"message"`
-		}
-		raw, err := c.do("PUT", "/api/v1/mainconfig", map[string]string{"text": string(text)}, &res)
-		if err != nil {
-			return err
-		}
-		if c.json {
-			return printJSON(raw)
-		}
-		fmt.Println(res.Message)
-		return nil
+		return c.change("PUT", "/api/v1/mainconfig", map[string]string{"text": string(text)})
 	}
 	return fmt.Errorf("usage: postdeck mainconfig get | set FILE")
 }

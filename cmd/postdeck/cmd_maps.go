@@ -72,31 +72,9 @@ func cmdMaps(args []string) error {
 		if err != nil {
 			return err
 		}
-		var res struct {
-			Message string `json:"message"`
-		}
-		raw, err := c.do("PUT", path(fs.Arg(0)), map[string]string{"type": fs.Arg(1), "content": string(content)}, &res)
-		if err != nil {
-			return err
-		}
-		if c.json {
-			return printJSON(raw)
-		}
-		fmt.Println(res.Message)
-		return nil
+		return c.change("PUT", path(fs.Arg(0)), map[string]string{"type": fs.Arg(1), "content": string(content)})
 	case "delete":
-		var res struct {
-			Message string `json:"message"`
-		}
-		raw, err := c.do("DELETE", path(fs.Arg(0)), nil, &res)
-		if err != nil {
-			return err
-		}
-		if c.json {
-			return printJSON(raw)
-		}
-		fmt.Println(res.Message)
-		return nil
+		return c.change("DELETE", path(fs.Arg(0)), nil)
 	default: // lookup
 		var res struct {
 			Found bool   `json:"found"`

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,22 +49,7 @@ func cmdSettings(args []string) error {
 			}
 			cur[key] = v
 		}
-		var res struct {
-			Message  string   `json:"message"`
-			Warnings []string `json:"warnings"`
-		}
-		raw, err := c.do("PUT", "/api/v1/settings", cur, &res)
-		if err != nil {
-			return err
-		}
-		if c.json {
-			return printJSON(raw)
-		}
-		fmt.Println(res.Message)
-		for _, w := range res.Warnings {
-			fmt.Fprintln(os.Stderr, "warning:", w)
-		}
-		return nil
+		return c.change("PUT", "/api/v1/settings", cur)
 	}
 	return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE")
 }
