@@ -156,21 +156,25 @@ func StopByPidFile(t testing.TB, queueDir string) {
 		return
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if syscall.Kill(pid, 0) != nil || zombie(pid) {
+		if !Alive(pid) {
 			return
 		}
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
-// zombie reports a process that exited and waits to be reaped.
-func zombie(pid int) bool {
+// Alive reports whether process pid runs: it exists and is not a zombie
+// (a daemonized master that exited stays one until init reaps it).
+func Alive(pid int) bool {
+	if pid <= 1 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return false
 	}
 	i := strings.LastIndexByte(string(stat), ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+	return !(i >= 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X'))
 }
 
 func writeFile(t testing.TB, path, content string) {
