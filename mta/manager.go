@@ -39,6 +39,9 @@ type Manager struct {
 	settle time.Duration
 
 	mu      sync.Mutex // one apply at a time
+
+	pendMu  sync.Mutex
+	pending []*pendingUpdate // changes waiting for mu; the next holder applies them together
 	catalog *paramCatalog
 
 	statusMu sync.Mutex
@@ -184,21 +187,119 @@ func masterPID(queueDir string) int {
 	return pid
 }
 
+// pendingUpdate is one change waiting to be applied.
+type pendingUpdate struct {
+	actor, action string
+	mutate        func(*store.State) error
+	done          chan updateResult // buffered: written once
+}
+
+type updateResult struct {
+	res Result
+	err error
+}
+
 // Update loads the stored state, lets mutate change it, validates, renders
 // and applies the result, and stores it only when Postfix took it. A
 // refused change leaves the store and the live files as they were.
+//
+// Bursts coalesce: changes that arrive while an apply runs wait, and the
+// next of them to get its turn applies them all at once (one staging, one
+// validation by Postfix, one reload). Each change is checked on its own
+// first, so a bad one is refused alone; if Postfix refuses the combination,
+// they are applied one by one so that only the culprit fails.
 func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(*store.State) error) (Result, error) {
+	u := &pendingUpdate{actor: actor, action: action, mutate: mutate, done: make(chan updateResult, 1)}
+	m.pendMu.Lock()
+	m.pending = append(m.pending, u)
+	m.pendMu.Unlock()
+
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	select {
+	case r := <-u.done: // applied by an earlier holder of mu, with others
+		return r.res, r.err
+	default:
+	}
+	m.pendMu.Lock()
+	batch := m.pending
+	m.pending = nil
+	m.pendMu.Unlock()
+	m.applyBatch(ctx, batch)
+	r := <-u.done
+	return r.res, r.err
+}
+
+// applyBatch applies waiting changes together; it holds mu.
+func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
+	if len(batch) == 1 {
+		m.applyOne(ctx, batch[0])
+		return
+	}
 	st, err := m.db.LoadState()
 	if err != nil {
-		return Result{}, err
+		for _, u := range batch {
+			u.done <- updateResult{err: err}
+		}
+		return
 	}
-	if err := mutate(&st); err != nil {
-		m.audit(actor, action, "refused", err.Error(), "")
-		return Result{}, err
+	var took []*pendingUpdate
+	var actors, actions []string
+	for _, u := range batch {
+		cand := cloneState(st)
+		err := u.mutate(&cand)
+		if err == nil {
+			_, err = m.validateState(&cand)
+		}
+		if err != nil {
+			m.audit(u.actor, u.action, "refused", err.Error(), "")
+			u.done <- updateResult{err: err}
+			continue
+		}
+		st = cand
+		took = append(took, u)
+		actors = append(actors, u.actor)
+		actions = append(actions, u.action)
 	}
-	return m.applyLocked(ctx, actor, action, st, false)
+	if len(took) == 0 {
+		return
+	}
+	res, err := m.applyLocked(ctx, strings.Join(actors, ", "), strings.Join(actions, " + "), st, false)
+	if err != nil && len(took) > 1 {
+		m.log.Warn("a combined apply failed; applying its changes one by one", "changes", len(took), "err", err)
+		for _, u := range took {
+			m.applyOne(ctx, u)
+		}
+		return
+	}
+	for _, u := range took {
+		u.done <- updateResult{res: res, err: err}
+	}
+}
+
+// applyOne applies one change on the stored state.
+func (m *Manager) applyOne(ctx context.Context, u *pendingUpdate) {
+	st, err := m.db.LoadState()
+	if err == nil {
+		if err = u.mutate(&st); err != nil {
+			m.audit(u.actor, u.action, "refused", err.Error(), "")
+		}
+	}
+	var res Result
+	if err == nil {
+		res, err = m.applyLocked(ctx, u.actor, u.action, st, false)
+	}
+	u.done <- updateResult{res: res, err: err}
+}
+
+// cloneState copies st deeply enough that a mutation of the copy (slices
+// included) leaves st as it was.
+func cloneState(st store.State) store.State {
+	c := st
+	c.Settings.RelayDomains = append([]string(nil), st.Settings.RelayDomains...)
+	c.Settings.MyNetworks = append([]string(nil), st.Settings.MyNetworks...)
+	c.Maps = append([]store.Map(nil), st.Maps...)
+	return c
 }
 
 // Reapply renders and applies the stored state again (SIGHUP, restore).
