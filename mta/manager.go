@@ -38,7 +38,7 @@ type Manager struct {
 	log    *slog.Logger
 	settle time.Duration
 
-	mu      sync.Mutex // one apply at a time
+	mu sync.Mutex // one apply at a time
 
 	pendMu  sync.Mutex
 	pending []*pendingUpdate // changes waiting for mu; the next holder applies them together
