@@ -23,6 +23,7 @@ const maxAudit = 10000
 
 // AppendAudit stores e with the next sequence number.
 func (db *DB) AppendAudit(e AuditEntry) error {
+	defer db.auditGen.Add(1)
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAudit)
 		seq, err := b.NextSequence()

@@ -44,6 +44,8 @@ func (db *DB) RestoreFrom(path string) error {
 		return fmt.Errorf("open backup: %w", err)
 	}
 	defer src.Close()
+	defer db.usersGen.Add(1)
+	defer db.auditGen.Add(1)
 	return src.bolt.View(func(stx *bolt.Tx) error {
 		return db.bolt.Update(func(tx *bolt.Tx) error {
 			if err := restoreBodies(tx, stx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,7 +18,21 @@ import (
 type DB struct {
 	bolt *bolt.DB
 	path string
+
+	// usersGen counts changes to users (PutUser, restores), so that the
+	// web layer can trust what it cached about a session's user until it
+	// moves.
+	usersGen atomic.Uint64
+	// auditGen counts audit entries written (and restores), for readers
+	// that cache the newest entries.
+	auditGen atomic.Uint64
 }
+
+// AuditGeneration changes whenever the audit log does.
+func (db *DB) AuditGeneration() uint64 { return db.auditGen.Load() }
+
+// UsersGeneration changes whenever a user is created, changed or restored.
+func (db *DB) UsersGeneration() uint64 { return db.usersGen.Load() }
 
 // lockTimeout is how long Open waits for another process's lock on the file.
 const lockTimeout = 2 * time.Second

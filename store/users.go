@@ -54,6 +54,7 @@ func (db *DB) PutUser(u User) error {
 	if !ValidRole(u.Role) {
 		return Invalid("role", "role must be admin, operator or auditor")
 	}
+	defer db.usersGen.Add(1)
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		return putJSON(tx, bucketUsers, []byte(u.Username), u)
 	})

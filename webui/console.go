@@ -29,6 +29,7 @@ type console struct {
 	sessions *sessionStore
 	limiter  *loginLimiter
 	status   *statusCache
+	recent   recentAudit
 
 	dummyOnce sync.Once
 	dummyHash []byte

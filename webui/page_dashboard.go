@@ -1,6 +1,8 @@
 package webui
 
 import (
+	"sync"
+
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/mta"
@@ -33,9 +35,33 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 	}
 	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
 		d.ShowAudit = true
-		if d.Recent, err = s.deps.DB.ListAudit(6); err != nil {
+		if d.Recent, err = s.ui.recent.get(s.deps.DB); err != nil {
 			return err
 		}
 	}
 	return s.render(c, "dashboard", "Dashboard", d)
+}
+
+// recentAudit caches the dashboard's newest audit entries until the audit
+// log changes: every dashboard view would otherwise decode them again.
+type recentAudit struct {
+	mu      sync.Mutex
+	gen     uint64
+	valid   bool
+	entries []store.AuditEntry
+}
+
+func (r *recentAudit) get(db *store.DB) ([]store.AuditEntry, error) {
+	gen := db.AuditGeneration()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.valid && r.gen == gen {
+		return r.entries, nil
+	}
+	entries, err := db.ListAudit(6)
+	if err != nil {
+		return nil, err
+	}
+	r.gen, r.valid, r.entries = gen, true, entries
+	return entries, nil
 }

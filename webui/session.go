@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -31,6 +32,16 @@ type session struct {
 	created  time.Time
 	lastSeen time.Time
 	flash    *Flash
+
+	// checked caches the user behind the session as last read from the
+	// store, valid while the store's users generation stays the same.
+	checked atomic.Pointer[checkedUser]
+}
+
+type checkedUser struct {
+	gen  uint64
+	name string
+	role string
 }
 
 // sessionStore holds the live sessions with idle and absolute expiry.
@@ -130,11 +141,17 @@ func (s *Server) sessionIdentity(c *fiber.Ctx) (Identity, bool) {
 	if !ok {
 		return Identity{}, false
 	}
+	gen := s.deps.DB.UsersGeneration()
+	if cu := se.checked.Load(); cu != nil && cu.gen == gen {
+		c.Locals(localSession, se)
+		return Identity{Name: cu.name, Role: cu.role, Via: ViaSession}, true
+	}
 	u, err := s.deps.DB.GetUser(se.user)
 	if err != nil || sha256.Sum256(u.PasswordHash) != se.pwFinger {
 		s.ui.sessions.destroy(se.id)
 		return Identity{}, false
 	}
+	se.checked.Store(&checkedUser{gen: gen, name: u.Username, role: u.Role})
 	c.Locals(localSession, se)
 	return Identity{Name: u.Username, Role: u.Role, Via: ViaSession}, true
 }
