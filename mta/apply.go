@@ -326,10 +326,10 @@ func (m *Manager) checkListeners(p plan) error {
 	}
 	old, _ := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf"))
 	have := map[string]bool{}
-	for _, s := range inetServices(string(old)) {
+	for _, s := range masterServiceNames(string(old), "inet") {
 		have[s] = true
 	}
-	for _, s := range inetServices(string(p.rendered["master.cf"].Data)) {
+	for _, s := range masterServiceNames(string(p.rendered["master.cf"].Data), "inet") {
 		if have[s] || !strings.Contains(s, ":") {
 			continue
 		}
@@ -340,16 +340,6 @@ func (m *Manager) checkListeners(p plan) error {
 		_ = ln.Close()
 	}
 	return nil
-}
-
-func inetServices(master string) []string {
-	var out []string
-	for _, line := range strings.Split(master, "\n") {
-		if f := strings.Fields(line); len(f) > 1 && f[1] == "inet" && line[0] != '#' && line[0] != ' ' {
-			out = append(out, f[0])
-		}
-	}
-	return out
 }
 
 func contains(list []string, s string) bool {

@@ -41,7 +41,7 @@ func ImportForInstance(ctx context.Context, inst Instance, sbinDir, srcDir strin
 	if err != nil {
 		return nil, err
 	}
-	if _, err := validateDocument(res.State.MainConfig, inst, cat, masterServices(master)); err != nil {
+	if _, err := validateDocument(res.State.MainConfig, inst, cat, masterServiceNames(master, "unix")); err != nil {
 		return nil, fmt.Errorf("%w: %s/main.cf (line numbers of the imported document): %w", ErrImport, srcDir, err)
 	}
 	return res, nil

@@ -340,7 +340,7 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, masterServices(master))
+	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, masterServiceNames(master, "unix"))
 	if err != nil {
 		return nil, err
 	}

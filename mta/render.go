@@ -319,29 +319,16 @@ func renderMaster(in Instance, imported string) (string, error) {
 	return b.String(), nil
 }
 
-// masterServiceNames lists every service name of a master.cf text.
-func masterServiceNames(master string) []string {
+// masterServiceNames lists the service names of a master.cf text whose
+// type (inet, unix, ...) is one of types, or every service without types.
+// Comments and continuation lines are skipped.
+func masterServiceNames(master string, types ...string) []string {
 	var out []string
 	for _, line := range strings.Split(master, "\n") {
 		if line == "" || line[0] == '#' || line[0] == ' ' || line[0] == '\t' {
 			continue
 		}
-		if f := strings.Fields(line); len(f) > 1 {
-			out = append(out, f[0])
-		}
-	}
-	return out
-}
-
-// masterServices lists the service names of a rendered master.cf, for the
-// per-service parameter names Postfix accepts.
-func masterServices(master string) []string {
-	var out []string
-	for _, line := range strings.Split(master, "\n") {
-		if line == "" || line[0] == '#' || line[0] == ' ' || line[0] == '\t' {
-			continue
-		}
-		if f := strings.Fields(line); len(f) > 1 && f[1] == "unix" {
+		if f := strings.Fields(line); len(f) > 1 && (len(types) == 0 || contains(types, f[1])) {
 			out = append(out, f[0])
 		}
 	}
