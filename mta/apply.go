@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -224,7 +225,7 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 	spf := m.pfStaging(staging)
 	// main.cf and master.cf are only checked when they change: unchanged,
 	// they are the bytes Postfix took at the last apply.
-	configChanged := contains(p.changed, "main.cf") || contains(p.changed, "master.cf")
+	configChanged := slices.Contains(p.changed, "main.cf") || slices.Contains(p.changed, "master.cf")
 	for _, args := range [][]string{{"-n"}, {"-M"}} {
 		if !configChanged {
 			break
@@ -321,7 +322,7 @@ func refError(params []Param, name, msg string) error {
 // checkListeners refuses a new inet listener whose address another program
 // holds: master would die at reload while binding it.
 func (m *Manager) checkListeners(p plan) error {
-	if !contains(p.changed, "master.cf") {
+	if !slices.Contains(p.changed, "master.cf") {
 		return nil
 	}
 	old, _ := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf"))
@@ -340,15 +341,6 @@ func (m *Manager) checkListeners(p plan) error {
 		_ = ln.Close()
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // swap keeps the live files in the backup directory (hard links) and moves

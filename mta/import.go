@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -455,7 +456,7 @@ func (im *importer) dropUnused() ([]string, error) {
 	var unused []string
 	var cat *paramCatalog
 	for _, p := range im.params {
-		if !before[p.Name] || after[p.Name] || contains(importManaged, p.Name) {
+		if !before[p.Name] || after[p.Name] || slices.Contains(importManaged, p.Name) {
 			continue
 		}
 		if cat == nil {
@@ -521,7 +522,7 @@ func (im *importer) maps() error {
 	}
 	var uses []use
 	for _, p := range im.params {
-		if keepRefs(p.Name) || contains(importManaged, p.Name) {
+		if keepRefs(p.Name) || slices.Contains(importManaged, p.Name) {
 			continue
 		}
 		toks := refTokens(p.Value)
@@ -550,7 +551,7 @@ func (im *importer) maps() error {
 				}
 			}
 			raw := strings.TrimPrefix(tok, "proxy:")
-			if !contains(t.refs, raw) {
+			if !slices.Contains(t.refs, raw) {
 				t.refs = append(t.refs, raw)
 			}
 			uses = append(uses, use{p, raw})
@@ -567,7 +568,7 @@ func (im *importer) maps() error {
 	for _, u := range uses {
 		var t *importTable
 		for _, c := range im.tables {
-			if contains(c.refs, u.raw) {
+			if slices.Contains(c.refs, u.raw) {
 				t = c
 			}
 		}

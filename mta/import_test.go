@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -497,7 +498,7 @@ func TestImportAppliesToPrivatePostfix(t *testing.T) {
 			}
 			lines := strings.Split(res.State.MainConfig, "\n")
 			for i := len(params) - 1; i >= 0; i-- {
-				if p := params[i]; contains(privateParamNames, p.Name) {
+				if p := params[i]; slices.Contains(privateParamNames, p.Name) {
 					lines = append(lines[:p.Line-1], lines[p.End:]...)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -407,7 +408,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	diff := unifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
 	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
 	settle := m.settle
-	if !contains(p.changed, "main.cf") && !contains(p.changed, "master.cf") {
+	if !slices.Contains(p.changed, "main.cf") && !slices.Contains(p.changed, "master.cf") {
 		// Only maps changed: master keeps the configuration it runs, so
 		// the reload cannot kill it and there is nothing to wait for.
 		settle = 0

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -328,7 +329,7 @@ func masterServiceNames(master string, types ...string) []string {
 		if line == "" || line[0] == '#' || line[0] == ' ' || line[0] == '\t' {
 			continue
 		}
-		if f := strings.Fields(line); len(f) > 1 && (len(types) == 0 || contains(types, f[1])) {
+		if f := strings.Fields(line); len(f) > 1 && (len(types) == 0 || slices.Contains(types, f[1])) {
 			out = append(out, f[0])
 		}
 	}
