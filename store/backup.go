@@ -46,6 +46,7 @@ func (db *DB) RestoreFrom(path string) error {
 	defer src.Close()
 	defer db.usersGen.Add(1)
 	defer db.auditGen.Add(1)
+	defer db.settingsGen.Add(1)
 	return src.bolt.View(func(stx *bolt.Tx) error {
 		return db.bolt.Update(func(tx *bolt.Tx) error {
 			if err := restoreBodies(tx, stx); err != nil {

@@ -26,6 +26,10 @@ type DB struct {
 	// auditGen counts audit entries written (and restores), for readers
 	// that cache the newest entries.
 	auditGen atomic.Uint64
+	// settingsGen counts writes of the MTA settings (SaveState, restores);
+	// settingsCache is the last LoadSettings and its generation.
+	settingsGen   atomic.Uint64
+	settingsCache atomic.Pointer[cachedSettings]
 }
 
 // AuditGeneration changes whenever the audit log does.

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"slices"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -83,6 +85,7 @@ func (db *DB) Initialized() (bool, error) {
 // SaveState writes the whole state in one transaction: settings, document
 // and the maps (maps absent from st are deleted).
 func (db *DB) SaveState(st State) error {
+	defer db.settingsGen.Add(1)
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		if err := putJSON(tx, bucketSettings, keyMTASettings, st.Settings); err != nil {
 			return err
@@ -102,8 +105,14 @@ func (db *DB) SaveState(st State) error {
 }
 
 // LoadSettings reads the MTA settings alone (pages that show them need not
-// decode every map).
+// decode every map). The decoded value is kept until the settings are
+// written again: the dashboard and the Settings page read them on every
+// view.
 func (db *DB) LoadSettings() (Settings, error) {
+	gen := db.settingsGen.Load() // before the read: a write after it moves gen
+	if c := db.settingsCache.Load(); c != nil && c.gen == gen {
+		return c.settings.clone(), nil
+	}
 	var s Settings
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		found, err := getJSON(tx, bucketSettings, keyMTASettings, &s)
@@ -112,7 +121,25 @@ func (db *DB) LoadSettings() (Settings, error) {
 		}
 		return err
 	})
-	return s, err
+	if err != nil {
+		return s, err
+	}
+	db.settingsCache.Store(&cachedSettings{gen: gen, settings: s.clone()})
+	return s, nil
+}
+
+// cachedSettings is LoadSettings' last read and the settings generation
+// it was made at.
+type cachedSettings struct {
+	gen      uint64
+	settings Settings
+}
+
+// clone is a deep copy: callers may change the lists.
+func (s Settings) clone() Settings {
+	s.RelayDomains = slices.Clone(s.RelayDomains)
+	s.MyNetworks = slices.Clone(s.MyNetworks)
+	return s
 }
 
 // LoadMainConfig reads the Edit Main Config document alone.

@@ -227,3 +227,47 @@ func TestInlineBodiesFollowTheirEntries(t *testing.T) {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
 }
+
+// LoadSettings keeps its last read: it must follow every write and
+// restore, and a caller changing the lists it got must not change what the
+// next caller gets.
+func TestLoadSettingsFollowsWrites(t *testing.T) {
+	db, _ := openTemp(t)
+	first, err := db.LoadSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Hostname != DefaultSettings().Hostname {
+		t.Fatalf("defaults not returned: %+v", first)
+	}
+	first.MyNetworks[0] = "changed by a caller"
+	again, err := db.LoadSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.MyNetworks[0] != DefaultSettings().MyNetworks[0] {
+		t.Fatalf("a caller's change reached the cache: %v", again.MyNetworks)
+	}
+
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if err := db.bolt.View(func(tx *bolt.Tx) error { return tx.CopyFile(backup, 0o600) }); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Settings.Hostname = "mx.example.org"
+	if err := db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.LoadSettings(); err != nil || got.Hostname != "mx.example.org" {
+		t.Fatalf("after a save: %q, %v", got.Hostname, err)
+	}
+	if err := db.RestoreFrom(backup); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.LoadSettings(); err != nil || got.Hostname != DefaultSettings().Hostname {
+		t.Fatalf("after a restore: %q, %v", got.Hostname, err)
+	}
+}

@@ -38,17 +38,7 @@ var consoleNav = []navEntry{
 // (the longest matching prefix, so /mta/settings/mainconfig marks
 // Settings).
 func navFor(role, path string) []navEntry {
-	best := ""
-	var walk func([]navEntry)
-	walk = func(es []navEntry) {
-		for _, e := range es {
-			if e.Path != "" && matchesPath(path, e.Path) && len(e.Path) > len(best) {
-				best = e.Path
-			}
-			walk(e.Children)
-		}
-	}
-	walk(consoleNav)
+	best := currentNavPath(path)
 	var filter func([]navEntry) []navEntry
 	filter = func(es []navEntry) []navEntry {
 		var out []navEntry
@@ -66,6 +56,20 @@ func navFor(role, path string) []navEntry {
 		return out
 	}
 	return filter(consoleNav)
+}
+
+// currentNavPath is the path of the menu entry that path falls under: the
+// longest matching prefix, "" for none.
+func currentNavPath(path string) string { return longestNavMatch(consoleNav, path, "") }
+
+func longestNavMatch(es []navEntry, path, best string) string {
+	for _, e := range es {
+		if e.Path != "" && matchesPath(path, e.Path) && len(e.Path) > len(best) {
+			best = e.Path
+		}
+		best = longestNavMatch(e.Children, path, best)
+	}
+	return best
 }
 
 func entryAllows(e navEntry, role string) bool {

@@ -1,7 +1,11 @@
 package webui
 
 import (
+	"fmt"
+	"html/template"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -15,7 +19,9 @@ type dashboardData struct {
 	Version   string
 	LastApply mta.ApplyReport
 	Settings  store.Settings
-	Recent    []store.AuditEntry
+	// Recent is the rendered "Recent changes" table (template "recent"),
+	// empty when the caller's role may not read the audit log.
+	Recent    template.HTML
 	ShowAudit bool
 }
 
@@ -35,33 +41,41 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 	}
 	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
 		d.ShowAudit = true
-		if d.Recent, err = s.ui.recent.get(s.deps.DB); err != nil {
+		if d.Recent, err = s.ui.recent.get(s.deps.DB, s.ui.views.pages["dashboard"]); err != nil {
 			return err
 		}
 	}
 	return s.render(c, "dashboard", "Dashboard", d)
 }
 
-// recentAudit caches the dashboard's newest audit entries until the audit
-// log changes: every dashboard view would otherwise decode them again.
+// recentAudit caches the dashboard's "Recent changes" table, rendered,
+// until the audit log changes or the second turns (its times read "3 min
+// ago"): every dashboard view would otherwise decode the entries and
+// format each again.
 type recentAudit struct {
-	mu      sync.Mutex
-	gen     uint64
-	valid   bool
-	entries []store.AuditEntry
+	mu     sync.Mutex
+	gen    uint64
+	second int64
+	valid  bool
+	html   template.HTML
 }
 
-func (r *recentAudit) get(db *store.DB) ([]store.AuditEntry, error) {
+func (r *recentAudit) get(db *store.DB, view *template.Template) (template.HTML, error) {
 	gen := db.AuditGeneration()
+	now := time.Now().Unix()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.valid && r.gen == gen {
-		return r.entries, nil
+	if r.valid && r.gen == gen && r.second == now {
+		return r.html, nil
 	}
 	entries, err := db.ListAudit(6)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	r.gen, r.valid, r.entries = gen, true, entries
-	return entries, nil
+	var b strings.Builder
+	if err := view.ExecuteTemplate(&b, "recent", entries); err != nil {
+		return "", fmt.Errorf("render recent changes: %w", err)
+	}
+	r.gen, r.second, r.valid, r.html = gen, now, true, template.HTML(b.String()) // escaped by html/template
+	return r.html, nil
 }

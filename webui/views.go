@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +64,6 @@ type views struct {
 
 func loadViews(static *staticFiles) *views {
 	funcs := template.FuncMap{
-		"asset":      static.url,
 		"bytes":      humanBytes,
 		"when":       formatTime,
 		"ago":        ago,
@@ -74,7 +74,7 @@ func loadViews(static *staticFiles) *views {
 		"upperFirst": upperFirst,
 		"role":       roleLabel,
 	}
-	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets.Views, "views/layout.html"))
+	base := template.Must(template.New("layout.html").Funcs(funcs).Parse(viewSource(static, "views/layout.html")))
 	names, err := fs.Glob(assets.Views, "views/*.html")
 	if err != nil {
 		panic(err)
@@ -88,10 +88,31 @@ func loadViews(static *staticFiles) *views {
 		if name == "layout" {
 			continue
 		}
-		t := template.Must(template.Must(base.Clone()).ParseFS(assets.Views, n))
+		t := template.Must(template.Must(base.Clone()).New(path.Base(n)).Parse(viewSource(static, n)))
 		v.pages[name] = t
 	}
 	return v
+}
+
+// assetRef is how a view names a static file: {{asset "app.css"}}.
+var assetRef = regexp.MustCompile(`\{\{asset "([^"]+)"\}\}`)
+
+// viewSource reads a view and writes its static files' content-hash URLs
+// into the text, once at start: the names are constants, and a template
+// function would cost a reflective call on every page view. An unknown
+// name is a bug in a view and stops the start.
+func viewSource(static *staticFiles, name string) string {
+	raw, err := fs.ReadFile(assets.Views, name)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return assetRef.ReplaceAllStringFunc(string(raw), func(ref string) string {
+		u, err := static.url(assetRef.FindStringSubmatch(ref)[1])
+		if err != nil {
+			panic(name + ": " + err.Error())
+		}
+		return template.HTMLEscapeString(u)
+	})
 }
 
 // render shows views/<view>.html inside the layout with status 200. It is
@@ -141,24 +162,12 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data
 // menu renders the navigation of a role with the entry of path marked,
 // once per role and entry.
 func (v *views) menu(role, path string) (template.HTML, error) {
-	entries := navFor(role, path)
-	current := ""
-	var find func([]navEntry)
-	find = func(es []navEntry) {
-		for _, e := range es {
-			if e.Current {
-				current = e.Path
-			}
-			find(e.Children)
-		}
-	}
-	find(entries)
-	key := role + " " + current
+	key := role + " " + currentNavPath(path)
 	if h, ok := v.navCache.Load(key); ok {
 		return h.(template.HTML), nil
 	}
 	var b strings.Builder
-	if err := v.nav.Execute(&b, entries); err != nil {
+	if err := v.nav.Execute(&b, navFor(role, path)); err != nil {
 		return "", fmt.Errorf("render menu: %w", err)
 	}
 	h := template.HTML(b.String()) // produced by html/template: escaped
