@@ -38,6 +38,9 @@ func (db *DB) AuditGeneration() uint64 { return db.auditGen.Load() }
 // UsersGeneration changes whenever a user is created, changed or restored.
 func (db *DB) UsersGeneration() uint64 { return db.usersGen.Load() }
 
+// batchDelay is how long a batched commit waits for company.
+const batchDelay = 30 * time.Millisecond
+
 // lockTimeout is how long Open waits for another process's lock on the file.
 const lockTimeout = 2 * time.Second
 
@@ -63,6 +66,13 @@ func Open(path string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	// The MPA's commits (a message received, handed to Postfix, done)
+	// go through Batch: commits that start within batchDelay of each
+	// other share one transaction and its two fdatasyncs. bbolt's 10 ms
+	// default measured no faster end to end, with three times the
+	// fsyncs; a group commit without a delay was clearly slower, because
+	// every fsync also costs Postfix's own.
+	bdb.MaxBatchDelay = batchDelay
 	db := &DB{bolt: bdb, path: path}
 	if err := db.migrate(); err != nil {
 		_ = bdb.Close()

@@ -75,14 +75,21 @@ func (s *Sink) Messages() []SinkMessage {
 	return append([]SinkMessage(nil), s.msgs...)
 }
 
+// Count is how many messages arrived so far.
+func (s *Sink) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
+}
+
 // Wait waits until at least n messages arrived or timeout passes, and
 // returns what arrived.
 func (s *Sink) Wait(t testing.TB, n int, timeout time.Duration) []SinkMessage {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
-		if m := s.Messages(); len(m) >= n {
-			return m
+		if s.Count() >= n {
+			return s.Messages()
 		}
 		select {
 		case <-s.notify:
