@@ -3,9 +3,11 @@ package webui
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,7 @@ func TestConsole(t *testing.T) {
 	t.Run("login", func(t *testing.T) { testLogin(t, st) })
 	t.Run("sessions", func(t *testing.T) { testSessions(t, st) })
 	t.Run("forms", func(t *testing.T) { testForms(t, st) })
+	t.Run("dashboard", func(t *testing.T) { testDashboardRecent(t, st) })
 	t.Run("browser", func(t *testing.T) { testBrowser(t, st) })
 	if n := Panics() - panicsBefore; n != 0 {
 		t.Errorf("%d handler panics", n)
@@ -468,5 +471,29 @@ func testForms(t *testing.T, st *stack) {
 	f, code, err := st.srv.formError(&mta.ApplyError{Stage: "reload", PostfixSaid: "fatal: bad thing", RolledBack: true})
 	if err != nil || code != 200 || !strings.Contains(strings.Join(f.Details, " "), "fatal: bad thing") || !strings.Contains(strings.Join(f.Details, " "), "previous configuration was restored") {
 		t.Errorf("rolled back apply: %+v %d %v", f, code, err)
+	}
+}
+
+// testDashboardRecent: the dashboard's "Recent changes" (rendered once per
+// audit change) shows a new entry at once, escaped, to the roles that may
+// read the audit log, and to no one else.
+func testDashboardRecent(t *testing.T, st *stack) {
+	admin, oper, audit := st.login(t, "admin"), st.login(t, "oper"), st.login(t, "audit")
+	if body := string(admin.get("/").Body); !strings.Contains(body, "Recent changes") {
+		t.Fatalf("the admin's dashboard has no recent changes:\n%s", body)
+	}
+	action := "map <b>" + strconv.FormatInt(time.Now().UnixNano(), 10) + "</b>"
+	if err := st.db.AppendAudit(store.AuditEntry{Time: time.Now(), Actor: "admin", Action: action, Result: "applied"}); err != nil {
+		t.Fatal(err)
+	}
+	escaped := template.HTMLEscapeString(action)
+	for _, c := range []*consoleClient{admin, audit} {
+		body := string(c.get("/").Body)
+		if !strings.Contains(body, "<td>"+escaped+"</td>") || strings.Contains(body, action) {
+			t.Errorf("the dashboard does not show the new entry, escaped, at once:\n%s", body)
+		}
+	}
+	if body := string(oper.get("/").Body); strings.Contains(body, "Recent changes") || strings.Contains(body, escaped) {
+		t.Errorf("an operator's dashboard shows the audit log")
 	}
 }
