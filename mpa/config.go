@@ -34,7 +34,7 @@ type Config struct {
 	// Workers deliver concurrently, each with its own reused connection.
 	// Each waits for one batched commit (up to 30 ms, the store's batch
 	// delay) before its final dot, so that a crash cannot deliver twice:
-	// one worker hands over at most about 25 messages a second. Keep it
+	// one worker hands over some 25 to 50 messages a second. Keep it
 	// below the process limit of the reinjection service in master.cf,
 	// which postdeck renders as 20 (default 16).
 	Workers int

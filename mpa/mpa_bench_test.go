@@ -115,7 +115,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	// pass-through runs bracket each MPA run, and each MPA run is compared
 	// with the mean of the two pass-through runs around it, which cancels
 	// a steady drift. The verdict is the median of those ratios.
-	const rounds = 5
+	const rounds = 7
 	var nones, passes, mpas, ratios []float64
 	for range b.N {
 		passes = append(passes, pump(b, r1.inst.SMTPAddr, r1.sink))
