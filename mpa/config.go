@@ -32,11 +32,10 @@ type Config struct {
 	WriteTimeout time.Duration
 
 	// Workers deliver concurrently, each with its own reused connection.
-	// Each waits for one batched commit (up to 30 ms, the store's batch
-	// delay) before its final dot, so that a crash cannot deliver twice:
-	// one worker hands over some 25 to 50 messages a second. Keep it
-	// below the process limit of the reinjection service in master.cf,
-	// which postdeck renders as 20 (default 16).
+	// Each waits for one batched commit before its final dot, so that a
+	// crash cannot deliver twice; the batches fill faster with more
+	// workers. Keep it below the process limit of the reinjection service
+	// in master.cf, which postdeck renders as 20 (default 16).
 	Workers int
 	// DialTimeout bounds connecting to the reinjection listener (10 s).
 	DialTimeout time.Duration
