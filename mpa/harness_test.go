@@ -116,6 +116,13 @@ func (r *rig) startMPA(t testing.TB, cfg Config) (*Server, *store.DB) {
 		cfg.RetryMin, cfg.RetryMax = 200*time.Millisecond, 2*time.Second
 	}
 	cfg.Hostname = "mpa.gw.example.test"
+	return startTestServer(t, cfg)
+}
+
+// startTestServer starts an in-process MPA with cfg and registers its
+// shutdown, which must find no recovered panic.
+func startTestServer(t testing.TB, cfg Config) (*Server, *store.DB) {
+	t.Helper()
 	s, db := newTestServer(t, cfg)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)

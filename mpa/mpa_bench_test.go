@@ -1,7 +1,6 @@
 package mpa
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -171,15 +170,7 @@ func BenchmarkMPAAlone(b *testing.B) {
 	relay := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(b))
 	startPassRelay(b, relay, sink.Addr)
 	listen := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(b))
-	s, _ := newTestServer(b, Config{Listen: listen, ReinjectAddr: sink.Addr, Hostname: "mpa.gw.example.test"})
-	if err := s.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
+	startTestServer(b, Config{Listen: listen, ReinjectAddr: sink.Addr, Hostname: "mpa.gw.example.test"})
 	var passes, mpas []float64
 	for range b.N {
 		for range 3 {

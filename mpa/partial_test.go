@@ -24,16 +24,8 @@ func TestPartialRejectionSplitsRecipients(t *testing.T) {
 		return nil
 	})
 	listen := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
-	s, _ := newTestServer(t, Config{Listen: listen, ReinjectAddr: next.Addr, RetryMin: 200 * time.Millisecond, RetryMax: time.Second})
+	s, _ := startTestServer(t, Config{Listen: listen, ReinjectAddr: next.Addr, RetryMin: 200 * time.Millisecond, RetryMax: time.Second})
 	ctx := context.Background()
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = s.Shutdown(sctx)
-	})
 	c, err := gosmtp.Dial(listen)
 	if err != nil {
 		t.Fatal(err)

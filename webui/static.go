@@ -54,8 +54,9 @@ func loadStatic() *staticFiles {
 	return sf
 }
 
-// url is the content-hash URL of a static file; the views call it as
-// {{asset "app.css"}}. An unknown name is a bug in a view.
+// url is the content-hash URL of a static file; viewSource writes it in
+// place of {{asset "app.css"}} when the views load. An unknown name is a
+// bug in a view.
 func (sf *staticFiles) url(name string) (string, error) {
 	u, ok := sf.urls[name]
 	if !ok {
