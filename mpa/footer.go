@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"mime/quotedprintable"
+	"postdeck/mimedec"
 	"strings"
 )
 
@@ -180,13 +181,13 @@ func footerText(h *Header, ct string, params map[string]string, body []byte, foo
 		}
 		return insertFooter(ct, decoded, add, nl), true
 	case "quoted-printable":
-		decoded, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
+		decoded, err := io.ReadAll(mimedec.NewReader(mimedec.QuotedPrintable, bytes.NewReader(body)))
 		if err != nil {
 			return body, false
 		}
 		return encodeQP(insertFooter(ct, decoded, add, nl), nl), true
 	case "base64":
-		decoded, err := io.ReadAll(base64.NewDecoder(base64.StdEncoding, &stripSpace{r: bytes.NewReader(body)}))
+		decoded, err := io.ReadAll(mimedec.NewReader(mimedec.Base64, bytes.NewReader(body)))
 		if err != nil {
 			return body, false
 		}
@@ -337,23 +338,4 @@ func encodeBase64(b []byte, nl string) []byte {
 	out.WriteString(enc)
 	out.WriteString(nl)
 	return out.Bytes()
-}
-
-// stripSpace drops whitespace so that base64 line breaks decode.
-type stripSpace struct{ r io.Reader }
-
-func (s *stripSpace) Read(p []byte) (int, error) {
-	for {
-		n, err := s.r.Read(p)
-		j := 0
-		for _, c := range p[:n] {
-			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
-				p[j] = c
-				j++
-			}
-		}
-		if j > 0 || err != nil {
-			return j, err
-		}
-	}
 }

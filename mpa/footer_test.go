@@ -2,12 +2,11 @@ package mpa
 
 import (
 	"bytes"
-	"encoding/base64"
 	"io"
 	"mime"
 	"mime/multipart"
-	"mime/quotedprintable"
 	"net/mail"
+	"postdeck/mimedec"
 	"strings"
 	"testing"
 )
@@ -71,14 +70,7 @@ func textParts(t testing.TB, raw []byte) map[string]string {
 		if strings.HasPrefix(get("Content-Disposition"), "attachment") || !strings.HasPrefix(ct, "text/") {
 			return
 		}
-		var r io.Reader = body
-		switch strings.ToLower(get("Content-Transfer-Encoding")) {
-		case "quoted-printable":
-			r = quotedprintable.NewReader(body)
-		case "base64":
-			r = base64.NewDecoder(base64.StdEncoding, &stripSpace{r: body})
-		}
-		b, _ := io.ReadAll(r)
+		b, _ := io.ReadAll(mimedec.NewReader(mimedec.Parse(get("Content-Transfer-Encoding")), body))
 		out[ct] += string(b)
 	}
 	walk(msg.Header, msg.Body)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"postdeck/atomicfile"
 	"postdeck/store"
 )
 
@@ -123,7 +124,7 @@ func (b *bodies) writeFile(id string, r io.Reader) (int64, error) {
 		err = os.Rename(tmp, b.path(id))
 	}
 	if err == nil {
-		err = syncDir(b.msgDir)
+		err = atomicfile.SyncDir(b.msgDir)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -144,7 +145,7 @@ func (b *bodies) link(id, newID string) error {
 	if err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("link body %s: %w", newID, err)
 	}
-	return syncDir(b.msgDir)
+	return atomicfile.SyncDir(b.msgDir)
 }
 
 func (b *bodies) read(id string) ([]byte, error) {
@@ -212,18 +213,6 @@ func (b *bodies) sweep(keep map[string]bool) (int, error) {
 		}
 	}
 	return removed, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // scheduler hands spool ids to workers: ready now, or after a delay. An id

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"postdeck/atomicfile"
 	"postdeck/store"
 )
 
@@ -418,22 +419,9 @@ func (m *Manager) syncAndBackdate() error {
 		return fmt.Errorf("backdate main.cf: %w", err)
 	}
 	for _, dir := range []string{m.inst.ConfigDir, m.inst.MapsDir()} {
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
-	}
-	serr := d.Sync()
-	cerr := d.Close()
-	if serr != nil {
-		return fmt.Errorf("fsync %s: %w", dir, serr)
-	}
-	return cerr
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"postdeck/mimedec"
 	"postdeck/store"
 )
 
@@ -394,16 +394,12 @@ func checkMIMEEntity(h mimeHeader, body io.Reader, depth int) error {
 	if err != nil {
 		return fmt.Errorf("Content-Type %q does not parse: %v", ct, err)
 	}
-	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
-	switch cte {
-	case "", "7bit", "8bit", "binary":
-	case "base64":
-		body = base64.NewDecoder(base64.StdEncoding, &stripSpace{r: body})
-	case "quoted-printable":
-		body = quotedprintable.NewReader(body)
-	default:
+	cte := strings.TrimSpace(h.Get("Content-Transfer-Encoding"))
+	enc := mimedec.Parse(cte)
+	if enc == mimedec.Unknown {
 		return fmt.Errorf("unknown Content-Transfer-Encoding %q", cte)
 	}
+	body = mimedec.NewReader(enc, body)
 	if !strings.HasPrefix(mediaType, "multipart/") {
 		if _, err := io.Copy(io.Discard, body); err != nil {
 			return fmt.Errorf("%s content does not decode: %v", cte, err)
@@ -433,26 +429,6 @@ func checkMIMEEntity(h mimeHeader, body io.Reader, depth int) error {
 		return fmt.Errorf("%s has no parts (boundary %q not found)", mediaType, boundary)
 	}
 	return nil
-}
-
-// stripSpace drops the line breaks and blanks base64 content is wrapped
-// with, for base64.NewDecoder.
-type stripSpace struct{ r io.Reader }
-
-func (s *stripSpace) Read(p []byte) (int, error) {
-	for {
-		n, err := s.r.Read(p)
-		j := 0
-		for _, c := range p[:n] {
-			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
-				p[j] = c
-				j++
-			}
-		}
-		if j > 0 || err != nil {
-			return j, err
-		}
-	}
 }
 
 var queuedAs = regexp.MustCompile(`queued as ([0-9A-Za-z]+)`)

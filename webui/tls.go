@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"postdeck/atomicfile"
 	"time"
 )
 
@@ -97,23 +98,8 @@ func writeSelfSigned(certFile, keyFile string, now time.Time) error {
 	return writePEM(certFile, "CERTIFICATE", der, 0o644)
 }
 
-// writePEM writes one PEM block via a temporary file and rename.
+// writePEM writes one PEM block atomically (temporary file, fsync, rename,
+// fsync of the directory).
 func writePEM(path, typ string, der []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if err := pem.Encode(f, &pem.Block{Type: typ, Bytes: der}); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode)
 }
