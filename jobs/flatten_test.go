@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 

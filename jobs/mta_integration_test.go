@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"postdeck/mta"
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 

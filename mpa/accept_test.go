@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 

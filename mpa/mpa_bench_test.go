@@ -16,7 +16,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 )
 
 // passRelay is the baseline content filter: a go-smtp server that relays

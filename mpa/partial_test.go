@@ -9,7 +9,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 )
 
 // TestPartialRejectionSplitsRecipients: when the next hop refuses some

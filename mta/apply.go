@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"postdeck/atomicfile"
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -177,8 +178,8 @@ func (m *Manager) stage(ctx context.Context, p plan) (string, error) {
 	return staging, nil
 }
 
-func (m *Manager) pfStaging(staging string) Postfix {
-	return Postfix{SbinDir: m.pf.SbinDir, ConfigDir: staging}
+func (m *Manager) pfStaging(staging string) postfix.Runner {
+	return postfix.Runner{SbinDir: m.pf.SbinDir, ConfigDir: staging}
 }
 
 // hasProblem reports whether Postfix printed a warning, error or fatal.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"postdeck/postfix"
 	"regexp"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ type paramCatalog struct {
 // loadCatalog asks the installed Postfix for its parameters and table types.
 // The live main.cf may not exist yet, so the commands run against an empty
 // configuration in a scratch directory.
-func loadCatalog(ctx context.Context, pf Postfix) (*paramCatalog, error) {
+func loadCatalog(ctx context.Context, pf postfix.Runner) (*paramCatalog, error) {
 	scratch := filepath.Join(pf.ConfigDir, ".postdeck-catalog")
 	if err := os.MkdirAll(scratch, 0o755); err != nil {
 		return nil, fmt.Errorf("create catalog directory: %w", err)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -86,7 +87,7 @@ var wellKnownMaps = map[string]string{
 // map whose reference is rewritten to $config_directory/maps.d/TYPE.NAME.map.
 // pf supplies SbinDir (its ConfigDir is replaced by dir). Import only reads:
 // BackupConfig keeps the originals, SaveState stores the result.
-func Import(ctx context.Context, pf Postfix, dir string) (store.State, error) {
+func Import(ctx context.Context, pf postfix.Runner, dir string) (store.State, error) {
 	res, err := ImportConfig(ctx, pf, dir)
 	if err != nil {
 		return store.State{}, err
@@ -96,7 +97,7 @@ func Import(ctx context.Context, pf Postfix, dir string) (store.State, error) {
 
 // ImportConfig is Import with the details: which maps came from which files
 // and notes for the administrator.
-func ImportConfig(ctx context.Context, pf Postfix, dir string) (*ImportResult, error) {
+func ImportConfig(ctx context.Context, pf postfix.Runner, dir string) (*ImportResult, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -177,7 +178,7 @@ func ImportConfig(ctx context.Context, pf Postfix, dir string) (*ImportResult, e
 // importer carries one import's working state.
 type importer struct {
 	ctx context.Context
-	pf  Postfix
+	pf  postfix.Runner
 	// scratch is an empty configuration for postmap, which would otherwise
 	// read dir/main.cf and fail on what it references (myorigin = /etc/mailname).
 	scratch string
@@ -461,7 +462,7 @@ func (im *importer) dropUnused() ([]string, error) {
 		}
 		if cat == nil {
 			var err error
-			if cat, err = loadCatalog(im.ctx, Postfix{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}); err != nil {
+			if cat, err = loadCatalog(im.ctx, postfix.Runner{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}); err != nil {
 				return nil, err
 			}
 		}
@@ -720,7 +721,7 @@ func (im *importer) readTable(t *importTable) error {
 	if err := os.WriteFile(copyPath, []byte(t.content), 0o600); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	pm := Postfix{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}
+	pm := postfix.Runner{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}
 	if _, _, err := pm.Run(im.ctx, nil, "postmap", t.typ+":"+copyPath); err != nil {
 		return fmt.Errorf("import: build a copy of %s: %w", t.path, err)
 	}
@@ -736,7 +737,7 @@ func (im *importer) readTable(t *importTable) error {
 
 // dumpTable lists an indexed table's entries, sorted.
 func (im *importer) dumpTable(typ, path string) (string, error) {
-	pm := Postfix{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}
+	pm := postfix.Runner{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}
 	out, _, err := pm.Run(im.ctx, nil, "postmap", "-s", typ+":"+path)
 	if err != nil {
 		return "", fmt.Errorf("import: read %s:%s: %w", typ, path, err)

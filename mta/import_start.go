@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -24,7 +25,7 @@ func ImportForInstance(ctx context.Context, inst Instance, sbinDir, srcDir strin
 	if sbinDir == "" {
 		sbinDir = "/usr/sbin"
 	}
-	res, err := ImportConfig(ctx, Postfix{SbinDir: sbinDir}, srcDir)
+	res, err := ImportConfig(ctx, postfix.Runner{SbinDir: sbinDir}, srcDir)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +34,7 @@ func ImportForInstance(ctx context.Context, inst Instance, sbinDir, srcDir strin
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	defer os.RemoveAll(scratch)
-	cat, err := loadCatalog(ctx, Postfix{SbinDir: sbinDir, ConfigDir: scratch})
+	cat, err := loadCatalog(ctx, postfix.Runner{SbinDir: sbinDir, ConfigDir: scratch})
 	if err != nil {
 		return nil, err
 	}

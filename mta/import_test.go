@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 
@@ -73,7 +74,7 @@ func importDir(t *testing.T, cf string) string {
 	}
 	// Debian's master.cf: per-service parameters (smtp_...) count as used
 	// only for services it lists.
-	writeBackdated(t, filepath.Join(dir, "master.cf"), "smtp      inet  n       -       y       -       -       smtpd\n"+postfixtest.Services)
+	writeBackdated(t, filepath.Join(dir, "master.cf"), "smtp      inet  n       -       y       -       -       smtpd\n"+postfix.DebianServices)
 	scratch := filepath.Join(postfixtest.Dir(t), "scratch")
 	if err := os.MkdirAll(scratch, 0o755); err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func writeBackdated(t *testing.T, path, text string) {
 // postconfN is `postconf -c dir -n` as name -> value.
 func postconfN(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out, _, err := Postfix{SbinDir: postfixtest.SbinDir, ConfigDir: dir}.Run(context.Background(), nil, "postconf", "-n")
+	out, _, err := postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: dir}.Run(context.Background(), nil, "postconf", "-n")
 	if err != nil {
 		t.Fatalf("postconf -n in %s: %v", dir, err)
 	}
@@ -131,7 +132,7 @@ func postconfN(t *testing.T, dir string) map[string]string {
 // postconfNX is `postconf -c dir -n -x`.
 func postconfNX(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out, _, err := Postfix{SbinDir: postfixtest.SbinDir, ConfigDir: dir}.Run(context.Background(), nil, "postconf", "-n", "-x")
+	out, _, err := postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: dir}.Run(context.Background(), nil, "postconf", "-n", "-x")
 	if err != nil {
 		t.Fatalf("postconf -n -x in %s: %v", dir, err)
 	}
@@ -141,7 +142,7 @@ func postconfNX(t *testing.T, dir string) map[string]string {
 // postconfX is the expanded value of one parameter.
 func postconfX(t *testing.T, dir, name string) string {
 	t.Helper()
-	out, _, err := Postfix{SbinDir: postfixtest.SbinDir, ConfigDir: dir}.Run(context.Background(), nil, "postconf", "-x", "-h", name)
+	out, _, err := postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: dir}.Run(context.Background(), nil, "postconf", "-x", "-h", name)
 	if err != nil {
 		t.Fatalf("postconf -x -h %s in %s: %v", name, dir, err)
 	}
@@ -305,7 +306,7 @@ func TestImportCorpusRoundTrip(t *testing.T) {
 	for _, cf := range importCorpus(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(cf), ".cf"), func(t *testing.T) {
 			dir := importDir(t, cf)
-			res, err := ImportConfig(context.Background(), Postfix{SbinDir: postfixtest.SbinDir}, dir)
+			res, err := ImportConfig(context.Background(), postfix.Runner{SbinDir: postfixtest.SbinDir}, dir)
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}
@@ -349,7 +350,7 @@ func TestImportCorpusRoundTrip(t *testing.T) {
 func TestImportSpecifics(t *testing.T) {
 	postfixtest.Require(t)
 	ctx := context.Background()
-	pf := Postfix{SbinDir: postfixtest.SbinDir}
+	pf := postfix.Runner{SbinDir: postfixtest.SbinDir}
 
 	dir := importDir(t, "testdata/import/relay-gateway.cf")
 	res, err := ImportConfig(ctx, pf, dir)
@@ -445,7 +446,7 @@ func TestImportRefuses(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: the first line must be \"# want: text of the error\"", cf)
 			}
-			_, err = ImportConfig(context.Background(), Postfix{SbinDir: postfixtest.SbinDir}, importDir(t, cf))
+			_, err = ImportConfig(context.Background(), postfix.Runner{SbinDir: postfixtest.SbinDir}, importDir(t, cf))
 			if err == nil || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), want) {
 				t.Errorf("error %v, want one containing %q", err, want)
 			}
@@ -487,7 +488,7 @@ func TestImportAppliesToPrivatePostfix(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(cf), ".cf")
 		t.Run(name, func(t *testing.T) {
 			dir := importDir(t, cf)
-			res, err := ImportConfig(ctx, Postfix{SbinDir: postfixtest.SbinDir}, dir)
+			res, err := ImportConfig(ctx, postfix.Runner{SbinDir: postfixtest.SbinDir}, dir)
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}

@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -34,7 +34,7 @@ type Config struct {
 // and stores it, one at a time.
 type Manager struct {
 	inst   Instance
-	pf     Postfix
+	pf     postfix.Runner
 	db     *store.DB
 	log    *slog.Logger
 	settle time.Duration
@@ -72,7 +72,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 		return nil, fmt.Errorf("private instance directory %q must be absolute", cfg.Instance.BaseDir)
 	}
 	if cfg.SbinDir == "" {
-		cfg.SbinDir = "/usr/sbin"
+		cfg.SbinDir = postfix.DefaultSbinDir
 	}
 	if cfg.ReloadSettle == 0 {
 		cfg.ReloadSettle = 250 * time.Millisecond
@@ -82,7 +82,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 	}
 	return &Manager{
 		inst:   cfg.Instance,
-		pf:     Postfix{SbinDir: cfg.SbinDir, ConfigDir: cfg.Instance.ConfigDir},
+		pf:     postfix.Runner{SbinDir: cfg.SbinDir, ConfigDir: cfg.Instance.ConfigDir},
 		db:     db,
 		log:    log,
 		settle: cfg.ReloadSettle,
@@ -90,7 +90,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 }
 
 // Postfix is the command runner for the managed instance.
-func (m *Manager) Postfix() Postfix { return m.pf }
+func (m *Manager) Postfix() postfix.Runner { return m.pf }
 
 // Instance describes the managed instance.
 func (m *Manager) Instance() Instance { return m.inst }
@@ -141,14 +141,14 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	// may be anything by now), and stopped like `postfix stop` does: SIGTERM
 	// to master, which stops its children. Then wait until it is gone, so
 	// that a stopped daemon means a stopped instance.
-	pid := masterPID(m.inst.QueueDir())
-	if !alive(pid) {
+	pid := postfix.MasterPID(m.inst.QueueDir())
+	if !postfix.Alive(pid) {
 		return nil
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return nil // already gone
 	}
-	for alive(pid) {
+	for postfix.Alive(pid) {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("stop private postfix (pid %d): %w", pid, ctx.Err())
@@ -156,36 +156,6 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// alive reports whether process pid exists and is not a zombie (a master
-// that died stays one until its parent, maybe not a reaping init, waits).
-func alive(pid int) bool {
-	if pid <= 1 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true // no /proc: trust kill
-	}
-	// pid (comm) S ...: the state follows the last ')'.
-	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] != 'Z' && stat[i+2] != 'X'
-	}
-	return true
-}
-
-// masterPID reads queueDir/pid/master.pid; 0 when there is none.
-func masterPID(queueDir string) int {
-	raw, err := os.ReadFile(filepath.Join(queueDir, "pid", "master.pid"))
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return 0
-	}
-	return pid
 }
 
 // pendingUpdate is one change waiting to be applied.
@@ -495,7 +465,7 @@ func (m *Manager) startPostfix(ctx context.Context) error {
 // file (whatever main.cf says now), otherwise `postfix status` (rc 0).
 func (m *Manager) running(ctx context.Context) bool {
 	if m.inst.Private {
-		return alive(masterPID(m.inst.QueueDir()))
+		return postfix.Alive(postfix.MasterPID(m.inst.QueueDir()))
 	}
 	_, _, err := m.pf.Run(ctx, nil, "postfix", "status")
 	return err == nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -358,7 +359,7 @@ func (m *Manager) LookupMap(ctx context.Context, name, key string) (found bool, 
 		return false, "", refuse(store.ErrConflict, "look up %q in map %s: Postfix says: %s", truncate(key, 60), name, said)
 	}
 	if runErr != nil {
-		var ce *CmdError
+		var ce *postfix.CmdError
 		if errors.As(runErr, &ce) && len(bytes.TrimSpace(stdout)) == 0 {
 			return false, "", nil // rc 1 without a complaint: not found
 		}

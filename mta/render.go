@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -237,35 +238,6 @@ func listenService(addr string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// baseServices are Debian's master.cf services with chroot off, plus the
-// postlog service a private maillog needs.
-const baseServices = `pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-        -o syslog_name=${multi_instance_name?{$multi_instance_name}:{postfix}}/$service_name
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-`
-
 // renderMaster writes master.cf: postdeck's service table, or on the
 // system's Postfix an imported master.cf as written (so that submission,
 // content filters and other services of the existing installation stay);
@@ -297,7 +269,7 @@ func renderMaster(in Instance, imported string) (string, error) {
 			return "", err
 		}
 		fmt.Fprintf(&b, "%s inet n - n - - smtpd\n", svc)
-		b.WriteString(baseServices)
+		b.WriteString(postfix.DebianServices)
 	}
 	if in.MPAListen != "" {
 		reinject, err := listenService(in.ReinjectListen)

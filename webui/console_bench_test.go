@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"postdeck/mta"
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 )
 
 // Targets of the issue: console pages answer within 20 ms at the 99th

@@ -19,7 +19,8 @@ import (
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
+	"postdeck/queue"
 	"postdeck/store"
 )
 
@@ -136,7 +137,7 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	}
 	srv := New(Config{}, Deps{
 		DB: db, MTA: mgr, MPA: mpaSrv, SPF: refresher, Log: log,
-		Queue: mta.NewQueue(mgr.Postfix(), log), SubmitAddr: inst.SubmitAddr(),
+		Queue: queue.New(mgr.Postfix(), log), SubmitAddr: inst.SubmitAddr(),
 	})
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"postdeck/mta"
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 

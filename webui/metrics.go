@@ -14,6 +14,7 @@ import (
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/queue"
 )
 
 // metrics are the Prometheus series of /metrics. Counters of requests are
@@ -107,7 +108,7 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descQueueBytes, float64(qc.Bytes), qc.Name)
 			}
 			age := 0.0
-			if page, err := q.List(ctx, mta.Filter{Sort: "arrival", Limit: 1}); err == nil && len(page.Items) > 0 {
+			if page, err := q.List(ctx, queue.Filter{Sort: "arrival", Limit: 1}); err == nil && len(page.Items) > 0 {
 				age = page.AsOf.Sub(page.Items[0].ArrivalTime).Seconds()
 			}
 			gauge(descQueueOldest, age)
@@ -144,7 +145,7 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPanics, float64(Panics()), "webui")
 	counter(descPanics, float64(mpa.Panics()), "mpa")
 	counter(descPanics, float64(jobs.Panics()), "jobs")
-	counter(descPanics, float64(mta.QueuePanics()), "queue")
+	counter(descPanics, float64(queue.QueuePanics()), "queue")
 }
 
 func boolFloat(b bool) float64 {

@@ -10,7 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"postdeck/mpa"
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mta"
+	"postdeck/queue"
 	"postdeck/store"
 )
 
@@ -74,13 +74,13 @@ func (f queueFilterForm) url(offset int) string {
 	return "/queues/mta?" + v.Encode()
 }
 
-// filter is the mta.Filter of the form, one page of mta.DefaultPageSize.
-func (f queueFilterForm) filter() (mta.Filter, error) {
+// filter is the queue.Filter of the form, one page of queue.DefaultPageSize.
+func (f queueFilterForm) filter() (queue.Filter, error) {
 	v := f.values()
 	if f.Offset > 0 {
 		v.Set("offset", strconv.Itoa(f.Offset))
 	}
-	return mta.ParseFilter(v)
+	return queue.ParseFilter(v)
 }
 
 // hidden is the filter as hidden form fields, so that an action can act
@@ -144,12 +144,12 @@ var queueSorts = []choice{
 // queueActionChoices are the action bar's buttons, with the
 // documentation's words for each.
 var queueActionChoices = []choice{
-	{Value: mta.ActionDelete, Label: "Delete", Help: "Permanently remove the message from the queue. Use this for spam or messages that should never be delivered.", Danger: true},
-	{Value: mta.ActionBounce, Label: "Bounce", Help: "Return the message to the sender with a non-delivery report (NDR).", Danger: true},
-	{Value: mta.ActionHold, Label: "Hold", Help: "Pause the message to prevent any further delivery attempts. Use this while investigating an issue."},
-	{Value: mta.ActionRelease, Label: "Release", Help: "Resume delivery attempts for a message that was previously placed on hold."},
-	{Value: mta.ActionRequeue, Label: "Requeue", Help: "Place the message back into the active queue to trigger a new delivery attempt. This is useful after fixing a temporary issue, such as a network or DNS problem."},
-	{Value: mta.ActionRetry, Label: "Retry", Help: "Try to deliver the message now, without waiting for Postfix's next scheduled attempt."},
+	{Value: queue.ActionDelete, Label: "Delete", Help: "Permanently remove the message from the queue. Use this for spam or messages that should never be delivered.", Danger: true},
+	{Value: queue.ActionBounce, Label: "Bounce", Help: "Return the message to the sender with a non-delivery report (NDR).", Danger: true},
+	{Value: queue.ActionHold, Label: "Hold", Help: "Pause the message to prevent any further delivery attempts. Use this while investigating an issue."},
+	{Value: queue.ActionRelease, Label: "Release", Help: "Resume delivery attempts for a message that was previously placed on hold."},
+	{Value: queue.ActionRequeue, Label: "Requeue", Help: "Place the message back into the active queue to trigger a new delivery attempt. This is useful after fixing a temporary issue, such as a network or DNS problem."},
+	{Value: queue.ActionRetry, Label: "Retry", Help: "Try to deliver the message now, without waiting for Postfix's next scheduled attempt."},
 }
 
 func queueActionChoice(action string) (choice, bool) {
@@ -166,7 +166,7 @@ type queueRow struct {
 	ID         string
 	Queue      string
 	Sender     string
-	Recipients []mta.QueueRecipient
+	Recipients []queue.Recipient
 	Size       string
 	Arrival    time.Time
 	Age        string
@@ -178,9 +178,9 @@ type queuePageData struct {
 	Filter   queueFilterForm
 	Errors   map[string]string // filter field -> sentence
 	Listed   bool              // the filter was valid and the listing ran
-	Page     mta.Page
+	Page     queue.Page
 	Rows     []queueRow
-	Summary  mta.QueueSummary
+	Summary  queue.Summary
 	Buckets  []string // the queue shape's column labels
 	Queues   []string
 	Sorts    []choice
@@ -203,7 +203,7 @@ func (s *Server) pageQueue(c *fiber.Ctx) error {
 	}
 	ff := queueFilterFormOf(c, false)
 	d := queuePageData{
-		Filter: ff, Errors: map[string]string{}, Queues: mta.QueueNames, Sorts: queueSorts,
+		Filter: ff, Errors: map[string]string{}, Queues: queue.Names, Sorts: queueSorts,
 		Actions: queueActionChoices, Hidden: ff.hidden(), Filtered: hasFilter(ff),
 		Refresh: queueRefreshSeconds, ReloadURL: ff.url(ff.Offset),
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mta"
+	"postdeck/queue"
 	"postdeck/store"
 )
 
@@ -51,13 +51,13 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 	}
 	ff := queueFilterFormOf(c, true)
 	back := ff.url(ff.Offset)
-	if r := c.FormValue("return"); r != "" && mta.ValidQueueID(r) {
+	if r := c.FormValue("return"); r != "" && queue.ValidID(r) {
 		back = "/queues/mta/" + r
 	}
 	action := c.FormValue("action")
 	ch, ok := queueActionChoice(action)
 	if !ok {
-		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Choose an action: " + strings.Join(mta.QueueActions, ", ") + "."}, back)
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Choose an action: " + strings.Join(queue.Actions, ", ") + "."}, back)
 	}
 	scope := c.FormValue("scope")
 	var ids []string
@@ -69,7 +69,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		scope = scopeSelected
 		ids = formValues(c, "id")
 	}
-	var filter mta.Filter
+	var filter queue.Filter
 	if scope == scopeAll {
 		f, err := ff.filter()
 		if err != nil {
@@ -81,7 +81,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 			return s.flashAndRedirect(c, &Flash{Kind: "warning", Message: "Nothing was done: no message was selected. Tick the messages to act on, or choose all messages matching the filter."}, back)
 		}
 		for _, id := range ids {
-			if !mta.ValidQueueID(id) {
+			if !queue.ValidID(id) {
 				return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Nothing was done: a selected id is not a Postfix queue id."}, back)
 			}
 		}
@@ -93,7 +93,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 			Danger: ch.Danger, Back: back,
 		}
 		d.Hidden = append(ff.hidden(), hiddenField{"scope", scope}, hiddenField{"confirmed", "1"})
-		if r := c.FormValue("return"); r != "" && mta.ValidQueueID(r) {
+		if r := c.FormValue("return"); r != "" && queue.ValidID(r) {
 			d.Hidden = append(d.Hidden, hiddenField{"return", r})
 		}
 		if scope == scopeAll {
@@ -126,7 +126,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		return s.render(c, "queue_confirm", "Confirm "+strings.ToLower(ch.Label), d)
 	}
 
-	var res mta.ActionResult
+	var res queue.ActionResult
 	var err error
 	if scope == scopeAll {
 		res, err = s.deps.Queue.ActionFilter(c.UserContext(), action, filter)
@@ -141,7 +141,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: ch.Label + " failed: " + upperFirst(body.Error) + "."}, back)
 	}
 	s.audit(c, "queue "+action, "done", fmt.Sprintf("%d requested, %d affected, %d gone", res.Requested, res.Affected, res.GoneCount))
-	if back == "/queues/mta/"+c.FormValue("return") && (action == mta.ActionDelete || action == mta.ActionRequeue || action == mta.ActionBounce) {
+	if back == "/queues/mta/"+c.FormValue("return") && (action == queue.ActionDelete || action == queue.ActionRequeue || action == queue.ActionBounce) {
 		back = "/queues/mta" // the message is gone or has a new id
 	}
 	return s.flashAndRedirect(c, actionFlash(ch, res), back)
@@ -149,7 +149,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 
 // actionFlash reports an action's result: Postfix's own count of affected
 // messages and the ids that were gone.
-func actionFlash(ch choice, res mta.ActionResult) *Flash {
+func actionFlash(ch choice, res queue.ActionResult) *Flash {
 	if res.Requested == 0 {
 		return &Flash{Kind: "info", Message: ch.Label + ": no message matches this filter any more; nothing was done."}
 	}
@@ -227,7 +227,7 @@ func (s *Server) pageQueueFlushConfirm(c *fiber.Ctx) error {
 			"Flushing does not guarantee delivery; it simply tells Postfix to try again right away using the current network and DNS conditions. If the underlying problem persists (such as a remote server still being down or DNS still failing), messages will remain queued and Postfix will continue its normal retry schedule.",
 			"Use Flush Queue after you have fixed a connectivity or configuration issue, or when you know the receiving system is available again and you want to expedite delivery.",
 		},
-		Caution: mta.FlushCaution,
+		Caution: queue.FlushCaution,
 		Post:    "/queues/mta/flush",
 		Button:  "Flush the queue now",
 		Back:    "/queues/mta",

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mta"
+	"postdeck/queue"
 	"postdeck/store"
 )
 
@@ -13,20 +13,20 @@ import (
 type queueMessageData struct {
 	ID      string
 	Gone    bool // no longer in the queue
-	View    mta.MessageView
+	View    queue.MessageView
 	Size    string
 	Actions []choice
 }
 
 // pageQueueMessage is GET /queues/mta/{id}: envelope, headers and the
-// start of the body (postcat -q, capped by mta.Queue.Show). Everything is
+// start of the body (postcat -q, capped by queue.Queue.Show). Everything is
 // the sender's text: html/template escapes it.
 func (s *Server) pageQueueMessage(c *fiber.Ctx) error {
 	if s.deps.Queue == nil {
 		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
 	}
 	id := c.Params("id")
-	if !mta.ValidQueueID(id) {
+	if !queue.ValidID(id) {
 		return store.Invalid("id", "there is no message with that id: a Postfix queue id has only letters and digits")
 	}
 	v, err := s.deps.Queue.Show(c.UserContext(), id)

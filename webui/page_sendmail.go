@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mta"
+	"postdeck/queue"
 	"postdeck/store"
 )
 
@@ -47,7 +47,7 @@ func sendmailFormFrom(c *fiber.Ctx) sendmailForm {
 // (?sent=ID) it also shows the queue id and where to find the message.
 func (s *Server) pageSendmail(c *fiber.Ctx) error {
 	d := sendmailPageData{Errors: map[string]string{}}
-	if id := c.Query("sent"); mta.ValidQueueID(id) {
+	if id := c.Query("sent"); queue.ValidID(id) {
 		d.SentID = strings.Clone(id)
 		d.SentSender = strings.Clone(c.Query("sender"))
 	}
@@ -55,16 +55,16 @@ func (s *Server) pageSendmail(c *fiber.Ctx) error {
 }
 
 // pageSendmailPost is POST /sendmail: compose and submit the test mail to
-// the local Postfix (mta.SendMail, as POST /api/v1/sendmail), then back
+// the local Postfix (queue.SendMail, as POST /api/v1/sendmail), then back
 // to the form with the queue id; or the form again, as typed, with the
 // error next to its field.
 func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
 	form := sendmailFormFrom(c)
-	req := mta.SendMailRequest{
+	req := queue.SendMailRequest{
 		Subject: form.Subject, From: form.From, Sender: strings.TrimSpace(form.Sender),
-		Recipients: mta.ParseAddressList(form.Recipients), BodyIsMIME: form.BodyIsMIME, Body: form.Body,
+		Recipients: queue.ParseAddressList(form.Recipients), BodyIsMIME: form.BodyIsMIME, Body: form.Body,
 	}
-	id, err := mta.SendMail(c.UserContext(), s.deps.SubmitAddr, req)
+	id, err := queue.SendMail(c.UserContext(), s.deps.SubmitAddr, req)
 	if err == nil {
 		s.audit(c, "send mail", "queued", id)
 		v := url.Values{"sent": {id}}
@@ -93,7 +93,7 @@ func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
 
 // envelopeSender is the MAIL FROM a request used: Sender, or From's
 // address; "" when neither parses (a MIME body's own From).
-func envelopeSender(req mta.SendMailRequest) string {
+func envelopeSender(req queue.SendMailRequest) string {
 	if req.Sender != "" {
 		return req.Sender
 	}

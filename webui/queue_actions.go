@@ -5,16 +5,16 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mta"
+	"postdeck/queue"
 	"postdeck/store"
 )
 
 // queueAction is the body of POST /api/v1/queue/actions: ids, or a filter
 // for "everything that matches".
 type queueAction struct {
-	Action string      `json:"action"`
-	IDs    []string    `json:"ids"`
-	Filter *mta.Filter `json:"filter"`
+	Action string        `json:"action"`
+	IDs    []string      `json:"ids"`
+	Filter *queue.Filter `json:"filter"`
 }
 
 // queueActions deletes, bounces, holds, releases, requeues or retries
@@ -24,7 +24,7 @@ func (s *Server) queueActions(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	var res mta.ActionResult
+	var res queue.ActionResult
 	var err error
 	switch {
 	case in.Filter != nil && len(in.IDs) > 0:

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix/postfixtest"
 )
 
 // TestQueueAndSendMailAPI: a test mail sent through the API (and the MPA)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"postdeck/queue"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,8 +15,6 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-
-	"postdeck/mta"
 )
 
 // TestQueuePages is acceptance 5 of the MTA queue issue, with one private
@@ -38,7 +37,7 @@ func TestQueuePages(t *testing.T) {
 			t.Fatalf("sendmail: %d %s", r.Status, r.Body)
 		}
 	}
-	bulk := waitQueue(t, st, mta.Filter{Queue: mta.QueueDeferred, Sender: "bulk@example.org"}, 3)
+	bulk := waitQueue(t, st, queue.Filter{Queue: queue.Deferred, Sender: "bulk@example.org"}, 3)
 
 	t.Run("browser", func(t *testing.T) { testQueueBrowser(t, st, bulk) })
 	t.Run("http", func(t *testing.T) { testQueueHTTP(t, st) })
@@ -49,7 +48,7 @@ func TestQueuePages(t *testing.T) {
 
 // waitQueue polls the queue until filter matches want messages and
 // returns their ids in the page's default order (oldest first).
-func waitQueue(t *testing.T, st *stack, f mta.Filter, want int) []string {
+func waitQueue(t *testing.T, st *stack, f queue.Filter, want int) []string {
 	t.Helper()
 	q := st.deps().Queue
 	deadline := time.Now().Add(60 * time.Second)
@@ -78,7 +77,7 @@ func queueOf(t *testing.T, st *stack, id string) string {
 	t.Helper()
 	q := st.deps().Queue
 	q.Refresh()
-	page, err := q.List(context.Background(), mta.Filter{Q: id})
+	page, err := q.List(context.Background(), queue.Filter{Q: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +177,7 @@ func testQueueBrowser(t *testing.T, st *stack, bulk []string) {
 		chromedp.WaitVisible(chromedp.ID("sent-id")),
 	)
 	m := queueIDRe.FindStringSubmatch(b.text("#flash"))
-	if m == nil || !mta.ValidQueueID(m[1]) {
+	if m == nil || !queue.ValidID(m[1]) {
 		t.Fatalf("no queue id in the flash %q", b.text("#flash"))
 	}
 	if id := b.text("#sent-id"); id != m[1] {
@@ -237,8 +236,8 @@ func testQueueBrowser(t *testing.T, st *stack, bulk []string) {
 		t.Errorf("hold flash %q", s)
 	}
 	b.shot("held")
-	waitInQueue(t, st, mta.QueueHold, held...)
-	if q := queueOf(t, st, bulk[2]); q != mta.QueueDeferred {
+	waitInQueue(t, st, queue.Hold, held...)
+	if q := queueOf(t, st, bulk[2]); q != queue.Deferred {
 		t.Errorf("the unselected message is in %q", q)
 	}
 
@@ -267,7 +266,7 @@ func testQueueBrowser(t *testing.T, st *stack, bulk []string) {
 		t.Errorf("after the action the page is %s, want the same filter", loc)
 	}
 	b.shot("released")
-	waitInQueue(t, st, mta.QueueDeferred, held...)
+	waitInQueue(t, st, queue.Deferred, held...)
 
 	// The message view.
 	b.do("message view",
@@ -334,7 +333,7 @@ func (b *browser) queueRows() []string {
 // testQueueHTTP: the pages without JavaScript (the confirmation page),
 // bad input, and what an auditor may do.
 func testQueueHTTP(t *testing.T, st *stack) {
-	bulk := waitQueue(t, st, mta.Filter{Queue: mta.QueueDeferred, Sender: "bulk@example.org"}, 3)
+	bulk := waitQueue(t, st, queue.Filter{Queue: queue.Deferred, Sender: "bulk@example.org"}, 3)
 	oper := st.login(t, "oper")
 
 	// Without confirmed=1: the confirmation page, and nothing changes.
@@ -344,7 +343,7 @@ func testQueueHTTP(t *testing.T, st *stack) {
 	if res.Status != 200 || !strings.Contains(body, `id="confirm-form"`) || !strings.Contains(body, "<code>"+bulk[2]+"</code>") || !strings.Contains(body, "Hold 1 message") {
 		t.Fatalf("confirmation page: %d\n%s", res.Status, body)
 	}
-	if q := queueOf(t, st, bulk[2]); q != mta.QueueDeferred {
+	if q := queueOf(t, st, bulk[2]); q != queue.Deferred {
 		t.Fatalf("an unconfirmed hold moved the message to %q", q)
 	}
 	form.Set("confirmed", "1")
@@ -352,7 +351,7 @@ func testQueueHTTP(t *testing.T, st *stack) {
 	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/queues/mta?sender=bulk%40example.org" {
 		t.Fatalf("confirmed hold: %d %q", res.Status, res.Header.Get("Location"))
 	}
-	waitInQueue(t, st, mta.QueueHold, bulk[2])
+	waitInQueue(t, st, queue.Hold, bulk[2])
 	if page := string(oper.get("/queues/mta?sender=bulk@example.org").Body); !strings.Contains(page, "Hold: 1 message affected, 0 gone") {
 		t.Errorf("no flash with the counts after the hold")
 	}
@@ -367,7 +366,7 @@ func testQueueHTTP(t *testing.T, st *stack) {
 	if res = oper.postForm("/queues/mta/actions", all, true); res.Status != http.StatusSeeOther {
 		t.Fatalf("release all matching: %d", res.Status)
 	}
-	waitInQueue(t, st, mta.QueueDeferred, bulk[2])
+	waitInQueue(t, st, queue.Deferred, bulk[2])
 
 	// Bad input: no selection, a malformed id, a bad filter, a bad path.
 	res = oper.postForm("/queues/mta/actions", url.Values{"action": {"delete"}, "scope": {"selected"}, "confirmed": {"1"}}, true)
@@ -381,7 +380,7 @@ func testQueueHTTP(t *testing.T, st *stack) {
 	if res.Status != http.StatusSeeOther || !strings.Contains(string(oper.get("/queues/mta").Body), "not a Postfix queue id") {
 		t.Errorf("malformed id: %d", res.Status)
 	}
-	waitQueue(t, st, mta.Filter{Sender: "bulk@example.org"}, 3)
+	waitQueue(t, st, queue.Filter{Sender: "bulk@example.org"}, 3)
 	res = oper.get("/queues/mta?min_age=soon")
 	if res.Status != 200 || !strings.Contains(string(res.Body), `id="min_age-error"`) || !strings.Contains(string(res.Body), `value="soon"`) {
 		t.Errorf("bad min_age: %d", res.Status)
@@ -416,7 +415,7 @@ func testQueueHTTP(t *testing.T, st *stack) {
 	if res := aud.postForm("/queues/mta/flush", url.Values{}, true); res.Status != http.StatusForbidden {
 		t.Errorf("auditor flush: %d", res.Status)
 	}
-	if q := queueOf(t, st, bulk[0]); q != mta.QueueDeferred {
+	if q := queueOf(t, st, bulk[0]); q != queue.Deferred {
 		t.Errorf("after the auditor's attempt the message is in %q", q)
 	}
 }

@@ -2,10 +2,9 @@ package webui
 
 import (
 	"net/url"
+	"postdeck/queue"
 
 	"github.com/gofiber/fiber/v2"
-
-	"postdeck/mta"
 )
 
 // queueList is GET /api/v1/queue: a filtered, sorted page of the Postfix
@@ -23,10 +22,10 @@ func (s *Server) queueList(c *fiber.Ctx) error {
 }
 
 // queueFilter reads the filter fields of API.md from the query string.
-func queueFilter(c *fiber.Ctx) (mta.Filter, error) {
+func queueFilter(c *fiber.Ctx) (queue.Filter, error) {
 	v := url.Values{}
 	for k, val := range c.Queries() {
 		v.Set(k, val)
 	}
-	return mta.ParseFilter(v)
+	return queue.ParseFilter(v)
 }

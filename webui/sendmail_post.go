@@ -1,19 +1,19 @@
 package webui
 
 import (
-	"github.com/gofiber/fiber/v2"
+	"postdeck/queue"
 
-	"postdeck/mta"
+	"github.com/gofiber/fiber/v2"
 )
 
 // sendmailPost is POST /api/v1/sendmail: compose (or take as MIME) and
 // submit a test mail to the local Postfix; answers the queue id.
 func (s *Server) sendmailPost(c *fiber.Ctx) error {
-	var in mta.SendMailRequest
+	var in queue.SendMailRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	id, err := mta.SendMail(c.UserContext(), s.deps.SubmitAddr, in)
+	id, err := queue.SendMail(c.UserContext(), s.deps.SubmitAddr, in)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/queue"
 	"postdeck/store"
 )
 
@@ -22,7 +23,7 @@ type Deps struct {
 	DB  *store.DB
 	MTA *mta.Manager
 	// Queue is the Postfix queue of MTA's instance.
-	Queue *mta.Queue
+	Queue *queue.Queue
 	// SubmitAddr is where Send Mail submits: the instance's smtpd.
 	SubmitAddr string
 	MPA        *mpa.Server

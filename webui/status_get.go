@@ -5,15 +5,16 @@ import (
 
 	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/queue"
 )
 
 // statusResponse is GET /api/v1/status.
 type statusResponse struct {
-	PostfixRunning bool              `json:"postfix_running"`
-	PostfixVersion string            `json:"postfix_version"`
-	LastApply      mta.ApplyReport   `json:"last_apply"`
-	MPA            *mpa.Counts       `json:"mpa,omitempty"`
-	Queue          *mta.QueueSummary `json:"queue,omitempty"`
+	PostfixRunning bool            `json:"postfix_running"`
+	PostfixVersion string          `json:"postfix_version"`
+	LastApply      mta.ApplyReport `json:"last_apply"`
+	MPA            *mpa.Counts     `json:"mpa,omitempty"`
+	Queue          *queue.Summary  `json:"queue,omitempty"`
 }
 
 func (s *Server) statusGet(c *fiber.Ctx) error {

@@ -22,6 +22,7 @@ import (
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/queue"
 	"postdeck/store"
 	"postdeck/webui"
 )
@@ -195,7 +196,7 @@ func serve(args []string) error {
 	}
 	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic, Secure: tlsConf != nil}, webui.Deps{
 		DB: db, MTA: manager, MPA: mpaSrv, SPF: refresher, Log: log,
-		Queue: mta.NewQueue(manager.Postfix(), log), SubmitAddr: inst.SubmitAddr(),
+		Queue: queue.New(manager.Postfix(), log), SubmitAddr: inst.SubmitAddr(),
 	})
 	tcp, err := net.Listen("tcp", f.listen)
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix"
+	"postdeck/postfix/postfixtest"
 )
 
 // daemon is a `postdeck serve --private-postfix` child process.
@@ -181,7 +182,7 @@ func TestDaemonLifecycle(t *testing.T) {
 		t.Fatalf("no orderly shutdown in the log:\n%s", d2.out)
 	}
 	if raw, err := os.ReadFile(filepath.Join(base, "postfix", "spool", "pid", "master.pid")); err == nil {
-		if pid, _ := strconv.Atoi(strings.TrimSpace(string(raw))); postfixtest.Alive(pid) {
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(raw))); postfix.Alive(pid) {
 			t.Fatalf("private Postfix (pid %d) still running after SIGTERM:\n%s", pid, d2.out)
 		}
 	}

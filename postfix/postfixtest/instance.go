@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"postdeck/postfix"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,31 +33,6 @@ type Instance struct {
 	SMTPPort  int    // smtpd listens on 127.0.0.1:SMTPPort
 	SMTPAddr  string // "127.0.0.1:PORT"
 }
-
-// Services is the master.cf service list of Debian's Postfix with every
-// chroot column "n", and the postlog service a private maillog needs.
-const Services = `pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-`
 
 // Start creates and starts a private instance and registers its stop.
 func Start(t testing.TB, opts Options) *Instance {
@@ -100,7 +76,7 @@ local_transport = error:local delivery disabled
 smtputf8_enable = no
 enable_long_queue_ids = yes
 `, base, relay) + opts.MainCF
-	master := inst.SMTPAddr + " inet n - n - - smtpd\n" + Services + opts.MasterCF
+	master := inst.SMTPAddr + " inet n - n - - smtpd\n" + postfix.DebianServices + opts.MasterCF
 	writeFile(t, filepath.Join(inst.ConfigDir, "main.cf"), main)
 	writeFile(t, filepath.Join(inst.ConfigDir, "master.cf"), master)
 	backdate(t, filepath.Join(inst.ConfigDir, "main.cf"))
@@ -144,37 +120,19 @@ func (i *Instance) Log() string {
 // exit. It never looks processes up by name.
 func StopByPidFile(t testing.TB, queueDir string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(queueDir, "pid", "master.pid"))
-	if err != nil {
+	pid := postfix.MasterPID(queueDir)
+	if pid <= 1 {
 		return // never started, or already stopped
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil || pid <= 1 {
-		return
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if !Alive(pid) {
+		if !postfix.Alive(pid) {
 			return
 		}
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-}
-
-// Alive reports whether process pid runs: it exists and is not a zombie
-// (a daemonized master that exited stays one until init reaps it).
-func Alive(pid int) bool {
-	if pid <= 1 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(stat), ')')
-	return !(i >= 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X'))
 }
 
 func writeFile(t testing.TB, path, content string) {

@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"bufio"
@@ -18,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix"
+	"postdeck/postfix/postfixtest"
 )
 
 // qbMainCF makes the benchmark instance fill fast and then sit still:
@@ -36,7 +37,7 @@ maximal_backoff_time = 1d
 // qbFill sends n messages from sender with smtp-source (20 sessions,
 // several messages per connection), waits until they are all in the hold
 // queue and releases them to deferred.
-func qbFill(b *testing.B, inst *postfixtest.Instance, p Postfix, n int, sender string, want int) {
+func qbFill(b *testing.B, inst *postfixtest.Instance, p postfix.Runner, n int, sender string, want int) {
 	b.Helper()
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(postfixtest.SbinDir, "smtp-source"), "-d", "-s", "20", "-l", "600",
@@ -46,7 +47,7 @@ func qbFill(b *testing.B, inst *postfixtest.Instance, p Postfix, n int, sender s
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		held, err := qbCount(p, QueueHold)
+		held, err := qbCount(p, Hold)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -61,7 +62,7 @@ func qbFill(b *testing.B, inst *postfixtest.Instance, p Postfix, n int, sender s
 	if _, stderr, err := p.Run(context.Background(), nil, "postsuper", "-H", "ALL"); err != nil {
 		b.Fatalf("postsuper -H ALL: %v: %s", err, stderr)
 	}
-	deferred, err := qbCount(p, QueueDeferred)
+	deferred, err := qbCount(p, Deferred)
 	if err != nil || deferred != want {
 		b.Fatalf("%d deferred (%v), want %d", deferred, err, want)
 	}
@@ -70,7 +71,7 @@ func qbFill(b *testing.B, inst *postfixtest.Instance, p Postfix, n int, sender s
 
 // qbCount counts the messages in one queue by scanning postqueue -j
 // output for the queue name (no JSON decoding, no Queue code).
-func qbCount(p Postfix, queue string) (int, error) {
+func qbCount(p postfix.Runner, queue string) (int, error) {
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
@@ -94,7 +95,7 @@ func qbCount(p Postfix, queue string) (int, error) {
 }
 
 // qbBare times a bare `postqueue -j` whose output is discarded.
-func qbBare(b *testing.B, p Postfix) time.Duration {
+func qbBare(b *testing.B, p postfix.Runner) time.Duration {
 	b.Helper()
 	start := time.Now()
 	if err := p.Stream(context.Background(), nil, io.Discard, nil, "postqueue", "-j"); err != nil {
@@ -126,7 +127,7 @@ func qbMedian(d []time.Duration) time.Duration {
 
 // qbListVsBare prints the first-page time against a bare postqueue -j,
 // alternating the two three times.
-func qbListVsBare(b *testing.B, name string, q *Queue, p Postfix, f Filter, total int) {
+func qbListVsBare(b *testing.B, name string, q *Queue, p postfix.Runner, f Filter, total int) {
 	b.Helper()
 	var bare, list []time.Duration
 	for range 3 {
@@ -218,7 +219,7 @@ func qbPeakMemory(b *testing.B, q *Queue, f Filter, total int) {
 // qbHoldRelease holds, then releases, all messages matching a filter and
 // reports each against the same operations done by hand (postqueue -j
 // piped to grep's equivalent and one postsuper run) as the baseline.
-func qbHoldRelease(b *testing.B, q *Queue, p Postfix, sender string, n int) {
+func qbHoldRelease(b *testing.B, q *Queue, p postfix.Runner, sender string, n int) {
 	b.Helper()
 	ctx := context.Background()
 	// Baseline: the ids, then one bare postsuper -h - and -H -.
@@ -237,7 +238,7 @@ func qbHoldRelease(b *testing.B, q *Queue, p Postfix, sender string, n int) {
 	stdin := strings.Join(ids, "\n") + "\n"
 	bareOne := func(flag string) time.Duration {
 		start := time.Now()
-		if _, err := qbCount(p, QueueDeferred); err != nil { // read postqueue -j line by line
+		if _, err := qbCount(p, Deferred); err != nil { // read postqueue -j line by line
 			b.Fatal(err)
 		}
 		if _, stderr, err := p.Run(ctx, strings.NewReader(stdin), "postsuper", flag, "-"); err != nil {
@@ -254,16 +255,16 @@ func qbHoldRelease(b *testing.B, q *Queue, p Postfix, sender string, n int) {
 	if err != nil || res.Affected != n {
 		b.Fatalf("hold: %+v %v", res, err)
 	}
-	if held, err := qbCount(p, QueueHold); err != nil || held != n {
+	if held, err := qbCount(p, Hold); err != nil || held != n {
 		b.Fatalf("%d held (%v), want %d", held, err, n)
 	}
 	start = time.Now()
-	res, err = q.ActionFilter(ctx, ActionRelease, Filter{Queue: QueueHold, Sender: sender})
+	res, err = q.ActionFilter(ctx, ActionRelease, Filter{Queue: Hold, Sender: sender})
 	release := time.Since(start)
 	if err != nil || res.Affected != n {
 		b.Fatalf("release: %+v %v", res, err)
 	}
-	if held, err := qbCount(p, QueueHold); err != nil || held != 0 {
+	if held, err := qbCount(p, Hold); err != nil || held != 0 {
 		b.Fatalf("%d still held (%v)", held, err)
 	}
 	name := fmt.Sprintf("queue_hold_filter_%dk", n/1000)
@@ -280,8 +281,8 @@ func qbHoldRelease(b *testing.B, q *Queue, p Postfix, sender string, n int) {
 // that matches a filter; at 100,000 the peak memory of a listing.
 func BenchmarkQueue(b *testing.B) {
 	inst := postfixtest.Start(b, postfixtest.Options{MainCF: qbMainCF})
-	p := Postfix{SbinDir: postfixtest.SbinDir, ConfigDir: inst.ConfigDir}
-	q := NewQueue(p, slog.New(slog.DiscardHandler))
+	p := postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: inst.ConfigDir}
+	q := New(p, slog.New(slog.DiscardHandler))
 
 	qbFill(b, inst, p, 10000, "first@bench.test", 10000)
 	// A filter that matches every message and must sort all of them.

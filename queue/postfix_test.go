@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"bytes"
@@ -17,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/mta/postfixtest"
+	"postdeck/postfix"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 
@@ -42,8 +43,8 @@ func qtStart(t *testing.T, relayPort int) *qtEnv {
 	t.Helper()
 	inst := postfixtest.Start(t, postfixtest.Options{RelayPort: relayPort, MainCF: qtMainCF})
 	e := &qtEnv{inst: inst}
-	p := Postfix{SbinDir: postfixtest.SbinDir, ConfigDir: inst.ConfigDir}
-	e.q = NewQueue(p, slog.New(slog.DiscardHandler))
+	p := postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: inst.ConfigDir}
+	e.q = New(p, slog.New(slog.DiscardHandler))
 	e.q.stream = func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, name string, args ...string) error {
 		e.calls.Add(1)
 		return p.Stream(ctx, stdin, stdout, stderr, name, args...)
@@ -93,7 +94,7 @@ func (e *qtEnv) qtWaitDeferred(t *testing.T, n int) map[string]jsonMessage {
 		all := e.qtListing(t)
 		ready := 0
 		for _, m := range all {
-			if m.QueueName == QueueDeferred && len(m.Recipients) > 0 && m.Recipients[0].DelayReason != "" {
+			if m.QueueName == Deferred && len(m.Recipients) > 0 && m.Recipients[0].DelayReason != "" {
 				ready++
 			}
 		}
@@ -172,7 +173,7 @@ func TestQueueListing(t *testing.T) {
 	var totalBytes int64
 	for _, m := range all.Items {
 		want := truth[m.QueueID]
-		if m.QueueName != QueueDeferred || m.Sender != want.Sender || m.Size != want.MessageSize || len(m.Recipients) != len(want.Recipients) {
+		if m.QueueName != Deferred || m.Sender != want.Sender || m.Size != want.MessageSize || len(m.Recipients) != len(want.Recipients) {
 			t.Fatalf("row %+v, postqueue says %+v", m, want)
 		}
 		for _, r := range m.Recipients {
@@ -214,8 +215,8 @@ func TestQueueListing(t *testing.T) {
 		{Filter{Q: "dest2"}, 2},
 		{Filter{Q: "connection refused"}, 7},
 		{Filter{Q: sentID[3:12]}, 1},
-		{Filter{Queue: QueueDeferred}, 7},
-		{Filter{Queue: QueueHold}, 0},
+		{Filter{Queue: Deferred}, 7},
+		{Filter{Queue: Hold}, 0},
 		{Filter{MinAge: time.Hour}, 0},
 		{Filter{Sender: "bob", Recipient: "z@"}, 2},
 	} {
@@ -259,7 +260,7 @@ func TestQueueListing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Total.Count != 7 || sum.Total.Bytes != totalBytes || sum.Queues[3].Name != QueueDeferred || sum.Queues[3].Count != 7 {
+	if sum.Total.Count != 7 || sum.Total.Bytes != totalBytes || sum.Queues[3].Name != Deferred || sum.Queues[3].Count != 7 {
 		t.Fatalf("summary %+v", sum)
 	}
 	if sum.Shape[0].Domain != "dest1.test" || sum.Shape[0].Total != 5 || sum.Shape[0].Buckets[0] != 5 || sum.ShapeTotal.Total != 9 {
@@ -270,7 +271,7 @@ func TestQueueListing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.QueueName != QueueDeferred || v.Sender != "dora@d.test" || !slices.Equal(v.Recipients, []string{"v@dest4.test"}) || v.Body != "hi\n" {
+	if v.QueueName != Deferred || v.Sender != "dora@d.test" || !slices.Equal(v.Recipients, []string{"v@dest4.test"}) || v.Body != "hi\n" {
 		t.Fatalf("view %+v", v)
 	}
 	var subject string
@@ -341,16 +342,16 @@ func TestQueueActions(t *testing.T) {
 	if r := e.qtAct(t, ActionHold, alice[0]); r.Affected != 1 || r.Requested != 1 || r.GoneCount != 0 {
 		t.Fatalf("hold: %+v", r)
 	}
-	if !qtIn(e.qtListing(t), QueueHold, alice[0]) {
+	if !qtIn(e.qtListing(t), Hold, alice[0]) {
 		t.Fatal("held message is not in hold")
 	}
-	if p := e.qtList(t, Filter{Queue: QueueHold}); p.Total != 1 || p.Items[0].QueueID != alice[0] {
+	if p := e.qtList(t, Filter{Queue: Hold}); p.Total != 1 || p.Items[0].QueueID != alice[0] {
 		t.Fatalf("hold listing %+v", p)
 	}
 	if r := e.qtAct(t, ActionRelease, alice[0]); r.Affected != 1 {
 		t.Fatalf("release: %+v", r)
 	}
-	if !qtIn(e.qtListing(t), QueueDeferred, alice[0]) {
+	if !qtIn(e.qtListing(t), Deferred, alice[0]) {
 		t.Fatal("released message is not back in deferred")
 	}
 	// Releasing a message that is not on hold changes nothing.
@@ -363,13 +364,13 @@ func TestQueueActions(t *testing.T) {
 		t.Fatalf("hold filter: %+v", r)
 	}
 	now := e.qtListing(t)
-	if !qtIn(now, QueueHold, alice...) || !qtIn(now, QueueDeferred, bob...) {
+	if !qtIn(now, Hold, alice...) || !qtIn(now, Deferred, bob...) {
 		t.Fatalf("after hold by filter: %+v", now)
 	}
-	if r := e.qtActFilter(t, ActionRelease, Filter{Queue: QueueHold}); r.Affected != 3 {
+	if r := e.qtActFilter(t, ActionRelease, Filter{Queue: Hold}); r.Affected != 3 {
 		t.Fatalf("release filter: %+v", r)
 	}
-	if !qtIn(e.qtListing(t), QueueDeferred, alice...) {
+	if !qtIn(e.qtListing(t), Deferred, alice...) {
 		t.Fatal("released messages are not back in deferred")
 	}
 	if r := e.qtActFilter(t, ActionHold, Filter{Sender: "nobody"}); r.Affected != 0 || r.Requested != 0 {
@@ -387,7 +388,7 @@ func TestQueueActions(t *testing.T) {
 	if r := e.qtAct(t, ActionDelete, bob[0], unknown); r.Affected != 0 || r.GoneCount != 2 || !slices.Equal(r.Gone, []string{bob[0], unknown}) {
 		t.Fatalf("delete gone: %+v", r)
 	}
-	for _, action := range QueueActions {
+	for _, action := range Actions {
 		if r := e.qtAct(t, action, unknown); r.Affected != 0 || r.GoneCount != 1 {
 			t.Fatalf("%s unknown: %+v", action, r)
 		}
@@ -488,7 +489,7 @@ func TestQueueBounceRetryFlush(t *testing.T) {
 
 	// Nothing else moved: the flush messages are still deferred.
 	now := e.qtListing(t)
-	if len(now) != 2 || !qtIn(now, QueueDeferred, id("flush1"), id("flush2")) {
+	if len(now) != 2 || !qtIn(now, Deferred, id("flush1"), id("flush2")) {
 		t.Fatalf("before flush: %+v", now)
 	}
 	if n := len(sink.Messages()); n != 4 {
@@ -510,7 +511,7 @@ func TestQueueBadIDsRunNothing(t *testing.T) {
 	before := e.qtWaitDeferred(t, 1)
 	calls := e.calls.Load()
 	for _, id := range []string{"../x", "-d", "ALL", "", strings.Repeat("A", 10000), "$(reboot)", "x; postsuper -d ALL", "`id`", "a\nALL"} {
-		for _, action := range QueueActions {
+		for _, action := range Actions {
 			var fe *store.FieldError
 			if _, err := e.q.Action(context.Background(), action, []string{id}); !errors.As(err, &fe) || fe.Field != "ids" {
 				t.Fatalf("%s %q: %v", action, id, err)

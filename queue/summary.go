@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"cmp"
@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// QueueCount is the size of one queue.
-type QueueCount struct {
+// Count is the size of one queue.
+type Count struct {
 	Name  string `json:"name"`
 	Count int    `json:"count"`
 	Bytes int64  `json:"bytes"`
@@ -29,13 +29,13 @@ type ShapeRow struct {
 	Buckets []int  `json:"buckets"`
 }
 
-// QueueSummary is the queue at a glance: counts and bytes per queue, and which
+// Summary is the queue at a glance: counts and bytes per queue, and which
 // destination domains wait and for how long (like qshape, over every queue
 // but hold, one count per recipient).
-type QueueSummary struct {
+type Summary struct {
 	AsOf   time.Time    `json:"as_of"`
-	Queues []QueueCount `json:"queues"` // every queue, in QueueNames order
-	Total  QueueCount   `json:"total"`  // Name "total"
+	Queues []Count `json:"queues"` // every queue, in Names order
+	Total  Count   `json:"total"`  // Name "total"
 	// ShapeBucketMinutes repeats the bucket bounds for the page.
 	ShapeBucketMinutes []int `json:"shape_bucket_minutes"`
 	// ShapeTotal sums every domain; Shape holds the top domains by
@@ -48,27 +48,27 @@ type QueueSummary struct {
 const ShapeTopDomains = 10
 
 // Summary summarizes the queue from the current snapshot (see List).
-func (q *Queue) Summary(ctx context.Context) (QueueSummary, error) {
+func (q *Queue) Summary(ctx context.Context) (Summary, error) {
 	snap, err := q.snapshot(ctx)
 	if err != nil {
-		return QueueSummary{}, err
+		return Summary{}, err
 	}
 	return snap.summary(), nil
 }
 
-func (s *queueSnapshot) summary() QueueSummary {
-	sum := QueueSummary{
+func (s *queueSnapshot) summary() Summary {
+	sum := Summary{
 		AsOf:               s.asOf,
-		Queues:             make([]QueueCount, len(QueueNames)),
-		Total:              QueueCount{Name: "total"},
+		Queues:             make([]Count, len(Names)),
+		Total:              Count{Name: "total"},
 		ShapeBucketMinutes: ShapeBucketMinutes,
 		ShapeTotal:         ShapeRow{Domain: "TOTAL", Buckets: make([]int, len(ShapeBucketMinutes)+1)},
 		Shape:              []ShapeRow{},
 	}
-	for i, n := range QueueNames {
+	for i, n := range Names {
 		sum.Queues[i].Name = n
 	}
-	hold, _ := queueIndex(QueueHold)
+	hold, _ := queueIndex(Hold)
 	domains := make(map[string]*ShapeRow)
 	now := s.asOf.Unix()
 	for i := range s.entries {

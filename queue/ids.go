@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"fmt"
@@ -33,9 +33,9 @@ var longIDTable = func() (t [256]bool) {
 	return t
 }()
 
-// ValidQueueID reports whether id has the shape of a Postfix queue id,
+// ValidID reports whether id has the shape of a Postfix queue id,
 // short or long.
-func ValidQueueID(id string) bool {
+func ValidID(id string) bool {
 	if len(id) < 6 || len(id) > maxQueueIDLen {
 		return false
 	}
@@ -87,7 +87,7 @@ func checkIDs(ids []string) ([]string, error) {
 	seen := make(map[string]struct{}, len(ids))
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if !ValidQueueID(id) {
+		if !ValidID(id) {
 			return nil, store.Invalid("ids", "ids: %s is not a Postfix queue id", quoteForMessage(id))
 		}
 		if _, dup := seen[id]; dup {

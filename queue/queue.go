@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"postdeck/postfix"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,7 @@ import (
 // page says "as of" when the queue looked like that. Any action drops the
 // snapshot so the next listing shows its effect.
 type Queue struct {
-	p   Postfix
+	p   postfix.Runner
 	log *slog.Logger
 	// stream runs one Postfix command; it is p.Stream, replaceable by
 	// tests that must see which commands ran.
@@ -41,8 +42,8 @@ type Queue struct {
 // enough to be "live", long enough for paging through a big queue.
 const SnapshotTTL = 5 * time.Second
 
-// NewQueue returns a Queue for the Postfix instance p.
-func NewQueue(p Postfix, log *slog.Logger) *Queue {
+// New returns a Queue for the Postfix instance p.
+func New(p postfix.Runner, log *slog.Logger) *Queue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -52,18 +53,18 @@ func NewQueue(p Postfix, log *slog.Logger) *Queue {
 // Queue names as postqueue -j reports them, in the order Postfix moves mail
 // through them.
 const (
-	QueueMaildrop = "maildrop"
-	QueueIncoming = "incoming"
-	QueueActive   = "active"
-	QueueDeferred = "deferred"
-	QueueHold     = "hold"
+	Maildrop = "maildrop"
+	Incoming = "incoming"
+	Active   = "active"
+	Deferred = "deferred"
+	Hold     = "hold"
 )
 
-// QueueNames lists every queue a message can be listed in.
-var QueueNames = []string{QueueMaildrop, QueueIncoming, QueueActive, QueueDeferred, QueueHold}
+// Names lists every queue a message can be listed in.
+var Names = []string{Maildrop, Incoming, Active, Deferred, Hold}
 
 func queueIndex(name string) (uint8, bool) {
-	for i, n := range QueueNames {
+	for i, n := range Names {
 		if n == name {
 			return uint8(i), true
 		}
@@ -73,17 +74,17 @@ func queueIndex(name string) (uint8, bool) {
 
 // Recipient is one envelope recipient of a queued message and, when
 // Postfix tried and failed, why it is still queued.
-type QueueRecipient struct {
+type Recipient struct {
 	Address     string `json:"address"`
 	DelayReason string `json:"delay_reason,omitempty"`
 }
 
-// QueuedMessage is one row of the queue listing.
-type QueuedMessage struct {
+// Message is one row of the queue listing.
+type Message struct {
 	QueueID      string           `json:"queue_id"`
 	QueueName    string           `json:"queue_name"`
 	Sender       string           `json:"sender"` // "MAILER-DAEMON" for the null sender
-	Recipients   []QueueRecipient `json:"recipients"`
+	Recipients   []Recipient `json:"recipients"`
 	Size         int64            `json:"size"`
 	ArrivalTime  time.Time        `json:"arrival_time"`
 	AgeSeconds   int64            `json:"age_seconds"` // at the page's AsOf
@@ -95,7 +96,7 @@ type Page struct {
 	Total  int             `json:"total"` // messages matching the filter
 	Offset int             `json:"offset"`
 	Limit  int             `json:"limit"`
-	Items  []QueuedMessage `json:"items"`
+	Items  []Message `json:"items"`
 	// AsOf is when the listing was taken: the queue may have changed
 	// since (the documentation's "live snapshot").
 	AsOf time.Time `json:"as_of"`
@@ -106,24 +107,24 @@ type Page struct {
 type queueEntry struct {
 	id      string
 	sender  string
-	rcpts   []QueueRecipient
+	rcpts   []Recipient
 	arrival int64 // unix seconds
 	size    int64
 	queue   uint8
 	expired bool
 }
 
-func (e *queueEntry) message(asOf time.Time) QueuedMessage {
+func (e *queueEntry) message(asOf time.Time) Message {
 	arrival := time.Unix(e.arrival, 0).UTC()
 	age := int64(asOf.Sub(arrival) / time.Second)
 	if age < 0 {
 		age = 0
 	}
-	return QueuedMessage{
+	return Message{
 		QueueID:      e.id,
-		QueueName:    QueueNames[e.queue],
+		QueueName:    Names[e.queue],
 		Sender:       e.sender,
-		Recipients:   append([]QueueRecipient(nil), e.rcpts...),
+		Recipients:   append([]Recipient(nil), e.rcpts...),
 		Size:         e.size,
 		ArrivalTime:  arrival,
 		AgeSeconds:   age,
@@ -222,10 +223,10 @@ func (q *Queue) build(ctx context.Context, b *snapshotBuild) {
 			size:    m.MessageSize,
 			queue:   qi,
 			expired: m.ForcedExpire,
-			rcpts:   make([]QueueRecipient, len(m.Recipients)),
+			rcpts:   make([]Recipient, len(m.Recipients)),
 		}
 		for i, r := range m.Recipients {
-			e.rcpts[i] = QueueRecipient{Address: r.Address, DelayReason: internString(intern, r.DelayReason)}
+			e.rcpts[i] = Recipient{Address: r.Address, DelayReason: internString(intern, r.DelayReason)}
 		}
 		entries = append(entries, e)
 		return nil

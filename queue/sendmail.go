@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"bytes"
@@ -484,7 +484,7 @@ func submit(ctx context.Context, addr string, pm preparedMail) (string, error) {
 	}
 	_ = c.Quit()
 	m := queuedAs.FindStringSubmatch(resp.StatusText)
-	if m == nil || !ValidQueueID(m[1]) {
+	if m == nil || !ValidID(m[1]) {
 		return "", fmt.Errorf("submit message: no queue id in the reply %q", resp.StatusText)
 	}
 	return m[1], nil

@@ -5,12 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"postdeck/postfix"
 	"strings"
 	"testing"
 )
 
 // SbinDir is where Debian installs Postfix's commands.
-const SbinDir = "/usr/sbin"
+const SbinDir = postfix.DefaultSbinDir
 
 // Require skips the test when Postfix is not installed, or fails it when
 // POSTDECK_REQUIRE_POSTFIX=1. Tests that start Postfix must also run as

@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ type MessageView struct {
 // Show returns the envelope, headers and start of the body of the message
 // id (postcat -q). An unknown id is store.ErrNotFound.
 func (q *Queue) Show(ctx context.Context, id string) (MessageView, error) {
-	if !ValidQueueID(id) {
+	if !ValidID(id) {
 		return MessageView{}, store.Invalid("id", "id: %s is not a Postfix queue id", quoteForMessage(id))
 	}
 	ctx, cancel := context.WithCancel(ctx)

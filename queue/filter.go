@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"cmp"
@@ -18,7 +18,7 @@ import (
 // /api/v1/queue/actions; the zero value lists everything, oldest first,
 // DefaultPageSize rows.
 type Filter struct {
-	// Queue restricts the listing to one queue (QueueNames); "" is all.
+	// Queue restricts the listing to one queue (Names); "" is all.
 	Queue string `json:"queue,omitempty"`
 	// Q is a case-insensitive substring of the queue id, sender, a
 	// recipient address or a delay reason.
@@ -54,7 +54,7 @@ func (f *Filter) Normalize() error {
 	f.Queue = strings.TrimSpace(f.Queue)
 	if f.Queue != "" {
 		if _, ok := queueIndex(f.Queue); !ok {
-			return store.Invalid("queue", "queue must be one of %s", strings.Join(QueueNames, ", "))
+			return store.Invalid("queue", "queue must be one of %s", strings.Join(Names, ", "))
 		}
 	}
 	for _, t := range []struct {
@@ -210,14 +210,14 @@ func (m *queueMatcher) match(e *queueEntry) bool {
 	if m.sender != "" && !containsFold(e.sender, m.sender) {
 		return false
 	}
-	if m.rcpt != "" && !slices.ContainsFunc(e.rcpts, func(r QueueRecipient) bool { return containsFold(r.Address, m.rcpt) }) {
+	if m.rcpt != "" && !slices.ContainsFunc(e.rcpts, func(r Recipient) bool { return containsFold(r.Address, m.rcpt) }) {
 		return false
 	}
 	if m.q != "" {
 		if containsFold(e.id, m.q) || containsFold(e.sender, m.q) {
 			return true
 		}
-		return slices.ContainsFunc(e.rcpts, func(r QueueRecipient) bool {
+		return slices.ContainsFunc(e.rcpts, func(r Recipient) bool {
 			return containsFold(r.Address, m.q) || containsFold(r.DelayReason, m.q)
 		})
 	}
@@ -279,7 +279,7 @@ func (s *queueSnapshot) page(f Filter) Page {
 		}
 	}
 	s.sortIndexes(idx, f.Sort)
-	p := Page{Total: len(idx), Offset: f.Offset, Limit: f.Limit, AsOf: s.asOf, Items: []QueuedMessage{}}
+	p := Page{Total: len(idx), Offset: f.Offset, Limit: f.Limit, AsOf: s.asOf, Items: []Message{}}
 	if f.Offset < len(idx) {
 		end := min(f.Offset+f.Limit, len(idx))
 		for _, i := range idx[f.Offset:end] {

@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"context"
@@ -11,14 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
 func TestValidQueueID(t *testing.T) {
 	good := []string{"4jZZFn03xzz1SCLg", "4jZZGW40dHz1SC8n", "3F2A1B4C5D", "ABCDEF", "4jZZJl0wcSz7h4"}
 	for _, id := range good {
-		if !ValidQueueID(id) {
-			t.Errorf("ValidQueueID(%q) = false", id)
+		if !ValidID(id) {
+			t.Errorf("ValidID(%q) = false", id)
 		}
 	}
 	bad := []string{"", "../x", "-d", "-", "ALL", "deferred", "hold", "abc", "4jZZFn03xz", "4jZZFn03xzz",
@@ -26,8 +27,8 @@ func TestValidQueueID(t *testing.T) {
 		"4jaZFn03xzz1SCLg", // vowel
 		strings.Repeat("A", 10000), strings.Repeat("4", 33)}
 	for _, id := range bad {
-		if ValidQueueID(id) {
-			t.Errorf("ValidQueueID(%q) = true", id)
+		if ValidID(id) {
+			t.Errorf("ValidID(%q) = true", id)
 		}
 	}
 }
@@ -35,7 +36,7 @@ func TestValidQueueID(t *testing.T) {
 // qtCountingQueue is a Queue whose commands are counted (and never run when
 // fail is set).
 func qtCountingQueue(calls *int) *Queue {
-	q := NewQueue(Postfix{SbinDir: "/nonexistent", ConfigDir: "/nonexistent"}, nil)
+	q := New(postfix.Runner{SbinDir: "/nonexistent", ConfigDir: "/nonexistent"}, nil)
 	q.stream = func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, name string, args ...string) error {
 		*calls++
 		return errors.New("no command may run in this test")
@@ -52,7 +53,7 @@ func TestMalformedIDsRunNothing(t *testing.T) {
 	bad := []string{"../x", "-d", "ALL", "", strings.Repeat("x", 10000), "; rm -rf /", "$(touch /tmp/pwned)",
 		"`id`", "a|b", "4jZZFn03xzz1SCLg\n-d", "4jZZFn03xzz1SCLg && ls", "*", "deferred"}
 	for _, id := range bad {
-		for _, action := range QueueActions {
+		for _, action := range Actions {
 			_, err := q.Action(ctx, action, []string{"4jZZFn03xzz1SCLg", id})
 			var fe *store.FieldError
 			if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &fe) || fe.Field != "ids" {
@@ -136,7 +137,7 @@ func qtSnapshot() *queueSnapshot {
 		qi, _ := queueIndex(q)
 		e := queueEntry{id: id, sender: sender, arrival: asOf.Add(-age).Unix(), size: size, queue: qi}
 		for _, r := range rcpts {
-			e.rcpts = append(e.rcpts, QueueRecipient{Address: r, DelayReason: "connect to x: Connection refused"})
+			e.rcpts = append(e.rcpts, Recipient{Address: r, DelayReason: "connect to x: Connection refused"})
 		}
 		return e
 	}
@@ -307,7 +308,7 @@ func FuzzValidQueueID(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
-		if !ValidQueueID(id) {
+		if !ValidID(id) {
 			return
 		}
 		if strings.ContainsAny(id, "-/. \n\t$;&|`'\"\\*?") || len(id) > maxQueueIDLen || id == "ALL" {

@@ -1,4 +1,4 @@
-package mta
+package queue
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ const (
 	ActionRetry   = "retry"   // postqueue -i: a delivery attempt now
 )
 
-// QueueActions lists every action Action and ActionFilter accept.
-var QueueActions = []string{ActionDelete, ActionBounce, ActionHold, ActionRelease, ActionRequeue, ActionRetry}
+// Actions lists every action Action and ActionFilter accept.
+var Actions = []string{ActionDelete, ActionBounce, ActionHold, ActionRelease, ActionRequeue, ActionRetry}
 
 // FlushCaution is the documentation's warning, to show before Flush runs.
 const FlushCaution = "On busy systems, emails may not be delivered immediately. Forcing a queue flush in this situation can worsen delays. Only flush the queue if messages were queued due to a temporary issue that has now been resolved."
@@ -73,12 +73,12 @@ type ActionResult struct {
 }
 
 func checkAction(action string) error {
-	for _, a := range QueueActions {
+	for _, a := range Actions {
 		if a == action {
 			return nil
 		}
 	}
-	return store.Invalid("action", "action must be one of %s", strings.Join(QueueActions, ", "))
+	return store.Invalid("action", "action must be one of %s", strings.Join(Actions, ", "))
 }
 
 // Action applies action to the messages ids. Every id is checked against
@@ -113,12 +113,12 @@ func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (Acti
 	var e queueEntry
 	err := q.scan(ctx, func(jm *jsonMessage) error {
 		qi, ok := queueIndex(jm.QueueName)
-		if !ok || !ValidQueueID(jm.QueueID) {
+		if !ok || !ValidID(jm.QueueID) {
 			return nil
 		}
 		e = queueEntry{id: jm.QueueID, sender: jm.Sender, arrival: jm.ArrivalTime, size: jm.MessageSize, queue: qi, rcpts: e.rcpts[:0]}
 		for _, r := range jm.Recipients {
-			e.rcpts = append(e.rcpts, QueueRecipient(r))
+			e.rcpts = append(e.rcpts, Recipient(r))
 		}
 		if m.match(&e) {
 			if _, dup := where[jm.QueueID]; !dup {
@@ -194,7 +194,7 @@ func (q *Queue) retry(ctx context.Context, res ActionResult, ids []string, where
 			return res, fmt.Errorf("retry messages: %w", err)
 		}
 	}
-	deferred, _ := queueIndex(QueueDeferred)
+	deferred, _ := queueIndex(Deferred)
 	var due []string
 	for _, id := range ids {
 		qi, ok := where[id]

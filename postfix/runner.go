@@ -1,4 +1,4 @@
-package mta
+package postfix
 
 import (
 	"bytes"
@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// Postfix runs Postfix's own commands against one configuration directory.
+// Runner runs Postfix's own commands against one configuration directory.
 // Arguments are passed as an argv vector: nothing reaches a shell. The
 // configuration directory is always absolute (a relative -c fails silently
-// without a tty, see POSTFIX.md).
-type Postfix struct {
+// without a tty, see docs/postfix.md).
+type Runner struct {
 	SbinDir   string // where postfix, postconf, postmap, ... live (Debian: /usr/sbin)
 	ConfigDir string // absolute; passed as -c to every command
 }
@@ -38,12 +38,20 @@ func (e *CmdError) Error() string {
 
 func (e *CmdError) Unwrap() error { return e.Err }
 
+// DefaultSbinDir is where Debian (and most distributions) install
+// Postfix's commands.
+const DefaultSbinDir = "/usr/sbin"
+
+// WithConfig is the same runner for another configuration directory (a
+// staging copy, a scratch directory).
+func (p Runner) WithConfig(dir string) Runner { return Runner{SbinDir: p.SbinDir, ConfigDir: dir} }
+
 // commandTimeout bounds every Postfix command unless ctx is shorter.
 const commandTimeout = 2 * time.Minute
 
 // Run runs SbinDir/name -c ConfigDir args..., feeding stdin when not nil, and
 // returns stdout and stderr. A non-zero exit is a *CmdError.
-func (p Postfix) Run(ctx context.Context, stdin io.Reader, name string, args ...string) (stdout, stderr []byte, err error) {
+func (p Runner) Run(ctx context.Context, stdin io.Reader, name string, args ...string) (stdout, stderr []byte, err error) {
 	var out, errb bytes.Buffer
 	err = p.Stream(ctx, stdin, &out, &errb, name, args...)
 	return out.Bytes(), errb.Bytes(), err
@@ -51,7 +59,7 @@ func (p Postfix) Run(ctx context.Context, stdin io.Reader, name string, args ...
 
 // Stream is Run with caller-provided stdout and stderr writers, for output
 // too large to hold (postqueue -j of a big queue).
-func (p Postfix) Stream(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, name string, args ...string) error {
+func (p Runner) Stream(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, name string, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	var errb bytes.Buffer
