@@ -81,21 +81,21 @@ type Recipient struct {
 
 // Message is one row of the queue listing.
 type Message struct {
-	QueueID      string           `json:"queue_id"`
-	QueueName    string           `json:"queue_name"`
-	Sender       string           `json:"sender"` // "MAILER-DAEMON" for the null sender
+	QueueID      string      `json:"queue_id"`
+	QueueName    string      `json:"queue_name"`
+	Sender       string      `json:"sender"` // "MAILER-DAEMON" for the null sender
 	Recipients   []Recipient `json:"recipients"`
-	Size         int64            `json:"size"`
-	ArrivalTime  time.Time        `json:"arrival_time"`
-	AgeSeconds   int64            `json:"age_seconds"` // at the page's AsOf
-	ForcedExpire bool             `json:"forced_expire"`
+	Size         int64       `json:"size"`
+	ArrivalTime  time.Time   `json:"arrival_time"`
+	AgeSeconds   int64       `json:"age_seconds"` // at the page's AsOf
+	ForcedExpire bool        `json:"forced_expire"`
 }
 
 // Page is one page of a filtered, sorted listing.
 type Page struct {
-	Total  int             `json:"total"` // messages matching the filter
-	Offset int             `json:"offset"`
-	Limit  int             `json:"limit"`
+	Total  int       `json:"total"` // messages matching the filter
+	Offset int       `json:"offset"`
+	Limit  int       `json:"limit"`
 	Items  []Message `json:"items"`
 	// AsOf is when the listing was taken: the queue may have changed
 	// since (the documentation's "live snapshot").

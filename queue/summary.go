@@ -33,9 +33,9 @@ type ShapeRow struct {
 // destination domains wait and for how long (like qshape, over every queue
 // but hold, one count per recipient).
 type Summary struct {
-	AsOf   time.Time    `json:"as_of"`
-	Queues []Count `json:"queues"` // every queue, in Names order
-	Total  Count   `json:"total"`  // Name "total"
+	AsOf   time.Time `json:"as_of"`
+	Queues []Count   `json:"queues"` // every queue, in Names order
+	Total  Count     `json:"total"`  // Name "total"
 	// ShapeBucketMinutes repeats the bucket bounds for the page.
 	ShapeBucketMinutes []int `json:"shape_bucket_minutes"`
 	// ShapeTotal sums every domain; Shape holds the top domains by
