@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"postdeck/panics"
 	"postdeck/store"
 )
 
@@ -105,14 +106,14 @@ func newEnv(t testing.TB, cfg RefresherConfig) *testEnv {
 		t.Fatal(err)
 	}
 	e.ref = ref
-	before := Panics()
+	before := panics.Total()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := e.sched.Shutdown(ctx); err != nil {
 			t.Error(err)
 		}
-		if n := Panics() - before; n != 0 {
+		if n := panics.Total() - before; n != 0 {
 			t.Errorf("%d panics recovered", n)
 		}
 	})

@@ -47,7 +47,7 @@ func TestRefreshThroughTheApplyPipeline(t *testing.T) {
 	googleTree(d)
 	sched := NewScheduler(testLogger(t))
 	t.Cleanup(func() { _ = sched.Shutdown(context.Background()) })
-	ref, err := NewRefresher(RefresherConfig{DB: db, Maps: mgr.RefresherMaps(), Scheduler: sched, Logger: testLogger(t), Resolver: d.Addr, QueryTimeout: 200 * time.Millisecond})
+	ref, err := NewRefresher(RefresherConfig{DB: db, Maps: mtaSaver{mgr}, Scheduler: sched, Logger: testLogger(t), Resolver: d.Addr, QueryTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,7 @@ const (
 // maxChanges is how many past changes a status keeps.
 const maxChanges = 10
 
-// ActorRefresher is the audit actor of scheduled refreshes; it is the same
-// string as mta.ActorRefresher, the actor the maps pipeline lets write
-// refresher-owned maps.
+// ActorRefresher is the audit actor of scheduled refreshes.
 const ActorRefresher = "spf-refresher"
 
 // RefresherConfig are the Refresher's dependencies and limits.
@@ -397,7 +395,7 @@ func (r *Refresher) AddSource(ctx context.Context, actor string, in SourceInput)
 		return SourceStatus{}, err
 	}
 	if m, err := r.maps.GetMap(s.Map); err == nil && m.Owner != store.OwnerRefresher {
-		return SourceStatus{}, fmt.Errorf("add spf source: map %q already exists and is edited by administrators: %w", s.Map, store.ErrConflict)
+		return SourceStatus{}, store.Conflict("Map %s already exists and is edited by administrators; choose another map name for this SPF source", s.Map)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return SourceStatus{}, fmt.Errorf("add spf source: %w", err)
 	}
@@ -408,7 +406,6 @@ func (r *Refresher) AddSource(ctx context.Context, actor string, in SourceInput)
 	if err := r.schedule(s); err != nil {
 		return SourceStatus{}, fmt.Errorf("add spf source: %w", err)
 	}
-	r.audit(actor, s.Map, "added", fmt.Sprintf("domain %s, schedule %q, value %q", s.Domain, s.Schedule, s.Value))
 	return r.status(s, store.JobStatus{}), nil
 }
 
@@ -425,13 +422,12 @@ func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error 
 		return err
 	}
 	if s.Builtin {
-		return fmt.Errorf("remove spf source: %s is a built-in source and cannot be removed: %w", name, store.ErrConflict)
+		return store.Conflict("%s is a built-in SPF source and cannot be removed", name)
 	}
 	r.sched.Remove(store.SPFJobName(name))
 	if err := r.db.DeleteSPFSource(name); err != nil {
 		return fmt.Errorf("remove spf source: %w", err)
 	}
-	r.audit(actor, name, "removed", "domain "+s.Domain)
 	m, err := r.maps.GetMap(name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -447,11 +443,4 @@ func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error 
 		return fmt.Errorf("remove spf source: hand map %s to administrators: %w", name, err)
 	}
 	return nil
-}
-
-func (r *Refresher) audit(actor, name, result, detail string) {
-	err := r.db.AppendAudit(store.AuditEntry{Actor: actor, Action: "spf source " + name, Result: result, Detail: detail})
-	if err != nil {
-		r.log.Error("append audit", "map", name, "err", err)
-	}
 }

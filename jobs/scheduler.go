@@ -4,21 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"postdeck/panics"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
 )
-
-// panics counts recovered panics of scheduled jobs and helper goroutines.
-// It is a metric, the only package-level mutable state.
-var panics atomic.Int64
-
-// Panics returns how many panics jobs recovered since the process started.
-// Tests assert it stays zero; /metrics exports it.
-func Panics() int64 { return panics.Load() }
 
 // specParser accepts the five standard cron fields with an optional leading
 // seconds field, and descriptors such as @daily or @every 1h.
@@ -176,7 +168,7 @@ func recoverJob(logger *slog.Logger) cron.JobWrapper {
 // recoverPanic is deferred at the top of every goroutine the package starts.
 func recoverPanic(logger *slog.Logger, what string) {
 	if r := recover(); r != nil {
-		panics.Add(1)
+		panics.Recovered(panics.Jobs)
 		logger.Error("panic recovered", "in", what, "err", fmt.Sprint(r), "stack", string(debug.Stack()))
 	}
 }
@@ -185,7 +177,7 @@ func recoverPanic(logger *slog.Logger, what string) {
 // becomes *errp.
 func recoverTo(logger *slog.Logger, what string, errp *error) {
 	if r := recover(); r != nil {
-		panics.Add(1)
+		panics.Recovered(panics.Jobs)
 		logger.Error("panic recovered", "in", what, "err", fmt.Sprint(r), "stack", string(debug.Stack()))
 		*errp = fmt.Errorf("internal error in %s", what)
 	}

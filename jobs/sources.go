@@ -43,7 +43,7 @@ func DailySchedule() string {
 	return fmt.Sprintf("%d %d * * *", rand.IntN(60), rand.IntN(24))
 }
 
-// ValidateSource checks and normalizes in. Errors are *store.FieldError
+// ValidateSource checks and normalizes in. Errors are *store.UserError
 // naming the field.
 func ValidateSource(in SourceInput) (store.SPFSource, error) {
 	var s store.SPFSource

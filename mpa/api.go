@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"postdeck/panics"
 	"postdeck/store"
 )
 
@@ -119,7 +120,7 @@ func (s *Server) GetError(ctx context.Context, id string) (ErrorDetail, error) {
 		return ErrorDetail{}, err
 	}
 	if !store.ValidSpoolID(id) {
-		return ErrorDetail{}, fmt.Errorf("get mpa error %q: %w", id, store.ErrNotFound)
+		return ErrorDetail{}, store.NotFound("Error-repository entry %s does not exist", id)
 	}
 	e, err := s.db.MPAErrorGet(id)
 	if err != nil {
@@ -193,7 +194,7 @@ func (s *Server) GetPipeline(ctx context.Context) (store.MPAPipeline, error) {
 }
 
 // PutPipeline validates p (see ValidatePipeline; errors are
-// *store.FieldError with the line), stores it and uses it for the next
+// *store.UserError with the line), stores it and uses it for the next
 // message. Nothing changes when validation fails.
 func (s *Server) PutPipeline(ctx context.Context, p store.MPAPipeline) error {
 	if err := ctx.Err(); err != nil {
@@ -237,7 +238,7 @@ type PreviewResult struct {
 }
 
 // Preview renders a template against a sample message. Template errors
-// are *store.FieldError with the template's line.
+// are *store.UserError with the template's line.
 func (s *Server) Preview(ctx context.Context, req PreviewRequest) (PreviewResult, error) {
 	if err := ctx.Err(); err != nil {
 		return PreviewResult{}, err
@@ -297,13 +298,13 @@ func (s *Server) Counts(ctx context.Context) (Counts, error) {
 	s.sched.mu.Lock()
 	held := len(s.sched.held)
 	s.sched.mu.Unlock()
-	return Counts{Spool: sp, Processing: held, Errors: er, Panics: Panics()}, nil
+	return Counts{Spool: sp, Processing: held, Errors: er, Panics: panics.Count(panics.MPA)}, nil
 }
 
 // OpenBody opens the stored message of a spool or error entry, for backups.
 func (s *Server) OpenBody(id string) (io.ReadCloser, error) {
 	if !store.ValidSpoolID(id) {
-		return nil, fmt.Errorf("open body %q: %w", id, store.ErrNotFound)
+		return nil, store.NotFound("Error-repository entry %s does not exist", id)
 	}
 	return os.Open(s.bodies.path(id))
 }

@@ -79,9 +79,9 @@ func TestAPIBadInput(t *testing.T) {
 			p.Templates = append([]store.MPATemplate(nil), good.Templates...)
 			tc.edit(&p)
 			err := s.PutPipeline(ctx, p)
-			var fe *store.FieldError
+			var fe *store.UserError
 			if !errors.As(err, &fe) || !errors.Is(err, store.ErrInvalid) {
-				t.Fatalf("want a FieldError, got %v", err)
+				t.Fatalf("want a UserError, got %v", err)
 			}
 			if fe.Field != tc.field || fe.Line != tc.line {
 				t.Fatalf("field %q line %d, want %q line %d (%s)", fe.Field, fe.Line, tc.field, tc.line, fe.Msg)

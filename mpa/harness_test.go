@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"postdeck/panics"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
@@ -127,14 +128,14 @@ func startTestServer(t testing.TB, cfg Config) (*Server, *store.DB) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	before := Panics()
+	before := panics.Total()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		if p := Panics() - before; p != 0 {
+		if p := panics.Total() - before; p != 0 {
 			t.Errorf("%d panics recovered", p)
 		}
 	})

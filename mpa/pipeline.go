@@ -210,7 +210,7 @@ MATCH is sender or recipient. PATTERN is * (anyone), a domain (example.org or @e
 ACTION is one of: header Name: value | subject [TAG] | footer TEMPLATE-NAME.
 Every matching rule applies, in order. Recipients with different matching rules get separate copies.`
 
-// parseRules parses the rules document; errors are *store.FieldError with
+// parseRules parses the rules document; errors are *store.UserError with
 // the line number.
 func parseRules(text string) ([]rule, error) {
 	if len(text) > MaxRulesBytes {
@@ -404,7 +404,7 @@ func templateData(m *Message) map[string]any {
 var templateNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 var templateLineRE = regexp.MustCompile(`^template: [^:]*:(\d+):`)
 
-// templateError turns a text/template error into a FieldError with the
+// templateError turns a text/template error into a UserError with the
 // template's line.
 func templateError(name string, err error) error {
 	line := 0
@@ -415,13 +415,13 @@ func templateError(name string, err error) error {
 	if line > 0 {
 		msg = fmt.Sprintf("Template %q line %d: %s", name, line, err)
 	}
-	return &store.FieldError{Field: "templates." + name, Line: line, Msg: msg}
+	return &store.UserError{Kind: store.ErrInvalid, Field: "templates." + name, Line: line, Msg: store.Sentence("%s", msg)}
 }
 
 // ValidatePipeline checks a pipeline configuration the way PutPipeline
 // does: known processors, rules that parse and name existing templates,
 // templates within the size limits that parse and run against a sample
-// message (missingkey=error). Errors are *store.FieldError (ErrInvalid).
+// message (missingkey=error). Errors are *store.UserError (ErrInvalid).
 func ValidatePipeline(p store.MPAPipeline) error {
 	seen := map[string]bool{}
 	for _, name := range p.Processors {
@@ -465,7 +465,7 @@ func ValidatePipeline(p store.MPAPipeline) error {
 // checkTemplate parses and executes one template against a sample message.
 func checkTemplate(name, text string, sample *Message) error {
 	if len(text) > MaxTemplateBytes {
-		return &store.FieldError{Field: "templates." + name,
+		return &store.UserError{Kind: store.ErrInvalid, Field: "templates." + name,
 			Msg: fmt.Sprintf("Template %q is %d bytes; the limit is %d.", name, len(text), MaxTemplateBytes)}
 	}
 	tpl, err := parseTemplate(name, text)

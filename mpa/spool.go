@@ -15,18 +15,12 @@ import (
 	"time"
 
 	"postdeck/atomicfile"
+	"postdeck/panics"
 	"postdeck/store"
 )
 
-// panics counts recovered panics of every MPA goroutine (metrics state,
-// the only package-level mutable state).
-var panics atomic.Uint64
-
-// Panics reports how many panics the MPA recovered since the process
-// started; the metrics layer exports it and tests require it to stay 0.
-func Panics() uint64 { return panics.Load() }
-
-func countPanic() { panics.Add(1) }
+// countPanic counts a panic an MPA goroutine recovered.
+func countPanic() { panics.Recovered(panics.MPA) }
 
 // Message counters for the metrics layer (metrics state, like panics).
 var (

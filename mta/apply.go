@@ -28,6 +28,8 @@ type ApplyError struct {
 	PostfixSaid string
 	RolledBack  bool
 	RollbackErr error
+	// Diff is the change of main.cf that was tried, for the audit log.
+	Diff string
 }
 
 func (e *ApplyError) Error() string {
@@ -51,6 +53,9 @@ type Result struct {
 	Files    []string `json:"files,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Message  string   `json:"message"`
+	// Diff is the unified diff of main.cf the apply made live, for the
+	// audit log.
+	Diff string `json:"-"`
 }
 
 const (

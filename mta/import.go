@@ -201,8 +201,20 @@ func (t *importTable) newRef() string {
 	return t.typ + ":$config_directory/" + MapFile(t.typ, t.name)
 }
 
+// importErr is a user error of kind ErrImport: the configuration cannot be
+// imported as it is, and the sentence says what to change.
 func importErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrImport, fmt.Sprintf(format, args...))
+	return &store.UserError{Kind: ErrImport, Field: "main.cf", Msg: store.Sentence("Cannot import: "+format, args...)}
+}
+
+// importWrap makes err, found while importing what, an import error: a
+// user error keeps its sentence behind what; anything else stays internal.
+func importWrap(what string, err error) error {
+	var ue *store.UserError
+	if errors.As(err, &ue) {
+		return importErr("%s: %s", what, ue.Msg)
+	}
+	return fmt.Errorf("import %s: %w", what, err)
 }
 
 func (im *importer) param(name string) (Param, bool) {
@@ -306,7 +318,7 @@ func (im *importer) settings() (store.Settings, error) {
 	}
 	clean, warnings, err := ValidateSettings(s)
 	if err != nil {
-		return s, fmt.Errorf("%w: %w", ErrImport, err)
+		return s, importWrap("the MTA settings", err)
 	}
 	im.notes = append(im.notes, warnings...)
 	return clean, nil
@@ -317,7 +329,7 @@ func (im *importer) settings() (store.Settings, error) {
 func importRelayHost(param, field, label, v string) (string, error) {
 	norm, err := normalizeRelayHost(field, label, v)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s = %s: %w", ErrImport, param, v, err)
+		return "", importWrap(param+" = "+v, err)
 	}
 	if !strings.EqualFold(norm, v) {
 		return "", importErr("%s = %s: the MTA Settings page would write it as %s, which Postfix treats differently (brackets turn off MX lookups); write %s in main.cf if that is meant, and import again", param, v, norm, norm)
@@ -676,7 +688,7 @@ func (im *importer) nameTables() error {
 		used[name] = true
 		t.name = name
 		if err := ValidMapName(name); err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrImport, t.path, err)
+			return importWrap(t.path, err)
 		}
 	}
 	return nil

@@ -43,7 +43,7 @@ func ImportForInstance(ctx context.Context, inst Instance, sbinDir, srcDir strin
 		return nil, err
 	}
 	if _, err := validateDocument(res.State.MainConfig, inst, cat, masterServiceNames(master, "unix")); err != nil {
-		return nil, fmt.Errorf("%w: %s/main.cf (line numbers of the imported document): %w", ErrImport, srcDir, err)
+		return nil, importWrap(srcDir+"/main.cf (line numbers of the imported document)", err)
 	}
 	return res, nil
 }

@@ -1,7 +1,6 @@
 package mta
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -221,5 +220,5 @@ func docError(params []Param, postfixSaid string) error {
 			return store.InvalidLine(FieldMainConfig, p.Line, "Postfix says: %s", postfixSaid)
 		}
 	}
-	return &store.FieldError{Field: FieldMainConfig, Msg: fmt.Sprintf("Postfix refused the configuration: %s", postfixSaid)}
+	return &store.UserError{Kind: store.ErrInvalid, Field: FieldMainConfig, Msg: store.Sentence("Postfix refused the configuration: %s", postfixSaid)}
 }

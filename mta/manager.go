@@ -223,7 +223,7 @@ func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
 			_, err = m.validateState(&cand)
 		}
 		if err != nil {
-			m.audit(u.actor, u.action, "refused", err.Error(), "")
+			m.record(u.actor, u.action, "refused", err.Error())
 			u.done <- updateResult{err: err}
 			continue
 		}
@@ -253,7 +253,7 @@ func (m *Manager) applyOne(ctx context.Context, u *pendingUpdate) {
 	st, err := m.db.LoadState()
 	if err == nil {
 		if err = u.mutate(&st); err != nil {
-			m.audit(u.actor, u.action, "refused", err.Error(), "")
+			m.record(u.actor, u.action, "refused", err.Error())
 		}
 	}
 	var res Result
@@ -326,12 +326,12 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool) (Result, error) {
 	params, err := m.validateState(&st)
 	if err != nil {
-		m.audit(actor, action, "refused", err.Error(), "")
+		m.record(actor, action, "refused", err.Error())
 		return Result{}, err
 	}
 	rendered, err := Render(m.inst, st)
 	if err != nil {
-		m.audit(actor, action, "refused", err.Error(), "")
+		m.record(actor, action, "refused", err.Error())
 		return Result{}, err
 	}
 	p, err := m.diffLive(rendered)
@@ -350,7 +350,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		if err := m.db.SaveState(st); err != nil {
 			return res, m.fail(actor, action, err)
 		}
-		m.audit(actor, action, "unchanged", res.Message, "")
+		m.record(actor, action, "unchanged", res.Message)
 		return res, nil
 	}
 	// From here on the apply finishes (or rolls back) even when the caller
@@ -364,7 +364,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	if err != nil {
 		_ = os.RemoveAll(staging)
 		if errors.Is(err, store.ErrInvalid) {
-			m.audit(actor, action, "refused", err.Error(), "")
+			m.record(actor, action, "refused", err.Error())
 			return Result{}, err
 		}
 		return Result{}, m.fail(actor, action, err)
@@ -394,7 +394,8 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 			aerr.RolledBack = true
 		}
 		m.log.Error("apply rolled back", "action", action, "err", aerr)
-		m.audit(actor, action, "rolled back", aerr.Error(), diff)
+		m.record(actor, action, "rolled back", aerr.Error())
+		aerr.Diff = diff
 		return Result{}, aerr
 	}
 	if err := m.db.SaveState(st); err != nil {
@@ -406,7 +407,8 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	} else {
 		res.Message = "saved; Postfix was started with the new configuration"
 	}
-	m.audit(actor, action, "applied", res.Message, diff)
+	m.record(actor, action, "applied", res.Message)
+	res.Diff = diff
 	return res, nil
 }
 
@@ -531,7 +533,7 @@ func problemSince(path string, offset int64) string {
 
 func (m *Manager) fail(actor, action string, err error) error {
 	m.log.Error("apply failed", "action", action, "err", err)
-	m.audit(actor, action, "failed", err.Error(), "")
+	m.record(actor, action, "failed", err.Error())
 	return fmt.Errorf("apply %s: %w", action, err)
 }
 
@@ -549,15 +551,18 @@ func ApplyResults() map[string]uint64 {
 	return out
 }
 
-func (m *Manager) audit(actor, action, result, detail, diff string) {
+// record counts an apply's result for the metrics and keeps it as the last
+// apply for the status page. The audit entry is the caller's (package
+// admin): it knows who asked for what.
+func (m *Manager) record(actor, action, result, detail string) {
 	n, _ := applyResults.LoadOrStore(result, new(atomic.Uint64))
 	n.(*atomic.Uint64).Add(1)
+	if result == "refused" {
+		return // nothing changed: the last apply is still the one that did
+	}
 	m.statusMu.Lock()
 	m.last = ApplyReport{Time: time.Now().UTC(), Actor: actor, Action: action, Result: result, Message: detail}
 	m.statusMu.Unlock()
-	if err := m.db.AppendAudit(store.AuditEntry{Actor: actor, Action: action, Result: result, Detail: detail, Diff: diff}); err != nil {
-		m.log.Error("write audit entry", "err", err)
-	}
 }
 
 // LastApply reports the outcome of the most recent apply.

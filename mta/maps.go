@@ -27,10 +27,6 @@ const (
 	MapTransport       = "transport-maps"
 )
 
-// ActorRefresher is the audit actor of the SPF refresher: PutMap lets only
-// this actor write maps owned by store.OwnerRefresher.
-const ActorRefresher = "spf-refresher"
-
 // FieldMapContent and FieldMapType are the API fields of a map.
 const (
 	FieldMapContent = "content"

@@ -41,7 +41,7 @@ func (m *Manager) MapInfo(mp store.Map) MapInfo { return m.mapInfo(mp) }
 // show it use MaskSecrets. A missing map is store.ErrNotFound.
 func (m *Manager) GetMap(name string) (store.Map, error) {
 	if err := ValidMapName(name); err != nil {
-		return store.Map{}, refuse(store.ErrNotFound, "map %s does not exist", truncate(name, 40))
+		return store.Map{}, store.NotFound("Map %s does not exist", truncate(name, 40))
 	}
 	maps, err := m.db.ListMaps()
 	if err != nil {
@@ -52,18 +52,17 @@ func (m *Manager) GetMap(name string) (store.Map, error) {
 			return mp, nil
 		}
 	}
-	return store.Map{}, refuse(store.ErrNotFound, "map %s does not exist", name)
+	return store.Map{}, store.NotFound("Map %s does not exist", name)
 }
 
-// PutMap validates a map, stores it and applies it: the map's file (built
-// with postmap for hash and btree) and main.cf change together or not at
-// all. Maps the SPF refresher owns can only be written by it
-// (ActorRefresher, or PutRefresherMap); an administrator's edit is
-// store.ErrForbidden. Changing the type of a map main.cf still references
+// PutMap validates an administrator's map, stores it and applies it: the
+// map's file (built with postmap for hash and btree) and main.cf change
+// together or not at all. Maps the SPF refresher owns can only be written
+// through PutRefresherMap; an administrator's edit is store.ErrForbidden. Changing the type of a map main.cf still references
 // is store.ErrConflict. For the SASL password map, a masked password
 // (********) or an empty one keeps the stored password of that key.
 func (m *Manager) PutMap(ctx context.Context, actor string, in store.Map) (Result, error) {
-	return m.putMap(ctx, actor, in, actor == ActorRefresher)
+	return m.putMap(ctx, actor, in, false)
 }
 
 // PutRefresherMap is the SPF refresher's way to save a map: it may create
@@ -74,30 +73,13 @@ func (m *Manager) PutRefresherMap(ctx context.Context, actor string, in store.Ma
 	return m.putMap(ctx, actor, in, true)
 }
 
-// RefresherMaps adapts the Manager to the SPF refresher's map interface
-// (PutMap returning only an error).
-func (m *Manager) RefresherMaps() RefresherMapSaver { return RefresherMapSaver{m: m} }
-
-// RefresherMapSaver saves maps for the SPF refresher through
-// PutRefresherMap.
-type RefresherMapSaver struct{ m *Manager }
-
-// PutMap saves a refresher map through the apply pipeline.
-func (r RefresherMapSaver) PutMap(ctx context.Context, actor string, mp store.Map) error {
-	_, err := r.m.PutRefresherMap(ctx, actor, mp)
-	return err
-}
-
-// GetMap returns a stored map (store.ErrNotFound when absent).
-func (r RefresherMapSaver) GetMap(name string) (store.Map, error) { return r.m.GetMap(name) }
-
 func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher bool) (Result, error) {
 	if err := ValidMapName(in.Name); err != nil {
-		m.audit(actor, "map", "refused", err.Error(), "")
+		m.record(actor, "map", "refused", err.Error())
 		return Result{}, err
 	}
 	if err := ValidMapType(in.Type); err != nil {
-		m.audit(actor, "map "+in.Name, "refused", err.Error(), "")
+		m.record(actor, "map "+in.Name, "refused", err.Error())
 		return Result{}, err
 	}
 	in.Content = normalizeMapContent(in.Content)
@@ -114,13 +96,13 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 			owner = old.Owner
 			switch {
 			case refresher && old.Owner != store.OwnerRefresher:
-				return refuse(store.ErrConflict, "map %s is edited by administrators; the SPF refresher does not overwrite it", in.Name)
+				return store.Conflict("Map %s is edited by administrators; the SPF refresher does not overwrite it", in.Name)
 			case !refresher && old.Owner == store.OwnerRefresher:
-				return refuse(store.ErrForbidden, "map %s is kept up to date by the SPF refresher from DNS, so it cannot be edited here; remove its SPF source first to take it over", in.Name)
+				return store.Forbidden("Map %s is kept up to date by the SPF refresher from DNS, so it cannot be edited here; remove its SPF source first to take it over", in.Name)
 			}
 			if old.Type != in.Type {
 				if where := m.mapReference(st, old.Type, old.Name); where != "" {
-					return refuse(store.ErrConflict, "map %s cannot change its type from %s to %s: %s; change that reference first (the file name becomes %s)", in.Name, old.Type, in.Type, where, MapFile(in.Type, in.Name))
+					return store.Conflict("Map %s cannot change its type from %s to %s: %s; change that reference first (the file name becomes %s)", in.Name, old.Type, in.Type, where, MapFile(in.Type, in.Name))
 				}
 			}
 			if in.Name == MapSASLPasswords {
@@ -172,14 +154,14 @@ func (m *Manager) DeleteMap(ctx context.Context, actor, name string) (Result, er
 			}
 		}
 		if idx < 0 {
-			return refuse(store.ErrNotFound, "map %s does not exist", truncate(name, 100))
+			return store.NotFound("Map %s does not exist", truncate(name, 100))
 		}
 		old := st.Maps[idx]
-		if old.Owner == store.OwnerRefresher && actor != ActorRefresher {
-			return refuse(store.ErrForbidden, "map %s is kept up to date by the SPF refresher from DNS, so it cannot be deleted here; remove its SPF source first", name)
+		if old.Owner == store.OwnerRefresher {
+			return store.Forbidden("Map %s is kept up to date by the SPF refresher from DNS, so it cannot be deleted here; remove its SPF source first", name)
 		}
 		if where := m.mapReference(st, old.Type, old.Name); where != "" {
-			return refuse(store.ErrConflict, "map %s cannot be deleted: %s; remove that reference first", name, where)
+			return store.Conflict("Map %s cannot be deleted: %s; remove that reference first", name, where)
 		}
 		st.Maps = append(st.Maps[:idx:idx], st.Maps[idx+1:]...)
 		return nil
@@ -356,7 +338,7 @@ func (m *Manager) LookupMap(ctx context.Context, name, key string) (found bool, 
 	path := m.inst.MapPath(mp.Type, mp.Name)
 	stdout, stderr, runErr := m.pf.Run(ctx, strings.NewReader(key+"\n"), "postmap", "-q", "-", mp.Type+":"+path)
 	if said := firstProblemOnly(stderr); said != "" {
-		return false, "", refuse(store.ErrConflict, "look up %q in map %s: Postfix says: %s", truncate(key, 60), name, said)
+		return false, "", store.Conflict("Looking up %q in map %s: Postfix says: %s", truncate(key, 60), name, said)
 	}
 	if runErr != nil {
 		var ce *postfix.CmdError
@@ -386,18 +368,4 @@ func firstProblemOnly(stderr []byte) string {
 		return ""
 	}
 	return firstProblem(string(stderr))
-}
-
-// refusal is a user error whose message is the sentence alone; it wraps
-// one of store's sentinels for the web layer's status code.
-type refusal struct {
-	msg  string
-	kind error
-}
-
-func (e *refusal) Error() string { return e.msg }
-func (e *refusal) Unwrap() error { return e.kind }
-
-func refuse(kind error, format string, args ...any) error {
-	return &refusal{msg: fmt.Sprintf(format, args...), kind: kind}
 }

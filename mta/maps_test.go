@@ -113,7 +113,7 @@ func testPostfixParserErrorsAreRefusedWithTheirLine(t *testing.T, env *testEnv) 
 		}
 		n++
 		_, err := env.m.PutMap(ctx, "tester", store.Map{Name: tc.name, Type: tc.typ, Content: tc.content})
-		var fe *store.FieldError
+		var fe *store.UserError
 		if !errors.As(err, &fe) || fe.Line != tc.line {
 			t.Errorf("%s %q: err %v, want line %d", tc.typ, tc.content, err, tc.line)
 			continue
@@ -239,11 +239,10 @@ func testReferencedMapCannotBeDeletedOrRetyped(t *testing.T, env *testEnv) {
 
 func testRefresherMapsAreTheRefreshersOnly(t *testing.T, env *testEnv) {
 	ctx := context.Background()
-	saver := env.m.RefresherMaps()
-	if err := saver.PutMap(ctx, "scheduler", store.Map{Name: "gmail.com", Type: "cidr", Content: "192.0.2.0/24 permit\n", Owner: store.OwnerRefresher}); err != nil {
+	if _, err := env.m.PutRefresherMap(ctx, "scheduler", store.Map{Name: "gmail.com", Type: "cidr", Content: "192.0.2.0/24 permit\n", Owner: store.OwnerRefresher}); err != nil {
 		t.Fatal(err)
 	}
-	mp, err := saver.GetMap("gmail.com")
+	mp, err := env.m.GetMap("gmail.com")
 	if err != nil || mp.Owner != store.OwnerRefresher {
 		t.Fatalf("%+v %v", mp, err)
 	}
@@ -254,10 +253,10 @@ func testRefresherMapsAreTheRefreshersOnly(t *testing.T, env *testEnv) {
 	if _, err := env.m.DeleteMap(ctx, "admin (web)", "gmail.com"); !errors.Is(err, store.ErrForbidden) {
 		t.Fatalf("admin delete: %v", err)
 	}
-	if _, err := env.m.PutMap(ctx, ActorRefresher, store.Map{Name: "gmail.com", Type: "cidr", Content: "198.51.100.0/24 permit\n"}); err != nil {
+	if _, err := env.m.PutRefresherMap(ctx, "spf-refresher", store.Map{Name: "gmail.com", Type: "cidr", Content: "198.51.100.0/24 permit\n", Owner: store.OwnerRefresher}); err != nil {
 		t.Fatal(err)
 	}
-	if err := saver.PutMap(ctx, "scheduler", store.Map{Name: MapTransport, Type: "hash", Content: "a smtp:\n", Owner: store.OwnerRefresher}); !errors.Is(err, store.ErrConflict) {
+	if _, err := env.m.PutRefresherMap(ctx, "scheduler", store.Map{Name: MapTransport, Type: "hash", Content: "a smtp:\n", Owner: store.OwnerRefresher}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("refresher overwrote an admin map: %v", err)
 	}
 	if found, v, err := env.m.LookupMap(ctx, "gmail.com", "198.51.100.7"); err != nil || !found || v != "permit" {

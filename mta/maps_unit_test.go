@@ -96,7 +96,7 @@ func TestValidateMapContentRefuses(t *testing.T) {
 			continue
 		}
 		err := validateMapContent(store.Map{Name: tc.name, Type: tc.typ, Content: tc.content}, mc)
-		var fe *store.FieldError
+		var fe *store.UserError
 		if !errors.As(err, &fe) {
 			t.Errorf("case %d (%s %q): err = %v, want a field error", i, tc.name, tc.content, err)
 			continue

@@ -38,7 +38,7 @@ const (
 // ValidateSettings checks every field as the documentation describes and
 // returns the settings normalised (domains lowercased, bare relay IPs
 // bracketed) plus warnings that do not refuse the save. The first error is a
-// *store.FieldError naming the field.
+// *store.UserError naming the field.
 func ValidateSettings(s store.Settings) (store.Settings, []string, error) {
 	var warnings []string
 	out := s

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"postdeck/panics"
 	"postdeck/postfix"
 	"postdeck/postfix/postfixtest"
 )
@@ -298,7 +299,7 @@ func BenchmarkQueue(b *testing.B) {
 	qbFill(b, inst, p, 90000, "second@bench.test", 100000)
 	qbListVsBare(b, "queue_list_first_page_100k", q, p, Filter{Sender: "first@", Sort: "-arrival"}, 10000)
 	qbPeakMemory(b, q, Filter{Q: "bench.test"}, 100000)
-	if n := QueuePanics(); n != 0 {
+	if n := panics.Total(); n != 0 {
 		b.Fatalf("%d panics recovered", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"postdeck/panics"
 	"postdeck/postfix"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
@@ -50,7 +51,7 @@ func qtStart(t *testing.T, relayPort int) *qtEnv {
 		return p.Stream(ctx, stdin, stdout, stderr, name, args...)
 	}
 	t.Cleanup(func() {
-		if n := QueuePanics(); n != 0 {
+		if n := panics.Total(); n != 0 {
 			t.Errorf("%d panics recovered in queue goroutines", n)
 		}
 	})
@@ -512,7 +513,7 @@ func TestQueueBadIDsRunNothing(t *testing.T) {
 	calls := e.calls.Load()
 	for _, id := range []string{"../x", "-d", "ALL", "", strings.Repeat("A", 10000), "$(reboot)", "x; postsuper -d ALL", "`id`", "a\nALL"} {
 		for _, action := range Actions {
-			var fe *store.FieldError
+			var fe *store.UserError
 			if _, err := e.q.Action(context.Background(), action, []string{id}); !errors.As(err, &fe) || fe.Field != "ids" {
 				t.Fatalf("%s %q: %v", action, id, err)
 			}

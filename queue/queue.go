@@ -9,9 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"postdeck/panics"
 	"postdeck/postfix"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -196,7 +196,7 @@ func (q *Queue) snapshot(ctx context.Context) (*queueSnapshot, error) {
 func (q *Queue) build(ctx context.Context, b *snapshotBuild) {
 	defer func() {
 		if r := recover(); r != nil {
-			queuePanics.Add(1)
+			panics.Recovered(panics.Queue)
 			q.log.Error("queue listing panicked", "err", fmt.Errorf("panic: %v", r))
 			b.snap, b.err = nil, errors.New("list queue: internal error")
 		}
@@ -300,7 +300,7 @@ func (q *Queue) scan(ctx context.Context, fn func(*jsonMessage) error) error {
 		var err error
 		defer func() {
 			if r := recover(); r != nil {
-				queuePanics.Add(1)
+				panics.Recovered(panics.Queue)
 				err = fmt.Errorf("postqueue -j: panic: %v", r)
 			}
 			_ = pw.Close() // the child's copy closed when it exited: EOF
@@ -409,11 +409,3 @@ func (b *tailBuffer) String() string {
 	defer b.mu.Unlock()
 	return string(b.buf)
 }
-
-// queuePanics counts panics recovered in the queue's goroutines (a metric;
-// tests assert it stays zero).
-var queuePanics atomic.Uint64
-
-// QueuePanics returns how many panics the queue's goroutines recovered, for
-// /metrics.
-func QueuePanics() uint64 { return queuePanics.Load() }

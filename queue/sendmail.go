@@ -98,7 +98,7 @@ type preparedMail struct {
 
 // SendMail submits a message to the Postfix smtpd at addr (the local
 // instance) and returns the queue id Postfix assigned. Invalid input is a
-// *store.FieldError naming the field (subject, from, sender, recipients,
+// *store.UserError naming the field (subject, from, sender, recipients,
 // body); nothing is sent then.
 func SendMail(ctx context.Context, addr string, req SendMailRequest) (string, error) {
 	pm, err := prepareMail(req, time.Now())
@@ -496,7 +496,7 @@ func submit(ctx context.Context, addr string, pm preparedMail) (string, error) {
 func refused(field, what string, err error) error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
-		return store.Invalid(field, "%s: %d %s", what, se.Code, se.Message)
+		return store.Invalid(field, "%s: %d %s", what, se.Code, strings.TrimSpace(se.Message))
 	}
 	return fmt.Errorf("submit message: %w", err)
 }

@@ -63,7 +63,7 @@ func TestSendMailRefusesBadInput(t *testing.T) {
 		r.Recipients = append(AddressList(nil), ok.Recipients...)
 		c.edit(&r)
 		_, err := prepareMail(r, time.Now())
-		var fe *store.FieldError
+		var fe *store.UserError
 		if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("%+v: err %v, want invalid %s", r, err, c.field)
 		}

@@ -55,7 +55,7 @@ func TestMalformedIDsRunNothing(t *testing.T) {
 	for _, id := range bad {
 		for _, action := range Actions {
 			_, err := q.Action(ctx, action, []string{"4jZZFn03xzz1SCLg", id})
-			var fe *store.FieldError
+			var fe *store.UserError
 			if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &fe) || fe.Field != "ids" {
 				t.Fatalf("Action(%s, %q) = %v, want invalid ids", action, id, err)
 			}
@@ -102,7 +102,7 @@ func TestParseFilter(t *testing.T) {
 		"q":       {"q": {strings.Repeat("a", 300)}},
 	} {
 		_, err := ParseFilter(v)
-		var fe *store.FieldError
+		var fe *store.UserError
 		if !errors.As(err, &fe) || fe.Field != field {
 			t.Errorf("%v: %v, want field %s", v, err, field)
 		}

@@ -65,7 +65,7 @@ func (q *Queue) Show(ctx context.Context, id string) (MessageView, error) {
 	capped := out.isFull()
 	if err != nil && !capped {
 		if strings.Contains(stderr.String(), "open queue file") {
-			return MessageView{}, fmt.Errorf("show message %s: %w", id, store.ErrNotFound)
+			return MessageView{}, store.NotFound("Message %s is not in the queue (delivered, returned or removed meanwhile)", id)
 		}
 		return MessageView{}, fmt.Errorf("show message %s: %w", id, err)
 	}

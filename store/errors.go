@@ -3,10 +3,16 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
-// Sentinel errors. Every user error wraps one of them, so that exactly one
-// place (the web layer) turns errors into HTTP status codes.
+// Sentinel errors: the kinds of user error. Every user error is a
+// *UserError of one of these kinds, so that exactly one place (the web
+// layer) turns errors into HTTP status codes, and only a *UserError's
+// sentence ever reaches a browser or API client.
 var (
 	// ErrInvalid marks input that fails validation (HTTP 400).
 	ErrInvalid = errors.New("invalid input")
@@ -16,29 +22,85 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrForbidden marks an operation the caller may not perform (HTTP 403).
 	ErrForbidden = errors.New("forbidden")
+	// ErrUnavailable marks an operation that cannot run now because
+	// something it needs is down, such as Postfix (HTTP 503).
+	ErrUnavailable = errors.New("unavailable")
 )
 
-// FieldError is a validation error tied to one input field and, for
-// multi-line fields, to a line. Its message is a sentence for the
-// administrator; it already names the field.
-type FieldError struct {
-	Field string `json:"field"`
+// UserError is an error meant for the administrator: one sentence that
+// starts with a capital letter and names the field (and, for multi-line
+// fields, the line). Kind is one of the sentinels above.
+type UserError struct {
+	Kind  error  `json:"-"`
+	Field string `json:"field,omitempty"`
 	Line  int    `json:"line,omitempty"`
 	Msg   string `json:"error"`
 }
 
-func (e *FieldError) Error() string { return e.Msg }
+func (e *UserError) Error() string { return e.Msg }
 
-// Unwrap makes every FieldError match ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+// Unwrap makes a UserError match its kind with errors.Is.
+func (e *UserError) Unwrap() error { return e.Kind }
 
-// Invalid returns a FieldError for field with a formatted message.
+// Invalid returns a validation error for field.
 func Invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &UserError{Kind: ErrInvalid, Field: field, Msg: Sentence(format, args...)}
 }
 
-// InvalidLine returns a FieldError for one line of a multi-line field. The
-// message is prefixed with the line number.
+// InvalidLine returns a validation error for one line of a multi-line
+// field; the sentence starts with "Line N:".
 func InvalidLine(field string, line int, format string, args ...any) error {
-	return &FieldError{Field: field, Line: line, Msg: fmt.Sprintf("%s line %d: %s", field, line, fmt.Sprintf(format, args...))}
+	return &UserError{Kind: ErrInvalid, Field: field, Line: line,
+		Msg: "Line " + strconv.Itoa(line) + ": " + Sentence(format, args...)}
+}
+
+// NotFound returns an error for a missing object.
+func NotFound(format string, args ...any) error {
+	return &UserError{Kind: ErrNotFound, Msg: Sentence(format, args...)}
+}
+
+// Conflict returns an error for a request the current state contradicts.
+func Conflict(format string, args ...any) error {
+	return &UserError{Kind: ErrConflict, Msg: Sentence(format, args...)}
+}
+
+// Forbidden returns an error for an operation the caller may not perform.
+func Forbidden(format string, args ...any) error {
+	return &UserError{Kind: ErrForbidden, Msg: Sentence(format, args...)}
+}
+
+// Unavailable returns an error for an operation that cannot run now.
+func Unavailable(format string, args ...any) error {
+	return &UserError{Kind: ErrUnavailable, Msg: Sentence(format, args...)}
+}
+
+// WithField returns err with its field set, when err is a UserError
+// without one; other errors are returned as they are.
+func WithField(err error, field string) error {
+	var ue *UserError
+	if errors.As(err, &ue) && ue.Field == "" {
+		c := *ue
+		c.Field = field
+		return &c
+	}
+	return err
+}
+
+// Sentence formats a message in the one style of user errors: the first
+// letter capitalised, ending with a full stop (or the ?, ! or ) it has).
+func Sentence(format string, args ...any) string {
+	s := strings.TrimSpace(fmt.Sprintf(format, args...))
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if unicode.IsLower(r) {
+		s = string(unicode.ToUpper(r)) + s[n:]
+	}
+	switch s[len(s)-1] {
+	case '.', '?', '!':
+	default:
+		s += "."
+	}
+	return s
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"sort"
 	"time"
 
@@ -67,7 +66,7 @@ func (db *DB) GetSPFSource(name string) (SPFSource, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		found, err := getJSON(tx, bucketSPFSources, []byte(name), &s)
 		if err == nil && !found {
-			err = fmt.Errorf("spf source %q: %w", name, ErrNotFound)
+			err = NotFound("There is no SPF source for map %s", name)
 		}
 		return err
 	})
@@ -82,7 +81,7 @@ func (db *DB) CreateSPFSource(s SPFSource) error {
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketSPFSources).Get([]byte(s.Map)) != nil {
-			return fmt.Errorf("spf source for map %q already exists: %w", s.Map, ErrConflict)
+			return Conflict("An SPF source for map %s already exists", s.Map)
 		}
 		return putJSON(tx, bucketSPFSources, []byte(s.Map), s)
 	})
@@ -104,7 +103,7 @@ func (db *DB) DeleteSPFSource(name string) error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSPFSources)
 		if b.Get([]byte(name)) == nil {
-			return fmt.Errorf("spf source %q: %w", name, ErrNotFound)
+			return NotFound("There is no SPF source for map %s", name)
 		}
 		if err := b.Delete([]byte(name)); err != nil {
 			return err
@@ -120,7 +119,7 @@ func (db *DB) GetJobStatus(name string) (JobStatus, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		found, err := getJSON(tx, bucketJobs, []byte(name), &st)
 		if err == nil && !found {
-			err = fmt.Errorf("job %q: %w", name, ErrNotFound)
+			err = NotFound("Job %s has never run", name)
 		}
 		return err
 	})

@@ -246,7 +246,7 @@ func (db *DB) MPASpoolGet(id string) (SpoolEntry, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		found, err := getJSON(tx, bucketMPASpool, []byte(id), &e)
 		if err == nil && !found {
-			err = fmt.Errorf("spool entry %q: %w", id, ErrNotFound)
+			err = NotFound("MPA queue entry %s does not exist", id)
 		}
 		return err
 	})
@@ -269,7 +269,7 @@ func (db *DB) MPAErrorGet(id string) (ErrorEntry, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		found, err := getJSON(tx, bucketMPAErrors, []byte(id), &e)
 		if err == nil && !found {
-			err = fmt.Errorf("error entry %q: %w", id, ErrNotFound)
+			err = NotFound("Error-repository entry %s does not exist", id)
 		}
 		return err
 	})
@@ -295,7 +295,7 @@ func errorIDs(tx *bolt.Tx, ids []string, all bool) ([][]byte, error) {
 		}
 		seen[id] = true
 		if b.Get([]byte(id)) == nil {
-			return nil, fmt.Errorf("error entry %q: %w", id, ErrNotFound)
+			return nil, NotFound("Error-repository entry %s does not exist", id)
 		}
 		keys = append(keys, []byte(id))
 	}

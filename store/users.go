@@ -3,7 +3,6 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"regexp"
 	"sort"
 	"time"
@@ -66,7 +65,7 @@ func (db *DB) GetUser(name string) (User, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		found, err := getJSON(tx, bucketUsers, []byte(name), &u)
 		if err == nil && !found {
-			err = fmt.Errorf("user %q: %w", name, ErrNotFound)
+			err = NotFound("User %s does not exist", name)
 		}
 		return err
 	})

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"postdeck/mta"
+	"postdeck/panics"
 	"postdeck/store"
 )
 
@@ -23,7 +24,7 @@ import (
 // private Postfix): the route crawler, login and sessions, and the browser.
 func TestConsole(t *testing.T) {
 	st := newStack(t)
-	panicsBefore := Panics()
+	panicsBefore := panics.Total()
 	t.Run("crawler", func(t *testing.T) { testCrawler(t, st) })
 	t.Run("pages", func(t *testing.T) { testPagesPerRole(t, st) })
 	t.Run("login", func(t *testing.T) { testLogin(t, st) })
@@ -31,7 +32,7 @@ func TestConsole(t *testing.T) {
 	t.Run("forms", func(t *testing.T) { testForms(t, st) })
 	t.Run("dashboard", func(t *testing.T) { testDashboardRecent(t, st) })
 	t.Run("browser", func(t *testing.T) { testBrowser(t, st) })
-	if n := Panics() - panicsBefore; n != 0 {
+	if n := panics.Total() - panicsBefore; n != 0 {
 		t.Errorf("%d handler panics", n)
 	}
 }

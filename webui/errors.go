@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
 
+	"postdeck/panics"
 	"postdeck/store"
 )
 
@@ -21,7 +21,7 @@ type apiError struct {
 // errorStatus maps an error to its HTTP status and the sentence a client may
 // see. Internal errors get a generic sentence; their text goes to the log.
 func errorStatus(err error) (int, apiError) {
-	var fe *store.FieldError
+	var fe *store.UserError
 	var fiberErr *fiber.Error
 	switch {
 	case errors.As(err, &fe):
@@ -60,16 +60,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	return c.Status(code).JSON(body)
 }
 
-// panics counts recovered panics in request handlers.
-var panics atomic.Int64
-
-// Panics reports how many request handlers panicked.
-func Panics() int64 { return panics.Load() }
-
 func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			panics.Add(1)
+			panics.Recovered(panics.WebUI)
 			s.log.Error("panic in handler", "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			err = fmt.Errorf("panic: %v", r)
 		}

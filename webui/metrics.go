@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/panics"
 	"postdeck/queue"
 )
 
@@ -142,10 +142,9 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	for result, n := range mta.ApplyResults() {
 		counter(descApplies, float64(n), result)
 	}
-	counter(descPanics, float64(Panics()), "webui")
-	counter(descPanics, float64(mpa.Panics()), "mpa")
-	counter(descPanics, float64(jobs.Panics()), "jobs")
-	counter(descPanics, float64(queue.QueuePanics()), "queue")
+	for _, comp := range panics.Components() {
+		counter(descPanics, float64(panics.Count(comp)), comp)
+	}
 }
 
 func boolFloat(b bool) float64 {

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"postdeck/mpa"
+	"postdeck/panics"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
@@ -20,13 +21,13 @@ import (
 // requeue it with the confirmation, and see it delivered with the footer).
 func TestMPAConsole(t *testing.T) {
 	st := newStack(t)
-	panicsBefore := Panics()
+	panicsBefore := panics.Total()
 	t.Run("api", func(t *testing.T) { testMPAPipelineAPI(t, st) })
 	sink := postfixtest.NewSink(t, st.relayPort)
 	id := errorEntryViaTemplate(t, st)
 	t.Run("pages", func(t *testing.T) { testMPAPages(t, st, id) })
 	t.Run("browser", func(t *testing.T) { testMPABrowser(t, st, sink, id) })
-	if n := Panics() - panicsBefore; n != 0 {
+	if n := panics.Total() - panicsBefore; n != 0 {
 		t.Errorf("%d handler panics", n)
 	}
 }

@@ -42,7 +42,7 @@ func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 	if ferr != nil {
 		return ferr
 	}
-	var fe *store.FieldError
+	var fe *store.UserError
 	if errors.As(err, &fe) {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
 		flash = &Flash{Kind: "error", Message: "The main config was not saved: correct the error shown under the editor."}

@@ -124,7 +124,7 @@ func (s *Server) pageMapsCreate(c *fiber.Ctx) error {
 	if ferr != nil {
 		return ferr
 	}
-	var fe *store.FieldError
+	var fe *store.UserError
 	if errors.As(err, &fe) {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
 		flash = &Flash{Kind: "error", Message: "The map was not created: correct the error shown under the form."}
@@ -179,7 +179,7 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 	if name == mta.MapSASLPasswords {
 		data.Content = mta.MaskSecrets(store.Map{Name: name, Content: content}).Content
 	}
-	var fe *store.FieldError
+	var fe *store.UserError
 	if errors.As(err, &fe) {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
 		flash = &Flash{Kind: "error", Message: "The map was not saved: correct the error shown under the editor."}

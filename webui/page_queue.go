@@ -218,7 +218,7 @@ func (s *Server) pageQueue(c *fiber.Ctx) error {
 	if err == nil {
 		d.Page, err = s.deps.Queue.List(c.UserContext(), f)
 	}
-	var fe *store.FieldError
+	var fe *store.UserError
 	switch {
 	case err == nil:
 		d.Listed = true

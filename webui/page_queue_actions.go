@@ -208,7 +208,7 @@ func replaceHidden(h []hiddenField, name, value string) []hiddenField {
 
 // publicText is the sentence of a user error; anything else is generic.
 func publicText(err error) string {
-	var fe *store.FieldError
+	var fe *store.UserError
 	if errors.As(err, &fe) {
 		return upperFirst(fe.Msg) + "."
 	}

@@ -168,7 +168,7 @@ func (d *rulesPageData) withNewSlot(admin bool) {
 
 // setError puts a validation error where it belongs and returns the
 // flash sentence.
-func (d *rulesPageData) setError(fe *store.FieldError) string {
+func (d *rulesPageData) setError(fe *store.UserError) string {
 	where := ""
 	switch {
 	case fe.Field == "rules":
@@ -226,7 +226,7 @@ func (s *Server) pageRulesPost(c *fiber.Ctx) error {
 		msg := fmt.Sprintf("Saved the rules and %d %s; the MPA uses them for the next message.", n, repoPlural(n, "template", "templates"))
 		return s.flashAndRedirect(c, &Flash{Kind: "success", Message: msg}, "/queues/mpa/rules")
 	}
-	var fe *store.FieldError
+	var fe *store.UserError
 	if !errors.As(err, &fe) {
 		return err
 	}
@@ -263,12 +263,12 @@ func (s *Server) pageRulesPreview(c *fiber.Ctx) error {
 	res, err := s.deps.MPA.Preview(c.UserContext(), req)
 	d.withNewSlot(admin)
 	if err != nil {
-		var fe *store.FieldError
+		var fe *store.UserError
 		if !errors.As(err, &fe) {
 			return err
 		}
 		if fe.Field == "name" {
-			fe = &store.FieldError{Field: "templates", Msg: fe.Msg}
+			fe = &store.UserError{Kind: store.ErrInvalid, Field: "templates", Msg: fe.Msg}
 		}
 		flash := &Flash{Kind: "error", Message: "The preview failed: " + d.setError(fe) + "."}
 		return s.renderStatus(c, fiber.StatusBadRequest, "rules", "Rules and Templates", d, flash)

@@ -74,7 +74,7 @@ func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
 		return s.flashAndRedirect(c, &Flash{Kind: "success", Message: "Test mail sent: Postfix queued it as " + id + "."}, "/sendmail?"+v.Encode())
 	}
 	d := sendmailPageData{Form: form, Errors: map[string]string{}}
-	var fe *store.FieldError
+	var fe *store.UserError
 	if errors.As(err, &fe) {
 		field := fe.Field
 		if field == "" {

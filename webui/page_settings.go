@@ -126,7 +126,7 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 	if ferr != nil {
 		return ferr
 	}
-	var fe *store.FieldError
+	var fe *store.UserError
 	if errors.As(err, &fe) && fe.Field != "" {
 		data.Errors[fe.Field] = fe.Msg
 		flash = &Flash{Kind: "error", Message: "The settings were not saved: correct the field marked below."}

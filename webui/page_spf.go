@@ -92,8 +92,8 @@ func (s *Server) pageSPFRemove(c *fiber.Ctx) error {
 	return s.flashAndRedirect(c, &Flash{Kind: "success", Message: "Removed the source of map " + name + "; the map stays, now edited by administrators."}, "/mta/spf")
 }
 
-func asFieldError(err error) (*store.FieldError, bool) {
-	var fe *store.FieldError
+func asFieldError(err error) (*store.UserError, bool) {
+	var fe *store.UserError
 	if errors.As(err, &fe) {
 		return fe, true
 	}

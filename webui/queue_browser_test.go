@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"postdeck/panics"
 	"postdeck/queue"
 	"regexp"
 	"slices"
@@ -25,7 +26,7 @@ import (
 // confirmation page) and as an auditor.
 func TestQueuePages(t *testing.T) {
 	st := newStack(t)
-	panicsBefore := Panics()
+	panicsBefore := panics.Total()
 	// Three messages from one sender, through the API, deferred before
 	// the browser starts (its context has a 2-minute budget).
 	for i := 0; i < 3; i++ {
@@ -41,7 +42,7 @@ func TestQueuePages(t *testing.T) {
 
 	t.Run("browser", func(t *testing.T) { testQueueBrowser(t, st, bulk) })
 	t.Run("http", func(t *testing.T) { testQueueHTTP(t, st) })
-	if n := Panics() - panicsBefore; n != 0 {
+	if n := panics.Total() - panicsBefore; n != 0 {
 		t.Errorf("%d handler panics", n)
 	}
 }
