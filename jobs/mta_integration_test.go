@@ -38,7 +38,7 @@ func TestRefreshThroughTheApplyPipeline(t *testing.T) {
 	}
 	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
 	ctx := context.Background()
-	if err := mgr.Start(ctx); err != nil {
+	if _, err := mgr.Start(ctx); err != nil {
 		t.Fatalf("start postfix: %v", err)
 	}
 

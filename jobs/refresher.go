@@ -49,6 +49,9 @@ type RefresherConfig struct {
 	// RefreshOnStart runs, at Start, every source that has never run, so a
 	// fresh appliance does not wait up to a day for its maps.
 	RefreshOnStart bool
+	// OnScheduled, when set, hears the result of every refresh the
+	// refresher ran on its own (schedule, start): the daemon audits those.
+	OnScheduled func(res RefreshResult, err error)
 }
 
 // Refresher keeps SPF-derived cidr maps current.
@@ -60,6 +63,7 @@ type Refresher struct {
 	flat  *Flattener
 
 	refreshOnStart bool
+	onScheduled    func(RefreshResult, error)
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // one refresh per map at a time
@@ -96,6 +100,7 @@ func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
 		},
 		locks:          map[string]*sync.Mutex{},
 		refreshOnStart: cfg.RefreshOnStart,
+		onScheduled:    cfg.OnScheduled,
 	}, nil
 }
 
@@ -126,7 +131,7 @@ func (r *Refresher) Start(ctx context.Context) error {
 			if _, err := r.db.GetJobStatus(store.SPFJobName(s.Map)); errors.Is(err, store.ErrNotFound) {
 				name := s.Map
 				r.sched.Go(store.SPFJobName(name), func(ctx context.Context) {
-					_, _ = r.refresh(ctx, ActorRefresher, name)
+					r.scheduledRefresh(ctx, name)
 				})
 			}
 		}
@@ -137,8 +142,16 @@ func (r *Refresher) Start(ctx context.Context) error {
 func (r *Refresher) schedule(s store.SPFSource) error {
 	name := s.Map
 	return r.sched.Add(store.SPFJobName(name), s.Schedule, func(ctx context.Context) {
-		_, _ = r.refresh(ctx, ActorRefresher, name)
+		r.scheduledRefresh(ctx, name)
 	})
+}
+
+// scheduledRefresh is a refresh the refresher runs on its own.
+func (r *Refresher) scheduledRefresh(ctx context.Context, name string) {
+	res, err := r.refresh(ctx, ActorRefresher, name)
+	if r.onScheduled != nil {
+		r.onScheduled(res, err)
+	}
 }
 
 // SourceStatus is one source with the state of its refresh job, as the map

@@ -2,18 +2,14 @@ package mta
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"postdeck/postfix"
-	"postdeck/store"
 )
 
 // ImportForInstance imports srcDir (usually inst.ConfigDir) and checks the
@@ -23,7 +19,7 @@ import (
 // the line to change, rather than by the apply after it was stored.
 func ImportForInstance(ctx context.Context, inst Instance, sbinDir, srcDir string) (*ImportResult, error) {
 	if sbinDir == "" {
-		sbinDir = "/usr/sbin"
+		sbinDir = postfix.DefaultSbinDir
 	}
 	res, err := ImportConfig(ctx, postfix.Runner{SbinDir: sbinDir}, srcDir)
 	if err != nil {
@@ -46,56 +42,6 @@ func ImportForInstance(ctx context.Context, inst Instance, sbinDir, srcDir strin
 		return nil, importWrap(srcDir+"/main.cf (line numbers of the imported document)", err)
 	}
 	return res, nil
-}
-
-// ImportOnFirstStart imports the system's Postfix into a new database. serve
-// calls it before Manager.Start: when the database has never been seeded,
-// the instance is not private and inst.ConfigDir/main.cf exists, it imports
-// that configuration (ImportForInstance), copies the originals to
-// backupRoot/import-backup-TIME (BackupConfig) and stores the state, so that
-// Start's first apply renders the same Postfix behaviour instead of seeding
-// the defaults. It reports whether it imported. An error means main.cf
-// cannot be represented exactly; the database stays unseeded and serve
-// should stop, since seeding the defaults would replace a working
-// configuration.
-func ImportOnFirstStart(ctx context.Context, db *store.DB, inst Instance, sbinDir, backupRoot string, log *slog.Logger) (bool, error) {
-	if inst.Private {
-		return false, nil
-	}
-	seeded, err := db.Initialized()
-	if err != nil || seeded {
-		return false, err
-	}
-	mainCF := filepath.Join(inst.ConfigDir, "main.cf")
-	if _, err := os.Stat(mainCF); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
-		}
-		return false, fmt.Errorf("import at first start: %w", err)
-	}
-	res, err := ImportForInstance(ctx, inst, sbinDir, inst.ConfigDir)
-	if err != nil {
-		return false, fmt.Errorf("import %s at first start: %w (fix it and start again, or move main.cf away to start from postdeck's defaults)", mainCF, err)
-	}
-	backup := filepath.Join(backupRoot, "import-backup-"+time.Now().UTC().Format("20060102T150405Z"))
-	if err := BackupConfig(inst.ConfigDir, backup, res); err != nil {
-		return false, err
-	}
-	if err := db.SaveState(res.State); err != nil {
-		return false, fmt.Errorf("store imported state: %w", err)
-	}
-	detail := fmt.Sprintf("imported %s with %d maps; originals in %s", mainCF, len(res.Maps), backup)
-	if len(res.Notes) > 0 {
-		detail += "; " + strings.Join(res.Notes, "; ")
-	}
-	if err := db.AppendAudit(store.AuditEntry{Actor: "system", Action: "import", Result: "imported", Detail: detail}); err != nil {
-		log.Error("write audit entry", "err", err)
-	}
-	log.Info("imported the existing Postfix configuration", "config", inst.ConfigDir, "maps", len(res.Maps), "backup", backup)
-	for _, n := range res.Notes {
-		log.Info("import note", "note", n)
-	}
-	return true, nil
 }
 
 // BackupConfig copies the configuration Import read into dst (created 0700,

@@ -3,9 +3,7 @@ package mta
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -514,74 +512,6 @@ func TestImportAppliesToPrivatePostfix(t *testing.T) {
 			}
 			compareImport(t, dir, e.inst.ConfigDir, res, privateBlock(e.inst))
 		})
-	}
-}
-
-func TestImportOnFirstStart(t *testing.T) {
-	postfixtest.Require(t)
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := importDir(t, "testdata/import/relay-gateway.cf")
-	data := postfixtest.Dir(t)
-	db, err := store.Open(filepath.Join(data, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	inst := Instance{ConfigDir: dir, SMTPListen: ":25", ReinjectListen: "127.0.0.1:10026"}
-
-	// A private instance never imports.
-	priv := inst
-	priv.Private, priv.BaseDir = true, filepath.Dir(dir)
-	if ok, err := ImportOnFirstStart(ctx, db, priv, postfixtest.SbinDir, data, log); ok || err != nil {
-		t.Fatalf("private: %v %v", ok, err)
-	}
-	ok, err := ImportOnFirstStart(ctx, db, inst, postfixtest.SbinDir, data, log)
-	if !ok || err != nil {
-		t.Fatalf("first start: %v %v", ok, err)
-	}
-	st, err := db.LoadState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Settings.Hostname != "mx1.gw.example.org" || !strings.Contains(st.MainConfig, "maps.d/hash.relay_recipients.map") {
-		t.Errorf("stored state: %+v", st.Settings)
-	}
-	backups, _ := filepath.Glob(filepath.Join(data, "import-backup-*"))
-	if len(backups) != 1 {
-		t.Fatalf("backups: %v", backups)
-	}
-	for _, f := range []string{"main.cf", "transport", "transport.db", "sasl_passwd"} {
-		a, errA := os.ReadFile(filepath.Join(dir, f))
-		b, errB := os.ReadFile(filepath.Join(backups[0], f))
-		if errA != nil || errB != nil || string(a) != string(b) {
-			t.Errorf("backup of %s: %v %v", f, errA, errB)
-		}
-	}
-	if fi, err := os.Stat(filepath.Join(backups[0], "sasl_passwd")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("backup keeps sasl_passwd private: %v %v", fi.Mode(), err)
-	}
-	// Seeded: the next start does not import again.
-	if ok, err := ImportOnFirstStart(ctx, db, inst, postfixtest.SbinDir, data, log); ok || err != nil {
-		t.Fatalf("second start: %v %v", ok, err)
-	}
-}
-
-func TestImportOnFirstStartWithoutMainCF(t *testing.T) {
-	postfixtest.Require(t)
-	data := postfixtest.Dir(t)
-	db, err := store.Open(filepath.Join(data, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	inst := Instance{ConfigDir: postfixtest.Dir(t), SMTPListen: ":25"}
-	ok, err := ImportOnFirstStart(context.Background(), db, inst, postfixtest.SbinDir, data, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if ok || err != nil {
-		t.Fatalf("no main.cf: %v %v", ok, err)
-	}
-	if seeded, _ := db.Initialized(); seeded {
-		t.Errorf("the database was seeded without a main.cf to import")
 	}
 }
 

@@ -96,38 +96,38 @@ func (m *Manager) Postfix() postfix.Runner { return m.pf }
 func (m *Manager) Instance() Instance { return m.inst }
 
 // Start seeds a new database with the defaults, then renders and applies the
-// stored state and makes sure Postfix runs.
-func (m *Manager) Start(ctx context.Context) error {
+// stored state and makes sure Postfix runs. The result and error are what
+// an Update would return, for the caller's audit entry.
+func (m *Manager) Start(ctx context.Context) (Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.inst.Private {
 		for _, d := range []string{m.inst.ConfigDir, filepath.Join(m.inst.BaseDir, "spool")} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("create private instance: %w", err)
+				return Result{}, fmt.Errorf("create private instance: %w", err)
 			}
 		}
 	}
 	cat, err := loadCatalog(ctx, m.pf)
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 	m.catalog = cat
 	ok, err := m.db.Initialized()
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 	if !ok {
 		if err := m.db.SaveState(DefaultState(time.Now())); err != nil {
-			return fmt.Errorf("seed database: %w", err)
+			return Result{}, fmt.Errorf("seed database: %w", err)
 		}
 		m.log.Info("database seeded with default settings, main config and maps")
 	}
 	st, err := m.db.LoadState()
 	if err != nil {
-		return err
+		return Result{}, err
 	}
-	_, err = m.applyLocked(ctx, "system", "apply at start", st, true)
-	return err
+	return m.applyLocked(ctx, "system", "apply at start", st, true)
 }
 
 // Shutdown stops a private Postfix; the system's Postfix keeps running.

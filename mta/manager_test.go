@@ -47,7 +47,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
-	if err := m.Start(context.Background()); err != nil {
+	if _, err := m.Start(context.Background()); err != nil {
 		t.Fatalf("start: %v\n%s", err, readFile(filepath.Join(inst.BaseDir, "maillog")))
 	}
 	if err := postfixtest.WaitPort(smtpAddr, 5*time.Second); err != nil {
@@ -406,7 +406,7 @@ func TestRestartKeepsStateAndRecreatesMainCF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m2.Start(ctx); err != nil {
+	if _, err := m2.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := env.postconf(t, "myhostname"); got != "persist.example.test" {

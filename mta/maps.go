@@ -47,7 +47,7 @@ func ValidMapName(name string) error {
 
 // ValidMapType checks a map type against those postdeck manages.
 func ValidMapType(typ string) error {
-	for _, t := range mapTypes {
+	for _, t := range MapTypes {
 		if t == typ {
 			return nil
 		}

@@ -39,7 +39,7 @@ func newBenchEnv(tb testing.TB) (*Manager, Instance) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { postfixtest.StopByPidFile(tb, inst.QueueDir()) })
-	if err := m.Start(context.Background()); err != nil {
+	if _, err := m.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	return m, inst

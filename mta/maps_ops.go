@@ -62,7 +62,14 @@ func (m *Manager) GetMap(name string) (store.Map, error) {
 // is store.ErrConflict. For the SASL password map, a masked password
 // (********) or an empty one keeps the stored password of that key.
 func (m *Manager) PutMap(ctx context.Context, actor string, in store.Map) (Result, error) {
-	return m.putMap(ctx, actor, in, false)
+	return m.putMap(ctx, actor, in, false, false)
+}
+
+// CreateMap is PutMap for a map that must not exist yet: the check and the
+// save happen under the same apply lock, so two administrators creating the
+// same name cannot both succeed (store.ErrConflict for the second).
+func (m *Manager) CreateMap(ctx context.Context, actor string, in store.Map) (Result, error) {
+	return m.putMap(ctx, actor, in, false, true)
 }
 
 // PutRefresherMap is the SPF refresher's way to save a map: it may create
@@ -70,10 +77,10 @@ func (m *Manager) PutMap(ctx context.Context, actor string, in store.Map) (Resul
 // hand one over to the administrators (in.Owner admin), but never
 // overwrites an administrator's map (store.ErrConflict).
 func (m *Manager) PutRefresherMap(ctx context.Context, actor string, in store.Map) (Result, error) {
-	return m.putMap(ctx, actor, in, true)
+	return m.putMap(ctx, actor, in, true, false)
 }
 
-func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher bool) (Result, error) {
+func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher, create bool) (Result, error) {
 	if err := ValidMapName(in.Name); err != nil {
 		m.record(actor, "map", "refused", err.Error())
 		return Result{}, err
@@ -91,6 +98,9 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 			}
 		}
 		owner := store.OwnerAdmin
+		if create && idx >= 0 {
+			return store.Conflict("Map %s already exists; open it on the Maps page to edit it", in.Name)
+		}
 		if idx >= 0 {
 			old := st.Maps[idx]
 			owner = old.Owner
@@ -235,17 +245,21 @@ const maskedPassword = "********"
 // passwords of the SASL password map become ********. Other maps are
 // returned unchanged.
 func MaskSecrets(mp store.Map) store.Map {
-	if mp.Name != MapSASLPasswords {
-		return mp
+	mp.Content = MaskSecretsContent(mp.Name, mp.Content)
+	return mp
+}
+
+// MaskSecretsContent is MaskSecrets for the content of map name.
+func MaskSecretsContent(name, content string) string {
+	if name != MapSASLPasswords {
+		return content
 	}
 	var b strings.Builder
-	b.Grow(len(mp.Content))
-	lines := strings.SplitAfter(mp.Content, "\n")
-	for _, line := range lines {
+	b.Grow(len(content))
+	for _, line := range strings.SplitAfter(content, "\n") {
 		b.WriteString(maskLine(line))
 	}
-	mp.Content = b.String()
-	return mp
+	return b.String()
 }
 
 // maskLine masks the password of one "key user:password" line. A

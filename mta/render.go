@@ -68,11 +68,12 @@ type File struct {
 // to their contents.
 type Rendered map[string]File
 
-// Map types postdeck manages, and which of them postmap builds into .db.
-var (
-	mapTypes   = []string{"btree", "cidr", "hash", "pcre", "regexp"}
-	indexedMap = map[string]bool{"btree": true, "hash": true}
-)
+// MapTypes are the map types postdeck manages (the five of the guide), in
+// the order forms offer them: the one list of them.
+var MapTypes = []string{"hash", "btree", "cidr", "pcre", "regexp"}
+
+// indexedMap are the MapTypes postmap builds into a .db file.
+var indexedMap = map[string]bool{"btree": true, "hash": true}
 
 // MapFile is the path of a map's source file relative to ConfigDir.
 func MapFile(typ, name string) string { return "maps.d/" + typ + "." + name + ".map" }

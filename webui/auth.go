@@ -5,49 +5,34 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/store"
+	"postdeck/admin"
 )
+
+// Identity is the authenticated caller; the operations layer checks its
+// role again for every action.
+type Identity = admin.Identity
 
 // How a request proved who it is.
 const (
-	ViaSocket  = "socket"  // root-only unix socket: trusted
-	ViaToken   = "token"   // Authorization: Bearer
-	ViaSession = "session" // console login cookie (needs CSRF on unsafe methods)
+	ViaSocket  = admin.ViaSocket
+	ViaToken   = admin.ViaToken
+	ViaSession = admin.ViaSession
 )
 
 const localIdentity = "identity"
 
-// Identity is the authenticated caller.
-type Identity struct {
-	Name string
-	Role string
-	Via  string
-}
-
-// perm is what a route needs.
-type perm int
+// perm is what a route needs: the operations layer's permissions, checked
+// at the edge first so that a page never starts for a caller it would
+// refuse.
+type perm = admin.Perm
 
 const (
-	permPublic  perm = iota // no login
-	permRead                // any role, auditor included
-	permOperate             // operator or admin: queues, send mail, error repository
-	permAdmin               // admin only
-	permAudit               // admin or auditor: the audit log
+	permPublic  = admin.PermPublic
+	permRead    = admin.PermRead
+	permOperate = admin.PermOperate
+	permAdmin   = admin.PermAdmin
+	permAudit   = admin.PermAudit
 )
-
-func (p perm) allows(role string) bool {
-	switch p {
-	case permPublic, permRead:
-		return store.ValidRole(role)
-	case permOperate:
-		return role == store.RoleAdmin || role == store.RoleOperator
-	case permAdmin:
-		return role == store.RoleAdmin
-	case permAudit:
-		return role == store.RoleAdmin || role == store.RoleAuditor
-	}
-	return false
-}
 
 // identity returns the caller, if authenticated.
 func identity(c *fiber.Ctx) (Identity, bool) {
@@ -55,12 +40,11 @@ func identity(c *fiber.Ctx) (Identity, bool) {
 	return id, ok
 }
 
-// actor names the caller for the audit log.
-func actor(c *fiber.Ctx) string {
-	if id, ok := identity(c); ok {
-		return id.Name + " (" + id.Via + ")"
-	}
-	return "anonymous"
+// who is the caller for an operation: the authenticated identity, or an
+// identity without a role (which every operation but public ones refuses).
+func who(c *fiber.Ctx) Identity {
+	id, _ := identity(c)
+	return id
 }
 
 // authenticate finds the caller from a bearer token or a session cookie. It
@@ -71,11 +55,11 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		if !ok || secret == "" {
 			return fiber.NewError(fiber.StatusUnauthorized, "malformed Authorization header: use Bearer TOKEN")
 		}
-		t, err := s.deps.DB.LookupToken(secret)
+		id, err := s.admin.TokenIdentity(secret)
 		if err != nil {
 			return fiber.NewError(fiber.StatusUnauthorized, "unknown or revoked token")
 		}
-		c.Locals(localIdentity, Identity{Name: "token:" + t.Name, Role: t.Role, Via: ViaToken})
+		c.Locals(localIdentity, id)
 		return c.Next()
 	}
 	if id, ok := s.sessionIdentity(c); ok {
@@ -95,7 +79,7 @@ func (s *Server) need(p perm) fiber.Handler {
 		if !ok {
 			return errUnauthorized
 		}
-		if !p.allows(id.Role) {
+		if !p.Allows(id.Role) {
 			return fiber.NewError(fiber.StatusForbidden, "your role ("+id.Role+") may not do this")
 		}
 		if id.Via == ViaSession && !safeMethod(c.Method()) && !s.validCSRF(c) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Session and login defaults; Config can shorten or lengthen them.
@@ -30,9 +28,6 @@ type console struct {
 	limiter  *loginLimiter
 	status   *statusCache
 	recent   recentAudit
-
-	dummyOnce sync.Once
-	dummyHash []byte
 }
 
 func newConsole(cfg Config, running func(context.Context) bool) *console {
@@ -51,19 +46,6 @@ func newConsole(cfg Config, running func(context.Context) bool) *console {
 		limiter:  newLoginLimiter(loginWindow, loginMaxFailures, time.Now),
 		status:   &statusCache{ttl: statusTTL, probe: running},
 	}
-}
-
-// dummyBcrypt is compared against when the username is unknown, so that an
-// unknown user costs the same time as a wrong password.
-func (cs *console) dummyBcrypt() []byte {
-	cs.dummyOnce.Do(func() {
-		h, err := bcrypt.GenerateFromPassword([]byte("postdeck dummy password"), bcrypt.DefaultCost)
-		if err != nil {
-			panic(err) // only on a broken random source
-		}
-		cs.dummyHash = h
-	})
-	return cs.dummyHash
 }
 
 // statusCache runs the probe (`postfix status`) at most once per ttl; callers

@@ -165,7 +165,7 @@ func testPagesPerRole(t *testing.T, st *stack) {
 				continue
 			}
 			want := http.StatusOK
-			if !r.perm.allows(role) || (r.path == "/audit" && role == store.RoleOperator) {
+			if !r.perm.Allows(role) || (r.path == "/audit" && role == store.RoleOperator) {
 				want = http.StatusForbidden
 			}
 			res := c.get(r.path)

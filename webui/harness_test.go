@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"postdeck/admin"
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
@@ -31,6 +32,8 @@ type stack struct {
 	db     *store.DB
 	mgr    *mta.Manager
 	mpa    *mpa.Server
+	admin  *admin.Service
+	queue  *queue.Queue
 	srv    *Server
 	base   string // http://127.0.0.1:PORT
 	socket string
@@ -108,7 +111,9 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
-	if err := mgr.Start(context.Background()); err != nil {
+	q := queue.New(mgr.Postfix(), log)
+	ops := admin.New(admin.Config{DB: db, MTA: mgr, MPA: mpaSrv, Log: log, Queue: q, SubmitAddr: inst.SubmitAddr()})
+	if _, err := ops.ApplyAtStart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// Mail leaves through a relay host on loopback (closed until a test
@@ -117,7 +122,7 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	settings := store.DefaultSettings()
 	settings.Hostname = "mx.gw.example.test"
 	settings.ExternalRelayHost = "[127.0.0.1]:" + strconv.Itoa(relayPort)
-	if _, err := mgr.SaveSettings(context.Background(), "test", settings); err != nil {
+	if _, err := ops.SaveSettings(context.Background(), admin.Root, settings); err != nil {
 		t.Fatal(err)
 	}
 	if opts.Resolver == "" {
@@ -125,20 +130,18 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	}
 	sched := jobs.NewScheduler(log)
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
-		DB: db, Maps: mgr.RefresherMaps(), Scheduler: sched, Logger: log,
+		DB: db, Maps: ops.RefresherMaps(), Scheduler: sched, Logger: log, OnScheduled: ops.AuditScheduledRefresh,
 		// Loopback only: tests that refresh start their own DNS server.
 		Resolver: opts.Resolver, QueryTimeout: 200 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ops.SetRefresher(refresher)
 	if err := refresher.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{}, Deps{
-		DB: db, MTA: mgr, MPA: mpaSrv, SPF: refresher, Log: log,
-		Queue: queue.New(mgr.Postfix(), log), SubmitAddr: inst.SubmitAddr(),
-	})
+	srv := New(Config{}, Deps{Admin: ops, Log: log})
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -155,15 +158,12 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	st := &stack{db: db, mgr: mgr, mpa: mpaSrv, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen, relayPort: relayPort}
+	st := &stack{db: db, mgr: mgr, mpa: mpaSrv, admin: ops, queue: q, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen, relayPort: relayPort}
 	if err := postfixtest.WaitPort(tcp.Addr().String(), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
-
-// deps returns the stack's web dependencies.
-func (st *stack) deps() Deps { return st.srv.deps }
 
 // socketClient is an HTTP client for the trusted unix socket.
 func (st *stack) socketClient() *http.Client {

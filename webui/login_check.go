@@ -5,8 +5,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"golang.org/x/crypto/bcrypt"
 
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -30,15 +30,13 @@ func (s *Server) checkLogin(c *fiber.Ctx, username, password string) (store.User
 		s.log.Warn("login refused: rate limit", "remote", ip, "username", username)
 		return store.User{}, errLoginLimited
 	}
-	u, err := s.deps.DB.GetUser(username)
+	u, err := s.admin.Authenticate(c.UserContext(), username, password)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		_ = bcrypt.CompareHashAndPassword(s.ui.dummyBcrypt(), []byte(password))
-	case err != nil:
-		return store.User{}, err
-	case len(password) <= 72 && bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) == nil:
+	case err == nil:
 		s.log.Info("login", "remote", ip, "username", u.Username, "role", u.Role)
 		return u, nil
+	case !errors.Is(err, admin.ErrBadLogin):
+		return store.User{}, err
 	}
 	s.ui.limiter.fail(ip, username)
 	s.log.Warn("login failed", "remote", ip, "username", username)

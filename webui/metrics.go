@@ -10,11 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"postdeck/mpa"
-	"postdeck/mta"
-	"postdeck/panics"
-	"postdeck/queue"
 )
 
 // metrics are the Prometheus series of /metrics. Counters of requests are
@@ -89,7 +84,6 @@ var (
 func (col *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(col, ch) }
 
 func (col *collector) Collect(ch chan<- prometheus.Metric) {
-	s := col.s
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
@@ -98,52 +92,40 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
-	if s.deps.MTA != nil {
-		gauge(descPostfixUp, boolFloat(s.deps.MTA.Running(ctx)))
+	m := col.s.admin.Metrics(ctx)
+	if m.PostfixUp != nil {
+		gauge(descPostfixUp, boolFloat(*m.PostfixUp))
 	}
-	if q := s.deps.Queue; q != nil {
-		if sum, err := q.Summary(ctx); err == nil {
-			for _, qc := range sum.Queues {
-				gauge(descQueueMessages, float64(qc.Count), qc.Name)
-				gauge(descQueueBytes, float64(qc.Bytes), qc.Name)
-			}
-			age := 0.0
-			if page, err := q.List(ctx, queue.Filter{Sort: "arrival", Limit: 1}); err == nil && len(page.Items) > 0 {
-				age = page.AsOf.Sub(page.Items[0].ArrivalTime).Seconds()
-			}
-			gauge(descQueueOldest, age)
-		} else {
-			s.log.Warn("metrics: queue summary", "err", err)
+	if m.Queue != nil {
+		for _, qc := range m.Queue.Queues {
+			gauge(descQueueMessages, float64(qc.Count), qc.Name)
+			gauge(descQueueBytes, float64(qc.Bytes), qc.Name)
 		}
+		gauge(descQueueOldest, m.OldestAge.Seconds())
 	}
-	if m := s.deps.MPA; m != nil {
-		if counts, err := m.Counts(ctx); err == nil {
-			gauge(descMPASpool, float64(counts.Spool))
-			gauge(descMPAErrors, float64(counts.Errors))
-		}
-		st := mpa.Counters()
+	if m.MPA != nil {
+		gauge(descMPASpool, float64(m.MPA.Spool))
+		gauge(descMPAErrors, float64(m.MPA.Errors))
+	}
+	if st := m.MPACounters; st != nil {
 		counter(descMPAAccepted, float64(st.Accepted))
 		counter(descMPADelivered, float64(st.Delivered))
 		counter(descMPAFailed, float64(st.Failed))
 	}
-	if r := s.deps.SPF; r != nil {
-		if statuses, err := r.Statuses(ctx); err == nil {
-			for _, st := range statuses {
-				ts := 0.0
-				if !st.LastSuccess.IsZero() {
-					ts = float64(st.LastSuccess.Unix())
-				}
-				gauge(descSPFSuccess, ts, st.Map)
-				gauge(descSPFFailing, boolFloat(st.Outcome == "failed"), st.Map)
-				gauge(descSPFPrefixes, float64(st.PrefixCount), st.Map)
-			}
+	for _, st := range m.SPF {
+		ts := 0.0
+		if !st.LastSuccess.IsZero() {
+			ts = float64(st.LastSuccess.Unix())
 		}
+		gauge(descSPFSuccess, ts, st.Map)
+		gauge(descSPFFailing, boolFloat(st.Outcome == "failed"), st.Map)
+		gauge(descSPFPrefixes, float64(st.PrefixCount), st.Map)
 	}
-	for result, n := range mta.ApplyResults() {
+	for result, n := range m.ApplyResults {
 		counter(descApplies, float64(n), result)
 	}
-	for _, comp := range panics.Components() {
-		counter(descPanics, float64(panics.Count(comp)), comp)
+	for comp, n := range m.PanicsByComponent {
+		counter(descPanics, float64(n), comp)
 	}
 }
 

@@ -73,7 +73,7 @@ func TestMetricsChangeWhenMailFlows(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		st.deps().Queue.Refresh()
+		st.queue.Refresh()
 		after := scrape(t, st, tok.Token)
 		accepted := after[`postdeck_mpa_accepted_messages_total`] - before[`postdeck_mpa_accepted_messages_total`]
 		delivered := after[`postdeck_mpa_delivered_recipients_total`] - before[`postdeck_mpa_delivered_recipients_total`]

@@ -73,7 +73,7 @@ func longestNavMatch(es []navEntry, path, best string) string {
 }
 
 func entryAllows(e navEntry, role string) bool {
-	if !e.Perm.allows(role) {
+	if !e.Perm.Allows(role) {
 		return false
 	}
 	if len(e.Roles) == 0 {

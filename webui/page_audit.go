@@ -24,7 +24,7 @@ func (s *Server) pageAudit(c *fiber.Ctx) error {
 	if limit < 1 || limit > 10000 {
 		limit = 100
 	}
-	entries, err := s.deps.DB.ListAudit(limit + 1)
+	entries, err := s.admin.AuditLog(c.UserContext(), who(c), limit+1)
 	if err != nil {
 		return err
 	}

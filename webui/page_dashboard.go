@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mta"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -17,7 +17,7 @@ import (
 type dashboardData struct {
 	Running   bool
 	Version   string
-	LastApply mta.ApplyReport
+	LastApply admin.ApplyReport
 	Settings  store.Settings
 	// Recent is the rendered "Recent changes" table (template "recent"),
 	// empty when the caller's role may not read the audit log.
@@ -29,19 +29,19 @@ type dashboardData struct {
 // changes at a glance. The status part refreshes itself (static/app.js
 // polls /api/v1/status) when JavaScript runs.
 func (s *Server) pageDashboard(c *fiber.Ctx) error {
-	settings, err := s.deps.DB.LoadSettings()
+	settings, err := s.admin.Settings(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
 	d := dashboardData{
 		Running:   s.ui.status.Running(c.UserContext()),
-		Version:   s.deps.MTA.Version(),
-		LastApply: s.deps.MTA.LastApply(),
+		Version:   s.admin.Version(),
+		LastApply: s.admin.LastApply(),
 		Settings:  settings,
 	}
 	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
 		d.ShowAudit = true
-		if d.Recent, err = s.ui.recent.get(s.deps.DB, s.ui.views.pages["dashboard"]); err != nil {
+		if d.Recent, err = s.ui.recent.get(c, s.admin, s.ui.views.pages["dashboard"]); err != nil {
 			return err
 		}
 	}
@@ -60,15 +60,15 @@ type recentAudit struct {
 	html   template.HTML
 }
 
-func (r *recentAudit) get(db *store.DB, view *template.Template) (template.HTML, error) {
-	gen := db.AuditGeneration()
+func (r *recentAudit) get(c *fiber.Ctx, a *admin.Service, view *template.Template) (template.HTML, error) {
+	gen := a.AuditGeneration()
 	now := time.Now().Unix()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.valid && r.gen == gen && r.second == now {
 		return r.html, nil
 	}
-	entries, err := db.ListAudit(6)
+	entries, err := a.AuditLog(c.UserContext(), who(c), 6)
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,9 @@
 package webui
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
@@ -70,7 +72,7 @@ func (s *Server) loginToken(c *fiber.Ctx) (string, error) {
 	if t := c.Cookies(loginCookie); len(t) == 43 {
 		return string([]byte(t)), nil
 	}
-	t, err := randomSecret(32)
+	t, err := randomToken()
 	if err != nil {
 		return "", err
 	}
@@ -82,4 +84,14 @@ func (s *Server) loginToken(c *fiber.Ctx) (string, error) {
 func (s *Server) pageLogoutPost(c *fiber.Ctx) error {
 	s.endSession(c)
 	return c.Redirect("/login", fiber.StatusSeeOther)
+}
+
+// randomToken is 32 random bytes, base64url without padding (43
+// characters): session ids, CSRF and login form tokens.
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -20,7 +20,7 @@ type mainConfigPageData struct {
 // pageMainConfig is GET /mta/settings/mainconfig, the Edit Main Config
 // page (MTA > Settings > Actions > Edit Main Config).
 func (s *Server) pageMainConfig(c *fiber.Ctx) error {
-	text, err := s.deps.DB.LoadMainConfig()
+	text, err := s.admin.MainConfig(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (s *Server) pageMainConfig(c *fiber.Ctx) error {
 // fails. The typed text is kept on every error.
 func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
-	res, err := s.deps.MTA.SaveMainConfig(c.UserContext(), actor(c), text)
+	res, err := s.admin.SaveMainConfig(c.UserContext(), who(c), text)
 	s.ui.status.forget()
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res), "/mta/settings/mainconfig")

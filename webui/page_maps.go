@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mta"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -23,31 +23,31 @@ type mapHelp struct {
 
 // defaultMapHelp is the help of the default maps, by name.
 var defaultMapHelp = map[string]mapHelp{
-	mta.MapVirtualAlias: {
+	admin.MapVirtualAlias: {
 		About:   "Forwarding for local email: each line maps an address to the addresses it is forwarded to. We recommend forwarding root to a mailbox an administrator reads.",
 		Format:  "<local-email> <forward-email>",
 		Example: "root tech@example.com",
 		Link:    "https://www.postfix.org/virtual.5.html",
 	},
-	mta.MapTLSPolicy: {
+	admin.MapTLSPolicy: {
 		About:   "Outgoing TLS policy per destination. The default is opportunistic TLS; a policy line makes Postfix deliver to that domain only over a trusted connection. [host] applies the policy only when connecting to that exact host. Policies: none, may, encrypt, dane, dane-only, fingerprint, verify, secure; attributes such as match=, ciphers=, protocols=.",
 		Format:  "<domain> <policy> [attribute=value ...]",
 		Example: "example.com:25 verify\nciphermail.com verify\n[tls.example.com] verify match=alternative.com",
 		Link:    "https://www.postfix.org/TLS_README.html",
 	},
-	mta.MapSASLPasswords: {
+	admin.MapSASLPasswords: {
 		About:   "Destinations that need a user name and password. [host] applies only when connecting to that exact host. Passwords are never shown: they appear as ********; leave ******** (or an empty password) to keep the stored one.",
 		Format:  "<domain> <username>:<password>",
 		Example: "[smtp.example.com]    test:notsosecretpassword",
 		Link:    "https://www.postfix.org/SASL_README.html",
 	},
-	mta.MapRecipientAccess: {
+	admin.MapRecipientAccess: {
 		About:   "check_recipient_access: maps a RCPT TO address or domain to an access(5) action: OK, REJECT optional text, DEFER, 4NN/5NN text, BCC user@domain, PREPEND headername: headervalue, REDIRECT user@domain, DISCARD, HOLD, ...",
 		Format:  "<recipient or domain> <action>",
 		Example: "spam-trap@example.com REJECT no such user\narchive@example.com BCC copy@example.com\nexample.org PREPEND X-Checked: yes",
 		Link:    "https://www.postfix.org/access.5.html",
 	},
-	mta.MapTransport: {
+	admin.MapTransport: {
 		About:   "Routes mail for specific recipients or domains to a transport and next hop, ahead of the External and Internal Relay Host. Write transport:nexthop; [host] turns off MX lookups, :port picks the port. A next hop without a transport (\"[host]:port\") would make Postfix take \"[host]\" as the transport name: write smtp:[host]:port.",
 		Format:  "<pattern> <transport>:<next-hop>",
 		Example: "abuse@partner.example.com  smtp:[abuse.smtp.example.com]:1234\npartner.example.com        smtp:[tls.smtp.example.com]",
@@ -65,11 +65,11 @@ var typeHelp = map[string]mapHelp{
 }
 
 // mapTypes lists the types the editor offers.
-var mapTypeChoices = []string{"hash", "btree", "cidr", "pcre", "regexp"}
+var mapTypeChoices = admin.MapTypes
 
 // mapsPageData is the Data of views/maps.html.
 type mapsPageData struct {
-	Maps  []mta.MapInfo
+	Maps  []admin.MapInfo
 	Types []string
 	// The create form, kept on error.
 	Name, Type, Content string
@@ -79,7 +79,7 @@ type mapsPageData struct {
 
 // mapPageData is the Data of views/map.html.
 type mapPageData struct {
-	Map       mta.MapInfo
+	Map       admin.MapInfo
 	Content   string
 	Types     []string
 	Help      mapHelp
@@ -101,7 +101,7 @@ func (s *Server) pageMaps(c *fiber.Ctx) error {
 }
 
 func (s *Server) showMaps(c *fiber.Ctx, data mapsPageData, flash *Flash, status int) error {
-	maps, err := s.deps.MTA.ListMaps()
+	maps, err := s.admin.ListMaps(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
@@ -112,13 +112,9 @@ func (s *Server) showMaps(c *fiber.Ctx, data mapsPageData, flash *Flash, status 
 // pageMapsCreate is POST /mta/maps: create a map (name, type, content).
 func (s *Server) pageMapsCreate(c *fiber.Ctx) error {
 	data := mapsPageData{Name: strings.TrimSpace(c.FormValue("name")), Type: c.FormValue("type"), Content: strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n")}
-	if _, err := s.deps.MTA.GetMap(data.Name); err == nil {
-		data.Error = "A map named " + data.Name + " already exists: edit it from the list."
-		return s.showMaps(c, data, &Flash{Kind: "error", Message: "The map was not created."}, fiber.StatusOK)
-	}
-	res, err := s.deps.MTA.PutMap(c.UserContext(), actor(c), store.Map{Name: data.Name, Type: data.Type, Content: data.Content})
+	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: data.Name, Type: data.Type, Content: data.Content, Create: true})
 	if err == nil {
-		return s.flashAndRedirect(c, appliedFlash(res), "/mta/maps/"+url.PathEscape(data.Name))
+		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/maps/"+url.PathEscape(data.Name))
 	}
 	flash, status, ferr := s.formError(err)
 	if ferr != nil {
@@ -136,7 +132,7 @@ func (s *Server) pageMapsCreate(c *fiber.Ctx) error {
 // and the lookup tester (?key=..., a read-only question to Postfix). The
 // SASL map's passwords are masked.
 func (s *Server) pageMap(c *fiber.Ctx) error {
-	data, err := s.mapPage(c.Params("name"))
+	data, err := s.mapPage(c, c.Params("name"))
 	if err != nil {
 		return err
 	}
@@ -146,39 +142,37 @@ func (s *Server) pageMap(c *fiber.Ctx) error {
 	return s.render(c, "map", "Map "+data.Map.Name, data)
 }
 
-func (s *Server) mapPage(name string) (mapPageData, error) {
-	mp, err := s.deps.MTA.GetMap(name)
+func (s *Server) mapPage(c *fiber.Ctx, name string) (mapPageData, error) {
+	mp, err := s.admin.Map(c.UserContext(), who(c), name)
 	if err != nil {
 		return mapPageData{}, err
 	}
-	mp = mta.MaskSecrets(mp)
 	help, ok := defaultMapHelp[mp.Name]
 	if !ok {
 		help = typeHelp[mp.Type]
 	}
-	return mapPageData{Map: s.deps.MTA.MapInfo(mp), Content: mp.Content, Types: mapTypeChoices, Help: help, Refresher: mp.Owner == store.OwnerRefresher}, nil
+	info := admin.MapInfo{Name: mp.Name, Type: mp.Type, File: mp.File, Lines: mp.Lines, Owner: mp.Owner, Updated: mp.Updated}
+	return mapPageData{Map: info, Content: mp.Content, Types: mapTypeChoices, Help: help, Refresher: mp.Owner == store.OwnerRefresher}, nil
 }
 
 // pageMapPost is POST /mta/maps/{name}: validate, store and apply.
 func (s *Server) pageMapPost(c *fiber.Ctx) error {
 	name := c.Params("name")
-	data, err := s.mapPage(name)
+	data, err := s.mapPage(c, name)
 	if err != nil {
 		return err
 	}
 	typ, content := c.FormValue("type"), strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n")
-	res, err := s.deps.MTA.PutMap(c.UserContext(), actor(c), store.Map{Name: name, Type: typ, Content: content})
+	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: typ, Content: content})
 	if err == nil {
-		return s.flashAndRedirect(c, appliedFlash(res), "/mta/maps/"+url.PathEscape(name))
+		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/maps/"+url.PathEscape(name))
 	}
 	flash, status, ferr := s.formError(err)
 	if ferr != nil {
 		return ferr
 	}
 	data.Content, data.Map.Type = content, typ
-	if name == mta.MapSASLPasswords {
-		data.Content = mta.MaskSecrets(store.Map{Name: name, Content: content}).Content
-	}
+	data.Content = admin.MaskSecrets(name, content)
 	var fe *store.UserError
 	if errors.As(err, &fe) {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
@@ -193,7 +187,7 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 // pageMapDelete is POST /mta/maps/{name}/delete.
 func (s *Server) pageMapDelete(c *fiber.Ctx) error {
 	name := c.Params("name")
-	res, err := s.deps.MTA.DeleteMap(c.UserContext(), actor(c), name)
+	res, err := s.admin.DeleteMap(c.UserContext(), who(c), name)
 	if err != nil {
 		flash, _, ferr := s.formError(err)
 		if ferr != nil {
@@ -209,7 +203,7 @@ func (s *Server) pageMapDelete(c *fiber.Ctx) error {
 // lookup runs the lookup tester: postmap -q on the live file.
 func (s *Server) lookup(c *fiber.Ctx, data *mapPageData, key string) {
 	data.Key = key
-	found, value, err := s.deps.MTA.LookupMap(c.UserContext(), data.Map.Name, key)
+	res, err := s.admin.LookupMap(c.UserContext(), who(c), data.Map.Name, key)
 	if err != nil {
 		code, body := errorStatus(err)
 		if code >= 500 {
@@ -218,5 +212,5 @@ func (s *Server) lookup(c *fiber.Ctx, data *mapPageData, key string) {
 		data.LookupErr = body.Error
 		return
 	}
-	data.Looked, data.Found, data.Value = true, found, value
+	data.Looked, data.Found, data.Value = true, res.Found, res.Value
 }

@@ -6,14 +6,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mpa"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
 // mpaQueuePageData is the Data of views/mpa_queue.html.
 type mpaQueuePageData struct {
 	Items  []mpaQueueRow
-	Counts mpa.Counts
+	Counts admin.MPACounts
 	// Waiting and Retry count the entries by state (Counts.Processing
 	// counts what workers hold).
 	Waiting, Retry int
@@ -23,7 +23,7 @@ type mpaQueuePageData struct {
 // mpaQueueRow is one message of the MPA queue with its next attempt said
 // relative to now ("in 40 s", "due").
 type mpaQueueRow struct {
-	mpa.SpoolItem
+	admin.SpoolItem
 	NextIn string
 }
 
@@ -32,11 +32,11 @@ type mpaQueueRow struct {
 // error. app.js refreshes the #mpa-live region while the page is open.
 func (s *Server) pageMPAQueue(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	items, err := s.deps.MPA.ListSpool(ctx)
+	items, err := s.admin.MPAQueue(ctx, who(c))
 	if err != nil {
 		return err
 	}
-	counts, err := s.deps.MPA.Counts(ctx)
+	counts, err := s.admin.MPACounts(ctx, who(c))
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/queue"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -74,13 +74,13 @@ func (f queueFilterForm) url(offset int) string {
 	return "/queues/mta?" + v.Encode()
 }
 
-// filter is the queue.Filter of the form, one page of queue.DefaultPageSize.
-func (f queueFilterForm) filter() (queue.Filter, error) {
+// filter is the admin.QueueFilter of the form, one page of admin.QueuePageSize.
+func (f queueFilterForm) filter() (admin.QueueFilter, error) {
 	v := f.values()
 	if f.Offset > 0 {
 		v.Set("offset", strconv.Itoa(f.Offset))
 	}
-	return queue.ParseFilter(v)
+	return admin.ParseQueueFilter(v)
 }
 
 // hidden is the filter as hidden form fields, so that an action can act
@@ -144,12 +144,12 @@ var queueSorts = []choice{
 // queueActionChoices are the action bar's buttons, with the
 // documentation's words for each.
 var queueActionChoices = []choice{
-	{Value: queue.ActionDelete, Label: "Delete", Help: "Permanently remove the message from the queue. Use this for spam or messages that should never be delivered.", Danger: true},
-	{Value: queue.ActionBounce, Label: "Bounce", Help: "Return the message to the sender with a non-delivery report (NDR).", Danger: true},
-	{Value: queue.ActionHold, Label: "Hold", Help: "Pause the message to prevent any further delivery attempts. Use this while investigating an issue."},
-	{Value: queue.ActionRelease, Label: "Release", Help: "Resume delivery attempts for a message that was previously placed on hold."},
-	{Value: queue.ActionRequeue, Label: "Requeue", Help: "Place the message back into the active queue to trigger a new delivery attempt. This is useful after fixing a temporary issue, such as a network or DNS problem."},
-	{Value: queue.ActionRetry, Label: "Retry", Help: "Try to deliver the message now, without waiting for Postfix's next scheduled attempt."},
+	{Value: admin.QueueActionDelete, Label: "Delete", Help: "Permanently remove the message from the queue. Use this for spam or messages that should never be delivered.", Danger: true},
+	{Value: admin.QueueActionBounce, Label: "Bounce", Help: "Return the message to the sender with a non-delivery report (NDR).", Danger: true},
+	{Value: admin.QueueActionHold, Label: "Hold", Help: "Pause the message to prevent any further delivery attempts. Use this while investigating an issue."},
+	{Value: admin.QueueActionRelease, Label: "Release", Help: "Resume delivery attempts for a message that was previously placed on hold."},
+	{Value: admin.QueueActionRequeue, Label: "Requeue", Help: "Place the message back into the active queue to trigger a new delivery attempt. This is useful after fixing a temporary issue, such as a network or DNS problem."},
+	{Value: admin.QueueActionRetry, Label: "Retry", Help: "Try to deliver the message now, without waiting for Postfix's next scheduled attempt."},
 }
 
 func queueActionChoice(action string) (choice, bool) {
@@ -166,7 +166,7 @@ type queueRow struct {
 	ID         string
 	Queue      string
 	Sender     string
-	Recipients []queue.Recipient
+	Recipients []admin.QueueRecipient
 	Size       string
 	Arrival    time.Time
 	Age        string
@@ -178,9 +178,9 @@ type queuePageData struct {
 	Filter   queueFilterForm
 	Errors   map[string]string // filter field -> sentence
 	Listed   bool              // the filter was valid and the listing ran
-	Page     queue.Page
+	Page     admin.QueuePage
 	Rows     []queueRow
-	Summary  queue.Summary
+	Summary  admin.QueueSummary
 	Buckets  []string // the queue shape's column labels
 	Queues   []string
 	Sorts    []choice
@@ -198,16 +198,13 @@ type queuePageData struct {
 // Postfix's queues with a summary, filters, sort, paging and, for
 // operators and admins, the action bar.
 func (s *Server) pageQueue(c *fiber.Ctx) error {
-	if s.deps.Queue == nil {
-		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
-	}
 	ff := queueFilterFormOf(c, false)
 	d := queuePageData{
-		Filter: ff, Errors: map[string]string{}, Queues: queue.Names, Sorts: queueSorts,
+		Filter: ff, Errors: map[string]string{}, Queues: admin.QueueNames, Sorts: queueSorts,
 		Actions: queueActionChoices, Hidden: ff.hidden(), Filtered: hasFilter(ff),
 		Refresh: queueRefreshSeconds, ReloadURL: ff.url(ff.Offset),
 	}
-	sum, err := s.deps.Queue.Summary(c.UserContext())
+	sum, err := s.admin.QueueSummary(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
@@ -216,7 +213,7 @@ func (s *Server) pageQueue(c *fiber.Ctx) error {
 	var flash *Flash
 	f, err := ff.filter()
 	if err == nil {
-		d.Page, err = s.deps.Queue.List(c.UserContext(), f)
+		d.Page, err = s.admin.QueueList(c.UserContext(), who(c), f)
 	}
 	var fe *store.UserError
 	switch {

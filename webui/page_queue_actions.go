@@ -7,7 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/queue"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -46,18 +46,15 @@ type queueConfirmData struct {
 // or by the confirmation page's form) it shows the confirmation page and
 // changes nothing.
 func (s *Server) pageQueueActions(c *fiber.Ctx) error {
-	if s.deps.Queue == nil {
-		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
-	}
 	ff := queueFilterFormOf(c, true)
 	back := ff.url(ff.Offset)
-	if r := c.FormValue("return"); r != "" && queue.ValidID(r) {
+	if r := c.FormValue("return"); r != "" && admin.ValidQueueID(r) {
 		back = "/queues/mta/" + r
 	}
 	action := c.FormValue("action")
 	ch, ok := queueActionChoice(action)
 	if !ok {
-		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Choose an action: " + strings.Join(queue.Actions, ", ") + "."}, back)
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Choose an action: " + strings.Join(admin.QueueActions, ", ") + "."}, back)
 	}
 	scope := c.FormValue("scope")
 	var ids []string
@@ -69,7 +66,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		scope = scopeSelected
 		ids = formValues(c, "id")
 	}
-	var filter queue.Filter
+	var filter admin.QueueFilter
 	if scope == scopeAll {
 		f, err := ff.filter()
 		if err != nil {
@@ -81,7 +78,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 			return s.flashAndRedirect(c, &Flash{Kind: "warning", Message: "Nothing was done: no message was selected. Tick the messages to act on, or choose all messages matching the filter."}, back)
 		}
 		for _, id := range ids {
-			if !queue.ValidID(id) {
+			if !admin.ValidQueueID(id) {
 				return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Nothing was done: a selected id is not a Postfix queue id."}, back)
 			}
 		}
@@ -93,13 +90,13 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 			Danger: ch.Danger, Back: back,
 		}
 		d.Hidden = append(ff.hidden(), hiddenField{"scope", scope}, hiddenField{"confirmed", "1"})
-		if r := c.FormValue("return"); r != "" && queue.ValidID(r) {
+		if r := c.FormValue("return"); r != "" && admin.ValidQueueID(r) {
 			d.Hidden = append(d.Hidden, hiddenField{"return", r})
 		}
 		if scope == scopeAll {
 			probe := filter
 			probe.Offset, probe.Limit = 0, 1
-			page, err := s.deps.Queue.List(c.UserContext(), probe)
+			page, err := s.admin.QueueList(c.UserContext(), who(c), probe)
 			if err != nil {
 				return err
 			}
@@ -126,13 +123,11 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		return s.render(c, "queue_confirm", "Confirm "+strings.ToLower(ch.Label), d)
 	}
 
-	var res queue.ActionResult
-	var err error
+	req := admin.QueueActionRequest{Action: action, IDs: ids}
 	if scope == scopeAll {
-		res, err = s.deps.Queue.ActionFilter(c.UserContext(), action, filter)
-	} else {
-		res, err = s.deps.Queue.Action(c.UserContext(), action, ids)
+		req.IDs, req.Filter = nil, &filter
 	}
+	res, err := s.admin.QueueAction(c.UserContext(), who(c), req)
 	if err != nil {
 		code, body := errorStatus(err)
 		if code >= 500 {
@@ -140,8 +135,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		}
 		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: ch.Label + " failed: " + upperFirst(body.Error) + "."}, back)
 	}
-	s.audit(c, "queue "+action, "done", fmt.Sprintf("%d requested, %d affected, %d gone", res.Requested, res.Affected, res.GoneCount))
-	if back == "/queues/mta/"+c.FormValue("return") && (action == queue.ActionDelete || action == queue.ActionRequeue || action == queue.ActionBounce) {
+	if back == "/queues/mta/"+c.FormValue("return") && (action == admin.QueueActionDelete || action == admin.QueueActionRequeue || action == admin.QueueActionBounce) {
 		back = "/queues/mta" // the message is gone or has a new id
 	}
 	return s.flashAndRedirect(c, actionFlash(ch, res), back)
@@ -149,7 +143,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 
 // actionFlash reports an action's result: Postfix's own count of affected
 // messages and the ids that were gone.
-func actionFlash(ch choice, res queue.ActionResult) *Flash {
+func actionFlash(ch choice, res admin.QueueActionResult) *Flash {
 	if res.Requested == 0 {
 		return &Flash{Kind: "info", Message: ch.Label + ": no message matches this filter any more; nothing was done."}
 	}
@@ -227,7 +221,7 @@ func (s *Server) pageQueueFlushConfirm(c *fiber.Ctx) error {
 			"Flushing does not guarantee delivery; it simply tells Postfix to try again right away using the current network and DNS conditions. If the underlying problem persists (such as a remote server still being down or DNS still failing), messages will remain queued and Postfix will continue its normal retry schedule.",
 			"Use Flush Queue after you have fixed a connectivity or configuration issue, or when you know the receiving system is available again and you want to expedite delivery.",
 		},
-		Caution: queue.FlushCaution,
+		Caution: admin.FlushCaution,
 		Post:    "/queues/mta/flush",
 		Button:  "Flush the queue now",
 		Back:    "/queues/mta",
@@ -236,13 +230,9 @@ func (s *Server) pageQueueFlushConfirm(c *fiber.Ctx) error {
 
 // pageQueueFlush is POST /queues/mta/flush: postqueue -f.
 func (s *Server) pageQueueFlush(c *fiber.Ctx) error {
-	if s.deps.Queue == nil {
-		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
-	}
-	if err := s.deps.Queue.Flush(c.UserContext()); err != nil {
+	if err := s.admin.QueueFlush(c.UserContext(), who(c)); err != nil {
 		s.log.Error("queue flush failed", "err", err)
 		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Flush failed: " + publicText(err)}, "/queues/mta")
 	}
-	s.audit(c, "queue flush", "done", "")
 	return s.flashAndRedirect(c, &Flash{Kind: "success", Message: "Queue flushed: Postfix is attempting delivery of every queued message now. Messages whose destination is still unreachable stay queued."}, "/queues/mta")
 }

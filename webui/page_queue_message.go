@@ -5,7 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/queue"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -13,7 +13,7 @@ import (
 type queueMessageData struct {
 	ID      string
 	Gone    bool // no longer in the queue
-	View    queue.MessageView
+	View    admin.QueueMessageView
 	Size    string
 	Actions []choice
 }
@@ -22,14 +22,11 @@ type queueMessageData struct {
 // start of the body (postcat -q, capped by queue.Queue.Show). Everything is
 // the sender's text: html/template escapes it.
 func (s *Server) pageQueueMessage(c *fiber.Ctx) error {
-	if s.deps.Queue == nil {
-		return fiber.NewError(fiber.StatusNotImplemented, "the MTA queue is not available in this daemon")
-	}
 	id := c.Params("id")
-	if !queue.ValidID(id) {
+	if !admin.ValidQueueID(id) {
 		return store.Invalid("id", "there is no message with that id: a Postfix queue id has only letters and digits")
 	}
-	v, err := s.deps.Queue.Show(c.UserContext(), id)
+	v, err := s.admin.QueueMessage(c.UserContext(), who(c), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return s.renderStatus(c, fiber.StatusNotFound, "queue_message", "Message "+id, queueMessageData{ID: id, Gone: true}, nil)

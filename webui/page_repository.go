@@ -7,25 +7,25 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mpa"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
 // repositoryPageData is the Data of views/repository.html: the list, or a
 // confirmation of an action on it (Confirm set).
 type repositoryPageData struct {
-	Items   []mpa.ErrorItem
+	Items   []admin.ErrorItem
 	Confirm *repositoryConfirm
 }
 
 // repositoryConfirm is the question asked before a delete or requeue: the
 // page works without JavaScript, so the server asks.
 type repositoryConfirm struct {
-	Action string          // mpa.ActionDelete or mpa.ActionRequeue
-	All    bool            // the whole repository
-	IDs    []string        // the selection, when not All
-	Items  []mpa.ErrorItem // what the action touches
-	Back   string          // where Cancel goes
+	Action string            // admin.ErrorActionDelete or admin.ErrorActionRequeue
+	All    bool              // the whole repository
+	IDs    []string          // the selection, when not All
+	Items  []admin.ErrorItem // what the action touches
+	Back   string            // where Cancel goes
 }
 
 // Verb is the button and heading word of the confirmation.
@@ -33,12 +33,12 @@ func (c repositoryConfirm) Verb() string { return upperFirst(c.Action) }
 
 // repositoryMessageData is the Data of views/repository_message.html.
 type repositoryMessageData struct {
-	mpa.ErrorDetail
+	admin.ErrorDetail
 }
 
 // pageRepository is GET /queues/repository: the MPA error repository.
 func (s *Server) pageRepository(c *fiber.Ctx) error {
-	items, err := s.deps.MPA.ListErrors(c.UserContext())
+	items, err := s.admin.MPAErrors(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (s *Server) pageRepository(c *fiber.Ctx) error {
 // pageRepositoryMessage is GET /queues/repository/:id: one message with
 // its envelope, reason, headers and the start of its body.
 func (s *Server) pageRepositoryMessage(c *fiber.Ctx) error {
-	d, err := s.deps.MPA.GetError(c.UserContext(), c.Params("id"))
+	d, err := s.admin.MPAError(c.UserContext(), who(c), c.Params("id"))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fiber.NewError(fiber.StatusNotFound, "The message is not in the error repository: it was requeued or deleted, or the id is wrong.")
@@ -82,7 +82,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 	if len(ids) == 1 && c.FormValue("from") == "message" && store.ValidSpoolID(ids[0]) {
 		back = "/queues/repository/" + ids[0]
 	}
-	if action != mpa.ActionDelete && action != mpa.ActionRequeue {
+	if action != admin.ErrorActionDelete && action != admin.ErrorActionRequeue {
 		return s.repositoryError(c, fiber.StatusBadRequest, fmt.Sprintf("Unknown action %q: choose Delete or Requeue.", action))
 	}
 	if all {
@@ -91,7 +91,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		return s.repositoryError(c, fiber.StatusBadRequest, "Select at least one message, or use "+upperFirst(action)+" all.")
 	}
 	if c.FormValue("confirmed") != "yes" {
-		items, err := s.deps.MPA.ListErrors(ctx)
+		items, err := s.admin.MPAErrors(ctx, who(c))
 		if err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		if all {
 			conf.Items = items
 		} else {
-			byID := map[string]mpa.ErrorItem{}
+			byID := map[string]admin.ErrorItem{}
 			for _, it := range items {
 				byID[it.ID] = it
 			}
@@ -116,7 +116,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		}
 		return s.render(c, "repository", "MPA Repository", repositoryPageData{Items: items, Confirm: conf})
 	}
-	n, err := s.deps.MPA.ErrorAction(ctx, action, ids, all)
+	n, err := s.admin.MPAErrorAction(ctx, who(c), admin.ErrorActionRequest{Action: action, IDs: ids, All: all})
 	if err != nil {
 		code, body := errorStatus(err)
 		if code >= 500 {
@@ -124,13 +124,12 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		}
 		return s.repositoryError(c, code, upperFirst(body.Error)+" Nothing was changed.")
 	}
-	s.audit(c, "mpa errors "+action, "done", fmt.Sprintf("%d affected", n))
 	verb := "Deleted"
-	if action == mpa.ActionRequeue {
+	if action == admin.ErrorActionRequeue {
 		verb = "Requeued"
 	}
 	msg := fmt.Sprintf("%s %d %s.", verb, n, repoPlural(n, "message", "messages"))
-	if action == mpa.ActionRequeue && n > 0 {
+	if action == admin.ErrorActionRequeue && n > 0 {
 		msg += repoPlural(n, " It is", " They are") + " back in the MPA queue and will be processed as new attempts."
 	}
 	return s.flashAndRedirect(c, &Flash{Kind: "success", Message: msg}, "/queues/repository")
@@ -139,7 +138,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 // repositoryError shows the list again with an error and the given status
 // (400 for bad input, 404 for an unknown id).
 func (s *Server) repositoryError(c *fiber.Ctx, status int, msg string) error {
-	items, err := s.deps.MPA.ListErrors(c.UserContext())
+	items, err := s.admin.MPAErrors(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mpa"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -25,7 +25,7 @@ type rulesPageData struct {
 	// OtherError is an error not tied to the rules or one template
 	// (processors, template names, sizes).
 	OtherError string
-	Syntax     []string // mpa.RulesSyntax, line by line
+	Syntax     []string // admin.RulesSyntax, line by line
 	Variables  []string // {{.Sender}} ...
 	Updated    time.Time
 	// The preview's inputs (kept as typed) and result.
@@ -60,7 +60,7 @@ type rulesPreview struct {
 
 // rulesProcessorAbout explains the processors the MPA ships.
 var rulesProcessorAbout = map[string]string{
-	"trace": "Adds a Received header for the MPA hop and an " + mpa.TraceHeader + " header with the spool id.",
+	"trace": "Adds a Received header for the MPA hop and an " + admin.TraceHeader + " header with the spool id.",
 	"rules": "Applies the rules below: add a header, tag the subject, append a footer from a template.",
 }
 
@@ -69,8 +69,8 @@ var rulesProcessorAbout = map[string]string{
 var rulesProcessorOrder = []string{"trace", "rules"}
 
 func rulesHelp(d *rulesPageData) {
-	d.Syntax = strings.Split(mpa.RulesSyntax, "\n")
-	for _, v := range mpa.TemplateVariables {
+	d.Syntax = strings.Split(admin.RulesSyntax, "\n")
+	for _, v := range admin.TemplateVariables {
 		d.Variables = append(d.Variables, "{{."+v+"}}")
 	}
 }
@@ -203,7 +203,7 @@ func (d *rulesPageData) setError(fe *store.UserError) string {
 
 // pageRules is GET /queues/mpa/rules: the Rules and Templates page.
 func (s *Server) pageRules(c *fiber.Ctx) error {
-	p, err := s.deps.MPA.GetPipeline(c.UserContext())
+	p, err := s.admin.Pipeline(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (s *Server) pageRules(c *fiber.Ctx) error {
 func (s *Server) pageRulesPost(c *fiber.Ctx) error {
 	f, err := rulesFormFrom(c)
 	if err == nil {
-		err = s.savePipeline(c, f.pipeline)
+		_, err = s.admin.SavePipeline(c.UserContext(), who(c), f.pipeline)
 	}
 	if err == nil {
 		n := len(f.pipeline.Templates)
@@ -241,7 +241,7 @@ func (s *Server) pageRulesPost(c *fiber.Ctx) error {
 // of the form, as typed (saved or not), against the sample message and
 // show the page again with the result. It saves nothing.
 func (s *Server) pageRulesPreview(c *fiber.Ctx) error {
-	admin := identityCan(c, permAdmin)
+	isAdmin := identityCan(c, permAdmin)
 	f, err := rulesFormFrom(c)
 	if err != nil {
 		return err
@@ -259,9 +259,9 @@ func (s *Server) pageRulesPreview(c *fiber.Ctx) error {
 	if name == "" {
 		name = "preview"
 	}
-	req := mpa.PreviewRequest{Template: text, Name: name, Sample: d.Sample, Sender: d.Sender, Recipients: splitList(d.Recipients)}
-	res, err := s.deps.MPA.Preview(c.UserContext(), req)
-	d.withNewSlot(admin)
+	req := admin.PreviewRequest{Template: text, Name: name, Sample: d.Sample, Sender: d.Sender, Recipients: splitList(d.Recipients)}
+	res, err := s.admin.Preview(c.UserContext(), who(c), req)
+	d.withNewSlot(isAdmin)
 	if err != nil {
 		var fe *store.UserError
 		if !errors.As(err, &fe) {
@@ -281,13 +281,13 @@ func (s *Server) pageRulesPreview(c *fiber.Ctx) error {
 // identityCan reports whether the caller's role reaches p.
 func identityCan(c *fiber.Ctx, p perm) bool {
 	id, ok := identity(c)
-	return ok && p.allows(id.Role)
+	return ok && p.Allows(id.Role)
 }
 
 // pipelineUpdated is when the stored pipeline was saved, for a page that
 // shows the form as typed (zero when unknown).
 func (s *Server) pipelineUpdated(c *fiber.Ctx) time.Time {
-	p, err := s.deps.MPA.GetPipeline(c.UserContext())
+	p, err := s.admin.Pipeline(c.UserContext(), who(c))
 	if err != nil {
 		return time.Time{}
 	}

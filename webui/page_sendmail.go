@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/queue"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -47,7 +47,7 @@ func sendmailFormFrom(c *fiber.Ctx) sendmailForm {
 // (?sent=ID) it also shows the queue id and where to find the message.
 func (s *Server) pageSendmail(c *fiber.Ctx) error {
 	d := sendmailPageData{Errors: map[string]string{}}
-	if id := c.Query("sent"); queue.ValidID(id) {
+	if id := c.Query("sent"); admin.ValidQueueID(id) {
 		d.SentID = strings.Clone(id)
 		d.SentSender = strings.Clone(c.Query("sender"))
 	}
@@ -60,13 +60,12 @@ func (s *Server) pageSendmail(c *fiber.Ctx) error {
 // error next to its field.
 func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
 	form := sendmailFormFrom(c)
-	req := queue.SendMailRequest{
+	req := admin.SendMailRequest{
 		Subject: form.Subject, From: form.From, Sender: strings.TrimSpace(form.Sender),
-		Recipients: queue.ParseAddressList(form.Recipients), BodyIsMIME: form.BodyIsMIME, Body: form.Body,
+		Recipients: admin.ParseAddressList(form.Recipients), BodyIsMIME: form.BodyIsMIME, Body: form.Body,
 	}
-	id, err := queue.SendMail(c.UserContext(), s.deps.SubmitAddr, req)
+	id, err := s.admin.SendMail(c.UserContext(), who(c), req)
 	if err == nil {
-		s.audit(c, "send mail", "queued", id)
 		v := url.Values{"sent": {id}}
 		if snd := envelopeSender(req); snd != "" {
 			v.Set("sender", snd)
@@ -93,7 +92,7 @@ func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
 
 // envelopeSender is the MAIL FROM a request used: Sender, or From's
 // address; "" when neither parses (a MIME body's own From).
-func envelopeSender(req queue.SendMailRequest) string {
+func envelopeSender(req admin.SendMailRequest) string {
 	if req.Sender != "" {
 		return req.Sender
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/mta"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
@@ -76,12 +76,12 @@ func (f settingsForm) settings() (store.Settings, error) {
 	}
 	code, err := strconv.Atoi(strings.TrimSpace(f.RejectCode))
 	if err != nil {
-		return st, store.Invalid(mta.FieldRejectCode, "Unverified Recipient Reject Code must be 450 or 550")
+		return st, store.Invalid(admin.FieldRejectCode, "Unverified Recipient Reject Code must be 450 or 550")
 	}
 	st.UnverifiedRecipientRejectCode = code
 	size, err := strconv.ParseInt(strings.TrimSpace(f.MessageSizeLimit), 10, 64)
 	if err != nil {
-		return st, store.Invalid(mta.FieldMessageSizeLimit, "Message Size Limit must be a whole number of bytes, such as 52428800 for 50 MiB")
+		return st, store.Invalid(admin.FieldMessageSizeLimit, "Message Size Limit must be a whole number of bytes, such as 52428800 for 50 MiB")
 	}
 	st.MessageSizeLimit = size
 	return st, nil
@@ -97,7 +97,7 @@ func splitList(s string) []string {
 
 // pageSettings is GET /mta/settings.
 func (s *Server) pageSettings(c *fiber.Ctx) error {
-	settings, err := s.deps.DB.LoadSettings()
+	settings, err := s.admin.Settings(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
@@ -110,16 +110,16 @@ func (s *Server) pageSettings(c *fiber.Ctx) error {
 func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 	form := settingsFormFrom(c)
 	in, err := form.settings()
-	var res mta.Result
+	var res admin.SettingsResult
 	if err == nil {
-		res, err = s.deps.MTA.SaveSettings(c.UserContext(), actor(c), in)
+		res, err = s.admin.SaveSettings(c.UserContext(), who(c), in)
 		s.ui.status.forget()
 	}
 	if err == nil {
-		return s.flashAndRedirect(c, appliedFlash(res), "/mta/settings")
+		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings")
 	}
 	data := settingsPageData{Form: form, Errors: map[string]string{}}
-	if settings, lerr := s.deps.DB.LoadSettings(); lerr == nil {
+	if settings, lerr := s.admin.Settings(c.UserContext(), who(c)); lerr == nil {
 		data.SizeLimit = settings.MessageSizeLimit
 	}
 	flash, status, ferr := s.formError(err)
@@ -136,8 +136,8 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 
 // appliedFlash is the message after a change went through the apply
 // pipeline: what Postfix did, and any warnings.
-func appliedFlash(res mta.Result) *Flash {
-	f := &Flash{Kind: "success", Message: upperFirst(res.Message) + ".", Details: res.Warnings}
+func appliedFlash(res admin.Applied) *Flash {
+	f := &Flash{Kind: "success", Message: res.Message, Details: res.Warnings}
 	if len(res.Warnings) > 0 {
 		f.Kind = "warning"
 	}
@@ -149,7 +149,7 @@ func appliedFlash(res mta.Result) *Flash {
 // their sentence; anything else is logged and shown as a generic failure.
 // It returns an error only when the page cannot be shown at all.
 func (s *Server) formError(err error) (*Flash, int, error) {
-	var ae *mta.ApplyError
+	var ae *admin.ApplyError
 	if errors.As(err, &ae) {
 		f := &Flash{Kind: "error", Message: "The change was not applied: Postfix refused the new configuration at " + ae.Stage + ".", Details: []string{"Postfix said: " + ae.PostfixSaid}}
 		switch {

@@ -6,25 +6,25 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"postdeck/jobs"
+	"postdeck/admin"
 	"postdeck/store"
 )
 
 // spfPageData is the Data of views/spf.html.
 type spfPageData struct {
-	Sources []jobs.SourceStatus
-	Form    jobs.SourceInput
+	Sources []admin.SPFSourceStatus
+	Form    admin.SPFSourceInput
 	Errors  map[string]string
 }
 
 // pageSPF is GET /mta/spf: the SPF-derived cidr maps with their schedule,
 // last run and success, prefix count, last error and recent changes.
 func (s *Server) pageSPF(c *fiber.Ctx) error {
-	return s.renderSPF(c, fiber.StatusOK, jobs.SourceInput{}, nil, nil)
+	return s.renderSPF(c, fiber.StatusOK, admin.SPFSourceInput{}, nil, nil)
 }
 
-func (s *Server) renderSPF(c *fiber.Ctx, status int, form jobs.SourceInput, errs map[string]string, flash *Flash) error {
-	sources, err := s.deps.SPF.Statuses(c.UserContext())
+func (s *Server) renderSPF(c *fiber.Ctx, status int, form admin.SPFSourceInput, errs map[string]string, flash *Flash) error {
+	sources, err := s.admin.SPFSources(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (s *Server) renderSPF(c *fiber.Ctx, status int, form jobs.SourceInput, errs
 
 // pageSPFRefresh is POST /mta/spf/:name/refresh: Refresh now.
 func (s *Server) pageSPFRefresh(c *fiber.Ctx) error {
-	res, err := s.deps.SPF.RefreshNow(c.UserContext(), actor(c), c.Params("name"))
+	res, err := s.admin.RefreshSPF(c.UserContext(), who(c), c.Params("name"))
 	if err != nil {
 		return err
 	}
@@ -53,8 +53,8 @@ func (s *Server) pageSPFRefresh(c *fiber.Ctx) error {
 
 // pageSPFAdd is POST /mta/spf: add a source (domain, map, schedule, value).
 func (s *Server) pageSPFAdd(c *fiber.Ctx) error {
-	in := jobs.SourceInput{Domain: c.FormValue("domain"), Map: c.FormValue("map"), Schedule: c.FormValue("schedule"), Value: c.FormValue("value")}
-	st, err := s.deps.SPF.AddSource(c.UserContext(), actor(c), in)
+	in := admin.SPFSourceInput{Domain: c.FormValue("domain"), Map: c.FormValue("map"), Schedule: c.FormValue("schedule"), Value: c.FormValue("value")}
+	added, err := s.admin.AddSPFSource(c.UserContext(), who(c), in)
 	if err != nil {
 		f, code, ferr := s.formError(err)
 		if ferr != nil {
@@ -66,10 +66,7 @@ func (s *Server) pageSPFAdd(c *fiber.Ctx) error {
 		}
 		return s.renderSPF(c, code, in, errs, f)
 	}
-	res, err := s.deps.SPF.RefreshNow(c.UserContext(), actor(c), st.Map)
-	if err != nil {
-		return err
-	}
+	st, res := added.Source, added.Refresh
 	f := &Flash{Kind: "success", Message: "Added the source " + st.Domain + " for map " + st.Map + "; first refresh: " + res.Outcome + "."}
 	if res.Error != "" {
 		f.Kind = "warning"
@@ -82,7 +79,7 @@ func (s *Server) pageSPFAdd(c *fiber.Ctx) error {
 // map is handed to the administrators with its last content.
 func (s *Server) pageSPFRemove(c *fiber.Ctx) error {
 	name := c.Params("name")
-	if err := s.deps.SPF.RemoveSource(c.UserContext(), actor(c), name); err != nil {
+	if err := s.admin.RemoveSPFSource(c.UserContext(), who(c), name); err != nil {
 		f, _, ferr := s.formError(err)
 		if ferr != nil {
 			return ferr

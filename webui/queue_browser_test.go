@@ -51,7 +51,7 @@ func TestQueuePages(t *testing.T) {
 // returns their ids in the page's default order (oldest first).
 func waitQueue(t *testing.T, st *stack, f queue.Filter, want int) []string {
 	t.Helper()
-	q := st.deps().Queue
+	q := st.queue
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		q.Refresh()
@@ -76,7 +76,7 @@ func waitQueue(t *testing.T, st *stack, f queue.Filter, want int) []string {
 // queueOf is the queue Postfix lists id in ("" when gone).
 func queueOf(t *testing.T, st *stack, id string) string {
 	t.Helper()
-	q := st.deps().Queue
+	q := st.queue
 	q.Refresh()
 	page, err := q.List(context.Background(), queue.Filter{Q: id})
 	if err != nil {

@@ -6,29 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"postdeck/admin"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-
-	"postdeck/jobs"
-	"postdeck/mpa"
-	"postdeck/mta"
-	"postdeck/queue"
-	"postdeck/store"
 )
 
-// Deps are the operations the web layer serves.
+// Deps are what the web layer serves: the operations layer, and a logger.
 type Deps struct {
-	DB  *store.DB
-	MTA *mta.Manager
-	// Queue is the Postfix queue of MTA's instance.
-	Queue *queue.Queue
-	// SubmitAddr is where Send Mail submits: the instance's smtpd.
-	SubmitAddr string
-	MPA        *mpa.Server
-	SPF        *jobs.Refresher
-	Log        *slog.Logger
+	Admin *admin.Service
+	Log   *slog.Logger
 }
 
 // Config holds listener options.
@@ -48,10 +36,10 @@ type Config struct {
 
 // Server is the web layer: one fiber app per listener kind.
 type Server struct {
-	deps Deps
-	cfg  Config
-	log  *slog.Logger
-	ui   *console // sessions, views, static files, login limits
+	admin *admin.Service
+	cfg   Config
+	log   *slog.Logger
+	ui    *console // sessions, views, static files, login limits
 
 	metrics *metrics
 
@@ -61,8 +49,8 @@ type Server struct {
 
 // New returns a Server; Serve starts listeners.
 func New(cfg Config, deps Deps) *Server {
-	s := &Server{deps: deps, cfg: cfg, log: deps.Log}
-	s.ui = newConsole(cfg, deps.MTA.Running)
+	s := &Server{admin: deps.Admin, cfg: cfg, log: deps.Log}
+	s.ui = newConsole(cfg, deps.Admin.Running)
 	s.metrics = newMetrics(s)
 	return s
 }
@@ -113,7 +101,7 @@ func (s *Server) newApp(trusted bool) *fiber.App {
 	app.Use(s.recoverPanics)
 	if trusted {
 		app.Use(func(c *fiber.Ctx) error {
-			c.Locals(localIdentity, Identity{Name: "root", Role: store.RoleAdmin, Via: ViaSocket})
+			c.Locals(localIdentity, admin.Root)
 			return c.Next()
 		})
 	} else {

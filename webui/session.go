@@ -59,11 +59,11 @@ func newSessionStore(idle, maxAge time.Duration, now func() time.Time) *sessionS
 
 // create starts a session for user with a fresh id and CSRF token.
 func (ss *sessionStore) create(user string, passwordHash []byte) (*session, error) {
-	id, err := randomSecret(32)
+	id, err := randomToken()
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := randomSecret(32)
+	csrf, err := randomToken()
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +141,12 @@ func (s *Server) sessionIdentity(c *fiber.Ctx) (Identity, bool) {
 	if !ok {
 		return Identity{}, false
 	}
-	gen := s.deps.DB.UsersGeneration()
+	gen := s.admin.UsersGeneration()
 	if cu := se.checked.Load(); cu != nil && cu.gen == gen {
 		c.Locals(localSession, se)
 		return Identity{Name: cu.name, Role: cu.role, Via: ViaSession}, true
 	}
-	u, err := s.deps.DB.GetUser(se.user)
+	u, err := s.admin.SessionUser(se.user)
 	if err != nil || sha256.Sum256(u.PasswordHash) != se.pwFinger {
 		s.ui.sessions.destroy(se.id)
 		return Identity{}, false

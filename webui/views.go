@@ -42,11 +42,11 @@ type Page struct {
 func (p Page) Can(level string) bool {
 	switch level {
 	case "read":
-		return permRead.allows(p.User.Role)
+		return permRead.Allows(p.User.Role)
 	case "operate":
-		return permOperate.allows(p.User.Role)
+		return permOperate.Allows(p.User.Role)
 	case "admin":
-		return permAdmin.allows(p.User.Role)
+		return permAdmin.Allows(p.User.Role)
 	}
 	return false
 }

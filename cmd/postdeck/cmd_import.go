@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"postdeck/admin"
+	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -44,8 +46,8 @@ func cmdImport(args []string) error {
 		fs.PrintDefaults()
 	}
 	data := fs.String("data", envOr("POSTDECK_DATA", "/var/lib/postdeck"), "data directory (the bbolt database)")
-	sbin := fs.String("sbin", "/usr/sbin", "where Postfix's commands are")
-	mpaListen := fs.String("mpa-listen", envOr("POSTDECK_MPA_LISTEN", "127.0.0.1:10025"), "the daemon's --mpa-listen (\"\" when the MPA is off): content_filter then belongs to postdeck")
+	sbin := fs.String("sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
+	mpaListen := fs.String("mpa-listen", envOr("POSTDECK_MPA_LISTEN", mpa.DefaultListen), "the daemon's --mpa-listen (\"\" when the MPA is off): content_filter then belongs to postdeck")
 	dryRun := fs.Bool("dry-run", false, "print what would be imported; write nothing")
 	force := fs.Bool("force", false, "replace the settings, main config and maps of a database that has them already")
 	jsonOut := fs.Bool("json", false, "print the imported state as JSON")
@@ -61,7 +63,7 @@ func cmdImport(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	inst := mta.Instance{ConfigDir: src, SMTPListen: ":25", MPAListen: *mpaListen, ReinjectListen: "127.0.0.1:10026"}
+	inst := mta.Instance{ConfigDir: src, SMTPListen: ":25", MPAListen: *mpaListen, ReinjectListen: mpa.DefaultReinjectAddr}
 	res, err := mta.ImportForInstance(ctx, inst, *sbin, src)
 	if err != nil {
 		return err
@@ -88,15 +90,8 @@ func cmdImport(args []string) error {
 	if seeded && !*force {
 		return fmt.Errorf("the database in %s has settings already; --force replaces its settings, main config and maps with the import", dataDir)
 	}
-	backup := filepath.Join(dataDir, "import-backup-"+time.Now().UTC().Format("20060102T150405Z"))
-	if err := mta.BackupConfig(src, backup, res); err != nil {
-		return err
-	}
-	if err := db.SaveState(res.State); err != nil {
-		return fmt.Errorf("store imported state: %w", err)
-	}
-	if err := db.AppendAudit(store.AuditEntry{Actor: "cli", Action: "import", Result: "imported",
-		Detail: fmt.Sprintf("imported %s with %d maps; originals in %s", src, len(res.Maps), backup)}); err != nil {
+	backup, err := admin.SaveImport(db, admin.System("cli"), src, dataDir, res)
+	if err != nil {
 		return err
 	}
 	if err := printImport(os.Stdout, res, *jsonOut); err != nil {

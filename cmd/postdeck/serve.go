@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -17,8 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
+	"postdeck/admin"
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
@@ -55,8 +52,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "console and API listen address")
 	fs.StringVar(&f.socket, "socket", "/run/postdeck/ctl.sock", "unix socket for the CLI (root only)")
 	fs.StringVar(&f.smtpListen, "smtp-listen", "", "where Postfix's smtpd listens (default :25, or 127.0.0.1:2525 with --private-postfix)")
-	fs.StringVar(&f.mpaListen, "mpa-listen", "127.0.0.1:10025", "the MPA content filter's address")
-	fs.StringVar(&f.reinjectListen, "reinject-listen", "127.0.0.1:10026", "Postfix's reinjection listener for the MPA")
+	fs.StringVar(&f.mpaListen, "mpa-listen", mpa.DefaultListen, "the MPA content filter's address")
+	fs.StringVar(&f.reinjectListen, "reinject-listen", mpa.DefaultReinjectAddr, "Postfix's reinjection listener for the MPA")
 	fs.StringVar(&f.resolver, "resolver", "", "DNS server for the SPF refresher (default: /etc/resolv.conf)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -126,9 +123,6 @@ func serve(args []string) error {
 			log.Error("close database", "err", err)
 		}
 	}()
-	if err := firstAdmin(db, log); err != nil {
-		return err
-	}
 
 	// The MPA listens before Postfix is pointed at it: a content filter that
 	// is down makes Postfix defer, but there is no reason to start that way.
@@ -162,27 +156,36 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	ops := admin.New(admin.Config{DB: db, MTA: manager, MPA: mpaSrv, Log: log,
+		Queue: queue.New(manager.Postfix(), log), SubmitAddr: inst.SubmitAddr()})
+	if password, err := ops.EnsureFirstAdmin(); err != nil {
+		return err
+	} else if password != "" {
+		log.Warn("first start: created console user admin with a one-time password; change it with `postdeck admin passwd admin`",
+			"username", "admin", "password", password)
+	}
 	// On a server that already runs Postfix, the first start takes its
 	// main.cf and maps over (originals kept under the data directory), so
 	// that the first apply changes nothing Postfix does.
-	if imported, err := mta.ImportOnFirstStart(ctx, db, inst, "", f.data, log); err != nil {
+	if imported, err := admin.ImportOnFirstStart(ctx, db, inst, "", f.data, log); err != nil {
 		return fmt.Errorf("import the existing postfix configuration: %w", err)
 	} else if imported {
 		log.Info("imported the existing postfix configuration", "config", f.postfixConfig)
 	}
-	if err := manager.Start(ctx); err != nil {
+	if _, err := ops.ApplyAtStart(ctx); err != nil {
 		return fmt.Errorf("apply configuration at start: %w", err)
 	}
 	log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen)
 
 	sched := jobs.NewScheduler(log)
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
-		DB: db, Maps: manager.RefresherMaps(), Scheduler: sched, Logger: log,
-		Resolver: f.resolver, RefreshOnStart: true,
+		DB: db, Maps: ops.RefresherMaps(), Scheduler: sched, Logger: log,
+		Resolver: f.resolver, RefreshOnStart: true, OnScheduled: ops.AuditScheduledRefresh,
 	})
 	if err != nil {
 		return err
 	}
+	ops.SetRefresher(refresher)
 	if err := refresher.Start(ctx); err != nil {
 		return fmt.Errorf("start spf refresher: %w", err)
 	}
@@ -194,10 +197,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic, Secure: tlsConf != nil}, webui.Deps{
-		DB: db, MTA: manager, MPA: mpaSrv, SPF: refresher, Log: log,
-		Queue: queue.New(manager.Postfix(), log), SubmitAddr: inst.SubmitAddr(),
-	})
+	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic, Secure: tlsConf != nil}, webui.Deps{Admin: ops, Log: log})
 	tcp, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
@@ -226,7 +226,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			if res, err := manager.Reapply(ctx, "SIGHUP"); err != nil {
+			if res, err := ops.Reapply(ctx, admin.System("system"), "SIGHUP"); err != nil {
 				log.Error("re-apply on SIGHUP", "err", err)
 			} else {
 				log.Info("re-applied on SIGHUP", "changed", res.Changed)
@@ -311,28 +311,4 @@ func listenSocket(path string) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
-}
-
-// firstAdmin creates the "admin" user with a random one-time password when
-// there is no user yet, and prints the password once to the log.
-func firstAdmin(db *store.DB, log *slog.Logger) error {
-	n, err := db.CountUsers()
-	if err != nil || n > 0 {
-		return err
-	}
-	b := make([]byte, 15)
-	if _, err := rand.Read(b); err != nil {
-		return err
-	}
-	password := base64.RawURLEncoding.EncodeToString(b)
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-	if err != nil {
-		return err
-	}
-	if err := db.PutUser(store.User{Username: "admin", PasswordHash: hash, Role: store.RoleAdmin, Created: time.Now().UTC()}); err != nil {
-		return err
-	}
-	log.Warn("first start: created console user admin with a one-time password; change it with `postdeck admin passwd admin`",
-		"username", "admin", "password", password)
-	return nil
 }

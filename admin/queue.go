@@ -1,0 +1,122 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+
+	"postdeck/queue"
+	"postdeck/store"
+)
+
+func (s *Service) needQueue() error {
+	if s.queue == nil {
+		return store.Unavailable("The MTA queue is not available in this daemon")
+	}
+	return nil
+}
+
+// QueueList returns a filtered, sorted page of the Postfix queue.
+func (s *Service) QueueList(ctx context.Context, id Identity, f queue.Filter) (queue.Page, error) {
+	if err := need(id, PermRead); err != nil {
+		return queue.Page{}, err
+	}
+	if err := s.needQueue(); err != nil {
+		return queue.Page{}, err
+	}
+	return s.queue.List(ctx, f)
+}
+
+// QueueSummary returns the queue's counts and shape.
+func (s *Service) QueueSummary(ctx context.Context, id Identity) (queue.Summary, error) {
+	if err := need(id, PermRead); err != nil {
+		return queue.Summary{}, err
+	}
+	if err := s.needQueue(); err != nil {
+		return queue.Summary{}, err
+	}
+	return s.queue.Summary(ctx)
+}
+
+// QueueMessage shows one queued message: envelope, headers and the start
+// of its body (postcat).
+func (s *Service) QueueMessage(ctx context.Context, id Identity, queueID string) (queue.MessageView, error) {
+	if err := need(id, PermRead); err != nil {
+		return queue.MessageView{}, err
+	}
+	if err := s.needQueue(); err != nil {
+		return queue.MessageView{}, err
+	}
+	return s.queue.Show(ctx, queueID)
+}
+
+// QueueActionRequest names an action and the messages it acts on: ids, or
+// every message a filter matches.
+type QueueActionRequest struct {
+	Action string        `json:"action"`
+	IDs    []string      `json:"ids"`
+	Filter *queue.Filter `json:"filter"`
+}
+
+// QueueAction deletes, bounces, holds, releases, requeues or retries
+// messages in one Postfix command run.
+func (s *Service) QueueAction(ctx context.Context, id Identity, in QueueActionRequest) (queue.ActionResult, error) {
+	if err := need(id, PermOperate); err != nil {
+		return queue.ActionResult{}, err
+	}
+	if err := s.needQueue(); err != nil {
+		return queue.ActionResult{}, err
+	}
+	action := "queue " + truncate(in.Action, 20)
+	res, err := s.queueAction(ctx, in)
+	if err != nil {
+		s.auditFailure(id, action, err)
+		return res, err
+	}
+	s.audit(id, action, ResultDone, fmt.Sprintf("%d requested, %d affected, %d gone", res.Requested, res.Affected, res.GoneCount), "")
+	return res, nil
+}
+
+func (s *Service) queueAction(ctx context.Context, in QueueActionRequest) (queue.ActionResult, error) {
+	switch {
+	case in.Filter != nil && len(in.IDs) > 0:
+		return queue.ActionResult{}, store.Invalid("ids", "Give either ids or a filter, not both")
+	case in.Filter != nil:
+		f := *in.Filter
+		if err := f.Normalize(); err != nil {
+			return queue.ActionResult{}, err
+		}
+		return s.queue.ActionFilter(ctx, in.Action, f)
+	}
+	return s.queue.Action(ctx, in.Action, in.IDs)
+}
+
+// QueueFlush asks Postfix to attempt delivery of every queued message now.
+func (s *Service) QueueFlush(ctx context.Context, id Identity) error {
+	if err := need(id, PermOperate); err != nil {
+		return err
+	}
+	if err := s.needQueue(); err != nil {
+		return err
+	}
+	if err := s.queue.Flush(ctx); err != nil {
+		s.auditFailure(id, "queue flush", err)
+		return err
+	}
+	s.audit(id, "queue flush", ResultDone, "", "")
+	return nil
+}
+
+// SendMail composes (or takes as MIME) a test mail and submits it to the
+// local Postfix; it returns Postfix's queue id.
+func (s *Service) SendMail(ctx context.Context, id Identity, req queue.SendMailRequest) (string, error) {
+	if err := need(id, PermOperate); err != nil {
+		return "", err
+	}
+	qid, err := queue.SendMail(ctx, s.submitAddr, req)
+	if err != nil {
+		s.auditFailure(id, "send mail", err)
+		return "", err
+	}
+	s.audit(id, "send mail", "queued", qid, "")
+	return qid, nil
+}

@@ -1,0 +1,141 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+
+	"postdeck/jobs"
+	"postdeck/mpa"
+	"postdeck/mta"
+	"postdeck/queue"
+	"postdeck/store"
+)
+
+// Config is what the operations act through. Queue and MPA may be nil
+// (the operations that need them then answer that they are unavailable).
+type Config struct {
+	DB  *store.DB
+	MTA *mta.Manager
+	// Queue is the Postfix queue of MTA's instance.
+	Queue *queue.Queue
+	// SubmitAddr is where Send Mail submits: the instance's smtpd.
+	SubmitAddr string
+	MPA        *mpa.Server
+	Log        *slog.Logger
+}
+
+// Service is the operations layer. Its methods are safe for concurrent use.
+type Service struct {
+	db         *store.DB
+	mta        *mta.Manager
+	queue      *queue.Queue
+	submitAddr string
+	mpa        *mpa.Server
+	spf        atomic.Pointer[jobs.Refresher]
+	log        *slog.Logger
+}
+
+// New returns the operations over cfg. The SPF refresher is attached with
+// SetRefresher once it exists (it saves its maps through this Service).
+func New(cfg Config) *Service {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, log: log}
+}
+
+// SetRefresher attaches the SPF refresher.
+func (s *Service) SetRefresher(r *jobs.Refresher) { s.spf.Store(r) }
+
+// audit writes one audit entry; a failure to write it is logged, never
+// turned into the action's failure (the action happened).
+func (s *Service) audit(id Identity, action, result, detail, diff string) {
+	if err := s.db.AppendAudit(store.AuditEntry{Actor: id.Actor(), Action: action, Result: result, Detail: detail, Diff: diff}); err != nil {
+		s.log.Error("write audit entry", "action", action, "err", err)
+	}
+}
+
+// Results of an audited action, as the audit log shows them.
+const (
+	ResultApplied    = "applied"     // Postfix runs the change
+	ResultUnchanged  = "unchanged"   // nothing to do
+	ResultRefused    = "refused"     // the request was not acceptable; nothing changed
+	ResultRolledBack = "rolled back" // Postfix refused it; the previous files are live again
+	ResultFailed     = "failed"      // an internal error; see the log
+	ResultDone       = "done"        // an action that is not an apply (queue, MPA, users)
+)
+
+// auditApply writes the entry of a change that went through the apply
+// pipeline, from what the pipeline answered.
+func (s *Service) auditApply(id Identity, action string, res mta.Result, err error) {
+	if err == nil {
+		result := ResultUnchanged
+		if res.Changed {
+			result = ResultApplied
+		}
+		s.audit(id, action, result, res.Message, res.Diff)
+		return
+	}
+	s.auditFailure(id, action, err)
+}
+
+// auditFailure writes the entry of an action that did not happen: refused
+// (a user error, with its sentence), rolled back (with Postfix's words) or
+// failed (internal; the detail stays in the log).
+func (s *Service) auditFailure(id Identity, action string, err error) {
+	var ae *mta.ApplyError
+	var ue *store.UserError
+	switch {
+	case errors.As(err, &ae):
+		result := ResultRolledBack
+		if !ae.RolledBack {
+			result = ResultFailed
+		}
+		s.audit(id, action, result, ae.Error(), ae.Diff)
+	case errors.As(err, &ue):
+		s.audit(id, action, ResultRefused, ue.Msg, "")
+	default:
+		s.audit(id, action, ResultFailed, "internal error: "+err.Error(), "")
+	}
+}
+
+// Applied is the answer to a change that went through the apply pipeline.
+type Applied struct {
+	Changed  bool     `json:"changed"`
+	Reloaded bool     `json:"reloaded"`
+	Message  string   `json:"message"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+func appliedOf(res mta.Result) Applied {
+	return Applied{Changed: res.Changed, Reloaded: res.Reloaded, Message: store.Sentence("%s", res.Message), Warnings: res.Warnings}
+}
+
+// ApplyAtStart seeds a new database with the defaults and applies the
+// stored state (Postfix started if it is not running), with its audit
+// entry.
+func (s *Service) ApplyAtStart(ctx context.Context) (Applied, error) {
+	res, err := s.mta.Start(ctx)
+	s.auditApply(System("system"), "apply at start", res, err)
+	return appliedOf(res), err
+}
+
+// Reapply renders and applies the stored state again (SIGHUP).
+func (s *Service) Reapply(ctx context.Context, id Identity, reason string) (Applied, error) {
+	if err := need(id, PermAdmin); err != nil {
+		return Applied{}, err
+	}
+	res, err := s.mta.Reapply(ctx, id.Actor())
+	s.auditApply(id, "re-apply ("+reason+")", res, err)
+	return appliedOf(res), err
+}
+
+// Running reports whether Postfix's master runs. It is a probe for the
+// console's status, not an administrator action.
+func (s *Service) Running(ctx context.Context) bool { return s.mta.Running(ctx) }
+
+// Version is the Postfix version the daemon manages.
+func (s *Service) Version() string { return s.mta.Version() }

@@ -1,0 +1,121 @@
+package admin
+
+import (
+	"context"
+	"time"
+
+	"postdeck/jobs"
+	"postdeck/mpa"
+	"postdeck/mta"
+	"postdeck/panics"
+	"postdeck/queue"
+	"postdeck/store"
+)
+
+// Status is the appliance at a glance (GET /api/v1/status).
+type Status struct {
+	PostfixRunning bool            `json:"postfix_running"`
+	PostfixVersion string          `json:"postfix_version"`
+	LastApply      mta.ApplyReport `json:"last_apply"`
+	MPA            *mpa.Counts     `json:"mpa,omitempty"`
+	Queue          *queue.Summary  `json:"queue,omitempty"`
+}
+
+// Status returns Postfix's state, the last apply and the queue and MPA
+// counts.
+func (s *Service) Status(ctx context.Context, id Identity) (Status, error) {
+	if err := need(id, PermRead); err != nil {
+		return Status{}, err
+	}
+	st := Status{
+		PostfixRunning: s.mta.Running(ctx),
+		PostfixVersion: s.mta.Version(),
+		LastApply:      s.mta.LastApply(),
+	}
+	if s.mpa != nil {
+		counts, err := s.mpa.Counts(ctx)
+		if err != nil {
+			return st, err
+		}
+		st.MPA = &counts
+	}
+	if s.queue != nil {
+		sum, err := s.queue.Summary(ctx)
+		if err != nil {
+			return st, err
+		}
+		st.Queue = &sum
+	}
+	return st, nil
+}
+
+// LastApply is the outcome of the last apply that changed (or tried to
+// change) Postfix's files.
+func (s *Service) LastApply() mta.ApplyReport { return s.mta.LastApply() }
+
+// AuditLog returns the newest audit entries, newest first.
+func (s *Service) AuditLog(ctx context.Context, id Identity, limit int) ([]store.AuditEntry, error) {
+	if err := need(id, PermAudit); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > 1000 {
+		limit = 100
+	}
+	return s.db.ListAudit(limit)
+}
+
+// AuditGeneration changes whenever an audit entry is written, for caches
+// of the audit log.
+func (s *Service) AuditGeneration() uint64 { return s.db.AuditGeneration() }
+
+// Metrics are the appliance's numbers for /metrics, read at scrape time.
+// Fields are nil or empty where the part is not running or failed to
+// answer (the scrape shows what it has).
+type Metrics struct {
+	PostfixUp         *bool
+	Queue             *queue.Summary
+	OldestAge         time.Duration
+	MPA               *mpa.Counts
+	MPACounters       *mpa.Stats
+	SPF               []jobs.SourceStatus
+	ApplyResults      map[string]uint64
+	PanicsByComponent map[string]uint64
+}
+
+// Metrics collects the numbers /metrics exports. The route that calls it
+// is guarded by its own permission (a bearer token unless public).
+func (s *Service) Metrics(ctx context.Context) Metrics {
+	var m Metrics
+	if s.mta != nil {
+		up := s.mta.Running(ctx)
+		m.PostfixUp = &up
+	}
+	if s.queue != nil {
+		if sum, err := s.queue.Summary(ctx); err == nil {
+			m.Queue = &sum
+			if page, err := s.queue.List(ctx, queue.Filter{Sort: "arrival", Limit: 1}); err == nil && len(page.Items) > 0 {
+				m.OldestAge = page.AsOf.Sub(page.Items[0].ArrivalTime)
+			}
+		} else {
+			s.log.Warn("metrics: queue summary", "err", err)
+		}
+	}
+	if s.mpa != nil {
+		if counts, err := s.mpa.Counts(ctx); err == nil {
+			m.MPA = &counts
+		}
+		st := mpa.Counters()
+		m.MPACounters = &st
+	}
+	if r := s.spf.Load(); r != nil {
+		if statuses, err := r.Statuses(ctx); err == nil {
+			m.SPF = statuses
+		}
+	}
+	m.ApplyResults = mta.ApplyResults()
+	m.PanicsByComponent = map[string]uint64{}
+	for _, c := range panics.Components() {
+		m.PanicsByComponent[c] = panics.Count(c)
+	}
+	return m
+}

@@ -1,0 +1,115 @@
+package admin
+
+// The types and names of the domain packages that the edge (webui, the
+// CLI) sees. They are re-exported here so that the edge imports only this
+// package and store's value types: every action goes through Service.
+
+import (
+	"net/url"
+
+	"postdeck/jobs"
+	"postdeck/mpa"
+	"postdeck/mta"
+	"postdeck/queue"
+)
+
+// Apply pipeline.
+type (
+	// ApplyError is a change Postfix refused (with its own words).
+	ApplyError = mta.ApplyError
+	// ApplyReport is the last apply, for the dashboard.
+	ApplyReport = mta.ApplyReport
+	// MapInfo describes a map without its content.
+	MapInfo = mta.MapInfo
+)
+
+// The Postfix queue and Send Mail.
+type (
+	QueueFilter       = queue.Filter
+	QueuePage         = queue.Page
+	QueueSummary      = queue.Summary
+	QueueRecipient    = queue.Recipient
+	QueueMessageView  = queue.MessageView
+	QueueActionResult = queue.ActionResult
+	SendMailRequest   = queue.SendMailRequest
+)
+
+// The MPA.
+type (
+	MPACounts      = mpa.Counts
+	SpoolItem      = mpa.SpoolItem
+	ErrorItem      = mpa.ErrorItem
+	ErrorDetail    = mpa.ErrorDetail
+	PreviewRequest = mpa.PreviewRequest
+	PreviewResult  = mpa.PreviewResult
+)
+
+// SPF sources.
+type (
+	SPFSourceInput  = jobs.SourceInput
+	SPFSourceStatus = jobs.SourceStatus
+	SPFRefresh      = jobs.RefreshResult
+)
+
+// Names of the default maps and settings fields, for forms and help.
+const (
+	MapVirtualAlias    = mta.MapVirtualAlias
+	MapTLSPolicy       = mta.MapTLSPolicy
+	MapSASLPasswords   = mta.MapSASLPasswords
+	MapRecipientAccess = mta.MapRecipientAccess
+	MapTransport       = mta.MapTransport
+
+	FieldRejectCode       = mta.FieldRejectCode
+	FieldMessageSizeLimit = mta.FieldMessageSizeLimit
+)
+
+// Queue actions and the caution the documentation gives for Flush.
+const (
+	QueueActionDelete  = queue.ActionDelete
+	QueueActionBounce  = queue.ActionBounce
+	QueueActionHold    = queue.ActionHold
+	QueueActionRelease = queue.ActionRelease
+	QueueActionRequeue = queue.ActionRequeue
+	QueueActionRetry   = queue.ActionRetry
+	FlushCaution       = queue.FlushCaution
+	QueuePageSize      = queue.DefaultPageSize
+)
+
+// Error-repository actions, the MPA's trace header and the rules syntax.
+const (
+	ErrorActionDelete  = mpa.ActionDelete
+	ErrorActionRequeue = mpa.ActionRequeue
+	TraceHeader        = mpa.TraceHeader
+)
+
+// MapTypes are the map types postdeck manages, in the order forms offer
+// them.
+var MapTypes = mta.MapTypes
+
+// QueueActions and QueueNames list the queue actions and queues.
+var (
+	QueueActions = queue.Actions
+	QueueNames   = queue.Names
+)
+
+// RulesSyntax and TemplateVariables are the Rules page's help.
+var (
+	RulesSyntax       = mpa.RulesSyntax
+	TemplateVariables = mpa.TemplateVariables
+)
+
+// ParseQueueFilter reads a queue filter from query or form values.
+func ParseQueueFilter(v url.Values) (queue.Filter, error) { return queue.ParseFilter(v) }
+
+// ValidQueueID reports whether id looks like a Postfix queue id.
+func ValidQueueID(id string) bool { return queue.ValidID(id) }
+
+// MaskSecrets masks the passwords of map content for display (the SASL
+// password map); other maps come back unchanged.
+func MaskSecrets(name, content string) string {
+	return mta.MaskSecretsContent(name, content)
+}
+
+// ParseAddressList splits a comma- or line-separated list of addresses, as
+// Send Mail's Recipients field takes them.
+func ParseAddressList(s string) queue.AddressList { return queue.ParseAddressList(s) }
