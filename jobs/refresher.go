@@ -435,7 +435,7 @@ func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error 
 		return err
 	}
 	if s.Builtin {
-		return store.Conflict("%s is a built-in SPF source and cannot be removed", name)
+		return store.Conflict("The SPF source of map %s is built in and cannot be removed", name)
 	}
 	r.sched.Remove(store.SPFJobName(name))
 	if err := r.db.DeleteSPFSource(name); err != nil {

@@ -68,10 +68,10 @@ func ParseMainConfig(text string) ([]Param, error) {
 			return nil, store.InvalidLine(FieldMainConfig, n, "expected \"name = value\", found %q", truncate(line, 60))
 		}
 		if !paramNameRe.MatchString(name) {
-			return nil, store.InvalidLine(FieldMainConfig, n, "%q is not a parameter name (letters, digits and '_' only)", truncate(name, 60))
+			return nil, store.InvalidLine(FieldMainConfig, n, "Parameter name %q is not valid (letters, digits and '_' only)", truncate(name, 60))
 		}
 		if prev, dup := seen[name]; dup {
-			return nil, store.InvalidLine(FieldMainConfig, n, "%s is already set on line %d", name, prev)
+			return nil, store.InvalidLine(FieldMainConfig, n, "Parameter %s is already set on line %d", name, prev)
 		}
 		seen[name] = n
 		params = append(params, Param{Name: name, Value: strings.TrimSpace(value), Line: n, End: n})
@@ -158,10 +158,10 @@ func validateDocument(text string, inst Instance, cat *paramCatalog, services []
 	}
 	for _, p := range params {
 		if where, ok := managed[p.Name]; ok {
-			return nil, store.InvalidLine(FieldMainConfig, p.Line, "%s is managed by %s; remove it here and set it there", p.Name, where)
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is managed by %s; remove it here and set it there", p.Name, where)
 		}
 		if p.Name == "smtpd_recipient_restrictions" && hasToken(p.Value, restrictionVerify) {
-			return nil, store.InvalidLine(FieldMainConfig, p.Line, "%s is switched on and off by \"Reject unverified recipient\" on the MTA Settings page; remove it here", restrictionVerify)
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "The restriction %s is switched on and off by \"Reject unverified recipient\" on the MTA Settings page; remove it here", restrictionVerify)
 		}
 		if cat == nil {
 			continue
@@ -170,7 +170,7 @@ func validateDocument(text string, inst Instance, cat *paramCatalog, services []
 			return nil, store.InvalidLine(FieldMainConfig, p.Line, "unknown parameter %q: it is not a Postfix parameter, and it is not used as $%s anywhere", p.Name, p.Name)
 		}
 		if msg := cat.checkValue(p.Name, p.Value); msg != "" {
-			return nil, store.InvalidLine(FieldMainConfig, p.Line, "%s: %s", p.Name, msg)
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s: %s", p.Name, msg)
 		}
 	}
 	return params, nil

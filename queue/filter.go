@@ -54,7 +54,7 @@ func (f *Filter) Normalize() error {
 	f.Queue = strings.TrimSpace(f.Queue)
 	if f.Queue != "" {
 		if _, ok := queueIndex(f.Queue); !ok {
-			return store.Invalid("queue", "queue must be one of %s", strings.Join(Names, ", "))
+			return store.Invalid("queue", "Queue must be one of %s", strings.Join(Names, ", "))
 		}
 	}
 	for _, t := range []struct {
@@ -63,26 +63,26 @@ func (f *Filter) Normalize() error {
 	}{{"q", &f.Q}, {"sender", &f.Sender}, {"recipient", &f.Recipient}} {
 		*t.v = strings.TrimSpace(*t.v)
 		if len(*t.v) > maxFilterText {
-			return store.Invalid(t.field, "%s may be at most %d characters", t.field, maxFilterText)
+			return store.Invalid(t.field, "%s may be at most %d characters", filterLabels[t.field], maxFilterText)
 		}
 		if !utf8.ValidString(*t.v) {
-			return store.Invalid(t.field, "%s must be valid UTF-8 text", t.field)
+			return store.Invalid(t.field, "%s must be valid UTF-8 text", filterLabels[t.field])
 		}
 	}
 	if f.MinAge < 0 {
-		return store.Invalid("min_age", "min_age must not be negative")
+		return store.Invalid("min_age", "Minimum age must not be negative")
 	}
 	if f.Sort == "" {
 		f.Sort = "arrival"
 	}
 	if !slices.Contains(sortKeys, strings.TrimPrefix(f.Sort, "-")) {
-		return store.Invalid("sort", "sort must be arrival, size or sender, optionally with a leading - for descending order")
+		return store.Invalid("sort", "Sort must be arrival, size or sender, optionally with a leading - for descending order")
 	}
 	if f.Offset < 0 {
-		return store.Invalid("offset", "offset must not be negative")
+		return store.Invalid("offset", "Offset must not be negative")
 	}
 	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return store.Invalid("limit", "limit must be between 1 and %d", MaxPageSize)
+		return store.Invalid("limit", "Limit must be between 1 and %d", MaxPageSize)
 	}
 	if f.Limit == 0 {
 		f.Limit = DefaultPageSize
@@ -156,15 +156,22 @@ func parseMinAge(s string) (time.Duration, error) {
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < 0 || n > int64(100*365*24*time.Hour/time.Second) {
-			return 0, store.Invalid("min_age", "min_age must be a number of seconds or a duration such as 90m")
+			return 0, store.Invalid("min_age", "Minimum age must be a number of seconds or a duration such as 90m")
 		}
 		return time.Duration(n) * time.Second, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, store.Invalid("min_age", "min_age must be a number of seconds or a duration such as 90m")
+		return 0, store.Invalid("min_age", "Minimum age must be a number of seconds or a duration such as 90m")
 	}
 	return d, nil
+}
+
+// filterLabels name the filter's fields in sentences, as the queue page
+// labels them.
+var filterLabels = map[string]string{
+	"q": "Search", "sender": "Sender", "recipient": "Recipient",
+	"offset": "Offset", "limit": "Limit", "min_age": "Minimum age",
 }
 
 func parseNonNegative(field, s string) (int, error) {
@@ -174,7 +181,7 @@ func parseNonNegative(field, s string) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, store.Invalid(field, "%s must be a whole number, 0 or more", field)
+		return 0, store.Invalid(field, "%s must be a whole number, 0 or more", filterLabels[field])
 	}
 	return n, nil
 }

@@ -87,14 +87,19 @@ func WithField(err error, field string) error {
 }
 
 // Sentence formats a message in the one style of user errors: the first
-// letter capitalised, ending with a full stop (or the ?, ! or ) it has).
+// letter capitalised, ending with a full stop (or the ? or ! it has). A
+// message that starts with a name that must keep its spelling (a Postfix
+// parameter such as content_filter, a path, a domain) is left as it is;
+// write such messages to start with a word ("Parameter content_filter
+// ...").
 func Sentence(format string, args ...any) string {
 	s := strings.TrimSpace(fmt.Sprintf(format, args...))
 	if s == "" {
 		return s
 	}
 	r, n := utf8.DecodeRuneInString(s)
-	if unicode.IsLower(r) {
+	first, _, _ := strings.Cut(s, " ")
+	if unicode.IsLower(r) && !strings.ContainsAny(first, "_./$@{[:0123456789-=") {
 		s = string(unicode.ToUpper(r)) + s[n:]
 	}
 	switch s[len(s)-1] {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"postdeck/admin"
 	"postdeck/panics"
 	"postdeck/store"
 )
@@ -18,33 +19,41 @@ type apiError struct {
 	Line  int    `json:"line,omitempty"`
 }
 
-// errorStatus maps an error to its HTTP status and the sentence a client may
-// see. Internal errors get a generic sentence; their text goes to the log.
+// errorStatus maps an error to its HTTP status and the body a client may
+// see. Only a *store.UserError's sentence (or Postfix's own words in an
+// *admin.ApplyError) reaches a client; anything else is internal and gets
+// a generic sentence, its text goes to the log.
 func errorStatus(err error) (int, apiError) {
-	var fe *store.UserError
+	var ue *store.UserError
+	var ae *admin.ApplyError
 	var fiberErr *fiber.Error
 	switch {
-	case errors.As(err, &fe):
-		return fiber.StatusBadRequest, apiError{Error: fe.Msg, Field: fe.Field, Line: fe.Line}
-	case errors.Is(err, store.ErrInvalid):
-		return fiber.StatusBadRequest, apiError{Error: publicMessage(err)}
-	case errors.Is(err, store.ErrNotFound):
-		return fiber.StatusNotFound, apiError{Error: publicMessage(err)}
-	case errors.Is(err, store.ErrConflict):
-		return fiber.StatusConflict, apiError{Error: publicMessage(err)}
-	case errors.Is(err, store.ErrForbidden):
-		return fiber.StatusForbidden, apiError{Error: publicMessage(err)}
+	case errors.As(err, &ue):
+		return kindStatus(ue.Kind), apiError{Error: ue.Msg, Field: ue.Field, Line: ue.Line}
+	case errors.As(err, &ae):
+		return fiber.StatusBadRequest, apiError{Error: store.Sentence("%s", ae.Error())}
 	case errors.Is(err, errUnauthorized):
-		return fiber.StatusUnauthorized, apiError{Error: "log in first"}
+		return fiber.StatusUnauthorized, apiError{Error: "Log in first."}
 	case errors.As(err, &fiberErr):
-		return fiberErr.Code, apiError{Error: fiberErr.Message}
+		return fiberErr.Code, apiError{Error: store.Sentence("%s", fiberErr.Message)}
 	}
-	return fiber.StatusInternalServerError, apiError{Error: "internal error; see the postdeck log"}
+	return fiber.StatusInternalServerError, apiError{Error: "Internal error: the request failed inside postdeck, and its log has the details."}
 }
 
-// publicMessage is the user-facing text of a user error: the error's own
-// sentence, which by convention (store sentinels) is meant to be shown.
-func publicMessage(err error) string { return err.Error() }
+// kindStatus is the HTTP status of a kind of user error.
+func kindStatus(kind error) int {
+	switch {
+	case errors.Is(kind, store.ErrNotFound):
+		return fiber.StatusNotFound
+	case errors.Is(kind, store.ErrConflict):
+		return fiber.StatusConflict
+	case errors.Is(kind, store.ErrForbidden):
+		return fiber.StatusForbidden
+	case errors.Is(kind, store.ErrUnavailable):
+		return fiber.StatusServiceUnavailable
+	}
+	return fiber.StatusBadRequest
+}
 
 var errUnauthorized = errors.New("unauthorized")
 
@@ -69,4 +78,37 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 		}
 	}()
 	return c.Next()
+}
+
+// formError is the one translation of a refused form into what the page
+// shows above the form as typed, and its status: the user error's status
+// (400 for invalid input, 409, 404, 503), 400 for a change Postfix refused
+// (with its words and whether the previous files are live again), and for
+// anything else a generic sentence with 500 (the text goes to the log).
+// It returns an error only when the page cannot be shown at all.
+func (s *Server) formError(err error) (*Flash, int, error) {
+	var ae *admin.ApplyError
+	if errors.As(err, &ae) {
+		f := &Flash{Kind: "error", Message: "The change was not applied: Postfix refused the new configuration at " + ae.Stage + ".", Details: []string{"Postfix said: " + ae.PostfixSaid}}
+		switch {
+		case ae.RolledBack:
+			f.Details = append(f.Details, "The previous configuration was restored and Postfix is running it.")
+		case ae.RollbackErr != nil:
+			f.Message = "Postfix refused the new configuration at " + ae.Stage + ", and restoring the previous one failed too."
+			f.Details = append(f.Details, "Restoring said: "+ae.RollbackErr.Error())
+		}
+		return f, fiber.StatusBadRequest, nil
+	}
+	code, body := errorStatus(err)
+	if code >= 500 {
+		s.log.Error("save failed", "err", err)
+	}
+	return &Flash{Kind: "error", Message: body.Error}, code, nil
+}
+
+// publicText is the sentence a page shows for err: a user error's own, or
+// a generic one.
+func publicText(err error) string {
+	_, body := errorStatus(err)
+	return body.Error
 }

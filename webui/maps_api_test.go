@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -290,7 +291,8 @@ func testMapsRefusesBadMaps(t *testing.T, st *stack) {
 		if r.Status != 400 || e.Line != tc.line || e.Field != tc.field || e.Error == "" {
 			t.Errorf("case %d (%s %.40q): %d %s; want 400, field %s, line %d", i, truncateName(tc.name), tc.content, r.Status, truncateName(string(r.Body)), tc.field, tc.line)
 		}
-		if tc.line > 0 && !strings.Contains(e.Error, "line "+strconv.Itoa(tc.line)) {
+		checkSentence(t, fmt.Sprintf("maps case %d", i), apiError{Error: e.Error, Field: e.Field, Line: e.Line})
+		if tc.line > 0 && !strings.Contains(e.Error, "Line "+strconv.Itoa(tc.line)) {
 			t.Errorf("case %d: the message does not name line %d: %s", i, tc.line, e.Error)
 		}
 		if strings.Contains(e.Error, ".postdeck-staging") {

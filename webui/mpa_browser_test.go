@@ -77,6 +77,7 @@ func testMPAPipelineAPI(t *testing.T, st *stack) {
 		r := st.socketDo(t, "PUT", "/api/v1/mpa/pipeline", tc.body)
 		var e apiError
 		r.decode(t, &e)
+		checkSentence(t, tc.name, e)
 		if r.Status != 400 || e.Field != tc.field || e.Line != tc.line || !strings.Contains(e.Error, tc.words) {
 			t.Errorf("%s: %d %s, want 400 field %q line %d with %q", tc.name, r.Status, r.Body, tc.field, tc.line, tc.words)
 		}
@@ -155,7 +156,7 @@ func testMPAPages(t *testing.T, st *stack, id string) {
 			t.Errorf("%s: MPA queue page %d", c.role, q.Status)
 		}
 	}
-	if res := aud.postForm("/queues/repository/actions", url.Values{"action": {"requeue"}, "id": {id}, "confirmed": {"yes"}}, true); res.Status != 403 {
+	if res := aud.postForm("/queues/repository/actions", url.Values{"action": {"requeue"}, "id": {id}, "confirmed": {"1"}}, true); res.Status != 403 {
 		t.Errorf("auditor requeue: %d", res.Status)
 	}
 	if res := op.postForm("/queues/mpa/rules", url.Values{"rules": {""}}, true); res.Status != 403 {
@@ -171,7 +172,7 @@ func testMPAPages(t *testing.T, st *stack, id string) {
 		t.Errorf("confirmation page: %d\n%s", res.Status, res.Body)
 	}
 	res = op.postForm("/queues/repository/actions", url.Values{"action": {"delete-all"}}, true)
-	if res.Status != 200 || !strings.Contains(string(res.Body), `name="all" value="yes"`) || !strings.Contains(string(res.Body), "permanently") {
+	if res.Status != 200 || !strings.Contains(string(res.Body), `name="all" value="1"`) || !strings.Contains(string(res.Body), "permanently") {
 		t.Errorf("delete-all confirmation: %d", res.Status)
 	}
 	for _, bad := range []struct {
@@ -181,8 +182,8 @@ func testMPAPages(t *testing.T, st *stack, id string) {
 		{url.Values{"action": {"requeue"}}, 400},
 		{url.Values{"action": {"explode"}, "id": {id}}, 400},
 		{url.Values{"action": {"requeue"}, "id": {"no-such-id"}}, 404},
-		{url.Values{"action": {"delete"}, "id": {id, "no-such-id"}, "confirmed": {"yes"}}, 404},
-		{url.Values{"action": {"requeue"}, "id": {"../../etc/passwd"}, "confirmed": {"yes"}}, 400},
+		{url.Values{"action": {"delete"}, "id": {id, "no-such-id"}, "confirmed": {"1"}}, 404},
+		{url.Values{"action": {"requeue"}, "id": {"../../etc/passwd"}, "confirmed": {"1"}}, 400},
 	} {
 		res := op.postForm("/queues/repository/actions", bad.form, true)
 		if res.Status != bad.status || !strings.Contains(string(res.Body), `flash-error`) {

@@ -223,7 +223,7 @@ func (s *Server) pageQueue(c *fiber.Ctx) error {
 		d.Errors[fe.Field] = fe.Msg
 		flash = &Flash{Kind: "error", Message: "The filter was not applied: correct the field marked below."}
 		if fe.Field == "offset" || fe.Field == "limit" {
-			flash.Message = upperFirst(fe.Msg) + "."
+			flash.Message = fe.Msg
 		}
 	default:
 		return err

@@ -1,14 +1,12 @@
 package webui
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/admin"
-	"postdeck/store"
 )
 
 // Scopes of an action from the queue page: the ticked messages, every
@@ -133,7 +131,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		if code >= 500 {
 			s.log.Error("queue action failed", "err", err)
 		}
-		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: ch.Label + " failed: " + upperFirst(body.Error) + "."}, back)
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: ch.Label + " failed: " + body.Error}, back)
 	}
 	if back == "/queues/mta/"+c.FormValue("return") && (action == admin.QueueActionDelete || action == admin.QueueActionRequeue || action == admin.QueueActionBounce) {
 		back = "/queues/mta" // the message is gone or has a new id
@@ -198,16 +196,6 @@ func replaceHidden(h []hiddenField, name, value string) []hiddenField {
 		}
 	}
 	return h
-}
-
-// publicText is the sentence of a user error; anything else is generic.
-func publicText(err error) string {
-	var fe *store.UserError
-	if errors.As(err, &fe) {
-		return upperFirst(fe.Msg) + "."
-	}
-	_, body := errorStatus(err)
-	return upperFirst(body.Error) + "."
 }
 
 // pageQueueFlushConfirm is GET /queues/mta/flush: the documentation's

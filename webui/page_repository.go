@@ -59,7 +59,7 @@ func (s *Server) pageRepositoryMessage(c *fiber.Ctx) error {
 }
 
 // pageRepositoryActions is POST /queues/repository/actions: delete or
-// requeue one message, a selection, or all. Without confirmed=yes it
+// requeue one message, a selection, or all. Without confirmed=1 it
 // shows the confirmation (with the documentation's tip before a requeue);
 // with it, it acts and goes back to the list with the affected count.
 func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
@@ -69,7 +69,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 	if a, ok := strings.CutSuffix(action, "-all"); ok {
 		action, all = a, true
 	}
-	if c.FormValue("all") == "yes" {
+	if c.FormValue("all") == "1" {
 		all = true
 	}
 	var ids []string
@@ -90,7 +90,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 	} else if len(ids) == 0 {
 		return s.repositoryError(c, fiber.StatusBadRequest, "Select at least one message, or use "+upperFirst(action)+" all.")
 	}
-	if c.FormValue("confirmed") != "yes" {
+	if c.FormValue("confirmed") != "1" {
 		items, err := s.admin.MPAErrors(ctx, who(c))
 		if err != nil {
 			return err
@@ -122,7 +122,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		if code >= 500 {
 			return err
 		}
-		return s.repositoryError(c, code, upperFirst(body.Error)+" Nothing was changed.")
+		return s.repositoryError(c, code, body.Error+" Nothing was changed.")
 	}
 	verb := "Deleted"
 	if action == admin.ErrorActionRequeue {

@@ -73,21 +73,21 @@ func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
 		return s.flashAndRedirect(c, &Flash{Kind: "success", Message: "Test mail sent: Postfix queued it as " + id + "."}, "/sendmail?"+v.Encode())
 	}
 	d := sendmailPageData{Form: form, Errors: map[string]string{}}
+	flash, status, ferr := s.formError(err)
+	if ferr != nil {
+		return ferr
+	}
+	flash.Message = "The mail was not sent: " + flash.Message
 	var fe *store.UserError
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) && fe.Kind == store.ErrInvalid {
 		field := fe.Field
 		if field == "" {
 			field = "body"
 		}
-		d.Errors[field] = upperFirst(fe.Msg)
-		return s.renderStatus(c, fiber.StatusOK, "sendmail", "Send Mail", d, &Flash{Kind: "error", Message: "The mail was not sent: correct the field marked below."})
+		d.Errors[field] = fe.Msg
+		flash.Message = "The mail was not sent: correct the field marked below."
 	}
-	code, body := errorStatus(err)
-	if code >= 500 {
-		s.log.Error("send mail failed", "err", err)
-		body.Error = "Postfix did not accept the message; see the postdeck log"
-	}
-	return s.renderStatus(c, fiber.StatusOK, "sendmail", "Send Mail", d, &Flash{Kind: "error", Message: "The mail was not sent: " + upperFirst(body.Error) + "."})
+	return s.renderStatus(c, status, "sendmail", "Send Mail", d, flash)
 }
 
 // envelopeSender is the MAIL FROM a request used: Sender, or From's

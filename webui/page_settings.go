@@ -143,30 +143,3 @@ func appliedFlash(res admin.Applied) *Flash {
 	}
 	return f
 }
-
-// formError turns a refused save into the flash shown above the form,
-// keeping the form: user errors (400) and a reload Postfix refused show
-// their sentence; anything else is logged and shown as a generic failure.
-// It returns an error only when the page cannot be shown at all.
-func (s *Server) formError(err error) (*Flash, int, error) {
-	var ae *admin.ApplyError
-	if errors.As(err, &ae) {
-		f := &Flash{Kind: "error", Message: "The change was not applied: Postfix refused the new configuration at " + ae.Stage + ".", Details: []string{"Postfix said: " + ae.PostfixSaid}}
-		switch {
-		case ae.RolledBack:
-			f.Details = append(f.Details, "The previous configuration was restored and Postfix is running it.")
-		case ae.RollbackErr != nil:
-			f.Message = "Postfix refused the new configuration at " + ae.Stage + ", and restoring the previous one failed too."
-			f.Details = append(f.Details, "Restoring said: "+ae.RollbackErr.Error())
-		}
-		return f, fiber.StatusOK, nil
-	}
-	code, body := errorStatus(err)
-	if code >= 500 {
-		s.log.Error("save failed", "err", err)
-	}
-	if code == fiber.StatusBadRequest || code == fiber.StatusConflict {
-		code = fiber.StatusOK
-	}
-	return &Flash{Kind: "error", Message: upperFirst(body.Error)}, code, nil
-}

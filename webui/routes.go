@@ -63,6 +63,8 @@ func (s *Server) routeTable() []route {
 
 		// SPF refresher
 		{"GET", "/api/v1/jobs/spf", permRead, s.spfList},
+		{"POST", "/api/v1/jobs/spf", permAdmin, s.spfAdd},
+		{"DELETE", "/api/v1/jobs/spf/:name", permAdmin, s.spfRemove},
 		{"POST", "/api/v1/jobs/spf/:name/refresh", permAdmin, s.spfRefresh},
 
 		// Console pages (HTML, page_*.go). A page handler ends with

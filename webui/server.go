@@ -91,6 +91,11 @@ func (s *Server) newApp(trusted bool) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "postdeck",
 		DisableStartupMessage: true,
+		// Every string fiber hands out (method, path, params, form and
+		// query values, headers) is a copy: values that outlive the
+		// request (metrics labels, scheduler job names, caches, logs)
+		// must never alias fasthttp's reused buffers.
+		Immutable: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          120 * time.Second,
 		IdleTimeout:           120 * time.Second,

@@ -110,11 +110,7 @@ func TestBadInputsLeaveEverythingAsItWas(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := st.socketDo(t, "PUT", tc.path, tc.body)
-		var e struct {
-			Error string `json:"error"`
-			Field string `json:"field"`
-			Line  int    `json:"line"`
-		}
+		var e apiError
 		if err := json.Unmarshal(r.Body, &e); err != nil {
 			t.Errorf("%s: answer is not JSON: %s", tc.name, r.Body)
 			continue
@@ -126,7 +122,8 @@ func TestBadInputsLeaveEverythingAsItWas(t *testing.T) {
 		if e.Field != tc.field || e.Error == "" {
 			t.Errorf("%s: field %q error %q, want field %q", tc.name, e.Field, e.Error, tc.field)
 		}
-		if tc.line > 0 && (e.Line != tc.line || !strings.Contains(e.Error, fmt.Sprintf("line %d", tc.line))) {
+		checkSentence(t, tc.name, e)
+		if tc.line > 0 && (e.Line != tc.line || !strings.Contains(e.Error, fmt.Sprintf("Line %d", tc.line))) {
 			t.Errorf("%s: line %d, error %q; want line %d", tc.name, e.Line, e.Error, tc.line)
 		}
 		if strings.Contains(e.Error, st.inst.ConfigDir+"/.postdeck") {

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-const spfUsage = "usage: postdeck spf list | refresh NAME"
+const spfUsage = `usage: postdeck spf list | refresh NAME | remove NAME
+       postdeck spf add DOMAIN [--map NAME] [--schedule CRON] [--value ACTION]`
 
 func cmdSPF(args []string) error {
 	if len(args) == 0 {
@@ -17,6 +18,9 @@ func cmdSPF(args []string) error {
 	}
 	fs := flag.NewFlagSet("spf", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
+	mapName := fs.String("map", "", "spf add: the map's name (default: the domain)")
+	schedule := fs.String("schedule", "", "spf add: when to refresh, a cron spec in UTC (default: daily at a random minute)")
+	value := fs.String("value", "", "spf add: the result for listed networks (default: OK)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -63,6 +67,41 @@ func cmdSPF(args []string) error {
 		if res.Error != "" {
 			return fmt.Errorf("the live map was kept: %s", res.Error)
 		}
+		return nil
+	case "add":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%s", spfUsage)
+		}
+		in := map[string]string{"domain": fs.Arg(0), "map": *mapName, "schedule": *schedule, "value": *value}
+		var res struct {
+			Source struct {
+				Map      string `json:"map"`
+				Schedule string `json:"schedule"`
+			} `json:"source"`
+			Refresh struct {
+				Outcome     string `json:"outcome"`
+				Error       string `json:"error"`
+				PrefixCount int    `json:"prefix_count"`
+			} `json:"refresh"`
+		}
+		raw, err := c.do("POST", "/api/v1/jobs/spf", in, &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		fmt.Printf("added %s (schedule %q); first refresh: %s, %d prefixes\n", res.Source.Map, res.Source.Schedule, res.Refresh.Outcome, res.Refresh.PrefixCount)
+		if res.Refresh.Error != "" {
+			return fmt.Errorf("the source was added, but its first refresh failed: %s", res.Refresh.Error)
+		}
+		return nil
+	case "remove":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%s", spfUsage)
+		}
+		raw, err := c.do("DELETE", "/api/v1/jobs/spf/"+url.PathEscape(fs.Arg(0)), nil, nil)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		fmt.Printf("removed the source of %s; the map stays, now edited by administrators\n", fs.Arg(0))
 		return nil
 	}
 	return fmt.Errorf("%s", spfUsage)
