@@ -95,12 +95,12 @@ func (s *Server) newApp(trusted bool) *fiber.App {
 		// query values, headers) is a copy: values that outlive the
 		// request (metrics labels, scheduler job names, caches, logs)
 		// must never alias fasthttp's reused buffers.
-		Immutable: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          120 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		BodyLimit:             bodyLimit,
-		ErrorHandler:          s.errorHandler,
+		Immutable:    true,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 120 * time.Second,
+		IdleTimeout:  120 * time.Second,
+		BodyLimit:    bodyLimit,
+		ErrorHandler: s.errorHandler,
 	})
 	app.Use(s.countRequests)
 	app.Use(s.recoverPanics)
