@@ -1,8 +1,14 @@
-// Package mta is everything that touches Postfix: rendering main.cf, master.cf
-// and the lookup tables from the store (Render, pure and golden-tested),
-// validating and applying them atomically with rollback (Manager.Apply), the
-// Postfix queue (postqueue, postsuper, postcat) and Send Mail.
+// Package mta shapes Postfix's configuration: it renders main.cf, master.cf
+// and the lookup tables (maps) from the store (Render, pure and
+// golden-tested), validates them with Postfix's own tools and its own
+// checks on a staging copy, and applies them atomically with a backup and a
+// rollback when Postfix does not take them (Manager). It also owns the MTA
+// settings, the Edit Main Config document and the import of an existing
+// Postfix configuration.
 //
-// Postfix commands are run through Postfix, with argv vectors and an absolute
-// -c directory; see ../shared/POSTFIX.md for the traps they hide.
+// Postfix's commands run through package postfix; the traps they hide are
+// in docs/postfix.md, and the apply pipeline is drawn in
+// docs/architecture.md. The Postfix queue and Send Mail are package queue.
+// Audit entries are written by package admin from what Manager returns
+// (Result.Diff, ApplyError).
 package mta

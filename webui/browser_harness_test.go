@@ -30,9 +30,10 @@ type browser struct {
 	shots string          // screenshot directory
 	nshot int
 
-	mu       sync.Mutex
-	requests []string // every URL requested
-	errors   []string // console errors, exceptions, log errors
+	mu        sync.Mutex
+	requests  []string        // every URL requested
+	documents map[string]bool // the URLs loaded as pages
+	errors    []string        // console errors, exceptions, log errors
 }
 
 // newBrowser starts a fresh Chromium (own user-data-dir) for the test and
@@ -97,6 +98,12 @@ func (b *browser) listen(ev any) {
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		b.requests = append(b.requests, ev.Request.URL)
+		if ev.Type == network.ResourceTypeDocument {
+			if b.documents == nil {
+				b.documents = map[string]bool{}
+			}
+			b.documents[ev.Request.URL] = true
+		}
 	case *runtime.EventExceptionThrown:
 		msg := ev.ExceptionDetails.Text
 		if ev.ExceptionDetails.Exception != nil {
@@ -112,6 +119,12 @@ func (b *browser) listen(ev any) {
 			b.errors = append(b.errors, "console."+string(ev.Type)+": "+strings.Join(parts, " "))
 		}
 	case *log.EventEntryAdded:
+		// A page that answers 4xx (a refused form shown again with its
+		// errors, a 404 page) is a document the test looks at, not a
+		// broken resource; the browser still logs its status.
+		if ev.Entry.Source == log.EntrySourceNetwork && b.documents[ev.Entry.URL] && strings.Contains(ev.Entry.Text, "status of 4") {
+			return
+		}
 		if ev.Entry.Level == log.EntryLevelError {
 			b.errors = append(b.errors, fmt.Sprintf("log %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
 		}

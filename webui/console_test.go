@@ -446,7 +446,7 @@ func testForms(t *testing.T, st *stack) {
 	bad := "# mine\nsmtpd_banner = $myhostname ESMTP\nthis is not a parameter\n"
 	res := c.postForm("/mta/settings/mainconfig", url.Values{"text": {bad}}, true)
 	body := string(res.Body)
-	if res.Status != 200 || !strings.Contains(body, `data-error-line="3"`) || !strings.Contains(body, `id="text-error"`) {
+	if res.Status != 400 || !strings.Contains(body, `data-error-line="3"`) || !strings.Contains(body, `id="text-error"`) {
 		t.Errorf("invalid main config: %d\n%s", res.Status, body)
 	}
 	if !strings.Contains(body, "\n# mine\nsmtpd_banner = $myhostname ESMTP\nthis is not a parameter\n</textarea>") {
@@ -470,7 +470,7 @@ func testForms(t *testing.T, st *stack) {
 
 	// A reload Postfix refused: the flash gives Postfix's words.
 	f, code, err := st.srv.formError(&mta.ApplyError{Stage: "reload", PostfixSaid: "fatal: bad thing", RolledBack: true})
-	if err != nil || code != 200 || !strings.Contains(strings.Join(f.Details, " "), "fatal: bad thing") || !strings.Contains(strings.Join(f.Details, " "), "previous configuration was restored") {
+	if err != nil || code != 400 || !strings.Contains(strings.Join(f.Details, " "), "fatal: bad thing") || !strings.Contains(strings.Join(f.Details, " "), "previous configuration was restored") {
 		t.Errorf("rolled back apply: %+v %d %v", f, code, err)
 	}
 }

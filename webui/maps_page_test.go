@@ -36,7 +36,7 @@ func testMapsPages(t *testing.T, st *stack) {
 	}
 	// A bad line is shown with its number, and the typed text is kept.
 	res = admin.postForm("/mta/maps/transport-maps", url.Values{"type": {"hash"}, "content": {"a.example smtp:\nb.example [x.example]:25\n"}}, true)
-	if b := html.UnescapeString(string(res.Body)); res.Status != 200 || !strings.Contains(b, "content line 2") || !strings.Contains(b, "b.example [x.example]:25") {
+	if b := html.UnescapeString(string(res.Body)); res.Status != 400 || !strings.Contains(b, "Line 2") || !strings.Contains(b, "b.example [x.example]:25") {
 		t.Errorf("bad save: %d", res.Status)
 	}
 	// The SASL page never shows a password.

@@ -71,7 +71,7 @@ func testMPAPipelineAPI(t *testing.T, st *stack) {
 		{"template syntax", map[string]any{"rules": "", "templates": []map[string]string{{"name": "t1", "text": "ok\n{{if .Sender}}never closed"}}}, "templates.t1", 2, "t1"},
 		{"missing variable", map[string]any{"rules": "", "templates": []map[string]string{{"name": "t2", "text": "{{.Department}}"}}}, "templates.t2", 1, "Department"},
 		{"unknown processor", map[string]any{"processors": []string{"trace", "virus"}, "rules": ""}, "processors", 0, "virus"},
-		{"unknown field", map[string]any{"rulez": ""}, "rulez", 0, "unknown field"},
+		{"unknown field", map[string]any{"rulez": ""}, "rulez", 0, "Unknown field"},
 	}
 	for _, tc := range cases {
 		r := st.socketDo(t, "PUT", "/api/v1/mpa/pipeline", tc.body)

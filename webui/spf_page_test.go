@@ -112,7 +112,7 @@ func TestSPFPageRefreshNow(t *testing.T) {
 	}
 	// Adding a source with a bad domain shows the error next to the field.
 	r = admin.postForm("/mta/spf", url.Values{"domain": {"not a domain"}, "map": {"partner"}}, true)
-	if r.Status != 200 || !strings.Contains(string(r.Body), "field-error") {
+	if r.Status != 400 || !strings.Contains(string(r.Body), "field-error") {
 		t.Fatalf("bad source: %d %s", r.Status, r.Body)
 	}
 }

@@ -1,0 +1,77 @@
+package webui
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/admin"
+	"postdeck/store"
+)
+
+// mapsList answers GET /api/v1/maps: every map's name, type, file path,
+// line count, owner and last update, without content.
+func (s *Server) mapsList(c *fiber.Ctx) error {
+	maps, err := s.admin.ListMaps(c.UserContext(), who(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": maps})
+}
+
+// mapGet answers GET /api/v1/maps/{name}; the SASL password map's
+// passwords are masked.
+func (s *Server) mapGet(c *fiber.Ctx) error {
+	doc, err := s.admin.Map(c.UserContext(), who(c), c.Params("name"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(doc)
+}
+
+// mapPut answers PUT /api/v1/maps/{name} {"type","content"}: it validates,
+// stores and applies the map; a 400 leaves the store and Postfix's files
+// as they were. The other fields GET shows are accepted (and ignored) so
+// that a client can send back what it got.
+func (s *Server) mapPut(c *fiber.Ctx) error {
+	name := c.Params("name")
+	var in admin.MapDoc
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Name != "" && in.Name != name {
+		return store.Invalid("name", "The body names map %q but the URL names %q; rename a map by creating the new one and deleting the old one", in.Name, name)
+	}
+	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: in.Type, Content: in.Content})
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+// mapDelete answers DELETE /api/v1/maps/{name}. A map main.cf still
+// references is a 409 that says where.
+func (s *Server) mapDelete(c *fiber.Ctx) error {
+	res, err := s.admin.DeleteMap(c.UserContext(), who(c), c.Params("name"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+// mapLookupRequest is the lookup tester's body.
+type mapLookupRequest struct {
+	Key string `json:"key"`
+}
+
+// mapLookup answers POST /api/v1/maps/{name}/lookup {"key"} with what
+// Postfix (postmap -q on the live file) answers.
+func (s *Server) mapLookup(c *fiber.Ctx) error {
+	var in mapLookupRequest
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	res, err := s.admin.LookupMap(c.UserContext(), who(c), c.Params("name"), in.Key)
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}

@@ -1,0 +1,73 @@
+package webui
+
+import (
+	"net/url"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/admin"
+)
+
+// queueList is GET /api/v1/queue: a filtered, sorted page of the Postfix
+// queue, with its "as of" time.
+func (s *Server) queueList(c *fiber.Ctx) error {
+	v := url.Values{}
+	for k, val := range c.Queries() {
+		v.Set(k, val) // Queries copies out of fiber's buffers
+	}
+	f, err := admin.ParseQueueFilter(v)
+	if err != nil {
+		return err
+	}
+	page, err := s.admin.QueueList(c.UserContext(), who(c), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(page)
+}
+
+// queueShow is GET /api/v1/queue/{id}: envelope, headers and the start of
+// the body, from postcat.
+func (s *Server) queueShow(c *fiber.Ctx) error {
+	v, err := s.admin.QueueMessage(c.UserContext(), who(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+// queueActions deletes, bounces, holds, releases, requeues or retries
+// messages, by ids or by filter, in one Postfix command run.
+func (s *Server) queueActions(c *fiber.Ctx) error {
+	var in admin.QueueActionRequest
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	res, err := s.admin.QueueAction(c.UserContext(), who(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+// queueFlush is POST /api/v1/queue/flush: postqueue -f.
+func (s *Server) queueFlush(c *fiber.Ctx) error {
+	if err := s.admin.QueueFlush(c.UserContext(), who(c)); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"flushed": true, "message": "Postfix is retrying every queued message now."})
+}
+
+// sendmailPost is POST /api/v1/sendmail: compose (or take as MIME) and
+// submit a test mail to the local Postfix; answers the queue id.
+func (s *Server) sendmailPost(c *fiber.Ctx) error {
+	var in admin.SendMailRequest
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	id, err := s.admin.SendMail(c.UserContext(), who(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"queue_id": id})
+}

@@ -1,0 +1,19 @@
+package webui
+
+import "github.com/gofiber/fiber/v2"
+
+func (s *Server) statusGet(c *fiber.Ctx) error {
+	st, err := s.admin.Status(c.UserContext(), who(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+func (s *Server) auditList(c *fiber.Ctx) error {
+	entries, err := s.admin.AuditLog(c.UserContext(), who(c), c.QueryInt("limit", 100))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": entries})
+}
