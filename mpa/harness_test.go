@@ -73,7 +73,7 @@ type rig struct {
 	reinjAddr string
 }
 
-// filterCF returns the main.cf and master.cf lines of POSTFIX.md's
+// filterCF returns the main.cf and master.cf lines of docs/postfix.md's
 // "Content filter" section for the given ports, with the process limits
 // of the master.cf postdeck renders (20, above the MPA's 16 workers).
 func filterCF(mpaPort, reinjPort int) (string, string) {

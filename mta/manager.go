@@ -321,7 +321,7 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	return params, nil
 }
 
-// applyLocked is the apply pipeline of DESIGN.md. With start set, it also
+// applyLocked is the apply pipeline of docs/architecture.md. With start set, it also
 // makes sure Postfix runs when nothing changed.
 func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool) (Result, error) {
 	params, err := m.validateState(&st)

@@ -37,7 +37,7 @@ func TestConsole(t *testing.T) {
 	}
 }
 
-// publicRoutes are the routes API.md allows without login.
+// publicRoutes are the routes docs/api.md allows without login.
 var publicRoutes = map[string]bool{
 	"GET /login": true, "POST /login": true, "POST /api/v1/login": true,
 	"GET /static/:file": true, "GET /healthz": true, "GET /metrics": true,
@@ -78,7 +78,7 @@ func testCrawler(t *testing.T, st *stack) {
 		path := concrete(r.path)
 		if r.perm == permPublic {
 			if !publicRoutes[key] {
-				t.Errorf("%s is public but API.md names no such public route", key)
+				t.Errorf("%s is public but docs/api.md names no such public route", key)
 			}
 			continue
 		}

@@ -12,7 +12,7 @@ import (
 	"postdeck/store"
 )
 
-// apiError is the JSON error body of API.md.
+// apiError is the JSON error body of docs/api.md.
 type apiError struct {
 	Error string `json:"error"`
 	Field string `json:"field,omitempty"`
