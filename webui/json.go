@@ -35,11 +35,3 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	}
 	return nil
 }
-
-// applied is the answer to a change that went through the apply pipeline.
-type applied struct {
-	Changed  bool     `json:"changed"`
-	Reloaded bool     `json:"reloaded"`
-	Message  string   `json:"message"`
-	Warnings []string `json:"warnings,omitempty"`
-}
