@@ -8,51 +8,80 @@ import (
 	"postdeck/store"
 )
 
-// Settings returns the MTA settings.
-func (s *Service) Settings(ctx context.Context, id Identity) (store.Settings, error) {
+// SettingsDoc is the MTA settings with their version: a save based on an
+// older version is refused (store.Stale) instead of undoing someone
+// else's change.
+type SettingsDoc struct {
+	store.Settings
+	Version string `json:"version"`
+}
+
+// Settings returns the MTA settings and their version.
+func (s *Service) Settings(ctx context.Context, id Identity) (SettingsDoc, error) {
 	if err := need(id, PermRead); err != nil {
-		return store.Settings{}, err
+		return SettingsDoc{}, err
 	}
-	return s.db.LoadSettings()
+	st, err := s.db.LoadSettings()
+	return SettingsDoc{Settings: st, Version: store.SettingsVersion(st)}, err
 }
 
 // SettingsResult is the stored settings after a save, and what the apply did.
 type SettingsResult struct {
-	Settings store.Settings `json:"settings"`
+	Settings SettingsDoc `json:"settings"`
 	Applied
 }
 
-// SaveSettings validates, stores and applies new MTA settings. A refused
-// save leaves the store and Postfix's files as they were.
-func (s *Service) SaveSettings(ctx context.Context, id Identity, in store.Settings) (SettingsResult, error) {
+// SaveSettings validates, stores and applies new MTA settings. With a
+// version (in.Version), the save happens only when the stored settings
+// still have it. A refused save leaves the store and Postfix's files as
+// they were.
+func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc) (SettingsResult, error) {
 	if err := need(id, PermAdmin); err != nil {
 		return SettingsResult{}, err
 	}
-	res, err := s.mta.SaveSettings(ctx, id.Actor(), in)
+	res, err := s.mta.SaveSettings(ctx, id.Actor(), in.Settings, in.Version)
 	s.auditApply(id, "settings", res, err)
 	if err != nil {
 		return SettingsResult{}, err
 	}
 	st, err := s.db.LoadSettings()
-	return SettingsResult{Settings: st, Applied: appliedOf(res)}, err
+	return SettingsResult{Settings: SettingsDoc{Settings: st, Version: store.SettingsVersion(st)}, Applied: appliedOf(res)}, err
 }
 
-// MainConfig returns the Edit Main Config document.
-func (s *Service) MainConfig(ctx context.Context, id Identity) (string, error) {
+// MainConfigDoc is the Edit Main Config document with its version.
+type MainConfigDoc struct {
+	Text    string `json:"text"`
+	Version string `json:"version"`
+}
+
+// MainConfig returns the Edit Main Config document and its version.
+func (s *Service) MainConfig(ctx context.Context, id Identity) (MainConfigDoc, error) {
 	if err := need(id, PermRead); err != nil {
-		return "", err
+		return MainConfigDoc{}, err
 	}
-	return s.db.LoadMainConfig()
+	text, err := s.db.LoadMainConfig()
+	return MainConfigDoc{Text: text, Version: mta.MainConfigVersion(text)}, err
 }
 
-// SaveMainConfig validates and applies a new Edit Main Config document.
-func (s *Service) SaveMainConfig(ctx context.Context, id Identity, text string) (Applied, error) {
+// MainConfigResult is the saved document's version and what the apply did.
+type MainConfigResult struct {
+	Version string `json:"version"`
+	Applied
+}
+
+// SaveMainConfig validates and applies a new Edit Main Config document;
+// with a version, only when the stored document still has it.
+func (s *Service) SaveMainConfig(ctx context.Context, id Identity, in MainConfigDoc) (MainConfigResult, error) {
 	if err := need(id, PermAdmin); err != nil {
-		return Applied{}, err
+		return MainConfigResult{}, err
 	}
-	res, err := s.mta.SaveMainConfig(ctx, id.Actor(), text)
+	res, err := s.mta.SaveMainConfig(ctx, id.Actor(), in.Text, in.Version)
 	s.auditApply(id, "mainconfig", res, err)
-	return appliedOf(res), err
+	if err != nil {
+		return MainConfigResult{}, err
+	}
+	text, err := s.db.LoadMainConfig()
+	return MainConfigResult{Version: mta.MainConfigVersion(text), Applied: appliedOf(res)}, err
 }
 
 // ListMaps returns every map without its content, sorted by name.
@@ -73,6 +102,7 @@ type MapDoc struct {
 	Lines   int       `json:"lines,omitempty"`
 	Owner   string    `json:"owner,omitempty"`
 	Updated time.Time `json:"updated,omitzero"`
+	Version string    `json:"version,omitempty"`
 }
 
 // Map returns one map, passwords masked.
@@ -84,24 +114,29 @@ func (s *Service) Map(ctx context.Context, id Identity, name string) (MapDoc, er
 	if err != nil {
 		return MapDoc{}, err
 	}
+	version := store.MapVersion(mp)
 	mp = mta.MaskSecrets(mp)
 	info := s.mta.MapInfo(mp)
-	return MapDoc{Name: mp.Name, Type: mp.Type, Content: mp.Content, File: info.File, Lines: info.Lines, Owner: mp.Owner, Updated: mp.Updated}, nil
+	return MapDoc{Name: mp.Name, Type: mp.Type, Content: mp.Content, File: info.File, Lines: info.Lines, Owner: mp.Owner, Updated: mp.Updated, Version: version}, nil
 }
 
-// MapResult is a saved map (without content) and what the apply did.
+// MapResult is a saved map (without content), its version and what the
+// apply did.
 type MapResult struct {
-	Map mta.MapInfo `json:"map"`
+	Map     mta.MapInfo `json:"map"`
+	Version string      `json:"version"`
 	Applied
 }
 
 // SaveMapRequest is a map's new type and content; Create refuses a name
-// that exists already (the Maps page's "new map" form).
+// that exists already (the Maps page's "new map" form); Base, when set, is
+// the version the change was based on.
 type SaveMapRequest struct {
 	Name    string
 	Type    string
 	Content string
 	Create  bool
+	Base    string
 }
 
 // SaveMap validates, stores and applies a map: its file and main.cf change
@@ -118,7 +153,7 @@ func (s *Service) SaveMap(ctx context.Context, id Identity, in SaveMapRequest) (
 		action = "create " + action
 		res, err = s.mta.CreateMap(ctx, id.Actor(), mp)
 	} else {
-		res, err = s.mta.PutMap(ctx, id.Actor(), mp)
+		res, err = s.mta.PutMap(ctx, id.Actor(), mp, in.Base)
 	}
 	s.auditApply(id, action, res, err)
 	if err != nil {
@@ -128,16 +163,17 @@ func (s *Service) SaveMap(ctx context.Context, id Identity, in SaveMapRequest) (
 	if err != nil {
 		return MapResult{}, err
 	}
-	return MapResult{Map: s.mta.MapInfo(saved), Applied: appliedOf(res)}, nil
+	return MapResult{Map: s.mta.MapInfo(saved), Version: store.MapVersion(saved), Applied: appliedOf(res)}, nil
 }
 
 // DeleteMap removes a map and its files; a map main.cf still references
-// is a conflict that says where.
-func (s *Service) DeleteMap(ctx context.Context, id Identity, name string) (Applied, error) {
+// is a conflict that says where. base, when set, is the version the
+// deletion was based on.
+func (s *Service) DeleteMap(ctx context.Context, id Identity, name, base string) (Applied, error) {
 	if err := need(id, PermAdmin); err != nil {
 		return Applied{}, err
 	}
-	res, err := s.mta.DeleteMap(ctx, id.Actor(), name)
+	res, err := s.mta.DeleteMap(ctx, id.Actor(), name, base)
 	s.auditApply(id, "delete map "+truncate(name, 100), res, err)
 	return appliedOf(res), err
 }

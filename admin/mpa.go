@@ -3,8 +3,10 @@ package admin
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"postdeck/mpa"
+	"postdeck/mta"
 	"postdeck/store"
 )
 
@@ -88,40 +90,75 @@ func (s *Service) MPAErrorAction(ctx context.Context, id Identity, in ErrorActio
 	return n, nil
 }
 
+// PipelineDoc is the MPA's processors, rules and templates with the
+// version a save is based on.
+type PipelineDoc struct {
+	store.MPAPipeline
+	Version string `json:"version"`
+}
+
+func pipelineDoc(p store.MPAPipeline) PipelineDoc {
+	return PipelineDoc{MPAPipeline: p, Version: store.PipelineVersion(p)}
+}
+
 // Pipeline returns the MPA's processors, rules and templates.
-func (s *Service) Pipeline(ctx context.Context, id Identity) (store.MPAPipeline, error) {
+func (s *Service) Pipeline(ctx context.Context, id Identity) (PipelineDoc, error) {
 	if err := need(id, PermRead); err != nil {
-		return store.MPAPipeline{}, err
+		return PipelineDoc{}, err
 	}
 	if err := s.needMPA(); err != nil {
-		return store.MPAPipeline{}, err
+		return PipelineDoc{}, err
 	}
-	return s.mpa.GetPipeline(ctx)
+	p, err := s.mpa.GetPipeline(ctx)
+	return pipelineDoc(p), err
 }
 
 // SavePipeline validates and stores the MPA's processing configuration;
 // the next message uses it. Nil Processors keep the stored list, so that a
 // document with only rules and templates does not switch the pipeline off.
-func (s *Service) SavePipeline(ctx context.Context, id Identity, p store.MPAPipeline) (store.MPAPipeline, error) {
+// With a version, the save happens only when the stored pipeline still has
+// it.
+func (s *Service) SavePipeline(ctx context.Context, id Identity, in PipelineDoc) (PipelineDoc, error) {
 	if err := need(id, PermAdmin); err != nil {
-		return store.MPAPipeline{}, err
+		return PipelineDoc{}, err
 	}
 	if err := s.needMPA(); err != nil {
-		return store.MPAPipeline{}, err
+		return PipelineDoc{}, err
+	}
+	// Every write of the pipeline goes through here (and restore, which
+	// replaces everything): the lock makes compare-and-save one step.
+	s.pipelineMu.Lock()
+	defer s.pipelineMu.Unlock()
+	p := in.MPAPipeline
+	cur, err := s.mpa.GetPipeline(ctx)
+	if err != nil {
+		return PipelineDoc{}, err
 	}
 	if p.Processors == nil {
-		cur, err := s.mpa.GetPipeline(ctx)
-		if err != nil {
-			return store.MPAPipeline{}, err
-		}
 		p.Processors = cur.Processors
+	}
+	if v := store.PipelineVersion(cur); in.Version != "" && in.Version != v {
+		err := store.Stale("The MPA rules and templates", v, mta.UnifiedDiff("pipeline", pipelineText(cur), pipelineText(p)))
+		s.auditFailure(id, "mpa pipeline", err)
+		return PipelineDoc{}, err
 	}
 	if err := s.mpa.PutPipeline(ctx, p); err != nil {
 		s.auditFailure(id, "mpa pipeline", err)
-		return store.MPAPipeline{}, err
+		return PipelineDoc{}, err
 	}
 	s.audit(id, "mpa pipeline", "saved", fmt.Sprintf("%d processors, %d templates, %d bytes of rules", len(p.Processors), len(p.Templates), len(p.Rules)), "")
-	return s.mpa.GetPipeline(ctx)
+	saved, err := s.mpa.GetPipeline(ctx)
+	return pipelineDoc(saved), err
+}
+
+// pipelineText writes a pipeline as text for a conflict's diff.
+func pipelineText(p store.MPAPipeline) string {
+	var b strings.Builder
+	b.WriteString("processors: " + strings.Join(p.Processors, ", ") + "\n--- rules\n" + p.Rules)
+	for _, t := range p.Templates {
+		b.WriteString("\n--- template " + t.Name + "\n" + t.Text)
+	}
+	return b.String()
 }
 
 // Preview renders a template (saved or not) against a sample message, with

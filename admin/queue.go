@@ -50,11 +50,14 @@ func (s *Service) QueueMessage(ctx context.Context, id Identity, queueID string)
 }
 
 // QueueActionRequest names an action and the messages it acts on: ids, or
-// every message a filter matches.
+// every message a filter matches. A filter that selects nothing in
+// particular (or none at all) acts on the whole queue only with All: a
+// misspelled or blank filter must not empty the queue.
 type QueueActionRequest struct {
 	Action string        `json:"action"`
 	IDs    []string      `json:"ids"`
 	Filter *queue.Filter `json:"filter"`
+	All    bool          `json:"all"`
 }
 
 // QueueAction deletes, bounces, holds, releases, requeues or retries
@@ -80,12 +83,22 @@ func (s *Service) queueAction(ctx context.Context, in QueueActionRequest) (queue
 	switch {
 	case in.Filter != nil && len(in.IDs) > 0:
 		return queue.ActionResult{}, store.Invalid("ids", "Give either ids or a filter, not both")
-	case in.Filter != nil:
-		f := *in.Filter
+	case in.All && len(in.IDs) > 0:
+		return queue.ActionResult{}, store.Invalid("all", "Give either ids or \"all\": true, not both")
+	case in.Filter != nil || in.All:
+		var f queue.Filter
+		if in.Filter != nil {
+			f = *in.Filter
+		}
 		if err := f.Normalize(); err != nil {
 			return queue.ActionResult{}, err
 		}
+		if f.Empty() && !in.All {
+			return queue.ActionResult{}, store.Invalid("all", "This filter selects every message in the queue; send \"all\": true to act on all of them")
+		}
 		return s.queue.ActionFilter(ctx, in.Action, f)
+	case len(in.IDs) == 0:
+		return queue.ActionResult{}, store.Invalid("ids", "Name the messages to act on (ids), a filter, or \"all\": true")
 	}
 	return s.queue.Action(ctx, in.Action, in.IDs)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"postdeck/jobs"
@@ -35,6 +36,8 @@ type Service struct {
 	mpa        *mpa.Server
 	spf        atomic.Pointer[jobs.Refresher]
 	log        *slog.Logger
+
+	pipelineMu sync.Mutex // one pipeline save at a time (compare, then put)
 }
 
 // New returns the operations over cfg. The SPF refresher is attached with

@@ -26,13 +26,13 @@ func TestBurstsCoalesce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = env.m.PutMap(ctx, "tester", store.Map{Name: fmt.Sprintf("burst-%d", i), Type: "hash", Content: fmt.Sprintf("key%d value%d\n", i, i)})
+			_, errs[i] = env.m.PutMap(ctx, "tester", store.Map{Name: fmt.Sprintf("burst-%d", i), Type: "hash", Content: fmt.Sprintf("key%d value%d\n", i, i)}, "")
 		}()
 	}
 	wg.Add(1)
 	go func() { // one bad change in the burst
 		defer wg.Done()
-		_, errs[n] = env.m.PutMap(ctx, "tester", store.Map{Name: "burst-bad", Type: "cidr", Content: "10.1.2.3/8 OK\n"})
+		_, errs[n] = env.m.PutMap(ctx, "tester", store.Map{Name: "burst-bad", Type: "cidr", Content: "10.1.2.3/8 OK\n"}, "")
 	}()
 	wg.Wait()
 	for i := 0; i < n; i++ {

@@ -8,9 +8,9 @@ import (
 // maxDiffLines bounds the quadratic diff; larger files get a summary.
 const maxDiffLines = 4000
 
-// unifiedDiff returns a unified diff (3 lines of context) of two texts, for
+// UnifiedDiff returns a unified diff (3 lines of context) of two texts, for
 // the audit log.
-func unifiedDiff(name, a, b string) string {
+func UnifiedDiff(name, a, b string) string {
 	if a == b {
 		return ""
 	}

@@ -278,10 +278,16 @@ func (m *Manager) Reapply(ctx context.Context, actor string) (Result, error) {
 	return m.Update(ctx, actor, "re-apply", func(*store.State) error { return nil })
 }
 
-// SaveSettings validates and applies new MTA settings.
-func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settings) (Result, error) {
+// SaveSettings validates and applies new MTA settings. base is the
+// version (store.SettingsVersion) the change was based on: when the stored
+// settings have another one, nothing changes and the error is
+// store.Stale with the difference. An empty base saves unconditionally.
+func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settings, base string) (Result, error) {
 	var warnings []string
 	res, err := m.Update(ctx, actor, "settings", func(st *store.State) error {
+		if cur := store.SettingsVersion(st.Settings); base != "" && base != cur {
+			return store.Stale("The MTA settings", cur, UnifiedDiff("settings", st.Settings.Canonical(), s.Canonical()))
+		}
 		clean, w, err := ValidateSettings(s)
 		if err != nil {
 			return err
@@ -294,10 +300,18 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 	return res, err
 }
 
-// SaveMainConfig validates and applies a new Edit Main Config document.
-func (m *Manager) SaveMainConfig(ctx context.Context, actor, text string) (Result, error) {
+// MainConfigVersion is the version of the Edit Main Config document.
+func MainConfigVersion(text string) string { return store.DocVersion([]byte(text)) }
+
+// SaveMainConfig validates and applies a new Edit Main Config document;
+// base is the version it was based on (see SaveSettings).
+func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string) (Result, error) {
 	return m.Update(ctx, actor, "mainconfig", func(st *store.State) error {
-		st.MainConfig = NormalizeDocument(text)
+		norm := NormalizeDocument(text)
+		if cur := MainConfigVersion(st.MainConfig); base != "" && base != cur {
+			return store.Stale("The main config document", cur, UnifiedDiff("main config", st.MainConfig, norm))
+		}
+		st.MainConfig = norm
 		return nil
 	})
 }
@@ -375,7 +389,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
 	}
 	_ = os.RemoveAll(staging)
-	diff := unifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
+	diff := UnifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
 	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
 	settle := m.settle
 	if !slices.Contains(p.changed, "main.cf") && !slices.Contains(p.changed, "master.cf") {

@@ -84,7 +84,7 @@ func BenchmarkMapSave100k(b *testing.B) {
 		bare = append(bare, time.Since(start))
 
 		start = time.Now()
-		res, err := m.PutMap(ctx, "bench", store.Map{Name: "bench-100k", Type: "hash", Content: content})
+		res, err := m.PutMap(ctx, "bench", store.Map{Name: "bench-100k", Type: "hash", Content: content}, "")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -61,15 +61,20 @@ func (m *Manager) GetMap(name string) (store.Map, error) {
 // through PutRefresherMap; an administrator's edit is store.ErrForbidden. Changing the type of a map main.cf still references
 // is store.ErrConflict. For the SASL password map, a masked password
 // (********) or an empty one keeps the stored password of that key.
-func (m *Manager) PutMap(ctx context.Context, actor string, in store.Map) (Result, error) {
-	return m.putMap(ctx, actor, in, false, false)
+//
+// base is the version (store.MapVersion) the change was based on: when the
+// stored map has another one, nothing changes and the error is store.Stale
+// with the difference (passwords masked). An empty base saves
+// unconditionally.
+func (m *Manager) PutMap(ctx context.Context, actor string, in store.Map, base string) (Result, error) {
+	return m.putMap(ctx, actor, in, false, false, base)
 }
 
 // CreateMap is PutMap for a map that must not exist yet: the check and the
 // save happen under the same apply lock, so two administrators creating the
 // same name cannot both succeed (store.ErrConflict for the second).
 func (m *Manager) CreateMap(ctx context.Context, actor string, in store.Map) (Result, error) {
-	return m.putMap(ctx, actor, in, false, true)
+	return m.putMap(ctx, actor, in, false, true, "")
 }
 
 // PutRefresherMap is the SPF refresher's way to save a map: it may create
@@ -77,10 +82,10 @@ func (m *Manager) CreateMap(ctx context.Context, actor string, in store.Map) (Re
 // hand one over to the administrators (in.Owner admin), but never
 // overwrites an administrator's map (store.ErrConflict).
 func (m *Manager) PutRefresherMap(ctx context.Context, actor string, in store.Map) (Result, error) {
-	return m.putMap(ctx, actor, in, true, false)
+	return m.putMap(ctx, actor, in, true, false, "")
 }
 
-func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher, create bool) (Result, error) {
+func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher, create bool, base string) (Result, error) {
 	if err := ValidMapName(in.Name); err != nil {
 		m.record(actor, "map", "refused", err.Error())
 		return Result{}, err
@@ -100,6 +105,15 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 		owner := store.OwnerAdmin
 		if create && idx >= 0 {
 			return store.Conflict("Map %s already exists; open it on the Maps page to edit it", in.Name)
+		}
+		if base != "" {
+			if idx < 0 {
+				return store.Stale("Map "+in.Name, "", "the map was deleted")
+			}
+			if cur := store.MapVersion(st.Maps[idx]); cur != base {
+				old := st.Maps[idx]
+				return store.Stale("Map "+in.Name, cur, UnifiedDiff(in.Name, MaskSecretsContent(in.Name, old.Content), MaskSecretsContent(in.Name, in.Content)))
+			}
 		}
 		if idx >= 0 {
 			old := st.Maps[idx]
@@ -155,7 +169,8 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 // DeleteMap removes a map and its files. A map main.cf still references is
 // store.ErrConflict, naming where; a map the SPF refresher owns is
 // store.ErrForbidden.
-func (m *Manager) DeleteMap(ctx context.Context, actor, name string) (Result, error) {
+// base, when set, is the version the deletion was based on.
+func (m *Manager) DeleteMap(ctx context.Context, actor, name, base string) (Result, error) {
 	return m.Update(ctx, actor, "delete map "+truncate(name, 100), func(st *store.State) error {
 		idx := -1
 		for i := range st.Maps {
@@ -167,6 +182,9 @@ func (m *Manager) DeleteMap(ctx context.Context, actor, name string) (Result, er
 			return store.NotFound("Map %s does not exist", truncate(name, 100))
 		}
 		old := st.Maps[idx]
+		if cur := store.MapVersion(old); base != "" && base != cur {
+			return store.Stale("Map "+name, cur, "the map changed since you opened it")
+		}
 		if old.Owner == store.OwnerRefresher {
 			return store.Forbidden("Map %s is kept up to date by the SPF refresher from DNS, so it cannot be deleted here; remove its SPF source first", name)
 		}

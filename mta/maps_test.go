@@ -59,7 +59,7 @@ func testMapOfEveryTypeIsLive(t *testing.T, env *testEnv) {
 		{"regexp", "/^x-([a-z]+)$/ found-$1\n", "x-abc", "found-abc"},
 	}
 	for _, tc := range cases {
-		res, err := env.m.PutMap(ctx, "tester", store.Map{Name: "live-" + tc.typ, Type: tc.typ, Content: tc.content})
+		res, err := env.m.PutMap(ctx, "tester", store.Map{Name: "live-" + tc.typ, Type: tc.typ, Content: tc.content}, "")
 		if err != nil {
 			t.Fatalf("%s: %v", tc.typ, err)
 		}
@@ -79,7 +79,7 @@ func testMapOfEveryTypeIsLive(t *testing.T, env *testEnv) {
 		}
 	}
 	// An update of an existing map is live too.
-	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: "live-hash", Type: "hash", Content: "a.example.test changed\n"}); err != nil {
+	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: "live-hash", Type: "hash", Content: "a.example.test changed\n"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := env.postmapQuery(t, "hash", "live-hash", "a.example.test"); got != "changed" {
@@ -112,7 +112,7 @@ func testPostfixParserErrorsAreRefusedWithTheirLine(t *testing.T, env *testEnv) 
 			continue
 		}
 		n++
-		_, err := env.m.PutMap(ctx, "tester", store.Map{Name: tc.name, Type: tc.typ, Content: tc.content})
+		_, err := env.m.PutMap(ctx, "tester", store.Map{Name: tc.name, Type: tc.typ, Content: tc.content}, "")
 		var fe *store.UserError
 		if !errors.As(err, &fe) || fe.Line != tc.line {
 			t.Errorf("%s %q: err %v, want line %d", tc.typ, tc.content, err, tc.line)
@@ -133,7 +133,7 @@ func testTransportMapRoutesMail(t *testing.T, env *testEnv) {
 	ctx := context.Background()
 	sink := postfixtest.NewSink(t, 0)
 	content := "routed.example.test smtp:[127.0.0.1]:" + strconv.Itoa(sink.Port) + "\n"
-	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: MapTransport, Type: "hash", Content: content}); err != nil {
+	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: MapTransport, Type: "hash", Content: content}, ""); err != nil {
 		t.Fatal(err)
 	}
 	found, value, err := env.m.LookupMap(ctx, MapTransport, "routed.example.test")
@@ -150,7 +150,7 @@ func testTransportMapRoutesMail(t *testing.T, env *testEnv) {
 func testSASLMapIsPrivateAndMasked(t *testing.T, env *testEnv) {
 	ctx := context.Background()
 	content := "[smtp.example.test]:587 relayuser:s3cret-pass\n"
-	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: MapSASLPasswords, Type: "hash", Content: content}); err != nil {
+	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: MapSASLPasswords, Type: "hash", Content: content}, ""); err != nil {
 		t.Fatal(err)
 	}
 	src := env.inst.MapPath("hash", MapSASLPasswords)
@@ -179,7 +179,7 @@ func testSASLMapIsPrivateAndMasked(t *testing.T, env *testEnv) {
 	if strings.Contains(masked, "s3cret") {
 		t.Fatalf("masked content shows the password: %q", masked)
 	}
-	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: MapSASLPasswords, Type: "hash", Content: masked + "[other.example.test] u2:pw2\n"}); err != nil {
+	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: MapSASLPasswords, Type: "hash", Content: masked + "[other.example.test] u2:pw2\n"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := env.postmapQuery(t, "hash", MapSASLPasswords, "[smtp.example.test]:587"); got != "relayuser:s3cret-pass" {
@@ -196,20 +196,20 @@ func testSASLMapIsPrivateAndMasked(t *testing.T, env *testEnv) {
 func testReferencedMapCannotBeDeletedOrRetyped(t *testing.T, env *testEnv) {
 	ctx := context.Background()
 	before := env.liveFiles(t)
-	_, err := env.m.DeleteMap(ctx, "tester", MapTLSPolicy)
+	_, err := env.m.DeleteMap(ctx, "tester", MapTLSPolicy, "")
 	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "smtp_tls_policy_maps") {
 		t.Fatalf("delete: %v", err)
 	}
-	_, err = env.m.PutMap(ctx, "tester", store.Map{Name: MapTransport, Type: "pcre", Content: "/x/ smtp:\n"})
+	_, err = env.m.PutMap(ctx, "tester", store.Map{Name: MapTransport, Type: "pcre", Content: "/x/ smtp:\n"}, "")
 	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "transport_maps") {
 		t.Fatalf("retype: %v", err)
 	}
 	assertSameFiles(t, before, env.liveFiles(t))
 	// An unreferenced map can be retyped and deleted.
-	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: "spare", Type: "hash", Content: "a b\n"}); err != nil {
+	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: "spare", Type: "hash", Content: "a b\n"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: "spare", Type: "btree", Content: "a b\n"}); err != nil {
+	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: "spare", Type: "btree", Content: "a b\n"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(env.inst.MapPath("hash", "spare") + ".db"); !errors.Is(err, os.ErrNotExist) {
@@ -217,16 +217,16 @@ func testReferencedMapCannotBeDeletedOrRetyped(t *testing.T, env *testEnv) {
 	}
 	// Referenced from the main config by its absolute path.
 	doc := DefaultMainConfig + "sender_bcc_maps = btree:" + env.inst.MapPath("btree", "spare") + "\n"
-	if _, err := env.m.SaveMainConfig(ctx, "tester", doc); err != nil {
+	if _, err := env.m.SaveMainConfig(ctx, "tester", doc, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.m.DeleteMap(ctx, "tester", "spare"); !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "sender_bcc_maps") {
+	if _, err := env.m.DeleteMap(ctx, "tester", "spare", ""); !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "sender_bcc_maps") {
 		t.Fatalf("delete referenced by path: %v", err)
 	}
-	if _, err := env.m.SaveMainConfig(ctx, "tester", DefaultMainConfig); err != nil {
+	if _, err := env.m.SaveMainConfig(ctx, "tester", DefaultMainConfig, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.m.DeleteMap(ctx, "tester", "spare"); err != nil {
+	if _, err := env.m.DeleteMap(ctx, "tester", "spare", ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(env.inst.MapPath("btree", "spare")); !errors.Is(err, os.ErrNotExist) {
@@ -246,11 +246,11 @@ func testRefresherMapsAreTheRefreshersOnly(t *testing.T, env *testEnv) {
 	if err != nil || mp.Owner != store.OwnerRefresher {
 		t.Fatalf("%+v %v", mp, err)
 	}
-	_, err = env.m.PutMap(ctx, "admin (web)", store.Map{Name: "gmail.com", Type: "cidr", Content: "198.51.100.0/24 permit\n"})
+	_, err = env.m.PutMap(ctx, "admin (web)", store.Map{Name: "gmail.com", Type: "cidr", Content: "198.51.100.0/24 permit\n"}, "")
 	if !errors.Is(err, store.ErrForbidden) || !strings.Contains(err.Error(), "SPF refresher") {
 		t.Fatalf("admin edit: %v", err)
 	}
-	if _, err := env.m.DeleteMap(ctx, "admin (web)", "gmail.com"); !errors.Is(err, store.ErrForbidden) {
+	if _, err := env.m.DeleteMap(ctx, "admin (web)", "gmail.com", ""); !errors.Is(err, store.ErrForbidden) {
 		t.Fatalf("admin delete: %v", err)
 	}
 	if _, err := env.m.PutRefresherMap(ctx, "spf-refresher", store.Map{Name: "gmail.com", Type: "cidr", Content: "198.51.100.0/24 permit\n", Owner: store.OwnerRefresher}); err != nil {

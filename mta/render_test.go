@@ -85,7 +85,7 @@ func TestRenderGolden(t *testing.T) {
 			t.Fatalf("%s: %v (run go test ./mta -run TestRenderGolden -update)", name, err)
 		}
 		if got := b.String(); got != string(want) {
-			t.Errorf("%s: rendering differs from %s:\n%s", name, golden, unifiedDiff(golden, string(want), got))
+			t.Errorf("%s: rendering differs from %s:\n%s", name, golden, UnifiedDiff(golden, string(want), got))
 		}
 	}
 }

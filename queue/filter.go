@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"net/url"
@@ -49,6 +50,15 @@ const (
 
 var sortKeys = []string{"arrival", "size", "sender"}
 
+// filterKeys are the query parameters ParseFilter reads.
+var filterKeys = []string{"queue", "q", "sender", "recipient", "min_age", "sort", "offset", "limit"}
+
+// Empty reports whether f selects every message (no queue, text or age
+// restriction; sort and paging do not select).
+func (f Filter) Empty() bool {
+	return f.Queue == "" && f.Q == "" && f.Sender == "" && f.Recipient == "" && f.MinAge == 0
+}
+
 // Normalize checks f and fills in defaults. Errors name the query field.
 func (f *Filter) Normalize() error {
 	f.Queue = strings.TrimSpace(f.Queue)
@@ -93,6 +103,11 @@ func (f *Filter) Normalize() error {
 // ParseFilter reads a Filter from query parameters (queue, q, sender,
 // recipient, min_age, sort, offset, limit) and normalizes it.
 func ParseFilter(v url.Values) (Filter, error) {
+	for k := range v {
+		if !slices.Contains(filterKeys, k) {
+			return Filter{}, store.Invalid(truncate(k, 40), "Unknown filter field %q; a filter has %s", truncate(k, 40), strings.Join(filterKeys, ", "))
+		}
+	}
 	f := Filter{
 		Queue:     v.Get("queue"),
 		Q:         v.Get("q"),
@@ -115,13 +130,23 @@ func ParseFilter(v url.Values) (Filter, error) {
 
 // UnmarshalJSON reads a Filter with min_age as seconds or a duration
 // string. Call Normalize afterwards.
+//
+// Unknown keys are refused: a misspelled key ("sendr") must not widen a
+// filter to the whole queue (json's DisallowUnknownFields does not reach
+// into a custom unmarshaler).
 func (f *Filter) UnmarshalJSON(b []byte) error {
 	type plain Filter
 	var aux struct {
 		plain
 		MinAge json.RawMessage `json:"min_age"`
 	}
-	if err := json.Unmarshal(b, &aux); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&aux); err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			name = strings.Trim(name, `"`)
+			return store.Invalid("filter."+name, "Unknown filter field %q; a filter has queue, q, sender, recipient, min_age and sort", truncate(name, 40))
+		}
 		return err
 	}
 	*f = Filter(aux.plain)
@@ -319,4 +344,16 @@ func (s *queueSnapshot) sortIndexes(idx []int32, key string) {
 		}
 		return c
 	})
+}
+
+// truncate shortens s to at most n bytes (on a rune boundary) for a
+// sentence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }

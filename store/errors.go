@@ -35,6 +35,11 @@ type UserError struct {
 	Field string `json:"field,omitempty"`
 	Line  int    `json:"line,omitempty"`
 	Msg   string `json:"error"`
+	// Version and Diff come with a stale write (ErrConflict): the
+	// document's current version, and how the refused document differs
+	// from the current one.
+	Version string `json:"version,omitempty"`
+	Diff    string `json:"diff,omitempty"`
 }
 
 func (e *UserError) Error() string { return e.Msg }
@@ -72,6 +77,14 @@ func Forbidden(format string, args ...any) error {
 // Unavailable returns an error for an operation that cannot run now.
 func Unavailable(format string, args ...any) error {
 	return &UserError{Kind: ErrUnavailable, Msg: Sentence(format, args...)}
+}
+
+// Stale returns the conflict of a write based on an older version of a
+// document: current is the version now stored, diff how the refused
+// document differs from it.
+func Stale(what, current, diff string) error {
+	return &UserError{Kind: ErrConflict, Field: "version", Version: current, Diff: diff,
+		Msg: Sentence("%s was changed by someone else since you opened it; nothing was saved. Review the difference, then save again", what)}
 }
 
 // WithField returns err with its field set, when err is a UserError

@@ -2,6 +2,8 @@ package store
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -18,6 +20,21 @@ type Settings struct {
 	MyNetworks                    []string `json:"my_networks"`
 	MessageSizeLimit              int64    `json:"message_size_limit"`
 	HeloName                      string   `json:"helo_name"`
+}
+
+// Canonical writes the settings one per line, "name = value" with the
+// API's field names, lists comma-separated: what a version digests and a
+// conflict diffs.
+func (s Settings) Canonical() string {
+	return "hostname = " + s.Hostname +
+		"\nrelay_domains = " + strings.Join(s.RelayDomains, ", ") +
+		"\nexternal_relay_host = " + s.ExternalRelayHost +
+		"\ninternal_relay_host = " + s.InternalRelayHost +
+		"\nreject_unverified_recipient = " + strconv.FormatBool(s.RejectUnverifiedRecipient) +
+		"\nunverified_recipient_reject_code = " + strconv.Itoa(s.UnverifiedRecipientRejectCode) +
+		"\nmy_networks = " + strings.Join(s.MyNetworks, ", ") +
+		"\nmessage_size_limit = " + strconv.FormatInt(s.MessageSizeLimit, 10) +
+		"\nhelo_name = " + s.HeloName + "\n"
 }
 
 // DefaultSettings are stored at first start.

@@ -24,6 +24,7 @@ func (s *Server) mapGet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	setETag(c, doc.Version)
 	return c.JSON(doc)
 }
 
@@ -34,23 +35,32 @@ func (s *Server) mapGet(c *fiber.Ctx) error {
 func (s *Server) mapPut(c *fiber.Ctx) error {
 	name := c.Params("name")
 	var in admin.MapDoc
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "type", "content"); err != nil {
+		return err
+	}
+	base, err := baseVersion(c, in.Version)
+	if err != nil {
 		return err
 	}
 	if in.Name != "" && in.Name != name {
 		return store.Invalid("name", "The body names map %q but the URL names %q; rename a map by creating the new one and deleting the old one", in.Name, name)
 	}
-	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: in.Type, Content: in.Content})
+	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: in.Type, Content: in.Content, Base: base})
 	if err != nil {
 		return err
 	}
+	setETag(c, res.Version)
 	return c.JSON(res)
 }
 
 // mapDelete answers DELETE /api/v1/maps/{name}. A map main.cf still
 // references is a 409 that says where.
 func (s *Server) mapDelete(c *fiber.Ctx) error {
-	res, err := s.admin.DeleteMap(c.UserContext(), who(c), c.Params("name"))
+	base, err := baseVersion(c, "")
+	if err != nil {
+		return err
+	}
+	res, err := s.admin.DeleteMap(c.UserContext(), who(c), c.Params("name"), base)
 	if err != nil {
 		return err
 	}
@@ -66,7 +76,7 @@ type mapLookupRequest struct {
 // Postfix (postmap -q on the live file) answers.
 func (s *Server) mapLookup(c *fiber.Ctx) error {
 	var in mapLookupRequest
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "key"); err != nil {
 		return err
 	}
 	res, err := s.admin.LookupMap(c.UserContext(), who(c), c.Params("name"), in.Key)

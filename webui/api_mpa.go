@@ -4,7 +4,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/admin"
-	"postdeck/store"
 )
 
 // mpaQueueList is GET /api/v1/mpa/queue: the MPA spool.
@@ -38,7 +37,7 @@ func (s *Server) mpaErrorShow(c *fiber.Ctx) error {
 // mpaErrorsActions deletes or requeues error-repository entries.
 func (s *Server) mpaErrorsActions(c *fiber.Ctx) error {
 	var in admin.ErrorActionRequest
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "action"); err != nil {
 		return err
 	}
 	n, err := s.admin.MPAErrorAction(c.UserContext(), who(c), in)
@@ -55,6 +54,7 @@ func (s *Server) mpaPipelineGet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	setETag(c, p.Version)
 	return c.JSON(p)
 }
 
@@ -63,14 +63,19 @@ func (s *Server) mpaPipelineGet(c *fiber.Ctx) error {
 // for the next message. A refused document is a 400 naming the field
 // ("rules", "templates.NAME", ...) and its line; nothing changes then.
 func (s *Server) mpaPipelinePut(c *fiber.Ctx) error {
-	var in store.MPAPipeline
-	if err := decodeJSON(c, &in); err != nil {
+	var in admin.PipelineDoc
+	if err := decodeJSON(c, &in, "rules", "templates"); err != nil {
+		return err
+	}
+	var err error
+	if in.Version, err = baseVersion(c, in.Version); err != nil {
 		return err
 	}
 	p, err := s.admin.SavePipeline(c.UserContext(), who(c), in)
 	if err != nil {
 		return err
 	}
+	setETag(c, p.Version)
 	return c.JSON(p)
 }
 
@@ -79,7 +84,7 @@ func (s *Server) mpaPipelinePut(c *fiber.Ctx) error {
 // rules processor would. It changes nothing.
 func (s *Server) mpaPreviewPost(c *fiber.Ctx) error {
 	var in admin.PreviewRequest
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "template"); err != nil {
 		return err
 	}
 	res, err := s.admin.Preview(c.UserContext(), who(c), in)

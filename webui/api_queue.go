@@ -40,7 +40,7 @@ func (s *Server) queueShow(c *fiber.Ctx) error {
 // messages, by ids or by filter, in one Postfix command run.
 func (s *Server) queueActions(c *fiber.Ctx) error {
 	var in admin.QueueActionRequest
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "action"); err != nil {
 		return err
 	}
 	res, err := s.admin.QueueAction(c.UserContext(), who(c), in)
@@ -62,7 +62,7 @@ func (s *Server) queueFlush(c *fiber.Ctx) error {
 // submit a test mail to the local Postfix; answers the queue id.
 func (s *Server) sendmailPost(c *fiber.Ctx) error {
 	var in admin.SendMailRequest
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "from", "recipients", "body"); err != nil {
 		return err
 	}
 	id, err := s.admin.SendMail(c.UserContext(), who(c), in)

@@ -19,7 +19,7 @@ func (s *Server) spfList(c *fiber.Ctx) error {
 // spfAdd is POST /api/v1/jobs/spf: add a source and refresh it at once.
 func (s *Server) spfAdd(c *fiber.Ctx) error {
 	var in admin.SPFSourceInput
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "domain"); err != nil {
 		return err
 	}
 	res, err := s.admin.AddSPFSource(c.UserContext(), who(c), in)

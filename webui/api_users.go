@@ -10,7 +10,7 @@ import (
 // is stored.
 func (s *Server) tokenCreate(c *fiber.Ctx) error {
 	var in admin.TokenRequest
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "name"); err != nil {
 		return err
 	}
 	res, err := s.admin.CreateToken(c.UserContext(), who(c), in)
@@ -24,7 +24,7 @@ func (s *Server) tokenCreate(c *fiber.Ctx) error {
 // passwd).
 func (s *Server) userAdd(c *fiber.Ctx) error {
 	var in admin.UserRequest
-	if err := decodeJSON(c, &in); err != nil {
+	if err := decodeJSON(c, &in, "username", "password"); err != nil {
 		return err
 	}
 	res, err := s.admin.SaveUser(c.UserContext(), who(c), in)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"postdeck/admin"
 	"postdeck/queue"
 )
 
@@ -64,7 +65,7 @@ func TestAuditOnePerAction(t *testing.T) {
 		return m
 	}
 	mainText := func() string {
-		var d mainConfigDoc
+		var d admin.MainConfigDoc
 		st.socketDo(t, "GET", "/api/v1/mainconfig", nil).decode(t, &d)
 		return d.Text
 	}

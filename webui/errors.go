@@ -17,6 +17,9 @@ type apiError struct {
 	Error string `json:"error"`
 	Field string `json:"field,omitempty"`
 	Line  int    `json:"line,omitempty"`
+	// Version and Diff come with a stale save (409).
+	Version string `json:"version,omitempty"`
+	Diff    string `json:"diff,omitempty"`
 }
 
 // errorStatus maps an error to its HTTP status and the body a client may
@@ -29,7 +32,7 @@ func errorStatus(err error) (int, apiError) {
 	var fiberErr *fiber.Error
 	switch {
 	case errors.As(err, &ue):
-		return kindStatus(ue.Kind), apiError{Error: ue.Msg, Field: ue.Field, Line: ue.Line}
+		return kindStatus(ue.Kind), apiError{Error: ue.Msg, Field: ue.Field, Line: ue.Line, Version: ue.Version, Diff: ue.Diff}
 	case errors.As(err, &ae):
 		return fiber.StatusBadRequest, apiError{Error: store.Sentence("%s", ae.Error())}
 	case errors.Is(err, errUnauthorized):
@@ -103,7 +106,18 @@ func (s *Server) formError(err error) (*Flash, int, error) {
 	if code >= 500 {
 		s.log.Error("save failed", "err", err)
 	}
-	return &Flash{Kind: "error", Message: body.Error}, code, nil
+	return &Flash{Kind: "error", Message: body.Error, Diff: body.Diff}, code, nil
+}
+
+// staleVersion is the current version of a document whose save was
+// refused as stale: the page keeps the typed text and carries this version,
+// so that saving again (after reading the difference) goes through.
+func staleVersion(err error) (string, bool) {
+	var ue *store.UserError
+	if errors.As(err, &ue) && errors.Is(ue.Kind, store.ErrConflict) && ue.Field == "version" {
+		return ue.Version, true
+	}
+	return "", false
 }
 
 // publicText is the sentence a page shows for err: a user error's own, or

@@ -122,7 +122,7 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	settings := store.DefaultSettings()
 	settings.Hostname = "mx.gw.example.test"
 	settings.ExternalRelayHost = "[127.0.0.1]:" + strconv.Itoa(relayPort)
-	if _, err := ops.SaveSettings(context.Background(), admin.Root, settings); err != nil {
+	if _, err := ops.SaveSettings(context.Background(), admin.Root, admin.SettingsDoc{Settings: settings}); err != nil {
 		t.Fatal(err)
 	}
 	if opts.Resolver == "" {

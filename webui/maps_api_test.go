@@ -291,7 +291,7 @@ func testMapsRefusesBadMaps(t *testing.T, st *stack) {
 		if r.Status != 400 || e.Line != tc.line || e.Field != tc.field || e.Error == "" {
 			t.Errorf("case %d (%s %.40q): %d %s; want 400, field %s, line %d", i, truncateName(tc.name), tc.content, r.Status, truncateName(string(r.Body)), tc.field, tc.line)
 		}
-		checkSentence(t, fmt.Sprintf("maps case %d", i), apiError(e))
+		checkSentence(t, fmt.Sprintf("maps case %d", i), apiError{Error: e.Error, Field: e.Field, Line: e.Line})
 		if tc.line > 0 && !strings.Contains(e.Error, "Line "+strconv.Itoa(tc.line)) {
 			t.Errorf("case %d: the message does not name line %d: %s", i, tc.line, e.Error)
 		}

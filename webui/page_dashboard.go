@@ -37,7 +37,7 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 		Running:   s.ui.status.Running(c.UserContext()),
 		Version:   s.admin.Version(),
 		LastApply: s.admin.LastApply(),
-		Settings:  settings,
+		Settings:  settings.Settings,
 	}
 	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
 		d.ShowAudit = true

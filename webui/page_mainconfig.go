@@ -7,12 +7,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"postdeck/admin"
 	"postdeck/store"
 )
 
 // mainConfigPageData is the Data of views/mainconfig.html.
 type mainConfigPageData struct {
 	Text      string
+	Version   string // what the form's save is based on
 	Error     string // the validation error, next to the editor
 	ErrorLine int    // its line, 0 when it has none
 }
@@ -20,11 +22,11 @@ type mainConfigPageData struct {
 // pageMainConfig is GET /mta/settings/mainconfig, the Edit Main Config
 // page (MTA > Settings > Actions > Edit Main Config).
 func (s *Server) pageMainConfig(c *fiber.Ctx) error {
-	text, err := s.admin.MainConfig(c.UserContext(), who(c))
+	doc, err := s.admin.MainConfig(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
-	return s.render(c, "mainconfig", "Edit Main Config", mainConfigPageData{Text: text})
+	return s.render(c, "mainconfig", "Edit Main Config", mainConfigPageData{Text: doc.Text, Version: doc.Version})
 }
 
 // pageMainConfigPost saves the document: validated by postdeck and by
@@ -32,18 +34,21 @@ func (s *Server) pageMainConfig(c *fiber.Ctx) error {
 // fails. The typed text is kept on every error.
 func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
-	res, err := s.admin.SaveMainConfig(c.UserContext(), who(c), text)
+	version := c.FormValue("version")
+	res, err := s.admin.SaveMainConfig(c.UserContext(), who(c), admin.MainConfigDoc{Text: text, Version: version})
 	s.ui.status.forget()
 	if err == nil {
-		return s.flashAndRedirect(c, appliedFlash(res), "/mta/settings/mainconfig")
+		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings/mainconfig")
 	}
-	data := mainConfigPageData{Text: text}
+	data := mainConfigPageData{Text: text, Version: version}
 	flash, status, ferr := s.formError(err)
 	if ferr != nil {
 		return ferr
 	}
 	var fe *store.UserError
-	if errors.As(err, &fe) {
+	if v, ok := staleVersion(err); ok {
+		data.Version = v
+	} else if errors.As(err, &fe) {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
 		flash = &Flash{Kind: "error", Message: "The main config was not saved: correct the error shown under the editor."}
 		if fe.Line > 0 {

@@ -80,6 +80,7 @@ type mapsPageData struct {
 // mapPageData is the Data of views/map.html.
 type mapPageData struct {
 	Map       admin.MapInfo
+	Version   string // what the form's save is based on
 	Content   string
 	Types     []string
 	Help      mapHelp
@@ -152,7 +153,7 @@ func (s *Server) mapPage(c *fiber.Ctx, name string) (mapPageData, error) {
 		help = typeHelp[mp.Type]
 	}
 	info := admin.MapInfo{Name: mp.Name, Type: mp.Type, File: mp.File, Lines: mp.Lines, Owner: mp.Owner, Updated: mp.Updated}
-	return mapPageData{Map: info, Content: mp.Content, Types: mapTypeChoices, Help: help, Refresher: mp.Owner == store.OwnerRefresher}, nil
+	return mapPageData{Map: info, Version: mp.Version, Content: mp.Content, Types: mapTypeChoices, Help: help, Refresher: mp.Owner == store.OwnerRefresher}, nil
 }
 
 // pageMapPost is POST /mta/maps/{name}: validate, store and apply.
@@ -163,7 +164,8 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 		return err
 	}
 	typ, content := c.FormValue("type"), strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n")
-	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: typ, Content: content})
+	base := c.FormValue("version")
+	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: typ, Content: content, Base: base})
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/maps/"+url.PathEscape(name))
 	}
@@ -173,8 +175,11 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 	}
 	data.Content, data.Map.Type = content, typ
 	data.Content = admin.MaskSecrets(name, content)
+	data.Version = base
 	var fe *store.UserError
-	if errors.As(err, &fe) {
+	if v, ok := staleVersion(err); ok {
+		data.Version = v
+	} else if errors.As(err, &fe) {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
 		flash = &Flash{Kind: "error", Message: "The map was not saved: correct the error shown under the editor."}
 		if fe.Line > 0 {
@@ -187,7 +192,7 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 // pageMapDelete is POST /mta/maps/{name}/delete.
 func (s *Server) pageMapDelete(c *fiber.Ctx) error {
 	name := c.Params("name")
-	res, err := s.admin.DeleteMap(c.UserContext(), who(c), name)
+	res, err := s.admin.DeleteMap(c.UserContext(), who(c), name, c.FormValue("version"))
 	if err != nil {
 		flash, _, ferr := s.formError(err)
 		if ferr != nil {

@@ -123,7 +123,9 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 
 	req := admin.QueueActionRequest{Action: action, IDs: ids}
 	if scope == scopeAll {
-		req.IDs, req.Filter = nil, &filter
+		// The console asked (and showed the count) before: "all" here
+		// is every message that matches the page's filter.
+		req.IDs, req.Filter, req.All = nil, &filter, true
 	}
 	res, err := s.admin.QueueAction(c.UserContext(), who(c), req)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 // rulesPageData is the Data of views/rules.html: the MPA pipeline as
 // typed, its errors, the help, and a preview.
 type rulesPageData struct {
+	Version    string // what the form's save is based on
 	Processors []rulesProcessorForm
 	Rules      string
 	Templates  []rulesTemplateForm
@@ -76,8 +77,9 @@ func rulesHelp(d *rulesPageData) {
 }
 
 // rulesDataOf is the page for the stored pipeline.
-func rulesDataOf(p store.MPAPipeline) rulesPageData {
-	d := rulesPageData{Rules: p.Rules, Updated: p.Updated}
+func rulesDataOf(doc admin.PipelineDoc) rulesPageData {
+	p := doc.MPAPipeline
+	d := rulesPageData{Rules: p.Rules, Updated: p.Updated, Version: doc.Version}
 	d.Processors = rulesProcessors(p.Processors)
 	for i, t := range p.Templates {
 		d.Templates = append(d.Templates, rulesTemplateForm{Index: i, Name: t.Name, Text: t.Text})
@@ -219,7 +221,7 @@ func (s *Server) pageRules(c *fiber.Ctx) error {
 func (s *Server) pageRulesPost(c *fiber.Ctx) error {
 	f, err := rulesFormFrom(c)
 	if err == nil {
-		_, err = s.admin.SavePipeline(c.UserContext(), who(c), f.pipeline)
+		_, err = s.admin.SavePipeline(c.UserContext(), who(c), admin.PipelineDoc{MPAPipeline: f.pipeline, Version: c.FormValue("version")})
 	}
 	if err == nil {
 		n := len(f.pipeline.Templates)
@@ -233,6 +235,12 @@ func (s *Server) pageRulesPost(c *fiber.Ctx) error {
 	d := f.data()
 	d.withNewSlot(true)
 	d.Updated = s.pipelineUpdated(c)
+	d.Version = c.FormValue("version")
+	if v, ok := staleVersion(err); ok {
+		d.Version = v
+		flash := &Flash{Kind: "error", Message: fe.Msg, Diff: fe.Diff}
+		return s.renderStatus(c, fiber.StatusConflict, "rules", "Rules and Templates", d, flash)
+	}
 	flash := &Flash{Kind: "error", Message: "The rules and templates were not saved: " + d.setError(fe) + "."}
 	return s.renderStatus(c, fiber.StatusBadRequest, "rules", "Rules and Templates", d, flash)
 }
@@ -247,6 +255,7 @@ func (s *Server) pageRulesPreview(c *fiber.Ctx) error {
 		return err
 	}
 	d := f.data()
+	d.Version = c.FormValue("version")
 	d.Updated = s.pipelineUpdated(c)
 	d.Sample = formLines(strings.Clone(c.FormValue("sample")))
 	d.Sender = strings.TrimSpace(c.FormValue("sender"))

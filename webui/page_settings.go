@@ -32,6 +32,8 @@ type settingsPageData struct {
 	// SizeLimit is the stored Message Size Limit, shown in MiB next to
 	// the field.
 	SizeLimit int64
+	// Version is what the form's save is based on.
+	Version string
 }
 
 func settingsFormOf(st store.Settings) settingsForm {
@@ -101,7 +103,7 @@ func (s *Server) pageSettings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(settings), SizeLimit: settings.MessageSizeLimit})
+	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(settings.Settings), SizeLimit: settings.MessageSizeLimit, Version: settings.Version})
 }
 
 // pageSettingsPost is POST /mta/settings: validate, store and apply, then
@@ -112,13 +114,13 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 	in, err := form.settings()
 	var res admin.SettingsResult
 	if err == nil {
-		res, err = s.admin.SaveSettings(c.UserContext(), who(c), in)
+		res, err = s.admin.SaveSettings(c.UserContext(), who(c), admin.SettingsDoc{Settings: in, Version: c.FormValue("version")})
 		s.ui.status.forget()
 	}
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings")
 	}
-	data := settingsPageData{Form: form, Errors: map[string]string{}}
+	data := settingsPageData{Form: form, Errors: map[string]string{}, Version: c.FormValue("version")}
 	if settings, lerr := s.admin.Settings(c.UserContext(), who(c)); lerr == nil {
 		data.SizeLimit = settings.MessageSizeLimit
 	}
@@ -127,7 +129,9 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 		return ferr
 	}
 	var fe *store.UserError
-	if errors.As(err, &fe) && fe.Field != "" {
+	if v, ok := staleVersion(err); ok {
+		data.Version = v
+	} else if errors.As(err, &fe) && fe.Field != "" {
 		data.Errors[fe.Field] = fe.Msg
 		flash = &Flash{Kind: "error", Message: "The settings were not saved: correct the field marked below."}
 	}

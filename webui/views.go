@@ -23,6 +23,9 @@ type Flash struct {
 	Kind    string   // "success", "error", "warning" or "info"
 	Message string   // one sentence
 	Details []string // optional list under it (warnings, Postfix's words)
+	// Diff shows a stale save's conflict: how the typed document differs
+	// from the one saved meanwhile.
+	Diff string
 }
 
 // Page is the dot of every view. Handlers fill Data; render fills the rest.

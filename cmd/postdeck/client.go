@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -103,8 +104,14 @@ func readInput(arg string) ([]byte, error) {
 func apiErr(raw []byte, status int) error {
 	var e struct {
 		Error string `json:"error"`
+		Diff  string `json:"diff"`
 	}
 	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+		if e.Diff != "" {
+			// A stale save: what differs between the document sent and
+			// the one saved meanwhile.
+			return fmt.Errorf("%s\n%s", e.Error, strings.TrimRight(e.Diff, "\n"))
+		}
 		return fmt.Errorf("%s", e.Error)
 	}
 	return fmt.Errorf("HTTP %d", status)

@@ -7,12 +7,17 @@ import (
 	"os"
 )
 
+const mainConfigUsage = `usage: postdeck mainconfig get | set [--force] FILE (- for standard input)
+  get prints a first line "# postdeck-version: V"; set takes it off and saves only
+  when the stored document is still version V (else it shows the difference)`
+
 func cmdMainConfig(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: postdeck mainconfig get | set FILE (- for standard input)")
+		return fmt.Errorf("%s", mainConfigUsage)
 	}
 	fs := flag.NewFlagSet("mainconfig", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
+	force := fs.Bool("force", false, "set: save even when the file has no version line or the document changed since it was read")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -20,7 +25,8 @@ func cmdMainConfig(args []string) error {
 	switch args[0] {
 	case "get":
 		var doc struct {
-			Text string `json:"text"`
+			Text    string `json:"text"`
+			Version string `json:"version"`
 		}
 		raw, err := c.do("GET", "/api/v1/mainconfig", nil, &doc)
 		if err != nil {
@@ -29,17 +35,21 @@ func cmdMainConfig(args []string) error {
 		if c.json {
 			return printJSON(raw)
 		}
-		_, err = io.WriteString(os.Stdout, doc.Text)
+		_, err = io.WriteString(os.Stdout, withVersionLine(doc.Version, doc.Text))
 		return err
 	case "set":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: postdeck mainconfig set FILE (- for standard input)")
+			return fmt.Errorf("%s", mainConfigUsage)
 		}
 		text, err := readInput(fs.Arg(0))
 		if err != nil {
 			return err
 		}
-		return c.change("PUT", "/api/v1/mainconfig", map[string]string{"text": string(text)})
+		version, rest, err := baseOf(string(text), *force)
+		if err != nil {
+			return err
+		}
+		return c.change("PUT", "/api/v1/mainconfig", map[string]string{"text": rest, "version": version})
 	}
-	return fmt.Errorf("usage: postdeck mainconfig get | set FILE")
+	return fmt.Errorf("%s", mainConfigUsage)
 }

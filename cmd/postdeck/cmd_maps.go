@@ -10,7 +10,9 @@ import (
 	"time"
 )
 
-const mapsUsage = "usage: postdeck maps list | get NAME | set NAME TYPE FILE (- for standard input) | delete NAME | lookup NAME KEY"
+const mapsUsage = `usage: postdeck maps list | get NAME | set [--force] NAME TYPE FILE (- for standard input) | delete NAME | lookup NAME KEY
+  get prints a first line "# postdeck-version: V"; set takes it off and saves only
+  when the stored map is still version V (a new map needs no version line)`
 
 // cmdMaps is `postdeck maps ...`, a thin client of /api/v1/maps.
 func cmdMaps(args []string) error {
@@ -19,6 +21,7 @@ func cmdMaps(args []string) error {
 	}
 	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
+	force := fs.Bool("force", false, "set: save even when the file has no version line or the map changed since it was read")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -57,6 +60,7 @@ func cmdMaps(args []string) error {
 	case "get":
 		var doc struct {
 			Content string `json:"content"`
+			Version string `json:"version"`
 		}
 		raw, err := c.do("GET", path(fs.Arg(0)), nil, &doc)
 		if err != nil {
@@ -65,14 +69,22 @@ func cmdMaps(args []string) error {
 		if c.json {
 			return printJSON(raw)
 		}
-		_, err = io.WriteString(os.Stdout, doc.Content)
+		_, err = io.WriteString(os.Stdout, withVersionLine(doc.Version, doc.Content))
 		return err
 	case "set":
 		content, err := readInput(fs.Arg(2))
 		if err != nil {
 			return err
 		}
-		return c.change("PUT", path(fs.Arg(0)), map[string]string{"type": fs.Arg(1), "content": string(content)})
+		version, rest, err := baseOf(string(content), *force)
+		if err != nil {
+			// A new map has no version to carry.
+			if _, gerr := c.do("GET", path(fs.Arg(0)), nil, nil); gerr == nil {
+				return err
+			}
+			version, rest = "", string(content)
+		}
+		return c.change("PUT", path(fs.Arg(0)), map[string]string{"type": fs.Arg(1), "content": rest, "version": version})
 	case "delete":
 		return c.change("DELETE", path(fs.Arg(0)), nil)
 	default: // lookup

@@ -14,6 +14,7 @@ func cmdSettings(args []string) error {
 	}
 	fs := flag.NewFlagSet("settings", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
+	force := fs.Bool("force", false, "set: save even when the settings changed since they were read")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -28,9 +29,12 @@ func cmdSettings(args []string) error {
 		if c.json {
 			return printJSON(raw)
 		}
+		delete(cur, "version")
 		printSettings(cur)
 		return nil
 	case "set":
+		version, _ := cur["version"].(string)
+		delete(cur, "version")
 		if fs.NArg() == 0 {
 			return fmt.Errorf("usage: postdeck settings set KEY=VALUE... (keys: %s)", strings.Join(sortedKeys(cur), ", "))
 		}
@@ -48,6 +52,9 @@ func cmdSettings(args []string) error {
 				return fmt.Errorf("%s: %w", key, err)
 			}
 			cur[key] = v
+		}
+		if !*force {
+			cur["version"] = version // refused if someone saved between our read and write
 		}
 		return c.change("PUT", "/api/v1/settings", cur)
 	}
