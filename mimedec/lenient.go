@@ -126,7 +126,8 @@ func decodeQP(src []byte) []byte {
 // EncodeQuotedPrintable encodes content so that Decode gives it back
 // exactly. Line breaks that are nl ("\r\n" or "\n") become hard line
 // breaks; any other CR or LF byte is escaped. Lines are at most 76
-// characters. The result ends with nl only when content does.
+// characters, and none starts with '-', so that no line of the encoded
+// text can be taken for a MIME boundary. The result ends with nl only when content does.
 func EncodeQuotedPrintable(content []byte, nl string) []byte {
 	const hexdigits = "0123456789ABCDEF"
 	out := make([]byte, 0, len(content)+len(content)/8+8)
@@ -136,6 +137,9 @@ func EncodeQuotedPrintable(content []byte, nl string) []byte {
 			out = append(out, '=')
 			out = append(out, nl...)
 			col = 0
+		}
+		if col == 0 && tok[0] == '-' {
+			tok = []byte("=2D") // no line starts "--boundary"
 		}
 		out = append(out, tok...)
 		col += len(tok)

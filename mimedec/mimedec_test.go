@@ -125,3 +125,16 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeNoBoundaryLine(t *testing.T) {
+	in := "--boundary\n" + strings.Repeat("a", 74) + "--x\n-\n"
+	qp := string(EncodeQuotedPrintable([]byte(in), "\n"))
+	for _, line := range strings.Split(qp, "\n") {
+		if strings.HasPrefix(line, "-") {
+			t.Errorf("encoded line %q starts with '-'", line)
+		}
+	}
+	if got := string(Decode(QuotedPrintable, []byte(qp))); got != in {
+		t.Errorf("round trip %q", got)
+	}
+}
