@@ -102,6 +102,11 @@ func FuzzRoundTrip(f *testing.F) {
 			nl = "\r\n"
 		}
 		qp := EncodeQuotedPrintable(content, nl)
+		for _, line := range bytes.Split(qp, []byte("\n")) {
+			if len(line) > 77 || bytes.HasPrefix(line, []byte("-")) {
+				t.Fatalf("qp line %q", line)
+			}
+		}
 		if got := Decode(QuotedPrintable, qp); !bytes.Equal(got, content) {
 			t.Fatalf("qp round trip: %q -> %q -> %q", content, qp, got)
 		}

@@ -192,7 +192,9 @@ func footerEntity(e *entity, lines []string, nl string, boundaries []string, top
 	default:
 		body = out
 		eightBit := !isASCII(add) || newCharset == "utf-8" && !isASCII(converted)
-		if eightBit && sevenBitDomain(cte) || startsDelimiter(out, boundaries) {
+		// Only the footer's own lines can start like a delimiter: the text
+		// around them was there, and a conversion keeps its ASCII bytes.
+		if eightBit && sevenBitDomain(cte) || startsDelimiter(add, boundaries) {
 			body = mimedec.EncodeQuotedPrintable(out, nl)
 			newCTE = "quoted-printable"
 		}

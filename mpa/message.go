@@ -64,9 +64,9 @@ func ParseMessage(raw []byte) *Message {
 // keeps as the separator. A line that is neither a field nor the
 // continuation of one also ends the header, as Postfix and mail readers
 // treat it: it is the first line of the body, and there is no separator.
-// With mbox, a "From " line at the very top (an mbox separator) is kept
-// as a nameless field.
-func parseHeader(raw []byte, mbox bool) (Header, []byte) {
+// With top, an mbox "From " line at the very top is kept as a nameless
+// field: Postfix takes it as a header (it renames it X-Mailbox-Line).
+func parseHeader(raw []byte, top bool) (Header, []byte) {
 	var h Header
 	pos := 0
 	for pos < len(raw) {
@@ -90,7 +90,7 @@ func parseHeader(raw []byte, mbox bool) (Header, []byte) {
 			f.Raw = raw[pos-len(f.Raw) : pos+len(line)]
 		default:
 			name, ok := fieldName(trimmed)
-			if !ok && !(mbox && pos == 0 && bytes.HasPrefix(line, []byte("From "))) {
+			if !ok && !(top && pos == 0 && bytes.HasPrefix(line, []byte("From "))) {
 				return h, raw[pos:]
 			}
 			h.Fields = append(h.Fields, Field{Name: name, Raw: line})
