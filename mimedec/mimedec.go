@@ -19,12 +19,12 @@ const (
 )
 
 // Parse reads a Content-Transfer-Encoding header value. Case and blanks do
-// not matter; "7-bit" and "8-bit" (seen in real mail) are the identity, as
-// mail readers treat them.
+// not matter; "7-bit", "8-bit" and "8bits" (seen in real mail) are the
+// identity, as mail readers treat them.
 func Parse(value string) Encoding {
 	v := strings.ToLower(strings.TrimSpace(value))
 	switch v {
-	case "", "7bit", "8bit", "binary", "7-bit", "8-bit":
+	case "", "7bit", "8bit", "binary", "7-bit", "8-bit", "8bits", "7bits":
 		return Identity
 	case "base64":
 		return Base64
@@ -34,8 +34,9 @@ func Parse(value string) Encoding {
 	return Unknown
 }
 
-// NewReader decodes r according to enc. Unknown encodings are passed
-// through unchanged (the caller decides whether that is an error).
+// NewReader decodes r according to enc, strictly: bad base64 or
+// quoted-printable is an error. Unknown encodings are passed through
+// unchanged (the caller decides whether that is an error).
 func NewReader(enc Encoding, r io.Reader) io.Reader {
 	switch enc {
 	case Base64:

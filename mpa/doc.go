@@ -16,6 +16,62 @@
 // so those recipients go to the error repository with stage "interrupted"
 // instead of being sent twice.
 //
+// # Footers
+//
+// A footer rule adds a rendered template to the text a mail reader shows,
+// and changes nothing else: the message is parsed into a MIME tree over
+// its raw bytes (message.go, mime.go), and only the parts that get a
+// footer are rewritten; every other byte, and every message the pipeline
+// does not change, leaves byte for byte as it came.
+//
+// What gets a footer: text/plain and text/html parts that are not
+// attachments (Content-Disposition attachment or an unknown disposition
+// type, or a name parameter without "inline") — a part without
+// Content-Type is text/plain; in multipart/alternative every
+// alternative; in multipart/related its root (the start parameter, else
+// the first part); in multipart/mixed, and any other or unknown multipart
+// (digest, report, ...), the first part that shows text, looking into
+// nested multiparts. Text goes at the end after an empty line; HTML goes
+// before the last </body> (any case), else at the end, as an escaped
+// <div class="postdeck-footer"> in ASCII with character references.
+//
+// What never does: anything inside multipart/signed or
+// multipart/encrypted, application/pkcs7-mime and other non-text types,
+// message/rfc822 and other message/* parts (a forwarded message is not
+// ours), attachments, the later parts of a multipart/mixed, a multipart
+// without boundary, a part whose Content-Type does not parse even loosely
+// (an unquoted boundary such as ----=_Part_1 is accepted, as mail readers
+// do), parts in x-uuencode or BinHex, parts in UTF-16/32, UTF-7 or EBCDIC
+// charsets, text holding NUL bytes, and parts past 20 levels of nesting or
+// 1,000 parts.
+//
+// Transfer encodings: base64 and quoted-printable parts are decoded
+// leniently (mimedec.Decode, as readers do) and re-encoded exactly, so the
+// text that was there decodes to the same bytes. Identity encodings keep
+// their bytes; an unknown name ("7-bit", "8bits", "quoted printable") is
+// the identity, as Postfix treats it. A 7bit (or unknown) part that now
+// needs 8-bit bytes becomes quoted-printable; so does an identity part
+// whose footer has a line that starts like one of the message's
+// boundaries. A top-level part whose headers change gets MIME-Version.
+//
+// Charsets (labels as the WHATWG Encoding Standard reads them, which mail
+// readers follow; golang.org/x/text): the HTML footer is ASCII and fits
+// every ASCII-compatible charset. The text footer is written in the
+// part's charset when every character fits (strictly: no C1 bytes in
+// ISO-8859, only EUC bytes in GB2312 and EUC-KR); otherwise the part is
+// converted to UTF-8 when all its text decodes cleanly, and relabelled
+// (us-ascii or no charset with ASCII text becomes utf-8 the same way);
+// otherwise the characters that do not fit are written as '?'. Unknown
+// labels ("x-unknown") are read by mail readers in an ASCII-compatible
+// default, so the footer goes in as ASCII with '?' for the rest. In
+// ISO-2022-* and HZ text the footer is written in the ASCII state: HTML
+// goes before the last </body> that is in that state, and text that ends
+// outside it first gets the escape back (ESC ( B, SI or ~}); HZ's '~' is
+// doubled. ISO-2022 escapes in a charset that has none leave the part
+// alone unless the insertion point is in ASCII anyway. Never is a
+// multi-byte sequence split or a byte written that the part's charset
+// would read as another character.
+//
 // The Server's methods ListSpool, ListErrors, GetError, ErrorAction,
 // GetPipeline, PutPipeline, Preview and Counts are the operations the web
 // console, the JSON API and the CLI call.

@@ -2,340 +2,366 @@ package mpa
 
 import (
 	"bytes"
-	"encoding/base64"
 	"html"
-	"io"
 	"mime"
-	"mime/quotedprintable"
-	"postdeck/mimedec"
+	"slices"
+	"strconv"
 	"strings"
+
+	"golang.org/x/text/encoding"
+
+	"postdeck/mimedec"
 )
 
-// maxMIMEDepth bounds recursion into nested multiparts.
-const maxMIMEDepth = 20
-
-// AddFooter appends footer (UTF-8 text) to the message's text/plain and
-// text/html parts: every alternative of a multipart/alternative, the first
-// (body) part of a multipart/mixed or multipart/related. The part's charset
-// and Content-Transfer-Encoding are kept (a 7bit part that needs 8-bit
-// bytes becomes quoted-printable). Signed or encrypted content
-// (multipart/signed, multipart/encrypted, application/pkcs7-mime,
-// application/pgp-*) and attachments are never altered. It reports whether
-// anything changed.
+// AddFooter adds footer (UTF-8 text, as a template renders it) to every
+// text part that a mail reader shows as the message's text, and to no
+// other part: see the package documentation for which parts those are
+// and how charsets and transfer encodings are handled. Every other byte
+// of the message stays as it was. It reports whether anything changed;
+// when nothing did, m is untouched.
 func AddFooter(m *Message, footer string) bool {
-	body, changed := footerPart(&m.Header, m.Body, footer, m.NL, 0)
-	if changed {
-		m.Body = body
+	lines := footerLines(footer)
+	if lines == nil {
+		return false
 	}
-	return changed
-}
-
-// isProtected reports media types whose bytes must not change.
-func isProtected(ct string) bool {
-	switch ct {
-	case "multipart/signed", "multipart/encrypted", "application/pkcs7-mime",
-		"application/x-pkcs7-mime", "application/pkcs7-signature", "application/x-pkcs7-signature":
-		return true
-	}
-	return strings.HasPrefix(ct, "application/pgp")
-}
-
-// mediaType returns the part's lowercased media type and parameters; a
-// part without Content-Type is text/plain (RFC 2045). ok is false for an
-// unparsable type, which is left alone.
-func mediaType(h *Header) (string, map[string]string, bool) {
-	v := h.Get("Content-Type")
-	if v == "" {
-		return "text/plain", map[string]string{}, true
-	}
-	ct, params, err := mime.ParseMediaType(v)
-	if err != nil {
-		return "", nil, false
-	}
-	return strings.ToLower(ct), params, true
-}
-
-func footerPart(h *Header, body []byte, footer, nl string, depth int) ([]byte, bool) {
-	if depth > maxMIMEDepth {
-		return body, false
-	}
-	ct, params, ok := mediaType(h)
-	if !ok || isProtected(ct) {
-		return body, false
-	}
-	if d, _, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil && strings.EqualFold(d, "attachment") {
-		return body, false
-	}
-	switch {
-	case ct == "text/plain" || ct == "text/html":
-		return footerText(h, ct, params, body, footer, nl)
-	case strings.HasPrefix(ct, "multipart/"):
-		b := params["boundary"]
-		if b == "" {
-			return body, false
-		}
-		parts, ok := splitMultipart(body, b)
-		if !ok || len(parts) == 0 {
-			return body, false
-		}
-		var out bytes.Buffer
-		changed := false
-		last := 0
-		for i, p := range parts {
-			if ct != "multipart/alternative" && i > 0 {
-				break
-			}
-			ph, pbody := parseHeader(body[p[0]:p[1]])
-			nb, ch := footerPart(&ph, pbody, footer, nl, depth+1)
-			if !ch {
-				continue
-			}
+	budget := maxMIMEParts
+	root := parseEntity(m.Header, m.Body, "text/plain", 0, &budget)
+	var targets []*entity
+	footerTargets(root, &targets)
+	boundaries := root.boundaries(nil)
+	changed := false
+	for _, t := range targets {
+		if footerEntity(t, lines, m.NL, boundaries, t == root) {
 			changed = true
-			out.Write(body[last:p[0]])
-			out.Write(ph.bytes(nl))
-			out.Write(nb)
-			last = p[1]
 		}
-		if !changed {
-			return body, false
-		}
-		out.Write(body[last:])
-		return out.Bytes(), true
 	}
-	return body, false
+	if !changed {
+		return false
+	}
+	root.markDirty()
+	body := root.rebuiltBody(m.NL)
+	if root.headerChanged {
+		m.Header = root.header
+	}
+	m.Body = body
+	return true
 }
 
-// splitMultipart returns the [start,end) byte ranges of each part's content
-// (header and body, without the line break that belongs to the next
-// delimiter). ok is false when there is no closing delimiter.
-func splitMultipart(body []byte, boundary string) ([][2]int, bool) {
-	delim := []byte("--" + boundary)
-	var parts [][2]int
-	start := -1
-	pos := 0
-	for pos < len(body) {
-		end := bytes.IndexByte(body[pos:], '\n')
-		lineEnd := len(body)
-		if end >= 0 {
-			lineEnd = pos + end + 1
+// footerLines cleans the rendered footer: valid UTF-8, one line per
+// element, no control characters (an ESC would upset ISO-2022 text), no
+// blanks at line ends (they would join lines in format=flowed text), no
+// empty lines around it. nil means there is nothing to add.
+func footerLines(footer string) []string {
+	f := strings.ToValidUTF8(footer, "\uFFFD")
+	f = strings.ReplaceAll(f, "\r\n", "\n")
+	f = strings.ReplaceAll(f, "\r", "\n")
+	f = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || r >= 0x20 && r != 0x7f && (r < 0x80 || r >= 0xa0) {
+			return r
 		}
-		line := bytes.TrimRight(body[pos:lineEnd], "\r\n")
-		if bytes.HasPrefix(line, delim) {
-			rest := bytes.TrimRight(line[len(delim):], " \t")
-			closing := bytes.Equal(rest, []byte("--"))
-			if len(rest) == 0 || closing {
-				if start >= 0 {
-					e := pos
-					if e > start && body[e-1] == '\n' {
-						e--
-						if e > start && body[e-1] == '\r' {
-							e--
-						}
-					}
-					if e < start {
-						e = start
-					}
-					parts = append(parts, [2]int{start, e})
-				}
-				if closing {
-					return parts, true
-				}
-				start = lineEnd
-			}
-		}
-		pos = lineEnd
-	}
-	return nil, false
-}
-
-// footerText appends the footer to one text part's body.
-func footerText(h *Header, ct string, params map[string]string, body []byte, footer, nl string) ([]byte, bool) {
-	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
-	charset := strings.ToLower(params["charset"])
-	if charset == "" {
-		charset = "us-ascii"
-	}
-	var add []byte // the footer in the part's charset, before transfer encoding
-	if ct == "text/html" {
-		add = []byte(htmlFooter(footer, nl))
-	} else {
-		enc, newCharset, ok := encodeCharset(footer, charset)
-		if !ok {
-			return body, false
-		}
-		if newCharset != charset {
-			params["charset"] = newCharset
-			h.Set("Content-Type", mime.FormatMediaType(ct, params), nl)
-		}
-		add = []byte(nl + normalizeNL(enc, nl) + nl)
-	}
-	switch cte {
-	case "", "7bit", "8bit", "binary":
-		decoded := body
-		if cte == "" || cte == "7bit" {
-			if hasHighBytes(add) {
-				decoded = insertFooter(ct, decoded, add, nl)
-				h.Set("Content-Transfer-Encoding", "quoted-printable", nl)
-				return encodeQP(decoded, nl), true
-			}
-		}
-		return insertFooter(ct, decoded, add, nl), true
-	case "quoted-printable":
-		decoded, err := io.ReadAll(mimedec.NewReader(mimedec.QuotedPrintable, bytes.NewReader(body)))
-		if err != nil {
-			return body, false
-		}
-		return encodeQP(insertFooter(ct, decoded, add, nl), nl), true
-	case "base64":
-		decoded, err := io.ReadAll(mimedec.NewReader(mimedec.Base64, bytes.NewReader(body)))
-		if err != nil {
-			return body, false
-		}
-		return encodeBase64(insertFooter(ct, decoded, add, nl), nl), true
-	}
-	return body, false
-}
-
-// insertFooter puts add before the last </body> of HTML, or at the end
-// (after a line break) of text.
-func insertFooter(ct string, content, add []byte, nl string) []byte {
-	out := make([]byte, 0, len(content)+len(add)+len(nl))
-	if ct == "text/html" {
-		if i := bytes.LastIndex(bytes.ToLower(content), []byte("</body>")); i >= 0 {
-			out = append(out, content[:i]...)
-			out = append(out, add...)
-			return append(out, content[i:]...)
-		}
-	}
-	out = append(out, content...)
-	if len(out) > 0 && out[len(out)-1] != '\n' {
-		out = append(out, nl...)
-	}
-	return append(out, add...)
-}
-
-// htmlFooter renders the footer as ASCII HTML: escaped, non-ASCII as
-// character references (valid in any charset), newlines as <br>.
-func htmlFooter(footer, nl string) string {
-	var b strings.Builder
-	b.WriteString("<div class=\"postdeck-footer\">")
-	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(footer, "\r\n", "\n"), "\n"), "\n")
+		return -1
+	}, f)
+	lines := strings.Split(f, "\n")
 	for i, l := range lines {
-		if i > 0 {
-			b.WriteString("<br>" + nl)
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	for len(lines) > 0 && lines[0] == "" {
+		lines = lines[1:]
+	}
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return lines
+}
+
+// boundaries lists the boundaries of every multipart in e's tree.
+func (e *entity) boundaries(out []string) []string {
+	if e.boundary != "" {
+		out = append(out, e.boundary)
+	}
+	for _, c := range e.children {
+		out = c.boundaries(out)
+	}
+	return out
+}
+
+// markDirty flags every entity that changed or holds one that did.
+func (e *entity) markDirty() bool {
+	for _, c := range e.children {
+		if c.markDirty() {
+			e.dirty = true
 		}
-		for _, r := range html.EscapeString(l) {
-			if r < 128 {
-				b.WriteRune(r)
-			} else {
-				b.WriteString("&#")
-				b.WriteString(itoa(int(r)))
-				b.WriteString(";")
+	}
+	if e.newBody != nil || e.headerChanged {
+		e.dirty = true
+	}
+	return e.dirty
+}
+
+// opaqueEncodings are transfer encodings that mail readers decode and
+// this package does not: a text part in one of them is left alone. Any
+// other unknown name is the identity, as Postfix treats it.
+var opaqueEncodings = []string{"x-uuencode", "uuencode", "x-uue", "uue", "x-binhex", "binhex", "x-binhex40", "mac-binhex40"}
+
+// sevenBitDomain reports an identity transfer encoding that does not
+// allow 8-bit bytes: none, 7bit, or a name nobody knows.
+func sevenBitDomain(cte string) bool {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "8bit", "8-bit", "8bits", "binary":
+		return false
+	}
+	return true
+}
+
+// footerEntity adds the footer to one text/plain or text/html entity and
+// reports whether it did. It decodes the content, inserts the footer
+// (text: at the end, after an empty line; HTML: before the last </body>,
+// else at the end), and encodes the result with the part's own transfer
+// encoding, or quoted-printable where a 7bit part now needs 8-bit bytes.
+func footerEntity(e *entity, lines []string, nl string, boundaries []string, top bool) bool {
+	cte := e.header.Get("Content-Transfer-Encoding")
+	enc := mimedec.Parse(cte)
+	if enc == mimedec.Unknown && slices.Contains(opaqueEncodings, strings.ToLower(strings.TrimSpace(cte))) {
+		return false
+	}
+	content := mimedec.Decode(enc, e.body)
+	tnl := lineBreakOf(content, nl)
+	label := e.params["charset"]
+	class, codec := charsetInfo(label)
+	if class == csWide || bytes.IndexByte(content, 0) >= 0 {
+		return false // UTF-16 and the like: ASCII bytes would not be ASCII
+	}
+	hz := class == csStateful && strings.HasPrefix(strings.ToLower(strings.TrimSpace(label)), "hz")
+	isHTML := e.mediaType == "text/html"
+
+	var add []byte       // the footer in the part's charset
+	newCharset := ""     // a new charset label, when the part is converted or relabelled
+	converted := content // the content in that new charset
+	if isHTML {
+		add = []byte(htmlFooter(lines, tnl))
+	} else {
+		text := strings.Join(lines, tnl)
+		add, newCharset, converted = encodeTextFooter(text, content, label, class, codec)
+	}
+	if hz {
+		add = bytes.ReplaceAll(add, []byte("~"), []byte("~~"))
+	}
+
+	pos := len(converted)
+	if isHTML {
+		pos = bodyCloseTag(converted, class == csStateful, hz)
+	}
+	// The footer is written in the ASCII state; without ISO-2022 escapes
+	// (or HZ's "~{") that holds everywhere.
+	var reset []byte
+	if newCharset != "utf-8" && (class == csStateful || bytes.IndexByte(converted, esc) >= 0) {
+		_, st := statefulScan(converted[:pos], hz, nil)
+		if st != nil {
+			if class != csStateful {
+				return false // escapes in a charset that has none: not ours to guess
 			}
+			reset = st
 		}
 	}
-	b.WriteString("</div>" + nl)
-	return b.String()
-}
 
-func itoa(n int) string {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(buf[i:])
+	var out []byte
+	out = append(out, converted[:pos]...)
+	out = append(out, reset...)
+	if !isHTML && len(converted) > 0 {
+		if !bytes.HasSuffix(converted, []byte("\n")) {
+			out = append(out, tnl...)
+		}
+		out = append(out, tnl...)
+	}
+	out = append(out, add...)
+	if !isHTML {
+		out = append(out, tnl...)
+	}
+	out = append(out, converted[pos:]...)
+
+	newCTE := ""
+	var body []byte
+	switch enc {
+	case mimedec.Base64:
+		body = mimedec.EncodeBase64(out, nl, len(e.body) == 0 || bytes.HasSuffix(e.body, []byte("\n")))
+	case mimedec.QuotedPrintable:
+		body = mimedec.EncodeQuotedPrintable(out, nl)
+	default:
+		body = out
+		eightBit := !isASCII(add) || newCharset == "utf-8" && !isASCII(converted)
+		// Only the footer's own lines can start like a delimiter: the text
+		// around them was there, and a conversion keeps its ASCII bytes.
+		if eightBit && sevenBitDomain(cte) || startsDelimiter(add, boundaries) {
+			body = mimedec.EncodeQuotedPrintable(out, nl)
+			newCTE = "quoted-printable"
 		}
 	}
+
+	h := e.header
+	h.Fields = slices.Clone(h.Fields)
+	if newCharset != "" {
+		params := map[string]string{}
+		for k, v := range e.params {
+			params[k] = v
+		}
+		params["charset"] = newCharset
+		v := mime.FormatMediaType(e.mediaType, params)
+		if v == "" {
+			return false
+		}
+		h.Set("Content-Type", v, nl)
+	}
+	if newCTE != "" {
+		h.Set("Content-Transfer-Encoding", newCTE, nl)
+	}
+	if (newCharset != "" || newCTE != "") && top && h.Get("MIME-Version") == "" {
+		h.Add("MIME-Version", "1.0", nl)
+	}
+	if h.sep == nil && len(e.body) == 0 {
+		h.ensureSeparator(nl)
+		e.headerChanged = true
+	}
+	if newCharset != "" || newCTE != "" {
+		e.headerChanged = true
+	}
+	e.header = h
+	e.newBody = body
+	return true
 }
 
-// encodeCharset converts the UTF-8 footer to charset. us-ascii becomes
-// utf-8 when the footer needs it (ASCII is a subset); Latin-1 style
-// charsets get '?' for what they cannot hold; unknown charsets take an
-// ASCII footer only (non-ASCII replaced by '?'); UTF-16/32 parts are left
-// alone.
-func encodeCharset(footer, charset string) ([]byte, string, bool) {
-	footer = strings.ToValidUTF8(footer, "?")
-	ascii := !hasHighBytes([]byte(footer))
+// encodeTextFooter writes text in the part's charset. It returns the
+// bytes to add, a new charset label ("" to keep the part's) and the
+// content in that charset:
+//   - utf-8: as it is;
+//   - us-ascii or none: as it is when ASCII; else the part becomes utf-8
+//     when its content is ASCII, or the footer is written as ASCII;
+//   - a charset with a codec: encoded when every character fits;
+//     otherwise the part is converted to utf-8 when its content decodes
+//     cleanly; otherwise what does not fit becomes '?';
+//   - ISO-2022 and HZ without a codec, and unknown labels: ASCII, with
+//     '?' for the rest.
+func encodeTextFooter(text string, content []byte, label string, class charsetClass, codec encoding.Encoding) ([]byte, string, []byte) {
+	ascii := isASCII([]byte(text))
 	switch {
-	case charset == "utf-8" || charset == "utf8":
-		return []byte(footer), charset, true
-	case charset == "us-ascii" || charset == "ascii":
-		if ascii {
-			return []byte(footer), charset, true
+	case class == csUTF8 || ascii:
+		return []byte(text), "", content
+	case class == csASCII:
+		if isASCII(content) && bytes.IndexByte(content, esc) < 0 {
+			return []byte(text), "utf-8", content
 		}
-		return []byte(footer), "utf-8", true
-	case strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32") || strings.HasPrefix(charset, "ucs"):
-		return nil, "", false
-	case charset == "iso-8859-1" || charset == "latin1" || charset == "windows-1252" || charset == "iso-8859-15":
-		out := make([]byte, 0, len(footer))
-		for _, r := range footer {
-			if r < 256 && (charset != "iso-8859-15" || r < 0xa4) {
-				out = append(out, byte(r))
-			} else {
-				out = append(out, '?')
-			}
+	case codec != nil:
+		b, exact := encodeWith(codec, label, text)
+		if exact {
+			return b, "", content
 		}
-		return out, charset, true
-	}
-	out := make([]byte, 0, len(footer))
-	for _, r := range footer {
-		if r < 128 {
-			out = append(out, byte(r))
-		} else {
-			out = append(out, '?')
+		if dec, ok := decodeClean(codec, content); ok {
+			return []byte(text), "utf-8", dec
+		}
+		if class != csStateful {
+			return b, "", content
 		}
 	}
-	return out, charset, true
+	return []byte(asciiOnly(text)), "", content
 }
 
-func hasHighBytes(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
-			return true
+// lineBreakOf returns the line break content uses, or nl when it has none.
+func lineBreakOf(content []byte, nl string) string {
+	i := bytes.IndexByte(content, '\n')
+	switch {
+	case i < 0:
+		return nl
+	case i > 0 && content[i-1] == '\r':
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// bodyCloseTag returns the offset of the last "</body" (any case) of HTML
+// content, in the ASCII state for a stateful charset, or the end.
+func bodyCloseTag(content []byte, stateful, hz bool) int {
+	var at []int
+	for i := 0; i+6 <= len(content); i++ {
+		if content[i] == '<' && content[i+1] == '/' && asciiEqualFold(content[i+2:i+6], "body") {
+			at = append(at, i)
+		}
+	}
+	if stateful || bytes.IndexByte(content, esc) >= 0 {
+		ok, _ := statefulScan(content, hz, at)
+		for i := len(at) - 1; i >= 0; i-- {
+			if ok[i] {
+				return at[i]
+			}
+		}
+		return len(content)
+	}
+	if len(at) == 0 {
+		return len(content)
+	}
+	return at[len(at)-1]
+}
+
+// asciiEqualFold compares b with the lowercase ASCII word w, ignoring
+// ASCII case only (bytes.ToLower would change lengths on invalid UTF-8).
+func asciiEqualFold(b []byte, w string) bool {
+	if len(b) != len(w) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// startsDelimiter reports whether a line of b starts with "--" and one of
+// the boundaries: written unencoded, it would end the part early (Postfix
+// matches boundaries as prefixes).
+func startsDelimiter(b []byte, boundaries []string) bool {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if !bytes.HasPrefix(line, []byte("--")) {
+			continue
+		}
+		for _, bd := range boundaries {
+			if bytes.HasPrefix(line[2:], []byte(bd)) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// normalizeNL rewrites the footer's line breaks to nl.
-func normalizeNL(b []byte, nl string) string {
-	s := strings.ReplaceAll(string(b), "\r\n", "\n")
-	s = strings.TrimRight(s, "\n")
-	if nl != "\n" {
-		s = strings.ReplaceAll(s, "\n", nl)
+// htmlFooter renders the footer as ASCII HTML, which is the same bytes in
+// every ASCII-compatible charset: escaped, non-ASCII as character
+// references, lines joined by <br>. Every line it writes starts with '<'.
+func htmlFooter(lines []string, nl string) string {
+	var b strings.Builder
+	b.WriteString(`<div class="postdeck-footer">`)
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteString(nl + "<br>")
+		}
+		for _, r := range html.EscapeString(l) {
+			if r < 128 {
+				b.WriteRune(r)
+			} else {
+				b.WriteString("&#" + strconv.Itoa(int(r)) + ";")
+			}
+		}
 	}
-	return s
-}
-
-// encodeQP encodes text (its line breaks are kept as hard breaks).
-func encodeQP(b []byte, nl string) []byte {
-	var out bytes.Buffer
-	w := quotedprintable.NewWriter(&out)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	res := out.Bytes()
-	if nl == "\n" {
-		res = bytes.ReplaceAll(res, []byte("\r\n"), []byte("\n"))
-	}
-	if len(res) > 0 && res[len(res)-1] != '\n' {
-		res = append(res, nl...)
-	}
-	return res
-}
-
-// encodeBase64 encodes b in 76-column lines.
-func encodeBase64(b []byte, nl string) []byte {
-	enc := base64.StdEncoding.EncodeToString(b)
-	var out bytes.Buffer
-	for len(enc) > 76 {
-		out.WriteString(enc[:76])
-		out.WriteString(nl)
-		enc = enc[76:]
-	}
-	out.WriteString(enc)
-	out.WriteString(nl)
-	return out.Bytes()
+	b.WriteString("</div>" + nl)
+	return b.String()
 }

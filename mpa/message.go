@@ -39,15 +39,20 @@ type Field struct {
 // Header is an ordered list of raw header fields.
 type Header struct {
 	Fields []Field
-	// sep is the empty line that ends the header ("" when the message had
-	// no body).
+	// sep is the empty line that ends the header, as it was written; nil
+	// when the input had none (headers only, or a body that starts with a
+	// line that is not a field).
 	sep []byte
+	// edited is set by Prepend, Add and Set: a header without separator
+	// then gets one before a body, which could otherwise read as part of
+	// the header.
+	edited bool
 }
 
 // ParseMessage splits raw into header fields and body without copying or
 // changing any byte.
 func ParseMessage(raw []byte) *Message {
-	h, body := parseHeader(raw)
+	h, body := parseHeader(raw, true)
 	nl := "\r\n"
 	if i := bytes.IndexByte(raw, '\n'); i >= 0 && (i == 0 || raw[i-1] != '\r') {
 		nl = "\n"
@@ -55,8 +60,13 @@ func ParseMessage(raw []byte) *Message {
 	return &Message{Header: h, Body: body, NL: nl}
 }
 
-// parseHeader reads header fields up to the first empty line.
-func parseHeader(raw []byte) (Header, []byte) {
+// parseHeader reads header fields up to the first empty line, which it
+// keeps as the separator. A line that is neither a field nor the
+// continuation of one also ends the header, as Postfix and mail readers
+// treat it: it is the first line of the body, and there is no separator.
+// With top, an mbox "From " line at the very top is kept as a nameless
+// field: Postfix takes it as a header (it renames it X-Mailbox-Line).
+func parseHeader(raw []byte, top bool) (Header, []byte) {
 	var h Header
 	pos := 0
 	for pos < len(raw) {
@@ -68,23 +78,45 @@ func parseHeader(raw []byte) (Header, []byte) {
 			line = raw[pos : pos+end+1]
 		}
 		trimmed := bytes.TrimRight(line, "\r\n")
-		if len(trimmed) == 0 {
+		switch {
+		case string(line) == "\n" || string(line) == "\r\n":
 			h.sep = line
 			return h, raw[pos+len(line):]
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(h.Fields) > 0 {
+		case line[0] == ' ' || line[0] == '\t':
+			if len(h.Fields) == 0 {
+				return h, raw[pos:]
+			}
 			f := &h.Fields[len(h.Fields)-1]
 			f.Raw = raw[pos-len(f.Raw) : pos+len(line)]
-		} else {
-			name := ""
-			if c := bytes.IndexByte(trimmed, ':'); c > 0 {
-				name = strings.TrimSpace(string(trimmed[:c]))
+		default:
+			name, ok := fieldName(trimmed)
+			if !ok && !(top && pos == 0 && bytes.HasPrefix(line, []byte("From "))) {
+				return h, raw[pos:]
 			}
 			h.Fields = append(h.Fields, Field{Name: name, Raw: line})
 		}
 		pos += len(line)
 	}
 	return h, nil
+}
+
+// fieldName returns the name of a header line ("Name: value", or the
+// obsolete "Name : value"); ok is false for a line that is not a field.
+func fieldName(line []byte) (string, bool) {
+	c := bytes.IndexByte(line, ':')
+	if c <= 0 {
+		return "", false
+	}
+	name := bytes.TrimRight(line[:c], " \t")
+	if len(name) == 0 {
+		return "", false
+	}
+	for _, b := range name {
+		if b < 33 || b > 126 {
+			return "", false
+		}
+	}
+	return string(name), true
 }
 
 // Get returns the unfolded, trimmed value of the first field called name.
@@ -111,11 +143,13 @@ func fieldValue(raw []byte) string {
 func (h *Header) Prepend(name, value, nl string) {
 	f := Field{Name: name, Raw: []byte(name + ": " + value + nl)}
 	h.Fields = append([]Field{f}, h.Fields...)
+	h.edited = true
 }
 
 // Add appends a field at the end of the header.
 func (h *Header) Add(name, value, nl string) {
 	h.Fields = append(h.Fields, Field{Name: name, Raw: []byte(name + ": " + value + nl)})
+	h.edited = true
 }
 
 // Set replaces the first field called name in place, or adds it.
@@ -123,32 +157,49 @@ func (h *Header) Set(name, value, nl string) {
 	for i, f := range h.Fields {
 		if strings.EqualFold(f.Name, name) {
 			h.Fields[i] = Field{Name: f.Name, Raw: []byte(f.Name + ": " + value + nl)}
+			h.edited = true
 			return
 		}
 	}
 	h.Add(name, value, nl)
 }
 
-// bytes writes the header, including the empty line that ends it.
-func (h *Header) bytes(nl string) []byte {
+// bytes writes the header and its separator exactly as parsed.
+func (h *Header) bytes(nl string) []byte { return h.encode(nl, false) }
+
+// encode writes the header and the separator exactly as parsed. A field
+// that ended at the end of the input without a line break gets nl when
+// something follows it (another field, the separator, or a body when
+// bodyFollows); an edited header without separator gets one before a
+// body.
+func (h *Header) encode(nl string, bodyFollows bool) []byte {
 	var b bytes.Buffer
-	for _, f := range h.Fields {
+	for i, f := range h.Fields {
 		b.Write(f.Raw)
-		if !bytes.HasSuffix(f.Raw, []byte("\n")) {
-			b.WriteString(nl) // a header that ended at EOF without newline
+		if !bytes.HasSuffix(f.Raw, []byte("\n")) && (i < len(h.Fields)-1 || h.sep != nil || bodyFollows) {
+			b.WriteString(nl)
 		}
 	}
-	if h.sep != nil {
-		b.Write(h.sep)
-	} else {
+	if h.sep == nil && h.edited && bodyFollows {
 		b.WriteString(nl)
+	} else {
+		b.Write(h.sep)
 	}
 	return b.Bytes()
 }
 
-// Bytes returns the message as it will be reinjected.
+// ensureSeparator gives a header that had no body the empty line that
+// must come before one.
+func (h *Header) ensureSeparator(nl string) {
+	if h.sep == nil {
+		h.sep = []byte(nl)
+	}
+}
+
+// Bytes returns the message as it will be reinjected: byte for byte what
+// was parsed, plus whatever processors changed.
 func (m *Message) Bytes() []byte {
-	hb := m.Header.bytes(m.NL)
+	hb := m.Header.encode(m.NL, len(m.Body) > 0)
 	out := make([]byte, 0, len(hb)+len(m.Body))
 	out = append(out, hb...)
 	return append(out, m.Body...)
