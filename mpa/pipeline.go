@@ -372,11 +372,11 @@ func (p *rulesProcessor) render(name string, m *Message) (string, error) {
 	if tpl == nil {
 		return "", fmt.Errorf("template %q does not exist", name)
 	}
-	var b strings.Builder
-	if err := tpl.Execute(&b, templateData(m)); err != nil {
+	out, err := execute(tpl, templateData(m))
+	if err != nil {
 		return "", fmt.Errorf("template %q: %w", name, err)
 	}
-	return b.String(), nil
+	return out, nil
 }
 
 // TemplateVariables are the keys templates can use ({{.Sender}} ...).
@@ -472,8 +472,7 @@ func checkTemplate(name, text string, sample *Message) error {
 	if err != nil {
 		return templateError(name, err)
 	}
-	var b strings.Builder
-	if err := tpl.Execute(&b, templateData(sample)); err != nil {
+	if _, err := execute(tpl, templateData(sample)); err != nil {
 		return templateError(name, err)
 	}
 	return nil
@@ -495,7 +494,15 @@ func sampleMessage() *Message {
 type templateT = template.Template
 
 // parseTemplate compiles a template the way every template runs: a missing
-// key is an error, not "<no value>".
+// key is an error, not "<no value>"; printf is bounded; and constructs
+// whose work does not depend on the message are refused (checkTree).
 func parseTemplate(name, text string) (*templateT, error) {
-	return template.New(name).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Funcs(boundedFuncs).Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTree(t); err != nil {
+		return nil, err
+	}
+	return t, nil
 }

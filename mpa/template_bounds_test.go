@@ -1,0 +1,155 @@
+package mpa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/smtp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"postdeck/store"
+)
+
+// hostileTemplates are refused when they are saved (and so never run):
+// issue #13's finding 1 and its relatives.
+var hostileTemplates = map[string]string{
+	"range over numbers":  `{{range 1000}}{{range 200000}}x{{end}}{{end}}`,
+	"nested ranges":       `{{range .Recipients}}{{range $.Recipients}}x{{end}}{{end}}`,
+	"recursion":           `{{define "a"}}{{template "a"}}{{end}}{{template "a"}}`,
+	"huge printf width":   `{{printf "%999999999d" 1}}`,
+	"printf width by arg": `{{printf "%*d" 1000000000 1}}`,
+	"huge precision":      `{{printf "%.999999999f" 1.0}}`,
+}
+
+func TestHostileTemplatesAreRefused(t *testing.T) {
+	sample := sampleMessage()
+	for name, text := range hostileTemplates {
+		err := checkTemplate("t", text, sample)
+		var ue *store.UserError
+		if !errors.As(err, &ue) || ue.Field != "templates.t" {
+			t.Errorf("%s: %v, want a user error on templates.t", name, err)
+		}
+	}
+	for _, ok := range []string{"-- \nSent for {{index .Recipients 0}} by {{.Sender}}", "{{range $i, $r := .Recipients}}{{if $i}}, {{end}}{{$r}}{{end}}", `{{printf "%-20s|" .Sender}}`} {
+		if err := checkTemplate("ok", ok, sample); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+}
+
+// manyRecipients is a message for n recipients.
+func manyRecipients(n int) *Message {
+	m := ParseMessage([]byte(msgPlain))
+	m.SpoolID = "0000000000000000bound1"
+	m.Envelope = store.MPAEnvelope{Sender: "a@example.test"}
+	for i := range n {
+		m.Envelope.Recipients = append(m.Envelope.Recipients, store.MPARecipient{Address: fmt.Sprintf("r%d@example.org", i)})
+	}
+	return m
+}
+
+// TestTemplateOutputIsBounded: a template that passes the checks but
+// writes more than MaxFooterBytes for a big message stops there, with a
+// reason that names the bound.
+func TestTemplateOutputIsBounded(t *testing.T) {
+	p, err := compilePipeline(store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * footer big\n",
+		Templates: []store.MPATemplate{{Name: "big", Text: `{{range .Recipients}}{{printf "%1000s" .}}{{end}}`}}}, "mpa.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, failed := p.run(context.Background(), manyRecipients(100))
+	if len(ok) != 0 || len(failed) == 0 {
+		t.Fatalf("a 100 kB footer went through: %d groups, %d failed", len(ok), len(failed))
+	}
+	for _, f := range failed {
+		if !strings.Contains(f.reason, "more than 65536 bytes") {
+			t.Errorf("reason %q does not name the bound", f.reason)
+		}
+	}
+	// The same template for a small message is fine.
+	if ok, failed := p.run(context.Background(), manyRecipients(3)); len(failed) != 0 || len(ok) != 1 {
+		t.Errorf("small message: %d groups, failed %v", len(ok), failed)
+	}
+}
+
+// TestBoundedTemplateGoesToTheRepository: in the running MPA a template
+// that hits a bound sends that message to the error repository with the
+// reason; the worker goes on with the next message.
+func TestBoundedTemplateGoesToTheRepository(t *testing.T) {
+	s, db := startTestServer(t, Config{Listen: "127.0.0.1:0", ReinjectAddr: "127.0.0.1:1", Workers: 2})
+	err := s.PutPipeline(context.Background(), store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * footer big\n",
+		Templates: []store.MPATemplate{{Name: "big", Text: `{{range .Recipients}}{{printf "%1000s" .}}{{end}}`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rcpts []string
+	for i := range 80 {
+		rcpts = append(rcpts, fmt.Sprintf("r%d@example.org", i))
+	}
+	if err := smtp.SendMail(s.Addr(), nil, "a@example.test", rcpts, []byte(msgPlain)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the error repository entry", func() bool {
+		items, err := s.ListErrors(context.Background())
+		return err == nil && len(items) == 1
+	})
+	items, _ := s.ListErrors(context.Background())
+	if !strings.Contains(items[0].Reason, "more than 65536 bytes") {
+		t.Errorf("reason %q", items[0].Reason)
+	}
+	if sp, _, err := db.MPACounts(); err != nil || sp != 0 {
+		t.Errorf("spool %d %v: the message is still being processed", sp, err)
+	}
+}
+
+// BenchmarkHostileTemplate renders the issue's hostile template (and one
+// that passes the checks and hits the output bound) 20 times in parallel:
+// it prints the CPU time per render and the peak heap, against the
+// targets (cut within 200 ms of CPU; the daemon's RSS stays under 100 MB).
+func BenchmarkHostileTemplate(b *testing.B) {
+	m := manyRecipients(1000)
+	var peak uint64
+	var worst time.Duration
+	for b.Loop() {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				for _, text := range []string{hostileTemplates["range over numbers"], `{{range .Recipients}}{{printf "%1000s" .}}{{end}}`} {
+					tpl, err := parseTemplate("h", text)
+					if err == nil {
+						_, err = execute(tpl, templateData(m))
+					}
+					if err == nil {
+						b.Errorf("template %q ran to the end", text)
+					}
+				}
+				d := time.Since(start)
+				mu.Lock()
+				worst = max(worst, d)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapSys)
+	}
+	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
+	b.ReportMetric(float64(peak)/(1<<20), "heap-MB")
+	verdict := "PASS"
+	if worst > 200*time.Millisecond || peak > 100<<20 {
+		verdict = "FAIL"
+	}
+	b.Logf("hostile template, 20 in parallel: worst %v (target 200 ms), heap %d MB (target 100 MB): %s", worst, peak>>20, verdict)
+	if verdict == "FAIL" {
+		b.Fail()
+	}
+}
