@@ -219,6 +219,9 @@ func checkTLSPolicy(_ *mapContext, e mapEntry, keyed bool) string {
 		}
 	}
 	fields := strings.Fields(e.value)
+	if len(fields) == 0 { // a value of white space other than blanks and tabs
+		return "no TLS policy after " + strconv.Quote(truncate(e.key, 80)) + ": use none, may, encrypt, dane, dane-only, fingerprint, verify or secure"
+	}
 	level := strings.ToLower(fields[0])
 	if !tlsLevels[level] {
 		return "unknown TLS policy " + strconv.Quote(truncate(fields[0], 40)) + ": use none, may, encrypt, dane, dane-only, fingerprint, verify or secure"
