@@ -7,7 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"postdeck/panics"
 	"postdeck/store"
 )
 
@@ -51,5 +53,54 @@ func TestBurstsCoalesce(t *testing.T) {
 	t.Logf("%d changes applied with %d reloads", n, reloads)
 	if reloads >= n {
 		t.Fatalf("%d reloads for %d changes: nothing coalesced", reloads, n)
+	}
+}
+
+// TestPanicInABurstAnswersEveryone: a change that panics in the middle of a
+// burst fails alone; the others are applied, and later changes still get
+// their turn (a change left without an answer used to block every later
+// apply for good).
+func TestPanicInABurstAnswersEveryone(t *testing.T) {
+	env := newTestEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	before := panics.Count(panics.MTA)
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 2 {
+				_, errs[i] = env.m.Update(ctx, "tester", "boom", func(*store.State) error { panic("boom") })
+				return
+			}
+			_, errs[i] = env.m.PutMap(ctx, "tester", store.Map{Name: fmt.Sprintf("panic-burst-%d", i), Type: "hash", Content: "k v\n"}, "")
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("a change of the burst never got its answer")
+	}
+	for i, err := range errs {
+		if i == 2 {
+			if err == nil || !strings.Contains(err.Error(), "internal error") {
+				t.Errorf("the panicking change: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("change %d: %v", i, err)
+		}
+	}
+	if got := panics.Count(panics.MTA) - before; got != 1 {
+		t.Errorf("%d panics counted, want 1", got)
+	}
+	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: "after-the-panic", Type: "hash", Content: "k v\n"}, ""); err != nil {
+		t.Fatalf("a later change: %v", err)
 	}
 }

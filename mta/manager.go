@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"postdeck/panics"
 	"postdeck/postfix"
 	"postdeck/store"
 )
@@ -201,8 +203,21 @@ func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(
 	return r.res, r.err
 }
 
-// applyBatch applies waiting changes together; it holds mu.
+// applyBatch applies waiting changes together; it holds mu. Every change
+// of the batch gets its answer, also when something panics: a change left
+// without one would wait forever, and so would every later caller.
 func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
+	defer func() {
+		if r := recover(); r != nil {
+			panics.Recovered(panics.MTA)
+			m.log.Error("panic in apply", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			for _, u := range batch {
+				if len(u.done) == 0 {
+					u.done <- updateResult{err: fmt.Errorf("apply %s: internal error: %v", u.action, r)}
+				}
+			}
+		}
+	}()
 	if len(batch) == 1 {
 		m.applyOne(ctx, batch[0])
 		return
@@ -218,7 +233,7 @@ func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
 	var actors, actions []string
 	for _, u := range batch {
 		cand := cloneState(st)
-		err := u.mutate(&cand)
+		err := safeMutate(u, &cand)
 		if err == nil {
 			_, err = m.validateState(&cand)
 		}
@@ -252,7 +267,7 @@ func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
 func (m *Manager) applyOne(ctx context.Context, u *pendingUpdate) {
 	st, err := m.db.LoadState()
 	if err == nil {
-		if err = u.mutate(&st); err != nil {
+		if err = safeMutate(u, &st); err != nil {
 			m.record(u.actor, u.action, "refused", err.Error())
 		}
 	}
@@ -261,6 +276,18 @@ func (m *Manager) applyOne(ctx context.Context, u *pendingUpdate) {
 		res, err = m.applyLocked(ctx, u.actor, u.action, st, false)
 	}
 	u.done <- updateResult{res: res, err: err}
+}
+
+// safeMutate runs a change's mutation; a panic in it is that change's
+// internal error, not the apply's.
+func safeMutate(u *pendingUpdate, st *store.State) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			panics.Recovered(panics.MTA)
+			err = fmt.Errorf("%s: internal error: %v", u.action, r)
+		}
+	}()
+	return u.mutate(st)
 }
 
 // cloneState copies st deeply enough that a mutation of the copy (slices

@@ -128,3 +128,26 @@ func printJSON(raw []byte) error {
 	_, err := os.Stdout.Write(buf.Bytes())
 	return err
 }
+
+// parseArgs parses flags wherever they stand among the arguments
+// ("spf add DOMAIN --map X" as well as "spf add --map X DOMAIN"); after it,
+// fs.Args() are the positional arguments in order. "--" ends the flags.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...) // everything after "--" is positional
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}

@@ -17,7 +17,7 @@ func cmdAdmin(args []string) error {
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	role := fs.String("role", "admin", "the user's role (admin add)")
-	if err := fs.Parse(args[2:]); err != nil {
+	if err := parseArgs(fs, args[2:]); err != nil {
 		return err
 	}
 	password, err := readPassword()

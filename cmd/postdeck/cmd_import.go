@@ -51,7 +51,7 @@ func cmdImport(args []string) error {
 	dryRun := fs.Bool("dry-run", false, "print what would be imported; write nothing")
 	force := fs.Bool("force", false, "replace the settings, main config and maps of a database that has them already")
 	jsonOut := fs.Bool("json", false, "print the imported state as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -22,7 +22,7 @@ func cmdMaps(args []string) error {
 	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	force := fs.Bool("force", false, "set: save even when the file has no version line or the map changed since it was read")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)

@@ -24,7 +24,7 @@ func cmdMPA(args []string) error {
 	if (args[0] == "error" || args[0] == "pipeline") && len(rest) > 0 {
 		rest = rest[1:]
 	}
-	if err := fs.Parse(rest); err != nil {
+	if err := parseArgs(fs, rest); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)

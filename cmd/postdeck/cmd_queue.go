@@ -23,7 +23,7 @@ func cmdQueue(args []string) error {
 	for _, name := range []string{"queue", "q", "sender", "recipient", "min-age", "sort", "offset", "limit"} {
 		q[name] = fs.String(name, "", "filter: "+name)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)

@@ -15,7 +15,7 @@ func cmdSettings(args []string) error {
 	fs := flag.NewFlagSet("settings", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	force := fs.Bool("force", false, "set: save even when the settings changed since they were read")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)

@@ -21,7 +21,7 @@ func cmdSPF(args []string) error {
 	mapName := fs.String("map", "", "spf add: the map's name (default: the domain)")
 	schedule := fs.String("schedule", "", "spf add: when to refresh, a cron spec in UTC (default: daily at a random minute)")
 	value := fs.String("value", "", "spf add: the result for listed networks (default: OK)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)

@@ -12,7 +12,7 @@ func cmdToken(args []string) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	role := fs.String("role", "admin", "the token's role")
-	if err := fs.Parse(args[2:]); err != nil {
+	if err := parseArgs(fs, args[2:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"testing"
+)
+
+func TestParseArgsTakesFlagsAnywhere(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		pos  []string
+		mp   string
+		json bool
+	}{
+		{[]string{"DOMAIN", "--map", "x"}, []string{"DOMAIN"}, "x", false},
+		{[]string{"--map", "x", "DOMAIN"}, []string{"DOMAIN"}, "x", false},
+		{[]string{"a", "--json", "b", "--map=y", "c"}, []string{"a", "b", "c"}, "y", true},
+		{[]string{"a", "--", "--map", "z"}, []string{"a", "--map", "z"}, "", false},
+		{nil, nil, "", false},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		mp := fs.String("map", "", "")
+		js := fs.Bool("json", false, "")
+		if err := parseArgs(fs, tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if !slices.Equal(fs.Args(), tc.pos) || *mp != tc.mp || *js != tc.json {
+			t.Errorf("%v: args %v map %q json %v", tc.args, fs.Args(), *mp, *js)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := parseArgs(fs, []string{"a", "--nope"}); err == nil {
+		t.Error("an unknown flag after a positional argument was accepted")
+	}
+}
