@@ -2,21 +2,33 @@ package admin
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
+	"postdeck/jobs"
+	"postdeck/mpa"
+	"postdeck/mta"
 	"postdeck/store"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Names inside a backup archive.
 const (
 	backupDBName  = "postdeck.db"
+	backupDBSum   = "postdeck.db.sha256" // hex SHA-256 of postdeck.db
 	backupBodyDir = "mpa/"
 	// maxRestoreFile bounds one file of a restored archive.
 	maxRestoreFile = 1 << 30
@@ -52,6 +64,16 @@ func (s *Service) writeBackup(w io.Writer) error {
 	tw := tar.NewWriter(w)
 	if err := addTarFile(tw, backupDBName, dbf); err != nil {
 		return err
+	}
+	sum, err := fileSHA256(dbf.Name())
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: backupDBSum, Mode: 0o600, Size: int64(len(sum)), ModTime: time.Now(), Typeflag: tar.TypeReg}); err != nil {
+		return fmt.Errorf("backup %s: %w", backupDBSum, err)
+	}
+	if _, err := io.WriteString(tw, sum); err != nil {
+		return fmt.Errorf("backup %s: %w", backupDBSum, err)
 	}
 	if s.mpa != nil {
 		for _, id := range errorIDs {
@@ -106,8 +128,15 @@ type RestoreResult struct {
 
 // Restore replaces the stored state with a backup archive's (all but the
 // live MPA spool, whose messages are acknowledged and being delivered),
-// restores the error repository's messages and applies the result. A
-// newer schema is refused.
+// restores the error repository's messages and applies the result.
+//
+// Nothing is replaced before everything was checked: the database file in
+// a child process (a damaged bbolt file can fault the process that maps
+// it, which no recover() catches), then the whole restored state (the
+// configuration as an apply would check it, up to Postfix's own checks of
+// the staged files; the MPA pipeline; users, tokens and SPF sources). A
+// refused restore changes nothing but the audit log's entry saying why;
+// one that Postfix refuses at reload is rolled back to the state before.
 func (s *Service) Restore(ctx context.Context, id Identity, archive io.Reader) (RestoreResult, error) {
 	if err := need(id, PermAdmin); err != nil {
 		return RestoreResult{}, err
@@ -121,48 +150,34 @@ func (s *Service) Restore(ctx context.Context, id Identity, archive io.Reader) (
 	return res, nil
 }
 
+// restoreLock makes restores one at a time (each replaces everything).
+var restoreLock sync.Mutex
+
 func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (RestoreResult, error) {
+	restoreLock.Lock()
+	defer restoreLock.Unlock()
 	dir, err := os.MkdirTemp("", "postdeck-restore-")
 	if err != nil {
 		return RestoreResult{}, err
 	}
 	defer os.RemoveAll(dir)
 	dbPath := filepath.Join(dir, backupDBName)
-	var bodies []string
-	tr := tar.NewReader(archive)
-	for n := 0; ; n++ {
-		if n > maxRestoreEntries {
-			return RestoreResult{}, store.Invalid("file", "The backup holds more than %d files", maxRestoreEntries)
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return RestoreResult{}, store.Invalid("file", "The backup is not a postdeck backup archive: %v", err)
-		}
-		switch {
-		case hdr.Name == backupDBName:
-			if err := writeLimited(dbPath, tr); err != nil {
-				return RestoreResult{}, err
-			}
-		case strings.HasPrefix(hdr.Name, backupBodyDir):
-			bid := strings.TrimPrefix(hdr.Name, backupBodyDir)
-			if !store.ValidSpoolID(bid) {
-				return RestoreResult{}, store.Invalid("file", "The backup holds an unexpected file %q", hdr.Name)
-			}
-			if err := writeLimited(filepath.Join(dir, "body-"+bid), tr); err != nil {
-				return RestoreResult{}, err
-			}
-			bodies = append(bodies, bid)
-		default:
-			return RestoreResult{}, store.Invalid("file", "The backup holds an unexpected file %q", hdr.Name)
-		}
+	bodies, err := extractBackup(archive, dir, dbPath)
+	if err != nil {
+		return RestoreResult{}, err
 	}
-	if _, err := os.Stat(dbPath); err != nil {
-		return RestoreResult{}, store.Invalid("file", "The backup archive has no %s", backupDBName)
+	// 1. The file itself, in a child process.
+	if err := s.verifyDB(ctx, dbPath); err != nil {
+		return RestoreResult{}, err
 	}
-	if _, err := store.CheckBackupFile(dbPath); err != nil {
+	// 2. The whole restored state, before anything is replaced.
+	if err := s.checkRestored(ctx, dbPath); err != nil {
+		return RestoreResult{}, err
+	}
+	// 3. A copy of the live database, to go back to if Postfix refuses the
+	// restored configuration at reload.
+	before := filepath.Join(dir, "before.db")
+	if err := s.snapshotTo(before); err != nil {
 		return RestoreResult{}, err
 	}
 	// Bodies first: an error entry must never point at a missing message.
@@ -182,16 +197,246 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 	if err := s.db.RestoreFrom(dbPath); err != nil {
 		return RestoreResult{}, fmt.Errorf("restore database: %w", err)
 	}
-	if s.mpa != nil {
-		if err := s.mpa.ReloadPipeline(ctx); err != nil {
-			return RestoreResult{}, err
-		}
-	}
+	s.afterReplace(ctx)
 	res, err := s.mta.Reapply(ctx, id.Actor())
 	if err != nil {
-		return RestoreResult{Restored: true, Messages: len(bodies)}, fmt.Errorf("the backup was restored, but applying it failed: %w", err)
+		// Postfix refused what every check accepted (a port in use, ...):
+		// go back to the database and files as they were.
+		if rerr := s.db.RestoreFrom(before); rerr != nil {
+			return RestoreResult{}, fmt.Errorf("the restored configuration failed to apply (%w), and going back failed too: %v", err, rerr)
+		}
+		s.afterReplace(ctx)
+		if _, rerr := s.mta.Reapply(ctx, id.Actor()); rerr != nil {
+			s.log.Error("re-apply after a refused restore", "err", rerr)
+		}
+		var ae *mta.ApplyError
+		if errors.As(err, &ae) {
+			return RestoreResult{}, store.Invalid("file", "The backup was not restored: Postfix refused its configuration at %s: %s; everything is as it was before", ae.Stage, ae.PostfixSaid)
+		}
+		return RestoreResult{}, fmt.Errorf("restore: apply the restored configuration: %w", err)
 	}
 	return RestoreResult{Restored: true, Messages: len(bodies), Changed: res.Changed, Message: store.Sentence("%s", res.Message)}, nil
+}
+
+// afterReplace makes the running parts read the replaced database: the
+// MPA's pipeline and the SPF refresher's schedules.
+func (s *Service) afterReplace(ctx context.Context) {
+	if s.mpa != nil {
+		if err := s.mpa.ReloadPipeline(ctx); err != nil {
+			s.log.Error("reload the mpa pipeline after a restore", "err", err)
+		}
+	}
+	if r := s.spf.Load(); r != nil {
+		if err := r.Resync(ctx); err != nil {
+			s.log.Error("resync spf sources after a restore", "err", err)
+		}
+	}
+}
+
+// extractBackup writes the archive's database to dbPath and its messages
+// to dir/body-ID, and returns the message ids. The database must match the
+// archive's checksum when it has one (backups before the checksum have
+// none).
+func extractBackup(archive io.Reader, dir, dbPath string) ([]string, error) {
+	var bodies []string
+	var wantSum string
+	tr := tar.NewReader(archive)
+	for n := 0; ; n++ {
+		if n > maxRestoreEntries {
+			return nil, store.Invalid("file", "The backup holds more than %d files", maxRestoreEntries)
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, store.Invalid("file", "The backup is not a postdeck backup archive: %v", err)
+		}
+		switch {
+		case hdr.Name == backupDBName:
+			if err := writeLimited(dbPath, tr); err != nil {
+				return nil, err
+			}
+		case hdr.Name == backupDBSum:
+			b, err := io.ReadAll(io.LimitReader(tr, 128))
+			if err != nil {
+				return nil, store.Invalid("file", "The backup is not a postdeck backup archive: %v", err)
+			}
+			wantSum = strings.TrimSpace(string(b))
+		case strings.HasPrefix(hdr.Name, backupBodyDir):
+			bid := strings.TrimPrefix(hdr.Name, backupBodyDir)
+			if !store.ValidSpoolID(bid) {
+				return nil, store.Invalid("file", "The backup holds an unexpected file %q", truncate(hdr.Name, 80))
+			}
+			if err := writeLimited(filepath.Join(dir, "body-"+bid), tr); err != nil {
+				return nil, err
+			}
+			bodies = append(bodies, bid)
+		default:
+			return nil, store.Invalid("file", "The backup holds an unexpected file %q", truncate(hdr.Name, 80))
+		}
+	}
+	if _, err := os.Stat(dbPath); err != nil {
+		return nil, store.Invalid("file", "The backup archive has no %s", backupDBName)
+	}
+	if wantSum != "" {
+		got, err := fileSHA256(dbPath)
+		if err != nil {
+			return nil, err
+		}
+		if got != wantSum {
+			return nil, store.Invalid("file", "The backup's database does not match its checksum: the file was damaged in transit or in storage; it was not restored")
+		}
+	}
+	return bodies, nil
+}
+
+// verifyDB checks the database file with the configured verifier (a child
+// process; see store.VerifyFile).
+func (s *Service) verifyDB(ctx context.Context, path string) error {
+	v := s.verify
+	if v == nil {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("verify backup: %w", err)
+		}
+		v = ChildVerifier(exe)
+	}
+	return v(ctx, path)
+}
+
+// ChildVerifier verifies a database file by running exe with
+// store.VerifyEnv set (exe calls store.RunVerifyChild first thing). A
+// child that dies (a fault in a damaged file) or runs past a minute
+// refuses the file; this process never maps it before that.
+func ChildVerifier(exe string) func(ctx context.Context, path string) error {
+	return func(ctx context.Context, path string) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, exe)
+		cmd.Env = append(os.Environ(), store.VerifyEnv+"="+path, "GOTRACEBACK=none")
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		cmd.Stderr = io.Discard
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &ee) && ee.ExitCode() == 1 && out.Len() > 0:
+			return store.Invalid("file", "%s", truncate(out.String(), 500))
+		case ctx.Err() != nil:
+			return store.Invalid("file", "The backup's database could not be checked within a minute; it was not restored")
+		}
+		return store.Invalid("file", "The backup's database is damaged: reading it crashed the checker (%v); it was not restored", err)
+	}
+}
+
+// checkRestored opens a copy of the backup database (migrating an older
+// schema) and validates everything a restore would put live.
+func (s *Service) checkRestored(ctx context.Context, dbPath string) error {
+	probe := dbPath + ".probe"
+	if err := copyFile(dbPath, probe); err != nil {
+		return err
+	}
+	defer os.Remove(probe)
+	db, err := store.Open(probe)
+	if err != nil {
+		return store.Invalid("file", "The backup's database cannot be opened: %v", err)
+	}
+	defer db.Close()
+	st, err := db.LoadState()
+	if err != nil {
+		return store.Invalid("file", "The backup's configuration cannot be read: %v", err)
+	}
+	if err := s.mta.Check(ctx, st); err != nil {
+		var ue *store.UserError
+		if errors.As(err, &ue) {
+			return store.Invalid("file", "The backup's configuration is refused (%s): %s", ue.Field, ue.Msg)
+		}
+		var ae *mta.ApplyError
+		if errors.As(err, &ae) {
+			return store.Invalid("file", "The backup's configuration is refused by Postfix: %s", ae.PostfixSaid)
+		}
+		return fmt.Errorf("check the backup's configuration: %w", err)
+	}
+	if p, err := db.MPAPipelineGet(); err != nil {
+		return store.Invalid("file", "The backup's MPA pipeline cannot be read: %v", err)
+	} else if err := mpa.ValidatePipeline(p); err != nil {
+		return store.Invalid("file", "The backup's MPA rules and templates are refused: %s", err)
+	}
+	users, err := db.ListUsers()
+	if err != nil {
+		return store.Invalid("file", "The backup's users cannot be read: %v", err)
+	}
+	admins := 0
+	for _, u := range users {
+		if store.ValidUsername(u.Username) != nil || !store.ValidRole(u.Role) {
+			return store.Invalid("file", "The backup holds a user with a bad name or role (%q)", truncate(u.Username, 64))
+		}
+		if _, err := bcrypt.Cost(u.PasswordHash); err != nil {
+			return store.Invalid("file", "The backup holds user %s with a damaged password hash", u.Username)
+		}
+		if u.Role == store.RoleAdmin {
+			admins++
+		}
+	}
+	if admins == 0 {
+		return store.Invalid("file", "The backup has no admin user: after restoring it, nobody could log in to administer postdeck")
+	}
+	tokens, err := db.ListTokens()
+	if err != nil {
+		return store.Invalid("file", "The backup's tokens cannot be read: %v", err)
+	}
+	for _, t := range tokens {
+		if !store.ValidRole(t.Role) {
+			return store.Invalid("file", "The backup holds token %q with an unknown role", truncate(t.Name, 64))
+		}
+	}
+	srcs, err := db.ListSPFSources()
+	if err != nil {
+		return store.Invalid("file", "The backup's SPF sources cannot be read: %v", err)
+	}
+	for _, src := range srcs {
+		if _, err := jobs.ValidateSource(jobs.SourceInput{Domain: src.Domain, Map: src.Map, Schedule: src.Schedule, Value: src.Value}); err != nil {
+			return store.Invalid("file", "The backup's SPF source %s is refused: %s", truncate(src.Map, 64), err)
+		}
+	}
+	return nil
+}
+
+// snapshotTo writes a consistent copy of the live database to path.
+func (s *Service) snapshotTo(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.Snapshot(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func writeLimited(path string, r io.Reader) error {
@@ -210,4 +455,18 @@ func writeLimited(path string, r io.Reader) error {
 		return store.Invalid("file", "A file in the backup is larger than %d bytes", maxRestoreFile)
 	}
 	return nil
+}
+
+// fileSHA256 is the hex SHA-256 of a file's content.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -138,7 +138,7 @@ func (s *Service) SavePipeline(ctx context.Context, id Identity, in PipelineDoc)
 		p.Processors = cur.Processors
 	}
 	if v := store.PipelineVersion(cur); in.Version != "" && in.Version != v {
-		err := store.Stale("The MPA rules and templates", v, mta.UnifiedDiff("pipeline", pipelineText(cur), pipelineText(p)))
+		err := store.Stale("the MPA rules and templates", v, mta.UnifiedDiff("pipeline", pipelineText(cur), pipelineText(p)))
 		s.auditFailure(id, "mpa pipeline", err)
 		return PipelineDoc{}, err
 	}

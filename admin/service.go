@@ -25,6 +25,9 @@ type Config struct {
 	SubmitAddr string
 	MPA        *mpa.Server
 	Log        *slog.Logger
+	// VerifyDB checks an uploaded database file before this process opens
+	// it; nil runs this executable as a child (ChildVerifier).
+	VerifyDB func(ctx context.Context, path string) error
 }
 
 // Service is the operations layer. Its methods are safe for concurrent use.
@@ -34,6 +37,7 @@ type Service struct {
 	queue      *queue.Queue
 	submitAddr string
 	mpa        *mpa.Server
+	verify     func(ctx context.Context, path string) error
 	spf        atomic.Pointer[jobs.Refresher]
 	log        *slog.Logger
 
@@ -47,7 +51,7 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, log: log}
+	return &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, verify: cfg.VerifyDB, log: log}
 }
 
 // SetRefresher attaches the SPF refresher.

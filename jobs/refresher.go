@@ -65,8 +65,9 @@ type Refresher struct {
 	refreshOnStart bool
 	onScheduled    func(RefreshResult, error)
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // one refresh per map at a time
+	mu            sync.Mutex
+	locks         map[string]*sync.Mutex // one refresh per map at a time
+	scheduledMaps map[string]bool        // the maps whose refresh is scheduled
 }
 
 // NewRefresher checks cfg and resolves the default resolver.
@@ -141,9 +142,19 @@ func (r *Refresher) Start(ctx context.Context) error {
 
 func (r *Refresher) schedule(s store.SPFSource) error {
 	name := s.Map
-	return r.sched.Add(store.SPFJobName(name), s.Schedule, func(ctx context.Context) {
+	r.sched.Remove(store.SPFJobName(name)) // a new schedule replaces the old
+	err := r.sched.Add(store.SPFJobName(name), s.Schedule, func(ctx context.Context) {
 		r.scheduledRefresh(ctx, name)
 	})
+	if err == nil {
+		r.mu.Lock()
+		if r.scheduledMaps == nil {
+			r.scheduledMaps = map[string]bool{}
+		}
+		r.scheduledMaps[name] = true
+		r.mu.Unlock()
+	}
+	return err
 }
 
 // scheduledRefresh is a refresh the refresher runs on its own.
@@ -438,6 +449,9 @@ func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error 
 		return store.Conflict("The SPF source of map %s is built in and cannot be removed", name)
 	}
 	r.sched.Remove(store.SPFJobName(name))
+	r.mu.Lock()
+	delete(r.scheduledMaps, name)
+	r.mu.Unlock()
 	if err := r.db.DeleteSPFSource(name); err != nil {
 		return fmt.Errorf("remove spf source: %w", err)
 	}

@@ -313,7 +313,7 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 	var warnings []string
 	res, err := m.Update(ctx, actor, "settings", func(st *store.State) error {
 		if cur := store.SettingsVersion(st.Settings); base != "" && base != cur {
-			return store.Stale("The MTA settings", cur, UnifiedDiff("settings", st.Settings.Canonical(), s.Canonical()))
+			return store.Stale("the MTA settings", cur, UnifiedDiff("settings", st.Settings.Canonical(), s.Canonical()))
 		}
 		clean, w, err := ValidateSettings(s)
 		if err != nil {
@@ -336,7 +336,7 @@ func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string) 
 	return m.Update(ctx, actor, "mainconfig", func(st *store.State) error {
 		norm := NormalizeDocument(text)
 		if cur := MainConfigVersion(st.MainConfig); base != "" && base != cur {
-			return store.Stale("The main config document", cur, UnifiedDiff("main config", st.MainConfig, norm))
+			return store.Stale("the main config document", cur, UnifiedDiff("main config", st.MainConfig, norm))
 		}
 		st.MainConfig = norm
 		return nil
@@ -360,6 +360,36 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 		return nil, err
 	}
 	return params, nil
+}
+
+// Check validates a whole state as an apply would, up to and including
+// Postfix's own checks of the staged files, without making anything live
+// or storing it: a restore checks the backup's state with it before it
+// replaces anything.
+func (m *Manager) Check(ctx context.Context, st store.State) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	params, err := m.validateState(&st)
+	if err != nil {
+		return err
+	}
+	rendered, err := Render(m.inst, st)
+	if err != nil {
+		return err
+	}
+	p, err := m.diffLive(rendered)
+	if err != nil {
+		return fmt.Errorf("check state: %w", err)
+	}
+	if len(p.changed) == 0 && len(p.removed) == 0 {
+		return nil
+	}
+	staging, err := m.stage(ctx, p)
+	if err == nil {
+		err = m.validateStaged(ctx, p, staging, params)
+	}
+	_ = os.RemoveAll(staging)
+	return err
 }
 
 // applyLocked is the apply pipeline of docs/architecture.md. With start set, it also

@@ -108,11 +108,11 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 		}
 		if base != "" {
 			if idx < 0 {
-				return store.Stale("Map "+in.Name, "", "the map was deleted")
+				return store.Stale("map "+in.Name, "", "the map was deleted")
 			}
 			if cur := store.MapVersion(st.Maps[idx]); cur != base {
 				old := st.Maps[idx]
-				return store.Stale("Map "+in.Name, cur, UnifiedDiff(in.Name, MaskSecretsContent(in.Name, old.Content), MaskSecretsContent(in.Name, in.Content)))
+				return store.Stale("map "+in.Name, cur, UnifiedDiff(in.Name, MaskSecretsContent(in.Name, old.Content), MaskSecretsContent(in.Name, in.Content)))
 			}
 		}
 		if idx >= 0 {
@@ -183,7 +183,7 @@ func (m *Manager) DeleteMap(ctx context.Context, actor, name, base string) (Resu
 		}
 		old := st.Maps[idx]
 		if cur := store.MapVersion(old); base != "" && base != cur {
-			return store.Stale("Map "+name, cur, "the map changed since you opened it")
+			return store.Stale("map "+name, cur, "the map changed since you opened it")
 		}
 		if old.Owner == store.OwnerRefresher {
 			return store.Forbidden("Map %s is kept up to date by the SPF refresher from DNS, so it cannot be deleted here; remove its SPF source first", name)

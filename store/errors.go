@@ -80,11 +80,11 @@ func Unavailable(format string, args ...any) error {
 }
 
 // Stale returns the conflict of a write based on an older version of a
-// document: current is the version now stored, diff how the refused
-// document differs from it.
+// document (what: "the MTA settings", "map x"): current is the version now
+// stored, diff how the refused document differs from it.
 func Stale(what, current, diff string) error {
 	return &UserError{Kind: ErrConflict, Field: "version", Version: current, Diff: diff,
-		Msg: Sentence("%s was changed by someone else since you opened it; nothing was saved. Review the difference, then save again", what)}
+		Msg: Sentence("Someone else saved %s since you opened it, so nothing was saved. Review the difference, then save again", what)}
 }
 
 // WithField returns err with its field set, when err is a UserError

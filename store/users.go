@@ -122,3 +122,7 @@ func (db *DB) LookupToken(secret string) (Token, error) {
 	})
 	return t, err
 }
+
+// ListTokens returns every token (their secrets are never stored), in
+// key order.
+func (db *DB) ListTokens() ([]Token, error) { return listJSON[Token](db, bucketTokens) }

@@ -115,9 +115,13 @@ func TestAuditOnePerAction(t *testing.T) {
 		{"POST /api/v1/users", api("POST", "/api/v1/users", map[string]string{"username": "newop", "password": "a long password", "role": "operator"}), root},
 		{"POST /api/v1/tokens", api("POST", "/api/v1/tokens", map[string]string{"name": "monitor", "role": "auditor"}), root},
 	}
-	// A refused action writes one entry too ("refused").
+	// A refused action writes one entry too ("refused"); a request the
+	// edge cannot read (bad JSON, a missing field) is not an action.
+	badSettings := settings()
+	delete(badSettings, "version")
+	badSettings["hostname"] = "bad host"
 	calls = append(calls,
-		call{"PUT /api/v1/settings", api("PUT", "/api/v1/settings", map[string]any{"hostname": "bad host"}), root},
+		call{"PUT /api/v1/settings", api("PUT", "/api/v1/settings", badSettings), root},
 		call{"POST /api/v1/queue/actions", api("POST", "/api/v1/queue/actions", map[string]any{"action": "explode", "ids": queued[2:3]}), root},
 	)
 

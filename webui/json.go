@@ -17,16 +17,6 @@ import (
 // required fields are 400s that name the field.
 func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 	body := c.Body()
-	if len(required) > 0 {
-		var present map[string]json.RawMessage
-		if err := json.Unmarshal(body, &present); err == nil {
-			for _, f := range required {
-				if _, ok := present[f]; !ok {
-					return store.Invalid(f, "The field %q is required", f)
-				}
-			}
-		}
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -36,7 +26,8 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 		case errors.As(err, &ue):
 			return ue
 		case errors.As(err, &te):
-			return store.Invalid(te.Field, "The field %q has the wrong type: expected %s", te.Field, te.Type)
+			f := jsonPath(te.Field)
+			return store.Invalid(f, "The field %q has the wrong type: expected %s", f, te.Type)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return store.Invalid(f, "Unknown field %q", f)
@@ -48,7 +39,33 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 	if dec.More() {
 		return store.Invalid("body", "The request body has data after the JSON object")
 	}
+	// Unknown and mistyped fields first: a misspelled key explains a
+	// missing one better than "required" does.
+	if len(required) > 0 {
+		var present map[string]json.RawMessage
+		if err := json.Unmarshal(body, &present); err != nil {
+			return store.Invalid("body", "The request body must be a JSON object")
+		}
+		for _, f := range required {
+			if _, ok := present[f]; !ok {
+				return store.Invalid(f, "The field %q is required", f)
+			}
+		}
+	}
 	return nil
+}
+
+// jsonPath is a JSON field path as a client wrote it: encoding/json names
+// the Go type of an embedded struct ("Settings.hostname"), which no client
+// sends, so capitalised segments are dropped.
+func jsonPath(p string) string {
+	var keep []string
+	for _, seg := range strings.Split(p, ".") {
+		if seg != "" && (seg[0] < 'A' || seg[0] > 'Z') {
+			keep = append(keep, seg)
+		}
+	}
+	return strings.Join(keep, ".")
 }
 
 // baseVersion is the version a write is based on: the If-Match header

@@ -70,7 +70,8 @@ func testMPAPipelineAPI(t *testing.T, st *stack) {
 		{"oversized template", map[string]any{"rules": "", "templates": []map[string]string{{"name": "big", "text": strings.Repeat("x", mpa.MaxTemplateBytes+1)}}}, "templates.big", 0, "limit"},
 		{"template syntax", map[string]any{"rules": "", "templates": []map[string]string{{"name": "t1", "text": "ok\n{{if .Sender}}never closed"}}}, "templates.t1", 2, "t1"},
 		{"missing variable", map[string]any{"rules": "", "templates": []map[string]string{{"name": "t2", "text": "{{.Department}}"}}}, "templates.t2", 1, "Department"},
-		{"unknown processor", map[string]any{"processors": []string{"trace", "virus"}, "rules": ""}, "processors", 0, "virus"},
+		{"unknown processor", map[string]any{"processors": []string{"trace", "virus"}, "rules": "", "templates": tpl}, "processors", 0, "virus"},
+		{"missing templates", map[string]any{"rules": ""}, "templates", 0, "required"},
 		{"unknown field", map[string]any{"rulez": ""}, "rulez", 0, "Unknown field"},
 	}
 	for _, tc := range cases {

@@ -99,6 +99,7 @@ func TestBadInputsLeaveEverythingAsItWas(t *testing.T) {
 	resp := st.socketDo(t, "GET", "/api/v1/settings", nil)
 	var base map[string]any
 	resp.decode(t, &base)
+	delete(base, "version") // every bad input is checked on its own, unconditionally
 	base["hostname"] = "mx.gw.example.test"
 	if r := st.socketDo(t, "PUT", "/api/v1/settings", base); r.Status != 200 {
 		t.Fatalf("valid settings refused: %d %s", r.Status, r.Body)

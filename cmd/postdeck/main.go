@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"postdeck/store"
 )
 
 // version is set by the build (-ldflags -X main.version).
@@ -35,6 +36,9 @@ still at version V (--force saves regardless).
 `
 
 func main() {
+	// A child started to check a backup's database (admin.ChildVerifier)
+	// does only that.
+	store.RunVerifyChild()
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

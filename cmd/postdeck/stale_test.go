@@ -66,7 +66,7 @@ func TestCLIRefusesStaleEdits(t *testing.T) {
 				t.Fatalf("first save: %v\n%s", err, out)
 			}
 			out, err := d.cli(t, bin, tc.set(mine, false)...)
-			if err == nil || !strings.Contains(out, "changed by someone else") || !strings.Contains(out, "# theirs") || !strings.Contains(out, "# mine") {
+			if err == nil || !strings.Contains(out, "Someone else saved") || !strings.Contains(out, "# theirs") || !strings.Contains(out, "# mine") {
 				t.Fatalf("stale save: err %v\n%s", err, out)
 			}
 			now, _ := d.cli(t, bin, tc.get...)

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// VerifyEnv names the environment variable that makes a postdeck binary
+// (or a test binary) verify one database file and exit: the daemon checks
+// an uploaded backup in such a child process, because a corrupted bbolt
+// file can fault the process that maps it (a fault recover() cannot catch).
+const VerifyEnv = "POSTDECK_VERIFY_DB"
+
+// VerifyFile checks a database file without changing it: bbolt's own
+// consistency check of every page, a schema version this binary can read,
+// and every document of the buckets postdeck reads decoding as it must.
+// The error is a sentence for the administrator.
+func VerifyFile(path string) error {
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if err != nil {
+		return Invalid("file", "The backup is not a postdeck database: %v", err)
+	}
+	defer bdb.Close()
+	return bdb.View(func(tx *bolt.Tx) error {
+		var problems []string
+		for err := range tx.Check() {
+			if len(problems) < 5 {
+				problems = append(problems, err.Error())
+			}
+		}
+		if len(problems) > 0 {
+			return Invalid("file", "The backup's database is damaged: %s", strings.Join(problems, "; "))
+		}
+		v, err := readVersion(tx)
+		switch {
+		case err != nil:
+			return Invalid("file", "The backup's schema version cannot be read: %v", err)
+		case v == 0:
+			return Invalid("file", "The backup is not a postdeck database (no schema version)")
+		case v > LatestSchema():
+			return Invalid("file", "The backup has schema version %d, newer than this postdeck knows (%d): restore it with a newer postdeck", v, LatestSchema())
+		}
+		return verifyDocuments(tx)
+	})
+}
+
+// verifyDocuments decodes every JSON document of the buckets that hold
+// them, so that a restore never stores what the daemon cannot read.
+func verifyDocuments(tx *bolt.Tx) error {
+	for _, b := range []struct {
+		name []byte
+		new  func() any
+	}{
+		{bucketSettings, func() any { return new(Settings) }},
+		{bucketMaps, func() any { return new(Map) }},
+		{bucketUsers, func() any { return new(User) }},
+		{bucketTokens, func() any { return new(Token) }},
+		{bucketMPAConfig, func() any { return new(MPAPipeline) }},
+		{bucketSPFSources, func() any { return new(SPFSource) }},
+		{bucketAudit, func() any { return new(AuditEntry) }},
+		{bucketMPAErrors, func() any { return new(ErrorEntry) }},
+	} {
+		bk := tx.Bucket(b.name)
+		if bk == nil {
+			continue
+		}
+		err := bk.ForEach(func(k, v []byte) error {
+			if v == nil {
+				return fmt.Errorf("%s holds a nested bucket %q", b.name, k)
+			}
+			if err := json.Unmarshal(v, b.new()); err != nil {
+				return fmt.Errorf("%s %q does not decode: %v", b.name, k, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return Invalid("file", "The backup's database is damaged: %v", err)
+		}
+	}
+	return nil
+}
+
+// RunVerifyChild is what a binary started with VerifyEnv does: verify the
+// file under a memory limit, print the result and exit 0 (sound) or 1.
+// Call it first thing in main (and in TestMain of tests that restore).
+func RunVerifyChild() {
+	path := os.Getenv(VerifyEnv)
+	if path == "" {
+		return
+	}
+	debug.SetMemoryLimit(256 << 20)
+	if err := VerifyFile(path); err != nil {
+		var ue *UserError
+		if errors.As(err, &ue) {
+			fmt.Fprint(os.Stdout, ue.Msg)
+		} else {
+			fmt.Fprint(os.Stdout, err.Error())
+		}
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
