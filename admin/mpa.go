@@ -163,9 +163,10 @@ func pipelineText(p store.MPAPipeline) string {
 
 // Preview renders a template (saved or not) against a sample message, with
 // the footer applied the way the rules processor would. It changes
-// nothing.
+// nothing, but it runs administrator input, so it is for the roles that may
+// edit rules.
 func (s *Service) Preview(ctx context.Context, id Identity, req mpa.PreviewRequest) (mpa.PreviewResult, error) {
-	if err := need(id, PermRead); err != nil {
+	if err := need(id, PermAdmin); err != nil {
 		return mpa.PreviewResult{}, err
 	}
 	if err := s.needMPA(); err != nil {

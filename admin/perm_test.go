@@ -16,7 +16,7 @@ var opPerms = map[string]Perm{
 	"Status": PermRead, "Settings": PermRead, "MainConfig": PermRead, "ListMaps": PermRead,
 	"Map": PermRead, "LookupMap": PermRead, "QueueList": PermRead, "QueueSummary": PermRead,
 	"QueueMessage": PermRead, "MPAQueue": PermRead, "MPAErrors": PermRead, "MPAError": PermRead,
-	"MPACounts": PermRead, "Pipeline": PermRead, "Preview": PermRead, "SPFSources": PermRead,
+	"MPACounts": PermRead, "Pipeline": PermRead, "Preview": PermAdmin, "SPFSources": PermRead,
 	"AuditLog":    PermAudit,
 	"QueueAction": PermOperate, "QueueFlush": PermOperate, "SendMail": PermOperate, "MPAErrorAction": PermOperate,
 	"SaveSettings": PermAdmin, "SaveMainConfig": PermAdmin, "SaveMap": PermAdmin, "DeleteMap": PermAdmin,

@@ -108,14 +108,14 @@ func testMPAPipelineAPI(t *testing.T, st *stack) {
 		t.Errorf("preview with an oversized sample: %d %s", r.Status, r.Body)
 	}
 
-	// Roles over the TCP listener: the auditor reads and previews, only
-	// the admin saves.
+	// Roles over the TCP listener: the auditor reads; only the admin
+	// previews (a preview runs template code) and saves.
 	aud := st.login(t, "audit")
 	if res := aud.get("/api/v1/mpa/pipeline"); res.Status != 200 {
 		t.Errorf("auditor GET pipeline: %d", res.Status)
 	}
 	hdr := map[string]string{csrfHeader: aud.csrf}
-	if res := aud.send("POST", "/api/v1/mpa/preview", `{"template":"hi {{.Sender}}"}`, "application/json", hdr); res.Status != 200 {
+	if res := aud.send("POST", "/api/v1/mpa/preview", `{"template":"hi {{.Sender}}"}`, "application/json", hdr); res.Status != 403 {
 		t.Errorf("auditor preview: %d %s", res.Status, res.Body)
 	}
 	if res := aud.send("PUT", "/api/v1/mpa/pipeline", string(before.Body), "application/json", hdr); res.Status != 403 {
@@ -255,7 +255,10 @@ func testMPAPages(t *testing.T, st *stack, id string) {
 		"sender":     {"zed@example.net"},
 		"recipients": {"a@example.org, b@example.org"},
 	}
-	res = aud.postForm("/queues/mpa/rules/preview", pform, true)
+	if res := aud.postForm("/queues/mpa/rules/preview", pform, true); res.Status != 403 {
+		t.Errorf("auditor preview page: %d", res.Status)
+	}
+	res = admin.postForm("/queues/mpa/rules/preview", pform, true)
 	body = string(res.Body)
 	if res.Status != 200 || !strings.Contains(body, `id="preview-footer"`) || !strings.Contains(body, "Draft for zed@example.net") {
 		t.Errorf("preview page: %d\n%s", res.Status, body)

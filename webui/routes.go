@@ -59,7 +59,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/mpa/errors/actions", permOperate, s.mpaErrorsActions},
 		{"GET", "/api/v1/mpa/pipeline", permRead, s.mpaPipelineGet},
 		{"PUT", "/api/v1/mpa/pipeline", permAdmin, s.mpaPipelinePut},
-		{"POST", "/api/v1/mpa/preview", permRead, s.mpaPreviewPost},
+		{"POST", "/api/v1/mpa/preview", permAdmin, s.mpaPreviewPost},
 
 		// SPF refresher
 		{"GET", "/api/v1/jobs/spf", permRead, s.spfList},
@@ -96,7 +96,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/queues/mpa", permRead, s.pageMPAQueue},
 		{"GET", "/queues/mpa/rules", permRead, s.pageRules},
 		{"POST", "/queues/mpa/rules", permAdmin, s.pageRulesPost},
-		{"POST", "/queues/mpa/rules/preview", permRead, s.pageRulesPreview},
+		{"POST", "/queues/mpa/rules/preview", permAdmin, s.pageRulesPreview},
 		{"GET", "/queues/repository", permRead, s.pageRepository},
 		{"GET", "/queues/repository/:id", permRead, s.pageRepositoryMessage},
 		{"POST", "/queues/repository/actions", permOperate, s.pageRepositoryActions},
