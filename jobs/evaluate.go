@@ -59,12 +59,13 @@ func (e *evaluator) note(domain, term, cause, key, format string, args ...any) {
 // no address is left undecided (the default result is neutral). passPath
 // says whether n's passes reach the flattened domain's result.
 func (e *evaluator) record(n *recordNode, passPath bool) regions {
-	if e.lookups+n.dnsTerms > maxDNSTerms {
+	if e.lookups+len(n.dnsTerms) > maxDNSTerms {
 		// Some checkers count a record's DNS terms when they parse it.
-		e.note(n.domain, "", CauseLookupLimit, "",
-			"The record of %s has %d terms that need DNS lookups, which with the %d before it is more than the %d RFC 7208 allows, so nothing it decides is listed.",
-			n.domain, n.dnsTerms, e.lookups, maxDNSTerms)
-		e.lookups += n.dnsTerms
+		over := n.dnsTerms[maxDNSTerms-e.lookups]
+		e.note(n.domain, over, CauseLookupLimit, "",
+			"The term %s in the record of %s is DNS lookup number %d when the record is counted as a whole, more than the %d RFC 7208 allows, so nothing the record decides is listed.",
+			over, n.domain, maxDNSTerms+1, maxDNSTerms)
+		e.lookups += len(n.dnsTerms)
 		return uniform(statePass | stateOther | stateError)
 	}
 	s := uniform(stateUndecided)

@@ -316,10 +316,10 @@ type recordNode struct {
 	// redirect is the redirect= modifier, nil when absent or ignored
 	// because the record has "all".
 	redirect *termNode
-	// dnsTerms counts the record's mechanisms and modifiers that cause
-	// DNS lookups, all of them: some checkers count a record's terms when
-	// they parse it (RFC 7208 section 4.6.4).
-	dnsTerms int
+	// dnsTerms are the record's mechanisms and modifiers that cause DNS
+	// lookups, all of them, as written: some checkers count a record's
+	// terms when they parse it (RFC 7208 section 4.6.4).
+	dnsTerms []string
 }
 
 // termNode is one fetched term.
@@ -370,7 +370,7 @@ func (r *flattenRun) fetch(ctx context.Context, domain string, path []string) (*
 	n := &recordNode{domain: domain}
 	for _, m := range rec.Mechanisms {
 		if dnsTerm(m.Kind) {
-			n.dnsTerms++
+			n.dnsTerms = append(n.dnsTerms, m.raw)
 		}
 	}
 	// Evaluation stops at the first "all": later terms and redirect=
@@ -384,7 +384,7 @@ func (r *flattenRun) fetch(ctx context.Context, domain string, path []string) (*
 		}
 	}
 	if rec.Redirect != "" {
-		n.dnsTerms++
+		n.dnsTerms = append(n.dnsTerms, "redirect="+rec.Redirect)
 		if !hasAll {
 			n.redirect = &termNode{text: "redirect=" + rec.Redirect, pass: true, kind: "redirect"}
 		}
