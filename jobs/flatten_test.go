@@ -118,7 +118,7 @@ func postmapDir(t *testing.T) string {
 
 // postmapQuery asks Postfix's postmap for key in cidr:file and returns its
 // answer and its stderr (warnings such as non-null host bits).
-func postmapQuery(t *testing.T, configDir, key, file string) (string, string) {
+func postmapQuery(t testing.TB, configDir, key, file string) (string, string) {
 	t.Helper()
 	postfixtest.Require(t)
 	cmd := exec.Command(filepath.Join(postfixtest.SbinDir, "postmap"), "-c", configDir, "-q", key, "cidr:"+file)
