@@ -37,7 +37,9 @@
 // a client-dependent term would make are outside the model.
 //
 // A result with a network wider than /8 (IPv4) or /16 (IPv6), for example
-// from +all, is refused (ErrTooWide). Every refusal matches one of
+// from +all, is refused (ErrTooWide), and so is a tree of more than 50
+// records walked (ErrBudget; cached answers cost no query, so the query
+// budget alone would not bound it). Every refusal matches one of
 // ErrNone, ErrPermError, ErrTooWide, ErrBudget or is a *DNSError.
 // TestRFC7208Suite runs the openspf RFC 7208 suite against all of this.
 //

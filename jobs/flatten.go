@@ -19,8 +19,12 @@ const (
 	defaultConcurrency  = 8  // DNS queries in flight per run
 	maxMXHosts          = 10 // RFC 7208 section 4.6.4: more is a permerror
 	maxIncludeDepth     = 20
-	maxDNSTerms         = 10 // RFC 7208 section 4.6.4: terms that cause DNS lookups
-	maxVoidLookups      = 2  // RFC 7208 section 4.6.4: lookups answered with nothing
+	// maxRecordsWalked bounds the records one run walks: answers come from
+	// the run's cache for free, so a record that includes the same record
+	// twice at every level would otherwise double the walk per level.
+	maxRecordsWalked = 50
+	maxDNSTerms      = 10 // RFC 7208 section 4.6.4: terms that cause DNS lookups
+	maxVoidLookups   = 2  // RFC 7208 section 4.6.4: lookups answered with nothing
 	// Networks wider than these are refused: no provider sends mail from a
 	// /7, and a record that says so is a mistake or an attack.
 	minBits4 = 8
@@ -187,6 +191,7 @@ type flattenRun struct {
 	mu       sync.Mutex
 	cache    map[queryKey]*queryCall
 	queries  int
+	records  int // records walked, repeated ones too
 	warnings []string
 	firstErr error
 }
@@ -361,6 +366,13 @@ func (r *flattenRun) fetch(ctx context.Context, domain string, path []string) (*
 	}
 	if len(path) >= maxIncludeDepth {
 		return nil, r.fail(kinded(ErrPermError, "includes nested deeper than %d at %s", maxIncludeDepth, domain))
+	}
+	r.mu.Lock()
+	r.records++
+	walked := r.records
+	r.mu.Unlock()
+	if walked > maxRecordsWalked {
+		return nil, r.fail(kinded(ErrBudget, "more than %d records in the include tree at %s", maxRecordsWalked, domain))
 	}
 	path = append(slices.Clone(path), domain)
 	rec, err := r.spfRecord(ctx, domain, path)

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -426,6 +427,25 @@ func TestConcurrentIncludesShareQueries(t *testing.T) {
 	}
 	if res.Queries != 4 || e.dns.count("c.d.test", "TXT", "") != 1 {
 		t.Fatalf("%d queries, c.d.test asked %d times", res.Queries, e.dns.count("c.d.test", "TXT", ""))
+	}
+}
+
+// TestIncludeTreeIsBounded: a record that includes the same record twice
+// at every level costs one query per level, but its tree doubles per
+// level; the walk stops at a bound instead.
+func TestIncludeTreeIsBounded(t *testing.T) {
+	e := newEnv(t, RefresherConfig{})
+	for i := range 12 {
+		next := fmt.Sprintf("x%d.test", i+1)
+		e.dns.txt(fmt.Sprintf("x%d.test", i), fmt.Sprintf("v=spf1 include:%s include:%s ip4:192.0.2.%d -all", next, next, i))
+	}
+	e.dns.txt("x12.test", "v=spf1 ip4:198.51.100.0/24 -all")
+	res, err := e.flattener(0, time.Second).Flatten(context.Background(), "x0.test")
+	if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "more than 50 records") {
+		t.Fatalf("err %v", err)
+	}
+	if res.Queries > 13 {
+		t.Fatalf("%d queries for 13 records", res.Queries)
 	}
 }
 
