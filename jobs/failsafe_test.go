@@ -172,10 +172,14 @@ func TestRefusedSaveKeepsTheLiveFile(t *testing.T) {
 	if err := env.mgr.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	taken, err := net.Listen("tcp", env.inst.SMTPListen)
-	if err != nil {
-		t.Fatalf("take Postfix's port: %v", err)
-	}
+	// Children of the stopped master may hold the inherited listener a
+	// moment longer: take the port as soon as it is free.
+	var taken net.Listener
+	waitFor(t, 10*time.Second, "Postfix's port to be free", func() bool {
+		ln, err := net.Listen("tcp", env.inst.SMTPListen)
+		taken = ln
+		return err == nil
+	})
 	saves := env.saves.count()
 	res, err := ref.RefreshNow(ctx, "tester", "live")
 	if env.saves.count() != saves+1 {
