@@ -23,14 +23,18 @@ type testDNS struct {
 	servfail map[string]bool
 	drop     map[string]bool // never answered: a timeout
 	truncate map[string]bool // UDP answers carry TC and no records
-	queries  map[string]int  // "name TYPE net" -> count
+	// failEmpty: SERVFAIL when the name has no record of the asked type,
+	// as a recursive resolver answers when the authority times out (the
+	// RFC 7208 suite's TIMEOUT after a name's records).
+	failEmpty map[string]bool
+	queries   map[string]int // "name TYPE net" -> count
 }
 
 func newTestDNS(t testing.TB) *testDNS {
 	t.Helper()
 	d := &testDNS{
 		records: map[string][]dns.RR{}, exists: map[string]bool{}, servfail: map[string]bool{},
-		drop: map[string]bool{}, truncate: map[string]bool{}, queries: map[string]int{},
+		drop: map[string]bool{}, truncate: map[string]bool{}, failEmpty: map[string]bool{}, queries: map[string]int{},
 	}
 	var (
 		pc  net.PacketConn
@@ -77,15 +81,8 @@ func (d *testDNS) serve(network string) func(w dns.ResponseWriter, req *dns.Msg)
 		name := strings.ToLower(q.Name)
 		d.mu.Lock()
 		d.queries[fmt.Sprintf("%s %s %s", strings.TrimSuffix(name, "."), dns.TypeToString[q.Qtype], network)]++
-		drop, servfail, trunc := d.drop[name], d.servfail[name], d.truncate[name]
-		rrs, known := d.records[name]
-		known = known || d.exists[name]
-		var answer []dns.RR
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == q.Qtype {
-				answer = append(answer, dns.Copy(rr))
-			}
-		}
+		answer, rcode, drop := d.answerLocked(name, q.Qtype)
+		trunc := d.truncate[name]
 		d.mu.Unlock()
 		if drop {
 			return
@@ -93,18 +90,72 @@ func (d *testDNS) serve(network string) func(w dns.ResponseWriter, req *dns.Msg)
 		m := new(dns.Msg)
 		m.SetReply(req)
 		m.Authoritative = true
-		switch {
-		case servfail:
-			m.Rcode = dns.RcodeServerFailure
-		case !known:
-			m.Rcode = dns.RcodeNameError
-		case trunc && network == "udp":
+		m.Rcode = rcode
+		if trunc && network == "udp" && rcode == dns.RcodeSuccess {
 			m.Truncated = true
-		default:
+		} else {
 			m.Answer = answer
 		}
 		_ = w.WriteMsg(m)
 	}
+}
+
+// maxCNAMEChain bounds the CNAMEs one answer follows; a longer chain (a
+// loop) is SERVFAIL, as recursive resolvers answer.
+const maxCNAMEChain = 8
+
+// answerLocked answers name/qtype from the record set, following CNAMEs
+// the way a recursive resolver does (the CNAMEs come first in the answer).
+func (d *testDNS) answerLocked(name string, qtype uint16) (answer []dns.RR, rcode int, drop bool) {
+	for range maxCNAMEChain {
+		if d.drop[name] {
+			return nil, 0, true
+		}
+		if d.servfail[name] {
+			return nil, dns.RcodeServerFailure, false
+		}
+		rrs, known := d.records[name]
+		if !known && !d.exists[name] {
+			return answer, dns.RcodeNameError, false
+		}
+		var found []dns.RR
+		var cname *dns.CNAME
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == qtype {
+				found = append(found, dns.Copy(rr))
+			} else if c, ok := rr.(*dns.CNAME); ok && qtype != dns.TypeCNAME {
+				cname = c
+			}
+		}
+		switch {
+		case len(found) > 0:
+			return append(answer, found...), dns.RcodeSuccess, false
+		case cname != nil:
+			answer = append(answer, dns.Copy(cname))
+			name = canonicalName(cname.Target)
+		case d.failEmpty[name]:
+			return nil, dns.RcodeServerFailure, false
+		default:
+			return answer, dns.RcodeSuccess, false
+		}
+	}
+	return nil, dns.RcodeServerFailure, false
+}
+
+// canonicalName is the form a name has when the server reads it from a
+// query: packed and unpacked by miekg/dns (special bytes escaped), lower
+// case, fully qualified.
+func canonicalName(presentation string) string {
+	buf := make([]byte, 512)
+	off, err := dns.PackDomainName(dns.Fqdn(presentation), buf, 0, nil, false)
+	if err != nil {
+		return strings.ToLower(dns.Fqdn(presentation))
+	}
+	s, _, err := dns.UnpackDomainName(buf[:off], 0)
+	if err != nil {
+		return strings.ToLower(dns.Fqdn(presentation))
+	}
+	return strings.ToLower(s)
 }
 
 func (d *testDNS) add(rr string) {
@@ -112,7 +163,12 @@ func (d *testDNS) add(rr string) {
 	if err != nil {
 		panic(err)
 	}
-	name := strings.ToLower(r.Header().Name)
+	d.addRR(r)
+}
+
+// addRR adds a record built in Go, whose owner name may hold any bytes.
+func (d *testDNS) addRR(r dns.RR) {
+	name := canonicalName(r.Header().Name)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.records[name] = append(d.records[name], r)
@@ -130,7 +186,7 @@ func (d *testDNS) txt(name string, strs ...string) {
 func (d *testDNS) set(m map[string]bool, name string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	m[dns.Fqdn(strings.ToLower(name))] = true
+	m[canonicalName(name)] = true
 }
 
 // count returns how often name/type was asked over network ("" = both).

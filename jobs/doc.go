@@ -6,12 +6,42 @@
 //
 // The flattener (Flattener, on miekg/dns) asks one configurable resolver,
 // with a per-query timeout, a TCP retry on truncated answers, a DNS query
-// budget per run (default 30) and the includes of a record resolved in
-// parallel. It follows RFC 7208: TXT strings joined, exactly one v=spf1
-// record, include: only with the pass qualifier, redirect= only without
-// all, ip4/ip6 host bits masked, a and mx with their cidr lengths, and
-// addresses matched first by -, ~ or ? terms never listed. ptr, exists and
-// macros cannot be flattened and are skipped with a warning.
+// budget per run (default 30) and the includes of a record fetched in
+// parallel. It lists an address only when SPF's answer for it is pass for
+// every sender of the domain, as RFC 7208 evaluates a record: TXT strings
+// joined, exactly one v=spf1 record, the grammar of section 12 (a
+// domain-spec runs from the first ':' to the optional cidr lengths, so
+// a:foo:bar/baz.example.com is valid), first match wins over every term
+// including -, ~ and ? ones and includes of any qualifier, redirect= only
+// without all, ip4/ip6 host bits masked, a and mx with their cidr lengths,
+// IPv4-mapped IPv6 ranges never listed, and the processing limits of
+// section 4.6.4 (10 DNS-querying terms, 2 void lookups per client family,
+// 10 MX hosts).
+//
+// Macros (section 7) are expanded where the domain alone defines them:
+// %{d} (the domain whose record it is) and %{o} (the flattened domain),
+// with their transformers (digits, r), delimiters and URL escaping, and
+// %%, %_ and %-. Terms that depend on the connecting client cannot be
+// flattened: ptr, and any term using %{i}, %{p}, %{v}, %{s}, %{l} or %{h}
+// (the HELO name is the client's word: the map serves every sender, not
+// only HELO checks). They are never asked, list nothing, and are named in
+// the status (FlattenResult.Unflattenable). Addresses such a term may
+// decide against are not listed either: after -exists:%{i}.x nothing that
+// reaches the term is listed, while after a pass-qualified exists:%{i}.x
+// the later terms still are. A term whose expansion the client controls
+// (s, l, h, p), ptr, an mx, include or redirect= of the client may end the
+// check with an error, so nothing that reaches it is listed; the same holds
+// for the terms after a processing limit may have been reached (counted as
+// upper bounds, and a record whose DNS terms would pass the limit as a
+// whole, since some checkers count while parsing). DNS failures of lookups
+// a client-dependent term would make are outside the model.
+//
+// A result with a network wider than /8 (IPv4) or /16 (IPv6), for example
+// from +all, is refused (ErrTooWide), and so is a tree of more than 50
+// records walked (ErrBudget; cached answers cost no query, so the query
+// budget alone would not bound it). Every refusal matches one of
+// ErrNone, ErrPermError, ErrTooWide, ErrBudget or is a *DNSError.
+// TestRFC7208Suite runs the openspf RFC 7208 suite against all of this.
 //
 // The refresher is fail-safe: any DNS error anywhere in the tree, an empty
 // result or a result that loses more than half of the live map's networks

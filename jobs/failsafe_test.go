@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,121 +14,215 @@ import (
 
 const liveContent = "192.0.2.0/24 OK\n198.51.100.0/24 OK\n203.0.113.0/24 OK\n2001:db8::/32 OK\n"
 
+// seedLive makes map name live with liveContent through the pipeline,
+// under a source for root.test, and returns the stored map and the bytes
+// of the file Postfix reads.
+func (m *mtaEnv) seedLive(t *testing.T, name string) (store.Map, string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := m.db.PutSPFSource(store.SPFSource{Domain: "root.test", Map: name, Schedule: "0 0 * * *", Value: "OK"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.mgr.PutRefresherMap(ctx, "tester", store.Map{Name: name, Type: "cidr", Content: liveContent, Owner: store.OwnerRefresher}); err != nil {
+		t.Fatalf("seed %s: %v", name, err)
+	}
+	live, err := m.mgr.GetMap(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := m.readMapFile(t, name)
+	if file != liveContent {
+		t.Fatalf("seeded file %q", file)
+	}
+	return live, file
+}
+
+// assertKept checks that a refresh of name kept the live map: failed
+// with wantErr, no save attempted when saves is given, the stored map and
+// the file Postfix reads unchanged, and the status saying why.
+func (m *mtaEnv) assertKept(t *testing.T, ref *Refresher, name, wantErr string, before store.Map, file string, res RefreshResult, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != OutcomeFailed || !strings.Contains(res.Error, wantErr) || !strings.HasPrefix(res.Error, "kept the live map: ") {
+		t.Fatalf("outcome %q error %q, want failure with %q", res.Outcome, res.Error, wantErr)
+	}
+	if after, err := m.mgr.GetMap(name); err != nil || after != before {
+		t.Fatalf("stored map changed (%v):\n%+v\nwas\n%+v", err, after, before)
+	}
+	if after := m.readMapFile(t, name); after != file {
+		t.Fatalf("the file Postfix reads changed:\n%q\nwas\n%q", after, file)
+	}
+	st, err := ref.Status(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastError != res.Error || st.Outcome != OutcomeFailed || st.LastRun.IsZero() || !st.LastSuccess.IsZero() {
+		t.Fatalf("status %+v", st)
+	}
+}
+
 // TestFailuresKeepTheLiveMap runs every failure of the acceptance list
-// against a source whose live map exists: the refresh must not call PutMap,
-// the content must stay byte-identical and the status must say why.
+// against a live map in a real apply pipeline (mta.Manager, private
+// Postfix): the refresh must not try to save, the file Postfix reads must
+// stay byte-identical and the status must say why.
 func TestFailuresKeepTheLiveMap(t *testing.T) {
+	t.Parallel() // a private Postfix of its own
+	env := startMTA(t)
 	cases := []struct {
 		name    string
-		setup   func(e *testEnv)
+		setup   func(d *testDNS)
 		cfg     RefresherConfig
 		wantErr string
 	}{
-		{name: "two SPF records", wantErr: "2 SPF records at root.test", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 -all")
-			e.dns.txt("root.test", "v=spf1 ip4:198.51.100.0/24 -all")
+		{name: "two SPF records", wantErr: "2 SPF records at root.test", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 -all")
+			d.txt("root.test", "v=spf1 ip4:198.51.100.0/24 -all")
 		}},
-		{name: "include loop", wantErr: "include loop: root.test -> a.test -> b.test -> root.test", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:a.test -all")
-			e.dns.txt("a.test", "v=spf1 include:b.test -all")
-			e.dns.txt("b.test", "v=spf1 include:root.test -all")
+		{name: "include loop", wantErr: "include loop: root.test -> a.test -> b.test -> root.test", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:a.test -all")
+			d.txt("a.test", "v=spf1 include:b.test -all")
+			d.txt("b.test", "v=spf1 include:root.test -all")
 		}},
-		{name: "lookup budget exceeded", cfg: RefresherConfig{Budget: 4}, wantErr: "lookup budget of 4 DNS queries exceeded", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:i1.test -all")
-			e.dns.txt("i1.test", "v=spf1 include:i2.test -all")
-			e.dns.txt("i2.test", "v=spf1 include:i3.test -all")
-			e.dns.txt("i3.test", "v=spf1 include:i4.test -all")
-			e.dns.txt("i4.test", "v=spf1 ip4:198.51.100.0/24 -all")
+		{name: "lookup budget exceeded", cfg: RefresherConfig{Budget: 4}, wantErr: "lookup budget of 4 DNS queries exceeded", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:i1.test -all")
+			d.txt("i1.test", "v=spf1 include:i2.test -all")
+			d.txt("i2.test", "v=spf1 include:i3.test -all")
+			d.txt("i3.test", "v=spf1 include:i4.test -all")
+			d.txt("i4.test", "v=spf1 ip4:198.51.100.0/24 -all")
 		}},
-		{name: "timeout", cfg: RefresherConfig{QueryTimeout: 100 * time.Millisecond}, wantErr: "lookup TXT slow.test: timeout", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:slow.test -all")
-			e.dns.txt("slow.test", "v=spf1 ip4:198.51.100.0/24 -all")
-			e.dns.set(e.dns.drop, "slow.test")
+		{name: "timeout", cfg: RefresherConfig{QueryTimeout: 100 * time.Millisecond}, wantErr: "lookup TXT slow.test: timeout", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:slow.test -all")
+			d.txt("slow.test", "v=spf1 ip4:198.51.100.0/24 -all")
+			d.set(d.drop, "slow.test")
 		}},
-		{name: "SERVFAIL in a nested include", wantErr: "lookup TXT deep.test: SERVFAIL", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:mid.test -all")
-			e.dns.txt("mid.test", "v=spf1 ip4:198.51.100.0/24 include:deep.test -all")
-			e.dns.txt("deep.test", "v=spf1 ip4:203.0.113.0/24 -all")
-			e.dns.set(e.dns.servfail, "deep.test")
+		{name: "SERVFAIL in a nested include", wantErr: "lookup TXT deep.test: SERVFAIL", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:mid.test -all")
+			d.txt("mid.test", "v=spf1 ip4:198.51.100.0/24 include:deep.test -all")
+			d.txt("deep.test", "v=spf1 ip4:203.0.113.0/24 -all")
+			d.set(d.servfail, "deep.test")
 		}},
-		{name: "NXDOMAIN in a nested include", wantErr: "lookup TXT gone.test: NXDOMAIN", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:mid.test -all")
-			e.dns.txt("mid.test", "v=spf1 ip4:198.51.100.0/24 include:gone.test -all")
+		{name: "NXDOMAIN in a nested include", wantErr: "lookup TXT gone.test: NXDOMAIN", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:mid.test -all")
+			d.txt("mid.test", "v=spf1 ip4:198.51.100.0/24 include:gone.test -all")
 		}},
-		{name: "NXDOMAIN of an a host", wantErr: "gone.test: NXDOMAIN", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 a:gone.test -all")
+		{name: "NXDOMAIN of an a host", wantErr: "gone.test: NXDOMAIN", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 a:gone.test -all")
 		}},
-		{name: "empty record set", wantErr: "no SPF record at root.test", setup: func(e *testEnv) {
-			e.dns.set(e.dns.exists, "root.test")
+		{name: "empty record set", wantErr: "no SPF record at root.test", setup: func(d *testDNS) {
+			d.set(d.exists, "root.test")
 		}},
-		{name: "no SPF among TXT records", wantErr: "no SPF record at mid.test", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:mid.test -all")
-			e.dns.txt("mid.test", "v=spf10 ip4:198.51.100.0/24")
+		{name: "no SPF among TXT records", wantErr: "no SPF record at mid.test", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:mid.test -all")
+			d.txt("mid.test", "v=spf10 ip4:198.51.100.0/24")
 		}},
-		{name: "empty result", wantErr: "lists no networks", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 -ip4:192.0.2.0/24 ~all")
+		{name: "empty result", wantErr: "lists no networks", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 -ip4:192.0.2.0/24 ~all")
 		}},
-		{name: "drops more than half", wantErr: "drops 3 of the 4 live networks", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:10.9.0.0/16 -all")
+		{name: "only client-dependent terms", wantErr: "lists no networks", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 -exists:%{i}.bl.root.test ip4:192.0.2.0/24 -all")
 		}},
-		{name: "syntax error", wantErr: "unknown mechanism", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ipv4:198.51.100.0/24 -all")
+		{name: "drops more than half", wantErr: "drops 3 of the 4 live networks", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:10.9.0.0/16 -all")
 		}},
-		{name: "pass all in an include", wantErr: "passes every address", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:open.test -all")
-			e.dns.txt("open.test", "v=spf1 +all")
+		{name: "syntax error", wantErr: "unknown mechanism", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ipv4:198.51.100.0/24 -all")
 		}},
-		{name: "implausibly wide network", wantErr: "wider than /8", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:0.0.0.0/1 -all")
+		{name: "pass all in an include", wantErr: "passes every address", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 include:open.test -all")
+			d.txt("open.test", "v=spf1 +all")
 		}},
-		{name: "save refused by the apply pipeline", wantErr: "save map live: postconf says no", setup: func(e *testEnv) {
-			e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:10.0.0.0/8 -all")
-			e.maps.err = errors.New("postconf says no")
+		{name: "implausibly wide network", wantErr: "wider than /8", setup: func(d *testDNS) {
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:0.0.0.0/1 -all")
 		}},
 	}
-	for _, c := range cases {
+	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, c.cfg)
-			e.source(t, "root.test", "live")
-			before := store.Map{Name: "live", Type: "cidr", Content: liveContent, Owner: store.OwnerRefresher, Updated: time.Unix(1700000000, 0).UTC()}
-			e.maps.maps["live"] = before
-			c.setup(e)
-			start := time.Now()
-			res, err := e.ref.RefreshNow(context.Background(), "tester", "live")
-			if err != nil {
-				t.Fatal(err)
+			name := "live-" + strconv.Itoa(i)
+			before, file := env.seedLive(t, name)
+			d := newTestDNS(t)
+			c.setup(d)
+			ref := env.refresher(t, d, c.cfg)
+			saves := env.saves.count()
+			res, err := ref.RefreshNow(context.Background(), "tester", name)
+			if n := env.saves.count() - saves; n != 0 {
+				t.Fatalf("the refresher tried to save %d times", n)
 			}
-			if res.Outcome != OutcomeFailed || !strings.Contains(res.Error, c.wantErr) || !strings.HasPrefix(res.Error, "kept the live map: ") {
-				t.Fatalf("outcome %q error %q, want failure with %q", res.Outcome, res.Error, c.wantErr)
-			}
-			if e.maps.putCount() != 0 {
-				t.Fatalf("PutMap called %d times", e.maps.putCount())
-			}
-			if after, _ := e.maps.GetMap("live"); after != before {
-				t.Fatalf("live map changed:\n%+v\nwas\n%+v", after, before)
-			}
-			st, err := e.ref.Status(context.Background(), "live")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.LastError != res.Error || st.Outcome != OutcomeFailed || st.LastRun.Before(start.Add(-time.Second)) || !st.LastSuccess.IsZero() {
-				t.Fatalf("status %+v", st)
-			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Fatalf("failure took %v", d)
-			}
+			env.assertKept(t, ref, name, c.wantErr, before, file, res, err)
 		})
 	}
 }
 
-func TestRefreshUpdatesUnchangedAndRecordsChanges(t *testing.T) {
-	e := newEnv(t, RefresherConfig{})
-	e.source(t, "root.test", "live")
-	e.maps.maps["live"] = store.Map{Name: "live", Type: "cidr", Content: liveContent, Owner: store.OwnerRefresher}
-	// Drops one of four (not more than half) and adds one.
-	e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip6:2001:db8::/32 ip4:100.64.0.0/10 -all")
+// TestRefusedSaveKeepsTheLiveFile: the apply pipeline itself refuses the
+// refresher's new map. While Postfix is down another process takes its
+// SMTP port, so Postfix cannot start with the new map; the pipeline rolls
+// the files back. The refresh fails with Postfix's words and the file
+// Postfix reads is byte-identical. Once the port is free again, the same
+// refresh is accepted and the file changes.
+func TestRefusedSaveKeepsTheLiveFile(t *testing.T) {
+	t.Parallel() // Postfix retries the taken port for seconds: overlap the rest
+	env := startMTA(t)
 	ctx := context.Background()
-	res, err := e.ref.RefreshNow(ctx, "tester", "live")
+	before, file := env.seedLive(t, "live")
+	d := newTestDNS(t)
+	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:10.0.0.0/8 -all")
+	ref := env.refresher(t, d, RefresherConfig{})
+
+	if err := env.mgr.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Children of the stopped master may hold the inherited listener a
+	// moment longer: take the port as soon as it is free.
+	var taken net.Listener
+	waitFor(t, 10*time.Second, "Postfix's port to be free", func() bool {
+		ln, err := net.Listen("tcp", env.inst.SMTPListen)
+		taken = ln
+		return err == nil
+	})
+	saves := env.saves.count()
+	res, err := ref.RefreshNow(ctx, "tester", "live")
+	if env.saves.count() != saves+1 {
+		t.Fatalf("the refresher did not save (%d saves)", env.saves.count()-saves)
+	}
+	env.assertKept(t, ref, "live", "save map live: Postfix refused the new configuration", before, file, res, err)
+	if !strings.Contains(res.Error, "Address already in use") {
+		t.Fatalf("error %q does not carry Postfix's words", res.Error)
+	}
+	if err := taken.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := env.mgr.Start(ctx); err != nil {
+		t.Fatalf("restart postfix: %v", err)
+	}
+	res, err = ref.RefreshNow(ctx, "tester", "live")
+	if err != nil || res.Outcome != OutcomeUpdated || strings.Join(res.Added, " ") != "10.0.0.0/8" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	want := "10.0.0.0/8 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n203.0.113.0/24 OK\n"
+	if got := env.readMapFile(t, "live"); got != want {
+		t.Fatalf("file after the accepted refresh %q, want %q", got, want)
+	}
+	if out, stderr := postmapQuery(t, env.inst.ConfigDir, "10.1.2.3", env.mapFile("live")); out != "OK" || stderr != "" {
+		t.Fatalf("postmap -q 10.1.2.3: %q %q", out, stderr)
+	}
+}
+
+// TestRefreshUpdatesUnchangedAndRecordsChanges: through the real pipeline,
+// an accepted refresh changes the file Postfix reads, the same result
+// again saves nothing, and a later failure keeps the file and the last
+// success.
+func TestRefreshUpdatesUnchangedAndRecordsChanges(t *testing.T) {
+	t.Parallel() // a private Postfix of its own
+	env := startMTA(t)
+	ctx := context.Background()
+	_, file := env.seedLive(t, "live")
+	d := newTestDNS(t)
+	ref := env.refresher(t, d, RefresherConfig{})
+	// Drops one of four (not more than half) and adds one.
+	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip6:2001:db8::/32 ip4:100.64.0.0/10 -all")
+	res, err := ref.RefreshNow(ctx, "tester", "live")
 	if err != nil || res.Outcome != OutcomeUpdated {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -134,15 +230,19 @@ func TestRefreshUpdatesUnchangedAndRecordsChanges(t *testing.T) {
 		t.Fatalf("added %v removed %v", res.Added, res.Removed)
 	}
 	want := "100.64.0.0/10 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n2001:db8::/32 OK\n"
-	if got := e.maps.content("live"); got != want {
-		t.Fatalf("map %q", got)
+	if got := env.readMapFile(t, "live"); got != want || got == file {
+		t.Fatalf("file %q, want %q", got, want)
+	}
+	if out, _ := postmapQuery(t, env.inst.ConfigDir, "203.0.113.9", env.mapFile("live")); out != "" {
+		t.Fatalf("a removed network still answers %q", out)
 	}
 	// The same result again changes nothing.
-	res, err = e.ref.RefreshNow(ctx, "tester", "live")
-	if err != nil || res.Outcome != OutcomeUnchanged || e.maps.putCount() != 1 {
-		t.Fatalf("%+v %v puts %d", res, err, e.maps.putCount())
+	saves := env.saves.count()
+	res, err = ref.RefreshNow(ctx, "tester", "live")
+	if err != nil || res.Outcome != OutcomeUnchanged || env.saves.count() != saves {
+		t.Fatalf("%+v %v saves %d", res, err, env.saves.count()-saves)
 	}
-	st, err := e.ref.Status(ctx, "live")
+	st, err := ref.Status(ctx, "live")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,25 +250,43 @@ func TestRefreshUpdatesUnchangedAndRecordsChanges(t *testing.T) {
 		st.Changes[0].Added[0] != "100.64.0.0/10" || st.Changes[0].Removed[0] != "203.0.113.0/24" || st.Changes[0].At.IsZero() {
 		t.Fatalf("status %+v", st)
 	}
-	// A failure after a success keeps the last success and the changes.
-	e.dns.set(e.dns.servfail, "root.test")
-	if res, _ = e.ref.RefreshNow(ctx, "tester", "live"); res.Outcome != OutcomeFailed {
+	// A failure after a success keeps the file, the last success and the
+	// changes.
+	d.set(d.servfail, "root.test")
+	if res, _ = ref.RefreshNow(ctx, "tester", "live"); res.Outcome != OutcomeFailed {
 		t.Fatalf("%+v", res)
 	}
-	st2, _ := e.ref.Status(ctx, "live")
+	if got := env.readMapFile(t, "live"); got != want {
+		t.Fatalf("file after a failed refresh %q", got)
+	}
+	st2, _ := ref.Status(ctx, "live")
 	if !st2.LastSuccess.Equal(st.LastSuccess) || len(st2.Changes) != 1 || st2.PrefixCount != 4 || !strings.Contains(st2.LastError, "SERVFAIL") {
 		t.Fatalf("status after failure %+v", st2)
 	}
 }
 
+// TestRefreshRefusesAdminMap: a map the administrators edit is never
+// overwritten; the refresher does not even try to save it.
 func TestRefreshRefusesAdminMap(t *testing.T) {
-	e := newEnv(t, RefresherConfig{})
-	e.source(t, "root.test", "mine")
-	e.maps.maps["mine"] = store.Map{Name: "mine", Type: "cidr", Content: "10.0.0.0/8 OK\n", Owner: store.OwnerAdmin}
-	e.dns.txt("root.test", "v=spf1 ip4:192.0.2.0/24 -all")
-	res, err := e.ref.RefreshNow(context.Background(), "tester", "mine")
-	if err != nil || res.Outcome != OutcomeFailed || !strings.Contains(res.Error, "edited by administrators") || e.maps.putCount() != 0 {
-		t.Fatalf("%+v %v", res, err)
+	t.Parallel() // a private Postfix of its own
+	env := startMTA(t)
+	ctx := context.Background()
+	if _, err := env.mgr.PutMap(ctx, "admin", store.Map{Name: "mine", Type: "cidr", Content: "10.0.0.0/8 OK\n"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.db.PutSPFSource(store.SPFSource{Domain: "root.test", Map: "mine", Schedule: "0 0 * * *", Value: "OK"}); err != nil {
+		t.Fatal(err)
+	}
+	before := env.readMapFile(t, "mine")
+	d := newTestDNS(t)
+	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 -all")
+	ref := env.refresher(t, d, RefresherConfig{})
+	res, err := ref.RefreshNow(ctx, "tester", "mine")
+	if err != nil || res.Outcome != OutcomeFailed || !strings.Contains(res.Error, "edited by administrators") || env.saves.count() != 0 {
+		t.Fatalf("%+v %v saves %d", res, err, env.saves.count())
+	}
+	if after := env.readMapFile(t, "mine"); after != before || before != "10.0.0.0/8 OK\n" {
+		t.Fatalf("admin file %q, was %q", after, before)
 	}
 }
 

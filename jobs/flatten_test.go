@@ -2,11 +2,12 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func postmapDir(t *testing.T) string {
 
 // postmapQuery asks Postfix's postmap for key in cidr:file and returns its
 // answer and its stderr (warnings such as non-null host bits).
-func postmapQuery(t *testing.T, configDir, key, file string) (string, string) {
+func postmapQuery(t testing.TB, configDir, key, file string) (string, string) {
 	t.Helper()
 	postfixtest.Require(t)
 	cmd := exec.Command(filepath.Join(postfixtest.SbinDir, "postmap"), "-c", configDir, "-q", key, "cidr:"+file)
@@ -172,26 +173,35 @@ func TestHostBitsMasked(t *testing.T) {
 func TestNonPassTermsNeverAllowlisted(t *testing.T) {
 	e := newEnv(t, RefresherConfig{})
 	// -ip4 before a wider pass term carves its address out (first match
-	// wins); ~ and ? terms are never listed; -include is not followed.
+	// wins); ~ and ? terms are never listed; -include is followed and what
+	// its target passes fails here.
 	e.dns.txt("neg.test", "v=spf1 -ip4:192.0.2.5 ~ip4:203.0.113.0/24 ?ip6:2001:db8:1::/48 -include:other.test ip4:192.0.2.0/24 ip4:203.0.113.128/25 ip6:2001:db8::/32 -all")
+	e.dns.txt("other.test", "v=spf1 ip4:192.0.2.128/25 -all")
 	res := flattenOK(t, e, "neg.test")
-	want := "192.0.2.0/30 192.0.2.4/32 192.0.2.6/31 192.0.2.8/29 192.0.2.16/28 192.0.2.32/27 192.0.2.64/26 192.0.2.128/25 " +
+	want := "192.0.2.0/30 192.0.2.4/32 192.0.2.6/31 192.0.2.8/29 192.0.2.16/28 192.0.2.32/27 192.0.2.64/26 " +
 		"2001:db8::/48 2001:db8:2::/47 2001:db8:4::/46 2001:db8:8::/45 2001:db8:10::/44 2001:db8:20::/43 2001:db8:40::/42 2001:db8:80::/41 2001:db8:100::/40 2001:db8:200::/39 2001:db8:400::/38 2001:db8:800::/37 2001:db8:1000::/36 2001:db8:2000::/35 2001:db8:4000::/34 2001:db8:8000::/33"
 	if got := prefixList(res.Prefixes); got != want {
 		t.Fatalf("prefixes\n%s\nwant\n%s", got, want)
 	}
 	for _, p := range res.Prefixes {
-		for _, bad := range []string{"192.0.2.5", "203.0.113.1", "203.0.113.200", "2001:db8:1::1"} {
+		for _, bad := range []string{"192.0.2.5", "192.0.2.129", "203.0.113.1", "203.0.113.200", "2001:db8:1::1"} {
 			if p.Contains(netip.MustParseAddr(bad)) {
 				t.Errorf("%s allowlisted by %s", bad, p)
 			}
 		}
 	}
-	if n := e.dns.count("other.test", "TXT", ""); n != 0 {
+	if n := e.dns.count("other.test", "TXT", ""); n != 1 {
 		t.Errorf("-include target asked %d times", n)
 	}
-	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "-include:other.test") }) {
-		t.Errorf("warnings %v", res.Warnings)
+	if len(res.Warnings) != 0 || len(res.Unflattenable) != 0 {
+		t.Errorf("warnings %v, unflattenable %v", res.Warnings, res.Unflattenable)
+	}
+	// A non-pass include of a record that passes everything is harmless:
+	// it fails every address, so nothing after it is listed.
+	e.dns.txt("neginc.test", "v=spf1 ip4:198.51.100.0/24 -include:open.test ip4:192.0.2.0/24 -all")
+	e.dns.txt("open.test", "v=spf1 +all")
+	if got := prefixList(flattenOK(t, e, "neginc.test").Prefixes); got != "198.51.100.0/24" {
+		t.Fatalf("-include of +all: %s", got)
 	}
 }
 
@@ -238,26 +248,155 @@ func TestMXMechanism(t *testing.T) {
 	}
 }
 
-func TestPTRExistsMacrosSkippedWithWarning(t *testing.T) {
+// TestClientDependentTermsAreNotFlattened checks the terms whose outcome
+// depends on the connecting client (ptr, exists and the macros of the
+// client, sender and HELO): they are never asked, never listed, named in
+// the result, and an address they may decide against is not listed even
+// when a later term passes it. The terms around them are flattened.
+func TestClientDependentTermsAreNotFlattened(t *testing.T) {
 	e := newEnv(t, RefresherConfig{})
-	e.dns.txt("skip.test", "v=spf1 ptr ptr:skip.test exists:%{i}._spf.skip.test exists:bl.skip.test include:%{d}.inc.skip.test a:%{l}.skip.test ip4:192.0.2.0/24 redirect=%{d}.r.skip.test")
-	e.source(t, "skip.test", "skip")
-	res, err := e.ref.RefreshNow(context.Background(), "tester", "skip")
+	for _, c := range []struct {
+		domain, record, want, term, verdict string
+	}{
+		// A fail term of the client before a pass term: 192.0.2.0/24
+		// may fail, so it is not listed; what came before stays.
+		{"block.test", "v=spf1 ip4:198.51.100.0/24 -exists:%{i}.bl.block.test ip4:192.0.2.0/24 -all", "198.51.100.0/24",
+			"-exists:%{i}.bl.block.test", "no address that reaches it is listed"},
+		{"soft.test", "v=spf1 ?exists:%{i}.x.soft.test ip4:192.0.2.0/24 -all", "", "?exists:%{i}.x.soft.test", "no address that reaches it"},
+		// A pass term of the client's address may pass more, never less:
+		// the later terms are listed.
+		{"plus.test", "v=spf1 exists:%{i}.ok.plus.test ip4:192.0.2.0/24 -all", "192.0.2.0/24",
+			"exists:%{i}.ok.plus.test", "the networks of the other terms are listed"},
+		// The sender's local part and the HELO name are the client's to
+		// choose, and may expand to no valid name (permerror somewhere).
+		{"local.test", "v=spf1 ip4:198.51.100.0/24 a:%{l}.local.test ip4:192.0.2.0/24 -all", "198.51.100.0/24",
+			"a:%{l}.local.test", "the sender's local part (%{l})"},
+		{"helo.test", "v=spf1 a:%{h} ip4:192.0.2.0/24", "", "a:%{h}", "the client's HELO name (%{h})"},
+		{"ptr.test", "v=spf1 ptr ip4:192.0.2.0/24", "", "ptr", "reverse DNS"},
+		{"inc.test", "v=spf1 include:%{ir}.inc.test ip4:192.0.2.0/24", "", "include:%{ir}.inc.test", "the client's address (%{ir})"},
+		{"redir.test", "v=spf1 ip4:192.0.2.0/24 redirect=%{l}.r.redir.test", "192.0.2.0/24", "redirect=%{l}.r.redir.test", "The modifier redirect="},
+	} {
+		e.dns.txt(c.domain, c.record)
+		e.dns.reset()
+		res := flattenOK(t, e, c.domain)
+		if got := prefixList(res.Prefixes); got != c.want {
+			t.Errorf("%s: %q, want %q", c.domain, got, c.want)
+		}
+		if len(res.Unflattenable) != 1 {
+			t.Errorf("%s: unflattenable %+v, want one", c.domain, res.Unflattenable)
+			continue
+		}
+		u := res.Unflattenable[0]
+		if u.Domain != c.domain || u.Term != c.term || u.Cause != CauseClient || !strings.Contains(u.Reason, c.term) ||
+			!strings.Contains(u.Reason, c.verdict) || !strings.HasPrefix(u.Reason, "The ") || !strings.HasSuffix(u.Reason, ".") {
+			t.Errorf("%s: %+v", c.domain, u)
+		}
+		if asked := e.dns.reset(); len(asked) != 1 || res.Queries != 1 {
+			t.Errorf("%s: asked %v (%d queries); only its TXT record may be asked", c.domain, asked, res.Queries)
+		}
+	}
+
+	// Through the refresher: the map keeps the flattenable networks and
+	// the status names the term.
+	e.source(t, "block.test", "block")
+	res, err := e.ref.RefreshNow(context.Background(), "tester", "block")
 	if err != nil || res.Outcome != OutcomeUpdated {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if got := e.maps.content("skip"); got != "192.0.2.0/24 OK\n" {
+	if got := e.maps.content("block"); got != "198.51.100.0/24 OK\n" {
 		t.Fatalf("map %q", got)
 	}
-	if len(res.Warnings) != 7 {
-		t.Fatalf("want 7 warnings, got %q", res.Warnings)
+	st, err := e.ref.Status(context.Background(), "block")
+	if err != nil || len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "-exists:%{i}.bl.block.test") {
+		t.Fatalf("status warnings %q %v", st.Warnings, err)
 	}
-	st, err := e.ref.Status(context.Background(), "skip")
-	if err != nil || len(st.Warnings) != 7 {
-		t.Fatalf("status warnings %v %v", st.Warnings, err)
+}
+
+// TestDomainMacrosAreExpanded: %{d} (the record's domain) and %{o} (the
+// flattened domain) are known without a client, so terms that use only
+// them are fetched and flattened, inside includes too.
+func TestDomainMacrosAreExpanded(t *testing.T) {
+	e := newEnv(t, RefresherConfig{})
+	e.dns.txt("mac.test", "v=spf1 include:_spf.%{d} include:in.%{d2} -all")
+	e.dns.txt("_spf.mac.test", "v=spf1 ip4:192.0.2.0/25 a:%{o} -all")
+	e.dns.txt("in.mac.test", "v=spf1 a:%{d} mx:%{dr}.rev.%{o} -all")
+	e.add("mac.test. 300 IN A 198.51.100.7", "in.mac.test. 300 IN A 198.51.100.8",
+		"test.mac.in.rev.mac.test. 300 IN MX 10 mx.mac.test.", "mx.mac.test. 300 IN AAAA 2001:db8::25")
+	res := flattenOK(t, e, "mac.test")
+	if got, want := prefixList(res.Prefixes), "192.0.2.0/25 198.51.100.7/32 198.51.100.8/32 2001:db8::25/128"; got != want {
+		t.Fatalf("prefixes %s, want %s", got, want)
 	}
-	if res.Queries != 1 {
-		t.Fatalf("%d queries; skipped terms must not query", res.Queries)
+	if len(res.Unflattenable) != 0 || len(res.Warnings) != 0 {
+		t.Fatalf("unflattenable %v warnings %v", res.Unflattenable, res.Warnings)
+	}
+}
+
+// TestProcessingLimits: an address is not listed when the check may stop
+// with permerror before it passes: more than 10 DNS-querying terms, or
+// more than 2 empty answers for a client family (RFC 7208 section 4.6.4).
+func TestProcessingLimits(t *testing.T) {
+	e := newEnv(t, RefresherConfig{})
+	e.add("h.lim.test. 300 IN A 192.0.2.1", "h.lim.test. 300 IN AAAA 2001:db8::1")
+	e.dns.set(e.dns.exists, "e1.lim.test")
+	e.dns.set(e.dns.exists, "e2.lim.test")
+	e.dns.set(e.dns.exists, "e3.lim.test")
+	eight := strings.Repeat(" a:h.lim.test", 8)
+	e.dns.txt("c8.lim.test", "v=spf1"+eight+" -all")
+	e.dns.txt("c9.lim.test", "v=spf1"+eight+" a:h.lim.test -all")
+	for _, c := range []struct {
+		domain, record, want string
+		cause, term          string
+		notes                int
+	}{
+		// Lookups 1 (a), 2 (include) and 3-10 (its eight a): the mx after
+		// them is the 11th, so the network after it is not listed.
+		{"many.lim.test", "v=spf1 a:h.lim.test include:c8.lim.test ip4:198.51.100.0/24 mx:h.lim.test ip4:203.0.113.0/24 -all",
+			"192.0.2.1/32 198.51.100.0/24 2001:db8::1/128", CauseLookupLimit, "mx:h.lim.test", 1},
+		// An included record whose nine terms go past 10 may be refused
+		// as a whole by checkers that count while parsing.
+		{"over.lim.test", "v=spf1 a:h.lim.test include:c9.lim.test ip4:198.51.100.0/24 -all",
+			"192.0.2.1/32 2001:db8::1/128", CauseLookupLimit, "a:h.lim.test", 1},
+		// Three hosts without addresses: the third empty answer ends the
+		// check for IPv4 and for IPv6 clients alike.
+		{"void.lim.test", "v=spf1 a:e1.lim.test a:e2.lim.test ip4:192.0.2.0/25 a:e3.lim.test ip4:192.0.2.128/25 ip6:2001:db8::/32 -all",
+			"192.0.2.0/25", CauseVoidLimit, "a:e3.lim.test", 2},
+	} {
+		e.dns.txt(c.domain, c.record)
+		res := flattenOK(t, e, c.domain)
+		if got := prefixList(res.Prefixes); got != c.want {
+			t.Errorf("%s: %q, want %q", c.domain, got, c.want)
+		}
+		if len(res.Unflattenable) != c.notes {
+			t.Errorf("%s: unflattenable %+v", c.domain, res.Unflattenable)
+			continue
+		}
+		for _, u := range res.Unflattenable {
+			if u.Cause != c.cause || u.Term != c.term || !strings.Contains(u.Reason, "RFC 7208 allows") || !strings.HasSuffix(u.Reason, ".") {
+				t.Errorf("%s: %+v", c.domain, u)
+			}
+		}
+	}
+}
+
+// TestTooWideResults: a result with a network wider than /8 or /16 is
+// refused, also when narrower terms merge into it; an IPv4-mapped range
+// of an ip6 term is never listed (SPF checks such clients as IPv4).
+func TestTooWideResults(t *testing.T) {
+	e := newEnv(t, RefresherConfig{})
+	e.dns.txt("merge.test", "v=spf1 ip4:10.0.0.0/8 ip4:11.0.0.0/8 -all")
+	e.dns.txt("all.test", "v=spf1 -ip4:192.0.2.1 +all")
+	e.dns.txt("mapped.test", "v=spf1 ip6:::ffff:192.0.2.0/120 ip6:2001:db8::/32 -all")
+	for domain, want := range map[string]string{
+		"merge.test": "the networks of merge.test merge into 10.0.0.0/7, wider than /8",
+		"all.test":   "record of all.test passes every address (+all)",
+	} {
+		_, err := e.flattener(0, time.Second).Flatten(context.Background(), domain)
+		if !errors.Is(err, ErrTooWide) || err.Error() != want {
+			t.Errorf("%s: %v, want %q", domain, err, want)
+		}
+	}
+	if got := prefixList(flattenOK(t, e, "mapped.test").Prefixes); got != "2001:db8::/32" {
+		t.Errorf("mapped.test: %s", got)
 	}
 }
 
@@ -288,6 +427,25 @@ func TestConcurrentIncludesShareQueries(t *testing.T) {
 	}
 	if res.Queries != 4 || e.dns.count("c.d.test", "TXT", "") != 1 {
 		t.Fatalf("%d queries, c.d.test asked %d times", res.Queries, e.dns.count("c.d.test", "TXT", ""))
+	}
+}
+
+// TestIncludeTreeIsBounded: a record that includes the same record twice
+// at every level costs one query per level, but its tree doubles per
+// level; the walk stops at a bound instead.
+func TestIncludeTreeIsBounded(t *testing.T) {
+	e := newEnv(t, RefresherConfig{})
+	for i := range 12 {
+		next := fmt.Sprintf("x%d.test", i+1)
+		e.dns.txt(fmt.Sprintf("x%d.test", i), fmt.Sprintf("v=spf1 include:%s include:%s ip4:192.0.2.%d -all", next, next, i))
+	}
+	e.dns.txt("x12.test", "v=spf1 ip4:198.51.100.0/24 -all")
+	res, err := e.flattener(0, time.Second).Flatten(context.Background(), "x0.test")
+	if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "more than 50 records") {
+		t.Fatalf("err %v", err)
+	}
+	if res.Queries > 13 {
+		t.Fatalf("%d queries for 13 records", res.Queries)
 	}
 }
 

@@ -14,12 +14,12 @@ import (
 	"postdeck/store"
 )
 
-// fakeMaps is a MapSaver that keeps maps in memory and counts PutMap.
+// fakeMaps is a MapSaver that keeps maps in memory, for the tests of the
+// flattener and the scheduler; the fail-safe acceptance runs on the real
+// pipeline (mtaEnv).
 type fakeMaps struct {
 	mu   sync.Mutex
 	maps map[string]store.Map
-	puts int
-	err  error // returned by PutMap when set
 }
 
 func newFakeMaps() *fakeMaps { return &fakeMaps{maps: map[string]store.Map{}} }
@@ -27,10 +27,6 @@ func newFakeMaps() *fakeMaps { return &fakeMaps{maps: map[string]store.Map{}} }
 func (f *fakeMaps) PutMap(ctx context.Context, actor string, m store.Map) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	f.puts++
 	f.maps[m.Name] = m
 	return nil
 }
@@ -49,12 +45,6 @@ func (f *fakeMaps) content(name string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.maps[name].Content
-}
-
-func (f *fakeMaps) putCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.puts
 }
 
 func testLogger(t testing.TB) *slog.Logger {

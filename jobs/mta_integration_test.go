@@ -2,10 +2,13 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,43 +17,153 @@ import (
 	"postdeck/store"
 )
 
+// mtaEnv is the real apply pipeline: an mta.Manager with its own store,
+// running a private Postfix, whose maps the refresher saves through
+// mta.RefresherMapSaver.
+type mtaEnv struct {
+	db   *store.DB
+	mgr  *mta.Manager
+	inst mta.Instance
+	// saves counts the refresher's PutMap calls; each one goes on to the
+	// real pipeline.
+	saves *countingSaver
+}
+
+// startMTA starts a private Postfix under a real mta.Manager. A port
+// taken between choosing and binding it is retried with another one.
+func startMTA(tb testing.TB) *mtaEnv {
+	tb.Helper()
+	postfixtest.Require(tb)
+	var lastErr error
+	for range 3 {
+		env, err := tryStartMTA(tb)
+		if err == nil {
+			return env
+		}
+		if !strings.Contains(err.Error(), "cannot listen on") {
+			tb.Fatalf("start postfix: %v", err)
+		}
+		lastErr = err
+	}
+	tb.Fatalf("start postfix: %v", lastErr)
+	return nil
+}
+
+func tryStartMTA(tb testing.TB) (*mtaEnv, error) {
+	base := postfixtest.Dir(tb)
+	db, err := store.Open(filepath.Join(base, "postdeck.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	inst := mta.Instance{
+		ConfigDir:  filepath.Join(base, "postfix", "etc"),
+		Private:    true,
+		BaseDir:    filepath.Join(base, "postfix"),
+		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(tb)),
+	}
+	mgr, err := mta.New(mta.Config{Instance: inst}, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { postfixtest.StopByPidFile(tb, inst.QueueDir()) })
+	if _, err := mgr.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	return &mtaEnv{db: db, mgr: mgr, inst: inst, saves: &countingSaver{inner: mtaSaver{mgr}}}, nil
+}
+
+// mapFile is the cidr file Postfix reads for map name.
+func (m *mtaEnv) mapFile(name string) string {
+	return filepath.Join(m.inst.ConfigDir, mta.MapFile("cidr", name))
+}
+
+// readMapFile returns the bytes of map name's file, "" when it is absent.
+func (m *mtaEnv) readMapFile(tb testing.TB, name string) string {
+	tb.Helper()
+	raw, err := os.ReadFile(m.mapFile(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(raw)
+}
+
+// refresher returns a Refresher that saves through the pipeline and asks
+// d, with cfg's limits.
+func (m *mtaEnv) refresher(tb testing.TB, d *testDNS, cfg RefresherConfig) *Refresher {
+	tb.Helper()
+	sched := NewScheduler(testLogger(tb))
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := sched.Shutdown(ctx); err != nil {
+			tb.Error(err)
+		}
+	})
+	cfg.DB, cfg.Maps, cfg.Scheduler, cfg.Logger, cfg.Resolver = m.db, m.saves, sched, testLogger(tb), d.Addr
+	if cfg.QueryTimeout == 0 {
+		cfg.QueryTimeout = 500 * time.Millisecond
+	}
+	ref, err := NewRefresher(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ref
+}
+
+// countingSaver passes the refresher's saves on to the real pipeline and
+// counts them and the time they take.
+type countingSaver struct {
+	inner MapSaver
+	mu    sync.Mutex
+	puts  int
+	spent time.Duration
+}
+
+func (c *countingSaver) PutMap(ctx context.Context, actor string, m store.Map) error {
+	start := time.Now()
+	err := c.inner.PutMap(ctx, actor, m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.puts++
+	c.spent += time.Since(start)
+	return err
+}
+
+// saveTime returns the time spent in the pipeline so far.
+func (c *countingSaver) saveTime() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.spent
+}
+
+func (c *countingSaver) GetMap(name string) (store.Map, error) { return c.inner.GetMap(name) }
+
+func (c *countingSaver) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.puts
+}
+
 // TestRefreshThroughTheApplyPipeline refreshes both built-in sources into a
 // real mta.Manager running a private Postfix: the maps land in maps.d as
 // cidr files that Postfix answers from, a second refresh changes nothing
 // and a failing one leaves the live file byte-identical.
 func TestRefreshThroughTheApplyPipeline(t *testing.T) {
-	postfixtest.Require(t)
-	base := postfixtest.Dir(t)
-	db, err := store.Open(filepath.Join(base, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	inst := mta.Instance{
-		ConfigDir:  filepath.Join(base, "postfix", "etc"),
-		Private:    true,
-		BaseDir:    filepath.Join(base, "postfix"),
-		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)),
-	}
-	mgr, err := mta.New(mta.Config{Instance: inst}, db, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
+	t.Parallel() // a private Postfix of its own
+	env := startMTA(t)
 	ctx := context.Background()
-	if _, err := mgr.Start(ctx); err != nil {
-		t.Fatalf("start postfix: %v", err)
-	}
-
 	d := newTestDNS(t)
 	microsoftTree(d)
 	googleTree(d)
-	sched := NewScheduler(testLogger(t))
-	t.Cleanup(func() { _ = sched.Shutdown(context.Background()) })
-	ref, err := NewRefresher(RefresherConfig{DB: db, Maps: mtaSaver{mgr}, Scheduler: sched, Logger: testLogger(t), Resolver: d.Addr, QueryTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := env.refresher(t, d, RefresherConfig{QueryTimeout: 200 * time.Millisecond})
 	if err := ref.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -62,19 +175,15 @@ func TestRefreshThroughTheApplyPipeline(t *testing.T) {
 		if err != nil || res.Outcome != OutcomeUpdated {
 			t.Fatalf("%s: %+v %v", c.name, res, err)
 		}
-		file := filepath.Join(inst.ConfigDir, mta.MapFile("cidr", c.name))
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
+		raw := env.readMapFile(t, c.name)
+		m, err := env.mgr.GetMap(c.name)
+		if err != nil || m.Content != c.want || raw != c.want || m.Owner != store.OwnerRefresher || m.Type != "cidr" {
+			t.Fatalf("%s stored %+v %v, file %q", c.name, m, err, raw)
 		}
-		m, err := mgr.GetMap(c.name)
-		if err != nil || m.Content != c.want || m.Owner != store.OwnerRefresher || m.Type != "cidr" {
-			t.Fatalf("%s stored %+v %v", c.name, m, err)
-		}
-		if out, stderr := postmapQuery(t, inst.ConfigDir, c.inside, file); out != "OK" || stderr != "" {
+		if out, stderr := postmapQuery(t, env.inst.ConfigDir, c.inside, env.mapFile(c.name)); out != "OK" || stderr != "" {
 			t.Errorf("%s: %s -> %q %q", c.name, c.inside, out, stderr)
 		}
-		if out, _ := postmapQuery(t, inst.ConfigDir, c.outside, file); out != "" {
+		if out, _ := postmapQuery(t, env.inst.ConfigDir, c.outside, env.mapFile(c.name)); out != "" {
 			t.Errorf("%s: %s -> %q", c.name, c.outside, out)
 		}
 		// Unchanged and failed refreshes leave the file alone.
@@ -85,7 +194,7 @@ func TestRefreshThroughTheApplyPipeline(t *testing.T) {
 		if res, _ := ref.RefreshNow(ctx, "admin", c.name); res.Outcome != OutcomeFailed {
 			t.Fatalf("%s servfail refresh %+v", c.name, res)
 		}
-		if after, _ := os.ReadFile(file); string(after) != string(raw) {
+		if after := env.readMapFile(t, c.name); after != raw {
 			t.Fatalf("%s: live file changed after a failed refresh", c.name)
 		}
 	}

@@ -59,40 +59,6 @@ func siblings(a, b netip.Prefix) (netip.Prefix, bool) {
 	return parent, true
 }
 
-// halves splits p into its two halves. p must not be a host prefix.
-func halves(p netip.Prefix) (netip.Prefix, netip.Prefix) {
-	lo := netip.PrefixFrom(p.Addr(), p.Bits()+1)
-	raw := p.Addr().AsSlice()
-	raw[p.Bits()/8] |= 0x80 >> (p.Bits() % 8)
-	hiAddr, _ := netip.AddrFromSlice(raw)
-	return lo, netip.PrefixFrom(hiAddr, p.Bits()+1)
-}
-
-// subtract returns the parts of ps not covered by any prefix of ex.
-func subtract(ps, ex []netip.Prefix) []netip.Prefix {
-	out := ps
-	for _, e := range ex {
-		var next []netip.Prefix
-		for _, p := range out {
-			next = subtractOne(next, p, e)
-		}
-		out = next
-	}
-	return out
-}
-
-func subtractOne(dst []netip.Prefix, p, e netip.Prefix) []netip.Prefix {
-	if p.Addr().BitLen() != e.Addr().BitLen() || !p.Overlaps(e) {
-		return append(dst, p)
-	}
-	if e.Bits() <= p.Bits() {
-		return dst // e covers p
-	}
-	lo, hi := halves(p)
-	dst = subtractOne(dst, lo, e)
-	return subtractOne(dst, hi, e)
-}
-
 // covered reports whether p lies inside one of set (set merged and sorted).
 func covered(p netip.Prefix, set []netip.Prefix) bool {
 	for _, s := range set {

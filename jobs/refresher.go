@@ -283,9 +283,10 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 
 	res := RefreshResult{Map: name, Domain: src.Domain, Added: []string{}, Removed: []string{}}
 	flat, ferr := r.flat.Flatten(ctx, src.Domain)
-	res.Queries, res.Warnings = flat.Queries, flat.Warnings
-	if res.Warnings == nil {
-		res.Warnings = []string{}
+	res.Queries = flat.Queries
+	res.Warnings = append([]string{}, flat.Warnings...)
+	for _, u := range flat.Unflattenable {
+		res.Warnings = append(res.Warnings, u.Reason)
 	}
 	change, perr := r.apply(ctx, actor, src, flat, ferr, &res)
 

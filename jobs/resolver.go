@@ -109,7 +109,7 @@ func (r *Resolver) timeout() time.Duration {
 func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	tname := dns.TypeToString[qtype]
 	q := new(dns.Msg)
-	q.SetQuestion(dns.Fqdn(name), qtype)
+	q.SetQuestion(dns.Fqdn(escapeName(name)), qtype)
 	q.RecursionDesired = true
 	q.SetEdns0(defaultUDPSize, false)
 
@@ -147,6 +147,41 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) ([]dns
 		}
 	}
 	return out, nil
+}
+
+// escapeName turns a domain name as SPF has it (any bytes but the dots
+// between labels, e.g. "foo:bar/baz.example.com" or a macro expansion with
+// spaces) into miekg/dns presentation format, where only '\\' is special
+// besides the dot.
+func escapeName(name string) string {
+	return strings.ReplaceAll(name, `\`, `\\`)
+}
+
+// unescapePresentation turns miekg/dns presentation format (TXT strings,
+// names in answers) back into bytes: \DDD is a byte, \X is X.
+func unescapePresentation(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		if i+3 < len(s) && isDigits(s[i+1:i+4]) {
+			n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+			if n <= 255 {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i+1])
+		i++
+	}
+	return b.String()
 }
 
 func (r *Resolver) exchange(ctx context.Context, c *dns.Client, q *dns.Msg) (*dns.Msg, error) {

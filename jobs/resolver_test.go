@@ -60,14 +60,11 @@ func TestResolverErrors(t *testing.T) {
 	if _, err := r.Lookup(ctx, "bad.test", dns.TypeTXT); !errors.As(err, &de) || de.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("bad.test: %v", err)
 	}
-	start := time.Now()
+	// A server that never answers is a timeout after udpAttempts tries.
 	if _, err := r.Lookup(ctx, "slow.test", dns.TypeTXT); !errors.As(err, &de) || !de.Timeout() {
 		t.Fatalf("slow.test: %v", err)
 	}
 	if n := d.count("slow.test", "TXT", "udp"); n != udpAttempts {
 		t.Fatalf("slow.test asked %d times, want %d", n, udpAttempts)
-	}
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("timeout took %v", el)
 	}
 }

@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,7 +14,7 @@ import (
 	"postdeck/store"
 )
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
@@ -85,8 +87,39 @@ func TestRefreshOnStartFillsNewMaps(t *testing.T) {
 	})
 }
 
+// logCounter is a slog handler that counts records by message, so that a
+// test can wait for what the scheduler reports (cron's "skip" and "stop").
+type logCounter struct {
+	mu   sync.Mutex
+	msgs map[string]int
+}
+
+func (l *logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logCounter) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logCounter) WithGroup(string) slog.Handler            { return l }
+func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.msgs == nil {
+		l.msgs = map[string]int{}
+	}
+	l.msgs[r.Message]++
+	return nil
+}
+
+func (l *logCounter) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.msgs[msg]
+}
+
+// TestSchedulerSkipsWhileRunningAndShutdownWaits: ticks that come while a
+// run still goes are skipped, and Shutdown returns only after the running
+// job has returned. Both are read from events (cron's skip and stop
+// reports, the job's own counters), not from elapsed time.
 func TestSchedulerSkipsWhileRunningAndShutdownWaits(t *testing.T) {
-	s := NewScheduler(testLogger(t))
+	logs := &logCounter{}
+	s := NewScheduler(slog.New(logs))
 	var running, maxRunning, runs, finished atomic.Int32
 	release := make(chan struct{})
 	if err := s.Add("slow", "* * * * * *", func(ctx context.Context) {
@@ -96,7 +129,6 @@ func TestSchedulerSkipsWhileRunningAndShutdownWaits(t *testing.T) {
 		}
 		runs.Add(1)
 		<-release
-		time.Sleep(200 * time.Millisecond)
 		running.Add(-1)
 		finished.Add(1)
 	}); err != nil {
@@ -104,20 +136,31 @@ func TestSchedulerSkipsWhileRunningAndShutdownWaits(t *testing.T) {
 	}
 	s.Start()
 	waitFor(t, 3*time.Second, "the first run", func() bool { return runs.Load() == 1 })
-	time.Sleep(2200 * time.Millisecond) // two more ticks: both skipped
+	waitFor(t, 5*time.Second, "two skipped ticks", func() bool { return logs.count("cron: skip") >= 2 })
 	if runs.Load() != 1 {
 		t.Fatalf("%d runs while the first was still running", runs.Load())
 	}
+	var finishedAtReturn atomic.Int32
+	shutdown := make(chan error, 1)
+	go func() {
+		err := s.Shutdown(context.Background())
+		finishedAtReturn.Store(finished.Load())
+		shutdown <- err
+	}()
+	// Let the job finish only once the scheduler has stopped: a Shutdown
+	// that did not wait would have returned with the job still blocked.
+	waitFor(t, 3*time.Second, "the scheduler to stop", func() bool { return logs.count("cron: stop") >= 1 })
 	close(release)
-	start := time.Now()
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-shutdown:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return after the job finished")
 	}
-	if finished.Load() != runs.Load() || maxRunning.Load() != 1 {
-		t.Fatalf("shutdown returned with a job running (finished %d of %d)", finished.Load(), runs.Load())
-	}
-	if time.Since(start) < 100*time.Millisecond {
-		t.Fatalf("shutdown did not wait for the running job")
+	if finishedAtReturn.Load() != runs.Load() || maxRunning.Load() != 1 {
+		t.Fatalf("Shutdown returned with a job running (finished %d of %d when it returned)", finishedAtReturn.Load(), runs.Load())
 	}
 }
 

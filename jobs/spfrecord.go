@@ -122,9 +122,10 @@ func IsSPF(txt string) bool {
 	return len(txt) == 6 || txt[6] == ' '
 }
 
-// ParseRecord parses an SPF record (the TXT strings already joined). Any
-// syntax error is a permerror in RFC 7208 terms and is returned; unknown
-// modifiers are ignored as the RFC requires.
+// ParseRecord parses an SPF record (the TXT strings already joined) with
+// the grammar of RFC 7208 section 12. Any syntax error is a permerror in
+// RFC 7208 terms and is returned; unknown modifiers are ignored as the RFC
+// requires, once their macro-string is valid.
 func ParseRecord(txt string) (Record, error) {
 	var r Record
 	if !IsSPF(txt) {
@@ -164,8 +165,14 @@ func ParseRecord(txt string) (Record, error) {
 					return r, fmt.Errorf("parse spf term %q: %w", term, err)
 				}
 				r.Exp = value
+			default:
+				// unknown-modifier = name "=" macro-string: ignored, but
+				// its macros must be well formed.
+				if _, err := parseMacroString(value, allMacroLetters); err != nil {
+					return r, fmt.Errorf("parse spf term %q: %w", term, err)
+				}
 			}
-			continue // unknown modifiers are ignored
+			continue
 		}
 		m, err := parseMechanism(term)
 		if err != nil {
@@ -214,6 +221,8 @@ func parseMechanism(term string) (Mechanism, error) {
 			return m, fmt.Errorf("all takes no argument")
 		}
 	case MechInclude, MechExists:
+		// include = "include" ":" domain-spec; exists likewise. A
+		// trailing "/24" is part of the domain-spec and makes it invalid.
 		if !strings.HasPrefix(arg, ":") || len(arg) == 1 {
 			return m, fmt.Errorf("%s needs a domain", m.Kind)
 		}
@@ -223,6 +232,9 @@ func parseMechanism(term string) (Mechanism, error) {
 			return m, err
 		}
 	case MechA, MechMX, MechPTR:
+		// a = "a" [ ":" domain-spec ] [ dual-cidr-length ]: the domain-spec
+		// is everything after the first ':' up to the cidr lengths at the
+		// very end, so it may itself contain ':' and '/'.
 		rest := arg
 		if m.Kind != MechPTR {
 			var err error
@@ -231,8 +243,11 @@ func parseMechanism(term string) (Mechanism, error) {
 			}
 		}
 		if rest != "" {
-			if !strings.HasPrefix(rest, ":") || len(rest) == 1 {
-				return m, fmt.Errorf("%s: expected \":domain\"", m.Kind)
+			if !strings.HasPrefix(rest, ":") {
+				return m, fmt.Errorf("%s: expected \":domain\" or a cidr length, found %q", m.Kind, rest)
+			}
+			if len(rest) == 1 {
+				return m, fmt.Errorf("%s: empty domain after ':'", m.Kind)
 			}
 			var err error
 			m.Domain = rest[1:]
@@ -302,8 +317,10 @@ func cidrLen(s string, max int) (int, error) {
 	return n, nil
 }
 
-// splitDualCIDR cuts a trailing "/N", "//M" or "/N//M" off the argument of
-// a or mx. The domain-spec before it may not itself end in such a suffix.
+// splitDualCIDR cuts the dual-cidr-length ("/N", "//M" or "/N//M") off
+// the end of the argument of a or mx. What stays is ":domain-spec" or
+// nothing; a domain-spec never ends in "/digits" (it ends in a top label
+// or a macro), so cutting from the end is unambiguous.
 func splitDualCIDR(arg string) (rest string, b4, b6 int, err error) {
 	b4, b6 = -1, -1
 	rest = arg
@@ -319,49 +336,64 @@ func splitDualCIDR(arg string) (rest string, b4, b6 int, err error) {
 		}
 		rest = rest[:i]
 	}
-	if strings.Contains(rest, "/") {
-		return "", -1, -1, fmt.Errorf("bad cidr length in %q", arg)
-	}
 	return rest, b4, b6, nil
 }
 
-// checkDomainSpec validates a domain-spec and reports whether it contains
-// macros. Macro-free specs must be a domain name with a non-numeric top
-// label; specs with macros are only checked for macro syntax (they are
-// never expanded: the refresher skips them).
+// checkDomainSpec checks a domain-spec against RFC 7208's grammar:
+//
+//	domain-spec = macro-string domain-end
+//	domain-end  = ( "." toplabel [ "." ] ) / macro-expand
+//
+// so any visible characters may come first, but it must end in a top
+// label or a macro. The macros may use the letters s, l, o, d, i, p, v
+// and h (c, r and t belong to explanation text only). It reports whether
+// the spec contains a macro, which must be expanded before the lookup.
 func checkDomainSpec(s string) (macro bool, err error) {
 	if s == "" {
 		return false, fmt.Errorf("empty domain")
 	}
+	parts, err := parseMacroString(s, domainMacroLetters)
+	if err != nil {
+		return false, err
+	}
+	last := parts[len(parts)-1]
+	for _, p := range parts {
+		if p.isMacro() {
+			macro = true
+		}
+	}
+	if last.isMacro() {
+		return macro, nil // domain-end = macro-expand
+	}
+	tail := strings.TrimSuffix(last.lit, ".")
+	dot := strings.LastIndexByte(tail, '.')
+	if dot < 0 {
+		return macro, fmt.Errorf("domain %q does not end in a top-level domain", s)
+	}
+	if !isTopLabel(tail[dot+1:]) {
+		return macro, fmt.Errorf("domain %q does not end in a valid top-level domain", s)
+	}
+	return macro, nil
+}
+
+// isTopLabel reports whether s is a toplabel of RFC 7208: letters, digits
+// and '-', starting and ending with a letter or digit, and not all digits.
+func isTopLabel(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	alpha, dash := false, false
 	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			continue
-		}
-		macro = true
-		if i+1 >= len(s) {
-			return true, fmt.Errorf("bad macro at the end of %q", s)
-		}
-		switch s[i+1] {
-		case '%', '_', '-':
-			i++
-		case '{':
-			end := strings.IndexByte(s[i:], '}')
-			if end < 0 {
-				return true, fmt.Errorf("unterminated macro in %q", s)
-			}
-			body := s[i+2 : i+end]
-			if body == "" || !strings.ContainsRune("slodiphcrtvSLODIPHCRTV", rune(body[0])) {
-				return true, fmt.Errorf("bad macro letter in %q", s)
-			}
-			i += end
-		default:
-			return true, fmt.Errorf("bad macro in %q", s)
+		switch c := s[i]; {
+		case isAlpha(c):
+			alpha = true
+		case c == '-':
+			dash = true
+		case !isDigit(c):
+			return false
 		}
 	}
-	if macro {
-		return true, nil
-	}
-	return false, checkDomain(s)
+	return alpha || dash
 }
 
 // checkDomain checks a plain domain name: at most 253 bytes, labels of 1 to
@@ -405,4 +437,22 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// asciiLower lower-cases ASCII letters only: DNS compares names without
+// case for ASCII, and a label's other bytes stay what they are (Unicode
+// case mapping would rewrite them).
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
