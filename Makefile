@@ -10,7 +10,7 @@ LISTEN  ?= 127.0.0.1:8080
 # machine by default; set RESOLVER= (empty: /etc/resolv.conf) to refresh for real.
 RESOLVER ?= 127.0.0.1:53
 
-.PHONY: all build deps run test check bench clean package test-package
+.PHONY: all build deps run test race check bench mutants clean package test-package
 
 all: build
 
@@ -36,6 +36,11 @@ run: deps build
 test: deps
 	$(GO) test -count=1 -timeout 40m ./...
 
+# race runs the whole suite under the race detector (CI runs it after
+# make test).
+race: deps
+	$(GO) test -race -count=1 -timeout 60m ./...
+
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -43,6 +48,12 @@ check:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+# mutants applies deliberate breaks to a copy of the tree, one at a time,
+# runs the tests that should catch each, and reports which survived
+# (cmd/mutants); it fails when one does.
+mutants: deps
+	$(GO) run ./cmd/mutants
 
 # package builds DIST/postdeck_VERSION_amd64.deb and DIST/postdeck-VERSION-1.x86_64.rpm
 # (nfpm, a Go tool dependency) with the version from git (packaging/version.sh).

@@ -382,3 +382,25 @@ func caseFoldedKey(line string) bool {
 	}
 	return strings.Contains(lower, "\\u") // an escaped member name
 }
+
+// TestFilterRefusesUnknownKeys: a misspelled key must not widen a filter to
+// the whole queue (issue #13 finding 5); json's DisallowUnknownFields does
+// not reach into Filter's own unmarshaler, so it checks them itself.
+func TestFilterRefusesUnknownKeys(t *testing.T) {
+	var f Filter
+	err := json.Unmarshal([]byte(`{"sendr":"x@example.org"}`), &f)
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Field != "filter.sendr" {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if err := json.Unmarshal([]byte(`{"sender":"x@example.org","min_age":"90m"}`), &f); err != nil || f.Sender != "x@example.org" || f.MinAge != 90*time.Minute {
+		t.Fatalf("known keys: %+v %v", f, err)
+	}
+	f = Filter{Sender: "   "}
+	if err := f.Normalize(); err != nil || !f.Empty() {
+		t.Fatalf("a blank sender must leave an empty filter: %+v %v", f, err)
+	}
+	if _, err := ParseFilter(url.Values{"sendr": {"x"}}); !errors.As(err, &ue) || ue.Field != "sendr" {
+		t.Fatalf("unknown query key: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,38 +45,66 @@ func TestMigrationsReachLatest(t *testing.T) {
 }
 
 func TestMigrationFromEachVersion(t *testing.T) {
-	// Running the migrations one at a time from an empty file must give the
-	// same result as running them all: reopen after each step.
-	path := filepath.Join(t.TempDir(), "p.db")
-	bdb, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, m := range migrations {
-		err := bdb.Update(func(tx *bolt.Tx) error {
-			if err := m(tx); err != nil {
-				return err
-			}
-			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	// For every schema version a database can be at, build one at that
+	// version (each migration in its own transaction, the file closed and
+	// reopened after each step, as upgrades across releases do), store a
+	// value, and open it with this binary: it must migrate to the latest
+	// version and keep the value.
+	for v := 1; v <= LatestSchema(); v++ {
+		path := filepath.Join(t.TempDir(), "p.db")
+		for i := 0; i < v; i++ {
+			bdb, err := bolt.Open(path, 0o600, nil)
 			if err != nil {
-				return err
+				t.Fatal(err)
 			}
-			return meta.Put(keySchemaVersion, []byte(strconv.Itoa(i+1)))
-		})
-		if err != nil {
-			t.Fatalf("migration %d: %v", i+1, err)
+			err = bdb.Update(func(tx *bolt.Tx) error {
+				if got, err := readVersion(tx); err != nil || got != i {
+					return fmt.Errorf("before migration %d the file says version %d (%v)", i+1, got, err)
+				}
+				if err := migrations[i](tx); err != nil {
+					return err
+				}
+				meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+				if err != nil {
+					return err
+				}
+				return meta.Put(keySchemaVersion, []byte(strconv.Itoa(i+1)))
+			})
+			if cerr := bdb.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatalf("from version %d, migration %d: %v", v, i+1, err)
+			}
 		}
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if v, _ := db.SchemaVersion(); v != LatestSchema() {
-		t.Fatalf("version %d", v)
+		bdb, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = bdb.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketSettings).Put(keyMTASettings, []byte(`{"hostname":"v`+strconv.Itoa(v)+`.example.test"}`))
+		})
+		if cerr := bdb.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second open finds nothing to migrate
+			db, err := Open(path)
+			if err != nil {
+				t.Fatalf("open a version %d database: %v", v, err)
+			}
+			if got, _ := db.SchemaVersion(); got != LatestSchema() {
+				t.Errorf("version %d database opened at version %d, want %d", v, got, LatestSchema())
+			}
+			if s, err := db.LoadSettings(); err != nil || s.Hostname != "v"+strconv.Itoa(v)+".example.test" {
+				t.Errorf("version %d database lost its settings: %+v %v", v, s, err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 

@@ -39,8 +39,10 @@ type stack struct {
 	socket string
 	inst   mta.Instance
 	smtp   string // Postfix smtpd address
-	// relayPort is the external relay host's port on 127.0.0.1: nothing
-	// listens there until a test starts a postfixtest.NewSink on it.
+	// relay is the external relay host on 127.0.0.1: closed (421, so
+	// mail stays deferred) until a test opens it with openRelay. It holds
+	// its port from the start, so nothing else can take it.
+	relay     *postfixtest.Sink
 	relayPort int
 }
 
@@ -118,7 +120,8 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	}
 	// Mail leaves through a relay host on loopback (closed until a test
 	// opens a sink there): tests never look up MX records.
-	relayPort := postfixtest.FreePort(t)
+	relay := postfixtest.NewClosedSink(t)
+	relayPort := relay.Port
 	settings := store.DefaultSettings()
 	settings.Hostname = "mx.gw.example.test"
 	settings.ExternalRelayHost = "[127.0.0.1]:" + strconv.Itoa(relayPort)
@@ -158,11 +161,18 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	st := &stack{db: db, mgr: mgr, mpa: mpaSrv, admin: ops, queue: q, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen, relayPort: relayPort}
+	st := &stack{db: db, mgr: mgr, mpa: mpaSrv, admin: ops, queue: q, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen, relay: relay, relayPort: relayPort}
 	if err := postfixtest.WaitPort(tcp.Addr().String(), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// openRelay lets the relay host take mail from now on and returns it.
+func (st *stack) openRelay(t *testing.T) *postfixtest.Sink {
+	t.Helper()
+	st.relay.SetClosed(false)
+	return st.relay
 }
 
 // socketClient is an HTTP client for the trusted unix socket.

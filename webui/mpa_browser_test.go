@@ -23,7 +23,7 @@ func TestMPAConsole(t *testing.T) {
 	st := newStack(t)
 	panicsBefore := panics.Total()
 	t.Run("api", func(t *testing.T) { testMPAPipelineAPI(t, st) })
-	sink := postfixtest.NewSink(t, st.relayPort)
+	sink := st.openRelay(t)
 	id := errorEntryViaTemplate(t, st)
 	t.Run("pages", func(t *testing.T) { testMPAPages(t, st, id) })
 	t.Run("browser", func(t *testing.T) { testMPABrowser(t, st, sink, id) })

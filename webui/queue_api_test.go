@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"postdeck/postfix/postfixtest"
 )
 
 // TestQueueAndSendMailAPI: a test mail sent through the API (and the MPA)
@@ -92,7 +90,7 @@ func TestQueueAndSendMailAPI(t *testing.T) {
 		}
 	}
 	// The relay host comes up; a flush delivers everything.
-	sink := postfixtest.NewSink(t, st.relayPort)
+	sink := st.openRelay(t)
 	if r := st.socketDo(t, "POST", "/api/v1/queue/flush", nil); r.Status != 200 {
 		t.Fatalf("flush: %d %s", r.Status, r.Body)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,9 +18,28 @@ import (
 )
 
 // daemon is a `postdeck serve --private-postfix` child process.
+// syncBuffer is the daemon's output: the process writes it while the test
+// reads it (a bare bytes.Buffer was a data race).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 type daemon struct {
 	cmd    *exec.Cmd
-	out    *bytes.Buffer
+	out    *syncBuffer
 	socket string
 	etc    string
 }
@@ -36,7 +56,7 @@ func buildBinary(t *testing.T) string {
 
 func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
 	t.Helper()
-	d := &daemon{out: &bytes.Buffer{}, socket: filepath.Join(base, "run", "ctl.sock"), etc: filepath.Join(base, "postfix", "etc")}
+	d := &daemon{out: &syncBuffer{}, socket: filepath.Join(base, "run", "ctl.sock"), etc: filepath.Join(base, "postfix", "etc")}
 	d.cmd = exec.Command(bin, "serve", "--private-postfix", "--data", filepath.Join(base, "data"),
 		"--postfix-config", d.etc, "--listen", "127.0.0.1:0", "--socket", d.socket,
 		"--smtp-listen", "127.0.0.1:"+strconv.Itoa(smtpPort), "--log-format", "text",

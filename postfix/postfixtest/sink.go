@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ type Sink struct {
 	reject   func(rcpt string) *smtp.SMTPError
 	server   *smtp.Server
 	listener net.Listener
+	closed   atomic.Bool // answer 421 at connect: a relay that is down
 }
 
 // NewSink starts a sink on a free port (or on port, when it is not 0) and
@@ -57,6 +59,20 @@ func NewSink(t testing.TB, port int) *Sink {
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
 }
+
+// NewClosedSink starts a sink on a free port that answers every connection
+// with 421 (Postfix defers, as for a relay that is down) until SetClosed
+// (false). A test keeps the port from the start, so nothing else can take
+// it between choosing it and listening on it.
+func NewClosedSink(t testing.TB) *Sink {
+	t.Helper()
+	s := NewSink(t, 0)
+	s.closed.Store(true)
+	return s
+}
+
+// SetClosed makes the sink refuse (421 at connect) or take mail.
+func (s *Sink) SetClosed(closed bool) { s.closed.Store(closed) }
 
 // Close stops accepting connections (the port becomes closed).
 func (s *Sink) Close() error { return s.server.Close() }
@@ -104,6 +120,9 @@ func (s *Sink) Wait(t testing.TB, n int, timeout time.Duration) []SinkMessage {
 type sinkBackend struct{ s *Sink }
 
 func (b sinkBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if b.s.closed.Load() {
+		return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Closed for this test"}
+	}
 	return &sinkSession{s: b.s, helo: c.Hostname()}, nil
 }
 

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// mutant is one deliberate break: in file, old (which must occur exactly
+// once) becomes new; the tests of pkg matching run must then fail.
+type mutant struct {
+	name string
+	file string
+	old  string
+	new  string
+	pkg  string
+	run  string
+}
+
+var mutants = []mutant{
+	{
+		name: "skip the rollback after a refused reload",
+		file: "mta/manager.go",
+		old:  "if rbErr := m.rollback(p); rbErr != nil {",
+		new:  "if rbErr := error(nil); rbErr != nil {",
+		pkg:  "./mta", run: "^TestRollbackWhen",
+	},
+	{
+		name: "ignore a refused reload",
+		file: "mta/manager.go",
+		old:  "stage, said := m.makeLive(ctx, &res, m.afterSwap, settle)\n\tif said != \"\" {",
+		new:  "stage, said := m.makeLive(ctx, &res, m.afterSwap, settle)\n\tif said != \"\" && false {",
+		pkg:  "./mta", run: "^TestRollbackWhen",
+	},
+	{
+		name: "accept an unknown filter key",
+		file: "queue/filter.go",
+		old:  "\tdec.DisallowUnknownFields()\n\tif err := dec.Decode(&aux); err != nil {",
+		new:  "\tif err := dec.Decode(&aux); err != nil {",
+		pkg:  "./queue", run: "^TestFilterRefusesUnknownKeys$",
+	},
+	{
+		name: "drop the CSRF check",
+		file: "webui/auth.go",
+		old:  "if id.Via == ViaSession && !safeMethod(c.Method()) && !s.validCSRF(c) {",
+		new:  "if false && id.Via == ViaSession && !safeMethod(c.Method()) && !s.validCSRF(c) {",
+		pkg:  "./webui", run: "^TestConsole$/^crawler$",
+	},
+}
+
+func main() {
+	only := flag.String("only", "", "run only the mutants whose name contains this text")
+	keep := flag.Bool("keep", false, "keep the copies of the tree (for a look at a surviving break)")
+	flag.Parse()
+	root, err := os.Getwd()
+	if err != nil {
+		fail(err)
+	}
+	survived, broken, checked := 0, 0, 0
+	start := time.Now()
+	for _, m := range mutants {
+		if *only != "" && !strings.Contains(m.name, *only) {
+			continue
+		}
+		checked++
+		verdict, detail := run(root, m, *keep)
+		switch verdict {
+		case "survived":
+			survived++
+		case "stale":
+			broken++
+		}
+		fmt.Printf("MUTANT %-45s %-8s %s\n", m.name, verdict, detail)
+	}
+	fmt.Printf("mutants: %d checked in %v; %d survived, %d no longer apply\n", checked, time.Since(start).Round(time.Second), survived, broken)
+	if survived > 0 || broken > 0 {
+		os.Exit(1)
+	}
+}
+
+// run applies m to a copy of the tree and runs its tests there.
+func run(root string, m mutant, keep bool) (verdict, detail string) {
+	dir, err := os.MkdirTemp("", "postdeck-mutant-")
+	if err != nil {
+		fail(err)
+	}
+	if !keep {
+		defer os.RemoveAll(dir)
+	}
+	if err := copyTree(root, dir); err != nil {
+		fail(err)
+	}
+	path := filepath.Join(dir, m.file)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return "stale", err.Error()
+	}
+	if n := bytes.Count(src, []byte(m.old)); n != 1 {
+		return "stale", fmt.Sprintf("%s holds the code to break %d times, want once", m.file, n)
+	}
+	if err := os.WriteFile(path, bytes.Replace(src, []byte(m.old), []byte(m.new), 1), 0o644); err != nil {
+		fail(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", m.run, m.pkg)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err = cmd.Run()
+	took := time.Since(start).Round(time.Second)
+	switch {
+	case err == nil && strings.Contains(out.String(), "no tests to run"):
+		return "stale", fmt.Sprintf("no test of %s matches %q", m.pkg, m.run)
+	case err == nil:
+		return "survived", fmt.Sprintf("go test -run %q %s passed (%v)", m.run, m.pkg, took)
+	case strings.Contains(out.String(), "[build failed]") || strings.Contains(out.String(), "[setup failed]"):
+		return "stale", "the broken tree does not build: " + firstLine(out.String())
+	}
+	return "caught", fmt.Sprintf("by %s (%v)", failedTests(out.String()), took)
+}
+
+// failedTests names the failing tests of go test's output.
+func failedTests(out string) string {
+	var names []string
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "--- FAIL: "); ok {
+			names = append(names, strings.Fields(rest)[0])
+		}
+	}
+	if len(names) == 0 {
+		return "a failing test run"
+	}
+	if len(names) > 3 {
+		names = append(names[:3], "...")
+	}
+	return strings.Join(names, ", ")
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return l
+		}
+	}
+	return ""
+}
+
+// copyTree copies the files git tracks (and untracked ones it does not
+// ignore) from root to dir.
+func copyTree(root, dir string) error {
+	cmd := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+	cmd.Dir = root
+	list, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("git ls-files: %w", err)
+	}
+	for _, rel := range strings.Split(strings.TrimRight(string(list), "\x00"), "\x00") {
+		if rel == "" {
+			continue
+		}
+		from, to := filepath.Join(root, rel), filepath.Join(dir, rel)
+		fi, err := os.Lstat(from)
+		if err != nil {
+			continue // deleted in the working tree
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if err := copyFile(from, to, fi.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string, mode os.FileMode) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "mutants:", err)
+	os.Exit(2)
+}
