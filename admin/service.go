@@ -35,6 +35,7 @@ type Service struct {
 	mpa        *mpa.Server
 	spf        atomic.Pointer[jobs.Refresher]
 	log        *slog.Logger
+	tokens     tokenUse // when tokens' last-used times were written
 }
 
 // New returns the operations over cfg. The SPF refresher is attached with
