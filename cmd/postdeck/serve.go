@@ -175,7 +175,7 @@ func serve(args []string) error {
 	if password, err := ops.EnsureFirstAdmin(); err != nil {
 		return err
 	} else if password != "" {
-		log.Warn("first start: created console user admin with a one-time password; change it with `postdeck admin passwd admin`",
+		log.Warn("first start: created console user admin with a one-time password; the first login must replace it (or set one with `postdeck admin passwd admin`)",
 			"username", "admin", "password", password)
 	}
 	// On a server that already runs Postfix, the first start takes its
