@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,9 +106,35 @@ func TestCLIUsersAndTokens(t *testing.T) {
 	if out := ok("", "admin", "list"); !strings.Contains(out, "one-time password not yet replaced") {
 		t.Errorf("admin list does not show the pending one-time password:\n%s", out)
 	}
-	status, body := call(t, hc, "POST", console+"/api/v1/login", `{"username":"admin","password":"`+once+`"}`, nil)
-	if status != 200 || !strings.Contains(body, `"must_change_password":true`) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Timeout: time.Minute, Jar: jar}
+	status, body := call(t, browser, "POST", console+"/api/v1/login", `{"username":"admin","password":"`+once+`"}`, nil)
+	var login struct {
+		CSRF       string `json:"csrf_token"`
+		MustChange bool   `json:"must_change_password"`
+	}
+	if err := json.Unmarshal([]byte(body), &login); status != 200 || err != nil || !login.MustChange {
 		t.Fatalf("first login: %d %s", status, body)
+	}
+	if status, body := call(t, browser, "GET", console+"/api/v1/status", "", nil); status != 403 || !strings.Contains(body, "Set a new password first") {
+		t.Errorf("status with the one-time password's session: %d %s, want 403", status, body)
+	}
+	csrf := map[string]string{"X-CSRF-Token": login.CSRF}
+	if status, body := call(t, browser, "POST", console+"/api/v1/account/password", `{"current_password":"`+once+`","new_password":"admin's own password"}`, csrf); status != 200 {
+		t.Fatalf("set the new password: %d %s", status, body)
+	}
+	if status, _ := call(t, browser, "GET", console+"/api/v1/status", "", nil); status != 200 {
+		t.Errorf("status after the new password: %d", status)
+	}
+	if status, _ := call(t, hc, "POST", console+"/api/v1/login", `{"username":"admin","password":"`+once+`"}`, nil); status != 401 {
+		t.Errorf("the one-time password after the change: %d, want 401", status)
+	}
+
+	if out := ok("", "admin", "list"); strings.Contains(out, "one-time") {
+		t.Errorf("admin list still shows the one-time password:\n%s", out)
 	}
 
 	// Finding 4: passwd never makes anyone an admin.
@@ -177,14 +204,13 @@ func TestCLIUsersAndTokens(t *testing.T) {
 	fails("Token ci does not exist", "", "token", "revoke", "ci")
 	ok("", "admin", "delete", "op1")
 
-	// Root resets the admin's password: the one-time password is dead, and
-	// the new one is the admin's own.
+	// Root sets the admin's password: it logs in, and needs no change.
 	ok("root chose this\n", "admin", "passwd", "admin")
 	if out := ok("", "admin", "list"); strings.Contains(out, "one-time") || strings.Contains(out, "op1") {
 		t.Errorf("admin list after passwd and delete:\n%s", out)
 	}
-	if status, _ := call(t, hc, "POST", console+"/api/v1/login", `{"username":"admin","password":"`+once+`"}`, nil); status != 401 {
-		t.Errorf("the one-time password after admin passwd: %d, want 401", status)
+	if status, body := call(t, hc, "POST", console+"/api/v1/login", `{"username":"admin","password":"root chose this"}`, nil); status != 200 || !strings.Contains(body, `"must_change_password":false`) {
+		t.Errorf("login with root's password: %d %s", status, body)
 	}
 
 	// --trusted-proxies is checked at start, from the flag or the environment.
