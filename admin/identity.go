@@ -15,6 +15,13 @@ type Identity struct {
 	Name string
 	Role string
 	Via  string
+	// MustChangePassword is a console user who logged in with a password
+	// somebody else chose (the first start's one-time password): every
+	// operation but setting a new password refuses.
+	MustChangePassword bool
+	// Owner is, for a bearer token, the console user it acts for ("" for
+	// a token root made on the socket).
+	Owner string
 }
 
 // Actor names the identity in the audit log: "admin (session)".
@@ -44,6 +51,10 @@ const (
 	PermOperate             // operator or admin: queues, Send Mail, error repository
 	PermAdmin               // admin only: configuration, users, backup
 	PermAudit               // admin or auditor: the audit log
+	// PermSelf is any logged-in user acting on their own account (their
+	// password, their session), also one who must still replace a
+	// one-time password.
+	PermSelf
 )
 
 // Allows reports whether role may do what p guards.
@@ -51,7 +62,7 @@ func (p Perm) Allows(role string) bool {
 	switch p {
 	case PermPublic:
 		return true
-	case PermRead:
+	case PermRead, PermSelf:
 		return store.ValidRole(role)
 	case PermOperate:
 		return role == store.RoleAdmin || role == store.RoleOperator
@@ -63,8 +74,15 @@ func (p Perm) Allows(role string) bool {
 	return false
 }
 
+// ErrMustChangePassword refuses every operation of a user who must first
+// replace a one-time password.
+var ErrMustChangePassword = store.Forbidden("Set a new password first: the one-time password allows nothing else (console: Change password; API: POST /api/v1/account/password)")
+
 // need checks that id may do what p guards.
 func need(id Identity, p Perm) error {
+	if id.MustChangePassword && p != PermSelf && p != PermPublic {
+		return ErrMustChangePassword
+	}
 	if p.Allows(id.Role) {
 		return nil
 	}

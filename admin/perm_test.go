@@ -22,6 +22,9 @@ var opPerms = map[string]Perm{
 	"SaveSettings": PermAdmin, "SaveMainConfig": PermAdmin, "SaveMap": PermAdmin, "DeleteMap": PermAdmin,
 	"SavePipeline": PermAdmin, "AddSPFSource": PermAdmin, "RemoveSPFSource": PermAdmin, "RefreshSPF": PermAdmin,
 	"SaveUser": PermAdmin, "CreateToken": PermAdmin, "Backup": PermAdmin, "Restore": PermAdmin, "Reapply": PermAdmin,
+	"AddUser": PermAdmin, "ListUsers": PermAdmin, "SetRole": PermAdmin, "DeleteUser": PermAdmin,
+	"ListTokens": PermAdmin, "RevokeToken": PermAdmin,
+	"ChangeOwnPassword": PermSelf,
 }
 
 // TestEveryOperationChecksItsPermission calls every operation that takes

@@ -40,6 +40,7 @@ type Service struct {
 	verify     func(ctx context.Context, path string) error
 	spf        atomic.Pointer[jobs.Refresher]
 	log        *slog.Logger
+	tokens     tokenUse // when tokens' last-used times were written
 
 	pipelineMu sync.Mutex // one pipeline save at a time (compare, then put)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -23,7 +22,7 @@ const (
 
 // UserRequest creates a user or changes one's password. Role is required
 // for a new user; for an existing one an empty Role keeps the role it has
-// (a password change never changes a role).
+// (a password change never changes a role; SetRole does, with its checks).
 type UserRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
@@ -37,13 +36,14 @@ type UserResult struct {
 	Created  bool   `json:"created"`
 }
 
-// SaveUser creates a user or sets an existing user's password (and role,
-// when given).
+// SaveUser creates a user or sets an existing user's password (the CLI's
+// admin add and admin passwd). A password set this way is the user's
+// own from then on: it clears a must-change mark.
 func (s *Service) SaveUser(ctx context.Context, id Identity, in UserRequest) (UserResult, error) {
 	if err := need(id, PermAdmin); err != nil {
 		return UserResult{}, err
 	}
-	action := "user " + truncate(in.Username, 64)
+	action := "user " + auditName(in.Username)
 	res, err := s.saveUser(in)
 	if err != nil {
 		s.auditFailure(id, action, err)
@@ -61,7 +61,7 @@ func (s *Service) saveUser(in UserRequest) (UserResult, error) {
 	if err := store.ValidUsername(in.Username); err != nil {
 		return UserResult{}, err
 	}
-	if err := checkPassword(in.Password); err != nil {
+	if err := checkPassword("password", in.Password); err != nil {
 		return UserResult{}, err
 	}
 	old, err := s.db.GetUser(in.Username)
@@ -69,87 +69,283 @@ func (s *Service) saveUser(in UserRequest) (UserResult, error) {
 	if err != nil && !created {
 		return UserResult{}, err
 	}
-	role := in.Role
 	switch {
-	case role == "" && created:
+	case in.Role == "" && created:
 		return UserResult{}, store.Invalid("role", "Role is required for a new user: admin, operator or auditor")
-	case role == "":
-		role = old.Role
-	case !store.ValidRole(role):
+	case in.Role != "" && !store.ValidRole(in.Role):
 		return UserResult{}, store.Invalid("role", "Role must be admin, operator or auditor")
+	case !created && in.Role != "" && in.Role != old.Role:
+		return UserResult{}, &store.UserError{Kind: store.ErrConflict, Field: "role", Msg: store.Sentence(
+			"User %s exists with the role %s: a password change keeps it; change roles with `postdeck admin role %s ROLE` or on the Users page", in.Username, old.Role, in.Username)}
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcrypt.DefaultCost)
+	hash, err := hashPassword(in.Password)
 	if err != nil {
-		return UserResult{}, fmt.Errorf("hash password: %w", err)
+		return UserResult{}, err
 	}
-	u := store.User{Username: in.Username, PasswordHash: hash, Role: role, Created: time.Now().UTC()}
 	if !created {
-		u.Created = old.Created
+		u, err := s.db.SetPassword(in.Username, hash, false)
+		if err != nil {
+			return UserResult{}, err
+		}
+		return UserResult{Username: u.Username, Role: u.Role}, nil
 	}
+	u := store.User{Username: in.Username, PasswordHash: hash, Role: in.Role, Created: time.Now().UTC()}
 	if err := s.db.PutUser(u); err != nil {
 		return UserResult{}, err
 	}
-	return UserResult{Username: u.Username, Role: u.Role, Created: created}, nil
+	return UserResult{Username: u.Username, Role: u.Role, Created: true}, nil
 }
 
-func checkPassword(p string) error {
+// AddUser creates a user that does not exist yet (the console's form,
+// where a name typed twice must not reset somebody's password).
+func (s *Service) AddUser(ctx context.Context, id Identity, in UserRequest) (UserResult, error) {
+	if err := need(id, PermAdmin); err != nil {
+		return UserResult{}, err
+	}
+	action := "user " + auditName(in.Username)
+	res, err := s.addUser(in)
+	if err != nil {
+		s.auditFailure(id, action, err)
+		return UserResult{}, err
+	}
+	s.audit(id, action, ResultDone, "created; role "+res.Role, "")
+	return res, nil
+}
+
+func (s *Service) addUser(in UserRequest) (UserResult, error) {
+	if err := store.ValidUsername(in.Username); err != nil {
+		return UserResult{}, err
+	}
+	if in.Role == "" {
+		return UserResult{}, store.Invalid("role", "Role is required for a new user: admin, operator or auditor")
+	}
+	if !store.ValidRole(in.Role) {
+		return UserResult{}, store.Invalid("role", "Role must be admin, operator or auditor")
+	}
+	if err := checkPassword("password", in.Password); err != nil {
+		return UserResult{}, err
+	}
+	hash, err := hashPassword(in.Password)
+	if err != nil {
+		return UserResult{}, err
+	}
+	u := store.User{Username: in.Username, PasswordHash: hash, Role: in.Role, Created: time.Now().UTC()}
+	if err := s.db.AddUser(u); err != nil {
+		return UserResult{}, err
+	}
+	return UserResult{Username: u.Username, Role: u.Role, Created: true}, nil
+}
+
+// UserInfo is a user as the list shows it, without secrets.
+type UserInfo struct {
+	Username           string    `json:"username"`
+	Role               string    `json:"role"`
+	Created            time.Time `json:"created"`
+	MustChangePassword bool      `json:"must_change_password"`
+	// Tokens counts the bearer tokens the user owns.
+	Tokens int `json:"tokens"`
+}
+
+// ListUsers lists the console users.
+func (s *Service) ListUsers(ctx context.Context, id Identity) ([]UserInfo, error) {
+	if err := need(id, PermAdmin); err != nil {
+		return nil, err
+	}
+	users, err := s.db.ListUsers()
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := s.db.ListTokens()
+	if err != nil {
+		return nil, err
+	}
+	owned := map[string]int{}
+	for _, t := range tokens {
+		owned[t.Owner]++
+	}
+	out := make([]UserInfo, 0, len(users))
+	for _, u := range users {
+		out = append(out, UserInfo{Username: u.Username, Role: u.Role, Created: u.Created, MustChangePassword: u.MustChangePassword, Tokens: owned[u.Username]})
+	}
+	return out, nil
+}
+
+// RoleRequest changes a user's role.
+type RoleRequest struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+}
+
+// RoleResult says what a role change did.
+type RoleResult struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	OldRole  string `json:"old_role"`
+	// CappedTokens are the user's tokens lowered to the new role.
+	CappedTokens []string `json:"capped_tokens"`
+}
+
+// SetRole changes a user's role: the user's console sessions end (they log
+// in again with the new role) and the user's tokens are lowered to at most
+// the new role. The last administrator keeps the admin role.
+func (s *Service) SetRole(ctx context.Context, id Identity, in RoleRequest) (RoleResult, error) {
+	if err := need(id, PermAdmin); err != nil {
+		return RoleResult{}, err
+	}
+	action := "user " + auditName(in.Username)
+	res, err := s.setRole(in)
+	if err != nil {
+		s.auditFailure(id, action, err)
+		return RoleResult{}, err
+	}
+	detail := "role " + res.OldRole + " -> " + res.Role
+	if res.OldRole == res.Role {
+		detail = "role " + res.Role + " unchanged"
+	}
+	if len(res.CappedTokens) > 0 {
+		detail += "; tokens lowered to " + res.Role + ": " + strings.Join(res.CappedTokens, ", ")
+	}
+	s.audit(id, action, ResultDone, detail, "")
+	return res, nil
+}
+
+func (s *Service) setRole(in RoleRequest) (RoleResult, error) {
+	if err := store.ValidUsername(in.Username); err != nil {
+		return RoleResult{}, err
+	}
+	switch {
+	case in.Role == "":
+		return RoleResult{}, store.Invalid("role", "Role is required: admin, operator or auditor")
+	case !store.ValidRole(in.Role):
+		return RoleResult{}, store.Invalid("role", "Role must be admin, operator or auditor")
+	}
+	ch, err := s.db.SetUserRole(in.Username, in.Role)
+	if err != nil {
+		return RoleResult{}, err
+	}
+	if ch.Capped == nil {
+		ch.Capped = []string{}
+	}
+	return RoleResult{Username: in.Username, Role: in.Role, OldRole: ch.OldRole, CappedTokens: ch.Capped}, nil
+}
+
+// DeleteResult says what deleting a user did.
+type DeleteResult struct {
+	Username string `json:"username"`
+	// RevokedTokens are the user's tokens, revoked with it.
+	RevokedTokens []string `json:"revoked_tokens"`
+}
+
+// DeleteUser deletes a user: its console sessions end and the tokens it
+// owns are revoked. The last administrator cannot be deleted.
+func (s *Service) DeleteUser(ctx context.Context, id Identity, name string) (DeleteResult, error) {
+	if err := need(id, PermAdmin); err != nil {
+		return DeleteResult{}, err
+	}
+	action := "user " + auditName(name)
+	res, err := s.deleteUser(name)
+	if err != nil {
+		s.auditFailure(id, action, err)
+		return DeleteResult{}, err
+	}
+	detail := "deleted"
+	if len(res.RevokedTokens) > 0 {
+		detail += "; tokens revoked: " + strings.Join(res.RevokedTokens, ", ")
+	}
+	s.audit(id, action, ResultDone, detail, "")
+	return res, nil
+}
+
+func (s *Service) deleteUser(name string) (DeleteResult, error) {
+	if err := store.ValidUsername(name); err != nil {
+		return DeleteResult{}, err
+	}
+	revoked, err := s.db.DeleteUser(name)
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	if revoked == nil {
+		revoked = []string{}
+	}
+	return DeleteResult{Username: name, RevokedTokens: revoked}, nil
+}
+
+// PasswordChange is a user setting their own password.
+type PasswordChange struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// ErrWrongCurrentPassword is a password change whose current password is
+// wrong; the edge counts it as a failed login.
+var ErrWrongCurrentPassword = &store.UserError{Kind: store.ErrInvalid, Field: "current_password", Msg: "The current password is wrong."}
+
+// ChangeOwnPassword sets the caller's own password, proven by the current
+// one. It is the one operation open to a user who must replace a one-time
+// password; afterwards that password no longer works. The user's other
+// sessions end (the edge starts a new one for this caller).
+func (s *Service) ChangeOwnPassword(ctx context.Context, id Identity, in PasswordChange) (store.User, error) {
+	if err := need(id, PermSelf); err != nil {
+		return store.User{}, err
+	}
+	if id.Via != ViaSession {
+		return store.User{}, store.Forbidden("Only a console user has a password of their own: root and tokens have none (set a user's password with postdeck admin passwd USER)")
+	}
+	action := "user " + auditName(id.Name)
+	u, wasOneTime, err := s.changeOwnPassword(id.Name, in)
+	if err != nil {
+		s.auditFailure(id, action, err)
+		return store.User{}, err
+	}
+	detail := "password changed by the user"
+	if wasOneTime {
+		detail += "; the one-time password no longer works"
+	}
+	s.audit(id, action, ResultDone, detail, "")
+	return u, nil
+}
+
+func (s *Service) changeOwnPassword(name string, in PasswordChange) (store.User, bool, error) {
+	if in.CurrentPassword == "" {
+		return store.User{}, false, store.Invalid("current_password", "Current password is required")
+	}
+	if err := checkPassword("new_password", in.NewPassword); err != nil {
+		return store.User{}, false, err
+	}
+	u, err := s.db.GetUser(name)
+	if err != nil {
+		return store.User{}, false, err
+	}
+	if len(in.CurrentPassword) > MaxPassword || compareHashAndPassword(u.PasswordHash, []byte(in.CurrentPassword)) != nil {
+		return store.User{}, false, ErrWrongCurrentPassword
+	}
+	if in.NewPassword == in.CurrentPassword {
+		return store.User{}, false, store.Invalid("new_password", "The new password must differ from the current one")
+	}
+	hash, err := hashPassword(in.NewPassword)
+	if err != nil {
+		return store.User{}, false, err
+	}
+	nu, err := s.db.SetPassword(name, hash, false)
+	return nu, u.MustChangePassword, err
+}
+
+func checkPassword(field, p string) error {
 	if len(p) < MinPassword {
-		return store.Invalid("password", "Password must have at least %d characters", MinPassword)
+		return store.Invalid(field, "Password must have at least %d characters", MinPassword)
 	}
 	if len(p) > MaxPassword {
-		return store.Invalid("password", "Password must have at most %d bytes", MaxPassword)
+		return store.Invalid(field, "Password must have at most %d bytes", MaxPassword)
 	}
 	return nil
 }
 
-// TokenRequest makes a bearer token for the API.
-type TokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-}
-
-// TokenResult carries the new token's secret, shown once; only its hash is
-// stored.
-type TokenResult struct {
-	Name  string `json:"name"`
-	Role  string `json:"role"`
-	Token string `json:"token"`
-}
-
-// CreateToken makes a bearer token with a role (admin when none is given).
-func (s *Service) CreateToken(ctx context.Context, id Identity, in TokenRequest) (TokenResult, error) {
-	if err := need(id, PermAdmin); err != nil {
-		return TokenResult{}, err
-	}
-	action := "token " + truncate(in.Name, 64)
-	res, err := s.createToken(in)
+func hashPassword(p string) ([]byte, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(p), bcrypt.DefaultCost)
 	if err != nil {
-		s.auditFailure(id, action, err)
-		return TokenResult{}, err
+		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	s.audit(id, action, "created", "role "+res.Role, "")
-	return res, nil
-}
-
-func (s *Service) createToken(in TokenRequest) (TokenResult, error) {
-	if err := store.ValidUsername(in.Name); err != nil {
-		return TokenResult{}, store.Invalid("name", "Token name must be 1 to 64 lowercase letters, digits, '.', '_' or '-'")
-	}
-	if in.Role == "" {
-		in.Role = store.RoleAdmin
-	}
-	if !store.ValidRole(in.Role) {
-		return TokenResult{}, store.Invalid("role", "Role must be admin, operator or auditor")
-	}
-	secret, err := randomSecret(32)
-	if err != nil {
-		return TokenResult{}, err
-	}
-	t := store.Token{Name: in.Name, Role: in.Role, Created: time.Now().UTC()}
-	if err := s.db.PutToken(secret, t); err != nil {
-		return TokenResult{}, err
-	}
-	return TokenResult{Name: t.Name, Role: t.Role, Token: secret}, nil
+	return hash, nil
 }
 
 func randomSecret(n int) (string, error) {
@@ -160,59 +356,6 @@ func randomSecret(n int) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// TokenIdentity resolves a bearer token's secret.
-func (s *Service) TokenIdentity(secret string) (Identity, error) {
-	t, err := s.db.LookupToken(secret)
-	if err != nil {
-		return Identity{}, err
-	}
-	return Identity{Name: "token:" + t.Name, Role: t.Role, Via: ViaToken}, nil
-}
-
-// ErrBadLogin is a failed login: unknown user and wrong password are one
-// error, so that an answer tells nothing about which names exist.
-var ErrBadLogin = errors.New("wrong username or password")
-
-var (
-	dummyOnce sync.Once
-	dummyHash []byte
-)
-
-// dummyBcrypt is compared against when a login cannot succeed (an unknown
-// user, a password over 72 bytes), so that every login costs one bcrypt.
-func dummyBcrypt() []byte {
-	dummyOnce.Do(func() {
-		h, err := bcrypt.GenerateFromPassword([]byte("postdeck dummy password"), bcrypt.DefaultCost)
-		if err != nil {
-			panic(err) // only on a broken random source
-		}
-		dummyHash = h
-	})
-	return dummyHash
-}
-
-// Authenticate checks a username and password with the same work for
-// every outcome (one bcrypt comparison) and returns the user, or
-// ErrBadLogin. Rate limits are the caller's (they depend on the network).
-func (s *Service) Authenticate(ctx context.Context, username, password string) (store.User, error) {
-	username = strings.ToLower(strings.TrimSpace(username))
-	u, err := s.db.GetUser(username)
-	hash := u.PasswordHash
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		hash = dummyBcrypt()
-	case err != nil:
-		return store.User{}, err
-	case len(password) > MaxPassword:
-		hash = dummyBcrypt()
-	}
-	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
-	if err == nil && len(password) <= MaxPassword && ok {
-		return u, nil
-	}
-	return store.User{}, ErrBadLogin
-}
-
 // SessionUser returns a user for a console session check.
 func (s *Service) SessionUser(name string) (store.User, error) { return s.db.GetUser(name) }
 
@@ -221,7 +364,8 @@ func (s *Service) UsersGeneration() uint64 { return s.db.UsersGeneration() }
 
 // EnsureFirstAdmin creates the user "admin" with a random one-time password
 // when there is no user yet, and returns the password ("" when users
-// existed). The daemon prints it once.
+// existed). The daemon prints it once. The first login with it may do
+// nothing but set a new password, after which it no longer works.
 func (s *Service) EnsureFirstAdmin() (string, error) {
 	n, err := s.db.CountUsers()
 	if err != nil || n > 0 {
@@ -231,13 +375,13 @@ func (s *Service) EnsureFirstAdmin() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := hashPassword(password)
 	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	if err := s.db.PutUser(store.User{Username: "admin", PasswordHash: hash, Role: store.RoleAdmin, Created: time.Now().UTC()}); err != nil {
 		return "", err
 	}
-	s.audit(System("system"), "user admin", ResultDone, "created at first start with a one-time password; role admin", "")
+	if err := s.db.PutUser(store.User{Username: "admin", PasswordHash: hash, Role: store.RoleAdmin, Created: time.Now().UTC(), MustChangePassword: true}); err != nil {
+		return "", err
+	}
+	s.audit(System("system"), "user admin", ResultDone, "created at first start with a one-time password, to be replaced at the first login; role admin", "")
 	return password, nil
 }

@@ -20,9 +20,12 @@
 //	audit
 //	  <seq big-endian u64> -> AuditEntry (JSON)
 //	users
-//	  <username>          -> User (JSON, bcrypt hash)
+//	  <username>          -> User (JSON, bcrypt hash; must_change_password
+//	                         while a one-time password is not replaced)
 //	tokens
-//	  <sha256 hex>        -> Token (JSON; the secret itself is never stored)
+//	  <sha256 hex>        -> Token (JSON; the secret itself is never stored;
+//	                         owner: the user it acts for, "" for root's;
+//	                         expires, last_used: optional times; names unique)
 //	mpa_spool
 //	  <spool id>          -> SpoolEntry (JSON; see mpa.go)
 //	mpa_errors

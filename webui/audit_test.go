@@ -8,15 +8,17 @@ import (
 	"testing"
 
 	"postdeck/admin"
+
+	"golang.org/x/crypto/bcrypt"
+
 	"postdeck/queue"
+	"postdeck/store"
 )
 
 // notAudited are the routes with an unsafe method that change no
 // administrator state: sessions, and questions that only read.
 var notAudited = map[string]string{
-	"POST /api/v1/login":             "a session, not a change",
 	"POST /api/v1/logout":            "a session, not a change",
-	"POST /login":                    "a session, not a change",
 	"POST /logout":                   "a session, not a change",
 	"POST /api/v1/maps/:name/lookup": "asks Postfix, changes nothing",
 	"POST /api/v1/mpa/preview":       "renders a template, changes nothing",
@@ -115,6 +117,52 @@ func TestAuditOnePerAction(t *testing.T) {
 		{"POST /api/v1/users", api("POST", "/api/v1/users", map[string]string{"username": "newop", "password": "a long password", "role": "operator"}), root},
 		{"POST /api/v1/tokens", api("POST", "/api/v1/tokens", map[string]string{"name": "monitor", "role": "auditor"}), root},
 	}
+	// Logins (one entry per attempt, success or failure), a user's own
+	// password, users and tokens through the API and the console.
+	pwHash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.db.PutUser(store.User{Username: "pwuser", PasswordHash: pwHash, Role: store.RoleAuditor}); err != nil {
+		t.Fatal(err)
+	}
+	pw := st.login(t, "pwuser")
+	const fromHere = "newop (from 127.0.0.1)"
+	calls = append(calls,
+		call{"POST /api/v1/login", func() int {
+			return st.client(t).send("POST", "/api/v1/login", `{"username":"newop","password":"a long password"}`, "application/json", nil).Status
+		}, fromHere},
+		call{"POST /api/v1/login", func() int {
+			return st.client(t).send("POST", "/api/v1/login", `{"username":"newop","password":"a wrong password"}`, "application/json", nil).Status
+		}, fromHere},
+		call{"POST /login", func() int {
+			f := st.client(t)
+			f.get("/login")
+			return f.send("POST", "/login", url.Values{"username": {"newop"}, "password": {"a long password"}, loginField: {f.cookie(loginCookie)}}.Encode(), "application/x-www-form-urlencoded", nil).Status
+		}, fromHere},
+		call{"POST /api/v1/account/password", func() int {
+			r := pw.send("POST", "/api/v1/account/password", `{"current_password":"`+testPassword+`","new_password":"second password"}`, "application/json", map[string]string{csrfHeader: pw.csrf})
+			var lr loginResponse
+			if r.Status == 200 {
+				r.decodeInto(t, &lr)
+				pw.csrf = lr.CSRFToken
+			}
+			return r.Status
+		}, "pwuser (session)"},
+		call{"POST /account/password", func() int {
+			return pw.postForm("/account/password", url.Values{"current_password": {"second password"}, "new_password": {"third password"}, "confirm_password": {"third password"}}, true).Status
+		}, "pwuser (session)"},
+		call{"PUT /api/v1/users/:name/role", api("PUT", "/api/v1/users/newop/role", map[string]string{"role": "auditor"}), root},
+		call{"PUT /api/v1/users/:name/role", api("PUT", "/api/v1/users/admin/role", map[string]string{"role": "auditor"}), root}, // the last admin: refused
+		call{"DELETE /api/v1/users/:name", api("DELETE", "/api/v1/users/newop", nil), root},
+		call{"DELETE /api/v1/tokens/:name", api("DELETE", "/api/v1/tokens/monitor", nil), root},
+		call{"POST /users", form("/users", url.Values{"username": {"webuser"}, "password": {"a long password"}, "role": {"operator"}}), web},
+		call{"POST /users/:name/role", form("/users/webuser/role", url.Values{"role": {"auditor"}}), web},
+		call{"POST /users/:name/delete", form("/users/webuser/delete", url.Values{}), web},
+		call{"POST /tokens", form("/tokens", url.Values{"name": {"webtok"}, "role": {"auditor"}, "expires": {"30d"}}), web},
+		call{"POST /tokens/:name/revoke", form("/tokens/webtok/revoke", url.Values{}), web},
+	)
+
 	// A refused action writes one entry too ("refused"); a request the
 	// edge cannot read (bad JSON, a missing field) is not an action.
 	badSettings := settings()

@@ -1,6 +1,8 @@
 package webui
 
 import (
+	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +34,7 @@ const (
 	permOperate = admin.PermOperate
 	permAdmin   = admin.PermAdmin
 	permAudit   = admin.PermAudit
+	permSelf    = admin.PermSelf
 )
 
 // identity returns the caller, if authenticated.
@@ -47,19 +50,26 @@ func who(c *fiber.Ctx) Identity {
 	return id
 }
 
+// localBadToken marks a request whose bearer token was refused.
+const localBadToken = "bad-token"
+
 // authenticate finds the caller from a bearer token or a session cookie. It
-// rejects nothing itself: each route's need() does.
+// rejects nothing itself: each route's need() does, so that public routes
+// (/healthz, /login, static files) answer whatever credentials come with
+// them. Only the Bearer scheme is read: other schemes (Basic, which
+// proxies forward) are ignored, as if absent. A bearer token that is
+// refused does not fall back to the session cookie.
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	if h := c.Get(fiber.HeaderAuthorization); h != "" {
-		secret, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || secret == "" {
-			return fiber.NewError(fiber.StatusUnauthorized, "malformed Authorization header: use Bearer TOKEN")
-		}
+	if secret, ok := bearerSecret(c.Get(fiber.HeaderAuthorization)); ok {
 		id, err := s.admin.TokenIdentity(secret)
-		if err != nil {
-			return fiber.NewError(fiber.StatusUnauthorized, "unknown or revoked token")
+		switch {
+		case err == nil:
+			c.Locals(localIdentity, id)
+		case errors.Is(err, admin.ErrBadToken):
+			c.Locals(localBadToken, true)
+		default:
+			return err
 		}
-		c.Locals(localIdentity, id)
 		return c.Next()
 	}
 	if id, ok := s.sessionIdentity(c); ok {
@@ -68,8 +78,24 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// bearerSecret reads "Bearer SECRET" (the scheme in any case, RFC 7235);
+// ok is false for any other scheme or none.
+func bearerSecret(h string) (secret string, ok bool) {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// errBadToken answers a refused bearer token.
+var errBadToken = fiber.NewError(fiber.StatusUnauthorized, "unknown, expired or revoked token")
+
 // need guards a route: 401 without identity, 403 when the role is not
-// enough, 403 for a session's unsafe request without its CSRF token.
+// enough, 403 for a session's unsafe request without its CSRF token, and
+// for a user who must first replace a one-time password, a redirect to
+// the password page (pages) or 403 (everything else) on every route but
+// their own account's.
 func (s *Server) need(p perm) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if p == permPublic {
@@ -77,7 +103,20 @@ func (s *Server) need(p perm) fiber.Handler {
 		}
 		id, ok := identity(c)
 		if !ok {
+			if bad, _ := c.Locals(localBadToken).(bool); bad {
+				return errBadToken
+			}
 			return errUnauthorized
+		}
+		if id.MustChangePassword && p != permSelf {
+			if wantsHTML(c) && c.Method() == fiber.MethodGet {
+				to := passwordPath
+				if next := safeNext(string(c.Request().URI().RequestURI())); next != "/" {
+					to += "?next=" + url.QueryEscape(next)
+				}
+				return c.Redirect(to, fiber.StatusSeeOther)
+			}
+			return admin.ErrMustChangePassword
 		}
 		if !p.Allows(id.Role) {
 			return fiber.NewError(fiber.StatusForbidden, "your role ("+id.Role+") may not do this")

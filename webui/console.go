@@ -6,14 +6,11 @@ import (
 	"time"
 )
 
-// Session and login defaults; Config can shorten or lengthen them.
+// Session defaults; Config can shorten or lengthen them. The login
+// limits are in login_limit.go.
 const (
 	defaultSessionIdle   = 30 * time.Minute
 	defaultSessionMaxAge = 12 * time.Hour
-	// loginWindow and loginMaxFailures: the 11th failure within a minute,
-	// from one client or for one username, is refused with 429.
-	loginWindow      = time.Minute
-	loginMaxFailures = 10
 	// statusTTL is how long the dashboard reuses `postfix status`: it runs
 	// a command, too slow to run on every page view.
 	statusTTL = 2 * time.Second
@@ -43,7 +40,7 @@ func newConsole(cfg Config, running func(context.Context) bool) *console {
 		views:    loadViews(static),
 		static:   static,
 		sessions: newSessionStore(idle, maxAge, time.Now),
-		limiter:  newLoginLimiter(loginWindow, loginMaxFailures, time.Now),
+		limiter:  newLoginLimiter(time.Now),
 		status:   &statusCache{ttl: statusTTL, probe: running},
 	}
 }

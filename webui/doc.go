@@ -10,6 +10,15 @@
 //
 // Two listeners share the handlers: the TCP listener (console and API;
 // session cookie with CSRF token, or bearer token) and the root-only unix
-// socket the CLI uses (trusted, no login). fiber runs with Immutable set,
-// so no string from a request aliases fasthttp's reused buffers.
+// socket the CLI uses (trusted, no login). Callers are found in auth.go
+// (Authorization: Bearer; other schemes are ignored) and session.go; a
+// user who logged in with a one-time password may only open the password
+// page (page_password.go). Logins are limited per client address and user
+// name (login_limit.go); the client's address is the peer's or, behind a
+// --trusted-proxies proxy, X-Forwarded-For's (client_addr.go).
+//
+// fiber runs with Immutable set, so no string from a request aliases
+// fasthttp's reused buffers; []byte views (c.Body(), PostArgs().Peek) are
+// still the request's and are converted with string() before they are
+// kept. Metrics labels come from bounded sets (metrics.go).
 package webui

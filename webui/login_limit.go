@@ -2,35 +2,269 @@ package webui
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// loginLimiter counts failed logins per client address and per username in
-// a sliding window. Once either has max failures in the window, further
-// attempts are refused (429) without checking the password, until the
-// oldest failure leaves the window.
+// Login throttling. Failures are counted three ways:
+//
+//   - per (client address, user name): five failures are free, then each
+//     further one doubles the wait before the next attempt of that pair
+//     (1 s after the 5th, 2 s after the 6th, ... at most 15 minutes). A
+//     pair is forgotten an hour after its last failure, or at once when
+//     it logs in. So a guesser at one address slows down exponentially,
+//     and nobody elsewhere notices: the right password from another
+//     address is checked as usual.
+//   - per client address, all user names: 30 failures within 10 minutes
+//     stop that address (a password sprayer trying many names).
+//   - globally: 120 failures within a minute, from everywhere, stop all
+//     logins until the minute has passed. No single address can reach
+//     this alone (its own ceiling is far lower); it bounds what a
+//     distributed guesser gets, and the bcrypt work it costs.
+//
+// A refused attempt is not checked (no bcrypt) and does not count as a
+// failure. Client addresses are the peer's, or X-Forwarded-For's behind a
+// trusted proxy (clientAddr); IPv6 clients count per /64.
+const (
+	pairFreeFailures  = 5
+	pairBackoffBase   = time.Second
+	pairBackoffMax    = 15 * time.Minute
+	pairForget        = time.Hour
+	addrMaxFailures   = 30
+	addrWindow        = 10 * time.Minute
+	globalMaxFailures = 120
+	globalWindowSecs  = 60
+	// maxLimiterKeys bounds each map of the limiter; at the global
+	// ceiling an hour of failures is 7,200 pairs.
+	maxLimiterKeys = 100000
+)
+
+// Scopes of a refusal, for the message and the audit entry.
+const (
+	limitPair    = "user and address"
+	limitAddress = "address"
+	limitGlobal  = "global"
+)
+
+// limitDecision is whether an attempt may be checked, and if not, for how
+// long and why. report is true for the first refusal of a lockout, the
+// one that goes to the audit log (every refusal is not written, so that
+// refusing stays cheap and cannot flood the log).
+type limitDecision struct {
+	ok         bool
+	retryAfter time.Duration
+	scope      string
+	report     bool
+}
+
+// loginLimiter holds the failure counts in memory (a restart forgets them).
 type loginLimiter struct {
-	window time.Duration
-	max    int
-	now    func() time.Time
-
-	mu       sync.Mutex
-	failures map[string][]time.Time // "ip:ADDR" or "user:NAME" -> failure times, oldest first
+	mu     sync.Mutex
+	now    func() time.Time // read under mu: tests set it with setClock
+	pairs  map[string]*pairState
+	addrs  map[string]*addrState
+	global [globalWindowSecs]secondCount
+	// globalLocked is set while the global ceiling refuses (its first
+	// refusal is reported).
+	globalLocked bool
 }
 
-// maxLimiterKeys bounds the limiter's memory when an attacker sprays
-// usernames; beyond it, entries without a recent failure are dropped first.
-const maxLimiterKeys = 100000
-
-func newLoginLimiter(window time.Duration, max int, now func() time.Time) *loginLimiter {
-	return &loginLimiter{window: window, max: max, now: now, failures: map[string][]time.Time{}}
+type pairState struct {
+	failures int
+	last     time.Time // the last failure
+	until    time.Time // no attempt before this
+	reported bool      // this lockout's first refusal was reported
 }
 
-// limitKeys are the counters one attempt touches.
-func limitKeys(clientIP, username string) []string {
-	return []string{"ip:" + clientKey(clientIP), "user:" + strings.ToLower(username)}
+type addrState struct {
+	times    []time.Time // failures within addrWindow, oldest first, at most addrMaxFailures
+	reported bool
+}
+
+type secondCount struct {
+	sec int64
+	n   int
+}
+
+func newLoginLimiter(now func() time.Time) *loginLimiter {
+	l := &loginLimiter{now: now}
+	l.reset()
+	return l
+}
+
+// setClock replaces the time source (tests).
+func (l *loginLimiter) setClock(now func() time.Time) {
+	l.mu.Lock()
+	l.now = now
+	l.mu.Unlock()
+}
+
+// reset forgets every failure (tests).
+func (l *loginLimiter) reset() {
+	l.mu.Lock()
+	l.pairs = map[string]*pairState{}
+	l.addrs = map[string]*addrState{}
+	l.global = [globalWindowSecs]secondCount{}
+	l.globalLocked = false
+	l.mu.Unlock()
+}
+
+// check decides whether an attempt of username from clientIP may be
+// checked at all.
+func (l *loginLimiter) check(clientIP, username string) limitDecision {
+	ak := clientKey(clientIP)
+	pk := pairKey(ak, username)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if st := l.pairs[pk]; st != nil {
+		if now.Sub(st.last) > pairForget && !now.Before(st.until) {
+			delete(l.pairs, pk)
+		} else if now.Before(st.until) {
+			d := limitDecision{retryAfter: st.until.Sub(now), scope: limitPair, report: !st.reported}
+			st.reported = true
+			return d
+		}
+	}
+	if st := l.addrs[ak]; st != nil {
+		st.times = recent(st.times, now, addrWindow)
+		switch {
+		case len(st.times) >= addrMaxFailures:
+			d := limitDecision{retryAfter: st.times[0].Add(addrWindow).Sub(now), scope: limitAddress, report: !st.reported}
+			st.reported = true
+			return d
+		case len(st.times) == 0:
+			delete(l.addrs, ak)
+		default:
+			st.reported = false
+		}
+	}
+	if n, oldest := l.globalCountLocked(now); n >= globalMaxFailures {
+		d := limitDecision{retryAfter: time.Unix(oldest+globalWindowSecs, 0).Sub(now), scope: limitGlobal, report: !l.globalLocked}
+		l.globalLocked = true
+		return d
+	}
+	l.globalLocked = false
+	return limitDecision{ok: true}
+}
+
+// fail records a failed attempt.
+func (l *loginLimiter) fail(clientIP, username string) {
+	ak := clientKey(clientIP)
+	pk := pairKey(ak, username)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	st := l.pairs[pk]
+	if st != nil && now.Sub(st.last) > pairForget && !now.Before(st.until) {
+		*st = pairState{} // forgotten: count afresh
+	}
+	if st == nil && l.roomLocked(now) {
+		st = &pairState{}
+		l.pairs[pk] = st
+	}
+	if st != nil {
+		st.failures++
+		st.last = now
+		if st.failures >= pairFreeFailures {
+			st.until = now.Add(backoff(st.failures))
+			st.reported = false
+		}
+	}
+	as := l.addrs[ak]
+	if as == nil && len(l.addrs) < maxLimiterKeys {
+		as = &addrState{}
+		l.addrs[ak] = as
+	}
+	if as != nil {
+		as.times = append(recent(as.times, now, addrWindow), now)
+		if len(as.times) > addrMaxFailures {
+			as.times = as.times[len(as.times)-addrMaxFailures:]
+		}
+	}
+	sec := now.Unix()
+	b := &l.global[sec%globalWindowSecs]
+	if b.sec != sec {
+		*b = secondCount{sec: sec}
+	}
+	b.n++
+}
+
+// succeed forgets the failures of a pair that logged in.
+func (l *loginLimiter) succeed(clientIP, username string) {
+	pk := pairKey(clientKey(clientIP), username)
+	l.mu.Lock()
+	delete(l.pairs, pk)
+	l.mu.Unlock()
+}
+
+// backoff is the wait after the n-th failure of a pair.
+func backoff(n int) time.Duration {
+	shift := n - pairFreeFailures
+	if shift >= 20 {
+		return pairBackoffMax
+	}
+	return min(pairBackoffBase<<shift, pairBackoffMax)
+}
+
+// roomLocked makes room for a new pair when the map is full: pairs past
+// their lockout and forget time go first, then any pair not locked out.
+// It reports whether there is room.
+func (l *loginLimiter) roomLocked(now time.Time) bool {
+	if len(l.pairs) < maxLimiterKeys {
+		return true
+	}
+	for k, st := range l.pairs {
+		if now.Sub(st.last) > pairForget && !now.Before(st.until) {
+			delete(l.pairs, k)
+		}
+	}
+	if len(l.pairs) >= maxLimiterKeys {
+		for k, st := range l.pairs {
+			if !now.Before(st.until) {
+				delete(l.pairs, k)
+			}
+		}
+	}
+	for k, st := range l.addrs {
+		if len(recent(st.times, now, addrWindow)) == 0 {
+			delete(l.addrs, k)
+		}
+	}
+	return len(l.pairs) < maxLimiterKeys
+}
+
+// globalCountLocked is the number of failures in the last minute and the
+// second of the oldest of them.
+func (l *loginLimiter) globalCountLocked(now time.Time) (int, int64) {
+	sec := now.Unix()
+	n, oldest := 0, sec
+	for _, b := range l.global {
+		if b.n > 0 && b.sec > sec-globalWindowSecs && b.sec <= sec {
+			n += b.n
+			oldest = min(oldest, b.sec)
+		}
+	}
+	return n, oldest
+}
+
+// recent drops the times older than window.
+func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= window {
+		i++
+	}
+	return ts[i:]
+}
+
+// pairKey is the counter of one user name at one client.
+func pairKey(clientKey, username string) string {
+	if len(username) > 64 {
+		username = username[:64]
+	}
+	return clientKey + " " + strings.ToLower(username)
 }
 
 // clientKey groups IPv6 clients by /64, which one host usually owns whole.
@@ -47,60 +281,14 @@ func clientKey(ip string) string {
 	return a.String()
 }
 
-// allowed reports whether an attempt may be checked at all.
-func (l *loginLimiter) allowed(clientIP, username string) bool {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range limitKeys(clientIP, username) {
-		if len(l.recentLocked(k, now)) >= l.max {
-			return false
-		}
+// limitMessage is the sentence of a refusal, with the wait in seconds.
+func limitMessage(d limitDecision) string {
+	secs := strconv.Itoa(int((d.retryAfter + time.Second - 1) / time.Second))
+	switch d.scope {
+	case limitAddress:
+		return "Too many failed logins from your address: try again in " + secs + " s."
+	case limitGlobal:
+		return "Too many failed logins on this console right now: try again in " + secs + " s."
 	}
-	return true
-}
-
-// fail records a failed attempt.
-func (l *loginLimiter) fail(clientIP, username string) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.failures) >= maxLimiterKeys {
-		l.pruneLocked(now)
-	}
-	for _, k := range limitKeys(clientIP, username) {
-		l.failures[strings.Clone(k)] = append(l.recentLocked(k, now), now)
-	}
-}
-
-// reset forgets every failure (tests).
-func (l *loginLimiter) reset() {
-	l.mu.Lock()
-	l.failures = map[string][]time.Time{}
-	l.mu.Unlock()
-}
-
-// recentLocked drops the failures of k older than the window.
-func (l *loginLimiter) recentLocked(k string, now time.Time) []time.Time {
-	ts := l.failures[k]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) >= l.window {
-		i++
-	}
-	if i == len(ts) && len(ts) > 0 {
-		delete(l.failures, k)
-		return nil
-	}
-	return ts[i:]
-}
-
-func (l *loginLimiter) pruneLocked(now time.Time) {
-	for k := range l.failures {
-		l.recentLocked(k, now)
-	}
-	if len(l.failures) >= maxLimiterKeys {
-		// Still full of recent failures: an attack. Start over rather than
-		// grow without bound; the per-client counters refill quickly.
-		l.failures = map[string][]time.Time{}
-	}
+	return "Too many failed logins for this user from your address: try again in " + secs + " s."
 }

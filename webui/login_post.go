@@ -14,12 +14,27 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+// complete refuses a login without a name or a password (400, not an
+// attempt: nothing is checked, counted or audited).
+func (in loginRequest) complete() error {
+	if in.Username == "" {
+		return store.Invalid("username", "Username is required")
+	}
+	if in.Password == "" {
+		return store.Invalid("password", "Password is required")
+	}
+	return nil
+}
+
 // loginResponse tells an API client who it is and the CSRF token its
-// unsafe requests must carry in X-CSRF-Token.
+// unsafe requests must carry in X-CSRF-Token. MustChangePassword: the
+// session may do nothing but POST /api/v1/account/password (and log out)
+// until the one-time password is replaced.
 type loginResponse struct {
-	Username  string `json:"username"`
-	Role      string `json:"role"`
-	CSRFToken string `json:"csrf_token"`
+	Username           string `json:"username"`
+	Role               string `json:"role"`
+	CSRFToken          string `json:"csrf_token"`
+	MustChangePassword bool   `json:"must_change_password"`
 }
 
 // loginPost is POST /api/v1/login: a session cookie for API clients. It
@@ -32,7 +47,10 @@ func (s *Server) loginPost(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	u, err := s.checkLogin(c, in.Username, in.Password)
+	if err := in.complete(); err != nil {
+		return err
+	}
+	u, err := s.checkLogin(c, channelAPI, in.Username, in.Password)
 	if err != nil {
 		return err
 	}
@@ -40,7 +58,7 @@ func (s *Server) loginPost(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(loginResponse{Username: u.Username, Role: u.Role, CSRFToken: se.csrf})
+	return c.JSON(loginResponse{Username: u.Username, Role: u.Role, CSRFToken: se.csrf, MustChangePassword: u.MustChangePassword})
 }
 
 // logoutPost is POST /api/v1/logout.

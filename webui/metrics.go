@@ -17,6 +17,9 @@ import (
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
+	// routes are the route patterns of the route table: the only values
+	// of the route label besides "unmatched".
+	routes map[string]bool
 }
 
 func newMetrics(s *Server) *metrics {
@@ -28,22 +31,50 @@ func newMetrics(s *Server) *metrics {
 		}, []string{"route", "method", "code"}),
 	}
 	m.reg.MustRegister(m.requests, &collector{s: s}, collectors.NewGoCollector())
+	m.routes = map[string]bool{}
+	for _, r := range s.routeTable() {
+		m.routes[r.path] = true
+	}
 	return m
 }
 
+// methodLabels are the methods the method label names; any other is
+// "other", so that a client cannot make series with methods of its own.
+var methodLabels = map[string]bool{
+	fiber.MethodGet: true, fiber.MethodHead: true, fiber.MethodPost: true, fiber.MethodPut: true,
+	fiber.MethodDelete: true, fiber.MethodPatch: true, fiber.MethodOptions: true,
+	fiber.MethodConnect: true, fiber.MethodTrace: true,
+}
+
+// requestLabels are the labels of one request, each from a bounded set:
+// the route pattern or "unmatched", a known method or "other", a status
+// code from 100 to 599 or "other". None of them aliases the request's
+// buffers (fiber runs with Immutable; patterns are the router's own).
+func (m *metrics) requestLabels(route, path, method string, code int) (string, string, string) {
+	if !m.routes[route] || route == "/" && path != "/" {
+		route = "unmatched"
+	}
+	if !methodLabels[method] {
+		method = "other"
+	}
+	codeLabel := "other"
+	if code >= 100 && code <= 599 {
+		codeLabel = strconv.Itoa(code)
+	}
+	return route, method, codeLabel
+}
+
 // countRequests records every request by its route pattern (not its path,
-// which would give one series per queue id).
+// which would give one series per queue id), method and status, each
+// label from a bounded set (requestLabels).
 func (s *Server) countRequests(c *fiber.Ctx) error {
 	err := c.Next()
 	code := c.Response().StatusCode()
 	if err != nil {
 		code, _ = errorStatus(err)
 	}
-	route := c.Route().Path
-	if route == "" || route == "/" && c.Path() != "/" {
-		route = "unmatched"
-	}
-	s.metrics.requests.WithLabelValues(route, c.Method(), strconv.Itoa(code)).Inc()
+	route, method, codeLabel := s.metrics.requestLabels(c.Route().Path, c.Path(), c.Method(), code)
+	s.metrics.requests.WithLabelValues(route, method, codeLabel).Inc()
 	return err
 }
 

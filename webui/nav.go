@@ -32,6 +32,7 @@ var consoleNav = []navEntry{
 	}},
 	{Label: "Send Mail", Path: "/sendmail", Perm: permOperate},
 	{Label: "Audit log", Path: "/audit", Perm: permRead, Roles: auditRoles},
+	{Label: "Users and tokens", Path: "/users", Perm: permAdmin},
 }
 
 // navFor is the menu a role sees, with the entry of path marked current

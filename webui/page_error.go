@@ -19,8 +19,11 @@ type errorPageData struct {
 func (s *Server) renderErrorPage(c *fiber.Ctx, code int, msg string) error {
 	if code == fiber.StatusUnauthorized {
 		to := "/login"
-		if c.Method() == fiber.MethodGet && c.Path() != "/" {
-			to += "?next=" + url.QueryEscape(string(c.Request().URI().RequestURI()))
+		if c.Method() == fiber.MethodGet {
+			// safeNext drops /login itself: the redirect never nests.
+			if next := safeNext(string(c.Request().URI().RequestURI())); next != "/" {
+				to += "?next=" + url.QueryEscape(next)
+			}
 		}
 		return c.Redirect(to, fiber.StatusSeeOther)
 	}
@@ -44,14 +47,50 @@ func (s *Server) renderErrorPage(c *fiber.Ctx, code int, msg string) error {
 	return nil
 }
 
-// safeNext is the local path to go to after login: only paths on this
-// console, never another host ("//evil", "/\evil", "https://...").
+// maxNext bounds a next= target.
+const maxNext = 2048
+
+// safeNext is the local path to go to after login, or "/": only a path on
+// this console, parsed with net/url (no scheme, no host, no user info), of
+// printable ASCII without spaces or backslashes (no control characters
+// that a browser strips to make "/\t/host" into "//host"), not starting
+// with "//" also once decoded, and not the login or logout pages (so a
+// redirect to the login page never nests). The fragment is dropped.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if next == "" || len(next) > maxNext || next[0] != '/' {
 		return "/"
 	}
-	if strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/logout") {
+	if !plainASCII(next, false) {
 		return "/"
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	p := u.Path
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(u.EscapedPath(), "//") || !plainASCII(p, true) {
+		return "/"
+	}
+	for _, page := range []string{"/login", "/logout", passwordPath} {
+		if p == page || strings.HasPrefix(p, page+"/") {
+			return "/"
+		}
+	}
+	out := u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
+}
+
+// plainASCII reports whether s has no control character, DEL or
+// backslash, and (unless spaceOK) no space or byte beyond ASCII.
+func plainASCII(s string, spaceOK bool) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b < ' ' || b == 0x7f || b == '\\' || (!spaceOK && (b == ' ' || b > 0x7f)) {
+			return false
+		}
+	}
+	return true
 }

@@ -5,8 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"net/url"
 
 	"github.com/gofiber/fiber/v2"
+
+	"postdeck/store"
 )
 
 // loginCookie holds the token of the login form (double submit): a form on
@@ -26,8 +29,8 @@ type loginPageData struct {
 
 // pageLogin is GET /login.
 func (s *Server) pageLogin(c *fiber.Ctx) error {
-	if _, ok := identity(c); ok {
-		return c.Redirect(safeNext(c.Query("next")), fiber.StatusSeeOther)
+	if id, ok := identity(c); ok {
+		return c.Redirect(afterLogin(id.MustChangePassword, safeNext(c.Query("next"))), fiber.StatusSeeOther)
 	}
 	token, err := s.loginToken(c)
 	if err != nil {
@@ -36,23 +39,29 @@ func (s *Server) pageLogin(c *fiber.Ctx) error {
 	return s.render(c, "login", "Log in", loginPageData{Next: safeNext(c.Query("next")), Token: token})
 }
 
-// pageLoginPost is POST /login, the login form.
+// pageLoginPost is POST /login, the login form. Its fields are read from
+// the body only, never from the query string.
 func (s *Server) pageLoginPost(c *fiber.Ctx) error {
-	data := loginPageData{Username: c.FormValue("username"), Next: safeNext(c.FormValue("next"))}
+	data := loginPageData{Username: postValue(c, "username"), Next: safeNext(postValue(c, "next"))}
 	token, err := s.loginToken(c)
 	if err != nil {
 		return err
 	}
 	data.Token = token
-	sent := c.FormValue(loginField)
+	sent := postValue(c, loginField)
 	if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
 		data.Error = "The login form expired. Please log in again."
 		return s.renderStatus(c, fiber.StatusForbidden, "login", "Log in", data, nil)
 	}
-	u, err := s.checkLogin(c, data.Username, c.FormValue("password"))
+	password := postValue(c, "password")
+	if data.Username == "" || password == "" {
+		data.Error = "Enter your username and password."
+		return s.renderStatus(c, fiber.StatusBadRequest, "login", "Log in", data, nil)
+	}
+	u, err := s.checkLogin(c, channelConsole, data.Username, password)
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		data.Error = upperFirst(fe.Message) + "."
+		data.Error = store.Sentence("%s", fe.Message)
 		return s.renderStatus(c, fe.Code, "login", "Log in", data, nil)
 	}
 	if err != nil {
@@ -62,7 +71,19 @@ func (s *Server) pageLoginPost(c *fiber.Ctx) error {
 		return err
 	}
 	c.Cookie(&fiber.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1, HTTPOnly: true, Secure: s.cfg.Secure, SameSite: fiber.CookieSameSiteStrictMode})
-	return c.Redirect(data.Next, fiber.StatusSeeOther)
+	return c.Redirect(afterLogin(u.MustChangePassword, data.Next), fiber.StatusSeeOther)
+}
+
+// afterLogin is where a login goes: next, or first the password page for
+// a user who must replace a one-time password (then next).
+func afterLogin(mustChange bool, next string) string {
+	if !mustChange {
+		return next
+	}
+	if next == "/" {
+		return passwordPath
+	}
+	return passwordPath + "?next=" + url.QueryEscape(next)
 }
 
 // loginToken returns the login form token of the browser's login cookie,

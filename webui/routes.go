@@ -25,7 +25,8 @@ func (s *Server) routeTable() []route {
 		{"GET", "/metrics", s.metricsPerm(), s.metricsGet},
 		{"GET", "/static/:file", permPublic, s.staticGet},
 		{"POST", "/api/v1/login", permPublic, s.loginPost},
-		{"POST", "/api/v1/logout", permRead, s.logoutPost},
+		{"POST", "/api/v1/logout", permSelf, s.logoutPost},
+		{"POST", "/api/v1/account/password", permSelf, s.accountPassword},
 
 		{"GET", "/api/v1/status", permRead, s.statusGet},
 		{"GET", "/api/v1/settings", permRead, s.settingsGet},
@@ -33,8 +34,16 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/mainconfig", permRead, s.mainconfigGet},
 		{"PUT", "/api/v1/mainconfig", permAdmin, s.mainconfigPut},
 		{"GET", "/api/v1/audit", permAudit, s.auditList},
-		{"POST", "/api/v1/tokens", permAdmin, s.tokenCreate},
+
+		// Users and tokens (api_users.go)
+		{"GET", "/api/v1/users", permAdmin, s.userList},
 		{"POST", "/api/v1/users", permAdmin, s.userAdd},
+		{"PUT", "/api/v1/users/:name/role", permAdmin, s.userRole},
+		{"DELETE", "/api/v1/users/:name", permAdmin, s.userDelete},
+		{"GET", "/api/v1/tokens", permAdmin, s.tokenList},
+		{"POST", "/api/v1/tokens", permAdmin, s.tokenCreate},
+		{"DELETE", "/api/v1/tokens/:name", permAdmin, s.tokenRevoke},
+
 		{"GET", "/api/v1/backup", permAdmin, s.backupGet},
 		{"POST", "/api/v1/restore", permAdmin, s.restorePost},
 
@@ -71,7 +80,15 @@ func (s *Server) routeTable() []route {
 		// s.render(c, "VIEW", "Title", data); see views.go and nav.go.
 		{"GET", "/login", permPublic, s.pageLogin},
 		{"POST", "/login", permPublic, s.pageLoginPost},
-		{"POST", "/logout", permRead, s.pageLogoutPost},
+		{"POST", "/logout", permSelf, s.pageLogoutPost},
+		{"GET", passwordPath, permSelf, s.pagePassword},
+		{"POST", passwordPath, permSelf, s.pagePasswordPost},
+		{"GET", "/users", permAdmin, s.pageUsers},
+		{"POST", "/users", permAdmin, s.pageUserCreate},
+		{"POST", "/users/:name/role", permAdmin, s.pageUserRole},
+		{"POST", "/users/:name/delete", permAdmin, s.pageUserDelete},
+		{"POST", "/tokens", permAdmin, s.pageTokenCreate},
+		{"POST", "/tokens/:name/revoke", permAdmin, s.pageTokenRevoke},
 		{"GET", "/", permRead, s.pageDashboard},
 		{"GET", "/mta/settings", permRead, s.pageSettings},
 		{"POST", "/mta/settings", permAdmin, s.pageSettingsPost},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"postdeck/admin"
 	"sync"
 	"time"
@@ -32,6 +33,10 @@ type Config struct {
 	// SessionMaxAge ends a console session this long after login, however
 	// busy; default 12 hours.
 	SessionMaxAge time.Duration
+	// TrustedProxies are the reverse proxies (--trusted-proxies) whose
+	// X-Forwarded-For names the client; from any other peer the header
+	// is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the web layer: one fiber app per listener kind.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"postdeck/store"
 )
 
 // Console session cookie and CSRF names.
@@ -27,7 +29,7 @@ const (
 type session struct {
 	id       string
 	user     string
-	pwFinger [32]byte // sha256 of the password hash at login: a new password ends the session
+	finger   [32]byte // sessionFinger of the user at login: a new password or role ends the session
 	csrf     string
 	created  time.Time
 	lastSeen time.Time
@@ -39,9 +41,23 @@ type session struct {
 }
 
 type checkedUser struct {
-	gen  uint64
-	name string
-	role string
+	gen        uint64
+	name       string
+	role       string
+	mustChange bool
+}
+
+// sessionFinger is what a session is bound to: the user's password hash
+// and role. A new password, a new role (promotion or demotion) or a
+// deleted user ends every session of the user; the user logs in again.
+func sessionFinger(u store.User) [32]byte {
+	h := sha256.New()
+	h.Write(u.PasswordHash)
+	h.Write([]byte{0})
+	h.Write([]byte(u.Role))
+	var f [32]byte
+	h.Sum(f[:0])
+	return f
 }
 
 // sessionStore holds the live sessions with idle and absolute expiry.
@@ -57,8 +73,8 @@ func newSessionStore(idle, maxAge time.Duration, now func() time.Time) *sessionS
 	return &sessionStore{idle: idle, maxAge: maxAge, now: now, byID: map[string]*session{}}
 }
 
-// create starts a session for user with a fresh id and CSRF token.
-func (ss *sessionStore) create(user string, passwordHash []byte) (*session, error) {
+// create starts a session for u with a fresh id and CSRF token.
+func (ss *sessionStore) create(u store.User) (*session, error) {
 	id, err := randomToken()
 	if err != nil {
 		return nil, err
@@ -68,7 +84,7 @@ func (ss *sessionStore) create(user string, passwordHash []byte) (*session, erro
 		return nil, err
 	}
 	now := ss.now()
-	se := &session{id: id, user: user, pwFinger: sha256.Sum256(passwordHash), csrf: csrf, created: now, lastSeen: now}
+	se := &session{id: id, user: u.Username, finger: sessionFinger(u), csrf: csrf, created: now, lastSeen: now}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.pruneLocked(now)
@@ -133,9 +149,9 @@ func (ss *sessionStore) takeFlash(se *session) *Flash {
 }
 
 // sessionIdentity resolves the console session cookie: the session must be
-// live, its user must still exist, and the password must not have changed
-// since login. The role is read from the store on every request, so a role
-// change takes effect at once.
+// live, its user must still exist, and neither the password nor the role
+// may have changed since login. The user is read from the store again
+// whenever users changed, so a change takes effect at once.
 func (s *Server) sessionIdentity(c *fiber.Ctx) (Identity, bool) {
 	se, ok := s.ui.sessions.get(c.Cookies(sessionCookie))
 	if !ok {
@@ -144,16 +160,16 @@ func (s *Server) sessionIdentity(c *fiber.Ctx) (Identity, bool) {
 	gen := s.admin.UsersGeneration()
 	if cu := se.checked.Load(); cu != nil && cu.gen == gen {
 		c.Locals(localSession, se)
-		return Identity{Name: cu.name, Role: cu.role, Via: ViaSession}, true
+		return Identity{Name: cu.name, Role: cu.role, Via: ViaSession, MustChangePassword: cu.mustChange}, true
 	}
 	u, err := s.admin.SessionUser(se.user)
-	if err != nil || sha256.Sum256(u.PasswordHash) != se.pwFinger {
+	if err != nil || sessionFinger(u) != se.finger {
 		s.ui.sessions.destroy(se.id)
 		return Identity{}, false
 	}
-	se.checked.Store(&checkedUser{gen: gen, name: u.Username, role: u.Role})
+	se.checked.Store(&checkedUser{gen: gen, name: u.Username, role: u.Role, mustChange: u.MustChangePassword})
 	c.Locals(localSession, se)
-	return Identity{Name: u.Username, Role: u.Role, Via: ViaSession}, true
+	return Identity{Name: u.Username, Role: u.Role, Via: ViaSession, MustChangePassword: u.MustChangePassword}, true
 }
 
 // currentSession is the request's console session, nil for bearer tokens
@@ -164,7 +180,8 @@ func currentSession(c *fiber.Ctx) *session {
 }
 
 // validCSRF checks the session's CSRF token: the X-CSRF-Token header for
-// API calls, or the csrf_token field of a submitted form.
+// API calls, or the csrf_token field of a submitted form's body. Never the
+// query string: a token in a URL leaks into logs, history and Referer.
 func (s *Server) validCSRF(c *fiber.Ctx) bool {
 	se := currentSession(c)
 	if se == nil {
@@ -172,12 +189,27 @@ func (s *Server) validCSRF(c *fiber.Ctx) bool {
 	}
 	got := c.Get(csrfHeader)
 	if got == "" {
-		ct := string(c.Request().Header.ContentType())
-		if isFormContentType(ct) {
-			got = c.FormValue(csrfField)
-		}
+		got = postValue(c, csrfField)
 	}
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(se.csrf)) == 1
+}
+
+// postValue is a field of a submitted form's body (urlencoded or
+// multipart), never of the query string, copied out of fiber's buffers.
+// It is "" for a request that is not a form.
+func postValue(c *fiber.Ctx, key string) string {
+	ct := string(c.Request().Header.ContentType())
+	switch {
+	case strings.HasPrefix(ct, fiber.MIMEApplicationForm):
+		return string(c.Request().PostArgs().Peek(key))
+	case strings.HasPrefix(ct, fiber.MIMEMultipartForm):
+		mf, err := c.MultipartForm()
+		if err != nil || len(mf.Value[key]) == 0 {
+			return ""
+		}
+		return strings.Clone(mf.Value[key][0])
+	}
+	return ""
 }
 
 // setSessionCookie sends the session id: HttpOnly, SameSite=Strict, Secure
@@ -197,9 +229,4 @@ func (s *Server) setSessionCookie(c *fiber.Ctx, value string) {
 		ck.Expires = time.Unix(1, 0)
 	}
 	c.Cookie(ck)
-}
-
-// isFormContentType tells a submitted HTML form from a JSON body.
-func isFormContentType(ct string) bool {
-	return strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm)
 }

@@ -138,7 +138,9 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data
 		return fmt.Errorf("render: no view %q", view)
 	}
 	p := Page{Title: title, Path: c.Path(), Data: data, Flash: flash}
-	if id, ok := identity(c); ok {
+	if id, ok := identity(c); ok && id.MustChangePassword {
+		p.User = id // no menu: nothing but the password page is open yet
+	} else if ok {
 		p.User = id
 		nav, err := s.ui.views.menu(id.Role, c.Path())
 		if err != nil {
@@ -231,9 +233,9 @@ func ago(t time.Time) string {
 // resultBadge is the CSS class of an apply or audit result.
 func resultBadge(result string) string {
 	switch result {
-	case "applied", "unchanged", "saved", "created", "running":
+	case "applied", "unchanged", "saved", "created", "running", "logged in":
 		return "badge ok"
-	case "refused":
+	case "refused", "throttled", "login failed", "revoked":
 		return "badge warn"
 	case "rolled back", "failed", "stopped":
 		return "badge bad"

@@ -4,37 +4,130 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 )
 
+const adminUsage = `usage: postdeck admin COMMAND
+  list                          the console users, their roles and tokens
+  add USER --role ROLE          a new user (role: admin, operator or auditor); password from the terminal or stdin
+  passwd USER                   set a user's password (the role is kept); password from the terminal or stdin
+  role USER ROLE                change a user's role: their sessions end, their tokens are lowered to ROLE
+  delete USER                   delete a user: their sessions end, their tokens are revoked
+The last administrator can be neither demoted nor deleted.`
+
 func cmdAdmin(args []string) error {
-	if len(args) < 2 || (args[0] != "add" && args[0] != "passwd") {
-		return fmt.Errorf("usage: postdeck admin add USER [--role admin|operator|auditor] | passwd USER (password from the terminal or standard input)")
+	if len(args) < 1 {
+		return fmt.Errorf("%s", adminUsage)
 	}
-	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
+	sub, rest := args[0], args[1:]
+	want := map[string]int{"list": 0, "add": 1, "passwd": 1, "role": 2, "delete": 1}
+	n, ok := want[sub]
+	if !ok || len(rest) < n {
+		return fmt.Errorf("%s", adminUsage)
+	}
+	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
-	role := fs.String("role", "admin", "the user's role (admin add)")
-	if err := parseArgs(fs, args[2:]); err != nil {
+	role := ""
+	if sub == "add" {
+		fs.StringVar(&role, "role", "", "the new user's role: admin, operator or auditor (required)")
+	}
+	if err := parseArgs(fs, rest[n:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), adminUsage)
+	}
+	c := newClient(*socket, *jsonOut)
+	switch sub {
+	case "list":
+		return adminList(c)
+	case "role":
+		var res struct {
+			Username string   `json:"username"`
+			Role     string   `json:"role"`
+			OldRole  string   `json:"old_role"`
+			Capped   []string `json:"capped_tokens"`
+		}
+		raw, err := c.do("PUT", "/api/v1/users/"+url.PathEscape(rest[0])+"/role", map[string]string{"role": rest[1]}, &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		fmt.Printf("user %s: role %s (was %s)\n", res.Username, res.Role, res.OldRole)
+		if len(res.Capped) > 0 {
+			fmt.Printf("tokens lowered to %s: %s\n", res.Role, strings.Join(res.Capped, ", "))
+		}
+		return nil
+	case "delete":
+		var res struct {
+			Username string   `json:"username"`
+			Revoked  []string `json:"revoked_tokens"`
+		}
+		raw, err := c.do("DELETE", "/api/v1/users/"+url.PathEscape(rest[0]), nil, &res)
+		if err != nil || c.json {
+			return jsonOr(raw, err)
+		}
+		fmt.Printf("user %s deleted\n", res.Username)
+		if len(res.Revoked) > 0 {
+			fmt.Printf("tokens revoked: %s\n", strings.Join(res.Revoked, ", "))
+		}
+		return nil
+	}
+	// add, passwd
+	if sub == "add" && role == "" {
+		return fmt.Errorf("admin add needs --role admin|operator|auditor")
 	}
 	password, err := readPassword()
 	if err != nil {
 		return err
 	}
-	c := newClient(*socket, *jsonOut)
-	body := map[string]string{"username": args[1], "password": password, "role": *role}
-	raw, err := c.do("POST", "/api/v1/users", body, nil)
-	if err != nil {
-		return err
+	body := map[string]string{"username": rest[0], "password": password}
+	if role != "" {
+		body["role"] = role
 	}
-	if c.json {
-		return printJSON(raw)
+	var res struct {
+		Role    string `json:"role"`
+		Created bool   `json:"created"`
 	}
-	fmt.Printf("user %s saved\n", args[1])
+	raw, err := c.do("POST", "/api/v1/users", body, &res)
+	if err != nil || c.json {
+		return jsonOr(raw, err)
+	}
+	if res.Created {
+		fmt.Printf("user %s created with role %s\n", rest[0], res.Role)
+	} else {
+		fmt.Printf("password of %s changed; role %s kept\n", rest[0], res.Role)
+	}
 	return nil
+}
+
+func adminList(c *client) error {
+	var users []struct {
+		Username   string    `json:"username"`
+		Role       string    `json:"role"`
+		Created    time.Time `json:"created"`
+		MustChange bool      `json:"must_change_password"`
+		Tokens     int       `json:"tokens"`
+	}
+	raw, err := c.do("GET", "/api/v1/users", nil, &users)
+	if err != nil || c.json {
+		return jsonOr(raw, err)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "USER\tROLE\tCREATED\tTOKENS\tNOTE")
+	for _, u := range users {
+		note := ""
+		if u.MustChange {
+			note = "one-time password not yet replaced"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", u.Username, u.Role, u.Created.UTC().Format("2006-01-02 15:04"), u.Tokens, note)
+	}
+	return w.Flush()
 }
 
 // readPassword prompts twice on a terminal, or reads one line of stdin.

@@ -13,7 +13,8 @@ const usage = `usage: postdeck COMMAND [flags]
 
 daemon:
   serve [--data DIR] [--postfix-config DIR] [--private-postfix] [--listen ADDR]
-        [--socket PATH] [--smtp-listen ADDR] [--mpa-listen ADDR] [--reinject-listen ADDR] ...
+        [--socket PATH] [--smtp-listen ADDR] [--mpa-listen ADDR] [--reinject-listen ADDR]
+        [--trusted-proxies CIDR,...] ...
 
 clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   status
@@ -26,8 +27,12 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   spf list | refresh NAME | add DOMAIN [--map NAME] [--schedule CRON] [--value ACTION] | remove NAME
   backup FILE | restore FILE
   import [--dry-run] [--force] DIR   (offline: with the daemon stopped)
-  token create NAME [--role ROLE]
-  admin add USER [--role ROLE] | passwd USER
+  token list | create NAME --role ROLE [--expires 90d|DATE] | revoke NAME
+  admin list | add USER --role ROLE | passwd USER | role USER ROLE | delete USER
+        (roles: admin, operator, auditor; passwords from the terminal or stdin;
+         a role change or deletion ends the user's sessions and lowers or
+         revokes the tokens the user made in the console; the last
+         administrator can be neither demoted nor deleted)
 
 every client command takes --json to print the API's JSON; flags may stand
 before or after the other arguments. mainconfig get and maps get print a

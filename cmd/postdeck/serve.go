@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,6 +43,7 @@ type serveFlags struct {
 	tlsCert        string
 	tlsKey         string
 	tlsSelfSigned  bool
+	trustedProxies []netip.Prefix
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -61,12 +64,23 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate for the console")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key for the console")
 	fs.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve the console over TLS with a self-signed certificate made at first start")
+	fs.Func("trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (login limits, logs, audit)", func(v string) error {
+		p, err := webui.ParseTrustedProxies(v)
+		f.trustedProxies = p
+		return err
+	})
+	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
 		env := "POSTDECK_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
 		if v, ok := os.LookupEnv(env); ok {
-			_ = fl.Value.Set(v)
+			if err := fl.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s: %w", env, err))
+			}
 		}
 	})
+	if envErr != nil {
+		return f, envErr
+	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -161,7 +175,7 @@ func serve(args []string) error {
 	if password, err := ops.EnsureFirstAdmin(); err != nil {
 		return err
 	} else if password != "" {
-		log.Warn("first start: created console user admin with a one-time password; change it with `postdeck admin passwd admin`",
+		log.Warn("first start: created console user admin with a one-time password; the first login must replace it (or set one with `postdeck admin passwd admin`)",
 			"username", "admin", "password", password)
 	}
 	// On a server that already runs Postfix, the first start takes its
@@ -197,7 +211,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic, Secure: tlsConf != nil}, webui.Deps{Admin: ops, Log: log})
+	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic, Secure: tlsConf != nil, TrustedProxies: f.trustedProxies}, webui.Deps{Admin: ops, Log: log})
 	tcp, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
