@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"postdeck/queue"
@@ -70,6 +71,11 @@ func (s *Service) QueueAction(ctx context.Context, id Identity, in QueueActionRe
 		return queue.ActionResult{}, err
 	}
 	action := "queue " + truncate(in.Action, 20)
+	if in.Action == queue.ActionRetry && !s.mta.Running(ctx) {
+		err := errPostfixDown()
+		s.auditFailure(id, action, err)
+		return queue.ActionResult{}, err
+	}
 	res, err := s.queueAction(ctx, in)
 	if err != nil {
 		s.auditFailure(id, action, err)
@@ -111,6 +117,11 @@ func (s *Service) QueueFlush(ctx context.Context, id Identity) error {
 	if err := s.needQueue(); err != nil {
 		return err
 	}
+	if !s.mta.Running(ctx) {
+		err := errPostfixDown()
+		s.auditFailure(id, "queue flush", err)
+		return err
+	}
 	if err := s.queue.Flush(ctx); err != nil {
 		s.auditFailure(id, "queue flush", err)
 		return err
@@ -126,6 +137,9 @@ func (s *Service) SendMail(ctx context.Context, id Identity, req queue.SendMailR
 		return "", err
 	}
 	qid, err := queue.SendMail(ctx, s.submitAddr, req)
+	if err != nil && errors.Is(err, store.ErrUnavailable) && !s.mta.Running(ctx) {
+		err = errPostfixDown()
+	}
 	if err != nil {
 		s.auditFailure(id, "send mail", err)
 		return "", err

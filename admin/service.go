@@ -42,7 +42,8 @@ type Service struct {
 	log        *slog.Logger
 	tokens     tokenUse // when tokens' last-used times were written
 
-	pipelineMu sync.Mutex // one pipeline save at a time (compare, then put)
+	pipelineMu     sync.Mutex  // one pipeline save at a time (compare, then put)
+	stoppedByAdmin atomic.Bool // Postfix was stopped on purpose: the watchdog leaves it
 }
 
 // New returns the operations over cfg. The SPF refresher is attached with

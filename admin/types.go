@@ -113,3 +113,6 @@ func MaskSecrets(name, content string) string {
 // ParseAddressList splits a comma- or line-separated list of addresses, as
 // Send Mail's Recipients field takes them.
 func ParseAddressList(s string) queue.AddressList { return queue.ParseAddressList(s) }
+
+// LogLine is one line of Postfix's log.
+type LogLine = mta.LogLine

@@ -441,7 +441,7 @@ func submit(ctx context.Context, addr string, pm preparedMail) (string, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("submit message: %w", err)
+		return "", store.Unavailable("Postfix does not answer at %s (%v): is it running? Start it from the dashboard", addr, errors.Unwrap(err))
 	}
 	deadline, _ := ctx.Deadline()
 	if err := conn.SetDeadline(deadline); err != nil {
@@ -497,6 +497,9 @@ func refused(field, what string, err error) error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
 		return store.Invalid(field, "%s: %d %s", what, se.Code, strings.TrimSpace(se.Message))
+	}
+	if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 {
+		return store.Unavailable("%s for now: %d %s; try again later", what, se.Code, strings.TrimSpace(se.Message))
 	}
 	return fmt.Errorf("submit message: %w", err)
 }

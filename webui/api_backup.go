@@ -38,6 +38,6 @@ func (s *Server) restorePost(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.ui.status.forget()
+	s.forgetStatus()
 	return c.JSON(res)
 }

@@ -37,7 +37,7 @@ func (s *Server) settingsPut(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.ui.status.forget()
+	s.forgetStatus()
 	setETag(c, res.Settings.Version)
 	return c.JSON(res)
 }
@@ -66,7 +66,7 @@ func (s *Server) mainconfigPut(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.ui.status.forget()
+	s.forgetStatus()
 	setETag(c, res.Version)
 	return c.JSON(res)
 }

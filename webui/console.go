@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"postdeck/admin"
 	"sync"
 	"time"
 )
@@ -25,6 +26,7 @@ type console struct {
 	limiter  *loginLimiter
 	status   *statusCache
 	recent   recentAudit
+	banners  bannerCache
 }
 
 func newConsole(cfg Config, running func(context.Context) bool) *console {
@@ -43,6 +45,34 @@ func newConsole(cfg Config, running func(context.Context) bool) *console {
 		limiter:  newLoginLimiter(time.Now),
 		status:   &statusCache{ttl: statusTTL, probe: running},
 	}
+}
+
+// bannerCache keeps the banners every page shows for bannerTTL: computing
+// them asks Postfix and the store, once per page view would be too often.
+type bannerCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	list []admin.Banner
+}
+
+// bannerTTL is how long a page may show banners that no longer hold.
+const bannerTTL = 2 * time.Second
+
+func (bc *bannerCache) get(ctx context.Context, compute func(context.Context) []admin.Banner) []admin.Banner {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if !bc.at.IsZero() && time.Since(bc.at) < bannerTTL {
+		return bc.list
+	}
+	bc.list, bc.at = compute(ctx), time.Now()
+	return bc.list
+}
+
+// forget makes the next page compute the banners again (after a change).
+func (bc *bannerCache) forget() {
+	bc.mu.Lock()
+	bc.at = time.Time{}
+	bc.mu.Unlock()
 }
 
 // statusCache runs the probe (`postfix status`) at most once per ttl; callers
@@ -80,4 +110,11 @@ func (sc *statusCache) forget() {
 	sc.mu.Lock()
 	sc.valid = false
 	sc.mu.Unlock()
+}
+
+// forgetStatus makes the next page ask again whether Postfix runs and which
+// banners hold: after a change, a restore, a start or stop.
+func (s *Server) forgetStatus() {
+	s.ui.status.forget()
+	s.ui.banners.forget()
 }

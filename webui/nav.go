@@ -23,6 +23,7 @@ var consoleNav = []navEntry{
 		{Label: "Settings", Path: "/mta/settings", Perm: permRead},
 		{Label: "Maps", Path: "/mta/maps", Perm: permRead},
 		{Label: "SPF sources", Path: "/mta/spf", Perm: permRead},
+		{Label: "Postfix log", Path: "/mta/log", Perm: permRead},
 	}},
 	{Label: "Queues", Children: []navEntry{
 		{Label: "MTA", Path: "/queues/mta", Perm: permRead},

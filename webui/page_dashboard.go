@@ -10,35 +10,28 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/admin"
-	"postdeck/store"
 )
 
 // dashboardData is the Data of views/dashboard.html.
 type dashboardData struct {
-	Running   bool
-	Version   string
-	LastApply admin.ApplyReport
-	Settings  store.Settings
+	admin.Dashboard
 	// Recent is the rendered "Recent changes" table (template "recent"),
 	// empty when the caller's role may not read the audit log.
 	Recent    template.HTML
 	ShowAudit bool
 }
 
-// pageDashboard is GET /: Postfix's state, the last apply and the recent
-// changes at a glance. The status part refreshes itself (static/app.js
-// polls /api/v1/status) when JavaScript runs.
+// pageDashboard is GET /: is mail flowing? Postfix's state with its
+// controls, the queues with the oldest deferred message and the domains
+// that defer, the MPA, the SPF sources, Postfix's latest warnings and the
+// recent changes. The live part refreshes itself (static/app.js) while
+// the tab is visible.
 func (s *Server) pageDashboard(c *fiber.Ctx) error {
-	settings, err := s.admin.Settings(c.UserContext(), who(c))
+	dash, err := s.admin.Dashboard(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
-	d := dashboardData{
-		Running:   s.ui.status.Running(c.UserContext()),
-		Version:   s.admin.Version(),
-		LastApply: s.admin.LastApply(),
-		Settings:  settings.Settings,
-	}
+	d := dashboardData{Dashboard: dash}
 	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
 		d.ShowAudit = true
 		if d.Recent, err = s.ui.recent.get(c, s.admin, s.ui.views.pages["dashboard"]); err != nil {

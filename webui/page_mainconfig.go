@@ -36,7 +36,7 @@ func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
 	version := c.FormValue("version")
 	res, err := s.admin.SaveMainConfig(c.UserContext(), who(c), admin.MainConfigDoc{Text: text, Version: version})
-	s.ui.status.forget()
+	s.forgetStatus()
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings/mainconfig")
 	}

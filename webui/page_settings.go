@@ -115,7 +115,7 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 	var res admin.SettingsResult
 	if err == nil {
 		res, err = s.admin.SaveSettings(c.UserContext(), who(c), admin.SettingsDoc{Settings: in, Version: c.FormValue("version")})
-		s.ui.status.forget()
+		s.forgetStatus()
 	}
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings")

@@ -29,6 +29,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/account/password", permSelf, s.accountPassword},
 
 		{"GET", "/api/v1/status", permRead, s.statusGet},
+		{"POST", "/api/v1/postfix/:action", permAdmin, s.postfixControl},
+		{"GET", "/api/v1/postfix/log", permRead, s.postfixLog},
 		{"GET", "/api/v1/settings", permRead, s.settingsGet},
 		{"PUT", "/api/v1/settings", permAdmin, s.settingsPut},
 		{"GET", "/api/v1/mainconfig", permRead, s.mainconfigGet},
@@ -90,6 +92,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/tokens", permAdmin, s.pageTokenCreate},
 		{"POST", "/tokens/:name/revoke", permAdmin, s.pageTokenRevoke},
 		{"GET", "/", permRead, s.pageDashboard},
+		{"POST", "/postfix/:action", permAdmin, s.pagePostfixControl},
+		{"GET", "/mta/log", permRead, s.pagePostfixLog},
 		{"GET", "/mta/settings", permRead, s.pageSettings},
 		{"POST", "/mta/settings", permAdmin, s.pageSettingsPost},
 		{"GET", "/mta/settings/mainconfig", permRead, s.pageMainConfig},

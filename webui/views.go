@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/bytebufferpool"
 
+	"postdeck/admin"
 	"postdeck/assets"
 	"postdeck/store"
 )
@@ -37,6 +38,9 @@ type Page struct {
 	Nav   template.HTML // the menu for the user's role, current entry marked
 	Path  string        // the request path
 	Data  any           // the handler's own values
+	// Banners are the conditions every page shows (Postfix stopped, a
+	// change Postfix refused, an SPF source failing).
+	Banners []admin.Banner
 }
 
 // Can reports whether the caller's role reaches level "read", "operate" or
@@ -70,6 +74,7 @@ func loadViews(static *staticFiles) *views {
 		"bytes":      humanBytes,
 		"when":       formatTime,
 		"ago":        ago,
+		"duration":   humanDuration,
 		"badge":      resultBadge,
 		"diffClass":  diffLineClass,
 		"lines":      func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") },
@@ -147,6 +152,7 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data
 			return err
 		}
 		p.Nav = nav
+		p.Banners = s.ui.banners.get(c.UserContext(), s.admin.Banners)
 	}
 	if se := currentSession(c); se != nil {
 		p.CSRF = se.csrf
@@ -230,14 +236,28 @@ func ago(t time.Time) string {
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }
 
+// humanDuration writes how long something has waited: "42 s", "17 min",
+// "5 h 3 min", "3 days 4 h".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days %d h", int(d.Hours()/24), int(d.Hours())%24)
+}
+
 // resultBadge is the CSS class of an apply or audit result.
 func resultBadge(result string) string {
 	switch result {
 	case "applied", "unchanged", "saved", "created", "running", "logged in":
 		return "badge ok"
-	case "refused", "throttled", "login failed", "revoked":
+	case "refused", "throttled", "login failed", "revoked", "warning":
 		return "badge warn"
-	case "rolled back", "failed", "stopped":
+	case "rolled back", "failed", "stopped", "error", "fatal", "panic":
 		return "badge bad"
 	}
 	return "badge"

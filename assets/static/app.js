@@ -34,43 +34,6 @@
     }
   }
 
-  // Dashboard: refresh the Postfix status every 10 seconds while visible.
-  var live = document.querySelector("[data-live]");
-  if (live && window.fetch) {
-    var url = live.getAttribute("data-live");
-    var stopped = false;
-    var refresh = function () {
-      if (stopped || document.hidden) {
-        return;
-      }
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (resp) {
-          if (!resp.ok) {
-            stopped = true; // logged out or not allowed: stop asking
-            return null;
-          }
-          return resp.json();
-        })
-        .then(function (st) {
-          if (!st) {
-            return;
-          }
-          var state = document.getElementById("postfix-state");
-          if (state) {
-            state.textContent = st.postfix_running ? "Running" : "Stopped";
-            state.className = st.postfix_running ? "badge ok" : "badge bad";
-          }
-          var version = document.getElementById("postfix-version");
-          if (version && st.postfix_version) {
-            version.textContent = st.postfix_version;
-          }
-        })
-        .catch(function () {
-          stopped = true;
-        });
-    };
-    window.setInterval(refresh, 10000);
-  }
 })();
 
 // ---- MPA queue (page_mpa_queue.go): auto-refresh that can be paused ----

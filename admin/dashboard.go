@@ -1,0 +1,126 @@
+package admin
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"postdeck/jobs"
+	"postdeck/mpa"
+	"postdeck/mta"
+	"postdeck/queue"
+	"postdeck/store"
+)
+
+// Dashboard is what the dashboard shows: is mail flowing?
+type Dashboard struct {
+	PostfixRunning bool                `json:"postfix_running"`
+	StoppedByAdmin bool                `json:"stopped_by_admin"`
+	PostfixVersion string              `json:"postfix_version"`
+	Settings       store.Settings      `json:"settings"`
+	LastApply      mta.ApplyReport     `json:"last_apply"`
+	Queue          *queue.Summary      `json:"queue,omitempty"`
+	OldestDeferred *DeferredMessage    `json:"oldest_deferred,omitempty"`
+	Deferring      []DeferringDomain   `json:"deferring,omitempty"`
+	MPA            *mpa.Counts         `json:"mpa,omitempty"`
+	SPF            []jobs.SourceStatus `json:"spf,omitempty"`
+	LogProblems    []mta.LogLine       `json:"log_problems,omitempty"`
+	LogError       string              `json:"log_error,omitempty"`
+	Errors         []string            `json:"errors,omitempty"` // parts that could not be read
+}
+
+// DeferredMessage is one deferred message and why.
+type DeferredMessage struct {
+	QueueID string        `json:"queue_id"`
+	Age     time.Duration `json:"age"`
+	Reason  string        `json:"reason"`
+}
+
+// DeferringDomain is a destination with deferred mail, and why.
+type DeferringDomain struct {
+	Domain   string `json:"domain"`
+	Messages int    `json:"messages"`
+	Reason   string `json:"reason"`
+}
+
+// dashboardDomains is how many deferring domains the dashboard names.
+const dashboardDomains = 5
+
+// Dashboard gathers what the dashboard shows. A part that cannot be read
+// is named in Errors; the rest is still shown.
+func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error) {
+	if err := need(id, PermRead); err != nil {
+		return Dashboard{}, err
+	}
+	d := Dashboard{
+		PostfixRunning: s.mta.Running(ctx),
+		StoppedByAdmin: s.stoppedByAdmin.Load(),
+		PostfixVersion: s.mta.Version(),
+		LastApply:      s.mta.LastApply(),
+	}
+	var err error
+	if d.Settings, err = s.db.LoadSettings(); err != nil {
+		return Dashboard{}, err
+	}
+	if s.queue != nil {
+		if sum, err := s.queue.Summary(ctx); err == nil {
+			d.Queue = &sum
+			d.OldestDeferred, d.Deferring = s.deferred(ctx, sum)
+		} else {
+			s.log.Warn("dashboard: queue summary", "err", err)
+			d.Errors = append(d.Errors, "The queue could not be read.")
+		}
+	}
+	if s.mpa != nil {
+		if c, err := s.mpa.Counts(ctx); err == nil {
+			d.MPA = &c
+		} else {
+			d.Errors = append(d.Errors, "The MPA's counts could not be read.")
+		}
+	}
+	if r := s.spf.Load(); r != nil {
+		if st, err := r.Statuses(ctx); err == nil {
+			d.SPF = st
+		}
+	}
+	if lines, err := s.mta.LogProblems(5); err == nil {
+		for i := len(lines) - 1; i >= 0; i-- {
+			d.LogProblems = append(d.LogProblems, lines[i])
+		}
+	} else {
+		d.LogError = err.Error()
+	}
+	return d, nil
+}
+
+// deferred finds the oldest deferred message and the domains with the most
+// deferred recipients, each with a delay reason.
+func (s *Service) deferred(ctx context.Context, sum queue.Summary) (*DeferredMessage, []DeferringDomain) {
+	var oldest *DeferredMessage
+	page, err := s.queue.List(ctx, queue.Filter{Queue: queue.Deferred, Sort: "arrival", Limit: 1})
+	if err == nil && len(page.Items) > 0 {
+		m := page.Items[0]
+		oldest = &DeferredMessage{QueueID: m.QueueID, Age: page.AsOf.Sub(m.ArrivalTime).Round(time.Second), Reason: firstReason(m.Recipients)}
+	}
+	var out []DeferringDomain
+	for _, row := range sum.Shape {
+		if len(out) == dashboardDomains {
+			break
+		}
+		p, err := s.queue.List(ctx, queue.Filter{Queue: queue.Deferred, Recipient: "@" + row.Domain, Limit: 1})
+		if err != nil || p.Total == 0 {
+			continue
+		}
+		out = append(out, DeferringDomain{Domain: row.Domain, Messages: p.Total, Reason: firstReason(p.Items[0].Recipients)})
+	}
+	return oldest, out
+}
+
+func firstReason(rs []queue.Recipient) string {
+	for _, r := range rs {
+		if r := strings.TrimSpace(r.DelayReason); r != "" {
+			return truncate(r, 300)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"postdeck/jobs"
+	"postdeck/mta"
+	"postdeck/panics"
+	"postdeck/store"
+)
+
+// ControlPostfix starts, stops or restarts Postfix. A Postfix an
+// administrator stopped stays stopped: the watchdog brings back only one
+// that died.
+func (s *Service) ControlPostfix(ctx context.Context, id Identity, action string) error {
+	if err := need(id, PermAdmin); err != nil {
+		return err
+	}
+	err := s.mta.Control(ctx, action)
+	if err != nil {
+		s.auditFailure(id, "postfix "+truncate(action, 20), err)
+		return err
+	}
+	s.stoppedByAdmin.Store(action == mta.ControlStop)
+	s.audit(id, "postfix "+action, ResultDone, "", "")
+	return nil
+}
+
+// PostfixLog returns the last n warnings, errors, fatal errors and panics of
+// Postfix's log.
+func (s *Service) PostfixLog(ctx context.Context, id Identity, n int) ([]mta.LogLine, error) {
+	if err := need(id, PermRead); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > 1000 {
+		n = 200
+	}
+	return s.mta.LogProblems(n)
+}
+
+// watchdog state: consecutive failed starts and when to try again.
+type watchdog struct {
+	failures int
+	next     time.Time
+}
+
+// Watch brings a Postfix that died back up, until ctx ends: every interval
+// it checks the master process; when it is gone (and no administrator
+// stopped it) it starts it, backing off after failures (interval, doubled
+// up to 5 minutes), with an audit entry for each attempt.
+func (s *Service) Watch(ctx context.Context, interval time.Duration) {
+	defer func() {
+		if r := recover(); r != nil {
+			panics.Recovered(panics.Admin)
+			s.log.Error("postfix watchdog panicked", "panic", r)
+		}
+	}()
+	var w watchdog
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.watchOnce(ctx, &w, interval, time.Now())
+	}
+}
+
+func (s *Service) watchOnce(ctx context.Context, w *watchdog, interval time.Duration, now time.Time) {
+	if s.stoppedByAdmin.Load() || s.mta.Running(ctx) {
+		w.failures, w.next = 0, time.Time{}
+		return
+	}
+	if now.Before(w.next) {
+		return
+	}
+	id := System("watchdog")
+	err := s.mta.Control(ctx, mta.ControlStart)
+	if err != nil {
+		w.failures++
+		wait := interval << min(w.failures, 16)
+		wait = min(wait, 5*time.Minute)
+		w.next = now.Add(wait)
+		s.log.Error("postfix stopped and did not start again", "err", err, "retry_in", wait.String())
+		s.auditFailure(id, "postfix start", err)
+		return
+	}
+	w.failures, w.next = 0, time.Time{}
+	s.log.Warn("postfix had stopped; started it again")
+	s.audit(id, "postfix start", ResultDone, "Postfix had stopped; the watchdog started it again.", "")
+}
+
+// errPostfixDown is the sentence for operations that need Postfix running.
+func errPostfixDown() error {
+	return store.Unavailable("Postfix is not running: start it from the dashboard")
+}
+
+// Banner is a condition every console page shows until it is over: Postfix
+// stopped, the last change refused by Postfix, an SPF source failing.
+type Banner struct {
+	Kind string `json:"kind"` // error or warning
+	Text string `json:"text"`
+	Link string `json:"link,omitempty"` // where to act on it
+}
+
+// Banners returns the conditions every page shows. It reads cheap state
+// only (the master's pid or `postfix status`, the last apply, the SPF job
+// statuses); the console caches it for a few seconds.
+func (s *Service) Banners(ctx context.Context) []Banner {
+	var out []Banner
+	if !s.mta.Running(ctx) {
+		text := "Postfix is not running: no mail is received or delivered. Start it from the dashboard."
+		if s.stoppedByAdmin.Load() {
+			text = "Postfix was stopped by an administrator: no mail is received or delivered. Start it from the dashboard."
+		}
+		out = append(out, Banner{Kind: "error", Text: text, Link: "/"})
+	}
+	if last := s.mta.LastApply(); last.Result == ResultRolledBack || last.Result == ResultFailed {
+		out = append(out, Banner{Kind: "warning", Link: "/audit",
+			Text: store.Sentence("The last change (%s) was not applied: %s", last.Action, truncate(last.Message, 300))})
+	}
+	if r := s.spf.Load(); r != nil {
+		if statuses, err := r.Statuses(ctx); err == nil {
+			for _, st := range statuses {
+				if st.Outcome == jobs.OutcomeFailed {
+					out = append(out, Banner{Kind: "warning", Link: "/mta/spf",
+						Text: store.Sentence("The SPF source of map %s is failing: %s", st.Map, firstSentence(st.LastError))})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// firstSentence is the start of a status text, for a banner.
+func firstSentence(s string) string {
+	if i := strings.Index(s, "; "); i > 0 {
+		s = s[:i]
+	}
+	return truncate(s, 200)
+}
