@@ -18,8 +18,15 @@ func (s *Service) ControlPostfix(ctx context.Context, id Identity, action string
 	if err := need(id, PermAdmin); err != nil {
 		return err
 	}
+	// A stop is marked before it happens, so that the watchdog never sees
+	// it as a death; a start or restart clears the mark once it worked.
+	was := s.stoppedByAdmin.Load()
+	if action == mta.ControlStop {
+		s.stoppedByAdmin.Store(true)
+	}
 	err := s.mta.Control(ctx, action)
 	if err != nil {
+		s.stoppedByAdmin.Store(was)
 		s.auditFailure(id, "postfix "+truncate(action, 20), err)
 		return err
 	}
@@ -67,11 +74,16 @@ func (s *Service) Watch(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		s.watchOnce(ctx, &w, interval, time.Now())
+		s.watchRounds.Add(1)
 	}
 }
 
+// WatchRounds counts the watchdog's checks, for tests that must see it go
+// round without waiting for time.
+func (s *Service) WatchRounds() uint64 { return s.watchRounds.Load() }
+
 func (s *Service) watchOnce(ctx context.Context, w *watchdog, interval time.Duration, now time.Time) {
-	if s.stoppedByAdmin.Load() || s.mta.Running(ctx) {
+	if ctx.Err() != nil || s.stoppedByAdmin.Load() || s.mta.Running(ctx) {
 		w.failures, w.next = 0, time.Time{}
 		return
 	}

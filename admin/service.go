@@ -44,6 +44,7 @@ type Service struct {
 
 	pipelineMu     sync.Mutex  // one pipeline save at a time (compare, then put)
 	stoppedByAdmin atomic.Bool // Postfix was stopped on purpose: the watchdog leaves it
+	watchRounds    atomic.Uint64
 }
 
 // New returns the operations over cfg. The SPF refresher is attached with

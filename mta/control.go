@@ -27,6 +27,9 @@ const (
 func (m *Manager) Control(ctx context.Context, action string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed.Load() && action != ControlStop {
+		return store.Unavailable("postdeck is shutting down")
+	}
 	switch action {
 	case ControlStart:
 		if m.running(ctx) {

@@ -41,7 +41,8 @@ type Manager struct {
 	log    *slog.Logger
 	settle time.Duration
 
-	mu sync.Mutex // one apply at a time
+	mu     sync.Mutex  // one apply at a time
+	closed atomic.Bool // Shutdown began: Control starts nothing
 
 	pendMu  sync.Mutex
 	pending []*pendingUpdate // changes waiting for mu; the next holder applies them together
@@ -134,6 +135,7 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 
 // Shutdown stops a private Postfix; the system's Postfix keeps running.
 func (m *Manager) Shutdown(ctx context.Context) error {
+	m.closed.Store(true) // no Control start from now on (the watchdog)
 	if !m.inst.Private {
 		return nil
 	}

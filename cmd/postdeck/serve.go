@@ -189,6 +189,9 @@ func serve(args []string) error {
 	if _, err := ops.ApplyAtStart(ctx); err != nil {
 		return fmt.Errorf("apply configuration at start: %w", err)
 	}
+	// The watchdog brings back a Postfix that died (not one an
+	// administrator stopped), until the daemon stops.
+	go ops.Watch(ctx, 5*time.Second)
 	log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen)
 
 	sched := jobs.NewScheduler(log)
