@@ -124,6 +124,7 @@ func (r *Refresher) Start(ctx context.Context) error {
 		return fmt.Errorf("start refresher: %w", err)
 	}
 	for _, s := range srcs {
+		r.ensureMap(ctx, s.Map)
 		if err := r.schedule(s); err != nil {
 			r.log.Error("schedule spf source", "map", s.Map, "err", err)
 			continue
@@ -155,6 +156,20 @@ func (r *Refresher) schedule(s store.SPFSource) error {
 		r.mu.Unlock()
 	}
 	return err
+}
+
+// ensureMap creates a source's map, empty, when it does not exist yet: the
+// map can be referenced from main.cf at once (a first start without
+// working DNS included), and stays empty ("never fetched") until a refresh
+// succeeds. A failure is logged; the next refresh creates the map anyway.
+func (r *Refresher) ensureMap(ctx context.Context, name string) {
+	if _, err := r.maps.GetMap(name); !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	err := r.maps.PutMap(ctx, ActorRefresher, store.Map{Name: name, Type: "cidr", Content: "", Owner: store.OwnerRefresher, Updated: time.Now().UTC()})
+	if err != nil {
+		r.log.Error("create empty spf map", "map", name, "err", err)
+	}
 }
 
 // scheduledRefresh is a refresh the refresher runs on its own.
@@ -428,6 +443,7 @@ func (r *Refresher) AddSource(ctx context.Context, actor string, in SourceInput)
 	if err := r.db.CreateSPFSource(s); err != nil {
 		return SourceStatus{}, fmt.Errorf("add spf source: %w", err)
 	}
+	r.ensureMap(ctx, s.Map)
 	if err := r.schedule(s); err != nil {
 		return SourceStatus{}, fmt.Errorf("add spf source: %w", err)
 	}
