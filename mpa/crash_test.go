@@ -2,6 +2,7 @@ package mpa
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,11 +26,19 @@ type child struct {
 	cmd *exec.Cmd
 }
 
-func startChild(t *testing.T, dir, listen, reinject string) *child {
+// startChild runs an MPA child serving ln (which the parent keeps open
+// across kills, so Postfix's connections wait in its backlog meanwhile).
+func startChild(t *testing.T, dir string, ln net.Listener, r *rig) *child {
 	t.Helper()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "POSTDECK_MPA_CHILD=1", "POSTDECK_MPA_DIR="+dir,
-		"POSTDECK_MPA_LISTEN="+listen, "POSTDECK_MPA_REINJECT="+reinject)
+		"POSTDECK_MPA_REINJECT="+r.reinjAddr, "POSTDECK_MPA_MAILLOG="+r.inst.Maillog)
+	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -41,9 +50,6 @@ func startChild(t *testing.T, dir, listen, reinject string) *child {
 			_ = c.cmd.Wait()
 		}
 	})
-	if err := postfixtest.WaitPort(listen, 10*time.Second); err != nil {
-		t.Fatalf("child mpa: %v", err)
-	}
 	return c
 }
 
@@ -54,7 +60,7 @@ func startChild(t *testing.T, dir, listen, reinject string) *child {
 func TestAcceptanceCrashKill9(t *testing.T) {
 	r := startRig(t)
 	dir := t.TempDir()
-	c := startChild(t, dir, r.mpaAddr, r.reinjAddr)
+	c := startChild(t, dir, r.mpaLn, r)
 
 	const total, senders = 2000, 8
 	var sent atomic.Int64
@@ -86,7 +92,7 @@ func TestAcceptanceCrashKill9(t *testing.T) {
 	_ = c.cmd.Wait()
 	atKill := len(r.sink.Messages())
 	time.Sleep(500 * time.Millisecond)
-	c = startChild(t, dir, r.mpaAddr, r.reinjAddr)
+	c = startChild(t, dir, r.mpaLn, r)
 	wg.Wait()
 	t.Logf("sent %d; sink had %d at the kill", sent.Load(), atKill)
 

@@ -42,11 +42,22 @@ type Stats struct {
 	Accepted  uint64
 	Delivered uint64
 	Failed    uint64
+	// Resent counts messages Postfix sent again (the MPA died before its
+	// 250) that the MPA recognised and did not store twice.
+	Resent uint64
+	// In-doubt deliveries (recipients) settled from Postfix's log: queued
+	// by Postfix, dropped by it and sent again, and left undecided (moved
+	// to the error repository for a person).
+	InDoubtDelivered  uint64
+	InDoubtResent     uint64
+	InDoubtUnresolved uint64
 }
 
 // Counters reports the MPA's Stats.
 func Counters() Stats {
-	return Stats{Accepted: acceptedMessages.Load(), Delivered: deliveredRecipients.Load(), Failed: failedRecipients.Load()}
+	return Stats{Accepted: acceptedMessages.Load(), Delivered: deliveredRecipients.Load(), Failed: failedRecipients.Load(),
+		Resent: resentMessages.Load(), InDoubtDelivered: inDoubtDelivered.Load(), InDoubtResent: inDoubtResent.Load(),
+		InDoubtUnresolved: inDoubtUnresolved.Load()}
 }
 
 // bodies stores message bodies. A body of at most InlineBodyMax bytes is
@@ -338,3 +349,16 @@ func (s *scheduler) stop() {
 func splitID(id string, n uint64) string {
 	return id + "-" + strconv.FormatUint(n, 36)
 }
+
+// resentMessages counts messages Postfix sent again that the MPA
+// recognised and did not store twice (metrics state).
+var resentMessages atomic.Uint64
+
+// In-doubt deliveries settled from Postfix's log (metrics state): found
+// queued by Postfix, found dropped and sent again, and left undecided (to
+// the error repository).
+var (
+	inDoubtDelivered  atomic.Uint64
+	inDoubtResent     atomic.Uint64
+	inDoubtUnresolved atomic.Uint64
+)
