@@ -308,7 +308,8 @@ func (r *reinjector) rcptCmd(rc store.MPARecipient) string {
 			if strings.EqualFold(rc.ORcptType, "utf-8") {
 				b.WriteString(" ORCPT=utf-8;" + utf8AddrXtext(rc.ORcpt))
 			} else {
-				t := rc.ORcptType
+				// go-smtp upper-cases the type; Postfix writes it lower-case.
+				t := strings.ToLower(rc.ORcptType)
 				if t == "" {
 					t = "rfc822"
 				}

@@ -104,20 +104,30 @@ const fastRetry = "minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_r
 func startRig(t testing.TB) *rig {
 	t.Helper()
 	postfixtest.Require(t)
-	return startRigWith(t, "")
+	return startRigWith(t, rigOptions{})
 }
 
-// startRigWith is startRig with extra main.cf lines.
-func startRigWith(t testing.TB, mainCF string) *rig {
+// rigOptions change startRig's defaults.
+type rigOptions struct {
+	MainCF    string // more main.cf lines
+	RelayPort int    // the next hop; 0 starts a postfixtest.Sink (rig.sink)
+}
+
+// startRigWith is startRig with options.
+func startRigWith(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	postfixtest.Require(t)
-	sink := postfixtest.NewSink(t, 0)
+	var sink *postfixtest.Sink
+	if o.RelayPort == 0 {
+		sink = postfixtest.NewSink(t, 0)
+		o.RelayPort = sink.Port
+	}
 	ln := listenLocal(t)
 	mpaPort := ln.Addr().(*net.TCPAddr).Port
 	// Postfix binds the reinjection port itself: it can only be named.
 	reinjPort := postfixtest.FreePort(t)
 	main, master := filterCF(mpaPort, reinjPort)
-	inst := postfixtest.Start(t, postfixtest.Options{RelayPort: sink.Port, MainCF: main + fastRetry + mainCF, MasterCF: master})
+	inst := postfixtest.Start(t, postfixtest.Options{RelayPort: o.RelayPort, MainCF: main + fastRetry + o.MainCF, MasterCF: master})
 	return &rig{sink: sink, inst: inst, mpaLn: ln, mpaAddr: ln.Addr().String(), reinjAddr: "127.0.0.1:" + strconv.Itoa(reinjPort)}
 }
 
@@ -265,11 +275,25 @@ func (r *rig) waitDrained(t testing.TB, s *Server) {
 // a failing postqueue fails the test.
 func (r *rig) queueEmpty(t testing.TB) bool {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(postfixtest.SbinDir, "postqueue"), "-c", r.inst.ConfigDir, "-j").Output()
+	out, err := r.postqueueJSON()
 	if err != nil {
-		t.Fatalf("postqueue -j: %v", err)
+		t.Fatal(err)
 	}
-	return len(bytes.TrimSpace(out)) == 0
+	return strings.TrimSpace(out) == ""
+}
+
+// postqueueJSON runs `postqueue -j` on the rig's Postfix, bounded in time.
+func (r *rig) postqueueJSON() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(postfixtest.SbinDir, "postqueue"), "-c", r.inst.ConfigDir, "-j")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("postqueue -j: %w: %s", err, stderr.String())
+	}
+	return string(out), nil
 }
 
 // headerOf returns the first value of header name in a raw message.
