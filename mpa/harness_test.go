@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 // runChild runs an MPA from environment variables until SIGTERM.
 func runChild() int {
 	dir := os.Getenv("POSTDECK_MPA_DIR")
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	db, err := store.Open(filepath.Join(dir, "postdeck.db"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -50,6 +50,8 @@ func runChild() int {
 	}
 	s, err := New(Config{Listener: ln, ReinjectAddr: os.Getenv("POSTDECK_MPA_REINJECT"), Maillog: os.Getenv("POSTDECK_MPA_MAILLOG"),
 		SpoolDir: filepath.Join(dir, "spool"), RetryMin: 200 * time.Millisecond, RetryMax: time.Second}, db, log)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
 	if err == nil {
 		err = s.Start(context.Background())
 	}
@@ -57,8 +59,7 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM)
+	fmt.Println("ready")
 	<-sig
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
