@@ -1,9 +1,11 @@
 package mpa
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"strconv"
@@ -218,8 +220,18 @@ func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte
 		return nil, replyErr("DATA", dataCode, dataMsg, nil), true
 	}
 	_ = r.conn.SetDeadline(time.Now().Add(r.cfg.DataTimeout))
-	dw := r.text.DotWriter()
-	if _, err := dw.Write(body); err != nil {
+	// A body with CRLF line ends and no line starting with "." needs no
+	// dot-stuffing: it goes out as it is, without textproto's byte-by-byte
+	// DotWriter (a measurable part of the MPA's CPU per message).
+	plain := plainBody(body)
+	var dw io.WriteCloser
+	if plain {
+		_, err = r.text.W.Write(body)
+	} else {
+		dw = r.text.DotWriter()
+		_, err = dw.Write(body)
+	}
+	if err != nil {
 		return nil, &deliveryError{msg: "send message: " + err.Error()}, true
 	}
 	if err := beforeDot(); err != nil {
@@ -228,7 +240,15 @@ func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte
 		r.conn, r.text = nil, nil
 		return nil, &deliveryError{msg: "record delivery: " + err.Error()}, true
 	}
-	if err := dw.Close(); err != nil {
+	if plain {
+		_, err = r.text.W.WriteString(".\r\n")
+		if err == nil {
+			err = r.text.W.Flush()
+		}
+	} else {
+		err = dw.Close()
+	}
+	if err != nil {
 		return nil, &deliveryError{msg: "send final dot: " + err.Error()}, true
 	}
 	code, msg, err := r.reply()
@@ -251,6 +271,14 @@ func (r *reinjector) canIdent() bool {
 		}
 	}
 	return false
+}
+
+// plainBody reports whether body can be sent as DATA without dot-stuffing
+// or line-end repair: it ends with CRLF, every LF follows a CR, and no line
+// starts with a dot.
+func plainBody(body []byte) bool {
+	return len(body) >= 2 && body[0] != '.' && bytes.HasSuffix(body, []byte("\r\n")) &&
+		!bytes.Contains(body, []byte("\n.")) && bytes.Count(body, []byte("\n")) == bytes.Count(body, []byte("\r\n"))
 }
 
 func (r *reinjector) drain(n int) {

@@ -156,9 +156,27 @@ func runCrash(t testing.TB, total, kills int, maxLife time.Duration) crashResult
 	if t.Failed() {
 		t.FailNow()
 	}
-	waitFor(t, 120*time.Second, "every message at the sink and an empty Postfix queue", func() bool {
-		return len(sinkSubjects(r.sink)) >= total && r.queueEmpty(t)
+	// Postfix can leave a message that a killed MPA had in flight in its
+	// incoming queue ("skipped, still being delivered" while the error
+	// agent deferred it), where qmgr looks again only when new mail
+	// triggers it; with no more mail coming, a flush is that trigger.
+	lastFlush := time.Now()
+	drained := waitUntil(120*time.Second, func() bool {
+		if len(sinkSubjects(r.sink)) >= total && r.queueEmpty(t) {
+			return true
+		}
+		if time.Since(lastFlush) > 5*time.Second {
+			lastFlush = time.Now()
+			r.flush(t)
+		}
+		return false
 	})
+	if !drained {
+		// Fail, and still collect what the MPA left for the diagnosis.
+		q, err := r.postqueueJSON()
+		t.Errorf("timed out waiting for every message at the sink (%d of %d) and an empty Postfix queue (postqueue: %v):\n%s",
+			len(sinkSubjects(r.sink)), total, err, q)
+	}
 	res := crashResult{Sent: int(sent.Load()), Kills: kills, Elapsed: time.Since(start)}
 	// A clean stop, then the store as the MPA left it.
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -215,15 +233,23 @@ func runCrash(t testing.TB, total, kills int, maxLife time.Duration) crashResult
 		}
 	}
 	res.Acknowledged = len(acked)
+	mlog, err := os.ReadFile(logf.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for id := range acked {
 		if bySpoolID[id] != 1 {
 			res.AckNotOnce++
 			t.Errorf("acknowledged spool id %s delivered %d times", id, bySpoolID[id])
+			// What Postfix and the MPA said about it, to find out why.
+			for _, text := range []string{r.inst.Log(), string(mlog)} {
+				for _, line := range strings.Split(text, "\n") {
+					if strings.Contains(line, id) {
+						t.Logf("  %s", line)
+					}
+				}
+			}
 		}
-	}
-	mlog, err := os.ReadFile(logf.Name())
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(mlog), "\n") {
 		switch {
@@ -237,6 +263,15 @@ func runCrash(t testing.TB, total, kills int, maxLife time.Duration) crashResult
 			res.Unres++
 		case strings.Contains(line, "level=ERROR") || strings.Contains(line, "panic"):
 			t.Errorf("MPA child: %s", line)
+		}
+	}
+	if t.Failed() {
+		// Keep the evidence: the maillog and the MPA's log.
+		keep := filepath.Join(os.TempDir(), "postdeck-crash-"+strconv.FormatInt(seed, 10))
+		if err := os.MkdirAll(keep, 0o700); err == nil {
+			_ = os.WriteFile(filepath.Join(keep, "maillog"), []byte(r.inst.Log()), 0o600)
+			_ = os.WriteFile(filepath.Join(keep, "mpa.log"), mlog, 0o600)
+			t.Logf("maillog and MPA log kept in %s", keep)
 		}
 	}
 	if res.Sent != total {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	gosmtp "github.com/emersion/go-smtp"
+
 	"postdeck/mta/postfixtest"
 )
 
@@ -379,4 +381,37 @@ func FuzzScanLog(f *testing.F) {
 	f.Fuzz(func(t *testing.T, log string) {
 		_, _ = scanLog(bufio.NewReader(strings.NewReader(log)), "S.1")
 	})
+}
+
+// TestReinjectionDotStuffing: bodies with lines that start with a dot go
+// out dot-stuffed and arrive unchanged; plain bodies take the fast path.
+func TestReinjectionDotStuffing(t *testing.T) {
+	next := startRawSink(t)
+	ln := listenLocal(t)
+	startTestServer(t, Config{Listener: ln, ReinjectAddr: next.ln.Addr().String(), Hostname: "mpa.gw.example.test"})
+	bodies := []string{
+		"Subject: dots\r\n\r\n.leading\r\n..double\r\nmiddle . dot\r\n.\r\nend\r\n",
+		"Subject: plain\r\n\r\nno dots here\r\n",
+	}
+	for _, b := range bodies {
+		cl, err := gosmtp.Dial(ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.SendMail("a@example.test", []string{"b@example.org"}, strings.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		_ = cl.Quit()
+	}
+	got := next.wait(t, len(bodies), 20*time.Second)
+	for i, b := range bodies {
+		if !bytes.HasSuffix(got[i].Data, []byte(strings.ReplaceAll(b[strings.Index(b, "\r\n\r\n"):], "\r\n", "\n"))) {
+			t.Errorf("body %d arrived as %q", i, got[i].Data)
+		}
+	}
+	for body, want := range map[string]bool{"a\r\n": true, ".a\r\n": false, "a\r\n.b\r\n": false, "a\nb\r\n": false, "a": false, "": false} {
+		if plainBody([]byte(body)) != want {
+			t.Errorf("plainBody(%q) = %v", body, !want)
+		}
+	}
 }

@@ -283,6 +283,18 @@ func (r *rig) queueEmpty(t testing.TB) bool {
 	return strings.TrimSpace(out) == ""
 }
 
+// flush asks the rig's Postfix to try every queued message now
+// (postqueue -f); a failing postqueue fails the test.
+func (r *rig) flush(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(postfixtest.SbinDir, "postqueue"), "-c", r.inst.ConfigDir, "-f").CombinedOutput()
+	if err != nil {
+		t.Fatalf("postqueue -f: %v: %s", err, out)
+	}
+}
+
 // postqueueJSON runs `postqueue -j` on the rig's Postfix, bounded in time.
 func (r *rig) postqueueJSON() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -295,6 +307,18 @@ func (r *rig) postqueueJSON() (string, error) {
 		return "", fmt.Errorf("postqueue -j: %w: %s", err, stderr.String())
 	}
 	return string(out), nil
+}
+
+// waitUntil polls cond until it is true (true) or timeout passes (false).
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
 }
 
 // headerOf returns the first value of header name in a raw message.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ type Server struct {
 	started  atomic.Bool
 	stopped  atomic.Bool
 	seq      atomic.Uint64
+	// runID tells this process's delivery names apart from those of the
+	// processes before it (their sequence numbers start at zero too).
+	runID string
 
 	// Limits that follow Postfix's (SetLimits): the largest message taken,
 	// allowance included, and the recipients per message.
@@ -63,7 +67,8 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, log: log, bodies: b, sched: newScheduler(), stopWork: make(chan struct{})}
+	s := &Server{cfg: cfg, db: db, log: log, bodies: b, sched: newScheduler(), stopWork: make(chan struct{}),
+		runID: strconv.FormatInt(time.Now().UnixMilli(), 36) + b.nonce}
 	s.SetLimits(cfg.MaxMessageBytes, cfg.MaxRecipients)
 	p, err := db.MPAPipelineGet()
 	if err != nil {
@@ -385,7 +390,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 	}
 	id := s.bodies.newID()
 	lr := &limitReader{r: r, left: s.maxSize.Load()}
-	n, inline, werr := s.bodies.write(id, lr)
+	n, inline, werr := s.bodies.write(id, lr, ss.env.Size)
 	if werr != nil {
 		_, _ = io.Copy(io.Discard, r)
 		if lr.over {

@@ -71,9 +71,10 @@ func (s *Server) processSafe(ctx context.Context, r *reinjector, id string) (han
 // commit, errs the error entries not yet committed (their recipients are
 // already in entry.Done).
 type attempt struct {
-	s     *Server
-	entry store.SpoolEntry
-	errs  []store.ErrorEntry
+	s      *Server
+	entry  store.SpoolEntry
+	errs   []store.ErrorEntry
+	inline bool // the body lives in the store: no file to link or remove
 }
 
 // fail moves rcpts to the error repository (at the next commit).
@@ -113,6 +114,9 @@ func (a *attempt) commit(final bool) error {
 			continue
 		}
 		a.errs[i].ID = splitID(id, uint64(time.Now().UnixMicro())+a.s.seq.Add(1))
+		if a.inline {
+			continue // the store copies inline bodies in the same commit
+		}
 		if err := a.s.bodies.link(id, a.errs[i].ID); err != nil {
 			return err
 		}
@@ -132,7 +136,7 @@ func (a *attempt) commit(final bool) error {
 		a.s.log.Warn("mpa message moved to the error repository", "queue_id", e.ID, "stage", e.Stage, "err", e.Reason)
 	}
 	a.errs = nil
-	if final && !reuse {
+	if final && !reuse && !a.inline {
 		if err := a.s.bodies.remove(id); err != nil {
 			a.s.log.Error("mpa spool cleanup failed", "err", err, "queue_id", id)
 		}
@@ -152,7 +156,7 @@ func addrs(rs []store.MPARecipient) []string {
 // When every recipient is done after a delivery it returns the attempt
 // whose final commit is still to be made, so that the worker can go on.
 func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attempt, error) {
-	e, err := s.db.MPASpoolGet(id)
+	e, inlineBody, err := s.db.MPASpoolGetBody(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil // delivered or moved meanwhile
 	}
@@ -175,7 +179,11 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	if len(pending) == 0 {
 		return nil, a.commit(true)
 	}
-	raw, err := s.bodies.read(id)
+	raw, inline := inlineBody, inlineBody != nil
+	if !inline {
+		raw, inline, err = s.bodies.read(id)
+	}
+	a.inline = inline
 	if err != nil {
 		a.fail(pending, "spool", "The message file is missing from the spool directory.")
 		s.log.Error("mpa body missing", "err", err, "queue_id", id)
@@ -196,7 +204,9 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	for _, g := range groups {
 		body := g.Bytes()
 		group := addrs(g.Envelope.Recipients)
-		ident := id + "." + strconv.FormatUint(s.seq.Add(1), 36)
+		// Unique across restarts: a name reused by a later process would
+		// let one delivery's log lines settle another's.
+		ident := id + "." + s.runID + "." + strconv.FormatUint(s.seq.Add(1), 36)
 		logOff := s.logSize()
 		marked := false
 		res, derr := r.deliver(ctx, g.Envelope, body, ident, func() error {

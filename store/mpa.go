@@ -277,6 +277,24 @@ func (db *DB) MPASpoolGet(id string) (SpoolEntry, error) {
 	return e, err
 }
 
+// MPASpoolGetBody returns one spool entry (or ErrNotFound) and, in the same
+// read transaction, its inline body (a copy; nil when it is a file).
+func (db *DB) MPASpoolGetBody(id string) (SpoolEntry, []byte, error) {
+	var e SpoolEntry
+	var body []byte
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		found, err := getJSON(tx, bucketMPASpool, []byte(id), &e)
+		if err == nil && !found {
+			err = fmt.Errorf("spool entry %q: %w", id, ErrNotFound)
+		}
+		if v := tx.Bucket(bucketMPABodies).Get([]byte(id)); v != nil && err == nil {
+			body = append([]byte(nil), v...)
+		}
+		return err
+	})
+	return e, body, err
+}
+
 // MPASpoolList returns every spool entry, oldest first (ids sort by time).
 func (db *DB) MPASpoolList() ([]SpoolEntry, error) {
 	return listJSON[SpoolEntry](db, bucketMPASpool)
