@@ -112,8 +112,10 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 // IDENT, which the reinjection smtpd (smtpd_authorized_xforward_hosts)
 // logs as "QUEUEID: client=..., orig_queue_id=IDENT". That line ties the
 // delivery to Postfix's queue id when the MPA has to find out after a
-// crash whether Postfix took the message (see resolve.go).
-func (r *reinjector) deliver(ctx context.Context, env store.MPAEnvelope, body []byte, ident string, beforeDot func() error) ([]rcptResult, error) {
+// crash whether Postfix took the message (see resolve.go). beforeDot gets
+// the name the transaction actually went out under (a retry on a fresh
+// connection gets one of its own).
+func (r *reinjector) deliver(ctx context.Context, env store.MPAEnvelope, body []byte, ident string, beforeDot func(ident string) error) ([]rcptResult, error) {
 	if r.conn != nil && time.Since(r.lastUsed) > r.cfg.IdleTimeout {
 		r.close()
 	}
@@ -138,7 +140,7 @@ func (r *reinjector) deliver(ctx context.Context, env store.MPAEnvelope, body []
 
 // try runs one transaction; sent reports whether any reply was read (a
 // failure after that is not retried on a new connection).
-func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte, ident string, beforeDot func() error) (res []rcptResult, err error, sent bool) {
+func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte, ident string, beforeDot func(ident string) error) (res []rcptResult, err error, sent bool) {
 	if r.conn == nil {
 		if err := r.dial(ctx); err != nil {
 			return nil, err, false
@@ -234,7 +236,7 @@ func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte
 	if err != nil {
 		return nil, &deliveryError{msg: "send message: " + err.Error()}, true
 	}
-	if err := beforeDot(); err != nil {
+	if err := beforeDot(ident); err != nil {
 		// No dot sent: drop the connection so Postfix discards the message.
 		_ = r.conn.Close()
 		r.conn, r.text = nil, nil

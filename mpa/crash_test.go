@@ -136,15 +136,29 @@ func runCrash(t testing.TB, total, kills int, maxLife time.Duration) crashResult
 	// The kills: each at a random moment of a child's life, while mail
 	// flows (at least one message through since the previous kill, so
 	// that they spread over the flow rather than bunch at its start).
+	killed := 0
 	for k := range kills {
 		before := r.sink.Count()
 		life := time.Duration(rnd.Int64N(int64(maxLife)))
 		timer := time.NewTimer(life)
 		<-timer.C
-		waitFor(t, 60*time.Second, "mail flowing before kill "+strconv.Itoa(k+1), func() bool {
-			return r.sink.Count() > before || r.sink.Count() >= total
+		lastFlush := time.Now()
+		flowing := waitUntil(60*time.Second, func() bool {
+			if r.sink.Count() > before || r.sink.Count() >= total {
+				return true
+			}
+			if time.Since(lastFlush) > 5*time.Second { // see the flush below
+				lastFlush = time.Now()
+				r.flush(t)
+			}
+			return false
 		})
+		if !flowing {
+			t.Errorf("no mail flowed for 60 s before kill %d (sink %d of %d)", k+1, r.sink.Count(), total)
+			break
+		}
 		c.kill()
+		killed++
 		c = startChild(t, dir, r.mpaLn, r, logf)
 	}
 	select {
@@ -177,7 +191,7 @@ func runCrash(t testing.TB, total, kills int, maxLife time.Duration) crashResult
 		t.Errorf("timed out waiting for every message at the sink (%d of %d) and an empty Postfix queue (postqueue: %v):\n%s",
 			len(sinkSubjects(r.sink)), total, err, q)
 	}
-	res := crashResult{Sent: int(sent.Load()), Kills: kills, Elapsed: time.Since(start)}
+	res := crashResult{Sent: int(sent.Load()), Kills: killed, Elapsed: time.Since(start)}
 	// A clean stop, then the store as the MPA left it.
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -209,8 +209,11 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 		ident := id + "." + s.runID + "." + strconv.FormatUint(s.seq.Add(1), 36)
 		logOff := s.logSize()
 		marked := false
-		res, derr := r.deliver(ctx, g.Envelope, body, ident, func() error {
-			a.entry.Delivering, a.entry.DeliveryID = group, ident
+		res, derr := r.deliver(ctx, g.Envelope, body, ident, func(sentAs string) error {
+			a.entry.Delivering, a.entry.DeliveryID = group, sentAs
+			if !r.canIdent() {
+				a.entry.DeliveryID = "" // not in Postfix's log: only a person can tell
+			}
 			a.entry.DeliveringSince, a.entry.LogOffset = time.Now(), logOff
 			if err := a.commit(false); err != nil {
 				a.clearDelivering()
