@@ -225,6 +225,9 @@ func (s *Service) afterReplace(ctx context.Context) {
 		if err := s.mpa.ReloadPipeline(ctx); err != nil {
 			s.log.Error("reload the mpa pipeline after a restore", "err", err)
 		}
+		if st, err := s.db.LoadSettings(); err == nil {
+			s.mpa.SetLimits(st.MessageSizeLimit, 0)
+		}
 	}
 	if r := s.spf.Load(); r != nil {
 		if err := r.Resync(ctx); err != nil {

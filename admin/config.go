@@ -45,6 +45,10 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 		return SettingsResult{}, err
 	}
 	st, err := s.db.LoadSettings()
+	if err == nil && s.mpa != nil {
+		// The MPA takes what Postfix takes: its size limit follows.
+		s.mpa.SetLimits(st.MessageSizeLimit, 0)
+	}
 	return SettingsResult{Settings: SettingsDoc{Settings: st, Version: store.SettingsVersion(st)}, Applied: appliedOf(res)}, err
 }
 

@@ -131,6 +131,12 @@ func (s *Service) Banners(ctx context.Context) []Banner {
 		}
 		out = append(out, Banner{Kind: "error", Text: text, Link: "/"})
 	}
+	if s.mpa != nil {
+		if c, err := s.mpa.Counts(ctx); err == nil && c.QuotaReached {
+			out = append(out, Banner{Kind: "error", Link: "/queues/repository",
+				Text: "The MPA's error repository is full: new mail waits in Postfix's queue until entries are deleted or requeued."})
+		}
+	}
 	if last := s.mta.LastApply(); last.Result == ResultRolledBack || last.Result == ResultFailed {
 		out = append(out, Banner{Kind: "warning", Link: "/audit",
 			Text: store.Sentence("The last change (%s) was not applied: %s", last.Action, truncate(last.Message, 300))})

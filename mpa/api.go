@@ -49,12 +49,21 @@ type ErrorDetail struct {
 	BodyTruncated bool              `json:"body_truncated"`
 }
 
-// Counts are the MPA numbers of the status page.
+// Counts are the MPA numbers of the status page and /metrics.
 type Counts struct {
 	Spool      int    `json:"spool"`      // entries in the MPA queue
 	Processing int    `json:"processing"` // of which workers hold now
 	Errors     int    `json:"errors"`     // entries in the error repository
 	Panics     uint64 `json:"panics"`     // recovered panics since start
+	// ErrorBytes is the size of the error repository's messages; the
+	// quota fields are Config.ErrorQuotaEntries and ErrorQuotaBytes.
+	ErrorBytes        int64 `json:"error_bytes"`
+	ErrorQuotaEntries int   `json:"error_quota_entries"`
+	ErrorQuotaBytes   int64 `json:"error_quota_bytes"`
+	// QuotaReached is true while the error repository is at its quota:
+	// the MPA answers 452 to new mail and Postfix keeps it queued. The
+	// dashboard shows a warning then (and from 80% of either quota on).
+	QuotaReached bool `json:"quota_reached"`
 }
 
 // Error actions of ErrorAction.
@@ -168,6 +177,9 @@ func (s *Server) ErrorAction(ctx context.Context, action string, ids []string, a
 				s.log.Error("mpa error body cleanup failed", "err", err, "queue_id", id)
 			}
 		}
+		if err := s.recountErrors(); err != nil {
+			s.log.Error("mpa error repository recount failed", "err", err)
+		}
 		s.log.Info("mpa error entries deleted", "count", len(done))
 		return len(done), nil
 	case ActionRequeue:
@@ -177,6 +189,9 @@ func (s *Server) ErrorAction(ctx context.Context, action string, ids []string, a
 		}
 		for _, id := range done {
 			s.sched.push(id)
+		}
+		if err := s.recountErrors(); err != nil {
+			s.log.Error("mpa error repository recount failed", "err", err)
 		}
 		s.log.Info("mpa error entries requeued", "count", len(done))
 		return len(done), nil
@@ -298,7 +313,9 @@ func (s *Server) Counts(ctx context.Context) (Counts, error) {
 	s.sched.mu.Lock()
 	held := len(s.sched.held)
 	s.sched.mu.Unlock()
-	return Counts{Spool: sp, Processing: held, Errors: er, Panics: panics.Count(panics.MPA)}, nil
+	return Counts{Spool: sp, Processing: held, Errors: er, Panics: panics.Count(panics.MPA),
+		ErrorBytes: s.errBytes.Load(), ErrorQuotaEntries: s.cfg.ErrorQuotaEntries, ErrorQuotaBytes: s.cfg.ErrorQuotaBytes,
+		QuotaReached: s.quotaReached()}, nil
 }
 
 // OpenBody opens the stored message of a spool or error entry, for backups.
@@ -334,5 +351,21 @@ func (s *Server) ReloadPipeline(ctx context.Context) error {
 		return fmt.Errorf("load mpa pipeline: %w", err)
 	}
 	s.setPipeline(p)
+	return nil
+}
+
+// quotaReached reports whether the error repository is at its quota.
+func (s *Server) quotaReached() bool {
+	return s.errEntries.Load() >= int64(s.cfg.ErrorQuotaEntries) || s.errBytes.Load() >= s.cfg.ErrorQuotaBytes
+}
+
+// recountErrors sets the error repository's use from the store.
+func (s *Server) recountErrors() error {
+	n, b, err := s.db.MPAErrorUsage()
+	if err != nil {
+		return err
+	}
+	s.errEntries.Store(int64(n))
+	s.errBytes.Store(b)
 	return nil
 }

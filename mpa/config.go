@@ -12,6 +12,9 @@ import (
 type Config struct {
 	// Listen is where Postfix's content_filter connects (127.0.0.1:10025).
 	Listen string
+	// Listener, when set, is served instead of binding Listen (a socket
+	// handed over by a supervisor or a test). Shutdown closes it.
+	Listener net.Listener
 	// ReinjectAddr is Postfix's reinjection smtpd (127.0.0.1:10026).
 	ReinjectAddr string
 	// SpoolDir holds message bodies, one file per spool or error entry.
@@ -20,12 +23,40 @@ type Config struct {
 	// (default "localhost").
 	Hostname string
 
-	// MaxMessageBytes is the largest message accepted; set it to the MTA's
-	// message_size_limit (default 50 MiB).
+	// MaxMessageBytes is Postfix's message_size_limit (default 10240000,
+	// Postfix's default). The MPA takes messages up to MaxMessageBytes +
+	// SizeAllowance: what Postfix accepted plus the headers it added on the
+	// way in. (*Server).SetLimits changes it while the MPA runs.
 	MaxMessageBytes int64
-	// MaxRecipients per message (default 1000, Postfix's
-	// smtpd_recipient_limit).
+	// SizeAllowance is added to MaxMessageBytes for the headers Postfix
+	// adds before the MPA (Received) (default 64 KiB).
+	SizeAllowance int64
+	// MaxRecipients per message is Postfix's smtpd_recipient_limit
+	// (default 1000); more are refused with 452 4.5.3, as Postfix does.
 	MaxRecipients int
+
+	// ErrorQuotaEntries and ErrorQuotaBytes bound the error repository
+	// (defaults 10,000 entries and 1 GiB of messages). While either is
+	// reached the MPA answers 452 4.3.1 to new mail, so that Postfix keeps
+	// it queued; mail flows again once entries are deleted or requeued.
+	ErrorQuotaEntries int
+	ErrorQuotaBytes   int64
+
+	// Maillog is Postfix's log file (maillog_file, or the syslog file
+	// Postfix writes to). After a crash the MPA reads the reinjection
+	// smtpd's lines there to find out whether Postfix took an in-doubt
+	// delivery. Empty: such deliveries go to the error repository.
+	Maillog string
+	// ResolveTimeout bounds how long an in-doubt delivery waits for
+	// Postfix's log to tell (default 5 minutes); then it goes to the error
+	// repository with stage "interrupted".
+	ResolveTimeout time.Duration
+	// ResendRetention is how long the MPA remembers the messages it took
+	// (Postfix's queue id and envelope), to recognise one that Postfix
+	// sends again because the MPA's 250 never reached it (default 2 hours,
+	// above Postfix's maximal_backoff_time; the last minutes before an
+	// unclean stop are kept a further ResendRetention after the restart).
+	ResendRetention time.Duration
 	// ReadTimeout and WriteTimeout bound each SMTP command read and reply
 	// write of the listener (default 5 minutes, like Postfix's smtpd_timeout).
 	ReadTimeout  time.Duration
@@ -83,7 +114,16 @@ func (c Config) withDefaults() Config {
 	setS(&c.ReinjectAddr, DefaultReinjectAddr)
 	setS(&c.Hostname, "localhost")
 	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = 50 << 20
+		c.MaxMessageBytes = 10240000
+	}
+	if c.SizeAllowance == 0 {
+		c.SizeAllowance = 64 << 10
+	}
+	if c.ErrorQuotaEntries == 0 {
+		c.ErrorQuotaEntries = 10000
+	}
+	if c.ErrorQuotaBytes == 0 {
+		c.ErrorQuotaBytes = 1 << 30
 	}
 	if c.MaxRecipients == 0 {
 		c.MaxRecipients = 1000
@@ -102,6 +142,8 @@ func (c Config) withDefaults() Config {
 	setD(&c.MaxQueueLifetime, 5*24*time.Hour)
 	setD(&c.ProcessTimeout, 30*time.Second)
 	setD(&c.ShutdownTimeout, 30*time.Second)
+	setD(&c.ResolveTimeout, 5*time.Minute)
+	setD(&c.ResendRetention, 2*time.Hour)
 	return c
 }
 
@@ -114,7 +156,8 @@ func (c Config) check() error {
 			return fmt.Errorf("check mpa config: address %q: %w", a, err)
 		}
 	}
-	if c.MaxMessageBytes < 0 || c.MaxRecipients < 0 || c.Workers < 0 || c.RetryMax < c.RetryMin {
+	if c.MaxMessageBytes < 0 || c.SizeAllowance < 0 || c.MaxRecipients < 0 || c.Workers < 0 ||
+		c.ErrorQuotaEntries < 0 || c.ErrorQuotaBytes < 0 || c.RetryMax < c.RetryMin {
 		return errors.New("check mpa config: negative limit or RetryMax below RetryMin")
 	}
 	return nil

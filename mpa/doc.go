@@ -10,11 +10,33 @@
 // processing errors and permanent refusals go to the error repository
 // (mpa_errors), from which an administrator deletes or requeues them.
 //
-// Exactly-once: before the final dot of a delivery the recipients are
-// recorded as "delivering"; an entry found in that state at start (the MPA
-// died while Postfix was answering) cannot be known to be delivered or not,
-// so those recipients go to the error repository with stage "interrupted"
-// instead of being sent twice.
+// Envelopes are passed on as Postfix gave them (envelope.go): local parts
+// quoted again where RFC 5321 needs it, the null sender, SMTPUTF8, BODY
+// and the DSN parameters (RET, ENVID, NOTIFY, ORCPT) kept in the spool
+// entry and repeated at reinjection.
+//
+// Limits follow Postfix: messages up to message_size_limit plus
+// Config.SizeAllowance, smtpd_recipient_limit recipients, and addresses
+// Postfix's smtpd refuses are refused with its 5xx; (*Server).SetLimits
+// follows changed settings. The error repository has a quota (entries and
+// bytes); at the quota new mail gets 452 4.3.1 and waits in Postfix.
+//
+// Exactly once across kill -9, with no human step:
+//   - Before the final dot of a delivery the recipients are recorded as
+//     "delivering" with the transaction's name, which goes to Postfix as
+//     XFORWARD IDENT (spool id + "." + a sequence number: no address, no
+//     content) and which Postfix logs with its queue id. Found in that
+//     state, a delivery is settled from Postfix's maillog (resolve.go):
+//     queued by Postfix means done, dropped means send again. Only when
+//     the log does not tell within Config.ResolveTimeout do the recipients
+//     go to the error repository with stage "interrupted".
+//   - A message Postfix sends again because the MPA died after making it
+//     durable and before its 250 reached Postfix is recognised by its
+//     resend keys (the first Postfix's queue id from the top Received
+//     header, the sender, each recipient and ORCPT; resend.go) and
+//     answered 250 with the earlier spool id, without a second copy.
+//   - The spool id also travels in the trace processor's header
+//     X-Postdeck-MPA-Id (TraceHeader), for people reading the message.
 //
 // # Footers
 //

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/smtp"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -35,14 +36,23 @@ func TestMain(m *testing.M) {
 // runChild runs an MPA from environment variables until SIGTERM.
 func runChild() int {
 	dir := os.Getenv("POSTDECK_MPA_DIR")
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	db, err := store.Open(filepath.Join(dir, "postdeck.db"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	s, err := New(Config{Listen: os.Getenv("POSTDECK_MPA_LISTEN"), ReinjectAddr: os.Getenv("POSTDECK_MPA_REINJECT"),
+	// The parent holds the listening socket across restarts and hands it
+	// over as file descriptor 3.
+	ln, err := net.FileListener(os.NewFile(3, "mpa listener"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s, err := New(Config{Listener: ln, ReinjectAddr: os.Getenv("POSTDECK_MPA_REINJECT"), Maillog: os.Getenv("POSTDECK_MPA_MAILLOG"),
 		SpoolDir: filepath.Join(dir, "spool"), RetryMin: 200 * time.Millisecond, RetryMax: time.Second}, db, log)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
 	if err == nil {
 		err = s.Start(context.Background())
 	}
@@ -50,8 +60,7 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM)
+	fmt.Println("ready")
 	<-sig
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -69,6 +78,7 @@ func runChild() int {
 type rig struct {
 	sink      *postfixtest.Sink
 	inst      *postfixtest.Instance
+	mpaLn     net.Listener // the MPA's port, bound before Postfix points at it
 	mpaAddr   string
 	reinjAddr string
 }
@@ -96,19 +106,106 @@ const fastRetry = "minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_r
 func startRig(t testing.TB) *rig {
 	t.Helper()
 	postfixtest.Require(t)
-	sink := postfixtest.NewSink(t, 0)
-	mpaPort, reinjPort := postfixtest.FreePort(t), postfixtest.FreePort(t)
+	return startRigWith(t, rigOptions{})
+}
+
+// rigOptions change startRig's defaults.
+type rigOptions struct {
+	MainCF    string // more main.cf lines
+	RelayPort int    // the next hop; 0 starts a postfixtest.Sink (rig.sink)
+}
+
+// startRigWith is startRig with options.
+func startRigWith(t testing.TB, o rigOptions) *rig {
+	t.Helper()
+	postfixtest.Require(t)
+	var sink *postfixtest.Sink
+	if o.RelayPort == 0 {
+		sink = postfixtest.NewSink(t, 0)
+		o.RelayPort = sink.Port
+	}
+	ln := listenLocal(t)
+	mpaPort := ln.Addr().(*net.TCPAddr).Port
+	// Postfix binds the reinjection port itself: it can only be named.
+	reinjPort := postfixtest.FreePort(t)
 	main, master := filterCF(mpaPort, reinjPort)
-	inst := postfixtest.Start(t, postfixtest.Options{RelayPort: sink.Port, MainCF: main + fastRetry, MasterCF: master})
-	return &rig{sink: sink, inst: inst, mpaAddr: "127.0.0.1:" + strconv.Itoa(mpaPort), reinjAddr: "127.0.0.1:" + strconv.Itoa(reinjPort)}
+	inst := postfixtest.Start(t, postfixtest.Options{RelayPort: o.RelayPort, MainCF: main + fastRetry + o.MainCF, MasterCF: master})
+	return &rig{sink: sink, inst: inst, mpaLn: ln, mpaAddr: ln.Addr().String(), reinjAddr: "127.0.0.1:" + strconv.Itoa(reinjPort)}
+}
+
+// listenLocal binds a listener on a free loopback port and closes it on
+// cleanup (unless a server took it over and closed it already).
+func listenLocal(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// reservedPort is a loopback TCP port bound but not listening: connections
+// to it are refused (a listener that is down) and no one else can take it
+// until listen turns it into a listener.
+type reservedPort struct {
+	fd   int
+	Addr string
+}
+
+func reservePort(t testing.TB) *reservedPort {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &reservedPort{fd: fd, Addr: "127.0.0.1:" + strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)}
+	t.Cleanup(func() {
+		if rp.fd >= 0 {
+			_ = syscall.Close(rp.fd)
+		}
+	})
+	return rp
+}
+
+// listen starts listening on the reserved port.
+func (rp *reservedPort) listen(t testing.TB) net.Listener {
+	t.Helper()
+	if err := syscall.Listen(rp.fd, 128); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(rp.fd), "reserved")
+	rp.fd = -1
+	ln, err := net.FileListener(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
 }
 
 // startMPA runs an in-process MPA for the rig; cfg's addresses default to
 // the rig's.
 func (r *rig) startMPA(t testing.TB, cfg Config) (*Server, *store.DB) {
 	t.Helper()
-	if cfg.Listen == "" {
+	if cfg.Listen == "" && cfg.Listener == nil {
 		cfg.Listen = r.mpaAddr
+		if r.mpaLn != nil {
+			cfg.Listener, r.mpaLn = r.mpaLn, nil
+		}
+	}
+	if cfg.Maillog == "" {
+		cfg.Maillog = r.inst.Maillog
 	}
 	if cfg.ReinjectAddr == "" {
 		cfg.ReinjectAddr = r.reinjAddr
@@ -150,7 +247,8 @@ func (r *rig) send(t testing.TB, from string, to []string, raw string) {
 	}
 }
 
-// waitFor polls cond until it is true or timeout passes.
+// waitFor polls cond until it is true or timeout passes (a deadline on a
+// condition, never an assertion on how long it took).
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -160,6 +258,68 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitDrained waits until the MPA's spool and Postfix's queue are both
+// empty: after that nothing more can reach the sink.
+func (r *rig) waitDrained(t testing.TB, s *Server) {
+	t.Helper()
+	waitFor(t, 60*time.Second, "an empty MPA spool and Postfix queue", func() bool {
+		c, err := s.Counts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Spool == 0 && r.queueEmpty(t)
+	})
+}
+
+// queueEmpty reports whether Postfix's queue is empty (postqueue -j);
+// a failing postqueue fails the test.
+func (r *rig) queueEmpty(t testing.TB) bool {
+	t.Helper()
+	out, err := r.postqueueJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out) == ""
+}
+
+// flush asks the rig's Postfix to try every queued message now
+// (postqueue -f); a failing postqueue fails the test.
+func (r *rig) flush(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(postfixtest.SbinDir, "postqueue"), "-c", r.inst.ConfigDir, "-f").CombinedOutput()
+	if err != nil {
+		t.Fatalf("postqueue -f: %v: %s", err, out)
+	}
+}
+
+// postqueueJSON runs `postqueue -j` on the rig's Postfix, bounded in time.
+func (r *rig) postqueueJSON() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(postfixtest.SbinDir, "postqueue"), "-c", r.inst.ConfigDir, "-j")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("postqueue -j: %w: %s", err, stderr.String())
+	}
+	return string(out), nil
+}
+
+// waitUntil polls cond until it is true (true) or timeout passes (false).
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
 }
 
 // headerOf returns the first value of header name in a raw message.
@@ -185,12 +345,8 @@ type proxy struct {
 	target string
 }
 
-func startProxy(t testing.TB, addr, target string) *proxy {
+func startProxy(t testing.TB, ln net.Listener, target string) *proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := &proxy{ln: ln, target: target}
 	p.wg.Add(1)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,18 @@ type Server struct {
 	started  atomic.Bool
 	stopped  atomic.Bool
 	seq      atomic.Uint64
+	// runID tells this process's delivery names apart from those of the
+	// processes before it (their sequence numbers start at zero too).
+	runID string
+
+	// Limits that follow Postfix's (SetLimits): the largest message taken,
+	// allowance included, and the recipients per message.
+	maxSize  atomic.Int64
+	maxRcpts atomic.Int64
+	// The error repository's use, kept current by every commit that adds
+	// entries and recounted after every administrator action.
+	errEntries atomic.Int64
+	errBytes   atomic.Int64
 }
 
 // errLocal is the reply to any local failure: Postfix keeps the message
@@ -54,7 +67,9 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, log: log, bodies: b, sched: newScheduler(), stopWork: make(chan struct{})}
+	s := &Server{cfg: cfg, db: db, log: log, bodies: b, sched: newScheduler(), stopWork: make(chan struct{}),
+		runID: strconv.FormatInt(time.Now().UnixMilli(), 36) + b.nonce}
+	s.SetLimits(cfg.MaxMessageBytes, cfg.MaxRecipients)
 	p, err := db.MPAPipelineGet()
 	if err != nil {
 		return nil, fmt.Errorf("load mpa pipeline: %w", err)
@@ -82,6 +97,19 @@ func (b brokenProcessor) Process(context.Context, *Message) error {
 	return fmt.Errorf("the pipeline configuration is invalid: %w", b.err)
 }
 
+// SetLimits makes the MPA follow Postfix's message_size_limit (size, in
+// bytes; the MPA adds Config.SizeAllowance) and smtpd_recipient_limit
+// (rcpts) from the next command on. The daemon calls it when the MTA
+// settings change; zero or negative values keep the current limit.
+func (s *Server) SetLimits(size int64, rcpts int) {
+	if size > 0 {
+		s.maxSize.Store(size + s.cfg.SizeAllowance)
+	}
+	if rcpts > 0 {
+		s.maxRcpts.Store(int64(rcpts))
+	}
+}
+
 // Addr is the listener's address once Start returned (useful with port 0).
 func (s *Server) Addr() string {
 	if a, ok := s.addr.Load().(net.Addr); ok {
@@ -100,9 +128,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.recover(); err != nil {
 		return err
 	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("start mpa: listen on %s: %w", s.cfg.Listen, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("start mpa: listen on %s: %w", s.cfg.Listen, err)
+		}
 	}
 	s.addr.Store(ln.Addr())
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -111,10 +143,14 @@ func (s *Server) Start(ctx context.Context) error {
 		s.workers.Add(1)
 		go s.worker(wctx)
 	}
+	s.workers.Add(1)
+	go s.pruneResendKeys()
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = s.cfg.Hostname
-	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
-	srv.MaxRecipients = s.cfg.MaxRecipients
+	// Size and recipient limits are the session's (they change at run
+	// time); go-smtp's stay off, so it neither cuts nor advertises them.
+	srv.MaxMessageBytes = 0
+	srv.MaxRecipients = 0
 	srv.ReadTimeout = s.cfg.ReadTimeout
 	srv.WriteTimeout = s.cfg.WriteTimeout
 	srv.MaxLineLength = 2000
@@ -166,6 +202,19 @@ func (s *Server) recover() error {
 		return fmt.Errorf("start mpa: %w", err)
 	}
 	removed += swept
+	if err := s.recountErrors(); err != nil {
+		return fmt.Errorf("start mpa: %w", err)
+	}
+	// The 250 replies of the last minutes before a crash may not have
+	// reached Postfix, which then sends those messages again after its
+	// backoff: keep their resend keys past the downtime.
+	if last, err := s.db.MPASeenLast(); err != nil {
+		return fmt.Errorf("start mpa: %w", err)
+	} else if !last.IsZero() {
+		if err := s.db.MPASeenPin(last.Add(-store.SeenSlot), time.Now().Add(s.cfg.ResendRetention)); err != nil {
+			return fmt.Errorf("start mpa: %w", err)
+		}
+	}
 	for _, e := range spool {
 		s.sched.at(e.ID, e.NextAttempt)
 	}
@@ -173,6 +222,29 @@ func (s *Server) recover() error {
 		s.log.Info("mpa spool recovered", "entries", len(spool), "orphan_files_removed", removed)
 	}
 	return nil
+}
+
+// pruneResendKeys drops expired resend keys every minute until Shutdown.
+func (s *Server) pruneResendKeys() {
+	defer s.workers.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			countPanic()
+			s.log.Error("mpa resend key pruning panicked", "err", fmt.Sprint(r))
+		}
+	}()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopWork:
+			return
+		case <-t.C:
+			if _, err := s.db.MPASeenPrune(time.Now(), s.cfg.ResendRetention); err != nil {
+				s.log.Error("mpa resend key pruning failed", "err", err)
+			}
+		}
+	}
 }
 
 // Shutdown stops accepting mail, lets sessions in progress finish, stops
@@ -248,8 +320,22 @@ func (ss *session) guard(what string, err *error) {
 	}
 }
 
+// Replies of the listener beyond go-smtp's own, in Postfix's words.
+var (
+	errTooBig       = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Error: message file too big"}
+	errSizeExceeded = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message size exceeds fixed limit"}
+	errTooManyRcpts = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Error: too many recipients"}
+	errQuota        = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage"}
+)
+
 func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	defer ss.guard("mail", &err)
+	if e := checkAddress(from, true); e != nil {
+		return e
+	}
+	if opts != nil && opts.Size > ss.s.maxSize.Load() {
+		return errSizeExceeded
+	}
 	ss.env = store.MPAEnvelope{Sender: from, Helo: ss.helo, Client: ss.client}
 	if opts != nil {
 		ss.env.Size = opts.Size
@@ -263,6 +349,15 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 
 func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 	defer ss.guard("rcpt", &err)
+	if e := checkAddress(to, false); e != nil {
+		return e
+	}
+	if int64(len(ss.env.Recipients)) >= ss.s.maxRcpts.Load() {
+		return errTooManyRcpts
+	}
+	if ss.s.quotaReached() {
+		return errQuota
+	}
 	r := store.MPARecipient{Address: to}
 	if opts != nil {
 		for _, n := range opts.Notify {
@@ -276,7 +371,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 }
 
 // Data makes the message durable (body file fsynced, entry committed) and
-// only then answers 250 with the spool id.
+// only then answers 250 with the spool id. A message Postfix sends again
+// (same first queue id, sender and recipients as one the MPA already took)
+// is answered 250 with the earlier spool id and not stored twice.
 func (ss *session) Data(r io.Reader) (err error) {
 	defer func() {
 		if rec := recover(); rec != nil {
@@ -287,29 +384,96 @@ func (ss *session) Data(r io.Reader) (err error) {
 		}
 	}()
 	s := ss.s
+	if s.quotaReached() {
+		_, _ = io.Copy(io.Discard, r)
+		return errQuota
+	}
 	id := s.bodies.newID()
-	n, inline, werr := s.bodies.write(id, r)
+	lr := &limitReader{r: r, left: s.maxSize.Load()}
+	n, inline, werr := s.bodies.write(id, lr, ss.env.Size)
 	if werr != nil {
 		_, _ = io.Copy(io.Discard, r)
-		var se *smtp.SMTPError
-		if errors.As(werr, &se) {
-			return se // message too large: go-smtp's 552
+		if lr.over {
+			return errTooBig
 		}
 		s.log.Error("mpa spool write failed", "err", werr, "remote", ss.client)
 		return errLocal
 	}
-	now := time.Now()
-	e := store.SpoolEntry{ID: id, Envelope: ss.env, Size: n, Received: now, State: store.SpoolWaiting, NextAttempt: now}
-	if err := s.db.MPASpoolAdd(e, inline); err != nil {
-		s.log.Error("mpa spool commit failed", "err", err, "queue_id", id)
-		if rerr := s.bodies.remove(id); rerr != nil {
-			s.log.Error("mpa spool cleanup failed", "err", rerr, "queue_id", id)
+	head := inline
+	if head == nil {
+		if head, _, err = s.bodies.readHead(id, 64<<10); err != nil {
+			s.log.Error("mpa spool read failed", "err", err, "queue_id", id)
+			s.removeBody(id)
+			return errLocal
 		}
+	}
+	env := ss.env
+	firstID := firstQueueID(head)
+	keys := resendKeys(firstID, env)
+	if len(keys) > 0 {
+		seen, err := s.db.MPASeenLookup(keys)
+		if err != nil {
+			s.log.Error("mpa resend lookup failed", "err", err, "remote", ss.client)
+			s.removeBody(id)
+			return errLocal
+		}
+		if len(seen) > 0 {
+			var rest []store.MPARecipient
+			var restKeys []string
+			earlier := ""
+			for i, rc := range env.Recipients {
+				if sid, ok := seen[keys[i]]; ok {
+					earlier = sid
+					continue
+				}
+				rest = append(rest, rc)
+				restKeys = append(restKeys, keys[i])
+			}
+			s.log.Info("mpa recognised a message postfix sent again", "queue_id", earlier, "postfix_queue_id", firstID,
+				"recipients_known", len(env.Recipients)-len(rest), "recipients_new", len(rest))
+			if len(rest) == 0 {
+				s.removeBody(id)
+				resentMessages.Add(1)
+				return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + earlier}
+			}
+			env.Recipients, keys = rest, restKeys
+		}
+	}
+	now := time.Now()
+	e := store.SpoolEntry{ID: id, Envelope: env, Size: n, Received: now, State: store.SpoolWaiting, NextAttempt: now, FirstQueueID: firstID}
+	if err := s.db.MPASpoolAdd(e, inline, keys); err != nil {
+		s.log.Error("mpa spool commit failed", "err", err, "queue_id", id)
+		s.removeBody(id)
 		return errLocal
 	}
 	s.sched.push(id)
 	acceptedMessages.Add(1)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}
+}
+
+func (s *Server) removeBody(id string) {
+	if err := s.bodies.remove(id); err != nil {
+		s.log.Error("mpa spool cleanup failed", "err", err, "queue_id", id)
+	}
+}
+
+// limitReader passes at most left bytes and then fails, noting over.
+type limitReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+var errOverLimit = errors.New("message over the size limit")
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.over = true
+		return n, errOverLimit
+	}
+	return n, err
 }
 
 func (ss *session) Reset()        { ss.env = store.MPAEnvelope{} }

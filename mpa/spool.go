@@ -36,11 +36,22 @@ type Stats struct {
 	Accepted  uint64
 	Delivered uint64
 	Failed    uint64
+	// Resent counts messages Postfix sent again (the MPA died before its
+	// 250) that the MPA recognised and did not store twice.
+	Resent uint64
+	// In-doubt deliveries (recipients) settled from Postfix's log: queued
+	// by Postfix, dropped by it and sent again, and left undecided (moved
+	// to the error repository for a person).
+	InDoubtDelivered  uint64
+	InDoubtResent     uint64
+	InDoubtUnresolved uint64
 }
 
 // Counters reports the MPA's Stats.
 func Counters() Stats {
-	return Stats{Accepted: acceptedMessages.Load(), Delivered: deliveredRecipients.Load(), Failed: failedRecipients.Load()}
+	return Stats{Accepted: acceptedMessages.Load(), Delivered: deliveredRecipients.Load(), Failed: failedRecipients.Load(),
+		Resent: resentMessages.Load(), InDoubtDelivered: inDoubtDelivered.Load(), InDoubtResent: inDoubtResent.Load(),
+		InDoubtUnresolved: inDoubtUnresolved.Load()}
 }
 
 // bodies stores message bodies. A body of at most InlineBodyMax bytes is
@@ -88,11 +99,19 @@ func (b *bodies) path(id string) string { return filepath.Join(b.msgDir, id) }
 // write reads the body from r. A body of at most InlineBodyMax bytes is
 // returned to be committed with its entry; a larger one is stored under id
 // as a durable file (inline nil). It returns the size.
-func (b *bodies) write(id string, r io.Reader) (n int64, inline []byte, err error) {
-	head, err := io.ReadAll(io.LimitReader(r, InlineBodyMax+1))
-	if err != nil {
-		return int64(len(head)), nil, err
+//
+// sizeHint (the client's SIZE=, or 0) sizes the buffer, so that a small
+// message is read with one allocation instead of a growing series.
+func (b *bodies) write(id string, r io.Reader, sizeHint int64) (n int64, inline []byte, err error) {
+	hint := int64(4 << 10)
+	if sizeHint > 0 {
+		hint = min(sizeHint+512, InlineBodyMax+1)
 	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint))
+	if _, err := buf.ReadFrom(io.LimitReader(r, InlineBodyMax+1)); err != nil {
+		return int64(buf.Len()), nil, err
+	}
+	head := buf.Bytes()
 	if len(head) <= InlineBodyMax {
 		return int64(len(head)), head, nil
 	}
@@ -142,15 +161,16 @@ func (b *bodies) link(id, newID string) error {
 	return atomicfile.SyncDir(b.msgDir)
 }
 
-func (b *bodies) read(id string) ([]byte, error) {
+// read returns the body of id and whether it is kept inline.
+func (b *bodies) read(id string) ([]byte, bool, error) {
 	if raw, inline, err := b.db.MPABody(id); err != nil || inline {
-		return raw, err
+		return raw, inline, err
 	}
 	raw, err := os.ReadFile(b.path(id))
 	if err != nil {
-		return nil, fmt.Errorf("read body %s: %w", id, err)
+		return nil, false, fmt.Errorf("read body %s: %w", id, err)
 	}
-	return raw, nil
+	return raw, false, nil
 }
 
 // readHead reads at most n bytes of the body.
@@ -332,3 +352,16 @@ func (s *scheduler) stop() {
 func splitID(id string, n uint64) string {
 	return id + "-" + strconv.FormatUint(n, 36)
 }
+
+// resentMessages counts messages Postfix sent again that the MPA
+// recognised and did not store twice (metrics state).
+var resentMessages atomic.Uint64
+
+// In-doubt deliveries settled from Postfix's log (metrics state): found
+// queued by Postfix, found dropped and sent again, and left undecided (to
+// the error repository).
+var (
+	inDoubtDelivered  atomic.Uint64
+	inDoubtResent     atomic.Uint64
+	inDoubtUnresolved atomic.Uint64
+)

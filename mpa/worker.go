@@ -71,9 +71,10 @@ func (s *Server) processSafe(ctx context.Context, r *reinjector, id string) (han
 // commit, errs the error entries not yet committed (their recipients are
 // already in entry.Done).
 type attempt struct {
-	s     *Server
-	entry store.SpoolEntry
-	errs  []store.ErrorEntry
+	s      *Server
+	entry  store.SpoolEntry
+	errs   []store.ErrorEntry
+	inline bool // the body lives in the store: no file to link or remove
 }
 
 // fail moves rcpts to the error repository (at the next commit).
@@ -113,6 +114,9 @@ func (a *attempt) commit(final bool) error {
 			continue
 		}
 		a.errs[i].ID = splitID(id, uint64(time.Now().UnixMicro())+a.s.seq.Add(1))
+		if a.inline {
+			continue // the store copies inline bodies in the same commit
+		}
 		if err := a.s.bodies.link(id, a.errs[i].ID); err != nil {
 			return err
 		}
@@ -126,11 +130,13 @@ func (a *attempt) commit(final bool) error {
 		return err
 	}
 	for _, e := range a.errs {
+		a.s.errEntries.Add(1)
+		a.s.errBytes.Add(e.Size)
 		failedRecipients.Add(uint64(len(e.Envelope.Recipients)))
 		a.s.log.Warn("mpa message moved to the error repository", "queue_id", e.ID, "stage", e.Stage, "err", e.Reason)
 	}
 	a.errs = nil
-	if final && !reuse {
+	if final && !reuse && !a.inline {
 		if err := a.s.bodies.remove(id); err != nil {
 			a.s.log.Error("mpa spool cleanup failed", "err", err, "queue_id", id)
 		}
@@ -150,7 +156,7 @@ func addrs(rs []store.MPARecipient) []string {
 // When every recipient is done after a delivery it returns the attempt
 // whose final commit is still to be made, so that the worker can go on.
 func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attempt, error) {
-	e, err := s.db.MPASpoolGet(id)
+	e, inlineBody, err := s.db.MPASpoolGetBody(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil // delivered or moved meanwhile
 	}
@@ -164,20 +170,20 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	}
 	a := &attempt{s: s, entry: e}
 	if len(e.Delivering) > 0 {
-		var inDoubt []store.MPARecipient
-		for _, rc := range e.Envelope.Recipients {
-			if slices.Contains(e.Delivering, rc.Address) {
-				inDoubt = append(inDoubt, rc)
-			}
+		settled, err := s.settle(a)
+		if err != nil || !settled {
+			return nil, err
 		}
-		a.entry.Delivering = nil
-		a.fail(inDoubt, store.StageInterrupted, "The MPA stopped after handing this message to Postfix and before Postfix's answer was recorded, so it may have been delivered already. Search the mail log for spool id "+id+" before requeueing.")
 	}
 	pending := a.pending()
 	if len(pending) == 0 {
 		return nil, a.commit(true)
 	}
-	raw, err := s.bodies.read(id)
+	raw, inline := inlineBody, inlineBody != nil
+	if !inline {
+		raw, inline, err = s.bodies.read(id)
+	}
+	a.inline = inline
 	if err != nil {
 		a.fail(pending, "spool", "The message file is missing from the spool directory.")
 		s.log.Error("mpa body missing", "err", err, "queue_id", id)
@@ -198,29 +204,45 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	for _, g := range groups {
 		body := g.Bytes()
 		group := addrs(g.Envelope.Recipients)
+		// Unique across restarts: a name reused by a later process would
+		// let one delivery's log lines settle another's.
+		ident := id + "." + s.runID + "." + strconv.FormatUint(s.seq.Add(1), 36)
+		logOff := s.logSize()
 		marked := false
-		res, derr := r.deliver(ctx, g.Envelope, body, func() error {
-			a.entry.Delivering = group
+		res, derr := r.deliver(ctx, g.Envelope, body, ident, func(sentAs string) error {
+			a.entry.Delivering, a.entry.DeliveryID = group, sentAs
+			if !r.canIdent() {
+				a.entry.DeliveryID = "" // not in Postfix's log: only a person can tell
+			}
+			a.entry.DeliveringSince, a.entry.LogOffset = time.Now(), logOff
 			if err := a.commit(false); err != nil {
-				a.entry.Delivering = nil
+				a.clearDelivering()
 				return err
 			}
 			marked = true
 			return nil
 		})
-		a.entry.Delivering = nil
 		var de *deliveryError
 		switch {
 		case errors.As(derr, &de) && de.perm:
+			a.clearDelivering()
 			a.fail(g.Envelope.Recipients, store.StageDelivery, "Postfix refused the message: "+de.msg)
-		case derr != nil:
-			tempErr = derr.Error()
-			if marked {
-				// The dot may have reached Postfix: treat as in doubt, like
-				// a crash, rather than deliver twice.
-				a.fail(g.Envelope.Recipients, store.StageInterrupted, "The connection to Postfix broke after the final dot ("+derr.Error()+"), so the message may have been delivered already. Search the mail log for spool id "+id+" before requeueing.")
+		case derr != nil && marked:
+			// The dot may have reached Postfix: in doubt, like after a
+			// crash. Postfix's log settles it (settle) before anything is
+			// sent again; the other groups wait for that.
+			a.entry.LastError = derr.Error()
+			if err := a.commit(false); err != nil {
+				return nil, err
 			}
+			s.log.Warn("mpa delivery in doubt; asking postfix's log", "queue_id", id, "delivery", ident, "err", derr)
+			s.sched.at(id, time.Now().Add(resolvePoll))
+			return nil, nil
+		case derr != nil:
+			a.clearDelivering()
+			tempErr = derr.Error()
 		default:
+			a.clearDelivering()
 			for i, rr := range res {
 				rc := g.Envelope.Recipients[i]
 				switch rr.code / 100 {
@@ -252,6 +274,54 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	s.log.Info("mpa delivery deferred", "queue_id", id, "attempts", a.entry.Attempts, "err", tempErr)
 	s.sched.at(id, a.entry.NextAttempt)
 	return nil, nil
+}
+
+// resolvePoll is how often an in-doubt delivery looks at Postfix's log.
+const resolvePoll = 200 * time.Millisecond
+
+func (a *attempt) clearDelivering() {
+	a.entry.Delivering, a.entry.DeliveryID = nil, ""
+	a.entry.DeliveringSince, a.entry.LogOffset = time.Time{}, 0
+}
+
+// settle decides a's in-doubt delivery from Postfix's log: delivered
+// recipients become done, dropped ones pending again. It reports false
+// (and schedules another look) while the log does not tell, and moves the
+// recipients to the error repository once Config.ResolveTimeout passed.
+func (s *Server) settle(a *attempt) (bool, error) {
+	e := a.entry
+	var inDoubt []store.MPARecipient
+	for _, rc := range e.Envelope.Recipients {
+		if slices.Contains(e.Delivering, rc.Address) {
+			inDoubt = append(inDoubt, rc)
+		}
+	}
+	o, why, err := s.resolve(e)
+	if err != nil {
+		s.log.Error("mpa cannot read postfix's log", "err", err, "queue_id", e.ID)
+	}
+	switch o {
+	case postfixHasIt:
+		for _, rc := range inDoubt {
+			a.entry.Done = append(a.entry.Done, rc.Address)
+		}
+		deliveredRecipients.Add(uint64(len(inDoubt)))
+		inDoubtDelivered.Add(uint64(len(inDoubt)))
+	case postfixDropped:
+		inDoubtResent.Add(uint64(len(inDoubt)))
+	default:
+		if e.DeliveryID != "" && s.cfg.Maillog != "" && time.Since(e.DeliveringSince) < s.cfg.ResolveTimeout {
+			s.sched.at(e.ID, time.Now().Add(resolvePoll))
+			return false, nil
+		}
+		inDoubtUnresolved.Add(uint64(len(inDoubt)))
+		a.clearDelivering()
+		a.fail(inDoubt, store.StageInterrupted, "The MPA handed this message to Postfix and did not get Postfix's answer, and Postfix's log did not tell whether Postfix took it ("+why+"), so it may have been delivered already. Search the mail log for spool id "+e.ID+" before requeueing.")
+		return true, nil
+	}
+	s.log.Info("mpa in-doubt delivery settled from postfix's log", "queue_id", e.ID, "delivery", e.DeliveryID, "outcome", o.String(), "evidence", why)
+	a.clearDelivering()
+	return true, nil
 }
 
 // backoff is RetryMin doubled per attempt, capped at RetryMax.

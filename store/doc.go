@@ -6,7 +6,7 @@
 // network, DNS or exec happens inside a transaction, and bytes are copied out
 // before a transaction ends.
 //
-// Bucket tree (schema version 2):
+// Bucket tree (schema version 3):
 //
 //	meta
 //	  schema_version      -> decimal string, see migrations.go
@@ -34,6 +34,11 @@
 //	mpa_bodies            (schema 2)
 //	  <spool id>          -> a message body kept inline (small messages; larger
 //	                         ones are files in the MPA's spool directory)
+//	mpa_seen              (schema 3)
+//	  <slot: 8-byte big-endian unix seconds, start of a 10-minute span>
+//	    <first queue id>\x00<sender>\x00<recipient>\x00<orcpt type>;<orcpt>
+//	                      -> spool id (a resend key; see mpaseen.go)
+//	    \x00expires        -> 8-byte big-endian unix seconds: pinned until then
 //	mpa_config
 //	  pipeline            -> MPAPipeline (JSON: processors, rules, templates)
 //	(message bodies are files SPOOLDIR/msg/<id> of package mpa, not in bbolt)

@@ -13,6 +13,7 @@ var (
 	bucketMPAErrors  = []byte("mpa_errors")
 	bucketMPAConfig  = []byte("mpa_config")
 	bucketMPABodies  = []byte("mpa_bodies")
+	bucketMPASeen    = []byte("mpa_seen")
 	bucketJobs       = []byte("jobs")
 	bucketSPFSources = []byte("spf_sources")
 
@@ -21,4 +22,5 @@ var (
 	keyDocument      = []byte("document")
 	keyMaster        = []byte("master")
 	keyMPAPipeline   = []byte("pipeline")
+	keySeenExpires   = []byte("\x00expires")
 )

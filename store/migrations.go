@@ -31,6 +31,12 @@ var migrations = []migration{
 		_, err := tx.CreateBucketIfNotExists(bucketMPABodies)
 		return err
 	},
+	// 3: the MPA's resend keys (a message Postfix sends again because the
+	// MPA died before its 250 is recognised instead of delivered twice).
+	func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketMPASeen)
+		return err
+	},
 }
 
 // LatestSchema is the schema version this binary writes.

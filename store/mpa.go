@@ -75,8 +75,20 @@ type SpoolEntry struct {
 	Done []string `json:"done,omitempty"`
 	// Delivering lists recipients whose final dot was sent and whose answer
 	// is not yet recorded. Found non-empty at start, they are in doubt:
-	// Postfix may have queued them.
+	// Postfix may have queued them; the MPA finds out from Postfix's log.
 	Delivering []string `json:"delivering,omitempty"`
+	// DeliveryID names the transaction of Delivering in Postfix's log (the
+	// XFORWARD IDENT the reinjection smtpd logs as orig_queue_id=).
+	DeliveryID string `json:"delivery_id,omitempty"`
+	// DeliveringSince is when Delivering was recorded.
+	DeliveringSince time.Time `json:"delivering_since,omitzero"`
+	// LogOffset is the size of Postfix's maillog when that transaction
+	// began: its log lines come after it.
+	LogOffset int64 `json:"log_offset,omitempty"`
+	// FirstQueueID is the queue id of the Postfix that handed the message
+	// to the MPA (from its Received header), kept for the error repository
+	// and the logs; empty when the message did not come from Postfix.
+	FirstQueueID string `json:"first_queue_id,omitempty"`
 }
 
 // ErrorEntry is one message in the MPA error repository. Its body lives in
@@ -177,12 +189,24 @@ func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) err
 
 // MPASpoolAdd stores a new spool entry and, when the message is small
 // enough to be kept inline, its body, in one batched commit: the message is
-// durable when it returns.
-func (db *DB) MPASpoolAdd(e SpoolEntry, body []byte) error {
+// durable when it returns. seen are the entry's resend keys (see
+// MPASeenLookup), recorded in the same commit.
+func (db *DB) MPASpoolAdd(e SpoolEntry, body []byte, seen []string) error {
 	err := db.bolt.Batch(func(tx *bolt.Tx) error {
 		if body != nil {
 			if err := tx.Bucket(bucketMPABodies).Put([]byte(e.ID), body); err != nil {
 				return err
+			}
+		}
+		if len(seen) > 0 {
+			slot, err := seenSlot(tx, e.Received)
+			if err != nil {
+				return err
+			}
+			for _, k := range seen {
+				if err := slot.Put([]byte(k), []byte(e.ID)); err != nil {
+					return err
+				}
 			}
 		}
 		return putJSON(tx, bucketMPASpool, []byte(e.ID), &e)
@@ -251,6 +275,24 @@ func (db *DB) MPASpoolGet(id string) (SpoolEntry, error) {
 		return err
 	})
 	return e, err
+}
+
+// MPASpoolGetBody returns one spool entry (or ErrNotFound) and, in the same
+// read transaction, its inline body (a copy; nil when it is a file).
+func (db *DB) MPASpoolGetBody(id string) (SpoolEntry, []byte, error) {
+	var e SpoolEntry
+	var body []byte
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		found, err := getJSON(tx, bucketMPASpool, []byte(id), &e)
+		if err == nil && !found {
+			err = fmt.Errorf("spool entry %q: %w", id, ErrNotFound)
+		}
+		if v := tx.Bucket(bucketMPABodies).Get([]byte(id)); v != nil && err == nil {
+			body = append([]byte(nil), v...)
+		}
+		return err
+	})
+	return e, body, err
 }
 
 // MPASpoolList returns every spool entry, oldest first (ids sort by time).
@@ -375,6 +417,28 @@ func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e
 	}
 	sort.Strings(done)
 	return done, nil
+}
+
+// MPAErrorUsage returns the number of error repository entries and the sum
+// of their message sizes (the quota the MPA enforces).
+func (db *DB) MPAErrorUsage() (entries int, bytes int64, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMPAErrors).ForEach(func(k, v []byte) error {
+			var e struct {
+				Size int64 `json:"size"`
+			}
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode error entry %s: %w", k, err)
+			}
+			entries++
+			bytes += e.Size
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("sum error repository: %w", err)
+	}
+	return entries, bytes, nil
 }
 
 // MPACounts returns the number of spool and error repository entries.

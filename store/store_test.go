@@ -205,8 +205,8 @@ func TestMigrationTwoKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if v, _ := db.SchemaVersion(); v != 2 {
-		t.Fatalf("version %d, want 2", v)
+	if v, _ := db.SchemaVersion(); v != LatestSchema() {
+		t.Fatalf("version %d, want %d", v, LatestSchema())
 	}
 	entries, err := db.MPASpoolList()
 	if err != nil || len(entries) != 1 {
@@ -223,7 +223,7 @@ func TestMigrationTwoKeepsData(t *testing.T) {
 func TestInlineBodiesFollowTheirEntries(t *testing.T) {
 	db, _ := openTemp(t)
 	const id = "0000000000000aabbcc0001"
-	if err := db.MPASpoolAdd(SpoolEntry{ID: id}, []byte("body")); err != nil {
+	if err := db.MPASpoolAdd(SpoolEntry{ID: id}, []byte("body"), nil); err != nil {
 		t.Fatal(err)
 	}
 	split := id + "x1"
@@ -237,7 +237,7 @@ func TestInlineBodiesFollowTheirEntries(t *testing.T) {
 		t.Fatalf("split error entry body: %q %v", b, inline)
 	}
 	const id2 = "0000000000000aabbcc0002"
-	if err := db.MPASpoolAdd(SpoolEntry{ID: id2}, []byte("two")); err != nil {
+	if err := db.MPASpoolAdd(SpoolEntry{ID: id2}, []byte("two"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.MPASpoolCommit(id2, nil, []ErrorEntry{{ID: id2}}); err != nil {

@@ -101,6 +101,11 @@ var (
 	descQueueOldest   = prometheus.NewDesc("postdeck_queue_oldest_message_age_seconds", "Age of the oldest message in the Postfix queue (0 when empty).", nil, nil)
 	descMPASpool      = prometheus.NewDesc("postdeck_mpa_spool_messages", "Messages in the MPA queue (spool).", nil, nil)
 	descMPAErrors     = prometheus.NewDesc("postdeck_mpa_error_repository_messages", "Entries in the MPA error repository.", nil, nil)
+	descMPAErrorBytes = prometheus.NewDesc("postdeck_mpa_error_repository_bytes", "Bytes of the messages in the MPA error repository.", nil, nil)
+	descMPAQuota      = prometheus.NewDesc("postdeck_mpa_error_repository_quota", "The error repository's quota, in entries and in bytes.", []string{"unit"}, nil)
+	descMPAQuotaFull  = prometheus.NewDesc("postdeck_mpa_error_repository_full", "1 while the error repository is at its quota (the MPA answers 452; Postfix keeps new mail queued).", nil, nil)
+	descMPAResent     = prometheus.NewDesc("postdeck_mpa_resent_messages_total", "Messages Postfix sent again after an MPA crash that the MPA recognised and did not store twice.", nil, nil)
+	descMPAInDoubt    = prometheus.NewDesc("postdeck_mpa_in_doubt_recipients_total", "Deliveries a crash left in doubt, by how Postfix's log settled them.", []string{"outcome"}, nil)
 	descMPAAccepted   = prometheus.NewDesc("postdeck_mpa_accepted_messages_total", "Messages the MPA accepted (durable, answered 250).", nil, nil)
 	descMPADelivered  = prometheus.NewDesc("postdeck_mpa_delivered_recipients_total", "Recipients the MPA handed back to Postfix.", nil, nil)
 	descMPAFailed     = prometheus.NewDesc("postdeck_mpa_failed_recipients_total", "Recipients the MPA moved to the error repository.", nil, nil)
@@ -137,11 +142,19 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	if m.MPA != nil {
 		gauge(descMPASpool, float64(m.MPA.Spool))
 		gauge(descMPAErrors, float64(m.MPA.Errors))
+		gauge(descMPAErrorBytes, float64(m.MPA.ErrorBytes))
+		gauge(descMPAQuota, float64(m.MPA.ErrorQuotaEntries), "entries")
+		gauge(descMPAQuota, float64(m.MPA.ErrorQuotaBytes), "bytes")
+		gauge(descMPAQuotaFull, boolFloat(m.MPA.QuotaReached))
 	}
 	if st := m.MPACounters; st != nil {
 		counter(descMPAAccepted, float64(st.Accepted))
 		counter(descMPADelivered, float64(st.Delivered))
 		counter(descMPAFailed, float64(st.Failed))
+		counter(descMPAResent, float64(st.Resent))
+		counter(descMPAInDoubt, float64(st.InDoubtDelivered), "delivered")
+		counter(descMPAInDoubt, float64(st.InDoubtResent), "resent")
+		counter(descMPAInDoubt, float64(st.InDoubtUnresolved), "unresolved")
 	}
 	for _, st := range m.SPF {
 		ts := 0.0

@@ -75,6 +75,7 @@ func loadViews(static *staticFiles) *views {
 		"when":       formatTime,
 		"ago":        ago,
 		"duration":   humanDuration,
+		"quotaNear":  quotaNear,
 		"badge":      resultBadge,
 		"diffClass":  diffLineClass,
 		"lines":      func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") },
@@ -234,6 +235,13 @@ func ago(t time.Time) string {
 		return fmt.Sprintf("%d h ago", int(d.Hours()))
 	}
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// quotaNear reports whether the MPA's error repository passed 80% of
+// either of its quotas.
+func quotaNear(c *admin.MPACounts) bool {
+	return c.ErrorQuotaEntries > 0 && c.Errors*5 >= c.ErrorQuotaEntries*4 ||
+		c.ErrorQuotaBytes > 0 && c.ErrorBytes*5 >= c.ErrorQuotaBytes*4
 }
 
 // humanDuration writes how long something has waited: "42 s", "17 min",

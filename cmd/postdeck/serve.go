@@ -36,6 +36,9 @@ type serveFlags struct {
 	smtpListen     string
 	mpaListen      string
 	reinjectListen string
+	mpaMaillog     string
+	mpaQuotaN      int
+	mpaQuotaBytes  int64
 	resolver       string
 	logFormat      string
 	logLevel       string
@@ -57,6 +60,9 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.smtpListen, "smtp-listen", "", "where Postfix's smtpd listens (default :25, or 127.0.0.1:2525 with --private-postfix)")
 	fs.StringVar(&f.mpaListen, "mpa-listen", mpa.DefaultListen, "the MPA content filter's address")
 	fs.StringVar(&f.reinjectListen, "reinject-listen", mpa.DefaultReinjectAddr, "Postfix's reinjection listener for the MPA")
+	fs.StringVar(&f.mpaMaillog, "mpa-maillog", "", "Postfix's log, read by the MPA to settle deliveries a crash left in doubt (default: the private instance's maillog, else /var/log/mail.log)")
+	fs.IntVar(&f.mpaQuotaN, "mpa-error-quota-entries", 10000, "error repository quota: entries (at the quota the MPA answers 452 and Postfix keeps new mail queued)")
+	fs.Int64Var(&f.mpaQuotaBytes, "mpa-error-quota-bytes", 1<<30, "error repository quota: bytes of messages")
 	fs.StringVar(&f.resolver, "resolver", "", "DNS server for the SPF refresher (default: /etc/resolv.conf)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -140,11 +146,24 @@ func serve(args []string) error {
 
 	// The MPA listens before Postfix is pointed at it: a content filter that
 	// is down makes Postfix defer, but there is no reason to start that way.
+	maillog := f.mpaMaillog
+	if maillog == "" && f.private {
+		maillog = filepath.Join(filepath.Dir(f.postfixConfig), "maillog")
+	} else if maillog == "" {
+		maillog = "/var/log/mail.log"
+	}
+	st, err := db.LoadState()
+	if err != nil {
+		return err
+	}
 	mpaSrv, err := mpa.New(mpa.Config{
-		Listen:          f.mpaListen,
-		ReinjectAddr:    f.reinjectListen,
-		SpoolDir:        filepath.Join(f.data, "mpa"),
-		MaxMessageBytes: mta.MaxMessageSizeLimit,
+		Listen:            f.mpaListen,
+		ReinjectAddr:      f.reinjectListen,
+		SpoolDir:          filepath.Join(f.data, "mpa"),
+		MaxMessageBytes:   st.Settings.MessageSizeLimit, // the lead wires SetLimits to settings changes
+		Maillog:           maillog,
+		ErrorQuotaEntries: f.mpaQuotaN,
+		ErrorQuotaBytes:   f.mpaQuotaBytes,
 	}, db, log)
 	if err != nil {
 		return err
@@ -193,6 +212,9 @@ func serve(args []string) error {
 	// administrator stopped), until the daemon stops.
 	go ops.Watch(ctx, 5*time.Second)
 	log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen)
+	if st, err := db.LoadState(); err == nil { // an import may have changed message_size_limit
+		mpaSrv.SetLimits(st.Settings.MessageSizeLimit, 0)
+	}
 
 	sched := jobs.NewScheduler(log)
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{

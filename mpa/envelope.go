@@ -1,0 +1,169 @@
+package mpa
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Envelope addresses are kept the way Postfix keeps them internally: the
+// local part unquoted ("john doe"@example.net is stored as
+// john doe@example.net, as go-smtp hands it over). smtpPath quotes them
+// again for the wire exactly where RFC 5321 requires it, which is what
+// Postfix's own SMTP client does (smtp_quote_rfc821_envelope = yes), so
+// the reinjected MAIL FROM and RCPT TO read as Postfix gave them to the MPA.
+
+// smtpPath returns addr as an RFC 5321 path: "<>" for the null sender, the
+// local part quoted when it is not a Dot-string.
+func smtpPath(addr string) string {
+	if addr == "" {
+		return "<>"
+	}
+	return "<" + quoteAddress(addr) + ">"
+}
+
+// quoteAddress quotes the local part of addr (everything before the last
+// '@'; a domain never contains one) when it is not a Dot-string.
+func quoteAddress(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		if isDotString(addr) {
+			return addr
+		}
+		return quoteLocal(addr)
+	}
+	local, domain := addr[:at], addr[at:]
+	if isDotString(local) {
+		return addr
+	}
+	return quoteLocal(local) + domain
+}
+
+// isDotString reports whether s is an RFC 5321 Dot-string: atoms of atext
+// (RFC 6531 adds UTF-8 beyond ASCII) separated by single dots.
+func isDotString(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80, c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// quoteLocal makes s a Quoted-string: '"' and '\' get a backslash.
+func quoteLocal(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// Refusals for addresses Postfix's smtpd refuses (measured against
+// Postfix 3.7 with smtputf8_enable = yes: a NUL byte, a malformed domain,
+// malformed UTF-8). Control characters other than NUL pass, as in Postfix.
+var (
+	errBadSender    = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
+	errBadRecipient = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	errBadUTF8      = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Error: bad UTF-8 syntax"}
+)
+
+// checkAddress returns the refusal Postfix would give addr, or nil.
+func checkAddress(addr string, sender bool) *smtp.SMTPError {
+	bad := errBadRecipient
+	if sender {
+		bad = errBadSender
+		if addr == "" {
+			return nil
+		}
+	}
+	if !utf8.ValidString(addr) {
+		return errBadUTF8
+	}
+	if addr == "" || strings.IndexByte(addr, 0) >= 0 || len(addr) > maxAddressLen {
+		return bad
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || !validDomain(addr[at+1:]) {
+		return bad
+	}
+	return nil
+}
+
+// maxAddressLen bounds an envelope address (RFC 5321's path limit is 256
+// octets; Postfix's own bound is its 2048-byte line).
+const maxAddressLen = 1000
+
+// validDomain accepts a domain literal or dot-separated labels of letters,
+// digits, '-' and '_' (Postfix accepts the underscore) and UTF-8, no label
+// starting or ending with '-'.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 255 {
+		return false
+	}
+	if d[0] == '[' {
+		return d[len(d)-1] == ']' && len(d) > 2 && !strings.ContainsAny(d[1:len(d)-1], "[]\\ ")
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 0x80 || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// xtext encodes s per RFC 3461 section 4 (ENVID, ORCPT of type rfc822).
+func xtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 33 || c > 126 || c == '+' || c == '=' {
+			b.WriteByte('+')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// utf8AddrXtext encodes s as RFC 6533's utf-8-addr-xtext (ORCPT of type
+// utf-8): printable ASCII but '+', '=' and '\' as is, everything else
+// \x{HEX} of its code point.
+func utf8AddrXtext(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '!' && r <= '~' && r != '+' && r != '=' && r != '\\' {
+			b.WriteRune(r)
+			continue
+		}
+		b.WriteString(`\x{`)
+		b.WriteString(strings.ToUpper(strconv.FormatInt(int64(r), 16)))
+		b.WriteByte('}')
+	}
+	return b.String()
+}
