@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"postdeck/jobs"
@@ -53,15 +54,52 @@ func (s *Service) Status(ctx context.Context, id Identity) (Status, error) {
 // change) Postfix's files.
 func (s *Service) LastApply() mta.ApplyReport { return s.mta.LastApply() }
 
+// AuditFilter selects audit entries: each non-empty text is a
+// case-insensitive substring of the field; Since and Until bound the time.
+type AuditFilter struct {
+	Who    string    `json:"who"`
+	What   string    `json:"what"`
+	Result string    `json:"result"`
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"`
+}
+
+// Empty reports whether f selects everything.
+func (f AuditFilter) Empty() bool {
+	return f.Who == "" && f.What == "" && f.Result == "" && f.Since.IsZero() && f.Until.IsZero()
+}
+
+func (f AuditFilter) keep(e store.AuditEntry) bool {
+	has := func(field, want string) bool {
+		return want == "" || strings.Contains(strings.ToLower(field), strings.ToLower(want))
+	}
+	return has(e.Actor, f.Who) && has(e.Action, f.What) && has(e.Result, f.Result) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) && (f.Until.IsZero() || e.Time.Before(f.Until))
+}
+
 // AuditLog returns the newest audit entries, newest first.
 func (s *Service) AuditLog(ctx context.Context, id Identity, limit int) ([]store.AuditEntry, error) {
+	return s.FindAudit(ctx, id, AuditFilter{}, limit)
+}
+
+// FindAudit returns the newest audit entries that match f, newest first
+// (at most limit, 1 to 10,001).
+func (s *Service) FindAudit(ctx context.Context, id Identity, f AuditFilter, limit int) ([]store.AuditEntry, error) {
 	if err := need(id, PermAudit); err != nil {
 		return nil, err
 	}
-	if limit < 1 || limit > 1000 {
+	if limit < 1 || limit > 10001 {
 		limit = 100
 	}
-	return s.db.ListAudit(limit)
+	for _, t := range []struct{ field, v string }{{"who", f.Who}, {"what", f.What}, {"result", f.Result}} {
+		if len(t.v) > 200 {
+			return nil, store.Invalid(t.field, "The %s filter may be at most 200 characters", t.field)
+		}
+	}
+	if f.Empty() {
+		return s.db.ListAudit(limit)
+	}
+	return s.db.FindAudit(limit, f.keep)
 }
 
 // AuditGeneration changes whenever an audit entry is written, for caches

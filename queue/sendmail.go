@@ -160,7 +160,7 @@ func prepareMail(req SendMailRequest, now time.Time) (preparedMail, error) {
 	body := normalizeCRLF(req.Body)
 	var err error
 	if req.BodyIsMIME {
-		pm.message, from, err = prepareMIME(body, req.Subject, from)
+		pm.message, from, err = prepareMIME(body, req.Subject, from, pm.recipients, now)
 	} else {
 		if from == nil {
 			return pm, store.Invalid("from", "from is required")
@@ -348,7 +348,7 @@ func newMessageID(fromAddr string, now time.Time) string {
 // prepareMIME checks that body is a parsable MIME message and fills in
 // From and Subject from the form when the message lacks them. It returns
 // the message and its From address.
-func prepareMIME(body, subject string, from *mail.Address) ([]byte, *mail.Address, error) {
+func prepareMIME(body, subject string, from *mail.Address, rcpts []string, now time.Time) ([]byte, *mail.Address, error) {
 	msg, err := mail.ReadMessage(strings.NewReader(body))
 	if err != nil {
 		return nil, nil, store.Invalid("body", "body is not a MIME message: its header does not parse (%v)", err)
@@ -371,6 +371,17 @@ func prepareMIME(body, subject string, from *mail.Address) ([]byte, *mail.Addres
 	}
 	if msg.Header.Get("Subject") == "" && subject != "" {
 		writeMailHeader(&prefix, "Subject", mime.QEncoding.Encode("utf-8", subject))
+	}
+	// What a mail reader expects of every message: To, Date and a
+	// Message-ID, filled in from the form when the MIME body has none.
+	if msg.Header.Get("To") == "" && msg.Header.Get("Cc") == "" && len(rcpts) > 0 {
+		writeMailHeader(&prefix, "To", strings.Join(rcpts, ", "))
+	}
+	if msg.Header.Get("Date") == "" {
+		writeMailHeader(&prefix, "Date", now.Format(time.RFC1123Z))
+	}
+	if msg.Header.Get("Message-Id") == "" && from != nil {
+		writeMailHeader(&prefix, "Message-ID", newMessageID(from.Address, now))
 	}
 	return append(prefix.Bytes(), body...), from, nil
 }

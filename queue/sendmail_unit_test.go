@@ -1,9 +1,11 @@
 package queue
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +120,41 @@ func TestComposeText(t *testing.T) {
 	}
 	if strings.Contains(strings.ReplaceAll(msg, "\r\n", ""), "\n") {
 		t.Fatal("bare LF in message")
+	}
+}
+
+// TestMIMEBodyGetsTheHeadersItLacks is issue #17: a MIME body without To,
+// Date or Message-ID gets them from the form; one that has them keeps its
+// own.
+func TestMIMEBodyGetsTheHeadersItLacks(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	bare := "From: a@example.org\r\nSubject: mine\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	pm, err := prepareMail(SendMailRequest{From: "a@example.org", Recipients: AddressList{"b@example.net", "c@example.net"}, BodyIsMIME: true, Body: bare}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(pm.message))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msg.Header.Get("To"); got != "b@example.net, c@example.net" {
+		t.Errorf("To %q", got)
+	}
+	if got := msg.Header.Get("Date"); got != now.Format(time.RFC1123Z) {
+		t.Errorf("Date %q", got)
+	}
+	if got := msg.Header.Get("Message-Id"); !strings.HasSuffix(got, "@example.org>") {
+		t.Errorf("Message-ID %q", got)
+	}
+	if got := msg.Header.Get("Subject"); got != "mine" {
+		t.Errorf("Subject %q", got)
+	}
+	own := "From: a@example.org\r\nTo: list@example.net\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nMessage-ID: <x@example.org>\r\n\r\nhello\r\n"
+	pm, err = prepareMail(SendMailRequest{From: "a@example.org", Recipients: AddressList{"b@example.net"}, BodyIsMIME: true, Body: own}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(pm.message, []byte("From: a@example.org\r\nTo: list@example.net")) || bytes.Count(pm.message, []byte("To:")) != 1 || bytes.Count(pm.message, []byte("Message-ID:")) != 1 {
+		t.Errorf("a complete message changed:\n%s", pm.message)
 	}
 }

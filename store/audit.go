@@ -46,6 +46,12 @@ func (db *DB) AppendAudit(e AuditEntry) error {
 
 // ListAudit returns up to limit entries, newest first.
 func (db *DB) ListAudit(limit int) ([]AuditEntry, error) {
+	return db.FindAudit(limit, nil)
+}
+
+// FindAudit returns up to limit entries that match keeps (nil: all),
+// newest first. It reads at most the whole log (maxAudit entries).
+func (db *DB) FindAudit(limit int, keep func(AuditEntry) bool) ([]AuditEntry, error) {
 	var out []AuditEntry
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
@@ -54,7 +60,9 @@ func (db *DB) ListAudit(limit int) ([]AuditEntry, error) {
 			if _, err := getJSON(tx, bucketAudit, k, &e); err != nil {
 				return err
 			}
-			out = append(out, e)
+			if keep == nil || keep(e) {
+				out = append(out, e)
+			}
 		}
 		return nil
 	})

@@ -11,7 +11,11 @@ func (s *Server) statusGet(c *fiber.Ctx) error {
 }
 
 func (s *Server) auditList(c *fiber.Ctx) error {
-	entries, err := s.admin.AuditLog(c.UserContext(), who(c), c.QueryInt("limit", 100))
+	f, err := auditFilterOf(c)
+	if err != nil {
+		return err
+	}
+	entries, err := s.admin.FindAudit(c.UserContext(), who(c), f, c.QueryInt("limit", 100))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package webui
 import (
 	"errors"
 	"net/mail"
-	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -66,11 +65,10 @@ func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
 	}
 	id, err := s.admin.SendMail(c.UserContext(), who(c), req)
 	if err == nil {
-		v := url.Values{"sent": {id}}
-		if snd := envelopeSender(req); snd != "" {
-			v.Set("sender", snd)
-		}
-		return s.flashAndRedirect(c, &Flash{Kind: "success", Message: "Test mail sent: Postfix queued it as " + id + "."}, "/sendmail?"+v.Encode())
+		// The form stays as typed (a second test mail is often the same
+		// with one change), with one box that says what happened.
+		d := sendmailPageData{Form: form, Errors: map[string]string{}, SentID: id, SentSender: envelopeSender(req)}
+		return s.renderStatus(c, fiber.StatusOK, "sendmail", "Send Mail", d, nil)
 	}
 	d := sendmailPageData{Form: form, Errors: map[string]string{}}
 	flash, status, ferr := s.formError(err)

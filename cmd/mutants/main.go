@@ -26,6 +26,20 @@ type mutant struct {
 
 var mutants = []mutant{
 	{
+		name: "skip the MPA's start-up reschedule",
+		file: "mpa/server.go",
+		old:  "\tfor _, e := range spool {\n\t\ts.sched.at(e.ID, e.NextAttempt)\n\t}",
+		new:  "\tfor _, e := range spool[:0] {\n\t\ts.sched.at(e.ID, e.NextAttempt)\n\t}",
+		pkg:  "./mpa", run: "^TestAcceptanceCrashKill9$",
+	},
+	{
+		name: "remove the MPA's backoff growth",
+		file: "mpa/worker.go",
+		old:  "\t\td *= 2\n",
+		new:  "\t\td *= 1\n",
+		pkg:  "./mpa", run: "^TestAcceptanceReinjectionDown$",
+	},
+	{
 		name: "skip the rollback after a refused reload",
 		file: "mta/manager.go",
 		old:  "if rbErr := m.rollback(p); rbErr != nil {",
