@@ -185,7 +185,7 @@ func (b *browser) shot(name string) {
 		return
 	}
 	b.nshot++
-	p := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.nshot, name))
+	p := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.nshot, strings.NewReplacer("/", "_", " ", "-").Replace(name)))
 	if err := os.WriteFile(p, buf, 0o644); err != nil {
 		b.t.Errorf("write screenshot: %v", err)
 	}

@@ -40,7 +40,7 @@ func TestConsole(t *testing.T) {
 // publicRoutes are the routes docs/api.md allows without login.
 var publicRoutes = map[string]bool{
 	"GET /login": true, "POST /login": true, "POST /api/v1/login": true,
-	"GET /static/:file": true, "GET /healthz": true, "GET /metrics": true,
+	"GET /static/:file": true, "GET /favicon.ico": true, "GET /healthz": true, "GET /metrics": true,
 }
 
 // readOnlyPosts are unsafe-method routes an auditor may use: they change

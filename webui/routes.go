@@ -24,6 +24,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/healthz", permPublic, s.healthz},
 		{"GET", "/metrics", s.metricsPerm(), s.metricsGet},
 		{"GET", "/static/:file", permPublic, s.staticGet},
+		{"GET", "/favicon.ico", permPublic, s.faviconGet},
 		{"POST", "/api/v1/login", permPublic, s.loginPost},
 		{"POST", "/api/v1/logout", permSelf, s.logoutPost},
 		{"POST", "/api/v1/account/password", permSelf, s.accountPassword},

@@ -75,3 +75,13 @@ func (s *Server) staticGet(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, f.ctype)
 	return c.Send(f.body)
 }
+
+// faviconGet is GET /favicon.ico, which browsers ask for whatever the page
+// links: the logo, by its content-hash name.
+func (s *Server) faviconGet(c *fiber.Ctx) error {
+	u, err := s.ui.static.url("logo.svg")
+	if err != nil {
+		return err
+	}
+	return c.Redirect(u, fiber.StatusMovedPermanently)
+}
