@@ -17,7 +17,7 @@ var opPerms = map[string]Perm{
 	"Map": PermRead, "LookupMap": PermRead, "QueueList": PermRead, "QueueSummary": PermRead,
 	"QueueMessage": PermRead, "MPAQueue": PermRead, "MPAErrors": PermRead, "MPAError": PermRead,
 	"MPACounts": PermRead, "Pipeline": PermRead, "Preview": PermAdmin, "SPFSources": PermRead,
-	"AuditLog":    PermAudit,
+	"AuditLog": PermAudit, "FindAudit": PermAudit, "Dashboard": PermRead, "PostfixLog": PermRead, "ControlPostfix": PermAdmin, "MapRows": PermRead, "EditMapRow": PermAdmin,
 	"QueueAction": PermOperate, "QueueFlush": PermOperate, "SendMail": PermOperate, "MPAErrorAction": PermOperate,
 	"SaveSettings": PermAdmin, "SaveMainConfig": PermAdmin, "SaveMap": PermAdmin, "DeleteMap": PermAdmin,
 	"SavePipeline": PermAdmin, "AddSPFSource": PermAdmin, "RemoveSPFSource": PermAdmin, "RefreshSPF": PermAdmin,

@@ -30,8 +30,9 @@ func (db *DB) Snapshot(w io.Writer) (errorIDs []string, err error) {
 // restoreSkip are buckets a restore leaves as they are: the schema version
 // is this binary's, and the MPA spool holds messages the running system has
 // acknowledged to Postfix and is delivering; putting an older spool back
-// would deliver them twice.
-var restoreSkip = map[string]bool{string(bucketMeta): true, string(bucketMPASpool): true, string(bucketMPABodies): true}
+// would deliver them twice. The MPA's resend keys (mpa_seen) belong with
+// that live spool too.
+var restoreSkip = map[string]bool{string(bucketMeta): true, string(bucketMPASpool): true, string(bucketMPABodies): true, string(bucketMPASeen): true}
 
 // RestoreFrom replaces the contents of every bucket (but the schema version
 // and the MPA spool) with those of the backup database at path, in one

@@ -85,3 +85,33 @@ func (s *Server) mapLookup(c *fiber.Ctx) error {
 	}
 	return c.JSON(res)
 }
+
+// mapRowsGet is GET /api/v1/maps/{name}/rows?q=&offset=&limit=: one page
+// of the map's rules (key, value and line), passwords masked.
+func (s *Server) mapRowsGet(c *fiber.Ctx) error {
+	page, err := s.admin.MapRows(c.UserContext(), who(c), c.Params("name"), c.Query("q"), c.QueryInt("offset", 0), c.QueryInt("limit", 50))
+	if err != nil {
+		return err
+	}
+	setETag(c, page.Version)
+	return c.JSON(page)
+}
+
+// mapRowPost is POST /api/v1/maps/{name}/rows {"op","line","key","value",
+// "version"}: add, replace or delete one rule, saved and applied.
+func (s *Server) mapRowPost(c *fiber.Ctx) error {
+	var in admin.MapRowEdit
+	if err := decodeJSON(c, &in, "op"); err != nil {
+		return err
+	}
+	var err error
+	if in.Base, err = baseVersion(c, in.Base); err != nil {
+		return err
+	}
+	res, err := s.admin.EditMapRow(c.UserContext(), who(c), c.Params("name"), in)
+	if err != nil {
+		return err
+	}
+	setETag(c, res.Version)
+	return c.JSON(res)
+}

@@ -94,7 +94,19 @@ func TestAuditOnePerAction(t *testing.T) {
 		{"PUT /api/v1/mainconfig", api("PUT", "/api/v1/mainconfig", map[string]string{"text": mainText() + "\n# audit 1\n"}), root},
 		{"POST /mta/settings/mainconfig", form("/mta/settings/mainconfig", url.Values{"text": {mainText() + "\n# audit 2\n"}}), web},
 		{"PUT /api/v1/maps/:name", api("PUT", "/api/v1/maps/audit-api", map[string]string{"type": "hash", "content": "a b\n"}), root},
+		{"POST /api/v1/maps/:name/rows", func() int {
+			var p admin.MapRowsPage
+			st.socketDo(t, "GET", "/api/v1/maps/audit-api/rows", nil).decode(t, &p)
+			return st.socketDo(t, "POST", "/api/v1/maps/audit-api/rows", map[string]any{"op": "add", "key": "c", "value": "d", "version": p.Version}).Status
+		}, root},
+		{"POST /mta/maps/:name/rows", func() int {
+			var p admin.MapRowsPage
+			st.socketDo(t, "GET", "/api/v1/maps/audit-api/rows", nil).decode(t, &p)
+			return adm.postForm("/mta/maps/audit-api/rows", url.Values{"op": {"delete"}, "line": {"2"}, "version": {p.Version}}, true).Status
+		}, web},
 		{"DELETE /api/v1/maps/:name", api("DELETE", "/api/v1/maps/audit-api", nil), root},
+		{"POST /api/v1/postfix/:action", api("POST", "/api/v1/postfix/restart", nil), root},
+		{"POST /postfix/:action", form("/postfix/restart", url.Values{}), web},
 		{"POST /mta/maps", form("/mta/maps", url.Values{"name": {"audit-web"}, "type": {"cidr"}, "content": {"192.0.2.0/24 OK\n"}}), web},
 		{"POST /mta/maps/:name", form("/mta/maps/audit-web", url.Values{"type": {"cidr"}, "content": {"198.51.100.0/24 OK\n"}}), web},
 		{"POST /mta/maps/:name/delete", form("/mta/maps/audit-web/delete", url.Values{}), web},

@@ -61,7 +61,7 @@ func testMapsPages(t *testing.T, st *stack) {
 	}
 	// An auditor sees the editor read-only and can use the lookup tester.
 	auditor := st.login(t, "audit")
-	res = auditor.get("/mta/maps/transport-maps?key=page.example.test")
+	res = auditor.get("/mta/maps/transport-maps?view=text&key=page.example.test")
 	if b := string(res.Body); res.Status != 200 || !strings.Contains(b, "readonly") || strings.Contains(b, `id="save"`) || !strings.Contains(b, "Postfix answers") {
 		t.Errorf("auditor page: %d", res.Status)
 	}
@@ -72,7 +72,7 @@ func testMapsPages(t *testing.T, st *stack) {
 func testMapsBrowser(t *testing.T, st *stack) {
 	st.srv.ui.limiter.reset()
 	b := newBrowser(t)
-	b.do("open login", chromedp.Navigate(st.base+"/mta/maps/transport-maps"), chromedp.WaitVisible(chromedp.ID("login-form")))
+	b.do("open login", chromedp.Navigate(st.base+"/mta/maps/transport-maps?view=text"), chromedp.WaitVisible(chromedp.ID("login-form")))
 	b.do("log in",
 		chromedp.SendKeys(chromedp.ID("username"), "admin"),
 		chromedp.SendKeys(chromedp.ID("password"), testPassword),

@@ -87,6 +87,13 @@ type mapPageData struct {
 	Error     string
 	ErrorLine int
 	Refresher bool
+	// TextView shows the whole content in one editor (bulk edits); the
+	// default is the table of rules, RowsPage, searched with Q.
+	TextView bool
+	RowsPage admin.MapRowsPage
+	Q        string
+	// Edit refills a row edit the server refused (Line 0: the add form).
+	Edit *mapRowForm
 	// The lookup tester.
 	Key       string
 	Looked    bool
@@ -140,7 +147,68 @@ func (s *Server) pageMap(c *fiber.Ctx) error {
 	if key := c.Query("key"); key != "" {
 		s.lookup(c, &data, key)
 	}
+	data.TextView = c.Query("view") == "text"
+	if !data.TextView {
+		if err := s.loadRows(c, &data, c.Query("q"), c.QueryInt("offset", 0)); err != nil {
+			return err
+		}
+	}
 	return s.render(c, "map", "Map "+data.Map.Name, data)
+}
+
+// mapRowsPerPage is how many rules the table view shows at once.
+const mapRowsPerPage = 50
+
+// loadRows fills the table view: the rules matching q, one page.
+func (s *Server) loadRows(c *fiber.Ctx, data *mapPageData, q string, offset int) error {
+	page, err := s.admin.MapRows(c.UserContext(), who(c), data.Map.Name, q, offset, mapRowsPerPage)
+	if err != nil {
+		return err
+	}
+	data.RowsPage, data.Q = page, q
+	return nil
+}
+
+// mapRowForm is one row edit as the form sent it.
+type mapRowForm struct {
+	Op, Key, Value, Error string
+	Line                  int
+}
+
+// pageMapRowPost is POST /mta/maps/{name}/rows: add, replace or delete one
+// rule of the table view, saved and applied like the whole map; the page
+// comes back at the same search and page. A refused edit shows the table
+// again with the row as typed and the reason (400, or 409 when the map
+// changed meanwhile).
+func (s *Server) pageMapRowPost(c *fiber.Ctx) error {
+	name := c.Params("name")
+	edit := admin.MapRowEdit{Op: postValue(c, "op"), Key: postValue(c, "key"), Value: postValue(c, "value"), Base: postValue(c, "version")}
+	edit.Line, _ = strconv.Atoi(postValue(c, "line"))
+	q, offset := postValue(c, "q"), 0
+	offset, _ = strconv.Atoi(postValue(c, "offset"))
+	back := "/mta/maps/" + url.PathEscape(name) + "?" + url.Values{"q": {q}, "offset": {strconv.Itoa(offset)}}.Encode()
+	res, err := s.admin.EditMapRow(c.UserContext(), who(c), name, edit)
+	if err == nil {
+		f := appliedFlash(res.Applied)
+		f.Message = map[string]string{"add": "Rule added. ", "replace": "Rule saved. ", "delete": "Rule deleted. "}[edit.Op] + f.Message
+		return s.flashAndRedirect(c, f, back)
+	}
+	flash, status, ferr := s.formError(err)
+	if ferr != nil {
+		return ferr
+	}
+	data, derr := s.mapPage(c, name)
+	if derr != nil {
+		return derr
+	}
+	if lerr := s.loadRows(c, &data, q, offset); lerr != nil {
+		return lerr
+	}
+	data.Edit = &mapRowForm{Op: edit.Op, Line: edit.Line, Key: edit.Key, Value: edit.Value, Error: flash.Message}
+	if edit.Op == "add" {
+		data.Edit.Line = 0
+	}
+	return s.renderStatus(c, status, "map", "Map "+name, data, flash)
 }
 
 func (s *Server) mapPage(c *fiber.Ctx, name string) (mapPageData, error) {
@@ -176,6 +244,7 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 	data.Content, data.Map.Type = content, typ
 	data.Content = admin.MaskSecrets(name, content)
 	data.Version = base
+	data.TextView = true
 	var fe *store.UserError
 	if v, ok := staleVersion(err); ok {
 		data.Version = v

@@ -56,6 +56,8 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/api/v1/maps/:name", permAdmin, s.mapPut},
 		{"DELETE", "/api/v1/maps/:name", permAdmin, s.mapDelete},
 		{"POST", "/api/v1/maps/:name/lookup", permRead, s.mapLookup},
+		{"GET", "/api/v1/maps/:name/rows", permRead, s.mapRowsGet},
+		{"POST", "/api/v1/maps/:name/rows", permAdmin, s.mapRowPost},
 
 		// MTA queue and Send Mail
 		{"GET", "/api/v1/queue", permRead, s.queueList},
@@ -106,6 +108,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/mta/maps/:name", permRead, s.pageMap},
 		{"POST", "/mta/maps/:name", permAdmin, s.pageMapPost},
 		{"POST", "/mta/maps/:name/delete", permAdmin, s.pageMapDelete},
+		{"POST", "/mta/maps/:name/rows", permAdmin, s.pageMapRowPost},
 		{"GET", "/mta/spf", permRead, s.pageSPF},
 		{"POST", "/mta/spf", permAdmin, s.pageSPFAdd},
 		{"POST", "/mta/spf/:name/refresh", permAdmin, s.pageSPFRefresh},

@@ -6,6 +6,10 @@
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
     var question = form.getAttribute("data-confirm");
+    // A submit button may ask its own question (a row's Delete).
+    if (ev.submitter && ev.submitter.getAttribute("data-confirm-click")) {
+      question = ev.submitter.getAttribute("data-confirm-click");
+    }
     if (question && !window.confirm(question)) {
       ev.preventDefault();
       return;
