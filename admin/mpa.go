@@ -49,7 +49,11 @@ func (s *Service) MPAError(ctx context.Context, id Identity, entry string) (mpa.
 	if err := s.needMPA(); err != nil {
 		return mpa.ErrorDetail{}, err
 	}
-	return s.mpa.GetError(ctx, entry)
+	d, err := s.mpa.GetError(ctx, entry)
+	if err == nil && !mayReadBodies(id) {
+		d.Body, d.BodyTruncated, d.BodyHidden = "", false, true
+	}
+	return d, err
 }
 
 // MPACounts returns the MPA queue and error-repository sizes.

@@ -47,6 +47,8 @@ type ErrorDetail struct {
 	Headers       string            `json:"headers"`
 	Body          string            `json:"body"`
 	BodyTruncated bool              `json:"body_truncated"`
+	// BodyHidden says the body was left out for the caller's role.
+	BodyHidden bool `json:"body_hidden,omitempty"`
 }
 
 // Counts are the MPA numbers of the status page and /metrics.

@@ -48,6 +48,9 @@ type MessageView struct {
 	Body string `json:"body"`
 	// Truncated says the body (or the headers) were cut.
 	Truncated bool `json:"truncated"`
+	// BodyHidden says the body was left out for the caller's role (an
+	// auditor sees a message's metadata, not what it says).
+	BodyHidden bool `json:"body_hidden,omitempty"`
 }
 
 // Show returns the envelope, headers and start of the body of the message

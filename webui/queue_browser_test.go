@@ -2,12 +2,13 @@ package webui
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"postdeck/admin"
 	"postdeck/panics"
 	"postdeck/queue"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -112,8 +113,6 @@ func waitInQueue(t *testing.T, st *stack, name string, ids ...string) {
 	}
 }
 
-var queueIDRe = regexp.MustCompile(`queued it as ([0-9A-Za-z]+)\.`)
-
 func testQueueBrowser(t *testing.T, st *stack, bulk []string) {
 	st.srv.ui.limiter.reset()
 	b := newBrowser(t)
@@ -177,12 +176,16 @@ func testQueueBrowser(t *testing.T, st *stack, bulk []string) {
 		chromedp.Click(chromedp.ID("send")),
 		chromedp.WaitVisible(chromedp.ID("sent-id")),
 	)
-	m := queueIDRe.FindStringSubmatch(b.text("#flash"))
-	if m == nil || !queue.ValidID(m[1]) {
-		t.Fatalf("no queue id in the flash %q", b.text("#flash"))
+	sentID := b.text("#sent-id")
+	if !queue.ValidID(sentID) {
+		t.Fatalf("no queue id in the result box: %q", sentID)
 	}
-	if id := b.text("#sent-id"); id != m[1] {
-		t.Errorf("the page shows queue id %q, the flash %q", id, m[1])
+	// One result box, and the form as it was sent (issue #17).
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#flash, .flash").length`)); err != nil || n != 0 {
+		t.Errorf("%d flash boxes beside the result box (%v)", n, err)
+	}
+	if v := b.value("#recipients"); v != "ok@remote.example.net, other@remote.example.net" {
+		t.Errorf("the form was not kept after sending: %q", v)
 	}
 	b.shot("sendmail-sent")
 
@@ -407,8 +410,16 @@ func testQueueHTTP(t *testing.T, st *stack) {
 	if !strings.Contains(page, `id="queue-table"`) || strings.Contains(page, `id="action-bar"`) || strings.Contains(page, `id="flush-queue"`) || strings.Contains(page, `class="row-select"`) {
 		t.Errorf("auditor's queue page: list shown %v, actions shown %v", strings.Contains(page, `id="queue-table"`), strings.Contains(page, `id="action-bar"`))
 	}
-	if msg := string(aud.get("/queues/mta/" + bulk[0]).Body); !strings.Contains(msg, `id="message-headers"`) || strings.Contains(msg, `id="message-actions"`) {
-		t.Errorf("auditor's message view")
+	if msg := string(aud.get("/queues/mta/" + bulk[0]).Body); !strings.Contains(msg, `id="message-headers"`) || strings.Contains(msg, `id="message-actions"`) ||
+		!strings.Contains(msg, `id="body-hidden"`) || strings.Contains(msg, "queued for the page test") {
+		t.Errorf("auditor's message view: headers and no actions, and no body")
+	}
+	if msg := string(oper.get("/queues/mta/" + bulk[0]).Body); strings.Contains(msg, `id="body-hidden"`) || !strings.Contains(msg, "queued for the page test") {
+		t.Errorf("the operator does not see the body")
+	}
+	var view admin.QueueMessageView
+	if r := aud.get("/api/v1/queue/" + bulk[0]); r.Status != 200 || json.Unmarshal(r.Body, &view) != nil || !view.BodyHidden || view.Body != "" || len(view.Headers) == 0 {
+		t.Errorf("auditor's API message view: %d %s", r.Status, r.Body)
 	}
 	if res := aud.postForm("/queues/mta/actions", url.Values{"action": {"delete"}, "id": {bulk[0]}, "confirmed": {"1"}}, true); res.Status != http.StatusForbidden {
 		t.Errorf("auditor delete: %d", res.Status)
