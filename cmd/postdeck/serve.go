@@ -34,6 +34,7 @@ type serveFlags struct {
 	smtpListen     string
 	mpaListen      string
 	reinjectListen string
+	tableDirs      []string
 	resolver       string
 	logFormat      string
 	logLevel       string
@@ -54,6 +55,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.smtpListen, "smtp-listen", "", "where Postfix's smtpd listens (default :25, or 127.0.0.1:2525 with --private-postfix)")
 	fs.StringVar(&f.mpaListen, "mpa-listen", mpa.DefaultListen, "the MPA content filter's address")
 	fs.StringVar(&f.reinjectListen, "reinject-listen", mpa.DefaultReinjectAddr, "Postfix's reinjection listener for the MPA")
+	tableDirs := fs.String("table-dirs", "", "comma-separated directories outside --postfix-config where tables the main config names may live")
 	fs.StringVar(&f.resolver, "resolver", "", "DNS server for the SPF refresher (default: /etc/resolv.conf)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -82,6 +84,15 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	}
 	if f.data, err = filepath.Abs(f.data); err != nil {
 		return f, err
+	}
+	for _, d := range strings.Split(*tableDirs, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		if d, err = filepath.Abs(d); err != nil {
+			return f, err
+		}
+		f.tableDirs = append(f.tableDirs, d)
 	}
 	return f, nil
 }
@@ -148,6 +159,7 @@ func serve(args []string) error {
 		SMTPListen:     f.smtpListen,
 		MPAListen:      f.mpaListen,
 		ReinjectListen: f.reinjectListen,
+		TableDirs:      f.tableDirs,
 	}
 	if f.private {
 		inst.BaseDir = filepath.Dir(f.postfixConfig)
