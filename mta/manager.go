@@ -627,11 +627,12 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		out.said = said
 		return out
 	}
+	serveStart := time.Now()
 	if said := m.checkServes(ctx, logStart); said != "" {
 		out.said, out.serve = said, true
 		return out
 	}
-	m.log.Debug("postfix is up", "stage", out.stage)
+	m.log.Debug("postfix is up", "stage", out.stage, "serve_check", time.Since(serveStart))
 	return liveOutcome{}
 }
 
