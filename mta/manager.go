@@ -464,7 +464,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 			res.Message = "Postfix started"
 			// Nothing to roll back to: a listener that does not answer is
 			// a warning here.
-			if said := m.checkServes(ctx, logStart); said != "" {
+			if said, _ := m.checkServes(ctx, logStart); said != "" {
 				res.Warnings = append(res.Warnings, store.Sentence("Postfix started, but %s", said))
 			}
 		}
@@ -577,6 +577,12 @@ type liveOutcome struct {
 // is stopped and started instead of reloaded: after an smtpd that could
 // not start, master throttles the service for about a minute, and only a
 // new master forgets that.
+//
+// A listener that takes the connection and stays silent after a reload,
+// while the mail log shows no smtpd dying, gets one restart: during mail
+// flow the MPA's reinjection listener has been seen silent for over a
+// minute after a reload (master started no new smtpd while the MPA's
+// sessions stalled), with any configuration, and a restart ends that.
 func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error, settle time.Duration, restart bool) liveOutcome {
 	logStart := m.maillogSize()
 	if fault != nil {
@@ -628,7 +634,23 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		return out
 	}
 	serveStart := time.Now()
-	if said := m.checkServes(ctx, logStart); said != "" {
+	said, silent := m.checkServes(ctx, logStart)
+	if said != "" && silent && out.stage == "reload" {
+		m.log.Warn("an smtpd listener is silent after the reload; restarting postfix", "said", said)
+		logStart = m.maillogSize()
+		if err := m.stopPostfix(ctx); err != nil {
+			out.said = err.Error()
+			return out
+		}
+		if err := m.startPostfix(ctx); err != nil {
+			out.stage, out.said = "restart", m.postfixWords(logStart, "", err)
+			return out
+		}
+		res.Started = true
+		res.Warnings = append(res.Warnings, store.Sentence("After the reload %s, so Postfix was restarted", said))
+		said, _ = m.checkServes(ctx, logStart)
+	}
+	if said != "" {
 		out.said, out.serve = said, true
 		return out
 	}

@@ -47,7 +47,7 @@ func BenchmarkApplySafetyChecks(b *testing.B) {
 		}
 		probe = append(probe, time.Since(start))
 		start = time.Now()
-		if said := env.m.checkServes(ctx, env.m.maillogSize()); said != "" {
+		if said, _ := env.m.checkServes(ctx, env.m.maillogSize()); said != "" {
 			b.Fatal(said)
 		}
 		serve = append(serve, time.Since(start))

@@ -29,24 +29,28 @@ const serveTimeout = 5 * time.Second
 // then throttles the service while the reload "succeeded". It returns ""
 // when every listener answered, or what went wrong with the problem lines
 // the mail log got since logStart; the check ends early when the log shows
-// one.
-func (m *Manager) checkServes(ctx context.Context, logStart int64) string {
+// one. silent reports a failure where every listener that failed took the
+// connection and said nothing, and the log has no problem line: smtpd did
+// not die, the listener's processes are busy or stuck (see makeLive).
+func (m *Manager) checkServes(ctx context.Context, logStart int64) (said string, silent bool) {
 	addrs := m.smtpdListeners(ctx)
 	ctx, cancel := context.WithTimeout(ctx, serveTimeout)
 	defer cancel()
-	answers := make(chan string, len(addrs))
+	answers := make(chan greeting, len(addrs))
 	for _, a := range addrs {
 		go func() { answers <- greet(ctx, a) }()
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var failed []string
+	silent = true
 	for pending := len(addrs); pending > 0; {
 		select {
 		case a := <-answers:
 			pending--
-			if a != "" {
-				failed = append(failed, a)
+			if a.failed != "" {
+				failed = append(failed, a.failed)
+				silent = silent && a.silent
 			}
 		case <-tick.C:
 			if problemSince(m.maillogPath(), logStart) != "" {
@@ -55,25 +59,34 @@ func (m *Manager) checkServes(ctx context.Context, logStart int64) string {
 		}
 	}
 	if len(failed) == 0 {
-		return ""
+		return "", false
 	}
 	msg := strings.Join(failed, "; ")
 	if logSaid := m.wordsSince(logStart, ""); logSaid != "" {
 		msg += "; Postfix said: " + logSaid
+		silent = silent && problemSince(m.maillogPath(), logStart) == ""
 	}
-	return msg
+	return msg, silent
+}
+
+// greeting is how one listener answered: failed is "" when it greeted and
+// answered EHLO; silent when it took the connection and sent nothing
+// before the deadline.
+type greeting struct {
+	failed string
+	silent bool
 }
 
 // greet has one SMTP exchange with the listener at addr: the greeting,
-// EHLO, QUIT. It returns "" or what went wrong.
-func greet(ctx context.Context, addr string) string {
+// EHLO, QUIT.
+func greet(ctx context.Context, addr string) greeting {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Sprintf("nothing listens on %s (connection refused)", addr)
+			return greeting{failed: fmt.Sprintf("nothing listens on %s (connection refused)", addr)}
 		}
-		return fmt.Sprintf("smtpd on %s cannot be reached: %v", addr, err)
+		return greeting{failed: fmt.Sprintf("smtpd on %s cannot be reached: %v", addr, err)}
 	}
 	defer conn.Close()
 	if deadline, ok := ctx.Deadline(); ok {
@@ -85,19 +98,19 @@ func greet(ctx context.Context, addr string) string {
 	code, msg, err := r.ReadResponse(0)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("smtpd on %s %s", addr, noAnswer(ctx, err, "greeting"))
+		return greeting{failed: fmt.Sprintf("smtpd on %s %s", addr, noAnswer(ctx, err, "greeting")), silent: errors.Is(err, os.ErrDeadlineExceeded)}
 	case code != 220:
-		return fmt.Sprintf("smtpd on %s greeted with %d %s", addr, code, oneLine(msg))
+		return greeting{failed: fmt.Sprintf("smtpd on %s greeted with %d %s", addr, code, oneLine(msg))}
 	}
 	if _, err := io.WriteString(conn, "EHLO postdeck.invalid\r\n"); err != nil {
-		return fmt.Sprintf("smtpd on %s closed the connection after its greeting", addr)
+		return greeting{failed: fmt.Sprintf("smtpd on %s closed the connection after its greeting", addr)}
 	}
 	if _, _, err := r.ReadResponse(0); err != nil {
-		return fmt.Sprintf("smtpd on %s %s", addr, noAnswer(ctx, err, "answer to EHLO"))
+		return greeting{failed: fmt.Sprintf("smtpd on %s %s", addr, noAnswer(ctx, err, "answer to EHLO"))}
 	}
 	_, _ = io.WriteString(conn, "QUIT\r\n")
 	_, _, _ = r.ReadResponse(0)
-	return ""
+	return greeting{}
 }
 
 // noAnswer says why a reply (what) did not come.

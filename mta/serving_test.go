@@ -24,7 +24,7 @@ func assertRolledBack(t *testing.T, env *testEnv, err error, words string, befor
 		t.Fatalf("postconf -n of the live instance changed:\n%s", got)
 	}
 	// The rollback restarted Postfix: the throttled smtpd serves again.
-	if said := env.m.checkServes(context.Background(), env.m.maillogSize()); said != "" {
+	if said, _ := env.m.checkServes(context.Background(), env.m.maillogSize()); said != "" {
 		t.Fatalf("after the rollback: %s", said)
 	}
 	if got := rcptCode(t, env.smtp, "x@example.org"); got != 250 {
