@@ -14,6 +14,9 @@ import (
 type SettingsDoc struct {
 	store.Settings
 	Version string `json:"version"`
+	// AllowOpenRelay lets a save through that makes Postfix relay mail
+	// for strangers (the open-relay probe); never stored, never read back.
+	AllowOpenRelay bool `json:"allow_open_relay,omitempty"`
 }
 
 // Settings returns the MTA settings and their version.
@@ -39,7 +42,7 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 	if err := need(id, PermAdmin); err != nil {
 		return SettingsResult{}, err
 	}
-	res, err := s.mta.SaveSettings(ctx, id.Actor(), in.Settings, in.Version)
+	res, err := s.mta.SaveSettings(ctx, id.Actor(), in.Settings, in.Version, mta.ApplyOptions{AllowOpenRelay: in.AllowOpenRelay})
 	s.auditApply(id, "settings", res, err)
 	if err != nil {
 		return SettingsResult{}, err
@@ -56,6 +59,9 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 type MainConfigDoc struct {
 	Text    string `json:"text"`
 	Version string `json:"version"`
+	// AllowOpenRelay lets a save through that makes Postfix relay mail
+	// for strangers (the open-relay probe); never stored, never read back.
+	AllowOpenRelay bool `json:"allow_open_relay,omitempty"`
 }
 
 // MainConfig returns the Edit Main Config document and its version.
@@ -79,7 +85,7 @@ func (s *Service) SaveMainConfig(ctx context.Context, id Identity, in MainConfig
 	if err := need(id, PermAdmin); err != nil {
 		return MainConfigResult{}, err
 	}
-	res, err := s.mta.SaveMainConfig(ctx, id.Actor(), in.Text, in.Version)
+	res, err := s.mta.SaveMainConfig(ctx, id.Actor(), in.Text, in.Version, mta.ApplyOptions{AllowOpenRelay: in.AllowOpenRelay})
 	s.auditApply(id, "mainconfig", res, err)
 	if err != nil {
 		return MainConfigResult{}, err

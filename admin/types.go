@@ -23,6 +23,11 @@ type (
 	MapInfo = mta.MapInfo
 )
 
+// ErrOpenRelay marks the refusal of a settings or main config save that
+// would make Postfix relay mail for strangers; the same request with
+// allow_open_relay goes through (and its audit entry says so).
+var ErrOpenRelay = mta.ErrOpenRelay
+
 // The Postfix queue and Send Mail.
 type (
 	QueueFilter       = queue.Filter

@@ -67,6 +67,14 @@ func loadCatalog(ctx context.Context, pf postfix.Runner) (*paramCatalog, error) 
 	return cat, nil
 }
 
+// defaultOf is the installation's value of name; "" without a catalog.
+func (c *paramCatalog) defaultOf(name string) string {
+	if c == nil {
+		return ""
+	}
+	return c.defaults[name]
+}
+
 // known reports whether Postfix knows name, including the per-service
 // parameters (service_destination_concurrency_limit etc.) that exist for
 // each master.cf service when default_* does.

@@ -6,6 +6,15 @@
 // settings, the Edit Main Config document and the import of an existing
 // Postfix configuration.
 //
+// Before the swap, Postfix's own smtpd is asked whether the staged
+// configuration relays mail for strangers (relayprobe.go, smtpd -S through
+// postfix.StartSMTPD); after every reload or start, each smtpd listener
+// must greet and answer EHLO (serving.go), or the apply rolls back. The
+// Edit Main Config document may not change the parameters fixed by the
+// installation (InstallationParams), name tables outside the configuration
+// directory and --table-dirs (Instance.TableDirs), or name TLS files that
+// are missing or keys others may read (guards.go).
+//
 // Postfix's commands run through package postfix; the traps they hide are
 // in docs/postfix.md, and the apply pipeline is drawn in
 // docs/architecture.md. The Postfix queue and Send Mail are package queue.

@@ -38,7 +38,7 @@ func ImportForInstance(ctx context.Context, inst Instance, sbinDir, srcDir strin
 	if err != nil {
 		return nil, err
 	}
-	if _, err := validateDocument(res.State.MainConfig, inst, cat, masterServiceNames(master, "unix")); err != nil {
+	if _, err := validateDocument(res.State.MainConfig, inst, cat, master); err != nil {
 		return nil, importWrap(srcDir+"/main.cf (line numbers of the imported document)", err)
 	}
 	return res, nil

@@ -87,7 +87,10 @@ func truncate(s string, n int) string {
 }
 
 // managedParams lists the parameters main.cf gets from elsewhere than the
-// document, with where an administrator sets them.
+// document, with where an administrator sets them. Postfix's parameter
+// names are case-sensitive (MYHOSTNAME is an unknown parameter to it), but
+// validateDocument compares them without case all the same: a name that
+// differs from a managed one only in case is a mistake either way.
 func managedParams(inst Instance) map[string]string {
 	m := map[string]string{
 		"myhostname":                       "the MTA Settings page (My Host Name)",
@@ -139,29 +142,43 @@ func referencedNames(params []Param) map[string]bool {
 }
 
 // validateDocument applies our checks to the document: syntax, managed
-// parameters, unknown parameter names and value types. Postfix's own checks
-// (postconf -n on the staged file) run later in the apply pipeline.
-func validateDocument(text string, inst Instance, cat *paramCatalog, services []string) ([]Param, error) {
+// parameters, installation parameters (InstallationParams), unknown
+// parameter names and value types. master is the master.cf the document
+// goes with (as rendered). Postfix's own checks (postconf -n on the staged
+// file) run later in the apply pipeline.
+func validateDocument(text string, inst Instance, cat *paramCatalog, master string) ([]Param, error) {
 	params, err := ParseMainConfig(text)
 	if err != nil {
 		return nil, err
 	}
-	managed := managedParams(inst)
+	services := masterServiceNames(master, "unix")
+	parsedMaster := parseMaster(master)
+	managed := map[string]string{}
+	for name, where := range managedParams(inst) {
+		managed[strings.ToLower(name)] = where
+	}
 	refs := referencedNames(params)
 	// smtpd_restriction_classes names parameters of the administrator's own.
+	classes := map[string]bool{}
 	for _, p := range params {
 		if p.Name == "smtpd_restriction_classes" {
 			for _, class := range strings.FieldsFunc(p.Value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
 				refs[class] = true
+				classes[class] = true
 			}
 		}
 	}
 	for _, p := range params {
-		if where, ok := managed[p.Name]; ok {
+		if where, ok := managed[strings.ToLower(p.Name)]; ok {
 			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is managed by %s; remove it here and set it there", p.Name, where)
 		}
-		if p.Name == "smtpd_recipient_restrictions" && hasToken(p.Value, restrictionVerify) {
+		// Postfix reads restriction names without case; a restriction
+		// class is a way into smtpd_recipient_restrictions too.
+		if (strings.EqualFold(p.Name, "smtpd_recipient_restrictions") || classes[p.Name]) && hasRestriction(p.Value, restrictionVerify) {
 			return nil, store.InvalidLine(FieldMainConfig, p.Line, "The restriction %s is switched on and off by \"Reject unverified recipient\" on the MTA Settings page; remove it here", restrictionVerify)
+		}
+		if err := checkInstallation(p, cat, inst, parsedMaster); err != nil {
+			return nil, err
 		}
 		if cat == nil {
 			continue
@@ -186,14 +203,35 @@ func hasToken(list, tok string) bool {
 	return false
 }
 
+// hasRestriction reports whether a restriction list contains the
+// restriction name, in any case (Postfix compares restriction names
+// without case: REJECT_UNAUTH_DESTINATION works).
+func hasRestriction(list, name string) bool {
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		if strings.EqualFold(f, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // withVerify inserts reject_unverified_recipient into a restriction list
 // right after reject_unauth_destination (or defer_unauth_destination), or at
 // the end when neither is there. The rest of the text is kept as written
 // (restrictions and their table arguments).
 func withVerify(list string) string {
+	// Restriction names are read without case; ASCII folding keeps the
+	// byte offsets of list.
+	b := []byte(list)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	lower := string(b)
 	for _, anchor := range []string{"reject_unauth_destination", "defer_unauth_destination"} {
 		for i := 0; ; {
-			j := strings.Index(list[i:], anchor)
+			j := strings.Index(lower[i:], anchor)
 			if j < 0 {
 				break
 			}

@@ -32,6 +32,10 @@ type Instance struct {
 	MPAListen string
 	// ReinjectListen is the smtpd that takes mail back from the MPA.
 	ReinjectListen string
+	// TableDirs are directories outside ConfigDir where the lookup tables
+	// the main config document references may live (--table-dirs): a
+	// table anywhere else (header_checks = regexp:/etc/shadow) is refused.
+	TableDirs []string
 }
 
 // QueueDir is the queue directory of a private instance, "" otherwise.

@@ -39,6 +39,7 @@ type serveFlags struct {
 	mpaMaillog     string
 	mpaQuotaN      int
 	mpaQuotaBytes  int64
+	tableDirs      []string
 	resolver       string
 	logFormat      string
 	logLevel       string
@@ -63,6 +64,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.mpaMaillog, "mpa-maillog", "", "Postfix's log, read by the MPA to settle deliveries a crash left in doubt (default: the private instance's maillog, else /var/log/mail.log)")
 	fs.IntVar(&f.mpaQuotaN, "mpa-error-quota-entries", 10000, "error repository quota: entries (at the quota the MPA answers 452 and Postfix keeps new mail queued)")
 	fs.Int64Var(&f.mpaQuotaBytes, "mpa-error-quota-bytes", 1<<30, "error repository quota: bytes of messages")
+	tableDirs := fs.String("table-dirs", "", "comma-separated directories outside --postfix-config where tables the main config names may live")
 	fs.StringVar(&f.resolver, "resolver", "", "DNS server for the SPF refresher (default: /etc/resolv.conf)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -102,6 +104,15 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	}
 	if f.data, err = filepath.Abs(f.data); err != nil {
 		return f, err
+	}
+	for _, d := range strings.Split(*tableDirs, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		if d, err = filepath.Abs(d); err != nil {
+			return f, err
+		}
+		f.tableDirs = append(f.tableDirs, d)
 	}
 	return f, nil
 }
@@ -181,6 +192,7 @@ func serve(args []string) error {
 		SMTPListen:     f.smtpListen,
 		MPAListen:      f.mpaListen,
 		ReinjectListen: f.reinjectListen,
+		TableDirs:      f.tableDirs,
 	}
 	if f.private {
 		inst.BaseDir = filepath.Dir(f.postfixConfig)
