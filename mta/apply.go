@@ -284,8 +284,8 @@ func (m *Manager) checkReferences(expanded string, p plan, staging string, param
 			if typ == "unix" || typ == "inet" || typ == "local" {
 				continue
 			}
-			if createdByPostfix(name) {
-				continue // a cache Postfix creates at first use
+			if createdByPostfix(name) || !holdsTables(name) {
+				continue // a cache Postfix creates at first use, or not a table
 			}
 			if m.catalog != nil && !m.catalog.mapTypes[typ] {
 				return refError(params, name, fmt.Sprintf("%s refers to %s:%s, but this Postfix does not support table type %q (postconf -m)", name, typ, path, typ))

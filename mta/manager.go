@@ -352,7 +352,7 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, masterServiceNames(master, "unix"))
+	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, masterServiceNames(master, "unix"), externalRefs(st.Settings, master))
 	if err != nil {
 		return nil, err
 	}

@@ -20,5 +20,7 @@ var (
 	keyMTASettings   = []byte("mta")
 	keyDocument      = []byte("document")
 	keyMaster        = []byte("master")
+	keyInstallation  = []byte("installation")
+	keyWiring        = []byte("wiring")
 	keyMPAPipeline   = []byte("pipeline")
 )

@@ -1,0 +1,90 @@
+package mta
+
+import (
+	"slices"
+	"strings"
+
+	"postdeck/store"
+)
+
+// InstallationParams are the main.cf parameters the installation fixes:
+// where Postfix's programs, queue and data live, who owns them, the
+// programs it installs, and the commands and environment it runs local
+// delivery with as root. The Edit Main Config document refuses them; an
+// import keeps the values a main.cf has for them in store.State's
+// Installation part, rendered into main.cf as written.
+//
+// The lead merges this list with the one of the same name that the Edit
+// Main Config guard introduces (issue #13): one declaration, the union of
+// the two lists.
+var InstallationParams = []string{
+	"command_directory", "daemon_directory", "data_directory", "queue_directory",
+	"meta_directory", "shlib_directory", "mail_owner", "setgid_group",
+	"sendmail_path", "newaliases_path", "mailq_path",
+	"html_directory", "manpage_directory", "sample_directory", "readme_directory",
+	"mailbox_command", "import_environment", "export_environment",
+}
+
+// isInstallationParam reports whether name is one of InstallationParams.
+func isInstallationParam(name string) bool { return slices.Contains(InstallationParams, name) }
+
+// installationOnPrivate reports whether a private instance renders an
+// installation parameter. A private instance runs this machine's Postfix
+// with its own queue and data: where the imported installation kept its
+// programs and files does not apply to it, so only the local delivery
+// command and environment are kept.
+func installationOnPrivate(name string) bool {
+	return name == "mailbox_command" || name == "import_environment" || name == "export_environment"
+}
+
+// installationLines returns the Installation part's lines as main.cf gets
+// them: as written, with comments, except on a private instance the
+// definitions of parameters it does not take (installationOnPrivate).
+func installationLines(text string, private bool) string {
+	if text == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	skip := map[int]bool{}
+	if private {
+		params, err := ParseMainConfig(text)
+		if err == nil {
+			for _, p := range params {
+				if !installationOnPrivate(p.Name) {
+					for i := p.Line; i <= p.End; i++ {
+						skip[i] = true
+					}
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	for i, line := range lines {
+		if !skip[i+1] {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// checkInstallation refuses a document that sets a parameter the
+// Installation part holds: main.cf would set it twice, and Postfix takes
+// the last.
+func checkInstallation(text string, doc []Param) error {
+	if text == "" {
+		return nil
+	}
+	inst, err := ParseMainConfig(text)
+	if err != nil {
+		return err
+	}
+	for _, p := range doc {
+		for _, q := range inst {
+			if p.Name == q.Name {
+				return store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is fixed by the installation (imported as %s = %s); it is kept as imported and cannot be set here", p.Name, q.Name, truncate(q.Value, 60))
+			}
+		}
+	}
+	return nil
+}
