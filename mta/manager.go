@@ -49,6 +49,7 @@ type Manager struct {
 
 	statusMu sync.Mutex
 	last     ApplyReport
+	held     heldState // see Hold
 
 	// afterSwap is a fault hook for tests: it runs after the new files are
 	// in place and before the reload, and its error is treated as Postfix
@@ -101,6 +102,9 @@ func (m *Manager) Instance() Instance { return m.inst }
 // stored state and makes sure Postfix runs. The result and error are what
 // an Update would return, for the caller's audit entry.
 func (m *Manager) Start(ctx context.Context) (Result, error) {
+	if err := m.heldErr(); err != nil {
+		return Result{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.inst.Private {
@@ -182,6 +186,9 @@ type updateResult struct {
 // first, so a bad one is refused alone; if Postfix refuses the combination,
 // they are applied one by one so that only the culprit fails.
 func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(*store.State) error) (Result, error) {
+	if err := m.heldErr(); err != nil {
+		return Result{}, err
+	}
 	u := &pendingUpdate{actor: actor, action: action, mutate: mutate, done: make(chan updateResult, 1)}
 	m.pendMu.Lock()
 	m.pending = append(m.pending, u)

@@ -114,6 +114,11 @@ func Render(in Instance, st store.State) (Rendered, error) {
 	if err := checkInstallation(st.Installation, params); err != nil {
 		return nil, err
 	}
+	for _, p := range params {
+		if p.Name == "content_filter" && in.ChainFilter != "" {
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter content_filter is set by postdeck's MPA wiring, which keeps the imported content filter %s (store it anew with postdeck import); remove it here", in.ChainFilter)
+		}
+	}
 	if st.Settings.RejectUnverifiedRecipient {
 		for _, p := range params {
 			if p.Name == "smtpd_recipient_restrictions" && hasToken(p.Value, restrictionVerify) {
@@ -196,6 +201,12 @@ func renderMain(in Instance, st store.State, params []Param) string {
 		fmt.Fprintf(&b, "smtp_helo_name = $myhostname\n")
 	}
 	fmt.Fprintf(&b, "unverified_recipient_reject_code = %d\n", s.UnverifiedRecipientRejectCode)
+	if in.MPAListen == "" && in.ChainFilter != "" {
+		// The MPA is off: the filter the import kept beside it is the
+		// content filter again.
+		b.WriteString("\n# Content filter kept from the imported configuration (the MPA is off)\n")
+		fmt.Fprintf(&b, "content_filter = %s\n", in.ChainFilter)
+	}
 	if in.MPAListen != "" {
 		if in.ChainFilter != "" && in.ChainOrder != ChainBefore {
 			b.WriteString("\n# Content filter kept from the imported configuration; the MPA takes the mail it returns\n")
