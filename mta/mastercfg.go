@@ -126,7 +126,8 @@ func (m *Manager) SaveMasterConfig(ctx context.Context, actor, text, base string
 		m.record(actor, "mastercfg", "refused", err.Error())
 		return Result{}, err
 	}
-	return m.Update(ctx, actor, "mastercfg", func(st *store.State) error {
+	var prev string
+	res, err := m.Update(ctx, actor, "mastercfg", func(st *store.State) error {
 		stored := st.MasterConfig
 		if stored == "" {
 			stored = DefaultMasterConfig(m.inst)
@@ -134,9 +135,15 @@ func (m *Manager) SaveMasterConfig(ctx context.Context, actor, text, base string
 		if v := MasterConfigVersion(stored); base != "" && base != v {
 			return store.Stale("the master config document", v, UnifiedDiff("master config", stored, norm))
 		}
+		prev = stored
 		st.MasterConfig = norm
 		return nil
 	})
+	if err == nil && res.Changed {
+		// The audit entry shows the document's change, not main.cf's.
+		res.Diff = UnifiedDiff("master config", prev, norm)
+	}
+	return res, err
 }
 
 // checkMasterDocument runs our checks of a master.cf document and then
@@ -210,6 +217,7 @@ func validateMasterDocument(doc string, in Instance, cat *paramCatalog) error {
 var (
 	postfixLineRe   = regexp.MustCompile(`master\.cf: line ([0-9]+)`)
 	postfixQuotedRe = regexp.MustCompile(`in "([^"]*)"`)
+	anyQuotedRe     = regexp.MustCompile(`"([^"]*)"`)
 	unusedParamRe   = regexp.MustCompile(`unused parameter: ([^=\s]+)=`)
 	undefinedRe     = regexp.MustCompile(`undefined parameter: ([A-Za-z0-9_]+)`)
 )
@@ -268,6 +276,16 @@ func masterError(doc, rendered, said string) error {
 			if strings.HasPrefix(quoted, strings.Join(strings.Fields(docLines[s.Line-1]), " ")) {
 				line = s.Line
 				break
+			}
+		}
+	}
+	if line == 0 {
+		// Any quoted line: "logical line must not start with whitespace".
+		for _, mm := range anyQuotedRe.FindAllStringSubmatch(said, -1) {
+			for i, l := range docLines {
+				if q := strings.TrimSpace(mm[1]); q != "" && strings.TrimSpace(l) == q && line == 0 {
+					line = i + 1
+				}
 			}
 		}
 	}
