@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"postdeck/store"
 )
@@ -55,6 +56,9 @@ var (
 // reports ok false for an entry that is neither (a name or network, left
 // to the caller), and the entry as it will be stored.
 func listRef(field, label, v string) (string, bool, error) {
+	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return "", true, store.Invalid(field, "%s: %q holds a control character", label, truncate(v, 60))
+	}
 	switch {
 	case strings.HasPrefix(v, MapRefPrefix):
 		name := strings.TrimPrefix(v, MapRefPrefix)

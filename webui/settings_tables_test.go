@@ -78,6 +78,10 @@ func TestRelayTablesThroughAPIAndConsole(t *testing.T) {
 	if got := rcpt(t, st.smtp, "user@elsewhere.example.test"); got != 250 {
 		t.Errorf("relaying for a client in My Networks: RCPT %d, want 250", got)
 	}
+	// A map the settings use cannot be deleted.
+	if r := st.socketDo(t, "DELETE", "/api/v1/maps/relay-domains", nil); r.Status != 409 || !strings.Contains(string(r.Body), "relay_domains") {
+		t.Errorf("deleting a map Relay domains uses: %d %s", r.Status, r.Body)
+	}
 }
 
 // rcpt returns the SMTP code Postfix answers RCPT TO with.
