@@ -166,10 +166,13 @@ func TestRenderRefusals(t *testing.T) {
 	}{
 		"missing map":             {func(s *store.State) { s.Settings.MyNetworks = []string{"map:nothing"} }, "there is no map named nothing"},
 		"unknown relay transport": {func(s *store.State) { s.Settings.RelayTransport = "nothing" }, "not a unix service of master.cf"},
-		"installation in doc":     {func(s *store.State) { s.Installation = "mail_owner = postfix\n"; s.MainConfig += "mail_owner = other\n" }, "fixed by the installation"},
-		"content_filter in doc":   {func(s *store.State) { s.MainConfig += "content_filter = x:[127.0.0.1]:1\n" }, "keeps the imported content filter"},
-		"mpa service in master":   {func(s *store.State) { s.MasterConfig = "mpa unix - - n - - smtp\n" }, "--mpa-listen"},
-		"reinject in master":      {func(s *store.State) { s.MasterConfig = "127.0.0.1:10026 inet n - n - - smtpd\n" }, "--reinject-listen"},
+		"installation in doc": {func(s *store.State) {
+			s.Installation = "mail_owner = postfix\n"
+			s.MainConfig += "mail_owner = other\n"
+		}, "fixed by the installation"},
+		"content_filter in doc": {func(s *store.State) { s.MainConfig += "content_filter = x:[127.0.0.1]:1\n" }, "keeps the imported content filter"},
+		"mpa service in master": {func(s *store.State) { s.MasterConfig = "mpa unix - - n - - smtp\n" }, "--mpa-listen"},
+		"reinject in master":    {func(s *store.State) { s.MasterConfig = "127.0.0.1:10026 inet n - n - - smtpd\n" }, "--reinject-listen"},
 	} {
 		st := DefaultState(time.Now())
 		tc.mutate(&st)
