@@ -126,6 +126,9 @@ func wireMPA(res *ImportResult, opts ImportOptions) error {
 	}
 	res.Instance.MPAListen, res.Instance.ReinjectListen = w.MPAListen, w.ReinjectListen
 	res.Instance.ChainFilter, res.Instance.ChainOrder = w.Filter, w.Order
+	if w.Filter != "" && w.Order != ChainBefore && len(filterReturns(parseMasterCF(res.State.MasterConfig))) == 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("content_filter %s stays in front of the MPA, but master.cf has no listener for the mail it returns (a loopback smtpd with -o content_filter=), so the MPA would see no mail: add that listener with Edit Master Config, or import with --chain-order before", w.Filter))
+	}
 	return nil
 }
 

@@ -365,6 +365,9 @@ func TestImportSpecifics(t *testing.T) {
 	if !strings.Contains(res.Chain, "content_filter amavis:[127.0.0.1]:10024 (kept from the import)") {
 		t.Errorf("chain: %s", res.Chain)
 	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "master.cf has no listener for the mail it returns") {
+		t.Errorf("no note about the filter's missing return listener: %q", res.Notes)
+	}
 	if _, err := ImportWith(ctx, dir, ImportOptions{SbinDir: postfixtest.SbinDir, Instance: inst, FixedMPAListen: true}); !errors.Is(err, ErrImport) || !strings.Contains(err.Error(), "--mpa-listen 127.0.0.1:10024 collides") {
 		t.Errorf("a fixed MPA address the filter uses: %v", err)
 	}
@@ -460,4 +463,45 @@ func FuzzRefTokens(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestImportChainBefore: --chain-order before puts the MPA in front of the
+// configuration's content filter: main.cf's content_filter is the MPA's,
+// the MPA's reinjection hands mail to the filter, the filter's return
+// listener stays as it is; the check still finds only the wiring, and the
+// result runs.
+func TestImportChainBefore(t *testing.T) {
+	postfixtest.Require(t)
+	ctx := context.Background()
+	dir := importDir(t, "testdata/quirks/27-amavis-return-listener.cf")
+	inst := corpusInstance()
+	inst.MPAListen = "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	inst.ReinjectListen = "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	res, err := ImportWith(ctx, dir, ImportOptions{SbinDir: postfixtest.SbinDir, Instance: inst, Order: ChainBefore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := res.State.Wiring; w.Order != ChainBefore || w.Filter != "smtp-amavis:[127.0.0.1]:10024" {
+		t.Errorf("wiring: %+v", w)
+	}
+	if !strings.HasPrefix(res.Chain, "smtpd → the MPA") || !strings.Contains(res.Chain, "→ content_filter smtp-amavis:[127.0.0.1]:10024 (kept from the import)") {
+		t.Errorf("chain: %s", res.Chain)
+	}
+	rep, err := CheckImport(ctx, postfixtest.SbinDir, dir, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range rep.Changed() {
+		t.Errorf("%s %s: original %q, result %q", d.File, d.Name, d.Original, d.Result)
+	}
+	run := applyPrivately(t, res)
+	reinject := reinjectName(run.inst)
+	out, _, err := run.m.Postfix().Run(ctx, nil, "postconf", "-P", reinject+"/inet/content_filter")
+	if err != nil || !strings.Contains(string(out), "= smtp-amavis:[127.0.0.1]:10024") {
+		t.Errorf("the MPA's reinjection does not hand mail to the filter: %s %v", out, err)
+	}
+	if got := postconfNX(t, run.inst.ConfigDir)["content_filter"]; got != run.inst.mpaNextHop() {
+		t.Errorf("content_filter = %q, want the MPA's", got)
+	}
+	answersSMTP(t, run.smtp, filepath.Join(run.inst.BaseDir, "maillog"))
 }
