@@ -505,3 +505,78 @@ func TestImportChainBefore(t *testing.T) {
 	}
 	answersSMTP(t, run.smtp, filepath.Join(run.inst.BaseDir, "maillog"))
 }
+
+// TestImportQuirkSpecifics pins what the import makes of some quirks,
+// beyond the round trip: which line a duplicate drops, where installation
+// parameters go, how tables in the settings are written, what is left as
+// it is.
+func TestImportQuirkSpecifics(t *testing.T) {
+	postfixtest.Require(t)
+	ctx := context.Background()
+	imp := func(name string) *ImportResult {
+		t.Helper()
+		res, err := ImportWith(ctx, importDir(t, "testdata/quirks/"+name+".cf"), ImportOptions{SbinDir: postfixtest.SbinDir, Instance: corpusInstance()})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res
+	}
+	notes := func(res *ImportResult) string { return strings.Join(res.Notes, "\n") }
+
+	res := imp("11-duplicate-parameter")
+	if !strings.Contains(res.State.MainConfig, "\n#smtpd_helo_required = no\n") || !strings.Contains(res.State.MainConfig, "\nsmtpd_helo_required = yes\n") ||
+		!strings.Contains(notes(res), "main.cf line 4: smtpd_helo_required is set again on line 6") {
+		t.Errorf("duplicate: %q\n%s", res.Notes, res.State.MainConfig)
+	}
+	res = imp("35-installation-parameters")
+	for _, name := range []string{"command_directory", "daemon_directory", "mail_owner", "setgid_group", "readme_directory", "html_directory"} {
+		if !strings.Contains(res.State.Installation, name+" = ") || !strings.Contains(res.State.MainConfig, "# "+name+": fixed by the installation") {
+			t.Errorf("installation parameter %s: installation %q", name, res.State.Installation)
+		}
+	}
+	res = imp("18-relay-domains-hash-table")
+	if strings.Join(res.State.Settings.RelayDomains, " ") != "map:relay_domains" {
+		t.Errorf("relay domains from a hash table: %v", res.State.Settings.RelayDomains)
+	}
+	res = imp("19-relay-domains-proxy-table")
+	if strings.Join(res.State.Settings.RelayDomains, " ") != "example.com proxy:hash:$config_directory/maps.d/hash.relay_domains.map" {
+		t.Errorf("relay domains through proxymap: %v", res.State.Settings.RelayDomains)
+	}
+	res = imp("20-mynetworks-cidr-table")
+	if strings.Join(res.State.Settings.MyNetworks, " ") != "127.0.0.0/8 map:trusted ::1/128" {
+		t.Errorf("my networks with a cidr table: %v", res.State.Settings.MyNetworks)
+	}
+	res = imp("22-relay-domains-parameter")
+	if strings.Join(res.State.Settings.RelayDomains, " ") != "$mydestination example.net" {
+		t.Errorf("relay domains with a parameter: %v", res.State.Settings.RelayDomains)
+	}
+	res = imp("23-texthash-table")
+	if len(res.Unmanaged) != 1 || !strings.HasPrefix(res.Unmanaged[0].Ref, "texthash:") || !strings.Contains(res.Unmanaged[0].Reason, "texthash is not a type postdeck manages") {
+		t.Errorf("texthash: %+v", res.Unmanaged)
+	}
+	res = imp("24-unionmap")
+	if !strings.Contains(res.State.MainConfig, "unionmap:{hash:$config_directory/maps.d/hash.virtual-alias-maps.map, static:postmaster@example.org}") &&
+		!strings.Contains(res.State.MainConfig, "unionmap:{hash:$config_directory/maps.d/hash.virtual.map, static:postmaster@example.org}") {
+		t.Errorf("unionmap: %s", res.State.MainConfig)
+	}
+	res = imp("32-reject-code-554")
+	if res.State.Settings.UnverifiedRecipientRejectCode != 554 {
+		t.Errorf("reject code: %d", res.State.Settings.UnverifiedRecipientRejectCode)
+	}
+	res = imp("33-relay-transport-smtp")
+	if res.State.Settings.RelayTransport != "smtp" || res.State.Settings.InternalRelayHost != "[10.0.0.1]:25" {
+		t.Errorf("relay transport: %+v", res.State.Settings)
+	}
+	res = imp("34-verify-first")
+	if res.State.Settings.RejectUnverifiedRecipient || !strings.Contains(res.State.MainConfig, "    reject_unverified_recipient,\n") {
+		t.Errorf("verify first: switch %v\n%s", res.State.Settings.RejectUnverifiedRecipient, res.State.MainConfig)
+	}
+	res = imp("17-unused-user-parameter")
+	if !slices.Contains(res.Unused, "old_setting_nobody_uses") || !strings.Contains(res.State.MainConfig, "# old_setting_nobody_uses: Postfix ignores it") {
+		t.Errorf("unused: %v\n%s", res.Unused, res.State.MainConfig)
+	}
+	res = imp("16-user-param-only-in-master")
+	if !strings.Contains(res.State.MainConfig, "\ncheck_ratelimit = check_policy_service") {
+		t.Errorf("a parameter master.cf uses was dropped:\n%s", res.State.MainConfig)
+	}
+}

@@ -117,6 +117,9 @@ func (m *Manager) managedMaster(doc string) string {
 // files) name the document's line; then the apply pipeline stages,
 // validates, reloads and rolls back as for every change.
 func (m *Manager) SaveMasterConfig(ctx context.Context, actor, text, base string) (Result, error) {
+	if err := m.heldErr(); err != nil {
+		return Result{}, err
+	}
 	norm := NormalizeDocument(text)
 	cur, err := m.db.LoadState()
 	if err != nil {
@@ -230,7 +233,7 @@ func (m *Manager) postfixCheckMaster(ctx context.Context, st store.State) error 
 	if err != nil {
 		return err
 	}
-	scratch, err := os.MkdirTemp(m.inst.ConfigDir, ".postdeck-mastercheck-")
+	scratch, err := os.MkdirTemp("", "postdeck-mastercheck-")
 	if err != nil {
 		return fmt.Errorf("check master config: %w", err)
 	}

@@ -74,7 +74,7 @@ func TestEditMasterConfig(t *testing.T) {
 		if e.Field != "text" || e.Line != tc.line || !strings.Contains(e.Error, tc.words) {
 			t.Errorf("%s: field %q line %d %q; want line %d with %q", tc.name, e.Field, e.Line, e.Error, tc.line, tc.words)
 		}
-		if strings.Contains(e.Error, ".postdeck-") {
+		if strings.Contains(e.Error, "postdeck-mastercheck") {
 			t.Errorf("%s: the error names a scratch directory: %q", tc.name, e.Error)
 		}
 		if which, ok := sameFiles(before, st.liveFiles(t)); !ok {
