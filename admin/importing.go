@@ -128,6 +128,9 @@ func ImportOnFirstStart(ctx context.Context, db *store.DB, opts FirstStartOption
 	for _, n := range res.Notes {
 		log.Info("import note", "note", n)
 	}
+	for _, u := range res.Unmanaged {
+		log.Info("import left a table as it is", "table", u.Ref, "used_by", strings.Join(u.Params, ", "), "reason", u.Reason)
+	}
 	return fs, nil
 }
 

@@ -49,6 +49,14 @@ func TestRelayTablesThroughAPIAndConsole(t *testing.T) {
 	if got := rcpt(t, st.smtp, "user@allowed.example.test"); got != 250 {
 		t.Errorf("a domain the relay domains table lists: RCPT %d, want 250", got)
 	}
+	c, err := smtp.Dial(st.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail("sender@example.org", []string{"user@allowed.example.test"}, strings.NewReader("Subject: relayed\r\n\r\nfor a relay domain the table lists\r\n")); err != nil {
+		t.Errorf("mail for a domain the table lists: %v", err)
+	}
+	_ = c.Close()
 	if got := rcpt(t, st.smtp, "user@elsewhere.example.test"); got != 554 {
 		t.Errorf("a domain the table does not list, from a client outside My Networks: RCPT %d, want 554", got)
 	}
