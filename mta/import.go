@@ -59,6 +59,10 @@ type ImportResult struct {
 	// Installation are the parameters kept in the state's Installation
 	// part (InstallationParams the main.cf sets).
 	Installation []string
+	// OutsideDirs are the directories outside the configuration directory
+	// that hold tables the import left as they are (/etc/pmg for
+	// hash:/etc/pmg/domains): Postfix goes on reading files there.
+	OutsideDirs []string
 	// Instance is the instance the state is meant for: the caller's, with
 	// the MPA's addresses and chain of State.Wiring.
 	Instance Instance
@@ -228,6 +232,8 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	res.Unmanaged = im.unmanaged
+	sort.Strings(im.outsideDirs)
+	res.OutsideDirs = im.outsideDirs
 	res.Notes = im.notes
 	res.Instance = opts.Instance
 	res.Instance.ConfigDir = dir
@@ -266,6 +272,7 @@ type importer struct {
 	drop        map[int]bool // main.cf document lines removed at the end (1-based)
 	instText    []string     // the Installation part's lines
 	instNames   []string
+	outsideDirs []string // directories of tables left as they are, outside dir
 }
 
 type importTable struct {
@@ -866,6 +873,11 @@ func (im *importer) tables() error {
 		}
 		if !slices.Contains(MapTypes, u.typ) {
 			leave(u, u.typ+" is not a type postdeck manages")
+			if fileTableTypes[u.typ] {
+				if path, err := im.expandPath(u.file); err == nil {
+					im.outside(path)
+				}
+			}
 			continue
 		}
 		if strings.HasPrefix(u.file, "{") {
@@ -879,6 +891,7 @@ func (im *importer) tables() error {
 		}
 		if rel, err := filepath.Rel(im.dir, path); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 			leave(u, "its file is outside "+im.dir)
+			im.outside(path)
 			continue
 		}
 		key := u.typ + ":" + path
@@ -925,6 +938,18 @@ func (im *importer) tables() error {
 		im.unmanaged = append(im.unmanaged, *unmanaged[k])
 	}
 	return nil
+}
+
+// outside records the directory of a table file the import leaves as it
+// is, when it is not under the configuration directory.
+func (im *importer) outside(path string) {
+	d := filepath.Dir(path)
+	if rel, err := filepath.Rel(im.dir, d); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return
+	}
+	if !slices.Contains(im.outsideDirs, d) {
+		im.outsideDirs = append(im.outsideDirs, d)
+	}
 }
 
 // expandPath resolves $config_directory and the parameters main.cf sets in

@@ -580,3 +580,22 @@ func TestImportQuirkSpecifics(t *testing.T) {
 		t.Errorf("a parameter master.cf uses was dropped:\n%s", res.State.MainConfig)
 	}
 }
+
+// TestImportOutsideDirs: the directories of tables left as they are
+// outside the configuration directory are reported (PMG keeps its tables
+// in /etc/pmg).
+func TestImportOutsideDirs(t *testing.T) {
+	postfixtest.Require(t)
+	if !slices.Contains(corpusProjects(t), "pmg") {
+		t.Skip("the real corpus has no pmg configuration")
+	}
+	root := postfixtest.Dir(t)
+	dir := corpusHost(t, "pmg", root)
+	res, err := ImportWith(context.Background(), dir, ImportOptions{SbinDir: postfixtest.SbinDir, Instance: corpusInstance()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.OutsideDirs, filepath.Join(root, "etc/pmg")) {
+		t.Errorf("outside directories: %v", res.OutsideDirs)
+	}
+}

@@ -16,7 +16,9 @@ import (
 //
 // The lead merges this list with the one of the same name that the Edit
 // Main Config guard introduces (issue #13): one declaration, the union of
-// the two lists.
+// the two lists. The import asks only isInstallationParam, so that every
+// parameter the guard refuses in the document is the one the import keeps
+// apart.
 var InstallationParams = []string{
 	"command_directory", "daemon_directory", "data_directory", "queue_directory",
 	"meta_directory", "shlib_directory", "mail_owner", "setgid_group",
@@ -68,10 +70,10 @@ func installationLines(text string, private bool) string {
 	return b.String()
 }
 
-// checkInstallation refuses a document that sets a parameter the
+// checkInstallationPart refuses a document that sets a parameter the
 // Installation part holds: main.cf would set it twice, and Postfix takes
 // the last.
-func checkInstallation(text string, doc []Param) error {
+func checkInstallationPart(text string, doc []Param) error {
 	if text == "" {
 		return nil
 	}

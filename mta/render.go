@@ -111,7 +111,7 @@ func Render(in Instance, st store.State) (Rendered, error) {
 	if err := checkSettingsMaps(st.Settings, st.Maps); err != nil {
 		return nil, err
 	}
-	if err := checkInstallation(st.Installation, params); err != nil {
+	if err := checkInstallationPart(st.Installation, params); err != nil {
 		return nil, err
 	}
 	for _, p := range params {

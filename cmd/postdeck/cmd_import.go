@@ -184,6 +184,9 @@ func printImport(w io.Writer, res *mta.ImportResult, asJSON bool) error {
 	for _, u := range res.Unmanaged {
 		fmt.Fprintf(w, "left as is:  %s (%s): %s\n", u.Ref, strings.Join(u.Params, ", "), u.Reason)
 	}
+	if len(res.OutsideDirs) > 0 {
+		fmt.Fprintf(w, "outside:     %s (tables left as they are live there)\n", strings.Join(res.OutsideDirs, ", "))
+	}
 	if len(res.Installation) > 0 {
 		fmt.Fprintf(w, "installation: %s (kept as imported)\n", strings.Join(res.Installation, ", "))
 	}
