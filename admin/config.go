@@ -210,3 +210,51 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// MasterConfigDoc is the Edit Master Config document (master.cf without
+// the MPA's services) with its version. Default and Managed are answers
+// only: a write ignores them.
+type MasterConfigDoc struct {
+	Text    string `json:"text"`
+	Version string `json:"version"`
+	// Default is true when no document is stored and Text is postdeck's
+	// own service table.
+	Default bool `json:"default,omitempty"`
+	// Managed is what postdeck adds to the document in master.cf: the
+	// MPA's services, and the -o content_filter it gives the loopback
+	// listeners that return mail from an existing content filter.
+	Managed string `json:"managed,omitempty"`
+}
+
+// MasterConfig returns the Edit Master Config document and its version.
+func (s *Service) MasterConfig(ctx context.Context, id Identity) (MasterConfigDoc, error) {
+	if err := need(id, PermRead); err != nil {
+		return MasterConfigDoc{}, err
+	}
+	doc, err := s.mta.MasterConfig()
+	return MasterConfigDoc{Text: doc.Text, Version: doc.Version, Default: doc.Default, Managed: doc.Managed}, err
+}
+
+// MasterConfigResult is the saved document's version and what the apply
+// did.
+type MasterConfigResult struct {
+	Version string `json:"version"`
+	Applied
+}
+
+// SaveMasterConfig validates (postdeck's checks, then postconf -M, -F and
+// -P on a copy) and applies a new Edit Master Config document; with a
+// version, only when the stored document still has it. A refused save
+// leaves the store and Postfix's files as they were.
+func (s *Service) SaveMasterConfig(ctx context.Context, id Identity, in MasterConfigDoc) (MasterConfigResult, error) {
+	if err := need(id, PermAdmin); err != nil {
+		return MasterConfigResult{}, err
+	}
+	res, err := s.mta.SaveMasterConfig(ctx, id.Actor(), in.Text, in.Version)
+	s.auditApply(id, "mastercfg", res, err)
+	if err != nil {
+		return MasterConfigResult{}, err
+	}
+	doc, err := s.mta.MasterConfig()
+	return MasterConfigResult{Version: doc.Version, Applied: appliedOf(res)}, err
+}

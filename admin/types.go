@@ -65,6 +65,7 @@ const (
 	MapTransport       = mta.MapTransport
 
 	FieldRejectCode       = mta.FieldRejectCode
+	MapRefPrefix          = mta.MapRefPrefix
 	FieldMessageSizeLimit = mta.FieldMessageSizeLimit
 )
 
@@ -114,6 +115,10 @@ func ValidQueueID(id string) bool { return queue.ValidID(id) }
 func MaskSecrets(name, content string) string {
 	return mta.MaskSecretsContent(name, content)
 }
+
+// SplitList splits the text of a Relay domains or My Networks field into
+// entries, as Postfix splits a list (never inside a table's braces).
+func SplitList(s string) []string { return mta.SplitList(s) }
 
 // ParseAddressList splits a comma- or line-separated list of addresses, as
 // Send Mail's Recipients field takes them.

@@ -300,6 +300,9 @@ func (m *Manager) checkReferences(expanded string, p plan, staging string, param
 			if typ == "unix" || typ == "inet" || typ == "local" {
 				continue
 			}
+			if !holdsTables(name) {
+				continue // names a command or a parameter list, not a table
+			}
 			live := path
 			if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
 				live = filepath.Join(m.inst.ConfigDir, rel)

@@ -123,7 +123,7 @@ func checkInstallation(p Param, cat *paramCatalog, inst Instance, services []mas
 	case "mailbox_transport", "fallback_transport":
 		transport, _, _ := strings.Cut(strings.TrimSpace(p.Value), ":")
 		for _, s := range services {
-			if s.name == transport && s.typ == "unix" && s.command == "pipe" {
+			if s.Name == transport && s.Type == "unix" && s.Command() == "pipe" {
 				return store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s hands local mail to %s, a pipe service that runs a program; the programs Postfix runs are fixed by the installation: remove it here", p.Name, transport)
 			}
 		}

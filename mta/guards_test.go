@@ -79,9 +79,28 @@ func TestInstallationParamsAreRefused(t *testing.T) {
 func TestRestrictionNamesCompareWithoutCase(t *testing.T) {
 	env := newTestEnv(t)
 	upper := strings.Replace(DefaultMainConfig, "reject_unauth_destination,\n    check_recipient_access", "reject_unauth_destination, REJECT_UNVERIFIED_RECIPIENT,\n    check_recipient_access", 1)
-	refusedLine(t, env, upper, lineOf(t, upper, "smtpd_recipient_restrictions"), "switched on and off by \"Reject unverified recipient\"")
 	class := DefaultMainConfig + "smtpd_restriction_classes = verify_them\nverify_them = Reject_Unverified_Recipient\n"
-	refusedLine(t, env, class, lineOf(t, class, "verify_them"), "switched on and off")
+	// With the "Reject unverified recipient" switch on, the switch owns the
+	// restriction: the document may not hold it, in any case, nor through a
+	// restriction class.
+	on := validSettings()
+	on.RejectUnverifiedRecipient = true
+	if _, err := env.m.SaveSettings(context.Background(), "tester", on, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	refusedLine(t, env, upper, lineOf(t, upper, "smtpd_recipient_restrictions"), "the \"Reject unverified recipient\" switch")
+	refusedLine(t, env, class, lineOf(t, class, "verify_them"), "the \"Reject unverified recipient\" switch")
+	// With it off, the document places the restriction where it wants
+	// (an imported configuration's own order).
+	on.RejectUnverifiedRecipient = false
+	if _, err := env.m.SaveSettings(context.Background(), "tester", on, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	accepted(t, env, upper)
+	accepted(t, env, class)
+	if got := env.postconf(t, "smtpd_recipient_restrictions"); !strings.Contains(got, "REJECT_UNVERIFIED_RECIPIENT") || strings.Count(strings.ToLower(got), "reject_unverified_recipient") != 1 {
+		t.Errorf("smtpd_recipient_restrictions = %q", got)
+	}
 	refusedLine(t, env, DefaultMainConfig+"MyHostName = other.example.test\n", 0, "Parameter MyHostName is managed by the MTA Settings page")
 	// With the switch on, the restriction goes after reject_unauth_destination
 	// in whatever case it is written.
@@ -94,12 +113,12 @@ func TestMailboxTransportToAPipeIsRefused(t *testing.T) {
 	master := "smtp inet n - n - - smtpd\nmaildrop  unix  -       n       n       -       -       pipe\n  flags=DRXhu user=vmail argv=/usr/bin/maildrop -d ${recipient}\nrelay unix - - n - - smtp\n"
 	inst := Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25"}
 	for _, doc := range []string{"mailbox_transport = maildrop\n", "fallback_transport = maildrop:x\n"} {
-		_, err := validateDocument(doc, inst, nil, master)
+		_, err := validateDocument(doc, inst, nil, master, nil)
 		if err == nil || !strings.Contains(err.Error(), "a pipe service that runs a program") {
 			t.Errorf("%q: %v", doc, err)
 		}
 	}
-	if _, err := validateDocument("mailbox_transport = relay\n", inst, nil, master); err != nil {
+	if _, err := validateDocument("mailbox_transport = relay\n", inst, nil, master, nil); err != nil {
 		t.Errorf("an smtp transport: %v", err)
 	}
 }

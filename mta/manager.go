@@ -50,6 +50,7 @@ type Manager struct {
 
 	statusMu sync.Mutex
 	last     ApplyReport
+	held     heldState // see Hold
 
 	// liveRelay is whether the running configuration relays mail for
 	// strangers, as far as the open-relay probe knows (guarded by mu).
@@ -117,6 +118,9 @@ func (m *Manager) Instance() Instance { return m.inst }
 // stored state and makes sure Postfix runs. The result and error are what
 // an Update would return, for the caller's audit entry.
 func (m *Manager) Start(ctx context.Context) (Result, error) {
+	if err := m.heldErr(); err != nil {
+		return Result{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.inst.Private {
@@ -223,6 +227,9 @@ func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(
 // combined apply allows what every change of it allows; a combination
 // refused for what one change allows is retried one change at a time.
 func (m *Manager) UpdateWith(ctx context.Context, actor, action string, opts ApplyOptions, mutate func(*store.State) error) (Result, error) {
+	if err := m.heldErr(); err != nil {
+		return Result{}, err
+	}
 	u := &pendingUpdate{actor: actor, action: action, opts: opts, mutate: mutate, done: make(chan updateResult, 1)}
 	m.pendMu.Lock()
 	m.pending = append(m.pending, u)
@@ -398,7 +405,7 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, master)
+	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, master, externalRefs(st.Settings, master))
 	if err != nil {
 		return nil, err
 	}

@@ -114,13 +114,15 @@ func (m *Manager) probeRelay(ctx context.Context, dir string) (relayVerdict, err
 		return v, err
 	}
 	nets := renderedNetworks(string(mainCF))
-	if o, ok := svc.option("mynetworks"); ok {
+	if o, ok := svc.Opt("mynetworks"); ok {
 		nets = parseNetworks(o)
 	}
 	v.Addr, v.Every = probeAddress(nets)
-	args := []string{"-n", svc.name}
-	for _, o := range svc.options {
-		args = append(args, "-o", o)
+	args := []string{"-n", svc.Name}
+	for _, o := range svc.Opts {
+		if !o.Bad {
+			args = append(args, "-o", o.Name+"="+o.Value)
+		}
 	}
 	for _, o := range relayProbeOverrides {
 		args = append(args, "-o", o)
@@ -282,88 +284,6 @@ func parseNetworks(v string) []netip.Prefix {
 	return out
 }
 
-// masterService is one service of master.cf.
-type masterService struct {
-	name, typ, command string
-	options            []string // the -o overrides, "name=value", in order
-}
-
-func (s masterService) option(name string) (string, bool) {
-	v := ""
-	found := false
-	for _, o := range s.options {
-		if k, val, ok := strings.Cut(o, "="); ok && strings.TrimSpace(k) == name {
-			v, found = strings.TrimSpace(val), true
-		}
-	}
-	return v, found
-}
-
-// parseMaster reads master.cf's services the way master(8) does: a line
-// that starts with white space continues the previous one, # starts a
-// comment line, fields are separated by white space, and since Postfix 3.0
-// "{ text with spaces }" is one argument (so "-o { name = value }").
-func parseMaster(text string) []masterService {
-	var logical []string
-	for _, line := range strings.Split(text, "\n") {
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(logical) > 0 {
-			logical[len(logical)-1] += " " + strings.TrimSpace(line)
-			continue
-		}
-		logical = append(logical, line)
-	}
-	var out []masterService
-	for _, l := range logical {
-		f := masterFields(l)
-		if len(f) < 8 {
-			continue
-		}
-		s := masterService{name: f[0], typ: f[1], command: f[7]}
-		for i := 8; i < len(f); i++ {
-			switch {
-			case f[i] == "-o" && i+1 < len(f):
-				i++
-				s.options = append(s.options, f[i])
-			case strings.HasPrefix(f[i], "-o") && len(f[i]) > 2:
-				s.options = append(s.options, f[i][2:])
-			}
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// masterFields splits a logical master.cf line into fields; "{ a b }" is
-// the one field "a b".
-func masterFields(line string) []string {
-	var out []string
-	for rest := strings.TrimSpace(line); rest != ""; rest = strings.TrimLeft(rest, " \t") {
-		if rest[0] == '{' {
-			end := strings.IndexByte(rest, '}')
-			if end < 0 {
-				end = len(rest) - 1
-			}
-			inner := strings.TrimSpace(rest[1:end])
-			if k, v, ok := strings.Cut(inner, "="); ok {
-				inner = strings.TrimSpace(k) + "=" + strings.TrimSpace(v)
-			}
-			out = append(out, inner)
-			rest = rest[min(end+1, len(rest)):]
-			continue
-		}
-		end := strings.IndexAny(rest, " \t")
-		if end < 0 {
-			end = len(rest)
-		}
-		out = append(out, rest[:end])
-		rest = rest[end:]
-	}
-	return out
-}
-
 // publicSMTPD is the smtpd service behind the public listener
 // (Instance.SMTPListen): its inet service, or when that runs postscreen,
 // the smtpd "pass" service postscreen hands clients to. A master.cf
@@ -374,21 +294,21 @@ func (m *Manager) publicSMTPD(master string) (masterService, error) {
 	if err != nil {
 		return masterService{}, err
 	}
-	services := parseMaster(master)
+	services := parseMasterCF(master)
 	for _, s := range services {
-		if s.name != name || s.typ != "inet" {
+		if s.Name != name || s.Type != "inet" {
 			continue
 		}
-		if s.command != "postscreen" {
+		if s.Command() != "postscreen" {
 			return s, nil
 		}
 		for _, p := range services {
-			if p.typ == "pass" && p.command == "smtpd" {
+			if p.Type == "pass" && p.Command() == "smtpd" {
 				return p, nil
 			}
 		}
 	}
-	return masterService{name: name, typ: "inet", command: "smtpd"}, nil
+	return masterService{Name: name, Type: "inet", Fields: []string{name, "inet", "n", "-", "n", "-", "-", "smtpd"}}, nil
 }
 
 // relayState is what is known about the running configuration.

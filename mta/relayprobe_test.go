@@ -194,20 +194,24 @@ func TestProbeAddress(t *testing.T) {
 func TestParseMaster(t *testing.T) {
 	master := "# c\nsmtp inet n - y - 1 postscreen\nsmtpd pass - - y - - smtpd\n  -o smtpd_relay_restrictions=permit_mynetworks,reject\n" +
 		"  -o { smtpd_client_restrictions = permit_mynetworks, reject }\n\t-osyslog_name=x\nsubmission inet n - y - - smtpd -o mynetworks=10.0.0.0/8\n"
-	svcs := parseMaster(master)
+	svcs := parseMasterCF(master)
 	if len(svcs) != 3 {
 		t.Fatalf("%d services: %+v", len(svcs), svcs)
 	}
 	want := []string{"smtpd_relay_restrictions=permit_mynetworks,reject", "smtpd_client_restrictions=permit_mynetworks, reject", "syslog_name=x"}
-	if svcs[1].name != "smtpd" || svcs[1].typ != "pass" || !slices.Equal(svcs[1].options, want) {
+	var got []string
+	for _, o := range svcs[1].Opts {
+		got = append(got, o.Name+"="+o.Value)
+	}
+	if svcs[1].Name != "smtpd" || svcs[1].Type != "pass" || !slices.Equal(got, want) {
 		t.Errorf("pass service %+v", svcs[1])
 	}
 	m := &Manager{inst: Instance{SMTPListen: ":25"}}
 	svc, err := m.publicSMTPD(master)
-	if err != nil || svc.name != "smtpd" {
+	if err != nil || svc.Name != "smtpd" {
 		t.Errorf("public smtpd behind postscreen = %+v, %v", svc, err)
 	}
-	if v, ok := svcs[2].option("mynetworks"); !ok || v != "10.0.0.0/8" {
+	if v, ok := svcs[2].Opt("mynetworks"); !ok || v != "10.0.0.0/8" {
 		t.Errorf("option mynetworks = %q %v", v, ok)
 	}
 }
