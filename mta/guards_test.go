@@ -97,10 +97,10 @@ func TestRestrictionNamesCompareWithoutCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	accepted(t, env, upper)
-	accepted(t, env, class)
 	if got := env.postconf(t, "smtpd_recipient_restrictions"); !strings.Contains(got, "REJECT_UNVERIFIED_RECIPIENT") || strings.Count(strings.ToLower(got), "reject_unverified_recipient") != 1 {
 		t.Errorf("smtpd_recipient_restrictions = %q", got)
 	}
+	accepted(t, env, class)
 	refusedLine(t, env, DefaultMainConfig+"MyHostName = other.example.test\n", 0, "Parameter MyHostName is managed by the MTA Settings page")
 	// With the switch on, the restriction goes after reject_unauth_destination
 	// in whatever case it is written.

@@ -45,7 +45,7 @@ func TestImportChainAfterCarriesMail(t *testing.T) {
 	}
 	// A sink stands in for the MPA, where the import put it.
 	mpaSink := postfixtest.NewSink(t, mpaPort)
-	run := applyPrivately(t, res)
+	run := applyPrivately(t, res, dir, dir)
 	st, err := run.m.db.LoadState()
 	if err != nil {
 		t.Fatal(err)

@@ -59,10 +59,13 @@ func corpusConfigDir(project string) string {
 	return "/etc/postfix"
 }
 
-// hostPathRe finds absolute paths under /etc and /opt in a configuration:
-// the files a host has (tables, their client configurations, certificates),
-// which the test moves under its own root.
-var hostPathRe = regexp.MustCompile(`(^|[\s=,:{(\[])(/(?:etc|opt)/[^\s,}\])]*)`)
+// hostPathRe finds the absolute paths of a configuration that name the
+// host's own files: tables and their client configurations, certificates
+// and DH parameters (/etc, /opt, hardware-mailserver's /ssl, YunoHost's
+// /usr/share/yunohost), and caches (/var/lib/postfix, mailu's /dev/shm).
+// The test moves them under its own root, which the private instance lists
+// as a table directory; nothing of this machine's own is read or written.
+var hostPathRe = regexp.MustCompile(`(^|[\s=,:{(\[])(/(?:etc|opt|ssl|usr/share/yunohost|var/lib/postfix|dev/shm)/[^\s,}\])]*)`)
 
 // corpusHost lays a project's configuration out the way a real host has
 // it, under root: main.cf and master.cf with every /etc and /opt path
@@ -119,7 +122,18 @@ func createHostFiles(t testing.TB, dir, root string) {
 	sort.Strings(names)
 	for _, name := range names {
 		param := name[strings.LastIndex(name, "/")+1:]
-		if keepRefs(param) || createdByPostfix(param) {
+		if createdByPostfix(param) {
+			// Postfix creates a cache itself, in a directory that exists.
+			for _, ref := range tableRefs(values[name]) {
+				if m := tableTypeRe.FindStringSubmatch(ref); m != nil && strings.HasPrefix(m[2], root+"/") {
+					if err := os.MkdirAll(filepath.Dir(m[2]), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			continue
+		}
+		if keepRefs(param) {
 			continue
 		}
 		for _, ref := range tableRefs(values[name]) {
@@ -130,6 +144,15 @@ func createHostFiles(t testing.TB, dir, root string) {
 			}
 			createTable(t, scratch, param, typ, path)
 		}
+		// TLS certificates, keys, CA files and directories, DH parameters:
+		// the apply checks that they exist (and that keys are private).
+		if files, key := filesParam(param); files {
+			for _, tok := range refTokens(values[name]) {
+				if strings.HasPrefix(tok, root+"/") {
+					hostFile(t, tok, param, key)
+				}
+			}
+		}
 		// Files of patterns or names given as a bare path.
 		switch param {
 		case "virtual_mailbox_domains", "virtual_alias_domains", "relay_domains", "mydestination", "mynetworks", "myorigin":
@@ -138,6 +161,54 @@ func createHostFiles(t testing.TB, dir, root string) {
 					writeIfMissing(t, tok, "corpus.example.org\n", 0o644)
 				}
 			}
+		}
+	}
+}
+
+// hostFile creates a file a parameter names: a directory for a CApath, the
+// test certificate, key or DH parameters of testdata/import/maps otherwise.
+func hostFile(t testing.TB, path, param string, key bool) {
+	t.Helper()
+	lower := strings.ToLower(param)
+	if strings.HasSuffix(lower, "_capath") {
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	src := "testdata/import/maps/ssl/certs/mx.secure.example.pem"
+	mode := os.FileMode(0o644)
+	switch {
+	case key:
+		src, mode = "testdata/import/maps/ssl/private/mx.secure.example.key", 0o600
+	case strings.Contains(lower, "_dh"):
+		src = "testdata/import/maps/dh2048.pem"
+	case strings.HasSuffix(lower, "_cafile"):
+		src = "testdata/import/maps/ssl/certs/ca-certificates.crt"
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !writeIfMissing(t, path, string(b), mode) && key {
+		// One file for certificate and key (PMG's pmg-tls.pem): the key
+		// joins the certificate, and the file becomes private.
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Write(b)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(path, 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -275,7 +346,13 @@ type privateRun struct {
 // the parameters it manages, every inet listener of the master config
 // document moves to a free loopback port, the MPA is wired at the
 // addresses the import chose. It starts Postfix and waits for the smtpd.
-func applyPrivately(t *testing.T, res *ImportResult) *privateRun {
+//
+// srcRoot is where the imported host's files lie (the tables left in
+// place, TLS files): on a real host they are under the configuration
+// directory or --table-dirs; here the private instance has a directory of
+// its own, so srcRoot is a table directory of it, and files main.cf names
+// through $config_directory (DH parameters) are copied into it.
+func applyPrivately(t *testing.T, res *ImportResult, srcRoot, srcConfig string) *privateRun {
 	t.Helper()
 	base := postfixtest.Dir(t)
 	db, err := store.Open(filepath.Join(base, "postdeck.db"))
@@ -305,6 +382,20 @@ func applyPrivately(t *testing.T, res *ImportResult) *privateRun {
 		smtpAddr = "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
 	}
 	inst.SMTPListen = smtpAddr
+	inst.TableDirs = append(inst.TableDirs, srcRoot)
+	pems, _ := filepath.Glob(filepath.Join(srcConfig, "*.pem"))
+	for _, p := range pems {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(inst.ConfigDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(inst.ConfigDir, filepath.Base(p)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := db.SaveState(st); err != nil {
 		t.Fatal(err)
 	}
@@ -313,6 +404,9 @@ func applyPrivately(t *testing.T, res *ImportResult) *privateRun {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
+	// The SASL server the configuration names (Dovecot's auth socket)
+	// answers before Postfix starts: the apply checks that smtpd serves.
+	saslStub(t, inst, st.MainConfig)
 	if _, err := m.Start(context.Background()); err != nil {
 		t.Fatalf("apply to a private Postfix: %v\n%s", err, readFile(filepath.Join(inst.BaseDir, "maillog")))
 	}
@@ -457,8 +551,7 @@ func TestImportRealCorpusApplies(t *testing.T) {
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}
-			run := applyPrivately(t, res)
-			run.saslStub(t)
+			run := applyPrivately(t, res, root, dir)
 			answersSMTP(t, run.smtp, filepath.Join(run.inst.BaseDir, "maillog"))
 			compareLive(t, dir, res, run)
 		})
@@ -470,19 +563,39 @@ func TestImportRealCorpusApplies(t *testing.T) {
 // auth server greets Postfix: the configuration's smtpd offers AUTH PLAIN
 // instead of stopping for want of mechanisms. A path outside the queue
 // directory or an inet: address is left alone (it is the host's).
-func (r *privateRun) saslStub(t *testing.T) {
+func saslStub(t *testing.T, inst Instance, mainConfig string) {
 	t.Helper()
-	pf := r.m.Postfix()
-	out, _, err := pf.Run(context.Background(), nil, "postconf", "-x", "-h", "smtpd_sasl_type", "smtpd_sasl_path")
+	params, err := ParseMainConfig(mainConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(vals) != 2 || vals[0] != "dovecot" || strings.HasPrefix(vals[1], "/") || strings.Contains(vals[1], ":") {
+	var typ, path string
+	for _, p := range params {
+		switch p.Name {
+		case "smtpd_sasl_type":
+			typ = p.Value
+		case "smtpd_sasl_path":
+			path = p.Value
+		}
+	}
+	if typ != "dovecot" || path == "" || strings.HasPrefix(path, "/") || strings.ContainsAny(path, ":$") {
 		return
 	}
-	path := filepath.Join(r.inst.QueueDir(), vals[1])
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	path = filepath.Join(inst.QueueDir(), path)
+	// The directory is Postfix's (private/ is the mail owner's, 0700):
+	// postfix-script refuses to start when it is not.
+	owner, err := user.Lookup("postfix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(owner.Uid)
+	if err := os.MkdirAll(inst.QueueDir(), 0o755); err != nil { // root's, as Postfix makes it
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Dir(path), uid, 0); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("unix", path)

@@ -15,7 +15,7 @@ import (
 func consolePages(st *stack) []string {
 	var out []string
 	for _, r := range st.srv.routeTable() {
-		if r.method != "GET" || !isPage(r.path) || r.path == "/login" || strings.HasPrefix(r.path, "/static/") {
+		if r.method != "GET" || !isPage(r.path) || r.path == "/login" || r.path == "/favicon.ico" || strings.HasPrefix(r.path, "/static/") {
 			continue
 		}
 		p := r.path
@@ -50,7 +50,7 @@ func TestPagesFitNarrowScreens(t *testing.T) {
 		b.do("viewport", chromedp.EmulateViewport(width, 768))
 		logInBrowser(b, st)
 		for _, p := range pages {
-			b.do("open "+p, chromedp.Navigate(st.base+p), chromedp.WaitVisible(chromedp.ID("main")))
+			b.open(st.base + p)
 			fit, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, document.documentElement.clientWidth]`))
 			if err != nil || len(fit) != 2 {
 				t.Fatalf("%s at %d px: %v", p, width, err)
@@ -89,7 +89,7 @@ func TestPagesAreAccessible(t *testing.T) {
 		if p == "/login" {
 			b = newBrowser(t) // logged out
 		}
-		b.do("open "+p, chromedp.Navigate(st.base+p), chromedp.WaitVisible(chromedp.ID("main")))
+		b.open(st.base + p)
 		raw, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](string(src)+`;
 			axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations))`,
 			chromedp.EvalAwaitPromise))

@@ -143,6 +143,36 @@ func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// open navigates to url and waits for the page's main element. A
+// navigation the previous page's own script cut short (net::ERR_ABORTED:
+// a live refresh that fired at the same moment) is tried again, twice at
+// most.
+func (b *browser) open(url string) {
+	b.t.Helper()
+	var err error
+	for try := 0; try < 3; try++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		err = chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("main")))
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "ERR_ABORTED") {
+			break
+		}
+	}
+	if err != nil {
+		b.shot("failed-open")
+		b.t.Fatalf("open %s: %v", url, err)
+	}
+}
+
+// dropFlash removes the page's flash message, so that a following wait
+// for a flash sees the next page's, not this one's.
+func dropFlash() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(function(){var f=document.getElementById("flash");if(f){f.remove();}return true;})()`)(ctx, t)
+		return err
+	})
+}
+
 // text returns the text of the first element matching the CSS selector.
 //
 // It reads the element in one script run, waiting up to 10 s for it to
