@@ -107,6 +107,13 @@ func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (Acti
 	if err := f.Normalize(); err != nil {
 		return ActionResult{}, err
 	}
+	if w := q.watcher(); w != nil {
+		if _, err := w.sync(ctx); err == nil {
+			return q.actFiltered(ctx, w, action, f)
+		} else if ctx.Err() != nil {
+			return ActionResult{}, fmt.Errorf("%s matching messages: %w", action, err)
+		}
+	}
 	m := newMatcher(f, q.now())
 	var ids []string
 	where := make(map[string]uint8)
@@ -266,8 +273,20 @@ func (q *Queue) classify(ctx context.Context, res *ActionResult, ids []string) e
 	return nil
 }
 
-// locate finds the queue of each of ids that is still queued.
+// locate finds the queue of each of ids that is still queued: from the
+// files themselves when there is an index, else from postqueue -j.
 func (q *Queue) locate(ctx context.Context, ids []string) (map[string]uint8, error) {
+	if w := q.watcher(); w != nil {
+		if _, err := w.sync(ctx); err == nil {
+			where := make(map[string]uint8, len(ids))
+			for _, id := range ids {
+				if _, qi, ok := w.findFile(id); ok {
+					where[id] = qi
+				}
+			}
+			return where, nil
+		}
+	}
 	want := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
 		want[id] = struct{}{}
@@ -321,6 +340,22 @@ func newPostsuperReport(a postsuperAction, ids []string) *postsuperReport {
 		r.done[id] = false
 	}
 	return r
+}
+
+// want adds id to the requested ids (before postsuper can read it).
+func (r *postsuperReport) want(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.done[id]; !ok {
+		r.done[id] = false
+	}
+}
+
+// isDone reports whether postsuper acted on id.
+func (r *postsuperReport) isDone(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done[id]
 }
 
 func (r *postsuperReport) Write(p []byte) (int, error) {

@@ -306,7 +306,7 @@ func (s *queueSnapshot) page(f Filter) Page {
 	m := newMatcher(f, s.asOf)
 	idx := make([]int32, 0, 256)
 	for i := range s.entries {
-		if m.match(&s.entries[i]) {
+		if s.entries[i].id != "" && m.match(&s.entries[i]) { // "": a free slot of the index
 			idx = append(idx, int32(i))
 		}
 	}

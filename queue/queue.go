@@ -36,6 +36,9 @@ type Queue struct {
 	mu      sync.Mutex
 	snap    *queueSnapshot
 	pending *snapshotBuild
+	// watch is the index (Start); nil before Start, after Shutdown, or
+	// when it could not start: listings then use postqueue -j snapshots.
+	watch *watcher
 }
 
 // SnapshotTTL is how long one `postqueue -j` run serves listings. Short
@@ -151,6 +154,13 @@ type snapshotBuild struct {
 func (q *Queue) List(ctx context.Context, f Filter) (Page, error) {
 	if err := f.Normalize(); err != nil {
 		return Page{}, err
+	}
+	if w := q.watcher(); w != nil {
+		if asOf, err := w.sync(ctx); err == nil {
+			return w.idx.page(f, asOf), nil
+		} else if ctx.Err() != nil {
+			return Page{}, fmt.Errorf("list queue: %w", err)
+		}
 	}
 	snap, err := q.snapshot(ctx)
 	if err != nil {
