@@ -89,7 +89,8 @@ func stampOf(st *syscall.Stat_t) fileStamp {
 // that reading 100,000 files makes little garbage. One per goroutine.
 type fileReader struct {
 	conf   fileConf
-	br     *bufio.Reader
+	br     *bufio.Reader // the queue file
+	dbr    *bufio.Reader // its defer log, read in the middle of it
 	buf    []byte
 	intern *interner
 	quoted []byte
@@ -98,7 +99,7 @@ type fileReader struct {
 }
 
 func newFileReader(conf fileConf, in *interner) *fileReader {
-	return &fileReader{conf: conf, br: bufio.NewReaderSize(nil, 16<<10), intern: in, seen: make(map[string]struct{})}
+	return &fileReader{conf: conf, br: bufio.NewReaderSize(nil, 16<<10), dbr: bufio.NewReaderSize(nil, 4<<10), intern: in, seen: make(map[string]struct{})}
 }
 
 // errNotListed says showq would not list the file: missing, incomplete
@@ -318,7 +319,8 @@ func (r *fileReader) readDefer(path string) (fileStamp, bool) {
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 		return fileStamp{}, false
 	}
-	r.br.Reset(f)
+	r.dbr.Reset(f)
+	defer r.dbr.Reset(nil)
 	var addr, reason string
 	found := false
 	for {
@@ -326,7 +328,8 @@ func (r *fileReader) readDefer(path string) (fileStamp, bool) {
 		if err != nil {
 			break
 		}
-		if len(line) == 0 {
+		text := r.printable(cString(line))
+		if text == "" { // a blank line (or one that starts with NUL, as C sees it)
 			if found {
 				if addr == "" {
 					addr = "(recipient address unavailable)"
@@ -343,7 +346,6 @@ func (r *fileReader) readDefer(path string) (fileStamp, bool) {
 			found = false
 			continue
 		}
-		text := r.printable(cString(line))
 		found = true
 		if c := text[0]; c < utf8.RuneSelf && (c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
 			name, value, ok := splitNameValue(text)
@@ -378,15 +380,15 @@ func (r *fileReader) readDefer(path string) (fileStamp, bool) {
 	return stampOf(&st), true
 }
 
-// readLine returns the next line without its newline; the slice is
+// readLine returns the defer log's next line without its newline; the slice is
 // valid until the next read. A last line without a newline is returned
 // too (vstring_get_nonl).
 func (r *fileReader) readLine() ([]byte, error) {
-	line, err := r.br.ReadSlice('\n')
+	line, err := r.dbr.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		r.buf = append(r.buf[:0], line...)
 		for errors.Is(err, bufio.ErrBufferFull) {
-			line, err = r.br.ReadSlice('\n')
+			line, err = r.dbr.ReadSlice('\n')
 			if len(r.buf)+len(line) > maxRecord {
 				return nil, errors.New("defer log line too long")
 			}
