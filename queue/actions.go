@@ -96,9 +96,11 @@ func (q *Queue) Action(ctx context.Context, action string, ids []string) (Action
 	return q.act(ctx, action, ids, nil)
 }
 
-// ActionFilter applies action to every message that matches f now (a
-// fresh listing, not the page's snapshot); f's paging is ignored. The
-// matching ids go to one postsuper run on its standard input.
+// ActionFilter applies action to every message that matches f now; f's
+// paging is ignored. With the index, each candidate is read again from
+// its file right before its id goes to postsuper (see actFiltered);
+// without, the matching ids of a fresh postqueue -j listing go to one
+// postsuper run on its standard input.
 func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (ActionResult, error) {
 	if err := checkAction(action); err != nil {
 		return ActionResult{}, err

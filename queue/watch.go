@@ -98,6 +98,9 @@ type watcher struct {
 
 	events     atomic.Uint64
 	reconciles atomic.Uint64
+	// reconcileSoon asks the loop for a full reconciliation at its next
+	// wake-up (tests; the timer and overflows need no asking).
+	reconcileSoon atomic.Bool
 }
 
 var errIndexStopped = errors.New("queue index stopped")
@@ -254,7 +257,7 @@ func (w *watcher) loop() {
 		if !w.safely("events", w.drain) {
 			w.overflow = true // heal what the panic left undone
 		}
-		if w.overflow || !time.Now().Before(w.next) {
+		if w.overflow || w.reconcileSoon.Swap(false) || !time.Now().Before(w.next) {
 			w.safely("reconcile", func() {
 				if err := w.reconcile(); err != nil {
 					w.log.Error("queue index: reconcile", "err", err)

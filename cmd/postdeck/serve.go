@@ -170,8 +170,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	postfixQueue := queue.New(manager.Postfix(), log)
 	ops := admin.New(admin.Config{DB: db, MTA: manager, MPA: mpaSrv, Log: log,
-		Queue: queue.New(manager.Postfix(), log), SubmitAddr: inst.SubmitAddr()})
+		Queue: postfixQueue, SubmitAddr: inst.SubmitAddr()})
 	if password, err := ops.EnsureFirstAdmin(); err != nil {
 		return err
 	} else if password != "" {
@@ -190,6 +191,14 @@ func serve(args []string) error {
 		return fmt.Errorf("apply configuration at start: %w", err)
 	}
 	log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen)
+	// The queue index follows the queue directory from here on (it exists
+	// now: the apply ran postfix check). Without it, listings run
+	// postqueue -j.
+	if err := postfixQueue.Start(ctx, queue.IndexOptions{}); err != nil {
+		log.Error("queue index not started; queue listings run postqueue -j", "err", err)
+	} else {
+		stops.add("stop the queue index", postfixQueue.Shutdown)
+	}
 
 	sched := jobs.NewScheduler(log)
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
