@@ -15,16 +15,17 @@ import (
 // re-reading of one part overlaps postsuper's renames of the others.
 // postsuper works file by file (rename, unlink), so parts of disjoint ids
 // do not interfere.
+var actionLanes = 2
+
 const (
-	actionLanes    = 2
 	laneThreshold  = 5000 // fewer matches run in one postsuper
 	maxLaneBacklog = 256  // ids verified ahead of postsuper, per lane
 )
 
 // actFiltered is ActionFilter with an index: the index finds the
-// candidates at once, and each candidate's file is read again right
-// before its id goes to postsuper, so a message that no longer matches
-// (moved, delivered, changed) is never acted on. postsuper gets the
+// candidates at once, and each candidate's file is checked again right
+// before its id goes to postsuper (stillMatches), so a message that no
+// longer matches (moved, delivered, changed) is never acted on. postsuper gets the
 // filter's queue as its queue argument, so a message that leaves that
 // queue between the re-read and postsuper is not touched either.
 func (q *Queue) actFiltered(ctx context.Context, w *watcher, action string, f Filter) (ActionResult, error) {
@@ -55,6 +56,12 @@ func (q *Queue) actFiltered(ctx context.Context, w *watcher, action string, f Fi
 		rep := newPostsuperReport(pa, nil)
 		reports[lane] = rep
 		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panics.Recovered(panics.Queue)
+					errs[lane] = fmt.Errorf("panic: %v", r)
+				}
+			}()
 			verified[lane], errs[lane] = q.postsuperVerified(ctx, w, &m, part, rep, args)
 		})
 	}
@@ -137,8 +144,7 @@ func (q *Queue) postsuperVerified(ctx context.Context, w *watcher, m *queueMatch
 			return err
 		}
 		for _, c := range cands {
-			e, ok := w.reread(r, c)
-			if !ok || !m.match(&e) {
+			if _, ok := w.stillMatches(r, m, c); !ok {
 				continue
 			}
 			ids = append(ids, c.id)
@@ -166,8 +172,8 @@ func (q *Queue) retryVerified(ctx context.Context, w *watcher, res ActionResult,
 	r := newFileReader(w.conf, nil)
 	var due []string
 	for _, c := range cands {
-		e, ok := w.reread(r, c)
-		if !ok || !m.match(&e) {
+		e, ok := w.stillMatches(r, m, c)
+		if !ok {
 			continue
 		}
 		res.Requested++

@@ -327,3 +327,62 @@ func qtContainsAll(have, want []string) bool {
 	}
 	return true
 }
+
+// TestIndexHealsAndStops: a reconciliation puts back what the index lost
+// and drops what it should not have, and Shutdown stops the watcher
+// (listings then run postqueue -j).
+func TestIndexHealsAndStops(t *testing.T) {
+	e := qtStart(t, 0)
+	for i := range 3 {
+		qtSend(t, e.inst.SMTPAddr, "alice@a.test", []string{"x@dest1.test"}, fmt.Sprintf("heal %d", i), 10)
+	}
+	e.qtWaitDeferred(t, 3)
+	ctx := context.Background()
+	if _, err := e.q.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := e.q.watcher()
+	// Lose one message and invent another, behind the watcher's back.
+	w.idx.mu.Lock()
+	var lost string
+	for id := range w.idx.byID {
+		lost = id
+		break
+	}
+	w.idx.remove(lost)
+	w.idx.put(queueEntry{id: "4jZZFn03xzz1SCLg", sender: "ghost@x.test", queue: 3}, entryMeta{dir: 0})
+	w.idx.mu.Unlock()
+	if p, err := e.q.List(ctx, Filter{}); err != nil || p.Total != 3 || slices.Contains(qtIDs(p), lost) {
+		t.Fatalf("the tampered index should show the damage: %v %v", qtIDs(p), err)
+	}
+	before := w.reconciles.Load()
+	w.reconcileSoon.Store(true)
+	w.poke()
+	for deadline := time.Now().Add(20 * time.Second); w.reconciles.Load() == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconciliation within 20s")
+		}
+	}
+	qaCompare(t, e.q)
+
+	if err := e.q.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+	default:
+		t.Fatal("the watcher still runs after Shutdown")
+	}
+	if _, err := w.sync(ctx); err == nil {
+		t.Fatal("a stopped watcher answered")
+	}
+	if p := e.qtList(t, Filter{}); p.Total != 3 {
+		t.Fatalf("listing without the index: %d messages", p.Total)
+	}
+	e.q.mu.Lock()
+	fellBack := e.q.snap != nil
+	e.q.mu.Unlock()
+	if !fellBack {
+		t.Fatal("without the index, List did not use postqueue -j")
+	}
+}

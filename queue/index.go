@@ -31,9 +31,8 @@ type msgIndex struct {
 // entryMeta is where a message's file is and which version of it (and
 // of its defer log) the entry was read from.
 type entryMeta struct {
-	stamp  fileStamp
-	dmtime int64 // defer log mtime in ns, 0: none
-	dsize  int64
+	stamp  uint64 // fileStamp.key of the queue file
+	dstamp uint64 // of its defer log, 0: none
 	dir    uint16 // the watcher's directory of the queue file
 }
 

@@ -118,10 +118,12 @@ func (ix *msgIndex) summary(asOf time.Time) Summary {
 	return ix.view(asOf).summary()
 }
 
-// candidate is a message an action may act on, as the index saw it.
+// candidate is a message an action may act on, as the index saw it:
+// where, and which versions of its file and defer log it matched in.
 type candidate struct {
 	id   string
 	path string
+	meta entryMeta
 }
 
 // candidates lists the messages m matches, with their files.
@@ -132,10 +134,36 @@ func (w *watcher) candidates(m *queueMatcher) []candidate {
 	for i := range w.idx.entries {
 		e := &w.idx.entries[i]
 		if e.id != "" && m.match(e) {
-			out = append(out, candidate{id: e.id, path: w.dirs[w.idx.meta[i].dir].path + "/" + e.id})
+			out = append(out, candidate{id: e.id, path: w.dirs[w.idx.meta[i].dir].path + "/" + e.id, meta: w.idx.meta[i]})
 		}
 	}
 	return out
+}
+
+// stillMatches checks c against its files right before an action: when
+// the queue file and the defer log are the very versions the index
+// matched (same inode, mtime, size and mode; the defer log's mtime and
+// size, or still none), the message is what matched, at the cost of two
+// lstat calls; otherwise it is read again and matched again. A message
+// no longer queued does not match.
+func (w *watcher) stillMatches(r *fileReader, m *queueMatcher, c candidate) (queueEntry, bool) {
+	var st, dst syscall.Stat_t
+	if syscall.Lstat(c.path, &st) == nil && stampOf(&st).key() == c.meta.stamp {
+		dpath := w.conf.hashPath(w.root, "defer", c.id)
+		var dkey uint64
+		if syscall.Lstat(dpath, &dst) == nil {
+			dkey = stampOf(&dst).key()
+		}
+		if dkey == c.meta.dstamp {
+			qi, _ := queueOfPath(w.root, c.path)
+			return queueEntry{id: c.id, queue: qi}, true
+		}
+	}
+	e, ok := w.reread(r, c)
+	if !ok || !m.match(&e) {
+		return queueEntry{}, false
+	}
+	return e, true
 }
 
 // reread reads c's message again from its file, wherever it is now:

@@ -85,6 +85,32 @@ func stampOf(st *syscall.Stat_t) fileStamp {
 	return fileStamp{ino: st.Ino, mtime: st.Mtim.Sec*1e9 + st.Mtim.Nsec, size: st.Size, mode: st.Mode}
 }
 
+// key folds a stamp into 64 bits for the index (0 is "no file"): 8
+// bytes a message instead of 28, and two different versions of a file
+// collide with a chance of one in 2^64.
+func (s fileStamp) key() uint64 {
+	if s == (fileStamp{}) {
+		return 0
+	}
+	h := mix64(s.ino ^ 0x9e3779b97f4a7c15)
+	h = mix64(h ^ uint64(s.mtime))
+	h = mix64(h ^ uint64(s.size))
+	h = mix64(h ^ uint64(s.mode))
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// mix64 is splitmix64's finalizer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
 // fileReader reads queue files and defer logs with reused buffers, so
 // that reading 100,000 files makes little garbage. One per goroutine.
 type fileReader struct {

@@ -101,6 +101,9 @@ type watcher struct {
 	// reconcileSoon asks the loop for a full reconciliation at its next
 	// wake-up (tests; the timer and overflows need no asking).
 	reconcileSoon atomic.Bool
+	// routine is set while a timed reconciliation runs: sync answers
+	// with the index as of the last drain instead of waiting for it.
+	routine atomic.Bool
 }
 
 var errIndexStopped = errors.New("queue index stopped")
@@ -216,6 +219,14 @@ func (w *watcher) addDir(path string, queue uint8, found func(name string, dir u
 func (w *watcher) loop() {
 	defer close(w.done)
 	defer w.close()
+	defer func() {
+		// Everything that reads files runs under safely; this is for the
+		// loop itself. The index then stops and listings fall back.
+		if r := recover(); r != nil {
+			panics.Recovered(panics.Queue)
+			w.log.Error("queue index stopped by a panic", "err", fmt.Errorf("panic: %v", r))
+		}
+	}()
 	ok := w.safely("build", func() { w.buildErr = w.reconcile() })
 	if !ok && w.buildErr == nil {
 		w.buildErr = errors.New("queue index: build panicked")
@@ -257,12 +268,15 @@ func (w *watcher) loop() {
 		if !w.safely("events", w.drain) {
 			w.overflow = true // heal what the panic left undone
 		}
-		if w.overflow || w.reconcileSoon.Swap(false) || !time.Now().Before(w.next) {
+		reconcile := func() {
 			w.safely("reconcile", func() {
 				if err := w.reconcile(); err != nil {
 					w.log.Error("queue index: reconcile", "err", err)
 				}
 			})
+		}
+		if w.overflow {
+			reconcile() // events were lost: nobody may read the index before
 		}
 		w.idx.mu.Lock()
 		w.idx.asOf = start
@@ -271,6 +285,13 @@ func (w *watcher) loop() {
 			r <- start
 		}
 		waiting = waiting[:0]
+		if w.reconcileSoon.Swap(false) || !time.Now().Before(w.next) {
+			// A routine reconciliation: requests meanwhile are answered
+			// from the index as of now (sync), not made to wait.
+			w.routine.Store(true)
+			reconcile()
+			w.routine.Store(false)
+		}
 	}
 }
 
@@ -295,12 +316,20 @@ func (w *watcher) drain() {
 			break // EAGAIN: nothing more
 		}
 		w.parseEvents(w.buf[:n])
-		if len(w.dirty) >= 1<<16 {
+		// Apply in small batches: while a batch is looked at, the kernel
+		// queues new events (at most max_queued_events, 16,384 by
+		// default, before it drops them and a full reconciliation is
+		// needed), and a mass postsuper makes 30,000 a second.
+		if len(w.dirty) >= dirtyBatch {
 			w.applyDirty()
 		}
 	}
 	w.applyDirty()
 }
+
+// dirtyBatch is how many dirty ids drain collects before it applies
+// them.
+const dirtyBatch = 2048
 
 func (w *watcher) parseEvents(b []byte) {
 	for len(b) >= unix.SizeofInotifyEvent {
@@ -449,7 +478,7 @@ func (w *watcher) resolve(id string, d dirtyID) (indexOp, bool) {
 	if at == noDir || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Mode&0o700 != statReady {
 		return gone, known
 	}
-	if known && !d.deferChanged && cur.stamp == stampOf(&st) {
+	if known && !d.deferChanged && cur.stamp == stampOf(&st).key() {
 		if cur.dir == at {
 			return indexOp{}, false
 		}
@@ -482,14 +511,14 @@ func (w *watcher) read(r *fileReader, id string, di uint16) (indexOp, bool) {
 	if err != nil {
 		return indexOp{kind: opRemove, entry: queueEntry{id: id}}, true
 	}
-	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp, dmtime: dstamp.mtime, dsize: dstamp.size, dir: di}}, true
+	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp.key(), dstamp: dstamp.key(), dir: di}}, true
 }
 
 // reconcile lists every queue directory and makes the index match it:
 // new and changed files are read (in parallel), vanished ones dropped.
 // The first call builds the index.
 func (w *watcher) reconcile() error {
-	w.reconciles.Add(1)
+	defer w.reconciles.Add(1)
 	w.overflow = false
 	type job struct {
 		id string
@@ -514,9 +543,13 @@ func (w *watcher) reconcile() error {
 	var jobs []job
 	var gone []string
 	empty := w.idx.len() == 0
+	var moves []indexOp
 	for id, di := range files {
 		if !empty {
 			if slot, ok := w.idx.byID[id]; ok && w.unchanged(id, di, w.idx.meta[slot], defers) {
+				if w.idx.meta[slot].dir != di {
+					moves = append(moves, indexOp{kind: opMove, slot: slot, meta: entryMeta{dir: di}})
+				}
 				continue
 			}
 		}
@@ -571,6 +604,9 @@ func (w *watcher) reconcile() error {
 		w.idx.entries = make([]queueEntry, 0, len(ops))
 		w.idx.meta = make([]entryMeta, 0, len(ops))
 	}
+	for i := range moves {
+		w.apply(&moves[i])
+	}
 	for i := range ops {
 		w.apply(&ops[i])
 	}
@@ -591,29 +627,24 @@ func (w *watcher) readNoDefer(r *fileReader, id string, di uint16) (indexOp, boo
 	if err != nil {
 		return indexOp{}, false
 	}
-	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp, dir: di}}, true
+	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp.key(), dir: di}}, true
 }
 
-// unchanged reports whether id's file in di and its defer log are the
-// versions the entry was read from.
+// unchanged reports whether id's file, now in di, and its defer log are
+// the versions the entry was read from (a rename keeps the stamp).
 func (w *watcher) unchanged(id string, di uint16, m entryMeta, defers map[string]uint16) bool {
-	if m.dir != di {
-		return false
-	}
 	var st syscall.Stat_t
-	if syscall.Lstat(w.dirs[di].path+"/"+id, &st) != nil || stampOf(&st) != m.stamp {
+	if syscall.Lstat(w.dirs[di].path+"/"+id, &st) != nil || stampOf(&st).key() != m.stamp {
 		return false
 	}
-	ddi, ok := defers[id]
-	if !ok {
-		return m.dmtime == 0
+	var dkey uint64
+	if ddi, ok := defers[id]; ok {
+		var dst syscall.Stat_t
+		if syscall.Lstat(w.dirs[ddi].path+"/"+id, &dst) == nil {
+			dkey = stampOf(&dst).key()
+		}
 	}
-	var dst syscall.Stat_t
-	if syscall.Lstat(w.dirs[ddi].path+"/"+id, &dst) != nil {
-		return m.dmtime == 0
-	}
-	s := stampOf(&dst)
-	return s.mtime == m.dmtime && s.size == m.dsize
+	return dkey == m.dstamp
 }
 
 // sync waits until every change Postfix made before the call is in the
@@ -626,6 +657,11 @@ func (w *watcher) sync(ctx context.Context) (time.Time, error) {
 	}
 	if w.buildErr != nil {
 		return time.Time{}, w.buildErr
+	}
+	if w.routine.Load() {
+		w.idx.mu.RLock()
+		defer w.idx.mu.RUnlock()
+		return w.idx.asOf, nil
 	}
 	r := make(chan time.Time, 1)
 	select {
