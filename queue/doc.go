@@ -46,7 +46,7 @@
 //     each candidate's file again right before its id goes to postsuper's
 //     standard input, and send it only when it still matches; postsuper
 //     gets the filter's queue as its queue argument, so a message that
-//     left that queue meanwhile is not touched. Above 5,000 matches two
+//     left that queue meanwhile is not touched. Above 5,000 matches four
 //     postsuper processes share the ids.
 //   - Memory. A fixed cost per message: 190 bytes of Go heap for a
 //     message with one recipient, measured at 100,000 messages
