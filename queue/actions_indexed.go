@@ -19,10 +19,13 @@ import (
 // 8,000 1.3 to 2 times faster.
 const actionLanes = 4
 
-const (
-	laneThreshold  = 5000 // fewer matches run in one postsuper
-	maxLaneBacklog = 256  // ids verified ahead of postsuper, per lane
-)
+// laneThreshold: fewer matches run in one postsuper (a variable so that
+// tests can make small actions take the lanes).
+var laneThreshold = 5000
+
+// maxLaneBacklog is how many ids are verified ahead of postsuper, per
+// lane.
+const maxLaneBacklog = 256
 
 // actFiltered is ActionFilter with an index: the index finds the
 // candidates at once, and each candidate's file is checked again right
