@@ -42,9 +42,11 @@
 //     minutes), after an inotify queue overflow and after a recovered
 //     panic, every directory is listed again, every stamp compared,
 //     changed files read and vanished ones dropped.
-//   - Actions by filter find their candidates in the index, then read
-//     each candidate's file again right before its id goes to postsuper's
-//     standard input, and send it only when it still matches; postsuper
+//   - Actions by filter find their candidates in the index, then check
+//     each candidate's files again right before its id goes to
+//     postsuper's standard input (the stamps of its queue file and defer
+//     log; a full read and match when either changed), and send it only
+//     when it still matches; postsuper
 //     gets the filter's queue as its queue argument, so a message that
 //     left that queue meanwhile is not touched. Above 5,000 matches four
 //     postsuper processes share the ids.
