@@ -97,8 +97,8 @@ func (q *Queue) Action(ctx context.Context, action string, ids []string) (Action
 }
 
 // ActionFilter applies action to every message that matches f now; f's
-// paging is ignored. With the index, each candidate is read again from
-// its file right before its id goes to postsuper (see actFiltered);
+// paging is ignored. With the index, each candidate's files are checked
+// again right before its id goes to postsuper (see actFiltered);
 // without, the matching ids of a fresh postqueue -j listing go to one
 // postsuper run on its standard input.
 func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (ActionResult, error) {
