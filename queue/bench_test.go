@@ -388,7 +388,7 @@ func qbMemoryChild(b *testing.B, inst *postfixtest.Instance, n int) {
 // qbChild runs the memory child with env and describes what it measured.
 func qbChild(b *testing.B, inst *postfixtest.Instance, n int, env ...string) (int64, string) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestQueueIndexMemoryChild$", "-test.count", "1", "-test.v")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(append(os.Environ(), "POSTDECK_QINDEX_CHILD="+inst.ConfigDir), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -417,46 +417,51 @@ func qbInfo(b *testing.B, name, value string) {
 	b.Log(line)
 }
 
-// TestQueueIndexMemoryChild is qbMemoryChild's other half; it runs only
-// when BenchmarkQueue starts it (POSTDECK_QINDEX_CHILD names the
-// instance), and checks what it measures.
-func TestQueueIndexMemoryChild(t *testing.T) {
-	configDir := os.Getenv("POSTDECK_QINDEX_CHILD")
-	if configDir == "" {
-		t.Skip("run by BenchmarkQueue only")
+// TestMain runs the memory child instead of the tests when
+// BenchmarkQueue starts this binary for it (POSTDECK_QINDEX_CHILD names
+// the instance's configuration directory).
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("POSTDECK_QINDEX_CHILD"); dir != "" {
+		if err := qbChildMain(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "memory child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// qbChildMain is qbMemoryChild's other half, a stand-in for the daemon:
+// it builds an index of the instance's queue, serves a busy console's
+// reads, runs a full reconciliation, and prints its peak RSS and the heap
+// per message.
+func qbChildMain(configDir string) error {
 	ctx := context.Background()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		t.Logf("cannot reset VmHWM: %v", err)
-	}
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset VmHWM
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	q := New(postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: configDir}, slog.New(slog.DiscardHandler))
 	if err := q.Start(ctx, IndexOptions{}); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	defer func() {
-		if err := q.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	defer func() { _ = q.Shutdown(ctx) }()
 	if _, err := q.WaitIndexed(ctx); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	sum, err := q.Summary(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	// A busy console for a while: pages, filters and summaries.
 	for i := range 100 {
 		for _, f := range []Filter{{Offset: i * 50}, {Sender: "first@", Sort: "-arrival"}, {Q: "bench.test", Sort: "-size", Offset: 5000}} {
 			if _, err := q.List(ctx, f); err != nil {
-				t.Fatal(err)
+				return err
 			}
 		}
 		if _, err := q.Summary(ctx); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
 	// A full reconciliation, as the timer runs it.
@@ -465,14 +470,14 @@ func TestQueueIndexMemoryChild(t *testing.T) {
 	w.poke()
 	for deadline := time.Now().Add(time.Minute); w.reconciles.Load() < 2; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d reconciliations after a minute, want the build and one more", w.reconciles.Load())
+			return fmt.Errorf("%d reconciliations after a minute, want the build and one more", w.reconciles.Load())
 		}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	hwm, err := qbVmHWM()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	n := sum.Total.Count
 	per := int64(0)
@@ -480,6 +485,7 @@ func TestQueueIndexMemoryChild(t *testing.T) {
 		per = (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / int64(n)
 	}
 	fmt.Printf("QINDEX messages=%d vmhwm=%d heap_per_message=%d next_gc=%d\n", n, hwm, per, after.NextGC)
+	return nil
 }
 
 // qbTenThousandOps is the agreement test at scale: 10,000 mixed
