@@ -96,9 +96,11 @@ func (q *Queue) Action(ctx context.Context, action string, ids []string) (Action
 	return q.act(ctx, action, ids, nil)
 }
 
-// ActionFilter applies action to every message that matches f now (a
-// fresh listing, not the page's snapshot); f's paging is ignored. The
-// matching ids go to one postsuper run on its standard input.
+// ActionFilter applies action to every message that matches f now; f's
+// paging is ignored. With the index, each candidate's files are checked
+// again right before its id goes to postsuper (see actFiltered);
+// without, the matching ids of a fresh postqueue -j listing go to one
+// postsuper run on its standard input.
 func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (ActionResult, error) {
 	if err := checkAction(action); err != nil {
 		return ActionResult{}, err
@@ -106,6 +108,13 @@ func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (Acti
 	f.Offset, f.Limit = 0, 0
 	if err := f.Normalize(); err != nil {
 		return ActionResult{}, err
+	}
+	if w := q.watcher(); w != nil {
+		if _, err := w.sync(ctx); err == nil {
+			return q.actFiltered(ctx, w, action, f)
+		} else if ctx.Err() != nil {
+			return ActionResult{}, fmt.Errorf("%s matching messages: %w", action, err)
+		}
 	}
 	m := newMatcher(f, q.now())
 	var ids []string
@@ -266,8 +275,20 @@ func (q *Queue) classify(ctx context.Context, res *ActionResult, ids []string) e
 	return nil
 }
 
-// locate finds the queue of each of ids that is still queued.
+// locate finds the queue of each of ids that is still queued: from the
+// files themselves when there is an index, else from postqueue -j.
 func (q *Queue) locate(ctx context.Context, ids []string) (map[string]uint8, error) {
+	if w := q.watcher(); w != nil {
+		if _, err := w.sync(ctx); err == nil {
+			where := make(map[string]uint8, len(ids))
+			for _, id := range ids {
+				if _, qi, ok := w.findFile(id); ok {
+					where[id] = qi
+				}
+			}
+			return where, nil
+		}
+	}
 	want := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
 		want[id] = struct{}{}
@@ -321,6 +342,22 @@ func newPostsuperReport(a postsuperAction, ids []string) *postsuperReport {
 		r.done[id] = false
 	}
 	return r
+}
+
+// want adds id to the requested ids (before postsuper can read it).
+func (r *postsuperReport) want(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.done[id]; !ok {
+		r.done[id] = false
+	}
+}
+
+// isDone reports whether postsuper acted on id.
+func (r *postsuperReport) isDone(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done[id]
 }
 
 func (r *postsuperReport) Write(p []byte) (int, error) {

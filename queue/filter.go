@@ -306,12 +306,19 @@ func (s *queueSnapshot) page(f Filter) Page {
 	m := newMatcher(f, s.asOf)
 	idx := make([]int32, 0, 256)
 	for i := range s.entries {
-		if m.match(&s.entries[i]) {
+		if s.entries[i].id != "" && m.match(&s.entries[i]) { // "": a free slot of the index
 			idx = append(idx, int32(i))
 		}
 	}
-	s.sortIndexes(idx, f.Sort)
-	p := Page{Total: len(idx), Offset: f.Offset, Limit: f.Limit, AsOf: s.asOf, Items: []Message{}}
+	total := len(idx)
+	if k := f.Offset + f.Limit; k < total/8 {
+		// Only the first k in order are needed: select them (n log k)
+		// instead of sorting every match.
+		idx = selectFirst(idx, k, s.compareFunc(f.Sort))
+	} else {
+		slices.SortFunc(idx, s.compareFunc(f.Sort))
+	}
+	p := Page{Total: total, Offset: f.Offset, Limit: f.Limit, AsOf: s.asOf, Items: []Message{}}
 	if f.Offset < len(idx) {
 		end := min(f.Offset+f.Limit, len(idx))
 		for _, i := range idx[f.Offset:end] {
@@ -321,7 +328,9 @@ func (s *queueSnapshot) page(f Filter) Page {
 	return p
 }
 
-func (s *queueSnapshot) sortIndexes(idx []int32, key string) {
+// compareFunc orders entry indexes by key (arrival, size or sender, "-"
+// for descending), then by queue id so that paging is stable.
+func (s *queueSnapshot) compareFunc(key string) func(i, j int32) int {
 	desc := strings.HasPrefix(key, "-")
 	e := s.entries
 	var less func(a, b *queueEntry) int
@@ -333,7 +342,7 @@ func (s *queueSnapshot) sortIndexes(idx []int32, key string) {
 	default:
 		less = func(a, b *queueEntry) int { return cmp.Compare(a.arrival, b.arrival) }
 	}
-	slices.SortFunc(idx, func(i, j int32) int {
+	return func(i, j int32) int {
 		a, b := &e[i], &e[j]
 		c := less(a, b)
 		if desc {
@@ -343,7 +352,51 @@ func (s *queueSnapshot) sortIndexes(idx []int32, key string) {
 			c = strings.Compare(a.id, b.id) // a stable order for paging
 		}
 		return c
-	})
+	}
+}
+
+// selectFirst returns the k first of idx in the order of compare, sorted:
+// a bounded max-heap of the k best seen so far.
+func selectFirst(idx []int32, k int, compare func(i, j int32) int) []int32 {
+	if k <= 0 {
+		return idx[:0]
+	}
+	h := make([]int32, 0, k)
+	down := func(i int) {
+		for {
+			l, big := 2*i+1, i
+			if l < len(h) && compare(h[l], h[big]) > 0 {
+				big = l
+			}
+			if r := l + 1; r < len(h) && compare(h[r], h[big]) > 0 {
+				big = r
+			}
+			if big == i {
+				return
+			}
+			h[i], h[big] = h[big], h[i]
+			i = big
+		}
+	}
+	for _, x := range idx {
+		switch {
+		case len(h) < k:
+			h = append(h, x)
+			for i := len(h) - 1; i > 0; {
+				parent := (i - 1) / 2
+				if compare(h[i], h[parent]) <= 0 {
+					break
+				}
+				h[i], h[parent] = h[parent], h[i]
+				i = parent
+			}
+		case compare(x, h[0]) < 0:
+			h[0] = x
+			down(0)
+		}
+	}
+	slices.SortFunc(h, compare)
+	return h
 }
 
 // truncate shortens s to at most n bytes (on a rune boundary) for a

@@ -50,7 +50,13 @@ func qtStart(t *testing.T, relayPort int) *qtEnv {
 		e.calls.Add(1)
 		return p.Stream(ctx, stdin, stdout, stderr, name, args...)
 	}
+	if err := e.q.Start(context.Background(), IndexOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
+		if err := e.q.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
 		if n := panics.Total(); n != 0 {
 			t.Errorf("%d panics recovered in queue goroutines", n)
 		}
@@ -233,16 +239,19 @@ func TestQueueListing(t *testing.T) {
 		t.Fatalf("by sender: %+v", p.Items)
 	}
 
-	// Paging through one snapshot: pages are disjoint and cover all.
+	// Paging through a queue that does not move: pages are disjoint and
+	// cover all. Each page is as of its own moment (the index is current
+	// at every request), never older than the page before.
 	e.q.Refresh()
 	seen := map[string]bool{}
 	var asOf time.Time
 	for off := 0; off < 7; off += 3 {
+		before := time.Now()
 		p, err := e.q.List(context.Background(), Filter{Offset: off, Limit: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Total != 7 || len(p.Items) != min(3, 7-off) || (!asOf.IsZero() && !p.AsOf.Equal(asOf)) {
+		if p.Total != 7 || len(p.Items) != min(3, 7-off) || p.AsOf.Before(asOf) || p.AsOf.Before(before) || p.AsOf.After(time.Now()) {
 			t.Fatalf("page at %d: total %d items %d as of %v (first page %v)", off, p.Total, len(p.Items), p.AsOf, asOf)
 		}
 		asOf = p.AsOf

@@ -20,11 +20,11 @@ import (
 // -c); nothing a user types reaches a shell, and queue ids are checked
 // against Postfix's id alphabet before any command runs.
 //
-// Listings come from one `postqueue -j` run streamed line by line into a
-// compact snapshot that serves every filter, sort and page for
-// SnapshotTTL, so paging stays consistent while the queue moves and each
-// page says "as of" when the queue looked like that. Any action drops the
-// snapshot so the next listing shows its effect.
+// Once started (Start), listings come from the index, which follows the
+// queue directories (see the package doc). Before that, or when the
+// index cannot run, they come from one `postqueue -j` run streamed line
+// by line into a compact snapshot that serves every filter, sort and page
+// for SnapshotTTL; any action drops that snapshot.
 type Queue struct {
 	p   postfix.Runner
 	log *slog.Logger
@@ -36,10 +36,13 @@ type Queue struct {
 	mu      sync.Mutex
 	snap    *queueSnapshot
 	pending *snapshotBuild
+	// watch is the index (Start); nil before Start, after Shutdown, or
+	// when it could not start: listings then use postqueue -j snapshots.
+	watch *watcher
 }
 
-// SnapshotTTL is how long one `postqueue -j` run serves listings. Short
-// enough to be "live", long enough for paging through a big queue.
+// SnapshotTTL is how long one `postqueue -j` run serves listings when
+// there is no index.
 const SnapshotTTL = 5 * time.Second
 
 // New returns a Queue for the Postfix instance p.
@@ -97,8 +100,9 @@ type Page struct {
 	Offset int       `json:"offset"`
 	Limit  int       `json:"limit"`
 	Items  []Message `json:"items"`
-	// AsOf is when the listing was taken: the queue may have changed
-	// since (the documentation's "live snapshot").
+	// AsOf is when the listing was taken: with the index, the moment up
+	// to which every change Postfix made is in it (the request's own
+	// time); without, when the postqueue -j snapshot started.
 	AsOf time.Time `json:"as_of"`
 }
 
@@ -146,11 +150,19 @@ type snapshotBuild struct {
 	err  error
 }
 
-// List returns one page of the queue as filtered and sorted by f. It
-// answers from the current snapshot when it is younger than SnapshotTTL.
+// List returns one page of the queue as filtered and sorted by f: from
+// the index, once it has every change Postfix made before the call (the
+// page's AsOf), or without one from a snapshot younger than SnapshotTTL.
 func (q *Queue) List(ctx context.Context, f Filter) (Page, error) {
 	if err := f.Normalize(); err != nil {
 		return Page{}, err
+	}
+	if w := q.watcher(); w != nil {
+		if asOf, err := w.sync(ctx); err == nil {
+			return w.idx.page(f, asOf), nil
+		} else if ctx.Err() != nil {
+			return Page{}, fmt.Errorf("list queue: %w", err)
+		}
 	}
 	snap, err := q.snapshot(ctx)
 	if err != nil {

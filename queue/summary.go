@@ -3,6 +3,7 @@ package queue
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,13 @@ const ShapeTopDomains = 10
 
 // Summary summarizes the queue from the current snapshot (see List).
 func (q *Queue) Summary(ctx context.Context) (Summary, error) {
+	if w := q.watcher(); w != nil {
+		if asOf, err := w.sync(ctx); err == nil {
+			return w.idx.summary(asOf), nil
+		} else if ctx.Err() != nil {
+			return Summary{}, fmt.Errorf("summarize queue: %w", err)
+		}
+	}
 	snap, err := q.snapshot(ctx)
 	if err != nil {
 		return Summary{}, err
@@ -73,6 +81,9 @@ func (s *queueSnapshot) summary() Summary {
 	now := s.asOf.Unix()
 	for i := range s.entries {
 		e := &s.entries[i]
+		if e.id == "" {
+			continue // a free slot of the index
+		}
 		sum.Queues[e.queue].Count++
 		sum.Queues[e.queue].Bytes += e.size
 		sum.Total.Count++

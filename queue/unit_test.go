@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -402,5 +405,39 @@ func TestFilterRefusesUnknownKeys(t *testing.T) {
 	}
 	if _, err := ParseFilter(url.Values{"sendr": {"x"}}); !errors.As(err, &ue) || ue.Field != "sendr" {
 		t.Fatalf("unknown query key: %v", err)
+	}
+}
+
+// TestSelectFirst: the first k by selection are the first k of a full
+// sort, for every sort key, with ties on the key.
+func TestSelectFirst(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := &queueSnapshot{}
+	for range 2000 {
+		s.entries = append(s.entries, queueEntry{
+			id: fmt.Sprintf("4jZZFn%04dzz1SCLg", rng.IntN(10000)), sender: fmt.Sprintf("s%d@x", rng.IntN(20)),
+			arrival: int64(rng.IntN(50)), size: int64(rng.IntN(30)),
+		})
+	}
+	all := make([]int32, len(s.entries))
+	for i := range all {
+		all[i] = int32(i)
+	}
+	for _, key := range []string{"arrival", "-arrival", "size", "-size", "sender", "-sender"} {
+		cmpf := s.compareFunc(key)
+		sorted := slices.Clone(all)
+		slices.SortFunc(sorted, cmpf)
+		for _, k := range []int{0, 1, 7, 50, 250, 1999, 2000, 2500} {
+			got := selectFirst(slices.Clone(all), k, cmpf)
+			want := sorted[:min(k, len(sorted))]
+			for i := range want {
+				if cmpf(got[i], want[i]) != 0 {
+					t.Fatalf("%s k=%d: position %d differs", key, k, i)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%s k=%d: %d selected, want %d", key, k, len(got), len(want))
+			}
+		}
 	}
 }

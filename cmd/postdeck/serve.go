@@ -232,8 +232,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	postfixQueue := queue.New(manager.Postfix(), log)
 	ops := admin.New(admin.Config{DB: db, MTA: manager, MPA: mpaSrv, Log: log,
-		Queue: queue.New(manager.Postfix(), log), SubmitAddr: inst.SubmitAddr()})
+		Queue: postfixQueue, SubmitAddr: inst.SubmitAddr()})
 	if password, err := ops.EnsureFirstAdmin(); err != nil {
 		return err
 	} else if password != "" {
@@ -256,6 +257,14 @@ func serve(args []string) error {
 	go ops.Watch(ctx, 5*time.Second)
 	if st, err := db.LoadState(); err == nil { // an import may have changed message_size_limit
 		mpaSrv.SetLimits(st.Settings.MessageSizeLimit, 0)
+	}
+	// The queue index follows the queue directory from here on (it exists
+	// now: the apply ran postfix check). Without it, listings run
+	// postqueue -j.
+	if err := postfixQueue.Start(ctx, queue.IndexOptions{}); err != nil {
+		log.Error("queue index not started; queue listings run postqueue -j", "err", err)
+	} else {
+		stops.add("stop the queue index", postfixQueue.Shutdown)
 	}
 
 	sched := jobs.NewScheduler(log)

@@ -1,0 +1,391 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/smtp"
+	"os"
+	"os/user"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/postfix"
+	"postdeck/postfix/postfixtest"
+)
+
+// The index must say what `postqueue -j` says, message for message:
+// the same ids in the same queues, the same sender, size, arrival time,
+// expiry flag, and the same recipients with the same delay reasons in
+// the same order. These helpers run a mix of operations, through
+// postdeck and behind its back with postsuper, and compare.
+
+// qaOps runs n operations (one operation acts on one message) chosen at
+// random with seed: new messages over SMTP, postdeck's hold, release,
+// delete, requeue and bounce by ids and by filter, and postsuper's -h,
+// -H, -d, -r and -e run directly, and delivery attempts (postqueue -i)
+// that rewrite defer logs. It returns how many operations of each kind
+// it ran.
+func qaOps(tb testing.TB, q *Queue, p postfix.Runner, smtpAddr string, n int, seed uint64, sendRcpt func(i int) []string) map[string]int {
+	tb.Helper()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	counts := map[string]int{}
+	done := 0
+	ids := func(queue string, k int) []string {
+		tb.Helper()
+		f := Filter{Queue: queue, Limit: MaxPageSize}
+		page, err := q.List(ctx, f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var out []string
+		for _, i := range rng.Perm(len(page.Items)) {
+			if len(out) == k {
+				break
+			}
+			out = append(out, page.Items[i].QueueID)
+		}
+		return out
+	}
+	postsuper := func(flag string, list []string) {
+		tb.Helper()
+		if len(list) == 0 {
+			return
+		}
+		if _, stderr, err := p.Run(ctx, strings.NewReader(strings.Join(list, "\n")+"\n"), "postsuper", flag, "-"); err != nil {
+			tb.Fatalf("postsuper %s: %v: %s", flag, err, stderr)
+		}
+	}
+	act := func(action string, list []string) {
+		tb.Helper()
+		if len(list) == 0 {
+			return
+		}
+		if _, err := q.Action(ctx, action, list); err != nil {
+			tb.Fatalf("%s: %v", action, err)
+		}
+	}
+	sent := 0
+	for done < n {
+		k := min(1+rng.IntN(40), n-done)
+		var kind string
+		switch r := rng.IntN(100); {
+		case r < 18:
+			kind = "smtp"
+			for range k {
+				from := fmt.Sprintf("s%d@senders%d.test", sent%7, sent%3)
+				if sent%11 == 0 {
+					from = "" // a bounce-like message: MAILER-DAEMON
+				}
+				msg := fmt.Sprintf("Subject: op %d\r\n\r\nbody %d\r\n", sent, sent)
+				if err := smtp.SendMail(smtpAddr, nil, from, sendRcpt(sent), []byte(msg)); err != nil {
+					tb.Fatalf("send: %v", err)
+				}
+				sent++
+			}
+		case r < 28:
+			kind = "postdeck hold"
+			act(ActionHold, ids(Deferred, k))
+		case r < 38:
+			kind = "postdeck release"
+			act(ActionRelease, ids(Hold, k))
+		case r < 44:
+			kind = "postdeck delete"
+			act(ActionDelete, ids("", k))
+		case r < 49:
+			kind = "postdeck requeue"
+			act(ActionRequeue, ids(Deferred, k))
+		case r < 52:
+			kind = "postdeck hold by filter"
+			sender := fmt.Sprintf("s%d@", rng.IntN(7))
+			res, err := q.ActionFilter(ctx, ActionHold, Filter{Queue: Deferred, Sender: sender})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			k = max(res.Requested, 1)
+		case r < 55:
+			kind = "postdeck release by filter"
+			res, err := q.ActionFilter(ctx, ActionRelease, Filter{Queue: Hold, Recipient: fmt.Sprintf("dest%d", rng.IntN(4))})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			k = max(res.Requested, 1)
+		case r < 65:
+			kind = "postsuper -h"
+			postsuper("-h", ids(Deferred, k))
+		case r < 75:
+			kind = "postsuper -H"
+			postsuper("-H", ids(Hold, k))
+		case r < 80:
+			kind = "postsuper -d"
+			postsuper("-d", ids("", k))
+		case r < 84:
+			kind = "postsuper -r"
+			postsuper("-r", ids("", k))
+			if _, _, err := p.Run(ctx, nil, "postkick", "public", "pickup", "W"); err != nil {
+				tb.Logf("postkick: %v", err)
+			}
+		case r < 89:
+			kind = "postsuper -e"
+			postsuper("-e", ids("", k))
+		case r < 95:
+			kind = "postqueue -i"
+			list := ids(Deferred, min(k, 10))
+			for _, id := range list {
+				if _, stderr, err := p.Run(ctx, nil, "postqueue", "-i", id); err != nil {
+					tb.Fatalf("postqueue -i: %v: %s", err, stderr)
+				}
+			}
+			k = max(len(list), 1)
+		default:
+			kind = "postdeck bounce"
+			act(ActionBounce, ids(Deferred, min(k, 5)))
+			k = min(k, 5)
+		}
+		counts[kind] += k
+		done += k
+	}
+	return counts
+}
+
+// qaQuiet waits until nothing is in flight (maildrop, incoming and
+// active are empty, per postqueue -j), so that both views can be taken
+// of a queue that does not move.
+func qaQuiet(tb testing.TB, q *Queue, within time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		busy := 0
+		err := q.scan(context.Background(), func(m *jsonMessage) error {
+			if m.QueueName == Maildrop || m.QueueName == Incoming || m.QueueName == Active {
+				busy++
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d messages still in flight after %v", busy, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// qaCompare compares the index (through List, after it caught up) with
+// postqueue -j and reports every difference; it returns the number of
+// messages compared.
+func qaCompare(tb testing.TB, q *Queue) int {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := q.WaitIndexed(ctx); err != nil {
+		tb.Fatalf("no index to compare: %v", err)
+	}
+	truth := map[string]jsonMessage{}
+	if err := q.scan(ctx, func(m *jsonMessage) error {
+		c := *m
+		c.Recipients = slices.Clone(m.Recipients)
+		truth[m.QueueID] = c
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	got := map[string]Message{}
+	for off := 0; ; off += MaxPageSize {
+		page, err := q.List(ctx, Filter{Offset: off, Limit: MaxPageSize})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, m := range page.Items {
+			got[m.QueueID] = m
+		}
+		if off+MaxPageSize >= page.Total {
+			break
+		}
+	}
+	q.mu.Lock()
+	fellBack := q.snap != nil || q.pending != nil
+	q.mu.Unlock()
+	if fellBack {
+		tb.Fatal("List answered from a postqueue -j snapshot, not from the index")
+	}
+	diffs := 0
+	report := func(format string, args ...any) {
+		tb.Helper()
+		if diffs++; diffs <= 20 {
+			tb.Errorf(format, args...)
+		}
+	}
+	for id, want := range truth {
+		m, ok := got[id]
+		if !ok {
+			report("%s (%s) is in postqueue -j but not in the index", id, want.QueueName)
+			continue
+		}
+		if m.QueueName != want.QueueName || m.Sender != want.Sender || m.Size != want.MessageSize ||
+			m.ArrivalTime.Unix() != want.ArrivalTime || m.ForcedExpire != want.ForcedExpire {
+			report("%s: index %s %q size %d arrival %d expired %v; postqueue -j %s %q size %d arrival %d expired %v", id,
+				m.QueueName, m.Sender, m.Size, m.ArrivalTime.Unix(), m.ForcedExpire,
+				want.QueueName, want.Sender, want.MessageSize, want.ArrivalTime, want.ForcedExpire)
+		}
+		wantR := make([]Recipient, len(want.Recipients))
+		for i, r := range want.Recipients {
+			wantR[i] = Recipient(r)
+		}
+		if !slices.Equal(m.Recipients, wantR) {
+			report("%s recipients: index %+v; postqueue -j %+v", id, m.Recipients, wantR)
+		}
+	}
+	for id, m := range got {
+		if _, ok := truth[id]; !ok {
+			report("%s (%s) is in the index but not in postqueue -j", id, m.QueueName)
+		}
+	}
+	if diffs > 0 {
+		tb.Fatalf("%d differences between the index and postqueue -j (%d and %d messages)", diffs, len(got), len(truth))
+	}
+	return len(truth)
+}
+
+// TestIndexAgreesWithPostqueue runs 2,000 mixed operations (BenchmarkQueue
+// runs 10,000 on a bigger queue) and compares the index with postqueue -j
+// after them, then again after more postsuper runs while master is
+// stopped.
+func TestIndexAgreesWithPostqueue(t *testing.T) {
+	// Filtered actions of two messages or more take the lanes.
+	defer func(old int) { laneThreshold = old }(laneThreshold)
+	laneThreshold = 2
+	e := qtStart(t, 0)
+	p := postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: e.inst.ConfigDir}
+	rcpts := func(i int) []string {
+		switch i % 5 {
+		case 0:
+			return []string{fmt.Sprintf("r%d@dest%d.test", i, i%4), fmt.Sprintf("x%d@dest%d.test", i, (i+1)%4)}
+		case 1:
+			return []string{`"odd local"@dest1.test`}
+		default:
+			return []string{fmt.Sprintf("r%d@dest%d.test", i, i%4)}
+		}
+	}
+	for i := range 150 {
+		from := fmt.Sprintf("s%d@senders%d.test", i%7, i%3)
+		if err := smtp.SendMail(e.inst.SMTPAddr, nil, from, rcpts(i), []byte("Subject: seed\r\n\r\nx\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.qtWaitDeferred(t, 150)
+	counts := qaOps(t, e.q, p, e.inst.SMTPAddr, 2000, 1, rcpts)
+	t.Logf("operations: %v", counts)
+	qaQuiet(t, e.q, time.Minute)
+	n := qaCompare(t, e.q)
+	if n < 50 {
+		t.Fatalf("only %d messages left to compare", n)
+	}
+
+	// Master down: postsuper and the index both work on the files.
+	// postsuper then writes the instance's maillog_file itself, as the
+	// mail owner: give it the file postlogd made as root.
+	if u, err := user.Lookup(e.inst.Postconf(t, "mail_owner")); err != nil {
+		t.Fatal(err)
+	} else if uid, gid := qtAtoi(t, u.Uid), qtAtoi(t, u.Gid); os.Chown(e.inst.Maillog, uid, gid) != nil {
+		t.Fatalf("chown maillog to %s", u.Username)
+	}
+	postfixtest.StopByPidFile(t, e.inst.QueueDir)
+	held, err := e.q.List(context.Background(), Filter{Queue: Deferred, Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := p.Run(context.Background(), strings.NewReader(strings.Join(qtIDs(held), "\n")+"\n"), "postsuper", "-h", "-"); err != nil {
+		t.Fatalf("postsuper -h with master down: %v: %s", err, stderr)
+	}
+	if page, err := e.q.List(context.Background(), Filter{Queue: Hold, Limit: MaxPageSize}); err != nil {
+		t.Fatal(err)
+	} else if !qtContainsAll(qtIDs(page), qtIDs(held)) {
+		t.Fatalf("held with master down, not held in the index: %v", qtIDs(held))
+	}
+	qaCompare(t, e.q)
+}
+
+func qtAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func qtContainsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestIndexHealsAndStops: a reconciliation puts back what the index lost
+// and drops what it should not have, and Shutdown stops the watcher
+// (listings then run postqueue -j).
+func TestIndexHealsAndStops(t *testing.T) {
+	e := qtStart(t, 0)
+	for i := range 3 {
+		qtSend(t, e.inst.SMTPAddr, "alice@a.test", []string{"x@dest1.test"}, fmt.Sprintf("heal %d", i), 10)
+	}
+	e.qtWaitDeferred(t, 3)
+	ctx := context.Background()
+	if _, err := e.q.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := e.q.watcher()
+	// Lose one message and invent another, behind the watcher's back.
+	w.idx.mu.Lock()
+	var lost string
+	for id := range w.idx.byID {
+		lost = id
+		break
+	}
+	w.idx.remove(lost)
+	w.idx.put(queueEntry{id: "4jZZFn03xzz1SCLg", sender: "ghost@x.test", queue: 3}, entryMeta{dir: 0})
+	w.idx.mu.Unlock()
+	if p, err := e.q.List(ctx, Filter{}); err != nil || p.Total != 3 || slices.Contains(qtIDs(p), lost) {
+		t.Fatalf("the tampered index should show the damage: %v %v", qtIDs(p), err)
+	}
+	before := w.reconciles.Load()
+	w.reconcileSoon.Store(true)
+	w.poke()
+	for deadline := time.Now().Add(20 * time.Second); w.reconciles.Load() == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconciliation within 20s")
+		}
+	}
+	qaCompare(t, e.q)
+
+	if err := e.q.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+	default:
+		t.Fatal("the watcher still runs after Shutdown")
+	}
+	if _, err := w.sync(ctx); err == nil {
+		t.Fatal("a stopped watcher answered")
+	}
+	if p := e.qtList(t, Filter{}); p.Total != 3 {
+		t.Fatalf("listing without the index: %d messages", p.Total)
+	}
+	e.q.mu.Lock()
+	fellBack := e.q.snap != nil
+	e.q.mu.Unlock()
+	if !fellBack {
+		t.Fatal("without the index, List did not use postqueue -j")
+	}
+}

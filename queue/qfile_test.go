@@ -1,0 +1,208 @@
+package queue
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// qfRecord encodes one record the way rec_put does.
+func qfRecord(typ byte, data string) []byte {
+	out := []byte{typ}
+	n := len(data)
+	for {
+		b := byte(n & 0x7f)
+		n >>= 7
+		if n != 0 {
+			b |= 0x80
+		}
+		out = append(out, b)
+		if n == 0 {
+			break
+		}
+	}
+	return append(out, data...)
+}
+
+// qfWrite writes a queue file of records with mode 0700 and returns its
+// path.
+func qfWrite(t *testing.T, dir, name string, mode os.FileMode, recs ...[]byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, bytes.Join(recs, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestReadQueueFile reads files built record by record and checks
+// showq's rules: the first T and C, the content skipped by size, pointer
+// and padding records, quoting and printable(), the defer log's
+// recipients first, an unfinished defer log entry left out, the expiry
+// bit, and files showq does not list.
+func TestReadQueueFile(t *testing.T) {
+	dir := t.TempDir()
+	content := "Subject: x\n\nbody that must be skipped, with R records inside: "
+	content += string(qfRecord('R', "fake@content.test"))
+	// The size record is 6 fixed-width numbers; the first is the content
+	// size.
+	size := fmt.Sprintf("%15d %15d %15d %15d %15d %15d", len(content), 0, 2, 0, len(content), 0)
+	// A pointer to a record after the end marker, and back.
+	head := [][]byte{
+		qfRecord('C', size),
+		qfRecord('T', "1800000000 123456"),
+		qfRecord('T', "1700000000 1"), // only the first counts
+		qfRecord('S', ""),
+		qfRecord('R', "first@dest.test"),
+	}
+	var body []byte
+	for _, r := range head {
+		body = append(body, r...)
+	}
+	ptrAt := len(body)
+	// Placeholder pointer (fixed width, patched below).
+	body = append(body, qfRecord('p', fmt.Sprintf("%15d", 0))...)
+	back := len(body)
+	body = append(body, qfRecord('w', "padding")...)
+	body = append(body, qfRecord('D', "done@dest.test")...)
+	body = append(body, qfRecord('R', "two words@dest.test")...)
+	body = append(body, qfRecord('R', "ctl\x01char@dest.test")...)
+	body = append(body, qfRecord('M', "")...)
+	body = append(body, content...)
+	body = append(body, qfRecord('X', "")...)
+	body = append(body, qfRecord('R', "extracted@dest.test")...)
+	body = append(body, qfRecord('E', "")...)
+	heap := len(body)
+	body = append(body, qfRecord('R', "appended@dest.test")...)
+	body = append(body, qfRecord('p', fmt.Sprintf("%15d", back))...)
+	copy(body[ptrAt:], qfRecord('p', fmt.Sprintf("%15d", heap)))
+	path := qfWrite(t, dir, "4jZZFn03xzz1SCLg", 0o710, body)
+
+	deferLog := filepath.Join(dir, "defer-log")
+	dl := "recipient=first@dest.test\noffset=123\nstatus=4.4.1\nreason=connect to x: Connection refused\n\n" +
+		"<old@dest.test>: old style reason\n\n" +
+		"recipient=unfinished@dest.test\nreason=not ended by a blank line\n"
+	if err := os.WriteFile(deferLog, []byte(dl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := defaultFileConf()
+	conf.utf8 = false
+	r := newFileReader(conf, newInterner())
+	e, stamp, dstamp, err := r.readMessage(path, deferLog, "4jZZFn03xzz1SCLg", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.sender != "MAILER-DAEMON" || e.arrival != 1800000000 || e.size != int64(len(content)) || !e.expired || e.queue != 3 {
+		t.Fatalf("entry %+v", e)
+	}
+	want := []Recipient{
+		{Address: "first@dest.test", DelayReason: "connect to x: Connection refused"},
+		{Address: "old@dest.test", DelayReason: "old style reason"},
+		{Address: "appended@dest.test"},
+		{Address: `"two words"@dest.test`},
+		{Address: `"ctl?char"@dest.test`}, // quoted first (a control character), then printable()
+		{Address: "extracted@dest.test"},
+	}
+	if !slices.Equal(e.rcpts, want) {
+		t.Fatalf("recipients\n%+v\nwant\n%+v", e.rcpts, want)
+	}
+	if stamp.size != int64(len(body)) || stamp.mode&0o777 != 0o710 || dstamp.size != int64(len(dl)) {
+		t.Fatalf("stamps %+v %+v", stamp, dstamp)
+	}
+
+	// Not listed: incomplete (0600), no sender, missing.
+	for name, recs := range map[string][][]byte{
+		"incomplete": {qfRecord('T', "1"), qfRecord('S', "a@b"), qfRecord('E', "")},
+		"nosender":   {qfRecord('T', "1"), qfRecord('R', "a@b"), qfRecord('E', "")},
+	} {
+		mode := os.FileMode(0o700)
+		if name == "incomplete" {
+			mode = 0o600
+		}
+		p := qfWrite(t, dir, name, mode, recs...)
+		if _, _, _, err := r.readMessage(p, "", name, 3); err != errNotListed {
+			t.Errorf("%s: %v, want not listed", name, err)
+		}
+	}
+	if _, _, _, err := r.readMessage(filepath.Join(dir, "missing"), "", "missing", 3); err != errNotListed {
+		t.Errorf("missing: %v", err)
+	}
+	// No size record (maildrop): the file size; a bad size record too.
+	for _, c := range []struct {
+		name string
+		recs [][]byte
+	}{
+		{"nosize", [][]byte{qfRecord('T', "5"), qfRecord('S', "a@b"), qfRecord('M', ""), qfRecord('N', "line"), qfRecord('X', ""), qfRecord('E', "")}},
+		{"badsize", [][]byte{qfRecord('C', "12x"), qfRecord('S', "a@b"), qfRecord('E', "")}},
+	} {
+		p := qfWrite(t, dir, c.name, 0o700, c.recs...)
+		e, st, _, err := r.readMessage(p, "", c.name, 0)
+		if err != nil || e.size != st.size || e.sender != "a@b" {
+			t.Errorf("%s: %+v %v", c.name, e, err)
+		}
+	}
+}
+
+// TestHashPath checks mail_queue_path's hashing for both id shapes.
+func TestHashPath(t *testing.T) {
+	c := defaultFileConf()
+	// Long id: the 4 characters before the last 'z' (the separator) are
+	// the microseconds in base 52; their five-digit hex form names the
+	// subdirectory.
+	id := "4jZZFn03xzz1SCLg"
+	usec := decodeBase52(id[6:10])
+	if usec != ((0*52+3)*52+49)*52+51 {
+		t.Fatalf("base 52: %d", usec)
+	}
+	want := fmt.Sprintf("/q/deferred/%c/%s", fmt.Sprintf("%05X", usec)[0], id)
+	if got := c.hashPath("/q", Deferred, id); got != want {
+		t.Errorf("long id: %s, want %s", got, want)
+	}
+	if got := c.hashPath("/q", Deferred, "3F2A1B4C5D"); got != "/q/deferred/3/3F2A1B4C5D" {
+		t.Errorf("short id: %s", got)
+	}
+	if got := c.hashPath("/q", Hold, id); got != "/q/hold/"+id {
+		t.Errorf("hold is flat: %s", got)
+	}
+	c.hashDepth = 2
+	if got := c.hashPath("/q", "defer", "3F2A1B4C5D"); got != "/q/defer/3/F/3F2A1B4C5D" {
+		t.Errorf("depth 2: %s", got)
+	}
+}
+
+// FuzzReadQueueFile feeds arbitrary bytes as a queue file and a defer
+// log: reading must end, without a panic, and list only what it read.
+func FuzzReadQueueFile(f *testing.F) {
+	f.Add(append(qfRecord('S', "a@b"), qfRecord('R', "c@d")...), []byte("recipient=c@d\nreason=x\n\n"))
+	f.Add(append(qfRecord('p', "0000000000000001"), qfRecord('S', "a@b")...), []byte("<c@d>: why\n\n"))
+	f.Add([]byte{'p', 0x81}, []byte("\n\n\n"))
+	f.Add(append(qfRecord('C', "99999999999999999999"), qfRecord('M', "")...), []byte{})
+	dir := f.TempDir()
+	r := newFileReader(defaultFileConf(), newInterner())
+	f.Fuzz(func(t *testing.T, qf, dl []byte) {
+		path := filepath.Join(dir, "qf")
+		if err := os.WriteFile(path, qf, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		dpath := filepath.Join(dir, "dl")
+		if err := os.WriteFile(dpath, dl, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e, _, _, err := r.readMessage(path, dpath, "4jZZFn03xzz1SCLg", 3)
+		if err != nil {
+			return
+		}
+		if e.id != "4jZZFn03xzz1SCLg" || e.sender == "" || len(e.rcpts) > len(qf)+len(dl) {
+			t.Fatalf("entry %+v from %d+%d bytes", e, len(qf), len(dl))
+		}
+	})
+}
