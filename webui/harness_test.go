@@ -118,6 +118,16 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	if _, err := ops.ApplyAtStart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// The queue index, as the daemon runs it (serve.go): pages and the
+	// dashboard read it.
+	if err := q.Start(context.Background(), queue.IndexOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = q.Shutdown(ctx)
+	})
 	// Mail leaves through a relay host on loopback (closed until a test
 	// opens a sink there): tests never look up MX records.
 	relay := postfixtest.NewClosedSink(t)
