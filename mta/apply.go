@@ -393,13 +393,7 @@ func (m *Manager) swap(p plan, staging string) error {
 	if err := os.MkdirAll(m.inst.MapsDir(), 0o755); err != nil {
 		return fmt.Errorf("create maps directory: %w", err)
 	}
-	var moves []string
-	for _, rel := range p.changed {
-		moves = append(moves, rel)
-		if isIndexed(rel) {
-			moves = append(moves, rel+".db")
-		}
-	}
+	moves := installOrder(p.changed)
 	for _, rel := range append(append([]string(nil), moves...), p.removed...) {
 		live := filepath.Join(m.inst.ConfigDir, rel)
 		if err := os.Link(live, filepath.Join(backup, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -419,18 +413,41 @@ func (m *Manager) swap(p plan, staging string) error {
 	return m.syncAndBackdate()
 }
 
+// installOrder lists the files to move for the changed ones (an indexed
+// map's .db after its source) with main.cf and master.cf last. Postfix
+// starts processes while the files are being moved (an smtpd for the next
+// connection); each reads main.cf and master.cf when it starts and opens
+// the tables they name. Tables first, configuration last: a process never
+// finds a main.cf that names a table not there yet, and dies at start,
+// which makes master throttle the service for a minute.
+func installOrder(changed []string) []string {
+	var out, last []string
+	for _, rel := range changed {
+		if rel == "main.cf" || rel == "master.cf" {
+			last = append(last, rel)
+			continue
+		}
+		out = append(out, rel)
+		if isIndexed(rel) {
+			out = append(out, rel+".db")
+		}
+	}
+	slices.Sort(last) // main.cf, then master.cf
+	return append(out, last...)
+}
+
 // rollback puts the backed-up files back and removes files that are new.
 func (m *Manager) rollback(p plan) error {
 	backup := filepath.Join(m.inst.ConfigDir, backupName)
 	var errs []error
-	var all []string
-	for _, rel := range p.changed {
-		all = append(all, rel)
-		if isIndexed(rel) {
-			all = append(all, rel+".db")
-		}
-	}
-	all = append(all, p.removed...)
+	// Tables the change removed come back first, then the old main.cf and
+	// master.cf (which may name them), then the changed tables: no new
+	// Postfix process meanwhile finds a main.cf that names a table not
+	// there (see installOrder).
+	all := append([]string(nil), p.removed...)
+	moves := installOrder(p.changed)
+	slices.Reverse(moves)
+	all = append(all, moves...)
 	for _, rel := range all {
 		live := filepath.Join(m.inst.ConfigDir, rel)
 		saved := filepath.Join(backup, rel)
