@@ -24,6 +24,7 @@ type reinjector struct {
 	text     *textproto.Conn
 	ext      map[string]string
 	lastUsed time.Time
+	gen      uint64 // the connection generation it serves (connGen)
 }
 
 // rcptResult is the outcome for one recipient of a delivery.

@@ -75,8 +75,9 @@ type Config struct {
 	// DataTimeout bounds sending the message and the reply to the final dot
 	// (10 minutes, Postfix's smtp_data_done_timeout).
 	DataTimeout time.Duration
-	// IdleTimeout closes a reinjection connection unused for this long (30 s,
-	// below Postfix's smtpd_timeout).
+	// IdleTimeout closes a reinjection connection unused for this long (5 s):
+	// each open connection holds one of the reinjection listener's smtpd
+	// processes.
 	IdleTimeout time.Duration
 
 	// RetryMin is the first backoff after a temporary failure (30 s); it
@@ -136,7 +137,7 @@ func (c Config) withDefaults() Config {
 	setD(&c.DialTimeout, 10*time.Second)
 	setD(&c.CommandTimeout, time.Minute)
 	setD(&c.DataTimeout, 10*time.Minute)
-	setD(&c.IdleTimeout, 30*time.Second)
+	setD(&c.IdleTimeout, 5*time.Second)
 	setD(&c.RetryMin, 30*time.Second)
 	setD(&c.RetryMax, 15*time.Minute)
 	setD(&c.MaxQueueLifetime, 5*24*time.Hour)

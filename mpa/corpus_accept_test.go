@@ -36,6 +36,12 @@ func startTap(t testing.TB, addr, next string) (*tap, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startTapOn(t, ln, next)
+}
+
+// startTapOn is startTap on a listener the caller bound.
+func startTapOn(t testing.TB, ln net.Listener, next string) (*tap, string) {
+	t.Helper()
 	tp := &tap{next: next, got: map[string][]byte{}}
 	srv := gosmtp.NewServer(tapBackend{tp})
 	srv.Domain = "tap.example.test"
@@ -113,7 +119,11 @@ func runCorpus(t *testing.T, p store.MPAPipeline) *corpusRun {
 	files := corpusFiles(t)
 	r := startRig(t)
 	mpaAddr := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
-	tapIn, _ := startTap(t, r.mpaAddr, mpaAddr)
+	// The tap takes the port Postfix hands mail to, which the rig holds
+	// bound (no other process can take it meanwhile).
+	ln := r.mpaLn
+	r.mpaLn = nil
+	tapIn, _ := startTapOn(t, ln, mpaAddr)
 	tapOut, tapOutAddr := startTap(t, "127.0.0.1:0", r.reinjAddr)
 	s, _ := r.startMPA(t, Config{Listen: mpaAddr, ReinjectAddr: tapOutAddr})
 	ctx := context.Background()

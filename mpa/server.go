@@ -47,6 +47,10 @@ type Server struct {
 	// entries and recounted after every administrator action.
 	errEntries atomic.Int64
 	errBytes   atomic.Int64
+
+	// conns tells the workers when their reinjection connections are of a
+	// Postfix configuration that is gone (Reconnect).
+	conns connGen
 }
 
 // errLocal is the reply to any local failure: Postfix keeps the message

@@ -297,28 +297,46 @@ func (s *scheduler) at(id string, t time.Time) {
 	})
 }
 
-// next blocks until an id is ready or done is closed.
-func (s *scheduler) next(done <-chan struct{}) (string, bool) {
+// nextOr is next that also returns, with woke set and no id, when idle
+// fires or wake is closed (nil channels never do).
+func (s *scheduler) nextOr(done <-chan struct{}, idle <-chan time.Time, wake <-chan struct{}) (id string, ok, woke bool) {
 	for {
-		s.mu.Lock()
-		if len(s.ready) > 0 {
-			id := s.ready[0]
-			s.ready = s.ready[1:]
-			delete(s.scheduled, id)
-			s.held[id] = true
-			if len(s.ready) > 0 {
-				s.signal()
-			}
-			s.mu.Unlock()
-			return id, true
+		if id, ok := s.take(); ok {
+			return id, true, false
 		}
-		s.mu.Unlock()
 		select {
 		case <-s.notify:
 		case <-done:
-			return "", false
+			return "", false, false
+		case <-idle:
+			return "", true, true
+		case <-wake:
+			return "", true, true
 		}
 	}
+}
+
+// take hands out the next ready id, if there is one.
+func (s *scheduler) take() (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ready) == 0 {
+		return "", false
+	}
+	id := s.ready[0]
+	s.ready = s.ready[1:]
+	delete(s.scheduled, id)
+	s.held[id] = true
+	if len(s.ready) > 0 {
+		s.signal()
+	}
+	return id, true
+}
+
+// next blocks until an id is ready or done is closed.
+func (s *scheduler) next(done <-chan struct{}) (string, bool) {
+	id, ok, _ := s.nextOr(done, nil, nil)
+	return id, ok
 }
 
 // release ends a worker's hold on id; a push that came meanwhile runs now.

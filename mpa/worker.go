@@ -18,10 +18,25 @@ func (s *Server) worker(ctx context.Context) {
 	r := &reinjector{cfg: s.cfg}
 	defer r.close()
 	for {
-		id, ok := s.sched.next(s.stopWork)
+		gen, reconnect := s.conns.current()
+		if r.conn != nil && r.gen != gen {
+			r.close() // Postfix reloaded: a fresh connection, a fresh smtpd
+		}
+		timer, idle := idleWait(r, s.cfg.IdleTimeout)
+		id, ok, woke := s.sched.nextOr(s.stopWork, idle, reconnect)
+		if timer != nil {
+			timer.Stop()
+		}
 		if !ok {
 			return
 		}
+		if woke {
+			if r.conn != nil && time.Since(r.lastUsed) >= s.cfg.IdleTimeout {
+				r.close() // idle too long: the smtpd behind it may go
+			}
+			continue
+		}
+		r.gen = gen
 		if !s.processSafe(ctx, r, id) {
 			s.sched.release(id)
 		}

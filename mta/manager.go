@@ -29,6 +29,12 @@ type Config struct {
 	// ReloadSettle is how long after a reload or start Postfix must stay up
 	// before the apply counts as done; default 250ms.
 	ReloadSettle time.Duration
+	// AfterReload runs after every successful `postfix reload`, before the
+	// check that Postfix serves: a client that keeps SMTP connections to
+	// Postfix open (the MPA's reinjection, mpa.Server.Reconnect) drops them,
+	// so that the smtpd processes of the old configuration exit. Until they
+	// do, master may leave the listener unserved (docs/postfix.md).
+	AfterReload func()
 }
 
 // Manager owns the Postfix files: every change of settings, the main config
@@ -40,6 +46,8 @@ type Manager struct {
 	db     *store.DB
 	log    *slog.Logger
 	settle time.Duration
+	// afterReload is Config.AfterReload.
+	afterReload func()
 
 	mu     sync.Mutex  // one apply at a time
 	closed atomic.Bool // Shutdown began: Control starts nothing
@@ -100,11 +108,12 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 		cfg.Instance.SMTPListen = ":25"
 	}
 	return &Manager{
-		inst:   cfg.Instance,
-		pf:     postfix.Runner{SbinDir: cfg.SbinDir, ConfigDir: cfg.Instance.ConfigDir},
-		db:     db,
-		log:    log,
-		settle: cfg.ReloadSettle,
+		inst:        cfg.Instance,
+		pf:          postfix.Runner{SbinDir: cfg.SbinDir, ConfigDir: cfg.Instance.ConfigDir},
+		db:          db,
+		log:         log,
+		settle:      cfg.ReloadSettle,
+		afterReload: cfg.AfterReload,
 	}, nil
 }
 
@@ -609,6 +618,9 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 			return out
 		}
 		res.Reloaded = true
+		if m.afterReload != nil {
+			m.afterReload()
+		}
 	default:
 		out.stage = "start"
 		if running {

@@ -108,7 +108,7 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 		defer cancel()
 		_ = mpaSrv.Shutdown(ctx)
 	})
-	mgr, err := mta.New(mta.Config{Instance: inst}, db, log)
+	mgr, err := mta.New(mta.Config{Instance: inst, AfterReload: mpaSrv.Reconnect}, db, log)
 	if err != nil {
 		t.Fatal(err)
 	}

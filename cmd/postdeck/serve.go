@@ -228,7 +228,7 @@ func serve(args []string) error {
 	defer stops.run(log) // also on a failed start
 	stops.add("stop the mpa (finishing its sessions)", mpaSrv.Shutdown)
 
-	manager, err := mta.New(mta.Config{Instance: inst}, db, log)
+	manager, err := mta.New(mta.Config{Instance: inst, AfterReload: mpaSrv.Reconnect}, db, log)
 	if err != nil {
 		return err
 	}
