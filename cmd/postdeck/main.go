@@ -53,6 +53,8 @@ func main() {
 	switch cmd {
 	case "serve":
 		err = serve(args)
+	case "web":
+		err = cmdWeb(args)
 	case "import":
 		err = cmdImport(args)
 	case "status":
