@@ -274,4 +274,3 @@ func noNewPrivileges() error {
 	}
 	return nil
 }
-
