@@ -293,7 +293,7 @@ func serve(args []string) error {
 		if f.private {
 			hide = []string{f.data, f.postfixConfig, inst.BaseDir}
 		}
-		sup = newWebSupervisor(webID, []string{"--listen", f.listen, "--web-socket", f.webSocket,
+		sup = newWebSupervisor(webID, f.listen, []string{"--web-socket", f.webSocket,
 			"--log-format", f.logFormat, "--log-level", f.logLevel}, hide, log)
 		go sup.run(webCtx)
 		select {

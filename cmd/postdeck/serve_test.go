@@ -72,9 +72,11 @@ func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
 		d.stop(t)
 		postfixtest.StopByPidFile(t, filepath.Join(base, "postfix", "spool"))
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	// Ready once the web process listens too (serve logs the console's
+	// address then).
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if _, err := os.Stat(d.socket); err == nil {
+		if strings.Contains(d.out.String(), "postdeck is ready") {
 			return d
 		}
 		if time.Now().After(deadline) {

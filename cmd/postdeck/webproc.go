@@ -8,10 +8,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"net/url"
 	"os/user"
 	"path/filepath"
 	"runtime"
@@ -158,15 +160,16 @@ func writeWebTLS(webSocket string, conf *tls.Config, id webIdentity) error {
 // on it: Postfix, the MPA and the jobs run in the daemon.
 type webSupervisor struct {
 	id     webIdentity
-	args   []string // after "web"
+	listen string   // --listen; after the first start, the address it got (so that :0 stays put)
+	args   []string // after "web" and --listen
 	hide   []string
 	log    *slog.Logger
 	ready  chan string // the console address, once per start
 	exited chan struct{}
 }
 
-func newWebSupervisor(id webIdentity, args, hide []string, log *slog.Logger) *webSupervisor {
-	return &webSupervisor{id: id, args: args, hide: hide, log: log, ready: make(chan string, 1), exited: make(chan struct{})}
+func newWebSupervisor(id webIdentity, listen string, args, hide []string, log *slog.Logger) *webSupervisor {
+	return &webSupervisor{id: id, listen: listen, args: args, hide: hide, log: log, ready: make(chan string, 1), exited: make(chan struct{})}
 }
 
 // run starts the web process and restarts it until ctx ends; it stops
@@ -210,7 +213,7 @@ func (w *webSupervisor) runOnce(ctx context.Context) (err error) {
 		return err
 	}
 	defer rd.Close()
-	args := append([]string{"web"}, w.args...)
+	args := append([]string{"web", "--listen", w.listen}, w.args...)
 	args = append(args, "--ready-fd", "3", "--daemon-pid", strconv.Itoa(os.Getpid()))
 	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if w.id.drop {
@@ -232,21 +235,31 @@ func (w *webSupervisor) runOnce(ctx context.Context) (err error) {
 		return fmt.Errorf("start: %w", err)
 	}
 	_ = wr.Close()
+	readyLine := make(chan string, 1)
 	go func() {
-		line, err := bufio.NewReader(rd).ReadString('\n')
+		line, err := bufio.NewReader(io.LimitReader(rd, 4096)).ReadString('\n')
 		if err == nil {
-			select {
-			case w.ready <- strings.TrimSpace(line):
-			default:
-			}
+			readyLine <- strings.TrimSpace(line)
 		}
 	}()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
+	for waiting := true; waiting; {
+		select {
+		case addr := <-readyLine:
+			// A restart listens where the first one did (--listen :0).
+			if u, err := url.Parse(addr); err == nil && u.Host != "" {
+				w.listen = u.Host
+			}
+			select {
+			case w.ready <- addr:
+			default:
+			}
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			waiting = false
+		}
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
