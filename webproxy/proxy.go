@@ -202,6 +202,10 @@ var allowedMethods = map[string]bool{
 	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodDelete: true,
 }
 
+// AllowedMethod tells whether the web process forwards requests with
+// method m; others get a 405 from the web process itself.
+func AllowedMethod(m string) bool { return allowedMethods[m] }
+
 // hopHeaders are meaningful for one connection only and never forwarded
 // (RFC 9110 section 7.6.1), in either direction.
 var hopHeaders = []string{
