@@ -43,6 +43,7 @@ type webFlags struct {
 	daemonPID int      // exit when this parent goes away
 	user      string   // UID:GID to become (the daemon starts us as root in a new mount namespace)
 	hide      []string // directories to make inaccessible before dropping root
+	exe       string   // this binary, for the exec after dropping root
 }
 
 func parseWebFlags(args []string) (webFlags, error) {
@@ -105,6 +106,7 @@ func cmdWeb(args []string) error {
 	}
 	log = log.With("process", "web")
 	if f.user != "" {
+		f.exe = selfExe()
 		// Returns only on failure: on success the process is the web
 		// user's, re-executed without --user.
 		return fmt.Errorf("web: drop privileges: %w", dropToWebUser(f))
@@ -217,7 +219,9 @@ func dropToWebUser(f webFlags) error {
 	// Mounts made here must not propagate back to the daemon's namespace
 	// (the daemon started this process with CLONE_NEWNS).
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
+		// EINVAL: "/" is not a mount point (a chroot into a plain
+		// directory). Hiding would then leak mounts: refuse instead.
+		return fmt.Errorf("make mounts private (in a chroot, its root must be a mount point): %w", err)
 	}
 	for _, dir := range f.hide {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -250,7 +254,7 @@ func dropToWebUser(f webFlags) error {
 	args := []string{os.Args[0], "web", "--listen", f.listen, "--web-socket", f.webSocket,
 		"--log-format", f.logFormat, "--log-level", f.logLevel, "--wait", f.wait.String(),
 		"--ready-fd", strconv.Itoa(f.readyFD), "--daemon-pid", strconv.Itoa(f.daemonPID)}
-	return syscall.Exec("/proc/self/exe", args, os.Environ())
+	return syscall.Exec(f.exe, args, os.Environ())
 }
 
 const (

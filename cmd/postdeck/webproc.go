@@ -223,8 +223,7 @@ func (w *webSupervisor) runOnce(ctx context.Context) (err error) {
 		}
 		attr.Cloneflags = syscall.CLONE_NEWNS
 	}
-	cmd := exec.Command("/proc/self/exe", args...)
-	cmd.Args[0] = "postdeck"
+	cmd := exec.Command(selfExe(), args...)
 	cmd.Dir = "/"
 	cmd.Env = webEnv()
 	cmd.Stderr = os.Stderr
@@ -269,6 +268,26 @@ func (w *webSupervisor) runOnce(ctx context.Context) (err error) {
 		_ = cmd.Process.Kill()
 		return <-done
 	}
+}
+
+// selfExe is this binary for starting the web process: /proc/self/exe
+// (the very file running, even after an upgrade replaced it), or where
+// there is no /proc (a chroot), the absolute path or $PATH name it was
+// started as.
+func selfExe() string {
+	const self = "/proc/self/exe"
+	if _, err := os.Stat(self); err == nil {
+		return self
+	}
+	if filepath.IsAbs(os.Args[0]) {
+		return os.Args[0]
+	}
+	if p, err := exec.LookPath(os.Args[0]); err == nil {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+	}
+	return self
 }
 
 // webEnv is the web process's environment: only what Go's runtime reads,
