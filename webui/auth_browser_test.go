@@ -157,10 +157,10 @@ func testAuthBrowser(t *testing.T, st *stack) {
 	}
 	b.do("change the role",
 		chromedp.SetValue(chromedp.ID("role-browserop"), "auditor"),
+		// The add's flash would still be visible until the new page
+		// loads: remove it, so that the wait below is for the new page's.
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("flash")?.remove()`),
 		chromedp.Click(chromedp.ID("set-role-browserop")),
-		// The add's flash is still visible until the new page loads:
-		// wait for the row the new page shows.
-		chromedp.Poll[chromedp.Void](`(() => { const e = document.querySelector("#user-browserop .role-name"); return e !== null && e.textContent === "Auditor"; })()`),
 		chromedp.WaitVisible(chromedp.CSS("#flash.flash-success")),
 	)
 	if txt := b.text("#user-browserop .role-name"); txt != "Auditor" {
