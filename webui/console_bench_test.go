@@ -189,8 +189,8 @@ type daemon struct {
 	cmd       *exec.Cmd
 	base      string
 	webSocket string // the daemon's socket for the web process
-	password string // the first administrator's one-time password
-	readyRSS float64
+	password  string // the first administrator's one-time password
+	readyRSS  float64
 }
 
 // startDaemon builds cmd/postdeck into a temp dir and starts it with a
