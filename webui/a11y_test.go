@@ -15,7 +15,8 @@ import (
 func consolePages(st *stack) []string {
 	var out []string
 	for _, r := range st.srv.routeTable() {
-		if r.method != "GET" || !isPage(r.path) || r.path == "/login" || strings.HasPrefix(r.path, "/static/") {
+		// /favicon.ico redirects to the logo: an image, not a page.
+		if r.method != "GET" || !isPage(r.path) || r.path == "/login" || r.path == "/favicon.ico" || strings.HasPrefix(r.path, "/static/") {
 			continue
 		}
 		p := r.path

@@ -146,7 +146,8 @@ func testMPAPages(t *testing.T, st *stack, id string) {
 			t.Errorf("%s: requeue button shown = %v", c.role, got)
 		}
 		msg := c.cl.get("/queues/repository/" + id)
-		if msg.Status != 200 || !strings.Contains(string(msg.Body), "the body of boom") || strings.Contains(string(msg.Body), `id="requeue"`) != c.act {
+		// Auditors see the message's metadata, not its body.
+		if msg.Status != 200 || strings.Contains(string(msg.Body), "the body of boom") != (c.role != "auditor") || strings.Contains(string(msg.Body), `id="requeue"`) != c.act {
 			t.Errorf("%s: message page %d", c.role, msg.Status)
 		}
 		rules := c.cl.get("/queues/mpa/rules")
