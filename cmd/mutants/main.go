@@ -67,6 +67,20 @@ var mutants = []mutant{
 		new:  "if false && id.Via == ViaSession && !safeMethod(c.Method()) && !s.validCSRF(c) {",
 		pkg:  "./webui", run: "^TestConsole$/^crawler$",
 	},
+	{
+		name: "pass the network's X-Postdeck-* headers to the daemon",
+		file: "webproxy/proxy.go",
+		old:  "\t\tif strings.HasPrefix(k, headerPrefix) {\n\t\t\tdelete(out.Header, k)",
+		new:  "\t\tif false && strings.HasPrefix(k, headerPrefix) {\n\t\t\tdelete(out.Header, k)",
+		pkg:  "./webproxy", run: "^TestForwardsCanonicalRequest$",
+	},
+	{
+		name: "forward a chunked body as it came",
+		file: "webproxy/proxy.go",
+		old:  "\tout.ContentLength = int64(len(body))\n",
+		new:  "\tout.ContentLength = -1\n",
+		pkg:  "./webproxy", run: "^TestForwardsCanonicalRequest$",
+	},
 }
 
 func main() {
