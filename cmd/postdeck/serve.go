@@ -311,7 +311,7 @@ func serve(args []string) error {
 			}()
 		case <-ctx.Done(): // stopped while starting: shut down below
 		case <-sup.exited:
-			return errors.New("the web process did not start")
+			return fmt.Errorf("the web process did not start (its log lines are above): %w", sup.firstErr)
 		case <-time.After(60 * time.Second):
 			stopWeb()
 			<-sup.exited

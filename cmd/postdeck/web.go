@@ -85,7 +85,7 @@ func parseWebFlags(args []string) (webFlags, error) {
 		return f, err
 	}
 	if fs.NArg() > 0 {
-		return f, fmt.Errorf("web: unexpected argument %q", fs.Arg(0))
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return f, nil
 }
@@ -109,23 +109,23 @@ func cmdWeb(args []string) error {
 		f.exe = selfExe()
 		// Returns only on failure: on success the process is the web
 		// user's, re-executed without --user.
-		return fmt.Errorf("web: drop privileges: %w", dropToWebUser(f))
+		return fmt.Errorf("drop privileges: %w", dropToWebUser(f))
 	}
 	if err := noNewPrivileges(); err != nil {
-		return fmt.Errorf("web: %w", err)
+		return fmt.Errorf("%w", err)
 	}
 	if f.daemonPID > 0 {
 		// The parent-death signal does not survive a change of user:
 		// set it again, then make sure the daemon did not go meanwhile.
 		if err := prctl(prSetPdeathsig, uintptr(syscall.SIGTERM)); err != nil {
-			return fmt.Errorf("web: set the parent-death signal: %w", err)
+			return fmt.Errorf("set the parent-death signal: %w", err)
 		}
 		if os.Getppid() != f.daemonPID {
-			return errors.New("web: the daemon that started this process is gone")
+			return errors.New("the daemon that started this process is gone")
 		}
 	}
 	if os.Getuid() == 0 || os.Geteuid() == 0 {
-		return errors.New("web: refusing to run as root: start it through `postdeck serve` or as the postdeck-web user")
+		return errors.New("refusing to run as root: start it through `postdeck serve` or as the postdeck-web user")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -137,17 +137,17 @@ func cmdWeb(args []string) error {
 	if pemBytes, err := os.ReadFile(webTLSFile(f.webSocket)); err == nil {
 		cert, err := tls.X509KeyPair(pemBytes, pemBytes)
 		if err != nil {
-			return fmt.Errorf("web: the console certificate from the daemon: %w", err)
+			return fmt.Errorf("the console certificate from the daemon: %w", err)
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("web: read the console certificate: %w", err)
+		return fmt.Errorf("read the console certificate: %w", err)
 	}
 
 	proxy := webproxy.New(webproxy.Config{Socket: f.webSocket, TLS: tlsConf, Log: log})
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
-		return fmt.Errorf("web: listen on %s: %w", f.listen, err)
+		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- proxy.Serve(ln) }()
@@ -164,7 +164,7 @@ func cmdWeb(args []string) error {
 			werr = cerr
 		}
 		if werr != nil {
-			return fmt.Errorf("web: report readiness: %w", werr)
+			return fmt.Errorf("report readiness: %w", werr)
 		}
 	}
 	select {
@@ -187,7 +187,7 @@ func waitForDaemon(ctx context.Context, socket string, wait time.Duration) error
 			return c.Close()
 		}
 		if time.Now().After(deadline) || errors.Is(err, syscall.EACCES) {
-			return fmt.Errorf("web: the daemon's socket %s: %w", socket, err)
+			return fmt.Errorf("the daemon's socket %s: %w", socket, err)
 		}
 		select {
 		case <-ctx.Done():

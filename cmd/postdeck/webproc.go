@@ -166,6 +166,11 @@ type webSupervisor struct {
 	log    *slog.Logger
 	ready  chan string // the console address, once per start
 	exited chan struct{}
+	// everReady is set once a web process reported that it listens;
+	// firstErr is why the first one exited before that (read after
+	// exited is closed).
+	everReady bool
+	firstErr  error
 }
 
 func newWebSupervisor(id webIdentity, listen string, args, hide []string, log *slog.Logger) *webSupervisor {
@@ -173,7 +178,10 @@ func newWebSupervisor(id webIdentity, listen string, args, hide []string, log *s
 }
 
 // run starts the web process and restarts it until ctx ends; it stops
-// the last one (SIGTERM, then SIGKILL after 10 s) before returning.
+// the last one (SIGTERM, then SIGKILL after 10 s) before returning. When
+// the very first one exits before it listens (the address is taken, a
+// port below 1024 without capabilities), run returns at once with its
+// error in firstErr: serve fails rather than retrying what cannot work.
 func (w *webSupervisor) run(ctx context.Context) {
 	defer close(w.exited)
 	delay := webRestartDelay
@@ -181,6 +189,10 @@ func (w *webSupervisor) run(ctx context.Context) {
 		started := time.Now()
 		err := w.runOnce(ctx)
 		if ctx.Err() != nil {
+			return
+		}
+		if !w.everReady {
+			w.firstErr = err
 			return
 		}
 		if time.Since(started) > 10*time.Second {
@@ -246,6 +258,7 @@ func (w *webSupervisor) runOnce(ctx context.Context) (err error) {
 	for waiting := true; waiting; {
 		select {
 		case addr := <-readyLine:
+			w.everReady = true
 			// A restart listens where the first one did (--listen :0).
 			if u, err := url.Parse(addr); err == nil && u.Host != "" {
 				w.listen = u.Host
