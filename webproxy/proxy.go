@@ -256,6 +256,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			delete(out.Header, k)
 		}
 	}
+	// The body is complete: nothing to expect a 100 Continue for.
+	out.Header.Del("Expect")
 	out.Header.Set(PeerHeader, peerAddr(r.RemoteAddr))
 	out.Host = r.Host
 	out.ContentLength = int64(len(body))

@@ -91,7 +91,11 @@ func raw(t *testing.T, addr, req string) (string, string) {
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	for err == nil && resp.StatusCode == http.StatusContinue {
+		resp, err = http.ReadResponse(br, nil)
+	}
 	if err != nil {
 		t.Fatalf("read the answer to %q: %v", req, err)
 	}
@@ -113,7 +117,7 @@ func TestForwardsCanonicalRequest(t *testing.T) {
 	// Connection header names.
 	status, answer := raw(t, addr, "POST /api/v1/login?x=1 HTTP/1.1\r\nHost: console.example\r\n"+
 		"Transfer-Encoding: chunked\r\nX-Postdeck-Peer: 203.0.113.9\r\nx-postdeck-other: 1\r\n"+
-		"Connection: close, X-Drop-Me\r\nX-Drop-Me: 1\r\nX-Forwarded-For: 198.51.100.7\r\nCookie: s=1\r\n\r\n"+
+		"Connection: close, X-Drop-Me\r\nX-Drop-Me: 1\r\nExpect: 100-continue\r\nX-Forwarded-For: 198.51.100.7\r\nCookie: s=1\r\n\r\n"+
 		"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
 	if !strings.HasPrefix(status, "HTTP/1.1 201") || !strings.Contains(answer, "answer POST /api/v1/login?x=1") {
 		t.Fatalf("answer: %q", answer)
@@ -128,7 +132,7 @@ func TestForwardsCanonicalRequest(t *testing.T) {
 	if got := r.Header.Values(PeerHeader); len(got) != 1 || got[0] != "127.0.0.1" {
 		t.Errorf("%s = %v, want only the TCP peer", PeerHeader, got)
 	}
-	if r.Header.Get("X-Postdeck-Other") != "" || r.Header.Get("X-Drop-Me") != "" {
+	if r.Header.Get("X-Postdeck-Other") != "" || r.Header.Get("X-Drop-Me") != "" || r.Header.Get("Expect") != "" {
 		t.Errorf("headers that must not pass did: %v", r.Header)
 	}
 	if r.Header.Get("X-Forwarded-For") != "198.51.100.7" || r.Header.Get("Cookie") != "s=1" || r.Host != "console.example" {
