@@ -268,6 +268,11 @@ func (w *webSupervisor) runOnce(ctx context.Context) (err error) {
 			default:
 			}
 		case err := <-done:
+			select { // it may have reported readiness just before exiting
+			case <-readyLine:
+				w.everReady = true
+			default:
+			}
 			return err
 		case <-ctx.Done():
 			waiting = false
