@@ -157,9 +157,6 @@ func testAuthBrowser(t *testing.T, st *stack) {
 	}
 	b.do("change the role",
 		chromedp.SetValue(chromedp.ID("role-browserop"), "auditor"),
-		// The add's flash would still be visible until the new page
-		// loads: remove it, so that the wait below is for the new page's.
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("flash")?.remove()`),
 		chromedp.Click(chromedp.ID("set-role-browserop")),
 		chromedp.WaitVisible(chromedp.CSS("#flash.flash-success")),
 	)

@@ -136,6 +136,11 @@ func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
+	// A flash message is the answer to one action. One still shown from
+	// the previous step would satisfy this step's wait for its own before
+	// its request is answered (then the next step races the page load):
+	// remove it first. A page that is loading has none to remove.
+	_ = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("flash")?.remove()`))
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.shot("failed-" + step)
 		b.t.Fatalf("%s: %v", step, err)
