@@ -36,6 +36,8 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/api/v1/settings", permAdmin, s.settingsPut},
 		{"GET", "/api/v1/mainconfig", permRead, s.mainconfigGet},
 		{"PUT", "/api/v1/mainconfig", permAdmin, s.mainconfigPut},
+		{"GET", "/api/v1/mastercfg", permRead, s.mastercfgGet},
+		{"PUT", "/api/v1/mastercfg", permAdmin, s.mastercfgPut},
 		{"GET", "/api/v1/audit", permAudit, s.auditList},
 
 		// Users and tokens (api_users.go)
@@ -101,6 +103,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/mta/settings", permAdmin, s.pageSettingsPost},
 		{"GET", "/mta/settings/mainconfig", permRead, s.pageMainConfig},
 		{"POST", "/mta/settings/mainconfig", permAdmin, s.pageMainConfigPost},
+		{"GET", "/mta/settings/mastercfg", permRead, s.pageMasterConfig},
+		{"POST", "/mta/settings/mastercfg", permAdmin, s.pageMasterConfigPost},
 		{"GET", "/audit", permAudit, s.pageAudit},
 		// Maps, SPF sources, queues and Send Mail pages.
 		{"GET", "/mta/maps", permRead, s.pageMaps},
