@@ -23,8 +23,8 @@ var allowedImports = map[string][]string{
 	"postfix":             {},
 	"postfix/postfixtest": {"postfix"},
 	"store":               {},
-	// webproxy is the unprivileged web process: the standard library
-	// only, so that it cannot reach the store, Postfix or the MPA even by
+	// webproxy is the unprivileged web process: none of our packages,
+	// so that it cannot reach the store, Postfix or the MPA even by
 	// mistake.
 	"webproxy":     {},
 	"mta":          {"postfix", "store", "atomicfile", "panics"},

@@ -1,7 +1,6 @@
 package webproxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // PeerHeader carries the TCP peer's address from the web process to the
@@ -118,11 +119,11 @@ type Config struct {
 
 // Proxy forwards the console's requests to the daemon.
 type Proxy struct {
-	cfg       Config
-	lim       Limits
-	log       *slog.Logger
-	transport *http.Transport
-	inFlight  chan struct{}
+	cfg      Config
+	lim      Limits
+	log      *slog.Logger
+	client   *fasthttp.HostClient
+	inFlight chan struct{}
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -139,17 +140,24 @@ func New(cfg Config) *Proxy {
 	return &Proxy{
 		cfg: cfg, lim: lim, log: log,
 		inFlight: make(chan struct{}, lim.MaxInFlight),
-		transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "unix", socket)
+		// The daemon's side: fasthttp's client, the cheapest per request
+		// (the web process shares two cores with the daemon and Postfix),
+		// writing each request anew from the fields checked here. Only
+		// idempotent requests are ever retried on a broken connection.
+		client: &fasthttp.HostClient{
+			Addr: "postdeck",
+			Dial: func(string) (net.Conn, error) {
+				return net.DialTimeout("unix", socket, 5*time.Second)
 			},
-			MaxIdleConns:           lim.MaxInFlight,
-			MaxIdleConnsPerHost:    lim.MaxInFlight,
-			IdleConnTimeout:        90 * time.Second,
-			DisableCompression:     true,
-			ResponseHeaderTimeout:  lim.UpstreamTimeout,
-			MaxResponseHeaderBytes: 1 << 20,
+			MaxConns:                      lim.MaxInFlight,
+			MaxIdleConnDuration:           90 * time.Second,
+			ReadTimeout:                   lim.UpstreamTimeout,
+			WriteTimeout:                  30 * time.Second,
+			MaxConnWaitTimeout:            lim.UpstreamTimeout,
+			StreamResponseBody:            true,
+			DisablePathNormalizing:        true, // the daemon sees the path the client sent, as on TCP
+			NoDefaultUserAgentHeader:      true,
+			DisableHeaderNamesNormalizing: false,
 		},
 	}
 }
@@ -193,7 +201,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	for _, s := range servers {
 		errs = append(errs, s.Shutdown(ctx))
 	}
-	p.transport.CloseIdleConnections()
+	p.client.CloseIdleConnections()
 	return errors.Join(errs...)
 }
 
@@ -236,7 +244,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusRequestEntityTooLarge, "The request body is too large.")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, p.lim.MaxBodyBytes+1))
+	var body []byte
+	var err error
+	if r.ContentLength != 0 { // -1 (chunked) or a length: read it all
+		body, err = io.ReadAll(io.LimitReader(r.Body, p.lim.MaxBodyBytes+1))
+	}
 	if err != nil {
 		p.refuse(w, r, http.StatusBadRequest, "The request body could not be read.")
 		return
@@ -245,39 +257,61 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusRequestEntityTooLarge, "The request body is too large.")
 		return
 	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://postdeck"+r.RequestURI, bytes.NewReader(body))
-	if err != nil {
-		p.refuse(w, r, http.StatusBadRequest, "Bad request target.")
-		return
-	}
-	copyHeaders(out.Header, r.Header)
-	for k := range out.Header {
+	hdr := http.Header{}
+	copyHeaders(hdr, r.Header)
+	for k := range hdr {
 		if strings.HasPrefix(k, headerPrefix) {
-			delete(out.Header, k)
+			delete(hdr, k)
 		}
 	}
 	// The body is complete: nothing to expect a 100 Continue for.
-	out.Header.Del("Expect")
-	out.Header.Set(PeerHeader, peerAddr(r.RemoteAddr))
-	out.Host = r.Host
-	out.ContentLength = int64(len(body))
-	if len(body) == 0 {
-		out.Body, out.GetBody = http.NoBody, nil
+	hdr.Del("Expect")
+	hdr.Del("Content-Length")
+	hdr.Del("Host")
+
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.DisableNormalizing()
+	req.Header.SetMethod(r.Method)
+	req.SetRequestURI(r.RequestURI)
+	req.Header.SetHost(r.Host)
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set(PeerHeader, peerAddr(r.RemoteAddr))
+	if len(body) > 0 || r.Method == http.MethodPost || r.Method == http.MethodPut {
+		req.SetBodyRaw(body)
 	}
 
-	resp, err := p.transport.RoundTrip(out)
-	if err != nil {
+	if err := p.client.Do(req, resp); err != nil {
 		if r.Context().Err() == nil {
 			p.log.Warn("web: the daemon did not answer", "err", err, "remote", peerAddr(r.RemoteAddr))
 		}
 		p.refuse(w, r, http.StatusBadGateway, "postdeck's daemon is not answering; try again in a moment.")
 		return
 	}
-	defer resp.Body.Close()
-	copyHeaders(w.Header(), resp.Header)
-	w.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(w, resp.Body); err != nil && r.Context().Err() == nil {
-		p.log.Debug("web: copy the answer", "err", err)
+	defer func() { _ = resp.CloseBodyStream() }()
+	answer := http.Header{}
+	resp.Header.VisitAll(func(k, v []byte) {
+		answer.Add(string(k), string(v))
+	})
+	copyHeaders(w.Header(), answer)
+	if cl := resp.Header.ContentLength(); cl >= 0 {
+		w.Header().Set("Content-Length", strconv.Itoa(cl))
+	}
+	w.WriteHeader(resp.StatusCode())
+	var err2 error
+	if bs := resp.BodyStream(); bs != nil {
+		_, err2 = io.Copy(w, bs)
+	} else {
+		_, err2 = w.Write(resp.Body())
+	}
+	if err2 != nil && r.Context().Err() == nil {
+		p.log.Debug("web: copy the answer", "err", err2)
 	}
 }
 
