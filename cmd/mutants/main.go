@@ -70,15 +70,15 @@ var mutants = []mutant{
 	{
 		name: "pass the network's X-Postdeck-* headers to the daemon",
 		file: "webproxy/proxy.go",
-		old:  "\t\tif strings.HasPrefix(k, headerPrefix) {\n\t\t\tdelete(out.Header, k)",
-		new:  "\t\tif false && strings.HasPrefix(k, headerPrefix) {\n\t\t\tdelete(out.Header, k)",
+		old:  "\t\tif strings.HasPrefix(k, headerPrefix) {\n\t\t\tdelete(hdr, k)",
+		new:  "\t\tif false && strings.HasPrefix(k, headerPrefix) {\n\t\t\tdelete(hdr, k)",
 		pkg:  "./webproxy", run: "^TestForwardsCanonicalRequest$",
 	},
 	{
-		name: "forward a chunked body as it came",
+		name: "forward without the client's address",
 		file: "webproxy/proxy.go",
-		old:  "\tout.ContentLength = int64(len(body))\n",
-		new:  "\tout.ContentLength = -1\n",
+		old:  "\treq.Header.Set(PeerHeader, peerAddr(r.RemoteAddr))\n",
+		new:  "\n",
 		pkg:  "./webproxy", run: "^TestForwardsCanonicalRequest$",
 	},
 }
