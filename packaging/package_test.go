@@ -79,36 +79,89 @@ var wantFiles = map[string]string{
 	"/usr/share/doc/postdeck/changelog.gz": "-rw-r--r--",
 }
 
-// unitMust are the lines of postdeck.service the issue asks for.
+// unitMust are the lines of postdeck.service the issues ask for.
 var unitMust = []string{
 	"After=network-online.target postfix.service",
 	"Wants=postfix.service",
+	"Wants=postdeck-web.service",
 	"Restart=on-failure",
-	"ExecStart=/usr/bin/postdeck serve",
+	"ExecStart=/usr/bin/postdeck serve --web-unit",
 	"ExecReload=/bin/kill -HUP $MAINPID",
 	"EnvironmentFile=-/etc/default/postdeck",
-	"ProtectSystem=full",
+	"ProtectSystem=strict",
 	"ReadWritePaths=/etc/postfix -/var/spool/postfix -/var/lib/postfix /var/lib/postdeck /run/postdeck",
+	"RuntimeDirectoryMode=0711",
 	"NoNewPrivileges=yes",
 	"PrivateTmp=yes",
 	"ProtectHome=yes",
 	"WantedBy=multi-user.target",
 }
 
-func checkUnit(t *testing.T, unit string) {
-	t.Helper()
+func unitLines(unit string) map[string]bool {
 	lines := map[string]bool{}
 	for _, l := range strings.Split(unit, "\n") {
 		lines[strings.TrimSpace(l)] = true
 	}
+	return lines
+}
+
+func checkUnit(t *testing.T, unit string) {
+	t.Helper()
+	lines := unitLines(unit)
 	for _, want := range unitMust {
 		if !lines[want] {
 			t.Errorf("postdeck.service lacks %q", want)
 		}
 	}
 	// Whatever the hardening, /etc/postfix must stay writable.
-	if lines["ProtectSystem=strict"] || lines["ReadOnlyPaths=/etc/postfix"] {
+	if lines["ReadOnlyPaths=/etc/postfix"] {
 		t.Errorf("postdeck.service makes /etc/postfix read-only")
+	}
+	// Capabilities: what Postfix's commands need, never the ones that
+	// make root whole again.
+	caps := ""
+	for l := range lines {
+		if c, ok := strings.CutPrefix(l, "CapabilityBoundingSet="); ok {
+			caps = c
+		}
+	}
+	if caps == "" {
+		t.Errorf("postdeck.service has no CapabilityBoundingSet")
+	}
+	for _, never := range []string{"CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_MODULE", "CAP_NET_ADMIN", "CAP_SYS_RAWIO", "CAP_SETPCAP", "CAP_SETFCAP"} {
+		if strings.Contains(caps, never) {
+			t.Errorf("postdeck.service keeps %s", never)
+		}
+	}
+}
+
+// webUnitMust are the lines of postdeck-web.service issue #20 asks for:
+// its own user, no capabilities, a private /tmp, a read-only system, a
+// system call filter, and no sight of the database or Postfix.
+var webUnitMust = []string{
+	"ExecStart=/usr/bin/postdeck web",
+	"User=postdeck-web",
+	"Group=postdeck-web",
+	"CapabilityBoundingSet=",
+	"AmbientCapabilities=",
+	"NoNewPrivileges=yes",
+	"PrivateTmp=yes",
+	"ProtectSystem=strict",
+	"ProtectHome=yes",
+	"SystemCallFilter=@system-service",
+	"InaccessiblePaths=-/var/lib/postdeck -/etc/postfix -/var/spool/postfix -/var/lib/postfix -/etc/default/postdeck",
+	"PartOf=postdeck.service",
+	"Restart=always",
+	"RestartSec=1s",
+}
+
+func checkWebUnit(t *testing.T, unit string) {
+	t.Helper()
+	lines := unitLines(unit)
+	for _, want := range webUnitMust {
+		if !lines[want] {
+			t.Errorf("postdeck-web.service lacks %q", want)
+		}
 	}
 }
 
@@ -125,7 +178,8 @@ func checkScripts(t *testing.T, postinst, prerm, postrm string) {
 			t.Errorf("%s stops Postfix or removes /etc/postfix", name)
 		}
 	}
-	for _, want := range []string{"mkdir -p /var/lib/postdeck", "chmod 0700 /var/lib/postdeck", "mkdir -p /run/postdeck", "[ -d /run/systemd/system ]", "systemctl enable postdeck.service", "systemctl try-restart postdeck.service"} {
+	for _, want := range []string{"mkdir -p /var/lib/postdeck", "chmod 0700 /var/lib/postdeck", "mkdir -p /run/postdeck", "chmod 0711 /run/postdeck", "[ -d /run/systemd/system ]",
+		"systemctl enable postdeck.service postdeck-web.service", "systemctl try-restart postdeck.service postdeck-web.service", "useradd --system --user-group --no-create-home"} {
 		if !strings.Contains(postinst, want) {
 			t.Errorf("postinst lacks %q", want)
 		}
@@ -138,7 +192,7 @@ func checkScripts(t *testing.T, postinst, prerm, postrm string) {
 	if !purge.MatchString(postrm) || strings.Count(postrm, "/var/lib/postdeck") != 1 {
 		t.Errorf("postrm must remove /var/lib/postdeck on purge only:\n%s", postrm)
 	}
-	if !strings.Contains(prerm, "systemctl stop postdeck.service") || !strings.Contains(prerm, `postconf -e "content_filter ="`) {
+	if !strings.Contains(prerm, "systemctl stop postdeck-web.service postdeck.service") || !strings.Contains(prerm, `postconf -e "content_filter ="`) {
 		t.Errorf("prerm must stop postdeck and take the MPA out of content_filter:\n%s", prerm)
 	}
 }
@@ -169,7 +223,7 @@ func TestPackages(t *testing.T) {
 				t.Errorf("the package ships %s: the database, runtime and Postfix directories are not its files", path)
 			}
 		}
-		want := map[string]string{"/lib/systemd/system/postdeck.service": "-rw-r--r--"}
+		want := map[string]string{"/lib/systemd/system/postdeck.service": "-rw-r--r--", "/lib/systemd/system/postdeck-web.service": "-rw-r--r--"}
 		for p, m := range wantFiles {
 			want[p] = m
 		}
@@ -204,6 +258,11 @@ func TestPackages(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkUnit(t, string(unit))
+		webUnit, err := os.ReadFile(filepath.Join(data, "lib/systemd/system/postdeck-web.service"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkWebUnit(t, string(webUnit))
 		def, err := os.ReadFile(filepath.Join(data, "etc/default/postdeck"))
 		if err != nil {
 			t.Fatal(err)
@@ -257,7 +316,7 @@ func TestPackages(t *testing.T) {
 				}
 			}
 		}
-		want := map[string]string{"/usr/lib/systemd/system/postdeck.service": "-rw-r--r--"}
+		want := map[string]string{"/usr/lib/systemd/system/postdeck.service": "-rw-r--r--", "/usr/lib/systemd/system/postdeck-web.service": "-rw-r--r--"}
 		for p, m := range wantFiles {
 			if p != "/usr/share/doc/postdeck/changelog.gz" {
 				want[p] = m

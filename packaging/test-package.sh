@@ -12,7 +12,16 @@
 #      the tree) imports the existing Postfix at first start and applies it:
 #      `postconf -n` is unchanged, the maps answer as before, the originals are
 #      in the backup directory;
-#   4. `dpkg --purge postdeck` leaves /etc/postfix working (`postfix check`,
+#   4. the split of issue #20: the console's listening socket belongs to the
+#      web process, a process of the package's postdeck-web user without
+#      capabilities; a process with its user, groups and mount namespace
+#      cannot open the database, main.cf or the SASL password map; the
+#      console answers (login page, API login with the one-time password);
+#      SIGKILL of the web process brings the console back within 5 s while
+#      Postfix keeps answering; and `systemd-analyze security --offline=yes`
+#      rates postdeck-web.service at most 2.5 and postdeck.service at most
+#      4.0 (both printed);
+#   5. `dpkg --purge postdeck` leaves /etc/postfix working (`postfix check`,
 #      same `postconf -n`) and Postfix running.
 #
 # The machine's own root is never touched: every command that changes files
@@ -154,6 +163,23 @@ in_tree dpkg -i /tmp/postdeck.deb >"$CACHE/dpkg.log" 2>&1 || { cat "$CACHE/dpkg.
 [ -d "$TREE/run/postdeck" ] || fail "/run/postdeck was not created"
 [ -x "$TREE/usr/bin/postdeck" ] || fail "/usr/bin/postdeck is missing"
 [ "$(in_tree postconf -n)" = "$BEFORE" ] || fail "installing the package changed postconf -n"
+web_uid=$(in_tree getent passwd postdeck-web | cut -d: -f3)
+[ -n "$web_uid" ] && [ "$web_uid" != 0 ] || fail "the package did not create the postdeck-web user"
+web_gid=$(in_tree getent passwd postdeck-web | cut -d: -f4)
+[ "$(stat -c %a "$TREE/run/postdeck")" = 711 ] || fail "/run/postdeck is not mode 0711"
+
+say "systemd-analyze security --offline=yes (issue #20: web <= 2.5, daemon <= 4.0)"
+command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing"
+exposure() { # unit-file
+	systemd-analyze security --offline=yes "$1" 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'
+}
+for pair in "postdeck-web.service:2.5" "postdeck.service:4.0"; do
+	unit=${pair%%:*} limit=${pair##*:}
+	score=$(exposure "$TREE/lib/systemd/system/$unit")
+	[ -n "$score" ] || fail "systemd-analyze security rated nothing for $unit"
+	say "exposure of $unit: $score (at most $limit)"
+	awk -v s="$score" -v l="$limit" 'BEGIN { exit !(s <= l) }' || fail "$unit is rated $score, over $limit"
+done
 
 if [ "${POSTDECK_TEST_IMPORT:-serve}" = cli ]; then
 	say "postdeck import /etc/postfix (CLI, offline)"
@@ -162,9 +188,16 @@ fi
 
 say "postdeck serve in the tree (console 127.0.0.1:$HTTP_PORT, smtpd 127.0.0.1:$SMTP_PORT)"
 LOG=$CACHE/serve.log
-# chroot (not a shell function) so that $! is the pid that execs postdeck;
-# the SPF refresher asks a loopback port where nothing answers.
-chroot "$TREE" /usr/bin/env POSTDECK_LOG_FORMAT=text /usr/bin/postdeck serve \
+# In a mount namespace of its own (unshare, private propagation) the tree
+# is bind-mounted onto itself, so that the chroot's root is a mount point,
+# and gets a /proc as a server has one:
+# the web process hides the private directories with mounts of its own
+# and refuses to where it cannot keep them from propagating. Each step
+# execs the next, so $! is the pid that becomes postdeck serve; nothing
+# mounted here outlives the namespace. The SPF refresher asks a loopback
+# port where nothing answers.
+unshare --mount --propagation private -- /bin/bash -c 'mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && shift && exec chroot "$@"' _ "$TREE" \
+	"$TREE" /usr/bin/env POSTDECK_LOG_FORMAT=text /usr/bin/postdeck serve \
 	--listen "127.0.0.1:$HTTP_PORT" --socket /run/postdeck/ctl.sock \
 	--smtp-listen "127.0.0.1:$SMTP_PORT" --mpa-listen "127.0.0.1:$MPA_PORT" \
 	--reinject-listen "127.0.0.1:$REINJECT_PORT" --resolver "127.0.0.1:$DNS_PORT" >"$LOG" 2>&1 &
@@ -213,6 +246,82 @@ banner=
 read -r -t 10 banner <&3 || true
 exec 3<&- 3>&-
 case "$banner" in "220 mx.gw.example.test ESMTP"*) ;; *) fail "smtpd banner: $banner" ;; esac
+
+say "the web process: its listener, its user, what it cannot open"
+# listeners PORT: the pids holding the IPv4 socket that listens on PORT
+# (its inode from /proc/net/tcp, then every /proc/PID/fd).
+listeners() {
+	local hex inode pid fd
+	hex=$(printf ':%04X' "$1")
+	inode=$(awk -v h="$hex" '$4 == "0A" && substr($2, length($2) - 4) == h { print $10 }' /proc/net/tcp | head -n1)
+	[ -n "$inode" ] || return 0
+	for fd in /proc/[0-9]*/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ] || continue
+		pid=${fd#/proc/}
+		echo "${pid%%/*}"
+	done | sort -u
+}
+WEB_PID=$(listeners "$HTTP_PORT")
+[ -n "$WEB_PID" ] || fail "nothing listens on the console's port $HTTP_PORT"
+[ "$(printf '%s\n' "$WEB_PID" | wc -l)" -eq 1 ] || fail "several processes hold the console's socket: $WEB_PID"
+[ "$WEB_PID" != "$SERVE_PID" ] || fail "the daemon itself holds the console's listening socket"
+status() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ +/, ""); print }' "/proc/$1/status"; }
+say "console 127.0.0.1:$HTTP_PORT is held by pid $WEB_PID: Uid $(status "$WEB_PID" Uid | cut -f1), CapEff $(status "$WEB_PID" CapEff), CapBnd $(status "$WEB_PID" CapBnd), NoNewPrivs $(status "$WEB_PID" NoNewPrivs)"
+[ "$(status "$WEB_PID" Uid | awk '{print $1}')" = "$web_uid" ] || fail "the console's listener is not a process of postdeck-web (uid $web_uid)"
+[ "$(status "$WEB_PID" Gid | awk '{print $1}')" = "$web_gid" ] || fail "the web process's group is not postdeck-web's"
+[ "$(status "$WEB_PID" CapEff)" = 0000000000000000 ] && [ "$(status "$WEB_PID" CapBnd)" = 0000000000000000 ] || fail "the web process has capabilities"
+[ "$(status "$WEB_PID" NoNewPrivs)" = 1 ] || fail "the web process lacks no_new_privs"
+# as_web CMD...: run CMD with the web process's user and group, no other
+# groups, in its mount namespace and root (the tree).
+as_web() { nsenter --target "$WEB_PID" --mount --root -- setpriv --reuid "$web_uid" --regid "$web_gid" --clear-groups --no-new-privs -- "$@"; }
+as_web cat /etc/hostname >/dev/null 2>&1 || fail "the probe as the web user cannot even read /etc/hostname"
+sasl=/etc/postfix/maps.d/hash.smtp-sasl-password_maps.map
+for f in /var/lib/postdeck/postdeck.db /etc/postfix/main.cf "$sasl"; do
+	[ -e "$TREE$f" ] || fail "$f does not exist: nothing to probe"
+	if out=$(as_web cat "$f" 2>&1 >/dev/null); then
+		fail "the web user opened $f"
+	fi
+	case "$out" in *"Permission denied"*) say "as the web process: $f: $out" ;; *) fail "opening $f as the web user: $out" ;; esac
+done
+
+# http_req METHOD PATH [BODY]: one HTTP/1.0 request to the console (bash's
+# /dev/tcp; no curl in the tree or needed on the host); prints the answer.
+http_req() {
+	local body=${3:-}
+	exec 4<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || return 1
+	printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' "$1" "$2" "${#body}" "$body" >&4
+	timeout 30 cat <&4
+	exec 4<&- 4>&-
+}
+http_req GET /login | head -n1 | grep -q '^HTTP/1.[01] 200' || fail "GET /login through the web process is not 200"
+once=$(sed -n 's/.*one-time password.*password=\([^ ]*\).*/\1/p' "$LOG" | head -n1)
+[ -n "$once" ] || fail "no one-time password in the log"
+http_req POST /api/v1/login "{\"username\":\"admin\",\"password\":\"$once\"}" | grep -q '"csrf_token"' ||
+	fail "the API login with the one-time password failed through the web process"
+say "the console answers through the web process (login page, API login)"
+
+say "SIGKILL of the web process: Postfix keeps answering, the console is back within 5 s"
+kill -KILL "$WEB_PID"
+killed=$(date +%s%N)
+back=
+for _ in $(seq 1 100); do
+	if http_req GET /healthz 2>/dev/null | tail -n1 | grep -q '^ok'; then
+		back=$((($(date +%s%N) - killed) / 1000000))
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$back" ] || fail "the console did not come back after the web process was killed"
+[ "$back" -le 5000 ] || fail "the console came back after $back ms, more than 5 s"
+say "console back after $back ms"
+NEW_WEB=$(listeners "$HTTP_PORT")
+[ -n "$NEW_WEB" ] && [ "$NEW_WEB" != "$WEB_PID" ] || fail "no new web process holds the console's port"
+[ "$(status "$NEW_WEB" Uid | awk '{print $1}')" = "$web_uid" ] || fail "the restarted web process is not postdeck-web's"
+exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || fail "smtpd stopped accepting connections"
+banner=
+read -r -t 10 banner <&3 || true
+exec 3<&- 3>&-
+case "$banner" in "220 "*) ;; *) fail "smtpd banner after the web process was killed: $banner" ;; esac
 
 say "stopping postdeck (Postfix keeps running)"
 [ "$(readlink "/proc/$SERVE_PID/exe")" = "$TREE/usr/bin/postdeck" ] || fail "pid $SERVE_PID is not the tree's postdeck"

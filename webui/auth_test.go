@@ -22,6 +22,7 @@ import (
 	"postdeck/admin"
 	"postdeck/panics"
 	"postdeck/store"
+	"postdeck/webproxy"
 )
 
 // TestAuthHardening is issue #13's findings 8 to 13 against one stack (a
@@ -550,7 +551,10 @@ func testMetricsLabels(t *testing.T, st *stack) {
 	const total, workers = 10000, 8
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	failures, known := 0, 0 // known: requests with a method fiber routes (others get 400 before any handler)
+	// known: requests with a method fiber routes (others get 400 before
+	// any handler) and that the web process forwards (it answers 405 to
+	// OPTIONS, PATCH, TRACE and the like itself).
+	failures, known := 0, 0
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -573,7 +577,7 @@ func testMetricsLabels(t *testing.T, st *stack) {
 				if err != nil {
 					continue
 				}
-				if methodLabels[method] {
+				if methodLabels[method] && webproxy.AllowedMethod(method) {
 					mu.Lock()
 					known++
 					mu.Unlock()
@@ -637,7 +641,7 @@ func testMetricsLabels(t *testing.T, st *stack) {
 	if !seen[`postdeck_http_requests_total{code="404",method="GET",route="unmatched"} `] {
 		t.Errorf("no unmatched GET series: the flood did not reach the router's miss")
 	}
-	if sum < float64(known) || known < total/2 || len(seen) > 500 {
+	if sum < float64(known) || known < total/4 || len(seen) > 500 {
 		t.Errorf("series: %d, requests counted %v, of %d sent with a known method", len(seen), sum, known)
 	}
 }

@@ -137,6 +137,11 @@ func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
+	// A flash message is the answer to one action. One still shown from
+	// the previous step would satisfy this step's wait for its own before
+	// its request is answered (then the next step races the page load):
+	// remove it first. A page that is loading has none to remove.
+	_ = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("flash")?.remove()`))
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.shot("failed-" + step)
 		b.t.Fatalf("%s: %v", step, err)
@@ -162,15 +167,6 @@ func (b *browser) open(url string) {
 		b.shot("failed-open")
 		b.t.Fatalf("open %s: %v", url, err)
 	}
-}
-
-// dropFlash removes the page's flash message, so that a following wait
-// for a flash sees the next page's, not this one's.
-func dropFlash() chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(function(){var f=document.getElementById("flash");if(f){f.remove();}return true;})()`)(ctx, t)
-		return err
-	})
 }
 
 // text returns the text of the first element matching the CSS selector.

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"postdeck/webproxy"
 )
 
 // maxForwardedHops bounds how many X-Forwarded-For entries are read.
@@ -44,21 +46,45 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// clientAddr is the client's address for login limits, logs and the
-// audit log: the TCP peer's, or, when the peer is a trusted proxy, the
-// nearest address in X-Forwarded-For that is not a trusted proxy (read
-// from the right, so that what a client writes itself at the left is
-// never believed). The unix socket's peer is "local".
-func (s *Server) clientAddr(c *fiber.Ctx) string {
-	tcp, ok := c.Context().RemoteAddr().(*net.TCPAddr)
-	if !ok {
-		return "local"
+// localPeer holds the TCP peer's address the web process sent
+// (webproxy.PeerHeader), on the web socket's requests only.
+const localPeer = "web-peer"
+
+// webPeer reads the web process's PeerHeader on the web socket: the
+// network peer's address, which the web process sets on every request
+// (dropping whatever a client sent under that name). A request without a
+// valid one counts as from "unknown".
+func (s *Server) webPeer(c *fiber.Ctx) error {
+	a, err := netip.ParseAddr(c.Get(webproxy.PeerHeader))
+	if err != nil {
+		a = netip.Addr{}
 	}
-	peer, ok := netip.AddrFromSlice(tcp.IP)
-	if !ok {
+	c.Locals(localPeer, a.Unmap())
+	return c.Next()
+}
+
+// clientAddr is the client's address for login limits, logs and the
+// audit log: the TCP peer's (as the web process saw it, behind the web
+// socket), or, when the peer is a trusted proxy, the nearest address in
+// X-Forwarded-For that is not a trusted proxy (read from the right, so
+// that what a client writes itself at the left is never believed). The
+// CLI socket's peer is "local".
+func (s *Server) clientAddr(c *fiber.Ctx) string {
+	peer, isWeb := c.Locals(localPeer).(netip.Addr)
+	if isWeb && !peer.IsValid() {
 		return "unknown"
 	}
-	peer = peer.Unmap()
+	if !isWeb {
+		tcp, ok := c.Context().RemoteAddr().(*net.TCPAddr)
+		if !ok {
+			return "local"
+		}
+		a, ok := netip.AddrFromSlice(tcp.IP)
+		if !ok {
+			return "unknown"
+		}
+		peer = a.Unmap()
+	}
 	if !s.trustedProxy(peer) {
 		return peer.String()
 	}

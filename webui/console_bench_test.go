@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -72,6 +73,44 @@ func BenchmarkConsole(b *testing.B) {
 			b.FailNow()
 		}
 	}
+	// Issue #20: what the split costs. Every request above went through
+	// the web process; here the same pages are also asked of the daemon's
+	// web socket directly, by as many clients, in alternating rounds (the
+	// machine's load varies), and the medians of the rounds compared.
+	b.Run("split", func(b *testing.B) {
+		direct := make([]*benchClient, benchClients)
+		var wg sync.WaitGroup
+		for i := range direct {
+			wg.Go(func() { direct[i] = d.loginClientDirect(b) })
+		}
+		wg.Wait()
+		for _, c := range direct {
+			if c == nil {
+				b.FailNow()
+			}
+		}
+		for _, page := range []struct{ name, path string }{{"healthz", "/healthz"}, {"dashboard", "/"}, {"settings", "/mta/settings"}} {
+			var web, sock []time.Duration
+			for range splitRounds {
+				web = append(web, loadP99(b, clients, page.path))
+				sock = append(sock, loadP99(b, direct, page.path))
+			}
+			pw, ps := median(web), median(sock)
+			ratio := float64(pw) / float64(ps)
+			verdict := "PASS"
+			if page.name == "healthz" {
+				verdict = "INFO" // no work behind it: the hop is all there is
+			} else if ratio > splitP99Ratio {
+				verdict = "FAIL"
+				b.Errorf("%s p99 through the web process %v, %.2fx of the daemon's socket %v (target %.1fx)", page.path, pw, ratio, ps, splitP99Ratio)
+			}
+			line := fmt.Sprintf("BENCH console split %s p99 at %d clients: %.2f ms through the web process (baseline the daemon's socket directly %.2f ms) ratio %.2f target %.2f %s",
+				page.name, benchClients, ms(pw), ms(ps), ratio, splitP99Ratio, verdict)
+			b.Log(line)
+			fmt.Println(line)
+		}
+	})
+
 	baseline := loadP99(b, clients, "/healthz")
 	for _, page := range []struct{ name, path string }{{"dashboard", "/"}, {"settings", "/mta/settings"}} {
 		b.Run(page.name, func(b *testing.B) {
@@ -87,6 +126,20 @@ func BenchmarkConsole(b *testing.B) {
 			fmt.Println(line)
 		})
 	}
+}
+
+// Issue #20's target for the split: a console page's p99 through the web
+// process within 1.3x of the same page from the daemon's socket directly,
+// the median of splitRounds alternating rounds each.
+const (
+	splitP99Ratio = 1.3
+	splitRounds   = 3
+)
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -133,10 +186,11 @@ func loadP99(b *testing.B, clients []*benchClient, path string) time.Duration {
 
 // daemon is a running `postdeck serve` built from this tree.
 type daemon struct {
-	cmd      *exec.Cmd
-	base     string
-	password string // the first administrator's one-time password
-	readyRSS float64
+	cmd       *exec.Cmd
+	base      string
+	webSocket string // the daemon's socket for the web process
+	password  string // the first administrator's one-time password
+	readyRSS  float64
 }
 
 // startDaemon builds cmd/postdeck into a temp dir and starts it with a
@@ -169,7 +223,7 @@ func startDaemon(b *testing.B) *daemon {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, base: "http://" + listen}
+	d := &daemon{cmd: cmd, base: "http://" + listen, webSocket: filepath.Join(dir, "web.sock")}
 	b.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
@@ -284,15 +338,29 @@ type benchClient struct {
 }
 
 func (d *daemon) loginClient(b *testing.B) *benchClient {
+	return d.loginClientAt(b, d.base, &http.Transport{MaxIdleConnsPerHost: 4})
+}
+
+// loginClientDirect is a logged-in client of the daemon's web socket
+// itself, past the web process: the baseline of the split's cost.
+func (d *daemon) loginClientDirect(b *testing.B) *benchClient {
+	return d.loginClientAt(b, "http://postdeck", &http.Transport{MaxIdleConnsPerHost: 4,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var dl net.Dialer
+			return dl.DialContext(ctx, "unix", d.webSocket)
+		}})
+}
+
+func (d *daemon) loginClientAt(b *testing.B, base string, tr *http.Transport) *benchClient {
 	jar, _ := cookiejar.New(nil)
-	c := &benchClient{base: d.base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		Transport:     &http.Transport{MaxIdleConnsPerHost: 4},
+	c := &benchClient{base: base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 	body, _ := json.Marshal(loginRequest{Username: "admin", Password: d.password})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", d.base+"/api/v1/login", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/login", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -8,14 +8,18 @@
 // are the api_*.go files, pages are page_*.go. The API is documented in
 // docs/api.md.
 //
-// Two listeners share the handlers: the TCP listener (console and API;
-// session cookie with CSRF token, or bearer token) and the root-only unix
-// socket the CLI uses (trusted, no login). Callers are found in auth.go
+// Listeners share the handlers: the web socket (ServeWeb), where the
+// unprivileged web process (package webproxy) forwards the network's
+// requests (console and API; session cookie with CSRF token, or bearer
+// token, all checked here; the client's address from webproxy.PeerHeader,
+// believed on this listener only); the root-only unix socket the CLI uses
+// (trusted, no login); and, in tests, a plain TCP listener. Callers are found in auth.go
 // (Authorization: Bearer; other schemes are ignored) and session.go; a
 // user who logged in with a one-time password may only open the password
 // page (page_password.go). Logins are limited per client address and user
-// name (login_limit.go); the client's address is the peer's or, behind a
-// --trusted-proxies proxy, X-Forwarded-For's (client_addr.go).
+// name (login_limit.go); the client's address is the peer's (as the web
+// process saw it) or, behind a --trusted-proxies proxy, X-Forwarded-For's
+// (client_addr.go).
 //
 // fiber runs with Immutable set, so no string from a request aliases
 // fasthttp's reused buffers; []byte views (c.Body(), PostArgs().Peek) are

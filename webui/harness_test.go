@@ -23,6 +23,7 @@ import (
 	"postdeck/postfix/postfixtest"
 	"postdeck/queue"
 	"postdeck/store"
+	"postdeck/webproxy"
 )
 
 // stack is the daemon's parts wired as in cmd/postdeck, with a private
@@ -154,6 +155,9 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	if err := refresher.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// The console is served as postdeck serve does it: the network's
+	// requests reach a web process (package webproxy, here in the test's
+	// process) that forwards them to the daemon's web socket.
 	srv := New(Config{}, Deps{Admin: ops, Log: log})
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -164,11 +168,19 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = srv.Serve(tcp, false) }()
+	webPath := filepath.Join(base, "web.sock")
+	webSock, err := net.Listen("unix", webPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := webproxy.New(webproxy.Config{Socket: webPath, Log: log})
+	go func() { _ = srv.ServeWeb(webSock) }()
 	go func() { _ = srv.Serve(sock, true) }()
+	go func() { _ = proxy.Serve(tcp) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		_ = proxy.Shutdown(ctx)
 		_ = srv.Shutdown(ctx)
 	})
 	st := &stack{db: db, mgr: mgr, mpa: mpaSrv, admin: ops, queue: q, srv: srv, base: "http://" + tcp.Addr().String(), socket: sockPath, inst: inst, smtp: inst.SMTPListen, relay: relay, relayPort: relayPort}

@@ -60,10 +60,44 @@ func New(cfg Config, deps Deps) *Server {
 	return s
 }
 
+// listenerKind is what a listener serves and whom it trusts.
+type listenerKind int
+
+const (
+	// kindTCP is the console on a network listener: every caller logs in
+	// (tests; the daemon itself no longer listens on TCP).
+	kindTCP listenerKind = iota
+	// kindSocket is the CLI's root-only unix socket: requests act as the
+	// root administrator without login.
+	kindSocket
+	// kindWeb is the socket the unprivileged web process forwards the
+	// network's requests to (package webproxy): every caller logs in as
+	// on TCP; the client's address is the one the web process puts in
+	// webproxy.PeerHeader.
+	kindWeb
+)
+
 // Serve answers on ln until Shutdown. trusted is for the root-only unix
 // socket: requests there act as the root administrator without login.
 func (s *Server) Serve(ln net.Listener, trusted bool) error {
-	app := s.newApp(trusted)
+	kind := kindTCP
+	if trusted {
+		kind = kindSocket
+	}
+	return s.serve(ln, kind)
+}
+
+// ServeWeb answers the web process (postdeck web) on ln, a unix socket
+// only it may connect to, until Shutdown. The requests are the network's,
+// re-serialized: they are authenticated exactly as on a TCP listener, and
+// the client's address is taken from webproxy.PeerHeader, which only this
+// listener believes.
+func (s *Server) ServeWeb(ln net.Listener) error {
+	return s.serve(ln, kindWeb)
+}
+
+func (s *Server) serve(ln net.Listener, kind listenerKind) error {
+	app := s.newApp(kind)
 	s.mu.Lock()
 	s.apps = append(s.apps, app)
 	s.mu.Unlock()
@@ -86,10 +120,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *Server) newApp(trusted bool) *fiber.App {
+func (s *Server) newApp(kind listenerKind) *fiber.App {
 	// The root-only socket takes restores of large databases; the network
 	// listener does not need more than a big map or test mail.
 	bodyLimit := 32 << 20
+	trusted := kind == kindSocket
 	if trusted {
 		bodyLimit = 1 << 30
 	}
@@ -115,6 +150,9 @@ func (s *Server) newApp(trusted bool) *fiber.App {
 			return c.Next()
 		})
 	} else {
+		if kind == kindWeb {
+			app.Use(s.webPeer)
+		}
 		app.Use(s.securityHeaders)
 		app.Use(s.authenticate)
 	}

@@ -67,6 +67,20 @@ var mutants = []mutant{
 		new:  "if false && id.Via == ViaSession && !safeMethod(c.Method()) && !s.validCSRF(c) {",
 		pkg:  "./webui", run: "^TestConsole$/^crawler$",
 	},
+	{
+		name: "pass the network's X-Postdeck-* headers to the daemon",
+		file: "webproxy/proxy.go",
+		old:  "\t\tif strings.HasPrefix(k, headerPrefix) {\n\t\t\tdelete(hdr, k)",
+		new:  "\t\tif false && strings.HasPrefix(k, headerPrefix) {\n\t\t\tdelete(hdr, k)",
+		pkg:  "./webproxy", run: "^TestForwardsCanonicalRequest$",
+	},
+	{
+		name: "forward without the client's address",
+		file: "webproxy/proxy.go",
+		old:  "\treq.Header.Set(PeerHeader, peerAddr(r.RemoteAddr))\n",
+		new:  "\n",
+		pkg:  "./webproxy", run: "^TestForwardsCanonicalRequest$",
+	},
 }
 
 func main() {

@@ -14,7 +14,9 @@ const usage = `usage: postdeck COMMAND [flags]
 daemon:
   serve [--data DIR] [--postfix-config DIR] [--private-postfix] [--listen ADDR]
         [--socket PATH] [--smtp-listen ADDR] [--mpa-listen ADDR] [--reinject-listen ADDR]
-        [--trusted-proxies CIDR,...] ...
+        [--trusted-proxies CIDR,...] [--web-user USER] [--web-socket PATH] [--web-unit] ...
+  web [--listen ADDR] [--web-socket PATH]   (the unprivileged console listener; serve
+        starts it unless --web-unit)
 
 clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   status
@@ -54,6 +56,8 @@ func main() {
 	switch cmd {
 	case "serve":
 		err = serve(args)
+	case "web":
+		err = cmdWeb(args)
 	case "import":
 		err = cmdImport(args)
 	case "status":

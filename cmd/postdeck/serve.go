@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,6 +51,9 @@ type serveFlags struct {
 	// mpaListenSet and reinjectListenSet: the flag (or its environment
 	// variable) was given, so it wins over the addresses an import chose.
 	mpaListenSet, reinjectListenSet bool
+	webSocket                       string
+	webUser                         string
+	webUnit                         bool
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -62,6 +64,9 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.BoolVar(&f.private, "private-postfix", false, "create and run a private Postfix instance in --postfix-config (queue and data beside it)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "console and API listen address")
 	fs.StringVar(&f.socket, "socket", "/run/postdeck/ctl.sock", "unix socket for the CLI (root only)")
+	fs.StringVar(&f.webSocket, "web-socket", "", "unix socket the web process forwards the console's requests to, 0660 root and the web user's group (default: web.sock beside --socket)")
+	fs.StringVar(&f.webUser, "web-user", defaultWebUser, "the user the web process runs as when the daemon runs as root (nobody when it does not exist)")
+	fs.BoolVar(&f.webUnit, "web-unit", false, "the web process runs as its own service (postdeck-web.service): do not start it")
 	fs.StringVar(&f.smtpListen, "smtp-listen", "", "where Postfix's smtpd listens (default :25, or 127.0.0.1:2525 with --private-postfix)")
 	fs.StringVar(&f.mpaListen, "mpa-listen", mpa.DefaultListen, "the MPA content filter's address")
 	fs.StringVar(&f.reinjectListen, "reinject-listen", mpa.DefaultReinjectAddr, "Postfix's reinjection listener for the MPA")
@@ -125,6 +130,21 @@ func parseServeFlags(args []string) (serveFlags, error) {
 			return f, err
 		}
 		f.tableDirs = append(f.tableDirs, d)
+	}
+	if f.webSocket == "" {
+		f.webSocket = filepath.Join(filepath.Dir(f.socket), "web.sock")
+	}
+	if f.webSocket, err = filepath.Abs(f.webSocket); err != nil {
+		return f, err
+	}
+	private := append([]string{f.data, f.postfixConfig}, f.tableDirs...)
+	if f.private {
+		private = append(private, filepath.Dir(f.postfixConfig))
+	}
+	for _, private := range private {
+		if rel, err := filepath.Rel(private, f.webSocket); err == nil && !strings.HasPrefix(rel, "..") {
+			return f, fmt.Errorf("--web-socket %s is inside %s, which the web process must not see", f.webSocket, private)
+		}
 	}
 	return f, nil
 }
@@ -288,23 +308,68 @@ func serve(args []string) error {
 		return err
 	}
 	web := webui.New(webui.Config{MetricsPublic: f.metricsPublic, Secure: tlsConf != nil, TrustedProxies: f.trustedProxies}, webui.Deps{Admin: ops, Log: log})
-	tcp, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.listen, err)
-	}
-	scheme := "http"
-	if tlsConf != nil {
-		tcp, scheme = tls.NewListener(tcp, tlsConf), "https"
-	}
 	sock, err := listenSocket(f.socket)
 	if err != nil {
-		_ = tcp.Close()
+		return err
+	}
+	// The console's network listener is the web process's (postdeck web,
+	// package webproxy), an unprivileged process: the daemon answers it
+	// on the web socket only.
+	webID, err := resolveWebUser(f.webUser, log)
+	if err != nil {
+		_ = sock.Close()
+		return err
+	}
+	if err := writeWebTLS(f.webSocket, tlsConf, webID); err != nil {
+		_ = sock.Close()
+		return err
+	}
+	wsock, err := listenWebSocket(f.webSocket, webID)
+	if err != nil {
+		_ = sock.Close()
 		return err
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- web.Serve(tcp, false) }()
 	go func() { errc <- web.Serve(sock, true) }()
-	log.Info("postdeck is ready", "console", scheme+"://"+tcp.Addr().String()+"/", "socket", f.socket)
+	go func() { errc <- web.ServeWeb(wsock) }()
+	webCtx, stopWeb := context.WithCancel(ctx)
+	defer stopWeb()
+	var sup *webSupervisor
+	if f.webUnit {
+		log.Info("postdeck is ready", "console", "postdeck-web.service", "web_socket", f.webSocket, "socket", f.socket)
+	} else {
+		// What the web process must not see, even where file modes
+		// would let it (main.cf is world-readable by Postfix's design).
+		hide := []string{f.data, f.postfixConfig, "/var/spool/postfix", "/var/lib/postfix"}
+		if f.private {
+			hide = []string{f.data, f.postfixConfig, inst.BaseDir}
+		}
+		hide = append(hide, f.tableDirs...) // Postfix's tables outside its directory
+		sup = newWebSupervisor(webID, f.listen, []string{"--web-socket", f.webSocket,
+			"--log-format", f.logFormat, "--log-level", f.logLevel}, hide, log)
+		go sup.run(webCtx)
+		select {
+		case addr := <-sup.ready:
+			log.Info("postdeck is ready", "console", addr, "web_user", webID.name, "socket", f.socket)
+			go func() { // later starts: a web process that was killed is back
+				for {
+					select {
+					case <-webCtx.Done():
+						return
+					case addr := <-sup.ready:
+						log.Info("web process started again", "console", addr)
+					}
+				}
+			}()
+		case <-ctx.Done(): // stopped while starting: shut down below
+		case <-sup.exited:
+			return fmt.Errorf("the web process did not start (its log lines are above): %w", sup.firstErr)
+		case <-time.After(60 * time.Second):
+			stopWeb()
+			<-sup.exited
+			return errors.New("the web process did not start within 60 s (see its log lines above)")
+		}
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -330,12 +395,17 @@ loop:
 	// SIGTERM: stop accepting requests, finish MPA sessions, stop jobs, then
 	// stop a private Postfix; the store closes last (deferred above).
 	log.Info("shutting down")
+	stopWeb()
+	if sup != nil {
+		<-sup.exited
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := web.Shutdown(sctx); err != nil {
 		log.Error("stop web listeners", "err", err)
 	}
 	_ = os.Remove(f.socket)
+	_ = os.Remove(f.webSocket)
 	stops.run(log)
 	return serveErr
 }
@@ -388,10 +458,12 @@ func tuneGC() {
 	}
 }
 
-// listenSocket opens the CLI's unix socket, mode 0600 in a 0700 directory,
-// replacing a stale socket file but never a live one.
+// listenSocket opens the CLI's unix socket, mode 0600, replacing a stale
+// socket file but never a live one. A directory it creates is 0711: the
+// web process (another user) must reach web.sock beside it; the CLI's
+// socket is protected by its own mode.
 func listenSocket(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}
 	if _, err := os.Stat(path); err == nil {

@@ -56,6 +56,12 @@ func buildBinary(t *testing.T) string {
 
 func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
 	t.Helper()
+	return startDaemonWith(t, bin, base, smtpPort)
+}
+
+// startDaemonWith starts serve with extra flags.
+func startDaemonWith(t *testing.T, bin, base string, smtpPort int, extra ...string) *daemon {
+	t.Helper()
 	d := &daemon{out: &syncBuffer{}, socket: filepath.Join(base, "run", "ctl.sock"), etc: filepath.Join(base, "postfix", "etc")}
 	d.cmd = exec.Command(bin, "serve", "--private-postfix", "--data", filepath.Join(base, "data"),
 		"--postfix-config", d.etc, "--listen", "127.0.0.1:0", "--socket", d.socket,
@@ -64,6 +70,7 @@ func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
 		"--reinject-listen", "127.0.0.1:"+strconv.Itoa(postfixtest.FreePort(t)),
 		// Tests send traffic to loopback only: a closed local port as DNS.
 		"--resolver", "127.0.0.1:"+strconv.Itoa(postfixtest.FreePort(t)))
+	d.cmd.Args = append(d.cmd.Args, extra...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -72,9 +79,11 @@ func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
 		d.stop(t)
 		postfixtest.StopByPidFile(t, filepath.Join(base, "postfix", "spool"))
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	// Ready once the web process listens too (serve logs the console's
+	// address then).
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if _, err := os.Stat(d.socket); err == nil {
+		if strings.Contains(d.out.String(), "postdeck is ready") {
 			return d
 		}
 		if time.Now().After(deadline) {

@@ -1,8 +1,9 @@
 #!/bin/sh
 # postdeck postinstall (deb: postinst configure [old-version]; rpm: %post 1|2).
-# Creates the data and runtime directories without touching an existing
-# database, then enables and starts (or, on upgrade, restarts) the service
-# when systemd runs. Postfix is left as it is: postdeck imports its
+# Creates the system user of the web process (postdeck-web: no login, no
+# home, its own group), the data and runtime directories without touching
+# an existing database, then enables and starts (or, on upgrade, restarts)
+# the daemon and the web process when systemd runs. Postfix is left as it is: postdeck imports its
 # configuration at first start.
 set -e
 
@@ -14,22 +15,33 @@ abort-upgrade | abort-remove | abort-deconfigure) exit 0 ;;
 *) exit 0 ;;
 esac
 
+# The web process's user: it parses HTTP from the network and may read
+# nothing of postdeck's or Postfix's (see postdeck-web.service).
+if ! getent passwd postdeck-web >/dev/null 2>&1; then
+	nologin=/usr/sbin/nologin
+	[ -x "$nologin" ] || nologin=/sbin/nologin
+	useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell "$nologin" --comment "postdeck web console" postdeck-web
+fi
+
 # Never recreated or emptied: an existing postdeck.db stays as it is.
 if [ ! -d /var/lib/postdeck ]; then
 	mkdir -p /var/lib/postdeck
 fi
 chown root:root /var/lib/postdeck
 chmod 0700 /var/lib/postdeck
+# 0711: the web user reaches web.sock (0660 root:postdeck-web), never the
+# CLI's ctl.sock (0600 root).
 mkdir -p /run/postdeck
-chmod 0700 /run/postdeck
+chmod 0711 /run/postdeck
 
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 	systemctl daemon-reload >/dev/null 2>&1 || true
 	if [ -z "$upgrade" ]; then
-		systemctl enable postdeck.service >/dev/null 2>&1 || true
-		systemctl start postdeck.service || echo "postdeck: could not start postdeck.service; see journalctl -u postdeck" >&2
+		systemctl enable postdeck.service postdeck-web.service >/dev/null 2>&1 || true
+		systemctl start postdeck.service postdeck-web.service || echo "postdeck: could not start postdeck.service; see journalctl -u postdeck -u postdeck-web" >&2
 	else
-		systemctl try-restart postdeck.service || true
+		systemctl try-restart postdeck.service postdeck-web.service || true
 	fi
 fi
 if [ -z "$upgrade" ]; then

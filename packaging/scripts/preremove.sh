@@ -12,8 +12,8 @@ remove | deconfigure | 0) ;;
 esac
 
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-	systemctl stop postdeck.service >/dev/null 2>&1 || true
-	systemctl disable postdeck.service >/dev/null 2>&1 || true
+	systemctl stop postdeck-web.service postdeck.service >/dev/null 2>&1 || true
+	systemctl disable postdeck-web.service postdeck.service >/dev/null 2>&1 || true
 fi
 
 # Postfix hands every message to the MPA (content_filter = mpa:[...]:port).

@@ -1,0 +1,388 @@
+package webproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// PeerHeader carries the TCP peer's address from the web process to the
+// daemon. The daemon reads it only from requests on its web socket; the
+// web process drops any X-Postdeck-* header a client sends.
+const PeerHeader = "X-Postdeck-Peer"
+
+// headerPrefix is the web process's header namespace: nothing of it comes
+// from the network.
+const headerPrefix = "X-Postdeck-"
+
+// Limits bound what one client can make the web process hold. Every field
+// has a default (DefaultLimits); a zero field means the default.
+type Limits struct {
+	// MaxHeaderBytes bounds the request line and headers together.
+	MaxHeaderBytes int
+	// MaxTargetBytes bounds the request target (path and query).
+	MaxTargetBytes int
+	// MaxBodyBytes bounds a request body; more is a 413. The console's
+	// largest legitimate bodies are a 100,000-line map and a restore
+	// through the browser.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout is how long a client may take to send the
+	// request line and headers; ReadTimeout the whole request.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	// WriteTimeout bounds the answer, including the daemon's work (an
+	// apply, an SPF refresh, a backup download).
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection without requests.
+	IdleTimeout time.Duration
+	// MaxConns bounds open client connections: further ones wait in the
+	// kernel's accept queue.
+	MaxConns int
+	// MaxInFlight bounds requests being forwarded at once (and so the
+	// request bodies held in memory): further ones get a 503.
+	MaxInFlight int
+	// UpstreamTimeout bounds the wait for the daemon's answer headers.
+	UpstreamTimeout time.Duration
+}
+
+// DefaultLimits are the web process's limits unless a test sets others.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxHeaderBytes:    64 << 10,
+		MaxTargetBytes:    8 << 10,
+		MaxBodyBytes:      32 << 20,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      150 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxConns:          1024,
+		MaxInFlight:       256,
+		UpstreamTimeout:   140 * time.Second,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if l.MaxTargetBytes <= 0 {
+		l.MaxTargetBytes = d.MaxTargetBytes
+	}
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if l.ReadHeaderTimeout <= 0 {
+		l.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if l.ReadTimeout <= 0 {
+		l.ReadTimeout = d.ReadTimeout
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = d.WriteTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = d.IdleTimeout
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = d.MaxConns
+	}
+	if l.MaxInFlight <= 0 {
+		l.MaxInFlight = d.MaxInFlight
+	}
+	if l.UpstreamTimeout <= 0 {
+		l.UpstreamTimeout = d.UpstreamTimeout
+	}
+	return l
+}
+
+// Config is what the web process needs: where the daemon listens, the
+// console's TLS (nil: plain HTTP), limits and a logger.
+type Config struct {
+	Socket string
+	TLS    *tls.Config
+	Limits Limits
+	Log    *slog.Logger
+}
+
+// Proxy forwards the console's requests to the daemon.
+type Proxy struct {
+	cfg      Config
+	lim      Limits
+	log      *slog.Logger
+	client   *fasthttp.HostClient
+	inFlight chan struct{}
+
+	mu      sync.Mutex
+	servers []*http.Server
+}
+
+// New returns a Proxy; Serve starts listeners.
+func New(cfg Config) *Proxy {
+	lim := cfg.Limits.withDefaults()
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	socket := cfg.Socket
+	return &Proxy{
+		cfg: cfg, lim: lim, log: log,
+		inFlight: make(chan struct{}, lim.MaxInFlight),
+		// The daemon's side: fasthttp's client, the cheapest per request
+		// (the web process shares two cores with the daemon and Postfix),
+		// writing each request anew from the fields checked here. Only
+		// idempotent requests are ever retried on a broken connection.
+		client: &fasthttp.HostClient{
+			Addr: "postdeck",
+			Dial: func(string) (net.Conn, error) {
+				return net.DialTimeout("unix", socket, 5*time.Second)
+			},
+			MaxConns:                      lim.MaxInFlight,
+			MaxIdleConnDuration:           90 * time.Second,
+			ReadTimeout:                   lim.UpstreamTimeout,
+			WriteTimeout:                  30 * time.Second,
+			MaxConnWaitTimeout:            lim.UpstreamTimeout,
+			StreamResponseBody:            true,
+			DisablePathNormalizing:        true, // the daemon sees the path the client sent, as on TCP
+			NoDefaultUserAgentHeader:      true,
+			DisableHeaderNamesNormalizing: false,
+		},
+	}
+}
+
+// Serve answers on ln (TCP; wrapped in TLS when configured) until
+// Shutdown.
+func (p *Proxy) Serve(ln net.Listener) error {
+	ln = newLimitListener(ln, p.lim.MaxConns)
+	if p.cfg.TLS != nil {
+		conf := p.cfg.TLS.Clone()
+		conf.NextProtos = []string{"http/1.1"}
+		ln = tls.NewListener(ln, conf)
+	}
+	srv := &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: p.lim.ReadHeaderTimeout,
+		ReadTimeout:       p.lim.ReadTimeout,
+		WriteTimeout:      p.lim.WriteTimeout,
+		IdleTimeout:       p.lim.IdleTimeout,
+		MaxHeaderBytes:    p.lim.MaxHeaderBytes,
+		// HTTP/1.1 only: the smallest parser that serves a browser.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+	p.mu.Lock()
+	p.servers = append(p.servers, srv)
+	p.mu.Unlock()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops every listener, waiting for requests in flight.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	servers := p.servers
+	p.servers = nil
+	p.mu.Unlock()
+	var errs []error
+	for _, s := range servers {
+		errs = append(errs, s.Shutdown(ctx))
+	}
+	p.client.CloseIdleConnections()
+	return errors.Join(errs...)
+}
+
+// allowedMethods are the methods postdeck's routes take (HEAD is GET's).
+var allowedMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodDelete: true,
+}
+
+// AllowedMethod tells whether the web process forwards requests with
+// method m; others get a 405 from the web process itself.
+func AllowedMethod(m string) bool { return allowedMethods[m] }
+
+// hopHeaders are meaningful for one connection only and never forwarded
+// (RFC 9110 section 7.6.1), in either direction.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// ServeHTTP checks one request, forwards it to the daemon re-serialized,
+// and copies the answer back.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case p.inFlight <- struct{}{}:
+		defer func() { <-p.inFlight }()
+	default:
+		p.refuse(w, r, http.StatusServiceUnavailable, "The console is busy; try again in a moment.")
+		return
+	}
+	if !allowedMethods[r.Method] {
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE")
+		p.refuse(w, r, http.StatusMethodNotAllowed, "Method not allowed.")
+		return
+	}
+	if msg := p.badTarget(r); msg != "" {
+		p.refuse(w, r, http.StatusBadRequest, msg)
+		return
+	}
+	if r.ContentLength > p.lim.MaxBodyBytes {
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, "The request body is too large.")
+		return
+	}
+	var body []byte
+	var err error
+	if r.ContentLength != 0 { // -1 (chunked) or a length: read it all
+		body, err = io.ReadAll(io.LimitReader(r.Body, p.lim.MaxBodyBytes+1))
+	}
+	if err != nil {
+		p.refuse(w, r, http.StatusBadRequest, "The request body could not be read.")
+		return
+	}
+	if int64(len(body)) > p.lim.MaxBodyBytes {
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, "The request body is too large.")
+		return
+	}
+	hdr := http.Header{}
+	copyHeaders(hdr, r.Header)
+	for k := range hdr {
+		if strings.HasPrefix(k, headerPrefix) {
+			delete(hdr, k)
+		}
+	}
+	// The body is complete: nothing to expect a 100 Continue for.
+	hdr.Del("Expect")
+	hdr.Del("Content-Length")
+	hdr.Del("Host")
+
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.DisableNormalizing()
+	req.Header.SetMethod(r.Method)
+	req.SetRequestURI(r.RequestURI)
+	req.Header.SetHost(r.Host)
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set(PeerHeader, peerAddr(r.RemoteAddr))
+	if len(body) > 0 || r.Method == http.MethodPost || r.Method == http.MethodPut {
+		req.SetBodyRaw(body)
+	}
+
+	if err := p.client.Do(req, resp); err != nil {
+		if r.Context().Err() == nil {
+			p.log.Warn("web: the daemon did not answer", "err", err, "remote", peerAddr(r.RemoteAddr))
+		}
+		p.refuse(w, r, http.StatusBadGateway, "postdeck's daemon is not answering; try again in a moment.")
+		return
+	}
+	defer func() { _ = resp.CloseBodyStream() }()
+	answer := http.Header{}
+	resp.Header.VisitAll(func(k, v []byte) {
+		answer.Add(string(k), string(v))
+	})
+	copyHeaders(w.Header(), answer)
+	if cl := resp.Header.ContentLength(); cl >= 0 {
+		w.Header().Set("Content-Length", strconv.Itoa(cl))
+	}
+	w.WriteHeader(resp.StatusCode())
+	var err2 error
+	if bs := resp.BodyStream(); bs != nil {
+		_, err2 = io.Copy(w, bs)
+	} else {
+		_, err2 = w.Write(resp.Body())
+	}
+	if err2 != nil && r.Context().Err() == nil {
+		p.log.Debug("web: copy the answer", "err", err2)
+	}
+}
+
+// badTarget returns why the request target is refused, or "".
+func (p *Proxy) badTarget(r *http.Request) string {
+	t := r.RequestURI
+	switch {
+	case len(t) > p.lim.MaxTargetBytes:
+		return "The request target is too long."
+	case t == "" || t[0] != '/' || r.URL.IsAbs() || r.URL.Host != "":
+		return "The request target must be a path."
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c <= ' ' || c >= 0x7f || c == '\\' || c == '#' {
+			return "The request target has a character that is not allowed."
+		}
+	}
+	return ""
+}
+
+// copyHeaders copies header fields but the hop-by-hop ones and those a
+// Connection header names.
+func copyHeaders(dst, src http.Header) {
+	var named []string
+	for _, v := range src.Values("Connection") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				named = append(named, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	for k, vs := range src {
+		dst[k] = append(dst[k][:0:0], vs...)
+	}
+	for _, h := range hopHeaders {
+		dst.Del(h)
+	}
+	for _, h := range named {
+		dst.Del(h)
+	}
+}
+
+// peerAddr is the address of a TCP peer ("192.0.2.1:5678" -> "192.0.2.1"),
+// IPv4-mapped addresses unmapped; "unknown" for anything else.
+func peerAddr(remote string) string {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return "unknown"
+	}
+	return ap.Addr().Unmap().WithZone("").String()
+}
+
+// refuse answers a request the web process does not forward: JSON for
+// the API and /metrics, text otherwise, never with internal detail.
+func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	if code >= 500 || code == http.StatusRequestEntityTooLarge {
+		h.Set("Connection", "close")
+	}
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/api/") || path == "/metrics" {
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, `{"error": `+strconv.Quote(msg)+"}\n")
+		return
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}

@@ -1,0 +1,215 @@
+package webproxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// upstream is a stand-in daemon on a unix socket that records what
+// reached it.
+type upstream struct {
+	socket string
+	mu     sync.Mutex
+	got    []*http.Request
+	bodies []string
+}
+
+func newUpstream(t *testing.T) *upstream {
+	t.Helper()
+	u := &upstream{socket: filepath.Join(t.TempDir(), "web.sock")}
+	ln, err := net.Listen("unix", u.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		u.mu.Lock()
+		u.got = append(u.got, r)
+		u.bodies = append(u.bodies, string(b))
+		u.mu.Unlock()
+		w.Header().Set("X-Answer", "daemon")
+		w.Header().Set("Connection", "X-Secret-Hop")
+		w.Header().Set("X-Secret-Hop", "no")
+		w.WriteHeader(201)
+		_, _ = io.WriteString(w, "answer "+r.Method+" "+r.RequestURI)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return u
+}
+
+func (u *upstream) last(t *testing.T) (*http.Request, string) {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.got) == 0 {
+		t.Fatal("nothing reached the daemon")
+	}
+	return u.got[len(u.got)-1], u.bodies[len(u.bodies)-1]
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.got)
+}
+
+// startProxy serves p on a loopback port and returns its address.
+func startProxy(t *testing.T, p *Proxy) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}
+
+// raw sends one request as bytes and returns the status line and the
+// whole answer.
+func raw(t *testing.T, addr, req string) (string, string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	for err == nil && resp.StatusCode == http.StatusContinue {
+		resp, err = http.ReadResponse(br, nil)
+	}
+	if err != nil {
+		t.Fatalf("read the answer to %q: %v", req, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var b strings.Builder
+	status := resp.Proto + " " + resp.Status
+	b.WriteString(status + "\r\n")
+	_ = resp.Header.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(body)
+	return status, b.String()
+}
+
+func TestForwardsCanonicalRequest(t *testing.T) {
+	up := newUpstream(t)
+	addr := startProxy(t, New(Config{Socket: up.socket}))
+	// Chunked body, a forged peer header, hop-by-hop headers, and one a
+	// Connection header names.
+	status, answer := raw(t, addr, "POST /api/v1/login?x=1 HTTP/1.1\r\nHost: console.example\r\n"+
+		"Transfer-Encoding: chunked\r\nX-Postdeck-Peer: 203.0.113.9\r\nx-postdeck-other: 1\r\n"+
+		"Connection: close, X-Drop-Me\r\nX-Drop-Me: 1\r\nExpect: 100-continue\r\nX-Forwarded-For: 198.51.100.7\r\nCookie: s=1\r\n\r\n"+
+		"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+	if !strings.HasPrefix(status, "HTTP/1.1 201") || !strings.Contains(answer, "answer POST /api/v1/login?x=1") {
+		t.Fatalf("answer: %q", answer)
+	}
+	if !strings.Contains(answer, "X-Answer: daemon") || strings.Contains(answer, "X-Secret-Hop") {
+		t.Errorf("answer headers not copied as they should be: %q", answer)
+	}
+	r, body := up.last(t)
+	if body != "hello world" || r.ContentLength != 11 || len(r.TransferEncoding) != 0 {
+		t.Errorf("body %q, length %d, transfer encoding %v: want a re-serialized body with its length", body, r.ContentLength, r.TransferEncoding)
+	}
+	if got := r.Header.Values(PeerHeader); len(got) != 1 || got[0] != "127.0.0.1" {
+		t.Errorf("%s = %v, want only the TCP peer", PeerHeader, got)
+	}
+	if r.Header.Get("X-Postdeck-Other") != "" || r.Header.Get("X-Drop-Me") != "" || r.Header.Get("Expect") != "" {
+		t.Errorf("headers that must not pass did: %v", r.Header)
+	}
+	if r.Header.Get("X-Forwarded-For") != "198.51.100.7" || r.Header.Get("Cookie") != "s=1" || r.Host != "console.example" {
+		t.Errorf("headers the daemon needs were lost: host %q, %v", r.Host, r.Header)
+	}
+}
+
+func TestRefusesWhatNoRouteTakes(t *testing.T) {
+	up := newUpstream(t)
+	addr := startProxy(t, New(Config{Socket: up.socket, Limits: Limits{MaxBodyBytes: 100, MaxTargetBytes: 64, MaxHeaderBytes: 4096}}))
+	cases := []struct{ name, req, status string }{
+		{"method", "PATCH / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405"},
+		{"trace", "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405"},
+		{"connect", "CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405"},
+		{"absolute form", "GET http://127.0.0.1:25/ HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+		{"asterisk", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+		{"backslash", "GET /static/..\\..\\x HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+		{"long target", "GET /" + strings.Repeat("a", 100) + " HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+		{"declared body too large", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", "HTTP/1.1 413"},
+		{"chunked body too large", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n" + strings.Repeat("a", 101) + "\r\n0\r\n\r\n", "HTTP/1.1 413"},
+		{"headers too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8192) + "\r\n\r\n", "HTTP/1.1 431"},
+		{"bad header", "GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", "HTTP/1.1 400"},
+		{"two lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400"},
+	}
+	for _, tc := range cases {
+		status, answer := raw(t, addr, tc.req)
+		if !strings.HasPrefix(status, tc.status) {
+			t.Errorf("%s: %q, want %s", tc.name, status, tc.status)
+		}
+		if strings.Contains(answer, "answer ") {
+			t.Errorf("%s reached the daemon", tc.name)
+		}
+	}
+	if n := up.count(); n != 0 {
+		t.Errorf("%d refused requests reached the daemon", n)
+	}
+}
+
+func TestDaemonDownIsAGenericBadGateway(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "nobody-listens.sock")
+	addr := startProxy(t, New(Config{Socket: sock}))
+	for path, ctype := range map[string]string{"/api/v1/status": "application/json", "/": "text/plain; charset=utf-8"} {
+		status, answer := raw(t, addr, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if !strings.HasPrefix(status, "HTTP/1.1 502") || !strings.Contains(answer, "Content-Type: "+ctype) {
+			t.Errorf("%s with the daemon down: %q", path, answer)
+		}
+		if strings.Contains(answer, sock) || strings.Contains(answer, "dial") || strings.Contains(answer, "connect") {
+			t.Errorf("%s: internal detail reaches the client: %q", path, answer)
+		}
+	}
+}
+
+func TestPeerAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1:5678":          "192.0.2.1",
+		"[2001:db8::1]:443":       "2001:db8::1",
+		"[::ffff:192.0.2.9]:1":    "192.0.2.9",
+		"[fe80::1%eth0]:1":        "fe80::1",
+		"":                        "unknown",
+		"not an address":          "unknown",
+		"192.0.2.1":               "unknown",
+		"203.0.113.9, 192.0.2.1:": "unknown",
+	} {
+		if got := peerAddr(in); got != want {
+			t.Errorf("peerAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzPeerAddr(f *testing.F) {
+	for _, s := range []string{"192.0.2.1:5678", "[2001:db8::1]:443", "[fe80::1%eth0]:1", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := peerAddr(s)
+		if got != "unknown" && (strings.ContainsAny(got, "\r\n ,%") || len(got) > 45) {
+			t.Fatalf("peerAddr(%q) = %q: not a bare address", s, got)
+		}
+	})
+}
