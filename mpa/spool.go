@@ -333,11 +333,6 @@ func (s *scheduler) take() (string, bool) {
 	return id, true
 }
 
-// next blocks until an id is ready or done is closed.
-func (s *scheduler) next(done <-chan struct{}) (string, bool) {
-	id, ok, _ := s.nextOr(done, nil, nil)
-	return id, ok
-}
 
 // release ends a worker's hold on id; a push that came meanwhile runs now.
 func (s *scheduler) release(id string) {
