@@ -17,6 +17,9 @@ type SettingsDoc struct {
 	// AllowOpenRelay lets a save through that makes Postfix relay mail
 	// for strangers (the open-relay probe); never stored, never read back.
 	AllowOpenRelay bool `json:"allow_open_relay,omitempty"`
+	// Confirm lets a risky change through (mta.SettingsRisks); never
+	// stored, never read back.
+	Confirm bool `json:"confirm,omitempty"`
 }
 
 // Settings returns the MTA settings and their version.
@@ -42,6 +45,12 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 	if err := need(id, PermAdmin); err != nil {
 		return SettingsResult{}, err
 	}
+	if !in.Confirm {
+		if err := s.settingsRisks(in.Settings); err != nil {
+			s.auditFailure(id, "settings", err)
+			return SettingsResult{}, err
+		}
+	}
 	res, err := s.mta.SaveSettings(ctx, id.Actor(), in.Settings, in.Version, mta.ApplyOptions{AllowOpenRelay: in.AllowOpenRelay})
 	s.auditApply(id, "settings", res, err)
 	if err != nil {
@@ -55,6 +64,27 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 	return SettingsResult{Settings: SettingsDoc{Settings: st, Version: store.SettingsVersion(st)}, Applied: appliedOf(res)}, err
 }
 
+// CheckSettings validates settings as a save would, without saving: the
+// error names every field that is wrong (store.UserError and its Others).
+func CheckSettings(in store.Settings) error {
+	_, _, err := mta.ValidateSettings(in)
+	return err
+}
+
+// settingsRisks is what saving in would put at risk (mta.SettingsRisks),
+// nil when nothing or when in is invalid (the save then says why).
+func (s *Service) settingsRisks(in store.Settings) error {
+	norm, _, err := mta.ValidateSettings(in)
+	if err != nil {
+		return nil
+	}
+	cur, err := s.db.LoadSettings()
+	if err != nil {
+		return nil
+	}
+	return mta.SettingsRisks(cur, norm)
+}
+
 // MainConfigDoc is the Edit Main Config document with its version.
 type MainConfigDoc struct {
 	Text    string `json:"text"`
@@ -62,6 +92,9 @@ type MainConfigDoc struct {
 	// AllowOpenRelay lets a save through that makes Postfix relay mail
 	// for strangers (the open-relay probe); never stored, never read back.
 	AllowOpenRelay bool `json:"allow_open_relay,omitempty"`
+	// Confirm lets a risky change through (mta.MainConfigRisks); never
+	// stored, never read back.
+	Confirm bool `json:"confirm,omitempty"`
 }
 
 // MainConfig returns the Edit Main Config document and its version.
@@ -84,6 +117,15 @@ type MainConfigResult struct {
 func (s *Service) SaveMainConfig(ctx context.Context, id Identity, in MainConfigDoc) (MainConfigResult, error) {
 	if err := need(id, PermAdmin); err != nil {
 		return MainConfigResult{}, err
+	}
+	// Allowing an open relay confirms more than a removed relay guard.
+	if !in.Confirm && !in.AllowOpenRelay {
+		if cur, err := s.db.LoadMainConfig(); err == nil {
+			if risk := mta.MainConfigRisks(cur, in.Text); risk != nil {
+				s.auditFailure(id, "mainconfig", risk)
+				return MainConfigResult{}, risk
+			}
+		}
 	}
 	res, err := s.mta.SaveMainConfig(ctx, id.Actor(), in.Text, in.Version, mta.ApplyOptions{AllowOpenRelay: in.AllowOpenRelay})
 	s.auditApply(id, "mainconfig", res, err)

@@ -39,80 +39,91 @@ const (
 
 // ValidateSettings checks every field as the documentation describes and
 // returns the settings normalised (domains lowercased, bare relay IPs
-// bracketed) plus warnings that do not refuse the save. The first error is a
-// *store.UserError naming the field.
+// bracketed) plus warnings that do not refuse the save. It checks every
+// field, so that a form shows all its errors at once: the error is a
+// *store.UserError naming the first field (in the order of the settings
+// page), with the errors of the other fields in its Others.
 func ValidateSettings(s store.Settings) (store.Settings, []string, error) {
 	var warnings []string
+	var errs []error
 	out := s
 	if err := checkFQDN(FieldHostname, "My Host Name", s.Hostname); err != nil {
-		return s, nil, err
+		errs = append(errs, err)
 	}
-	out.RelayDomains = make([]string, 0, len(s.RelayDomains))
-	if len(s.RelayDomains) > maxRelayDomains {
-		return s, nil, store.Invalid(FieldRelayDomains, "Relay domains: at most %d domains", maxRelayDomains)
-	}
-	seen := map[string]bool{}
-	for _, d := range s.RelayDomains {
-		d = strings.TrimSpace(d)
-		if d == "" {
-			continue
-		}
-		ref, isRef, err := listRef(FieldRelayDomains, "Relay domains", d)
-		if err != nil {
-			return s, nil, err
-		}
-		if isRef {
-			if seen[ref] {
-				return s, nil, store.Invalid(FieldRelayDomains, "Relay domains: %q is listed twice", ref)
-			}
-			seen[ref] = true
-			out.RelayDomains = append(out.RelayDomains, ref)
-			continue
-		}
-		d = strings.ToLower(d)
-		if err := checkDomain(FieldRelayDomains, "Relay domains", d); err != nil {
-			return s, nil, err
-		}
-		if seen[d] {
-			return s, nil, store.Invalid(FieldRelayDomains, "Relay domains: %q is listed twice", d)
-		}
-		seen[d] = true
-		out.RelayDomains = append(out.RelayDomains, d)
-		if d == s.Hostname {
-			warnings = append(warnings, fmt.Sprintf("My Host Name %q equals the relay domain %q: prefer a host under the domain, such as mail.%s", s.Hostname, d, d))
-		}
+	if domains, w, err := validateRelayDomains(s.RelayDomains, s.Hostname); err != nil {
+		errs = append(errs, err)
+	} else {
+		out.RelayDomains, warnings = domains, append(warnings, w...)
 	}
 	var err error
 	if out.ExternalRelayHost, err = normalizeRelayHost(FieldExternalRelay, "External Relay Host", s.ExternalRelayHost); err != nil {
-		return s, nil, err
+		errs = append(errs, err)
 	}
 	if out.InternalRelayHost, err = normalizeRelayHost(FieldInternalRelay, "Internal Relay Host", s.InternalRelayHost); err != nil {
-		return s, nil, err
+		errs = append(errs, err)
 	}
 	out.RelayTransport = strings.TrimSpace(s.RelayTransport)
 	if out.RelayTransport == "relay" {
 		out.RelayTransport = ""
 	}
 	if out.RelayTransport != "" && !serviceNameRe.MatchString(out.RelayTransport) {
-		return s, nil, store.Invalid(FieldRelayTransport, "Relay Transport %q is not a master.cf service name (letters, digits, '_', '-' and '.'), such as relay or smtp", truncate(out.RelayTransport, 40))
+		errs = append(errs, store.Invalid(FieldRelayTransport, "Relay Transport %q is not a master.cf service name (letters, digits, '_', '-' and '.'), such as relay or smtp", truncate(out.RelayTransport, 40)))
 	}
 	if c := s.UnverifiedRecipientRejectCode; c < 400 || c > 599 {
-		return s, nil, store.Invalid(FieldRejectCode, "Unverified Recipient Reject Code must be an SMTP reply code from 400 to 599, such as 450 (temporary) or 550 (permanent), not %d", c)
+		errs = append(errs, store.Invalid(FieldRejectCode, "Unverified Recipient Reject Code must be an SMTP reply code from 400 to 599, such as 450 (temporary) or 550 (permanent), not %d", c))
 	}
-	var nw []string
-	if nw, warnings, err = validateNetworks(s.MyNetworks, warnings); err != nil {
-		return s, nil, err
+	if nw, w, err := validateNetworks(s.MyNetworks, warnings); err != nil {
+		errs = append(errs, err)
+	} else {
+		out.MyNetworks, warnings = nw, w
 	}
-	out.MyNetworks = nw
-	if s.MessageSizeLimit <= 0 {
-		return s, nil, store.Invalid(FieldMessageSizeLimit, "Message Size Limit must be a number of bytes greater than 0")
-	}
-	if s.MessageSizeLimit > maxMessageSize {
-		return s, nil, store.Invalid(FieldMessageSizeLimit, "Message Size Limit of %d bytes is larger than 4 GiB; give the size in bytes (50 MB is 52428800)", s.MessageSizeLimit)
+	switch {
+	case s.MessageSizeLimit <= 0:
+		errs = append(errs, store.Invalid(FieldMessageSizeLimit, "Message Size Limit must be a number of bytes greater than 0"))
+	case s.MessageSizeLimit > maxMessageSize:
+		errs = append(errs, store.Invalid(FieldMessageSizeLimit, "Message Size Limit of %d bytes is larger than 4 GiB; give the size in bytes (50 MB is 52428800)", s.MessageSizeLimit))
 	}
 	out.HeloName = strings.TrimSpace(s.HeloName)
 	if err := checkHeloName(out.HeloName); err != nil {
+		errs = append(errs, err)
+	}
+	if err := store.JoinFields(errs...); err != nil {
 		return s, nil, err
+	}
+	return out, warnings, nil
+}
+
+// validateRelayDomains checks and normalises the Relay Domains list.
+func validateRelayDomains(in []string, hostname string) ([]string, []string, error) {
+	if len(in) > maxRelayDomains {
+		return nil, nil, store.Invalid(FieldRelayDomains, "Relay domains: at most %d domains", maxRelayDomains)
+	}
+	var warnings []string
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for _, d := range in {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			continue
+		}
+		ref, isRef, err := listRef(FieldRelayDomains, "Relay domains", d)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !isRef {
+			ref = strings.ToLower(d)
+			if err := checkDomain(FieldRelayDomains, "Relay domains", ref); err != nil {
+				return nil, nil, err
+			}
+		}
+		if seen[ref] {
+			return nil, nil, store.Invalid(FieldRelayDomains, "Relay domains: %q is listed twice", ref)
+		}
+		seen[ref] = true
+		out = append(out, ref)
+		if !isRef && ref == hostname {
+			warnings = append(warnings, fmt.Sprintf("My Host Name %q equals the relay domain %q: prefer a host under the domain, such as mail.%s", hostname, ref, ref))
+		}
 	}
 	return out, warnings, nil
 }

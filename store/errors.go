@@ -25,6 +25,10 @@ var (
 	// ErrUnavailable marks an operation that cannot run now because
 	// something it needs is down, such as Postfix (HTTP 503).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrConfirm marks a valid change that is risky enough to need the
+	// administrator's confirmation (HTTP 409): the same request with the
+	// field UserError.Confirm names set to true goes through.
+	ErrConfirm = errors.New("needs confirmation")
 )
 
 // UserError is an error meant for the administrator: one sentence that
@@ -40,9 +44,53 @@ type UserError struct {
 	// from the current one.
 	Version string `json:"version,omitempty"`
 	Diff    string `json:"diff,omitempty"`
+	// Others are the errors of further fields of the same request, in the
+	// order of its form (JoinFields): a form shows them all at once.
+	Others []*UserError `json:"-"`
+	// Confirm names the request field that confirms a risky change
+	// (ErrConfirm).
+	Confirm string `json:"confirm,omitempty"`
 }
 
 func (e *UserError) Error() string { return e.Msg }
+
+// All returns e and its Others.
+func (e *UserError) All() []*UserError {
+	return append([]*UserError{e}, e.Others...)
+}
+
+// JoinFields returns the errors of one request as one: nil for none, the
+// first *UserError with the others in its Others, in the order given. An
+// error that is not a *UserError is returned alone (it is not the
+// caller's to correct).
+func JoinFields(errs ...error) error {
+	var first *UserError
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var ue *UserError
+		if !errors.As(err, &ue) {
+			return err
+		}
+		if first == nil {
+			c := *ue
+			first = &c
+			continue
+		}
+		first.Others = append(first.Others, ue.All()...)
+	}
+	if first == nil {
+		return nil
+	}
+	return first
+}
+
+// NeedsConfirm returns the refusal of a risky change: the sentence says
+// what is risky; the request field confirm (true) lets it through.
+func NeedsConfirm(field, confirm, format string, args ...any) error {
+	return &UserError{Kind: ErrConfirm, Field: field, Confirm: confirm, Msg: Sentence(format, args...)}
+}
 
 // Unwrap makes a UserError match its kind with errors.Is.
 func (e *UserError) Unwrap() error { return e.Kind }

@@ -20,6 +20,19 @@ type apiError struct {
 	// Version and Diff come with a stale save (409).
 	Version string `json:"version,omitempty"`
 	Diff    string `json:"diff,omitempty"`
+	// Confirm names the request field that lets a risky change through
+	// (409: set it to true and send the request again).
+	Confirm string `json:"confirm,omitempty"`
+	// Errors lists every field's error when a request has several (the
+	// first is also error, field and line above).
+	Errors []fieldError `json:"errors,omitempty"`
+}
+
+// fieldError is one field's error of a request with several.
+type fieldError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+	Line  int    `json:"line,omitempty"`
 }
 
 // errorStatus maps an error to its HTTP status and the body a client may
@@ -32,7 +45,13 @@ func errorStatus(err error) (int, apiError) {
 	var fiberErr *fiber.Error
 	switch {
 	case errors.As(err, &ue):
-		return kindStatus(ue.Kind), apiError{Error: ue.Msg, Field: ue.Field, Line: ue.Line, Version: ue.Version, Diff: ue.Diff}
+		body := apiError{Error: ue.Msg, Field: ue.Field, Line: ue.Line, Version: ue.Version, Diff: ue.Diff, Confirm: ue.Confirm}
+		if len(ue.Others) > 0 {
+			for _, e := range ue.All() {
+				body.Errors = append(body.Errors, fieldError{Error: e.Msg, Field: e.Field, Line: e.Line})
+			}
+		}
+		return kindStatus(ue.Kind), body
 	case errors.As(err, &ae):
 		return fiber.StatusBadRequest, apiError{Error: store.Sentence("%s", ae.Error())}
 	case errors.Is(err, errUnauthorized):
@@ -48,7 +67,7 @@ func kindStatus(kind error) int {
 	switch {
 	case errors.Is(kind, store.ErrNotFound):
 		return fiber.StatusNotFound
-	case errors.Is(kind, store.ErrConflict):
+	case errors.Is(kind, store.ErrConflict), errors.Is(kind, store.ErrConfirm):
 		return fiber.StatusConflict
 	case errors.Is(kind, store.ErrForbidden):
 		return fiber.StatusForbidden

@@ -23,8 +23,15 @@ var openRelayText = strings.Replace(strings.Replace(mta.DefaultMainConfig,
 func TestOpenRelayNeedsExplicitPermission(t *testing.T) {
 	st := newStack(t)
 	before := st.liveFiles(t)
+	// Without reject_unauth_destination the document is risky first: 409
+	// until confirmed; confirmed, the probe refuses it.
 	r := st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]any{"text": openRelayText})
 	var e apiError
+	if err := json.Unmarshal(r.Body, &e); err != nil || r.Status != 409 || e.Confirm != "confirm" {
+		t.Fatalf("risky document through the API: %d %s", r.Status, r.Body)
+	}
+	r = st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]any{"text": openRelayText, "confirm": true})
+	e = apiError{}
 	if err := json.Unmarshal(r.Body, &e); err != nil || r.Status != 400 || e.Field != "text" || e.Line == 0 || !strings.Contains(e.Error, "open relay") || !strings.Contains(e.Error, "allow_open_relay") {
 		t.Fatalf("open relay through the API: %d %s", r.Status, r.Body)
 	}
@@ -36,6 +43,10 @@ func TestOpenRelayNeedsExplicitPermission(t *testing.T) {
 	// The console: refused with the checkbox, then saved with it.
 	adm := st.login(t, "admin")
 	page := adm.postForm("/mta/settings/mainconfig", url.Values{"text": {openRelayText}}, true)
+	if page.Status != 409 || !strings.Contains(string(page.Body), `id="confirm"`) {
+		t.Fatalf("risky page: %d\n%s", page.Status, page.Body)
+	}
+	page = adm.postForm("/mta/settings/mainconfig", url.Values{"text": {openRelayText}, "confirm": {"1"}}, true)
 	if page.Status != 400 || !strings.Contains(string(page.Body), `id="allow_open_relay"`) || !strings.Contains(string(page.Body), "open relay") {
 		t.Fatalf("refused page: %d\n%s", page.Status, page.Body)
 	}

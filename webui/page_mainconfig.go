@@ -20,6 +20,9 @@ type mainConfigPageData struct {
 	// OpenRelay offers the "allow an open relay" checkbox: the save was
 	// refused because Postfix would relay mail for strangers.
 	OpenRelay bool
+	// Confirm offers the box that confirms a risky document (the save was
+	// refused for the risk alone).
+	Confirm bool
 }
 
 // pageMainConfig is GET /mta/settings/mainconfig, the Edit Main Config
@@ -39,7 +42,8 @@ func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
 	version := c.FormValue("version")
 	allow := c.FormValue("allow_open_relay") != ""
-	res, err := s.admin.SaveMainConfig(c.UserContext(), who(c), admin.MainConfigDoc{Text: text, Version: version, AllowOpenRelay: allow})
+	confirm := c.FormValue("confirm") != ""
+	res, err := s.admin.SaveMainConfig(c.UserContext(), who(c), admin.MainConfigDoc{Text: text, Version: version, AllowOpenRelay: allow, Confirm: confirm})
 	s.forgetStatus()
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings/mainconfig")
@@ -56,7 +60,11 @@ func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
 		data.OpenRelay = errors.Is(err, admin.ErrOpenRelay)
 		flash = &Flash{Kind: "error", Message: "The main config was not saved: correct the error shown under the editor."}
-		if fe.Line > 0 {
+		switch {
+		case errors.Is(err, store.ErrConfirm):
+			data.Confirm = true
+			flash = &Flash{Kind: "warning", Message: "The main config was not saved yet: the change shown under the editor is risky. Confirm it below the editor to apply it."}
+		case fe.Line > 0:
 			flash.Message = "The main config was not saved: correct line " + strconv.Itoa(fe.Line) + "."
 		}
 	}

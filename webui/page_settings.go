@@ -2,6 +2,7 @@ package webui
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,7 +38,19 @@ type settingsPageData struct {
 	Version string
 	// RejectCodes are the reply codes the form suggests, 450 and 550 first.
 	RejectCodes []string
+	// FirstError is the field of the first error in page order, which
+	// gets the focus; "" when none.
+	FirstError string
+	// Confirm shows the box that confirms risky values (the save was
+	// refused for them alone).
+	Confirm bool
 }
+
+// settingsFieldOrder is the order of the fields on the settings page, in
+// which errors are listed and the first one gets the focus.
+var settingsFieldOrder = []string{"hostname", "relay_domains", "external_relay_host", "internal_relay_host",
+	"relay_transport", "reject_unverified_recipient", "unverified_recipient_reject_code", "my_networks",
+	"message_size_limit", "helo_name"}
 
 // rejectCodes are the Unverified Recipient Reject Codes the form offers
 // (any 4xx or 5xx is accepted): the temporary and the permanent one
@@ -74,9 +87,11 @@ func settingsFormFrom(c *fiber.Ctx) settingsForm {
 	}
 }
 
-// settings turns the typed form into store.Settings; numbers that do not
-// parse are field errors, everything else is left to mta.ValidateSettings.
-func (f settingsForm) settings() (store.Settings, error) {
+// settings turns the typed form into store.Settings. Numbers that do not
+// parse are field errors; everything else is left to mta.ValidateSettings.
+// A field that does not parse gets a placeholder value, so that the other
+// fields are still checked and every error is shown at once.
+func (f settingsForm) settings() (store.Settings, []error) {
 	st := store.Settings{
 		Hostname:                  strings.TrimSpace(f.Hostname),
 		RelayDomains:              splitList(f.RelayDomains),
@@ -87,17 +102,40 @@ func (f settingsForm) settings() (store.Settings, error) {
 		MyNetworks:                splitList(f.MyNetworks),
 		HeloName:                  strings.TrimSpace(f.HeloName),
 	}
+	var errs []error
 	code, err := strconv.Atoi(strings.TrimSpace(f.RejectCode))
 	if err != nil {
-		return st, store.Invalid(admin.FieldRejectCode, "Unverified Recipient Reject Code must be an SMTP reply code from 400 to 599, such as 450 or 550")
+		errs = append(errs, store.Invalid(admin.FieldRejectCode, "Unverified Recipient Reject Code must be an SMTP reply code from 400 to 599, such as 450 or 550"))
+		code = 450
 	}
 	st.UnverifiedRecipientRejectCode = code
 	size, err := strconv.ParseInt(strings.TrimSpace(f.MessageSizeLimit), 10, 64)
 	if err != nil {
-		return st, store.Invalid(admin.FieldMessageSizeLimit, "Message Size Limit must be a whole number of bytes, such as 52428800 for 50 MiB")
+		errs = append(errs, store.Invalid(admin.FieldMessageSizeLimit, "Message Size Limit must be a whole number of bytes, such as 52428800 for 50 MiB"))
+		size = 1
 	}
 	st.MessageSizeLimit = size
-	return st, nil
+	return st, errs
+}
+
+// inPageOrder returns every field error of err (and of the form's own
+// parse errors) sorted by the page's field order.
+func inPageOrder(order []string, errs ...error) []*store.UserError {
+	var all []*store.UserError
+	for _, err := range errs {
+		var ue *store.UserError
+		if errors.As(err, &ue) {
+			all = append(all, ue.All()...)
+		}
+	}
+	rank := func(f string) int {
+		if i := slices.Index(order, f); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(all, func(a, b *store.UserError) int { return rank(a.Field) - rank(b.Field) })
+	return all
 }
 
 // splitList splits a textarea into entries: one per line, and commas or
@@ -119,10 +157,14 @@ func (s *Server) pageSettings(c *fiber.Ctx) error {
 // again, as typed, with the error next to its field.
 func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 	form := settingsFormFrom(c)
-	in, err := form.settings()
+	in, parseErrs := form.settings()
 	var res admin.SettingsResult
-	if err == nil {
-		res, err = s.admin.SaveSettings(c.UserContext(), who(c), admin.SettingsDoc{Settings: in, Version: c.FormValue("version")})
+	var err error
+	if len(parseErrs) > 0 {
+		// The other fields are checked too, so that every error shows.
+		err = store.JoinFields(append(parseErrs, admin.CheckSettings(in))...)
+	} else {
+		res, err = s.admin.SaveSettings(c.UserContext(), who(c), admin.SettingsDoc{Settings: in, Version: c.FormValue("version"), Confirm: c.FormValue("confirm") != ""})
 		s.forgetStatus()
 	}
 	if err == nil {
@@ -136,12 +178,29 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 	if ferr != nil {
 		return ferr
 	}
-	var fe *store.UserError
 	if v, ok := staleVersion(err); ok {
 		data.Version = v
-	} else if errors.As(err, &fe) && fe.Field != "" {
-		data.Errors[fe.Field] = fe.Msg
-		flash = &Flash{Kind: "error", Message: "The settings were not saved: correct the field marked below."}
+		return s.renderStatus(c, status, "settings", "MTA Settings", data, flash)
+	}
+	fields := inPageOrder(settingsFieldOrder, err)
+	if len(fields) == 0 || fields[0].Field == "" {
+		return s.renderStatus(c, status, "settings", "MTA Settings", data, flash)
+	}
+	flash = &Flash{Kind: "error", Message: "The settings were not saved: correct the field marked below."}
+	if len(fields) > 1 {
+		flash.Message = "The settings were not saved: correct the " + strconv.Itoa(len(fields)) + " fields marked below."
+	}
+	if errors.Is(err, store.ErrConfirm) {
+		data.Confirm = true
+		flash = &Flash{Kind: "warning", Message: "The settings were not saved yet: the values marked below are risky. Confirm them at the foot of the form to apply them."}
+	} else {
+		data.FirstError = fields[0].Field
+	}
+	for _, fe := range fields {
+		if _, dup := data.Errors[fe.Field]; !dup {
+			data.Errors[fe.Field] = fe.Msg
+		}
+		flash.Details = append(flash.Details, fe.Msg)
 	}
 	return s.renderStatus(c, status, "settings", "MTA Settings", data, flash)
 }

@@ -103,16 +103,32 @@ func readInput(arg string) ([]byte, error) {
 // apiErr turns an API error answer into an error with the API's sentence.
 func apiErr(raw []byte, status int) error {
 	var e struct {
-		Error string `json:"error"`
-		Diff  string `json:"diff"`
+		Error   string `json:"error"`
+		Diff    string `json:"diff"`
+		Confirm string `json:"confirm"`
+		Errors  []struct {
+			Error string `json:"error"`
+		} `json:"errors"`
 	}
 	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-		if e.Diff != "" {
+		msg := e.Error
+		if len(e.Errors) > 1 {
+			// Every field's error, one per line.
+			var lines []string
+			for _, fe := range e.Errors {
+				lines = append(lines, fe.Error)
+			}
+			msg = strings.Join(lines, "\n")
+		}
+		switch {
+		case e.Diff != "":
 			// A stale save: what differs between the document sent and
 			// the one saved meanwhile.
-			return fmt.Errorf("%s\n%s", e.Error, strings.TrimRight(e.Diff, "\n"))
+			return fmt.Errorf("%s\n%s", msg, strings.TrimRight(e.Diff, "\n"))
+		case e.Confirm != "":
+			return fmt.Errorf("%s\nNothing was saved; run the command again with --confirm to apply it", msg)
 		}
-		return fmt.Errorf("%s", e.Error)
+		return fmt.Errorf("%s", msg)
 	}
 	return fmt.Errorf("HTTP %d", status)
 }

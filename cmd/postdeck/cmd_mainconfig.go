@@ -7,7 +7,7 @@ import (
 	"os"
 )
 
-const mainConfigUsage = `usage: postdeck mainconfig get | set [--force] FILE (- for standard input)
+const mainConfigUsage = `usage: postdeck mainconfig get | set [--force] [--confirm] FILE (- for standard input)
   get prints a first line "# postdeck-version: V"; set takes it off and saves only
   when the stored document is still version V (else it shows the difference)`
 
@@ -18,6 +18,7 @@ func cmdMainConfig(args []string) error {
 	fs := flag.NewFlagSet("mainconfig", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	force := fs.Bool("force", false, "set: save even when the file has no version line or the document changed since it was read")
+	confirm := fs.Bool("confirm", false, "set: apply a risky document (smtpd_relay_restrictions without reject_unauth_destination)")
 	if err := parseArgs(fs, args[1:]); err != nil {
 		return err
 	}
@@ -49,7 +50,11 @@ func cmdMainConfig(args []string) error {
 		if err != nil {
 			return err
 		}
-		return c.change("PUT", "/api/v1/mainconfig", map[string]string{"text": rest, "version": version})
+		body := map[string]any{"text": rest, "version": version}
+		if *confirm {
+			body["confirm"] = true
+		}
+		return c.change("PUT", "/api/v1/mainconfig", body)
 	}
 	return fmt.Errorf("%s", mainConfigUsage)
 }

@@ -12,11 +12,12 @@ import (
 
 func cmdSettings(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE")
+		return fmt.Errorf("usage: postdeck settings get | set [--force] [--confirm] KEY=VALUE")
 	}
 	fs := flag.NewFlagSet("settings", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	force := fs.Bool("force", false, "set: save even when the settings changed since they were read")
+	confirm := fs.Bool("confirm", false, "set: apply risky values (a wide public network in my_networks, a size limit under 1 MiB, no relay domain left)")
 	if err := parseArgs(fs, args[1:]); err != nil {
 		return err
 	}
@@ -58,9 +59,12 @@ func cmdSettings(args []string) error {
 		if !*force {
 			cur["version"] = version // refused if someone saved between our read and write
 		}
+		if *confirm {
+			cur["confirm"] = true
+		}
 		return c.change("PUT", "/api/v1/settings", cur)
 	}
-	return fmt.Errorf("usage: postdeck settings get | set KEY=VALUE")
+	return fmt.Errorf("usage: postdeck settings get | set [--force] [--confirm] KEY=VALUE")
 }
 
 // convertSetting parses value into the JSON type of the current value:

@@ -20,8 +20,8 @@ daemon:
 
 clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   status
-  settings get | set [--force] KEY=VALUE...
-  mainconfig get | set [--force] FILE
+  settings get | set [--force] [--confirm] KEY=VALUE...
+  mainconfig get | set [--force] [--confirm] FILE
   mastercfg get | set [--force] FILE
   maps list | get NAME | set [--force] NAME TYPE FILE | delete NAME | lookup NAME KEY
   mpa queue | errors | error show ID | error delete|requeue ID... [--all] | pipeline get | set FILE

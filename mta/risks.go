@@ -1,0 +1,109 @@
+package mta
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"postdeck/store"
+)
+
+// ConfirmField is the request field that confirms a risky change (JSON
+// "confirm": true; the forms' checkbox of the same name).
+const ConfirmField = "confirm"
+
+// MinSafeMessageSize is the Message Size Limit under which a save asks
+// for confirmation: below 1 MiB, ordinary mail with an attachment bounces.
+const MinSafeMessageSize = 1 << 20
+
+// Risky network widths: a public network wider than these in My Networks
+// asks for confirmation (every client in it may relay).
+const (
+	riskyIPv4Bits = 16
+	riskyIPv6Bits = 32
+)
+
+// SettingsRisks returns what a change of the MTA settings from old to new
+// puts at risk, each a *store.UserError of kind store.ErrConfirm naming the
+// field (nil when nothing): a public network wider than a /16 (IPv4) or
+// /32 (IPv6) newly in My Networks, a Message Size Limit newly under 1 MiB,
+// and the last relay domain removed. The settings are validated ones.
+func SettingsRisks(old, new store.Settings) error {
+	var risks []error
+	for _, n := range new.MyNetworks {
+		if slices.Contains(old.MyNetworks, n) {
+			continue
+		}
+		p, err := netip.ParsePrefix(n)
+		if err != nil || p.Addr().IsPrivate() || p.Addr().IsLoopback() {
+			continue // a table, a file or a parameter; or a private range
+		}
+		if (p.Addr().Is4() && p.Bits() < riskyIPv4Bits) || (p.Addr().Is6() && p.Bits() < riskyIPv6Bits) {
+			risks = append(risks, store.NeedsConfirm(FieldMyNetworks, ConfirmField,
+				"My Networks: %s is a public network of %s addresses; every client in it may relay mail through this gateway. Confirm only if you manage all of it", p, addressCount(p)))
+		}
+	}
+	if new.MessageSizeLimit < MinSafeMessageSize && new.MessageSizeLimit != old.MessageSizeLimit {
+		risks = append(risks, store.NeedsConfirm(FieldMessageSizeLimit, ConfirmField,
+			"Message Size Limit of %d bytes is under 1 MiB: mail with an ordinary attachment will be refused. Confirm if that is what you want", new.MessageSizeLimit))
+	}
+	if len(old.RelayDomains) > 0 && len(new.RelayDomains) == 0 {
+		risks = append(risks, store.NeedsConfirm(FieldRelayDomains, ConfirmField,
+			"Relay domains: removing the last one (%s) means this gateway accepts mail for no domain of yours. Confirm if it only sends mail", strings.Join(old.RelayDomains, ", ")))
+	}
+	return store.JoinFields(risks...)
+}
+
+// addressCount says how many addresses a prefix holds, in words.
+func addressCount(p netip.Prefix) string {
+	free := p.Addr().BitLen() - p.Bits()
+	switch {
+	case free >= 64:
+		return "2^" + strconv.Itoa(free)
+	case free >= 30:
+		return "about " + strconv.Itoa(1<<(free-30)) + " billion"
+	case free >= 20:
+		return "about " + strconv.Itoa(1<<(free-20)) + " million"
+	}
+	return strconv.Itoa(1 << free)
+}
+
+// relayGuards are the restrictions that keep smtpd_relay_restrictions from
+// relaying for strangers.
+var relayGuards = []string{"reject_unauth_destination", "defer_unauth_destination"}
+
+// MainConfigRisks returns what a change of the Edit Main Config document
+// from old to new puts at risk (nil when nothing): the last of
+// reject_unauth_destination and defer_unauth_destination removed from
+// smtpd_relay_restrictions (Postfix's default has
+// defer_unauth_destination; the open-relay probe still refuses a result
+// that relays, this asks before a change that leans on other
+// restrictions alone).
+func MainConfigRisks(old, new string) error {
+	guarded := func(text string) (bool, int) {
+		params, err := ParseMainConfig(text)
+		if err != nil {
+			return true, 0
+		}
+		for _, p := range params {
+			if p.Name == "smtpd_relay_restrictions" {
+				for _, g := range relayGuards {
+					if hasRestriction(p.Value, g) {
+						return true, p.Line
+					}
+				}
+				return false, p.Line
+			}
+		}
+		return true, 0 // Postfix's default guards
+	}
+	if was, _ := guarded(old); !was {
+		return nil
+	}
+	if is, line := guarded(new); !is {
+		return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: line, Confirm: ConfirmField,
+			Msg: "Line " + strconv.Itoa(line) + ": " + store.Sentence("smtpd_relay_restrictions no longer has reject_unauth_destination (or defer_unauth_destination), the last restriction that keeps strangers from relaying. Confirm only if the restrictions left refuse them")}
+	}
+	return nil
+}
