@@ -333,7 +333,6 @@ func (s *scheduler) take() (string, bool) {
 	return id, true
 }
 
-
 // release ends a worker's hold on id; a push that came meanwhile runs now.
 func (s *scheduler) release(id string) {
 	s.mu.Lock()
