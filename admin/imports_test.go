@@ -22,6 +22,7 @@ var allowedImports = map[string][]string{
 	"assets":              {},
 	"postfix":             {},
 	"postfix/postfixtest": {"postfix"},
+	"cluster/etcdtest":    {},
 	"store":               {},
 	"mta":                 {"postfix", "store", "atomicfile", "panics"},
 	"queue":               {"postfix", "store", "mimedec", "panics"},
