@@ -51,6 +51,10 @@ type Manager struct {
 	statusMu sync.Mutex
 	last     ApplyReport
 
+	// repl is set on a cluster node (SetReplicator): changes go through
+	// the cluster.
+	repl *replication
+
 	// afterSwap is a fault hook for tests: it runs after the new files are
 	// in place and before the reload, and its error is treated as Postfix
 	// refusing the reload.
@@ -184,6 +188,9 @@ type updateResult struct {
 // first, so a bad one is refused alone; if Postfix refuses the combination,
 // they are applied one by one so that only the culprit fails.
 func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(*store.State) error) (Result, error) {
+	if m.repl != nil {
+		return m.propose(ctx, actor, action, mutate)
+	}
 	u := &pendingUpdate{actor: actor, action: action, mutate: mutate, done: make(chan updateResult, 1)}
 	m.pendMu.Lock()
 	m.pending = append(m.pending, u)

@@ -23,4 +23,5 @@ var (
 	keyMaster        = []byte("master")
 	keyMPAPipeline   = []byte("pipeline")
 	keySeenExpires   = []byte("\x00expires")
+	keyCluster       = []byte("cluster") // in meta: ClusterMeta
 )

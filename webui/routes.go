@@ -37,6 +37,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/mainconfig", permRead, s.mainconfigGet},
 		{"PUT", "/api/v1/mainconfig", permAdmin, s.mainconfigPut},
 		{"GET", "/api/v1/audit", permAudit, s.auditList},
+		{"GET", "/api/v1/cluster", permRead, s.clusterGet},
 
 		// Users and tokens (api_users.go)
 		{"GET", "/api/v1/users", permAdmin, s.userList},

@@ -12,8 +12,8 @@ package etcdtest
 import (
 	"bytes"
 	"io"
-	"net/http"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"

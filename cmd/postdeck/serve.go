@@ -21,6 +21,7 @@ import (
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/postfix"
 	"postdeck/queue"
 	"postdeck/store"
 	"postdeck/webui"
@@ -47,6 +48,8 @@ type serveFlags struct {
 	tlsKey         string
 	tlsSelfSigned  bool
 	trustedProxies []netip.Prefix
+	sbin           string
+	cluster        clusterFlags
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -75,6 +78,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 		f.trustedProxies = p
 		return err
 	})
+	fs.StringVar(&f.sbin, "postfix-sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
+	f.cluster.register(fs)
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
 		env := "POSTDECK_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
@@ -185,13 +190,26 @@ func serve(args []string) error {
 	if f.private {
 		inst.BaseDir = filepath.Dir(f.postfixConfig)
 	}
-	manager, err := mta.New(mta.Config{Instance: inst}, db, log)
+	manager, err := mta.New(mta.Config{Instance: inst, SbinDir: f.sbin}, db, log)
 	if err != nil {
 		return err
 	}
 	ops := admin.New(admin.Config{DB: db, MTA: manager, MPA: mpaSrv, Log: log,
 		Queue: queue.New(manager.Postfix(), log), SubmitAddr: inst.SubmitAddr()})
-	if password, err := ops.EnsureFirstAdmin(); err != nil {
+	// A cluster node: changes go through etcd, and the node applies every
+	// committed revision. It starts with its last good configuration
+	// (below) and follows the cluster in the background.
+	node, err := f.cluster.newNode(db, log)
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		manager.SetReplicator(node)
+		ops.SetCluster(node)
+	}
+	if node != nil {
+		// Users come from the cluster: no first-start password here.
+	} else if password, err := ops.EnsureFirstAdmin(); err != nil {
 		return err
 	} else if password != "" {
 		log.Warn("first start: created console user admin with a one-time password; the first login must replace it (or set one with `postdeck admin passwd admin`)",
@@ -217,9 +235,14 @@ func serve(args []string) error {
 	}
 
 	sched := jobs.NewScheduler(log)
+	var runHere func() bool
+	if node != nil {
+		runHere = node.Leads // the SPF refresh runs once per cluster
+	}
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
 		DB: db, Maps: ops.RefresherMaps(), Scheduler: sched, Logger: log,
 		Resolver: f.resolver, RefreshOnStart: true, OnScheduled: ops.AuditScheduledRefresh,
+		RunHere: runHere,
 	})
 	if err != nil {
 		return err
@@ -249,6 +272,14 @@ func serve(args []string) error {
 	if err != nil {
 		_ = tcp.Close()
 		return err
+	}
+	if node != nil {
+		if f.cluster.api == "" {
+			node.SetAPI(scheme + "://" + tcp.Addr().String())
+		}
+		node.Start(ctx, ops)
+		stops.add("leave the cluster (status and lease)", node.Shutdown)
+		log.Info("following the cluster", "node", node.Name(), "endpoints", strings.Join(f.cluster.endpoints, ","))
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- web.Serve(tcp, false) }()
