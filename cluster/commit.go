@@ -48,7 +48,7 @@ func (n *Node) commitError(err error) error {
 // with this node's own settings laid over it, and its revision: the base
 // of a change. A node cut off from the cluster refuses changes.
 func (n *Node) Latest(ctx context.Context) (store.State, int64, error) {
-	m, ok := n.snapshot()
+	m, ok := n.awaitConnected(ctx)
 	if !ok {
 		return store.State{}, 0, Unreachable()
 	}
@@ -57,6 +57,20 @@ func (n *Node) Latest(ctx context.Context) (store.State, int64, error) {
 	}
 	st, err := m.state(n.cfg.Node)
 	return st, m.markerRev, err
+}
+
+// awaitConnected returns the mirror once the node follows the cluster,
+// waiting at most RequestTimeout: an etcd election (a few seconds without
+// a leader) delays a change instead of refusing it.
+func (n *Node) awaitConnected(ctx context.Context) (*mirror, bool) {
+	deadline := time.Now().Add(n.cfg.RequestTimeout)
+	for {
+		m, ok := n.snapshot()
+		if ok || time.Now().After(deadline) || ctx.Err() != nil {
+			return m, ok
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
 }
 
 // Commit writes next, a change of prev made at revision base, in one
@@ -144,10 +158,22 @@ func (n *Node) commitOps(ctx context.Context, m *mirror, ops []clientv3.Op, acto
 		return 0, 0, err
 	}
 	ops = append(ops, clientv3.OpPut(n.keys.of(keyRev), string(marker)))
-	gctx, cancel := n.leaderCtx(ctx)
-	defer cancel()
-	resp, err := n.cli.Txn(gctx).If(clientv3.Compare(clientv3.ModRevision(n.keys.of(keyRev)), "=", m.markerRev)).
-		Then(ops...).Else(clientv3.OpGet(n.keys.of(keyRev))).Commit()
+	// A member without a leader refuses the transaction before proposing
+	// it (etcd's require-leader): during an election, try again until
+	// the request timeout. Other failures may or may not have committed,
+	// and are not tried again.
+	deadline := time.Now().Add(n.cfg.RequestTimeout)
+	var resp *clientv3.TxnResponse
+	for {
+		gctx, cancel := n.leaderCtx(ctx)
+		resp, err = n.cli.Txn(gctx).If(clientv3.Compare(clientv3.ModRevision(n.keys.of(keyRev)), "=", m.markerRev)).
+			Then(ops...).Else(clientv3.OpGet(n.keys.of(keyRev))).Commit()
+		cancel()
+		if err == nil || !errors.Is(err, rpctypes.ErrNoLeader) || time.Now().After(deadline) {
+			break
+		}
+		sleep(ctx, 200*time.Millisecond)
+	}
 	if err != nil {
 		return 0, 0, n.commitError(err)
 	}
@@ -178,7 +204,7 @@ func (n *Node) WaitRevision(ctx context.Context, rev int64) error {
 // unreachable, or another change came first) the shared buckets are put
 // back to the cluster's content, so that the change leaves no trace.
 func (n *Node) ChangeShared(ctx context.Context, actor, action string, change func() error) error {
-	m, ok := n.snapshot()
+	m, ok := n.awaitConnected(ctx)
 	if !ok {
 		return Unreachable()
 	}

@@ -226,19 +226,21 @@ func (n *Node) leaderCtx(ctx context.Context) (context.Context, context.CancelFu
 // watch from the next revision, again after every failure. While it
 // fails the node is cut off.
 func (n *Node) follow(ctx context.Context) {
-	backoff := 500 * time.Millisecond
+	const first = 500 * time.Millisecond
+	backoff := first
 	for ctx.Err() == nil {
+		began := time.Now()
 		err := n.followOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		n.setConnected(false, err)
+		if time.Since(began) > 10*time.Second {
+			backoff = first // it followed for a while: this is a new failure
+		}
 		sleep(ctx, backoff)
 		if backoff < 4*time.Second {
 			backoff *= 2
-		}
-		if err == nil {
-			backoff = 500 * time.Millisecond
 		}
 	}
 }

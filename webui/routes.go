@@ -103,6 +103,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/mta/settings/mainconfig", permRead, s.pageMainConfig},
 		{"POST", "/mta/settings/mainconfig", permAdmin, s.pageMainConfigPost},
 		{"GET", "/audit", permAudit, s.pageAudit},
+		{"GET", "/cluster", permRead, s.pageCluster},
 		// Maps, SPF sources, queues and Send Mail pages.
 		{"GET", "/mta/maps", permRead, s.pageMaps},
 		{"POST", "/mta/maps", permAdmin, s.pageMapsCreate},

@@ -218,7 +218,7 @@ func serve(args []string) error {
 	// On a server that already runs Postfix, the first start takes its
 	// main.cf and maps over (originals kept under the data directory), so
 	// that the first apply changes nothing Postfix does.
-	if imported, err := admin.ImportOnFirstStart(ctx, db, inst, "", f.data, log); err != nil {
+	if imported, err := admin.ImportOnFirstStart(ctx, db, inst, f.sbin, f.data, log); err != nil {
 		return fmt.Errorf("import the existing postfix configuration: %w", err)
 	} else if imported {
 		log.Info("imported the existing postfix configuration", "config", f.postfixConfig)
