@@ -326,4 +326,3 @@ func viewText(v report.View) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
 }
-
