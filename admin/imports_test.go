@@ -85,6 +85,13 @@ func TestImportDirection(t *testing.T) {
 				t.Errorf("%s imports postdeck/%s, which the import graph does not allow", filepath.Join(rel, name), ours)
 			}
 		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			heavy := strings.HasPrefix(p, "go.etcd.io/etcd/") || strings.HasPrefix(p, "google.golang.org/grpc")
+			if heavy && rel != "cluster" && rel != "cmd/postdeck" {
+				t.Errorf("%s imports %s: only package cluster (and cmd/postdeck) may link etcd's client and gRPC", filepath.Join(rel, name), p)
+			}
+		}
 		if rel == "webui" {
 			src, err := os.ReadFile(path)
 			if err != nil {
