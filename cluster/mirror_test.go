@@ -73,5 +73,3 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatalf("defaults: %v %+v", err, c)
 	}
 }
-
-
