@@ -21,6 +21,7 @@ func (n *Node) View(ctx context.Context) report.View {
 		gctx, cancel := n.leaderCtx(ctx)
 		resp, err := n.cli.Get(gctx, n.keys.of(dirStatus), clientv3.WithPrefix())
 		cancel()
+		v.ViewRequests++
 		if err != nil {
 			v.Reachable, v.Error = false, err.Error()
 		} else {
@@ -53,6 +54,7 @@ func (n *Node) View(ctx context.Context) report.View {
 				gctx, cancel := n.leaderCtx(ctx)
 				ttl, err := n.cli.TimeToLive(gctx, id)
 				cancel()
+				v.ViewRequests++
 				if err == nil && ttl.TTL > 0 {
 					nv.Heartbeat = time.Now().UTC().Add(-time.Duration(ttl.GrantedTTL-ttl.TTL) * time.Second).Truncate(time.Second)
 				}

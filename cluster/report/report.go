@@ -98,6 +98,9 @@ type View struct {
 	Last     RevMarker         `json:"last_change"`
 	Nodes    []NodeView        `json:"nodes"`
 	Requests map[string]uint64 `json:"etcd_requests"`
+	// ViewRequests is how many requests this view made (after Requests
+	// was read): what a reader of Requests subtracts from the next view.
+	ViewRequests uint64 `json:"view_requests"`
 }
 
 // NodeView is one node in the view.

@@ -42,7 +42,7 @@ type cnode struct {
 	exited    chan struct{} // closed when the daemon's process ended
 }
 
-func newCNode(t *testing.T, name, endpoints, resolver string) *cnode {
+func newCNode(t testing.TB, name, endpoints, resolver string) *cnode {
 	t.Helper()
 	base := postfixtest.Dir(t)
 	n := &cnode{name: name, base: base, etc: filepath.Join(base, "postfix", "etc"),
@@ -62,7 +62,7 @@ func (n *cnode) clusterArgs() []string {
 
 // start starts the daemon, standalone or as a cluster node, and waits for
 // its socket.
-func (n *cnode) start(t *testing.T, bin string, clustered bool) {
+func (n *cnode) start(t testing.TB, bin string, clustered bool) {
 	t.Helper()
 	args := []string{"serve", "--private-postfix", "--data", filepath.Join(n.base, "data"),
 		"--postfix-config", n.etc, "--listen", n.listen, "--socket", n.socket,
@@ -102,7 +102,7 @@ func (n *cnode) start(t *testing.T, bin string, clustered bool) {
 
 // stop stops the daemon by its pid (SIGTERM, SIGKILL after 30 s) and
 // waits until it is gone.
-func (n *cnode) stop(t *testing.T) {
+func (n *cnode) stop(t testing.TB) {
 	t.Helper()
 	if n.d == nil {
 		return
@@ -134,7 +134,7 @@ func (n *cnode) output() string {
 
 // api sends a request over the node's socket (root, no login) and
 // returns the status and body.
-func (n *cnode) api(t *testing.T, method, path string, in any) (int, []byte) {
+func (n *cnode) api(t testing.TB, method, path string, in any) (int, []byte) {
 	t.Helper()
 	var body io.Reader
 	if in != nil {
@@ -168,7 +168,7 @@ func (n *cnode) api(t *testing.T, method, path string, in any) (int, []byte) {
 }
 
 // mustAPI is api that fails the test on a status other than 200.
-func (n *cnode) mustAPI(t *testing.T, method, path string, in, out any) {
+func (n *cnode) mustAPI(t testing.TB, method, path string, in, out any) {
 	t.Helper()
 	code, body := n.api(t, method, path, in)
 	if code != http.StatusOK {
@@ -181,14 +181,14 @@ func (n *cnode) mustAPI(t *testing.T, method, path string, in, out any) {
 	}
 }
 
-func (n *cnode) view(t *testing.T) report.View {
+func (n *cnode) view(t testing.TB) report.View {
 	t.Helper()
 	var v report.View
 	n.mustAPI(t, "GET", "/api/v1/cluster", nil, &v)
 	return v
 }
 
-func (n *cnode) postconf(t *testing.T, name string) string {
+func (n *cnode) postconf(t testing.TB, name string) string {
 	t.Helper()
 	out, err := exec.Command("/usr/sbin/postconf", "-c", n.etc, "-h", name).Output()
 	if err != nil {
@@ -198,7 +198,7 @@ func (n *cnode) postconf(t *testing.T, name string) string {
 }
 
 // login logs in on the node's console listener and returns the status.
-func (n *cnode) login(t *testing.T, user, password string) int {
+func (n *cnode) login(t testing.TB, user, password string) int {
 	t.Helper()
 	b, _ := json.Marshal(map[string]string{"username": user, "password": password})
 	resp, err := http.Post("http://"+n.listen+"/api/v1/login", "application/json", bytes.NewReader(b))
@@ -211,7 +211,7 @@ func (n *cnode) login(t *testing.T, user, password string) int {
 }
 
 // sendMail submits one message to the node's smtpd.
-func (n *cnode) sendMail(t *testing.T, subject string) {
+func (n *cnode) sendMail(t testing.TB, subject string) {
 	t.Helper()
 	msg := "From: a@example.test\r\nTo: b@example.org\r\nSubject: " + subject + "\r\n\r\nbody\r\n"
 	if err := smtp.SendMail("127.0.0.1:"+strconv.Itoa(n.smtpPort), nil, "a@example.test", []string{"b@example.org"}, []byte(msg)); err != nil {
@@ -227,7 +227,7 @@ func runCLI(bin string, args ...string) (string, error) {
 
 // waitFor polls ok until it holds or within passes; diag adds evidence
 // to the failure.
-func waitFor(t *testing.T, what string, within time.Duration, ok func() bool, diag ...func() string) {
+func waitFor(t testing.TB, what string, within time.Duration, ok func() bool, diag ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !ok() {
@@ -250,7 +250,7 @@ type spfDNS struct {
 	queries atomic.Int64
 }
 
-func startSPFDNS(t *testing.T, domain, record string) *spfDNS {
+func startSPFDNS(t testing.TB, domain, record string) *spfDNS {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -276,7 +276,7 @@ func startSPFDNS(t *testing.T, domain, record string) *spfDNS {
 
 // hidePCRE makes a directory of Postfix's commands in which postconf -m
 // does not list pcre: a node that (for this test) lacks postfix-pcre.
-func hidePCRE(t *testing.T) string {
+func hidePCRE(t testing.TB) string {
 	t.Helper()
 	dir := postfixtest.Dir(t)
 	entries, err := os.ReadDir("/usr/sbin")
@@ -325,4 +325,15 @@ func converged(v report.View, names ...string) bool {
 func viewText(v report.View) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
+}
+
+// buildBinaryTB builds the daemon for a test or a benchmark.
+func buildBinaryTB(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "postdeck")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

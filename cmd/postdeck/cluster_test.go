@@ -252,6 +252,13 @@ func TestClusterThreeNodes(t *testing.T) {
 			t.Fatalf("%s: a change during the partition: %d %s", n.name, code, body)
 		}
 	}
+	// A user change is refused the same way and leaves no trace.
+	if code, body := n1.api(t, "POST", "/api/v1/users", map[string]string{"username": "partitioned", "password": "partitioned-password", "role": "auditor"}); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "cluster is unreachable") {
+		t.Fatalf("a new user during the partition: %d %s", code, body)
+	}
+	if code := n1.login(t, "partitioned", "partitioned-password"); code == http.StatusOK {
+		t.Fatal("a user refused by the cluster can log in on the node where it was made")
+	}
 	if v := n1.view(t); v.Reachable {
 		t.Errorf("the cluster view of a node cut off says reachable: %s", viewText(v))
 	}
