@@ -24,6 +24,9 @@ type Cluster interface {
 	ChangeShared(ctx context.Context, actor, action string, change func() error) error
 	// View is the cluster's nodes and their state.
 	View(ctx context.Context) report.View
+	// Peer is another node's console address and the token to act on
+	// its API with.
+	Peer(name string) (api, token string, err error)
 }
 
 type clusterBox struct{ c Cluster }

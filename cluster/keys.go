@@ -19,6 +19,7 @@ const (
 	dirNodes      = "nodes/"            // + node name: report.NodeRecord (JSON), no lease
 	dirStatus     = "status/"           // + node name: report.NodeStatus (JSON), under the node's lease
 	dirElection   = "election/"         // + job: etcd elections (the SPF refresh)
+	keyPeerToken  = "secret/peer-token" // the bearer token nodes act on each other's API with
 )
 
 // keys turns relative keys into keys under one prefix.

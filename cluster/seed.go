@@ -142,6 +142,16 @@ func (a *Admin) Init(ctx context.Context, db *store.DB) (int64, error) {
 	if err := putJSON(dirNodes+a.cfg.Node, rec); err != nil {
 		return 0, err
 	}
+	// The nodes' token for each other's API: its secret in etcd (as
+	// private as everything else there), its hash among the tokens.
+	secret, err := peerSecret()
+	if err != nil {
+		return 0, err
+	}
+	ops = append(ops, clientv3.OpPut(a.keys.of(keyPeerToken), secret))
+	if err := putJSON(dirShared+"tokens/"+store.TokenKey(secret), store.Token{Name: PeerTokenName, Role: store.RoleOperator, Created: time.Now().UTC()}); err != nil {
+		return 0, err
+	}
 	for len(ops) > 0 {
 		batch := ops[:min(len(ops), 100)]
 		ops = ops[len(batch):]

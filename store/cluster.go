@@ -29,13 +29,18 @@ func (s Shared) Equal(o Shared) bool {
 	return true
 }
 
-// ExportShared reads the shared buckets in one transaction (values copied).
+// ExportShared reads the shared buckets in one transaction (values
+// copied). A token's last use is left out: each node records it on its
+// own (at most once a minute), and it is no change to share.
 func (db *DB) ExportShared() (Shared, error) {
 	out := Shared{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		for _, name := range SharedBuckets {
 			m := map[string][]byte{}
 			if err := tx.Bucket([]byte(name)).ForEach(func(k, v []byte) error {
+				if name == "tokens" {
+					v = withoutLastUse(v)
+				}
 				m[string(k)] = bytes.Clone(v)
 				return nil
 			}); err != nil {
@@ -100,6 +105,20 @@ func keepLastUse(local, incoming []byte) []byte {
 	out, err := json.Marshal(in)
 	if err != nil {
 		return incoming
+	}
+	return out
+}
+
+// withoutLastUse returns a stored token without its last use.
+func withoutLastUse(v []byte) []byte {
+	var t Token
+	if json.Unmarshal(v, &t) != nil || t.LastUsed.IsZero() {
+		return v
+	}
+	t.LastUsed = time.Time{}
+	out, err := json.Marshal(t)
+	if err != nil {
+		return v
 	}
 	return out
 }

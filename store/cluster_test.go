@@ -46,6 +46,9 @@ func TestSharedExportImport(t *testing.T) {
 	if u, err := db.GetUser("bob"); err != nil || u.Role != RoleOperator {
 		t.Fatalf("bob: %v %+v", err, u)
 	}
+	if exp, err := db.ExportShared(); err != nil || !exp.Equal(Shared{"users": next["users"], "tokens": before["tokens"]}) {
+		t.Errorf("a token's last use shows in the shared export: %v %v", err, exp)
+	}
 	tok, err := db.LookupToken("secret-1")
 	if err != nil || !tok.LastUsed.Equal(used) {
 		t.Fatalf("token after import: %v %+v (want last use %v kept)", err, tok, used)

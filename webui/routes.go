@@ -38,6 +38,10 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/api/v1/mainconfig", permAdmin, s.mainconfigPut},
 		{"GET", "/api/v1/audit", permAudit, s.auditList},
 		{"GET", "/api/v1/cluster", permRead, s.clusterGet},
+		{"GET", "/api/v1/cluster/nodes/:node/queue", permRead, s.peerQueueList},
+		{"POST", "/api/v1/cluster/nodes/:node/queue/actions", permOperate, s.peerQueueActions},
+		{"GET", "/api/v1/cluster/nodes/:node/mpa/errors", permRead, s.peerErrorsList},
+		{"POST", "/api/v1/cluster/nodes/:node/mpa/errors/actions", permOperate, s.peerErrorsActions},
 
 		// Users and tokens (api_users.go)
 		{"GET", "/api/v1/users", permAdmin, s.userList},
@@ -104,6 +108,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/mta/settings/mainconfig", permAdmin, s.pageMainConfigPost},
 		{"GET", "/audit", permAudit, s.pageAudit},
 		{"GET", "/cluster", permRead, s.pageCluster},
+		{"GET", "/cluster/nodes/:node", permRead, s.pagePeer},
+		{"POST", "/cluster/nodes/:node/actions", permOperate, s.pagePeerActions},
 		// Maps, SPF sources, queues and Send Mail pages.
 		{"GET", "/mta/maps", permRead, s.pageMaps},
 		{"POST", "/mta/maps", permAdmin, s.pageMapsCreate},

@@ -129,6 +129,12 @@ func (n *cnode) output() string {
 	if len(out) > 6000 {
 		out = "...\n" + out[len(out)-6000:]
 	}
+	if b, err := os.ReadFile(filepath.Join(n.base, "postfix", "maillog")); err == nil {
+		if len(b) > 3000 {
+			b = b[len(b)-3000:]
+		}
+		out += "\n" + n.name + " maillog (end):\n" + string(b)
+	}
 	return n.name + ":\n" + out
 }
 

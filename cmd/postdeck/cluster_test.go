@@ -141,6 +141,41 @@ func TestClusterThreeNodes(t *testing.T) {
 	n2.mustAPI(t, "POST", "/api/v1/users", map[string]string{"username": "op2", "password": "op2-password-long", "role": "operator"}, nil)
 	waitFor(t, "op2 logs in on n3", 30*time.Second, func() bool { return n3.login(t, "op2", "op2-password-long") == http.StatusOK }, diag)
 
+	// Node 1 shows and acts on node 2's MTA queue and error repository
+	// through node 2's API (the cluster's peer token).
+	sink.SetClosed(true)
+	n2.sendMail(t, "held on n2")
+	type queuePage struct {
+		Total int `json:"total"`
+		Items []struct {
+			QueueID string `json:"queue_id"`
+		} `json:"items"`
+	}
+	var remote queuePage
+	waitFor(t, "n2's deferred message listed from n1", 60*time.Second, func() bool {
+		n1.mustAPI(t, "GET", "/api/v1/cluster/nodes/n2/queue", nil, &remote)
+		return remote.Total == 1
+	}, diag)
+	var acted struct {
+		Affected int `json:"affected"`
+	}
+	n1.mustAPI(t, "POST", "/api/v1/cluster/nodes/n2/queue/actions", map[string]any{"action": "delete", "ids": []string{remote.Items[0].QueueID}}, &acted)
+	if acted.Affected != 1 {
+		t.Fatalf("delete on n2 through n1: %+v", acted)
+	}
+	var local queuePage
+	if n2.mustAPI(t, "GET", "/api/v1/queue", nil, &local); local.Total != 0 {
+		t.Fatalf("n2's queue after the delete from n1: %+v", local)
+	}
+	var remoteErrors struct {
+		Total int `json:"total"`
+	}
+	n1.mustAPI(t, "GET", "/api/v1/cluster/nodes/n3/mpa/errors", nil, &remoteErrors)
+	if code, body := n1.api(t, "GET", "/api/v1/cluster/nodes/nope/queue", nil); code != http.StatusNotFound || !strings.Contains(string(body), "not in this cluster") {
+		t.Fatalf("an unknown node: %d %s", code, body)
+	}
+	sink.SetClosed(false)
+
 	// Two administrators edit the main config on two nodes at once: one
 	// succeeds, the other gets 409 with the diff.
 	var doc struct{ Text, Version string }
