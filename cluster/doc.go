@@ -11,8 +11,10 @@
 // pipeline) as their stored JSON. Each node keeps its own values of the
 // settings named by --cluster-per-node (host name and HELO name by
 // default) in its record under nodes/, so each renders its own myhostname.
-// The MPA spool and error repository, the Postfix queue, job statuses and
-// the audit log stay on the node.
+// The MPA spool and error repository, the Postfix queue and job statuses
+// stay on the node. The audit log is copied (audit.go): each node writes
+// its entries to its store, copies them to audit/NODE/SEQ and copies the
+// other nodes' into its store, marked with their node.
 //
 //	PREFIX/meta                 cluster init: seeding, then ready
 //	PREFIX/rev                  the last configuration change (who, what);
@@ -26,6 +28,8 @@
 //	PREFIX/nodes/NAME           report.NodeRecord: API address, per-node values
 //	PREFIX/status/NAME          report.NodeStatus, under the node's lease
 //	PREFIX/election/jobs        the election of the node that runs the SPF refresh
+//	PREFIX/secret/peer-token    the token nodes act on each other's API with
+//	PREFIX/audit/NODE/SEQ       store.AuditEntry, the newest 10,000 per node
 //
 // # Writes
 //

@@ -20,6 +20,7 @@ const (
 	dirStatus     = "status/"           // + node name: report.NodeStatus (JSON), under the node's lease
 	dirElection   = "election/"         // + job: etcd elections (the SPF refresh)
 	keyPeerToken  = "secret/peer-token" // the bearer token nodes act on each other's API with
+	dirAudit      = "audit/"            // + node + "/" + seq (20 digits): store.AuditEntry (JSON)
 )
 
 // keys turns relative keys into keys under one prefix.

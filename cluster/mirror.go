@@ -25,7 +25,7 @@ func newMirror() *mirror { return &mirror{kv: map[string][]byte{}} }
 
 // relevant reports whether a relative key belongs in the mirror.
 func relevant(rel string) bool {
-	return !strings.HasPrefix(rel, dirStatus) && !strings.HasPrefix(rel, dirElection)
+	return !strings.HasPrefix(rel, dirStatus) && !strings.HasPrefix(rel, dirElection) && !strings.HasPrefix(rel, dirAudit)
 }
 
 func (m *mirror) clone() *mirror {

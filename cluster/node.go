@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ type Node struct {
 	kick       chan struct{} // a new revision to apply
 	statusKick chan struct{} // the status changed: write it now
 	sharedMu   sync.Mutex    // one shared-bucket change or import at a time
+	metaMu     sync.Mutex    // read-modify-write of the store's ClusterMeta
 
 	sessMu  sync.Mutex
 	session *concurrency.Session
@@ -102,6 +104,7 @@ func (n *Node) Start(ctx context.Context, a Applier) {
 	n.goSafe(ctx, "apply", n.applyLoop)
 	n.goSafe(ctx, "status", n.statusLoop)
 	n.goSafe(ctx, "election", n.electionLoop)
+	n.goSafe(ctx, "audit", n.auditLoop)
 }
 
 // Shutdown stops following, gives up the SPF leadership and the lease
@@ -247,7 +250,8 @@ func (n *Node) follow(ctx context.Context) {
 
 func (n *Node) followOnce(ctx context.Context) error {
 	gctx, cancel := n.leaderCtx(ctx)
-	resp, err := n.cli.Get(gctx, n.keys.of(""), clientv3.WithPrefix())
+	// Everything but the audit log (audit/ sorts first: read from its end).
+	resp, err := n.cli.Get(gctx, clientv3.GetPrefixRangeEnd(n.keys.of(dirAudit)), clientv3.WithRange(clientv3.GetPrefixRangeEnd(n.keys.of(""))))
 	cancel()
 	if err != nil {
 		return fmt.Errorf("read the cluster's configuration: %w", err)
@@ -265,6 +269,9 @@ func (n *Node) followOnce(ctx context.Context) error {
 		}
 	}
 	n.poke(n.kick)
+	if err := n.catchUpAudit(ctx, m); err != nil {
+		n.log.Warn("read the other nodes' audit entries", "err", err)
+	}
 
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
@@ -281,6 +288,10 @@ func (n *Node) followOnce(ctx context.Context) error {
 		changed := false
 		for _, ev := range wr.Events {
 			rel, ok := n.keys.rel(string(ev.Kv.Key))
+			if ok && ev.Type == clientv3.EventTypePut && strings.HasPrefix(rel, dirAudit) {
+				n.importAudit(rel, ev.Kv.Value)
+				continue
+			}
 			if !ok || !relevant(rel) {
 				continue
 			}
@@ -357,7 +368,7 @@ func (n *Node) applyMirror(ctx context.Context, m *mirror) {
 	}
 	n.mu.Unlock()
 	if out.OK {
-		if err := n.db.SaveClusterMeta(store.ClusterMeta{Node: n.cfg.Node, Revision: rev.Rev, Applied: time.Now().UTC()}); err != nil {
+		if err := n.updateMeta(func(m *store.ClusterMeta) { m.Node, m.Revision, m.Applied = n.cfg.Node, rev.Rev, time.Now().UTC() }); err != nil {
 			n.log.Error("store the applied revision", "err", err)
 		}
 	} else {

@@ -130,6 +130,11 @@ type ClusterMeta struct {
 	Node     string    `json:"node"`
 	Revision int64     `json:"revision"`
 	Applied  time.Time `json:"applied"`
+	// AuditExported is the sequence number of this node's last audit
+	// entry copied to the cluster; AuditImported, per other node, the
+	// last of its entries copied here.
+	AuditExported uint64            `json:"audit_exported,omitempty"`
+	AuditImported map[string]uint64 `json:"audit_imported,omitempty"`
 }
 
 // LoadClusterMeta reads the node's cluster record (zero when standalone).

@@ -140,6 +140,19 @@ func TestClusterThreeNodes(t *testing.T) {
 	// A user made on node 2 logs in on node 3.
 	n2.mustAPI(t, "POST", "/api/v1/users", map[string]string{"username": "op2", "password": "op2-password-long", "role": "operator"}, nil)
 	waitFor(t, "op2 logs in on n3", 30*time.Second, func() bool { return n3.login(t, "op2", "op2-password-long") == http.StatusOK }, diag)
+	// The audit log is shared: node 3 shows node 2's entry with its name.
+	waitFor(t, "n2's audit entry on n3", 30*time.Second, func() bool {
+		var log struct {
+			Items []struct{ Action, Node string } `json:"items"`
+		}
+		n3.mustAPI(t, "GET", "/api/v1/audit?limit=500", nil, &log)
+		for _, e := range log.Items {
+			if e.Action == "user op2" && e.Node == "n2" {
+				return true
+			}
+		}
+		return false
+	}, diag)
 
 	// Node 1 shows and acts on node 2's MTA queue and error repository
 	// through node 2's API (the cluster's peer token).
