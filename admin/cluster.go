@@ -81,7 +81,7 @@ func (s *Service) Clustered() bool { return s.clusterNode() != nil }
 // that made it audited the administrator's action.
 func (s *Service) ApplyRevision(ctx context.Context, rev report.Revision, st store.State, shared store.Shared) report.Outcome {
 	action := fmt.Sprintf("cluster revision %d: %s by %s on %s", rev.Seq, truncate(rev.Marker.Action, 100), rev.Marker.Actor, rev.Marker.Node)
-	res, err := s.mta.ApplyRevision(ctx, rev.Rev, action, st)
+	res, err := s.mta.ApplyRevision(ctx, rev.Rev, action, st, mta.ApplyOptions{AllowOpenRelay: rev.Marker.AllowOpenRelay})
 	out := report.Outcome{OK: err == nil, Result: ResultUnchanged, Message: res.Message}
 	if err == nil && res.Changed {
 		out.Result = ResultApplied

@@ -14,6 +14,9 @@ import (
 type SettingsDoc struct {
 	store.Settings
 	Version string `json:"version"`
+	// AllowOpenRelay lets a save through that makes Postfix relay mail
+	// for strangers (the open-relay probe); never stored, never read back.
+	AllowOpenRelay bool `json:"allow_open_relay,omitempty"`
 }
 
 // Settings returns the MTA settings and their version.
@@ -39,7 +42,7 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 	if err := need(id, PermAdmin); err != nil {
 		return SettingsResult{}, err
 	}
-	res, err := s.mta.SaveSettings(ctx, id.Actor(), in.Settings, in.Version)
+	res, err := s.mta.SaveSettings(ctx, id.Actor(), in.Settings, in.Version, mta.ApplyOptions{AllowOpenRelay: in.AllowOpenRelay})
 	s.auditApply(id, "settings", res, err)
 	if err != nil {
 		return SettingsResult{}, err
@@ -56,6 +59,9 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 type MainConfigDoc struct {
 	Text    string `json:"text"`
 	Version string `json:"version"`
+	// AllowOpenRelay lets a save through that makes Postfix relay mail
+	// for strangers (the open-relay probe); never stored, never read back.
+	AllowOpenRelay bool `json:"allow_open_relay,omitempty"`
 }
 
 // MainConfig returns the Edit Main Config document and its version.
@@ -79,7 +85,7 @@ func (s *Service) SaveMainConfig(ctx context.Context, id Identity, in MainConfig
 	if err := need(id, PermAdmin); err != nil {
 		return MainConfigResult{}, err
 	}
-	res, err := s.mta.SaveMainConfig(ctx, id.Actor(), in.Text, in.Version)
+	res, err := s.mta.SaveMainConfig(ctx, id.Actor(), in.Text, in.Version, mta.ApplyOptions{AllowOpenRelay: in.AllowOpenRelay})
 	s.auditApply(id, "mainconfig", res, err)
 	if err != nil {
 		return MainConfigResult{}, err
@@ -203,4 +209,52 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// MasterConfigDoc is the Edit Master Config document (master.cf without
+// the MPA's services) with its version. Default and Managed are answers
+// only: a write ignores them.
+type MasterConfigDoc struct {
+	Text    string `json:"text"`
+	Version string `json:"version"`
+	// Default is true when no document is stored and Text is postdeck's
+	// own service table.
+	Default bool `json:"default,omitempty"`
+	// Managed is what postdeck adds to the document in master.cf: the
+	// MPA's services, and the -o content_filter it gives the loopback
+	// listeners that return mail from an existing content filter.
+	Managed string `json:"managed,omitempty"`
+}
+
+// MasterConfig returns the Edit Master Config document and its version.
+func (s *Service) MasterConfig(ctx context.Context, id Identity) (MasterConfigDoc, error) {
+	if err := need(id, PermRead); err != nil {
+		return MasterConfigDoc{}, err
+	}
+	doc, err := s.mta.MasterConfig()
+	return MasterConfigDoc{Text: doc.Text, Version: doc.Version, Default: doc.Default, Managed: doc.Managed}, err
+}
+
+// MasterConfigResult is the saved document's version and what the apply
+// did.
+type MasterConfigResult struct {
+	Version string `json:"version"`
+	Applied
+}
+
+// SaveMasterConfig validates (postdeck's checks, then postconf -M, -F and
+// -P on a copy) and applies a new Edit Master Config document; with a
+// version, only when the stored document still has it. A refused save
+// leaves the store and Postfix's files as they were.
+func (s *Service) SaveMasterConfig(ctx context.Context, id Identity, in MasterConfigDoc) (MasterConfigResult, error) {
+	if err := need(id, PermAdmin); err != nil {
+		return MasterConfigResult{}, err
+	}
+	res, err := s.mta.SaveMasterConfig(ctx, id.Actor(), in.Text, in.Version)
+	s.auditApply(id, "mastercfg", res, err)
+	if err != nil {
+		return MasterConfigResult{}, err
+	}
+	doc, err := s.mta.MasterConfig()
+	return MasterConfigResult{Version: doc.Version, Applied: appliedOf(res)}, err
 }

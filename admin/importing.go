@@ -26,7 +26,7 @@ func SaveImport(db *store.DB, actor Identity, src, backupRoot string, res *mta.I
 	if err := db.SaveState(res.State); err != nil {
 		return "", fmt.Errorf("store imported state: %w", err)
 	}
-	detail := fmt.Sprintf("imported %s with %d maps; originals in %s", src, len(res.Maps), backup)
+	detail := fmt.Sprintf("imported %s with %d maps (%d tables left as they are); originals in %s; mail path: %s", src, len(res.Maps), len(res.Unmanaged), backup, res.Chain)
 	if len(res.Notes) > 0 {
 		detail += "; " + strings.Join(res.Notes, "; ")
 	}
@@ -36,41 +36,121 @@ func SaveImport(db *store.DB, actor Identity, src, backupRoot string, res *mta.I
 	return backup, nil
 }
 
+// FirstStartOptions describe the daemon a first start imports for.
+type FirstStartOptions struct {
+	// Instance is the daemon's instance as its flags say (MPA addresses
+	// included: the import may move them, see FixedMPAListen).
+	Instance mta.Instance
+	// FixedMPAListen and FixedReinjectListen: the addresses were given
+	// explicitly; a collision with the configuration is refused rather
+	// than moved.
+	FixedMPAListen, FixedReinjectListen bool
+	// ChainOrder puts the MPA after (default) or before a content filter
+	// the configuration has.
+	ChainOrder string
+	SbinDir    string
+	// BackupRoot receives import-backup-TIME (the data directory).
+	BackupRoot string
+}
+
+// FirstStart is what ImportOnFirstStart did.
+type FirstStart struct {
+	// Imported is true when the configuration was imported and stored.
+	Imported bool
+	// Held says why postdeck must not apply anything: the import was
+	// refused, or taking over would change what Postfix does. The daemon
+	// then holds its Manager (mta.Manager.Hold) and the original keeps
+	// running.
+	Held string
+	// Result and Report are the import and its check, when they ran.
+	Result *mta.ImportResult
+	Report *mta.CheckReport
+}
+
 // ImportOnFirstStart imports the system's Postfix into a new database
 // before the first apply: when the database has never been seeded, the
-// instance is not private and inst.ConfigDir/main.cf exists, it imports
-// that configuration, keeps the originals under backupRoot and stores the
-// state, so that the first apply renders the same Postfix behaviour
-// instead of seeding the defaults. It reports whether it imported. An error
-// means main.cf cannot be represented exactly; the database stays unseeded
-// and the daemon should stop, since seeding the defaults would replace a
-// working configuration.
-func ImportOnFirstStart(ctx context.Context, db *store.DB, inst mta.Instance, sbinDir, backupRoot string, log *slog.Logger) (bool, error) {
+// instance is not private and ConfigDir/main.cf exists, it imports that
+// configuration and checks the result the way `postdeck import --check`
+// does. When only the MPA's wiring and the managed map paths differ, it
+// keeps the originals under BackupRoot and stores the state, so that the
+// first apply changes nothing else Postfix does. Otherwise it stores
+// nothing and returns why in Held (one audit entry, and the log): the
+// daemon must then not apply anything, since seeding the defaults or
+// applying a different configuration would replace a working one. An error
+// is an internal failure.
+func ImportOnFirstStart(ctx context.Context, db *store.DB, opts FirstStartOptions, log *slog.Logger) (FirstStart, error) {
+	inst := opts.Instance
 	if inst.Private {
-		return false, nil
+		return FirstStart{}, nil
 	}
 	seeded, err := db.Initialized()
 	if err != nil || seeded {
-		return false, err
+		return FirstStart{}, err
 	}
 	mainCF := filepath.Join(inst.ConfigDir, "main.cf")
 	if _, err := os.Stat(mainCF); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
+			return FirstStart{}, nil
 		}
-		return false, fmt.Errorf("import at first start: %w", err)
+		return FirstStart{}, fmt.Errorf("import at first start: %w", err)
 	}
-	res, err := mta.ImportForInstance(ctx, inst, sbinDir, inst.ConfigDir)
+	hold := func(fs FirstStart, reason string) (FirstStart, error) {
+		fs.Held = reason
+		log.Error("postdeck does not take over the running Postfix; it keeps its configuration and changes nothing", "config", inst.ConfigDir, "reason", reason)
+		if err := db.AppendAudit(store.AuditEntry{Actor: System("system").Actor(), Action: "import at first start", Result: mta.ResultHeld, Detail: reason}); err != nil {
+			return fs, fmt.Errorf("write audit entry: %w", err)
+		}
+		return fs, nil
+	}
+	res, err := mta.ImportWith(ctx, inst.ConfigDir, mta.ImportOptions{SbinDir: opts.SbinDir, Instance: inst,
+		FixedMPAListen: opts.FixedMPAListen, FixedReinjectListen: opts.FixedReinjectListen, Order: opts.ChainOrder})
+	var ue *store.UserError
+	if errors.As(err, &ue) {
+		return hold(FirstStart{}, fmt.Sprintf("%s cannot be imported: %s Fix it and restart postdeck, or move main.cf away to start from postdeck's defaults.", mainCF, ue.Msg))
+	}
 	if err != nil {
-		return false, fmt.Errorf("import %s at first start: %w (fix it and start again, or move main.cf away to start from postdeck's defaults)", mainCF, err)
+		return FirstStart{}, fmt.Errorf("import %s at first start: %w", mainCF, err)
 	}
-	backup, err := SaveImport(db, System("system"), inst.ConfigDir, backupRoot, res)
+	rep, err := mta.CheckImport(ctx, opts.SbinDir, inst.ConfigDir, res)
 	if err != nil {
-		return false, err
+		return FirstStart{}, err
 	}
-	log.Info("imported the existing Postfix configuration", "config", inst.ConfigDir, "maps", len(res.Maps), "backup", backup)
+	fs := FirstStart{Result: res, Report: rep}
+	if changed := rep.Changed(); len(changed) > 0 {
+		return hold(fs, TakeoverRefusal(inst.ConfigDir, changed))
+	}
+	backup, err := SaveImport(db, System("system"), inst.ConfigDir, opts.BackupRoot, res)
+	if err != nil {
+		return fs, err
+	}
+	fs.Imported = true
+	log.Info("imported the existing Postfix configuration", "config", inst.ConfigDir, "maps", len(res.Maps), "left_as_is", len(res.Unmanaged), "backup", backup, "chain", res.Chain)
 	for _, n := range res.Notes {
 		log.Info("import note", "note", n)
 	}
-	return true, nil
+	for _, u := range res.Unmanaged {
+		log.Info("import left a table as it is", "table", u.Ref, "used_by", strings.Join(u.Params, ", "), "reason", u.Reason)
+	}
+	return fs, nil
+}
+
+// TakeoverRefusal says, in one sentence, what taking over dir would
+// change and what the administrator can do.
+func TakeoverRefusal(dir string, changed []mta.Difference) string {
+	var parts []string
+	for i, d := range changed {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(changed)-5))
+			break
+		}
+		switch {
+		case !d.InResult:
+			parts = append(parts, fmt.Sprintf("%s %s would be dropped (%q)", d.File, d.Name, truncate(d.Original, 60)))
+		case !d.InOriginal:
+			parts = append(parts, fmt.Sprintf("%s %s would be added (%q)", d.File, d.Name, truncate(d.Result, 60)))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %s would change from %q to %q", d.File, d.Name, truncate(d.Original, 60), truncate(d.Result, 60)))
+		}
+	}
+	return fmt.Sprintf("Taking over %s would change more than the MPA's wiring and the managed map paths: %s. The original configuration keeps running; review it with `postdeck import --check %s`, then fix it and restart postdeck, or import it anyway with the daemon stopped (`postdeck import --accept-changes %s`).", dir, strings.Join(parts, "; "), dir, dir)
 }

@@ -2,10 +2,13 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,16 +58,17 @@ func TestImportOnFirstStart(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	inst := mta.Instance{ConfigDir: dir, SMTPListen: ":25", ReinjectListen: "127.0.0.1:10026"}
+	opts := FirstStartOptions{Instance: inst, SbinDir: postfixtest.SbinDir, BackupRoot: data}
 
 	// A private instance never imports.
-	priv := inst
-	priv.Private, priv.BaseDir = true, filepath.Dir(dir)
-	if ok, err := ImportOnFirstStart(ctx, db, priv, postfixtest.SbinDir, data, log); ok || err != nil {
-		t.Fatalf("private: %v %v", ok, err)
+	priv := opts
+	priv.Instance.Private, priv.Instance.BaseDir = true, filepath.Dir(dir)
+	if fs, err := ImportOnFirstStart(ctx, db, priv, log); fs.Imported || fs.Held != "" || err != nil {
+		t.Fatalf("private: %+v %v", fs, err)
 	}
-	ok, err := ImportOnFirstStart(ctx, db, inst, postfixtest.SbinDir, data, log)
-	if !ok || err != nil {
-		t.Fatalf("first start: %v %v", ok, err)
+	fs, err := ImportOnFirstStart(ctx, db, opts, log)
+	if !fs.Imported || fs.Held != "" || err != nil {
+		t.Fatalf("first start: %+v %v", fs, err)
 	}
 	st, err := db.LoadState()
 	if err != nil {
@@ -92,9 +96,94 @@ func TestImportOnFirstStart(t *testing.T) {
 		t.Errorf("audit: %+v %v", es, err)
 	}
 	// Seeded: the next start does not import again.
-	if ok, err := ImportOnFirstStart(ctx, db, inst, postfixtest.SbinDir, data, log); ok || err != nil {
-		t.Fatalf("second start: %v %v", ok, err)
+	if fs, err := ImportOnFirstStart(ctx, db, opts, log); fs.Imported || fs.Held != "" || err != nil {
+		t.Fatalf("second start: %+v %v", fs, err)
 	}
+}
+
+// TestFirstStartHoldsWhenTakingOverChangesPostfix: when the import's
+// check finds a difference besides the MPA's wiring and the map paths
+// (here message_size_limit = 0, which Message Size Limit cannot hold), the
+// first start stores nothing, says why in the log, the audit log and the
+// status (last apply "held"), and the Manager refuses every apply: the
+// original files stay byte-identical.
+func TestFirstStartHoldsWhenTakingOverChangesPostfix(t *testing.T) {
+	postfixtest.Require(t)
+	ctx := context.Background()
+	dir := importFixture(t)
+	mainCF := filepath.Join(dir, "main.cf")
+	orig, err := os.ReadFile(mainCF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mainCF, append(orig, "message_size_limit = 0\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := dirFiles(t, dir)
+	data := postfixtest.Dir(t)
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	inst := mta.Instance{ConfigDir: dir, SMTPListen: ":25", MPAListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)), ReinjectListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))}
+	fs, err := ImportOnFirstStart(ctx, db, FirstStartOptions{Instance: inst, SbinDir: postfixtest.SbinDir, BackupRoot: data}, log)
+	if err != nil || fs.Imported || !strings.Contains(fs.Held, "message_size_limit would change from \"0\"") {
+		t.Fatalf("first start: %+v %v", fs, err)
+	}
+	if seeded, _ := db.Initialized(); seeded {
+		t.Errorf("the database was seeded although postdeck holds")
+	}
+	if !strings.Contains(logged.String(), "does not take over") || !strings.Contains(logged.String(), "message_size_limit") {
+		t.Errorf("log: %s", logged.String())
+	}
+	if es, _ := db.ListAudit(10); len(es) != 1 || es[0].Result != mta.ResultHeld {
+		t.Errorf("audit: %+v", es)
+	}
+	m, err := mta.New(mta.Config{Instance: inst, SbinDir: postfixtest.SbinDir}, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Hold(fs.Held)
+	svc := New(Config{DB: db, MTA: m, Log: log})
+	status, err := svc.Status(ctx, System("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.LastApply.Result != mta.ResultHeld || !strings.Contains(status.LastApply.Message, "message_size_limit") {
+		t.Errorf("status: %+v", status.LastApply)
+	}
+	if _, err := svc.ApplyAtStart(ctx); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("apply at start while held: %v", err)
+	}
+	s := store.DefaultSettings()
+	s.Hostname = "other.example.org"
+	if _, err := svc.SaveSettings(ctx, System("test"), SettingsDoc{Settings: s}); !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "has not taken over Postfix") {
+		t.Errorf("settings while held: %v", err)
+	}
+	if after := dirFiles(t, dir); !reflect.DeepEqual(before, after) {
+		t.Errorf("the original configuration changed while held")
+	}
+}
+
+// dirFiles reads every file of a directory tree.
+func dirFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		out[path] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestImportOnFirstStartWithoutMainCF(t *testing.T) {
@@ -106,9 +195,9 @@ func TestImportOnFirstStartWithoutMainCF(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	inst := mta.Instance{ConfigDir: postfixtest.Dir(t), SMTPListen: ":25"}
-	ok, err := ImportOnFirstStart(context.Background(), db, inst, postfixtest.SbinDir, data, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if ok || err != nil {
-		t.Fatalf("no main.cf: %v %v", ok, err)
+	fs, err := ImportOnFirstStart(context.Background(), db, FirstStartOptions{Instance: inst, SbinDir: postfixtest.SbinDir, BackupRoot: data}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if fs.Imported || fs.Held != "" || err != nil {
+		t.Fatalf("no main.cf: %+v %v", fs, err)
 	}
 	if seeded, _ := db.Initialized(); seeded {
 		t.Errorf("the database was seeded without a main.cf to import")

@@ -14,13 +14,13 @@ import (
 // here, so a new one cannot forget its check.
 var opPerms = map[string]Perm{
 	"Status": PermRead, "ClusterStatus": PermRead, "PeerQueue": PermRead, "PeerMPAErrors": PermRead,
-	"PeerQueueAction": PermOperate, "PeerMPAErrorAction": PermOperate, "Settings": PermRead, "MainConfig": PermRead, "ListMaps": PermRead,
+	"PeerQueueAction": PermOperate, "PeerMPAErrorAction": PermOperate, "Settings": PermRead, "MainConfig": PermRead, "MasterConfig": PermRead, "ListMaps": PermRead,
 	"Map": PermRead, "LookupMap": PermRead, "QueueList": PermRead, "QueueSummary": PermRead,
 	"QueueMessage": PermRead, "MPAQueue": PermRead, "MPAErrors": PermRead, "MPAError": PermRead,
 	"MPACounts": PermRead, "Pipeline": PermRead, "Preview": PermAdmin, "SPFSources": PermRead,
 	"AuditLog": PermAudit, "FindAudit": PermAudit, "Dashboard": PermRead, "PostfixLog": PermRead, "ControlPostfix": PermAdmin, "MapRows": PermRead, "EditMapRow": PermAdmin,
 	"QueueAction": PermOperate, "QueueFlush": PermOperate, "SendMail": PermOperate, "MPAErrorAction": PermOperate,
-	"SaveSettings": PermAdmin, "SaveMainConfig": PermAdmin, "SaveMap": PermAdmin, "DeleteMap": PermAdmin,
+	"SaveSettings": PermAdmin, "SaveMainConfig": PermAdmin, "SaveMasterConfig": PermAdmin, "SaveMap": PermAdmin, "DeleteMap": PermAdmin,
 	"SavePipeline": PermAdmin, "AddSPFSource": PermAdmin, "RemoveSPFSource": PermAdmin, "RefreshSPF": PermAdmin,
 	"SaveUser": PermAdmin, "CreateToken": PermAdmin, "Backup": PermAdmin, "Restore": PermAdmin, "Reapply": PermAdmin,
 	"AddUser": PermAdmin, "ListUsers": PermAdmin, "SetRole": PermAdmin, "DeleteUser": PermAdmin,

@@ -147,7 +147,10 @@ func (s *Service) SendMail(ctx context.Context, id Identity, req queue.SendMailR
 		return "", err
 	}
 	qid, err := queue.SendMail(ctx, s.submitAddr, req)
-	if err != nil && errors.Is(err, store.ErrUnavailable) && !s.mta.Running(ctx) {
+	// A submission that failed for any reason but the request's own (a
+	// connection refused, or reset by an smtpd a dying master left behind)
+	// is Postfix being down when its master is gone.
+	if err != nil && !errors.Is(err, store.ErrInvalid) && !s.mta.Running(ctx) {
 		err = errPostfixDown()
 	}
 	if err != nil {

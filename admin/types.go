@@ -23,6 +23,11 @@ type (
 	MapInfo = mta.MapInfo
 )
 
+// ErrOpenRelay marks the refusal of a settings or main config save that
+// would make Postfix relay mail for strangers; the same request with
+// allow_open_relay goes through (and its audit entry says so).
+var ErrOpenRelay = mta.ErrOpenRelay
+
 // The Postfix queue and Send Mail.
 type (
 	QueueFilter       = queue.Filter
@@ -60,6 +65,7 @@ const (
 	MapTransport       = mta.MapTransport
 
 	FieldRejectCode       = mta.FieldRejectCode
+	MapRefPrefix          = mta.MapRefPrefix
 	FieldMessageSizeLimit = mta.FieldMessageSizeLimit
 )
 
@@ -109,6 +115,10 @@ func ValidQueueID(id string) bool { return queue.ValidID(id) }
 func MaskSecrets(name, content string) string {
 	return mta.MaskSecretsContent(name, content)
 }
+
+// SplitList splits the text of a Relay domains or My Networks field into
+// entries, as Postfix splits a list (never inside a table's braces).
+func SplitList(s string) []string { return mta.SplitList(s) }
 
 // ParseAddressList splits a comma- or line-separated list of addresses, as
 // Send Mail's Recipients field takes them.

@@ -55,8 +55,25 @@ func (n *Node) Latest(ctx context.Context) (store.State, int64, error) {
 	if !m.ready() {
 		return store.State{}, 0, notReady()
 	}
-	st, err := m.state(n.cfg.Node)
+	st, err := n.nodeState(m)
 	return st, m.markerRev, err
+}
+
+// nodeState is the configuration this node renders from the mirror: the
+// cluster's, with this node's own settings, and the parts of the state
+// that describe this node's installation (the installation parameters and
+// the MPA's wiring an import found) from its store.
+func (n *Node) nodeState(m *mirror) (store.State, error) {
+	st, err := m.state(n.cfg.Node)
+	if err != nil {
+		return st, err
+	}
+	local, err := n.db.LoadState()
+	if err != nil {
+		return st, err
+	}
+	st.Installation, st.Wiring = local.Installation, local.Wiring
+	return st, nil
 }
 
 // awaitConnected returns the mirror once the node follows the cluster,
@@ -78,7 +95,7 @@ func (n *Node) awaitConnected(ctx context.Context) (*mirror, bool) {
 // returns the new revision; when another change came first it returns 0
 // and the revision to wait for (WaitRevision) before trying again on the
 // newer configuration. Nothing to change returns base.
-func (n *Node) Commit(ctx context.Context, base int64, prev, next store.State, actor, action string) (int64, int64, error) {
+func (n *Node) Commit(ctx context.Context, base int64, prev, next store.State, actor, action string, allowOpenRelay bool) (int64, int64, error) {
 	m, ok := n.snapshot()
 	if !ok {
 		return 0, 0, Unreachable()
@@ -141,23 +158,24 @@ func (n *Node) Commit(ctx context.Context, base int64, prev, next store.State, a
 			ops = append(ops, clientv3.OpDelete(n.keys.of(k)))
 		}
 	}
-	return n.commitOps(ctx, m, ops, actor, action)
+	return n.commitOps(ctx, m, ops, report.RevMarker{Actor: actor, Action: action, AllowOpenRelay: allowOpenRelay})
 }
 
 // commitOps commits ops with a new rev marker when the configuration is
 // still at the mirror's revision.
-func (n *Node) commitOps(ctx context.Context, m *mirror, ops []clientv3.Op, actor, action string) (int64, int64, error) {
+func (n *Node) commitOps(ctx context.Context, m *mirror, ops []clientv3.Op, marker report.RevMarker) (int64, int64, error) {
 	if len(ops) == 0 {
 		return m.markerRev, 0, nil
 	}
 	if len(ops) >= maxOps {
 		return 0, 0, store.Invalid("", "The change touches %d entries, more than the cluster takes in one transaction (%d), so it was not saved; make it in smaller steps", len(ops), maxOps)
 	}
-	marker, err := json.Marshal(report.RevMarker{Node: n.cfg.Node, Actor: actor, Action: action, At: time.Now().UTC()})
+	marker.Node, marker.At = n.cfg.Node, time.Now().UTC()
+	rawMarker, err := json.Marshal(marker)
 	if err != nil {
 		return 0, 0, err
 	}
-	ops = append(ops, clientv3.OpPut(n.keys.of(keyRev), string(marker)))
+	ops = append(ops, clientv3.OpPut(n.keys.of(keyRev), string(rawMarker)))
 	// A member without a leader refuses the transaction before proposing
 	// it (etcd's require-leader): during an election, try again until
 	// the request timeout. Other failures may or may not have committed,
@@ -241,7 +259,7 @@ func (n *Node) ChangeShared(ctx context.Context, actor, action string, change fu
 			}
 		}
 	}
-	rev, wait, err := n.commitOps(ctx, m, ops, actor, action)
+	rev, wait, err := n.commitOps(ctx, m, ops, report.RevMarker{Actor: actor, Action: action})
 	if err != nil {
 		return n.restoreShared(err)
 	}

@@ -351,7 +351,7 @@ func (n *Node) applyLoop(ctx context.Context) {
 
 func (n *Node) applyMirror(ctx context.Context, m *mirror) {
 	rev := report.Revision{Rev: m.markerRev, Seq: m.markerSeq, Marker: m.marker}
-	st, err := m.state(n.cfg.Node)
+	st, err := n.nodeState(m)
 	var out report.Outcome
 	if err != nil {
 		out = report.Outcome{Result: "failed", Message: err.Error()}

@@ -268,21 +268,51 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 	if err := m.checkReferences(string(out), p, staging, params); err != nil {
 		return err
 	}
+	if err := m.checkFiles(string(out), staging, params); err != nil {
+		return err
+	}
 	return m.checkListeners(p)
 }
 
 var tableRefRe = regexp.MustCompile(`([a-z0-9]+):(/[^\s,]+)`)
 
+// checkReferences checks every type:/path table of the staged main.cf
+// (postconf -n -x): of a type this Postfix supports, existing (staged or
+// live), and where tables may live (tableAllowed).
 func (m *Manager) checkReferences(expanded string, p plan, staging string, params []Param) error {
+	dataDir, queueDir := m.catalog.defaultOf("data_directory"), m.catalog.defaultOf("queue_directory")
 	for _, line := range strings.Split(expanded, "\n") {
 		name, value, ok := strings.Cut(line, " = ")
-		if !ok {
+		switch {
+		case ok && name == "data_directory":
+			dataDir = value
+		case ok && name == "queue_directory":
+			queueDir = value
+		}
+	}
+	for _, line := range strings.Split(expanded, "\n") {
+		name, value, ok := strings.Cut(line, " = ")
+		if !ok || name == "tls_random_source" { // dev:/dev/urandom is not a table
 			continue
 		}
 		for _, mm := range tableRefRe.FindAllStringSubmatch(value, -1) {
 			typ, path := mm[1], mm[2]
 			if typ == "unix" || typ == "inet" || typ == "local" {
 				continue
+			}
+			if !holdsTables(name) {
+				continue // names a command or a parameter list, not a table
+			}
+			live := path
+			if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
+				live = filepath.Join(m.inst.ConfigDir, rel)
+			}
+			if !m.tableAllowed(name, typ, live, dataDir, queueDir) {
+				where := "the Postfix configuration directory " + m.inst.ConfigDir
+				if createdByPostfix(name) {
+					where += " or Postfix's data directory"
+				}
+				return refError(params, name, fmt.Sprintf("Parameter %s refers to %s:%s, outside %s; tables must live there or in a directory the daemon lists with --table-dirs", name, typ, live, where))
 			}
 			if createdByPostfix(name) {
 				continue // a cache Postfix creates at first use
@@ -427,6 +457,28 @@ func (m *Manager) syncAndBackdate() error {
 	for _, dir := range []string{m.inst.ConfigDir, m.inst.MapsDir()} {
 		if err := atomicfile.SyncDir(dir); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// linkUnchanged completes the staging directory for the open-relay probe,
+// which runs Postfix on it: every rendered map that did not change is
+// hard-linked from the live directory (source and .db), so that tables the
+// document names through $config_directory are found there.
+func (m *Manager) linkUnchanged(p plan, staging string) error {
+	for rel := range p.rendered {
+		if rel == "main.cf" || rel == "master.cf" || slices.Contains(p.changed, rel) {
+			continue
+		}
+		files := []string{rel}
+		if isIndexed(rel) {
+			files = append(files, rel+".db")
+		}
+		for _, f := range files {
+			if err := os.Link(filepath.Join(m.inst.ConfigDir, f), filepath.Join(staging, f)); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("stage unchanged %s: %w", f, err)
+			}
 		}
 	}
 	return nil

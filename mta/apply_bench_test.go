@@ -33,7 +33,7 @@ func BenchmarkSettingsSave(b *testing.B) {
 	for i := 0; i < rounds; i++ {
 		s.Hostname = []string{"a.bench.example.test", "b.bench.example.test"}[i%2]
 		start := time.Now()
-		res, err := env.m.SaveSettings(ctx, "bench", s, "")
+		res, err := env.m.SaveSettings(ctx, "bench", s, "", ApplyOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func BenchmarkSettingsSave(b *testing.B) {
 	}
 	for i := 0; i < 3*rounds; i++ {
 		start := time.Now()
-		res, err := env.m.SaveSettings(ctx, "bench", s, "")
+		res, err := env.m.SaveSettings(ctx, "bench", s, "", ApplyOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,6 +19,11 @@ import (
 type paramCatalog struct {
 	defaults map[string]string
 	mapTypes map[string]bool
+	// legacy are names the defaults refer to without postconf -d printing
+	// them: the compatibility names of renamed parameters
+	// (postscreen_denylist_action = ${postscreen_blacklist_action?...}),
+	// which Postfix still reads.
+	legacy map[string]bool
 }
 
 // loadCatalog asks the installed Postfix for its parameters and table types.
@@ -42,7 +47,7 @@ func loadCatalog(ctx context.Context, pf postfix.Runner) (*paramCatalog, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read postconf -d: %w", err)
 	}
-	cat := &paramCatalog{defaults: map[string]string{}, mapTypes: map[string]bool{}}
+	cat := &paramCatalog{defaults: map[string]string{}, mapTypes: map[string]bool{}, legacy: map[string]bool{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -52,6 +57,9 @@ func loadCatalog(ctx context.Context, pf postfix.Runner) (*paramCatalog, error) 
 		}
 		if ok {
 			cat.defaults[strings.TrimSpace(name)] = stressRe.ReplaceAllString(strings.TrimSpace(value), "$1")
+			for _, m := range refRe.FindAllStringSubmatch(value, -1) {
+				cat.legacy[m[1]+m[2]+m[3]] = true
+			}
 		}
 	}
 	if len(cat.defaults) < 100 {
@@ -67,11 +75,19 @@ func loadCatalog(ctx context.Context, pf postfix.Runner) (*paramCatalog, error) 
 	return cat, nil
 }
 
+// defaultOf is the installation's value of name; "" without a catalog.
+func (c *paramCatalog) defaultOf(name string) string {
+	if c == nil {
+		return ""
+	}
+	return c.defaults[name]
+}
+
 // known reports whether Postfix knows name, including the per-service
 // parameters (service_destination_concurrency_limit etc.) that exist for
 // each master.cf service when default_* does.
 func (c *paramCatalog) known(name string, services []string) bool {
-	if _, ok := c.defaults[name]; ok {
+	if _, ok := c.defaults[name]; ok || c.legacy[name] {
 		return true
 	}
 	for _, svc := range services {
@@ -100,6 +116,10 @@ var (
 // intExceptions have numeric defaults but accept other values.
 var intExceptions = map[string]bool{"compatibility_level": true}
 
+// boolExceptions have a yes or no default but take other words too
+// (smtpd_forbid_bare_newline: normalize, reject, yes, no).
+var boolExceptions = map[string]bool{"smtpd_forbid_bare_newline": true}
+
 // checkValue infers a parameter's type from its default and checks value
 // against it, because Postfix accepts a bad number or time in main.cf and
 // then fails at run time (clients hang on smtpd_timeout = abc). It returns a
@@ -110,7 +130,7 @@ func (c *paramCatalog) checkValue(name, value string) string {
 		return ""
 	}
 	switch {
-	case def == "yes" || def == "no":
+	case (def == "yes" || def == "no") && !boolExceptions[name]:
 		if v := strings.ToLower(value); v != "yes" && v != "no" {
 			return fmt.Sprintf("expected yes or no, found %q", truncate(value, 40))
 		}

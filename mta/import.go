@@ -19,10 +19,11 @@ import (
 	"postdeck/store"
 )
 
-// ErrImport marks a main.cf that cannot be imported exactly: a managed
-// parameter with a value the MTA Settings page cannot hold, a map whose
-// source does not match its indexed file, and so on. The message says what
-// to change before importing again. It wraps store.ErrInvalid.
+// ErrImport marks a main.cf that cannot be imported: a managed parameter
+// with a value the MTA Settings page cannot hold, an MPA address given on
+// the command line that the configuration uses already, and so on. The
+// message says what to change before importing again. It wraps
+// store.ErrInvalid.
 var ErrImport = fmt.Errorf("%w: cannot import", store.ErrInvalid)
 
 // ImportedMap is one lookup table Import turned into a postdeck map.
@@ -30,24 +31,63 @@ type ImportedMap struct {
 	Name   string // postdeck map name
 	Type   string // hash, btree, cidr, pcre or regexp
 	Source string // absolute path of the original source file
-	// References are the references as main.cf wrote them
+	// References are the references as main.cf and master.cf wrote them
 	// ("hash:/etc/postfix/virtual"), all rewritten to NewRef.
 	References []string
 	NewRef     string // "hash:$config_directory/maps.d/hash.NAME.map"
+}
+
+// UnmanagedTable is a table reference the import left as it was: Postfix
+// goes on reading the file (or the database) it names.
+type UnmanagedTable struct {
+	Ref    string   // as written: "proxy:mysql:/etc/postfix/mysql/relay_domains.cf"
+	Params []string // where: main.cf parameters and master.cf "service/type -o name"
+	Reason string   // why postdeck does not manage it
 }
 
 // ImportResult is what Import made of a Postfix configuration directory.
 type ImportResult struct {
 	State store.State
 	Maps  []ImportedMap
+	// Unmanaged are the tables left as references to their files.
+	Unmanaged []UnmanagedTable
 	// Unused are parameters of the administrator's own (not Postfix's)
-	// that only named table directories: nothing refers to them once the
-	// tables live in maps.d, so they are commented out (the apply refuses
-	// unknown parameters that nothing uses).
+	// that were used only where the import took the use away (table
+	// directories, managed parameters): nothing refers to them any more,
+	// and Postfix would warn, so they are commented out.
 	Unused []string
+	// Installation are the parameters kept in the state's Installation
+	// part (InstallationParams the main.cf sets).
+	Installation []string
+	// OutsideDirs are the directories outside the configuration directory
+	// that hold tables the import left as they are (/etc/pmg for
+	// hash:/etc/pmg/domains): Postfix goes on reading files there.
+	OutsideDirs []string
+	// Instance is the instance the state is meant for: the caller's, with
+	// the MPA's addresses and chain of State.Wiring.
+	Instance Instance
+	// Chain says in one sentence where mail goes: the MPA and any content
+	// filter the configuration had.
+	Chain string
 	// Notes say, for the administrator, what moved where (managed
-	// parameters to MTA Settings, equivalent values written differently).
+	// parameters to MTA Settings, dropped duplicates, moved ports).
 	Notes []string
+}
+
+// ImportOptions say what the imported state will run on.
+type ImportOptions struct {
+	// SbinDir holds Postfix's commands; default /usr/sbin.
+	SbinDir string
+	// Instance is the daemon's instance: its MPA addresses (MPAListen ""
+	// leaves content_filter to the document) and listener.
+	Instance Instance
+	// FixedMPAListen and FixedReinjectListen say the addresses were given
+	// explicitly (flags): a collision with the configuration is refused
+	// instead of moved to free ports.
+	FixedMPAListen, FixedReinjectListen bool
+	// Order puts the MPA after (ChainAfter, the default) or before
+	// (ChainBefore) a content_filter the configuration has.
+	Order string
 }
 
 // importManaged are the parameters that become store.Settings, in the
@@ -79,14 +119,9 @@ var wellKnownMaps = map[string]string{
 	"smtp_sasl_password_maps": MapSASLPasswords,
 }
 
-// Import reads an existing Postfix configuration (dir/main.cf and the hash,
-// btree, cidr, pcre and regexp source files it references) and returns the
-// state that renders to the same Postfix behaviour: the managed parameters
-// become Settings, every other line stays in the main config document with
-// its comments and continuation lines, and each referenced table becomes a
-// map whose reference is rewritten to $config_directory/maps.d/TYPE.NAME.map.
-// pf supplies SbinDir (its ConfigDir is replaced by dir). Import only reads:
-// BackupConfig keeps the originals, SaveState stores the result.
+// Import reads an existing Postfix configuration and returns the state
+// that renders to the same Postfix behaviour, for an instance without the
+// MPA. See ImportConfig.
 func Import(ctx context.Context, pf postfix.Runner, dir string) (store.State, error) {
 	res, err := ImportConfig(ctx, pf, dir)
 	if err != nil {
@@ -95,20 +130,37 @@ func Import(ctx context.Context, pf postfix.Runner, dir string) (store.State, er
 	return res.State, nil
 }
 
-// ImportConfig is Import with the details: which maps came from which files
-// and notes for the administrator.
+// ImportConfig reads dir/main.cf, dir/master.cf and the tables they
+// reference, for an instance without the MPA (content_filter stays in the
+// document): the managed parameters become Settings, the installation
+// parameters the Installation part, every other line stays in the main
+// config document with its comments and continuation lines, master.cf
+// becomes the master config document, and each table of a type postdeck
+// manages that lives under dir becomes a map whose references are
+// rewritten to $config_directory/maps.d/TYPE.NAME.map. Every other table
+// stays a reference to its file. pf supplies SbinDir. Import only reads:
+// BackupConfig keeps the originals, SaveState stores the result.
 func ImportConfig(ctx context.Context, pf postfix.Runner, dir string) (*ImportResult, error) {
+	return importFrom(ctx, dir, ImportOptions{SbinDir: pf.SbinDir, Instance: Instance{SMTPListen: ":25"}})
+}
+
+// importFrom is the import itself; ImportWith adds the checks an apply
+// would make.
+func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportResult, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	pf.ConfigDir = dir
+	if opts.SbinDir == "" {
+		opts.SbinDir = postfix.DefaultSbinDir
+	}
+	pf := postfix.Runner{SbinDir: opts.SbinDir, ConfigDir: dir}
 	raw, err := os.ReadFile(filepath.Join(dir, "main.cf"))
 	if err != nil {
 		return nil, fmt.Errorf("import: read main.cf: %w", err)
 	}
-	doc := NormalizeDocument(string(raw))
-	params, err := ParseMainConfig(doc)
+	doc := NormalizeDocument(strings.ReplaceAll(string(raw), "\r\n", "\n"))
+	all, err := parseMainCF(doc, true)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", filepath.Join(dir, "main.cf"), err)
 	}
@@ -124,43 +176,51 @@ func ImportConfig(ctx context.Context, pf postfix.Runner, dir string) (*ImportRe
 	if err := os.Chtimes(filepath.Join(scratch, "main.cf"), old, old); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	im := &importer{ctx: ctx, pf: pf, scratch: scratch, dir: dir, lines: strings.Split(strings.TrimSuffix(doc, "\n"), "\n"), params: params}
+	master, err := importMaster(dir)
+	if err != nil {
+		return nil, err
+	}
+	im := &importer{ctx: ctx, pf: pf, scratch: scratch, dir: dir, opts: opts,
+		lines: strings.Split(strings.TrimSuffix(doc, "\n"), "\n"), master: master}
 	if doc == "" {
 		im.lines = nil
 	}
+	if master != "" {
+		im.masterLines = strings.Split(strings.TrimSuffix(master, "\n"), "\n")
+	}
+	im.params = im.dropDuplicates(all)
+	im.before = im.usedNames()
 	if err := im.readPostconf(); err != nil {
 		return nil, err
 	}
 	res := &ImportResult{}
+	im.installation(res)
+	if err := im.tables(); err != nil {
+		return nil, err
+	}
 	if res.State.Settings, err = im.settings(); err != nil {
 		return nil, err
 	}
 	if err := im.stripVerify(&res.State.Settings); err != nil {
 		return nil, err
 	}
-	if err := im.maps(); err != nil {
-		return nil, err
-	}
-	if res.Unused, err = im.dropUnused(); err != nil {
-		return nil, err
-	}
+	im.contentFilter(&res.State)
 	im.removeManaged()
-	if res.State.MasterConfig, err = importMaster(dir); err != nil {
+	if res.Unused, err = im.dropUnused(res); err != nil {
 		return nil, err
 	}
-	res.State.MainConfig = strings.Join(im.lines, "\n") + "\n"
-	if len(im.lines) == 0 {
-		res.State.MainConfig = ""
-	}
+	im.applyDrops()
+	res.State.MainConfig = joinLines(im.lines)
+	res.State.MasterConfig = joinLines(im.masterLines)
 	if _, err := ParseMainConfig(res.State.MainConfig); err != nil {
 		return nil, fmt.Errorf("import: the rewritten main config does not parse: %w", err)
 	}
 	now := time.Now().UTC()
 	taken := map[string]bool{}
-	for _, m := range im.tables {
-		res.State.Maps = append(res.State.Maps, store.Map{Name: m.name, Type: m.typ, Content: m.content, Owner: store.OwnerAdmin, Updated: now})
-		res.Maps = append(res.Maps, ImportedMap{Name: m.name, Type: m.typ, Source: m.path, References: m.refs, NewRef: m.newRef()})
-		taken[m.name] = true
+	for _, t := range im.managed {
+		res.State.Maps = append(res.State.Maps, store.Map{Name: t.name, Type: t.typ, Content: t.content, Owner: store.OwnerAdmin, Updated: now})
+		res.Maps = append(res.Maps, ImportedMap{Name: t.name, Type: t.typ, Source: t.path, References: t.refs, NewRef: t.newRef()})
+		taken[t.name] = true
 	}
 	for _, name := range DefaultMapNames {
 		if !taken[name] {
@@ -171,25 +231,48 @@ func ImportConfig(ctx context.Context, pf postfix.Runner, dir string) (*ImportRe
 	if err := validateMaps(res.State.Maps); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
+	res.Unmanaged = im.unmanaged
+	sort.Strings(im.outsideDirs)
+	res.OutsideDirs = im.outsideDirs
 	res.Notes = im.notes
+	res.Instance = opts.Instance
+	res.Instance.ConfigDir = dir
 	return res, nil
+}
+
+func joinLines(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // importer carries one import's working state.
 type importer struct {
-	ctx context.Context
-	pf  postfix.Runner
+	ctx  context.Context
+	pf   postfix.Runner
+	opts ImportOptions
 	// scratch is an empty configuration for postmap, which would otherwise
 	// read dir/main.cf and fail on what it references (myorigin = /etc/mailname).
 	scratch string
 	dir     string
-	lines   []string          // the document being rewritten, without trailing newline
-	params  []Param           // parsed from the original document (line numbers stay valid: rewrites keep line counts)
-	eff     map[string]string // postconf -x -h of the managed parameters
-	set     map[string]string // postconf -n -x: every parameter main.cf sets, expanded
-	tables  []*importTable
-	notes   []string
-	drop    map[int]bool // document lines removed at the end (1-based)
+	// lines is the main.cf document being rewritten, without trailing
+	// newline; rewrites keep the line count, so params' lines stay valid.
+	lines       []string
+	params      []Param // the definitions Postfix uses (the last of duplicates)
+	master      string  // the master.cf document as read
+	masterLines []string
+	before      map[string]bool   // $names used before the import changed anything
+	eff         map[string]string // postconf -x -h of the managed parameters
+	set         map[string]string // postconf -n -x: every parameter main.cf sets, expanded
+	ignored     map[string]bool   // parameters postconf -n calls unused: Postfix ignores them
+	managed     []*importTable
+	unmanaged   []UnmanagedTable
+	notes       []string
+	drop        map[int]bool // main.cf document lines removed at the end (1-based)
+	instText    []string     // the Installation part's lines
+	instNames   []string
+	outsideDirs []string // directories of tables left as they are, outside dir
 }
 
 type importTable struct {
@@ -226,6 +309,44 @@ func (im *importer) param(name string) (Param, bool) {
 	return Param{}, false
 }
 
+func (im *importer) note(format string, args ...any) {
+	im.notes = append(im.notes, fmt.Sprintf(format, args...))
+}
+
+// dropDuplicates comments out every definition of a parameter that a later
+// one overrides (Postfix reads main.cf top to bottom, warns, and takes the
+// last), keeping its text, and returns the definitions that count.
+func (im *importer) dropDuplicates(all []Param) []Param {
+	last := map[string]Param{}
+	for _, p := range all {
+		last[p.Name] = p
+	}
+	var out []Param
+	for _, p := range all {
+		if l := last[p.Name]; l.Line != p.Line {
+			for i := p.Line; i <= p.End; i++ {
+				if t := strings.TrimSpace(im.lines[i-1]); t != "" && !strings.HasPrefix(t, "#") {
+					im.lines[i-1] = "#" + im.lines[i-1]
+				}
+			}
+			im.note("main.cf line %d: %s is set again on line %d and Postfix uses the last definition, so line %d is commented out", p.Line, p.Name, l.Line, p.Line)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// usedNames are the $names main.cf's parameters and master.cf's -o values
+// use.
+func (im *importer) usedNames() map[string]bool {
+	used := referencedNames(im.params)
+	for name := range masterRefs(parseMasterCF(joinLines(im.masterLines))) {
+		used[name] = true
+	}
+	return used
+}
+
 // readPostconf asks Postfix for the effective (expanded) values: the
 // managed parameters whether set or not, and every parameter main.cf sets.
 func (im *importer) readPostconf() error {
@@ -241,12 +362,39 @@ func (im *importer) readPostconf() error {
 	for i, name := range importManaged {
 		im.eff[name] = strings.TrimSpace(vals[i])
 	}
-	out, _, err = im.pf.Run(im.ctx, nil, "postconf", "-n", "-x")
+	out, stderr, err := im.pf.Run(im.ctx, nil, "postconf", "-n", "-x")
 	if err != nil {
 		return fmt.Errorf("import: read main.cf with postconf -n: %w", err)
 	}
 	im.set = parsePostconf(string(out))
+	im.ignored = map[string]bool{}
+	for _, m := range mainUnusedRe.FindAllStringSubmatch(string(stderr), -1) {
+		im.ignored[m[1]] = true
+	}
+	im.dropIgnoredOpts(string(stderr))
 	return nil
+}
+
+var (
+	mainUnusedRe   = regexp.MustCompile(`main\.cf: unused parameter: ([^=\s]+)=`)
+	masterUnusedRe = regexp.MustCompile(`master\.cf: unused parameter: ([^=\s]+)=`)
+)
+
+// dropIgnoredOpts comments out the master.cf -o options Postfix ignores
+// (postconf: unused parameter), when an option has its line to itself: the
+// apply refuses every warning, and Postfix does not use them.
+func (im *importer) dropIgnoredOpts(stderr string) {
+	for _, m := range masterUnusedRe.FindAllStringSubmatch(stderr, -1) {
+		for _, s := range parseMasterCF(joinLines(im.masterLines)) {
+			for _, o := range s.Opts {
+				line := strings.TrimSpace(im.masterLines[o.Line-1])
+				if o.Name == m[1] && (line == "-o "+o.Raw || line == "-o"+o.Raw) {
+					im.masterLines[o.Line-1] = "#" + im.masterLines[o.Line-1]
+					im.note("master.cf line %d: Postfix ignores -o %s (postconf: unused parameter), so the line is commented out", o.Line, o.Name)
+				}
+			}
+		}
+	}
 }
 
 // parsePostconf reads "name = value" lines.
@@ -263,7 +411,32 @@ func parsePostconf(out string) map[string]string {
 
 // listTokens splits a Postfix list on commas and white space.
 func listTokens(v string) []string {
-	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\v' || r == '\f' })
+}
+
+// installation moves the definitions of InstallationParams out of the
+// document into the state's Installation part, as written.
+func (im *importer) installation(res *ImportResult) {
+	for _, p := range im.params {
+		if !isInstallationParam(p.Name) {
+			continue
+		}
+		for i := p.Line; i <= p.End; i++ {
+			if t := strings.TrimSpace(im.lines[i-1]); i == p.Line || t != "" && !strings.HasPrefix(t, "#") {
+				im.instText = append(im.instText, im.lines[i-1])
+			}
+		}
+		im.lines[p.Line-1] = "# " + p.Name + ": fixed by the installation; postdeck keeps it as imported (was: " + truncate(p.Value, 120) + ")"
+		for i := p.Line + 1; i <= p.End; i++ {
+			im.markDrop(i)
+		}
+		im.instNames = append(im.instNames, p.Name)
+	}
+	if len(im.instNames) > 0 {
+		res.State.Installation = joinLines(im.instText)
+		res.Installation = im.instNames
+		im.note("%s: kept as imported in the installation part of main.cf (not in Edit Main Config, which refuses installation parameters)", strings.Join(im.instNames, ", "))
+	}
 }
 
 // settings turns the managed parameters into Settings, refusing values the
@@ -278,34 +451,39 @@ func (im *importer) settings() (store.Settings, error) {
 		}
 		return s, importErr("myhostname = %s: %v", s.Hostname, err)
 	}
-	s.RelayDomains = []string{}
-	for _, d := range listTokens(e["relay_domains"]) {
-		if strings.ContainsAny(d, ":/!") {
-			return s, importErr("relay_domains = %s: %q is a lookup table, a file or an exclusion, but Relay domains on the MTA Settings page is a list of domain names; list the domains in main.cf and import again", truncate(e["relay_domains"], 80), d)
-		}
-		s.RelayDomains = append(s.RelayDomains, strings.ToLower(d))
-	}
+	s.RelayDomains = im.listSetting("relay_domains")
 	if _, set := im.param("relay_domains"); !set && len(s.RelayDomains) > 0 {
-		im.notes = append(im.notes, fmt.Sprintf("relay_domains was not set; its default (%s) became the Relay domains list", strings.Join(s.RelayDomains, ", ")))
+		im.note("relay_domains was not set; its default (%s) became the Relay domains list", strings.Join(s.RelayDomains, ", "))
 	}
 	var err error
 	if s.ExternalRelayHost, err = importRelayHost("relayhost", FieldExternalRelay, "External Relay Host", e["relayhost"]); err != nil {
 		return s, err
 	}
-	switch rt := e["relay_transport"]; {
-	case rt == "relay":
-	case strings.HasPrefix(rt, "relay:"):
-		if s.InternalRelayHost, err = importRelayHost("relay_transport", FieldInternalRelay, "Internal Relay Host", strings.TrimPrefix(rt, "relay:")); err != nil {
+	transport, next, _ := strings.Cut(e["relay_transport"], ":")
+	if !serviceNameRe.MatchString(transport) {
+		return s, importErr("relay_transport = %s: %q is not a master.cf service name", e["relay_transport"], transport)
+	}
+	if transport != "relay" {
+		s.RelayTransport = transport
+	}
+	if next != "" {
+		if s.InternalRelayHost, err = importRelayHost("relay_transport", FieldInternalRelay, "Internal Relay Host", next); err != nil {
 			return s, err
 		}
-	default:
-		return s, importErr("relay_transport = %s: the Internal Relay Host on the MTA Settings page renders relay_transport = relay or relay:HOST, so another transport cannot be represented; use relay:[host]:port (the relay service of master.cf) and import again", rt)
 	}
-	if s.MyNetworks, err = im.networks(e["mynetworks"]); err != nil {
-		return s, err
+	s.MyNetworks = im.listSetting("mynetworks")
+	if _, set := im.param("mynetworks"); !set {
+		im.note("mynetworks was not set; its value on this machine (%s) became My Networks", strings.Join(s.MyNetworks, " "))
 	}
-	if s.MessageSizeLimit, err = strconv.ParseInt(e["message_size_limit"], 10, 64); err != nil || s.MessageSizeLimit <= 0 {
-		return s, importErr("message_size_limit = %s: Message Size Limit must be a number of bytes greater than 0 (0, no limit, cannot be represented)", e["message_size_limit"])
+	if s.MessageSizeLimit, err = strconv.ParseInt(e["message_size_limit"], 10, 64); err != nil || s.MessageSizeLimit < 0 {
+		return s, importErr("message_size_limit = %s: Message Size Limit must be a number of bytes", e["message_size_limit"])
+	}
+	if s.MessageSizeLimit == 0 || s.MessageSizeLimit > MaxMessageSizeLimit {
+		// Unlimited (0) cannot be represented: the MPA takes at most 4 GiB.
+		// The check reports the change; the first start then keeps the
+		// original running.
+		im.note("message_size_limit = %s cannot be represented (Message Size Limit is at most 4 GiB, the MPA's limit): it becomes %d", e["message_size_limit"], MaxMessageSizeLimit)
+		s.MessageSizeLimit = MaxMessageSizeLimit
 	}
 	if p, set := im.param("smtp_helo_name"); set && p.Value != "$myhostname" && p.Value != "${myhostname}" && p.Value != "$(myhostname)" {
 		s.HeloName = e["smtp_helo_name"]
@@ -314,7 +492,7 @@ func (im *importer) settings() (store.Settings, error) {
 		}
 	}
 	if s.UnverifiedRecipientRejectCode, err = strconv.Atoi(e["unverified_recipient_reject_code"]); err != nil {
-		return s, importErr("unverified_recipient_reject_code = %s: must be 450 or 550", e["unverified_recipient_reject_code"])
+		return s, importErr("unverified_recipient_reject_code = %s: must be an SMTP reply code from 400 to 599", e["unverified_recipient_reject_code"])
 	}
 	clean, warnings, err := ValidateSettings(s)
 	if err != nil {
@@ -322,6 +500,50 @@ func (im *importer) settings() (store.Settings, error) {
 	}
 	im.notes = append(im.notes, warnings...)
 	return clean, nil
+}
+
+// listSetting is Relay domains or My Networks from the parameter as main.cf
+// writes it (parameters and tables stay as they are, so that Postfix reads
+// the same list), or from its effective value when main.cf does not set it.
+// A table that became a postdeck map is written map:NAME, or with its new
+// file when it is reached through proxy:.
+func (im *importer) listSetting(name string) []string {
+	p, set := im.param(name)
+	if !set {
+		return append([]string{}, refTokens(im.eff[name])...)
+	}
+	out := []string{}
+	for _, tok := range refTokens(p.Value) {
+		if t := im.tableOf(tok); t != nil {
+			if strings.TrimPrefix(tok, "proxy:") == tok && !strings.Contains(tok, "{") {
+				tok = MapRefPrefix + t.name
+			} else {
+				tok = rewriteToken(tok, t)
+			}
+		}
+		out = append(out, tok)
+	}
+	return out
+}
+
+// tableOf is the managed table a list element references, nil when none.
+func (im *importer) tableOf(tok string) *importTable {
+	for _, t := range im.managed {
+		for _, r := range t.refs {
+			if strings.TrimPrefix(tok, "proxy:") == r {
+				return t
+			}
+		}
+	}
+	return nil
+}
+
+// rewriteToken rewrites the references of t within one list element.
+func rewriteToken(tok string, t *importTable) string {
+	for _, r := range t.refs {
+		tok = rewriteRefIn(tok, r, t.newRef())
+	}
+	return tok
 }
 
 // importRelayHost accepts a next hop only when the settings page writes it
@@ -337,61 +559,6 @@ func importRelayHost(param, field, label, v string) (string, error) {
 	return norm, nil
 }
 
-// networks turns mynetworks into My Networks. Postfix matches IPv4 clients
-// in IPv4 form, so an IPv4-mapped IPv6 range ([::ffff:127.0.0.0]/104, as
-// Debian's default main.cf has) is dropped when the IPv4 range it maps is
-// listed too; anything else that is not an address or network is refused.
-func (im *importer) networks(v string) ([]string, error) {
-	var v4 []netip.Prefix
-	type entry struct {
-		tok string
-		p   netip.Prefix
-	}
-	var entries []entry
-	for _, tok := range listTokens(v) {
-		if strings.HasPrefix(tok, "!") || strings.Contains(tok, ":/") || strings.HasPrefix(tok, "/") || (strings.Contains(tok, ":") && !strings.Contains(tok, "[") && !strings.Contains(tok, "::") && strings.Count(tok, ":") == 1) {
-			return nil, importErr("mynetworks = %s: %q is a lookup table, a file or an exclusion, but My Networks on the MTA Settings page is a list of networks; list them in main.cf and import again", truncate(v, 80), tok)
-		}
-		s := strings.Replace(strings.TrimPrefix(tok, "["), "]", "", 1)
-		var p netip.Prefix
-		var err error
-		if strings.Contains(s, "/") {
-			p, err = netip.ParsePrefix(s)
-		} else {
-			var a netip.Addr
-			if a, err = netip.ParseAddr(s); err == nil {
-				p = netip.PrefixFrom(a, a.BitLen())
-			}
-		}
-		if err != nil {
-			return nil, importErr("mynetworks = %s: %q is not an address or network (host names cannot be represented in My Networks)", truncate(v, 80), tok)
-		}
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-		}
-		entries = append(entries, entry{tok, p})
-	}
-	var out []string
-	for _, e := range entries {
-		if a := e.p.Addr(); a.Is4In6() && e.p.Bits() >= 96 {
-			mapped := netip.PrefixFrom(a.Unmap(), e.p.Bits()-96).Masked()
-			covered := false
-			for _, p := range v4 {
-				if p.Bits() <= mapped.Bits() && p.Contains(mapped.Addr()) {
-					covered = true
-				}
-			}
-			if !covered {
-				return nil, importErr("mynetworks: %s is an IPv4-mapped range and %s is not listed as IPv4; write it as %s and import again", e.tok, mapped, mapped)
-			}
-			im.notes = append(im.notes, fmt.Sprintf("mynetworks: %s dropped; Postfix matches IPv4 clients against %s, which is listed", e.tok, mapped))
-			continue
-		}
-		out = append(out, e.p.String())
-	}
-	return out, nil
-}
-
 // verifyRe finds the token the "Reject unverified recipient" switch owns.
 var verifyRe = regexp.MustCompile(`(^|[\s,])` + restrictionVerify + `(\s*,)?`)
 
@@ -404,30 +571,78 @@ func (im *importer) stripVerify(s *store.Settings) error {
 		return nil
 	}
 	orig := listTokens(p.Value)
+	saved := slices.Clone(im.lines)
+	savedDrop := map[int]bool{}
+	for k, v := range im.drop {
+		savedDrop[k] = v
+	}
 	for i := p.Line; i <= p.End; i++ {
 		line := im.lines[i-1]
 		prefix := ""
 		if i == p.Line {
 			eq := strings.Index(line, "=")
 			prefix, line = line[:eq+1], line[eq+1:]
+		} else if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
 		}
 		line = verifyRe.ReplaceAllString(line, "$1")
 		if i == p.End {
 			line = strings.TrimRight(line, " \t,")
 		}
 		im.lines[i-1] = prefix + line
-		if i != p.Line && strings.Trim(line, " \t,") == "" && !strings.HasPrefix(strings.TrimSpace(line), "#") {
+		if i != p.Line && strings.Trim(line, " \t,") == "" {
 			im.markDrop(i)
 		}
 	}
 	rest := listTokens(strings.Join(im.paramText(p), " "))
 	got := listTokens(withVerify(strings.Join(rest, " ")))
-	if strings.Join(got, " ") != strings.Join(orig, " ") {
-		return importErr("smtpd_recipient_restrictions = %s: the \"Reject unverified recipient\" switch puts %s right after reject_unauth_destination (or at the end), so this order cannot be represented; move it there in main.cf and import again", truncate(p.Value, 100), restrictionVerify)
+	if strings.Join(got, " ") != strings.Join(rewriteAll(orig, im.managed), " ") {
+		// The switch puts it right after reject_unauth_destination (or at
+		// the end): elsewhere, it stays in the document, switch off.
+		im.lines, im.drop = saved, savedDrop
+		im.note("smtpd_recipient_restrictions: reject_unverified_recipient stays where main.cf has it (the \"Reject unverified recipient\" switch of MTA Settings would put it right after reject_unauth_destination), so the switch is off")
+		return nil
 	}
 	s.RejectUnverifiedRecipient = true
-	im.notes = append(im.notes, "smtpd_recipient_restrictions: reject_unverified_recipient is now the \"Reject unverified recipient\" switch of MTA Settings")
+	im.note("smtpd_recipient_restrictions: reject_unverified_recipient is now the \"Reject unverified recipient\" switch of MTA Settings")
 	return nil
+}
+
+// rewriteAll applies the managed tables' rewrites to list elements.
+func rewriteAll(toks []string, tables []*importTable) []string {
+	out := make([]string, len(toks))
+	for i, tok := range toks {
+		for _, t := range tables {
+			tok = rewriteToken(tok, t)
+		}
+		out[i] = tok
+	}
+	return out
+}
+
+// contentFilter takes the configuration's content_filter out of the
+// document when postdeck's MPA is wired: the MPA goes after it (or before
+// it), and postdeck writes content_filter from the wiring.
+func (im *importer) contentFilter(st *store.State) {
+	if im.opts.Instance.MPAListen == "" {
+		return
+	}
+	p, ok := im.param("content_filter")
+	if !ok {
+		return
+	}
+	im.lines[p.Line-1] = "# content_filter: kept in the mail path beside the MPA by postdeck (was: " + truncate(p.Value, 120) + ")"
+	for i := p.Line + 1; i <= p.End; i++ {
+		im.markDrop(i)
+	}
+	if p.Value == "" || strings.HasPrefix(p.Value, "mpa:") {
+		return
+	}
+	st.Wiring.Filter = p.Value
+	st.Wiring.Order = ChainAfter
+	if im.opts.Order == ChainBefore {
+		st.Wiring.Order = ChainBefore
+	}
 }
 
 // paramText returns the value part of a parameter's current lines,
@@ -440,6 +655,9 @@ func (im *importer) paramText(p Param) []string {
 		}
 		line := im.lines[i-1]
 		if i == p.Line {
+			if strings.HasPrefix(line, "#") {
+				return nil // commented out: no longer set
+			}
 			line = line[strings.Index(line, "=")+1:]
 		} else if strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
@@ -457,19 +675,48 @@ func (im *importer) markDrop(line int) {
 }
 
 // dropUnused comments out the parameters of the administrator's own that
-// were used as $name before the rewrite and are not any more.
-func (im *importer) dropUnused() ([]string, error) {
-	before := referencedNames(im.params)
+// were used as $name before the import and are not any more (their uses
+// moved into maps.d paths or the MTA settings), since Postfix warns about
+// an unused parameter.
+func (im *importer) dropUnused(res *ImportResult) ([]string, error) {
 	var cur []Param
 	for _, p := range im.params {
-		text := strings.Join(im.paramText(p), " ")
-		cur = append(cur, Param{Name: p.Name, Value: text})
+		if text := im.paramText(p); text != nil {
+			cur = append(cur, Param{Name: p.Name, Value: strings.Join(text, " ")})
+		}
 	}
 	after := referencedNames(cur)
+	for name := range externalRefs(res.State.Settings, joinLines(im.masterLines)) {
+		after[name] = true
+	}
+	if res.State.Installation != "" {
+		inst, _ := ParseMainConfig(res.State.Installation)
+		for name := range referencedNames(inst) {
+			after[name] = true
+		}
+	}
+	for name := range referencedNames([]Param{{Value: res.State.Wiring.Filter}}) {
+		after[name] = true
+	}
 	var unused []string
 	var cat *paramCatalog
 	for _, p := range im.params {
-		if !before[p.Name] || after[p.Name] || slices.Contains(importManaged, p.Name) {
+		if after[p.Name] || slices.Contains(importManaged, p.Name) || isInstallationParam(p.Name) {
+			continue
+		}
+		if strings.HasPrefix(im.lines[p.Line-1], "#") {
+			continue
+		}
+		if im.ignored[p.Name] {
+			im.lines[p.Line-1] = "# " + p.Name + ": Postfix ignores it (postconf: unused parameter); commented out by postdeck import (was: " + truncate(p.Value, 120) + ")"
+			for i := p.Line + 1; i <= p.End; i++ {
+				im.markDrop(i)
+			}
+			unused = append(unused, p.Name)
+			im.note("%s is a parameter Postfix does not know and nothing uses (postconf warns: unused parameter); it is commented out", p.Name)
+			continue
+		}
+		if !im.before[p.Name] {
 			continue
 		}
 		if cat == nil {
@@ -478,21 +725,20 @@ func (im *importer) dropUnused() ([]string, error) {
 				return nil, err
 			}
 		}
-		if _, known := cat.defaults[p.Name]; known {
+		if cat.known(p.Name, masterServiceNames(joinLines(im.masterLines), "unix")) {
 			continue
 		}
-		im.lines[p.Line-1] = "# " + p.Name + ": no longer used once its tables moved to maps.d (postdeck import; was: " + truncate(p.Value, 120) + ")"
+		im.lines[p.Line-1] = "# " + p.Name + ": no longer used once its uses moved to maps.d or MTA Settings (postdeck import; was: " + truncate(p.Value, 120) + ")"
 		for i := p.Line + 1; i <= p.End; i++ {
 			im.markDrop(i)
 		}
 		unused = append(unused, p.Name)
-		im.notes = append(im.notes, fmt.Sprintf("%s was only used in table file names; it is commented out", p.Name))
+		im.note("%s was only used in table file names or managed parameters; it is commented out", p.Name)
 	}
 	return unused, nil
 }
 
-// removeManaged replaces the definitions of managed parameters by a comment
-// and drops the lines marked for removal.
+// removeManaged replaces the definitions of managed parameters by a comment.
 func (im *importer) removeManaged() {
 	for _, name := range importManaged {
 		p, ok := im.param(name)
@@ -504,6 +750,10 @@ func (im *importer) removeManaged() {
 			im.markDrop(i)
 		}
 	}
+}
+
+// applyDrops removes the lines marked for removal.
+func (im *importer) applyDrops() {
 	if len(im.drop) == 0 {
 		return
 	}
@@ -516,110 +766,190 @@ func (im *importer) removeManaged() {
 	im.lines = out
 }
 
-// refTypeRe matches a reference to a table type Import turns into a map.
-// An inline table (pcre:{...}) has no file and stays in the document.
-var refTypeRe = regexp.MustCompile(`^(?:proxy:)?(hash|btree|cidr|pcre|regexp):([^{].*)$`)
-
 // configDirRe matches the spellings of $config_directory.
 var configDirRe = regexp.MustCompile(`\$(?:config_directory\b|\{config_directory\}|\(config_directory\))`)
 
 var varRe = regexp.MustCompile(`\$(?:\{([A-Za-z0-9_]+)\}|\(([A-Za-z0-9_]+)\)|([A-Za-z0-9_]+))`)
 
-// maps finds the table references of every parameter, reads their sources
-// into maps and rewrites the references in the document.
-func (im *importer) maps() error {
-	byKey := map[string]*importTable{}
-	type use struct {
-		p   Param
-		raw string
-	}
-	var uses []use
-	for _, p := range im.params {
-		if keepRefs(p.Name) || slices.Contains(importManaged, p.Name) {
+// tableUse is one table reference in main.cf or master.cf.
+type tableUse struct {
+	where string // parameter, or "service/type -o name"
+	raw   string // "hash:/etc/postfix/virtual" (without proxy:)
+	typ   string
+	file  string
+	first bool // the reference is the parameter's whole value
+	param string
+	prev  string // the list element before it (check_recipient_access)
+}
+
+// tableRefs returns the table references of a value: list elements of the
+// form TYPE:TABLE, through proxy: and inside unionmap:{...} and
+// pipemap:{...}.
+func tableRefs(v string) []string {
+	var out []string
+	for _, tok := range refTokens(v) {
+		tok = strings.TrimPrefix(tok, "proxy:")
+		if m := compositeRe.FindStringSubmatch(tok); m != nil {
+			out = append(out, tableRefs(m[1])...)
 			continue
 		}
-		toks := refTokens(p.Value)
-		for i, tok := range toks {
-			m := refTypeRe.FindStringSubmatch(tok)
-			if m == nil {
-				continue
-			}
-			typ, file := m[1], m[2]
-			path, err := im.expandPath(file)
-			if err != nil {
-				return importErr("%s: %s: %v", p.Name, tok, err)
-			}
-			key := typ + ":" + path
-			t := byKey[key]
-			if t == nil {
-				t = &importTable{typ: typ, path: path}
-				byKey[key] = t
-				im.tables = append(im.tables, t)
-				wk := wellKnownMaps[p.Name]
-				if p.Name == "smtpd_recipient_restrictions" && i > 0 && toks[i-1] == "check_recipient_access" {
-					wk = MapRecipientAccess
-				}
-				if wk != "" && typ == "hash" && len(toks) == 1 || wk == MapRecipientAccess && typ == "hash" {
-					t.name = wk
-				}
-			}
-			raw := strings.TrimPrefix(tok, "proxy:")
-			if !slices.Contains(t.refs, raw) {
-				t.refs = append(t.refs, raw)
-			}
-			uses = append(uses, use{p, raw})
+		if m := tableTypeRe.FindStringSubmatch(tok); m != nil && knownTableTypes[m[1]] && !selfContained[m[1]] {
+			out = append(out, tok)
 		}
+	}
+	return out
+}
+
+var compositeRe = regexp.MustCompile(`^(?:unionmap|pipemap):\{(.*)\}$`)
+
+// selfContained are table types whose table is written in the reference
+// itself (static:5000, inline:{...}): there is no file or server to manage
+// or to leave alone.
+var selfContained = map[string]bool{"static": true, "inline": true, "fail": true, "environ": true, "internal": true, "randmap": true}
+
+// uses collects every table reference of main.cf's parameters and
+// master.cf's -o values.
+func (im *importer) uses() []tableUse {
+	var out []tableUse
+	add := func(where, param, value string) {
+		toks := refTokens(value)
+		for _, raw := range tableRefs(value) {
+			m := tableTypeRe.FindStringSubmatch(raw)
+			u := tableUse{where: where, raw: raw, typ: m[1], file: m[2], param: param, first: len(toks) == 1}
+			for i, tok := range toks {
+				if strings.TrimPrefix(tok, "proxy:") == raw && i > 0 {
+					u.prev = toks[i-1]
+				}
+			}
+			out = append(out, u)
+		}
+	}
+	for _, p := range im.params {
+		if isInstallationParam(p.Name) {
+			continue
+		}
+		add(p.Name, p.Name, p.Value)
+	}
+	for _, s := range parseMasterCF(joinLines(im.masterLines)) {
+		for _, o := range s.Opts {
+			add(s.Key()+" -o "+o.Name, o.Name, o.Value)
+		}
+	}
+	return out
+}
+
+// tables finds the table references of main.cf and master.cf. A table of
+// a type postdeck manages whose file lives under the configuration
+// directory becomes a map (when Postfix reads exactly its source) and its
+// references are rewritten; every other table stays as it is.
+func (im *importer) tables() error {
+	byKey := map[string]*importTable{}
+	unmanaged := map[string]*UnmanagedTable{}
+	var order []string
+	leave := func(u tableUse, reason string) {
+		ut := unmanaged[u.raw]
+		if ut == nil {
+			ut = &UnmanagedTable{Ref: u.raw, Reason: reason}
+			unmanaged[u.raw] = ut
+			order = append(order, u.raw)
+		}
+		if !slices.Contains(ut.Params, u.where) {
+			ut.Params = append(ut.Params, u.where)
+		}
+	}
+	uses := im.uses()
+	var candidates []*importTable
+	for _, u := range uses {
+		if u.typ == "unix" || u.typ == "inet" || u.typ == "local" {
+			continue // a socket or service, not a table
+		}
+		if createdByPostfix(u.param) {
+			leave(u, "a cache Postfix creates and writes itself")
+			continue
+		}
+		if keepRefs(u.param) {
+			leave(u, "an aliases table, built by postalias (name: value), not postmap")
+			continue
+		}
+		if !slices.Contains(MapTypes, u.typ) {
+			leave(u, u.typ+" is not a type postdeck manages")
+			if fileTableTypes[u.typ] {
+				if path, err := im.expandPath(u.file); err == nil {
+					im.outside(path)
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(u.file, "{") {
+			leave(u, "an inline table stays in the document")
+			continue
+		}
+		path, err := im.expandPath(u.file)
+		if err != nil {
+			leave(u, err.Error())
+			continue
+		}
+		if rel, err := filepath.Rel(im.dir, path); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			leave(u, "its file is outside "+im.dir)
+			im.outside(path)
+			continue
+		}
+		key := u.typ + ":" + path
+		t := byKey[key]
+		if t == nil {
+			t = &importTable{typ: u.typ, path: path}
+			byKey[key] = t
+			candidates = append(candidates, t)
+			wk := wellKnownMaps[u.param]
+			if u.param == "smtpd_recipient_restrictions" && u.prev == "check_recipient_access" && !strings.Contains(u.where, " -o ") {
+				wk = MapRecipientAccess
+			}
+			if wk != "" && u.typ == "hash" && (u.first || wk == MapRecipientAccess) {
+				t.name = wk
+			}
+		}
+		if !slices.Contains(t.refs, u.raw) {
+			t.refs = append(t.refs, u.raw)
+		}
+	}
+	// A table reached in a way postdeck leaves alone (inside a composite
+	// of unmanaged type, say) is fine: references are rewritten as text
+	// wherever they stand.
+	for _, t := range candidates {
+		if reason := im.readTable(t); reason != "" {
+			for _, u := range uses {
+				if slices.Contains(t.refs, u.raw) {
+					leave(u, reason)
+				}
+			}
+			continue
+		}
+		im.managed = append(im.managed, t)
 	}
 	if err := im.nameTables(); err != nil {
 		return err
 	}
-	for _, t := range im.tables {
-		if err := im.readTable(t); err != nil {
-			return err
+	for _, t := range im.managed {
+		for _, r := range t.refs {
+			im.rewriteRef(r, t.newRef())
 		}
 	}
-	for _, u := range uses {
-		var t *importTable
-		for _, c := range im.tables {
-			if slices.Contains(c.refs, u.raw) {
-				t = c
-			}
-		}
-		im.rewriteRef(u.p, u.raw, t.newRef())
+	for _, k := range order {
+		im.unmanaged = append(im.unmanaged, *unmanaged[k])
 	}
 	return nil
 }
 
-// refTokens splits a parameter value into list elements, keeping inline
-// tables ({ ... }) whole so that their insides are not taken for references.
-func refTokens(v string) []string {
-	var out []string
-	depth, start := 0, -1
-	for i, r := range v {
-		sep := r == ',' || r == ' ' || r == '\t'
-		switch {
-		case r == '{':
-			depth++
-		case r == '}':
-			if depth > 0 {
-				depth--
-			}
-		}
-		if sep && depth == 0 {
-			if start >= 0 {
-				out = append(out, v[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
-		}
+// outside records the directory of a table file the import leaves as it
+// is, when it is not under the configuration directory.
+func (im *importer) outside(path string) {
+	d := filepath.Dir(path)
+	if rel, err := filepath.Rel(im.dir, d); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return
 	}
-	if start >= 0 {
-		out = append(out, v[start:])
+	if !slices.Contains(im.outsideDirs, d) {
+		im.outsideDirs = append(im.outsideDirs, d)
 	}
-	return out
 }
 
 // expandPath resolves $config_directory and the parameters main.cf sets in
@@ -641,21 +971,21 @@ func (im *importer) expandPath(file string) (string, error) {
 			return ref
 		})
 		if missing != "" {
-			return "", fmt.Errorf("$%s is not set in main.cf, so the file name cannot be resolved", missing)
+			return "", fmt.Errorf("$%s is not set in main.cf, so its file name cannot be resolved", missing)
 		}
 	}
 	if !filepath.IsAbs(s) {
-		return "", fmt.Errorf("the file name %q is not absolute", s)
+		return "", fmt.Errorf("its file name %q is not absolute", s)
 	}
 	return filepath.Clean(s), nil
 }
 
-// nameTables gives every table a unique map name: the default map's name for
-// well-known parameters, NAME for a file that is already maps.d/TYPE.NAME.map,
-// the file's base name otherwise.
+// nameTables gives every managed table a unique map name: the default
+// map's name for well-known parameters, NAME for a file that is already
+// maps.d/TYPE.NAME.map, the file's base name otherwise.
 func (im *importer) nameTables() error {
 	used := map[string]bool{}
-	for _, t := range im.tables {
+	for _, t := range im.managed {
 		if t.name != "" {
 			if used[t.name] {
 				t.name = ""
@@ -665,7 +995,7 @@ func (im *importer) nameTables() error {
 		}
 	}
 	bad := regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-	for _, t := range im.tables {
+	for _, t := range im.managed {
 		if t.name != "" {
 			continue
 		}
@@ -673,7 +1003,7 @@ func (im *importer) nameTables() error {
 		if filepath.Dir(t.path) == filepath.Join(im.dir, "maps.d") && strings.HasPrefix(base, t.typ+".") && strings.HasSuffix(base, ".map") {
 			base = strings.TrimSuffix(strings.TrimPrefix(base, t.typ+"."), ".map")
 		}
-		base = strings.TrimSuffix(base, "."+t.typ)
+		base = strings.TrimSuffix(strings.TrimSuffix(base, ".map"), "."+t.typ)
 		base = strings.Trim(bad.ReplaceAllString(base, "-"), "-.")
 		if base == "" {
 			base = t.typ
@@ -694,57 +1024,69 @@ func (im *importer) nameTables() error {
 	return nil
 }
 
-// readTable reads a table's source. For hash and btree Postfix reads the
-// indexed file, not the source: the source is taken only when it builds to
-// exactly what the indexed file holds.
-func (im *importer) readTable(t *importTable) error {
+// readTable reads a table's source and says why postdeck cannot manage it
+// ("" when it can). For hash and btree Postfix reads the indexed file, not
+// the source: the source is taken only when it builds, without a warning,
+// to exactly what the indexed file holds. cidr, pcre and regexp tables
+// must be read by Postfix without a warning.
+func (im *importer) readTable(t *importTable) string {
 	fi, err := os.Stat(t.path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return importErr("%s:%s: the source file %s does not exist; postdeck keeps the source of every map, so restore it (or remove the reference) and import again", t.typ, t.path, t.path)
+			return "its source file does not exist (postdeck keeps the source of every map)"
 		}
-		return fmt.Errorf("import: %w", err)
+		return "its source cannot be read: " + err.Error()
 	}
 	if !fi.Mode().IsRegular() {
-		return importErr("%s:%s is not a regular file", t.typ, t.path)
+		return "it is not a regular file"
 	}
 	if fi.Size() > maxMapBytes {
-		return importErr("%s:%s is %d bytes; a map holds at most %d", t.typ, t.path, fi.Size(), maxMapBytes)
+		return fmt.Sprintf("it is %d bytes; a map holds at most %d", fi.Size(), maxMapBytes)
 	}
-	if fi.Mode().Perm()&0o044 == 0 && !sensitiveMaps[t.name] {
-		return importErr("%s:%s is readable by root only (mode %o), but postdeck writes map %s readable by all; only smtp_sasl_password_maps = hash:FILE becomes the private map %s", t.typ, t.path, fi.Mode().Perm(), t.name, MapSASLPasswords)
+	if fi.Mode().Perm()&0o044 == 0 && t.name != MapSASLPasswords {
+		return fmt.Sprintf("it is readable by root only (mode %o), and postdeck writes maps readable by all but the SASL password map", fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(t.path)
 	if err != nil {
-		return fmt.Errorf("import: %w", err)
+		return "its source cannot be read: " + err.Error()
 	}
 	t.content = normalizeMapContent(string(b))
-	if !indexedMap[t.typ] {
-		return nil
-	}
-	if _, err := os.Stat(t.path + ".db"); err != nil {
-		return importErr("%s:%s: the indexed file %s.db is missing, so Postfix cannot use this table now; run postmap %s:%s (or remove the reference) and import again", t.typ, t.path, t.path, t.typ, t.path)
-	}
-	live, err := im.dumpTable(t.typ, t.path)
-	if err != nil {
-		return err
+	if _, lerr := parseMapContent(t.typ, t.content); lerr != nil {
+		return fmt.Sprintf("line %d: %s", lerr.line, lerr.msg)
 	}
 	copyPath := filepath.Join(im.scratch, "table")
 	if err := os.WriteFile(copyPath, []byte(t.content), 0o600); err != nil {
-		return fmt.Errorf("import: %w", err)
+		return "a copy cannot be written: " + err.Error()
 	}
+	defer os.Remove(copyPath)
 	pm := postfix.Runner{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}
-	if _, _, err := pm.Run(im.ctx, nil, "postmap", t.typ+":"+copyPath); err != nil {
-		return fmt.Errorf("import: build a copy of %s: %w", t.path, err)
+	if !indexedMap[t.typ] {
+		_, stderr, _ := pm.Run(im.ctx, nil, "postmap", "-q", "postdeck-probe.invalid", t.typ+":"+copyPath)
+		if hasProblem(stderr) {
+			return "Postfix warns about it: " + firstProblem(strings.ReplaceAll(string(stderr), copyPath, t.path))
+		}
+		return ""
 	}
+	if _, err := os.Stat(t.path + ".db"); err != nil {
+		return "its indexed file " + t.path + ".db is missing"
+	}
+	live, err := im.dumpTable(t.typ, t.path)
+	if err != nil {
+		return err.Error()
+	}
+	_, stderr, err := pm.Run(im.ctx, nil, "postmap", t.typ+":"+copyPath)
+	if err != nil || hasProblem(stderr) {
+		return "postmap warns about its source: " + firstProblem(strings.ReplaceAll(string(stderr), copyPath, t.path))
+	}
+	defer os.Remove(copyPath + ".db")
 	built, err := im.dumpTable(t.typ, copyPath)
 	if err != nil {
-		return err
+		return err.Error()
 	}
 	if live != built {
-		return importErr("%s:%s: the source file differs from %s.db, which is what Postfix uses; run postmap %s:%s (or restore the source that built it) and import again", t.typ, t.path, t.path, t.typ, t.path)
+		return "its source differs from " + t.path + ".db, which is what Postfix uses (run postmap to rebuild it, then import again to manage it)"
 	}
-	return nil
+	return ""
 }
 
 // dumpTable lists an indexed table's entries, sorted.
@@ -752,40 +1094,59 @@ func (im *importer) dumpTable(typ, path string) (string, error) {
 	pm := postfix.Runner{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}
 	out, _, err := pm.Run(im.ctx, nil, "postmap", "-s", typ+":"+path)
 	if err != nil {
-		return "", fmt.Errorf("import: read %s:%s: %w", typ, path, err)
+		return "", fmt.Errorf("it cannot be read (postmap -s: %v)", err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	sort.Strings(lines)
 	return strings.Join(lines, "\n"), nil
 }
 
-// rewriteRef replaces a reference in a parameter's lines, as a whole list
-// element only.
-func (im *importer) rewriteRef(p Param, raw, repl string) {
-	re := regexp.MustCompile(`(^|[\s,={:])` + regexp.QuoteMeta(raw) + `($|[\s,}])`)
-	for i := p.Line; i <= p.End; i++ {
-		line := im.lines[i-1]
-		prefix := ""
-		if i == p.Line {
-			eq := strings.Index(line, "=")
-			prefix, line = line[:eq+1], line[eq+1:]
-		} else if strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
+// refBoundary is what may stand around a table reference inside a value.
+func refPattern(raw string) *regexp.Regexp {
+	return regexp.MustCompile(`(^|[\s,={:])` + regexp.QuoteMeta(raw) + `($|[\s,}])`)
+}
+
+// rewriteRefIn replaces a reference within text, as a whole list element.
+func rewriteRefIn(text, raw, repl string) string {
+	re := refPattern(raw)
+	for {
+		next := re.ReplaceAllString(text, "${1}"+strings.ReplaceAll(repl, "$", "$$")+"${2}")
+		if next == text {
+			return text
 		}
-		for {
-			next := re.ReplaceAllString(line, "${1}"+strings.ReplaceAll(repl, "$", "$$")+"${2}")
-			if next == line {
-				break
-			}
-			line = next
-		}
-		im.lines[i-1] = prefix + line
+		text = next
 	}
 }
 
-// importMaster reads dir/master.cf to keep it as written: the services of
-// the existing installation (submission, content filters, postscreen) stay.
-// A master.cf postdeck wrote itself, or none, gives "" (postdeck's own).
+// rewriteRef replaces a reference in the value lines of main.cf's
+// parameters and master.cf's services (comment lines stay as written).
+func (im *importer) rewriteRef(raw, repl string) {
+	for _, p := range im.params {
+		for i := p.Line; i <= p.End; i++ {
+			line := im.lines[i-1]
+			prefix := ""
+			if i == p.Line {
+				eq := strings.Index(line, "=")
+				prefix, line = line[:eq+1], line[eq+1:]
+			} else if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			im.lines[i-1] = prefix + rewriteRefIn(line, raw, repl)
+		}
+	}
+	for i, line := range im.masterLines {
+		if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		im.masterLines[i] = rewriteRefIn(line, raw, repl)
+	}
+}
+
+// importMaster reads dir/master.cf to keep it as the master config
+// document: the services of the existing installation (submission, content
+// filters, postscreen) stay. A master.cf postdeck wrote gives back its
+// document (after the marker, without the MPA's services), or "" for
+// postdeck's own table.
 func importMaster(dir string) (string, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, "master.cf"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -794,14 +1155,47 @@ func importMaster(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("import: read master.cf: %w", err)
 	}
-	text := strings.ReplaceAll(string(raw), "\r\n", "\n")
-	if strings.HasPrefix(text, header) {
-		return "", nil
+	text := NormalizeDocument(strings.ReplaceAll(string(raw), "\r\n", "\n"))
+	if !strings.HasPrefix(text, header) {
+		return text, nil
 	}
-	for _, svc := range masterServiceNames(text) {
-		if svc == "mpa" {
-			return "", fmt.Errorf("import: master.cf defines a service named mpa, which postdeck's content filter needs: rename it first")
+	for _, marker := range []string{masterDocMarker, "# Imported master.cf:\n"} {
+		if i := strings.Index(text, marker); i >= 0 {
+			doc := text[i+len(marker):]
+			if j := strings.Index(doc, mpaMarker); j >= 0 {
+				doc = doc[:j]
+			}
+			return dropPostdeckLines(doc), nil
 		}
 	}
-	return text, nil
+	return "", nil
+}
+
+// dropPostdeckLines removes what masterDocBody added to a document.
+func dropPostdeckLines(doc string) string {
+	lines := strings.Split(doc, "\n")
+	var out []string
+	for i := 0; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "# postdeck: ") {
+			if i+1 < len(lines) && (strings.HasPrefix(lines[i+1], "  -o content_filter=mpa:") || strings.HasPrefix(lines[i+1], "postlog ")) {
+				i++
+			}
+			continue
+		}
+		out = append(out, lines[i])
+	}
+	return strings.Join(out, "\n")
+}
+
+// importedNetwork normalises a My Networks entry for comparisons: a
+// network as its prefix, anything else as it is.
+func importedNetwork(tok string) string {
+	s := strings.Replace(strings.TrimPrefix(tok, "["), "]", "", 1)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked().String()
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()).String()
+	}
+	return tok
 }

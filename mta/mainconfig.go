@@ -21,7 +21,10 @@ type Param struct {
 	End   int    // last line of the logical line (continuations)
 }
 
-var paramNameRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+// paramNameRe is what Postfix takes as a parameter name: per-service
+// names carry the master.cf service's name, which may hold '-' and '.'
+// (smtp-amavis_destination_recipient_limit).
+var paramNameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
 // NormalizeDocument turns CRLF into LF and makes sure the text ends with a
 // newline, as browsers post textareas with CRLF.
@@ -36,8 +39,15 @@ func NormalizeDocument(text string) string {
 // ParseMainConfig parses a main.cf document the way Postfix reads main.cf:
 // blank lines and lines whose first non-blank character is '#' are ignored,
 // a line starting with white space continues the previous logical line, and
-// every other line is "name = value". Errors name the line.
-func ParseMainConfig(text string) ([]Param, error) {
+// every other line is "name = value". Errors name the line. A parameter
+// set twice is refused: the document is edited, and the earlier line would
+// be dead text (Postfix warns and takes the last).
+func ParseMainConfig(text string) ([]Param, error) { return parseMainCF(text, false) }
+
+// parseMainCF is ParseMainConfig; with dups, a parameter set again is
+// returned once per definition, in order, as Postfix reads them (the last
+// wins), for the import of a main.cf written elsewhere.
+func parseMainCF(text string, dups bool) ([]Param, error) {
 	if len(text) > maxMainConfig {
 		return nil, store.Invalid(FieldMainConfig, "the main config is %d bytes; at most %d are allowed", len(text), maxMainConfig)
 	}
@@ -53,7 +63,7 @@ func ParseMainConfig(text string) ([]Param, error) {
 		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
 			continue
 		}
-		if line[0] == ' ' || line[0] == '\t' {
+		if isContinuation(line[0]) {
 			if len(params) == 0 {
 				return nil, store.InvalidLine(FieldMainConfig, n, "a line that starts with white space continues a parameter, but no parameter comes before it")
 			}
@@ -68,9 +78,9 @@ func ParseMainConfig(text string) ([]Param, error) {
 			return nil, store.InvalidLine(FieldMainConfig, n, "expected \"name = value\", found %q", truncate(line, 60))
 		}
 		if !paramNameRe.MatchString(name) {
-			return nil, store.InvalidLine(FieldMainConfig, n, "Parameter name %q is not valid (letters, digits and '_' only)", truncate(name, 60))
+			return nil, store.InvalidLine(FieldMainConfig, n, "Parameter name %q is not valid (letters, digits, '_', '-' and '.' only)", truncate(name, 60))
 		}
-		if prev, dup := seen[name]; dup {
+		if prev, dup := seen[name]; dup && !dups {
 			return nil, store.InvalidLine(FieldMainConfig, n, "Parameter %s is already set on line %d", name, prev)
 		}
 		seen[name] = n
@@ -78,6 +88,11 @@ func ParseMainConfig(text string) ([]Param, error) {
 	}
 	return params, nil
 }
+
+// isContinuation reports whether a line starting with c continues the
+// previous one: Postfix takes any white space (isspace), so a vertical tab
+// or form feed continues a line like a blank or a tab.
+func isContinuation(c byte) bool { return c == ' ' || c == '\t' || c == '\v' || c == '\f' }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -87,7 +102,10 @@ func truncate(s string, n int) string {
 }
 
 // managedParams lists the parameters main.cf gets from elsewhere than the
-// document, with where an administrator sets them.
+// document, with where an administrator sets them. Postfix's parameter
+// names are case-sensitive (MYHOSTNAME is an unknown parameter to it), but
+// validateDocument compares them without case all the same: a name that
+// differs from a managed one only in case is a mistake either way.
 func managedParams(inst Instance) map[string]string {
 	m := map[string]string{
 		"myhostname":                       "the MTA Settings page (My Host Name)",
@@ -139,29 +157,38 @@ func referencedNames(params []Param) map[string]bool {
 }
 
 // validateDocument applies our checks to the document: syntax, managed
-// parameters, unknown parameter names and value types. Postfix's own checks
-// (postconf -n on the staged file) run later in the apply pipeline.
-func validateDocument(text string, inst Instance, cat *paramCatalog, services []string) ([]Param, error) {
+// parameters, installation parameters (InstallationParams), unknown
+// parameter names and value types. master is the master.cf the document
+// goes with (as rendered); usedElsewhere are the $names master.cf and the
+// MTA settings use (externalRefs): a parameter of the administrator's own
+// may be used there only. Postfix's own checks (postconf -n on the staged
+// file) run later in the apply pipeline. Whether the verify restriction
+// may stand in the document depends on the settings' switch (Render).
+func validateDocument(text string, inst Instance, cat *paramCatalog, master string, usedElsewhere map[string]bool) ([]Param, error) {
 	params, err := ParseMainConfig(text)
 	if err != nil {
 		return nil, err
 	}
-	managed := managedParams(inst)
+	services := masterServiceNames(master, "unix")
+	parsedMaster := parseMasterCF(master)
+	managed := map[string]string{}
+	for name, where := range managedParams(inst) {
+		managed[strings.ToLower(name)] = where
+	}
 	refs := referencedNames(params)
+	for name := range usedElsewhere {
+		refs[name] = true
+	}
 	// smtpd_restriction_classes names parameters of the administrator's own.
-	for _, p := range params {
-		if p.Name == "smtpd_restriction_classes" {
-			for _, class := range strings.FieldsFunc(p.Value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-				refs[class] = true
-			}
-		}
+	for class := range restrictionClasses(params) {
+		refs[class] = true
 	}
 	for _, p := range params {
-		if where, ok := managed[p.Name]; ok {
+		if where, ok := managed[strings.ToLower(p.Name)]; ok {
 			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is managed by %s; remove it here and set it there", p.Name, where)
 		}
-		if p.Name == "smtpd_recipient_restrictions" && hasToken(p.Value, restrictionVerify) {
-			return nil, store.InvalidLine(FieldMainConfig, p.Line, "The restriction %s is switched on and off by \"Reject unverified recipient\" on the MTA Settings page; remove it here", restrictionVerify)
+		if err := checkInstallation(p, cat, inst, parsedMaster); err != nil {
+			return nil, err
 		}
 		if cat == nil {
 			continue
@@ -176,10 +203,36 @@ func validateDocument(text string, inst Instance, cat *paramCatalog, services []
 	return params, nil
 }
 
+// restrictionClasses are the parameter names smtpd_restriction_classes
+// lists.
+func restrictionClasses(params []Param) map[string]bool {
+	classes := map[string]bool{}
+	for _, p := range params {
+		if p.Name == "smtpd_restriction_classes" {
+			for _, class := range strings.FieldsFunc(p.Value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+				classes[class] = true
+			}
+		}
+	}
+	return classes
+}
+
 // hasToken reports whether a restriction list contains tok as a word.
 func hasToken(list, tok string) bool {
 	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
 		if f == tok {
+			return true
+		}
+	}
+	return false
+}
+
+// hasRestriction reports whether a restriction list contains the
+// restriction name, in any case (Postfix compares restriction names
+// without case: REJECT_UNAUTH_DESTINATION works).
+func hasRestriction(list, name string) bool {
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		if strings.EqualFold(f, name) {
 			return true
 		}
 	}
@@ -191,9 +244,18 @@ func hasToken(list, tok string) bool {
 // the end when neither is there. The rest of the text is kept as written
 // (restrictions and their table arguments).
 func withVerify(list string) string {
+	// Restriction names are read without case; ASCII folding keeps the
+	// byte offsets of list.
+	b := []byte(list)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	lower := string(b)
 	for _, anchor := range []string{"reject_unauth_destination", "defer_unauth_destination"} {
 		for i := 0; ; {
-			j := strings.Index(list[i:], anchor)
+			j := strings.Index(lower[i:], anchor)
 			if j < 0 {
 				break
 			}

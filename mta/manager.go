@@ -50,6 +50,11 @@ type Manager struct {
 
 	statusMu sync.Mutex
 	last     ApplyReport
+	held     heldState // see Hold
+
+	// liveRelay is whether the running configuration relays mail for
+	// strangers, as far as the open-relay probe knows (guarded by mu).
+	liveRelay relayState
 
 	// repl is set on a cluster node (SetReplicator): changes go through
 	// the cluster.
@@ -59,6 +64,17 @@ type Manager struct {
 	// in place and before the reload, and its error is treated as Postfix
 	// refusing the reload.
 	afterSwap func() error
+	// skipRelayProbe switches the open-relay probe off, for the tests of
+	// what comes after it and the benchmark that measures it.
+	skipRelayProbe bool
+}
+
+// ApplyOptions are what a request may ask of an apply beyond its change.
+type ApplyOptions struct {
+	// AllowOpenRelay lets a change through that the open-relay probe finds
+	// relaying mail for strangers; the result's message says it was
+	// allowed, for the audit log.
+	AllowOpenRelay bool
 }
 
 // ApplyReport is the outcome of the last apply, for the status page.
@@ -106,6 +122,9 @@ func (m *Manager) Instance() Instance { return m.inst }
 // stored state and makes sure Postfix runs. The result and error are what
 // an Update would return, for the caller's audit entry.
 func (m *Manager) Start(ctx context.Context) (Result, error) {
+	if err := m.heldErr(); err != nil {
+		return Result{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.inst.Private {
@@ -134,7 +153,7 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return m.applyLocked(ctx, "system", "apply at start", st, true)
+	return m.applyLocked(ctx, "system", "apply at start", st, true, ApplyOptions{})
 }
 
 // Shutdown stops a private Postfix; the system's Postfix keeps running.
@@ -145,10 +164,26 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// The instance is found by its own pid file, not through main.cf (which
-	// may be anything by now), and stopped like `postfix stop` does: SIGTERM
-	// to master, which stops its children. Then wait until it is gone, so
-	// that a stopped daemon means a stopped instance.
+	return m.stopPostfix(ctx)
+}
+
+// stopPostfix stops Postfix and waits until master is gone. A private
+// instance is found by its own pid file, not through main.cf (which may be
+// anything by now), and stopped like `postfix stop` does: SIGTERM to
+// master, which stops its children. The system's Postfix is stopped with
+// `postfix stop`.
+func (m *Manager) stopPostfix(ctx context.Context) error {
+	if !m.inst.Private {
+		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "stop"); err != nil {
+			return fmt.Errorf("postfix stop: %s", m.postfixWords(0, string(stderr), err))
+		}
+		for deadline := time.Now().Add(10 * time.Second); m.running(ctx); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				return errors.New("postfix stop: master is still running after 10s")
+			}
+		}
+		return nil
+	}
 	pid := postfix.MasterPID(m.inst.QueueDir())
 	if !postfix.Alive(pid) {
 		return nil
@@ -169,6 +204,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 // pendingUpdate is one change waiting to be applied.
 type pendingUpdate struct {
 	actor, action string
+	opts          ApplyOptions
 	mutate        func(*store.State) error
 	done          chan updateResult // buffered: written once
 }
@@ -188,10 +224,20 @@ type updateResult struct {
 // first, so a bad one is refused alone; if Postfix refuses the combination,
 // they are applied one by one so that only the culprit fails.
 func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(*store.State) error) (Result, error) {
-	if m.repl != nil {
-		return m.propose(ctx, actor, action, mutate)
+	return m.UpdateWith(ctx, actor, action, ApplyOptions{}, mutate)
+}
+
+// UpdateWith is Update with options for the apply. In a burst, the
+// combined apply allows what every change of it allows; a combination
+// refused for what one change allows is retried one change at a time.
+func (m *Manager) UpdateWith(ctx context.Context, actor, action string, opts ApplyOptions, mutate func(*store.State) error) (Result, error) {
+	if err := m.heldErr(); err != nil {
+		return Result{}, err
 	}
-	u := &pendingUpdate{actor: actor, action: action, mutate: mutate, done: make(chan updateResult, 1)}
+	if m.repl != nil {
+		return m.propose(ctx, actor, action, opts, mutate)
+	}
+	u := &pendingUpdate{actor: actor, action: action, opts: opts, mutate: mutate, done: make(chan updateResult, 1)}
 	m.pendMu.Lock()
 	m.pending = append(m.pending, u)
 	m.pendMu.Unlock()
@@ -240,6 +286,7 @@ func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
 	}
 	var took []*pendingUpdate
 	var actors, actions []string
+	opts := ApplyOptions{AllowOpenRelay: true}
 	for _, u := range batch {
 		cand := cloneState(st)
 		err := safeMutate(u, &cand)
@@ -252,6 +299,7 @@ func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
 			continue
 		}
 		st = cand
+		opts.AllowOpenRelay = opts.AllowOpenRelay && u.opts.AllowOpenRelay
 		took = append(took, u)
 		actors = append(actors, u.actor)
 		actions = append(actions, u.action)
@@ -259,7 +307,7 @@ func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
 	if len(took) == 0 {
 		return
 	}
-	res, err := m.applyLocked(ctx, strings.Join(actors, ", "), strings.Join(actions, " + "), st, false)
+	res, err := m.applyLocked(ctx, strings.Join(actors, ", "), strings.Join(actions, " + "), st, false, opts)
 	if err != nil && len(took) > 1 {
 		m.log.Warn("a combined apply failed; applying its changes one by one", "changes", len(took), "err", err)
 		for _, u := range took {
@@ -282,7 +330,7 @@ func (m *Manager) applyOne(ctx context.Context, u *pendingUpdate) {
 	}
 	var res Result
 	if err == nil {
-		res, err = m.applyLocked(ctx, u.actor, u.action, st, false)
+		res, err = m.applyLocked(ctx, u.actor, u.action, st, false, u.opts)
 	}
 	u.done <- updateResult{res: res, err: err}
 }
@@ -318,9 +366,11 @@ func (m *Manager) Reapply(ctx context.Context, actor string) (Result, error) {
 // version (store.SettingsVersion) the change was based on: when the stored
 // settings have another one, nothing changes and the error is
 // store.Stale with the difference. An empty base saves unconditionally.
-func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settings, base string) (Result, error) {
+// opts.AllowOpenRelay lets through settings that make Postfix relay for
+// strangers (My Networks holding every address).
+func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settings, base string, opts ApplyOptions) (Result, error) {
 	var warnings []string
-	res, err := m.Update(ctx, actor, "settings", func(st *store.State) error {
+	res, err := m.UpdateWith(ctx, actor, "settings", opts, func(st *store.State) error {
 		if cur := store.SettingsVersion(st.Settings); base != "" && base != cur {
 			return store.Stale("the MTA settings", cur, UnifiedDiff("settings", st.Settings.Canonical(), s.Canonical()))
 		}
@@ -340,9 +390,10 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 func MainConfigVersion(text string) string { return store.DocVersion([]byte(text)) }
 
 // SaveMainConfig validates and applies a new Edit Main Config document;
-// base is the version it was based on (see SaveSettings).
-func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string) (Result, error) {
-	return m.Update(ctx, actor, "mainconfig", func(st *store.State) error {
+// base is the version it was based on and opts what it allows (see
+// SaveSettings).
+func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string, opts ApplyOptions) (Result, error) {
+	return m.UpdateWith(ctx, actor, "mainconfig", opts, func(st *store.State) error {
 		norm := NormalizeDocument(text)
 		if cur := MainConfigVersion(st.MainConfig); base != "" && base != cur {
 			return store.Stale("the main config document", cur, UnifiedDiff("main config", st.MainConfig, norm))
@@ -361,7 +412,7 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, masterServiceNames(master, "unix"))
+	params, err := validateDocument(st.MainConfig, m.inst, m.catalog, master, externalRefs(st.Settings, master))
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +454,7 @@ func (m *Manager) Check(ctx context.Context, st store.State) error {
 
 // applyLocked is the apply pipeline of docs/architecture.md. With start set, it also
 // makes sure Postfix runs when nothing changed.
-func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool) (Result, error) {
+func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool, opts ApplyOptions) (Result, error) {
 	params, err := m.validateState(&st)
 	if err != nil {
 		m.record(actor, action, "refused", err.Error())
@@ -421,11 +472,17 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	if len(p.changed) == 0 && len(p.removed) == 0 {
 		res := Result{Message: "no change: Postfix's files already match"}
 		if start && !m.running(ctx) {
+			logStart := m.maillogSize()
 			if err := m.startPostfix(ctx); err != nil {
 				return res, m.fail(actor, action, err)
 			}
 			res.Started = true
 			res.Message = "Postfix started"
+			// Nothing to roll back to: a listener that does not answer is
+			// a warning here.
+			if said, _ := m.checkServes(ctx, logStart); said != "" {
+				res.Warnings = append(res.Warnings, store.Sentence("Postfix started, but %s", said))
+			}
 		}
 		if err := m.db.SaveState(st); err != nil {
 			return res, m.fail(actor, action, err)
@@ -440,6 +497,18 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	staging, err := m.stage(ctx, p)
 	if err == nil {
 		err = m.validateStaged(ctx, p, staging, params)
+	}
+	// The open-relay probe asks the running Postfix (its trivial-rewrite
+	// and cleanup); when none runs, it asks the new one right after the
+	// start below.
+	wasRunning := false
+	var relay relayOutcome
+	if err == nil {
+		if wasRunning = m.running(ctx); wasRunning {
+			if err = m.linkUnchanged(p, staging); err == nil {
+				relay, err = m.checkRelay(ctx, staging, params, opts)
+			}
+		}
 	}
 	if err != nil {
 		_ = os.RemoveAll(staging)
@@ -463,13 +532,28 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		// the reload cannot kill it and there is nothing to wait for.
 		settle = 0
 	}
-	stage, said := m.makeLive(ctx, &res, m.afterSwap, settle)
-	if said != "" {
-		aerr := &ApplyError{Stage: stage, PostfixSaid: said}
+	live := m.makeLive(ctx, &res, m.afterSwap, settle, false)
+	if live.said == "" && !wasRunning {
+		var rerr error
+		if relay, rerr = m.checkRelay(ctx, m.inst.ConfigDir, params, opts); rerr != nil {
+			// Refused after all: the previous files go back, and the
+			// refusal is the answer (the previous files run again).
+			if rbErr := m.rollback(p); rbErr != nil {
+				return Result{}, m.fail(actor, action, errors.Join(rerr, rbErr))
+			}
+			if again := m.makeLive(ctx, &Result{}, nil, m.settle, false); again.said != "" {
+				return Result{}, m.fail(actor, action, errors.Join(rerr, errors.New(again.said)))
+			}
+			m.record(actor, action, "refused", rerr.Error())
+			return Result{}, rerr
+		}
+	}
+	if live.said != "" {
+		aerr := &ApplyError{Stage: live.stage, PostfixSaid: live.said}
 		if rbErr := m.rollback(p); rbErr != nil {
 			aerr.RollbackErr = rbErr
-		} else if _, again := m.makeLive(ctx, &Result{}, nil, m.settle); again != "" {
-			aerr.RollbackErr = errors.New(again)
+		} else if again := m.makeLive(ctx, &Result{}, nil, m.settle, live.serve); again.said != "" {
+			aerr.RollbackErr = errors.New(again.said)
 		} else {
 			aerr.RolledBack = true
 		}
@@ -478,6 +562,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		aerr.Diff = diff
 		return Result{}, aerr
 	}
+	m.liveRelay = relay.state
 	if err := m.db.SaveState(st); err != nil {
 		// Postfix runs the new files; the next apply renders from the store.
 		return res, m.fail(actor, action, fmt.Errorf("store applied state: %w", err))
@@ -487,50 +572,106 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	} else {
 		res.Message = "saved; Postfix was started with the new configuration"
 	}
+	if relay.note != "" {
+		res.Message += "; " + relay.note
+	}
+	res.Warnings = append(res.Warnings, relay.warnings...)
 	m.record(actor, action, "applied", res.Message)
 	res.Diff = diff
 	return res, nil
 }
 
-// makeLive reloads (or starts) Postfix and checks it stays up. It returns
-// the stage and Postfix's words on failure.
-func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error, settle time.Duration) (stage, said string) {
+// liveOutcome is how making a configuration live went.
+type liveOutcome struct {
+	stage string // "reload", "start" or "restart"
+	said  string // Postfix's words when it failed, "" when it went well
+	serve bool   // it failed because an smtpd listener did not answer
+}
+
+// makeLive reloads (or starts) Postfix, checks it stays up and that its
+// smtpd listeners answer (checkServes). With restart, a running Postfix
+// is stopped and started instead of reloaded: after an smtpd that could
+// not start, master throttles the service for about a minute, and only a
+// new master forgets that.
+//
+// A listener that takes the connection and stays silent after a reload,
+// while the mail log shows no smtpd dying, gets one restart: during mail
+// flow the MPA's reinjection listener has been seen silent for over a
+// minute after a reload (master started no new smtpd while the MPA's
+// sessions stalled), with any configuration, and a restart ends that.
+func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error, settle time.Duration, restart bool) liveOutcome {
 	logStart := m.maillogSize()
 	if fault != nil {
 		if err := fault(); err != nil {
-			return "reload", err.Error()
+			return liveOutcome{stage: "reload", said: err.Error()}
 		}
 	}
-	if m.running(ctx) {
+	var out liveOutcome
+	switch running := m.running(ctx); {
+	case running && !restart:
 		m.log.Debug("reloading postfix")
-		stage = "reload"
+		out.stage = "reload"
 		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "reload"); err != nil {
-			return stage, m.postfixWords(logStart, string(stderr), err)
+			out.said = m.postfixWords(logStart, string(stderr), err)
+			return out
 		}
 		res.Reloaded = true
-	} else {
+	default:
+		out.stage = "start"
+		if running {
+			m.log.Debug("restarting postfix")
+			out.stage = "restart"
+			if err := m.stopPostfix(ctx); err != nil {
+				out.said = err.Error()
+				return out
+			}
+		}
 		m.log.Debug("starting postfix")
-		stage = "start"
 		if err := m.startPostfix(ctx); err != nil {
-			return stage, m.postfixWords(logStart, "", err)
+			out.said = m.postfixWords(logStart, "", err)
+			return out
 		}
 		res.Started = true
 	}
 	select {
 	case <-ctx.Done():
-		return stage, ctx.Err().Error()
+		out.said = ctx.Err().Error()
+		return out
 	case <-time.After(settle):
 	}
 	// settle 0: only maps changed and master reloads the configuration it
 	// already runs, so there is no new reason for it to have stopped.
 	if settle > 0 && !m.running(ctx) {
-		return stage, m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+		out.said = m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+		return out
 	}
-	m.log.Debug("postfix is up", "stage", stage)
 	if said := problemSince(m.maillogPath(), logStart); said != "" {
-		return stage, said
+		out.said = said
+		return out
 	}
-	return "", ""
+	serveStart := time.Now()
+	said, silent := m.checkServes(ctx, logStart)
+	if said != "" && silent && out.stage == "reload" {
+		m.log.Warn("an smtpd listener is silent after the reload; restarting postfix", "said", said)
+		logStart = m.maillogSize()
+		if err := m.stopPostfix(ctx); err != nil {
+			out.said = err.Error()
+			return out
+		}
+		if err := m.startPostfix(ctx); err != nil {
+			out.stage, out.said = "restart", m.postfixWords(logStart, "", err)
+			return out
+		}
+		res.Started = true
+		res.Warnings = append(res.Warnings, store.Sentence("After the reload %s, so Postfix was restarted", said))
+		said, _ = m.checkServes(ctx, logStart)
+	}
+	if said != "" {
+		out.said, out.serve = said, true
+		return out
+	}
+	m.log.Debug("postfix is up", "stage", out.stage, "serve_check", time.Since(serveStart))
+	return liveOutcome{}
 }
 
 func (m *Manager) startPostfix(ctx context.Context) error {
@@ -583,8 +724,25 @@ func (m *Manager) postfixWords(logStart int64, stderr string, err error) string 
 	return err.Error()
 }
 
-// problemSince returns the problem lines the maillog got after offset.
+// problemSince returns the problem lines (fatal, panic, error) the
+// maillog got after offset.
 func problemSince(path string, offset int64) string {
+	return logSince(path, offset, "fatal: ", "panic: ", "error: ")
+}
+
+// explainSince returns the problem and warning lines the maillog got
+// after offset (at most maxExplain of them): once a failure is known, the
+// warnings often say what the fatal line does not ("unsupported SASL
+// server implementation: bogus" before "SASL per-process initialization
+// failed").
+func explainSince(path string, offset int64) string {
+	return logSince(path, offset, "fatal: ", "panic: ", "error: ", "warning: ")
+}
+
+// maxExplain bounds the log lines quoted in an error.
+const maxExplain = 5
+
+func logSince(path string, offset int64, kinds ...string) string {
 	if path == "" {
 		return ""
 	}
@@ -602,9 +760,10 @@ func problemSince(path string, offset int64) string {
 	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
-		for _, k := range []string{"fatal: ", "panic: ", "error: "} {
-			if i := strings.Index(line, k); i >= 0 {
+		for _, k := range kinds {
+			if i := strings.Index(line, k); i >= 0 && len(out) < maxExplain {
 				out = append(out, strings.TrimSpace(line[i:]))
+				break
 			}
 		}
 	}

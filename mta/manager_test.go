@@ -129,7 +129,7 @@ func TestSettingsAreLive(t *testing.T) {
 	s.HeloName = "helo.gateway.example.test"
 	s.RejectUnverifiedRecipient = true
 	s.UnverifiedRecipientRejectCode = 550
-	res, err := env.m.SaveSettings(ctx, "tester", s, "")
+	res, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestRejectUnverifiedRecipient(t *testing.T) {
 	s.RejectUnverifiedRecipient = true
 	for _, code := range []int{450, 550} {
 		s.UnverifiedRecipientRejectCode = code
-		if _, err := env.m.SaveSettings(ctx, "tester", s, ""); err != nil {
+		if _, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		got := rcptCode(t, env.smtp, "nobody"+strconv.Itoa(code)+"@relay.example.test")
@@ -241,7 +241,7 @@ func TestRejectUnverifiedRecipient(t *testing.T) {
 	}
 	// Switched off, the unknown recipient is accepted again.
 	s.RejectUnverifiedRecipient = false
-	if _, err := env.m.SaveSettings(ctx, "tester", s, ""); err != nil {
+	if _, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := rcptCode(t, env.smtp, "nobody-else@relay.example.test"); got != 250 {
@@ -289,7 +289,7 @@ func TestRollbackWhenPostfixRefuses(t *testing.T) {
 	env.m.afterSwap = func() error { return errors.New("fatal: simulated refusal of the new master.cf") }
 	s := validSettings()
 	s.Hostname = "changed.example.test"
-	_, err := env.m.SaveSettings(ctx, "tester", s, "")
+	_, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
 	var aerr *ApplyError
 	if !errors.As(err, &aerr) || !aerr.RolledBack || !strings.Contains(err.Error(), "simulated refusal") {
 		t.Fatalf("want a rolled-back ApplyError with Postfix's words, got %v", err)
@@ -365,13 +365,13 @@ func TestIdenticalSaveDoesNotReload(t *testing.T) {
 	ctx := context.Background()
 	s := validSettings()
 	s.Hostname = "same.example.test"
-	if _, err := env.m.SaveSettings(ctx, "tester", s, ""); err != nil {
+	if _, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	mainCF := filepath.Join(env.inst.ConfigDir, "main.cf")
 	fi1, _ := os.Stat(mainCF)
 	reloads := strings.Count(readFile(filepath.Join(env.inst.BaseDir, "maillog")), "reload -- version")
-	res, err := env.m.SaveSettings(ctx, "tester", s, "")
+	res, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestRestartKeepsStateAndRecreatesMainCF(t *testing.T) {
 	ctx := context.Background()
 	s := validSettings()
 	s.Hostname = "persist.example.test"
-	if _, err := env.m.SaveSettings(ctx, "tester", s, ""); err != nil {
+	if _, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.m.Shutdown(ctx); err != nil {
@@ -421,12 +421,12 @@ func TestMainConfigDocument(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
 	doc := DefaultMainConfig + "\n# keep this comment\nsmtpd_timeout = 120s\nmy_custom = example\nsmtpd_helo_restrictions = permit_mynetworks,\n    reject_invalid_helo_hostname\nheader_checks = $my_custom_unused\n"
-	_, err := env.m.SaveMainConfig(ctx, "tester", doc, "")
+	_, err := env.m.SaveMainConfig(ctx, "tester", doc, "", ApplyOptions{})
 	if err == nil {
 		t.Fatal("document with an undefined user parameter was accepted")
 	}
 	doc = DefaultMainConfig + "\n# keep this comment\nsmtpd_timeout = 120s\nmy_custom = yes\nsmtpd_helo_required = $my_custom\nsmtpd_helo_restrictions = permit_mynetworks,\n    reject_invalid_helo_hostname\n"
-	if _, err := env.m.SaveMainConfig(ctx, "tester", doc, ""); err != nil {
+	if _, err := env.m.SaveMainConfig(ctx, "tester", doc, "", ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := env.postconf(t, "smtpd_timeout"); got != "120s" {

@@ -217,13 +217,13 @@ func testReferencedMapCannotBeDeletedOrRetyped(t *testing.T, env *testEnv) {
 	}
 	// Referenced from the main config by its absolute path.
 	doc := DefaultMainConfig + "sender_bcc_maps = btree:" + env.inst.MapPath("btree", "spare") + "\n"
-	if _, err := env.m.SaveMainConfig(ctx, "tester", doc, ""); err != nil {
+	if _, err := env.m.SaveMainConfig(ctx, "tester", doc, "", ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.m.DeleteMap(ctx, "tester", "spare", ""); !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "sender_bcc_maps") {
 		t.Fatalf("delete referenced by path: %v", err)
 	}
-	if _, err := env.m.SaveMainConfig(ctx, "tester", DefaultMainConfig, ""); err != nil {
+	if _, err := env.m.SaveMainConfig(ctx, "tester", DefaultMainConfig, "", ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.m.DeleteMap(ctx, "tester", "spare", ""); err != nil {

@@ -3,6 +3,7 @@ package mta
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,7 +33,28 @@ type Instance struct {
 	MPAListen string
 	// ReinjectListen is the smtpd that takes mail back from the MPA.
 	ReinjectListen string
+	// TableDirs are directories outside ConfigDir where the lookup tables
+	// the main config document references may live (--table-dirs): a
+	// table anywhere else (header_checks = regexp:/etc/shadow) is refused.
+	TableDirs []string
+	// ChainFilter is a content filter of the imported configuration
+	// (amavis, an lmtp scanner) that stays in the mail path beside the MPA
+	// (store.Wiring.Filter); "" when there is none.
+	ChainFilter string
+	// ChainOrder puts the MPA after ChainFilter ("after", the default: mail
+	// returning from the filter goes to the MPA) or before it ("before":
+	// the MPA's reinjection hands mail to the filter).
+	ChainOrder string
 }
+
+// Chain orders of Instance.ChainOrder and store.Wiring.Order.
+const (
+	ChainAfter  = "after"
+	ChainBefore = "before"
+)
+
+// mpaNextHop is content_filter's value for the MPA.
+func (in Instance) mpaNextHop() string { return "mpa:" + bracketAddr(in.MPAListen) }
 
 // QueueDir is the queue directory of a private instance, "" otherwise.
 func (in Instance) QueueDir() string {
@@ -90,6 +112,27 @@ func Render(in Instance, st store.State) (Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSettingsMaps(st.Settings, st.Maps); err != nil {
+		return nil, err
+	}
+	if err := checkInstallationPart(st.Installation, params); err != nil {
+		return nil, err
+	}
+	for _, p := range params {
+		if p.Name == "content_filter" && in.ChainFilter != "" {
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter content_filter is set by postdeck's MPA wiring, which keeps the imported content filter %s (store it anew with postdeck import); remove it here", in.ChainFilter)
+		}
+	}
+	if st.Settings.RejectUnverifiedRecipient {
+		// Postfix reads restriction names without case, and a restriction
+		// class is a way into smtpd_recipient_restrictions too.
+		classes := restrictionClasses(params)
+		for _, p := range params {
+			if (p.Name == "smtpd_recipient_restrictions" || classes[p.Name]) && hasRestriction(p.Value, restrictionVerify) {
+				return nil, store.InvalidLine(FieldMainConfig, p.Line, "The restriction %s is here and the \"Reject unverified recipient\" switch of the MTA Settings page adds it too; remove it here, or switch it off there to keep it where it is", restrictionVerify)
+			}
+		}
+	}
 	out := Rendered{}
 	out["main.cf"] = File{Data: []byte(renderMain(in, st, params)), Mode: 0o644}
 	master, err := renderMaster(in, st.MasterConfig)
@@ -97,6 +140,9 @@ func Render(in Instance, st store.State) (Rendered, error) {
 		return nil, err
 	}
 	out["master.cf"] = File{Data: []byte(master), Mode: 0o644}
+	if t := st.Settings.RelayTransport; t != "" && !slices.Contains(masterServiceNames(master, "unix"), t) {
+		return nil, store.Invalid(FieldRelayTransport, "Relay Transport %s is not a unix service of master.cf; name one, such as relay or smtp", t)
+	}
 	for _, m := range st.Maps {
 		mode := os.FileMode(0o644)
 		if sensitiveMaps[m.Name] {
@@ -128,19 +174,31 @@ func renderMain(in Instance, st store.State, params []Param) string {
 		fmt.Fprintf(&b, "alias_database =\n")
 		fmt.Fprintf(&b, "local_transport = error:local delivery disabled\n")
 	}
+	if inst := installationLines(st.Installation, in.Private); inst != "" {
+		b.WriteString("\n# Installation (imported from main.cf as it was; fixed by the installation)\n")
+		b.WriteString(inst)
+	}
 	s := st.Settings
 	b.WriteString("\n# MTA Settings\n")
 	fmt.Fprintf(&b, "myhostname = %s\n", s.Hostname)
-	fmt.Fprintf(&b, "relay_domains = %s\n", strings.Join(s.RelayDomains, ", "))
+	domains := make([]string, len(s.RelayDomains))
+	for i, d := range s.RelayDomains {
+		domains[i] = renderListEntry(d, st.Maps)
+	}
+	fmt.Fprintf(&b, "relay_domains = %s\n", strings.Join(domains, ", "))
 	fmt.Fprintf(&b, "relayhost = %s\n", s.ExternalRelayHost)
+	transport := "relay"
+	if s.RelayTransport != "" {
+		transport = s.RelayTransport
+	}
 	if s.InternalRelayHost != "" {
-		fmt.Fprintf(&b, "relay_transport = relay:%s\n", s.InternalRelayHost)
+		fmt.Fprintf(&b, "relay_transport = %s:%s\n", transport, s.InternalRelayHost)
 	} else {
-		fmt.Fprintf(&b, "relay_transport = relay\n")
+		fmt.Fprintf(&b, "relay_transport = %s\n", transport)
 	}
 	nets := make([]string, len(s.MyNetworks))
 	for i, n := range s.MyNetworks {
-		nets[i] = postfixNetwork(n)
+		nets[i] = postfixNetwork(renderListEntry(n, st.Maps))
 	}
 	fmt.Fprintf(&b, "mynetworks = %s\n", strings.Join(nets, ", "))
 	fmt.Fprintf(&b, "message_size_limit = %d\n", s.MessageSizeLimit)
@@ -150,9 +208,20 @@ func renderMain(in Instance, st store.State, params []Param) string {
 		fmt.Fprintf(&b, "smtp_helo_name = $myhostname\n")
 	}
 	fmt.Fprintf(&b, "unverified_recipient_reject_code = %d\n", s.UnverifiedRecipientRejectCode)
+	if in.MPAListen == "" && in.ChainFilter != "" {
+		// The MPA is off: the filter the import kept beside it is the
+		// content filter again.
+		b.WriteString("\n# Content filter kept from the imported configuration (the MPA is off)\n")
+		fmt.Fprintf(&b, "content_filter = %s\n", in.ChainFilter)
+	}
 	if in.MPAListen != "" {
-		b.WriteString("\n# MPA content filter\n")
-		fmt.Fprintf(&b, "content_filter = mpa:%s\n", bracketAddr(in.MPAListen))
+		if in.ChainFilter != "" && in.ChainOrder != ChainBefore {
+			b.WriteString("\n# Content filter kept from the imported configuration; the MPA takes the mail it returns\n")
+			fmt.Fprintf(&b, "content_filter = %s\n", in.ChainFilter)
+		} else {
+			b.WriteString("\n# MPA content filter\n")
+			fmt.Fprintf(&b, "content_filter = %s\n", in.mpaNextHop())
+		}
 	}
 	verifyDone := false
 	if s.RejectUnverifiedRecipient {
@@ -202,13 +271,14 @@ func paramAt(params []Param, line int) (Param, bool) {
 }
 
 // postfixNetwork writes IPv6 networks as Postfix wants them in mynetworks:
-// [2001:db8::]/32.
+// [2001:db8::]/32. Tables, files and parameters stay as they are.
 func postfixNetwork(n string) string {
-	addr, bits, ok := strings.Cut(n, "/")
-	if ok && strings.Contains(addr, ":") {
-		return "[" + addr + "]/" + bits
+	p, err := netip.ParsePrefix(n)
+	if err != nil || !p.Addr().Is6() {
+		return n
 	}
-	return n
+	addr, bits, _ := strings.Cut(n, "/")
+	return "[" + addr + "]/" + bits
 }
 
 // bracketAddr turns host:port into Postfix's [host]:port next hop.
@@ -239,30 +309,27 @@ func listenService(addr string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// renderMaster writes master.cf: postdeck's service table, or on the
-// system's Postfix an imported master.cf as written (so that submission,
-// content filters and other services of the existing installation stay);
-// then the MPA's two services.
-func renderMaster(in Instance, imported string) (string, error) {
+// renderMaster writes master.cf: postdeck's service table, or the Edit
+// Master Config document as written (on an imported installation, its
+// master.cf: submission, content filters and postscreen stay); then the
+// MPA's two services. Mail that returns from an existing content filter
+// (filterReturns) is handed to the MPA, unless the MPA comes first
+// (ChainBefore), in which case its reinjection hands mail to the filter.
+// On a private instance every chroot column is n and a postlog service is
+// added when the document has none (docs/postfix.md, private instances).
+func renderMaster(in Instance, doc string) (string, error) {
 	var b strings.Builder
 	b.WriteString(header)
-	if imported != "" && !in.Private {
-		b.WriteString("# Imported master.cf:\n")
-		b.WriteString(imported)
-		if !strings.HasSuffix(imported, "\n") {
-			b.WriteByte('\n')
-		}
+	var services []masterService
+	if doc != "" {
+		services = parseMasterCF(doc)
 		if in.MPAListen != "" {
-			reinject, err := listenService(in.ReinjectListen)
-			if err != nil {
+			if err := checkMPAServices(in, services); err != nil {
 				return "", err
 			}
-			for _, svc := range masterServiceNames(imported) {
-				if svc == "mpa" || svc == reinject {
-					return "", fmt.Errorf("render master.cf: the imported master.cf already defines service %q, which postdeck's MPA needs", svc)
-				}
-			}
 		}
+		b.WriteString(masterDocMarker)
+		b.WriteString(masterDocBody(in, doc, services))
 	} else {
 		b.WriteString("#\n# service type  private unpriv  chroot  wakeup  maxproc command + args\n")
 		svc, err := listenService(in.SMTPListen)
@@ -273,23 +340,164 @@ func renderMaster(in Instance, imported string) (string, error) {
 		b.WriteString(postfix.DebianServices)
 	}
 	if in.MPAListen != "" {
-		reinject, err := listenService(in.ReinjectListen)
+		mpa, err := renderMPAServices(in)
 		if err != nil {
 			return "", err
 		}
-		b.WriteString("# MPA content filter: Postfix hands every message to the MPA ...\n")
-		b.WriteString("mpa unix - - n - 20 smtp\n")
-		b.WriteString("  -o smtp_send_xforward_command=yes -o disable_mime_output_conversion=yes\n")
-		b.WriteString("  -o smtp_generic_maps= -o smtp_tls_security_level=none -o smtp_sasl_auth_enable=no\n")
-		b.WriteString("  -o smtp_tls_policy_maps= -o smtp_data_done_timeout=1200s -o max_use=100\n")
-		b.WriteString("# ... and takes it back here, without filtering it again.\n")
-		fmt.Fprintf(&b, "%s inet n - n - 20 smtpd\n", reinject)
-		b.WriteString("  -o content_filter= -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters\n")
-		b.WriteString("  -o smtpd_helo_restrictions= -o smtpd_client_restrictions= -o smtpd_sender_restrictions=\n")
-		b.WriteString("  -o smtpd_relay_restrictions= -o smtpd_recipient_restrictions=permit_mynetworks,reject\n")
-		b.WriteString("  -o mynetworks=127.0.0.0/8 -o smtpd_authorized_xforward_hosts=127.0.0.0/8\n")
-		b.WriteString("  -o smtpd_tls_security_level=none -o smtpd_sasl_auth_enable=no\n")
+		b.WriteString(mpa)
 	}
+	return b.String(), nil
+}
+
+// masterDocMarker precedes the document in the rendered master.cf (an
+// import finds the document after it); mpaMarker precedes the MPA's part.
+const (
+	masterDocMarker = "# Master config (Edit Master Config):\n"
+	mpaMarker       = "# MPA content filter: Postfix hands every message to the MPA ...\n"
+)
+
+// masterDocBody is the document with what the instance adds: the MPA
+// after an existing filter's return listeners, and the private
+// instance's chroot and postlog.
+func masterDocBody(in Instance, doc string, services []masterService) string {
+	lines := strings.Split(strings.TrimSuffix(doc, "\n"), "\n")
+	after := map[int]string{} // line -> text to add after it
+	if in.MPAListen != "" && (in.ChainFilter == "" || in.ChainOrder != ChainBefore) {
+		for _, r := range filterReturns(services) {
+			if r.Name == reinjectName(in) {
+				continue
+			}
+			after[r.End] += "# postdeck: mail returning here goes on to the MPA (--mpa-listen)\n  -o content_filter=" + in.mpaNextHop() + "\n"
+		}
+	}
+	if in.Private {
+		for _, s := range services {
+			lines[s.Line-1] = privateChroot(lines[s.Line-1])
+		}
+	}
+	var b strings.Builder
+	for i, line := range lines {
+		b.WriteString(line)
+		b.WriteByte('\n')
+		b.WriteString(after[i+1])
+	}
+	if in.Private {
+		hasLog := false
+		for _, s := range services {
+			hasLog = hasLog || s.Type == "unix-dgram" && s.Command() == "postlogd"
+		}
+		if !hasLog {
+			b.WriteString("# postdeck: the private instance logs through postlogd\npostlog unix-dgram n - n - 1 postlogd\n")
+		}
+	}
+	return b.String()
+}
+
+// privateChroot sets a service line's chroot column to n: a private
+// instance's queue directory has no chroot environment.
+func privateChroot(line string) string {
+	toks := lineTokens(line, 0)
+	if len(toks) < 5 || toks[4].text == "n" {
+		return line
+	}
+	// Replace the fifth word in place, keeping the spacing.
+	idx, pos := 0, 0
+	for i := 0; i < len(line); {
+		for i < len(line) && isSpaceByte(line[i]) {
+			i++
+		}
+		start := i
+		for i < len(line) && !isSpaceByte(line[i]) {
+			i++
+		}
+		if idx == 4 {
+			pos = start
+			return line[:pos] + "n" + line[i:]
+		}
+		idx++
+	}
+	return line
+}
+
+// reinjectName is the master.cf service name of the MPA's reinjection
+// listener, "" when it cannot be written.
+func reinjectName(in Instance) string {
+	name, err := listenService(in.ReinjectListen)
+	if err != nil {
+		return ""
+	}
+	return name
+}
+
+// checkMPAServices refuses a document that defines the MPA's own
+// services: postdeck writes them from its flags.
+func checkMPAServices(in Instance, services []masterService) error {
+	reinject, err := listenService(in.ReinjectListen)
+	if err != nil {
+		return err
+	}
+	for _, s := range services {
+		switch {
+		case s.Name == "mpa":
+			return store.InvalidLine(FieldMasterConfig, s.Line, "Service mpa is the MPA's content filter transport, which postdeck writes itself from --mpa-listen (now %s); remove it here or rename your service", in.MPAListen)
+		case s.Name == reinject || sameListener(s.Name, in.ReinjectListen):
+			return store.InvalidLine(FieldMasterConfig, s.Line, "Service %s is the MPA's reinjection listener, which postdeck writes itself from --reinject-listen; remove it here, or start postdeck with another --reinject-listen", s.Name)
+		case s.Type == "inet" && sameListener(s.Name, in.MPAListen):
+			return store.InvalidLine(FieldMasterConfig, s.Line, "Service %s listens where the MPA listens (--mpa-listen %s); give it another address, or start postdeck with another --mpa-listen", s.Name, in.MPAListen)
+		}
+	}
+	return nil
+}
+
+// sameListener reports whether a master.cf inet service name binds the
+// TCP address addr: the same host and port, or the port on every address.
+func sameListener(service, addr string) bool {
+	_, aport, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	host, port, err := net.SplitHostPort(service)
+	if err != nil {
+		host, port = "", service // a bare port: every address
+	}
+	if service == "smtp" {
+		host, port = "", "25"
+	}
+	if port != aport {
+		return false
+	}
+	ahost, _, _ := net.SplitHostPort(addr)
+	return host == "" || host == "*" || host == ahost || host == "localhost" && net.ParseIP(ahost).IsLoopback()
+}
+
+// renderMPAServices writes the MPA's transport and its reinjection
+// listener (docs/postfix.md, the content filter).
+func renderMPAServices(in Instance) (string, error) {
+	reinject, err := listenService(in.ReinjectListen)
+	if err != nil {
+		return "", err
+	}
+	next := ""
+	if in.ChainFilter != "" && in.ChainOrder == ChainBefore {
+		next = in.ChainFilter
+	}
+	var b strings.Builder
+	b.WriteString(mpaMarker)
+	b.WriteString("mpa unix - - n - 20 smtp\n")
+	b.WriteString("  -o smtp_send_xforward_command=yes -o disable_mime_output_conversion=yes\n")
+	b.WriteString("  -o smtp_generic_maps= -o smtp_tls_security_level=none -o smtp_sasl_auth_enable=no\n")
+	b.WriteString("  -o smtp_tls_policy_maps= -o smtp_data_done_timeout=1200s -o max_use=100\n")
+	if next != "" {
+		b.WriteString("# ... and takes it back here, then hands it to the content filter kept from the import.\n")
+	} else {
+		b.WriteString("# ... and takes it back here, without filtering it again.\n")
+	}
+	fmt.Fprintf(&b, "%s inet n - n - 20 smtpd\n", reinject)
+	fmt.Fprintf(&b, "  -o content_filter=%s -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters\n", next)
+	b.WriteString("  -o smtpd_helo_restrictions= -o smtpd_client_restrictions= -o smtpd_sender_restrictions=\n")
+	b.WriteString("  -o smtpd_relay_restrictions= -o smtpd_recipient_restrictions=permit_mynetworks,reject\n")
+	b.WriteString("  -o mynetworks=127.0.0.0/8 -o smtpd_authorized_xforward_hosts=127.0.0.0/8\n")
+	b.WriteString("  -o smtpd_tls_security_level=none -o smtpd_sasl_auth_enable=no\n")
 	return b.String(), nil
 }
 

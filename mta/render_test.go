@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -43,6 +44,21 @@ func goldenCases() map[string]struct {
 	imported.MasterConfig = "# Debian's, with submission\nsmtp      inet  n       -       y       -       -       smtpd\nsubmission inet n       -       y       -       -       smtpd\n  -o syslog_name=postfix/submission\n  -o smtpd_tls_security_level=encrypt\npickup    unix  n       -       y       60      1       pickup\n"
 	noRestrictions := full
 	noRestrictions.MainConfig = "# only a comment\ncompatibility_level = 3.6\n"
+	// An import with an amavis filter, installation parameters, tables in
+	// the settings and a filter's return listener in master.cf.
+	chained := def
+	chained.Settings.RelayDomains = []string{"example.org", "map:" + MapTransport, "proxy:pgsql:/etc/postfix/relay.cf", "$mydestination"}
+	chained.Settings.MyNetworks = []string{"127.0.0.0/8", "::1/128", "cidr:/etc/postfix/trusted.cidr"}
+	chained.Settings.RelayTransport = "smtp"
+	chained.Settings.InternalRelayHost = "[10.0.0.1]:25"
+	chained.Installation = "daemon_directory = /usr/lib/postfix/sbin\nmail_owner = postfix\nmailbox_command = procmail -a \"$EXTENSION\"\n"
+	chained.MasterConfig = "smtp      inet  n       -       y       -       -       smtpd\n" + postfix.DebianServices +
+		"smtp-amavis unix -      -       n       -       2       smtp\n" +
+		"127.0.0.1:10025 inet n  -       n       -       -       smtpd\n    -o content_filter=\n    -o mynetworks=127.0.0.0/8\n"
+	amavis := Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25", MPAListen: "127.0.0.1:10035", ReinjectListen: "127.0.0.1:10036", ChainFilter: "smtp-amavis:[127.0.0.1]:10024", ChainOrder: ChainAfter}
+	before := amavis
+	before.ChainOrder = ChainBefore
+	private := Instance{ConfigDir: "/var/lib/x/postfix/etc", Private: true, BaseDir: "/var/lib/x/postfix", SMTPListen: "127.0.0.1:2525", MPAListen: "127.0.0.1:10035", ReinjectListen: "127.0.0.1:10036"}
 	return map[string]struct {
 		inst Instance
 		st   store.State
@@ -52,6 +68,9 @@ func goldenCases() map[string]struct {
 			SMTPListen: "127.0.0.1:2525", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, full},
 		"system-imported-master":      {Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, imported},
 		"verify-without-restrictions": {Instance{ConfigDir: "/etc/postfix", SMTPListen: "0.0.0.0:25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}, noRestrictions},
+		"system-chain-after":          {amavis, chained},
+		"system-chain-before":         {before, chained},
+		"private-imported":            {private, chained},
 	}
 }
 
@@ -118,6 +137,47 @@ func TestWithVerify(t *testing.T) {
 	} {
 		if got := withVerify(in); got != want {
 			t.Errorf("withVerify(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRenderVerifyToken: with the switch on, the document may not hold the
+// token the switch adds; with it off, the document keeps it where it is.
+func TestRenderVerifyToken(t *testing.T) {
+	st := DefaultState(time.Now())
+	st.MainConfig = "smtpd_recipient_restrictions = permit_mynetworks,\n    reject_unverified_recipient, reject_unauth_destination\n"
+	in := Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25"}
+	r, err := Render(in, st)
+	if err != nil || !strings.Contains(string(r["main.cf"].Data), "    reject_unverified_recipient, reject_unauth_destination\n") {
+		t.Fatalf("switch off: %v", err)
+	}
+	st.Settings.RejectUnverifiedRecipient = true
+	if _, err := Render(in, st); err == nil || !strings.Contains(err.Error(), "Line 1:") || !strings.Contains(err.Error(), "switch it off there") {
+		t.Errorf("switch on: %v", err)
+	}
+}
+
+// TestRenderRefusals: what Render refuses names the field (and line).
+func TestRenderRefusals(t *testing.T) {
+	in := Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026", ChainFilter: "amavis:[127.0.0.1]:10024", ChainOrder: ChainAfter}
+	for name, tc := range map[string]struct {
+		mutate func(*store.State)
+		want   string
+	}{
+		"missing map":             {func(s *store.State) { s.Settings.MyNetworks = []string{"map:nothing"} }, "there is no map named nothing"},
+		"unknown relay transport": {func(s *store.State) { s.Settings.RelayTransport = "nothing" }, "not a unix service of master.cf"},
+		"installation in doc": {func(s *store.State) {
+			s.Installation = "mail_owner = postfix\n"
+			s.MainConfig += "mail_owner = other\n"
+		}, "fixed by the installation"},
+		"content_filter in doc": {func(s *store.State) { s.MainConfig += "content_filter = x:[127.0.0.1]:1\n" }, "keeps the imported content filter"},
+		"mpa service in master": {func(s *store.State) { s.MasterConfig = "mpa unix - - n - - smtp\n" }, "--mpa-listen"},
+		"reinject in master":    {func(s *store.State) { s.MasterConfig = "127.0.0.1:10026 inet n - n - - smtpd\n" }, "--reinject-listen"},
+	} {
+		st := DefaultState(time.Now())
+		tc.mutate(&st)
+		if _, err := Render(in, st); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
 		}
 	}
 }

@@ -23,7 +23,9 @@ type Replicator interface {
 	// Commit stores next, a change of prev made at revision base. It
 	// returns the new revision, or 0 and a revision to wait for when
 	// another change came first.
-	Commit(ctx context.Context, base int64, prev, next store.State, actor, action string) (rev, wait int64, err error)
+	// allowOpenRelay travels with the revision: every node's apply lets
+	// the open-relay probe's finding through, as this node's would.
+	Commit(ctx context.Context, base int64, prev, next store.State, actor, action string, allowOpenRelay bool) (rev, wait int64, err error)
 	// WaitRevision waits until Latest reflects revision rev.
 	WaitRevision(ctx context.Context, rev int64) error
 }
@@ -53,10 +55,14 @@ func (m *Manager) SetReplicator(r Replicator) {
 // ApplyRevision applies a committed cluster revision's configuration to
 // this node's Postfix, with the usual validation and rollback: a refused
 // revision leaves the last good configuration live and in the store.
-func (m *Manager) ApplyRevision(ctx context.Context, rev int64, action string, st store.State) (Result, error) {
-	m.mu.Lock()
-	res, err := m.applyLocked(ctx, "cluster", action, st, false)
-	m.mu.Unlock()
+func (m *Manager) ApplyRevision(ctx context.Context, rev int64, action string, st store.State, opts ApplyOptions) (Result, error) {
+	var res Result
+	err := m.heldErr() // a first start that held off applies nothing, the cluster's revisions included
+	if err == nil {
+		m.mu.Lock()
+		res, err = m.applyLocked(ctx, "cluster", action, st, false, opts)
+		m.mu.Unlock()
+	}
 	if rp := m.repl; rp != nil {
 		rp.mu.Lock()
 		if rev > rp.rev {
@@ -75,7 +81,7 @@ func (m *Manager) ApplyRevision(ctx context.Context, rev int64, action string, s
 // the one it was made on (else made again on the newer one, where a
 // change based on an older version is refused as stale), and answered
 // with this node's apply of the committed revision.
-func (m *Manager) propose(ctx context.Context, actor, action string, mutate func(*store.State) error) (Result, error) {
+func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyOptions, mutate func(*store.State) error) (Result, error) {
 	rp := m.repl
 	rp.proposeMu.Lock()
 	defer rp.proposeMu.Unlock()
@@ -85,20 +91,20 @@ func (m *Manager) propose(ctx context.Context, actor, action string, mutate func
 			return Result{}, err
 		}
 		cand := cloneState(base)
-		if err := safeMutate(&pendingUpdate{action: action, mutate: mutate}, &cand); err != nil {
+		if err := safeMutate(&pendingUpdate{action: action, opts: opts, mutate: mutate}, &cand); err != nil {
 			m.record(actor, action, "refused", err.Error())
 			return Result{}, err
 		}
 		if reflect.DeepEqual(cand, base) {
 			// Nothing to commit (SIGHUP's re-apply): apply the newest
 			// configuration here.
-			return m.ApplyRevision(ctx, rev, action, base)
+			return m.ApplyRevision(ctx, rev, action, base, opts)
 		}
 		if err := m.Check(ctx, cand); err != nil {
 			m.record(actor, action, "refused", err.Error())
 			return Result{}, err
 		}
-		newRev, wait, err := rp.r.Commit(ctx, rev, base, cand, actor, action)
+		newRev, wait, err := rp.r.Commit(ctx, rev, base, cand, actor, action, opts.AllowOpenRelay)
 		if err != nil {
 			m.record(actor, action, "refused", err.Error())
 			return Result{}, err

@@ -3,6 +3,7 @@ package mta
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,7 @@ const (
 	FieldRelayDomains     = "relay_domains"
 	FieldExternalRelay    = "external_relay_host"
 	FieldInternalRelay    = "internal_relay_host"
+	FieldRelayTransport   = "relay_transport"
 	FieldRejectCode       = "unverified_recipient_reject_code"
 	FieldMyNetworks       = "my_networks"
 	FieldMessageSizeLimit = "message_size_limit"
@@ -51,10 +53,23 @@ func ValidateSettings(s store.Settings) (store.Settings, []string, error) {
 	}
 	seen := map[string]bool{}
 	for _, d := range s.RelayDomains {
-		d = strings.ToLower(strings.TrimSpace(d))
+		d = strings.TrimSpace(d)
 		if d == "" {
 			continue
 		}
+		ref, isRef, err := listRef(FieldRelayDomains, "Relay domains", d)
+		if err != nil {
+			return s, nil, err
+		}
+		if isRef {
+			if seen[ref] {
+				return s, nil, store.Invalid(FieldRelayDomains, "Relay domains: %q is listed twice", ref)
+			}
+			seen[ref] = true
+			out.RelayDomains = append(out.RelayDomains, ref)
+			continue
+		}
+		d = strings.ToLower(d)
 		if err := checkDomain(FieldRelayDomains, "Relay domains", d); err != nil {
 			return s, nil, err
 		}
@@ -74,8 +89,15 @@ func ValidateSettings(s store.Settings) (store.Settings, []string, error) {
 	if out.InternalRelayHost, err = normalizeRelayHost(FieldInternalRelay, "Internal Relay Host", s.InternalRelayHost); err != nil {
 		return s, nil, err
 	}
-	if s.UnverifiedRecipientRejectCode != 450 && s.UnverifiedRecipientRejectCode != 550 {
-		return s, nil, store.Invalid(FieldRejectCode, "Unverified Recipient Reject Code must be 450 (temporary) or 550 (permanent), not %d", s.UnverifiedRecipientRejectCode)
+	out.RelayTransport = strings.TrimSpace(s.RelayTransport)
+	if out.RelayTransport == "relay" {
+		out.RelayTransport = ""
+	}
+	if out.RelayTransport != "" && !serviceNameRe.MatchString(out.RelayTransport) {
+		return s, nil, store.Invalid(FieldRelayTransport, "Relay Transport %q is not a master.cf service name (letters, digits, '_', '-' and '.'), such as relay or smtp", truncate(out.RelayTransport, 40))
+	}
+	if c := s.UnverifiedRecipientRejectCode; c < 400 || c > 599 {
+		return s, nil, store.Invalid(FieldRejectCode, "Unverified Recipient Reject Code must be an SMTP reply code from 400 to 599, such as 450 (temporary) or 550 (permanent), not %d", c)
 	}
 	var nw []string
 	if nw, warnings, err = validateNetworks(s.MyNetworks, warnings); err != nil {
@@ -94,6 +116,9 @@ func ValidateSettings(s store.Settings) (store.Settings, []string, error) {
 	}
 	return out, warnings, nil
 }
+
+// serviceNameRe is a master.cf service name a transport can be.
+var serviceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // checkFQDN accepts a lowercase fully qualified host name of at least two
 // labels without trailing dot or underscore.
@@ -210,16 +235,30 @@ func normalizeRelayHost(field, label, v string) (string, error) {
 
 // validateNetworks checks My Networks: CIDR (or a single address) with zero
 // host bits, never everything, and a warning for public ranges larger than a
-// /24 (IPv4) or /48 (IPv6), which risk an open relay.
+// /24 (IPv4) or /48 (IPv6), which risk an open relay. Tables, pattern
+// files, postdeck maps and parameters are checked by listRef.
 func validateNetworks(in []string, warnings []string) ([]string, []string, error) {
 	if len(in) > maxNetworks {
 		return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: at most %d networks", maxNetworks)
 	}
 	out := make([]string, 0, len(in))
 	seen := map[netip.Prefix]bool{}
+	seenRef := map[string]bool{}
 	for _, raw := range in {
 		v := strings.TrimSpace(raw)
 		if v == "" {
+			continue
+		}
+		if !strings.HasPrefix(v, "[") && !isNetwork(v) && (strings.HasPrefix(v, MapRefPrefix) || strings.HasPrefix(v, "/") || strings.Contains(v, "$") || tableTypeRe.MatchString(v)) {
+			ref, _, err := listRef(FieldMyNetworks, "My Networks", v)
+			if err != nil {
+				return nil, nil, err
+			}
+			if seenRef[ref] {
+				return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %s is listed twice", ref)
+			}
+			seenRef[ref] = true
+			out = append(out, ref)
 			continue
 		}
 		var p netip.Prefix
@@ -245,8 +284,12 @@ func validateNetworks(in []string, warnings []string) ([]string, []string, error
 			}
 			p = netip.PrefixFrom(ip, ip.BitLen())
 		}
-		if p.Addr().Is4In6() {
-			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q is an IPv4-mapped address; write it as IPv4", v)
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// Debian's default mynetworks lists [::ffff:127.0.0.0]/104:
+			// harmless, since Postfix matches IPv4 clients in IPv4 form.
+			warnings = append(warnings, fmt.Sprintf("My Networks: %s is an IPv4-mapped range; Postfix matches IPv4 clients in IPv4 form, so only %s (if listed) lets them relay", p, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)))
+		} else if p.Addr().Is4In6() {
+			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q is an IPv4-mapped address with a prefix shorter than /96; write it as IPv4", v)
 		}
 		if p.Bits() == 0 {
 			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q would let the whole Internet relay through this gateway (an open relay)", v)
@@ -265,6 +308,16 @@ func validateNetworks(in []string, warnings []string) ([]string, []string, error
 		out = append(out, p.String())
 	}
 	return out, warnings, nil
+}
+
+// isNetwork reports whether v is an address or a network (IPv6 ones look
+// like TYPE:TABLE: fe80::/64).
+func isNetwork(v string) bool {
+	if _, err := netip.ParsePrefix(v); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(v)
+	return err == nil
 }
 
 // checkHeloName accepts empty (Postfix uses My Host Name), an FQDN, or an

@@ -14,9 +14,11 @@
 //	                         and the revision of its last good configuration)
 //	settings
 //	  mta                 -> Settings (JSON)
+//	  wiring              -> Wiring (JSON): the MPA's addresses and chain an import chose (absent: none)
 //	mainconfig
 //	  document            -> the Edit Main Config text (raw bytes)
-//	  master              -> an imported master.cf, as written (absent: postdeck's own)
+//	  master              -> the Edit Master Config text (absent: postdeck's own service table)
+//	  installation        -> imported main.cf lines of installation parameters (absent: none)
 //	maps
 //	  <name>              -> Map (JSON)
 //	audit

@@ -21,6 +21,8 @@ var (
 	keyMTASettings   = []byte("mta")
 	keyDocument      = []byte("document")
 	keyMaster        = []byte("master")
+	keyInstallation  = []byte("installation")
+	keyWiring        = []byte("wiring")
 	keyMPAPipeline   = []byte("pipeline")
 	keySeenExpires   = []byte("\x00expires")
 	keyCluster       = []byte("cluster") // in meta: ClusterMeta

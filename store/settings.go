@@ -11,10 +11,13 @@ import (
 // Settings are the MTA settings of the documentation's "MTA settings" page.
 // Each field maps to Postfix parameters in mta.Render.
 type Settings struct {
-	Hostname                      string   `json:"hostname"`
-	RelayDomains                  []string `json:"relay_domains"`
-	ExternalRelayHost             string   `json:"external_relay_host"`
-	InternalRelayHost             string   `json:"internal_relay_host"`
+	Hostname          string   `json:"hostname"`
+	RelayDomains      []string `json:"relay_domains"`
+	ExternalRelayHost string   `json:"external_relay_host"`
+	InternalRelayHost string   `json:"internal_relay_host"`
+	// RelayTransport is the master.cf service relay_transport names
+	// ("" is Postfix's relay); the Internal Relay Host is its next hop.
+	RelayTransport                string   `json:"relay_transport"`
 	RejectUnverifiedRecipient     bool     `json:"reject_unverified_recipient"`
 	UnverifiedRecipientRejectCode int      `json:"unverified_recipient_reject_code"`
 	MyNetworks                    []string `json:"my_networks"`
@@ -34,7 +37,17 @@ func (s Settings) Canonical() string {
 		"\nunverified_recipient_reject_code = " + strconv.Itoa(s.UnverifiedRecipientRejectCode) +
 		"\nmy_networks = " + strings.Join(s.MyNetworks, ", ") +
 		"\nmessage_size_limit = " + strconv.FormatInt(s.MessageSizeLimit, 10) +
-		"\nhelo_name = " + s.HeloName + "\n"
+		"\nhelo_name = " + s.HeloName + "\n" + relayTransportLine(s.RelayTransport)
+}
+
+// relayTransportLine is the Canonical line of the relay transport, written
+// only when it is set, so that the versions of settings without one stay
+// what they were.
+func relayTransportLine(t string) string {
+	if t == "" {
+		return ""
+	}
+	return "relay_transport = " + t + "\n"
 }
 
 // DefaultSettings are stored at first start.
@@ -53,10 +66,35 @@ func DefaultSettings() Settings {
 type State struct {
 	Settings   Settings `json:"settings"`
 	MainConfig string   `json:"main_config"`
-	// MasterConfig is an imported master.cf, kept as written ("" means
-	// postdeck's own service table).
+	// MasterConfig is the Edit Master Config document: master.cf as the
+	// administrator (or an import) wrote it, comments and order kept, without
+	// the MPA's services ("" means postdeck's own service table).
 	MasterConfig string `json:"master_config,omitempty"`
+	// Installation holds the main.cf lines of the parameters an
+	// installation fixes (daemon_directory, mail_owner, ...), as an import
+	// found them: rendered into main.cf as written, and not part of any
+	// document an administrator edits ("" when there are none).
+	Installation string `json:"installation,omitempty"`
 	Maps         []Map  `json:"maps"`
+	// Wiring is where an import put the MPA and how it chained it to the
+	// content filter it found. The daemon builds its MPA addresses from it
+	// (its flags win); rendering reads them from mta.Instance.
+	Wiring Wiring `json:"wiring,omitzero"`
+}
+
+// Wiring is the MPA's place in Postfix's mail path, as an import chose it.
+type Wiring struct {
+	// MPAListen and ReinjectListen are the MPA's address and the
+	// reinjection smtpd's, chosen so that they collide with nothing the
+	// imported configuration uses ("" when the import kept the defaults).
+	MPAListen      string `json:"mpa_listen,omitempty"`
+	ReinjectListen string `json:"reinject_listen,omitempty"`
+	// Filter is the content_filter the imported main.cf had (amavis, an
+	// lmtp scanner), kept working beside the MPA; "" when there was none.
+	Filter string `json:"filter,omitempty"`
+	// Order is "after" (the MPA after Filter: mail returning from Filter
+	// goes to the MPA) or "before" (the MPA first, then Filter).
+	Order string `json:"order,omitempty"`
 }
 
 // LoadState reads the settings, the main-config document and all maps.
@@ -84,6 +122,12 @@ func loadState(tx *bolt.Tx) (State, error) {
 	}
 	if raw := tx.Bucket(bucketMainConfig).Get(keyMaster); raw != nil {
 		st.MasterConfig = string(raw)
+	}
+	if raw := tx.Bucket(bucketMainConfig).Get(keyInstallation); raw != nil {
+		st.Installation = string(raw)
+	}
+	if _, err := getJSON(tx, bucketSettings, keyWiring, &st.Wiring); err != nil {
+		return st, err
 	}
 	st.Maps, err = listMaps(tx)
 	return st, err
@@ -117,8 +161,48 @@ func (db *DB) SaveState(st State) error {
 		} else if err := tx.Bucket(bucketMainConfig).Put(keyMaster, []byte(st.MasterConfig)); err != nil {
 			return err
 		}
+		if err := putOrDelete(tx.Bucket(bucketMainConfig), keyInstallation, []byte(st.Installation)); err != nil {
+			return err
+		}
+		if st.Wiring == (Wiring{}) {
+			if err := tx.Bucket(bucketSettings).Delete(keyWiring); err != nil {
+				return err
+			}
+		} else if err := putJSON(tx, bucketSettings, keyWiring, st.Wiring); err != nil {
+			return err
+		}
 		return replaceMaps(tx, st.Maps)
 	})
+}
+
+// putOrDelete stores value under key, or removes the key when value is
+// empty.
+func putOrDelete(b *bolt.Bucket, key, value []byte) error {
+	if len(value) == 0 {
+		return b.Delete(key)
+	}
+	return b.Put(key, value)
+}
+
+// LoadWiring reads where an import put the MPA (zero when none did).
+func (db *DB) LoadWiring() (Wiring, error) {
+	var w Wiring
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		_, err := getJSON(tx, bucketSettings, keyWiring, &w)
+		return err
+	})
+	return w, err
+}
+
+// LoadMasterConfig reads the Edit Master Config document alone ("" is
+// postdeck's own service table).
+func (db *DB) LoadMasterConfig() (string, error) {
+	var text string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		text = string(tx.Bucket(bucketMainConfig).Get(keyMaster)) // string() copies
+		return nil
+	})
+	return text, err
 }
 
 // LoadSettings reads the MTA settings alone (pages that show them need not

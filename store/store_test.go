@@ -161,6 +161,45 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 }
 
+// TestImportedPartsRoundTrip: the master config document, the
+// installation part and the MPA's wiring are stored with the state, and
+// emptied ones are removed.
+func TestImportedPartsRoundTrip(t *testing.T) {
+	db, _ := openTemp(t)
+	st, err := db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.MasterConfig = "smtp inet n - n - - smtpd\n"
+	st.Installation = "daemon_directory = /usr/lib/postfix/sbin\n"
+	st.Wiring = Wiring{MPAListen: "127.0.0.1:10035", ReinjectListen: "127.0.0.1:10036", Filter: "amavis:[127.0.0.1]:10024", Order: "after"}
+	if err := db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := db.LoadWiring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := db.LoadMasterConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MasterConfig != st.MasterConfig || got.Installation != st.Installation || got.Wiring != st.Wiring || w != st.Wiring || doc != st.MasterConfig {
+		t.Fatalf("round trip: %+v, wiring %+v, master %q", got, w, doc)
+	}
+	st.MasterConfig, st.Installation, st.Wiring = "", "", Wiring{}
+	if err := db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.LoadState(); err != nil || got.MasterConfig != "" || got.Installation != "" || got.Wiring != (Wiring{}) {
+		t.Fatalf("emptied: %+v %v", got, err)
+	}
+}
+
 func TestAuditNewestFirst(t *testing.T) {
 	db, _ := openTemp(t)
 	for i := 0; i < 5; i++ {

@@ -9,7 +9,7 @@ import (
 // settingsFields are the fields a PUT of the settings must name: a missing
 // one would otherwise save as empty (an empty relay domain list, no
 // networks).
-var settingsFields = []string{"hostname", "relay_domains", "external_relay_host", "internal_relay_host",
+var settingsFields = []string{"hostname", "relay_domains", "external_relay_host", "internal_relay_host", "relay_transport",
 	"reject_unverified_recipient", "unverified_recipient_reject_code", "my_networks", "message_size_limit", "helo_name"}
 
 func (s *Server) settingsGet(c *fiber.Ctx) error {

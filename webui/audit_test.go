@@ -71,6 +71,11 @@ func TestAuditOnePerAction(t *testing.T) {
 		st.socketDo(t, "GET", "/api/v1/mainconfig", nil).decode(t, &d)
 		return d.Text
 	}
+	masterText := func() string {
+		var d admin.MasterConfigDoc
+		st.socketDo(t, "GET", "/api/v1/mastercfg", nil).decode(t, &d)
+		return d.Text
+	}
 	form := func(path string, v url.Values) func() int {
 		return func() int { return adm.postForm(path, v, true).Status }
 	}
@@ -93,6 +98,8 @@ func TestAuditOnePerAction(t *testing.T) {
 		{"POST /mta/settings", form("/mta/settings", url.Values{"hostname": {"mx.audit.example.test"}, "relay_domains": {"example.org"}, "external_relay_host": {s["external_relay_host"].(string)}, "unverified_recipient_reject_code": {"450"}, "my_networks": {"127.0.0.0/8"}, "message_size_limit": {"10240000"}, "helo_name": {""}}), web},
 		{"PUT /api/v1/mainconfig", api("PUT", "/api/v1/mainconfig", map[string]string{"text": mainText() + "\n# audit 1\n"}), root},
 		{"POST /mta/settings/mainconfig", form("/mta/settings/mainconfig", url.Values{"text": {mainText() + "\n# audit 2\n"}}), web},
+		{"PUT /api/v1/mastercfg", api("PUT", "/api/v1/mastercfg", map[string]string{"text": masterText() + "# audit 1\n"}), root},
+		{"POST /mta/settings/mastercfg", form("/mta/settings/mastercfg", url.Values{"text": {masterText() + "# audit 2\n"}}), web},
 		{"PUT /api/v1/maps/:name", api("PUT", "/api/v1/maps/audit-api", map[string]string{"type": "hash", "content": "a b\n"}), root},
 		{"POST /api/v1/maps/:name/rows", func() int {
 			var p admin.MapRowsPage

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -143,15 +144,26 @@ func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // text returns the text of the first element matching the CSS selector.
+//
+// It reads the element in one script run, waiting up to 10 s for it to
+// exist: a page that swaps its live part (auto-refresh) between finding a
+// node and reading it cannot make the read fail.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		b.t.Fatalf("text of %s: %v", sel, err)
+	q, _ := json.Marshal(sel)
+	script := `(function(){var e=document.querySelector(` + string(q) + `);return e?[e.innerText]:[];})()`
+	for {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](script))
+		if err == nil && len(got) == 1 {
+			return strings.TrimSpace(got[0])
+		}
+		if ctx.Err() != nil {
+			b.t.Fatalf("text of %s: no such element (%v)", sel, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return s
 }
 
 // value returns the value of the form field matching the CSS selector.

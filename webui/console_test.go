@@ -425,6 +425,17 @@ func testBrowser(t *testing.T, st *stack) {
 		t.Errorf("main config caution: %q", txt)
 	}
 	b.shot("mainconfig")
+	b.do("edit master config",
+		chromedp.Navigate(st.base+"/mta/settings"),
+		chromedp.Click(chromedp.CSS("details.actions summary")),
+		chromedp.Click(chromedp.ID("edit-master-config")),
+		chromedp.WaitVisible(chromedp.ID("mastercfg-form")),
+		chromedp.WaitVisible(chromedp.ID("managed")),
+	)
+	if txt := b.text("#managed"); !strings.Contains(txt, "mpa unix") {
+		t.Errorf("master config page: the MPA's services are not shown: %q", txt)
+	}
+	b.shot("mastercfg")
 	for _, p := range []struct{ path, name, sel string }{
 		{"/", "dashboard", "#postfix-state"},
 		{"/audit", "audit", "#audit"},

@@ -17,6 +17,9 @@ type mainConfigPageData struct {
 	Version   string // what the form's save is based on
 	Error     string // the validation error, next to the editor
 	ErrorLine int    // its line, 0 when it has none
+	// OpenRelay offers the "allow an open relay" checkbox: the save was
+	// refused because Postfix would relay mail for strangers.
+	OpenRelay bool
 }
 
 // pageMainConfig is GET /mta/settings/mainconfig, the Edit Main Config
@@ -35,7 +38,8 @@ func (s *Server) pageMainConfig(c *fiber.Ctx) error {
 func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
 	version := c.FormValue("version")
-	res, err := s.admin.SaveMainConfig(c.UserContext(), who(c), admin.MainConfigDoc{Text: text, Version: version})
+	allow := c.FormValue("allow_open_relay") != ""
+	res, err := s.admin.SaveMainConfig(c.UserContext(), who(c), admin.MainConfigDoc{Text: text, Version: version, AllowOpenRelay: allow})
 	s.forgetStatus()
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings/mainconfig")
@@ -50,6 +54,7 @@ func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 		data.Version = v
 	} else if errors.As(err, &fe) {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
+		data.OpenRelay = errors.Is(err, admin.ErrOpenRelay)
 		flash = &Flash{Kind: "error", Message: "The main config was not saved: correct the error shown under the editor."}
 		if fe.Line > 0 {
 			flash.Message = "The main config was not saved: correct line " + strconv.Itoa(fe.Line) + "."

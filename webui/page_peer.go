@@ -8,13 +8,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/admin"
-	"postdeck/queue"
 )
 
 // peerPageData is the Data of views/peer.html.
 type peerPageData struct {
 	Node        string
-	Queue       queue.Page
+	Queue       admin.QueuePage
 	QueueError  string
 	Errors      admin.PeerErrors
 	ErrorsError string
@@ -63,7 +62,7 @@ func (s *Server) pagePeerActions(c *fiber.Ctx) error {
 	var err error
 	switch c.FormValue("target") {
 	case "queue":
-		var res queue.ActionResult
+		var res admin.QueueActionResult
 		res, err = s.admin.PeerQueueAction(ctx, id, node, admin.QueueActionRequest{Action: action, IDs: ids})
 		msg = upperFirst(action) + " on node " + node + ": " + strconv.Itoa(res.Affected) + " affected."
 	case "repository":

@@ -18,6 +18,7 @@ type settingsForm struct {
 	RelayDomains      string
 	ExternalRelayHost string
 	InternalRelayHost string
+	RelayTransport    string
 	RejectUnverified  bool
 	RejectCode        string
 	MyNetworks        string
@@ -34,7 +35,14 @@ type settingsPageData struct {
 	SizeLimit int64
 	// Version is what the form's save is based on.
 	Version string
+	// RejectCodes are the reply codes the form suggests, 450 and 550 first.
+	RejectCodes []string
 }
+
+// rejectCodes are the Unverified Recipient Reject Codes the form offers
+// (any 4xx or 5xx is accepted): the temporary and the permanent one
+// first, then those real configurations use.
+var rejectCodes = []string{"450", "550", "421", "451", "452", "551", "553", "554"}
 
 func settingsFormOf(st store.Settings) settingsForm {
 	return settingsForm{
@@ -42,6 +50,7 @@ func settingsFormOf(st store.Settings) settingsForm {
 		RelayDomains:      strings.Join(st.RelayDomains, "\n"),
 		ExternalRelayHost: st.ExternalRelayHost,
 		InternalRelayHost: st.InternalRelayHost,
+		RelayTransport:    st.RelayTransport,
 		RejectUnverified:  st.RejectUnverifiedRecipient,
 		RejectCode:        strconv.Itoa(st.UnverifiedRecipientRejectCode),
 		MyNetworks:        strings.Join(st.MyNetworks, "\n"),
@@ -56,6 +65,7 @@ func settingsFormFrom(c *fiber.Ctx) settingsForm {
 		RelayDomains:      strings.Clone(c.FormValue("relay_domains")),
 		ExternalRelayHost: strings.Clone(c.FormValue("external_relay_host")),
 		InternalRelayHost: strings.Clone(c.FormValue("internal_relay_host")),
+		RelayTransport:    strings.Clone(c.FormValue("relay_transport")),
 		RejectUnverified:  c.FormValue("reject_unverified_recipient") != "",
 		RejectCode:        strings.Clone(c.FormValue("unverified_recipient_reject_code")),
 		MyNetworks:        strings.Clone(c.FormValue("my_networks")),
@@ -72,13 +82,14 @@ func (f settingsForm) settings() (store.Settings, error) {
 		RelayDomains:              splitList(f.RelayDomains),
 		ExternalRelayHost:         strings.TrimSpace(f.ExternalRelayHost),
 		InternalRelayHost:         strings.TrimSpace(f.InternalRelayHost),
+		RelayTransport:            strings.TrimSpace(f.RelayTransport),
 		RejectUnverifiedRecipient: f.RejectUnverified,
 		MyNetworks:                splitList(f.MyNetworks),
 		HeloName:                  strings.TrimSpace(f.HeloName),
 	}
 	code, err := strconv.Atoi(strings.TrimSpace(f.RejectCode))
 	if err != nil {
-		return st, store.Invalid(admin.FieldRejectCode, "Unverified Recipient Reject Code must be 450 or 550")
+		return st, store.Invalid(admin.FieldRejectCode, "Unverified Recipient Reject Code must be an SMTP reply code from 400 to 599, such as 450 or 550")
 	}
 	st.UnverifiedRecipientRejectCode = code
 	size, err := strconv.ParseInt(strings.TrimSpace(f.MessageSizeLimit), 10, 64)
@@ -90,12 +101,9 @@ func (f settingsForm) settings() (store.Settings, error) {
 }
 
 // splitList splits a textarea into entries: one per line, and commas or
-// blanks also separate (as in main.cf).
-func splitList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool {
-		return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t'
-	})
-}
+// blanks also separate (as in main.cf), but not inside a table's braces
+// (unionmap:{hash:/a, hash:/b}).
+func splitList(s string) []string { return admin.SplitList(s) }
 
 // pageSettings is GET /mta/settings.
 func (s *Server) pageSettings(c *fiber.Ctx) error {
@@ -103,7 +111,7 @@ func (s *Server) pageSettings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(settings.Settings), SizeLimit: settings.MessageSizeLimit, Version: settings.Version})
+	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(settings.Settings), SizeLimit: settings.MessageSizeLimit, Version: settings.Version, RejectCodes: rejectCodes})
 }
 
 // pageSettingsPost is POST /mta/settings: validate, store and apply, then
@@ -120,7 +128,7 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings")
 	}
-	data := settingsPageData{Form: form, Errors: map[string]string{}, Version: c.FormValue("version")}
+	data := settingsPageData{Form: form, Errors: map[string]string{}, Version: c.FormValue("version"), RejectCodes: rejectCodes}
 	if settings, lerr := s.admin.Settings(c.UserContext(), who(c)); lerr == nil {
 		data.SizeLimit = settings.MessageSizeLimit
 	}

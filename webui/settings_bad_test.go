@@ -3,10 +3,13 @@ package webui
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"postdeck/mta"
+	"postdeck/postfix/postfixtest"
 )
 
 // badInput is one request that must be refused with 400 naming field.
@@ -40,15 +43,20 @@ func badInputs(base map[string]any) []badInput {
 		strings.Repeat("abcdefghi.", 30)+"com")
 	set("relay_domains", []string{"exa mple.com"}, []string{"-bad.example.com"}, []string{"a..b"},
 		[]string{"dup.example.com", "DUP.example.com"}, []string{"exam/ple.com"}, "example.com",
-		make1001Domains())
+		make1001Domains(), []string{"hsah:/etc/postfix/relay_domains"}, []string{"hash:relay_domains"},
+		[]string{"map:no such map"}, []string{"map:no-such-map"}, []string{"unionmap:{hash:/etc/postfix/a"},
+		[]string{"proxy:/etc/postfix/relay.cf"}, []string{"/etc/postfix/../relay"}, []string{"$"})
 	set("external_relay_host", "https://relay.example.com:25", "[relay.example.com", "[relay.example.com]x",
 		"relay.example.com:0", "relay.example.com:65536", "relay.example.com:abc", "relay one.example.com",
 		"2001:db8::1:25", "[]:25", "relay.example.com:", "a.example.com,b.example.com")
 	set("internal_relay_host", "https://internal.example.com:25", "[internal.example.com]:99999", "[fe80::1%eth0]:25", "smtp://x")
-	set("unverified_recipient_reject_code", 0, 451, 500, 250, 5500, "550")
+	set("unverified_recipient_reject_code", 0, 399, 600, 250, 5500, "550")
+	set("relay_transport", "bad transport", "relay:[10.0.0.1]", "no-such-service")
 	set("my_networks", []string{"10.1.2.3/8"}, []string{"0.0.0.0/0"}, []string{"::/0"}, []string{"10.0.0.0/33"},
+		[]string{"0.0.0.0/1", "128.0.0.0/1"}, // every address: the open-relay probe
 		[]string{"not-a-net"}, []string{"10.0.0.0/8", "10.0.0.0/8"}, []string{"fe80::1%eth0/64"},
-		[]string{"2001:db8::1/32"}, []string{"300.1.1.1/32"}, []string{"::ffff:10.0.0.0/104"})
+		[]string{"2001:db8::1/32"}, []string{"300.1.1.1/32"}, []string{"::ffff:10.0.0.0/80"},
+		[]string{"nosuchtype:/etc/postfix/trusted"}, []string{"map:no-such-map"}, []string{"cidr:/a", "cidr:/a"})
 	set("message_size_limit", 0, -1, int64(5)<<30, "abc", 1.5)
 	set("helo_name", "mail", "[203.0.113.256]", "[IPv6:zz]", "203.0.113.25", "[IPv6:203.0.113.25]",
 		"Helo.Example.com", "helo.example.com.", "[203.0.113.25")
@@ -72,7 +80,6 @@ func badInputs(base map[string]any) []badInput {
 	doc("bad time", base2+"smtpd_timeout = abc\n", n+1)
 	doc("bad boolean", base2+"smtpd_helo_required = maybe\n", n+1)
 	doc("bad number", base2+"default_process_limit = lots\n", n+1)
-	doc("verify token", strings.Replace(base2, "reject_unauth_destination,\n    check_recipient_access", "reject_unauth_destination, reject_unverified_recipient,\n    check_recipient_access", 1), 0)
 	doc("duplicate", base2+"biff = yes\n", n+1)
 	doc("missing map", base2+"canonical_maps = hash:/nonexistent/canonical\n", n+1)
 	doc("unknown map type", base2+"sender_canonical_maps = nosuchtype:/etc/postfix/x\n", n+1)
@@ -80,6 +87,38 @@ func badInputs(base map[string]any) []badInput {
 	doc("NUL byte", base2+"biff2\x00 = 1\n", n+1)
 	doc("oversized", base2+"# "+strings.Repeat("x", 300<<10)+"\n", 0)
 	doc("missing default map after edit", strings.Replace(base2, "hash.transport-maps.map", "hash.no-such-map.map", 1), 0)
+
+	// Issue 13, finding 14 and its neighbours: the Edit Main Config guards.
+	lineOf := func(text, prefix string) int {
+		for i, l := range strings.Split(text, "\n") {
+			if strings.HasPrefix(l, prefix) {
+				return i + 1
+			}
+		}
+		return 0
+	}
+	openRelay := strings.Replace(strings.Replace(base2,
+		"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination", "smtpd_relay_restrictions = permit", 1),
+		"smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination,", "smtpd_recipient_restrictions = check_client_access static:OK, reject_unauth_destination,", 1)
+	doc("open relay (the probe)", openRelay, lineOf(openRelay, "smtpd_relay_restrictions"))
+	noRelayRestrictions := "compatibility_level = 3.6\nsmtpd_relay_restrictions =\n"
+	doc("no working relay restriction: smtpd dies (finding 6)", noRelayRestrictions, 2)
+	doc("smtpd whose SASL cannot start", base2+"smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = bogus\n", 0)
+	// The verify restriction in the document is refused only while the
+	// settings switch is on (mta TestRestrictionNamesCompareWithoutCase).
+	doc("managed name in other case", base2+"MyNetworks = 0.0.0.0/0\n", n+1)
+	doc("table outside the config directory", base2+"header_checks = regexp:/etc/shadow\n", n+1)
+	doc("table through ..", base2+"body_checks = regexp:$config_directory/../../../../../etc/shadow\n", n+1)
+	doc("missing certificate", base2+"smtpd_tls_cert_file = /nonexistent/cert.pem\n", n+1)
+	doc("relative CA file", base2+"smtpd_tls_CAfile = ca.pem\n", n+1)
+	for _, inst := range []string{"daemon_directory = /some/dir", "DAEMON_DIRECTORY = /some/dir", "command_directory = /tmp",
+		"shlib_directory = /tmp", "meta_directory = /tmp", "import_environment = LD_PRELOAD=/tmp/x.so",
+		"export_environment = LD_PRELOAD=/tmp/x.so", "mailbox_command = /usr/bin/id", "allow_mail_to_commands = alias, forward, include",
+		"allow_mail_to_files = alias, forward, include", "default_privs = root", "mail_owner = root", "setgid_group = root",
+		"sendmail_path = /tmp/sendmail", "forward_path = /tmp/forward", "local_command_shell = /bin/bash", "debugger_command = /bin/sh",
+		"master_service_disable = inet"} {
+		doc("installation "+inst, base2+inst+"\n", n+1)
+	}
 	return cases
 }
 
@@ -106,6 +145,17 @@ func TestBadInputsLeaveEverythingAsItWas(t *testing.T) {
 	}
 	before := st.liveFiles(t)
 	cases := badInputs(base)
+	// A private key every user of the machine may read.
+	keyFile := filepath.Join(postfixtest.Dir(t), "key.pem")
+	if err := os.WriteFile(keyFile, []byte("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(mta.DefaultMainConfig, "\n")
+	cases = append(cases, badInput{name: "mainconfig world-readable key", path: "/api/v1/mainconfig", field: mta.FieldMainConfig, line: n + 1,
+		body: map[string]string{"text": mta.DefaultMainConfig + "smtpd_tls_key_file = " + keyFile + "\n"}})
 	if len(cases) < 60 {
 		t.Fatalf("only %d bad inputs", len(cases))
 	}

@@ -23,6 +23,10 @@ type RevMarker struct {
 	Actor  string    `json:"actor"`
 	Action string    `json:"action"`
 	At     time.Time `json:"at"`
+	// AllowOpenRelay: the administrator let the change through although
+	// the open-relay probe found it relaying mail for strangers; every
+	// node's apply allows it too.
+	AllowOpenRelay bool `json:"allow_open_relay,omitempty"`
 }
 
 // NodeRecord is a node's entry in the cluster, written when it joins and

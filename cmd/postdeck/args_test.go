@@ -37,3 +37,16 @@ func TestParseArgsTakesFlagsAnywhere(t *testing.T) {
 		t.Error("an unknown flag after a positional argument was accepted")
 	}
 }
+
+func TestServeTableDirs(t *testing.T) {
+	f, err := parseServeFlags([]string{"--table-dirs", "/srv/tables, /etc/postfix-extra/,", "--data", "/var/lib/postdeck"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.tableDirs) != 2 || f.tableDirs[0] != "/srv/tables" || f.tableDirs[1] != "/etc/postfix-extra" {
+		t.Fatalf("table dirs %q", f.tableDirs)
+	}
+	if f, err = parseServeFlags(nil); err != nil || len(f.tableDirs) != 0 {
+		t.Fatalf("default table dirs %q, %v", f.tableDirs, err)
+	}
+}

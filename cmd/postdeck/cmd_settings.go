@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"postdeck/admin"
 )
 
 func cmdSettings(args []string) error {
@@ -62,17 +64,12 @@ func cmdSettings(args []string) error {
 }
 
 // convertSetting parses value into the JSON type of the current value:
-// lists are comma-separated, booleans true/false, numbers decimal.
+// lists are comma-separated (as Postfix splits them: a table's braces,
+// unionmap:{...}, stay whole), booleans true/false, numbers decimal.
 func convertSetting(old any, value string) (any, error) {
 	switch old.(type) {
 	case []any, nil:
-		out := []string{}
-		for _, v := range strings.Split(value, ",") {
-			if v = strings.TrimSpace(v); v != "" {
-				out = append(out, v)
-			}
-		}
-		return out, nil
+		return append([]string{}, admin.SplitList(value)...), nil
 	case bool:
 		return strconv.ParseBool(value)
 	case float64:

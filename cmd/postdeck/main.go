@@ -20,13 +20,14 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   status
   settings get | set [--force] KEY=VALUE...
   mainconfig get | set [--force] FILE
+  mastercfg get | set [--force] FILE
   maps list | get NAME | set [--force] NAME TYPE FILE | delete NAME | lookup NAME KEY
   mpa queue | errors | error show ID | error delete|requeue ID... [--all] | pipeline get | set FILE
   queue list [--queue Q] [--q TEXT] | show ID | delete|bounce|hold|release|requeue|retry ID... | flush
   sendmail --from A --to B[,C] --subject S [--sender E] [--mime] < body
   spf list | refresh NAME | add DOMAIN [--map NAME] [--schedule CRON] [--value ACTION] | remove NAME
   backup FILE | restore FILE
-  import [--dry-run] [--force] DIR   (offline: with the daemon stopped)
+  import [--check | --dry-run] [--force] [--accept-changes] DIR   (offline: with the daemon stopped)
   cluster init|join (offline) | remove NAME | status
         (--cluster-endpoints URL,... --node-name NAME [--cluster-ca F --cluster-cert F
          --cluster-key F] [--cluster-user U --cluster-password-file F])
@@ -38,9 +39,9 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
          administrator can be neither demoted nor deleted)
 
 every client command takes --json to print the API's JSON; flags may stand
-before or after the other arguments. mainconfig get and maps get print a
-first line "# postdeck-version: V": set saves only when the document is
-still at version V (--force saves regardless).
+before or after the other arguments. mainconfig get, mastercfg get and maps
+get print a first line "# postdeck-version: V": set saves only when the
+document is still at version V (--force saves regardless).
 `
 
 func main() {
@@ -64,6 +65,8 @@ func main() {
 		err = cmdSettings(args)
 	case "mainconfig":
 		err = cmdMainConfig(args)
+	case "mastercfg":
+		err = cmdMasterConfig(args)
 	case "maps":
 		err = cmdMaps(args)
 	case "queue":

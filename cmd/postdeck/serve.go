@@ -40,6 +40,7 @@ type serveFlags struct {
 	mpaMaillog     string
 	mpaQuotaN      int
 	mpaQuotaBytes  int64
+	tableDirs      []string
 	resolver       string
 	logFormat      string
 	logLevel       string
@@ -50,6 +51,10 @@ type serveFlags struct {
 	trustedProxies []netip.Prefix
 	sbin           string
 	cluster        clusterFlags
+	chainOrder     string
+	// mpaListenSet and reinjectListenSet: the flag (or its environment
+	// variable) was given, so it wins over the addresses an import chose.
+	mpaListenSet, reinjectListenSet bool
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -66,6 +71,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.mpaMaillog, "mpa-maillog", "", "Postfix's log, read by the MPA to settle deliveries a crash left in doubt (default: the private instance's maillog, else /var/log/mail.log)")
 	fs.IntVar(&f.mpaQuotaN, "mpa-error-quota-entries", 10000, "error repository quota: entries (at the quota the MPA answers 452 and Postfix keeps new mail queued)")
 	fs.Int64Var(&f.mpaQuotaBytes, "mpa-error-quota-bytes", 1<<30, "error repository quota: bytes of messages")
+	tableDirs := fs.String("table-dirs", "", "comma-separated directories outside --postfix-config where tables the main config names may live")
 	fs.StringVar(&f.resolver, "resolver", "", "DNS server for the SPF refresher (default: /etc/resolv.conf)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -80,6 +86,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	})
 	fs.StringVar(&f.sbin, "postfix-sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
 	f.cluster.register(fs)
+	fs.StringVar(&f.chainOrder, "chain-order", mta.ChainAfter, "first start: put the MPA after (after) or before (before) a content filter the imported configuration has")
+	set := map[string]bool{}
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
 		env := "POSTDECK_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
@@ -87,6 +95,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 			if err := fl.Value.Set(v); err != nil {
 				envErr = errors.Join(envErr, fmt.Errorf("%s: %w", env, err))
 			}
+			set[fl.Name] = true
 		}
 	})
 	if envErr != nil {
@@ -94,6 +103,11 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	f.mpaListenSet, f.reinjectListenSet = set["mpa-listen"], set["reinject-listen"]
+	if f.chainOrder != mta.ChainAfter && f.chainOrder != mta.ChainBefore {
+		return f, fmt.Errorf("--chain-order %q: use after or before", f.chainOrder)
 	}
 	if f.smtpListen == "" {
 		f.smtpListen = ":25"
@@ -107,6 +121,15 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	}
 	if f.data, err = filepath.Abs(f.data); err != nil {
 		return f, err
+	}
+	for _, d := range strings.Split(*tableDirs, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		if d, err = filepath.Abs(d); err != nil {
+			return f, err
+		}
+		f.tableDirs = append(f.tableDirs, d)
 	}
 	return f, nil
 }
@@ -149,6 +172,36 @@ func serve(args []string) error {
 		}
 	}()
 
+	inst := mta.Instance{
+		ConfigDir:      f.postfixConfig,
+		Private:        f.private,
+		SMTPListen:     f.smtpListen,
+		MPAListen:      f.mpaListen,
+		ReinjectListen: f.reinjectListen,
+		TableDirs:      f.tableDirs,
+	}
+	if f.private {
+		inst.BaseDir = filepath.Dir(f.postfixConfig)
+	}
+	// On a server that already runs Postfix, the first start takes its
+	// configuration over (originals kept under the data directory), so
+	// that the first apply changes nothing Postfix does but the MPA's
+	// wiring and the maps' paths; if it would change more, postdeck holds
+	// off and the original keeps running.
+	first, err := admin.ImportOnFirstStart(ctx, db, admin.FirstStartOptions{Instance: inst,
+		FixedMPAListen: f.mpaListenSet, FixedReinjectListen: f.reinjectListenSet,
+		ChainOrder: f.chainOrder, SbinDir: f.sbin, BackupRoot: f.data}, log)
+	if err != nil {
+		return fmt.Errorf("import the existing postfix configuration: %w", err)
+	}
+	// Where an import put the MPA (and the filter it kept beside it)
+	// holds unless a flag says otherwise.
+	wiring, err := db.LoadWiring()
+	if err != nil {
+		return err
+	}
+	inst = wiredInstance(inst, wiring, f)
+
 	// The MPA listens before Postfix is pointed at it: a content filter that
 	// is down makes Postfix defer, but there is no reason to start that way.
 	maillog := f.mpaMaillog
@@ -162,8 +215,8 @@ func serve(args []string) error {
 		return err
 	}
 	mpaSrv, err := mpa.New(mpa.Config{
-		Listen:            f.mpaListen,
-		ReinjectAddr:      f.reinjectListen,
+		Listen:            inst.MPAListen,
+		ReinjectAddr:      inst.ReinjectListen,
 		SpoolDir:          filepath.Join(f.data, "mpa"),
 		MaxMessageBytes:   st.Settings.MessageSizeLimit, // the lead wires SetLimits to settings changes
 		Maillog:           maillog,
@@ -180,16 +233,6 @@ func serve(args []string) error {
 	defer stops.run(log) // also on a failed start
 	stops.add("stop the mpa (finishing its sessions)", mpaSrv.Shutdown)
 
-	inst := mta.Instance{
-		ConfigDir:      f.postfixConfig,
-		Private:        f.private,
-		SMTPListen:     f.smtpListen,
-		MPAListen:      f.mpaListen,
-		ReinjectListen: f.reinjectListen,
-	}
-	if f.private {
-		inst.BaseDir = filepath.Dir(f.postfixConfig)
-	}
 	manager, err := mta.New(mta.Config{Instance: inst, SbinDir: f.sbin}, db, log)
 	if err != nil {
 		return err
@@ -215,21 +258,20 @@ func serve(args []string) error {
 		log.Warn("first start: created console user admin with a one-time password; the first login must replace it (or set one with `postdeck admin passwd admin`)",
 			"username", "admin", "password", password)
 	}
-	// On a server that already runs Postfix, the first start takes its
-	// main.cf and maps over (originals kept under the data directory), so
-	// that the first apply changes nothing Postfix does.
-	if imported, err := admin.ImportOnFirstStart(ctx, db, inst, f.sbin, f.data, log); err != nil {
-		return fmt.Errorf("import the existing postfix configuration: %w", err)
-	} else if imported {
-		log.Info("imported the existing postfix configuration", "config", f.postfixConfig)
+	if first.Imported {
+		log.Info("imported the existing postfix configuration", "config", f.postfixConfig, "chain", first.Result.Chain)
 	}
-	if _, err := ops.ApplyAtStart(ctx); err != nil {
-		return fmt.Errorf("apply configuration at start: %w", err)
+	if first.Held != "" {
+		manager.Hold(first.Held)
+	} else {
+		if _, err := ops.ApplyAtStart(ctx); err != nil {
+			return fmt.Errorf("apply configuration at start: %w", err)
+		}
+		log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen, "mpa", inst.MPAListen)
 	}
 	// The watchdog brings back a Postfix that died (not one an
 	// administrator stopped), until the daemon stops.
 	go ops.Watch(ctx, 5*time.Second)
-	log.Info("postfix configuration applied", "config", f.postfixConfig, "private", f.private, "smtp", f.smtpListen)
 	if st, err := db.LoadState(); err == nil { // an import may have changed message_size_limit
 		mpaSrv.SetLimits(st.Settings.MessageSizeLimit, 0)
 	}
@@ -318,6 +360,19 @@ loop:
 	_ = os.Remove(f.socket)
 	stops.run(log)
 	return serveErr
+}
+
+// wiredInstance takes the MPA's addresses and chain from what an import
+// stored, unless the flags were given.
+func wiredInstance(inst mta.Instance, w store.Wiring, f serveFlags) mta.Instance {
+	if w.MPAListen != "" && !f.mpaListenSet {
+		inst.MPAListen = w.MPAListen
+	}
+	if w.ReinjectListen != "" && !f.reinjectListenSet {
+		inst.ReinjectListen = w.ReinjectListen
+	}
+	inst.ChainFilter, inst.ChainOrder = w.Filter, w.Order
+	return inst
 }
 
 // shutdownSteps are stop functions run once, in the order they were added.

@@ -43,6 +43,12 @@ func TestCLIRefusesStaleEdits(t *testing.T) {
 			}
 			return []string{"mainconfig", "set", f}
 		}},
+		{"mastercfg", []string{"mastercfg", "get"}, func(f string, force bool) []string {
+			if force {
+				return []string{"mastercfg", "set", "--force", f}
+			}
+			return []string{"mastercfg", "set", f}
+		}},
 		{"map", []string{"maps", "get", "transport-maps"}, func(f string, force bool) []string {
 			if force {
 				return []string{"maps", "set", "--force", "transport-maps", "hash", f}

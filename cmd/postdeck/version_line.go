@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// versionPrefix starts the first line `mainconfig get` and `maps get`
+// versionPrefix starts the first line `mainconfig get`, `mastercfg get` and `maps get`
 // print: the version of the document, so that the file an administrator
 // edits carries what it was based on, and `set` refuses it (409, with the
 // difference) when someone saved meanwhile.

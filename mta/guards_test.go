@@ -1,0 +1,234 @@
+package mta
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
+)
+
+// refusedLine saves doc and expects a refusal on line (0: any) whose
+// sentence holds want, with the live files left as they were.
+func refusedLine(t *testing.T, env *testEnv, doc string, line int, want string) {
+	t.Helper()
+	before := env.liveFiles(t)
+	_, err := env.m.SaveMainConfig(context.Background(), "tester", doc, "", ApplyOptions{})
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Field != FieldMainConfig {
+		t.Fatalf("want a refusal of the document, got %v", err)
+	}
+	if line > 0 && ue.Line != line {
+		t.Errorf("line %d, want %d: %s", ue.Line, line, ue.Msg)
+	}
+	if !strings.Contains(ue.Msg, want) {
+		t.Errorf("refusal %q lacks %q", ue.Msg, want)
+	}
+	assertSameFiles(t, before, env.liveFiles(t))
+}
+
+func accepted(t *testing.T, env *testEnv, doc string) {
+	t.Helper()
+	if _, err := env.m.SaveMainConfig(context.Background(), "tester", doc, "", ApplyOptions{}); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+}
+
+func TestInstallationParamsAreRefused(t *testing.T) {
+	env := newTestEnv(t)
+	next := strings.Count(DefaultMainConfig, "\n") + 1
+	for _, tc := range []struct{ line, want string }{
+		{"daemon_directory = /tmp/evil", "Parameter daemon_directory is fixed by the installation (where Postfix's daemon programs are, which master runs as root)"},
+		{"DAEMON_DIRECTORY = /tmp/evil", "Parameter DAEMON_DIRECTORY is fixed by the installation"},
+		{"command_directory = /tmp", "fixed by the installation"},
+		{"shlib_directory = /tmp", "fixed by the installation"},
+		{"meta_directory = /tmp", "fixed by the installation"},
+		{"import_environment = MAIL_CONFIG LD_PRELOAD=/tmp/x.so", "fixed by the installation"},
+		{"export_environment = TZ MAIL_CONFIG LANG LD_PRELOAD=/tmp/x.so", "fixed by the installation"},
+		{"mailbox_command = /bin/sh -c id", "fixed by the installation"},
+		{"allow_mail_to_commands = alias, forward, include", "fixed by the installation"},
+		{"allow_mail_to_files = alias, forward, include", "fixed by the installation"},
+		{"default_privs = root", "fixed by the installation"},
+		{"mail_owner = root", "fixed by the installation"},
+		{"sendmail_path = /tmp/sendmail", "fixed by the installation"},
+		{"multi_instance_wrapper = /tmp/wrap", "fixed by the installation"},
+		{"tls_config_file = /tmp/openssl.cnf", "fixed by the installation"},
+		{"master_service_disable = inet", "switches off the smtpd listener " + env.inst.SMTPListen},
+	} {
+		refusedLine(t, env, DefaultMainConfig+tc.line+"\n", next, tc.want)
+	}
+	// The installation's own values change nothing and pass (imports spell
+	// them out), also through $names.
+	accepted(t, env, DefaultMainConfig+"daemon_directory = "+env.m.catalog.defaults["daemon_directory"]+"\nsendmail_path = $command_directory/sendmail\nallow_mail_to_commands = alias,forward\nmailbox_command =\n")
+}
+
+func TestRestrictionNamesCompareWithoutCase(t *testing.T) {
+	env := newTestEnv(t)
+	upper := strings.Replace(DefaultMainConfig, "reject_unauth_destination,\n    check_recipient_access", "reject_unauth_destination, REJECT_UNVERIFIED_RECIPIENT,\n    check_recipient_access", 1)
+	class := DefaultMainConfig + "smtpd_restriction_classes = verify_them\nverify_them = Reject_Unverified_Recipient\n"
+	// With the "Reject unverified recipient" switch on, the switch owns the
+	// restriction: the document may not hold it, in any case, nor through a
+	// restriction class.
+	on := validSettings()
+	on.RejectUnverifiedRecipient = true
+	if _, err := env.m.SaveSettings(context.Background(), "tester", on, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	refusedLine(t, env, upper, lineOf(t, upper, "smtpd_recipient_restrictions"), "the \"Reject unverified recipient\" switch")
+	refusedLine(t, env, class, lineOf(t, class, "verify_them"), "the \"Reject unverified recipient\" switch")
+	// With it off, the document places the restriction where it wants
+	// (an imported configuration's own order).
+	on.RejectUnverifiedRecipient = false
+	if _, err := env.m.SaveSettings(context.Background(), "tester", on, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	accepted(t, env, upper)
+	accepted(t, env, class)
+	if got := env.postconf(t, "smtpd_recipient_restrictions"); !strings.Contains(got, "REJECT_UNVERIFIED_RECIPIENT") || strings.Count(strings.ToLower(got), "reject_unverified_recipient") != 1 {
+		t.Errorf("smtpd_recipient_restrictions = %q", got)
+	}
+	refusedLine(t, env, DefaultMainConfig+"MyHostName = other.example.test\n", 0, "Parameter MyHostName is managed by the MTA Settings page")
+	// With the switch on, the restriction goes after reject_unauth_destination
+	// in whatever case it is written.
+	if got := withVerify("permit_mynetworks, REJECT_UNAUTH_DESTINATION, check_recipient_access hash:/x"); got != "permit_mynetworks, REJECT_UNAUTH_DESTINATION, reject_unverified_recipient, check_recipient_access hash:/x" {
+		t.Errorf("withVerify = %q", got)
+	}
+}
+
+func TestMailboxTransportToAPipeIsRefused(t *testing.T) {
+	master := "smtp inet n - n - - smtpd\nmaildrop  unix  -       n       n       -       -       pipe\n  flags=DRXhu user=vmail argv=/usr/bin/maildrop -d ${recipient}\nrelay unix - - n - - smtp\n"
+	inst := Instance{ConfigDir: "/etc/postfix", SMTPListen: ":25"}
+	for _, doc := range []string{"mailbox_transport = maildrop\n", "fallback_transport = maildrop:x\n"} {
+		_, err := validateDocument(doc, inst, nil, master, nil)
+		if err == nil || !strings.Contains(err.Error(), "a pipe service that runs a program") {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+	if _, err := validateDocument("mailbox_transport = relay\n", inst, nil, master, nil); err != nil {
+		t.Errorf("an smtp transport: %v", err)
+	}
+}
+
+func TestTablesMustLiveInAllowedDirectories(t *testing.T) {
+	env := newTestEnv(t)
+	next := strings.Count(DefaultMainConfig, "\n") + 1
+	refusedLine(t, env, DefaultMainConfig+"header_checks = regexp:/etc/shadow\n", next, "refers to regexp:/etc/shadow, outside the Postfix configuration directory")
+	refusedLine(t, env, DefaultMainConfig+"header_checks = regexp:$config_directory/../../../../etc/passwd\n", next, "outside the Postfix configuration directory")
+	// A link inside the configuration directory to a file outside it.
+	link := filepath.Join(env.inst.ConfigDir, "looks-local")
+	if err := os.Symlink("/etc/passwd", link); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(link)
+	refusedLine(t, env, DefaultMainConfig+"header_checks = regexp:$config_directory/looks-local\n", next, "outside the Postfix configuration directory")
+	// A cache Postfix creates may not be put elsewhere either.
+	refusedLine(t, env, DefaultMainConfig+"address_verify_map = btree:/etc/cron.d/verify\n", next, "outside the Postfix configuration directory "+env.inst.ConfigDir+" or Postfix's data directory")
+	accepted(t, env, DefaultMainConfig+"address_verify_map = btree:$data_directory/verify_cache\n")
+
+	// A directory listed with --table-dirs is allowed.
+	dir := filepath.Join(postfixtest.Dir(t), "tables")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "headers"), []byte("/^X-Spam: yes/ DISCARD\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc := DefaultMainConfig + "header_checks = regexp:" + dir + "/headers\n"
+	refusedLine(t, env, doc, next, "--table-dirs")
+	env.m.inst.TableDirs = []string{dir}
+	accepted(t, env, doc)
+}
+
+// writeKeyPair writes a self-signed certificate and its key (and both in
+// one file) under dir with the given key mode.
+func writeKeyPair(t *testing.T, dir string, keyMode os.FileMode) (cert, key, both string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.gw.example.test"},
+		DNSNames: []string{"mx.gw.example.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+	cert, key, both = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "both.pem")
+	for path, data := range map[string][]byte{cert: certPEM, key: keyPEM, both: append(append([]byte(nil), keyPEM...), certPEM...)} {
+		mode := keyMode
+		if path == cert {
+			mode = 0o644
+		}
+		if err := os.WriteFile(path, data, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cert, key, both
+}
+
+func TestTLSFilesMustBeReadableAndKeysPrivate(t *testing.T) {
+	env := newTestEnv(t)
+	next := strings.Count(DefaultMainConfig, "\n") + 1
+	dir := postfixtest.Dir(t)
+	cert, key, both := writeKeyPair(t, dir, 0o644)
+	tls := func(lines ...string) string {
+		return DefaultMainConfig + "smtpd_tls_security_level = may\n" + strings.Join(lines, "\n") + "\n"
+	}
+	refusedLine(t, env, tls("smtpd_tls_cert_file = /nonexistent/cert.pem"), next+1, "Parameter smtpd_tls_cert_file names /nonexistent/cert.pem, which does not exist")
+	refusedLine(t, env, tls("smtpd_tls_CAfile = ca.pem"), next+1, "which is not an absolute path")
+	refusedLine(t, env, tls("smtpd_tls_CApath = "+cert), next+1, "which is not a directory")
+	refusedLine(t, env, tls("smtpd_tls_cert_file = "+cert, "smtpd_tls_key_file = "+key), next+2, "holds a private key and is readable by every user of this machine (mode 0644)")
+	refusedLine(t, env, tls("smtpd_tls_cert_file = "+both), next+1, "holds a private key")
+	refusedLine(t, env, tls("smtpd_tls_chain_files = "+cert+", "+key), next+1, "holds a private key")
+	refusedLine(t, env, tls("smtp_tls_cert_file = "+both), next+1, "holds a private key")
+	// Readable by root and a group (Debian's ssl-cert) only: accepted.
+	for _, p := range []string{key, both} {
+		if err := os.Chmod(p, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	accepted(t, env, tls("smtpd_tls_cert_file = "+cert, "smtpd_tls_key_file = "+key, "smtpd_tls_CApath = "+dir))
+	accepted(t, env, tls("smtpd_tls_chain_files = "+both))
+	// smtpd really offers STARTTLS with them.
+	if !offersSTARTTLS(t, env.smtp) {
+		t.Fatal("smtpd does not offer STARTTLS with the accepted certificate")
+	}
+}
+
+// offersSTARTTLS reports whether smtpd at addr offers STARTTLS.
+func offersSTARTTLS(t *testing.T, addr string) bool {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.test"); err != nil {
+		t.Fatal(err)
+	}
+	ok, _ := c.Extension("STARTTLS")
+	return ok
+}

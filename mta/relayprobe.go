@@ -1,0 +1,451 @@
+package mta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"postdeck/postfix"
+	"postdeck/store"
+)
+
+// The open-relay probe asks Postfix's own smtpd, before a configuration is
+// made live, whether it would relay mail for a stranger: a client outside
+// My Networks that sends to a domain outside Relay domains. postdeck does
+// not re-implement Postfix's restriction logic (restriction classes,
+// tables, compatibility defaults, per-service -o overrides); it runs the
+// real smtpd on the staged files and reads its answer.
+//
+// How: smtpd in stand-alone mode (`smtpd -S`, postfix.StartSMTPD) with
+// MAIL_CONFIG set to the staging directory, the -o overrides of the public
+// smtpd service of the staged master.cf, and
+// smtpd_authorized_xclient_hosts set to the stand-alone client
+// (127.0.0.1). The probe sends XCLIENT ADDR=<an address outside My
+// Networks> to play the stranger, then MAIL FROM:<> and RCPT TO:<an
+// address at relay-test.invalid>. The alternative of the issue, a
+// loopback smtpd service in master.cf with XCLIENT for postdeck, can only
+// test a configuration once it is live; -S tests the staged one, costs one
+// short-lived process and leaves master.cf alone. See docs/postfix.md for
+// what was measured.
+//
+// The stand-alone smtpd resolves addresses through the running master's
+// trivial-rewrite and opens a queue file through its cleanup (removed when
+// the session ends without DATA), so the probe needs a running Postfix;
+// when Postfix is not running, the apply probes right after the start and
+// rolls back (Manager.applyLocked).
+const (
+	// relayProbeTimeout bounds the whole probe session. A session takes
+	// about 30 ms; DNS-based restrictions (reject_rbl_client, ...) can make
+	// it slower, and a probe that does not finish is a warning.
+	relayProbeTimeout = 10 * time.Second
+	// relayProbeRcpt is at a domain that can be in no one's relay_domains
+	// or mydestination (RFC 2606 .invalid).
+	relayProbeRcpt = "relay-probe@relay-test.invalid"
+	// relayProbeName is the client name the probe claims (XCLIENT NAME):
+	// a name, so that reject_unknown_client_hostname does not stop the
+	// probe before the relay decision; it shows in the mail log.
+	relayProbeName = "relay-probe.postdeck.invalid"
+	// relayProbeXClientHost is the client address of a stand-alone smtpd
+	// (a non-socket peer), the one host allowed to send XCLIENT to it.
+	relayProbeXClientHost = "127.0.0.1"
+)
+
+// relayProbeOverrides are appended after the service's own -o overrides.
+// They switch off what has no bearing on whether a stranger may relay but
+// would stop the plain session or reach outside the configuration under
+// test: TLS (a wrapper-mode or encrypt-only listener), milters and a
+// before-queue proxy filter (programs that should not see the probe).
+// SASL stays as configured: the probe does not authenticate, and an smtpd
+// whose SASL cannot start is refused here rather than after the reload.
+// local_recipient_maps is emptied: it only checks recipients in local
+// domains, which the probe does not send to, and its default is a proxy:
+// table that the running proxymap serves only if the running configuration
+// lists it (see checkRelay).
+var relayProbeOverrides = []string{
+	"smtpd_authorized_xclient_hosts=" + relayProbeXClientHost,
+	"smtpd_tls_security_level=none", "smtpd_use_tls=no", "smtpd_enforce_tls=no",
+	"smtpd_tls_wrappermode=no", "smtpd_tls_auth_only=no",
+	"smtpd_milters=", "smtpd_proxy_filter=",
+	"local_recipient_maps=",
+}
+
+// relayVerdict is what Postfix's smtpd answered the probe.
+type relayVerdict struct {
+	Addr  netip.Addr // the client the probe played
+	Every string     // "IPv4" or "IPv6" when My Networks holds every address of that family (Addr is inside it then)
+	Step  string     // the command whose answer decided: RCPT TO, or an earlier one that refused
+	Cmd   string     // that command as sent
+	Code  int
+	Said  string // Postfix's answer, one line
+}
+
+// relays reports whether the recipient was accepted.
+func (v relayVerdict) relays() bool { return v.Step == "RCPT TO" && v.Code/100 == 2 }
+
+// temporary reports whether Postfix answered with a 4xx.
+func (v relayVerdict) temporary() bool { return v.Code/100 == 4 }
+
+func (v relayVerdict) answer() string {
+	return fmt.Sprintf("Postfix's smtpd answered %q to %s from a client at %s", v.Said, v.Cmd, v.Addr)
+}
+
+// probeRelay runs the probe against the configuration directory dir (the
+// staging copy, or the live directory): main.cf and master.cf as rendered
+// there. An error wraps postfix.ErrSMTPDGone when smtpd could not run with
+// the configuration, postfix.ErrSMTPDTimeout when it did not finish.
+func (m *Manager) probeRelay(ctx context.Context, dir string) (relayVerdict, error) {
+	var v relayVerdict
+	mainCF, err := os.ReadFile(filepath.Join(dir, "main.cf"))
+	if err != nil {
+		return v, fmt.Errorf("relay probe: %w", err)
+	}
+	masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf"))
+	if err != nil {
+		return v, fmt.Errorf("relay probe: %w", err)
+	}
+	svc, err := m.publicSMTPD(string(masterCF))
+	if err != nil {
+		return v, err
+	}
+	nets := renderedNetworks(string(mainCF))
+	if o, ok := svc.Opt("mynetworks"); ok {
+		nets = parseNetworks(o)
+	}
+	v.Addr, v.Every = probeAddress(nets)
+	args := []string{"-n", svc.Name}
+	for _, o := range svc.Opts {
+		if !o.Bad {
+			args = append(args, "-o", o.Name+"="+o.Value)
+		}
+	}
+	for _, o := range relayProbeOverrides {
+		args = append(args, "-o", o)
+	}
+	s, err := m.pf.WithConfig(dir).StartSMTPD(ctx, m.catalog.defaults["daemon_directory"], m.catalog.defaults["mail_owner"], relayProbeTimeout, args...)
+	if err != nil {
+		return v, fmt.Errorf("relay probe: %w", err)
+	}
+	defer s.Close()
+	code, said, err := s.Reply()
+	if err != nil {
+		return v, err
+	}
+	if code != 220 {
+		return v, fmt.Errorf("%w: it greeted with %d %s", postfix.ErrSMTPDGone, code, said)
+	}
+	if code, said, err = s.Cmd("EHLO postdeck.invalid"); err != nil {
+		return v, err
+	} else if code != 250 || !slices.Contains(strings.Fields(strings.ToUpper(said)), "XCLIENT") {
+		return v, fmt.Errorf("relay probe: smtpd did not offer XCLIENT to the probe: %d %s", code, oneLine(said))
+	}
+	if code, said, err = s.Cmd(xclient(v.Addr)); err != nil {
+		return v, err
+	} else if code/100 == 5 && v.Every == "IPv6" {
+		// An smtpd without IPv6 (inet_protocols = ipv4) refuses an IPv6
+		// client ("501 5.5.4 Bad ADDR syntax"): no IPv6 stranger can
+		// connect, so the probe plays an IPv4 one.
+		v.Addr, v.Every = probeAddress(slices.DeleteFunc(slices.Clone(nets), func(p netip.Prefix) bool { return p.Addr().Is6() }))
+		if code, said, err = s.Cmd(xclient(v.Addr)); err != nil {
+			return v, err
+		}
+	}
+	if code != 220 {
+		return v, fmt.Errorf("relay probe: smtpd refused XCLIENT: %d %s", code, oneLine(said))
+	}
+	helo := "[" + v.Addr.String() + "]"
+	if v.Addr.Is6() {
+		helo = "[IPv6:" + v.Addr.String() + "]"
+	}
+	// The null sender: no sender restriction (reject_unknown_sender_domain,
+	// check_sender_access) stops a stranger who uses a real domain, so none
+	// may stop the probe before the relay decision either.
+	for _, step := range [][2]string{{"EHLO", "EHLO " + helo}, {"MAIL FROM", "MAIL FROM:<>"}, {"RCPT TO", "RCPT TO:<" + relayProbeRcpt + ">"}} {
+		code, said, err = s.Cmd(step[1])
+		if err != nil {
+			return v, err
+		}
+		v.Step, v.Cmd, v.Code, v.Said = step[0], step[1], code, fmt.Sprintf("%d %s", code, oneLine(said))
+		if code/100 != 2 {
+			break
+		}
+	}
+	_, _, _ = s.Cmd("QUIT")
+	return v, nil
+}
+
+// xclient is the XCLIENT command that makes the session's client addr.
+func xclient(addr netip.Addr) string {
+	a := addr.String()
+	if addr.Is6() {
+		a = "IPV6:" + a
+	}
+	return "XCLIENT ADDR=" + a + " NAME=" + relayProbeName
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// probeAddress chooses the client the probe plays: a TEST-NET address
+// outside nets, or any IPv4 address outside them. When nets hold every
+// IPv4 (or IPv6) address there is no stranger of that family: the probe
+// plays one of them and says so (every).
+func probeAddress(nets []netip.Prefix) (addr netip.Addr, every string) {
+	v4, v6 := uncovered(nets, false), uncovered(nets, true)
+	switch {
+	case !v4.IsValid():
+		return netip.MustParseAddr("192.0.2.1"), "IPv4"
+	case !v6.IsValid():
+		return netip.MustParseAddr("2001:db8::1"), "IPv6"
+	}
+	for _, a := range []string{"192.0.2.1", "198.51.100.1", "203.0.113.1"} {
+		if ip := netip.MustParseAddr(a); !covered(nets, ip) {
+			return ip, ""
+		}
+	}
+	return v4, ""
+}
+
+func covered(nets []netip.Prefix, ip netip.Addr) bool {
+	for _, p := range nets {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// uncovered returns the lowest address of the family after the unspecified
+// one that no prefix of nets contains, or the zero Addr when they hold
+// them all.
+func uncovered(nets []netip.Prefix, v6 bool) netip.Addr {
+	var fam []netip.Prefix
+	for _, p := range nets {
+		if p.Addr().Is6() == v6 {
+			fam = append(fam, p.Masked())
+		}
+	}
+	slices.SortFunc(fam, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	cur := netip.IPv4Unspecified().Next()
+	if v6 {
+		cur = netip.IPv6Unspecified().Next()
+	}
+	for _, p := range fam {
+		if cur.Compare(p.Addr()) < 0 {
+			return cur
+		}
+		if last := lastAddr(p); cur.Compare(last) <= 0 {
+			cur = last.Next()
+			if !cur.IsValid() {
+				return netip.Addr{} // the prefix reaches the end of the family
+			}
+		}
+	}
+	return cur
+}
+
+// lastAddr is the highest address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// renderedNetworks reads the mynetworks line renderMain writes.
+func renderedNetworks(mainCF string) []netip.Prefix {
+	for _, line := range strings.Split(mainCF, "\n") {
+		if v, ok := strings.CutPrefix(line, "mynetworks ="); ok {
+			return parseNetworks(v)
+		}
+	}
+	return nil
+}
+
+// parseNetworks reads a mynetworks value of networks and addresses
+// ([2001:db8::]/32 as Postfix writes IPv6); what is not one (a table, a
+// $name) is skipped.
+func parseNetworks(v string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		f = strings.Replace(strings.Replace(f, "[", "", 1), "]", "", 1)
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p)
+		} else if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
+}
+
+// publicSMTPD is the smtpd service behind the public listener
+// (Instance.SMTPListen): its inet service, or when that runs postscreen,
+// the smtpd "pass" service postscreen hands clients to. A master.cf
+// without it (an imported one may name its listener otherwise) gives the
+// listener's name and no overrides.
+func (m *Manager) publicSMTPD(master string) (masterService, error) {
+	name, err := listenService(m.inst.SMTPListen)
+	if err != nil {
+		return masterService{}, err
+	}
+	services := parseMasterCF(master)
+	for _, s := range services {
+		if s.Name != name || s.Type != "inet" {
+			continue
+		}
+		if s.Command() != "postscreen" {
+			return s, nil
+		}
+		for _, p := range services {
+			if p.Type == "pass" && p.Command() == "smtpd" {
+				return p, nil
+			}
+		}
+	}
+	return masterService{Name: name, Type: "inet", Fields: []string{name, "inet", "n", "-", "n", "-", "-", "smtpd"}}, nil
+}
+
+// relayState is what is known about the running configuration.
+type relayState int
+
+const (
+	relayUnknown relayState = iota // not probed since postdeck started
+	relayClosed                    // strangers may not relay
+	relayOpen                      // strangers may relay (allowed when it was applied)
+)
+
+// ErrOpenRelay marks the refusal of a configuration that would relay mail
+// for strangers; a request with ApplyOptions.AllowOpenRelay gets through.
+var ErrOpenRelay = errors.New("open relay")
+
+// OpenRelayError is the refusal of a change that would make Postfix an
+// open relay: a user error (400, with its field and line) that is also
+// ErrOpenRelay, so that a form can offer to allow it.
+type OpenRelayError struct {
+	store.UserError
+}
+
+// Unwrap makes the error match *store.UserError (and its kind) and
+// ErrOpenRelay.
+func (e *OpenRelayError) Unwrap() []error { return []error{&e.UserError, ErrOpenRelay} }
+
+func (e *OpenRelayError) Error() string { return e.Msg }
+
+// relayOutcome is what the probe leaves for the result.
+type relayOutcome struct {
+	state    relayState
+	warnings []string
+	note     string // for Result.Message when the new configuration relays and that was let through
+}
+
+// checkRelay probes the configuration in dir and decides: a configuration
+// that relays for strangers is refused, unless the request allows it or
+// the running configuration relays already (allowed when it was applied:
+// a later map save or SIGHUP must not fail for it). A 4xx answer, a probe
+// that did not finish or could not run are warnings; an smtpd that cannot
+// start with the configuration is a refusal with Postfix's words.
+func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, opts ApplyOptions) (relayOutcome, error) {
+	var out relayOutcome
+	if m.skipRelayProbe || m.catalog == nil {
+		return out, nil
+	}
+	if !postfix.CanRunSMTPD() {
+		m.log.Warn("the open-relay probe needs root; skipped")
+		return out, nil
+	}
+	logStart := m.maillogSize()
+	v, err := m.probeRelay(ctx, dir)
+	switch {
+	case errors.Is(err, postfix.ErrSMTPDTimeout):
+		out.warnings = append(out.warnings, fmt.Sprintf("The open-relay probe did not finish within %s, so postdeck could not check that strangers cannot relay: %s", relayProbeTimeout, m.wordsSince(logStart, "see the mail log")))
+		return out, nil
+	case errors.Is(err, postfix.ErrSMTPDGone):
+		said := strings.ReplaceAll(m.wordsSince(logStart, err.Error()), dir+"/", m.inst.ConfigDir+"/")
+		if strings.Contains(said, "unapproved table") {
+			// The probe's smtpd asks the running proxymap, which serves
+			// the tables of the running configuration; after the reload
+			// the new proxymap serves the new ones.
+			out.warnings = append(out.warnings, store.Sentence("The open-relay probe could not run the new configuration against the running Postfix, so postdeck could not check that strangers cannot relay: %s", said))
+			return out, nil
+		}
+		return out, docError(params, "smtpd cannot serve with the new configuration: "+said)
+	case err != nil:
+		m.log.Error("open-relay probe", "err", err)
+		out.warnings = append(out.warnings, "The open-relay probe could not run, so postdeck could not check that strangers cannot relay; the daemon's log has the reason")
+		return out, nil
+	}
+	m.log.Debug("open-relay probe", "client", v.Addr, "step", v.Step, "answer", v.Said)
+	if v.temporary() {
+		out.warnings = append(out.warnings, fmt.Sprintf("The open-relay probe got a temporary answer: %s. Strangers cannot relay now, but are told to try again later", v.answer()))
+	}
+	if !v.relays() {
+		out.state = relayClosed
+		return out, nil
+	}
+	out.state = relayOpen
+	switch {
+	case opts.AllowOpenRelay:
+		out.note = "it relays mail for strangers, as the request allowed (allow_open_relay): " + v.answer()
+	case m.liveRelaysAlready(ctx, dir):
+		out.note = "it relays mail for strangers, as the running configuration did: " + v.answer()
+	default:
+		return out, openRelayError(v, params)
+	}
+	out.warnings = append(out.warnings, store.Sentence("Postfix relays mail for strangers (an open relay): %s", v.answer()))
+	return out, nil
+}
+
+// liveRelaysAlready reports whether the running configuration relays for
+// strangers, probing it when that is not known since postdeck started.
+func (m *Manager) liveRelaysAlready(ctx context.Context, dir string) bool {
+	if m.liveRelay == relayUnknown && dir != m.inst.ConfigDir {
+		if v, err := m.probeRelay(ctx, m.inst.ConfigDir); err == nil {
+			m.liveRelay = relayClosed
+			if v.relays() {
+				m.liveRelay = relayOpen
+			}
+		}
+	}
+	return m.liveRelay == relayOpen
+}
+
+// wordsSince returns what the mail log got since offset about a failure
+// (problem and warning lines), waiting a little for postlogd to write a
+// problem line, or fallback.
+func (m *Manager) wordsSince(offset int64, fallback string) string {
+	path := m.maillogPath()
+	if path == "" {
+		return fallback
+	}
+	for deadline := time.Now().Add(500 * time.Millisecond); problemSince(path, offset) == "" && time.Now().Before(deadline); {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if said := explainSince(path, offset); said != "" {
+		return said
+	}
+	return fallback
+}
+
+// openRelayError is the refusal of a configuration the probe relayed
+// through, on the line most likely at fault.
+func openRelayError(v relayVerdict, params []Param) error {
+	if v.Every != "" {
+		return &OpenRelayError{store.UserError{Kind: store.ErrInvalid, Field: FieldMyNetworks,
+			Msg: store.Sentence("My Networks contains every %s address, so every client on the Internet counts as one of yours, and this configuration relays its mail to any domain (an open relay): %s. Narrow My Networks on the MTA Settings page, or allow an open relay explicitly (allow_open_relay)", v.Every, v.answer())}}
+	}
+	msg := fmt.Sprintf("The new configuration would make an open relay, relaying mail from clients outside My Networks to domains outside Relay domains: %s. Put reject_unauth_destination in smtpd_relay_restrictions after the permit rules for your own clients, or allow an open relay explicitly (allow_open_relay)", v.answer())
+	for _, name := range []string{"smtpd_relay_restrictions", "smtpd_recipient_restrictions"} {
+		for _, p := range params {
+			if p.Name == name {
+				return &OpenRelayError{*store.InvalidLine(FieldMainConfig, p.Line, "%s", msg).(*store.UserError)}
+			}
+		}
+	}
+	return &OpenRelayError{store.UserError{Kind: store.ErrInvalid, Field: FieldMainConfig, Msg: store.Sentence("%s", msg)}}
+}

@@ -1,0 +1,70 @@
+package mta
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// assertRolledBack checks a refused apply left the instance as it was: the
+// live files byte-identical, postconf -n the same, and smtpd answering.
+func assertRolledBack(t *testing.T, env *testEnv, err error, words string, before map[string]string, beforeN string) {
+	t.Helper()
+	var aerr *ApplyError
+	if !errors.As(err, &aerr) || !aerr.RolledBack {
+		t.Fatalf("want a rolled-back ApplyError, got %v", err)
+	}
+	if !strings.Contains(aerr.PostfixSaid, words) {
+		t.Fatalf("Postfix's words %q lack %q", aerr.PostfixSaid, words)
+	}
+	t.Logf("rolled back: %s", aerr.PostfixSaid)
+	assertSameFiles(t, before, env.liveFiles(t))
+	if got := env.postconfN(t); got != beforeN {
+		t.Fatalf("postconf -n of the live instance changed:\n%s", got)
+	}
+	// The rollback restarted Postfix: the throttled smtpd serves again.
+	if said, _ := env.m.checkServes(context.Background(), env.m.maillogSize()); said != "" {
+		t.Fatalf("after the rollback: %s", said)
+	}
+	if got := rcptCode(t, env.smtp, "x@example.org"); got != 250 {
+		t.Fatalf("after the rollback RCPT answered %d", got)
+	}
+}
+
+// TestApplyProvesPostfixServes: configurations that Postfix loads (postconf
+// prints no warning, the reload succeeds, master stays up) but whose smtpd
+// cannot serve are rolled back with Postfix's words.
+func TestApplyProvesPostfixServes(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	before, beforeN := env.liveFiles(t), env.postconfN(t)
+
+	// Finding 6 of issue 13: no working relay restriction makes every smtpd
+	// die at its start. The open-relay probe refuses it before the swap
+	// (TestRelayProbeAsksPostfix); without it, the check after the reload
+	// must catch it.
+	env.m.skipRelayProbe = true
+	_, err := env.m.SaveMainConfig(ctx, "tester", "compatibility_level = 3.6\nsmtpd_relay_restrictions =\n", "", ApplyOptions{})
+	env.m.skipRelayProbe = false
+	assertRolledBack(t, env, err, "specify at least one working instance of: reject_unauth_destination", before, beforeN)
+
+	// Wrapper mode without certificates: smtpd starts and drops every
+	// connection. The probe runs without TLS and passes it.
+	_, err = env.m.SaveMainConfig(ctx, "tester", DefaultMainConfig+"smtpd_tls_wrappermode = yes\n", "", ApplyOptions{})
+	assertRolledBack(t, env, err, "Wrapper-mode request dropped", before, beforeN)
+}
+
+// TestRelayProbeRefusesAnSMTPDThatCannotStart: an smtpd whose SASL cannot
+// start dies at every connection; the probe runs the configured SASL and
+// refuses it before anything is live.
+func TestRelayProbeRefusesAnSMTPDThatCannotStart(t *testing.T) {
+	env := newTestEnv(t)
+	before := env.liveFiles(t)
+	_, err := env.m.SaveMainConfig(context.Background(), "tester", DefaultMainConfig+"smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = bogus\n", "", ApplyOptions{})
+	var aerr *ApplyError
+	if err == nil || errors.As(err, &aerr) || !strings.Contains(err.Error(), "unsupported SASL server implementation: bogus") {
+		t.Fatalf("want a refusal before the swap with Postfix's words, got %v", err)
+	}
+	assertSameFiles(t, before, env.liveFiles(t))
+}
