@@ -11,6 +11,7 @@ package etcdtest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -48,6 +49,7 @@ type Member struct {
 	peerURL   string
 	dataDir   string
 	args      []string
+	health    *tls.Config // for /health on a TLS client port
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -63,16 +65,34 @@ type Cluster struct {
 }
 
 // Start starts an n-member cluster and waits until it has a leader.
-func Start(t testing.TB, n int) *Cluster {
+func Start(t testing.TB, n int) *Cluster { return StartWith(t, n, Options{}) }
+
+// Options change how the members run.
+type Options struct {
+	// ClientTLS are the member flags for TLS on the client port
+	// (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth):
+	// client URLs are https then.
+	ClientTLS []string
+	// Health is the client TLS configuration the health checks use
+	// (with ClientTLS).
+	Health *tls.Config
+}
+
+// StartWith starts an n-member cluster with opts.
+func StartWith(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	Require(t)
+	scheme := "http://"
+	if len(opts.ClientTLS) > 0 {
+		scheme = "https://"
+	}
 	base := t.TempDir()
 	c := &Cluster{t: t}
 	var initial []string
 	for i := range n {
 		m := &Member{
 			Name:      "etcd" + strconv.Itoa(i+1),
-			ClientURL: "http://127.0.0.1:" + strconv.Itoa(freePort(t)),
+			ClientURL: scheme + "127.0.0.1:" + strconv.Itoa(freePort(t)),
 			peerURL:   "http://127.0.0.1:" + strconv.Itoa(freePort(t)),
 			dataDir:   filepath.Join(base, "etcd"+strconv.Itoa(i+1)),
 		}
@@ -92,6 +112,8 @@ func Start(t testing.TB, n int) *Cluster {
 			"--max-request-bytes", strconv.Itoa(8 << 20),
 			"--log-level", "warn",
 		}
+		m.args = append(m.args, opts.ClientTLS...)
+		m.health = opts.Health
 		m.start(t)
 	}
 	t.Cleanup(c.StopAll)
@@ -198,7 +220,7 @@ func (c *Cluster) Leader(t testing.TB) *Member {
 			if !m.Running() {
 				continue
 			}
-			if body, err := httpGet(m.ClientURL + "/metrics"); err == nil && strings.Contains(body, "\netcd_server_is_leader 1") {
+			if body, err := httpGet(m.ClientURL+"/metrics", m.health); err == nil && strings.Contains(body, "\netcd_server_is_leader 1") {
 				return m
 			}
 		}
@@ -217,7 +239,7 @@ func (c *Cluster) WaitHealthy(t testing.TB, within time.Duration) {
 			continue
 		}
 		for {
-			body, err := httpGet(m.ClientURL + "/health")
+			body, err := httpGet(m.ClientURL+"/health", m.health)
 			if err == nil && strings.Contains(body, `"health":"true"`) {
 				break
 			}
@@ -258,8 +280,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // httpGet fetches url with a short timeout; etcd's client port speaks
 // plain HTTP for /health and /v2/stats.
-func httpGet(url string) (string, error) {
-	client := http.Client{Timeout: 2 * time.Second}
+func httpGet(url string, tlsConf *tls.Config) (string, error) {
+	client := http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	defer client.CloseIdleConnections()
 	resp, err := client.Get(url)
 	if err != nil {
 		return "", err
