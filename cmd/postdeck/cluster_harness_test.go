@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/smtp"
 	"os"
 	"os/exec"
@@ -214,6 +215,35 @@ func (n *cnode) login(t testing.TB, user, password string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
+}
+
+// page logs in on the node's console and returns a console page's HTML.
+func (n *cnode) page(t testing.TB, user, password, path string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	b, _ := json.Marshal(map[string]string{"username": user, "password": password})
+	resp, err := c.Post("http://"+n.listen+"/api/v1/login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login as %s on %s: %d", user, n.name, resp.StatusCode)
+	}
+	resp, err = c.Get("http://" + n.listen + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s on %s: %d %v", path, n.name, resp.StatusCode, err)
+	}
+	return string(body)
 }
 
 // sendMail submits one message to the node's smtpd.

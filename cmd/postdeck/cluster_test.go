@@ -310,6 +310,15 @@ func TestClusterThreeNodes(t *testing.T) {
 	if v := n1.view(t); v.Reachable {
 		t.Errorf("the cluster view of a node cut off says reachable: %s", viewText(v))
 	}
+	// A node that starts while the cluster is unreachable starts with its
+	// last good configuration and serves mail.
+	n3.stop(t)
+	n3.start(t, bin, true)
+	if got := n3.postconf(t, "myhostname"); got != "n3.example.test" {
+		t.Errorf("n3 restarted in the partition: myhostname %q", got)
+	}
+	n3.sendMail(t, "n3 restarted in the partition")
+	sink.Wait(t, 4, 60*time.Second)
 	for _, m := range stopped {
 		m.Restart(t)
 	}
@@ -372,9 +381,20 @@ func TestClusterThreeNodes(t *testing.T) {
 		t.Error("n3 runs the revision its Postfix refused")
 	}
 	n3.sendMail(t, "n3 on its last good configuration")
-	sink.Wait(t, 4, 60*time.Second)
+	sink.Wait(t, 5, 60*time.Second)
 	if out := cli(n1, "cluster", "status"); !strings.Contains(out, "FAILING") || !strings.Contains(out, "n3") {
 		t.Errorf("cluster status does not show n3 failing:\n%s", out)
+	}
+	// The console's Cluster page shows the same, and node 2's page on
+	// node 1 lists node 2's queue through node 2's API.
+	html := n1.page(t, "op1", "op1-password-long", "/cluster")
+	for _, want := range []string{`id="node-n1"`, `id="node-n2"`, `id="node-n3"`, "failing", "pcre", `href="/cluster/nodes/n2"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the Cluster page lacks %q:\n%s", want, html)
+		}
+	}
+	if html := n1.page(t, "op1", "op1-password-long", "/cluster/nodes/n2"); !strings.Contains(html, `id="peer-queue-empty"`) || !strings.Contains(html, `id="peer-errors-empty"`) {
+		t.Errorf("node 2's page on node 1:\n%s", html)
 	}
 }
 

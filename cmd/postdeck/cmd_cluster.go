@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -165,13 +164,8 @@ func cmdClusterStatus(args []string) error {
 				pf = "running"
 			}
 			total := 0
-			names := make([]string, 0, len(st.Queue))
-			for q := range st.Queue {
-				names = append(names, q)
-			}
-			sort.Strings(names)
-			for _, q := range names {
-				total += st.Queue[q]
+			for _, n := range st.Queue {
+				total += n
 			}
 			counts = fmt.Sprintf("%d/%d/%d", total, st.MPASpool, st.MPAErrors)
 			msg = st.Message
