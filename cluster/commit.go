@@ -41,6 +41,7 @@ func (n *Node) commitError(err error) error {
 	}
 	n.log.Warn("commit to the cluster failed", "err", err)
 	n.setConnected(false, err)
+	n.poke(n.resync)
 	return Unreachable()
 }
 

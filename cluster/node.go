@@ -46,6 +46,7 @@ type Node struct {
 	status    report.NodeStatus
 
 	kick       chan struct{} // a new revision to apply
+	resync     chan struct{} // the cluster stopped answering: follow again from a full read
 	statusKick chan struct{} // the status changed: write it now
 	sharedMu   sync.Mutex    // one shared-bucket change or import at a time
 	metaMu     sync.Mutex    // read-modify-write of the store's ClusterMeta
@@ -79,7 +80,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Node, error) {
 	return &Node{
 		cfg: cfg, keys: keys(cfg.Prefix), db: db, log: log.With("component", "cluster", "node", cfg.Node),
 		cli: cli, counter: counter, mir: newMirror(), mirMoved: make(chan struct{}),
-		kick: make(chan struct{}, 1), statusKick: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), statusKick: make(chan struct{}, 1), resync: make(chan struct{}, 1),
 		status: report.NodeStatus{Node: cfg.Node, API: cfg.API, Applied: meta.Revision, Result: "starting"},
 	}, nil
 }
@@ -249,6 +250,10 @@ func (n *Node) follow(ctx context.Context) {
 }
 
 func (n *Node) followOnce(ctx context.Context) error {
+	select { // a poke from before this read is answered by it
+	case <-n.resync:
+	default:
+	}
 	gctx, cancel := n.leaderCtx(ctx)
 	// Everything but the audit log (audit/ sorts first: read from its end).
 	resp, err := n.cli.Get(gctx, clientv3.GetPrefixRangeEnd(n.keys.of(dirAudit)), clientv3.WithRange(clientv3.GetPrefixRangeEnd(n.keys.of(""))))
@@ -276,7 +281,20 @@ func (n *Node) followOnce(ctx context.Context) error {
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
 	wch := n.cli.Watch(wctx, n.keys.of(""), clientv3.WithPrefix(), clientv3.WithRev(m.rev+1))
-	for wr := range wch {
+	for {
+		var wr clientv3.WatchResponse
+		var open bool
+		select {
+		case wr, open = <-wch:
+		case <-n.resync:
+			// A request failed or the lease expired: the watch may be
+			// retrying a connection that is gone. Read everything again
+			// (which needs a quorum) before saying the node follows.
+			return errors.New("watch the cluster: the cluster stopped answering")
+		}
+		if !open {
+			break
+		}
 		if err := wr.Err(); err != nil {
 			return fmt.Errorf("watch the cluster: %w", err)
 		}

@@ -91,6 +91,15 @@ func (n *Node) ensureSession(ctx context.Context) *concurrency.Session {
 		return nil
 	}
 	n.session = s
+	go func() {
+		// A lease that expires (no keep-alive answered for its TTL) means
+		// the cluster is gone for this node, even when nothing is written.
+		select {
+		case <-s.Done():
+			n.poke(n.resync)
+		case <-ctx.Done():
+		}
+	}()
 	return s
 }
 
