@@ -186,6 +186,13 @@ func TestNodesFollowAndCommit(t *testing.T) {
 		return alive == 2 && v.ViewRequests >= 1
 	})
 
+	// The interceptor counts what was sent: reads, the commits, the
+	// watch and the lease keep-alive streams.
+	req := a.Requests()
+	if req["Range"] < 1 || req["Txn"] < 2 || req["Watch"] < 1 || req["LeaseKeepAlive"] < 1 {
+		t.Errorf("requests counted: %v", req)
+	}
+
 	// Cut off: etcd stops; changes are refused with the sentence.
 	etcd.Members[0].Stop()
 	waitUntil(t, "a cut off", func() bool { return !a.Connected() })
