@@ -56,6 +56,9 @@ func (s *Service) shared(ctx context.Context, id Identity, action string, change
 // show it.
 type ClusterView = report.View
 
+// ClusterNodeStatus is what a node reports about itself.
+type ClusterNodeStatus = report.NodeStatus
+
 // ClusterStatus returns the cluster's nodes with their applied revision,
 // lag, last result, Postfix's state, counts and last heartbeat. A
 // standalone node answers 404 with a sentence that says so.

@@ -1,6 +1,9 @@
 package webui
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/admin"
@@ -12,6 +15,8 @@ type clusterPageData struct {
 	View      admin.ClusterView
 	// Standalone is the sentence a standalone node shows instead.
 	Standalone string
+	// Queues is each node's MTA queue in words, in the order of View.Nodes.
+	Queues []string
 }
 
 // pageCluster is GET /cluster: every node of the cluster with its applied
@@ -28,5 +33,28 @@ func (s *Server) pageCluster(c *fiber.Ctx) error {
 		}
 		d.Standalone = body.Error
 	}
+	for _, n := range v.Nodes {
+		d.Queues = append(d.Queues, queueText(n.Status))
+	}
 	return s.render(c, "cluster", "Cluster", d)
+}
+
+// queueText is a node's MTA queue in a few words: the total, and the
+// queues that hold anything.
+func queueText(st *admin.ClusterNodeStatus) string {
+	if st == nil {
+		return ""
+	}
+	total := 0
+	var parts []string
+	for _, q := range []string{"incoming", "active", "deferred", "hold", "maildrop"} {
+		if n := st.Queue[q]; n > 0 {
+			total += n
+			parts = append(parts, q+" "+strconv.Itoa(n))
+		}
+	}
+	if total == 0 {
+		return "0"
+	}
+	return strconv.Itoa(total) + " (" + strings.Join(parts, ", ") + ")"
 }
