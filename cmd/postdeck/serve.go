@@ -20,6 +20,7 @@ import (
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/postfix"
 	"postdeck/queue"
 	"postdeck/store"
 	"postdeck/webui"
@@ -47,6 +48,8 @@ type serveFlags struct {
 	tlsKey         string
 	tlsSelfSigned  bool
 	trustedProxies []netip.Prefix
+	sbin           string
+	cluster        clusterFlags
 	chainOrder     string
 	// mpaListenSet and reinjectListenSet: the flag (or its environment
 	// variable) was given, so it wins over the addresses an import chose.
@@ -86,6 +89,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 		f.trustedProxies = p
 		return err
 	})
+	fs.StringVar(&f.sbin, "postfix-sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
+	f.cluster.register(fs)
 	fs.StringVar(&f.chainOrder, "chain-order", mta.ChainAfter, "first start: put the MPA after (after) or before (before) a content filter the imported configuration has")
 	set := map[string]bool{}
 	var envErr error
@@ -205,7 +210,7 @@ func serve(args []string) error {
 	// off and the original keeps running.
 	first, err := admin.ImportOnFirstStart(ctx, db, admin.FirstStartOptions{Instance: inst,
 		FixedMPAListen: f.mpaListenSet, FixedReinjectListen: f.reinjectListenSet,
-		ChainOrder: f.chainOrder, BackupRoot: f.data}, log)
+		ChainOrder: f.chainOrder, SbinDir: f.sbin, BackupRoot: f.data}, log)
 	if err != nil {
 		return fmt.Errorf("import the existing postfix configuration: %w", err)
 	}
@@ -248,14 +253,27 @@ func serve(args []string) error {
 	defer stops.run(log) // also on a failed start
 	stops.add("stop the mpa (finishing its sessions)", mpaSrv.Shutdown)
 
-	manager, err := mta.New(mta.Config{Instance: inst, AfterReload: mpaSrv.Reconnect}, db, log)
+	manager, err := mta.New(mta.Config{Instance: inst, SbinDir: f.sbin, AfterReload: mpaSrv.Reconnect}, db, log)
 	if err != nil {
 		return err
 	}
 	postfixQueue := queue.New(manager.Postfix(), log)
 	ops := admin.New(admin.Config{DB: db, MTA: manager, MPA: mpaSrv, Log: log,
 		Queue: postfixQueue, SubmitAddr: inst.SubmitAddr()})
-	if password, err := ops.EnsureFirstAdmin(); err != nil {
+	// A cluster node: changes go through etcd, and the node applies every
+	// committed revision. It starts with its last good configuration
+	// (below) and follows the cluster in the background.
+	node, err := f.cluster.newNode(db, log)
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		manager.SetReplicator(node)
+		ops.SetCluster(node)
+	}
+	if node != nil {
+		// Users come from the cluster: no first-start password here.
+	} else if password, err := ops.EnsureFirstAdmin(); err != nil {
 		return err
 	} else if password != "" {
 		log.Warn("first start: created console user admin with a one-time password; the first login must replace it (or set one with `postdeck admin passwd admin`)",
@@ -288,9 +306,14 @@ func serve(args []string) error {
 	}
 
 	sched := jobs.NewScheduler(log)
+	var runHere func() bool
+	if node != nil {
+		runHere = node.Leads // the SPF refresh runs once per cluster
+	}
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
 		DB: db, Maps: ops.RefresherMaps(), Scheduler: sched, Logger: log,
 		Resolver: f.resolver, RefreshOnStart: true, OnScheduled: ops.AuditScheduledRefresh,
+		RunHere: runHere,
 	})
 	if err != nil {
 		return err
@@ -335,6 +358,13 @@ func serve(args []string) error {
 	webCtx, stopWeb := context.WithCancel(ctx)
 	defer stopWeb()
 	var sup *webSupervisor
+	// consoleURL is where other nodes of a cluster reach this one's API:
+	// the web process's listener.
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	consoleURL := scheme + "://" + f.listen
 	if f.webUnit {
 		log.Info("postdeck is ready", "console", "postdeck-web.service", "web_socket", f.webSocket, "socket", f.socket)
 	} else {
@@ -350,6 +380,7 @@ func serve(args []string) error {
 		go sup.run(webCtx)
 		select {
 		case addr := <-sup.ready:
+			consoleURL = strings.TrimSuffix(addr, "/")
 			log.Info("postdeck is ready", "console", addr, "web_user", webID.name, "socket", f.socket)
 			go func() { // later starts: a web process that was killed is back
 				for {
@@ -369,6 +400,15 @@ func serve(args []string) error {
 			<-sup.exited
 			return errors.New("the web process did not start within 60 s (see its log lines above)")
 		}
+	}
+
+	if node != nil {
+		if f.cluster.api == "" {
+			node.SetAPI(consoleURL)
+		}
+		node.Start(ctx, ops)
+		stops.add("leave the cluster (status and lease)", node.Shutdown)
+		log.Info("following the cluster", "node", node.Name(), "endpoints", strings.Join(f.cluster.endpoints, ","))
 	}
 
 	hup := make(chan os.Signal, 1)
