@@ -29,16 +29,16 @@ var allowedImports = map[string][]string{
 	// webproxy is the unprivileged web process: none of our packages,
 	// so that it cannot reach the store, Postfix or the MPA even by
 	// mistake.
-	"webproxy":            {},
-	"mta":                 {"postfix", "store", "atomicfile", "panics"},
-	"queue":               {"postfix", "store", "mimedec", "panics"},
-	"mpa":                 {"store", "mimedec", "atomicfile", "panics"},
-	"jobs":                {"store", "panics"},
-	"admin":               {"mta", "queue", "mpa", "jobs", "store", "panics", "cluster/report"},
-	"webui":               {"admin", "assets", "store", "panics", "atomicfile", "webproxy"},
-	"packaging":           {},
-	"cmd/postdeck":        nil, // wiring: may import everything
-	"cmd/mutants":         {},  // a development tool: the standard library only
+	"webproxy":     {},
+	"mta":          {"postfix", "store", "atomicfile", "panics"},
+	"queue":        {"postfix", "store", "mimedec", "panics"},
+	"mpa":          {"store", "mimedec", "atomicfile", "panics"},
+	"jobs":         {"store", "panics"},
+	"admin":        {"mta", "queue", "mpa", "jobs", "store", "panics", "cluster/report"},
+	"webui":        {"admin", "assets", "store", "panics", "atomicfile", "webproxy"},
+	"packaging":    {},
+	"cmd/postdeck": nil, // wiring: may import everything
+	"cmd/mutants":  {},  // a development tool: the standard library only
 }
 
 // TestImportDirection fails when a package imports one of ours that it may
