@@ -191,6 +191,9 @@ func serve(args []string) error {
 			log.Error("close database", "err", err)
 		}
 	}()
+	if from, to := db.Migrated(); from != 0 && from != to {
+		log.Info("database migrated", "path", filepath.Join(f.data, "postdeck.db"), "schema_from", from, "schema_to", to)
+	}
 
 	inst := mta.Instance{
 		ConfigDir:      f.postfixConfig,
