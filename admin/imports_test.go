@@ -19,6 +19,7 @@ var allowedImports = map[string][]string{
 	"atomicfile":          {},
 	"mimedec":             {},
 	"panics":              {},
+	"memlimit":            {},
 	"assets":              {},
 	"postfix":             {},
 	"postfix/postfixtest": {"postfix"},

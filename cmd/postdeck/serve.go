@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"postdeck/admin"
 	"postdeck/jobs"
+	"postdeck/memlimit"
 	"postdeck/mpa"
 	"postdeck/mta"
 	"postdeck/postfix"
@@ -178,9 +178,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	tuneGC(ctx)
 
 	db, err := store.Open(filepath.Join(f.data, "postdeck.db"))
 	if err != nil {
@@ -488,16 +488,13 @@ func (s *shutdownSteps) run(log *slog.Logger) {
 	s.names, s.fns = nil, nil
 }
 
-// tuneGC trades a little memory for less garbage-collection CPU: the daemon
-// idles near 20 MB, and on a 2-core appliance the collector otherwise
-// competes with Postfix and the console under load. A soft memory limit
-// keeps the heap from growing unbounded. GOGC and GOMEMLIMIT still win.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(256 << 20)
+// tuneGC trades a little memory for less garbage-collection CPU (on a
+// 2-core appliance the collector otherwise competes with Postfix and the
+// console under load) under a soft memory limit that follows the live
+// heap: package memlimit. GOGC and GOMEMLIMIT still win.
+func tuneGC(ctx context.Context) {
+	if memlimit.Apply() {
+		go memlimit.Run(ctx, 5*time.Second)
 	}
 }
 
