@@ -348,6 +348,10 @@ in_tree postfix status >/dev/null 2>&1 || fail "Postfix stopped with the purge"
 if in_tree postconf -h content_filter | grep -q '^mpa:'; then
 	fail "the purge left Postfix's mail going to the removed MPA"
 fi
+if in_tree postconf -M | grep -q -e '^mpa ' -e "^127.0.0.1:$REINJECT_PORT "; then
+	fail "the purge left the MPA's services in master.cf (postdeck unwire did not run)"
+fi
+grep -q "the MPA is out of Postfix's mail path" "$CACHE/dpkg.log" || fail "the removal did not run postdeck unwire"
 [ "$(q_transport hash:/etc/postfix/maps.d/hash.transport-maps.map)" = "$T_BEFORE" ] || fail "the transport table is gone after the purge"
 
 stop_postfix

@@ -31,6 +31,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   spf list | refresh NAME | add DOMAIN [--map NAME] [--schedule CRON] [--value ACTION] | remove NAME
   backup FILE | restore FILE
   import [--check | --dry-run] [--force] [--accept-changes] DIR   (offline: with the daemon stopped)
+  unwire   (offline: takes the MPA out of Postfix's mail path; the package's removal runs it)
   cluster init|join (offline) | remove NAME | status
         (--cluster-endpoints URL,... --node-name NAME [--cluster-ca F --cluster-cert F
          --cluster-key F] [--cluster-user U --cluster-password-file F])
@@ -64,6 +65,8 @@ func main() {
 		err = cmdWeb(args)
 	case "import":
 		err = cmdImport(args)
+	case "unwire":
+		err = cmdUnwire(args)
 	case "status":
 		err = cmdStatus(args)
 	case "settings":
