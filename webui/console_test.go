@@ -31,6 +31,7 @@ func TestConsole(t *testing.T) {
 	t.Run("sessions", func(t *testing.T) { testSessions(t, st) })
 	t.Run("forms", func(t *testing.T) { testForms(t, st) })
 	t.Run("dashboard", func(t *testing.T) { testDashboardRecent(t, st) })
+	t.Run("concurrent", func(t *testing.T) { testPagesConcurrently(t, st) })
 	t.Run("browser", func(t *testing.T) { testBrowser(t, st) })
 	if n := panics.Total() - panicsBefore; n != 0 {
 		t.Errorf("%d handler panics", n)

@@ -173,7 +173,10 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(status).Send(buf.Bytes()) // Send copies the bytes
+	// SetBody copies: fiber's Send keeps the slice (SetBodyRaw), and buf
+	// goes back to the pool before fasthttp writes the answer.
+	c.Status(status).Response().SetBody(buf.Bytes())
+	return nil
 }
 
 // menu renders the navigation of a role with the entry of path marked,
