@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,14 +37,22 @@ type MessageHeader struct {
 // MessageView is one queued message as `postcat -q` shows it. The text is
 // Postfix's and the sender's; pages must escape it.
 type MessageView struct {
-	QueueID     string           `json:"queue_id"`
-	QueueName   string           `json:"queue_name"`
-	Sender      string           `json:"sender"`
-	Recipients  []string         `json:"recipients"`
-	ArrivalTime time.Time        `json:"arrival_time"`
-	Size        int64            `json:"size"`
-	Envelope    []EnvelopeRecord `json:"envelope"`
-	Headers     []MessageHeader  `json:"headers"`
+	QueueID   string `json:"queue_id"`
+	QueueName string `json:"queue_name"`
+	Sender    string `json:"sender"`
+	// Subject is the first Subject header decoded (DecodeSubject), at
+	// most 1,000 characters; "" when there is none.
+	Subject    string   `json:"subject"`
+	Recipients []string `json:"recipients"`
+	// QueuedRecipients are the recipients Postfix still has to deliver
+	// to, each with its own delay reason when it tried and failed, as the
+	// queue listing shows them (the index, or postqueue -j without one).
+	// Empty when the listing does not have the message (yet).
+	QueuedRecipients []Recipient      `json:"queued_recipients"`
+	ArrivalTime      time.Time        `json:"arrival_time"`
+	Size             int64            `json:"size"`
+	Envelope         []EnvelopeRecord `json:"envelope"`
+	Headers          []MessageHeader  `json:"headers"`
 	// Body is the start of the body, at most 64 KiB.
 	Body string `json:"body"`
 	// Truncated says the body (or the headers) were cut.
@@ -75,7 +84,39 @@ func (q *Queue) Show(ctx context.Context, id string) (MessageView, error) {
 	v := parsePostcat(out.bytes(), showBodyBytes)
 	v.QueueID = id
 	v.Truncated = v.Truncated || capped
+	v.QueuedRecipients, err = q.queuedRecipients(ctx, id)
+	if err != nil {
+		return MessageView{}, fmt.Errorf("show message %s: %w", id, err)
+	}
 	return v, nil
+}
+
+// queuedRecipients are id's recipients with their delay reasons as the
+// listing has them: from the index, or a postqueue -j snapshot without
+// one. An empty list when the listing does not have id.
+func (q *Queue) queuedRecipients(ctx context.Context, id string) ([]Recipient, error) {
+	if w := q.watcher(); w != nil {
+		if _, err := w.sync(ctx); err == nil {
+			w.idx.mu.RLock()
+			defer w.idx.mu.RUnlock()
+			if i, ok := w.idx.byID[id]; ok {
+				return slices.Clone(w.idx.entries[i].rcpts), nil
+			}
+			return []Recipient{}, nil
+		} else if ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	snap, err := q.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range snap.entries {
+		if snap.entries[i].id == id {
+			return slices.Clone(snap.entries[i].rcpts), nil
+		}
+	}
+	return []Recipient{}, nil
 }
 
 // parsePostcat reads `postcat -q` output: "*** ENVELOPE RECORDS
@@ -174,6 +215,9 @@ func parsePostcat(out []byte, bodyMax int) MessageView {
 		v.Body, v.Truncated = v.Body[:cut], true
 	}
 	for i := range v.Headers {
+		if v.Subject == "" && strings.EqualFold(strings.TrimRight(v.Headers[i].Name, " \t"), "subject") {
+			v.Subject = DecodeSubject(v.Headers[i].Value, subjectViewMax)
+		}
 		v.Headers[i].Value = strings.ToValidUTF8(v.Headers[i].Value, string(utf8.RuneError))
 	}
 	if v.Sender == "" {
