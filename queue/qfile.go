@@ -49,6 +49,7 @@ const (
 	recPtr     = 'p'
 	recPadding = 'w'
 	recEnd     = 'E'
+	recAttr    = 'A' // a named attribute (name=value)
 	recNorm    = 'N' // a line of content
 	recCont    = 'L' // a piece of a long line of content; N ends it
 

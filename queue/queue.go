@@ -32,6 +32,9 @@ type Queue struct {
 	// tests that must see which commands ran.
 	stream func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, name string, args ...string) error
 	now    func() time.Time
+	// followWait is how long a requeue by ids waits for the new ids
+	// (DefaultFollowWait).
+	followWait time.Duration
 
 	mu      sync.Mutex
 	snap    *queueSnapshot
@@ -50,7 +53,7 @@ func New(p postfix.Runner, log *slog.Logger) *Queue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{p: p, log: log, stream: p.Stream, now: time.Now}
+	return &Queue{p: p, log: log, stream: p.Stream, now: time.Now, followWait: DefaultFollowWait}
 }
 
 // Queue names as postqueue -j reports them, in the order Postfix moves mail
