@@ -35,6 +35,8 @@ type Queue struct {
 	// followWait is how long a requeue by ids waits for the new ids
 	// (DefaultFollowWait).
 	followWait time.Duration
+	// downloadMax bounds WriteMessage (MaxDownloadBytes).
+	downloadMax int64
 
 	mu      sync.Mutex
 	snap    *queueSnapshot
@@ -53,7 +55,7 @@ func New(p postfix.Runner, log *slog.Logger) *Queue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{p: p, log: log, stream: p.Stream, now: time.Now, followWait: DefaultFollowWait}
+	return &Queue{p: p, log: log, stream: p.Stream, now: time.Now, followWait: DefaultFollowWait, downloadMax: MaxDownloadBytes}
 }
 
 // Queue names as postqueue -j reports them, in the order Postfix moves mail

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -276,4 +277,114 @@ func (w *cappedWriter) bytes() []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.Bytes()
+}
+
+// MaxDownloadBytes bounds a message downloaded whole (WriteMessage):
+// more than the default message_size_limit (50 MiB) with its lines in
+// CRLF. A bigger message is refused; postcat -bh -q ID on the server
+// still shows it.
+const MaxDownloadBytes = 64 << 20
+
+// WriteMessage writes the message id as it is queued, headers and body
+// (`postcat -bh -q ID`), with CRLF line ends as in an .eml file, to w,
+// and returns the bytes written. An unknown id is store.ErrNotFound; a
+// message over MaxDownloadBytes is store.ErrConflict, found out before
+// anything is written when the index knows its size, else when the cap
+// is hit (w then has the first MaxDownloadBytes bytes: callers write to
+// a temporary file, not to a client).
+func (q *Queue) WriteMessage(ctx context.Context, id string, w io.Writer) (int64, error) {
+	if !ValidID(id) {
+		return 0, store.Invalid("id", "id: %s is not a Postfix queue id", quoteForMessage(id))
+	}
+	limit := q.downloadMax
+	tooBig := store.Conflict("Message %s is larger than %s, more than a download may be; on the server, postcat -bh -q %s shows it", id, sizeWords(limit), id)
+	if size, ok := q.indexedSize(ctx, id); ok && size > limit {
+		return 0, tooBig
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := &crlfWriter{w: w, max: limit, full: cancel}
+	var stderr tailBuffer
+	stderr.max = 4096
+	err := q.stream(ctx, nil, out, &stderr, "postcat", "-bh", "-q", id)
+	switch {
+	case out.over:
+		return out.n, tooBig
+	case out.err != nil:
+		return out.n, fmt.Errorf("download message %s: %w", id, out.err)
+	case err != nil && strings.Contains(stderr.String(), "open queue file"):
+		return out.n, store.NotFound("Message %s is not in the queue (delivered, returned or removed meanwhile)", id)
+	case err != nil:
+		return out.n, fmt.Errorf("download message %s: %w", id, err)
+	}
+	return out.n, nil
+}
+
+// indexedSize is id's message_size in the index, when there is one.
+func (q *Queue) indexedSize(ctx context.Context, id string) (int64, bool) {
+	w := q.watcher()
+	if w == nil {
+		return 0, false
+	}
+	if _, err := w.sync(ctx); err != nil {
+		return 0, false
+	}
+	w.idx.mu.RLock()
+	defer w.idx.mu.RUnlock()
+	if i, ok := w.idx.byID[id]; ok {
+		return w.idx.entries[i].size, true
+	}
+	return 0, false
+}
+
+// crlfWriter writes what postcat prints with "\r\n" for every "\n", at
+// most max bytes; past them it calls full (which stops postcat) and
+// discards the rest.
+type crlfWriter struct {
+	w    io.Writer
+	max  int64
+	n    int64
+	full func()
+	over bool
+	err  error
+	buf  []byte
+}
+
+func (c *crlfWriter) Write(p []byte) (int, error) {
+	written := len(p)
+	if c.over || c.err != nil {
+		return written, nil
+	}
+	c.buf = c.buf[:0]
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			c.buf = append(c.buf, p...)
+			break
+		}
+		c.buf = append(c.buf, p[:i]...)
+		c.buf = append(c.buf, '\r', '\n')
+		p = p[i+1:]
+	}
+	out := c.buf
+	if room := c.max - c.n; int64(len(out)) > room {
+		out, c.over = out[:room], true
+	}
+	n, err := c.w.Write(out)
+	c.n += int64(n)
+	if err != nil {
+		c.err = err
+	}
+	if c.over || c.err != nil {
+		c.full()
+	}
+	return written, nil
+}
+
+// sizeWords is "64 MiB", or bytes below a MiB.
+func sizeWords(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
