@@ -141,6 +141,11 @@ type fileReader struct {
 	rcpts  []Recipient
 	hline  []byte // readSubject's line
 	subj   []byte // readSubject's raw Subject
+	// mention, when set, is a queue id readSubject looks for in the
+	// Received headers (a requeued message followed through a content
+	// filter); mentioned says it found it.
+	mention   string
+	mentioned bool
 }
 
 func newFileReader(conf fileConf, in *interner) *fileReader {
@@ -396,20 +401,26 @@ func (r *fileReader) skipData(length int64) bool {
 // It reads on from r.br, which stands at the start of the content.
 func (r *fileReader) readSubject(f *os.File) string {
 	var (
-		line    = r.hline[:0]
-		subj    = r.subj[:0]
-		inSubj  bool
-		budget  = int64(headerMaxBytes)
-		lastPtr int64
-		reverse int
+		line     = r.hline[:0]
+		subj     = r.subj[:0]
+		inSubj   bool // the current header is the Subject
+		subjSeen bool
+		inRecv   bool // the current header is a Received
+		budget   = int64(headerMaxBytes)
+		lastPtr  int64
+		reverse  int
 	)
+	r.mentioned = false
 	defer func() { r.hline, r.subj = line[:0], subj[:0] }()
 	done := func() string {
-		if !inSubj {
+		if !subjSeen {
 			return ""
 		}
 		return string(subj)
 	}
+	// Once the Subject is whole, the rest is read only when a Received
+	// header naming r.mention is looked for (and not found yet).
+	enough := func() bool { return subjSeen && !inSubj && (r.mention == "" || r.mentioned) }
 	for recs := 0; recs < headerMaxRecords; recs++ {
 		typ, length, _, ok := r.recordHead()
 		if !ok {
@@ -471,16 +482,24 @@ func (r *fileReader) readSubject(f *os.File) string {
 				subj = append(subj, '\n')
 				subj = append(subj, line[:min(len(line), subjectRawMax-len(subj))]...)
 			}
+			if inRecv && r.mention != "" && mentionsID(line, r.mention) {
+				r.mentioned = true
+			}
 		default:
-			if inSubj {
-				return done() // the next header: the Subject is whole
+			inSubj = false
+			if enough() {
+				return done() // the next header: what was wanted is whole
 			}
 			name, value, ok := headerName(line)
 			if !ok {
 				return done() // the body begins
 			}
-			if asciiEqualFold(name, "subject") {
-				inSubj = true
+			inRecv = asciiEqualFold(name, "received")
+			if inRecv && r.mention != "" && mentionsID(value, r.mention) {
+				r.mentioned = true
+			}
+			if !subjSeen && asciiEqualFold(name, "subject") {
+				inSubj, subjSeen = true, true
 				value = bytes.TrimLeft(value, " \t")
 				subj = append(subj, value[:min(len(value), subjectRawMax)]...)
 			}
@@ -488,6 +507,23 @@ func (r *fileReader) readSubject(f *os.File) string {
 		line = line[:0]
 	}
 	return done()
+}
+
+// mentionsID reports whether a Received header's text names the queue
+// id as Postfix writes it: "id QUEUEID" followed by ';', a blank or the
+// end ("by mx.example (Postfix) with ESMTP id 4jZZFn03xzz1SCLg;").
+func mentionsID(text []byte, id string) bool {
+	for i := 0; ; {
+		j := bytes.Index(text[i:], []byte(id))
+		if j < 0 {
+			return false
+		}
+		at, end := i+j, i+j+len(id)
+		if at >= 3 && string(text[at-3:at]) == "id " && (end == len(text) || text[end] == ';' || text[end] == ' ' || text[end] == '\t') {
+			return true
+		}
+		i = at + 1
+	}
 }
 
 // headerName splits a header line as Postfix's is_header() sees one: a

@@ -14,28 +14,50 @@ import (
 //
 // `postsuper -r ID` renames the queue file into maildrop under the same
 // name (same inode, same records); pickup then hands it to cleanup,
-// which writes it anew under a new queue id and pickup removes the old
+// which writes it anew under a new queue id, and pickup removes the old
 // file. Measured on Postfix 3.7 (docs/postfix.md, "Requeue gives a new
 // queue id"), what carries over is: the arrival time (the T record), the
-// sender, the recipients, and the named attribute log_ident, which is
-// the id the message had when it first entered Postfix (it stays the
-// same through every later requeue). pickup also logs "NEW: uid=...
-// from=<...> orig_id=OLD", but the mail log may be anywhere (syslog, the
-// journal, a file) or nowhere, while the queue files are what the index
-// reads anyway. So the new id is the message that appears after the
-// requeue with the old one's arrival time, sender and log_ident (or,
-// for a file without log_ident, the same recipients, when exactly one
-// such message appears).
+// sender, the recipients, and the named attribute log_ident (the id the
+// message had when it entered Postfix, or the XFORWARD IDENT the MPA
+// gave it; it stays through every later requeue). pickup also logs
+// "NEW: uid=... from=<...> orig_id=OLD", but the mail log may be
+// anywhere (syslog, the journal, a file) or nowhere, while the queue
+// files are what the index reads anyway. So the new id is the message
+// that appears after the requeue with the old one's arrival time,
+// sender and log_ident (or, for a file without log_ident, the same
+// recipients, when exactly one such message appears).
+//
+// cleanup applies content_filter to the requeued message as to any
+// other: with postdeck's MPA (or another filter) in front, the new
+// message is delivered to the filter and leaves the queue, and the
+// filter's reinjection queues it once more under yet another id, with a
+// new arrival time and log_ident. Its content still names the id it had:
+// the Received header pickup added ("by HOST (Postfix, from userid N) id
+// NEW1; ...") is below the filter's and the reinjection's. So when the
+// id found so far leaves the queue, the follower looks for a message
+// from the same sender, arrived since the requeue, whose Received
+// headers name it, and goes on from there (at most maxHops times).
+// A message is settled when it is in deferred or hold; the follower
+// stops then, when the last id left the queue and no successor appeared
+// within successorWait (delivered), or at the deadline.
 
 // maxFollow is how many requeued messages of one request are followed
 // to their new ids; a bigger requeue (by filter, or thousands of ids)
 // only reports counts.
 const maxFollow = 100
 
-// DefaultFollowWait is how long a requeue waits for pickup to give the
-// followed messages their new ids (after postkick it takes milliseconds;
-// a busy pickup or a big message longer).
+// DefaultFollowWait is how long a requeue waits at most for the new ids
+// (after postkick, pickup takes milliseconds; the MPA a little more).
 const DefaultFollowWait = 5 * time.Second
+
+const (
+	// maxHops bounds the content filters a requeued message is followed
+	// through (an imported amavis and the MPA are two).
+	maxHops = 4
+	// successorWait is how long a message that left the queue is given
+	// to come back from a content filter.
+	successorWait = 2 * time.Second
+)
 
 // followTarget is one requeued message to find again.
 type followTarget struct {
@@ -44,7 +66,13 @@ type followTarget struct {
 	sender  string
 	ident   string   // its log_ident, "" when the file has none
 	rcpts   []string // sorted addresses, for files without log_ident
-	found   string
+	// cur is the id found last ("" before pickup took it), chain every
+	// id it had since the requeue; gone is when cur left the queue (zero
+	// while it is queued); settled says cur is deferred or on hold.
+	cur     string
+	chain   []string
+	gone    time.Time
+	settled bool
 }
 
 type followKey struct {
@@ -60,7 +88,10 @@ type follower struct {
 	// before are the ids that had a target's arrival time and sender
 	// before the requeue: none of them is a new id.
 	before map[string]bool
-	r      *fileReader
+	start  int64 // unix seconds when the requeue began
+	// notAfter remembers candidates whose headers do not name an id.
+	notAfter map[[2]string]bool
+	r        *fileReader
 }
 
 // newFollower notes what identifies each of ids before they are
@@ -69,7 +100,8 @@ func newFollower(w *watcher, ids []string) *follower {
 	if len(ids) > maxFollow {
 		return nil
 	}
-	f := &follower{w: w, byKey: map[followKey][]*followTarget{}, before: map[string]bool{}, r: newFileReader(w.conf, nil)}
+	f := &follower{w: w, byKey: map[followKey][]*followTarget{}, before: map[string]bool{}, notAfter: map[[2]string]bool{},
+		start: time.Now().Unix(), r: newFileReader(w.conf, newInterner())}
 	type located struct {
 		t    *followTarget
 		path string
@@ -110,10 +142,10 @@ func newFollower(w *watcher, ids []string) *follower {
 	return f
 }
 
-// wait looks for the new ids until every target is found, ctx ends or
-// wait passes; it does not wait when Postfix's master is not running
-// (pickup cannot run then: the messages stay in maildrop under their
-// old ids). It returns old id -> new id for those found.
+// wait follows the targets until each is settled or done, ctx ends or
+// wait passes; it does not wait for pickup when Postfix's master is not
+// running (the messages stay in maildrop under their old ids then). It
+// returns old id -> the last id found for each target found at all.
 func (f *follower) wait(ctx context.Context, wait time.Duration) map[string]string {
 	deadline := time.Now().Add(wait)
 poll:
@@ -121,7 +153,10 @@ poll:
 		if _, err := f.w.sync(ctx); err != nil {
 			break
 		}
-		if f.look() || !postfix.Alive(postfix.MasterPID(f.w.root)) || time.Now().After(deadline) {
+		if f.look(time.Now()) || time.Now().After(deadline) {
+			break
+		}
+		if !postfix.Alive(postfix.MasterPID(f.w.root)) && !f.anyFound() {
 			break
 		}
 		t := time.NewTimer(25 * time.Millisecond)
@@ -134,33 +169,53 @@ poll:
 	}
 	out := map[string]string{}
 	for _, t := range f.targets {
-		if t.found != "" {
-			out[t.old] = t.found
+		if t.cur != "" {
+			out[t.old] = t.cur
 		}
 	}
 	return out
 }
 
-// look checks the messages that appeared since the requeue against the
-// targets not found yet, and reports whether every target is found.
-func (f *follower) look() bool {
-	type cand struct {
-		id, path string
-		t        []*followTarget
-		rcpts    []string
+func (f *follower) anyFound() bool {
+	return slices.ContainsFunc(f.targets, func(t *followTarget) bool { return t.cur != "" })
+}
+
+// candidate is a message that may be a target's new incarnation.
+type followCand struct {
+	id, path, sender string
+	arrival          int64
+	rcpts            []string
+	queue            uint8
+}
+
+// look takes one look at the index and reports whether every target is
+// finished: settled, or gone without a successor for successorWait.
+func (f *follower) look(now time.Time) bool {
+	deferred, _ := queueIndex(Deferred)
+	hold, _ := queueIndex(Hold)
+	// What the index has now: every target's current id, and the
+	// messages that may be new ids.
+	where := map[string]uint8{}
+	var cands []followCand
+	senders := map[string]bool{}
+	for _, t := range f.targets {
+		senders[t.sender] = true
 	}
-	var cands []cand
 	f.w.idx.mu.RLock()
+	for _, t := range f.targets {
+		if i, ok := f.w.idx.byID[t.cur]; ok && t.cur != "" {
+			where[t.cur] = f.w.idx.entries[i].queue
+		}
+	}
 	for i := range f.w.idx.entries {
 		e := &f.w.idx.entries[i]
-		if e.id == "" || f.before[e.id] {
+		if e.id == "" || f.before[e.id] || !senders[e.sender] {
 			continue
 		}
-		ts := f.byKey[followKey{e.arrival, e.sender}]
-		if ts == nil {
-			continue
+		if f.byKey[followKey{e.arrival, e.sender}] == nil && e.arrival < f.start-1 {
+			continue // neither a picked-up copy nor arrived since the requeue
 		}
-		c := cand{id: e.id, path: f.w.dirs[f.w.idx.meta[i].dir].path + "/" + e.id, t: ts}
+		c := followCand{id: e.id, path: f.w.dirs[f.w.idx.meta[i].dir].path + "/" + e.id, sender: e.sender, arrival: e.arrival, queue: e.queue}
 		for _, r := range e.rcpts {
 			c.rcpts = append(c.rcpts, r.Address)
 		}
@@ -168,46 +223,95 @@ func (f *follower) look() bool {
 		cands = append(cands, c)
 	}
 	f.w.idx.mu.RUnlock()
+
 	claimed := map[string]bool{}
 	for _, t := range f.targets {
-		if t.found != "" {
-			claimed[t.found] = true
+		for _, id := range t.chain {
+			claimed[id] = true
 		}
 	}
-	// By log_ident first: exact.
-	noIdent := map[*followTarget][]string{}
-	for _, c := range cands {
-		if claimed[c.id] {
-			continue
+	all := true
+	for _, t := range f.targets {
+		if t.cur == "" {
+			f.findPickedUp(t, cands, claimed)
 		}
-		ident := f.r.logIdent(c.path)
-		for _, t := range c.t {
-			if t.found != "" {
-				continue
-			}
-			if t.ident != "" && ident == t.ident {
-				t.found = c.id
-				claimed[c.id] = true
+		for hop := 0; t.cur != "" && hop <= maxHops; hop++ {
+			if q, ok := where[t.cur]; ok {
+				t.gone, t.settled = time.Time{}, q == deferred || q == hold
 				break
 			}
-			if t.ident == "" && slices.Equal(t.rcpts, c.rcpts) {
-				noIdent[t] = append(noIdent[t], c.id)
+			if t.gone.IsZero() {
+				t.gone = now
+			}
+			if len(t.chain) > maxHops || !f.findSuccessor(t, cands, claimed) {
+				break
+			}
+			for _, c := range cands {
+				if c.id == t.cur {
+					where[c.id] = c.queue
+				}
 			}
 		}
+		finished := t.cur != "" && (t.settled || (!t.gone.IsZero() && now.Sub(t.gone) >= successorWait))
+		all = all && finished
 	}
-	// Without log_ident: only a single new message that fits.
-	for t, ids := range noIdent {
-		if t.found == "" && len(ids) == 1 && !claimed[ids[0]] {
-			t.found = ids[0]
-			claimed[ids[0]] = true
+	return all
+}
+
+// findPickedUp looks for the message pickup made of t: its arrival
+// time, sender and log_ident (or, without log_ident, its recipients and
+// no other candidate).
+func (f *follower) findPickedUp(t *followTarget, cands []followCand, claimed map[string]bool) {
+	var same []string
+	for _, c := range cands {
+		if claimed[c.id] || c.arrival != t.arrival || c.sender != t.sender || c.id == t.old {
+			continue
+		}
+		if t.ident != "" {
+			if f.r.logIdent(c.path) == t.ident {
+				f.advance(t, c.id, claimed)
+				return
+			}
+			continue
+		}
+		if slices.Equal(c.rcpts, t.rcpts) {
+			same = append(same, c.id)
 		}
 	}
-	for _, t := range f.targets {
-		if t.found == "" {
-			return false
+	if len(same) == 1 {
+		f.advance(t, same[0], claimed)
+	}
+}
+
+// findSuccessor looks for the message a content filter queued again
+// after t.cur left the queue: from the same sender, arrived since the
+// requeue, with a Received header naming t.cur.
+func (f *follower) findSuccessor(t *followTarget, cands []followCand, claimed map[string]bool) bool {
+	for _, c := range cands {
+		if claimed[c.id] || c.sender != t.sender || c.arrival < f.start-1 || f.notAfter[[2]string{c.id, t.cur}] {
+			continue
+		}
+		qi, _ := queueOfPath(f.w.root, c.path)
+		f.r.mention = t.cur
+		_, _, _, err := f.r.readMessage(c.path, "", c.id, qi)
+		named := err == nil && f.r.mentioned
+		f.r.mention = ""
+		if named {
+			f.advance(t, c.id, claimed)
+			return true
+		}
+		if err == nil {
+			f.notAfter[[2]string{c.id, t.cur}] = true
 		}
 	}
-	return true
+	return false
+}
+
+func (f *follower) advance(t *followTarget, id string, claimed map[string]bool) {
+	t.cur = id
+	t.chain = append(t.chain, id)
+	t.gone = time.Time{}
+	claimed[id] = true
 }
 
 // logIdent returns the named attribute log_ident of the queue file at
