@@ -194,7 +194,7 @@ func (f *follower) look(now time.Time) bool {
 	deferred, _ := queueIndex(Deferred)
 	hold, _ := queueIndex(Hold)
 	// What the index has now: every target's current id, and the
-	// messages that may be new ids.
+	// messages that may be new ids, with their queues.
 	where := map[string]uint8{}
 	var cands []followCand
 	senders := map[string]bool{}
@@ -221,6 +221,7 @@ func (f *follower) look(now time.Time) bool {
 		}
 		slices.Sort(c.rcpts)
 		cands = append(cands, c)
+		where[c.id] = c.queue
 	}
 	f.w.idx.mu.RUnlock()
 
@@ -245,11 +246,6 @@ func (f *follower) look(now time.Time) bool {
 			}
 			if len(t.chain) > maxHops || !f.findSuccessor(t, cands, claimed) {
 				break
-			}
-			for _, c := range cands {
-				if c.id == t.cur {
-					where[c.id] = c.queue
-				}
 			}
 		}
 		finished := t.cur != "" && (t.settled || (!t.gone.IsZero() && now.Sub(t.gone) >= successorWait))
