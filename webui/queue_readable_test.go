@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/smtp"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -355,9 +356,22 @@ func testQueueDownload(t *testing.T, st *stack) {
 	}
 	// An auditor reads metadata, not bodies: no link, and 403 on both
 	// routes; an operator sees the link.
+	// The refusal is the route's, as for any request beyond a role: no
+	// postcat, no audit entry.
 	for _, p := range []string{"/queues/mta/" + id + "/eml", "/api/v1/queue/" + id + "/eml"} {
-		if res := aud.get(p); res.Status != 403 || bytes.Contains(res.Body, []byte("per-recipient reasons")) {
-			t.Errorf("auditor GET %s: %d", p, res.Status)
+		before := auditCount()
+		res := aud.get(p)
+		if res.Status != 403 || bytes.Contains(res.Body, []byte("per-recipient reasons")) || res.Header.Get("Content-Disposition") != "" {
+			t.Errorf("auditor GET %s: %d %v", p, res.Status, res.Header)
+		}
+		if n := auditCount() - before; n != 0 {
+			t.Errorf("auditor GET %s: %d audit entries, want 0", p, n)
+		}
+		if strings.HasPrefix(p, "/api/") {
+			var e apiError
+			if err := json.Unmarshal(res.Body, &e); err != nil || !strings.Contains(e.Error, "auditor") {
+				t.Errorf("auditor GET %s: %s", p, res.Body)
+			}
 		}
 	}
 	if body := string(aud.get("/queues/mta/" + id).Body); strings.Contains(body, `id="download-eml"`) || !strings.Contains(body, `id="message-recipients"`) {
@@ -368,13 +382,14 @@ func testQueueDownload(t *testing.T, st *stack) {
 	}
 	// Bad ids: refused before anything runs; unknown: 404 page or JSON.
 	for p, want := range map[string]int{
-		"/api/v1/queue/ALL/eml":                    400,
-		"/api/v1/queue/x%3Brm%20-rf/eml":           400,
-		"/api/v1/queue/..%2F..%2Fetc%2Fpasswd/eml": 400,
-		"/api/v1/queue/-d/eml":                     400,
-		"/api/v1/queue/4jZZFn03xzz1SCLg/eml":       404,
-		"/queues/mta/4jZZFn03xzz1SCLg/eml":         404,
-		"/queues/mta/ALL/eml":                      400,
+		"/api/v1/queue/ALL/eml":                               400,
+		"/api/v1/queue/x%3Brm%20-rf/eml":                      400,
+		"/api/v1/queue/..%2F..%2Fetc%2Fpasswd/eml":            400,
+		"/api/v1/queue/-d/eml":                                400,
+		"/api/v1/queue/4jZZFn03xzz1SCLg/eml":                  404,
+		"/queues/mta/4jZZFn03xzz1SCLg/eml":                    404,
+		"/queues/mta/ALL/eml":                                 400,
+		"/api/v1/queue/" + strings.Repeat("A", 5000) + "/eml": 400,
 	} {
 		before := auditCount()
 		res := oper.get(p)
@@ -384,7 +399,46 @@ func testQueueDownload(t *testing.T, st *stack) {
 		if n := auditCount() - before; n != 1 {
 			t.Errorf("GET %s: %d audit entries, want 1", p, n)
 		}
+		if want == 400 && strings.HasPrefix(p, "/api/") {
+			var e apiError
+			if err := json.Unmarshal(res.Body, &e); err != nil || e.Field != "id" {
+				t.Errorf("GET %s: %s", p, res.Body)
+			}
+			checkSentence(t, p, e)
+		}
 	}
+	// A message listed, then removed behind postdeck's back before its
+	// download: 404 (page and API), audited, never a partial file.
+	gone := waitQueueItems(t, st, queue.Filter{Sender: "fill@example.org", Limit: 2}, 2)
+	var listed admin.QueuePage
+	if r := oper.get("/api/v1/queue?sender=fill%40example.org&limit=2"); r.Status != 200 || json.Unmarshal(r.Body, &listed) != nil || len(listed.Items) != 2 {
+		t.Fatalf("listing: %d %s", r.Status, r.Body)
+	}
+	for _, m := range gone {
+		cmd := exec.Command(filepath.Join(postfixtest.SbinDir, "postsuper"), "-c", st.inst.ConfigDir, "-d", m.QueueID)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("postsuper -d %s: %v %s", m.QueueID, err, out)
+		}
+	}
+	for i, p := range []string{"/api/v1/queue/" + gone[0].QueueID + "/eml", "/queues/mta/" + gone[1].QueueID + "/eml"} {
+		before := auditCount()
+		res := oper.get(p)
+		if res.Status != 404 || res.Header.Get("Content-Disposition") != "" || bytes.Contains(res.Body, []byte("filler")) {
+			t.Errorf("GET %s after it left the queue: %d %v", p, res.Status, res.Header)
+		}
+		if n := auditCount() - before; n != 1 {
+			t.Errorf("GET %s after it left the queue: %d audit entries, want 1", p, n)
+		}
+		if i == 0 {
+			var e apiError
+			if err := json.Unmarshal(res.Body, &e); err != nil || !strings.Contains(e.Error, "not in the queue") {
+				t.Errorf("GET %s: %s", p, res.Body)
+			}
+		} else if !bytes.Contains(res.Body, []byte("not in the queue")) {
+			t.Errorf("GET %s: the page does not say the message left: %s", p, res.Body)
+		}
+	}
+
 	// The API's message view lists each recipient with its reason and
 	// the subject; the listing's q finds subjects.
 	var v admin.QueueMessageView
