@@ -32,6 +32,15 @@ func TestDecodeSubject(t *testing.T) {
 		{"=?utf-8?x?bad-encoding?=", "=?utf-8?x?bad-encoding?="},
 		{"=?utf-8?b?!!!notbase64?=", "=?utf-8?b?!!!notbase64?="},
 		{"=??q?nocharset?=", "nocharset"}, // no charset: as an unknown one
+		// A label WHATWG maps to its "replacement" decoder (which would
+		// turn the word into one U+FFFD): decoded as an unknown one.
+		{"=?iso-2022-kr?q?abc=0E=21?=", "abc\uFFFD!"},
+		// UTF-16 can carry NUL and escape too.
+		{"=?utf-16?b?SABpAAAAGwA=?=", "Hi\uFFFD\uFFFD"},
+		{"=?utf-16be?b?AEgAaQ==?=", "Hi"},
+		// A charset name of 5,000 bytes, a language suffix (RFC 2231).
+		{"=?" + strings.Repeat("x", 5000) + "?q?long_charset?=", "long charset"},
+		{"=?utf-8*de?q?Hallo?=", "Hallo"},
 		// Raw 8-bit text: UTF-8 stays, other bytes become U+FFFD.
 		{"Caf\xc3\xa9 ok", "Café ok"},
 		{"Caf\xe9 latin1", "Caf\uFFFD latin1"},
@@ -59,6 +68,14 @@ func TestDecodeSubject(t *testing.T) {
 	got := DecodeSubject(huge, SubjectListMax)
 	if n := utf8.RuneCountInString(got); n != SubjectListMax+1 || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
 		t.Errorf("huge subject: %d characters, %q", n, got)
+	}
+	// A header_size_limit's worth (100 KiB) of encoded-words, good and
+	// bogus: bounded, valid, nothing unsafe.
+	for _, word := range []string{"=?utf-8?q?=C3=BC?= ", "=?x-bogus?b?////?= ", "=?utf-8?q?=1B=E2=80=AE=00?="} {
+		got := DecodeSubject(strings.Repeat(word, 100<<10/len(word)), subjectViewMax)
+		if n := utf8.RuneCountInString(got); n > subjectViewMax+1 || !utf8.ValidString(got) || strings.ContainsAny(got, "\x00\x1b\u202e") {
+			t.Errorf("100 KiB of %q: %d characters", word, n)
+		}
 	}
 	if got := DecodeSubject(strings.Repeat("a", 200), SubjectListMax); got != strings.Repeat("a", SubjectListMax)+"…" {
 		t.Errorf("long ASCII subject: %q", got)
