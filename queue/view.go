@@ -67,7 +67,7 @@ type MessageView struct {
 // id (postcat -q). An unknown id is store.ErrNotFound.
 func (q *Queue) Show(ctx context.Context, id string) (MessageView, error) {
 	if !ValidID(id) {
-		return MessageView{}, store.Invalid("id", "id: %s is not a Postfix queue id", quoteForMessage(id))
+		return MessageView{}, store.Invalid("id", "The id %s is not a Postfix queue id", quoteForMessage(id))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -294,7 +294,7 @@ const MaxDownloadBytes = 64 << 20
 // a temporary file, not to a client).
 func (q *Queue) WriteMessage(ctx context.Context, id string, w io.Writer) (int64, error) {
 	if !ValidID(id) {
-		return 0, store.Invalid("id", "id: %s is not a Postfix queue id", quoteForMessage(id))
+		return 0, store.Invalid("id", "The id %s is not a Postfix queue id", quoteForMessage(id))
 	}
 	limit := q.downloadMax
 	tooBig := store.Conflict("Message %s is larger than %s, more than a download may be; on the server, postcat -bh -q %s shows it", id, sizeWords(limit), id)
