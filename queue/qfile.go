@@ -52,6 +52,10 @@ const (
 	recAttr    = 'A' // a named attribute (name=value)
 	recNorm    = 'N' // a line of content
 	recCont    = 'L' // a piece of a long line of content; N ends it
+	// recFilter is REC_TYPE_FILT, the content filter transport cleanup
+	// chose; Postfix gives it the same letter as recCont, but it stands
+	// in the envelope, before recMesg.
+	recFilter = 'L'
 
 	// maxRecord bounds one record (an address or a header line); longer
 	// ones make the file unreadable, as a corrupt length would.

@@ -37,9 +37,15 @@ import (
 // id found so far leaves the queue, the follower looks for a message
 // from the same sender, arrived since the requeue, whose Received
 // headers name it, and goes on from there (at most maxHops times).
-// A message is settled when it is in deferred or hold; the follower
-// stops then, when the last id left the queue and no successor appeared
-// within successorWait (delivered), or at the deadline.
+// Whether a successor is to come is in the queue file: cleanup writes
+// the content filter a message goes to as an envelope record
+// (REC_TYPE_FILT, 'L' before the content). A message that leaves the
+// queue with one is waited for until the deadline; one without was
+// delivered, returned or removed, and the follower is done with it at
+// once. A message is settled when it is in deferred or hold; the
+// follower stops then, when the last id left the queue without a filter
+// (or, when its file could not be read, no successor appeared within
+// successorWait), or at the deadline.
 
 // maxFollow is how many requeued messages of one request are followed
 // to their new ids; a bigger requeue (by filter, or thousands of ids)
@@ -47,15 +53,18 @@ import (
 const maxFollow = 100
 
 // DefaultFollowWait is how long a requeue waits at most for the new ids
-// (after postkick, pickup takes milliseconds; the MPA a little more).
-const DefaultFollowWait = 5 * time.Second
+// (after postkick, pickup takes milliseconds, the MPA about a second;
+// more on a busy machine). It is only waited out for a message still on
+// its way through a content filter.
+const DefaultFollowWait = 10 * time.Second
 
 const (
 	// maxHops bounds the content filters a requeued message is followed
 	// through (an imported amavis and the MPA are two).
 	maxHops = 4
 	// successorWait is how long a message that left the queue is given
-	// to come back from a content filter.
+	// to come back from a content filter when its queue file could not be
+	// read to tell whether it went to one.
 	successorWait = 2 * time.Second
 )
 
@@ -68,12 +77,24 @@ type followTarget struct {
 	rcpts   []string // sorted addresses, for files without log_ident
 	// cur is the id found last ("" before pickup took it), chain every
 	// id it had since the requeue; gone is when cur left the queue (zero
-	// while it is queued); settled says cur is deferred or on hold.
+	// while it is queued); settled says cur is deferred or on hold;
+	// filter whether cur's file names a content filter (filterUnknown
+	// when it could not be read).
 	cur     string
 	chain   []string
 	gone    time.Time
 	settled bool
+	filter  filterState
 }
+
+// filterState is what a queue file says about its content filter.
+type filterState uint8
+
+const (
+	filterUnknown filterState = iota
+	filterNone
+	filterSet
+)
 
 type followKey struct {
 	arrival int64
@@ -137,7 +158,7 @@ func newFollower(w *watcher, ids []string) *follower {
 		return nil
 	}
 	for _, l := range found {
-		l.t.ident = f.r.logIdent(l.path)
+		l.t.ident, _ = f.r.envelope(l.path)
 	}
 	return f
 }
@@ -248,7 +269,8 @@ func (f *follower) look(now time.Time) bool {
 				break
 			}
 		}
-		finished := t.cur != "" && (t.settled || (!t.gone.IsZero() && now.Sub(t.gone) >= successorWait))
+		left := !t.gone.IsZero() && (t.filter == filterNone || (t.filter == filterUnknown && now.Sub(t.gone) >= successorWait))
+		finished := t.cur != "" && (t.settled || left)
 		all = all && finished
 	}
 	return all
@@ -258,20 +280,20 @@ func (f *follower) look(now time.Time) bool {
 // time, sender and log_ident (or, without log_ident, its recipients and
 // no other candidate).
 func (f *follower) findPickedUp(t *followTarget, cands []followCand, claimed map[string]bool) {
-	var same []string
+	var same []followCand
 	for _, c := range cands {
 		if claimed[c.id] || c.arrival != t.arrival || c.sender != t.sender || c.id == t.old {
 			continue
 		}
 		if t.ident != "" {
-			if f.r.logIdent(c.path) == t.ident {
-				f.advance(t, c.id, claimed)
+			if ident, _ := f.r.envelope(c.path); ident == t.ident {
+				f.advance(t, c, claimed)
 				return
 			}
 			continue
 		}
 		if slices.Equal(c.rcpts, t.rcpts) {
-			same = append(same, c.id)
+			same = append(same, c)
 		}
 	}
 	if len(same) == 1 {
@@ -293,7 +315,7 @@ func (f *follower) findSuccessor(t *followTarget, cands []followCand, claimed ma
 		named := err == nil && f.r.mentioned
 		f.r.mention = ""
 		if named {
-			f.advance(t, c.id, claimed)
+			f.advance(t, c, claimed)
 			return true
 		}
 		if err == nil {
@@ -303,48 +325,76 @@ func (f *follower) findSuccessor(t *followTarget, cands []followCand, claimed ma
 	return false
 }
 
-func (f *follower) advance(t *followTarget, id string, claimed map[string]bool) {
-	t.cur = id
-	t.chain = append(t.chain, id)
+// advance makes c the target's current id and notes whether it goes to
+// a content filter (read now, while its file is there).
+func (f *follower) advance(t *followTarget, c followCand, claimed map[string]bool) {
+	t.cur = c.id
+	t.chain = append(t.chain, c.id)
 	t.gone = time.Time{}
-	claimed[id] = true
+	claimed[c.id] = true
+	t.filter = filterUnknown
+	if _, filter, ok := f.r.envelopeInfo(c.path); ok {
+		t.filter = filterNone
+		if filter {
+			t.filter = filterSet
+		}
+	}
 }
 
-// logIdent returns the named attribute log_ident of the queue file at
-// path ("" when it has none or cannot be read): the envelope's A
-// records, up to the content.
+// envelope returns the queue file's named attribute log_ident ("" when
+// it has none or cannot be read) and whether it names a content filter.
+func (r *fileReader) envelope(path string) (ident string, filter bool) {
+	ident, filter, _ = r.envelopeInfo(path)
+	return ident, filter
+}
+
+// logIdent is the queue file's named attribute log_ident, "" when it
+// has none or cannot be read.
 func (r *fileReader) logIdent(path string) string {
+	ident, _ := r.envelope(path)
+	return ident
+}
+
+// envelopeInfo reads the envelope records of the queue file at path, up
+// to the content: the named attribute log_ident (an A record) and
+// whether a content filter is set (an L record, REC_TYPE_FILT, with a
+// transport). ok is false when the file could not be read that far.
+func (r *fileReader) envelopeInfo(path string) (ident string, filter, ok bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return ""
+		return "", false, false
 	}
 	defer func() { _ = f.Close() }()
 	r.br.Reset(f)
 	defer r.br.Reset(nil)
 	for range 10000 {
-		typ, length, _, ok := r.recordHead()
-		if !ok {
-			return ""
+		typ, length, _, good := r.recordHead()
+		if !good {
+			return ident, filter, false
 		}
 		switch typ {
-		case recAttr:
+		case recAttr, recFilter:
 			if length > 4096 {
-				return ""
+				return ident, filter, false
 			}
-			data, ok := r.recordData(length)
-			if !ok {
-				return ""
+			data, good := r.recordData(length)
+			if !good {
+				return ident, filter, false
 			}
-			if v, ok := bytes.CutPrefix(data, []byte("log_ident=")); ok {
-				return string(v)
+			if typ == recFilter {
+				filter = filter || len(data) > 0
+			} else if v, found := bytes.CutPrefix(data, []byte("log_ident=")); found && ident == "" {
+				ident = string(v)
 			}
 			continue
-		case recMesg, recEnd:
-			return ""
+		case recMesg:
+			return ident, filter, true
+		case recEnd:
+			return ident, filter, false
 		}
 		if !r.skipData(length) {
-			return ""
+			return ident, filter, false
 		}
 	}
-	return ""
+	return ident, filter, false
 }

@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -147,4 +148,40 @@ func cmpTwins(all map[string]Message, id string) int {
 		}
 	}
 	return -n
+}
+
+// TestEnvelopeFilterRecord: cleanup writes the content filter a message
+// goes to into its queue file's envelope (an L record before the
+// content, REC_TYPE_FILT), which tells the requeue follower to wait for
+// the message to come back; a message without a filter has none, so the
+// follower is done with it once it left the queue. Checked against
+// Postfix's own files (the filter here is a closed port, so the message
+// stays deferred with its record), with postcat -e as the witness.
+func TestEnvelopeFilterRecord(t *testing.T) {
+	closed := postfixtest.FreePort(t)
+	filter := "smtp:[127.0.0.1]:" + strconv.Itoa(closed)
+	e := qtStartCF(t, 0, "content_filter = "+filter+"\n")
+	qtSend(t, e.inst.SMTPAddr, "filtered@a.test", []string{"x@dest1.test"}, "filtered", 10)
+	id := qtBySender(e.qtWaitDeferred(t, 1), "filtered@a.test")[0]
+	path, _, _ := e.q.watcher().findFile(id)
+	r := newFileReader(defaultFileConf(), nil)
+	ident, hasFilter, ok := r.envelopeInfo(path)
+	if !ok || !hasFilter || ident != id {
+		t.Errorf("with content_filter: log_ident %q, filter %v, read %v", ident, hasFilter, ok)
+	}
+	out, err := postfixtest.Command(t, "postcat", "-c", e.inst.ConfigDir, "-e", "-q", id)
+	if err != nil || !strings.Contains(out, "content_filter: "+filter) {
+		t.Errorf("postcat -e: %v\n%s", err, out)
+	}
+
+	plain := qtStart(t, 0)
+	qtSend(t, plain.inst.SMTPAddr, "plain@a.test", []string{"x@dest1.test"}, "plain", 10)
+	id = qtBySender(plain.qtWaitDeferred(t, 1), "plain@a.test")[0]
+	path, _, _ = plain.q.watcher().findFile(id)
+	if ident, hasFilter, ok := r.envelopeInfo(path); !ok || hasFilter || ident != id {
+		t.Errorf("without content_filter: log_ident %q, filter %v, read %v", ident, hasFilter, ok)
+	}
+	if _, _, ok := r.envelopeInfo(path + ".missing"); ok {
+		t.Error("a missing file was read")
+	}
 }
