@@ -19,7 +19,7 @@ var opPerms = map[string]Perm{
 	"QueueMessage": PermRead, "MPAQueue": PermRead, "MPAErrors": PermRead, "MPAError": PermRead,
 	"MPACounts": PermRead, "Pipeline": PermRead, "Preview": PermAdmin, "SPFSources": PermRead,
 	"AuditLog": PermAudit, "FindAudit": PermAudit, "Dashboard": PermRead, "PostfixLog": PermRead, "ControlPostfix": PermAdmin, "MapRows": PermRead, "EditMapRow": PermAdmin,
-	"QueueAction": PermOperate, "QueueFlush": PermOperate, "SendMail": PermOperate, "MPAErrorAction": PermOperate,
+	"QueueAction": PermOperate, "QueueDownload": PermOperate, "QueueFlush": PermOperate, "SendMail": PermOperate, "MPAErrorAction": PermOperate,
 	"SaveSettings": PermAdmin, "SaveMainConfig": PermAdmin, "SaveMasterConfig": PermAdmin, "SaveMap": PermAdmin, "DeleteMap": PermAdmin,
 	"SavePipeline": PermAdmin, "AddSPFSource": PermAdmin, "RemoveSPFSource": PermAdmin, "RefreshSPF": PermAdmin,
 	"SaveUser": PermAdmin, "CreateToken": PermAdmin, "Backup": PermAdmin, "Restore": PermAdmin, "Reapply": PermAdmin,

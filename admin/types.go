@@ -32,6 +32,7 @@ var ErrOpenRelay = mta.ErrOpenRelay
 type (
 	QueueFilter       = queue.Filter
 	QueuePage         = queue.Page
+	QueueItem         = queue.Message
 	QueueSummary      = queue.Summary
 	QueueRecipient    = queue.Recipient
 	QueueMessageView  = queue.MessageView

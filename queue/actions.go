@@ -70,6 +70,12 @@ type ActionResult struct {
 	// Flushed says the delivery attempt of a bounce or retry was
 	// triggered with a whole-queue flush (more than 50 messages).
 	Flushed bool `json:"flushed,omitempty"`
+	// RequeuedAs maps a requeued message's old queue id to its new one,
+	// for a requeue by ids (at most 100) with the index: the ids pickup
+	// gave them within DefaultFollowWait. A message missing here has no
+	// new id yet (it waits in maildrop under its old id: Postfix is not
+	// running, or pickup is busy) or left the queue meanwhile.
+	RequeuedAs map[string]string `json:"requeued_as,omitempty"`
 }
 
 func checkAction(action string) error {
@@ -154,6 +160,13 @@ func (q *Queue) act(ctx context.Context, action string, ids []string, where map[
 	if action == ActionRetry {
 		return q.retry(ctx, res, ids, where)
 	}
+	var follow *follower
+	if w := q.watcher(); w != nil && action == ActionRequeue && where == nil {
+		// By ids: note who they are, to find them under their new ids.
+		if _, err := w.sync(ctx); err == nil {
+			follow = newFollower(w, ids)
+		}
+	}
 	pa := postsuperActions[action]
 	out := newPostsuperReport(pa, ids)
 	if err := q.stream(ctx, strings.NewReader(strings.Join(ids, "\n")+"\n"), nil, out, "postsuper", pa.flag, "-"); err != nil {
@@ -178,6 +191,9 @@ func (q *Queue) act(ctx context.Context, action string, ids []string, where map[
 		// (up to a minute); kick it so the new ids appear now.
 		if _, stderr, err := q.run(ctx, "postkick", "public", "pickup", "W"); err != nil {
 			q.log.Warn("wake up pickup after requeue", "err", err, "stderr", string(stderr))
+		}
+		if follow != nil {
+			res.RequeuedAs = follow.wait(ctx, q.followWait)
 		}
 	case ActionBounce:
 		var expired []string

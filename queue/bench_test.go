@@ -37,15 +37,20 @@ maximal_backoff_time = 1d
 `
 
 // qbFill sends n messages from sender with smtp-source (20 sessions,
-// several messages per connection), waits until they are all in the hold
-// queue and releases them to deferred.
-func qbFill(b *testing.B, inst *postfixtest.Instance, p postfix.Runner, n int, sender string, want int) {
+// several messages per connection, all with one Subject), or with
+// unique subjects from 20 SMTP sessions of its own, waits until they
+// are all in the hold queue and releases them to deferred.
+func qbFill(b *testing.B, inst *postfixtest.Instance, p postfix.Runner, n int, sender string, want int, unique bool) {
 	b.Helper()
 	start := time.Now()
-	cmd := exec.Command(filepath.Join(postfixtest.SbinDir, "smtp-source"), "-d", "-s", "20", "-l", "600",
-		"-m", strconv.Itoa(n), "-f", sender, "-t", "rcpt@dest.bench.test", inst.SMTPAddr)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("smtp-source: %v: %s", err, out)
+	if unique {
+		qbSendUnique(b, inst.SMTPAddr, n, sender)
+	} else {
+		cmd := exec.Command(filepath.Join(postfixtest.SbinDir, "smtp-source"), "-d", "-s", "20", "-l", "600",
+			"-m", strconv.Itoa(n), "-f", sender, "-t", "rcpt@dest.bench.test", "-S", "Queued for the benchmark", inst.SMTPAddr)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("smtp-source: %v: %s", err, out)
+		}
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -69,6 +74,54 @@ func qbFill(b *testing.B, inst *postfixtest.Instance, p postfix.Runner, n int, s
 		b.Fatalf("%d deferred (%v), want %d", deferred, err, want)
 	}
 	b.Logf("filled %d messages in %v (%.0f msg/s)", n, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
+}
+
+// qbSendUnique sends n messages from sender over 20 SMTP sessions, each
+// with a Subject of its own (about 60 characters, encoded-words for a
+// third of them), so that the index keeps n different subjects.
+func qbSendUnique(b *testing.B, addr string, n int, sender string) {
+	b.Helper()
+	const sessions = 20
+	errs := make(chan error, sessions)
+	for s := range sessions {
+		go func() {
+			errs <- func() error {
+				c, err := smtp.Dial(addr)
+				if err != nil {
+					return err
+				}
+				defer func() { _ = c.Close() }()
+				for i := s; i < n; i += sessions {
+					subject := fmt.Sprintf("Invoice %07d for order %d: your statement of account", i, 1_000_000+i*7)
+					if i%3 == 0 {
+						subject = fmt.Sprintf("=?utf-8?q?Rechnung_%07d_f=C3=BCr_Bestellung_%d:_Ihr_Kontoauszug?=", i, 1_000_000+i*7)
+					}
+					if err := c.Mail(sender); err != nil {
+						return err
+					}
+					if err := c.Rcpt("rcpt@dest.bench.test"); err != nil {
+						return err
+					}
+					w, err := c.Data()
+					if err != nil {
+						return err
+					}
+					if _, err := fmt.Fprintf(w, "From: <%s>\r\nTo: <rcpt@dest.bench.test>\r\nSubject: %s\r\n\r\n%s\r\n", sender, subject, strings.Repeat("x", 500)); err != nil {
+						return err
+					}
+					if err := w.Close(); err != nil {
+						return err
+					}
+				}
+				return c.Quit()
+			}()
+		}()
+	}
+	for range sessions {
+		if err := <-errs; err != nil {
+			b.Fatalf("send with unique subjects: %v", err)
+		}
+	}
 }
 
 // qbCount counts the messages in one queue by scanning postqueue -j
@@ -535,7 +588,7 @@ func qbRun(b *testing.B, small, first, n int) {
 		}
 	})
 
-	qbFill(b, inst, p, small, "first@bench.test", small)
+	qbFill(b, inst, p, small, "first@bench.test", small, false)
 	qbTenThousandOps(b, q, p, inst, small)
 
 	// Empty the queue with a bare postsuper -d of every id: its rate is
@@ -552,8 +605,8 @@ func qbRun(b *testing.B, small, first, n int) {
 		b.Fatalf("postsuper -d ALL: %v: %s", err, stderr)
 	}
 	perDelete := bareDelete / time.Duration(max(len(smallIDs), 1))
-	qbFill(b, inst, p, first, "first@bench.test", first)
-	qbFill(b, inst, p, n-first, "second@bench.test", n)
+	qbFill(b, inst, p, first, "first@bench.test", first, false)
+	qbFill(b, inst, p, n-first, "second@bench.test", n, true)
 	qbBuild(b, p, n)
 	if _, err := q.WaitIndexed(ctx); err != nil {
 		b.Fatal(err)

@@ -22,7 +22,9 @@ type Filter struct {
 	// Queue restricts the listing to one queue (Names); "" is all.
 	Queue string `json:"queue,omitempty"`
 	// Q is a case-insensitive substring of the queue id, sender, a
-	// recipient address or a delay reason.
+	// recipient address, a delay reason or the subject (as listed:
+	// decoded, its first SubjectListMax characters; only the index knows
+	// subjects, so without it Q does not look at them).
 	Q string `json:"q,omitempty"`
 	// Sender and Recipient are case-insensitive substrings of the envelope
 	// sender ("MAILER-DAEMON" for the null sender) and of a recipient.
@@ -246,7 +248,7 @@ func (m *queueMatcher) match(e *queueEntry) bool {
 		return false
 	}
 	if m.q != "" {
-		if containsFold(e.id, m.q) || containsFold(e.sender, m.q) {
+		if containsFold(e.id, m.q) || containsFold(e.sender, m.q) || containsFold(e.subject, m.q) {
 			return true
 		}
 		return slices.ContainsFunc(e.rcpts, func(r Recipient) bool {
@@ -265,7 +267,10 @@ func containsFold(s, sub string) bool {
 	if len(sub) > len(s) {
 		return false
 	}
-	if !asciiOnly(sub) || !asciiOnly(s) {
+	// An ASCII sub can only match ASCII bytes of s (UTF-8 never uses
+	// them inside another character): no need to lower-case a
+	// non-ASCII s (a subject), which would allocate for every message.
+	if !asciiOnly(sub) {
 		return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 	}
 	first := foldASCII(sub[0])

@@ -88,7 +88,7 @@ func checkIDs(ids []string) ([]string, error) {
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if !ValidID(id) {
-			return nil, store.Invalid("ids", "ids: %s is not a Postfix queue id", quoteForMessage(id))
+			return nil, store.Invalid("ids", "The id %s in ids is not a Postfix queue id", quoteForMessage(id))
 		}
 		if _, dup := seen[id]; dup {
 			continue

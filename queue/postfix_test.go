@@ -42,7 +42,13 @@ queue_run_delay = 600s
 
 func qtStart(t *testing.T, relayPort int) *qtEnv {
 	t.Helper()
-	inst := postfixtest.Start(t, postfixtest.Options{RelayPort: relayPort, MainCF: qtMainCF})
+	return qtStartCF(t, relayPort, "")
+}
+
+// qtStartCF is qtStart with more main.cf lines.
+func qtStartCF(t *testing.T, relayPort int, mainCF string) *qtEnv {
+	t.Helper()
+	inst := postfixtest.Start(t, postfixtest.Options{RelayPort: relayPort, MainCF: qtMainCF + mainCF})
 	e := &qtEnv{inst: inst}
 	p := postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: inst.ConfigDir}
 	e.q = New(p, slog.New(slog.DiscardHandler))

@@ -28,6 +28,12 @@ import (
 //   - M (start of content): skip message_size bytes when C was good;
 //   - p (pointer): continue at that offset; w (padding) is skipped; E ends.
 //
+// showq does not read the content. The index reads its start for the
+// Subject (readSubject): the N and L records (lines, and pieces of long
+// lines) from M up to the end of the primary headers, following pointer
+// records, at most headerMaxBytes of text in headerMaxRecords records;
+// then it skips to the end of the content as showq does.
+//
 // Right after S it reads the defer log (QUEUE/defer/HASH/ID) and lists
 // every recipient there with its reason, then lists the R recipients that
 // the defer log did not name. Addresses from the queue file are quoted
@@ -43,6 +49,13 @@ const (
 	recPtr     = 'p'
 	recPadding = 'w'
 	recEnd     = 'E'
+	recAttr    = 'A' // a named attribute (name=value)
+	recNorm    = 'N' // a line of content
+	recCont    = 'L' // a piece of a long line of content; N ends it
+	// recFilter is REC_TYPE_FILT, the content filter transport cleanup
+	// chose; Postfix gives it the same letter as recCont, but it stands
+	// in the envelope, before recMesg.
+	recFilter = 'L'
 
 	// maxRecord bounds one record (an address or a header line); longer
 	// ones make the file unreadable, as a corrupt length would.
@@ -50,6 +63,14 @@ const (
 	// maxReverseJumps is record.c's REVERSE_JUMP_LIMIT against pointer
 	// loops.
 	maxReverseJumps = 10000
+	// headerMaxBytes and headerMaxRecords bound what readSubject reads of
+	// a message's headers: a Subject after them is not listed (the
+	// message view, which runs postcat, still shows it).
+	headerMaxBytes   = 16 << 10
+	headerMaxRecords = 200
+	// subjectRawMax bounds the raw Subject kept for decoding: far more
+	// than SubjectListMax characters need, even encoded.
+	subjectRawMax = 4 << 10
 	// statExpire is MAIL_QUEUE_STAT_EXPIRE (S_IXGRP): postsuper -e and -f
 	// set it; showq reports it as forced_expire.
 	statExpire = 0o010
@@ -122,6 +143,13 @@ type fileReader struct {
 	quoted []byte
 	seen   map[string]struct{}
 	rcpts  []Recipient
+	hline  []byte // readSubject's line
+	subj   []byte // readSubject's raw Subject
+	// mention, when set, is a queue id readSubject looks for in the
+	// Received headers (a requeued message followed through a content
+	// filter); mentioned says it found it.
+	mention   string
+	mentioned bool
 }
 
 func newFileReader(conf fileConf, in *interner) *fileReader {
@@ -175,6 +203,8 @@ func (r *fileReader) parse(f *os.File, st *syscall.Stat_t, deferPath, id string,
 		lastPtr    int64
 		reverse    int
 		e          queueEntry
+		subject    string
+		headerRead bool
 	)
 	r.rcpts = r.rcpts[:0]
 	clear(r.seen)
@@ -191,6 +221,7 @@ func (r *fileReader) parse(f *os.File, st *syscall.Stat_t, deferPath, id string,
 			return queueEntry{}, dstamp, false
 		}
 		e.rcpts = append(make([]Recipient, 0, len(r.rcpts)), r.rcpts...)
+		e.subject = subject
 		return e, dstamp, true
 	}
 	for {
@@ -277,7 +308,17 @@ func (r *fileReader) parse(f *os.File, st *syscall.Stat_t, deferPath, id string,
 			}
 			r.rcpts = append(r.rcpts, Recipient{Address: r.intern.get(addr)})
 		case recMesg:
-			if sizeOK && !seek(pos+msgSize) {
+			start := pos
+			if !headerRead {
+				headerRead = true
+				subject = r.subject(r.readSubject(f))
+			}
+			// showq goes on after the content (or, without a good size
+			// record, through it).
+			if sizeOK {
+				start += msgSize
+			}
+			if !seek(start) {
 				return finish()
 			}
 		}
@@ -287,19 +328,39 @@ func (r *fileReader) parse(f *os.File, st *syscall.Stat_t, deferPath, id string,
 // record reads the record at pos. Data is read only for the types parse
 // uses; the rest is skipped. n is the record's length in the file.
 func (r *fileReader) record(pos int64) (typ byte, data []byte, n int64, ok bool) {
-	t, err := r.br.ReadByte()
-	if err != nil {
+	t, length, n, ok := r.recordHead()
+	if !ok {
 		return 0, nil, 0, false
 	}
+	switch t {
+	case recTime, recSize, recFrom, recRcpt, recPtr:
+		if length > maxRecord {
+			return 0, nil, 0, false
+		}
+		data, ok := r.recordData(length)
+		return t, data, n, ok
+	}
+	if !r.skipData(length) {
+		return 0, nil, 0, false
+	}
+	return t, nil, n, true
+}
+
+// recordHead reads a record's type and data length; n is the length of
+// the whole record in the file.
+func (r *fileReader) recordHead() (typ byte, length, n int64, ok bool) {
+	t, err := r.br.ReadByte()
+	if err != nil {
+		return 0, 0, 0, false
+	}
 	n = 1
-	var length int64
 	for shift := uint(0); ; shift += 7 {
 		if shift >= 32 {
-			return 0, nil, 0, false
+			return 0, 0, 0, false
 		}
 		b, err := r.br.ReadByte()
 		if err != nil {
-			return 0, nil, 0, false
+			return 0, 0, 0, false
 		}
 		n++
 		length |= int64(b&0x7f) << shift
@@ -308,27 +369,205 @@ func (r *fileReader) record(pos int64) (typ byte, data []byte, n int64, ok bool)
 		}
 	}
 	if length < 0 {
-		return 0, nil, 0, false
+		return 0, 0, 0, false
 	}
-	n += length
-	switch t {
-	case recTime, recSize, recFrom, recRcpt, recPtr:
-		if length > maxRecord {
-			return 0, nil, 0, false
-		}
-		if cap(r.buf) < int(length) {
-			r.buf = make([]byte, length)
-		}
-		r.buf = r.buf[:length]
-		if _, err := io.ReadFull(r.br, r.buf); err != nil {
-			return 0, nil, 0, false
-		}
-		return t, r.buf, n, true
+	return t, length, n + length, true
+}
+
+// recordData reads length bytes of data into r.buf (valid until the
+// next read).
+func (r *fileReader) recordData(length int64) ([]byte, bool) {
+	if cap(r.buf) < int(length) {
+		r.buf = make([]byte, length)
 	}
-	if d, err := r.br.Discard(int(length)); err != nil || int64(d) != length {
-		return 0, nil, 0, false
+	r.buf = r.buf[:length]
+	if _, err := io.ReadFull(r.br, r.buf); err != nil {
+		return nil, false
 	}
-	return t, nil, n, true
+	return r.buf, true
+}
+
+func (r *fileReader) skipData(length int64) bool {
+	d, err := r.br.Discard(int(length))
+	return err == nil && int64(d) == length
+}
+
+// readSubject reads the primary headers of the content that starts at
+// start (the record after M) and returns the first Subject header's
+// value as stored: its folded lines joined with "\n", at most
+// subjectRawMax bytes; "" when there is none within headerMaxBytes and
+// headerMaxRecords. Lines are N records, a long line is L records ended
+// by an N record, pointer records are followed (cleanup and milters
+// leave them where headers were changed), padding is skipped; the
+// headers end at an empty line, a line that is not a header (as
+// is_header() sees it) or anything else.
+//
+// It reads on from r.br, which stands at the start of the content.
+func (r *fileReader) readSubject(f *os.File) string {
+	var (
+		line     = r.hline[:0]
+		subj     = r.subj[:0]
+		inSubj   bool // the current header is the Subject
+		subjSeen bool
+		inRecv   bool // the current header is a Received
+		budget   = int64(headerMaxBytes)
+		lastPtr  int64
+		reverse  int
+	)
+	r.mentioned = false
+	defer func() { r.hline, r.subj = line[:0], subj[:0] }()
+	done := func() string {
+		if !subjSeen {
+			return ""
+		}
+		return string(subj)
+	}
+	// Once the Subject is whole, the rest is read only when a Received
+	// header naming r.mention is looked for (and not found yet).
+	enough := func() bool { return subjSeen && !inSubj && (r.mention == "" || r.mentioned) }
+	for recs := 0; recs < headerMaxRecords; recs++ {
+		typ, length, _, ok := r.recordHead()
+		if !ok {
+			return done()
+		}
+		switch typ {
+		case recPadding:
+			if !r.skipData(length) {
+				return done()
+			}
+			continue
+		case recPtr:
+			if length > 64 {
+				return done()
+			}
+			data, ok := r.recordData(length)
+			if !ok {
+				return done()
+			}
+			off, valid := parseOffset(data)
+			switch {
+			case !valid:
+				return done()
+			case off == 0: // a dummy pointer
+				continue
+			case off <= lastPtr:
+				if reverse++; reverse > maxReverseJumps {
+					return done()
+				}
+			}
+			if _, err := f.Seek(off, io.SeekStart); err != nil {
+				return done()
+			}
+			r.br.Reset(f)
+			lastPtr = off
+			continue
+		case recNorm, recCont:
+		default:
+			return done() // X (the end of the content) or a record that has no place here
+		}
+		if length > budget {
+			return done()
+		}
+		budget -= length
+		data, ok := r.recordData(length)
+		if !ok {
+			return done()
+		}
+		line = append(line, data...)
+		if typ == recCont {
+			continue
+		}
+		// A whole line.
+		switch {
+		case len(line) == 0: // the end of the headers
+			return done()
+		case line[0] == ' ' || line[0] == '\t':
+			if inSubj && len(subj) < subjectRawMax {
+				subj = append(subj, '\n')
+				subj = append(subj, line[:min(len(line), subjectRawMax-len(subj))]...)
+			}
+			if inRecv && r.mention != "" && mentionsID(line, r.mention) {
+				r.mentioned = true
+			}
+		default:
+			inSubj = false
+			if enough() {
+				return done() // the next header: what was wanted is whole
+			}
+			name, value, ok := headerName(line)
+			if !ok {
+				return done() // the body begins
+			}
+			inRecv = asciiEqualFold(name, "received")
+			if inRecv && r.mention != "" && mentionsID(value, r.mention) {
+				r.mentioned = true
+			}
+			if !subjSeen && asciiEqualFold(name, "subject") {
+				inSubj, subjSeen = true, true
+				value = bytes.TrimLeft(value, " \t")
+				subj = append(subj, value[:min(len(value), subjectRawMax)]...)
+			}
+		}
+		line = line[:0]
+	}
+	return done()
+}
+
+// mentionsID reports whether a Received header's text names the queue
+// id as Postfix writes it: "id QUEUEID" followed by ';', a blank or the
+// end ("by mx.example (Postfix) with ESMTP id 4jZZFn03xzz1SCLg;").
+func mentionsID(text []byte, id string) bool {
+	for i := 0; ; {
+		j := bytes.Index(text[i:], []byte(id))
+		if j < 0 {
+			return false
+		}
+		at, end := i+j, i+j+len(id)
+		if at >= 3 && string(text[at-3:at]) == "id " && (end == len(text) || text[end] == ';' || text[end] == ' ' || text[end] == '\t') {
+			return true
+		}
+		i = at + 1
+	}
+}
+
+// headerName splits a header line as Postfix's is_header() sees one: a
+// name of printable ASCII without ':' or blanks, optional blanks, ':'.
+func headerName(line []byte) (name, value []byte, ok bool) {
+	i := 0
+	for i < len(line) && line[i] > ' ' && line[i] < 0x7f && line[i] != ':' {
+		i++
+	}
+	if i == 0 {
+		return nil, nil, false
+	}
+	j := i
+	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+		j++
+	}
+	if j == len(line) || line[j] != ':' {
+		return nil, nil, false
+	}
+	return line[:i], line[j+1:], true
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if foldASCII(b[i]) != foldASCII(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// subject decodes a raw Subject for the index, sharing repeated ones.
+func (r *fileReader) subject(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	return r.intern.get(DecodeSubject(raw, SubjectListMax))
 }
 
 // readDefer lists the recipients of the defer log at path with their

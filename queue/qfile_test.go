@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -205,4 +206,96 @@ func FuzzReadQueueFile(f *testing.F) {
 			t.Fatalf("entry %+v from %d+%d bytes", e, len(qf), len(dl))
 		}
 	})
+}
+
+// qfMessage builds a listable queue file whose content is the given
+// records (after M, before X), with a correct size record.
+func qfMessage(content ...[]byte) []byte {
+	body := bytes.Join(content, nil)
+	size := fmt.Sprintf("%15d %15d %15d %15d %15d %15d", len(body), 0, 1, 0, len(body), 0)
+	out := bytes.Join([][]byte{qfRecord('C', size), qfRecord('T', "1800000000 0"), qfRecord('S', "a@b.test"), qfRecord('R', "c@d.test"), qfRecord('M', "")}, nil)
+	out = append(out, body...)
+	return append(out, bytes.Join([][]byte{qfRecord('X', ""), qfRecord('R', "extracted@d.test"), qfRecord('E', "")}, nil)...)
+}
+
+// TestReadSubject is the index's Subject (issue #17): read from the
+// content's header records as Postfix stores them (folded lines, long
+// lines in pieces, pointer records, padding), decoded, bounded, and the
+// rest of the file read as before.
+func TestReadSubject(t *testing.T) {
+	dir := t.TempDir()
+	r := newFileReader(defaultFileConf(), newInterner())
+	n := func(s string) []byte { return qfRecord('N', s) }
+	long := strings.Repeat("L", 3000)
+	cases := []struct {
+		name    string
+		content [][]byte
+		want    string
+	}{
+		{"plain", [][]byte{n("Received: from x"), n("\tby y"), n("Subject: hello"), n(""), n("Subject: body text")}, "hello"},
+		{"encoded and folded", [][]byte{n("subject:   =?utf-8?q?Gr=C3=BC=C3=9Fe?="), n(" =?iso-8859-1?q?_aus_M=FCnchen?="), n("To: x"), n("")}, "Grüße aus München"},
+		{"name with blanks before the colon", [][]byte{n("Subject  : spaced"), n("")}, "spaced"},
+		{"first of two", [][]byte{n("Subject: one"), n("Subject: two"), n("")}, "one"},
+		{"long line in pieces", [][]byte{qfRecord('L', "Subject: "+long[:1000]), qfRecord('L', long[1000:2000]), n(long[2000:]), n("")}, strings.Repeat("L", SubjectListMax) + "…"},
+		{"padding and a dummy pointer", [][]byte{qfRecord('w', "deleted"), qfRecord('p', fmt.Sprintf("%15d", 0)), n("Subject: after padding"), n("")}, "after padding"},
+		{"none", [][]byte{n("From: a"), n(""), n("Subject: in the body")}, ""},
+		{"body without a blank line", [][]byte{n("From: a"), n("this is no header"), n("Subject: not a header any more")}, ""},
+		{"after 16 KiB of headers", append(repeatRec(n("X-Filler: "+strings.Repeat("f", 1000)), 17), n("Subject: too late"), n("")), ""},
+		{"after 200 records", append(repeatRec(n("X-F: f"), headerMaxRecords), n("Subject: too late"), n("")), ""},
+		{"a record that is not content", [][]byte{n("From: a"), qfRecord('R', "x@y"), n("Subject: lost"), n("")}, ""},
+		{"control characters", [][]byte{n("Subject: a\x00b\x1b[2Jc\u202edcba"), n("")}, "a\uFFFDb\uFFFD[2Jc\uFFFDdcba"},
+		{"huge folded", append([][]byte{n("Subject: start")}, repeatRec(n(" "+strings.Repeat("w", 500)), 30)...), "start " + strings.Repeat("w", SubjectListMax-len("start ")) + "…"},
+	}
+	for _, c := range cases {
+		path := qfWrite(t, dir, "4jZZFn03xzz1SCLg", 0o700, qfMessage(c.content...))
+		e, _, _, err := r.readMessage(path, "", "4jZZFn03xzz1SCLg", 3)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if e.subject != c.want {
+			t.Errorf("%s: subject %q, want %q", c.name, e.subject, c.want)
+		}
+		// The content is still skipped: the extracted recipient counts.
+		if want := []Recipient{{Address: "c@d.test"}, {Address: "extracted@d.test"}}; !slices.Equal(e.rcpts, want) || e.sender != "a@b.test" {
+			t.Errorf("%s: %+v", c.name, e)
+		}
+	}
+
+	// A header a milter changed: the original place holds a pointer to
+	// the new text at the end of the file, which points back.
+	var content []byte
+	content = append(content, n("From: a")...)
+	ptrAt := len(content)
+	content = append(content, qfRecord('p', fmt.Sprintf("%15d", 0))...)
+	back := len(content)
+	content = append(content, n("To: b")...)
+	content = append(content, n("")...)
+	file := qfMessage(content)
+	contentStart := bytes.Index(file, qfRecord('M', "")) + 2
+	moved := len(file)
+	file = append(file, n("Subject: =?utf-8?q?moved_by_a_milter?=")...)
+	file = append(file, qfRecord('p', fmt.Sprintf("%15d", contentStart+back))...)
+	copy(file[contentStart+ptrAt:], qfRecord('p', fmt.Sprintf("%15d", moved)))
+	path := qfWrite(t, dir, "4jZZFn03xzz1SCLg", 0o700, file)
+	e, _, _, err := r.readMessage(path, "", "4jZZFn03xzz1SCLg", 3)
+	if err != nil || e.subject != "moved by a milter" {
+		t.Errorf("pointer: %q %v", e.subject, err)
+	}
+
+	// Without a good size record the content is walked record by
+	// record, as showq does: the subject is still read.
+	recs := [][]byte{qfRecord('T', "5"), qfRecord('S', "a@b"), qfRecord('M', ""), n("Subject: maildrop"), n(""), n("body"), qfRecord('X', ""), qfRecord('R', "late@d.test"), qfRecord('E', "")}
+	path = qfWrite(t, dir, "nosize", 0o700, recs...)
+	e, _, _, err = r.readMessage(path, "", "nosize", 0)
+	if err != nil || e.subject != "maildrop" || !slices.Equal(e.rcpts, []Recipient{{Address: "late@d.test"}}) {
+		t.Errorf("no size record: %+v %v", e, err)
+	}
+}
+
+func repeatRec(rec []byte, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = rec
+	}
+	return out
 }

@@ -32,6 +32,11 @@ type Queue struct {
 	// tests that must see which commands ran.
 	stream func(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, name string, args ...string) error
 	now    func() time.Time
+	// followWait is how long a requeue by ids waits for the new ids
+	// (DefaultFollowWait).
+	followWait time.Duration
+	// downloadMax bounds WriteMessage (MaxDownloadBytes).
+	downloadMax int64
 
 	mu      sync.Mutex
 	snap    *queueSnapshot
@@ -50,7 +55,7 @@ func New(p postfix.Runner, log *slog.Logger) *Queue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{p: p, log: log, stream: p.Stream, now: time.Now}
+	return &Queue{p: p, log: log, stream: p.Stream, now: time.Now, followWait: DefaultFollowWait, downloadMax: MaxDownloadBytes}
 }
 
 // Queue names as postqueue -j reports them, in the order Postfix moves mail
@@ -84,9 +89,13 @@ type Recipient struct {
 
 // Message is one row of the queue listing.
 type Message struct {
-	QueueID      string      `json:"queue_id"`
-	QueueName    string      `json:"queue_name"`
-	Sender       string      `json:"sender"` // "MAILER-DAEMON" for the null sender
+	QueueID   string `json:"queue_id"`
+	QueueName string `json:"queue_name"`
+	Sender    string `json:"sender"` // "MAILER-DAEMON" for the null sender
+	// Subject is the message's Subject header decoded for people
+	// (DecodeSubject), at most SubjectListMax characters; "" when it has
+	// none, and always without the index (postqueue -j does not show it).
+	Subject      string      `json:"subject"`
 	Recipients   []Recipient `json:"recipients"`
 	Size         int64       `json:"size"`
 	ArrivalTime  time.Time   `json:"arrival_time"`
@@ -111,6 +120,7 @@ type Page struct {
 type queueEntry struct {
 	id      string
 	sender  string
+	subject string // decoded, at most SubjectListMax characters; only the index has it
 	rcpts   []Recipient
 	arrival int64 // unix seconds
 	size    int64
@@ -128,6 +138,7 @@ func (e *queueEntry) message(asOf time.Time) Message {
 		QueueID:      e.id,
 		QueueName:    Names[e.queue],
 		Sender:       e.sender,
+		Subject:      e.subject,
 		Recipients:   append([]Recipient(nil), e.rcpts...),
 		Size:         e.size,
 		ArrivalTime:  arrival,

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"postdeck/postfix"
 	"postdeck/store"
@@ -282,6 +284,14 @@ func TestParsePostcat(t *testing.T) {
 		v.Headers[2].Value != "<script>alert(1)</script>" {
 		t.Fatalf("headers %+v", v.Headers)
 	}
+	if v.Subject != "<script>alert(1)</script>" { // pages escape it
+		t.Fatalf("subject %q", v.Subject)
+	}
+	// A folded, encoded Subject is decoded whole for the message view.
+	folded := strings.Replace(postcatSample, "Subject: <script>alert(1)</script>", "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n =?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(strings.Repeat("ü", 1200)))+"?=", 1)
+	if v := parsePostcat([]byte(folded), 1000); !strings.HasPrefix(v.Subject, "Grüße"+strings.Repeat("ü", 100)) || utf8.RuneCountInString(v.Subject) != subjectViewMax+1 {
+		t.Fatalf("folded subject %q", v.Subject)
+	}
 	if v.Body != "La de da de da 1.\n*** HEADER EXTRACTED deferred/1/4jZZFake ***\nLa de da de da 2.\n" || v.Truncated {
 		t.Fatalf("body %q", v.Body)
 	}
@@ -439,5 +449,39 @@ func TestSelectFirst(t *testing.T) {
 				t.Fatalf("%s k=%d: %d selected, want %d", key, k, len(got), len(want))
 			}
 		}
+	}
+}
+
+// TestFilterMatchesSubject: the free-text filter q looks at the decoded
+// subject too (issue #17), ignoring case, also in a subject that is not
+// ASCII.
+func TestFilterMatchesSubject(t *testing.T) {
+	s := &queueSnapshot{asOf: time.Unix(1_800_000_000, 0), entries: []queueEntry{
+		{id: "4jZZFn03xzz1SCLg", sender: "a@x.test", subject: "Grüße aus München", rcpts: []Recipient{{Address: "r@y.test"}}},
+		{id: "4jZZGW40dHz1SC8n", sender: "b@x.test", subject: "Invoice 42", rcpts: []Recipient{{Address: "r@y.test"}}},
+		{id: "4jZZJl0wcSz7h4AB", sender: "c@x.test", rcpts: []Recipient{{Address: "r@y.test"}}},
+	}}
+	for q, want := range map[string][]string{
+		"münchen":    {"4jZZFn03xzz1SCLg"},
+		"AUS":        {"4jZZFn03xzz1SCLg"},
+		"invoice 42": {"4jZZGW40dHz1SC8n"},
+		"x.test":     {"4jZZFn03xzz1SCLg", "4jZZGW40dHz1SC8n", "4jZZJl0wcSz7h4AB"},
+		"nowhere":    nil,
+	} {
+		f := Filter{Q: q}
+		if err := f.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range s.page(f).Items {
+			got = append(got, m.QueueID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("q=%q: %v, want %v", q, got, want)
+		}
+	}
+	if p := s.page(Filter{Limit: 10}); p.Items[0].Subject != "Grüße aus München" || p.Items[2].Subject != "" {
+		t.Errorf("subjects in the page: %+v", p.Items)
 	}
 }

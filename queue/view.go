@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,14 +38,22 @@ type MessageHeader struct {
 // MessageView is one queued message as `postcat -q` shows it. The text is
 // Postfix's and the sender's; pages must escape it.
 type MessageView struct {
-	QueueID     string           `json:"queue_id"`
-	QueueName   string           `json:"queue_name"`
-	Sender      string           `json:"sender"`
-	Recipients  []string         `json:"recipients"`
-	ArrivalTime time.Time        `json:"arrival_time"`
-	Size        int64            `json:"size"`
-	Envelope    []EnvelopeRecord `json:"envelope"`
-	Headers     []MessageHeader  `json:"headers"`
+	QueueID   string `json:"queue_id"`
+	QueueName string `json:"queue_name"`
+	Sender    string `json:"sender"`
+	// Subject is the first Subject header decoded (DecodeSubject), at
+	// most 1,000 characters; "" when there is none.
+	Subject    string   `json:"subject"`
+	Recipients []string `json:"recipients"`
+	// QueuedRecipients are the recipients Postfix still has to deliver
+	// to, each with its own delay reason when it tried and failed, as the
+	// queue listing shows them (the index, or postqueue -j without one).
+	// Empty when the listing does not have the message (yet).
+	QueuedRecipients []Recipient      `json:"queued_recipients"`
+	ArrivalTime      time.Time        `json:"arrival_time"`
+	Size             int64            `json:"size"`
+	Envelope         []EnvelopeRecord `json:"envelope"`
+	Headers          []MessageHeader  `json:"headers"`
 	// Body is the start of the body, at most 64 KiB.
 	Body string `json:"body"`
 	// Truncated says the body (or the headers) were cut.
@@ -57,7 +67,7 @@ type MessageView struct {
 // id (postcat -q). An unknown id is store.ErrNotFound.
 func (q *Queue) Show(ctx context.Context, id string) (MessageView, error) {
 	if !ValidID(id) {
-		return MessageView{}, store.Invalid("id", "id: %s is not a Postfix queue id", quoteForMessage(id))
+		return MessageView{}, store.Invalid("id", "The id %s is not a Postfix queue id", quoteForMessage(id))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -75,7 +85,39 @@ func (q *Queue) Show(ctx context.Context, id string) (MessageView, error) {
 	v := parsePostcat(out.bytes(), showBodyBytes)
 	v.QueueID = id
 	v.Truncated = v.Truncated || capped
+	v.QueuedRecipients, err = q.queuedRecipients(ctx, id)
+	if err != nil {
+		return MessageView{}, fmt.Errorf("show message %s: %w", id, err)
+	}
 	return v, nil
+}
+
+// queuedRecipients are id's recipients with their delay reasons as the
+// listing has them: from the index, or a postqueue -j snapshot without
+// one. An empty list when the listing does not have id.
+func (q *Queue) queuedRecipients(ctx context.Context, id string) ([]Recipient, error) {
+	if w := q.watcher(); w != nil {
+		if _, err := w.sync(ctx); err == nil {
+			w.idx.mu.RLock()
+			defer w.idx.mu.RUnlock()
+			if i, ok := w.idx.byID[id]; ok {
+				return slices.Clone(w.idx.entries[i].rcpts), nil
+			}
+			return []Recipient{}, nil
+		} else if ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	snap, err := q.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range snap.entries {
+		if snap.entries[i].id == id {
+			return slices.Clone(snap.entries[i].rcpts), nil
+		}
+	}
+	return []Recipient{}, nil
 }
 
 // parsePostcat reads `postcat -q` output: "*** ENVELOPE RECORDS
@@ -174,6 +216,9 @@ func parsePostcat(out []byte, bodyMax int) MessageView {
 		v.Body, v.Truncated = v.Body[:cut], true
 	}
 	for i := range v.Headers {
+		if v.Subject == "" && strings.EqualFold(strings.TrimRight(v.Headers[i].Name, " \t"), "subject") {
+			v.Subject = DecodeSubject(v.Headers[i].Value, subjectViewMax)
+		}
 		v.Headers[i].Value = strings.ToValidUTF8(v.Headers[i].Value, string(utf8.RuneError))
 	}
 	if v.Sender == "" {
@@ -232,4 +277,114 @@ func (w *cappedWriter) bytes() []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.Bytes()
+}
+
+// MaxDownloadBytes bounds a message downloaded whole (WriteMessage):
+// more than the default message_size_limit (50 MiB) with its lines in
+// CRLF. A bigger message is refused; postcat -bh -q ID on the server
+// still shows it.
+const MaxDownloadBytes = 64 << 20
+
+// WriteMessage writes the message id as it is queued, headers and body
+// (`postcat -bh -q ID`), with CRLF line ends as in an .eml file, to w,
+// and returns the bytes written. An unknown id is store.ErrNotFound; a
+// message over MaxDownloadBytes is store.ErrConflict, found out before
+// anything is written when the index knows its size, else when the cap
+// is hit (w then has the first MaxDownloadBytes bytes: callers write to
+// a temporary file, not to a client).
+func (q *Queue) WriteMessage(ctx context.Context, id string, w io.Writer) (int64, error) {
+	if !ValidID(id) {
+		return 0, store.Invalid("id", "The id %s is not a Postfix queue id", quoteForMessage(id))
+	}
+	limit := q.downloadMax
+	tooBig := store.Conflict("Message %s is larger than %s, more than a download may be; on the server, postcat -bh -q %s shows it", id, sizeWords(limit), id)
+	if size, ok := q.indexedSize(ctx, id); ok && size > limit {
+		return 0, tooBig
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := &crlfWriter{w: w, max: limit, full: cancel}
+	var stderr tailBuffer
+	stderr.max = 4096
+	err := q.stream(ctx, nil, out, &stderr, "postcat", "-bh", "-q", id)
+	switch {
+	case out.over:
+		return out.n, tooBig
+	case out.err != nil:
+		return out.n, fmt.Errorf("download message %s: %w", id, out.err)
+	case err != nil && strings.Contains(stderr.String(), "open queue file"):
+		return out.n, store.NotFound("Message %s is not in the queue (delivered, returned or removed meanwhile)", id)
+	case err != nil:
+		return out.n, fmt.Errorf("download message %s: %w", id, err)
+	}
+	return out.n, nil
+}
+
+// indexedSize is id's message_size in the index, when there is one.
+func (q *Queue) indexedSize(ctx context.Context, id string) (int64, bool) {
+	w := q.watcher()
+	if w == nil {
+		return 0, false
+	}
+	if _, err := w.sync(ctx); err != nil {
+		return 0, false
+	}
+	w.idx.mu.RLock()
+	defer w.idx.mu.RUnlock()
+	if i, ok := w.idx.byID[id]; ok {
+		return w.idx.entries[i].size, true
+	}
+	return 0, false
+}
+
+// crlfWriter writes what postcat prints with "\r\n" for every "\n", at
+// most max bytes; past them it calls full (which stops postcat) and
+// discards the rest.
+type crlfWriter struct {
+	w    io.Writer
+	max  int64
+	n    int64
+	full func()
+	over bool
+	err  error
+	buf  []byte
+}
+
+func (c *crlfWriter) Write(p []byte) (int, error) {
+	written := len(p)
+	if c.over || c.err != nil {
+		return written, nil
+	}
+	c.buf = c.buf[:0]
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			c.buf = append(c.buf, p...)
+			break
+		}
+		c.buf = append(c.buf, p[:i]...)
+		c.buf = append(c.buf, '\r', '\n')
+		p = p[i+1:]
+	}
+	out := c.buf
+	if room := c.max - c.n; int64(len(out)) > room {
+		out, c.over = out[:room], true
+	}
+	n, err := c.w.Write(out)
+	c.n += int64(n)
+	if err != nil {
+		c.err = err
+	}
+	if c.over || c.err != nil {
+		c.full()
+	}
+	return written, nil
+}
+
+// sizeWords is "64 MiB", or bytes below a MiB.
+func sizeWords(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -1,7 +1,10 @@
 package webui
 
 import (
+	"io"
 	"net/url"
+	"os"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -34,6 +37,37 @@ func (s *Server) queueShow(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(v)
+}
+
+// queueDownload is GET /api/v1/queue/{id}/eml and the console's
+// /queues/mta/{id}/eml: the message whole, as an .eml file, for those
+// who may read bodies. It is written to an unlinked temporary file
+// first (at most queue.MaxDownloadBytes), so that an unknown id or a
+// message over the limit is an error answer, not a cut download, and a
+// slow client does not hold postcat. The file name is the queue id,
+// which has letters and digits only (checked before anything runs).
+func (s *Server) queueDownload(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	f, err := os.CreateTemp("", "postdeck-message-*.eml")
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(f.Name()) // unlinked: gone when closed
+	if _, err := s.admin.QueueDownload(c.UserContext(), who(c), id, f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if !admin.ValidQueueID(id) { // QueueDownload refused it already
+		_ = f.Close()
+		return fiber.ErrBadRequest
+	}
+	c.Set(fiber.HeaderContentType, "message/rfc822")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+id+`.eml"`)
+	return c.SendStream(f) // fasthttp closes f when done
 }
 
 // queueActions deletes, bounces, holds, releases, requeues or retries

@@ -28,7 +28,13 @@ type queueFilterForm struct {
 	MinAge    string
 	Sort      string
 	Offset    int
+	// Limit is the page size; 0 is admin.QueuePageSize. The page offers
+	// queuePageSizes; any size the API takes works in the URL.
+	Limit int
 }
+
+// queuePageSizes are the page sizes the MTA Queue page offers.
+var queuePageSizes = []int{20, 50, 100, 200}
 
 // queueFilterFormOf reads the filter from the query string (GET) or, with
 // post, from the form body of an action.
@@ -48,10 +54,22 @@ func queueFilterFormOf(c *fiber.Ctx, post bool) queueFilterForm {
 	if n, err := strconv.Atoi(get("offset")); err == nil && n > 0 {
 		f.Offset = n
 	}
+	if n, err := strconv.Atoi(get("limit")); err == nil && n > 0 {
+		f.Limit = n
+	}
 	return f
 }
 
-// values are the filter's non-empty fields, without the offset.
+// limit is the page size in effect.
+func (f queueFilterForm) limit() int {
+	if f.Limit > 0 {
+		return f.Limit
+	}
+	return admin.QueuePageSize
+}
+
+// values are the filter's non-empty fields and the page size, without
+// the offset.
 func (f queueFilterForm) values() url.Values {
 	v := url.Values{}
 	for _, kv := range [][2]string{{"queue", f.Queue}, {"q", f.Q}, {"sender", f.Sender}, {"recipient", f.Recipient}, {"min_age", f.MinAge}, {"sort", f.Sort}} {
@@ -59,7 +77,18 @@ func (f queueFilterForm) values() url.Values {
 			v.Set(kv[0], kv[1])
 		}
 	}
+	if f.Limit > 0 && f.Limit != admin.QueuePageSize {
+		v.Set("limit", strconv.Itoa(f.Limit))
+	}
 	return v
+}
+
+// withLimit is the filter with another page size, at the page that
+// holds the current first row.
+func (f queueFilterForm) withLimit(n int) queueFilterForm {
+	f.Offset = f.Offset / n * n
+	f.Limit = n
+	return f
 }
 
 // url is the queue page with this filter at offset.
@@ -95,6 +124,9 @@ func (f queueFilterForm) hidden() []hiddenField {
 	if f.Offset > 0 {
 		out = append(out, hiddenField{"offset", strconv.Itoa(f.Offset)})
 	}
+	if f.Limit > 0 && f.Limit != admin.QueuePageSize {
+		out = append(out, hiddenField{"limit", strconv.Itoa(f.Limit)})
+	}
 	return out
 }
 
@@ -105,7 +137,7 @@ func (f queueFilterForm) describe() []string {
 		out = append(out, "Queue: "+f.Queue)
 	}
 	if f.Q != "" {
-		out = append(out, "Text (id, sender, recipient or delay reason) contains: "+f.Q)
+		out = append(out, "Text (id, sender, recipient, delay reason or subject) contains: "+f.Q)
 	}
 	if f.Sender != "" {
 		out = append(out, "Sender contains: "+f.Sender)
@@ -161,16 +193,54 @@ func queueActionChoice(action string) (choice, bool) {
 	return choice{}, false
 }
 
-// queueRow is one message of the listing, ready to show.
+// queueRow is one message of the listing, ready to show on one line:
+// the first recipient and how many more, the first delay reason.
 type queueRow struct {
-	ID         string
-	Queue      string
-	Sender     string
-	Recipients []admin.QueueRecipient
-	Size       string
-	Arrival    time.Time
-	Age        string
-	Expired    bool
+	ID        string
+	Queue     string
+	Sender    string
+	Subject   string
+	Recipient string // the first
+	More      int    // recipients after the first
+	AllRcpts  string // every address, for the title (at most 20)
+	Reason    string // the first delay reason
+	Size      string
+	Arrival   time.Time
+	Age       string
+	Expired   bool
+}
+
+func newQueueRow(m admin.QueueItem) queueRow {
+	r := queueRow{
+		ID: m.QueueID, Queue: m.QueueName, Sender: m.Sender, Subject: m.Subject,
+		Size: humanBytes(m.Size), Arrival: m.ArrivalTime, Age: humanAge(m.AgeSeconds), Expired: m.ForcedExpire,
+	}
+	var all []string
+	for i, rc := range m.Recipients {
+		if i == 0 {
+			r.Recipient = rc.Address
+		}
+		if r.Reason == "" {
+			r.Reason = rc.DelayReason
+		}
+		if i < 20 {
+			all = append(all, rc.Address)
+		}
+	}
+	r.More = max(0, len(m.Recipients)-1)
+	r.AllRcpts = strings.Join(all, ", ")
+	if len(m.Recipients) > len(all) {
+		r.AllRcpts += fmt.Sprintf(" and %d more", len(m.Recipients)-len(all))
+	}
+	return r
+}
+
+// pageLink is one page-size link: the size, its URL, and whether it is
+// the one shown.
+type pageLink struct {
+	Size    int
+	URL     string
+	Current bool
 }
 
 // queuePageData is the Data of views/queue.html.
@@ -187,11 +257,16 @@ type queuePageData struct {
 	Actions  []choice
 	Hidden   []hiddenField // the filter, for the action form
 	Filtered bool          // a filter field is set
-	// First and Last are the 1-based rows shown; PrevURL and NextURL page.
-	First, Last      int
-	PrevURL, NextURL string
-	Refresh          int    // seconds between auto-refreshes
-	ReloadURL        string // this very page
+	// First and Last are the 1-based rows shown; FirstURL, PrevURL,
+	// NextURL and LastURL page (empty: there is no such page), keeping
+	// the filter and the page size.
+	First, Last                         int
+	FirstURL, PrevURL, NextURL, LastURL string
+	PageNum, PageCount                  int
+	Sizes                               []pageLink
+	Limit                               int
+	Refresh                             int    // seconds between auto-refreshes
+	ReloadURL                           string // this very page
 }
 
 // pageQueue is GET /queues/mta: the documentation's live snapshot of
@@ -228,22 +303,31 @@ func (s *Server) pageQueue(c *fiber.Ctx) error {
 	default:
 		return err
 	}
+	d.Limit = ff.limit()
 	if d.Listed {
 		d.Rows = make([]queueRow, 0, len(d.Page.Items))
 		for _, m := range d.Page.Items {
-			d.Rows = append(d.Rows, queueRow{
-				ID: m.QueueID, Queue: m.QueueName, Sender: m.Sender, Recipients: m.Recipients,
-				Size: humanBytes(m.Size), Arrival: m.ArrivalTime, Age: humanAge(m.AgeSeconds), Expired: m.ForcedExpire,
-			})
+			d.Rows = append(d.Rows, newQueueRow(m))
 		}
 		if len(d.Rows) > 0 {
 			d.First, d.Last = d.Page.Offset+1, d.Page.Offset+len(d.Rows)
 		}
+		lim := d.Page.Limit
+		lastOffset := max(0, (d.Page.Total-1)/lim*lim)
 		if d.Page.Offset > 0 {
-			d.PrevURL = ff.url(max(0, d.Page.Offset-d.Page.Limit))
+			d.FirstURL = ff.url(0)
+			d.PrevURL = ff.url(max(0, d.Page.Offset-lim))
 		}
 		if d.Page.Offset+len(d.Rows) < d.Page.Total {
-			d.NextURL = ff.url(d.Page.Offset + d.Page.Limit)
+			d.NextURL = ff.url(d.Page.Offset + lim)
+			if lastOffset > d.Page.Offset {
+				d.LastURL = ff.url(lastOffset)
+			}
+		}
+		d.PageNum, d.PageCount = d.Page.Offset/lim+1, max(1, (d.Page.Total+lim-1)/lim)
+		for _, n := range queuePageSizes {
+			g := ff.withLimit(n)
+			d.Sizes = append(d.Sizes, pageLink{Size: n, URL: g.url(g.Offset), Current: n == lim})
 		}
 	}
 	return s.renderStatus(c, fiber.StatusOK, "queue", "MTA Queue", d, flash)

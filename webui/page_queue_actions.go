@@ -2,6 +2,7 @@ package webui
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -127,6 +128,15 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		// is every message that matches the page's filter.
 		req.IDs, req.Filter, req.All = nil, &filter, true
 	}
+	ret := c.FormValue("return")
+	fromMessage := ret != "" && back == "/queues/mta/"+ret
+	followed := fromMessage && action == admin.QueueActionRequeue && len(ids) == 1 && ids[0] == ret
+	var sender string // of the message requeued from its page, to find it again
+	if followed {
+		if v, err := s.admin.QueueMessage(c.UserContext(), who(c), ret); err == nil {
+			sender = v.Sender
+		}
+	}
 	res, err := s.admin.QueueAction(c.UserContext(), who(c), req)
 	if err != nil {
 		code, body := errorStatus(err)
@@ -135,10 +145,51 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 		}
 		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: ch.Label + " failed: " + body.Error}, back)
 	}
-	if back == "/queues/mta/"+c.FormValue("return") && (action == admin.QueueActionDelete || action == admin.QueueActionRequeue || action == admin.QueueActionBounce) {
+	if followed {
+		f, to := s.requeueFlash(c, ret, sender, res)
+		return s.flashAndRedirect(c, f, to)
+	}
+	if fromMessage && (action == admin.QueueActionDelete || action == admin.QueueActionRequeue || action == admin.QueueActionBounce) {
 		back = "/queues/mta" // the message is gone or has a new id
 	}
 	return s.flashAndRedirect(c, actionFlash(ch, res), back)
+}
+
+// requeueFlash says where a message requeued from its own page went, and
+// leads there: the page of the id it is queued under now (after pickup,
+// and after the MPA when it passed through it again); else its page
+// under the old id while it waits in maildrop for pickup (with why, when
+// Postfix is not running); else the list, with what is known.
+func (s *Server) requeueFlash(c *fiber.Ctx, old, sender string, res admin.QueueActionResult) (*Flash, string) {
+	ctx := c.UserContext()
+	if res.Affected == 0 {
+		return &Flash{Kind: "warning", Message: "Requeue: message " + old + " was not requeued: it is no longer in the queue (delivered, returned or removed meanwhile)."}, "/queues/mta"
+	}
+	if id, ok := res.RequeuedAs[old]; ok {
+		if _, err := s.admin.QueueMessage(ctx, who(c), id); err == nil {
+			return &Flash{Kind: "success", Message: "Requeued: the message is now queue ID " + id + " (it was " + old + "); Postfix gives a requeued message a new ID. This is its page now."}, "/queues/mta/" + id
+		}
+		return &Flash{Kind: "info", Message: "Requeued: the message became queue ID " + id + " (it was " + old + ") and has already left the queue: delivered, or handed on and not back yet. The MTA queue below shows this sender's messages."}, senderList(sender)
+	}
+	v, err := s.admin.QueueMessage(ctx, who(c), old)
+	if err == nil && v.QueueName == "maildrop" {
+		msg := "Requeued: the message waits in the maildrop queue, still as " + old + ", for Postfix's pickup, which gives it a new queue ID. "
+		if !s.admin.Running(ctx) {
+			msg += "Postfix is not running: start it from the dashboard, and the message goes on."
+		} else {
+			msg += "Pickup has not taken it within a few seconds; reload this page, or find it in the MTA queue by its sender."
+		}
+		return &Flash{Kind: "warning", Message: msg}, "/queues/mta/" + old
+	}
+	return &Flash{Kind: "warning", Message: "Requeued, but its new queue ID could not be told: find the message in the MTA queue by its sender or recipient."}, senderList(sender)
+}
+
+// senderList is the MTA queue filtered by sender, or the whole list.
+func senderList(sender string) string {
+	if sender == "" {
+		return "/queues/mta"
+	}
+	return "/queues/mta?sender=" + url.QueryEscape(sender)
 }
 
 // actionFlash reports an action's result: Postfix's own count of affected

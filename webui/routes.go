@@ -69,6 +69,7 @@ func (s *Server) routeTable() []route {
 		// MTA queue and Send Mail
 		{"GET", "/api/v1/queue", permRead, s.queueList},
 		{"GET", "/api/v1/queue/:id", permRead, s.queueShow},
+		{"GET", "/api/v1/queue/:id/eml", permOperate, s.queueDownload},
 		{"POST", "/api/v1/queue/actions", permOperate, s.queueActions},
 		{"POST", "/api/v1/queue/flush", permOperate, s.queueFlush},
 		{"POST", "/api/v1/sendmail", permOperate, s.sendmailPost},
@@ -130,6 +131,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/queues/mta/flush", permOperate, s.pageQueueFlushConfirm},
 		{"POST", "/queues/mta/flush", permOperate, s.pageQueueFlush},
 		{"GET", "/queues/mta/:id", permRead, s.pageQueueMessage},
+		{"GET", "/queues/mta/:id/eml", permOperate, s.queueDownload},
 		{"GET", "/queues/mpa", permRead, s.pageMPAQueue},
 		{"GET", "/queues/mpa/rules", permRead, s.pageRules},
 		{"POST", "/queues/mpa/rules", permAdmin, s.pageRulesPost},

@@ -310,7 +310,11 @@
         for (var i = 0; i < regions.length; i++) {
           var fresh = doc.getElementById(regions[i].id);
           if (fresh) {
-            regions[i].replaceWith(document.importNode(fresh, true));
+            var node = document.importNode(fresh, true);
+            if (regions[i].tagName === "DETAILS") {
+              node.open = regions[i].open; // as the user left it
+            }
+            regions[i].replaceWith(node);
           }
         }
         var asOf = doc.getElementById("as-of");

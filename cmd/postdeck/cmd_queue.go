@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-const queueUsage = "usage: postdeck queue list [--queue Q] [--q TEXT] [--sender S] [--recipient R] [--min-age 1h] [--sort arrival|size|sender] [--offset N] [--limit N] | show ID | delete|bounce|hold|release|requeue|retry ID... | flush"
+const queueUsage = "usage: postdeck queue list [--queue Q] [--q TEXT] [--sender S] [--recipient R] [--min-age 1h] [--sort arrival|size|sender] [--offset N] [--limit N] | show ID | eml ID > FILE | delete|bounce|hold|release|requeue|retry ID... | flush"
 
 func cmdQueue(args []string) error {
 	if len(args) == 0 {
@@ -42,6 +42,7 @@ func cmdQueue(args []string) error {
 				QueueID     string    `json:"queue_id"`
 				QueueName   string    `json:"queue_name"`
 				Sender      string    `json:"sender"`
+				Subject     string    `json:"subject"`
 				Size        int64     `json:"size"`
 				ArrivalTime time.Time `json:"arrival_time"`
 				Recipients  []struct {
@@ -55,14 +56,16 @@ func cmdQueue(args []string) error {
 			return jsonOr(raw, err)
 		}
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "QUEUE ID\tQUEUE\tARRIVAL\tSIZE\tSENDER\tRECIPIENT\tREASON")
+		fmt.Fprintln(w, "QUEUE ID\tQUEUE\tARRIVAL\tSIZE\tSENDER\tSUBJECT\tRECIPIENT\tREASON")
 		for _, it := range page.Items {
 			for i, r := range it.Recipients {
-				id, qn, arr, size, sender := it.QueueID, it.QueueName, it.ArrivalTime.Local().Format("2006-01-02 15:04:05"), fmt.Sprint(it.Size), it.Sender
+				// The subject comes decoded, without control characters
+				// (queue.DecodeSubject): safe on a terminal.
+				id, qn, arr, size, sender, subject := it.QueueID, it.QueueName, it.ArrivalTime.Local().Format("2006-01-02 15:04:05"), fmt.Sprint(it.Size), it.Sender, it.Subject
 				if i > 0 {
-					id, qn, arr, size, sender = "", "", "", "", ""
+					id, qn, arr, size, sender, subject = "", "", "", "", "", ""
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, qn, arr, size, sender, r.Address, r.DelayReason)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, qn, arr, size, sender, subject, r.Address, r.DelayReason)
 			}
 		}
 		if err := w.Flush(); err != nil {
@@ -76,6 +79,18 @@ func cmdQueue(args []string) error {
 		}
 		raw, err := c.do("GET", "/api/v1/queue/"+url.PathEscape(fs.Arg(0)), nil, nil)
 		return jsonOr(raw, err)
+	case "eml":
+		// The message as an .eml file on standard output (postcat -bh,
+		// CRLF line ends; an operator's or admin's right).
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%s", queueUsage)
+		}
+		raw, err := c.do("GET", "/api/v1/queue/"+url.PathEscape(fs.Arg(0))+"/eml", nil, nil)
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(raw)
+		return err
 	case "flush":
 		raw, err := c.do("POST", "/api/v1/queue/flush", nil, nil)
 		if err != nil || c.json {
@@ -96,14 +111,20 @@ func cmdQueue(args []string) error {
 			ids = strings.Fields(string(b))
 		}
 		var res struct {
-			Affected  int `json:"affected"`
-			GoneCount int `json:"gone_count"`
+			Affected   int               `json:"affected"`
+			GoneCount  int               `json:"gone_count"`
+			RequeuedAs map[string]string `json:"requeued_as"`
 		}
 		raw, err := c.do("POST", "/api/v1/queue/actions", map[string]any{"action": verb, "ids": ids}, &res)
 		if err != nil || c.json {
 			return jsonOr(raw, err)
 		}
 		fmt.Printf("%s: %d affected, %d gone\n", verb, res.Affected, res.GoneCount)
+		for _, id := range ids {
+			if n, ok := res.RequeuedAs[id]; ok {
+				fmt.Printf("%s is now %s\n", id, n)
+			}
+		}
 		return nil
 	}
 	return fmt.Errorf("%s", queueUsage)

@@ -26,7 +26,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   mastercfg get | set [--force] FILE
   maps list | get NAME | set [--force] NAME TYPE FILE | delete NAME | lookup NAME KEY
   mpa queue | errors | error show ID | error delete|requeue ID... [--all] | pipeline get | set FILE
-  queue list [--queue Q] [--q TEXT] | show ID | delete|bounce|hold|release|requeue|retry ID... | flush
+  queue list [--queue Q] [--q TEXT] | show ID | eml ID > FILE | delete|bounce|hold|release|requeue|retry ID... | flush
   sendmail --from A --to B[,C] --subject S [--sender E] [--mime] < body
   spf list | refresh NAME | add DOMAIN [--map NAME] [--schedule CRON] [--value ACTION] | remove NAME
   backup FILE | restore FILE

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/mail"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/postfix/postfixtest"
+)
+
+// TestCLIQueue is issue #17's readable queue in the CLI: queue list
+// shows the decoded subject (and never hands the terminal a control
+// character a sender put there), queue eml writes the message as queued
+// with CRLF line ends to standard output, a bad or unknown id fails with
+// a sentence and writes nothing there, and requeue says the message's
+// new id.
+func TestCLIQueue(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	ok := func(stdin string, args ...string) string {
+		t.Helper()
+		out, err := d.cliIn(t, bin, stdin, args...)
+		if err != nil {
+			t.Fatalf("postdeck %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	// stdout runs the CLI and keeps standard output and error apart.
+	stdout := func(args ...string) (string, string, error) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "POSTDECK_SOCKET="+d.socket)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		return out.String(), errOut.String(), err
+	}
+	type item struct {
+		QueueID   string `json:"queue_id"`
+		QueueName string `json:"queue_name"`
+		Subject   string `json:"subject"`
+	}
+	// deferred waits for the sender's message in the deferred queue.
+	deferred := func(what string) item {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var page struct {
+				Items []item `json:"items"`
+			}
+			out := ok("", "queue", "list", "--json", "--queue", "deferred", "--sender", "cli@example.org")
+			if err := json.Unmarshal([]byte(out), &page); err != nil {
+				t.Fatalf("queue list --json: %v\n%s", err, out)
+			}
+			if len(page.Items) == 1 {
+				return page.Items[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not deferred: %s", what, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	// dest.test goes to a closed port: its mail stays deferred.
+	ok("dest.test smtp:[127.0.0.1]:"+strconv.Itoa(postfixtest.FreePort(t))+"\n", "maps", "set", "--force", "transport-maps", "hash", "-")
+	msg := "From: <cli@example.org>\nTo: <r@dest.test>\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe_=1B[2J_=E2=80=AEcod.exe?=\n =?iso-8859-1?q?_aus_M=FCnchen?=\n\nthe body\n"
+	ok(msg, "sendmail", "--mime", "--from", "cli@example.org", "--to", "r@dest.test")
+	m := deferred("the sent message")
+	const want = "Grüße \uFFFD[2J \uFFFDcod.exe aus München"
+	if m.Subject != want {
+		t.Errorf("listed subject %q, want %q", m.Subject, want)
+	}
+	table := ok("", "queue", "list", "--sender", "cli@example.org")
+	if !strings.Contains(table, "SUBJECT") || !strings.Contains(table, want) || strings.ContainsAny(table, "\x1b\u202e") {
+		t.Errorf("queue list:\n%q", table)
+	}
+
+	// The download: the message as queued, CRLF line ends, nothing else
+	// on standard output.
+	eml, errOut, err := stdout("queue", "eml", m.QueueID)
+	if err != nil || errOut != "" {
+		t.Fatalf("queue eml: %v %s", err, errOut)
+	}
+	if strings.Count(eml, "\n") != strings.Count(eml, "\r\n") || !strings.HasSuffix(eml, "\r\n\r\nthe body\r\n") {
+		t.Errorf("queue eml: %q", eml)
+	}
+	if parsed, err := mail.ReadMessage(strings.NewReader(eml)); err != nil || !strings.HasPrefix(parsed.Header.Get("Subject"), "=?utf-8?q?Gr=C3=BC=C3=9Fe_=1B[2J") {
+		t.Errorf("queue eml: %v %q", err, eml)
+	}
+	for id, sentence := range map[string]string{
+		"4jZZFn03xzz1SCLg": "is not in the queue",
+		"../../etc/passwd": "is not a Postfix queue id",
+		"ALL":              "is not a Postfix queue id",
+	} {
+		out, errOut, err := stdout("queue", "eml", id)
+		if err == nil || out != "" || !strings.Contains(errOut, sentence) {
+			t.Errorf("queue eml %s: err %v, stdout %q, stderr %q", id, err, out, errOut)
+		}
+	}
+	if _, errOut, err := stdout("queue", "eml"); err == nil || !strings.Contains(errOut, "eml ID") {
+		t.Errorf("queue eml without an id: %v %q", err, errOut)
+	}
+
+	// Requeue names the new id, under which the message is deferred
+	// again (through the MPA: one more id).
+	out := ok("", "queue", "requeue", m.QueueID)
+	got := regexp.MustCompile(`(?m)^` + m.QueueID + ` is now ([0-9A-Za-z]+)$`).FindStringSubmatch(out)
+	if !strings.HasPrefix(out, "requeue: 1 affected, 0 gone\n") || got == nil || got[1] == m.QueueID {
+		t.Fatalf("queue requeue:\n%s", out)
+	}
+	if again := deferred("the requeued message"); again.QueueID != got[1] || again.Subject != want {
+		t.Errorf("after the requeue: %+v, the CLI said %s", again, got[1])
+	}
+}
