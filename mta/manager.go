@@ -60,6 +60,8 @@ type Manager struct {
 	last     ApplyReport
 	held     heldState // see Hold
 
+	problems problemTail // LogProblems' reader of Postfix's log
+
 	// liveRelay is whether the running configuration relays mail for
 	// strangers, as far as the open-relay probe knows (guarded by mu).
 	liveRelay relayState
