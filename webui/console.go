@@ -23,6 +23,7 @@ type console struct {
 	limiter  *loginLimiter
 	recent   recentAudit
 	banners  bannerCache
+	pages    *pageCache
 }
 
 func newConsole(cfg Config) *console {
@@ -39,6 +40,7 @@ func newConsole(cfg Config) *console {
 		static:   static,
 		sessions: newSessionStore(idle, maxAge, time.Now),
 		limiter:  newLoginLimiter(time.Now),
+		pages:    newPageCache(),
 	}
 }
 
@@ -48,19 +50,21 @@ type bannerCache struct {
 	mu   sync.Mutex
 	at   time.Time
 	list []admin.Banner
+	gen  uint64 // counts computations: cached pages name the banners by it
 }
 
 // bannerTTL is how long a page may show banners that no longer hold.
 const bannerTTL = 2 * time.Second
 
-func (bc *bannerCache) get(ctx context.Context, compute func(context.Context) []admin.Banner) []admin.Banner {
+func (bc *bannerCache) get(ctx context.Context, compute func(context.Context) []admin.Banner) ([]admin.Banner, uint64) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	if !bc.at.IsZero() && time.Since(bc.at) < bannerTTL {
-		return bc.list
+		return bc.list, bc.gen
 	}
 	bc.list, bc.at = compute(ctx), time.Now()
-	return bc.list
+	bc.gen++
+	return bc.list, bc.gen
 }
 
 // forget makes the next page compute the banners again (after a change).

@@ -149,7 +149,19 @@ func (s *Server) pageSettings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(settings.Settings), SizeLimit: settings.MessageSizeLimit, Version: settings.Version, RejectCodes: rejectCodes})
+	data := settingsPageData{Form: settingsFormOf(settings.Settings), SizeLimit: settings.MessageSizeLimit, Version: settings.Version, RejectCodes: rejectCodes}
+	return s.renderKeyed(c, "settings", "MTA Settings", data.key(), data)
+}
+
+// key names what the settings page shows of a stored state (pageCache):
+// the form's values, the size limit and the version the form saves on.
+func (d settingsPageData) key() string {
+	var k pageKey
+	f := d.Form
+	k.str(f.Hostname).str(f.RelayDomains).str(f.ExternalRelayHost).str(f.InternalRelayHost).str(f.RelayTransport).
+		flag(f.RejectUnverified).str(f.RejectCode).str(f.MyNetworks).str(f.MessageSizeLimit).str(f.HeloName).
+		num(d.SizeLimit).str(d.Version)
+	return k.String()
 }
 
 // pageSettingsPost is POST /mta/settings: validate, store and apply, then
