@@ -97,8 +97,8 @@ func TestDashboardKeyNamesWhatIsShown(t *testing.T) {
 	d := dashboardData{
 		Dashboard: admin.Dashboard{
 			PostfixRunning: true, PostfixVersion: "3.7.11",
-			Settings:       store.DefaultSettings(),
-			LastApply:      mta.ApplyReport{Time: now.Add(-5 * time.Minute), Actor: "admin", Action: "settings", Result: "applied", Message: "Postfix reloaded."},
+			Settings:  store.DefaultSettings(),
+			LastApply: mta.ApplyReport{Time: now.Add(-5 * time.Minute), Actor: "admin", Action: "settings", Result: "applied", Message: "Postfix reloaded."},
 			Queue: &queue.Summary{Queues: []queue.Count{{Name: "deferred", Count: 3, Bytes: 3000}}, Total: queue.Count{Name: "total", Count: 3},
 				Shape: []queue.ShapeRow{{Domain: "example.net", Total: 3, Buckets: []int{3}}}},
 			OldestDeferred: &admin.DeferredMessage{QueueID: "4XyZabc", Age: 2 * time.Hour, Reason: "connection refused"},
