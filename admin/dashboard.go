@@ -63,7 +63,7 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 		return Dashboard{}, err
 	}
 	if s.queue != nil {
-		if g, err := s.queueGlance.do(ctx, s.glance); err == nil {
+		if g, err := s.queueGlance.get(ctx, s.queue.Generation, s.glance); err == nil {
 			sum := g.summary
 			d.Queue = &sum
 			d.OldestDeferred, d.Deferring = g.oldest, g.deferring
@@ -100,9 +100,10 @@ type queueGlance struct {
 }
 
 // glance reads the dashboard's view of the queue (shared by concurrent
-// views through Service.queueGlance: it scans the index several times).
+// views and kept while the queue is unchanged, Service.queueGlance: it
+// scans the index several times).
 func (s *Service) glance(ctx context.Context) (queueGlance, error) {
-	sum, err := s.summary(ctx)
+	sum, err := s.queue.Summary(ctx) // not s.summary: its ages may be older
 	if err != nil {
 		return queueGlance{}, err
 	}
@@ -112,10 +113,10 @@ func (s *Service) glance(ctx context.Context) (queueGlance, error) {
 }
 
 // summary is the queue's summary, shared by concurrent callers that all
-// asked before it was made (freshFlight). Read-only: its slices are
-// shared.
+// asked before it was made, and served again while the queue is
+// unchanged (queueCached). Read-only: its slices are shared.
 func (s *Service) summary(ctx context.Context) (queue.Summary, error) {
-	return s.queueSummary.do(ctx, s.queue.Summary)
+	return s.queueSummary.get(ctx, s.queue.Generation, s.queue.Summary)
 }
 
 // deferred finds the oldest deferred message and the domains with the most

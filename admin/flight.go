@@ -87,3 +87,92 @@ func (f *freshFlight[T]) compute(ctx context.Context, c *flightCall[T], fn func(
 	defer cancel()
 	c.val, c.err = fn(ctx)
 }
+
+// queueCached keeps the last result of a computation over the queue
+// index with the index's generation it was computed at (queue.Generation,
+// read after the index took in every change made before the call). While
+// the generation is the same the queue is the same, and the result is
+// served as it is: a dashboard or status view with 100,000 messages
+// costs a generation check, not seven scans of the index. A change to
+// the queue makes the next caller wait for a computation that started
+// after it (freshFlight). What does move without a change are the ages
+// (the result says as of when): after queueRefreshAfter the next caller
+// starts a computation in the background and is served the result at
+// hand, which is never older than queueMaxAge.
+type queueCached[T any] struct {
+	flight freshFlight[queueResult[T]]
+
+	mu         sync.Mutex
+	last       queueResult[T]
+	valid      bool
+	refreshing bool
+}
+
+type queueResult[T any] struct {
+	val T
+	gen uint64
+	at  time.Time
+}
+
+const (
+	queueRefreshAfter = time.Second
+	queueMaxAge       = 10 * time.Second
+)
+
+// get returns fn's result for the queue as of the call. gen is
+// queue.Generation; without an index (ok false) or when it fails, every
+// caller waits for a fresh computation.
+func (c *queueCached[T]) get(ctx context.Context, gen func(context.Context) (uint64, bool, error), fn func(context.Context) (T, error)) (T, error) {
+	g, ok, err := gen(ctx)
+	if err == nil && ok {
+		c.mu.Lock()
+		if c.valid && c.last.gen == g {
+			age := time.Since(c.last.at)
+			if age < queueMaxAge {
+				v := c.last.val
+				if age >= queueRefreshAfter && !c.refreshing {
+					c.refreshing = true
+					go c.refresh(gen, fn)
+				}
+				c.mu.Unlock()
+				return v, nil
+			}
+		}
+		c.mu.Unlock()
+	}
+	r, err := c.flight.do(ctx, c.compute(gen, fn))
+	return r.val, err
+}
+
+// compute reads the generation before fn reads the index: the result is
+// of that generation or a later one, so it is never served for a queue
+// it did not see.
+func (c *queueCached[T]) compute(gen func(context.Context) (uint64, bool, error), fn func(context.Context) (T, error)) func(context.Context) (queueResult[T], error) {
+	return func(ctx context.Context) (queueResult[T], error) {
+		at := time.Now()
+		g, ok, gerr := gen(ctx)
+		v, err := fn(ctx)
+		if err != nil {
+			return queueResult[T]{}, err
+		}
+		r := queueResult[T]{val: v, gen: g, at: at}
+		c.mu.Lock()
+		if gerr == nil && ok && (!c.valid || !at.Before(c.last.at)) {
+			c.last, c.valid = r, true
+		}
+		c.mu.Unlock()
+		return r, nil
+	}
+}
+
+// refresh computes again in the background, for ages that moved.
+func (c *queueCached[T]) refresh(gen func(context.Context) (uint64, bool, error), fn func(context.Context) (T, error)) {
+	defer func() {
+		c.mu.Lock()
+		c.refreshing = false
+		c.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), flightTimeout)
+	defer cancel()
+	_, _ = c.flight.do(ctx, c.compute(gen, fn))
+}

@@ -106,3 +106,91 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestQueueCachedFollowsTheGeneration: while the queue's generation is
+// the same, calls share one computation; after a change, every call gets
+// a result computed after it; ages are refreshed in the background;
+// without an index every call computes.
+func TestQueueCachedFollowsTheGeneration(t *testing.T) {
+	var c queueCached[uint64]
+	var gen, runs atomic.Uint64
+	indexed := atomic.Bool{}
+	indexed.Store(true)
+	genFn := func(context.Context) (uint64, bool, error) { return gen.Load(), indexed.Load(), nil }
+	fn := func(context.Context) (uint64, error) {
+		runs.Add(1)
+		return gen.Load(), nil
+	}
+	get := func() uint64 {
+		t.Helper()
+		v, err := c.get(context.Background(), genFn, fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for range 10 {
+		if v := get(); v != 0 {
+			t.Fatalf("got %d, want 0", v)
+		}
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("%d computations for an unchanged queue, want 1", n)
+	}
+	// A change: the next call sees it, whatever is cached.
+	gen.Add(1)
+	if v := get(); v != 1 {
+		t.Fatalf("after a change: got %d, want 1", v)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			gen.Add(1)
+			want := gen.Load()
+			v, err := c.get(context.Background(), genFn, fn)
+			if err != nil || v < want {
+				t.Errorf("got %d (%v) after change %d", v, err, want)
+			}
+		})
+	}
+	wg.Wait()
+	// Ages: after queueRefreshAfter the cached result is still served at
+	// once, and a computation runs in the background.
+	get()
+	before := runs.Load()
+	time.Sleep(queueRefreshAfter + 100*time.Millisecond)
+	get()
+	deadline := time.Now().Add(5 * time.Second)
+	for runs.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no refresh after queueRefreshAfter")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A change while a computation reads the index: its result is not
+	// served for the queue after the change.
+	var c2 queueCached[uint64]
+	changeOnce := atomic.Bool{}
+	changeOnce.Store(true)
+	fn2 := func(context.Context) (uint64, error) {
+		v := gen.Load()
+		if changeOnce.Swap(false) {
+			gen.Add(1)
+		}
+		return v, nil
+	}
+	if _, err := c2.get(context.Background(), genFn, fn2); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c2.get(context.Background(), genFn, fn2); err != nil || v != gen.Load() {
+		t.Fatalf("after a change during a computation: got %d (%v), want %d", v, err, gen.Load())
+	}
+	// Without an index: a computation per call.
+	indexed.Store(false)
+	before = runs.Load()
+	get()
+	get()
+	if n := runs.Load() - before; n != 2 {
+		t.Fatalf("%d computations for 2 calls without an index", n)
+	}
+}
