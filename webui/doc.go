@@ -28,8 +28,9 @@
 // the dashboard and the settings page are kept rendered, keyed by every
 // value they show, with the session's CSRF token written in per answer
 // (pagecache.go); the banners are computed at most every 2 s and at once
-// after a change made here (console.go). Below, package admin shares the
-// queue's summary among concurrent views and probes Postfix's state at
+// after a change made here (console.go). Below, package admin keeps the
+// queue's summary while the queue index is unchanged (its generation),
+// shares it among concurrent views, and probes Postfix's state at
 // most once a second and after every audited action; the store keeps the
 // settings and the MPA's counts until they are written.
 //
