@@ -53,7 +53,7 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 		return Dashboard{}, err
 	}
 	d := Dashboard{
-		PostfixRunning: s.mta.Running(ctx),
+		PostfixRunning: s.postfixRunning(ctx),
 		StoppedByAdmin: s.stoppedByAdmin.Load(),
 		PostfixVersion: s.mta.Version(),
 		LastApply:      s.mta.LastApply(),
@@ -63,9 +63,10 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 		return Dashboard{}, err
 	}
 	if s.queue != nil {
-		if sum, err := s.queue.Summary(ctx); err == nil {
+		if g, err := s.queueGlance.get(ctx, s.queue.Generation, s.glance); err == nil {
+			sum := g.summary
 			d.Queue = &sum
-			d.OldestDeferred, d.Deferring = s.deferred(ctx, sum)
+			d.OldestDeferred, d.Deferring = g.oldest, g.deferring
 		} else {
 			s.log.Warn("dashboard: queue summary", "err", err)
 			d.Errors = append(d.Errors, "The queue could not be read.")
@@ -78,10 +79,8 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 			d.Errors = append(d.Errors, "The MPA's counts could not be read.")
 		}
 	}
-	if r := s.spf.Load(); r != nil {
-		if st, err := r.Statuses(ctx); err == nil {
-			d.SPF = st
-		}
+	if st, err := s.spfOutcomes(ctx); err == nil {
+		d.SPF = st
 	}
 	if lines, err := s.mta.LogProblems(5); err == nil {
 		for i := len(lines) - 1; i >= 0; i-- {
@@ -91,6 +90,33 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 		d.LogError = err.Error()
 	}
 	return d, nil
+}
+
+// queueGlance is the dashboard's view of the queue.
+type queueGlance struct {
+	summary   queue.Summary
+	oldest    *DeferredMessage
+	deferring []DeferringDomain
+}
+
+// glance reads the dashboard's view of the queue (shared by concurrent
+// views and kept while the queue is unchanged, Service.queueGlance: it
+// scans the index several times).
+func (s *Service) glance(ctx context.Context) (queueGlance, error) {
+	sum, err := s.queue.Summary(ctx) // not s.summary: its ages may be older
+	if err != nil {
+		return queueGlance{}, err
+	}
+	g := queueGlance{summary: sum}
+	g.oldest, g.deferring = s.deferred(ctx, sum)
+	return g, nil
+}
+
+// summary is the queue's summary, shared by concurrent callers that all
+// asked before it was made, and served again while the queue is
+// unchanged (queueCached). Read-only: its slices are shared.
+func (s *Service) summary(ctx context.Context) (queue.Summary, error) {
+	return s.queueSummary.get(ctx, s.queue.Generation, s.queue.Summary)
 }
 
 // deferred finds the oldest deferred message and the domains with the most

@@ -124,7 +124,7 @@ type Banner struct {
 // statuses); the console caches it for a few seconds.
 func (s *Service) Banners(ctx context.Context) []Banner {
 	var out []Banner
-	if !s.mta.Running(ctx) {
+	if !s.postfixRunning(ctx) {
 		text := "Postfix is not running: no mail is received or delivered. Start it from the dashboard."
 		if s.stoppedByAdmin.Load() {
 			text = "Postfix was stopped by an administrator: no mail is received or delivered. Start it from the dashboard."
@@ -141,13 +141,11 @@ func (s *Service) Banners(ctx context.Context) []Banner {
 		out = append(out, Banner{Kind: "warning", Link: "/audit",
 			Text: store.Sentence("The last change (%s) was not applied: %s", last.Action, truncate(last.Message, 300))})
 	}
-	if r := s.spf.Load(); r != nil {
-		if statuses, err := r.Statuses(ctx); err == nil {
-			for _, st := range statuses {
-				if st.Outcome == jobs.OutcomeFailed {
-					out = append(out, Banner{Kind: "warning", Link: "/mta/spf",
-						Text: store.Sentence("The SPF source of map %s is failing: %s", st.Map, firstSentence(st.LastError))})
-				}
+	if statuses, err := s.spfOutcomes(ctx); err == nil {
+		for _, st := range statuses {
+			if st.Outcome == jobs.OutcomeFailed {
+				out = append(out, Banner{Kind: "warning", Link: "/mta/spf",
+					Text: store.Sentence("The SPF source of map %s is failing: %s", st.Map, firstSentence(st.LastError))})
 			}
 		}
 	}

@@ -43,6 +43,11 @@ type Service struct {
 	log        *slog.Logger
 	tokens     tokenUse // when tokens' last-used times were written
 
+	runningNow   runningCache               // Postfix's state as pages show it
+	queueSummary queueCached[queue.Summary] // shared by status and dashboard views while the queue is unchanged
+	queueGlance  queueCached[queueGlance]   // the dashboard's queue part
+	spfView      spfView                    // SPF outcomes for the dashboard and banners
+
 	pipelineMu     sync.Mutex  // one pipeline save at a time (compare, then put)
 	stoppedByAdmin atomic.Bool // Postfix was stopped on purpose: the watchdog leaves it
 	watchRounds    atomic.Uint64
@@ -64,6 +69,7 @@ func (s *Service) SetRefresher(r *jobs.Refresher) { s.spf.Store(r) }
 // audit writes one audit entry; a failure to write it is logged, never
 // turned into the action's failure (the action happened).
 func (s *Service) audit(id Identity, action, result, detail, diff string) {
+	s.runningNow.forget() // whatever was done may have started or stopped Postfix
 	if err := s.db.AppendAudit(store.AuditEntry{Actor: id.Actor(), Action: action, Result: result, Detail: detail, Diff: diff}); err != nil {
 		s.log.Error("write audit entry", "action", action, "err", err)
 	}
@@ -146,7 +152,7 @@ func (s *Service) Reapply(ctx context.Context, id Identity, reason string) (Appl
 
 // Running reports whether Postfix's master runs. It is a probe for the
 // console's status, not an administrator action.
-func (s *Service) Running(ctx context.Context) bool { return s.mta.Running(ctx) }
+func (s *Service) Running(ctx context.Context) bool { return s.postfixRunning(ctx) }
 
 // Version is the Postfix version the daemon manages.
 func (s *Service) Version() string { return s.mta.Version() }

@@ -29,7 +29,7 @@ func (s *Service) Status(ctx context.Context, id Identity) (Status, error) {
 		return Status{}, err
 	}
 	st := Status{
-		PostfixRunning: s.mta.Running(ctx),
+		PostfixRunning: s.postfixRunning(ctx),
 		PostfixVersion: s.mta.Version(),
 		LastApply:      s.mta.LastApply(),
 	}
@@ -41,7 +41,7 @@ func (s *Service) Status(ctx context.Context, id Identity) (Status, error) {
 		st.MPA = &counts
 	}
 	if s.queue != nil {
-		sum, err := s.queue.Summary(ctx)
+		sum, err := s.summary(ctx)
 		if err != nil {
 			return st, err
 		}
@@ -125,11 +125,11 @@ type Metrics struct {
 func (s *Service) Metrics(ctx context.Context) Metrics {
 	var m Metrics
 	if s.mta != nil {
-		up := s.mta.Running(ctx)
+		up := s.postfixRunning(ctx)
 		m.PostfixUp = &up
 	}
 	if s.queue != nil {
-		if sum, err := s.queue.Summary(ctx); err == nil {
+		if sum, err := s.summary(ctx); err == nil {
 			m.Queue = &sum
 			if page, err := s.queue.List(ctx, queue.Filter{Sort: "arrival", Limit: 1}); err == nil && len(page.Items) > 0 {
 				m.OldestAge = page.AsOf.Sub(page.Items[0].ArrivalTime)

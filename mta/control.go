@@ -1,12 +1,8 @@
 package mta
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"strings"
 	"syscall"
 	"time"
 
@@ -96,50 +92,16 @@ type LogLine struct {
 	Level string `json:"level"` // warning, error, fatal or panic
 }
 
-// maxLogScan bounds how much of the maillog LogProblems reads (its tail).
-const maxLogScan = 8 << 20
-
 // LogProblems returns the last n lines of Postfix's log that report a
 // warning, an error, a fatal error or a panic, oldest first. Only a log
 // Postfix writes to a file (maillog_file, as every private instance does,
 // or Debian's /var/log/mail.log) can be read; otherwise the error says so.
+// Each call reads only what the log got since the previous one
+// (problemTail).
 func (m *Manager) LogProblems(n int) ([]LogLine, error) {
 	path := m.maillogPath()
 	if path == "" {
 		path = "/var/log/mail.log"
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, store.Unavailable("Postfix's log cannot be read here (%s): it logs to syslog; read it with journalctl -u postfix", path)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > maxLogScan {
-		if _, err := f.Seek(fi.Size()-maxLogScan, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("read maillog: %w", err)
-		}
-	}
-	var out []LogLine
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for sc.Scan() {
-		line := sc.Text()
-		level := ""
-		for _, k := range []string{"panic", "fatal", "error", "warning"} {
-			if strings.Contains(line, " "+k+": ") {
-				level = k
-				break
-			}
-		}
-		if level == "" {
-			continue
-		}
-		out = append(out, LogLine{Text: strings.ToValidUTF8(line, "?"), Level: level})
-		if len(out) > 2*n {
-			out = append(out[:0], out[len(out)-n:]...)
-		}
-	}
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return out, nil
+	return m.problems.problems(path, n)
 }

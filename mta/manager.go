@@ -60,6 +60,11 @@ type Manager struct {
 	last     ApplyReport
 	held     heldState // see Hold
 
+	problems problemTail // LogProblems' reader of Postfix's log
+	// version is the catalog's mail_version, readable without mu (an
+	// apply holds mu for a while; every status view asks).
+	version atomic.Pointer[string]
+
 	// liveRelay is whether the running configuration relays mail for
 	// strangers, as far as the open-relay probe knows (guarded by mu).
 	liveRelay relayState
@@ -148,6 +153,8 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	m.catalog = cat
+	v := cat.defaults["mail_version"]
+	m.version.Store(&v)
 	ok, err := m.db.Initialized()
 	if err != nil {
 		return Result{}, err
@@ -823,12 +830,11 @@ func (m *Manager) LastApply() ApplyReport {
 	return m.last
 }
 
-// Version is Postfix's mail_version.
+// Version is Postfix's mail_version ("" before Start). It does not wait
+// for an apply in progress.
 func (m *Manager) Version() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.catalog == nil {
-		return ""
+	if v := m.version.Load(); v != nil {
+		return *v
 	}
-	return m.catalog.defaults["mail_version"]
+	return ""
 }

@@ -26,6 +26,10 @@ type msgIndex struct {
 	// before asOf is in the index.
 	built time.Time
 	asOf  time.Time
+	// gen counts the changes to entries: equal generations (under mu)
+	// mean the same messages in the same states, so what was computed
+	// from the index at one still holds (Generation).
+	gen uint64
 }
 
 // entryMeta is where a message's file is and which version of it (and
@@ -42,6 +46,7 @@ func newMsgIndex() *msgIndex {
 
 // put adds or replaces the entry of e.id. Call with mu held.
 func (ix *msgIndex) put(e queueEntry, m entryMeta) {
+	ix.gen++
 	if i, ok := ix.byID[e.id]; ok {
 		ix.entries[i], ix.meta[i] = e, m
 		return
@@ -62,6 +67,7 @@ func (ix *msgIndex) put(e queueEntry, m entryMeta) {
 // move records that id's file was renamed without being changed. Call
 // with mu held.
 func (ix *msgIndex) move(i int32, queue uint8, dir uint16) {
+	ix.gen++
 	ix.entries[i].queue = queue
 	ix.meta[i].dir = dir
 }
@@ -72,6 +78,7 @@ func (ix *msgIndex) remove(id string) {
 	if !ok {
 		return
 	}
+	ix.gen++
 	delete(ix.byID, id)
 	ix.entries[i] = queueEntry{}
 	ix.meta[i] = entryMeta{}

@@ -354,9 +354,26 @@ func TestQueueActions(t *testing.T) {
 	all := e.qtWaitDeferred(t, 6)
 	alice, bob := qtBySender(all, "alice@a.test"), qtBySender(all, "bob@b.test")
 
+	// Generation: the same while nothing changes, another after a change.
+	gen := func() uint64 {
+		t.Helper()
+		g, ok, err := e.q.Generation(context.Background())
+		if err != nil || !ok {
+			t.Fatalf("generation: %v (indexed: %v)", err, ok)
+		}
+		return g
+	}
+	g0 := gen()
+	if g := gen(); g != g0 {
+		t.Fatalf("generation %d, then %d without a change", g0, g)
+	}
+
 	// Hold and release one id.
 	if r := e.qtAct(t, ActionHold, alice[0]); r.Affected != 1 || r.Requested != 1 || r.GoneCount != 0 {
 		t.Fatalf("hold: %+v", r)
+	}
+	if g := gen(); g == g0 {
+		t.Fatal("a hold left the generation as it was")
 	}
 	if !qtIn(e.qtListing(t), Hold, alice[0]) {
 		t.Fatal("held message is not in hold")

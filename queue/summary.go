@@ -64,6 +64,27 @@ func (q *Queue) Summary(ctx context.Context) (Summary, error) {
 	return snap.summary(), nil
 }
 
+// Generation returns, once every change Postfix made before the call is
+// in the queue index (as List and Summary wait), a number that changes
+// whenever the index does: what was computed from the index at a
+// generation still holds while Generation returns the same. ok is false
+// when the queue has no index (listings run postqueue).
+func (q *Queue) Generation(ctx context.Context) (gen uint64, ok bool, err error) {
+	w := q.watcher()
+	if w == nil {
+		return 0, false, nil
+	}
+	if _, err := w.sync(ctx); err != nil {
+		if ctx.Err() != nil {
+			return 0, false, fmt.Errorf("queue generation: %w", err)
+		}
+		return 0, false, nil
+	}
+	w.idx.mu.RLock()
+	defer w.idx.mu.RUnlock()
+	return w.idx.gen, true, nil
+}
+
 func (s *queueSnapshot) summary() Summary {
 	sum := Summary{
 		AsOf:               s.asOf,

@@ -603,6 +603,7 @@ func (w *watcher) reconcile() error {
 	if empty {
 		w.idx.entries = make([]queueEntry, 0, len(ops))
 		w.idx.meta = make([]entryMeta, 0, len(ops))
+		w.idx.gen++
 	}
 	for i := range moves {
 		w.apply(&moves[i])

@@ -48,6 +48,8 @@ func (db *DB) RestoreFrom(path string) error {
 	defer db.usersGen.Add(1)
 	defer db.auditGen.Add(1)
 	defer db.settingsGen.Add(1)
+	defer db.spfGen.Add(1)
+	defer db.mpaGen.Add(1)
 	return src.bolt.View(func(stx *bolt.Tx) error {
 		return db.bolt.Update(func(tx *bolt.Tx) error {
 			if err := restoreBodies(tx, stx); err != nil {

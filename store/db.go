@@ -33,6 +33,14 @@ type DB struct {
 	// settingsCache is the last LoadSettings and its generation.
 	settingsGen   atomic.Uint64
 	settingsCache atomic.Pointer[cachedSettings]
+	// mpaGen counts commits that may change how many entries the MPA's
+	// spool and error repository hold; mpaCounts is MPACounts' last
+	// answer and its generation (counting walks both buckets).
+	mpaGen    atomic.Uint64
+	mpaCounts atomic.Pointer[cachedMPACounts]
+	// spfGen counts writes of SPF sources and job statuses (and
+	// restores), for readers that cache them.
+	spfGen atomic.Uint64
 }
 
 // AuditGeneration changes whenever the audit log does.
@@ -40,6 +48,10 @@ func (db *DB) AuditGeneration() uint64 { return db.auditGen.Load() }
 
 // UsersGeneration changes whenever a user is created, changed or restored.
 func (db *DB) UsersGeneration() uint64 { return db.usersGen.Load() }
+
+// SPFGeneration changes whenever an SPF source or a job status is written
+// or restored.
+func (db *DB) SPFGeneration() uint64 { return db.spfGen.Load() }
 
 // batchDelay is how long a batched commit waits for company, and
 // batchSize how much company makes it commit at once.

@@ -76,6 +76,7 @@ func (db *DB) GetSPFSource(name string) (SPFSource, error) {
 // CreateSPFSource stores a new source; a source for the same map is
 // ErrConflict. Callers validate s first.
 func (db *DB) CreateSPFSource(s SPFSource) error {
+	defer db.spfGen.Add(1) // after the commit: a reader meanwhile reads again
 	if s.Map == "" {
 		return Invalid("map", "map name is required")
 	}
@@ -89,6 +90,7 @@ func (db *DB) CreateSPFSource(s SPFSource) error {
 
 // PutSPFSource creates or replaces the source of s.Map.
 func (db *DB) PutSPFSource(s SPFSource) error {
+	defer db.spfGen.Add(1) // after the commit: a reader meanwhile reads again
 	if s.Map == "" {
 		return Invalid("map", "map name is required")
 	}
@@ -100,6 +102,7 @@ func (db *DB) PutSPFSource(s SPFSource) error {
 // DeleteSPFSource removes the source of map name and its job status in one
 // transaction. A missing source is ErrNotFound.
 func (db *DB) DeleteSPFSource(name string) error {
+	defer db.spfGen.Add(1) // after the commit: a reader meanwhile reads again
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSPFSources)
 		if b.Get([]byte(name)) == nil {
@@ -128,6 +131,7 @@ func (db *DB) GetJobStatus(name string) (JobStatus, error) {
 
 // PutJobStatus stores st under st.Job.
 func (db *DB) PutJobStatus(st JobStatus) error {
+	defer db.spfGen.Add(1) // after the commit: a reader meanwhile reads again
 	if st.Job == "" {
 		return Invalid("job", "job name is required")
 	}

@@ -71,3 +71,36 @@ func TestSPFSourcesAndJobStatus(t *testing.T) {
 		t.Fatalf("status kept: %v", err)
 	}
 }
+
+// TestSPFGenerationMovesOnWrites: every write readers cache SPF statuses
+// across moves the generation.
+func TestSPFGenerationMovesOnWrites(t *testing.T) {
+	db, _ := openTemp(t)
+	gen := db.SPFGeneration()
+	moved := func(what string) {
+		t.Helper()
+		if g := db.SPFGeneration(); g == gen {
+			t.Fatalf("%s did not move the SPF generation", what)
+		} else {
+			gen = g
+		}
+	}
+	src := SPFSource{Domain: "example.com", Map: "example.com", Value: "OK", Created: time.Now()}
+	if err := db.CreateSPFSource(src); err != nil {
+		t.Fatal(err)
+	}
+	moved("CreateSPFSource")
+	src.Value = "REJECT"
+	if err := db.PutSPFSource(src); err != nil {
+		t.Fatal(err)
+	}
+	moved("PutSPFSource")
+	if err := db.PutJobStatus(JobStatus{Job: SPFJobName("example.com"), Outcome: "failed"}); err != nil {
+		t.Fatal(err)
+	}
+	moved("PutJobStatus")
+	if err := db.DeleteSPFSource("example.com"); err != nil {
+		t.Fatal(err)
+	}
+	moved("DeleteSPFSource")
+}

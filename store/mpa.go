@@ -149,6 +149,7 @@ func ValidSpoolID(id string) bool {
 // ids get a copy, and a final commit (next nil) that no error entry takes
 // over deletes it.
 func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) error {
+	defer db.mpaGen.Add(1) // after the commit (MPACounts)
 	err := db.bolt.Batch(func(tx *bolt.Tx) error {
 		bodies := tx.Bucket(bucketMPABodies)
 		body := bodies.Get([]byte(id))
@@ -192,6 +193,7 @@ func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) err
 // durable when it returns. seen are the entry's resend keys (see
 // MPASeenLookup), recorded in the same commit.
 func (db *DB) MPASpoolAdd(e SpoolEntry, body []byte, seen []string) error {
+	defer db.mpaGen.Add(1) // after the commit (MPACounts)
 	err := db.bolt.Batch(func(tx *bolt.Tx) error {
 		if body != nil {
 			if err := tx.Bucket(bucketMPABodies).Put([]byte(e.ID), body); err != nil {
@@ -389,6 +391,7 @@ func (db *DB) MPAErrorRequeue(ids []string, all bool, now time.Time) ([]string, 
 // eachError runs fn on the error entries ids (or all) in one transaction
 // and returns the ids done, sorted.
 func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e ErrorEntry) error) ([]string, error) {
+	defer db.mpaGen.Add(1) // after the commit (MPACounts)
 	if err := checkIDs(ids, all); err != nil {
 		return nil, err
 	}
@@ -443,12 +446,26 @@ func (db *DB) MPAErrorUsage() (entries int, bytes int64, err error) {
 
 // MPACounts returns the number of spool and error repository entries.
 func (db *DB) MPACounts() (spool, errors int, err error) {
+	gen := db.mpaGen.Load() // before the read: a commit after it moves gen
+	if c := db.mpaCounts.Load(); c != nil && c.gen == gen {
+		return c.spool, c.errors, nil
+	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		spool = tx.Bucket(bucketMPASpool).Stats().KeyN
 		errors = tx.Bucket(bucketMPAErrors).Stats().KeyN
 		return nil
 	})
+	if err == nil {
+		db.mpaCounts.Store(&cachedMPACounts{gen: gen, spool: spool, errors: errors})
+	}
 	return spool, errors, err
+}
+
+// cachedMPACounts is MPACounts' last answer and the generation it was
+// counted at.
+type cachedMPACounts struct {
+	gen           uint64
+	spool, errors int
 }
 
 // MPAPipelineGet returns the stored pipeline configuration, or

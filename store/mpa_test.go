@@ -81,3 +81,36 @@ func TestValidSpoolID(t *testing.T) {
 		}
 	}
 }
+
+// TestMPACountsFollowWrites: the counts (kept between writes) follow
+// every kind of write to the spool and the error repository.
+func TestMPACountsFollowWrites(t *testing.T) {
+	db, _ := openTemp(t)
+	want := func(spool, errs int) {
+		t.Helper()
+		for range 2 { // counted, then kept
+			sp, er, err := db.MPACounts()
+			if err != nil || sp != spool || er != errs {
+				t.Fatalf("counts %d %d %v, want %d %d", sp, er, err, spool, errs)
+			}
+		}
+	}
+	env := MPAEnvelope{Sender: "a@example.test", Recipients: []MPARecipient{{Address: "b@example.org"}}}
+	want(0, 0)
+	if err := db.MPASpoolAdd(SpoolEntry{ID: "0001", Envelope: env, State: SpoolWaiting, Received: time.Now()}, []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	want(1, 0)
+	if err := db.MPASpoolCommit("0001", nil, []ErrorEntry{{ID: "0001", Envelope: env}, {ID: "0001-a", Envelope: env}}); err != nil {
+		t.Fatal(err)
+	}
+	want(0, 2)
+	if _, err := db.MPAErrorRequeue([]string{"0001"}, false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want(1, 1)
+	if _, err := db.MPAErrorDelete(nil, true); err != nil {
+		t.Fatal(err)
+	}
+	want(1, 0)
+}

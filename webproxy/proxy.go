@@ -127,6 +127,10 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	servers []*http.Server
+	// fresh are the connections that have not sent a request yet
+	// (browsers open spare ones ahead); closing is set by Shutdown.
+	fresh   map[net.Conn]struct{}
+	closing bool
 }
 
 // New returns a Proxy; Serve starts listeners.
@@ -181,6 +185,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		// HTTP/1.1 only: the smallest parser that serves a browser.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		ConnState:    p.track,
 	}
 	p.mu.Lock()
 	p.servers = append(p.servers, srv)
@@ -191,11 +196,38 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops every listener, waiting for requests in flight.
+// track keeps the connections that have not sent a request yet, for
+// Shutdown.
+func (p *Proxy) track(c net.Conn, st http.ConnState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st != http.StateNew {
+		delete(p.fresh, c)
+		return
+	}
+	if p.closing {
+		_ = c.Close()
+		return
+	}
+	if p.fresh == nil {
+		p.fresh = make(map[net.Conn]struct{})
+	}
+	p.fresh[c] = struct{}{}
+}
+
+// Shutdown stops every listener, waiting for requests in flight. Idle
+// keep-alive connections are closed at once, and so are connections that
+// have not sent a request (net/http would wait 5 s for each: a browser
+// tab's spare connection would hold the daemon's stop up).
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	servers := p.servers
 	p.servers = nil
+	p.closing = true
+	for c := range p.fresh {
+		_ = c.Close()
+	}
+	clear(p.fresh)
 	p.mu.Unlock()
 	var errs []error
 	for _, s := range servers {

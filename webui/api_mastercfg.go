@@ -33,7 +33,7 @@ func (s *Server) mastercfgPut(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.ui.status.forget()
+	s.forgetStatus()
 	setETag(c, res.Version)
 	return c.JSON(res)
 }

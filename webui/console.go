@@ -12,9 +12,6 @@ import (
 const (
 	defaultSessionIdle   = 30 * time.Minute
 	defaultSessionMaxAge = 12 * time.Hour
-	// statusTTL is how long the dashboard reuses `postfix status`: it runs
-	// a command, too slow to run on every page view.
-	statusTTL = 2 * time.Second
 )
 
 // console is the state of the HTML console: views, static files, sessions,
@@ -24,12 +21,12 @@ type console struct {
 	static   *staticFiles
 	sessions *sessionStore
 	limiter  *loginLimiter
-	status   *statusCache
 	recent   recentAudit
 	banners  bannerCache
+	pages    *pageCache
 }
 
-func newConsole(cfg Config, running func(context.Context) bool) *console {
+func newConsole(cfg Config) *console {
 	idle, maxAge := cfg.SessionIdle, cfg.SessionMaxAge
 	if idle <= 0 {
 		idle = defaultSessionIdle
@@ -43,7 +40,7 @@ func newConsole(cfg Config, running func(context.Context) bool) *console {
 		static:   static,
 		sessions: newSessionStore(idle, maxAge, time.Now),
 		limiter:  newLoginLimiter(time.Now),
-		status:   &statusCache{ttl: statusTTL, probe: running},
+		pages:    newPageCache(),
 	}
 }
 
@@ -53,19 +50,21 @@ type bannerCache struct {
 	mu   sync.Mutex
 	at   time.Time
 	list []admin.Banner
+	gen  uint64 // counts computations: cached pages name the banners by it
 }
 
 // bannerTTL is how long a page may show banners that no longer hold.
 const bannerTTL = 2 * time.Second
 
-func (bc *bannerCache) get(ctx context.Context, compute func(context.Context) []admin.Banner) []admin.Banner {
+func (bc *bannerCache) get(ctx context.Context, compute func(context.Context) []admin.Banner) ([]admin.Banner, uint64) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	if !bc.at.IsZero() && time.Since(bc.at) < bannerTTL {
-		return bc.list
+		return bc.list, bc.gen
 	}
 	bc.list, bc.at = compute(ctx), time.Now()
-	return bc.list
+	bc.gen++
+	return bc.list, bc.gen
 }
 
 // forget makes the next page compute the banners again (after a change).
@@ -75,46 +74,9 @@ func (bc *bannerCache) forget() {
 	bc.mu.Unlock()
 }
 
-// statusCache runs the probe (`postfix status`) at most once per ttl; callers
-// in between get the last answer, and only one caller probes at a time.
-type statusCache struct {
-	ttl   time.Duration
-	probe func(context.Context) bool
-
-	mu      sync.Mutex
-	at      time.Time
-	running bool
-	valid   bool
-	probing bool
-}
-
-func (sc *statusCache) Running(ctx context.Context) bool {
-	sc.mu.Lock()
-	fresh := sc.valid && time.Since(sc.at) < sc.ttl
-	if fresh || (sc.valid && sc.probing) {
-		r := sc.running
-		sc.mu.Unlock()
-		return r
-	}
-	sc.probing = true
-	sc.mu.Unlock()
-	r := sc.probe(ctx)
-	sc.mu.Lock()
-	sc.running, sc.at, sc.valid, sc.probing = r, time.Now(), true, false
-	sc.mu.Unlock()
-	return r
-}
-
-// forget makes the next call probe again (after an apply).
-func (sc *statusCache) forget() {
-	sc.mu.Lock()
-	sc.valid = false
-	sc.mu.Unlock()
-}
-
 // forgetStatus makes the next page ask again whether Postfix runs and which
 // banners hold: after a change, a restore, a start or stop.
 func (s *Server) forgetStatus() {
-	s.ui.status.forget()
+	s.admin.ForgetRunning()
 	s.ui.banners.forget()
 }

@@ -21,6 +21,19 @@
 // process saw it) or, behind a --trusted-proxies proxy, X-Forwarded-For's
 // (client_addr.go).
 //
+// Pages are cheap to view again: what stays the same between views is
+// kept with a version check, never for a fixed time after a change. A
+// session's user is checked again when the users' generation moves
+// (session.go); the menu is rendered once per role and entry (views.go);
+// the dashboard and the settings page are kept rendered, keyed by every
+// value they show, with the session's CSRF token written in per answer
+// (pagecache.go); the banners are computed at most every 2 s and at once
+// after a change made here (console.go). Below, package admin keeps the
+// queue's summary while the queue index is unchanged (its generation),
+// shares it among concurrent views, and probes Postfix's state at
+// most once a second and after every audited action; the store keeps the
+// settings and the MPA's counts until they are written.
+//
 // fiber runs with Immutable set, so no string from a request aliases
 // fasthttp's reused buffers; []byte views (c.Body(), PostArgs().Peek) are
 // still the request's and are converted with string() before they are

@@ -38,7 +38,56 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return s.render(c, "dashboard", "Dashboard", d)
+	return s.renderKeyed(c, "dashboard", "Dashboard", dashboardKey(d), d)
+}
+
+// dashboardKey names everything the dashboard shows, for pageCache: the
+// values themselves, and the times it shows relative to now as the texts
+// they read (a page served again within the minute reads the same).
+// TestDashboardKeyNamesWhatIsShown checks that every field the view shows
+// is in it.
+func dashboardKey(d dashboardData) string {
+	var k pageKey
+	k.flag(d.PostfixRunning).flag(d.StoppedByAdmin).str(d.PostfixVersion).str(d.Settings.Hostname)
+	la := d.LastApply
+	k.flag(la.Time.IsZero()).str(formatTime(la.Time)).str(ago(la.Time)).str(la.Actor).str(la.Action).str(la.Result).str(la.Message)
+	if q := d.Queue; q != nil {
+		k.flag(true).num(int64(len(q.Queues)))
+		for _, c := range q.Queues {
+			k.str(c.Name).num(int64(c.Count)).num(c.Bytes)
+		}
+	} else {
+		k.flag(false)
+	}
+	if o := d.OldestDeferred; o != nil {
+		k.flag(true).str(o.QueueID).str(humanDuration(o.Age)).str(o.Reason)
+	} else {
+		k.flag(false)
+	}
+	k.num(int64(len(d.Deferring)))
+	for _, x := range d.Deferring {
+		k.str(x.Domain).num(int64(x.Messages)).str(x.Reason)
+	}
+	if m := d.MPA; m != nil {
+		k.flag(true).num(int64(m.Spool)).num(int64(m.Processing)).num(int64(m.Errors)).num(m.ErrorBytes).
+			num(int64(m.ErrorQuotaEntries)).num(m.ErrorQuotaBytes).flag(m.QuotaReached)
+	} else {
+		k.flag(false)
+	}
+	k.num(int64(len(d.SPF)))
+	for _, sp := range d.SPF {
+		k.str(sp.Map).str(sp.Outcome).flag(sp.LastSuccess.IsZero()).str(ago(sp.LastSuccess))
+	}
+	k.str(d.LogError).num(int64(len(d.LogProblems)))
+	for _, l := range d.LogProblems {
+		k.str(l.Level).str(l.Text)
+	}
+	k.num(int64(len(d.Errors)))
+	for _, e := range d.Errors {
+		k.str(e)
+	}
+	k.flag(d.ShowAudit).str(string(d.Recent))
+	return k.String()
 }
 
 // recentAudit caches the dashboard's "Recent changes" table, rendered,

@@ -38,7 +38,7 @@ func (s *Server) pageMasterConfigPost(c *fiber.Ctx) error {
 	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
 	version := c.FormValue("version")
 	res, err := s.admin.SaveMasterConfig(c.UserContext(), who(c), admin.MasterConfigDoc{Text: text, Version: version})
-	s.ui.status.forget()
+	s.forgetStatus()
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings/mastercfg")
 	}

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,7 +150,31 @@ func (s *Server) pageSettings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "settings", "MTA Settings", settingsPageData{Form: settingsFormOf(settings.Settings), SizeLimit: settings.MessageSizeLimit, Version: settings.Version, RejectCodes: rejectCodes})
+	data := settingsPageData{Form: settingsFormOf(settings.Settings), SizeLimit: settings.MessageSizeLimit, Version: settings.Version, RejectCodes: rejectCodes}
+	return s.renderKeyed(c, "settings", "MTA Settings", data.key(), data)
+}
+
+// key names what the settings page shows (pageCache): the form's values,
+// the size limit, the version the form saves on, the suggested codes, and
+// the errors and the confirmation box (none on a GET, but a key that
+// leaves them out would serve them to the next caller).
+// TestSettingsKeyNamesWhatIsShown checks that every field is in it.
+func (d settingsPageData) key() string {
+	var k pageKey
+	f := d.Form
+	k.str(f.Hostname).str(f.RelayDomains).str(f.ExternalRelayHost).str(f.InternalRelayHost).str(f.RelayTransport).
+		flag(f.RejectUnverified).str(f.RejectCode).str(f.MyNetworks).str(f.MessageSizeLimit).str(f.HeloName).
+		num(d.SizeLimit).str(d.Version).num(int64(len(d.RejectCodes)))
+	for _, c := range d.RejectCodes {
+		k.str(c)
+	}
+	fields := slices.Sorted(maps.Keys(d.Errors))
+	k.num(int64(len(fields)))
+	for _, f := range fields {
+		k.str(f).str(d.Errors[f])
+	}
+	k.str(d.FirstError).flag(d.Confirm)
+	return k.String()
 }
 
 // pageSettingsPost is POST /mta/settings: validate, store and apply, then

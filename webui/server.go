@@ -55,7 +55,7 @@ type Server struct {
 // New returns a Server; Serve starts listeners.
 func New(cfg Config, deps Deps) *Server {
 	s := &Server{admin: deps.Admin, cfg: cfg, log: deps.Log}
-	s.ui = newConsole(cfg, deps.Admin.Running)
+	s.ui = newConsole(cfg)
 	s.metrics = newMetrics(s)
 	return s
 }

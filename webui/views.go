@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"bytes"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -137,18 +138,33 @@ func viewSource(static *staticFiles, name string) string {
 // The view defines {{define "content"}} and reads its values from .Data;
 // the layout adds the menu, the user, the flash message and the CSRF token.
 func (s *Server) render(c *fiber.Ctx, view, title string, data any) error {
-	return s.renderStatus(c, fiber.StatusOK, view, title, data, nil)
+	return s.renderPage(c, fiber.StatusOK, view, title, data, nil, "")
+}
+
+// renderKeyed is render for a page whose data is wholly told by key (a
+// version of what it shows, or the shown values themselves): the
+// rendered page is kept (pageCache) and served again, with the caller's
+// CSRF token, while the key, the caller, the path and the banners stay
+// the same. A key that misses something the view shows would serve a
+// stale page: put every shown value, or its version, in it.
+func (s *Server) renderKeyed(c *fiber.Ctx, view, title, key string, data any) error {
+	return s.renderPage(c, fiber.StatusOK, view, title, data, nil, key)
 }
 
 // renderStatus is render with a status code and a flash message shown on
 // this very page (for a form shown again with its errors). A flash stored
 // by the previous request is shown when flash is nil.
 func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data any, flash *Flash) error {
+	return s.renderPage(c, status, view, title, data, flash, "")
+}
+
+func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data any, flash *Flash, key string) error {
 	t, ok := s.ui.views.pages[view]
 	if !ok {
 		return fmt.Errorf("render: no view %q", view)
 	}
 	p := Page{Title: title, Path: c.Path(), Data: data, Flash: flash}
+	var bannersGen uint64
 	if id, ok := identity(c); ok && id.MustChangePassword {
 		p.User = id // no menu: nothing but the password page is open yet
 	} else if ok {
@@ -158,9 +174,10 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data
 			return err
 		}
 		p.Nav = nav
-		p.Banners = s.ui.banners.get(c.UserContext(), s.admin.Banners)
+		p.Banners, bannersGen = s.ui.banners.get(c.UserContext(), s.admin.Banners)
 	}
-	if se := currentSession(c); se != nil {
+	se := currentSession(c)
+	if se != nil {
 		p.CSRF = se.csrf
 		if stored := s.ui.sessions.takeFlash(se); p.Flash == nil {
 			p.Flash = stored
@@ -168,14 +185,38 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data
 	}
 	buf := bytebufferpool.Get()
 	defer bytebufferpool.Put(buf)
+	// Only a session's page without a flash message is kept: the rest of
+	// the page is the key's.
+	var full string
+	if key != "" && se != nil && se.csrf != "" && p.Flash == nil && status == fiber.StatusOK {
+		var k pageKey
+		k.str(view).str(title).str(p.Path).str(p.User.Name).str(p.User.Role).flag(p.User.MustChangePassword).num(int64(bannersGen)).str(key)
+		full = k.String()
+		if page, ok := s.ui.pages.get(full); ok {
+			s.ui.pages.fill(buf, page, se.csrf)
+			return s.sendPage(c, status, buf.Bytes())
+		}
+		p.CSRF = string(s.ui.pages.placeholder)
+	}
 	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		return fmt.Errorf("render %s: %w", view, err)
 	}
+	if full != "" {
+		page := bytes.Clone(buf.Bytes())
+		s.ui.pages.put(full, page)
+		buf.Reset()
+		s.ui.pages.fill(buf, page, se.csrf)
+	}
+	return s.sendPage(c, status, buf.Bytes())
+}
+
+// sendPage answers with a rendered page.
+func (s *Server) sendPage(c *fiber.Ctx, status int, page []byte) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	// SetBody copies: fiber's Send keeps the slice (SetBodyRaw), and buf
-	// goes back to the pool before fasthttp writes the answer.
-	c.Status(status).Response().SetBody(buf.Bytes())
+	// SetBody copies: fiber's Send keeps the slice (SetBodyRaw), and the
+	// page is a pooled buffer that goes back before fasthttp writes it.
+	c.Status(status).Response().SetBody(page)
 	return nil
 }
 

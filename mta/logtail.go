@@ -1,0 +1,120 @@
+package mta
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"postdeck/store"
+)
+
+// maxLogScan bounds how much of the maillog LogProblems reads (its tail).
+const maxLogScan = 8 << 20
+
+// maxProblemsKept is how many problem lines problemTail keeps: the most
+// LogProblems is asked for (the Postfix log page's limit).
+const maxProblemsKept = 1000
+
+// problemTail follows Postfix's log for LogProblems: it remembers how far
+// it read (and which file that was) and the newest problem lines, so that
+// a call reads only what Postfix appended since the previous one, not the
+// log's 8 MiB tail per dashboard view. A file that was replaced
+// (rotated: another inode) or truncated is read again from its tail.
+type problemTail struct {
+	mu       sync.Mutex
+	path     string
+	dev, ino uint64
+	offset   int64     // the end of the last complete line read
+	lines    []LogLine // the newest problem lines, oldest first
+}
+
+// problems returns the last n problem lines of the log at path.
+func (t *problemTail) problems(path string, n int) ([]LogLine, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.reset("", 0, 0)
+		return nil, store.Unavailable("Postfix's log cannot be read here (%s): it logs to syslog; read it with journalctl -u postfix", path)
+	}
+	if path != t.path || st.Dev != t.dev || st.Ino != t.ino || st.Size < t.offset {
+		t.reset(path, st.Dev, st.Ino)
+	}
+	if st.Size > t.offset {
+		if err := t.read(st.Size); err != nil {
+			t.reset("", 0, 0)
+			return nil, err
+		}
+	}
+	n = min(n, len(t.lines))
+	return append([]LogLine(nil), t.lines[len(t.lines)-n:]...), nil
+}
+
+func (t *problemTail) reset(path string, dev, ino uint64) {
+	t.path, t.dev, t.ino, t.offset, t.lines = path, dev, ino, 0, nil
+}
+
+// read scans the log from t.offset (or from its last maxLogScan bytes) up
+// to size, keeping its problem lines; a last line without its newline is
+// left for the next call.
+func (t *problemTail) read(size int64) error {
+	f, err := os.Open(t.path)
+	if err != nil {
+		return store.Unavailable("Postfix's log cannot be read here (%s): it logs to syslog; read it with journalctl -u postfix", t.path)
+	}
+	defer f.Close()
+	from := t.offset
+	if size-from > maxLogScan {
+		from, t.lines = size-maxLogScan, nil // what came before is past the tail
+	}
+	buf := make([]byte, size-from)
+	if _, err := f.ReadAt(buf, from); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read maillog: %w", err)
+	}
+	end := bytes.LastIndexByte(buf, '\n')
+	if end < 0 {
+		if from != t.offset { // a tail without a line end at all: skip it
+			t.offset = size
+		}
+		return nil
+	}
+	chunk := buf[:end+1]
+	if from != t.offset {
+		// Started in the middle of a line: it is not one.
+		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
+			chunk = chunk[i+1:]
+		}
+	}
+	for len(chunk) > 0 {
+		i := bytes.IndexByte(chunk, '\n')
+		line := chunk[:i]
+		chunk = chunk[i+1:]
+		if l, ok := problemLine(line); ok {
+			t.lines = append(t.lines, l)
+			if len(t.lines) > 2*maxProblemsKept {
+				t.lines = append(t.lines[:0], t.lines[len(t.lines)-maxProblemsKept:]...)
+			}
+		}
+	}
+	if len(t.lines) > maxProblemsKept {
+		t.lines = append(t.lines[:0], t.lines[len(t.lines)-maxProblemsKept:]...)
+	}
+	t.offset = from + int64(end) + 1
+	return nil
+}
+
+// problemLine is a log line that reports a warning, an error, a fatal
+// error or a panic, with its level.
+func problemLine(line []byte) (LogLine, bool) {
+	for _, k := range []string{"panic", "fatal", "error", "warning"} {
+		if bytes.Contains(line, []byte(" "+k+": ")) {
+			return LogLine{Text: strings.ToValidUTF8(string(line), "?"), Level: k}, true
+		}
+	}
+	return LogLine{}, false
+}

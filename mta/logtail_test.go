@@ -1,0 +1,100 @@
+package mta
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func appendLog(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func texts(ls []LogLine) string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Level+":"+l.Text[strings.LastIndex(l.Text, " ")+1:])
+	}
+	return strings.Join(out, ",")
+}
+
+// TestProblemTailFollowsTheLog: problems appended between calls, a line
+// still being written, a truncated and a replaced (rotated) log are all
+// seen as if the tail were read in full each time.
+func TestProblemTailFollowsTheLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	var pt problemTail
+	if _, err := pt.problems(path, 5); err == nil {
+		t.Fatal("a missing log: no error")
+	}
+	appendLog(t, path, "Dec  1 postfix/smtpd[1]: connect from x\nDec  1 postfix/smtpd[1]: warning: one\n")
+	check := func(n int, want string) {
+		t.Helper()
+		got, err := pt.problems(path, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if texts(got) != want {
+			t.Fatalf("problems(%d) = %q, want %q", n, texts(got), want)
+		}
+	}
+	check(5, "warning:one")
+	appendLog(t, path, "Dec  1 postfix/master[2]: fatal: two\nDec  1 postfix/qmgr[3]: panic: thr")
+	check(5, "warning:one,fatal:two") // the last line is not complete yet
+	appendLog(t, path, "ee\nDec  1 postfix/cleanup[4]: error: four\n")
+	check(5, "warning:one,fatal:two,panic:three,error:four")
+	check(2, "panic:three,error:four")
+	// Truncated in place (copytruncate), then written again.
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendLog(t, path, "Dec  2 postfix/smtpd[5]: warning: five\n")
+	check(5, "warning:five")
+	// Rotated: a new file under the name, even of the same size.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendLog(t, path, "Dec  2 postfix/smtpd[6]: warning: sixx\n")
+	check(5, "warning:sixx")
+}
+
+// TestProblemTailReadsOnlyTheTail: a log longer than maxLogScan is read
+// from its tail only (the first line there is cut and skipped), and the
+// lines kept are bounded.
+func TestProblemTailReadsOnlyTheTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	var b strings.Builder
+	b.WriteString("Dec  1 postfix/smtpd[1]: warning: old\n")
+	filler := strings.Repeat("x", 100) + "\n"
+	for b.Len() < maxLogScan {
+		b.WriteString(filler)
+	}
+	for range maxProblemsKept + 10 {
+		b.WriteString("Dec  1 postfix/smtpd[1]: warning: new\n")
+	}
+	appendLog(t, path, b.String())
+	var pt problemTail
+	got, err := pt.problems(path, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != maxProblemsKept {
+		t.Fatalf("%d lines kept, want %d", len(got), maxProblemsKept)
+	}
+	for _, l := range got {
+		if strings.HasSuffix(l.Text, "old") {
+			t.Fatal("a line before the tail was read")
+		}
+	}
+}

@@ -1,0 +1,244 @@
+package webui
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/admin"
+	"postdeck/jobs"
+	"postdeck/mpa"
+	"postdeck/mta"
+	"postdeck/queue"
+	"postdeck/store"
+)
+
+// renderView executes a view as render does, without a request.
+func renderView(t *testing.T, v *views, view string, data any) string {
+	t.Helper()
+	var b bytes.Buffer
+	p := Page{Title: "T", User: Identity{Name: "admin", Role: store.RoleAdmin}, CSRF: "tok", Path: "/", Data: data}
+	if err := v.pages[view].ExecuteTemplate(&b, "layout.html", p); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// mutations calls fn once per leaf field of v (reached through structs,
+// pointers and the first element of slices) after changing that field,
+// and once per pointer and slice set to nil, restoring each afterwards.
+func mutations(v reflect.Value, path string, fn func(path string)) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return
+		}
+		mutations(v.Elem(), path, fn)
+		old := v.Elem()
+		v.Set(reflect.Zero(v.Type()))
+		fn(path + "=nil")
+		v.Set(old.Addr())
+		return
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return
+		}
+		mutations(v.Index(0), path+"[0]", fn)
+		old := reflect.ValueOf(v.Interface())
+		v.Set(reflect.Zero(v.Type()))
+		fn(path + "=nil")
+		v.Set(old)
+		return
+	case reflect.Map:
+		if v.Len() == 0 || v.Type().Elem().Kind() != reflect.String {
+			return
+		}
+		for _, k := range v.MapKeys() {
+			old := v.MapIndex(k)
+			v.SetMapIndex(k, reflect.ValueOf(old.String()+"x").Convert(v.Type().Elem()))
+			fn(fmt.Sprintf("%s[%v]", path, k))
+			v.SetMapIndex(k, old)
+		}
+		old := reflect.ValueOf(v.Interface())
+		v.Set(reflect.Zero(v.Type()))
+		fn(path + "=nil")
+		v.Set(old)
+		return
+	case reflect.Struct:
+		if t, ok := v.Interface().(time.Time); ok {
+			v.Set(reflect.ValueOf(t.Add(-3 * time.Hour)))
+			fn(path)
+			v.Set(reflect.ValueOf(t))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				mutations(v.Field(i), path+"."+v.Type().Field(i).Name, fn)
+			}
+		}
+		return
+	}
+	old := reflect.ValueOf(v.Interface())
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(v.String() + "x")
+	case reflect.Bool:
+		v.SetBool(!v.Bool())
+	case reflect.Int, reflect.Int64:
+		if v.Type() == reflect.TypeOf(time.Duration(0)) {
+			v.SetInt(v.Int() + int64(3*time.Hour))
+		} else {
+			v.SetInt(v.Int() + 1)
+		}
+	case reflect.Uint64:
+		v.SetUint(v.Uint() + 1)
+	default:
+		return
+	}
+	fn(path)
+	v.Set(old)
+}
+
+// unreached lists the parts of v that mutations cannot change: nil
+// pointers, empty slices and maps (nothing behind them is walked), maps of
+// other than strings, and values of a kind it does not change. A fixture
+// with none of them has every field changed once, also fields added
+// later.
+func unreached(v reflect.Value, path string) []string {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return []string{path + " (nil)"}
+		}
+		return unreached(v.Elem(), path)
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return []string{path + " (empty)"}
+		}
+		return unreached(v.Index(0), path+"[0]")
+	case reflect.Map:
+		if v.Len() == 0 || v.Type().Elem().Kind() != reflect.String {
+			return []string{path + " (map: empty or not of strings)"}
+		}
+		return nil
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(time.Time{}) {
+			return nil
+		}
+		var out []string
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				out = append(out, unreached(v.Field(i), path+"."+v.Type().Field(i).Name)...)
+			}
+		}
+		return out
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Uint64:
+		return nil
+	}
+	return []string{path + " (" + v.Kind().String() + ")"}
+}
+
+// TestDashboardKeyNamesWhatIsShown: a change of any value behind the
+// dashboard that changes the page also changes its cache key, so a
+// cached dashboard is never served for other values.
+func TestDashboardKeyNamesWhatIsShown(t *testing.T) {
+	v := loadViews(loadStatic())
+	now := time.Now()
+	d := dashboardData{
+		Dashboard: admin.Dashboard{
+			PostfixRunning: true, PostfixVersion: "3.7.11",
+			Settings:  settingsWithRelayDomains(),
+			LastApply: mta.ApplyReport{Time: now.Add(-5 * time.Minute), Actor: "admin", Action: "settings", Result: "applied", Message: "Postfix reloaded."},
+			Queue: &queue.Summary{AsOf: now, Queues: []queue.Count{{Name: "deferred", Count: 3, Bytes: 3000}}, Total: queue.Count{Name: "total", Count: 3},
+				ShapeBucketMinutes: []int{5}, ShapeTotal: queue.ShapeRow{Domain: "total", Total: 3, Buckets: []int{3, 0}},
+				Shape: []queue.ShapeRow{{Domain: "example.net", Total: 3, Buckets: []int{3, 0}}}},
+			OldestDeferred: &admin.DeferredMessage{QueueID: "4XyZabc", Age: 2 * time.Hour, Reason: "connection refused"},
+			Deferring:      []admin.DeferringDomain{{Domain: "example.net", Messages: 3, Reason: "connection refused"}},
+			MPA:            &mpa.Counts{Spool: 1, Processing: 1, Errors: 2, ErrorBytes: 2048, ErrorQuotaEntries: 10, ErrorQuotaBytes: 4096},
+			SPF: []jobs.SourceStatus{{Map: "gmail.com", Outcome: "failed", LastSuccess: now.Add(-26 * time.Hour), LastError: "SERVFAIL",
+				Warnings: []string{"a warning"}, Changes: []store.PrefixChange{{At: now.Add(-time.Hour), Added: []string{"192.0.2.0/24"}, Removed: []string{"198.51.100.0/24"}}}}},
+			LogProblems: []mta.LogLine{{Text: "postfix/smtpd[1]: warning: hostname x does not resolve", Level: "warning"}},
+			LogError:    "",
+			Errors:      []string{"The MPA's counts could not be read."},
+		},
+		Recent:    template.HTML("<p>recent</p>"),
+		ShowAudit: true,
+	}
+	// LogError replaces the problems: it is checked on its own below.
+	if u := unreached(reflect.ValueOf(d), "d"); len(u) > 0 {
+		t.Fatalf("the fixture leaves fields unchanged by the test: %v", u)
+	}
+	base, baseKey := renderView(t, v, "dashboard", d), dashboardKey(d)
+	shown := 0
+	mutations(reflect.ValueOf(&d).Elem(), "d", func(path string) {
+		page, key := renderView(t, v, "dashboard", d), dashboardKey(d)
+		if page == base {
+			return
+		}
+		shown++
+		if key == baseKey {
+			t.Errorf("%s changes the dashboard but not its cache key", path)
+		}
+	})
+	if shown < 20 {
+		t.Fatalf("only %d changes showed on the page: the test does not reach the view", shown)
+	}
+	// LogError replaces the problems.
+	d.LogError = "Postfix's log cannot be read here."
+	if page := renderView(t, v, "dashboard", d); page == base || dashboardKey(d) == baseKey {
+		t.Error("LogError: not shown or not in the key")
+	}
+}
+
+func settingsWithRelayDomains() store.Settings {
+	st := store.DefaultSettings()
+	st.RelayDomains = []string{"example.com"}
+	return st
+}
+
+// TestSettingsKeyNamesWhatIsShown: the same for the settings page.
+func TestSettingsKeyNamesWhatIsShown(t *testing.T) {
+	v := loadViews(loadStatic())
+	st := store.DefaultSettings()
+	st.RelayDomains = []string{"example.com", "unionmap:{hash:/a, hash:/b}"}
+	st.ExternalRelayHost, st.InternalRelayHost, st.RelayTransport, st.HeloName = "[relay.example.net]:25", "[10.0.0.1]", "relay", "helo.example.com"
+	// A GET shows no errors; they are here so that a key without them
+	// fails the test too.
+	d := settingsPageData{Form: settingsFormOf(st), SizeLimit: st.MessageSizeLimit, Version: store.SettingsVersion(st), RejectCodes: slices.Clone(rejectCodes),
+		Errors: map[string]string{"hostname": "Hostname is not a host name."}, FirstError: "hostname"}
+	if u := unreached(reflect.ValueOf(d), "d"); len(u) > 0 {
+		t.Fatalf("the fixture leaves fields unchanged by the test: %v", u)
+	}
+	base, baseKey := renderView(t, v, "settings", d), d.key()
+	shown := 0
+	mutations(reflect.ValueOf(&d).Elem(), "d", func(path string) {
+		if renderView(t, v, "settings", d) == base {
+			return
+		}
+		shown++
+		if d.key() == baseKey {
+			t.Errorf("%s changes the settings page but not its cache key", path)
+		}
+	})
+	if shown < 14 {
+		t.Fatalf("only %d changes showed on the page", shown)
+	}
+}
+
+// TestPageCacheFill: the placeholder is replaced wherever it is, and
+// nothing else changes.
+func TestPageCacheFill(t *testing.T) {
+	pc := newPageCache()
+	ph := string(pc.placeholder)
+	page := []byte(fmt.Sprintf(`<input value="%s"><p>x</p><input value="%s">`, ph, ph))
+	var b bytes.Buffer
+	pc.fill(&b, page, "TOKEN")
+	if got := b.String(); got != `<input value="TOKEN"><p>x</p><input value="TOKEN">` || strings.Contains(got, ph) {
+		t.Fatalf("filled: %s", got)
+	}
+}
