@@ -44,9 +44,9 @@ func (db *DB) AuditGeneration() uint64 { return db.auditGen.Load() }
 func (db *DB) UsersGeneration() uint64 { return db.usersGen.Load() }
 
 // batchDelay is how long a batched commit waits for company, batchSize
-// how much company makes it ask for the writer at once, batchGather how
-// long such a group waits for more once it has the writer, and batchMax
-// the most calls one commit takes (committer).
+// how much company makes it ask for the writer at once, batchGather the
+// longest such a group waits for more once it has the writer, and
+// batchMax the most calls one commit takes (committer).
 const (
 	batchDelay  = 30 * time.Millisecond
 	batchSize   = 16
@@ -82,8 +82,9 @@ func Open(path string) (*DB, error) {
 	// The MPA's commits (a message received, handed to Postfix, done)
 	// go through db.commits: commits that start within batchDelay of each
 	// other share one transaction and its two fdatasyncs, and a group that
-	// reaches batchSize commits as soon as the writer is free (and
-	// batchGather later), taking every call that arrived until then.
+	// reaches batchSize commits as soon as the writer is free (and the
+	// callers of the last commit came back, within batchGather), taking
+	// every call that arrived until then.
 	// Under light load the delay keeps fsyncs few (a group commit without
 	// one was clearly slower end to end, because every fsync also costs
 	// Postfix's own); under heavy
