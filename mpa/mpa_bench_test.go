@@ -167,9 +167,17 @@ func roundRatios(v []float64) string {
 // process (clients and sink included, the same for both paths), whose
 // difference is the MPA's own cost.
 func BenchmarkMPAAlone(b *testing.B) {
-	// Measured here (2 shared cores, load average 5 to 15 from other
-	// work): ratios 0.51 to 0.66, median about 0.58; the threshold sits
-	// just under that. Issue #15 asks for 0.8 (see the report).
+	// Measured here (2 shared cores, load average 8 to 34 from other
+	// work), five runs each, alternating: before the in-memory handoff
+	// and the group commit (store/batch.go) median ratios 0.30 to 0.51,
+	// median 0.50; after 0.48 to 0.78, median 0.59, with CPU per message
+	// (median) 448 us against 498 and allocations 257 against 300. The
+	// threshold stays at 0.5, which one run still missed. Issue #15 asks
+	// for 0.8: the MPA's rate is its 16 workers over the commit each
+	// waits for before its final dot (two fdatasyncs on a disk other work
+	// shares), while the relay only needs CPU, so the ratio falls when
+	// the machine is quiet and the relay fast (3,000-5,500 msg/s against
+	// the MPA's 1,600-2,400).
 	const target = 0.5
 	sink := postfixtest.NewSink(b, 0)
 	relayLn, mpaLn := listenLocal(b), listenLocal(b)

@@ -51,6 +51,8 @@ type Server struct {
 	// conns tells the workers when their reinjection connections are of a
 	// Postfix configuration that is gone (Reconnect).
 	conns connGen
+	// fresh passes new entries from the sessions to the workers in memory.
+	fresh handoffs
 }
 
 // errLocal is the reply to any local failure: Postfix keeps the message
@@ -450,6 +452,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 		s.removeBody(id)
 		return errLocal
 	}
+	s.fresh.put(e, inline)
 	s.sched.push(id)
 	acceptedMessages.Add(1)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}

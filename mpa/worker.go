@@ -171,12 +171,19 @@ func addrs(rs []store.MPARecipient) []string {
 // When every recipient is done after a delivery it returns the attempt
 // whose final commit is still to be made, so that the worker can go on.
 func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attempt, error) {
-	e, inlineBody, err := s.db.MPASpoolGetBody(id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil // delivered or moved meanwhile
-	}
-	if err != nil {
-		return nil, err
+	var e store.SpoolEntry
+	var inlineBody []byte
+	if ho, ok := s.fresh.take(id); ok {
+		e, inlineBody = ho.entry, ho.body // committed just now as it is
+	} else {
+		var err error
+		e, inlineBody, err = s.db.MPASpoolGetBody(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil // delivered or moved meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	now := time.Now()
 	if e.NextAttempt.After(now) {
@@ -195,6 +202,7 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 		return nil, a.commit(true)
 	}
 	raw, inline := inlineBody, inlineBody != nil
+	var err error
 	if !inline {
 		raw, inline, err = s.bodies.read(id)
 	}

@@ -142,15 +142,32 @@ func ValidSpoolID(id string) bool {
 
 // MPASpoolCommit records the outcome of a step on spool entry id in one
 // transaction: next replaces the entry (nil deletes it) and errs are added
-// to the error repository. It goes through bbolt's Batch, so commits of
-// concurrent SMTP sessions and workers share one fsync.
+// to the error repository. It goes through the group commit (committer),
+// so commits of concurrent SMTP sessions and workers share one fsync.
 //
 // An inline body follows its entries: error entries split off under new
 // ids get a copy, and a final commit (next nil) that no error entry takes
 // over deletes it.
 func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) error {
 	defer db.mpaGen.Add(1) // after the commit (MPACounts)
-	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+	// Encoded before the commit, not while holding the writer.
+	var nextRaw []byte
+	if next != nil {
+		raw, err := json.Marshal(next)
+		if err != nil {
+			return fmt.Errorf("commit spool entry %s: encode: %w", id, err)
+		}
+		nextRaw = raw
+	}
+	errsRaw := make([][]byte, len(errs))
+	for i := range errs {
+		raw, err := json.Marshal(&errs[i])
+		if err != nil {
+			return fmt.Errorf("commit spool entry %s: encode: %w", id, err)
+		}
+		errsRaw[i] = raw
+	}
+	err := db.commits.batch(func(tx *bolt.Tx) error {
 		bodies := tx.Bucket(bucketMPABodies)
 		body := bodies.Get([]byte(id))
 		keep := next != nil
@@ -169,14 +186,14 @@ func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) err
 			}
 		}
 		if next != nil {
-			if err := putJSON(tx, bucketMPASpool, []byte(id), next); err != nil {
+			if err := tx.Bucket(bucketMPASpool).Put([]byte(id), nextRaw); err != nil {
 				return err
 			}
 		} else if err := tx.Bucket(bucketMPASpool).Delete([]byte(id)); err != nil {
 			return err
 		}
 		for i := range errs {
-			if err := putJSON(tx, bucketMPAErrors, []byte(errs[i].ID), &errs[i]); err != nil {
+			if err := tx.Bucket(bucketMPAErrors).Put([]byte(errs[i].ID), errsRaw[i]); err != nil {
 				return err
 			}
 		}
@@ -189,12 +206,16 @@ func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) err
 }
 
 // MPASpoolAdd stores a new spool entry and, when the message is small
-// enough to be kept inline, its body, in one batched commit: the message is
+// enough to be kept inline, its body, in one group commit: the message is
 // durable when it returns. seen are the entry's resend keys (see
 // MPASeenLookup), recorded in the same commit.
 func (db *DB) MPASpoolAdd(e SpoolEntry, body []byte, seen []string) error {
 	defer db.mpaGen.Add(1) // after the commit (MPACounts)
-	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+	raw, err := json.Marshal(&e)
+	if err != nil {
+		return fmt.Errorf("add spool entry %s: encode: %w", e.ID, err)
+	}
+	err = db.commits.batch(func(tx *bolt.Tx) error {
 		if body != nil {
 			if err := tx.Bucket(bucketMPABodies).Put([]byte(e.ID), body); err != nil {
 				return err
@@ -211,7 +232,7 @@ func (db *DB) MPASpoolAdd(e SpoolEntry, body []byte, seen []string) error {
 				}
 			}
 		}
-		return putJSON(tx, bucketMPASpool, []byte(e.ID), &e)
+		return tx.Bucket(bucketMPASpool).Put([]byte(e.ID), raw)
 	})
 	if err != nil {
 		return fmt.Errorf("add spool entry %s: %w", e.ID, err)

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// committer is a group commit for the MPA's writes (a message received,
+// handed to Postfix, done): concurrent calls share one transaction and
+// its fdatasyncs, like bbolt's Batch, with two differences that matter
+// under load, where the MPA's rate is the calls one commit carries
+// divided by the time a commit takes (two fdatasyncs).
+//
+// bbolt closes a batch at MaxBatchSize calls, and the full batch then
+// waits for the writer with no more than that; here a group that reached
+// batchSize asks for the writer at once but takes every call that arrives
+// until it commits, up to batchMax. And once it has the writer it waits,
+// for at most batchGather, until it holds as many calls as the last
+// commit: the callers that commit released (a worker sends its final dot
+// and starts its next message, a session answers 250 and reads the next
+// one) come back within about that time, and catching them in this
+// commit rather than the next lets a worker deliver a message per commit
+// instead of one every other commit. Measured with BenchmarkMPAAlone's
+// load, in one process with blasts alternating between variants (the
+// machine is shared and noisy): 22-23 calls per commit instead of bbolt's
+// 16; median rate against bbolt's Batch 1.04x without the gather, 1.24x
+// and 1.42x with a fixed 2 ms sleep, and the wait for the last commit's
+// count 1.39x the fixed sleep and 1.11x bbolt's Batch in a run at load
+// average 35; CPU per message 5-15% lower.
+type committer struct {
+	db      *bolt.DB
+	mu      sync.Mutex
+	open    *group     // the group taking calls, if any
+	writing sync.Mutex // held by the group committing
+	lastN   int        // calls in the last commit (under writing)
+}
+
+type group struct {
+	calls []batchCall
+	timer *time.Timer
+	once  sync.Once
+	// joined gets a token when a call joins (run waits on it to gather).
+	joined chan struct{}
+}
+
+type batchCall struct {
+	fn  func(*bolt.Tx) error
+	err chan error
+}
+
+// errSolo tells a call whose function failed inside a group to run alone.
+var errSolo = errors.New("store: run the batched call alone")
+
+// batch runs fn in a transaction shared with concurrent calls and returns
+// once it is committed. As with bbolt's Batch, fn may run more than once
+// (a group in which another call fails is retried without it) and must
+// only depend on tx.
+func (c *committer) batch(fn func(*bolt.Tx) error) error {
+	errc := make(chan error, 1)
+	c.mu.Lock()
+	g := c.open
+	if g == nil || len(g.calls) >= batchMax {
+		g = &group{joined: make(chan struct{}, 1)}
+		c.open = g
+		g.timer = time.AfterFunc(batchDelay, func() { c.run(g, false) })
+	}
+	g.calls = append(g.calls, batchCall{fn: fn, err: errc})
+	if len(g.calls) == batchSize {
+		go c.run(g, true)
+	}
+	select {
+	case g.joined <- struct{}{}:
+	default:
+	}
+	c.mu.Unlock()
+	err := <-errc
+	if err == errSolo {
+		err = c.db.Update(fn)
+	}
+	return err
+}
+
+// run commits g once the writer is free; g takes calls until then, and,
+// when gather is set, for batchGather more.
+func (c *committer) run(g *group, gather bool) {
+	g.once.Do(func() {
+		c.writing.Lock()
+		defer c.writing.Unlock()
+		if gather {
+			c.gather(g)
+		}
+		c.mu.Lock()
+		g.timer.Stop()
+		if c.open == g {
+			c.open = nil
+		}
+		calls := g.calls
+		c.mu.Unlock()
+		c.lastN = len(calls)
+		for len(calls) > 0 {
+			failed := -1
+			err := c.db.Update(func(tx *bolt.Tx) error {
+				for i, cl := range calls {
+					if err := safeCall(cl.fn, tx); err != nil {
+						failed = i
+						return err
+					}
+				}
+				return nil
+			})
+			if failed >= 0 {
+				calls[failed].err <- errSolo
+				calls = append(calls[:failed:failed], calls[failed+1:]...)
+				continue
+			}
+			for _, cl := range calls {
+				cl.err <- err
+			}
+			return
+		}
+	})
+}
+
+// gather waits, for at most batchGather, until g holds as many calls as
+// the last commit did.
+func (c *committer) gather(g *group) {
+	t := time.NewTimer(batchGather)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		n := len(g.calls)
+		c.mu.Unlock()
+		if n >= c.lastN || n >= batchMax {
+			return
+		}
+		select {
+		case <-g.joined:
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// safeCall runs fn, turning a panic into an error (the caller sees it
+// when its call runs alone).
+func safeCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicked{p}
+		}
+	}()
+	return fn(tx)
+}
+
+type panicked struct{ reason any }
+
+func (p panicked) Error() string { return "panic in a batched store call" }
