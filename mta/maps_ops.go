@@ -43,16 +43,14 @@ func (m *Manager) GetMap(name string) (store.Map, error) {
 	if err := ValidMapName(name); err != nil {
 		return store.Map{}, store.NotFound("Map %s does not exist", truncate(name, 40))
 	}
-	maps, err := m.db.ListMaps()
+	mp, found, err := m.db.GetMap(name)
 	if err != nil {
 		return store.Map{}, fmt.Errorf("get map: %w", err)
 	}
-	for _, mp := range maps {
-		if mp.Name == name {
-			return mp, nil
-		}
+	if !found {
+		return store.Map{}, store.NotFound("Map %s does not exist", name)
 	}
-	return store.Map{}, store.NotFound("Map %s does not exist", name)
+	return mp, nil
 }
 
 // PutMap validates an administrator's map, stores it and applies it: the
