@@ -141,7 +141,15 @@ func (s *Service) Restore(ctx context.Context, id Identity, archive io.Reader) (
 	if err := need(id, PermAdmin); err != nil {
 		return RestoreResult{}, err
 	}
-	res, err := s.restore(ctx, id, archive)
+	var res RestoreResult
+	var err error
+	if s.clusterNode() != nil {
+		// A restore replaces this node's database; the cluster would put
+		// its configuration and users back at the next revision.
+		err = store.Conflict("This node is in a cluster, where a restore would replace only this node's copy; restore the backup on a standalone node and seed a new cluster from it with postdeck cluster init")
+	} else {
+		res, err = s.restore(ctx, id, archive)
+	}
 	if err != nil {
 		s.auditFailure(id, "restore", err)
 		return res, err

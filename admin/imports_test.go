@@ -19,9 +19,13 @@ var allowedImports = map[string][]string{
 	"atomicfile":          {},
 	"mimedec":             {},
 	"panics":              {},
+	"memlimit":            {},
 	"assets":              {},
 	"postfix":             {},
 	"postfix/postfixtest": {"postfix"},
+	"cluster/etcdtest":    {},
+	"cluster/report":      {},
+	"cluster":             {"store", "panics", "cluster/report"},
 	"store":               {},
 	// webproxy is the unprivileged web process: none of our packages,
 	// so that it cannot reach the store, Postfix or the MPA even by
@@ -31,7 +35,7 @@ var allowedImports = map[string][]string{
 	"queue":        {"postfix", "store", "mimedec", "panics"},
 	"mpa":          {"store", "mimedec", "atomicfile", "panics"},
 	"jobs":         {"store", "panics"},
-	"admin":        {"mta", "queue", "mpa", "jobs", "store", "panics"},
+	"admin":        {"mta", "queue", "mpa", "jobs", "store", "panics", "cluster/report"},
 	"webui":        {"admin", "assets", "store", "panics", "atomicfile", "webproxy"},
 	"packaging":    {},
 	"cmd/postdeck": nil, // wiring: may import everything
@@ -84,6 +88,13 @@ func TestImportDirection(t *testing.T) {
 			used[rel][ours] = true
 			if !slices.Contains(allowed, ours) {
 				t.Errorf("%s imports postdeck/%s, which the import graph does not allow", filepath.Join(rel, name), ours)
+			}
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			heavy := strings.HasPrefix(p, "go.etcd.io/etcd/") || strings.HasPrefix(p, "google.golang.org/grpc")
+			if heavy && rel != "cluster" && rel != "cmd/postdeck" {
+				t.Errorf("%s imports %s: only package cluster (and cmd/postdeck) may link etcd's client and gRPC", filepath.Join(rel, name), p)
 			}
 		}
 		if rel == "webui" {

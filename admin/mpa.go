@@ -146,7 +146,14 @@ func (s *Service) SavePipeline(ctx context.Context, id Identity, in PipelineDoc)
 		s.auditFailure(id, "mpa pipeline", err)
 		return PipelineDoc{}, err
 	}
-	if err := s.mpa.PutPipeline(ctx, p); err != nil {
+	if err := s.shared(ctx, id, "mpa pipeline", func() error { return s.mpa.PutPipeline(ctx, p) }); err != nil {
+		if s.clusterNode() != nil {
+			// The cluster refused it: the store holds the cluster's
+			// pipeline again, and so must the MPA.
+			if rerr := s.mpa.ReloadPipeline(ctx); rerr != nil {
+				s.log.Error("reload the mpa pipeline after a refused change", "err", rerr)
+			}
+		}
 		s.auditFailure(id, "mpa pipeline", err)
 		return PipelineDoc{}, err
 	}

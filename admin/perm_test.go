@@ -13,7 +13,8 @@ import (
 // TestEveryOperationChecksItsPermission fails when an operation is missing
 // here, so a new one cannot forget its check.
 var opPerms = map[string]Perm{
-	"Status": PermRead, "Settings": PermRead, "MainConfig": PermRead, "MasterConfig": PermRead, "ListMaps": PermRead,
+	"Status": PermRead, "ClusterStatus": PermRead, "PeerQueue": PermRead, "PeerMPAErrors": PermRead,
+	"PeerQueueAction": PermOperate, "PeerMPAErrorAction": PermOperate, "Settings": PermRead, "MainConfig": PermRead, "MasterConfig": PermRead, "ListMaps": PermRead,
 	"Map": PermRead, "LookupMap": PermRead, "QueueList": PermRead, "QueueSummary": PermRead,
 	"QueueMessage": PermRead, "MPAQueue": PermRead, "MPAErrors": PermRead, "MPAError": PermRead,
 	"MPACounts": PermRead, "Pipeline": PermRead, "Preview": PermAdmin, "SPFSources": PermRead,

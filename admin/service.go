@@ -39,6 +39,7 @@ type Service struct {
 	mpa        *mpa.Server
 	verify     func(ctx context.Context, path string) error
 	spf        atomic.Pointer[jobs.Refresher]
+	cluster    atomic.Pointer[clusterBox] // nil: standalone
 	log        *slog.Logger
 	tokens     tokenUse // when tokens' last-used times were written
 

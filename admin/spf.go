@@ -2,7 +2,9 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"postdeck/jobs"
 	"postdeck/store"
@@ -46,7 +48,12 @@ func (s *Service) AddSPFSource(ctx context.Context, id Identity, in jobs.SourceI
 		return AddSPFResult{}, err
 	}
 	action := "add spf source " + truncate(in.Map, 100)
-	st, err := r.AddSource(ctx, id.Actor(), in)
+	var st jobs.SourceStatus
+	if c := s.clusterNode(); c != nil {
+		st, err = s.addSPFSourceClustered(ctx, c, id, r, action, in)
+	} else {
+		st, err = r.AddSource(ctx, id.Actor(), in)
+	}
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return AddSPFResult{}, err
@@ -74,7 +81,13 @@ func (s *Service) RemoveSPFSource(ctx context.Context, id Identity, name string)
 		return err
 	}
 	action := "remove spf source " + truncate(name, 100)
-	if err := r.RemoveSource(ctx, id.Actor(), name); err != nil {
+	remove := r.RemoveSource
+	if c := s.clusterNode(); c != nil {
+		remove = func(ctx context.Context, actor, name string) error {
+			return s.removeSPFSourceClustered(ctx, c, actor, action, r, name)
+		}
+	}
+	if err := remove(ctx, id.Actor(), name); err != nil {
 		s.auditFailure(id, action, err)
 		return err
 	}
@@ -142,3 +155,60 @@ func (r refresherMaps) PutMap(ctx context.Context, actor string, mp store.Map) e
 
 // GetMap returns a stored map (store.ErrNotFound when absent).
 func (r refresherMaps) GetMap(name string) (store.Map, error) { return r.s.mta.GetMap(name) }
+
+// addSPFSourceClustered adds a source on a cluster node: the source goes
+// to the cluster (every node schedules it; the elected node refreshes it),
+// then this node schedules it and creates its empty map.
+func (s *Service) addSPFSourceClustered(ctx context.Context, c Cluster, id Identity, r *jobs.Refresher, action string, in jobs.SourceInput) (jobs.SourceStatus, error) {
+	src, err := jobs.ValidateSource(in)
+	if err != nil {
+		return jobs.SourceStatus{}, err
+	}
+	if m, err := s.mta.GetMap(src.Map); err == nil && m.Owner != store.OwnerRefresher {
+		return jobs.SourceStatus{}, store.Conflict("Map %s already exists and is edited by administrators; choose another map name for this SPF source", src.Map)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return jobs.SourceStatus{}, fmt.Errorf("add spf source: %w", err)
+	}
+	src.Created = time.Now().UTC()
+	if err := c.ChangeShared(ctx, id.Actor(), action, func() error { return s.db.CreateSPFSource(src) }); err != nil {
+		return jobs.SourceStatus{}, err
+	}
+	if err := r.Resync(ctx); err != nil {
+		s.log.Error("schedule the new spf source", "map", src.Map, "err", err)
+	}
+	return r.Status(ctx, src.Map)
+}
+
+// removeSPFSourceClustered removes a source on a cluster node: from the
+// cluster, then from this node's schedule; its map passes to the
+// administrators, through the cluster.
+func (s *Service) removeSPFSourceClustered(ctx context.Context, c Cluster, actor, action string, r *jobs.Refresher, name string) error {
+	src, err := s.db.GetSPFSource(name)
+	if err != nil {
+		return err
+	}
+	if src.Builtin {
+		return store.Conflict("The SPF source of map %s is built in and cannot be removed", name)
+	}
+	if err := c.ChangeShared(ctx, actor, action, func() error { return s.db.DeleteSPFSource(name) }); err != nil {
+		return err
+	}
+	if err := r.Resync(ctx); err != nil {
+		s.log.Error("unschedule the removed spf source", "map", name, "err", err)
+	}
+	m, err := s.mta.GetMap(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove spf source: read map %s: %w", name, err)
+	}
+	if m.Owner != store.OwnerRefresher {
+		return nil
+	}
+	m.Owner, m.Updated = store.OwnerAdmin, time.Now().UTC()
+	if _, err := s.mta.PutMap(ctx, actor, m, ""); err != nil {
+		return fmt.Errorf("remove spf source: hand map %s to administrators: %w", name, err)
+	}
+	return nil
+}

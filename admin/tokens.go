@@ -53,7 +53,8 @@ func (s *Service) CreateToken(ctx context.Context, id Identity, in TokenRequest)
 		return TokenResult{}, err
 	}
 	action := "token " + auditName(in.Name)
-	res, err := s.createToken(id, in)
+	var res TokenResult
+	err := s.shared(ctx, id, action, func() (err error) { res, err = s.createToken(id, in); return err })
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return TokenResult{}, err
@@ -190,7 +191,7 @@ func (s *Service) RevokeToken(ctx context.Context, id Identity, name string) err
 	if err != nil {
 		err = store.Invalid("name", "Token name must be 1 to 64 lowercase letters, digits, '.', '_' or '-'")
 	} else {
-		_, err = s.db.RevokeToken(name)
+		err = s.shared(ctx, id, action, func() error { _, err := s.db.RevokeToken(name); return err })
 	}
 	if err != nil {
 		s.auditFailure(id, action, err)

@@ -44,7 +44,8 @@ func (s *Service) SaveUser(ctx context.Context, id Identity, in UserRequest) (Us
 		return UserResult{}, err
 	}
 	action := "user " + auditName(in.Username)
-	res, err := s.saveUser(in)
+	var res UserResult
+	err := s.shared(ctx, id, action, func() (err error) { res, err = s.saveUser(in); return err })
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return UserResult{}, err
@@ -103,7 +104,8 @@ func (s *Service) AddUser(ctx context.Context, id Identity, in UserRequest) (Use
 		return UserResult{}, err
 	}
 	action := "user " + auditName(in.Username)
-	res, err := s.addUser(in)
+	var res UserResult
+	err := s.shared(ctx, id, action, func() (err error) { res, err = s.addUser(in); return err })
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return UserResult{}, err
@@ -193,7 +195,8 @@ func (s *Service) SetRole(ctx context.Context, id Identity, in RoleRequest) (Rol
 		return RoleResult{}, err
 	}
 	action := "user " + auditName(in.Username)
-	res, err := s.setRole(in)
+	var res RoleResult
+	err := s.shared(ctx, id, action, func() (err error) { res, err = s.setRole(in); return err })
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return RoleResult{}, err
@@ -243,7 +246,8 @@ func (s *Service) DeleteUser(ctx context.Context, id Identity, name string) (Del
 		return DeleteResult{}, err
 	}
 	action := "user " + auditName(name)
-	res, err := s.deleteUser(name)
+	var res DeleteResult
+	err := s.shared(ctx, id, action, func() (err error) { res, err = s.deleteUser(name); return err })
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return DeleteResult{}, err
@@ -292,7 +296,9 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, id Identity, in Passwor
 		return store.User{}, store.Forbidden("Only a console user has a password of their own: root and tokens have none (set a user's password with postdeck admin passwd USER)")
 	}
 	action := "user " + auditName(id.Name)
-	u, wasOneTime, err := s.changeOwnPassword(id.Name, in)
+	var u store.User
+	var wasOneTime bool
+	err := s.shared(ctx, id, action, func() (err error) { u, wasOneTime, err = s.changeOwnPassword(id.Name, in); return err })
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return store.User{}, err

@@ -52,6 +52,12 @@ type RefresherConfig struct {
 	// OnScheduled, when set, hears the result of every refresh the
 	// refresher ran on its own (schedule, start): the daemon audits those.
 	OnScheduled func(res RefreshResult, err error)
+	// RunHere, when set, decides whether a refresh the refresher would run
+	// on its own (schedule, start) runs on this node: a cluster runs each
+	// once, on the node its election chose, and the others take the
+	// resulting map from the cluster. Refreshes an administrator asks for
+	// always run.
+	RunHere func() bool
 }
 
 // Refresher keeps SPF-derived cidr maps current.
@@ -64,6 +70,7 @@ type Refresher struct {
 
 	refreshOnStart bool
 	onScheduled    func(RefreshResult, error)
+	runHere        func() bool
 
 	mu            sync.Mutex
 	locks         map[string]*sync.Mutex // one refresh per map at a time
@@ -102,6 +109,7 @@ func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
 		locks:          map[string]*sync.Mutex{},
 		refreshOnStart: cfg.RefreshOnStart,
 		onScheduled:    cfg.OnScheduled,
+		runHere:        cfg.RunHere,
 	}, nil
 }
 
@@ -174,6 +182,10 @@ func (r *Refresher) ensureMap(ctx context.Context, name string) {
 
 // scheduledRefresh is a refresh the refresher runs on its own.
 func (r *Refresher) scheduledRefresh(ctx context.Context, name string) {
+	if r.runHere != nil && !r.runHere() {
+		r.log.Debug("scheduled spf refresh runs on another node of the cluster", "map", name)
+		return
+	}
 	res, err := r.refresh(ctx, ActorRefresher, name)
 	if r.onScheduled != nil {
 		r.onScheduled(res, err)

@@ -64,6 +64,10 @@ type Manager struct {
 	// strangers, as far as the open-relay probe knows (guarded by mu).
 	liveRelay relayState
 
+	// repl is set on a cluster node (SetReplicator): changes go through
+	// the cluster.
+	repl *replication
+
 	// afterSwap is a fault hook for tests: it runs after the new files are
 	// in place and before the reload, and its error is treated as Postfix
 	// refusing the reload.
@@ -238,6 +242,9 @@ func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(
 func (m *Manager) UpdateWith(ctx context.Context, actor, action string, opts ApplyOptions, mutate func(*store.State) error) (Result, error) {
 	if err := m.heldErr(); err != nil {
 		return Result{}, err
+	}
+	if m.repl != nil {
+		return m.propose(ctx, actor, action, opts, mutate)
 	}
 	u := &pendingUpdate{actor: actor, action: action, opts: opts, mutate: mutate, done: make(chan updateResult, 1)}
 	m.pendMu.Lock()

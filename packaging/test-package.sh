@@ -31,6 +31,7 @@
 #
 # Usage: packaging/test-package.sh [--prepare]   (--prepare only builds the cache)
 # POSTDECK_DEB=FILE tests another .deb than dist/postdeck_*_amd64.deb;
+# POSTDECK_PREV_RELEASE=COMMIT upgrades from another commit's package;
 # POSTDECK_TEST_IMPORT=cli imports with `postdeck import` before serve starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -347,7 +348,95 @@ in_tree postfix status >/dev/null 2>&1 || fail "Postfix stopped with the purge"
 if in_tree postconf -h content_filter | grep -q '^mpa:'; then
 	fail "the purge left Postfix's mail going to the removed MPA"
 fi
+if in_tree postconf -M | grep -q -e '^mpa ' -e "^127.0.0.1:$REINJECT_PORT "; then
+	fail "the purge left the MPA's services in master.cf (postdeck unwire did not run)"
+fi
+grep -q "the MPA is out of Postfix's mail path" "$CACHE/dpkg.log" || fail "the removal did not run postdeck unwire"
 [ "$(q_transport hash:/etc/postfix/maps.d/hash.transport-maps.map)" = "$T_BEFORE" ] || fail "the transport table is gone after the purge"
 
+stop_postfix
+
+# 5. Upgrade from the previous release. PREV_RELEASE is the last commit of
+# the session before (schema 2: no MPA resend keys); its package is built
+# from git once and cached beside the tree.
+PREV_RELEASE=${POSTDECK_PREV_RELEASE:-edb0bca}
+prev_deb() {
+	local out=$CACHE/postdeck-prev-$PREV_RELEASE.deb src=$CACHE/prev-src
+	if [ ! -f "$out" ]; then
+		git -C "$ROOT" rev-parse --verify -q "$PREV_RELEASE^{commit}" >/dev/null ||
+			fail "commit $PREV_RELEASE (the previous release) is not in this clone's history"
+		rm -rf "$src"
+		git -C "$ROOT" worktree prune
+		git -C "$ROOT" worktree add --detach "$src" "$PREV_RELEASE" >"$CACHE/prev-build.log" 2>&1 ||
+			{ tail -n 20 "$CACHE/prev-build.log" >&2; fail "git worktree add $PREV_RELEASE failed"; }
+		say "building the previous release's package ($PREV_RELEASE; once, cached)" >&2
+		make -C "$src" package DIST="$src/dist" >>"$CACHE/prev-build.log" 2>&1 ||
+			{ tail -n 20 "$CACHE/prev-build.log" >&2; fail "make package of $PREV_RELEASE failed"; }
+		cp "$src"/dist/postdeck_*_amd64.deb "$out"
+		git -C "$ROOT" worktree remove --force "$src"
+	fi
+	echo "$out"
+}
+PREV_DEB=$(prev_deb)
+
+say "upgrade: a fresh tree with the previous release, $(basename "$PREV_DEB")"
+rm -rf "$TREE"
+cp -a --reflink=auto "$BASE" "$TREE"
+cp "$ROOT/packaging/testdata/relay-main.cf" "$PF/main.cf"
+printf 'example.org relay:[10.0.0.26]:25\n' >"$PF/transport"
+printf '192.0.2.0/24 REJECT blocked\n' >"$PF/client_access.cidr"
+printf '/^Subject:.*lottery/ REJECT no lotteries\n' >"$PF/header_checks.pcre"
+sed -i -E "s/^smtp( +)inet/127.0.0.1:$SMTP_PORT inet/" "$PF/master.cf"
+in_tree postmap hash:/etc/postfix/transport
+touch -d '-1 minute' "$PF/main.cf"
+cp "$PREV_DEB" "$TREE/tmp/prev.deb"
+cp "$DEB" "$TREE/tmp/postdeck.deb"
+in_tree dpkg -i /tmp/prev.deb >>"$CACHE/dpkg.log" 2>&1 || { tail -n 20 "$CACHE/dpkg.log" >&2; fail "dpkg -i of the previous release failed"; }
+OLD_VERSION=$(in_tree dpkg-query -W -f '${Version}' postdeck)
+
+# serve_in_tree LOG: postdeck serve of the tree's package, as above.
+serve_in_tree() {
+	unshare --mount --propagation private -- /bin/bash -c 'mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && shift && exec chroot "$@"' _ "$TREE" \
+		"$TREE" /usr/bin/env POSTDECK_LOG_FORMAT=text /usr/bin/postdeck serve \
+		--listen "127.0.0.1:$HTTP_PORT" --socket /run/postdeck/ctl.sock \
+		--smtp-listen "127.0.0.1:$SMTP_PORT" --mpa-listen "127.0.0.1:$MPA_PORT" \
+		--reinject-listen "127.0.0.1:$REINJECT_PORT" --resolver "127.0.0.1:$DNS_PORT" >"$1" 2>&1 &
+	SERVE_PID=$!
+	for _ in $(seq 1 600); do
+		grep -q "postdeck is ready" "$1" && return 0
+		kill -0 "$SERVE_PID" 2>/dev/null || { tail -n 30 "$1" >&2; fail "postdeck serve exited (log $1)"; }
+		sleep 0.2
+	done
+	tail -n 30 "$1" >&2
+	fail "postdeck serve was not ready after 120 s (log $1)"
+}
+stop_serve() {
+	[ "$(readlink "/proc/$SERVE_PID/exe")" = "$TREE/usr/bin/postdeck" ] || fail "pid $SERVE_PID is not the tree's postdeck"
+	stop_pid "$SERVE_PID" "postdeck serve"
+	SERVE_PID=
+}
+
+say "upgrade: the previous release ($OLD_VERSION) takes over and gets a setting, a user and a map"
+serve_in_tree "$CACHE/serve-prev.log"
+in_tree postdeck settings set hostname=upgrade.example.test >>"$CACHE/serve-prev.log" 2>&1 || { tail -n 20 "$CACHE/serve-prev.log" >&2; fail "settings set (previous release) failed"; }
+printf 'upgrade-password-1\n' | in_tree postdeck admin add keeper --role auditor >>"$CACHE/serve-prev.log" 2>&1 || fail "admin add (previous release) failed"
+printf 'kept.example.test OK\n' >"$TREE/tmp/kept.map"
+in_tree postdeck maps set kept-map hash /tmp/kept.map >>"$CACHE/serve-prev.log" 2>&1 || fail "maps set (previous release) failed"
+stop_serve
+
+say "upgrade: dpkg -i $(basename "$DEB") over it"
+in_tree dpkg -i /tmp/postdeck.deb >>"$CACHE/dpkg.log" 2>&1 || { tail -n 20 "$CACHE/dpkg.log" >&2; fail "the upgrade (dpkg -i) failed"; }
+NEW_VERSION=$(in_tree dpkg-query -W -f '${Version}' postdeck)
+[ "$NEW_VERSION" != "$OLD_VERSION" ] || fail "the upgrade kept version $OLD_VERSION"
+in_tree getent passwd postdeck-web >/dev/null || fail "the upgrade did not create the postdeck-web user"
+serve_in_tree "$CACHE/serve-upgraded.log"
+grep -q 'msg="database migrated".*schema_from=2 ' "$CACHE/serve-upgraded.log" ||
+	{ grep -i schema "$CACHE/serve-upgraded.log" >&2; fail "the upgraded daemon did not migrate the schema-2 database"; }
+in_tree postdeck settings get | grep -q 'upgrade.example.test' || fail "the upgrade lost the setting"
+[ "$(in_tree postconf -h myhostname)" = upgrade.example.test ] || fail "after the upgrade main.cf has another myhostname"
+in_tree postdeck admin list | grep -q '^keeper' || fail "the upgrade lost the user"
+[ "$(in_tree postmap -q kept.example.test hash:/etc/postfix/maps.d/hash.kept-map.map)" = OK ] || fail "the upgrade lost the map"
+say "upgraded $OLD_VERSION -> $NEW_VERSION: schema migrated; setting, user and map kept"
+stop_serve
 stop_postfix
 say "PASS"

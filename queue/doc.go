@@ -61,10 +61,11 @@
 //     interning table of at most 16,384 strings). The slices shrink when
 //     more than half of them are free. At 100,000 messages the index is
 //     about 19 MB of live heap; the process's peak RSS then depends on
-//     the collector: 67 MB with Go's default GOGC=100, 68 MB with the
-//     daemon's GOGC=400 and a 64 MiB soft limit, but 110 MB with the
-//     daemon's current GOGC=400 and 256 MiB limit, which lets the heap
-//     grow to five times what is live.
+//     the collector: 62 MB with Go's default GOGC=100, 70 MB with the
+//     daemon's policy (package memlimit: GOGC=400 under a soft limit of
+//     1.5 times the live heap plus 24 MiB, at least 64 MiB), and 110 MB
+//     with a fixed 256 MiB limit, which let the heap grow to five times
+//     what is live.
 //
 // Without Start (or when it fails, which is logged), listings fall back
 // to a `postqueue -j` snapshot that serves SnapshotTTL.

@@ -16,6 +16,9 @@ type AuditEntry struct {
 	Result string    `json:"result"` // "applied", "unchanged", "refused", "rolled back", ...
 	Detail string    `json:"detail,omitempty"`
 	Diff   string    `json:"diff,omitempty"` // unified diff of main.cf, when it changed
+	// Node is the cluster node the entry comes from, when another node
+	// wrote it ("" for this node's own entries).
+	Node string `json:"node,omitempty"`
 }
 
 // maxAudit bounds the audit log; the oldest entries are dropped beyond it.
@@ -73,4 +76,25 @@ func seqKey(seq uint64) []byte {
 	k := make([]byte, 8)
 	binary.BigEndian.PutUint64(k, seq)
 	return k
+}
+
+// AuditAfter returns up to limit of this node's own entries (Node "")
+// with a sequence number above seq, oldest first: what a cluster node has
+// not copied to the cluster yet.
+func (db *DB) AuditAfter(seq uint64, limit int) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, _ := c.Seek(seqKey(seq + 1)); k != nil && len(out) < limit; k, _ = c.Next() {
+			var e AuditEntry
+			if _, err := getJSON(tx, bucketAudit, k, &e); err != nil {
+				return err
+			}
+			if e.Node == "" {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, err
 }

@@ -18,6 +18,9 @@ import (
 type DB struct {
 	bolt *bolt.DB
 	path string
+	// migratedFrom and migratedTo are the schema versions at open and
+	// after the migrations (Migrated).
+	migratedFrom, migratedTo int
 
 	// usersGen counts changes to users (PutUser, restores), so that the
 	// web layer can trust what it cached about a session's user until it

@@ -10,6 +10,8 @@
 //
 //	meta
 //	  schema_version      -> decimal string, see migrations.go
+//	  cluster             -> ClusterMeta (JSON; a cluster node only: its name
+//	                         and the revision of its last good configuration)
 //	settings
 //	  mta                 -> Settings (JSON)
 //	  wiring              -> Wiring (JSON): the MPA's addresses and chain an import chose (absent: none)

@@ -27,4 +27,5 @@ var (
 	keyWiring        = []byte("wiring")
 	keyMPAPipeline   = []byte("pipeline")
 	keySeenExpires   = []byte("\x00expires")
+	keyCluster       = []byte("cluster") // in meta: ClusterMeta
 )

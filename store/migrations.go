@@ -43,12 +43,18 @@ var migrations = []migration{
 	splitMaps,
 }
 
+// Migrated reports the schema version the database had when it was opened
+// and the one it has now (the same when no migration ran; from is 0 for a
+// new database).
+func (db *DB) Migrated() (from, to int) { return db.migratedFrom, db.migratedTo }
+
 // LatestSchema is the schema version this binary writes.
 func LatestSchema() int { return len(migrations) }
 
 // migrate runs each pending migration in its own transaction and refuses a
 // database from a newer binary.
 func (db *DB) migrate() error {
+	first := true
 	for {
 		done := false
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
@@ -56,6 +62,10 @@ func (db *DB) migrate() error {
 			if err != nil {
 				return err
 			}
+			if first {
+				db.migratedFrom, first = v, false
+			}
+			db.migratedTo = v
 			if v > len(migrations) {
 				return fmt.Errorf("database %s has schema version %d, newer than this postdeck knows (%d): upgrade postdeck or restore an older backup", db.path, v, len(migrations))
 			}
@@ -70,6 +80,7 @@ func (db *DB) migrate() error {
 			if err != nil {
 				return err
 			}
+			db.migratedTo = v + 1
 			return meta.Put(keySchemaVersion, []byte(strconv.Itoa(v+1)))
 		})
 		if err != nil {

@@ -93,13 +93,20 @@ func TestMigrationFromEachVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for range 2 { // the second open finds nothing to migrate
+		for open := range 2 { // the second open finds nothing to migrate
 			db, err := Open(path)
 			if err != nil {
 				t.Fatalf("open a version %d database: %v", v, err)
 			}
 			if got, _ := db.SchemaVersion(); got != LatestSchema() {
 				t.Errorf("version %d database opened at version %d, want %d", v, got, LatestSchema())
+			}
+			wantFrom := v
+			if open == 1 {
+				wantFrom = LatestSchema()
+			}
+			if from, to := db.Migrated(); from != wantFrom || to != LatestSchema() {
+				t.Errorf("open %d of a version %d database: Migrated() = %d, %d, want %d, %d", open+1, v, from, to, wantFrom, LatestSchema())
 			}
 			if s, err := db.LoadSettings(); err != nil || s.Hostname != "v"+strconv.Itoa(v)+".example.test" {
 				t.Errorf("version %d database lost its settings: %+v %v", v, s, err)

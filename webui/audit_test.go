@@ -190,6 +190,10 @@ func TestAuditOnePerAction(t *testing.T) {
 	calls = append(calls,
 		call{"PUT /api/v1/settings", api("PUT", "/api/v1/settings", badSettings), root},
 		call{"POST /api/v1/queue/actions", api("POST", "/api/v1/queue/actions", map[string]any{"action": "explode", "ids": queued[2:3]}), root},
+		// Another node's queue and repository: a standalone node has none.
+		call{"POST /api/v1/cluster/nodes/:node/queue/actions", api("POST", "/api/v1/cluster/nodes/n2/queue/actions", map[string]any{"action": "delete", "ids": queued[2:3]}), root},
+		call{"POST /api/v1/cluster/nodes/:node/mpa/errors/actions", api("POST", "/api/v1/cluster/nodes/n2/mpa/errors/actions", map[string]any{"action": "delete", "ids": []string{"x"}}), root},
+		call{"POST /cluster/nodes/:node/actions", form("/cluster/nodes/n2/actions", url.Values{"target": {"queue"}, "action": {"delete"}, "id": queued[2:3]}), web},
 	)
 
 	covered := map[string]bool{}

@@ -33,6 +33,7 @@ var consoleNav = []navEntry{
 	}},
 	{Label: "Send Mail", Path: "/sendmail", Perm: permOperate},
 	{Label: "Audit log", Path: "/audit", Perm: permRead, Roles: auditRoles},
+	{Label: "Cluster", Path: "/cluster", Perm: permRead},
 	{Label: "Users and tokens", Path: "/users", Perm: permAdmin},
 }
 

@@ -39,6 +39,11 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/mastercfg", permRead, s.mastercfgGet},
 		{"PUT", "/api/v1/mastercfg", permAdmin, s.mastercfgPut},
 		{"GET", "/api/v1/audit", permAudit, s.auditList},
+		{"GET", "/api/v1/cluster", permRead, s.clusterGet},
+		{"GET", "/api/v1/cluster/nodes/:node/queue", permRead, s.peerQueueList},
+		{"POST", "/api/v1/cluster/nodes/:node/queue/actions", permOperate, s.peerQueueActions},
+		{"GET", "/api/v1/cluster/nodes/:node/mpa/errors", permRead, s.peerErrorsList},
+		{"POST", "/api/v1/cluster/nodes/:node/mpa/errors/actions", permOperate, s.peerErrorsActions},
 
 		// Users and tokens (api_users.go)
 		{"GET", "/api/v1/users", permAdmin, s.userList},
@@ -106,6 +111,9 @@ func (s *Server) routeTable() []route {
 		{"GET", "/mta/settings/mastercfg", permRead, s.pageMasterConfig},
 		{"POST", "/mta/settings/mastercfg", permAdmin, s.pageMasterConfigPost},
 		{"GET", "/audit", permAudit, s.pageAudit},
+		{"GET", "/cluster", permRead, s.pageCluster},
+		{"GET", "/cluster/nodes/:node", permRead, s.pagePeer},
+		{"POST", "/cluster/nodes/:node/actions", permOperate, s.pagePeerActions},
 		// Maps, SPF sources, queues and Send Mail pages.
 		{"GET", "/mta/maps", permRead, s.pageMaps},
 		{"POST", "/mta/maps", permAdmin, s.pageMapsCreate},

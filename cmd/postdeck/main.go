@@ -14,7 +14,8 @@ const usage = `usage: postdeck COMMAND [flags]
 daemon:
   serve [--data DIR] [--postfix-config DIR] [--private-postfix] [--listen ADDR]
         [--socket PATH] [--smtp-listen ADDR] [--mpa-listen ADDR] [--reinject-listen ADDR]
-        [--trusted-proxies CIDR,...] [--web-user USER] [--web-socket PATH] [--web-unit] ...
+        [--trusted-proxies CIDR,...] [--cluster-endpoints URL,... --node-name NAME] [--web-user USER]
+        [--web-socket PATH] [--web-unit] ...
   web [--listen ADDR] [--web-socket PATH]   (the unprivileged console listener; serve
         starts it unless --web-unit)
 
@@ -30,6 +31,10 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   spf list | refresh NAME | add DOMAIN [--map NAME] [--schedule CRON] [--value ACTION] | remove NAME
   backup FILE | restore FILE
   import [--check | --dry-run] [--force] [--accept-changes] DIR   (offline: with the daemon stopped)
+  unwire   (offline: takes the MPA out of Postfix's mail path; the package's removal runs it)
+  cluster init|join (offline) | remove NAME | status
+        (--cluster-endpoints URL,... --node-name NAME [--cluster-ca F --cluster-cert F
+         --cluster-key F] [--cluster-user U --cluster-password-file F])
   token list | create NAME --role ROLE [--expires 90d|DATE] | revoke NAME
   admin list | add USER --role ROLE | passwd USER | role USER ROLE | delete USER
         (roles: admin, operator, auditor; passwords from the terminal or stdin;
@@ -60,6 +65,8 @@ func main() {
 		err = cmdWeb(args)
 	case "import":
 		err = cmdImport(args)
+	case "unwire":
+		err = cmdUnwire(args)
 	case "status":
 		err = cmdStatus(args)
 	case "settings":
@@ -86,6 +93,8 @@ func main() {
 		err = cmdToken(args)
 	case "admin":
 		err = cmdAdmin(args)
+	case "cluster":
+		err = cmdCluster(args)
 	case "version", "--version":
 		fmt.Println("postdeck", version)
 		return

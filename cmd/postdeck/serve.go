@@ -11,15 +11,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"postdeck/admin"
 	"postdeck/jobs"
+	"postdeck/memlimit"
 	"postdeck/mpa"
 	"postdeck/mta"
+	"postdeck/postfix"
 	"postdeck/queue"
 	"postdeck/store"
 	"postdeck/webui"
@@ -47,6 +48,8 @@ type serveFlags struct {
 	tlsKey         string
 	tlsSelfSigned  bool
 	trustedProxies []netip.Prefix
+	sbin           string
+	cluster        clusterFlags
 	chainOrder     string
 	// mpaListenSet and reinjectListenSet: the flag (or its environment
 	// variable) was given, so it wins over the addresses an import chose.
@@ -86,6 +89,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 		f.trustedProxies = p
 		return err
 	})
+	fs.StringVar(&f.sbin, "postfix-sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
+	f.cluster.register(fs)
 	fs.StringVar(&f.chainOrder, "chain-order", mta.ChainAfter, "first start: put the MPA after (after) or before (before) a content filter the imported configuration has")
 	set := map[string]bool{}
 	var envErr error
@@ -173,9 +178,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	tuneGC(ctx)
 
 	db, err := store.Open(filepath.Join(f.data, "postdeck.db"))
 	if err != nil {
@@ -186,6 +191,9 @@ func serve(args []string) error {
 			log.Error("close database", "err", err)
 		}
 	}()
+	if from, to := db.Migrated(); from != 0 && from != to {
+		log.Info("database migrated", "path", filepath.Join(f.data, "postdeck.db"), "schema_from", from, "schema_to", to)
+	}
 
 	inst := mta.Instance{
 		ConfigDir:      f.postfixConfig,
@@ -205,7 +213,7 @@ func serve(args []string) error {
 	// off and the original keeps running.
 	first, err := admin.ImportOnFirstStart(ctx, db, admin.FirstStartOptions{Instance: inst,
 		FixedMPAListen: f.mpaListenSet, FixedReinjectListen: f.reinjectListenSet,
-		ChainOrder: f.chainOrder, BackupRoot: f.data}, log)
+		ChainOrder: f.chainOrder, SbinDir: f.sbin, BackupRoot: f.data}, log)
 	if err != nil {
 		return fmt.Errorf("import the existing postfix configuration: %w", err)
 	}
@@ -248,14 +256,27 @@ func serve(args []string) error {
 	defer stops.run(log) // also on a failed start
 	stops.add("stop the mpa (finishing its sessions)", mpaSrv.Shutdown)
 
-	manager, err := mta.New(mta.Config{Instance: inst, AfterReload: mpaSrv.Reconnect}, db, log)
+	manager, err := mta.New(mta.Config{Instance: inst, SbinDir: f.sbin, AfterReload: mpaSrv.Reconnect}, db, log)
 	if err != nil {
 		return err
 	}
 	postfixQueue := queue.New(manager.Postfix(), log)
 	ops := admin.New(admin.Config{DB: db, MTA: manager, MPA: mpaSrv, Log: log,
 		Queue: postfixQueue, SubmitAddr: inst.SubmitAddr()})
-	if password, err := ops.EnsureFirstAdmin(); err != nil {
+	// A cluster node: changes go through etcd, and the node applies every
+	// committed revision. It starts with its last good configuration
+	// (below) and follows the cluster in the background.
+	node, err := f.cluster.newNode(db, log)
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		manager.SetReplicator(node)
+		ops.SetCluster(node)
+	}
+	if node != nil {
+		// Users come from the cluster: no first-start password here.
+	} else if password, err := ops.EnsureFirstAdmin(); err != nil {
 		return err
 	} else if password != "" {
 		log.Warn("first start: created console user admin with a one-time password; the first login must replace it (or set one with `postdeck admin passwd admin`)",
@@ -288,9 +309,14 @@ func serve(args []string) error {
 	}
 
 	sched := jobs.NewScheduler(log)
+	var runHere func() bool
+	if node != nil {
+		runHere = node.Leads // the SPF refresh runs once per cluster
+	}
 	refresher, err := jobs.NewRefresher(jobs.RefresherConfig{
 		DB: db, Maps: ops.RefresherMaps(), Scheduler: sched, Logger: log,
 		Resolver: f.resolver, RefreshOnStart: true, OnScheduled: ops.AuditScheduledRefresh,
+		RunHere: runHere,
 	})
 	if err != nil {
 		return err
@@ -335,6 +361,13 @@ func serve(args []string) error {
 	webCtx, stopWeb := context.WithCancel(ctx)
 	defer stopWeb()
 	var sup *webSupervisor
+	// consoleURL is where other nodes of a cluster reach this one's API:
+	// the web process's listener.
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	consoleURL := scheme + "://" + f.listen
 	if f.webUnit {
 		log.Info("postdeck is ready", "console", "postdeck-web.service", "web_socket", f.webSocket, "socket", f.socket)
 	} else {
@@ -350,6 +383,7 @@ func serve(args []string) error {
 		go sup.run(webCtx)
 		select {
 		case addr := <-sup.ready:
+			consoleURL = strings.TrimSuffix(addr, "/")
 			log.Info("postdeck is ready", "console", addr, "web_user", webID.name, "socket", f.socket)
 			go func() { // later starts: a web process that was killed is back
 				for {
@@ -369,6 +403,15 @@ func serve(args []string) error {
 			<-sup.exited
 			return errors.New("the web process did not start within 60 s (see its log lines above)")
 		}
+	}
+
+	if node != nil {
+		if f.cluster.api == "" {
+			node.SetAPI(consoleURL)
+		}
+		node.Start(ctx, ops)
+		stops.add("leave the cluster (status and lease)", node.Shutdown)
+		log.Info("following the cluster", "node", node.Name(), "endpoints", strings.Join(f.cluster.endpoints, ","))
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -445,16 +488,13 @@ func (s *shutdownSteps) run(log *slog.Logger) {
 	s.names, s.fns = nil, nil
 }
 
-// tuneGC trades a little memory for less garbage-collection CPU: the daemon
-// idles near 20 MB, and on a 2-core appliance the collector otherwise
-// competes with Postfix and the console under load. A soft memory limit
-// keeps the heap from growing unbounded. GOGC and GOMEMLIMIT still win.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(256 << 20)
+// tuneGC trades a little memory for less garbage-collection CPU (on a
+// 2-core appliance the collector otherwise competes with Postfix and the
+// console under load) under a soft memory limit that follows the live
+// heap: package memlimit. GOGC and GOMEMLIMIT still win.
+func tuneGC(ctx context.Context) {
+	if memlimit.Apply() {
+		go memlimit.Run(ctx, 5*time.Second)
 	}
 }
 

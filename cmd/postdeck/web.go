@@ -130,9 +130,9 @@ func cmdWeb(args []string) error {
 	// Every request allocates a little here (a copy of its headers and
 	// body); the same trade as the daemon's: less collector CPU on a
 	// 2-core appliance, where the two processes share the cores.
-	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	tuneGC(ctx)
 
 	if err := waitForDaemon(ctx, f.webSocket, f.wait); err != nil {
 		return err

@@ -1,8 +1,9 @@
 #!/bin/sh
 # postdeck preremove (deb: prerm remove|upgrade|deconfigure|failed-upgrade;
 # rpm: %preun 0|1). On removal it stops the service and takes postdeck's MPA
-# out of Postfix's mail path (content_filter), so that mail keeps flowing; it
-# never stops Postfix and leaves every other file in /etc/postfix as it is.
+# out of Postfix's mail path (postdeck unwire), so that mail keeps flowing;
+# it never stops Postfix and leaves the rest of the configuration as postdeck
+# last applied it.
 # On upgrade it does nothing: the new postinstall restarts the service.
 set -e
 
@@ -16,9 +17,26 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 	systemctl disable postdeck-web.service postdeck.service >/dev/null 2>&1 || true
 fi
 
-# Postfix hands every message to the MPA (content_filter = mpa:[...]:port).
-# With postdeck gone that would defer all mail, so the filter goes too.
+# Postfix hands every message to the MPA (content_filter = mpa:[...]:port,
+# or the return listener of a content filter an import kept beside it).
+# With postdeck gone that would defer all mail. `postdeck unwire` applies
+# the stored configuration once more without the MPA (a kept filter such as
+# amavis stays in the path); when it cannot, content_filter = mpa:... is
+# removed by hand.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
+if [ -x /usr/bin/postdeck ] && [ -f /var/lib/postdeck/postdeck.db ]; then
+	if (
+		if [ -f /etc/default/postdeck ]; then
+			set -a
+			. /etc/default/postdeck
+			set +a
+		fi
+		/usr/bin/postdeck unwire
+	); then
+		exit 0
+	fi
+	echo "postdeck: postdeck unwire failed; removing content_filter = mpa:... by hand" >&2
+fi
 if command -v postconf >/dev/null 2>&1 && [ -f /etc/postfix/main.cf ]; then
 	filter=$(postconf -h content_filter 2>/dev/null || true)
 	case "$filter" in

@@ -1,0 +1,285 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"postdeck/cluster/report"
+	"postdeck/store"
+)
+
+// maxOps bounds one transaction's operations below etcd's default
+// --max-txn-ops (128).
+const maxOps = 120
+
+// Unreachable is the sentence a change gets while the node is cut off.
+func Unreachable() error {
+	return store.Unavailable("The cluster is unreachable from this node, so the change was not saved; this node keeps serving mail with its last good configuration and takes the cluster's changes when etcd is back")
+}
+
+func notReady() error {
+	return store.Unavailable("The cluster has no configuration yet, so the change was not saved; run `postdeck cluster init` on the first node")
+}
+
+// commitError turns an etcd failure into the sentence the administrator
+// gets; the detail goes to the log.
+func (n *Node) commitError(err error) error {
+	switch {
+	case errors.Is(err, rpctypes.ErrRequestTooLarge):
+		return store.Invalid("", "The change is larger than the cluster takes in one transaction (etcd's --max-request-bytes), so it was not saved")
+	case errors.Is(err, rpctypes.ErrTooManyOps):
+		return store.Invalid("", "The change touches more entries than the cluster takes in one transaction (etcd's --max-txn-ops), so it was not saved")
+	}
+	n.log.Warn("commit to the cluster failed", "err", err)
+	n.setConnected(false, err)
+	n.poke(n.resync)
+	return Unreachable()
+}
+
+// Latest is the newest configuration this node knows the cluster to have,
+// with this node's own settings laid over it, and its revision: the base
+// of a change. A node cut off from the cluster refuses changes.
+func (n *Node) Latest(ctx context.Context) (store.State, int64, error) {
+	m, ok := n.awaitConnected(ctx)
+	if !ok {
+		return store.State{}, 0, Unreachable()
+	}
+	if !m.ready() {
+		return store.State{}, 0, notReady()
+	}
+	st, err := n.nodeState(m)
+	return st, m.markerRev, err
+}
+
+// nodeState is the configuration this node renders from the mirror: the
+// cluster's, with this node's own settings, and the parts of the state
+// that describe this node's installation (the installation parameters and
+// the MPA's wiring an import found) from its store.
+func (n *Node) nodeState(m *mirror) (store.State, error) {
+	st, err := m.state(n.cfg.Node)
+	if err != nil {
+		return st, err
+	}
+	local, err := n.db.LoadState()
+	if err != nil {
+		return st, err
+	}
+	st.Installation, st.Wiring = local.Installation, local.Wiring
+	return st, nil
+}
+
+// awaitConnected returns the mirror once the node follows the cluster,
+// waiting at most RequestTimeout: an etcd election (a few seconds without
+// a leader) delays a change instead of refusing it.
+func (n *Node) awaitConnected(ctx context.Context) (*mirror, bool) {
+	deadline := time.Now().Add(n.cfg.RequestTimeout)
+	for {
+		m, ok := n.snapshot()
+		if ok || time.Now().After(deadline) || ctx.Err() != nil {
+			return m, ok
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
+}
+
+// Commit writes next, a change of prev made at revision base, in one
+// transaction that holds only when the configuration is still at base. It
+// returns the new revision; when another change came first it returns 0
+// and the revision to wait for (WaitRevision) before trying again on the
+// newer configuration. Nothing to change returns base.
+func (n *Node) Commit(ctx context.Context, base int64, prev, next store.State, actor, action string, allowOpenRelay bool) (int64, int64, error) {
+	m, ok := n.snapshot()
+	if !ok {
+		return 0, 0, Unreachable()
+	}
+	if m.markerRev != base {
+		return 0, m.markerRev, nil
+	}
+	shared, err := m.sharedSettings()
+	if err != nil {
+		return 0, 0, err
+	}
+	rec, ok := m.node(n.cfg.Node)
+	if !ok {
+		rec = report.NodeRecord{Name: n.cfg.Node, API: n.cfg.API, Joined: time.Now().UTC(), PerNode: n.cfg.PerNode}
+	}
+	newShared, own, err := splitSettings(next.Settings, shared, rec.PerNode)
+	if err != nil {
+		return 0, 0, err
+	}
+	var ops []clientv3.Op
+	put := func(rel string, v []byte) {
+		if old, ok := m.kv[rel]; !ok || !bytes.Equal(old, v) {
+			ops = append(ops, clientv3.OpPut(n.keys.of(rel), string(v)))
+		}
+	}
+	raw, err := json.Marshal(newShared)
+	if err != nil {
+		return 0, 0, err
+	}
+	if cur, err := json.Marshal(shared); err != nil || !bytes.Equal(cur, raw) {
+		ops = append(ops, clientv3.OpPut(n.keys.of(keySettings), string(raw)))
+	}
+	if !maps.EqualFunc(own, rec.Values, func(a, b json.RawMessage) bool { return bytes.Equal(a, b) }) {
+		rec.Values = own
+		raw, err := json.Marshal(rec)
+		if err != nil {
+			return 0, 0, err
+		}
+		ops = append(ops, clientv3.OpPut(n.keys.of(dirNodes+n.cfg.Node), string(raw)))
+	}
+	put(keyMainConfig, []byte(next.MainConfig))
+	if next.MasterConfig == "" {
+		if _, ok := m.kv[keyMaster]; ok {
+			ops = append(ops, clientv3.OpDelete(n.keys.of(keyMaster)))
+		}
+	} else {
+		put(keyMaster, []byte(next.MasterConfig))
+	}
+	keep := map[string]bool{}
+	for _, mp := range next.Maps {
+		raw, err := json.Marshal(mp)
+		if err != nil {
+			return 0, 0, err
+		}
+		keep[dirMaps+mp.Name] = true
+		put(dirMaps+mp.Name, raw)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.kv)) {
+		if strings.HasPrefix(k, dirMaps) && !keep[k] {
+			ops = append(ops, clientv3.OpDelete(n.keys.of(k)))
+		}
+	}
+	return n.commitOps(ctx, m, ops, report.RevMarker{Actor: actor, Action: action, AllowOpenRelay: allowOpenRelay})
+}
+
+// commitOps commits ops with a new rev marker when the configuration is
+// still at the mirror's revision.
+func (n *Node) commitOps(ctx context.Context, m *mirror, ops []clientv3.Op, marker report.RevMarker) (int64, int64, error) {
+	if len(ops) == 0 {
+		return m.markerRev, 0, nil
+	}
+	if len(ops) >= maxOps {
+		return 0, 0, store.Invalid("", "The change touches %d entries, more than the cluster takes in one transaction (%d), so it was not saved; make it in smaller steps", len(ops), maxOps)
+	}
+	marker.Node, marker.At = n.cfg.Node, time.Now().UTC()
+	rawMarker, err := json.Marshal(marker)
+	if err != nil {
+		return 0, 0, err
+	}
+	ops = append(ops, clientv3.OpPut(n.keys.of(keyRev), string(rawMarker)))
+	// A member without a leader refuses the transaction before proposing
+	// it (etcd's require-leader): during an election, try again until
+	// the request timeout. Other failures may or may not have committed,
+	// and are not tried again.
+	deadline := time.Now().Add(n.cfg.RequestTimeout)
+	var resp *clientv3.TxnResponse
+	for {
+		gctx, cancel := n.leaderCtx(ctx)
+		resp, err = n.cli.Txn(gctx).If(clientv3.Compare(clientv3.ModRevision(n.keys.of(keyRev)), "=", m.markerRev)).
+			Then(ops...).Else(clientv3.OpGet(n.keys.of(keyRev))).Commit()
+		cancel()
+		if err == nil || !errors.Is(err, rpctypes.ErrNoLeader) || time.Now().After(deadline) {
+			break
+		}
+		sleep(ctx, 200*time.Millisecond)
+	}
+	if err != nil {
+		return 0, 0, n.commitError(err)
+	}
+	if !resp.Succeeded {
+		var cur int64
+		if rr := resp.Responses; len(rr) > 0 && rr[0].GetResponseRange() != nil && len(rr[0].GetResponseRange().Kvs) > 0 {
+			cur = rr[0].GetResponseRange().Kvs[0].ModRevision
+		}
+		return 0, max(cur, m.markerRev+1), nil
+	}
+	return resp.Header.Revision, 0, nil
+}
+
+// WaitRevision waits (at most RequestTimeout) until this node's copy of
+// the configuration reached rev.
+func (n *Node) WaitRevision(ctx context.Context, rev int64) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	if err := n.waitMirror(ctx, rev); err != nil {
+		return Unreachable()
+	}
+	return nil
+}
+
+// ChangeShared runs change (a change of users, tokens, SPF sources or the
+// MPA pipeline in the store) and commits what it changed in the shared
+// buckets to the cluster. When the commit fails (the cluster is
+// unreachable, or another change came first) the shared buckets are put
+// back to the cluster's content, so that the change leaves no trace.
+func (n *Node) ChangeShared(ctx context.Context, actor, action string, change func() error) error {
+	m, ok := n.awaitConnected(ctx)
+	if !ok {
+		return Unreachable()
+	}
+	if !m.ready() {
+		return notReady()
+	}
+	n.sharedMu.Lock()
+	defer n.sharedMu.Unlock()
+	before, err := n.db.ExportShared()
+	if err != nil {
+		return err
+	}
+	if !before.Equal(m.shared()) {
+		// This node has not taken the newest revision in yet.
+		return store.Conflict("This node is still taking in the cluster's latest change, so nothing was saved; try again in a moment")
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	after, err := n.db.ExportShared()
+	if err != nil {
+		return n.restoreShared(err)
+	}
+	var ops []clientv3.Op
+	for _, b := range store.SharedBuckets {
+		for _, k := range slices.Sorted(maps.Keys(after[b])) {
+			if old, ok := before[b][k]; !ok || !bytes.Equal(old, after[b][k]) {
+				ops = append(ops, clientv3.OpPut(n.keys.of(dirShared+b+"/"+k), string(after[b][k])))
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(before[b])) {
+			if _, ok := after[b][k]; !ok {
+				ops = append(ops, clientv3.OpDelete(n.keys.of(dirShared+b+"/"+k)))
+			}
+		}
+	}
+	rev, wait, err := n.commitOps(ctx, m, ops, report.RevMarker{Actor: actor, Action: action})
+	if err != nil {
+		return n.restoreShared(err)
+	}
+	if rev == 0 {
+		_ = n.waitMirror(ctx, wait)
+		return n.restoreShared(store.Conflict("Another change reached the cluster at the same moment, so nothing was saved; try again"))
+	}
+	// Read your writes: the next change on this node starts from this one.
+	wctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	_ = n.waitMirror(wctx, rev)
+	return nil
+}
+
+// restoreShared puts the shared buckets back to the cluster's content.
+func (n *Node) restoreShared(cause error) error {
+	m, _ := n.snapshot()
+	if err := n.db.ImportShared(m.shared()); err != nil {
+		n.log.Error("restore the shared buckets after a refused change", "err", err)
+	}
+	return cause
+}

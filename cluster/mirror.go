@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"postdeck/cluster/report"
+	"postdeck/store"
+)
+
+// mirror is this node's copy of the cluster's shared keys (everything
+// under the prefix but status/ and election/), kept current by the watch.
+type mirror struct {
+	rev       int64 // etcd revision the copy is at
+	markerRev int64 // modification revision of rev: the configuration's revision
+	markerSeq int64 // version of rev: how many configuration revisions there were
+	marker    report.RevMarker
+	kv        map[string][]byte // relative key -> value
+}
+
+func newMirror() *mirror { return &mirror{kv: map[string][]byte{}} }
+
+// relevant reports whether a relative key belongs in the mirror.
+func relevant(rel string) bool {
+	return !strings.HasPrefix(rel, dirStatus) && !strings.HasPrefix(rel, dirElection) && !strings.HasPrefix(rel, dirAudit)
+}
+
+func (m *mirror) clone() *mirror {
+	c := *m
+	c.kv = maps.Clone(m.kv)
+	return &c
+}
+
+// ready reports whether the cluster was initialised (cluster init done).
+func (m *mirror) ready() bool {
+	var info report.ClusterInfo
+	return json.Unmarshal(m.kv[keyMeta], &info) == nil && info.State == "ready"
+}
+
+// node returns a node's record (ok false when it has none).
+func (m *mirror) node(name string) (report.NodeRecord, bool) {
+	raw, ok := m.kv[dirNodes+name]
+	if !ok {
+		return report.NodeRecord{}, false
+	}
+	var r report.NodeRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return report.NodeRecord{}, false
+	}
+	return r, true
+}
+
+// nodes returns every node's record, by name.
+func (m *mirror) nodes() []report.NodeRecord {
+	var out []report.NodeRecord
+	for _, k := range slices.Sorted(maps.Keys(m.kv)) {
+		if name, ok := strings.CutPrefix(k, dirNodes); ok {
+			if r, ok := m.node(name); ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// sharedSettings decodes the cluster's settings document.
+func (m *mirror) sharedSettings() (store.Settings, error) {
+	s := store.DefaultSettings()
+	if raw, ok := m.kv[keySettings]; ok {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return s, fmt.Errorf("decode cluster settings: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// state builds the configuration node renders: the shared settings with
+// node's own values laid over them, the documents and the maps.
+func (m *mirror) state(node string) (store.State, error) {
+	var st store.State
+	s, err := m.sharedSettings()
+	if err != nil {
+		return st, err
+	}
+	if rec, ok := m.node(node); ok {
+		if s, err = overlay(s, rec.Values); err != nil {
+			return st, err
+		}
+	}
+	st.Settings = s
+	st.MainConfig = string(m.kv[keyMainConfig])
+	st.MasterConfig = string(m.kv[keyMaster])
+	st.Maps = []store.Map{}
+	for _, k := range slices.Sorted(maps.Keys(m.kv)) {
+		if !strings.HasPrefix(k, dirMaps) {
+			continue
+		}
+		var mp store.Map
+		if err := json.Unmarshal(m.kv[k], &mp); err != nil {
+			return st, fmt.Errorf("decode cluster map %s: %w", k, err)
+		}
+		st.Maps = append(st.Maps, mp)
+	}
+	return st, nil
+}
+
+// shared returns the shared buckets' content.
+func (m *mirror) shared() store.Shared {
+	out := store.Shared{}
+	for _, b := range store.SharedBuckets {
+		out[b] = map[string][]byte{}
+	}
+	for k, v := range m.kv {
+		rest, ok := strings.CutPrefix(k, dirShared)
+		if !ok {
+			continue
+		}
+		bucket, key, ok := strings.Cut(rest, "/")
+		if !ok || out[bucket] == nil {
+			continue
+		}
+		out[bucket][key] = v
+	}
+	return out
+}
+
+// overlay returns s with the given fields (API names) set from values.
+func overlay(s store.Settings, values map[string]json.RawMessage) (store.Settings, error) {
+	if len(values) == 0 {
+		return s, nil
+	}
+	fields, err := settingsFields(s)
+	if err != nil {
+		return s, err
+	}
+	maps.Copy(fields, values)
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		return s, err
+	}
+	var out store.Settings
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return s, fmt.Errorf("per-node settings: %w", err)
+	}
+	return out, nil
+}
+
+// settingsFields is s as API field name -> JSON value.
+func settingsFields(s store.Settings) (map[string]json.RawMessage, error) {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	return fields, json.Unmarshal(raw, &fields)
+}
+
+// SettingsFieldNames are the settings' API field names, the names
+// --cluster-per-node accepts.
+func SettingsFieldNames() []string {
+	f, _ := settingsFields(store.DefaultSettings())
+	return slices.Sorted(maps.Keys(f))
+}
+
+// splitSettings divides settings a node saves into what goes to the
+// cluster's settings document (the per-node fields keep the shared
+// document's values) and the node's own values.
+func splitSettings(next, shared store.Settings, perNode []string) (store.Settings, map[string]json.RawMessage, error) {
+	nf, err := settingsFields(next)
+	if err != nil {
+		return next, nil, err
+	}
+	sf, err := settingsFields(shared)
+	if err != nil {
+		return next, nil, err
+	}
+	own := map[string]json.RawMessage{}
+	for _, f := range perNode {
+		if v, ok := nf[f]; ok {
+			own[f] = v
+			nf[f] = sf[f]
+		}
+	}
+	raw, err := json.Marshal(nf)
+	if err != nil {
+		return next, nil, err
+	}
+	var out store.Settings
+	return out, own, json.Unmarshal(raw, &out)
+}

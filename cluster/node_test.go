@@ -1,0 +1,207 @@
+package cluster
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"postdeck/cluster/etcdtest"
+	"postdeck/cluster/report"
+	"postdeck/store"
+)
+
+// recorder is an Applier that stores what it is given, as admin's would,
+// without Postfix.
+type recorder struct {
+	db     *store.DB
+	mu     sync.Mutex
+	last   report.Revision
+	states []store.State
+}
+
+func (r *recorder) ApplyRevision(ctx context.Context, rev report.Revision, st store.State, shared store.Shared) report.Outcome {
+	if err := r.db.SaveState(st); err != nil {
+		return report.Outcome{Result: "failed", Message: err.Error()}
+	}
+	if err := r.db.ImportShared(shared); err != nil {
+		return report.Outcome{Result: "failed", Message: err.Error()}
+	}
+	r.mu.Lock()
+	r.last = rev
+	r.states = append(r.states, st)
+	r.mu.Unlock()
+	return report.Outcome{OK: true, Result: "applied"}
+}
+
+func (r *recorder) Counts(ctx context.Context) report.Counts {
+	return report.Counts{PostfixRunning: true}
+}
+
+func (r *recorder) lastRev() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last.Rev
+}
+
+func openDB(t *testing.T, hostname string) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	s := store.DefaultSettings()
+	s.Hostname = hostname
+	if err := db.SaveState(store.State{Settings: s, MainConfig: "# doc\n", Maps: []store.Map{}}); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNodesFollowAndCommit: two nodes on one etcd (with a recording
+// applier instead of Postfix): a commit on one reaches the other with its
+// own host name kept; a commit on a stale base is told to wait and try
+// again; a shared change on a node behind is refused and leaves no
+// trace; one node leads the scheduled jobs; both report a status; the
+// view counts the requests it made.
+func TestNodesFollowAndCommit(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dbA, dbB := openDB(t, "a.example.test"), openDB(t, "b.example.test")
+	cfg := func(name string) Config {
+		return Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
+	}
+	adm, err := Connect(cfg("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Init(ctx, dbA); err != nil {
+		t.Fatal(err)
+	}
+	_ = adm.Close()
+
+	var nodes []*Node
+	var recs []*recorder
+	for _, x := range []struct {
+		name string
+		db   *store.DB
+	}{{"a", dbA}, {"b", dbB}} {
+		n, err := New(cfg(x.name), x.db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &recorder{db: x.db}
+		n.Start(ctx, r)
+		t.Cleanup(func() {
+			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c()
+			_ = n.Shutdown(sctx)
+		})
+		nodes, recs = append(nodes, n), append(recs, r)
+	}
+	a, b := nodes[0], nodes[1]
+	waitUntil(t, "both nodes applied the seeded configuration", func() bool { return recs[0].lastRev() > 0 && recs[1].lastRev() > 0 })
+
+	// As mta's propose does: made on the newest configuration, again when
+	// another change (here b registering itself) came first.
+	var base store.State
+	var rev, newRev int64
+	for attempt := 0; newRev == 0; attempt++ {
+		var err error
+		base, rev, err = a.Latest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := base
+		next.Settings.RelayDomains = []string{"shared.example.test"}
+		next.Maps = []store.Map{{Name: "m1", Type: "hash", Content: "k v\n"}}
+		got, wait, err := a.Commit(ctx, rev, base, next, "admin", "settings", false)
+		if err != nil || attempt > 5 {
+			t.Fatalf("commit: %d %v", got, err)
+		}
+		if got == 0 {
+			if err := a.WaitRevision(ctx, wait); err != nil {
+				t.Fatal(err)
+			}
+		}
+		newRev = got
+	}
+	waitUntil(t, "b applied a's change", func() bool { return recs[1].lastRev() >= newRev })
+	st, err := dbB.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Settings.RelayDomains) != 1 || st.Settings.Hostname != "b.example.test" || len(st.Maps) != 1 {
+		t.Fatalf("b's state: %+v", st)
+	}
+
+	// A commit on the old base is not made; it says which revision to wait for.
+	if got, wait, err := b.Commit(ctx, rev, base, base, "admin", "stale", false); err != nil || got != 0 || wait < newRev {
+		t.Fatalf("a stale commit: rev %d wait %d err %v", got, wait, err)
+	}
+
+	// A shared change: a user made on a reaches b's store.
+	if err := a.ChangeShared(ctx, "admin", "user u1", func() error {
+		return dbA.PutUser(store.User{Username: "u1", Role: store.RoleAuditor})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "u1 on b", func() bool { _, err := dbB.GetUser("u1"); return err == nil })
+	// A change on a node whose store is not what the cluster has is
+	// refused, and what it did is undone.
+	if err := dbB.PutUser(store.User{Username: "stray", Role: store.RoleAuditor}); err != nil {
+		t.Fatal(err)
+	}
+	err = b.ChangeShared(ctx, "admin", "user u2", func() error {
+		return dbB.PutUser(store.User{Username: "u2", Role: store.RoleAuditor})
+	})
+	if err == nil {
+		t.Fatal("a shared change on a node that differs from the cluster went through")
+	}
+
+	// One node leads; both report.
+	waitUntil(t, "exactly one leader", func() bool { return a.Leads() != b.Leads() })
+	waitUntil(t, "both statuses", func() bool {
+		v := a.View(ctx)
+		alive := 0
+		for _, nv := range v.Nodes {
+			if nv.Alive && nv.Status != nil && nv.Status.Applied == v.Revision {
+				alive++
+			}
+		}
+		return alive == 2 && v.ViewRequests >= 1
+	})
+
+	// The interceptor counts what was sent: reads, the commits, the
+	// watch and the lease keep-alive streams.
+	req := a.Requests()
+	if req["Range"] < 1 || req["Txn"] < 2 || req["Watch"] < 1 || req["LeaseKeepAlive"] < 1 {
+		t.Errorf("requests counted: %v", req)
+	}
+
+	// Cut off: etcd stops; changes are refused with the sentence.
+	etcd.Members[0].Stop()
+	waitUntil(t, "a cut off", func() bool { return !a.Connected() })
+	if _, _, err := a.Latest(ctx); err == nil || !errorsIsUnavailable(err) {
+		t.Fatalf("Latest while cut off: %v", err)
+	}
+}
+
+func errorsIsUnavailable(err error) bool {
+	ue, ok := err.(*store.UserError)
+	return ok && ue.Kind == store.ErrUnavailable
+}

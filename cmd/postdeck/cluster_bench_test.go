@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"postdeck/cluster/etcdtest"
+	"postdeck/postfix/postfixtest"
+)
+
+func p99(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, (len(s)*99+99)/100-1)]
+}
+
+// BenchmarkCluster measures, on a real three-member etcd with three
+// postdeck daemons (each with a private Postfix) and a standalone daemon
+// in the same run:
+//
+//   - a settings change made on node 1 until all three nodes applied it to
+//     their Postfix and reported it (the cluster view shows every node on
+//     the new revision), against the same change applied by the standalone
+//     daemon (the API call, which returns once Postfix was reloaded).
+//     Rounds alternate, so that both see the same load. Target: p99 of the
+//     cluster within 2x the standalone p99.
+//   - an idle cluster: requests each node sends to etcd in 30 s, beyond its
+//     lease keep-alive stream (counted by the node's gRPC interceptor).
+//     Target: at most one per node per 10 s.
+func BenchmarkCluster(b *testing.B) {
+	postfixtest.Require(b)
+	etcdtest.Require(b)
+	bin := buildBinaryTB(b)
+	etcd := etcdtest.Start(b, 3)
+	closed := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(b)) // no DNS traffic off the machine
+	alone := newCNode(b, "alone", "", closed)
+	nodes := []*cnode{newCNode(b, "n1", etcd.Endpoints(), closed), newCNode(b, "n2", etcd.Endpoints(), closed), newCNode(b, "n3", etcd.Endpoints(), closed)}
+	n1 := nodes[0]
+	alone.start(b, bin, false)
+	n1.start(b, bin, false)
+	n1.stop(b)
+	if out, err := runCLI(bin, append([]string{"cluster", "init", "--data", filepath.Join(n1.base, "data")}, n1.clusterArgs()...)...); err != nil {
+		b.Fatalf("cluster init: %v\n%s", err, out)
+	}
+	for _, n := range nodes {
+		n.start(b, bin, true)
+	}
+	waitFor(b, "three nodes on the same revision", 60*time.Second, func() bool { return converged(n1.view(b), "n1", "n2", "n3") })
+
+	const rounds = 20
+	var standalone, clustered []time.Duration
+	for i := range rounds {
+		value := "bench" + strconv.Itoa(i) + ".example.test"
+		start := time.Now()
+		if out, err := runCLI(bin, "settings", "set", "relay_domains="+value, "--socket", alone.socket); err != nil {
+			b.Fatalf("standalone settings set: %v %s", err, out)
+		}
+		standalone = append(standalone, time.Since(start))
+
+		before := n1.view(b).Revision
+		start = time.Now()
+		if out, err := runCLI(bin, "settings", "set", "relay_domains="+value, "--socket", n1.socket); err != nil {
+			b.Fatalf("cluster settings set: %v %s", err, out)
+		}
+		for {
+			v := n1.view(b)
+			if v.Revision > before && converged(v, "n1", "n2", "n3") {
+				break
+			}
+			if time.Since(start) > time.Minute {
+				b.Fatalf("round %d: the change did not reach every node: %s", i, viewText(v))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		clustered = append(clustered, time.Since(start))
+		for _, n := range nodes {
+			if got := n.postconf(b, "relay_domains"); got != value {
+				b.Fatalf("round %d: %s relay_domains = %q", i, n.name, got)
+			}
+		}
+	}
+	ps, pc := p99(standalone), p99(clustered)
+	verdict := "PASS"
+	if pc > 2*ps {
+		verdict = "FAIL"
+	}
+	b.Logf("BENCH cluster-settings-change: p99 %v to applied and reported on 3 nodes (baseline standalone apply p99 %v) ratio %.2f target <=2 %s",
+		pc.Round(time.Millisecond), ps.Round(time.Millisecond), float64(pc)/float64(ps), verdict)
+	if verdict == "FAIL" {
+		b.Errorf("cluster settings change p99 %v over 2x the standalone p99 %v", pc, ps)
+	}
+
+	// Idle: what each node asks etcd in 30 s, beyond the keep-alive.
+	time.Sleep(12 * time.Second) // status writes of the last change are done
+	counts := func() map[string]uint64 {
+		out := map[string]uint64{}
+		for _, n := range nodes {
+			v := n.view(b)
+			var total uint64
+			for method, c := range v.Requests {
+				if method != "LeaseKeepAlive" {
+					total += c
+				}
+			}
+			out[n.name] = total
+			out[n.name+"/view"] = v.ViewRequests
+		}
+		return out
+	}
+	const idle = 30 * time.Second
+	c0 := counts()
+	time.Sleep(idle)
+	c1 := counts()
+	worst := 0.0
+	detail := ""
+	for _, n := range nodes {
+		got := c1[n.name] - c0[n.name] - c0[n.name+"/view"]
+		per10 := float64(got) / (idle.Seconds() / 10)
+		worst = max(worst, per10)
+		detail += fmt.Sprintf(" %s=%d", n.name, got)
+	}
+	verdict = "PASS"
+	if worst > 1 {
+		verdict = "FAIL"
+	}
+	b.Logf("BENCH cluster-idle: etcd requests in %v beyond lease keep-alive:%s; worst %.2f per node per 10 s target <=1 %s (n1's requests since it started, by method: %v)", idle, detail, worst, verdict, n1.view(b).Requests)
+	if verdict == "FAIL" {
+		b.Errorf("an idle node sent %.2f etcd requests per 10 s", worst)
+	}
+}

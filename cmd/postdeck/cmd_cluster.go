@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"postdeck/cluster"
+	"postdeck/cluster/report"
+	"postdeck/store"
+)
+
+const clusterUsage = `usage: postdeck cluster init|join|remove|status [flags]
+
+  init    seed an empty cluster from this node's database (how a standalone
+          gateway becomes the first node); offline: stop the daemon first
+  join    add this node to an initialised cluster (its own host name and
+          HELO name stay its own); offline: stop the daemon first
+  remove NAME
+          take a stopped node out of the cluster
+  status  the cluster's nodes, their applied revision, lag, last result,
+          Postfix's state, counts and last heartbeat (asks the running
+          daemon over its socket)
+
+Then start the daemon with the same --cluster-* flags and --node-name (or
+POSTDECK_CLUSTER_ENDPOINTS, POSTDECK_NODE_NAME, ... in /etc/default/postdeck).
+
+flags:
+`
+
+func cmdCluster(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, clusterUsage)
+		return errors.New("expected init, join, remove or status")
+	}
+	switch args[0] {
+	case "init", "join", "remove":
+		return cmdClusterOffline(args[0], args[1:])
+	case "status":
+		return cmdClusterStatus(args[1:])
+	}
+	return fmt.Errorf("unknown cluster command %q: expected init, join, remove or status", args[0])
+}
+
+// applyEnv sets each flag that was not given from POSTDECK_<FLAG>, as
+// serve does, so that the offline commands read /etc/default/postdeck's
+// variables too.
+func applyEnv(fs *flag.FlagSet) error {
+	var errs error
+	fs.VisitAll(func(fl *flag.Flag) {
+		env := "POSTDECK_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fl.Value.Set(v); err != nil {
+				errs = errors.Join(errs, fmt.Errorf("%s: %w", env, err))
+			}
+		}
+	})
+	return errs
+}
+
+func cmdClusterOffline(what string, args []string) error {
+	fs := flag.NewFlagSet("cluster "+what, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), clusterUsage)
+		fs.PrintDefaults()
+	}
+	data := fs.String("data", "/var/lib/postdeck", "data directory (the bbolt database)")
+	var cf clusterFlags
+	cf.register(fs)
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, ok, err := cf.config()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("--cluster-endpoints: give the etcd members' client URLs")
+	}
+	a, err := cluster.Connect(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if what == "remove" {
+		if fs.NArg() != 1 {
+			return errors.New("expected the name of the node to remove")
+		}
+		if err := a.Remove(ctx, fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Printf("node %s removed from the cluster\n", fs.Arg(0))
+		return nil
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	db, err := store.Open(filepath.Join(*data, "postdeck.db"))
+	if err != nil {
+		return fmt.Errorf("%w (stop the daemon first: the cluster commands work offline on its database)", err)
+	}
+	defer db.Close()
+	if what == "init" {
+		rev, err := a.Init(ctx, db)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("cluster seeded from %s at revision %d; node %s is its first member: start the daemon with the same --cluster-* flags\n", *data, rev, cfg.Node)
+		return nil
+	}
+	if err := a.Join(ctx, db); err != nil {
+		return err
+	}
+	fmt.Printf("node %s joined the cluster; start the daemon with the same --cluster-* flags: it takes the cluster's configuration and users\n", cfg.Node)
+	return nil
+}
+
+func cmdClusterStatus(args []string) error {
+	fs := flag.NewFlagSet("cluster status", flag.ContinueOnError)
+	socket, jsonOut := clientFlags(fs)
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	c := newClient(*socket, *jsonOut)
+	var v report.View
+	raw, err := c.do("GET", "/api/v1/cluster", nil, &v)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return printJSON(raw)
+	}
+	reach := "reachable"
+	if !v.Reachable {
+		reach = "UNREACHABLE from this node: " + v.Error
+	}
+	fmt.Printf("cluster %s (asked node %s): %s\n", v.Prefix, v.Node, reach)
+	fmt.Printf("revision %d (#%d): %s by %s on %s at %s\n\n", v.Revision, v.Seq, v.Last.Action, v.Last.Actor, v.Last.Node, v.Last.At.Format(time.RFC3339))
+	fmt.Printf("%-16s %-7s %-9s %-4s %-12s %-8s %-16s %-20s %s\n", "NODE", "ALIVE", "APPLIED", "LAG", "RESULT", "POSTFIX", "QUEUE/MPA/ERR", "HEARTBEAT", "MESSAGE")
+	for _, n := range v.Nodes {
+		alive, applied, lag, result, pf, counts, hb, msg := "no", "-", "-", "-", "-", "-", "-", ""
+		if n.Alive {
+			alive = "yes"
+		}
+		if st := n.Status; st != nil {
+			applied = fmt.Sprintf("%d", st.Applied)
+			lag = fmt.Sprintf("%d", n.Lag)
+			result = st.Result
+			if st.Failing {
+				result = "FAILING"
+			}
+			pf = "stopped"
+			if st.PostfixRunning {
+				pf = "running"
+			}
+			total := 0
+			for _, n := range st.Queue {
+				total += n
+			}
+			counts = fmt.Sprintf("%d/%d/%d", total, st.MPASpool, st.MPAErrors)
+			msg = st.Message
+		}
+		if !n.Heartbeat.IsZero() {
+			hb = n.Heartbeat.Format(time.RFC3339)
+		}
+		fmt.Printf("%-16s %-7s %-9s %-4s %-12s %-8s %-16s %-20s %s\n", n.Name, alive, applied, lag, result, pf, counts, hb, msg)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"postdeck/mta"
+	"postdeck/postfix"
+	"postdeck/store"
+)
+
+const unwireUsage = `usage: postdeck unwire [--data DIR] [--postfix-config DIR] [--private-postfix]
+                      [--smtp-listen ADDR] [--table-dirs DIRS]
+
+Takes postdeck's MPA out of Postfix's mail path, with the daemon stopped
+(the package's removal script runs it). The stored configuration is applied
+once more without the MPA, through the usual checks, so that main.cf's
+content_filter = mpa:..., the "-o content_filter=mpa:..." of the return
+listeners of a content filter an import kept beside the MPA, and the MPA's
+two master.cf services go; a kept filter (amavis) stays in the mail path,
+in main.cf's content_filter. Everything else stays as postdeck last applied
+it. Postfix is reloaded, never stopped. The flags take the values serve
+has (the same POSTDECK_* variables: source /etc/default/postdeck first).
+
+flags:
+`
+
+// cmdUnwire is `postdeck unwire`.
+func cmdUnwire(args []string) error {
+	fs := flag.NewFlagSet("unwire", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), unwireUsage)
+		fs.PrintDefaults()
+	}
+	data := fs.String("data", envOr("POSTDECK_DATA", "/var/lib/postdeck"), "data directory (the bbolt database)")
+	conf := fs.String("postfix-config", envOr("POSTDECK_POSTFIX_CONFIG", "/etc/postfix"), "Postfix config directory")
+	private := fs.Bool("private-postfix", envOr("POSTDECK_PRIVATE_POSTFIX", "") == "true", "the instance in --postfix-config is a private one (as serve --private-postfix)")
+	smtpListen := fs.String("smtp-listen", envOr("POSTDECK_SMTP_LISTEN", ""), "where Postfix's smtpd listens (as serve: default :25, or 127.0.0.1:2525 with --private-postfix)")
+	tableDirs := fs.String("table-dirs", envOr("POSTDECK_TABLE_DIRS", ""), "comma-separated directories outside --postfix-config where tables may live (as serve)")
+	sbin := fs.String("sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return fmt.Errorf("unwire takes no arguments")
+	}
+	inst := mta.Instance{ConfigDir: *conf, Private: *private, SMTPListen: *smtpListen}
+	if inst.SMTPListen == "" {
+		inst.SMTPListen = ":25"
+		if inst.Private {
+			inst.SMTPListen = "127.0.0.1:2525"
+		}
+	}
+	var err error
+	if inst.ConfigDir, err = filepath.Abs(inst.ConfigDir); err != nil {
+		return err
+	}
+	if inst.Private {
+		inst.BaseDir = filepath.Dir(inst.ConfigDir)
+	}
+	for _, d := range strings.Split(*tableDirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			inst.TableDirs = append(inst.TableDirs, d)
+		}
+	}
+	path := filepath.Join(*data, "postdeck.db")
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no database at %s: postdeck never configured this Postfix (%w)", path, err)
+	}
+	db, err := store.Open(path)
+	if err != nil {
+		return fmt.Errorf("open the database (stop the daemon first: systemctl stop postdeck): %w", err)
+	}
+	defer db.Close()
+	w, err := db.LoadWiring()
+	if err != nil {
+		return err
+	}
+	// No MPA (MPAListen ""): the filter an import kept is the only one.
+	inst.ChainFilter, inst.ChainOrder = w.Filter, w.Order
+	log, err := newLogger("text", "warn")
+	if err != nil {
+		return err
+	}
+	m, err := mta.New(mta.Config{Instance: inst, SbinDir: *sbin}, db, log)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The configuration is the one last applied, less the MPA: a relay it
+	// allowed then (allow_open_relay is not stored) is no new decision.
+	res, err := m.UpdateWith(ctx, "package removal", "unwire the MPA", mta.ApplyOptions{AllowOpenRelay: true}, func(*store.State) error { return nil })
+	if err != nil {
+		return err
+	}
+	filter := "none"
+	if w.Filter != "" {
+		filter = w.Filter
+	}
+	fmt.Printf("postdeck: the MPA is out of Postfix's mail path (content filter now: %s). %s\n", filter, res.Message)
+	return nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/mta"
+	"postdeck/postfix"
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
+)
+
+// TestUnwireKeepsTheImportedFilter: an imported configuration with amavis
+// (content_filter and its return listener), applied with the MPA after
+// it, then `postdeck unwire` (what the package's removal runs): the MPA's
+// services and its -o content_filter on the return listener go, amavis
+// stays the content filter, and the same Postfix runs on (reloaded, not
+// restarted). The removal script's old way, content_filter = "", would
+// have left the return listener handing mail to the removed MPA.
+func TestUnwireKeepsTheImportedFilter(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	src := filepath.Join(base, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ret := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	files := map[string]string{
+		"main.cf": "myhostname = mx1.gw.example.org\nrelay_domains = example.org\n" +
+			"content_filter = smtp-amavis:[127.0.0.1]:10024\ncompatibility_level = 3.6\n",
+		"master.cf": "smtp      inet  n       -       y       -       -       smtpd\n" + postfix.DebianServices +
+			"smtp-amavis unix - - n - 2 smtp\n" + ret + " inet n - n - - smtpd\n  -o content_filter=\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-10 * time.Second)
+	if err := os.Chtimes(filepath.Join(src, "main.cf"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(base, "data")
+	mpaAddr := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	reinject := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	if out, err := exec.Command(bin, "import", "--data", data, "--mpa-listen", mpaAddr, "--reinject-listen", reinject, src).CombinedOutput(); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+
+	// The daemon's apply, with the MPA after amavis, on a private instance.
+	etc := filepath.Join(base, "postfix", "etc")
+	smtp := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	inst := mta.Instance{ConfigDir: etc, BaseDir: filepath.Dir(etc), Private: true, SMTPListen: smtp,
+		MPAListen: mpaAddr, ReinjectListen: reinject, ChainFilter: "smtp-amavis:[127.0.0.1]:10024", ChainOrder: mta.ChainAfter}
+	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mta.New(mta.Config{Instance: inst}, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start(context.Background()); err != nil {
+		t.Fatalf("apply with the MPA: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	returnFilter := func() string { return postconfP(t, etc, ret+"/inet/content_filter") }
+	if got := returnFilter(); !strings.HasPrefix(got, "mpa:") {
+		t.Fatalf("before unwire the return listener hands mail to %q, want the MPA", got)
+	}
+	master := postfix.MasterPID(inst.QueueDir())
+
+	out, err := exec.Command(bin, "unwire", "--private-postfix", "--data", data, "--postfix-config", etc, "--smtp-listen", smtp).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "content filter now: smtp-amavis:[127.0.0.1]:10024") {
+		t.Fatalf("unwire: %v\n%s", err, out)
+	}
+	if got := postconfH(t, etc, "content_filter"); got != "smtp-amavis:[127.0.0.1]:10024" {
+		t.Errorf("content_filter after unwire: %q", got)
+	}
+	if got := returnFilter(); got != "" {
+		t.Errorf("the return listener still hands mail to %q", got)
+	}
+	services, err := postfixtest.Command(t, "postconf", "-c", etc, "-M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(services, "\n") {
+		if strings.HasPrefix(l, "mpa ") || strings.HasPrefix(l, reinject+" ") {
+			t.Errorf("the MPA's service is still in master.cf: %s", l)
+		}
+	}
+	if now := postfix.MasterPID(inst.QueueDir()); now != master || !postfix.Alive(now) {
+		t.Errorf("Postfix's master was %d and is %d now: unwire must reload, not restart", master, now)
+	}
+
+	// Without a database there is nothing to unwire, and it says so.
+	if out, err := exec.Command(bin, "unwire", "--data", filepath.Join(base, "none"), "--postfix-config", etc).CombinedOutput(); err == nil || !strings.Contains(string(out), "no database at") {
+		t.Errorf("unwire without a database: %v\n%s", err, out)
+	}
+}
+
+// postconfP is one `postconf -P NAME` value of the instance in etc ("" when
+// unset).
+func postconfP(t *testing.T, etc, name string) string {
+	t.Helper()
+	out, err := postfixtest.Command(t, "postconf", "-c", etc, "-P", name)
+	if err != nil {
+		t.Fatalf("postconf -P %s: %v %s", name, err, out)
+	}
+	_, v, _ := strings.Cut(strings.TrimSpace(out), " = ")
+	return v
+}

@@ -1,0 +1,67 @@
+package memlimit
+
+import (
+	"context"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+func TestLimit(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int64
+	}{
+		{0, 64 << 20},
+		{8 << 20, 64 << 20},
+		{28 << 20, 28<<20 + 14<<20 + 24<<20},
+		{100 << 20, 174 << 20},
+	} {
+		if got := Limit(tc.live); got != tc.want {
+			t.Errorf("Limit(%d MiB) = %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)
+		}
+	}
+}
+
+// TestRunFollowsTheLiveHeap: with 128 MiB live, the limit Run sets is
+// above it (the collector is not driven into running without pause) and
+// comes back down when the data is gone.
+func TestRunFollowsTheLiveHeap(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	if !Apply() {
+		t.Fatal("Apply says the limit is not its own")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go Run(ctx, 10*time.Millisecond)
+	data := make([][]byte, 128)
+	for i := range data {
+		data[i] = make([]byte, 1<<20)
+	}
+	runtime.GC()
+	waitLimit(t, func(l int64) bool { return l >= 128<<20+64<<20 }, "above the live 128 MiB")
+	runtime.KeepAlive(data)
+	data = nil
+	runtime.GC()
+	runtime.GC()
+	waitLimit(t, func(l int64) bool { return l < 128<<20 }, "back down")
+}
+
+func waitLimit(t *testing.T, ok func(int64) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l := debug.SetMemoryLimit(-1)
+		if ok(l) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the limit is %d MiB, not %s", l>>20, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

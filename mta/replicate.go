@@ -1,0 +1,149 @@
+package mta
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"postdeck/store"
+)
+
+// Replicator is a cluster's side of a change (package cluster, wired by
+// the daemon): where a change's base comes from and where it is
+// committed. With a Replicator, Update no longer applies a change itself:
+// it validates it against this node's Postfix, commits it, and waits
+// until the node applied the committed revision (ApplyRevision, called by
+// the cluster for every node's revisions alike).
+type Replicator interface {
+	// Latest is the newest configuration the cluster has, as this node
+	// renders it, and its revision; an error when the node is cut off.
+	Latest(ctx context.Context) (store.State, int64, error)
+	// Commit stores next, a change of prev made at revision base. It
+	// returns the new revision, or 0 and a revision to wait for when
+	// another change came first.
+	// allowOpenRelay travels with the revision: every node's apply lets
+	// the open-relay probe's finding through, as this node's would.
+	Commit(ctx context.Context, base int64, prev, next store.State, actor, action string, allowOpenRelay bool) (rev, wait int64, err error)
+	// WaitRevision waits until Latest reflects revision rev.
+	WaitRevision(ctx context.Context, rev int64) error
+}
+
+// replication is a Manager's cluster state: which revision it applied
+// last and how that ended, for the changes waiting on it.
+type replication struct {
+	r         Replicator
+	proposeMu sync.Mutex // one change of this node at a time
+
+	mu    sync.Mutex
+	rev   int64 // the last revision this node tried
+	res   Result
+	err   error
+	moved chan struct{} // closed when rev moves
+}
+
+// commitWait bounds how long a change waits for this node to apply its
+// committed revision.
+const commitWait = 2 * time.Minute
+
+// SetReplicator makes the Manager a cluster node's; call it before Start.
+func (m *Manager) SetReplicator(r Replicator) {
+	m.repl = &replication{r: r, moved: make(chan struct{})}
+}
+
+// ApplyRevision applies a committed cluster revision's configuration to
+// this node's Postfix, with the usual validation and rollback: a refused
+// revision leaves the last good configuration live and in the store.
+func (m *Manager) ApplyRevision(ctx context.Context, rev int64, action string, st store.State, opts ApplyOptions) (Result, error) {
+	var res Result
+	err := m.heldErr() // a first start that held off applies nothing, the cluster's revisions included
+	if err == nil {
+		m.mu.Lock()
+		res, err = m.applyLocked(ctx, "cluster", action, st, false, opts)
+		m.mu.Unlock()
+	}
+	if rp := m.repl; rp != nil {
+		rp.mu.Lock()
+		if rev > rp.rev {
+			rp.rev, rp.res, rp.err = rev, res, err
+			close(rp.moved)
+			rp.moved = make(chan struct{})
+		}
+		rp.mu.Unlock()
+	}
+	return res, err
+}
+
+// propose is Update on a cluster node: the change is made on the
+// cluster's newest configuration, validated with this node's Postfix
+// (staged, nothing made live), committed when the configuration is still
+// the one it was made on (else made again on the newer one, where a
+// change based on an older version is refused as stale), and answered
+// with this node's apply of the committed revision.
+func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyOptions, mutate func(*store.State) error) (Result, error) {
+	rp := m.repl
+	rp.proposeMu.Lock()
+	defer rp.proposeMu.Unlock()
+	for attempt := 0; ; attempt++ {
+		base, rev, err := rp.r.Latest(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		cand := cloneState(base)
+		if err := safeMutate(&pendingUpdate{action: action, opts: opts, mutate: mutate}, &cand); err != nil {
+			m.record(actor, action, "refused", err.Error())
+			return Result{}, err
+		}
+		if reflect.DeepEqual(cand, base) {
+			// Nothing to commit (SIGHUP's re-apply): apply the newest
+			// configuration here.
+			return m.ApplyRevision(ctx, rev, action, base, opts)
+		}
+		if err := m.Check(ctx, cand); err != nil {
+			m.record(actor, action, "refused", err.Error())
+			return Result{}, err
+		}
+		newRev, wait, err := rp.r.Commit(ctx, rev, base, cand, actor, action, opts.AllowOpenRelay)
+		if err != nil {
+			m.record(actor, action, "refused", err.Error())
+			return Result{}, err
+		}
+		if newRev == rev {
+			return Result{Message: "no change: the cluster's configuration says so already"}, nil
+		}
+		if newRev == 0 {
+			if attempt >= 4 {
+				return Result{}, store.Conflict("The cluster's configuration kept changing while this change was made, so it was not saved; try again")
+			}
+			if err := rp.r.WaitRevision(ctx, wait); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		return m.waitApplied(ctx, newRev)
+	}
+}
+
+// waitApplied waits until this node tried revision rev (or a newer one)
+// and answers with how that went.
+func (m *Manager) waitApplied(ctx context.Context, rev int64) (Result, error) {
+	rp := m.repl
+	timeout := time.NewTimer(commitWait)
+	defer timeout.Stop()
+	for {
+		rp.mu.Lock()
+		at, res, err, moved := rp.rev, rp.res, rp.err, rp.moved
+		rp.mu.Unlock()
+		if at >= rev {
+			return res, err
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return Result{}, fmt.Errorf("wait for cluster revision %d: %w", rev, ctx.Err())
+		case <-timeout.C:
+			return Result{}, store.Unavailable("The change was saved in the cluster (revision %d), but this node has not applied it yet; the cluster view shows its progress", rev)
+		}
+	}
+}

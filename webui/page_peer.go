@@ -1,0 +1,83 @@
+package webui
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"postdeck/admin"
+)
+
+// peerPageData is the Data of views/peer.html.
+type peerPageData struct {
+	Node        string
+	Queue       admin.QueuePage
+	QueueError  string
+	Errors      admin.PeerErrors
+	ErrorsError string
+}
+
+// pagePeer is GET /cluster/nodes/{node}: another node's MTA queue (the
+// first 100 messages) and MPA error repository, read through its API.
+func (s *Server) pagePeer(c *fiber.Ctx) error {
+	ctx, id, node := c.UserContext(), who(c), strings.Clone(c.Params("node"))
+	d := peerPageData{Node: node}
+	page, err := s.admin.PeerQueue(ctx, id, node, url.Values{"limit": {"100"}})
+	if err != nil {
+		if _, body := errorStatus(err); body.Error != "" {
+			d.QueueError = body.Error
+		}
+	}
+	d.Queue = page
+	errs, err := s.admin.PeerMPAErrors(ctx, id, node)
+	if err != nil {
+		if _, body := errorStatus(err); body.Error != "" {
+			d.ErrorsError = body.Error
+		}
+	}
+	d.Errors = errs
+	return s.render(c, "peer", "Node "+node, d)
+}
+
+// pagePeerActions is POST /cluster/nodes/{node}/actions: an action on the
+// selected messages of another node's queue (target=queue: hold, release,
+// requeue, delete) or error repository (target=repository: requeue,
+// delete), then back to that node's page with what happened.
+func (s *Server) pagePeerActions(c *fiber.Ctx) error {
+	ctx, id, node := c.UserContext(), who(c), strings.Clone(c.Params("node"))
+	back := "/cluster/nodes/" + url.PathEscape(node)
+	var ids []string
+	for _, v := range c.Request().PostArgs().PeekMulti("id") {
+		if v := strings.TrimSpace(string(v)); v != "" {
+			ids = append(ids, v)
+		}
+	}
+	action := strings.Clone(c.FormValue("action"))
+	if len(ids) == 0 {
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Select at least one message."}, back)
+	}
+	var msg string
+	var err error
+	switch c.FormValue("target") {
+	case "queue":
+		var res admin.QueueActionResult
+		res, err = s.admin.PeerQueueAction(ctx, id, node, admin.QueueActionRequest{Action: action, IDs: ids})
+		msg = upperFirst(action) + " on node " + node + ": " + strconv.Itoa(res.Affected) + " affected."
+	case "repository":
+		var n int
+		n, err = s.admin.PeerMPAErrorAction(ctx, id, node, admin.ErrorActionRequest{Action: action, IDs: ids})
+		msg = upperFirst(action) + " on node " + node + ": " + strconv.Itoa(n) + " affected."
+	default:
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Choose the MTA queue or the error repository."}, back)
+	}
+	if err != nil {
+		flash, _, ferr := s.formError(err)
+		if ferr != nil {
+			return ferr
+		}
+		return s.flashAndRedirect(c, flash, back)
+	}
+	return s.flashAndRedirect(c, &Flash{Kind: "success", Message: msg}, back)
+}
