@@ -616,10 +616,12 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		}
 	}
 	var out liveOutcome
+	pid := 0 // master's, when it is known to have taken the reload
 	switch running := m.running(ctx); {
 	case running && !restart:
 		m.log.Debug("reloading postfix")
 		out.stage = "reload"
+		master := m.masterPID()
 		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "reload"); err != nil {
 			out.said = m.postfixWords(logStart, string(stderr), err)
 			return out
@@ -628,6 +630,12 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		if m.afterReload != nil {
 			m.afterReload()
 		}
+		// Wait until master has re-read the configuration (see
+		// reloadwait.go), at most the settle time.
+		if waitReloadTaken(ctx, master, settle) {
+			pid = master
+		}
+		settle = 0 // waited for, or waitReloadTaken slept it
 	default:
 		out.stage = "start"
 		if running {
@@ -651,18 +659,20 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		return out
 	case <-time.After(settle):
 	}
-	// settle 0: only maps changed and master reloads the configuration it
-	// already runs, so there is no new reason for it to have stopped.
-	if settle > 0 && !m.running(ctx) {
-		out.said = m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
-		return out
-	}
-	if said := problemSince(m.maillogPath(), logStart); said != "" {
+	if said := m.stillUp(ctx, pid, logStart); said != "" {
 		out.said = said
 		return out
 	}
 	serveStart := time.Now()
 	said, silent := m.checkServes(ctx, logStart)
+	if said == "" {
+		// Master may have died in the re-read after it answered (a fatal
+		// error sleeps a second before master exits): look again.
+		if said := m.stillUp(ctx, pid, logStart); said != "" {
+			out.said = said
+			return out
+		}
+	}
 	if said != "" && silent && out.stage == "reload" {
 		m.log.Warn("an smtpd listener is silent after the reload; restarting postfix", "said", said)
 		logStart = m.maillogSize()
@@ -684,6 +694,16 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 	}
 	m.log.Debug("postfix is up", "stage", out.stage, "serve_check", time.Since(serveStart))
 	return liveOutcome{}
+}
+
+// stillUp returns what went wrong when master no longer runs (pid, when
+// known, else as running finds it) or the mail log got a problem line
+// since logStart; "" when neither.
+func (m *Manager) stillUp(ctx context.Context, pid int, logStart int64) string {
+	if !m.masterAlive(ctx, pid) {
+		return m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+	}
+	return problemSince(m.maillogPath(), logStart)
 }
 
 func (m *Manager) startPostfix(ctx context.Context) error {
