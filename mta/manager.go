@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +62,8 @@ type Manager struct {
 	// liveRelay is whether the running configuration relays mail for
 	// strangers, as far as the open-relay probe knows (guarded by mu).
 	liveRelay relayState
+	// expanded is the last `postconf -n -x` (guarded by mu).
+	expanded expandedCache
 
 	// repl is set on a cluster node (SetReplicator): changes go through
 	// the cluster.
@@ -455,7 +456,7 @@ func (m *Manager) Check(ctx context.Context, st store.State) error {
 	}
 	staging, err := m.stage(ctx, p)
 	if err == nil {
-		err = m.validateStaged(ctx, p, staging, params)
+		_, err = m.validateStaged(ctx, p, staging, params, false)
 	}
 	_ = os.RemoveAll(staging)
 	return err
@@ -503,20 +504,22 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	// goes away, e.g. a SIGTERM while a SIGHUP re-apply runs: half an apply
 	// is worse than a late one. Each Postfix command keeps its own timeout.
 	ctx = context.WithoutCancel(ctx)
-	staging, err := m.stage(ctx, p)
-	if err == nil {
-		err = m.validateStaged(ctx, p, staging, params)
-	}
 	// The open-relay probe asks the running Postfix (its trivial-rewrite
 	// and cleanup); when none runs, it asks the new one right after the
 	// start below.
-	wasRunning := false
-	var relay relayOutcome
+	wasRunning := m.running(ctx)
+	staging, err := m.stage(ctx, p)
+	unread := false
 	if err == nil {
-		if wasRunning = m.running(ctx); wasRunning {
-			if err = m.linkUnchanged(p, staging); err == nil {
-				relay, err = m.checkRelay(ctx, staging, params, opts)
-			}
+		unread, err = m.validateStaged(ctx, p, staging, params, wasRunning)
+	}
+	// The probe comes after validateStaged, never beside it: its smtpd
+	// opens every table main.cf names, as root, and only validateStaged's
+	// checks keep those where tables may live (tableAllowed).
+	var relay relayOutcome
+	if err == nil && wasRunning && !unread {
+		if err = m.linkUnchanged(p, staging); err == nil {
+			relay, err = m.checkRelay(ctx, staging, params, opts)
 		}
 	}
 	if err != nil {
@@ -535,13 +538,18 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	_ = os.RemoveAll(staging)
 	diff := UnifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
 	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
-	settle := m.settle
-	if !slices.Contains(p.changed, "main.cf") && !slices.Contains(p.changed, "master.cf") {
-		// Only maps changed: master keeps the configuration it runs, so
-		// the reload cannot kill it and there is nothing to wait for.
-		settle = 0
+	if unread {
+		// Only maps no Postfix setting names changed: no Postfix process
+		// reads them, so there is nothing to reload, nothing new for the
+		// open-relay probe or the serve check to find (validateStaged).
+		if err := m.db.SaveState(st); err != nil {
+			return res, m.fail(actor, action, fmt.Errorf("store applied state: %w", err))
+		}
+		res.Message = "saved; no Postfix setting names the changed map, so Postfix was not reloaded"
+		m.record(actor, action, "applied", res.Message)
+		return res, nil
 	}
-	live := m.makeLive(ctx, &res, m.afterSwap, settle, false)
+	live := m.makeLive(ctx, &res, m.afterSwap, m.settle, false)
 	if live.said == "" && !wasRunning {
 		var rerr error
 		if relay, rerr = m.checkRelay(ctx, m.inst.ConfigDir, params, opts); rerr != nil {
