@@ -615,7 +615,38 @@ func (m *Manager) swap(p plan, staging string) error {
 			return fmt.Errorf("remove %s: %w", rel, err)
 		}
 	}
-	return m.syncAndBackdate()
+	return m.syncInstalled(append(moves, p.removed...))
+}
+
+// syncInstalled makes the swap of the files rels durable: main.cf
+// back-dated when it is one of them, and an fsync of each directory whose
+// entries changed (the configuration directory for main.cf and master.cf,
+// maps.d for maps), not of both every time: a settings save moves no map,
+// a map save neither main.cf nor master.cf.
+func (m *Manager) syncInstalled(rels []string) error {
+	var config, maps bool
+	for _, rel := range rels {
+		if strings.HasPrefix(rel, "maps.d/") {
+			maps = true
+		} else {
+			config = true
+		}
+	}
+	if slices.Contains(rels, "main.cf") {
+		old := time.Now().Add(-backdate)
+		if err := os.Chtimes(filepath.Join(m.inst.ConfigDir, "main.cf"), old, old); err != nil {
+			return fmt.Errorf("backdate main.cf: %w", err)
+		}
+	}
+	for dir, changed := range map[string]bool{m.inst.ConfigDir: config, m.inst.MapsDir(): maps} {
+		if !changed {
+			continue
+		}
+		if err := atomicfile.SyncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // installOrder lists the files to move for the changed ones (an indexed
