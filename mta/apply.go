@@ -586,44 +586,49 @@ func (m *Manager) checkListeners(p plan) error {
 }
 
 // swap keeps the live files in the backup directory (hard links) and moves
-// the staged ones in with rename, then fsyncs the directories.
-func (m *Manager) swap(p plan, staging string) error {
+// the staged ones in with rename. The fsync of the directories runs in the
+// background, beside the reload and the serve check: durable waits for it
+// and must be called before the state is stored, so that the store never
+// names files a crash could lose (until then a crash leaves the previous
+// state in the store, and the start-up apply renders it again).
+func (m *Manager) swap(p plan, staging string) (durable func() error, err error) {
 	backup := filepath.Join(m.inst.ConfigDir, backupName)
 	if err := os.RemoveAll(backup); err != nil {
-		return fmt.Errorf("clear backup: %w", err)
+		return nil, fmt.Errorf("clear backup: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(backup, "maps.d"), 0o700); err != nil {
-		return fmt.Errorf("create backup: %w", err)
+		return nil, fmt.Errorf("create backup: %w", err)
 	}
 	if err := os.MkdirAll(m.inst.MapsDir(), 0o755); err != nil {
-		return fmt.Errorf("create maps directory: %w", err)
+		return nil, fmt.Errorf("create maps directory: %w", err)
 	}
 	moves := installOrder(p.changed)
 	for _, rel := range append(append([]string(nil), moves...), p.removed...) {
 		live := filepath.Join(m.inst.ConfigDir, rel)
 		if err := os.Link(live, filepath.Join(backup, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("back up %s: %w", rel, err)
+			return nil, fmt.Errorf("back up %s: %w", rel, err)
 		}
 	}
 	for _, rel := range moves {
 		if err := os.Rename(filepath.Join(staging, rel), filepath.Join(m.inst.ConfigDir, rel)); err != nil {
-			return fmt.Errorf("install %s: %w", rel, err)
+			return nil, fmt.Errorf("install %s: %w", rel, err)
 		}
 	}
 	for _, rel := range p.removed {
 		if err := os.Remove(filepath.Join(m.inst.ConfigDir, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", rel, err)
+			return nil, fmt.Errorf("remove %s: %w", rel, err)
 		}
 	}
 	return m.syncInstalled(append(moves, p.removed...))
 }
 
-// syncInstalled makes the swap of the files rels durable: main.cf
-// back-dated when it is one of them, and an fsync of each directory whose
-// entries changed (the configuration directory for main.cf and master.cf,
-// maps.d for maps), not of both every time: a settings save moves no map,
-// a map save neither main.cf nor master.cf.
-func (m *Manager) syncInstalled(rels []string) error {
+// syncInstalled back-dates main.cf when it is one of rels and starts the
+// fsync of each directory whose entries changed (the configuration
+// directory for main.cf and master.cf, maps.d for maps), not of both every
+// time: a settings save moves no map, a map save neither main.cf nor
+// master.cf. The returned function waits for the fsync and gives its
+// error (see swap).
+func (m *Manager) syncInstalled(rels []string) (func() error, error) {
 	var config, maps bool
 	for _, rel := range rels {
 		if strings.HasPrefix(rel, "maps.d/") {
@@ -635,18 +640,31 @@ func (m *Manager) syncInstalled(rels []string) error {
 	if slices.Contains(rels, "main.cf") {
 		old := time.Now().Add(-backdate)
 		if err := os.Chtimes(filepath.Join(m.inst.ConfigDir, "main.cf"), old, old); err != nil {
-			return fmt.Errorf("backdate main.cf: %w", err)
+			return nil, fmt.Errorf("backdate main.cf: %w", err)
 		}
 	}
-	for dir, changed := range map[string]bool{m.inst.ConfigDir: config, m.inst.MapsDir(): maps} {
-		if !changed {
-			continue
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				panics.Recovered(panics.MTA)
+				done <- fmt.Errorf("sync configuration: internal error: %v", r)
+			}
+		}()
+		var errs []error
+		for dir, changed := range map[string]bool{m.inst.ConfigDir: config, m.inst.MapsDir(): maps} {
+			if changed {
+				errs = append(errs, atomicfile.SyncDir(dir))
+			}
 		}
-		if err := atomicfile.SyncDir(dir); err != nil {
-			return err
-		}
-	}
-	return nil
+		done <- errors.Join(errs...)
+	}()
+	var once sync.Once
+	var err error
+	return func() error {
+		once.Do(func() { err = <-done })
+		return err
+	}, nil
 }
 
 // installOrder lists the files to move for the changed ones (an indexed

@@ -530,7 +530,8 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		}
 		return Result{}, m.fail(actor, action, err)
 	}
-	if err := m.swap(p, staging); err != nil {
+	durable, err := m.swap(p, staging)
+	if err != nil {
 		rbErr := m.rollback(p)
 		_ = os.RemoveAll(staging)
 		return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
@@ -542,6 +543,10 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		// Only maps no Postfix setting names changed: no Postfix process
 		// reads them, so there is nothing to reload, nothing new for the
 		// open-relay probe or the serve check to find (validateStaged).
+		if err := durable(); err != nil {
+			rbErr := m.rollback(p)
+			return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
+		}
 		if err := m.db.SaveState(st); err != nil {
 			return res, m.fail(actor, action, fmt.Errorf("store applied state: %w", err))
 		}
@@ -550,6 +555,11 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		return res, nil
 	}
 	live := m.makeLive(ctx, &res, m.afterSwap, m.settle, false)
+	// The fsync of the swap ran beside the reload; what follows may roll
+	// back or store the state, so it waits for it.
+	if err := durable(); err != nil && live.said == "" {
+		live = liveOutcome{stage: "reload", said: "the new files could not be made durable: " + err.Error()}
+	}
 	if live.said == "" && !wasRunning {
 		var rerr error
 		if relay, rerr = m.checkRelay(ctx, m.inst.ConfigDir, params, opts); rerr != nil {
