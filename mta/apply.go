@@ -169,20 +169,31 @@ func (m *Manager) stage(ctx context.Context, p plan) (string, error) {
 		if rel == "main.cf" || rel == "master.cf" {
 			continue
 		}
+		if isIndexed(rel) {
+			build = append(build, rel)
+			continue
+		}
 		if err := write(rel); err != nil {
 			return staging, err
 		}
-		if isIndexed(rel) {
-			build = append(build, rel)
-		}
 	}
-	// Indexed maps are built several at a time (a restore, the first start).
+	// Indexed maps are built several at a time (a restore, the first
+	// start), or taken from their build ahead (prebuild.go).
 	return staging, forEachMap(build, func(rel string) error {
 		typ, _, _ := strings.Cut(strings.TrimPrefix(rel, "maps.d/"), ".")
 		path := filepath.Join(staging, rel)
-		_, stderr, err := m.pfStaging(staging).Run(ctx, nil, "postmap", typ+":"+path)
-		if err != nil || hasProblem(stderr) {
-			return mapError(p.rendered, rel, staging, string(stderr), err)
+		if m.adoptPrebuilt(rel, p.rendered[rel].Data, staging) {
+			if err := os.Chmod(path, p.rendered[rel].Mode); err != nil {
+				return fmt.Errorf("chmod %s: %w", rel, err)
+			}
+		} else {
+			if err := write(rel); err != nil {
+				return err
+			}
+			_, stderr, err := m.pfStaging(staging).Run(ctx, nil, "postmap", typ+":"+path)
+			if err != nil || hasProblem(stderr) {
+				return mapError(p.rendered, rel, staging, string(stderr), err)
+			}
 		}
 		if err := os.Chmod(path+".db", p.rendered[rel].Mode); err != nil {
 			return fmt.Errorf("chmod %s.db: %w", rel, err)

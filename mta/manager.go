@@ -64,6 +64,8 @@ type Manager struct {
 	liveRelay relayState
 	// expanded is the last `postconf -n -x` (guarded by mu).
 	expanded expandedCache
+	// prebuilt are the maps built ahead of their apply (prebuild.go).
+	prebuilt prebuilds
 
 	// repl is set on a cluster node (SetReplicator): changes go through
 	// the cluster.
@@ -144,6 +146,8 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 			}
 		}
 	}
+	// Builds ahead a crash left behind (prebuild.go).
+	_ = os.RemoveAll(filepath.Join(m.inst.ConfigDir, prebuildName))
 	cat, err := loadCatalog(ctx, m.pf)
 	if err != nil {
 		return Result{}, err

@@ -93,6 +93,10 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 		return Result{}, err
 	}
 	in.Content = normalizeMapContent(in.Content)
+	// postmap starts on the new content now, the checks below run beside
+	// it, and the apply takes the built file when these bytes go live.
+	pb := m.startPrebuild(in)
+	defer m.dropPrebuild(pb)
 	return m.Update(ctx, actor, "map "+in.Name, func(st *store.State) error {
 		idx := -1
 		for i := range st.Maps {
