@@ -689,8 +689,11 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 	said, silent := m.checkServes(ctx, logStart)
 	if said == "" {
 		// Master may have died in the re-read after it answered (a fatal
-		// error sleeps a second before master exits): look again.
-		if said := m.stillUp(ctx, pid, logStart); said != "" {
+		// error sleeps a second before master exits): look again, at
+		// master and its own lines only. What the smtpd processes the
+		// serve check started logged is the serve check's to judge, as
+		// it was before.
+		if said := m.masterStillUp(ctx, pid, logStart); said != "" {
 			out.said = said
 			return out
 		}
@@ -726,6 +729,15 @@ func (m *Manager) stillUp(ctx context.Context, pid int, logStart int64) string {
 		return m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
 	}
 	return problemSince(m.maillogPath(), logStart)
+}
+
+// masterStillUp is stillUp for master alone: it runs, and the mail log
+// got no problem line of master's since logStart.
+func (m *Manager) masterStillUp(ctx context.Context, pid int, logStart int64) string {
+	if !m.masterAlive(ctx, pid) {
+		return m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+	}
+	return logSinceOf(m.maillogPath(), logStart, "/master[", "fatal: ", "panic: ", "error: ")
 }
 
 func (m *Manager) startPostfix(ctx context.Context) error {
@@ -797,6 +809,12 @@ func explainSince(path string, offset int64) string {
 const maxExplain = 5
 
 func logSince(path string, offset int64, kinds ...string) string {
+	return logSinceOf(path, offset, "", kinds...)
+}
+
+// logSinceOf is logSince for the lines that hold prog ("/master[" for
+// master's), all lines when prog is "".
+func logSinceOf(path string, offset int64, prog string, kinds ...string) string {
 	if path == "" {
 		return ""
 	}
@@ -814,6 +832,9 @@ func logSince(path string, offset int64, kinds ...string) string {
 	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
+		if prog != "" && !strings.Contains(line, prog) {
+			continue
+		}
 		for _, k := range kinds {
 			if i := strings.Index(line, k); i >= 0 && len(out) < maxExplain {
 				out = append(out, strings.TrimSpace(line[i:]))

@@ -2,6 +2,8 @@ package mta
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -85,5 +87,36 @@ func TestReloadIsTakenAtOnce(t *testing.T) {
 	}
 	if took := time.Since(start); took < 100*time.Millisecond {
 		t.Fatalf("without a process the wait took %v, not the settle time", took)
+	}
+}
+
+// TestMasterProblemsOnly: the look after the serve check takes master's
+// problem lines, not those of the smtpd processes the check started
+// (an inline table smtpd complains about is the serve check's to judge).
+func TestMasterProblemsOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	log := "Dec 02 01:35:06 mx postfix-x/smtpd[5082]: error: missing '=' after attribute name\n" +
+		"Dec 02 01:35:06 mx postfix-x/master[4000]: reload -- version 3.7.11, configuration /etc/x\n"
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := logSinceOf(path, 0, "/master[", "fatal: ", "panic: ", "error: "); got != "" {
+		t.Fatalf("master's problems: %q, want none", got)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("Dec 02 01:35:07 mx postfix-x/master[4000]: fatal: bind 127.0.0.1 port 25: Address already in use\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := logSinceOf(path, 0, "/master[", "fatal: ", "panic: ", "error: "); !strings.HasPrefix(got, "fatal: bind") {
+		t.Fatalf("master's problems: %q, want its fatal line", got)
+	}
+	if got := problemSince(path, 0); !strings.HasPrefix(got, "error: missing") {
+		t.Fatalf("every problem: %q", got)
 	}
 }
