@@ -123,7 +123,7 @@ type tableParser struct {
 	seen     map[uint64]int32
 	seed     maphash.Seed
 	collided map[string]int // folded key -> line
-	ifs     []int          // lines of open IF rules (cidr, pcre, regexp)
+	ifs      []int          // lines of open IF rules (cidr, pcre, regexp)
 }
 
 func (p *tableParser) logical(n int, text string) *lineError {
