@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"postdeck/postfix"
@@ -68,8 +69,9 @@ func waitReloadTaken(ctx context.Context, pid int, bound time.Duration) bool {
 	}
 }
 
-// sighupMask is SIGHUP (1) in /proc's pending-signal masks.
-const sighupMask = 1 << (1 - 1)
+// sighupMask is SIGHUP in /proc's pending-signal masks: signal n is bit
+// n-1.
+const sighupMask = 1 << (uint(syscall.SIGHUP) - 1)
 
 // reloadTaken reads /proc/PID/status: taken when SIGHUP is pending
 // neither for the process nor for its thread group and the process
