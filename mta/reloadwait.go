@@ -30,7 +30,11 @@ import (
 // sleeps one second before master exits (msg_fatal), which is why the
 // mail log is read and master's life checked again after the serve check.
 // Sleeping alone is not enough: the re-read itself may sleep (a host name
-// of a listener resolved through DNS, a full log socket).
+// of a listener resolved through DNS, a full log socket), and so does a
+// master that failed it, for its second before exit (in clock_nanosleep:
+// such a master is never taken to be done, and the wait ends at its bound,
+// by when postlogd has written the fatal line). Its log lines reach the
+// file through postlogd, a moment after master sends them.
 // The facts come from /proc/PID/status (State, SigPnd, ShdPnd) and
 // /proc/PID/syscall (the system call master sleeps in), which root may
 // read for any process. Without them (no /proc, no pid file, a master
