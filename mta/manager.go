@@ -512,6 +512,11 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	// and cleanup); when none runs, it asks the new one right after the
 	// start below.
 	wasRunning := m.running(ctx)
+	if wasRunning && !mapsOnly(p) {
+		// The probe below will need them; they start while we stage
+		// and Postfix checks the files.
+		m.warmProbeServices()
+	}
 	staging, err := m.stage(ctx, p)
 	unread := false
 	if err == nil {
