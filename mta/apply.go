@@ -10,12 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"postdeck/atomicfile"
+	"postdeck/panics"
 	"postdeck/postfix"
 	"postdeck/store"
 )
@@ -161,26 +164,42 @@ func (m *Manager) stage(ctx context.Context, p plan) (string, error) {
 	if err := os.Chtimes(filepath.Join(staging, "main.cf"), old, old); err != nil {
 		return staging, fmt.Errorf("backdate staged main.cf: %w", err)
 	}
+	var build []string
 	for _, rel := range p.changed {
 		if rel == "main.cf" || rel == "master.cf" {
+			continue
+		}
+		if isIndexed(rel) {
+			build = append(build, rel)
 			continue
 		}
 		if err := write(rel); err != nil {
 			return staging, err
 		}
-		if isIndexed(rel) {
-			typ, _, _ := strings.Cut(strings.TrimPrefix(rel, "maps.d/"), ".")
-			path := filepath.Join(staging, rel)
+	}
+	// Indexed maps are built several at a time (a restore, the first
+	// start), or taken from their build ahead (prebuild.go).
+	return staging, forEachMap(build, func(rel string) error {
+		typ, _, _ := strings.Cut(strings.TrimPrefix(rel, "maps.d/"), ".")
+		path := filepath.Join(staging, rel)
+		if m.adoptPrebuilt(rel, p.rendered[rel].Data, staging) {
+			if err := os.Chmod(path, p.rendered[rel].Mode); err != nil {
+				return fmt.Errorf("chmod %s: %w", rel, err)
+			}
+		} else {
+			if err := write(rel); err != nil {
+				return err
+			}
 			_, stderr, err := m.pfStaging(staging).Run(ctx, nil, "postmap", typ+":"+path)
 			if err != nil || hasProblem(stderr) {
-				return staging, mapError(p.rendered, rel, staging, string(stderr), err)
-			}
-			if err := os.Chmod(path+".db", p.rendered[rel].Mode); err != nil {
-				return staging, fmt.Errorf("chmod %s.db: %w", rel, err)
+				return mapError(p.rendered, rel, staging, string(stderr), err)
 			}
 		}
-	}
-	return staging, nil
+		if err := os.Chmod(path+".db", p.rendered[rel].Mode); err != nil {
+			return fmt.Errorf("chmod %s.db: %w", rel, err)
+		}
+		return nil
+	})
 }
 
 func (m *Manager) pfStaging(staging string) postfix.Runner {
@@ -228,51 +247,248 @@ func firstProblem(stderr string) string {
 }
 
 // validateStaged runs Postfix's own checks and ours on the staging copy.
-func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, params []Param) error {
-	spf := m.pfStaging(staging)
-	// main.cf and master.cf are only checked when they change: unchanged,
-	// they are the bytes Postfix took at the last apply.
-	configChanged := slices.Contains(p.changed, "main.cf") || slices.Contains(p.changed, "master.cf")
-	for _, args := range [][]string{{"-n"}, {"-M"}} {
-		if !configChanged {
-			break
+// It reports whether the change is unread: only maps that no Postfix
+// setting names changed (unreadMaps), while Postfix runs (running), so
+// that nothing Postfix reads changed and the configuration checks that
+// follow (the open-relay probe, the reload, the serve check) have nothing
+// new to look at. The maps' own checks (postmap's build in stage, the
+// probes of cidr, pcre and regexp tables here) run for every change.
+func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, params []Param, running bool) (unread bool, err error) {
+	expanded, err := m.expandedConfig(ctx, p, staging, params)
+	if err != nil {
+		return false, err
+	}
+	if err := m.probeMaps(ctx, p, staging); err != nil {
+		return false, err
+	}
+	if running && !configChanged(p) && mapsOnly(p) {
+		services, err := m.expandedServices(ctx, p, staging)
+		if err != nil {
+			return false, err
 		}
-		_, stderr, err := spf.Run(ctx, nil, "postconf", args...)
-		if err != nil || hasProblem(stderr) {
-			said := firstProblem(strings.ReplaceAll(string(stderr), staging, m.inst.ConfigDir))
-			if said == "" && err != nil {
-				said = err.Error()
-			}
-			return docError(params, said)
+		if unreadMaps(p, expanded, services) {
+			return true, nil
 		}
 	}
-	// cidr, pcre and regexp tables cannot be built: probe them and turn
-	// every warning into an error.
+	// Every type:/path table that main.cf references must exist and be of a
+	// type this Postfix supports.
+	if err := m.checkReferences(expanded, p, staging, params); err != nil {
+		return false, err
+	}
+	if err := m.checkFiles(expanded, staging, params); err != nil {
+		return false, err
+	}
+	return false, m.checkListeners(p)
+}
+
+// configChanged reports whether main.cf or master.cf changes.
+func configChanged(p plan) bool {
+	return slices.Contains(p.changed, "main.cf") || slices.Contains(p.changed, "master.cf")
+}
+
+// expandedConfig returns `postconf -n -x` of the staged main.cf: the
+// parameters it sets with every $name expanded, for the checks of tables
+// and files. When main.cf or master.cf changes, the same run is Postfix's
+// check of both: it must print no warning, no fatal. postconf reads and
+// checks master.cf whatever it is asked to show, and prints every
+// diagnostic of master.cf that `postconf -M` prints (measured, see
+// docs/postfix.md and TestPostconfNChecksMasterCF), so one run does what
+// -n, -M and -n -x did apart.
+//
+// When neither changes, the output is that of the bytes checked before: it
+// is kept from the last run (keyed by the bytes of both files) instead of
+// asked again.
+func (m *Manager) expandedConfig(ctx context.Context, p plan, staging string, params []Param) (string, error) {
+	key := configKey(p)
+	changed := configChanged(p)
+	if !changed && m.expanded.key == key {
+		return m.expanded.main, nil
+	}
+	out, stderr, err := m.pfStaging(staging).Run(ctx, nil, "postconf", "-n", "-x")
+	if changed && (err != nil || hasProblem(stderr)) {
+		said := firstProblem(strings.ReplaceAll(string(stderr), staging, m.inst.ConfigDir))
+		if said == "" && err != nil {
+			said = err.Error()
+		}
+		return "", docError(params, said)
+	}
+	if err != nil {
+		return "", fmt.Errorf("postconf -n -x: %w", err)
+	}
+	if !hasProblem(stderr) {
+		m.expanded = expandedCache{key: key, main: string(out)}
+	}
+	return string(out), nil
+}
+
+// expandedServices returns `postconf -P -x` of the staged configuration:
+// every -o override of master.cf with its $names expanded (as the daemon
+// expands them at run time). It is asked only for a change that may be
+// unread (see validateStaged), after expandedConfig, and kept with its
+// output.
+func (m *Manager) expandedServices(ctx context.Context, p plan, staging string) (string, error) {
+	key := configKey(p)
+	if m.expanded.key == key && m.expanded.servicesDone {
+		return m.expanded.services, nil
+	}
+	out, stderr, err := m.pfStaging(staging).Run(ctx, nil, "postconf", "-P", "-x")
+	if err != nil {
+		return "", fmt.Errorf("postconf -P -x: %w", err)
+	}
+	if m.expanded.key == key && !hasProblem(stderr) {
+		m.expanded.services, m.expanded.servicesDone = string(out), true
+	}
+	return string(out), nil
+}
+
+// configKey is the digest of the rendered main.cf and master.cf, which
+// key the kept postconf outputs.
+func configKey(p plan) string {
+	return store.DocVersion(p.rendered["main.cf"].Data, p.rendered["master.cf"].Data)
+}
+
+// expandedCache is the last `postconf -n -x` output and, once asked,
+// `postconf -P -x`, with the digest of the main.cf and master.cf they
+// were made from (guarded by Manager.mu).
+type expandedCache struct {
+	key, main, services string
+	servicesDone        bool
+}
+
+// mapsOnly reports whether the plan changes or removes map files only.
+func mapsOnly(p plan) bool {
+	for _, rel := range p.changed {
+		if !strings.HasPrefix(rel, "maps.d/") {
+			return false
+		}
+	}
+	for _, rel := range p.removed {
+		if !strings.HasPrefix(rel, "maps.d/") {
+			return false
+		}
+	}
+	return true
+}
+
+// probeMaps probes every changed cidr, pcre and regexp table, which
+// cannot be built, with `postmap -q` (several at a time) and turns every
+// warning into an error on the map's line; the first map in name order
+// that fails is reported.
+func (m *Manager) probeMaps(ctx context.Context, p plan, staging string) error {
+	var probe []string
 	for _, rel := range p.changed {
 		typ, _, _ := strings.Cut(strings.TrimPrefix(rel, "maps.d/"), ".")
-		if !strings.HasPrefix(rel, "maps.d/") || indexedMap[typ] {
-			continue
+		if strings.HasPrefix(rel, "maps.d/") && !indexedMap[typ] {
+			probe = append(probe, rel)
 		}
+	}
+	spf := m.pfStaging(staging)
+	return forEachMap(probe, func(rel string) error {
+		typ, _, _ := strings.Cut(strings.TrimPrefix(rel, "maps.d/"), ".")
 		path := filepath.Join(staging, rel)
 		_, stderr, _ := spf.Run(ctx, nil, "postmap", "-q", "postdeck-probe.invalid", typ+":"+path)
 		if hasProblem(stderr) {
 			return mapError(p.rendered, rel, staging, string(stderr), nil)
 		}
-	}
-	// Every type:/path table that main.cf references must exist and be of a
-	// type this Postfix supports.
-	out, _, err := spf.Run(ctx, nil, "postconf", "-n", "-x")
-	if err != nil {
-		return fmt.Errorf("postconf -n -x: %w", err)
-	}
-	if err := m.checkReferences(string(out), p, staging, params); err != nil {
-		return err
-	}
-	if err := m.checkFiles(string(out), staging, params); err != nil {
-		return err
-	}
-	return m.checkListeners(p)
+		return nil
+	})
 }
+
+// forEachMap runs fn for every element of rels, as many at a time as
+// there are CPUs (each runs a Postfix command), and returns the error of
+// the first element (in rels' order) that failed.
+func forEachMap(rels []string, fn func(rel string) error) error {
+	errs := make([]error, len(rels))
+	sem := make(chan struct{}, max(1, runtime.NumCPU()))
+	var wg sync.WaitGroup
+	for i, rel := range rels {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				if r := recover(); r != nil {
+					panics.Recovered(panics.MTA)
+					errs[i] = fmt.Errorf("map %s: internal error: %v", rel, r)
+				}
+			}()
+			errs[i] = fn(rel)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unreadMaps reports whether every map file the plan changes or removes
+// is one that Postfix does not read: no setting names it. It looks for
+// the file's name (TYPE.NAME.map) in the expanded main.cf (postconf -n
+// -x), the expanded -o overrides of master.cf (postconf -P -x), and the
+// content of every other map (an access table's result may name a table:
+// check_*_access type:/path). It errs on the side of reading: a $ left
+// after expansion, and a table type followed by a $ in a map
+// (type:$name), count as naming every map.
+func unreadMaps(p plan, expanded, services string) bool {
+	if !mapsOnly(p) {
+		return false
+	}
+	var names []string
+	for _, rel := range append(slices.Clone(p.changed), p.removed...) {
+		names = append(names, strings.TrimPrefix(strings.TrimSuffix(rel, ".db"), "maps.d/"))
+	}
+	if strings.Contains(expanded, "$") || strings.Contains(services, "$") {
+		return false
+	}
+	master := string(p.rendered["master.cf"].Data)
+	for _, name := range names {
+		if strings.Contains(expanded, name) || strings.Contains(services, name) || strings.Contains(master, name) {
+			return false
+		}
+	}
+	for rel, f := range p.rendered {
+		if !strings.HasPrefix(rel, "maps.d/") {
+			continue
+		}
+		if namesTableThroughVar(f.Data) {
+			return false
+		}
+		for _, name := range names {
+			if rel != "maps.d/"+name && bytes.Contains(f.Data, []byte(name)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// namesTableThroughVar reports whether a map's content names a table
+// through a $name (type:$name, type:/path/$name): a $ in a word that has a
+// table type and ':' before it. Most content has no $ at all, which one
+// fast scan finds.
+func namesTableThroughVar(content []byte) bool {
+	for off := 0; ; {
+		i := bytes.IndexByte(content[off:], '$')
+		if i < 0 {
+			return false
+		}
+		i += off
+		start := i
+		for start > 0 && !isWordEnd(content[start-1]) {
+			start--
+		}
+		if c := bytes.IndexByte(content[start:i], ':'); c > 0 && isAlnum(content[start+c-1]) {
+			return true
+		}
+		off = i + 1
+	}
+}
+
+func isWordEnd(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == ',' }
 
 var tableRefRe = regexp.MustCompile(`([a-z0-9]+):(/[^\s,]+)`)
 
@@ -381,36 +597,85 @@ func (m *Manager) checkListeners(p plan) error {
 }
 
 // swap keeps the live files in the backup directory (hard links) and moves
-// the staged ones in with rename, then fsyncs the directories.
-func (m *Manager) swap(p plan, staging string) error {
+// the staged ones in with rename. The fsync of the directories runs in the
+// background, beside the reload and the serve check: durable waits for it
+// and must be called before the state is stored, so that the store never
+// names files a crash could lose (until then a crash leaves the previous
+// state in the store, and the start-up apply renders it again).
+func (m *Manager) swap(p plan, staging string) (durable func() error, err error) {
 	backup := filepath.Join(m.inst.ConfigDir, backupName)
 	if err := os.RemoveAll(backup); err != nil {
-		return fmt.Errorf("clear backup: %w", err)
+		return nil, fmt.Errorf("clear backup: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(backup, "maps.d"), 0o700); err != nil {
-		return fmt.Errorf("create backup: %w", err)
+		return nil, fmt.Errorf("create backup: %w", err)
 	}
 	if err := os.MkdirAll(m.inst.MapsDir(), 0o755); err != nil {
-		return fmt.Errorf("create maps directory: %w", err)
+		return nil, fmt.Errorf("create maps directory: %w", err)
 	}
 	moves := installOrder(p.changed)
 	for _, rel := range append(append([]string(nil), moves...), p.removed...) {
 		live := filepath.Join(m.inst.ConfigDir, rel)
 		if err := os.Link(live, filepath.Join(backup, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("back up %s: %w", rel, err)
+			return nil, fmt.Errorf("back up %s: %w", rel, err)
 		}
 	}
 	for _, rel := range moves {
 		if err := os.Rename(filepath.Join(staging, rel), filepath.Join(m.inst.ConfigDir, rel)); err != nil {
-			return fmt.Errorf("install %s: %w", rel, err)
+			return nil, fmt.Errorf("install %s: %w", rel, err)
 		}
 	}
 	for _, rel := range p.removed {
 		if err := os.Remove(filepath.Join(m.inst.ConfigDir, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", rel, err)
+			return nil, fmt.Errorf("remove %s: %w", rel, err)
 		}
 	}
-	return m.syncAndBackdate()
+	return m.syncInstalled(append(moves, p.removed...))
+}
+
+// syncInstalled back-dates main.cf when it is one of rels and starts the
+// fsync of each directory whose entries changed (the configuration
+// directory for main.cf and master.cf, maps.d for maps), not of both every
+// time: a settings save moves no map, a map save neither main.cf nor
+// master.cf. The returned function waits for the fsync and gives its
+// error (see swap).
+func (m *Manager) syncInstalled(rels []string) (func() error, error) {
+	var config, maps bool
+	for _, rel := range rels {
+		if strings.HasPrefix(rel, "maps.d/") {
+			maps = true
+		} else {
+			config = true
+		}
+	}
+	if slices.Contains(rels, "main.cf") {
+		old := time.Now().Add(-backdate)
+		if err := os.Chtimes(filepath.Join(m.inst.ConfigDir, "main.cf"), old, old); err != nil {
+			return nil, fmt.Errorf("backdate main.cf: %w", err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				panics.Recovered(panics.MTA)
+				done <- fmt.Errorf("sync configuration: internal error: %v", r)
+			}
+		}()
+		var errs []error
+		for dir, changed := range map[string]bool{m.inst.ConfigDir: config, m.inst.MapsDir(): maps} {
+			if changed {
+				errs = append(errs, atomicfile.SyncDir(dir))
+			}
+		}
+		done <- errors.Join(errs...)
+	}()
+	var once sync.Once
+	var err error
+	return func() error {
+		once.Do(func() { err = <-done })
+		return err
+	}, nil
 }
 
 // installOrder lists the files to move for the changed ones (an indexed

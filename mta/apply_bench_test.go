@@ -14,13 +14,17 @@ func median(ds []time.Duration) time.Duration {
 }
 
 // BenchmarkSettingsSave measures a settings save from API call to a
-// reloaded Postfix, against a bare `postfix reload` in the same run, and an
-// unchanged save (no Postfix command at all).
+// reloaded Postfix that proves it serves, against a bare `postfix reload`
+// in the same run (issue 16: the median of seven saves within 2x the
+// median of seven reloads), and an unchanged save (no Postfix command at
+// all). Reloads and saves take turns, so that a burst of load elsewhere on
+// the machine falls on both alike.
 func BenchmarkSettingsSave(b *testing.B) {
 	env := newTestEnv(b)
 	ctx := context.Background()
-	const rounds = 9
+	const rounds, target = 7, 2.0
 	var bare, save, same []time.Duration
+	s := validSettings()
 	for i := 0; i < rounds; i++ {
 		start := time.Now()
 		if _, _, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
@@ -28,11 +32,9 @@ func BenchmarkSettingsSave(b *testing.B) {
 		}
 		bare = append(bare, time.Since(start))
 		time.Sleep(100 * time.Millisecond)
-	}
-	s := validSettings()
-	for i := 0; i < rounds; i++ {
+
 		s.Hostname = []string{"a.bench.example.test", "b.bench.example.test"}[i%2]
-		start := time.Now()
+		start = time.Now()
 		res, err := env.m.SaveSettings(ctx, "bench", s, "", ApplyOptions{})
 		if err != nil {
 			b.Fatal(err)
@@ -41,6 +43,7 @@ func BenchmarkSettingsSave(b *testing.B) {
 			b.Fatalf("save %d did not reload: %+v", i, res)
 		}
 		save = append(save, time.Since(start))
+		time.Sleep(100 * time.Millisecond)
 	}
 	for i := 0; i < 3*rounds; i++ {
 		start := time.Now()
@@ -54,13 +57,14 @@ func BenchmarkSettingsSave(b *testing.B) {
 		same = append(same, time.Since(start))
 	}
 	mb, ms, mu := median(bare), median(save), median(same)
+	ratio := float64(ms) / float64(mb)
 	verdict := "PASS"
-	if ms >= time.Second || mu >= 50*time.Millisecond {
+	if ratio > target || mu >= 50*time.Millisecond {
 		verdict = "FAIL"
 	}
-	b.Logf("BENCH settings-save: median %v (baseline bare postfix reload %v) ratio %.1f target <1s; unchanged save median %v target <50ms %s",
-		ms.Round(time.Millisecond), mb.Round(time.Millisecond), float64(ms)/float64(mb), mu.Round(100*time.Microsecond), verdict)
+	b.Logf("BENCH settings-save: median %v (baseline bare postfix reload %v) ratio %.2f target <=%.1f; unchanged save median %v target <50ms %s",
+		ms.Round(time.Millisecond), mb.Round(time.Millisecond), ratio, target, mu.Round(100*time.Microsecond), verdict)
 	if verdict == "FAIL" {
-		b.Errorf("settings save median %v or unchanged save median %v over target", ms, mu)
+		b.Errorf("settings save median %v is %.2fx a bare reload (target %.1fx), or unchanged save median %v over 50ms", ms, ratio, target, mu)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +67,10 @@ type Manager struct {
 	// liveRelay is whether the running configuration relays mail for
 	// strangers, as far as the open-relay probe knows (guarded by mu).
 	liveRelay relayState
+	// expanded is the last `postconf -n -x` (guarded by mu).
+	expanded expandedCache
+	// prebuilt are the maps built ahead of their apply (prebuild.go).
+	prebuilt prebuilds
 
 	// repl is set on a cluster node (SetReplicator): changes go through
 	// the cluster.
@@ -148,6 +151,8 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 			}
 		}
 	}
+	// Builds ahead a crash left behind (prebuild.go).
+	_ = os.RemoveAll(filepath.Join(m.inst.ConfigDir, prebuildName))
 	cat, err := loadCatalog(ctx, m.pf)
 	if err != nil {
 		return Result{}, err
@@ -462,7 +467,7 @@ func (m *Manager) Check(ctx context.Context, st store.State) error {
 	}
 	staging, err := m.stage(ctx, p)
 	if err == nil {
-		err = m.validateStaged(ctx, p, staging, params)
+		_, err = m.validateStaged(ctx, p, staging, params, false)
 	}
 	_ = os.RemoveAll(staging)
 	return err
@@ -510,20 +515,27 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	// goes away, e.g. a SIGTERM while a SIGHUP re-apply runs: half an apply
 	// is worse than a late one. Each Postfix command keeps its own timeout.
 	ctx = context.WithoutCancel(ctx)
-	staging, err := m.stage(ctx, p)
-	if err == nil {
-		err = m.validateStaged(ctx, p, staging, params)
-	}
 	// The open-relay probe asks the running Postfix (its trivial-rewrite
 	// and cleanup); when none runs, it asks the new one right after the
 	// start below.
-	wasRunning := false
-	var relay relayOutcome
+	wasRunning := m.running(ctx)
+	if wasRunning && !mapsOnly(p) {
+		// The probe below will need them; they start while we stage
+		// and Postfix checks the files.
+		m.warmProbeServices()
+	}
+	staging, err := m.stage(ctx, p)
+	unread := false
 	if err == nil {
-		if wasRunning = m.running(ctx); wasRunning {
-			if err = m.linkUnchanged(p, staging); err == nil {
-				relay, err = m.checkRelay(ctx, staging, params, opts)
-			}
+		unread, err = m.validateStaged(ctx, p, staging, params, wasRunning)
+	}
+	// The probe comes after validateStaged, never beside it: its smtpd
+	// opens every table main.cf names, as root, and only validateStaged's
+	// checks keep those where tables may live (tableAllowed).
+	var relay relayOutcome
+	if err == nil && wasRunning && !unread {
+		if err = m.linkUnchanged(p, staging); err == nil {
+			relay, err = m.checkRelay(ctx, staging, params, opts)
 		}
 	}
 	if err != nil {
@@ -534,7 +546,8 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		}
 		return Result{}, m.fail(actor, action, err)
 	}
-	if err := m.swap(p, staging); err != nil {
+	durable, err := m.swap(p, staging)
+	if err != nil {
 		rbErr := m.rollback(p)
 		_ = os.RemoveAll(staging)
 		return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
@@ -542,13 +555,27 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	_ = os.RemoveAll(staging)
 	diff := UnifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
 	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
-	settle := m.settle
-	if !slices.Contains(p.changed, "main.cf") && !slices.Contains(p.changed, "master.cf") {
-		// Only maps changed: master keeps the configuration it runs, so
-		// the reload cannot kill it and there is nothing to wait for.
-		settle = 0
+	if unread {
+		// Only maps no Postfix setting names changed: no Postfix process
+		// reads them, so there is nothing to reload, nothing new for the
+		// open-relay probe or the serve check to find (validateStaged).
+		if err := durable(); err != nil {
+			rbErr := m.rollback(p)
+			return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
+		}
+		if err := m.db.SaveState(st); err != nil {
+			return res, m.fail(actor, action, fmt.Errorf("store applied state: %w", err))
+		}
+		res.Message = "saved; no Postfix setting names the changed map, so Postfix was not reloaded"
+		m.record(actor, action, "applied", res.Message)
+		return res, nil
 	}
-	live := m.makeLive(ctx, &res, m.afterSwap, settle, false)
+	live := m.makeLive(ctx, &res, m.afterSwap, m.settle, false)
+	// The fsync of the swap ran beside the reload; what follows may roll
+	// back or store the state, so it waits for it.
+	if err := durable(); err != nil && live.said == "" {
+		live = liveOutcome{stage: "reload", said: "the new files could not be made durable: " + err.Error()}
+	}
 	if live.said == "" && !wasRunning {
 		var rerr error
 		if relay, rerr = m.checkRelay(ctx, m.inst.ConfigDir, params, opts); rerr != nil {
@@ -623,10 +650,12 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		}
 	}
 	var out liveOutcome
+	pid := 0 // master's, when it is known to have taken the reload
 	switch running := m.running(ctx); {
 	case running && !restart:
 		m.log.Debug("reloading postfix")
 		out.stage = "reload"
+		master := m.masterPID()
 		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "reload"); err != nil {
 			out.said = m.postfixWords(logStart, string(stderr), err)
 			return out
@@ -635,6 +664,12 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		if m.afterReload != nil {
 			m.afterReload()
 		}
+		// Wait until master has re-read the configuration (see
+		// reloadwait.go), at most the settle time.
+		if waitReloadTaken(ctx, master, settle) {
+			pid = master
+		}
+		settle = 0 // waited for, or waitReloadTaken slept it
 	default:
 		out.stage = "start"
 		if running {
@@ -658,18 +693,23 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		return out
 	case <-time.After(settle):
 	}
-	// settle 0: only maps changed and master reloads the configuration it
-	// already runs, so there is no new reason for it to have stopped.
-	if settle > 0 && !m.running(ctx) {
-		out.said = m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
-		return out
-	}
-	if said := problemSince(m.maillogPath(), logStart); said != "" {
+	if said := m.stillUp(ctx, pid, logStart); said != "" {
 		out.said = said
 		return out
 	}
 	serveStart := time.Now()
 	said, silent := m.checkServes(ctx, logStart)
+	if said == "" {
+		// Master may have died in the re-read after it answered (a fatal
+		// error sleeps a second before master exits): look again, at
+		// master and its own lines only. What the smtpd processes the
+		// serve check started logged is the serve check's to judge, as
+		// it was before.
+		if said := m.masterStillUp(ctx, pid, logStart); said != "" {
+			out.said = said
+			return out
+		}
+	}
 	if said != "" && silent && out.stage == "reload" {
 		m.log.Warn("an smtpd listener is silent after the reload; restarting postfix", "said", said)
 		logStart = m.maillogSize()
@@ -691,6 +731,25 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 	}
 	m.log.Debug("postfix is up", "stage", out.stage, "serve_check", time.Since(serveStart))
 	return liveOutcome{}
+}
+
+// stillUp returns what went wrong when master no longer runs (pid, when
+// known, else as running finds it) or the mail log got a problem line
+// since logStart; "" when neither.
+func (m *Manager) stillUp(ctx context.Context, pid int, logStart int64) string {
+	if !m.masterAlive(ctx, pid) {
+		return m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+	}
+	return problemSince(m.maillogPath(), logStart)
+}
+
+// masterStillUp is stillUp for master alone: it runs, and the mail log
+// got no problem line of master's since logStart.
+func (m *Manager) masterStillUp(ctx context.Context, pid int, logStart int64) string {
+	if !m.masterAlive(ctx, pid) {
+		return m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+	}
+	return logSinceOf(m.maillogPath(), logStart, "/master[", "fatal: ", "panic: ", "error: ")
 }
 
 func (m *Manager) startPostfix(ctx context.Context) error {
@@ -762,6 +821,12 @@ func explainSince(path string, offset int64) string {
 const maxExplain = 5
 
 func logSince(path string, offset int64, kinds ...string) string {
+	return logSinceOf(path, offset, "", kinds...)
+}
+
+// logSinceOf is logSince for the lines that hold prog ("/master[" for
+// master's), all lines when prog is "".
+func logSinceOf(path string, offset int64, prog string, kinds ...string) string {
 	if path == "" {
 		return ""
 	}
@@ -779,6 +844,9 @@ func logSince(path string, offset int64, kinds ...string) string {
 	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
+		if prog != "" && !strings.Contains(line, prog) {
+			continue
+		}
 		for _, k := range kinds {
 			if i := strings.Index(line, k); i >= 0 && len(out) < maxExplain {
 				out = append(out, strings.TrimSpace(line[i:]))

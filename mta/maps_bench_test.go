@@ -61,10 +61,12 @@ func medianDuration(d []time.Duration) time.Duration {
 }
 
 // BenchmarkMapSave100k measures a 100,000-line hash map from PutMap to
-// live (validated, built with postmap in staging, swapped in, Postfix
-// reloaded) against a bare `postmap` of the same file in the same run.
+// live (validated, built with postmap, swapped in and stored) against a
+// bare `postmap` of the same file in the same run; issue 16 holds it to
+// 1.2x. The map is one no Postfix setting names, so nothing is reloaded
+// (unreadMaps).
 func BenchmarkMapSave100k(b *testing.B) {
-	const lines, rounds, target = 100000, 3, 2.5
+	const lines, rounds, target = 100000, 5, 1.2
 	m, inst := newBenchEnv(b)
 	ctx := context.Background()
 	scratch := b.TempDir()

@@ -43,16 +43,14 @@ func (m *Manager) GetMap(name string) (store.Map, error) {
 	if err := ValidMapName(name); err != nil {
 		return store.Map{}, store.NotFound("Map %s does not exist", truncate(name, 40))
 	}
-	maps, err := m.db.ListMaps()
+	mp, found, err := m.db.GetMap(name)
 	if err != nil {
 		return store.Map{}, fmt.Errorf("get map: %w", err)
 	}
-	for _, mp := range maps {
-		if mp.Name == name {
-			return mp, nil
-		}
+	if !found {
+		return store.Map{}, store.NotFound("Map %s does not exist", name)
 	}
-	return store.Map{}, store.NotFound("Map %s does not exist", name)
+	return mp, nil
 }
 
 // PutMap validates an administrator's map, stores it and applies it: the
@@ -95,6 +93,10 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 		return Result{}, err
 	}
 	in.Content = normalizeMapContent(in.Content)
+	// postmap starts on the new content now, the checks below run beside
+	// it, and the apply takes the built file when these bytes go live.
+	pb := m.startPrebuild(in)
+	defer m.dropPrebuild(pb)
 	return m.Update(ctx, actor, "map "+in.Name, func(st *store.State) error {
 		idx := -1
 		for i := range st.Maps {

@@ -22,6 +22,10 @@ var badMapCases = []struct {
 	name, typ, content string
 	line               int
 }{
+	// Duplicate keys, folded as Postfix folds hash and btree keys.
+	{"t-hash", "hash", "a.example OK\nb.example OK\nA.Example REJECT\n", 3},
+	{"t-btree", "btree", "x y\n# c\n\nz w\nx  v\n", 5},
+	{"t-hash", "hash", "\u00c4.example OK\n\u00e4.example OK\n", 2},
 	{"t-cidr", "cidr", "10.0.0.0/8 OK\n10.1.2.3/8 REJECT\n", 2},
 	{"t-cidr", "cidr", "192.168.1.0/16 OK\n", 1},
 	{"t-cidr", "cidr", "1.2.3.4/33 OK\n", 1},

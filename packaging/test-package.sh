@@ -436,6 +436,11 @@ in_tree postdeck settings get | grep -q 'upgrade.example.test' || fail "the upgr
 [ "$(in_tree postconf -h myhostname)" = upgrade.example.test ] || fail "after the upgrade main.cf has another myhostname"
 in_tree postdeck admin list | grep -q '^keeper' || fail "the upgrade lost the user"
 [ "$(in_tree postmap -q kept.example.test hash:/etc/postfix/maps.d/hash.kept-map.map)" = OK ] || fail "the upgrade lost the map"
+# The map as the store keeps it: schema 4 moved map content out of the
+# JSON documents into a bucket of raw bytes (store/migrations.go).
+in_tree postdeck maps get kept-map | grep -qx 'kept.example.test OK' || fail "the upgraded store lost the map's content"
+grep -Eq 'msg="database migrated".*schema_from=2 schema_to=([4-9]|[1-9][0-9])( |$)' "$CACHE/serve-upgraded.log" ||
+	{ grep -i schema "$CACHE/serve-upgraded.log" >&2; fail "the upgraded daemon did not migrate the schema-2 database to schema 4 or later"; }
 say "upgraded $OLD_VERSION -> $NEW_VERSION: schema migrated; setting, user and map kept"
 stop_serve
 stop_postfix

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -68,17 +69,30 @@ func (db *DB) RestoreFrom(path string) error {
 				if err != nil {
 					return fmt.Errorf("restore %s: %w", name, err)
 				}
-				if err := b.SetSequence(sb.Sequence()); err != nil {
-					return err
+				if err := copyBucket(b, sb); err != nil {
+					return fmt.Errorf("restore %s: %w", name, err)
 				}
-				return sb.ForEach(func(k, v []byte) error {
-					if v == nil {
-						return fmt.Errorf("restore %s: nested bucket %q is not supported", name, k)
-					}
-					return b.Put(append([]byte(nil), k...), append([]byte(nil), v...))
-				})
+				return nil
 			})
 		})
+	})
+}
+
+// copyBucket copies src's sequence, values and nested buckets (a map's
+// content, see maps.go) into the empty bucket dst.
+func copyBucket(dst, src *bolt.Bucket) error {
+	if err := dst.SetSequence(src.Sequence()); err != nil {
+		return err
+	}
+	return src.ForEach(func(k, v []byte) error {
+		if v != nil {
+			return dst.Put(bytes.Clone(k), bytes.Clone(v))
+		}
+		sub, err := dst.CreateBucket(bytes.Clone(k))
+		if err != nil {
+			return err
+		}
+		return copyBucket(sub, src.Bucket(k))
 	})
 }
 

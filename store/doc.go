@@ -6,7 +6,7 @@
 // network, DNS or exec happens inside a transaction, and bytes are copied out
 // before a transaction ends.
 //
-// Bucket tree (schema version 3):
+// Bucket tree (schema version 4):
 //
 //	meta
 //	  schema_version      -> decimal string, see migrations.go
@@ -20,7 +20,11 @@
 //	  master              -> the Edit Master Config text (absent: postdeck's own service table)
 //	  installation        -> imported main.cf lines of installation parameters (absent: none)
 //	maps
-//	  <name>              -> Map (JSON)
+//	  <name>              -> Map without its content (JSON: name, type, owner, updated)
+//	map_content           (schema 4)
+//	  <name>              (a bucket per map, so that a change of one map never
+//	                       rewrites another's bytes; see maps.go)
+//	    content           -> the map's content, raw bytes
 //	audit
 //	  <seq big-endian u64> -> AuditEntry (JSON)
 //	users

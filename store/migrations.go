@@ -37,6 +37,10 @@ var migrations = []migration{
 		_, err := tx.CreateBucketIfNotExists(bucketMPASeen)
 		return err
 	},
+	// 4: a map's content as raw bytes in map_content, beside its
+	// metadata in maps: no JSON escaping of megabytes, and unchanged
+	// content is not written again (maps.go).
+	splitMaps,
 }
 
 // Migrated reports the schema version the database had when it was opened

@@ -48,8 +48,8 @@ func TestMigrationFromEachVersion(t *testing.T) {
 	// For every schema version a database can be at, build one at that
 	// version (each migration in its own transaction, the file closed and
 	// reopened after each step, as upgrades across releases do), store a
-	// value, and open it with this binary: it must migrate to the latest
-	// version and keep the value.
+	// value and a map (in that version's form), and open it with this
+	// binary: it must migrate to the latest version and keep both.
 	for v := 1; v <= LatestSchema(); v++ {
 		path := filepath.Join(t.TempDir(), "p.db")
 		for i := 0; i < v; i++ {
@@ -82,6 +82,9 @@ func TestMigrationFromEachVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = bdb.Update(func(tx *bolt.Tx) error {
+			if err := putMapAt(tx, v, "m", "k v"+strconv.Itoa(v)+"\n"); err != nil {
+				return err
+			}
 			return tx.Bucket(bucketSettings).Put(keyMTASettings, []byte(`{"hostname":"v`+strconv.Itoa(v)+`.example.test"}`))
 		})
 		if cerr := bdb.Close(); err == nil {
@@ -107,6 +110,9 @@ func TestMigrationFromEachVersion(t *testing.T) {
 			}
 			if s, err := db.LoadSettings(); err != nil || s.Hostname != "v"+strconv.Itoa(v)+".example.test" {
 				t.Errorf("version %d database lost its settings: %+v %v", v, s, err)
+			}
+			if m, found, err := db.GetMap("m"); err != nil || !found || m.Type != "hash" || m.Content != "k v"+strconv.Itoa(v)+"\n" {
+				t.Errorf("version %d database lost its map: %+v %v %v", v, m, found, err)
 			}
 			if err := db.Close(); err != nil {
 				t.Fatal(err)

@@ -46,7 +46,10 @@ func VerifyFile(path string) error {
 		case v > LatestSchema():
 			return Invalid("file", "The backup has schema version %d, newer than this postdeck knows (%d): restore it with a newer postdeck", v, LatestSchema())
 		}
-		return verifyDocuments(tx)
+		if err := verifyDocuments(tx); err != nil {
+			return err
+		}
+		return verifyMapContent(tx, v)
 	})
 }
 
@@ -84,6 +87,36 @@ func verifyDocuments(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// verifyMapContent checks that every map of a schema 4 (or later)
+// database has its content (raw bytes, nothing to decode) and that no
+// content is left without its map.
+func verifyMapContent(tx *bolt.Tx, version int) error {
+	if version < 4 {
+		return nil // the content is inside each map's JSON, decoded above
+	}
+	metas, contents := tx.Bucket(bucketMaps), tx.Bucket(bucketMapContent)
+	if metas == nil || contents == nil {
+		return Invalid("file", "The backup's database is damaged: the buckets of its maps are missing")
+	}
+	if err := metas.ForEach(func(k, _ []byte) error {
+		if mapContent(tx, k) == nil {
+			return Invalid("file", "The backup's database is damaged: map %q has no content", k)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return contents.ForEach(func(k, v []byte) error {
+		if v != nil {
+			return Invalid("file", "The backup's database is damaged: %s holds a value %q where the content of a map belongs", bucketMapContent, k)
+		}
+		if metas.Get(k) == nil {
+			return Invalid("file", "The backup's database is damaged: content without a map %q", k)
+		}
+		return nil
+	})
 }
 
 // RunVerifyChild is what a binary started with VerifyEnv does: verify the

@@ -1,0 +1,128 @@
+package mta
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStatusShowsTaken(t *testing.T) {
+	status := func(state, sigpnd, shdpnd string) string {
+		return "Name:\tmaster\nState:\t" + state + "\nTgid:\t42\nSigQ:\t0/15\nSigPnd:\t" + sigpnd + "\nShdPnd:\t" + shdpnd + "\nSigBlk:\t0000000000000000\n"
+	}
+	for _, tc := range []struct {
+		name, text   string
+		taken, known bool
+	}{
+		{"asleep, nothing pending", status("S (sleeping)", "0000000000000000", "0000000000000000"), true, true},
+		{"SIGHUP pending for the group", status("R (running)", "0000000000000000", "0000000000000001"), false, true},
+		{"SIGHUP pending for the thread", status("S (sleeping)", "0000000000000001", "0000000000000000"), false, true},
+		{"another signal pending", status("S (sleeping)", "0000000000000000", "0000000000010000"), true, true},
+		{"running", status("R (running)", "0000000000000000", "0000000000000000"), false, true},
+		{"disk wait", status("D (disk sleep)", "0000000000000000", "0000000000000000"), false, true},
+		{"no masks", "Name:\tmaster\nState:\tS (sleeping)\n", false, false},
+		{"bad mask", status("S (sleeping)", "zz", "0"), false, false},
+		{"empty", "", false, false},
+	} {
+		if taken, known := statusShowsTaken(tc.text); taken != tc.taken || known != tc.known {
+			t.Errorf("%s: taken %v known %v, want %v %v", tc.name, taken, known, tc.taken, tc.known)
+		}
+	}
+}
+
+func TestInEventLoop(t *testing.T) {
+	epoll := epollCalls[runtime.GOARCH]
+	if len(epoll) == 0 {
+		t.Skip("no epoll numbers for " + runtime.GOARCH)
+	}
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{strconv.Itoa(epoll[0]) + " 0x5 0x7ffd1 0x64 0xffffffff 0x0 0x0 0x7ffd0 0x7f12\n", true},
+		{"7 0x7ffd 0x1 0x1388 0x0 0x0 0x0 0x7ffd0 0x7f12\n", false}, // poll: a resolver, not the event loop
+		{"running\n", false},
+		{"-1 0x7ffd0 0x7f12\n", false},
+		{"", false},
+	} {
+		if got := inEventLoop(tc.line); got != tc.want {
+			t.Errorf("inEventLoop(%q) = %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}
+
+// TestReloadIsTakenAtOnce: after `postfix reload`, the wait sees master
+// take it well within the settle time, and the reload is in the log by
+// then; a pid that is not there makes the wait sleep the settle time.
+func TestReloadIsTakenAtOnce(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	pid := env.m.masterPID()
+	if pid <= 1 {
+		t.Fatal("no master pid")
+	}
+	for i := 0; i < 3; i++ {
+		logStart := env.m.maillogSize()
+		if _, _, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if !waitReloadTaken(ctx, pid, 2*time.Second) {
+			t.Fatalf("master did not take the reload within 2s")
+		}
+		took := time.Since(start)
+		// Master logs through postlogd, which writes the line a moment
+		// later: give it a second.
+		logged := false
+		for deadline := time.Now().Add(time.Second); !logged && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			logged = strings.Contains(logSince(env.m.maillogPath(), logStart, "reload -- version"), "reload -- version")
+		}
+		if !logged {
+			t.Errorf("reload %d: taken after %v, but the log has no reload line", i, took)
+		}
+		t.Logf("reload %d taken after %v", i, took)
+	}
+	start := time.Now()
+	if waitReloadTaken(ctx, 1<<30, 100*time.Millisecond) {
+		t.Fatal("a missing process took a reload")
+	}
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Fatalf("without a process the wait took %v, not the settle time", took)
+	}
+}
+
+// TestMasterProblemsOnly: the look after the serve check takes master's
+// problem lines, not those of the smtpd processes the check started
+// (an inline table smtpd complains about is the serve check's to judge).
+func TestMasterProblemsOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	log := "Dec 02 01:35:06 mx postfix-x/smtpd[5082]: error: missing '=' after attribute name\n" +
+		"Dec 02 01:35:06 mx postfix-x/master[4000]: reload -- version 3.7.11, configuration /etc/x\n"
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := logSinceOf(path, 0, "/master[", "fatal: ", "panic: ", "error: "); got != "" {
+		t.Fatalf("master's problems: %q, want none", got)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("Dec 02 01:35:07 mx postfix-x/master[4000]: fatal: bind 127.0.0.1 port 25: Address already in use\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := logSinceOf(path, 0, "/master[", "fatal: ", "panic: ", "error: "); !strings.HasPrefix(got, "fatal: bind") {
+		t.Fatalf("master's problems: %q, want its fatal line", got)
+	}
+	if got := problemSince(path, 0); !strings.HasPrefix(got, "error: missing") {
+		t.Fatalf("every problem: %q", got)
+	}
+}
