@@ -42,15 +42,15 @@ var mutants = []mutant{
 	{
 		name: "skip the rollback after a refused reload",
 		file: "mta/manager.go",
-		old:  "if rbErr := m.rollback(p); rbErr != nil {",
-		new:  "if rbErr := error(nil); rbErr != nil {",
+		old:  "\t\tif rbErr := m.rollback(p); rbErr != nil {\n\t\t\taerr.RollbackErr = rbErr",
+		new:  "\t\tif rbErr := error(nil); rbErr != nil {\n\t\t\taerr.RollbackErr = rbErr",
 		pkg:  "./mta", run: "^TestRollbackWhen",
 	},
 	{
 		name: "ignore a refused reload",
 		file: "mta/manager.go",
-		old:  "stage, said := m.makeLive(ctx, &res, m.afterSwap, settle)\n\tif said != \"\" {",
-		new:  "stage, said := m.makeLive(ctx, &res, m.afterSwap, settle)\n\tif said != \"\" && false {",
+		old:  "\tif live.said != \"\" {\n\t\taerr := &ApplyError{",
+		new:  "\tif live.said != \"\" && false {\n\t\taerr := &ApplyError{",
 		pkg:  "./mta", run: "^TestRollbackWhen",
 	},
 	{
