@@ -174,15 +174,31 @@ func (q *Queue) act(ctx context.Context, action string, ids []string, where map[
 	}
 	res.Affected = out.affected()
 	q.log.Info("queue action", "action", action, "requested", len(ids), "affected", res.Affected)
-	var missed []string
+	if err := q.afterPostsuper(ctx, &res, action, ids, out.done); err != nil {
+		return res, err
+	}
+	if follow != nil {
+		res.RequeuedAs = follow.wait(ctx, q.followWait)
+	}
+	return res, nil
+}
+
+// afterPostsuper finishes an action postsuper was given ids for (done:
+// those it reported acting on): it says what became of the others
+// (classify), kicks pickup after a requeue, and has the bounced messages
+// delivered now (their bounce).
+func (q *Queue) afterPostsuper(ctx context.Context, res *ActionResult, action string, ids []string, done map[string]bool) error {
+	var missed, acted []string
 	for _, id := range ids {
-		if !out.done[id] {
+		if done[id] {
+			acted = append(acted, id)
+		} else {
 			missed = append(missed, id)
 		}
 	}
 	if len(missed) > 0 {
-		if err := q.classify(ctx, &res, missed); err != nil {
-			return res, err
+		if err := q.classify(ctx, res, missed); err != nil {
+			return err
 		}
 	}
 	switch action {
@@ -192,23 +208,14 @@ func (q *Queue) act(ctx context.Context, action string, ids []string, where map[
 		if _, stderr, err := q.run(ctx, "postkick", "public", "pickup", "W"); err != nil {
 			q.log.Warn("wake up pickup after requeue", "err", err, "stderr", string(stderr))
 		}
-		if follow != nil {
-			res.RequeuedAs = follow.wait(ctx, q.followWait)
-		}
 	case ActionBounce:
-		var expired []string
-		for _, id := range ids {
-			if out.done[id] {
-				expired = append(expired, id)
-			}
-		}
-		flushed, err := q.trigger(ctx, expired)
+		flushed, err := q.trigger(ctx, acted)
 		if err != nil {
-			return res, fmt.Errorf("bounce messages: %w", err)
+			return fmt.Errorf("bounce messages: %w", err)
 		}
 		res.Flushed = flushed
 	}
-	return res, nil
+	return nil
 }
 
 // retry triggers a delivery attempt for the deferred messages among ids.

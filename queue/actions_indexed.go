@@ -81,39 +81,16 @@ func (q *Queue) actFiltered(ctx context.Context, w *watcher, action string, f Fi
 	}
 	res.Requested = len(ids)
 	q.log.Info("queue action", "action", action, "matched", len(cands), "requested", len(ids), "affected", res.Affected)
-	var missed []string
 	done := make(map[string]bool, len(ids))
 	for lane := range lanes {
 		for _, id := range verified[lane] {
 			if reports[lane].isDone(id) {
 				done[id] = true
-			} else {
-				missed = append(missed, id)
 			}
 		}
 	}
-	if len(missed) > 0 {
-		if err := q.classify(ctx, &res, missed); err != nil {
-			return res, err
-		}
-	}
-	switch action {
-	case ActionRequeue:
-		if _, stderr, err := q.run(ctx, "postkick", "public", "pickup", "W"); err != nil {
-			q.log.Warn("wake up pickup after requeue", "err", err, "stderr", string(stderr))
-		}
-	case ActionBounce:
-		var expired []string
-		for _, id := range ids {
-			if done[id] {
-				expired = append(expired, id)
-			}
-		}
-		flushed, err := q.trigger(ctx, expired)
-		if err != nil {
-			return res, fmt.Errorf("bounce messages: %w", err)
-		}
-		res.Flushed = flushed
+	if err := q.afterPostsuper(ctx, &res, action, ids, done); err != nil {
+		return res, err
 	}
 	if _, err := w.sync(ctx); err != nil && ctx.Err() == nil {
 		q.log.Warn("queue index after an action", "err", err)
