@@ -576,24 +576,16 @@ func (im *importer) stripVerify(s *store.Settings) error {
 	for k, v := range im.drop {
 		savedDrop[k] = v
 	}
-	for i := p.Line; i <= p.End; i++ {
-		line := im.lines[i-1]
-		prefix := ""
-		if i == p.Line {
-			eq := strings.Index(line, "=")
-			prefix, line = line[:eq+1], line[eq+1:]
-		} else if strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
+	im.editValue(p, func(i int, line string) string {
 		line = verifyRe.ReplaceAllString(line, "$1")
 		if i == p.End {
 			line = strings.TrimRight(line, " \t,")
 		}
-		im.lines[i-1] = prefix + line
 		if i != p.Line && strings.Trim(line, " \t,") == "" {
 			im.markDrop(i)
 		}
-	}
+		return line
+	})
 	rest := listTokens(strings.Join(im.paramText(p), " "))
 	got := listTokens(withVerify(strings.Join(rest, " ")))
 	if strings.Join(got, " ") != strings.Join(rewriteAll(orig, im.managed), " ") {
@@ -1118,21 +1110,28 @@ func rewriteRefIn(text, raw, repl string) string {
 	}
 }
 
+// editValue replaces each value line of parameter p (line i, from 1) by
+// what edit makes of it: the first line's text after "=", continuation
+// lines whole; comment lines among them stay as written.
+func (im *importer) editValue(p Param, edit func(i int, value string) string) {
+	for i := p.Line; i <= p.End; i++ {
+		line := im.lines[i-1]
+		prefix := ""
+		if i == p.Line {
+			eq := strings.Index(line, "=")
+			prefix, line = line[:eq+1], line[eq+1:]
+		} else if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		im.lines[i-1] = prefix + edit(i, line)
+	}
+}
+
 // rewriteRef replaces a reference in the value lines of main.cf's
 // parameters and master.cf's services (comment lines stay as written).
 func (im *importer) rewriteRef(raw, repl string) {
 	for _, p := range im.params {
-		for i := p.Line; i <= p.End; i++ {
-			line := im.lines[i-1]
-			prefix := ""
-			if i == p.Line {
-				eq := strings.Index(line, "=")
-				prefix, line = line[:eq+1], line[eq+1:]
-			} else if strings.HasPrefix(strings.TrimSpace(line), "#") {
-				continue
-			}
-			im.lines[i-1] = prefix + rewriteRefIn(line, raw, repl)
-		}
+		im.editValue(p, func(_ int, line string) string { return rewriteRefIn(line, raw, repl) })
 	}
 	for i, line := range im.masterLines {
 		if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
