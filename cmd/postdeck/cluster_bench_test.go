@@ -34,7 +34,7 @@ func p99(ds []time.Duration) time.Duration {
 func BenchmarkCluster(b *testing.B) {
 	postfixtest.Require(b)
 	etcdtest.Require(b)
-	bin := buildBinaryTB(b)
+	bin := buildBinary(b)
 	etcd := etcdtest.Start(b, 3)
 	closed := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(b)) // no DNS traffic off the machine
 	alone := newCNode(b, "alone", "", closed)

@@ -362,14 +362,3 @@ func viewText(v report.View) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
 }
-
-// buildBinaryTB builds the daemon for a test or a benchmark.
-func buildBinaryTB(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "postdeck")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}

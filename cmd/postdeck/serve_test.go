@@ -44,9 +44,16 @@ type daemon struct {
 	etc    string
 }
 
-func buildBinary(t *testing.T) string {
+// buildBinary builds the daemon for a test or a benchmark.
+func buildBinary(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "postdeck")
+	return buildBinaryIn(t, t.TempDir())
+}
+
+// buildBinaryIn builds the daemon as dir/postdeck.
+func buildBinaryIn(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "postdeck")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -32,10 +32,7 @@ func TestWebUnitWithTLS(t *testing.T) {
 	base := postfixtest.Dir(t)
 	// The web user must be able to execute the binary: build it into
 	// the traversable test directory.
-	bin := filepath.Join(base, "postdeck")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinaryIn(t, base)
 	d := startDaemonWith(t, bin, base, postfixtest.FreePort(t), "--web-unit", "--tls-self-signed")
 	if !strings.Contains(d.out.String(), "console=postdeck-web.service") {
 		t.Fatalf("serve --web-unit did not say the console is the web unit's:\n%s", d.out)
