@@ -196,19 +196,5 @@ func (s *Service) removeSPFSourceClustered(ctx context.Context, c Cluster, actor
 	if err := r.Resync(ctx); err != nil {
 		s.log.Error("unschedule the removed spf source", "map", name, "err", err)
 	}
-	m, err := s.mta.GetMap(name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("remove spf source: read map %s: %w", name, err)
-	}
-	if m.Owner != store.OwnerRefresher {
-		return nil
-	}
-	m.Owner, m.Updated = store.OwnerAdmin, time.Now().UTC()
-	if _, err := s.mta.PutMap(ctx, actor, m, ""); err != nil {
-		return fmt.Errorf("remove spf source: hand map %s to administrators: %w", name, err)
-	}
-	return nil
+	return r.HandOver(ctx, actor, name)
 }

@@ -484,6 +484,15 @@ func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error 
 	if err := r.db.DeleteSPFSource(name); err != nil {
 		return fmt.Errorf("remove spf source: %w", err)
 	}
+	return r.HandOver(ctx, actor, name)
+}
+
+// HandOver passes map name, when the refresher still owns it, to the
+// administrators (owner admin) with its last content: what follows the
+// removal of its source (RemoveSource, or on a cluster node the removal
+// from the cluster). The save goes through the refresher's MapSaver, the
+// one path that may write a map the refresher owns.
+func (r *Refresher) HandOver(ctx context.Context, actor, name string) error {
 	m, err := r.maps.GetMap(name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

@@ -274,6 +274,20 @@ func TestClusterThreeNodes(t *testing.T) {
 		t.Errorf("the SPF record was asked %d times in 7 s with a 2-second schedule on one node", q)
 	}
 
+	// Removing the source on a node hands its map to the administrators,
+	// on every node, with its last content.
+	n2.mustAPI(t, "DELETE", "/api/v1/jobs/spf/spf-cluster", nil, nil)
+	for _, n := range all {
+		waitFor(t, n.name+" spf map handed to the administrators", 30*time.Second, func() bool {
+			var m struct {
+				Owner   string `json:"owner"`
+				Content string `json:"content"`
+			}
+			n.mustAPI(t, "GET", "/api/v1/maps/spf-cluster", nil, &m)
+			return m.Owner == "admin" && strings.Contains(m.Content, "198.51.100.0/24")
+		}, diag)
+	}
+
 	// Stop the etcd leader: writes go on with the remaining quorum.
 	leader := etcd.Leader(t)
 	leader.Stop()
