@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"postdeck/mta"
@@ -52,10 +51,7 @@ func cmdUnwire(args []string) error {
 	}
 	inst := mta.Instance{ConfigDir: *conf, Private: *private, SMTPListen: *smtpListen}
 	if inst.SMTPListen == "" {
-		inst.SMTPListen = ":25"
-		if inst.Private {
-			inst.SMTPListen = "127.0.0.1:2525"
-		}
+		inst.SMTPListen = defaultSMTPListen(inst.Private)
 	}
 	var err error
 	if inst.ConfigDir, err = filepath.Abs(inst.ConfigDir); err != nil {
@@ -64,10 +60,8 @@ func cmdUnwire(args []string) error {
 	if inst.Private {
 		inst.BaseDir = filepath.Dir(inst.ConfigDir)
 	}
-	for _, d := range strings.Split(*tableDirs, ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			inst.TableDirs = append(inst.TableDirs, d)
-		}
+	if inst.TableDirs, err = parseTableDirs(*tableDirs); err != nil {
+		return err
 	}
 	path := filepath.Join(*data, "postdeck.db")
 	if _, err := os.Stat(path); err != nil {

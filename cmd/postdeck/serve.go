@@ -59,6 +59,32 @@ type serveFlags struct {
 	webUnit                         bool
 }
 
+// defaultSMTPListen is where Postfix's smtpd listens unless --smtp-listen
+// says otherwise.
+func defaultSMTPListen(private bool) string {
+	if private {
+		return "127.0.0.1:2525"
+	}
+	return ":25"
+}
+
+// parseTableDirs reads --table-dirs: comma-separated directories, made
+// absolute.
+func parseTableDirs(list string) ([]string, error) {
+	var out []string
+	for _, d := range strings.Split(list, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, abs)
+	}
+	return out, nil
+}
+
 func parseServeFlags(args []string) (serveFlags, error) {
 	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -115,10 +141,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 		return f, fmt.Errorf("--chain-order %q: use after or before", f.chainOrder)
 	}
 	if f.smtpListen == "" {
-		f.smtpListen = ":25"
-		if f.private {
-			f.smtpListen = "127.0.0.1:2525"
-		}
+		f.smtpListen = defaultSMTPListen(f.private)
 	}
 	var err error
 	if f.postfixConfig, err = filepath.Abs(f.postfixConfig); err != nil {
@@ -127,14 +150,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	if f.data, err = filepath.Abs(f.data); err != nil {
 		return f, err
 	}
-	for _, d := range strings.Split(*tableDirs, ",") {
-		if d = strings.TrimSpace(d); d == "" {
-			continue
-		}
-		if d, err = filepath.Abs(d); err != nil {
-			return f, err
-		}
-		f.tableDirs = append(f.tableDirs, d)
+	if f.tableDirs, err = parseTableDirs(*tableDirs); err != nil {
+		return f, err
 	}
 	if f.webSocket == "" {
 		f.webSocket = filepath.Join(filepath.Dir(f.socket), "web.sock")
