@@ -87,10 +87,12 @@ func BenchmarkConsole(b *testing.B) {
 			b.FailNow()
 		}
 	}
-	// Issue #20: what the split costs. Every request above went through
-	// the web process; here the same pages are also asked of the daemon's
-	// web socket directly, by as many clients, in alternating rounds (the
-	// machine's load varies), and the medians of the rounds compared.
+	// Issue #20: "console p99 through the split within 1.3x of /healthz at
+	// 32 clients". Every request above went through the web process, and
+	// so do the page and its /healthz baseline here, in alternating
+	// rounds (the machine's load varies), the medians compared. What the
+	// hop itself costs is printed beside it: the same page asked of the
+	// daemon's web socket directly, by as many clients.
 	b.Run("split", func(b *testing.B) {
 		direct := make([]*benchClient, benchClients)
 		var wg sync.WaitGroup
@@ -104,20 +106,25 @@ func BenchmarkConsole(b *testing.B) {
 			}
 		}
 		for _, page := range []struct{ name, path string }{{"healthz", "/healthz"}, {"dashboard", "/"}, {"settings", "/mta/settings"}} {
-			var web, sock []time.Duration
+			var web, base, sock []time.Duration
 			for range splitRounds {
+				if page.name != "healthz" {
+					base = append(base, load(b, clients, "/healthz", true).p99)
+				}
 				web = append(web, load(b, clients, page.path, true).p99)
 				sock = append(sock, load(b, direct, page.path, true).p99)
 			}
 			pw, ps := median(web), median(sock)
-			ratio := float64(pw) / float64(ps)
-			line := fmt.Sprintf("BENCH console split %s p99 at %d clients: %.2f ms through the web process (baseline the daemon's socket directly %.2f ms) ratio %.2f target %.2f",
-				page.name, benchClients, ms(pw), ms(ps), ratio, splitP99Ratio)
+			hop := fmt.Sprintf("BENCH console split %s p99 at %d clients: %.2f ms through the web process, %.2f ms from the daemon's socket directly: the hop costs ratio %.2f INFO",
+				page.name, benchClients, ms(pw), ms(ps), float64(pw)/float64(ps))
+			report(b, hop)
 			if page.name == "healthz" {
-				report(b, line+" INFO") // no work behind it: the hop is all there is
-			} else {
-				benchLine(b, ratio <= splitP99Ratio, "%s", line)
+				continue
 			}
+			pb := median(base)
+			ratio := float64(pw) / float64(pb)
+			benchLine(b, ratio <= splitP99Ratio, "BENCH console split %s p99 at %d clients through the web process: %.2f ms (baseline /healthz through the web process %.2f ms) ratio %.2f target %.2f",
+				page.name, benchClients, ms(pw), ms(pb), ratio, splitP99Ratio)
 		}
 	})
 
@@ -277,8 +284,8 @@ func (t *benchTab) close() {
 }
 
 // Issue #20's target for the split: a console page's p99 through the web
-// process within 1.3x of the same page from the daemon's socket directly,
-// the median of splitRounds alternating rounds each.
+// process within 1.3x of /healthz's through the web process, the median
+// of splitRounds alternating rounds each.
 const (
 	splitP99Ratio = 1.3
 	splitRounds   = 3
