@@ -106,7 +106,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	startPassRelay(b, r1.mpaLn, r1.reinjAddr)
 	// MPA.
 	r2 := startRig(b)
-	r2.startMPA(b, Config{}) // the defaults: 16 workers, pipeline trace + rules
+	r2.startMPA(b, Config{}) // the defaults: 32 workers, pipeline trace + rules
 
 	// The machine is shared and drifts (Postfix's queue directories and
 	// the sinks grow, other work comes and goes), so the paths interleave:
@@ -183,16 +183,20 @@ func BenchmarkMPAAlone(b *testing.B) {
 	relayLn, mpaLn := listenLocal(b), listenLocal(b)
 	relay, listen := relayLn.Addr().String(), mpaLn.Addr().String()
 	startPassRelay(b, relayLn, sink.Addr)
-	startTestServer(b, Config{Listener: mpaLn, ReinjectAddr: sink.Addr, Hostname: "mpa.gw.example.test"})
+	_, db := startTestServer(b, Config{Listener: mpaLn, ReinjectAddr: sink.Addr, Hostname: "mpa.gw.example.test"})
 	// Relay runs bracket each MPA run, and each MPA run is compared with
 	// the mean of the two around it (a steady drift of the shared
 	// machine cancels); the verdict is the median of those ratios.
 	var passes, mpas []blastResult
-	var ratios []float64
+	var ratios, perMsg, perCommit []float64
 	for range b.N {
 		passes = append(passes, blast(b, relay, sink))
 		for range 5 {
+			c0, _, t0 := db.CommitStats()
 			mpas = append(mpas, blast(b, listen, sink))
+			c1, _, t1 := db.CommitStats()
+			perMsg = append(perMsg, float64(c1-c0)/blastMessages)
+			perCommit = append(perCommit, float64(t1-t0)/float64(time.Millisecond)/float64(c1-c0))
 			passes = append(passes, blast(b, relay, sink))
 			around := (passes[len(passes)-2].rate + passes[len(passes)-1].rate) / 2
 			ratios = append(ratios, mpas[len(mpas)-1].rate/around)
@@ -205,8 +209,8 @@ func BenchmarkMPAAlone(b *testing.B) {
 		verdict = "FAIL"
 		b.Errorf("the MPA alone delivers %.0f msg/s, %.2f of the pass-through relay", mpa.rate, ratio)
 	}
-	line := fmt.Sprintf("BENCH mpa_alone_msgs_per_s: median %.0f (baseline pass-through relay %.0f) median ratio %.2f target %.2f %s; cpu per msg %.0f us (relay %.0f us); allocs per msg %.0f (relay %.0f); rounds %s",
-		mpa.rate, pass.rate, ratio, target, verdict, mpa.cpuPerMsg, pass.cpuPerMsg, mpa.allocsPerMsg, pass.allocsPerMsg, roundRatios(ratios))
+	line := fmt.Sprintf("BENCH mpa_alone_msgs_per_s: median %.0f (baseline pass-through relay %.0f) median ratio %.2f target %.2f %s; cpu per msg %.0f us (relay %.0f us); allocs per msg %.0f (relay %.0f); commits per msg %.2f of %.1f ms; rounds %s",
+		mpa.rate, pass.rate, ratio, target, verdict, mpa.cpuPerMsg, pass.cpuPerMsg, mpa.allocsPerMsg, pass.allocsPerMsg, medianOf(perMsg), medianOf(perCommit), roundRatios(ratios))
 	fmt.Println(line)
 	b.Log(line)
 	b.ReportMetric(ratio, "ratio")
@@ -236,11 +240,14 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// blastMessages is how many messages one blast sends.
+const blastMessages = 3000
+
 // blast sends 3,000 messages over 40 connections to addr and measures
 // until all of them reached the sink.
 func blast(b *testing.B, addr string, sink *postfixtest.Sink) blastResult {
 	b.Helper()
-	const conns, per = 40, 75
+	const conns, per = 40, blastMessages / 40
 	body := "From: a@example.test\r\nTo: b@example.org\r\nSubject: blast\r\n\r\n" +
 		strings.Repeat("0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij012345678\r\n", 28)
 	total := sink.Count() + conns*per
@@ -270,7 +277,7 @@ func blast(b *testing.B, addr string, sink *postfixtest.Sink) blastResult {
 	elapsed := time.Since(start)
 	cpu := cpuTime(b) - cpu0
 	runtime.ReadMemStats(&ms1)
-	const n = conns * per
+	const n = blastMessages
 	return blastResult{rate: n / elapsed.Seconds(), cpuPerMsg: float64(cpu.Microseconds()) / n,
 		allocsPerMsg: float64(ms1.Mallocs-ms0.Mallocs) / n}
 }
