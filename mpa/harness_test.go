@@ -85,12 +85,13 @@ type rig struct {
 
 // filterCF returns the main.cf and master.cf lines of docs/postfix.md's
 // "Content filter" section for the given ports, with the process limits
-// of the master.cf postdeck renders (20, above the MPA's 16 workers).
+// of the master.cf postdeck renders (the transport's 20; the reinjection's
+// 40, above the MPA's 32 workers).
 func filterCF(mpaPort, reinjPort int) (string, string) {
 	main := fmt.Sprintf("content_filter = mpa:[127.0.0.1]:%d\n", mpaPort)
 	master := fmt.Sprintf(`mpa unix - - n - 20 smtp
   -o smtp_send_xforward_command=yes -o disable_mime_output_conversion=yes -o smtp_generic_maps=
-127.0.0.1:%d inet n - n - 20 smtpd
+127.0.0.1:%d inet n - n - 40 smtpd
   -o content_filter= -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
   -o smtpd_helo_restrictions= -o smtpd_client_restrictions= -o smtpd_sender_restrictions=
   -o smtpd_relay_restrictions= -o smtpd_recipient_restrictions=permit_mynetworks,reject

@@ -231,6 +231,14 @@ func (b *bodies) sweep(keep map[string]bool) (int, error) {
 
 // scheduler hands spool ids to workers: ready now, or after a delay. An id
 // is held by at most one worker at a time.
+//
+// Idle workers wait on a stack: the worker that went idle last is woken
+// first. When the MPA is not the bottleneck (Postfix feeds it slower than
+// its workers deliver) the same few workers, and so the same few
+// reinjection connections and smtpd processes, do the work, and the
+// others' connections close after Config.IdleTimeout; the whole pool only
+// opens under a load that needs it. (A shared channel woke the workers in
+// turn and kept every connection, one smtpd each, open.)
 type scheduler struct {
 	mu        sync.Mutex
 	ready     []string
@@ -238,12 +246,19 @@ type scheduler struct {
 	timers    map[string]*time.Timer
 	held      map[string]bool
 	again     map[string]bool
-	notify    chan struct{}
+	idle      []*waiter // the last one went idle last
+}
+
+// waiter is an idle worker; woken is set (under scheduler.mu) when it was
+// taken off the stack to be woken, and wake then holds a token.
+type waiter struct {
+	wake  chan struct{}
+	woken bool
 }
 
 func newScheduler() *scheduler {
 	return &scheduler{scheduled: map[string]bool{}, timers: map[string]*time.Timer{},
-		held: map[string]bool{}, again: map[string]bool{}, notify: make(chan struct{}, 1)}
+		held: map[string]bool{}, again: map[string]bool{}}
 }
 
 // push makes id ready now (cancelling a pending timer).
@@ -270,10 +285,48 @@ func (s *scheduler) pushLocked(id string) {
 	s.signal()
 }
 
+// signal wakes the worker that went idle last, if any (under mu).
 func (s *scheduler) signal() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
+	if n := len(s.idle); n > 0 {
+		w := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		w.woken = true
+		w.wake <- struct{}{}
+	}
+}
+
+// park puts w on the idle stack unless an id is ready; it reports whether
+// it did.
+func (s *scheduler) park(w *waiter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ready) > 0 {
+		return false
+	}
+	w.woken = false
+	s.idle = append(s.idle, w)
+	return true
+}
+
+// unpark takes w, which stops waiting for another reason, off the stack;
+// a wake-up it got meanwhile goes to the next idle worker, so that no
+// ready id waits for a worker that left.
+func (s *scheduler) unpark(w *waiter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w.woken {
+		<-w.wake
+		if len(s.ready) > 0 {
+			s.signal()
+		}
+		return
+	}
+	for i, o := range s.idle {
+		if o == w {
+			s.idle = append(s.idle[:i], s.idle[i+1:]...)
+			return
+		}
 	}
 }
 
@@ -300,17 +353,25 @@ func (s *scheduler) at(id string, t time.Time) {
 // nextOr is next that also returns, with woke set and no id, when idle
 // fires or wake is closed (nil channels never do).
 func (s *scheduler) nextOr(done <-chan struct{}, idle <-chan time.Time, wake <-chan struct{}) (id string, ok, woke bool) {
+	w := &waiter{wake: make(chan struct{}, 1)}
 	for {
 		if id, ok := s.take(); ok {
 			return id, true, false
 		}
+		if !s.park(w) {
+			continue
+		}
 		select {
-		case <-s.notify:
+		case <-w.wake:
+			continue
 		case <-done:
+			s.unpark(w)
 			return "", false, false
 		case <-idle:
+			s.unpark(w)
 			return "", true, true
 		case <-wake:
+			s.unpark(w)
 			return "", true, true
 		}
 	}

@@ -492,7 +492,10 @@ func renderMPAServices(in Instance) (string, error) {
 	} else {
 		b.WriteString("# ... and takes it back here, without filtering it again.\n")
 	}
-	fmt.Fprintf(&b, "%s inet n - n - 20 smtpd\n", reinject)
+	// maxproc 40: each of the MPA's workers (mpa.Config.Workers, 32)
+	// keeps one reinjection connection, and so one smtpd, open; the rest
+	// is room for a worker's fresh connection while its old smtpd exits.
+	fmt.Fprintf(&b, "%s inet n - n - 40 smtpd\n", reinject)
 	fmt.Fprintf(&b, "  -o content_filter=%s -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters\n", next)
 	b.WriteString("  -o smtpd_helo_restrictions= -o smtpd_client_restrictions= -o smtpd_sender_restrictions=\n")
 	b.WriteString("  -o smtpd_relay_restrictions= -o smtpd_recipient_restrictions=permit_mynetworks,reject\n")

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,6 +37,9 @@ type committer struct {
 	open    *group     // the group taking calls, if any
 	writing sync.Mutex // held by the group committing
 	lastN   int        // calls in the last commit (under writing)
+	// Counters since Open (CommitStats).
+	nCommits, nCalls atomic.Uint64
+	commitNanos      atomic.Int64
 }
 
 type group struct {
@@ -102,6 +106,7 @@ func (c *committer) run(g *group, gather bool) {
 		c.lastN = len(calls)
 		for len(calls) > 0 {
 			failed := -1
+			t0 := time.Now()
 			err := c.db.Update(func(tx *bolt.Tx) error {
 				for i, cl := range calls {
 					if err := safeCall(cl.fn, tx); err != nil {
@@ -116,6 +121,9 @@ func (c *committer) run(g *group, gather bool) {
 				calls = append(calls[:failed:failed], calls[failed+1:]...)
 				continue
 			}
+			c.nCommits.Add(1)
+			c.nCalls.Add(uint64(len(calls)))
+			c.commitNanos.Add(int64(time.Since(t0)))
 			for _, cl := range calls {
 				cl.err <- err
 			}
@@ -158,3 +166,11 @@ func safeCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
 type panicked struct{ reason any }
 
 func (p panicked) Error() string { return "panic in a batched store call" }
+
+// CommitStats reports the MPA's group commits since Open: how many, how
+// many calls they carried, and the time spent in them (transaction and
+// fdatasyncs), for the metrics and the benchmarks.
+func (db *DB) CommitStats() (commits, calls uint64, spent time.Duration) {
+	c := &db.commits
+	return c.nCommits.Load(), c.nCalls.Load(), time.Duration(c.commitNanos.Load())
+}
