@@ -104,8 +104,9 @@ func replyErr(stage string, code int, msg string, err error) error {
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // deliver sends one message. beforeDot runs after the content was written
-// and before the final dot: once it returned nil, the message may be
-// queued by Postfix even if this process dies. It returns one result per
+// and before the final dot, with the recipients' answers so far (those
+// with a 2xx are the ones the dot delivers): once it returned nil, the
+// message may be queued by Postfix for those even if this process dies. It returns one result per
 // recipient of env (in order), or a *deliveryError when no recipient was
 // accepted or the transaction failed before the dot.
 //
@@ -116,7 +117,7 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 // crash whether Postfix took the message (see resolve.go). beforeDot gets
 // the name the transaction actually went out under (a retry on a fresh
 // connection gets one of its own).
-func (r *reinjector) deliver(ctx context.Context, env store.MPAEnvelope, body []byte, ident string, beforeDot func(ident string) error) ([]rcptResult, error) {
+func (r *reinjector) deliver(ctx context.Context, env store.MPAEnvelope, body []byte, ident string, beforeDot func(ident string, rcpts []rcptResult) error) ([]rcptResult, error) {
 	if r.conn != nil && time.Since(r.lastUsed) > r.cfg.IdleTimeout {
 		r.close()
 	}
@@ -141,7 +142,7 @@ func (r *reinjector) deliver(ctx context.Context, env store.MPAEnvelope, body []
 
 // try runs one transaction; sent reports whether any reply was read (a
 // failure after that is not retried on a new connection).
-func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte, ident string, beforeDot func(ident string) error) (res []rcptResult, err error, sent bool) {
+func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte, ident string, beforeDot func(ident string, rcpts []rcptResult) error) (res []rcptResult, err error, sent bool) {
 	if r.conn == nil {
 		if err := r.dial(ctx); err != nil {
 			return nil, err, false
@@ -237,7 +238,7 @@ func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte
 	if err != nil {
 		return nil, &deliveryError{msg: "send message: " + err.Error()}, true
 	}
-	if err := beforeDot(ident); err != nil {
+	if err := beforeDot(ident, res); err != nil {
 		// No dot sent: drop the connection so Postfix discards the message.
 		_ = r.conn.Close()
 		r.conn, r.text = nil, nil

@@ -159,14 +159,6 @@ func (a *attempt) commit(final bool) error {
 	return nil
 }
 
-func addrs(rs []store.MPARecipient) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Address
-	}
-	return out
-}
-
 // process runs the pipeline on one spool entry and delivers its outcomes.
 // When every recipient is done after a delivery it returns the attempt
 // whose final commit is still to be made, so that the worker can go on.
@@ -226,14 +218,22 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	var tempErr string
 	for _, g := range groups {
 		body := g.Bytes()
-		group := addrs(g.Envelope.Recipients)
 		// Unique across restarts: a name reused by a later process would
 		// let one delivery's log lines settle another's.
 		ident := id + "." + s.runID + "." + strconv.FormatUint(s.seq.Add(1), 36)
 		logOff := s.logSize()
 		marked := false
-		res, derr := r.deliver(ctx, g.Envelope, body, ident, func(sentAs string) error {
-			a.entry.Delivering, a.entry.DeliveryID = group, sentAs
+		res, derr := r.deliver(ctx, g.Envelope, body, ident, func(sentAs string, rcpts []rcptResult) error {
+			// Only the recipients Postfix took at RCPT are in doubt: the
+			// dot delivers to them alone. One refused (4xx, 5xx) stays
+			// pending, so that a settled delivery does not count it done.
+			var took []string
+			for i, rr := range rcpts {
+				if rr.code/100 == 2 {
+					took = append(took, g.Envelope.Recipients[i].Address)
+				}
+			}
+			a.entry.Delivering, a.entry.DeliveryID = took, sentAs
 			if !r.canIdent() {
 				a.entry.DeliveryID = "" // not in Postfix's log: only a person can tell
 			}
