@@ -601,9 +601,7 @@ func (w *watcher) reconcile() error {
 	}
 	w.idx.mu.Lock()
 	if empty {
-		w.idx.entries = make([]queueEntry, 0, len(ops))
-		w.idx.meta = make([]entryMeta, 0, len(ops))
-		w.idx.gen++
+		w.idx.reserve(len(ops))
 	}
 	for i := range moves {
 		w.apply(&moves[i])
