@@ -171,3 +171,22 @@ func BenchmarkOverview100k(b *testing.B) {
 		}
 	})
 }
+
+// TestReserveAfterHoles: the first full scan of an index that emptied
+// (its slices full of holes) starts new slices, and new messages then
+// take slots in them, not the old holes'.
+func TestReserveAfterHoles(t *testing.T) {
+	ix := newMsgIndex()
+	for i := range 3 {
+		ix.put(queueEntry{id: fmt.Sprint("ID", i), queue: deferredQueue, rcpts: []Recipient{{Address: "a@b.test"}}}, entryMeta{})
+	}
+	for i := range 3 {
+		ix.remove(fmt.Sprint("ID", i))
+	}
+	ix.reserve(1)
+	ix.put(queueEntry{id: "ID9", queue: deferredQueue, rcpts: []Recipient{{Address: "a@b.test"}}}, entryMeta{})
+	checkTally(t, ix, time.Unix(0, 0).UTC())
+	if ix.len() != 1 || len(ix.entries) != 1 {
+		t.Fatalf("%d messages in %d slots", ix.len(), len(ix.entries))
+	}
+}
