@@ -44,8 +44,7 @@ type Service struct {
 	tokens     tokenUse // when tokens' last-used times were written
 
 	runningNow   runningCache               // Postfix's state as pages show it
-	queueSummary queueCached[queue.Summary] // shared by status and dashboard views while the queue is unchanged
-	queueGlance  queueCached[queueGlance]   // the dashboard's queue part
+	queueSummary queueCached[queue.Summary] // shared by status views while the queue is unchanged
 	spfView      spfView                    // SPF outcomes for the dashboard and banners
 
 	pipelineMu     sync.Mutex  // one pipeline save at a time (compare, then put)

@@ -59,9 +59,14 @@ func (t *problemTail) reset(path string, dev, ino uint64) {
 	t.path, t.dev, t.ino, t.offset, t.lines = path, dev, ino, 0, nil
 }
 
+// logReadChunk is how much of the log read holds at a time: a dashboard
+// view after a busy hour (the tail's 8 MiB) costs this much memory, not
+// the tail's size.
+const logReadChunk = 256 << 10
+
 // read scans the log from t.offset (or from its last maxLogScan bytes) up
-// to size, keeping its problem lines; a last line without its newline is
-// left for the next call.
+// to size, logReadChunk bytes at a time, keeping its problem lines; a
+// last line without its newline is left for the next call.
 func (t *problemTail) read(size int64) error {
 	f, err := os.Open(t.path)
 	if err != nil {
@@ -72,24 +77,47 @@ func (t *problemTail) read(size int64) error {
 	if size-from > maxLogScan {
 		from, t.lines = size-maxLogScan, nil // what came before is past the tail
 	}
-	buf := make([]byte, size-from)
-	if _, err := f.ReadAt(buf, from); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read maillog: %w", err)
-	}
-	end := bytes.LastIndexByte(buf, '\n')
-	if end < 0 {
-		if from != t.offset { // a tail without a line end at all: skip it
-			t.offset = size
+	// Started in the middle of a line: it is not one.
+	partial := from != t.offset
+	buf := make([]byte, min(size-from, logReadChunk))
+	pos, have := from, 0 // buf[:have] is the log from pos
+	for pos+int64(have) < size {
+		if have == len(buf) { // one line longer than buf
+			buf = append(buf, make([]byte, len(buf))...)
 		}
-		return nil
-	}
-	chunk := buf[:end+1]
-	if from != t.offset {
-		// Started in the middle of a line: it is not one.
-		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
-			chunk = chunk[i+1:]
+		n, err := f.ReadAt(buf[have:min(len(buf), int(size-pos))], pos+int64(have))
+		have += n
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read maillog: %w", err)
 		}
+		if n == 0 {
+			break // shorter than it was a moment ago
+		}
+		end := bytes.LastIndexByte(buf[:have], '\n')
+		if end < 0 {
+			continue
+		}
+		chunk := buf[:end+1]
+		if partial {
+			chunk = chunk[bytes.IndexByte(chunk, '\n')+1:]
+			partial = false
+		}
+		t.scan(chunk)
+		have = copy(buf, buf[end+1:have])
+		pos += int64(end) + 1
 	}
+	if len(t.lines) > maxProblemsKept {
+		t.lines = append(t.lines[:0], t.lines[len(t.lines)-maxProblemsKept:]...)
+	}
+	t.offset = pos
+	if partial { // a tail without a line end at all: skip it
+		t.offset = size
+	}
+	return nil
+}
+
+// scan keeps the problem lines of chunk, complete lines.
+func (t *problemTail) scan(chunk []byte) {
 	for len(chunk) > 0 {
 		i := bytes.IndexByte(chunk, '\n')
 		line := chunk[:i]
@@ -101,11 +129,6 @@ func (t *problemTail) read(size int64) error {
 			}
 		}
 	}
-	if len(t.lines) > maxProblemsKept {
-		t.lines = append(t.lines[:0], t.lines[len(t.lines)-maxProblemsKept:]...)
-	}
-	t.offset = from + int64(end) + 1
-	return nil
 }
 
 // problemLine is a log line that reports a warning, an error, a fatal

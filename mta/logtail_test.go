@@ -98,3 +98,32 @@ func TestProblemTailReadsOnlyTheTail(t *testing.T) {
 		}
 	}
 }
+
+// TestProblemTailLongLines: lines that cross the reads' chunks, and one
+// longer than a chunk, are read whole.
+func TestProblemTailLongLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	var b strings.Builder
+	n := 0
+	for b.Len() < 3*logReadChunk {
+		b.WriteString("Dec  1 postfix/smtp[1]: warning: " + strings.Repeat("y", 70+n%53) + " w" + strings.Repeat("z", n%7) + "\n")
+		n++
+	}
+	b.WriteString("Dec  1 postfix/smtp[1]: error: " + strings.Repeat("L", 2*logReadChunk) + " long\n")
+	b.WriteString("Dec  1 postfix/smtp[1]: fatal: last\n")
+	appendLog(t, path, b.String())
+	var pt problemTail
+	got, err := pt.problems(path, maxProblemsKept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != min(n+2, maxProblemsKept) || texts(got[len(got)-2:]) != "error:long,fatal:last" {
+		t.Fatalf("%d lines, last %q", len(got), texts(got[len(got)-2:]))
+	}
+	for i, l := range got[:len(got)-2] {
+		k := n - (len(got) - 2) + i
+		if want := "w" + strings.Repeat("z", k%7); !strings.HasSuffix(l.Text, " "+want) || l.Level != "warning" {
+			t.Fatalf("line %d: %q", k, l.Text[len(l.Text)-12:])
+		}
+	}
+}

@@ -251,6 +251,9 @@ func qaCompare(tb testing.TB, q *Queue) int {
 	if diffs > 0 {
 		tb.Fatalf("%d differences between the index and postqueue -j (%d and %d messages)", diffs, len(got), len(truth))
 	}
+	// The summary the index kept current through all of it is the one a
+	// scan of its messages makes.
+	checkTally(tb, q.watcher().idx, time.Now().UTC())
 	return len(truth)
 }
 

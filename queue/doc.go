@@ -66,6 +66,21 @@
 //     1.5 times the live heap plus 24 MiB, at least 64 MiB), and 110 MB
 //     with a fixed 256 MiB limit, which let the heap grow to five times
 //     what is live.
+//   - Summary (tally.go). The index keeps the summary current as
+//     messages are put, moved and removed: counts and bytes per queue;
+//     per destination domain the recipients (every queue but hold) and
+//     the deferred messages by arrival second; the deferred messages'
+//     slots by arrival second. Summary and Overview (the dashboard's
+//     oldest deferred message and deferring domains) put those seconds
+//     into the age buckets of their own moment, so they cost
+//     O(domains + 11 x distinct arrival seconds), never a scan of the
+//     messages: 0.12 ms for 100,000 messages to 10 domains that arrived
+//     within two minutes, against 105 ms for the scan
+//     (BenchmarkOverview100k). The scan stays for the postqueue -j
+//     snapshot and as the tests' reference (TestTallyMatchesScan). Its
+//     memory: 4 bytes per deferred message (its slot), and per domain
+//     and arrival second two map entries (about 40 bytes each), deleted
+//     when they empty.
 //
 // Without Start (or when it fails, which is logged), listings fall back
 // to a `postqueue -j` snapshot that serves SnapshotTTL.

@@ -30,6 +30,8 @@ type msgIndex struct {
 	// mean the same messages in the same states, so what was computed
 	// from the index at one still holds (Generation).
 	gen uint64
+	// tally is the summary of entries, kept current with them (tally.go).
+	tally *tally
 }
 
 // entryMeta is where a message's file is and which version of it (and
@@ -41,14 +43,28 @@ type entryMeta struct {
 }
 
 func newMsgIndex() *msgIndex {
-	return &msgIndex{byID: make(map[string]int32)}
+	return &msgIndex{byID: make(map[string]int32), tally: newTally()}
+}
+
+// reserve makes room for n entries in an empty index (the first full
+// scan). Call with mu held.
+func (ix *msgIndex) reserve(n int) {
+	if len(ix.byID) != 0 {
+		return
+	}
+	ix.gen++
+	ix.entries = make([]queueEntry, 0, n)
+	ix.meta = make([]entryMeta, 0, n)
+	ix.free = nil // the holes of the old slices are gone with them
 }
 
 // put adds or replaces the entry of e.id. Call with mu held.
 func (ix *msgIndex) put(e queueEntry, m entryMeta) {
 	ix.gen++
 	if i, ok := ix.byID[e.id]; ok {
+		ix.tally.drop(i, &ix.entries[i])
 		ix.entries[i], ix.meta[i] = e, m
+		ix.tally.add(i, &ix.entries[i])
 		return
 	}
 	var i int32
@@ -62,13 +78,18 @@ func (ix *msgIndex) put(e queueEntry, m entryMeta) {
 		ix.meta = append(ix.meta, m)
 	}
 	ix.byID[e.id] = i
+	ix.tally.add(i, &ix.entries[i])
 }
 
 // move records that id's file was renamed without being changed. Call
 // with mu held.
 func (ix *msgIndex) move(i int32, queue uint8, dir uint16) {
 	ix.gen++
-	ix.entries[i].queue = queue
+	if ix.entries[i].queue != queue {
+		ix.tally.drop(i, &ix.entries[i])
+		ix.entries[i].queue = queue
+		ix.tally.add(i, &ix.entries[i])
+	}
 	ix.meta[i].dir = dir
 }
 
@@ -80,6 +101,7 @@ func (ix *msgIndex) remove(id string) {
 	}
 	ix.gen++
 	delete(ix.byID, id)
+	ix.tally.drop(i, &ix.entries[i])
 	ix.entries[i] = queueEntry{}
 	ix.meta[i] = entryMeta{}
 	ix.free = append(ix.free, i)
@@ -107,6 +129,7 @@ func (ix *msgIndex) compact() {
 		meta = append(meta, ix.meta[i])
 	}
 	ix.entries, ix.meta, ix.free = entries, meta, nil
+	ix.tally.renumber(entries)
 }
 
 // view is a read-only look at the entries for page and summary. Call

@@ -111,11 +111,18 @@ func (ix *msgIndex) page(f Filter, asOf time.Time) Page {
 	return ix.view(asOf).page(f)
 }
 
-// summary summarizes the index as of asOf.
+// summary summarizes the index as of asOf, from its tally.
 func (ix *msgIndex) summary(asOf time.Time) Summary {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.view(asOf).summary()
+	return ix.tally.summary(asOf.UTC())
+}
+
+// overview is the dashboard's Overview as of asOf, from the tally.
+func (ix *msgIndex) overview(asOf time.Time) Overview {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.tally.overview(ix.entries, asOf.UTC())
 }
 
 // candidate is a message an action may act on, as the index saw it:

@@ -64,6 +64,48 @@ func (q *Queue) Summary(ctx context.Context) (Summary, error) {
 	return snap.summary(), nil
 }
 
+// Overview is the queue as the dashboard shows it: the Summary, the
+// oldest deferred message and which of the Summary's Shape domains have
+// deferred mail.
+type Overview struct {
+	Summary Summary
+	// OldestDeferred is the deferred message that arrived first (then by
+	// queue id, the listing's order); nil when nothing is deferred.
+	OldestDeferred *Message
+	// Deferring are the domains of Summary.Shape, in its order, that have
+	// deferred messages.
+	Deferring []DeferringDomain
+}
+
+// DeferringDomain is a destination domain with deferred mail.
+type DeferringDomain struct {
+	Domain string
+	// Messages counts the deferred messages with at least one recipient
+	// at Domain (its lower-cased part after the last "@", as the shape
+	// has it).
+	Messages int
+	// Oldest is the first of them by arrival, then queue id.
+	Oldest Message
+}
+
+// Overview summarizes the queue for the dashboard. With the index it
+// costs what Summary does (the index keeps both current, tally.go), not
+// a scan of the messages.
+func (q *Queue) Overview(ctx context.Context) (Overview, error) {
+	if w := q.watcher(); w != nil {
+		if asOf, err := w.sync(ctx); err == nil {
+			return w.idx.overview(asOf), nil
+		} else if ctx.Err() != nil {
+			return Overview{}, fmt.Errorf("summarize queue: %w", err)
+		}
+	}
+	snap, err := q.snapshot(ctx)
+	if err != nil {
+		return Overview{}, err
+	}
+	return snap.overview(), nil
+}
+
 // Generation returns, once every change Postfix made before the call is
 // in the queue index (as List and Summary wait), a number that changes
 // whenever the index does: what was computed from the index at a
@@ -85,9 +127,10 @@ func (q *Queue) Generation(ctx context.Context) (gen uint64, ok bool, err error)
 	return w.idx.gen, true, nil
 }
 
-func (s *queueSnapshot) summary() Summary {
+// newSummary is an empty Summary as of asOf.
+func newSummary(asOf time.Time) Summary {
 	sum := Summary{
-		AsOf:               s.asOf,
+		AsOf:               asOf,
 		Queues:             make([]Count, len(Names)),
 		Total:              Count{Name: "total"},
 		ShapeBucketMinutes: ShapeBucketMinutes,
@@ -97,7 +140,14 @@ func (s *queueSnapshot) summary() Summary {
 	for i, n := range Names {
 		sum.Queues[i].Name = n
 	}
-	hold, _ := queueIndex(Hold)
+	return sum
+}
+
+// summary summarizes the snapshot by scanning every message: without the
+// index, and the reference the index's tally is tested against.
+func (s *queueSnapshot) summary() Summary {
+	sum := newSummary(s.asOf)
+	hold := holdQueue
 	domains := make(map[string]*ShapeRow)
 	now := s.asOf.Unix()
 	for i := range s.entries {
@@ -140,6 +190,43 @@ func (s *queueSnapshot) summary() Summary {
 		sum.Shape = append(sum.Shape, *r)
 	}
 	return sum
+}
+
+// overview is the Overview by scanning every message (see summary).
+func (s *queueSnapshot) overview() Overview {
+	o := Overview{Summary: s.summary(), Deferring: []DeferringDomain{}}
+	older := func(a, b *queueEntry) bool {
+		return a.arrival < b.arrival || a.arrival == b.arrival && a.id < b.id
+	}
+	var oldest *queueEntry
+	for i := range s.entries {
+		e := &s.entries[i]
+		if e.id != "" && e.queue == deferredQueue && (oldest == nil || older(e, oldest)) {
+			oldest = e
+		}
+	}
+	if oldest != nil {
+		m := oldest.message(s.asOf)
+		o.OldestDeferred = &m
+	}
+	for _, row := range o.Summary.Shape {
+		n := 0
+		var first *queueEntry
+		for i := range s.entries {
+			e := &s.entries[i]
+			if e.id == "" || e.queue != deferredQueue || !hasDomain(e, row.Domain) {
+				continue
+			}
+			n++
+			if first == nil || older(e, first) {
+				first = e
+			}
+		}
+		if n > 0 {
+			o.Deferring = append(o.Deferring, DeferringDomain{Domain: row.Domain, Messages: n, Oldest: first.message(s.asOf)})
+		}
+	}
+	return o
 }
 
 // shapeBucket maps an age in seconds to its bucket index.

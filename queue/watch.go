@@ -104,6 +104,9 @@ type watcher struct {
 	// routine is set while a timed reconciliation runs: sync answers
 	// with the index as of the last drain instead of waiting for it.
 	routine atomic.Bool
+	// busy is set by the loop before it reads the inotify queue and
+	// cleared once what it read is in the index (quiet).
+	busy atomic.Bool
 }
 
 var errIndexStopped = errors.New("queue index stopped")
@@ -265,6 +268,7 @@ func (w *watcher) loop() {
 			}
 		}
 		start := time.Now()
+		w.busy.Store(true)
 		if !w.safely("events", w.drain) {
 			w.overflow = true // heal what the panic left undone
 		}
@@ -281,6 +285,7 @@ func (w *watcher) loop() {
 		w.idx.mu.Lock()
 		w.idx.asOf = start
 		w.idx.mu.Unlock()
+		w.busy.Store(false)
 		for _, r := range waiting {
 			r <- start
 		}
@@ -601,9 +606,7 @@ func (w *watcher) reconcile() error {
 	}
 	w.idx.mu.Lock()
 	if empty {
-		w.idx.entries = make([]queueEntry, 0, len(ops))
-		w.idx.meta = make([]entryMeta, 0, len(ops))
-		w.idx.gen++
+		w.idx.reserve(len(ops))
 	}
 	for i := range moves {
 		w.apply(&moves[i])
@@ -664,6 +667,9 @@ func (w *watcher) sync(ctx context.Context) (time.Time, error) {
 		defer w.idx.mu.RUnlock()
 		return w.idx.asOf, nil
 	}
+	if now := time.Now(); w.quiet() {
+		return now, nil
+	}
 	r := make(chan time.Time, 1)
 	select {
 	case w.reqs <- r:
@@ -694,6 +700,28 @@ func (w *watcher) poke() {
 	if !w.closed {
 		_, _ = unix.Write(w.wake, one[:])
 	}
+}
+
+// quiet reports whether the index already has every change Postfix
+// made before the call, without a round trip through the loop: no event
+// waits in the inotify queue, and no drain is under way that read events
+// before the call and has not put them in the index yet. The kernel
+// queues an event before the change's system call returns, and the loop
+// sets busy before it reads any, so an empty queue seen before busy
+// reads false means everything read so far has been applied. A queue
+// that sits still then costs each request a poll(2), not a wake-up of
+// the loop on a busy machine.
+func (w *watcher) quiet() bool {
+	w.fdMu.Lock()
+	defer w.fdMu.Unlock()
+	if w.closed {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n != 0 {
+		return false
+	}
+	return !w.busy.Load()
 }
 
 // shutdown stops the loop and waits for it (or ctx).

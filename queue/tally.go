@@ -1,0 +1,270 @@
+package queue
+
+import (
+	"cmp"
+	"strings"
+	"time"
+)
+
+// tally is the queue summary kept current inside the index: every put,
+// move and remove of msgIndex updates it, so that Summary and Overview
+// cost O(domains + 11 × distinct arrival seconds) instead of a scan of
+// every message and recipient (summary.go keeps the scan, for the
+// postqueue -j snapshot and as the tests' reference).
+//
+// Ages move while the queue does not, so the shape is not kept in
+// buckets: it is kept per arrival second (a recipient count per domain
+// and second), and each Summary puts those seconds into the buckets of
+// its own moment. The cost of a Summary is bounded by the number of
+// distinct arrival seconds (of the ten top domains and of the whole
+// queue), never by the number of messages: a burst of 100,000 messages
+// that arrived within two minutes is 120 keys per domain. The oldest
+// deferred message overall and per domain is found the same way: the
+// smallest arrival second with a deferred message, then the messages of
+// that second alone.
+//
+// Memory: per message, its slot (4 bytes) in the list of deferred
+// messages of its arrival second while it is deferred; per domain and
+// arrival second two map entries (about 40 bytes each); per domain a
+// tallyDomain and its key. Domains and seconds that empty are deleted,
+// so the tally follows the queue down.
+type tally struct {
+	queues [5]Count // by queue index (Names); Name is filled in by summary
+	// rcptsAt counts the recipients in every queue but hold by arrival
+	// second (ShapeTotal).
+	rcptsAt map[int64]int32
+	domains map[string]*tallyDomain
+	// deferredAt holds the slots of the deferred messages by arrival
+	// second (the oldest deferred message, per domain too).
+	deferredAt map[int64][]int32
+	// seen is the writer's scratch set of a message's distinct domains.
+	seen map[string]struct{}
+}
+
+// tallyDomain is one destination domain: recipients in every queue but
+// hold, and deferred messages with at least one recipient here, each in
+// total and by arrival second.
+type tallyDomain struct {
+	rcpts      int
+	rcptsAt    map[int64]int32
+	deferred   int
+	deferredAt map[int64]int32
+}
+
+// Queue indexes of the states the summary treats apart.
+var (
+	holdQueue, _     = queueIndex(Hold)
+	deferredQueue, _ = queueIndex(Deferred)
+)
+
+func newTally() *tally {
+	return &tally{rcptsAt: make(map[int64]int32), domains: make(map[string]*tallyDomain),
+		deferredAt: make(map[int64][]int32), seen: make(map[string]struct{})}
+}
+
+// add counts entry e at slot i. Call with the index's mu held.
+func (t *tally) add(i int32, e *queueEntry) { t.count(i, e, 1) }
+
+// drop takes entry e at slot i out again, as it was added.
+func (t *tally) drop(i int32, e *queueEntry) { t.count(i, e, -1) }
+
+func (t *tally) count(slot int32, e *queueEntry, d int) {
+	q := &t.queues[e.queue]
+	q.Count += d
+	q.Bytes += int64(d) * e.size
+	if e.queue == holdQueue {
+		return
+	}
+	deferred := e.queue == deferredQueue
+	if deferred {
+		t.deferredSlot(e.arrival, slot, d)
+	}
+	if len(e.rcpts) == 0 {
+		return
+	}
+	bump(t.rcptsAt, e.arrival, d*len(e.rcpts))
+	// One recipient (the common case) needs no set of distinct domains.
+	small := len(e.rcpts) == 1
+	for _, r := range e.rcpts {
+		name := recipientDomain(r.Address)
+		td := t.domains[name]
+		if td == nil {
+			if d < 0 {
+				continue // cannot happen: it was added
+			}
+			td = &tallyDomain{rcptsAt: make(map[int64]int32), deferredAt: make(map[int64]int32)}
+			t.domains[strings.Clone(name)] = td // not a slice of an address that goes away
+		}
+		td.rcpts += d
+		bump(td.rcptsAt, e.arrival, d)
+		if deferred {
+			first := small
+			if !small {
+				if _, dup := t.seen[name]; !dup {
+					t.seen[name] = struct{}{}
+					first = true
+				}
+			}
+			if first {
+				td.deferred += d
+				bump(td.deferredAt, e.arrival, d)
+			}
+		}
+		if td.rcpts == 0 {
+			delete(t.domains, name)
+		}
+	}
+	clear(t.seen)
+}
+
+// bump adds d to m[k], deleting the key at zero.
+func bump(m map[int64]int32, k int64, d int) {
+	n := m[k] + int32(d)
+	if n == 0 {
+		delete(m, k)
+		return
+	}
+	m[k] = n
+}
+
+// deferredSlot adds (d 1) or removes (d -1) slot from the deferred
+// messages that arrived at second.
+func (t *tally) deferredSlot(second int64, slot int32, d int) {
+	s := t.deferredAt[second]
+	if d > 0 {
+		t.deferredAt[second] = append(s, slot)
+		return
+	}
+	for j, x := range s {
+		if x == slot {
+			s[j] = s[len(s)-1]
+			s = s[:len(s)-1]
+			break
+		}
+	}
+	if len(s) == 0 {
+		delete(t.deferredAt, second)
+		return
+	}
+	t.deferredAt[second] = s
+}
+
+// renumber follows compact, which moves entries to other slots: the
+// deferred slots are listed again from the entries.
+func (t *tally) renumber(entries []queueEntry) {
+	clear(t.deferredAt)
+	for i := range entries {
+		if e := &entries[i]; e.id != "" && e.queue == deferredQueue {
+			t.deferredAt[e.arrival] = append(t.deferredAt[e.arrival], int32(i))
+		}
+	}
+}
+
+// summary is the Summary as of asOf, from the tally alone.
+func (t *tally) summary(asOf time.Time) Summary {
+	sum := newSummary(asOf)
+	for i := range sum.Queues {
+		sum.Queues[i].Count, sum.Queues[i].Bytes = t.queues[i].Count, t.queues[i].Bytes
+		sum.Total.Count += t.queues[i].Count
+		sum.Total.Bytes += t.queues[i].Bytes
+	}
+	now := asOf.Unix()
+	for second, n := range t.rcptsAt {
+		sum.ShapeTotal.Total += int(n)
+		sum.ShapeTotal.Buckets[shapeBucket(now-second)] += int(n)
+	}
+	// The top domains by recipients, then by name: a sorted list of at
+	// most ShapeTopDomains, each domain inserted in its place.
+	type ranked struct {
+		name string
+		td   *tallyDomain
+	}
+	var top [ShapeTopDomains]ranked
+	n := 0
+	before := func(a, b ranked) bool {
+		if c := cmp.Compare(b.td.rcpts, a.td.rcpts); c != 0 {
+			return c < 0
+		}
+		return a.name < b.name
+	}
+	for name, td := range t.domains {
+		r := ranked{name, td}
+		if n == len(top) && !before(r, top[n-1]) {
+			continue
+		}
+		j := min(n, len(top)-1)
+		for j > 0 && before(r, top[j-1]) {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = r
+		n = min(n+1, len(top))
+	}
+	for _, r := range top[:n] {
+		row := ShapeRow{Domain: r.name, Total: r.td.rcpts, Buckets: make([]int, len(ShapeBucketMinutes)+1)}
+		for second, c := range r.td.rcptsAt {
+			row.Buckets[shapeBucket(now-second)] += int(c)
+		}
+		sum.Shape = append(sum.Shape, row)
+	}
+	return sum
+}
+
+// overview is the Overview as of asOf from the tally and the entries it
+// counts (the index's, under its lock).
+func (t *tally) overview(entries []queueEntry, asOf time.Time) Overview {
+	o := Overview{Summary: t.summary(asOf), Deferring: []DeferringDomain{}}
+	if len(t.deferredAt) > 0 {
+		second := minKey(t.deferredAt)
+		if e := t.oldestAt(entries, second, ""); e != nil {
+			m := e.message(o.Summary.AsOf)
+			o.OldestDeferred = &m
+		}
+	}
+	for _, row := range o.Summary.Shape {
+		td := t.domains[row.Domain]
+		if td == nil || td.deferred == 0 {
+			continue
+		}
+		if e := t.oldestAt(entries, minKey(td.deferredAt), row.Domain); e != nil {
+			o.Deferring = append(o.Deferring, DeferringDomain{Domain: row.Domain, Messages: td.deferred, Oldest: e.message(o.Summary.AsOf)})
+		}
+	}
+	return o
+}
+
+// oldestAt is the deferred message of arrival second with the smallest
+// queue id (the listing's order), among those with a recipient at
+// domain ("" any).
+func (t *tally) oldestAt(entries []queueEntry, second int64, domain string) *queueEntry {
+	var best *queueEntry
+	for _, slot := range t.deferredAt[second] {
+		e := &entries[slot]
+		if best != nil && e.id >= best.id || domain != "" && !hasDomain(e, domain) {
+			continue
+		}
+		best = e
+	}
+	return best
+}
+
+func minKey[V any](m map[int64]V) int64 {
+	first := true
+	var k int64
+	for x := range m {
+		if first || x < k {
+			k, first = x, false
+		}
+	}
+	return k
+}
+
+// hasDomain reports whether e has a recipient at domain (lower case).
+func hasDomain(e *queueEntry, domain string) bool {
+	for _, r := range e.rcpts {
+		if recipientDomain(r.Address) == domain {
+			return true
+		}
+	}
+	return false
+}
