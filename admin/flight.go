@@ -92,14 +92,14 @@ func (f *freshFlight[T]) compute(ctx context.Context, c *flightCall[T], fn func(
 // index with the index's generation it was computed at (queue.Generation,
 // read after the index took in every change made before the call). While
 // the generation is the same the queue is the same, and the result is
-// served as it is: a status view costs a generation check. (The
-// computation itself reads the summary the index keeps current, not the
-// messages; the dashboard asks the index directly, Service.glance.) A
-// change to the queue makes the next caller wait for a computation that
-// started after it (freshFlight). What does move without a change are the ages
-// (the result says as of when): after queueRefreshAfter the next caller
-// starts a computation in the background and is served the result at
-// hand, which is never older than queueMaxAge.
+// served as it is: a dashboard or status view costs a generation check.
+// (The computation itself reads the summary the index keeps current, not
+// the messages.) A change to the queue makes the next caller wait for a
+// computation that started after it (freshFlight). What does move without
+// a change are the ages (the result says as of when): after
+// queueRefreshAfter the next caller starts a computation in the
+// background and is served the result at hand, which is never older than
+// queueMaxAge.
 type queueCached[T any] struct {
 	flight freshFlight[queueResult[T]]
 

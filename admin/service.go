@@ -45,6 +45,7 @@ type Service struct {
 
 	runningNow   runningCache               // Postfix's state as pages show it
 	queueSummary queueCached[queue.Summary] // shared by status views while the queue is unchanged
+	queueGlance  queueCached[queueGlance]   // the dashboard's queue part, likewise
 	spfView      spfView                    // SPF outcomes for the dashboard and banners
 
 	pipelineMu     sync.Mutex  // one pipeline save at a time (compare, then put)
