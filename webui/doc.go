@@ -27,8 +27,7 @@
 // (session.go); the menu is rendered once per role and entry (views.go);
 // the dashboard and the settings page are kept rendered, keyed by every
 // value they show, with the session's CSRF token written in per answer
-// (pagecache.go), and sent compressed to a browser that takes gzip
-// without the token ever being compressed (pagegzip.go); the banners are computed at most every 2 s and at once
+// (pagecache.go); the banners are computed at most every 2 s and at once
 // after a change made here (console.go). Below, package admin keeps the
 // queue's summary while the queue index is unchanged (its generation),
 // shares it among concurrent views, and probes Postfix's state at
