@@ -32,7 +32,6 @@ func TestConsole(t *testing.T) {
 	t.Run("forms", func(t *testing.T) { testForms(t, st) })
 	t.Run("dashboard", func(t *testing.T) { testDashboardRecent(t, st) })
 	t.Run("concurrent", func(t *testing.T) { testPagesConcurrently(t, st) })
-	t.Run("compressed", func(t *testing.T) { testPagesCompressed(t, st) })
 	t.Run("browser", func(t *testing.T) { testBrowser(t, st) })
 	if n := panics.Total() - panicsBefore; n != 0 {
 		t.Errorf("%d handler panics", n)

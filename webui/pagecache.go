@@ -22,21 +22,7 @@ type pageCache struct {
 	placeholder []byte
 
 	mu    sync.Mutex
-	pages map[string]*cachedPage
-}
-
-// cachedPage is one rendered page with the placeholder in it, and, once a
-// caller that takes gzip asked for it, the same page compressed.
-type cachedPage struct {
-	raw  []byte
-	once sync.Once
-	gz   *gzipPage
-}
-
-// gzipped is the page compressed (compressPage), made on first use.
-func (cp *cachedPage) gzipped(placeholder []byte) *gzipPage {
-	cp.once.Do(func() { cp.gz = compressPage(cp.raw, placeholder) })
-	return cp.gz
+	pages map[string][]byte
 }
 
 // maxCachedPages bounds the cache; it is emptied when full (keys of data
@@ -48,25 +34,23 @@ func newPageCache() *pageCache {
 	if err != nil {
 		panic("page cache placeholder: " + err.Error())
 	}
-	return &pageCache{placeholder: []byte(tok), pages: map[string]*cachedPage{}}
+	return &pageCache{placeholder: []byte(tok), pages: map[string][]byte{}}
 }
 
-func (pc *pageCache) get(key string) (*cachedPage, bool) {
+func (pc *pageCache) get(key string) ([]byte, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	b, ok := pc.pages[key]
 	return b, ok
 }
 
-func (pc *pageCache) put(key string, page []byte) *cachedPage {
-	cp := &cachedPage{raw: page}
+func (pc *pageCache) put(key string, page []byte) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if len(pc.pages) >= maxCachedPages {
 		clear(pc.pages)
 	}
-	pc.pages[key] = cp
-	return cp
+	pc.pages[key] = page
 }
 
 // fill writes page into dst with the session's CSRF token in place of the

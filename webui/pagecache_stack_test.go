@@ -19,8 +19,8 @@ func markCachedPages(pc *pageCache) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	for k, p := range pc.pages {
-		if !bytes.HasSuffix(p.raw, []byte(pageCacheMarker)) {
-			pc.pages[k] = &cachedPage{raw: append(bytes.Clone(p.raw), pageCacheMarker...)}
+		if !bytes.HasSuffix(p, []byte(pageCacheMarker)) {
+			pc.pages[k] = append(bytes.Clone(p), pageCacheMarker...)
 		}
 	}
 }
@@ -107,7 +107,7 @@ func TestPageCacheTokenAndFlash(t *testing.T) {
 	checkOwnToken(t, "the page with a flash", r.Body, b.csrf)
 	st.srv.ui.pages.mu.Lock()
 	for k, p := range st.srv.ui.pages.pages {
-		if bytes.Contains(p.raw, []byte(`id="flash"`)) {
+		if bytes.Contains(p, []byte(`id="flash"`)) {
 			t.Errorf("a page with a flash is kept (key %s)", strconv.Quote(k))
 		}
 	}

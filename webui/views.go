@@ -192,8 +192,9 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data a
 		var k pageKey
 		k.str(view).str(title).str(p.Path).str(p.User.Name).str(p.User.Role).flag(p.User.MustChangePassword).num(int64(bannersGen)).str(key)
 		full = k.String()
-		if cp, ok := s.ui.pages.get(full); ok {
-			return s.sendCached(c, buf, cp, se.csrf)
+		if page, ok := s.ui.pages.get(full); ok {
+			s.ui.pages.fill(buf, page, se.csrf)
+			return s.sendPage(c, status, buf.Bytes())
 		}
 		p.CSRF = string(s.ui.pages.placeholder)
 	}
@@ -201,24 +202,12 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data a
 		return fmt.Errorf("render %s: %w", view, err)
 	}
 	if full != "" {
-		cp := s.ui.pages.put(full, bytes.Clone(buf.Bytes()))
+		page := bytes.Clone(buf.Bytes())
+		s.ui.pages.put(full, page)
 		buf.Reset()
-		return s.sendCached(c, buf, cp, se.csrf)
+		s.ui.pages.fill(buf, page, se.csrf)
 	}
 	return s.sendPage(c, status, buf.Bytes())
-}
-
-// sendCached answers with a cached page and the session's CSRF token in
-// it: compressed when the caller takes gzip (gzipPage), else as it is.
-// Both answers vary with Accept-Encoding.
-func (s *Server) sendCached(c *fiber.Ctx, buf *bytebufferpool.ByteBuffer, cp *cachedPage, csrf string) error {
-	c.Vary(fiber.HeaderAcceptEncoding)
-	if acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) && cp.gzipped(s.ui.pages.placeholder).write(buf, csrf) {
-		c.Set(fiber.HeaderContentEncoding, "gzip")
-		return s.sendPage(c, fiber.StatusOK, buf.Bytes())
-	}
-	s.ui.pages.fill(buf, cp.raw, csrf)
-	return s.sendPage(c, fiber.StatusOK, buf.Bytes())
 }
 
 // sendPage answers with a rendered page.
