@@ -1,11 +1,13 @@
 package postfixtest
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"postdeck/postfix"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -62,18 +64,52 @@ func Dir(t testing.TB) string {
 	return dir
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that is free now, for a listener
+// a test starts next (a Postfix service, a daemon). It is picked below
+// the kernel's ephemeral range (net.ipv4.ip_local_port_range): a port
+// bind(0) returns is one the kernel also hands out as the local port of
+// outgoing connections, and the tests make many, so between this call
+// and Postfix's bind one of them could take it ("Postfix cannot listen on
+// 127.0.0.1:N: the address is in use"). Test packages run side by side,
+// so the pick is random and checked by binding it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	low := ephemeralLow()
+	for range 200 { // bounded: a busy machine still has most of the range free
+		port := freePortMin + rand.IntN(low-freePortMin)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		if err := ln.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return port
+	}
+	t.Fatalf("no free port in %d-%d", freePortMin, low-1)
+	return 0
+}
+
+// freePortMin is the lowest port FreePort picks: above the ports of
+// services a test machine may run.
+const freePortMin = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, 32768
+// when it cannot be read or leaves nothing between freePortMin and it.
+func ephemeralLow() int {
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
-		t.Fatal(err)
+		return 32768
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return 32768
 	}
-	return port
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n < freePortMin+1000 {
+		return 32768
+	}
+	return n
 }
 
 // Command runs a Postfix command from SbinDir and returns its combined output.
