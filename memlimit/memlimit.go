@@ -12,13 +12,13 @@ import (
 // Policy values (see the package comment).
 const (
 	gcPercent = 400
-	minLimit  = 64 << 20
-	headroom  = 24 << 20
+	minLimit  = 48 << 20
+	headroom  = 14 << 20
 )
 
 // Limit is the soft memory limit for a live heap of live bytes.
 func Limit(live uint64) int64 {
-	l := live + live/2 + headroom
+	l := live + live*3/10 + headroom
 	if l > math.MaxInt64 {
 		return math.MaxInt64
 	}

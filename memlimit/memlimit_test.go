@@ -13,10 +13,10 @@ func TestLimit(t *testing.T) {
 		live uint64
 		want int64
 	}{
-		{0, 64 << 20},
-		{8 << 20, 64 << 20},
-		{28 << 20, 28<<20 + 14<<20 + 24<<20},
-		{100 << 20, 174 << 20},
+		{0, 48 << 20},
+		{8 << 20, 48 << 20},
+		{40 << 20, 40<<20 + 12<<20 + 14<<20},
+		{100 << 20, 144 << 20},
 	} {
 		if got := Limit(tc.live); got != tc.want {
 			t.Errorf("Limit(%d MiB) = %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)
@@ -43,7 +43,7 @@ func TestRunFollowsTheLiveHeap(t *testing.T) {
 		data[i] = make([]byte, 1<<20)
 	}
 	runtime.GC()
-	waitLimit(t, func(l int64) bool { return l >= 128<<20+64<<20 }, "above the live 128 MiB")
+	waitLimit(t, func(l int64) bool { return l >= 128<<20+128<<20*3/10 }, "above the live 128 MiB")
 	runtime.KeepAlive(data)
 	data = nil
 	runtime.GC()
