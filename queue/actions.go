@@ -226,7 +226,6 @@ func (q *Queue) retry(ctx context.Context, res ActionResult, ids []string, where
 			return res, fmt.Errorf("retry messages: %w", err)
 		}
 	}
-	deferred, _ := queueIndex(Deferred)
 	var due []string
 	for _, id := range ids {
 		qi, ok := where[id]
@@ -236,7 +235,7 @@ func (q *Queue) retry(ctx context.Context, res ActionResult, ids []string, where
 			if len(res.Gone) < maxReportedIDs {
 				res.Gone = append(res.Gone, id)
 			}
-		case qi != deferred:
+		case qi != deferredQueue:
 			res.UnchangedCount++
 			if len(res.Unchanged) < maxReportedIDs {
 				res.Unchanged = append(res.Unchanged, id)

@@ -150,7 +150,6 @@ func (q *Queue) postsuperVerified(ctx context.Context, w *watcher, m *queueMatch
 // retryVerified triggers a delivery attempt for the candidates that still
 // match and are deferred when read again.
 func (q *Queue) retryVerified(ctx context.Context, w *watcher, res ActionResult, m *queueMatcher, cands []candidate) (ActionResult, error) {
-	deferred, _ := queueIndex(Deferred)
 	r := newFileReader(w.conf, nil)
 	var due []string
 	for _, c := range cands {
@@ -159,7 +158,7 @@ func (q *Queue) retryVerified(ctx context.Context, w *watcher, res ActionResult,
 			continue
 		}
 		res.Requested++
-		if e.queue != deferred {
+		if e.queue != deferredQueue {
 			res.UnchangedCount++
 			if len(res.Unchanged) < maxReportedIDs {
 				res.Unchanged = append(res.Unchanged, c.id)

@@ -80,6 +80,12 @@ func queueIndex(name string) (uint8, bool) {
 	return 0, false
 }
 
+// Queue indexes of the states the code treats apart.
+var (
+	holdQueue, _     = queueIndex(Hold)
+	deferredQueue, _ = queueIndex(Deferred)
+)
+
 // Recipient is one envelope recipient of a queued message and, when
 // Postfix tried and failed, why it is still queued.
 type Recipient struct {

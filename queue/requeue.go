@@ -212,8 +212,6 @@ type followCand struct {
 // look takes one look at the index and reports whether every target is
 // finished: settled, or gone without a successor for successorWait.
 func (f *follower) look(now time.Time) bool {
-	deferred, _ := queueIndex(Deferred)
-	hold, _ := queueIndex(Hold)
 	// What the index has now: every target's current id, and the
 	// messages that may be new ids, with their queues.
 	where := map[string]uint8{}
@@ -259,7 +257,7 @@ func (f *follower) look(now time.Time) bool {
 		}
 		for hop := 0; t.cur != "" && hop <= maxHops; hop++ {
 			if q, ok := where[t.cur]; ok {
-				t.gone, t.settled = time.Time{}, q == deferred || q == hold
+				t.gone, t.settled = time.Time{}, q == deferredQueue || q == holdQueue
 				break
 			}
 			if t.gone.IsZero() {

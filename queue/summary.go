@@ -147,7 +147,6 @@ func newSummary(asOf time.Time) Summary {
 // index, and the reference the index's tally is tested against.
 func (s *queueSnapshot) summary() Summary {
 	sum := newSummary(s.asOf)
-	hold := holdQueue
 	domains := make(map[string]*ShapeRow)
 	now := s.asOf.Unix()
 	for i := range s.entries {
@@ -159,7 +158,7 @@ func (s *queueSnapshot) summary() Summary {
 		sum.Queues[e.queue].Bytes += e.size
 		sum.Total.Count++
 		sum.Total.Bytes += e.size
-		if e.queue == hold {
+		if e.queue == holdQueue {
 			continue
 		}
 		b := shapeBucket(now - e.arrival)

@@ -51,12 +51,6 @@ type tallyDomain struct {
 	deferredAt map[int64]int32
 }
 
-// Queue indexes of the states the summary treats apart.
-var (
-	holdQueue, _     = queueIndex(Hold)
-	deferredQueue, _ = queueIndex(Deferred)
-)
-
 func newTally() *tally {
 	return &tally{rcptsAt: make(map[int64]int32), domains: make(map[string]*tallyDomain),
 		deferredAt: make(map[int64][]int32), seen: make(map[string]struct{})}

@@ -169,7 +169,7 @@ func (p panicked) Error() string { return "panic in a batched store call" }
 
 // CommitStats reports the MPA's group commits since Open: how many, how
 // many calls they carried, and the time spent in them (transaction and
-// fdatasyncs), for the metrics and the benchmarks.
+// fdatasyncs), for BenchmarkMPAAlone.
 func (db *DB) CommitStats() (commits, calls uint64, spent time.Duration) {
 	c := &db.commits
 	return c.nCommits.Load(), c.nCalls.Load(), time.Duration(c.commitNanos.Load())
