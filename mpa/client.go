@@ -106,9 +106,10 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 // deliver sends one message. beforeDot runs after the content was written
 // and before the final dot, with the recipients' answers so far (those
 // with a 2xx are the ones the dot delivers): once it returned nil, the
-// message may be queued by Postfix for those even if this process dies. It returns one result per
-// recipient of env (in order), or a *deliveryError when no recipient was
-// accepted or the transaction failed before the dot.
+// message may be queued by Postfix for those even if this process dies.
+// It returns one result per recipient of env (in order), or a
+// *deliveryError when no recipient was accepted or the transaction
+// failed before the dot.
 //
 // ident names this transaction in Postfix's log: it goes out as XFORWARD
 // IDENT, which the reinjection smtpd (smtpd_authorized_xforward_hosts)
