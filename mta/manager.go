@@ -656,7 +656,7 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		m.log.Debug("reloading postfix")
 		out.stage = "reload"
 		master := m.masterPID()
-		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "reload"); err != nil {
+		if stderr, err := m.reload(ctx, master); err != nil {
 			out.said = m.postfixWords(logStart, string(stderr), err)
 			return out
 		}
