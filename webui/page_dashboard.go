@@ -46,8 +46,8 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 // they read (a page served again within the minute reads the same).
 // TestDashboardKeyNamesWhatIsShown checks that every field the view shows
 // is in it.
-func dashboardKey(d dashboardData) string {
-	var k pageKey
+func dashboardKey(d dashboardData) *pageKey {
+	k := newPageKey()
 	k.flag(d.PostfixRunning).flag(d.StoppedByAdmin).str(d.PostfixVersion).str(d.Settings.Hostname)
 	la := d.LastApply
 	k.flag(la.Time.IsZero()).str(formatTime(la.Time)).str(ago(la.Time)).str(la.Actor).str(la.Action).str(la.Result).str(la.Message)
@@ -87,7 +87,7 @@ func dashboardKey(d dashboardData) string {
 		k.str(e)
 	}
 	k.flag(d.ShowAudit).str(string(d.Recent))
-	return k.String()
+	return k
 }
 
 // recentAudit caches the dashboard's "Recent changes" table, rendered,

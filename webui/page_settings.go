@@ -159,8 +159,8 @@ func (s *Server) pageSettings(c *fiber.Ctx) error {
 // the errors and the confirmation box (none on a GET, but a key that
 // leaves them out would serve them to the next caller).
 // TestSettingsKeyNamesWhatIsShown checks that every field is in it.
-func (d settingsPageData) key() string {
-	var k pageKey
+func (d settingsPageData) key() *pageKey {
+	k := newPageKey()
 	f := d.Form
 	k.str(f.Hostname).str(f.RelayDomains).str(f.ExternalRelayHost).str(f.InternalRelayHost).str(f.RelayTransport).
 		flag(f.RejectUnverified).str(f.RejectCode).str(f.MyNetworks).str(f.MessageSizeLimit).str(f.HeloName).
@@ -174,7 +174,7 @@ func (d settingsPageData) key() string {
 		k.str(f).str(d.Errors[f])
 	}
 	k.str(d.FirstError).flag(d.Confirm)
-	return k.String()
+	return k
 }
 
 // pageSettingsPost is POST /mta/settings: validate, store and apply, then

@@ -3,7 +3,6 @@ package webui
 import (
 	"bytes"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -37,20 +36,22 @@ func newPageCache() *pageCache {
 	return &pageCache{placeholder: []byte(tok), pages: map[string][]byte{}}
 }
 
-func (pc *pageCache) get(key string) ([]byte, bool) {
+// get looks key up without copying it (the compiler makes no string of
+// a []byte used only as a map index).
+func (pc *pageCache) get(key *pageKey) ([]byte, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	b, ok := pc.pages[key]
+	b, ok := pc.pages[string(key.b)]
 	return b, ok
 }
 
-func (pc *pageCache) put(key string, page []byte) {
+func (pc *pageCache) put(key *pageKey, page []byte) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if len(pc.pages) >= maxCachedPages {
 		clear(pc.pages)
 	}
-	pc.pages[key] = page
+	pc.pages[string(key.b)] = page
 }
 
 // fill writes page into dst with the session's CSRF token in place of the
@@ -71,29 +72,62 @@ func (pc *pageCache) fill(dst interface {
 	}
 }
 
-// pageKey builds a cache key from the parts that decide a page.
-type pageKey struct{ b strings.Builder }
+// pageKey builds a cache key from the parts that decide a page. Keys
+// are built on every view of a cached page, and some hold a rendered
+// table: their buffers come from a pool (newPageKey, release), so that a
+// page served from the cache allocates next to nothing (the collector's
+// work grows with the daemon's heap, which a full queue makes large).
+// Every part is delimited (strings by their length), so different parts
+// never make the same key.
+type pageKey struct{ b []byte }
+
+var pageKeys = sync.Pool{New: func() any { return &pageKey{b: make([]byte, 0, 1024)} }}
+
+// newPageKey returns an empty key from the pool.
+func newPageKey() *pageKey {
+	k := pageKeys.Get().(*pageKey)
+	k.b = k.b[:0]
+	return k
+}
+
+// maxPooledKey bounds the buffers kept in the pool.
+const maxPooledKey = 64 << 10
+
+// release gives the key back to the pool; k must not be used after.
+func (k *pageKey) release() {
+	if k != nil && cap(k.b) <= maxPooledKey {
+		pageKeys.Put(k)
+	}
+}
 
 func (k *pageKey) str(s string) *pageKey {
-	k.b.WriteString(strconv.Itoa(len(s)))
-	k.b.WriteByte(':')
-	k.b.WriteString(s)
+	k.b = strconv.AppendInt(k.b, int64(len(s)), 10)
+	k.b = append(k.b, ':')
+	k.b = append(k.b, s...)
 	return k
 }
 
 func (k *pageKey) num(n int64) *pageKey {
-	k.b.WriteString(strconv.FormatInt(n, 10))
-	k.b.WriteByte(';')
+	k.b = strconv.AppendInt(k.b, n, 10)
+	k.b = append(k.b, ';')
 	return k
 }
 
 func (k *pageKey) flag(v bool) *pageKey {
 	if v {
-		k.b.WriteByte('1')
+		k.b = append(k.b, '1')
 	} else {
-		k.b.WriteByte('0')
+		k.b = append(k.b, '0')
 	}
 	return k
 }
 
-func (k *pageKey) String() string { return k.b.String() }
+// key appends another key as one part.
+func (k *pageKey) key(o *pageKey) *pageKey {
+	k.b = strconv.AppendInt(k.b, int64(len(o.b)), 10)
+	k.b = append(k.b, ':')
+	k.b = append(k.b, o.b...)
+	return k
+}
+
+func (k *pageKey) String() string { return string(k.b) }

@@ -173,10 +173,10 @@ func TestDashboardKeyNamesWhatIsShown(t *testing.T) {
 	if u := unreached(reflect.ValueOf(d), "d"); len(u) > 0 {
 		t.Fatalf("the fixture leaves fields unchanged by the test: %v", u)
 	}
-	base, baseKey := renderView(t, v, "dashboard", d), dashboardKey(d)
+	base, baseKey := renderView(t, v, "dashboard", d), dashboardKey(d).String()
 	shown := 0
 	mutations(reflect.ValueOf(&d).Elem(), "d", func(path string) {
-		page, key := renderView(t, v, "dashboard", d), dashboardKey(d)
+		page, key := renderView(t, v, "dashboard", d), dashboardKey(d).String()
 		if page == base {
 			return
 		}
@@ -190,7 +190,7 @@ func TestDashboardKeyNamesWhatIsShown(t *testing.T) {
 	}
 	// LogError replaces the problems.
 	d.LogError = "Postfix's log cannot be read here."
-	if page := renderView(t, v, "dashboard", d); page == base || dashboardKey(d) == baseKey {
+	if page := renderView(t, v, "dashboard", d); page == base || dashboardKey(d).String() == baseKey {
 		t.Error("LogError: not shown or not in the key")
 	}
 }
@@ -214,14 +214,14 @@ func TestSettingsKeyNamesWhatIsShown(t *testing.T) {
 	if u := unreached(reflect.ValueOf(d), "d"); len(u) > 0 {
 		t.Fatalf("the fixture leaves fields unchanged by the test: %v", u)
 	}
-	base, baseKey := renderView(t, v, "settings", d), d.key()
+	base, baseKey := renderView(t, v, "settings", d), d.key().String()
 	shown := 0
 	mutations(reflect.ValueOf(&d).Elem(), "d", func(path string) {
 		if renderView(t, v, "settings", d) == base {
 			return
 		}
 		shown++
-		if d.key() == baseKey {
+		if d.key().String() == baseKey {
 			t.Errorf("%s changes the settings page but not its cache key", path)
 		}
 	})

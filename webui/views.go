@@ -138,7 +138,7 @@ func viewSource(static *staticFiles, name string) string {
 // The view defines {{define "content"}} and reads its values from .Data;
 // the layout adds the menu, the user, the flash message and the CSRF token.
 func (s *Server) render(c *fiber.Ctx, view, title string, data any) error {
-	return s.renderPage(c, fiber.StatusOK, view, title, data, nil, "")
+	return s.renderPage(c, fiber.StatusOK, view, title, data, nil, nil)
 }
 
 // renderKeyed is render for a page whose data is wholly told by key (a
@@ -146,8 +146,10 @@ func (s *Server) render(c *fiber.Ctx, view, title string, data any) error {
 // rendered page is kept (pageCache) and served again, with the caller's
 // CSRF token, while the key, the caller, the path and the banners stay
 // the same. A key that misses something the view shows would serve a
-// stale page: put every shown value, or its version, in it.
-func (s *Server) renderKeyed(c *fiber.Ctx, view, title, key string, data any) error {
+// stale page: put every shown value, or its version, in it. The key goes
+// back to its pool.
+func (s *Server) renderKeyed(c *fiber.Ctx, view, title string, key *pageKey, data any) error {
+	defer key.release()
 	return s.renderPage(c, fiber.StatusOK, view, title, data, nil, key)
 }
 
@@ -155,10 +157,10 @@ func (s *Server) renderKeyed(c *fiber.Ctx, view, title, key string, data any) er
 // this very page (for a form shown again with its errors). A flash stored
 // by the previous request is shown when flash is nil.
 func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data any, flash *Flash) error {
-	return s.renderPage(c, status, view, title, data, flash, "")
+	return s.renderPage(c, status, view, title, data, flash, nil)
 }
 
-func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data any, flash *Flash, key string) error {
+func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data any, flash *Flash, key *pageKey) error {
 	t, ok := s.ui.views.pages[view]
 	if !ok {
 		return fmt.Errorf("render: no view %q", view)
@@ -187,11 +189,11 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data a
 	defer bytebufferpool.Put(buf)
 	// Only a session's page without a flash message is kept: the rest of
 	// the page is the key's.
-	var full string
-	if key != "" && se != nil && se.csrf != "" && p.Flash == nil && status == fiber.StatusOK {
-		var k pageKey
-		k.str(view).str(title).str(p.Path).str(p.User.Name).str(p.User.Role).flag(p.User.MustChangePassword).num(int64(bannersGen)).str(key)
-		full = k.String()
+	var full *pageKey
+	if key != nil && se != nil && se.csrf != "" && p.Flash == nil && status == fiber.StatusOK {
+		full = newPageKey()
+		defer full.release()
+		full.str(view).str(title).str(p.Path).str(p.User.Name).str(p.User.Role).flag(p.User.MustChangePassword).num(int64(bannersGen)).key(key)
 		if page, ok := s.ui.pages.get(full); ok {
 			s.ui.pages.fill(buf, page, se.csrf)
 			return s.sendPage(c, status, buf.Bytes())
@@ -201,7 +203,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data a
 	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		return fmt.Errorf("render %s: %w", view, err)
 	}
-	if full != "" {
+	if full != nil {
 		page := bytes.Clone(buf.Bytes())
 		s.ui.pages.put(full, page)
 		buf.Reset()
