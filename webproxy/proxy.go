@@ -153,7 +153,10 @@ func New(cfg Config) *Proxy {
 			Dial: func(string) (net.Conn, error) {
 				return net.DialTimeout("unix", socket, 5*time.Second)
 			},
-			MaxConns:                      lim.MaxInFlight,
+			MaxConns: lim.MaxInFlight,
+			// A console page's answer in one read (the default 4 KB
+			// buffer took three for a 10 KB page).
+			ReadBufferSize:                16 << 10,
 			MaxIdleConnDuration:           90 * time.Second,
 			ReadTimeout:                   lim.UpstreamTimeout,
 			WriteTimeout:                  30 * time.Second,
