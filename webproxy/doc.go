@@ -26,7 +26,9 @@
 //     and applies --trusted-proxies to X-Forwarded-For after it, exactly as
 //     it did for TCP peers.
 //
-// Answers of the daemon are copied back as they are. When the daemon does
+// Answers of the daemon are copied back as they are: up to 1 MB read whole
+// and sent in one write, larger ones streamed as they arrive (a message
+// or backup download never sits whole in the web process). When the daemon does
 // not answer, the client gets a 502 with a fixed sentence; the reason goes
 // to the web process's log only.
 //

@@ -57,6 +57,10 @@ type Limits struct {
 	UpstreamTimeout time.Duration
 }
 
+// maxWholeAnswer is the largest answer body the web process reads whole
+// before passing it on; larger ones stream through.
+const maxWholeAnswer = 1 << 20
+
 // DefaultLimits are the web process's limits unless a test sets others.
 func DefaultLimits() Limits {
 	return Limits{
@@ -156,7 +160,13 @@ func New(cfg Config) *Proxy {
 			MaxConns: lim.MaxInFlight,
 			// A console page's answer in one read (the default 4 KB
 			// buffer took three for a 10 KB page).
-			ReadBufferSize:                16 << 10,
+			ReadBufferSize: 16 << 10,
+			// An answer with a length above this is streamed to the
+			// client as it arrives; smaller ones are read whole (and
+			// sent in one write). Without it fasthttp reads every answer
+			// with a length whole: a message download of tens of
+			// megabytes would sit in the web process's memory.
+			MaxResponseBodySize:           maxWholeAnswer,
 			MaxIdleConnDuration:           90 * time.Second,
 			ReadTimeout:                   lim.UpstreamTimeout,
 			WriteTimeout:                  30 * time.Second,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -255,5 +256,64 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 	_ = spare.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := spare.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("the spare connection is still open (%d bytes, %v)", n, err)
+	}
+}
+
+// TestLargeAnswerStreams: an answer above maxWholeAnswer reaches the
+// client while the daemon is still writing it, so the web process never
+// holds it whole; it arrives complete, with its length. The daemon here
+// writes half of a 4 MB answer and waits until the client has read 1 MB
+// of it through the proxy.
+func TestLargeAnswerStreams(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "web.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 4 << 20
+	chunk := strings.Repeat("x", size/2)
+	clientRead := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		_, _ = io.WriteString(w, chunk)
+		w.(http.Flusher).Flush()
+		select {
+		case <-clientRead:
+		case <-time.After(10 * time.Second):
+		}
+		_, _ = io.WriteString(w, chunk)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := startProxy(t, New(Config{Socket: socket}))
+
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The header and the first megabyte must come while the daemon
+	// waits (up to 10 s) for the client.
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /download HTTP/1.1\r\nHost: console.example\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer while the daemon was still writing it (the web process holds whole answers): %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength != size {
+		t.Errorf("Content-Length %d, want %d", resp.ContentLength, size)
+	}
+	first := make([]byte, 1<<20)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("the first megabyte did not arrive while the daemon was still writing (the web process holds whole answers): %v", err)
+	}
+	close(clientRead)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || len(first)+len(rest) != size || strings.Trim(string(rest), "x") != "" {
+		t.Fatalf("answer incomplete: %d bytes, %v", len(first)+len(rest), err)
 	}
 }
