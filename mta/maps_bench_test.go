@@ -66,7 +66,7 @@ func medianDuration(d []time.Duration) time.Duration {
 // 1.2x. The map is one no Postfix setting names, so nothing is reloaded
 // (unreadMaps).
 func BenchmarkMapSave100k(b *testing.B) {
-	const lines, rounds, target = 100000, 5, 1.2
+	const lines, rounds, target = 100000, 7, 1.2
 	m, inst := newBenchEnv(b)
 	ctx := context.Background()
 	scratch := b.TempDir()
@@ -99,6 +99,7 @@ func BenchmarkMapSave100k(b *testing.B) {
 			b.Fatalf("round %d: the live map answers %q (%v)", i, out, err)
 		}
 	}
+	b.Logf("rounds: bare %v save %v", bare, save)
 	base, got := medianDuration(bare), medianDuration(save)
 	ratio := float64(got) / float64(base)
 	verdict := "PASS"

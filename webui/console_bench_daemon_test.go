@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -448,4 +449,74 @@ func (c *benchClient) status(b *testing.B, path string) int {
 		b.Fatalf("GET %s: %v", path, err)
 	}
 	return code
+}
+
+// procCPU is the CPU time the daemon and its web process used.
+type procCPU struct{ daemon, web time.Duration }
+
+func (c procCPU) sub(o procCPU) procCPU { return procCPU{c.daemon - o.daemon, c.web - o.web} }
+func (c procCPU) add(o procCPU) procCPU { return procCPU{c.daemon + o.daemon, c.web + o.web} }
+
+// cpu reads the user and system time of the daemon and of its web
+// process (the child whose command line has the web verb) from /proc.
+func (d *daemon) cpu(b *testing.B) procCPU {
+	b.Helper()
+	d.mu.Lock()
+	pid := d.cmd.Process.Pid
+	d.mu.Unlock()
+	c := procCPU{daemon: procTime(b, pid)}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || procParent(child) != pid {
+			continue
+		}
+		if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", child)); slices.Contains(strings.Split(string(cmdline), "\x00"), "web") {
+			c.web = procTime(b, child)
+		}
+	}
+	return c
+}
+
+// clockTick is USER_HZ, the unit of /proc/PID/stat's times on Linux.
+const clockTick = 10 * time.Millisecond
+
+// statFields are the fields of /proc/PID/stat after the command name.
+func statFields(pid int) []string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(raw), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(raw[i+1:]))
+}
+
+func procParent(pid int) int {
+	f := statFields(pid)
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// procTime is utime plus stime (fields 14 and 15 of stat).
+func procTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	f := statFields(pid)
+	if len(f) < 13 {
+		b.Fatalf("no /proc/%d/stat", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %v %v", pid, err1, err2)
+	}
+	return time.Duration(u+s) * clockTick
 }

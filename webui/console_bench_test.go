@@ -145,12 +145,20 @@ func BenchmarkConsole(b *testing.B) {
 	for _, page := range benchPages {
 		b.Run(page.name, func(b *testing.B) {
 			var p99s, bases, firsts []time.Duration
+			// What each answer cost the daemon and the web process, summed
+			// over the rounds: unlike the latencies, this hardly moves with
+			// the machine's load.
+			var pageCPU, baseCPU procCPU
+			var pageN, baseN int
 			for range benchRounds {
-				bases = append(bases, load(b, clients, "/healthz", true).p99)
+				rb, cb := d.loadCPU(b, clients, "/healthz", true)
+				bases, baseCPU, baseN = append(bases, rb.p99), baseCPU.add(cb), baseN+rb.n
 				d.change(b)
-				r := load(b, clients, page.path, false)
+				r, cp := d.loadCPU(b, clients, page.path, false)
 				p99s, firsts = append(p99s, r.p99), append(firsts, r.first)
+				pageCPU, pageN = pageCPU.add(cp), pageN+r.n
 			}
+			cpuLine(b, page.name, pageCPU, pageN, baseCPU, baseN)
 			p99, base := median(p99s), median(bases)
 			ratio := float64(p99) / float64(base)
 			benchLine(b, ratio <= benchP99Ratio, "BENCH console %s p99 at %d clients, %d queued, caches cold at the start: %.2f ms (baseline /healthz %.2f ms) ratio %.2f target %.2f",
@@ -174,12 +182,17 @@ func BenchmarkConsole(b *testing.B) {
 	d.fillDeferred(b, benchQueueLarge-benchQueue, benchQueueLarge)
 	b.Run("dashboard_100k", func(b *testing.B) {
 		var ttfbs, bases, p99s []time.Duration
+		var pageCPU, baseCPU procCPU
+		var pageN, baseN int
 		for range benchRounds {
-			bases = append(bases, load(b, clients, "/healthz", true).ttfb99)
+			rb, cb := d.loadCPU(b, clients, "/healthz", true)
+			bases, baseCPU, baseN = append(bases, rb.ttfb99), baseCPU.add(cb), baseN+rb.n
 			d.change(b)
-			r := load(b, clients, "/", false)
+			r, cp := d.loadCPU(b, clients, "/", false)
 			ttfbs, p99s = append(ttfbs, r.ttfb99), append(p99s, r.p99)
+			pageCPU, pageN = pageCPU.add(cp), pageN+r.n
 		}
+		cpuLine(b, fmt.Sprintf("dashboard (%d queued)", benchQueueLarge), pageCPU, pageN, baseCPU, baseN)
 		ttfb, base := median(ttfbs), median(bases)
 		ratio := float64(ttfb) / float64(base)
 		benchLine(b, ratio <= benchTTFBRatio, "BENCH console dashboard first byte (p99) at %d clients, %d queued: %.2f ms (baseline /healthz %.2f ms) ratio %.2f target %.2f",
@@ -316,10 +329,30 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
+// loadCPU is load, and the CPU time the daemon and the web process used
+// meanwhile.
+func (d *daemon) loadCPU(b *testing.B, clients []*benchClient, path string, warm bool) (loadResult, procCPU) {
+	b.Helper()
+	c0 := d.cpu(b)
+	r := load(b, clients, path, warm)
+	return r, d.cpu(b).sub(c0)
+}
+
+// cpuLine prints what one answer of a page cost the daemon and the web
+// process, against /healthz's, from CPU times summed over n answers each.
+func cpuLine(b *testing.B, name string, page procCPU, pageN int, base procCPU, baseN int) {
+	b.Helper()
+	per := func(c time.Duration, n int) float64 { return float64(c.Microseconds()) / float64(max(n, 1)) }
+	pd, pw, bd, bw := per(page.daemon, pageN), per(page.web, pageN), per(base.daemon, baseN), per(base.web, baseN)
+	report(b, fmt.Sprintf("BENCH console %s CPU per answer: daemon %.0f µs, web process %.0f µs (baseline /healthz: daemon %.0f µs, web process %.0f µs) ratio %.2f INFO",
+		name, pd, pw, bd, bw, (pd+pw)/max(bd+bw, 1)))
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // loadResult is what one load window measured.
 type loadResult struct {
+	n      int           // answers
 	p99    time.Duration // of whole answers
 	ttfb99 time.Duration // of first bytes
 	first  time.Duration // the window's first answer
@@ -373,5 +406,5 @@ func load(b *testing.B, clients []*benchClient, path string, warm bool) loadResu
 	slices.Sort(all)
 	slices.Sort(firstBytes)
 	b.Logf("GET %s: %d requests, p50 %v, p99 %v, max %v; first byte p99 %v", path, len(all), all[len(all)/2], all[len(all)*99/100], all[len(all)-1], firstBytes[len(firstBytes)*99/100])
-	return loadResult{p99: all[len(all)*99/100], ttfb99: firstBytes[len(firstBytes)*99/100], first: first}
+	return loadResult{n: len(all), p99: all[len(all)*99/100], ttfb99: firstBytes[len(firstBytes)*99/100], first: first}
 }
