@@ -28,9 +28,9 @@
 //
 // Answers of the daemon are copied back as they are: up to 1 MB read whole
 // and sent in one write, larger ones streamed as they arrive (a message
-// or backup download never sits whole in the web process). When the daemon does
-// not answer, the client gets a 502 with a fixed sentence; the reason goes
-// to the web process's log only.
+// or backup download never sits whole in the web process). When the
+// daemon does not answer, the client gets a 502 with a fixed sentence;
+// the reason goes to the web process's log only.
 //
 // The package imports none of postdeck's packages (only the standard
 // library and fasthttp's client): the web process links the rest of
