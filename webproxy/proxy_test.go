@@ -317,3 +317,51 @@ func TestLargeAnswerStreams(t *testing.T) {
 		t.Fatalf("answer incomplete: %d bytes, %v", len(first)+len(rest), err)
 	}
 }
+
+// TestPageSizedAnswerWhole: an answer of a console page's size (read
+// whole, sent corked) arrives complete with its length, also twice on one
+// keep-alive connection, and a HEAD gets the header alone.
+func TestPageSizedAnswerWhole(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "web.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := strings.Repeat("<p>postdeck</p>\n", 640) // 10 KB
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		if r.Method != http.MethodHead {
+			_, _ = io.WriteString(w, page)
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := startProxy(t, New(Config{Socket: socket}))
+
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i, method := range []string{"GET", "GET", "HEAD", "GET"} {
+		if _, err := io.WriteString(c, method+" /page HTTP/1.1\r\nHost: console.example\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(method, "/page", nil)
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		want := page
+		if method == http.MethodHead {
+			want = ""
+		}
+		if err != nil || string(body) != want || resp.ContentLength != int64(len(page)) {
+			t.Fatalf("answer %d (%s): %d bytes of %d, Content-Length %d, %v", i, method, len(body), len(want), resp.ContentLength, err)
+		}
+	}
+}
