@@ -236,7 +236,9 @@ func (w *watcher) loop() {
 	}
 	close(w.built)
 	if w.buildErr != nil {
-		w.log.Error("queue index: build", "err", w.buildErr)
+		if !errors.Is(w.buildErr, errStopping) {
+			w.log.Error("queue index: build", "err", w.buildErr)
+		}
 		return
 	}
 	w.next = time.Now().Add(w.every)
@@ -274,7 +276,7 @@ func (w *watcher) loop() {
 		}
 		reconcile := func() {
 			w.safely("reconcile", func() {
-				if err := w.reconcile(); err != nil {
+				if err := w.reconcile(); err != nil && !errors.Is(err, errStopping) {
 					w.log.Error("queue index: reconcile", "err", err)
 				}
 			})
@@ -532,6 +534,9 @@ func (w *watcher) reconcile() error {
 	files := make(map[string]uint16, w.idx.len()+1024)
 	defers := make(map[string]uint16)
 	for _, d := range queueDirNames {
+		if w.stopping() {
+			return errStopping
+		}
 		err := w.addDir(filepath.Join(w.root, d.name), d.queue, func(name string, di uint16) {
 			if d.queue == qDefer {
 				defers[name] = di
@@ -582,8 +587,11 @@ func (w *watcher) reconcile() error {
 			r := newFileReader(w.conf, newInterner())
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(jobs) {
+				if i >= len(jobs) || w.stopping() {
 					return
+				}
+				if testHookRead != nil {
+					testHookRead()
 				}
 				j := jobs[i]
 				var op indexOp
@@ -603,6 +611,11 @@ func (w *watcher) reconcile() error {
 	wg.Wait()
 	if panicked.Load() {
 		return errors.New("a queue file reader panicked")
+	}
+	if w.stopping() {
+		// The readers left jobs undone: an index of part of the queue
+		// is no index. Nobody reads it any more.
+		return errStopping
 	}
 	w.idx.mu.Lock()
 	if empty {
@@ -722,6 +735,24 @@ func (w *watcher) quiet() bool {
 		return false
 	}
 	return !w.busy.Load()
+}
+
+// errStopping ends a scan that shutdown interrupted: the first build of
+// 100,000 messages takes seconds, and a daemon asked to stop meanwhile
+// waited for it.
+var errStopping = errors.New("queue index: stopping")
+
+// testHookRead, set by tests only, runs before each file a scan reads.
+var testHookRead func()
+
+// stopping reports whether shutdown has been asked for.
+func (w *watcher) stopping() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // shutdown stops the loop and waits for it (or ctx).
