@@ -21,8 +21,13 @@ type pageCache struct {
 	placeholder []byte
 
 	mu    sync.Mutex
-	pages map[string][]byte
+	pages map[string]cachedPage
 }
+
+// cachedPage is a rendered page cut where the placeholder stood: a
+// served page is its parts with the caller's token between them, written
+// without searching the page again.
+type cachedPage [][]byte
 
 // maxCachedPages bounds the cache; it is emptied when full (keys of data
 // that changed are never asked for again).
@@ -33,25 +38,29 @@ func newPageCache() *pageCache {
 	if err != nil {
 		panic("page cache placeholder: " + err.Error())
 	}
-	return &pageCache{placeholder: []byte(tok), pages: map[string][]byte{}}
+	return &pageCache{placeholder: []byte(tok), pages: map[string]cachedPage{}}
 }
 
 // get looks key up without copying it (the compiler makes no string of
 // a []byte used only as a map index).
-func (pc *pageCache) get(key *pageKey) ([]byte, bool) {
+func (pc *pageCache) get(key *pageKey) (cachedPage, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	b, ok := pc.pages[string(key.b)]
 	return b, ok
 }
 
-func (pc *pageCache) put(key *pageKey, page []byte) {
+// put keeps a copy of page, rendered with the placeholder, under key and
+// returns it.
+func (pc *pageCache) put(key *pageKey, page []byte) cachedPage {
+	cp := bytes.Split(bytes.Clone(page), pc.placeholder)
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if len(pc.pages) >= maxCachedPages {
 		clear(pc.pages)
 	}
-	pc.pages[string(key.b)] = page
+	pc.pages[string(key.b)] = cp
+	return cp
 }
 
 // fill writes page into dst with the session's CSRF token in place of the
@@ -59,16 +68,12 @@ func (pc *pageCache) put(key *pageKey, page []byte) {
 func (pc *pageCache) fill(dst interface {
 	Write([]byte) (int, error)
 	WriteString(string) (int, error)
-}, page []byte, csrf string) {
-	for {
-		i := bytes.Index(page, pc.placeholder)
-		if i < 0 {
-			dst.Write(page)
-			return
+}, page cachedPage, csrf string) {
+	for i, part := range page {
+		if i > 0 {
+			dst.WriteString(csrf)
 		}
-		dst.Write(page[:i])
-		dst.WriteString(csrf)
-		page = page[i+len(pc.placeholder):]
+		dst.Write(part)
 	}
 }
 

@@ -236,9 +236,25 @@ func TestPageCacheFill(t *testing.T) {
 	pc := newPageCache()
 	ph := string(pc.placeholder)
 	page := []byte(fmt.Sprintf(`<input value="%s"><p>x</p><input value="%s">`, ph, ph))
+	var key pageKey
+	key.str("k")
+	cp := pc.put(&key, page)
+	page[0] = 'X' // the cache keeps its own copy
+	got, ok := pc.get(&key)
+	if !ok {
+		t.Fatal("the page is not kept")
+	}
+	for _, p := range []cachedPage{cp, got} {
+		var b bytes.Buffer
+		pc.fill(&b, p, "TOKEN")
+		if got := b.String(); got != `<input value="TOKEN"><p>x</p><input value="TOKEN">` || strings.Contains(got, ph) {
+			t.Fatalf("filled: %s", got)
+		}
+	}
+	// A page without the placeholder comes back as it was.
 	var b bytes.Buffer
-	pc.fill(&b, page, "TOKEN")
-	if got := b.String(); got != `<input value="TOKEN"><p>x</p><input value="TOKEN">` || strings.Contains(got, ph) {
-		t.Fatalf("filled: %s", got)
+	pc.fill(&b, pc.put(&key, []byte("<p>no form</p>")), "TOKEN")
+	if b.String() != "<p>no form</p>" {
+		t.Fatalf("filled: %s", b.String())
 	}
 }

@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -204,8 +203,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data a
 		return fmt.Errorf("render %s: %w", view, err)
 	}
 	if full != nil {
-		page := bytes.Clone(buf.Bytes())
-		s.ui.pages.put(full, page)
+		page := s.ui.pages.put(full, buf.Bytes())
 		buf.Reset()
 		s.ui.pages.fill(buf, page, se.csrf)
 	}
