@@ -259,21 +259,37 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 	}
 }
 
+// dialProxy serves daemon as the daemon on a unix socket, a proxy in
+// front of it, and returns a client connection to the proxy.
+func dialProxy(t *testing.T, daemon http.HandlerFunc) net.Conn {
+	t.Helper()
+	socket := filepath.Join(t.TempDir(), "web.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: daemon}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := startProxy(t, New(Config{Socket: socket}))
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // TestLargeAnswerStreams: an answer above maxWholeAnswer reaches the
 // client while the daemon is still writing it, so the web process never
 // holds it whole; it arrives complete, with its length. The daemon here
 // writes half of a 4 MB answer and waits until the client has read 1 MB
 // of it through the proxy.
 func TestLargeAnswerStreams(t *testing.T) {
-	socket := filepath.Join(t.TempDir(), "web.sock")
-	ln, err := net.Listen("unix", socket)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const size = 4 << 20
 	chunk := strings.Repeat("x", size/2)
 	clientRead := make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := dialProxy(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		_, _ = io.WriteString(w, chunk)
 		w.(http.Flusher).Flush()
@@ -282,16 +298,7 @@ func TestLargeAnswerStreams(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 		_, _ = io.WriteString(w, chunk)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	addr := startProxy(t, New(Config{Socket: socket}))
-
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	})
 	// The header and the first megabyte must come while the daemon
 	// waits (up to 10 s) for the client.
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -322,27 +329,13 @@ func TestLargeAnswerStreams(t *testing.T) {
 // whole, sent corked) arrives complete with its length, also twice on one
 // keep-alive connection, and a HEAD gets the header alone.
 func TestPageSizedAnswerWhole(t *testing.T) {
-	socket := filepath.Join(t.TempDir(), "web.sock")
-	ln, err := net.Listen("unix", socket)
-	if err != nil {
-		t.Fatal(err)
-	}
 	page := strings.Repeat("<p>postdeck</p>\n", 640) // 10 KB
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := dialProxy(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 		if r.Method != http.MethodHead {
 			_, _ = io.WriteString(w, page)
 		}
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	addr := startProxy(t, New(Config{Socket: socket}))
-
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	})
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	for i, method := range []string{"GET", "GET", "HEAD", "GET"} {
