@@ -146,8 +146,10 @@ func BenchmarkConsole(b *testing.B) {
 		b.Run(page.name, func(b *testing.B) {
 			var p99s, bases, firsts []time.Duration
 			// What each answer cost the daemon and the web process, summed
-			// over the rounds: unlike the latencies, this hardly moves with
-			// the machine's load.
+			// over the rounds: it says which process a page's extra time
+			// goes to, and moves less with the machine's load than the
+			// latencies (though it does: a busy host slows every
+			// instruction).
 			var pageCPU, baseCPU procCPU
 			var pageN, baseN int
 			for range benchRounds {
