@@ -326,7 +326,7 @@ func TestLargeAnswerStreams(t *testing.T) {
 }
 
 // TestPageSizedAnswerWhole: an answer of a console page's size (read
-// whole, sent corked) arrives complete with its length, also twice on one
+// whole, sent in one write) arrives complete with its length, also twice on one
 // keep-alive connection, and a HEAD gets the header alone.
 func TestPageSizedAnswerWhole(t *testing.T) {
 	page := strings.Repeat("<p>postdeck</p>\n", 640) // 10 KB

@@ -451,11 +451,19 @@ func (c *benchClient) status(b *testing.B, path string) int {
 	return code
 }
 
-// procCPU is the CPU time the daemon and its web process used.
-type procCPU struct{ daemon, web time.Duration }
+// procCPU is the CPU time the daemon and its web process used, over n
+// answers (when it is a load's).
+type procCPU struct {
+	daemon, web time.Duration
+	n           int
+}
 
-func (c procCPU) sub(o procCPU) procCPU { return procCPU{c.daemon - o.daemon, c.web - o.web} }
-func (c procCPU) add(o procCPU) procCPU { return procCPU{c.daemon + o.daemon, c.web + o.web} }
+func (c procCPU) sub(o procCPU) procCPU {
+	return procCPU{c.daemon - o.daemon, c.web - o.web, c.n - o.n}
+}
+func (c procCPU) add(o procCPU) procCPU {
+	return procCPU{c.daemon + o.daemon, c.web + o.web, c.n + o.n}
+}
 
 // cpu reads the user and system time of the daemon and of its web
 // process (the child whose command line has the web verb) from /proc.

@@ -151,16 +151,15 @@ func BenchmarkConsole(b *testing.B) {
 			// latencies (though it does: a busy host slows every
 			// instruction).
 			var pageCPU, baseCPU procCPU
-			var pageN, baseN int
 			for range benchRounds {
 				rb, cb := d.loadCPU(b, clients, "/healthz", true)
-				bases, baseCPU, baseN = append(bases, rb.p99), baseCPU.add(cb), baseN+rb.n
+				bases, baseCPU = append(bases, rb.p99), baseCPU.add(cb)
 				d.change(b)
 				r, cp := d.loadCPU(b, clients, page.path, false)
 				p99s, firsts = append(p99s, r.p99), append(firsts, r.first)
-				pageCPU, pageN = pageCPU.add(cp), pageN+r.n
+				pageCPU = pageCPU.add(cp)
 			}
-			cpuLine(b, page.name, pageCPU, pageN, baseCPU, baseN)
+			cpuLine(b, page.name, pageCPU, baseCPU)
 			p99, base := median(p99s), median(bases)
 			ratio := float64(p99) / float64(base)
 			benchLine(b, ratio <= benchP99Ratio, "BENCH console %s p99 at %d clients, %d queued, caches cold at the start: %.2f ms (baseline /healthz %.2f ms) ratio %.2f target %.2f",
@@ -185,16 +184,15 @@ func BenchmarkConsole(b *testing.B) {
 	b.Run("dashboard_100k", func(b *testing.B) {
 		var ttfbs, bases, p99s []time.Duration
 		var pageCPU, baseCPU procCPU
-		var pageN, baseN int
 		for range benchRounds {
 			rb, cb := d.loadCPU(b, clients, "/healthz", true)
-			bases, baseCPU, baseN = append(bases, rb.ttfb99), baseCPU.add(cb), baseN+rb.n
+			bases, baseCPU = append(bases, rb.ttfb99), baseCPU.add(cb)
 			d.change(b)
 			r, cp := d.loadCPU(b, clients, "/", false)
 			ttfbs, p99s = append(ttfbs, r.ttfb99), append(p99s, r.p99)
-			pageCPU, pageN = pageCPU.add(cp), pageN+r.n
+			pageCPU = pageCPU.add(cp)
 		}
-		cpuLine(b, fmt.Sprintf("dashboard (%d queued)", benchQueueLarge), pageCPU, pageN, baseCPU, baseN)
+		cpuLine(b, fmt.Sprintf("dashboard (%d queued)", benchQueueLarge), pageCPU, baseCPU)
 		ttfb, base := median(ttfbs), median(bases)
 		ratio := float64(ttfb) / float64(base)
 		benchLine(b, ratio <= benchTTFBRatio, "BENCH console dashboard first byte (p99) at %d clients, %d queued: %.2f ms (baseline /healthz %.2f ms) ratio %.2f target %.2f",
@@ -332,20 +330,22 @@ func median(ds []time.Duration) time.Duration {
 }
 
 // loadCPU is load, and the CPU time the daemon and the web process used
-// meanwhile.
+// meanwhile, over the load's answers.
 func (d *daemon) loadCPU(b *testing.B, clients []*benchClient, path string, warm bool) (loadResult, procCPU) {
 	b.Helper()
 	c0 := d.cpu(b)
 	r := load(b, clients, path, warm)
-	return r, d.cpu(b).sub(c0)
+	c := d.cpu(b).sub(c0)
+	c.n = r.n
+	return r, c
 }
 
 // cpuLine prints what one answer of a page cost the daemon and the web
-// process, against /healthz's, from CPU times summed over n answers each.
-func cpuLine(b *testing.B, name string, page procCPU, pageN int, base procCPU, baseN int) {
+// process, against /healthz's, from CPU times summed over their answers.
+func cpuLine(b *testing.B, name string, page, base procCPU) {
 	b.Helper()
 	per := func(c time.Duration, n int) float64 { return float64(c.Microseconds()) / float64(max(n, 1)) }
-	pd, pw, bd, bw := per(page.daemon, pageN), per(page.web, pageN), per(base.daemon, baseN), per(base.web, baseN)
+	pd, pw, bd, bw := per(page.daemon, page.n), per(page.web, page.n), per(base.daemon, base.n), per(base.web, base.n)
 	report(b, fmt.Sprintf("BENCH console %s CPU per answer: daemon %.0f µs, web process %.0f µs (baseline /healthz: daemon %.0f µs, web process %.0f µs) ratio %.2f INFO",
 		name, pd, pw, bd, bw, (pd+pw)/max(bd+bw, 1)))
 }

@@ -106,10 +106,15 @@ func (k *pageKey) release() {
 }
 
 func (k *pageKey) str(s string) *pageKey {
-	k.b = strconv.AppendInt(k.b, int64(len(s)), 10)
-	k.b = append(k.b, ':')
-	k.b = append(k.b, s...)
+	k.b = appendPart(k.b, s)
 	return k
+}
+
+// appendPart appends p to a key, after its length.
+func appendPart[T string | []byte](b []byte, p T) []byte {
+	b = strconv.AppendInt(b, int64(len(p)), 10)
+	b = append(b, ':')
+	return append(b, p...)
 }
 
 func (k *pageKey) num(n int64) *pageKey {
@@ -129,9 +134,7 @@ func (k *pageKey) flag(v bool) *pageKey {
 
 // key appends another key as one part.
 func (k *pageKey) key(o *pageKey) *pageKey {
-	k.b = strconv.AppendInt(k.b, int64(len(o.b)), 10)
-	k.b = append(k.b, ':')
-	k.b = append(k.b, o.b...)
+	k.b = appendPart(k.b, o.b)
 	return k
 }
 
