@@ -27,8 +27,8 @@ func (s *Service) Settings(ctx context.Context, id Identity) (SettingsDoc, error
 	if err := need(id, PermRead); err != nil {
 		return SettingsDoc{}, err
 	}
-	st, err := s.db.LoadSettings()
-	return SettingsDoc{Settings: st, Version: store.SettingsVersion(st)}, err
+	st, version, err := s.db.LoadSettingsVersion()
+	return SettingsDoc{Settings: st, Version: version}, err
 }
 
 // SettingsResult is the stored settings after a save, and what the apply did.

@@ -63,10 +63,8 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 		return Dashboard{}, err
 	}
 	if s.queue != nil {
-		if g, err := s.queueGlance.get(ctx, s.queue.Generation, s.glance); err == nil {
-			sum := g.summary
-			d.Queue = &sum
-			d.OldestDeferred, d.Deferring = g.oldest, g.deferring
+		if g, err := s.queueGlance.get(ctx, s.fns.queueGen, s.fns.glance); err == nil {
+			d.Queue, d.OldestDeferred, d.Deferring = g.summary, g.oldest, g.deferring
 		} else {
 			s.log.Warn("dashboard: queue summary", "err", err)
 			d.Errors = append(d.Errors, "The queue could not be read.")
@@ -92,9 +90,10 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 	return d, nil
 }
 
-// queueGlance is the dashboard's view of the queue.
+// queueGlance is the dashboard's view of the queue, shared by the views
+// of one generation: read only.
 type queueGlance struct {
-	summary   queue.Summary
+	summary   *queue.Summary
 	oldest    *DeferredMessage
 	deferring []DeferringDomain
 }
@@ -110,7 +109,7 @@ func (s *Service) glance(ctx context.Context) (queueGlance, error) {
 	if err != nil {
 		return queueGlance{}, err
 	}
-	g := queueGlance{summary: o.Summary}
+	g := queueGlance{summary: &o.Summary}
 	if m := o.OldestDeferred; m != nil {
 		g.oldest = &DeferredMessage{QueueID: m.QueueID, Age: o.Summary.AsOf.Sub(m.ArrivalTime).Round(time.Second), Reason: firstReason(m.Recipients)}
 	}
@@ -124,9 +123,33 @@ func (s *Service) glance(ctx context.Context) (queueGlance, error) {
 
 // summary is the queue's summary, shared by concurrent callers that all
 // asked before it was made, and served again while the queue is
-// unchanged (queueCached). Read-only: its slices are shared.
-func (s *Service) summary(ctx context.Context) (queue.Summary, error) {
-	return s.queueSummary.get(ctx, s.queue.Generation, s.queue.Summary)
+// unchanged (queueCached). Read only: every caller gets the same one.
+func (s *Service) summary(ctx context.Context) (*queue.Summary, error) {
+	return s.queueSummary.get(ctx, s.fns.queueGen, s.fns.summary)
+}
+
+// boundFuncs are Service's methods that views hand to queueCached, bound
+// once in New: a method value made at each call (s.glance) is a closure
+// on the heap at every view, and the garbage of every view brings the
+// next collection, which marks the whole queue index, nearer.
+type boundFuncs struct {
+	queueGen func(context.Context) (uint64, bool, error)
+	glance   func(context.Context) (queueGlance, error)
+	summary  func(context.Context) (*queue.Summary, error)
+}
+
+// queueGen is the queue index's generation (queue.Queue.Generation).
+func (s *Service) queueGen(ctx context.Context) (uint64, bool, error) {
+	return s.queue.Generation(ctx)
+}
+
+// summaryOf computes a new summary for s.summary.
+func (s *Service) summaryOf(ctx context.Context) (*queue.Summary, error) {
+	sum, err := s.queue.Summary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &sum, nil
 }
 
 func firstReason(rs []queue.Recipient) string {

@@ -43,10 +43,11 @@ type Service struct {
 	log        *slog.Logger
 	tokens     tokenUse // when tokens' last-used times were written
 
-	runningNow   runningCache               // Postfix's state as pages show it
-	queueSummary queueCached[queue.Summary] // shared by status views while the queue is unchanged
-	queueGlance  queueCached[queueGlance]   // the dashboard's queue part, likewise
-	spfView      spfView                    // SPF outcomes for the dashboard and banners
+	runningNow   runningCache                // Postfix's state as pages show it
+	queueSummary queueCached[*queue.Summary] // shared by status views while the queue is unchanged
+	queueGlance  queueCached[queueGlance]    // the dashboard's queue part, likewise
+	spfView      spfView                     // SPF outcomes for the dashboard and banners
+	fns          boundFuncs                  // methods bound once (New)
 
 	pipelineMu     sync.Mutex  // one pipeline save at a time (compare, then put)
 	stoppedByAdmin atomic.Bool // Postfix was stopped on purpose: the watchdog leaves it
@@ -60,7 +61,9 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, verify: cfg.VerifyDB, log: log}
+	s := &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, verify: cfg.VerifyDB, log: log}
+	s.fns = boundFuncs{queueGen: s.queueGen, glance: s.glance, summary: s.summaryOf}
+	return s
 }
 
 // SetRefresher attaches the SPF refresher.

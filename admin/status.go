@@ -45,7 +45,7 @@ func (s *Service) Status(ctx context.Context, id Identity) (Status, error) {
 		if err != nil {
 			return st, err
 		}
-		st.Queue = &sum
+		st.Queue = sum
 	}
 	return st, nil
 }
@@ -130,7 +130,7 @@ func (s *Service) Metrics(ctx context.Context) Metrics {
 	}
 	if s.queue != nil {
 		if sum, err := s.summary(ctx); err == nil {
-			m.Queue = &sum
+			m.Queue = sum
 			if page, err := s.queue.List(ctx, queue.Filter{Sort: "arrival", Limit: 1}); err == nil && len(page.Items) > 0 {
 				m.OldestAge = page.AsOf.Sub(page.Items[0].ArrivalTime)
 			}

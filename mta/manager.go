@@ -40,11 +40,12 @@ type Config struct {
 // document or a map goes through Update, which validates, renders, applies
 // and stores it, one at a time.
 type Manager struct {
-	inst   Instance
-	pf     postfix.Runner
-	db     *store.DB
-	log    *slog.Logger
-	settle time.Duration
+	inst    Instance
+	maillog string // the private instance's maillog_file ("" for the system's)
+	pf      postfix.Runner
+	db      *store.DB
+	log     *slog.Logger
+	settle  time.Duration
 	// afterReload is Config.AfterReload.
 	afterReload func()
 
@@ -119,8 +120,13 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 	if cfg.Instance.SMTPListen == "" {
 		cfg.Instance.SMTPListen = ":25"
 	}
+	var maillog string
+	if cfg.Instance.Private {
+		maillog = filepath.Join(cfg.Instance.BaseDir, "maillog")
+	}
 	return &Manager{
 		inst:        cfg.Instance,
+		maillog:     maillog,
 		pf:          postfix.Runner{SbinDir: cfg.SbinDir, ConfigDir: cfg.Instance.ConfigDir},
 		db:          db,
 		log:         log,
@@ -776,12 +782,7 @@ func (m *Manager) running(ctx context.Context) bool {
 func (m *Manager) Running(ctx context.Context) bool { return m.running(ctx) }
 
 // maillogPath is the instance's maillog_file, "" when Postfix logs to syslog.
-func (m *Manager) maillogPath() string {
-	if m.inst.Private {
-		return filepath.Join(m.inst.BaseDir, "maillog")
-	}
-	return ""
-}
+func (m *Manager) maillogPath() string { return m.maillog }
 
 func (m *Manager) maillogSize() int64 {
 	if fi, err := os.Stat(m.maillogPath()); err == nil {

@@ -210,9 +210,30 @@ func (db *DB) LoadMasterConfig() (string, error) {
 // written again: the dashboard and the Settings page read them on every
 // view.
 func (db *DB) LoadSettings() (Settings, error) {
+	c, err := db.cachedSettings()
+	if err != nil {
+		return Settings{}, err
+	}
+	return c.settings.clone(), nil
+}
+
+// LoadSettingsVersion is LoadSettings with SettingsVersion of what it
+// returns, computed once per write of the settings (the Settings page
+// shows it on every view).
+func (db *DB) LoadSettingsVersion() (Settings, string, error) {
+	c, err := db.cachedSettings()
+	if err != nil {
+		return Settings{}, "", err
+	}
+	return c.settings.clone(), c.version, nil
+}
+
+// cachedSettings returns the kept settings of the current generation,
+// reading them first when they are not.
+func (db *DB) cachedSettings() (*cachedSettings, error) {
 	gen := db.settingsGen.Load() // before the read: a write after it moves gen
 	if c := db.settingsCache.Load(); c != nil && c.gen == gen {
-		return c.settings.clone(), nil
+		return c, nil
 	}
 	var s Settings
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -223,17 +244,19 @@ func (db *DB) LoadSettings() (Settings, error) {
 		return err
 	})
 	if err != nil {
-		return s, err
+		return nil, err
 	}
-	db.settingsCache.Store(&cachedSettings{gen: gen, settings: s.clone()})
-	return s, nil
+	c := &cachedSettings{gen: gen, settings: s, version: SettingsVersion(s)}
+	db.settingsCache.Store(c)
+	return c, nil
 }
 
-// cachedSettings is LoadSettings' last read and the settings generation
-// it was made at.
+// cachedSettings is LoadSettings' last read, its version, and the
+// settings generation it was made at. Read only: callers get clones.
 type cachedSettings struct {
 	gen      uint64
 	settings Settings
+	version  string
 }
 
 // clone is a deep copy: callers may change the lists.

@@ -37,10 +37,16 @@ const (
 	permSelf    = admin.PermSelf
 )
 
-// identity returns the caller, if authenticated.
+// identity returns the caller, if authenticated. The request's locals
+// hold a pointer, never changed once set (a session's is shared by its
+// requests): an Identity value put into an interface would be copied to
+// the heap on every request.
 func identity(c *fiber.Ctx) (Identity, bool) {
-	id, ok := c.Locals(localIdentity).(Identity)
-	return id, ok
+	id, ok := c.Locals(localIdentity).(*Identity)
+	if !ok || id == nil {
+		return Identity{}, false
+	}
+	return *id, true
 }
 
 // who is the caller for an operation: the authenticated identity, or an
@@ -64,7 +70,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		id, err := s.admin.TokenIdentity(secret)
 		switch {
 		case err == nil:
-			c.Locals(localIdentity, id)
+			c.Locals(localIdentity, &id)
 		case errors.Is(err, admin.ErrBadToken):
 			c.Locals(localBadToken, true)
 		default:

@@ -38,7 +38,7 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return s.renderKeyed(c, "dashboard", "Dashboard", dashboardKey(d), d)
+	return s.renderKeyed(c, "dashboard", "Dashboard", dashboardKey(&d), func() any { return d })
 }
 
 // dashboardKey names everything the dashboard shows, for pageCache: the
@@ -46,11 +46,11 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 // they read (a page served again within the minute reads the same).
 // TestDashboardKeyNamesWhatIsShown checks that every field the view shows
 // is in it.
-func dashboardKey(d dashboardData) *pageKey {
+func dashboardKey(d *dashboardData) *pageKey {
 	k := newPageKey()
 	k.flag(d.PostfixRunning).flag(d.StoppedByAdmin).str(d.PostfixVersion).str(d.Settings.Hostname)
 	la := d.LastApply
-	k.flag(la.Time.IsZero()).str(formatTime(la.Time)).str(ago(la.Time)).str(la.Actor).str(la.Action).str(la.Result).str(la.Message)
+	k.time(la.Time).ago(la.Time).str(la.Actor).str(la.Action).str(la.Result).str(la.Message)
 	if q := d.Queue; q != nil {
 		k.flag(true).num(int64(len(q.Queues)))
 		for _, c := range q.Queues {
@@ -60,7 +60,7 @@ func dashboardKey(d dashboardData) *pageKey {
 		k.flag(false)
 	}
 	if o := d.OldestDeferred; o != nil {
-		k.flag(true).str(o.QueueID).str(humanDuration(o.Age)).str(o.Reason)
+		k.flag(true).str(o.QueueID).duration(o.Age).str(o.Reason)
 	} else {
 		k.flag(false)
 	}
@@ -76,7 +76,7 @@ func dashboardKey(d dashboardData) *pageKey {
 	}
 	k.num(int64(len(d.SPF)))
 	for _, sp := range d.SPF {
-		k.str(sp.Map).str(sp.Outcome).flag(sp.LastSuccess.IsZero()).str(ago(sp.LastSuccess))
+		k.str(sp.Map).str(sp.Outcome).ago(sp.LastSuccess)
 	}
 	k.str(d.LogError).num(int64(len(d.LogProblems)))
 	for _, l := range d.LogProblems {

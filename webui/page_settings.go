@@ -151,7 +151,7 @@ func (s *Server) pageSettings(c *fiber.Ctx) error {
 		return err
 	}
 	data := settingsPageData{Form: settingsFormOf(settings.Settings), SizeLimit: settings.MessageSizeLimit, Version: settings.Version, RejectCodes: rejectCodes}
-	return s.renderKeyed(c, "settings", "MTA Settings", data.key(), data)
+	return s.renderKeyed(c, "settings", "MTA Settings", data.key(), func() any { return data })
 }
 
 // key names what the settings page shows (pageCache): the form's values,

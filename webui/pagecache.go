@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // pageCache keeps rendered pages whose every part is named by a key: the
@@ -130,6 +131,26 @@ func (k *pageKey) flag(v bool) *pageKey {
 		k.b = append(k.b, '0')
 	}
 	return k
+}
+
+// time appends a time as formatTime shows it (to the second).
+func (k *pageKey) time(t time.Time) *pageKey {
+	if t.IsZero() {
+		return k.flag(false)
+	}
+	return k.flag(true).num(t.Unix())
+}
+
+// ago appends what ago(t) says, without formatting it.
+func (k *pageKey) ago(t time.Time) *pageKey {
+	unit, n := agoOf(t)
+	return k.num(int64(unit)).num(n)
+}
+
+// duration appends what humanDuration(d) says, without formatting it.
+func (k *pageKey) duration(d time.Duration) *pageKey {
+	unit, n := durationOf(d)
+	return k.num(int64(unit)).num(n)
 }
 
 // key appends another key as one part.

@@ -173,10 +173,10 @@ func TestDashboardKeyNamesWhatIsShown(t *testing.T) {
 	if u := unreached(reflect.ValueOf(d), "d"); len(u) > 0 {
 		t.Fatalf("the fixture leaves fields unchanged by the test: %v", u)
 	}
-	base, baseKey := renderView(t, v, "dashboard", d), dashboardKey(d).String()
+	base, baseKey := renderView(t, v, "dashboard", d), dashboardKey(&d).String()
 	shown := 0
 	mutations(reflect.ValueOf(&d).Elem(), "d", func(path string) {
-		page, key := renderView(t, v, "dashboard", d), dashboardKey(d).String()
+		page, key := renderView(t, v, "dashboard", d), dashboardKey(&d).String()
 		if page == base {
 			return
 		}
@@ -190,7 +190,7 @@ func TestDashboardKeyNamesWhatIsShown(t *testing.T) {
 	}
 	// LogError replaces the problems.
 	d.LogError = "Postfix's log cannot be read here."
-	if page := renderView(t, v, "dashboard", d); page == base || dashboardKey(d).String() == baseKey {
+	if page := renderView(t, v, "dashboard", d); page == base || dashboardKey(&d).String() == baseKey {
 		t.Error("LogError: not shown or not in the key")
 	}
 }
@@ -256,5 +256,69 @@ func TestPageCacheFill(t *testing.T) {
 	pc.fill(&b, pc.put(&key, []byte("<p>no form</p>")), "TOKEN")
 	if b.String() != "<p>no form</p>" {
 		t.Fatalf("filled: %s", b.String())
+	}
+}
+
+// TestKeyUnitsMatchTheirTexts: the page key takes what ago and
+// humanDuration say as numbers (pageKey.ago, pageKey.duration), not the
+// formatted texts. Two times or durations give the same key parts
+// exactly when they read the same, across every unit's boundaries.
+func TestKeyUnitsMatchTheirTexts(t *testing.T) {
+	for d, want := range map[time.Duration]string{42 * time.Second: "42 s", 17*time.Minute + 5*time.Second: "17 min",
+		5*time.Hour + 3*time.Minute + 59*time.Second: "5 h 3 min", 76*time.Hour + 30*time.Minute: "3 days 4 h"} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{10 * time.Second: "just now", 3*time.Minute + 30*time.Second: "3 min ago",
+		5*time.Hour + 10*time.Minute: "5 h ago", 50 * time.Hour: "2 days ago"} {
+		if got := ago(time.Now().Add(-d)); got != want {
+			t.Errorf("ago(now - %v) = %q, want %q", d, got, want)
+		}
+	}
+	if got := ago(time.Time{}); got != "" {
+		t.Errorf("ago(zero) = %q, want nothing", got)
+	}
+	var ds []time.Duration
+	for _, base := range []time.Duration{0, time.Minute, time.Hour, 48 * time.Hour, 72 * time.Hour} {
+		for _, off := range []time.Duration{-61 * time.Second, -time.Second, -time.Millisecond, 0, time.Millisecond, time.Second, 59 * time.Second, 61 * time.Second, 59 * time.Minute, 23 * time.Hour} {
+			if d := base + off; d >= 0 {
+				ds = append(ds, d)
+			}
+		}
+	}
+	ds = append(ds, 90*time.Minute, 90*time.Minute+30*time.Second, 25*time.Hour+time.Minute, 50*time.Hour+5*time.Minute, 50*time.Hour+55*time.Minute, 400*24*time.Hour)
+	for _, a := range ds {
+		for _, b := range ds {
+			ka, kb := newPageKey().duration(a).String(), newPageKey().duration(b).String()
+			if (humanDuration(a) == humanDuration(b)) != (ka == kb) {
+				t.Errorf("duration %v (%q, key %q) and %v (%q, key %q): texts and keys disagree", a, humanDuration(a), ka, b, humanDuration(b), kb)
+			}
+		}
+	}
+	// ago reads the clock: the times sit half a second past each whole
+	// second so that the two calls for one time read the same.
+	now := time.Now()
+	var ts []time.Time
+	for _, d := range ds {
+		if d > time.Second {
+			ts = append(ts, now.Add(-d+500*time.Millisecond))
+		}
+	}
+	ts = append(ts, time.Time{})
+	for _, a := range ts {
+		for _, b := range ts {
+			ka, kb := newPageKey().ago(a).String(), newPageKey().ago(b).String()
+			if (ago(a) == ago(b)) != (ka == kb) {
+				t.Errorf("time %v (%q, key %q) and %v (%q, key %q): texts and keys disagree", a, ago(a), ka, b, ago(b), kb)
+			}
+		}
+	}
+	for _, a := range []time.Time{{}, now, now.Add(time.Second), now.Add(time.Millisecond).Truncate(time.Second)} {
+		for _, b := range []time.Time{{}, now, now.Add(time.Second), now.Add(time.Millisecond).Truncate(time.Second)} {
+			if (formatTime(a) == formatTime(b)) != (newPageKey().time(a).String() == newPageKey().time(b).String()) {
+				t.Errorf("times %v and %v: formatTime and the key disagree", a, b)
+			}
+		}
 	}
 }

@@ -120,6 +120,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// rootIdentity is the trusted socket's caller (read only).
+var rootIdentity = admin.Root
+
 func (s *Server) newApp(kind listenerKind) *fiber.App {
 	// The root-only socket takes restores of large databases; the network
 	// listener does not need more than a big map or test mail.
@@ -150,7 +153,7 @@ func (s *Server) newApp(kind listenerKind) *fiber.App {
 	app.Use(s.recoverPanics)
 	if trusted {
 		app.Use(func(c *fiber.Ctx) error {
-			c.Locals(localIdentity, admin.Root)
+			c.Locals(localIdentity, &rootIdentity)
 			return c.Next()
 		})
 	} else {

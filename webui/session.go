@@ -41,10 +41,8 @@ type session struct {
 }
 
 type checkedUser struct {
-	gen        uint64
-	name       string
-	role       string
-	mustChange bool
+	gen uint64
+	id  Identity // shared by the session's requests: read only
 }
 
 // sessionFinger is what a session is bound to: the user's password hash
@@ -100,12 +98,29 @@ func (ss *sessionStore) get(id string) (*session, bool) {
 	now := ss.now()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	se, ok := ss.byID[id]
-	if !ok {
+	return ss.live(ss.byID[id], now)
+}
+
+// getCookie is get for the cookie's bytes as the request holds them: the
+// lookup copies nothing (a copy of the id per request was garbage).
+func (ss *sessionStore) getCookie(id []byte) (*session, bool) {
+	if len(id) == 0 {
+		return nil, false
+	}
+	now := ss.now()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.live(ss.byID[string(id)], now)
+}
+
+// live returns se unless it is nil or expired (then removed); the caller
+// holds ss.mu.
+func (ss *sessionStore) live(se *session, now time.Time) (*session, bool) {
+	if se == nil {
 		return nil, false
 	}
 	if ss.expired(se, now) {
-		delete(ss.byID, id)
+		delete(ss.byID, se.id)
 		return nil, false
 	}
 	se.lastSeen = now
@@ -152,24 +167,25 @@ func (ss *sessionStore) takeFlash(se *session) *Flash {
 // live, its user must still exist, and neither the password nor the role
 // may have changed since login. The user is read from the store again
 // whenever users changed, so a change takes effect at once.
-func (s *Server) sessionIdentity(c *fiber.Ctx) (Identity, bool) {
-	se, ok := s.ui.sessions.get(c.Cookies(sessionCookie))
+func (s *Server) sessionIdentity(c *fiber.Ctx) (*Identity, bool) {
+	se, ok := s.ui.sessions.getCookie(c.Request().Header.Cookie(sessionCookie))
 	if !ok {
-		return Identity{}, false
+		return nil, false
 	}
 	gen := s.admin.UsersGeneration()
 	if cu := se.checked.Load(); cu != nil && cu.gen == gen {
 		c.Locals(localSession, se)
-		return Identity{Name: cu.name, Role: cu.role, Via: ViaSession, MustChangePassword: cu.mustChange}, true
+		return &cu.id, true
 	}
 	u, err := s.admin.SessionUser(se.user)
 	if err != nil || sessionFinger(u) != se.finger {
 		s.ui.sessions.destroy(se.id)
-		return Identity{}, false
+		return nil, false
 	}
-	se.checked.Store(&checkedUser{gen: gen, name: u.Username, role: u.Role, mustChange: u.MustChangePassword})
+	cu := &checkedUser{gen: gen, id: Identity{Name: u.Username, Role: u.Role, Via: ViaSession, MustChangePassword: u.MustChangePassword}}
+	se.checked.Store(cu)
 	c.Locals(localSession, se)
-	return Identity{Name: u.Username, Role: u.Role, Via: ViaSession, MustChangePassword: u.MustChangePassword}, true
+	return &cu.id, true
 }
 
 // currentSession is the request's console session, nil for bearer tokens

@@ -137,7 +137,7 @@ func viewSource(static *staticFiles, name string) string {
 // The view defines {{define "content"}} and reads its values from .Data;
 // the layout adds the menu, the user, the flash message and the CSRF token.
 func (s *Server) render(c *fiber.Ctx, view, title string, data any) error {
-	return s.renderPage(c, fiber.StatusOK, view, title, data, nil, nil)
+	return s.renderPage(c, fiber.StatusOK, view, title, func() any { return data }, nil, nil)
 }
 
 // renderKeyed is render for a page whose data is wholly told by key (a
@@ -146,8 +146,11 @@ func (s *Server) render(c *fiber.Ctx, view, title string, data any) error {
 // CSRF token, while the key, the caller, the path and the banners stay
 // the same. A key that misses something the view shows would serve a
 // stale page: put every shown value, or its version, in it. The key goes
-// back to its pool.
-func (s *Server) renderKeyed(c *fiber.Ctx, view, title string, key *pageKey, data any) error {
+// back to its pool. data is called for a page that is not kept: a page
+// served from the cache does not box its data into an interface (for the
+// dashboard that was 450 bytes a view, and every collection marks the
+// queue index).
+func (s *Server) renderKeyed(c *fiber.Ctx, view, title string, key *pageKey, data func() any) error {
 	defer key.release()
 	return s.renderPage(c, fiber.StatusOK, view, title, data, nil, key)
 }
@@ -156,15 +159,15 @@ func (s *Server) renderKeyed(c *fiber.Ctx, view, title string, key *pageKey, dat
 // this very page (for a form shown again with its errors). A flash stored
 // by the previous request is shown when flash is nil.
 func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data any, flash *Flash) error {
-	return s.renderPage(c, status, view, title, data, flash, nil)
+	return s.renderPage(c, status, view, title, func() any { return data }, flash, nil)
 }
 
-func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data any, flash *Flash, key *pageKey) error {
+func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data func() any, flash *Flash, key *pageKey) error {
 	t, ok := s.ui.views.pages[view]
 	if !ok {
 		return fmt.Errorf("render: no view %q", view)
 	}
-	p := Page{Title: title, Path: c.Path(), Data: data, Flash: flash}
+	p := Page{Title: title, Path: c.Path(), Flash: flash}
 	var bannersGen uint64
 	if id, ok := identity(c); ok && id.MustChangePassword {
 		p.User = id // no menu: nothing but the password page is open yet
@@ -199,6 +202,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data a
 		}
 		p.CSRF = string(s.ui.pages.placeholder)
 	}
+	p.Data = data()
 	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		return fmt.Errorf("render %s: %w", view, err)
 	}
@@ -271,19 +275,46 @@ func formatTime(t time.Time) string {
 }
 
 func ago(t time.Time) string {
-	if t.IsZero() {
+	switch unit, n := agoOf(t); unit {
+	case agoNever:
 		return ""
+	case agoJustNow:
+		return "just now"
+	case agoMinutes:
+		return fmt.Sprintf("%d min ago", n)
+	case agoHours:
+		return fmt.Sprintf("%d h ago", n)
+	default:
+		return fmt.Sprintf("%d days ago", n)
+	}
+}
+
+// The units of ago's texts.
+const (
+	agoNever = iota
+	agoJustNow
+	agoMinutes
+	agoHours
+	agoDays
+)
+
+// agoOf is what ago(t) says, as its unit and number: a page key takes
+// these (pageKey.ago) instead of the text, which would be formatted anew
+// at every view.
+func agoOf(t time.Time) (unit int, n int64) {
+	if t.IsZero() {
+		return agoNever, 0
 	}
 	d := time.Since(t)
 	switch {
 	case d < time.Minute:
-		return "just now"
+		return agoJustNow, 0
 	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+		return agoMinutes, int64(d.Minutes())
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
+		return agoHours, int64(d.Hours())
 	}
-	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	return agoDays, int64(d.Hours() / 24)
 }
 
 // quotaNear reports whether the MPA's error repository passed 80% of
@@ -296,15 +327,32 @@ func quotaNear(c *admin.MPACounts) bool {
 // humanDuration writes how long something has waited: "42 s", "17 min",
 // "5 h 3 min", "3 days 4 h".
 func humanDuration(d time.Duration) string {
+	unit, n := durationOf(d)
+	switch unit {
+	case 0:
+		return fmt.Sprintf("%d s", n)
+	case 1:
+		return fmt.Sprintf("%d min", n)
+	case 2:
+		return fmt.Sprintf("%d h %d min", n/60, n%60)
+	}
+	return fmt.Sprintf("%d days %d h", n/24, n%24)
+}
+
+// durationOf is what humanDuration(d) says, as a unit (0 seconds, 1
+// minutes, 2 hours and minutes, 3 days and hours) and a number in the
+// unit's smallest part: equal for two durations exactly when their texts
+// are (pageKey.duration).
+func durationOf(d time.Duration) (unit int, n int64) {
 	switch {
 	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d.Seconds()))
+		return 0, int64(d.Seconds())
 	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Minutes()))
+		return 1, int64(d.Minutes())
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+		return 2, int64(d.Hours())*60 + int64(d.Minutes())%60
 	}
-	return fmt.Sprintf("%d days %d h", int(d.Hours()/24), int(d.Hours())%24)
+	return 3, int64(d.Hours()/24)*24 + int64(d.Hours())%24
 }
 
 // resultBadge is the CSS class of an apply or audit result.
