@@ -604,7 +604,9 @@ func (m *Manager) checkListeners(p plan) error {
 // state in the store, and the start-up apply renders it again).
 func (m *Manager) swap(p plan, staging string) (durable func() error, err error) {
 	backup := filepath.Join(m.inst.ConfigDir, backupName)
-	if err := os.RemoveAll(backup); err != nil {
+	// The previous apply's backup goes to the trash, removed after this
+	// apply answered (trash.go).
+	if err := m.discard(backup); err != nil {
 		return nil, fmt.Errorf("clear backup: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(backup, "maps.d"), 0o700); err != nil {

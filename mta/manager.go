@@ -72,6 +72,8 @@ type Manager struct {
 	expanded expandedCache
 	// prebuilt are the maps built ahead of their apply (prebuild.go).
 	prebuilt prebuilds
+	// trash is what applies left to remove after they answered (trash.go).
+	trash trash
 
 	// repl is set on a cluster node (SetReplicator): changes go through
 	// the cluster.
@@ -157,8 +159,9 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 			}
 		}
 	}
-	// Builds ahead a crash left behind (prebuild.go).
+	// Builds ahead and trash a crash left behind (prebuild.go, trash.go).
 	_ = os.RemoveAll(filepath.Join(m.inst.ConfigDir, prebuildName))
+	_ = os.RemoveAll(filepath.Join(m.inst.ConfigDir, trashName))
 	cat, err := loadCatalog(ctx, m.pf)
 	if err != nil {
 		return Result{}, err
@@ -186,6 +189,7 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 // Shutdown stops a private Postfix; the system's Postfix keeps running.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.closed.Store(true) // no Control start from now on (the watchdog)
+	defer m.WaitTrash()
 	if !m.inst.Private {
 		return nil
 	}
@@ -482,6 +486,8 @@ func (m *Manager) Check(ctx context.Context, st store.State) error {
 // applyLocked is the apply pipeline of docs/architecture.md. With start set, it also
 // makes sure Postfix runs when nothing changed.
 func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool, opts ApplyOptions) (Result, error) {
+	// What the apply discards goes once it has answered.
+	defer m.emptyTrash()
 	params, err := m.validateState(&st)
 	if err != nil {
 		m.record(actor, action, "refused", err.Error())
@@ -558,7 +564,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		_ = os.RemoveAll(staging)
 		return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
 	}
-	_ = os.RemoveAll(staging)
+	_ = m.discard(staging)
 	diff := UnifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
 	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
 	if unread {

@@ -79,7 +79,7 @@ func (e *testEnv) liveFiles(t *testing.T) map[string]string {
 		if err != nil {
 			return err
 		}
-		if fi.IsDir() && (fi.Name() == stagingName || fi.Name() == backupName) {
+		if fi.IsDir() && (fi.Name() == stagingName || fi.Name() == backupName || fi.Name() == trashName) {
 			return filepath.SkipDir
 		}
 		if !fi.IsDir() {

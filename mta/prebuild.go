@@ -18,7 +18,8 @@ import (
 // and its content checks (validateMapContent, in the change's mutate) take
 // a CPU for tens of milliseconds more before the apply gets to stage it.
 // So putMap starts postmap on the new content first, in a directory of its
-// own (startPrebuild), and the checks run meanwhile on the other CPU. The
+// own (startPrebuild), and the checks run meanwhile on the other CPU, as
+// does the store's write of the content (store.StageMapContent). The
 // apply's stage adopts the built file instead of building again when the
 // bytes it stages are the ones built (adoptPrebuilt): the indexed file is
 // built once. Whatever fails or differs falls back to the build in
@@ -44,6 +45,12 @@ type prebuild struct {
 	err    error         // postmap failed or warned; set before done closes
 
 	claimed bool // an apply took it (guarded by prebuilds.mu); it then removes dir
+
+	// staged is the content written ahead into the store (StageMapContent)
+	// beside postmap, for the state's commit to move into place; set
+	// before stageDone closes.
+	staged    store.StagedMap
+	stageDone chan struct{}
 }
 
 // prebuilds are the builds ahead not yet dropped by their putMap.
@@ -73,7 +80,7 @@ func (m *Manager) startPrebuild(mp store.Map) *prebuild {
 		content += "\n"
 	}
 	rel := MapFile(mp.Type, mp.Name)
-	pb := &prebuild{rel: rel, data: []byte(content), dir: dir, done: make(chan struct{})}
+	pb := &prebuild{rel: rel, data: []byte(content), dir: dir, done: make(chan struct{}), stageDone: make(chan struct{})}
 	// postmap reads the main.cf of its -c directory: an empty one, as for
 	// the dumps (docs/postfix.md), so that nothing of the live or staged
 	// main.cf can make it warn or fail.
@@ -104,6 +111,19 @@ func (m *Manager) startPrebuild(mp store.Map) *prebuild {
 		}
 		pb.err = err
 	}()
+	go func() {
+		defer close(pb.stageDone)
+		defer func() {
+			if r := recover(); r != nil {
+				panics.Recovered(panics.MTA)
+			}
+		}()
+		staged, err := m.db.StageMapContent(mp.Name, mp.Content)
+		if err != nil {
+			m.log.Debug("map content not staged; the save writes it", "map", mp.Name, "err", err)
+		}
+		pb.staged = staged
+	}()
 	return pb
 }
 
@@ -123,6 +143,10 @@ func (m *Manager) dropPrebuild(pb *prebuild) {
 	}
 	claimed := pb.claimed
 	m.prebuilt.mu.Unlock()
+	<-pb.stageDone
+	if err := m.db.DropStagedMap(pb.staged); err != nil {
+		m.log.Warn("drop the map content staged for a save", "err", err)
+	}
 	if claimed {
 		return // the apply that took it removes it
 	}
@@ -148,6 +172,10 @@ func (m *Manager) adoptPrebuilt(rel string, data []byte, staging string) bool {
 	}
 	defer os.RemoveAll(pb.dir)
 	<-pb.done
+	// The content staged in the store beside postmap is done by now, or
+	// nearly: the state's commit after this apply moves it into place
+	// only when it is there.
+	<-pb.stageDone
 	if pb.err != nil {
 		m.log.Debug("map built ahead failed; building it in staging", "map", rel, "err", pb.err)
 		return false

@@ -52,6 +52,25 @@ func TestBigMapBuiltAheadOnce(t *testing.T) {
 	if l := leftovers(); len(l) != 0 {
 		t.Fatalf("builds ahead left behind: %v", l)
 	}
+	// The content written ahead into the store is what the save stored,
+	// moved into place, none left.
+	staged := func(wantMoved uint64) {
+		t.Helper()
+		moved, left, err := env.db.StagedMaps()
+		if err != nil || moved != wantMoved || left != 0 {
+			t.Fatalf("staged map content: %d moved (want %d), %d left (%v)", moved, wantMoved, left, err)
+		}
+	}
+	staged(1)
+	if m, found, err := env.db.GetMap("big"); err != nil || !found || m.Content != content {
+		t.Fatalf("the stored map has %d bytes (%v %v), want %d", len(m.Content), found, err, len(content))
+	}
+	// The previous apply's backup and this one's staging went to the
+	// trash, removed after the answer.
+	env.m.WaitTrash()
+	if entries, _ := os.ReadDir(filepath.Join(env.inst.ConfigDir, trashName)); len(entries) != 0 {
+		t.Fatalf("the trash still holds %d entries", len(entries))
+	}
 
 	// A duplicate key on the last line: refused by the checks while the
 	// build ahead runs; nothing of it stays, nothing live changes.
@@ -66,6 +85,7 @@ func TestBigMapBuiltAheadOnce(t *testing.T) {
 	if l := leftovers(); len(l) != 0 {
 		t.Fatalf("a refused build ahead left behind: %v", l)
 	}
+	staged(1) // the refused content's staging was dropped
 
 	// A build ahead is taken only for the bytes it built.
 	pb := env.m.startPrebuild(store.Map{Name: "big", Type: "hash", Content: big("c", 8000)})
@@ -88,5 +108,25 @@ func TestBigMapBuiltAheadOnce(t *testing.T) {
 	env.m.dropPrebuild(pb)
 	if l := leftovers(); len(l) != 0 {
 		t.Fatalf("an adopted build ahead left behind: %v", l)
+	}
+}
+
+// TestStartEmptiesTheTrash: what a crash left in the trash (an apply's
+// discarded backup and staging, removed after its answer) goes when the
+// manager starts.
+func TestStartEmptiesTheTrash(t *testing.T) {
+	env := newTestEnv(t)
+	left := filepath.Join(env.inst.ConfigDir, trashName, "7-"+backupName, "maps.d")
+	if err := os.MkdirAll(left, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(left, "hash.old.map.db"), []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(env.inst.ConfigDir, trashName)); !os.IsNotExist(err) {
+		t.Fatalf("the trash a crash left is still there after a start (%v)", err)
 	}
 }

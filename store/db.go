@@ -43,6 +43,8 @@ type DB struct {
 	spfGen atomic.Uint64
 	// commits groups the MPA's writes (batch.go).
 	commits committer
+	// staged is the newest staged content of each map (mapstage.go).
+	staged stagedMaps
 }
 
 // AuditGeneration changes whenever the audit log does.
@@ -110,6 +112,10 @@ func Open(path string) (*DB, error) {
 	if err := db.migrate(); err != nil {
 		_ = bdb.Close()
 		return nil, err
+	}
+	if err := dropAllStaged(bdb); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("open database %s: drop staged map content: %w", path, err)
 	}
 	return db, nil
 }

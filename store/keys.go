@@ -7,6 +7,7 @@ var (
 	bucketMainConfig = []byte("mainconfig")
 	bucketMaps       = []byte("maps")
 	bucketMapContent = []byte("map_content")
+	bucketMapStaging = []byte("map_staging") // content staged for a save (mapstage.go)
 	bucketAudit      = []byte("audit")
 	bucketUsers      = []byte("users")
 	bucketTokens     = []byte("tokens")

@@ -98,8 +98,10 @@ func listMaps(tx *bolt.Tx) ([]Map, error) {
 // replaceMaps stores maps and deletes every stored map not among them.
 // Metadata and content are compared with what is stored first: bytes that
 // did not change are not written again (a settings save beside a
-// 100,000-line map writes a few hundred bytes, not megabytes).
-func replaceMaps(tx *bolt.Tx, maps []Map) error {
+// 100,000-line map writes a few hundred bytes, not megabytes). With db,
+// content that db staged (StageMapContent) is moved into place instead
+// of written.
+func replaceMaps(tx *bolt.Tx, maps []Map, db *DB) error {
 	metas, contents := tx.Bucket(bucketMaps), tx.Bucket(bucketMapContent)
 	keep := make(map[string]bool, len(maps))
 	for _, m := range maps {
@@ -112,6 +114,17 @@ func replaceMaps(tx *bolt.Tx, maps []Map) error {
 		if !bytes.Equal(metas.Get(key), raw) {
 			if err := metas.Put(key, raw); err != nil {
 				return err
+			}
+		}
+		if db != nil {
+			if cur := mapContent(tx, key); cur == nil || string(cur) != m.Content {
+				moved, err := db.moveStaged(tx, contents, key, m.Content)
+				if err != nil {
+					return err
+				}
+				if moved {
+					continue
+				}
 			}
 		}
 		if err := putMapContent(tx, key, m.Content); err != nil {

@@ -22,7 +22,7 @@ func putMapAt(tx *bolt.Tx, v int, name, content string) error {
 		}
 		return tx.Bucket(bucketMaps).Put([]byte(name), raw)
 	}
-	return replaceMaps(tx, []Map{m})
+	return replaceMaps(tx, []Map{m}, nil)
 }
 
 // TestMigrationFourSplitsMaps: a schema-3 database's maps (JSON documents

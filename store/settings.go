@@ -171,7 +171,7 @@ func (db *DB) SaveState(st State) error {
 		} else if err := putJSON(tx, bucketSettings, keyWiring, st.Wiring); err != nil {
 			return err
 		}
-		return replaceMaps(tx, st.Maps)
+		return replaceMaps(tx, st.Maps, db)
 	})
 }
 
