@@ -72,7 +72,7 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 	}
 	if s.mpa != nil {
 		if c, err := s.mpa.Counts(ctx); err == nil {
-			d.MPA = &c
+			d.MPA = s.sharedCounts(c)
 		} else {
 			d.Errors = append(d.Errors, "The MPA's counts could not be read.")
 		}
@@ -88,6 +88,20 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 		d.LogError = err.Error()
 	}
 	return d, nil
+}
+
+// sharedCounts returns a pointer to counts equal to c: the one the last
+// view got while they stay the same (read only, like the rest of a
+// Dashboard), else a new one. A pointer made at every view was the
+// largest of the few allocations a cached dashboard still made.
+func (s *Service) sharedCounts(c mpa.Counts) *mpa.Counts {
+	if p := s.lastCounts.Load(); p != nil && *p == c {
+		return p
+	}
+	p := new(mpa.Counts) // not &c: that would put c on the heap at every call
+	*p = c
+	s.lastCounts.Store(p)
+	return p
 }
 
 // queueGlance is the dashboard's view of the queue, shared by the views

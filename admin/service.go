@@ -48,6 +48,7 @@ type Service struct {
 	queueGlance  queueCached[queueGlance]    // the dashboard's queue part, likewise
 	spfView      spfView                     // SPF outcomes for the dashboard and banners
 	fns          boundFuncs                  // methods bound once (New)
+	lastCounts   atomic.Pointer[mpa.Counts]  // the MPA counts the last dashboard showed (sharedCounts)
 
 	pipelineMu     sync.Mutex  // one pipeline save at a time (compare, then put)
 	stoppedByAdmin atomic.Bool // Postfix was stopped on purpose: the watchdog leaves it

@@ -59,10 +59,19 @@ func (m *metrics) requestLabels(route, path, method string, code int) (string, s
 	}
 	codeLabel := "other"
 	if code >= 100 && code <= 599 {
-		codeLabel = strconv.Itoa(code)
+		codeLabel = codeLabels[code-100]
 	}
 	return route, method, codeLabel
 }
+
+// codeLabels are the status codes 100 to 599 as label values, made once
+// (strconv.Itoa of a code was a string on the heap at every request).
+var codeLabels = func() (l [500]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(100 + i)
+	}
+	return l
+}()
 
 // countRequests records every request by its route pattern (not its path,
 // which would give one series per queue id), method and status, each

@@ -13,8 +13,8 @@ import (
 )
 
 // TestCachedPagesAllocateLittle: a dashboard or settings page served
-// from the page cache allocates under 512 bytes in the daemon (about 200
-// now). Every byte a view allocates brings the next collection nearer,
+// from the page cache allocates under 512 bytes in the daemon (160 and
+// 240 now). Every byte a view allocates brings the next collection nearer,
 // and every collection marks the whole queue index: at 100,000 queued
 // and 32 clients the collector ran 15 times a second when the page's key
 // was built as strings (10.5 KB a view), and still twice a second, each
