@@ -148,6 +148,32 @@ func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// doNavigating is do for actions that load another page (a link or a
+// form's submit) and then wait for an element the page before had too:
+// the old document is marked first, and the step waits until a document
+// without the mark has loaded, so that what follows (a screenshot, a
+// read) never meets the page before or one being torn down. The last
+// action must be that wait: it runs again on the new page.
+func (b *browser) doNavigating(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	b.do(step+" (mark the page before)", chromedp.Evaluate[chromedp.Void](`window.__pdBefore = true`))
+	b.do(step, actions...)
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	for {
+		fresh, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__pdBefore === undefined && document.readyState === "complete"`))
+		if err == nil && fresh {
+			break
+		}
+		if ctx.Err() != nil {
+			b.shot("failed-" + step)
+			b.t.Fatalf("%s: the next page did not load (%v)", step, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	b.do(step+" (the next page)", actions[len(actions)-1])
+}
+
 // open navigates to url and waits for the page's main element. A
 // navigation the previous page's own script cut short (net::ERR_ABORTED:
 // a live refresh that fired at the same moment) is tried again, twice at
