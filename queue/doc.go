@@ -48,7 +48,7 @@
 //     log; a full read and match when either changed), and send it only
 //     when it still matches; postsuper
 //     gets the filter's queue as its queue argument, so a message that
-//     left that queue meanwhile is not touched. Above 5,000 matches four
+//     left that queue meanwhile is not touched. Above 5,000 matches eight
 //     postsuper processes share the ids.
 //   - Memory. A fixed cost per message: 190 bytes of Go heap for a
 //     message with one recipient, measured at 100,000 messages
