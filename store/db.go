@@ -113,7 +113,7 @@ func Open(path string) (*DB, error) {
 		_ = bdb.Close()
 		return nil, err
 	}
-	if err := dropAllStaged(bdb); err != nil {
+	if err := dropStaged(bdb, nil); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open database %s: drop staged map content: %w", path, err)
 	}

@@ -70,10 +70,16 @@ func mapContent(tx *bolt.Tx, key []byte) []byte {
 }
 
 // putMapContent stores content for the map under key unless it is stored
-// already.
-func putMapContent(tx *bolt.Tx, key []byte, content string) error {
+// already. With db, content that db staged (StageMapContent) is moved
+// into place instead of written.
+func putMapContent(tx *bolt.Tx, key []byte, content string, db *DB) error {
 	if cur := mapContent(tx, key); cur != nil && string(cur) == content {
 		return nil
+	}
+	if db != nil {
+		if moved, err := db.moveStaged(tx, tx.Bucket(bucketMapContent), key, content); err != nil || moved {
+			return err
+		}
 	}
 	b, err := tx.Bucket(bucketMapContent).CreateBucketIfNotExists(key)
 	if err != nil {
@@ -99,8 +105,7 @@ func listMaps(tx *bolt.Tx) ([]Map, error) {
 // Metadata and content are compared with what is stored first: bytes that
 // did not change are not written again (a settings save beside a
 // 100,000-line map writes a few hundred bytes, not megabytes). With db,
-// content that db staged (StageMapContent) is moved into place instead
-// of written.
+// content that db staged is moved into place (putMapContent).
 func replaceMaps(tx *bolt.Tx, maps []Map, db *DB) error {
 	metas, contents := tx.Bucket(bucketMaps), tx.Bucket(bucketMapContent)
 	keep := make(map[string]bool, len(maps))
@@ -116,18 +121,7 @@ func replaceMaps(tx *bolt.Tx, maps []Map, db *DB) error {
 				return err
 			}
 		}
-		if db != nil {
-			if cur := mapContent(tx, key); cur == nil || string(cur) != m.Content {
-				moved, err := db.moveStaged(tx, contents, key, m.Content)
-				if err != nil {
-					return err
-				}
-				if moved {
-					continue
-				}
-			}
-		}
-		if err := putMapContent(tx, key, m.Content); err != nil {
+		if err := putMapContent(tx, key, m.Content, db); err != nil {
 			return err
 		}
 	}
@@ -215,7 +209,7 @@ func splitMaps(tx *bolt.Tx) error {
 		if err := metas.Put(s.key, s.meta); err != nil {
 			return err
 		}
-		if err := putMapContent(tx, s.key, string(s.content)); err != nil {
+		if err := putMapContent(tx, s.key, string(s.content), nil); err != nil {
 			return err
 		}
 	}

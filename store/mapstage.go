@@ -80,23 +80,7 @@ func (db *DB) DropStagedMap(s StagedMap) error {
 		delete(db.staged.newest, s.name)
 	}
 	db.staged.mu.Unlock()
-	var there bool
-	_ = db.bolt.View(func(tx *bolt.Tx) error {
-		if staging := tx.Bucket(bucketMapStaging); staging != nil {
-			there = staging.Bucket([]byte(s.token)) != nil
-		}
-		return nil
-	})
-	if !there {
-		return nil // moved into place, or never written
-	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		staging := tx.Bucket(bucketMapStaging)
-		if staging == nil || staging.Bucket([]byte(s.token)) == nil {
-			return nil
-		}
-		return staging.DeleteBucket([]byte(s.token))
-	})
+	return dropStaged(db.bolt, []byte(s.token))
 }
 
 // stagedToken is the token of map name's newest staging, "" for none.
@@ -162,20 +146,29 @@ func (db *DB) StagedMaps() (moved uint64, left int, err error) {
 	return moved, left, err
 }
 
-// dropAllStaged removes map_staging with whatever a crash left in it.
-func dropAllStaged(bdb *bolt.DB) error {
-	var there bool
+// dropStaged removes the staging of token, or with a nil token all of
+// map_staging (what a crash left, at open). It writes only when there is
+// something to remove: a staging a save moved into place is gone already.
+func dropStaged(bdb *bolt.DB, token []byte) error {
+	there := func(tx *bolt.Tx) bool {
+		staging := tx.Bucket(bucketMapStaging)
+		return staging != nil && (token == nil || staging.Bucket(token) != nil)
+	}
+	var found bool
 	_ = bdb.View(func(tx *bolt.Tx) error {
-		there = tx.Bucket(bucketMapStaging) != nil
+		found = there(tx)
 		return nil
 	})
-	if !there {
+	if !found {
 		return nil
 	}
 	return bdb.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketMapStaging) == nil {
+		switch {
+		case !there(tx):
 			return nil
+		case token == nil:
+			return tx.DeleteBucket(bucketMapStaging)
 		}
-		return tx.DeleteBucket(bucketMapStaging)
+		return tx.Bucket(bucketMapStaging).DeleteBucket(token)
 	})
 }

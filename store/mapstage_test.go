@@ -4,28 +4,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// stagedBuckets lists the tokens under map_staging.
-func stagedBuckets(t *testing.T, db *DB) []string {
+// stagedLeft is how many stagings the file holds (StagedMaps).
+func stagedLeft(t *testing.T, db *DB) int {
 	t.Helper()
-	var out []string
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		staging := tx.Bucket(bucketMapStaging)
-		if staging == nil {
-			return nil
-		}
-		return staging.ForEachBucket(func(k []byte) error {
-			out = append(out, string(k))
-			return nil
-		})
-	})
+	_, left, err := db.StagedMaps()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return left
 }
 
 // TestStagedMapContentMovesIntoPlace: content staged for a map is what
@@ -53,15 +41,15 @@ func TestStagedMapContentMovesIntoPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := stagedBuckets(t, db); len(got) != 1 {
-		t.Fatalf("staged buckets %v, want one", got)
+	if got := stagedLeft(t, db); got != 1 {
+		t.Fatalf("%d stagings, want one", got)
 	}
 	st.Maps[len(st.Maps)-1].Content = big
 	if err := db.SaveState(st); err != nil {
 		t.Fatal(err)
 	}
-	if got := stagedBuckets(t, db); len(got) != 0 {
-		t.Fatalf("after the save the staging is still there (%v): it was not moved into place", got)
+	if got := stagedLeft(t, db); got != 0 {
+		t.Fatalf("after the save %d stagings are still there: it was not moved into place", got)
 	}
 	if err := db.DropStagedMap(staged); err != nil {
 		t.Fatal(err)
@@ -84,14 +72,14 @@ func TestStagedMapContentMovesIntoPlace(t *testing.T) {
 	if m, _, _ := db.GetMap("big"); m.Content != newer {
 		t.Fatalf("stored %d bytes, want the saved %d (the staging held other bytes)", len(m.Content), len(newer))
 	}
-	if got := stagedBuckets(t, db); len(got) != 1 {
-		t.Fatalf("staged buckets %v, want the unused one until it is dropped", got)
+	if got := stagedLeft(t, db); got != 1 {
+		t.Fatalf("%d stagings, want the unused one until it is dropped", got)
 	}
 	if err := db.DropStagedMap(other); err != nil {
 		t.Fatal(err)
 	}
-	if got := stagedBuckets(t, db); len(got) != 0 {
-		t.Fatalf("staged buckets %v after the drop", got)
+	if got := stagedLeft(t, db); got != 0 {
+		t.Fatalf("%d stagings after the drop", got)
 	}
 
 	// A staging that is not the map's newest is never moved: two saves
@@ -117,8 +105,8 @@ func TestStagedMapContentMovesIntoPlace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := stagedBuckets(t, db); len(got) != 0 {
-		t.Fatalf("staged buckets %v after both drops", got)
+	if got := stagedLeft(t, db); got != 0 {
+		t.Fatalf("%d stagings after both drops", got)
 	}
 
 	// A crash between the staging and the save: the staging is left in
@@ -135,8 +123,8 @@ func TestStagedMapContentMovesIntoPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if got := stagedBuckets(t, db); len(got) != 0 {
-		t.Fatalf("staged buckets %v after a reopen", got)
+	if got := stagedLeft(t, db); got != 0 {
+		t.Fatalf("%d stagings after a reopen", got)
 	}
 	if m, _, _ := db.GetMap("big"); m.Content != "first.example.com OK\n" {
 		t.Fatalf("after the reopen the map holds %q", m.Content)

@@ -25,21 +25,21 @@ func TestSessionExpiry(t *testing.T) {
 	// Busy: every request within the idle time keeps it, up to the absolute limit.
 	for i := 0; i < 24; i++ { // 24 * 29 min = 11 h 36 min
 		clk.t = clk.t.Add(29 * time.Minute)
-		if _, ok := ss.get(se.id); !ok {
+		if _, ok := ss.get([]byte(se.id)); !ok {
 			t.Fatalf("session ended after %v of use", time.Duration(i+1)*29*time.Minute)
 		}
 	}
 	clk.t = clk.t.Add(29 * time.Minute) // 12 h 5 min
-	if _, ok := ss.get(se.id); ok {
+	if _, ok := ss.get([]byte(se.id)); ok {
 		t.Errorf("session outlived the absolute limit")
 	}
 	// Idle.
 	se2, _ := ss.create(store.User{Username: "admin", PasswordHash: []byte("hash"), Role: store.RoleAdmin})
 	clk.t = clk.t.Add(31 * time.Minute)
-	if _, ok := ss.get(se2.id); ok {
+	if _, ok := ss.get([]byte(se2.id)); ok {
 		t.Errorf("session outlived the idle limit")
 	}
-	if _, ok := ss.get(""); ok {
+	if _, ok := ss.get(nil); ok {
 		t.Errorf("empty id found a session")
 	}
 	// Ids and tokens are random and distinct.

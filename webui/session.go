@@ -90,33 +90,18 @@ func (ss *sessionStore) create(u store.User) (*session, error) {
 	return se, nil
 }
 
-// get returns the live session of id and marks it used.
-func (ss *sessionStore) get(id string) (*session, bool) {
-	if id == "" {
-		return nil, false
-	}
-	now := ss.now()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.live(ss.byID[id], now)
-}
-
-// getCookie is get for the cookie's bytes as the request holds them: the
-// lookup copies nothing (a copy of the id per request was garbage).
-func (ss *sessionStore) getCookie(id []byte) (*session, bool) {
+// get returns the live session of id and marks it used. id is the
+// cookie's bytes as the request holds them: the lookup copies nothing (a
+// copy of the id per request was garbage).
+func (ss *sessionStore) get(id []byte) (*session, bool) {
 	if len(id) == 0 {
 		return nil, false
 	}
 	now := ss.now()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ss.live(ss.byID[string(id)], now)
-}
-
-// live returns se unless it is nil or expired (then removed); the caller
-// holds ss.mu.
-func (ss *sessionStore) live(se *session, now time.Time) (*session, bool) {
-	if se == nil {
+	se, ok := ss.byID[string(id)]
+	if !ok {
 		return nil, false
 	}
 	if ss.expired(se, now) {
@@ -168,7 +153,7 @@ func (ss *sessionStore) takeFlash(se *session) *Flash {
 // may have changed since login. The user is read from the store again
 // whenever users changed, so a change takes effect at once.
 func (s *Server) sessionIdentity(c *fiber.Ctx) (*Identity, bool) {
-	se, ok := s.ui.sessions.getCookie(c.Request().Header.Cookie(sessionCookie))
+	se, ok := s.ui.sessions.get(c.Request().Header.Cookie(sessionCookie))
 	if !ok {
 		return nil, false
 	}
