@@ -28,3 +28,17 @@ func TestInstanceRelaysToSink(t *testing.T) {
 		t.Fatalf("body: %q", msgs[0].Data)
 	}
 }
+
+// TestFreePortNeverTwice: two listeners a test asks ports for before
+// either binds must not get the same port. 2,000 picks out of about
+// 12,000 ports would repeat one about 150 times if picks were independent.
+func TestFreePortNeverTwice(t *testing.T) {
+	seen := make(map[int]bool)
+	for range 2000 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
+}

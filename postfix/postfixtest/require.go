@@ -9,6 +9,7 @@ import (
 	"postdeck/postfix"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -71,12 +72,18 @@ func Dir(t testing.TB) string {
 // outgoing connections, and the tests make many, so between this call
 // and Postfix's bind one of them could take it ("Postfix cannot listen on
 // 127.0.0.1:N: the address is in use"). Test packages run side by side,
-// so the pick is random and checked by binding it.
+// so the pick is random and checked by binding it. A port is never handed
+// out twice in one process: two calls before either listener binds (a
+// configuration's MPA and reinjection listeners, say) would otherwise
+// both find the same port free.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	low := ephemeralLow()
 	for range 200 { // bounded: a busy machine still has most of the range free
 		port := freePortMin + rand.IntN(low-freePortMin)
+		if !handOut(port) {
+			continue
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
 			continue
@@ -88,6 +95,26 @@ func FreePort(t testing.TB) int {
 	}
 	t.Fatalf("no free port in %d-%d", freePortMin, low-1)
 	return 0
+}
+
+// handedOut holds the ports FreePort returned in this process.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// handOut marks port as handed out and reports whether it was not before.
+func handOut(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports[port] {
+		return false
+	}
+	if handedOut.ports == nil {
+		handedOut.ports = make(map[int]bool)
+	}
+	handedOut.ports[port] = true
+	return true
 }
 
 // freePortMin is the lowest port FreePort picks: above the ports of
