@@ -351,10 +351,11 @@ func TestIndexHealsAndStops(t *testing.T) {
 	// Lose one message and invent another, behind the watcher's back.
 	w.idx.mu.Lock()
 	var lost string
-	for id := range w.idx.byID {
-		lost = id
-		break
-	}
+	w.idx.ids(func(id string) {
+		if lost == "" {
+			lost = id
+		}
+	})
 	w.idx.remove(lost)
 	w.idx.put(queueEntry{id: "4jZZFn03xzz1SCLg", sender: "ghost@x.test", queue: 3}, entryMeta{dir: 0})
 	w.idx.mu.Unlock()

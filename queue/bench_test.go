@@ -267,9 +267,10 @@ func qbIndexed(q *Queue, fn func(e *queueEntry)) {
 	w := q.watcher()
 	w.idx.mu.RLock()
 	defer w.idx.mu.RUnlock()
-	for i := range w.idx.entries {
-		if w.idx.entries[i].id != "" {
-			fn(&w.idx.entries[i])
+	var e queueEntry
+	for i := range int32(w.idx.st.count()) {
+		if w.idx.st.load(i, &e) {
+			fn(&e)
 		}
 	}
 }
@@ -278,8 +279,10 @@ func qbEntry(q *Queue, id string) (queueEntry, bool) {
 	w := q.watcher()
 	w.idx.mu.RLock()
 	defer w.idx.mu.RUnlock()
-	if i, ok := w.idx.byID[id]; ok {
-		return w.idx.entries[i], true
+	var e queueEntry
+	if i, ok := w.idx.lookup(id); ok && w.idx.st.load(i, &e) {
+		e.rcpts = slices.Clone(e.rcpts)
+		return e, true
 	}
 	return queueEntry{}, false
 }

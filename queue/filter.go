@@ -310,9 +310,10 @@ func asciiOnly(s string) bool {
 func (s *queueSnapshot) page(f Filter) Page {
 	m := newMatcher(f, s.asOf)
 	idx := make([]int32, 0, 256)
-	for i := range s.entries {
-		if s.entries[i].id != "" && m.match(&s.entries[i]) { // "": a free slot of the index
-			idx = append(idx, int32(i))
+	var e queueEntry
+	for i := range int32(s.set.count()) {
+		if s.set.load(i, &e) && m.match(&e) { // false: a free slot of the index
+			idx = append(idx, i)
 		}
 	}
 	total := len(idx)
@@ -327,7 +328,8 @@ func (s *queueSnapshot) page(f Filter) Page {
 	if f.Offset < len(idx) {
 		end := min(f.Offset+f.Limit, len(idx))
 		for _, i := range idx[f.Offset:end] {
-			p.Items = append(p.Items, s.entries[i].message(s.asOf))
+			s.set.load(i, &e)
+			p.Items = append(p.Items, e.message(s.asOf))
 		}
 	}
 	return p
@@ -337,7 +339,6 @@ func (s *queueSnapshot) page(f Filter) Page {
 // for descending), then by queue id so that paging is stable.
 func (s *queueSnapshot) compareFunc(key string) func(i, j int32) int {
 	desc := strings.HasPrefix(key, "-")
-	e := s.entries
 	var less func(a, b *queueEntry) int
 	switch strings.TrimPrefix(key, "-") {
 	case "size":
@@ -347,9 +348,11 @@ func (s *queueSnapshot) compareFunc(key string) func(i, j int32) int {
 	default:
 		less = func(a, b *queueEntry) int { return cmp.Compare(a.arrival, b.arrival) }
 	}
+	var a, b queueEntry
 	return func(i, j int32) int {
-		a, b := &e[i], &e[j]
-		c := less(a, b)
+		s.set.loadHead(i, &a)
+		s.set.loadHead(j, &b)
+		c := less(&a, &b)
 		if desc {
 			c = -c
 		}

@@ -83,20 +83,21 @@ func FuzzParseFilter(f *testing.F) {
 			t.Fatalf("ParseFilter(%v) = %+v, but Normalize makes it %+v (%v)", v, fl, again, err)
 		}
 		page := fuzzSnapshot().page(fl)
-		if len(page.Items) > fl.Limit || page.Total > len(fuzzSnapshot().entries) || page.Offset != fl.Offset {
+		if len(page.Items) > fl.Limit || page.Total > fuzzSnapshot().set.count() || page.Offset != fl.Offset {
 			t.Fatalf("ParseFilter(%v): a page of %d rows of %d (offset %d)", v, len(page.Items), page.Total, page.Offset)
 		}
 	})
 }
 
-// fuzzSnapshot is a small queue to page with fuzzed filters.
+// fuzzSnapshot is a small queue to page with fuzzed filters, held as the
+// index holds it.
 func fuzzSnapshot() *queueSnapshot {
 	asOf := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	return &queueSnapshot{asOf: asOf, entries: []queueEntry{
+	return &queueSnapshot{asOf: asOf, set: storeOf([]queueEntry{
 		{id: "4jZZFn03xzz1SCLg", sender: "alice@example.com", arrival: asOf.Add(-2 * time.Hour).Unix(), size: 1200, queue: 3,
 			rcpts: []Recipient{{Address: "bob@example.org", DelayReason: "connect to mx.example.org: Connection refused"}}},
 		{id: "3F2A1B4C5D", sender: "MAILER-DAEMON", arrival: asOf.Add(-time.Minute).Unix(), size: 300, queue: 4,
 			rcpts: []Recipient{{Address: "ÉTÉ@exemple.fr"}, {Address: "carol@example.net", DelayReason: "4.2.2 mailbox full"}}},
 		{id: "4jZZFn04xzz1SCLh", sender: "", arrival: asOf.Unix(), size: 0, queue: 2},
-	}}
+	})}
 }

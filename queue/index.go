@@ -1,37 +1,50 @@
 package queue
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 )
 
-// msgIndex is the daemon's copy of the queue: one queueEntry per
-// listable message, kept current by the watcher (watch.go). Only the
-// watcher goroutine writes it, always under mu; readers (List, Summary,
-// the actions' candidate search) hold mu.RLock only while they filter
-// and copy out one page, so a 100,000-message queue never waits for
-// Postfix.
+// msgIndex is the daemon's copy of the queue: one message per listable
+// queue file, kept current by the watcher (watch.go). Only the watcher
+// goroutine writes it, always under mu; readers (List, Summary, the
+// actions' candidate search) hold mu.RLock only while they filter and copy
+// out one page, so a 100,000-message queue never waits for Postfix.
 //
-// entries has holes (a removed message leaves a slot with id "" that the
-// next new message reuses), so that the slice never moves rows around;
-// page and summary skip them.
+// The messages are in an entryStore, which holds no Go pointer (see
+// entrystore.go), and so is the map from queue id to slot: it is keyed by
+// a hash of the id, and the rare id whose hash another id holds is in
+// clash. The slots have holes (a removed message leaves a free slot that
+// the next new message reuses), so that rows never move around between
+// packs; page and summary skip them.
 type msgIndex struct {
-	mu      sync.RWMutex
-	entries []queueEntry
-	meta    []entryMeta // parallel to entries
-	free    []int32
-	byID    map[string]int32
+	mu    sync.RWMutex
+	st    entryStore
+	meta  []entryMeta // parallel to st.slots
+	free  []int32
+	byID  map[uint64]int32
+	clash map[string]int32
+	hash  func(string) uint64
+	n     int // messages
+	// packedArena and packedRcpts are the store's sizes after the last
+	// pack: the store packs again when what replaces and removes left
+	// unused may be as much as what is used.
+	packedArena, packedRcpts int
 	// built is when the last full scan finished; asOf is the start of the
 	// last drain of the watcher's events: every change Postfix made
 	// before asOf is in the index.
 	built time.Time
 	asOf  time.Time
-	// gen counts the changes to entries: equal generations (under mu)
-	// mean the same messages in the same states, so what was computed
+	// gen counts the changes to the messages: equal generations (under
+	// mu) mean the same messages in the same states, so what was computed
 	// from the index at one still holds (Generation).
 	gen uint64
-	// tally is the summary of entries, kept current with them (tally.go).
+	// tally is the summary of the messages, kept current with them
+	// (tally.go).
 	tally *tally
+	// scratch is the writer's entry for what a slot held before a change.
+	scratch queueEntry
 }
 
 // entryMeta is where a message's file is and which version of it (and
@@ -43,97 +56,161 @@ type entryMeta struct {
 }
 
 func newMsgIndex() *msgIndex {
-	return &msgIndex{byID: make(map[string]int32), tally: newTally()}
+	seed := maphash.MakeSeed()
+	return &msgIndex{byID: make(map[uint64]int32), tally: newTally(),
+		hash: func(id string) uint64 { return maphash.String(seed, id) }}
 }
 
-// reserve makes room for n entries in an empty index (the first full
+// lookup is the slot of id. Call with mu held (either way).
+func (ix *msgIndex) lookup(id string) (int32, bool) {
+	if i, ok := ix.byID[ix.hash(id)]; ok && ix.st.id(i) == id {
+		return i, true
+	}
+	i, ok := ix.clash[id]
+	return i, ok
+}
+
+// bind records that id is in slot i.
+func (ix *msgIndex) bind(id string, i int32) {
+	h := ix.hash(id)
+	if _, taken := ix.byID[h]; !taken {
+		ix.byID[h] = i
+		return
+	}
+	if ix.clash == nil {
+		ix.clash = make(map[string]int32)
+	}
+	ix.clash[ix.st.id(i)] = i
+}
+
+// unbind forgets id, which was in slot i.
+func (ix *msgIndex) unbind(id string, i int32) {
+	h := ix.hash(id)
+	if j, ok := ix.byID[h]; ok && j == i {
+		delete(ix.byID, h)
+		return
+	}
+	delete(ix.clash, id)
+}
+
+// reserve makes room for n messages in an empty index (the first full
 // scan). Call with mu held.
 func (ix *msgIndex) reserve(n int) {
-	if len(ix.byID) != 0 {
+	if ix.n != 0 {
 		return
 	}
 	ix.gen++
-	ix.entries = make([]queueEntry, 0, n)
+	ix.st = entryStore{slots: make([]slot, 0, n), rcpts: make([]rcptRef, 0, n), arena: make([]byte, 0, max(16*n, arenaMin))}
 	ix.meta = make([]entryMeta, 0, n)
 	ix.free = nil // the holes of the old slices are gone with them
+	ix.byID, ix.clash = make(map[uint64]int32, n), nil
+	ix.packedArena, ix.packedRcpts = 0, 0
 }
 
-// put adds or replaces the entry of e.id. Call with mu held.
+// put adds or replaces the message of e.id. Call with mu held.
 func (ix *msgIndex) put(e queueEntry, m entryMeta) {
 	ix.gen++
-	if i, ok := ix.byID[e.id]; ok {
-		ix.tally.drop(i, &ix.entries[i])
-		ix.entries[i], ix.meta[i] = e, m
-		ix.tally.add(i, &ix.entries[i])
+	if i, ok := ix.lookup(e.id); ok {
+		ix.st.load(i, &ix.scratch)
+		ix.tally.drop(i, &ix.scratch)
+		ix.st.set(i, &e)
+		ix.meta[i] = m
+		ix.tally.add(i, &e)
 		return
 	}
 	var i int32
 	if n := len(ix.free); n > 0 {
 		i = ix.free[n-1]
 		ix.free = ix.free[:n-1]
-		ix.entries[i], ix.meta[i] = e, m
+		ix.meta[i] = m
 	} else {
-		i = int32(len(ix.entries))
-		ix.entries = append(ix.entries, e)
+		i = int32(ix.st.count())
 		ix.meta = append(ix.meta, m)
 	}
-	ix.byID[e.id] = i
-	ix.tally.add(i, &ix.entries[i])
+	ix.st.set(i, &e)
+	ix.bind(e.id, i)
+	ix.n++
+	ix.tally.add(i, &e)
 }
 
-// move records that id's file was renamed without being changed. Call
-// with mu held.
+// move records that slot i's file was renamed without being changed.
+// Call with mu held.
 func (ix *msgIndex) move(i int32, queue uint8, dir uint16) {
 	ix.gen++
-	if ix.entries[i].queue != queue {
-		ix.tally.drop(i, &ix.entries[i])
-		ix.entries[i].queue = queue
-		ix.tally.add(i, &ix.entries[i])
+	if sl := &ix.st.slots[i]; sl.queue != queue {
+		ix.st.load(i, &ix.scratch)
+		ix.tally.drop(i, &ix.scratch)
+		sl.queue = queue
+		ix.scratch.queue = queue
+		ix.tally.add(i, &ix.scratch)
 	}
 	ix.meta[i].dir = dir
 }
 
 // remove drops id. Call with mu held.
 func (ix *msgIndex) remove(id string) {
-	i, ok := ix.byID[id]
+	i, ok := ix.lookup(id)
 	if !ok {
 		return
 	}
 	ix.gen++
-	delete(ix.byID, id)
-	ix.tally.drop(i, &ix.entries[i])
-	ix.entries[i] = queueEntry{}
+	ix.unbind(id, i)
+	ix.st.load(i, &ix.scratch)
+	ix.tally.drop(i, &ix.scratch)
+	ix.st.free(i)
 	ix.meta[i] = entryMeta{}
 	ix.free = append(ix.free, i)
+	ix.n--
 }
 
 // len is the number of messages. Call with mu held (either way).
-func (ix *msgIndex) len() int { return len(ix.byID) }
+func (ix *msgIndex) len() int { return ix.n }
 
-// compact rebuilds the slices when more than half of them are holes
-// (after a big queue drained), so memory follows the queue down. Call
-// with mu held.
+// ids calls fn with the queue id of every message. Call with mu held
+// (either way); fn must not change the index.
+func (ix *msgIndex) ids(fn func(id string)) {
+	for i := range ix.st.slots {
+		if ix.st.live(int32(i)) {
+			fn(ix.st.id(int32(i)))
+		}
+	}
+}
+
+// compact packs the store when more than half of its slots are holes
+// (after a big queue drained), so memory follows the queue down, or when
+// replaced and removed messages left as much unused in the arena or the
+// recipients as is in use. Slots get new numbers. Call with mu held.
 func (ix *msgIndex) compact() {
-	if len(ix.free) < 4096 || len(ix.free) < len(ix.entries)/2 {
+	arena, rcpts := ix.st.sizes()
+	holes := len(ix.free) >= 4096 && len(ix.free) >= ix.st.count()/2
+	if !holes && ix.packedArena == 0 {
+		// Built from empty: nothing was left unused yet.
+		ix.packedArena, ix.packedRcpts = arena, rcpts
 		return
 	}
-	n := len(ix.byID)
-	entries := make([]queueEntry, 0, n)
-	meta := make([]entryMeta, 0, n)
-	for i := range ix.entries {
-		if ix.entries[i].id == "" {
-			continue
-		}
-		ix.byID[ix.entries[i].id] = int32(len(entries))
-		entries = append(entries, ix.entries[i])
-		meta = append(meta, ix.meta[i])
+	if !holes && arena <= 2*ix.packedArena+1<<20 && rcpts <= 2*ix.packedRcpts+4096 {
+		return
 	}
-	ix.entries, ix.meta, ix.free = entries, meta, nil
-	ix.tally.renumber(entries)
+	slotOf := make([]int32, ix.st.count())
+	p := ix.st.packed(slotOf)
+	meta := make([]entryMeta, len(p.slots))
+	for old, i := range slotOf {
+		if i >= 0 {
+			meta[i] = ix.meta[old]
+		}
+	}
+	ix.st, ix.meta, ix.free = *p, meta, nil
+	clear(ix.byID)
+	ix.clash = nil
+	for i := range ix.st.slots {
+		ix.bind(ix.st.id(int32(i)), int32(i))
+	}
+	ix.packedArena, ix.packedRcpts = ix.st.sizes()
+	ix.tally.renumber(&ix.st)
 }
 
 // view is a read-only look at the entries for page and summary. Call
 // with mu.RLock held; the view is valid until it is released.
 func (ix *msgIndex) view(asOf time.Time) *queueSnapshot {
-	return &queueSnapshot{asOf: asOf.UTC(), entries: ix.entries}
+	return &queueSnapshot{asOf: asOf.UTC(), set: &ix.st}
 }

@@ -122,7 +122,7 @@ func (ix *msgIndex) summary(asOf time.Time) Summary {
 func (ix *msgIndex) overview(asOf time.Time) Overview {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.tally.overview(ix.entries, asOf.UTC())
+	return ix.tally.overview(&ix.st, asOf.UTC())
 }
 
 // candidate is a message an action may act on, as the index saw it:
@@ -138,9 +138,9 @@ func (w *watcher) candidates(m *queueMatcher) []candidate {
 	w.idx.mu.RLock()
 	defer w.idx.mu.RUnlock()
 	var out []candidate
-	for i := range w.idx.entries {
-		e := &w.idx.entries[i]
-		if e.id != "" && m.match(e) {
+	var e queueEntry
+	for i := range int32(w.idx.st.count()) {
+		if w.idx.st.load(i, &e) && m.match(&e) {
 			out = append(out, candidate{id: e.id, path: w.dirs[w.idx.meta[i].dir].path + "/" + e.id, meta: w.idx.meta[i]})
 		}
 	}

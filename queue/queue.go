@@ -157,8 +157,32 @@ func (e *queueEntry) message(asOf time.Time) Message {
 type queueSnapshot struct {
 	asOf    time.Time // when postqueue started
 	expires time.Time
-	entries []queueEntry
+	set     entrySet
 }
+
+// entrySet is the messages of a listing: a postqueue -j snapshot's
+// (entryList) or the index's (entryStore). Slots are numbered from 0 to
+// count()-1, and some may be free.
+type entrySet interface {
+	count() int
+	// load fills e with slot i and reports whether it holds a message;
+	// loadHead leaves e's recipients empty. What e holds may be valid only
+	// until the next load into it.
+	load(i int32, e *queueEntry) bool
+	loadHead(i int32, e *queueEntry) bool
+}
+
+// entryList is a snapshot's messages.
+type entryList []queueEntry
+
+func (l entryList) count() int { return len(l) }
+
+func (l entryList) load(i int32, e *queueEntry) bool {
+	*e = l[i]
+	return e.id != ""
+}
+
+func (l entryList) loadHead(i int32, e *queueEntry) bool { return l.load(i, e) }
 
 // snapshotBuild lets concurrent callers share one postqueue run.
 type snapshotBuild struct {
@@ -265,7 +289,7 @@ func (q *Queue) build(ctx context.Context, b *snapshotBuild) {
 		return
 	}
 	entries = compactEntries(entries)
-	b.snap = &queueSnapshot{asOf: asOf.UTC(), expires: q.now().Add(SnapshotTTL), entries: entries}
+	b.snap = &queueSnapshot{asOf: asOf.UTC(), expires: q.now().Add(SnapshotTTL), set: entryList(entries)}
 }
 
 // compactEntries drops the slack append left behind once the slice is big.

@@ -129,12 +129,12 @@ func newFollower(w *watcher, ids []string) *follower {
 	}
 	var found []located
 	w.idx.mu.RLock()
+	var e queueEntry
 	for _, id := range ids {
-		i, ok := w.idx.byID[id]
-		if !ok {
+		i, ok := w.idx.lookup(id)
+		if !ok || !w.idx.st.load(i, &e) {
 			continue
 		}
-		e := &w.idx.entries[i]
 		t := &followTarget{old: id, arrival: e.arrival, sender: e.sender}
 		for _, r := range e.rcpts {
 			t.rcpts = append(t.rcpts, r.Address)
@@ -146,9 +146,8 @@ func newFollower(w *watcher, ids []string) *follower {
 		found = append(found, located{t, w.dirs[w.idx.meta[i].dir].path + "/" + id})
 	}
 	if len(f.targets) > 0 {
-		for i := range w.idx.entries {
-			e := &w.idx.entries[i]
-			if e.id != "" && f.byKey[followKey{e.arrival, e.sender}] != nil {
+		for i := range int32(w.idx.st.count()) {
+			if w.idx.st.loadHead(i, &e) && f.byKey[followKey{e.arrival, e.sender}] != nil {
 				f.before[e.id] = true
 			}
 		}
@@ -222,18 +221,19 @@ func (f *follower) look(now time.Time) bool {
 	}
 	f.w.idx.mu.RLock()
 	for _, t := range f.targets {
-		if i, ok := f.w.idx.byID[t.cur]; ok && t.cur != "" {
-			where[t.cur] = f.w.idx.entries[i].queue
+		if i, ok := f.w.idx.lookup(t.cur); ok && t.cur != "" {
+			where[t.cur] = f.w.idx.st.slots[i].queue
 		}
 	}
-	for i := range f.w.idx.entries {
-		e := &f.w.idx.entries[i]
-		if e.id == "" || f.before[e.id] || !senders[e.sender] {
+	var e queueEntry
+	for i := range int32(f.w.idx.st.count()) {
+		if !f.w.idx.st.loadHead(i, &e) || f.before[e.id] || !senders[e.sender] {
 			continue
 		}
 		if f.byKey[followKey{e.arrival, e.sender}] == nil && e.arrival < f.start-1 {
 			continue // neither a picked-up copy nor arrived since the requeue
 		}
+		f.w.idx.st.load(i, &e)
 		c := followCand{id: e.id, path: f.w.dirs[f.w.idx.meta[i].dir].path + "/" + e.id, sender: e.sender, arrival: e.arrival, queue: e.queue}
 		for _, r := range e.rcpts {
 			c.rcpts = append(c.rcpts, r.Address)

@@ -149,9 +149,10 @@ func (s *queueSnapshot) summary() Summary {
 	sum := newSummary(s.asOf)
 	domains := make(map[string]*ShapeRow)
 	now := s.asOf.Unix()
-	for i := range s.entries {
-		e := &s.entries[i]
-		if e.id == "" {
+	var entry queueEntry
+	e := &entry
+	for i := range int32(s.set.count()) {
+		if !s.set.load(i, e) {
 			continue // a free slot of the index
 		}
 		sum.Queues[e.queue].Count++
@@ -197,32 +198,37 @@ func (s *queueSnapshot) overview() Overview {
 	older := func(a, b *queueEntry) bool {
 		return a.arrival < b.arrival || a.arrival == b.arrival && a.id < b.id
 	}
-	var oldest *queueEntry
-	for i := range s.entries {
-		e := &s.entries[i]
-		if e.id != "" && e.queue == deferredQueue && (oldest == nil || older(e, oldest)) {
-			oldest = e
+	// The oldest is kept as its slot: what a load puts into the scratch
+	// entry may last only until the next.
+	var e, cur queueEntry
+	oldest := int32(-1)
+	for i := range int32(s.set.count()) {
+		if s.set.loadHead(i, &e) && e.queue == deferredQueue && (oldest < 0 || older(&e, &cur)) {
+			oldest, cur = i, e
+			cur.rcpts = nil
 		}
 	}
-	if oldest != nil {
-		m := oldest.message(s.asOf)
+	if oldest >= 0 {
+		s.set.load(oldest, &e)
+		m := e.message(s.asOf)
 		o.OldestDeferred = &m
 	}
 	for _, row := range o.Summary.Shape {
 		n := 0
-		var first *queueEntry
-		for i := range s.entries {
-			e := &s.entries[i]
-			if e.id == "" || e.queue != deferredQueue || !hasDomain(e, row.Domain) {
+		first := int32(-1)
+		for i := range int32(s.set.count()) {
+			if !s.set.load(i, &e) || e.queue != deferredQueue || !hasDomain(&e, row.Domain) {
 				continue
 			}
 			n++
-			if first == nil || older(e, first) {
-				first = e
+			if first < 0 || older(&e, &cur) {
+				first, cur = i, e
+				cur.rcpts = nil
 			}
 		}
 		if n > 0 {
-			o.Deferring = append(o.Deferring, DeferringDomain{Domain: row.Domain, Messages: n, Oldest: first.message(s.asOf)})
+			s.set.load(first, &e)
+			o.Deferring = append(o.Deferring, DeferringDomain{Domain: row.Domain, Messages: n, Oldest: e.message(s.asOf)})
 		}
 	}
 	return o

@@ -145,11 +145,11 @@ func (t *tally) deferredSlot(second int64, slot int32, d int) {
 
 // renumber follows compact, which moves entries to other slots: the
 // deferred slots are listed again from the entries.
-func (t *tally) renumber(entries []queueEntry) {
+func (t *tally) renumber(st *entryStore) {
 	clear(t.deferredAt)
-	for i := range entries {
-		if e := &entries[i]; e.id != "" && e.queue == deferredQueue {
-			t.deferredAt[e.arrival] = append(t.deferredAt[e.arrival], int32(i))
+	for i := range st.slots {
+		if sl := &st.slots[i]; sl.id.n != 0 && sl.queue == deferredQueue {
+			t.deferredAt[sl.arrival] = append(t.deferredAt[sl.arrival], int32(i))
 		}
 	}
 }
@@ -204,13 +204,14 @@ func (t *tally) summary(asOf time.Time) Summary {
 	return sum
 }
 
-// overview is the Overview as of asOf from the tally and the entries it
+// overview is the Overview as of asOf from the tally and the messages it
 // counts (the index's, under its lock).
-func (t *tally) overview(entries []queueEntry, asOf time.Time) Overview {
+func (t *tally) overview(st *entryStore, asOf time.Time) Overview {
 	o := Overview{Summary: t.summary(asOf), Deferring: []DeferringDomain{}}
+	var e queueEntry
 	if len(t.deferredAt) > 0 {
 		second := minKey(t.deferredAt)
-		if e := t.oldestAt(entries, second, ""); e != nil {
+		if t.oldestAt(st, second, "", &e) {
 			m := e.message(o.Summary.AsOf)
 			o.OldestDeferred = &m
 		}
@@ -220,26 +221,28 @@ func (t *tally) overview(entries []queueEntry, asOf time.Time) Overview {
 		if td == nil || td.deferred == 0 {
 			continue
 		}
-		if e := t.oldestAt(entries, minKey(td.deferredAt), row.Domain); e != nil {
+		if t.oldestAt(st, minKey(td.deferredAt), row.Domain, &e) {
 			o.Deferring = append(o.Deferring, DeferringDomain{Domain: row.Domain, Messages: td.deferred, Oldest: e.message(o.Summary.AsOf)})
 		}
 	}
 	return o
 }
 
-// oldestAt is the deferred message of arrival second with the smallest
-// queue id (the listing's order), among those with a recipient at
-// domain ("" any).
-func (t *tally) oldestAt(entries []queueEntry, second int64, domain string) *queueEntry {
-	var best *queueEntry
+// oldestAt loads into e the deferred message of arrival second with the
+// smallest queue id (the listing's order), among those with a recipient
+// at domain ("" any), and reports whether there is one.
+func (t *tally) oldestAt(st *entryStore, second int64, domain string, e *queueEntry) bool {
+	best := int32(-1)
 	for _, slot := range t.deferredAt[second] {
-		e := &entries[slot]
-		if best != nil && e.id >= best.id || domain != "" && !hasDomain(e, domain) {
+		if best >= 0 && st.id(slot) >= st.id(best) {
 			continue
 		}
-		best = e
+		if domain != "" && (!st.load(slot, e) || !hasDomain(e, domain)) {
+			continue
+		}
+		best = slot
 	}
-	return best
+	return best >= 0 && st.load(best, e)
 }
 
 func minKey[V any](m map[int64]V) int64 {

@@ -66,7 +66,7 @@ func TestTallyMatchesScan(t *testing.T) {
 						ix.put(entry(live[r.IntN(len(live))]), entryMeta{})
 					case k < 8: // moved to another queue
 						id := live[r.IntN(len(live))]
-						ix.move(ix.byID[id], uint8(r.IntN(len(Names))), 0)
+						ix.move(must(ix.lookup(id)), uint8(r.IntN(len(Names))), 0)
 					default: // gone
 						j := r.IntN(len(live))
 						ix.remove(live[j])
@@ -116,7 +116,7 @@ func checkTally(tb testing.TB, ix *msgIndex, asOf time.Time) {
 	tb.Helper()
 	ix.mu.RLock()
 	want := ix.view(asOf).overview()
-	got := ix.tally.overview(ix.entries, asOf)
+	got := ix.tally.overview(&ix.st, asOf)
 	sum := ix.tally.summary(asOf)
 	n := ix.len()
 	ix.mu.RUnlock()
@@ -133,6 +133,9 @@ func checkTally(tb testing.TB, ix *msgIndex, asOf time.Time) {
 // deferred messages with a recipient there (one count per message).
 func TestOverviewSnapshot(t *testing.T) {
 	o := qtSnapshot().overview()
+	if store := inStore(qtSnapshot()).overview(); !reflect.DeepEqual(o, store) {
+		t.Fatalf("the snapshot's overview %+v, held as the index holds it %+v", o, store)
+	}
 	if o.OldestDeferred == nil || o.OldestDeferred.QueueID != "4jZZFn03xzz1SCLb" || o.OldestDeferred.AgeSeconds != 7200 {
 		t.Fatalf("oldest %+v", o.OldestDeferred)
 	}
@@ -186,7 +189,7 @@ func TestReserveAfterHoles(t *testing.T) {
 	ix.reserve(1)
 	ix.put(queueEntry{id: "ID9", queue: deferredQueue, rcpts: []Recipient{{Address: "a@b.test"}}}, entryMeta{})
 	checkTally(t, ix, time.Unix(0, 0).UTC())
-	if ix.len() != 1 || len(ix.entries) != 1 {
-		t.Fatalf("%d messages in %d slots", ix.len(), len(ix.entries))
+	if ix.len() != 1 || ix.st.count() != 1 {
+		t.Fatalf("%d messages in %d slots", ix.len(), ix.st.count())
 	}
 }

@@ -146,7 +146,7 @@ func qtSnapshot() *queueSnapshot {
 		}
 		return e
 	}
-	return &queueSnapshot{asOf: asOf, entries: []queueEntry{
+	return &queueSnapshot{asOf: asOf, set: entryList{
 		mk("4jZZFn03xzz1SCLa", "deferred", "alice@a.test", 3*time.Minute, 500, "x@dest1.test"),
 		mk("4jZZFn03xzz1SCLb", "deferred", "bob@b.test", 2*time.Hour, 900, "y@dest2.test", "z@Dest1.test"),
 		mk("4jZZFn03xzz1SCLc", "hold", "carol@c.test", 30*time.Hour, 100, "w@dest3.test"),
@@ -154,8 +154,21 @@ func qtSnapshot() *queueSnapshot {
 	}}
 }
 
+// inStore is s with its messages held as the index holds them.
+func inStore(s *queueSnapshot) *queueSnapshot {
+	l := s.set.(entryList)
+	return &queueSnapshot{asOf: s.asOf, expires: s.expires, set: storeOf(l)}
+}
+
+// TestSnapshotPage pages a postqueue -j snapshot and the same messages
+// held as the index holds them.
 func TestSnapshotPage(t *testing.T) {
-	s := qtSnapshot()
+	for _, s := range []*queueSnapshot{qtSnapshot(), inStore(qtSnapshot())} {
+		t.Run(fmt.Sprintf("%T", s.set), func(t *testing.T) { testSnapshotPage(t, s) })
+	}
+}
+
+func testSnapshotPage(t *testing.T, s *queueSnapshot) {
 	page := func(f Filter) Page {
 		t.Helper()
 		if err := f.Normalize(); err != nil {
@@ -205,6 +218,9 @@ func TestSnapshotPage(t *testing.T) {
 
 func TestSnapshotSummary(t *testing.T) {
 	sum := qtSnapshot().summary()
+	if store := inStore(qtSnapshot()).summary(); !reflect.DeepEqual(sum, store) {
+		t.Fatalf("the snapshot's summary %+v, held as the index holds it %+v", sum, store)
+	}
 	if sum.Total.Count != 4 || sum.Total.Bytes != 1800 {
 		t.Fatalf("total %+v", sum.Total)
 	}
@@ -422,14 +438,15 @@ func TestFilterRefusesUnknownKeys(t *testing.T) {
 // sort, for every sort key, with ties on the key.
 func TestSelectFirst(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	s := &queueSnapshot{}
+	var entries entryList
 	for range 2000 {
-		s.entries = append(s.entries, queueEntry{
+		entries = append(entries, queueEntry{
 			id: fmt.Sprintf("4jZZFn%04dzz1SCLg", rng.IntN(10000)), sender: fmt.Sprintf("s%d@x", rng.IntN(20)),
 			arrival: int64(rng.IntN(50)), size: int64(rng.IntN(30)),
 		})
 	}
-	all := make([]int32, len(s.entries))
+	s := &queueSnapshot{set: entries}
+	all := make([]int32, len(entries))
 	for i := range all {
 		all[i] = int32(i)
 	}
@@ -456,7 +473,7 @@ func TestSelectFirst(t *testing.T) {
 // subject too (issue #17), ignoring case, also in a subject that is not
 // ASCII.
 func TestFilterMatchesSubject(t *testing.T) {
-	s := &queueSnapshot{asOf: time.Unix(1_800_000_000, 0), entries: []queueEntry{
+	s := &queueSnapshot{asOf: time.Unix(1_800_000_000, 0), set: entryList{
 		{id: "4jZZFn03xzz1SCLg", sender: "a@x.test", subject: "Grüße aus München", rcpts: []Recipient{{Address: "r@y.test"}}},
 		{id: "4jZZGW40dHz1SC8n", sender: "b@x.test", subject: "Invoice 42", rcpts: []Recipient{{Address: "r@y.test"}}},
 		{id: "4jZZJl0wcSz7h4AB", sender: "c@x.test", rcpts: []Recipient{{Address: "r@y.test"}}},

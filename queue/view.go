@@ -100,8 +100,9 @@ func (q *Queue) queuedRecipients(ctx context.Context, id string) ([]Recipient, e
 		if _, err := w.sync(ctx); err == nil {
 			w.idx.mu.RLock()
 			defer w.idx.mu.RUnlock()
-			if i, ok := w.idx.byID[id]; ok {
-				return slices.Clone(w.idx.entries[i].rcpts), nil
+			var e queueEntry
+			if i, ok := w.idx.lookup(id); ok && w.idx.st.load(i, &e) {
+				return slices.Clone(e.rcpts), nil
 			}
 			return []Recipient{}, nil
 		} else if ctx.Err() != nil {
@@ -112,9 +113,10 @@ func (q *Queue) queuedRecipients(ctx context.Context, id string) ([]Recipient, e
 	if err != nil {
 		return nil, err
 	}
-	for i := range snap.entries {
-		if snap.entries[i].id == id {
-			return slices.Clone(snap.entries[i].rcpts), nil
+	var e queueEntry
+	for i := range int32(snap.set.count()) {
+		if snap.set.load(i, &e) && e.id == id {
+			return slices.Clone(e.rcpts), nil
 		}
 	}
 	return []Recipient{}, nil
@@ -331,8 +333,8 @@ func (q *Queue) indexedSize(ctx context.Context, id string) (int64, bool) {
 	}
 	w.idx.mu.RLock()
 	defer w.idx.mu.RUnlock()
-	if i, ok := w.idx.byID[id]; ok {
-		return w.idx.entries[i].size, true
+	if i, ok := w.idx.lookup(id); ok {
+		return w.idx.st.slots[i].size, true
 	}
 	return 0, false
 }

@@ -456,7 +456,7 @@ func (w *watcher) apply(op *indexOp) {
 // resolve finds where id's file is now and what changed. The index is
 // read without the lock: only this goroutine writes it.
 func (w *watcher) resolve(id string, d dirtyID) (indexOp, bool) {
-	slot, known := w.idx.byID[id]
+	slot, known := w.idx.lookup(id)
 	var cur entryMeta
 	if known {
 		cur = w.idx.meta[slot]
@@ -556,7 +556,7 @@ func (w *watcher) reconcile() error {
 	var moves []indexOp
 	for id, di := range files {
 		if !empty {
-			if slot, ok := w.idx.byID[id]; ok && w.unchanged(id, di, w.idx.meta[slot], defers) {
+			if slot, ok := w.idx.lookup(id); ok && w.unchanged(id, di, w.idx.meta[slot], defers) {
 				if w.idx.meta[slot].dir != di {
 					moves = append(moves, indexOp{kind: opMove, slot: slot, meta: entryMeta{dir: di}})
 				}
@@ -565,11 +565,11 @@ func (w *watcher) reconcile() error {
 		}
 		jobs = append(jobs, job{id, di})
 	}
-	for id := range w.idx.byID {
+	w.idx.ids(func(id string) {
 		if _, ok := files[id]; !ok {
 			gone = append(gone, id)
 		}
-	}
+	})
 	ops := make([]indexOp, len(jobs))
 	workers := min(max(2*runtime.GOMAXPROCS(0), 2), 8, len(jobs)/256+1)
 	var next atomic.Int64
