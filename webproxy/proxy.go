@@ -199,6 +199,17 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		ConnState:    p.track,
+		// The handler finds the TCP connection below TLS, to gather an
+		// answer's writes (limitConn.hold).
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn()
+			}
+			if lc, ok := c.(*limitConn); ok {
+				ctx = context.WithValue(ctx, connKey{}, lc)
+			}
+			return ctx
+		},
 	}
 	p.mu.Lock()
 	p.servers = append(p.servers, srv)
@@ -208,6 +219,9 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	}
 	return nil
 }
+
+// connKey is the request context's key of its *limitConn.
+type connKey struct{}
 
 // track keeps the connections that have not sent a request yet, for
 // Shutdown.
@@ -348,12 +362,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cl := resp.Header.ContentLength(); cl >= 0 {
 		w.Header().Set("Content-Length", strconv.Itoa(cl))
 	}
+	// An answer of a known length up to maxWholeAnswer leaves in one
+	// write, headers and body (limit_listener.go); the flush at the end
+	// needs that length, or net/http would chunk the body.
+	lc, gather := r.Context().Value(connKey{}).(*limitConn)
+	if cl := resp.Header.ContentLength(); gather && cl >= 0 && cl <= maxWholeAnswer {
+		lc.hold()
+		defer func() { _ = lc.send() }()
+	} else {
+		gather = false
+	}
 	w.WriteHeader(resp.StatusCode())
 	var err2 error
 	if bs := resp.BodyStream(); bs != nil {
 		_, err2 = io.Copy(w, bs)
 	} else {
 		_, err2 = w.Write(resp.Body())
+	}
+	if gather && err2 == nil {
+		err2 = http.NewResponseController(w).Flush()
 	}
 	if err2 != nil && r.Context().Err() == nil {
 		p.log.Debug("web: copy the answer", "err", err2)

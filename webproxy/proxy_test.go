@@ -3,8 +3,16 @@ package webproxy
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -357,4 +366,147 @@ func TestPageSizedAnswerWhole(t *testing.T) {
 			t.Fatalf("answer %d (%s): %d bytes of %d, Content-Length %d, %v", i, method, len(body), len(want), resp.ContentLength, err)
 		}
 	}
+}
+
+// countingListener counts the writes to the connections it accepts.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestAnswerInOneWrite: a console page's answer, headers and 10 KB of
+// body, leaves the web process in one write to the TCP connection, over
+// plain HTTP and over TLS (where Go's record sizing cuts it into several
+// records), and again on the same keep-alive connection; a HEAD and a
+// page at the size limit of whole answers arrive intact.
+func TestAnswerInOneWrite(t *testing.T) {
+	page := strings.Repeat("<p>postdeck</p>\n", 640) // 10 KB
+	big := strings.Repeat("y", maxWholeAnswer)
+	socket := filepath.Join(t.TempDir(), "web.sock")
+	uln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := page
+		if r.URL.Path == "/big" {
+			body = big
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		if r.Method != http.MethodHead {
+			_, _ = io.WriteString(w, body)
+		}
+	})}
+	go func() { _ = daemon.Serve(uln) }()
+	t.Cleanup(func() { _ = daemon.Close() })
+	for _, withTLS := range []bool{false, true} {
+		t.Run(fmt.Sprint("tls=", withTLS), func(t *testing.T) {
+			cfg := Config{Socket: socket}
+			var roots *x509.CertPool
+			if withTLS {
+				cfg.TLS, roots = testTLS(t)
+			}
+			p := New(cfg)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			writes := &atomic.Int64{}
+			go func() { _ = p.Serve(countingListener{ln, writes}) }()
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = p.Shutdown(ctx)
+			})
+			var c net.Conn
+			c, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if withTLS {
+				c = tls.Client(c, &tls.Config{RootCAs: roots, ServerName: "console.example"})
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(c)
+			get := func(method, path string) (string, int64) {
+				t.Helper()
+				before := writes.Load()
+				if _, err := io.WriteString(c, method+" "+path+" HTTP/1.1\r\nHost: console.example\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				req, _ := http.NewRequest(method, path, nil)
+				resp, err := http.ReadResponse(br, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				if err != nil || resp.ContentLength < 0 {
+					t.Fatalf("%s %s: %v, Content-Length %d", method, path, err, resp.ContentLength)
+				}
+				return string(body), writes.Load() - before
+			}
+			get("GET", "/page") // the TLS handshake's writes
+			for i := range 3 {
+				body, n := get("GET", "/page")
+				if body != page {
+					t.Fatalf("answer %d: %d bytes of %d", i, len(body), len(page))
+				}
+				if n != 1 {
+					t.Fatalf("answer %d took %d writes, want 1", i, n)
+				}
+			}
+			if body, _ := get("HEAD", "/page"); body != "" {
+				t.Fatalf("HEAD answered a body of %d bytes", len(body))
+			}
+			if body, _ := get("GET", "/big"); body != big {
+				t.Fatalf("an answer at the size limit: %d bytes of %d", len(body), len(big))
+			}
+			if body, _ := get("GET", "/page"); body != page {
+				t.Fatalf("after a big answer: %d bytes of %d", len(body), len(page))
+			}
+		})
+	}
+}
+
+// testTLS is a server configuration with a fresh certificate for
+// console.example, and the pool that trusts it.
+func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "console.example"},
+		DNSNames: []string{"console.example"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}}, pool
 }
