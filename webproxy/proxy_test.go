@@ -3,18 +3,14 @@ package webproxy
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -442,7 +438,7 @@ func TestAnswerInOneWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			if withTLS {
-				c = tls.Client(c, &tls.Config{RootCAs: roots, ServerName: "console.example"})
+				c = tls.Client(c, &tls.Config{RootCAs: roots, ServerName: "example.com"})
 			}
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -488,25 +484,14 @@ func TestAnswerInOneWrite(t *testing.T) {
 	}
 }
 
-// testTLS is a server configuration with a fresh certificate for
-// console.example, and the pool that trusts it.
+// testTLS is a server configuration with httptest's certificate (for
+// example.com), and the pool that trusts it.
 func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "console.example"},
-		DNSNames: []string{"console.example"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
 	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}}, pool
+	pool.AddCert(ts.Certificate())
+	return &tls.Config{Certificates: ts.TLS.Certificates}, pool
 }
