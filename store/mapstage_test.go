@@ -1,7 +1,6 @@
 package store
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -22,11 +21,7 @@ func stagedLeft(t *testing.T, db *DB) int {
 // Staged bytes that differ from the saved ones are not used: the saved
 // content is stored, and the staging waits for DropStagedMap.
 func TestStagedMapContentMovesIntoPlace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "postdeck.db")
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openTemp(t)
 	st, err := db.LoadState()
 	if err != nil {
 		t.Fatal(err)
