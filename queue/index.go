@@ -26,7 +26,6 @@ type msgIndex struct {
 	byID  map[uint64]int32
 	clash map[string]int32
 	hash  func(string) uint64
-	n     int // messages
 	// packedArena and packedRcpts are the store's sizes after the last
 	// pack: the store packs again when what replaces and removes left
 	// unused may be as much as what is used.
@@ -96,7 +95,7 @@ func (ix *msgIndex) unbind(id string, i int32) {
 // reserve makes room for n messages in an empty index (the first full
 // scan). Call with mu held.
 func (ix *msgIndex) reserve(n int) {
-	if ix.n != 0 {
+	if ix.len() != 0 {
 		return
 	}
 	ix.gen++
@@ -129,7 +128,6 @@ func (ix *msgIndex) put(e queueEntry, m entryMeta) {
 	}
 	ix.st.set(i, &e)
 	ix.bind(e.id, i)
-	ix.n++
 	ix.tally.add(i, &e)
 }
 
@@ -160,11 +158,11 @@ func (ix *msgIndex) remove(id string) {
 	ix.st.free(i)
 	ix.meta[i] = entryMeta{}
 	ix.free = append(ix.free, i)
-	ix.n--
 }
 
-// len is the number of messages. Call with mu held (either way).
-func (ix *msgIndex) len() int { return ix.n }
+// len is the number of messages: each id is in byID or in clash. Call
+// with mu held (either way).
+func (ix *msgIndex) len() int { return len(ix.byID) + len(ix.clash) }
 
 // ids calls fn with the queue id of every message. Call with mu held
 // (either way); fn must not change the index.
