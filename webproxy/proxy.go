@@ -365,12 +365,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// An answer of a known length up to maxWholeAnswer leaves in one
 	// write, headers and body (limit_listener.go); the flush at the end
 	// needs that length, or net/http would chunk the body.
-	lc, gather := r.Context().Value(connKey{}).(*limitConn)
-	if cl := resp.Header.ContentLength(); gather && cl >= 0 && cl <= maxWholeAnswer {
+	lc, ok := r.Context().Value(connKey{}).(*limitConn)
+	cl := resp.Header.ContentLength()
+	gather := ok && cl >= 0 && cl <= maxWholeAnswer
+	if gather {
 		lc.hold()
 		defer func() { _ = lc.send() }()
-	} else {
-		gather = false
 	}
 	w.WriteHeader(resp.StatusCode())
 	var err2 error
