@@ -327,32 +327,40 @@ func quotaNear(c *admin.MPACounts) bool {
 // humanDuration writes how long something has waited: "42 s", "17 min",
 // "5 h 3 min", "3 days 4 h".
 func humanDuration(d time.Duration) string {
-	unit, n := durationOf(d)
-	switch unit {
-	case 0:
+	switch unit, n := durationOf(d); unit {
+	case durSeconds:
 		return fmt.Sprintf("%d s", n)
-	case 1:
+	case durMinutes:
 		return fmt.Sprintf("%d min", n)
-	case 2:
+	case durHours:
 		return fmt.Sprintf("%d h %d min", n/60, n%60)
+	default:
+		return fmt.Sprintf("%d days %d h", n/24, n%24)
 	}
-	return fmt.Sprintf("%d days %d h", n/24, n%24)
 }
 
-// durationOf is what humanDuration(d) says, as a unit (0 seconds, 1
-// minutes, 2 hours and minutes, 3 days and hours) and a number in the
-// unit's smallest part: equal for two durations exactly when their texts
-// are (pageKey.duration).
+// The units of humanDuration's texts.
+const (
+	durSeconds = iota
+	durMinutes
+	durHours // and minutes
+	durDays  // and hours
+)
+
+// durationOf is what humanDuration(d) says, as its unit and a number in
+// the unit's smallest part (whole minutes for hours and minutes, whole
+// hours for days and hours): equal for two durations exactly when their
+// texts are (pageKey.duration).
 func durationOf(d time.Duration) (unit int, n int64) {
 	switch {
 	case d < time.Minute:
-		return 0, int64(d.Seconds())
+		return durSeconds, int64(d.Seconds())
 	case d < time.Hour:
-		return 1, int64(d.Minutes())
+		return durMinutes, int64(d.Minutes())
 	case d < 48*time.Hour:
-		return 2, int64(d.Hours())*60 + int64(d.Minutes())%60
+		return durHours, int64(d.Minutes())
 	}
-	return 3, int64(d.Hours()/24)*24 + int64(d.Hours())%24
+	return durDays, int64(d.Hours())
 }
 
 // resultBadge is the CSS class of an apply or audit result.
