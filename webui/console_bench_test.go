@@ -327,17 +327,6 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// loadCPU is load, and the CPU time the daemon and the web process used
-// meanwhile, over the load's answers.
-func (d *daemon) loadCPU(b *testing.B, clients []*benchClient, path string, warm bool) (loadResult, procCPU) {
-	b.Helper()
-	c0 := d.cpu(b)
-	r := load(b, clients, path, warm)
-	c := d.cpu(b).sub(c0)
-	c.n = r.n
-	return r, c
-}
-
 // cpuLine prints what one answer of a page cost the daemon and the web
 // process, against /healthz's, from CPU times summed over their answers.
 func cpuLine(b *testing.B, name string, page, base procCPU) {
@@ -363,19 +352,6 @@ type loadResult struct {
 // client first asks for path once (connections and caches warm);
 // without, the clients' connections are warmed on /healthz, so that the
 // window starts with whatever the daemon caches for path as it is.
-// loadAfterChange saves the settings (a change: Postfix reloads, and
-// whatever the daemon caches starts cold), then loads path as load does
-// without warming it. The baseline's rounds start after a change too: a
-// reload with 100,000 deferred messages keeps Postfix's queue manager busy
-// for the next seconds, and measured only before the page's rounds it
-// made the dashboard's first byte 1.24-1.34 of /healthz's in five runs,
-// against 1.11 with both rounds after one.
-func (d *daemon) loadAfterChange(b *testing.B, clients []*benchClient, path string) (loadResult, procCPU) {
-	b.Helper()
-	d.change(b)
-	return d.loadCPU(b, clients, path, false)
-}
-
 func load(b *testing.B, clients []*benchClient, path string, warm bool) loadResult {
 	b.Helper()
 	for _, c := range clients {
@@ -420,4 +396,22 @@ func load(b *testing.B, clients []*benchClient, path string, warm bool) loadResu
 	slices.Sort(firstBytes)
 	b.Logf("GET %s: %d requests, p50 %v, p99 %v, max %v; first byte p99 %v", path, len(all), all[len(all)/2], all[len(all)*99/100], all[len(all)-1], firstBytes[len(firstBytes)*99/100])
 	return loadResult{n: len(all), p99: all[len(all)*99/100], ttfb99: firstBytes[len(firstBytes)*99/100], first: first}
+}
+
+// loadAfterChange saves the settings (a change: Postfix reloads, and
+// whatever the daemon caches starts cold), then loads path as load does
+// without warming it, and returns beside its result the CPU time the
+// daemon and the web process used meanwhile. The baseline's rounds start
+// after a change too: a reload with 100,000 deferred messages keeps
+// Postfix's queue manager busy for the next seconds, and measured only
+// before the page's rounds it made the dashboard's first byte 1.24-1.34
+// of /healthz's in five runs, against 1.11 with both rounds after one.
+func (d *daemon) loadAfterChange(b *testing.B, clients []*benchClient, path string) (loadResult, procCPU) {
+	b.Helper()
+	d.change(b)
+	c0 := d.cpu(b)
+	r := load(b, clients, path, false)
+	c := d.cpu(b).sub(c0)
+	c.n = r.n
+	return r, c
 }
