@@ -28,8 +28,9 @@ type Config struct {
 	// ReloadSettle is how long after a reload or start Postfix must stay up
 	// before the apply counts as done; default 250ms.
 	ReloadSettle time.Duration
-	// AfterReload runs after every successful `postfix reload`, before the
-	// check that Postfix serves: a client that keeps SMTP connections to
+	// AfterReload runs after every successful `postfix reload`, once master
+	// has re-read its configuration (or the settle time passed) and before
+	// the check that Postfix serves: a client that keeps SMTP connections to
 	// Postfix open (the MPA's reinjection, mpa.Server.Reconnect) drops them,
 	// so that the smtpd processes of the old configuration exit. Until they
 	// do, master may leave the listener unserved (docs/postfix.md).
@@ -673,15 +674,18 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 			return out
 		}
 		res.Reloaded = true
-		if m.afterReload != nil {
-			m.afterReload()
-		}
 		// Wait until master has re-read the configuration (see
 		// reloadwait.go), at most the settle time.
 		if waitReloadTaken(ctx, master, settle) {
 			pid = master
 		}
 		settle = 0 // waited for, or waitReloadTaken slept it
+		// Only now: a connection made between the signal and master's
+		// re-read is one of the old configuration too, and a client told
+		// to drop its connections before then would keep it.
+		if m.afterReload != nil {
+			m.afterReload()
+		}
 	default:
 		out.stage = "start"
 		if running {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -78,4 +80,98 @@ func TestReloadSkipsTheQueueScan(t *testing.T) {
 		t.Fatalf("the queue file went somewhere else: %v", moved)
 	}
 	_ = os.Remove(moved[0])
+}
+
+// TestAfterReloadWaitsForMaster: the hook that makes the MPA drop its
+// reinjection connections runs only once master has re-read its
+// configuration. Called at the signal, a connection the MPA opened between
+// the signal and the re-read would count as one of the new configuration
+// and be kept, on an smtpd of the old one that master counts as idle: the
+// listener then stays silent until the connection ends (a CI run of
+// TestReloadsDuringMailFlow under the race detector). Master is stopped
+// while the settings are saved, so the signal stays pending: the hook must
+// not run before master continues, and when it runs master has taken the
+// reload.
+func TestAfterReloadWaitsForMaster(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	pid := env.m.masterPID()
+	if !isMaster(pid) {
+		t.Fatalf("pid %d from master.pid is not taken for master", pid)
+	}
+	env.m.settle = 20 * time.Second // the bound of the wait; master continues well before
+	type call struct {
+		at    time.Time
+		taken bool
+	}
+	calls := make(chan call, 4)
+	env.m.afterReload = func() {
+		taken, _ := reloadTaken(pid)
+		calls <- call{time.Now(), taken}
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	saved := make(chan error, 1)
+	go func() {
+		s := validSettings()
+		s.Hostname = "stopped-master.example.test"
+		_, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
+		saved <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !sighupPending(t, pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the save sent master no SIGHUP within 30s")
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // time enough for a hook run at the signal
+	select {
+	case c := <-calls:
+		t.Fatalf("the hook ran at %v while master, stopped, had not taken the reload", c.at)
+	default:
+	}
+	continued := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-saved; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-calls:
+		if c.at.Before(continued) {
+			t.Errorf("the hook ran at %v, before master continued at %v", c.at, continued)
+		}
+		if !c.taken {
+			t.Error("when the hook ran, master had not taken the reload")
+		}
+	default:
+		t.Fatal("the save reloaded Postfix and the hook did not run")
+	}
+	if got := env.postconf(t, "myhostname"); got != "stopped-master.example.test" {
+		t.Errorf("myhostname is %q after the save", got)
+	}
+}
+
+// sighupPending reads /proc/PID/status: SIGHUP waits for the process.
+func sighupPending(t *testing.T, pid int) bool {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || (name != "SigPnd" && name != "ShdPnd") {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(value), 16, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if mask&sighupMask != 0 {
+			return true
+		}
+	}
+	return false
 }
