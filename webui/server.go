@@ -47,6 +47,7 @@ type Server struct {
 	ui    *console // sessions, views, static files, login limits
 
 	metrics *metrics
+	status  statusAnswer // GET /api/v1/status's last answer
 
 	mu   sync.Mutex
 	apps []*fiber.App

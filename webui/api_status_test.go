@@ -1,0 +1,77 @@
+package webui
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"postdeck/admin"
+	"postdeck/mpa"
+	"postdeck/mta"
+	"postdeck/queue"
+)
+
+// TestStatusAnswerKept: GET /api/v1/status's answer is encoded once per
+// status: the same status gives the same bytes without encoding again (no
+// allocation), and any change of a part (Postfix's state, the last apply,
+// the MPA's counts, a new queue summary) gives that status's own encoding,
+// byte for byte what encoding/json makes of it.
+func TestStatusAnswerKept(t *testing.T) {
+	sum := &queue.Summary{Total: queue.Count{Name: "total", Count: 3}}
+	base := admin.Status{
+		PostfixRunning: true,
+		PostfixVersion: "3.7.11",
+		LastApply:      mta.ApplyReport{Time: time.Unix(1700000000, 0), Actor: "admin", Action: "settings", Result: "applied"},
+		MPA:            &mpa.Counts{Spool: 2},
+		Queue:          sum,
+	}
+	var a statusAnswer
+	first, err := a.encode(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(base)
+	if !bytes.Equal(first, want) {
+		t.Fatalf("answer %s, encoding/json %s", first, want)
+	}
+	// A status read again: equal MPA counts behind a new pointer (as
+	// admin.Status makes them at each call).
+	same := base
+	same.MPA = &mpa.Counts{Spool: 2}
+	again, _ := a.encode(same)
+	if &again[0] != &first[0] {
+		t.Error("the same status was encoded again")
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = a.encode(base) }); n != 0 {
+		t.Errorf("an unchanged status costs %v allocations", n)
+	}
+
+	changes := map[string]func(admin.Status) admin.Status{
+		"postfix stopped": func(s admin.Status) admin.Status { s.PostfixRunning = false; return s },
+		"another apply": func(s admin.Status) admin.Status {
+			s.LastApply.Result, s.LastApply.Time = "refused", s.LastApply.Time.Add(time.Second)
+			return s
+		},
+		"mpa counts": func(s admin.Status) admin.Status { s.MPA = &mpa.Counts{Spool: 3}; return s },
+		"new summary": func(s admin.Status) admin.Status {
+			s.Queue = &queue.Summary{Total: queue.Count{Name: "total", Count: 4}}
+			return s
+		},
+		"no queue": func(s admin.Status) admin.Status { s.Queue = nil; return s },
+	}
+	for name, change := range changes {
+		if _, err := a.encode(base); err != nil {
+			t.Fatal(err)
+		}
+		st := change(base)
+		got, err := a.encode(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(st)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: answer %s, want %s", name, got, want)
+		}
+	}
+}
