@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"postdeck/store"
 )
@@ -25,18 +26,33 @@ const maxProblemsKept = 1000
 // a call reads only what Postfix appended since the previous one, not the
 // log's 8 MiB tail per dashboard view. A file that was replaced
 // (rotated: another inode) or truncated is read again from its tail.
+//
+// A call within fresh of the last look at the file answers from what that
+// look found, without a stat: every dashboard view asks, and under the
+// console's load the stat of the maillog was a sixth of what a dashboard
+// view cost the daemon (perf, BenchmarkConsole). Manager sets
+// logProblemsFresh; zero looks every time.
 type problemTail struct {
 	mu       sync.Mutex
+	fresh    time.Duration
+	looked   time.Time // the last stat of path that found the file
 	path     string
 	dev, ino uint64
 	offset   int64     // the end of the last complete line read
 	lines    []LogLine // the newest problem lines, oldest first
 }
 
+// logProblemsFresh is how old an answer of LogProblems may be: a problem
+// line Postfix writes reaches the dashboard at most this much later.
+const logProblemsFresh = 100 * time.Millisecond
+
 // problems returns the last n problem lines of the log at path.
 func (t *problemTail) problems(path string, n int) ([]LogLine, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.fresh > 0 && path == t.path && time.Since(t.looked) < t.fresh {
+		return t.tail(n), nil
+	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
 		t.reset("", 0, 0)
@@ -51,8 +67,14 @@ func (t *problemTail) problems(path string, n int) ([]LogLine, error) {
 			return nil, err
 		}
 	}
+	t.looked = time.Now()
+	return t.tail(n), nil
+}
+
+// tail copies the last n problem lines kept.
+func (t *problemTail) tail(n int) []LogLine {
 	n = min(n, len(t.lines))
-	return append([]LogLine(nil), t.lines[len(t.lines)-n:]...), nil
+	return append([]LogLine(nil), t.lines[len(t.lines)-n:]...)
 }
 
 func (t *problemTail) reset(path string, dev, ino uint64) {

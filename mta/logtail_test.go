@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func appendLog(t *testing.T, path, text string) {
@@ -125,5 +126,42 @@ func TestProblemTailLongLines(t *testing.T) {
 		if want := "w" + strings.Repeat("z", k%7); !strings.HasSuffix(l.Text, " "+want) || l.Level != "warning" {
 			t.Fatalf("line %d: %q", k, l.Text[len(l.Text)-12:])
 		}
+	}
+}
+
+// TestProblemTailAnswersWithinFresh: with a freshness bound, a call soon
+// after a look answers from it without looking at the file (a line
+// appended meanwhile is not there yet, nor is a removed file noticed),
+// and once the bound has passed the next call sees the file as it is.
+func TestProblemTailAnswersWithinFresh(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendLog(t, path, "Dec  1 postfix/smtpd[1]: warning: one\n")
+	const fresh = 200 * time.Millisecond
+	pt := problemTail{fresh: fresh}
+	looked := time.Now()
+	got, err := pt.problems(path, 5)
+	if err != nil || texts(got) != "warning:one" {
+		t.Fatalf("first call: %q %v", texts(got), err)
+	}
+	appendLog(t, path, "Dec  1 postfix/master[2]: fatal: two\n")
+	got, err = pt.problems(path, 5)
+	if time.Since(looked) < fresh && (err != nil || texts(got) != "warning:one") {
+		t.Fatalf("within the bound: %q %v, want the last look's answer", texts(got), err)
+	}
+	time.Sleep(fresh)
+	got, err = pt.problems(path, 5)
+	if err != nil || texts(got) != "warning:one,fatal:two" {
+		t.Fatalf("after the bound: %q %v", texts(got), err)
+	}
+	// Another path is always looked at.
+	other := filepath.Join(t.TempDir(), "maillog")
+	if _, err := pt.problems(other, 5); err == nil {
+		t.Fatal("a missing log under another path: no error")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pt.problems(path, 5); err == nil {
+		t.Fatal("a removed log: no error")
 	}
 }

@@ -135,6 +135,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 		log:         log,
 		settle:      cfg.ReloadSettle,
 		afterReload: cfg.AfterReload,
+		problems:    problemTail{fresh: logProblemsFresh},
 	}, nil
 }
 
