@@ -152,10 +152,18 @@ type boundFuncs struct {
 	summary  func(context.Context) (*queue.Summary, error)
 }
 
-// queueGen is the queue index's generation (queue.Queue.Generation).
+// queueGen is the queue index's generation for the views at a glance
+// (the dashboard, the status), which may be glanceFresh behind
+// (queue.Queue.RecentGeneration).
 func (s *Service) queueGen(ctx context.Context) (uint64, bool, error) {
-	return s.queue.Generation(ctx)
+	return s.queue.RecentGeneration(ctx, glanceFresh)
 }
+
+// glanceFresh is how far behind Postfix's queue the dashboard's and the
+// status's numbers may be, on top of the second their summary may be
+// kept (queueCached): a change Postfix makes shows at most this much
+// later than it would otherwise.
+const glanceFresh = 100 * time.Millisecond
 
 // summaryOf computes a new summary for s.summary.
 func (s *Service) summaryOf(ctx context.Context) (*queue.Summary, error) {

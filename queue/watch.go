@@ -107,6 +107,9 @@ type watcher struct {
 	// busy is set by the loop before it reads the inotify queue and
 	// cleared once what it read is in the index (quiet).
 	busy atomic.Bool
+	// synced is when (UnixNano) a sync last found the index holding
+	// every change made before it (syncedWithin).
+	synced atomic.Int64
 }
 
 var errIndexStopped = errors.New("queue index stopped")
@@ -680,7 +683,9 @@ func (w *watcher) sync(ctx context.Context) (time.Time, error) {
 		defer w.idx.mu.RUnlock()
 		return w.idx.asOf, nil
 	}
-	if now := time.Now(); w.quiet() {
+	now := time.Now()
+	if w.quiet() {
+		w.synced.Store(now.UnixNano())
 		return now, nil
 	}
 	r := make(chan time.Time, 1)
@@ -697,12 +702,21 @@ func (w *watcher) sync(ctx context.Context) (time.Time, error) {
 		if !ok {
 			return time.Time{}, errIndexStopped
 		}
+		w.synced.Store(now.UnixNano())
 		return t, nil
 	case <-w.done:
 		return time.Time{}, errIndexStopped
 	case <-ctx.Done():
 		return time.Time{}, ctx.Err()
 	}
+}
+
+// syncedWithin reports whether a sync found the index current less than
+// d ago: the index then misses at most the changes of the last d (and
+// those the loop is applying).
+func (w *watcher) syncedWithin(d time.Duration) bool {
+	age := time.Now().UnixNano() - w.synced.Load()
+	return age >= 0 && age < int64(d)
 }
 
 func (w *watcher) poke() {
