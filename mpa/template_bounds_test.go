@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/smtp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -110,8 +111,21 @@ func TestBoundedTemplateGoesToTheRepository(t *testing.T) {
 // that passes the checks and hits the output bound) 20 times in parallel:
 // it prints the CPU time per render and the peak heap, against the
 // targets (cut within 200 ms of CPU; the daemon's RSS stays under 100 MB).
+//
+// The heap is what the renders add to the heap the process holds from the
+// OS (HeapSys less HeapReleased) when they start: in `make bench` this
+// bench runs in the process after the MPA's other benchmarks, whose heap
+// it counted as its own (150 MB, where it takes 7 MB alone).
 func BenchmarkHostileTemplate(b *testing.B) {
 	m := manyRecipients(1000)
+	held := func() uint64 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapSys - ms.HeapReleased
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	base := held()
 	var peak uint64
 	var worst time.Duration
 	for b.Loop() {
@@ -138,9 +152,9 @@ func BenchmarkHostileTemplate(b *testing.B) {
 			}()
 		}
 		wg.Wait()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		peak = max(peak, ms.HeapSys)
+		if h := held(); h > base {
+			peak = max(peak, h-base)
+		}
 	}
 	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
 	b.ReportMetric(float64(peak)/(1<<20), "heap-MB")
