@@ -92,8 +92,9 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 
 // sharedCounts returns a pointer to counts equal to c: the one the last
 // view got while they stay the same (read only, like the rest of a
-// Dashboard), else a new one. A pointer made at every view was the
-// largest of the few allocations a cached dashboard still made.
+// Dashboard or a Status), else a new one. A pointer made at every view was
+// the largest of the few allocations a cached dashboard still made, and
+// the status answer (webui) tells an unchanged status by it.
 func (s *Service) sharedCounts(c mpa.Counts) *mpa.Counts {
 	if p := s.lastCounts.Load(); p != nil && *p == c {
 		return p

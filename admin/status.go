@@ -38,7 +38,7 @@ func (s *Service) Status(ctx context.Context, id Identity) (Status, error) {
 		if err != nil {
 			return st, err
 		}
-		st.MPA = &counts
+		st.MPA = s.sharedCounts(counts)
 	}
 	if s.queue != nil {
 		sum, err := s.summary(ctx)
