@@ -160,18 +160,9 @@ func sighupPending(t *testing.T, pid int) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		name, value, ok := strings.Cut(line, ":")
-		if !ok || (name != "SigPnd" && name != "ShdPnd") {
-			continue
-		}
-		mask, err := strconv.ParseUint(strings.TrimSpace(value), 16, 64)
-		if err != nil {
-			t.Fatalf("%s: %v", line, err)
-		}
-		if mask&sighupMask != 0 {
-			return true
-		}
+	_, pending, ok := readProcStatus(string(raw))
+	if !ok {
+		t.Fatalf("/proc/%d/status has no State, SigPnd or ShdPnd", pid)
 	}
-	return false
+	return pending
 }

@@ -119,11 +119,24 @@ func inEventLoop(syscallLine string) bool {
 
 // statusShowsTaken is reloadTaken's reading of a /proc/PID/status text.
 func statusShowsTaken(status string) (taken, known bool) {
-	var state string
+	state, hup, ok := readProcStatus(status)
+	switch {
+	case !ok:
+		return false, false
+	case hup:
+		return false, true
+	}
+	return strings.HasPrefix(state, "S"), true
+}
+
+// readProcStatus reads a /proc/PID/status text: the process's State and
+// whether SIGHUP is pending for it or its thread group (SigPnd, ShdPnd);
+// ok is false when a field is missing or malformed.
+func readProcStatus(status string) (state string, hupPending, ok bool) {
 	var pending []string
 	for _, line := range strings.Split(status, "\n") {
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
+		name, value, found := strings.Cut(line, ":")
+		if !found {
 			continue
 		}
 		value = strings.TrimSpace(value)
@@ -135,18 +148,18 @@ func statusShowsTaken(status string) (taken, known bool) {
 		}
 	}
 	if state == "" || len(pending) != 2 {
-		return false, false
+		return "", false, false
 	}
 	for _, p := range pending {
 		mask, err := strconv.ParseUint(p, 16, 64)
 		if err != nil {
-			return false, false
+			return "", false, false
 		}
 		if mask&sighupMask != 0 {
-			return false, true
+			return state, true, true
 		}
 	}
-	return strings.HasPrefix(state, "S"), true
+	return state, false, true
 }
 
 // masterPID is the pid of the managed instance's master, 0 when unknown:
