@@ -106,6 +106,15 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 	return snap.overview(), nil
 }
 
+// Generation returns, once every change Postfix made before the call is
+// in the queue index (as List and Summary wait), a number that changes
+// whenever the index does: what was computed from the index at a
+// generation still holds while Generation returns the same. ok is false
+// when the queue has no index (listings run postqueue).
+func (q *Queue) Generation(ctx context.Context) (gen uint64, ok bool, err error) {
+	return q.RecentGeneration(ctx, 0)
+}
+
 // RecentGeneration is Generation for a view that may be as much as
 // within behind: when a sync found the index current less than within
 // ago, it answers the index's generation at once, without asking the
@@ -113,34 +122,19 @@ func (q *Queue) Overview(ctx context.Context) (Overview, error) {
 // tenth of the view's cost to the daemon under the console's load; perf,
 // BenchmarkConsole). Changes postdeck makes through its actions are in
 // the index when the action returns (they sync) and so in the next view.
+// A zero within always syncs: Generation.
 func (q *Queue) RecentGeneration(ctx context.Context, within time.Duration) (gen uint64, ok bool, err error) {
 	w := q.watcher()
 	if w == nil {
 		return 0, false, nil
 	}
-	if w.syncedWithin(within) {
-		w.idx.mu.RLock()
-		defer w.idx.mu.RUnlock()
-		return w.idx.gen, true, nil
-	}
-	return q.Generation(ctx)
-}
-
-// Generation returns, once every change Postfix made before the call is
-// in the queue index (as List and Summary wait), a number that changes
-// whenever the index does: what was computed from the index at a
-// generation still holds while Generation returns the same. ok is false
-// when the queue has no index (listings run postqueue).
-func (q *Queue) Generation(ctx context.Context) (gen uint64, ok bool, err error) {
-	w := q.watcher()
-	if w == nil {
-		return 0, false, nil
-	}
-	if _, err := w.sync(ctx); err != nil {
-		if ctx.Err() != nil {
-			return 0, false, fmt.Errorf("queue generation: %w", err)
+	if !w.syncedWithin(within) {
+		if _, err := w.sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return 0, false, fmt.Errorf("queue generation: %w", err)
+			}
+			return 0, false, nil
 		}
-		return 0, false, nil
 	}
 	w.idx.mu.RLock()
 	defer w.idx.mu.RUnlock()
