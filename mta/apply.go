@@ -31,16 +31,22 @@ type ApplyError struct {
 	PostfixSaid string
 	RolledBack  bool
 	RollbackErr error
+	// NoPrevious: there was no previous configuration (a first start);
+	// the new files were removed and Postfix is stopped.
+	NoPrevious bool
 	// Diff is the change of main.cf that was tried, for the audit log.
 	Diff string
 }
 
 func (e *ApplyError) Error() string {
 	msg := fmt.Sprintf("Postfix refused the new configuration at %s: %s", e.Stage, e.PostfixSaid)
-	if e.RolledBack {
-		msg += " (the previous configuration was restored and Postfix is running it)"
-	} else if e.RollbackErr != nil {
+	switch {
+	case e.RollbackErr != nil:
 		msg += fmt.Sprintf(" (restoring the previous configuration failed too: %v)", e.RollbackErr)
+	case e.NoPrevious:
+		msg += " (there was no previous configuration to go back to: Postfix is stopped)"
+	case e.RolledBack:
+		msg += " (the previous configuration was restored and Postfix is running it)"
 	}
 	return msg
 }
@@ -75,6 +81,9 @@ type plan struct {
 	changed  []string // relative paths to write
 	removed  []string // relative paths to delete (map sources and .db files)
 	oldMain  []byte
+	// firstMain: there was no main.cf before (a first start), so there
+	// is no previous configuration to go back to.
+	firstMain bool
 }
 
 // diffLive compares the rendered files with the live directory.
@@ -85,6 +94,7 @@ func (m *Manager) diffLive(r Rendered) (plan, error) {
 		cur, err := os.ReadFile(live)
 		if rel == "main.cf" {
 			p.oldMain = cur
+			p.firstMain = errors.Is(err, fs.ErrNotExist)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return p, fmt.Errorf("read %s: %w", live, err)

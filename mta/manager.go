@@ -595,11 +595,8 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		if relay, rerr = m.checkRelay(ctx, m.inst.ConfigDir, params, opts); rerr != nil {
 			// Refused after all: the previous files go back, and the
 			// refusal is the answer (the previous files run again).
-			if rbErr := m.rollback(p); rbErr != nil {
-				return Result{}, m.fail(actor, action, errors.Join(rerr, rbErr))
-			}
-			if again := m.makeLive(ctx, &Result{}, nil, m.settle, false); again.said != "" {
-				return Result{}, m.fail(actor, action, errors.Join(rerr, errors.New(again.said)))
+			if _, err := m.goBack(ctx, p, false); err != nil {
+				return Result{}, m.fail(actor, action, errors.Join(rerr, err))
 			}
 			m.record(actor, action, "refused", rerr.Error())
 			return Result{}, rerr
@@ -607,13 +604,8 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	}
 	if live.said != "" {
 		aerr := &ApplyError{Stage: live.stage, PostfixSaid: live.said}
-		if rbErr := m.rollback(p); rbErr != nil {
-			aerr.RollbackErr = rbErr
-		} else if again := m.makeLive(ctx, &Result{}, nil, m.settle, live.serve); again.said != "" {
-			aerr.RollbackErr = errors.New(again.said)
-		} else {
-			aerr.RolledBack = true
-		}
+		aerr.NoPrevious, aerr.RollbackErr = m.goBack(ctx, p, live.serve)
+		aerr.RolledBack = aerr.RollbackErr == nil && !aerr.NoPrevious
 		m.log.Error("apply rolled back", "action", action, "err", aerr)
 		m.record(actor, action, "rolled back", aerr.Error())
 		aerr.Diff = diff
@@ -636,6 +628,24 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	m.record(actor, action, "applied", res.Message)
 	res.Diff = diff
 	return res, nil
+}
+
+// goBack puts the files before p back and makes them live again (with
+// restart, a running Postfix restarts rather than reloads, see makeLive).
+// When there were none (a first start), the Postfix the apply started
+// stops, while its files are still there, and the new files go: nothing
+// reports noPrevious.
+func (m *Manager) goBack(ctx context.Context, p plan, restart bool) (noPrevious bool, err error) {
+	if p.firstMain {
+		return true, errors.Join(m.stopPostfix(ctx), m.rollback(p))
+	}
+	if err := m.rollback(p); err != nil {
+		return false, err
+	}
+	if again := m.makeLive(ctx, &Result{}, nil, m.settle, restart); again.said != "" {
+		return false, errors.New(again.said)
+	}
+	return false, nil
 }
 
 // liveOutcome is how making a configuration live went.

@@ -3,6 +3,7 @@ package mta
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -449,3 +450,51 @@ var testLogLevel = func() slog.Level {
 	}
 	return slog.LevelWarn
 }()
+
+// TestFirstStartWithNothingToGoBackTo: the first start's configuration
+// loads but its smtpd serves nobody (wrapper-mode TLS without a
+// certificate drops every connection). There is no previous
+// configuration: the answer says so, with Postfix's words, the Postfix
+// the start began is stopped and the new files are gone. (CI once saw
+// this start end in "restoring the previous configuration failed too:
+// postfix check: exit status 1", which told the administrator nothing.)
+func TestFirstStartWithNothingToGoBackTo(t *testing.T) {
+	postfixtest.Require(t)
+	base := postfixtest.Dir(t)
+	db, err := store.Open(filepath.Join(base, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	st := DefaultState(time.Now())
+	st.MainConfig += "smtpd_tls_wrappermode = yes\n"
+	if err := db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	inst := Instance{
+		ConfigDir:  filepath.Join(base, "postfix", "etc"),
+		Private:    true,
+		BaseDir:    filepath.Join(base, "postfix"),
+		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)),
+	}
+	m, err := New(Config{Instance: inst}, db, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
+	_, err = m.Start(context.Background())
+	var aerr *ApplyError
+	if !errors.As(err, &aerr) || !aerr.NoPrevious || aerr.RolledBack || aerr.RollbackErr != nil {
+		t.Fatalf("want an ApplyError with nothing to go back to, got %#v: %v", aerr, err)
+	}
+	if !strings.Contains(err.Error(), "no previous configuration") || !strings.Contains(err.Error(), "Postfix is stopped") ||
+		!strings.Contains(err.Error(), "smtpd on "+inst.SMTPListen) {
+		t.Fatalf("answer: %v", err)
+	}
+	if m.Running(context.Background()) {
+		t.Fatal("the Postfix the failed first start began still runs")
+	}
+	if _, err := os.Stat(filepath.Join(inst.ConfigDir, "main.cf")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("main.cf after the failed first start: %v", err)
+	}
+}

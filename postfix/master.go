@@ -8,15 +8,36 @@ import (
 	"syscall"
 )
 
-// MasterPID reads queueDir/pid/master.pid, which tells instances apart;
-// 0 when there is none.
+// MasterPID is the pid of the master process of the Postfix whose queue
+// directory is queueDir (its pid/master.pid tells instances apart), 0 when
+// none runs. The pid file alone is not enough: it stays when master dies
+// without removing it (a failed start leaves it), and the kernel hands
+// its pid to another process, which a stop by the file would then kill.
+// So the process must be a "master" whose working directory is queueDir
+// (master works in its queue directory). Without /proc the file is
+// trusted.
 func MasterPID(queueDir string) int {
 	raw, err := os.ReadFile(filepath.Join(queueDir, "pid", "master.pid"))
 	if err != nil {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || pid <= 1 {
+		return 0
+	}
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return pid
+	}
+	proc := "/proc/" + strconv.Itoa(pid)
+	comm, err := os.ReadFile(proc + "/comm")
+	if err != nil || strings.TrimSpace(string(comm)) != "master" {
+		return 0
+	}
+	cwd, err := os.Stat(proc + "/cwd")
 	if err != nil {
+		return 0
+	}
+	if dir, err := os.Stat(queueDir); err != nil || !os.SameFile(cwd, dir) {
 		return 0
 	}
 	return pid

@@ -217,9 +217,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	if !strings.Contains(d2.out.String(), "shutting down") {
 		t.Fatalf("no orderly shutdown in the log:\n%s", d2.out)
 	}
-	if raw, err := os.ReadFile(filepath.Join(base, "postfix", "spool", "pid", "master.pid")); err == nil {
-		if pid, _ := strconv.Atoi(strings.TrimSpace(string(raw))); postfix.Alive(pid) {
-			t.Fatalf("private Postfix (pid %d) still running after SIGTERM:\n%s", pid, d2.out)
-		}
+	if pid := postfix.MasterPID(filepath.Join(base, "postfix", "spool")); postfix.Alive(pid) {
+		t.Fatalf("private Postfix (pid %d) still running after SIGTERM:\n%s", pid, d2.out)
 	}
 }

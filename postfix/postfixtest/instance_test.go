@@ -1,8 +1,16 @@
 package postfixtest
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net/smtp"
+	"os"
+	"os/exec"
+	"postdeck/postfix"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -14,6 +22,11 @@ func TestInstanceRelaysToSink(t *testing.T) {
 	inst := Start(t, Options{RelayPort: sink.Port})
 	if got := inst.Postconf(t, "myhostname"); got != "mx.gw.example.test" {
 		t.Fatalf("myhostname = %q", got)
+	}
+	// The running master is known by its pid file (postfix.MasterPID
+	// checks the process too).
+	if pid := postfix.MasterPID(inst.QueueDir); pid <= 1 || !postfix.Alive(pid) {
+		t.Fatalf("MasterPID of a running instance = %d", pid)
 	}
 	err := smtp.SendMail(inst.SMTPAddr, nil, "a@example.test", []string{"b@example.org"},
 		[]byte("Subject: hi\r\n\r\nhello\r\n"))
@@ -41,4 +54,75 @@ func TestFreePortNeverTwice(t *testing.T) {
 		}
 		seen[p] = true
 	}
+}
+
+// TestFreePortAcrossProcesses: a port another test process holds is not
+// handed out here until that process exits. A child (this test binary)
+// holds one port; without the shared reservation this process would take
+// it.
+func TestFreePortAcrossProcesses(t *testing.T) {
+	if held := os.Getenv("POSTDECK_HOLD_PORT"); held != "" {
+		p, _ := strconv.Atoi(held)
+		if !reserve(p) {
+			fmt.Println("busy")
+			os.Exit(1)
+		}
+		fmt.Println("held")
+		_, _ = io.ReadAll(os.Stdin) // until the parent closes it
+		os.Exit(0)
+	}
+	// Two ports no process holds (other test packages run beside this one).
+	var free []int
+	for p := freePortMin; len(free) < 2 && p < freePortMin+5000; p++ {
+		handedOut.Lock()
+		taken := handedOut.ports[p]
+		handedOut.Unlock()
+		if !taken && !heldElsewhere(t, p) {
+			free = append(free, p)
+		}
+	}
+	held, other := free[0], free[1]
+	child := exec.Command(os.Args[0], "-test.run=^TestFreePortAcrossProcesses$")
+	child.Env = append(os.Environ(), "POSTDECK_HOLD_PORT="+strconv.Itoa(held))
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "held\n" {
+		_ = child.Process.Kill()
+		_ = child.Wait()
+		t.Fatalf("child: %q %v", line, err)
+	}
+	if reserve(held) {
+		t.Errorf("port %d, held by another process, was reserved here too", held)
+	}
+	if !reserve(other) {
+		t.Errorf("port %d, held by nobody, was refused", other)
+	}
+	_ = stdin.Close()
+	if err := child.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !reserve(held) {
+		t.Errorf("port %d stayed held after its process exited", held)
+	}
+}
+
+// heldElsewhere reports whether another process holds port's reservation,
+// without taking it.
+func heldElsewhere(t *testing.T, port int) bool {
+	reserve(0) // opens the file
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Start: int64(port), Len: 1}
+	if err := syscall.FcntlFlock(reservations.f.Fd(), syscall.F_GETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	return lk.Type != syscall.F_UNLCK
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -71,17 +72,19 @@ func Dir(t testing.TB) string {
 // bind(0) returns is one the kernel also hands out as the local port of
 // outgoing connections, and the tests make many, so between this call
 // and Postfix's bind one of them could take it ("Postfix cannot listen on
-// 127.0.0.1:N: the address is in use"). Test packages run side by side,
-// so the pick is random and checked by binding it. A port is never handed
-// out twice in one process: two calls before either listener binds (a
-// configuration's MPA and reinjection listeners, say) would otherwise
-// both find the same port free.
+// 127.0.0.1:N: the address is in use"). A port is never handed out twice
+// while the process lives, in this process or in any other test process
+// on the machine (reserve): two calls before either listener binds (a
+// configuration's MPA and reinjection listeners, or two test packages
+// starting daemons side by side) would otherwise both find the same port
+// free. CI saw that once: a daemon's reinjection listener was another
+// package's, which closed the connection, and the start was refused.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	low := ephemeralLow()
 	for range 200 { // bounded: a busy machine still has most of the range free
 		port := freePortMin + rand.IntN(low-freePortMin)
-		if !handOut(port) {
+		if !handOut(port) || !reserve(port) {
 			continue
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
@@ -115,6 +118,33 @@ func handOut(port int) bool {
 	}
 	handedOut.ports[port] = true
 	return true
+}
+
+// reservations is the file whose byte N a test process locks (a POSIX
+// record lock) while it holds port N: the kernel drops a process's locks
+// when it exits, however it exits, so a crashed test leaves nothing held.
+// The file stays open for the process's life: closing any descriptor of
+// it would drop all of the process's locks.
+var reservations struct {
+	sync.Mutex
+	f   *os.File
+	err error
+}
+
+// reserve takes port for this process across processes, and reports
+// whether no other process holds it. When the file cannot be opened (a
+// read-only /tmp), the in-process check alone stays.
+func reserve(port int) bool {
+	reservations.Lock()
+	defer reservations.Unlock()
+	if reservations.f == nil && reservations.err == nil {
+		reservations.f, reservations.err = os.OpenFile(filepath.Join(os.TempDir(), "postdeck-test-ports.lock"), os.O_RDWR|os.O_CREATE, 0o666)
+	}
+	if reservations.err != nil {
+		return true
+	}
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: int64(port), Len: 1}
+	return syscall.FcntlFlock(reservations.f.Fd(), syscall.F_SETLK, &lk) == nil
 }
 
 // freePortMin is the lowest port FreePort picks: above the ports of
