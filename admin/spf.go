@@ -153,6 +153,12 @@ func (r refresherMaps) PutMap(ctx context.Context, actor string, mp store.Map) e
 	return err
 }
 
+// PutMaps saves refresher maps together, in one apply when Postfix takes
+// them together.
+func (r refresherMaps) PutMaps(ctx context.Context, actor string, ms []store.Map) []error {
+	return r.s.mta.PutRefresherMaps(ctx, actor, ms)
+}
+
 // GetMap returns a stored map (store.ErrNotFound when absent).
 func (r refresherMaps) GetMap(name string) (store.Map, error) { return r.s.mta.GetMap(name) }
 

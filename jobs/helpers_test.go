@@ -31,6 +31,14 @@ func (f *fakeMaps) PutMap(ctx context.Context, actor string, m store.Map) error 
 	return nil
 }
 
+func (f *fakeMaps) PutMaps(ctx context.Context, actor string, ms []store.Map) []error {
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		errs[i] = f.PutMap(ctx, actor, m)
+	}
+	return errs
+}
+
 func (f *fakeMaps) GetMap(name string) (store.Map, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

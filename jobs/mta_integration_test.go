@@ -121,10 +121,11 @@ func (m *mtaEnv) refresher(tb testing.TB, d *testDNS, cfg RefresherConfig) *Refr
 // countingSaver passes the refresher's saves on to the real pipeline and
 // counts them and the time they take.
 type countingSaver struct {
-	inner MapSaver
-	mu    sync.Mutex
-	puts  int
-	spent time.Duration
+	inner  MapSaver
+	mu     sync.Mutex
+	puts   int
+	bursts int // PutMaps calls
+	spent  time.Duration
 }
 
 func (c *countingSaver) PutMap(ctx context.Context, actor string, m store.Map) error {
@@ -135,6 +136,19 @@ func (c *countingSaver) PutMap(ctx context.Context, actor string, m store.Map) e
 	c.puts++
 	c.spent += time.Since(start)
 	return err
+}
+
+// PutMaps passes a burst on; each map counts as a save, and the burst as
+// one apply (applies).
+func (c *countingSaver) PutMaps(ctx context.Context, actor string, ms []store.Map) []error {
+	start := time.Now()
+	errs := c.inner.PutMaps(ctx, actor, ms)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.puts += len(ms)
+	c.bursts++
+	c.spent += time.Since(start)
+	return errs
 }
 
 // saveTime returns the time spent in the pipeline so far.
@@ -197,5 +211,60 @@ func TestRefreshThroughTheApplyPipeline(t *testing.T) {
 		if after := env.readMapFile(t, c.name); after != raw {
 			t.Fatalf("%s: live file changed after a failed refresh", c.name)
 		}
+	}
+}
+
+// TestRefreshesTogetherReloadOnce: both sources refreshed at once, with
+// both maps named by smtpd_client_restrictions, go live in one apply:
+// one PutMaps and one Postfix reload, both maps in Postfix's files.
+func TestRefreshesTogetherReloadOnce(t *testing.T) {
+	t.Parallel() // a private Postfix of its own
+	env := startMTA(t)
+	ctx := context.Background()
+	d := newTestDNS(t)
+	microsoftTree(d)
+	googleTree(d)
+	ref := env.refresher(t, d, RefresherConfig{QueryTimeout: 500 * time.Millisecond})
+	if err := ref.Start(ctx); err != nil { // creates both maps, empty
+		t.Fatal(err)
+	}
+	doc := mta.DefaultMainConfig + "\nsmtpd_client_restrictions = check_client_access cidr:$config_directory/maps.d/cidr.spf.protection.outlook.com.map,\n    check_client_access cidr:$config_directory/maps.d/cidr.gmail.com.map, permit\n"
+	if _, err := env.mgr.SaveMainConfig(ctx, "test", doc, "", mta.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	maillog := filepath.Join(env.inst.BaseDir, "maillog")
+	reloads := func() int {
+		raw, _ := os.ReadFile(maillog)
+		return strings.Count(string(raw), "reload -- version")
+	}
+	env.saves.mu.Lock()
+	bursts := env.saves.bursts
+	env.saves.mu.Unlock()
+	before := reloads()
+
+	var wg sync.WaitGroup
+	for _, name := range []string{"spf.protection.outlook.com", "gmail.com"} {
+		wg.Go(func() {
+			if res, err := ref.RefreshNow(ctx, "admin", name); err != nil || res.Outcome != OutcomeUpdated {
+				t.Errorf("%s: %+v %v", name, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	env.saves.mu.Lock()
+	bursts = env.saves.bursts - bursts
+	env.saves.mu.Unlock()
+	if bursts != 1 {
+		t.Errorf("%d PutMaps calls, want 1", bursts)
+	}
+	for _, c := range []struct{ name, want string }{{"spf.protection.outlook.com", microsoftMap}, {"gmail.com", googleMap}} {
+		if got := env.readMapFile(t, c.name); got != c.want {
+			t.Errorf("%s: the live file is not the refreshed map", c.name)
+		}
+	}
+	// master logs the reload when it has taken it; the apply waited for
+	// that, so the line is there.
+	if n := reloads() - before; n != 1 {
+		t.Errorf("%d reloads for both refreshes, want 1", n)
 	}
 }

@@ -16,4 +16,8 @@ func (s mtaSaver) PutMap(ctx context.Context, actor string, mp store.Map) error 
 	return err
 }
 
+func (s mtaSaver) PutMaps(ctx context.Context, actor string, ms []store.Map) []error {
+	return s.m.PutRefresherMaps(ctx, actor, ms)
+}
+
 func (s mtaSaver) GetMap(name string) (store.Map, error) { return s.m.GetMap(name) }

@@ -17,6 +17,9 @@ import (
 // MapSaver saves a map through the validate/apply pipeline.
 type MapSaver interface {
 	PutMap(ctx context.Context, actor string, m store.Map) error
+	// PutMaps saves maps together: one apply (one reload) when Postfix
+	// takes them together. The errors are in the order of ms.
+	PutMaps(ctx context.Context, actor string, ms []store.Map) []error
 	GetMap(name string) (store.Map, error) // store.ErrNotFound when absent
 }
 
@@ -75,6 +78,8 @@ type Refresher struct {
 	mu            sync.Mutex
 	locks         map[string]*sync.Mutex // one refresh per map at a time
 	scheduledMaps map[string]bool        // the maps whose refresh is scheduled
+
+	burst burst
 }
 
 // NewRefresher checks cfg and resolves the default resolver.
@@ -293,8 +298,22 @@ func (r *Refresher) lock(name string) *sync.Mutex {
 }
 
 func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshResult, error) {
+	// From the start until its map is saved (or it saves none), this
+	// refresh is one that others save with (burst). One waiting for a
+	// refresh of the same map is not: that one would wait for it.
+	r.burst.join()
+	var saved bool
+	defer func() {
+		if !saved {
+			r.burst.leave(ctx, r.maps)
+		}
+	}()
 	l := r.lock(name)
-	l.Lock()
+	if !l.TryLock() {
+		r.burst.leave(ctx, r.maps)
+		l.Lock()
+		r.burst.join()
+	}
 	defer l.Unlock()
 
 	src, err := r.db.GetSPFSource(name)
@@ -315,7 +334,7 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 	for _, u := range flat.Unflattenable {
 		res.Warnings = append(res.Warnings, u.Reason)
 	}
-	change, perr := r.apply(ctx, actor, src, flat, ferr, &res)
+	change, perr := r.apply(ctx, actor, src, flat, ferr, &res, &saved)
 
 	st.LastRun = start
 	st.Queries = res.Queries
@@ -346,7 +365,7 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 
 // apply decides what a flatten result does to the live map. An error
 // means the live map was kept.
-func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource, flat FlattenResult, ferr error, res *RefreshResult) (*store.PrefixChange, error) {
+func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource, flat FlattenResult, ferr error, res *RefreshResult, saved *bool) (*store.PrefixChange, error) {
 	if ferr != nil {
 		return nil, ferr
 	}
@@ -378,7 +397,8 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 		return nil, fmt.Errorf("the new result (%d networks) drops %d of the %d live networks, more than half", len(flat.Prefixes), lost, len(old))
 	}
 	now := time.Now().UTC()
-	err = r.maps.PutMap(ctx, actor, store.Map{
+	*saved = true
+	err = r.burst.save(ctx, r.maps, actor, store.Map{
 		Name: src.Map, Type: "cidr", Content: content, Owner: store.OwnerRefresher, Updated: now,
 	})
 	if err != nil {

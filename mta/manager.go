@@ -271,24 +271,39 @@ func (m *Manager) UpdateWith(ctx context.Context, actor, action string, opts App
 		return m.propose(ctx, actor, action, opts, mutate)
 	}
 	u := &pendingUpdate{actor: actor, action: action, opts: opts, mutate: mutate, done: make(chan updateResult, 1)}
+	m.updateBurst(ctx, []*pendingUpdate{u})
+	r := <-u.done
+	return r.res, r.err
+}
+
+// updateBurst queues changes together, so that the apply that takes them
+// takes them all (one staging, one reload, as changes arriving during an
+// apply are), and returns once each has its answer in its done. On a
+// cluster node each is proposed in turn.
+func (m *Manager) updateBurst(ctx context.Context, us []*pendingUpdate) {
+	if m.repl != nil {
+		for _, u := range us {
+			res, err := m.propose(ctx, u.actor, u.action, u.opts, u.mutate)
+			u.done <- updateResult{res: res, err: err}
+		}
+		return
+	}
 	m.pendMu.Lock()
-	m.pending = append(m.pending, u)
+	m.pending = append(m.pending, us...)
 	m.pendMu.Unlock()
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	select {
-	case r := <-u.done: // applied by an earlier holder of mu, with others
-		return r.res, r.err
-	default:
+	// Queued together, they are taken together: all answered by an
+	// earlier holder of mu, or none.
+	if len(us[0].done) > 0 {
+		return
 	}
 	m.pendMu.Lock()
 	batch := m.pending
 	m.pending = nil
 	m.pendMu.Unlock()
 	m.applyBatch(ctx, batch)
-	r := <-u.done
-	return r.res, r.err
 }
 
 // applyBatch applies waiting changes together; it holds mu. Every change

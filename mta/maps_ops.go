@@ -83,21 +83,66 @@ func (m *Manager) PutRefresherMap(ctx context.Context, actor string, in store.Ma
 	return m.putMap(ctx, actor, in, true, false, "")
 }
 
+// PutRefresherMaps is PutRefresherMap for maps saved together (sources
+// refreshed at the same time): they are applied at once, with one reload,
+// unless Postfix refuses the combination, and then one by one, so that
+// only a culprit fails (Update). The errors are in the order of ins.
+func (m *Manager) PutRefresherMaps(ctx context.Context, actor string, ins []store.Map) []error {
+	errs := make([]error, len(ins))
+	var us []*pendingUpdate
+	var which []int
+	for i, in := range ins {
+		u, drop, err := m.mapUpdate(actor, in, true, false, "")
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		defer drop()
+		us = append(us, u)
+		which = append(which, i)
+	}
+	if len(us) == 0 {
+		return errs
+	}
+	if err := m.heldErr(); err != nil {
+		for _, i := range which {
+			errs[i] = err
+		}
+		return errs
+	}
+	m.updateBurst(ctx, us)
+	for k, u := range us {
+		errs[which[k]] = (<-u.done).err
+	}
+	return errs
+}
+
 func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher, create bool, base string) (Result, error) {
+	u, drop, err := m.mapUpdate(actor, in, refresher, create, base)
+	if err != nil {
+		return Result{}, err
+	}
+	defer drop()
+	return m.Update(ctx, actor, u.action, u.mutate)
+}
+
+// mapUpdate checks a map's name and type, starts building its file, and
+// returns the change that saves it; drop ends the build once the change
+// has its answer.
+func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, base string) (u *pendingUpdate, drop func(), err error) {
 	if err := ValidMapName(in.Name); err != nil {
 		m.record(actor, "map", "refused", err.Error())
-		return Result{}, err
+		return nil, nil, err
 	}
 	if err := ValidMapType(in.Type); err != nil {
 		m.record(actor, "map "+in.Name, "refused", err.Error())
-		return Result{}, err
+		return nil, nil, err
 	}
 	in.Content = normalizeMapContent(in.Content)
 	// postmap starts on the new content now, the checks below run beside
 	// it, and the apply takes the built file when these bytes go live.
 	pb := m.startPrebuild(in)
-	defer m.dropPrebuild(pb)
-	return m.Update(ctx, actor, "map "+in.Name, func(st *store.State) error {
+	mutate := func(st *store.State) error {
 		idx := -1
 		for i := range st.Maps {
 			if st.Maps[i].Name == in.Name {
@@ -165,7 +210,9 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 			st.Maps = append(st.Maps, in)
 		}
 		return nil
-	})
+	}
+	u = &pendingUpdate{actor: actor, action: "map " + in.Name, mutate: mutate, done: make(chan updateResult, 1)}
+	return u, func() { m.dropPrebuild(pb) }, nil
 }
 
 // DeleteMap removes a map and its files. A map main.cf still references is
