@@ -562,7 +562,12 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	// opens every table main.cf names, as root, and only validateStaged's
 	// checks keep those where tables may live (tableAllowed).
 	var relay relayOutcome
+	var active func() ([]byte, error)
 	if err == nil && wasRunning && !unread {
+		// The reload's check of the active queue (reload) runs beside
+		// the probe: it reads the queue, not the new files.
+		active = m.checkActiveQueue(ctx)
+		defer func() { _, _ = active() }() // never left running
 		if err = m.linkUnchanged(p, staging); err == nil {
 			relay, err = m.checkRelay(ctx, staging, params, opts)
 		}
@@ -599,7 +604,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		m.record(actor, action, "applied", res.Message)
 		return res, nil
 	}
-	live := m.makeLive(ctx, &res, m.afterSwap, m.settle, false)
+	live := m.makeLive(ctx, &res, m.afterSwap, active, m.settle, false)
 	// The fsync of the swap ran beside the reload; what follows may roll
 	// back or store the state, so it waits for it.
 	if err := durable(); err != nil && live.said == "" {
@@ -657,7 +662,7 @@ func (m *Manager) goBack(ctx context.Context, p plan, restart bool) (noPrevious 
 	if err := m.rollback(p); err != nil {
 		return false, err
 	}
-	if again := m.makeLive(ctx, &Result{}, nil, m.settle, restart); again.said != "" {
+	if again := m.makeLive(ctx, &Result{}, nil, nil, m.settle, restart); again.said != "" {
 		return false, errors.New(again.said)
 	}
 	return false, nil
@@ -681,7 +686,7 @@ type liveOutcome struct {
 // flow the MPA's reinjection listener has been seen silent for over a
 // minute after a reload (master started no new smtpd while the MPA's
 // sessions stalled), with any configuration, and a restart ends that.
-func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error, settle time.Duration, restart bool) liveOutcome {
+func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error, active func() ([]byte, error), settle time.Duration, restart bool) liveOutcome {
 	logStart := m.maillogSize()
 	if fault != nil {
 		if err := fault(); err != nil {
@@ -695,7 +700,7 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		m.log.Debug("reloading postfix")
 		out.stage = "reload"
 		master := m.masterPID()
-		if stderr, err := m.reload(ctx, master); err != nil {
+		if stderr, err := m.reload(ctx, master, active); err != nil {
 			out.said = m.postfixWords(logStart, string(stderr), err)
 			return out
 		}

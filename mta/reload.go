@@ -2,7 +2,11 @@ package mta
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"syscall"
+
+	"postdeck/panics"
 )
 
 // reload makes the running master re-read main.cf and master.cf: what
@@ -19,12 +23,18 @@ import (
 // file that names another process by now gives 0); when it is unknown,
 // or the signal cannot be sent, Postfix's own `postfix reload` runs
 // instead.
-func (m *Manager) reload(ctx context.Context, master int) (stderr []byte, err error) {
+//
+// active, when set, is the answer of a `postsuper active` already started
+// (checkActiveQueue); nil runs it here.
+func (m *Manager) reload(ctx context.Context, master int, active func() ([]byte, error)) (stderr []byte, err error) {
 	if master <= 1 {
 		_, stderr, err = m.pf.Run(ctx, nil, "postfix", "reload")
 		return stderr, err
 	}
-	if _, stderr, err = m.pf.Run(ctx, nil, "postsuper", "active"); err != nil {
+	if active == nil {
+		active = m.checkActiveQueue(ctx)
+	}
+	if stderr, err = active(); err != nil {
 		return stderr, err
 	}
 	if err := syscall.Kill(master, syscall.SIGHUP); err != nil {
@@ -32,4 +42,29 @@ func (m *Manager) reload(ctx context.Context, master int) (stderr []byte, err er
 		return stderr, err
 	}
 	return nil, nil
+}
+
+// checkActiveQueue starts `postsuper active`, the structure check of the
+// active queue that `postfix reload` runs before it signals master, and
+// returns its answer's waiter: it may be called more than once.
+func (m *Manager) checkActiveQueue(ctx context.Context) func() ([]byte, error) {
+	type answer struct {
+		stderr []byte
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				panics.Recovered(panics.MTA)
+				done <- answer{err: fmt.Errorf("postsuper active: internal error: %v", r)}
+			}
+		}()
+		_, stderr, err := m.pf.Run(ctx, nil, "postsuper", "active")
+		done <- answer{stderr, err}
+	}()
+	return sync.OnceValues(func() ([]byte, error) {
+		a := <-done
+		return a.stderr, a.err
+	})
 }

@@ -38,7 +38,7 @@ func TestReloadSkipsTheQueueScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	logStart := env.m.maillogSize()
-	if stderr, err := env.m.reload(ctx, pid); err != nil {
+	if stderr, err := env.m.reload(ctx, pid, nil); err != nil {
 		t.Fatalf("reload: %v %s", err, stderr)
 	}
 	if !waitReloadTaken(ctx, pid, 2*time.Second) {
@@ -57,7 +57,7 @@ func TestReloadSkipsTheQueueScan(t *testing.T) {
 		t.Fatalf("after postdeck's reload the misplaced queue file moved (a structure check ran): %v", err)
 	}
 
-	if stderr, err := env.m.reload(ctx, 0); err != nil { // master unknown
+	if stderr, err := env.m.reload(ctx, 0, nil); err != nil { // master unknown
 		t.Fatalf("reload through postfix reload: %v %s", err, stderr)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
