@@ -1,6 +1,7 @@
 // Package etcdtest starts a real etcd cluster for tests: members of
 // Debian's etcd-server (/usr/bin/etcd, the v3 API) on loopback ports that
-// were free a moment ago, each with its data directory under the test's
+// were free a moment ago (postfixtest.FreePort: below the ephemeral range,
+// never handed to two test processes), each with its data directory under the test's
 // temporary directory. Members are stopped by their process id, one at a
 // time or all at cleanup, never by name: other engineers' and CI's etcd
 // processes on the same machine are left alone.
@@ -13,7 +14,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"postdeck/postfix/postfixtest"
 )
 
 // Binary is Debian's etcd server.
@@ -92,8 +94,8 @@ func StartWith(t testing.TB, n int, opts Options) *Cluster {
 	for i := range n {
 		m := &Member{
 			Name:      "etcd" + strconv.Itoa(i+1),
-			ClientURL: scheme + "127.0.0.1:" + strconv.Itoa(freePort(t)),
-			peerURL:   "http://127.0.0.1:" + strconv.Itoa(freePort(t)),
+			ClientURL: scheme + "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)),
+			peerURL:   "http://127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)),
 			dataDir:   filepath.Join(base, "etcd"+strconv.Itoa(i+1)),
 		}
 		c.Members = append(c.Members, m)
@@ -249,19 +251,6 @@ func (c *Cluster) WaitHealthy(t testing.TB, within time.Duration) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
 }
 
 type lockedWriter struct {
