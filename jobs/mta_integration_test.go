@@ -118,6 +118,22 @@ func (m *mtaEnv) refresher(tb testing.TB, d *testDNS, cfg RefresherConfig) *Refr
 	return ref
 }
 
+// startBothSources is startMTA with a DNS server that serves the Office
+// 365 and Google trees and a started refresher (both maps exist, empty)
+// asking it with timeout per query.
+func startBothSources(t *testing.T, timeout time.Duration) (*mtaEnv, *testDNS, *Refresher) {
+	t.Helper()
+	env := startMTA(t)
+	d := newTestDNS(t)
+	microsoftTree(d)
+	googleTree(d)
+	ref := env.refresher(t, d, RefresherConfig{QueryTimeout: timeout})
+	if err := ref.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return env, d, ref
+}
+
 // countingSaver passes the refresher's saves on to the real pipeline and
 // counts them and the time they take.
 type countingSaver struct {
@@ -172,15 +188,8 @@ func (c *countingSaver) count() int {
 // and a failing one leaves the live file byte-identical.
 func TestRefreshThroughTheApplyPipeline(t *testing.T) {
 	t.Parallel() // a private Postfix of its own
-	env := startMTA(t)
+	env, d, ref := startBothSources(t, 200*time.Millisecond)
 	ctx := context.Background()
-	d := newTestDNS(t)
-	microsoftTree(d)
-	googleTree(d)
-	ref := env.refresher(t, d, RefresherConfig{QueryTimeout: 200 * time.Millisecond})
-	if err := ref.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct{ name, want, inside, outside string }{
 		{"spf.protection.outlook.com", microsoftMap, "40.107.3.4", "40.108.0.1"},
 		{"gmail.com", googleMap, "2a00:1450:4000::1", "2a00:1450:5000::1"},
@@ -219,15 +228,8 @@ func TestRefreshThroughTheApplyPipeline(t *testing.T) {
 // one PutMaps and one Postfix reload, both maps in Postfix's files.
 func TestRefreshesTogetherReloadOnce(t *testing.T) {
 	t.Parallel() // a private Postfix of its own
-	env := startMTA(t)
+	env, _, ref := startBothSources(t, 500*time.Millisecond)
 	ctx := context.Background()
-	d := newTestDNS(t)
-	microsoftTree(d)
-	googleTree(d)
-	ref := env.refresher(t, d, RefresherConfig{QueryTimeout: 500 * time.Millisecond})
-	if err := ref.Start(ctx); err != nil { // creates both maps, empty
-		t.Fatal(err)
-	}
 	doc := mta.DefaultMainConfig + "\nsmtpd_client_restrictions = check_client_access cidr:$config_directory/maps.d/cidr.spf.protection.outlook.com.map,\n    check_client_access cidr:$config_directory/maps.d/cidr.gmail.com.map, permit\n"
 	if _, err := env.mgr.SaveMainConfig(ctx, "test", doc, "", mta.ApplyOptions{}); err != nil {
 		t.Fatal(err)

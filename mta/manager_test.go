@@ -29,6 +29,20 @@ type testEnv struct {
 
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
+	env := newUnstartedEnv(t)
+	if _, err := env.m.Start(context.Background()); err != nil {
+		t.Fatalf("start: %v\n%s", err, readFile(filepath.Join(env.inst.BaseDir, "maillog")))
+	}
+	if err := postfixtest.WaitPort(env.smtp, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// newUnstartedEnv is newTestEnv before Manager.Start: the store is empty
+// and Postfix's directory does not exist yet.
+func newUnstartedEnv(t testing.TB) *testEnv {
+	t.Helper()
 	postfixtest.Require(t)
 	base := postfixtest.Dir(t)
 	db, err := store.Open(filepath.Join(base, "postdeck.db"))
@@ -48,12 +62,6 @@ func newTestEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
-	if _, err := m.Start(context.Background()); err != nil {
-		t.Fatalf("start: %v\n%s", err, readFile(filepath.Join(inst.BaseDir, "maillog")))
-	}
-	if err := postfixtest.WaitPort(smtpAddr, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
 	return &testEnv{m: m, db: db, inst: inst, smtp: smtpAddr}
 }
 
@@ -459,30 +467,14 @@ var testLogLevel = func() slog.Level {
 // this start end in "restoring the previous configuration failed too:
 // postfix check: exit status 1", which told the administrator nothing.)
 func TestFirstStartWithNothingToGoBackTo(t *testing.T) {
-	postfixtest.Require(t)
-	base := postfixtest.Dir(t)
-	db, err := store.Open(filepath.Join(base, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	env := newUnstartedEnv(t)
+	m, inst := env.m, env.inst
 	st := DefaultState(time.Now())
 	st.MainConfig += "smtpd_tls_wrappermode = yes\n"
-	if err := db.SaveState(st); err != nil {
+	if err := env.db.SaveState(st); err != nil {
 		t.Fatal(err)
 	}
-	inst := Instance{
-		ConfigDir:  filepath.Join(base, "postfix", "etc"),
-		Private:    true,
-		BaseDir:    filepath.Join(base, "postfix"),
-		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)),
-	}
-	m, err := New(Config{Instance: inst}, db, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
-	_, err = m.Start(context.Background())
+	_, err := m.Start(context.Background())
 	var aerr *ApplyError
 	if !errors.As(err, &aerr) || !aerr.NoPrevious || aerr.RolledBack || aerr.RollbackErr != nil {
 		t.Fatalf("want an ApplyError with nothing to go back to, got %#v: %v", aerr, err)
