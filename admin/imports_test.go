@@ -23,7 +23,7 @@ var allowedImports = map[string][]string{
 	"assets":              {},
 	"postfix":             {},
 	"postfix/postfixtest": {"postfix"},
-	"cluster/etcdtest":    {},
+	"cluster/etcdtest":    {"postfix/postfixtest"}, // FreePort
 	"cluster/report":      {},
 	"cluster":             {"store", "panics", "cluster/report"},
 	"store":               {},
