@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,11 @@ func (p Runner) Run(ctx context.Context, stdin io.Reader, name string, args ...s
 
 // Stream is Run with caller-provided stdout and stderr writers, for output
 // too large to hold (postqueue -j of a big queue).
+//
+// A stderr that is an *os.File becomes the command's own standard error:
+// no pipe between it and this process, whose reader would wake for every
+// line postsuper writes (one per message, 100,000 for a big action). A
+// failure's CmdError then holds the last 4 KB the command wrote there.
 func (p Runner) Stream(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, name string, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
@@ -67,6 +73,17 @@ func (p Runner) Stream(ctx context.Context, stdin io.Reader, stdout, stderr io.W
 	cmd := exec.CommandContext(ctx, filepath.Join(p.SbinDir, name), argv...)
 	cmd.Stdin = stdin
 	cmd.Stdout = stdout
+	if f, ok := stderr.(*os.File); ok {
+		from, _ := f.Seek(0, io.SeekCurrent)
+		cmd.Stderr = f
+		if err := cmd.Run(); err != nil {
+			to, _ := f.Seek(0, io.SeekCurrent)
+			tail := make([]byte, min(to-from, 4096))
+			n, _ := f.ReadAt(tail, to-int64(len(tail)))
+			return &CmdError{Cmd: name + " " + strings.Join(args, " "), Err: err, Stderr: string(tail[:n])}
+		}
+		return nil
+	}
 	if stderr != nil {
 		cmd.Stderr = io.MultiWriter(stderr, &errb)
 	} else {

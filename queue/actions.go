@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +171,7 @@ func (q *Queue) act(ctx context.Context, action string, ids []string, where map[
 	}
 	pa := postsuperActions[action]
 	out := newPostsuperReport(pa, ids)
-	if err := q.stream(ctx, strings.NewReader(strings.Join(ids, "\n")+"\n"), nil, out, "postsuper", pa.flag, "-"); err != nil {
+	if err := q.postsuper(ctx, strings.NewReader(strings.Join(ids, "\n")+"\n"), out, pa.flag, "-"); err != nil {
 		return res, fmt.Errorf("%s messages: %w", action, err)
 	}
 	res.Affected = out.affected()
@@ -345,7 +347,27 @@ func (q *Queue) run(ctx context.Context, name string, args ...string) (stdout, s
 	return out.Bytes(), errb.Bytes(), err
 }
 
-// postsuperReport reads postsuper's stderr as it arrives: "postsuper: ID:
+// postsuper runs postsuper with args and stdin, and gives rep what it
+// wrote to its standard error once it has exited. That goes to an
+// unlinked temporary file, not a pipe: postsuper writes a line per
+// message, and a pipe's reader here wakes for each (100,000 for a big
+// action, on two cores beside postsuper itself). Without a temporary file
+// it is the pipe.
+func (q *Queue) postsuper(ctx context.Context, stdin io.Reader, rep io.Writer, args ...string) error {
+	f, err := os.CreateTemp("", "postdeck-postsuper-*")
+	if err != nil {
+		return q.stream(ctx, stdin, nil, rep, "postsuper", args...)
+	}
+	_ = os.Remove(f.Name())
+	defer f.Close()
+	runErr := q.stream(ctx, stdin, nil, f, "postsuper", args...)
+	if _, err := f.Seek(0, io.SeekStart); err == nil {
+		_, _ = io.Copy(rep, f) // what postsuper wrote: a line per id it was given
+	}
+	return runErr
+}
+
+// postsuperReport reads postsuper's stderr: "postsuper: ID:
 // verb" marks one id done, "postsuper: Label: N message(s)" is the total.
 // Only the requested ids are remembered, so 100,000 lines cost nothing.
 type postsuperReport struct {

@@ -144,7 +144,7 @@ func (q *Queue) postsuperVerified(ctx context.Context, w *watcher, m *queueMatch
 		}
 		err = flush()
 	}()
-	err := q.stream(ctx, pr, nil, rep, "postsuper", args...)
+	err := q.postsuper(ctx, pr, rep, args...)
 	_ = pr.CloseWithError(io.ErrClosedPipe) // a postsuper that failed early stops the feeder
 	<-feedDone
 	return ids, err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -464,22 +465,28 @@ func (w *watcher) resolve(id string, d dirtyID) (indexOp, bool) {
 	if known {
 		cur = w.idx.meta[slot]
 	}
+	// Postfix moves a queue file with rename(2), so it is in one place at
+	// a time: the first place it is found is where it is. The places of
+	// the events come first, the newest first (a message put on hold is
+	// found at once in hold, where looking in deferred first would miss
+	// it in a directory of thousands of entries), then where the index
+	// has it, when no event named that place.
 	at := noDir
 	var st syscall.Stat_t
-	look := func(di uint16) {
-		if di == noDir || di == at {
-			return
-		}
+	look := func(di uint16) bool {
 		var s syscall.Stat_t
-		if syscall.Lstat(w.dirs[di].path+"/"+id, &s) == nil {
+		if di != noDir && syscall.Lstat(w.dirs[di].path+"/"+id, &s) == nil {
 			at, st = di, s
+			return true
 		}
+		return false
 	}
-	if known {
+	found := false
+	for i := int(d.n) - 1; i >= 0 && !found; i-- {
+		found = look(d.dirs[i])
+	}
+	if !found && known && !slices.Contains(d.dirs[:d.n], cur.dir) {
 		look(cur.dir)
-	}
-	for _, di := range d.dirs[:d.n] {
-		look(di) // the newest place last: it wins
 	}
 	if at == noDir && (d.overflow || d.n == 0) {
 		at, st = w.search(id)
