@@ -264,13 +264,11 @@ func (m *Manager) Update(ctx context.Context, actor, action string, mutate func(
 // combined apply allows what every change of it allows; a combination
 // refused for what one change allows is retried one change at a time.
 func (m *Manager) UpdateWith(ctx context.Context, actor, action string, opts ApplyOptions, mutate func(*store.State) error) (Result, error) {
-	if err := m.heldErr(); err != nil {
-		return Result{}, err
-	}
-	if m.repl != nil {
-		return m.propose(ctx, actor, action, opts, mutate)
-	}
-	u := &pendingUpdate{actor: actor, action: action, opts: opts, mutate: mutate, done: make(chan updateResult, 1)}
+	return m.updateOne(ctx, &pendingUpdate{actor: actor, action: action, opts: opts, mutate: mutate, done: make(chan updateResult, 1)})
+}
+
+// updateOne applies one change (updateBurst) and returns its answer.
+func (m *Manager) updateOne(ctx context.Context, u *pendingUpdate) (Result, error) {
 	m.updateBurst(ctx, []*pendingUpdate{u})
 	r := <-u.done
 	return r.res, r.err
@@ -279,8 +277,15 @@ func (m *Manager) UpdateWith(ctx context.Context, actor, action string, opts App
 // updateBurst queues changes together, so that the apply that takes them
 // takes them all (one staging, one reload, as changes arriving during an
 // apply are), and returns once each has its answer in its done. On a
-// cluster node each is proposed in turn.
+// cluster node each is proposed in turn; while applies are held off
+// (heldErr) each gets that error.
 func (m *Manager) updateBurst(ctx context.Context, us []*pendingUpdate) {
+	if err := m.heldErr(); err != nil {
+		for _, u := range us {
+			u.done <- updateResult{err: err}
+		}
+		return
+	}
 	if m.repl != nil {
 		for _, u := range us {
 			res, err := m.propose(ctx, u.actor, u.action, u.opts, u.mutate)

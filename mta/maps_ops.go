@@ -104,12 +104,6 @@ func (m *Manager) PutRefresherMaps(ctx context.Context, actor string, ins []stor
 	if len(us) == 0 {
 		return errs
 	}
-	if err := m.heldErr(); err != nil {
-		for _, i := range which {
-			errs[i] = err
-		}
-		return errs
-	}
 	m.updateBurst(ctx, us)
 	for k, u := range us {
 		errs[which[k]] = (<-u.done).err
@@ -123,7 +117,7 @@ func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refres
 		return Result{}, err
 	}
 	defer drop()
-	return m.Update(ctx, actor, u.action, u.mutate)
+	return m.updateOne(ctx, u)
 }
 
 // mapUpdate checks a map's name and type, starts building its file, and
