@@ -34,16 +34,30 @@ type burstSave struct {
 	done  chan error // buffered: written once
 }
 
+// burstMember is one refresh's place in a burst, from join until it
+// saves its map or leaves without one, whichever comes first.
+type burstMember struct {
+	b    *burst
+	maps MapSaver
+	out  bool // saved or left: no longer counted
+}
+
 // join counts a refresh in.
-func (b *burst) join() {
+func (b *burst) join(maps MapSaver) *burstMember {
 	b.mu.Lock()
 	b.running++
 	b.mu.Unlock()
+	return &burstMember{b: b, maps: maps}
 }
 
-// leave counts out a refresh that saves no map; when it was the last one
-// running, it saves what waits.
-func (b *burst) leave(ctx context.Context, maps MapSaver) {
+// leave counts out a refresh that saves no map (nothing when it saved or
+// left already); when it was the last one running, it saves what waits.
+func (mb *burstMember) leave(ctx context.Context) {
+	if mb.out {
+		return
+	}
+	mb.out = true
+	b := mb.b
 	b.mu.Lock()
 	b.running--
 	var batch []*burstSave
@@ -51,12 +65,14 @@ func (b *burst) leave(ctx context.Context, maps MapSaver) {
 		batch, b.waiting = b.waiting, nil
 	}
 	b.mu.Unlock()
-	saveAll(ctx, maps, batch)
+	saveAll(ctx, mb.maps, batch)
 }
 
 // save counts a refresh out with its map ready and returns once the map
 // is saved (by this refresh or by the last of its burst).
-func (b *burst) save(ctx context.Context, maps MapSaver, actor string, m store.Map) error {
+func (mb *burstMember) save(ctx context.Context, actor string, m store.Map) error {
+	mb.out = true
+	b, maps := mb.b, mb.maps
 	s := &burstSave{actor: actor, m: m, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.running--

@@ -301,18 +301,13 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 	// From the start until its map is saved (or it saves none), this
 	// refresh is one that others save with (burst). One waiting for a
 	// refresh of the same map is not: that one would wait for it.
-	r.burst.join()
-	var saved bool
-	defer func() {
-		if !saved {
-			r.burst.leave(ctx, r.maps)
-		}
-	}()
+	mb := r.burst.join(r.maps)
+	defer func() { mb.leave(ctx) }()
 	l := r.lock(name)
 	if !l.TryLock() {
-		r.burst.leave(ctx, r.maps)
+		mb.leave(ctx)
 		l.Lock()
-		r.burst.join()
+		mb = r.burst.join(r.maps)
 	}
 	defer l.Unlock()
 
@@ -334,7 +329,7 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 	for _, u := range flat.Unflattenable {
 		res.Warnings = append(res.Warnings, u.Reason)
 	}
-	change, perr := r.apply(ctx, actor, src, flat, ferr, &res, &saved)
+	change, perr := r.apply(ctx, actor, src, flat, ferr, &res, mb)
 
 	st.LastRun = start
 	st.Queries = res.Queries
@@ -365,7 +360,7 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 
 // apply decides what a flatten result does to the live map. An error
 // means the live map was kept.
-func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource, flat FlattenResult, ferr error, res *RefreshResult, saved *bool) (*store.PrefixChange, error) {
+func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource, flat FlattenResult, ferr error, res *RefreshResult, mb *burstMember) (*store.PrefixChange, error) {
 	if ferr != nil {
 		return nil, ferr
 	}
@@ -397,8 +392,7 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 		return nil, fmt.Errorf("the new result (%d networks) drops %d of the %d live networks, more than half", len(flat.Prefixes), lost, len(old))
 	}
 	now := time.Now().UTC()
-	*saved = true
-	err = r.burst.save(ctx, r.maps, actor, store.Map{
+	err = mb.save(ctx, actor, store.Map{
 		Name: src.Map, Type: "cidr", Content: content, Owner: store.OwnerRefresher, Updated: now,
 	})
 	if err != nil {
