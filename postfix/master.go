@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -25,7 +26,7 @@ func MasterPID(queueDir string) int {
 	if err != nil || pid <= 1 {
 		return 0
 	}
-	if _, err := os.Stat("/proc/self"); err != nil {
+	if !hasProc() {
 		return pid
 	}
 	proc := "/proc/" + strconv.Itoa(pid)
@@ -42,6 +43,13 @@ func MasterPID(queueDir string) int {
 	}
 	return pid
 }
+
+// hasProc reports whether /proc is mounted (asked once: MasterPID runs
+// at every look at Postfix's state).
+var hasProc = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self")
+	return err == nil
+})
 
 // Alive reports whether process pid exists and is not a zombie (a master
 // that died stays one until its parent, maybe not a reaping init, waits).

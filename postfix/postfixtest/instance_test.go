@@ -119,9 +119,12 @@ func TestFreePortAcrossProcesses(t *testing.T) {
 // heldElsewhere reports whether another process holds port's reservation,
 // without taking it.
 func heldElsewhere(t *testing.T, port int) bool {
-	reserve(0) // opens the file
+	f, err := reservationFile()
+	if err != nil {
+		t.Fatal(err)
+	}
 	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Start: int64(port), Len: 1}
-	if err := syscall.FcntlFlock(reservations.f.Fd(), syscall.F_GETLK, &lk); err != nil {
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_GETLK, &lk); err != nil {
 		t.Fatal(err)
 	}
 	return lk.Type != syscall.F_UNLCK

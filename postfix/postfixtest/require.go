@@ -135,16 +135,22 @@ var reservations struct {
 // whether no other process holds it. When the file cannot be opened (a
 // read-only /tmp), the in-process check alone stays.
 func reserve(port int) bool {
+	f, err := reservationFile()
+	if err != nil {
+		return true
+	}
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: int64(port), Len: 1}
+	return syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk) == nil
+}
+
+// reservationFile opens the reservations' file once.
+func reservationFile() (*os.File, error) {
 	reservations.Lock()
 	defer reservations.Unlock()
 	if reservations.f == nil && reservations.err == nil {
 		reservations.f, reservations.err = os.OpenFile(filepath.Join(os.TempDir(), "postdeck-test-ports.lock"), os.O_RDWR|os.O_CREATE, 0o666)
 	}
-	if reservations.err != nil {
-		return true
-	}
-	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: int64(port), Len: 1}
-	return syscall.FcntlFlock(reservations.f.Fd(), syscall.F_SETLK, &lk) == nil
+	return reservations.f, reservations.err
 }
 
 // freePortMin is the lowest port FreePort picks: above the ports of
