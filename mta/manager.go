@@ -705,6 +705,7 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		m.log.Debug("reloading postfix")
 		out.stage = "reload"
 		master := m.masterPID()
+		oldSMTPD := smtpdChildren(master)
 		if stderr, err := m.reload(ctx, master, active); err != nil {
 			out.said = m.postfixWords(logStart, string(stderr), err)
 			return out
@@ -721,6 +722,10 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		// to drop its connections before then would keep it.
 		if m.afterReload != nil {
 			m.afterReload()
+		}
+		// The serve check must reach an smtpd of the new configuration.
+		if pid != 0 && !waitOldSMTPDGone(ctx, pid, oldSMTPD, oldSMTPDBound) {
+			m.log.Warn("an idle smtpd of the previous configuration is still there after the reload", "bound", oldSMTPDBound)
 		}
 	default:
 		out.stage = "start"

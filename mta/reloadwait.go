@@ -1,7 +1,9 @@
 package mta
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -183,4 +185,114 @@ func (m *Manager) masterAlive(ctx context.Context, pid int) bool {
 		return postfix.Alive(pid)
 	}
 	return m.running(ctx)
+}
+
+// After master has taken a reload, the smtpd processes of the old
+// configuration that sat idle are told to go (master closes their status
+// pipe), but one may still take a connection first: an idle smtpd waits
+// for the service's accept lock (flock) or, holding it, in its event loop
+// on the listening socket and the status pipe at once, and when both are
+// ready it may accept before it sees the pipe closed (seen in make race:
+// the serve check after a reload greeted by an old smtpd, so a
+// configuration whose smtpd drops every connection passed). One that is
+// in a session ends it and then goes, without accepting again: it tells
+// master it is available and that fails (single_server.c). So before the
+// serve check the apply waits until no old smtpd waits idle, at most
+// oldSMTPDBound; normally they are gone within a millisecond.
+const oldSMTPDBound = 2 * time.Second
+
+// lockCalls are the numbers of flock, where an idle smtpd waits for the
+// accept lock held by another.
+var lockCalls = map[string][]int{
+	"amd64": {73},
+	"arm64": {32},
+}
+
+// smtpdChildren lists master's smtpd processes (children named smtpd).
+// It reads /proc/PID/task/PID/children, or scans /proc where the kernel
+// lacks that file; nil without /proc.
+func smtpdChildren(master int) []int {
+	if master <= 1 {
+		return nil
+	}
+	var pids []int
+	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", master, master)); err == nil {
+		for _, f := range strings.Fields(string(raw)) {
+			if pid, err := strconv.Atoi(f); err == nil && isSMTPDOf(pid, master) {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && isSMTPDOf(pid, master) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// isSMTPDOf reports whether pid is a live smtpd whose parent is master,
+// from /proc/PID/stat: "pid (comm) state ppid ...".
+func isSMTPDOf(pid, master int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+	if open < 0 || end < open || string(stat[open+1:end]) != "smtpd" {
+		return false
+	}
+	fields := strings.Fields(string(stat[end+1:]))
+	if len(fields) < 2 || fields[0] == "Z" || fields[0] == "X" {
+		return false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return err == nil && ppid == master
+}
+
+// smtpdIdle reports whether smtpd pid still waits for a connection: it
+// lives, is master's, and sleeps in the accept lock or the event loop,
+// or runs (it may be about to accept). One in a session (reading,
+// writing, polling its client) is not.
+func smtpdIdle(pid, master int) bool {
+	if !isSMTPDOf(pid, master) {
+		return false
+	}
+	sc, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/syscall")
+	if err != nil {
+		return false
+	}
+	line := strings.TrimSpace(string(sc))
+	if line == "running" {
+		return true
+	}
+	first, _, _ := strings.Cut(line, " ")
+	n, err := strconv.Atoi(first)
+	return err == nil && (slices.Contains(epollCalls[runtime.GOARCH], n) || slices.Contains(lockCalls[runtime.GOARCH], n))
+}
+
+// waitOldSMTPDGone waits until none of old, master's smtpd processes from
+// before the reload, waits idle for a connection, at most bound. It
+// reports whether that happened within the bound.
+func waitOldSMTPDGone(ctx context.Context, master int, old []int, bound time.Duration) bool {
+	deadline := time.Now().Add(bound)
+	for {
+		old = slices.DeleteFunc(old, func(pid int) bool { return !smtpdIdle(pid, master) })
+		if len(old) == 0 {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(reloadPoll):
+		}
+	}
 }

@@ -5,10 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 func TestStatusShowsTaken(t *testing.T) {
@@ -124,5 +128,103 @@ func TestMasterProblemsOnly(t *testing.T) {
 	}
 	if got := problemSince(path, 0); !strings.HasPrefix(got, "error: missing") {
 		t.Fatalf("every problem: %q", got)
+	}
+}
+
+// TestReloadWaitsForOldIdleSMTPD: after a reload, the serve check waits
+// until no smtpd of the old configuration waits idle for a connection (one
+// may accept before it sees that it must go), and not for one in a
+// session, which goes when its session ends.
+func TestReloadWaitsForOldIdleSMTPD(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	master := env.m.masterPID()
+	if master <= 1 {
+		t.Fatal("no master pid")
+	}
+	// Three sessions at once; two end and leave their smtpd idle, the
+	// third goes on.
+	var clients []*smtp.Client
+	for range 3 {
+		c, err := smtp.Dial(env.smtp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Hello("client.example.test"); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	open := clients[2]
+	for _, c := range clients[:2] {
+		if err := c.Quit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var idle []int
+	for deadline := time.Now().Add(10 * time.Second); len(idle) < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle smtpd processes: %v, want 2", idle)
+		}
+		idle = slices.DeleteFunc(smtpdChildren(master), func(pid int) bool { return !smtpdIdle(pid, master) })
+	}
+	old := smtpdChildren(master)
+	if len(old) != 3 {
+		t.Fatalf("smtpd processes before the reload: %v, want 3", old)
+	}
+	busy := slices.DeleteFunc(slices.Clone(old), func(pid int) bool { return slices.Contains(idle, pid) })
+	if len(busy) != 1 || smtpdIdle(busy[0], master) {
+		t.Fatalf("the smtpd in a session (%v) is taken for idle", busy)
+	}
+
+	// One idle smtpd cannot run: the wait holds until it has gone.
+	if err := syscall.Kill(idle[0], syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(idle[0], syscall.SIGCONT) })
+	if err := syscall.Kill(master, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !waitReloadTaken(ctx, master, 5*time.Second) {
+		t.Fatal("master did not take the reload")
+	}
+	gone := make(chan bool, 1)
+	go func() { gone <- waitOldSMTPDGone(ctx, master, slices.Clone(old), 20*time.Second) }()
+	select {
+	case <-gone:
+		t.Fatal("the wait ended while an idle smtpd of the old configuration could still accept")
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := syscall.Kill(idle[0], syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ok := <-gone:
+		if !ok {
+			t.Fatal("the wait gave up")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait did not end once the old smtpd could go")
+	}
+	for _, pid := range idle {
+		if isSMTPDOf(pid, master) {
+			t.Errorf("idle smtpd %d of the old configuration is still there", pid)
+		}
+	}
+	// The session goes on, and its smtpd goes when it ends.
+	if err := open.Noop(); err != nil {
+		t.Fatalf("the session of the old smtpd: %v", err)
+	}
+	if !isSMTPDOf(busy[0], master) {
+		t.Fatal("the smtpd in a session went before its session ended")
+	}
+	if err := open.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); isSMTPDOf(busy[0], master); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the old smtpd stayed after its session")
+		}
 	}
 }
