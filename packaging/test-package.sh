@@ -396,11 +396,12 @@ OLD_VERSION=$(in_tree dpkg-query -W -f '${Version}' postdeck)
 
 # serve_in_tree LOG: postdeck serve of the tree's package, as above.
 serve_in_tree() {
+	: >"$1" # the commands run meanwhile append their output to it too
 	unshare --mount --propagation private -- /bin/bash -c 'mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && shift && exec chroot "$@"' _ "$TREE" \
 		"$TREE" /usr/bin/env POSTDECK_LOG_FORMAT=text /usr/bin/postdeck serve \
 		--listen "127.0.0.1:$HTTP_PORT" --socket /run/postdeck/ctl.sock \
 		--smtp-listen "127.0.0.1:$SMTP_PORT" --mpa-listen "127.0.0.1:$MPA_PORT" \
-		--reinject-listen "127.0.0.1:$REINJECT_PORT" --resolver "127.0.0.1:$DNS_PORT" >"$1" 2>&1 &
+		--reinject-listen "127.0.0.1:$REINJECT_PORT" --resolver "127.0.0.1:$DNS_PORT" >>"$1" 2>&1 &
 	SERVE_PID=$!
 	for _ in $(seq 1 600); do
 		grep -q "postdeck is ready" "$1" && return 0
@@ -432,7 +433,8 @@ in_tree getent passwd postdeck-web >/dev/null || fail "the upgrade did not creat
 serve_in_tree "$CACHE/serve-upgraded.log"
 grep -q 'msg="database migrated".*schema_from=2 ' "$CACHE/serve-upgraded.log" ||
 	{ grep -i schema "$CACHE/serve-upgraded.log" >&2; fail "the upgraded daemon did not migrate the schema-2 database"; }
-in_tree postdeck settings get | grep -q 'upgrade.example.test' || fail "the upgrade lost the setting"
+got=$(in_tree postdeck settings get 2>&1) || fail "settings get after the upgrade failed: $got"
+grep -q '^hostname=upgrade.example.test$' <<<"$got" || fail "the upgrade lost the setting; settings get said: $got"
 [ "$(in_tree postconf -h myhostname)" = upgrade.example.test ] || fail "after the upgrade main.cf has another myhostname"
 in_tree postdeck admin list | grep -q '^keeper' || fail "the upgrade lost the user"
 [ "$(in_tree postmap -q kept.example.test hash:/etc/postfix/maps.d/hash.kept-map.map)" = OK ] || fail "the upgrade lost the map"
