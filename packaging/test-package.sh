@@ -128,6 +128,15 @@ MPA_PORT=$(freeport)
 REINJECT_PORT=$(freeport)
 DNS_PORT=$(freeport)
 in_tree() { chroot "$TREE" "$@"; }
+# output_has GREP-ARGS...: grep -q over standard input read whole first.
+# Under pipefail `cmd | grep -q` fails when grep leaves at its first
+# match while cmd still writes (SIGPIPE): CI once failed "the upgrade
+# lost the setting" with the setting there.
+output_has() {
+	local all
+	all=$(cat)
+	grep -q "$@" <<<"$all"
+}
 
 say "fresh tree from the cache"
 [ -n "$TREE" ] && [ "$TREE" != / ] || fail "bad tree path"
@@ -239,7 +248,7 @@ if [ "$MASTER_AFTER" != "$MASTER_BEFORE" ]; then
 	diff <(printf '%s\n' "$MASTER_BEFORE") <(printf '%s\n' "$MASTER_AFTER") >&2 || true
 	fail "postconf -M changed (beyond the MPA's services)"
 fi
-in_tree postconf -M | grep -q '^mpa ' || fail "the MPA's content-filter service is missing from master.cf"
+in_tree postconf -M | output_has '^mpa ' || fail "the MPA's content-filter service is missing from master.cf"
 [ "$(q_transport hash:/etc/postfix/maps.d/hash.transport-maps.map)" = "$T_BEFORE" ] || fail "the transport table answers differently"
 [ "$(q_client cidr:/etc/postfix/maps.d/cidr.client_access.map)" = "$C_BEFORE" ] || fail "the client table answers differently"
 exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || fail "smtpd does not accept connections"
@@ -294,10 +303,10 @@ http_req() {
 	timeout 30 cat <&4
 	exec 4<&- 4>&-
 }
-http_req GET /login | head -n1 | grep -q '^HTTP/1.[01] 200' || fail "GET /login through the web process is not 200"
+http_req GET /login | sed -n 1p | grep -q '^HTTP/1.[01] 200' || fail "GET /login through the web process is not 200"
 once=$(sed -n 's/.*one-time password.*password=\([^ ]*\).*/\1/p' "$LOG" | head -n1)
 [ -n "$once" ] || fail "no one-time password in the log"
-http_req POST /api/v1/login "{\"username\":\"admin\",\"password\":\"$once\"}" | grep -q '"csrf_token"' ||
+http_req POST /api/v1/login "{\"username\":\"admin\",\"password\":\"$once\"}" | output_has '"csrf_token"' ||
 	fail "the API login with the one-time password failed through the web process"
 say "the console answers through the web process (login page, API login)"
 
@@ -345,10 +354,10 @@ in_tree postfix check || fail "postfix check fails after the purge"
 in_tree postfix status >/dev/null 2>&1 || fail "Postfix stopped with the purge"
 [ "$(in_tree postconf -n | grep -v '^content_filter =' || true)" = "$(printf '%s\n' "$LIVE" | grep -v '^content_filter =' || true)" ] ||
 	fail "the purge changed postconf -n beyond content_filter"
-if in_tree postconf -h content_filter | grep -q '^mpa:'; then
+if in_tree postconf -h content_filter | output_has '^mpa:'; then
 	fail "the purge left Postfix's mail going to the removed MPA"
 fi
-if in_tree postconf -M | grep -q -e '^mpa ' -e "^127.0.0.1:$REINJECT_PORT "; then
+if in_tree postconf -M | output_has -e '^mpa ' -e "^127.0.0.1:$REINJECT_PORT "; then
 	fail "the purge left the MPA's services in master.cf (postdeck unwire did not run)"
 fi
 grep -q "the MPA is out of Postfix's mail path" "$CACHE/dpkg.log" || fail "the removal did not run postdeck unwire"
@@ -436,11 +445,11 @@ grep -q 'msg="database migrated".*schema_from=2 ' "$CACHE/serve-upgraded.log" ||
 got=$(in_tree postdeck settings get 2>&1) || fail "settings get after the upgrade failed: $got"
 grep -q '^hostname=upgrade.example.test$' <<<"$got" || fail "the upgrade lost the setting; settings get said: $got"
 [ "$(in_tree postconf -h myhostname)" = upgrade.example.test ] || fail "after the upgrade main.cf has another myhostname"
-in_tree postdeck admin list | grep -q '^keeper' || fail "the upgrade lost the user"
+in_tree postdeck admin list | output_has '^keeper' || fail "the upgrade lost the user"
 [ "$(in_tree postmap -q kept.example.test hash:/etc/postfix/maps.d/hash.kept-map.map)" = OK ] || fail "the upgrade lost the map"
 # The map as the store keeps it: schema 4 moved map content out of the
 # JSON documents into a bucket of raw bytes (store/migrations.go).
-in_tree postdeck maps get kept-map | grep -qx 'kept.example.test OK' || fail "the upgraded store lost the map's content"
+in_tree postdeck maps get kept-map | output_has -x 'kept.example.test OK' || fail "the upgraded store lost the map's content"
 grep -Eq 'msg="database migrated".*schema_from=2 schema_to=([4-9]|[1-9][0-9])( |$)' "$CACHE/serve-upgraded.log" ||
 	{ grep -i schema "$CACHE/serve-upgraded.log" >&2; fail "the upgraded daemon did not migrate the schema-2 database to schema 4 or later"; }
 say "upgraded $OLD_VERSION -> $NEW_VERSION: schema migrated; setting, user and map kept"
