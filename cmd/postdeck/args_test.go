@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,28 @@ func TestServeTableDirs(t *testing.T) {
 	}
 	if f, err = parseServeFlags(nil); err != nil || len(f.tableDirs) != 0 {
 		t.Fatalf("default table dirs %q, %v", f.tableDirs, err)
+	}
+}
+
+// TestPrivatePostfixNeedsItsOwnConfig: --private-postfix without
+// --postfix-config would make the system's /etc/postfix the private
+// instance's (its main.cf replaced, /etc/spool and /etc/data made).
+func TestPrivatePostfixNeedsItsOwnConfig(t *testing.T) {
+	for _, args := range [][]string{
+		{"--private-postfix", "--data", "/tmp/x/data"},
+		{"--private-postfix", "--postfix-config", "/etc/postfix/"},
+		{"--private-postfix", "--postfix-config", "/etc/../etc/postfix"},
+	} {
+		_, err := parseServeFlags(args)
+		if err == nil || !strings.Contains(err.Error(), "--private-postfix needs --postfix-config") {
+			t.Errorf("%q: %v, want the refusal", args, err)
+		}
+	}
+	f, err := parseServeFlags([]string{"--private-postfix", "--postfix-config", "/tmp/x/postfix/etc", "--data", "/tmp/x/data"})
+	if err != nil || !f.private || f.postfixConfig != "/tmp/x/postfix/etc" {
+		t.Fatalf("%+v %v", f, err)
+	}
+	if _, err := parseServeFlags(nil); err != nil {
+		t.Fatalf("the system's instance: %v", err)
 	}
 }

@@ -90,7 +90,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&f.data, "data", "/var/lib/postdeck", "data directory (the bbolt database)")
 	fs.StringVar(&f.postfixConfig, "postfix-config", "/etc/postfix", "Postfix config directory")
-	fs.BoolVar(&f.private, "private-postfix", false, "create and run a private Postfix instance in --postfix-config (queue and data beside it)")
+	fs.BoolVar(&f.private, "private-postfix", false, "create and run a private Postfix instance in --postfix-config, which must then be given and not be /etc/postfix (queue and data beside it)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "console and API listen address")
 	fs.StringVar(&f.socket, "socket", "/run/postdeck/ctl.sock", "unix socket for the CLI (root only)")
 	fs.StringVar(&f.webSocket, "web-socket", "", "unix socket the web process forwards the console's requests to, 0660 root and the web user's group (default: web.sock beside --socket)")
@@ -146,6 +146,12 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	var err error
 	if f.postfixConfig, err = filepath.Abs(f.postfixConfig); err != nil {
 		return f, err
+	}
+	// A private instance owns its configuration directory and puts its
+	// queue and data beside it: in /etc/postfix that would replace the
+	// system's main.cf and make /etc/spool and /etc/data.
+	if f.private && (!set["postfix-config"] || f.postfixConfig == "/etc/postfix") {
+		return f, errors.New("--private-postfix needs --postfix-config DIR, a directory of its own (the instance's queue, data and maillog go beside it, in DIR's parent), not the system's /etc/postfix")
 	}
 	if f.data, err = filepath.Abs(f.data); err != nil {
 		return f, err
