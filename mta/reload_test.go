@@ -21,10 +21,7 @@ import (
 func TestReloadSkipsTheQueueScan(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
-	pid := env.m.masterPID()
-	if pid <= 1 {
-		t.Fatalf("master.pid of the running master is not taken for master (%d)", pid)
-	}
+	pid := masterOf(t, env)
 	// A long queue id at the top of the hashed deferred queue, dated a
 	// day ahead so that qmgr's scan of the deferred queue passes it by.
 	const id = "4jfSBP00LWz1V74K"
@@ -89,10 +86,7 @@ func TestReloadSkipsTheQueueScan(t *testing.T) {
 func TestAfterReloadWaitsForMaster(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
-	pid := env.m.masterPID()
-	if pid <= 1 {
-		t.Fatalf("master.pid of the running master is not taken for master (%d)", pid)
-	}
+	pid := masterOf(t, env)
 	env.m.settle = 20 * time.Second // the bound of the wait; master continues well before
 	type call struct {
 		at    time.Time

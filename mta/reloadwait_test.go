@@ -66,10 +66,7 @@ func TestInEventLoop(t *testing.T) {
 func TestReloadIsTakenAtOnce(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
-	pid := env.m.masterPID()
-	if pid <= 1 {
-		t.Fatal("no master pid")
-	}
+	pid := masterOf(t, env)
 	for i := 0; i < 3; i++ {
 		logStart := env.m.maillogSize()
 		if _, _, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
@@ -138,10 +135,7 @@ func TestMasterProblemsOnly(t *testing.T) {
 func TestReloadWaitsForOldIdleSMTPD(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
-	master := env.m.masterPID()
-	if master <= 1 {
-		t.Fatal("no master pid")
-	}
+	master := masterOf(t, env)
 	// Three sessions at once; two end and leave their smtpd idle, the
 	// third goes on.
 	var clients []*smtp.Client
@@ -227,4 +221,14 @@ func TestReloadWaitsForOldIdleSMTPD(t *testing.T) {
 			t.Fatal("the old smtpd stayed after its session")
 		}
 	}
+}
+
+// masterOf is the pid of env's running master, as masterPID finds it.
+func masterOf(t *testing.T, env *testEnv) int {
+	t.Helper()
+	pid := env.m.masterPID()
+	if pid <= 1 {
+		t.Fatalf("master.pid of the running master is not taken for master (%d)", pid)
+	}
+	return pid
 }
