@@ -99,6 +99,7 @@ type watcher struct {
 
 	events     atomic.Uint64
 	reconciles atomic.Uint64
+	drains     atomic.Uint64 // wake-ups that read events
 	// reconcileSoon asks the loop for a full reconciliation at its next
 	// wake-up (tests; the timer and overflows need no asking).
 	reconcileSoon atomic.Bool
@@ -254,6 +255,9 @@ func (w *watcher) loop() {
 			w.log.Error("queue index: poll", "err", err)
 			return
 		}
+		if fds[0].Revents&unix.POLLIN != 0 && fds[1].Revents&unix.POLLIN == 0 {
+			w.gather()
+		}
 		var eb [8]byte
 		_, _ = unix.Read(w.wake, eb[:])
 		select {
@@ -275,6 +279,7 @@ func (w *watcher) loop() {
 		}
 		start := time.Now()
 		w.busy.Store(true)
+		w.drains.Add(1)
 		if !w.safely("events", w.drain) {
 			w.overflow = true // heal what the panic left undone
 		}
@@ -304,6 +309,21 @@ func (w *watcher) loop() {
 			w.routine.Store(false)
 		}
 	}
+}
+
+// eventGather is how long the loop lets events gather after the first
+// one woke it, unless a sync or the stop asks for it first. A mass
+// postsuper makes an event per file: read as they came, each woke the
+// loop (and postsuper had the wake-up to make in its rename), and the
+// switches cost more than the events; perf over a hold of 100,000
+// messages put half of this process's samples in the scheduler.
+const eventGather = 10 * time.Millisecond
+
+// gather waits eventGather, or until the wake-up file is written (a sync
+// waiting for the index, or the stop).
+func (w *watcher) gather() {
+	fds := []unix.PollFd{{Fd: int32(w.wake), Events: unix.POLLIN}}
+	_, _ = unix.Poll(fds, int(eventGather/time.Millisecond))
 }
 
 // safely runs fn and counts a panic instead of dying with it.

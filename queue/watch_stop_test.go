@@ -90,3 +90,52 @@ func TestShutdownCutsTheBuildShort(t *testing.T) {
 		t.Fatalf("after a stop during the build: %d of %d messages indexed, build error %v; want none and %v", w.idx.len(), n, w.buildErr, errStopping)
 	}
 }
+
+// TestEventsGatherBetweenWakeups: a stream of changes (a mass postsuper
+// makes one event per file) wakes the index's loop about once per
+// eventGather, not once per event, and every change is in the index.
+func TestEventsGatherBetweenWakeups(t *testing.T) {
+	const n = 400
+	root := stopQueue(t, n)
+	w, err := startWatcher(root, defaultFileConf(), IndexOptions{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.shutdown(context.Background()) })
+	<-w.built
+	if w.buildErr != nil || w.idx.len() != n {
+		t.Fatalf("built %d of %d messages, %v", w.idx.len(), n, w.buildErr)
+	}
+	before := w.drains.Load()
+	start := time.Now()
+	for i := range n {
+		id := fmt.Sprintf("ABC%04X", i)
+		if err := os.Rename(filepath.Join(root, Incoming, id), filepath.Join(root, Hold, id)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	took := time.Since(start)
+	time.Sleep(2 * eventGather) // the last events' drain
+	drains := w.drains.Load() - before
+	if _, err := w.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	held := 0
+	var e queueEntry
+	w.idx.mu.RLock()
+	for i := range int32(w.idx.st.count()) {
+		if w.idx.st.load(i, &e) && e.queue == holdQueue {
+			held++
+		}
+	}
+	w.idx.mu.RUnlock()
+	if held != n {
+		t.Fatalf("%d of %d moves in the index", held, n)
+	}
+	bound := uint64(took/eventGather) + 3
+	t.Logf("%d renames in %v: %d wake-ups (at most %d)", n, took, drains, bound)
+	if drains > bound {
+		t.Fatalf("%d renames in %v woke the loop %d times, want at most %d", n, took, drains, bound)
+	}
+}
