@@ -33,7 +33,9 @@
 //     makes them). Each event marks its queue id dirty; a batch looks at
 //     each dirty id again with lstat and reads the file only when its
 //     stamp (inode, mtime, size, mode) changed, so hold or release of
-//     100,000 messages costs 100,000 lstat calls. Every request first asks
+//     100,000 messages costs 100,000 lstat calls. After the first event
+//     wakes it, the loop lets events gather for eventGather (10 ms) before
+//     it reads them, unless a request wakes it first. Every request first asks
 //     the watcher to apply what the kernel has queued so far (a few
 //     microseconds when nothing changed), so a page reflects every change
 //     Postfix finished before the request: that moment is the page's
