@@ -111,12 +111,17 @@ var epollCalls = map[string][]int{
 // inEventLoop reads /proc/PID/syscall: the process sleeps in an epoll
 // wait ("232 0x5 ..."), not in another call, nor running ("running").
 func inEventLoop(syscallLine string) bool {
+	n, ok := syscallNumber(syscallLine)
+	return ok && slices.Contains(epollCalls[runtime.GOARCH], n)
+}
+
+// syscallNumber reads a /proc/PID/syscall text: the number of the system
+// call the process sleeps in ("232 0x5 ..."); false when it runs
+// ("running") or the text is not such a line.
+func syscallNumber(syscallLine string) (int, bool) {
 	first, _, _ := strings.Cut(strings.TrimSpace(syscallLine), " ")
 	n, err := strconv.Atoi(first)
-	if err != nil {
-		return false
-	}
-	return slices.Contains(epollCalls[runtime.GOARCH], n)
+	return n, err == nil
 }
 
 // statusShowsTaken is reloadTaken's reading of a /proc/PID/status text.
@@ -267,13 +272,11 @@ func smtpdIdle(pid, master int) bool {
 	if err != nil {
 		return false
 	}
-	line := strings.TrimSpace(string(sc))
-	if line == "running" {
+	if strings.TrimSpace(string(sc)) == "running" {
 		return true
 	}
-	first, _, _ := strings.Cut(line, " ")
-	n, err := strconv.Atoi(first)
-	return err == nil && (slices.Contains(epollCalls[runtime.GOARCH], n) || slices.Contains(lockCalls[runtime.GOARCH], n))
+	n, ok := syscallNumber(string(sc))
+	return ok && (slices.Contains(epollCalls[runtime.GOARCH], n) || slices.Contains(lockCalls[runtime.GOARCH], n))
 }
 
 // waitOldSMTPDGone waits until none of old, master's smtpd processes from
