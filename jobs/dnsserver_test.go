@@ -28,6 +28,31 @@ type testDNS struct {
 	// RFC 7208 suite's TIMEOUT after a name's records).
 	failEmpty map[string]bool
 	queries   map[string]int // "name TYPE net" -> count
+	gate      *dnsGate       // nil: every answer goes out at once
+}
+
+// dnsGate holds every answer until each of its names has been asked (or
+// gateLimit has passed): a test that needs several lookups to be in
+// flight together makes that certain instead of likely.
+type dnsGate struct {
+	want map[string]bool // names not yet asked
+	open chan struct{}   // closed when want is empty
+}
+
+// gateLimit bounds the wait of a held answer, so that a test whose
+// lookups never all come fails on its assertions, not on a hang.
+const gateLimit = 10 * time.Second
+
+// holdUntilAsked makes the server hold its answers until every one of
+// names (without the trailing dot) has been asked at least once.
+func (d *testDNS) holdUntilAsked(names ...string) {
+	g := &dnsGate{want: map[string]bool{}, open: make(chan struct{})}
+	for _, n := range names {
+		g.want[strings.ToLower(n)] = true
+	}
+	d.mu.Lock()
+	d.gate = g
+	d.mu.Unlock()
 }
 
 func newTestDNS(t testing.TB) *testDNS {
@@ -83,7 +108,20 @@ func (d *testDNS) serve(network string) func(w dns.ResponseWriter, req *dns.Msg)
 		d.queries[fmt.Sprintf("%s %s %s", strings.TrimSuffix(name, "."), dns.TypeToString[q.Qtype], network)]++
 		answer, rcode, drop := d.answerLocked(name, q.Qtype)
 		trunc := d.truncate[name]
+		g := d.gate
+		if g != nil && g.want[strings.TrimSuffix(name, ".")] {
+			delete(g.want, strings.TrimSuffix(name, "."))
+			if len(g.want) == 0 {
+				close(g.open)
+			}
+		}
 		d.mu.Unlock()
+		if g != nil {
+			select {
+			case <-g.open:
+			case <-time.After(gateLimit):
+			}
+		}
 		if drop {
 			return
 		}

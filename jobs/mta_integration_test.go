@@ -228,7 +228,7 @@ func TestRefreshThroughTheApplyPipeline(t *testing.T) {
 // one PutMaps and one Postfix reload, both maps in Postfix's files.
 func TestRefreshesTogetherReloadOnce(t *testing.T) {
 	t.Parallel() // a private Postfix of its own
-	env, _, ref := startBothSources(t, 500*time.Millisecond)
+	env, d, ref := startBothSources(t, 5*time.Second)
 	ctx := context.Background()
 	doc := mta.DefaultMainConfig + "\nsmtpd_client_restrictions = check_client_access cidr:$config_directory/maps.d/cidr.spf.protection.outlook.com.map,\n    check_client_access cidr:$config_directory/maps.d/cidr.gmail.com.map, permit\n"
 	if _, err := env.mgr.SaveMainConfig(ctx, "test", doc, "", mta.ApplyOptions{}); err != nil {
@@ -244,6 +244,12 @@ func TestRefreshesTogetherReloadOnce(t *testing.T) {
 	env.saves.mu.Unlock()
 	before := reloads()
 
+	// Both refreshes are running before either has an answer: a burst
+	// gathers the refreshes that have started, and under -race on two
+	// busy cores one could otherwise finish before the other starts.
+	// The queries' timeout (5 s) leaves the second refresh ample time
+	// to ask while the first one's answer is held.
+	d.holdUntilAsked("spf.protection.outlook.com", "gmail.com")
 	var wg sync.WaitGroup
 	for _, name := range []string{"spf.protection.outlook.com", "gmail.com"} {
 		wg.Go(func() {
