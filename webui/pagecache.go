@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,8 +22,10 @@ type pageCache struct {
 	// never sent.
 	placeholder []byte
 
-	mu    sync.Mutex
-	pages map[string]cachedPage
+	mu      sync.Mutex
+	pages   map[string]cachedPage
+	filling map[string]chan struct{} // keys being rendered; closed when done
+	puts    atomic.Uint64            // pages rendered and kept, for tests
 }
 
 // cachedPage is a rendered page cut where the placeholder stood: a
@@ -39,7 +42,50 @@ func newPageCache() *pageCache {
 	if err != nil {
 		panic("page cache placeholder: " + err.Error())
 	}
-	return &pageCache{placeholder: []byte(tok), pages: map[string]cachedPage{}}
+	return &pageCache{placeholder: []byte(tok), pages: map[string]cachedPage{}, filling: map[string]chan struct{}{}}
+}
+
+// maxFilling bounds the keys being rendered at once that others may
+// wait for; past it a request renders without telling the others.
+const maxFilling = 64
+
+// fillWait bounds how long a request waits for another one's rendering
+// of its page before it renders the page itself.
+const fillWait = time.Second
+
+// lookup returns the page kept under key. When there is none, either
+// another request is rendering it (wait closes when it is done: look
+// again then) or this one is to render it: mine is then its claim, to
+// give to done once the page is put or the rendering failed.
+func (pc *pageCache) lookup(key *pageKey) (page cachedPage, ok bool, wait, mine chan struct{}) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if p, ok := pc.pages[string(key.b)]; ok {
+		return p, true, nil, nil
+	}
+	if ch, ok := pc.filling[string(key.b)]; ok {
+		return nil, false, ch, nil
+	}
+	if len(pc.filling) >= maxFilling {
+		return nil, false, nil, nil
+	}
+	mine = make(chan struct{})
+	pc.filling[string(key.b)] = mine
+	return nil, false, nil, mine
+}
+
+// done ends the rendering that mine claimed (nothing when mine is nil):
+// the requests waiting for it look again.
+func (pc *pageCache) done(key *pageKey, mine chan struct{}) {
+	if mine == nil {
+		return
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.filling[string(key.b)] == mine {
+		delete(pc.filling, string(key.b))
+	}
+	close(mine)
 }
 
 // get looks key up without copying it (the compiler makes no string of
@@ -54,6 +100,7 @@ func (pc *pageCache) get(key *pageKey) (cachedPage, bool) {
 // put keeps a copy of page, rendered with the placeholder, under key and
 // returns it.
 func (pc *pageCache) put(key *pageKey, page []byte) cachedPage {
+	pc.puts.Add(1)
 	cp := bytes.Split(bytes.Clone(page), pc.placeholder)
 	pc.mu.Lock()
 	defer pc.mu.Unlock()

@@ -1,11 +1,14 @@
 package webui
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -80,5 +83,81 @@ func TestCachedPagesAllocateLittle(t *testing.T) {
 		if least > 512 {
 			t.Errorf("a cached %s allocates %d bytes in the daemon, more than 512", page.path, least)
 		}
+	}
+}
+
+// TestConcurrentViewsRenderOnce: 32 sessions asking for the dashboard at
+// the same moment, just after its page left the cache (a change), get
+// one rendering between them, each answer with its own CSRF token. Each
+// used to execute the view: 32 renderings on two cores. The rendering
+// is held 50 ms (renderingHook), so that every other view asks while it
+// runs. The banners'
+// generation, part of the key, may move during a try (computed again
+// every few seconds): three tries.
+func TestConcurrentViewsRenderOnce(t *testing.T) {
+	st := newStack(t)
+	const sessions = 32
+	type sess struct{ cookie, csrf string }
+	var all []sess
+	base, _ := url.Parse(st.base)
+	for range sessions {
+		c := st.login(t, "admin")
+		for _, ck := range c.hc.Jar.Cookies(base) {
+			if ck.Name == sessionCookie {
+				all = append(all, sess{ck.Name + "=" + ck.Value, c.csrf})
+			}
+		}
+	}
+	if len(all) != sessions {
+		t.Fatalf("%d session cookies for %d logins", len(all), sessions)
+	}
+	h := st.srv.newApp(kindWeb).Handler()
+	pc := st.srv.ui.pages
+	renderingHook = func() { time.Sleep(50 * time.Millisecond) }
+	defer func() { renderingHook = nil }()
+	var puts uint64
+	for range 3 {
+		pc.mu.Lock()
+		clear(pc.pages)
+		pc.mu.Unlock()
+		before := pc.puts.Load()
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		bodies := make([]string, sessions)
+		codes := make([]int, sessions)
+		for i, s := range all {
+			wg.Go(func() {
+				var req fasthttp.Request
+				req.Header.SetMethod("GET")
+				req.SetRequestURI("/")
+				req.Header.SetHost("console.example")
+				req.Header.Set("Cookie", s.cookie)
+				req.Header.Set(webproxy.PeerHeader, "127.0.0.1")
+				var rc fasthttp.RequestCtx
+				rc.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, nil)
+				<-start
+				h(&rc)
+				codes[i], bodies[i] = rc.Response.StatusCode(), string(rc.Response.Body())
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, s := range all {
+			if codes[i] != 200 || !strings.Contains(bodies[i], "<h1>Dashboard</h1>") {
+				t.Fatalf("session %d: %d %.200s", i, codes[i], bodies[i])
+			}
+			checkOwnToken(t, fmt.Sprintf("session %d", i), []byte(bodies[i]), s.csrf)
+		}
+		if puts = pc.puts.Load() - before; puts == 1 {
+			break
+		}
+	}
+	if puts != 1 {
+		t.Errorf("%d concurrent views of one new page rendered it %d times, want once", sessions, puts)
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if len(pc.filling) != 0 {
+		t.Errorf("%d renderings still claimed after every view answered", len(pc.filling))
 	}
 }

@@ -322,3 +322,47 @@ func TestKeyUnitsMatchTheirTexts(t *testing.T) {
 		}
 	}
 }
+
+// TestPageCacheRendersAKeyOnce: while one request renders a key, the
+// others that ask for it wait and then get its page; when the renderer
+// fails (it puts nothing), they are let go to render it themselves.
+func TestPageCacheRendersAKeyOnce(t *testing.T) {
+	pc := newPageCache()
+	key := newPageKey().str("dashboard")
+	_, ok, wait, mine := pc.lookup(key)
+	if ok || wait != nil || mine == nil {
+		t.Fatalf("first lookup: ok %v wait %v mine %v, want a claim", ok, wait, mine)
+	}
+	_, ok, wait, mine2 := pc.lookup(key)
+	if ok || wait == nil || mine2 != nil {
+		t.Fatalf("second lookup: ok %v wait %v mine %v, want to wait", ok, wait, mine2)
+	}
+	select {
+	case <-wait:
+		t.Fatal("the wait ended before the page was rendered")
+	default:
+	}
+	pc.put(key, []byte("page"))
+	pc.done(key, mine)
+	<-wait
+	if page, ok, _, _ := pc.lookup(key); !ok || string(bytes.Join(page, nil)) != "page" {
+		t.Fatalf("after the rendering: %q %v", page, ok)
+	}
+
+	// A failed rendering: the waiter is let go, and the next lookup
+	// claims the key again.
+	other := newPageKey().str("settings")
+	_, _, _, mine = pc.lookup(other)
+	_, _, wait, _ = pc.lookup(other)
+	pc.done(other, mine)
+	<-wait
+	if _, ok, wait, mine := pc.lookup(other); ok || wait != nil || mine == nil {
+		t.Fatalf("after a failed rendering: ok %v wait %v mine %v, want a new claim", ok, wait, mine)
+	}
+	// A claim that was not the key's own (past maxFilling) takes no
+	// other's: done with nil does nothing.
+	pc.done(other, nil)
+	if _, _, wait, _ := pc.lookup(other); wait == nil {
+		t.Fatal("done(nil) ended another request's claim")
+	}
+}

@@ -162,6 +162,10 @@ func (s *Server) renderStatus(c *fiber.Ctx, status int, view, title string, data
 	return s.renderPage(c, status, view, title, func() any { return data }, flash, nil)
 }
 
+// renderingHook, when set (by tests only), runs when a request starts
+// rendering a page that the page cache is to keep.
+var renderingHook func()
+
 func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data func() any, flash *Flash, key *pageKey) error {
 	t, ok := s.ui.views.pages[view]
 	if !ok {
@@ -196,9 +200,24 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data f
 		full = newPageKey()
 		defer full.release()
 		full.str(view).str(title).str(p.Path).str(p.User.Name).str(p.User.Role).flag(p.User.MustChangePassword).num(int64(bannersGen)).key(key)
-		if page, ok := s.ui.pages.get(full); ok {
+		page, ok, wait, mine := s.ui.pages.lookup(full)
+		if wait != nil {
+			timer := time.NewTimer(fillWait)
+			select {
+			case <-wait:
+			case <-timer.C:
+			case <-c.UserContext().Done():
+			}
+			timer.Stop()
+			page, ok = s.ui.pages.get(full)
+		}
+		if ok {
 			s.ui.pages.fill(buf, page, se.csrf)
 			return s.sendPage(c, status, buf.Bytes())
+		}
+		defer s.ui.pages.done(full, mine) // before full's release: deferred later
+		if renderingHook != nil {
+			renderingHook()
 		}
 		p.CSRF = string(s.ui.pages.placeholder)
 	}
