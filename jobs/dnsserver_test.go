@@ -104,13 +104,14 @@ func (d *testDNS) serve(network string) func(w dns.ResponseWriter, req *dns.Msg)
 		}
 		q := req.Question[0]
 		name := strings.ToLower(q.Name)
+		bare := strings.TrimSuffix(name, ".")
 		d.mu.Lock()
-		d.queries[fmt.Sprintf("%s %s %s", strings.TrimSuffix(name, "."), dns.TypeToString[q.Qtype], network)]++
+		d.queries[fmt.Sprintf("%s %s %s", bare, dns.TypeToString[q.Qtype], network)]++
 		answer, rcode, drop := d.answerLocked(name, q.Qtype)
 		trunc := d.truncate[name]
 		g := d.gate
-		if g != nil && g.want[strings.TrimSuffix(name, ".")] {
-			delete(g.want, strings.TrimSuffix(name, "."))
+		if g != nil && g.want[bare] {
+			delete(g.want, bare)
 			if len(g.want) == 0 {
 				close(g.open)
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -25,7 +24,6 @@ type pageCache struct {
 	mu      sync.Mutex
 	pages   map[string]cachedPage
 	filling map[string]chan struct{} // keys being rendered; closed when done
-	puts    atomic.Uint64            // pages rendered and kept, for tests
 }
 
 // cachedPage is a rendered page cut where the placeholder stood: a
@@ -100,7 +98,6 @@ func (pc *pageCache) get(key *pageKey) (cachedPage, bool) {
 // put keeps a copy of page, rendered with the placeholder, under key and
 // returns it.
 func (pc *pageCache) put(key *pageKey, page []byte) cachedPage {
-	pc.puts.Add(1)
 	cp := bytes.Split(bytes.Clone(page), pc.placeholder)
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
