@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -135,7 +136,7 @@ func BenchmarkConsole(b *testing.B) {
 				ratios[i] = float64(web[i]) / float64(base[i])
 			}
 			pb := median(base)
-			ratio := medianFloat(ratios)
+			ratio := median(ratios)
 			benchLine(b, ratio <= splitP99Ratio, "BENCH console split %s p99 at %d clients through the web process: %.2f ms (baseline /healthz through the web process %.2f ms) median round ratio %.2f (ratio of the medians %.2f; rounds %s) target %.2f",
 				page.name, benchClients, ms(pw), ms(pb), ratio, float64(pw)/float64(pb), roundList(ratios), splitP99Ratio)
 		}
@@ -316,13 +317,6 @@ const (
 	splitRounds   = 5
 )
 
-// medianFloat is the median of v (the upper one of an even count).
-func medianFloat(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 // roundList prints round ratios as "1.23 1.00 1.84".
 func roundList(v []float64) string {
 	parts := make([]string, len(v))
@@ -351,8 +345,10 @@ func report(b *testing.B, line string) {
 	fmt.Println(line)
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
+// median is the median of v (the upper one of an even count): of
+// latencies, and of round ratios.
+func median[T cmp.Ordered](v []T) T {
+	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
 }
