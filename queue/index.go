@@ -52,6 +52,7 @@ type entryMeta struct {
 	stamp  uint64 // fileStamp.key of the queue file
 	dstamp uint64 // of its defer log, 0: none
 	dir    uint16 // the watcher's directory of the queue file
+	ident  uint32 // fileStamp.ident of the queue file (in stamp's padding)
 }
 
 func newMsgIndex() *msgIndex {
@@ -131,9 +132,10 @@ func (ix *msgIndex) put(e queueEntry, m entryMeta) {
 	ix.tally.add(i, &e)
 }
 
-// move records that slot i's file was renamed without being changed.
-// Call with mu held.
-func (ix *msgIndex) move(i int32, queue uint8, dir uint16) {
+// move records that slot i's file was renamed without being changed,
+// to m.dir; when m.stamp is set, its times changed too (m's stamps
+// replace the slot's). Call with mu held.
+func (ix *msgIndex) move(i int32, queue uint8, m entryMeta) {
 	ix.gen++
 	if sl := &ix.st.slots[i]; sl.queue != queue {
 		ix.st.load(i, &ix.scratch)
@@ -142,7 +144,11 @@ func (ix *msgIndex) move(i int32, queue uint8, dir uint16) {
 		ix.scratch.queue = queue
 		ix.tally.add(i, &ix.scratch)
 	}
-	ix.meta[i].dir = dir
+	if m.stamp != 0 {
+		ix.meta[i] = m
+		return
+	}
+	ix.meta[i].dir = m.dir
 }
 
 // remove drops id. Call with mu held.

@@ -123,6 +123,17 @@ func (s fileStamp) key() uint64 {
 	return h
 }
 
+// ident folds what a rename and a change of times keep (inode, size,
+// mode) into 32 bits: with the events that say no one wrote the file, it
+// tells a file that was renamed and touched (postsuper -r moves a file
+// to maildrop and sets its times) from one that was rewritten.
+func (s fileStamp) ident() uint32 {
+	h := mix64(s.ino ^ 0x94d049bb133111eb)
+	h = mix64(h ^ uint64(s.size))
+	h = mix64(h ^ uint64(s.mode))
+	return uint32(h >> 32)
+}
+
 // mix64 is splitmix64's finalizer.
 func mix64(x uint64) uint64 {
 	x ^= x >> 30
@@ -156,6 +167,10 @@ func newFileReader(conf fileConf, in *interner) *fileReader {
 	return &fileReader{conf: conf, br: bufio.NewReaderSize(nil, 16<<10), dbr: bufio.NewReaderSize(nil, 4<<10), intern: in, seen: make(map[string]struct{})}
 }
 
+// testHookRead, set by tests only, runs before each queue file is read
+// (by the index's scans and events, and by an action's re-read).
+var testHookRead func()
+
 // errNotListed says showq would not list the file: missing, incomplete
 // (mode not 0700), not a regular file, or without a sender record.
 var errNotListed = errors.New("not a listable queue file")
@@ -164,6 +179,9 @@ var errNotListed = errors.New("not a listable queue file")
 // log at deferPath, as showq reports them. It returns errNotListed for a
 // file showq skips.
 func (r *fileReader) readMessage(path, deferPath, id string, qi uint8) (queueEntry, fileStamp, fileStamp, error) {
+	if testHookRead != nil {
+		testHookRead()
+	}
 	var st syscall.Stat_t
 	if err := syscall.Lstat(path, &st); err != nil {
 		return queueEntry{}, fileStamp{}, fileStamp{}, errNotListed

@@ -66,7 +66,7 @@ func TestTallyMatchesScan(t *testing.T) {
 						ix.put(entry(live[r.IntN(len(live))]), entryMeta{})
 					case k < 8: // moved to another queue
 						id := live[r.IntN(len(live))]
-						ix.move(must(ix.lookup(id)), uint8(r.IntN(len(Names))), 0)
+						ix.move(must(ix.lookup(id)), uint8(r.IntN(len(Names))), entryMeta{})
 					default: // gone
 						j := r.IntN(len(live))
 						ix.remove(live[j])

@@ -26,7 +26,9 @@ import (
 // log that changes, marks its queue id dirty; the dirty ids are looked at
 // again (lstat, and a read only when the file's stamp changed) and the
 // index updated in one short critical section per batch. A rename that
-// keeps the file (hold, release, deferred -> active) costs one lstat.
+// keeps the file (hold, release, deferred -> active) costs one lstat; so
+// does a requeue (postsuper -r: a rename to maildrop and new times) of a
+// file from deferred or hold when no event says it was written.
 //
 // It watches maildrop, incoming, active, deferred, hold and defer and
 // their hash subdirectories (added as Postfix creates them). An inotify
@@ -52,6 +54,9 @@ type dirtyID struct {
 	n            uint8
 	overflow     bool // more than 4 directories: look everywhere
 	deferChanged bool
+	// wrote: the queue file may have been written (created, closed after
+	// writing, or found in a new directory), not only renamed or touched.
+	wrote bool
 }
 
 const watchMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
@@ -395,7 +400,7 @@ func (w *watcher) parseEvents(b []byte) {
 		if mask&unix.IN_ISDIR != 0 {
 			if mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 && len(name) == 1 {
 				d := w.dirs[di]
-				err := w.addDir(d.path+"/"+string(name), d.queue, func(id string, nd uint16) { w.mark(id, nd) })
+				err := w.addDir(d.path+"/"+string(name), d.queue, func(id string, nd uint16) { w.mark(id, nd, true) })
 				if err != nil {
 					w.log.Warn("queue index: watch a new directory", "err", err)
 					w.overflow = true
@@ -406,16 +411,18 @@ func (w *watcher) parseEvents(b []byte) {
 		if len(name) < 6 || !ValidID(string(name)) {
 			continue
 		}
-		w.mark(string(name), di)
+		w.mark(string(name), di, mask&(unix.IN_CREATE|unix.IN_CLOSE_WRITE) != 0)
 	}
 }
 
-// mark records an event on id in directory di.
-func (w *watcher) mark(id string, di uint16) {
+// mark records an event on id in directory di; wrote says the event may
+// stand for a write of the file.
+func (w *watcher) mark(id string, di uint16, wrote bool) {
 	d := w.dirty[id]
 	if w.dirs[di].queue == qDefer {
 		d.deferChanged = true
 	} else {
+		d.wrote = d.wrote || wrote
 		seen := false
 		for _, x := range d.dirs[:d.n] {
 			seen = seen || x == di
@@ -471,7 +478,7 @@ func (w *watcher) apply(op *indexOp) {
 	case opPut:
 		w.idx.put(op.entry, op.meta)
 	case opMove:
-		w.idx.move(op.slot, w.dirs[op.meta.dir].queue, op.meta.dir)
+		w.idx.move(op.slot, w.dirs[op.meta.dir].queue, op.meta)
 	case opRemove:
 		w.idx.remove(op.entry.id)
 	}
@@ -515,11 +522,23 @@ func (w *watcher) resolve(id string, d dirtyID) (indexOp, bool) {
 	if at == noDir || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Mode&0o700 != statReady {
 		return gone, known
 	}
-	if known && !d.deferChanged && cur.stamp == stampOf(&st).key() {
+	stamp := stampOf(&st)
+	if known && !d.deferChanged && cur.stamp == stamp.key() {
 		if cur.dir == at {
 			return indexOp{}, false
 		}
 		return indexOp{kind: opMove, slot: slot, meta: entryMeta{dir: at}}, true
+	}
+	// postsuper -r renames a file to maildrop and sets its times: the
+	// same inode, size and mode, a new mtime. When no event of this batch
+	// can stand for a write, and the file came from deferred or hold
+	// (files no Postfix process holds open to write: the queue manager
+	// moves a message to active before anything delivers it), its
+	// records are the ones the entry was read from, and reading 100,000
+	// requeued files again is most of what a requeue by filter costs
+	// the daemon. Anything that writes the file later changes its stamp.
+	if known && !d.deferChanged && !d.wrote && cur.dir != at && w.settled(cur.dir) && cur.ident == stamp.ident() {
+		return indexOp{kind: opMove, slot: slot, meta: entryMeta{stamp: stamp.key(), dstamp: cur.dstamp, dir: at, ident: cur.ident}}, true
 	}
 	return w.read(w.reader, id, at)
 }
@@ -548,7 +567,14 @@ func (w *watcher) read(r *fileReader, id string, di uint16) (indexOp, bool) {
 	if err != nil {
 		return indexOp{kind: opRemove, entry: queueEntry{id: id}}, true
 	}
-	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp.key(), dstamp: dstamp.key(), dir: di}}, true
+	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp.key(), dstamp: dstamp.key(), dir: di, ident: stamp.ident()}}, true
+}
+
+// settled reports whether di holds files that no Postfix process keeps
+// open to write: the deferred and hold queues.
+func (w *watcher) settled(di uint16) bool {
+	q := w.dirs[di].queue
+	return q != qDefer && (Names[q] == Deferred || Names[q] == Hold)
 }
 
 // reconcile lists every queue directory and makes the index match it:
@@ -620,9 +646,6 @@ func (w *watcher) reconcile() error {
 				if i >= len(jobs) || w.stopping() {
 					return
 				}
-				if testHookRead != nil {
-					testHookRead()
-				}
 				j := jobs[i]
 				var op indexOp
 				var ok bool
@@ -674,7 +697,7 @@ func (w *watcher) readNoDefer(r *fileReader, id string, di uint16) (indexOp, boo
 	if err != nil {
 		return indexOp{}, false
 	}
-	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp.key(), dir: di}}, true
+	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp.key(), dir: di, ident: stamp.ident()}}, true
 }
 
 // unchanged reports whether id's file, now in di, and its defer log are
@@ -783,8 +806,6 @@ func (w *watcher) quiet() bool {
 // waited for it.
 var errStopping = errors.New("queue index: stopping")
 
-// testHookRead, set by tests only, runs before each file a scan reads.
-var testHookRead func()
 
 // stopping reports whether shutdown has been asked for.
 func (w *watcher) stopping() bool {

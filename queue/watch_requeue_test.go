@@ -1,0 +1,178 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// requeueQueue writes a queue directory of n messages waiting in
+// deferred (hashed, as Postfix's default), each to rcptNNNN@example.test.
+func requeueQueue(t *testing.T, n int) (string, fileConf) {
+	t.Helper()
+	root := t.TempDir()
+	conf := defaultFileConf()
+	for _, d := range queueDirNames {
+		if err := os.MkdirAll(filepath.Join(root, d.name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		id := fmt.Sprintf("ABC%04X", i)
+		path := conf.hashPath(root, Deferred, id)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		qfWrite(t, filepath.Dir(path), id, 0o700, requeueRecords(fmt.Sprintf("rcpt%04d@example.test", i))...)
+	}
+	return root, conf
+}
+
+func requeueRecords(rcpt string) [][]byte {
+	return [][]byte{
+		qfRecord('C', "             120              80               0        1             120"),
+		qfRecord('T', "1800000000 1"),
+		qfRecord('S', "sender@example.test"),
+		qfRecord('R', rcpt),
+		qfRecord('M', ""),
+		qfRecord('N', "Subject: requeue"),
+		qfRecord('X', ""),
+		qfRecord('E', ""),
+	}
+}
+
+// requeueLike does to id's file what postsuper -r does: a rename from
+// dir to maildrop, then new times.
+func requeueLike(t *testing.T, root, from, id string) {
+	t.Helper()
+	to := filepath.Join(root, Maildrop, id)
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(to, later, later); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// indexedRcpt is id's queue and first recipient in the index.
+func indexedRcpt(w *watcher, id string) (uint8, string, bool) {
+	w.idx.mu.RLock()
+	defer w.idx.mu.RUnlock()
+	i, ok := w.idx.lookup(id)
+	if !ok {
+		return 0, "", false
+	}
+	var e queueEntry
+	if !w.idx.st.load(i, &e) || len(e.rcpts) == 0 {
+		return 0, "", false
+	}
+	return e.queue, e.rcpts[0].Address, true
+}
+
+// TestRequeueFollowedWithoutReading: a message postsuper -r moves from
+// deferred or hold to maildrop (a rename, then new times: the stamp
+// changes, the records do not) is moved in the index without its file
+// being read again; at 100,000 messages those reads were most of the
+// daemon's work in a requeue by filter. A file that was written as well
+// (in place, to the same size), or that comes from incoming, where
+// Postfix writes files, is read again; and what the index then says
+// about the moved messages is their current content.
+func TestRequeueFollowedWithoutReading(t *testing.T) {
+	const n = 200
+	root, conf := requeueQueue(t, n)
+	var reads atomic.Int64
+	testHookRead = func() { reads.Add(1) }
+	t.Cleanup(func() { testHookRead = nil })
+	w, err := startWatcher(root, conf, IndexOptions{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.shutdown(context.Background()) })
+	<-w.built
+	if w.buildErr != nil || w.idx.len() != n {
+		t.Fatalf("built %d of %d messages, %v", w.idx.len(), n, w.buildErr)
+	}
+	sync := func() {
+		t.Helper()
+		time.Sleep(2 * eventGather)
+		if _, err := w.sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Requeued from deferred: no read.
+	reads.Store(0)
+	for i := range n - 2 {
+		id := fmt.Sprintf("ABC%04X", i)
+		requeueLike(t, root, conf.hashPath(root, Deferred, id), id)
+	}
+	sync()
+	if got := reads.Load(); got != 0 {
+		t.Errorf("requeueing %d messages read %d files, want none", n-2, got)
+	}
+	for i := range n - 2 {
+		id := fmt.Sprintf("ABC%04X", i)
+		q, rcpt, ok := indexedRcpt(w, id)
+		if !ok || Names[q] != Maildrop || rcpt != fmt.Sprintf("rcpt%04d@example.test", i) {
+			t.Fatalf("%s after the requeue: queue %d %q (%v), want maildrop", id, q, rcpt, ok)
+		}
+	}
+
+	// Rewritten in place to the same size, then requeued: read again.
+	id := fmt.Sprintf("ABC%04X", n-2)
+	path := conf.hashPath(root, Deferred, id)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(bytes.Join(requeueRecords("xxxx0000@example.test"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	requeueLike(t, root, path, id)
+	sync()
+	if q, rcpt, ok := indexedRcpt(w, id); !ok || Names[q] != Maildrop || rcpt != "xxxx0000@example.test" {
+		t.Errorf("%s rewritten and requeued: queue %d %q (%v), want maildrop and the new recipient", id, q, rcpt, ok)
+	}
+
+	// From incoming (as Postfix writes files there): read again.
+	id = fmt.Sprintf("ABC%04X", n-1)
+	inc := filepath.Join(root, Incoming, id)
+	if err := os.Rename(conf.hashPath(root, Deferred, id), inc); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	reads.Store(0)
+	requeueLike(t, root, inc, id)
+	sync()
+	if got := reads.Load(); got != 1 {
+		t.Errorf("a message requeued from incoming was read %d times, want once", got)
+	}
+	if q, _, ok := indexedRcpt(w, id); !ok || Names[q] != Maildrop {
+		t.Errorf("%s requeued from incoming: queue %d (%v), want maildrop", id, q, ok)
+	}
+
+	// A full reconciliation finds nothing to correct.
+	reads.Store(0)
+	before := w.reconciles.Load()
+	w.reconcileSoon.Store(true)
+	w.poke()
+	for deadline := time.Now().Add(20 * time.Second); w.reconciles.Load() == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconciliation within 20s")
+		}
+	}
+	if got := reads.Load(); got != 0 {
+		t.Errorf("the reconciliation after the requeues read %d files, want none (the stamps are current)", got)
+	}
+}
