@@ -806,7 +806,6 @@ func (w *watcher) quiet() bool {
 // waited for it.
 var errStopping = errors.New("queue index: stopping")
 
-
 // stopping reports whether shutdown has been asked for.
 func (w *watcher) stopping() bool {
 	select {
