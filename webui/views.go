@@ -173,15 +173,14 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data f
 	}
 	p := Page{Title: title, Path: c.Path(), Flash: flash}
 	var bannersGen uint64
+	// The menu follows from the role and the path (both in a cached page's
+	// key): it is looked up only for a rendering.
+	menu := false
 	if id, ok := identity(c); ok && id.MustChangePassword {
 		p.User = id // no menu: nothing but the password page is open yet
 	} else if ok {
 		p.User = id
-		nav, err := s.ui.views.menu(id.Role, c.Path())
-		if err != nil {
-			return err
-		}
-		p.Nav = nav
+		menu = true
 		p.Banners, bannersGen = s.ui.banners.get(c.UserContext(), s.admin.Banners)
 	}
 	se := currentSession(c)
@@ -191,8 +190,6 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data f
 			p.Flash = stored
 		}
 	}
-	buf := bytebufferpool.Get()
-	defer bytebufferpool.Put(buf)
 	// Only a session's page without a flash message is kept: the rest of
 	// the page is the key's.
 	var full *pageKey
@@ -212,8 +209,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data f
 			page, ok = s.ui.pages.get(full)
 		}
 		if ok {
-			s.ui.pages.fill(buf, page, se.csrf)
-			return s.sendPage(c, status, buf.Bytes())
+			return s.sendCached(c, status, page, se.csrf)
 		}
 		defer s.ui.pages.done(full, mine) // before full's release: deferred later
 		if renderingHook != nil {
@@ -221,15 +217,30 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data f
 		}
 		p.CSRF = string(s.ui.pages.placeholder)
 	}
+	if menu {
+		nav, err := s.ui.views.menu(p.User.Role, p.Path)
+		if err != nil {
+			return err
+		}
+		p.Nav = nav
+	}
+	buf := bytebufferpool.Get()
+	defer bytebufferpool.Put(buf)
 	p.Data = data()
 	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		return fmt.Errorf("render %s: %w", view, err)
 	}
 	if full != nil {
-		page := s.ui.pages.put(full, buf.Bytes())
-		buf.Reset()
-		s.ui.pages.fill(buf, page, se.csrf)
+		return s.sendCached(c, status, s.ui.pages.put(full, buf.Bytes()), se.csrf)
 	}
+	return s.sendPage(c, status, buf.Bytes())
+}
+
+// sendCached answers with a cached page and the session's CSRF token.
+func (s *Server) sendCached(c *fiber.Ctx, status int, page cachedPage, csrf string) error {
+	buf := bytebufferpool.Get()
+	defer bytebufferpool.Put(buf)
+	s.ui.pages.fill(buf, page, csrf)
 	return s.sendPage(c, status, buf.Bytes())
 }
 
