@@ -531,13 +531,14 @@ func (w *watcher) resolve(id string, d dirtyID) (indexOp, bool) {
 	}
 	// postsuper -r renames a file to maildrop and sets its times: the
 	// same inode, size and mode, a new mtime. When no event of this batch
-	// can stand for a write, and the file came from deferred or hold
-	// (files no Postfix process holds open to write: the queue manager
-	// moves a message to active before anything delivers it), its
-	// records are the ones the entry was read from, and reading 100,000
-	// requeued files again is most of what a requeue by filter costs
-	// the daemon. Anything that writes the file later changes its stamp.
-	if known && !d.deferChanged && !d.wrote && cur.dir != at && w.settled(cur.dir) && cur.ident == stamp.ident() {
+	// can stand for a write, and the file came from deferred or hold and
+	// passed through no other queue (no Postfix process holds files there
+	// open to write: the queue manager moves a message to active before
+	// anything delivers it), its records are the ones the entry was read
+	// from, and reading 100,000 requeued files again is most of what a
+	// requeue by filter costs the daemon. Anything that writes the file
+	// later changes its stamp.
+	if known && !d.deferChanged && !d.wrote && !d.overflow && cur.dir != at && cur.ident == stamp.ident() && w.onlySettled(cur.dir, at, d) {
 		return indexOp{kind: opMove, slot: slot, meta: entryMeta{stamp: stamp.key(), dstamp: cur.dstamp, dir: at, ident: cur.ident}}, true
 	}
 	return w.read(w.reader, id, at)
@@ -570,11 +571,23 @@ func (w *watcher) read(r *fileReader, id string, di uint16) (indexOp, bool) {
 	return indexOp{kind: opPut, entry: e, meta: entryMeta{stamp: stamp.key(), dstamp: dstamp.key(), dir: di, ident: stamp.ident()}}, true
 }
 
-// settled reports whether di holds files that no Postfix process keeps
-// open to write: the deferred and hold queues.
-func (w *watcher) settled(di uint16) bool {
-	q := w.dirs[di].queue
-	return q != qDefer && (Names[q] == Deferred || Names[q] == Hold)
+// onlySettled reports whether a file the index had in from, now in to,
+// came from the deferred or hold queue (files no Postfix process keeps
+// open to write) and, by the events of d, was in no other queue between.
+func (w *watcher) onlySettled(from, to uint16, d dirtyID) bool {
+	settled := func(di uint16) bool {
+		q := w.dirs[di].queue
+		return q != qDefer && (Names[q] == Deferred || Names[q] == Hold)
+	}
+	if !settled(from) {
+		return false
+	}
+	for _, di := range d.dirs[:d.n] {
+		if di != to && !settled(di) {
+			return false
+		}
+	}
+	return true
 }
 
 // reconcile lists every queue directory and makes the index match it:

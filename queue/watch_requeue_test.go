@@ -82,8 +82,8 @@ func indexedRcpt(w *watcher, id string) (uint8, string, bool) {
 // changes, the records do not) is moved in the index without its file
 // being read again; at 100,000 messages those reads were most of the
 // daemon's work in a requeue by filter. A file that was written as well
-// (in place, to the same size), or that comes from incoming, where
-// Postfix writes files, is read again; and what the index then says
+// (in place, to the same size), or that comes from incoming or passed
+// through active, where Postfix writes files, is read again; and what the index then says
 // about the moved messages is their current content.
 func TestRequeueFollowedWithoutReading(t *testing.T) {
 	const n = 200
@@ -160,6 +160,24 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 	}
 	if q, _, ok := indexedRcpt(w, id); !ok || Names[q] != Maildrop {
 		t.Errorf("%s requeued from incoming: queue %d (%v), want maildrop", id, q, ok)
+	}
+
+	// Through active (where delivery agents write files in place) on its
+	// way to maildrop, within one batch of events: read again.
+	id = fmt.Sprintf("ABC%04X", 0)
+	act := filepath.Join(root, Active, id)
+	if err := os.Rename(filepath.Join(root, Maildrop, id), conf.hashPath(root, Deferred, id)); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	reads.Store(0)
+	if err := os.Rename(conf.hashPath(root, Deferred, id), act); err != nil {
+		t.Fatal(err)
+	}
+	requeueLike(t, root, act, id)
+	sync()
+	if got := reads.Load(); got != 1 {
+		t.Errorf("a message requeued through active was read %d times, want once", got)
 	}
 
 	// A full reconciliation finds nothing to correct.
