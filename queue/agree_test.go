@@ -362,14 +362,7 @@ func TestIndexHealsAndStops(t *testing.T) {
 	if p, err := e.q.List(ctx, Filter{}); err != nil || p.Total != 3 || slices.Contains(qtIDs(p), lost) {
 		t.Fatalf("the tampered index should show the damage: %v %v", qtIDs(p), err)
 	}
-	before := w.reconciles.Load()
-	w.reconcileSoon.Store(true)
-	w.poke()
-	for deadline := time.Now().Add(20 * time.Second); w.reconciles.Load() == before; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no reconciliation within 20s")
-		}
-	}
+	reconcileAndWait(t, w)
 	qaCompare(t, e.q)
 
 	if err := e.q.Shutdown(ctx); err != nil {

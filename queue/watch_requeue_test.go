@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -91,15 +89,7 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 	var reads atomic.Int64
 	testHookRead = func() { reads.Add(1) }
 	t.Cleanup(func() { testHookRead = nil })
-	w, err := startWatcher(root, conf, IndexOptions{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.shutdown(context.Background()) })
-	<-w.built
-	if w.buildErr != nil || w.idx.len() != n {
-		t.Fatalf("built %d of %d messages, %v", w.idx.len(), n, w.buildErr)
-	}
+	w := watchBuilt(t, root, conf, n)
 	sync := func() {
 		t.Helper()
 		time.Sleep(2 * eventGather)
@@ -182,14 +172,7 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 
 	// A full reconciliation finds nothing to correct.
 	reads.Store(0)
-	before := w.reconciles.Load()
-	w.reconcileSoon.Store(true)
-	w.poke()
-	for deadline := time.Now().Add(20 * time.Second); w.reconciles.Load() == before; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no reconciliation within 20s")
-		}
-	}
+	reconcileAndWait(t, w)
 	if got := reads.Load(); got != 0 {
 		t.Errorf("the reconciliation after the requeues read %d files, want none (the stamps are current)", got)
 	}

@@ -97,15 +97,7 @@ func TestShutdownCutsTheBuildShort(t *testing.T) {
 func TestEventsGatherBetweenWakeups(t *testing.T) {
 	const n = 400
 	root := stopQueue(t, n)
-	w, err := startWatcher(root, defaultFileConf(), IndexOptions{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.shutdown(context.Background()) })
-	<-w.built
-	if w.buildErr != nil || w.idx.len() != n {
-		t.Fatalf("built %d of %d messages, %v", w.idx.len(), n, w.buildErr)
-	}
+	w := watchBuilt(t, root, defaultFileConf(), n)
 	before := w.drains.Load()
 	start := time.Now()
 	for i := range n {
@@ -137,5 +129,34 @@ func TestEventsGatherBetweenWakeups(t *testing.T) {
 	t.Logf("%d renames in %v: %d wake-ups (at most %d)", n, took, drains, bound)
 	if drains > bound {
 		t.Fatalf("%d renames in %v woke the loop %d times, want at most %d", n, took, drains, bound)
+	}
+}
+
+// watchBuilt starts a watcher on the queue directory root, stopped at the
+// test's end, and waits until it has indexed the n messages there.
+func watchBuilt(t *testing.T, root string, conf fileConf, n int) *watcher {
+	t.Helper()
+	w, err := startWatcher(root, conf, IndexOptions{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.shutdown(context.Background()) })
+	<-w.built
+	if w.buildErr != nil || w.idx.len() != n {
+		t.Fatalf("built %d of %d messages, %v", w.idx.len(), n, w.buildErr)
+	}
+	return w
+}
+
+// reconcileAndWait asks w for a full reconciliation and waits for it.
+func reconcileAndWait(t *testing.T, w *watcher) {
+	t.Helper()
+	before := w.reconciles.Load()
+	w.reconcileSoon.Store(true)
+	w.poke()
+	for deadline := time.Now().Add(20 * time.Second); w.reconciles.Load() == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconciliation within 20s")
+		}
 	}
 }
