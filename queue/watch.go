@@ -573,13 +573,14 @@ func (w *watcher) read(r *fileReader, id string, di uint16) (indexOp, bool) {
 
 // onlySettled reports whether a file the index had in from, now in to,
 // came from the deferred or hold queue (files no Postfix process keeps
-// open to write) and, by the events of d, was in no other queue between.
+// open to write), is now there or in maildrop (where postsuper -r puts
+// it), and, by the events of d, was in no other queue between.
 func (w *watcher) onlySettled(from, to uint16, d dirtyID) bool {
 	settled := func(di uint16) bool {
 		q := w.dirs[di].queue
 		return q != qDefer && (Names[q] == Deferred || Names[q] == Hold)
 	}
-	if !settled(from) {
+	if q := w.dirs[to].queue; !settled(from) || !settled(to) && (q == qDefer || Names[q] != Maildrop) {
 		return false
 	}
 	for _, di := range d.dirs[:d.n] {

@@ -80,8 +80,9 @@ func indexedRcpt(w *watcher, id string) (uint8, string, bool) {
 // changes, the records do not) is moved in the index without its file
 // being read again; at 100,000 messages those reads were most of the
 // daemon's work in a requeue by filter. A file that was written as well
-// (in place, to the same size), or that comes from incoming or passed
-// through active, where Postfix writes files, is read again; and what the index then says
+// (in place, to the same size), or that comes from incoming, passed
+// through active or went to incoming (where Postfix writes files) is
+// read again; and what the index then says
 // about the moved messages is their current content.
 func TestRequeueFollowedWithoutReading(t *testing.T) {
 	const n = 200
@@ -168,6 +169,27 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 	sync()
 	if got := reads.Load(); got != 1 {
 		t.Errorf("a message requeued through active was read %d times, want once", got)
+	}
+
+	// Renamed and touched into incoming (not where postsuper -r puts a
+	// file, and a queue Postfix writes in): read again.
+	id = fmt.Sprintf("ABC%04X", 1)
+	if err := os.Rename(filepath.Join(root, Maildrop, id), conf.hashPath(root, Deferred, id)); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	reads.Store(0)
+	inc = filepath.Join(root, Incoming, id)
+	if err := os.Rename(conf.hashPath(root, Deferred, id), inc); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Hour)
+	if err := os.Chtimes(inc, later, later); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if got := reads.Load(); got != 1 {
+		t.Errorf("a message renamed and touched into incoming was read %d times, want once", got)
 	}
 
 	// A full reconciliation finds nothing to correct.
