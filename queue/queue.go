@@ -84,6 +84,7 @@ func queueIndex(name string) (uint8, bool) {
 var (
 	holdQueue, _     = queueIndex(Hold)
 	deferredQueue, _ = queueIndex(Deferred)
+	maildropQueue, _ = queueIndex(Maildrop)
 )
 
 // Recipient is one envelope recipient of a queued message and, when

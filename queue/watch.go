@@ -578,9 +578,9 @@ func (w *watcher) read(r *fileReader, id string, di uint16) (indexOp, bool) {
 func (w *watcher) onlySettled(from, to uint16, d dirtyID) bool {
 	settled := func(di uint16) bool {
 		q := w.dirs[di].queue
-		return q != qDefer && (Names[q] == Deferred || Names[q] == Hold)
+		return q == deferredQueue || q == holdQueue
 	}
-	if q := w.dirs[to].queue; !settled(from) || !settled(to) && (q == qDefer || Names[q] != Maildrop) {
+	if !settled(from) || !settled(to) && w.dirs[to].queue != maildropQueue {
 		return false
 	}
 	for _, di := range d.dirs[:d.n] {

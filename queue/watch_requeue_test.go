@@ -82,8 +82,8 @@ func indexedRcpt(w *watcher, id string) (uint8, string, bool) {
 // daemon's work in a requeue by filter. A file that was written as well
 // (in place, to the same size), or that comes from incoming, passed
 // through active or went to incoming (where Postfix writes files) is
-// read again; and what the index then says
-// about the moved messages is their current content.
+// read again; and what the index then says about the moved messages is
+// their current content.
 func TestRequeueFollowedWithoutReading(t *testing.T) {
 	const n = 200
 	root, conf := requeueQueue(t, n)
@@ -98,12 +98,19 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mv := func(from, to string) {
+		t.Helper()
+		if err := os.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deferred := func(id string) string { return conf.hashPath(root, Deferred, id) }
 
 	// Requeued from deferred: no read.
 	reads.Store(0)
 	for i := range n - 2 {
 		id := fmt.Sprintf("ABC%04X", i)
-		requeueLike(t, root, conf.hashPath(root, Deferred, id), id)
+		requeueLike(t, root, deferred(id), id)
 	}
 	sync()
 	if got := reads.Load(); got != 0 {
@@ -119,7 +126,7 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 
 	// Rewritten in place to the same size, then requeued: read again.
 	id := fmt.Sprintf("ABC%04X", n-2)
-	path := conf.hashPath(root, Deferred, id)
+	path := deferred(id)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -139,9 +146,7 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 	// From incoming (as Postfix writes files there): read again.
 	id = fmt.Sprintf("ABC%04X", n-1)
 	inc := filepath.Join(root, Incoming, id)
-	if err := os.Rename(conf.hashPath(root, Deferred, id), inc); err != nil {
-		t.Fatal(err)
-	}
+	mv(deferred(id), inc)
 	sync()
 	reads.Store(0)
 	requeueLike(t, root, inc, id)
@@ -157,14 +162,10 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 	// way to maildrop, within one batch of events: read again.
 	id = fmt.Sprintf("ABC%04X", 0)
 	act := filepath.Join(root, Active, id)
-	if err := os.Rename(filepath.Join(root, Maildrop, id), conf.hashPath(root, Deferred, id)); err != nil {
-		t.Fatal(err)
-	}
+	mv(filepath.Join(root, Maildrop, id), deferred(id))
 	sync()
 	reads.Store(0)
-	if err := os.Rename(conf.hashPath(root, Deferred, id), act); err != nil {
-		t.Fatal(err)
-	}
+	mv(deferred(id), act)
 	requeueLike(t, root, act, id)
 	sync()
 	if got := reads.Load(); got != 1 {
@@ -174,15 +175,11 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 	// Renamed and touched into incoming (not where postsuper -r puts a
 	// file, and a queue Postfix writes in): read again.
 	id = fmt.Sprintf("ABC%04X", 1)
-	if err := os.Rename(filepath.Join(root, Maildrop, id), conf.hashPath(root, Deferred, id)); err != nil {
-		t.Fatal(err)
-	}
+	mv(filepath.Join(root, Maildrop, id), deferred(id))
 	sync()
 	reads.Store(0)
 	inc = filepath.Join(root, Incoming, id)
-	if err := os.Rename(conf.hashPath(root, Deferred, id), inc); err != nil {
-		t.Fatal(err)
-	}
+	mv(deferred(id), inc)
 	later := time.Now().Add(2 * time.Hour)
 	if err := os.Chtimes(inc, later, later); err != nil {
 		t.Fatal(err)
