@@ -131,10 +131,7 @@ func BenchmarkConsole(b *testing.B) {
 			// rounds' /healthz p99 went 11.2, 16.2, 11.1 ms while the
 			// settings page's went 13.8, 16.2, 20.4: round ratios 1.23,
 			// 1.00, 1.84, while the ratio of the medians said 1.45).
-			ratios := make([]float64, len(web))
-			for i := range web {
-				ratios[i] = float64(web[i]) / float64(base[i])
-			}
+			ratios := roundRatios(web, base)
 			pb := median(base)
 			ratio := median(ratios)
 			benchLine(b, ratio <= splitP99Ratio, "BENCH console split %s p99 at %d clients through the web process: %.2f ms (baseline /healthz through the web process %.2f ms) median round ratio %.2f (ratio of the medians %.2f; rounds %s) target %.2f",
@@ -211,10 +208,7 @@ func BenchmarkConsole(b *testing.B) {
 		// against the baseline round just before it is printed beside it
 		// (in one run the rounds' /healthz first byte went from 7.5 to
 		// 17 ms, more than the page's difference).
-		rounds := make([]float64, len(ttfbs))
-		for i := range ttfbs {
-			rounds[i] = float64(ttfbs[i]) / float64(bases[i])
-		}
+		rounds := roundRatios(ttfbs, bases)
 		benchLine(b, ratio <= benchTTFBRatio, "BENCH console dashboard first byte (p99) at %d clients, %d queued: %.2f ms (baseline /healthz %.2f ms) ratio %.2f target %.2f (median round ratio %.2f; rounds %s)",
 			benchClients, benchQueueLarge, ms(ttfb), ms(base), ratio, benchTTFBRatio, median(rounds), roundList(rounds))
 		report(b, fmt.Sprintf("BENCH console dashboard p99 at %d clients, %d queued: %.2f ms INFO", benchClients, benchQueueLarge, ms(median(p99s))))
@@ -324,6 +318,16 @@ const (
 	splitP99Ratio = 1.3
 	splitRounds   = 5
 )
+
+// roundRatios is each page round against the baseline round just before
+// it.
+func roundRatios(page, base []time.Duration) []float64 {
+	r := make([]float64, len(page))
+	for i := range page {
+		r[i] = float64(page[i]) / float64(base[i])
+	}
+	return r
+}
 
 // roundList prints round ratios as "1.23 1.00 1.84".
 func roundList(v []float64) string {
