@@ -82,6 +82,9 @@ func TestBurstSavesTogether(t *testing.T) {
 		e.source(t, n+".test", n)
 	}
 	e.dns.set(e.dns.servfail, "c.test")
+	// Together for certain: no answer goes out before all three have
+	// asked (under -race a goroutine can start after another finished).
+	e.dns.holdUntilAsked("a.test", "b.test", "c.test")
 	results, _ := refreshAll(t, ref, "a", "b", "c")
 	if results["a"].Outcome != OutcomeUpdated || results["b"].Outcome != OutcomeUpdated || results["c"].Outcome != OutcomeFailed {
 		t.Fatalf("outcomes: %+v", results)
