@@ -363,6 +363,8 @@ func (s *Server) quotaReached() bool {
 
 // recountErrors sets the error repository's use from the store.
 func (s *Server) recountErrors() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
 	n, b, err := s.db.MPAErrorUsage()
 	if err != nil {
 		return err

@@ -192,6 +192,42 @@ func TestAcceptanceErrorQuotaThroughPostfix(t *testing.T) {
 	r.waitDrained(t, s)
 }
 
+// The moment an error entry is committed, the quota counts it: Counts
+// never shows the repository at its quota with the door still open (the
+// counters used to follow the commit, and a message could be taken in
+// between; CI's race run caught Counts in that moment).
+func TestQuotaCountsTheEntryFromItsCommit(t *testing.T) {
+	next := postfixtest.NewSink(t, 0)
+	ln := listenLocal(t)
+	s, db := startTestServer(t, Config{Listener: ln, ReinjectAddr: next.Addr, ErrorQuotaEntries: 1})
+	ctx := context.Background()
+	brokenFor(t, s, db, "fail.example")
+	seen := make(chan Counts, 1)
+	hook := func() {
+		c, err := s.Counts(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		select {
+		case seen <- c:
+		default:
+		}
+	}
+	s.testHookCommitted.Store(&hook)
+	c := dialSMTP(t, ln.Addr().String())
+	c.expect("MAIL FROM:<a@example.test>", 250, "")
+	c.expect("RCPT TO:<x@fail.example>", 250, "")
+	c.data(msgWithSubject("fails"), 250, "2.0.0")
+	select {
+	case got := <-seen:
+		if got.Errors != 1 || !got.QuotaReached || got.ErrorBytes == 0 {
+			t.Fatalf("counts right after the commit: %+v", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no error entry was committed")
+	}
+}
+
 // The byte quota: one message larger than ErrorQuotaBytes in the error
 // repository closes the door (452 at RCPT and at DATA); deleting it opens it.
 func TestErrorQuotaBytes(t *testing.T) {

@@ -45,8 +45,15 @@ type Server struct {
 	maxRcpts atomic.Int64
 	// The error repository's use, kept current by every commit that adds
 	// entries and recounted after every administrator action.
+	// A commit that adds entries holds errMu for reading from counting
+	// them until its commit ended; a recount holds it for writing, so it
+	// neither drops nor repeats one in flight.
 	errEntries atomic.Int64
 	errBytes   atomic.Int64
+	errMu      sync.RWMutex
+	// testHookCommitted, when set, runs after each commit that stored
+	// error entries, before the commit returns.
+	testHookCommitted atomic.Pointer[func()]
 
 	// conns tells the workers when their reinjection connections are of a
 	// Postfix configuration that is gone (Reconnect).

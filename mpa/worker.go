@@ -141,12 +141,28 @@ func (a *attempt) commit(final bool) error {
 		e := a.entry
 		next = &e
 	}
+	// The error entries count against the quota from before their commit
+	// (given back if it fails), so that no moment shows them stored and
+	// the quota not yet reached, and no message is let in meanwhile.
+	var n, size int64
+	for _, e := range a.errs {
+		n, size = n+1, size+e.Size
+	}
+	if n > 0 {
+		a.s.errMu.RLock()
+		defer a.s.errMu.RUnlock()
+		a.s.errEntries.Add(n)
+		a.s.errBytes.Add(size)
+	}
 	if err := a.s.db.MPASpoolCommit(id, next, a.errs); err != nil {
+		a.s.errEntries.Add(-n)
+		a.s.errBytes.Add(-size)
 		return err
 	}
+	if h := a.s.testHookCommitted.Load(); h != nil && n > 0 {
+		(*h)()
+	}
 	for _, e := range a.errs {
-		a.s.errEntries.Add(1)
-		a.s.errBytes.Add(e.Size)
 		failedRecipients.Add(uint64(len(e.Envelope.Recipients)))
 		a.s.log.Warn("mpa message moved to the error repository", "queue_id", e.ID, "stage", e.Stage, "err", e.Reason)
 	}
