@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,6 +226,74 @@ func TestQuotaCountsTheEntryFromItsCommit(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no error entry was committed")
+	}
+}
+
+// A recount (after an administrator deletes or requeues entries) waits
+// for a commit that has counted its entries and not yet stored them;
+// otherwise it counted the store without them and the commit's own count
+// was lost: the repository looked emptier than it was until the next
+// recount, and took messages past its quota.
+func TestRecountWaitsForCommitInFlight(t *testing.T) {
+	next := postfixtest.NewSink(t, 0)
+	ln := listenLocal(t)
+	s, db := startTestServer(t, Config{Listener: ln, ReinjectAddr: next.Addr})
+	ctx := context.Background()
+	brokenFor(t, s, db, "fail.example")
+	c := dialSMTP(t, ln.Addr().String())
+	send := func(subject string) {
+		c.expect("MAIL FROM:<a@example.test>", 250, "")
+		c.expect("RCPT TO:<x@fail.example>", 250, "")
+		c.data(msgWithSubject(subject), 250, "2.0.0")
+	}
+	send("first")
+	waitFor(t, 10*time.Second, "the first error entry", func() bool {
+		cn, err := s.Counts(ctx)
+		return err == nil && cn.Errors == 1
+	})
+	first, err := s.ListErrors(ctx)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("entries: %v %v", first, err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hook := func() {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	}
+	s.testHookCommitting.Store(&hook)
+	send("second")
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second entry's commit never started")
+	}
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := s.ErrorAction(ctx, ActionDelete, []string{first[0].ID}, false)
+		deleted <- err
+	}()
+	var derr error
+	select {
+	case derr = <-deleted:
+		t.Errorf("the delete and its recount finished while a commit was in flight")
+		close(release)
+	case <-time.After(300 * time.Millisecond):
+		close(release)
+		derr = <-deleted
+	}
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	left, err := s.ListErrors(ctx)
+	if err != nil || len(left) != 1 {
+		t.Fatalf("entries after the delete: %v %v", left, err)
+	}
+	cn, err := s.Counts(ctx)
+	if err != nil || cn.Errors != 1 || cn.ErrorBytes != left[0].Size {
+		t.Fatalf("counts after the delete: %+v (the entry left has %d bytes) %v", cn, left[0].Size, err)
 	}
 }
 

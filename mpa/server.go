@@ -51,9 +51,9 @@ type Server struct {
 	errEntries atomic.Int64
 	errBytes   atomic.Int64
 	errMu      sync.RWMutex
-	// testHookCommitted, when set, runs after each commit that stored
-	// error entries, before the commit returns.
-	testHookCommitted atomic.Pointer[func()]
+	// testHookCommitting and testHookCommitted, when set, run before and
+	// after each commit that stores error entries (counted already).
+	testHookCommitting, testHookCommitted atomic.Pointer[func()]
 
 	// conns tells the workers when their reinjection connections are of a
 	// Postfix configuration that is gone (Reconnect).

@@ -153,6 +153,9 @@ func (a *attempt) commit(final bool) error {
 		defer a.s.errMu.RUnlock()
 		a.s.errEntries.Add(n)
 		a.s.errBytes.Add(size)
+		if h := a.s.testHookCommitting.Load(); h != nil {
+			(*h)()
+		}
 	}
 	if err := a.s.db.MPASpoolCommit(id, next, a.errs); err != nil {
 		a.s.errEntries.Add(-n)
