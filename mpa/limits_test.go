@@ -144,6 +144,26 @@ func brokenFor(t testing.TB, s *Server, db *store.DB, domain string) {
 	s.setPipeline(p)
 }
 
+// brokenServer starts an MPA with cfg (its listener and next hop, a new
+// sink, filled in) whose pipeline fails for fail.example (brokenFor), and
+// dials it.
+func brokenServer(t testing.TB, cfg Config) (*Server, *smtpConn, *postfixtest.Sink) {
+	t.Helper()
+	next := postfixtest.NewSink(t, 0)
+	ln := listenLocal(t)
+	cfg.Listener, cfg.ReinjectAddr = ln, next.Addr
+	s, db := startTestServer(t, cfg)
+	brokenFor(t, s, db, "fail.example")
+	return s, dialSMTP(t, ln.Addr().String()), next
+}
+
+// sendFailing sends a message that the pipeline fails (brokenServer).
+func (c *smtpConn) sendFailing(subject string) {
+	c.expect("MAIL FROM:<a@example.test>", 250, "")
+	c.expect("RCPT TO:<x@fail.example>", 250, "")
+	c.data(msgWithSubject(subject), 250, "2.0.0")
+}
+
 // Acceptance (issue #15): with the error repository at its quota (entries)
 // the MPA answers 452 4.3.1 and Postfix keeps the mail queued; the counts
 // show it; once an entry is deleted Postfix's next try goes through.
@@ -198,11 +218,8 @@ func TestAcceptanceErrorQuotaThroughPostfix(t *testing.T) {
 // counters used to follow the commit, and a message could be taken in
 // between; CI's race run caught Counts in that moment).
 func TestQuotaCountsTheEntryFromItsCommit(t *testing.T) {
-	next := postfixtest.NewSink(t, 0)
-	ln := listenLocal(t)
-	s, db := startTestServer(t, Config{Listener: ln, ReinjectAddr: next.Addr, ErrorQuotaEntries: 1})
+	s, c, _ := brokenServer(t, Config{ErrorQuotaEntries: 1})
 	ctx := context.Background()
-	brokenFor(t, s, db, "fail.example")
 	seen := make(chan Counts, 1)
 	hook := func() {
 		c, err := s.Counts(ctx)
@@ -215,10 +232,7 @@ func TestQuotaCountsTheEntryFromItsCommit(t *testing.T) {
 		}
 	}
 	s.testHookCommitted.Store(&hook)
-	c := dialSMTP(t, ln.Addr().String())
-	c.expect("MAIL FROM:<a@example.test>", 250, "")
-	c.expect("RCPT TO:<x@fail.example>", 250, "")
-	c.data(msgWithSubject("fails"), 250, "2.0.0")
+	c.sendFailing("fails")
 	select {
 	case got := <-seen:
 		if got.Errors != 1 || !got.QuotaReached || got.ErrorBytes == 0 {
@@ -235,18 +249,9 @@ func TestQuotaCountsTheEntryFromItsCommit(t *testing.T) {
 // was lost: the repository looked emptier than it was until the next
 // recount, and took messages past its quota.
 func TestRecountWaitsForCommitInFlight(t *testing.T) {
-	next := postfixtest.NewSink(t, 0)
-	ln := listenLocal(t)
-	s, db := startTestServer(t, Config{Listener: ln, ReinjectAddr: next.Addr})
+	s, c, _ := brokenServer(t, Config{})
 	ctx := context.Background()
-	brokenFor(t, s, db, "fail.example")
-	c := dialSMTP(t, ln.Addr().String())
-	send := func(subject string) {
-		c.expect("MAIL FROM:<a@example.test>", 250, "")
-		c.expect("RCPT TO:<x@fail.example>", 250, "")
-		c.data(msgWithSubject(subject), 250, "2.0.0")
-	}
-	send("first")
+	c.sendFailing("first")
 	waitFor(t, 10*time.Second, "the first error entry", func() bool {
 		cn, err := s.Counts(ctx)
 		return err == nil && cn.Errors == 1
@@ -264,7 +269,7 @@ func TestRecountWaitsForCommitInFlight(t *testing.T) {
 		})
 	}
 	s.testHookCommitting.Store(&hook)
-	send("second")
+	c.sendFailing("second")
 	select {
 	case <-held:
 	case <-time.After(10 * time.Second):
@@ -300,15 +305,9 @@ func TestRecountWaitsForCommitInFlight(t *testing.T) {
 // The byte quota: one message larger than ErrorQuotaBytes in the error
 // repository closes the door (452 at RCPT and at DATA); deleting it opens it.
 func TestErrorQuotaBytes(t *testing.T) {
-	next := postfixtest.NewSink(t, 0)
-	ln := listenLocal(t)
-	s, db := startTestServer(t, Config{Listener: ln, ReinjectAddr: next.Addr, ErrorQuotaBytes: 1000})
+	s, c, next := brokenServer(t, Config{ErrorQuotaBytes: 1000})
 	ctx := context.Background()
-	brokenFor(t, s, db, "fail.example")
-	c := dialSMTP(t, ln.Addr().String())
-	c.expect("MAIL FROM:<a@example.test>", 250, "")
-	c.expect("RCPT TO:<x@fail.example>", 250, "")
-	c.data(msgWithSubject("fails"), 250, "2.0.0")
+	c.sendFailing("fails")
 	waitFor(t, 10*time.Second, "the error entry", func() bool {
 		cn, err := s.Counts(ctx)
 		return err == nil && cn.Errors == 1 && cn.QuotaReached
