@@ -222,12 +222,12 @@ func TestQuotaCountsTheEntryFromItsCommit(t *testing.T) {
 	ctx := context.Background()
 	seen := make(chan Counts, 1)
 	hook := func() {
-		c, err := s.Counts(ctx)
+		cn, err := s.Counts(ctx)
 		if err != nil {
 			t.Error(err)
 		}
 		select {
-		case seen <- c:
+		case seen <- cn:
 		default:
 		}
 	}

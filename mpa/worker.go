@@ -144,9 +144,9 @@ func (a *attempt) commit(final bool) error {
 	// The error entries count against the quota from before their commit
 	// (given back if it fails), so that no moment shows them stored and
 	// the quota not yet reached, and no message is let in meanwhile.
-	var n, size int64
+	n, size := int64(len(a.errs)), int64(0)
 	for _, e := range a.errs {
-		n, size = n+1, size+e.Size
+		size += e.Size
 	}
 	if n > 0 {
 		a.s.errMu.RLock()
