@@ -339,6 +339,11 @@ func decodeCharset(label string, b []byte) (string, bool) {
 	if err != nil {
 		return string(b), true
 	}
+	if name, _ := htmlindex.Name(enc); name == "utf-8" {
+		// "utf8", "unicode-1-1-utf-8": UTF-8 by another label, in which
+		// a footer with a broken byte has U+FFFD in its place.
+		return string(b), true
+	}
 	out, err := enc.NewDecoder().Bytes(b)
 	if err != nil || bytes.Contains(out, []byte("\uFFFD")) {
 		return "", false
