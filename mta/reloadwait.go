@@ -272,10 +272,13 @@ func smtpdIdle(pid, master int) bool {
 	if err != nil {
 		return false
 	}
-	if strings.TrimSpace(string(sc)) == "running" {
-		return true
-	}
-	n, ok := syscallNumber(string(sc))
+	return strings.TrimSpace(string(sc)) == "running" || sleepsAwaitingConnection(string(sc))
+}
+
+// sleepsAwaitingConnection reads a /proc/PID/syscall text: the process
+// sleeps where an idle smtpd sleeps, in the event loop or the accept lock.
+func sleepsAwaitingConnection(syscallLine string) bool {
+	n, ok := syscallNumber(syscallLine)
 	return ok && (slices.Contains(epollCalls[runtime.GOARCH], n) || slices.Contains(lockCalls[runtime.GOARCH], n))
 }
 

@@ -164,7 +164,7 @@ func TestReloadWaitsForOldIdleSMTPD(t *testing.T) {
 	// sleeps in the event loop, so the one elsewhere is it.
 	sleepsIdle := func(pid int) bool {
 		sc, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/syscall")
-		return err == nil && strings.TrimSpace(string(sc)) != "running" && smtpdIdle(pid, master)
+		return err == nil && isSMTPDOf(pid, master) && sleepsAwaitingConnection(string(sc))
 	}
 	var old, idle, busy []int
 	for deadline := time.Now().Add(10 * time.Second); len(old) != 3 || len(idle) != 2; time.Sleep(10 * time.Millisecond) {
