@@ -1,6 +1,7 @@
 package mpa
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/textproto"
@@ -50,6 +51,49 @@ func TestInDoubtKeepsRecipientsRefusedAtRCPT(t *testing.T) {
 	}
 }
 
+// TestInDoubtDroppedIsSentAgain: a delivery whose answer to the final dot
+// never comes is in doubt; Postfix's log then says the dot never reached
+// its smtpd (lost connection after DATA), so Postfix discarded the
+// message. The MPA sends it again, once, with no entry in the error
+// repository for a person to resolve.
+func TestInDoubtDroppedIsSentAgain(t *testing.T) {
+	maillog := filepath.Join(t.TempDir(), "maillog")
+	if err := os.WriteFile(maillog, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink := &doubtSink{ln: listenLocal(t), maillog: maillog, dropped: true}
+	go sink.run()
+	t.Cleanup(func() { _ = sink.ln.Close() })
+
+	ln := listenLocal(t)
+	s, _ := startTestServer(t, Config{Listener: ln, ReinjectAddr: sink.ln.Addr().String(), Hostname: "mpa.gw.example.test",
+		Maillog: maillog, RetryMin: 100 * time.Millisecond, RetryMax: time.Second})
+	cl, err := gosmtp.Dial(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.SendMail("a@example.test", []string{"now@example.org"}, strings.NewReader("Subject: in doubt\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = cl.Quit()
+	waitFor(t, 20*time.Second, "the dropped delivery sent again", func() bool {
+		return sink.count("now@example.org") > 0
+	})
+	var cn Counts
+	waitFor(t, 20*time.Second, "the MPA queue empty", func() bool {
+		var err error
+		cn, err = s.Counts(context.Background())
+		return err == nil && cn.Spool == 0
+	})
+	time.Sleep(500 * time.Millisecond) // time for a wrong second delivery to show
+	if n := sink.count("now@example.org"); n != 1 {
+		t.Errorf("the recipient of the dropped delivery was delivered %d times, want once", n)
+	}
+	if cn.Errors != 0 {
+		t.Errorf("after the delivery: %+v, want an empty error repository", cn)
+	}
+}
+
 // doubtSink stands for the reinjection smtpd. Its first transaction takes
 // now@ and refuses later@ (450) at RCPT, reads the message, writes to the
 // maillog what Postfix writes when it queued it, and drops the connection
@@ -57,6 +101,10 @@ func TestInDoubtKeepsRecipientsRefusedAtRCPT(t *testing.T) {
 type doubtSink struct {
 	ln      net.Listener
 	maillog string
+	// dropped: the first transaction's log says the dot never reached
+	// smtpd (Postfix discarded the message) instead of the queue
+	// manager's line.
+	dropped bool
 
 	mu    sync.Mutex
 	first bool // the first transaction is done
@@ -132,7 +180,11 @@ func (s *doubtSink) serve(c net.Conn) {
 					return
 				}
 				fmt.Fprintf(f, "Dec 01 21:38:14 mx postfix/smtpd[28488]: 4jfDlV2Tj1z1SC8J: client=localhost[127.0.0.1], orig_queue_id=%s\n", ident)
-				fmt.Fprintf(f, "Dec 01 21:38:14 mx postfix/qmgr[28485]: 4jfDlV2Tj1z1SC8J: from=<a@example.test>, size=309, nrcpt=1 (queue active)\n")
+				if s.dropped {
+					fmt.Fprintf(f, "Dec 01 21:38:14 mx postfix/smtpd[28488]: lost connection after DATA (309 bytes) from localhost[127.0.0.1]\n")
+				} else {
+					fmt.Fprintf(f, "Dec 01 21:38:14 mx postfix/qmgr[28485]: 4jfDlV2Tj1z1SC8J: from=<a@example.test>, size=309, nrcpt=1 (queue active)\n")
+				}
 				_ = f.Close()
 				return // no answer to the dot
 			}

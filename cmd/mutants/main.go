@@ -117,6 +117,13 @@ var mutants = []mutant{
 		pkg:  "./mpa", run: "^TestScanLog$",
 	},
 	{
+		name: "count a delivery Postfix dropped as done",
+		file: "mpa/worker.go",
+		old:  "\tcase postfixDropped:\n\t\tinDoubtResent.Add(",
+		new:  "\tcase postfixDropped:\n\t\tfor _, rc := range inDoubt {\n\t\t\ta.entry.Done = append(a.entry.Done, rc.Address)\n\t\t}\n\t\tinDoubtResent.Add(",
+		pkg:  "./mpa", run: "^TestInDoubtDroppedIsSentAgain$",
+	},
+	{
 		name: "let an auditor act on the queue",
 		file: "admin/queue.go",
 		old:  "QueueActionRequest) (queue.ActionResult, error) {\n\tif err := need(id, PermOperate); err != nil {",
