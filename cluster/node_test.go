@@ -153,6 +153,25 @@ func TestNodesFollowAndCommit(t *testing.T) {
 	if got, wait, err := b.Commit(ctx, rev, base, base, "admin", "stale", false); err != nil || got != 0 || wait < newRev {
 		t.Fatalf("a stale commit: rev %d wait %d err %v", got, wait, err)
 	}
+	// The same on a node whose copy lags (its watch has not delivered a's
+	// commit yet), so that its own check passes: etcd's compare on the
+	// revision marker refuses it. Then the node reads everything again.
+	cur, _ := b.snapshot()
+	lag := cur.clone()
+	lag.markerRev = rev
+	b.setMirror(lag)
+	other := base
+	other.Settings.RelayDomains = []string{"lagging.example.test"}
+	got, wait, err := b.Commit(ctx, rev, base, other, "admin", "lagging", false)
+	b.poke(b.resync)
+	if err != nil || got != 0 || wait < newRev {
+		t.Fatalf("a commit from a lagging copy: rev %d wait %d err %v", got, wait, err)
+	}
+	waitUntil(t, "b read the cluster again", func() bool { m, ok := b.snapshot(); return ok && m.markerRev == newRev })
+	waitUntil(t, "b applied the newest revision", func() bool { return recs[1].lastRev() >= newRev })
+	if st, err := dbB.LoadState(); err != nil || len(st.Settings.RelayDomains) != 1 || st.Settings.RelayDomains[0] != "shared.example.test" {
+		t.Fatalf("b's state after the refused commit: %+v %v", st.Settings.RelayDomains, err)
+	}
 
 	// A shared change: a user made on a reaches b's store.
 	if err := a.ChangeShared(ctx, "admin", "user u1", func() error {
