@@ -47,10 +47,13 @@ func (s *Service) PostfixLog(ctx context.Context, id Identity, n int) ([]mta.Log
 	return s.mta.LogProblems(n)
 }
 
-// watchdog state: consecutive failed starts and when to try again.
+// watchdog state: consecutive failed starts and when to try again, and
+// how it asks whether Postfix runs and starts it (the MTA's, in Watch).
 type watchdog struct {
 	failures int
 	next     time.Time
+	running  func(context.Context) bool
+	start    func(context.Context) error
 }
 
 // Watch brings a Postfix that died back up, until ctx ends: every interval
@@ -64,7 +67,7 @@ func (s *Service) Watch(ctx context.Context, interval time.Duration) {
 			s.log.Error("postfix watchdog panicked", "panic", r)
 		}
 	}()
-	var w watchdog
+	w := watchdog{running: s.mta.Running, start: func(ctx context.Context) error { return s.mta.Control(ctx, mta.ControlStart) }}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -83,7 +86,7 @@ func (s *Service) Watch(ctx context.Context, interval time.Duration) {
 func (s *Service) WatchRounds() uint64 { return s.watchRounds.Load() }
 
 func (s *Service) watchOnce(ctx context.Context, w *watchdog, interval time.Duration, now time.Time) {
-	if ctx.Err() != nil || s.stoppedByAdmin.Load() || s.mta.Running(ctx) {
+	if ctx.Err() != nil || s.stoppedByAdmin.Load() || w.running(ctx) {
 		w.failures, w.next = 0, time.Time{}
 		return
 	}
@@ -91,7 +94,7 @@ func (s *Service) watchOnce(ctx context.Context, w *watchdog, interval time.Dura
 		return
 	}
 	id := System("watchdog")
-	err := s.mta.Control(ctx, mta.ControlStart)
+	err := w.start(ctx)
 	if err != nil {
 		w.failures++
 		wait := interval << min(w.failures, 16)
