@@ -229,6 +229,13 @@ var mutants = []mutant{
 		pkg:  "./webproxy", run: "^TestRefusesWhatNoRouteTakes$",
 	},
 	{
+		name: "ask no confirmation for a public /9 to /15",
+		file: "mta/risks.go",
+		old:  "(p.Addr().Is4() && p.Bits() < riskyIPv4Bits)",
+		new:  "(p.Addr().Is4() && p.Bits() < riskyIPv4Bits-7)",
+		pkg:  "./mta", run: "^TestSettingsRisksBoundaries$",
+	},
+	{
 		name: "accept unknown keys in a JSON body",
 		file: "webui/json.go",
 		old:  "\tdec.DisallowUnknownFields()\n\tif err := dec.Decode(v); err != nil {",

@@ -1,0 +1,84 @@
+package mta
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"postdeck/store"
+)
+
+// TestSettingsRisksBoundaries: where a change of the MTA settings starts
+// to need confirmation (issue #17), at the edges the browser test
+// (TestRiskyValuesNeedConfirmation, one case each) does not reach: a
+// public IPv4 network wider than a /16 or IPv6 wider than a /32 newly in
+// My Networks (private, loopback, tables and networks already there are
+// not asked about), a size limit newly under 1 MiB, the last relay domain
+// removed; several at once are all named, in field order.
+func TestSettingsRisksBoundaries(t *testing.T) {
+	base := store.DefaultSettings()
+	base.MyNetworks = []string{"127.0.0.0/8", "8.0.0.0/8"}
+	base.RelayDomains = []string{"example.test", "example.org"}
+	base.MessageSizeLimit = 50 << 20
+	type risk struct{ field, says string }
+	for _, tc := range []struct {
+		name   string
+		change func(s *store.Settings)
+		want   []risk
+	}{
+		{"nothing new", func(s *store.Settings) {}, nil},
+		{"a public /16", func(s *store.Settings) { s.MyNetworks = append(s.MyNetworks, "203.0.0.0/16") }, nil},
+		{"a public /15", func(s *store.Settings) { s.MyNetworks = append(s.MyNetworks, "203.0.0.0/15") },
+			[]risk{{FieldMyNetworks, "131072"}}},
+		{"100.0.0.0/8 (not private)", func(s *store.Settings) { s.MyNetworks = append(s.MyNetworks, "100.0.0.0/8") },
+			[]risk{{FieldMyNetworks, "about 16 million"}}},
+		{"half of IPv4", func(s *store.Settings) { s.MyNetworks = append(s.MyNetworks, "0.0.0.0/1") },
+			[]risk{{FieldMyNetworks, "about 2 billion"}}},
+		{"private and loopback ranges", func(s *store.Settings) {
+			s.MyNetworks = append(s.MyNetworks, "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "::1/128")
+		}, nil},
+		{"a table", func(s *store.Settings) { s.MyNetworks = append(s.MyNetworks, "cidr:/etc/postfix/networks") }, nil},
+		{"a network already there", func(s *store.Settings) { s.MyNetworks = []string{"8.0.0.0/8"} }, nil},
+		{"a public IPv6 /32", func(s *store.Settings) { s.MyNetworks = append(s.MyNetworks, "2001:db8::/32") }, nil},
+		{"a public IPv6 /31", func(s *store.Settings) { s.MyNetworks = append(s.MyNetworks, "2001:db8::/31") },
+			[]risk{{FieldMyNetworks, "2^97"}}},
+		{"size at 1 MiB", func(s *store.Settings) { s.MessageSizeLimit = 1 << 20 }, nil},
+		{"size under 1 MiB", func(s *store.Settings) { s.MessageSizeLimit = 1<<20 - 1 },
+			[]risk{{FieldMessageSizeLimit, "1048575 bytes"}}},
+		{"one relay domain of two", func(s *store.Settings) { s.RelayDomains = []string{"example.org"} }, nil},
+		{"the last relay domain", func(s *store.Settings) { s.RelayDomains = nil },
+			[]risk{{FieldRelayDomains, "example.test, example.org"}}},
+		{"three at once", func(s *store.Settings) {
+			s.RelayDomains, s.MessageSizeLimit = nil, 1000
+			s.MyNetworks = append(s.MyNetworks, "0.0.0.0/1")
+		}, []risk{{FieldMyNetworks, "0.0.0.0/1"}, {FieldMessageSizeLimit, "1000 bytes"}, {FieldRelayDomains, "removing the last one"}}},
+	} {
+		next := base
+		next.MyNetworks = slices.Clone(base.MyNetworks)
+		next.RelayDomains = slices.Clone(base.RelayDomains)
+		tc.change(&next)
+		err := SettingsRisks(base, next)
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v, want no confirmation", tc.name, err)
+			}
+			continue
+		}
+		var ue *store.UserError
+		if !errors.Is(err, store.ErrConfirm) || !errors.As(err, &ue) {
+			t.Errorf("%s: %v, want a confirmation", tc.name, err)
+			continue
+		}
+		all := ue.All()
+		if len(all) != len(tc.want) {
+			t.Errorf("%s: %d risks (%v), want %d", tc.name, len(all), err, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if all[i].Field != w.field || all[i].Confirm != ConfirmField || !strings.Contains(all[i].Msg, w.says) {
+				t.Errorf("%s: risk %d is %s %q (confirm %q), want %s saying %q", tc.name, i, all[i].Field, all[i].Msg, all[i].Confirm, w.field, w.says)
+			}
+		}
+	}
+}
