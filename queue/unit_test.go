@@ -502,3 +502,25 @@ func TestFilterMatchesSubject(t *testing.T) {
 		t.Errorf("subjects in the page: %+v", p.Items)
 	}
 }
+
+// TestCheckIDsBounds: one request names at most maxActionIDs messages (a
+// bigger list is refused whole, naming the field, before any id is looked
+// at); duplicates go, the order stays.
+func TestCheckIDsBounds(t *testing.T) {
+	ids := make([]string, maxActionIDs+1)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%012X", i+1)
+	}
+	var ue *store.UserError
+	if _, err := checkIDs(ids); !errors.As(err, &ue) || ue.Field != "ids" || !strings.Contains(ue.Msg, "at most 200000") {
+		t.Fatalf("%d ids: %v, want refused", len(ids), err)
+	}
+	got, err := checkIDs(ids[:maxActionIDs])
+	if err != nil || len(got) != maxActionIDs {
+		t.Fatalf("%d ids: %d kept, %v", maxActionIDs, len(got), err)
+	}
+	got, err = checkIDs([]string{ids[2], ids[0], ids[2], ids[1], ids[0]})
+	if err != nil || !slices.Equal(got, []string{ids[2], ids[0], ids[1]}) {
+		t.Fatalf("duplicates: %v %v", got, err)
+	}
+}
