@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // qfRecord encodes one record the way rec_put does.
@@ -298,4 +299,71 @@ func repeatRec(rec []byte, n int) [][]byte {
 		out[i] = rec
 	}
 	return out
+}
+
+// TestQueueFilePointerLoops: a damaged queue file whose pointer records
+// loop (one to itself, two to each other, each loop over a recipient
+// record) is read in bounded time: after maxReverseJumps backward jumps
+// the reading ends, as record.c's REVERSE_JUMP_LIMIT ends Postfix's own.
+// Like showq, the reader lists a recipient record each time it reads it
+// (postqueue -j shows the same); the loop bounds how often. A record
+// longer than maxRecord ends the reading too.
+func TestQueueFilePointerLoops(t *testing.T) {
+	dir := t.TempDir()
+	size := fmt.Sprintf("%15d %15d %15d %15d %15d %15d", 10, 0, 1, 0, 10, 0)
+	head := bytes.Join([][]byte{qfRecord('C', size), qfRecord('T', "1800000000 1"), qfRecord('S', "a@src.test"), qfRecord('R', "first@dest.test")}, nil)
+	ptr := func(off int) []byte { return qfRecord('p', fmt.Sprintf("%15d", off)) }
+
+	self := append(bytes.Clone(head), qfRecord('R', "loop@dest.test")...)
+	self = append(self, ptr(len(head))...) // back to the R record, for ever
+
+	// A jumps forward to the R record after it, B back to A.
+	two := bytes.Clone(head)
+	a := len(two)
+	two = append(two, ptr(a+len(ptr(0)))...)
+	two = append(two, qfRecord('R', "between@dest.test")...)
+	two = append(two, ptr(a)...)
+
+	huge := append(bytes.Clone(head), 'R', 0x80, 0x80, 0x80, 0x01) // 2 MiB declared
+	huge = append(huge, "x@dest.test"...)
+
+	for _, tc := range []struct {
+		name, looping string
+		body          []byte
+	}{
+		{"a pointer to itself", "loop@dest.test", self},
+		{"two pointers to each other", "between@dest.test", two},
+		{"a 2 MiB record", "", huge},
+	} {
+		path := qfWrite(t, dir, "4jZZFn03xzz1SCLg", 0o700, tc.body)
+		r := newFileReader(defaultFileConf(), newInterner())
+		done := make(chan struct{})
+		var e queueEntry
+		var err error
+		go func() {
+			defer close(done)
+			e, _, _, err = r.readMessage(path, "", "4jZZFn03xzz1SCLg", 1)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: the reader did not return", tc.name)
+		}
+		if err != nil || len(e.rcpts) == 0 || e.rcpts[0].Address != "first@dest.test" {
+			t.Fatalf("%s: %v, recipients %d", tc.name, err, len(e.rcpts))
+		}
+		n := 0
+		for _, rc := range e.rcpts[1:] {
+			if rc.Address != tc.looping {
+				t.Fatalf("%s: recipient %q", tc.name, rc.Address)
+			}
+			n++
+		}
+		if tc.looping != "" && (n < 2 || n > maxReverseJumps+2) {
+			t.Errorf("%s: the looping recipient read %d times, want 2 to %d", tc.name, n, maxReverseJumps+2)
+		}
+		if tc.looping == "" && n != 0 {
+			t.Errorf("%s: %d recipients after the long record", tc.name, n)
+		}
+	}
 }

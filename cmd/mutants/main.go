@@ -250,6 +250,13 @@ var mutants = []mutant{
 		pkg:  "./queue", run: "^TestCheckIDsBounds$",
 	},
 	{
+		name: "follow a queue file's pointer loop for ever",
+		file: "queue/qfile.go",
+		old:  "\t\t\tcase off <= lastPtr && reverse+1 > maxReverseJumps:",
+		new:  "\t\t\tcase false && off <= lastPtr && reverse+1 > maxReverseJumps:",
+		pkg:  "./queue", run: "^TestQueueFilePointerLoops$",
+	},
+	{
 		name: "accept unknown keys in a JSON body",
 		file: "webui/json.go",
 		old:  "\tdec.DisallowUnknownFields()\n\tif err := dec.Decode(v); err != nil {",
