@@ -56,7 +56,8 @@ func badInputs(base map[string]any) []badInput {
 		[]string{"0.0.0.0/1", "128.0.0.0/1"}, // every address: the open-relay probe
 		[]string{"not-a-net"}, []string{"10.0.0.0/8", "10.0.0.0/8"}, []string{"fe80::1%eth0/64"},
 		[]string{"2001:db8::1/32"}, []string{"300.1.1.1/32"}, []string{"::ffff:10.0.0.0/80"},
-		[]string{"nosuchtype:/etc/postfix/trusted"}, []string{"map:no-such-map"}, []string{"cidr:/a", "cidr:/a"})
+		[]string{"nosuchtype:/etc/postfix/trusted"}, []string{"map:no-such-map"}, []string{"cidr:/a", "cidr:/a"},
+		make1001Networks())
 	// Networks that hold every address are risky first (409 until
 	// confirmed); confirmed, the open-relay probe refuses them.
 	for i := range cases {
@@ -140,6 +141,14 @@ func make1001Domains() []string {
 	out := make([]string, 1001)
 	for i := range out {
 		out[i] = fmt.Sprintf("d%d.example.com", i)
+	}
+	return out
+}
+
+func make1001Networks() []string {
+	out := make([]string, 1001)
+	for i := range out {
+		out[i] = fmt.Sprintf("10.%d.%d.0/24", i/256, i%256)
 	}
 	return out
 }
