@@ -32,6 +32,21 @@ func TestUnifiedDiff(t *testing.T) {
 	if !strings.HasSuffix(got, " x = y\n+tail\n") {
 		t.Errorf("big file: %q", got[max(0, len(got)-60):])
 	}
+	// Bounded work: two unrelated texts of 10,000 lines (a pasted
+	// document replacing another) are summarised, not diffed line by
+	// line; past maxDiffLines nothing is diffed.
+	var x, y strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&x, "a%d = 1\n", i)
+		fmt.Fprintf(&y, "b%d = 2\n", i)
+	}
+	if got = UnifiedDiff("w", x.String(), y.String()); !strings.HasSuffix(got, "(10000 lines -> 10000 lines; more than 4000 lines changed)\n") {
+		t.Errorf("unrelated texts: %q", got[:min(len(got), 200)])
+	}
+	huge := strings.Repeat("x\n", maxDiffLines+1)
+	if got = UnifiedDiff("h", huge, "x\n"); !strings.HasSuffix(got, "(200001 lines -> 1 lines; too large to diff)\n") {
+		t.Errorf("huge text: %q", got[:min(len(got), 200)])
+	}
 }
 
 func FuzzUnifiedDiff(f *testing.F) {

@@ -278,6 +278,13 @@ var mutants = []mutant{
 		pkg:  "./mpa", run: "^TestValidatePipelineBounds$",
 	},
 	{
+		name: "diff two unrelated texts without a bound",
+		file: "mta/diff.go",
+		old:  "\tmaxD := min(n+m, maxDiffEdits)",
+		new:  "\tmaxD := n + m",
+		pkg:  "./mta", run: "^TestUnifiedDiff$",
+	},
+	{
 		name: "accept unknown keys in a JSON body",
 		file: "webui/json.go",
 		old:  "\tdec.DisallowUnknownFields()\n\tif err := dec.Decode(v); err != nil {",
