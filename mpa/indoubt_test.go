@@ -20,25 +20,7 @@ import (
 // message. Only the recipient it took at RCPT is done: the one it refused
 // there (450) is still owed a delivery, and gets it, once.
 func TestInDoubtKeepsRecipientsRefusedAtRCPT(t *testing.T) {
-	maillog := filepath.Join(t.TempDir(), "maillog")
-	if err := os.WriteFile(maillog, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sink := &doubtSink{ln: listenLocal(t), maillog: maillog}
-	go sink.run()
-	t.Cleanup(func() { _ = sink.ln.Close() })
-
-	ln := listenLocal(t)
-	startTestServer(t, Config{Listener: ln, ReinjectAddr: sink.ln.Addr().String(), Hostname: "mpa.gw.example.test",
-		Maillog: maillog, RetryMin: 100 * time.Millisecond, RetryMax: time.Second})
-	cl, err := gosmtp.Dial(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.SendMail("a@example.test", []string{"now@example.org", "later@example.org"}, strings.NewReader("Subject: in doubt\r\n\r\nbody\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	_ = cl.Quit()
+	_, sink := sendInDoubt(t, false, "now@example.org", "later@example.org")
 	waitFor(t, 20*time.Second, "the refused recipient delivered after the in-doubt delivery settled", func() bool {
 		return sink.count("later@example.org") > 0
 	})
@@ -57,25 +39,7 @@ func TestInDoubtKeepsRecipientsRefusedAtRCPT(t *testing.T) {
 // message. The MPA sends it again, once, with no entry in the error
 // repository for a person to resolve.
 func TestInDoubtDroppedIsSentAgain(t *testing.T) {
-	maillog := filepath.Join(t.TempDir(), "maillog")
-	if err := os.WriteFile(maillog, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sink := &doubtSink{ln: listenLocal(t), maillog: maillog, dropped: true}
-	go sink.run()
-	t.Cleanup(func() { _ = sink.ln.Close() })
-
-	ln := listenLocal(t)
-	s, _ := startTestServer(t, Config{Listener: ln, ReinjectAddr: sink.ln.Addr().String(), Hostname: "mpa.gw.example.test",
-		Maillog: maillog, RetryMin: 100 * time.Millisecond, RetryMax: time.Second})
-	cl, err := gosmtp.Dial(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.SendMail("a@example.test", []string{"now@example.org"}, strings.NewReader("Subject: in doubt\r\n\r\nbody\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	_ = cl.Quit()
+	s, sink := sendInDoubt(t, true, "now@example.org")
 	waitFor(t, 20*time.Second, "the dropped delivery sent again", func() bool {
 		return sink.count("now@example.org") > 0
 	})
@@ -92,6 +56,32 @@ func TestInDoubtDroppedIsSentAgain(t *testing.T) {
 	if cn.Errors != 0 {
 		t.Errorf("after the delivery: %+v, want an empty error repository", cn)
 	}
+}
+
+// sendInDoubt starts an MPA that reinjects into a doubtSink (dropped as
+// given) and sends it one message for rcpts.
+func sendInDoubt(t *testing.T, dropped bool, rcpts ...string) (*Server, *doubtSink) {
+	t.Helper()
+	maillog := filepath.Join(t.TempDir(), "maillog")
+	if err := os.WriteFile(maillog, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink := &doubtSink{ln: listenLocal(t), maillog: maillog, dropped: dropped}
+	go sink.run()
+	t.Cleanup(func() { _ = sink.ln.Close() })
+
+	ln := listenLocal(t)
+	s, _ := startTestServer(t, Config{Listener: ln, ReinjectAddr: sink.ln.Addr().String(), Hostname: "mpa.gw.example.test",
+		Maillog: maillog, RetryMin: 100 * time.Millisecond, RetryMax: time.Second})
+	cl, err := gosmtp.Dial(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.SendMail("a@example.test", rcpts, strings.NewReader("Subject: in doubt\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = cl.Quit()
+	return s, sink
 }
 
 // doubtSink stands for the reinjection smtpd. Its first transaction takes

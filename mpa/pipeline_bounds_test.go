@@ -45,14 +45,7 @@ func TestValidatePipelineBounds(t *testing.T) {
 		err := ValidatePipeline(p)
 		var ue *store.UserError
 		if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &ue) || ue.Field != tc.field || ue.Line != tc.line || !strings.Contains(ue.Msg, tc.says) {
-			t.Errorf("%s: %v (field %q), want %s line %d saying %q", tc.name, err, fieldOf(ue), tc.field, tc.line, tc.says)
+			t.Errorf("%s: %v (%+v), want %s line %d saying %q", tc.name, err, ue, tc.field, tc.line, tc.says)
 		}
 	}
-}
-
-func fieldOf(ue *store.UserError) string {
-	if ue == nil {
-		return ""
-	}
-	return ue.Field
 }
