@@ -134,7 +134,7 @@ func BenchmarkConsole(b *testing.B) {
 			ratios := roundRatios(web, base)
 			pb := median(base)
 			ratio := median(ratios)
-			benchLine(b, ratio <= splitP99Ratio, "BENCH console split %s p99 at %d clients through the web process: %.2f ms (baseline /healthz through the web process %.2f ms) median round ratio %.2f (ratio of the medians %.2f; rounds %s) target %.2f",
+			benchLine(b, ratio <= splitP99Ratio, "BENCH console split %s p99 at %d clients through the web process: %.2f ms (baseline /healthz through the web process %.2f ms) median round ratio %.3f (ratio of the medians %.2f; rounds %s) target %.2f",
 				page.name, benchClients, ms(pw), ms(pb), ratio, float64(pw)/float64(pb), roundList(ratios), splitP99Ratio)
 		}
 	})
@@ -172,7 +172,7 @@ func BenchmarkConsole(b *testing.B) {
 			cpuLine(b, page.name, pageCPU, baseCPU)
 			p99, base := median(p99s), median(bases)
 			ratio := float64(p99) / float64(base)
-			benchLine(b, ratio <= benchP99Ratio, "BENCH console %s p99 at %d clients, %d queued, caches cold at the start: %.2f ms (baseline /healthz %.2f ms) ratio %.2f target %.2f",
+			benchLine(b, ratio <= benchP99Ratio, "BENCH console %s p99 at %d clients, %d queued, caches cold at the start: %.2f ms (baseline /healthz %.2f ms) ratio %.3f target %.2f",
 				page.name, benchClients, benchQueue, ms(p99), ms(base), ratio, benchP99Ratio)
 			benchLine(b, p99 <= benchP99Target, "BENCH console %s p99 at %d clients: %.2f ms (baseline /healthz %.2f ms) ratio %.2f target %.0f ms",
 				page.name, benchClients, ms(p99), ms(base), ratio, ms(benchP99Target))
@@ -209,7 +209,7 @@ func BenchmarkConsole(b *testing.B) {
 		// (in one run the rounds' /healthz first byte went from 7.5 to
 		// 17 ms, more than the page's difference).
 		rounds := roundRatios(ttfbs, bases)
-		benchLine(b, ratio <= benchTTFBRatio, "BENCH console dashboard first byte (p99) at %d clients, %d queued: %.2f ms (baseline /healthz %.2f ms) ratio %.2f target %.2f (median round ratio %.2f; rounds %s)",
+		benchLine(b, ratio <= benchTTFBRatio, "BENCH console dashboard first byte (p99) at %d clients, %d queued: %.2f ms (baseline /healthz %.2f ms) ratio %.3f target %.2f (median round ratio %.2f; rounds %s)",
 			benchClients, benchQueueLarge, ms(ttfb), ms(base), ratio, benchTTFBRatio, median(rounds), roundList(rounds))
 		report(b, fmt.Sprintf("BENCH console dashboard p99 at %d clients, %d queued: %.2f ms INFO", benchClients, benchQueueLarge, ms(median(p99s))))
 		peak := d.peakMB(b)
