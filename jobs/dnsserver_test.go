@@ -135,6 +135,15 @@ func (d *testDNS) serve(network string) func(w dns.ResponseWriter, req *dns.Msg)
 		} else {
 			m.Answer = answer
 		}
+		if network == "udp" {
+			// As a real server does: an answer larger than the client's
+			// buffer (512 bytes, or its EDNS0 size) goes out truncated.
+			size := dns.MinMsgSize
+			if opt := req.IsEdns0(); opt != nil {
+				size = int(opt.UDPSize())
+			}
+			m.Truncate(size)
+		}
 		_ = w.WriteMsg(m)
 	}
 }
