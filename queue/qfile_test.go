@@ -327,6 +327,13 @@ func TestQueueFilePointerLoops(t *testing.T) {
 	huge := append(bytes.Clone(head), 'R', 0x80, 0x80, 0x80, 0x01) // 2 MiB declared
 	huge = append(huge, "x@dest.test"...)
 
+	// Records of maxRecord bytes and one more, whole in the file, each
+	// followed by a recipient: the first is read, the second ends it.
+	atMax := append(bytes.Clone(head), qfRecord('R', strings.Repeat("m", maxRecord-len("@dest.test"))+"@dest.test")...)
+	atMax = append(atMax, qfRecord('R', "after@dest.test")...)
+	overMax := append(bytes.Clone(head), qfRecord('R', strings.Repeat("m", maxRecord+1-len("@dest.test"))+"@dest.test")...)
+	overMax = append(overMax, qfRecord('R', "after@dest.test")...)
+
 	for _, tc := range []struct {
 		name, looping string
 		body          []byte
@@ -334,6 +341,7 @@ func TestQueueFilePointerLoops(t *testing.T) {
 		{"a pointer to itself", "loop@dest.test", self},
 		{"two pointers to each other", "between@dest.test", two},
 		{"a 2 MiB record", "", huge},
+		{"a record of maxRecord+1 bytes", "", overMax},
 	} {
 		path := qfWrite(t, dir, "4jZZFn03xzz1SCLg", 0o700, tc.body)
 		r := newFileReader(defaultFileConf(), newInterner())
@@ -364,6 +372,49 @@ func TestQueueFilePointerLoops(t *testing.T) {
 		}
 		if tc.looping == "" && n != 0 {
 			t.Errorf("%s: %d recipients after the long record", tc.name, n)
+		}
+	}
+	path := qfWrite(t, dir, "4jZZFn03xzz1SCLh", 0o700, atMax)
+	e, _, _, err := newFileReader(defaultFileConf(), newInterner()).readMessage(path, "", "4jZZFn03xzz1SCLh", 1)
+	if err != nil || len(e.rcpts) != 3 || len(e.rcpts[1].Address) != maxRecord || e.rcpts[2].Address != "after@dest.test" {
+		t.Errorf("a record of maxRecord bytes: %v, %d recipients", err, len(e.rcpts))
+	}
+}
+
+// TestDeferLogLongLine: a defer log line of up to maxRecord bytes is read
+// whole (its entry listed with the reason, and the entries after it); a
+// longer one ends the reading there, so that a damaged log cannot make
+// the reader hold more than maxRecord of one line. The entries before it
+// stay listed.
+func TestDeferLogLongLine(t *testing.T) {
+	dir := t.TempDir()
+	entry := func(rcpt, reason string) string { return "recipient=" + rcpt + "\nreason=" + reason + "\n\n" }
+	for _, tc := range []struct {
+		name   string
+		reason int // bytes of the middle entry's reason
+		want   []string
+	}{
+		{"a line of maxRecord bytes", maxRecord - len("reason=\n"), []string{"a@dest.test", "b@dest.test", "c@dest.test"}},
+		{"a line of maxRecord+1 bytes", maxRecord + 1 - len("reason=\n"), []string{"a@dest.test"}},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+		log := entry("a@dest.test", "first") + entry("b@dest.test", strings.Repeat("r", tc.reason)) + entry("c@dest.test", "third")
+		if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := newFileReader(defaultFileConf(), newInterner())
+		if _, ok := r.readDefer(path); !ok {
+			t.Fatalf("%s: not read", tc.name)
+		}
+		var got []string
+		for _, rc := range r.rcpts {
+			got = append(got, rc.Address)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: recipients %v, want %v", tc.name, got, tc.want)
+		}
+		if len(r.rcpts) == 3 && len(r.rcpts[1].DelayReason) != tc.reason {
+			t.Errorf("%s: the long reason has %d bytes, want %d", tc.name, len(r.rcpts[1].DelayReason), tc.reason)
 		}
 	}
 }
