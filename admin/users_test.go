@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"postdeck/store"
 )
@@ -96,5 +98,47 @@ func TestEnsureFirstAdmin(t *testing.T) {
 	}
 	if n, _ := db.CountUsers(); n != 1 {
 		t.Fatalf("%d users", n)
+	}
+}
+
+// TestCurrentPasswordOver72Bytes: bcrypt reads 72 bytes of a password, so
+// a "current password" of the right 72 bytes and more must not pass as
+// the password (a password change asks for it to prove who is there).
+// The right 72 bytes alone do.
+func TestCurrentPasswordOver72Bytes(t *testing.T) {
+	s, _ := testService(t)
+	ctx := context.Background()
+	pw := strings.Repeat("p", MaxPassword)
+	if _, err := s.SaveUser(ctx, Root, UserRequest{Username: "long", Password: pw, Role: store.RoleOperator}); err != nil {
+		t.Fatal(err)
+	}
+	me := Identity{Name: "long", Role: store.RoleOperator, Via: ViaSession}
+	if _, err := s.ChangeOwnPassword(ctx, me, PasswordChange{CurrentPassword: pw + "and more", NewPassword: "another password"}); !errors.Is(err, ErrWrongCurrentPassword) {
+		t.Fatalf("73 bytes starting with the password: %v, want a wrong current password", err)
+	}
+	if _, err := s.ChangeOwnPassword(ctx, me, PasswordChange{CurrentPassword: pw, NewPassword: "another password"}); err != nil {
+		t.Fatalf("the password itself: %v", err)
+	}
+}
+
+// TestTokenTouchesBounded: the map of tokens' last writes holds at most
+// maxTouched keys; past it, it starts again (a token then writes its last
+// use once more), so that many tokens cannot grow it without end.
+func TestTokenTouchesBounded(t *testing.T) {
+	var u tokenUse
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range maxTouched {
+		if !u.claimTouch(strconv.Itoa(i), now) {
+			t.Fatalf("key %d: no write claimed at its first use", i)
+		}
+	}
+	if u.claimTouch("0", now) || len(u.touched) != maxTouched {
+		t.Fatalf("within the minute, before the bound: a second write claimed, or %d keys", len(u.touched))
+	}
+	if !u.claimTouch("one more", now) || len(u.touched) != 1 {
+		t.Fatalf("past the bound: %d keys kept, want the new one alone", len(u.touched))
+	}
+	if !u.claimTouch("0", now) {
+		t.Fatal("after the map started again, a known token claims no write")
 	}
 }

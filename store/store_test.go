@@ -352,3 +352,23 @@ func TestLoadSettingsFollowsWrites(t *testing.T) {
 		t.Fatalf("after a restore: %q, %v", got.Hostname, err)
 	}
 }
+
+// TestAuditKeepsTheNewest10000: past maxAudit entries the oldest are
+// dropped one for one, so the log holds exactly the newest maxAudit.
+func TestAuditKeepsTheNewest10000(t *testing.T) {
+	db, _ := openTemp(t)
+	db.bolt.NoSync = true // 10,005 commits: the bound is what is tested, not the disk
+	const extra = 5
+	for i := range maxAudit + extra {
+		if err := db.AppendAudit(AuditEntry{Actor: "root", Action: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := db.FindAudit(maxAudit+100, func(AuditEntry) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != maxAudit || all[0].Action != strconv.Itoa(maxAudit+extra-1) || all[len(all)-1].Action != strconv.Itoa(extra) {
+		t.Fatalf("%d entries kept, newest %q, oldest %q; want %d from %d to %d", len(all), all[0].Action, all[len(all)-1].Action, maxAudit, maxAudit+extra-1, extra)
+	}
+}

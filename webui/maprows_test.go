@@ -59,6 +59,14 @@ func TestMapEditedRowByRow(t *testing.T) {
 	if p.Total != 2000 || len(p.Rows) != 10 || p.Rows[0].Key != "d1990.example.test" || p.Rows[0].Line != 1992 {
 		t.Fatalf("rows page: total %d, %d rows, first %+v", p.Total, len(p.Rows), p.Rows[0])
 	}
+	// A page is at most 500 rows; a bigger (or no, or a negative) limit
+	// asks for the default 50.
+	for limit, want := range map[string]int{"500": 500, "501": 50, "0": 50, "-1": 50} {
+		st.socketDo(t, "GET", mapPath("transport-maps")+"/rows?limit="+limit, nil).decode(t, &p)
+		if p.Limit != want || len(p.Rows) != want || p.Total != 2000 {
+			t.Fatalf("limit %s: limit %d, %d rows of %d, want %d", limit, p.Limit, len(p.Rows), p.Total, want)
+		}
+	}
 	st.socketDo(t, "GET", mapPath("transport-maps")+"/rows?q=d0042.", nil).decode(t, &p)
 	if p.Total != 1 || p.Rows[0].Value != "smtp:[relay0.example.test]" {
 		t.Fatalf("search: %+v", p)

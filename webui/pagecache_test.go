@@ -366,3 +366,31 @@ func TestPageCacheRendersAKeyOnce(t *testing.T) {
 		t.Fatal("done(nil) ended another request's claim")
 	}
 }
+
+// TestPageCacheBounded: the cache holds at most maxCachedPages pages; the
+// one that would pass the bound empties it first (keys of data that
+// changed are never asked for again), and the new page is kept.
+func TestPageCacheBounded(t *testing.T) {
+	pc := newPageCache()
+	key := func(i int) *pageKey {
+		var k pageKey
+		k.num(int64(i))
+		return &k
+	}
+	for i := range maxCachedPages {
+		pc.put(key(i), []byte("<p>page</p>"))
+	}
+	if n := len(pc.pages); n != maxCachedPages {
+		t.Fatalf("%d pages kept, want %d", n, maxCachedPages)
+	}
+	if _, ok := pc.get(key(0)); !ok {
+		t.Fatal("the first page is gone before the bound")
+	}
+	pc.put(key(maxCachedPages), []byte("<p>one more</p>"))
+	if n := len(pc.pages); n != 1 {
+		t.Fatalf("%d pages kept after the bound, want the new one alone", n)
+	}
+	if _, ok := pc.get(key(maxCachedPages)); !ok {
+		t.Fatal("the page that passed the bound is not kept")
+	}
+}
