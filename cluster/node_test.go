@@ -2,7 +2,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,6 +174,27 @@ func TestNodesFollowAndCommit(t *testing.T) {
 	waitUntil(t, "b applied the newest revision", func() bool { return recs[1].lastRev() >= newRev })
 	if st, err := dbB.LoadState(); err != nil || len(st.Settings.RelayDomains) != 1 || st.Settings.RelayDomains[0] != "shared.example.test" {
 		t.Fatalf("b's state after the refused commit: %+v %v", st.Settings.RelayDomains, err)
+	}
+
+	// A change of 120 entries is more than one etcd transaction takes
+	// (128 operations, the marker's among them): refused in a sentence
+	// that says so, nothing committed.
+	latest, latestRev, err := a.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := latest
+	big.Maps = nil
+	for i := range maxOps {
+		big.Maps = append(big.Maps, store.Map{Name: fmt.Sprintf("bulk%03d", i), Type: "hash", Content: "k v\n"})
+	}
+	big.Maps = append(big.Maps, latest.Maps...)
+	if got, _, err := a.Commit(ctx, latestRev, latest, big, "admin", "bulk", false); !errors.Is(err, store.ErrInvalid) || got != 0 ||
+		!strings.Contains(err.Error(), "The change touches 120 entries, more than the cluster takes in one transaction (120), so it was not saved") {
+		t.Fatalf("a change of %d maps: rev %d, %v", maxOps, got, err)
+	}
+	if _, now, err := a.Latest(ctx); err != nil || now != latestRev {
+		t.Fatalf("after the refused change: revision %d (was %d) %v", now, latestRev, err)
 	}
 
 	// A shared change: a user made on a reaches b's store.

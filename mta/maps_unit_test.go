@@ -2,6 +2,7 @@ package mta
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -163,5 +164,36 @@ func TestRefersTo(t *testing.T) {
 		if got := refersTo(text, f); got != want {
 			t.Errorf("refersTo(%q) = %v", text, got)
 		}
+	}
+}
+
+// TestTextBounds holds the size bounds of what an administrator pastes at
+// their edges: a map of 200,000 lines is taken and one more line is
+// refused (line 0: the whole content), and a main config of 256 KiB is
+// parsed while one byte more is refused with a sentence that names the
+// field and both sizes.
+func TestTextBounds(t *testing.T) {
+	var b strings.Builder
+	for i := range maxMapLines {
+		fmt.Fprintf(&b, "k%d v\n", i)
+	}
+	lines := b.String()
+	if _, lerr := parseMapContent("hash", lines); lerr != nil {
+		t.Fatalf("%d lines: %+v", maxMapLines, lerr)
+	}
+	_, lerr := parseMapContent("hash", lines+"one more\n")
+	if lerr == nil || lerr.line != 0 || lerr.msg != "the content has 200001 lines; at most 200000 are allowed" {
+		t.Fatalf("%d lines: %+v", maxMapLines+1, lerr)
+	}
+
+	head := "myhostname = mx.example.test\n"
+	text := head + "#" + strings.Repeat("x", maxMainConfig-len(head)-2) + "\n"
+	if params, err := ParseMainConfig(text); err != nil || len(params) != 1 {
+		t.Fatalf("a main config of %d bytes: %v", len(text), err)
+	}
+	_, err := ParseMainConfig(text + "\n")
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Field != FieldMainConfig || err.Error() != "The main config is 262145 bytes; at most 262144 are allowed." {
+		t.Fatalf("a main config of %d bytes: %v", len(text)+1, err)
 	}
 }
