@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
 
 	"postdeck/store"
@@ -108,10 +109,18 @@ func TestRoleChangeAndDelete(t *testing.T) {
 	}
 	// Even a token whose stored role was not lowered (a restored backup)
 	// acts with at most its owner's role.
+	aliceAdmin := Identity{Name: "alice", Role: store.RoleAdmin, Via: ViaSession}
+	tokHigh, err := s.CreateToken(ctx, aliceAdmin, TokenRequest{Name: "alice-high", Role: store.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
 	u, _ := db.GetUser("alice")
 	u.Role = store.RoleOperator
 	if err := db.PutUser(u); err != nil {
 		t.Fatal(err)
+	}
+	if id, err := s.TokenIdentity(tokHigh.Token); err != nil || id.Role != store.RoleOperator {
+		t.Errorf("an admin token of an owner now operator acts as %q (%v), want operator", id.Role, err)
 	}
 	if id, _ := s.TokenIdentity(tokR.Token); id.Role != store.RoleAdmin {
 		t.Errorf("root token: %q", id.Role)
@@ -120,7 +129,7 @@ func TestRoleChangeAndDelete(t *testing.T) {
 	// Deleting alice revokes her tokens, not root's.
 	before = auditCount(t, db)
 	del, err := s.DeleteUser(ctx, Identity{Name: "bob", Role: store.RoleAdmin, Via: ViaSession}, "alice")
-	if err != nil || !reflect.DeepEqual(del.RevokedTokens, []string{"alice-child", "alice-ci"}) {
+	if err != nil || !reflect.DeepEqual(del.RevokedTokens, []string{"alice-child", "alice-ci", "alice-high"}) {
 		t.Fatalf("delete alice: %+v %v", del, err)
 	}
 	if n := auditCount(t, db) - before; n != 1 || newest(t, db).Actor != "bob (session)" {
@@ -128,6 +137,20 @@ func TestRoleChangeAndDelete(t *testing.T) {
 	}
 	if _, err := s.TokenIdentity(tokA.Token); !errors.Is(err, ErrBadToken) {
 		t.Errorf("deleted owner's token: %v", err)
+	}
+	// A token whose owner is gone while the token is still stored (the
+	// owner deleted between the token's lookup and the owner's) does not
+	// authenticate either.
+	mustSave(t, s, "carol", store.RoleAdmin)
+	tokC, err := s.CreateToken(ctx, Identity{Name: "carol", Role: store.RoleAdmin, Via: ViaSession}, TokenRequest{Name: "carol-ci", Role: store.RoleOperator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Bolt().Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("users")).Delete([]byte("carol")) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenIdentity(tokC.Token); !errors.Is(err, ErrBadToken) {
+		t.Errorf("a token whose owner is gone: %v", err)
 	}
 	if _, err := s.TokenIdentity(tokR.Token); err != nil {
 		t.Errorf("root's token after the delete: %v", err)

@@ -15,7 +15,7 @@ import (
 // badInput is one request that must be refused with 400 naming field.
 type badInput struct {
 	name  string
-	path  string // /api/v1/settings or /api/v1/mainconfig
+	path  string // /api/v1/settings, /api/v1/mainconfig or /api/v1/mastercfg
 	body  any
 	field string
 	line  int // for the main config document, the line the error names
@@ -77,6 +77,9 @@ func badInputs(base map[string]any) []badInput {
 	}
 	base2 := mta.DefaultMainConfig
 	n := strings.Count(base2, "\n")
+	// Over the size bounds (256 KiB each): refused before anything is read.
+	cases = append(cases, badInput{name: "mainconfig of 256 KiB + 1", path: "/api/v1/mainconfig", field: mta.FieldMainConfig,
+		body: map[string]string{"text": base2 + "#" + strings.Repeat("x", 256<<10-len(base2)) + "\n"}})
 	doc("managed myhostname", base2+"myhostname = mx.example.com\n", n+1)
 	doc("managed relayhost", base2+"relayhost = [relay.example.com]\n", n+1)
 	doc("managed mynetworks", base2+"mynetworks = 0.0.0.0/0\n", n+1)
@@ -179,6 +182,15 @@ func TestBadInputsLeaveEverythingAsItWas(t *testing.T) {
 	n := strings.Count(mta.DefaultMainConfig, "\n")
 	cases = append(cases, badInput{name: "mainconfig world-readable key", path: "/api/v1/mainconfig", field: mta.FieldMainConfig, line: n + 1,
 		body: map[string]string{"text": mta.DefaultMainConfig + "smtpd_tls_key_file = " + keyFile + "\n"}})
+	// The live master config, valid, padded past 256 KiB: refused for its
+	// size alone.
+	var master struct{ Text string }
+	st.socketDo(t, "GET", "/api/v1/mastercfg", nil).decode(t, &master)
+	if !strings.Contains(master.Text, "smtpd") {
+		t.Fatalf("the master config: %q", master.Text)
+	}
+	cases = append(cases, badInput{name: "mastercfg of 256 KiB + 1", path: "/api/v1/mastercfg", field: mta.FieldMasterConfig,
+		body: map[string]string{"text": master.Text + "#" + strings.Repeat("x", 256<<10-len(master.Text)) + "\n"}})
 	if len(cases) < 60 {
 		t.Fatalf("only %d bad inputs", len(cases))
 	}

@@ -418,6 +418,27 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestTextBounds$",
 	},
 	{
+		name: "take a master config of any size",
+		file: "mta/mastercfg.go",
+		old:  "\tif len(doc) > maxMasterConfig {",
+		new:  "\tif false && len(doc) > maxMasterConfig {",
+		pkg:  "./webui", run: "^TestBadInputsLeaveEverythingAsItWas$",
+	},
+	{
+		name: "let a token act above its owner's role",
+		file: "admin/tokens.go",
+		old:  "\t\trole = store.LesserRole(role, u.Role)",
+		new:  "\t\t_ = u",
+		pkg:  "./admin", run: "^TestRoleChangeAndDelete$",
+	},
+	{
+		name: "let a token whose owner is gone act",
+		file: "admin/tokens.go",
+		old:  "\t\tif errors.Is(err, store.ErrNotFound) {\n\t\t\treturn Identity{}, ErrBadToken\n\t\t}\n\t\tif err != nil {\n\t\t\treturn Identity{}, err\n\t\t}\n\t\trole =",
+		new:  "\t\tif errors.Is(err, store.ErrNotFound) {\n\t\t\treturn Identity{Name: \"token:\" + t.Name, Role: role, Via: ViaToken}, nil\n\t\t}\n\t\tif err != nil {\n\t\t\treturn Identity{}, err\n\t\t}\n\t\trole =",
+		pkg:  "./admin", run: "^TestRoleChangeAndDelete$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
