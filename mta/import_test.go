@@ -3,6 +3,7 @@ package mta
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -353,6 +354,25 @@ func TestImportSpecifics(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLeft(dir, "hash:"+dir+"/transport", ".db is missing")
+	// A source postdeck cannot take stays a reference too: readable by
+	// root only, over a map's 16 MiB (not read: a sparse file says its
+	// size), gone.
+	cidr := filepath.Join(dir, "client_access.cidr")
+	if err := os.Chmod(cidr, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantLeft(dir, "cidr:"+cidr, "it is readable by root only (mode 600)")
+	if err := os.Chmod(cidr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(cidr, maxMapBytes+1); err != nil {
+		t.Fatal(err)
+	}
+	wantLeft(dir, "cidr:"+cidr, fmt.Sprintf("it is %d bytes; a map holds at most %d", maxMapBytes+1, maxMapBytes))
+	if err := os.Remove(cidr); err != nil {
+		t.Fatal(err)
+	}
+	wantLeft(dir, "cidr:"+cidr, "its source file does not exist")
 
 	// A content filter of its own stays in front of the MPA (or behind it),
 	// and the MPA's ports move away from the filter's.
