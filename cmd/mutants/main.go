@@ -446,6 +446,20 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestImportSpecifics$",
 	},
 	{
+		name: "send the session cookie over plain HTTP",
+		file: "webui/session.go",
+		old:  "\t\tSecure:   s.cfg.Secure,\n\t\tSameSite: fiber.CookieSameSiteStrictMode,\n\t}\n\tif value == \"\" {",
+		new:  "\t\tSecure:   false,\n\t\tSameSite: fiber.CookieSameSiteStrictMode,\n\t}\n\tif value == \"\" {",
+		pkg:  "./cmd/postdeck", run: "^TestWebUnitWithTLS$",
+	},
+	{
+		name: "drop Strict-Transport-Security under TLS",
+		file: "webui/headers.go",
+		old:  "\t\tc.Set(\"Strict-Transport-Security\", \"max-age=31536000\")\n",
+		new:  "",
+		pkg:  "./cmd/postdeck", run: "^TestWebUnitWithTLS$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",

@@ -88,6 +88,23 @@ func TestWebUnitWithTLS(t *testing.T) {
 	if resp.Header.Get("Strict-Transport-Security") == "" {
 		t.Errorf("no Strict-Transport-Security: the daemon does not know the console is on TLS")
 	}
+	// The session cookie of a login over TLS is Secure, HttpOnly and
+	// SameSite=Strict: never sent over plain HTTP, never read by scripts.
+	once := d.waitLog(t, oneTimeRe)
+	login, err := hc.Post("https://127.0.0.1:"+port+"/api/v1/login", "application/json", strings.NewReader(`{"username":"admin","password":"`+once+`"}`))
+	if err != nil {
+		t.Fatalf("login over TLS: %v", err)
+	}
+	_ = login.Body.Close()
+	var session *http.Cookie
+	for _, ck := range login.Cookies() {
+		if ck.Name == "postdeck_session" {
+			session = ck
+		}
+	}
+	if login.StatusCode != 200 || session == nil || session.Value == "" || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
+		t.Errorf("login over TLS: %d, session cookie %+v", login.StatusCode, session)
+	}
 	if resp, err := hc.Get("http://127.0.0.1:" + port + "/login"); err == nil && resp.StatusCode == 200 {
 		_ = resp.Body.Close()
 		t.Errorf("plain HTTP answered on the TLS console")
