@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,29 +75,48 @@ func TestProblemTailFollowsTheLog(t *testing.T) {
 // from its tail only (the first line there is cut and skipped), and the
 // lines kept are bounded.
 func TestProblemTailReadsOnlyTheTail(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
+	dir := t.TempDir()
+	read := func(path string) []LogLine {
+		t.Helper()
+		var pt problemTail
+		got, err := pt.problems(path, 2000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// A warning, then more than maxLogScan bytes, then ten warnings: the
+	// ten alone are read (fewer than the lines kept, so that the first
+	// would show if it were read).
 	var b strings.Builder
 	b.WriteString("Dec  1 postfix/smtpd[1]: warning: old\n")
 	filler := strings.Repeat("x", 100) + "\n"
 	for b.Len() < maxLogScan {
 		b.WriteString(filler)
 	}
-	for range maxProblemsKept + 10 {
+	for range 10 {
 		b.WriteString("Dec  1 postfix/smtpd[1]: warning: new\n")
 	}
-	appendLog(t, path, b.String())
-	var pt problemTail
-	got, err := pt.problems(path, 2000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != maxProblemsKept {
-		t.Fatalf("%d lines kept, want %d", len(got), maxProblemsKept)
+	appendLog(t, filepath.Join(dir, "long"), b.String())
+	got := read(filepath.Join(dir, "long"))
+	if len(got) != 10 {
+		t.Fatalf("%d lines read from the tail, want the 10 after the first %d bytes", len(got), maxLogScan)
 	}
 	for _, l := range got {
 		if strings.HasSuffix(l.Text, "old") {
 			t.Fatal("a line before the tail was read")
 		}
+	}
+	// More problems than are kept, all within the tail: the newest
+	// maxProblemsKept.
+	b.Reset()
+	for i := range maxProblemsKept + 10 {
+		fmt.Fprintf(&b, "Dec  1 postfix/smtpd[1]: warning: n%d\n", i)
+	}
+	appendLog(t, filepath.Join(dir, "many"), b.String())
+	got = read(filepath.Join(dir, "many"))
+	if len(got) != maxProblemsKept || !strings.HasSuffix(got[0].Text, " n10") || !strings.HasSuffix(got[len(got)-1].Text, fmt.Sprintf(" n%d", maxProblemsKept+9)) {
+		t.Fatalf("%d lines kept (first %q), want the newest %d", len(got), got[0].Text, maxProblemsKept)
 	}
 }
 

@@ -460,6 +460,20 @@ var mutants = []mutant{
 		pkg:  "./cmd/postdeck", run: "^TestWebUnitWithTLS$",
 	},
 	{
+		name: "read the whole mail log for its problems",
+		file: "mta/logtail.go",
+		old:  "\tif size-from > maxLogScan {",
+		new:  "\tif false && size-from > maxLogScan {",
+		pkg:  "./mta", run: "^TestProblemTailReadsOnlyTheTail$",
+	},
+	{
+		name: "keep more of the mail log's problems",
+		file: "mta/logtail.go",
+		old:  "\tif len(t.lines) > maxProblemsKept {",
+		new:  "\tif len(t.lines) > maxProblemsKept*4 {",
+		pkg:  "./mta", run: "^TestProblemTailReadsOnlyTheTail$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
