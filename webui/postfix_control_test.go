@@ -59,6 +59,12 @@ func TestPostfixStoppedFromOutside(t *testing.T) {
 	if r.Status != 503 || e.Error != "Postfix is not running: start it from the dashboard." {
 		t.Errorf("flush while stopped: %d %s", r.Status, r.Body)
 	}
+	// Retry asks Postfix for a delivery attempt: the same sentence.
+	r = st.socketDo(t, "POST", "/api/v1/queue/actions", map[string]any{"action": "retry", "all": true})
+	r.decode(t, &e)
+	if r.Status != 503 || e.Error != "Postfix is not running: start it from the dashboard." {
+		t.Errorf("retry while stopped: %d %s", r.Status, r.Body)
+	}
 	r = st.socketDo(t, "POST", "/api/v1/sendmail", map[string]any{"subject": "s", "from": "a@example.org", "recipients": "r@remote.example.net", "body": "x\n"})
 	r.decode(t, &e)
 	if r.Status != 503 || !strings.Contains(e.Error, "Postfix is not running") {

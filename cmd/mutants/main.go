@@ -474,6 +474,13 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestProblemTailReadsOnlyTheTail$",
 	},
 	{
+		name: "retry the queue while Postfix is stopped",
+		file: "admin/queue.go",
+		old:  "\tif in.Action == queue.ActionRetry && !s.mta.Running(ctx) {",
+		new:  "\tif false && in.Action == queue.ActionRetry && !s.mta.Running(ctx) {",
+		pkg:  "./webui", run: "^TestPostfixStoppedFromOutside$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
