@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"postdeck/store"
 )
@@ -128,5 +129,55 @@ func TestRulesSplitPerOutcome(t *testing.T) {
 	}
 	if !strings.Contains(string(ok[2].Bytes()), TraceHeader+": s1") {
 		t.Fatalf("group 2 lacks the trace header:\n%s", ok[2].Bytes())
+	}
+}
+
+// TestShownMessageBounds: an error-repository entry is shown with at most
+// MaxShownHeader of its header and MaxShownBody of its body, and says
+// when it was cut; a small one whole. A preview sample is refused past
+// MaxShownHeader+16*MaxShownBody bytes, naming the field.
+func TestShownMessageBounds(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestServer(t, Config{})
+	put := func(id string, body []byte) {
+		t.Helper()
+		if err := db.MPABodyPut(id, body); err != nil {
+			t.Fatal(err)
+		}
+		e := store.ErrorEntry{ID: id, Envelope: store.MPAEnvelope{Sender: "a@example.test", Recipients: []store.MPARecipient{{Address: "b@example.org"}}},
+			Size: int64(len(body)), Received: time.Now(), FailedAt: time.Now(), Stage: store.StageDelivery, Reason: "refused"}
+		if err := db.MPASpoolCommit(id, nil, []store.ErrorEntry{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A header longer than its bound; a body of twice its bound.
+	put("0000000000000000shown1", []byte("Subject: big\r\nX-Long: "+strings.Repeat("h", MaxShownHeader)+"\r\n\r\nbody\r\n"))
+	d, err := s.GetError(ctx, "0000000000000000shown1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Headers) != MaxShownHeader || !strings.HasPrefix(d.Headers, "Subject: big") || !d.BodyTruncated {
+		t.Fatalf("a big header: %d bytes shown, truncated %v", len(d.Headers), d.BodyTruncated)
+	}
+	put("0000000000000000shown3", []byte("Subject: long body\r\n\r\n"+strings.Repeat("b", 2*MaxShownBody)))
+	if d, err = s.GetError(ctx, "0000000000000000shown3"); err != nil || d.Headers != "Subject: long body" || len(d.Body) != MaxShownBody || !d.BodyTruncated {
+		t.Fatalf("a big body: %d bytes shown, truncated %v, %v", len(d.Body), d.BodyTruncated, err)
+	}
+	small := "Subject: small\r\n\r\nhello\r\n"
+	put("0000000000000000shown2", []byte(small))
+	if d, err = s.GetError(ctx, "0000000000000000shown2"); err != nil || d.Headers != "Subject: small" || d.Body != "hello\r\n" || d.BodyTruncated {
+		t.Fatalf("a small message: %+v %v", d, err)
+	}
+
+	limit := MaxShownHeader + MaxShownBody*16
+	sample := "Subject: s\r\n\r\n"
+	sample += strings.Repeat("x", limit-len(sample))
+	if _, err := s.Preview(ctx, PreviewRequest{Template: "footer", Sample: sample}); err != nil {
+		t.Fatalf("a sample of %d bytes: %v", len(sample), err)
+	}
+	_, err = s.Preview(ctx, PreviewRequest{Template: "footer", Sample: sample + "x"})
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Field != "sample" {
+		t.Fatalf("a sample of %d bytes: %v", len(sample)+1, err)
 	}
 }

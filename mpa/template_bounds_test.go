@@ -22,6 +22,8 @@ var hostileTemplates = map[string]string{
 	"nested ranges":       `{{range .Recipients}}{{range $.Recipients}}x{{end}}{{end}}`,
 	"recursion":           `{{define "a"}}{{template "a"}}{{end}}{{template "a"}}`,
 	"huge printf width":   `{{printf "%999999999d" 1}}`,
+	"printf width 1001":   `{{printf "%1001d" 1}}`,
+	"precision 1001":      `{{printf "%.1001f" 1.0}}`,
 	"printf width by arg": `{{printf "%*d" 1000000000 1}}`,
 	"huge precision":      `{{printf "%.999999999f" 1.0}}`,
 }
@@ -35,7 +37,7 @@ func TestHostileTemplatesAreRefused(t *testing.T) {
 			t.Errorf("%s: %v, want a user error on templates.t", name, err)
 		}
 	}
-	for _, ok := range []string{"-- \nSent for {{index .Recipients 0}} by {{.Sender}}", "{{range $i, $r := .Recipients}}{{if $i}}, {{end}}{{$r}}{{end}}", `{{printf "%-20s|" .Sender}}`} {
+	for _, ok := range []string{"-- \nSent for {{index .Recipients 0}} by {{.Sender}}", "{{range $i, $r := .Recipients}}{{if $i}}, {{end}}{{$r}}{{end}}", `{{printf "%-20s|" .Sender}}`, `{{printf "%1000d" 1}}`, `{{printf "%.1000f" 1.0}}`} {
 		if err := checkTemplate("ok", ok, sample); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
