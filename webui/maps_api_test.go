@@ -127,6 +127,16 @@ func testMapsEveryTypeIsLive(t *testing.T, st *stack) {
 	if r := st.socketDo(t, "GET", mapPath("no-such-map"), nil); r.Status != 404 {
 		t.Errorf("get missing: %d", r.Status)
 	}
+	// A lookup key is one line: a newline (or CR, NUL) is refused, naming
+	// the field, before postmap runs.
+	for _, key := range []string{"a\nb", "a\rb", "a\x00b"} {
+		var e mapErrorBody
+		r := st.socketDo(t, "POST", mapPath(mta.MapTransport)+"/lookup", map[string]string{"key": key})
+		r.decode(t, &e)
+		if r.Status != 400 || e.Field != "key" {
+			t.Errorf("lookup of %q: %d %s", key, r.Status, r.Body)
+		}
+	}
 	if r := st.socketDo(t, "POST", mapPath("no-such-map")+"/lookup", map[string]string{"key": "x"}); r.Status != 404 {
 		t.Errorf("lookup missing: %d", r.Status)
 	}
@@ -340,8 +350,25 @@ func testMapsDeleteAndRetype(t *testing.T, st *stack) {
 	if _, err := os.Stat(st.inst.MapPath("hash", "scratch")); !os.IsNotExist(err) {
 		t.Errorf("the hash file stays after the retype: %v", err)
 	}
+	// A delete made on an older version is refused and deletes nothing;
+	// a save made on a map deleted meanwhile does not bring it back.
+	var doc struct{ Version string }
+	st.socketDo(t, "GET", mapPath("scratch"), nil).decode(t, &doc)
+	if r := st.socketDo(t, "PUT", mapPath("scratch"), map[string]string{"type": "cidr", "content": "198.51.100.0/24 OK\n", "version": doc.Version}); r.Status != 200 {
+		t.Fatalf("put on the current version: %d %s", r.Status, r.Body)
+	}
+	if r := doJSON(t, st.socketClient(), "DELETE", "http://postdeck"+mapPath("scratch"), nil, map[string]string{"If-Match": `"` + doc.Version + `"`}); r.Status != 409 {
+		t.Fatalf("delete on an older version: %d %s", r.Status, r.Body)
+	}
+	if r := st.socketDo(t, "GET", mapPath("scratch"), nil); r.Status != 200 {
+		t.Fatalf("the map is gone after a refused delete: %d", r.Status)
+	}
+	st.socketDo(t, "GET", mapPath("scratch"), nil).decode(t, &doc)
 	if r := st.socketDo(t, "DELETE", mapPath("scratch"), nil); r.Status != 200 {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	if r := st.socketDo(t, "PUT", mapPath("scratch"), map[string]string{"type": "cidr", "content": "192.0.2.0/24 REJECT\n", "version": doc.Version}); r.Status != 409 || !strings.Contains(string(r.Body), "the map was deleted") {
+		t.Fatalf("save on a deleted map: %d %s", r.Status, r.Body)
 	}
 	if r := st.socketDo(t, "GET", mapPath("scratch"), nil); r.Status != 404 {
 		t.Errorf("get deleted: %d", r.Status)

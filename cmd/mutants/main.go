@@ -509,6 +509,27 @@ var mutants = []mutant{
 		pkg:  "./mpa", run: "^TestHostileTemplatesAreRefused$",
 	},
 	{
+		name: "delete a map on an older version",
+		file: "mta/maps_ops.go",
+		old:  "\t\tif cur := store.MapVersion(old); base != \"\" && base != cur {",
+		new:  "\t\tif cur := store.MapVersion(old); false && base != \"\" && base != cur {",
+		pkg:  "./webui", run: "^TestMapsAPI$",
+	},
+	{
+		name: "bring back a map deleted meanwhile",
+		file: "mta/maps_ops.go",
+		old:  "\t\t\tif idx < 0 {\n\t\t\t\treturn store.Stale(",
+		new:  "\t\t\tif false && idx < 0 {\n\t\t\t\treturn store.Stale(",
+		pkg:  "./webui", run: "^TestMapsAPI$",
+	},
+	{
+		name: "look up a key of several lines",
+		file: "mta/maps_ops.go",
+		old:  "strings.ContainsAny(key, \"\\r\\n\\x00\")",
+		new:  "strings.ContainsAny(key, \"\\x00\")",
+		pkg:  "./webui", run: "^TestMapsAPI$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
