@@ -23,6 +23,10 @@ var badMapCases = []struct {
 	name, typ, content string
 	line               int
 }{
+	// A carriage return inside a line (CRLF line ends are normalised
+	// before this) or a NUL: refused on their line.
+	{"t-hash", "hash", "a.example OK\nb.ex\rample OK\n", 2},
+	{"t-cidr", "cidr", "10.0.0.0/8 OK\n\n192.0.2.0/24 RE\x00JECT\n", 3},
 	// Duplicate keys, folded as Postfix folds hash and btree keys.
 	{"t-hash", "hash", "a.example OK\nb.example OK\nA.Example REJECT\n", 3},
 	{"t-btree", "btree", "x y\n# c\n\nz w\nx  v\n", 5},

@@ -530,6 +530,13 @@ var mutants = []mutant{
 		pkg:  "./webui", run: "^TestMapsAPI$",
 	},
 	{
+		name: "take a carriage return inside a map line",
+		file: "mta/maps_syntax.go",
+		old:  "\t\tif strings.IndexByte(line, '\\r') >= 0 || strings.IndexByte(line, 0) >= 0 {",
+		new:  "\t\tif strings.IndexByte(line, 0) >= 0 {",
+		pkg:  "./mta", run: "^TestValidateMapContentRefuses$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
