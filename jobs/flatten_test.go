@@ -342,7 +342,10 @@ func TestProcessingLimits(t *testing.T) {
 	e.dns.set(e.dns.exists, "e3.lim.test")
 	eight := strings.Repeat(" a:h.lim.test", 8)
 	e.dns.txt("c8.lim.test", "v=spf1"+eight+" -all")
-	e.dns.txt("c9.lim.test", "v=spf1"+eight+" a:h.lim.test -all")
+	// c9 lists a network before its terms: refused as a whole, not even
+	// that is listed; c8ip, with one term fewer, is taken (10 lookups).
+	e.dns.txt("c9.lim.test", "v=spf1 ip4:203.0.113.0/24"+eight+" a:h.lim.test -all")
+	e.dns.txt("c8ip.lim.test", "v=spf1 ip4:203.0.113.0/24"+eight+" -all")
 	for _, c := range []struct {
 		domain, record, want string
 		cause, term          string
@@ -356,6 +359,8 @@ func TestProcessingLimits(t *testing.T) {
 		// as a whole by checkers that count while parsing.
 		{"over.lim.test", "v=spf1 a:h.lim.test include:c9.lim.test ip4:198.51.100.0/24 -all",
 			"192.0.2.1/32 2001:db8::1/128", CauseLookupLimit, "a:h.lim.test", 1},
+		{"at.lim.test", "v=spf1 a:h.lim.test include:c8ip.lim.test ip4:198.51.100.0/24 -all",
+			"192.0.2.1/32 198.51.100.0/24 203.0.113.0/24 2001:db8::1/128", "", "", 0},
 		// Three hosts without addresses: the third empty answer ends the
 		// check for IPv4 and for IPv6 clients alike.
 		{"void.lim.test", "v=spf1 a:e1.lim.test a:e2.lim.test ip4:192.0.2.0/25 a:e3.lim.test ip4:192.0.2.128/25 ip6:2001:db8::/32 -all",

@@ -296,14 +296,14 @@ var mutants = []mutant{
 		file: "jobs/evaluate.go",
 		old:  "\tif e.lookups+len(n.dnsTerms) > maxDNSTerms {",
 		new:  "\tif e.lookups+len(n.dnsTerms) > maxDNSTerms+1 {",
-		pkg:  "./jobs", run: "^TestLookupLimitsAtTheirEdges$",
+		pkg:  "./jobs", run: "^TestProcessingLimits$",
 	},
 	{
 		name: "allow a third void lookup of a client term",
 		file: "jobs/evaluate.go",
 		old:  "\t\t\te.voids[f]++\n\t\t\tif e.voids[f] > maxVoidLookups {",
 		new:  "\t\t\te.voids[f]++\n\t\t\tif e.voids[f] > maxVoidLookups+1 {",
-		pkg:  "./jobs", run: "^TestLookupLimitsAtTheirEdges$",
+		pkg:  "./jobs", run: "^TestClientVoidLookups$",
 	},
 	{
 		name: "nest SPF includes deeper than 20",
