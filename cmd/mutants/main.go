@@ -537,6 +537,13 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestValidateMapContentRefuses$",
 	},
 	{
+		name: "keep retrying an MPA message for ever",
+		file: "mpa/worker.go",
+		old:  "\tif time.Since(a.entry.Received) > s.cfg.MaxQueueLifetime {",
+		new:  "\tif false && time.Since(a.entry.Received) > s.cfg.MaxQueueLifetime {",
+		pkg:  "./mpa", run: "^TestTemporaryFailuresExpire$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
