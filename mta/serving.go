@@ -53,8 +53,14 @@ func (m *Manager) checkServes(ctx context.Context, logStart int64) (said string,
 				silent = silent && a.silent
 			}
 		case <-tick.C:
-			if problemSince(m.maillogPath(), logStart) != "" {
-				cancel() // Postfix has said why: no need to wait for the timeout
+			// A process that died has said why: no need to wait for the
+			// timeout. Not an "error:" line: a process that logs one goes
+			// on (smtpd opening an inline table it finds fault with),
+			// and whether it serves is what the greeting shows; cutting
+			// the check short on it refused such a configuration or not
+			// depending on which came first.
+			if logSince(m.maillogPath(), logStart, "fatal: ", "panic: ") != "" {
+				cancel()
 			}
 		}
 	}

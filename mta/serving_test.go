@@ -1,10 +1,16 @@
 package mta
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // assertRolledBack checks a refused apply left the instance as it was: the
@@ -67,4 +73,67 @@ func TestRelayProbeRefusesAnSMTPDThatCannotStart(t *testing.T) {
 		t.Fatalf("want a refusal before the swap with Postfix's words, got %v", err)
 	}
 	assertSameFiles(t, before, env.liveFiles(t))
+}
+
+// TestServeCheckWaitsOutAnErrorLine: an smtpd that logs an "error:" line
+// (Postfix 3.7's smtpd on an inline table it finds fault with) and then
+// answers, slowly, passes the serve check; a "fatal:" line ends the check
+// at once. The listener here is a stand-in that greets after 300 ms, so
+// that the check's look at the log comes first: cutting the check short
+// on the error line refused the configuration when the machine was busy
+// (seen in CI with quirk 26 of the import corpus).
+func TestServeCheckWaitsOutAnErrorLine(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				time.Sleep(300 * time.Millisecond)
+				_, _ = io.WriteString(c, "220 slow ESMTP\r\n")
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if strings.HasPrefix(line, "QUIT") {
+						_, _ = io.WriteString(c, "221 bye\r\n")
+						return
+					}
+					_, _ = io.WriteString(c, "250 slow\r\n")
+				}
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	if err := os.WriteFile(filepath.Join(dir, "master.cf"), []byte(addr+" inet n - y - - smtpd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	maillog := filepath.Join(dir, "maillog")
+	m := &Manager{inst: Instance{ConfigDir: dir, SMTPListen: addr, Private: true}, maillog: maillog}
+	write := func(line string) {
+		t.Helper()
+		if err := os.WriteFile(maillog, []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dec 04 19:54:57 mx postfix-x/smtpd[19547]: error: missing '=' after attribute name: \"inline:{ a = b }\"\n")
+	if said, _ := m.checkServes(context.Background(), 0); said != "" {
+		t.Fatalf("an error line and a slow answer: %s", said)
+	}
+	write("Dec 04 19:54:57 mx postfix-x/smtpd[19548]: fatal: in parameter smtpd_relay_restrictions, specify at least one working instance\n")
+	started := time.Now()
+	said, _ := m.checkServes(context.Background(), 0)
+	if !strings.Contains(said, "fatal: in parameter smtpd_relay_restrictions") || time.Since(started) > 250*time.Millisecond {
+		t.Fatalf("a fatal line: %q after %v, want it at once", said, time.Since(started))
+	}
 }

@@ -544,6 +544,13 @@ var mutants = []mutant{
 		pkg:  "./mpa", run: "^TestTemporaryFailuresExpire$",
 	},
 	{
+		name: "cut the serve check short on an error line",
+		file: "mta/serving.go",
+		old:  "\t\t\tif logSince(m.maillogPath(), logStart, \"fatal: \", \"panic: \") != \"\" {",
+		new:  "\t\t\tif problemSince(m.maillogPath(), logStart) != \"\" {",
+		pkg:  "./mta", run: "^TestServeCheckWaitsOutAnErrorLine$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
