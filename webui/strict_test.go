@@ -44,6 +44,18 @@ func TestStrictRequests(t *testing.T) {
 		{"partial settings", "PUT", "/api/v1/settings", map[string]any{"hostname": "mx.example.test"}, 400, "relay_domains"},
 		{"map without content", "PUT", "/api/v1/maps/transport-maps", map[string]any{"type": "hash"}, 400, "content"},
 		{"unknown query key", "GET", "/api/v1/queue?sendr=x", nil, 400, "sendr"},
+		// A second object after the first: the delete-all is not read as
+		// part of the hold.
+		{"data after the object", "POST", "/api/v1/queue/actions", `{"action": "hold", "ids": ["` + ids[0] + `"]} {"action": "delete", "all": true}`, 400, "body"},
+		{"data after an object without required fields", "PUT", "/api/v1/users/nobody/role", `{"role": "auditor"} {"role": "admin"}`, 400, "body"},
+	}
+	// An If-Match header and a body version that name different
+	// versions: which one the writer meant is not guessed.
+	vr := doJSON(t, st.socketClient(), "PUT", "http://postdeck/api/v1/mainconfig", map[string]string{"text": "x = y\n", "version": "aaaa"}, map[string]string{"If-Match": `"bbbb"`})
+	var ve apiError
+	vr.decode(t, &ve)
+	if vr.Status != 400 || ve.Field != "version" || !strings.Contains(ve.Error, "name different versions") {
+		t.Errorf("If-Match against the body's version: %d %s", vr.Status, vr.Body)
 	}
 	for _, tc := range cases {
 		r := st.socketDo(t, tc.method, tc.path, tc.body)

@@ -551,6 +551,20 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestServeCheckWaitsOutAnErrorLine$",
 	},
 	{
+		name: "read past the first JSON object",
+		file: "webui/json.go",
+		old:  "\tif dec.More() {",
+		new:  "\tif false && dec.More() {",
+		pkg:  "./webui", run: "^TestStrictRequests$",
+	},
+	{
+		name: "guess between If-Match and the body's version",
+		file: "webui/json.go",
+		old:  "\treturn \"\", store.Invalid(\"version\", \"The If-Match header and the version field name different versions\")",
+		new:  "\treturn body, nil",
+		pkg:  "./webui", run: "^TestStrictRequests$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
