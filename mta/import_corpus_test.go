@@ -605,20 +605,10 @@ func saslStub(t *testing.T, inst Instance, mainConfig string) {
 	if err := os.Chmod(path, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = c.Write([]byte("VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nSPID\t1\nCUID\t1\nCOOKIE\t00112233445566778899aabbccddeeff\nDONE\n"))
-				_, _ = io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+	acceptEach(t, ln, func(c net.Conn) {
+		_, _ = c.Write([]byte("VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nSPID\t1\nCUID\t1\nCOOKIE\t00112233445566778899aabbccddeeff\nDONE\n"))
+		_, _ = io.Copy(io.Discard, c)
+	})
 }
 
 // postconfTypes are the table types this Postfix supports.

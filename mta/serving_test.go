@@ -88,32 +88,22 @@ func TestServeCheckWaitsOutAnErrorLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
+	acceptEach(t, ln, func(c net.Conn) {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = io.WriteString(c, "220 slow ESMTP\r\n")
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				time.Sleep(300 * time.Millisecond)
-				_, _ = io.WriteString(c, "220 slow ESMTP\r\n")
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if strings.HasPrefix(line, "QUIT") {
-						_, _ = io.WriteString(c, "221 bye\r\n")
-						return
-					}
-					_, _ = io.WriteString(c, "250 slow\r\n")
-				}
-			}()
+			if strings.HasPrefix(line, "QUIT") {
+				_, _ = io.WriteString(c, "221 bye\r\n")
+				return
+			}
+			_, _ = io.WriteString(c, "250 slow\r\n")
 		}
-	}()
+	})
 	addr := ln.Addr().String()
 	if err := os.WriteFile(filepath.Join(dir, "master.cf"), []byte(addr+" inet n - y - - smtpd\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -136,4 +126,22 @@ func TestServeCheckWaitsOutAnErrorLine(t *testing.T) {
 	if !strings.Contains(said, "fatal: in parameter smtpd_relay_restrictions") || time.Since(started) > 250*time.Millisecond {
 		t.Fatalf("a fatal line: %q after %v, want it at once", said, time.Since(started))
 	}
+}
+
+// acceptEach serves every connection ln takes with handle, each in its own
+// goroutine (the connection closed after), until the test ends.
+func acceptEach(t *testing.T, ln net.Listener, handle func(net.Conn)) {
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
 }
