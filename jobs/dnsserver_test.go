@@ -231,6 +231,22 @@ func (d *testDNS) txt(name string, strs ...string) {
 	d.add(fmt.Sprintf("%s. 300 IN TXT %s", name, strings.Join(quoted, " ")))
 }
 
+// retxt replaces name's TXT records with one made of strs (a domain
+// that publishes a new SPF record).
+func (d *testDNS) retxt(name string, strs ...string) {
+	key := canonicalName(name)
+	d.mu.Lock()
+	kept := d.records[key][:0]
+	for _, r := range d.records[key] {
+		if r.Header().Rrtype != dns.TypeTXT {
+			kept = append(kept, r)
+		}
+	}
+	d.records[key] = kept
+	d.mu.Unlock()
+	d.txt(name, strs...)
+}
+
 func (d *testDNS) set(m map[string]bool, name string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

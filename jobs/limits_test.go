@@ -113,3 +113,43 @@ func TestClientVoidLookups(t *testing.T) {
 		t.Errorf("three client terms: %q, want the network after the third left out", got)
 	}
 }
+
+// TestRefreshHistoryAndHalfBound: a source's status keeps its newest ten
+// changes, newest first; and a refresh may drop exactly half of the live
+// networks (taken) but not more (the live map is kept).
+func TestRefreshHistoryAndHalfBound(t *testing.T) {
+	e := newEnv(t, RefresherConfig{})
+	ctx := context.Background()
+	e.source(t, "hist.test", "hist")
+	for i := range maxChanges + 2 {
+		e.dns.retxt("hist.test", fmt.Sprintf("v=spf1 ip4:192.0.2.0/24 ip4:198.51.%d.0/24 -all", i))
+		if res, err := e.ref.RefreshNow(ctx, "tester", "hist"); err != nil || res.Outcome != OutcomeUpdated {
+			t.Fatalf("refresh %d: %+v %v", i, res, err)
+		}
+	}
+	st, err := e.ref.Status(ctx, "hist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Changes) != maxChanges || st.Changes[0].Added[0] != fmt.Sprintf("198.51.%d.0/24", maxChanges+1) ||
+		st.Changes[maxChanges-1].Added[0] != "198.51.2.0/24" {
+		t.Fatalf("%d changes kept: %+v", len(st.Changes), st.Changes)
+	}
+
+	e.source(t, "half.test", "half")
+	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:100.64.0.0/16 -all")
+	if res, err := e.ref.RefreshNow(ctx, "tester", "half"); err != nil || res.Outcome != OutcomeUpdated {
+		t.Fatalf("first refresh: %+v %v", res, err)
+	}
+	// Two of the four gone (and one new): exactly half, taken.
+	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:10.20.0.0/16 -all")
+	if res, err := e.ref.RefreshNow(ctx, "tester", "half"); err != nil || res.Outcome != OutcomeUpdated || len(res.Removed) != 2 {
+		t.Fatalf("half dropped: %+v %v", res, err)
+	}
+	// Two of the three now live gone: more than half, the map kept.
+	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:172.20.0.0/16 -all")
+	res, err := e.ref.RefreshNow(ctx, "tester", "half")
+	if err != nil || res.Outcome != OutcomeFailed || !strings.Contains(res.Error, "drops 2 of the 3 live networks, more than half") {
+		t.Fatalf("more than half dropped: %+v %v", res, err)
+	}
+}

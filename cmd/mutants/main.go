@@ -565,6 +565,20 @@ var mutants = []mutant{
 		pkg:  "./webui", run: "^TestStrictRequests$",
 	},
 	{
+		name: "keep more than ten SPF map changes",
+		file: "jobs/refresher.go",
+		old:  "\t\t\tif len(st.Changes) > maxChanges {",
+		new:  "\t\t\tif len(st.Changes) > maxChanges*3 {",
+		pkg:  "./jobs", run: "^TestRefreshHistoryAndHalfBound$",
+	},
+	{
+		name: "refuse an SPF refresh that drops exactly half",
+		file: "jobs/refresher.go",
+		old:  "\tif len(old) > 0 && lost*2 > len(old) {",
+		new:  "\tif len(old) > 0 && lost*2 >= len(old) {",
+		pkg:  "./jobs", run: "^TestRefreshHistoryAndHalfBound$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
