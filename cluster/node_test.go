@@ -22,9 +22,17 @@ type recorder struct {
 	mu     sync.Mutex
 	last   report.Revision
 	states []store.State
+	// refuse makes the node's "Postfix" refuse what it is given.
+	refuse bool
 }
 
 func (r *recorder) ApplyRevision(ctx context.Context, rev report.Revision, st store.State, shared store.Shared) report.Outcome {
+	r.mu.Lock()
+	refuse := r.refuse
+	r.mu.Unlock()
+	if refuse {
+		return report.Outcome{Result: "failed", Message: "Postfix refused it"}
+	}
 	if err := r.db.SaveState(st); err != nil {
 		return report.Outcome{Result: "failed", Message: err.Error()}
 	}
@@ -196,6 +204,40 @@ func TestNodesFollowAndCommit(t *testing.T) {
 	if _, now, err := a.Latest(ctx); err != nil || now != latestRev {
 		t.Fatalf("after the refused change: revision %d (was %d) %v", now, latestRev, err)
 	}
+
+	// A revision b's Postfix refuses: b keeps its last good one, and so
+	// does what b stores as applied (it is what b reports after a
+	// restart).
+	recs[1].mu.Lock()
+	recs[1].refuse = true
+	recs[1].mu.Unlock()
+	good := recs[1].lastRev()
+	latest, latestRev, err = a.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := latest
+	refused.Settings.RelayDomains = []string{"refused.example.test"}
+	refusedRev, _, err := a.Commit(ctx, latestRev, latest, refused, "admin", "refused", false)
+	if err != nil || refusedRev == 0 {
+		t.Fatalf("commit the revision b refuses: %d %v", refusedRev, err)
+	}
+	// Once b's status says it tried the revision, what b stores was
+	// written (the status goes out after it).
+	waitUntil(t, "b reported the refused revision", func() bool {
+		for _, nv := range a.View(ctx).Nodes {
+			if nv.Name == "b" && nv.Status != nil && nv.Status.Tried >= refusedRev && nv.Status.Failing {
+				return true
+			}
+		}
+		return false
+	})
+	if meta, err := dbB.LoadClusterMeta(); err != nil || meta.Revision != good {
+		t.Fatalf("b stored revision %d as applied after refusing %d, want its last good %d (%v)", meta.Revision, refusedRev, good, err)
+	}
+	recs[1].mu.Lock()
+	recs[1].refuse = false
+	recs[1].mu.Unlock()
 
 	// A shared change: a user made on a reaches b's store.
 	if err := a.ChangeShared(ctx, "admin", "user u1", func() error {

@@ -579,6 +579,13 @@ var mutants = []mutant{
 		pkg:  "./jobs", run: "^TestRefreshHistoryAndHalfBound$",
 	},
 	{
+		name: "store a refused cluster revision as applied",
+		file: "cluster/node.go",
+		old:  "\tif out.OK {\n\t\tif err := n.updateMeta(",
+		new:  "\tif true {\n\t\tif err := n.updateMeta(",
+		pkg:  "./cluster", run: "^TestNodesFollowAndCommit$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
