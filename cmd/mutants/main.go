@@ -586,6 +586,20 @@ var mutants = []mutant{
 		pkg:  "./cluster", run: "^TestNodesFollowAndCommit$",
 	},
 	{
+		name: "forward any number of requests at once",
+		file: "webproxy/proxy.go",
+		old:  "\t\tinFlight: make(chan struct{}, lim.MaxInFlight),",
+		new:  "\t\tinFlight: make(chan struct{}, lim.MaxInFlight*100),",
+		pkg:  "./webproxy", run: "^TestConnectionAndRequestBounds$",
+	},
+	{
+		name: "accept any number of console connections",
+		file: "webproxy/proxy.go",
+		old:  "\tln = newLimitListener(ln, p.lim.MaxConns)",
+		new:  "\tln = newLimitListener(ln, p.lim.MaxConns*100)",
+		pkg:  "./webproxy", run: "^TestConnectionAndRequestBounds$",
+	},
+	{
 		name: "save a map over a newer version",
 		file: "mta/maps_ops.go",
 		old:  "if cur := store.MapVersion(st.Maps[idx]); cur != base {",
