@@ -30,21 +30,14 @@ func TestTriggerEachOrFlush(t *testing.T) {
 		}
 		return nil
 	}
-	ids := func(n int) []string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = fmt.Sprintf("4Q%08X", i)
-		}
-		return out
-	}
 	ctx := context.Background()
 
-	flushed, err := q.trigger(ctx, ids(50))
+	flushed, err := q.trigger(ctx, testIDs(50))
 	if err != nil || flushed || len(ran) != 50 || ran[0] != "postqueue -i 4Q00000000" || ran[49] != "postqueue -i 4Q00000031" {
 		t.Fatalf("50 ids: flushed %v, err %v, ran %d: %v", flushed, err, len(ran), ran[:min(len(ran), 3)])
 	}
 	ran = nil
-	flushed, err = q.trigger(ctx, ids(51))
+	flushed, err = q.trigger(ctx, testIDs(51))
 	if err != nil || !flushed || !slices.Equal(ran, []string{"postqueue -f"}) {
 		t.Fatalf("51 ids: flushed %v, err %v, ran %v", flushed, err, ran)
 	}
@@ -54,11 +47,11 @@ func TestTriggerEachOrFlush(t *testing.T) {
 	}
 	// A failure stops the run: the ids after it are not tried.
 	ran, fail = nil, "postqueue -i 4Q00000001"
-	if _, err = q.trigger(ctx, ids(3)); err == nil || !strings.Contains(err.Error(), "mail system is down") || len(ran) != 2 {
+	if _, err = q.trigger(ctx, testIDs(3)); err == nil || !strings.Contains(err.Error(), "mail system is down") || len(ran) != 2 {
 		t.Fatalf("a failing postqueue: err %v, ran %v", err, ran)
 	}
 	ran, fail = nil, "postqueue -f"
-	if _, err = q.trigger(ctx, ids(51)); err == nil || len(ran) != 1 {
+	if _, err = q.trigger(ctx, testIDs(51)); err == nil || len(ran) != 1 {
 		t.Fatalf("a failing flush: err %v, ran %v", err, ran)
 	}
 }
@@ -68,11 +61,17 @@ func TestTriggerEachOrFlush(t *testing.T) {
 // and reads nothing for it: newFollower returns before it looks at the
 // index (here there is none to look at).
 func TestRequeueFollowsAtMost100(t *testing.T) {
-	ids := make([]string, maxFollow+1)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("4Q%08X", i)
-	}
+	ids := testIDs(maxFollow + 1)
 	if f := newFollower(nil, ids); f != nil {
 		t.Fatalf("a requeue of %d messages is followed", len(ids))
 	}
+}
+
+// testIDs are n distinct well-formed queue ids: 4Q00000000, 4Q00000001...
+func testIDs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("4Q%08X", i)
+	}
+	return out
 }
