@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -81,5 +82,59 @@ func TestCommitterFailures(t *testing.T) {
 	}
 	if spool, _, err := db.MPACounts(); err != nil || spool != 38 {
 		t.Fatalf("committed %d of 38 calls (%v)", spool, err)
+	}
+}
+
+// TestCommitterTimers: a group smaller than batchSize commits when no call
+// joined it for the idle time, or when its first call waited the delay,
+// whichever comes first; calls closer together than the idle time share
+// one commit.
+func TestCommitterTimers(t *testing.T) {
+	db, _ := openTemp(t)
+	put := func(key string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			done <- db.commits.batch(func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketMPASpool).Put([]byte(key), []byte("v"))
+			})
+		}()
+		return done
+	}
+	wait := func(what string, done <-chan error) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: not committed after 20 s", what)
+		}
+	}
+	// The idle rule alone: a lone call, with an hour's delay.
+	db.commits.delay, db.commits.idle = time.Hour, 5*time.Millisecond
+	wait("a lone call with a 5 ms idle and an hour's delay", put("lone-idle"))
+	// The delay rule alone.
+	db.commits.delay, db.commits.idle = 5*time.Millisecond, time.Hour
+	wait("a lone call with a 5 ms delay and an hour's idle", put("lone-delay"))
+
+	// Six calls 250 ms apart under a 1 s idle: one commit for all, though
+	// the last joined 1.25 s after the first (the idle counts from the
+	// latest call).
+	db.commits.delay, db.commits.idle = time.Hour, time.Second
+	c0, n0, _ := db.CommitStats()
+	var dones []<-chan error
+	for i := range 6 {
+		dones = append(dones, put(fmt.Sprintf("spaced-%d", i)))
+		time.Sleep(250 * time.Millisecond)
+	}
+	for i, d := range dones {
+		wait(fmt.Sprintf("spaced call %d", i), d)
+	}
+	if c, n, _ := db.CommitStats(); c-c0 != 1 || n-n0 != 6 {
+		t.Errorf("six calls 250 ms apart under a 1 s idle: %d commits of %d calls, want 1 of 6", c-c0, n-n0)
+	}
+	if spool, _, err := db.MPACounts(); err != nil || spool != 8 {
+		t.Fatalf("committed %d of 8 calls (%v)", spool, err)
 	}
 }

@@ -606,6 +606,20 @@ var mutants = []mutant{
 		new:  "if cur := store.MapVersion(st.Maps[idx]); cur != base && false {",
 		pkg:  "./webui", run: "^TestConcurrentEditors$",
 	},
+	{
+		name: "hold a group commit for the whole delay when calls stop",
+		file: "store/batch.go",
+		old:  "\twait := min(c.idle-now.Sub(g.last), c.delay-now.Sub(g.first))",
+		new:  "\twait := c.delay - now.Sub(g.first)",
+		pkg:  "./store", run: "^TestCommitterTimers$",
+	},
+	{
+		name: "count a group commit's idle from its first call",
+		file: "store/batch.go",
+		old:  "\t} else {\n\t\tg.last = time.Now()\n\t}",
+		new:  "\t}",
+		pkg:  "./store", run: "^TestCommitterTimers$",
+	},
 }
 
 func main() {
