@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -52,5 +53,26 @@ func TestFailedWriteLeavesTarget(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Fatalf("temporary file left behind: %d entries", len(ents))
+	}
+}
+
+// TestWriteFileModeIgnoresUmask: the new file has exactly the mode asked
+// for, whatever the umask (Postfix's files are rendered 0644 by a daemon
+// that may run with umask 077), and a file of another mode is replaced
+// with the new one.
+func TestWriteFileModeIgnoresUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	p := filepath.Join(t.TempDir(), "main.cf")
+	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o600} {
+		if err := WriteFile(p, []byte("new"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("asked for %v under umask 077: got %v (%v)", mode, fi.Mode().Perm(), err)
+		}
 	}
 }

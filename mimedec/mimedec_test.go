@@ -15,6 +15,9 @@ func TestDecode(t *testing.T) {
 		{"quoted-printable", "caf=C3=A9 =\r\nau lait", "café au lait"},
 		{"7-bit", "plain", "plain"},
 		{"8bits", "plain", "plain"},
+		{"7bits", "plain", "plain"},
+		{"8-Bit", "plain", "plain"},
+		{"BINARY", "plain", "plain"},
 		{"", "plain", "plain"},
 	} {
 		got, err := io.ReadAll(NewReader(Parse(tc.cte), strings.NewReader(tc.in)))
@@ -23,6 +26,13 @@ func TestDecode(t *testing.T) {
 		}
 		if got := Decode(Parse(tc.cte), []byte(tc.in)); string(got) != tc.want {
 			t.Errorf("lenient %q %q: got %q; want %q", tc.cte, tc.in, got, tc.want)
+		}
+	}
+	// Unknown decodes as the identity too, but callers refuse it: the
+	// bogus names mail readers take for 7bit must parse as the identity.
+	for _, v := range []string{"7-bit", "8-bit", "8bits", "7bits", " 8BIT ", "Binary", ""} {
+		if Parse(v) != Identity {
+			t.Errorf("Parse(%q) = %q, want the identity", v, Parse(v))
 		}
 	}
 	if Parse("x-uuencode") != Unknown || Parse("quoted printable") != Unknown {
@@ -71,6 +81,12 @@ func TestEncode(t *testing.T) {
 		b64 := EncodeBase64([]byte(long), nl, true)
 		if !strings.HasSuffix(string(b64), nl) || strings.Contains(string(b64), "\r\r") {
 			t.Errorf("nl %q: base64 %q", nl, b64)
+		}
+		// RFC 2045: base64 lines of at most 76 characters (the 111 bytes
+		// make 148: a full line and 72).
+		lines := strings.Split(strings.TrimSuffix(string(b64), nl), nl)
+		if len(lines) != 2 || len(lines[0]) != 76 || len(lines[1]) != 72 {
+			t.Errorf("nl %q: base64 lines %q, want 76 and 72 characters", nl, lines)
 		}
 		if got := Decode(Base64, b64); string(got) != long {
 			t.Errorf("nl %q: base64 round trip %q", nl, got)

@@ -620,6 +620,27 @@ var mutants = []mutant{
 		new:  "\t}",
 		pkg:  "./store", run: "^TestCommitterTimers$",
 	},
+	{
+		name: "write a file with the temporary file's mode",
+		file: "atomicfile/atomicfile.go",
+		old:  "\t\terr = f.Chmod(mode)\n",
+		new:  "\t\terr = nil\n",
+		pkg:  "./atomicfile", run: "^TestWriteFileModeIgnoresUmask$",
+	},
+	{
+		name: "wrap base64 at 100 characters",
+		file: "mimedec/lenient.go",
+		old:  "\tfor len(enc) > 76 {\n\t\tout = append(out, enc[:76]...)\n\t\tout = append(out, nl...)\n\t\tenc = enc[76:]",
+		new:  "\tfor len(enc) > 100 {\n\t\tout = append(out, enc[:100]...)\n\t\tout = append(out, nl...)\n\t\tenc = enc[100:]",
+		pkg:  "./mimedec", run: "^TestEncode$",
+	},
+	{
+		name: "forget the bogus encoding name 7bits",
+		file: "mimedec/mimedec.go",
+		old:  `"8bits", "7bits":`,
+		new:  `"8bits":`,
+		pkg:  "./mimedec", run: "^TestDecode$",
+	},
 }
 
 func main() {
