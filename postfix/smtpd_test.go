@@ -3,6 +3,8 @@ package postfix_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,4 +85,65 @@ func TestStandaloneSMTPD(t *testing.T) {
 		t.Fatalf("want ErrSMTPDTimeout, got %v", err)
 	}
 	_ = s.Close()
+
+	// A command line never carries a second command: "NOOP\r\nRCPT ..."
+	// is refused before anything is written, and the session goes on.
+	s, err = pf.StartSMTPD(ctx, daemonDir, "postfix", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, err := s.Reply(); code != 220 || err != nil {
+		t.Fatalf("greeting: %d %v", code, err)
+	}
+	for _, line := range []string{"NOOP\r\nRSET", "NOOP\nRSET", "NOOP\rRSET"} {
+		if _, _, err := s.Cmd(line); err == nil || !strings.Contains(err.Error(), "line break") {
+			t.Errorf("Cmd(%q): %v, want a refusal naming the line break", line, err)
+		}
+	}
+	if code, msg, err := s.Cmd("NOOP"); code != 250 || err != nil {
+		t.Fatalf("NOOP after the refusals: %d %q %v (a refused line reached smtpd)", code, msg, err)
+	}
+	_ = s.Close()
+}
+
+// TestStandaloneSMTPDPrivileges: smtpd -S never runs as root (as root it
+// is sendmail -bs's engine, trusting its client and skipping the access
+// restrictions), and as mail_owner it reads a configuration only root
+// can: a staging copy in a 0700 directory, main.cf 0600.
+func TestStandaloneSMTPDPrivileges(t *testing.T) {
+	postfixtest.Require(t)
+	if !postfix.CanRunSMTPD() {
+		t.Skip("smtpd -S as another user needs root")
+	}
+	inst := postfixtest.Start(t, postfixtest.Options{})
+	ctx := context.Background()
+	pf := postfix.Runner{SbinDir: postfixtest.SbinDir, ConfigDir: inst.ConfigDir}
+	if s, err := pf.StartSMTPD(ctx, daemonDir, "root", 10*time.Second); err == nil {
+		_ = s.Close()
+		t.Fatal("smtpd -S started as root")
+	} else if !strings.Contains(err.Error(), "uid 0") {
+		t.Errorf("refusal %q does not say why", err)
+	}
+
+	staging := filepath.Join(t.TempDir(), "staging")
+	if err := os.Mkdir(staging, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"main.cf", "master.cf"} {
+		b, err := os.ReadFile(filepath.Join(inst.ConfigDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(staging, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := pf.WithConfig(staging).StartSMTPD(ctx, daemonDir, "postfix", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	if code, msg, err := s.Reply(); code != 220 || err != nil {
+		t.Fatalf("smtpd -S on a 0700 staging copy: %d %q %v, want its greeting", code, msg, err)
+	}
 }

@@ -641,6 +641,27 @@ var mutants = []mutant{
 		new:  `"8bits":`,
 		pkg:  "./mimedec", run: "^TestDecode$",
 	},
+	{
+		name: "pass a line break inside a probe command",
+		file: "postfix/smtpd.go",
+		old:  "\tif strings.ContainsAny(line, \"\\r\\n\") {",
+		new:  "\tif false && strings.ContainsAny(line, \"\\r\\n\") {",
+		pkg:  "./postfix", run: "^TestStandaloneSMTPD$",
+	},
+	{
+		name: "run the probe smtpd as root",
+		file: "postfix/smtpd.go",
+		old:  "\tif err1 != nil || err2 != nil || uid == 0 {",
+		new:  "\tif err1 != nil || err2 != nil {",
+		pkg:  "./postfix", run: "^TestStandaloneSMTPDPrivileges$",
+	},
+	{
+		name: "start the probe smtpd without CAP_DAC_READ_SEARCH",
+		file: "postfix/smtpd.go",
+		old:  "\t\tAmbientCaps: []uintptr{capDacReadSearch},",
+		new:  "\t\tAmbientCaps: nil,",
+		pkg:  "./postfix", run: "^TestStandaloneSMTPDPrivileges$",
+	},
 }
 
 func main() {
