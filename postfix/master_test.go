@@ -5,7 +5,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestMasterPIDIsMasterOnly: a pid file naming a process that is not this
@@ -39,4 +41,72 @@ func TestMasterPIDIsMasterOnly(t *testing.T) {
 	if !Alive(other.Process.Pid) {
 		t.Fatal("the other process died")
 	}
+}
+
+// TestMasterPIDFollowsTheQueueDirectory: a process named master counts
+// only when it works in this queue directory (another instance's master
+// does not), and a master that exited but was not waited for (a zombie)
+// is not alive.
+func TestMasterPIDFollowsTheQueueDirectory(t *testing.T) {
+	queue, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(queue, "pid"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A program whose process is named "master" (/proc/PID/comm).
+	master := filepath.Join(t.TempDir(), "master")
+	if err := os.WriteFile(master, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := func(dir, seconds string) *exec.Cmd {
+		c := exec.Command(master, seconds)
+		c.Dir = dir
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+		return c
+	}
+	ours, theirs := start(queue, "30"), start(elsewhere, "30")
+	pidFile := filepath.Join(queue, "pid", "master.pid")
+	for _, tc := range []struct {
+		pid  int
+		want int
+	}{{ours.Process.Pid, ours.Process.Pid}, {theirs.Process.Pid, 0}} {
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(tc.pid)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := MasterPID(queue); got != tc.want {
+			t.Errorf("pid file names %d: MasterPID = %d, want %d", tc.pid, got, tc.want)
+		}
+	}
+	if !Alive(ours.Process.Pid) {
+		t.Error("a running master is not alive")
+	}
+
+	// Exited, not waited for: a zombie until Wait.
+	gone := start(queue, "0")
+	deadline := time.Now().Add(10 * time.Second)
+	for !zombie(gone.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("the short-lived master did not exit")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if Alive(gone.Process.Pid) {
+		t.Error("a master that exited (a zombie) counts as alive")
+	}
+}
+
+// zombie reads the process state from /proc, independently of Alive.
+func zombie(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && strings.Contains(string(stat), ") Z ")
 }

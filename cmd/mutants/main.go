@@ -662,6 +662,20 @@ var mutants = []mutant{
 		new:  "\t\tAmbientCaps: nil,",
 		pkg:  "./postfix", run: "^TestStandaloneSMTPDPrivileges$",
 	},
+	{
+		name: "take another instance's master for ours",
+		file: "postfix/master.go",
+		old:  "err != nil || !os.SameFile(cwd, dir) {",
+		new:  "err != nil || dir == nil || !os.SameFile(cwd, cwd) {",
+		pkg:  "./postfix", run: "^TestMasterPID",
+	},
+	{
+		name: "count a zombie master as alive",
+		file: "postfix/master.go",
+		old:  "\t\treturn stat[i+2] != 'Z' && stat[i+2] != 'X'",
+		new:  "\t\treturn true",
+		pkg:  "./postfix", run: "^TestMasterPID",
+	},
 }
 
 func main() {
