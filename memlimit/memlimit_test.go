@@ -65,3 +65,30 @@ func waitLimit(t *testing.T, ok func(int64) bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestApplyLeavesTheEnvironmentsSettings: GOGC from the environment is
+// not overridden, and with GOMEMLIMIT set Apply leaves the limit alone
+// and says the limit is not its own (Run must not follow the heap).
+func TestApplyLeavesTheEnvironmentsSettings(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(123))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(777 << 20))
+	t.Setenv("GOGC", "50")
+	t.Setenv("GOMEMLIMIT", "777MiB")
+	if Apply() {
+		t.Error("Apply claims the limit though GOMEMLIMIT is set")
+	}
+	if p := debug.SetGCPercent(123); p != 123 {
+		t.Errorf("GOGC=50 in the environment, yet Apply set the GC percent to %d", p)
+	}
+	if l := debug.SetMemoryLimit(-1); l != 777<<20 {
+		t.Errorf("GOMEMLIMIT in the environment, yet Apply set the limit to %d MiB", l>>20)
+	}
+	// Each on its own: GOMEMLIMIT alone still gets GOGC=400.
+	t.Setenv("GOGC", "")
+	if Apply() {
+		t.Error("Apply claims the limit though GOMEMLIMIT is set")
+	}
+	if p := debug.SetGCPercent(123); p != gcPercent {
+		t.Errorf("no GOGC in the environment: GC percent %d, want %d", p, gcPercent)
+	}
+}

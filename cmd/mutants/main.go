@@ -676,6 +676,20 @@ var mutants = []mutant{
 		new:  "\t\treturn true",
 		pkg:  "./postfix", run: "^TestMasterPID",
 	},
+	{
+		name: "override GOGC from the environment",
+		file: "memlimit/memlimit.go",
+		old:  "\tif os.Getenv(\"GOGC\") == \"\" {",
+		new:  "\tif true {",
+		pkg:  "./memlimit", run: "^TestApplyLeavesTheEnvironmentsSettings$",
+	},
+	{
+		name: "override GOMEMLIMIT from the environment",
+		file: "memlimit/memlimit.go",
+		old:  "\tif os.Getenv(\"GOMEMLIMIT\") != \"\" {",
+		new:  "\tif false {",
+		pkg:  "./memlimit", run: "^TestApplyLeavesTheEnvironmentsSettings$",
+	},
 }
 
 func main() {
