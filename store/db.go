@@ -98,15 +98,14 @@ func Open(path string) (*DB, error) {
 	// The MPA's commits (a message received, handed to Postfix, done)
 	// go through db.commits: commits that start within batchDelay of each
 	// other, with no gap of batchIdle between them, share one transaction
-	// and its two fdatasyncs, and a group that
-	// reaches batchSize commits as soon as the writer is free (and the
-	// callers of the last commit came back, within batchGather), taking
-	// every call that arrived until then.
-	// Under light load the delay keeps fsyncs few (a group commit without
-	// one was clearly slower end to end, because every fsync also costs
-	// Postfix's own); under heavy
-	// load groups fill before the delay, so a worker, which waits for one
-	// commit per message, is not held to one message per delay. bbolt's
+	// and its two fdatasyncs, and a group that reaches batchSize commits
+	// as soon as the writer is free (and the callers of the last commit
+	// came back, within batchGather), taking every call that arrived
+	// until then. Under light load the delay keeps fsyncs few (a group
+	// commit without one was clearly slower end to end, because every
+	// fsync also costs Postfix's own); under heavy load groups fill
+	// before the delay, so a worker, which waits for one commit per
+	// message, is not held to one message per delay. bbolt's
 	// Batch with its defaults (10 ms, 1000) held the MPA alone to about
 	// 1,100 msg/s here, 30 ms alone to 420; 30 ms and 16 to some 2,700,
 	// with its writer busy most of the time committing batches of exactly
