@@ -57,6 +57,9 @@ type stackOptions struct {
 	// Resolver is the SPF refresher's DNS server (default: a closed
 	// loopback port).
 	Resolver string
+	// ErrorQuotaEntries is the MPA's error-repository quota (default:
+	// the MPA's).
+	ErrorQuotaEntries int
 }
 
 func newStack(t *testing.T) *stack {
@@ -97,6 +100,8 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 		SpoolDir:     filepath.Join(base, "data", "mpa"),
 		RetryMin:     time.Second,
 		RetryMax:     5 * time.Second,
+		// The MPA's default when zero.
+		ErrorQuotaEntries: opts.ErrorQuotaEntries,
 	}, db, log)
 	if err != nil {
 		t.Fatal(err)

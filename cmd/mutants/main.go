@@ -690,6 +690,27 @@ var mutants = []mutant{
 		new:  "\tif false {",
 		pkg:  "./memlimit", run: "^TestApplyLeavesTheEnvironmentsSettings$",
 	},
+	{
+		name: "no dashboard callout for a full error repository",
+		file: "assets/views/dashboard.html",
+		old:  "{{if .QuotaReached}}<p class=\"callout bad\" id=\"mpa-quota-full\">",
+		new:  "{{if false}}<p class=\"callout bad\" id=\"mpa-quota-full\">",
+		pkg:  "./webui", run: "^TestErrorRepositoryFullIsShown$",
+	},
+	{
+		name: "no metric for a full error repository",
+		file: "webui/metrics.go",
+		old:  "gauge(descMPAQuotaFull, boolFloat(m.MPA.QuotaReached))",
+		new:  "gauge(descMPAQuotaFull, boolFloat(false))",
+		pkg:  "./webui", run: "^TestErrorRepositoryFullIsShown$",
+	},
+	{
+		name: "no banner for a full error repository",
+		file: "admin/postfix.go",
+		old:  "err == nil && c.QuotaReached {",
+		new:  "err == nil && c.QuotaReached && false {",
+		pkg:  "./webui", run: "^TestErrorRepositoryFullIsShown$",
+	},
 }
 
 func main() {
