@@ -15,9 +15,6 @@ func TestDecode(t *testing.T) {
 		{"quoted-printable", "caf=C3=A9 =\r\nau lait", "café au lait"},
 		{"7-bit", "plain", "plain"},
 		{"8bits", "plain", "plain"},
-		{"7bits", "plain", "plain"},
-		{"8-Bit", "plain", "plain"},
-		{"BINARY", "plain", "plain"},
 		{"", "plain", "plain"},
 	} {
 		got, err := io.ReadAll(NewReader(Parse(tc.cte), strings.NewReader(tc.in)))
@@ -30,7 +27,7 @@ func TestDecode(t *testing.T) {
 	}
 	// Unknown decodes as the identity too, but callers refuse it: the
 	// bogus names mail readers take for 7bit must parse as the identity.
-	for _, v := range []string{"7-bit", "8-bit", "8bits", "7bits", " 8BIT ", "Binary", ""} {
+	for _, v := range []string{"7-bit", "8-Bit", "8bits", "7bits", " 8BIT ", "Binary", ""} {
 		if Parse(v) != Identity {
 			t.Errorf("Parse(%q) = %q, want the identity", v, Parse(v))
 		}
