@@ -33,7 +33,8 @@ func TestConnectionAndRequestBounds(t *testing.T) {
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	addr := startProxy(t, New(Config{Socket: socket, Limits: Limits{MaxInFlight: 1, MaxConns: 2}}))
+	proxy := New(Config{Socket: socket, Limits: Limits{MaxInFlight: 1, MaxConns: 2}})
+	addr := startProxy(t, proxy)
 	released := false
 	t.Cleanup(func() { // before the proxy's shutdown, which waits for it
 		if !released {
@@ -85,6 +86,14 @@ func TestConnectionAndRequestBounds(t *testing.T) {
 	released = true
 	if status := <-slow; status != "200 OK" {
 		t.Fatalf("the held request: %s", status)
+	}
+	// Its slot is given back when the handler returns, which can be just
+	// after the client has read the whole answer (a CI run under -race
+	// saw the third request refused as busy in that gap).
+	for deadline := time.Now().Add(10 * time.Second); len(proxy.inFlight) > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the held request's slot was not given back")
+		}
 	}
 	_ = idle.Close()
 	_ = third.SetReadDeadline(time.Now().Add(10 * time.Second))
