@@ -353,12 +353,13 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) error {
 	defer os.Remove(probe)
 	db, err := store.Open(probe)
 	if err != nil {
-		return store.Invalid("file", "The backup's database cannot be opened: %v", err)
+		s.log.Warn("restore: open the backup's database", "err", err)
+		return store.Invalid("file", "The uploaded backup is not a postdeck database or is damaged (postdeck's log has the details); it was not restored")
 	}
 	defer db.Close()
 	st, err := db.LoadState()
 	if err != nil {
-		return store.Invalid("file", "The backup's configuration cannot be read: %v", err)
+		return s.unreadableBackup("configuration", err)
 	}
 	if err := s.mta.Check(ctx, st); err != nil {
 		var ue *store.UserError
@@ -372,13 +373,13 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) error {
 		return fmt.Errorf("check the backup's configuration: %w", err)
 	}
 	if p, err := db.MPAPipelineGet(); err != nil {
-		return store.Invalid("file", "The backup's MPA pipeline cannot be read: %v", err)
+		return s.unreadableBackup("MPA pipeline", err)
 	} else if err := mpa.ValidatePipeline(p); err != nil {
 		return store.Invalid("file", "The backup's MPA rules and templates are refused: %s", err)
 	}
 	users, err := db.ListUsers()
 	if err != nil {
-		return store.Invalid("file", "The backup's users cannot be read: %v", err)
+		return s.unreadableBackup("users", err)
 	}
 	admins := 0
 	for _, u := range users {
@@ -397,7 +398,7 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) error {
 	}
 	tokens, err := db.ListTokens()
 	if err != nil {
-		return store.Invalid("file", "The backup's tokens cannot be read: %v", err)
+		return s.unreadableBackup("tokens", err)
 	}
 	for _, t := range tokens {
 		if !store.ValidRole(t.Role) {
@@ -406,7 +407,7 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) error {
 	}
 	srcs, err := db.ListSPFSources()
 	if err != nil {
-		return store.Invalid("file", "The backup's SPF sources cannot be read: %v", err)
+		return s.unreadableBackup("SPF sources", err)
 	}
 	for _, src := range srcs {
 		if _, err := jobs.ValidateSource(jobs.SourceInput{Domain: src.Domain, Map: src.Map, Schedule: src.Schedule, Value: src.Value}); err != nil {
@@ -414,6 +415,14 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) error {
 		}
 	}
 	return nil
+}
+
+// unreadableBackup is the answer to a backup whose database opens but
+// whose part cannot be read. The error (the server's file paths, bbolt's
+// and the decoder's words) goes to the log, not to the administrator.
+func (s *Service) unreadableBackup(part string, err error) error {
+	s.log.Warn("restore: read the backup's database", "part", part, "err", err)
+	return store.Invalid("file", "The backup's %s cannot be read: the backup is damaged (postdeck's log has the details); it was not restored", part)
 }
 
 // snapshotTo writes a consistent copy of the live database to path.

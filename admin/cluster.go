@@ -90,16 +90,20 @@ func (s *Service) ApplyRevision(ctx context.Context, rev report.Revision, st sto
 		out.Result = ResultApplied
 	}
 	if err != nil {
-		out.Result, out.Message = ResultFailed, err.Error()
+		// The message is in every node's status, which every role sees:
+		// Postfix's words or a user error's sentence, else a plain one.
+		out.Result, out.Message = ResultFailed, revisionFailed
 		var ae *mta.ApplyError
 		var ue *store.UserError
 		if errors.As(err, &ae) {
-			out.Result = ResultRolledBack
+			out.Result, out.Message = ResultRolledBack, ae.Error()
 			if !ae.RolledBack {
 				out.Result = ResultFailed
 			}
 		} else if errors.As(err, &ue) {
 			out.Result, out.Message = ResultRefused, ue.Msg
+		} else {
+			s.log.Error("apply cluster revision", "revision", rev.Rev, "err", err)
 		}
 	}
 	sharedChanged := false
@@ -123,6 +127,10 @@ func (s *Service) ApplyRevision(ctx context.Context, rev report.Revision, st sto
 	}
 	return out
 }
+
+// revisionFailed is a node's status message when it could not apply a
+// revision for a reason of postdeck's own (its log has the error).
+const revisionFailed = "This node could not apply the revision because of a failure inside postdeck (its log has the details)."
 
 // afterSharedImport makes the running parts read what the cluster
 // changed: the MPA's pipeline and the SPF refresher's sources. The

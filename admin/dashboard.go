@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -74,6 +76,7 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 		if c, err := s.mpa.Counts(ctx); err == nil {
 			d.MPA = s.sharedCounts(c)
 		} else {
+			s.log.Warn("dashboard: mpa counts", "err", err)
 			d.Errors = append(d.Errors, "The MPA's counts could not be read.")
 		}
 	}
@@ -85,9 +88,27 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 			d.LogProblems = append(d.LogProblems, lines[i])
 		}
 	} else {
-		d.LogError = err.Error()
+		s.log.Warn("dashboard: postfix's log", "err", err)
+		d.LogError = logProblem(err)
 	}
 	return d, nil
+}
+
+// logProblem is what the dashboard says when Postfix's log cannot be
+// read: a user error's sentence (Postfix logs to syslog, where postdeck
+// does not read), else plain words without the file's path or the
+// system's words, which Dashboard logs.
+func logProblem(err error) string {
+	var ue *store.UserError
+	switch {
+	case errors.As(err, &ue):
+		return ue.Msg
+	case errors.Is(err, fs.ErrPermission):
+		return "Postfix's log could not be read: postdeck is not allowed to read it (postdeck's log has the details)."
+	case errors.Is(err, fs.ErrNotExist):
+		return "Postfix's log could not be found (postdeck's log has the details)."
+	}
+	return "Postfix's log could not be read (postdeck's log has the details)."
 }
 
 // sharedCounts returns a pointer to counts equal to c: the one the last

@@ -100,7 +100,8 @@ func (s *Service) Login(ctx context.Context, in LoginAttempt) (store.User, error
 	case errors.Is(err, ErrBadLogin):
 		s.auditLogin(in, ResultLoginFailed, in.Channel+": wrong username or password")
 	default:
-		s.auditLogin(in, ResultLoginFailed, in.Channel+": internal error: "+err.Error())
+		s.log.Error("login failed inside postdeck", "username", auditName(NormalizeUsername(in.Username)), "remote", in.Remote, "err", err)
+		s.auditLogin(in, ResultLoginFailed, in.Channel+": "+internalFailure)
 	}
 	return u, err
 }

@@ -119,9 +119,16 @@ func (s *Service) auditFailure(id Identity, action string, err error) {
 	case errors.As(err, &ue):
 		s.audit(id, action, ResultRefused, ue.Msg, "")
 	default:
-		s.audit(id, action, ResultFailed, "internal error: "+err.Error(), "")
+		// Every reader of the audit log sees the entry: err's text (file
+		// paths, bbolt and system errors) goes to the log only.
+		s.log.Error("action failed", "action", action, "err", err)
+		s.audit(id, action, ResultFailed, internalFailure, "")
 	}
 }
+
+// internalFailure is the audit detail of an action that failed inside
+// postdeck.
+const internalFailure = "internal error (postdeck's log has the details)"
 
 // Applied is the answer to a change that went through the apply pipeline.
 type Applied struct {

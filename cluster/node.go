@@ -12,8 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"postdeck/cluster/report"
 	"postdeck/panics"
@@ -185,7 +188,7 @@ func (n *Node) setConnected(ok bool, err error) {
 	changed := n.connected != ok
 	n.connected = ok
 	if err != nil {
-		n.lastErr = err.Error()
+		n.lastErr = etcdProblem(err)
 	} else if ok {
 		n.lastErr = ""
 	}
@@ -197,6 +200,39 @@ func (n *Node) setConnected(ok bool, err error) {
 			n.log.Warn("cut off from the cluster: serving mail with the last good configuration", "err", err)
 		}
 	}
+}
+
+// Errors of the watch that are no etcd error: the node reads everything
+// again.
+var (
+	errStoppedAnswering = errors.New("watch the cluster: the cluster stopped answering")
+	errWatchEnded       = errors.New("watch the cluster: the watch ended")
+)
+
+// etcdProblem is why the node cannot read the cluster, as the cluster
+// view says it (the console puts it in parentheses, `postdeck cluster
+// status` after a colon): every role sees the view, so etcd's and gRPC's
+// words (endpoints, the system's error text) stay in the log.
+func etcdProblem(err error) string {
+	code := status.Code(err)
+	var ee rpctypes.EtcdError
+	if errors.As(err, &ee) {
+		code = ee.Code()
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), code == codes.DeadlineExceeded:
+		return "the cluster store (etcd) did not answer in time"
+	case errors.Is(err, rpctypes.ErrNoLeader):
+		return "the cluster store (etcd) has no leader: too few of its members are up"
+	case errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrInvalidAuthToken),
+		errors.Is(err, rpctypes.ErrAuthFailed), code == codes.Unauthenticated, code == codes.PermissionDenied:
+		return "the cluster store (etcd) refused this node's credentials"
+	case errors.Is(err, errStoppedAnswering), errors.Is(err, errWatchEnded):
+		return "the cluster store (etcd) stopped answering"
+	case errors.Is(err, context.Canceled), code == codes.Canceled:
+		return "the request was cancelled"
+	}
+	return "the cluster store (etcd) cannot be reached"
 }
 
 // Connected reports whether the node follows the cluster now.
@@ -290,7 +326,7 @@ func (n *Node) followOnce(ctx context.Context) error {
 			// A request failed or the lease expired: the watch may be
 			// retrying a connection that is gone. Read everything again
 			// (which needs a quorum) before saying the node follows.
-			return errors.New("watch the cluster: the cluster stopped answering")
+			return errStoppedAnswering
 		}
 		if !open {
 			break
@@ -326,7 +362,7 @@ func (n *Node) followOnce(ctx context.Context) error {
 			n.poke(n.kick)
 		}
 	}
-	return errors.New("watch the cluster: the watch ended")
+	return errWatchEnded
 }
 
 func (n *Node) mirrorPut(m *mirror, key string, value []byte, modRev, version int64) {
@@ -372,7 +408,10 @@ func (n *Node) applyMirror(ctx context.Context, m *mirror) {
 	st, err := n.nodeState(m)
 	var out report.Outcome
 	if err != nil {
-		out = report.Outcome{Result: "failed", Message: err.Error()}
+		// Every role sees the message (the cluster view): the error (a
+		// decode or a bbolt error) goes to the log.
+		n.log.Error("read the revision's configuration", "revision", rev.Rev, "err", err)
+		out = report.Outcome{Result: "failed", Message: configUnreadable}
 	} else {
 		n.sharedMu.Lock()
 		out = n.applier.ApplyRevision(ctx, rev, st, m.shared())
@@ -394,6 +433,10 @@ func (n *Node) applyMirror(ctx context.Context, m *mirror) {
 	}
 	n.poke(n.statusKick)
 }
+
+// configUnreadable is a node's status message when it cannot build the
+// configuration of a revision from its copy of the cluster or its store.
+const configUnreadable = "This node could not read the revision's configuration (its log has the details)."
 
 // register writes this node's record when it has none, or when the
 // settings it keeps for itself changed (--cluster-per-node): the values

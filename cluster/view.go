@@ -23,7 +23,8 @@ func (n *Node) View(ctx context.Context) report.View {
 		cancel()
 		v.ViewRequests++
 		if err != nil {
-			v.Reachable, v.Error = false, err.Error()
+			n.log.Warn("read the nodes' status from the cluster", "err", err)
+			v.Reachable, v.Error = false, etcdProblem(err)
 		} else {
 			for _, kv := range resp.Kvs {
 				var st report.NodeStatus

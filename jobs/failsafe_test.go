@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -185,7 +186,7 @@ func TestRefusedSaveKeepsTheLiveFile(t *testing.T) {
 	if env.saves.count() != saves+1 {
 		t.Fatalf("the refresher did not save (%d saves)", env.saves.count()-saves)
 	}
-	env.assertKept(t, ref, "live", "save map live: Postfix refused the new configuration", before, file, res, err)
+	env.assertKept(t, ref, "live", "kept the live map: Postfix refused the new configuration", before, file, res, err)
 	if !strings.Contains(res.Error, "Address already in use") {
 		t.Fatalf("error %q does not carry Postfix's words", res.Error)
 	}
@@ -290,9 +291,25 @@ func TestRefreshRefusesAdminMap(t *testing.T) {
 	}
 }
 
+// TestRefreshNowUnknownSource: refreshing or removing a map without a
+// source is not found, and asking about many such names leaves no lock
+// behind for any of them (the refresher keeps one per name).
 func TestRefreshNowUnknownSource(t *testing.T) {
 	e := newEnv(t, RefresherConfig{})
-	if _, err := e.ref.RefreshNow(context.Background(), "tester", "nope"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("err %v", err)
+	ctx := context.Background()
+	for i := range 500 {
+		name := fmt.Sprintf("nope%d", i)
+		if _, err := e.ref.RefreshNow(ctx, "tester", name); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("refresh %s: err %v", name, err)
+		}
+		if err := e.ref.RemoveSource(ctx, "tester", name); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("remove %s: err %v", name, err)
+		}
+	}
+	e.ref.mu.Lock()
+	n := len(e.ref.locks)
+	e.ref.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d locks for names without a source", n)
 	}
 }

@@ -283,7 +283,19 @@ type RefreshResult struct {
 // "failed" and Error says why. The error is store.ErrNotFound for an
 // unknown source, or a failure to record the status.
 func (r *Refresher) RefreshNow(ctx context.Context, actor, name string) (RefreshResult, error) {
+	if err := r.known(name); err != nil {
+		return RefreshResult{}, err
+	}
 	return r.refresh(ctx, actor, name)
+}
+
+// known is nil when name has a source, before a lock is made for it:
+// r.locks keeps one per name, so asking about names that have none must
+// not add any (a caller could otherwise grow it without bound). A source
+// added meanwhile is found again under the lock.
+func (r *Refresher) known(name string) error {
+	_, err := r.db.GetSPFSource(name)
+	return err
 }
 
 func (r *Refresher) lock(name string) *sync.Mutex {
@@ -338,7 +350,7 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 	res.DurationMS = st.DurationMS
 	st.Outcome = res.Outcome
 	if perr != nil {
-		res.Outcome, res.Error = OutcomeFailed, "kept the live map: "+perr.Error()
+		res.Outcome, res.Error = OutcomeFailed, "kept the live map: "+keptReason(perr)
 		st.Outcome, st.LastError = res.Outcome, res.Error
 		r.log.Warn("spf refresh kept the live map", "map", name, "job", st.Job, "err", perr)
 	} else {
@@ -365,7 +377,7 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 		return nil, ferr
 	}
 	if len(flat.Prefixes) == 0 {
-		return nil, fmt.Errorf("the SPF record of %s lists no networks", src.Domain)
+		return nil, refuse("the SPF record of %s lists no networks", src.Domain)
 	}
 	res.PrefixCount = len(flat.Prefixes)
 	live, err := r.maps.GetMap(src.Map)
@@ -374,7 +386,7 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 		return nil, fmt.Errorf("read live map %s: %w", src.Map, err)
 	}
 	if exists && live.Owner != store.OwnerRefresher {
-		return nil, fmt.Errorf("map %s is edited by administrators, not by the refresher", src.Map)
+		return nil, refuse("map %s is edited by administrators, not by the refresher", src.Map)
 	}
 	content := RenderCIDR(flat.Prefixes, src.Value)
 	if exists && live.Content == content {
@@ -389,7 +401,7 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 		}
 	}
 	if len(old) > 0 && lost*2 > len(old) {
-		return nil, fmt.Errorf("the new result (%d networks) drops %d of the %d live networks, more than half", len(flat.Prefixes), lost, len(old))
+		return nil, refuse("the new result (%d networks) drops %d of the %d live networks, more than half", len(flat.Prefixes), lost, len(old))
 	}
 	now := time.Now().UTC()
 	err = mb.save(ctx, actor, store.Map{
@@ -412,6 +424,55 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 		}
 	}
 	return &store.PrefixChange{At: now, Added: res.Added, Removed: res.Removed}, nil
+}
+
+// postfixRefusal is the apply pipeline's error for a map that did not go
+// live (mta.ApplyError, seen through this interface: jobs does not import
+// mta). Its text is Postfix's words or plain sentences, safe to show.
+type postfixRefusal interface {
+	error
+	FromPostfix() bool
+}
+
+// refusal is a reason of the refresher's own to keep the live map, in
+// words for the administrator (keptReason shows it as it is).
+type refusal struct{ msg string }
+
+func (e *refusal) Error() string { return e.msg }
+
+func refuse(format string, args ...any) error {
+	return &refusal{msg: fmt.Sprintf(format, args...)}
+}
+
+// internalFailure is what an administrator reads about a refresh that
+// failed for a reason of postdeck's own (the store, the apply pipeline).
+const internalFailure = "the refresh failed inside postdeck (its log has the details)"
+
+// keptReason is what an administrator reads about a refresh that kept the
+// live map (RefreshResult.Error, the status's last_error, the console's
+// SPF page): why the SPF data was refused (DNS, the record tree, the
+// refresher's own checks), a user error's sentence, Postfix's own words
+// when it refused the map. Anything else (a store error, with its file
+// path and bbolt's words) is internalFailure; refresh logs the detail.
+func keptReason(err error) string {
+	var ae postfixRefusal
+	var ue *store.UserError
+	var re *refusal
+	var de *DNSError
+	switch {
+	case errors.As(err, &ae): // its text is safe to show
+		return ae.Error()
+	case errors.As(err, &ue):
+		return ue.Msg
+	case errors.As(err, &re):
+		return re.Error()
+	case errors.As(err, &de):
+		// Flatten's words around the lookup, the lookup's in plain words.
+		return strings.Replace(err.Error(), de.Error(), de.reason(), 1)
+	case errors.Is(err, ErrNone), errors.Is(err, ErrPermError), errors.Is(err, ErrTooWide), errors.Is(err, ErrBudget):
+		return err.Error()
+	}
+	return internalFailure
 }
 
 func prefixStrings(ps []netip.Prefix) []string {
@@ -481,6 +542,9 @@ func (r *Refresher) AddSource(ctx context.Context, actor string, in SourceInput)
 // who may then edit or delete it. Built-in sources cannot be removed
 // (store.ErrConflict).
 func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error {
+	if err := r.known(name); err != nil {
+		return err
+	}
 	l := r.lock(name)
 	l.Lock()
 	defer l.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -48,6 +49,29 @@ func (e *DNSError) Error() string {
 }
 
 func (e *DNSError) Unwrap() error { return e.Err }
+
+// errTruncatedTCP is the transport error of an answer truncated even
+// over TCP.
+var errTruncatedTCP = errors.New("answer truncated over TCP")
+
+// reason is Error for an administrator: a failed transport in plain words
+// instead of Go's and the system's (addresses, "read udp", errno text),
+// which the log has.
+func (e *DNSError) reason() string {
+	if e.Rcode >= 0 || e.Timeout() || errors.Is(e.Err, errTruncatedTCP) {
+		return e.Error()
+	}
+	why := "no answer from the DNS server"
+	switch {
+	case errors.Is(e.Err, context.Canceled):
+		why = "cancelled"
+	case errors.Is(e.Err, syscall.ECONNREFUSED):
+		why = "the DNS server refused the connection"
+	case errors.Is(e.Err, syscall.ENETUNREACH), errors.Is(e.Err, syscall.EHOSTUNREACH):
+		why = "the DNS server cannot be reached"
+	}
+	return fmt.Sprintf("lookup %s %s: %s", e.Type, e.Name, why)
+}
 
 // NotFound reports an NXDOMAIN answer.
 func (e *DNSError) NotFound() bool { return e.Rcode == dns.RcodeNameError }
@@ -138,7 +162,7 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) ([]dns
 		return nil, &DNSError{Name: name, Type: tname, Rcode: resp.Rcode}
 	}
 	if resp.Truncated {
-		return nil, &DNSError{Name: name, Type: tname, Rcode: -1, Err: errors.New("answer truncated over TCP")}
+		return nil, &DNSError{Name: name, Type: tname, Rcode: -1, Err: errTruncatedTCP}
 	}
 	out := make([]dns.RR, 0, len(resp.Answer))
 	for _, rr := range resp.Answer {

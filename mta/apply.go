@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"postdeck/atomicfile"
@@ -23,26 +24,44 @@ import (
 	"postdeck/store"
 )
 
-// ApplyError is a change that passed validation but that Postfix refused
-// when it was made live. The previous files are back in place (RolledBack)
-// and PostfixSaid holds Postfix's own words.
+// ApplyError is a change that passed validation but did not go live:
+// Postfix refused it when it was made live, or (rarely) making it live
+// failed on postdeck's side (the new files could not be written to disk).
+// The previous files are back in place (RolledBack).
+//
+// Its text (Error, PostfixSaid, RollbackSaid) reaches administrators and
+// API clients, the audit log and the status page: Postfix's own words or
+// plain sentences, never Go error text, file paths or errno text. The
+// detail is in postdeck's log.
 type ApplyError struct {
-	Stage       string // "reload", "start"
+	Stage string // "reload", "start", "restart"
+	// PostfixSaid is Postfix's own words about the refusal or, when the
+	// failure was postdeck's (FromPostfix is false), a plain sentence
+	// saying what failed.
 	PostfixSaid string
 	RolledBack  bool
+	// RollbackErr is why restoring the previous configuration failed, for
+	// the log: it may hold file paths and system error text. What may be
+	// shown of it is RollbackSaid.
 	RollbackErr error
 	// NoPrevious: there was no previous configuration (a first start);
 	// the new files were removed and Postfix is stopped.
 	NoPrevious bool
 	// Diff is the change of main.cf that was tried, for the audit log.
 	Diff string
+	// ours: PostfixSaid is a sentence of postdeck's about a failure on
+	// its side, not Postfix's words (see FromPostfix).
+	ours bool
 }
 
 func (e *ApplyError) Error() string {
 	msg := fmt.Sprintf("Postfix refused the new configuration at %s: %s", e.Stage, e.PostfixSaid)
+	if e.ours {
+		msg = fmt.Sprintf("the new configuration could not be made live at %s: %s; %s", e.Stage, e.PostfixSaid, seeLog)
+	}
 	switch {
 	case e.RollbackErr != nil:
-		msg += fmt.Sprintf(" (restoring the previous configuration failed too: %v)", e.RollbackErr)
+		msg += fmt.Sprintf(" (restoring the previous configuration failed too: %s; %s)", e.RollbackSaid(), seeLog)
 	case e.NoPrevious:
 		msg += " (there was no previous configuration to go back to: Postfix is stopped)"
 	case e.RolledBack:
@@ -51,8 +70,76 @@ func (e *ApplyError) Error() string {
 	return msg
 }
 
+// FromPostfix reports whether PostfixSaid holds Postfix's own words (it
+// refused the configuration) rather than a sentence about a failure on
+// postdeck's side.
+func (e *ApplyError) FromPostfix() bool { return !e.ours }
+
+// RollbackSaid is what may be shown of RollbackErr: Postfix's own words
+// when the previous configuration did not go live again, else a plain
+// sentence; "" when restoring went well.
+func (e *ApplyError) RollbackSaid() string {
+	if e.RollbackErr == nil {
+		return ""
+	}
+	return shown(e.RollbackErr, "the previous files could not be put back")
+}
+
 // Unwrap makes a refused apply a user error: the input was not acceptable.
 func (e *ApplyError) Unwrap() error { return store.ErrInvalid }
+
+// seeLog points an administrator from a plain sentence to its detail.
+const seeLog = "postdeck's log has the details"
+
+// shownError is an error with the text a client may see of it: said is
+// Postfix's own words or a plain sentence; err, when set, is the detail
+// for the log (paths, system error text).
+type shownError struct {
+	said string
+	err  error
+}
+
+func (e *shownError) Error() string {
+	if e.err == nil {
+		return e.said
+	}
+	return e.said + ": " + e.err.Error()
+}
+
+func (e *shownError) Unwrap() error { return e.err }
+
+// shown is what a client may see of err: the words of the first
+// *shownError in it, else what (a plain sentence) with the system cause
+// when it is a common one (plainReason). Never err's own text, which may
+// hold file paths and Go's wording: that is for the log.
+func shown(err error, what string) string {
+	var se *shownError
+	if errors.As(err, &se) {
+		return se.said
+	}
+	if r := plainReason(err); r != "" {
+		return what + ": " + r
+	}
+	return what
+}
+
+// plainReason names the system cause of err in plain words when it is a
+// common one, "" otherwise.
+func plainReason(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return "the disk is full"
+	case errors.Is(err, syscall.EDQUOT):
+		return "the disk quota is used up"
+	case errors.Is(err, syscall.EROFS):
+		return "the file system is read-only"
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return "permission denied"
+	case errors.Is(err, syscall.EIO):
+		return "the disk reported an input/output error"
+	}
+	return ""
+}
 
 // Result tells what an apply did.
 type Result struct {

@@ -2,7 +2,6 @@ package mta
 
 import (
 	"context"
-	"fmt"
 	"syscall"
 	"time"
 
@@ -51,7 +50,7 @@ func (m *Manager) startLocked(ctx context.Context) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for !m.running(ctx) {
 		if time.Now().After(deadline) {
-			return store.Unavailable("Postfix did not start: %s", m.postfixWords(logStart, "", fmt.Errorf("the master process is not running")))
+			return store.Unavailable("Postfix did not start: %s", m.postfixWords(logStart, "", errMasterGone))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

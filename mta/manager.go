@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -208,11 +209,11 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 func (m *Manager) stopPostfix(ctx context.Context) error {
 	if !m.inst.Private {
 		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "stop"); err != nil {
-			return fmt.Errorf("postfix stop: %s", m.postfixWords(0, string(stderr), err))
+			return &shownError{said: commandSaid("postfix stop", m.postfixWords(0, string(stderr), err)), err: err}
 		}
 		for deadline := time.Now().Add(10 * time.Second); m.running(ctx); time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				return errors.New("postfix stop: master is still running after 10s")
+				return &shownError{said: "postfix stop: the master process still ran 10 s later"}
 			}
 		}
 		return nil
@@ -613,7 +614,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	// The fsync of the swap ran beside the reload; what follows may roll
 	// back or store the state, so it waits for it.
 	if err := durable(); err != nil && live.said == "" {
-		live = liveOutcome{stage: "reload", said: "the new files could not be made durable: " + err.Error()}
+		live = notDurable(err)
 	}
 	if live.said == "" && !wasRunning {
 		var rerr error
@@ -628,10 +629,11 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		}
 	}
 	if live.said != "" {
-		aerr := &ApplyError{Stage: live.stage, PostfixSaid: live.said}
+		aerr := &ApplyError{Stage: live.stage, PostfixSaid: live.said, ours: live.ours}
 		aerr.NoPrevious, aerr.RollbackErr = m.goBack(ctx, p, live.serve)
 		aerr.RolledBack = aerr.RollbackErr == nil && !aerr.NoPrevious
-		m.log.Error("apply rolled back", "action", action, "err", aerr)
+		// The answer's text is for clients; the log gets the detail.
+		m.log.Error("apply rolled back", "action", action, "err", errors.Join(aerr, live.err, aerr.RollbackErr))
 		m.record(actor, action, "rolled back", aerr.Error())
 		aerr.Diff = diff
 		return Result{}, aerr
@@ -662,13 +664,17 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 // reports noPrevious.
 func (m *Manager) goBack(ctx context.Context, p plan, restart bool) (noPrevious bool, err error) {
 	if p.firstMain {
-		return true, errors.Join(m.stopPostfix(ctx), m.rollback(p))
+		var stopErr error
+		if err := m.stopPostfix(ctx); err != nil {
+			stopErr = &shownError{said: shown(err, "the Postfix this apply started could not be stopped"), err: err}
+		}
+		return true, errors.Join(stopErr, m.rollback(p))
 	}
 	if err := m.rollback(p); err != nil {
 		return false, err
 	}
 	if again := m.makeLive(ctx, &Result{}, nil, nil, m.settle, restart); again.said != "" {
-		return false, errors.New(again.said)
+		return false, &shownError{said: again.said, err: again.err}
 	}
 	return false, nil
 }
@@ -676,8 +682,18 @@ func (m *Manager) goBack(ctx context.Context, p plan, restart bool) (noPrevious 
 // liveOutcome is how making a configuration live went.
 type liveOutcome struct {
 	stage string // "reload", "start" or "restart"
-	said  string // Postfix's words when it failed, "" when it went well
-	serve bool   // it failed because an smtpd listener did not answer
+	// said is Postfix's words when it failed, or a plain sentence of
+	// postdeck's (ours), "" when it went well; clients see it.
+	said  string
+	serve bool  // it failed because an smtpd listener did not answer
+	ours  bool  // said is postdeck's sentence about a failure on its side
+	err   error // the failure's detail for the log, when there is one
+}
+
+// notDurable is the outcome of an apply whose new files could not be
+// made durable (the fsync of their directories failed).
+func notDurable(err error) liveOutcome {
+	return liveOutcome{stage: "reload", said: shown(err, "the new files could not be written to disk"), ours: true, err: err}
 }
 
 // makeLive reloads (or starts) Postfix, checks it stays up and that its
@@ -707,7 +723,7 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		master := m.masterPID()
 		oldSMTPD := smtpdChildren(master)
 		if stderr, err := m.reload(ctx, master, active); err != nil {
-			out.said = m.postfixWords(logStart, string(stderr), err)
+			out.said, out.err = m.postfixWords(logStart, string(stderr), err), err
 			return out
 		}
 		res.Reloaded = true
@@ -733,20 +749,20 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 			m.log.Debug("restarting postfix")
 			out.stage = "restart"
 			if err := m.stopPostfix(ctx); err != nil {
-				out.said = err.Error()
+				out.said, out.ours, out.err = shown(err, "Postfix could not be stopped for the restart"), true, err
 				return out
 			}
 		}
 		m.log.Debug("starting postfix")
 		if err := m.startPostfix(ctx); err != nil {
-			out.said = m.postfixWords(logStart, "", err)
+			out.said, out.err = m.postfixWords(logStart, "", err), err
 			return out
 		}
 		res.Started = true
 	}
 	select {
 	case <-ctx.Done():
-		out.said = ctx.Err().Error()
+		out.said, out.ours, out.err = "the apply was interrupted before Postfix was seen running", true, ctx.Err()
 		return out
 	case <-time.After(settle):
 	}
@@ -771,11 +787,11 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 		m.log.Warn("an smtpd listener is silent after the reload; restarting postfix", "said", said)
 		logStart = m.maillogSize()
 		if err := m.stopPostfix(ctx); err != nil {
-			out.said = err.Error()
+			out.said, out.ours, out.err = shown(err, "Postfix could not be stopped for the restart"), true, err
 			return out
 		}
 		if err := m.startPostfix(ctx); err != nil {
-			out.stage, out.said = "restart", m.postfixWords(logStart, "", err)
+			out.stage, out.said, out.err = "restart", m.postfixWords(logStart, "", err), err
 			return out
 		}
 		res.Started = true
@@ -795,7 +811,7 @@ func (m *Manager) makeLive(ctx context.Context, res *Result, fault func() error,
 // since logStart; "" when neither.
 func (m *Manager) stillUp(ctx context.Context, pid int, logStart int64) string {
 	if !m.masterAlive(ctx, pid) {
-		return m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+		return m.postfixWords(logStart, "", errMasterGone)
 	}
 	return problemSince(m.maillogPath(), logStart)
 }
@@ -804,17 +820,20 @@ func (m *Manager) stillUp(ctx context.Context, pid int, logStart int64) string {
 // got no problem line of master's since logStart.
 func (m *Manager) masterStillUp(ctx context.Context, pid int, logStart int64) string {
 	if !m.masterAlive(ctx, pid) {
-		return m.postfixWords(logStart, "", errors.New("the Postfix master process is not running"))
+		return m.postfixWords(logStart, "", errMasterGone)
 	}
 	return logSinceOf(m.maillogPath(), logStart, "/master[", "fatal: ", "panic: ", "error: ")
 }
 
+// errMasterGone is master found gone when Postfix said nothing about why.
+var errMasterGone = &shownError{said: "the Postfix master process is not running"}
+
 func (m *Manager) startPostfix(ctx context.Context) error {
 	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "check"); err != nil {
-		return fmt.Errorf("postfix check: %s", m.postfixWords(0, string(stderr), err))
+		return &shownError{said: commandSaid("postfix check", m.postfixWords(0, string(stderr), err)), err: err}
 	}
 	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "start"); err != nil {
-		return fmt.Errorf("postfix start: %s", m.postfixWords(0, string(stderr), err))
+		return &shownError{said: commandSaid("postfix start", m.postfixWords(0, string(stderr), err)), err: err}
 	}
 	return nil
 }
@@ -843,7 +862,10 @@ func (m *Manager) maillogSize() int64 {
 }
 
 // postfixWords finds what Postfix said: `postfix` writes its errors only to
-// the log when stderr is not a terminal.
+// the log when stderr is not a terminal. When it said nothing, the answer
+// is a plain sentence (clients see it): the exit status of the command,
+// or why it could not run, never the error's own text (which names
+// Postfix's directory), which goes to the log.
 func (m *Manager) postfixWords(logStart int64, stderr string, err error) string {
 	if said := firstProblem(stderr); said != "" {
 		return said
@@ -851,7 +873,33 @@ func (m *Manager) postfixWords(logStart int64, stderr string, err error) string 
 	if said := problemSince(m.maillogPath(), logStart); said != "" {
 		return said
 	}
-	return err.Error()
+	var se *shownError
+	if errors.As(err, &se) {
+		return se.said
+	}
+	if m.log != nil {
+		m.log.Warn("a Postfix command failed without saying why", "err", err)
+	}
+	var ce *postfix.CmdError
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ce) && errors.As(err, &ee) && ee.Exited():
+		return fmt.Sprintf("%s failed with exit status %d and said nothing", ce.Cmd, ee.ExitCode())
+	case errors.As(err, &ce) && errors.As(err, &ee):
+		return ce.Cmd + " was killed before it finished"
+	case errors.As(err, &ce):
+		return shown(err, ce.Cmd+" could not be run") + " (" + seeLog + ")"
+	}
+	return "Postfix gave no reason (" + seeLog + ")"
+}
+
+// commandSaid is what a Postfix command said (postfixWords) after its
+// name, unless postfixWords' own sentence begins with it.
+func commandSaid(cmd, said string) string {
+	if strings.HasPrefix(said, cmd+" ") {
+		return said
+	}
+	return cmd + ": " + said
 }
 
 // problemSince returns the problem lines (fatal, panic, error) the
@@ -909,10 +957,26 @@ func logSinceOf(path string, offset int64, prog string, kinds ...string) string 
 	return strings.Join(out, "; ")
 }
 
+// fail logs an apply's internal failure and records it for the status
+// page in a plain sentence: every role reads the last apply, and err's
+// text (file paths, system and bbolt errors) is for the log.
 func (m *Manager) fail(actor, action string, err error) error {
 	m.log.Error("apply failed", "action", action, "err", err)
-	m.record(actor, action, "failed", err.Error())
+	m.record(actor, action, "failed", failedSentence(err))
 	return fmt.Errorf("apply %s: %w", action, err)
+}
+
+// failedSentence is the last apply's message of an internal failure:
+// Postfix's words when it failed to start, else a plain sentence.
+func failedSentence(err error) string {
+	var se *shownError
+	if errors.As(err, &se) {
+		return "the apply failed: " + se.said
+	}
+	if r := plainReason(err); r != "" {
+		return "the apply failed: " + r + "; " + seeLog
+	}
+	return "the apply failed on an internal error; " + seeLog
 }
 
 // applyResults counts applies by result (metrics state).

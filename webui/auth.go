@@ -95,7 +95,7 @@ func bearerSecret(h string) (secret string, ok bool) {
 }
 
 // errBadToken answers a refused bearer token.
-var errBadToken = fiber.NewError(fiber.StatusUnauthorized, "unknown, expired or revoked token")
+var errBadToken = newClientError(fiber.StatusUnauthorized, "unknown, expired or revoked token")
 
 // need guards a route: 401 without identity, 403 when the role is not
 // enough, 403 for a session's unsafe request without its CSRF token, and
@@ -125,10 +125,10 @@ func (s *Server) need(p perm) fiber.Handler {
 			return admin.ErrMustChangePassword
 		}
 		if !p.Allows(id.Role) {
-			return fiber.NewError(fiber.StatusForbidden, "your role ("+id.Role+") may not do this")
+			return newClientError(fiber.StatusForbidden, "your role ("+id.Role+") may not do this")
 		}
 		if id.Via == ViaSession && !safeMethod(c.Method()) && !s.validCSRF(c) {
-			return fiber.NewError(fiber.StatusForbidden, "missing or wrong CSRF token; reload the page and try again")
+			return newClientError(fiber.StatusForbidden, "missing or wrong CSRF token; reload the page and try again")
 		}
 		return c.Next()
 	}

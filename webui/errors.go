@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"postdeck/admin"
 	"postdeck/panics"
@@ -43,6 +45,7 @@ func errorStatus(err error) (int, apiError) {
 	var ue *store.UserError
 	var ae *admin.ApplyError
 	var fiberErr *fiber.Error
+	var ce *clientError
 	switch {
 	case errors.As(err, &ue):
 		body := apiError{Error: ue.Msg, Field: ue.Field, Line: ue.Line, Version: ue.Version, Diff: ue.Diff, Confirm: ue.Confirm}
@@ -56,11 +59,30 @@ func errorStatus(err error) (int, apiError) {
 		return fiber.StatusBadRequest, apiError{Error: store.Sentence("%s", ae.Error())}
 	case errors.Is(err, errUnauthorized):
 		return fiber.StatusUnauthorized, apiError{Error: "Log in first."}
+	case errors.As(err, &ce):
+		return ce.code, apiError{Error: store.Sentence("%s", ce.msg)}
 	case errors.As(err, &fiberErr):
-		return fiberErr.Code, apiError{Error: store.Sentence("%s", fiberErr.Message)}
+		return fiberErr.Code, apiError{Error: store.Sentence("%s", utils.StatusMessage(fiberErr.Code))}
 	}
 	return fiber.StatusInternalServerError, apiError{Error: "Internal error: the request failed inside postdeck, and its log has the details."}
 }
+
+// clientError is an HTTP error of this package's whose message is
+// written for the client: need's role and CSRF refusals, a refused token
+// or login, the login limits' 429, a compressed body, a missing
+// repository message or static file. The errors fiber makes itself
+// (*fiber.Error) answer only their status text: its server-level handler
+// wraps a request fasthttp could not parse as a 400 whose message quotes
+// the raw request (error when reading request headers: ... "GET /
+// HTTP/1.1 ..."), and its 404 for no route quotes the path.
+type clientError struct {
+	code int
+	msg  string
+}
+
+func newClientError(code int, msg string) *clientError { return &clientError{code: code, msg: msg} }
+
+func (e *clientError) Error() string { return e.msg }
 
 // kindStatus is the HTTP status of a kind of user error.
 func kindStatus(kind error) int {
@@ -86,7 +108,14 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	if wantsHTML(c) {
-		return s.renderErrorPage(c, code, body.Error)
+		msg := body.Error
+		var fe *fiber.Error
+		if code == fiber.StatusNotFound && errors.As(err, &fe) && strings.HasPrefix(fe.Message, "Cannot ") {
+			// fiber's 404 for no route: the page says which path in
+			// its own words (renderErrorPage).
+			msg = fe.Message
+		}
+		return s.renderErrorPage(c, code, msg)
 	}
 	return c.Status(code).JSON(body)
 }
@@ -111,13 +140,19 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 func (s *Server) formError(err error) (*Flash, int, error) {
 	var ae *admin.ApplyError
 	if errors.As(err, &ae) {
-		f := &Flash{Kind: "error", Message: "The change was not applied: Postfix refused the new configuration at " + ae.Stage + ".", Details: []string{"Postfix said: " + ae.PostfixSaid}}
+		// Postfix's words and plain sentences only (ApplyError): the
+		// rollback's own error, with its paths, is in the log.
+		what, said := "Postfix refused the new configuration", "Postfix said: "+ae.PostfixSaid
+		if !ae.FromPostfix() {
+			what, said = "the new configuration could not be made live", store.Sentence("%s", ae.PostfixSaid)+" Postdeck's log has the details."
+		}
+		f := &Flash{Kind: "error", Message: "The change was not applied: " + what + " at " + ae.Stage + ".", Details: []string{said}}
 		switch {
 		case ae.RolledBack:
 			f.Details = append(f.Details, "The previous configuration was restored and Postfix is running it.")
 		case ae.RollbackErr != nil:
-			f.Message = "Postfix refused the new configuration at " + ae.Stage + ", and restoring the previous one failed too."
-			f.Details = append(f.Details, "Restoring said: "+ae.RollbackErr.Error())
+			f.Message = store.Sentence("%s at %s, and restoring the previous one failed too", what, ae.Stage)
+			f.Details = append(f.Details, "Restoring said: "+ae.RollbackSaid()+". Postdeck's log has the details.")
 		}
 		return f, fiber.StatusBadRequest, nil
 	}

@@ -14,7 +14,7 @@ import (
 // errLoginFailed is every failed login: unknown user and wrong password
 // are one error, with one sentence, so that a response tells nothing
 // about which names exist.
-var errLoginFailed = fiber.NewError(fiber.StatusUnauthorized, "wrong username or password")
+var errLoginFailed = newClientError(fiber.StatusUnauthorized, "wrong username or password")
 
 // Login channels, as the audit log names them.
 const (
@@ -61,7 +61,7 @@ func (s *Server) loginAllowed(c *fiber.Ctx, attempt admin.LoginAttempt) error {
 		s.log.Warn("login refused: too many failures", "remote", attempt.Remote, "username", auditSafe(attempt.Username), "limit", d.scope)
 	}
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((d.retryAfter+time.Second-1)/time.Second)))
-	return fiber.NewError(fiber.StatusTooManyRequests, msg)
+	return newClientError(fiber.StatusTooManyRequests, msg)
 }
 
 // auditSafe bounds a typed user name for the log.

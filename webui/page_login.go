@@ -59,10 +59,10 @@ func (s *Server) pageLoginPost(c *fiber.Ctx) error {
 		return s.renderStatus(c, fiber.StatusBadRequest, "login", "Log in", data, nil)
 	}
 	u, err := s.checkLogin(c, channelConsole, data.Username, password)
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		data.Error = store.Sentence("%s", fe.Message)
-		return s.renderStatus(c, fe.Code, "login", "Log in", data, nil)
+	var ce *clientError
+	if errors.As(err, &ce) {
+		data.Error = store.Sentence("%s", ce.msg)
+		return s.renderStatus(c, ce.code, "login", "Log in", data, nil)
 	}
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package webui
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"mime"
 	"path"
@@ -60,7 +61,7 @@ func loadStatic() *staticFiles {
 func (sf *staticFiles) url(name string) (string, error) {
 	u, ok := sf.urls[name]
 	if !ok {
-		return "", fiber.NewError(fiber.StatusInternalServerError, "unknown static file "+name)
+		return "", fmt.Errorf("unknown static file %q", name)
 	}
 	return u, nil
 }
@@ -69,7 +70,7 @@ func (sf *staticFiles) url(name string) (string, error) {
 func (s *Server) staticGet(c *fiber.Ctx) error {
 	f, ok := s.ui.static.files[c.Params("file")]
 	if !ok {
-		return fiber.NewError(fiber.StatusNotFound, "no such file")
+		return newClientError(fiber.StatusNotFound, "no such file")
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 	c.Set(fiber.HeaderContentType, f.ctype)

@@ -1,0 +1,68 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"postdeck/mta"
+	"postdeck/store"
+)
+
+// TestDashboardLogErrorIsPlain: when Postfix's log cannot be read (here
+// the maillog is a directory: the read fails with the system's words),
+// the dashboard, which every role sees, says so in plain words without
+// the file's path or Go's error text; those go to postdeck's log.
+func TestDashboardLogErrorIsPlain(t *testing.T) {
+	base := t.TempDir()
+	db, err := store.Open(filepath.Join(base, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	maillog := filepath.Join(base, "maillog")
+	if err := os.MkdirAll(filepath.Join(maillog, "not-a-log"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(maillog); err != nil || fi.Size() == 0 {
+		t.Skipf("a directory of size 0 here (%v): the log would read as empty", err)
+	}
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	m, err := mta.New(mta.Config{Instance: mta.Instance{ConfigDir: filepath.Join(base, "etc"), Private: true, BaseDir: base}}, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{DB: db, MTA: m, Log: log})
+	d, err := s.Dashboard(context.Background(), Identity{Name: "reader", Role: store.RoleAuditor, Via: ViaToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Postfix's log could not be read (postdeck's log has the details)."; d.LogError != want {
+		t.Fatalf("log error %q, want %q", d.LogError, want)
+	}
+	if !strings.Contains(logged.String(), "is a directory") || !strings.Contains(logged.String(), maillog) {
+		t.Errorf("postdeck's log lacks the detail:\n%s", logged.String())
+	}
+}
+
+// TestLogProblemWords: a user error's sentence is shown as it is; a
+// permission or a missing file is said in plain words.
+func TestLogProblemWords(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{store.Unavailable("Postfix logs to syslog"), "Postfix logs to syslog."},
+		{&os.PathError{Op: "open", Path: "/var/log/mail.log", Err: os.ErrPermission}, "Postfix's log could not be read: postdeck is not allowed to read it (postdeck's log has the details)."},
+		{&os.PathError{Op: "open", Path: "/var/log/mail.log", Err: os.ErrNotExist}, "Postfix's log could not be found (postdeck's log has the details)."},
+	} {
+		if got := logProblem(c.err); got != c.want {
+			t.Errorf("%v: %q, want %q", c.err, got, c.want)
+		}
+	}
+}

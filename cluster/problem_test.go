@@ -1,0 +1,121 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// syncBuffer is a log destination the node's goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// deadNode is a node (not started) whose etcd endpoint nothing listens
+// on, and its log.
+func deadNode(t *testing.T) (*Node, *syncBuffer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var logged syncBuffer
+	n, err := New(Config{Endpoints: []string{"http://" + addr}, Node: "n1", RequestTimeout: 300 * time.Millisecond},
+		openDB(t, "n1.example.test"), slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.cli.Close() })
+	return n, &logged
+}
+
+// TestViewSaysPlainlyWhyTheClusterIsUnreachable: the cluster view, which
+// every role sees, names an etcd failure in plain words, never with the
+// client's (endpoints, gRPC's and the system's text); those go to the log.
+func TestViewSaysPlainlyWhyTheClusterIsUnreachable(t *testing.T) {
+	n, logged := deadNode(t)
+	// Cut off: the follower's last error.
+	refused := status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial tcp 10.9.8.7:2379: connect: connection refused"`)
+	n.setConnected(false, fmt.Errorf("read the cluster's configuration: %w", refused))
+	if v := n.View(context.Background()); v.Reachable || v.Error != "the cluster store (etcd) cannot be reached" {
+		t.Fatalf("cut off: reachable %v error %q", v.Reachable, v.Error)
+	}
+	// Following, until the view's own read fails (etcd stopped answering).
+	n.setConnected(true, nil)
+	v := n.View(context.Background())
+	if v.Reachable || v.Error != "the cluster store (etcd) did not answer in time" {
+		t.Fatalf("read failed: reachable %v error %q", v.Reachable, v.Error)
+	}
+	if !strings.Contains(logged.String(), "deadline exceeded") {
+		t.Errorf("the log lacks etcd's error:\n%s", logged.String())
+	}
+}
+
+// TestEtcdProblemWords: etcd's and gRPC's errors in plain words.
+func TestEtcdProblemWords(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("read the cluster's configuration: %w", context.DeadlineExceeded), "the cluster store (etcd) did not answer in time"},
+		{status.Error(codes.DeadlineExceeded, "context deadline exceeded"), "the cluster store (etcd) did not answer in time"},
+		{fmt.Errorf("watch the cluster: %w", rpctypes.ErrNoLeader), "the cluster store (etcd) has no leader: too few of its members are up"},
+		{rpctypes.ErrPermissionDenied, "the cluster store (etcd) refused this node's credentials"},
+		{rpctypes.ErrAuthFailed, "the cluster store (etcd) refused this node's credentials"},
+		{errStoppedAnswering, "the cluster store (etcd) stopped answering"},
+		{errors.New("dial tcp 10.9.8.7:2379: connect: connection refused"), "the cluster store (etcd) cannot be reached"},
+	} {
+		if got := etcdProblem(c.err); got != c.want {
+			t.Errorf("%v: %q, want %q", c.err, got, c.want)
+		}
+	}
+}
+
+// TestUnreadableRevisionIsPlain: a revision whose configuration this
+// node cannot build (here the settings do not decode) fails with a plain
+// sentence in its status, which every role sees; the decode error goes to
+// the log.
+func TestUnreadableRevisionIsPlain(t *testing.T) {
+	n, logged := deadNode(t)
+	m := newMirror()
+	m.kv[keySettings] = []byte(`{"hostname": 7`)
+	m.markerRev, m.markerSeq = 9, 4
+	n.applyMirror(context.Background(), m)
+	n.mu.Lock()
+	st := n.status
+	n.mu.Unlock()
+	if !st.Failing || st.Result != "failed" || st.Message != configUnreadable || st.Tried != 9 {
+		t.Fatalf("status %+v, want failing with %q", st, configUnreadable)
+	}
+	if !strings.Contains(logged.String(), "decode cluster settings") {
+		t.Errorf("the log lacks the decode error:\n%s", logged.String())
+	}
+}
