@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"postdeck/jobs"
+	"postdeck/mta"
 	"postdeck/store"
 )
 
@@ -70,10 +71,23 @@ func (s *Service) AddSPFSource(ctx context.Context, id Identity, in jobs.SourceI
 	return AddSPFResult{Source: st, Refresh: res}, nil
 }
 
+// spfSourceName refuses, as an unknown source, a name no source can have
+// (not a map name), before it reaches the refresher: the refresher keeps
+// a lock per name it was asked about and uses the name as a database key.
+func spfSourceName(name string) error {
+	if mta.ValidMapName(name) != nil {
+		return store.NotFound("There is no SPF source for map %q", truncate(name, 100))
+	}
+	return nil
+}
+
 // RemoveSPFSource stops refreshing a map; the map keeps its last content
 // and passes to the administrators. Built-in sources cannot be removed.
 func (s *Service) RemoveSPFSource(ctx context.Context, id Identity, name string) error {
 	if err := need(id, PermAdmin); err != nil {
+		return err
+	}
+	if err := spfSourceName(name); err != nil {
 		return err
 	}
 	r, err := s.refresher()
@@ -99,6 +113,9 @@ func (s *Service) RemoveSPFSource(ctx context.Context, id Identity, name string)
 // map is not an error: its result says why.
 func (s *Service) RefreshSPF(ctx context.Context, id Identity, name string) (jobs.RefreshResult, error) {
 	if err := need(id, PermAdmin); err != nil {
+		return jobs.RefreshResult{}, err
+	}
+	if err := spfSourceName(name); err != nil {
 		return jobs.RefreshResult{}, err
 	}
 	r, err := s.refresher()

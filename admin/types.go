@@ -80,6 +80,8 @@ const (
 	QueueActionRetry   = queue.ActionRetry
 	FlushCaution       = queue.FlushCaution
 	QueuePageSize      = queue.DefaultPageSize
+	// QueueMaxActionIDs is how many messages one queue action may name.
+	QueueMaxActionIDs = queue.MaxActionIDs
 )
 
 // Error-repository actions, the MPA's trace header and the rules syntax.
@@ -87,6 +89,8 @@ const (
 	ErrorActionDelete  = mpa.ActionDelete
 	ErrorActionRequeue = mpa.ActionRequeue
 	TraceHeader        = mpa.TraceHeader
+	// MaxTemplates is how many templates the MPA's pipeline may hold.
+	MaxTemplates = mpa.MaxTemplates
 )
 
 // MapTypes are the map types postdeck manages, in the order forms offer

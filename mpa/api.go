@@ -279,6 +279,11 @@ func (s *Server) Preview(ctx context.Context, req PreviewRequest) (PreviewResult
 	if req.Sender != "" {
 		m.Envelope.Sender = req.Sender
 	}
+	// The session's own recipient limit (smtpd_recipient_limit), checked
+	// before the loop: a preview has no reason to take more than a message.
+	if limit := s.maxRcpts.Load(); int64(len(req.Recipients)) > limit {
+		return PreviewResult{}, store.Invalid("recipients", "There are %d recipients; the limit is %d (smtpd_recipient_limit).", len(req.Recipients), limit)
+	}
 	if len(req.Recipients) > 0 {
 		m.Envelope.Recipients = nil
 		for _, r := range req.Recipients {

@@ -71,9 +71,9 @@ func validLongID(id string) bool {
 	return sep >= longIDTimeLen && sep < len(id)-1
 }
 
-// maxActionIDs bounds one request's id list (a page selection or a
+// MaxActionIDs bounds one request's id list (a page selection or a
 // filter's matches never come near it; the bound only stops abuse).
-const maxActionIDs = 200000
+const MaxActionIDs = 200000
 
 // checkIDs validates and de-duplicates ids, keeping their order. A bad id
 // makes the whole request invalid: nothing runs.
@@ -81,8 +81,8 @@ func checkIDs(ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, store.Invalid("ids", "ids must name at least one queued message")
 	}
-	if len(ids) > maxActionIDs {
-		return nil, store.Invalid("ids", "ids may name at most %d messages in one request", maxActionIDs)
+	if len(ids) > MaxActionIDs {
+		return nil, store.Invalid("ids", "ids may name at most %d messages in one request", MaxActionIDs)
 	}
 	seen := make(map[string]struct{}, len(ids))
 	out := make([]string, 0, len(ids))

@@ -503,11 +503,11 @@ func TestFilterMatchesSubject(t *testing.T) {
 	}
 }
 
-// TestCheckIDsBounds: one request names at most maxActionIDs messages (a
+// TestCheckIDsBounds: one request names at most MaxActionIDs messages (a
 // bigger list is refused whole, naming the field, before any id is looked
 // at); duplicates go, the order stays.
 func TestCheckIDsBounds(t *testing.T) {
-	ids := make([]string, maxActionIDs+1)
+	ids := make([]string, MaxActionIDs+1)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%012X", i+1)
 	}
@@ -515,9 +515,9 @@ func TestCheckIDsBounds(t *testing.T) {
 	if _, err := checkIDs(ids); !errors.As(err, &ue) || ue.Field != "ids" || !strings.Contains(ue.Msg, "at most 200000") {
 		t.Fatalf("%d ids: %v, want refused", len(ids), err)
 	}
-	got, err := checkIDs(ids[:maxActionIDs])
-	if err != nil || len(got) != maxActionIDs {
-		t.Fatalf("%d ids: %d kept, %v", maxActionIDs, len(got), err)
+	got, err := checkIDs(ids[:MaxActionIDs])
+	if err != nil || len(got) != MaxActionIDs {
+		t.Fatalf("%d ids: %d kept, %v", MaxActionIDs, len(got), err)
 	}
 	got, err = checkIDs([]string{ids[2], ids[0], ids[2], ids[1], ids[0]})
 	if err != nil || !slices.Equal(got, []string{ids[2], ids[0], ids[1]}) {

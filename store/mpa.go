@@ -367,12 +367,22 @@ func errorIDs(tx *bolt.Tx, ids []string, all bool) ([][]byte, error) {
 	return keys, nil
 }
 
+// MaxErrorIDs bounds the ids of one error-repository action: ten times
+// the MPA's default quota of 10,000 entries. A selection that large is
+// not one anybody ticks; a bigger repository is emptied with "all". The
+// bound keeps a request from making the action look up millions of keys
+// in one write transaction.
+const MaxErrorIDs = 100000
+
 func checkIDs(ids []string, all bool) error {
 	if all {
 		return nil
 	}
 	if len(ids) == 0 {
 		return Invalid("ids", "Select at least one message (ids is empty).")
+	}
+	if len(ids) > MaxErrorIDs {
+		return Invalid("ids", "Select at most %d messages at once (ids names %d).", MaxErrorIDs, len(ids))
 	}
 	for _, id := range ids {
 		if !ValidSpoolID(id) {

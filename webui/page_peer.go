@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/admin"
+	"postdeck/store"
 )
 
 // peerPageData is the Data of views/peer.html.
@@ -48,18 +49,21 @@ func (s *Server) pagePeer(c *fiber.Ctx) error {
 func (s *Server) pagePeerActions(c *fiber.Ctx) error {
 	ctx, id, node := c.UserContext(), who(c), strings.Clone(c.Params("node"))
 	back := "/cluster/nodes/" + url.PathEscape(node)
-	var ids []string
-	for _, v := range c.Request().PostArgs().PeekMulti("id") {
-		if v := strings.TrimSpace(string(v)); v != "" {
-			ids = append(ids, v)
-		}
+	// The other node applies the same limits; these keep the request to
+	// it (and the copies here) bounded.
+	limit := admin.QueueMaxActionIDs
+	if c.FormValue("target") == "repository" {
+		limit = store.MaxErrorIDs
+	}
+	ids, err := formValues(c, "id", limit)
+	if err != nil {
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Nothing was done: " + publicText(err)}, back)
 	}
 	action := strings.Clone(c.FormValue("action"))
 	if len(ids) == 0 {
 		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Select at least one message."}, back)
 	}
 	var msg string
-	var err error
 	switch c.FormValue("target") {
 	case "queue":
 		var res admin.QueueActionResult

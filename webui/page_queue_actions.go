@@ -6,8 +6,10 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"postdeck/admin"
+	"postdeck/store"
 )
 
 // Scopes of an action from the queue page: the ticked messages, every
@@ -57,13 +59,17 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 	}
 	scope := c.FormValue("scope")
 	var ids []string
+	var err error
 	switch scope {
 	case scopeAll:
 	case scopePage:
-		ids = formValues(c, "page_id")
+		ids, err = formValues(c, "page_id", admin.QueueMaxActionIDs)
 	default:
 		scope = scopeSelected
-		ids = formValues(c, "id")
+		ids, err = formValues(c, "id", admin.QueueMaxActionIDs)
+	}
+	if err != nil {
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: "Nothing was done: " + publicText(err)}, back)
 	}
 	var filter admin.QueueFilter
 	if scope == scopeAll {
@@ -227,19 +233,41 @@ func idList(ids []string, total int) string {
 	return s
 }
 
+// formCount is how many values the urlencoded form has for key, counted
+// without copying them, so that a limit is checked before the work.
+func formCount(args *fasthttp.Args, key string) int {
+	n := 0
+	args.VisitAll(func(k, _ []byte) {
+		if string(k) == key {
+			n++
+		}
+	})
+	return n
+}
+
+// tooManyIDs is the error for a form whose field key names more than
+// limit messages.
+func tooManyIDs(key string, n, limit int) error {
+	return store.Invalid(key, "Select at most %d messages at once; the form's %s field names %d.", limit, key, n)
+}
+
 // formValues are every value of a repeated urlencoded form field, copied
-// out of fiber's buffers.
-func formValues(c *fiber.Ctx, key string) []string {
+// out of fiber's buffers; more than limit values are refused unread.
+func formValues(c *fiber.Ctx, key string, limit int) ([]string, error) {
+	args := c.Request().PostArgs()
+	if n := formCount(args, key); n > limit {
+		return nil, tooManyIDs(key, n, limit)
+	}
 	var out []string
 	seen := map[string]bool{}
-	for _, b := range c.Request().PostArgs().PeekMulti(key) {
+	for _, b := range args.PeekMulti(key) {
 		v := strings.TrimSpace(string(b))
 		if v != "" && !seen[v] {
 			seen[v] = true
 			out = append(out, v)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func replaceHidden(h []hiddenField, name, value string) []hiddenField {

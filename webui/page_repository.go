@@ -51,7 +51,7 @@ func (s *Server) pageRepositoryMessage(c *fiber.Ctx) error {
 	d, err := s.admin.MPAError(c.UserContext(), who(c), c.Params("id"))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fiber.NewError(fiber.StatusNotFound, "The message is not in the error repository: it was requeued or deleted, or the id is wrong.")
+			return newClientError(fiber.StatusNotFound, "The message is not in the error repository: it was requeued or deleted, or the id is wrong.")
 		}
 		return err
 	}
@@ -72,11 +72,9 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 	if c.FormValue("all") == "1" {
 		all = true
 	}
-	var ids []string
-	for _, v := range c.Request().PostArgs().PeekMulti("id") {
-		if id := strings.TrimSpace(string(v)); id != "" {
-			ids = append(ids, id)
-		}
+	ids, err := formValues(c, "id", store.MaxErrorIDs)
+	if err != nil {
+		return s.repositoryError(c, fiber.StatusBadRequest, publicText(err)+" Nothing was changed.")
 	}
 	back := "/queues/repository"
 	if len(ids) == 1 && c.FormValue("from") == "message" && store.ValidSpoolID(ids[0]) {

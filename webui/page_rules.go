@@ -122,10 +122,21 @@ func rulesFormFrom(c *fiber.Ctx) (rulesForm, error) {
 	args := c.Request().PostArgs()
 	var f rulesForm
 	f.pipeline.Processors = []string{}
+	f.pipeline.Rules = formLines(string(args.Peek("rules")))
+	// Counted before anything is copied: the page draws one checkbox per
+	// processor the MPA ships and at most admin.MaxTemplates editors
+	// (withNewSlot), so more is not a form the page sent.
+	if n := formCount(args, "processor"); n > len(rulesProcessorOrder) {
+		return f, store.Invalid("processors", "The form sent %d processors; the MPA has %d.", n, len(rulesProcessorOrder))
+	}
+	for _, key := range []string{"tpl_name", "tpl_text", "tpl_remove"} {
+		if n := formCount(args, key); n > admin.MaxTemplates {
+			return f, store.Invalid("templates", "The form sent %d values of %s; there may be at most %d templates.", n, key, admin.MaxTemplates)
+		}
+	}
 	for _, v := range args.PeekMulti("processor") {
 		f.pipeline.Processors = append(f.pipeline.Processors, string(v))
 	}
-	f.pipeline.Rules = formLines(string(args.Peek("rules")))
 	for _, v := range args.PeekMulti("tpl_name") {
 		f.rawNames = append(f.rawNames, strings.TrimSpace(string(v)))
 	}
@@ -161,9 +172,11 @@ func (f rulesForm) data() rulesPageData {
 	return d
 }
 
-// withNewSlot adds the empty editor for a new template (administrators).
-func (d *rulesPageData) withNewSlot(admin bool) {
-	if admin {
+// withNewSlot adds the empty editor for a new template (administrators),
+// unless there are admin.MaxTemplates already: the page never draws more
+// editors than rulesFormFrom takes back.
+func (d *rulesPageData) withNewSlot(isAdmin bool) {
+	if isAdmin && len(d.Templates) < admin.MaxTemplates {
 		d.Templates = append(d.Templates, rulesTemplateForm{Index: len(d.Templates), New: true})
 	}
 }
