@@ -14,7 +14,9 @@
 //     header and the body, connections, requests in flight), HTTP/1.1 only;
 //   - refuses what no route of postdeck takes (methods other than GET,
 //     HEAD, POST, PUT and DELETE, a request target that is not a plain
-//     path, control characters or backslashes in it);
+//     path, control characters or backslashes in it), and a compressed
+//     body (a Content-Encoding other than identity, 415: the daemon's
+//     fiber would inflate it without bound);
 //   - reads the whole body (bounded) and forwards a re-serialized request
 //     with a Content-Length, written anew by fasthttp's client (the
 //     cheapest per request on a 2-core appliance) from the fields checked

@@ -299,6 +299,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusBadRequest, msg)
 		return
 	}
+	if encodedBody(r.Header) {
+		p.refuse(w, r, http.StatusUnsupportedMediaType, "Compressed request bodies are not accepted; send the body uncompressed.")
+		return
+	}
 	if r.ContentLength > p.lim.MaxBodyBytes {
 		p.refuse(w, r, http.StatusRequestEntityTooLarge, "The request body is too large.")
 		return
@@ -402,6 +406,21 @@ func (p *Proxy) badTarget(r *http.Request) string {
 		}
 	}
 	return ""
+}
+
+// encodedBody tells whether a request's body is compressed: a
+// Content-Encoding other than identity. The daemon's fiber would inflate
+// it without bound (MaxBodyBytes counts the compressed bytes), and
+// refuses it too; no client of postdeck compresses a request.
+func encodedBody(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, coding := range strings.Split(v, ",") {
+			if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // copyHeaders copies header fields but the hop-by-hop ones and those a

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -162,8 +163,53 @@ func (s *Server) newApp(kind listenerKind) *fiber.App {
 			app.Use(s.webPeer)
 		}
 		app.Use(s.securityHeaders)
+	}
+	// On every listener, before authentication: POST /api/v1/login reads
+	// a body too.
+	app.Use(refuseEncodedBody)
+	if !trusted {
 		app.Use(s.authenticate)
 	}
 	s.routes(app)
 	return app
+}
+
+// errEncodedBody answers a request whose body is compressed.
+var errEncodedBody = newClientError(fiber.StatusUnsupportedMediaType, "Compressed request bodies are not accepted; send the body uncompressed.")
+
+// headerContentEncoding is compared with header names as they come.
+var headerContentEncoding = []byte(fiber.HeaderContentEncoding)
+
+// refuseEncodedBody answers 415 to a request with a Content-Encoding
+// other than identity. fiber's c.Body() inflates gzip, deflate and
+// brotli bodies with no bound on the result (BodyLimit counts the bytes
+// on the wire): a 64 KB gzip of a login with a 64 MiB password cost the
+// daemon 768 MiB of allocations, before login. No client of postdeck
+// compresses a request. Every Content-Encoding header counts (fiber
+// obeys the last one), and a list counts if it names any coding.
+func refuseEncodedBody(c *fiber.Ctx) error {
+	encoded := false
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		if bytes.EqualFold(k, headerContentEncoding) && !identityCoding(v) {
+			encoded = true
+		}
+	})
+	if encoded {
+		return errEncodedBody
+	}
+	return c.Next()
+}
+
+// identityCoding tells whether a Content-Encoding value names no coding
+// but identity (a list, RFC 9110 section 8.4).
+func identityCoding(v []byte) bool {
+	for len(v) > 0 {
+		var coding []byte
+		coding, v, _ = bytes.Cut(v, []byte{','})
+		coding = bytes.TrimSpace(coding)
+		if len(coding) > 0 && !bytes.EqualFold(coding, []byte("identity")) {
+			return false
+		}
+	}
+	return true
 }

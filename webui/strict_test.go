@@ -38,6 +38,9 @@ func TestStrictRequests(t *testing.T) {
 		{"no target", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete"}, 400, "ids"},
 		{"ids and all", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete", "ids": ids[:1], "all": true}, 400, "all"},
 		{"misspelled top key", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete", "idz": ids[:1]}, 400, "idz"},
+		// Inside a nested object encoding/json's own check refuses it
+		// (decodeJSON's exact-key check covers the top level only).
+		{"misspelled template key", "PUT", "/api/v1/mpa/pipeline", map[string]any{"rules": "", "templates": []map[string]string{{"name": "t", "txt": "x"}}}, 400, "txt"},
 		{"missing action", "POST", "/api/v1/queue/actions", map[string]any{"ids": ids[:1]}, 400, "action"},
 		{"empty main config body", "PUT", "/api/v1/mainconfig", map[string]any{}, 400, "text"},
 		{"empty pipeline body", "PUT", "/api/v1/mpa/pipeline", map[string]any{}, 400, "rules"},
@@ -65,6 +68,16 @@ func TestStrictRequests(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d naming %q", tc.name, r.Status, r.Body, tc.status, tc.field)
 		}
 		checkSentence(t, tc.name, e)
+	}
+	// Data after the object is said to be that, not a malformed object
+	// (also after a stray bracket, which json.Decoder.More passes).
+	for _, body := range []string{`{"role": "auditor"} {"role": "admin"}`, `{"role": "auditor"}]`, `{"role": "auditor"}}`} {
+		r := st.socketDo(t, "PUT", "/api/v1/users/nobody/role", body)
+		var e apiError
+		r.decode(t, &e)
+		if r.Status != 400 || !strings.Contains(e.Error, "data after the JSON object") {
+			t.Errorf("%s: %d %s", body, r.Status, r.Body)
+		}
 	}
 	// Nothing moved: every message still deferred, files and documents
 	// byte-identical.
