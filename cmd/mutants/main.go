@@ -858,6 +858,13 @@ var mutants = []mutant{
 		new:  "\tif err := r.known(name); false && err != nil {\n\t\treturn RefreshResult{}, err\n\t}",
 		pkg:  "./jobs", run: "^TestRefreshNowUnknownSource$",
 	},
+	{
+		name: "write the CLI's backup readable by all",
+		file: "cmd/postdeck/cmd_backup.go",
+		old:  "\tn, err := atomicfile.Copy(fs.Arg(0), 0o600, resp.Body)",
+		new:  "\tn, err := atomicfile.Copy(fs.Arg(0), 0o644, resp.Body)",
+		pkg:  "./cmd/postdeck", run: "^TestCLIBackupFileIsPrivate$",
+	},
 }
 
 func main() {

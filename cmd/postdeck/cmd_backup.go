@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+
+	"postdeck/atomicfile"
 )
 
 // cmdBackup writes a backup archive (a consistent database copy and the
@@ -29,23 +31,12 @@ func cmdBackup(args []string) error {
 		raw, _ := io.ReadAll(resp.Body)
 		return fmt.Errorf("backup failed: HTTP %d: %s", resp.StatusCode, raw)
 	}
-	tmp := fs.Arg(0) + ".partial"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	// The archive holds the whole database (password hashes, the SASL
+	// relay passwords): it is 0600 from its first byte, whatever file was
+	// there before, and durable (the directory too) before the message
+	// says it is written.
+	n, err := atomicfile.Copy(fs.Arg(0), 0o600, resp.Body)
 	if err != nil {
-		return err
-	}
-	n, err := io.Copy(f, resp.Body)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, fs.Arg(0))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
 		return err
 	}
 	fmt.Printf("backup written to %s (%d bytes)\n", fs.Arg(0), n)
