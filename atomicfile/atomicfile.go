@@ -9,18 +9,24 @@ import (
 
 // SyncDir fsyncs a directory, making the renames and links done in it
 // durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+func SyncDir(dir string) error { return syncPath(dir) }
+
+// SyncFile fsyncs a file written without it (by another program, such as
+// postmap's .db, or with os.WriteFile), making its contents durable.
+func SyncFile(path string) error { return syncPath(path) }
+
+func syncPath(path string) error {
+	d, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
+		return fmt.Errorf("open %s: %w", path, err)
 	}
 	serr := d.Sync()
 	cerr := d.Close()
 	if serr != nil {
-		return fmt.Errorf("fsync %s: %w", dir, serr)
+		return fmt.Errorf("fsync %s: %w", path, serr)
 	}
 	if cerr != nil {
-		return fmt.Errorf("close %s: %w", dir, cerr)
+		return fmt.Errorf("close %s: %w", path, cerr)
 	}
 	return nil
 }

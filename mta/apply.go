@@ -729,25 +729,27 @@ func (m *Manager) swap(p plan, staging string) (durable func() error, err error)
 			return nil, fmt.Errorf("remove %s: %w", rel, err)
 		}
 	}
-	return m.syncInstalled(append(moves, p.removed...))
+	return m.syncInstalled(moves, p.removed)
 }
 
-// syncInstalled back-dates main.cf when it is one of rels and starts the
-// fsync of each directory whose entries changed (the configuration
-// directory for main.cf and master.cf, maps.d for maps), not of both every
-// time: a settings save moves no map, a map save neither main.cf nor
-// master.cf. The returned function waits for the fsync and gives its
-// error (see swap).
-func (m *Manager) syncInstalled(rels []string) (func() error, error) {
+// syncInstalled back-dates main.cf when it was moved in and starts the
+// fsync of each moved file (staged with os.WriteFile, or written by
+// postmap: their contents were in the page cache only) and then of each
+// directory whose entries changed (the configuration directory for
+// main.cf and master.cf, maps.d for maps), not of both every time: a
+// settings save moves no map, a map save neither main.cf nor master.cf.
+// The returned function waits for the fsyncs and gives their error (see
+// swap).
+func (m *Manager) syncInstalled(moved, removed []string) (func() error, error) {
 	var config, maps bool
-	for _, rel := range rels {
+	for _, rel := range slices.Concat(moved, removed) {
 		if strings.HasPrefix(rel, "maps.d/") {
 			maps = true
 		} else {
 			config = true
 		}
 	}
-	if slices.Contains(rels, "main.cf") {
+	if slices.Contains(moved, "main.cf") {
 		old := time.Now().Add(-backdate)
 		if err := os.Chtimes(filepath.Join(m.inst.ConfigDir, "main.cf"), old, old); err != nil {
 			return nil, fmt.Errorf("backdate main.cf: %w", err)
@@ -762,6 +764,13 @@ func (m *Manager) syncInstalled(rels []string) (func() error, error) {
 			}
 		}()
 		var errs []error
+		for _, rel := range moved {
+			err := atomicfile.SyncFile(filepath.Join(m.inst.ConfigDir, rel))
+			if err == nil && m.afterFileSync != nil {
+				m.afterFileSync(rel)
+			}
+			errs = append(errs, err)
+		}
 		for dir, changed := range map[string]bool{m.inst.ConfigDir: config, m.inst.MapsDir(): maps} {
 			if changed {
 				errs = append(errs, atomicfile.SyncDir(dir))

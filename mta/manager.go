@@ -85,6 +85,9 @@ type Manager struct {
 	// in place and before the reload, and its error is treated as Postfix
 	// refusing the reload.
 	afterSwap func() error
+	// afterFileSync, when set, sees each installed file (relative to
+	// ConfigDir) once its contents were fsynced (tests).
+	afterFileSync func(rel string)
 	// skipRelayProbe switches the open-relay probe off, for the tests of
 	// what comes after it and the benchmark that measures it.
 	skipRelayProbe bool

@@ -865,6 +865,13 @@ var mutants = []mutant{
 		new:  "\tn, err := atomicfile.Copy(fs.Arg(0), 0o644, resp.Body)",
 		pkg:  "./cmd/postdeck", run: "^TestCLIBackupFileIsPrivate$",
 	},
+	{
+		name: "make live files without syncing their contents",
+		file: "mta/apply.go",
+		old:  "\t\tfor _, rel := range moved {\n\t\t\terr := atomicfile.SyncFile(",
+		new:  "\t\tfor _, rel := range moved[:0] {\n\t\t\terr := atomicfile.SyncFile(",
+		pkg:  "./mta", run: "^TestInstalledFilesAreSynced$",
+	},
 }
 
 func main() {
