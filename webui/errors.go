@@ -111,9 +111,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		msg := body.Error
 		var fe *fiber.Error
 		if code == fiber.StatusNotFound && errors.As(err, &fe) && strings.HasPrefix(fe.Message, "Cannot ") {
-			// fiber's 404 for no route: the page says which path in
-			// its own words (renderErrorPage).
-			msg = fe.Message
+			// fiber's 404 for no route ("Cannot GET /x"): the page
+			// says which path in its own words.
+			msg = "There is no page at " + c.Path() + "."
 		}
 		return s.renderErrorPage(c, code, msg)
 	}

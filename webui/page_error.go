@@ -33,9 +33,6 @@ func (s *Server) renderErrorPage(c *fiber.Ctx, code int, msg string) error {
 		title = "Not allowed"
 	case fiber.StatusNotFound:
 		title = "Page not found"
-		if strings.HasPrefix(msg, "Cannot ") { // fiber's own text for an unknown route
-			msg = "There is no page at " + c.Path() + "."
-		}
 	case fiber.StatusNotImplemented:
 		title = "Not available yet"
 	}

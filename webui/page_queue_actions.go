@@ -245,18 +245,12 @@ func formCount(args *fasthttp.Args, key string) int {
 	return n
 }
 
-// tooManyIDs is the error for a form whose field key names more than
-// limit messages.
-func tooManyIDs(key string, n, limit int) error {
-	return store.Invalid(key, "Select at most %d messages at once; the form's %s field names %d.", limit, key, n)
-}
-
 // formValues are every value of a repeated urlencoded form field, copied
 // out of fiber's buffers; more than limit values are refused unread.
 func formValues(c *fiber.Ctx, key string, limit int) ([]string, error) {
 	args := c.Request().PostArgs()
 	if n := formCount(args, key); n > limit {
-		return nil, tooManyIDs(key, n, limit)
+		return nil, store.Invalid(key, "Select at most %d messages at once; the form's %s field names %d.", limit, key, n)
 	}
 	var out []string
 	seen := map[string]bool{}
