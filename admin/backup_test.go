@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,14 +17,9 @@ import (
 // answer never shows the server's data path (store.Open names the probe
 // copy's) or bbolt's words; the log has them.
 func TestRestoreOfAnUnopenableBackupIsPlain(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	var logged bytes.Buffer
-	s := New(Config{DB: db, Log: slog.New(slog.NewTextHandler(&logged, nil)),
-		VerifyDB: func(ctx context.Context, path string) error { return nil }})
+	s, _, logged := loggedService(t, func(c *Config) {
+		c.VerifyDB = func(ctx context.Context, path string) error { return nil }
+	})
 
 	var archive bytes.Buffer
 	tw := tar.NewWriter(&archive)
@@ -41,7 +34,7 @@ func TestRestoreOfAnUnopenableBackupIsPlain(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err = s.Restore(context.Background(), Root, &archive)
+	_, err := s.Restore(context.Background(), Root, &archive)
 	var ue *store.UserError
 	if !errors.As(err, &ue) || ue.Field != "file" {
 		t.Fatalf("restore: %v, want a user error about the file", err)

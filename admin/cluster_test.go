@@ -1,16 +1,13 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"postdeck/cluster/report"
-	"postdeck/mta"
 	"postdeck/store"
 )
 
@@ -21,22 +18,11 @@ import (
 // view; the error goes to postdeck's log.
 func TestApplyRevisionFailureIsPlain(t *testing.T) {
 	base := t.TempDir()
-	db, err := store.Open(filepath.Join(base, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
 	confDir := filepath.Join(base, "postfix")
 	if err := os.WriteFile(confDir, []byte("not a directory\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logged bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logged, nil))
-	m, err := mta.New(mta.Config{Instance: mta.Instance{ConfigDir: confDir, Private: true, BaseDir: base}}, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(Config{DB: db, MTA: m, Log: log})
+	s, _, logged := loggedService(t, withMTA(t, base, confDir))
 	st := store.State{Settings: store.DefaultSettings(), MainConfig: "# doc\n", Maps: []store.Map{}}
 	st.Settings.Hostname = "n1.example.test"
 	rev := report.Revision{Rev: 7, Seq: 3, Marker: report.RevMarker{Action: "save settings", Actor: "admin", Node: "n2"}}

@@ -1,15 +1,12 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"postdeck/mta"
 	"postdeck/store"
 )
 
@@ -19,11 +16,6 @@ import (
 // the file's path or Go's error text; those go to postdeck's log.
 func TestDashboardLogErrorIsPlain(t *testing.T) {
 	base := t.TempDir()
-	db, err := store.Open(filepath.Join(base, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
 	maillog := filepath.Join(base, "maillog")
 	if err := os.MkdirAll(filepath.Join(maillog, "not-a-log"), 0o700); err != nil {
 		t.Fatal(err)
@@ -34,13 +26,7 @@ func TestDashboardLogErrorIsPlain(t *testing.T) {
 	if fi, err := os.Stat(maillog); err != nil || fi.Size() == 0 {
 		t.Fatalf("the maillog directory has size 0 here (%v): this test needs a file system whose directories have a size", err)
 	}
-	var logged bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logged, nil))
-	m, err := mta.New(mta.Config{Instance: mta.Instance{ConfigDir: filepath.Join(base, "etc"), Private: true, BaseDir: base}}, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(Config{DB: db, MTA: m, Log: log})
+	s, _, logged := loggedService(t, withMTA(t, base, filepath.Join(base, "etc")))
 	d, err := s.Dashboard(context.Background(), Identity{Name: "reader", Role: store.RoleAuditor, Via: ViaToken})
 	if err != nil {
 		t.Fatal(err)

@@ -12,11 +12,13 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"postdeck/mta"
 	"postdeck/store"
 )
 
-// loggedService is testService with its log kept in a buffer.
-func loggedService(t *testing.T) (*Service, *store.DB, *bytes.Buffer) {
+// loggedService is testService with its log kept in a buffer; each of
+// more adds to its Config, which already holds the store and the logger.
+func loggedService(t *testing.T, more ...func(*Config)) (*Service, *store.DB, *bytes.Buffer) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "postdeck.db"))
 	if err != nil {
@@ -24,7 +26,23 @@ func loggedService(t *testing.T) (*Service, *store.DB, *bytes.Buffer) {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	var logged bytes.Buffer
-	return New(Config{DB: db, Log: slog.New(slog.NewTextHandler(&logged, nil))}), db, &logged
+	cfg := Config{DB: db, Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	for _, f := range more {
+		f(&cfg)
+	}
+	return New(cfg), db, &logged
+}
+
+// withMTA gives loggedService's Config an MTA manager (never started) for
+// a private instance in base with its configuration in confDir.
+func withMTA(t *testing.T, base, confDir string) func(*Config) {
+	return func(c *Config) {
+		m, err := mta.New(mta.Config{Instance: mta.Instance{ConfigDir: confDir, Private: true, BaseDir: base}}, c.DB, c.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.MTA = m
+	}
 }
 
 // TestAuditFailureKeepsInternalTextInTheLog: GET /api/v1/audit and the
