@@ -62,6 +62,7 @@ func (m *Manager) stopLocked(ctx context.Context) error {
 	if !m.running(ctx) {
 		return nil
 	}
+	pid := m.masterPID()
 	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "stop"); err != nil && m.inst.Private {
 		// The private instance is known by its pid file whatever main.cf
 		// says now: stop it as postfix stop does.
@@ -82,7 +83,7 @@ func (m *Manager) stopLocked(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return nil
+	return m.waitChildren(ctx, pid)
 }
 
 // LogLine is one line of Postfix's log.

@@ -48,6 +48,9 @@ type Manager struct {
 	db      *store.DB
 	log     *slog.Logger
 	settle  time.Duration
+	// stopGrace is how long a stop waits for master's children after
+	// master is gone before it kills them (tests shorten it).
+	stopGrace time.Duration
 	// afterReload is Config.AfterReload.
 	afterReload func()
 
@@ -138,6 +141,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 		db:          db,
 		log:         log,
 		settle:      cfg.ReloadSettle,
+		stopGrace:   10 * time.Second,
 		afterReload: cfg.AfterReload,
 		problems:    problemTail{fresh: logProblemsFresh},
 	}, nil
@@ -211,6 +215,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 // `postfix stop`.
 func (m *Manager) stopPostfix(ctx context.Context) error {
 	if !m.inst.Private {
+		pid := m.masterPID()
 		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "stop"); err != nil {
 			return &shownError{said: commandSaid("postfix stop", m.postfixWords(0, string(stderr), err)), err: err}
 		}
@@ -219,7 +224,7 @@ func (m *Manager) stopPostfix(ctx context.Context) error {
 				return &shownError{said: "postfix stop: the master process still ran 10 s later"}
 			}
 		}
-		return nil
+		return m.waitChildren(ctx, pid)
 	}
 	pid := postfix.MasterPID(m.inst.QueueDir())
 	if !postfix.Alive(pid) {
@@ -233,6 +238,34 @@ func (m *Manager) stopPostfix(ctx context.Context) error {
 		case <-ctx.Done():
 			return fmt.Errorf("stop private postfix (pid %d): %w", pid, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return m.waitChildren(ctx, pid)
+}
+
+// waitChildren waits, once master (pid) is gone, until the daemons it
+// started are gone too, and kills those left after m.stopGrace. master
+// sends them SIGTERM as it exits, but one busy under load, or stopped,
+// ends later: a Postfix started meanwhile would run a second queue
+// manager on the same queue, and the old smtpd processes would still
+// accept connections with the old configuration on the sockets master
+// gave them. master leads its own process group (its session), which
+// holds all of them.
+func (m *Manager) waitChildren(ctx context.Context, pid int) error {
+	if pid <= 1 {
+		return nil
+	}
+	deadline := time.Now().Add(m.stopGrace)
+	for left := postfix.GroupMembers(pid); len(left) > 0; left = postfix.GroupMembers(pid) {
+		if time.Now().After(deadline) {
+			m.log.Warn("postfix processes still ran after master stopped; killing them", "master", pid, "pids", left)
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			deadline = time.Now().Add(m.stopGrace) // the kernel ends them at once
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stop postfix (pid %d): its processes %v still run: %w", pid, left, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	return nil

@@ -416,7 +416,9 @@ func TestRestartKeepsStateAndRecreatesMainCF(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := m2.Start(ctx); err != nil {
-		t.Fatal(err)
+		// Failed once under load with "postfix start failed with exit
+		// status 1 and said nothing": the log tells more next time.
+		t.Fatalf("start: %v\nmaillog:\n%s", err, readFile(filepath.Join(env.inst.BaseDir, "maillog")))
 	}
 	if got := env.postconf(t, "myhostname"); got != "persist.example.test" {
 		t.Fatalf("myhostname after restart = %q", got)

@@ -67,3 +67,55 @@ func Alive(pid int) bool {
 	}
 	return true
 }
+
+// GroupMembers lists the processes of process group pgid that still run
+// (zombies left out), at most 64. Postfix's master leads its own session
+// and every daemon it starts is in its group; after master exits, a child
+// may live on for a moment (master's SIGTERM reaches it, but under load,
+// or stopped, it exits later) and keep master's listening sockets open,
+// so that a new master cannot bind them. Without /proc the group counts
+// as running while the kernel knows any process of it (zombies too).
+func GroupMembers(pgid int) []int {
+	if pgid <= 1 || syscall.Kill(-pgid, 0) == syscall.ESRCH {
+		return nil
+	}
+	if !hasProc() {
+		return []int{pgid}
+	}
+	dir, err := os.Open("/proc")
+	if err != nil {
+		return []int{pgid}
+	}
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return []int{pgid}
+	}
+	var pids []int
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid <= 1 {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + name + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid pgrp ...: the fields follow the last ')'.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if g, err := strconv.Atoi(f[2]); err == nil && g == pgid {
+			pids = append(pids, pid)
+			if len(pids) == 64 {
+				break
+			}
+		}
+	}
+	return pids
+}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -109,4 +110,37 @@ func TestMasterPIDFollowsTheQueueDirectory(t *testing.T) {
 func zombie(pid int) bool {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	return err == nil && strings.Contains(string(stat), ") Z ")
+}
+
+// TestGroupMembers: the live processes of a group are listed, its zombies
+// are not, and a group whose processes all ended is empty.
+func TestGroupMembers(t *testing.T) {
+	// sh starts a child that ends at once, then becomes sleep, which
+	// never waits for it: the child stays a zombie in the group.
+	leader := exec.Command("sh", "-c", "true & exec sleep 30")
+	leader.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := leader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = leader.Process.Kill()
+			_ = leader.Wait()
+		}
+	})
+	pid := leader.Process.Pid
+	time.Sleep(200 * time.Millisecond) // the zombie exists
+	if got := GroupMembers(pid); len(got) != 1 || got[0] != pid {
+		t.Fatalf("GroupMembers = %v, want [%d] (the zombie left out)", got, pid)
+	}
+	if got := GroupMembers(os.Getpid() + 1<<22); got != nil {
+		t.Errorf("GroupMembers of a group nobody is in = %v", got)
+	}
+	_ = leader.Process.Kill()
+	_ = leader.Wait()
+	stopped = true
+	if got := GroupMembers(pid); got != nil {
+		t.Errorf("GroupMembers after the group ended = %v", got)
+	}
 }
