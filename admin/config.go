@@ -166,7 +166,7 @@ func (s *Service) Map(ctx context.Context, id Identity, name string) (MapDoc, er
 	if err != nil {
 		return MapDoc{}, err
 	}
-	version := store.MapVersion(mp)
+	version := mta.MapVersion(mp)
 	mp = mta.MaskSecrets(mp)
 	info := s.mta.MapInfo(mp)
 	return MapDoc{Name: mp.Name, Type: mp.Type, Content: mp.Content, File: info.File, Lines: info.Lines, Owner: mp.Owner, Updated: mp.Updated, Version: version}, nil
@@ -215,7 +215,7 @@ func (s *Service) SaveMap(ctx context.Context, id Identity, in SaveMapRequest) (
 	if err != nil {
 		return MapResult{}, err
 	}
-	return MapResult{Map: s.mta.MapInfo(saved), Version: store.MapVersion(saved), Applied: appliedOf(res)}, nil
+	return MapResult{Map: s.mta.MapInfo(saved), Version: mta.MapVersion(saved), Applied: appliedOf(res)}, nil
 }
 
 // DeleteMap removes a map and its files; a map main.cf still references

@@ -39,7 +39,7 @@ func (s *Service) MapRows(ctx context.Context, id Identity, name, q string, offs
 	if err != nil {
 		return MapRowsPage{}, err
 	}
-	page := MapRowsPage{Name: mp.Name, Type: mp.Type, Version: store.MapVersion(mp), Offset: offset, Limit: limit, Rows: []mta.MapRow{}}
+	page := MapRowsPage{Name: mp.Name, Type: mp.Type, Version: mta.MapVersion(mp), Offset: offset, Limit: limit, Rows: []mta.MapRow{}}
 	lq := strings.ToLower(q)
 	for _, r := range mta.MapRows(mp.Type, mta.MaskSecretsContent(mp.Name, mp.Content)) {
 		if lq != "" && !strings.Contains(strings.ToLower(r.Key), lq) && !strings.Contains(strings.ToLower(r.Value), lq) {
@@ -83,7 +83,7 @@ func (s *Service) EditMapRow(ctx context.Context, id Identity, name string, in M
 	if err != nil {
 		return fail(err)
 	}
-	if cur := store.MapVersion(mp); cur != in.Base {
+	if cur := mta.MapVersion(mp); cur != in.Base {
 		return fail(store.Stale("map "+name, cur, "the map changed since you opened it; reload it and edit the row again"))
 	}
 	content, err := mta.EditMapRows(mp.Type, mp.Content, in.Op, in.Line, in.Key, in.Value)
@@ -99,5 +99,5 @@ func (s *Service) EditMapRow(ctx context.Context, id Identity, name string, in M
 	if err != nil {
 		return MapResult{}, err
 	}
-	return MapResult{Map: s.mta.MapInfo(saved), Version: store.MapVersion(saved), Applied: appliedOf(res)}, nil
+	return MapResult{Map: s.mta.MapInfo(saved), Version: mta.MapVersion(saved), Applied: appliedOf(res)}, nil
 }

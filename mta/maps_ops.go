@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,7 +152,7 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 			if idx < 0 {
 				return store.Stale("map "+in.Name, "", "the map was deleted")
 			}
-			if cur := store.MapVersion(st.Maps[idx]); cur != base {
+			if cur := MapVersion(st.Maps[idx]); cur != base {
 				old := st.Maps[idx]
 				return store.Stale("map "+in.Name, cur, UnifiedDiff(in.Name, MaskSecretsContent(in.Name, old.Content), MaskSecretsContent(in.Name, in.Content)))
 			}
@@ -225,7 +226,7 @@ func (m *Manager) DeleteMap(ctx context.Context, actor, name, base string) (Resu
 			return store.NotFound("Map %s does not exist", truncate(name, 100))
 		}
 		old := st.Maps[idx]
-		if cur := store.MapVersion(old); base != "" && base != cur {
+		if cur := MapVersion(old); base != "" && base != cur {
 			return store.Stale("map "+name, cur, "the map changed since you opened it")
 		}
 		if old.Owner == store.OwnerRefresher {
@@ -297,6 +298,21 @@ func refersTo(text, file string) bool {
 		}
 		off = i + 1
 	}
+}
+
+// MapVersion is the version of one map (store.DocVersion): a digest of
+// its type and content. The SASL password map's is a digest of what
+// every role may see of it instead, its masked content, and of when it
+// was saved: a digest of the passwords, shown to auditors beside the
+// masked content, would let them test guesses offline. Every save sets
+// Updated (to the nanosecond, kept through the store, backups and the
+// cluster), so a change of a password alone still changes the version.
+func MapVersion(mp store.Map) string {
+	if mp.Name != MapSASLPasswords {
+		return store.DocVersion([]byte(mp.Type), []byte(mp.Content))
+	}
+	saved := strconv.FormatInt(mp.Updated.UnixNano(), 10)
+	return store.DocVersion([]byte("masked"), []byte(mp.Type), []byte(MaskSecretsContent(mp.Name, mp.Content)), []byte(saved))
 }
 
 // maskedPassword replaces SASL passwords in everything the API shows.

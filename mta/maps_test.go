@@ -191,6 +191,28 @@ func testSASLMapIsPrivateAndMasked(t *testing.T, env *testEnv) {
 	if got := env.postconf(t, "smtp_sasl_password_maps"); !strings.HasSuffix(got, "/maps.d/hash."+MapSASLPasswords+".map") {
 		t.Errorf("smtp_sasl_password_maps = %q", got)
 	}
+	// The version every role sees is no digest of the passwords, and a
+	// change of a password alone still makes an older version stale.
+	mp, err = env.m.GetMap(MapSASLPasswords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := MapVersion(mp)
+	if v1 == store.DocVersion([]byte(mp.Type), []byte(mp.Content)) {
+		t.Fatal("the SASL map's version is a digest of its passwords")
+	}
+	changed := strings.Replace(mp.Content, "s3cret-pass", "n3w-pass", 1)
+	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: MapSASLPasswords, Type: "hash", Content: changed}, v1); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := env.postmapQuery(t, "hash", MapSASLPasswords, "[smtp.example.test]:587"); got != "relayuser:n3w-pass" {
+		t.Errorf("changed password: %q", got)
+	}
+	_, err = env.m.PutMap(ctx, "tester", store.Map{Name: MapSASLPasswords, Type: "hash", Content: masked}, v1)
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Field != "version" || ue.Version == "" {
+		t.Fatalf("a save based on the version before a password change: %v, want stale", err)
+	}
 }
 
 func testReferencedMapCannotBeDeletedOrRetyped(t *testing.T, env *testEnv) {

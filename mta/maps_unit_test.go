@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"postdeck/store"
 )
@@ -199,5 +200,34 @@ func TestTextBounds(t *testing.T) {
 	var ue *store.UserError
 	if !errors.As(err, &ue) || ue.Field != FieldMainConfig || err.Error() != "The main config is 262145 bytes; at most 262144 are allowed." {
 		t.Fatalf("a main config of %d bytes: %v", len(text)+1, err)
+	}
+}
+
+// TestSecretMapVersion: the SASL password map's version depends on what
+// every role sees (the masked content) and when it was saved, never on
+// the passwords; other maps' versions are digests of their content.
+func TestSecretMapVersion(t *testing.T) {
+	at := time.Date(2026, 12, 5, 4, 0, 0, 123456789, time.UTC)
+	a := store.Map{Name: MapSASLPasswords, Type: "hash", Content: "[relay.example] user:guess-me\n", Updated: at}
+	b := a
+	b.Content = "[relay.example] user:other\n"
+	if MapVersion(a) != MapVersion(b) {
+		t.Error("two passwords behind the same masked content give different versions")
+	}
+	c := a
+	c.Updated = at.Add(time.Nanosecond)
+	if MapVersion(a) == MapVersion(c) {
+		t.Error("a save a nanosecond later kept the version")
+	}
+	d := a
+	d.Content = "[relay.example] user2:guess-me\n"
+	if MapVersion(a) == MapVersion(d) {
+		t.Error("a changed user name kept the version")
+	}
+	plain := store.Map{Name: "transport", Type: "hash", Content: "x.example smtp:[a]\n", Updated: at}
+	later := plain
+	later.Updated = at.Add(time.Hour)
+	if MapVersion(plain) != MapVersion(later) || MapVersion(plain) != store.DocVersion([]byte("hash"), []byte(plain.Content)) {
+		t.Error("another map's version is not the digest of its type and content")
 	}
 }

@@ -29,9 +29,6 @@ func SettingsVersion(s Settings) string {
 	return DocVersion([]byte(s.Canonical()))
 }
 
-// MapVersion is the version of one map (its type and content).
-func MapVersion(m Map) string { return DocVersion([]byte(m.Type), []byte(m.Content)) }
-
 // PipelineVersion is the version of the MPA's pipeline (processors, rules
 // and templates; not when it was saved).
 func PipelineVersion(p MPAPipeline) string {
