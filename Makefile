@@ -22,15 +22,20 @@ deps:
 	@bash .ci/install-deps
 
 # run starts the daemon with a private Postfix under ./var (loopback only;
-# the system's /etc/postfix is never touched).
+# the system's /etc/postfix is never touched). --print-first-login shows the
+# first login on this terminal; the daemon keeps it in
+# var/data/initial-admin-password (0600) until the first login replaces it,
+# and never logs it. The packaged service does not pass the flag: its stdout
+# is the journal.
 run: deps build
 	@mkdir -p $(VAR)/data $(VAR)/run
-	@echo "postdeck: console at http://$(LISTEN)/ ; the first login (user admin) is printed below at first start"
+	@echo "postdeck: console at http://$(LISTEN)/ ; the first login (user admin) is printed below at first start,"
+	@echo "postdeck: and stays in $(VAR)/data/initial-admin-password until it is replaced"
 	@echo "postdeck: CLI: POSTDECK_SOCKET=$(VAR)/run/ctl.sock $(BIN) status"
 	$(BIN) serve --private-postfix --data $(VAR)/data --postfix-config $(VAR)/postfix/etc \
 		--listen $(LISTEN) --socket $(VAR)/run/ctl.sock --smtp-listen 127.0.0.1:2525 \
 		--mpa-listen 127.0.0.1:10025 --reinject-listen 127.0.0.1:10026 --log-format text \
-		--resolver "$(RESOLVER)"
+		--resolver "$(RESOLVER)" --print-first-login
 
 # test runs the whole suite against a real Postfix and Chromium.
 test: deps

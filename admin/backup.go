@@ -227,8 +227,10 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 }
 
 // afterReplace makes the running parts read the replaced database: the
-// MPA's pipeline and the SPF refresher's schedules.
+// MPA's pipeline and the SPF refresher's schedules; and the first login's
+// file goes when the replaced users make its password invalid.
 func (s *Service) afterReplace(ctx context.Context) {
+	s.DropStaleFirstLogin()
 	if s.mpa != nil {
 		if err := s.mpa.ReloadPipeline(ctx); err != nil {
 			s.log.Error("reload the mpa pipeline after a restore", "err", err)

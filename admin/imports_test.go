@@ -35,7 +35,7 @@ var allowedImports = map[string][]string{
 	"queue":        {"postfix", "store", "mimedec", "panics"},
 	"mpa":          {"store", "mimedec", "atomicfile", "panics"},
 	"jobs":         {"store", "panics"},
-	"admin":        {"mta", "queue", "mpa", "jobs", "store", "panics", "cluster/report"},
+	"admin":        {"mta", "queue", "mpa", "jobs", "store", "panics", "cluster/report", "atomicfile"},
 	"webui":        {"admin", "assets", "store", "panics", "atomicfile", "webproxy"},
 	"packaging":    {},
 	"cmd/postdeck": nil, // wiring: may import everything

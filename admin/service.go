@@ -28,6 +28,11 @@ type Config struct {
 	// VerifyDB checks an uploaded database file before this process opens
 	// it; nil runs this executable as a child (ChildVerifier).
 	VerifyDB func(ctx context.Context, path string) error
+	// FirstLoginFile is where EnsureFirstAdmin keeps the first
+	// administrator's one-time password (the daemon's
+	// <data>/initial-admin-password) instead of the log; the operations
+	// remove it once that password no longer works. "" keeps none.
+	FirstLoginFile string
 }
 
 // Service is the operations layer. Its methods are safe for concurrent use.
@@ -38,6 +43,7 @@ type Service struct {
 	submitAddr string
 	mpa        *mpa.Server
 	verify     func(ctx context.Context, path string) error
+	firstLogin string // Config.FirstLoginFile
 	spf        atomic.Pointer[jobs.Refresher]
 	cluster    atomic.Pointer[clusterBox] // nil: standalone
 	log        *slog.Logger
@@ -62,7 +68,7 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, verify: cfg.VerifyDB, log: log}
+	s := &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, verify: cfg.VerifyDB, firstLogin: cfg.FirstLoginFile, log: log}
 	s.fns = boundFuncs{queueGen: s.queueGen, glance: s.glance, summary: s.summaryOf}
 	return s
 }

@@ -55,6 +55,9 @@ func (s *Service) SaveUser(ctx context.Context, id Identity, in UserRequest) (Us
 		what = "created"
 	}
 	s.audit(id, action, ResultDone, what+"; role "+res.Role, "")
+	if res.Username == FirstAdmin {
+		s.dropFirstLogin("the password of user " + FirstAdmin + " was set by " + id.Actor())
+	}
 	return res, nil
 }
 
@@ -257,6 +260,9 @@ func (s *Service) DeleteUser(ctx context.Context, id Identity, name string) (Del
 		detail += "; tokens revoked: " + strings.Join(res.RevokedTokens, ", ")
 	}
 	s.audit(id, action, ResultDone, detail, "")
+	if res.Username == FirstAdmin {
+		s.dropFirstLogin("user " + FirstAdmin + " was deleted")
+	}
 	return res, nil
 }
 
@@ -308,6 +314,9 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, id Identity, in Passwor
 		detail += "; the one-time password no longer works"
 	}
 	s.audit(id, action, ResultDone, detail, "")
+	if u.Username == FirstAdmin {
+		s.dropFirstLogin("user " + FirstAdmin + " set its own password")
+	}
 	return u, nil
 }
 
@@ -368,10 +377,12 @@ func (s *Service) SessionUser(name string) (store.User, error) { return s.db.Get
 // UsersGeneration changes whenever users change, for session caches.
 func (s *Service) UsersGeneration() uint64 { return s.db.UsersGeneration() }
 
-// EnsureFirstAdmin creates the user "admin" with a random one-time password
-// when there is no user yet, and returns the password ("" when users
-// existed). The daemon prints it once. The first login with it may do
-// nothing but set a new password, after which it no longer works.
+// EnsureFirstAdmin creates the user FirstAdmin with a random one-time
+// password when there is no user yet, writes the password to the first
+// login's file (Config.FirstLoginFile), and returns it ("" when users
+// existed). The password never goes to the log. The first login with it
+// may do nothing but set a new password, after which it no longer works
+// and its file is removed.
 func (s *Service) EnsureFirstAdmin() (string, error) {
 	n, err := s.db.CountUsers()
 	if err != nil || n > 0 {
@@ -385,9 +396,17 @@ func (s *Service) EnsureFirstAdmin() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := s.db.PutUser(store.User{Username: "admin", PasswordHash: hash, Role: store.RoleAdmin, Created: time.Now().UTC(), MustChangePassword: true}); err != nil {
+	// The file first: a user stored with a password kept nowhere could
+	// never log in, and the next start, seeing a user, makes no other.
+	if err := s.writeFirstLogin(password); err != nil {
 		return "", err
 	}
-	s.audit(System("system"), "user admin", ResultDone, "created at first start with a one-time password, to be replaced at the first login; role admin", "")
+	if err := s.db.PutUser(store.User{Username: FirstAdmin, PasswordHash: hash, Role: store.RoleAdmin, Created: time.Now().UTC(), MustChangePassword: true}); err != nil {
+		if _, rerr := s.removeFirstLogin(); rerr != nil {
+			s.log.Error("remove the first login's file of a user that was not stored", "path", s.firstLogin, "err", rerr)
+		}
+		return "", err
+	}
+	s.audit(System("system"), "user "+FirstAdmin, ResultDone, "created at first start with a one-time password, to be replaced at the first login; role admin", "")
 	return password, nil
 }

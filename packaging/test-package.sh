@@ -15,8 +15,11 @@
 #   4. the split of issue #20: the console's listening socket belongs to the
 #      web process, a process of the package's postdeck-web user without
 #      capabilities; a process with its user, groups and mount namespace
-#      cannot open the database, main.cf or the SASL password map; the
-#      console answers (login page, API login with the one-time password);
+#      cannot open the database, the first login's file, main.cf or the
+#      SASL password map; the
+#      console answers (login page, API login with the one-time password
+#      read from /var/lib/postdeck/initial-admin-password, 0600, which the
+#      log never holds);
 #      SIGKILL of the web process brings the console back within 5 s while
 #      Postfix keeps answering; and `systemd-analyze security --offline=yes`
 #      rates postdeck-web.service at most 2.5 and postdeck.service at most
@@ -286,7 +289,7 @@ say "console 127.0.0.1:$HTTP_PORT is held by pid $WEB_PID: Uid $(status "$WEB_PI
 as_web() { nsenter --target "$WEB_PID" --mount --root -- setpriv --reuid "$web_uid" --regid "$web_gid" --clear-groups --no-new-privs -- "$@"; }
 as_web cat /etc/hostname >/dev/null 2>&1 || fail "the probe as the web user cannot even read /etc/hostname"
 sasl=/etc/postfix/maps.d/hash.smtp-sasl-password_maps.map
-for f in /var/lib/postdeck/postdeck.db /etc/postfix/main.cf "$sasl"; do
+for f in /var/lib/postdeck/postdeck.db /var/lib/postdeck/initial-admin-password /etc/postfix/main.cf "$sasl"; do
 	[ -e "$TREE$f" ] || fail "$f does not exist: nothing to probe"
 	if out=$(as_web cat "$f" 2>&1 >/dev/null); then
 		fail "the web user opened $f"
@@ -304,8 +307,12 @@ http_req() {
 	exec 4<&- 4>&-
 }
 http_req GET /login | sed -n 1p | grep -q '^HTTP/1.[01] 200' || fail "GET /login through the web process is not 200"
-once=$(sed -n 's/.*one-time password.*password=\([^ ]*\).*/\1/p' "$LOG" | head -n1)
-[ -n "$once" ] || fail "no one-time password in the log"
+# The first login is in a file only root reads, never in the log.
+first=/var/lib/postdeck/initial-admin-password
+[ "$(stat -c %a "$TREE$first")" = 600 ] || fail "$first is not mode 0600"
+once=$(sed -n 's/^password: //p' "$TREE$first")
+[ -n "$once" ] || fail "no password in $first"
+if grep -qF -- "$once" "$LOG"; then fail "the log holds the one-time password"; fi
 http_req POST /api/v1/login "{\"username\":\"admin\",\"password\":\"$once\"}" | output_has '"csrf_token"' ||
 	fail "the API login with the one-time password failed through the web process"
 say "the console answers through the web process (login page, API login)"

@@ -38,6 +38,7 @@ type daemon struct {
 	webSocket string // the daemon's socket for the web process
 	ctlSocket string // the CLI's root-only socket
 	reinject  string // Postfix's reinjection listener (no content filter)
+	data      string // --data
 	password  string // the first administrator's password
 	readyRSS  float64
 
@@ -70,10 +71,10 @@ func startDaemon(b *testing.B, auditEntries int) *daemon {
 	port := func() string { return "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(b)) }
 	listen := port()
 	inst := mta.Instance{Private: true, BaseDir: filepath.Join(dir, "postfix"), ConfigDir: filepath.Join(dir, "postfix", "etc")}
-	d := &daemon{bin: bin, inst: inst, base: "http://" + listen,
+	d := &daemon{bin: bin, inst: inst, base: "http://" + listen, data: filepath.Join(dir, "data"),
 		webSocket: filepath.Join(dir, "web.sock"), ctlSocket: filepath.Join(dir, "ctl.sock"), reinject: port()}
 	d.args = []string{"serve", "--private-postfix",
-		"--data", filepath.Join(dir, "data"), "--postfix-config", inst.ConfigDir,
+		"--data", d.data, "--postfix-config", inst.ConfigDir,
 		"--listen", listen, "--socket", d.ctlSocket, "--web-socket", d.webSocket,
 		"--smtp-listen", port(), "--mpa-listen", port(), "--reinject-listen", d.reinject,
 		"--resolver", port(), "--log-format", "json", "--log-level", "info"}
@@ -142,15 +143,9 @@ func (d *daemon) start(b *testing.B) {
 			logBuf.WriteByte('\n')
 			logMu.Unlock()
 			var rec struct {
-				Msg      string `json:"msg"`
-				Password string `json:"password"`
+				Msg string `json:"msg"`
 			}
 			if json.Unmarshal(line, &rec) == nil {
-				if rec.Password != "" {
-					d.mu.Lock()
-					d.password = rec.Password
-					d.mu.Unlock()
-				}
 				if rec.Msg == "postdeck is ready" && !closed {
 					closed = true
 					close(ready)
@@ -172,8 +167,22 @@ func (d *daemon) start(b *testing.B) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.password != "" {
+		return // a restart: the password is the one set after the first start
+	}
+	// The first start: the one-time password is in the data directory's
+	// initial-admin-password ("user: admin\npassword: PASSWORD\n").
+	raw, err := os.ReadFile(filepath.Join(d.data, "initial-admin-password"))
+	if err != nil {
+		b.Fatalf("the first login's file: %v", err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if pw, ok := strings.CutPrefix(line, "password: "); ok {
+			d.password = pw
+		}
+	}
 	if d.password == "" {
-		b.Fatalf("no one-time admin password in the log")
+		b.Fatalf("no one-time admin password in the first login's file: %q", raw)
 	}
 }
 

@@ -57,7 +57,14 @@ type serveFlags struct {
 	webSocket                       string
 	webUser                         string
 	webUnit                         bool
+	// printFirstLogin: the first start also prints the first login on
+	// stdout (make run's terminal); under systemd stdout is the journal.
+	printFirstLogin bool
 }
+
+// firstLoginFile is the file in --data that holds the first
+// administrator's one-time password (admin.Config.FirstLoginFile).
+const firstLoginFile = "initial-admin-password"
 
 // defaultSMTPListen is where Postfix's smtpd listens unless --smtp-listen
 // says otherwise.
@@ -118,6 +125,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.sbin, "postfix-sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
 	f.cluster.register(fs)
 	fs.StringVar(&f.chainOrder, "chain-order", mta.ChainAfter, "first start: put the MPA after (after) or before (before) a content filter the imported configuration has")
+	fs.BoolVar(&f.printFirstLogin, "print-first-login", false, "first start: also print the first login (user and one-time password) on stdout, for a terminal (make run); not under systemd, where stdout goes to the journal. The password is in --data's "+firstLoginFile+" either way")
 	set := map[string]bool{}
 	var envErr error
 	fs.VisitAll(func(fl *flag.Flag) {
@@ -284,8 +292,9 @@ func serve(args []string) error {
 		return err
 	}
 	postfixQueue := queue.New(manager.Postfix(), log)
+	firstLogin := filepath.Join(f.data, firstLoginFile)
 	ops := admin.New(admin.Config{DB: db, MTA: manager, MPA: mpaSrv, Log: log,
-		Queue: postfixQueue, SubmitAddr: inst.SubmitAddr()})
+		Queue: postfixQueue, SubmitAddr: inst.SubmitAddr(), FirstLoginFile: firstLogin})
 	// A cluster node: changes go through etcd, and the node applies every
 	// committed revision. It starts with its last good configuration
 	// (below) and follows the cluster in the background.
@@ -297,13 +306,21 @@ func serve(args []string) error {
 		manager.SetReplicator(node)
 		ops.SetCluster(node)
 	}
+	// A first login's file whose password no longer works goes (a
+	// removal that failed before, a restored database).
+	ops.DropStaleFirstLogin()
 	if node != nil {
 		// Users come from the cluster: no first-start password here.
 	} else if password, err := ops.EnsureFirstAdmin(); err != nil {
 		return err
 	} else if password != "" {
-		log.Warn("first start: created console user admin with a one-time password; the first login must replace it (or set one with `postdeck admin passwd admin`)",
-			"username", "admin", "password", password)
+		// The password is in the file, never in the log (the adm group
+		// and log shippers read the journal).
+		log.Warn("first start: created console user admin with a one-time password, kept in the file at path (mode 0600); the first login must replace it (or set one with `postdeck admin passwd admin`)",
+			"username", admin.FirstAdmin, "path", firstLogin)
+		if f.printFirstLogin {
+			fmt.Printf("postdeck: first login: user %s, password %s (one-time: the console asks for a new one)\n", admin.FirstAdmin, password)
+		}
 	}
 	if first.Imported {
 		log.Info("imported the existing postfix configuration", "config", f.postfixConfig, "chain", first.Result.Chain)

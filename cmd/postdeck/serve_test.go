@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,10 +42,13 @@ func (s *syncBuffer) String() string {
 }
 
 type daemon struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	socket string
-	etc    string
+	cmd *exec.Cmd
+	// out is everything the daemon wrote; stdout and stderr (its log)
+	// each alone.
+	out, stdout, stderr *syncBuffer
+	socket              string
+	etc                 string
+	data                string
 }
 
 // buildBinary builds the daemon for a test or a benchmark.
@@ -69,8 +76,9 @@ func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
 // startDaemonWith starts serve with extra flags.
 func startDaemonWith(t *testing.T, bin, base string, smtpPort int, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{out: &syncBuffer{}, socket: filepath.Join(base, "run", "ctl.sock"), etc: filepath.Join(base, "postfix", "etc")}
-	d.cmd = exec.Command(bin, "serve", "--private-postfix", "--data", filepath.Join(base, "data"),
+	d := &daemon{out: &syncBuffer{}, stdout: &syncBuffer{}, stderr: &syncBuffer{},
+		socket: filepath.Join(base, "run", "ctl.sock"), etc: filepath.Join(base, "postfix", "etc"), data: filepath.Join(base, "data")}
+	d.cmd = exec.Command(bin, "serve", "--private-postfix", "--data", d.data,
 		"--postfix-config", d.etc, "--listen", "127.0.0.1:0", "--socket", d.socket,
 		"--smtp-listen", "127.0.0.1:"+strconv.Itoa(smtpPort), "--log-format", "text",
 		"--mpa-listen", "127.0.0.1:"+strconv.Itoa(postfixtest.FreePort(t)),
@@ -78,7 +86,7 @@ func startDaemonWith(t *testing.T, bin, base string, smtpPort int, extra ...stri
 		// Tests send traffic to loopback only: a closed local port as DNS.
 		"--resolver", "127.0.0.1:"+strconv.Itoa(postfixtest.FreePort(t)))
 	d.cmd.Args = append(d.cmd.Args, extra...)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	d.cmd.Stdout, d.cmd.Stderr = io.MultiWriter(d.out, d.stdout), io.MultiWriter(d.out, d.stderr)
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +105,52 @@ func startDaemonWith(t *testing.T, bin, base string, smtpPort int, extra ...stri
 			t.Fatalf("daemon did not come up:\n%s", d.out)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startDaemonUmask starts serve as startDaemonWith does, with umask
+// mask (the child inherits it), and puts the test's umask back.
+func startDaemonUmask(t *testing.T, mask int, bin, base string, smtpPort int, extra ...string) *daemon {
+	t.Helper()
+	old := syscall.Umask(mask)
+	defer syscall.Umask(old)
+	return startDaemonWith(t, bin, base, smtpPort, extra...)
+}
+
+// firstLoginPath is the daemon's first login's file.
+func (d *daemon) firstLoginPath() string { return filepath.Join(d.data, firstLoginFile) }
+
+// firstLogin reads the one-time password from the daemon's first login's
+// file, checking the file's form and mode (0600: root's alone).
+func (d *daemon) firstLogin(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile(d.firstLoginPath())
+	if err != nil {
+		t.Fatalf("the first login's file: %v\n%s", err, d.out)
+	}
+	m := firstLoginRe.FindSubmatch(raw)
+	if m == nil {
+		t.Fatalf("the first login's file holds %q, want %s", raw, firstLoginRe)
+	}
+	fi, err := os.Stat(d.firstLoginPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode() != 0o600 {
+		t.Fatalf("the first login's file: mode %v, want 0600", fi.Mode())
+	}
+	return string(m[1])
+}
+
+// firstLoginRe is the first login's file: the user and the password
+// (randomSecret(15): 20 base64url characters).
+var firstLoginRe = regexp.MustCompile(`^user: admin\npassword: ([A-Za-z0-9_-]{20})\n$`)
+
+// noFirstLogin fails when the first login's file exists.
+func (d *daemon) noFirstLogin(t *testing.T, when string) {
+	t.Helper()
+	if _, err := os.Stat(d.firstLoginPath()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s: the first login's file %s is there (%v)", when, d.firstLoginPath(), err)
 	}
 }
 
@@ -135,15 +189,24 @@ func postconfH(t *testing.T, etc, name string) string {
 
 // TestDaemonLifecycle: the CLI changes settings through the socket; a second
 // daemon on the same data directory fails fast with a clear message; a
-// restart keeps everything; a deleted main.cf is re-created at start.
+// restart keeps everything; a deleted main.cf is re-created at start. The
+// first start (under umask 0) keeps the one-time password in a 0600 file
+// and out of its output; a restart before the first login keeps the file.
 func TestDaemonLifecycle(t *testing.T) {
 	postfixtest.Require(t)
 	bin := buildBinary(t)
 	base := postfixtest.Dir(t)
 	port := postfixtest.FreePort(t)
-	d := startDaemon(t, bin, base, port)
-	if !strings.Contains(d.out.String(), "one-time password") {
-		t.Fatalf("first start did not print the first login:\n%s", d.out)
+	// umask 0: the first login's file is 0600 whatever the umask.
+	d := startDaemonUmask(t, 0, bin, base, port)
+	once := d.firstLogin(t)
+	if !strings.Contains(d.stderr.String(), "created console user admin with a one-time password") || !strings.Contains(d.stderr.String(), "path="+d.firstLoginPath()) {
+		t.Fatalf("first start did not log where the first login is:\n%s", d.out)
+	}
+	// Without --print-first-login the password is in the file alone:
+	// neither the log nor stdout has it.
+	if strings.Contains(d.out.String(), once) {
+		t.Fatalf("the daemon's output holds the one-time password:\n%s", d.out)
 	}
 	if out, err := d.cli(t, bin, "settings", "set", "hostname=life.example.test", "message_size_limit=2000000"); err != nil {
 		t.Fatalf("settings set: %v\n%s", err, out)
@@ -183,8 +246,12 @@ func TestDaemonLifecycle(t *testing.T) {
 	if got := postconfH(t, d.etc, "message_size_limit"); got != "2000000" {
 		t.Fatalf("after restart message_size_limit = %q", got)
 	}
-	if strings.Contains(d2.out.String(), "one-time password") {
-		t.Fatal("a restart printed a new first login")
+	if strings.Contains(d2.out.String(), "created console user") || strings.Contains(d2.out.String(), once) {
+		t.Fatalf("a restart made or printed a first login:\n%s", d2.out)
+	}
+	// The one-time password still works: its file stays as it was.
+	if again := d2.firstLogin(t); again != once {
+		t.Fatalf("a restart changed the first login's password")
 	}
 	if out, err := d2.cli(t, bin, "status"); err != nil || !strings.Contains(out, "running") {
 		t.Fatalf("status: %v %s", err, out)

@@ -24,11 +24,12 @@ import (
 // TestConsoleThroughSplit is issue #20 against the real binary: the
 // console's listener belongs to the web process, which runs as another
 // user than root, without capabilities, and cannot open the database,
-// main.cf or the SASL password map; logins, CSRF-protected forms, bearer
-// tokens, stale-version refusals and the audit log's client address work
-// through it; a forged peer header is not believed; and killing the web
-// process with SIGKILL stops neither mail through Postfix and the MPA nor
-// the console for more than 5 seconds (the same session works after).
+// the first login's file, main.cf or the SASL password map; logins,
+// CSRF-protected forms, bearer tokens, stale-version refusals and the
+// audit log's client address work through it; a forged peer header is
+// not believed; and killing the web process with SIGKILL stops neither
+// mail through Postfix and the MPA nor the console for more than 5
+// seconds (the same session works after).
 func TestConsoleThroughSplit(t *testing.T) {
 	postfixtest.Require(t)
 	if os.Geteuid() != 0 {
@@ -44,7 +45,7 @@ func TestConsoleThroughSplit(t *testing.T) {
 	smtpPort := postfixtest.FreePort(t)
 	d := startDaemon(t, bin, base, smtpPort)
 	console := d.waitLog(t, readyRe)
-	once := d.waitLog(t, oneTimeRe)
+	once := d.firstLogin(t)
 	relay := postfixtest.NewSink(t, 0)
 	if out, err := d.cli(t, bin, "settings", "set", "hostname=mx.split.example.test", "external_relay_host=[127.0.0.1]:"+strconv.Itoa(relay.Port)); err != nil {
 		t.Fatalf("settings set: %v\n%s", err, out)
@@ -74,11 +75,12 @@ func TestConsoleThroughSplit(t *testing.T) {
 	// its mount namespace tries (the positive control proves the probe).
 	etc := filepath.Join(base, "postfix", "etc")
 	private := map[string]string{
-		"database":          filepath.Join(base, "data", "postdeck.db"),
-		"main.cf":           filepath.Join(etc, "main.cf"),
-		"SASL password map": filepath.Join(etc, "maps.d", "hash.smtp-sasl-password_maps.map"),
-		"master.cf":         filepath.Join(etc, "master.cf"),
-		"CLI socket":        d.socket,
+		"database":           filepath.Join(base, "data", "postdeck.db"),
+		"first login's file": d.firstLoginPath(),
+		"main.cf":            filepath.Join(etc, "main.cf"),
+		"SASL password map":  filepath.Join(etc, "maps.d", "hash.smtp-sasl-password_maps.map"),
+		"master.cf":          filepath.Join(etc, "master.cf"),
+		"CLI socket":         d.socket,
 	}
 	for what, path := range private {
 		if _, err := os.Stat(path); err != nil {

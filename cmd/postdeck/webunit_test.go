@@ -90,7 +90,7 @@ func TestWebUnitWithTLS(t *testing.T) {
 	}
 	// The session cookie of a login over TLS is Secure, HttpOnly and
 	// SameSite=Strict: never sent over plain HTTP, never read by scripts.
-	once := d.waitLog(t, oneTimeRe)
+	once := d.firstLogin(t)
 	login, err := hc.Post("https://127.0.0.1:"+port+"/api/v1/login", "application/json", strings.NewReader(`{"username":"admin","password":"`+once+`"}`))
 	if err != nil {
 		t.Fatalf("login over TLS: %v", err)

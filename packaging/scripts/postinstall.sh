@@ -46,6 +46,7 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 fi
 if [ -z "$upgrade" ]; then
 	echo "postdeck: installed. The console listens on 127.0.0.1:8080 (/etc/default/postdeck);"
-	echo "postdeck: the first login (user admin) is in: journalctl -u postdeck | grep password"
+	echo "postdeck: the first login (user admin): sudo cat /var/lib/postdeck/initial-admin-password"
+	echo "postdeck: (the file goes once the first login has set a new password)"
 fi
 exit 0
