@@ -202,16 +202,28 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 			}
 		}
 	}
-	if err := s.db.RestoreFrom(dbPath); err != nil {
+	added, err := s.db.RestoreFrom(dbPath)
+	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore database: %w", err)
 	}
 	s.afterReplace(ctx)
 	res, err := s.mta.Reapply(ctx, id.Actor())
 	if err != nil {
 		// Postfix refused what every check accepted (a port in use, ...):
-		// go back to the database and files as they were.
-		if rerr := s.db.RestoreFrom(before); rerr != nil {
+		// go back to the database and files as they were. The error
+		// repository is merged both ways (entries that came meanwhile
+		// stay), so the backup's entries are taken out again.
+		if _, rerr := s.db.RestoreFrom(before); rerr != nil {
 			return RestoreResult{}, fmt.Errorf("the restored configuration failed to apply (%w), and going back failed too: %v", err, rerr)
+		}
+		var ferr error
+		if s.mpa != nil {
+			ferr = s.mpa.ForgetRestored(added)
+		} else {
+			_, ferr = s.db.MPAErrorForget(added)
+		}
+		if ferr != nil {
+			s.log.Error("a refused restore could not take the backup's error-repository entries out again; they stay listed", "err", ferr)
 		}
 		s.afterReplace(ctx)
 		if _, rerr := s.mta.Reapply(ctx, id.Actor()); rerr != nil {
@@ -223,7 +235,7 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 		}
 		return RestoreResult{}, fmt.Errorf("restore: apply the restored configuration: %w", err)
 	}
-	return RestoreResult{Restored: true, Messages: len(bodies), Changed: res.Changed, Message: store.Sentence("%s", res.Message)}, nil
+	return RestoreResult{Restored: true, Messages: len(added), Changed: res.Changed, Message: store.Sentence("%s", res.Message)}, nil
 }
 
 // afterReplace makes the running parts read the replaced database: the
@@ -232,8 +244,8 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 func (s *Service) afterReplace(ctx context.Context) {
 	s.DropStaleFirstLogin()
 	if s.mpa != nil {
-		if err := s.mpa.ReloadPipeline(ctx); err != nil {
-			s.log.Error("reload the mpa pipeline after a restore", "err", err)
+		if err := s.mpa.Restored(ctx); err != nil {
+			s.log.Error("reload the mpa pipeline and error repository after a restore", "err", err)
 		}
 		if st, err := s.db.LoadSettings(); err == nil {
 			s.mpa.SetLimits(st.MessageSizeLimit, 0)

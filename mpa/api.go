@@ -346,6 +346,31 @@ func (s *Server) RestoreBody(id string, r io.Reader) error {
 	return err
 }
 
+// ForgetRestored removes the error entries a refused restore had added
+// (store.RestoreFrom's ids) and their message files, and counts the
+// repository again. Entries deleted or requeued meanwhile are skipped.
+func (s *Server) ForgetRestored(ids []string) error {
+	done, err := s.db.MPAErrorForget(ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range done {
+		if err := s.bodies.remove(id); err != nil {
+			s.log.Error("mpa error body cleanup failed", "err", err, "queue_id", id)
+		}
+	}
+	return s.recountErrors()
+}
+
+// Restored makes the MPA read what a restore replaced: the pipeline
+// (ReloadPipeline) and the error repository's use, against its quota.
+func (s *Server) Restored(ctx context.Context) error {
+	if err := s.ReloadPipeline(ctx); err != nil {
+		return err
+	}
+	return s.recountErrors()
+}
+
 // ReloadPipeline installs the stored pipeline configuration again, as at
 // start (after a restore replaced it). A configuration that does not
 // compile sends messages to the error repository with the reason.

@@ -92,7 +92,7 @@ func greet(ctx context.Context, addr string) greeting {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return greeting{failed: fmt.Sprintf("nothing listens on %s (connection refused)", addr)}
 		}
-		return greeting{failed: fmt.Sprintf("smtpd on %s cannot be reached: %v", addr, err)}
+		return greeting{failed: fmt.Sprintf("smtpd on %s cannot be reached (%s)", addr, netReason(err))}
 	}
 	defer conn.Close()
 	if deadline, ok := ctx.Deadline(); ok {
@@ -129,7 +129,29 @@ func noAnswer(ctx context.Context, err error, what string) string {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "sent no " + what
 	}
-	return fmt.Sprintf("failed before its %s: %v", what, err)
+	return fmt.Sprintf("failed before its %s (%s)", what, netReason(err))
+}
+
+// netReason names a network error's cause in plain words: Go's own text
+// names both ends' ports and the system call, which an administrator's
+// answer does not need (the log of the apply has the rest).
+func netReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the connection was reset"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to the address"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "the address is not on this machine"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	case errors.Is(err, syscall.EPIPE):
+		return "the connection was closed"
+	}
+	return "a network error"
 }
 
 // smtpdListeners are the addresses to connect to: Instance.SMTPListen and,

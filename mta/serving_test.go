@@ -154,3 +154,34 @@ func acceptEach(t *testing.T, ln net.Listener, handle func(net.Conn)) {
 		}
 	}()
 }
+// TestGreetSaysNetworkErrorsPlainly: an smtpd that resets the connection
+// before its greeting is said to have done so in plain words, not with
+// Go's error text (both ends' ports, the system call), which reaches the
+// apply's answer.
+func TestGreetSaysNetworkErrorsPlainly(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*net.TCPConn).SetLinger(0) // close with a reset
+			time.Sleep(50 * time.Millisecond)
+			_ = c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	g := greet(ctx, ln.Addr().String())
+	if g.failed != "smtpd on "+ln.Addr().String()+" failed before its greeting (the connection was reset)" {
+		t.Errorf("greet said %q", g.failed)
+	}
+	if strings.Contains(g.failed, "read tcp") {
+		t.Errorf("greet quotes Go's error: %q", g.failed)
+	}
+}

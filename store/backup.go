@@ -32,18 +32,26 @@ func (db *DB) Snapshot(w io.Writer) (errorIDs []string, err error) {
 // is this binary's, and the MPA spool holds messages the running system has
 // acknowledged to Postfix and is delivering; putting an older spool back
 // would deliver them twice. The MPA's resend keys (mpa_seen) belong with
-// that live spool too.
-var restoreSkip = map[string]bool{string(bucketMeta): true, string(bucketMPASpool): true, string(bucketMPABodies): true, string(bucketMPASeen): true}
+// that live spool too. The error repository (mpa_errors) and the inline
+// bodies are merged instead (restoreErrors).
+var restoreSkip = map[string]bool{string(bucketMeta): true, string(bucketMPASpool): true, string(bucketMPABodies): true, string(bucketMPASeen): true, string(bucketMPAErrors): true}
 
 // RestoreFrom replaces the contents of every bucket (but the schema version
 // and the MPA spool) with those of the backup database at path, in one
 // transaction. The backup is first opened and migrated like a database of
 // its own, so an older backup is upgraded and a newer one refused. path is
 // modified by that migration: pass a scratch copy.
-func (db *DB) RestoreFrom(path string) error {
+//
+// The error repository is merged, not replaced: its entries are messages
+// acknowledged to Postfix, and those that came after the backup (or came
+// in meanwhile from the running MPA) must not be lost to it. The backup's
+// entries that are not in the live repository are added, with their
+// inline bodies, and their ids returned (a restore Postfix refuses takes
+// them out again, MPAErrorForget); live entries stay as they are.
+func (db *DB) RestoreFrom(path string) (added []string, err error) {
 	src, err := Open(path)
 	if err != nil {
-		return fmt.Errorf("open backup: %w", err)
+		return nil, fmt.Errorf("open backup: %w", err)
 	}
 	defer src.Close()
 	defer db.usersGen.Add(1)
@@ -51,9 +59,10 @@ func (db *DB) RestoreFrom(path string) error {
 	defer db.settingsGen.Add(1)
 	defer db.spfGen.Add(1)
 	defer db.mpaGen.Add(1)
-	return src.bolt.View(func(stx *bolt.Tx) error {
+	err = src.bolt.View(func(stx *bolt.Tx) error {
 		return db.bolt.Update(func(tx *bolt.Tx) error {
-			if err := restoreBodies(tx, stx); err != nil {
+			var err error
+			if added, err = restoreErrors(tx, stx); err != nil {
 				return err
 			}
 			return stx.ForEach(func(name []byte, sb *bolt.Bucket) error {
@@ -76,6 +85,10 @@ func (db *DB) RestoreFrom(path string) error {
 			})
 		})
 	})
+	if err != nil {
+		return nil, err
+	}
+	return added, nil
 }
 
 // copyBucket copies src's sequence, values and nested buckets (a map's
@@ -96,35 +109,52 @@ func copyBucket(dst, src *bolt.Bucket) error {
 	})
 }
 
-// restoreBodies keeps the inline bodies of the live spool and takes those
-// of the backup's error repository.
-func restoreBodies(tx, stx *bolt.Tx) error {
-	live := tx.Bucket(bucketMPABodies)
-	spool := tx.Bucket(bucketMPASpool)
+// restoreErrors adds the backup's error entries that the live repository
+// lacks, each with its inline body when it has one, and returns their ids.
+// The live spool's and error repository's bodies stay; an inline body
+// that neither holds (left by an interrupted step) goes.
+func restoreErrors(tx, stx *bolt.Tx) ([]string, error) {
+	live, spool, errs := tx.Bucket(bucketMPABodies), tx.Bucket(bucketMPASpool), tx.Bucket(bucketMPAErrors)
 	var drop [][]byte
 	if err := live.ForEach(func(k, _ []byte) error {
-		if spool.Get(k) == nil {
-			drop = append(drop, append([]byte(nil), k...))
+		if spool.Get(k) == nil && errs.Get(k) == nil {
+			drop = append(drop, bytes.Clone(k))
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	for _, k := range drop {
 		if err := live.Delete(k); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	src, srcErrs := stx.Bucket(bucketMPABodies), stx.Bucket(bucketMPAErrors)
-	if src == nil || srcErrs == nil {
-		return nil
+	if srcErrs == nil {
+		return nil, nil
 	}
-	return srcErrs.ForEach(func(k, _ []byte) error {
-		if v := src.Get(k); v != nil {
-			return live.Put(append([]byte(nil), k...), append([]byte(nil), v...))
+	var added []string
+	err := srcErrs.ForEach(func(k, v []byte) error {
+		if errs.Get(k) != nil {
+			return nil // live: the newer state of that message
 		}
+		if err := errs.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
+			return err
+		}
+		if src != nil && live.Get(k) == nil {
+			if body := src.Get(k); body != nil {
+				if err := live.Put(bytes.Clone(k), bytes.Clone(body)); err != nil {
+					return err
+				}
+			}
+		}
+		added = append(added, string(k))
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("restore mpa_errors: %w", err)
+	}
+	return added, nil
 }
 
 // CheckBackupFile reports whether path is a bbolt database postdeck can

@@ -216,7 +216,7 @@ func TestRestoreReplacesMaps(t *testing.T) {
 	if err := db.SaveState(st); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RestoreFrom(backup); err != nil {
+	if _, err := db.RestoreFrom(backup); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.ListMaps()

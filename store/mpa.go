@@ -404,6 +404,37 @@ func (db *DB) MPAErrorDelete(ids []string, all bool) ([]string, error) {
 	})
 }
 
+// MPAErrorForget removes the error entries of ids that exist, with their
+// inline bodies, and returns the removed ids: a refused restore takes back
+// the entries it had added (RestoreFrom). Unlike MPAErrorDelete, an id
+// that is gone (deleted or requeued meanwhile) is no error.
+func (db *DB) MPAErrorForget(ids []string) ([]string, error) {
+	defer db.mpaGen.Add(1) // after the commit (MPACounts)
+	var done []string
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		done = done[:0]
+		errs, bodies := tx.Bucket(bucketMPAErrors), tx.Bucket(bucketMPABodies)
+		for _, id := range ids {
+			k := []byte(id)
+			if errs.Get(k) == nil {
+				continue
+			}
+			if err := errs.Delete(k); err != nil {
+				return err
+			}
+			if err := bodies.Delete(k); err != nil {
+				return err
+			}
+			done = append(done, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remove restored error entries: %w", err)
+	}
+	return done, nil
+}
+
 // MPAErrorRequeue moves error entries (the given ids, or all) back into the
 // spool as waiting entries with no attempts: they are processed as new
 // attempts. It returns the moved ids. An unknown id fails the whole action

@@ -345,7 +345,7 @@ func TestLoadSettingsFollowsWrites(t *testing.T) {
 	if got, err := db.LoadSettings(); err != nil || got.Hostname != "mx.example.org" {
 		t.Fatalf("after a save: %q, %v", got.Hostname, err)
 	}
-	if err := db.RestoreFrom(backup); err != nil {
+	if _, err := db.RestoreFrom(backup); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := db.LoadSettings(); err != nil || got.Hostname != DefaultSettings().Hostname {

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -104,6 +106,13 @@ func TestBackupDuringMailFlowRestores(t *testing.T) {
 	if r := st.socketDo(t, "POST", "/api/v1/mpa/errors/actions", map[string]any{"action": "delete", "ids": []string{errID}}); r.Status != 200 {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
+	// A message that failed after the backup: acknowledged to Postfix,
+	// it must survive the restore.
+	newerID := errorEntryViaTemplate(t, st)
+	before, err := st.mpa.Counts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// ... and the restore brings it back, live.
 	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup.Body), nil)
@@ -119,9 +128,15 @@ func TestBackupDuringMailFlowRestores(t *testing.T) {
 	if r := st.socketDo(t, "GET", "/api/v1/maps/transport-maps", nil); !strings.Contains(string(r.Body), "partner.example.test") {
 		t.Fatalf("map after restore: %s", r.Body)
 	}
-	r = st.socketDo(t, "GET", "/api/v1/mpa/errors/"+errID, nil)
-	if r.Status != 200 || !strings.Contains(string(r.Body), "the body of boom") {
-		t.Fatalf("error entry after restore: %d %s", r.Status, r.Body)
+	for _, id := range []string{errID, newerID} {
+		r = st.socketDo(t, "GET", "/api/v1/mpa/errors/"+id, nil)
+		if r.Status != 200 || !strings.Contains(string(r.Body), "the body of boom") {
+			t.Fatalf("error entry %s after restore: %d %s", id, r.Status, r.Body)
+		}
+	}
+	// The error quota counts the restored entry.
+	if after, err := st.mpa.Counts(context.Background()); err != nil || after.Errors != 2 || after.ErrorBytes <= before.ErrorBytes {
+		t.Fatalf("error repository use after the restore: %+v (before %+v), %v", after, before, err)
 	}
 
 	// A backup from a newer postdeck is refused, and nothing changes.
@@ -185,4 +200,73 @@ func newerBackup(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// TestRefusedRestoreKeepsTheErrorRepository: a backup that every check
+// accepts but Postfix refuses at reload (its master.cf has a private inet
+// service, on which master dies) is rolled back: the configuration is as before,
+// the backup's error entries are taken out again, and an entry that came
+// after the backup (acknowledged mail) is still there with its message.
+func TestRefusedRestoreKeepsTheErrorRepository(t *testing.T) {
+	st := newStack(t)
+	oldID := errorEntryViaTemplate(t, st)
+	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
+	if backup.Status != 200 {
+		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := ln.Addr().String() // checkListeners binds it: free it
+	ln.Close()
+	var master struct {
+		Text string `json:"text"`
+	}
+	st.socketDo(t, "GET", "/api/v1/mastercfg", nil).decode(t, &master)
+	if !strings.Contains(master.Text, " smtpd") {
+		t.Fatalf("master.cf document: %q", master.Text)
+	}
+	db, rest := backupParts(t, backup.Body)
+	db = craftedDB(t, db, func(sdb *store.DB) error {
+		s, err := sdb.LoadState()
+		if err != nil {
+			return err
+		}
+		s.MasterConfig = master.Text + free + " inet y - n - - smtpd\n"
+		return sdb.SaveState(s)
+	})
+	if r := st.socketDo(t, "POST", "/api/v1/mpa/errors/actions", map[string]any{"action": "delete", "ids": []string{oldID}}); r.Status != 200 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	newerID := errorEntryViaTemplate(t, st)
+	masterPath := filepath.Join(st.inst.ConfigDir, "master.cf")
+	masterBefore, err := os.ReadFile(masterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archiveOf(t, db, rest, true)), nil)
+	if r.Status != 400 || !strings.Contains(string(r.Body), "Postfix refused") {
+		t.Fatalf("restore of a master.cf master refuses: %d %s", r.Status, r.Body)
+	}
+	if strings.Contains(string(r.Body), "tcp 127.0.0.1:") {
+		t.Errorf("the answer quotes Go's network error: %s", r.Body)
+	}
+	items, err := st.mpa.ListErrors(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 || items[0].ID != newerID {
+		t.Fatalf("error repository after the refused restore: %+v, want only %s", items, newerID)
+	}
+	if r := st.socketDo(t, "GET", "/api/v1/mpa/errors/"+newerID, nil); r.Status != 200 || !strings.Contains(string(r.Body), "the body of boom") {
+		t.Fatalf("entry after the refused restore: %d %s", r.Status, r.Body)
+	}
+	if got, _ := os.ReadFile(masterPath); !bytes.Equal(got, masterBefore) {
+		t.Fatalf("live master.cf changed by the refused restore:\n%s", got)
+	}
+	if !st.mgr.Running(context.Background()) {
+		t.Fatal("Postfix does not run after the refused restore")
+	}
 }
