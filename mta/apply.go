@@ -767,7 +767,7 @@ func (m *Manager) syncInstalled(moved, removed []string) (func() error, error) {
 		for _, rel := range moved {
 			err := atomicfile.SyncFile(filepath.Join(m.inst.ConfigDir, rel))
 			if err == nil && m.afterFileSync != nil {
-				m.afterFileSync(rel)
+				err = m.afterFileSync(rel)
 			}
 			errs = append(errs, err)
 		}

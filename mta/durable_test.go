@@ -1,9 +1,15 @@
 package mta
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"postdeck/store"
@@ -19,10 +25,11 @@ func TestInstalledFilesAreSynced(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	var synced []string
-	env.m.afterFileSync = func(rel string) {
+	env.m.afterFileSync = func(rel string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		synced = append(synced, rel)
+		return nil
 	}
 	took := func() []string {
 		mu.Lock()
@@ -47,4 +54,49 @@ func TestInstalledFilesAreSynced(t *testing.T) {
 	if got := took(); !slices.Contains(got, "main.cf") {
 		t.Errorf("a main config save synced %q, want main.cf", got)
 	}
+}
+
+// TestFailedSyncAfterARefusalIsLogged: when Postfix refused the new files
+// and their fsync failed too, the answer is Postfix's refusal (the files
+// go back anyway), and the failed fsync, which says something about the
+// disk, is in the log rather than dropped.
+func TestFailedSyncAfterARefusalIsLogged(t *testing.T) {
+	env := newTestEnv(t)
+	var logged syncBuffer
+	env.m.log = slog.New(slog.NewTextHandler(&logged, nil))
+	env.m.afterSwap = func() error { return errors.New("fatal: simulated refusal") }
+	env.m.afterFileSync = func(rel string) error {
+		if rel == "main.cf" {
+			return &fs.PathError{Op: "sync", Path: rel, Err: syscall.EIO}
+		}
+		return nil
+	}
+	s := validSettings()
+	s.Hostname = "unsynced.example.test"
+	_, err := env.m.SaveSettings(context.Background(), "tester", s, "", ApplyOptions{})
+	var aerr *ApplyError
+	if !errors.As(err, &aerr) || !aerr.RolledBack || !strings.Contains(err.Error(), "simulated refusal") {
+		t.Fatalf("want Postfix's refusal, rolled back; got %v", err)
+	}
+	if !strings.Contains(logged.String(), "could not be made durable") || !strings.Contains(logged.String(), "input/output error") {
+		t.Fatalf("the failed fsync is not in the log:\n%s", logged.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -89,8 +89,9 @@ type Manager struct {
 	// refusing the reload.
 	afterSwap func() error
 	// afterFileSync, when set, sees each installed file (relative to
-	// ConfigDir) once its contents were fsynced (tests).
-	afterFileSync func(rel string)
+	// ConfigDir) once its contents were fsynced; its error counts as the
+	// fsync's (tests).
+	afterFileSync func(rel string) error
 	// skipRelayProbe switches the open-relay probe off, for the tests of
 	// what comes after it and the benchmark that measures it.
 	skipRelayProbe bool
@@ -649,8 +650,15 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	live := m.makeLive(ctx, &res, m.afterSwap, active, m.settle, false)
 	// The fsync of the swap ran beside the reload; what follows may roll
 	// back or store the state, so it waits for it.
-	if err := durable(); err != nil && live.said == "" {
-		live = notDurable(err)
+	if err := durable(); err != nil {
+		if live.said == "" {
+			live = notDurable(err)
+		} else {
+			// Postfix refused already, and the rollback below puts the
+			// previous files back; the failed fsync still says something
+			// about the disk.
+			m.log.Error("the new files could not be made durable (Postfix refused them anyway)", "action", action, "err", err)
+		}
 	}
 	if live.said == "" && !wasRunning {
 		var rerr error

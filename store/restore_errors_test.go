@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,5 +79,32 @@ func TestRestoreMergesTheErrorRepository(t *testing.T) {
 	}
 	if _, err := db.MPAErrorGet(newer); err != nil {
 		t.Errorf("forget removed a live entry: %v", err)
+	}
+}
+
+// TestVerifyFileSaysPlainlyWhyItCannotOpen: a file bbolt cannot open is
+// refused with a sentence that says why, never with bbolt's or the
+// system's error text, which can name the scratch file's path.
+func TestVerifyFileSaysPlainlyWhyItCannotOpen(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string][]byte{
+		"garbage.db": bytes.Repeat([]byte("not a database "), 2000),
+		"empty.db":   nil,
+		"missing.db": nil, // not written: the open fails on the path
+	} {
+		path := filepath.Join(dir, name)
+		if content != nil || name == "empty.db" {
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := VerifyFile(path)
+		if err == nil || !strings.HasPrefix(err.Error(), "The backup is not a postdeck database: ") {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), dir) || strings.Contains(err.Error(), "bolt") && !strings.Contains(err.Error(), "bbolt database file") {
+			t.Errorf("%s: the sentence quotes bbolt or the path: %v", name, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // VerifyEnv names the environment variable that makes a postdeck binary
@@ -24,7 +25,7 @@ const VerifyEnv = "POSTDECK_VERIFY_DB"
 func VerifyFile(path string) error {
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	if err != nil {
-		return Invalid("file", "The backup is not a postdeck database: %v", err)
+		return Invalid("file", "The backup is not a postdeck database: %s", openProblem(err))
 	}
 	defer bdb.Close()
 	return bdb.View(func(tx *bolt.Tx) error {
@@ -138,4 +139,20 @@ func RunVerifyChild() {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// openProblem says why bbolt could not open a backup's database, in plain
+// words: its error may name the scratch file's path.
+func openProblem(err error) string {
+	switch {
+	case errors.Is(err, bolterrors.ErrInvalid):
+		return "it is no bbolt database file"
+	case errors.Is(err, bolterrors.ErrVersionMismatch):
+		return "its bbolt format version is another one"
+	case errors.Is(err, bolterrors.ErrChecksum):
+		return "its header is damaged (checksum error)"
+	case errors.Is(err, bolterrors.ErrInvalidMapping):
+		return "it is truncated or damaged"
+	}
+	return "it cannot be opened"
 }

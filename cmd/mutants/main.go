@@ -572,6 +572,20 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestGreetSaysNetworkErrorsPlainly$",
 	},
 	{
+		name: "drop a failed fsync when Postfix refused anyway",
+		file: "mta/manager.go",
+		old:  "\t\t\tm.log.Error(\"the new files could not be made durable (Postfix refused them anyway)\"",
+		new:  "\t\t\t_ = m.log.Error\n\t\t\tslog.Default().Debug(\"the new files could not be made durable (Postfix refused them anyway)\"",
+		pkg:  "./mta", run: "^TestFailedSyncAfterARefusalIsLogged$",
+	},
+	{
+		name: "quote bbolt's open error in a restore's answer",
+		file: "store/verify.go",
+		old:  "\t\treturn Invalid(\"file\", \"The backup is not a postdeck database: %s\", openProblem(err))",
+		new:  "\t\treturn Invalid(\"file\", \"The backup is not a postdeck database: %v\", err)",
+		pkg:  "./store", run: "^TestVerifyFileSaysPlainlyWhyItCannotOpen$",
+	},
+	{
 		name: "delete a map on an older version",
 		file: "mta/maps_ops.go",
 		old:  "\t\tif cur := MapVersion(old); base != \"\" && base != cur {",
