@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -62,6 +64,26 @@ func ValidNodeName(name string) error {
 		return fmt.Errorf("--node-name %q: use 1 to 63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	return nil
+}
+
+// plainRemote lists the endpoints that reach etcd without TLS on another
+// machine: the replicated configuration (the SASL relay passwords among
+// it, users' password hashes) and the etcd password cross the network
+// there in clear. A loopback endpoint does not leave the machine.
+func (c *Config) plainRemote() []string {
+	var out []string
+	for _, e := range c.Endpoints {
+		u, err := url.Parse(e)
+		if err != nil || u.Scheme != "http" {
+			continue
+		}
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // check validates the configuration and fills in the defaults.

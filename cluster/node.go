@@ -70,6 +70,9 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if plain := cfg.plainRemote(); len(plain) > 0 {
+		log.Warn("etcd is reached without TLS on another machine: the replicated configuration (SASL relay passwords, users' password hashes) and the etcd password cross the network in clear; use https:// endpoints with --cluster-ca", "endpoints", plain)
+	}
 	counter := newRequestCounter()
 	cli, err := dial(cfg, counter)
 	if err != nil {

@@ -119,3 +119,29 @@ func TestUnreadableRevisionIsPlain(t *testing.T) {
 		t.Errorf("the log lacks the decode error:\n%s", logged.String())
 	}
 }
+
+// TestPlainTextEndpointOnAnotherMachineIsWarnedAbout: an http:// etcd
+// endpoint on another machine gets a warning at start (the replicated SASL
+// passwords cross the network in clear); loopback and https:// do not.
+func TestPlainTextEndpointOnAnotherMachineIsWarnedAbout(t *testing.T) {
+	for _, tc := range []struct {
+		endpoints []string
+		warned    bool
+	}{
+		{[]string{"http://192.0.2.10:2379"}, true},
+		{[]string{"https://192.0.2.10:2379", "http://etcd.example.net:2379"}, true},
+		{[]string{"http://127.0.0.1:2379", "http://[::1]:2379", "http://localhost:2379"}, false},
+		{[]string{"https://192.0.2.10:2379"}, false},
+	} {
+		var logged syncBuffer
+		n, err := New(Config{Endpoints: tc.endpoints, Node: "n1", RequestTimeout: 300 * time.Millisecond},
+			openDB(t, "n1.example.test"), slog.New(slog.NewTextHandler(&logged, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = n.cli.Close()
+		if got := strings.Contains(logged.String(), "without TLS on another machine"); got != tc.warned {
+			t.Errorf("%v: warned %v, want %v:\n%s", tc.endpoints, got, tc.warned, logged.String())
+		}
+	}
+}

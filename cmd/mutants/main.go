@@ -586,6 +586,13 @@ var mutants = []mutant{
 		pkg:  "./store", run: "^TestVerifyFileSaysPlainlyWhyItCannotOpen$",
 	},
 	{
+		name: "take a plain-text etcd endpoint elsewhere for loopback",
+		file: "cluster/config.go",
+		old:  "\t\tif ip := net.ParseIP(host); host == \"localhost\" || ip != nil && ip.IsLoopback() {",
+		new:  "\t\tif ip := net.ParseIP(host); host == \"localhost\" || ip == nil || ip.IsLoopback() {",
+		pkg:  "./cluster", run: "^TestPlainTextEndpointOnAnotherMachineIsWarnedAbout$",
+	},
+	{
 		name: "delete a map on an older version",
 		file: "mta/maps_ops.go",
 		old:  "\t\tif cur := MapVersion(old); base != \"\" && base != cur {",
