@@ -68,6 +68,8 @@ const (
 	FieldRejectCode       = mta.FieldRejectCode
 	MapRefPrefix          = mta.MapRefPrefix
 	FieldMessageSizeLimit = mta.FieldMessageSizeLimit
+	FieldRelayDomains     = mta.FieldRelayDomains
+	FieldMyNetworks       = mta.FieldMyNetworks
 )
 
 // Queue actions and the caution the documentation gives for Flush.

@@ -161,3 +161,25 @@ func TestConsoleIDListBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestListFieldsAreCountedBeforeSplit: Relay Domains, My Networks and the
+// preview's recipients are refused past 1 MiB of text with a sentence
+// naming the field, before they are split into entries (a 32 MiB body of
+// "a," would be 16 million entries).
+func TestListFieldsAreCountedBeforeSplit(t *testing.T) {
+	st := newFormStack(t)
+	c := st.login(t, "admin")
+	huge := strings.Repeat("a,", maxListField/2+1)
+	for _, field := range []string{"relay_domains", "my_networks"} {
+		v := url.Values{"hostname": {"mx.example.test"}, "unverified_recipient_reject_code": {"450"}, "message_size_limit": {"10240000"}, field: {huge}}
+		res := c.postForm("/mta/settings", v, true)
+		if res.Status != 400 || !strings.Contains(string(res.Body), "may be at most 1 MiB of text") {
+			t.Errorf("%s of %d bytes: %d, want 400 with the bound\n%.1000s", field, len(huge), res.Status, res.Body)
+		}
+	}
+	v := url.Values{"processor": {"trace", "rules"}, "rules": {""}, "tpl_name": {"t"}, "tpl_text": {"-- footer"}, "preview": {"0"}, "recipients": {huge}}
+	res := c.postForm("/queues/mpa/rules/preview", v, true)
+	if res.Status != 400 || !strings.Contains(string(res.Body), "at most 1 MiB of text") {
+		t.Errorf("preview recipients of %d bytes: %d, want 400 with the bound\n%.1000s", len(huge), res.Status, res.Body)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -61,17 +63,12 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 		return store.Invalid("body", "The request body must be a JSON object")
 	}
 	// Unknown and mistyped fields first: a misspelled key explains a
-	// missing one better than "required" does.
-	if names := jsonFieldNames(v); names != nil {
-		var unknown []string
-		for k := range present {
-			if !names[k] {
-				unknown = append(unknown, k)
-			}
-		}
-		if len(unknown) > 0 {
-			slices.Sort(unknown)
-			return store.Invalid(unknown[0], "Unknown field %q", unknown[0])
+	// missing one better than "required" does. encoding/json matches keys
+	// without regard to case, at every depth ("NAME" fills name, and the
+	// last of "name" and "NAME" wins): the keys must be spelled exactly.
+	if t := reflect.TypeOf(v); t != nil && t.Kind() == reflect.Pointer && !t.Implements(unmarshalerType) {
+		if err := exactKeys(body, t.Elem(), "", 0); err != nil {
+			return err
 		}
 	}
 	for _, f := range required {
@@ -85,36 +82,110 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 // jsonNull is a required field's value that counts as missing.
 var jsonNull = []byte("null")
 
-// fieldNamesByType caches jsonFieldNames per struct type.
-var fieldNamesByType sync.Map // reflect.Type -> map[string]bool
+// fieldsByType caches jsonFields per struct type.
+var fieldsByType sync.Map // reflect.Type -> map[string]reflect.Type
 
-// unmarshalerType marks a request type that decodes itself.
+// unmarshalerType marks a type that decodes itself (its keys are its own:
+// queue.Filter takes min_age, a field tagged "-").
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
-// jsonFieldNames are the top-level keys a body decoded into v may have,
-// exactly as its struct's json tags spell them (fields of embedded
-// structs included), or nil when v does not point to a struct or the
-// struct decodes itself (its keys are its own: queue.Filter takes
-// min_age, a field tagged "-").
-func jsonFieldNames(v any) map[string]bool {
-	t := reflect.TypeOf(v)
-	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || t.Implements(unmarshalerType) {
+// maxKeyDepth bounds exactKeys' descent into nested types (request types
+// nest two levels; a recursive type would otherwise go on with the input).
+const maxKeyDepth = 8
+
+// exactKeys checks that every key of the JSON value raw, decoded into a
+// value of type t, is a field of t's struct spelled exactly as its json
+// tag, at every depth: objects of struct types, and the elements of
+// slices, arrays and maps of them. path is the field path so far, as the
+// answer names it ("templates[0].name").
+func exactKeys(raw json.RawMessage, t reflect.Type, path string, depth int) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if depth > maxKeyDepth || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
 		return nil
 	}
-	t = t.Elem()
-	if names, ok := fieldNamesByType.Load(t); ok {
-		return names.(map[string]bool)
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return nil // not an object: Decode said so already
+		}
+		fields := jsonFields(t)
+		keys := slices.Sorted(maps.Keys(obj))
+		for _, k := range keys {
+			if _, ok := fields[k]; !ok {
+				return store.Invalid(path+k, "Unknown field %q", path+k)
+			}
+		}
+		for _, k := range keys {
+			if err := exactKeys(obj[k], fields[k], path+k+".", depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if !nestsStructs(t.Elem()) {
+			return nil
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return nil
+		}
+		at := strings.TrimSuffix(path, ".")
+		for i, item := range items {
+			if err := exactKeys(item, t.Elem(), at+"["+strconv.Itoa(i)+"].", depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if !nestsStructs(t.Elem()) {
+			return nil
+		}
+		var items map[string]json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return nil
+		}
+		for _, k := range slices.Sorted(maps.Keys(items)) {
+			if err := exactKeys(items[k], t.Elem(), path+k+".", depth+1); err != nil {
+				return err
+			}
+		}
 	}
-	names := map[string]bool{}
-	addFieldNames(names, t, map[reflect.Type]bool{})
-	stored, _ := fieldNamesByType.LoadOrStore(t, names)
-	return stored.(map[string]bool)
+	return nil
 }
 
-// addFieldNames adds struct type t's JSON names to names, following
+// nestsStructs reports whether values of t can hold JSON objects decoded
+// into structs (so that their keys need checking).
+func nestsStructs(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		return true
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return nestsStructs(t.Elem())
+	}
+	return false
+}
+
+// jsonFields are the keys an object decoded into struct type t may have,
+// exactly as its json tags spell them (fields of embedded structs
+// included), with their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if fields, ok := fieldsByType.Load(t); ok {
+		return fields.(map[string]reflect.Type)
+	}
+	fields := map[string]reflect.Type{}
+	addFields(fields, t, map[reflect.Type]bool{})
+	stored, _ := fieldsByType.LoadOrStore(t, fields)
+	return stored.(map[string]reflect.Type)
+}
+
+// addFields adds struct type t's JSON names to fields, following
 // encoding/json: a "-" tag hides a field, an untagged embedded struct
 // lends its fields, an untagged field is named as in Go.
-func addFieldNames(names map[string]bool, t reflect.Type, seen map[reflect.Type]bool) {
+func addFields(fields map[string]reflect.Type, t reflect.Type, seen map[reflect.Type]bool) {
 	if seen[t] {
 		return
 	}
@@ -131,7 +202,7 @@ func addFieldNames(names map[string]bool, t reflect.Type, seen map[reflect.Type]
 			ft = ft.Elem()
 		}
 		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			addFieldNames(names, ft, seen)
+			addFields(fields, ft, seen)
 			continue
 		}
 		if !f.IsExported() {
@@ -140,7 +211,7 @@ func addFieldNames(names map[string]bool, t reflect.Type, seen map[reflect.Type]
 		if name == "" {
 			name = f.Name
 		}
-		names[name] = true
+		fields[name] = f.Type
 	}
 }
 

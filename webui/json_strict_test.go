@@ -166,8 +166,8 @@ func TestDecodeJSONOneObject(t *testing.T) {
 // decoded to its zero value (an empty map, no templates) and passed as
 // present; and encoding/json matches keys case-insensitively, so a
 // second spelling of a field passed DisallowUnknownFields and the last
-// one won. Top-level keys of a struct must be its JSON names exactly
-// (embedded structs' included); a null required field is missing.
+// one won. The keys of a struct, at every depth, must be its JSON names
+// exactly (embedded structs' included); a null required field is missing.
 // Unknown fields are still reported before missing ones.
 func TestDecodeJSONExactKeys(t *testing.T) {
 	settings, err := json.Marshal(admin.SettingsDoc{Settings: store.DefaultSettings()})
@@ -198,6 +198,10 @@ func TestDecodeJSONExactKeys(t *testing.T) {
 		// field name of queue.Filter (its tag is "-").
 		{"top-level filter", `{"sender": "s@example.org", "min_age": 60}`, &queue.Filter{}, nil, "", ""},
 		{"map value", `{"A": 1, "a": 2}`, &map[string]int{}, nil, "", ""},
+		// Nested objects too: a second spelling of a template's name.
+		{"nested second spelling", `{"rules": "", "templates": [{"name": "a", "text": "x"}, {"name": "b", "text": "y", "NAME": "c"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "templates[1].NAME", `Unknown field "templates[1].NAME".`},
+		{"nested other spelling", `{"rules": "", "templates": [{"Name": "a", "text": "x"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "templates[0].Name", `Unknown field "templates[0].Name".`},
+		{"nested exact", `{"rules": "", "templates": [{"name": "a", "text": "x"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "", ""},
 	}
 	for _, tc := range cases {
 		got := decodeBody(t, tc.body, tc.v, tc.required...)

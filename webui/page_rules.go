@@ -281,6 +281,10 @@ func (s *Server) pageRulesPreview(c *fiber.Ctx) error {
 	if name == "" {
 		name = "preview"
 	}
+	if len(d.Recipients) > maxListField {
+		d.Recipients = ""
+		return store.Invalid("recipients", "The preview's recipients may be at most 1 MiB of text")
+	}
 	req := admin.PreviewRequest{Template: text, Name: name, Sample: d.Sample, Sender: d.Sender, Recipients: splitList(d.Recipients)}
 	res, err := s.admin.Preview(c.UserContext(), who(c), req)
 	d.withNewSlot(isAdmin)

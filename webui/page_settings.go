@@ -93,6 +93,19 @@ func settingsFormFrom(c *fiber.Ctx) settingsForm {
 // A field that does not parse gets a placeholder value, so that the other
 // fields are still checked and every error is shown at once.
 func (f settingsForm) settings() (store.Settings, []error) {
+	var errs []error
+	for _, l := range []struct{ field, label, text string }{
+		{admin.FieldRelayDomains, "Relay Domains", f.RelayDomains},
+		{admin.FieldMyNetworks, "My Networks", f.MyNetworks},
+	} {
+		if len(l.text) > maxListField {
+			errs = append(errs, store.Invalid(l.field, "%s may be at most 1 MiB of text; keep a list that long in a map and name it here as map:NAME", l.label))
+		}
+	}
+	if len(errs) > 0 {
+		// Not split: a list is counted by its size before it is cut up.
+		f.RelayDomains, f.MyNetworks = "", ""
+	}
 	st := store.Settings{
 		Hostname:                  strings.TrimSpace(f.Hostname),
 		RelayDomains:              splitList(f.RelayDomains),
@@ -103,7 +116,6 @@ func (f settingsForm) settings() (store.Settings, []error) {
 		MyNetworks:                splitList(f.MyNetworks),
 		HeloName:                  strings.TrimSpace(f.HeloName),
 	}
-	var errs []error
 	code, err := strconv.Atoi(strings.TrimSpace(f.RejectCode))
 	if err != nil {
 		errs = append(errs, store.Invalid(admin.FieldRejectCode, "Unverified Recipient Reject Code must be an SMTP reply code from 400 to 599, such as 450 or 550"))
@@ -138,6 +150,11 @@ func inPageOrder(order []string, errs ...error) []*store.UserError {
 	slices.SortStableFunc(all, func(a, b *store.UserError) int { return rank(a.Field) - rank(b.Field) })
 	return all
 }
+
+// maxListField bounds a list field of a form (Relay Domains, My
+// Networks, the preview's recipients) before it is split into entries:
+// the body may be 32 MiB, and one entry per byte pair would be millions.
+const maxListField = 1 << 20
 
 // splitList splits a textarea into entries: one per line, and commas or
 // blanks also separate (as in main.cf), but not inside a table's braces

@@ -593,6 +593,27 @@ var mutants = []mutant{
 		pkg:  "./cluster", run: "^TestPlainTextEndpointOnAnotherMachineIsWarnedAbout$",
 	},
 	{
+		name: "match nested JSON keys as encoding/json does",
+		file: "webui/json.go",
+		old:  "\t\t\tif err := exactKeys(obj[k], fields[k], path+k+\".\", depth+1); err != nil {",
+		new:  "\t\t\tif err := exactKeys(obj[k], fields[k], path+k+\".\", depth+maxKeyDepth+1); err != nil {",
+		pkg:  "./webui", run: "^TestDecodeJSONExactKeys$",
+	},
+	{
+		name: "split a settings list however long",
+		file: "webui/page_settings.go",
+		old:  "\t\tif len(l.text) > maxListField {",
+		new:  "\t\tif false && len(l.text) > maxListField {",
+		pkg:  "./webui", run: "^TestListFieldsAreCountedBeforeSplit$",
+	},
+	{
+		name: "split the preview's recipients however long",
+		file: "webui/page_rules.go",
+		old:  "\tif len(d.Recipients) > maxListField {",
+		new:  "\tif false && len(d.Recipients) > maxListField {",
+		pkg:  "./webui", run: "^TestListFieldsAreCountedBeforeSplit$",
+	},
+	{
 		name: "delete a map on an older version",
 		file: "mta/maps_ops.go",
 		old:  "\t\tif cur := MapVersion(old); base != \"\" && base != cur {",
