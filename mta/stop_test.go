@@ -25,19 +25,7 @@ import (
 func TestStopWaitsForPostfixChildren(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
-	conn, err := net.Dial("tcp", env.smtp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	smtpd := groupProcess(t, postfix.MasterPID(env.inst.QueueDir()), "smtpd")
-	if err := syscall.Kill(smtpd, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(smtpd, syscall.SIGKILL) })
+	smtpd := stoppedSMTPD(t, env)
 	go func() {
 		time.Sleep(time.Second)
 		_ = syscall.Kill(smtpd, syscall.SIGCONT)
@@ -63,19 +51,7 @@ func TestStopWaitsForPostfixChildren(t *testing.T) {
 func TestStopKillsChildrenThatStay(t *testing.T) {
 	env := newTestEnv(t)
 	env.m.stopGrace = 300 * time.Millisecond
-	conn, err := net.Dial("tcp", env.smtp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	smtpd := groupProcess(t, postfix.MasterPID(env.inst.QueueDir()), "smtpd")
-	if err := syscall.Kill(smtpd, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(smtpd, syscall.SIGKILL) })
+	smtpd := stoppedSMTPD(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := env.m.Control(ctx, ControlRestart); err != nil {
@@ -84,6 +60,27 @@ func TestStopKillsChildrenThatStay(t *testing.T) {
 	if postfix.Alive(smtpd) {
 		t.Fatal("the stopped smtpd still runs after the restart")
 	}
+}
+
+// stoppedSMTPD opens an SMTP session with env's Postfix and stops (SIGSTOP)
+// the smtpd serving it, which so outlives master's SIGTERM; it returns
+// its pid. The session stays open, and smtpd is killed, at cleanup.
+func stoppedSMTPD(t *testing.T, env *testEnv) int {
+	t.Helper()
+	conn, err := net.Dial("tcp", env.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	smtpd := groupProcess(t, postfix.MasterPID(env.inst.QueueDir()), "smtpd")
+	if err := syscall.Kill(smtpd, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(smtpd, syscall.SIGKILL) })
+	return smtpd
 }
 
 // groupProcess is the pid of the process named comm in master's group.
