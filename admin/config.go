@@ -144,8 +144,8 @@ func (s *Service) ListMaps(ctx context.Context, id Identity) ([]mta.MapInfo, err
 	return s.mta.ListMaps()
 }
 
-// MapDoc is one map as the console and API show it: the SASL password
-// map's passwords masked.
+// MapDoc is one map as the console and API show it: the passwords of a
+// map that holds SASL passwords masked.
 type MapDoc struct {
 	Name    string    `json:"name,omitempty"`
 	Type    string    `json:"type"`
@@ -155,6 +155,10 @@ type MapDoc struct {
 	Owner   string    `json:"owner,omitempty"`
 	Updated time.Time `json:"updated,omitzero"`
 	Version string    `json:"version,omitempty"`
+	// Secret: the map holds SASL passwords (smtp-sasl-password_maps, or
+	// a map a *_sasl_password_maps parameter refers to or did), which
+	// are masked in Content.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // Map returns one map, passwords masked.
@@ -169,7 +173,7 @@ func (s *Service) Map(ctx context.Context, id Identity, name string) (MapDoc, er
 	version := mta.MapVersion(mp)
 	mp = mta.MaskSecrets(mp)
 	info := s.mta.MapInfo(mp)
-	return MapDoc{Name: mp.Name, Type: mp.Type, Content: mp.Content, File: info.File, Lines: info.Lines, Owner: mp.Owner, Updated: mp.Updated, Version: version}, nil
+	return MapDoc{Name: mp.Name, Type: mp.Type, Content: mp.Content, File: info.File, Lines: info.Lines, Owner: mp.Owner, Updated: mp.Updated, Version: version, Secret: mta.IsSecretMap(mp)}, nil
 }
 
 // MapResult is a saved map (without content), its version and what the

@@ -41,7 +41,7 @@ func (s *Service) MapRows(ctx context.Context, id Identity, name, q string, offs
 	}
 	page := MapRowsPage{Name: mp.Name, Type: mp.Type, Version: mta.MapVersion(mp), Offset: offset, Limit: limit, Rows: []mta.MapRow{}}
 	lq := strings.ToLower(q)
-	for _, r := range mta.MapRows(mp.Type, mta.MaskSecretsContent(mp.Name, mp.Content)) {
+	for _, r := range mta.MapRows(mp.Type, mta.MaskSecrets(mp).Content) {
 		if lq != "" && !strings.Contains(strings.ToLower(r.Key), lq) && !strings.Contains(strings.ToLower(r.Value), lq) {
 			continue
 		}

@@ -117,10 +117,10 @@ func ParseQueueFilter(v url.Values) (queue.Filter, error) { return queue.ParseFi
 // ValidQueueID reports whether id looks like a Postfix queue id.
 func ValidQueueID(id string) bool { return queue.ValidID(id) }
 
-// MaskSecrets masks the passwords of map content for display (the SASL
-// password map); other maps come back unchanged.
-func MaskSecrets(name, content string) string {
-	return mta.MaskSecretsContent(name, content)
+// MaskPasswords masks the passwords of the content of a map that holds
+// SASL passwords (MapDoc.Secret), for display.
+func MaskPasswords(content string) string {
+	return mta.MaskPasswords(content)
 }
 
 // SplitList splits the text of a Relay domains or My Networks field into

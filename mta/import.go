@@ -189,6 +189,9 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 		im.masterLines = strings.Split(strings.TrimSuffix(master, "\n"), "\n")
 	}
 	im.params = im.dropDuplicates(all)
+	if err := refuseLiteralPasswords(im.params, master); err != nil {
+		return nil, err
+	}
 	im.before = im.usedNames()
 	if err := im.readPostconf(); err != nil {
 		return nil, err
@@ -231,6 +234,8 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 	if err := validateMaps(res.State.Maps); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
+	// Tables the password parameters name are secret from the start.
+	markSecretMaps(opts.Instance, &res.State)
 	res.Unmanaged = im.unmanaged
 	sort.Strings(im.outsideDirs)
 	res.OutsideDirs = im.outsideDirs
@@ -238,6 +243,28 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 	res.Instance = opts.Instance
 	res.Instance.ConfigDir = dir
 	return res, nil
+}
+
+// refuseLiteralPasswords refuses a configuration whose SASL password
+// parameters write passwords into main.cf or master.cf (an inline:,
+// static: or randmap: table; secrets.go). postdeck writes both files
+// readable by all and shows them to every console role, so such a table
+// is not carried over; the administrator moves the passwords into a
+// table file, which the import takes as a private map.
+func refuseLiteralPasswords(params []Param, master string) error {
+	src, typ, found := literalPasswords(params, parseMasterCF(master))
+	if !found {
+		return nil
+	}
+	file, what := "main.cf", src.name
+	if src.service != "" {
+		file, what = "master.cf", "service "+src.service+" -o "+src.name
+	}
+	uses := ""
+	if src.via != src.name {
+		uses = " that " + src.via + " uses"
+	}
+	return importErr("%s line %d: %s has %s table%s, which would put SASL passwords in the %s postdeck writes readable by all and shows to every console role; move them into a table file (such as hash:/etc/postfix/sasl_passwd, built with postmap), refer to that instead, and import again", file, src.line, what, withArticle(typ+":"), uses, file)
 }
 
 func joinLines(lines []string) string {
@@ -278,6 +305,9 @@ type importer struct {
 type importTable struct {
 	typ, path, name, content string
 	refs                     []string
+	// secret: a SASL password parameter refers to it (the map is
+	// written readable by root only).
+	secret bool
 }
 
 func (t *importTable) newRef() string {
@@ -850,6 +880,11 @@ func (im *importer) tables() error {
 		}
 	}
 	uses := im.uses()
+	// Names Postfix reads SASL passwords through (secrets.go).
+	passwords := map[string]bool{}
+	for _, src := range passwordSources(im.params, parseMasterCF(joinLines(im.masterLines))) {
+		passwords[src.name] = true
+	}
 	var candidates []*importTable
 	for _, u := range uses {
 		if u.typ == "unix" || u.typ == "inet" || u.typ == "local" {
@@ -903,6 +938,7 @@ func (im *importer) tables() error {
 		if !slices.Contains(t.refs, u.raw) {
 			t.refs = append(t.refs, u.raw)
 		}
+		t.secret = t.secret || passwords[u.param]
 	}
 	// A table reached in a way postdeck leaves alone (inside a composite
 	// of unmanaged type, say) is fine: references are rewritten as text
@@ -1035,8 +1071,8 @@ func (im *importer) readTable(t *importTable) string {
 	if fi.Size() > maxMapBytes {
 		return fmt.Sprintf("it is %d bytes; a map holds at most %d", fi.Size(), maxMapBytes)
 	}
-	if fi.Mode().Perm()&0o044 == 0 && t.name != MapSASLPasswords {
-		return fmt.Sprintf("it is readable by root only (mode %o), and postdeck writes maps readable by all but the SASL password map", fi.Mode().Perm())
+	if fi.Mode().Perm()&0o044 == 0 && t.name != MapSASLPasswords && !t.secret {
+		return fmt.Sprintf("it is readable by root only (mode %o), and postdeck writes maps readable by all but those holding SASL passwords", fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(t.path)
 	if err != nil {

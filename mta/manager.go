@@ -194,7 +194,29 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return m.applyLocked(ctx, "system", "apply at start", st, true, ApplyOptions{})
+	res, err := m.applyLocked(ctx, "system", "apply at start", st, true, ApplyOptions{})
+	if err == nil {
+		res.Warnings = append(res.Warnings, m.startWarnings(st)...)
+	}
+	return res, err
+}
+
+// startWarnings are what the stored state has that a change is refused
+// for since this version and that the apply at start lets through:
+// Postfix runs these files already, and a daemon that did not start
+// could not take the change that fixes them (SASL passwords written into
+// main.cf or master.cf, secrets.go). Every later change is checked in
+// full, so the next one must fix them.
+func (m *Manager) startWarnings(st store.State) []string {
+	params, err := ParseMainConfig(st.MainConfig)
+	if err != nil {
+		return nil
+	}
+	if err := checkLiteralPasswords(params, parseMasterCF(st.MasterConfig)); err != nil {
+		m.log.Warn("the stored configuration writes SASL passwords into main.cf or master.cf; the next change must move them into a map", "err", err)
+		return []string{err.Error()}
+	}
+	return nil
 }
 
 // Shutdown stops a private Postfix; the system's Postfix keeps running.
@@ -496,6 +518,20 @@ func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string, 
 
 // validateState runs every check that needs no staging directory.
 func (m *Manager) validateState(st *store.State) ([]Param, error) {
+	params, err := m.validateStored(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLiteralPasswords(params, parseMasterCF(st.MasterConfig)); err != nil {
+		return nil, err
+	}
+	return params, nil
+}
+
+// validateStored is validateState but for the checks a state stored by
+// an earlier version may fail without being refused at start
+// (startWarnings).
+func (m *Manager) validateStored(st *store.State) ([]Param, error) {
 	if _, _, err := ValidateSettings(st.Settings); err != nil {
 		return nil, err
 	}
@@ -548,11 +584,18 @@ func (m *Manager) Check(ctx context.Context, st store.State) error {
 func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool, opts ApplyOptions) (Result, error) {
 	// What the apply discards goes once it has answered.
 	defer m.emptyTrash()
-	params, err := m.validateState(&st)
+	validate := m.validateState
+	if start {
+		validate = m.validateStored // see startWarnings
+	}
+	params, err := validate(&st)
 	if err != nil {
 		m.record(actor, action, "refused", err.Error())
 		return Result{}, err
 	}
+	// The maps this configuration makes secret stay secret once it is
+	// stored (secrets.go).
+	markSecretMaps(m.inst, &st)
 	rendered, err := Render(m.inst, st)
 	if err != nil {
 		m.record(actor, action, "refused", err.Error())

@@ -39,7 +39,9 @@ func (m *Manager) mapInfo(mp store.Map) MapInfo {
 func (m *Manager) MapInfo(mp store.Map) MapInfo { return m.mapInfo(mp) }
 
 // GetMap returns a stored map as it is, passwords included: callers that
-// show it use MaskSecrets. A missing map is store.ErrNotFound.
+// show it use MaskSecrets. Its Secret is set when the stored
+// configuration makes it secret (IsSecretMap). A missing map is
+// store.ErrNotFound.
 func (m *Manager) GetMap(name string) (store.Map, error) {
 	if err := ValidMapName(name); err != nil {
 		return store.Map{}, store.NotFound("Map %s does not exist", truncate(name, 40))
@@ -51,15 +53,44 @@ func (m *Manager) GetMap(name string) (store.Map, error) {
 	if !found {
 		return store.Map{}, store.NotFound("Map %s does not exist", name)
 	}
+	if !IsSecretMap(mp) {
+		if mp.Secret, err = m.namedForPasswords(mp); err != nil {
+			return store.Map{}, err
+		}
+	}
 	return mp, nil
+}
+
+// namedForPasswords reports whether the stored main config or master
+// config document names mp's file in a password parameter
+// (passwordSources). The apply that stores such a configuration sets
+// the map's Secret with it (markSecretMaps); this answers for a state
+// stored otherwise (a restore of a backup made before maps had the flag)
+// until its apply. The settings and the installation part of main.cf
+// never set a password parameter, so the documents are enough.
+func (m *Manager) namedForPasswords(mp store.Map) (bool, error) {
+	doc, err := m.db.LoadMainConfig()
+	if err != nil {
+		return false, fmt.Errorf("get map: %w", err)
+	}
+	master, err := m.db.LoadMasterConfig()
+	if err != nil {
+		return false, fmt.Errorf("get map: %w", err)
+	}
+	params, err := ParseMainConfig(doc)
+	if err != nil {
+		params = nil // a stored document parses; an old one that does not names nothing here
+	}
+	return refersForPasswords(passwordSources(params, parseMasterCF(master)), mp.Type, mp.Name), nil
 }
 
 // PutMap validates an administrator's map, stores it and applies it: the
 // map's file (built with postmap for hash and btree) and main.cf change
 // together or not at all. Maps the SPF refresher owns can only be written
 // through PutRefresherMap; an administrator's edit is store.ErrForbidden. Changing the type of a map main.cf still references
-// is store.ErrConflict. For the SASL password map, a masked password
-// (********) or an empty one keeps the stored password of that key.
+// is store.ErrConflict. For a map that holds SASL passwords
+// (IsSecretMap, SecretMaps), a masked password (********) or an empty
+// one keeps the stored password of that key.
 //
 // base is the version (store.MapVersion) the change was based on: when the
 // stored map has another one, nothing changes and the error is store.Stale
@@ -144,6 +175,12 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 				idx = i
 			}
 		}
+		// Whether the map holds passwords is the configuration's say,
+		// not the request's.
+		in.Secret = SecretMaps(m.inst, *st)[in.Name] && in.Name != MapSASLPasswords
+		if idx >= 0 {
+			st.Maps[idx].Secret = in.Secret
+		}
 		owner := store.OwnerAdmin
 		if create && idx >= 0 {
 			return store.Conflict("Map %s already exists; open it on the Maps page to edit it", in.Name)
@@ -154,7 +191,7 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 			}
 			if cur := MapVersion(st.Maps[idx]); cur != base {
 				old := st.Maps[idx]
-				return store.Stale("map "+in.Name, cur, UnifiedDiff(in.Name, MaskSecretsContent(in.Name, old.Content), MaskSecretsContent(in.Name, in.Content)))
+				return store.Stale("map "+in.Name, cur, UnifiedDiff(in.Name, MaskSecrets(old).Content, MaskSecrets(in).Content))
 			}
 		}
 		if idx >= 0 {
@@ -171,15 +208,15 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 					return store.Conflict("Map %s cannot change its type from %s to %s: %s; change that reference first (the file name becomes %s)", in.Name, old.Type, in.Type, where, MapFile(in.Type, in.Name))
 				}
 			}
-			if in.Name == MapSASLPasswords {
-				content, err := keepMaskedPasswords(in.Content, old.Content)
+			if IsSecretMap(in) {
+				content, err := keepMaskedPasswords(in.Name, in.Content, old.Content)
 				if err != nil {
 					return err
 				}
 				in.Content = content
 			}
-		} else if in.Name == MapSASLPasswords {
-			content, err := keepMaskedPasswords(in.Content, "")
+		} else if IsSecretMap(in) {
+			content, err := keepMaskedPasswords(in.Name, in.Content, "")
 			if err != nil {
 				return err
 			}
@@ -226,6 +263,7 @@ func (m *Manager) DeleteMap(ctx context.Context, actor, name, base string) (Resu
 			return store.NotFound("Map %s does not exist", truncate(name, 100))
 		}
 		old := st.Maps[idx]
+		old.Secret = SecretMaps(m.inst, *st)[name]
 		if cur := MapVersion(old); base != "" && base != cur {
 			return store.Stale("map "+name, cur, "the map changed since you opened it")
 		}
@@ -301,36 +339,38 @@ func refersTo(text, file string) bool {
 }
 
 // MapVersion is the version of one map (store.DocVersion): a digest of
-// its type and content. The SASL password map's is a digest of what
-// every role may see of it instead, its masked content, and of when it
-// was saved: a digest of the passwords, shown to auditors beside the
-// masked content, would let them test guesses offline. Every save sets
-// Updated (to the nanosecond, kept through the store, backups and the
-// cluster), so a change of a password alone still changes the version.
+// its type and content. The version of a map that holds SASL passwords
+// (IsSecretMap; mp as GetMap returns it) is a digest of what every role
+// may see of it instead, its masked content, and of when it was saved: a
+// digest of the passwords, shown to auditors beside the masked content,
+// would let them test guesses offline. Every save sets Updated (to the
+// nanosecond, kept through the store, backups and the cluster), so a
+// change of a password alone still changes the version.
 func MapVersion(mp store.Map) string {
-	if mp.Name != MapSASLPasswords {
+	if !IsSecretMap(mp) {
 		return store.DocVersion([]byte(mp.Type), []byte(mp.Content))
 	}
 	saved := strconv.FormatInt(mp.Updated.UnixNano(), 10)
-	return store.DocVersion([]byte("masked"), []byte(mp.Type), []byte(MaskSecretsContent(mp.Name, mp.Content)), []byte(saved))
+	return store.DocVersion([]byte("masked"), []byte(mp.Type), []byte(MaskPasswords(mp.Content)), []byte(saved))
 }
 
 // maskedPassword replaces SASL passwords in everything the API shows.
 const maskedPassword = "********"
 
-// MaskSecrets returns the map as the console and the API may show it: the
-// passwords of the SASL password map become ********. Other maps are
-// returned unchanged.
+// MaskSecrets returns the map as the console and the API may show it:
+// the passwords of a map that holds SASL passwords (IsSecretMap; mp as
+// GetMap returns it) become ********. Other maps are returned unchanged.
 func MaskSecrets(mp store.Map) store.Map {
-	mp.Content = MaskSecretsContent(mp.Name, mp.Content)
+	if IsSecretMap(mp) {
+		mp.Content = MaskPasswords(mp.Content)
+	}
 	return mp
 }
 
-// MaskSecretsContent is MaskSecrets for the content of map name.
-func MaskSecretsContent(name, content string) string {
-	if name != MapSASLPasswords {
-		return content
-	}
+// MaskPasswords masks every password of SASL password map content
+// ("key user:password" lines): the content of a map IsSecretMap says
+// holds them.
+func MaskPasswords(content string) string {
 	var b strings.Builder
 	b.Grow(len(content))
 	for _, line := range strings.SplitAfter(content, "\n") {
@@ -372,9 +412,10 @@ func maskValue(v string) string {
 }
 
 // keepMaskedPasswords puts the stored password back where the new content
-// of the SASL map has a masked (********) or empty password, matching
-// lines by key (case-insensitively, as postmap folds keys).
-func keepMaskedPasswords(content, stored string) (string, error) {
+// of map name, which holds SASL passwords, has a masked (********) or
+// empty password, matching lines by key (case-insensitively, as postmap
+// folds keys).
+func keepMaskedPasswords(name, content, stored string) (string, error) {
 	if !strings.Contains(content, maskedPassword) && !strings.Contains(content, ":\n") && !strings.HasSuffix(content, ":") {
 		return content, nil
 	}
@@ -392,7 +433,7 @@ func keepMaskedPasswords(content, stored string) (string, error) {
 	for i, line := range lines {
 		if line == "" || line[0] == ' ' || line[0] == '\t' || line[0] == '#' {
 			if strings.Contains(line, maskedPassword) && strings.TrimLeft(line, " \t") != "" && strings.TrimLeft(line, " \t")[0] != '#' {
-				return "", store.InvalidLine(FieldMapContent, i+1, "map %s: a masked password cannot continue a line; write each entry as \"host user:password\" on one line", MapSASLPasswords)
+				return "", store.InvalidLine(FieldMapContent, i+1, "map %s: a masked password cannot continue a line; write each entry as \"host user:password\" on one line", name)
 			}
 			continue
 		}
@@ -403,7 +444,7 @@ func keepMaskedPasswords(content, stored string) (string, error) {
 		}
 		keep, found := old[strings.ToLower(key)]
 		if !found {
-			return "", store.InvalidLine(FieldMapContent, i+1, "map %s: the password for %q is masked or empty, but no password is stored for it; type the password", MapSASLPasswords, truncate(key, 80))
+			return "", store.InvalidLine(FieldMapContent, i+1, "map %s: the password for %q is masked or empty, but no password is stored for it; type the password", name, truncate(key, 80))
 		}
 		lines[i] = line[:len(line)-len(value)] + user + ":" + keep
 	}
@@ -415,7 +456,8 @@ const maxLookupKey = 1024
 
 // LookupMap asks Postfix what a live map answers for key: `postmap -q`
 // on the live file (the .db of hash and btree maps), exactly as Postfix's
-// daemons see it. The SASL map's passwords are masked in the answer.
+// daemons see it. In a map that holds SASL passwords (IsSecretMap), the
+// password of the answer is masked.
 func (m *Manager) LookupMap(ctx context.Context, name, key string) (found bool, value string, err error) {
 	mp, err := m.GetMap(name)
 	if err != nil {
@@ -446,7 +488,7 @@ func (m *Manager) LookupMap(ctx context.Context, name, key string) (found bool, 
 	if !ok {
 		return false, "", nil
 	}
-	if mp.Name == MapSASLPasswords {
+	if IsSecretMap(mp) {
 		value = maskValue(value)
 	}
 	return true, value, nil

@@ -337,8 +337,8 @@ func isAlnum(c byte) bool {
 }
 
 // validateMapContent checks a map fully before it is saved: its name, type,
-// size, the syntax of its type and, for the default maps, the meaning of
-// every rule (semantic.go). Errors are store.FieldErrors on the content's
+// size, the syntax of its type and, for the default maps and the maps
+// that hold SASL passwords, the meaning of every rule (semantic.go). Errors are store.FieldErrors on the content's
 // line.
 func validateMapContent(mp store.Map, mc *mapContext) error {
 	if err := ValidMapName(mp.Name); err != nil {
@@ -355,6 +355,11 @@ func validateMapContent(mp store.Map, mc *mapContext) error {
 		return store.InvalidLine(FieldMapContent, lerr.line, "map %s: %s", mp.Name, lerr.msg)
 	}
 	check := semanticChecks[mp.Name]
+	if check == nil && IsSecretMap(mp) {
+		// A map a password parameter refers to holds what
+		// smtp-sasl-password_maps holds: host user:password.
+		check = checkSASLPassword
+	}
 	if check == nil {
 		return nil
 	}

@@ -145,14 +145,14 @@ func TestMaskSecrets(t *testing.T) {
 	if got != want {
 		t.Fatalf("masked %q, want %q", got, want)
 	}
-	back, err := keepMaskedPasswords(got+"c.example u3:new\n", mp.Content)
+	back, err := keepMaskedPasswords(mp.Name, got+"c.example u3:new\n", mp.Content)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if back != mp.Content+"c.example u3:new\n" {
 		t.Fatalf("unmasked %q", back)
 	}
-	if _, err := keepMaskedPasswords("d.example u:********\n", mp.Content); err == nil {
+	if _, err := keepMaskedPasswords(mp.Name, "d.example u:********\n", mp.Content); err == nil {
 		t.Fatal("a masked password with no stored one was accepted")
 	}
 }

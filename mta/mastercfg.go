@@ -200,6 +200,12 @@ func validateMasterDocument(doc string, in Instance, cat *paramCatalog) error {
 			}
 		}
 	}
+	// Before Postfix reads a scratch copy of it: passwords written into
+	// master.cf are refused (secrets.go). Those in main.cf parameters an
+	// -o override uses are refused with the whole state (validateState).
+	if err := checkLiteralPasswords(nil, services); err != nil {
+		return err
+	}
 	if in.MPAListen != "" {
 		if err := checkMPAServices(in, services); err != nil {
 			return err

@@ -95,6 +95,9 @@ func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyO
 			m.record(actor, action, "refused", err.Error())
 			return Result{}, err
 		}
+		// The cluster keeps which maps hold passwords with the
+		// configuration that made them so (markSecretMaps).
+		markSecretMaps(m.inst, &cand)
 		if reflect.DeepEqual(cand, base) {
 			// Nothing to commit (SIGHUP's re-apply): apply the newest
 			// configuration here.

@@ -154,6 +154,7 @@ func acceptEach(t *testing.T, ln net.Listener, handle func(net.Conn)) {
 		}
 	}()
 }
+
 // TestGreetSaysNetworkErrorsPlainly: an smtpd that resets the connection
 // before its greeting is said to have done so in plain words, not with
 // Go's error text (both ends' ports, the system call), which reaches the

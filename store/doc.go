@@ -20,7 +20,7 @@
 //	  master              -> the Edit Master Config text (absent: postdeck's own service table)
 //	  installation        -> imported main.cf lines of installation parameters (absent: none)
 //	maps
-//	  <name>              -> Map without its content (JSON: name, type, owner, updated)
+//	  <name>              -> Map without its content (JSON: name, type, owner, updated, secret)
 //	map_content           (schema 4)
 //	  <name>              (a bucket per map, so that a change of one map never
 //	                       rewrites another's bytes; see maps.go)

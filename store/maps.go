@@ -32,6 +32,12 @@ type Map struct {
 	Content string    `json:"content"`
 	Owner   string    `json:"owner"`
 	Updated time.Time `json:"updated"`
+	// Secret marks a map that holds SASL passwords: a
+	// *_sasl_password_maps parameter refers to it, or did (mta sets it
+	// with the configuration that refers to it and never clears it, so
+	// that passwords stay private once the reference is gone). Absent in
+	// what older versions stored: false.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // mapMeta is what the maps bucket holds of a Map: all but the content.
@@ -40,10 +46,11 @@ type mapMeta struct {
 	Type    string    `json:"type"`
 	Owner   string    `json:"owner"`
 	Updated time.Time `json:"updated"`
+	Secret  bool      `json:"secret,omitempty"`
 }
 
 func (m Map) meta() mapMeta {
-	return mapMeta{Name: m.Name, Type: m.Type, Owner: m.Owner, Updated: m.Updated}
+	return mapMeta{Name: m.Name, Type: m.Type, Owner: m.Owner, Updated: m.Updated, Secret: m.Secret}
 }
 
 // readMap builds the Map stored under key from its metadata and content
@@ -54,7 +61,7 @@ func readMap(tx *bolt.Tx, key, rawMeta []byte) (Map, error) {
 		return Map{}, fmt.Errorf("decode %s/%s: %w", bucketMaps, key, err)
 	}
 	return Map{
-		Name: meta.Name, Type: meta.Type, Owner: meta.Owner, Updated: meta.Updated,
+		Name: meta.Name, Type: meta.Type, Owner: meta.Owner, Updated: meta.Updated, Secret: meta.Secret,
 		Content: string(mapContent(tx, key)), // string() copies
 	}, nil
 }

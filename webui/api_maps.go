@@ -17,8 +17,8 @@ func (s *Server) mapsList(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"items": maps})
 }
 
-// mapGet answers GET /api/v1/maps/{name}; the SASL password map's
-// passwords are masked.
+// mapGet answers GET /api/v1/maps/{name}; the passwords of a map that
+// holds SASL passwords are masked.
 func (s *Server) mapGet(c *fiber.Ctx) error {
 	doc, err := s.admin.Map(c.UserContext(), who(c), c.Params("name"))
 	if err != nil {

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -386,5 +387,109 @@ func testMapsDeleteAndRetype(t *testing.T, st *stack) {
 	}
 	if r := st.socketDo(t, "DELETE", mapPath("spf.example.test"), nil); r.Status != 403 {
 		t.Errorf("admin delete of a refresher map: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestSecondSASLMapMaskedForEveryRole: a map the Edit Main Config
+// document names in smtp_sasl_password_maps holds passwords like
+// smtp-sasl-password_maps: from that apply on its files are 0600 and an
+// auditor's reads (the map, its rows, a lookup, the editor page, the
+// audit log) show its passwords masked; saving the masked content back
+// keeps them. A password written into the document itself (inline:) is
+// refused with the line and leaves Postfix's files as they were.
+func TestSecondSASLMapMaskedForEveryRole(t *testing.T) {
+	st := newStack(t)
+	const name, secret, key = "relay-passwords", "Sec0nd-s3cret-pw", "[relay2.example.test]:587"
+	var bodies []string
+	keep := func(b []byte) { bodies = append(bodies, string(b)) }
+	if r := st.socketDo(t, "PUT", mapPath(name), map[string]string{"type": "hash", "content": key + " relayuser2:" + secret + "\n"}); r.Status != 200 {
+		t.Fatalf("put: %d %s", r.Status, r.Body)
+	}
+	var doc struct {
+		Text    string `json:"text"`
+		Version string `json:"version"`
+	}
+	st.socketDo(t, "GET", "/api/v1/mainconfig", nil).decode(t, &doc)
+	sasl := "smtp_sasl_password_maps = hash:$config_directory/maps.d/hash." + mta.MapSASLPasswords + ".map\n"
+	text := strings.Replace(doc.Text, sasl, strings.TrimSuffix(sasl, "\n")+", hash:$config_directory/maps.d/hash."+name+".map\n", 1)
+	if text == doc.Text {
+		t.Fatalf("no smtp_sasl_password_maps line in %q", doc.Text)
+	}
+	r := st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]string{"text": text, "version": doc.Version})
+	if r.Status != 200 {
+		t.Fatalf("main config: %d %s", r.Status, r.Body)
+	}
+	keep(r.Body)
+	src := st.inst.MapPath("hash", name)
+	for _, p := range []string{src, src + ".db"} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", filepath.Base(p), fi.Mode(), err)
+		}
+	}
+	if got, _ := st.postmapQuery(t, "hash", name, key); got != "relayuser2:"+secret {
+		t.Errorf("live value %q", got)
+	}
+
+	aud := st.login(t, "audit")
+	hdr := map[string]string{csrfHeader: aud.csrf}
+	res := aud.get(mapPath(name))
+	keep(res.Body)
+	var mp struct {
+		Content string `json:"content"`
+		Secret  bool   `json:"secret"`
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(res.Body, &mp); err != nil || res.Status != 200 {
+		t.Fatalf("auditor's get: %d %s", res.Status, res.Body)
+	}
+	if mp.Content != key+" relayuser2:********\n" || !mp.Secret {
+		t.Errorf("auditor's get: %s", res.Body)
+	}
+	res = aud.get(mapPath(name) + "/rows")
+	keep(res.Body)
+	if res.Status != 200 || !strings.Contains(string(res.Body), `"value":"relayuser2:********"`) {
+		t.Errorf("auditor's rows: %d %s", res.Status, res.Body)
+	}
+	res = aud.send("POST", mapPath(name)+"/lookup", `{"key":"`+key+`"}`, "application/json", hdr)
+	keep(res.Body)
+	if res.Status != 200 || !strings.Contains(string(res.Body), `"value":"relayuser2:********"`) {
+		t.Errorf("auditor's lookup: %d %s", res.Status, res.Body)
+	}
+	res = aud.get("/mta/maps/" + name + "?view=text&key=" + url.QueryEscape(key))
+	keep(res.Body)
+	// The editor page has the SASL map's help: how masked passwords are kept.
+	if b := string(res.Body); res.Status != 200 || !strings.Contains(b, "relayuser2:********") || !strings.Contains(b, "Passwords are never shown") {
+		t.Errorf("auditor's page: %d", res.Status)
+	}
+
+	// The masked content saved back keeps the password.
+	r = st.socketDo(t, "PUT", mapPath(name), map[string]string{"type": "hash", "content": mp.Content + "[relay3.example.test] u3:pw3\n", "version": mp.Version})
+	keep(r.Body)
+	if r.Status != 200 {
+		t.Fatalf("masked put: %d %s", r.Status, r.Body)
+	}
+	if got, _ := st.postmapQuery(t, "hash", name, key); got != "relayuser2:"+secret {
+		t.Errorf("the masked save lost the password: %q", got)
+	}
+
+	// A password in the document itself is refused on its line.
+	before := st.liveFiles(t)
+	st.socketDo(t, "GET", "/api/v1/mainconfig", nil).decode(t, &doc)
+	bad := doc.Text + "lmtp_sasl_password_maps = inline:{ [lmtp.example.test]=user:" + secret + " }\n"
+	r = st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]string{"text": bad, "version": doc.Version})
+	var eb mapErrorBody
+	r.decode(t, &eb)
+	if r.Status != 400 || eb.Field != "text" || eb.Line != strings.Count(doc.Text, "\n")+1 || !strings.Contains(eb.Error, "lmtp_sasl_password_maps has an inline: table") || strings.Contains(eb.Error, secret) {
+		t.Errorf("inline table: %d %s", r.Status, r.Body)
+	}
+	if where, same := sameFiles(before, st.liveFiles(t)); !same {
+		t.Errorf("a refused main config changed %s", where)
+	}
+	res = aud.get("/api/v1/audit")
+	keep(res.Body)
+	for _, b := range bodies {
+		if strings.Contains(b, secret) {
+			t.Fatalf("an answer shows the password: %s", b)
+		}
 	}
 }

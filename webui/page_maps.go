@@ -87,6 +87,8 @@ type mapPageData struct {
 	Error     string
 	ErrorLine int
 	Refresher bool
+	// Secret: the map holds SASL passwords, masked in Content.
+	Secret bool
 	// TextView shows the whole content in one editor (bulk edits); the
 	// default is the table of rules, RowsPage, searched with Q.
 	TextView bool
@@ -138,7 +140,7 @@ func (s *Server) pageMapsCreate(c *fiber.Ctx) error {
 
 // pageMap is GET /mta/maps/{name}: the editor with format help, examples
 // and the lookup tester (?key=..., a read-only question to Postfix). The
-// SASL map's passwords are masked.
+// passwords of a map that holds SASL passwords are masked.
 func (s *Server) pageMap(c *fiber.Ctx) error {
 	data, err := s.mapPage(c, c.Params("name"))
 	if err != nil {
@@ -217,11 +219,16 @@ func (s *Server) mapPage(c *fiber.Ctx, name string) (mapPageData, error) {
 		return mapPageData{}, err
 	}
 	help, ok := defaultMapHelp[mp.Name]
-	if !ok {
+	switch {
+	case !ok && mp.Secret:
+		// A map a SASL password parameter refers to: its format, and
+		// how its masked passwords are kept.
+		help = defaultMapHelp[admin.MapSASLPasswords]
+	case !ok:
 		help = typeHelp[mp.Type]
 	}
 	info := admin.MapInfo{Name: mp.Name, Type: mp.Type, File: mp.File, Lines: mp.Lines, Owner: mp.Owner, Updated: mp.Updated}
-	return mapPageData{Map: info, Version: mp.Version, Content: mp.Content, Types: mapTypeChoices, Help: help, Refresher: mp.Owner == store.OwnerRefresher}, nil
+	return mapPageData{Map: info, Version: mp.Version, Content: mp.Content, Types: mapTypeChoices, Help: help, Refresher: mp.Owner == store.OwnerRefresher, Secret: mp.Secret}, nil
 }
 
 // pageMapPost is POST /mta/maps/{name}: validate, store and apply.
@@ -242,7 +249,9 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 		return ferr
 	}
 	data.Content, data.Map.Type = content, typ
-	data.Content = admin.MaskSecrets(name, content)
+	if data.Secret {
+		data.Content = admin.MaskPasswords(content)
+	}
 	data.Version = base
 	data.TextView = true
 	var fe *store.UserError
