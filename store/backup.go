@@ -109,8 +109,9 @@ func copyBucket(dst, src *bolt.Bucket) error {
 	})
 }
 
-// restoreErrors adds the backup's error entries that the live repository
-// lacks, each with its inline body when it has one, and returns their ids.
+// restoreErrors adds the backup's error entries that neither the live
+// repository nor the live spool holds, each with its inline body when it
+// has one, and returns their ids.
 // The live spool's and error repository's bodies stay; an inline body
 // that neither holds (left by an interrupted step) goes.
 func restoreErrors(tx, stx *bolt.Tx) ([]string, error) {
@@ -135,8 +136,11 @@ func restoreErrors(tx, stx *bolt.Tx) ([]string, error) {
 	}
 	var added []string
 	err := srcErrs.ForEach(func(k, v []byte) error {
-		if errs.Get(k) != nil {
-			return nil // live: the newer state of that message
+		if errs.Get(k) != nil || spool.Get(k) != nil {
+			// Live in the repository, or requeued since the backup and in
+			// the spool: the newer state of that message (in both places
+			// it would be delivered twice).
+			return nil
 		}
 		if err := errs.Put(bytes.Clone(k), bytes.Clone(v)); err != nil {
 			return err

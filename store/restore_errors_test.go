@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -28,18 +29,23 @@ func TestRestoreMergesTheErrorRepository(t *testing.T) {
 		}
 	}
 	const (
-		old    = "0000000000000aabbcc0001" // in the backup, deleted since
-		both   = "0000000000000aabbcc0002" // in the backup and live
-		newer  = "0000000000000aabbcc0003" // came after the backup
-		queued = "0000000000000aabbcc0004" // in the live spool
+		old      = "0000000000000aabbcc0001" // in the backup, deleted since
+		both     = "0000000000000aabbcc0002" // in the backup and live
+		newer    = "0000000000000aabbcc0003" // came after the backup
+		queued   = "0000000000000aabbcc0004" // in the live spool
+		requeued = "0000000000000aabbcc0005" // in the backup's repository, in the live spool
 	)
 	errorEntry(old, "old body", "old")
 	errorEntry(both, "both body", "as backed up")
+	errorEntry(requeued, "requeued body", "requeued since")
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	if err := db.bolt.View(func(tx *bolt.Tx) error { return tx.CopyFile(backup, 0o600) }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.MPAErrorDelete([]string{old, both}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MPAErrorRequeue([]string{requeued}, false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	errorEntry(both, "both body", "live")
@@ -61,7 +67,10 @@ func TestRestoreMergesTheErrorRepository(t *testing.T) {
 			t.Errorf("entry %s after the restore: %q %v, want reason %q", id, e.Reason, err, want)
 		}
 	}
-	for id, want := range map[string]string{old: "old body", both: "both body", newer: "newer body", queued: "queued body"} {
+	if _, err := db.MPAErrorGet(requeued); err == nil {
+		t.Error("an entry requeued since the backup is in the repository again, beside the spool")
+	}
+	for id, want := range map[string]string{old: "old body", both: "both body", newer: "newer body", queued: "queued body", requeued: "requeued body"} {
 		if b, inline, err := db.MPABody(id); err != nil || !inline || string(b) != want {
 			t.Errorf("body %s after the restore: %q %v %v", id, b, inline, err)
 		}

@@ -544,10 +544,17 @@ var mutants = []mutant{
 		pkg:  "./store", run: "^TestRestoreMergesTheErrorRepository$",
 	},
 	{
+		name: "restore: put a requeued entry back beside the spool",
+		file: "store/backup.go",
+		old:  "\t\tif errs.Get(k) != nil || spool.Get(k) != nil {",
+		new:  "\t\tif errs.Get(k) != nil {",
+		pkg:  "./store", run: "^TestRestoreMergesTheErrorRepository$",
+	},
+	{
 		name: "restore: let the backup's error entry replace the live one",
 		file: "store/backup.go",
-		old:  "\t\tif errs.Get(k) != nil {\n\t\t\treturn nil // live",
-		new:  "\t\tif false {\n\t\t\treturn nil // live",
+		old:  "\t\tif errs.Get(k) != nil || spool.Get(k) != nil {",
+		new:  "\t\tif spool.Get(k) != nil {",
 		pkg:  "./store", run: "^TestRestoreMergesTheErrorRepository$",
 	},
 	{
