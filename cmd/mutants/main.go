@@ -845,10 +845,10 @@ var mutants = []mutant{
 		pkg:  "./webui", run: "^TestDecodeJSONOneObject$",
 	},
 	{
-		name: "match top-level JSON keys in any case",
+		name: "match JSON keys in upper case too",
 		file: "webui/json.go",
-		old:  "\t\t\tif !names[k] {\n",
-		new:  "\t\t\tif !names[strings.ToLower(k)] {\n",
+		old:  "\t\tfields[name] = f.Type\n",
+		new:  "\t\tfields[name] = f.Type\n\t\tfields[strings.ToUpper(name)] = f.Type\n",
 		pkg:  "./webui", run: "^TestDecodeJSONExactKeys$",
 	},
 	{
