@@ -174,11 +174,7 @@ func (s *Server) ErrorAction(ctx context.Context, action string, ids []string, a
 		if err != nil {
 			return 0, err
 		}
-		for _, id := range done {
-			if err := s.bodies.remove(id); err != nil {
-				s.log.Error("mpa error body cleanup failed", "err", err, "queue_id", id)
-			}
-		}
+		s.removeBodies(done)
 		if err := s.recountErrors(); err != nil {
 			s.log.Error("mpa error repository recount failed", "err", err)
 		}
@@ -354,12 +350,18 @@ func (s *Server) ForgetRestored(ids []string) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range done {
+	s.removeBodies(done)
+	return s.recountErrors()
+}
+
+// removeBodies removes the message files of error entries the store no
+// longer holds; a failure is logged (the start's sweep takes what stays).
+func (s *Server) removeBodies(ids []string) {
+	for _, id := range ids {
 		if err := s.bodies.remove(id); err != nil {
 			s.log.Error("mpa error body cleanup failed", "err", err, "queue_id", id)
 		}
 	}
-	return s.recountErrors()
 }
 
 // Restored makes the MPA read what a restore replaced: the pipeline
