@@ -87,6 +87,9 @@ type MapInfo struct {
 	Lines   int       `json:"lines"` // lines of content
 	Owner   string    `json:"owner"` // admin or refresher
 	Updated time.Time `json:"updated"`
+	// Secret: the map holds SASL passwords (IsSecretMap, or the stored
+	// configuration refers to it for them), masked wherever it is shown.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // MapPath is the absolute path of a map's source file.

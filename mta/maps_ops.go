@@ -20,8 +20,13 @@ func (m *Manager) ListMaps() ([]MapInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list maps: %w", err)
 	}
+	srcs, err := m.storedPasswordSources()
+	if err != nil {
+		return nil, fmt.Errorf("list maps: %w", err)
+	}
 	out := make([]MapInfo, 0, len(maps))
 	for _, mp := range maps {
+		mp.Secret = IsSecretMap(mp) || refersForPasswords(srcs, mp.Type, mp.Name)
 		out = append(out, m.mapInfo(mp))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -32,6 +37,7 @@ func (m *Manager) mapInfo(mp store.Map) MapInfo {
 	return MapInfo{
 		Name: mp.Name, Type: mp.Type, File: m.inst.MapPath(mp.Type, mp.Name),
 		Lines: lineCount(mp.Content), Owner: mp.Owner, Updated: mp.Updated,
+		Secret: IsSecretMap(mp),
 	}
 }
 
@@ -69,19 +75,29 @@ func (m *Manager) GetMap(name string) (store.Map, error) {
 // until its apply. The settings and the installation part of main.cf
 // never set a password parameter, so the documents are enough.
 func (m *Manager) namedForPasswords(mp store.Map) (bool, error) {
-	doc, err := m.db.LoadMainConfig()
+	srcs, err := m.storedPasswordSources()
 	if err != nil {
 		return false, fmt.Errorf("get map: %w", err)
 	}
+	return refersForPasswords(srcs, mp.Type, mp.Name), nil
+}
+
+// storedPasswordSources are the passwordSources of the stored main config
+// and master config documents.
+func (m *Manager) storedPasswordSources() ([]passwordSource, error) {
+	doc, err := m.db.LoadMainConfig()
+	if err != nil {
+		return nil, err
+	}
 	master, err := m.db.LoadMasterConfig()
 	if err != nil {
-		return false, fmt.Errorf("get map: %w", err)
+		return nil, err
 	}
 	params, err := ParseMainConfig(doc)
 	if err != nil {
 		params = nil // a stored document parses; an old one that does not names nothing here
 	}
-	return refersForPasswords(passwordSources(params, parseMasterCF(master)), mp.Type, mp.Name), nil
+	return passwordSources(params, parseMasterCF(master)), nil
 }
 
 // PutMap validates an administrator's map, stores it and applies it: the

@@ -445,6 +445,29 @@ func TestSecondSASLMapMaskedForEveryRole(t *testing.T) {
 	if mp.Content != key+" relayuser2:********\n" || !mp.Secret {
 		t.Errorf("auditor's get: %s", res.Body)
 	}
+	// The list says which maps hold passwords, and so does the maps page.
+	res = aud.get("/api/v1/maps")
+	keep(res.Body)
+	var list struct {
+		Items []struct {
+			Name   string `json:"name"`
+			Secret bool   `json:"secret"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(res.Body, &list); err != nil || res.Status != 200 {
+		t.Fatalf("auditor's list: %d %s", res.Status, res.Body)
+	}
+	secrets := map[string]bool{}
+	for _, it := range list.Items {
+		secrets[it.Name] = it.Secret
+	}
+	if !secrets[name] || !secrets[mta.MapSASLPasswords] || secrets["tls-policy"] {
+		t.Errorf("list's secret flags %v: %s", secrets, res.Body)
+	}
+	res = aud.get("/mta/maps")
+	if b := string(res.Body); res.Status != 200 || !strings.Contains(b, `id="map-`+name+`"`) || strings.Count(b, `class="badge warn" title="Holds SASL passwords`) != 2 {
+		t.Errorf("maps page: %d, want the passwords badge on two maps", res.Status)
+	}
 	res = aud.get(mapPath(name) + "/rows")
 	keep(res.Body)
 	if res.Status != 200 || !strings.Contains(string(res.Body), `"value":"relayuser2:********"`) {

@@ -621,6 +621,13 @@ var mutants = []mutant{
 		pkg:  "./webui", run: "^TestListFieldsAreCountedBeforeSplit$",
 	},
 	{
+		name: "the map list hides which maps hold passwords",
+		file: "mta/maps_ops.go",
+		old:  "\t\tSecret: IsSecretMap(mp),\n",
+		new:  "\t\tSecret: false,\n",
+		pkg:  "./webui", run: "^TestSecondSASLMapMaskedForEveryRole$",
+	},
+	{
 		name: "delete a map on an older version",
 		file: "mta/maps_ops.go",
 		old:  "\t\tif cur := MapVersion(old); base != \"\" && base != cur {",
