@@ -103,7 +103,15 @@ func (s *Service) MainConfig(ctx context.Context, id Identity) (MainConfigDoc, e
 		return MainConfigDoc{}, err
 	}
 	text, err := s.db.LoadMainConfig()
-	return MainConfigDoc{Text: text, Version: mta.MainConfigVersion(text)}, err
+	if err != nil {
+		return MainConfigDoc{}, err
+	}
+	master, err := s.db.LoadMasterConfig()
+	if err != nil {
+		return MainConfigDoc{}, err
+	}
+	shown, _ := mta.MaskLiteralPasswords(text, master)
+	return MainConfigDoc{Text: shown, Version: mta.MainConfigVersion(text)}, nil
 }
 
 // MainConfigResult is the saved document's version and what the apply did.
@@ -278,7 +286,15 @@ func (s *Service) MasterConfig(ctx context.Context, id Identity) (MasterConfigDo
 		return MasterConfigDoc{}, err
 	}
 	doc, err := s.mta.MasterConfig()
-	return MasterConfigDoc{Text: doc.Text, Version: doc.Version, Default: doc.Default, Managed: doc.Managed}, err
+	if err != nil {
+		return MasterConfigDoc{}, err
+	}
+	main, err := s.db.LoadMainConfig()
+	if err != nil {
+		return MasterConfigDoc{}, err
+	}
+	_, shown := mta.MaskLiteralPasswords(main, doc.Text)
+	return MasterConfigDoc{Text: shown, Version: doc.Version, Default: doc.Default, Managed: doc.Managed}, nil
 }
 
 // MasterConfigResult is the saved document's version and what the apply

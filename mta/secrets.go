@@ -206,6 +206,14 @@ func literalTableAt(value string, depth int) string {
 			}
 			continue
 		}
+		// A list element in braces is its inside: Postfix groups
+		// { static:user:password } that way.
+		if inner, ok := strings.CutPrefix(tok, "{"); ok && strings.HasSuffix(inner, "}") {
+			if typ := literalTableAt(strings.TrimSuffix(inner, "}"), depth+1); typ != "" {
+				return typ
+			}
+			continue
+		}
 		if m := tableTypeRe.FindStringSubmatch(tok); m != nil && literalTables[m[1]] {
 			return m[1]
 		}
@@ -272,4 +280,79 @@ func checkLiteralPasswords(params []Param, services []masterService) error {
 		return store.InvalidLine(FieldMasterConfig, src.line, "%s", literalPasswordSentence(src, typ, "master.cf"))
 	}
 	return store.InvalidLine(FieldMainConfig, src.line, "%s", literalPasswordSentence(src, typ, "main.cf"))
+}
+
+// MaskLiteralPasswords returns the main config and master config
+// documents with the value of every password definition that holds one
+// of literalTables (checkLiteralPasswords) replaced by TYPE:********: a
+// state stored before such tables were refused still has them (the
+// start warns), and no role may read the passwords in what the console
+// and the API show. The replaced parameter keeps its first line, without
+// its continuation lines; saved back, the line is refused with the
+// sentence that says what to do. Documents without such a table come
+// back as they are.
+func MaskLiteralPasswords(mainDoc, masterDoc string) (string, string) {
+	params, err := ParseMainConfig(mainDoc)
+	if err != nil {
+		params = nil // refused on its own; nothing in it is followed
+	}
+	services := parseMasterCF(masterDoc)
+	mainLines := map[int]string{} // line of a main.cf definition -> its type
+	type override struct {
+		line int
+		name string
+	}
+	masterLines := map[override]string{} // an -o override -> its type
+	for _, src := range passwordSources(params, services) {
+		typ := literalTableIn(src.value)
+		switch {
+		case typ == "":
+		case src.service == "":
+			mainLines[src.line] = typ
+		default:
+			masterLines[override{src.line, src.name}] = typ
+		}
+	}
+	if len(mainLines) > 0 {
+		lines := strings.Split(mainDoc, "\n")
+		drop := map[int]bool{}
+		for _, p := range params {
+			typ, ok := mainLines[p.Line]
+			if !ok {
+				continue
+			}
+			lines[p.Line-1] = p.Name + " = " + typ + ":" + maskedPassword
+			for n := p.Line + 1; n <= p.End; n++ {
+				drop[n] = true
+			}
+		}
+		kept := lines[:0]
+		for i, l := range lines {
+			if !drop[i+1] {
+				kept = append(kept, l)
+			}
+		}
+		mainDoc = strings.Join(kept, "\n")
+	}
+	if len(masterLines) > 0 {
+		lines := strings.Split(masterDoc, "\n")
+		for _, s := range services {
+			for _, o := range s.Opts {
+				typ, ok := masterLines[override{o.Line, o.Name}]
+				if !ok || o.Bad || o.Line < 1 || o.Line > len(lines) {
+					continue
+				}
+				if l := lines[o.Line-1]; strings.Contains(l, o.Raw) {
+					lines[o.Line-1] = strings.Replace(l, o.Raw, o.Name+"="+typ+":"+maskedPassword, 1)
+				} else {
+					// Tokens are cut from their line, so Raw is in it;
+					// were it not, the line goes rather than the password
+					// shows.
+					lines[o.Line-1] = "#" + maskedPassword
+				}
+			}
+		}
+		masterDoc = strings.Join(lines, "\n")
+	}
+	return mainDoc, masterDoc
 }

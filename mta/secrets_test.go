@@ -497,3 +497,52 @@ func TestStartTakesStoredInlinePasswordsWithAWarning(t *testing.T) {
 		t.Error("main.cf still holds the password")
 	}
 }
+
+// TestMaskLiteralPasswords: in what the console shows of a stored state
+// that still has SASL passwords in main.cf or master.cf, each such
+// definition's value is TYPE:******** (a continued value loses its
+// continuation lines; one reached through $name is masked where it is
+// defined), and nothing else changes.
+func TestMaskLiteralPasswords(t *testing.T) {
+	mainDoc := "myhostname = gw.example.test\n" +
+		"smtp_sasl_password_maps = hash:$config_directory/maps.d/hash.smtp-sasl-password_maps.map,\n" +
+		"    static:relayuser:St4tic-pw\n" +
+		"lmtp_sasl_password_maps = $lmtp_pw\n" +
+		"lmtp_pw = proxy:inline:{ [lmtp.example.test]=u:Inl1ne-pw }\n" +
+		"relayhost = [relay.example.test]:587\n"
+	masterDoc := "smtp      inet  n       -       y       -       -       smtpd\n" +
+		"relay     unix  -       -       y       -       -       smtp\n" +
+		"  -o smtp_sasl_password_maps={ randmap:{u:R4nd-pw} } -o smtp_tls_security_level=encrypt\n"
+	gotMain, gotMaster := MaskLiteralPasswords(mainDoc, masterDoc)
+	wantMain := "myhostname = gw.example.test\n" +
+		"smtp_sasl_password_maps = static:********\n" +
+		"lmtp_sasl_password_maps = $lmtp_pw\n" +
+		"lmtp_pw = inline:********\n" +
+		"relayhost = [relay.example.test]:587\n"
+	wantMaster := "smtp      inet  n       -       y       -       -       smtpd\n" +
+		"relay     unix  -       -       y       -       -       smtp\n" +
+		"  -o smtp_sasl_password_maps=randmap:******** -o smtp_tls_security_level=encrypt\n"
+	if gotMain != wantMain {
+		t.Errorf("main config shown as\n%s\nwant\n%s", gotMain, wantMain)
+	}
+	if gotMaster != wantMaster {
+		t.Errorf("master config shown as\n%s\nwant\n%s", gotMaster, wantMaster)
+	}
+	// A table in braces is found (Postfix takes a list element's inside).
+	if err := checkLiteralPasswords(nil, parseMasterCF(masterDoc)); err == nil || !strings.Contains(err.Error(), "Line 3: Service relay: -o smtp_sasl_password_maps has a randmap: table") {
+		t.Errorf("the braced table: %v", err)
+	}
+	// Without such a table both come back as they are.
+	plainMaster := "smtp      inet  n       -       y       -       -       smtpd\n"
+	if m, s := MaskLiteralPasswords(DefaultMainConfig, plainMaster); m != DefaultMainConfig || s != plainMaster {
+		t.Errorf("unchanged documents changed:\n%s\n%s", m, s)
+	}
+	// Saved back, the masked line is refused as the original was, on its line.
+	params, err := ParseMainConfig(gotMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkLiteralPasswords(params, parseMasterCF(gotMaster)); err == nil || !strings.Contains(err.Error(), "Line 2: Parameter smtp_sasl_password_maps has a static: table") {
+		t.Errorf("the masked document saved back: %v", err)
+	}
+}

@@ -516,3 +516,64 @@ func TestSecondSASLMapMaskedForEveryRole(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredLiteralPasswordsMasked: a state stored before SASL passwords
+// in main.cf and master.cf were refused still has them; what the API and
+// the console show of both documents masks them for every role (the
+// version stays the stored document's), and the masked document saved
+// back is refused on the line to change, the live files untouched.
+func TestStoredLiteralPasswordsMasked(t *testing.T) {
+	st := newStack(t)
+	const mainPW, masterPW = "0ld-st4tic-pw", "0ld-1nline-pw"
+	s, err := st.db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mainDoc := s.MainConfig + "lmtp_sasl_password_maps = static:u:" + mainPW + "\n"
+	s.MainConfig = mainDoc
+	master, err := st.mgr.MasterConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MasterConfig = master.Text + "relay2    unix  -       -       y       -       -       smtp\n  -o smtp_sasl_password_maps=inline:{[r.example.test]=u:" + masterPW + "}\n"
+	if err := st.db.SaveState(s); err != nil {
+		t.Fatal(err)
+	}
+	aud := st.login(t, "audit")
+	var bodies []string
+	for _, path := range []string{"/api/v1/mainconfig", "/api/v1/mastercfg", "/mta/settings/mainconfig", "/mta/settings/mastercfg"} {
+		res := aud.get(path)
+		if res.Status != 200 {
+			t.Fatalf("%s: %d", path, res.Status)
+		}
+		bodies = append(bodies, string(res.Body))
+	}
+	for i, b := range bodies {
+		if strings.Contains(b, mainPW) || strings.Contains(b, masterPW) {
+			t.Errorf("answer %d shows a password", i)
+		}
+	}
+	var doc struct {
+		Text    string `json:"text"`
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(bodies[0]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(doc.Text, "lmtp_sasl_password_maps = static:********\n") || doc.Version != mta.MainConfigVersion(mainDoc) {
+		t.Errorf("main config %q version %s", doc.Text[max(0, len(doc.Text)-80):], doc.Version)
+	}
+	if !strings.Contains(bodies[1], `-o smtp_sasl_password_maps=inline:********`) {
+		t.Errorf("master config: %s", bodies[1])
+	}
+	before := st.liveFiles(t)
+	r := st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]string{"text": doc.Text, "version": doc.Version})
+	var eb mapErrorBody
+	r.decode(t, &eb)
+	if r.Status != 400 || eb.Line != strings.Count(mainDoc, "\n") || !strings.Contains(eb.Error, "lmtp_sasl_password_maps has a static: table") {
+		t.Errorf("the masked document saved back: %d %s", r.Status, r.Body)
+	}
+	if where, same := sameFiles(before, st.liveFiles(t)); !same {
+		t.Errorf("a refused main config changed %s", where)
+	}
+}
