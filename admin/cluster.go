@@ -138,6 +138,9 @@ const revisionFailed = "This node could not apply the revision because of a fail
 // through the cluster and waits for this node's apply loop: it runs on
 // its own.
 func (s *Service) afterSharedImport(ctx context.Context) {
+	// Admin's password set through another node ends the one-time
+	// password this node (the one that ran cluster init) keeps in a file.
+	s.DropStaleFirstLogin()
 	if s.mpa != nil {
 		if err := s.mpa.ReloadPipeline(ctx); err != nil {
 			s.log.Error("reload the mpa pipeline from the cluster", "err", err)

@@ -656,6 +656,13 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestMaskLiteralPasswords$",
 	},
 	{
+		name: "the first login's file outlives a replicated password",
+		file: "admin/cluster.go",
+		old:  "\t// password this node (the one that ran cluster init) keeps in a file.\n\ts.DropStaleFirstLogin()\n",
+		new:  "\t// password this node (the one that ran cluster init) keeps in a file.\n",
+		pkg:  "./admin", run: "^TestFirstLoginFileGoesWithAReplicatedPassword$",
+	},
+	{
 		name: "delete a map on an older version",
 		file: "mta/maps_ops.go",
 		old:  "\t\tif cur := MapVersion(old); base != \"\" && base != cur {",
