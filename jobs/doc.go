@@ -37,9 +37,10 @@
 // a client-dependent term would make are outside the model.
 //
 // A result with a network wider than /8 (IPv4) or /16 (IPv6), for example
-// from +all, is refused (ErrTooWide), and so is a tree of more than 50
-// records walked (ErrBudget; cached answers cost no query, so the query
-// budget alone would not bound it). Every refusal matches one of
+// from +all, or whose networks together hold as many addresses as a /7 or
+// a /15 (every other /8), is refused (ErrTooWide), and so is a tree of
+// more than 50 records walked (ErrBudget; cached answers cost no query, so
+// the query budget alone would not bound it). Every refusal matches one of
 // ErrNone, ErrPermError, ErrTooWide, ErrBudget or is a *DNSError.
 // TestRFC7208Suite runs the openspf RFC 7208 suite against all of this.
 //

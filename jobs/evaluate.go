@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"fmt"
+	"math/big"
 	"net/netip"
 )
 
@@ -231,9 +232,11 @@ func tooWide(p netip.Prefix) bool {
 }
 
 // checkWidth refuses a result with a network wider than /8 or /16, naming
-// the term that brought it when one did.
+// the term that brought it when one did, and a result whose networks
+// together are that wide (checkTotal).
 func (e *evaluator) checkWidth(domain string, ps []netip.Prefix) error {
-	for _, p := range mergePrefixes(ps) {
+	merged := mergePrefixes(ps)
+	for _, p := range merged {
 		if !tooWide(p) {
 			continue
 		}
@@ -254,6 +257,27 @@ func (e *evaluator) checkWidth(domain string, ps []netip.Prefix) error {
 			}
 		}
 		return kinded(ErrTooWide, "the networks of %s merge into %s, wider than /%d", domain, p, limit)
+	}
+	return checkTotal(domain, merged)
+}
+
+// checkTotal refuses a result whose networks (merged: none overlaps)
+// together hold as many addresses as a network one bit wider than the
+// limit (a /7, a /15). Networks within the limit that never merge, such
+// as every other /8, would otherwise list half of the Internet in a map
+// that lets its clients relay.
+func checkTotal(domain string, ps []netip.Prefix) error {
+	for _, fam := range []struct{ bits, limit int }{{32, minBits4}, {128, minBits6}} {
+		total := new(big.Int)
+		for _, p := range ps {
+			if p.Addr().BitLen() == fam.bits {
+				total.Add(total, new(big.Int).Lsh(big.NewInt(1), uint(fam.bits-p.Bits())))
+			}
+		}
+		wider := new(big.Int).Lsh(big.NewInt(1), uint(fam.bits-fam.limit+1))
+		if total.Cmp(wider) >= 0 {
+			return kinded(ErrTooWide, "the networks of %s together hold as many addresses as a /%d, wider than /%d", domain, fam.limit-1, fam.limit)
+		}
 	}
 	return nil
 }

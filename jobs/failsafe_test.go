@@ -137,6 +137,14 @@ func TestFailuresKeepTheLiveMap(t *testing.T) {
 		{name: "implausibly wide network", wantErr: "wider than /8", setup: func(d *testDNS) {
 			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:0.0.0.0/1 -all")
 		}},
+		{name: "half of the Internet in /8s", wantErr: "together hold as many addresses as a /7", setup: func(d *testDNS) {
+			var b strings.Builder
+			b.WriteString("v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24")
+			for i := 1; i < 256; i += 2 {
+				fmt.Fprintf(&b, " ip4:%d.0.0.0/8", i)
+			}
+			d.txt("root.test", b.String()+" -all")
+		}},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -207,6 +215,53 @@ func TestRefusedSaveKeepsTheLiveFile(t *testing.T) {
 	}
 	if out, stderr := postmapQuery(t, env.inst.ConfigDir, "10.1.2.3", env.mapFile("live")); out != "OK" || stderr != "" {
 		t.Fatalf("postmap -q 10.1.2.3: %q %q", out, stderr)
+	}
+}
+
+// TestFailedFirstRefreshSaysTheMapIsEmpty: on a fresh appliance whose
+// DNS fails, the source's map is the empty one the refresher created, and
+// the refresh must not say it "kept the live map" (that reads as if the
+// provider's servers were listed): the result, the status and the console
+// say the map stays empty. Once a refresh filled it, a failure keeps the
+// live map and says so.
+func TestFailedFirstRefreshSaysTheMapIsEmpty(t *testing.T) {
+	t.Parallel() // a private Postfix of its own
+	env := startMTA(t)
+	ctx := context.Background()
+	if err := env.db.PutSPFSource(store.SPFSource{Domain: "root.test", Map: "fresh", Schedule: "0 0 * * *", Value: "OK"}); err != nil {
+		t.Fatal(err)
+	}
+	d := newTestDNS(t)
+	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 -all")
+	d.set(d.servfail, "root.test")
+	ref := env.refresher(t, d, RefresherConfig{})
+	ref.ensureMap(ctx, "fresh")
+
+	res, err := ref.RefreshNow(ctx, "tester", "fresh")
+	want := "the map stays empty: lookup TXT root.test: SERVFAIL"
+	if err != nil || res.Outcome != OutcomeFailed || res.Kept != KeptEmpty || res.Error != want {
+		t.Fatalf("first refresh: %+v %v, want kept %q and %q", res, err, KeptEmpty, want)
+	}
+	if st, err := ref.Status(ctx, "fresh"); err != nil || st.LastError != want {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	if got := env.readMapFile(t, "fresh"); got != "" {
+		t.Fatalf("file %q", got)
+	}
+
+	d.mu.Lock() // the DNS answers again
+	delete(d.servfail, canonicalName("root.test"))
+	d.mu.Unlock()
+	if res, err := ref.RefreshNow(ctx, "tester", "fresh"); err != nil || res.Outcome != OutcomeUpdated || res.Kept != "" {
+		t.Fatalf("refresh with DNS back: %+v %v", res, err)
+	}
+	d.set(d.servfail, "root.test")
+	res, err = ref.RefreshNow(ctx, "tester", "fresh")
+	if err != nil || res.Kept != KeptLive || res.Error != "kept the live map: lookup TXT root.test: SERVFAIL" {
+		t.Fatalf("failure after a success: %+v %v", res, err)
+	}
+	if got := env.readMapFile(t, "fresh"); got != "192.0.2.0/24 OK\n" {
+		t.Fatalf("file %q", got)
 	}
 }
 

@@ -405,6 +405,37 @@ func TestTooWideResults(t *testing.T) {
 	}
 }
 
+// TestTooManyNetworksTogether: networks each within the limit that never
+// merge (every other /8) are refused when together they hold as many
+// addresses as a network that would be refused (a /7, a /15): one record
+// of 128 /8s would otherwise list half of the IPv4 Internet. A /8 with a
+// few small networks is still listed.
+func TestTooManyNetworksTogether(t *testing.T) {
+	e := newEnv(t, RefresherConfig{})
+	var half strings.Builder
+	half.WriteString("v=spf1")
+	for i := 1; i < 256; i += 2 {
+		fmt.Fprintf(&half, " ip4:%d.0.0.0/8", i)
+	}
+	e.dns.txt("half.test", half.String()+" -all")
+	e.dns.txt("two8.test", "v=spf1 ip4:10.0.0.0/8 ip4:12.0.0.0/8 -all")
+	e.dns.txt("two16.test", "v=spf1 ip6:2001::/16 ip6:2003::/16 -all")
+	e.dns.txt("one8.test", "v=spf1 ip4:10.0.0.0/8 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip6:2001::/16 ip6:2001:db8::/32 -all")
+	for domain, want := range map[string]string{
+		"half.test":  "the networks of half.test together hold as many addresses as a /7, wider than /8",
+		"two8.test":  "the networks of two8.test together hold as many addresses as a /7, wider than /8",
+		"two16.test": "the networks of two16.test together hold as many addresses as a /15, wider than /16",
+	} {
+		_, err := e.flattener(0, time.Second).Flatten(context.Background(), domain)
+		if !errors.Is(err, ErrTooWide) || err.Error() != want {
+			t.Errorf("%s: %v, want %q", domain, err, want)
+		}
+	}
+	if got := prefixList(flattenOK(t, e, "one8.test").Prefixes); got != "10.0.0.0/8 192.0.2.0/24 198.51.100.0/24 2001::/16" {
+		t.Errorf("one8.test: %s", got)
+	}
+}
+
 func TestTruncatedUDPAnswerRetriedOverTCP(t *testing.T) {
 	e := newEnv(t, RefresherConfig{})
 	e.dns.txt("big.test", "v=spf1 include:_big.test -all")

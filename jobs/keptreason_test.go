@@ -98,6 +98,8 @@ func refreshWith(t *testing.T, maps MapSaver, resolver string) (RefreshResult, S
 func TestKeptMapReasonHidesInternalErrors(t *testing.T) {
 	storeErr := errors.New("open /var/lib/postdeck/postdeck.db: input/output error")
 	refused := &mta.ApplyError{Stage: "reload", PostfixSaid: "fatal: bad map", RolledBack: true}
+	// failingMaps has no map: a failure leaves it empty (a map that
+	// cannot be read counts as live).
 	cases := []struct {
 		name   string
 		maps   failingMaps
@@ -107,11 +109,11 @@ func TestKeptMapReasonHidesInternalErrors(t *testing.T) {
 		{name: "reading the live map fails", maps: failingMaps{getErr: storeErr},
 			want: "kept the live map: " + internalFailure, hidden: []string{"/var/lib/postdeck", "input/output error", "read live map"}},
 		{name: "saving fails in the store", maps: failingMaps{putErr: storeErr},
-			want: "kept the live map: " + internalFailure, hidden: []string{"/var/lib/postdeck", "input/output error", "save map"}},
+			want: "the map stays empty: " + internalFailure, hidden: []string{"/var/lib/postdeck", "input/output error", "save map"}},
 		{name: "Postfix refuses the map", maps: failingMaps{putErr: refused},
-			want: "kept the live map: " + refused.Error()}, // Postfix's words, shown by mta.ApplyError
+			want: "the map stays empty: " + refused.Error()}, // Postfix's words, shown by mta.ApplyError
 		{name: "a user error", maps: failingMaps{putErr: store.Invalid("content", "Map spf is larger than 1 MiB")},
-			want: "kept the live map: Map spf is larger than 1 MiB."},
+			want: "the map stays empty: Map spf is larger than 1 MiB."},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,7 +145,7 @@ func TestKeptMapReasonSaysDNSTransportPlainly(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, st, logged := refreshWith(t, failingMaps{}, closed)
-	want := "kept the live map: lookup TXT root.test: the DNS server refused the connection"
+	want := "the map stays empty: lookup TXT root.test: the DNS server refused the connection"
 	if res.Error != want || st.LastError != want {
 		t.Fatalf("error %q last_error %q, want %q", res.Error, st.LastError, want)
 	}

@@ -276,7 +276,17 @@ type RefreshResult struct {
 	Warnings    []string `json:"warnings"`
 	Queries     int      `json:"queries"`
 	DurationMS  int64    `json:"duration_ms"`
+	// Kept says, for a failed refresh, what Postfix goes on reading:
+	// KeptLive (the last good map) or KeptEmpty (no refresh has filled
+	// the map yet, so no address of the source is listed).
+	Kept string `json:"kept,omitempty"`
 }
+
+// What a failed refresh left in place (RefreshResult.Kept).
+const (
+	KeptLive  = "live"
+	KeptEmpty = "empty"
+)
 
 // RefreshNow refreshes the source of map name at once and returns what it
 // did. A refresh that kept the live map is not an error: its Outcome is
@@ -350,7 +360,12 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 	res.DurationMS = st.DurationMS
 	st.Outcome = res.Outcome
 	if perr != nil {
-		res.Outcome, res.Error = OutcomeFailed, "kept the live map: "+keptReason(perr)
+		res.Kept = r.kept(name)
+		prefix := "kept the live map: "
+		if res.Kept == KeptEmpty {
+			prefix = "the map stays empty: "
+		}
+		res.Outcome, res.Error = OutcomeFailed, prefix+keptReason(perr)
 		st.Outcome, st.LastError = res.Outcome, res.Error
 		r.log.Warn("spf refresh kept the live map", "map", name, "job", st.Job, "err", perr)
 	} else {
@@ -368,6 +383,18 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 		return res, fmt.Errorf("refresh %s: store status: %w", name, err)
 	}
 	return res, nil
+}
+
+// kept says what a failed refresh of map name left in place: before any
+// refresh filled it the map is empty (or absent), and "kept the live map"
+// would suggest the provider's servers are listed when none is. A map
+// that cannot be read counts as live: nothing says it is empty.
+func (r *Refresher) kept(name string) string {
+	m, err := r.maps.GetMap(name)
+	if errors.Is(err, store.ErrNotFound) || err == nil && len(ParseCIDR(m.Content)) == 0 {
+		return KeptEmpty
+	}
+	return KeptLive
 }
 
 // apply decides what a flatten result does to the live map. An error

@@ -216,6 +216,9 @@ func TestAddAndRemoveSource(t *testing.T) {
 		{SourceInput{Domain: "ok.test", Map: "Bad Name"}, "map"},
 		{SourceInput{Domain: "ok.test", Schedule: "every day"}, "schedule"},
 		{SourceInput{Domain: "ok.test", Schedule: "61 * * * *"}, "schedule"},
+		// Valid cron, but no date matches: the map would never refresh.
+		{SourceInput{Domain: "ok.test", Schedule: "0 3 30 2 *"}, "schedule"},
+		{SourceInput{Domain: "ok.test", Schedule: "0 0 0 31 4 *"}, "schedule"},
 		{SourceInput{Domain: "ok.test", Value: "OK\nREJECT"}, "value"},
 	} {
 		_, err := e.ref.AddSource(ctx, "admin", c.in)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
+	"time"
 
 	"postdeck/store"
 )
@@ -64,8 +65,12 @@ func ValidateSource(in SourceInput) (store.SPFSource, error) {
 	s.Schedule = strings.Join(strings.Fields(in.Schedule), " ")
 	if s.Schedule == "" {
 		s.Schedule = DailySchedule()
-	} else if _, err := ParseSchedule(s.Schedule); err != nil {
+	} else if sch, err := ParseSchedule(s.Schedule); err != nil {
 		return s, store.Invalid("schedule", "schedule must be a cron expression such as \"17 3 * * *\" (minute hour day-of-month month day-of-week, UTC, optional leading seconds) or @daily")
+	} else if sch.Next(time.Now()).IsZero() {
+		// cron gives up after five years: a date no month has (30
+		// February) would keep the map at its first refresh for ever.
+		return s, store.Invalid("schedule", "schedule %q never runs: no date matches it (for example 30 February)", s.Schedule)
 	}
 	s.Value = strings.TrimSpace(in.Value)
 	if s.Value == "" {

@@ -90,6 +90,13 @@ func (p *pipeline) run(ctx context.Context, m *Message) (ok []*Message, failed [
 		for _, i := range g {
 			gm.Envelope.Recipients = append(gm.Envelope.Recipients, m.Envelope.Recipients[i])
 		}
+		// Past the run's deadline (Config.ProcessTimeout) the remaining
+		// groups fail with its cause: each footer is bounded, but not
+		// how many a rules document applies to how many groups.
+		if ctx.Err() != nil {
+			failed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error()})
+			continue
+		}
 		var err error
 		for _, pr := range p.procs {
 			if err = safeProcess(ctx, pr, gm); err != nil {
@@ -338,12 +345,15 @@ func (p *rulesProcessor) Groups(env store.MPAEnvelope) [][]int {
 	return out
 }
 
-func (p *rulesProcessor) Process(_ context.Context, m *Message) error {
+func (p *rulesProcessor) Process(ctx context.Context, m *Message) error {
 	if len(m.Envelope.Recipients) == 0 {
 		return nil
 	}
 	// Groups made every recipient of m match the same rules.
 	for _, i := range p.matching(m.Envelope.Sender, m.Envelope.Recipients[0].Address) {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		r := p.rules[i]
 		switch r.action {
 		case "header":
@@ -504,5 +514,6 @@ func parseTemplate(name, text string) (*templateT, error) {
 	if err := checkTree(t); err != nil {
 		return nil, err
 	}
+	addTicks(t.Tree.Root)
 	return t, nil
 }

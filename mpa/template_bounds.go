@@ -147,6 +147,36 @@ func rangesOverData(p *parse.PipeNode) bool {
 	return false
 }
 
+// addTicks puts an empty text node before every node of every list of a
+// parsed template (range bodies included). Executing one writes nothing
+// but calls the boundedWriter, which checks the deadline: a template that
+// works without writing (variables, conditions) inside a range over
+// 1,000 recipients otherwise ran for seconds past MaxTemplateTime, until
+// its first write.
+func addTicks(n parse.Node) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		nodes := make([]parse.Node, 0, 2*len(n.Nodes)+1)
+		for _, c := range n.Nodes {
+			addTicks(c)
+			nodes = append(nodes, &parse.TextNode{NodeType: parse.NodeText, Pos: c.Position(), Text: []byte{}}, c)
+		}
+		n.Nodes = append(nodes, &parse.TextNode{NodeType: parse.NodeText, Pos: n.Position(), Text: []byte{}})
+	case *parse.RangeNode:
+		addTicks(n.List)
+		addTicks(n.ElseList)
+	case *parse.IfNode:
+		addTicks(n.List)
+		addTicks(n.ElseList)
+	case *parse.WithNode:
+		addTicks(n.List)
+		addTicks(n.ElseList)
+	}
+}
+
 // boundedWriter stops a template that writes too much or runs too long:
 // text/template stops executing at the first write error.
 type boundedWriter struct {

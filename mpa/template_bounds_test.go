@@ -79,6 +79,50 @@ func TestTemplateOutputIsBounded(t *testing.T) {
 	}
 }
 
+// TestSilentTemplateIsStoppedInTime: a template that passes the checks
+// and writes nothing while it works (variables and conditions inside a
+// range over the recipients) is stopped by MaxTemplateTime all the same,
+// not only at its first write: for 1,000 recipients it ran for seconds.
+func TestSilentTemplateIsStoppedInTime(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{{range .Recipients}}")
+	for b.Len() < MaxTemplateBytes-100 {
+		b.WriteString(`{{$x := printf "%1000s%1000s%1000s" . . .}}`)
+	}
+	b.WriteString("{{end}}done")
+	if err := checkTemplate("silent", b.String(), sampleMessage()); err != nil {
+		t.Fatalf("refused when saved: %v", err)
+	}
+	tpl, err := parseTemplate("silent", b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := execute(tpl, templateData(manyRecipients(1000)))
+	took := time.Since(start)
+	if !errors.Is(err, errTemplateBound) || out != "" {
+		t.Fatalf("ran to the end: %q %v", out, err)
+	}
+	// The bound plus one pass over the template, with room for a busy
+	// machine; before, this took 20 s.
+	if took > 10*MaxTemplateTime {
+		t.Fatalf("stopped after %v, the bound is %v", took, MaxTemplateTime)
+	}
+	// Writes of nothing change no output.
+	for text, want := range map[string]string{
+		"{{range .Recipients}}{{end}}[{{if .Sender}}{{else}}x{{end}}]{{with .Subject}}{{.}}{{end}}": "[]Quarterly report",
+		"{{range $i, $r := .Recipients}}{{if $i}}, {{end}}{{$r}}{{else}}none{{end}}":                "bob@example.org",
+	} {
+		tpl, err := parseTemplate("t", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := execute(tpl, templateData(sampleMessage())); err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", text, got, err, want)
+		}
+	}
+}
+
 // TestBoundedTemplateGoesToTheRepository: in the running MPA a template
 // that hits a bound sends that message to the error repository with the
 // reason; the worker goes on with the next message.
@@ -106,6 +150,61 @@ func TestBoundedTemplateGoesToTheRepository(t *testing.T) {
 	}
 	if sp, _, err := db.MPACounts(); err != nil || sp != 0 {
 		t.Errorf("spool %d %v: the message is still being processed", sp, err)
+	}
+}
+
+// TestProcessTimeoutIsHonoured: Config.ProcessTimeout bounds the pipeline
+// run of one message. Past it the message goes to the error repository
+// with a reason that names the bound; the pipeline used to run on (a
+// rules document of 2,000 footers over 1,000 recipient groups, each
+// footer within MaxTemplateTime, runs for hours). A run cut because the
+// MPA stops leaves the message in the spool, untouched.
+func TestProcessTimeoutIsHonoured(t *testing.T) {
+	pipeline := store.MPAPipeline{Processors: []string{"trace", "rules"}, Rules: "recipient * footer f\n",
+		Templates: []store.MPATemplate{{Name: "f", Text: "-- sent to {{index .Recipients 0}}"}}}
+	s, db := startTestServer(t, Config{Listen: "127.0.0.1:0", ReinjectAddr: "127.0.0.1:1", Workers: 1, ProcessTimeout: time.Nanosecond})
+	if err := s.PutPipeline(context.Background(), pipeline); err != nil {
+		t.Fatal(err)
+	}
+	if err := smtp.SendMail(s.Addr(), nil, "a@example.test", []string{"b@example.org"}, []byte(msgPlain)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the error repository entry", func() bool {
+		items, err := s.ListErrors(context.Background())
+		return err == nil && len(items) == 1
+	})
+	items, _ := s.ListErrors(context.Background())
+	// Cut before the first processor: the reason is the bound's alone.
+	if want := "the pipeline ran longer than its 1ns (ProcessTimeout)"; items[0].Reason != want || items[0].Stage != store.StagePipeline {
+		t.Errorf("stage %q reason %q, want %q", items[0].Stage, items[0].Reason, want)
+	}
+	if sp, _, err := db.MPACounts(); err != nil || sp != 0 {
+		t.Errorf("spool %d %v", sp, err)
+	}
+
+	// Stopping: the worker's context ends during the run.
+	s2, db2 := newTestServer(t, Config{})
+	if err := s2.PutPipeline(context.Background(), pipeline); err != nil {
+		t.Fatal(err)
+	}
+	id := "0000000000000000stop01"
+	entry := store.SpoolEntry{ID: id, Envelope: store.MPAEnvelope{Sender: "a@example.test", Recipients: []store.MPARecipient{{Address: "b@example.org"}}},
+		Size: int64(len(msgPlain)), Received: time.Now(), State: store.SpoolWaiting}
+	if err := db2.MPASpoolAdd(entry, []byte(msgPlain), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := &reinjector{cfg: s2.cfg}
+	defer r.close()
+	if a, err := s2.process(ctx, r, id); a != nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("a stopped run: %v %v", a, err)
+	}
+	if errs, err := db2.MPAErrorList(); err != nil || len(errs) != 0 {
+		t.Fatalf("a stopped run moved the message to the error repository: %+v %v", errs, err)
+	}
+	if after, err := db2.MPASpoolGet(id); err != nil || after.Attempts != 0 || len(after.Done) != 0 {
+		t.Fatalf("spool entry after a stopped run: %+v %v", after, err)
 	}
 }
 

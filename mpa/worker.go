@@ -228,9 +228,15 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	m.Received = e.Received
 	m.Envelope = e.Envelope
 	m.Envelope.Recipients = pending
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProcessTimeout)
+	pctx, cancel := context.WithTimeoutCause(ctx, s.cfg.ProcessTimeout,
+		fmt.Errorf("the pipeline ran longer than its %v (ProcessTimeout)", s.cfg.ProcessTimeout))
 	groups, failed := s.pipe.Load().run(pctx, m)
 	cancel()
+	if err := ctx.Err(); err != nil {
+		// The MPA stops: a run cut short says nothing about the message,
+		// which stays in the spool as it was.
+		return nil, err
+	}
 	for _, f := range failed {
 		a.fail(f.rcpts, store.StagePipeline, f.reason)
 	}

@@ -83,8 +83,9 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 	if action != admin.ErrorActionDelete && action != admin.ErrorActionRequeue {
 		return s.repositoryError(c, fiber.StatusBadRequest, fmt.Sprintf("Unknown action %q: choose Delete or Requeue.", action))
 	}
+	var confirmedIDs []string // what a confirmation of "all" listed
 	if all {
-		ids = nil
+		confirmedIDs, ids = ids, nil
 	} else if len(ids) == 0 {
 		return s.repositoryError(c, fiber.StatusBadRequest, "Select at least one message, or use "+upperFirst(action)+" all.")
 	}
@@ -95,7 +96,16 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		}
 		conf := &repositoryConfirm{Action: action, All: all, IDs: ids, Back: back}
 		if all {
+			// The form names what it lists: messages that fail after
+			// this page was drawn were never shown, and stay. (Past the
+			// bound of one action's ids, which only a quota raised past
+			// it reaches, it says "all" alone.)
 			conf.Items = items
+			if len(items) <= store.MaxErrorIDs {
+				for _, it := range items {
+					conf.IDs = append(conf.IDs, it.ID)
+				}
+			}
 		} else {
 			byID := map[string]admin.ErrorItem{}
 			for _, it := range items {
@@ -114,6 +124,31 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		}
 		return s.render(c, "repository", "MPA Repository", repositoryPageData{Items: items, Confirm: conf})
 	}
+	left := 0 // entries of the repository the confirmation did not list
+	if all && len(confirmedIDs) > 0 {
+		// A confirmed "all" acts on the messages its confirmation listed
+		// that are still there (another administrator may have requeued
+		// or deleted some), not on those that failed since.
+		items, err := s.admin.MPAErrors(ctx, who(c))
+		if err != nil {
+			return err
+		}
+		listed := map[string]bool{}
+		for _, id := range confirmedIDs {
+			listed[id] = true
+		}
+		for _, it := range items {
+			if listed[it.ID] {
+				ids = append(ids, it.ID)
+			} else {
+				left++
+			}
+		}
+		all = false
+		if len(ids) == 0 {
+			return s.flashAndRedirect(c, &Flash{Kind: "info", Message: "The messages you confirmed were requeued or deleted meanwhile: nothing to " + action + "."}, "/queues/repository")
+		}
+	}
 	n, err := s.admin.MPAErrorAction(ctx, who(c), admin.ErrorActionRequest{Action: action, IDs: ids, All: all})
 	if err != nil {
 		code, body := errorStatus(err)
@@ -129,6 +164,9 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 	msg := fmt.Sprintf("%s %d %s.", verb, n, repoPlural(n, "message", "messages"))
 	if action == admin.ErrorActionRequeue && n > 0 {
 		msg += repoPlural(n, " It is", " They are") + " back in the MPA queue and will be processed as new attempts."
+	}
+	if left > 0 {
+		msg += fmt.Sprintf(" %d %s after the confirmation %s left in the repository.", left, repoPlural(left, "message that failed", "messages that failed"), repoPlural(left, "was", "were"))
 	}
 	return s.flashAndRedirect(c, &Flash{Kind: "success", Message: msg}, "/queues/repository")
 }

@@ -44,6 +44,9 @@ func (s *Server) pageSPFRefresh(c *fiber.Ctx) error {
 	switch res.Outcome {
 	case "failed":
 		f = &Flash{Kind: "error", Message: "The refresh of " + res.Map + " failed; the last good map stays live.", Details: []string{res.Error}}
+		if res.Kept == "empty" {
+			f.Message = "The refresh of " + res.Map + " failed; no refresh has filled its map yet, so it stays empty."
+		}
 	case "updated":
 		f.Details = []string{fmtPrefixChange(len(res.Added), len(res.Removed), res.PrefixCount)}
 	}

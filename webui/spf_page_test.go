@@ -70,6 +70,17 @@ func TestSPFPageRefreshNow(t *testing.T) {
 	if page.Status != 200 || !strings.Contains(string(page.Body), "spf.protection.outlook.com") || !strings.Contains(string(page.Body), "shared by every tenant") {
 		t.Fatalf("SPF page: %d %s", page.Status, page.Body)
 	}
+	// Before any refresh filled the map, a failure says it stays empty,
+	// not that a good map stays live.
+	records := dnsSrv.txt["spf.protection.outlook.com"]
+	dnsSrv.set("spf.protection.outlook.com")
+	if r := admin.postForm("/mta/spf/spf.protection.outlook.com/refresh", url.Values{}, true); r.Status != 303 {
+		t.Fatalf("refresh now: %d %s", r.Status, r.Body)
+	}
+	if page := string(admin.get("/mta/spf").Body); !strings.Contains(page, "no refresh has filled its map yet, so it stays empty") || strings.Contains(page, "the last good map stays live") {
+		t.Fatalf("first refresh failed: %s", page)
+	}
+	dnsSrv.set("spf.protection.outlook.com", records...)
 	r := admin.postForm("/mta/spf/spf.protection.outlook.com/refresh", url.Values{}, true)
 	if r.Status != 303 {
 		t.Fatalf("refresh now: %d %s", r.Status, r.Body)

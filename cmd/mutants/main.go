@@ -1271,6 +1271,48 @@ var mutants = []mutant{
 		new:  "\t\t_ = m.startWarnings",
 		pkg:  "./mta", run: "^TestStartTakesStoredInlinePasswordsWithAWarning$",
 	},
+	{
+		name: "spf: networks that together list half the Internet accepted",
+		file: "jobs/evaluate.go",
+		old:  "\treturn checkTotal(domain, merged)\n}",
+		new:  "\treturn nil\n}",
+		pkg:  "./jobs", run: "^TestTooManyNetworksTogether$",
+	},
+	{
+		name: "spf: a schedule no date matches accepted",
+		file: "jobs/sources.go",
+		old:  "\t} else if sch.Next(time.Now()).IsZero() {",
+		new:  "\t} else if sch.Next(time.Now()).IsZero() && false {",
+		pkg:  "./jobs", run: "^TestAddAndRemoveSource$",
+	},
+	{
+		name: "mpa: a template that writes nothing checks its deadline only at its first write",
+		file: "mpa/pipeline.go",
+		old:  "\taddTicks(t.Tree.Root)\n",
+		new:  "",
+		pkg:  "./mpa", run: "^TestSilentTemplateIsStoppedInTime$",
+	},
+	{
+		name: "mpa: the pipeline runs on past ProcessTimeout",
+		file: "mpa/pipeline.go",
+		old:  "\t\tif ctx.Err() != nil {\n\t\t\tfailed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error()})",
+		new:  "\t\tif false && ctx.Err() != nil {\n\t\t\tfailed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error()})",
+		pkg:  "./mpa", run: "^TestProcessTimeoutIsHonoured$",
+	},
+	{
+		name: "repository: a confirmed delete all also deletes messages that failed after the confirmation",
+		file: "webui/page_repository.go",
+		old:  "\tif all && len(confirmedIDs) > 0 {",
+		new:  "\tif all && len(confirmedIDs) < 0 {",
+		pkg:  "./webui", run: "^TestRepositoryAllActsOnWhatWasConfirmed$",
+	},
+	{
+		name: "spf: a failed first refresh says it kept a live map that is empty",
+		file: "jobs/refresher.go",
+		old:  "\tif errors.Is(err, store.ErrNotFound) || err == nil && len(ParseCIDR(m.Content)) == 0 {\n\t\treturn KeptEmpty",
+		new:  "\tif _, _ = m, err; false {\n\t\treturn KeptEmpty",
+		pkg:  "./jobs", run: "^TestFailedFirstRefreshSaysTheMapIsEmpty$",
+	},
 }
 
 func main() {
