@@ -104,7 +104,11 @@ func (s *Service) QueueAction(ctx context.Context, id Identity, in QueueActionRe
 		return queue.ActionResult{}, err
 	}
 	action := "queue " + truncate(in.Action, 20)
-	if in.Action == queue.ActionRetry && !s.mta.Running(ctx) {
+	// Retry, and bounce after it expires the messages, ask Postfix for a
+	// delivery attempt: refused before anything changes while it is
+	// stopped (a bounce half done was a failure answer for messages
+	// expired all the same).
+	if (in.Action == queue.ActionRetry || in.Action == queue.ActionBounce) && !s.mta.Running(ctx) {
 		err := errPostfixDown()
 		s.auditFailure(id, action, err)
 		return queue.ActionResult{}, err

@@ -118,7 +118,7 @@ func (q *Queue) postsuperVerified(ctx context.Context, w *watcher, m *queueMatch
 			}
 			_ = pw.CloseWithError(err)
 		}()
-		r := newFileReader(w.conf, nil)
+		r := newFileReader(*w.conf.Load(), nil)
 		var sb strings.Builder
 		flush := func() error {
 			if sb.Len() == 0 {
@@ -153,7 +153,7 @@ func (q *Queue) postsuperVerified(ctx context.Context, w *watcher, m *queueMatch
 // retryVerified triggers a delivery attempt for the candidates that still
 // match and are deferred when read again.
 func (q *Queue) retryVerified(ctx context.Context, w *watcher, res ActionResult, m *queueMatcher, cands []candidate) (ActionResult, error) {
-	r := newFileReader(w.conf, nil)
+	r := newFileReader(*w.conf.Load(), nil)
 	var due []string
 	for _, c := range cands {
 		e, ok := w.stillMatches(r, m, c)

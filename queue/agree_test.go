@@ -389,3 +389,54 @@ func TestIndexHealsAndStops(t *testing.T) {
 		t.Fatal("without the index, List did not use postqueue -j")
 	}
 }
+
+// TestIndexFollowsMainCF: the index reads the queue files with main.cf's
+// parameters (smtputf8_enable, empty_address_recipient, the hashing);
+// when an administrator changes one, after the reload it lists what
+// showq lists, not what it listed before until postdeck restarts.
+func TestIndexFollowsMainCF(t *testing.T) {
+	e := qtStartCF(t, 0, "smtputf8_enable = yes\n")
+	if err := smtp.SendMail(e.inst.SMTPAddr, nil, "jörg@a.test", []string{"müller@dest1.test"}, []byte("Subject: utf8\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	e.qtWaitDeferred(t, 1)
+	qaCompare(t, e.q)
+	if p := e.qtList(t, Filter{Sender: "jörg@"}); p.Total != 1 {
+		t.Fatalf("with SMTPUTF8 on: %+v", p.Items)
+	}
+	// SMTPUTF8 turned off, main.cf written in place (an editor), then
+	// replaced (postconf -e renames a new file in).
+	f, err := os.OpenFile(e.inst.ConfigDir+"/main.cf", os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(f, "smtputf8_enable = no\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := postfixtest.Command(t, "postfix", "-c", e.inst.ConfigDir, "reload"); err != nil {
+		t.Fatalf("postfix reload: %v %s", err, out)
+	}
+	e.qtWaitFor(t, "showq without SMTPUTF8", func(m map[string]jsonMessage) bool {
+		return len(qtBySender(m, "j??rg@a.test")) == 1
+	})
+	qaCompare(t, e.q)
+	if p := e.qtList(t, Filter{Sender: "j??rg@"}); p.Total != 1 {
+		t.Fatalf("with SMTPUTF8 off: %+v", p.Items)
+	}
+	if out, err := postfixtest.Command(t, "postconf", "-c", e.inst.ConfigDir, "-e", "empty_address_recipient = nobody-here"); err != nil {
+		t.Fatalf("postconf -e: %v %s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.q.watcher().conf.Load().emptyAddr != "nobody-here" {
+		if time.Now().After(deadline) {
+			t.Fatalf("main.cf replaced: the index still reads with %+v", *e.q.watcher().conf.Load())
+		}
+		if _, err := e.q.WaitIndexed(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

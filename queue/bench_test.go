@@ -346,7 +346,7 @@ func qbLatency(b *testing.B, q *Queue, p postfix.Runner, inst *postfixtest.Insta
 	note("released", t1.Sub(t0))
 	// Deferred: a delivery attempt to the closed relay writes a defer log.
 	w := q.watcher()
-	deferLog := w.conf.hashPath(w.root, "defer", id)
+	deferLog := w.conf.Load().hashPath(w.root, "defer", id)
 	run("retry", "postqueue", "-i", id)
 	t0 = qbUntil(b, "defer log", func() bool { _, err := os.Stat(deferLog); return err == nil })
 	t1 = qbUntil(b, "deferred message", func() bool {
@@ -648,7 +648,7 @@ func qbRun(b *testing.B, small, first, n int) {
 
 // qbStopMaster stops the instance's master (so that pickup does not
 // drain maildrop) after handing the maillog to the mail owner.
-func qbStopMaster(b *testing.B, inst *postfixtest.Instance) {
+func qbStopMaster(b testing.TB, inst *postfixtest.Instance) {
 	b.Helper()
 	u, err := user.Lookup(inst.Postconf(b, "mail_owner"))
 	if err != nil {

@@ -27,7 +27,9 @@
 //     reading the whole queue again. As root it works while master is
 //     stopped, and postconf tells it where the queue is (queue_directory)
 //     and how showq formats it, for a private instance and the system's
-//     Postfix alike.
+//     Postfix alike. A watch on the config directory hears main.cf change;
+//     postconf is asked again, and when those parameters changed (an
+//     administrator set smtputf8_enable) every file is read again.
 //   - Events (watch.go). inotify on maildrop, incoming, active, deferred,
 //     hold and defer and their hash subdirectories (watched as Postfix
 //     makes them). Each event marks its queue id dirty; a batch looks at

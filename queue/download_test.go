@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/mail"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -102,5 +104,96 @@ func TestCRLFWriter(t *testing.T) {
 	}
 	if out.String() != "ab\r\ncd\r\n\r\nef" || !stopped || !w.over || w.n != 12 {
 		t.Errorf("%q stopped=%v over=%v n=%d", out.String(), stopped, w.over, w.n)
+	}
+}
+
+// TestShowBigMessage: a message larger than Show reads of postcat's
+// output (an attachment of a few MiB) is shown cut, with its queued
+// recipients. Stopping postcat at the cap cancelled the context the
+// recipients were then looked up with, and the view was a 500.
+func TestShowBigMessage(t *testing.T) {
+	e := qtStart(t, 0)
+	body := strings.Repeat(strings.Repeat("b", 998)+"\r\n", 2*showMaxBytes/1000)
+	qtSendRaw(t, e.inst.SMTPAddr, "big@a.test", []string{"x@dest1.test"},
+		[]string{"From: <big@a.test>", "To: <x@dest1.test>", "Subject: big"}, body)
+	id := qtBySender(e.qtWaitDeferred(t, 1), "big@a.test")[0]
+	for range 10 { // the lookup failed only when a select chose the cancelled context
+		v, err := e.q.Show(context.Background(), id)
+		if err != nil {
+			t.Fatalf("Show of a %d-byte message: %v", len(body), err)
+		}
+		if !v.Truncated || len(v.Body) != showBodyBytes || v.Subject != "big" || len(v.QueuedRecipients) != 1 || v.QueuedRecipients[0].Address != "x@dest1.test" {
+			t.Fatalf("view: truncated %v, body %d bytes, subject %q, queued %+v", v.Truncated, len(v.Body), v.Subject, v.QueuedRecipients)
+		}
+	}
+}
+
+// TestShowBodyWithoutSeparator: a message whose body follows its
+// headers without the empty line, or that has no header at all, is
+// shown with that text as its body, as Postfix reads it (the first line
+// that is no header starts the body), not as more headers, which
+// auditors see. cleanup writes the empty line into the files it makes;
+// a message that sendmail left in maildrop (Postfix stopped, or pickup
+// behind) is as it was submitted.
+func TestShowBodyWithoutSeparator(t *testing.T) {
+	e := qtStart(t, 0)
+	qbStopMaster(t, e.inst)
+	for _, raw := range []string{
+		"Subject: no separator\nSECRET first body line\nsecond: line\n",
+		"SECRET no header at all\nsecond: line\n",
+	} {
+		cmd := exec.Command(postfixtest.SbinDir+"/sendmail", "-C", e.inst.ConfigDir, "-f", "nosep@a.test", "x@dest1.test")
+		cmd.Stdin = strings.NewReader(raw)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("sendmail: %v %s", err, out)
+		}
+	}
+	// postdrop has written them when sendmail returns.
+	ids := qtIDs(e.qtList(t, Filter{Queue: Maildrop, Sender: "nosep@a.test"}))
+	if len(ids) != 2 {
+		t.Fatalf("in maildrop: %v", ids)
+	}
+	for _, id := range ids {
+		v, err := e.q.Show(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.QueueName != Maildrop {
+			t.Fatalf("%s is in %q", id, v.QueueName)
+		}
+		for _, h := range v.Headers {
+			if strings.Contains(h.Name+h.Value, "SECRET") || strings.Contains(h.Name+h.Value, "second") {
+				t.Errorf("%s: body text among the headers: %+v", id, v.Headers)
+			}
+		}
+		if !strings.HasPrefix(v.Body, "SECRET") || !strings.Contains(v.Body, "second: line\n") {
+			t.Errorf("%s: body %q", id, v.Body)
+		}
+	}
+}
+
+// TestShowDamagedQueueFile: a queue file postcat does not take for one
+// (it warns and exits 0 with nothing on its output) is an error for the
+// view and the download, not an empty view with a made-up sender or an
+// empty .eml reported as downloaded.
+func TestShowDamagedQueueFile(t *testing.T) {
+	e := qtStart(t, 0)
+	qtSendRaw(t, e.inst.SMTPAddr, "damaged@a.test", []string{"x@dest1.test"}, []string{"Subject: damaged"}, "body")
+	id := qtBySender(e.qtWaitDeferred(t, 1), "damaged@a.test")[0]
+	e.qtAct(t, ActionHold, id) // where the queue manager leaves it alone
+	path, _, ok := e.q.watcher().findFile(id)
+	if !ok {
+		t.Fatalf("no file for %s", id)
+	}
+	if err := os.WriteFile(path, bytes.Repeat([]byte{0xff}, 200), 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if v, err := e.q.Show(ctx, id); err == nil {
+		t.Errorf("view of a damaged queue file: %+v", v)
+	}
+	var buf bytes.Buffer
+	if n, err := e.q.WriteMessage(ctx, id, &buf); err == nil {
+		t.Errorf("download of a damaged queue file: %d bytes, %q", n, buf.Bytes())
 	}
 }

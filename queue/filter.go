@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -141,6 +142,18 @@ func (f *Filter) UnmarshalJSON(b []byte) error {
 	var aux struct {
 		plain
 		MinAge json.RawMessage `json:"min_age"`
+	}
+	// encoding/json matches keys without regard to case and the last
+	// spelling wins, so {"sender":"a@x","SENDER":""} would act on every
+	// sender: keys must be spelled exactly (webui's exact-key check
+	// stops at a type that decodes itself).
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(b, &keys) == nil {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			if !slices.Contains(filterKeys, k) {
+				return store.Invalid("filter."+truncate(k, 40), "Unknown filter field %q; a filter has queue, q, sender, recipient, min_age and sort", truncate(k, 40))
+			}
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

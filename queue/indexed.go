@@ -22,9 +22,16 @@ import (
 // It reads the queue files as root reads them, so it works while
 // Postfix's master is stopped.
 func (q *Queue) Start(ctx context.Context, opts IndexOptions) error {
-	conf, root, err := q.indexConf(ctx)
+	conf, root, configDir, err := q.indexConf(ctx)
 	if err != nil {
 		return fmt.Errorf("start queue index: %w", err)
+	}
+	opts.configDir = configDir
+	opts.reconf = func() (fileConf, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, _, _, err := q.indexConf(ctx)
+		return c, err
 	}
 	w, err := startWatcher(root, conf, opts, q.log)
 	if err != nil {
@@ -72,23 +79,23 @@ func (q *Queue) watcher() *watcher {
 // indexParams are the main.cf parameters the index reads, in the order
 // postconf prints them.
 var indexParams = []string{"queue_directory", "smtputf8_enable", "empty_address_recipient",
-	"duplicate_filter_limit", "hash_queue_depth", "hash_queue_names"}
+	"duplicate_filter_limit", "hash_queue_depth", "hash_queue_names", "config_directory"}
 
-// indexConf asks postconf (one run) where the queue is and how showq
-// formats it.
-func (q *Queue) indexConf(ctx context.Context) (fileConf, string, error) {
+// indexConf asks postconf (one run) where the queue and main.cf are
+// and how showq formats the queue.
+func (q *Queue) indexConf(ctx context.Context) (conf fileConf, root, configDir string, err error) {
 	out, stderr, err := q.run(ctx, "postconf", append([]string{"-x", "-h"}, indexParams...)...)
 	if err != nil {
-		return fileConf{}, "", fmt.Errorf("postconf: %w", err)
+		return fileConf{}, "", "", fmt.Errorf("postconf: %w", err)
 	}
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	if len(lines) != len(indexParams) {
-		return fileConf{}, "", fmt.Errorf("postconf printed %d lines for %d parameters: %s", len(lines), len(indexParams), stderr)
+		return fileConf{}, "", "", fmt.Errorf("postconf printed %d lines for %d parameters: %s", len(lines), len(indexParams), stderr)
 	}
-	conf := defaultFileConf()
-	root := strings.TrimSpace(lines[0])
+	conf = defaultFileConf()
+	root = strings.TrimSpace(lines[0])
 	if !strings.HasPrefix(root, "/") {
-		return fileConf{}, "", fmt.Errorf("queue_directory %q is not absolute", root)
+		return fileConf{}, "", "", fmt.Errorf("queue_directory %q is not absolute", root)
 	}
 	conf.utf8 = strings.EqualFold(strings.TrimSpace(lines[1]), "yes")
 	if v := strings.TrimSpace(lines[2]); v != "" {
@@ -101,7 +108,7 @@ func (q *Queue) indexConf(ctx context.Context) (fileConf, string, error) {
 		conf.hashDepth = n
 	}
 	conf.hashQueues = strings.FieldsFunc(lines[5], func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
-	return conf, strings.TrimRight(root, "/"), nil
+	return conf, strings.TrimRight(root, "/"), strings.TrimSpace(lines[6]), nil
 }
 
 // page filters, sorts and pages the index as of asOf.
@@ -156,7 +163,7 @@ func (w *watcher) candidates(m *queueMatcher) []candidate {
 func (w *watcher) stillMatches(r *fileReader, m *queueMatcher, c candidate) (queueEntry, bool) {
 	var st, dst syscall.Stat_t
 	if syscall.Lstat(c.path, &st) == nil && stampOf(&st).key() == c.meta.stamp {
-		dpath := w.conf.hashPath(w.root, "defer", c.id)
+		dpath := w.conf.Load().hashPath(w.root, "defer", c.id)
 		var dkey uint64
 		if syscall.Lstat(dpath, &dst) == nil {
 			dkey = stampOf(&dst).key()
@@ -187,7 +194,7 @@ func (w *watcher) reread(r *fileReader, c candidate) (queueEntry, bool) {
 				return queueEntry{}, false
 			}
 		}
-		e, _, _, err := r.readMessage(path, w.conf.hashPath(w.root, "defer", c.id), c.id, qi)
+		e, _, _, err := r.readMessage(path, w.conf.Load().hashPath(w.root, "defer", c.id), c.id, qi)
 		if err == nil {
 			return e, true
 		}
@@ -204,7 +211,7 @@ func (w *watcher) findFile(id string) (string, uint8, bool) {
 		if d.queue == qDefer {
 			continue
 		}
-		path := w.conf.hashPath(w.root, d.name, id)
+		path := w.conf.Load().hashPath(w.root, d.name, id)
 		var st syscall.Stat_t
 		if syscall.Lstat(path, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG {
 			return path, d.queue, true

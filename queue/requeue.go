@@ -122,7 +122,7 @@ func newFollower(w *watcher, ids []string) *follower {
 		return nil
 	}
 	f := &follower{w: w, byKey: map[followKey][]*followTarget{}, before: map[string]bool{}, notAfter: map[[2]string]bool{},
-		start: time.Now().Unix(), r: newFileReader(w.conf, newInterner())}
+		start: time.Now().Unix(), r: newFileReader(*w.conf.Load(), newInterner())}
 	type located struct {
 		t    *followTarget
 		path string

@@ -434,6 +434,25 @@ func TestFilterRefusesUnknownKeys(t *testing.T) {
 	}
 }
 
+// TestFilterKeysExact: a second spelling of a key ("SENDER" after
+// "sender") is refused, not taken as the last word: encoding/json's
+// case-insensitive matching let {"sender":"a@x","SENDER":""} act on
+// every sender of the queue.
+func TestFilterKeysExact(t *testing.T) {
+	for _, in := range []string{
+		`{"queue":"deferred","sender":"a@example.org","SENDER":""}`,
+		`{"Queue":"hold"}`,
+		`{"MIN_AGE":"1h"}`,
+	} {
+		var f Filter
+		err := json.Unmarshal([]byte(in), &f)
+		var ue *store.UserError
+		if !errors.As(err, &ue) || !strings.HasPrefix(ue.Field, "filter.") || ue.Field == "filter.queue" || ue.Field == "filter.sender" {
+			t.Errorf("%s: %+v %v, want an unknown-field refusal", in, f, err)
+		}
+	}
+}
+
 // TestSelectFirst: the first k by selection are the first k of a full
 // sort, for every sort key, with ties on the key.
 func TestSelectFirst(t *testing.T) {

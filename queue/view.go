@@ -69,12 +69,17 @@ func (q *Queue) Show(ctx context.Context, id string) (MessageView, error) {
 	if !ValidID(id) {
 		return MessageView{}, store.Invalid("id", "The id %s is not a Postfix queue id", quoteForMessage(id))
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// The cap stops postcat by cancelling its own context only: the
+	// recipients are looked up after it with the request's.
+	catCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := &cappedWriter{max: showMaxBytes, full: cancel}
 	var stderr tailBuffer
 	stderr.max = 4096
-	err := q.stream(ctx, nil, out, &stderr, "postcat", "-q", id)
+	err := q.stream(catCtx, nil, out, &stderr, "postcat", "-q", id)
+	if err == nil {
+		err = notQueueFile(stderr.String())
+	}
 	capped := out.isFull()
 	if err != nil && !capped {
 		if strings.Contains(stderr.String(), "open queue file") {
@@ -159,6 +164,14 @@ func parsePostcat(out []byte, bodyMax int) MessageView {
 			}
 			continue
 		}
+		if state == inHeaders && line != "" && !isHeaderLine(line) && !(isFolded(line) && len(v.Headers) > 0) {
+			// The first line that is no header starts the body, as
+			// Postfix reads a message: a message in maildrop is as it
+			// was submitted, without the empty line when its sender
+			// left it out (cleanup writes one), and body text must not
+			// pass for headers (auditors see those).
+			state = inBody
+		}
 		switch state {
 		case inEnvelope, inExtracted:
 			name, value, ok := strings.Cut(line, ":")
@@ -185,7 +198,7 @@ func parsePostcat(out []byte, bodyMax int) MessageView {
 			switch {
 			case line == "":
 				state = inBody
-			case (line[0] == ' ' || line[0] == '\t') && len(v.Headers) > 0:
+			case isFolded(line):
 				v.Headers[len(v.Headers)-1].Value += "\n" + line
 			default:
 				name, value, _ := strings.Cut(line, ":")
@@ -227,6 +240,25 @@ func parsePostcat(out []byte, bodyMax int) MessageView {
 		v.Sender = "MAILER-DAEMON"
 	}
 	return v
+}
+
+// isFolded reports whether line continues the header before it.
+func isFolded(line string) bool { return line != "" && (line[0] == ' ' || line[0] == '\t') }
+
+// isHeaderLine is Postfix's is_header: a field name of printable ASCII
+// other than ':', optional blanks, then ':'.
+func isHeaderLine(line string) bool {
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == ':':
+			return i > 0
+		case c == ' ' || c == '\t':
+			return i > 0 && strings.HasPrefix(strings.TrimLeft(line[i:], " \t"), ":")
+		case c < '!' || c > '~':
+			return false
+		}
+	}
+	return false
 }
 
 // postcatMarker recognizes "*** NAME PATH ***" section lines.
@@ -309,6 +341,9 @@ func (q *Queue) WriteMessage(ctx context.Context, id string, w io.Writer) (int64
 	var stderr tailBuffer
 	stderr.max = 4096
 	err := q.stream(ctx, nil, out, &stderr, "postcat", "-bh", "-q", id)
+	if err == nil {
+		err = notQueueFile(stderr.String())
+	}
 	switch {
 	case out.over:
 		return out.n, tooBig
@@ -320,6 +355,16 @@ func (q *Queue) WriteMessage(ctx context.Context, id string, w io.Writer) (int64
 		return out.n, fmt.Errorf("download message %s: %w", id, err)
 	}
 	return out.n, nil
+}
+
+// notQueueFile is postcat's complaint about a file that is no queue file
+// (damaged, or not Postfix's): postcat warns, prints nothing and exits 0,
+// which must not pass for an empty message.
+func notQueueFile(stderr string) error {
+	if strings.Contains(stderr, "is not a valid queue file") {
+		return fmt.Errorf("postcat: %s", strings.TrimSpace(stderr))
+	}
+	return nil
 }
 
 // indexedSize is id's message_size in the index, when there is one.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -67,7 +68,17 @@ type IndexOptions struct {
 	// Reconcile is how often a full reconciliation heals missed events;
 	// 0 means DefaultReconcile.
 	Reconcile time.Duration
+
+	// configDir is Postfix's config_directory, and reconf reads the
+	// index's parameters of main.cf again (Queue.Start sets both): the
+	// index follows main.cf as showq does after a reload.
+	configDir string
+	reconf    func() (fileConf, error)
 }
+
+// confMask is what the watch of the config directory hears: main.cf
+// replaced (an apply, postconf -e) or written in place (an editor).
+const confMask = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_ONLYDIR
 
 // DefaultReconcile is how often the index compares itself with the
 // queue directories in full. Events keep it current in between; this
@@ -77,7 +88,9 @@ const DefaultReconcile = 5 * time.Minute
 type watcher struct {
 	log  *slog.Logger
 	root string
-	conf fileConf
+	// conf is how the queue files are read (main.cf's parameters); the
+	// loop replaces it when main.cf changes them (rereadConf).
+	conf atomic.Pointer[fileConf]
 	idx  *msgIndex
 
 	fd, wake int
@@ -94,6 +107,13 @@ type watcher struct {
 	every    time.Duration
 	next     time.Time
 	buf      []byte
+	// confWD watches the config directory (-1: none); confChanged says
+	// main.cf changed since the last look; rereadAll makes the next
+	// reconciliation read every file again, stamps or not.
+	confWD      int32
+	reconf      func() (fileConf, error)
+	confChanged bool
+	rereadAll   bool
 
 	reqs chan chan time.Time
 	stop chan struct{}
@@ -138,7 +158,7 @@ func startWatcher(root string, conf fileConf, opts IndexOptions, log *slog.Logge
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	w := &watcher{
-		log: log, root: root, conf: conf, idx: newMsgIndex(),
+		log: log, root: root, idx: newMsgIndex(), confWD: -1, reconf: opts.reconf,
 		fd: fd, wake: wake,
 		byWD: make(map[int32]uint16), byPath: make(map[string]uint16),
 		reader: newFileReader(conf, newInterner()),
@@ -150,11 +170,19 @@ func startWatcher(root string, conf fileConf, opts IndexOptions, log *slog.Logge
 		done:   make(chan struct{}),
 		built:  make(chan struct{}),
 	}
+	w.conf.Store(&conf)
 	// Watches first, then the scan: a change made during the scan is an
 	// event read after it.
 	if err := w.addTrees(); err != nil {
 		w.close()
 		return nil, err
+	}
+	if opts.configDir != "" && opts.reconf != nil {
+		if wd, err := unix.InotifyAddWatch(fd, opts.configDir, confMask); err == nil {
+			w.confWD = int32(wd)
+		} else {
+			log.Warn("queue index: watch main.cf; a change of its queue parameters is seen at the next restart", "err", err)
+		}
 	}
 	go w.loop()
 	return w, nil
@@ -288,6 +316,10 @@ func (w *watcher) loop() {
 		if !w.safely("events", w.drain) {
 			w.overflow = true // heal what the panic left undone
 		}
+		if w.confChanged {
+			w.confChanged = false
+			w.safely("configuration", w.rereadConf)
+		}
 		reconcile := func() {
 			w.safely("reconcile", func() {
 				if err := w.reconcile(); err != nil && !errors.Is(err, errStopping) {
@@ -384,6 +416,15 @@ func (w *watcher) parseEvents(b []byte) {
 		w.events.Add(1)
 		if mask&unix.IN_Q_OVERFLOW != 0 {
 			w.overflow = true
+			w.confChanged = w.confWD >= 0 // an event about main.cf may be lost too
+			continue
+		}
+		if wd == w.confWD {
+			if mask&unix.IN_IGNORED != 0 {
+				w.confWD = -1
+			} else if string(name) == "main.cf" {
+				w.confChanged = true
+			}
 			continue
 		}
 		di, ok := w.byWD[wd]
@@ -550,7 +591,7 @@ func (w *watcher) search(id string) (uint16, syscall.Stat_t) {
 		if d.queue == qDefer {
 			continue
 		}
-		path := w.conf.hashPath(w.root, d.name, id)
+		path := w.conf.Load().hashPath(w.root, d.name, id)
 		var st syscall.Stat_t
 		if syscall.Lstat(path, &st) == nil {
 			if di, ok := w.byPath[filepath.Dir(path)]; ok {
@@ -564,7 +605,7 @@ func (w *watcher) search(id string) (uint16, syscall.Stat_t) {
 // read reads id's file in directory di (and its defer log) into an op.
 func (w *watcher) read(r *fileReader, id string, di uint16) (indexOp, bool) {
 	d := w.dirs[di]
-	e, stamp, dstamp, err := r.readMessage(d.path+"/"+id, w.conf.hashPath(w.root, "defer", id), id, d.queue)
+	e, stamp, dstamp, err := r.readMessage(d.path+"/"+id, w.conf.Load().hashPath(w.root, "defer", id), id, d.queue)
 	if err != nil {
 		return indexOp{kind: opRemove, entry: queueEntry{id: id}}, true
 	}
@@ -623,9 +664,11 @@ func (w *watcher) reconcile() error {
 	var jobs []job
 	var gone []string
 	empty := w.idx.len() == 0
+	all := w.rereadAll // the files are read another way now
+	w.rereadAll = false
 	var moves []indexOp
 	for id, di := range files {
-		if !empty {
+		if !empty && !all {
 			if slot, ok := w.idx.lookup(id); ok && w.unchanged(id, di, w.idx.meta[slot], defers) {
 				if w.idx.meta[slot].dir != di {
 					moves = append(moves, indexOp{kind: opMove, slot: slot, meta: entryMeta{dir: di}})
@@ -654,7 +697,7 @@ func (w *watcher) reconcile() error {
 					panicked.Store(true)
 				}
 			}()
-			r := newFileReader(w.conf, newInterner())
+			r := newFileReader(*w.conf.Load(), newInterner())
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(jobs) || w.stopping() {
@@ -702,6 +745,25 @@ func (w *watcher) reconcile() error {
 	w.idx.mu.Unlock()
 	w.next = time.Now().Add(w.every)
 	return nil
+}
+
+// rereadConf reads main.cf's queue parameters again after main.cf
+// changed; when they differ from those the index was read with (an
+// administrator set smtputf8_enable, say), every file is read again
+// at once, so that the index lists what showq lists after the reload.
+func (w *watcher) rereadConf() {
+	c, err := w.reconf()
+	if err != nil {
+		w.log.Warn("queue index: read main.cf's queue parameters again", "err", err)
+		return
+	}
+	if reflect.DeepEqual(c, *w.conf.Load()) {
+		return
+	}
+	w.conf.Store(&c)
+	w.reader = newFileReader(c, newInterner())
+	w.rereadAll = true
+	w.overflow = true // reconcile before anybody reads the index
 }
 
 // readNoDefer reads a file whose message has no defer log.

@@ -1,10 +1,13 @@
 package webui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"postdeck/queue"
 )
 
 // TestQueueAndSendMailAPI: a test mail sent through the API (and the MPA)
@@ -103,5 +106,34 @@ func TestQueueAndSendMailAPI(t *testing.T) {
 	r = st.socketDo(t, "GET", "/api/v1/status", nil)
 	if r.Status != 200 || !strings.Contains(string(r.Body), `"queue"`) || !strings.Contains(string(r.Body), `"mpa"`) {
 		t.Fatalf("status: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestBounceWhilePostfixStopped: a bounce expires the messages and then
+// asks Postfix for the delivery attempt that returns them, which a
+// stopped Postfix cannot make. It was a 500 (audited "failed") after the
+// messages had been expired all the same; it is refused in plain words
+// before anything changes, as retry and flush are.
+func TestBounceWhilePostfixStopped(t *testing.T) {
+	st := newStack(t)
+	if r := st.socketDo(t, "POST", "/api/v1/sendmail", map[string]any{"subject": "bounce", "from": "b@example.org", "recipients": "r@remote.example.net", "body": "x\n"}); r.Status != 200 {
+		t.Fatalf("sendmail: %d %s", r.Status, r.Body)
+	}
+	ids := waitQueue(t, st, queue.Filter{Queue: queue.Deferred, Sender: "b@example.org"}, 1)
+	killPostfix(t, st)
+	for _, body := range []map[string]any{
+		{"action": "bounce", "ids": ids},
+		{"action": "bounce", "filter": map[string]string{"sender": "b@example.org"}},
+	} {
+		r := st.socketDo(t, "POST", "/api/v1/queue/actions", body)
+		var e apiError
+		r.decode(t, &e)
+		if r.Status != 503 || e.Error != "Postfix is not running: start it from the dashboard." {
+			t.Errorf("bounce %v while stopped: %d %s", body, r.Status, r.Body)
+		}
+	}
+	page, err := st.queue.List(context.Background(), queue.Filter{Q: ids[0]})
+	if err != nil || page.Total != 1 || page.Items[0].ForcedExpire || page.Items[0].QueueName != queue.Deferred {
+		t.Errorf("after the refused bounces: %+v %v", page.Items, err)
 	}
 }

@@ -38,9 +38,13 @@ func TestStrictRequests(t *testing.T) {
 		{"no target", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete"}, 400, "ids"},
 		{"ids and all", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete", "ids": ids[:1], "all": true}, 400, "all"},
 		{"misspelled top key", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete", "idz": ids[:1]}, 400, "idz"},
-		// Inside a nested object encoding/json's own check refuses it
-		// (decodeJSON's exact-key check covers the top level only).
+		// Inside a nested object too (decodeJSON's exact keys hold at
+		// every depth).
 		{"misspelled template key", "PUT", "/api/v1/mpa/pipeline", map[string]any{"rules": "", "templates": []map[string]string{{"name": "t", "txt": "x"}}}, 400, "txt"},
+		// A second spelling of a filter key: the last one would win
+		// (encoding/json ignores case), widening the hold to every
+		// deferred message.
+		{"second spelling of a filter key", "POST", "/api/v1/queue/actions", `{"action": "hold", "filter": {"queue": "deferred", "sender": "nobody@example.org", "SENDER": ""}}`, 400, "filter.SENDER"},
 		{"missing action", "POST", "/api/v1/queue/actions", map[string]any{"ids": ids[:1]}, 400, "action"},
 		{"empty main config body", "PUT", "/api/v1/mainconfig", map[string]any{}, 400, "text"},
 		{"empty pipeline body", "PUT", "/api/v1/mpa/pipeline", map[string]any{}, 400, "rules"},

@@ -1313,6 +1313,55 @@ var mutants = []mutant{
 		new:  "\tif _, _ = m, err; false {\n\t\treturn KeptEmpty",
 		pkg:  "./jobs", run: "^TestFailedFirstRefreshSaysTheMapIsEmpty$",
 	},
+	{
+		name: "queue filter: a second spelling of a key (SENDER) overrides the first",
+		file: "queue/filter.go",
+		old:  "\tif json.Unmarshal(b, &keys) == nil {",
+		new:  "\tif false && json.Unmarshal(b, &keys) == nil {",
+		pkg:  "./queue", run: "^TestFilterKeysExact$",
+	},
+	{
+		name: "queue view: the size cap cancels the recipients' lookup too",
+		file: "queue/view.go",
+		old:  "\tcatCtx, cancel := context.WithCancel(ctx)\n",
+		new:  "\tctx, cancel := context.WithCancel(ctx)\n\tcatCtx := ctx\n",
+		pkg:  "./queue", run: "^TestShowBigMessage$",
+	},
+	{
+		name: "queue view: body lines after headers without the empty line pass for headers",
+		file: "queue/view.go",
+		old:  "\t\tif state == inHeaders && line != \"\" && !isHeaderLine(line)",
+		new:  "\t\tif false && state == inHeaders && line != \"\" && !isHeaderLine(line)",
+		pkg:  "./queue", run: "^TestShowBodyWithoutSeparator$",
+	},
+	{
+		name: "queue index: main.cf's queue parameters read once, at start",
+		file: "queue/watch.go",
+		old:  "\t\tif w.confChanged {\n",
+		new:  "\t\tif false && w.confChanged {\n",
+		pkg:  "./queue", run: "^TestIndexFollowsMainCF$",
+	},
+	{
+		name: "queue bounce: run while Postfix is stopped (expired, then a 500)",
+		file: "admin/queue.go",
+		old:  "if (in.Action == queue.ActionRetry || in.Action == queue.ActionBounce) && !s.mta.Running(ctx) {",
+		new:  "if in.Action == queue.ActionRetry && !s.mta.Running(ctx) {",
+		pkg:  "./webui", run: "^TestBounceWhilePostfixStopped$",
+	},
+	{
+		name: "cli queue: an action that does not apply says only \"0 affected\"",
+		file: "cmd/postdeck/cmd_queue.go",
+		old:  "\t\tif res.UnchangedCount > 0 {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIQueue$",
+	},
+	{
+		name: "queue view: a file postcat refuses shown as an empty message",
+		file: "queue/view.go",
+		old:  "\tif strings.Contains(stderr, \"is not a valid queue file\") {",
+		new:  "\tif false && strings.Contains(stderr, \"is not a valid queue file\") {",
+		pkg:  "./queue", run: "^TestShowDamagedQueueFile$",
+	},
 }
 
 func main() {

@@ -111,15 +111,23 @@ func cmdQueue(args []string) error {
 			ids = strings.Fields(string(b))
 		}
 		var res struct {
-			Affected   int               `json:"affected"`
-			GoneCount  int               `json:"gone_count"`
-			RequeuedAs map[string]string `json:"requeued_as"`
+			Affected       int               `json:"affected"`
+			GoneCount      int               `json:"gone_count"`
+			UnchangedCount int               `json:"unchanged_count"`
+			RequeuedAs     map[string]string `json:"requeued_as"`
 		}
 		raw, err := c.do("POST", "/api/v1/queue/actions", map[string]any{"action": verb, "ids": ids}, &res)
 		if err != nil || c.json {
 			return jsonOr(raw, err)
 		}
-		fmt.Printf("%s: %d affected, %d gone\n", verb, res.Affected, res.GoneCount)
+		fmt.Printf("%s: %d affected, %d gone", verb, res.Affected, res.GoneCount)
+		if res.UnchangedCount > 0 {
+			// Still queued, untouched: say why, as the console does
+			// (releasing a message that is not on hold, retrying one
+			// that is).
+			fmt.Printf(", %d unchanged (still queued, but %s does not apply to them)", res.UnchangedCount, verb)
+		}
+		fmt.Println()
 		for _, id := range ids {
 			if n, ok := res.RequeuedAs[id]; ok {
 				fmt.Printf("%s is now %s\n", id, n)

@@ -118,7 +118,12 @@ func TestCLIQueue(t *testing.T) {
 	if !strings.HasPrefix(out, "requeue: 1 affected, 0 gone\n") || got == nil || got[1] == m.QueueID {
 		t.Fatalf("queue requeue:\n%s", out)
 	}
-	if again := deferred("the requeued message"); again.QueueID != got[1] || again.Subject != want {
+	again := deferred("the requeued message")
+	if again.QueueID != got[1] || again.Subject != want {
 		t.Errorf("after the requeue: %+v, the CLI said %s", again, got[1])
+	}
+	// An action that does not apply says so, not only "0 affected".
+	if out := ok("", "queue", "release", again.QueueID); out != "release: 0 affected, 0 gone, 1 unchanged (still queued, but release does not apply to them)\n" {
+		t.Errorf("release of a deferred message:\n%s", out)
 	}
 }
