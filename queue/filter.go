@@ -75,7 +75,7 @@ func (f *Filter) Normalize() error {
 		v     *string
 	}{{"q", &f.Q}, {"sender", &f.Sender}, {"recipient", &f.Recipient}} {
 		*t.v = strings.TrimSpace(*t.v)
-		if len(*t.v) > maxFilterText {
+		if utf8.RuneCountInString(*t.v) > maxFilterText {
 			return store.Invalid(t.field, "%s may be at most %d characters", filterLabels[t.field], maxFilterText)
 		}
 		if !utf8.ValidString(*t.v) {

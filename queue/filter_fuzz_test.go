@@ -74,7 +74,7 @@ func FuzzParseFilter(f *testing.F) {
 			t.Fatalf("ParseFilter(%v): offset %d, limit %d, min age %v", v, fl.Offset, fl.Limit, fl.MinAge)
 		}
 		for _, s := range []string{fl.Q, fl.Sender, fl.Recipient} {
-			if len(s) > maxFilterText || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
+			if utf8.RuneCountInString(s) > maxFilterText || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
 				t.Fatalf("ParseFilter(%v): text %q", v, s)
 			}
 		}

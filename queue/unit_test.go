@@ -112,6 +112,13 @@ func TestParseFilter(t *testing.T) {
 			t.Errorf("%v: %v, want field %s", v, err, field)
 		}
 	}
+	// The bound counts characters, as its sentence says, not bytes.
+	if f, err := ParseFilter(url.Values{"recipient": {strings.Repeat("界", maxFilterText)}}); err != nil || f.Recipient == "" {
+		t.Errorf("%d characters of three bytes each: %v", maxFilterText, err)
+	}
+	if _, err := ParseFilter(url.Values{"recipient": {strings.Repeat("界", maxFilterText+1)}}); err == nil || !strings.Contains(err.Error(), "at most 256 characters") {
+		t.Errorf("%d characters: %v", maxFilterText+1, err)
+	}
 	var jf Filter
 	if err := jf.UnmarshalJSON([]byte(`{"queue":"hold","sender":"a@","min_age":"2h","limit":5}`)); err != nil {
 		t.Fatal(err)
