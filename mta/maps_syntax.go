@@ -32,13 +32,20 @@ type lineError struct {
 // blank lines and lines whose first non-blank character is '#' are ignored,
 // a line that starts with white space continues the previous logical line.
 func parseMapContent(typ, content string) ([]mapEntry, *lineError) {
+	return parseTable(typ, content, false)
+}
+
+// parseTable is parseMapContent; secret is for a map that holds SASL
+// passwords, whose problems never quote a line's text (a refusal is
+// answered, logged and audited, and auditors may not see passwords).
+func parseTable(typ, content string, secret bool) ([]mapEntry, *lineError) {
 	if len(content) > maxMapBytes {
 		return nil, &lineError{0, "the content is " + strconv.Itoa(len(content)) + " bytes; at most " + strconv.Itoa(maxMapBytes) + " are allowed"}
 	}
 	if n := lineCount(content); n > maxMapLines {
 		return nil, &lineError{0, "the content has " + strconv.Itoa(n) + " lines; at most " + strconv.Itoa(maxMapLines) + " are allowed"}
 	}
-	p := tableParser{typ: typ, entries: make([]mapEntry, 0, strings.Count(content, "\n")+1)}
+	p := tableParser{typ: typ, secret: secret, entries: make([]mapEntry, 0, strings.Count(content, "\n")+1)}
 	if typ == "hash" || typ == "btree" {
 		p.seen = make(map[uint64]int32, cap(p.entries))
 		p.seed = maphash.MakeSeed()
@@ -115,6 +122,7 @@ func parseMapContent(typ, content string) ([]mapEntry, *lineError) {
 
 type tableParser struct {
 	typ     string
+	secret  bool // the map holds passwords (parseTable)
 	entries []mapEntry
 	// seen finds duplicate keys of hash and btree tables: the hash of a
 	// folded key -> its entry's index. A map keyed by strings cost half of
@@ -155,6 +163,11 @@ func splitRule(text string) (key, value string) {
 // keys to lower case, so keys that differ in case only are duplicates.
 func (p *tableParser) indexed(n int, text string) *lineError {
 	key, value := splitRule(text)
+	if value == "" && p.secret {
+		// Without a space, the key is the whole line: host, user and
+		// password.
+		return &lineError{n, "expected format: key whitespace value; the line (not shown: this map holds passwords) has no value"}
+	}
 	if value == "" {
 		return &lineError{n, "expected format: key whitespace value; " + strconv.Quote(truncate(key, 60)) + " has no value"}
 	}
@@ -347,7 +360,7 @@ func validateMapContent(mp store.Map, mc *mapContext) error {
 	if err := ValidMapType(mp.Type); err != nil {
 		return err
 	}
-	entries, lerr := parseMapContent(mp.Type, mp.Content)
+	entries, lerr := parseTable(mp.Type, mp.Content, IsSecretMap(mp))
 	if lerr != nil {
 		if lerr.line == 0 {
 			return store.Invalid(FieldMapContent, "map %s: %s", mp.Name, lerr.msg)

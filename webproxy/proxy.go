@@ -38,6 +38,11 @@ type Limits struct {
 	// largest legitimate bodies are a 100,000-line map and a restore
 	// through the browser.
 	MaxBodyBytes int64
+	// MaxBodyBytesInFlight bounds the request bodies held at once, here
+	// and so at the daemon, which reads each forwarded body whole: a
+	// request whose body would pass it gets a 503. MaxBodyBytes times
+	// MaxInFlight is 8 GiB, which anybody could send without logging in.
+	MaxBodyBytesInFlight int64
 	// ReadHeaderTimeout is how long a client may take to send the
 	// request line and headers; ReadTimeout the whole request.
 	ReadHeaderTimeout time.Duration
@@ -64,16 +69,18 @@ const maxWholeAnswer = 1 << 20
 // DefaultLimits are the web process's limits unless a test sets others.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxHeaderBytes:    64 << 10,
-		MaxTargetBytes:    8 << 10,
-		MaxBodyBytes:      32 << 20,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      150 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxConns:          1024,
-		MaxInFlight:       256,
-		UpstreamTimeout:   140 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		MaxTargetBytes: 8 << 10,
+		MaxBodyBytes:   32 << 20,
+		// Four bodies of the largest size at once.
+		MaxBodyBytesInFlight: 128 << 20,
+		ReadHeaderTimeout:    10 * time.Second,
+		ReadTimeout:          60 * time.Second,
+		WriteTimeout:         150 * time.Second,
+		IdleTimeout:          120 * time.Second,
+		MaxConns:             1024,
+		MaxInFlight:          256,
+		UpstreamTimeout:      140 * time.Second,
 	}
 }
 
@@ -87,6 +94,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if l.MaxBodyBytesInFlight <= 0 {
+		l.MaxBodyBytesInFlight = d.MaxBodyBytesInFlight
 	}
 	if l.ReadHeaderTimeout <= 0 {
 		l.ReadHeaderTimeout = d.ReadHeaderTimeout
@@ -128,6 +138,9 @@ type Proxy struct {
 	log      *slog.Logger
 	client   *fasthttp.HostClient
 	inFlight chan struct{}
+
+	bodyMu    sync.Mutex
+	bodyBytes int64 // request bodies held (MaxBodyBytesInFlight)
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -309,8 +322,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var body []byte
 	var err error
+	budget := &bodyBudget{p: p}
+	defer budget.release()
 	if r.ContentLength != 0 { // -1 (chunked) or a length: read it all
-		body, err = io.ReadAll(io.LimitReader(r.Body, p.lim.MaxBodyBytes+1))
+		budget.r = io.LimitReader(r.Body, p.lim.MaxBodyBytes+1)
+		body, err = io.ReadAll(budget)
+	}
+	if errors.Is(err, errBodyBudget) {
+		p.refuse(w, r, http.StatusServiceUnavailable, "The console is busy; try again in a moment.")
+		return
 	}
 	if err != nil {
 		p.refuse(w, r, http.StatusBadRequest, "The request body could not be read.")
@@ -421,6 +441,46 @@ func encodedBody(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// errBodyBudget is a request body past MaxBodyBytesInFlight.
+var errBodyBudget = errors.New("request bodies in flight over their budget")
+
+// bodyBudget reads a request body, taking its bytes from the proxy's
+// MaxBodyBytesInFlight as they arrive (not its Content-Length ahead: a
+// client announcing 32 MiB and sending nothing would hold them), and
+// gives them back with release once the daemon has answered.
+type bodyBudget struct {
+	p    *Proxy
+	r    io.Reader
+	held int64
+}
+
+func (b *bodyBudget) Read(buf []byte) (int, error) {
+	n, err := b.r.Read(buf)
+	if n > 0 {
+		b.p.bodyMu.Lock()
+		ok := b.p.bodyBytes+int64(n) <= b.p.lim.MaxBodyBytesInFlight
+		if ok {
+			b.p.bodyBytes += int64(n)
+			b.held += int64(n)
+		}
+		b.p.bodyMu.Unlock()
+		if !ok {
+			return 0, errBodyBudget
+		}
+	}
+	return n, err
+}
+
+func (b *bodyBudget) release() {
+	if b.held == 0 {
+		return
+	}
+	b.p.bodyMu.Lock()
+	b.p.bodyBytes -= b.held
+	b.p.bodyMu.Unlock()
+	b.held = 0
 }
 
 // copyHeaders copies header fields but the hop-by-hop ones and those a

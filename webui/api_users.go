@@ -120,14 +120,23 @@ func (s *Server) accountPassword(c *fiber.Ctx) error {
 func (s *Server) changeOwnPassword(c *fiber.Ctx, channel string, in admin.PasswordChange) (u store.User, err error) {
 	id := who(c)
 	attempt := admin.LoginAttempt{Username: id.Name, Remote: s.clientAddr(c), Channel: channel + " password change"}
+	// A session's attempt is pending from the check until it ends, also
+	// on a panic (checkLogin); a token's was never checked.
+	var end func(clientIP, username string)
 	if id.Via == ViaSession {
 		if err := s.loginAllowed(c, attempt); err != nil {
 			return store.User{}, err
 		}
+		defer func() { end(attempt.Remote, attempt.Username) }()
+		end = s.ui.limiter.abandon
 	}
 	u, err = s.admin.ChangeOwnPassword(c.UserContext(), id, in)
 	if errors.Is(err, admin.ErrWrongCurrentPassword) {
-		s.ui.limiter.fail(attempt.Remote, attempt.Username)
+		if id.Via == ViaSession {
+			end = s.ui.limiter.fail
+		} else {
+			s.ui.limiter.fail(attempt.Remote, attempt.Username)
+		}
 	}
 	return u, err
 }

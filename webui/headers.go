@@ -8,8 +8,12 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; font-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 // securityHeaders sets the headers every response of the TCP listener
-// carries.
+// carries. Nothing is stored by a cache (static files, whose names change
+// with them, set their own): API answers carry CSRF tokens, new tokens'
+// secrets, backups and mail, and a shared cache may keep an answer to a
+// request with a cookie.
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("Content-Security-Policy", contentSecurityPolicy)
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("X-Content-Type-Options", "nosniff")

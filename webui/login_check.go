@@ -33,23 +33,29 @@ func (s *Server) checkLogin(c *fiber.Ctx, channel, username, password string) (s
 	if err := s.loginAllowed(c, attempt); err != nil {
 		return store.User{}, err
 	}
+	// The attempt is pending until it ends, whatever happens (a panic
+	// too): a pending attempt left over would count against the limits
+	// for good.
+	end := s.ui.limiter.abandon
+	defer func() { end(ip, username) }()
 	u, err := s.admin.Login(c.UserContext(), attempt)
 	switch {
 	case err == nil:
-		s.ui.limiter.succeed(ip, username)
+		end = s.ui.limiter.succeed
 		s.log.Info("login", "remote", ip, "username", u.Username, "role", u.Role)
 		return u, nil
 	case !errors.Is(err, admin.ErrBadLogin):
 		return store.User{}, err
 	}
-	s.ui.limiter.fail(ip, username)
+	end = s.ui.limiter.fail
 	s.log.Warn("login failed", "remote", ip, "username", auditSafe(username))
 	return store.User{}, errLoginFailed
 }
 
 // loginAllowed asks the limiter whether an attempt (a login, or a password
 // change's current password) may be checked; a refusal is a 429 with
-// Retry-After, audited once per lockout.
+// Retry-After, audited once per lockout. An attempt allowed is pending
+// until the caller ends it (fail, succeed or abandon).
 func (s *Server) loginAllowed(c *fiber.Ctx, attempt admin.LoginAttempt) error {
 	d := s.ui.limiter.check(attempt.Remote, attempt.Username)
 	if d.ok {

@@ -25,7 +25,12 @@ import (
 //     distributed guesser gets, and the bcrypt work it costs.
 //
 // A refused attempt is not checked (no bcrypt) and does not count as a
-// failure. Client addresses are the peer's, or X-Forwarded-For's behind a
+// failure. An attempt that check lets through counts as pending until
+// fail, succeed or abandon ends it, and pending attempts count against
+// every limit as failures would: without that, a burst sent at once
+// passed check before the first of its failures was recorded (100
+// concurrent guesses were all checked). Once a pair has used its free
+// failures, it has at most one attempt pending. Client addresses are the peer's, or X-Forwarded-For's behind a
 // trusted proxy (clientAddr); IPv6 clients count per /64.
 const (
 	pairFreeFailures  = 5
@@ -69,6 +74,8 @@ type loginLimiter struct {
 	// globalLocked is set while the global ceiling refuses (its first
 	// refusal is reported).
 	globalLocked bool
+	// globalPending counts the attempts being checked, everywhere.
+	globalPending int
 }
 
 type pairState struct {
@@ -76,11 +83,13 @@ type pairState struct {
 	last     time.Time // the last failure
 	until    time.Time // no attempt before this
 	reported bool      // this lockout's first refusal was reported
+	pending  int       // attempts let through and not yet ended
 }
 
 type addrState struct {
 	times    []time.Time // failures within addrWindow, oldest first, at most addrMaxFailures
 	reported bool
+	pending  int // attempts let through and not yet ended
 }
 
 type secondCount struct {
@@ -108,35 +117,51 @@ func (l *loginLimiter) reset() {
 	l.addrs = map[string]*addrState{}
 	l.global = [globalWindowSecs]secondCount{}
 	l.globalLocked = false
+	l.globalPending = 0
 	l.mu.Unlock()
 }
 
 // check decides whether an attempt of username from clientIP may be
-// checked at all.
+// checked at all. An attempt let through is pending until the caller
+// ends it with fail, succeed or abandon.
 func (l *loginLimiter) check(clientIP, username string) limitDecision {
 	ak := clientKey(clientIP)
 	pk := pairKey(ak, username)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if st := l.pairs[pk]; st != nil {
-		if now.Sub(st.last) > pairForget && !now.Before(st.until) {
+	ps := l.pairs[pk]
+	if ps != nil {
+		if ps.pending == 0 && now.Sub(ps.last) > pairForget && !now.Before(ps.until) {
 			delete(l.pairs, pk)
-		} else if now.Before(st.until) {
-			d := limitDecision{retryAfter: st.until.Sub(now), scope: limitPair, report: !st.reported}
-			st.reported = true
+			ps = nil
+		} else if now.Before(ps.until) {
+			d := limitDecision{retryAfter: ps.until.Sub(now), scope: limitPair, report: !ps.reported}
+			ps.reported = true
+			return d
+		} else if ps.pending > 0 && ps.failures+ps.pending >= pairFreeFailures {
+			// Past its free failures, a pair waits for its attempt
+			// in flight: it may be the failure that starts a wait.
+			d := limitDecision{retryAfter: pairBackoffBase, scope: limitPair, report: !ps.reported}
+			ps.reported = true
 			return d
 		}
 	}
-	if st := l.addrs[ak]; st != nil {
+	st := l.addrs[ak]
+	if st != nil {
 		st.times = recent(st.times, now, addrWindow)
 		switch {
 		case len(st.times) >= addrMaxFailures:
 			d := limitDecision{retryAfter: st.times[0].Add(addrWindow).Sub(now), scope: limitAddress, report: !st.reported}
 			st.reported = true
 			return d
-		case len(st.times) == 0:
+		case st.pending > 0 && len(st.times)+st.pending >= addrMaxFailures:
+			d := limitDecision{retryAfter: pairBackoffBase, scope: limitAddress, report: !st.reported}
+			st.reported = true
+			return d
+		case len(st.times) == 0 && st.pending == 0:
 			delete(l.addrs, ak)
+			st = nil
 		default:
 			st.reported = false
 		}
@@ -145,9 +170,59 @@ func (l *loginLimiter) check(clientIP, username string) limitDecision {
 		d := limitDecision{retryAfter: time.Unix(oldest+globalWindowSecs, 0).Sub(now), scope: limitGlobal, report: !l.globalLocked}
 		l.globalLocked = true
 		return d
+	} else if l.globalPending > 0 && n+l.globalPending >= globalMaxFailures {
+		d := limitDecision{retryAfter: pairBackoffBase, scope: limitGlobal, report: !l.globalLocked}
+		l.globalLocked = true
+		return d
 	}
 	l.globalLocked = false
+	// Pending from here on. A pair or an address the maps have no room
+	// for goes untracked, as its failures would.
+	if ps == nil && l.roomLocked(now) {
+		ps = &pairState{}
+		l.pairs[pk] = ps
+	}
+	if ps != nil {
+		ps.pending++
+	}
+	if st == nil && len(l.addrs) < maxLimiterKeys {
+		st = &addrState{}
+		l.addrs[ak] = st
+	}
+	if st != nil {
+		st.pending++
+	}
+	l.globalPending++
 	return limitDecision{ok: true}
+}
+
+// endLocked ends one pending attempt of a pair and its address (none
+// when the caller ended it already, or check never counted it); an entry
+// left with nothing to count goes.
+func (l *loginLimiter) endLocked(pk, ak string) {
+	if st := l.pairs[pk]; st != nil && st.pending > 0 {
+		if st.pending--; st.pending == 0 && st.failures == 0 {
+			delete(l.pairs, pk)
+		}
+	}
+	if st := l.addrs[ak]; st != nil && st.pending > 0 {
+		if st.pending--; st.pending == 0 && len(st.times) == 0 {
+			delete(l.addrs, ak)
+		}
+	}
+	if l.globalPending > 0 {
+		l.globalPending--
+	}
+}
+
+// abandon ends a pending attempt that was neither a failure nor a
+// success (the check itself failed, a request was refused for another
+// reason).
+func (l *loginLimiter) abandon(clientIP, username string) {
+	ak := clientKey(clientIP)
+	l.mu.Lock()
+	l.endLocked(pairKey(ak, username), ak)
+	l.mu.Unlock()
 }
 
 // fail records a failed attempt.
@@ -156,10 +231,11 @@ func (l *loginLimiter) fail(clientIP, username string) {
 	pk := pairKey(ak, username)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.endLocked(pk, ak)
 	now := l.now()
 	st := l.pairs[pk]
 	if st != nil && now.Sub(st.last) > pairForget && !now.Before(st.until) {
-		*st = pairState{} // forgotten: count afresh
+		*st = pairState{pending: st.pending} // forgotten: count afresh
 	}
 	if st == nil && l.roomLocked(now) {
 		st = &pairState{}
@@ -194,9 +270,16 @@ func (l *loginLimiter) fail(clientIP, username string) {
 
 // succeed forgets the failures of a pair that logged in.
 func (l *loginLimiter) succeed(clientIP, username string) {
-	pk := pairKey(clientKey(clientIP), username)
+	ak := clientKey(clientIP)
+	pk := pairKey(ak, username)
 	l.mu.Lock()
-	delete(l.pairs, pk)
+	l.endLocked(pk, ak)
+	if st := l.pairs[pk]; st != nil && st.pending == 0 {
+		delete(l.pairs, pk)
+	} else if st != nil {
+		// Attempts of the pair still in flight keep it.
+		st.failures, st.until, st.last, st.reported = 0, time.Time{}, time.Time{}, false
+	}
 	l.mu.Unlock()
 }
 
@@ -217,19 +300,19 @@ func (l *loginLimiter) roomLocked(now time.Time) bool {
 		return true
 	}
 	for k, st := range l.pairs {
-		if now.Sub(st.last) > pairForget && !now.Before(st.until) {
+		if st.pending == 0 && now.Sub(st.last) > pairForget && !now.Before(st.until) {
 			delete(l.pairs, k)
 		}
 	}
 	if len(l.pairs) >= maxLimiterKeys {
 		for k, st := range l.pairs {
-			if !now.Before(st.until) {
+			if st.pending == 0 && !now.Before(st.until) {
 				delete(l.pairs, k)
 			}
 		}
 	}
 	for k, st := range l.addrs {
-		if len(recent(st.times, now, addrWindow)) == 0 {
+		if st.pending == 0 && len(recent(st.times, now, addrWindow)) == 0 {
 			delete(l.addrs, k)
 		}
 	}

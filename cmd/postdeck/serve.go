@@ -538,15 +538,46 @@ func tuneGC(ctx context.Context) {
 	}
 }
 
+// mkdirReachable creates dir and its missing parents 0711 whatever the
+// umask: under root's strict umask (077, 027 on hardened hosts) they were
+// 0700 or 0710, and the web process, another user, could not reach
+// web.sock. Directories that exist keep their mode.
+func mkdirReachable(dir string) error {
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if err := os.Chmod(d, 0o711); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // listenSocket opens the CLI's unix socket, mode 0600, replacing a stale
-// socket file but never a live one. A directory it creates is 0711: the
-// web process (another user) must reach web.sock beside it; the CLI's
-// socket is protected by its own mode.
+// socket file but never a live one, nor a file that is not a socket. A
+// directory it creates is 0711: the web process (another user) must reach
+// web.sock beside it; the CLI's socket is protected by its own mode.
 func listenSocket(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+	if err := mkdirReachable(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}
-	if _, err := os.Stat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		// Only a socket is ever replaced: a typo naming the database
+		// or any other file must not remove it.
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket: it was left alone; name another path", path)
+		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("socket %s is in use: another postdeck is running", path)

@@ -85,14 +85,20 @@ func resolveWebUser(name string, log *slog.Logger) (webIdentity, error) {
 
 // listenWebSocket opens the web process's socket: mode 0660, owned by
 // root and the web user's group, so that only root and the web process
-// can connect. A stale socket file is replaced, a live one refused. The
+// can connect. A stale socket file is replaced; a live one, or a file
+// that is not a socket, refused. The
 // directory is created 0711 (the web user must traverse it, nobody needs
 // to list it).
 func listenWebSocket(path string, id webIdentity) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+	if err := mkdirReachable(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("create web socket directory: %w", err)
 	}
-	if _, err := os.Stat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		// Only a socket is ever replaced: a typo naming the database
+		// or any other file must not remove it.
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket: it was left alone; name another path", path)
+		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("socket %s is in use: another postdeck is running", path)
