@@ -132,18 +132,18 @@ func (s *Service) RefreshSPF(ctx context.Context, id Identity, name string) (job
 	return res, nil
 }
 
-// AuditScheduledRefresh is the refresher's OnScheduled hook: a refresh it
-// ran on its own is audited when it changed the map or kept the live map
-// after a failure (an unchanged daily refresh is not news).
+// AuditScheduledRefresh is the refresher's OnScheduled hook: it audits
+// every refresh it hears of. The refresher tells only news (a change of
+// the map, a new failure reason, the recovery), not an unchanged daily
+// refresh nor the same failure again every run.
 func (s *Service) AuditScheduledRefresh(res jobs.RefreshResult, err error) {
 	id := System(jobs.ActorRefresher)
 	action := "refresh spf source " + truncate(res.Map, 100)
-	switch {
-	case err != nil:
+	if err != nil {
 		s.auditFailure(id, action, err)
-	case res.Outcome != jobs.OutcomeUnchanged:
-		s.audit(id, action, res.Outcome, refreshDetail(res), "")
+		return
 	}
+	s.audit(id, action, res.Outcome, refreshDetail(res), "")
 }
 
 // refreshDetail says what a refresh did, for the audit log.

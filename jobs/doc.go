@@ -46,7 +46,12 @@
 //
 // The refresher is fail-safe: any DNS error anywhere in the tree, an empty
 // result or a result that loses more than half of the live map's networks
-// keeps the live map untouched and says why in the job status. A result
+// keeps the live map untouched and says why in the job status. Networks
+// that are not global (nonGlobal: private, loopback, link-local, ...) are
+// left out of the map with a warning, since behind a NAT every client
+// comes from one; a result of such networks only counts as empty. They
+// are left out when the map is written, not by the flattener: SPF itself
+// passes a private client (the RFC 7208 suite checks it). A result
 // equal to the live map changes nothing; a different one is saved through
 // the maps/apply pipeline (MapSaver) and recorded as a change.
 //

@@ -125,7 +125,7 @@ func TestFailuresKeepTheLiveMap(t *testing.T) {
 			d.txt("root.test", "v=spf1 -exists:%{i}.bl.root.test ip4:192.0.2.0/24 -all")
 		}},
 		{name: "drops more than half", wantErr: "drops 3 of the 4 live networks", setup: func(d *testDNS) {
-			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:10.9.0.0/16 -all")
+			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:44.9.0.0/16 -all")
 		}},
 		{name: "syntax error", wantErr: "unknown mechanism", setup: func(d *testDNS) {
 			d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ipv4:198.51.100.0/24 -all")
@@ -175,7 +175,7 @@ func TestRefusedSaveKeepsTheLiveFile(t *testing.T) {
 	ctx := context.Background()
 	before, file := env.seedLive(t, "live")
 	d := newTestDNS(t)
-	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:10.0.0.0/8 -all")
+	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:40.92.0.0/15 -all")
 	ref := env.refresher(t, d, RefresherConfig{})
 
 	if err := env.mgr.Shutdown(ctx); err != nil {
@@ -206,15 +206,15 @@ func TestRefusedSaveKeepsTheLiveFile(t *testing.T) {
 		t.Fatalf("restart postfix: %v", err)
 	}
 	res, err = ref.RefreshNow(ctx, "tester", "live")
-	if err != nil || res.Outcome != OutcomeUpdated || strings.Join(res.Added, " ") != "10.0.0.0/8" {
+	if err != nil || res.Outcome != OutcomeUpdated || strings.Join(res.Added, " ") != "40.92.0.0/15" {
 		t.Fatalf("%+v %v", res, err)
 	}
-	want := "10.0.0.0/8 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n203.0.113.0/24 OK\n"
+	want := "40.92.0.0/15 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n203.0.113.0/24 OK\n"
 	if got := env.readMapFile(t, "live"); got != want {
 		t.Fatalf("file after the accepted refresh %q, want %q", got, want)
 	}
-	if out, stderr := postmapQuery(t, env.inst.ConfigDir, "10.1.2.3", env.mapFile("live")); out != "OK" || stderr != "" {
-		t.Fatalf("postmap -q 10.1.2.3: %q %q", out, stderr)
+	if out, stderr := postmapQuery(t, env.inst.ConfigDir, "40.93.2.3", env.mapFile("live")); out != "OK" || stderr != "" {
+		t.Fatalf("postmap -q 40.93.2.3: %q %q", out, stderr)
 	}
 }
 
@@ -277,15 +277,15 @@ func TestRefreshUpdatesUnchangedAndRecordsChanges(t *testing.T) {
 	d := newTestDNS(t)
 	ref := env.refresher(t, d, RefresherConfig{})
 	// Drops one of four (not more than half) and adds one.
-	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip6:2001:db8::/32 ip4:100.64.0.0/10 -all")
+	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip6:2001:db8::/32 ip4:52.100.0.0/14 -all")
 	res, err := ref.RefreshNow(ctx, "tester", "live")
 	if err != nil || res.Outcome != OutcomeUpdated {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if strings.Join(res.Added, " ") != "100.64.0.0/10" || strings.Join(res.Removed, " ") != "203.0.113.0/24" {
+	if strings.Join(res.Added, " ") != "52.100.0.0/14" || strings.Join(res.Removed, " ") != "203.0.113.0/24" {
 		t.Fatalf("added %v removed %v", res.Added, res.Removed)
 	}
-	want := "100.64.0.0/10 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n2001:db8::/32 OK\n"
+	want := "52.100.0.0/14 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n2001:db8::/32 OK\n"
 	if got := env.readMapFile(t, "live"); got != want || got == file {
 		t.Fatalf("file %q, want %q", got, want)
 	}
@@ -303,7 +303,7 @@ func TestRefreshUpdatesUnchangedAndRecordsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.PrefixCount != 4 || st.Outcome != OutcomeUnchanged || st.LastError != "" || len(st.Changes) != 1 ||
-		st.Changes[0].Added[0] != "100.64.0.0/10" || st.Changes[0].Removed[0] != "203.0.113.0/24" || st.Changes[0].At.IsZero() {
+		st.Changes[0].Added[0] != "52.100.0.0/14" || st.Changes[0].Removed[0] != "203.0.113.0/24" || st.Changes[0].At.IsZero() {
 		t.Fatalf("status %+v", st)
 	}
 	// A failure after a success keeps the file, the last success and the
@@ -318,6 +318,88 @@ func TestRefreshUpdatesUnchangedAndRecordsChanges(t *testing.T) {
 	st2, _ := ref.Status(ctx, "live")
 	if !st2.LastSuccess.Equal(st.LastSuccess) || len(st2.Changes) != 1 || st2.PrefixCount != 4 || !strings.Contains(st2.LastError, "SERVFAIL") {
 		t.Fatalf("status after failure %+v", st2)
+	}
+}
+
+// TestNonGlobalNetworksNeverGoLive: a map lets the clients it lists
+// relay, and behind a NAT or a load balancer every client comes from a
+// private address. Through the real pipeline, a record mixing public and
+// non-global networks puts only the public ones in the file Postfix reads
+// and the warning names the others; a record of non-global networks only
+// is an empty result: the live map is kept and the reason says why, in a
+// sentence of bounded length however many networks the record lists.
+func TestNonGlobalNetworksNeverGoLive(t *testing.T) {
+	t.Parallel() // a private Postfix of its own
+	env := startMTA(t)
+	ctx := context.Background()
+	_, _ = env.seedLive(t, "mixed")
+	d := newTestDNS(t)
+	d.txt("mixed.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip6:2001:db8::/32 ip4:40.92.0.0/15"+
+		" ip4:10.0.0.0/8 ip4:127.0.0.0/9 ip4:192.168.0.0/16 ip4:169.254.0.0/16 ip6:fc00::/16 ip6:::1/128 -all")
+	if err := env.db.PutSPFSource(store.SPFSource{Domain: "mixed.test", Map: "mixed", Schedule: "0 0 * * *", Value: "OK"}); err != nil {
+		t.Fatal(err)
+	}
+	ref := env.refresher(t, d, RefresherConfig{})
+	res, err := ref.RefreshNow(ctx, "tester", "mixed")
+	if err != nil || res.Outcome != OutcomeUpdated || res.PrefixCount != 5 || strings.Join(res.Added, " ") != "40.92.0.0/15" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	want := "40.92.0.0/15 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n203.0.113.0/24 OK\n2001:db8::/32 OK\n"
+	if got := env.readMapFile(t, "mixed"); got != want {
+		t.Fatalf("file %q, want %q", got, want)
+	}
+	for _, addr := range []string{"10.1.2.3", "127.0.0.1", "192.168.1.1", "169.254.1.1", "fc00::1", "::1"} {
+		if out, _ := postmapQuery(t, env.inst.ConfigDir, addr, env.mapFile("mixed")); out != "" {
+			t.Errorf("postmap -q %s: %q, want no answer", addr, out)
+		}
+	}
+	warned := "lists 6 non-global networks (private, loopback, link-local, multicast or reserved), left out of the map " +
+		"because clients behind a NAT or load balancer come from such addresses: 10.0.0.0/8, 127.0.0.0/9, 169.254.0.0/16, 192.168.0.0/16, ::1/128, fc00::/16."
+	if len(res.Warnings) != 1 || !strings.HasSuffix(res.Warnings[0], warned) {
+		t.Fatalf("warnings %q, want one naming the networks left out", res.Warnings)
+	}
+	if st, err := ref.Status(ctx, "mixed"); err != nil || st.PrefixCount != 5 || len(st.Warnings) != 1 || st.Warnings[0] != res.Warnings[0] {
+		t.Fatalf("status %+v %v", st, err)
+	}
+
+	before, file := env.seedLive(t, "private")
+	var rec strings.Builder
+	rec.WriteString("v=spf1 ip4:10.0.0.0/9 ip4:172.16.0.0/12 ip4:100.64.0.0/10 ip4:255.255.255.255 ip6:fe80::/64")
+	for i := range 150 {
+		fmt.Fprintf(&rec, " ip4:192.168.%d.%d/31", i/50*2, i%50*4) // never merged
+	}
+	d.txt("root.test", rec.String()+" -all")
+	saves := env.saves.count()
+	res, err = ref.RefreshNow(ctx, "tester", "private")
+	if n := env.saves.count() - saves; n != 0 {
+		t.Fatalf("the refresher tried to save %d times", n)
+	}
+	env.assertKept(t, ref, "private", "kept the live map: the SPF record of root.test lists only non-global networks"+
+		" (private, loopback, link-local, multicast or reserved), which the map never holds: 10.0.0.0/9, 100.64.0.0/10, 172.16.0.0/12,", before, file, res, err)
+	if !strings.HasSuffix(res.Error, " and 145 more") || len(res.Error) > 500 {
+		t.Fatalf("reason (%d bytes) %q", len(res.Error), res.Error)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "lists 155 non-global networks") || len(res.Warnings[0]) > 500 {
+		t.Fatalf("warnings %q", res.Warnings)
+	}
+
+	// A map saved before non-global networks were left out loses them at
+	// the next refresh: dropping them does not count towards "more than
+	// half of the live networks", which would keep them live for ever.
+	old := "10.0.0.0/8 OK\n127.0.0.0/8 OK\n172.16.0.0/12 OK\n192.0.2.0/24 OK\n"
+	if err := env.db.PutSPFSource(store.SPFSource{Domain: "upgraded.test", Map: "upgraded", Schedule: "0 0 * * *", Value: "OK"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.mgr.PutRefresherMap(ctx, "tester", store.Map{Name: "upgraded", Type: "cidr", Content: old, Owner: store.OwnerRefresher}); err != nil {
+		t.Fatal(err)
+	}
+	d.txt("upgraded.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:10.0.0.0/8 -all")
+	res, err = ref.RefreshNow(ctx, "tester", "upgraded")
+	if err != nil || res.Outcome != OutcomeUpdated || strings.Join(res.Removed, " ") != "10.0.0.0/8 127.0.0.0/8 172.16.0.0/12" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := env.readMapFile(t, "upgraded"); got != "192.0.2.0/24 OK\n198.51.100.0/24 OK\n" {
+		t.Fatalf("file %q", got)
 	}
 }
 

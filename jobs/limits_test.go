@@ -129,17 +129,17 @@ func TestRefreshHistoryAndHalfBound(t *testing.T) {
 	}
 
 	e.source(t, "half.test", "half")
-	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:100.64.0.0/16 -all")
+	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:44.64.0.0/16 -all")
 	if res, err := e.ref.RefreshNow(ctx, "tester", "half"); err != nil || res.Outcome != OutcomeUpdated {
 		t.Fatalf("first refresh: %+v %v", res, err)
 	}
 	// Two of the four gone (and one new): exactly half, taken.
-	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:10.20.0.0/16 -all")
+	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:44.20.0.0/16 -all")
 	if res, err := e.ref.RefreshNow(ctx, "tester", "half"); err != nil || res.Outcome != OutcomeUpdated || len(res.Removed) != 2 {
 		t.Fatalf("half dropped: %+v %v", res, err)
 	}
 	// Two of the three now live gone: more than half, the map kept.
-	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:172.20.0.0/16 -all")
+	e.dns.retxt("half.test", "v=spf1 ip4:192.0.2.0/24 ip4:44.172.0.0/16 -all")
 	res, err := e.ref.RefreshNow(ctx, "tester", "half")
 	if err != nil || res.Outcome != OutcomeFailed || !strings.Contains(res.Error, "drops 2 of the 3 live networks, more than half") {
 		t.Fatalf("more than half dropped: %+v %v", res, err)

@@ -52,8 +52,13 @@ type RefresherConfig struct {
 	// RefreshOnStart runs, at Start, every source that has never run, so a
 	// fresh appliance does not wait up to a day for its maps.
 	RefreshOnStart bool
-	// OnScheduled, when set, hears the result of every refresh the
-	// refresher ran on its own (schedule, start): the daemon audits those.
+	// OnScheduled, when set, hears the result of a refresh the refresher
+	// ran on its own (schedule, start) when it is news: the map changed,
+	// the first failure (after a success or at the first run), a failure
+	// for another reason, the first success after failures, or an error
+	// recording the status. The daemon audits those; a schedule of
+	// "@every 1m" with the DNS down would otherwise fill the audit log
+	// with one identical failure a minute. The status counts them all.
 	OnScheduled func(res RefreshResult, err error)
 	// RunHere, when set, decides whether a refresh the refresher would run
 	// on its own (schedule, start) runs on this node: a cluster runs each
@@ -192,7 +197,7 @@ func (r *Refresher) scheduledRefresh(ctx context.Context, name string) {
 		return
 	}
 	res, err := r.refresh(ctx, ActorRefresher, name)
-	if r.onScheduled != nil {
+	if r.onScheduled != nil && (err != nil || res.news) {
 		r.onScheduled(res, err)
 	}
 }
@@ -214,6 +219,10 @@ type SourceStatus struct {
 	Warnings    []string             `json:"warnings"`
 	Queries     int                  `json:"queries"`
 	Changes     []store.PrefixChange `json:"changes"`
+
+	// ConsecutiveFailures counts the failed refreshes since the last
+	// success (0 after a success or before the first run).
+	ConsecutiveFailures int `json:"consecutive_failures"`
 }
 
 func (r *Refresher) status(s store.SPFSource, st store.JobStatus) SourceStatus {
@@ -223,6 +232,7 @@ func (r *Refresher) status(s store.SPFSource, st store.JobStatus) SourceStatus {
 		LastRun: st.LastRun, LastSuccess: st.LastSuccess, Outcome: st.Outcome,
 		PrefixCount: st.PrefixCount, LastError: st.LastError, Queries: st.Queries,
 		Warnings: st.Warnings, Changes: st.Changes,
+		ConsecutiveFailures: st.ConsecutiveFailures,
 	}
 	if out.Warnings == nil {
 		out.Warnings = []string{}
@@ -280,6 +290,10 @@ type RefreshResult struct {
 	// KeptLive (the last good map) or KeptEmpty (no refresh has filled
 	// the map yet, so no address of the source is listed).
 	Kept string `json:"kept,omitempty"`
+
+	// news says that the outcome differs from the previous run's (see
+	// RefresherConfig.OnScheduled).
+	news bool
 }
 
 // What a failed refresh left in place (RefreshResult.Kept).
@@ -343,6 +357,7 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 		return RefreshResult{}, fmt.Errorf("refresh %s: %w", name, err)
 	}
 	st.Job = store.SPFJobName(name)
+	prevOutcome, prevError := st.Outcome, st.LastError
 
 	res := RefreshResult{Map: name, Domain: src.Domain, Added: []string{}, Removed: []string{}}
 	flat, ferr := r.flat.Flatten(ctx, src.Domain)
@@ -367,10 +382,14 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 		}
 		res.Outcome, res.Error = OutcomeFailed, prefix+keptReason(perr)
 		st.Outcome, st.LastError = res.Outcome, res.Error
+		st.ConsecutiveFailures++
+		res.news = prevOutcome != OutcomeFailed || prevError != res.Error
 		r.log.Warn("spf refresh kept the live map", "map", name, "job", st.Job, "err", perr)
 	} else {
 		st.LastSuccess, st.LastError = start, ""
+		st.ConsecutiveFailures = 0
 		st.PrefixCount = res.PrefixCount
+		res.news = res.Outcome == OutcomeUpdated || prevOutcome == OutcomeFailed
 		if change != nil {
 			st.Changes = append([]store.PrefixChange{*change}, st.Changes...)
 			if len(st.Changes) > maxChanges {
@@ -406,7 +425,17 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 	if len(flat.Prefixes) == 0 {
 		return nil, refuse("the SPF record of %s lists no networks", src.Domain)
 	}
-	res.PrefixCount = len(flat.Prefixes)
+	// Here, not in the flattener: SPF itself passes a private client (the
+	// RFC 7208 suite checks that), only the map must never list one.
+	prefixes, left := splitGlobal(flat.Prefixes)
+	if len(left) > 0 {
+		res.Warnings = append(res.Warnings, leftOutWarning(src.Domain, left))
+		r.log.Warn("spf result lists non-global networks, left out of the map", "map", src.Map, "count", len(left), "networks", networkList(left))
+	}
+	if len(prefixes) == 0 {
+		return nil, refuse("the SPF record of %s lists only non-global networks (private, loopback, link-local, multicast or reserved), which the map never holds: %s", src.Domain, networkList(left))
+	}
+	res.PrefixCount = len(prefixes)
 	live, err := r.maps.GetMap(src.Map)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -415,20 +444,23 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 	if exists && live.Owner != store.OwnerRefresher {
 		return nil, refuse("map %s is edited by administrators, not by the refresher", src.Map)
 	}
-	content := RenderCIDR(flat.Prefixes, src.Value)
+	content := RenderCIDR(prefixes, src.Value)
 	if exists && live.Content == content {
 		res.Outcome = OutcomeUnchanged
 		return nil, nil
 	}
 	old := ParseCIDR(live.Content)
+	// A non-global network a live map holds (saved before they were left
+	// out) goes without counting: dropping it is the point.
+	oldGlobal, _ := splitGlobal(old)
 	lost := 0
-	for _, p := range old {
-		if !covered(p, flat.Prefixes) {
+	for _, p := range oldGlobal {
+		if !covered(p, prefixes) {
 			lost++
 		}
 	}
-	if len(old) > 0 && lost*2 > len(old) {
-		return nil, refuse("the new result (%d networks) drops %d of the %d live networks, more than half", len(flat.Prefixes), lost, len(old))
+	if len(oldGlobal) > 0 && lost*2 > len(oldGlobal) {
+		return nil, refuse("the new result (%d networks) drops %d of the %d live networks, more than half", len(prefixes), lost, len(oldGlobal))
 	}
 	now := time.Now().UTC()
 	err = mb.save(ctx, actor, store.Map{
@@ -439,7 +471,7 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 	}
 	res.Outcome = OutcomeUpdated
 	oldSet := prefixStrings(old)
-	newSet := prefixStrings(flat.Prefixes)
+	newSet := prefixStrings(prefixes)
 	for _, p := range newSet {
 		if !slices.Contains(oldSet, p) {
 			res.Added = append(res.Added, p)

@@ -276,3 +276,108 @@ func TestAddAndRemoveSource(t *testing.T) {
 		t.Fatalf("the refresher wrote audit entries: %+v %v", audit, err)
 	}
 }
+
+// TestScheduledFailuresToldOnce: a scheduled refresh is told to the
+// OnScheduled hook (the daemon's audit) only when its outcome is news: a
+// refresh every second with the DNS failing is told once however often
+// it runs, while the status counts every failure; the recovery, a change
+// of the map, a new failure and another failure reason are told, an
+// unchanged run is not. A refresh an administrator asks for is answered
+// every time (admin audits RefreshSPF itself).
+func TestScheduledFailuresToldOnce(t *testing.T) {
+	var mu sync.Mutex
+	var told []RefreshResult
+	e := newEnv(t, RefresherConfig{OnScheduled: func(res RefreshResult, err error) {
+		if err != nil {
+			t.Errorf("scheduled refresh: %v", err)
+		}
+		mu.Lock()
+		told = append(told, res)
+		mu.Unlock()
+	}})
+	tellings := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make([]string, len(told))
+		for i, r := range told {
+			out[i] = r.Outcome + " " + r.Error
+		}
+		return out
+	}
+	ctx := context.Background()
+	status := func() SourceStatus {
+		t.Helper()
+		st, err := e.ref.Status(ctx, "cron-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// runs waits for n more scheduled runs: a run starts only after the
+	// previous one (and its telling) finished.
+	runs := func(n int) SourceStatus {
+		t.Helper()
+		last := status().LastRun
+		for range n {
+			waitFor(t, 5*time.Second, "a scheduled run", func() bool {
+				st := status()
+				if st.LastRun.Equal(last) {
+					return false
+				}
+				last = st.LastRun
+				return true
+			})
+		}
+		return status()
+	}
+	dnsBack := func() {
+		e.dns.mu.Lock()
+		delete(e.dns.servfail, canonicalName("cron.test"))
+		e.dns.mu.Unlock()
+	}
+	e.dns.txt("cron.test", "v=spf1 ip4:192.0.2.0/24 -all")
+	e.dns.set(e.dns.servfail, "cron.test")
+	if _, err := e.ref.AddSource(ctx, "admin", SourceInput{Domain: "cron.test", Map: "cron-test", Schedule: "* * * * * *"}); err != nil {
+		t.Fatal(err)
+	}
+	e.sched.Start()
+
+	servfail := "failed the map stays empty: lookup TXT cron.test: SERVFAIL"
+	if st := runs(4); st.ConsecutiveFailures < 4 || st.Outcome != OutcomeFailed {
+		t.Fatalf("status after failing runs %+v", st)
+	}
+	if got := strings.Join(tellings(), " | "); got != servfail {
+		t.Fatalf("told %q, want the first failure only", got)
+	}
+	// An administrator's refresh is answered (and audited) every time.
+	for range 2 {
+		if res, err := e.ref.RefreshNow(ctx, "admin", "cron-test"); err != nil || res.Outcome+" "+res.Error != servfail {
+			t.Fatalf("refresh now: %+v %v", res, err)
+		}
+	}
+
+	dnsBack()
+	waitFor(t, 5*time.Second, "the recovery", func() bool { return status().Outcome == OutcomeUpdated })
+	if st := runs(2); st.ConsecutiveFailures != 0 || st.Outcome != OutcomeUnchanged {
+		t.Fatalf("status after the recovery %+v", st)
+	}
+	if got := tellings(); len(got) != 2 || got[1] != "updated " {
+		t.Fatalf("told %q, want the failure and the recovery", got)
+	}
+
+	e.dns.retxt("cron.test", "v=spf1 ipv4:192.0.2.0/24 -all")
+	if st := runs(3); st.ConsecutiveFailures < 3 || !strings.Contains(st.LastError, "kept the live map: ") {
+		t.Fatalf("status %+v", st)
+	}
+	e.dns.set(e.dns.servfail, "cron.test")
+	runs(3)
+	e.dns.retxt("cron.test", "v=spf1 ip4:192.0.2.0/24 -all") // still SERVFAIL
+	dnsBack()
+	waitFor(t, 5*time.Second, "the second recovery", func() bool { return status().Outcome == OutcomeUnchanged })
+	runs(2)
+	got := tellings()
+	if len(got) != 5 || !strings.Contains(got[2], "unknown mechanism") ||
+		got[3] != "failed kept the live map: lookup TXT cron.test: SERVFAIL" || got[4] != "unchanged " {
+		t.Fatalf("told %q, want a new failure, another reason and the recovery", got)
+	}
+}

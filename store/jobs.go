@@ -38,6 +38,9 @@ type JobStatus struct {
 	Queries     int            `json:"queries"`
 	DurationMS  int64          `json:"duration_ms"`
 	Changes     []PrefixChange `json:"changes,omitempty"` // most recent first
+
+	// ConsecutiveFailures counts the failed runs since the last success.
+	ConsecutiveFailures int `json:"consecutive_failures,omitempty"`
 }
 
 // SPFJobName is the jobs-bucket key of the refresh job of map name.

@@ -112,6 +112,25 @@ func TestSPFPageRefreshNow(t *testing.T) {
 	if got := lookup("40.93.1.2"); got != "OK" {
 		t.Fatalf("live map lost after a failed refresh: %q", got)
 	}
+	// Failures in a row are counted, on the page and in the API.
+	if r := admin.postForm("/mta/spf/spf.protection.outlook.com/refresh", url.Values{}, true); r.Status != 303 {
+		t.Fatalf("refresh now: %d", r.Status)
+	}
+	if page := string(admin.get("/mta/spf").Body); !strings.Contains(page, "2 failed refreshes in a row since the last success") {
+		t.Fatalf("no count of failures: %s", page)
+	}
+	var list struct {
+		Items []struct {
+			Map                 string `json:"map"`
+			ConsecutiveFailures *int   `json:"consecutive_failures"`
+		} `json:"items"`
+	}
+	st.socketDo(t, "GET", "/api/v1/jobs/spf", nil).decode(t, &list)
+	for _, it := range list.Items {
+		if it.ConsecutiveFailures == nil || it.Map == "spf.protection.outlook.com" && *it.ConsecutiveFailures != 2 {
+			t.Fatalf("API %+v", list.Items)
+		}
+	}
 	// The auditor reads but gets no Refresh button, and the server refuses.
 	auditor := st.login(t, "audit")
 	page = auditor.get("/mta/spf")

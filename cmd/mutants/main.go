@@ -1432,6 +1432,27 @@ var mutants = []mutant{
 		new:  "\tfor _, d := range created[:0] {\n",
 		pkg:  "./cmd/postdeck", run: "^TestSocketDirectoryWhateverTheUmask$",
 	},
+	{
+		name: "spf maps: a non-global network (10.0.0.0/8, ::1) goes into the map",
+		file: "jobs/nonglobal.go",
+		old:  "\t\tif n.Overlaps(p) {\n",
+		new:  "\t\tif n.Overlaps(p) && false {\n",
+		pkg:  "./jobs", run: "^TestNonGlobalNetworksNeverGoLive$",
+	},
+	{
+		name: "spf maps: every repeated scheduled failure is told to the audit log",
+		file: "jobs/refresher.go",
+		old:  "\t\tres.news = prevOutcome != OutcomeFailed || prevError != res.Error\n",
+		new:  "\t\tres.news = prevOutcome != OutcomeFailed || prevError != res.Error || true\n",
+		pkg:  "./jobs", run: "^TestScheduledFailuresToldOnce$",
+	},
+	{
+		name: "spf maps: a scheduled recovery to an unchanged map is not audited",
+		file: "admin/spf.go",
+		old:  "\ts.audit(id, action, res.Outcome, refreshDetail(res), \"\")\n}\n\n// refreshDetail",
+		new:  "\tif res.Outcome != jobs.OutcomeUnchanged {\n\t\ts.audit(id, action, res.Outcome, refreshDetail(res), \"\")\n\t}\n}\n\n// refreshDetail",
+		pkg:  "./admin", run: "^TestScheduledSPFFailureAuditedOnce$",
+	},
 }
 
 func main() {
