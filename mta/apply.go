@@ -375,7 +375,54 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 	if err := m.checkFiles(expanded, staging, params); err != nil {
 		return false, err
 	}
+	if configChanged(p) {
+		if err := m.checkOverrides(ctx, p, staging); err != nil {
+			return false, err
+		}
+	}
 	return false, m.checkListeners(p)
+}
+
+// checkOverrides holds master.cf's -o overrides (postconf -P -x: each
+// with its $names expanded) to what main.cf's parameters are held to:
+// tables, pattern files and TLS files where they may be, existing and of
+// the right kind. -o header_checks=regexp:/etc/shadow and -o
+// smtpd_client_restrictions=check_client_access,hash:/etc/passwd (no .db:
+// 451 at every RCPT) went through, as the checks read main.cf only.
+func (m *Manager) checkOverrides(ctx context.Context, p plan, staging string) error {
+	services, err := m.expandedServices(ctx, p, staging)
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(services, "\n") {
+		// service/type/name = value; a service name may hold '/' only
+		// as part of a path (a unix-dgram postlog is postlog/unix-dgram).
+		key, value, ok := strings.Cut(line, " = ")
+		i := strings.LastIndexByte(key, '/')
+		if !ok || i < 0 {
+			continue
+		}
+		svc, name := key[:i], key[i+1:]
+		if j := strings.LastIndexByte(svc, '/'); j >= 0 {
+			svc = svc[:j]
+		}
+		if msg := m.patternFileProblem(name, value, staging, "", ""); msg != "" {
+			return store.Invalid(FieldMasterConfig, "Service %s: -o %s: %s", svc, name, msg)
+		}
+		one := name + " = " + value
+		err := m.checkReferences(one, p, staging, nil)
+		if err == nil {
+			err = m.checkFiles(one, staging, nil)
+		}
+		var ue *store.UserError
+		if errors.As(err, &ue) {
+			return store.Invalid(FieldMasterConfig, "Service %s: -o %s: %s", svc, name, strings.TrimSuffix(ue.Msg, "."))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // configChanged reports whether main.cf or master.cf changes.
@@ -608,6 +655,9 @@ func (m *Manager) checkReferences(expanded string, p plan, staging string, param
 		if !ok || name == "tls_random_source" { // dev:/dev/urandom is not a table
 			continue
 		}
+		if err := m.patternFileError(name, value, staging, dataDir, queueDir, params); err != nil {
+			return err
+		}
 		for _, mm := range tableRefRe.FindAllStringSubmatch(value, -1) {
 			typ, path := mm[1], mm[2]
 			if typ == "unix" || typ == "inet" || typ == "local" {
@@ -651,6 +701,62 @@ func (m *Manager) checkReferences(expanded string, p plan, staging string, param
 		}
 	}
 	return nil
+}
+
+// patternFileParams are the Postfix lists that take "/file/name" entries
+// (postconf(5)): Postfix reads the file's lines, as root, as more
+// entries. A file is a table by another name: it must live where tables
+// may (tableAllowed). relay_domains = /etc/shadow got past the table
+// checks, and the probe's smtpd then quoted the file's lines in its
+// errors ("unsupported dictionary type: root").
+var patternFileParams = map[string]bool{
+	"mydestination": true, "relay_domains": true, "mynetworks": true,
+	"virtual_alias_domains": true, "virtual_mailbox_domains": true,
+	"permit_mx_backup_networks": true, "debug_peer_list": true, "fast_flush_domains": true,
+	"authorized_submit_users": true, "authorized_flush_users": true, "authorized_mailq_users": true,
+	"authorized_verp_clients": true, "smtpd_authorized_verp_clients": true,
+	"smtpd_authorized_xclient_hosts": true, "smtpd_authorized_xforward_hosts": true,
+	"smtpd_client_event_limit_exceptions": true, "smtpd_sasl_exceptions_networks": true,
+	"qmqpd_authorized_clients": true, "smtp_connection_cache_destinations": true,
+	"lmtp_connection_cache_destinations": true, "smtp_sasl_mechanism_filter": true,
+	"lmtp_sasl_mechanism_filter": true, "smtpd_log_access_permit_actions": true,
+}
+
+// patternFileError refuses a "/file/name" entry of a main.cf pattern
+// list (value, as postconf -n -x prints it) that lies where tables may
+// not, on the settings field or the document line that sets it.
+func (m *Manager) patternFileError(name, value, staging, dataDir, queueDir string, params []Param) error {
+	msg := m.patternFileProblem(name, value, staging, dataDir, queueDir)
+	switch {
+	case msg == "":
+		return nil
+	case name == "relay_domains":
+		return store.Invalid(FieldRelayDomains, "Relay domains: %s", msg)
+	case name == "mynetworks":
+		return store.Invalid(FieldMyNetworks, "My Networks: %s", msg)
+	}
+	return refError(params, name, "Parameter "+name+": "+msg)
+}
+
+// patternFileProblem says what is wrong with the "/file/name" entries of
+// a pattern list, "" when nothing is.
+func (m *Manager) patternFileProblem(name, value, staging, dataDir, queueDir string) string {
+	if !patternFileParams[name] {
+		return ""
+	}
+	for _, tok := range refTokens(value) {
+		path := strings.TrimLeft(tok, "!")
+		if !strings.HasPrefix(path, "/") {
+			continue
+		}
+		if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
+			path = filepath.Join(m.inst.ConfigDir, rel)
+		}
+		if !m.tableAllowed(name, "", path, dataDir, queueDir) {
+			return fmt.Sprintf("the pattern file %s is outside the Postfix configuration directory %s; pattern files must live there or in a directory the daemon lists with --table-dirs", path, m.inst.ConfigDir)
+		}
+	}
+	return ""
 }
 
 // createdByPostfix reports parameters whose table is a cache Postfix

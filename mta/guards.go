@@ -227,7 +227,26 @@ func checkNamedFile(name, path string, key bool) string {
 	if (key || bytes.Contains(head, []byte("PRIVATE KEY-----"))) && fi.Mode().Perm()&0o004 != 0 {
 		return fmt.Sprintf("Parameter %s names %s, which holds a private key and is readable by every user of this machine (mode %04o); make it readable by root (and a group such as ssl-cert) only, for example with chmod o-r", name, path, fi.Mode().Perm())
 	}
+	if what, block := pemWanted(name); block != "" && !(bytes.Contains(head, []byte("-----BEGIN ")) && bytes.Contains(head, []byte(block+"-----"))) {
+		return fmt.Sprintf("Parameter %s names %s, which holds no PEM %s (no \"-----BEGIN %s-----\" line); Postfix reads TLS files in PEM form only, and smtpd would answer STARTTLS with \"TLS not available due to local problem\"", name, path, what, block)
+	}
 	return ""
+}
+
+// pemWanted is what a TLS file parameter's file must hold for OpenSSL to
+// load it, and the PEM block type that holds it; "" for the others (DH
+// parameters, bounce templates). A readable file of another kind
+// (smtpd_tls_cert_file = /etc/shadow) passes postconf and reload, and
+// smtpd then switches TLS off.
+func pemWanted(name string) (what, marker string) {
+	n := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(n, "cert_file"), strings.HasSuffix(n, "_cafile"):
+		return "certificate", "CERTIFICATE"
+	case strings.HasSuffix(n, "key_file"):
+		return "private key", "PRIVATE KEY"
+	}
+	return "", ""
 }
 
 // tableAllowed reports whether a table that parameter name references

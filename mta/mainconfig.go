@@ -27,8 +27,10 @@ type Param struct {
 var paramNameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
 // NormalizeDocument turns CRLF into LF and makes sure the text ends with a
-// newline, as browsers post textareas with CRLF.
+// newline, as browsers post textareas with CRLF, and drops the byte order
+// mark some editors put first (byteOrderMark).
 func NormalizeDocument(text string) string {
+	text = strings.TrimPrefix(text, byteOrderMark)
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	if text != "" && !strings.HasSuffix(text, "\n") {
 		text += "\n"

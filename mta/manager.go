@@ -522,7 +522,13 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkLiteralPasswords(params, parseMasterCF(st.MasterConfig)); err != nil {
+	services := parseMasterCF(st.MasterConfig)
+	// A restored backup or a replicated revision did not pass
+	// SaveMasterConfig's checks.
+	if err := checkMasterCommands(services); err != nil {
+		return nil, err
+	}
+	if err := checkLiteralPasswords(params, services); err != nil {
 		return nil, err
 	}
 	return params, nil
@@ -655,7 +661,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		active = m.checkActiveQueue(ctx)
 		defer func() { _, _ = active() }() // never left running
 		if err = m.linkUnchanged(p, staging); err == nil {
-			relay, err = m.checkRelay(ctx, staging, params, opts)
+			relay, err = m.checkRelay(ctx, staging, params, st.MasterConfig, opts)
 		}
 	}
 	if err != nil {
@@ -705,7 +711,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	}
 	if live.said == "" && !wasRunning {
 		var rerr error
-		if relay, rerr = m.checkRelay(ctx, m.inst.ConfigDir, params, opts); rerr != nil {
+		if relay, rerr = m.checkRelay(ctx, m.inst.ConfigDir, params, st.MasterConfig, opts); rerr != nil {
 			// Refused after all: the previous files go back, and the
 			// refusal is the answer (the previous files run again).
 			if _, err := m.goBack(ctx, p, false); err != nil {

@@ -109,9 +109,17 @@ func lineCount(content string) int {
 	return n
 }
 
+// byteOrderMark is the UTF-8 byte order mark that Windows editors write
+// at the start of a file. Postfix takes it for text: it became part of
+// the first key of a hash map (which then never matched) or the delimiter
+// of a pcre pattern, and of the first parameter name of a document.
+const byteOrderMark = "\ufeff"
+
 // normalizeMapContent turns CRLF into LF (browsers post textareas with
-// CRLF), so that line numbers and bytes match what Postfix reads.
+// CRLF), so that line numbers and bytes match what Postfix reads, and
+// drops a leading byte order mark.
 func normalizeMapContent(s string) string {
+	s = strings.TrimPrefix(s, byteOrderMark)
 	if strings.Contains(s, "\r\n") {
 		s = strings.ReplaceAll(s, "\r\n", "\n")
 	}

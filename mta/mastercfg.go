@@ -200,6 +200,9 @@ func validateMasterDocument(doc string, in Instance, cat *paramCatalog) error {
 			}
 		}
 	}
+	if err := checkMasterCommands(services); err != nil {
+		return err
+	}
 	// Before Postfix reads a scratch copy of it: passwords written into
 	// master.cf are refused (secrets.go). Those in main.cf parameters an
 	// -o override uses are refused with the whole state (validateState).
@@ -218,6 +221,30 @@ func validateMasterDocument(doc string, in Instance, cat *paramCatalog) error {
 		}
 		if !found {
 			return store.Invalid(FieldMasterConfig, "Service %s (unix) is missing: %s, and the MPA's mail passes through it; keep its line", need.name, need.why)
+		}
+	}
+	return nil
+}
+
+// checkMasterCommands refuses a service whose command (the eighth
+// column) is not a plain program name. master runs the command as root
+// from daemon_directory/COMMAND, so ../../../tmp/x (or /tmp/x, read as
+// daemon_directory//tmp/x) would make it run a program of the caller's
+// choosing: what InstallationParams keeps the Edit Main Config document
+// from doing with daemon_directory. Programs outside the daemon directory
+// run through pipe(8) or spawn(8), which drop root.
+//
+// A service name with a '/' is refused too: master makes a unix or fifo
+// service's socket at queue_directory/private/NAME (or public/NAME), as
+// root, and ../../../tmp/x reached out of the queue directory; master
+// died at the reload ("the Postfix master process is not running").
+func checkMasterCommands(services []masterService) error {
+	for _, s := range services {
+		if strings.Contains(s.Name, "/") && len(s.Fields) >= 2 {
+			return store.InvalidLine(FieldMasterConfig, s.Line, "Service %s: a service name may not hold a '/'; master makes a unix or fifo service's socket in the queue directory under that name (use a plain name such as policy-check)", truncate(s.Name, 60))
+		}
+		if cmd := s.Command(); strings.Contains(cmd, "/") {
+			return store.InvalidLine(FieldMasterConfig, s.Line, "Service %s: the command %q is not a program of Postfix's daemon directory; master runs it as root, so it may only be a name such as smtpd or pipe (run other programs through pipe or spawn)", s.Name, truncate(cmd, 60))
 		}
 	}
 	return nil

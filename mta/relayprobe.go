@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,7 @@ type relayVerdict struct {
 	Cmd   string     // that command as sent
 	Code  int
 	Said  string // Postfix's answer, one line
+	Pid   int    // the probe's smtpd, as its mail log lines name it
 }
 
 // relays reports whether the recipient was accepted.
@@ -102,18 +104,24 @@ func (v relayVerdict) answer() string {
 // there. An error wraps postfix.ErrSMTPDGone when smtpd could not run with
 // the configuration, postfix.ErrSMTPDTimeout when it did not finish.
 func (m *Manager) probeRelay(ctx context.Context, dir string) (relayVerdict, error) {
+	masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf"))
+	if err != nil {
+		return relayVerdict{}, fmt.Errorf("relay probe: %w", err)
+	}
+	svc, err := m.publicSMTPD(string(masterCF))
+	if err != nil {
+		return relayVerdict{}, err
+	}
+	return m.probeRelayService(ctx, dir, svc)
+}
+
+// probeRelayService is probeRelay for the smtpd service svc of dir's
+// master.cf.
+func (m *Manager) probeRelayService(ctx context.Context, dir string, svc masterService) (relayVerdict, error) {
 	var v relayVerdict
 	mainCF, err := os.ReadFile(filepath.Join(dir, "main.cf"))
 	if err != nil {
 		return v, fmt.Errorf("relay probe: %w", err)
-	}
-	masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf"))
-	if err != nil {
-		return v, fmt.Errorf("relay probe: %w", err)
-	}
-	svc, err := m.publicSMTPD(string(masterCF))
-	if err != nil {
-		return v, err
 	}
 	nets := renderedNetworks(string(mainCF))
 	if o, ok := svc.Opt("mynetworks"); ok {
@@ -134,6 +142,7 @@ func (m *Manager) probeRelay(ctx context.Context, dir string) (relayVerdict, err
 		return v, fmt.Errorf("relay probe: %w", err)
 	}
 	defer s.Close()
+	v.Pid = s.Pid()
 	code, said, err := s.Reply()
 	if err != nil {
 		return v, err
@@ -352,7 +361,9 @@ type relayOutcome struct {
 // a later map save or SIGHUP must not fail for it). A 4xx answer, a probe
 // that did not finish or could not run are warnings; an smtpd that cannot
 // start with the configuration is a refusal with Postfix's words.
-func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, opts ApplyOptions) (relayOutcome, error) {
+// masterDoc is the master config document the configuration renders
+// ("": the default), for the line of a listener that relays.
+func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, masterDoc string, opts ApplyOptions) (relayOutcome, error) {
 	var out relayOutcome
 	if m.skipRelayProbe || m.catalog == nil {
 		return out, nil
@@ -383,12 +394,15 @@ func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, op
 		return out, nil
 	}
 	m.log.Debug("open-relay probe", "client", v.Addr, "step", v.Step, "answer", v.Said)
+	if v.configError() && dir != m.inst.ConfigDir && !m.liveConfigError(ctx) {
+		return out, restrictionError(params, m.warningsSince(logStart, v.Pid, v.answer()), v)
+	}
 	if v.temporary() {
 		out.warnings = append(out.warnings, fmt.Sprintf("The open-relay probe got a temporary answer: %s. Strangers cannot relay now, but are told to try again later", v.answer()))
 	}
 	if !v.relays() {
 		out.state = relayClosed
-		return out, nil
+		return out, m.checkOtherListeners(ctx, dir, masterDoc, opts, &out)
 	}
 	out.state = relayOpen
 	switch {
@@ -401,6 +415,161 @@ func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, op
 	}
 	out.warnings = append(out.warnings, store.Sentence("Postfix relays mail for strangers (an open relay): %s", v.answer()))
 	return out, nil
+}
+
+// otherListeners are the smtpd services of a master.cf that strangers may
+// reach besides the public listener: inet services that run smtpd on an
+// address that is not loopback (submission, 0.0.0.0:2525). A loopback
+// listener (the reinjection, a content filter's return) serves this
+// machine only.
+func (m *Manager) otherListeners(master string) []masterService {
+	public, err := listenService(m.inst.SMTPListen)
+	if err != nil {
+		return nil
+	}
+	var out []masterService
+	for _, s := range parseMasterCF(master) {
+		if s.Type == "inet" && s.Command() == "smtpd" && s.Name != public && !isLoopbackListener(s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkOtherListeners probes the other smtpd listeners of dir's master.cf
+// (otherListeners) as checkRelay probes the public one: one whose -o
+// overrides relay for strangers (-o mynetworks=0.0.0.0/0) is an open relay
+// on its port, refused on its line of the master config document unless
+// the request allows it or the same service relays in the running
+// configuration. An smtpd that cannot start with the service's overrides
+// is refused with Postfix's words, as checkRelay does; a probe that cannot
+// run for another reason is a warning.
+func (m *Manager) checkOtherListeners(ctx context.Context, dir, masterDoc string, opts ApplyOptions, out *relayOutcome) error {
+	masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf"))
+	if err != nil {
+		return fmt.Errorf("relay probe: %w", err)
+	}
+	for _, svc := range m.otherListeners(string(masterCF)) {
+		logStart := m.maillogSize()
+		v, err := m.probeRelayService(ctx, dir, svc)
+		if errors.Is(err, postfix.ErrSMTPDGone) {
+			said := strings.ReplaceAll(m.wordsSince(logStart, err.Error()), dir+"/", m.inst.ConfigDir+"/")
+			if !strings.Contains(said, "unapproved table") { // see checkRelay
+				return store.InvalidLine(FieldMasterConfig, docServiceLine(masterDoc, svc.Name), "Service %s: smtpd cannot serve with the new configuration: %s", svc.Name, said)
+			}
+		}
+		if err != nil {
+			m.log.Warn("open-relay probe", "service", svc.Name, "err", err)
+			out.warnings = append(out.warnings, store.Sentence("The open-relay probe could not run for the smtpd service %s, so postdeck could not check that strangers cannot relay through it; the daemon's log has the reason", svc.Name))
+			continue
+		}
+		if !v.relays() {
+			continue
+		}
+		answer := fmt.Sprintf("service %s: %s", svc.Name, v.answer())
+		switch {
+		case opts.AllowOpenRelay:
+			out.note = "it relays mail for strangers, as the request allowed (allow_open_relay): " + answer
+		case dir != m.inst.ConfigDir && m.liveServiceRelays(ctx, svc.Name):
+			out.note = "it relays mail for strangers, as the running configuration did: " + answer
+		default:
+			why := "relaying mail from clients outside its networks to domains outside Relay domains"
+			if v.Every != "" {
+				why = "counting every " + v.Every + " address as one of its networks (mynetworks), so relaying mail from any client on the Internet to any domain"
+			}
+			return &OpenRelayError{*store.InvalidLine(FieldMasterConfig, docServiceLine(masterDoc, svc.Name), "Service %s would make an open relay, %s: %s. Give it -o overrides that refuse strangers, such as -o smtpd_relay_restrictions=permit_sasl_authenticated,reject", svc.Name, why, v.answer()).(*store.UserError)}
+		}
+		// out.state stays the public listener's: liveRelay lets a
+		// later change keep an open public listener, not open one.
+		out.warnings = append(out.warnings, store.Sentence("Postfix relays mail for strangers (an open relay): %s", answer))
+	}
+	return nil
+}
+
+// liveServiceRelays reports whether the smtpd service name of the live
+// master.cf relays for strangers.
+func (m *Manager) liveServiceRelays(ctx context.Context, name string) bool {
+	masterCF, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf"))
+	if err != nil {
+		return false
+	}
+	for _, svc := range m.otherListeners(string(masterCF)) {
+		if svc.Name == name {
+			v, err := m.probeRelayService(ctx, m.inst.ConfigDir, svc)
+			return err == nil && v.relays()
+		}
+	}
+	return false
+}
+
+// docServiceLine is the line of the inet service name in the master
+// config document, 0 when it has none.
+func docServiceLine(doc, name string) int {
+	for _, s := range parseMasterCF(doc) {
+		if s.Name == name && s.Type == "inet" {
+			return s.Line
+		}
+	}
+	return 0
+}
+
+// configError reports whether smtpd answered "451 4.3.5 Server
+// configuration error": what it says to every client at a restriction it
+// cannot run (an unknown name such as check_sender_acess, a check_*_access
+// without its table). Postfix's checks and the reload pass such a
+// restriction; all mail from strangers is then deferred. A policy service
+// that is down ("451 4.3.5 Server configuration problem") is not this:
+// it may come up after the apply.
+func (v relayVerdict) configError() bool {
+	return v.Code == 451 && strings.Contains(v.Said, " 4.3.5 Server configuration error")
+}
+
+// liveConfigError reports whether the running configuration answers the
+// probe with a configuration error too (an earlier version applied it): a
+// later change that does not fix it is not refused for it.
+func (m *Manager) liveConfigError(ctx context.Context) bool {
+	v, err := m.probeRelay(ctx, m.inst.ConfigDir)
+	return err == nil && v.configError()
+}
+
+// warningsSince is wordsSince for the lines the probe's smtpd (pid)
+// logs before a 4.3.5 answer ("unknown smtpd restriction: ..."); the
+// running instance's processes log beside it.
+func (m *Manager) warningsSince(offset int64, pid int, fallback string) string {
+	path := m.maillogPath()
+	if path == "" {
+		return fallback
+	}
+	prog := "smtpd[" + strconv.Itoa(pid) + "]"
+	about := func() string {
+		return logSinceOf(path, offset, prog, "fatal: ", "panic: ", "error: ", "warning: ")
+	}
+	for deadline := time.Now().Add(500 * time.Millisecond); about() == "" && time.Now().Before(deadline); {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if said := about(); said != "" {
+		return said
+	}
+	return fallback
+}
+
+// restrictionError refuses a configuration whose smtpd answered a
+// configuration error, on the line of the restriction list that holds
+// the word Postfix quotes, when one does.
+func restrictionError(params []Param, said string, v relayVerdict) error {
+	msg := fmt.Sprintf("Postfix's smtpd would answer every client outside My Networks %q: %s. Fix the restriction's name, or give it its table", oneLine(v.Said), said)
+	classes := restrictionClasses(params)
+	for _, p := range params {
+		if !strings.HasSuffix(p.Name, "_restrictions") && !classes[p.Name] {
+			continue
+		}
+		for _, tok := range listTokensFold(p.Value) {
+			if strings.Contains(said, `"`+tok+`"`) || strings.Contains(said, " "+tok+" ") || strings.Contains(said, "`"+tok+"'") {
+				return store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s: %s", p.Name, msg)
+			}
+		}
+	}
+	return store.Invalid(FieldMainConfig, "%s", msg)
 }
 
 // liveRelaysAlready reports whether the running configuration relays for

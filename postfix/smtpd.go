@@ -201,6 +201,10 @@ func (s *SMTPD) Close() error {
 	return s.stdout.Close()
 }
 
+// Pid is smtpd's process id, which its mail log lines carry
+// (smtpd[PID]), to tell them from those of the running instance's smtpd.
+func (s *SMTPD) Pid() int { return s.cmd.Process.Pid }
+
 // Stderr is what smtpd wrote to its standard error (at most 4 KiB). A
 // daemon writes there only when it is a terminal; its words go to the mail
 // log.

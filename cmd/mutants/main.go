@@ -1453,6 +1453,62 @@ var mutants = []mutant{
 		new:  "\tif res.Outcome != jobs.OutcomeUnchanged {\n\t\ts.audit(id, action, res.Outcome, refreshDetail(res), \"\")\n\t}\n}\n\n// refreshDetail",
 		pkg:  "./admin", run: "^TestScheduledSPFFailureAuditedOnce$",
 	},
+	{
+		name: "master.cf: a command may climb out of the daemon directory with ../",
+		file: "mta/mastercfg.go",
+		old:  "if cmd := s.Command(); strings.Contains(cmd, \"/\") {",
+		new:  "if cmd := s.Command(); strings.HasPrefix(cmd, \"/\") {",
+		pkg:  "./mta", run: "^TestMasterCommandStaysInDaemonDirectory$",
+	},
+	{
+		name: "TLS files: a certificate parameter may name a file without a PEM certificate",
+		file: "mta/guards.go",
+		old:  "case strings.HasSuffix(n, \"cert_file\"), strings.HasSuffix(n, \"_cafile\"):",
+		new:  "case strings.HasSuffix(n, \"_cafile\"):",
+		pkg:  "./mta", run: "^TestTLSFilesMustHoldPEM$",
+	},
+	{
+		name: "maps: a byte order mark stays in the first key",
+		file: "mta/maps.go",
+		old:  "\ts = strings.TrimPrefix(s, byteOrderMark)\n",
+		new:  "",
+		pkg:  "./mta", run: "^TestByteOrderMarkIsDropped$",
+	},
+	{
+		name: "open-relay probe: only the public listener is asked",
+		file: "mta/relayprobe.go",
+		old:  "return out, m.checkOtherListeners(ctx, dir, masterDoc, opts, &out)",
+		new:  "return out, nil",
+		pkg:  "./mta", run: "^TestRelayProbeCoversEveryListener$",
+	},
+	{
+		name: "pattern files: a /file/name list entry may lie outside the table directories",
+		file: "mta/apply.go",
+		old:  "\tif !patternFileParams[name] {\n\t\treturn \"\"\n\t}",
+		new:  "\tif true {\n\t\treturn \"\"\n\t}",
+		pkg:  "./mta", run: "^TestPatternFilesMustLiveWithTables$",
+	},
+	{
+		name: "master.cf -o overrides: tables and files go unchecked",
+		file: "mta/apply.go",
+		old:  "\tif configChanged(p) {\n\t\tif err := m.checkOverrides(ctx, p, staging); err != nil {",
+		new:  "\tif false {\n\t\tif err := m.checkOverrides(ctx, p, staging); err != nil {",
+		pkg:  "./mta", run: "^TestMasterOverridesAreCheckedLikeMainCF$",
+	},
+	{
+		name: "restrictions: a typo that makes smtpd answer 451 4.3.5 is applied with a warning",
+		file: "mta/relayprobe.go",
+		old:  "\tif v.configError() && dir != m.inst.ConfigDir && !m.liveConfigError(ctx) {",
+		new:  "\tif false && v.configError() && dir != m.inst.ConfigDir && !m.liveConfigError(ctx) {",
+		pkg:  "./mta", run: "^TestRestrictionTypoIsRefused$",
+	},
+	{
+		name: "master.cf: a service name may climb out of the queue directory",
+		file: "mta/mastercfg.go",
+		old:  "\t\tif strings.Contains(s.Name, \"/\") && len(s.Fields) >= 2 {",
+		new:  "\t\tif false && strings.Contains(s.Name, \"/\") && len(s.Fields) >= 2 {",
+		pkg:  "./mta", run: "^TestMasterCommandStaysInDaemonDirectory$",
+	},
 }
 
 func main() {

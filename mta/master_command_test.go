@@ -1,0 +1,79 @@
+package mta
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
+)
+
+// TestMasterCommandStaysInDaemonDirectory: master.cf's command column is
+// a program of Postfix's daemon directory, which master runs as root; a
+// command with a '/' (../../../tmp/x reaches out of daemon_directory) is
+// the daemon_directory = /some/dir of the Edit Main Config document by
+// another door, and is refused on its line with the live files left as
+// they were. So is a service name with a '/', which reached out of the
+// queue directory.
+func TestMasterCommandStaysInDaemonDirectory(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	dir := postfixtest.Dir(t)
+	ran := filepath.Join(dir, "ran-as-root")
+	script := filepath.Join(dir, "evil")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nid -u > "+ran+"\nsleep 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(env.m.catalog.defaults["daemon_directory"], script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := DefaultMasterConfig(env.inst)
+	for _, cmd := range []string{rel, script} {
+		doc := base + "evil unix - n n 1 1 " + cmd + "\n"
+		before := env.liveFiles(t)
+		_, err := env.m.SaveMasterConfig(ctx, "tester", doc, "")
+		var ue *store.UserError
+		if !errors.As(err, &ue) || ue.Field != FieldMasterConfig || ue.Line != strings.Count(base, "\n")+1 || !strings.Contains(ue.Msg, "Postfix's daemon directory") {
+			time.Sleep(3 * time.Second)
+			t.Fatalf("command %s: want a refusal on its line, got %v (master ran it: %q)", cmd, err, readFile(ran))
+		}
+		assertSameFiles(t, before, env.liveFiles(t))
+	}
+	// A state that did not come through SaveMasterConfig (a restore checks
+	// the backup's state with Check) is refused the same way.
+	st, err := env.db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.MasterConfig = base + "evil unix - n n 1 1 " + rel + "\n"
+	var ue *store.UserError
+	if err := env.m.Check(ctx, st); !errors.As(err, &ue) || !strings.Contains(ue.Msg, "Postfix's daemon directory") {
+		t.Fatalf("Check of a state with the command %s: %v", rel, err)
+	}
+	// A service name that climbs out of the queue directory: master made
+	// its socket there as root, and died at the reload.
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name, err := filepath.Rel(filepath.Join(env.inst.QueueDir(), "private"), victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := env.liveFiles(t)
+	_, err = env.m.SaveMasterConfig(ctx, "tester", base+name+" unix - n n - - smtp\n", "")
+	if !errors.As(err, &ue) || ue.Line != strings.Count(base, "\n")+1 || !strings.Contains(ue.Msg, "a service name may not hold a '/'") {
+		t.Fatalf("service name %s: want a refusal on its line, got %v", name, err)
+	}
+	assertSameFiles(t, before, env.liveFiles(t))
+	// Postfix's own daemons, by name, pass.
+	if _, err := env.m.SaveMasterConfig(ctx, "tester", base+"relay2 unix - - n - - smtp\n", ""); err != nil {
+		t.Fatalf("a daemon of the daemon directory: %v", err)
+	}
+}
