@@ -252,7 +252,7 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 // is not carried over; the administrator moves the passwords into a
 // table file, which the import takes as a private map.
 func refuseLiteralPasswords(params []Param, master string) error {
-	src, typ, found := literalPasswords(params, parseMasterCF(master))
+	src, typ, found := literalPasswords(params, parseMasterCF(master), nil)
 	if !found {
 		return nil
 	}

@@ -205,8 +205,10 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 // for since this version and that the apply at start lets through:
 // Postfix runs these files already, and a daemon that did not start
 // could not take the change that fixes them (SASL passwords written into
-// main.cf or master.cf, secrets.go). Every later change is checked in
-// full, so the next one must fix them.
+// main.cf or master.cf, secrets.go). A later change may keep them as
+// they are (checkChangedLiteralPasswords), so that one document can be
+// fixed after the other, and every apply says them again until they are
+// gone.
 func (m *Manager) startWarnings(st store.State) []string {
 	params, err := ParseMainConfig(st.MainConfig)
 	if err != nil {
@@ -509,7 +511,9 @@ func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string, 
 	return m.UpdateWith(ctx, actor, "mainconfig", opts, func(st *store.State) error {
 		norm := NormalizeDocument(text)
 		if cur := MainConfigVersion(st.MainConfig); base != "" && base != cur {
-			return store.Stale("the main config document", cur, UnifiedDiff("main config", st.MainConfig, norm))
+			was, _ := MaskLiteralPasswords(st.MainConfig, st.MasterConfig)
+			sent, _ := MaskLiteralPasswords(norm, st.MasterConfig)
+			return store.Stale("the main config document", cur, UnifiedDiff("main config", was, sent))
 		}
 		st.MainConfig = norm
 		return nil
@@ -528,8 +532,14 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	if err := checkMasterCommands(services); err != nil {
 		return nil, err
 	}
-	if err := checkLiteralPasswords(params, services); err != nil {
-		return nil, err
+	if _, _, found := literalPasswords(params, services, nil); found {
+		stored, err := m.db.LoadState()
+		if err != nil {
+			return nil, fmt.Errorf("load state: %w", err)
+		}
+		if err := checkChangedLiteralPasswords(params, services, stored); err != nil {
+			return nil, err
+		}
 	}
 	return params, nil
 }
@@ -587,9 +597,16 @@ func (m *Manager) Check(ctx context.Context, st store.State) error {
 
 // applyLocked is the apply pipeline of docs/architecture.md. With start set, it also
 // makes sure Postfix runs when nothing changed.
-func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool, opts ApplyOptions) (Result, error) {
+func (m *Manager) applyLocked(ctx context.Context, actor, action string, st store.State, start bool, opts ApplyOptions) (applied Result, applyErr error) {
 	// What the apply discards goes once it has answered.
 	defer m.emptyTrash()
+	if !start { // Start says it once
+		defer func() {
+			if applyErr == nil {
+				applied.Warnings = append(applied.Warnings, m.startWarnings(st)...)
+			}
+		}()
+	}
 	validate := m.validateState
 	if start {
 		validate = m.validateStored // see startWarnings
@@ -679,7 +696,11 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
 	}
 	_ = m.discard(staging)
-	diff := UnifiedDiff("main.cf", string(p.oldMain), string(rendered["main.cf"].Data))
+	// An older main.cf may still hold SASL passwords (refused since, and
+	// removed by this apply): the diff, which the audit log keeps, masks
+	// them.
+	oldMain, _ := MaskLiteralPasswords(string(p.oldMain), "")
+	diff := UnifiedDiff("main.cf", oldMain, string(rendered["main.cf"].Data))
 	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
 	if unread {
 		// Only maps no Postfix setting names changed: no Postfix process

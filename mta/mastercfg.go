@@ -129,14 +129,22 @@ func (m *Manager) SaveMasterConfig(ctx context.Context, actor, text, base string
 		m.record(actor, "mastercfg", "refused", err.Error())
 		return Result{}, err
 	}
-	var prev string
+	var prev, mainDoc string
+	// Diffs mask the SASL passwords an older document may still hold
+	// (MaskLiteralPasswords): the answer and the audit log show them.
+	diff := func(a, b string) string {
+		_, a = MaskLiteralPasswords(mainDoc, a)
+		_, b = MaskLiteralPasswords(mainDoc, b)
+		return UnifiedDiff("master config", a, b)
+	}
 	res, err := m.Update(ctx, actor, "mastercfg", func(st *store.State) error {
 		stored := st.MasterConfig
 		if stored == "" {
 			stored = DefaultMasterConfig(m.inst)
 		}
+		mainDoc = st.MainConfig
 		if v := MasterConfigVersion(stored); base != "" && base != v {
-			return store.Stale("the master config document", v, UnifiedDiff("master config", stored, norm))
+			return store.Stale("the master config document", v, diff(stored, norm))
 		}
 		prev = stored
 		st.MasterConfig = norm
@@ -144,7 +152,7 @@ func (m *Manager) SaveMasterConfig(ctx context.Context, actor, text, base string
 	})
 	if err == nil && res.Changed {
 		// The audit entry shows the document's change, not main.cf's.
-		res.Diff = UnifiedDiff("master config", prev, norm)
+		res.Diff = diff(prev, norm)
 	}
 	return res, err
 }

@@ -487,11 +487,23 @@ func TestStartTakesStoredInlinePasswordsWithAWarning(t *testing.T) {
 		t.Errorf("warnings %q", res.Warnings)
 	}
 	ctx := context.Background()
-	if _, err := env.m.SaveSettings(ctx, "tester", validSettings(), "", ApplyOptions{}); err == nil || !strings.Contains(err.Error(), "inline: table") {
-		t.Errorf("a change on top of the stored passwords: %v", err)
+	// A change that keeps the stored definition as it is goes through,
+	// saying it again; one that alters it is refused.
+	res, err = env.m.SaveSettings(ctx, "tester", validSettings(), "", ApplyOptions{})
+	if err != nil || len(res.Warnings) == 0 || !strings.Contains(strings.Join(res.Warnings, " "), "inline: table") {
+		t.Errorf("a change on top of the stored passwords: %v %q", err, res.Warnings)
 	}
-	if _, err := env.m.SaveMainConfig(ctx, "tester", DefaultMainConfig, "", ApplyOptions{}); err != nil {
+	altered := strings.Replace(st.MainConfig, "0ld-inline-pw", "n3w-inline-pw", 1)
+	if _, err := env.m.SaveMainConfig(ctx, "tester", altered, "", ApplyOptions{}); err == nil || !strings.Contains(err.Error(), "inline: table") || strings.Contains(err.Error(), "n3w-inline-pw") {
+		t.Errorf("an altered password table: %v", err)
+	}
+	res, err = env.m.SaveMainConfig(ctx, "tester", DefaultMainConfig, "", ApplyOptions{})
+	if err != nil {
 		t.Fatalf("the fix: %v", err)
+	}
+	// The diff the audit log keeps masks the password main.cf had.
+	if strings.Contains(res.Diff, "0ld-inline-pw") || !strings.Contains(res.Diff, "inline:********") || len(res.Warnings) != 0 {
+		t.Errorf("the fix's diff %q, warnings %q", res.Diff, res.Warnings)
 	}
 	if b := readFile(filepath.Join(env.inst.ConfigDir, "main.cf")); strings.Contains(b, "0ld-inline-pw") {
 		t.Error("main.cf still holds the password")
