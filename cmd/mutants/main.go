@@ -476,8 +476,8 @@ var mutants = []mutant{
 	{
 		name: "retry the queue while Postfix is stopped",
 		file: "admin/queue.go",
-		old:  "\tif in.Action == queue.ActionRetry && !s.mta.Running(ctx) {",
-		new:  "\tif false && in.Action == queue.ActionRetry && !s.mta.Running(ctx) {",
+		old:  "\tif (in.Action == queue.ActionRetry || in.Action == queue.ActionBounce) && !s.mta.Running(ctx) {",
+		new:  "\tif false && (in.Action == queue.ActionRetry || in.Action == queue.ActionBounce) && !s.mta.Running(ctx) {",
 		pkg:  "./webui", run: "^TestPostfixStoppedFromOutside$",
 	},
 	{
@@ -777,8 +777,8 @@ var mutants = []mutant{
 	{
 		name: "refuse an SPF refresh that drops exactly half",
 		file: "jobs/refresher.go",
-		old:  "\tif len(old) > 0 && lost*2 > len(old) {",
-		new:  "\tif len(old) > 0 && lost*2 >= len(old) {",
+		old:  "\tif len(oldGlobal) > 0 && lost*2 > len(oldGlobal) {",
+		new:  "\tif len(oldGlobal) > 0 && lost*2 >= len(oldGlobal) {",
 		pkg:  "./jobs", run: "^TestRefreshHistoryAndHalfBound$",
 	},
 	{
@@ -1029,8 +1029,8 @@ var mutants = []mutant{
 	{
 		name: "show an SPF refresh's internal error to the administrator",
 		file: "jobs/refresher.go",
-		old:  "res.Outcome, res.Error = OutcomeFailed, \"kept the live map: \"+keptReason(perr)",
-		new:  "res.Outcome, res.Error = OutcomeFailed, \"kept the live map: \"+perr.Error()",
+		old:  "res.Outcome, res.Error = OutcomeFailed, prefix+keptReason(perr)",
+		new:  "res.Outcome, res.Error = OutcomeFailed, prefix+perr.Error()",
 		pkg:  "./jobs", run: "^TestKeptMapReasonHidesInternalErrors$",
 	},
 	{
