@@ -179,14 +179,17 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 		return RestoreResult{}, err
 	}
 	// 2. The whole restored state, before anything is replaced.
-	if err := s.checkRestored(ctx, dbPath); err != nil {
+	named, err := s.checkRestored(ctx, dbPath)
+	if err != nil {
 		return RestoreResult{}, err
 	}
-	// 3. A copy of the live database, to go back to if Postfix refuses the
-	// restored configuration at reload.
-	before := filepath.Join(dir, "before.db")
-	if err := s.snapshotTo(before); err != nil {
-		return RestoreResult{}, err
+	// A message no entry names would be written into the live spool
+	// directory and stay there, a refused restore's too: a backup never
+	// holds one (Backup takes the ids from the same snapshot).
+	for _, bid := range bodies {
+		if !named[bid] {
+			return RestoreResult{}, store.Invalid("file", "The backup holds the message %s%s, but no error-repository entry of its database names it; it was not restored", backupBodyDir, bid)
+		}
 	}
 	// Bodies first: an error entry must never point at a missing message.
 	if s.mpa != nil {
@@ -202,19 +205,30 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 			}
 		}
 	}
-	added, err := s.db.RestoreFrom(dbPath)
-	if err != nil {
-		return RestoreResult{}, fmt.Errorf("restore database: %w", err)
-	}
-	s.afterReplace(ctx)
-	res, err := s.mta.Reapply(ctx, id.Actor())
-	if err != nil {
+	// 3. The replacement and its apply, with no other apply in between
+	// (one that loaded the state before would store it over the
+	// backup's). before is a copy of the live database taken right before
+	// it is replaced, to go back to if Postfix refuses the restored
+	// configuration at reload.
+	before := filepath.Join(dir, "before.db")
+	var added []string
+	rolledBack := false
+	res, err := s.mta.ReplaceStored(ctx, id.Actor(), func() error {
+		if err := s.snapshotTo(before); err != nil {
+			return err
+		}
+		var err error
+		if added, err = s.db.RestoreFrom(dbPath); err != nil {
+			return fmt.Errorf("restore database: %w", err)
+		}
+		return nil
+	}, func(applyErr error) error {
 		// Postfix refused what every check accepted (a port in use, ...):
 		// go back to the database and files as they were. The error
 		// repository is merged both ways (entries that came meanwhile
 		// stay), so the backup's entries are taken out again.
 		if _, rerr := s.db.RestoreFrom(before); rerr != nil {
-			return RestoreResult{}, fmt.Errorf("the restored configuration failed to apply (%w), and going back failed too: %v", err, rerr)
+			return fmt.Errorf("the restored configuration failed to apply (%w), and going back failed too: %v", applyErr, rerr)
 		}
 		var ferr error
 		if s.mpa != nil {
@@ -225,17 +239,49 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 		if ferr != nil {
 			s.log.Error("a refused restore could not take the backup's error-repository entries out again; they stay listed", "err", ferr)
 		}
-		s.afterReplace(ctx)
-		if _, rerr := s.mta.Reapply(ctx, id.Actor()); rerr != nil {
-			s.log.Error("re-apply after a refused restore", "err", rerr)
+		rolledBack = true
+		return nil
+	})
+	// The running parts read what is stored now: the backup's, or after
+	// a refusal what was there before.
+	s.afterReplace(ctx)
+	if err != nil {
+		if !rolledBack {
+			return RestoreResult{}, err
 		}
 		var ae *mta.ApplyError
 		if errors.As(err, &ae) {
 			return RestoreResult{}, store.Invalid("file", "The backup was not restored: Postfix refused its configuration at %s: %s; everything is as it was before", ae.Stage, ae.PostfixSaid)
 		}
+		// A refusal of the apply's own checks after the restore's (the
+		// open-relay probe, an smtpd that cannot serve) is about the
+		// backup, not about a field of a form the restore does not have.
+		var ue *store.UserError
+		if errors.As(err, &ue) {
+			return RestoreResult{}, restoreRefused(ue, errors.Is(err, mta.ErrOpenRelay))
+		}
 		return RestoreResult{}, fmt.Errorf("restore: apply the restored configuration: %w", err)
 	}
 	return RestoreResult{Restored: true, Messages: len(added), Changed: res.Changed, Message: store.Sentence("%s", res.Message)}, nil
+}
+
+// restoreRefused is the answer to a restore whose configuration the
+// re-apply refused with a user error, after the rollback. An open relay's
+// refusal ends with advice for a save (allow_open_relay, which a restore
+// does not take; the change to make, which here is in the backup): the
+// restore's answer keeps what the probe found, before that last sentence.
+func restoreRefused(ue *store.UserError, openRelay bool) error {
+	msg := strings.TrimSuffix(ue.Msg, ".")
+	if ue.Line > 0 {
+		msg = strings.TrimPrefix(msg, fmt.Sprintf("Line %d: ", ue.Line))
+	}
+	if openRelay {
+		if i := strings.LastIndex(msg, ". "); i > 0 {
+			msg = msg[:i]
+		}
+		return store.Invalid("file", "The backup was not restored: its configuration makes Postfix an open relay, which a restore does not put live (%s); everything is as it was before", msg)
+	}
+	return store.Invalid("file", "The backup was not restored: its configuration is refused (%s); everything is as it was before", msg)
 }
 
 // afterReplace makes the running parts read the replaced database: the
@@ -265,25 +311,51 @@ func (s *Service) afterReplace(ctx context.Context) {
 func extractBackup(archive io.Reader, dir, dbPath string) ([]string, error) {
 	var bodies []string
 	var wantSum string
-	tr := tar.NewReader(archive)
+	in := &countingReader{r: archive}
+	tr := tar.NewReader(in)
+	var end int64 // where the last entry's content ends, padding included
 	for n := 0; ; n++ {
 		if n > maxRestoreEntries {
 			return nil, store.Invalid("file", "The backup holds more than %d files", maxRestoreEntries)
 		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// tar.Reader ends as quietly where the stream stops between
+			// two entries as after the archive's end (zero blocks, which
+			// it reads): a download cut there would restore a part of
+			// the backup.
+			if in.n == 0 {
+				return nil, store.Invalid("file", "The backup is empty (0 bytes); it was not restored")
+			}
+			if in.n <= end {
+				return nil, incompleteBackup()
+			}
 			break
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, incompleteBackup()
 		}
 		if err != nil {
 			return nil, store.Invalid("file", "The backup is not a postdeck backup archive: %v", err)
 		}
+		// A backup holds plain files only. A sparse entry (GNU or PAX)
+		// reads back as its whole declared size of zeros: a few KiB of
+		// archive would write up to maxRestoreFile per entry to the disk;
+		// a link or a device has no content of its own.
+		if hdr.Typeflag != tar.TypeReg || sparseEntry(hdr) {
+			return nil, store.Invalid("file", "The backup holds %q, which is not a plain file (a link, a directory or a sparse file); a postdeck backup holds plain files only", truncate(hdr.Name, 80))
+		}
+		end = in.n + (hdr.Size+511)/512*512
 		switch {
 		case hdr.Name == backupDBName:
-			if err := writeLimited(dbPath, tr); err != nil {
+			if err := writeLimited(dbPath, hdr.Name, tr); err != nil {
 				return nil, err
 			}
 		case hdr.Name == backupDBSum:
 			b, err := io.ReadAll(io.LimitReader(tr, 128))
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, incompleteBackup()
+			}
 			if err != nil {
 				return nil, store.Invalid("file", "The backup is not a postdeck backup archive: %v", err)
 			}
@@ -293,7 +365,7 @@ func extractBackup(archive io.Reader, dir, dbPath string) ([]string, error) {
 			if !store.ValidSpoolID(bid) {
 				return nil, store.Invalid("file", "The backup holds an unexpected file %q", truncate(hdr.Name, 80))
 			}
-			if err := writeLimited(filepath.Join(dir, "body-"+bid), tr); err != nil {
+			if err := writeLimited(filepath.Join(dir, "body-"+bid), hdr.Name, tr); err != nil {
 				return nil, err
 			}
 			bodies = append(bodies, bid)
@@ -314,6 +386,35 @@ func extractBackup(archive io.Reader, dir, dbPath string) ([]string, error) {
 		}
 	}
 	return bodies, nil
+}
+
+// incompleteBackup is the answer to an archive that stops before its end.
+func incompleteBackup() error {
+	return store.Invalid("file", "The backup is incomplete: the archive stops before its end, as a download or copy that was cut short does; it was not restored")
+}
+
+// countingReader counts the bytes read through it (and hides a Seek,
+// so that tar.Reader reads what it skips).
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// sparseEntry reports whether hdr is a PAX sparse file (GNU tar's
+// --sparse in the posix format; the GNU format's is TypeGNUSparse).
+func sparseEntry(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyDB checks the database file with the configured verifier (a child
@@ -358,77 +459,86 @@ func ChildVerifier(exe string) func(ctx context.Context, path string) error {
 }
 
 // checkRestored opens a copy of the backup database (migrating an older
-// schema) and validates everything a restore would put live.
-func (s *Service) checkRestored(ctx context.Context, dbPath string) error {
+// schema) and validates everything a restore would put live. It returns
+// the ids of the backup's error-repository entries.
+func (s *Service) checkRestored(ctx context.Context, dbPath string) (map[string]bool, error) {
 	probe := dbPath + ".probe"
 	if err := copyFile(dbPath, probe); err != nil {
-		return err
+		return nil, err
 	}
 	defer os.Remove(probe)
 	db, err := store.Open(probe)
 	if err != nil {
 		s.log.Warn("restore: open the backup's database", "err", err)
-		return store.Invalid("file", "The uploaded backup is not a postdeck database or is damaged (postdeck's log has the details); it was not restored")
+		return nil, store.Invalid("file", "The uploaded backup is not a postdeck database or is damaged (postdeck's log has the details); it was not restored")
 	}
 	defer db.Close()
 	st, err := db.LoadState()
 	if err != nil {
-		return s.unreadableBackup("configuration", err)
+		return nil, s.unreadableBackup("configuration", err)
 	}
 	if err := s.mta.Check(ctx, st); err != nil {
 		var ue *store.UserError
 		if errors.As(err, &ue) {
-			return store.Invalid("file", "The backup's configuration is refused (%s): %s", ue.Field, ue.Msg)
+			return nil, store.Invalid("file", "The backup's configuration is refused (%s): %s", ue.Field, ue.Msg)
 		}
 		var ae *mta.ApplyError
 		if errors.As(err, &ae) {
-			return store.Invalid("file", "The backup's configuration is refused by Postfix: %s", ae.PostfixSaid)
+			return nil, store.Invalid("file", "The backup's configuration is refused by Postfix: %s", ae.PostfixSaid)
 		}
-		return fmt.Errorf("check the backup's configuration: %w", err)
+		return nil, fmt.Errorf("check the backup's configuration: %w", err)
 	}
 	if p, err := db.MPAPipelineGet(); err != nil {
-		return s.unreadableBackup("MPA pipeline", err)
+		return nil, s.unreadableBackup("MPA pipeline", err)
 	} else if err := mpa.ValidatePipeline(p); err != nil {
-		return store.Invalid("file", "The backup's MPA rules and templates are refused: %s", err)
+		return nil, store.Invalid("file", "The backup's MPA rules and templates are refused: %s", err)
 	}
 	users, err := db.ListUsers()
 	if err != nil {
-		return s.unreadableBackup("users", err)
+		return nil, s.unreadableBackup("users", err)
 	}
 	admins := 0
 	for _, u := range users {
 		if store.ValidUsername(u.Username) != nil || !store.ValidRole(u.Role) {
-			return store.Invalid("file", "The backup holds a user with a bad name or role (%q)", truncate(u.Username, 64))
+			return nil, store.Invalid("file", "The backup holds a user with a bad name or role (%q)", truncate(u.Username, 64))
 		}
 		if _, err := bcrypt.Cost(u.PasswordHash); err != nil {
-			return store.Invalid("file", "The backup holds user %s with a damaged password hash", u.Username)
+			return nil, store.Invalid("file", "The backup holds user %s with a damaged password hash", u.Username)
 		}
 		if u.Role == store.RoleAdmin {
 			admins++
 		}
 	}
 	if admins == 0 {
-		return store.Invalid("file", "The backup has no admin user: after restoring it, nobody could log in to administer postdeck")
+		return nil, store.Invalid("file", "The backup has no admin user: after restoring it, nobody could log in to administer postdeck")
 	}
 	tokens, err := db.ListTokens()
 	if err != nil {
-		return s.unreadableBackup("tokens", err)
+		return nil, s.unreadableBackup("tokens", err)
 	}
 	for _, t := range tokens {
 		if !store.ValidRole(t.Role) {
-			return store.Invalid("file", "The backup holds token %q with an unknown role", truncate(t.Name, 64))
+			return nil, store.Invalid("file", "The backup holds token %q with an unknown role", truncate(t.Name, 64))
 		}
 	}
 	srcs, err := db.ListSPFSources()
 	if err != nil {
-		return s.unreadableBackup("SPF sources", err)
+		return nil, s.unreadableBackup("SPF sources", err)
 	}
 	for _, src := range srcs {
 		if _, err := jobs.ValidateSource(jobs.SourceInput{Domain: src.Domain, Map: src.Map, Schedule: src.Schedule, Value: src.Value}); err != nil {
-			return store.Invalid("file", "The backup's SPF source %s is refused: %s", truncate(src.Map, 64), err)
+			return nil, store.Invalid("file", "The backup's SPF source %s is refused: %s", truncate(src.Map, 64), err)
 		}
 	}
-	return nil
+	entries, err := db.MPAErrorList()
+	if err != nil {
+		return nil, s.unreadableBackup("error repository", err)
+	}
+	named := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		named[e.ID] = true
+	}
+	return named, nil
 }
 
 // unreadableBackup is the answer to a backup whose database opens but
@@ -473,14 +583,23 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-func writeLimited(path string, r io.Reader) error {
+// writeLimited writes the archive's entry name to path, which it must not
+// hold yet (an archive that holds name twice is refused by that name, not
+// by the scratch file's).
+func writeLimited(path, name string, r io.Reader) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return store.Invalid("file", "The backup holds %s twice", name)
+	}
 	if err != nil {
-		return store.Invalid("file", "The backup holds %s twice", filepath.Base(path))
+		return err
 	}
 	n, err := io.Copy(f, io.LimitReader(r, maxRestoreFile+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return incompleteBackup()
 	}
 	if err != nil {
 		return err

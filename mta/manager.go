@@ -477,6 +477,43 @@ func (m *Manager) Reapply(ctx context.Context, actor string) (Result, error) {
 	return m.Update(ctx, actor, "re-apply", func(*store.State) error { return nil })
 }
 
+// ReplaceStored runs replace, which replaces the stored state (a
+// restore), and applies what it stored, with no other apply in between:
+// an apply that loaded the state before the replacement would store that
+// state over it once Postfix took it. When the apply fails, undo puts the
+// stored state back (it gets the apply's error and returns its own) and
+// that is applied again, also before any other apply; the answer is the
+// apply's error, or undo's when undo fails. Not on a cluster node, whose
+// stored state the cluster's revisions make.
+func (m *Manager) ReplaceStored(ctx context.Context, actor string, replace func() error, undo func(applyErr error) error) (Result, error) {
+	if err := m.heldErr(); err != nil {
+		return Result{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := replace(); err != nil {
+		return Result{}, err
+	}
+	apply := func() (Result, error) {
+		st, err := m.db.LoadState()
+		if err != nil {
+			return Result{}, err
+		}
+		return m.applyLocked(ctx, actor, "re-apply", st, false, ApplyOptions{})
+	}
+	res, err := apply()
+	if err == nil {
+		return res, nil
+	}
+	if uerr := undo(err); uerr != nil {
+		return Result{}, uerr
+	}
+	if _, rerr := apply(); rerr != nil {
+		m.log.Error("re-apply after an undone replacement", "err", rerr)
+	}
+	return Result{}, err
+}
+
 // SaveSettings validates and applies new MTA settings. base is the
 // version (store.SettingsVersion) the change was based on: when the stored
 // settings have another one, nothing changes and the error is

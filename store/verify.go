@@ -47,10 +47,44 @@ func VerifyFile(path string) error {
 		case v > LatestSchema():
 			return Invalid("file", "The backup has schema version %d, newer than this postdeck knows (%d): restore it with a newer postdeck", v, LatestSchema())
 		}
+		if err := verifyBuckets(tx, v); err != nil {
+			return err
+		}
 		if err := verifyDocuments(tx); err != nil {
 			return err
 		}
 		return verifyMapContent(tx, v)
+	})
+}
+
+// verifyBuckets checks that the database has every bucket its schema
+// version has (migrations.go creates them): the store reads them without
+// looking, as a database it migrated itself always has them, and a
+// missing one would panic there.
+func verifyBuckets(tx *bolt.Tx, version int) error {
+	need := [][]byte{bucketSettings, bucketMainConfig, bucketMaps, bucketAudit, bucketUsers,
+		bucketTokens, bucketMPASpool, bucketMPAErrors, bucketMPAConfig, bucketJobs, bucketSPFSources}
+	for v, b := range map[int][]byte{2: bucketMPABodies, 3: bucketMPASeen, 4: bucketMapContent} {
+		if version >= v {
+			need = append(need, b)
+		}
+	}
+	for _, name := range need {
+		if tx.Bucket(name) == nil {
+			return Invalid("file", "The backup's database is damaged: it has no bucket %s, which every postdeck database of its schema version (%d) has", name, version)
+		}
+	}
+	// A restore copies every bucket but a few (RestoreFrom): one no
+	// postdeck has would stay in the live database, unread, for good.
+	known := map[string]bool{string(bucketMeta): true, string(bucketMapStaging): true}
+	for _, b := range need {
+		known[string(b)] = true
+	}
+	return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if !known[string(name)] {
+			return Invalid("file", "The backup's database holds a bucket %.64q, which no postdeck database of its schema version (%d) has; it was not restored", name, version)
+		}
+		return nil
 	})
 }
 
@@ -67,6 +101,7 @@ func verifyDocuments(tx *bolt.Tx) error {
 		{bucketTokens, func() any { return new(Token) }},
 		{bucketMPAConfig, func() any { return new(MPAPipeline) }},
 		{bucketSPFSources, func() any { return new(SPFSource) }},
+		{bucketJobs, func() any { return new(JobStatus) }},
 		{bucketAudit, func() any { return new(AuditEntry) }},
 		{bucketMPAErrors, func() any { return new(ErrorEntry) }},
 	} {

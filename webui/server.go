@@ -125,13 +125,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // rootIdentity is the trusted socket's caller (read only).
 var rootIdentity = admin.Root
 
+// SocketBodyLimit is the largest request body the root-only socket takes
+// (a restore's archive; the CLI checks a file against it before sending).
+const SocketBodyLimit = 1 << 30
+
 func (s *Server) newApp(kind listenerKind) *fiber.App {
 	// The root-only socket takes restores of large databases; the network
 	// listener does not need more than a big map or test mail.
 	bodyLimit := 32 << 20
 	trusted := kind == kindSocket
 	if trusted {
-		bodyLimit = 1 << 30
+		bodyLimit = SocketBodyLimit
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "postdeck",

@@ -6,9 +6,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"postdeck/postfix/postfixtest"
+	"postdeck/webui"
 )
 
 // TestCLIBackupFileIsPrivate: `postdeck backup FILE` writes the archive
@@ -31,7 +35,7 @@ func TestCLIBackupFileIsPrivate(t *testing.T) {
 			return
 		}
 		if fail.Load() {
-			http.Error(w, `{"error":"no"}`, http.StatusInternalServerError)
+			http.Error(w, `{"error":"Internal error: the daemon's log has the details."}`, http.StatusInternalServerError)
 			return
 		}
 		_, _ = w.Write(archive)
@@ -67,8 +71,39 @@ func TestCLIBackupFileIsPrivate(t *testing.T) {
 	fail.Store(true)
 	if err := cmdBackup([]string{"--socket", sock, out}); err == nil {
 		t.Fatal("a failed download was reported written")
+	} else if err.Error() != "backup failed: Internal error: the daemon's log has the details." {
+		t.Errorf("a failed download says %q, want the API's sentence", err)
 	}
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, archive) {
 		t.Errorf("a failed download changed the existing backup")
+	}
+}
+
+// TestCLIRestoreOfAFileTooLarge: `postdeck restore FILE` with a file
+// larger than the socket takes says so instead of "cannot reach the
+// daemon (is postdeck serve running?): broken pipe", which is what the
+// daemon's hanging up on the body became, and sends nothing.
+func TestCLIRestoreOfAFileTooLarge(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	big := filepath.Join(t.TempDir(), "big.tar")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(webui.SocketBodyLimit + 4096); err != nil { // sparse: no disk
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.cliIn(t, bin, "", "restore", big)
+	if err == nil || !strings.Contains(out, "more than the 1073741824 bytes (1 GiB) a restore takes") || strings.Contains(out, "cannot reach") {
+		t.Fatalf("restore of a file over 1 GiB: %v\n%s", err, out)
+	}
+	if out, err := d.cliIn(t, bin, "", "status"); err != nil {
+		t.Fatalf("status after the refused restore: %v\n%s", err, out)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"postdeck/atomicfile"
+	"postdeck/webui"
 )
 
 // cmdBackup writes a backup archive (a consistent database copy and the
@@ -28,8 +29,10 @@ func cmdBackup(args []string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		raw, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("backup failed: HTTP %d: %s", resp.StatusCode, raw)
+		// The API's sentence, as every other command says it (not its
+		// JSON).
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return fmt.Errorf("backup failed: %w", apiErr(raw, resp.StatusCode))
 	}
 	// The archive holds the whole database (password hashes, the SASL
 	// relay passwords): it is 0600 from its first byte, whatever file was
@@ -59,6 +62,13 @@ func cmdRestore(args []string) error {
 		return err
 	}
 	defer f.Close()
+	// The daemon hangs up on a larger body before its answer could be
+	// read: the CLI would say the daemon cannot be reached.
+	if fi, err := f.Stat(); err != nil {
+		return err
+	} else if fi.Size() > webui.SocketBodyLimit {
+		return fmt.Errorf("%s is %d bytes, more than the %d bytes (1 GiB) a restore takes; it was not sent", fs.Arg(0), fi.Size(), webui.SocketBodyLimit)
+	}
 	c := newClient(*socket, *jsonOut)
 	resp, err := c.http.Post("http://postdeck/api/v1/restore", "application/x-tar", f)
 	if err != nil {
