@@ -149,7 +149,7 @@ var webUnitMust = []string{
 	"ProtectSystem=strict",
 	"ProtectHome=yes",
 	"SystemCallFilter=@system-service",
-	"InaccessiblePaths=-/var/lib/postdeck -/etc/postfix -/var/spool/postfix -/var/lib/postfix -/etc/default/postdeck",
+	"InaccessiblePaths=-/var/lib/postdeck -/etc/postfix -/var/spool/postfix -/var/lib/postfix -/etc/default/postdeck -/etc/postdeck",
 	"PartOf=postdeck.service",
 	"Restart=always",
 	"RestartSec=1s",
@@ -184,12 +184,15 @@ func checkScripts(t *testing.T, postinst, prerm, postrm string) {
 			t.Errorf("postinst lacks %q", want)
 		}
 	}
-	if regexp.MustCompile(`(?m)^\s*rm\s|postdeck\.db\s*$|>\s*/var/lib/postdeck`).MatchString(postinst) {
+	// The one file postinst removes is the removal's mark (postremove).
+	rest := strings.Replace(postinst, "rm -f /var/lib/postdeck/.package-removed\n", "", 1)
+	if regexp.MustCompile(`(?m)^\s*rm\s|postdeck\.db\s*$|>\s*/var/lib/postdeck`).MatchString(rest) {
 		t.Errorf("postinst removes files or writes into the database directory")
 	}
-	// rm of the database only in the purge branch.
+	// rm of the database only in the purge branch; on removal only the
+	// mark for the next install goes into it.
 	purge := regexp.MustCompile(`(?s)\npurge\)\n\s*rm -rf /var/lib/postdeck /run/postdeck\n\s*;;`)
-	if !purge.MatchString(postrm) || strings.Count(postrm, "/var/lib/postdeck") != 1 {
+	if !purge.MatchString(postrm) || len(regexp.MustCompile(`rm\s[^\n]*/var/lib/postdeck`).FindAllString(postrm, -1)) != 1 {
 		t.Errorf("postrm must remove /var/lib/postdeck on purge only:\n%s", postrm)
 	}
 	if !strings.Contains(prerm, "systemctl stop postdeck-web.service postdeck.service") || !strings.Contains(prerm, `postconf -e "content_filter ="`) {

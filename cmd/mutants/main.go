@@ -1635,6 +1635,34 @@ var mutants = []mutant{
 		new:  "\t} else if fi.Size() > webui.SocketBodyLimit && false {\n",
 		pkg:  "./cmd/postdeck", run: "^TestCLIRestoreOfAFileTooLarge$",
 	},
+	{
+		name: "packaging: a reinstall after apt remove is taken for an upgrade",
+		file: "packaging/scripts/postinstall.sh",
+		old:  "if [ -e /var/lib/postdeck/.package-removed ]; then\n\tupgrade=\n",
+		new:  "if false; then\n\tupgrade=\n",
+		pkg:  "./packaging", run: "^TestReinstallAfterRemoveEnablesAndStarts$",
+	},
+	{
+		name: "packaging: postinst makes the web user with --user-group over an existing group",
+		file: "packaging/scripts/postinstall.sh",
+		old:  "\tif getent group postdeck-web >/dev/null 2>&1; then\n",
+		new:  "\tif false; then\n",
+		pkg:  "./packaging", run: "^TestPostinstWithTheWebGroupAlreadyThere$",
+	},
+	{
+		name: "packaging: the web process inherits the daemon's stray descriptors",
+		file: "cmd/postdeck/web.go",
+		old:  "\tif err := keepOnlyStdioAcrossExec(f.readyFD); err != nil {\n",
+		new:  "\tif err := error(nil); err != nil {\n",
+		pkg:  "./cmd/postdeck", run: "^TestWebProcessInheritsNoStrayDescriptors$",
+	},
+	{
+		name: "packaging: the web unit reaches the cluster's etcd key and password",
+		file: "packaging/postdeck-web.service",
+		old:  " -/etc/default/postdeck -/etc/postdeck\n",
+		new:  " -/etc/default/postdeck\n",
+		pkg:  "./packaging", run: "^TestWebUnitHidesTheShippedSecretPaths$",
+	},
 }
 
 func main() {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"postdeck/webproxy"
 )
 
@@ -206,7 +208,8 @@ func waitForDaemon(ctx context.Context, socket string, wait time.Duration) error
 // unreachable there (an empty read-only tmpfs of mode 0 over each), drops
 // every capability from the bounding set, becomes UID:GID with no
 // supplementary groups, sets no_new_privs, and executes itself again
-// without --user. The bounding set and no_new_privs belong to a thread:
+// without --user, passing on no descriptor but the standard ones and the
+// ready pipe. The bounding set and no_new_privs belong to a thread:
 // the exec from the thread that set them makes them the whole process's.
 // It returns only on failure.
 func dropToWebUser(f webFlags) error {
@@ -255,10 +258,48 @@ func dropToWebUser(f webFlags) error {
 	if err := noNewPrivileges(); err != nil {
 		return err
 	}
+	if err := keepOnlyStdioAcrossExec(f.readyFD); err != nil {
+		return err
+	}
 	args := []string{os.Args[0], "web", "--listen", f.listen, "--web-socket", f.webSocket,
 		"--log-format", f.logFormat, "--log-level", f.logLevel, "--wait", f.wait.String(),
 		"--ready-fd", strconv.Itoa(f.readyFD), "--daemon-pid", strconv.Itoa(f.daemonPID)}
 	return syscall.Exec(f.exe, args, os.Environ())
+}
+
+// keepOnlyStdioAcrossExec marks every descriptor above standard error but
+// readyFD close-on-exec. Go opens its own so, but one the daemon was
+// started with (a shell's redirection, a leaky parent) is open without
+// it, and would reach the web user's process through the exec.
+func keepOnlyStdioAcrossExec(readyFD int) error {
+	ranges := [][2]uint{{3, ^uint(0)}}
+	if readyFD > 2 {
+		ranges = [][2]uint{{3, uint(readyFD) - 1}, {uint(readyFD) + 1, ^uint(0)}}
+	}
+	for _, r := range ranges {
+		if r[0] > r[1] {
+			continue
+		}
+		err := unix.CloseRange(r[0], r[1], unix.CLOSE_RANGE_CLOEXEC)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.EINVAL) {
+			return fmt.Errorf("close-on-exec: %w", err)
+		}
+		// A kernel before 5.11: each open descriptor by /proc.
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			return fmt.Errorf("close-on-exec: %w", err)
+		}
+		for _, e := range fds {
+			if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 && fd != readyFD {
+				syscall.CloseOnExec(fd)
+			}
+		}
+		return nil
+	}
+	return nil
 }
 
 const (

@@ -15,13 +15,28 @@ abort-upgrade | abort-remove | abort-deconfigure) exit 0 ;;
 *) exit 0 ;;
 esac
 
+# After `apt remove` (or `rpm -e`, or a deconfigure), whose preremove
+# stopped and disabled the units, this is an install again even when dpkg
+# names the removed version.
+if [ -e /var/lib/postdeck/.package-removed ]; then
+	upgrade=
+	rm -f /var/lib/postdeck/.package-removed
+fi
+
 # The web process's user: it parses HTTP from the network and may read
 # nothing of postdeck's or Postfix's (see postdeck-web.service).
 if ! getent passwd postdeck-web >/dev/null 2>&1; then
 	nologin=/usr/sbin/nologin
 	[ -x "$nologin" ] || nologin=/sbin/nologin
-	useradd --system --user-group --no-create-home --home-dir /nonexistent \
-		--shell "$nologin" --comment "postdeck web console" postdeck-web
+	# A group of that name made beforehand (useradd --user-group would
+	# refuse it) becomes the user's.
+	if getent group postdeck-web >/dev/null 2>&1; then
+		useradd --system --gid postdeck-web --no-create-home --home-dir /nonexistent \
+			--shell "$nologin" --comment "postdeck web console" postdeck-web
+	else
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell "$nologin" --comment "postdeck web console" postdeck-web
+	fi
 fi
 
 # Never recreated or emptied: an existing postdeck.db stays as it is.

@@ -16,6 +16,12 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 	systemctl stop postdeck-web.service postdeck.service >/dev/null 2>&1 || true
 	systemctl disable postdeck-web.service postdeck.service >/dev/null 2>&1 || true
 fi
+# The mark of that disable for the next postinstall: after `apt remove`
+# (or a deconfigure) dpkg runs postinst configure with the old version, as
+# for an upgrade, and it must enable and start the units again.
+if [ -d /var/lib/postdeck ]; then
+	: >/var/lib/postdeck/.package-removed
+fi
 
 # Postfix hands every message to the MPA (content_filter = mpa:[...]:port,
 # or the return listener of a content filter an import kept beside it).
