@@ -153,6 +153,7 @@ var webUnitMust = []string{
 	"PartOf=postdeck.service",
 	"Restart=always",
 	"RestartSec=1s",
+	"StartLimitIntervalSec=0",
 }
 
 func checkWebUnit(t *testing.T, unit string) {

@@ -712,6 +712,13 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestStartTakesStoredInlinePasswordsWithAWarning$",
 	},
 	{
+		name: "packaging: the web unit gives up after five quick restarts",
+		file: "packaging/postdeck-web.service",
+		old:  "StartLimitIntervalSec=0\n",
+		new:  "",
+		pkg:  "./packaging", run: "^TestWebUnitHidesTheShippedSecretPaths$|^TestPackages$",
+	},
+	{
 		name: "delete a map on an older version",
 		file: "mta/maps_ops.go",
 		old:  "\t\tif cur := MapVersion(old); base != \"\" && base != cur {",
