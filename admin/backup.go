@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,7 +171,7 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 	}
 	defer os.RemoveAll(dir)
 	dbPath := filepath.Join(dir, backupDBName)
-	bodies, err := extractBackup(archive, dir, dbPath)
+	bodies, err := extractBackup(s.log, archive, dir, dbPath)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -307,8 +308,13 @@ func (s *Service) afterReplace(ctx context.Context) {
 // extractBackup writes the archive's database to dbPath and its messages
 // to dir/body-ID, and returns the message ids. The database must match the
 // archive's checksum when it has one (backups before the checksum have
-// none).
-func extractBackup(archive io.Reader, dir, dbPath string) ([]string, error) {
+// none). What Go's tar reader says of a damaged archive goes to log, not
+// to the answer.
+func extractBackup(log *slog.Logger, archive io.Reader, dir, dbPath string) ([]string, error) {
+	notArchive := func(err error) error {
+		log.Warn("restore: read the backup archive", "err", err)
+		return store.Invalid("file", "The backup is not a postdeck backup archive (its tar structure is damaged; postdeck's log has the details); it was not restored")
+	}
 	var bodies []string
 	var wantSum string
 	in := &countingReader{r: archive}
@@ -336,7 +342,7 @@ func extractBackup(archive io.Reader, dir, dbPath string) ([]string, error) {
 			return nil, incompleteBackup()
 		}
 		if err != nil {
-			return nil, store.Invalid("file", "The backup is not a postdeck backup archive: %v", err)
+			return nil, notArchive(err)
 		}
 		// A backup holds plain files only. A sparse entry (GNU or PAX)
 		// reads back as its whole declared size of zeros: a few KiB of
@@ -357,7 +363,7 @@ func extractBackup(archive io.Reader, dir, dbPath string) ([]string, error) {
 				return nil, incompleteBackup()
 			}
 			if err != nil {
-				return nil, store.Invalid("file", "The backup is not a postdeck backup archive: %v", err)
+				return nil, notArchive(err)
 			}
 			wantSum = strings.TrimSpace(string(b))
 		case strings.HasPrefix(hdr.Name, backupBodyDir):

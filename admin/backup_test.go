@@ -162,3 +162,21 @@ func TestRestoreNamesAnEntryHeldTwice(t *testing.T) {
 		t.Fatalf("restore answered %v, want %q", err, want)
 	}
 }
+
+// TestRestoreOfADamagedArchiveIsPlain: an upload that is no tar archive
+// (random bytes, a damaged header) is refused with a plain sentence;
+// Go's tar reader's words ("archive/tar: invalid tar header") go to the
+// log only.
+func TestRestoreOfADamagedArchiveIsPlain(t *testing.T) {
+	s, _, logged := loggedService(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	garbage := bytes.Repeat([]byte("not a tar archive at all\n"), 100)
+	_, err := s.Restore(context.Background(), Root, bytes.NewReader(garbage))
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Field != "file" || !strings.Contains(ue.Msg, "not a postdeck backup archive") || strings.Contains(ue.Msg, "archive/tar") {
+		t.Fatalf("restore answered %v", err)
+	}
+	if !strings.Contains(logged.String(), "archive/tar") {
+		t.Errorf("the log lacks the tar reader's words:\n%s", logged)
+	}
+}

@@ -1670,6 +1670,13 @@ var mutants = []mutant{
 		new:  " -/etc/default/postdeck\n",
 		pkg:  "./packaging", run: "^TestWebUnitHidesTheShippedSecretPaths$",
 	},
+	{
+		name: "restore: Go's tar reader's words in the answer",
+		file: "admin/backup.go",
+		old:  "\t\treturn store.Invalid(\"file\", \"The backup is not a postdeck backup archive (its tar structure is damaged; postdeck's log has the details); it was not restored\")",
+		new:  "\t\treturn store.Invalid(\"file\", \"The backup is not a postdeck backup archive: %v\", err)",
+		pkg:  "./admin", run: "^TestRestoreOfADamagedArchiveIsPlain$",
+	},
 }
 
 func main() {
