@@ -362,6 +362,13 @@ func validateMapContent(mp store.Map, mc *mapContext) error {
 	}
 	entries, lerr := parseTable(mp.Type, mp.Content, IsSecretMap(mp))
 	if lerr != nil {
+		if lerr.line > 0 && IsSecretMap(mp) && strings.ContainsRune(lerr.msg, '"') {
+			// A refusal that quotes the line's text (a pattern map's
+			// "found ...", "the pattern ... has no closing") would show
+			// its password: the answer, the log and the audit log,
+			// which auditors read, name the line only.
+			lerr.msg = "the line is not a valid " + mp.Type + " table line (its text is not shown: this map holds passwords)"
+		}
 		if lerr.line == 0 {
 			return store.Invalid(FieldMapContent, "map %s: %s", mp.Name, lerr.msg)
 		}

@@ -231,3 +231,29 @@ func TestSecretMapVersion(t *testing.T) {
 		t.Error("another map's version is not the digest of its type and content")
 	}
 }
+
+// TestSecretMapRefusalsQuoteNothing: a refusal of a line of a map that
+// holds passwords quotes none of its text, whatever the table type (a
+// pattern map's refusals quote what follows the pattern); another map's
+// refusal keeps the text, which helps.
+func TestSecretMapRefusalsQuoteNothing(t *testing.T) {
+	mc := testMapContext()
+	const secret = "Pcre-s3cret-pw"
+	for _, content := range []string{
+		"/relay\\.example\\.test user:" + secret + "\n",
+		"relay.example.test/ user:" + secret + "\n",
+		"[relay.example.test]:587user:" + secret + "\n",
+	} {
+		for _, typ := range []string{"pcre", "regexp", "hash"} {
+			err := validateMapContent(store.Map{Name: MapSASLPasswords, Type: typ, Content: content}, mc)
+			var fe *store.UserError
+			if !errors.As(err, &fe) || fe.Line != 1 || strings.Contains(fe.Msg, secret) {
+				t.Errorf("%s %q: %v", typ, content, err)
+			}
+		}
+	}
+	err := validateMapContent(store.Map{Name: "x", Type: "pcre", Content: "/relay\\.example\\.test user:pw\n"}, mc)
+	if err == nil || !strings.Contains(err.Error(), "relay") {
+		t.Errorf("another map's refusal: %v", err)
+	}
+}
