@@ -153,11 +153,8 @@ func TestRestoreThatCannotHurt(t *testing.T) {
 	if r := st.socketDo(t, "PUT", "/api/v1/settings", settings); r.Status != 200 {
 		t.Fatalf("settings: %d %s", r.Status, r.Body)
 	}
-	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
-	if backup.Status != 200 {
-		t.Fatalf("backup: %d", backup.Status)
-	}
-	db, rest := backupParts(t, backup.Body)
+	backup := takeBackup(t, st)
+	db, rest := backupParts(t, backup)
 	if len(rest["postdeck.db.sha256"]) != 64 {
 		t.Fatalf("the backup has no checksum: %v", rest)
 	}
@@ -261,7 +258,7 @@ func TestRestoreThatCannotHurt(t *testing.T) {
 	if r := st.socketDo(t, "GET", "/api/v1/status", nil); r.Status != 200 {
 		t.Fatalf("status after the attempts: %d", r.Status)
 	}
-	if r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup.Body), nil); r.Status != 200 {
+	if r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup), nil); r.Status != 200 {
 		t.Fatalf("the intact backup: %d %s", r.Status, r.Body)
 	}
 	if r := st.socketDo(t, "GET", "/api/v1/settings", nil); !strings.Contains(string(r.Body), "before.example.test") {
@@ -280,30 +277,12 @@ func TestRestoreOfAnOpenRelayIsRefusedAsARestore(t *testing.T) {
 	if r := st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]any{"text": openRelayText, "allow_open_relay": true}); r.Status != 200 {
 		t.Fatalf("open relay allowed: %d %s", r.Status, r.Body)
 	}
-	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
-	if backup.Status != 200 {
-		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
-	}
+	backup := takeBackup(t, st)
 	if r := st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]any{"text": mta.DefaultMainConfig}); r.Status != 200 {
 		t.Fatalf("closing: %d %s", r.Status, r.Body)
 	}
-	want, files := dbDump(t, st), st.liveFiles(t)
-
-	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup.Body), nil)
-	var e apiError
-	r.decode(t, &e)
-	if r.Status != 400 || e.Field != "file" || !strings.Contains(e.Error, "not restored") || !strings.Contains(e.Error, "open relay") || strings.Contains(e.Error, "allow_open_relay") {
-		t.Fatalf("restore of an open relay: %d %s", r.Status, r.Body)
-	}
-	checkSentence(t, "open relay restore", e)
-	got := dbDump(t, st)
-	for k, v := range want {
-		if got[k] != v {
-			t.Fatalf("the database changed at %s", k)
-		}
-	}
-	if which, same := sameFiles(files, st.liveFiles(t)); !same {
-		t.Fatalf("live files changed (%s)", which)
+	if e := refusedRestore(t, st, "open relay restore", backup, "not restored", "open relay"); strings.Contains(e.Error, "allow_open_relay") {
+		t.Errorf("the refusal gives a save's advice: %s", e.Error)
 	}
 }
 
@@ -314,37 +293,16 @@ func TestRestoreOfAnOpenRelayIsRefusedAsARestore(t *testing.T) {
 // refers to it, also by a restore refused later.
 func TestRestoreRefusesAMessageNoEntryNames(t *testing.T) {
 	st := newStack(t)
-	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
-	if backup.Status != 200 {
-		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
-	}
-	db, rest := backupParts(t, backup.Body)
+	db, rest := backupParts(t, takeBackup(t, st))
 	const stray = "4Xb2k9PzQ1"
 	rest["mpa/"+stray] = bytes.Repeat([]byte("Subject: not in the repository\r\n\r\nfiller\r\n"), 10000)
 	msgFile := filepath.Join(filepath.Dir(st.db.Path()), "mpa", "msg", stray)
 	if _, err := os.Stat(filepath.Dir(msgFile)); err != nil {
 		t.Fatalf("the spool's message directory: %v", err)
 	}
-	want, files := dbDump(t, st), st.liveFiles(t)
-
-	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archiveOf(t, db, rest, false)), nil)
-	var e apiError
-	r.decode(t, &e)
-	if r.Status != 400 || e.Field != "file" || !strings.Contains(e.Error, "mpa/"+stray) || !strings.Contains(e.Error, "no error-repository entry") {
-		t.Fatalf("restore with a stray message: %d %s", r.Status, r.Body)
-	}
-	checkSentence(t, "stray message", e)
+	refusedRestore(t, st, "stray message", archiveOf(t, db, rest, false), "mpa/"+stray, "no error-repository entry")
 	if _, err := os.Stat(msgFile); !os.IsNotExist(err) {
 		t.Fatalf("the stray message is in the live spool (%v)", err)
-	}
-	got := dbDump(t, st)
-	for k, v := range want {
-		if got[k] != v {
-			t.Fatalf("the database changed at %s", k)
-		}
-	}
-	if which, same := sameFiles(files, st.liveFiles(t)); !same {
-		t.Fatalf("live files changed (%s)", which)
 	}
 }
 
@@ -363,10 +321,7 @@ func TestRestoreDuringAppliesKeepsTheBackupsConfiguration(t *testing.T) {
 	if r := st.socketDo(t, "PUT", "/api/v1/settings", settings); r.Status != 200 {
 		t.Fatalf("settings: %d %s", r.Status, r.Body)
 	}
-	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
-	if backup.Status != 200 {
-		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
-	}
+	backup := takeBackup(t, st)
 	settings["hostname"] = "changed.example.test"
 	if r := st.socketDo(t, "PUT", "/api/v1/settings", settings); r.Status != 200 {
 		t.Fatalf("settings: %d %s", r.Status, r.Body)
@@ -389,7 +344,7 @@ func TestRestoreDuringAppliesKeepsTheBackupsConfiguration(t *testing.T) {
 			}
 		}()
 		time.Sleep(300 * time.Millisecond) // the saves are under way
-		r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup.Body), nil)
+		r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup), nil)
 		close(stop)
 		wg.Wait()
 		if r.Status != 200 {
@@ -414,12 +369,7 @@ func TestRestoreDuringAppliesKeepsTheBackupsConfiguration(t *testing.T) {
 // answered as an internal error).
 func TestRestoreOfADatabaseWithoutABucketIsRefused(t *testing.T) {
 	st := newStack(t)
-	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
-	if backup.Status != 200 {
-		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
-	}
-	db, rest := backupParts(t, backup.Body)
-	want, files := dbDump(t, st), st.liveFiles(t)
+	db, rest := backupParts(t, takeBackup(t, st))
 	for _, bucket := range []string{"mainconfig", "users", "mpa_errors"} {
 		path := filepath.Join(t.TempDir(), "forged.db")
 		if err := os.WriteFile(path, db, 0o600); err != nil {
@@ -439,22 +389,7 @@ func TestRestoreOfADatabaseWithoutABucketIsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archiveOf(t, forged, rest, true)), nil)
-		var e apiError
-		r.decode(t, &e)
-		if r.Status != 400 || e.Field != "file" || !strings.Contains(e.Error, bucket) {
-			t.Errorf("backup without the bucket %s: %d %s", bucket, r.Status, r.Body)
-		}
-		checkSentence(t, "no "+bucket, e)
-		got := dbDump(t, st)
-		for k, v := range want {
-			if got[k] != v {
-				t.Fatalf("no %s: the database changed at %s", bucket, k)
-			}
-		}
-		if which, same := sameFiles(files, st.liveFiles(t)); !same {
-			t.Fatalf("no %s: live files changed (%s)", bucket, which)
-		}
+		refusedRestore(t, st, "no "+bucket, archiveOf(t, forged, rest, true), bucket)
 	}
 }
 
@@ -463,11 +398,7 @@ func TestRestoreOfADatabaseWithoutABucketIsRefused(t *testing.T) {
 // database and stay there, unread, and in every later backup.
 func TestRestoreOfADatabaseWithAnUnknownBucketIsRefused(t *testing.T) {
 	st := newStack(t)
-	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
-	if backup.Status != 200 {
-		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
-	}
-	db, rest := backupParts(t, backup.Body)
+	db, rest := backupParts(t, takeBackup(t, st))
 	forged := craftedDB(t, db, func(d *store.DB) error {
 		return d.Bolt().Update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucket([]byte("stash"))
@@ -477,12 +408,7 @@ func TestRestoreOfADatabaseWithAnUnknownBucketIsRefused(t *testing.T) {
 			return b.Put([]byte("payload"), bytes.Repeat([]byte("x"), 64<<10))
 		})
 	})
-	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archiveOf(t, forged, rest, true)), nil)
-	var e apiError
-	r.decode(t, &e)
-	if r.Status != 400 || e.Field != "file" || !strings.Contains(e.Error, `"stash"`) {
-		t.Errorf("restore with a forged bucket: %d %s", r.Status, r.Body)
-	}
+	refusedRestore(t, st, "forged bucket", archiveOf(t, forged, rest, true), `"stash"`)
 	for k := range dbDump(t, st) {
 		if strings.HasPrefix(k, "stash/") {
 			t.Fatalf("the live database holds the forged bucket's %s", k)
@@ -497,11 +423,7 @@ func TestRestoreOfADatabaseWithAnUnknownBucketIsRefused(t *testing.T) {
 // daemon whose SPF list then fails.
 func TestRestoreRefusesAJobStatusThatDoesNotDecode(t *testing.T) {
 	st := newStack(t)
-	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
-	if backup.Status != 200 {
-		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
-	}
-	db, rest := backupParts(t, backup.Body)
+	db, rest := backupParts(t, takeBackup(t, st))
 	forged := craftedDB(t, db, func(d *store.DB) error {
 		src := store.SPFSource{Domain: "spf.example.test", Map: "spf-example", Schedule: "17 3 * * *", Value: "OK"}
 		if err := d.PutSPFSource(src); err != nil {
@@ -511,12 +433,7 @@ func TestRestoreRefusesAJobStatusThatDoesNotDecode(t *testing.T) {
 			return tx.Bucket([]byte("jobs")).Put([]byte(store.SPFJobName(src.Map)), []byte("{not json"))
 		})
 	})
-	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archiveOf(t, forged, rest, true)), nil)
-	var e apiError
-	r.decode(t, &e)
-	if r.Status != 400 || e.Field != "file" || !strings.Contains(e.Error, "jobs") {
-		t.Errorf("restore of an undecodable job status: %d %s", r.Status, r.Body)
-	}
+	refusedRestore(t, st, "undecodable job status", archiveOf(t, forged, rest, true), "jobs")
 	if r := st.socketDo(t, "GET", "/api/v1/jobs/spf", nil); r.Status != 200 {
 		t.Fatalf("SPF sources after the restore: %d %s", r.Status, r.Body)
 	}
@@ -528,33 +445,53 @@ func TestRestoreRefusesAJobStatusThatDoesNotDecode(t *testing.T) {
 // the checksum.
 func TestRestoreOfATruncatedArchiveSaysSo(t *testing.T) {
 	st := newStack(t)
+	backup := takeBackup(t, st)
+	db, _ := backupParts(t, backup)
+	dbEnd := 512 + (len(db)+511)/512*512 // header, content, padding
+	if !bytes.HasPrefix(backup[dbEnd+257:], []byte("ustar")) {
+		t.Fatalf("no entry header after the database at %d", dbEnd)
+	}
+	// The last cut is between two entries: tar reads it as a clean end.
+	for _, n := range []int{100, 512 + 4096, len(backup) / 2, len(backup) - 2048 + 100, dbEnd} {
+		refusedRestore(t, st, fmt.Sprintf("cut at %d of %d bytes", n, len(backup)), backup[:n], "incomplete")
+	}
+}
+
+// takeBackup downloads a backup through the API.
+func takeBackup(t *testing.T, st *stack) []byte {
+	t.Helper()
 	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
 	if backup.Status != 200 {
 		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
 	}
-	want, files := dbDump(t, st), st.liveFiles(t)
-	db, _ := backupParts(t, backup.Body)
-	dbEnd := 512 + (len(db)+511)/512*512 // header, content, padding
-	if !bytes.HasPrefix(backup.Body[dbEnd+257:], []byte("ustar")) {
-		t.Fatalf("no entry header after the database at %d", dbEnd)
+	return backup.Body
+}
+
+// refusedRestore posts archive to the restore API and fails the test
+// unless it is refused (400 on field file, a plain sentence holding every
+// want) with the database and Postfix's live files as they were.
+func refusedRestore(t *testing.T, st *stack, name string, archive []byte, want ...string) apiError {
+	t.Helper()
+	before, files := dbDump(t, st), st.liveFiles(t)
+	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archive), nil)
+	var e apiError
+	r.decode(t, &e)
+	ok := r.Status == 400 && e.Field == "file"
+	for _, w := range want {
+		ok = ok && strings.Contains(e.Error, w)
 	}
-	// The last cut is between two entries: tar reads it as a clean end.
-	for _, n := range []int{100, 512 + 4096, len(backup.Body) / 2, len(backup.Body) - 2048 + 100, dbEnd} {
-		r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup.Body[:n]), nil)
-		var e apiError
-		r.decode(t, &e)
-		if r.Status != 400 || e.Field != "file" || !strings.Contains(e.Error, "incomplete") {
-			t.Errorf("archive cut at %d of %d bytes: %d %s", n, len(backup.Body), r.Status, r.Body)
-		}
-		checkSentence(t, fmt.Sprint("cut at ", n), e)
+	if !ok {
+		t.Fatalf("%s: restore answered %d %s, want a refusal saying %q", name, r.Status, r.Body, want)
 	}
+	checkSentence(t, name, e)
 	got := dbDump(t, st)
-	for k, v := range want {
+	for k, v := range before {
 		if got[k] != v {
-			t.Fatalf("the database changed at %s", k)
+			t.Fatalf("%s: the database changed at %s", name, k)
 		}
 	}
 	if which, same := sameFiles(files, st.liveFiles(t)); !same {
-		t.Fatalf("live files changed (%s)", which)
+		t.Fatalf("%s: live files changed (%s)", name, which)
 	}
+	return e
 }
