@@ -63,7 +63,11 @@ func (m *Manager) stopLocked(ctx context.Context) error {
 		return nil
 	}
 	pid := m.masterPID()
-	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "stop"); err != nil && m.inst.Private {
+	if m.unit != "" {
+		if err := m.systemctl(ctx, "stop"); err != nil {
+			return store.Unavailable("Postfix did not stop: %s", shown(err, "systemctl could not stop it"))
+		}
+	} else if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "stop"); err != nil && m.inst.Private {
 		// The private instance is known by its pid file whatever main.cf
 		// says now: stop it as postfix stop does.
 		if pid := postfix.MasterPID(m.inst.QueueDir()); postfix.Alive(pid) {

@@ -36,6 +36,17 @@ type Config struct {
 	// so that the smtpd processes of the old configuration exit. Until they
 	// do, master may leave the listener unserved (docs/postfix.md).
 	AfterReload func()
+	// PostfixUnit is the systemd unit that runs the managed Postfix
+	// ("postfix.service"); "" for none. With a unit, Postfix starts with
+	// `systemctl restart UNIT` and stops with `systemctl stop UNIT`, so
+	// that master runs in its own unit, not in postdeck's cgroup and
+	// sandbox (unit.go). Restart, not start: Debian's postfix.service is
+	// a oneshot that stays "active (exited)" after master died, where a
+	// start does nothing.
+	PostfixUnit string
+	// Systemctl is systemctl's path; default /usr/bin/systemctl (or
+	// /bin/systemctl where only that exists).
+	Systemctl string
 }
 
 // Manager owns the Postfix files: every change of settings, the main config
@@ -53,6 +64,9 @@ type Manager struct {
 	stopGrace time.Duration
 	// afterReload is Config.AfterReload.
 	afterReload func()
+	// unit and systemctlPath are Config.PostfixUnit and Config.Systemctl:
+	// with a unit, systemctl starts and stops Postfix (unit.go).
+	unit, systemctlPath string
 
 	mu     sync.Mutex  // one apply at a time
 	closed atomic.Bool // Shutdown began: Control starts nothing
@@ -125,6 +139,12 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 	if cfg.SbinDir == "" {
 		cfg.SbinDir = postfix.DefaultSbinDir
 	}
+	if cfg.PostfixUnit != "" {
+		if err := checkUnitName(cfg.PostfixUnit); err != nil {
+			return nil, err
+		}
+		cfg.Systemctl = findSystemctl(cfg.Systemctl)
+	}
 	if cfg.ReloadSettle == 0 {
 		cfg.ReloadSettle = 250 * time.Millisecond
 	}
@@ -136,15 +156,17 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 		maillog = filepath.Join(cfg.Instance.BaseDir, "maillog")
 	}
 	return &Manager{
-		inst:        cfg.Instance,
-		maillog:     maillog,
-		pf:          postfix.Runner{SbinDir: cfg.SbinDir, ConfigDir: cfg.Instance.ConfigDir},
-		db:          db,
-		log:         log,
-		settle:      cfg.ReloadSettle,
-		stopGrace:   10 * time.Second,
-		afterReload: cfg.AfterReload,
-		problems:    problemTail{fresh: logProblemsFresh},
+		inst:          cfg.Instance,
+		maillog:       maillog,
+		pf:            postfix.Runner{SbinDir: cfg.SbinDir, ConfigDir: cfg.Instance.ConfigDir},
+		db:            db,
+		log:           log,
+		settle:        cfg.ReloadSettle,
+		stopGrace:     10 * time.Second,
+		afterReload:   cfg.AfterReload,
+		problems:      problemTail{fresh: logProblemsFresh},
+		unit:          cfg.PostfixUnit,
+		systemctlPath: cfg.Systemctl,
 	}, nil
 }
 
@@ -233,20 +255,27 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return m.stopPostfix(ctx)
 }
 
-// stopPostfix stops Postfix and waits until master is gone. A private
-// instance is found by its own pid file, not through main.cf (which may be
-// anything by now), and stopped like `postfix stop` does: SIGTERM to
-// master, which stops its children. The system's Postfix is stopped with
-// `postfix stop`.
+// stopPostfix stops Postfix and waits until master is gone. A Postfix a
+// systemd unit runs is stopped with `systemctl stop UNIT` (unit.go). A
+// private instance is found by its own pid file, not through main.cf
+// (which may be anything by now), and stopped like `postfix stop` does:
+// SIGTERM to master, which stops its children. The system's Postfix is
+// stopped with `postfix stop`.
 func (m *Manager) stopPostfix(ctx context.Context) error {
-	if !m.inst.Private {
+	if !m.inst.Private || m.unit != "" {
 		pid := m.masterPID()
-		if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "stop"); err != nil {
-			return &shownError{said: commandSaid("postfix stop", m.postfixWords(0, string(stderr), err)), err: err}
+		stopCmd := "postfix stop"
+		if m.unit != "" {
+			stopCmd = "systemctl stop " + m.unit
+			if err := m.systemctl(ctx, "stop"); err != nil {
+				return err
+			}
+		} else if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "stop"); err != nil {
+			return &shownError{said: commandSaid(stopCmd, m.postfixWords(0, string(stderr), err)), err: err}
 		}
 		for deadline := time.Now().Add(10 * time.Second); m.running(ctx); time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				return &shownError{said: "postfix stop: the master process still ran 10 s later"}
+				return &shownError{said: stopCmd + ": the master process still ran 10 s later"}
 			}
 		}
 		return m.waitChildren(ctx, pid)
@@ -982,6 +1011,10 @@ var errMasterGone = &shownError{said: "the Postfix master process is not running
 func (m *Manager) startPostfix(ctx context.Context) error {
 	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "check"); err != nil {
 		return &shownError{said: commandSaid("postfix check", m.postfixWords(0, string(stderr), err)), err: err}
+	}
+	if m.unit != "" {
+		// Restart: see Config.PostfixUnit.
+		return m.systemctl(ctx, "restart")
 	}
 	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "start"); err != nil {
 		return &shownError{said: commandSaid("postfix start", m.postfixWords(0, string(stderr), err)), err: err}

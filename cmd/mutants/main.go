@@ -1684,6 +1684,27 @@ var mutants = []mutant{
 		new:  "\t\tif false && lerr.line > 0 && IsSecretMap(mp) && strings.ContainsRune(lerr.msg, '\"') {",
 		pkg:  "./mta", run: "^TestSecretMapRefusalsQuoteNothing$",
 	},
+	{
+		name: "postfix unit: Postfix starts with postfix start despite the unit",
+		file: "mta/manager.go",
+		old:  "\tif m.unit != \"\" {\n\t\t// Restart: see Config.PostfixUnit.\n",
+		new:  "\tif false {\n\t\t// Restart: see Config.PostfixUnit.\n",
+		pkg:  "./mta", run: "^TestPostfixUnitStartsAndStopsThroughSystemctl$",
+	},
+	{
+		name: "postfix unit: Control stop runs postfix stop despite the unit",
+		file: "mta/control.go",
+		old:  "\tif m.unit != \"\" {\n\t\tif err := m.systemctl(ctx, \"stop\"); err != nil {\n\t\t\treturn store.Unavailable(",
+		new:  "\tif false {\n\t\tif err := m.systemctl(ctx, \"stop\"); err != nil {\n\t\t\treturn store.Unavailable(",
+		pkg:  "./mta", run: "^TestPostfixUnitStartsAndStopsThroughSystemctl$",
+	},
+	{
+		name: "postfix unit: an apply's stop runs postfix stop despite the unit",
+		file: "mta/manager.go",
+		old:  "\tif !m.inst.Private || m.unit != \"\" {\n",
+		new:  "\tif !m.inst.Private {\n",
+		pkg:  "./mta", run: "^TestPostfixUnitStartsAndStopsThroughSystemctl$",
+	},
 }
 
 func main() {

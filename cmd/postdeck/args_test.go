@@ -74,3 +74,19 @@ func TestPrivatePostfixNeedsItsOwnConfig(t *testing.T) {
 		t.Fatalf("the system's instance: %v", err)
 	}
 }
+
+// TestServeReadsPostfixUnit: --postfix-unit, or POSTDECK_POSTFIX_UNIT from
+// /etc/default/postdeck, names the unit serve starts and stops Postfix
+// through; none by default.
+func TestServeReadsPostfixUnit(t *testing.T) {
+	if f, err := parseServeFlags(nil); err != nil || f.postfixUnit != "" {
+		t.Fatalf("default: %q %v, want none", f.postfixUnit, err)
+	}
+	if f, err := parseServeFlags([]string{"--postfix-unit", "postfix.service"}); err != nil || f.postfixUnit != "postfix.service" {
+		t.Fatalf("flag: %q %v", f.postfixUnit, err)
+	}
+	t.Setenv("POSTDECK_POSTFIX_UNIT", "postfix@-.service")
+	if f, err := parseServeFlags(nil); err != nil || f.postfixUnit != "postfix@-.service" {
+		t.Fatalf("environment: %q %v", f.postfixUnit, err)
+	}
+}

@@ -60,6 +60,9 @@ type serveFlags struct {
 	// printFirstLogin: the first start also prints the first login on
 	// stdout (make run's terminal); under systemd stdout is the journal.
 	printFirstLogin bool
+	// postfixUnit is the systemd unit that runs the system's Postfix:
+	// postdeck starts and stops it through systemctl (mta.Config).
+	postfixUnit string
 }
 
 // firstLoginFile is the file in --data that holds the first
@@ -123,6 +126,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 		return err
 	})
 	fs.StringVar(&f.sbin, "postfix-sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
+	fs.StringVar(&f.postfixUnit, "postfix-unit", "", "the systemd unit that runs the system's Postfix (postfix.service): postdeck starts it with systemctl restart and stops it with systemctl stop instead of postfix start and stop, so that master never runs inside postdeck's own service (its cgroup and sandbox)")
 	f.cluster.register(fs)
 	fs.StringVar(&f.chainOrder, "chain-order", mta.ChainAfter, "first start: put the MPA after (after) or before (before) a content filter the imported configuration has")
 	fs.BoolVar(&f.printFirstLogin, "print-first-login", false, "first start: also print the first login (user and one-time password) on stdout, for a terminal (make run); not under systemd, where stdout goes to the journal. The password is in --data's "+firstLoginFile+" either way")
@@ -287,7 +291,7 @@ func serve(args []string) error {
 	defer stops.run(log) // also on a failed start
 	stops.add("stop the mpa (finishing its sessions)", mpaSrv.Shutdown)
 
-	manager, err := mta.New(mta.Config{Instance: inst, SbinDir: f.sbin, AfterReload: mpaSrv.Reconnect}, db, log)
+	manager, err := mta.New(mta.Config{Instance: inst, SbinDir: f.sbin, AfterReload: mpaSrv.Reconnect, PostfixUnit: f.postfixUnit}, db, log)
 	if err != nil {
 		return err
 	}
