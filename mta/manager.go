@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1016,10 +1018,51 @@ func (m *Manager) startPostfix(ctx context.Context) error {
 		// Restart: see Config.PostfixUnit.
 		return m.systemctl(ctx, "restart")
 	}
+	m.giveMaillogToMailOwner()
 	if _, stderr, err := m.pf.Run(ctx, nil, "postfix", "start"); err != nil {
 		return &shownError{said: commandSaid("postfix start", m.postfixWords(0, string(stderr), err)), err: err}
 	}
 	return nil
+}
+
+// giveMaillogToMailOwner makes a private instance's maillog_file the mail
+// owner's before master starts. postlogd, which runs as root, writes it
+// while master runs; while master is stopped postsuper and postqueue
+// write their own lines, as the mail owner, and on a file root owned
+// postsuper acted on the first id of an action and then died ("open
+// logfile ... Permission denied"): a queue action half done. A failure
+// is logged; Postfix starts all the same.
+func (m *Manager) giveMaillogToMailOwner() {
+	if !m.inst.Private || m.maillog == "" {
+		return
+	}
+	owner := "postfix"
+	if m.catalog != nil && m.catalog.defaults["mail_owner"] != "" {
+		owner = m.catalog.defaults["mail_owner"]
+	}
+	err := func() error {
+		u, err := user.Lookup(owner)
+		if err != nil {
+			return err
+		}
+		uid, err := strconv.Atoi(u.Uid)
+		if err != nil {
+			return err
+		}
+		gid, err := strconv.Atoi(u.Gid)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(m.maillog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Chown(uid, gid)
+	}()
+	if err != nil {
+		m.log.Warn("give the maillog to the mail owner; queue actions while Postfix is stopped may fail", "path", m.maillog, "owner", owner, "err", err)
+	}
 }
 
 // running reports whether master runs: for a private instance by its pid

@@ -137,3 +137,28 @@ func TestBounceWhilePostfixStopped(t *testing.T) {
 		t.Errorf("after the refused bounces: %+v %v", page.Items, err)
 	}
 }
+
+// TestQueueActionsWhilePostfixStopped: with master stopped, postsuper
+// writes its log lines itself, as the mail owner; on a private instance
+// whose maillog root owned, it acted on the first id of an action and
+// then died (a 500 for work half done). A hold of two ids holds both.
+func TestQueueActionsWhilePostfixStopped(t *testing.T) {
+	st := newStack(t)
+	for i := range 2 {
+		if r := st.socketDo(t, "POST", "/api/v1/sendmail", map[string]any{"subject": fmt.Sprint("held ", i), "from": "h@example.org", "recipients": "r@remote.example.net", "body": "x\n"}); r.Status != 200 {
+			t.Fatalf("sendmail: %d %s", r.Status, r.Body)
+		}
+	}
+	ids := waitQueue(t, st, queue.Filter{Queue: queue.Deferred, Sender: "h@example.org"}, 2)
+	killPostfix(t, st)
+	r := st.socketDo(t, "POST", "/api/v1/queue/actions", map[string]any{"action": "hold", "ids": ids})
+	var res queue.ActionResult
+	r.decode(t, &res)
+	if r.Status != 200 || res.Affected != 2 {
+		t.Fatalf("hold of two ids while stopped: %d %s", r.Status, r.Body)
+	}
+	page, err := st.queue.List(context.Background(), queue.Filter{Queue: queue.Hold, Sender: "h@example.org"})
+	if err != nil || page.Total != 2 {
+		t.Errorf("held after the action: %d %v", page.Total, err)
+	}
+}

@@ -1705,6 +1705,13 @@ var mutants = []mutant{
 		new:  "\tif !m.inst.Private {\n",
 		pkg:  "./mta", run: "^TestPostfixUnitStartsAndStopsThroughSystemctl$",
 	},
+	{
+		name: "a private maillog stays root's: queue actions while Postfix is stopped die after one id",
+		file: "mta/manager.go",
+		old:  "\tm.giveMaillogToMailOwner()\n\tif _, stderr, err := m.pf.Run(ctx, nil, \"postfix\", \"start\"); err != nil {",
+		new:  "\tif _, stderr, err := m.pf.Run(ctx, nil, \"postfix\", \"start\"); err != nil {",
+		pkg:  "./webui", run: "^TestQueueActionsWhilePostfixStopped$",
+	},
 }
 
 func main() {
