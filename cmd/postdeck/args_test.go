@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -88,5 +92,26 @@ func TestServeReadsPostfixUnit(t *testing.T) {
 	t.Setenv("POSTDECK_POSTFIX_UNIT", "postfix@-.service")
 	if f, err := parseServeFlags(nil); err != nil || f.postfixUnit != "postfix@-.service" {
 		t.Fatalf("environment: %q %v", f.postfixUnit, err)
+	}
+}
+
+// TestUnreadableMaillogIsSaid: a system Postfix whose log the MPA cannot
+// read (Debian 12 without a syslog daemon has no /var/log/mail.log) is
+// said at start with the way out; a readable one is not.
+func TestUnreadableMaillogIsSaid(t *testing.T) {
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	missing := filepath.Join(t.TempDir(), "mail.log")
+	warnUnreadableMaillog(log, missing)
+	if !strings.Contains(logged.String(), "apt install rsyslog") || !strings.Contains(logged.String(), missing) {
+		t.Errorf("no warning for a missing maillog:\n%s", logged.String())
+	}
+	logged.Reset()
+	if err := os.WriteFile(missing, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	warnUnreadableMaillog(log, missing)
+	if logged.Len() != 0 {
+		t.Errorf("a warning for a readable maillog:\n%s", logged.String())
 	}
 }

@@ -268,6 +268,9 @@ func serve(args []string) error {
 	} else if maillog == "" {
 		maillog = "/var/log/mail.log"
 	}
+	if !f.private {
+		warnUnreadableMaillog(log, maillog)
+	}
 	st, err := db.LoadState()
 	if err != nil {
 		return err
@@ -601,4 +604,19 @@ func listenSocket(path string) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// warnUnreadableMaillog says at start when the MPA cannot read Postfix's
+// log (a private instance's appears when its Postfix starts). Debian 12
+// installs no syslog daemon by default: Postfix then logs to the journal
+// only, /var/log/mail.log does not exist, and a delivery a crash leaves
+// in doubt cannot be settled from the log, so it waits in the error
+// repository for a person instead.
+func warnUnreadableMaillog(log *slog.Logger, path string) {
+	f, err := os.Open(path)
+	if err == nil {
+		_ = f.Close()
+		return
+	}
+	log.Warn("the MPA cannot read Postfix's log, so a delivery a crash leaves in doubt waits in the error repository for a person instead of being settled from the log; install a syslog daemon that writes it (Debian 12: apt install rsyslog) or point --mpa-maillog at Postfix's log file", "path", path, "err", err)
 }
