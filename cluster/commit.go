@@ -12,6 +12,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"postdeck/cluster/report"
 	"postdeck/store"
@@ -34,7 +36,9 @@ func notReady() error {
 // gets; the detail goes to the log.
 func (n *Node) commitError(err error) error {
 	switch {
-	case errors.Is(err, rpctypes.ErrRequestTooLarge):
+	// Above etcd's --max-request-bytes (and its gRPC overhead) the server
+	// refuses the message itself: gRPC's ResourceExhausted.
+	case errors.Is(err, rpctypes.ErrRequestTooLarge), status.Code(err) == codes.ResourceExhausted:
 		return store.Invalid("", "The change is larger than the cluster takes in one transaction (etcd's --max-request-bytes), so it was not saved")
 	case errors.Is(err, rpctypes.ErrTooManyOps):
 		return store.Invalid("", "The change touches more entries than the cluster takes in one transaction (etcd's --max-txn-ops), so it was not saved")
@@ -72,6 +76,22 @@ func (n *Node) nodeState(m *mirror) (store.State, error) {
 	local, err := n.db.LoadState()
 	if err != nil {
 		return st, err
+	}
+	if _, ok := m.node(n.cfg.Node); !ok {
+		// No record (removed while this node runs, or unreadable): keep
+		// this node's own values of the per-node settings, not the shared
+		// document's, which are another node's (its host name).
+		fields, err := settingsFields(local.Settings)
+		if err != nil {
+			return st, err
+		}
+		own := map[string]json.RawMessage{}
+		for _, f := range n.cfg.PerNode {
+			own[f] = fields[f]
+		}
+		if st.Settings, err = overlay(st.Settings, own); err != nil {
+			return st, err
+		}
 	}
 	st.Installation, st.Wiring = local.Installation, local.Wiring
 	return st, nil

@@ -106,6 +106,16 @@ func (c *Config) check() error {
 	if len(c.Prefix) > 128 || strings.ContainsAny(c.Prefix, " \t\n") {
 		return fmt.Errorf("--cluster-prefix %q: at most 128 characters, no spaces", c.Prefix)
 	}
+	if c.API != "" {
+		// The other nodes put the API's paths after it (node-to-node
+		// actions), and the Cluster page links to it: a URL without a
+		// scheme failed there only, as an internal error.
+		u, err := url.Parse(c.API)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("--cluster-api %q: give this node's console URL, http://HOST:PORT or https://HOST:PORT (a proxy's path may follow)", c.API)
+		}
+		c.API = strings.TrimSuffix(c.API, "/")
+	}
 	if c.PerNode == nil {
 		c.PerNode = DefaultPerNode
 	}
@@ -157,6 +167,10 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	return conf, nil
 }
 
+// maxSendBytes bounds one request to etcd: above the largest change the
+// API takes (a 32 MiB body), so that etcd's own limit decides.
+const maxSendBytes = 64 << 20
+
 // dial returns a client; it does not wait for a connection (a node starts
 // and serves mail without etcd).
 func dial(c Config, counter *requestCounter) (*clientv3.Client, error) {
@@ -178,6 +192,10 @@ func dial(c Config, counter *requestCounter) (*clientv3.Client, error) {
 		// No periodic member sync: an idle node sends nothing but its
 		// lease keep-alives.
 		AutoSyncInterval: 0,
+		// etcd's --max-request-bytes is the limit of a change, not the
+		// client's default of 2 MiB (under which a larger change was
+		// answered as an unreachable cluster).
+		MaxCallSendMsgSize: maxSendBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to etcd: %w", err)

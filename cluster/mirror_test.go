@@ -62,14 +62,16 @@ func TestConfigCheck(t *testing.T) {
 		{Config{Endpoints: []string{"http://127.0.0.1:2379"}, Node: "n1", PerNode: []string{"myhostname"}}, "--cluster-per-node"},
 		{Config{Endpoints: []string{"http://127.0.0.1:2379"}, Node: "n1", Cert: "x"}, "--cluster-cert"},
 		{Config{Endpoints: []string{"http://127.0.0.1:2379"}, Node: "n1", Prefix: "/a b/"}, "--cluster-prefix"},
+		{Config{Endpoints: []string{"http://127.0.0.1:2379"}, Node: "n1", API: "gw1.example.test:8080"}, "--cluster-api"},
+		{Config{Endpoints: []string{"http://127.0.0.1:2379"}, Node: "n1", API: "https://gw1.example.test:8080/?x=1"}, "--cluster-api"},
 	} {
 		err := tc.cfg.check()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want a sentence about %s", tc.cfg, err, tc.want)
 		}
 	}
-	c := Config{Endpoints: []string{"http://127.0.0.1:2379"}, Node: "n1", Prefix: "pd"}
-	if err := c.check(); err != nil || c.Prefix != "/pd/" || !slices.Equal(c.PerNode, DefaultPerNode) {
+	c := Config{Endpoints: []string{"http://127.0.0.1:2379"}, Node: "n1", Prefix: "pd", API: "https://gw1.example.test:8080/"}
+	if err := c.check(); err != nil || c.Prefix != "/pd/" || !slices.Equal(c.PerNode, DefaultPerNode) || c.API != "https://gw1.example.test:8080" {
 		t.Fatalf("defaults: %v %+v", err, c)
 	}
 }

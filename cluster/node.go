@@ -230,6 +230,8 @@ func etcdProblem(err error) string {
 	case errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrInvalidAuthToken),
 		errors.Is(err, rpctypes.ErrAuthFailed), code == codes.Unauthenticated, code == codes.PermissionDenied:
 		return "the cluster store (etcd) refused this node's credentials"
+	case errors.Is(err, errNameTaken):
+		return "another running node uses this node's name (--node-name): this node does not follow the cluster until its name is its own"
 	case errors.Is(err, errStoppedAnswering), errors.Is(err, errWatchEnded):
 		return "the cluster store (etcd) stopped answering"
 	case errors.Is(err, context.Canceled), code == codes.Canceled:
@@ -304,6 +306,9 @@ func (n *Node) followOnce(ctx context.Context) error {
 	m.rev = resp.Header.Revision
 	for _, kv := range resp.Kvs {
 		n.mirrorPut(m, string(kv.Key), kv.Value, kv.ModRevision, kv.Version)
+	}
+	if err := n.nameFree(ctx, m); err != nil {
+		return err
 	}
 	n.setMirror(m)
 	n.setConnected(true, nil)
@@ -402,6 +407,14 @@ func (n *Node) applyLoop(ctx context.Context) {
 			continue
 		}
 		tried = m.markerRev
+		if _, ok := m.node(n.cfg.Node); !ok {
+			// Its record went (cluster remove while this node runs, or
+			// written unreadable): a running node is a member, so it
+			// says so again, as on start, and shows in the cluster view.
+			if err := n.register(ctx, m); err != nil {
+				n.log.Warn("register node", "err", err)
+			}
+		}
 		n.applyMirror(ctx, m)
 	}
 }
@@ -440,6 +453,36 @@ func (n *Node) applyMirror(ctx context.Context, m *mirror) {
 // configUnreadable is a node's status message when it cannot build the
 // configuration of a revision from its copy of the cluster or its store.
 const configUnreadable = "This node could not read the revision's configuration (its log has the details)."
+
+// errNameTaken: another daemon that runs now has this node's name.
+var errNameTaken = errors.New("another running node has this node's name")
+
+// nameFree refuses to follow the cluster when another daemon that runs
+// now uses this node's name (--node-name copied to a second gateway,
+// which skipped `cluster join`): registering would take over its record
+// (the others' node-to-node actions would reach this one) and render its
+// host name. It is live when its status is under a lease and gives the
+// console address of the record, which is not this one's.
+func (n *Node) nameFree(ctx context.Context, m *mirror) error {
+	rec, ok := m.node(n.cfg.Node)
+	if !ok || rec.API == n.cfg.API {
+		return nil
+	}
+	gctx, cancel := n.leaderCtx(ctx)
+	resp, err := n.cli.Get(gctx, n.keys.of(dirStatus+n.cfg.Node))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("read this node's status: %w", err)
+	}
+	for _, kv := range resp.Kvs {
+		var st report.NodeStatus
+		if kv.Lease != 0 && json.Unmarshal(kv.Value, &st) == nil && st.API == rec.API {
+			n.log.Error("another node runs with this node's name: not following the cluster until it stops or this node gets its own --node-name", "node", n.cfg.Node, "other_api", rec.API, "api", n.cfg.API)
+			return errNameTaken
+		}
+	}
+	return nil
+}
 
 // register writes this node's record when it has none, or when the
 // settings it keeps for itself changed (--cluster-per-node): the values

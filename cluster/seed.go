@@ -77,6 +77,10 @@ func (a *Admin) nodeRecord(db *store.DB) (report.NodeRecord, error) {
 	return rec, nil
 }
 
+// seedBytes bounds the data of one transaction of cluster init, below
+// etcd's default --max-request-bytes (1.5 MiB).
+const seedBytes = 1 << 20
+
 // Init seeds an empty cluster from db (how a standalone gateway becomes
 // the first node): the settings, the main and master config, the maps,
 // users, tokens, SPF sources and the MPA pipeline. It refuses a prefix
@@ -96,6 +100,8 @@ func (a *Admin) Init(ctx context.Context, db *store.DB) (int64, error) {
 	}
 	if info, exists, err := a.info(ctx); err != nil {
 		return 0, err
+	} else if exists && info.State != "ready" {
+		return 0, a.unfinished(info)
 	} else if exists {
 		return 0, fmt.Errorf("the cluster under %s has a configuration already (%s by node %s on %s): add this node with `postdeck cluster join` instead", a.cfg.Prefix, info.State, info.By, info.Created.Format(time.DateOnly))
 	}
@@ -153,8 +159,19 @@ func (a *Admin) Init(ctx context.Context, db *store.DB) (int64, error) {
 		return 0, err
 	}
 	for len(ops) > 0 {
-		batch := ops[:min(len(ops), 100)]
-		ops = ops[len(batch):]
+		// At most 100 operations and seedBytes of data a transaction (an
+		// operation larger than that goes alone): together the maps may
+		// be more than etcd takes in one request though each fits.
+		n, size := 0, 0
+		for n < min(len(ops), 100) {
+			op := len(ops[n].KeyBytes()) + len(ops[n].ValueBytes())
+			if n > 0 && size+op > seedBytes {
+				break
+			}
+			n, size = n+1, size+op
+		}
+		batch := ops[:n]
+		ops = ops[n:]
 		c, cancel := a.ctx(ctx)
 		_, err := a.cli.Txn(c).Then(batch...).Commit()
 		cancel()
@@ -180,6 +197,14 @@ func (a *Admin) Init(ctx context.Context, db *store.DB) (int64, error) {
 	return rev, db.SaveClusterMeta(store.ClusterMeta{Node: a.cfg.Node, Revision: rev, Applied: time.Now().UTC()})
 }
 
+// unfinished is the answer of init and join when a cluster init stopped
+// while seeding (etcd failed, the command was interrupted): neither can
+// go on until the prefix is emptied, so say how, not "run the other".
+func (a *Admin) unfinished(info report.ClusterInfo) error {
+	return fmt.Errorf("the cluster under %s was not finished: cluster init by node %s (started %s) stopped while seeding it (or is still running); if it is not running, delete what it wrote with `etcdctl del --prefix %s` and run `postdeck cluster init` again",
+		a.cfg.Prefix, info.By, info.Created.Format(time.RFC3339), a.cfg.Prefix)
+}
+
 // Join adds this node to an initialised cluster: its record, with its own
 // values of the per-node settings from db. A name that is taken is
 // refused. The node takes the cluster's configuration when its daemon
@@ -189,7 +214,10 @@ func (a *Admin) Join(ctx context.Context, db *store.DB) error {
 	if err != nil {
 		return err
 	}
-	if !exists || info.State != "ready" {
+	if exists && info.State != "ready" {
+		return a.unfinished(info)
+	}
+	if !exists {
 		return fmt.Errorf("the cluster under %s has no configuration yet: run `postdeck cluster init` on the first node", a.cfg.Prefix)
 	}
 	rec, err := a.nodeRecord(db)
