@@ -19,7 +19,17 @@ import (
 // starts) after copying the originals to backupRoot/import-backup-TIME, and
 // writes its audit entry. It returns the backup directory.
 func SaveImport(db *store.DB, actor Identity, src, backupRoot string, res *mta.ImportResult) (string, error) {
-	backup := filepath.Join(backupRoot, "import-backup-"+time.Now().UTC().Format("20060102T150405Z"))
+	name := "import-backup-" + time.Now().UTC().Format("20060102T150405Z")
+	backup := filepath.Join(backupRoot, name)
+	// A second import within the same second (an import, then import
+	// --force) gets a name of its own; BackupConfig never reuses one (any
+	// other error than "exists" is its to say, not a next name's).
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(backup); err != nil {
+			break
+		}
+		backup = filepath.Join(backupRoot, fmt.Sprintf("%s-%d", name, i))
+	}
 	if err := mta.BackupConfig(src, backup, res); err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"postdeck/mta"
 	"postdeck/postfix"
@@ -201,5 +202,40 @@ func TestImportOnFirstStartWithoutMainCF(t *testing.T) {
 	}
 	if seeded, _ := db.Initialized(); seeded {
 		t.Errorf("the database was seeded without a main.cf to import")
+	}
+}
+
+// TestSaveImportTwiceInOneSecond: the originals of each import get their
+// own import-backup directory, also when two imports fall within the same
+// second (a script's import, then import --force). The second was refused
+// ("import-backup-TIME already exists") although nothing was wrong.
+func TestSaveImportTwiceInOneSecond(t *testing.T) {
+	postfixtest.Require(t)
+	src := importFixture(t)
+	data := t.TempDir()
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := mta.ImportWith(ctx, src, mta.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := range 3 {
+		backup, err := SaveImport(db, System("cli"), src, data, res)
+		if err != nil {
+			t.Fatalf("import %d: %v", i+1, err)
+		}
+		if seen[backup] {
+			t.Fatalf("import %d reused %s", i+1, backup)
+		}
+		seen[backup] = true
+		if b, err := os.ReadFile(filepath.Join(backup, "main.cf")); err != nil || !strings.Contains(string(b), "myhostname = mx1.gw.example.org") {
+			t.Errorf("import %d: %s/main.cf: %v %q", i+1, backup, err, b)
+		}
 	}
 }

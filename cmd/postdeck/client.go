@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,8 +17,13 @@ import (
 
 // client talks to the daemon's API over its unix socket.
 type client struct {
-	http *http.Client
-	json bool
+	http   *http.Client
+	json   bool
+	socket string
+	// lineOffset is how many lines the command took off the top of the
+	// file it sends (the "# postdeck-version:" line): the API's "Line N"
+	// counts in what it got, the administrator's editor in the file.
+	lineOffset int
 }
 
 // clientFlags adds --socket and --json to a command's flag set.
@@ -34,12 +40,28 @@ func newClient(socket string, jsonOut bool) *client {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", socket)
 	}}
-	return &client{http: &http.Client{Transport: tr, Timeout: 10 * time.Minute}, json: jsonOut}
+	return &client{http: &http.Client{Transport: tr, Timeout: 10 * time.Minute}, json: jsonOut, socket: socket}
+}
+
+// unreachable is the error of a request the daemon's socket did not take.
+// Permission denied is no daemon that is down: the socket is root's alone
+// (0600), and the user only needs to be root.
+func (c *client) unreachable(err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("permission denied on the daemon's socket %s: it is root's alone; run the command as root", c.socket)
+	}
+	return fmt.Errorf("cannot reach the daemon (is `postdeck serve` running?): %w", err)
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil). An
 // API error becomes an error holding the API's sentence.
 func (c *client) do(method, path string, in, out any) ([]byte, error) {
+	// An empty name or id (a script's unset variable) leaves an empty
+	// path segment: the path would be the collection's, and `queue show
+	// ""` printed the whole queue, exit 0.
+	if p, _, _ := strings.Cut(path, "?"); strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
+		return nil, fmt.Errorf("the name or id given is empty")
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -55,7 +77,7 @@ func (c *client) do(method, path string, in, out any) ([]byte, error) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the daemon (is `postdeck serve` running?): %w", err)
+		return nil, c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -63,7 +85,7 @@ func (c *client) do(method, path string, in, out any) ([]byte, error) {
 		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		return raw, apiErr(raw, resp.StatusCode)
+		return raw, apiErr(raw, resp.StatusCode, c.lineOffset)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -101,22 +123,32 @@ func readInput(arg string) ([]byte, error) {
 }
 
 // apiErr turns an API error answer into an error with the API's sentence.
-func apiErr(raw []byte, status int) error {
+// An error about a line of the document ("Line N: ...", with "line": N)
+// names the line of the file, lineOffset lines further down.
+func apiErr(raw []byte, status, lineOffset int) error {
 	var e struct {
 		Error   string `json:"error"`
+		Line    int    `json:"line"`
 		Diff    string `json:"diff"`
 		Confirm string `json:"confirm"`
 		Errors  []struct {
 			Error string `json:"error"`
+			Line  int    `json:"line"`
 		} `json:"errors"`
 	}
+	fileLine := func(msg string, line int) string {
+		if rest, ok := strings.CutPrefix(msg, fmt.Sprintf("Line %d: ", line)); ok && line > 0 && lineOffset > 0 {
+			return fmt.Sprintf("Line %d: %s", line+lineOffset, rest)
+		}
+		return msg
+	}
 	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-		msg := e.Error
+		msg := fileLine(e.Error, e.Line)
 		if len(e.Errors) > 1 {
 			// Every field's error, one per line.
 			var lines []string
 			for _, fe := range e.Errors {
-				lines = append(lines, fe.Error)
+				lines = append(lines, fileLine(fe.Error, fe.Line))
 			}
 			msg = strings.Join(lines, "\n")
 		}

@@ -25,14 +25,14 @@ func cmdBackup(args []string) error {
 	c := newClient(*socket, false)
 	resp, err := c.http.Get("http://postdeck/api/v1/backup")
 	if err != nil {
-		return fmt.Errorf("cannot reach the daemon (is `postdeck serve` running?): %w", err)
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		// The API's sentence, as every other command says it (not its
 		// JSON).
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return fmt.Errorf("backup failed: %w", apiErr(raw, resp.StatusCode))
+		return fmt.Errorf("backup failed: %w", apiErr(raw, resp.StatusCode, 0))
 	}
 	// The archive holds the whole database (password hashes, the SASL
 	// relay passwords): it is 0600 from its first byte, whatever file was
@@ -72,7 +72,7 @@ func cmdRestore(args []string) error {
 	c := newClient(*socket, *jsonOut)
 	resp, err := c.http.Post("http://postdeck/api/v1/restore", "application/x-tar", f)
 	if err != nil {
-		return fmt.Errorf("cannot reach the daemon (is `postdeck serve` running?): %w", err)
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -80,7 +80,7 @@ func cmdRestore(args []string) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return apiErr(raw, resp.StatusCode)
+		return apiErr(raw, resp.StatusCode, 0)
 	}
 	if c.json {
 		return printJSON(raw)

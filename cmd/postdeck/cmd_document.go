@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // documentCommand is what `mainconfig` and `mastercfg` share: get prints
@@ -58,6 +59,7 @@ func (d documentCommand) run(args []string) error {
 		if err != nil {
 			return err
 		}
+		c.lineOffset = strings.Count(string(text[:len(text)-len(rest)]), "\n")
 		body := map[string]any{"text": rest, "version": version}
 		if confirm != nil && *confirm {
 			body["confirm"] = true

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -130,9 +131,9 @@ func cmdImport(args []string) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
-	db, err := store.Open(filepath.Join(dataDir, "postdeck.db"))
+	db, err := openOffline(filepath.Join(dataDir, "postdeck.db"))
 	if err != nil {
-		return fmt.Errorf("%w (is the daemon running? stop it first: systemctl stop postdeck)", err)
+		return err
 	}
 	defer func() { _ = db.Close() }()
 	seeded, err := db.Initialized()
@@ -195,6 +196,20 @@ func printImport(w io.Writer, res *mta.ImportResult, asJSON bool) error {
 		fmt.Fprintf(w, "note:        %s\n", n)
 	}
 	return nil
+}
+
+// openOffline opens the database for a command that works with the daemon
+// stopped (import, unwire). Permission denied is said as such: the hint to
+// stop the daemon would send a user who is not root the wrong way.
+func openOffline(path string) (*store.DB, error) {
+	db, err := store.Open(path)
+	switch {
+	case errors.Is(err, os.ErrPermission):
+		return nil, fmt.Errorf("%w: the database is root's alone; run the command as root", err)
+	case err != nil:
+		return nil, fmt.Errorf("%w (is the daemon running? stop it first: systemctl stop postdeck)", err)
+	}
+	return db, nil
 }
 
 // envOr is the environment variable's value, or def when it is unset.

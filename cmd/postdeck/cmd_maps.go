@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -84,6 +85,7 @@ func cmdMaps(args []string) error {
 			}
 			version, rest = "", string(content)
 		}
+		c.lineOffset = strings.Count(string(content[:len(content)-len(rest)]), "\n")
 		return c.change("PUT", path(fs.Arg(0)), map[string]string{"type": fs.Arg(1), "content": rest, "version": version})
 	case "delete":
 		return c.change("DELETE", path(fs.Arg(0)), nil)
@@ -96,13 +98,18 @@ func cmdMaps(args []string) error {
 		if err != nil {
 			return err
 		}
+		// Not found exits 1 with --json too (the answer printed first).
 		if c.json {
-			return printJSON(raw)
+			if err := printJSON(raw); err != nil {
+				return err
+			}
 		}
 		if !res.Found {
 			return fmt.Errorf("%s: %q not found", fs.Arg(0), fs.Arg(1))
 		}
-		fmt.Println(res.Value)
+		if !c.json {
+			fmt.Println(res.Value)
+		}
 		return nil
 	}
 }

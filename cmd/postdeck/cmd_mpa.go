@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -94,7 +95,7 @@ func cmdMPA(args []string) error {
 				Headers string `json:"headers"`
 				Body    string `json:"body"`
 			}
-			raw, err := c.do("GET", "/api/v1/mpa/errors/"+fs.Arg(0), nil, &d)
+			raw, err := c.do("GET", "/api/v1/mpa/errors/"+url.PathEscape(fs.Arg(0)), nil, &d)
 			if err != nil || c.json {
 				return jsonOr(raw, err)
 			}

@@ -60,10 +60,18 @@ func cmdSPF(args []string) error {
 			Removed     []string `json:"removed"`
 		}
 		raw, err := c.do("POST", "/api/v1/jobs/spf/"+url.PathEscape(fs.Arg(0))+"/refresh", nil, &res)
-		if err != nil || c.json {
-			return jsonOr(raw, err)
+		if err != nil {
+			return err
 		}
-		fmt.Printf("%s: %s, %d prefixes (+%d -%d)\n", fs.Arg(0), res.Outcome, res.PrefixCount, len(res.Added), len(res.Removed))
+		// --json prints the answer, and a failed refresh still exits 1:
+		// a script reads the exit code, as without --json.
+		if c.json {
+			if err := printJSON(raw); err != nil {
+				return err
+			}
+		} else {
+			fmt.Printf("%s: %s, %d prefixes (+%d -%d)\n", fs.Arg(0), res.Outcome, res.PrefixCount, len(res.Added), len(res.Removed))
+		}
 		if res.Error != "" {
 			return fmt.Errorf("the live map was kept: %s", res.Error)
 		}
@@ -85,10 +93,16 @@ func cmdSPF(args []string) error {
 			} `json:"refresh"`
 		}
 		raw, err := c.do("POST", "/api/v1/jobs/spf", in, &res)
-		if err != nil || c.json {
-			return jsonOr(raw, err)
+		if err != nil {
+			return err
 		}
-		fmt.Printf("added %s (schedule %q); first refresh: %s, %d prefixes\n", res.Source.Map, res.Source.Schedule, res.Refresh.Outcome, res.Refresh.PrefixCount)
+		if c.json {
+			if err := printJSON(raw); err != nil {
+				return err
+			}
+		} else {
+			fmt.Printf("added %s (schedule %q); first refresh: %s, %d prefixes\n", res.Source.Map, res.Source.Schedule, res.Refresh.Outcome, res.Refresh.PrefixCount)
+		}
 		if res.Refresh.Error != "" {
 			return fmt.Errorf("the source was added, but its first refresh failed: %s", res.Refresh.Error)
 		}

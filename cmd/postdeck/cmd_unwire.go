@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -64,14 +65,24 @@ func cmdUnwire(args []string) error {
 		return err
 	}
 	path := filepath.Join(*data, "postdeck.db")
-	if _, err := os.Stat(path); err != nil {
+	// Only a database that is not there means postdeck never configured
+	// this Postfix; one the user may not read is openOffline's to say.
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no database at %s: postdeck never configured this Postfix (%w)", path, err)
 	}
-	db, err := store.Open(path)
+	db, err := openOffline(path)
 	if err != nil {
-		return fmt.Errorf("open the database (stop the daemon first: systemctl stop postdeck): %w", err)
+		return err
 	}
 	defer db.Close()
+	// A database without a configuration (a first start that held its
+	// takeover stores none) never wired Postfix: applying its empty state
+	// would replace the administrator's main.cf and master.cf.
+	if seeded, err := db.Initialized(); err != nil {
+		return err
+	} else if !seeded {
+		return fmt.Errorf("the database at %s holds no configuration: postdeck never applied one to this Postfix, so there is nothing to unwire; Postfix's files were left as they are", path)
+	}
 	w, err := db.LoadWiring()
 	if err != nil {
 		return err

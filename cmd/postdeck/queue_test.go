@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -125,5 +126,118 @@ func TestCLIQueue(t *testing.T) {
 	// An action that does not apply says so, not only "0 affected".
 	if out := ok("", "queue", "release", again.QueueID); out != "release: 0 affected, 0 gone, 1 unchanged (still queued, but release does not apply to them)\n" {
 		t.Errorf("release of a deferred message:\n%s", out)
+	}
+}
+
+// TestCLIEmptyNameOrID: a name or id that is empty (a script's unset
+// variable, `postdeck queue show "$ID"`) is refused with a sentence and
+// nothing on standard output. It made the path the collection's: `queue
+// show ""` printed the whole queue, `maps get ""` and `mpa error show ""`
+// printed an empty document, each exiting 0, and a delete said "Method Not
+// Allowed".
+func TestCLIEmptyNameOrID(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	for _, args := range [][]string{
+		{"queue", "show", ""},
+		{"queue", "eml", ""},
+		{"maps", "get", ""},
+		{"maps", "delete", ""},
+		{"maps", "lookup", "", "key"},
+		{"maps", "set", "--force", "", "hash", "-"},
+		{"mpa", "error", "show", ""},
+		{"spf", "refresh", ""},
+		{"spf", "remove", ""},
+		{"token", "revoke", ""},
+		{"admin", "role", "", "auditor"},
+		{"admin", "delete", ""},
+	} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "POSTDECK_SOCKET="+d.socket)
+		cmd.Stdin = strings.NewReader("k v\n")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		if err == nil || out.Len() != 0 || !strings.Contains(errOut.String(), "is empty") {
+			t.Errorf("postdeck %q: %v, stdout %q, stderr %q", args, err, out.String(), errOut.String())
+		}
+	}
+	// An id is one path segment, escaped: "?x" is no query on the list.
+	if out, err := d.cli(t, bin, "mpa", "error", "show", "?x"); err == nil || !strings.Contains(out, "does not exist") {
+		t.Errorf("mpa error show ?x: %v\n%s", err, out)
+	}
+}
+
+// TestCLIJSONKeepsTheExitCode: --json prints the API's answer and keeps
+// the exit code of the command without it: spf add whose first refresh
+// failed, spf refresh that kept the live map and maps lookup of a key
+// that is not there exit 1, with the JSON on standard output and the
+// sentence on standard error. They exited 0 with --json.
+func TestCLIJSONKeepsTheExitCode(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	// The daemon's resolver is a closed port: every SPF refresh fails.
+	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	for _, tc := range []struct {
+		args     []string
+		field    string // a field of the JSON answer
+		sentence string
+	}{
+		{[]string{"spf", "add", "--json", "example.com"}, "refresh", "first refresh failed"},
+		{[]string{"spf", "refresh", "--json", "example.com"}, "outcome", "the live map was kept"},
+		{[]string{"maps", "lookup", "--json", "example.com", "192.0.2.1"}, "found", "not found"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Env = append(os.Environ(), "POSTDECK_SOCKET="+d.socket)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		var answer map[string]any
+		if jerr := json.Unmarshal(out.Bytes(), &answer); jerr != nil || answer[tc.field] == nil {
+			t.Errorf("postdeck %q: standard output is not the answer (%v): %q", tc.args, jerr, out.String())
+		}
+		if err == nil || !strings.Contains(errOut.String(), tc.sentence) {
+			t.Errorf("postdeck %q: %v, stderr %q; want exit 1 and %q", tc.args, err, errOut.String(), tc.sentence)
+		}
+	}
+}
+
+// TestCLIErrorLinesCountInTheFile: mainconfig, mastercfg and maps set
+// take the "# postdeck-version:" line off the file they send; an error
+// about a line names the line of the file, as the administrator's editor
+// counts it. It named the line above (the API counts without that line).
+func TestCLIErrorLinesCountInTheFile(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		get  []string
+		bad  string
+		set  []string
+		want string
+	}{
+		{[]string{"mainconfig", "get"}, "this is not a parameter", []string{"mainconfig", "set"}, "Line 4: Expected"},
+		{[]string{"maps", "get", "transport-maps"}, "lonely-key", []string{"maps", "set", "transport-maps", "hash"}, "Line 4: "},
+	} {
+		doc, err := d.cli(t, bin, tc.get...)
+		if err != nil {
+			t.Fatalf("postdeck %q: %v\n%s", tc.get, err, doc)
+		}
+		// The bad line is the file's fourth: the version line, two
+		// comments, then it.
+		first, rest, _ := strings.Cut(doc, "\n")
+		file := filepath.Join(dir, tc.get[0]+".txt")
+		if err := os.WriteFile(file, []byte(first+"\n# one\n# two\n"+tc.bad+"\n"+rest), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := d.cli(t, bin, append(tc.set, file)...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("postdeck %q with a bad line 4: %v\n%s", tc.set, err, out)
+		}
 	}
 }

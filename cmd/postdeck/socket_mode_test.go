@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"postdeck/postfix"
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
 )
 
 // TestSocketModesAsDocumented: the CLI's socket is 0600 and a directory
@@ -128,5 +135,66 @@ func TestSocketDirectoryWhateverTheUmask(t *testing.T) {
 	// A directory that was there keeps its mode.
 	if fi, _ := os.Stat(base); fi.Mode().Perm() == 0o711 {
 		t.Errorf("the existing directory %s was changed to 711", base)
+	}
+}
+
+// TestCLIAsAnotherUser: the CLI's socket and the database are root's
+// alone. A command run by another user is told that it needs root, not
+// that the daemon is down (status), that the daemon holds the database
+// (import) or that postdeck never configured Postfix (unwire).
+func TestCLIAsAnotherUser(t *testing.T) {
+	postfixtest.Require(t)
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatalf("setpriv (util-linux) is missing: %v", err)
+	}
+	base := postfixtest.Dir(t)
+	bin := buildBinaryIn(t, base) // executable by the other user
+	sock := filepath.Join(base, "run", "ctl.sock")
+	ln, err := listenSocket(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := filepath.Join(base, "data")
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(base, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"main.cf":   "myhostname = mx1.gw.example.org\nrelay_domains = example.org\ncompatibility_level = 3.6\n",
+		"master.cf": "smtp      inet  n       -       y       -       -       smtpd\n" + postfix.DebianServices,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	misleading := []string{"is `postdeck serve` running", "is the daemon running", "never configured"}
+	for _, args := range [][]string{
+		{"status", "--socket", sock},
+		{"import", "--data", data, src},
+		{"unwire", "--data", data, "--postfix-config", filepath.Join(base, "etc")},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, err := exec.CommandContext(ctx, "setpriv", append([]string{"--reuid", "65534", "--regid", "65534", "--clear-groups", "--", bin}, args...)...).CombinedOutput()
+		cancel()
+		if err == nil || !strings.Contains(string(out), "permission denied") || !strings.Contains(string(out), "as root") {
+			t.Errorf("postdeck %s as another user: %v, want it told to run as root:\n%s", args[0], err, out)
+		}
+		for _, m := range misleading {
+			if strings.Contains(string(out), m) {
+				t.Errorf("postdeck %s as another user says %q:\n%s", args[0], m, out)
+			}
+		}
 	}
 }

@@ -121,3 +121,65 @@ func postconfP(t *testing.T, etc, name string) string {
 	_, v, _ := strings.Cut(strings.TrimSpace(out), " = ")
 	return v
 }
+
+// TestUnwireWithoutAConfiguration: a database that holds no configuration
+// (the first start held its takeover of a running Postfix, so it stored
+// nothing) has nothing to unwire. The package's removal runs unwire
+// whenever postdeck.db exists: applying the empty state would replace the
+// administrator's main.cf and master.cf, which postdeck had refused to
+// touch, with postdeck's defaults. unwire refuses, says why, and leaves
+// every file of the configuration directory as it was.
+func TestUnwireWithoutAConfiguration(t *testing.T) {
+	pf := postfixtest.Start(t, postfixtest.Options{MainCF: "# the administrator's own\n"})
+	bin := buildBinary(t)
+	data := filepath.Join(pf.Base, "data")
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := dirFiles(t, pf.ConfigDir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "unwire", "--private-postfix", "--data", data, "--postfix-config", pf.ConfigDir, "--smtp-listen", pf.SMTPAddr).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "holds no configuration") {
+		t.Errorf("unwire of a database without a configuration: %v\n%s", err, out)
+	}
+	after := dirFiles(t, pf.ConfigDir)
+	for name, content := range before {
+		if after[name] != content {
+			t.Errorf("unwire changed %s:\n%s", name, after[name])
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("unwire created %s", name)
+		}
+	}
+}
+
+// dirFiles is every entry under dir (relative path → content; "" for a
+// directory).
+func dirFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			files[rel] = ""
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		files[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
