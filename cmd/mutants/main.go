@@ -1845,6 +1845,13 @@ var mutants = []mutant{
 		new:  "apiErr(raw, resp.StatusCode, 0*c.lineOffset)",
 		pkg:  "./cmd/postdeck", run: "^TestCLIErrorLinesCountInTheFile$",
 	},
+	{
+		name: "CLI sendmail reads more than Send Mail takes and sends it",
+		file: "cmd/postdeck/cmd_sendmail.go",
+		old:  "\tif len(body) > queue.MaxSendMailBody {",
+		new:  "\tif len(body) > 32<<20 {",
+		pkg:  "./cmd/postdeck", run: "^TestCLISendmailBodyBound$",
+	},
 }
 
 func main() {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"postdeck/queue"
 )
 
 func cmdSendmail(args []string) error {
@@ -18,9 +20,13 @@ func cmdSendmail(args []string) error {
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	body, err := io.ReadAll(io.LimitReader(os.Stdin, 32<<20))
+	body, err := io.ReadAll(io.LimitReader(os.Stdin, queue.MaxSendMailBody+1))
 	if err != nil {
 		return err
+	}
+	if len(body) > queue.MaxSendMailBody {
+		// Refused before sending: the API takes no more either.
+		return fmt.Errorf("the body on standard input is over %d MB, the most Send Mail takes; nothing was sent", queue.MaxSendMailBody>>20)
 	}
 	c := newClient(*socket, *jsonOut)
 	req := map[string]any{"subject": *subject, "from": *from, "sender": *sender, "recipients": *to, "body_is_mime": *mime, "body": string(body)}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"postdeck/postfix/postfixtest"
+	"postdeck/queue"
 )
 
 // TestCLIQueue is issue #17's readable queue in the CLI: queue list
@@ -239,5 +240,18 @@ func TestCLIErrorLinesCountInTheFile(t *testing.T) {
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("postdeck %q with a bad line 4: %v\n%s", tc.set, err, out)
 		}
+	}
+}
+
+// TestCLISendmailBodyBound: a body over what Send Mail takes is refused
+// before anything is sent (the CLI read 32 MiB while the API takes 10), with
+// no daemon needed to say so.
+func TestCLISendmailBodyBound(t *testing.T) {
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "sendmail", "--from", "a@example.org", "--to", "b@example.org", "--socket", filepath.Join(t.TempDir(), "none.sock"))
+	cmd.Stdin = bytes.NewReader(bytes.Repeat([]byte("x"), queue.MaxSendMailBody+1))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "nothing was sent") || strings.Contains(string(out), "cannot reach") {
+		t.Errorf("an oversize body: %v %s", err, out)
 	}
 }
