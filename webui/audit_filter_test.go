@@ -64,3 +64,26 @@ func TestAuditFilter(t *testing.T) {
 	}
 	checkSentence(t, "bad until", e)
 }
+
+// TestAuditShowMoreKeepsFilter: the "show more" link under a filtered
+// audit log that has more entries than it shows keeps the filter (it
+// showed the whole log, unfiltered, under the filter form); a page of
+// 1000 entries does not offer "Show 1000" (itself) again.
+func TestAuditShowMoreKeepsFilter(t *testing.T) {
+	st := newStack(t)
+	base := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	for i := range 1001 {
+		if err := st.db.AppendAudit(store.AuditEntry{Time: base.Add(time.Duration(i) * time.Minute), Actor: "bob (token)", Action: "queue hold", Result: "done"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := st.login(t, "admin")
+	body := string(adm.get("/audit?who=bob&what=queue+hold&limit=2").Body)
+	if !strings.Contains(body, `href="/audit?limit=1000&amp;what=queue&#43;hold&amp;who=bob"`) {
+		t.Errorf("the show-more link drops the filter:\n%s", body[strings.Index(body, "Showing the newest"):])
+	}
+	body = string(adm.get("/audit?who=bob&limit=1000").Body)
+	if !strings.Contains(body, `id="audit-more"`) || strings.Contains(body, `id="audit-show-more"`) || !strings.Contains(body, "Narrow the filter") {
+		t.Errorf("a page of 1000 of 1001 entries offers itself again")
+	}
+}

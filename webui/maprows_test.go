@@ -3,6 +3,7 @@ package webui
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -153,5 +154,57 @@ func TestMapEditedRowByRow(t *testing.T) {
 	res := adm.postForm("/mta/maps/transport-maps/rows", url.Values{"op": {"replace"}, "line": {fmt.Sprint(p.Rows[0].Line)}, "key": {"d0200.example.test"}, "value": {"[x]:1"}, "version": {p.Version}, "q": {"d0200."}}, true)
 	if res.Status != 400 || !strings.Contains(string(res.Body), `id="row-error"`) || !strings.Contains(string(res.Body), `value="[x]:1"`) {
 		t.Errorf("refused row form: %d", res.Status)
+	}
+}
+
+// TestMapStaleRowEditFollowsItsRule: a row edit refused because another
+// administrator removed a rule above it meanwhile is shown again on its
+// own rule, now one line up, not on the line number it was typed on:
+// that line holds the next rule now, and "save again" there replaced it
+// (the next rule lost, the edited one twice in the map).
+func TestMapStaleRowEditFollowsItsRule(t *testing.T) {
+	st := newStack(t)
+	content := "a.example.test smtp:[a.example.net]\nb.example.test smtp:[b.example.net]\nc.example.test smtp:[c.example.net]\nd.example.test smtp:[d.example.net]\n"
+	if r := st.socketDo(t, "PUT", mapPath("transport-maps"), map[string]string{"type": "hash", "content": content}); r.Status != 200 {
+		t.Fatalf("put the map: %d %s", r.Status, r.Body)
+	}
+	var p admin.MapRowsPage
+	st.socketDo(t, "GET", mapPath("transport-maps")+"/rows", nil).decode(t, &p)
+	old := p.Version
+	// Someone else deletes line 1 (a.example.test): c moves to line 2.
+	if r := st.socketDo(t, "POST", mapPath("transport-maps")+"/rows", map[string]any{"op": "delete", "line": 1, "version": old}); r.Status != 200 {
+		t.Fatalf("someone else's edit: %d %s", r.Status, r.Body)
+	}
+	// The admin's page still shows c on line 3, and its form says so.
+	adm := st.login(t, "admin")
+	res := adm.postForm("/mta/maps/transport-maps/rows", url.Values{"op": {"replace"}, "line": {"3"}, "was": {"c.example.test"},
+		"key": {"c.example.test"}, "value": {"smtp:[typed.example.net]"}, "version": {old}}, true)
+	page := string(res.Body)
+	if res.Status != 409 {
+		t.Fatalf("stale row edit: %d", res.Status)
+	}
+	row := func(line int) string {
+		m := regexp.MustCompile(`(?s)<tr id="row-` + fmt.Sprint(line) + `".*?</tr>`).FindString(page)
+		if m == "" {
+			t.Fatalf("no row %d in the page", line)
+		}
+		return m
+	}
+	if r := row(2); !strings.Contains(r, `value="smtp:[typed.example.net]"`) || !strings.Contains(r, `id="row-error"`) {
+		t.Errorf("the typed edit is not on its rule (line 2 now):\n%s", r)
+	}
+	if r := row(3); !strings.Contains(r, `value="d.example.test"`) || strings.Contains(r, "typed.example.net") {
+		t.Errorf("line 3 (d.example.test now) shows the edit of another rule:\n%s", r)
+	}
+	// An edit of the rule the other administrator deleted is on no row,
+	// and said under the refusal.
+	res = adm.postForm("/mta/maps/transport-maps/rows", url.Values{"op": {"replace"}, "line": {"1"}, "was": {"a.example.test"},
+		"key": {"a.example.test"}, "value": {"smtp:[gone.example.net]"}, "version": {old}}, true)
+	page = string(res.Body)
+	if res.Status != 409 || strings.Contains(page, `id="row-error"`) || !strings.Contains(page, "Your edit, not saved: replace a.example.test smtp:[gone.example.net]") {
+		t.Errorf("stale edit of a deleted rule: %d, row error %v", res.Status, strings.Contains(page, `id="row-error"`))
+	}
+	if r := row(1); !strings.Contains(r, `value="b.example.test"`) {
+		t.Errorf("line 1 (b.example.test now):\n%s", r)
 	}
 }

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,6 +21,8 @@ type auditPageData struct {
 	Entries []store.AuditEntry
 	Limit   int
 	More    bool
+	// MoreHref shows 1000 entries under the same filter.
+	MoreHref string
 	// The filter form as typed, and its error.
 	Who, What, Result, Since, Until string
 	Filtered                        bool
@@ -89,5 +92,14 @@ func (s *Server) pageAudit(c *fiber.Ctx) error {
 	if len(entries) > limit {
 		d.Entries, d.More = entries[:limit], true
 	}
+	// The filter stays on: "show more" of a filtered log is more of
+	// what the administrator filtered for, not the whole log.
+	q := url.Values{"limit": {"1000"}}
+	for _, k := range []string{"who", "what", "result", "since", "until"} {
+		if v := c.Query(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	d.MoreHref = "/audit?" + q.Encode()
 	return s.render(c, "audit", "Audit log", d)
 }

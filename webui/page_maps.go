@@ -209,9 +209,32 @@ func (s *Server) pageMapRowPost(c *fiber.Ctx) error {
 	data.Edit = &mapRowForm{Op: edit.Op, Line: edit.Line, Key: edit.Key, Value: edit.Value, Error: flash.Message}
 	if edit.Op == "add" {
 		data.Edit.Line = 0
+	} else if _, stale := staleVersion(err); stale {
+		// The map changed: the line number may hold another rule now,
+		// and "save again" there would replace it. The edit goes back
+		// on the rule it was made on (the row's key when the page was
+		// drawn), nearest its old line; off this page, it is said.
+		data.Edit.Line = -1
+		was, best := postValue(c, "was"), -1
+		for _, r := range data.RowsPage.Rows {
+			if r.Key == was && (best < 0 || lineDistance(r.Line, edit.Line) < lineDistance(best, edit.Line)) {
+				best = r.Line
+			}
+		}
+		if best > 0 {
+			data.Edit.Line = best
+		} else {
+			shown := edit.Value
+			if data.Secret {
+				shown = "" // a password is not written back
+			}
+			flash.Details = append(flash.Details, strings.TrimSpace("Your edit, not saved: "+edit.Op+" "+edit.Key+" "+shown))
+		}
 	}
 	return s.renderStatus(c, status, "map", "Map "+name, data, flash)
 }
+
+func lineDistance(a, b int) int { return max(a-b, b-a) }
 
 func (s *Server) mapPage(c *fiber.Ctx, name string) (mapPageData, error) {
 	mp, err := s.admin.Map(c.UserContext(), who(c), name)

@@ -18,7 +18,16 @@ type mpaQueuePageData struct {
 	// counts what workers hold).
 	Waiting, Retry int
 	Now            time.Time
+	// Total is the number of messages; Items holds at most
+	// mpaQueueShown of them.
+	Total int
 }
+
+// mpaQueueShown bounds the rows of the MPA Queue page: a queue backed up
+// to tens of thousands of messages (the MPA cannot hand mail back) made a
+// page of megabytes, drawn again at every auto-refresh. The counts above
+// the table count them all.
+const mpaQueueShown = 200
 
 // mpaQueueRow is one message of the MPA queue with its next attempt said
 // relative to now ("in 40 s", "due").
@@ -41,7 +50,7 @@ func (s *Server) pageMPAQueue(c *fiber.Ctx) error {
 		return err
 	}
 	now := time.Now()
-	data := mpaQueuePageData{Counts: counts, Now: now}
+	data := mpaQueuePageData{Counts: counts, Now: now, Total: len(items)}
 	for _, it := range items {
 		switch it.State {
 		case store.SpoolWaiting:
@@ -49,7 +58,9 @@ func (s *Server) pageMPAQueue(c *fiber.Ctx) error {
 		case store.SpoolRetry:
 			data.Retry++
 		}
-		data.Items = append(data.Items, mpaQueueRow{SpoolItem: it, NextIn: mpaUntil(now, it.NextAttempt)})
+		if len(data.Items) < mpaQueueShown {
+			data.Items = append(data.Items, mpaQueueRow{SpoolItem: it, NextIn: mpaUntil(now, it.NextAttempt)})
+		}
 	}
 	return s.render(c, "mpa_queue", "MPA Queue", data)
 }

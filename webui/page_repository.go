@@ -14,9 +14,16 @@ import (
 // repositoryPageData is the Data of views/repository.html: the list, or a
 // confirmation of an action on it (Confirm set).
 type repositoryPageData struct {
-	Items   []admin.ErrorItem
+	Items   []admin.ErrorItem // the list: one page of it
 	Confirm *repositoryConfirm
+	// Total is the size of the repository; Offset and Limit the page
+	// of it that Items is.
+	Total, Offset, Limit int
 }
+
+// repositoryPageSize bounds the list's page: the repository holds 10,000
+// entries by default, and the whole of it was a page of megabytes.
+const repositoryPageSize = 100
 
 // repositoryConfirm is the question asked before a delete or requeue: the
 // page works without JavaScript, so the server asks.
@@ -31,6 +38,16 @@ type repositoryConfirm struct {
 // Verb is the button and heading word of the confirmation.
 func (c repositoryConfirm) Verb() string { return upperFirst(c.Action) }
 
+// Shown is the part of Items the confirmation's table lists: "all" of a
+// full repository was a table of megabytes. The form still carries every
+// id; the heading says how many.
+func (c repositoryConfirm) Shown() []admin.ErrorItem {
+	return c.Items[:min(len(c.Items), repositoryPageSize)]
+}
+
+// NotShown counts the Items the table leaves out.
+func (c repositoryConfirm) NotShown() int { return len(c.Items) - len(c.Shown()) }
+
 // repositoryMessageData is the Data of views/repository_message.html.
 type repositoryMessageData struct {
 	admin.ErrorDetail
@@ -42,7 +59,16 @@ func (s *Server) pageRepository(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "repository", "MPA Repository", repositoryPageData{Items: items})
+	return s.render(c, "repository", "MPA Repository", repositoryPage(items, c.QueryInt("offset", 0)))
+}
+
+// repositoryPage is the list's page of items at offset; an offset past
+// the end (entries deleted meanwhile) is the last page.
+func repositoryPage(items []admin.ErrorItem, offset int) repositoryPageData {
+	d := repositoryPageData{Total: len(items), Limit: repositoryPageSize}
+	d.Offset = min(max(offset, 0), max((d.Total-1)/d.Limit*d.Limit, 0))
+	d.Items = items[d.Offset:min(d.Offset+d.Limit, d.Total)]
+	return d
 }
 
 // pageRepositoryMessage is GET /queues/repository/:id: one message with
@@ -178,7 +204,7 @@ func (s *Server) repositoryError(c *fiber.Ctx, status int, msg string) error {
 	if err != nil {
 		return err
 	}
-	return s.renderStatus(c, status, "repository", "MPA Repository", repositoryPageData{Items: items}, &Flash{Kind: "error", Message: msg})
+	return s.renderStatus(c, status, "repository", "MPA Repository", repositoryPage(items, 0), &Flash{Kind: "error", Message: msg})
 }
 
 func repoPlural(n int, one, many string) string {

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -66,5 +67,50 @@ func TestRepositoryAllActsOnWhatWasConfirmed(t *testing.T) {
 	after := string(op.get("/queues/repository").Body)
 	if !strings.Contains(after, "Deleted 2 messages.") || !strings.Contains(after, "1 message that failed after the confirmation was left in the repository.") {
 		t.Errorf("the flash does not say what was done:\n%s", after)
+	}
+}
+
+// TestRepositoryPageIsPaged: the error repository at its default quota of
+// 10,000 entries is a page of 100 rows with a pager, not all of them (a
+// page of over 6 MB); the "all" actions still name the whole repository,
+// and an offset past the end (entries deleted meanwhile) is the last page.
+// The confirmation of "all" lists one page of what it names.
+func TestRepositoryPageIsPaged(t *testing.T) {
+	st := newStack(t)
+	const n = 10000
+	entries := make([]store.ErrorEntry, 0, n)
+	for i := range n {
+		entries = append(entries, store.ErrorEntry{ID: fmt.Sprintf("0000000000000%09d", i),
+			Envelope: store.MPAEnvelope{Sender: "alice@example.test", Recipients: []store.MPARecipient{{Address: "bob@example.org"}}},
+			Size:     100, Received: time.Now(), FailedAt: time.Now(), Stage: store.StagePipeline, Reason: `template: missing key "x"`})
+	}
+	if err := st.db.MPASpoolCommit("", nil, entries); err != nil {
+		t.Fatal(err)
+	}
+	op := st.login(t, "oper")
+	rows := regexp.MustCompile(`<tr id="error-`)
+	res := op.get("/queues/repository")
+	page := string(res.Body)
+	if got := len(rows.FindAllString(page, -1)); res.Status != 200 || got != repositoryPageSize || len(page) > 256<<10 {
+		t.Fatalf("first page: %d, %d rows in %d bytes", res.Status, got, len(page))
+	}
+	for _, want := range []string{"All 10000:", `href="/queues/repository?offset=100" id="repository-next"`, `href="/queues/repository?offset=9900" id="repository-last"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("first page: %q missing", want)
+		}
+	}
+	page = string(op.get("/queues/repository?offset=20000").Body)
+	if got := len(rows.FindAllString(page, -1)); got != repositoryPageSize || !strings.Contains(page, "Showing 9901 to 10000.") || !strings.Contains(page, `id="repository-prev"`) {
+		t.Errorf("past the end: %d rows, not the last page", got)
+	}
+	// "Delete all" asks about all 10,000 and its form names them all;
+	// its table lists a page of them (it listed all: 2.8 MB).
+	res = op.postForm("/queues/repository/actions", url.Values{"action": {"delete-all"}}, true)
+	page = string(res.Body)
+	ids := len(regexp.MustCompile(`<input type="hidden" name="id" value=`).FindAllString(page, -1))
+	listed := len(regexp.MustCompile(`<tr><td class="nowrap">`).FindAllString(page, -1))
+	if res.Status != 200 || !strings.Contains(page, "Delete all 10000 messages?") || ids != n || listed != repositoryPageSize ||
+		!strings.Contains(page, "And 9900 more.") || len(page) > 1<<20 {
+		t.Errorf("delete-all confirmation: %d, %d ids, %d listed, %d bytes", res.Status, ids, listed, len(page))
 	}
 }

@@ -38,6 +38,17 @@
     }
   }
 
+  // A refused form: the keyboard (and a screen reader) starts at the
+  // first field the server marked, not at the top of the page. A page
+  // that names its own field (autofocus, which the browser applies after
+  // this script) or has focused one (the editor above) keeps it.
+  if (!document.querySelector("[autofocus]") && (!document.activeElement || document.activeElement === document.body)) {
+    var bad = document.querySelector(
+      "[aria-invalid=true], .has-error input:not([type=hidden]), .has-error textarea, .has-error select");
+    if (bad) {
+      bad.focus();
+    }
+  }
 })();
 
 // ---- MPA queue (page_mpa_queue.go): auto-refresh that can be paused ----

@@ -1852,6 +1852,55 @@ var mutants = []mutant{
 		new:  "\tif len(body) > 32<<20 {",
 		pkg:  "./cmd/postdeck", run: "^TestCLISendmailBodyBound$",
 	},
+	{
+		name: "audit page: show-more link drops the filter",
+		file: "webui/page_audit.go",
+		old:  "\t\tif v := c.Query(k); v != \"\" {\n\t\t\tq.Set(k, v)\n",
+		new:  "\t\tif v := c.Query(k); v != \"\" && false {\n\t\t\tq.Set(k, v)\n",
+		pkg:  "./webui", run: "^TestAuditShowMoreKeepsFilter$",
+	},
+	{
+		name: "repository page: the whole repository on one page",
+		file: "webui/page_repository.go",
+		old:  "\td.Items = items[d.Offset:min(d.Offset+d.Limit, d.Total)]\n",
+		new:  "\td.Items = items\n",
+		pkg:  "./webui", run: "^TestRepositoryPageIsPaged$",
+	},
+	{
+		name: "MPA queue page: every message of the queue on the page",
+		file: "webui/page_mpa_queue.go",
+		old:  "\t\tif len(data.Items) < mpaQueueShown {\n",
+		new:  "\t\tif true {\n",
+		pkg:  "./webui", run: "^TestMPAQueuePageIsBounded$",
+	},
+	{
+		name: "map page: a stale row edit shown on its old line number",
+		file: "webui/page_maps.go",
+		old:  "\t} else if _, stale := staleVersion(err); stale {\n",
+		new:  "\t} else if _, stale := staleVersion(err); stale && false {\n",
+		pkg:  "./webui", run: "^TestMapStaleRowEditFollowsItsRule$",
+	},
+	{
+		name: "repository page: the confirmation of all lists every entry",
+		file: "webui/page_repository.go",
+		old:  "\treturn c.Items[:min(len(c.Items), repositoryPageSize)]\n",
+		new:  "\treturn c.Items\n",
+		pkg:  "./webui", run: "^TestRepositoryPageIsPaged$",
+	},
+	{
+		name: "console script: a refused form leaves the focus on the page",
+		file: "assets/static/app.js",
+		old:  "      bad.focus();\n",
+		new:  "      bad.blur();\n",
+		pkg:  "./webui", run: "^TestRefusedFormFocusesTheField$",
+	},
+	{
+		name: "audit page: a page of 1000 entries offers Show 1000 again",
+		file: "assets/views/audit.html",
+		old:  "{{if lt $d.Limit 1000}}<a href=\"{{$d.MoreHref}}\"",
+		new:  "{{if true}}<a href=\"{{$d.MoreHref}}\"",
+		pkg:  "./webui", run: "^TestAuditShowMoreKeepsFilter$",
+	},
 }
 
 func main() {
