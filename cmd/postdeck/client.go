@@ -166,6 +166,16 @@ func apiErr(raw []byte, status, lineOffset int) error {
 }
 
 // printJSON prints raw JSON indented.
+// printAnswer prints the API's answer as indented JSON under --json, else
+// line.
+func (c *client) printAnswer(raw []byte, line string) error {
+	if c.json {
+		return printJSON(raw)
+	}
+	_, err := fmt.Println(line)
+	return err
+}
+
 func printJSON(raw []byte) error {
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, raw, "", "  "); err != nil {

@@ -65,15 +65,13 @@ func cmdSPF(args []string) error {
 		}
 		// --json prints the answer, and a failed refresh still exits 1:
 		// a script reads the exit code, as without --json.
-		if c.json {
-			if err := printJSON(raw); err != nil {
-				return err
-			}
-		} else {
-			fmt.Printf("%s: %s, %d prefixes (+%d -%d)\n", fs.Arg(0), res.Outcome, res.PrefixCount, len(res.Added), len(res.Removed))
+		if err := c.printAnswer(raw, fmt.Sprintf("%s: %s, %d prefixes (+%d -%d)", fs.Arg(0), res.Outcome, res.PrefixCount, len(res.Added), len(res.Removed))); err != nil {
+			return err
 		}
 		if res.Error != "" {
-			return fmt.Errorf("the live map was kept: %s", res.Error)
+			// The error says what Postfix goes on reading (kept the live
+			// map, or the map stays empty).
+			return fmt.Errorf("the refresh failed: %s", res.Error)
 		}
 		return nil
 	case "add":
@@ -96,12 +94,8 @@ func cmdSPF(args []string) error {
 		if err != nil {
 			return err
 		}
-		if c.json {
-			if err := printJSON(raw); err != nil {
-				return err
-			}
-		} else {
-			fmt.Printf("added %s (schedule %q); first refresh: %s, %d prefixes\n", res.Source.Map, res.Source.Schedule, res.Refresh.Outcome, res.Refresh.PrefixCount)
+		if err := c.printAnswer(raw, fmt.Sprintf("added %s (schedule %q); first refresh: %s, %d prefixes", res.Source.Map, res.Source.Schedule, res.Refresh.Outcome, res.Refresh.PrefixCount)); err != nil {
+			return err
 		}
 		if res.Refresh.Error != "" {
 			return fmt.Errorf("the source was added, but its first refresh failed: %s", res.Refresh.Error)

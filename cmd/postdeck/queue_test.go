@@ -188,7 +188,7 @@ func TestCLIJSONKeepsTheExitCode(t *testing.T) {
 		sentence string
 	}{
 		{[]string{"spf", "add", "--json", "example.com"}, "refresh", "first refresh failed"},
-		{[]string{"spf", "refresh", "--json", "example.com"}, "outcome", "the live map was kept"},
+		{[]string{"spf", "refresh", "--json", "example.com"}, "outcome", "the refresh failed"},
 		{[]string{"maps", "lookup", "--json", "example.com", "192.0.2.1"}, "found", "not found"},
 	} {
 		cmd := exec.Command(bin, tc.args...)
