@@ -111,17 +111,7 @@ func TestNodesFollowAndCommit(t *testing.T) {
 		name string
 		db   *store.DB
 	}{{"a", dbA}, {"b", dbB}} {
-		n, err := New(cfg(x.name), x.db, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &recorder{db: x.db}
-		n.Start(ctx, r)
-		t.Cleanup(func() {
-			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-			defer c()
-			_ = n.Shutdown(sctx)
-		})
+		n, r := startNode(ctx, t, cfg(x.name), x.db)
 		nodes, recs = append(nodes, n), append(recs, r)
 	}
 	a, b := nodes[0], nodes[1]
@@ -289,4 +279,22 @@ func TestNodesFollowAndCommit(t *testing.T) {
 func errorsIsUnavailable(err error) bool {
 	ue, ok := err.(*store.UserError)
 	return ok && ue.Kind == store.ErrUnavailable
+}
+
+// startNode starts a node on db that applies through a recorder, and
+// shuts it down when the test ends.
+func startNode(ctx context.Context, t *testing.T, cfg Config, db *store.DB) (*Node, *recorder) {
+	t.Helper()
+	n, err := New(cfg, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{db: db}
+	n.Start(ctx, r)
+	t.Cleanup(func() {
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		_ = n.Shutdown(sctx)
+	})
+	return n, r
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"postdeck/cluster/etcdtest"
-	"postdeck/store"
 )
 
 // TestNodeWithoutRecordKeepsItsOwnSettings: a running node whose record
@@ -39,17 +38,7 @@ func TestNodeWithoutRecordKeepsItsOwnSettings(t *testing.T) {
 	if err := admB.Join(ctx, dbB); err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(cfg("b"), dbB, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &recorder{db: dbB}
-	b.Start(ctx, r)
-	t.Cleanup(func() {
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		_ = b.Shutdown(sctx)
-	})
+	b, r := startNode(ctx, t, cfg("b"), dbB)
 	waitUntil(t, "b applied the cluster's configuration", func() bool { return r.lastRev() > 0 })
 	// The host name b stores, once no revision it applied (not even for
 	// a moment) had another.
@@ -135,21 +124,7 @@ func TestSecondNodeWithTheSameNameDoesNotTakeOver(t *testing.T) {
 	if _, err := adm.Init(ctx, dbA); err != nil {
 		t.Fatal(err)
 	}
-	start := func(c Config, db *store.DB) (*Node, *recorder) {
-		n, err := New(c, db, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &recorder{db: db}
-		n.Start(ctx, r)
-		t.Cleanup(func() {
-			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-			defer c()
-			_ = n.Shutdown(sctx)
-		})
-		return n, r
-	}
-	a, ra := start(cfg("http://a.example.test:8080"), dbA)
+	a, ra := startNode(ctx, t, cfg("http://a.example.test:8080"), dbA)
 	waitUntil(t, "a applied and reports", func() bool {
 		for _, nv := range a.View(ctx).Nodes {
 			if nv.Name == "a" && nv.Alive && ra.lastRev() > 0 {
@@ -158,7 +133,7 @@ func TestSecondNodeWithTheSameNameDoesNotTakeOver(t *testing.T) {
 		}
 		return false
 	})
-	b, rb := start(cfg("http://b.example.test:8080"), dbB)
+	b, rb := startNode(ctx, t, cfg("http://b.example.test:8080"), dbB)
 	waitUntil(t, "the second a says why it does not follow", func() bool {
 		return strings.Contains(b.View(ctx).Error, "another running node uses this node's name")
 	})

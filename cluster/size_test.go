@@ -40,17 +40,7 @@ func TestLargeChangeWithinEtcdsLimit(t *testing.T) {
 	if _, err := adm.Init(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(cfg, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &recorder{db: db}
-	n.Start(ctx, r)
-	t.Cleanup(func() {
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		_ = n.Shutdown(sctx)
-	})
+	n, r := startNode(ctx, t, cfg, db)
 	waitUntil(t, "the node applied the seeded configuration", func() bool { return r.lastRev() > 0 })
 
 	commit := func(mp store.Map) (int64, error) {
