@@ -234,15 +234,21 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 // fixed after the other, and every apply says them again until they are
 // gone.
 func (m *Manager) startWarnings(st store.State) []string {
+	var out []string
+	services := parseMasterCF(st.MasterConfig)
+	if err := checkMasterCommands(services); err != nil {
+		m.log.Warn("the stored master config has a service that master would run from outside its daemon directory, as root; the next change must fix it", "err", err)
+		out = append(out, err.Error())
+	}
 	params, err := ParseMainConfig(st.MainConfig)
 	if err != nil {
-		return nil
+		return out
 	}
-	if err := checkLiteralPasswords(params, parseMasterCF(st.MasterConfig)); err != nil {
+	if err := checkLiteralPasswords(params, services); err != nil {
 		m.log.Warn("the stored configuration writes SASL passwords into main.cf or master.cf; the next change must move them into a map", "err", err)
-		return []string{err.Error()}
+		out = append(out, err.Error())
 	}
-	return nil
+	return out
 }
 
 // Shutdown stops a private Postfix; the system's Postfix keeps running.

@@ -77,3 +77,30 @@ func TestMasterCommandStaysInDaemonDirectory(t *testing.T) {
 		t.Fatalf("a daemon of the daemon directory: %v", err)
 	}
 }
+
+// TestStartTakesAStoredMasterCommandItWouldRefuse: a state an earlier
+// version stored with a master.cf command holding a '/' still applies at
+// start (Postfix runs those files already, and the daemon must run to
+// take the fix) with the refusal's sentence as a warning, and the next
+// change that keeps it is refused on its line.
+func TestStartTakesAStoredMasterCommandItWouldRefuse(t *testing.T) {
+	env := newUnstartedEnv(t)
+	st := DefaultState(time.Now())
+	base := DefaultMasterConfig(env.inst)
+	st.MasterConfig = base + "idle unix - n n - 1 ../sbin/idle\n"
+	if err := env.db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	res, err := env.m.Start(context.Background())
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "Service idle: the command") {
+		t.Errorf("start warnings %q", res.Warnings)
+	}
+	_, err = env.m.SaveSettings(context.Background(), "tester", validSettings(), "", ApplyOptions{})
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Line != strings.Count(base, "\n")+1 || !strings.Contains(ue.Msg, "Postfix's daemon directory") {
+		t.Errorf("a change on top of the stored command: %v", err)
+	}
+}

@@ -719,6 +719,13 @@ var mutants = []mutant{
 		pkg:  "./packaging", run: "^TestPackages$",
 	},
 	{
+		name: "a stored master.cf command with a '/' starts without a word",
+		file: "mta/manager.go",
+		old:  "\tif err := checkMasterCommands(services); err != nil {\n\t\tm.log.Warn(",
+		new:  "\tif err := checkMasterCommands(nil); err != nil {\n\t\tm.log.Warn(",
+		pkg:  "./mta", run: "^TestStartTakesAStoredMasterCommandItWouldRefuse$",
+	},
+	{
 		name: "delete a map on an older version",
 		file: "mta/maps_ops.go",
 		old:  "\t\tif cur := MapVersion(old); base != \"\" && base != cur {",
@@ -1314,11 +1321,11 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestLiteralPasswordsAreRefused$",
 	},
 	{
-		name: "secret maps: refuse to start over stored inline passwords",
+		name: "refuse to start over what an earlier version stored (a master.cf command with a '/')",
 		file: "mta/manager.go",
 		old:  "\t\tvalidate = m.validateStored // see startWarnings",
 		new:  "\t\tvalidate = m.validateState",
-		pkg:  "./mta", run: "^TestStartTakesStoredInlinePasswordsWithAWarning$",
+		pkg:  "./mta", run: "^TestStartTakesAStoredMasterCommandItWouldRefuse$",
 	},
 	{
 		name: "secret maps: start over stored inline passwords without a warning",
@@ -1589,7 +1596,7 @@ var mutants = []mutant{
 	{
 		name: "cli backup: a refusal printed as the API's raw JSON",
 		file: "cmd/postdeck/cmd_backup.go",
-		old:  "return fmt.Errorf(\"backup failed: %w\", apiErr(raw, resp.StatusCode))",
+		old:  "return fmt.Errorf(\"backup failed: %w\", apiErr(raw, resp.StatusCode, 0))",
 		new:  "return fmt.Errorf(\"backup failed: HTTP %d: %s\", resp.StatusCode, raw)",
 		pkg:  "./cmd/postdeck", run: "^TestCLIBackupFileIsPrivate$",
 	},
