@@ -55,11 +55,17 @@ type scriptRun struct {
 // /var/lib/postdeck are recorded.
 func runScripts(t *testing.T, steps ...string) scriptRun {
 	t.Helper()
+	missing := ""
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (a mount namespace for the maintainer scripts)")
+		missing = "root (a mount namespace for the maintainer scripts)"
+	} else if _, err := exec.LookPath("unshare"); err != nil {
+		missing = "unshare (util-linux)"
 	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skipf("unshare (util-linux) is missing: %v", err)
+	if missing != "" {
+		if os.Getenv("POSTDECK_REQUIRE_POSTFIX") == "1" {
+			t.Fatalf("the maintainer scripts' test needs %s (POSTDECK_REQUIRE_POSTFIX=1)", missing)
+		}
+		t.Skipf("needs %s; set POSTDECK_REQUIRE_POSTFIX=1 to fail instead", missing)
 	}
 	scripts, err := filepath.Abs("scripts")
 	if err != nil {
