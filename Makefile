@@ -58,9 +58,10 @@ check:
 bench: deps
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
-# mutants applies deliberate breaks to a copy of the tree, one at a time,
-# runs the tests that should catch each, and reports which survived
-# (cmd/mutants); it fails when one does.
+# mutants applies deliberate breaks to a copy of the tree (Go code and
+# embedded assets through go's -overlay, two at a time), runs the tests
+# that should catch each, and reports which survived (cmd/mutants); it
+# fails when one does.
 mutants: deps
 	$(GO) run ./cmd/mutants
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -1913,48 +1914,91 @@ var mutants = []mutant{
 func main() {
 	only := flag.String("only", "", "run only the mutants whose name contains this text")
 	keep := flag.Bool("keep", false, "keep the copies of the tree (for a look at a surviving break)")
+	jobs := flag.Int("j", 2, "run this many mutants at once")
 	flag.Parse()
 	root, err := os.Getwd()
 	if err != nil {
 		fail(err)
 	}
-	survived, broken, checked := 0, 0, 0
-	start := time.Now()
+	var chosen []mutant
 	for _, m := range mutants {
-		if *only != "" && !strings.Contains(m.name, *only) {
-			continue
+		if *only == "" || strings.Contains(m.name, *only) {
+			chosen = append(chosen, m)
 		}
-		checked++
-		verdict, detail := run(root, m, *keep)
-		switch verdict {
+	}
+	// One copy of the tree for every mutant of Go code or embedded
+	// assets: each is applied with go's -overlay instead of a copy of its
+	// own, so the build cache keeps every package the break does not
+	// touch (a copy per mutant rebuilt the whole module each time, most
+	// of make mutants' half hour). The copy, not the tree itself: someone
+	// editing the tree meanwhile does not break the run.
+	shared, err := os.MkdirTemp(filepath.Dir(root), ".postdeck-mutants-")
+	if err != nil {
+		fail(err)
+	}
+	if !*keep {
+		defer os.RemoveAll(shared)
+	}
+	if err := copyTree(root, shared); err != nil {
+		fail(err)
+	}
+	start := time.Now()
+	type result struct{ verdict, detail string }
+	results := make([]chan result, len(chosen))
+	sem := make(chan struct{}, max(*jobs, 1))
+	for i, m := range chosen {
+		results[i] = make(chan result, 1)
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			v, d := run(root, shared, m, *keep)
+			results[i] <- result{v, d}
+		}()
+	}
+	survived, broken := 0, 0
+	for i, m := range chosen {
+		r := <-results[i]
+		switch r.verdict {
 		case "survived":
 			survived++
 		case "stale":
 			broken++
 		}
-		fmt.Printf("MUTANT %-45s %-8s %s\n", m.name, verdict, detail)
+		fmt.Printf("MUTANT %-45s %-8s %s\n", m.name, r.verdict, r.detail)
 	}
-	fmt.Printf("mutants: %d checked in %v; %d survived, %d no longer apply\n", checked, time.Since(start).Round(time.Second), survived, broken)
+	fmt.Printf("mutants: %d checked in %v; %d survived, %d no longer apply\n", len(chosen), time.Since(start).Round(time.Second), survived, broken)
 	if survived > 0 || broken > 0 {
 		os.Exit(1)
 	}
 }
 
-// run applies m to a copy of the tree and runs its tests there.
-func run(root string, m mutant, keep bool) (verdict, detail string) {
-	// Beside the repository, not under /tmp: tests that read the shared
-	// corpus (../shared/corpus: real main.cf files, messages, the RFC
-	// 7208 suite) find it from the copy as from the tree, instead of
-	// skipping.
-	dir, err := os.MkdirTemp(filepath.Dir(root), ".postdeck-mutant-")
+// overlaid says whether m can be applied with go's -overlay: Go files and
+// the assets the binary embeds. Files that tests read at run time (docs,
+// packaging scripts and units) need a copy of the tree of their own.
+func overlaid(m mutant) bool {
+	return strings.HasSuffix(m.file, ".go") || strings.HasPrefix(m.file, "assets/")
+}
+
+// run applies m (in an overlay on shared, or in a copy of root) and runs
+// its tests.
+func run(root, shared string, m mutant, keep bool) (verdict, detail string) {
+	scratch, err := os.MkdirTemp(filepath.Dir(root), ".postdeck-mutant-")
 	if err != nil {
 		fail(err)
 	}
 	if !keep {
-		defer os.RemoveAll(dir)
+		defer os.RemoveAll(scratch)
 	}
-	if err := copyTree(root, dir); err != nil {
-		fail(err)
+	dir := shared
+	if !overlaid(m) {
+		// Beside the repository, not under /tmp: tests that read the
+		// shared corpus (../shared/corpus: real main.cf files,
+		// messages, the RFC 7208 suite) find it from the copy as from
+		// the tree, instead of skipping.
+		dir = filepath.Join(scratch, "tree")
+		if err := copyTree(root, dir); err != nil {
+			fail(err)
+		}
 	}
 	path := filepath.Join(dir, m.file)
 	src, err := os.ReadFile(path)
@@ -1964,13 +2008,32 @@ func run(root string, m mutant, keep bool) (verdict, detail string) {
 	if n := bytes.Count(src, []byte(m.old)); n != 1 {
 		return "stale", fmt.Sprintf("%s holds the code to break %d times, want once", m.file, n)
 	}
-	if err := os.WriteFile(path, bytes.Replace(src, []byte(m.old), []byte(m.new), 1), 0o644); err != nil {
+	broken := bytes.Replace(src, []byte(m.old), []byte(m.new), 1)
+	env := os.Environ()
+	if overlaid(m) {
+		// GOFLAGS, not a flag of this go test: tests that build the
+		// daemon themselves (go build in cmd/postdeck) build the
+		// broken code too.
+		mutated := filepath.Join(scratch, filepath.Base(m.file))
+		if err := os.WriteFile(mutated, broken, 0o644); err != nil {
+			fail(err)
+		}
+		overlay, err := json.Marshal(map[string]map[string]string{"Replace": {path: mutated}})
+		if err != nil {
+			fail(err)
+		}
+		ovl := filepath.Join(scratch, "overlay.json")
+		if err := os.WriteFile(ovl, overlay, 0o644); err != nil {
+			fail(err)
+		}
+		env = append(env, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -overlay="+ovl))
+	} else if err := os.WriteFile(path, broken, 0o644); err != nil {
 		fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", m.run, m.pkg)
-	cmd.Dir = dir
+	cmd.Dir, cmd.Env = dir, env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
