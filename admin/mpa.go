@@ -29,6 +29,18 @@ func (s *Service) MPAQueue(ctx context.Context, id Identity) ([]mpa.SpoolItem, e
 	return s.mpa.ListSpool(ctx)
 }
 
+// MPAQueueHead is the start of the MPA's spool, at most limit entries,
+// with the counts of all of it: the MPA Queue page.
+func (s *Service) MPAQueueHead(ctx context.Context, id Identity, limit int) (mpa.SpoolHead, error) {
+	if err := need(id, PermRead); err != nil {
+		return mpa.SpoolHead{}, err
+	}
+	if err := s.needMPA(); err != nil {
+		return mpa.SpoolHead{}, err
+	}
+	return s.mpa.ListSpoolHead(ctx, limit)
+}
+
 // MPAErrors lists the error repository.
 func (s *Service) MPAErrors(ctx context.Context, id Identity) ([]mpa.ErrorItem, error) {
 	if err := need(id, PermRead); err != nil {

@@ -44,6 +44,7 @@ type (
 type (
 	MPACounts      = mpa.Counts
 	SpoolItem      = mpa.SpoolItem
+	SpoolHead      = mpa.SpoolHead
 	ErrorItem      = mpa.ErrorItem
 	ErrorDetail    = mpa.ErrorDetail
 	PreviewRequest = mpa.PreviewRequest
@@ -116,6 +117,11 @@ func ParseQueueFilter(v url.Values) (queue.Filter, error) { return queue.ParseFi
 
 // ValidQueueID reports whether id looks like a Postfix queue id.
 func ValidQueueID(id string) bool { return queue.ValidID(id) }
+
+// Readable is text from mail as a page shows it: what is not UTF-8,
+// control characters and bidirectional controls become U+FFFD, so that a
+// sender cannot make an address or a reason read as another.
+func Readable(s string) string { return queue.Readable(s) }
 
 // MaskPasswords masks the passwords of the content of a map that holds
 // SASL passwords (MapDoc.Secret), for display.

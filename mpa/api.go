@@ -92,14 +92,48 @@ func (s *Server) ListSpool(ctx context.Context) ([]SpoolItem, error) {
 	}
 	out := make([]SpoolItem, 0, len(entries))
 	for _, e := range entries {
-		st := e.State
-		if s.sched.isHeld(e.ID) {
-			st = store.SpoolProcessing
-		}
-		out = append(out, SpoolItem{ID: e.ID, Sender: e.Envelope.Sender, Recipients: e.Envelope.Addresses(),
-			Size: e.Size, Received: e.Received, State: st, Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError})
+		out = append(out, spoolItem(e, s.sched.isHeld(e.ID)))
 	}
 	return out, nil
+}
+
+// SpoolHead is the start of the MPA queue with the counts of all of it,
+// for the MPA Queue page.
+type SpoolHead struct {
+	Items []SpoolItem // the oldest entries, at most the limit asked for
+	Total int         // entries in the MPA queue
+	// Waiting and Retry count the entries by state; those workers hold
+	// are "processing" (Counts.Processing).
+	Waiting, Retry int
+}
+
+// ListSpoolHead is ListSpool bounded: the oldest limit entries and the
+// counts of all, without decoding every entry of a spool that grew to
+// tens of thousands (the page refreshes every few seconds).
+func (s *Server) ListSpoolHead(ctx context.Context, limit int) (SpoolHead, error) {
+	if err := ctx.Err(); err != nil {
+		return SpoolHead{}, err
+	}
+	held := s.sched.heldIDs()
+	h, err := s.db.MPASpoolHead(limit, held)
+	if err != nil {
+		return SpoolHead{}, fmt.Errorf("list mpa queue: %w", err)
+	}
+	out := SpoolHead{Items: make([]SpoolItem, 0, len(h.Entries)), Total: h.Total, Waiting: h.Waiting, Retry: h.Retry}
+	for _, e := range h.Entries {
+		out.Items = append(out.Items, spoolItem(e, held[e.ID]))
+	}
+	return out, nil
+}
+
+// spoolItem is the row of a spool entry; held says a worker holds it.
+func spoolItem(e store.SpoolEntry, held bool) SpoolItem {
+	st := e.State
+	if held {
+		st = store.SpoolProcessing
+	}
+	return SpoolItem{ID: e.ID, Sender: e.Envelope.Sender, Recipients: e.Envelope.Addresses(),
+		Size: e.Size, Received: e.Received, State: st, Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError}
 }
 
 func errorItem(e store.ErrorEntry) ErrorItem {

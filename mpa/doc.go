@@ -94,7 +94,8 @@
 // multi-byte sequence split or a byte written that the part's charset
 // would read as another character.
 //
-// The Server's methods ListSpool, ListErrors, GetError, ErrorAction,
-// GetPipeline, PutPipeline, Preview and Counts are the operations the web
-// console, the JSON API and the CLI call.
+// The Server's methods ListSpool, ListSpoolHead (the MPA Queue page: a
+// bounded read), ListErrors, GetError, ErrorAction, GetPipeline,
+// PutPipeline, Preview and Counts are the operations the web console, the
+// JSON API and the CLI call.
 package mpa

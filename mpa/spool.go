@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -410,6 +411,14 @@ func (s *scheduler) isHeld(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.held[id]
+}
+
+// heldIDs is a copy of the ids workers hold now, to read without the
+// scheduler's lock (inside a store transaction, for one).
+func (s *scheduler) heldIDs() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.held)
 }
 
 func (s *scheduler) stop() {

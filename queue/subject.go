@@ -118,8 +118,10 @@ func cleanSubject(s string, max int) string {
 	return b.String()
 }
 
-// unsafeRune is a control character or a bidirectional override or
-// isolate.
+// unsafeRune is a control character or a bidirectional control: the
+// overrides and isolates (U+202A-U+202E, U+2066-U+2069) and the marks
+// (U+200E, U+200F, U+061C), with which a hostile sender makes text read
+// in another order than it is written ("moc.elpmaxe@evil").
 func unsafeRune(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
@@ -127,7 +129,40 @@ func unsafeRune(r rune) bool {
 	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
 		return true
 	}
-	return false
+	return r >= 0x600 && unicode.Is(unicode.Bidi_Control, r)
+}
+
+// Readable is text from mail (an envelope address, a delay reason, a
+// header, a body) as a page may show it: bytes that are not UTF-8,
+// control characters other than tab and line breaks, and the
+// bidirectional controls (unsafeRune) each become U+FFFD; nothing else
+// changes. Subjects go through DecodeSubject, which does the same.
+func Readable(s string) string {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c >= 0x80 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+			break
+		}
+		i++
+	}
+	if i == len(s) {
+		return s // the common case: printable ASCII, shown as it is
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+		case r == utf8.RuneError && size == 1, unsafeRune(r):
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+		i += size
+	}
+	return b.String()
 }
 
 // subjectCharsetReader decodes an encoded-word's bytes from any charset

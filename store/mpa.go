@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -321,6 +322,56 @@ func (db *DB) MPASpoolGetBody(id string) (SpoolEntry, []byte, error) {
 // MPASpoolList returns every spool entry, oldest first (ids sort by time).
 func (db *DB) MPASpoolList() ([]SpoolEntry, error) {
 	return listJSON[SpoolEntry](db, bucketMPASpool)
+}
+
+// MPASpoolHead is the start of the MPA queue and the count of all of it
+// (MPASpoolHead).
+type MPASpoolHead struct {
+	Entries []SpoolEntry // the oldest entries, at most the limit asked for
+	Total   int          // entries in the spool
+	// Waiting and Retry count the entries by stored state, leaving out
+	// those the caller said workers hold.
+	Waiting, Retry int
+}
+
+// Stored states as their JSON encodes them: the state is the only
+// "state" key of a spool entry, and a quote inside a string value is
+// escaped, so the bytes cannot occur anywhere else.
+var (
+	spoolStateWaiting = []byte(`"state":"` + SpoolWaiting + `"`)
+	spoolStateRetry   = []byte(`"state":"` + SpoolRetry + `"`)
+)
+
+// MPASpoolHead returns the oldest limit spool entries and counts every
+// entry by state, without decoding the others: the MPA Queue page,
+// refreshed every few seconds, shows a page of a spool that can hold
+// tens of thousands of messages when Postfix does not take them back.
+// Entries whose id is in held are counted in Total only (a worker holds
+// them: "processing").
+func (db *DB) MPASpoolHead(limit int, held map[string]bool) (MPASpoolHead, error) {
+	var h MPASpoolHead
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		h = MPASpoolHead{}
+		return tx.Bucket(bucketMPASpool).ForEach(func(k, v []byte) error {
+			h.Total++
+			if len(h.Entries) < limit {
+				var e SpoolEntry
+				if err := json.Unmarshal(v, &e); err != nil {
+					return fmt.Errorf("decode %s/%s: %w", bucketMPASpool, k, err)
+				}
+				h.Entries = append(h.Entries, e)
+			}
+			switch {
+			case held[string(k)]:
+			case bytes.Contains(v, spoolStateWaiting):
+				h.Waiting++
+			case bytes.Contains(v, spoolStateRetry):
+				h.Retry++
+			}
+			return nil
+		})
+	})
+	return h, err
 }
 
 // MPAErrorList returns every error repository entry, oldest first.

@@ -50,6 +50,55 @@ func TestSessionExpiry(t *testing.T) {
 	}
 }
 
+// TestSessionsPerUserBounded logs one user in far more often than
+// maxSessionsPerUser: the store keeps at most that many of the user's
+// sessions, ends the least recently used first (a browser in use
+// survives a script that logs in again and again), and leaves other
+// users' sessions alone.
+func TestSessionsPerUserBounded(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
+	ss := newSessionStore(30*time.Minute, 12*time.Hour, clk.now)
+	u := store.User{Username: "admin", PasswordHash: []byte("hash"), Role: store.RoleAdmin}
+	other, err := ss.create(store.User{Username: "op1", Role: store.RoleOperator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser, err := ss.create(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *session
+	for i := 0; i < 10*maxSessionsPerUser; i++ {
+		clk.t = clk.t.Add(time.Second)
+		if _, ok := ss.get([]byte(browser.id)); !ok {
+			t.Fatalf("login %d ended the session in use", i+1)
+		}
+		if last, err = ss.create(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ss.mu.Lock()
+	n := 0
+	for _, se := range ss.byID {
+		if se.user == u.Username {
+			n++
+		}
+	}
+	total, listed := len(ss.byID), len(ss.byUser[u.Username])
+	ss.mu.Unlock()
+	if n != maxSessionsPerUser || listed != maxSessionsPerUser {
+		t.Errorf("%s has %d live sessions (%d listed) after %d logins; want at most %d", u.Username, n, listed, 10*maxSessionsPerUser+1, maxSessionsPerUser)
+	}
+	if total != maxSessionsPerUser+1 {
+		t.Errorf("%d sessions in memory, want %d", total, maxSessionsPerUser+1)
+	}
+	for _, se := range []*session{browser, last, other} {
+		if _, ok := ss.get([]byte(se.id)); !ok {
+			t.Errorf("session of %s (created %v) ended", se.user, se.created)
+		}
+	}
+}
+
 func TestNavFor(t *testing.T) {
 	has := func(es []navEntry, path string) (found, current bool) {
 		var walk func([]navEntry)

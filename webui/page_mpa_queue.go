@@ -7,7 +7,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/admin"
-	"postdeck/store"
 )
 
 // mpaQueuePageData is the Data of views/mpa_queue.html.
@@ -41,7 +40,9 @@ type mpaQueueRow struct {
 // error. app.js refreshes the #mpa-live region while the page is open.
 func (s *Server) pageMPAQueue(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	items, err := s.admin.MPAQueue(ctx, who(c))
+	// Only the rows shown are read: every entry of a spool backed up to
+	// tens of thousands was decoded at each auto-refresh.
+	head, err := s.admin.MPAQueueHead(ctx, who(c), mpaQueueShown)
 	if err != nil {
 		return err
 	}
@@ -50,17 +51,9 @@ func (s *Server) pageMPAQueue(c *fiber.Ctx) error {
 		return err
 	}
 	now := time.Now()
-	data := mpaQueuePageData{Counts: counts, Now: now, Total: len(items)}
-	for _, it := range items {
-		switch it.State {
-		case store.SpoolWaiting:
-			data.Waiting++
-		case store.SpoolRetry:
-			data.Retry++
-		}
-		if len(data.Items) < mpaQueueShown {
-			data.Items = append(data.Items, mpaQueueRow{SpoolItem: it, NextIn: mpaUntil(now, it.NextAttempt)})
-		}
+	data := mpaQueuePageData{Counts: counts, Now: now, Total: head.Total, Waiting: head.Waiting, Retry: head.Retry}
+	for _, it := range head.Items {
+		data.Items = append(data.Items, mpaQueueRow{SpoolItem: it, NextIn: mpaUntil(now, it.NextAttempt)})
 	}
 	return s.render(c, "mpa_queue", "MPA Queue", data)
 }

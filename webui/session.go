@@ -58,6 +58,13 @@ func sessionFinger(u store.User) [32]byte {
 	return f
 }
 
+// maxSessionsPerUser bounds one user's live sessions: a login past it
+// ends the user's least recently used session. Without it, whoever knows
+// a password could fill the daemon's memory by logging in again and
+// again. It leaves room for many browsers and scripts that log in
+// without logging out (their sessions end after the idle time anyway).
+const maxSessionsPerUser = 64
+
 // sessionStore holds the live sessions with idle and absolute expiry.
 type sessionStore struct {
 	idle, maxAge time.Duration
@@ -65,10 +72,14 @@ type sessionStore struct {
 
 	mu   sync.Mutex
 	byID map[string]*session
+	// byUser lists each user's sessions in creation order, for the
+	// bound per user; ended sessions leave it at the user's next login
+	// or prune.
+	byUser map[string][]*session
 }
 
 func newSessionStore(idle, maxAge time.Duration, now func() time.Time) *sessionStore {
-	return &sessionStore{idle: idle, maxAge: maxAge, now: now, byID: map[string]*session{}}
+	return &sessionStore{idle: idle, maxAge: maxAge, now: now, byID: map[string]*session{}, byUser: map[string][]*session{}}
 }
 
 // create starts a session for u with a fresh id and CSRF token.
@@ -86,8 +97,39 @@ func (ss *sessionStore) create(u store.User) (*session, error) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.pruneLocked(now)
+	live := ss.liveOfLocked(u.Username)
+	if len(live) >= maxSessionsPerUser {
+		oldest := 0
+		for i, o := range live {
+			if o.lastSeen.Before(live[oldest].lastSeen) {
+				oldest = i
+			}
+		}
+		delete(ss.byID, live[oldest].id)
+		live = append(live[:oldest], live[oldest+1:]...)
+	}
 	ss.byID[id] = se
+	ss.byUser[u.Username] = append(live, se)
 	return se, nil
+}
+
+// liveOfLocked is the user's sessions that have not ended, in creation
+// order; it forgets the ended ones.
+func (ss *sessionStore) liveOfLocked(user string) []*session {
+	list := ss.byUser[user]
+	live := list[:0]
+	for _, se := range list {
+		if ss.byID[se.id] == se {
+			live = append(live, se)
+		}
+	}
+	clear(list[len(live):]) // no pointer to an ended session stays behind
+	if len(live) == 0 {
+		delete(ss.byUser, user)
+		return nil
+	}
+	ss.byUser[user] = live
+	return live
 }
 
 // get returns the live session of id and marks it used. id is the
@@ -128,6 +170,9 @@ func (ss *sessionStore) pruneLocked(now time.Time) {
 		if ss.expired(se, now) {
 			delete(ss.byID, id)
 		}
+	}
+	for user := range ss.byUser {
+		ss.liveOfLocked(user)
 	}
 }
 

@@ -87,6 +87,10 @@ func loadViews(static *staticFiles) *views {
 		"join":       strings.Join,
 		"upperFirst": upperFirst,
 		"role":       roleLabel,
+		// readable is for every text that comes from mail (addresses,
+		// reasons, headers, bodies, Postfix's log): a sender's
+		// bidirectional controls would make it read as something else.
+		"readable": admin.Readable,
 	}
 	base := template.Must(template.New("layout.html").Funcs(funcs).Parse(viewSource(static, "views/layout.html")))
 	names, err := fs.Glob(assets.Views, "views/*.html")

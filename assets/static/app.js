@@ -10,14 +10,41 @@
     if (ev.submitter && ev.submitter.getAttribute("data-confirm-click")) {
       question = ev.submitter.getAttribute("data-confirm-click");
     }
+    // A second click while the first submission is on its way (a
+    // double click, an impatient one on a slow apply) would send the
+    // form again: Send Mail queued the message twice, and a save would
+    // be answered by its own second request, refused as stale.
+    var post = (form.getAttribute("method") || "").toLowerCase() === "post";
+    if (post && form.hasAttribute("data-submitted")) {
+      ev.preventDefault();
+      return;
+    }
     if (question && !window.confirm(question)) {
       ev.preventDefault();
       return;
+    }
+    if (post) {
+      form.setAttribute("data-submitted", "");
     }
     // One apply at a time: show that the click was taken.
     var buttons = form.querySelectorAll("button[type=submit]");
     for (var i = 0; i < buttons.length; i++) {
       buttons[i].classList.add("busy");
+    }
+  });
+
+  // A page the browser keeps and shows again (Back) may be sent again.
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted) {
+      return;
+    }
+    var sent = document.querySelectorAll("form[data-submitted]");
+    for (var i = 0; i < sent.length; i++) {
+      sent[i].removeAttribute("data-submitted");
+      var busy = sent[i].querySelectorAll("button.busy");
+      for (var j = 0; j < busy.length; j++) {
+        busy[j].classList.remove("busy");
+      }
     }
   });
 

@@ -1876,9 +1876,9 @@ var mutants = []mutant{
 	},
 	{
 		name: "MPA queue page: every message of the queue on the page",
-		file: "webui/page_mpa_queue.go",
-		old:  "\t\tif len(data.Items) < mpaQueueShown {\n",
-		new:  "\t\tif true {\n",
+		file: "store/mpa.go",
+		old:  "\t\t\tif len(h.Entries) < limit {\n",
+		new:  "\t\t\tif true {\n",
 		pkg:  "./webui", run: "^TestMPAQueuePageIsBounded$",
 	},
 	{
@@ -1908,6 +1908,41 @@ var mutants = []mutant{
 		old:  "{{if lt $d.Limit 1000}}<a href=\"{{$d.MoreHref}}\"",
 		new:  "{{if true}}<a href=\"{{$d.MoreHref}}\"",
 		pkg:  "./webui", run: "^TestAuditShowMoreKeepsFilter$",
+	},
+	{
+		name: "sessions: no bound on one user's sessions",
+		file: "webui/session.go",
+		old:  "\tif len(live) >= maxSessionsPerUser {\n",
+		new:  "\tif false {\n",
+		pkg:  "./webui", run: "^TestSessionsPerUserBounded$",
+	},
+	{
+		name: "MPA queue page: every entry of the spool read at each refresh",
+		file: "mpa/api.go",
+		old:  "\th, err := s.db.MPASpoolHead(limit, held)\n",
+		new:  "\th, err := s.db.MPASpoolHead(1<<30, held)\n\th.Entries = h.Entries[:min(limit, len(h.Entries))]\n",
+		pkg:  "./webui", run: "^TestMPAQueuePageReadsOnlyItsRows$",
+	},
+	{
+		name: "console: bidirectional controls of mail shown as they came",
+		file: "webui/views.go",
+		old:  "\t\t\"readable\": admin.Readable,\n",
+		new:  "\t\t\"readable\": func(s string) string { return s },\n",
+		pkg:  "./webui", run: "^TestMailTextShownWithoutBidiControls$",
+	},
+	{
+		name: "queue subjects and mail text: bidirectional marks kept",
+		file: "queue/subject.go",
+		old:  "\treturn r >= 0x600 && unicode.Is(unicode.Bidi_Control, r)\n",
+		new:  "\treturn false\n",
+		pkg:  "./queue", run: "^TestReadableReplacesBidiControls$",
+	},
+	{
+		name: "console script: a double click submits a form twice",
+		file: "assets/static/app.js",
+		old:  "    if (post && form.hasAttribute(\"data-submitted\")) {\n",
+		new:  "    if (false) {\n",
+		pkg:  "./webui", run: "^TestDoubleClickSubmitsOnce$",
 	},
 }
 
