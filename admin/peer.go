@@ -111,7 +111,7 @@ func (s *Service) PeerQueueAction(ctx context.Context, id Identity, node string,
 		s.auditFailure(id, action, err)
 		return res, err
 	}
-	s.audit(id, action, ResultDone, fmt.Sprintf("%d affected", res.Affected), "")
+	s.audit(id, action, ResultDone, fmt.Sprintf("%s: %d affected", queueActionTarget(in), res.Affected), "")
 	return res, nil
 }
 

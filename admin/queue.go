@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"postdeck/queue"
 	"postdeck/store"
@@ -118,8 +120,46 @@ func (s *Service) QueueAction(ctx context.Context, id Identity, in QueueActionRe
 		s.auditFailure(id, action, err)
 		return res, err
 	}
-	s.audit(id, action, ResultDone, fmt.Sprintf("%d requested, %d affected, %d gone", res.Requested, res.Affected, res.GoneCount), "")
+	s.audit(id, action, ResultDone, fmt.Sprintf("%s: %d requested, %d affected, %d gone", queueActionTarget(in), res.Requested, res.Affected, res.GoneCount), "")
 	return res, nil
+}
+
+// auditedIDs is how many ids of an action by ids its audit entry names.
+const auditedIDs = 10
+
+// queueActionTarget says, for the audit entry, which messages an action
+// was for: its ids (the first few and how many more) or its filter, so
+// that the log tells whose mail a mass delete removed. Filter texts are
+// quoted: they are the caller's words, control characters included.
+func queueActionTarget(in QueueActionRequest) string {
+	if in.Filter == nil && !in.All {
+		var shown []string
+		for _, qid := range in.IDs[:min(len(in.IDs), auditedIDs)] {
+			shown = append(shown, truncate(qid, 40)) // another node's may be unchecked here
+		}
+		t := "ids " + strings.Join(shown, ", ")
+		if more := len(in.IDs) - len(shown); more > 0 {
+			t += fmt.Sprintf(" and %d more", more)
+		}
+		return t
+	}
+	var f queue.Filter
+	if in.Filter != nil {
+		f = *in.Filter
+	}
+	var parts []string
+	for _, kv := range [][2]string{{"queue", f.Queue}, {"q", f.Q}, {"sender", f.Sender}, {"recipient", f.Recipient}} {
+		if v := strings.TrimSpace(kv[1]); v != "" {
+			parts = append(parts, kv[0]+" "+strconv.Quote(v))
+		}
+	}
+	if f.MinAge > 0 {
+		parts = append(parts, "min_age "+f.MinAge.String())
+	}
+	if len(parts) == 0 {
+		return "every message"
+	}
+	return "filter " + strings.Join(parts, ", ")
 }
 
 func (s *Service) queueAction(ctx context.Context, in QueueActionRequest) (queue.ActionResult, error) {

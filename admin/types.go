@@ -85,6 +85,9 @@ const (
 	QueuePageSize      = queue.DefaultPageSize
 	// QueueMaxActionIDs is how many messages one queue action may name.
 	QueueMaxActionIDs = queue.MaxActionIDs
+	// QueueFilterTextMax is how many characters a queue filter's text may
+	// have.
+	QueueFilterTextMax = queue.MaxFilterText
 )
 
 // Error-repository actions, the MPA's trace header and the rules syntax.

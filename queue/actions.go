@@ -101,14 +101,15 @@ func (q *Queue) Action(ctx context.Context, action string, ids []string) (Action
 	if err != nil {
 		return ActionResult{}, err
 	}
-	return q.act(ctx, action, ids, nil)
+	return q.act(ctx, action, ids, nil, "")
 }
 
 // ActionFilter applies action to every message that matches f now; f's
 // paging is ignored. With the index, each candidate's files are checked
 // again right before its id goes to postsuper (see actFiltered);
 // without, the matching ids of a fresh postqueue -j listing go to one
-// postsuper run on its standard input.
+// postsuper run on its standard input, with the filter's queue as its
+// queue argument on both paths.
 func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (ActionResult, error) {
 	if err := checkAction(action); err != nil {
 		return ActionResult{}, err
@@ -151,12 +152,14 @@ func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (Acti
 	if len(ids) == 0 {
 		return ActionResult{Action: action}, nil
 	}
-	return q.act(ctx, action, ids, where)
+	return q.act(ctx, action, ids, where, f.Queue)
 }
 
 // act runs action on validated, distinct ids. where, when known, maps ids
-// to their queue at the time they were listed.
-func (q *Queue) act(ctx context.Context, action string, ids []string, where map[string]uint8) (res ActionResult, err error) {
+// to their queue at the time they were listed. A filter's queue, when
+// not "", goes to postsuper as its queue argument, as in actFiltered: a
+// message that left that queue since the listing is not touched.
+func (q *Queue) act(ctx context.Context, action string, ids []string, where map[string]uint8, queueName string) (res ActionResult, err error) {
 	defer q.Refresh()
 	res = ActionResult{Action: action, Requested: len(ids)}
 	if action == ActionRetry {
@@ -171,7 +174,11 @@ func (q *Queue) act(ctx context.Context, action string, ids []string, where map[
 	}
 	pa := postsuperActions[action]
 	out := newPostsuperReport(pa, ids)
-	if err := q.postsuper(ctx, strings.NewReader(strings.Join(ids, "\n")+"\n"), out, pa.flag, "-"); err != nil {
+	args := []string{pa.flag, "-"}
+	if queueName != "" {
+		args = append(args, queueName)
+	}
+	if err := q.postsuper(ctx, strings.NewReader(strings.Join(ids, "\n")+"\n"), out, args...); err != nil {
 		return res, fmt.Errorf("%s messages: %w", action, err)
 	}
 	res.Affected = out.affected()

@@ -599,7 +599,7 @@ func qbRun(b *testing.B, small, first, n int) {
 	// mounted with discard, each unlink can take milliseconds).
 	var smallIDs []string
 	qbIndexed(q, func(e *queueEntry) {
-		if e.queue != 0 { // not maildrop (postsuper -d's default queues)
+		if e.queue != 0 { // not maildrop (files pickup has not taken in yet)
 			smallIDs = append(smallIDs, e.id)
 		}
 	})

@@ -50,6 +50,10 @@ const (
 	maxFilterText   = 256
 )
 
+// MaxFilterText is how many characters each text of a Filter (Q,
+// Sender, Recipient) may have.
+const MaxFilterText = maxFilterText
+
 var sortKeys = []string{"arrival", "size", "sender"}
 
 // filterKeys are the query parameters ParseFilter reads.
@@ -174,13 +178,24 @@ func (f *Filter) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON writes min_age as whole seconds.
+// MarshalJSON writes min_age as whole seconds, or as a duration string
+// ("1.5s") when it has a fraction of a second: a filter passed on to
+// another node (admin.PeerQueueAction) must select there what it selects
+// here, and 500ms cut to 0 would be no age at all.
 func (f Filter) MarshalJSON() ([]byte, error) {
 	type plain Filter
+	var minAge any
+	switch {
+	case f.MinAge == 0:
+	case f.MinAge%time.Second == 0:
+		minAge = int64(f.MinAge / time.Second)
+	default:
+		minAge = f.MinAge.String()
+	}
 	return json.Marshal(struct {
 		plain
-		MinAge int64 `json:"min_age,omitempty"`
-	}{plain(f), int64(f.MinAge / time.Second)})
+		MinAge any `json:"min_age,omitempty"`
+	}{plain(f), minAge})
 }
 
 func parseMinAge(s string) (time.Duration, error) {

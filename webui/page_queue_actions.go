@@ -168,6 +168,22 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 // Postfix is not running); else the list, with what is known.
 func (s *Server) requeueFlash(c *fiber.Ctx, old, sender string, res admin.QueueActionResult) (*Flash, string) {
 	ctx := c.UserContext()
+	if res.Affected == 0 && res.UnchangedCount > 0 {
+		// Still queued: in maildrop, which postsuper -r does not touch
+		// (pickup has not taken the message in yet), not gone.
+		msg := "Requeue: message " + old + " was not requeued: it is still queued"
+		if v, err := s.admin.QueueMessage(ctx, who(c), old); err == nil && v.QueueName == "maildrop" {
+			msg = "Requeue: message " + old + " was not requeued: it waits in the maildrop queue, which Postfix does not requeue from; when Postfix's pickup takes it in, it gets a new queue ID as a requeued message does. "
+			if !s.admin.Running(ctx) {
+				msg += "Postfix is not running: start it from the dashboard, and the message goes on."
+			} else {
+				msg += "Pickup has not taken it yet; reload this page in a moment."
+			}
+		} else {
+			msg += ", but Postfix did not requeue it; try again in a moment."
+		}
+		return &Flash{Kind: "warning", Message: msg}, "/queues/mta/" + old
+	}
 	if res.Affected == 0 {
 		return &Flash{Kind: "warning", Message: "Requeue: message " + old + " was not requeued: it is no longer in the queue (delivered, returned or removed meanwhile)."}, "/queues/mta"
 	}
@@ -191,9 +207,15 @@ func (s *Server) requeueFlash(c *fiber.Ctx, old, sender string, res admin.QueueA
 }
 
 // senderList is the MTA queue filtered by sender, or the whole list.
+// A sender longer than a filter's text may be (Postfix takes them) is
+// looked for by its beginning: the whole would be a refused filter,
+// whose error would take the place of the flash that leads there.
 func senderList(sender string) string {
 	if sender == "" {
 		return "/queues/mta"
+	}
+	if r := []rune(sender); len(r) > admin.QueueFilterTextMax {
+		sender = string(r[:admin.QueueFilterTextMax])
 	}
 	return "/queues/mta?sender=" + url.QueryEscape(sender)
 }

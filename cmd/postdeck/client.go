@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // client talks to the daemon's API over its unix socket.
@@ -183,8 +185,34 @@ func printJSON(raw []byte) error {
 		return err
 	}
 	buf.WriteByte('\n')
-	_, err := os.Stdout.Write(buf.Bytes())
+	_, err := os.Stdout.Write(terminalSafeJSON(buf.Bytes()))
 	return err
+}
+
+// terminalSafeJSON writes the characters of JSON text that a terminal
+// acts on or that reorder what it shows (DEL, C1 controls such as CSI,
+// bidirectional controls), which come from mail (a sender, a header)
+// and which encoding/json leaves as they are, as \u escapes: the same
+// JSON value, with nothing in it a terminal takes for a command. Such
+// characters stand only inside strings, where an escape means the same.
+func terminalSafeJSON(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == 0x7f || (r >= 0x80 && r <= 0x9f) || unicode.Is(unicode.Bidi_Control, r) {
+			if out == nil {
+				out = append(make([]byte, 0, len(b)+16), b[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else if out != nil {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	if out == nil {
+		return b
+	}
+	return out
 }
 
 // parseArgs parses flags wherever they stand among the arguments

@@ -6,12 +6,18 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"postdeck/queue"
 )
 
 const queueUsage = "usage: postdeck queue list [--queue Q] [--q TEXT] [--sender S] [--recipient R] [--min-age 1h] [--sort arrival|size|sender] [--offset N] [--limit N] | show ID | eml ID > FILE | delete|bounce|hold|release|requeue|retry ID... | flush"
+
+// queueIDVerbs are the queue commands that take ids, not a filter.
+var queueIDVerbs = []string{"show", "eml", "flush", "delete", "bounce", "hold", "release", "requeue", "retry"}
 
 func cmdQueue(args []string) error {
 	if len(args) == 0 {
@@ -25,6 +31,18 @@ func cmdQueue(args []string) error {
 	}
 	if err := parseArgs(fs, args[1:]); err != nil {
 		return err
+	}
+	// The filter flags select what queue list shows; the other commands
+	// take ids. Ignored, `queue delete --queue hold ID` deleted the
+	// message wherever it was.
+	var misplaced string
+	fs.Visit(func(f *flag.Flag) {
+		if _, isFilter := q[f.Name]; isFilter && slices.Contains(queueIDVerbs, args[0]) && misplaced == "" {
+			misplaced = f.Name
+		}
+	})
+	if misplaced != "" {
+		return fmt.Errorf("--%s is a filter of queue list; queue %s takes queue ids only (nothing was done)", misplaced, args[0])
 	}
 	c := newClient(*socket, *jsonOut)
 	switch verb := args[0]; verb {
@@ -60,12 +78,17 @@ func cmdQueue(args []string) error {
 		for _, it := range page.Items {
 			for i, r := range it.Recipients {
 				// The subject comes decoded, without control characters
-				// (queue.DecodeSubject): safe on a terminal.
-				id, qn, arr, size, sender, subject := it.QueueID, it.QueueName, it.ArrivalTime.Local().Format("2006-01-02 15:04:05"), fmt.Sprint(it.Size), it.Sender, it.Subject
+				// (queue.DecodeSubject): safe on a terminal. Addresses and
+				// reasons are as Postfix keeps them, which with
+				// smtputf8_enable = yes is any UTF-8 a sender or a remote
+				// server sent: shown as the console shows them
+				// (queue.Readable), so that no bidirectional or C1
+				// control reaches the terminal.
+				id, qn, arr, size, sender, subject := it.QueueID, it.QueueName, it.ArrivalTime.Local().Format("2006-01-02 15:04:05"), fmt.Sprint(it.Size), queue.Readable(it.Sender), it.Subject
 				if i > 0 {
 					id, qn, arr, size, sender, subject = "", "", "", "", "", ""
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, qn, arr, size, sender, subject, r.Address, r.DelayReason)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, qn, arr, size, sender, subject, queue.Readable(r.Address), queue.Readable(r.DelayReason))
 			}
 		}
 		if err := w.Flush(); err != nil {
@@ -109,6 +132,11 @@ func cmdQueue(args []string) error {
 				return err
 			}
 			ids = strings.Fields(string(b))
+			if len(ids) == 0 {
+				// The API's sentence for this names its filter and
+				// "all", which the CLI does not take.
+				return fmt.Errorf("no queue ids on standard input (nothing was done)")
+			}
 		}
 		var res struct {
 			Affected       int               `json:"affected"`
