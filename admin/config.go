@@ -278,6 +278,9 @@ type MasterConfigDoc struct {
 	// MPA's services, and the -o content_filter it gives the loopback
 	// listeners that return mail from an existing content filter.
 	Managed string `json:"managed,omitempty"`
+	// AllowOpenRelay lets a save through whose listener relays mail for
+	// strangers (as MainConfigDoc's); a write only, never stored.
+	AllowOpenRelay bool `json:"allow_open_relay,omitempty"`
 }
 
 // MasterConfig returns the Edit Master Config document and its version.
@@ -312,7 +315,7 @@ func (s *Service) SaveMasterConfig(ctx context.Context, id Identity, in MasterCo
 	if err := need(id, PermAdmin); err != nil {
 		return MasterConfigResult{}, err
 	}
-	res, err := s.mta.SaveMasterConfig(ctx, id.Actor(), in.Text, in.Version)
+	res, err := s.mta.SaveMasterConfigWith(ctx, id.Actor(), in.Text, in.Version, mta.ApplyOptions{AllowOpenRelay: in.AllowOpenRelay})
 	s.auditApply(id, "mastercfg", res, err)
 	if err != nil {
 		return MasterConfigResult{}, err

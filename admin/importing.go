@@ -116,7 +116,10 @@ func ImportOnFirstStart(ctx context.Context, db *store.DB, opts FirstStartOption
 		FixedMPAListen: opts.FixedMPAListen, FixedReinjectListen: opts.FixedReinjectListen, Order: opts.ChainOrder})
 	var ue *store.UserError
 	if errors.As(err, &ue) {
-		return hold(FirstStart{}, fmt.Sprintf("%s cannot be imported: %s Fix it and restart postdeck, or move main.cf away to start from postdeck's defaults.", mainCF, ue.Msg))
+		// The import's sentence opens with "Cannot import: ", which
+		// this one says already.
+		why := strings.TrimPrefix(ue.Msg, "Cannot import: ")
+		return hold(FirstStart{}, fmt.Sprintf("%s cannot be imported: %s Fix it and restart postdeck, or move main.cf away to start from postdeck's defaults.", mainCF, why))
 	}
 	if err != nil {
 		return FirstStart{}, fmt.Errorf("import %s at first start: %w", mainCF, err)

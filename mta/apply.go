@@ -368,7 +368,11 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 		}
 	}
 	// Every type:/path table that main.cf references must exist and be of a
-	// type this Postfix supports.
+	// type this Postfix supports. params is not nil here, even for a
+	// document without parameters: refError names the settings' fields.
+	if params == nil {
+		params = []Param{}
+	}
 	if err := m.checkReferences(expanded, p, staging, params); err != nil {
 		return false, err
 	}
@@ -766,10 +770,23 @@ func createdByPostfix(name string) bool {
 	return name == "address_verify_map" || name == "postscreen_cache_map" || strings.HasSuffix(name, "_cache_database")
 }
 
+// refError is a refusal of main.cf's parameter name: on the document
+// line that sets it, or on the settings field that renders it. params is
+// nil for master.cf's -o overrides, whose caller names the service.
 func refError(params []Param, name, msg string) error {
 	for _, p := range params {
 		if p.Name == name {
 			return store.InvalidLine(FieldMainConfig, p.Line, "%s", msg)
+		}
+	}
+	if params != nil {
+		// The document may not set these: the administrator edited
+		// the settings page, which has no main config field.
+		switch name {
+		case "relay_domains":
+			return store.Invalid(FieldRelayDomains, "Relay domains: %s", msg)
+		case "mynetworks":
+			return store.Invalid(FieldMyNetworks, "My Networks: %s", msg)
 		}
 	}
 	return store.Invalid(FieldMainConfig, "%s", msg)

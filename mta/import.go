@@ -61,7 +61,9 @@ type ImportResult struct {
 	Installation []string
 	// OutsideDirs are the directories outside the configuration directory
 	// that hold tables the import left as they are (/etc/pmg for
-	// hash:/etc/pmg/domains): Postfix goes on reading files there.
+	// hash:/etc/pmg/domains) or pattern files (relay_domains =
+	// /srv/relay/domains): Postfix goes on reading files there, and the
+	// daemon applies them only when its --table-dirs lists them.
 	OutsideDirs []string
 	// Instance is the instance the state is meant for: the caller's, with
 	// the MPA's addresses and chain of State.Wiring.
@@ -201,6 +203,7 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 	if err := im.tables(); err != nil {
 		return nil, err
 	}
+	im.patternFiles()
 	if res.State.Settings, err = im.settings(); err != nil {
 		return nil, err
 	}
@@ -968,6 +971,43 @@ func (im *importer) tables() error {
 	return nil
 }
 
+// patternFiles records the directories of the "/file/name" entries of
+// pattern lists (patternFileParams) in main.cf and master.cf's -o
+// overrides: Postfix reads them like tables, and the apply refuses one
+// outside the configuration directory and --table-dirs, so the summary
+// (and `import --dry-run`) must name them as it names tables'.
+func (im *importer) patternFiles() {
+	add := func(name, value string) {
+		if !patternFileParams[name] {
+			return
+		}
+		for _, tok := range refTokens(value) {
+			tok = strings.TrimLeft(tok, "!")
+			if !strings.HasPrefix(tok, "/") && !strings.HasPrefix(tok, "$") {
+				continue
+			}
+			path, err := im.expandPath(tok)
+			if err != nil {
+				continue
+			}
+			// A parameter's value ($mydestination) may be a list itself.
+			for _, f := range refTokens(path) {
+				if f = strings.TrimLeft(f, "!"); strings.HasPrefix(f, "/") {
+					im.outside(filepath.Clean(f))
+				}
+			}
+		}
+	}
+	for _, p := range im.params {
+		add(p.Name, p.Value)
+	}
+	for _, s := range parseMasterCF(joinLines(im.masterLines)) {
+		for _, o := range s.Opts {
+			add(o.Name, o.Value)
+		}
+	}
+}
+
 // outside records the directory of a table file the import leaves as it
 // is, when it is not under the configuration directory.
 func (im *importer) outside(path string) {
@@ -1225,6 +1265,9 @@ func dropPostdeckLines(doc string) string {
 // importedNetwork normalises a My Networks entry for comparisons: a
 // network as its prefix, anything else as it is.
 func importedNetwork(tok string) string {
+	if rest, ok := strings.CutPrefix(tok, "!"); ok {
+		return "!" + importedNetwork(rest)
+	}
 	s := strings.Replace(strings.TrimPrefix(tok, "["), "]", "", 1)
 	if p, err := netip.ParsePrefix(s); err == nil {
 		return p.Masked().String()

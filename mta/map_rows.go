@@ -91,6 +91,15 @@ func EditMapRows(typ, content, op string, line int, key, value string) (string, 
 	if value != "" {
 		text += " " + value
 	}
+	// The line must read back as the rule typed: a hash key with a blank
+	// ("a@x b@x") is another key with a longer value, and one starting
+	// with '#' a comment; either would be saved without a word.
+	if op != RowDelete {
+		rows := MapRows(typ, text+"\n")
+		if len(rows) != 1 || (rows[0].Cond && rows[0].Key != text) || (!rows[0].Cond && (rows[0].Key != key || rows[0].Value != value)) {
+			return "", store.Invalid("key", "The key %q is not one key of a %s map: it holds a blank, or starts with '#' (a comment)", truncate(key, 60), typ)
+		}
+	}
 	lines := strings.Split(strings.TrimSuffix(content, "\n"), "\n")
 	if content == "" {
 		lines = nil

@@ -500,9 +500,13 @@ func (m *Manager) LookupMap(ctx context.Context, name, key string) (found bool, 
 	if i := strings.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
 	}
-	_, value, ok := strings.Cut(line, "\t")
+	// The value follows the key as given, which may hold a TAB itself
+	// (a pcre or regexp rule may match it).
+	value, ok := strings.CutPrefix(line, key+"\t")
 	if !ok {
-		return false, "", nil
+		if _, value, ok = strings.Cut(line, "\t"); !ok {
+			return false, "", nil
+		}
 	}
 	if IsSecretMap(mp) {
 		value = maskValue(value)

@@ -117,6 +117,13 @@ func (m *Manager) managedMaster(doc string) string {
 // files) name the document's line; then the apply pipeline stages,
 // validates, reloads and rolls back as for every change.
 func (m *Manager) SaveMasterConfig(ctx context.Context, actor, text, base string) (Result, error) {
+	return m.SaveMasterConfigWith(ctx, actor, text, base, ApplyOptions{})
+}
+
+// SaveMasterConfigWith is SaveMasterConfig with what the change allows: a
+// listener that relays for strangers gets through with
+// opts.AllowOpenRelay, as a main config or settings change does.
+func (m *Manager) SaveMasterConfigWith(ctx context.Context, actor, text, base string, opts ApplyOptions) (Result, error) {
 	if err := m.heldErr(); err != nil {
 		return Result{}, err
 	}
@@ -137,7 +144,7 @@ func (m *Manager) SaveMasterConfig(ctx context.Context, actor, text, base string
 		_, b = MaskLiteralPasswords(mainDoc, b)
 		return UnifiedDiff("master config", a, b)
 	}
-	res, err := m.Update(ctx, actor, "mastercfg", func(st *store.State) error {
+	res, err := m.UpdateWith(ctx, actor, "mastercfg", opts, func(st *store.State) error {
 		stored := st.MasterConfig
 		if stored == "" {
 			stored = DefaultMasterConfig(m.inst)

@@ -477,7 +477,7 @@ func (m *Manager) checkOtherListeners(ctx context.Context, dir, masterDoc string
 			if v.Every != "" {
 				why = "counting every " + v.Every + " address as one of its networks (mynetworks), so relaying mail from any client on the Internet to any domain"
 			}
-			return &OpenRelayError{*store.InvalidLine(FieldMasterConfig, docServiceLine(masterDoc, svc.Name), "Service %s would make an open relay, %s: %s. Give it -o overrides that refuse strangers, such as -o smtpd_relay_restrictions=permit_sasl_authenticated,reject", svc.Name, why, v.answer()).(*store.UserError)}
+			return &OpenRelayError{*store.InvalidLine(FieldMasterConfig, docServiceLine(masterDoc, svc.Name), "Service %s would make an open relay, %s: %s. Give it -o overrides that refuse strangers, such as -o smtpd_relay_restrictions=permit_sasl_authenticated,reject, or allow an open relay explicitly (allow_open_relay)", svc.Name, why, v.answer()).(*store.UserError)}
 		}
 		// out.state stays the public listener's: liveRelay lets a
 		// later change keep an open public listener, not open one.

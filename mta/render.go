@@ -272,8 +272,12 @@ func paramAt(params []Param, line int) (Param, bool) {
 }
 
 // postfixNetwork writes IPv6 networks as Postfix wants them in mynetworks:
-// [2001:db8::]/32. Tables, files and parameters stay as they are.
+// [2001:db8::]/32 (![2001:db8::5]/128 excluded). Tables, files and
+// parameters stay as they are.
 func postfixNetwork(n string) string {
+	if rest, ok := strings.CutPrefix(n, "!"); ok {
+		return "!" + postfixNetwork(rest)
+	}
 	p, err := netip.ParsePrefix(n)
 	if err != nil || !p.Addr().Is6() {
 		return n

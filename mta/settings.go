@@ -106,6 +106,10 @@ func validateRelayDomains(in []string, hostname string) ([]string, []string, err
 		if d == "" {
 			continue
 		}
+		neg, d, err := negated(FieldRelayDomains, "Relay domains", d)
+		if err != nil {
+			return nil, nil, err
+		}
 		ref, isRef, err := listRef(FieldRelayDomains, "Relay domains", d)
 		if err != nil {
 			return nil, nil, err
@@ -116,16 +120,32 @@ func validateRelayDomains(in []string, hostname string) ([]string, []string, err
 				return nil, nil, err
 			}
 		}
+		ref = neg + ref
 		if seen[ref] {
 			return nil, nil, store.Invalid(FieldRelayDomains, "Relay domains: %q is listed twice", ref)
 		}
 		seen[ref] = true
 		out = append(out, ref)
-		if !isRef && ref == hostname {
+		if !isRef && neg == "" && ref == hostname {
 			warnings = append(warnings, fmt.Sprintf("My Host Name %q equals the relay domain %q: prefer a host under the domain, such as mail.%s", hostname, ref, ref))
 		}
 	}
 	return out, warnings, nil
+}
+
+// negated splits Postfix's "!pattern" (mynetworks, relay_domains: the
+// pattern is excluded from the list) into "!" and the pattern, which is
+// checked as any entry. "!!pattern" and a lone "!" are refused.
+func negated(field, label, v string) (neg, rest string, err error) {
+	rest, ok := strings.CutPrefix(v, "!")
+	if !ok {
+		return "", v, nil
+	}
+	rest = strings.TrimSpace(rest)
+	if rest == "" || strings.HasPrefix(rest, "!") {
+		return "", v, store.Invalid(field, "%s: %q: write \"!\" once, right before the entry it excludes", label, truncate(v, 60))
+	}
+	return "!", rest, nil
 }
 
 // serviceNameRe is a master.cf service name a transport can be.
@@ -253,18 +273,24 @@ func validateNetworks(in []string, warnings []string) ([]string, []string, error
 		return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: at most %d networks", maxNetworks)
 	}
 	out := make([]string, 0, len(in))
-	seen := map[netip.Prefix]bool{}
+	// An excluded network (!10.0.0.5) is seen apart from an included one.
+	seen := map[string]map[netip.Prefix]bool{"": {}, "!": {}}
 	seenRef := map[string]bool{}
 	for _, raw := range in {
 		v := strings.TrimSpace(raw)
 		if v == "" {
 			continue
 		}
+		neg, v, err := negated(FieldMyNetworks, "My Networks", v)
+		if err != nil {
+			return nil, nil, err
+		}
 		if !strings.HasPrefix(v, "[") && !isNetwork(v) && (strings.HasPrefix(v, MapRefPrefix) || strings.HasPrefix(v, "/") || strings.Contains(v, "$") || tableTypeRe.MatchString(v)) {
 			ref, _, err := listRef(FieldMyNetworks, "My Networks", v)
 			if err != nil {
 				return nil, nil, err
 			}
+			ref = neg + ref
 			if seenRef[ref] {
 				return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %s is listed twice", ref)
 			}
@@ -302,13 +328,22 @@ func validateNetworks(in []string, warnings []string) ([]string, []string, error
 		} else if p.Addr().Is4In6() {
 			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q is an IPv4-mapped address with a prefix shorter than /96; write it as IPv4", v)
 		}
+		if neg != "" {
+			// Excluded: no relay risk to warn about.
+			if seen[neg][p] {
+				return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: !%s is listed twice", p)
+			}
+			seen[neg][p] = true
+			out = append(out, neg+p.String())
+			continue
+		}
 		if p.Bits() == 0 {
 			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %q would let the whole Internet relay through this gateway (an open relay)", v)
 		}
-		if seen[p] {
+		if seen[neg][p] {
 			return nil, nil, store.Invalid(FieldMyNetworks, "My Networks: %s is listed twice", p)
 		}
-		seen[p] = true
+		seen[neg][p] = true
 		limit := 24
 		if p.Addr().Is6() {
 			limit = 48

@@ -178,6 +178,9 @@ func SplitList(s string) []string {
 // renderListEntry writes an entry as main.cf wants it: a postdeck map as
 // its file, an IPv6 network bracketed, anything else as it is.
 func renderListEntry(entry string, maps []store.Map) string {
+	if rest, ok := strings.CutPrefix(entry, "!"); ok {
+		return "!" + renderListEntry(rest, maps)
+	}
 	if name, ok := strings.CutPrefix(entry, MapRefPrefix); ok {
 		for _, m := range maps {
 			if m.Name == name {
@@ -201,7 +204,7 @@ func checkSettingsMaps(s store.Settings, maps []store.Map) error {
 		entries      []string
 	}{{FieldRelayDomains, "Relay domains", s.RelayDomains}, {FieldMyNetworks, "My Networks", s.MyNetworks}} {
 		for _, e := range l.entries {
-			if name, ok := strings.CutPrefix(e, MapRefPrefix); ok && !have[name] {
+			if name, ok := strings.CutPrefix(strings.TrimPrefix(e, "!"), MapRefPrefix); ok && !have[name] {
 				return store.Invalid(l.field, "%s: there is no map named %s; create it on the Maps page first", l.label, name)
 			}
 		}

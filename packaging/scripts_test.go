@@ -254,3 +254,19 @@ func TestMaintainerScriptsRunTwice(t *testing.T) {
 	}
 	checkWebAccount(t, r)
 }
+
+// TestPreremoveUnwiresThroughPostfixUnit: the removal's `postdeck
+// unwire` starts a stopped Postfix; under systemd it must do so through
+// postfix.service, as the daemon does (--postfix-unit), never as a master
+// of its own outside the unit. A stand-in postdeck (over /usr/bin, in the
+// scripts' mount namespace) prints the arguments it got.
+func TestPreremoveUnwiresThroughPostfixUnit(t *testing.T) {
+	const fakePostdeck = "admin mkdir -p /run/fakebin/up /run/fakebin/work; " +
+		`printf '#!/bin/sh\necho "POSTDECK $*"\n' >/run/fakebin/up/postdeck; chmod 755 /run/fakebin/up/postdeck; ` +
+		"mount -t overlay overlay -o lowerdir=/usr/bin,upperdir=/run/fakebin/up,workdir=/run/fakebin/work /usr/bin; " +
+		": >/var/lib/postdeck/postdeck.db"
+	r := runScripts(t, "postinstall configure", fakePostdeck, "preremove remove")
+	if !strings.Contains(r.out, "POSTDECK unwire --postfix-unit postfix.service\n") {
+		t.Errorf("the removal ran unwire without --postfix-unit postfix.service:\n%s", r.out)
+	}
+}

@@ -186,7 +186,7 @@ func printImport(w io.Writer, res *mta.ImportResult, asJSON bool) error {
 		fmt.Fprintf(w, "left as is:  %s (%s): %s\n", u.Ref, strings.Join(u.Params, ", "), u.Reason)
 	}
 	if len(res.OutsideDirs) > 0 {
-		fmt.Fprintf(w, "outside:     %s (tables left as they are live there)\n", strings.Join(res.OutsideDirs, ", "))
+		fmt.Fprintf(w, "outside:     %s (tables and pattern files left as they are live there; the daemon applies them only when --table-dirs lists these directories)\n", strings.Join(res.OutsideDirs, ", "))
 	}
 	if len(res.Installation) > 0 {
 		fmt.Fprintf(w, "installation: %s (kept as imported)\n", strings.Join(res.Installation, ", "))

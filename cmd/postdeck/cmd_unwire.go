@@ -15,7 +15,7 @@ import (
 )
 
 const unwireUsage = `usage: postdeck unwire [--data DIR] [--postfix-config DIR] [--private-postfix]
-                      [--smtp-listen ADDR] [--table-dirs DIRS]
+                      [--smtp-listen ADDR] [--table-dirs DIRS] [--postfix-unit UNIT]
 
 Takes postdeck's MPA out of Postfix's mail path, with the daemon stopped
 (the package's removal script runs it). The stored configuration is applied
@@ -24,14 +24,32 @@ content_filter = mpa:..., the "-o content_filter=mpa:..." of the return
 listeners of a content filter an import kept beside the MPA, and the MPA's
 two master.cf services go; a kept filter (amavis) stays in the mail path,
 in main.cf's content_filter. Everything else stays as postdeck last applied
-it. Postfix is reloaded, never stopped. The flags take the values serve
-has (the same POSTDECK_* variables: source /etc/default/postdeck first).
+it. Postfix is reloaded, never stopped; a stopped Postfix is started, with
+systemctl restart UNIT when --postfix-unit names the unit that runs it (as
+serve). The flags take the values serve has (the same POSTDECK_* variables:
+source /etc/default/postdeck first).
 
 flags:
 `
 
+// unwireOptions are unwire's flags. systemctl is mta.Config.Systemctl
+// ("" for systemctl's usual path): tests give a fake one.
+type unwireOptions struct {
+	inst                               mta.Instance
+	data, sbin, postfixUnit, systemctl string
+}
+
 // cmdUnwire is `postdeck unwire`.
 func cmdUnwire(args []string) error {
+	o, err := parseUnwireFlags(args)
+	if err != nil {
+		return err
+	}
+	return unwire(o)
+}
+
+func parseUnwireFlags(args []string) (unwireOptions, error) {
+	var o unwireOptions
 	fs := flag.NewFlagSet("unwire", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), unwireUsage)
@@ -42,13 +60,17 @@ func cmdUnwire(args []string) error {
 	private := fs.Bool("private-postfix", envOr("POSTDECK_PRIVATE_POSTFIX", "") == "true", "the instance in --postfix-config is a private one (as serve --private-postfix)")
 	smtpListen := fs.String("smtp-listen", envOr("POSTDECK_SMTP_LISTEN", ""), "where Postfix's smtpd listens (as serve: default :25, or 127.0.0.1:2525 with --private-postfix)")
 	tableDirs := fs.String("table-dirs", envOr("POSTDECK_TABLE_DIRS", ""), "comma-separated directories outside --postfix-config where tables may live (as serve)")
+	// A Postfix that systemd runs is started through its unit, as serve
+	// starts it: a master unwire started itself would run outside
+	// postfix.service, which then stays "active (exited)" beside it.
+	unit := fs.String("postfix-unit", envOr("POSTDECK_POSTFIX_UNIT", ""), "the systemd unit that runs the system's Postfix (as serve): a stopped Postfix is started with systemctl restart UNIT instead of postfix start")
 	sbin := fs.String("sbin", postfix.DefaultSbinDir, "where Postfix's commands are")
 	if err := parseArgs(fs, args); err != nil {
-		return err
+		return o, err
 	}
 	if fs.NArg() != 0 {
 		fs.Usage()
-		return fmt.Errorf("unwire takes no arguments")
+		return o, fmt.Errorf("unwire takes no arguments")
 	}
 	inst := mta.Instance{ConfigDir: *conf, Private: *private, SMTPListen: *smtpListen}
 	if inst.SMTPListen == "" {
@@ -56,15 +78,21 @@ func cmdUnwire(args []string) error {
 	}
 	var err error
 	if inst.ConfigDir, err = filepath.Abs(inst.ConfigDir); err != nil {
-		return err
+		return o, err
 	}
 	if inst.Private {
 		inst.BaseDir = filepath.Dir(inst.ConfigDir)
 	}
 	if inst.TableDirs, err = parseTableDirs(*tableDirs); err != nil {
-		return err
+		return o, err
 	}
-	path := filepath.Join(*data, "postdeck.db")
+	return unwireOptions{inst: inst, data: *data, sbin: *sbin, postfixUnit: *unit}, nil
+}
+
+// unwire applies the stored configuration once more without the MPA.
+func unwire(o unwireOptions) error {
+	inst := o.inst
+	path := filepath.Join(o.data, "postdeck.db")
 	// Only a database that is not there means postdeck never configured
 	// this Postfix; one the user may not read is openOffline's to say.
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -93,7 +121,7 @@ func cmdUnwire(args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := mta.New(mta.Config{Instance: inst, SbinDir: *sbin}, db, log)
+	m, err := mta.New(mta.Config{Instance: inst, SbinDir: o.sbin, PostfixUnit: o.postfixUnit, Systemctl: o.systemctl}, db, log)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -182,4 +183,85 @@ func dirFiles(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// TestUnwireStartsPostfixThroughItsUnit: with Postfix stopped, unwire
+// starts it to apply the configuration without the MPA. It started master
+// with `postfix start`, as no --postfix-unit reached it: on a system whose
+// postfix.service runs Postfix, that master ran outside the unit (which
+// stays "active (exited)" beside it, and whose stop then stops nothing).
+// unwire takes --postfix-unit (and POSTDECK_POSTFIX_UNIT, as serve), and
+// starts Postfix with `systemctl restart UNIT`; the fake systemctl here
+// starts the test's private instance as the unit would and records the
+// call.
+func TestUnwireStartsPostfixThroughItsUnit(t *testing.T) {
+	postfixtest.Require(t)
+	t.Setenv("POSTDECK_POSTFIX_UNIT", "postfix@-.service")
+	if o, err := parseUnwireFlags(nil); err != nil || o.postfixUnit != "postfix@-.service" {
+		t.Fatalf("POSTDECK_POSTFIX_UNIT: %q %v", o.postfixUnit, err)
+	}
+	base := postfixtest.Dir(t)
+	etc := filepath.Join(base, "postfix", "etc")
+	smtp := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	data := filepath.Join(base, "data")
+	o, err := parseUnwireFlags([]string{"--private-postfix", "--data", data, "--postfix-config", etc, "--smtp-listen", smtp, "--postfix-unit", "postfix.service"})
+	if err != nil || o.postfixUnit != "postfix.service" {
+		t.Fatalf("--postfix-unit: %q %v", o.postfixUnit, err)
+	}
+	t.Cleanup(func() { postfixtest.StopByPidFile(t, o.inst.QueueDir()) })
+
+	// The daemon's configuration, with the MPA, applied once; then
+	// Postfix stops.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wired := o.inst
+	wired.MPAListen = "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	wired.ReinjectListen = "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	m, err := mta.New(mta.Config{Instance: wired}, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start(ctx); err != nil {
+		t.Fatalf("apply with the MPA: %v", err)
+	}
+	if got := postconfH(t, etc, "content_filter"); !strings.HasPrefix(got, "mpa:") {
+		t.Fatalf("content_filter before unwire: %q", got)
+	}
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if postfix.Alive(postfix.MasterPID(o.inst.QueueDir())) {
+		t.Fatal("Postfix still runs after the shutdown")
+	}
+
+	calls := filepath.Join(base, "calls")
+	o.systemctl = filepath.Join(base, "systemctl")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >>'%s'\n[ \"$*\" = \"restart postfix.service\" ] || exit 2\nexec '%s' -c '%s' start\n",
+		calls, filepath.Join(postfix.DefaultSbinDir, "postfix"), etc)
+	if err := os.WriteFile(o.systemctl, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unwire(o); err != nil {
+		t.Fatalf("unwire: %v", err)
+	}
+	got, _ := os.ReadFile(calls)
+	if string(got) != "restart postfix.service\n" {
+		t.Errorf("systemctl calls: %q, want just restart postfix.service (Postfix started outside its unit)", got)
+	}
+	if !postfix.Alive(postfix.MasterPID(o.inst.QueueDir())) {
+		t.Error("no master runs after unwire")
+	}
+	if got := postconfH(t, etc, "content_filter"); got != "" {
+		t.Errorf("content_filter after unwire: %q", got)
+	}
 }

@@ -12,7 +12,12 @@ remove | deconfigure | 0) ;;
 *) exit 0 ;;
 esac
 
+# Under systemd, postfix.service runs Postfix (postdeck.service passes
+# --postfix-unit postfix.service): unwire starts a stopped Postfix through
+# it too, never as a master of its own outside the unit.
+unit=
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	unit=postfix.service
 	systemctl stop postdeck-web.service postdeck.service >/dev/null 2>&1 || true
 	systemctl disable postdeck-web.service postdeck.service >/dev/null 2>&1 || true
 fi
@@ -37,7 +42,7 @@ if [ -x /usr/bin/postdeck ] && [ -f /var/lib/postdeck/postdeck.db ]; then
 			. /etc/default/postdeck
 			set +a
 		fi
-		/usr/bin/postdeck unwire
+		/usr/bin/postdeck unwire ${unit:+--postfix-unit "$unit"}
 	); then
 		exit 0
 	fi

@@ -1,0 +1,49 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/mta"
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
+)
+
+// TestFirstStartRefusedImportSaysItOnce: a main.cf the import refuses
+// holds the first start with one sentence that names main.cf and the
+// cause. It said "... main.cf cannot be imported: Cannot import:
+// relay_transport = ...", the import's own opening repeated.
+func TestFirstStartRefusedImportSaysItOnce(t *testing.T) {
+	postfixtest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := importFixture(t)
+	mainCF := filepath.Join(dir, "main.cf")
+	orig, err := os.ReadFile(mainCF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mainCF, append(orig, "relay_transport = bad!transport\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := postfixtest.Dir(t)
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	inst := mta.Instance{ConfigDir: dir, SMTPListen: ":25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}
+	fs, err := ImportOnFirstStart(ctx, db, FirstStartOptions{Instance: inst, SbinDir: postfixtest.SbinDir, BackupRoot: data}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || fs.Imported {
+		t.Fatalf("first start: %+v %v", fs, err)
+	}
+	if want := mainCF + " cannot be imported: relay_transport = bad!transport"; !strings.HasPrefix(fs.Held, want) || strings.Contains(fs.Held, "Cannot import") {
+		t.Errorf("held: %q, want it to start %q and say it once", fs.Held, want)
+	}
+}
