@@ -125,6 +125,10 @@ type RestoreResult struct {
 	Messages int    `json:"messages"`
 	Changed  bool   `json:"changed"`
 	Message  string `json:"message"`
+	// Warnings are what the apply of the restored state warns about, as
+	// a change of the settings or an apply would say it: the backup's
+	// configuration was saved elsewhere, and nobody saw them here.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Restore replaces the stored state with a backup archive's (all but the
@@ -162,7 +166,7 @@ func (s *Service) Restore(ctx context.Context, id Identity, archive io.Reader) (
 // restoreLock makes restores one at a time (each replaces everything).
 var restoreLock sync.Mutex
 
-func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (RestoreResult, error) {
+func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (_ RestoreResult, refused error) {
 	restoreLock.Lock()
 	defer restoreLock.Unlock()
 	dir, err := os.MkdirTemp("", "postdeck-restore-")
@@ -180,9 +184,13 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 		return RestoreResult{}, err
 	}
 	// 2. The whole restored state, before anything is replaced.
-	named, err := s.checkRestored(ctx, dbPath)
+	entries, warnings, err := s.checkRestored(ctx, dbPath)
 	if err != nil {
 		return RestoreResult{}, err
+	}
+	named := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		named[e.ID] = true
 	}
 	// A message no entry names would be written into the live spool
 	// directory and stay there, a refused restore's too: a backup never
@@ -192,15 +200,29 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 			return RestoreResult{}, store.Invalid("file", "The backup holds the message %s%s, but no error-repository entry of its database names it; it was not restored", backupBodyDir, bid)
 		}
 	}
+	if err := s.checkErrorQuota(ctx, entries, dir); err != nil {
+		return RestoreResult{}, err
+	}
 	// Bodies first: an error entry must never point at a missing message.
+	// A restore refused from here on leaves none of those it wrote that
+	// no entry names.
 	if s.mpa != nil {
+		var written []string
+		defer func() {
+			if refused != nil {
+				s.mpa.DropRestoredBodies(written)
+			}
+		}()
 		for _, bid := range bodies {
 			f, err := os.Open(filepath.Join(dir, "body-"+bid))
 			if err != nil {
 				return RestoreResult{}, err
 			}
-			err = s.mpa.RestoreBody(bid, f)
+			wrote, err := s.mpa.RestoreBody(bid, f)
 			_ = f.Close()
+			if wrote {
+				written = append(written, bid)
+			}
 			if err != nil {
 				return RestoreResult{}, err
 			}
@@ -226,9 +248,10 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 	}, func(applyErr error) error {
 		// Postfix refused what every check accepted (a port in use, ...):
 		// go back to the database and files as they were. The error
-		// repository is merged both ways (entries that came meanwhile
-		// stay), so the backup's entries are taken out again.
-		if _, rerr := s.db.RestoreFrom(before); rerr != nil {
+		// repository stays as it is now (entries that came meanwhile
+		// stay, those deleted or requeued meanwhile stay gone), and the
+		// backup's entries are taken out again.
+		if rerr := s.db.ReturnTo(before); rerr != nil {
 			return fmt.Errorf("the restored configuration failed to apply (%w), and going back failed too: %v", applyErr, rerr)
 		}
 		var ferr error
@@ -263,7 +286,8 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 		}
 		return RestoreResult{}, fmt.Errorf("restore: apply the restored configuration: %w", err)
 	}
-	return RestoreResult{Restored: true, Messages: len(added), Changed: res.Changed, Message: store.Sentence("%s", res.Message)}, nil
+	return RestoreResult{Restored: true, Messages: len(added), Changed: res.Changed, Message: store.Sentence("%s", res.Message),
+		Warnings: append(warnings, res.Warnings...)}, nil
 }
 
 // restoreRefused is the answer to a restore whose configuration the
@@ -466,85 +490,128 @@ func ChildVerifier(exe string) func(ctx context.Context, path string) error {
 
 // checkRestored opens a copy of the backup database (migrating an older
 // schema) and validates everything a restore would put live. It returns
-// the ids of the backup's error-repository entries.
-func (s *Service) checkRestored(ctx context.Context, dbPath string) (map[string]bool, error) {
+// the backup's error-repository entries and what its settings warn about
+// (the apply warns about the rest).
+func (s *Service) checkRestored(ctx context.Context, dbPath string) ([]store.ErrorEntry, []string, error) {
 	probe := dbPath + ".probe"
 	if err := copyFile(dbPath, probe); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.Remove(probe)
 	db, err := store.Open(probe)
 	if err != nil {
 		s.log.Warn("restore: open the backup's database", "err", err)
-		return nil, store.Invalid("file", "The uploaded backup is not a postdeck database or is damaged (postdeck's log has the details); it was not restored")
+		return nil, nil, store.Invalid("file", "The uploaded backup is not a postdeck database or is damaged (postdeck's log has the details); it was not restored")
 	}
 	defer db.Close()
 	st, err := db.LoadState()
 	if err != nil {
-		return nil, s.unreadableBackup("configuration", err)
+		return nil, nil, s.unreadableBackup("configuration", err)
 	}
 	if err := s.mta.Check(ctx, st); err != nil {
 		var ue *store.UserError
 		if errors.As(err, &ue) {
-			return nil, store.Invalid("file", "The backup's configuration is refused (%s): %s", ue.Field, ue.Msg)
+			return nil, nil, store.Invalid("file", "The backup's configuration is refused (%s): %s", ue.Field, ue.Msg)
 		}
 		var ae *mta.ApplyError
 		if errors.As(err, &ae) {
-			return nil, store.Invalid("file", "The backup's configuration is refused by Postfix: %s", ae.PostfixSaid)
+			return nil, nil, store.Invalid("file", "The backup's configuration is refused by Postfix: %s", ae.PostfixSaid)
 		}
-		return nil, fmt.Errorf("check the backup's configuration: %w", err)
+		return nil, nil, fmt.Errorf("check the backup's configuration: %w", err)
 	}
+	// Check accepted the settings; what a save of them warns about
+	// (ValidateSettings) the apply does not say again.
+	_, warnings, _ := mta.ValidateSettings(st.Settings)
 	if p, err := db.MPAPipelineGet(); err != nil {
-		return nil, s.unreadableBackup("MPA pipeline", err)
+		return nil, nil, s.unreadableBackup("MPA pipeline", err)
 	} else if err := mpa.ValidatePipeline(p); err != nil {
-		return nil, store.Invalid("file", "The backup's MPA rules and templates are refused: %s", err)
+		return nil, nil, store.Invalid("file", "The backup's MPA rules and templates are refused: %s", err)
 	}
 	users, err := db.ListUsers()
 	if err != nil {
-		return nil, s.unreadableBackup("users", err)
+		return nil, nil, s.unreadableBackup("users", err)
 	}
 	admins := 0
 	for _, u := range users {
 		if store.ValidUsername(u.Username) != nil || !store.ValidRole(u.Role) {
-			return nil, store.Invalid("file", "The backup holds a user with a bad name or role (%q)", truncate(u.Username, 64))
+			return nil, nil, store.Invalid("file", "The backup holds a user with a bad name or role (%q)", truncate(u.Username, 64))
 		}
 		if _, err := bcrypt.Cost(u.PasswordHash); err != nil {
-			return nil, store.Invalid("file", "The backup holds user %s with a damaged password hash", u.Username)
+			return nil, nil, store.Invalid("file", "The backup holds user %s with a damaged password hash", u.Username)
 		}
 		if u.Role == store.RoleAdmin {
 			admins++
 		}
 	}
 	if admins == 0 {
-		return nil, store.Invalid("file", "The backup has no admin user: after restoring it, nobody could log in to administer postdeck")
+		return nil, nil, store.Invalid("file", "The backup has no admin user: after restoring it, nobody could log in to administer postdeck")
 	}
 	tokens, err := db.ListTokens()
 	if err != nil {
-		return nil, s.unreadableBackup("tokens", err)
+		return nil, nil, s.unreadableBackup("tokens", err)
 	}
 	for _, t := range tokens {
 		if !store.ValidRole(t.Role) {
-			return nil, store.Invalid("file", "The backup holds token %q with an unknown role", truncate(t.Name, 64))
+			return nil, nil, store.Invalid("file", "The backup holds token %q with an unknown role", truncate(t.Name, 64))
 		}
 	}
 	srcs, err := db.ListSPFSources()
 	if err != nil {
-		return nil, s.unreadableBackup("SPF sources", err)
+		return nil, nil, s.unreadableBackup("SPF sources", err)
 	}
 	for _, src := range srcs {
 		if _, err := jobs.ValidateSource(jobs.SourceInput{Domain: src.Domain, Map: src.Map, Schedule: src.Schedule, Value: src.Value}); err != nil {
-			return nil, store.Invalid("file", "The backup's SPF source %s is refused: %s", truncate(src.Map, 64), err)
+			return nil, nil, store.Invalid("file", "The backup's SPF source %s is refused: %s", truncate(src.Map, 64), err)
 		}
 	}
 	entries, err := db.MPAErrorList()
 	if err != nil {
-		return nil, s.unreadableBackup("error repository", err)
+		return nil, nil, s.unreadableBackup("error repository", err)
 	}
-	named := make(map[string]bool, len(entries))
+	return entries, warnings, nil
+}
+
+// checkErrorQuota refuses a restore whose error-repository entries would
+// take this node's repository past its quota (entries or bytes): a backup
+// of a busier node, or a crafted one, would fill the data disk past the
+// bound the MPA keeps, and restoring only some of the entries would lose
+// acknowledged messages. Entries the restore would not add (live in the
+// repository or the spool) do not count; a message counts with its
+// declared size or, when larger, its file's in the archive (dir/body-ID).
+func (s *Service) checkErrorQuota(ctx context.Context, entries []store.ErrorEntry, dir string) error {
+	if s.mpa == nil || len(entries) == 0 {
+		return nil
+	}
+	c, err := s.mpa.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	n, size := 0, int64(0)
 	for _, e := range entries {
-		named[e.ID] = true
+		if _, err := s.db.MPAErrorGet(e.ID); !errors.Is(err, store.ErrNotFound) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := s.db.MPASpoolGet(e.ID); !errors.Is(err, store.ErrNotFound) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		n++
+		b := max(e.Size, 0)
+		if fi, err := os.Stat(filepath.Join(dir, "body-"+e.ID)); err == nil {
+			b = max(b, fi.Size())
+		}
+		size += b
 	}
-	return named, nil
+	if c.Errors+n <= c.ErrorQuotaEntries && c.ErrorBytes+size <= c.ErrorQuotaBytes {
+		return nil
+	}
+	return store.Invalid("file", "The backup's error repository would add %d messages (%d bytes) to the %d (%d bytes) here, more than this node's error-repository quota of %d messages and %d bytes; make room (delete or requeue entries here) or raise the quota (--mpa-error-quota-entries, --mpa-error-quota-bytes), then restore again; it was not restored",
+		n, size, c.Errors, c.ErrorBytes, c.ErrorQuotaEntries, c.ErrorQuotaBytes)
 }
 
 // unreadableBackup is the answer to a backup whose database opens but

@@ -66,6 +66,12 @@ func (s *Service) peer(ctx context.Context, node, method, path string, query url
 	if err != nil {
 		return store.Unavailable("Node %s broke off its answer", node)
 	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		// The token is the cluster's (cluster init made it); revoked on
+		// any node, it is revoked on every one. The node's own sentence
+		// (not logged in) does not say that, nor what to do.
+		return store.Unavailable("Node %s refused this cluster's token for node-to-node actions (cluster-peers), as it does once the token is revoked; make a new one with postdeck cluster peer-token", node)
+	}
 	if resp.StatusCode != http.StatusOK {
 		var e store.UserError
 		if json.Unmarshal(raw, &e) != nil || e.Msg == "" {

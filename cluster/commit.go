@@ -61,7 +61,26 @@ func (n *Node) Latest(ctx context.Context) (store.State, int64, error) {
 		return store.State{}, 0, notReady()
 	}
 	st, err := n.nodeState(m)
-	return st, m.markerRev, err
+	return st, m.markerRev, n.unreadable(err)
+}
+
+// unreadable turns a value of the cluster's configuration that does not
+// decode into a sentence that names its etcd key and how to put it right
+// (else every change was an internal error); the decoder's words go to
+// the log. Other errors pass as they are.
+func (n *Node) unreadable(err error) error {
+	var u *undecodable
+	if !errors.As(err, &u) {
+		return err
+	}
+	key := n.keys.of(u.rel)
+	n.log.Error("a value of the cluster's configuration does not decode", "key", key, "err", err)
+	if u.rel == keySettings {
+		// A node's settings as the API shows them are the document's
+		// fields (its own host name and HELO name are laid over it).
+		return store.Conflict("The cluster's settings (etcd key %s) do not decode: they were changed outside postdeck, so no change can be saved; put them back from a node with `postdeck settings get --json | etcdctl put %s`, then make the change again", key, key)
+	}
+	return store.Conflict("The cluster's %s (etcd key %s) does not decode: it was changed outside postdeck, so no change can be saved; remove it with `etcdctl del %s`, then save the %s again on a node (`postdeck maps get` there prints its last good copy)", u.what, key, key, u.what)
 }
 
 // nodeState is the configuration this node renders from the mirror: the
@@ -126,7 +145,7 @@ func (n *Node) Commit(ctx context.Context, base int64, prev, next store.State, a
 	}
 	shared, err := m.sharedSettings()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, n.unreadable(err)
 	}
 	rec, ok := m.node(n.cfg.Node)
 	if !ok {

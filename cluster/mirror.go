@@ -66,12 +66,26 @@ func (m *mirror) nodes() []report.NodeRecord {
 	return out
 }
 
+// undecodable is a value of the cluster's configuration that does not
+// decode. Nodes write only what they decoded: it was changed outside
+// postdeck (etcdctl), and every change is refused until it is put right
+// (Node.unreadable says how).
+type undecodable struct {
+	what string // "settings", "map NAME"
+	rel  string // its key under the prefix
+	err  error
+}
+
+func (e *undecodable) Error() string { return fmt.Sprintf("decode cluster %s: %v", e.what, e.err) }
+
+func (e *undecodable) Unwrap() error { return e.err }
+
 // sharedSettings decodes the cluster's settings document.
 func (m *mirror) sharedSettings() (store.Settings, error) {
 	s := store.DefaultSettings()
 	if raw, ok := m.kv[keySettings]; ok {
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return s, fmt.Errorf("decode cluster settings: %w", err)
+			return s, &undecodable{what: "settings", rel: keySettings, err: err}
 		}
 	}
 	return s, nil
@@ -100,7 +114,7 @@ func (m *mirror) state(node string) (store.State, error) {
 		}
 		var mp store.Map
 		if err := json.Unmarshal(m.kv[k], &mp); err != nil {
-			return st, fmt.Errorf("decode cluster map %s: %w", k, err)
+			return st, &undecodable{what: "map " + strings.TrimPrefix(k, dirMaps), rel: k, err: err}
 		}
 		st.Maps = append(st.Maps, mp)
 	}

@@ -15,6 +15,9 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"postdeck/cluster/etcdtest"
+	"postdeck/store"
 )
 
 // syncBuffer is a log destination the node's goroutines may write to.
@@ -144,4 +147,72 @@ func TestPlainTextEndpointOnAnotherMachineIsWarnedAbout(t *testing.T) {
 			t.Errorf("%v: warned %v, want %v:\n%s", tc.endpoints, got, tc.warned, logged.String())
 		}
 	}
+}
+
+// TestUndecodableConfigurationNamesItsKey: a settings document or a map
+// changed by hand in etcd so that it does not decode refuses every change
+// with a sentence that names its key and how to put it right (it was an
+// internal error, a generic 500); put right, changes go through again.
+func TestUndecodableConfigurationNamesItsKey(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db := openDB(t, "a.example.test")
+	cfg := Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: "a", StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
+	adm, err := Connect(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if _, err := adm.Init(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	a, r := startNode(ctx, t, cfg, db)
+	waitUntil(t, "a applied the cluster's configuration", func() bool { return r.lastRev() > 0 })
+	good, _, err := a.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(rel, v string) {
+		t.Helper()
+		if _, err := a.cli.Put(ctx, a.keys.of(rel), v); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, rel+" in a's copy", func() bool {
+			m, _ := a.snapshot()
+			return string(m.kv[rel]) == v
+		})
+	}
+	// Latest is the base of every change; Commit reads the settings
+	// again (a change made on the copy before it was changed).
+	refused := func(what string, commit bool, want ...string) {
+		t.Helper()
+		m, _ := a.snapshot()
+		_, _, err := a.Latest(ctx)
+		errs := []error{err}
+		if commit {
+			_, _, err := a.Commit(ctx, m.markerRev, good, good, "root", "test", false)
+			errs = append(errs, err)
+		}
+		for _, err := range errs {
+			var ue *store.UserError
+			if !errors.As(err, &ue) || ue.Kind != store.ErrConflict {
+				t.Fatalf("%s: %v, want a conflict", what, err)
+			}
+			for _, w := range want {
+				if !strings.Contains(ue.Msg, w) {
+					t.Fatalf("%s: %q, want it to say %q", what, ue.Msg, w)
+				}
+			}
+		}
+	}
+	put(keySettings, `{"hostname": 7`)
+	refused("settings", true, "/postdeck/config/settings", "postdeck settings get --json | etcdctl put /postdeck/config/settings")
+	// What the advice puts back: the API's settings, with their version.
+	put(keySettings, `{"version":"x","relay_domains":["example.test"],"my_networks":["127.0.0.0/8"],"message_size_limit":10240000,"unverified_recipient_reject_code":550}`)
+	if st, _, err := a.Latest(ctx); err != nil || st.Settings.RelayDomains[0] != "example.test" {
+		t.Fatalf("after putting the settings back: %+v, %v", st.Settings, err)
+	}
+	put(dirMaps+"transport-maps", `{"name": "transport-maps", "content": [`)
+	refused("map", false, "map transport-maps", "/postdeck/config/maps/transport-maps", "etcdctl del /postdeck/config/maps/transport-maps")
 }

@@ -3,6 +3,7 @@ package mpa
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -365,15 +366,37 @@ func (s *Server) OpenBody(id string) (io.ReadCloser, error) {
 
 // RestoreBody stores the message of a restored error entry durably, unless
 // a body of that id is already there (ids are unique, bodies immutable).
-func (s *Server) RestoreBody(id string, r io.Reader) error {
+// written says whether it wrote the file (DropRestoredBodies).
+func (s *Server) RestoreBody(id string, r io.Reader) (written bool, err error) {
 	if !store.ValidSpoolID(id) {
-		return store.Invalid("file", "the backup holds a message with a malformed id %q", id)
+		return false, store.Invalid("file", "the backup holds a message with a malformed id %q", id)
 	}
 	if _, err := os.Stat(s.bodies.path(id)); err == nil {
-		return nil
+		return false, nil
 	}
-	_, err := s.bodies.writeFile(id, r)
-	return err
+	if _, err := s.bodies.writeFile(id, r); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// DropRestoredBodies removes the message files a restore wrote
+// (RestoreBody's ids) that no error or spool entry names once it was
+// refused: the refusal came before its entries were added, or it took
+// them out again (ForgetRestored, which skips those requeued meanwhile).
+// Left there, nothing but the next start's sweep would remove them.
+func (s *Server) DropRestoredBodies(ids []string) {
+	var drop []string
+	for _, id := range ids {
+		if _, err := s.db.MPAErrorGet(id); !errors.Is(err, store.ErrNotFound) {
+			continue // named, or unknown: kept
+		}
+		if _, err := s.db.MPASpoolGet(id); !errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		drop = append(drop, id)
+	}
+	s.removeBodies(drop)
 }
 
 // ForgetRestored removes the error entries a refused restore had added

@@ -49,6 +49,25 @@ var restoreSkip = map[string]bool{string(bucketMeta): true, string(bucketMPASpoo
 // inline bodies, and their ids returned (a restore Postfix refuses takes
 // them out again, MPAErrorForget); live entries stay as they are.
 func (db *DB) RestoreFrom(path string) (added []string, err error) {
+	return db.replaceFrom(path, true)
+}
+
+// ReturnTo puts back the copy of this database at path that a restore
+// took before it replaced anything (Snapshot), when the restored state
+// was refused: every bucket RestoreFrom replaces, but not the error
+// repository, which stays as it is now. Its entries in the copy that are
+// not live were deleted or requeued while the restore ran: merged back
+// they would list deleted messages again (their files gone) and deliver
+// requeued ones twice. The restore takes the entries it added out itself
+// (MPAErrorForget). path is modified as RestoreFrom's is.
+func (db *DB) ReturnTo(path string) error {
+	_, err := db.replaceFrom(path, false)
+	return err
+}
+
+// replaceFrom is RestoreFrom, with the error repository merged (merge)
+// or left as it is.
+func (db *DB) replaceFrom(path string, merge bool) (added []string, err error) {
 	src, err := Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open backup: %w", err)
@@ -61,9 +80,11 @@ func (db *DB) RestoreFrom(path string) (added []string, err error) {
 	defer db.mpaGen.Add(1)
 	err = src.bolt.View(func(stx *bolt.Tx) error {
 		return db.bolt.Update(func(tx *bolt.Tx) error {
-			var err error
-			if added, err = restoreErrors(tx, stx); err != nil {
-				return err
+			if merge {
+				var err error
+				if added, err = restoreErrors(tx, stx); err != nil {
+					return err
+				}
 			}
 			return stx.ForEach(func(name []byte, sb *bolt.Bucket) error {
 				if restoreSkip[string(name)] {

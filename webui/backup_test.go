@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -202,18 +203,11 @@ func newerBackup(t *testing.T) []byte {
 	return out.Bytes()
 }
 
-// TestRefusedRestoreKeepsTheErrorRepository: a backup that every check
-// accepts but Postfix refuses at reload (its master.cf has a private inet
-// service, on which master dies) is rolled back: the configuration is as before,
-// the backup's error entries are taken out again, and an entry that came
-// after the backup (acknowledged mail) is still there with its message.
-func TestRefusedRestoreKeepsTheErrorRepository(t *testing.T) {
-	st := newStack(t)
-	oldID := errorEntryViaTemplate(t, st)
-	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
-	if backup.Status != 200 {
-		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
-	}
+// refusedAtReload changes a backup's database so that every check of a
+// restore accepts it and Postfix refuses it at reload: its master.cf gets
+// a private inet service, on which master dies.
+func refusedAtReload(t *testing.T, st *stack, db []byte) []byte {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -227,8 +221,7 @@ func TestRefusedRestoreKeepsTheErrorRepository(t *testing.T) {
 	if !strings.Contains(master.Text, " smtpd") {
 		t.Fatalf("master.cf document: %q", master.Text)
 	}
-	db, rest := backupParts(t, backup.Body)
-	db = craftedDB(t, db, func(sdb *store.DB) error {
+	return craftedDB(t, db, func(sdb *store.DB) error {
 		s, err := sdb.LoadState()
 		if err != nil {
 			return err
@@ -236,6 +229,22 @@ func TestRefusedRestoreKeepsTheErrorRepository(t *testing.T) {
 		s.MasterConfig = master.Text + free + " inet y - n - - smtpd\n"
 		return sdb.SaveState(s)
 	})
+}
+
+// TestRefusedRestoreKeepsTheErrorRepository: a backup that every check
+// accepts but Postfix refuses at reload (its master.cf has a private inet
+// service, on which master dies) is rolled back: the configuration is as before,
+// the backup's error entries are taken out again, and an entry that came
+// after the backup (acknowledged mail) is still there with its message.
+func TestRefusedRestoreKeepsTheErrorRepository(t *testing.T) {
+	st := newStack(t)
+	oldID := errorEntryViaTemplate(t, st)
+	backup := doJSON(t, st.socketClient(), "GET", "http://postdeck/api/v1/backup", nil, nil)
+	if backup.Status != 200 {
+		t.Fatalf("backup: %d %s", backup.Status, backup.Body)
+	}
+	db, rest := backupParts(t, backup.Body)
+	db = refusedAtReload(t, st, db)
 	if r := st.socketDo(t, "POST", "/api/v1/mpa/errors/actions", map[string]any{"action": "delete", "ids": []string{oldID}}); r.Status != 200 {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
@@ -268,5 +277,138 @@ func TestRefusedRestoreKeepsTheErrorRepository(t *testing.T) {
 	}
 	if !st.mgr.Running(context.Background()) {
 		t.Fatal("Postfix does not run after the refused restore")
+	}
+}
+
+// TestRefusedRestoreKeepsWhatWasDeletedMeanwhile: an error entry the
+// administrator deletes while a restore's apply runs stays deleted when
+// Postfix refuses the backup and the restore is rolled back: going back
+// to the database as it was before the restore must not bring it back
+// (a deleted message listed again, or one requeued meanwhile delivered
+// twice).
+func TestRefusedRestoreKeepsWhatWasDeletedMeanwhile(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	backupID := errorEntryViaTemplate(t, st)
+	db, rest := backupParts(t, takeBackup(t, st))
+	archive := archiveOf(t, refusedAtReload(t, st, db), rest, true)
+	if r := st.socketDo(t, "POST", "/api/v1/mpa/errors/actions", map[string]any{"action": "delete", "ids": []string{backupID}}); r.Status != 200 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	liveID := errorEntryViaTemplate(t, st)
+
+	done := make(chan apiResponse, 1)
+	go func() {
+		done <- doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archive), nil)
+	}()
+	// The backup's entry is listed once the restore replaced the
+	// database; its apply runs then, and liveID is deleted meanwhile.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := st.db.MPAErrorGet(backupID); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the restore never added the backup's entry")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r := st.socketDo(t, "POST", "/api/v1/mpa/errors/actions", map[string]any{"action": "delete", "ids": []string{liveID}}); r.Status != 200 {
+		t.Fatalf("delete during the restore: %d %s", r.Status, r.Body)
+	}
+	if _, err := st.db.MPAErrorGet(backupID); err != nil {
+		t.Fatalf("the restore was rolled back before the delete; the test proves nothing (%v)", err)
+	}
+	var r apiResponse
+	select {
+	case r = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the restore did not answer")
+	}
+	if r.Status != 400 || !strings.Contains(string(r.Body), "Postfix refused") {
+		t.Fatalf("restore: %d %s, want a refusal at reload", r.Status, r.Body)
+	}
+	items, err := st.mpa.ListErrors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 0 {
+		t.Fatalf("error repository after the refused restore: %+v, want it empty (%s deleted during the restore)", items, liveID)
+	}
+}
+
+// withErrorEntries adds n error-repository entries to a backup's
+// database, each with a message of size bytes kept as a file (mpa/ID in
+// rest), as a backup of a busier node holds them. It returns their ids.
+func withErrorEntries(t *testing.T, db []byte, rest map[string][]byte, n, size int) ([]byte, []string) {
+	t.Helper()
+	var ids []string
+	body := []byte("Subject: restored\r\n\r\n" + strings.Repeat("x", size-21))
+	db = craftedDB(t, db, func(sdb *store.DB) error {
+		for i := range n {
+			id := fmt.Sprintf("0000restored%04d", i)
+			env := store.MPAEnvelope{Sender: "s@example.org", Recipients: []store.MPARecipient{{Address: "r@example.net"}}}
+			now := time.Now()
+			if err := sdb.MPASpoolAdd(store.SpoolEntry{ID: id, Envelope: env, Size: int64(len(body)), Received: now, State: store.SpoolWaiting}, nil, nil); err != nil {
+				return err
+			}
+			e := store.ErrorEntry{ID: id, Envelope: env, Size: int64(len(body)), Received: now, FailedAt: now, Stage: "pipeline", Reason: "restored"}
+			if err := sdb.MPASpoolCommit(id, nil, []store.ErrorEntry{e}); err != nil {
+				return err
+			}
+			rest["mpa/"+id] = body
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	return db, ids
+}
+
+// TestRefusedRestoreLeavesNoMessageFiles: a restore refused after it
+// wrote the backup's messages (here: postdeck holds off Postfix, so the
+// replacement is refused) leaves none of them in the spool's message
+// directory, where nothing names them until the next start's sweep.
+func TestRefusedRestoreLeavesNoMessageFiles(t *testing.T) {
+	st := newStack(t)
+	db, rest := backupParts(t, takeBackup(t, st))
+	db, ids := withErrorEntries(t, db, rest, 2, 300<<10)
+	st.mgr.Hold("the test holds off Postfix")
+	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archiveOf(t, db, rest, true)), nil)
+	if r.Status != 409 || !strings.Contains(string(r.Body), "has not taken over Postfix") {
+		t.Fatalf("restore while held: %d %s", r.Status, r.Body)
+	}
+	for _, id := range ids {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(st.db.Path()), "mpa", "msg", id)); !os.IsNotExist(err) {
+			t.Errorf("the refused restore left the message %s in the spool (%v)", id, err)
+		}
+	}
+}
+
+// TestRestoreBeyondTheErrorQuotaIsRefused: a backup whose error
+// repository would take this node's past its quota (a busier node's, or
+// a crafted one) is refused with a sentence that says so and how to make
+// room, before any of its messages is written; one that fits restores.
+func TestRestoreBeyondTheErrorQuotaIsRefused(t *testing.T) {
+	st := newStackWith(t, stackOptions{ErrorQuotaEntries: 3})
+	liveID := errorEntryViaTemplate(t, st)
+	db, rest := backupParts(t, takeBackup(t, st))
+	overRest := maps.Clone(rest)
+	over, overIDs := withErrorEntries(t, db, overRest, 3, 1000)
+	refusedRestore(t, st, "over the quota", archiveOf(t, over, overRest, true), "would add 3 messages", "quota of 3 messages", "--mpa-error-quota-entries")
+	for _, id := range overIDs {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(st.db.Path()), "mpa", "msg", id)); !os.IsNotExist(err) {
+			t.Errorf("the refused restore wrote the message %s (%v)", id, err)
+		}
+	}
+	// The live entry is in the backup too: it does not count twice.
+	fits, fitIDs := withErrorEntries(t, db, rest, 2, 1000)
+	r := doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(archiveOf(t, fits, rest, true)), nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"messages":2`) {
+		t.Fatalf("restore up to the quota: %d %s", r.Status, r.Body)
+	}
+	for _, id := range append(fitIDs, liveID) {
+		if _, err := st.db.MPAErrorGet(id); err != nil {
+			t.Errorf("entry %s after the restore: %v", id, err)
+		}
 	}
 }

@@ -495,3 +495,41 @@ func refusedRestore(t *testing.T, st *stack, name string, archive []byte, want .
 	}
 	return e
 }
+
+// TestRestoreAnswerCarriesTheWarnings: a backup whose settings a save
+// accepts with a warning (My Host Name equal to a relay domain) restores,
+// and the restore's answer says the warning, as the save's did: the
+// administrator restoring it on this node never saw it.
+func TestRestoreAnswerCarriesTheWarnings(t *testing.T) {
+	st := newStack(t)
+	var settings map[string]any
+	st.socketDo(t, "GET", "/api/v1/settings", nil).decode(t, &settings)
+	delete(settings, "version") // saved twice, unconditionally
+	settings["hostname"] = "warned.example.test"
+	settings["relay_domains"] = []string{"warned.example.test"}
+	var saved struct {
+		Warnings []string `json:"warnings"`
+	}
+	r := st.socketDo(t, "PUT", "/api/v1/settings", settings)
+	r.decode(t, &saved)
+	if r.Status != 200 || len(saved.Warnings) == 0 || !strings.Contains(saved.Warnings[0], "equals the relay domain") {
+		t.Fatalf("settings: %d %s, want a warning", r.Status, r.Body)
+	}
+	backup := takeBackup(t, st)
+	settings["hostname"] = "mail.warned.example.test"
+	if r := st.socketDo(t, "PUT", "/api/v1/settings", settings); r.Status != 200 || strings.Contains(string(r.Body), "warnings") {
+		t.Fatalf("settings: %d %s, want no warning", r.Status, r.Body)
+	}
+	r = doJSON(t, st.socketClient(), "POST", "http://postdeck/api/v1/restore", string(backup), nil)
+	var restored struct {
+		Restored bool     `json:"restored"`
+		Warnings []string `json:"warnings"`
+	}
+	r.decode(t, &restored)
+	if r.Status != 200 || !restored.Restored {
+		t.Fatalf("restore: %d %s", r.Status, r.Body)
+	}
+	if len(restored.Warnings) != 1 || restored.Warnings[0] != saved.Warnings[0] {
+		t.Fatalf("the restore warns %q, want the save's %q", restored.Warnings, saved.Warnings)
+	}
+}

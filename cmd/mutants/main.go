@@ -1065,8 +1065,8 @@ var mutants = []mutant{
 	{
 		name: "show store.Open's error (the data path) to a restore",
 		file: "admin/backup.go",
-		old:  "\t\treturn nil, store.Invalid(\"file\", \"The uploaded backup is not a postdeck database or is damaged (postdeck's log has the details); it was not restored\")\n",
-		new:  "\t\treturn nil, store.Invalid(\"file\", \"The backup's database cannot be opened: %v\", err)\n",
+		old:  "\t\treturn nil, nil, store.Invalid(\"file\", \"The uploaded backup is not a postdeck database or is damaged (postdeck's log has the details); it was not restored\")\n",
+		new:  "\t\treturn nil, nil, store.Invalid(\"file\", \"The backup's database cannot be opened: %v\", err)\n",
 		pkg:  "./admin", run: "^TestRestoreOfAnUnopenableBackupIsPlain$",
 	},
 	{
@@ -2076,6 +2076,62 @@ var mutants = []mutant{
 		old:  "\t\twhy := strings.TrimPrefix(ue.Msg, \"Cannot import: \")\n",
 		new:  "\t\twhy := ue.Msg\n",
 		pkg:  "./admin", run: "^TestFirstStartRefusedImportSaysItOnce$",
+	},
+	{
+		name: "restore: the answer drops the restored configuration's warnings",
+		file: "admin/backup.go",
+		old:  "\t\tWarnings: append(warnings, res.Warnings...)}, nil",
+		new:  "\t\tWarnings: warnings[:0]}, nil",
+		pkg:  "./webui", run: "^TestRestoreAnswerCarriesTheWarnings$",
+	},
+	{
+		name: "restore: the CLI does not say the restore's warnings",
+		file: "cmd/postdeck/cmd_backup.go",
+		old:  "\tfor _, w := range res.Warnings {\n\t\tfmt.Fprintln(os.Stderr, \"warning:\", w)\n\t}\n\treturn nil\n}",
+		new:  "\t_ = res.Warnings\n\treturn nil\n}",
+		pkg:  "./cmd/postdeck", run: "^TestCLIRestoreSaysTheWarnings$",
+	},
+	{
+		name: "restore: a rollback merges back the error entries deleted during the restore",
+		file: "store/backup.go",
+		old:  "\t_, err := db.replaceFrom(path, false)",
+		new:  "\t_, err := db.replaceFrom(path, true)",
+		pkg:  "./webui", run: "^TestRefusedRestoreKeepsWhatWasDeletedMeanwhile$",
+	},
+	{
+		name: "restore: a refused restore leaves the messages it wrote",
+		file: "admin/backup.go",
+		old:  "\t\t\t\ts.mpa.DropRestoredBodies(written)",
+		new:  "\t\t\t\t_ = written",
+		pkg:  "./webui", run: "^TestRefusedRestoreLeavesNoMessageFiles$",
+	},
+	{
+		name: "restore: the backup's error entries are not bounded by the error quota",
+		file: "admin/backup.go",
+		old:  "\tif c.Errors+n <= c.ErrorQuotaEntries && c.ErrorBytes+size <= c.ErrorQuotaBytes {",
+		new:  "\tif true || c.ErrorBytes+size <= c.ErrorQuotaBytes {",
+		pkg:  "./webui", run: "^TestRestoreBeyondTheErrorQuotaIsRefused$",
+	},
+	{
+		name: "cluster: a hand-corrupted settings document is an internal error",
+		file: "cluster/commit.go",
+		old:  "\tvar u *undecodable\n\tif !errors.As(err, &u) {",
+		new:  "\tvar u *undecodable\n\tif true || !errors.As(err, &u) {",
+		pkg:  "./cluster", run: "^TestUndecodableConfigurationNamesItsKey$",
+	},
+	{
+		name: "cluster: no command makes a new peer token after it was revoked",
+		file: "cmd/postdeck/cmd_cluster.go",
+		old:  "\tcase \"init\", \"join\", \"remove\", \"peer-token\":",
+		new:  "\tcase \"init\", \"join\", \"remove\":",
+		pkg:  "./cmd/postdeck", run: "^TestClusterPeerTokenRenewed$",
+	},
+	{
+		name: "cluster: a revoked peer token answered without its name and the command that renews it",
+		file: "admin/peer.go",
+		old:  "\tif resp.StatusCode == http.StatusUnauthorized {",
+		new:  "\tif resp.StatusCode == http.StatusUnauthorized && false {",
+		pkg:  "./cmd/postdeck", run: "^TestClusterPeerTokenRenewed$",
 	},
 }
 

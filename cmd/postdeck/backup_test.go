@@ -107,3 +107,28 @@ func TestCLIRestoreOfAFileTooLarge(t *testing.T) {
 		t.Fatalf("status after the refused restore: %v\n%s", err, out)
 	}
 }
+
+// TestCLIRestoreSaysTheWarnings: `postdeck restore FILE` of a backup whose
+// settings a save accepted with a warning says that warning (on stderr,
+// as `settings set` does), not only that the backup was restored.
+func TestCLIRestoreSaysTheWarnings(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	const warned = `warning: My Host Name "warned.example.test" equals the relay domain`
+	if out, err := d.cliIn(t, bin, "", "settings", "set", "hostname=warned.example.test", "relay_domains=warned.example.test"); err != nil || !strings.Contains(out, warned) {
+		t.Fatalf("settings set: %v\n%s", err, out)
+	}
+	file := filepath.Join(t.TempDir(), "backup.tar")
+	if out, err := d.cliIn(t, bin, "", "backup", file); err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	if out, err := d.cliIn(t, bin, "", "settings", "set", "hostname=mail.warned.example.test"); err != nil || strings.Contains(out, "warning") {
+		t.Fatalf("settings set: %v\n%s", err, out)
+	}
+	out, err := d.cliIn(t, bin, "", "restore", file)
+	if err != nil || !strings.Contains(out, "restored") || !strings.Contains(out, warned) {
+		t.Fatalf("restore: %v\n%s\nwant the settings' warning", err, out)
+	}
+}

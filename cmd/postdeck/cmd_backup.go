@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -86,5 +87,16 @@ func cmdRestore(args []string) error {
 		return printJSON(raw)
 	}
 	fmt.Println("restored; Postfix's configuration was re-applied")
+	// What the restored configuration warns about, as every other change
+	// says it (client.change): nobody saw it on this node before.
+	var res struct {
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
 	return nil
 }

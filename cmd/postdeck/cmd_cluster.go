@@ -15,7 +15,7 @@ import (
 	"postdeck/store"
 )
 
-const clusterUsage = `usage: postdeck cluster init|join|remove|status [flags]
+const clusterUsage = `usage: postdeck cluster init|join|remove|peer-token|status [flags]
 
   init    seed an empty cluster from this node's database (how a standalone
           gateway becomes the first node); offline: stop the daemon first
@@ -23,6 +23,9 @@ const clusterUsage = `usage: postdeck cluster init|join|remove|status [flags]
           HELO name stay its own); offline: stop the daemon first
   remove NAME
           take a stopped node out of the cluster
+  peer-token
+          make a new token for node-to-node actions (cluster-peers), as
+          after it was revoked; the running nodes take it at once
   status  the cluster's nodes, their applied revision, lag, last result,
           Postfix's state, counts and last heartbeat (asks the running
           daemon over its socket)
@@ -36,15 +39,15 @@ flags:
 func cmdCluster(args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, clusterUsage)
-		return errors.New("expected init, join, remove or status")
+		return errors.New("expected init, join, remove, peer-token or status")
 	}
 	switch args[0] {
-	case "init", "join", "remove":
+	case "init", "join", "remove", "peer-token":
 		return cmdClusterOffline(args[0], args[1:])
 	case "status":
 		return cmdClusterStatus(args[1:])
 	}
-	return fmt.Errorf("unknown cluster command %q: expected init, join, remove or status", args[0])
+	return fmt.Errorf("unknown cluster command %q: expected init, join, remove, peer-token or status", args[0])
 }
 
 // applyEnv sets each flag that was not given from POSTDECK_<FLAG>, as
@@ -100,6 +103,16 @@ func cmdClusterOffline(what string, args []string) error {
 			return err
 		}
 		fmt.Printf("node %s removed from the cluster\n", fs.Arg(0))
+		return nil
+	}
+	if what == "peer-token" {
+		if fs.NArg() != 0 {
+			return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		}
+		if err := a.RenewPeerToken(ctx); err != nil {
+			return err
+		}
+		fmt.Printf("a new token for node-to-node actions (%s) is in the cluster; the running nodes use it from their next request\n", cluster.PeerTokenName)
 		return nil
 	}
 	if fs.NArg() != 0 {
