@@ -150,6 +150,14 @@ var envelopeCases = []envelopeCase{
 	{name: "SMTPUTF8", mail: "MAIL FROM:<ålice@example.test> SMTPUTF8",
 		rcpts: []string{"RCPT TO:<δοκιμή@example.org> ORCPT=utf-8;δοκιμή@example.org", "RCPT TO:<plain@example.org>"},
 		body:  "Subject: =?utf-8?q?=C3=BC?=\r\nFrom: ålice@example.test\r\n\r\nhello\r\n"},
+	// No ORCPT from the client: Postfix writes one of type rfc822.
+	{name: "SMTPUTF8, a format character, no ORCPT", mail: "MAIL FROM:<s@example.test> SMTPUTF8",
+		rcpts: []string{"RCPT TO:<r\u202eab@example.org>"}},
+	{name: "SMTPUTF8, NOTIFY, no ORCPT", mail: "MAIL FROM:<s@example.test> SMTPUTF8",
+		rcpts: []string{"RCPT TO:<δοκιμή@example.org> NOTIFY=SUCCESS,FAILURE"}},
+	// An 8-bit local part without SMTPUTF8, which Postfix takes as ever.
+	{name: "8-bit local part without SMTPUTF8", mail: "MAIL FROM:<s@example.test>",
+		rcpts: []string{"RCPT TO:<\xc3\xa9t\xc3\xa9@example.org>"}},
 }
 
 // sendRaw runs each case as one transaction on one connection to addr.
@@ -254,6 +262,11 @@ func TestAcceptanceEnvelopeKeptExactly(t *testing.T) {
 		"b": {`MAIL FROM:<"a\"b@c"@example.test>`, `RCPT TO:<"x..y"@example.net>`, `RCPT TO:<"q\\z"@example.net>`, "NOTIFY=NEVER"},
 		"c": {"MAIL FROM:<a+tag=x%y@example.test>", "BODY=8BITMIME", "RCPT TO:<b+c=d%e@example.org>", "NOTIFY=DELAY", "ORCPT=rfc822;b+2Bc+3Dd%e@example.org"},
 		"d": {"MAIL FROM:<ålice@example.test>", "SMTPUTF8", "RCPT TO:<δοκιμή@example.org>", "RCPT TO:<plain@example.org>"},
+		// Postfix's own ORCPT for a recipient of Unicode: rfc822 with its
+		// UTF-8 bytes in xtext (go-smtp refused it: 501, a bounce).
+		"e": {"SMTPUTF8", "RCPT TO:<r\u202eab@example.org>", "ORCPT=rfc822;r+E2+80+AEab@example.org"},
+		"f": {"RCPT TO:<δοκιμή@example.org>", "ORCPT=rfc822;+CE+B4+CE+BF+CE+BA+CE+B9+CE+BC+CE+AE@example.org", "NOTIFY=SUCCESS,FAILURE"},
+		"g": {"RCPT TO:<\xc3\xa9t\xc3\xa9@example.org>", "ORCPT=rfc822;+C3+A9t+C3+A9@example.org"},
 	} {
 		line := got[k].Mail + " " + strings.Join(got[k].Rcpts, " ")
 		for _, p := range wantParts {

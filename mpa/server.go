@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,6 +172,9 @@ func (s *Server) Start(ctx context.Context) error {
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = slogLogger{s.log}
 	s.smtp = srv
+	// Postfix's ORCPT for a recipient of Unicode, which go-smtp refuses
+	// (orcpt.go).
+	ln = orcptListener{ln}
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
@@ -310,6 +314,7 @@ type backend struct{ s *Server }
 
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	ss := &session{s: b.s, helo: c.Hostname()}
+	ss.orcpt, _ = c.Conn().(*orcptConn)
 	if a := c.Conn().RemoteAddr(); a != nil {
 		ss.client = a.String()
 	}
@@ -323,6 +328,8 @@ type session struct {
 	helo   string
 	client string
 	env    store.MPAEnvelope
+	// orcpt holds the ORCPT addresses go-smtp could not take (orcpt.go).
+	orcpt *orcptConn
 }
 
 func (ss *session) guard(what string, err *error) {
@@ -378,6 +385,11 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 		}
 		r.ORcptType = string(opts.OriginalRecipientType)
 		r.ORcpt = opts.OriginalRecipient
+		if ss.orcpt != nil && strings.EqualFold(r.ORcptType, "rfc822") {
+			if addr, ok := ss.orcpt.original(r.ORcpt); ok {
+				r.ORcpt = addr
+			}
+		}
 	}
 	ss.env.Recipients = append(ss.env.Recipients, r)
 	return nil

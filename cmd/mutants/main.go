@@ -2133,6 +2133,34 @@ var mutants = []mutant{
 		new:  "\tif resp.StatusCode == http.StatusUnauthorized && false {",
 		pkg:  "./cmd/postdeck", run: "^TestClusterPeerTokenRenewed$",
 	},
+	{
+		name: "mpa: Postfix's ORCPT for a recipient of Unicode handed to go-smtp as it came",
+		file: "mpa/server.go",
+		old:  "\tln = orcptListener{ln}\n",
+		new:  "\tln = orcptListener{ln}.Listener\n",
+		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
+	},
+	{
+		name: "mpa: ORCPT rewriting goes on inside a message",
+		file: "mpa/orcpt.go",
+		old:  "\t\t\t\tc.mode, c.line, c.cr = modeData, 0, false\n",
+		new:  "\t\t\t\tc.mode = modeCommand\n",
+		pkg:  "./mpa", run: "^TestORCPTOfUnicodeTakenOnlyFromCommands$",
+	},
+	{
+		name: "mpa: no ORCPT rewriting after a refused DATA",
+		file: "mpa/orcpt.go",
+		old:  "\t\t\t} else {\n\t\t\t\tc.mode = modeCommand\n",
+		new:  "\t\t\t} else {\n\t\t\t\tc.mode = modePass\n",
+		pkg:  "./mpa", run: "^TestORCPTOfUnicodeTakenOnlyFromCommands$",
+	},
+	{
+		name: "mpa: a BDAT chunk read as commands",
+		file: "mpa/orcpt.go",
+		old:  "\tcase bytes.EqualFold(verb, []byte(\"BDAT\")), bytes.EqualFold(verb, []byte(\"STARTTLS\")):\n",
+		new:  "\tcase bytes.EqualFold(verb, []byte(\"STARTTLS\")):\n",
+		pkg:  "./mpa", run: "^TestORCPTOfUnicodeTakenOnlyFromCommands$",
+	},
 }
 
 func main() {

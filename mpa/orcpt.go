@@ -1,0 +1,381 @@
+package mpa
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"strconv"
+	"sync"
+)
+
+// orcptConn lets the listener take the ORCPT that Postfix itself writes
+// for a recipient of Unicode. Where the client gave no ORCPT, Postfix's
+// SMTP client sends one of type rfc822 holding the address's UTF-8 bytes
+// in xtext (RCPT TO:<δοκιμή@example.org> ORCPT=rfc822;+CE+B4...); go-smtp
+// refuses an rfc822 ORCPT that is not printable ASCII with 501, and
+// Postfix bounced every such message to its sender. The connection hands
+// go-smtp such a parameter as a token of its own (this connection's nonce
+// and an index: printable ASCII, unguessable by a client) and the session
+// takes the address back by it, so that reinjection writes the ORCPT as
+// Postfix gave it.
+//
+// It rewrites only command lines: after a DATA that go-smtp answers with
+// 354 the bytes up to the terminating line pass untouched, and after BDAT,
+// STARTTLS or a line longer than any command everything does.
+type orcptConn struct {
+	net.Conn
+	nonce string
+
+	// Read state; go-smtp reads from one goroutine.
+	raw   []byte // read from Conn, not handed on yet
+	mode  int
+	err   error // Conn's read error, once raw is handed on
+	line  int   // data mode: bytes of the current line so far
+	first byte  // data mode: the current line's first byte
+	cr    bool  // data mode: the current line's last byte was '\r'
+
+	// Written replies (go-smtp writes from the reading goroutine too, but
+	// Close and a shutdown's 421 may come from another).
+	mu      sync.Mutex
+	saw354  bool
+	pending map[string]string // token -> the address Postfix gave
+	next    int
+}
+
+const (
+	modeCommand = iota
+	modeDataReply
+	modeData
+	modePass
+)
+
+// orcptMaxLine is longer than any command line go-smtp takes
+// (MaxLineLength 2000); a longer line passes as it is.
+const orcptMaxLine = 4096
+
+// orcptMaxPending bounds the addresses one connection keeps for its
+// session; beyond it go-smtp's own answer (501) stands.
+const orcptMaxPending = 1024
+
+type orcptListener struct{ net.Listener }
+
+func (l orcptListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	var n [8]byte
+	_, _ = rand.Read(n[:])
+	return &orcptConn{Conn: c, nonce: "pdorcpt" + hex.EncodeToString(n[:])}, nil
+}
+
+func (c *orcptConn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		switch c.mode {
+		case modeDataReply:
+			c.mu.Lock()
+			data := c.saw354
+			c.saw354 = false
+			c.mu.Unlock()
+			if data {
+				c.mode, c.line, c.cr = modeData, 0, false
+			} else {
+				c.mode = modeCommand
+			}
+			continue
+		case modePass:
+			if len(c.raw) > 0 {
+				n := copy(p, c.raw)
+				c.raw = c.raw[n:]
+				return n, nil
+			}
+			if c.err != nil {
+				return 0, c.err
+			}
+			return c.Conn.Read(p)
+		case modeData:
+			if len(c.raw) == 0 {
+				if c.err != nil {
+					return 0, c.err
+				}
+				n, err := c.Conn.Read(p)
+				if n == 0 {
+					return 0, err
+				}
+				c.err = err
+				// Bytes after the terminating line are commands:
+				// kept back for the next Read.
+				if end := c.scanData(p[:n]); end < n {
+					c.raw = append(c.raw[:0], p[end:n]...)
+					return end, nil
+				}
+				if err != nil {
+					c.err = nil
+				}
+				return n, err
+			}
+			// Scan only what is handed on: the state stays exact.
+			b := c.raw[:min(len(c.raw), len(p))]
+			n := copy(p, b[:c.scanData(b)])
+			c.raw = c.raw[n:]
+			return n, nil
+		default: // modeCommand
+			if n, ok := c.commands(p); ok {
+				return n, nil
+			}
+			if c.err != nil {
+				if len(c.raw) > 0 {
+					c.mode = modePass
+					continue
+				}
+				return 0, c.err
+			}
+			if len(c.raw) > orcptMaxLine {
+				c.mode = modePass
+				continue
+			}
+			var buf [4096]byte
+			n, err := c.Conn.Read(buf[:])
+			c.raw = append(c.raw, buf[:n]...)
+			if err != nil {
+				c.err = err
+			}
+		}
+	}
+}
+
+// commands hands on the complete command lines in raw, rewritten, up to
+// and including one after which the bytes are not commands. It reports
+// false when raw holds no complete line.
+func (c *orcptConn) commands(p []byte) (int, bool) {
+	var out []byte
+	for {
+		i := bytes.IndexByte(c.raw, '\n')
+		if i < 0 || i >= orcptMaxLine {
+			break
+		}
+		line := c.rewrite(c.raw[:i+1])
+		if len(out)+len(line) > len(p) {
+			if len(out) == 0 {
+				// A line longer than what the reader asks for: pass
+				// it and what follows as it is.
+				c.mode = modePass
+				n := copy(p, c.raw)
+				c.raw = c.raw[n:]
+				return n, true
+			}
+			break
+		}
+		out = append(out, line...)
+		c.raw = c.raw[i+1:]
+		if m := afterCommand(line); m != modeCommand {
+			c.mode = m
+			if m == modeDataReply {
+				c.mu.Lock()
+				c.saw354 = false
+				c.mu.Unlock()
+			}
+			break
+		}
+	}
+	if len(out) == 0 {
+		return 0, false
+	}
+	return copy(p, out), true
+}
+
+// afterCommand says how the bytes after a command line are to be read.
+func afterCommand(line []byte) int {
+	verb := line
+	if i := bytes.IndexAny(verb, " \r\n"); i >= 0 {
+		verb = verb[:i]
+	}
+	switch {
+	case bytes.EqualFold(verb, []byte("DATA")):
+		return modeDataReply
+	case bytes.EqualFold(verb, []byte("BDAT")), bytes.EqualFold(verb, []byte("STARTTLS")):
+		return modePass
+	}
+	return modeCommand
+}
+
+// scanData follows data lines through b and returns the length up to and
+// including the terminating line ("." alone), switching to command mode
+// there, or len(b).
+func (c *orcptConn) scanData(b []byte) int {
+	off := 0
+	for off < len(b) {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			c.extendLine(b[off:])
+			return len(b)
+		}
+		c.extendLine(b[off : off+i])
+		end := c.line == 1 && c.first == '.' || c.line == 2 && c.first == '.' && c.cr
+		off += i + 1
+		c.line, c.cr = 0, false
+		if end {
+			c.mode = modeCommand
+			return off
+		}
+	}
+	return off
+}
+
+func (c *orcptConn) extendLine(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if c.line == 0 {
+		c.first = b[0]
+	}
+	c.line += len(b)
+	c.cr = b[len(b)-1] == '\r'
+}
+
+// Write notes whether go-smtp answered a DATA with 354.
+func (c *orcptConn) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte("354")) || bytes.Contains(p, []byte("\n354")) {
+		c.mu.Lock()
+		c.saw354 = true
+		c.mu.Unlock()
+	}
+	return c.Conn.Write(p)
+}
+
+// rewrite replaces, in a RCPT TO line, an ORCPT of type rfc822 whose
+// address is not printable ASCII by a token; other lines are returned as
+// they are.
+func (c *orcptConn) rewrite(line []byte) []byte {
+	const verb = "RCPT TO:"
+	if len(line) < len(verb) || !bytes.EqualFold(line[:len(verb)], []byte(verb)) {
+		return line
+	}
+	rest := line[len(verb):]
+	pathEnd := endOfPath(rest)
+	if pathEnd < 0 {
+		return line
+	}
+	params := rest[pathEnd:]
+	for off := 0; off < len(params); {
+		// Each parameter follows a space.
+		sp := bytes.IndexByte(params[off:], ' ')
+		if sp < 0 {
+			break
+		}
+		start := off + sp + 1
+		end := start
+		for end < len(params) && params[end] != ' ' && params[end] != '\r' && params[end] != '\n' {
+			end++
+		}
+		p := params[start:end]
+		const key = "ORCPT=rfc822;"
+		if len(p) > len(key) && bytes.EqualFold(p[:len(key)], []byte(key)) {
+			if addr, ok := unxtext(p[len(key):]); ok && !printableASCII(addr) {
+				if token, ok := c.keep(addr); ok {
+					var b bytes.Buffer
+					b.Write(line[:len(verb)+pathEnd+start])
+					b.Write(p[:len(key)])
+					b.WriteString(token)
+					b.Write(params[end:])
+					return b.Bytes()
+				}
+			}
+		}
+		off = end
+	}
+	return line
+}
+
+// keep records addr under a new token.
+func (c *orcptConn) keep(addr string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) >= orcptMaxPending {
+		return "", false
+	}
+	if c.pending == nil {
+		c.pending = map[string]string{}
+	}
+	c.next++
+	token := c.nonce + "." + strconv.Itoa(c.next)
+	c.pending[token] = addr
+	return token, true
+}
+
+// original returns (and forgets) the address a token stands for.
+func (c *orcptConn) original(token string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	addr, ok := c.pending[token]
+	delete(c.pending, token)
+	return addr, ok
+}
+
+// endOfPath returns the length of the path at the start of b (spaces, then
+// <...> with quoted strings and backslashes, or a bare address up to a
+// space), or -1 when there is none.
+func endOfPath(b []byte) int {
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	if i == len(b) || b[i] != '<' {
+		return -1
+	}
+	quoted := false
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			quoted = !quoted
+		case '>':
+			if !quoted {
+				return i + 1
+			}
+		case '\r', '\n':
+			return -1
+		}
+	}
+	return -1
+}
+
+// unxtext decodes RFC 3461 xtext ("+" and two upper-case hex digits for a
+// byte); ok is false when b is not xtext.
+func unxtext(b []byte) (string, bool) {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '+':
+			if i+2 >= len(b) {
+				return "", false
+			}
+			v, err := strconv.ParseUint(string(b[i+1:i+3]), 16, 8)
+			if err != nil {
+				return "", false
+			}
+			out = append(out, byte(v))
+			i += 2
+		case c < '!' || c > '~' || c == '=':
+			return "", false
+		default:
+			out = append(out, c)
+		}
+	}
+	return string(out), true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
