@@ -138,3 +138,42 @@ func TestCommitterTimers(t *testing.T) {
 		t.Fatalf("committed %d of 8 calls (%v)", spool, err)
 	}
 }
+
+// TestCommitterIdleFollowsFlow: in a steady flow of calls a few
+// milliseconds apart, more than the idle floor, a group waits for the
+// next call instead of committing at each gap (committer.idleNow), so
+// that the calls share commits; under a fixed 3 ms idle each of them
+// was a commit of its own.
+func TestCommitterIdleFollowsFlow(t *testing.T) {
+	db, _ := openTemp(t)
+	db.commits.delay, db.commits.idle, db.commits.idleMax = time.Hour, 3*time.Millisecond, 200*time.Millisecond
+	c0, n0, _ := db.CommitStats()
+	const calls = 40
+	dones := make([]chan error, calls)
+	for i := range calls {
+		dones[i] = make(chan error, 1)
+		go func() {
+			dones[i] <- db.commits.batch(func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketMPASpool).Put(fmt.Appendf(nil, "flow-%d", i), []byte("v"))
+			})
+		}()
+		time.Sleep(6 * time.Millisecond)
+	}
+	for i, d := range dones {
+		select {
+		case err := <-d:
+			if err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("call %d: not committed after 20 s", i)
+		}
+	}
+	c, n, _ := db.CommitStats()
+	if n-n0 != calls {
+		t.Fatalf("%d calls committed, want %d", n-n0, calls)
+	}
+	if c-c0 > calls/4 {
+		t.Errorf("%d calls 6 ms apart took %d commits, want at most %d", calls, c-c0, calls/4)
+	}
+}

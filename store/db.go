@@ -58,16 +58,20 @@ func (db *DB) UsersGeneration() uint64 { return db.usersGen.Load() }
 func (db *DB) SPFGeneration() uint64 { return db.spfGen.Load() }
 
 // batchDelay is how long a batched commit waits for company at most,
-// batchIdle how long it waits for the next call, batchSize how much
+// batchIdle the least it waits for the next call, batchSize how much
 // company makes it ask for the writer at once, batchGather the longest
 // such a group waits for more once it has the writer, and batchMax the
 // most calls one commit takes (committer).
 const (
-	batchDelay  = 30 * time.Millisecond
-	batchIdle   = 3 * time.Millisecond
-	batchSize   = 16
-	batchGather = 2 * time.Millisecond
-	batchMax    = 256
+	batchDelay = 30 * time.Millisecond
+	batchIdle  = 3 * time.Millisecond
+	// batchIdleGaps and batchIdleMax scale the idle to the flow of calls
+	// (committer.idleNow).
+	batchIdleGaps = 6
+	batchIdleMax  = 10 * time.Millisecond
+	batchSize     = 16
+	batchGather   = 2 * time.Millisecond
+	batchMax      = 256
 )
 
 // lockTimeout is how long Open waits for another process's lock on the file.
@@ -110,7 +114,7 @@ func Open(path string) (*DB, error) {
 	// 1,100 msg/s here, 30 ms alone to 420; 30 ms and 16 to some 2,700,
 	// with its writer busy most of the time committing batches of exactly
 	// 16 calls, which groups that keep filling improve on (batch.go).
-	db := &DB{bolt: bdb, path: path, commits: committer{db: bdb, delay: batchDelay, idle: batchIdle}}
+	db := &DB{bolt: bdb, path: path, commits: committer{db: bdb, delay: batchDelay, idle: batchIdle, idleMax: batchIdleMax}}
 	if err := db.migrate(); err != nil {
 		_ = bdb.Close()
 		return nil, err
