@@ -29,11 +29,7 @@ func TestCLIQueueReadableOnATerminal(t *testing.T) {
 	d := startDaemon(t, bin, base, smtpPort)
 	ok := func(stdin string, args ...string) string {
 		t.Helper()
-		out, err := d.cliIn(t, bin, stdin, args...)
-		if err != nil {
-			t.Fatalf("postdeck %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
+		return d.mustCLIIn(t, bin, stdin, args...)
 	}
 	// dest.test goes to a closed port: its mail stays deferred.
 	ok("dest.test smtp:[127.0.0.1]:"+strconv.Itoa(postfixtest.FreePort(t))+"\n", "maps", "set", "--force", "transport-maps", "hash", "-")
@@ -126,11 +122,7 @@ func TestCLIQueueActionTakesNoFilter(t *testing.T) {
 	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
 	ok := func(stdin string, args ...string) string {
 		t.Helper()
-		out, err := d.cliIn(t, bin, stdin, args...)
-		if err != nil {
-			t.Fatalf("postdeck %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
+		return d.mustCLIIn(t, bin, stdin, args...)
 	}
 	ok("dest.test smtp:[127.0.0.1]:"+strconv.Itoa(postfixtest.FreePort(t))+"\n", "maps", "set", "--force", "transport-maps", "hash", "-")
 	ok("body\n", "sendmail", "--from", "flags@example.org", "--to", "r@dest.test", "--subject", "keep me")

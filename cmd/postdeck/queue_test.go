@@ -30,11 +30,7 @@ func TestCLIQueue(t *testing.T) {
 	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
 	ok := func(stdin string, args ...string) string {
 		t.Helper()
-		out, err := d.cliIn(t, bin, stdin, args...)
-		if err != nil {
-			t.Fatalf("postdeck %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
+		return d.mustCLIIn(t, bin, stdin, args...)
 	}
 	// stdout runs the CLI and keeps standard output and error apart.
 	stdout := func(args ...string) (string, string, error) {

@@ -27,6 +27,16 @@ func (d *daemon) cliIn(t *testing.T, bin, stdin string, args ...string) (string,
 	return string(out), err
 }
 
+// mustCLIIn runs the CLI with stdin and fails the test when it fails.
+func (d *daemon) mustCLIIn(t *testing.T, bin, stdin string, args ...string) string {
+	t.Helper()
+	out, err := d.cliIn(t, bin, stdin, args...)
+	if err != nil {
+		t.Fatalf("postdeck %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
 var (
 	readyRe    = regexp.MustCompile(`console=(http://127\.0\.0\.1:[0-9]+)/`)
 	secretLine = regexp.MustCompile(`^[A-Za-z0-9_-]{43}\n$`)
@@ -87,11 +97,7 @@ func TestCLIUsersAndTokens(t *testing.T) {
 	hc := &http.Client{Timeout: time.Minute}
 	ok := func(stdin string, args ...string) string {
 		t.Helper()
-		out, err := d.cliIn(t, bin, stdin, args...)
-		if err != nil {
-			t.Fatalf("postdeck %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
+		return d.mustCLIIn(t, bin, stdin, args...)
 	}
 	fails := func(want string, stdin string, args ...string) {
 		t.Helper()
