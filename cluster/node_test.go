@@ -71,6 +71,24 @@ func openDB(t *testing.T, hostname string) *store.DB {
 	return db
 }
 
+// initOneNode starts a one-member etcd and seeds it (cluster init) from a
+// new database of node "a": the node's configuration and database.
+func initOneNode(ctx context.Context, t *testing.T) (Config, *store.DB) {
+	t.Helper()
+	etcd := etcdtest.Start(t, 1)
+	db := openDB(t, "a.example.test")
+	cfg := Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: "a", StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
+	adm, err := Connect(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if _, err := adm.Init(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, db
+}
+
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"postdeck/cluster/etcdtest"
 	"postdeck/store"
 )
 
@@ -154,19 +153,9 @@ func TestPlainTextEndpointOnAnotherMachineIsWarnedAbout(t *testing.T) {
 // with a sentence that names its key and how to put it right (it was an
 // internal error, a generic 500); put right, changes go through again.
 func TestUndecodableConfigurationNamesItsKey(t *testing.T) {
-	etcd := etcdtest.Start(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db := openDB(t, "a.example.test")
-	cfg := Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: "a", StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
-	adm, err := Connect(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	if _, err := adm.Init(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	cfg, db := initOneNode(ctx, t)
 	a, r := startNode(ctx, t, cfg, db)
 	waitUntil(t, "a applied the cluster's configuration", func() bool { return r.lastRev() > 0 })
 	good, _, err := a.Latest(ctx)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/cluster/etcdtest"
 	"postdeck/store"
 )
 
@@ -27,19 +26,9 @@ func bigMap(name string, size int) store.Map {
 // sentence that says it is too large, not as an unreachable cluster, and
 // the node still follows the cluster.
 func TestLargeChangeWithinEtcdsLimit(t *testing.T) {
-	etcd := etcdtest.Start(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db := openDB(t, "a.example.test")
-	cfg := Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: "a", StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
-	adm, err := Connect(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	if _, err := adm.Init(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	cfg, db := initOneNode(ctx, t)
 	n, r := startNode(ctx, t, cfg, db)
 	waitUntil(t, "the node applied the seeded configuration", func() bool { return r.lastRev() > 0 })
 

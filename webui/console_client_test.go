@@ -49,6 +49,23 @@ func (st *stack) login(t *testing.T, user string) *consoleClient {
 	return c
 }
 
+// sessionCookie is the client's session cookie as a Cookie header's
+// "name=value" (for requests made without it, to the handler directly).
+func (c *consoleClient) sessionCookie() string {
+	c.t.Helper()
+	base, err := url.Parse(c.base)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, ck := range c.hc.Jar.Cookies(base) {
+		if ck.Name == sessionCookie {
+			return ck.Name + "=" + ck.Value
+		}
+	}
+	c.t.Fatal("no session cookie after the login")
+	return ""
+}
+
 // httpResult is one answer.
 type httpResult struct {
 	Status int

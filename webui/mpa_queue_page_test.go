@@ -3,7 +3,6 @@ package webui
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"regexp"
 	"runtime"
 	"strings"
@@ -72,16 +71,7 @@ func fillMPASpool(t *testing.T, st *stack, from, to int, state func(i int) strin
 func TestMPAQueuePageReadsOnlyItsRows(t *testing.T) {
 	st := newStack(t)
 	c := st.login(t, "audit")
-	base, _ := url.Parse(st.base)
-	var cookie string
-	for _, ck := range c.hc.Jar.Cookies(base) {
-		if ck.Name == sessionCookie {
-			cookie = ck.Name + "=" + ck.Value
-		}
-	}
-	if cookie == "" {
-		t.Fatal("no session cookie after the login")
-	}
+	cookie := c.sessionCookie()
 	h := st.srv.newApp(kindWeb).Handler()
 	var req fasthttp.Request
 	req.Header.SetMethod("GET")

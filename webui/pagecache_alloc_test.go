@@ -3,7 +3,6 @@ package webui
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -33,16 +32,7 @@ import (
 func TestCachedPagesAllocateLittle(t *testing.T) {
 	st := newStack(t)
 	c := st.login(t, "admin")
-	base, _ := url.Parse(st.base)
-	var cookie string
-	for _, ck := range c.hc.Jar.Cookies(base) {
-		if ck.Name == sessionCookie {
-			cookie = ck.Name + "=" + ck.Value
-		}
-	}
-	if cookie == "" {
-		t.Fatal("no session cookie after the login")
-	}
+	cookie := c.sessionCookie()
 	h := st.srv.newApp(kindWeb).Handler()
 	for _, page := range []struct{ path, heading string }{{"/", "<h1>Dashboard</h1>"}, {"/mta/settings", "<h1>MTA Settings</h1>"}} {
 		var req fasthttp.Request
@@ -100,14 +90,9 @@ func TestConcurrentViewsRenderOnce(t *testing.T) {
 	const sessions = 32
 	type sess struct{ cookie, csrf string }
 	var all []sess
-	base, _ := url.Parse(st.base)
 	for range sessions {
 		c := st.login(t, "admin")
-		for _, ck := range c.hc.Jar.Cookies(base) {
-			if ck.Name == sessionCookie {
-				all = append(all, sess{ck.Name + "=" + ck.Value, c.csrf})
-			}
-		}
+		all = append(all, sess{c.sessionCookie(), c.csrf})
 	}
 	if len(all) != sessions {
 		t.Fatalf("%d session cookies for %d logins", len(all), sessions)
