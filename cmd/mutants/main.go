@@ -2188,10 +2188,8 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if !*keep {
-		defer os.RemoveAll(shared)
-	}
 	if err := copyTree(root, shared); err != nil {
+		_ = os.RemoveAll(shared)
 		fail(err)
 	}
 	start := time.Now()
@@ -2219,6 +2217,10 @@ func main() {
 		fmt.Printf("MUTANT %-45s %-8s %s\n", m.name, r.verdict, r.detail)
 	}
 	fmt.Printf("mutants: %d checked in %v; %d survived, %d no longer apply\n", len(chosen), time.Since(start).Round(time.Second), survived, broken)
+	// Not deferred: os.Exit below skips deferred calls.
+	if !*keep {
+		_ = os.RemoveAll(shared)
+	}
 	if survived > 0 || broken > 0 {
 		os.Exit(1)
 	}
