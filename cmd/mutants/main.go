@@ -2196,15 +2196,20 @@ func main() {
 	type result struct{ verdict, detail string }
 	results := make([]chan result, len(chosen))
 	sem := make(chan struct{}, max(*jobs, 1))
-	for i, m := range chosen {
+	for i := range chosen {
 		results[i] = make(chan result, 1)
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			v, d := run(root, shared, m, *keep)
-			results[i] <- result{v, d}
-		}()
 	}
+	// Started in the list's order (and printed in it) as slots free up.
+	go func() {
+		for i, m := range chosen {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				v, d := run(root, shared, m, *keep)
+				results[i] <- result{v, d}
+			}()
+		}
+	}()
 	survived, broken := 0, 0
 	for i, m := range chosen {
 		r := <-results[i]
