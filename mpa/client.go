@@ -330,12 +330,24 @@ func (r *reinjector) mailCmd(env store.MPAEnvelope, size int64) string {
 	return b.String()
 }
 
+// postfixLineLimit is Postfix's smtpd line_length_limit: it refuses a
+// longer command.
+const postfixLineLimit = 2048
+
 func (r *reinjector) rcptCmd(rc store.MPARecipient) string {
 	var b strings.Builder
 	b.WriteString("RCPT TO:" + smtpPath(rc.Address))
 	if _, ok := r.ext["DSN"]; ok {
 		if len(rc.Notify) > 0 {
 			b.WriteString(" NOTIFY=" + strings.Join(rc.Notify, ","))
+		}
+		// The ORCPT Postfix wrote for a long address (its xtext up to
+		// three bytes for one) can make the line longer than Postfix
+		// takes back. One of type rfc822 that is the address itself
+		// Postfix writes again where none is given: leave it out then.
+		sameAsAddr := strings.EqualFold(rc.ORcptType, "rfc822") && rc.ORcpt == rc.Address
+		if sameAsAddr && b.Len()+len(" ORCPT=rfc822;")+len(xtext(rc.ORcpt)) > postfixLineLimit {
+			return b.String()
 		}
 		if rc.ORcpt != "" {
 			if strings.EqualFold(rc.ORcptType, "utf-8") {

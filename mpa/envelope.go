@@ -98,16 +98,18 @@ func checkAddress(addr string, sender bool) *smtp.SMTPError {
 	if addr == "" || strings.IndexByte(addr, 0) >= 0 || len(addr) > maxAddressLen {
 		return bad
 	}
+	// The local part may be empty: Postfix takes ""@example.org.
 	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || !validDomain(addr[at+1:]) {
+	if at < 0 || !validDomain(addr[at+1:]) {
 		return bad
 	}
 	return nil
 }
 
-// maxAddressLen bounds an envelope address (RFC 5321's path limit is 256
-// octets; Postfix's own bound is its 2048-byte line).
-const maxAddressLen = 1000
+// maxAddressLen bounds an envelope address as Postfix does: by its
+// 2048-byte command line (RFC 5321's path limit is 256 octets, which
+// Postfix does not hold a client to; a shorter bound bounced mail it took).
+const maxAddressLen = postfixLineLimit
 
 // validDomain accepts a domain literal or dot-separated labels of letters,
 // digits, '-' and '_' (Postfix accepts the underscore) and UTF-8, no label

@@ -158,6 +158,27 @@ var envelopeCases = []envelopeCase{
 	// An 8-bit local part without SMTPUTF8, which Postfix takes as ever.
 	{name: "8-bit local part without SMTPUTF8", mail: "MAIL FROM:<s@example.test>",
 		rcpts: []string{"RCPT TO:<\xc3\xa9t\xc3\xa9@example.org>"}},
+	// An ORCPT of an address type go-smtp does not know, which Postfix
+	// takes and passes on (go-smtp answered 501: a bounce).
+	{name: "ORCPT of another address type", mail: "MAIL FROM:<s@example.test>",
+		rcpts: []string{"RCPT TO:<x4@example.org> NOTIFY=FAILURE ORCPT=x-foo;c+3Dus+3Bo+2Bx"}},
+	// A long local part: with the ORCPT Postfix adds, its RCPT TO line
+	// passes go-smtp's usual 2000 bytes (500 Too long line: a bounce).
+	{name: "a local part of 980 bytes", mail: "MAIL FROM:<s@example.test>",
+		rcpts: []string{"RCPT TO:<" + strings.Repeat("l", 980) + "@example.org>"}},
+	// Longer ones, which Postfix takes up to its 2048-byte line: with the
+	// ORCPT the reinjected line would be longer than Postfix takes back.
+	{name: "a local part of 1100 bytes", mail: "MAIL FROM:<s@example.test>",
+		rcpts: []string{"RCPT TO:<" + strings.Repeat("m", 1100) + "@example.org> NOTIFY=SUCCESS"}},
+	{name: "a local part of 600 '+'", mail: "MAIL FROM:<s@example.test>",
+		rcpts: []string{"RCPT TO:<" + strings.Repeat("+", 600) + "@example.org>"}},
+	// An empty local part, which Postfix takes (go-smtp answered 501).
+	{name: "empty local parts", mail: `MAIL FROM:<""@example.test>`,
+		rcpts: []string{`RCPT TO:<""@example.org> NOTIFY=FAILURE`}},
+	// Control characters in an ORCPT of type utf-8, which Postfix writes
+	// as \x{1B} and \x{0C} (go-smtp answered 501 to those).
+	{name: "ORCPT of type utf-8 with control characters", mail: "MAIL FROM:<s@example.test> SMTPUTF8",
+		rcpts: []string{`RCPT TO:<uc@example.org> ORCPT=utf-8;a\x{1B}b\x{C}\x{3B4}@example.org`}},
 }
 
 // sendRaw runs each case as one transaction on one connection to addr.
@@ -267,6 +288,12 @@ func TestAcceptanceEnvelopeKeptExactly(t *testing.T) {
 		"e": {"SMTPUTF8", "RCPT TO:<r\u202eab@example.org>", "ORCPT=rfc822;r+E2+80+AEab@example.org"},
 		"f": {"RCPT TO:<δοκιμή@example.org>", "ORCPT=rfc822;+CE+B4+CE+BF+CE+BA+CE+B9+CE+BC+CE+AE@example.org", "NOTIFY=SUCCESS,FAILURE"},
 		"g": {"RCPT TO:<\xc3\xa9t\xc3\xa9@example.org>", "ORCPT=rfc822;+C3+A9t+C3+A9@example.org"},
+		"h": {"RCPT TO:<x4@example.org>", "NOTIFY=FAILURE", "ORCPT=x-foo;c+3Dus;o+2Bx"},
+		"i": {"RCPT TO:<" + strings.Repeat("l", 980) + "@example.org>", "ORCPT=rfc822;" + strings.Repeat("l", 980) + "@example.org"},
+		"j": {"RCPT TO:<" + strings.Repeat("m", 1100) + "@example.org>", "ORCPT=rfc822;" + strings.Repeat("m", 1100) + "@example.org", "NOTIFY=SUCCESS"},
+		"m": {"RCPT TO:<uc@example.org>", `ORCPT=utf-8;a\x{1B}b\x{0C}\x{3B4}@example.org`},
+		"l": {`MAIL FROM:<""@example.test>`, `RCPT TO:<""@example.org>`, `ORCPT=rfc822;""@example.org`},
+		"k": {"RCPT TO:<" + strings.Repeat("+", 600) + "@example.org>", "ORCPT=rfc822;" + strings.Repeat("+2B", 600) + "@example.org"},
 	} {
 		line := got[k].Mail + " " + strings.Join(got[k].Rcpts, " ")
 		for _, p := range wantParts {
@@ -312,7 +339,7 @@ func TestCheckAddress(t *testing.T) {
 		{"a\x00b@example.net", true, 501}, {"a\x01b@example.net", false, 0}, {"\xfcber@example.net", true, 500},
 		{"x@-bad-.org", false, 501}, {"x@bad_domain.org", false, 0}, {"x@[1.2.3.4]", false, 0},
 		{"x@exa..mple", false, 501}, {"nodomain", false, 501}, {"über@example.net", false, 0},
-		{strings.Repeat("a", 2000) + "@example.net", false, 501},
+		{strings.Repeat("a", 2100) + "@example.net", false, 501},
 	} {
 		got := 0
 		if e := checkAddress(c.addr, c.sender); e != nil {
@@ -330,6 +357,19 @@ func TestXtext(t *testing.T) {
 	}
 	if got := utf8AddrXtext("δ+x@y"); got != `\x{3B4}\x{2B}x@y` {
 		t.Errorf("utf8AddrXtext = %q", got)
+	}
+	// Postfix's utf-8-addr-xtext, back (orcpt.go).
+	for in, want := range map[string]string{
+		`a\x{1B}b\x{0C}\x{3B4}@y`: "a\x1bb\x0cδ@y", "δ@y": "δ@y", `\x{5C}x\x{2B}@y`: `\x+@y`,
+		`a\x{}@y`: "!", `a\x{0}@y`: "!", `a\x{D800}@y`: "!", `a\x{1234567}@y`: "!", `a\y@y`: "!", "a b@y": "!", "a+b@y": "!", "\xff@y": "!",
+	} {
+		got, ok := unUTF8Xtext([]byte(in))
+		if !ok {
+			got = "!"
+		}
+		if got != want {
+			t.Errorf("unUTF8Xtext(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

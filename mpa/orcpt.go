@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // orcptConn lets the listener take the ORCPT that Postfix itself writes
@@ -39,7 +41,7 @@ type orcptConn struct {
 	// Close and a shutdown's 421 may come from another).
 	mu      sync.Mutex
 	saw354  bool
-	pending map[string]string // token -> the address Postfix gave
+	pending map[string]orcptParam // token -> the ORCPT Postfix gave
 	next    int
 }
 
@@ -51,8 +53,8 @@ const (
 )
 
 // orcptMaxLine is longer than any command line go-smtp takes
-// (MaxLineLength 2000); a longer line passes as it is.
-const orcptMaxLine = 4096
+// (maxCommandLine); a longer line passes as it is.
+const orcptMaxLine = maxCommandLine + 2
 
 // orcptMaxPending bounds the addresses one connection keeps for its
 // session; beyond it go-smtp's own answer (501) stands.
@@ -248,9 +250,12 @@ func (c *orcptConn) Write(p []byte) (int, error) {
 }
 
 // rewrite replaces, in a RCPT TO line, an ORCPT of type rfc822 whose
-// address is not printable ASCII by a token; other lines are returned as
-// they are.
+// address is not printable ASCII, one of type utf-8 with control
+// characters, or one of a type go-smtp does not know, by a token, and in
+// a MAIL FROM or RCPT TO line an empty local part (""); other lines are
+// returned as they are.
 func (c *orcptConn) rewrite(line []byte) []byte {
+	line = c.rewriteEmptyLocal(line)
 	const verb = "RCPT TO:"
 	if len(line) < len(verb) || !bytes.EqualFold(line[:len(verb)], []byte(verb)) {
 		return line
@@ -273,13 +278,35 @@ func (c *orcptConn) rewrite(line []byte) []byte {
 			end++
 		}
 		p := params[start:end]
-		const key = "ORCPT=rfc822;"
+		const key = "ORCPT="
 		if len(p) > len(key) && bytes.EqualFold(p[:len(key)], []byte(key)) {
-			if addr, ok := unxtext(p[len(key):]); ok && !printableASCII(addr) {
-				if token, ok := c.keep(addr); ok {
+			typ, val, _ := bytes.Cut(p[len(key):], []byte(";"))
+			var addr string
+			var own bool
+			switch {
+			case bytes.EqualFold(typ, []byte("utf-8")):
+				// Postfix writes a control character as \x{0C};
+				// go-smtp refuses 0A-0F and 1A-1F so written.
+				var ok bool
+				addr, ok = unUTF8Xtext(val)
+				own = ok && !printableASCII(strings.Map(dropNonASCII, addr))
+			case bytes.EqualFold(typ, []byte("rfc822")):
+				var ok bool
+				addr, ok = unxtext(val)
+				own = ok && !printableASCII(addr)
+			case len(typ) > 0:
+				// Postfix takes an ORCPT of any address type (x400,
+				// a client's own) and passes it on; go-smtp knows
+				// rfc822 and utf-8 only and answered 501.
+				var ok bool
+				addr, ok = unxtext(val)
+				own = ok
+			}
+			if own && addr != "" {
+				if token, ok := c.keep(string(typ), addr); ok {
 					var b bytes.Buffer
 					b.Write(line[:len(verb)+pathEnd+start])
-					b.Write(p[:len(key)])
+					b.WriteString(key + "rfc822;")
 					b.WriteString(token)
 					b.Write(params[end:])
 					return b.Bytes()
@@ -291,29 +318,87 @@ func (c *orcptConn) rewrite(line []byte) []byte {
 	return line
 }
 
-// keep records addr under a new token.
-func (c *orcptConn) keep(addr string) (string, bool) {
+// rewriteEmptyLocal replaces the empty quoted local part of the path of a
+// MAIL FROM or RCPT TO line (<""@example.org>, which Postfix takes and
+// passes on) by a token: go-smtp answered 501 and Postfix bounced the
+// message. The session takes it back by emptyLocal.
+func (c *orcptConn) rewriteEmptyLocal(line []byte) []byte {
+	var n int
+	for _, verb := range []string{"MAIL FROM:", "RCPT TO:"} {
+		if len(line) >= len(verb) && bytes.EqualFold(line[:len(verb)], []byte(verb)) {
+			n = len(verb)
+		}
+	}
+	if n == 0 {
+		return line
+	}
+	for n < len(line) && line[n] == ' ' {
+		n++
+	}
+	if !bytes.HasPrefix(line[n:], []byte(`<""@`)) {
+		return line
+	}
+	token, ok := c.keep(emptyLocalType, "")
+	if !ok {
+		return line
+	}
+	var b bytes.Buffer
+	b.Write(line[:n+1])
+	b.WriteString(token)
+	b.Write(line[n+3:])
+	return b.Bytes()
+}
+
+// emptyLocalType marks a token that stands for an empty local part.
+const emptyLocalType = "\x00local"
+
+// emptyLocal returns addr with a local part that is a token for an empty
+// one made empty again.
+func (c *orcptConn) emptyLocal(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 {
+		return addr
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.pending[addr[:at]]
+	if !ok || o.typ != emptyLocalType {
+		return addr
+	}
+	delete(c.pending, addr[:at])
+	return addr[at:]
+}
+
+// keep records the ORCPT typ;addr under a new token.
+func (c *orcptConn) keep(typ, addr string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.pending) >= orcptMaxPending {
 		return "", false
 	}
 	if c.pending == nil {
-		c.pending = map[string]string{}
+		c.pending = map[string]orcptParam{}
 	}
 	c.next++
 	token := c.nonce + "." + strconv.Itoa(c.next)
-	c.pending[token] = addr
+	c.pending[token] = orcptParam{typ: typ, addr: addr}
 	return token, true
 }
 
-// original returns (and forgets) the address a token stands for.
-func (c *orcptConn) original(token string) (string, bool) {
+// orcptParam is an ORCPT as Postfix gave it (the address decoded).
+type orcptParam struct{ typ, addr string }
+
+// original returns (and forgets) the ORCPT type and address a token
+// stands for.
+func (c *orcptConn) original(token string) (string, string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	addr, ok := c.pending[token]
+	o, ok := c.pending[token]
+	if !ok || o.typ == emptyLocalType {
+		return "", "", false
+	}
 	delete(c.pending, token)
-	return addr, ok
+	return o.typ, o.addr, ok
 }
 
 // endOfPath returns the length of the path at the start of b (spaces, then
@@ -369,6 +454,46 @@ func unxtext(b []byte) (string, bool) {
 		}
 	}
 	return string(out), true
+}
+
+// unUTF8Xtext decodes RFC 6533 utf-8-addr-xtext or -unitext as Postfix
+// writes it: \x{HEX} for a code point, other characters as they are but
+// for controls, space, '+', '=' and '\'; ok is false when b is not that.
+func unUTF8Xtext(b []byte) (string, bool) {
+	var out strings.Builder
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '\\':
+			rest := b[i+1:]
+			end := bytes.IndexByte(rest, '}')
+			if len(rest) < 4 || rest[0] != 'x' || rest[1] != '{' || end < 3 || end > 8 {
+				return "", false
+			}
+			v, err := strconv.ParseUint(string(rest[2:end]), 16, 32)
+			if err != nil || v == 0 || v > utf8.MaxRune || v >= 0xD800 && v <= 0xDFFF {
+				return "", false
+			}
+			out.WriteRune(rune(v))
+			i += end + 1
+		case c <= ' ' || c == 0x7f || c == '+' || c == '=':
+			return "", false
+		default:
+			out.WriteByte(c)
+		}
+	}
+	if !utf8.ValidString(out.String()) {
+		return "", false
+	}
+	return out.String(), true
+}
+
+// dropNonASCII maps characters beyond ASCII to nothing (strings.Map).
+func dropNonASCII(r rune) rune {
+	if r >= utf8.RuneSelf {
+		return -1
+	}
+	return r
 }
 
 func printableASCII(s string) bool {

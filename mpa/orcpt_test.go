@@ -35,7 +35,7 @@ func (s *orcptSession) Mail(string, *smtp.MailOptions) error { return nil }
 func (s *orcptSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	o := string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
 	if s.oc != nil {
-		if addr, ok := s.oc.original(opts.OriginalRecipient); ok {
+		if _, addr, ok := s.oc.original(opts.OriginalRecipient); ok {
 			o = string(opts.OriginalRecipientType) + ";" + addr
 		}
 	}

@@ -63,6 +63,13 @@ type Server struct {
 	fresh handoffs
 }
 
+// maxCommandLine bounds a command line from Postfix. Its SMTP client
+// writes a RCPT TO with the ORCPT after the address, in xtext (up to three
+// bytes for one): for an address its smtpd took (line_length_limit, 2048)
+// that is far beyond go-smtp's usual 2000, which answered 500 and Postfix
+// bounced the message.
+const maxCommandLine = 4*2048 + 512
+
 // errLocal is the reply to any local failure: Postfix keeps the message
 // and tries again (never a 5xx, which would bounce it).
 var errLocal = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error in processing, try again later"}
@@ -167,7 +174,7 @@ func (s *Server) Start(ctx context.Context) error {
 	srv.MaxRecipients = 0
 	srv.ReadTimeout = s.cfg.ReadTimeout
 	srv.WriteTimeout = s.cfg.WriteTimeout
-	srv.MaxLineLength = 2000
+	srv.MaxLineLength = maxCommandLine
 	srv.EnableDSN = true
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = slogLogger{s.log}
@@ -350,6 +357,9 @@ var (
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	defer ss.guard("mail", &err)
+	if ss.orcpt != nil {
+		from = ss.orcpt.emptyLocal(from)
+	}
 	if e := checkAddress(from, true); e != nil {
 		return e
 	}
@@ -369,6 +379,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 
 func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 	defer ss.guard("rcpt", &err)
+	if ss.orcpt != nil {
+		to = ss.orcpt.emptyLocal(to)
+	}
 	if e := checkAddress(to, false); e != nil {
 		return e
 	}
@@ -386,8 +399,8 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 		r.ORcptType = string(opts.OriginalRecipientType)
 		r.ORcpt = opts.OriginalRecipient
 		if ss.orcpt != nil && strings.EqualFold(r.ORcptType, "rfc822") {
-			if addr, ok := ss.orcpt.original(r.ORcpt); ok {
-				r.ORcpt = addr
+			if typ, addr, ok := ss.orcpt.original(r.ORcpt); ok {
+				r.ORcptType, r.ORcpt = typ, addr
 			}
 		}
 	}

@@ -2161,6 +2161,55 @@ var mutants = []mutant{
 		new:  "\tcase bytes.EqualFold(verb, []byte(\"STARTTLS\")):\n",
 		pkg:  "./mpa", run: "^TestORCPTOfUnicodeTakenOnlyFromCommands$",
 	},
+	{
+		name: "mpa: an ORCPT of another address type handed to go-smtp as it came",
+		file: "mpa/orcpt.go",
+		old:  "\t\t\t\town = ok\n",
+		new:  "\t\t\t\town = ok && typ == nil\n",
+		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
+	},
+	{
+		name: "mpa: Postfix's RCPT TO with its ORCPT cut at go-smtp's 2000 bytes",
+		file: "mpa/server.go",
+		old:  "\tsrv.MaxLineLength = maxCommandLine\n",
+		new:  "\tsrv.MaxLineLength = 2000\n",
+		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
+	},
+	{
+		name: "mpa: reinjection keeps an ORCPT that makes the RCPT TO line longer than Postfix takes",
+		file: "mpa/client.go",
+		old:  "\t\tif sameAsAddr && b.Len()+len(\" ORCPT=rfc822;\")+len(xtext(rc.ORcpt)) > postfixLineLimit {\n",
+		new:  "\t\tif sameAsAddr && b.Len()+len(\" ORCPT=rfc822;\")+len(xtext(rc.ORcpt)) > 1<<20 {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
+	},
+	{
+		name: "mpa: envelope addresses over 1000 bytes refused (Postfix takes up to its line)",
+		file: "mpa/envelope.go",
+		old:  "const maxAddressLen = postfixLineLimit\n",
+		new:  "const maxAddressLen = 1000\n",
+		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
+	},
+	{
+		name: "mpa: an empty local part (\"\"@example.org) handed to go-smtp as it came",
+		file: "mpa/orcpt.go",
+		old:  "\tline = c.rewriteEmptyLocal(line)\n",
+		new:  "\n",
+		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
+	},
+	{
+		name: "mpa: an address with an empty local part refused by the session",
+		file: "mpa/envelope.go",
+		old:  "\tif at < 0 || !validDomain(addr[at+1:]) {\n",
+		new:  "\tif at <= 0 || !validDomain(addr[at+1:]) {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
+	},
+	{
+		name: "mpa: an ORCPT of type utf-8 with control characters handed to go-smtp as it came",
+		file: "mpa/orcpt.go",
+		old:  "\t\t\t\town = ok && !printableASCII(strings.Map(dropNonASCII, addr))\n",
+		new:  "\t\t\t\town = ok && false && !printableASCII(strings.Map(dropNonASCII, addr))\n",
+		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
+	},
 }
 
 func main() {
