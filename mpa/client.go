@@ -309,7 +309,7 @@ func (r *reinjector) rset() {
 
 func (r *reinjector) mailCmd(env store.MPAEnvelope, size int64) string {
 	var b strings.Builder
-	b.WriteString("MAIL FROM:" + smtpPath(env.Sender))
+	b.WriteString("MAIL FROM:" + smtpPath(unescapeAddress(env.Sender)))
 	if _, ok := r.ext["SIZE"]; ok {
 		b.WriteString(" SIZE=" + strconv.FormatInt(size, 10))
 	}
@@ -335,8 +335,10 @@ func (r *reinjector) mailCmd(env store.MPAEnvelope, size int64) string {
 const postfixLineLimit = 2048
 
 func (r *reinjector) rcptCmd(rc store.MPARecipient) string {
+	// The spool keeps addresses escaped (escapeAddress).
+	addr, orcpt := unescapeAddress(rc.Address), unescapeAddress(rc.ORcpt)
 	var b strings.Builder
-	b.WriteString("RCPT TO:" + smtpPath(rc.Address))
+	b.WriteString("RCPT TO:" + smtpPath(addr))
 	if _, ok := r.ext["DSN"]; ok {
 		if len(rc.Notify) > 0 {
 			b.WriteString(" NOTIFY=" + strings.Join(rc.Notify, ","))
@@ -345,20 +347,20 @@ func (r *reinjector) rcptCmd(rc store.MPARecipient) string {
 		// three bytes for one) can make the line longer than Postfix
 		// takes back. One of type rfc822 that is the address itself
 		// Postfix writes again where none is given: leave it out then.
-		sameAsAddr := strings.EqualFold(rc.ORcptType, "rfc822") && rc.ORcpt == rc.Address
-		if sameAsAddr && b.Len()+len(" ORCPT=rfc822;")+len(xtext(rc.ORcpt)) > postfixLineLimit {
+		sameAsAddr := strings.EqualFold(rc.ORcptType, "rfc822") && orcpt == addr
+		if sameAsAddr && b.Len()+len(" ORCPT=rfc822;")+len(xtext(orcpt)) > postfixLineLimit {
 			return b.String()
 		}
-		if rc.ORcpt != "" {
+		if orcpt != "" {
 			if strings.EqualFold(rc.ORcptType, "utf-8") {
-				b.WriteString(" ORCPT=utf-8;" + utf8AddrXtext(rc.ORcpt))
+				b.WriteString(" ORCPT=utf-8;" + utf8AddrXtext(orcpt))
 			} else {
 				// go-smtp upper-cases the type; Postfix writes it lower-case.
 				t := strings.ToLower(rc.ORcptType)
 				if t == "" {
 					t = "rfc822"
 				}
-				b.WriteString(" ORCPT=" + t + ";" + xtext(rc.ORcpt))
+				b.WriteString(" ORCPT=" + t + ";" + xtext(orcpt))
 			}
 		}
 	}

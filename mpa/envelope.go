@@ -75,12 +75,12 @@ func quoteLocal(s string) string {
 }
 
 // Refusals for addresses Postfix's smtpd refuses (measured against
-// Postfix 3.7 with smtputf8_enable = yes: a NUL byte, a malformed domain,
-// malformed UTF-8). Control characters other than NUL pass, as in Postfix.
+// Postfix 3.7: a NUL byte, a malformed domain). Control characters other
+// than NUL pass, as in Postfix, and so do bytes that are not UTF-8
+// (checkAddress).
 var (
 	errBadSender    = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
 	errBadRecipient = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
-	errBadUTF8      = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Error: bad UTF-8 syntax"}
 )
 
 // checkAddress returns the refusal Postfix would give addr, or nil.
@@ -92,9 +92,11 @@ func checkAddress(addr string, sender bool) *smtp.SMTPError {
 			return nil
 		}
 	}
-	if !utf8.ValidString(addr) {
-		return errBadUTF8
-	}
+	// Bytes that are not UTF-8 are Postfix's to refuse: with
+	// smtputf8_enable = yes its smtpd answers "bad UTF-8 syntax" to the
+	// client, with no (the shipped main.cf) it takes an 8-bit local part
+	// as ever, and the MPA answered 500: a bounce. They are kept exactly
+	// (escapeAddress).
 	if addr == "" || strings.IndexByte(addr, 0) >= 0 || len(addr) > maxAddressLen {
 		return bad
 	}
@@ -110,6 +112,67 @@ func checkAddress(addr string, sender bool) *smtp.SMTPError {
 // 2048-byte command line (RFC 5321's path limit is 256 octets, which
 // Postfix does not hold a client to; a shorter bound bounced mail it took).
 const maxAddressLen = postfixLineLimit
+
+// rawBase is where escapeAddress puts a byte: U+10FF00 + the byte, in
+// the last private-use plane, which no address of a real mailbox uses.
+const rawBase = 0x10FF00
+
+// escapeAddress makes an envelope address valid UTF-8 that
+// unescapeAddress turns back into exactly the same bytes: each byte that
+// is not UTF-8, and each byte of a character from rawBase on, becomes
+// rawBase plus the byte. The spool keeps addresses in JSON, which turns
+// bytes that are not UTF-8 into U+FFFD (the mail would have gone to
+// another address); an 8-bit local part in Latin-1, which Postfix takes
+// with smtputf8_enable = no, arrives and leaves as it came.
+func escapeAddress(s string) string {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || r >= rawBase {
+			break
+		}
+		i += n
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || r >= rawBase {
+			for _, c := range []byte(s[i : i+n]) {
+				b.WriteRune(rawBase + rune(c))
+			}
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// unescapeAddress undoes escapeAddress.
+func unescapeAddress(s string) string {
+	// Every character from rawBase on begins with F4 8F in UTF-8.
+	i := strings.Index(s, "\xf4\x8f")
+	if i < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:i]...)
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r >= rawBase && r <= rawBase+0xFF {
+			b = append(b, byte(r-rawBase))
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return string(b)
+}
 
 // validDomain accepts a domain literal or dot-separated labels of letters,
 // digits, '-' and '_' (Postfix accepts the underscore) and UTF-8, no label

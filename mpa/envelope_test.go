@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	gosmtp "github.com/emersion/go-smtp"
 
@@ -336,7 +337,7 @@ func TestCheckAddress(t *testing.T) {
 		code   int
 	}{
 		{"", true, 0}, {"", false, 501}, {"a@example.net", false, 0}, {"a\x00b@example.net", false, 501},
-		{"a\x00b@example.net", true, 501}, {"a\x01b@example.net", false, 0}, {"\xfcber@example.net", true, 500},
+		{"a\x00b@example.net", true, 501}, {"a\x01b@example.net", false, 0}, {"\xfcber@example.net", true, 0},
 		{"x@-bad-.org", false, 501}, {"x@bad_domain.org", false, 0}, {"x@[1.2.3.4]", false, 0},
 		{"x@exa..mple", false, 501}, {"nodomain", false, 501}, {"über@example.net", false, 0},
 		{strings.Repeat("a", 2100) + "@example.net", false, 501},
@@ -465,6 +466,85 @@ func TestReinjectionDotStuffing(t *testing.T) {
 	for body, want := range map[string]bool{"a\r\n": true, ".a\r\n": false, "a\r\n.b\r\n": false, "a\nb\r\n": false, "a": false, "": false} {
 		if plainBody([]byte(body)) != want {
 			t.Errorf("plainBody(%q) = %v", body, !want)
+		}
+	}
+}
+
+// Acceptance (issue #15): with smtputf8_enable = no, the shipped setting,
+// Postfix takes an 8-bit local part that is not UTF-8 (Latin-1) in the
+// sender and the recipients, and writes the recipient's bytes into its
+// ORCPT. The MPA answered "500 5.5.2 Error: bad UTF-8 syntax" and Postfix
+// bounced the mail; taken, the spool's JSON would have turned the bytes
+// into U+FFFD. Through the MPA the next hop sees exactly what it sees
+// without it.
+func TestAcceptanceLatin1EnvelopeKept(t *testing.T) {
+	const cf = "smtputf8_enable = no\n"
+	cases := []envelopeCase{
+		{name: "Latin-1 sender and recipient", mail: "MAIL FROM:<j\xfcrg@example.test>",
+			rcpts: []string{"RCPT TO:<\xe9t\xe9@example.org>", "RCPT TO:<plain@example.org> NOTIFY=FAILURE ORCPT=rfc822;caf+E9@example.org"}},
+		// A character of the plane escapeAddress uses, in UTF-8.
+		{name: "last private-use plane", mail: "MAIL FROM:<s@example.test>",
+			rcpts: []string{"RCPT TO:<x\U0010FF41\xff@example.org>"}},
+	}
+	direct := startRawSink(t)
+	plain := postfixtest.Start(t, postfixtest.Options{RelayPort: direct.port(), MainCF: cf})
+	via := startRawSink(t)
+	r := startRigWith(t, rigOptions{MainCF: cf, RelayPort: via.port()})
+	s, _ := r.startMPA(t, Config{})
+	sendRaw(t, plain.SMTPAddr, cases)
+	sendRaw(t, r.inst.SMTPAddr, cases)
+	want := byCase(t, direct.wait(t, len(cases), 30*time.Second))
+	waitFor(t, 30*time.Second, "every case at the sink or in the error repository", func() bool {
+		c, err := s.Counts(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Errors > 0 || len(via.transactions()) >= len(cases)
+	})
+	got := byCase(t, via.transactions())
+	noSize := regexp.MustCompile(` SIZE=[0-9]+`)
+	for i, ec := range cases {
+		k := string(rune('a' + i))
+		w, g := want[k], got[k]
+		if g.Mail == "" || noSize.ReplaceAllString(g.Mail, "") != noSize.ReplaceAllString(w.Mail, "") || !slices.Equal(g.Rcpts, w.Rcpts) {
+			t.Errorf("%s:\n via the MPA: %q %q\n without it:  %q %q", ec.name, g.Mail, g.Rcpts, w.Mail, w.Rcpts)
+		}
+	}
+	if !strings.Contains(strings.Join(got["a"].Rcpts, " "), "ORCPT=rfc822;+E9t+E9@example.org") {
+		t.Errorf("case a: %q lacks Postfix's ORCPT of the Latin-1 recipient", got["a"].Rcpts)
+	}
+	if c, _ := s.Counts(t.Context()); c.Errors != 0 {
+		t.Errorf("%d messages in the error repository", c.Errors)
+	}
+	// The MPA's Received header names the one recipient by its bytes.
+	if !mpaReceivedFor(got["b"].Data, "x\U0010FF41\xff@example.org") {
+		t.Errorf("case b: the MPA's Received header lacks the recipient's own bytes:\n%q", got["b"].Data)
+	}
+}
+
+// mpaReceivedFor reports whether the MPA's Received header in data names
+// addr as its one recipient.
+func mpaReceivedFor(data []byte, addr string) bool {
+	i := bytes.Index(data, []byte("(postdeck MPA)"))
+	if i < 0 {
+		return false
+	}
+	end := bytes.Index(data[i:], []byte(";"))
+	return end > 0 && bytes.Contains(data[i:i+end], []byte(" for <"+addr+">"))
+}
+
+func TestEscapeAddress(t *testing.T) {
+	for _, in := range []string{"", "a@example.org", "\xe9t\xe9@example.org", "δοκιμή@example.org",
+		"x\U0010FF41@x", "\xf4\x8f\xbd", "\xff\xfe", "a\U0010FFFF\U0010FF00b", "\xef\xbf\xbd@x"} {
+		e := escapeAddress(in)
+		if !utf8.ValidString(e) {
+			t.Errorf("escapeAddress(%q) = %q: not UTF-8", in, e)
+		}
+		if u := unescapeAddress(e); u != in {
+			t.Errorf("unescapeAddress(escapeAddress(%q)) = %q", in, u)
+		}
+		if utf8.ValidString(in) && !strings.ContainsRune(in, 0x10FF41) && !strings.ContainsRune(in, 0x10FFFF) && e != in {
+			t.Errorf("escapeAddress(%q) = %q, want it unchanged", in, e)
 		}
 	}
 }

@@ -181,7 +181,8 @@ func (t traceProcessor) Process(_ context.Context, m *Message) error {
 	}
 	forPart := ""
 	if len(m.Envelope.Recipients) == 1 {
-		forPart = " for <" + m.Envelope.Recipients[0].Address + ">"
+		// As Postfix writes it: the address's own bytes (escapeAddress).
+		forPart = " for <" + unescapeAddress(m.Envelope.Recipients[0].Address) + ">"
 	}
 	with := "ESMTP"
 	if m.Envelope.SMTPUTF8 {

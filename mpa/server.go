@@ -366,7 +366,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	if opts != nil && opts.Size > ss.s.maxSize.Load() {
 		return errSizeExceeded
 	}
-	ss.env = store.MPAEnvelope{Sender: from, Helo: ss.helo, Client: ss.client}
+	ss.env = store.MPAEnvelope{Sender: escapeAddress(from), Helo: ss.helo, Client: ss.client}
 	if opts != nil {
 		ss.env.Size = opts.Size
 		ss.env.Body = string(opts.Body)
@@ -391,7 +391,7 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 	if ss.s.quotaReached() {
 		return errQuota
 	}
-	r := store.MPARecipient{Address: to}
+	r := store.MPARecipient{Address: escapeAddress(to)}
 	if opts != nil {
 		for _, n := range opts.Notify {
 			r.Notify = append(r.Notify, string(n))
@@ -403,6 +403,7 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 				r.ORcptType, r.ORcpt = typ, addr
 			}
 		}
+		r.ORcpt = escapeAddress(r.ORcpt)
 	}
 	ss.env.Recipients = append(ss.env.Recipients, r)
 	return nil

@@ -2210,6 +2210,41 @@ var mutants = []mutant{
 		new:  "\t\t\t\town = ok && false && !printableASCII(strings.Map(dropNonASCII, addr))\n",
 		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
 	},
+	{
+		name: "mpa: a Latin-1 address refused as bad UTF-8 (Postfix takes it with smtputf8_enable = no)",
+		file: "mpa/envelope.go",
+		old:  "\tif addr == \"\" || strings.IndexByte(addr, 0) >= 0 || len(addr) > maxAddressLen {\n",
+		new:  "\tif addr == \"\" || !utf8.ValidString(addr) || strings.IndexByte(addr, 0) >= 0 || len(addr) > maxAddressLen {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceLatin1EnvelopeKept$",
+	},
+	{
+		name: "mpa: a Latin-1 recipient spooled as JSON makes it (U+FFFD)",
+		file: "mpa/server.go",
+		old:  "\tr := store.MPARecipient{Address: escapeAddress(to)}\n",
+		new:  "\tr := store.MPARecipient{Address: to}\n",
+		pkg:  "./mpa", run: "^TestAcceptanceLatin1EnvelopeKept$",
+	},
+	{
+		name: "mpa: a Latin-1 sender reinjected escaped",
+		file: "mpa/client.go",
+		old:  "\tb.WriteString(\"MAIL FROM:\" + smtpPath(unescapeAddress(env.Sender)))\n",
+		new:  "\tb.WriteString(\"MAIL FROM:\" + smtpPath(env.Sender))\n",
+		pkg:  "./mpa", run: "^TestAcceptanceLatin1EnvelopeKept$",
+	},
+	{
+		name: "mpa: escapeAddress leaves a character of its own plane as it is",
+		file: "mpa/envelope.go",
+		old:  "\t\tif r == utf8.RuneError && n == 1 || r >= rawBase {\n\t\t\tfor _, c",
+		new:  "\t\tif r == utf8.RuneError && n == 1 {\n\t\t\tfor _, c",
+		pkg:  "./mpa", run: "^(TestEscapeAddress|TestAcceptanceLatin1EnvelopeKept)$",
+	},
+	{
+		name: "mpa: its Received header names a Latin-1 recipient escaped",
+		file: "mpa/pipeline.go",
+		old:  "\t\tforPart = \" for <\" + unescapeAddress(m.Envelope.Recipients[0].Address) + \">\"\n",
+		new:  "\t\tforPart = \" for <\" + m.Envelope.Recipients[0].Address + \">\"\n",
+		pkg:  "./mpa", run: "^TestAcceptanceLatin1EnvelopeKept$",
+	},
 }
 
 func main() {
