@@ -2178,8 +2178,8 @@ var mutants = []mutant{
 	{
 		name: "mpa: reinjection keeps an ORCPT that makes the RCPT TO line longer than Postfix takes",
 		file: "mpa/client.go",
-		old:  "\t\tif sameAsAddr && b.Len()+len(\" ORCPT=rfc822;\")+len(xtext(rc.ORcpt)) > postfixLineLimit {\n",
-		new:  "\t\tif sameAsAddr && b.Len()+len(\" ORCPT=rfc822;\")+len(xtext(rc.ORcpt)) > 1<<20 {\n",
+		old:  "\t\tif sameAsAddr && b.Len()+len(\" ORCPT=rfc822;\")+len(xtext(orcpt)) > postfixLineLimit {\n",
+		new:  "\t\tif sameAsAddr && b.Len()+len(\" ORCPT=rfc822;\")+len(xtext(orcpt)) > 1<<20 {\n",
 		pkg:  "./mpa", run: "^TestAcceptanceEnvelopeKeptExactly$",
 	},
 	{
