@@ -827,14 +827,14 @@ var mutants = []mutant{
 	{
 		name: "hold a group commit for the whole delay when calls stop",
 		file: "store/batch.go",
-		old:  "\twait := min(c.idle-now.Sub(g.last), c.delay-now.Sub(g.first))",
+		old:  "\twait := min(c.idleNow()-now.Sub(g.last), c.delay-now.Sub(g.first))",
 		new:  "\twait := c.delay - now.Sub(g.first)",
 		pkg:  "./store", run: "^TestCommitterTimers$",
 	},
 	{
 		name: "count a group commit's idle from its first call",
 		file: "store/batch.go",
-		old:  "\t} else {\n\t\tg.last = time.Now()\n\t}",
+		old:  "\t} else {\n\t\tg.last = now\n\t}",
 		new:  "\t}",
 		pkg:  "./store", run: "^TestCommitterTimers$",
 	},
@@ -2244,6 +2244,13 @@ var mutants = []mutant{
 		old:  "\t\tforPart = \" for <\" + unescapeAddress(m.Envelope.Recipients[0].Address) + \">\"\n",
 		new:  "\t\tforPart = \" for <\" + m.Envelope.Recipients[0].Address + \">\"\n",
 		pkg:  "./mpa", run: "^TestAcceptanceLatin1EnvelopeKept$",
+	},
+	{
+		name: "a group commit's idle fixed at its floor, whatever the flow",
+		file: "store/batch.go",
+		old:  "\treturn max(c.idle, min(batchIdleGaps*c.gap, c.idleMax))\n",
+		new:  "\treturn c.idle\n",
+		pkg:  "./store", run: "^TestCommitterIdleFollowsFlow$",
 	},
 }
 
