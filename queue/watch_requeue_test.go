@@ -113,8 +113,12 @@ func TestRequeueFollowedWithoutReading(t *testing.T) {
 		requeueLike(t, root, deferred(id), id)
 	}
 	sync()
-	if got := reads.Load(); got != 0 {
-		t.Errorf("requeueing %d messages read %d files, want none", n-2, got)
+	// The watcher syncs on its own too: one that falls between a file's
+	// rename and its new times sees the times change in place and reads
+	// that file (a read, not a wrong entry; it failed the race run once,
+	// 1 of 198). Without the shortcut every file is read.
+	if got := reads.Load(); got > (n-2)/20 {
+		t.Errorf("requeueing %d messages read %d files, want (almost) none", n-2, got)
 	}
 	for i := range n - 2 {
 		id := fmt.Sprintf("ABC%04X", i)

@@ -2252,6 +2252,13 @@ var mutants = []mutant{
 		new:  "\treturn c.idle\n",
 		pkg:  "./store", run: "^TestCommitterIdleFollowsFlow$",
 	},
+	{
+		name: "queue index: a requeued file read again",
+		file: "queue/watch.go",
+		old:  "\tif known && !d.deferChanged && !d.wrote && !d.overflow && cur.dir != at && cur.ident == stamp.ident() && w.onlySettled(cur.dir, at, d) {\n",
+		new:  "\tif false && known && !d.deferChanged && !d.wrote && !d.overflow && cur.dir != at && cur.ident == stamp.ident() && w.onlySettled(cur.dir, at, d) {\n",
+		pkg:  "./queue", run: "^TestRequeueFollowedWithoutReading$",
+	},
 }
 
 func main() {
