@@ -47,12 +47,11 @@ type Filter struct {
 const (
 	DefaultPageSize = 50
 	MaxPageSize     = 1000
-	maxFilterText   = 256
 )
 
 // MaxFilterText is how many characters each text of a Filter (Q,
 // Sender, Recipient) may have.
-const MaxFilterText = maxFilterText
+const MaxFilterText = 256
 
 var sortKeys = []string{"arrival", "size", "sender"}
 
@@ -78,8 +77,8 @@ func (f *Filter) Normalize() error {
 		v     *string
 	}{{"q", &f.Q}, {"sender", &f.Sender}, {"recipient", &f.Recipient}} {
 		*t.v = strings.TrimSpace(*t.v)
-		if utf8.RuneCountInString(*t.v) > maxFilterText {
-			return store.Invalid(t.field, "%s may be at most %d characters", filterLabels[t.field], maxFilterText)
+		if utf8.RuneCountInString(*t.v) > MaxFilterText {
+			return store.Invalid(t.field, "%s may be at most %d characters", filterLabels[t.field], MaxFilterText)
 		}
 		if !utf8.ValidString(*t.v) {
 			return store.Invalid(t.field, "%s must be valid UTF-8 text", filterLabels[t.field])

@@ -28,7 +28,7 @@ func FuzzParseFilter(f *testing.F) {
 	add("hold", "4jZZFn03xzz1SCLg", "MAILER-DAEMON", "", "3600", "sender", "0", "1000")
 	add(" active ", "  padded  ", "", "", " 10 ", "arrival", " 5 ", " 1 ")
 	add("nosuch", "", "", "", "", "", "", "")
-	add("", strings.Repeat("x", maxFilterText+1), "", "", "", "", "", "")
+	add("", strings.Repeat("x", MaxFilterText+1), "", "", "", "", "", "")
 	add("", "\xff\xfe", "", "", "", "", "", "")
 	add("", "", "", "", "-1", "", "", "")
 	add("", "", "", "", "1.5h", "", "", "")
@@ -74,7 +74,7 @@ func FuzzParseFilter(f *testing.F) {
 			t.Fatalf("ParseFilter(%v): offset %d, limit %d, min age %v", v, fl.Offset, fl.Limit, fl.MinAge)
 		}
 		for _, s := range []string{fl.Q, fl.Sender, fl.Recipient} {
-			if utf8.RuneCountInString(s) > maxFilterText || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
+			if utf8.RuneCountInString(s) > MaxFilterText || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
 				t.Fatalf("ParseFilter(%v): text %q", v, s)
 			}
 		}

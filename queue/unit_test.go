@@ -113,11 +113,11 @@ func TestParseFilter(t *testing.T) {
 		}
 	}
 	// The bound counts characters, as its sentence says, not bytes.
-	if f, err := ParseFilter(url.Values{"recipient": {strings.Repeat("界", maxFilterText)}}); err != nil || f.Recipient == "" {
-		t.Errorf("%d characters of three bytes each: %v", maxFilterText, err)
+	if f, err := ParseFilter(url.Values{"recipient": {strings.Repeat("界", MaxFilterText)}}); err != nil || f.Recipient == "" {
+		t.Errorf("%d characters of three bytes each: %v", MaxFilterText, err)
 	}
-	if _, err := ParseFilter(url.Values{"recipient": {strings.Repeat("界", maxFilterText+1)}}); err == nil || !strings.Contains(err.Error(), "at most 256 characters") {
-		t.Errorf("%d characters: %v", maxFilterText+1, err)
+	if _, err := ParseFilter(url.Values{"recipient": {strings.Repeat("界", MaxFilterText+1)}}); err == nil || !strings.Contains(err.Error(), "at most 256 characters") {
+		t.Errorf("%d characters: %v", MaxFilterText+1, err)
 	}
 	var jf Filter
 	if err := jf.UnmarshalJSON([]byte(`{"queue":"hold","sender":"a@","min_age":"2h","limit":5}`)); err != nil {

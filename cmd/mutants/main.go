@@ -666,8 +666,8 @@ var mutants = []mutant{
 	{
 		name: "queue filter text bounded in bytes while its sentence says characters",
 		file: "queue/filter.go",
-		old:  "\t\tif utf8.RuneCountInString(*t.v) > maxFilterText {",
-		new:  "\t\tif len(*t.v) > maxFilterText {",
+		old:  "\t\tif utf8.RuneCountInString(*t.v) > MaxFilterText {",
+		new:  "\t\tif len(*t.v) > MaxFilterText {",
 		pkg:  "./queue", run: "^TestParseFilter$",
 	},
 	{
