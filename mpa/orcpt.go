@@ -31,6 +31,7 @@ type orcptConn struct {
 
 	// Read state; go-smtp reads from one goroutine.
 	raw   []byte // read from Conn, not handed on yet
+	out   []byte // command lines rewritten, not handed on yet
 	mode  int
 	err   error // Conn's read error, once raw is handed on
 	line  int   // data mode: bytes of the current line so far
@@ -77,6 +78,13 @@ func (c *orcptConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
+		// Rewritten command lines first, in pieces as the reader asks:
+		// a line may be longer than its buffer.
+		if len(c.out) > 0 {
+			n := copy(p, c.out)
+			c.out = c.out[n:]
+			return n, nil
+		}
 		switch c.mode {
 		case modeDataReply:
 			c.mu.Lock()
@@ -126,8 +134,8 @@ func (c *orcptConn) Read(p []byte) (int, error) {
 			c.raw = c.raw[n:]
 			return n, nil
 		default: // modeCommand
-			if n, ok := c.commands(p); ok {
-				return n, nil
+			if c.commands() {
+				continue
 			}
 			if c.err != nil {
 				if len(c.raw) > 0 {
@@ -150,30 +158,20 @@ func (c *orcptConn) Read(p []byte) (int, error) {
 	}
 }
 
-// commands hands on the complete command lines in raw, rewritten, up to
-// and including one after which the bytes are not commands. It reports
-// false when raw holds no complete line.
-func (c *orcptConn) commands(p []byte) (int, bool) {
-	var out []byte
+// commands moves the complete command lines in raw, each rewritten once,
+// to out, up to and including one after which the bytes are not
+// commands. It reports false when raw holds no complete line.
+func (c *orcptConn) commands() bool {
+	moved := false
 	for {
 		i := bytes.IndexByte(c.raw, '\n')
 		if i < 0 || i >= orcptMaxLine {
-			break
+			return moved
 		}
 		line := c.rewrite(c.raw[:i+1])
-		if len(out)+len(line) > len(p) {
-			if len(out) == 0 {
-				// A line longer than what the reader asks for: pass
-				// it and what follows as it is.
-				c.mode = modePass
-				n := copy(p, c.raw)
-				c.raw = c.raw[n:]
-				return n, true
-			}
-			break
-		}
-		out = append(out, line...)
+		c.out = append(c.out, line...)
 		c.raw = c.raw[i+1:]
+		moved = true
 		if m := afterCommand(line); m != modeCommand {
 			c.mode = m
 			if m == modeDataReply {
@@ -181,13 +179,9 @@ func (c *orcptConn) commands(p []byte) (int, bool) {
 				c.saw354 = false
 				c.mu.Unlock()
 			}
-			break
+			return true
 		}
 	}
-	if len(out) == 0 {
-		return 0, false
-	}
-	return copy(p, out), true
 }
 
 // afterCommand says how the bytes after a command line are to be read.

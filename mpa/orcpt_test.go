@@ -64,7 +64,7 @@ func TestORCPTOfUnicodeTakenOnlyFromCommands(t *testing.T) {
 	srv := smtp.NewServer(rec)
 	srv.Domain = "mpa.test"
 	srv.EnableDSN, srv.EnableSMTPUTF8 = true, true
-	srv.MaxLineLength = 2000
+	srv.MaxLineLength = maxCommandLine
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +125,14 @@ func TestORCPTOfUnicodeTakenOnlyFromCommands(t *testing.T) {
 	send("MAIL FROM:<s@example.test>\r\n" + rcpt)
 	reply("MAIL", "250")
 	reply("RCPT after a message", "250")
+	// A command line longer than go-smtp's read buffer (an address of
+	// 2040 bytes and Postfix's ORCPT of it): read in pieces, rewriting
+	// goes on after it (it passed everything after it untouched).
+	long := strings.Repeat("l", 2040) + "@example.org"
+	send("RCPT TO:<" + long + "> ORCPT=rfc822;" + long + "\r\n")
+	reply("a long RCPT", "250")
+	send(rcpt)
+	reply("RCPT after a long line", "250")
 	// A client's guess of a token is its own ORCPT.
 	send("RCPT TO:<g@example.org> ORCPT=rfc822;pdorcpt0000000000000000.1\r\n")
 	reply("RCPT with a guessed token", "250")
@@ -136,7 +144,8 @@ func TestORCPTOfUnicodeTakenOnlyFromCommands(t *testing.T) {
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	wantORCPT := []string{"RFC822;\xce\xb4@example.org", "RFC822;p@example.org", "RFC822;\xce\xb4@example.org", "RFC822;pdorcpt0000000000000000.1"}
+	wantORCPT := []string{"RFC822;\xce\xb4@example.org", "RFC822;p@example.org", "RFC822;\xce\xb4@example.org",
+		"RFC822;" + long, "RFC822;\xce\xb4@example.org", "RFC822;pdorcpt0000000000000000.1"}
 	if strings.Join(rec.orcpts, "|") != strings.Join(wantORCPT, "|") {
 		t.Errorf("ORCPTs %q, want %q", rec.orcpts, wantORCPT)
 	}
