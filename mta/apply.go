@@ -327,6 +327,15 @@ func mapError(r Rendered, rel, staging, stderr string, err error) error {
 		fmt.Sscanf(mm[1], "%d", &line)
 		return store.InvalidLine("content", line, "map %s: %s", name, mm[2])
 	}
+	// Postfix's macro parser complains without a line (`warning:
+	// truncated macro reference: "${1"`) and the table reader then names
+	// it (`pcre map ..., line 2: bad replacement syntax`): the
+	// administrator gets the line and both.
+	if mm := postmapLineRe.FindStringSubmatch(stderr); mm != nil {
+		var line int
+		fmt.Sscanf(mm[1], "%d", &line)
+		return store.InvalidLine("content", line, "map %s: %s; %s", name, strings.TrimPrefix(said, "warning: "), mm[2])
+	}
 	return store.Invalid("content", "map %s: Postfix says: %s", name, said)
 }
 

@@ -244,6 +244,13 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 				owner = store.OwnerAdmin
 			}
 		}
+		stored := ""
+		if idx >= 0 {
+			stored = st.Maps[idx].Content
+		}
+		if n := newReplacementLine(in.Content, stored); n > 0 {
+			return store.InvalidLine(FieldMapContent, n, "map %s: the line holds U+FFFD (\ufffd), the character that stands in for bytes that were not UTF-8 text (a file in another encoding such as Latin-1, sent through the API or the CLI, or a line of such a file shown by the console), and Postfix would look for U+FFFD itself; write the line in UTF-8", in.Name)
+		}
 		mc, err := m.mapContextFor(st)
 		if err != nil {
 			return err
@@ -261,6 +268,32 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 	}
 	u = &pendingUpdate{actor: actor, action: "map " + in.Name, mutate: mutate, done: make(chan updateResult, 1)}
 	return u, func() { m.dropPrebuild(pb) }, nil
+}
+
+// newReplacementLine is the first line (1-based) of content that holds
+// U+FFFD and is not a line of stored, 0 when there is none. JSON carries
+// UTF-8 only: the API's decoder, and the CLI's encoder, replace each byte
+// of a Latin-1 file with U+FFFD without a word, and the console shows an
+// imported Latin-1 table's bytes as U+FFFD and sends them back so. A
+// pattern or key was then silently changed into one that never matches
+// the mail's bytes. Lines stored with U+FFFD already may stay as they are.
+func newReplacementLine(content, stored string) int {
+	const replacement = "\ufffd"
+	if !strings.Contains(content, replacement) {
+		return 0
+	}
+	had := map[string]bool{}
+	for _, l := range strings.Split(stored, "\n") {
+		if strings.Contains(l, replacement) {
+			had[l] = true
+		}
+	}
+	for i, l := range strings.Split(content, "\n") {
+		if strings.Contains(l, replacement) && !had[l] {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // DeleteMap removes a map and its files. A map main.cf still references is

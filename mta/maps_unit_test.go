@@ -55,6 +55,10 @@ var badMapCases = []struct {
 	{"t-regexp", "regexp", "/ok/ OK\n/x/s OK\n", 2},
 	{"t-regexp", "regexp", "IF /a/\nIF /b/\n/c/ OK\nENDIF\n", 1},
 	{"t-regexp", "regexp", "/a{2,1}/ OK\n", 1},
+	// Postfix's macro parser names no line; the table reader's next
+	// warning does.
+	{"t-pcre", "pcre", "/ok/ OK\n/a/ ${1\n", 2},
+	{"t-regexp", "regexp", "/ok/ OK\n\n/a/ $\n", 3},
 	{"t-hash", "hash", "a b\nnovalue\n", 2},
 	{"t-hash", "hash", "a b\nc d\nA e\n", 3},
 	{"t-hash", "hash", "  leading continuation\n", 1},
@@ -96,7 +100,8 @@ var badMapCases = []struct {
 // errors): the unit test cannot see them.
 func postfixOnly(content string) bool {
 	return strings.Contains(content, "/abc(/") || strings.Contains(content, "/a[b/") ||
-		strings.Contains(content, "/a(/") || strings.Contains(content, "$2") || strings.Contains(content, "{2,1}")
+		strings.Contains(content, "/a(/") || strings.Contains(content, "$2") || strings.Contains(content, "{2,1}") ||
+		strings.Contains(content, "${1") || strings.Contains(content, " $\n")
 }
 
 func TestValidateMapContentRefuses(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,38 @@ func TestStartTakesAStoredMasterCommandItWouldRefuse(t *testing.T) {
 	var ue *store.UserError
 	if !errors.As(err, &ue) || ue.Line != strings.Count(base, "\n")+1 || !strings.Contains(ue.Msg, "Postfix's daemon directory") {
 		t.Errorf("a change on top of the stored command: %v", err)
+	}
+}
+
+// TestMasterCommandIsAProgramOfPostfix: a command that is not in the
+// daemon directory (a typo, smtdp for smtpd) passed postconf and the
+// reload, and master failed to exec it at the first connection: the
+// listener never greeted and master throttled it. It is refused on its
+// line, with the live files left as they were; a stored service with
+// such a command does not stop an edit of another line.
+func TestMasterCommandIsAProgramOfPostfix(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	base := DefaultMasterConfig(env.inst)
+	listener := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t)) + " inet n - n - - smtdp\n"
+	before := env.liveFiles(t)
+	_, err := env.m.SaveMasterConfig(ctx, "tester", base+listener, "")
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Field != FieldMasterConfig || ue.Line != strings.Count(base, "\n")+1 || !strings.Contains(ue.Msg, `no program "smtdp"`) {
+		t.Fatalf("a listener running smtdp: want a refusal on its line, got %v", err)
+	}
+	assertSameFiles(t, before, env.liveFiles(t))
+	// A document stored with one (by an earlier version, a restore):
+	// another line can still change.
+	st, err := env.db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.MasterConfig = base + "old unix - - n - - nosuchprogram\n"
+	if err := env.db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.m.SaveMasterConfig(ctx, "tester", st.MasterConfig+"relay2 unix - - n - - smtp\n", ""); err != nil {
+		t.Fatalf("an edit beside a stored service: %v", err)
 	}
 }

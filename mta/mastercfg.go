@@ -2,7 +2,9 @@ package mta
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -167,11 +169,53 @@ func (m *Manager) SaveMasterConfigWith(ctx context.Context, actor, text, base st
 // checkMasterDocument runs our checks of a master.cf document and then
 // Postfix's on a scratch copy of the files st renders with it.
 func (m *Manager) checkMasterDocument(ctx context.Context, st store.State, doc string) error {
-	if err := validateMasterDocument(doc, m.inst, m.catalogNow()); err != nil {
+	cat := m.catalogNow()
+	if err := validateMasterDocument(doc, m.inst, cat); err != nil {
 		return err
+	}
+	if cat != nil {
+		stored := st.MasterConfig
+		if stored == "" {
+			stored = DefaultMasterConfig(m.inst)
+		}
+		if err := checkMasterPrograms(parseMasterCF(doc), parseMasterCF(stored), cat.defaults["daemon_directory"]); err != nil {
+			return err
+		}
 	}
 	st.MasterConfig = doc
 	return m.postfixCheckMaster(ctx, st)
+}
+
+// checkMasterPrograms refuses a service whose command is not a program
+// of Postfix's daemon directory (dir). Postfix checks nothing of it:
+// postconf and the reload take `127.0.0.1:2526 inet n - n - - smtdp`,
+// and master's exec fails only when the service is used (`fatal:
+// master_spawn: exec .../smtdp: No such file or directory`, then `bad
+// command startup -- throttling`): a listener that never greets, a
+// transport whose mail waits in the queue. Only services whose command
+// the change adds or changes (against stored) are checked, so that a
+// stored document with such a service can still be edited elsewhere.
+func checkMasterPrograms(services, stored []masterService, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	had := map[string]string{}
+	for _, s := range stored {
+		had[s.Key()] = s.Command()
+	}
+	for _, s := range services {
+		cmd := s.Command()
+		if cmd == "" || strings.Contains(cmd, "/") {
+			continue // no command column, or checkMasterCommands' to refuse
+		}
+		if prev, ok := had[s.Key()]; ok && prev == cmd {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, cmd)); errors.Is(err, fs.ErrNotExist) {
+			return store.InvalidLine(FieldMasterConfig, s.Line, "Service %s: there is no program %q in Postfix's daemon directory %s, so master would fail to start the service each time it is used; check the command's name (such as smtpd, smtp, pipe or spawn)", s.Name, truncate(cmd, 60), dir)
+		}
+	}
+	return nil
 }
 
 // catalogNow is the parameter catalog once Start loaded it.

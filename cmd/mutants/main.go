@@ -2259,6 +2259,34 @@ var mutants = []mutant{
 		new:  "\tif false && known && !d.deferChanged && !d.wrote && !d.overflow && cur.dir != at && cur.ident == stamp.ident() && w.onlySettled(cur.dir, at, d) {\n",
 		pkg:  "./queue", run: "^TestRequeueFollowedWithoutReading$",
 	},
+	{
+		name: "map refusal: a macro complaint of Postfix without its line",
+		file: "mta/apply.go",
+		old:  "\tif mm := postmapLineRe.FindStringSubmatch(stderr); mm != nil {\n",
+		new:  "\tif mm := postmapLineRe.FindStringSubmatch(stderr); mm != nil && false {\n",
+		pkg:  "./mta", run: "^TestMaps$",
+	},
+	{
+		name: "master config: a command that is no program of Postfix's daemon directory",
+		file: "mta/mastercfg.go",
+		old:  "\t\tif _, err := os.Stat(filepath.Join(dir, cmd)); errors.Is(err, fs.ErrNotExist) {\n",
+		new:  "\t\tif _, err := os.Stat(filepath.Join(dir, cmd)); errors.Is(err, fs.ErrNotExist) && false {\n",
+		pkg:  "./mta", run: "^TestMasterCommandIsAProgramOfPostfix$",
+	},
+	{
+		name: "maps: U+FFFD standing in for Latin-1 bytes accepted",
+		file: "mta/maps_ops.go",
+		old:  "\t\tif n := newReplacementLine(in.Content, stored); n > 0 {\n",
+		new:  "\t\tif n := newReplacementLine(in.Content, stored); n > 0 && false {\n",
+		pkg:  "./mta", run: "^TestReplacementCharacterInAMapIsRefused$",
+	},
+	{
+		name: "CLI: a byte order mark hides the version line of a document set",
+		file: "cmd/postdeck/version_line.go",
+		old:  "\ttext = strings.TrimPrefix(text, \"\\ufeff\")\n",
+		new:  "\ttext = strings.TrimPrefix(text, \"\")\n",
+		pkg:  "./cmd/postdeck", run: "^TestVersionLine$",
+	},
 }
 
 func main() {

@@ -20,6 +20,11 @@ func TestVersionLine(t *testing.T) {
 	if v, rest, err := baseOf(text, true); err != nil || v != "" || rest != "a = b\n" {
 		t.Fatalf("forced: %q %q %v", v, rest, err)
 	}
+	// An editor that writes a UTF-8 byte order mark (Notepad) put it
+	// before the version line, and set said the file had none.
+	if v, rest, err := baseOf("\ufeff"+text, false); err != nil || v != "abc123" || rest != "a = b\n" {
+		t.Fatalf("with a byte order mark: %q %q %v", v, rest, err)
+	}
 }
 
 // TestCLIRefusesStaleEdits is issue #13's finding 7 through the CLI: a file

@@ -23,6 +23,9 @@ func withVersionLine(version, text string) string {
 // refused unless force: a file that was not read with get could undo
 // someone else's change unseen.
 func baseOf(text string, force bool) (version, rest string, err error) {
+	// An editor's UTF-8 byte order mark (which the daemon drops) stands
+	// before the version line `get` wrote.
+	text = strings.TrimPrefix(text, "\ufeff")
 	first, tail, _ := strings.Cut(text, "\n")
 	v, ok := strings.CutPrefix(strings.TrimSpace(first), strings.TrimSpace(versionPrefix))
 	if ok {
