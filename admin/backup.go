@@ -508,9 +508,15 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) ([]store.Err
 	if err != nil {
 		return nil, nil, s.unreadableBackup("configuration", err)
 	}
-	if err := s.mta.Check(ctx, st); err != nil {
+	if err := s.mta.CheckBackup(ctx, st); err != nil {
 		var ue *store.UserError
 		if errors.As(err, &ue) {
+			// "text" is the main and the master config's field: the
+			// body key of their saves, which names neither here. Their
+			// sentences say what they are about (a parameter, a service).
+			if ue.Field == mta.FieldMainConfig || ue.Field == mta.FieldMasterConfig {
+				return nil, nil, store.Invalid("file", "The backup's configuration is refused: %s", ue.Msg)
+			}
 			return nil, nil, store.Invalid("file", "The backup's configuration is refused (%s): %s", ue.Field, ue.Msg)
 		}
 		var ae *mta.ApplyError

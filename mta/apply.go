@@ -168,6 +168,9 @@ type plan struct {
 	changed  []string // relative paths to write
 	removed  []string // relative paths to delete (map sources and .db files)
 	oldMain  []byte
+	// oldMaster is the live master.cf: a password its -o overrides read
+	// through a main.cf parameter is masked in oldMain's diff.
+	oldMaster []byte
 	// firstMain: there was no main.cf before (a first start), so there
 	// is no previous configuration to go back to.
 	firstMain bool
@@ -182,6 +185,9 @@ func (m *Manager) diffLive(r Rendered) (plan, error) {
 		if rel == "main.cf" {
 			p.oldMain = cur
 			p.firstMain = errors.Is(err, fs.ErrNotExist)
+		}
+		if rel == "master.cf" {
+			p.oldMaster = cur
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return p, fmt.Errorf("read %s: %w", live, err)

@@ -641,12 +641,41 @@ func (m *Manager) validateStored(st *store.State) ([]Param, error) {
 
 // Check validates a whole state as an apply would, up to and including
 // Postfix's own checks of the staged files, without making anything live
-// or storing it: a restore checks the backup's state with it before it
-// replaces anything.
+// or storing it: a node of a cluster checks a revision with it before it
+// stores it.
 func (m *Manager) Check(ctx context.Context, st store.State) error {
+	return m.check(ctx, st, m.validateState)
+}
+
+// CheckBackup is Check for a backup's state, which postdeck stored
+// itself: as at start, SASL passwords it keeps in main.cf or master.cf
+// are let through (the restore's apply warns about them, startWarnings,
+// and the next change must move them into a map). Refused, the backup of
+// a gateway upgraded from a version that took them could be restored
+// nowhere, and the advice to move them into a map is none a backup can
+// follow. A restore checks the backup's state with it before it replaces
+// anything.
+func (m *Manager) CheckBackup(ctx context.Context, st store.State) error {
+	return m.check(ctx, st, m.validateBackup)
+}
+
+// validateBackup is validateState for a backup's state (CheckBackup).
+func (m *Manager) validateBackup(st *store.State) ([]Param, error) {
+	params, err := m.validateStored(st)
+	if err != nil {
+		return nil, err
+	}
+	// Not what an earlier version took: master runs these as root.
+	if err := checkMasterCommands(parseMasterCF(st.MasterConfig)); err != nil {
+		return nil, err
+	}
+	return params, nil
+}
+
+func (m *Manager) check(ctx context.Context, st store.State, validate func(*store.State) ([]Param, error)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	params, err := m.validateState(&st)
+	params, err := validate(&st)
 	if err != nil {
 		return err
 	}
@@ -770,11 +799,13 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
 	}
 	_ = m.discard(staging)
-	// An older main.cf may still hold SASL passwords (refused since, and
-	// removed by this apply): the diff, which the audit log keeps, masks
-	// them.
-	oldMain, _ := MaskLiteralPasswords(string(p.oldMain), "")
-	diff := UnifiedDiff("main.cf", oldMain, string(rendered["main.cf"].Data))
+	// An older main.cf may still hold SASL passwords (refused since),
+	// and so may the new one (a stored state that keeps them, see
+	// startWarnings): the diff, which the audit log keeps, masks them
+	// on both sides.
+	oldMain, _ := MaskLiteralPasswords(string(p.oldMain), string(p.oldMaster))
+	newMain, _ := MaskLiteralPasswords(string(rendered["main.cf"].Data), string(rendered["master.cf"].Data))
+	diff := UnifiedDiff("main.cf", oldMain, newMain)
 	res := Result{Changed: true, Files: append(p.changed, p.removed...)}
 	if unread {
 		// Only maps no Postfix setting names changed: no Postfix process

@@ -46,8 +46,9 @@ func TestMasterCommandStaysInDaemonDirectory(t *testing.T) {
 		}
 		assertSameFiles(t, before, env.liveFiles(t))
 	}
-	// A state that did not come through SaveMasterConfig (a restore checks
-	// the backup's state with Check) is refused the same way.
+	// A state that did not come through SaveMasterConfig (a cluster's
+	// revision, checked with Check; a restore checks the backup's state
+	// with CheckBackup) is refused the same way.
 	st, err := env.db.LoadState()
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +57,9 @@ func TestMasterCommandStaysInDaemonDirectory(t *testing.T) {
 	var ue *store.UserError
 	if err := env.m.Check(ctx, st); !errors.As(err, &ue) || !strings.Contains(ue.Msg, "Postfix's daemon directory") {
 		t.Fatalf("Check of a state with the command %s: %v", rel, err)
+	}
+	if err := env.m.CheckBackup(ctx, st); !errors.As(err, &ue) || !strings.Contains(ue.Msg, "Postfix's daemon directory") {
+		t.Fatalf("CheckBackup of a state with the command %s: %v", rel, err)
 	}
 	// A service name that climbs out of the queue directory: master made
 	// its socket there as root, and died at the reload.

@@ -24,7 +24,8 @@
 //     bytes;
 //   - removes every header of its own namespace a client sent (X-Postdeck-*)
 //     and sets PeerHeader to the TCP peer's address. The daemon believes
-//     that header only on this socket (mode 0660, group of the web user),
+//     that header only on this socket (mode 0660, group of the web user;
+//     0600 and the web user's when that group is not its own, as nobody's),
 //     and applies --trusted-proxies to X-Forwarded-For after it, exactly as
 //     it did for TCP peers.
 //

@@ -2287,6 +2287,48 @@ var mutants = []mutant{
 		new:  "\ttext = strings.TrimPrefix(text, \"\")\n",
 		pkg:  "./cmd/postdeck", run: "^TestVersionLine$",
 	},
+	{
+		name: "security: the web socket and TLS key go to nobody's shared nogroup",
+		file: "cmd/postdeck/webproc.go",
+		old:  "\tcase id.ownGroup:\n\t\treturn 0, id.gid, groupMode, true\n",
+		new:  "\tcase true:\n\t\treturn 0, id.gid, groupMode, true\n",
+		pkg:  "./cmd/postdeck", run: "^TestWebFilesNotForNogroup$",
+	},
+	{
+		name: "security: the apply's main.cf diff shows a kept inline SASL password",
+		file: "mta/manager.go",
+		old:  "\tnewMain, _ := MaskLiteralPasswords(string(rendered[\"main.cf\"].Data), string(rendered[\"master.cf\"].Data))\n",
+		new:  "\tnewMain := string(rendered[\"main.cf\"].Data)\n",
+		pkg:  "./mta", run: "^TestDiffsMaskKeptInlinePasswords$",
+	},
+	{
+		name: "security: the apply's main.cf diff shows a password master.cf reads through main.cf",
+		file: "mta/manager.go",
+		old:  "\tnewMain, _ := MaskLiteralPasswords(string(rendered[\"main.cf\"].Data), string(rendered[\"master.cf\"].Data))\n",
+		new:  "\tnewMain, _ := MaskLiteralPasswords(string(rendered[\"main.cf\"].Data), \"\")\n",
+		pkg:  "./mta", run: "^TestDiffsMaskKeptInlinePasswordsOfMasterCF$",
+	},
+	{
+		name: "security: a restore refuses the inline SASL password its own backup kept",
+		file: "admin/backup.go",
+		old:  "\tif err := s.mta.CheckBackup(ctx, st); err != nil {\n",
+		new:  "\tif err := s.mta.Check(ctx, st); err != nil {\n",
+		pkg:  "./webui", run: "^TestRestoreKeepsStoredInlinePasswordsWithAWarning$",
+	},
+	{
+		name: "security: a refused restore names the body key (text) instead of the document",
+		file: "admin/backup.go",
+		old:  "\t\t\tif ue.Field == mta.FieldMainConfig || ue.Field == mta.FieldMasterConfig {\n",
+		new:  "\t\t\tif false {\n",
+		pkg:  "./webui", run: "^TestRestoreRefusalNamesNoBodyKey$",
+	},
+	{
+		name: "security: the web process stays dumpable, readable by its user's other processes",
+		file: "cmd/postdeck/web.go",
+		old:  "\tif err := prctl(prSetDumpable, 0); err != nil {\n",
+		new:  "\tif err := prctl(prSetDumpable, 1); err != nil {\n",
+		pkg:  "./cmd/postdeck", run: "^TestWebProcessIsNotItsUsersToRead$",
+	},
 }
 
 func main() {

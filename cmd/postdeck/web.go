@@ -129,6 +129,13 @@ func cmdWeb(args []string) error {
 	if os.Getuid() == 0 || os.Geteuid() == 0 {
 		return errors.New("refusing to run as root: start it through `postdeck serve` or as the postdeck-web user")
 	}
+	// Not dumpable: another process of the same user (nobody's, where
+	// the package's postdeck-web is missing) could otherwise read this
+	// one's memory (the console's TLS key, cookies and passwords in
+	// flight) through /proc/PID/mem or ptrace. No core dumps either.
+	if err := prctl(prSetDumpable, 0); err != nil {
+		return fmt.Errorf("set not dumpable: %w", err)
+	}
 	// Every request allocates a little here (a copy of its headers and
 	// body); the same trade as the daemon's: less collector CPU on a
 	// 2-core appliance, where the two processes share the cores.
@@ -306,6 +313,7 @@ const (
 	prCapBSetDrop   = 24 // PR_CAPBSET_DROP
 	prSetNoNewPrivs = 38 // PR_SET_NO_NEW_PRIVS
 	prSetPdeathsig  = 1  // PR_SET_PDEATHSIG
+	prSetDumpable   = 4  // PR_SET_DUMPABLE
 )
 
 func prctl(option, arg uintptr) error {

@@ -48,6 +48,12 @@ type webIdentity struct {
 	// as root in a mount namespace of its own, hides the private
 	// directories and becomes uid:gid (web.go, dropToWebUser).
 	drop bool
+	// ownGroup is true when gid is the web user's own group (the
+	// package's postdeck-web:postdeck-web): only then do the web socket
+	// and the TLS key go to that group. nobody's nogroup is also _apt's
+	// and that of every system account made without a group of its own:
+	// without a group of its own, they go to the web user itself.
+	ownGroup bool
 }
 
 // resolveWebUser finds the web process's user. As root: the --web-user
@@ -72,6 +78,10 @@ func resolveWebUser(name string, log *slog.Logger) (webIdentity, error) {
 		log.Warn("the web user does not exist: the web process runs as nobody (the package creates "+defaultWebUser+")", "web_user", name)
 		u = &user.User{Username: "nobody", Uid: "65534", Gid: "65534"}
 	}
+	// A user private group has the user's name; a lookup that fails
+	// counts as shared.
+	g, gerr := user.LookupGroupId(u.Gid)
+	ownGroup := gerr == nil && g.Name == u.Username
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
 	if err1 != nil || err2 != nil {
@@ -80,12 +90,30 @@ func resolveWebUser(name string, log *slog.Logger) (webIdentity, error) {
 	if uid == 0 || gid == 0 {
 		return webIdentity{}, fmt.Errorf("--web-user %s is root: the web process must not run as root", name)
 	}
-	return webIdentity{uid: uid, gid: gid, name: u.Username, drop: true}, nil
+	return webIdentity{uid: uid, gid: gid, name: u.Username, drop: true, ownGroup: ownGroup}, nil
+}
+
+// webFileAccess is how the web socket and web-tls.pem are shared with
+// the web process: its own group may read them (0660 and 0640,
+// root:GROUP), so that the web process, not their owner, cannot change
+// their modes; a group others have (nogroup) may not, the web user
+// itself may (0600, UID:root); not as root, the web process is the
+// daemon's own user and needs no group (0600, unchanged owner).
+func (id webIdentity) webFileAccess(groupMode os.FileMode) (uid, gid int, mode os.FileMode, chown bool) {
+	switch {
+	case !id.drop:
+		return -1, -1, 0o600, false
+	case id.ownGroup:
+		return 0, id.gid, groupMode, true
+	default:
+		return id.uid, 0, 0o600, true
+	}
 }
 
 // listenWebSocket opens the web process's socket: mode 0660, owned by
 // root and the web user's group, so that only root and the web process
-// can connect. A stale socket file is replaced; a live one, or a file
+// can connect (0600 and the web user's when that group is not its own,
+// see webFileAccess). A stale socket file is replaced; a live one, or a file
 // that is not a socket, refused. The
 // directory is created 0711 (the web user must traverse it, nobody needs
 // to list it).
@@ -113,13 +141,14 @@ func listenWebSocket(path string, id webIdentity) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	if id.drop {
-		if err := os.Chown(path, 0, id.gid); err != nil {
+	uid, gid, mode, chown := id.webFileAccess(0o660)
+	if chown {
+		if err := os.Chown(path, uid, gid); err != nil {
 			_ = ln.Close()
 			return nil, fmt.Errorf("chown web socket: %w", err)
 		}
 	}
-	if err := os.Chmod(path, 0o660); err != nil {
+	if err := os.Chmod(path, mode); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
@@ -127,8 +156,8 @@ func listenWebSocket(path string, id webIdentity) (net.Listener, error) {
 }
 
 // writeWebTLS leaves the console's certificate chain and key for the web
-// process in webTLSFile (PEM, 0640 root:WEBGROUP), or removes a stale
-// one when the console has no TLS.
+// process in webTLSFile (PEM, 0640 root:WEBGROUP, or as webFileAccess
+// says), or removes a stale one when the console has no TLS.
 func writeWebTLS(webSocket string, conf *tls.Config, id webIdentity) error {
 	path := webTLSFile(webSocket)
 	if conf == nil || len(conf.Certificates) == 0 {
@@ -150,11 +179,11 @@ func writeWebTLS(webSocket string, conf *tls.Config, id webIdentity) error {
 	if err := atomicfile.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if id.drop {
-		if err := os.Chown(path, 0, id.gid); err != nil {
+	if uid, gid, mode, chown := id.webFileAccess(0o640); chown {
+		if err := os.Chown(path, uid, gid); err != nil {
 			return fmt.Errorf("chown %s: %w", path, err)
 		}
-		if err := os.Chmod(path, 0o640); err != nil {
+		if err := os.Chmod(path, mode); err != nil {
 			return err
 		}
 	}

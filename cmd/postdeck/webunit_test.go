@@ -20,7 +20,8 @@ import (
 // web process, and `postdeck web`, started on its own as an unprivileged
 // user (as postdeck-web.service does), serves the console over the TLS
 // certificate the daemon made, handed over in web-tls.pem (0640, root and
-// the web user's group). As root, `postdeck web` refuses to run.
+// the web user's group; here, without postdeck-web, 0600 and nobody's:
+// nogroup is not nobody's alone). As root, `postdeck web` refuses to run.
 func TestWebUnitWithTLS(t *testing.T) {
 	postfixtest.Require(t)
 	if os.Geteuid() != 0 {
@@ -39,14 +40,14 @@ func TestWebUnitWithTLS(t *testing.T) {
 	}
 	webSock := filepath.Join(base, "run", "web.sock")
 	pemFile := filepath.Join(base, "run", "web-tls.pem")
-	for path, mode := range map[string]os.FileMode{webSock: 0o660 | os.ModeSocket, pemFile: 0o640} {
+	for path, mode := range map[string]os.FileMode{webSock: 0o600 | os.ModeSocket, pemFile: 0o600} {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		if fi.Mode() != mode || st.Uid != 0 || st.Gid != 65534 {
-			t.Errorf("%s: mode %v uid %d gid %d, want %v root:65534 (the web user's group here)", path, fi.Mode(), st.Uid, st.Gid, mode)
+		if fi.Mode() != mode || st.Uid != 65534 || st.Gid != 0 {
+			t.Errorf("%s: mode %v uid %d gid %d, want %v 65534:root (the web user here, nobody)", path, fi.Mode(), st.Uid, st.Gid, mode)
 		}
 	}
 
