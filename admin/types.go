@@ -88,6 +88,9 @@ const (
 	// QueueFilterTextMax is how many characters a queue filter's text may
 	// have.
 	QueueFilterTextMax = queue.MaxFilterText
+	// QueueMaxTriggerEach is how many delivery attempts one bounce or
+	// retry asks Postfix for.
+	QueueMaxTriggerEach = queue.MaxTriggerEach
 )
 
 // Error-repository actions, the MPA's trace header and the rules syntax.

@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
+	"postdeck/panics"
+	"postdeck/postfix"
 	"postdeck/store"
 )
 
@@ -46,10 +49,24 @@ var postsuperActions = map[string]postsuperAction{
 	ActionBounce: {"-f", "expired", "Force-expired"},
 }
 
-// maxTriggerEach is how many messages get their own `postqueue -i` after a
-// bounce or retry; above it one `postqueue -f` (a flush of the whole
-// queue) triggers the attempt instead of thousands of processes.
-const maxTriggerEach = 50
+// MaxTriggerEach is how many messages one bounce or retry triggers, each
+// with its own `postqueue -i` (about 5 ms each on the test machine,
+// triggerLanes at a time: 5,000 take 15 to 25 s, well within a request).
+// The rest of a bigger selection is not triggered: Postfix attempts those
+// messages when they are due (bounced ones are returned then), and the
+// answer names them. Never a whole-queue `postqueue -f` instead: with
+// 80,000 deferred messages and a partner's relay down, "retry these 200"
+// must not send every deferred message at that relay.
+const MaxTriggerEach = 5000
+
+// maxTriggerEach is MaxTriggerEach, lowered by tests that reach the bound
+// with a few messages.
+var maxTriggerEach = MaxTriggerEach
+
+// triggerLanes is how many `postqueue -i` run at once, for every action
+// together (Queue.triggerSlots): each is a process start and a request
+// to Postfix's flush service, on two shared cores.
+const triggerLanes = 2
 
 // maxReportedIDs caps the id lists of an ActionResult.
 const maxReportedIDs = 1000
@@ -69,9 +86,12 @@ type ActionResult struct {
 	GoneCount      int      `json:"gone_count"`
 	Unchanged      []string `json:"unchanged,omitempty"`
 	UnchangedCount int      `json:"unchanged_count"`
-	// Flushed says the delivery attempt of a bounce or retry was
-	// triggered with a whole-queue flush (more than 50 messages).
-	Flushed bool `json:"flushed,omitempty"`
+	// NotTriggered are messages a bounce or retry acted on but did not
+	// trigger a delivery attempt for: those past the first 5,000
+	// (maxTriggerEach). Postfix attempts them when they are due. At most
+	// 1000 are listed; the count is complete.
+	NotTriggered      []string `json:"not_triggered,omitempty"`
+	NotTriggeredCount int      `json:"not_triggered_count"`
 	// RequeuedAs maps a requeued message's old queue id to its new one,
 	// for a requeue by ids (at most 100) with the index: the ids pickup
 	// gave them within DefaultFollowWait. A message missing here has no
@@ -92,7 +112,8 @@ func checkAction(action string) error {
 // Action applies action to the messages ids. Every id is checked against
 // Postfix's queue id alphabet first: one bad id refuses the whole request
 // and no command runs. Unknown ids are not an error; they are reported in
-// Gone.
+// Gone. An action other than delete that names a message in maildrop is
+// refused before anything runs (maildropOnlyDelete).
 func (q *Queue) Action(ctx context.Context, action string, ids []string) (ActionResult, error) {
 	if err := checkAction(action); err != nil {
 		return ActionResult{}, err
@@ -101,8 +122,50 @@ func (q *Queue) Action(ctx context.Context, action string, ids []string) (Action
 	if err != nil {
 		return ActionResult{}, err
 	}
+	if action != ActionDelete {
+		id, err := q.firstInMaildrop(ctx, ids)
+		if err != nil {
+			return ActionResult{}, fmt.Errorf("%s messages: %w", action, err)
+		}
+		if id != "" {
+			return ActionResult{}, store.Conflict("Nothing was done: message %s waits in the maildrop queue, where Postfix can only delete it. %s", id, maildropOnlyDelete)
+		}
+	}
 	return q.act(ctx, action, ids, nil, "")
 }
+
+// firstInMaildrop is the first of ids whose message is in maildrop, or
+// "": with the index, one lstat of its maildrop path each (200,000 ids
+// take a fraction of postsuper's time for them), else a postqueue -j
+// listing.
+func (q *Queue) firstInMaildrop(ctx context.Context, ids []string) (string, error) {
+	if w := q.watcher(); w != nil {
+		conf := w.conf.Load()
+		for _, id := range ids {
+			var st syscall.Stat_t
+			if syscall.Lstat(conf.hashPath(w.root, Maildrop, id), &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+				return id, nil
+			}
+		}
+		return "", nil
+	}
+	where, err := q.locate(ctx, ids)
+	if err != nil {
+		return "", err
+	}
+	for _, id := range ids {
+		if qi, ok := where[id]; ok && qi == maildropQueue {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+// maildropOnlyDelete says why only delete acts on a message in maildrop:
+// postsuper's hold, release, requeue and expire, and postqueue -i, do not
+// look there (with or without "maildrop" as the queue argument they
+// report 0 messages), as the file is not yet one cleanup has written.
+const maildropOnlyDelete = "Hold, release, requeue, bounce and retry apply once Postfix's pickup has taken a message in from there (within seconds while Postfix runs)."
 
 // ActionFilter applies action to every message that matches f now; f's
 // paging is ignored. With the index, each candidate's files are checked
@@ -117,6 +180,9 @@ func (q *Queue) ActionFilter(ctx context.Context, action string, f Filter) (Acti
 	f.Offset, f.Limit = 0, 0
 	if err := f.Normalize(); err != nil {
 		return ActionResult{}, err
+	}
+	if f.Queue == Maildrop && action != ActionDelete {
+		return ActionResult{}, store.Invalid("queue", "In the maildrop queue Postfix can only delete messages. %s", maildropOnlyDelete)
 	}
 	if w := q.watcher(); w != nil {
 		if _, err := w.sync(ctx); err == nil {
@@ -212,19 +278,35 @@ func (q *Queue) afterPostsuper(ctx context.Context, res *ActionResult, action st
 	}
 	switch action {
 	case ActionRequeue:
-		// Requeued files wait in maildrop for pickup's next wakeup
-		// (up to a minute); kick it so the new ids appear now.
-		if _, stderr, err := q.run(ctx, "postkick", "public", "pickup", "W"); err != nil {
-			q.log.Warn("wake up pickup after requeue", "err", err, "stderr", string(stderr))
-		}
+		q.kickPickup(ctx, res.Affected)
 	case ActionBounce:
-		flushed, err := q.trigger(ctx, acted)
+		rest, err := q.trigger(ctx, acted)
 		if err != nil {
 			return fmt.Errorf("bounce messages: %w", err)
 		}
-		res.Flushed = flushed
+		res.notTriggered(rest)
 	}
 	return nil
+}
+
+// kickPickup wakes pickup after a requeue that moved n messages: the
+// requeued files wait in maildrop for its next wakeup (up to a minute).
+// A requeue that moved nothing has nothing to wake it for, and while
+// Postfix is stopped there is no pickup to wake: postkick fails ("perhaps
+// the mail system is down"), which was logged as a warning about the
+// requeue even when it moved nothing. The messages then simply wait in
+// maildrop until Postfix starts, which is said as such.
+func (q *Queue) kickPickup(ctx context.Context, n int) {
+	if n == 0 {
+		return
+	}
+	if w := q.watcher(); w != nil && !postfix.Alive(postfix.MasterPID(w.root)) {
+		q.log.Info("requeued messages wait in maildrop until Postfix starts", "messages", n)
+		return
+	}
+	if _, _, err := q.run(ctx, "postkick", "public", "pickup", "W"); err != nil {
+		q.log.Warn("wake up pickup after requeue: the requeued messages wait in maildrop for its next wakeup", "messages", n, "err", err)
+	}
 }
 
 // retry triggers a delivery attempt for the deferred messages among ids.
@@ -253,34 +335,62 @@ func (q *Queue) retry(ctx context.Context, res ActionResult, ids []string, where
 			due = append(due, id)
 		}
 	}
-	flushed, err := q.trigger(ctx, due)
+	rest, err := q.trigger(ctx, due)
 	if err != nil {
 		return res, fmt.Errorf("retry messages: %w", err)
 	}
-	res.Affected, res.Flushed = len(due), flushed
-	q.log.Info("queue action", "action", ActionRetry, "requested", len(ids), "affected", res.Affected, "flushed", flushed)
+	res.Affected = len(due) - len(rest)
+	res.notTriggered(rest)
+	q.log.Info("queue action", "action", ActionRetry, "requested", len(ids), "affected", res.Affected, "not_triggered", len(rest))
 	return res, nil
 }
 
-// trigger schedules an immediate delivery attempt for deferred ids: one
-// `postqueue -i` each for a few, one flush for many. It reports whether
-// it flushed.
-func (q *Queue) trigger(ctx context.Context, ids []string) (bool, error) {
-	if len(ids) == 0 {
-		return false, nil
-	}
+// notTriggered records ids a bounce or retry left untriggered.
+func (res *ActionResult) notTriggered(ids []string) {
+	res.NotTriggeredCount += len(ids)
+	res.NotTriggered = append(res.NotTriggered, ids[:min(len(ids), maxReportedIDs-len(res.NotTriggered))]...)
+}
+
+// trigger schedules an immediate delivery attempt for deferred ids, one
+// `postqueue -i` each, and for no other message. Past the first
+// maxTriggerEach it triggers nothing: it returns those ids. The first
+// command that fails stops the run with its error.
+func (q *Queue) trigger(ctx context.Context, ids []string) (rest []string, err error) {
 	if len(ids) > maxTriggerEach {
-		if _, _, err := q.run(ctx, "postqueue", "-f"); err != nil {
-			return false, err
-		}
-		return true, nil
+		ids, rest = ids[:maxTriggerEach], ids[maxTriggerEach:]
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
 	for _, id := range ids {
-		if _, _, err := q.run(ctx, "postqueue", "-i", id); err != nil {
-			return false, err
+		select {
+		case q.triggerSlots <- struct{}{}:
+			if ctx.Err() != nil {
+				<-q.triggerSlots // taken as the run stopped: not this run's to keep
+			}
+		case <-ctx.Done():
 		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() {
+				<-q.triggerSlots
+				if r := recover(); r != nil {
+					panics.Recovered(panics.Queue)
+					cancel(fmt.Errorf("panic: %v", r))
+				}
+			}()
+			if _, _, err := q.run(ctx, "postqueue", "-i", id); err != nil {
+				cancel(err)
+			}
+		})
 	}
-	return false, nil
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return rest, nil
 }
 
 // classify sorts ids postsuper did not touch into gone and unchanged, with

@@ -170,11 +170,12 @@ func (q *Queue) retryVerified(ctx context.Context, w *watcher, res ActionResult,
 		}
 		due = append(due, c.id)
 	}
-	flushed, err := q.trigger(ctx, due)
+	rest, err := q.trigger(ctx, due)
 	if err != nil {
 		return res, fmt.Errorf("retry messages: %w", err)
 	}
-	res.Affected, res.Flushed = len(due), flushed
-	q.log.Info("queue action", "action", ActionRetry, "matched", len(cands), "requested", res.Requested, "affected", res.Affected, "flushed", flushed)
+	res.Affected = len(due) - len(rest)
+	res.notTriggered(rest)
+	q.log.Info("queue action", "action", ActionRetry, "matched", len(cands), "requested", res.Requested, "affected", res.Affected, "not_triggered", len(rest))
 	return res, nil
 }

@@ -37,6 +37,9 @@ type Queue struct {
 	followWait time.Duration
 	// downloadMax bounds WriteMessage (MaxDownloadBytes).
 	downloadMax int64
+	// triggerSlots bounds the `postqueue -i` running at once, for every
+	// bounce and retry together (triggerLanes).
+	triggerSlots chan struct{}
 
 	mu      sync.Mutex
 	snap    *queueSnapshot
@@ -55,7 +58,8 @@ func New(p postfix.Runner, log *slog.Logger) *Queue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{p: p, log: log, stream: p.Stream, now: time.Now, followWait: DefaultFollowWait, downloadMax: MaxDownloadBytes}
+	return &Queue{p: p, log: log, stream: p.Stream, now: time.Now, followWait: DefaultFollowWait, downloadMax: MaxDownloadBytes,
+		triggerSlots: make(chan struct{}, triggerLanes)}
 }
 
 // Queue names as postqueue -j reports them, in the order Postfix moves mail

@@ -184,6 +184,13 @@ var queueActionChoices = []choice{
 	{Value: admin.QueueActionRetry, Label: "Retry", Help: "Try to deliver the message now, without waiting for Postfix's next scheduled attempt."},
 }
 
+// maildrop is the queue of messages Postfix's pickup has not taken in;
+// there Postfix can only delete them (the API refuses the other actions),
+// so the buttons offered there are maildropActions.
+const maildrop = "maildrop"
+
+var maildropActions = []choice{queueActionChoices[0]} // Delete
+
 func queueActionChoice(action string) (choice, bool) {
 	for _, a := range queueActionChoices {
 		if a.Value == action {
@@ -278,6 +285,9 @@ func (s *Server) pageQueue(c *fiber.Ctx) error {
 		Filter: ff, Errors: map[string]string{}, Queues: admin.QueueNames, Sorts: queueSorts,
 		Actions: queueActionChoices, Hidden: ff.hidden(), Filtered: hasFilter(ff),
 		Refresh: queueRefreshSeconds, ReloadURL: ff.url(ff.Offset),
+	}
+	if ff.Queue == maildrop {
+		d.Actions = maildropActions
 	}
 	sum, err := s.admin.QueueSummary(c.UserContext(), who(c))
 	if err != nil {

@@ -106,6 +106,9 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 				return err
 			}
 			d.What = fmt.Sprintf("%s all %s matching this filter (counted just now; the action acts on what matches when it runs).", ch.Label, plural(page.Total, "message"))
+			if n := page.Total - maxTriggerEach; n > 0 && (action == admin.QueueActionRetry || action == admin.QueueActionBounce) {
+				d.Paragraphs = append(d.Paragraphs, triggerBoundNote(action, n))
+			}
 			d.Criteria = ff.describe()
 			d.Button = fmt.Sprintf("%s all matching messages", ch.Label)
 		} else {
@@ -220,6 +223,24 @@ func senderList(sender string) string {
 	return "/queues/mta?sender=" + url.QueryEscape(sender)
 }
 
+// maxTriggerEach is admin.QueueMaxTriggerEach, lowered by tests that
+// reach the bound with a few messages.
+var maxTriggerEach = admin.QueueMaxTriggerEach
+
+// triggerBoundNote says, before a retry or bounce of more messages than
+// one action asks Postfix to attempt, what becomes of the n others: the
+// answer names them afterwards, but an administrator who chose "all"
+// should know before.
+func triggerBoundNote(action string, n int) string {
+	s := fmt.Sprintf("One action asks Postfix for at most %s: ", plural(maxTriggerEach, "delivery attempt"))
+	if action == admin.QueueActionBounce {
+		s += fmt.Sprintf("every matching message is expired now, but %d of them are returned to their senders only at their next scheduled attempt.", n)
+	} else {
+		s += fmt.Sprintf("%d of these messages are not attempted now but at their next scheduled attempt.", n)
+	}
+	return s + " Flush Queue attempts every queued message now."
+}
+
 // actionFlash reports an action's result: Postfix's own count of affected
 // messages and the ids that were gone.
 func actionFlash(ch choice, res admin.QueueActionResult) *Flash {
@@ -236,8 +257,9 @@ func actionFlash(ch choice, res admin.QueueActionResult) *Flash {
 	if res.UnchangedCount > 0 {
 		f.Details = append(f.Details, "Still queued, but the action does not apply to them (such as releasing a message that is not on hold): "+idList(res.Unchanged, res.UnchangedCount))
 	}
-	if res.Flushed {
-		f.Details = append(f.Details, "The delivery attempt was triggered by flushing the whole queue (more than 50 messages).")
+	if res.NotTriggeredCount > 0 {
+		f.Kind = "warning"
+		f.Details = append(f.Details, fmt.Sprintf("Not attempted now, as one action asks Postfix for at most %s: ", plural(maxTriggerEach, "delivery attempt"))+idList(res.NotTriggered, res.NotTriggeredCount)+". Postfix attempts them when they are due; Flush Queue attempts every queued message now.")
 	}
 	return f
 }

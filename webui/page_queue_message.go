@@ -16,6 +16,9 @@ type queueMessageData struct {
 	View    admin.QueueMessageView
 	Size    string
 	Actions []choice
+	// Maildrop: the message waits for pickup, and can only be deleted
+	// (PostfixDown: because Postfix is not running).
+	Maildrop, PostfixDown bool
 }
 
 // pageQueueMessage is GET /queues/mta/{id}: envelope, headers and the
@@ -33,5 +36,10 @@ func (s *Server) pageQueueMessage(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
-	return s.render(c, "queue_message", "Message "+id, queueMessageData{ID: id, View: v, Size: humanBytes(v.Size), Actions: queueActionChoices})
+	d := queueMessageData{ID: id, View: v, Size: humanBytes(v.Size), Actions: queueActionChoices}
+	if v.QueueName == maildrop {
+		d.Actions, d.Maildrop = maildropActions, true
+		d.PostfixDown = !s.admin.Running(c.UserContext())
+	}
+	return s.render(c, "queue_message", "Message "+id, d)
 }

@@ -3,6 +3,7 @@ package webui
 import (
 	"net/url"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,11 +12,13 @@ import (
 )
 
 // TestRequeueOfAMaildropMessage: a message that waits in maildrop (here
-// Postfix is stopped, so pickup does not take it) cannot be requeued:
-// postsuper -r leaves it where it is. Requeue from its page said "it is
-// no longer in the queue (delivered, returned or removed meanwhile)" and
-// led away from it; it says where the message is and stays on its page.
-// There it can be deleted (postsuper -d finds it in maildrop).
+// Postfix is stopped, so pickup does not take it) can only be deleted:
+// postsuper's hold, release, requeue and expire leave it where it is.
+// Its page offered every action, and an action answered as if it did not
+// apply to a message of that queue; its page (and the list of the
+// maildrop queue) offer Delete only and say why, and the others, sent
+// anyway, are refused with a sentence naming the queue, on the message's
+// page (the API answers 409 with it). Delete removes it.
 func TestRequeueOfAMaildropMessage(t *testing.T) {
 	st := newStack(t)
 	killPostfix(t, st)
@@ -27,6 +30,23 @@ func TestRequeueOfAMaildropMessage(t *testing.T) {
 	id := waitQueue(t, st, queue.Filter{Queue: queue.Maildrop, Sender: "md@example.org"}, 1)[0]
 
 	op := st.login(t, "oper")
+	offers := func(page string) []string {
+		var on []string
+		for _, a := range queue.Actions {
+			if strings.Contains(page, `id="action-`+a+`"`) {
+				on = append(on, a)
+			}
+		}
+		return on
+	}
+	page := string(op.get("/queues/mta/" + id).Body)
+	if on := offers(page); !slices.Equal(on, []string{queue.ActionDelete}) || !strings.Contains(page, `id="maildrop-note"`) || !strings.Contains(page, "Postfix is not running") {
+		t.Errorf("the page of a message in maildrop offers %v and says:\n%s", on, page)
+	}
+	if on := offers(string(op.get("/queues/mta?queue=maildrop").Body)); !slices.Equal(on, []string{queue.ActionDelete}) {
+		t.Errorf("the maildrop queue's list offers %v", on)
+	}
+
 	act := func(action string) string {
 		t.Helper()
 		res := op.postForm("/queues/mta/actions", url.Values{"action": {action}, "id": {id}, "return": {id}, "confirmed": {"1"}}, true)
@@ -36,9 +56,13 @@ func TestRequeueOfAMaildropMessage(t *testing.T) {
 		return res.Header.Get("Location")
 	}
 	to := act("requeue")
-	page := string(op.get(to).Body)
-	if to != "/queues/mta/"+id || strings.Contains(page, "no longer in the queue") || !strings.Contains(page, "waits in the maildrop queue") || !strings.Contains(page, "Postfix is not running") {
+	page = string(op.get(to).Body)
+	if to != "/queues/mta/"+id || strings.Contains(page, "no longer in the queue") || !strings.Contains(page, "waits in the maildrop queue, where Postfix can only delete it") {
 		t.Errorf("requeue of a message in maildrop led to %s saying:\n%s", to, flashText(page))
+	}
+	r := st.socketDo(t, "POST", "/api/v1/queue/actions", map[string]any{"action": "hold", "ids": []string{id}})
+	if r.Status != 409 || !strings.Contains(string(r.Body), "maildrop queue") {
+		t.Errorf("hold of a message in maildrop: %d %s", r.Status, r.Body)
 	}
 	if p := waitQueue(t, st, queue.Filter{Queue: queue.Maildrop, Sender: "md@example.org"}, 1); p[0] != id {
 		t.Fatalf("maildrop holds %v, want %s", p, id)

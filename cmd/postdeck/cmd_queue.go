@@ -143,6 +143,9 @@ func cmdQueue(args []string) error {
 			GoneCount      int               `json:"gone_count"`
 			UnchangedCount int               `json:"unchanged_count"`
 			RequeuedAs     map[string]string `json:"requeued_as"`
+			// NotTriggered: a bounce or retry of more messages than
+			// Postfix is asked to attempt at once.
+			NotTriggeredCount int `json:"not_triggered_count"`
 		}
 		raw, err := c.do("POST", "/api/v1/queue/actions", map[string]any{"action": verb, "ids": ids}, &res)
 		if err != nil || c.json {
@@ -156,6 +159,9 @@ func cmdQueue(args []string) error {
 			fmt.Printf(", %d unchanged (still queued, but %s does not apply to them)", res.UnchangedCount, verb)
 		}
 		fmt.Println()
+		if res.NotTriggeredCount > 0 {
+			fmt.Printf("%d not attempted now (one %s asks Postfix for at most %d delivery attempts): Postfix attempts them when they are due; \"queue flush\" attempts every queued message\n", res.NotTriggeredCount, verb, queue.MaxTriggerEach)
+		}
 		for _, id := range ids {
 			if n, ok := res.RequeuedAs[id]; ok {
 				fmt.Printf("%s is now %s\n", id, n)
