@@ -52,6 +52,31 @@ func (s *Service) MPAErrors(ctx context.Context, id Identity) ([]mpa.ErrorItem, 
 	return s.mpa.ListErrors(ctx)
 }
 
+// MPAErrorPage is a page of the error repository, limit entries from
+// offset, with the count of all of it (and, with ids, every id): the MPA
+// Repository page and its confirmations.
+func (s *Service) MPAErrorPage(ctx context.Context, id Identity, offset, limit int, ids bool) (mpa.ErrorPage, error) {
+	if err := need(id, PermRead); err != nil {
+		return mpa.ErrorPage{}, err
+	}
+	if err := s.needMPA(); err != nil {
+		return mpa.ErrorPage{}, err
+	}
+	return s.mpa.ListErrorPage(ctx, offset, limit, ids)
+}
+
+// MPAErrorSelection looks up the selected entries of the error repository
+// (at most limit of them decoded): the confirmation of an action on them.
+func (s *Service) MPAErrorSelection(ctx context.Context, id Identity, ids []string, limit int) (mpa.ErrorSelection, error) {
+	if err := need(id, PermRead); err != nil {
+		return mpa.ErrorSelection{}, err
+	}
+	if err := s.needMPA(); err != nil {
+		return mpa.ErrorSelection{}, err
+	}
+	return s.mpa.SelectErrors(ctx, ids, limit)
+}
+
 // MPAError shows one error-repository entry with its headers and the start
 // of its body.
 func (s *Service) MPAError(ctx context.Context, id Identity, entry string) (mpa.ErrorDetail, error) {

@@ -158,6 +158,57 @@ func (s *Server) ListErrors(ctx context.Context) ([]ErrorItem, error) {
 	return out, nil
 }
 
+// ErrorPage is a page of the error repository with the count of all of
+// it, for the MPA Repository page.
+type ErrorPage struct {
+	Items  []ErrorItem // oldest first, at most the limit asked for
+	Total  int         // entries in the repository
+	Offset int         // where Items start (the last page's, past the end)
+	IDs    []string    // every entry's id, oldest first, when asked for
+}
+
+// ListErrorPage is ListErrors bounded: limit entries from offset (past
+// the end: the last page) and the count of all, without decoding the
+// others; with ids, every entry's id too.
+func (s *Server) ListErrorPage(ctx context.Context, offset, limit int, ids bool) (ErrorPage, error) {
+	if err := ctx.Err(); err != nil {
+		return ErrorPage{}, err
+	}
+	p, err := s.db.MPAErrorPage(offset, limit, ids)
+	if err != nil {
+		return ErrorPage{}, fmt.Errorf("list mpa errors: %w", err)
+	}
+	out := ErrorPage{Items: make([]ErrorItem, 0, len(p.Entries)), Total: p.Total, Offset: p.Offset, IDs: p.IDs}
+	for _, e := range p.Entries {
+		out.Items = append(out.Items, errorItem(e))
+	}
+	return out, nil
+}
+
+// ErrorSelection is a selection of error-repository entries: the first
+// of them, how many there are, and the first id that is not there.
+type ErrorSelection struct {
+	Items   []ErrorItem // at most the limit asked for, in the order of the ids
+	Count   int         // distinct ids
+	Missing string      // the first id not in the repository ("" when all are)
+}
+
+// SelectErrors looks up the entries of ids, decoding at most limit of them.
+func (s *Server) SelectErrors(ctx context.Context, ids []string, limit int) (ErrorSelection, error) {
+	if err := ctx.Err(); err != nil {
+		return ErrorSelection{}, err
+	}
+	sel, err := s.db.MPAErrorSelect(ids, limit)
+	if err != nil {
+		return ErrorSelection{}, fmt.Errorf("select mpa errors: %w", err)
+	}
+	out := ErrorSelection{Items: make([]ErrorItem, 0, len(sel.Entries)), Count: sel.Count, Missing: sel.Missing}
+	for _, e := range sel.Entries {
+		out.Items = append(out.Items, errorItem(e))
+	}
+	return out, nil
+}
+
 // GetError returns one error repository entry with its header and the
 // first MaxShownBody bytes of its body. Unknown or malformed ids wrap
 // store.ErrNotFound.

@@ -29,6 +29,17 @@ func TestReadableReplacesBidiControls(t *testing.T) {
 			t.Errorf("DecodeSubject(%q) = %q", raw, got)
 		}
 	}
+	// The MPA's escape of a Latin-1 address byte (U+10FF00 + the byte)
+	// is shown as the byte would be: U+FFFD, not a private-use glyph.
+	for _, c := range []struct{ in, want string }{
+		{"j􏿶rg@example.org", "j�rg@example.org"},
+		{"􏼀􏿿", "��"},
+		{"jörg@example.org 􏻿", "jörg@example.org 􏻿"},
+	} {
+		if got := Readable(c.in); got != c.want {
+			t.Errorf("Readable(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
 	if s := strings.Repeat("plain ascii ", 10); Readable(s) != s {
 		t.Errorf("plain text changed")
 	}

@@ -132,11 +132,20 @@ func unsafeRune(r rune) bool {
 	return r >= 0x600 && unicode.Is(unicode.Bidi_Control, r)
 }
 
+// mpaRawBase is where the MPA's escapeAddress puts an address byte that
+// is not UTF-8: U+10FF00 + the byte (package mpa's rawBase, which queue
+// may not import).
+const mpaRawBase = 0x10FF00
+
 // Readable is text from mail (an envelope address, a delay reason, a
 // header, a body) as a page may show it: bytes that are not UTF-8,
 // control characters other than tab and line breaks, and the
 // bidirectional controls (unsafeRune) each become U+FFFD; nothing else
 // changes. Subjects go through DecodeSubject, which does the same.
+// The MPA keeps an address byte that is not UTF-8 as a character of
+// U+10FF00-U+10FFFF (mpa's escapeAddress, so that the JSON of its spool
+// keeps it); those are shown as U+FFFD too, as the byte itself would be,
+// not as private-use glyphs.
 func Readable(s string) string {
 	i := 0
 	for i < len(s) {
@@ -156,7 +165,7 @@ func Readable(s string) string {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
-		case r == utf8.RuneError && size == 1, unsafeRune(r):
+		case r == utf8.RuneError && size == 1, unsafeRune(r), r >= mpaRawBase:
 			r = utf8.RuneError
 		}
 		b.WriteRune(r)

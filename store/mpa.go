@@ -379,6 +379,95 @@ func (db *DB) MPAErrorList() ([]ErrorEntry, error) {
 	return listJSON[ErrorEntry](db, bucketMPAErrors)
 }
 
+// MPAErrorPage is a page of the error repository (MPAErrorPage).
+type MPAErrorPage struct {
+	Entries []ErrorEntry // at most the limit asked for, oldest first
+	Total   int          // entries in the repository
+	// Offset is where Entries start: the offset asked for, or the last
+	// page's when that is past the end (entries deleted meanwhile).
+	Offset int
+	// IDs is every entry's id, oldest first, when asked for.
+	IDs []string
+}
+
+// MPAErrorPage returns limit entries of the error repository from offset
+// and the count of all, decoding only those: the MPA Repository page
+// shows a page of a repository that holds 10,000 entries by default, and
+// decoded all of them at every view. With ids it also returns every
+// entry's id (keys only), which the confirmation of "all" names.
+func (db *DB) MPAErrorPage(offset, limit int, ids bool) (MPAErrorPage, error) {
+	var p MPAErrorPage
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		p = MPAErrorPage{}
+		c := tx.Bucket(bucketMPAErrors).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			p.Total++
+			if ids {
+				p.IDs = append(p.IDs, string(k))
+			}
+		}
+		if limit <= 0 {
+			return nil
+		}
+		p.Offset = min(max(offset, 0), max((p.Total-1)/limit*limit, 0))
+		i := 0
+		for k, v := c.First(); k != nil && len(p.Entries) < limit; k, v = c.Next() {
+			if i++; i <= p.Offset {
+				continue
+			}
+			var e ErrorEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode %s/%s: %w", bucketMPAErrors, k, err)
+			}
+			p.Entries = append(p.Entries, e)
+		}
+		return nil
+	})
+	return p, err
+}
+
+// MPAErrorSelection is what MPAErrorSelect found.
+type MPAErrorSelection struct {
+	Entries []ErrorEntry // the first entries of the selection, at most the limit asked for
+	Count   int          // distinct ids in the selection
+	// Missing is the first id that is not in the repository (then
+	// Entries is empty).
+	Missing string
+}
+
+// MPAErrorSelect looks up a selection of error-repository ids (each once,
+// in the order given) and decodes at most limit of their entries: the
+// confirmation of a selection of up to MaxErrorIDs shows a page of it.
+func (db *DB) MPAErrorSelect(ids []string, limit int) (MPAErrorSelection, error) {
+	var sel MPAErrorSelection
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		sel = MPAErrorSelection{}
+		b := tx.Bucket(bucketMPAErrors)
+		seen := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			v := b.Get([]byte(id))
+			if v == nil {
+				sel = MPAErrorSelection{Missing: id}
+				return nil
+			}
+			sel.Count++
+			if len(sel.Entries) < limit {
+				var e ErrorEntry
+				if err := json.Unmarshal(v, &e); err != nil {
+					return fmt.Errorf("decode %s/%s: %w", bucketMPAErrors, id, err)
+				}
+				sel.Entries = append(sel.Entries, e)
+			}
+		}
+		return nil
+	})
+	return sel, err
+}
+
 // MPAErrorGet returns one error repository entry or ErrNotFound.
 func (db *DB) MPAErrorGet(id string) (ErrorEntry, error) {
 	var e ErrorEntry

@@ -261,6 +261,9 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := needFormField(c, "content"); err != nil {
+		return err
+	}
 	typ, content := c.FormValue("type"), strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n")
 	base := c.FormValue("version")
 	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: typ, Content: content, Base: base})

@@ -19,6 +19,10 @@ type masterConfigPageData struct {
 	Managed   string // what postdeck adds (the MPA's services)
 	Error     string // the validation error, next to the editor
 	ErrorLine int    // its line, 0 when it has none
+	// OpenRelay offers the "allow an open relay" checkbox, as the Edit
+	// Main Config page does: the save was refused because a listener
+	// would relay mail for strangers.
+	OpenRelay bool
 }
 
 // pageMasterConfig is GET /mta/settings/mastercfg, the Edit Master Config
@@ -37,7 +41,8 @@ func (s *Server) pageMasterConfig(c *fiber.Ctx) error {
 func (s *Server) pageMasterConfigPost(c *fiber.Ctx) error {
 	text := strings.ReplaceAll(c.FormValue("text"), "\r\n", "\n")
 	version := c.FormValue("version")
-	res, err := s.admin.SaveMasterConfig(c.UserContext(), who(c), admin.MasterConfigDoc{Text: text, Version: version})
+	allow := c.FormValue("allow_open_relay") != ""
+	res, err := s.admin.SaveMasterConfig(c.UserContext(), who(c), admin.MasterConfigDoc{Text: text, Version: version, AllowOpenRelay: allow})
 	s.forgetStatus()
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings/mastercfg")
@@ -55,6 +60,7 @@ func (s *Server) pageMasterConfigPost(c *fiber.Ctx) error {
 		data.Version = v
 	} else if errors.As(err, &fe) {
 		data.Error, data.ErrorLine = fe.Msg, fe.Line
+		data.OpenRelay = errors.Is(err, admin.ErrOpenRelay)
 		flash = &Flash{Kind: "error", Message: "The master config was not saved: correct the error shown under the editor."}
 		if fe.Line > 0 {
 			flash.Message = "The master config was not saved: correct line " + strconv.Itoa(fe.Line) + "."

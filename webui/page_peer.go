@@ -21,7 +21,8 @@ type peerPageData struct {
 }
 
 // pagePeer is GET /cluster/nodes/{node}: another node's MTA queue (the
-// first 100 messages) and MPA error repository, read through its API.
+// first 100 messages) and MPA error repository (the oldest
+// repositoryPageSize entries), read through its API.
 func (s *Server) pagePeer(c *fiber.Ctx) error {
 	ctx, id, node := c.UserContext(), who(c), strings.Clone(c.Params("node"))
 	d := peerPageData{Node: node}
@@ -38,6 +39,10 @@ func (s *Server) pagePeer(c *fiber.Ctx) error {
 			d.ErrorsError = body.Error
 		}
 	}
+	// A page of the repository, as on this node's own page: the node
+	// answers all of it (10,000 entries by default), which was a table
+	// of megabytes. Total still counts every entry.
+	errs.Items = errs.Items[:min(len(errs.Items), repositoryPageSize)]
 	d.Errors = errs
 	return s.render(c, "peer", "Node "+node, d)
 }

@@ -28,25 +28,28 @@ const repositoryPageSize = 100
 // repositoryConfirm is the question asked before a delete or requeue: the
 // page works without JavaScript, so the server asks.
 type repositoryConfirm struct {
-	Action string            // admin.ErrorActionDelete or admin.ErrorActionRequeue
-	All    bool              // the whole repository
-	IDs    []string          // the selection, when not All
-	Items  []admin.ErrorItem // what the action touches
-	Back   string            // where Cancel goes
+	Action string   // admin.ErrorActionDelete or admin.ErrorActionRequeue
+	All    bool     // the whole repository
+	IDs    []string // the selection, or what "all" names
+	// Items is the start of what the action touches, at most
+	// repositoryPageSize ("all" of a full repository was a table of
+	// megabytes, and reading it all a view of megabytes); Count is all
+	// of it. The form still carries every id; the heading says how many.
+	Items []admin.ErrorItem
+	Count int
+	Back  string // where Cancel goes
 }
 
 // Verb is the button and heading word of the confirmation.
 func (c repositoryConfirm) Verb() string { return upperFirst(c.Action) }
 
-// Shown is the part of Items the confirmation's table lists: "all" of a
-// full repository was a table of megabytes. The form still carries every
-// id; the heading says how many.
+// Shown is what the confirmation's table lists.
 func (c repositoryConfirm) Shown() []admin.ErrorItem {
 	return c.Items[:min(len(c.Items), repositoryPageSize)]
 }
 
-// NotShown counts the Items the table leaves out.
-func (c repositoryConfirm) NotShown() int { return len(c.Items) - len(c.Shown()) }
+// NotShown counts what the action touches that the table leaves out.
+func (c repositoryConfirm) NotShown() int { return c.Count - len(c.Shown()) }
 
 // repositoryMessageData is the Data of views/repository_message.html.
 type repositoryMessageData struct {
@@ -55,20 +58,22 @@ type repositoryMessageData struct {
 
 // pageRepository is GET /queues/repository: the MPA error repository.
 func (s *Server) pageRepository(c *fiber.Ctx) error {
-	items, err := s.admin.MPAErrors(c.UserContext(), who(c))
+	d, err := s.repositoryPage(c, c.QueryInt("offset", 0))
 	if err != nil {
 		return err
 	}
-	return s.render(c, "repository", "MPA Repository", repositoryPage(items, c.QueryInt("offset", 0)))
+	return s.render(c, "repository", "MPA Repository", d)
 }
 
-// repositoryPage is the list's page of items at offset; an offset past
-// the end (entries deleted meanwhile) is the last page.
-func repositoryPage(items []admin.ErrorItem, offset int) repositoryPageData {
-	d := repositoryPageData{Total: len(items), Limit: repositoryPageSize}
-	d.Offset = min(max(offset, 0), max((d.Total-1)/d.Limit*d.Limit, 0))
-	d.Items = items[d.Offset:min(d.Offset+d.Limit, d.Total)]
-	return d
+// repositoryPage is the list's page at offset, read alone (the
+// repository holds 10,000 entries by default); an offset past the end
+// (entries deleted meanwhile) is the last page.
+func (s *Server) repositoryPage(c *fiber.Ctx, offset int) (repositoryPageData, error) {
+	p, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, repositoryPageSize, false)
+	if err != nil {
+		return repositoryPageData{}, err
+	}
+	return repositoryPageData{Items: p.Items, Total: p.Total, Offset: p.Offset, Limit: repositoryPageSize}, nil
 }
 
 // pageRepositoryMessage is GET /queues/repository/:id: one message with
@@ -116,46 +121,42 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		return s.repositoryError(c, fiber.StatusBadRequest, "Select at least one message, or use "+upperFirst(action)+" all.")
 	}
 	if c.FormValue("confirmed") != "1" {
-		items, err := s.admin.MPAErrors(ctx, who(c))
-		if err != nil {
-			return err
-		}
 		conf := &repositoryConfirm{Action: action, All: all, IDs: ids, Back: back}
 		if all {
 			// The form names what it lists: messages that fail after
 			// this page was drawn were never shown, and stay. (Past the
 			// bound of one action's ids, which only a quota raised past
 			// it reaches, it says "all" alone.)
-			conf.Items = items
-			if len(items) <= store.MaxErrorIDs {
-				for _, it := range items {
-					conf.IDs = append(conf.IDs, it.ID)
-				}
+			p, err := s.admin.MPAErrorPage(ctx, who(c), 0, repositoryPageSize, true)
+			if err != nil {
+				return err
+			}
+			conf.Items, conf.Count = p.Items, p.Total
+			if len(p.IDs) <= store.MaxErrorIDs {
+				conf.IDs = p.IDs
 			}
 		} else {
-			byID := map[string]admin.ErrorItem{}
-			for _, it := range items {
-				byID[it.ID] = it
+			sel, err := s.admin.MPAErrorSelection(ctx, who(c), ids, repositoryPageSize)
+			if err != nil {
+				return err
 			}
-			for _, id := range ids {
-				it, ok := byID[id]
-				if !ok {
-					return s.repositoryError(c, fiber.StatusNotFound, fmt.Sprintf("The message %q is not in the error repository (requeued or deleted meanwhile?). Nothing was changed.", id))
-				}
-				conf.Items = append(conf.Items, it)
+			if sel.Missing != "" {
+				return s.repositoryError(c, fiber.StatusNotFound, fmt.Sprintf("The message %q is not in the error repository (requeued or deleted meanwhile?). Nothing was changed.", sel.Missing))
 			}
+			conf.Items, conf.Count = sel.Items, sel.Count
 		}
-		if len(conf.Items) == 0 {
+		if conf.Count == 0 {
 			return s.flashAndRedirect(c, &Flash{Kind: "info", Message: "The error repository is empty: nothing to " + action + "."}, "/queues/repository")
 		}
-		return s.render(c, "repository", "MPA Repository", repositoryPageData{Items: items, Confirm: conf})
+		return s.render(c, "repository", "MPA Repository", repositoryPageData{Confirm: conf})
 	}
 	left := 0 // entries of the repository the confirmation did not list
 	if all && len(confirmedIDs) > 0 {
 		// A confirmed "all" acts on the messages its confirmation listed
 		// that are still there (another administrator may have requeued
-		// or deleted some), not on those that failed since.
-		items, err := s.admin.MPAErrors(ctx, who(c))
+		// or deleted some), not on those that failed since. Their ids
+		// are enough: no entry is decoded.
+		p, err := s.admin.MPAErrorPage(ctx, who(c), 0, 0, true)
 		if err != nil {
 			return err
 		}
@@ -163,9 +164,9 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		for _, id := range confirmedIDs {
 			listed[id] = true
 		}
-		for _, it := range items {
-			if listed[it.ID] {
-				ids = append(ids, it.ID)
+		for _, id := range p.IDs {
+			if listed[id] {
+				ids = append(ids, id)
 			} else {
 				left++
 			}
@@ -200,11 +201,11 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 // repositoryError shows the list again with an error and the given status
 // (400 for bad input, 404 for an unknown id).
 func (s *Server) repositoryError(c *fiber.Ctx, status int, msg string) error {
-	items, err := s.admin.MPAErrors(c.UserContext(), who(c))
+	d, err := s.repositoryPage(c, 0)
 	if err != nil {
 		return err
 	}
-	return s.renderStatus(c, status, "repository", "MPA Repository", repositoryPage(items, 0), &Flash{Kind: "error", Message: msg})
+	return s.renderStatus(c, status, "repository", "MPA Repository", d, &Flash{Kind: "error", Message: msg})
 }
 
 func repoPlural(n int, one, many string) string {

@@ -45,6 +45,10 @@ type settingsPageData struct {
 	// Confirm shows the box that confirms risky values (the save was
 	// refused for them alone).
 	Confirm bool
+	// OpenRelay offers the "allow an open relay" checkbox, as the Edit
+	// Main Config page does: the open-relay probe refused the settings,
+	// and its sentence names allow_open_relay.
+	OpenRelay bool
 }
 
 // settingsFieldOrder is the order of the fields on the settings page, in
@@ -190,7 +194,7 @@ func (d settingsPageData) key() *pageKey {
 	for _, f := range fields {
 		k.str(f).str(d.Errors[f])
 	}
-	k.str(d.FirstError).flag(d.Confirm)
+	k.str(d.FirstError).flag(d.Confirm).flag(d.OpenRelay)
 	return k
 }
 
@@ -206,7 +210,8 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 		// The other fields are checked too, so that every error shows.
 		err = store.JoinFields(append(parseErrs, admin.CheckSettings(in))...)
 	} else {
-		res, err = s.admin.SaveSettings(c.UserContext(), who(c), admin.SettingsDoc{Settings: in, Version: c.FormValue("version"), Confirm: c.FormValue("confirm") != ""})
+		res, err = s.admin.SaveSettings(c.UserContext(), who(c), admin.SettingsDoc{Settings: in, Version: c.FormValue("version"), Confirm: c.FormValue("confirm") != "",
+			AllowOpenRelay: c.FormValue("allow_open_relay") != ""})
 		s.forgetStatus()
 	}
 	if err == nil {
@@ -232,6 +237,7 @@ func (s *Server) pageSettingsPost(c *fiber.Ctx) error {
 	if len(fields) > 1 {
 		flash.Message = "The settings were not saved: correct the " + strconv.Itoa(len(fields)) + " fields marked below."
 	}
+	data.OpenRelay = errors.Is(err, admin.ErrOpenRelay)
 	if errors.Is(err, store.ErrConfirm) {
 		data.Confirm = true
 		flash = &Flash{Kind: "warning", Message: "The settings were not saved yet: the values marked below are risky. Confirm them at the foot of the form to apply them."}

@@ -2378,6 +2378,62 @@ var mutants = []mutant{
 		new:  "",
 		pkg:  "./queue", run: "^TestTriggerEachBounded$",
 	},
+	{
+		name: "console: Readable shows the MPA's escaped address bytes as private-use glyphs",
+		file: "queue/subject.go",
+		old:  "\t\tcase r == utf8.RuneError && size == 1, unsafeRune(r), r >= mpaRawBase:\n",
+		new:  "\t\tcase r == utf8.RuneError && size == 1, unsafeRune(r):\n",
+		pkg:  "./queue", run: "^TestReadableReplacesBidiControls$",
+	},
+	{
+		name: "console: the peer page shows another node's senders as they came",
+		file: "assets/views/peer.html",
+		old:  "      <td class=\"addr\">{{readable .Sender}}</td>\n      <td class=\"addr\">{{range $i, $r := .Recipients}}{{if $i}}, {{end}}{{readable $r.Address}}{{end}}</td>",
+		new:  "      <td class=\"addr\">{{.Sender}}</td>\n      <td class=\"addr\">{{range $i, $r := .Recipients}}{{if $i}}, {{end}}{{$r.Address}}{{end}}</td>",
+		pkg:  "./webui", run: "^TestPeerPageReadable$",
+	},
+	{
+		name: "console: Edit Master Config drops the allow-an-open-relay checkbox",
+		file: "webui/page_mastercfg.go",
+		old:  "admin.MasterConfigDoc{Text: text, Version: version, AllowOpenRelay: allow})",
+		new:  "admin.MasterConfigDoc{Text: text, Version: version, AllowOpenRelay: allow && false})",
+		pkg:  "./webui", run: "^TestMasterConfigOpenRelayAllowed$",
+	},
+	{
+		name: "console: the settings help drops My Networks' \"!\" exclusion",
+		file: "assets/views/settings.html",
+		old:  " such as <code>!10.1.2.5</code> on the line before <code>10.1.2.0/24</code>:",
+		new:  ":",
+		pkg:  "./webui", run: "^TestSettingsHelpNamesExclusions$",
+	},
+	{
+		name: "console: the MPA Repository page reads the whole repository again",
+		file: "webui/page_repository.go",
+		old:  "\tp, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, repositoryPageSize, false)\n",
+		new:  "\t_, _ = s.admin.MPAErrors(c.UserContext(), who(c))\n\tp, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, repositoryPageSize, false)\n",
+		pkg:  "./webui", run: "^TestRepositoryPagesReadOnlyWhatTheyShow$",
+	},
+	{
+		name: "console: the settings page drops the allow-an-open-relay checkbox",
+		file: "webui/page_settings.go",
+		old:  "\t\t\tAllowOpenRelay: c.FormValue(\"allow_open_relay\") != \"\"})",
+		new:  "\t\t\tAllowOpenRelay: false})",
+		pkg:  "./webui", run: "^TestSettingsPageOpenRelayAllowed$",
+	},
+	{
+		name: "console: the peer page lists another node's whole error repository",
+		file: "webui/page_peer.go",
+		old:  "\terrs.Items = errs.Items[:min(len(errs.Items), repositoryPageSize)]\n",
+		new:  "",
+		pkg:  "./webui", run: "^TestPeerPageErrorsArePaged$",
+	},
+	{
+		name: "console: a map form without its content field empties the map",
+		file: "webui/page_maps.go",
+		old:  "\tif err := needFormField(c, \"content\"); err != nil {\n\t\treturn err\n\t}\n",
+		new:  "",
+		pkg:  "./webui", run: "^TestMapFormNeedsItsContent$",
+	},
 }
 
 func main() {
