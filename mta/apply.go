@@ -324,7 +324,8 @@ func mapError(r Rendered, rel, staging, stderr string, err error) error {
 	if _, n, ok := strings.Cut(name, "."); ok {
 		name = n
 	}
-	said := firstProblem(strings.ReplaceAll(stderr, staging+"/", ""))
+	stderr = strings.ReplaceAll(stderr, staging+"/", "")
+	said := firstProblem(stderr)
 	if said == "" && err != nil {
 		said = err.Error()
 	}
