@@ -574,6 +574,18 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) ([]store.Err
 	if err != nil {
 		return nil, nil, s.unreadableBackup("error repository", err)
 	}
+	// A message kept inline in the backup's database counts with its
+	// body when that is larger than its entry says, as one in the archive
+	// does (checkErrorQuota): the declared size is only the backup's word.
+	for i, e := range entries {
+		body, inline, err := db.MPABody(e.ID)
+		if err != nil {
+			return nil, nil, s.unreadableBackup("error repository", err)
+		}
+		if inline {
+			entries[i].Size = max(e.Size, int64(len(body)))
+		}
+	}
 	return entries, warnings, nil
 }
 
@@ -583,7 +595,8 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) ([]store.Err
 // bound the MPA keeps, and restoring only some of the entries would lose
 // acknowledged messages. Entries the restore would not add (live in the
 // repository or the spool) do not count; a message counts with its
-// declared size or, when larger, its file's in the archive (dir/body-ID).
+// declared size or, when larger, its file's in the archive (dir/body-ID)
+// or its inline body's (checkRestored).
 func (s *Service) checkErrorQuota(ctx context.Context, entries []store.ErrorEntry, dir string) error {
 	if s.mpa == nil || len(entries) == 0 {
 		return nil

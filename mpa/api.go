@@ -308,6 +308,9 @@ func (s *Server) PutPipeline(ctx context.Context, p store.MPAPipeline) error {
 	if err := ValidatePipeline(p); err != nil {
 		return err
 	}
+	if err := checkRulesForSave(p.Rules); err != nil {
+		return err
+	}
 	p.Updated = time.Now().UTC()
 	if err := s.db.MPAPipelinePut(p); err != nil {
 		return fmt.Errorf("store mpa pipeline: %w", err)
@@ -359,7 +362,9 @@ func (s *Server) Preview(ctx context.Context, req PreviewRequest) (PreviewResult
 		m = sm
 	}
 	if req.Sender != "" {
-		m.Envelope.Sender = req.Sender
+		// Kept as the session keeps an address (escapeAddress), so that
+		// the template shows it as it would show the same address in mail.
+		m.Envelope.Sender = escapeAddress(req.Sender)
 	}
 	// The session's own recipient limit (smtpd_recipient_limit), checked
 	// before the loop: a preview has no reason to take more than a message.
@@ -369,7 +374,7 @@ func (s *Server) Preview(ctx context.Context, req PreviewRequest) (PreviewResult
 	if len(req.Recipients) > 0 {
 		m.Envelope.Recipients = nil
 		for _, r := range req.Recipients {
-			m.Envelope.Recipients = append(m.Envelope.Recipients, store.MPARecipient{Address: r})
+			m.Envelope.Recipients = append(m.Envelope.Recipients, store.MPARecipient{Address: escapeAddress(r)})
 		}
 	}
 	if err := checkTemplate(name, req.Template, m); err != nil {

@@ -174,6 +174,30 @@ func unescapeAddress(s string) string {
 	return string(b)
 }
 
+// displayAddress is an escaped envelope address as text to show (a
+// template's {{.Sender}} and {{.Recipients}}): its own bytes, each byte
+// that is not UTF-8 shown as U+FFFD, as any text of the part would. The
+// escapes themselves are the spool's private-use characters, which mean
+// nothing to a reader.
+func displayAddress(s string) string {
+	raw := unescapeAddress(s)
+	if utf8.ValidString(raw) {
+		return raw
+	}
+	var b strings.Builder
+	b.Grow(len(raw) + 16)
+	for i := 0; i < len(raw); {
+		r, n := utf8.DecodeRuneInString(raw[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(raw[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
 // validDomain accepts a domain literal or dot-separated labels of letters,
 // digits, '-' and '_' (Postfix accepts the underscore) and UTF-8, no label
 // starting or ending with '-'.

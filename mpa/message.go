@@ -164,6 +164,36 @@ func (h *Header) Set(name, value, nl string) {
 	h.Add(name, value, nl)
 }
 
+// Prefix puts text (and a space) before the value of the first field
+// called name, keeping the field's own line breaks, or adds the field.
+// Set would unfold the value into one line: a long Subject then passed
+// RFC 5322's 998 bytes, and Postfix's SMTP client broke it at its line
+// limit in the middle of a word.
+func (h *Header) Prefix(name, text, nl string) {
+	for i, f := range h.Fields {
+		if !strings.EqualFold(f.Name, name) {
+			continue
+		}
+		c := bytes.IndexByte(f.Raw, ':')
+		if c < 0 {
+			break
+		}
+		rest := bytes.TrimLeft(f.Raw[c+1:], " \t")
+		raw := make([]byte, 0, len(f.Raw)+len(text)+2)
+		raw = append(raw, f.Raw[:c+1]...)
+		raw = append(raw, ' ')
+		raw = append(raw, text...)
+		if len(rest) > 0 && rest[0] != '\r' && rest[0] != '\n' {
+			raw = append(raw, ' ') // the value starts on the field's first line
+		}
+		raw = append(raw, rest...)
+		h.Fields[i] = Field{Name: f.Name, Raw: raw}
+		h.edited = true
+		return
+	}
+	h.Set(name, text, nl)
+}
+
 // bytes writes the header and its separator exactly as parsed.
 func (h *Header) bytes(nl string) []byte { return h.encode(nl, false) }
 

@@ -3,6 +3,7 @@ package mpa
 import (
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"regexp"
 	"strconv"
@@ -287,6 +288,61 @@ func validPattern(p string) bool {
 	return d != "" && !strings.Contains(d, "..") && !strings.HasPrefix(d, ".") && !strings.HasSuffix(d, ".")
 }
 
+// checkRulesForSave refuses what parseRules takes but no administrator
+// means. A control character (but tab) in a rule: a document pasted
+// with old Mac line breaks (CR alone) read as one rule whose header
+// value held the next rules, and a NUL or an escape went into every
+// message's header, where RFC 5322 allows none. A pattern that could
+// never match an address as meant: a regular expression or a wildcard
+// pasted from elsewhere (pcre maps, a spam filter) is compared as a
+// literal domain or address, so its rule was silently dead. It runs
+// where a pipeline is saved (PutPipeline), not in parseRules: a
+// pipeline stored before it keeps working as it did, and its backups
+// restore.
+func checkRulesForSave(text string) error {
+	rules, err := parseRules(text)
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, r := range line {
+			if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+				return store.InvalidLine("rules", i+1, "a rule holds the control character U+%04X; rules are lines of text (each ends with a line break, CR LF or LF).", r)
+			}
+		}
+	}
+	for _, r := range rules {
+		// RFC 5322's 998: Postfix's SMTP client breaks a longer line
+		// where it reaches it, in the middle of a word.
+		if r.action == "header" && len(r.hname)+2+len(r.hvalue) > 998 {
+			return store.InvalidLine("rules", r.line, "the header %s would be a line of %d bytes; a header line is at most 998.", r.hname, len(r.hname)+2+len(r.hvalue))
+		}
+		p := r.pattern
+		if p == "*" {
+			continue
+		}
+		local, domain, hasAt := strings.Cut(p, "@")
+		if !hasAt {
+			local, domain = "", strings.TrimPrefix(p, ".")
+		}
+		switch {
+		case hasAt && local == "*" && validDomain(domain):
+			return store.InvalidLine("rules", r.line, "pattern %q is a wildcard, which patterns are not: for every address of %s write %s.", p, domain, domain)
+		case strings.HasPrefix(domain, "*.") && validDomain(domain[2:]):
+			return store.InvalidLine("rules", r.line, "pattern %q is a wildcard, which patterns are not: for the subdomains of %s write .%s.", p, domain[2:], domain[2:])
+		case strings.Contains(domain, "*"):
+			return store.InvalidLine("rules", r.line, "pattern %q is a wildcard, which patterns are not: write * (every address), a domain, .domain or an address.", p)
+		case !validDomain(domain) || strings.ContainsAny(local, `\()[]`) || strings.Contains(local, ".*") || strings.Contains(local, ".+"):
+			return store.InvalidLine("rules", r.line, "pattern %q looks like a regular expression; a pattern is not a regular expression but *, a domain, .domain or an address.", p)
+		}
+	}
+	return nil
+}
+
 // matches reports whether address a matches the rule's pattern.
 func (r rule) matches(a string) bool {
 	a = strings.ToLower(a)
@@ -360,9 +416,15 @@ func (p *rulesProcessor) Process(ctx context.Context, m *Message) error {
 		case "header":
 			m.Header.Add(r.hname, r.hvalue, m.NL)
 		case "subject":
+			// The subject a reader sees: a reply's client may have
+			// encoded the tag with the rest (non-ASCII text), and
+			// looking in the raw field tagged it once more per reply.
 			subj := m.Header.Get("Subject")
+			if d, err := subjectDecoder().DecodeHeader(subj); err == nil {
+				subj = d
+			}
 			if !strings.Contains(strings.ToLower(subj), strings.ToLower(r.arg)) {
-				m.Header.Set("Subject", strings.TrimSpace(r.arg+" "+subj), m.NL)
+				m.Header.Prefix("Subject", r.arg, m.NL)
 			}
 		case "footer":
 			text, err := p.render(r.arg, m)
@@ -393,18 +455,41 @@ func (p *rulesProcessor) render(name string, m *Message) (string, error) {
 // TemplateVariables are the keys templates can use ({{.Sender}} ...).
 var TemplateVariables = []string{"Sender", "Recipients", "Subject", "Date", "MessageID", "SpoolID"}
 
+// subjectDecoder decodes encoded-words in every charset the footer
+// itself writes (charsetInfo: the WHATWG Encoding Standard's, as mail
+// readers know them); mime.WordDecoder alone knows UTF-8, US-ASCII and
+// ISO-8859-1 only, and {{.Subject}} of a windows-1252 or ISO-2022-JP
+// subject was its raw =?...?= text. A charset without a codec fails the
+// decoding: the Subject stays as written.
+func subjectDecoder() *mime.WordDecoder {
+	return &mime.WordDecoder{CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {
+		class, codec := charsetInfo(charset)
+		if class == csUTF8 || class == csASCII {
+			return input, nil // an alias of those mime knows ("utf8", "ascii")
+		}
+		if codec == nil {
+			return nil, fmt.Errorf("unhandled charset %q", charset)
+		}
+		return codec.NewDecoder().Reader(input), nil
+	}}
+}
+
 func templateData(m *Message) map[string]any {
 	subj := m.Header.Get("Subject")
-	if d, err := new(mime.WordDecoder).DecodeHeader(subj); err == nil {
+	if d, err := subjectDecoder().DecodeHeader(subj); err == nil {
 		subj = d
 	}
 	date := m.Header.Get("Date")
 	if date == "" {
 		date = m.Received.Format(time.RFC1123Z)
 	}
+	rcpts := m.Envelope.Addresses()
+	for i, a := range rcpts {
+		rcpts[i] = displayAddress(a)
+	}
 	return map[string]any{
-		"Sender":     m.Envelope.Sender,
-		"Recipients": m.Envelope.Addresses(),
+		"Sender":     displayAddress(m.Envelope.Sender),
+		"Recipients": rcpts,
 		"Subject":    subj,
 		"Date":       date,
 		"MessageID":  m.Header.Get("Message-Id"),

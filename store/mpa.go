@@ -500,7 +500,9 @@ func errorIDs(tx *bolt.Tx, ids []string, all bool) ([][]byte, error) {
 		}
 		seen[id] = true
 		if b.Get([]byte(id)) == nil {
-			return nil, NotFound("Error-repository entry %s does not exist", id)
+			// Most often another administrator was quicker: say so, and
+			// that the other ids were left alone too.
+			return nil, NotFound("Error-repository entry %s does not exist (any more: it may have been requeued or deleted meanwhile); nothing was done", id)
 		}
 		keys = append(keys, []byte(id))
 	}

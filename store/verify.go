@@ -53,6 +53,9 @@ func VerifyFile(path string) error {
 		if err := verifyDocuments(tx); err != nil {
 			return err
 		}
+		if err := verifyMPAErrors(tx); err != nil {
+			return err
+		}
 		return verifyMapContent(tx, v)
 	})
 }
@@ -123,6 +126,55 @@ func verifyDocuments(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// verifyMPAErrors checks what a restore adds to the error repository
+// beyond decoding: each key is an MPA message id and the id of its entry
+// (the MPA uses the key as a file name in its spool: a message's body is
+// removed there on delete and read on requeue, so a key like a path
+// would reach files outside it), and no size is negative (the sizes add
+// up to the byte quota, which a negative one would lift for good), and
+// the envelope fits in SMTP commands (envelopeOneLine).
+func verifyMPAErrors(tx *bolt.Tx) error {
+	bk := tx.Bucket(bucketMPAErrors)
+	if bk == nil {
+		return nil
+	}
+	return bk.ForEach(func(k, v []byte) error {
+		var e ErrorEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return Invalid("file", "The backup's database is damaged: %s %.64q does not decode: %v", bucketMPAErrors, k, err)
+		}
+		if !ValidSpoolID(string(k)) || e.ID != string(k) {
+			return Invalid("file", "The backup's error repository holds an entry %.64q that is not an MPA message id (or not its own); it was not restored", k)
+		}
+		if e.Size < 0 {
+			return Invalid("file", "The backup's error repository holds the entry %s with a negative size (%d); it was not restored", k, e.Size)
+		}
+		if !envelopeOneLine(e.Envelope) {
+			return Invalid("file", "The backup's error repository holds the entry %s with a line break or NUL in its envelope, which no SMTP command can carry; it was not restored", k)
+		}
+		return nil
+	})
+}
+
+// envelopeOneLine reports whether the envelope fields the MPA writes
+// into its SMTP commands as they are hold no line feed or NUL: through
+// a requeue, one would have ended the command and started another of
+// the backup's choosing on the reinjection listener, which relays. (A
+// session never stores one: SMTP commands end at the line feed.)
+func envelopeOneLine(env MPAEnvelope) bool {
+	fields := []string{env.Sender, env.Body, env.Ret}
+	for _, r := range env.Recipients {
+		fields = append(fields, r.Address, r.ORcptType)
+		fields = append(fields, r.Notify...)
+	}
+	for _, f := range fields {
+		if strings.ContainsAny(f, "\n\x00") {
+			return false
+		}
+	}
+	return true
 }
 
 // verifyMapContent checks that every map of a schema 4 (or later)

@@ -60,6 +60,8 @@ type stackOptions struct {
 	// ErrorQuotaEntries is the MPA's error-repository quota (default:
 	// the MPA's).
 	ErrorQuotaEntries int
+	// ErrorQuotaBytes is its byte quota (default: the MPA's).
+	ErrorQuotaBytes int64
 }
 
 func newStack(t *testing.T) *stack {
@@ -102,6 +104,7 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 		RetryMax:     5 * time.Second,
 		// The MPA's default when zero.
 		ErrorQuotaEntries: opts.ErrorQuotaEntries,
+		ErrorQuotaBytes:   opts.ErrorQuotaBytes,
 	}, db, log)
 	if err != nil {
 		t.Fatal(err)

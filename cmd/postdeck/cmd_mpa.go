@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"postdeck/queue"
 )
 
 const mpaUsage = "usage: postdeck mpa queue | errors | error show ID | error delete|requeue ID... | error delete|requeue --all | pipeline get | pipeline set FILE"
@@ -50,7 +52,10 @@ func cmdMPA(args []string) error {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tSTATE\tATTEMPTS\tSIZE\tSENDER\tRECIPIENTS\tLAST ERROR")
 		for _, it := range res.Items {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", it.ID, it.State, it.Attempts, it.Size, it.Sender, strings.Join(it.Recipients, ","), it.LastError)
+			// Addresses and errors come from mail and its servers: shown
+			// as queue list shows them (queue.Readable).
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", it.ID, it.State, it.Attempts, it.Size, queue.Readable(it.Sender),
+				queue.Readable(strings.Join(it.Recipients, ",")), queue.Readable(it.LastError))
 		}
 		return w.Flush()
 	case "errors":
@@ -71,7 +76,8 @@ func cmdMPA(args []string) error {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tFAILED AT\tSTAGE\tSENDER\tRECIPIENTS\tREASON")
 		for _, it := range res.Items {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.FailedAt.Format(time.RFC3339), it.Stage, it.Sender, strings.Join(it.Recipients, ","), it.Reason)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.FailedAt.Format(time.RFC3339), it.Stage, queue.Readable(it.Sender),
+				queue.Readable(strings.Join(it.Recipients, ",")), queue.Readable(it.Reason))
 		}
 		return w.Flush()
 	case "pipeline":
@@ -99,7 +105,9 @@ func cmdMPA(args []string) error {
 			if err != nil || c.json {
 				return jsonOr(raw, err)
 			}
-			fmt.Printf("id:     %s\nstage:  %s\nreason: %s\n\n%s\n%s\n", d.ID, d.Stage, d.Reason, d.Headers, d.Body)
+			// The headers and body are a stranger's: no escape sequence
+			// of theirs may reach the terminal (queue.Readable).
+			fmt.Printf("id:     %s\nstage:  %s\nreason: %s\n\n%s\n%s\n", d.ID, d.Stage, queue.Readable(d.Reason), queue.Readable(d.Headers), queue.Readable(d.Body))
 			return nil
 		case "delete", "requeue":
 			if fs.NArg() == 0 && !*all {

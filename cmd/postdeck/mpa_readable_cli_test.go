@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"net/smtp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/postfix/postfixtest"
+)
+
+// TestCLIMPAErrorsReadableOnATerminal: what `mpa errors` and `mpa error
+// show` print comes from mail: the sender, the recipients, the headers
+// and the body a stranger sent. They printed it as it was, so an escape
+// sequence (ESC, or the C1 CSI U+009B) in the body reached the
+// administrator's terminal, and a right-to-left override made an
+// address read backwards. They print it as queue list and the console
+// do (queue.Readable): U+FFFD for each; line breaks and tabs stay. The
+// JSON (--json) keeps the values, escaped.
+func TestCLIMPAErrorsReadableOnATerminal(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	smtpPort := postfixtest.FreePort(t)
+	d := startDaemon(t, bin, base, smtpPort)
+	ok := func(stdin string, args ...string) string {
+		t.Helper()
+		return d.mustCLIIn(t, bin, stdin, args...)
+	}
+	// A template that fails for this message: it goes to the error
+	// repository.
+	ok(`{"rules": "recipient * footer f\n", "templates": [{"name": "f", "text": "{{if eq .Subject \"boom\"}}{{.Department}}{{end}}"}]}`,
+		"mpa", "pipeline", "set", "-")
+	const from = "ev\u202eil\u009b2J@example.org"
+	c, err := smtp.Dial("127.0.0.1:" + strconv.Itoa(smtpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail(from); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("r@example.net"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("Subject: boom\r\nX-Evil: a\x1b]0;owned\x07b\r\n\r\nline one\x1b[2J\r\n\tline \u009b2J two\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Quit()
+
+	var id string
+	deadline := time.Now().Add(60 * time.Second)
+	for id == "" {
+		var res struct {
+			Items []struct {
+				ID     string `json:"id"`
+				Sender string `json:"sender"`
+			} `json:"items"`
+		}
+		out := ok("", "mpa", "errors", "--json")
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("mpa errors --json: %v\n%s", err, out)
+		}
+		if len(res.Items) == 1 && res.Items[0].Sender == from {
+			id = res.Items[0].ID
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no error-repository entry from %q: %s\n%s", from, out, d.out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	const unsafe = "\x1b\x07\u009b\u202e"
+	table := ok("", "mpa", "errors")
+	if strings.ContainsAny(table, unsafe) || !strings.Contains(table, "ev\uFFFDil\uFFFD2J@example.org") {
+		t.Errorf("mpa errors:\n%q", table)
+	}
+	show := ok("", "mpa", "error", "show", id)
+	if strings.ContainsAny(show, unsafe) || !strings.Contains(show, "X-Evil: a\uFFFD]0;owned\uFFFDb") ||
+		!strings.Contains(show, "line one\uFFFD[2J\r\n\tline \uFFFD2J two") {
+		t.Errorf("mpa error show:\n%q", show)
+	}
+}
