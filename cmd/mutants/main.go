@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -2549,7 +2550,7 @@ var mutants = []mutant{
 }
 
 func main() {
-	only := flag.String("only", "", "run only the mutants whose name contains this text")
+	only := flag.String("only", "", "run only the mutants whose name contains this text (or one of several, separated by |)")
 	keep := flag.Bool("keep", false, "keep the copies of the tree (for a look at a surviving break)")
 	jobs := flag.Int("j", 2, "run this many mutants at once")
 	flag.Parse()
@@ -2559,7 +2560,7 @@ func main() {
 	}
 	var chosen []mutant
 	for _, m := range mutants {
-		if *only == "" || strings.Contains(m.name, *only) {
+		if *only == "" || slices.ContainsFunc(strings.Split(*only, "|"), func(o string) bool { return strings.Contains(m.name, o) }) {
 			chosen = append(chosen, m)
 		}
 	}
