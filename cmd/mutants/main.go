@@ -2508,8 +2508,8 @@ var mutants = []mutant{
 	{
 		name: "mpa templates: {{.Subject}} decoded in UTF-8, US-ASCII and ISO-8859-1 only",
 		file: "mpa/pipeline.go",
-		old:  "\tif d, err := subjectDecoder().DecodeHeader(subj); err == nil {\n",
-		new:  "\tif d, err := new(mime.WordDecoder).DecodeHeader(subj); err == nil {\n",
+		old:  "map[string]any {\n\tsubj := m.Header.Get(\"Subject\")\n\tif d, err := subjectDecoder().DecodeHeader(subj); err == nil {\n",
+		new:  "map[string]any {\n\tsubj := m.Header.Get(\"Subject\")\n\tif d, err := new(mime.WordDecoder).DecodeHeader(subj); err == nil {\n",
 		pkg:  "./mpa", run: "^TestTemplateSubjectDecodedInAnyCharset$",
 	},
 	{
