@@ -18,7 +18,11 @@ import (
 // auditKeep per node), and copies the other nodes' entries into its
 // database with their node's name. Entries made while the node was cut
 // off are copied when it is back; a node that was away reads what it
-// missed from where it stopped. Nothing is sent while nothing happens.
+// missed from where it stopped. A node made again under an earlier node's
+// name (a new database, counting from 1) numbers its keys on from where
+// that one stopped, so that the others' positions hold; one put back into
+// its cluster with its database goes on from where it was (Join).
+// Nothing is sent while nothing happens.
 
 const (
 	auditKeep  = 10000 // entries per node kept in etcd, as in the store
@@ -74,6 +78,19 @@ func (n *Node) exportAudit(ctx context.Context) error {
 		if err != nil || len(entries) == 0 {
 			return err
 		}
+		if meta.AuditExported == 0 {
+			// Nothing of this database is in the cluster yet: what is
+			// under this node's name was left by an earlier node of the
+			// same name, and the others' positions are past it.
+			base, err := n.lastAuditKey(ctx)
+			if err != nil {
+				return err
+			}
+			if err := n.updateMeta(func(m *store.ClusterMeta) { m.AuditBase = base }); err != nil {
+				return err
+			}
+			meta.AuditBase = base
+		}
 		var ops []clientv3.Op
 		last := meta.AuditExported
 		for _, e := range entries {
@@ -81,12 +98,12 @@ func (n *Node) exportAudit(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			ops = append(ops, clientv3.OpPut(n.keys.of(auditKey(n.cfg.Node, e.Seq)), string(raw)))
+			ops = append(ops, clientv3.OpPut(n.keys.of(auditKey(n.cfg.Node, meta.AuditBase+e.Seq)), string(raw)))
 			last = e.Seq
 		}
-		if last > auditKeep {
+		if top := meta.AuditBase + last; top > auditKeep {
 			// Older entries than the newest auditKeep go, as in the store.
-			ops = append(ops, clientv3.OpDelete(n.keys.of(auditKey(n.cfg.Node, 0)), clientv3.WithRange(n.keys.of(auditKey(n.cfg.Node, last-auditKeep+1)))))
+			ops = append(ops, clientv3.OpDelete(n.keys.of(auditKey(n.cfg.Node, 0)), clientv3.WithRange(n.keys.of(auditKey(n.cfg.Node, top-auditKeep+1)))))
 		}
 		gctx, cancel := n.leaderCtx(ctx)
 		_, err = n.cli.Txn(gctx).Then(ops...).Commit()
@@ -101,6 +118,23 @@ func (n *Node) exportAudit(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// lastAuditKey is the number of the last entry under this node's name in
+// the cluster (0 when there is none).
+func (n *Node) lastAuditKey(ctx context.Context) (uint64, error) {
+	gctx, cancel := n.leaderCtx(ctx)
+	resp, err := n.cli.Get(gctx, n.keys.of(dirAudit+n.cfg.Node+"/"), append(clientv3.WithLastKey(), clientv3.WithPrefix())...)
+	cancel()
+	if err != nil || len(resp.Kvs) == 0 {
+		return 0, err
+	}
+	key := string(resp.Kvs[0].Key)
+	seq, err := strconv.ParseUint(key[strings.LastIndexByte(key, '/')+1:], 10, 64)
+	if err != nil {
+		return 0, nil // not postdeck's key (etcdctl): count from 1
+	}
+	return seq, nil
 }
 
 // importAudit stores another node's entry (from the watch or a catch-up

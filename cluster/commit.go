@@ -166,6 +166,9 @@ func (n *Node) Commit(ctx context.Context, base int64, prev, next store.State, a
 		return 0, 0, err
 	}
 	if cur, err := json.Marshal(shared); err != nil || !bytes.Equal(cur, raw) {
+		if raw, err = keepUnknown(m.kv[keySettings], raw, settingsKnown); err != nil {
+			return 0, 0, err
+		}
 		ops = append(ops, clientv3.OpPut(n.keys.of(keySettings), string(raw)))
 	}
 	if !maps.EqualFunc(own, rec.Values, func(a, b json.RawMessage) bool { return bytes.Equal(a, b) }) {
@@ -191,6 +194,20 @@ func (n *Node) Commit(ctx context.Context, base int64, prev, next store.State, a
 			return 0, 0, err
 		}
 		keep[dirMaps+mp.Name] = true
+		if old, ok := m.kv[dirMaps+mp.Name]; ok {
+			// Compared as this version reads it: a map a newer node
+			// wrote with fields of its own is unchanged when what this
+			// version knows of it is, and keeps them when it changes.
+			var cur store.Map
+			if json.Unmarshal(old, &cur) == nil {
+				if same, err := json.Marshal(cur); err == nil && bytes.Equal(same, raw) {
+					continue
+				}
+			}
+			if raw, err = keepUnknown(old, raw, mapKnown); err != nil {
+				return 0, 0, err
+			}
+		}
 		put(dirMaps+mp.Name, raw)
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.kv)) {

@@ -41,8 +41,10 @@
 // When another change came first the transaction does nothing; the
 // change is made again on the newer configuration, where an edit based on
 // an older document version is refused as stale (409 with the diff),
-// exactly as on a standalone node. The caller's answer is this node's
-// apply of the committed revision. Users, tokens, SPF sources and the
+// exactly as on a standalone node. Fields of the settings and of a map
+// that a newer node wrote (a rolling upgrade) and this version does not
+// know are kept when this node saves them. The caller's answer is this
+// node's apply of the committed revision. Users, tokens, SPF sources and the
 // pipeline change in the store first and are committed the same way
 // (ChangeShared); a refused commit puts the store back.
 //

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -204,4 +205,50 @@ func splitSettings(next, shared store.Settings, perNode []string) (store.Setting
 	}
 	var out store.Settings
 	return out, own, json.Unmarshal(raw, &out)
+}
+
+// The JSON field names this version knows of the settings and of a map.
+var (
+	settingsKnown = jsonFields(reflect.TypeFor[store.Settings]())
+	mapKnown      = jsonFields(reflect.TypeFor[store.Map]())
+)
+
+func jsonFields(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// keepUnknown returns next, a value as this version writes it, with the
+// fields of old (the cluster's copy) that this version does not know: a
+// newer node wrote them during a rolling upgrade, and a change saved on
+// this node must not drop them (the newer nodes render them). next is
+// returned as it is when old has none.
+func keepUnknown(old, next []byte, known map[string]bool) ([]byte, error) {
+	var oldFields map[string]json.RawMessage
+	if len(old) == 0 || json.Unmarshal(old, &oldFields) != nil {
+		return next, nil
+	}
+	var extra []string
+	for k := range oldFields {
+		if !known[k] {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) == 0 {
+		return next, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(next, &fields); err != nil {
+		return nil, err
+	}
+	for _, k := range extra {
+		fields[k] = oldFields[k]
+	}
+	return json.Marshal(fields)
 }

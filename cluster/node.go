@@ -87,7 +87,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Node, error) {
 		cfg: cfg, keys: keys(cfg.Prefix), db: db, log: log.With("component", "cluster", "node", cfg.Node),
 		cli: cli, counter: counter, mir: newMirror(), mirMoved: make(chan struct{}),
 		kick: make(chan struct{}, 1), statusKick: make(chan struct{}, 1), resync: make(chan struct{}, 1),
-		status: report.NodeStatus{Node: cfg.Node, API: cfg.API, Applied: meta.Revision, Result: "starting"},
+		status: report.NodeStatus{Node: cfg.Node, API: cfg.API, Applied: meta.Revision, AppliedSeq: meta.Seq, Result: "starting"},
 	}, nil
 }
 
@@ -441,7 +441,9 @@ func (n *Node) applyMirror(ctx context.Context, m *mirror) {
 	}
 	n.mu.Unlock()
 	if out.OK {
-		if err := n.updateMeta(func(m *store.ClusterMeta) { m.Node, m.Revision, m.Applied = n.cfg.Node, rev.Rev, time.Now().UTC() }); err != nil {
+		if err := n.updateMeta(func(m *store.ClusterMeta) {
+			m.Node, m.Revision, m.Seq, m.Applied = n.cfg.Node, rev.Rev, rev.Seq, time.Now().UTC()
+		}); err != nil {
 			n.log.Error("store the applied revision", "err", err)
 		}
 	} else {

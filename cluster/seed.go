@@ -179,7 +179,8 @@ func (a *Admin) Init(ctx context.Context, db *store.DB) (int64, error) {
 			return 0, fmt.Errorf("seed the cluster (it stays unusable; delete %s and run init again): %w", a.cfg.Prefix, err)
 		}
 	}
-	ready, err := json.Marshal(report.ClusterInfo{State: "ready", By: a.cfg.Node, Created: time.Now().UTC()})
+	readyInfo := report.ClusterInfo{State: "ready", By: a.cfg.Node, Created: time.Now().UTC()}
+	ready, err := json.Marshal(readyInfo)
 	if err != nil {
 		return 0, err
 	}
@@ -194,7 +195,7 @@ func (a *Admin) Init(ctx context.Context, db *store.DB) (int64, error) {
 		return 0, fmt.Errorf("seed the cluster: %w", err)
 	}
 	rev := resp.Header.Revision
-	return rev, db.SaveClusterMeta(store.ClusterMeta{Node: a.cfg.Node, Revision: rev, Applied: time.Now().UTC()})
+	return rev, db.SaveClusterMeta(store.ClusterMeta{Node: a.cfg.Node, Revision: rev, Applied: time.Now().UTC(), Cluster: clusterID(readyInfo)})
 }
 
 // unfinished is the answer of init and join when a cluster init stopped
@@ -224,6 +225,10 @@ func (a *Admin) Join(ctx context.Context, db *store.DB) error {
 	if err != nil {
 		return err
 	}
+	old, err := db.LoadClusterMeta()
+	if err != nil {
+		return err
+	}
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -243,7 +248,20 @@ func (a *Admin) Join(ctx context.Context, db *store.DB) error {
 	if !resp.Succeeded {
 		return fmt.Errorf("node name %s is taken in this cluster: choose another --node-name, or remove the old node first with `postdeck cluster remove %s`", a.cfg.Node, a.cfg.Node)
 	}
-	return db.SaveClusterMeta(store.ClusterMeta{Node: a.cfg.Node})
+	meta := store.ClusterMeta{Node: a.cfg.Node, Cluster: clusterID(info)}
+	if old.Node == meta.Node && old.Cluster == meta.Cluster {
+		// Put back into the cluster it was in, with its database: what it
+		// copied in and out stays copied (neither is done twice).
+		meta.AuditExported, meta.AuditImported, meta.AuditBase = old.AuditExported, old.AuditImported, old.AuditBase
+	}
+	return db.SaveClusterMeta(meta)
+}
+
+// clusterID names one cluster's life (its init: by whom, when), which
+// its etcd prefix alone does not: a prefix emptied and initialised again
+// is another cluster, whose audit keys count from the start.
+func clusterID(info report.ClusterInfo) string {
+	return info.By + " " + info.Created.UTC().Format(time.RFC3339Nano)
 }
 
 // Remove takes a node out of the cluster: its record and its status. Stop

@@ -2,6 +2,7 @@ package mta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -124,7 +125,14 @@ func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyO
 			}
 			continue
 		}
-		return m.waitApplied(ctx, newRev)
+		res, err := m.waitApplied(ctx, newRev)
+		var ae *ApplyError
+		if errors.As(err, &ae) {
+			// Committed: the other nodes apply it, and the next change is
+			// made on it. Postfix's words alone read as "not saved".
+			return res, store.Invalid("", "The change was saved in the cluster (revision %d) and the other nodes apply it, but this node could not: %s; this node keeps its last good configuration and shows as failing on the Cluster page", newRev, ae.Error())
+		}
+		return res, err
 	}
 }
 

@@ -130,11 +130,23 @@ type ClusterMeta struct {
 	Node     string    `json:"node"`
 	Revision int64     `json:"revision"`
 	Applied  time.Time `json:"applied"`
+	// Seq counts the configuration's revisions up to Revision (the
+	// cluster's change number), so that a restarted node's lag is
+	// counted from it, not from the cluster's start.
+	Seq int64 `json:"seq,omitempty"`
 	// AuditExported is the sequence number of this node's last audit
 	// entry copied to the cluster; AuditImported, per other node, the
 	// last of its entries copied here.
 	AuditExported uint64            `json:"audit_exported,omitempty"`
 	AuditImported map[string]uint64 `json:"audit_imported,omitempty"`
+	// AuditBase is added to this node's entry numbers in the cluster's
+	// keys: the last number an earlier node of the same name left there
+	// (a node rebuilt from scratch counts from 1 again), so that the
+	// other nodes' positions stay valid. Cluster identifies the cluster
+	// the positions belong to (its init: by whom, when), so that a
+	// node put back in the same cluster keeps them.
+	AuditBase uint64 `json:"audit_base,omitempty"`
+	Cluster   string `json:"cluster,omitempty"`
 }
 
 // LoadClusterMeta reads the node's cluster record (zero when standalone).

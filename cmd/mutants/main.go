@@ -2547,6 +2547,41 @@ var mutants = []mutant{
 		new:  "",
 		pkg:  "./queue", run: "^TestTriggerEachBounded$",
 	},
+	{
+		name: "cluster audit: a rebuilt node's entries count from 1 under its old keys",
+		file: "cluster/audit.go",
+		old:  "auditKey(n.cfg.Node, meta.AuditBase+e.Seq)",
+		new:  "auditKey(n.cfg.Node, e.Seq)",
+		pkg:  "./cluster", run: "^TestAuditAcrossRejoin$",
+	},
+	{
+		name: "cluster audit: a node put back forgets what it copied",
+		file: "cluster/seed.go",
+		old:  "\tif old.Node == meta.Node && old.Cluster == meta.Cluster {\n",
+		new:  "\tif false {\n",
+		pkg:  "./cluster", run: "^TestAuditAcrossRejoin$",
+	},
+	{
+		name: "cluster commit: an older node drops a newer node's settings fields",
+		file: "cluster/commit.go",
+		old:  "keepUnknown(m.kv[keySettings], raw, settingsKnown)",
+		new:  "raw, error(nil)",
+		pkg:  "./cluster", run: "^TestCommitKeepsNewerNodesFields$",
+	},
+	{
+		name: "cluster lag: a restarted node counts its lag from the cluster's start",
+		file: "cluster/node.go",
+		old:  "AppliedSeq: meta.Seq,",
+		new:  "AppliedSeq: 0,",
+		pkg:  "./cluster", run: "^TestLagAfterRestart$",
+	},
+	{
+		name: "cluster change: this node's refusal of a committed change reads as not saved",
+		file: "mta/replicate.go",
+		old:  "\t\tif errors.As(err, &ae) {\n\t\t\t// Committed:",
+		new:  "\t\tif false && errors.As(err, &ae) {\n\t\t\t// Committed:",
+		pkg:  "./mta", run: "^TestClusterOwnRefusalSaysTheChangeIsCommitted$",
+	},
 }
 
 func main() {
