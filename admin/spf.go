@@ -49,6 +49,17 @@ func (s *Service) AddSPFSource(ctx context.Context, id Identity, in jobs.SourceI
 		return AddSPFResult{}, err
 	}
 	action := "add spf source " + truncate(in.Map, 100)
+	// The value is what Postfix answers for every listed client: one it
+	// does not know defers all their mail, so it is checked before the
+	// source exists.
+	src, err := jobs.ValidateSource(in)
+	if err == nil {
+		err = s.mta.CheckAccessResult(src.Value)
+	}
+	if err != nil {
+		s.auditFailure(id, action, err)
+		return AddSPFResult{}, err
+	}
 	var st jobs.SourceStatus
 	if c := s.clusterNode(); c != nil {
 		st, err = s.addSPFSourceClustered(ctx, c, id, r, action, in)

@@ -45,7 +45,9 @@
 // TestRFC7208Suite runs the openspf RFC 7208 suite against all of this.
 //
 // The refresher is fail-safe: any DNS error anywhere in the tree, an empty
-// result or a result that loses more than half of the live map's networks
+// result, a result that loses more than half of the live map's networks
+// or whose IPv4 or IPv6 networks hold less than half as many addresses
+// as the live map's (a record that lost its few wide ranges)
 // keeps the live map untouched and says why in the job status. Networks
 // that are not global (nonGlobal: private, loopback, link-local, ...) are
 // left out of the map with a warning, since behind a NAT every client

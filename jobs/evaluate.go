@@ -268,12 +268,7 @@ func (e *evaluator) checkWidth(domain string, ps []netip.Prefix) error {
 // that lets its clients relay.
 func checkTotal(domain string, ps []netip.Prefix) error {
 	for _, fam := range []struct{ bits, limit int }{{32, minBits4}, {128, minBits6}} {
-		total := new(big.Int)
-		for _, p := range ps {
-			if p.Addr().BitLen() == fam.bits {
-				total.Add(total, new(big.Int).Lsh(big.NewInt(1), uint(fam.bits-p.Bits())))
-			}
-		}
+		total := addresses(ps, fam.bits)
 		wider := new(big.Int).Lsh(big.NewInt(1), uint(fam.bits-fam.limit+1))
 		if total.Cmp(wider) >= 0 {
 			return kinded(ErrTooWide, "the networks of %s together hold as many addresses as a /%d, wider than /%d", domain, fam.limit-1, fam.limit)

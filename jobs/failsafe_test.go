@@ -49,6 +49,11 @@ func (m *mtaEnv) assertKept(t *testing.T, ref *Refresher, name, wantErr string, 
 	if res.Outcome != OutcomeFailed || !strings.Contains(res.Error, wantErr) || !strings.HasPrefix(res.Error, "kept the live map: ") {
 		t.Fatalf("outcome %q error %q, want failure with %q", res.Outcome, res.Error, wantErr)
 	}
+	// The count is the kept map's: "failed, 0 prefixes" would read as
+	// an emptied map.
+	if n := len(ParseCIDR(before.Content)); res.PrefixCount != n {
+		t.Fatalf("prefix count %d, want the kept map's %d", res.PrefixCount, n)
+	}
 	if after, err := m.mgr.GetMap(name); err != nil || after != before {
 		t.Fatalf("stored map changed (%v):\n%+v\nwas\n%+v", err, after, before)
 	}
@@ -175,7 +180,7 @@ func TestRefusedSaveKeepsTheLiveFile(t *testing.T) {
 	ctx := context.Background()
 	before, file := env.seedLive(t, "live")
 	d := newTestDNS(t)
-	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:40.92.0.0/15 -all")
+	d.txt("root.test", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip4:203.0.113.0/24 ip4:40.92.0.0/15 ip6:2001:db8::/32 -all")
 	ref := env.refresher(t, d, RefresherConfig{})
 
 	if err := env.mgr.Shutdown(ctx); err != nil {
@@ -209,7 +214,7 @@ func TestRefusedSaveKeepsTheLiveFile(t *testing.T) {
 	if err != nil || res.Outcome != OutcomeUpdated || strings.Join(res.Added, " ") != "40.92.0.0/15" {
 		t.Fatalf("%+v %v", res, err)
 	}
-	want := "40.92.0.0/15 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n203.0.113.0/24 OK\n"
+	want := "40.92.0.0/15 OK\n192.0.2.0/24 OK\n198.51.100.0/24 OK\n203.0.113.0/24 OK\n2001:db8::/32 OK\n"
 	if got := env.readMapFile(t, "live"); got != want {
 		t.Fatalf("file after the accepted refresh %q, want %q", got, want)
 	}

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"math/big"
 	"net/netip"
 	"slices"
 )
@@ -67,4 +68,16 @@ func covered(p netip.Prefix, set []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// addresses counts the addresses of the networks of ps whose address has
+// bitLen bits (32: IPv4, 128: IPv6); ps must not overlap (merged).
+func addresses(ps []netip.Prefix, bitLen int) *big.Int {
+	total := new(big.Int)
+	for _, p := range ps {
+		if p.Addr().BitLen() == bitLen {
+			total.Add(total, new(big.Int).Lsh(big.NewInt(1), uint(bitLen-p.Bits())))
+		}
+	}
+	return total
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/netip"
 	"slices"
 	"strings"
@@ -197,6 +198,12 @@ func (r *Refresher) scheduledRefresh(ctx context.Context, name string) {
 		return
 	}
 	res, err := r.refresh(ctx, ActorRefresher, name)
+	if errors.Is(err, store.ErrNotFound) {
+		// The source was removed as this run started (RemoveSource held
+		// the map's lock): nothing to refresh, nothing to audit.
+		r.log.Debug("scheduled spf refresh of a removed source", "map", name)
+		return
+	}
 	if r.onScheduled != nil && (err != nil || res.news) {
 		r.onScheduled(res, err)
 	}
@@ -223,6 +230,11 @@ type SourceStatus struct {
 	// ConsecutiveFailures counts the failed refreshes since the last
 	// success (0 after a success or before the first run).
 	ConsecutiveFailures int `json:"consecutive_failures"`
+	// FailingSince is when the first of them ran (zero when none failed,
+	// or when they were counted before postdeck kept this time): how
+	// long the map has gone without a refresh, also when none ever
+	// succeeded.
+	FailingSince time.Time `json:"failing_since"`
 }
 
 func (r *Refresher) status(s store.SPFSource, st store.JobStatus) SourceStatus {
@@ -232,7 +244,7 @@ func (r *Refresher) status(s store.SPFSource, st store.JobStatus) SourceStatus {
 		LastRun: st.LastRun, LastSuccess: st.LastSuccess, Outcome: st.Outcome,
 		PrefixCount: st.PrefixCount, LastError: st.LastError, Queries: st.Queries,
 		Warnings: st.Warnings, Changes: st.Changes,
-		ConsecutiveFailures: st.ConsecutiveFailures,
+		ConsecutiveFailures: st.ConsecutiveFailures, FailingSince: st.FailingSince,
 	}
 	if out.Warnings == nil {
 		out.Warnings = []string{}
@@ -375,19 +387,24 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 	res.DurationMS = st.DurationMS
 	st.Outcome = res.Outcome
 	if perr != nil {
-		res.Kept = r.kept(name)
+		// The count is the map's that stays, not the refused result's:
+		// "failed, 0 prefixes" would read as an emptied map.
+		res.Kept, res.PrefixCount = r.kept(name, st.PrefixCount)
 		prefix := "kept the live map: "
 		if res.Kept == KeptEmpty {
 			prefix = "the map stays empty: "
 		}
 		res.Outcome, res.Error = OutcomeFailed, prefix+keptReason(perr)
 		st.Outcome, st.LastError = res.Outcome, res.Error
+		if st.ConsecutiveFailures == 0 {
+			st.FailingSince = start
+		}
 		st.ConsecutiveFailures++
 		res.news = prevOutcome != OutcomeFailed || prevError != res.Error
 		r.log.Warn("spf refresh kept the live map", "map", name, "job", st.Job, "err", perr)
 	} else {
 		st.LastSuccess, st.LastError = start, ""
-		st.ConsecutiveFailures = 0
+		st.ConsecutiveFailures, st.FailingSince = 0, time.Time{}
 		st.PrefixCount = res.PrefixCount
 		res.news = res.Outcome == OutcomeUpdated || prevOutcome == OutcomeFailed
 		if change != nil {
@@ -404,16 +421,25 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 	return res, nil
 }
 
-// kept says what a failed refresh of map name left in place: before any
-// refresh filled it the map is empty (or absent), and "kept the live map"
-// would suggest the provider's servers are listed when none is. A map
-// that cannot be read counts as live: nothing says it is empty.
-func (r *Refresher) kept(name string) string {
+// kept says what a failed refresh of map name left in place, and how many
+// networks it holds: before any refresh filled it the map is empty (or
+// absent), and "kept the live map" would suggest the provider's servers
+// are listed when none is. A map that cannot be read counts as live:
+// nothing says it is empty, and its count is lastCount, the last
+// success's.
+func (r *Refresher) kept(name string, lastCount int) (string, int) {
 	m, err := r.maps.GetMap(name)
-	if errors.Is(err, store.ErrNotFound) || err == nil && len(ParseCIDR(m.Content)) == 0 {
-		return KeptEmpty
+	if errors.Is(err, store.ErrNotFound) {
+		return KeptEmpty, 0
 	}
-	return KeptLive
+	if err != nil {
+		return KeptLive, lastCount
+	}
+	n := len(ParseCIDR(m.Content))
+	if n == 0 {
+		return KeptEmpty, 0
+	}
+	return KeptLive, n
 }
 
 // apply decides what a flatten result does to the live map. An error
@@ -462,6 +488,13 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 	if len(oldGlobal) > 0 && lost*2 > len(oldGlobal) {
 		return nil, refuse("the new result (%d networks) drops %d of the %d live networks, more than half", len(prefixes), lost, len(oldGlobal))
 	}
+	// Counting networks alone misses a record that loses its few wide
+	// ranges and keeps its many narrow ones: Office 365's top record
+	// without its own terms drops 6 of 18 networks but nearly every
+	// address Exchange Online sends from.
+	if family, pct, ok := shrunk(oldGlobal, prefixes); ok {
+		return nil, refuse("the new result's %s networks hold %d%% as many addresses as the live map's, less than half", family, pct)
+	}
 	now := time.Now().UTC()
 	err = mb.save(ctx, actor, store.Map{
 		Name: src.Map, Type: "cidr", Content: content, Owner: store.OwnerRefresher, Updated: now,
@@ -483,6 +516,25 @@ func (r *Refresher) apply(ctx context.Context, actor string, src store.SPFSource
 		}
 	}
 	return &store.PrefixChange{At: now, Added: res.Added, Removed: res.Removed}, nil
+}
+
+// shrunk reports the first address family whose networks in next hold
+// fewer than half as many addresses as in live (both merged: none
+// overlaps), with next's share of live's addresses in percent. A family
+// live does not list is never shrunk.
+func shrunk(live, next []netip.Prefix) (family string, pct int, ok bool) {
+	for _, fam := range []struct {
+		name string
+		bits int
+	}{{"IPv4", 32}, {"IPv6", 128}} {
+		was, now := addresses(live, fam.bits), addresses(next, fam.bits)
+		if was.Sign() == 0 || new(big.Int).Lsh(now, 1).Cmp(was) >= 0 {
+			continue
+		}
+		share := new(big.Int).Div(new(big.Int).Mul(now, big.NewInt(100)), was)
+		return fam.name, int(share.Int64()), true
+	}
+	return "", 0, false
 }
 
 // postfixRefusal is the apply pipeline's error for a map that did not go

@@ -20,13 +20,21 @@ func (r *Refresher) Resync(ctx context.Context) error {
 	for _, s := range srcs {
 		keep[s.Map] = true
 	}
+	// The names gone are taken out under the lock: schedule writes the
+	// map, and a cluster runs a Resync per imported revision, so two may
+	// run at once (iterating a map another goroutine writes is a fatal
+	// error of the runtime, not a panic anything recovers).
+	var gone []string
 	r.mu.Lock()
-	old := r.scheduledMaps
-	r.mu.Unlock()
-	for name := range old {
+	for name := range r.scheduledMaps {
 		if !keep[name] {
-			r.sched.Remove(store.SPFJobName(name))
+			gone = append(gone, name)
+			delete(r.scheduledMaps, name)
 		}
+	}
+	r.mu.Unlock()
+	for _, name := range gone {
+		r.sched.Remove(store.SPFJobName(name))
 	}
 	return r.Start(ctx)
 }

@@ -41,6 +41,9 @@ type JobStatus struct {
 
 	// ConsecutiveFailures counts the failed runs since the last success.
 	ConsecutiveFailures int `json:"consecutive_failures,omitempty"`
+	// FailingSince is when the first of those failed runs started (zero
+	// after a success, and for failures counted before it was kept).
+	FailingSince time.Time `json:"failing_since,omitzero"`
 }
 
 // SPFJobName is the jobs-bucket key of the refresh job of map name.

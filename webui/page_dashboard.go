@@ -76,7 +76,7 @@ func dashboardKey(d *dashboardData) *pageKey {
 	}
 	k.num(int64(len(d.SPF)))
 	for _, sp := range d.SPF {
-		k.str(sp.Map).str(sp.Outcome).ago(sp.LastSuccess)
+		k.str(sp.Map).str(sp.Outcome).ago(sp.LastSuccess).ago(sp.FailingSince)
 	}
 	k.str(d.LogError).num(int64(len(d.LogProblems)))
 	for _, l := range d.LogProblems {

@@ -2582,6 +2582,48 @@ var mutants = []mutant{
 		new:  "\t\tif false && errors.As(err, &ae) {\n\t\t\t// Committed:",
 		pkg:  "./mta", run: "^TestClusterOwnRefusalSaysTheChangeIsCommitted$",
 	},
+	{
+		name: "spf: a refresh that loses most of a family's live addresses is saved",
+		file: "jobs/refresher.go",
+		old:  "\tif family, pct, ok := shrunk(oldGlobal, prefixes); ok {\n",
+		new:  "\tif family, pct, ok := shrunk(oldGlobal, prefixes); false && ok {\n",
+		pkg:  "./jobs", run: "^TestShrunkRecordKeepsTheLiveMap$",
+	},
+	{
+		name: "spf: a source whose value Postfix does not know as an access result is added",
+		file: "admin/spf.go",
+		old:  "\tif err == nil {\n\t\terr = s.mta.CheckAccessResult(src.Value)\n\t}\n",
+		new:  "\tif err == nil && false {\n\t\terr = s.mta.CheckAccessResult(src.Value)\n\t}\n",
+		pkg:  "./webui", run: "^TestSPFSourceValueIsAnAccessResult$",
+	},
+	{
+		name: "spf: each failed refresh restarts the time the map has been failing since",
+		file: "jobs/refresher.go",
+		old:  "\t\tif st.ConsecutiveFailures == 0 {\n\t\t\tst.FailingSince = start\n",
+		new:  "\t\tif true {\n\t\t\tst.FailingSince = start\n",
+		pkg:  "./webui", run: "^TestSPFFailingSince$",
+	},
+	{
+		name: "spf: a failed refresh answers the refused result's prefix count, not the kept map's",
+		file: "jobs/refresher.go",
+		old:  "\t\tres.Kept, res.PrefixCount = r.kept(name, st.PrefixCount)\n",
+		new:  "\t\tres.Kept, _ = r.kept(name, st.PrefixCount)\n",
+		pkg:  "./jobs", run: "^TestFailuresKeepTheLiveMap$",
+	},
+	{
+		name: "spf: a scheduled run of a removed source is audited, with no map name",
+		file: "jobs/refresher.go",
+		old:  "\tif errors.Is(err, store.ErrNotFound) {\n\t\t// The source was removed as this run started",
+		new:  "\tif false && errors.Is(err, store.ErrNotFound) {\n\t\t// The source was removed as this run started",
+		pkg:  "./jobs", run: "^TestScheduledRefreshOfARemovedSourceIsNotTold$",
+	},
+	{
+		name: "spf: Resync keeps a removed source's map listed as scheduled",
+		file: "jobs/resync.go",
+		old:  "\t\t\tgone = append(gone, name)\n\t\t\tdelete(r.scheduledMaps, name)\n",
+		new:  "\t\t\tgone = append(gone, name)\n",
+		pkg:  "./jobs", run: "^TestResyncAtOnce$",
+	},
 }
 
 func main() {
