@@ -74,7 +74,9 @@
 // the identity, as Postfix treats it. A 7bit (or unknown) part that now
 // needs 8-bit bytes becomes quoted-printable; so does an identity part
 // whose footer has a line that starts like one of the message's
-// boundaries. A top-level part whose headers change gets MIME-Version.
+// boundaries, or that would hold a line past RFC 5322's 998 bytes (a
+// disclaimer pasted as one paragraph), which Postfix's SMTP client breaks
+// in the middle of a word. A top-level part whose headers change gets MIME-Version.
 //
 // Charsets (labels as the WHATWG Encoding Standard reads them, which mail
 // readers follow; golang.org/x/text): the HTML footer is ASCII and fits
@@ -93,6 +95,13 @@
 // alone unless the insertion point is in ASCII anyway. Never is a
 // multi-byte sequence split or a byte written that the part's charset
 // would read as another character.
+//
+// Size: footers add at most 1 MiB to a message (over all its footer
+// rules), and never make it larger than Postfix takes back at reinjection
+// (message_size_limit, less an estimate of what Postfix's queue file adds:
+// its Received header and the envelope). A part whose footer does not fit
+// goes without one, and the message is delivered. The trace processor's
+// headers are left out, too, of a message they would make too large.
 //
 // The Server's methods ListSpool, ListSpoolHead (the MPA Queue page: a
 // bounded read), ListErrors, GetError, ErrorAction, GetPipeline,

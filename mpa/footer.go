@@ -11,17 +11,27 @@ import (
 	"golang.org/x/text/encoding"
 
 	"postdeck/mimedec"
+	"postdeck/store"
 )
 
 // AddFooter adds footer (UTF-8 text, as a template renders it) to every
 // text part that a mail reader shows as the message's text, and to no
 // other part: see the package documentation for which parts those are
 // and how charsets and transfer encodings are handled. Every other byte
-// of the message stays as it was. It reports whether anything changed;
-// when nothing did, m is untouched.
+// of the message stays as it was. Footers add at most maxFooterGrowth
+// bytes to m over all calls, and none past m.MaxBytes; from the first
+// part whose footer does not fit on, the parts go without. It reports
+// whether anything changed; when nothing did, m is untouched.
 func AddFooter(m *Message, footer string) bool {
 	lines := footerLines(footer)
 	if lines == nil {
+		return false
+	}
+	room := maxFooterGrowth - m.footerBytes
+	if m.MaxBytes > 0 {
+		room = min(room, m.MaxBytes-m.size()-reinjectionOverhead(m.Envelope))
+	}
+	if room <= 0 {
 		return false
 	}
 	budget := maxMIMEParts
@@ -31,9 +41,20 @@ func AddFooter(m *Message, footer string) bool {
 	boundaries := root.boundaries(nil)
 	changed := false
 	for _, t := range targets {
-		if footerEntity(t, lines, m.NL, boundaries, t == root) {
-			changed = true
+		before, oldHeader := t.size(m.NL, t == root), t.header
+		if !footerEntity(t, lines, m.NL, boundaries, t == root) {
+			continue
 		}
+		// The part whose footer does not fit goes without, and so do
+		// the parts after it: trying each of them could cost as much.
+		grew := int64(t.size(m.NL, t == root) - before)
+		if grew > room {
+			t.newBody, t.header, t.headerChanged = nil, oldHeader, false
+			break
+		}
+		room -= grew
+		m.footerBytes += grew
+		changed = true
 	}
 	if !changed {
 		return false
@@ -45,6 +66,46 @@ func AddFooter(m *Message, footer string) bool {
 	}
 	m.Body = body
 	return true
+}
+
+// maxFooterGrowth bounds the bytes footers add to one message. A footer
+// goes into every alternative and every shown text part, up to
+// maxMIMEParts of them: a 64 KiB template made a 100 KB message of many
+// parts 64 MB. Past the bound the remaining parts go without a footer.
+const maxFooterGrowth = 1 << 20
+
+// size is the length of m as Bytes writes it.
+func (m *Message) size() int64 {
+	return int64(len(m.Header.encode(m.NL, len(m.Body) > 0)) + len(m.Body))
+}
+
+// reinjectionOverhead estimates, on the safe side, what Postfix's queue
+// file holds besides the message at reinjection, which message_size_limit
+// counts too: its own Received header and the envelope records, which
+// repeat each address (measured with Postfix 3.7: about 1.1 KB for one
+// recipient, 200 bytes more for each further 56-byte address).
+func reinjectionOverhead(env store.MPAEnvelope) int64 {
+	n := int64(len(env.Sender))
+	for _, r := range env.Recipients {
+		n += int64(len(r.Address) + len(r.ORcpt) + 16)
+	}
+	return 4<<10 + 4*n
+}
+
+// size is the length the entity writes: its header and body in its
+// parent's body, or the whole message for the root.
+func (e *entity) size(nl string, root bool) int {
+	body := e.body
+	if e.newBody != nil {
+		body = e.newBody
+	}
+	switch {
+	case root:
+		return len(e.header.encode(nl, len(body) > 0)) + len(body)
+	case e.headerChanged:
+		return len(e.header.encode(nl, true)) + len(body)
+	}
+	return e.hdrLen + len(body)
 }
 
 // footerLines cleans the rendered footer: valid UTF-8, one line per
@@ -194,7 +255,10 @@ func footerEntity(e *entity, lines []string, nl string, boundaries []string, top
 		eightBit := !isASCII(add) || newCharset == "utf-8" && !isASCII(converted)
 		// Only the footer's own lines can start like a delimiter: the text
 		// around them was there, and a conversion keeps its ASCII bytes.
-		if eightBit && sevenBitDomain(cte) || startsDelimiter(add, boundaries) {
+		// A line past 998 bytes (a disclaimer pasted as one paragraph)
+		// would be broken by Postfix's SMTP client in the middle of a
+		// word; quoted-printable lines are short.
+		if eightBit && sevenBitDomain(cte) || startsDelimiter(add, boundaries) || hasLongLine(out) {
 			body = mimedec.EncodeQuotedPrintable(out, nl)
 			newCTE = "quoted-printable"
 		}
@@ -319,6 +383,22 @@ func asciiEqualFold(b []byte, w string) bool {
 		}
 	}
 	return true
+}
+
+// hasLongLine reports a line of b longer than maxLineBytes without its
+// line break.
+func hasLongLine(b []byte) bool {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return len(b) > maxLineBytes
+		}
+		if len(bytes.TrimSuffix(b[:i], []byte("\r"))) > maxLineBytes {
+			return true
+		}
+		b = b[i+1:]
+	}
+	return false
 }
 
 // startsDelimiter reports whether a line of b starts with "--" and one of

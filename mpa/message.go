@@ -27,6 +27,13 @@ type Message struct {
 	// NL is the message's line ending ("\r\n", or "\n" for a bare-LF
 	// message); new lines written by processors use it.
 	NL string
+	// MaxBytes is Postfix's message_size_limit, which its reinjection
+	// listener applies too; 0 for none. A footer that would make the
+	// message larger than Postfix takes back is left out: Postfix would
+	// refuse it for good, and only the administrator would ever know.
+	MaxBytes int64
+	// footerBytes is what footers added so far (at most maxFooterGrowth).
+	footerBytes int64
 }
 
 // Field is one header field with its raw bytes (folded lines and the line
@@ -164,6 +171,11 @@ func (h *Header) Set(name, value, nl string) {
 	h.Add(name, value, nl)
 }
 
+// maxLineBytes is RFC 5322's limit on a line, without its line break;
+// Postfix's SMTP client breaks longer lines where they reach it
+// (smtp_line_length_limit).
+const maxLineBytes = 998
+
 // Prefix puts text (and a space) before the value of the first field
 // called name, keeping the field's own line breaks, or adds the field.
 // Set would unfold the value into one line: a long Subject then passed
@@ -183,8 +195,21 @@ func (h *Header) Prefix(name, text, nl string) {
 		raw = append(raw, f.Raw[:c+1]...)
 		raw = append(raw, ' ')
 		raw = append(raw, text...)
-		if len(rest) > 0 && rest[0] != '\r' && rest[0] != '\n' {
-			raw = append(raw, ' ') // the value starts on the field's first line
+		first := rest
+		if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+			first = rest[:j]
+		}
+		first = bytes.TrimRight(first, "\r")
+		switch {
+		case len(first) == 0: // the value starts on the next line
+		case len(raw)+1+len(first) > maxLineBytes:
+			// The first line was full already (Postfix's SMTP client
+			// breaks a longer one at its limit, in the middle of a
+			// word): the tag gets a line of its own, folded at the blank
+			// after it, and the line that was there stays as it was.
+			raw = append(raw, nl+" "...)
+		default:
+			raw = append(raw, ' ')
 		}
 		raw = append(raw, rest...)
 		h.Fields[i] = Field{Name: f.Name, Raw: raw}

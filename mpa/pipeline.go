@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"postdeck/store"
 )
@@ -191,6 +192,14 @@ func (t traceProcessor) Process(_ context.Context, m *Message) error {
 	}
 	value := fmt.Sprintf("from %s by %s (postdeck MPA) with %s id %s%s; %s",
 		from, t.hostname, with, m.SpoolID, forPart, m.Received.Format(time.RFC1123Z))
+	// Postfix takes back at reinjection what it took in, and little more:
+	// a message within a few hundred bytes of message_size_limit was
+	// refused 552 for these two fields alone and parked for good. It goes
+	// on without them.
+	add := int64(len("Received: "+value+TraceHeader+": "+m.SpoolID) + 2*len(m.NL))
+	if m.MaxBytes > 0 && m.size()+add > m.MaxBytes-reinjectionOverhead(m.Envelope) {
+		return nil
+	}
 	m.Header.Set(TraceHeader, m.SpoolID, m.NL)
 	m.Header.Prepend("Received", value, m.NL)
 	return nil
@@ -490,11 +499,31 @@ func templateData(m *Message) map[string]any {
 	return map[string]any{
 		"Sender":     displayAddress(m.Envelope.Sender),
 		"Recipients": rcpts,
-		"Subject":    subj,
-		"Date":       date,
-		"MessageID":  m.Header.Get("Message-Id"),
+		"Subject":    clipValue(subj),
+		"Date":       clipValue(date),
+		"MessageID":  clipValue(m.Header.Get("Message-Id")),
 		"SpoolID":    m.SpoolID,
 	}
+}
+
+// maxTemplateValue bounds each value a template takes from the header.
+// Postfix passes a field of up to header_size_limit (100 KB): a
+// stranger's Subject of 96 KB in "Original subject: {{.Subject}}" made
+// the footer pass MaxFooterBytes, and the message went to the error
+// repository, whose quota, once full, stops all mail.
+const maxTemplateValue = 998
+
+// clipValue cuts s to maxTemplateValue bytes at a character boundary,
+// with "..." to show that it was cut.
+func clipValue(s string) string {
+	if len(s) <= maxTemplateValue {
+		return s
+	}
+	cut := maxTemplateValue - len("...")
+	for i := 0; i < utf8.UTFMax-1 && !utf8.RuneStart(s[cut]); i++ {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 var templateNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)

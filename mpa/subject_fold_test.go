@@ -49,3 +49,38 @@ func TestAcceptanceSubjectTagKeepsFolding(t *testing.T) {
 		t.Error("the long Subject is not folded where it was")
 	}
 }
+
+// Acceptance: a Subject whose first line is already at RFC 5322's 998
+// bytes (Postfix's SMTP client broke an unfolded one there) gets the tag
+// on a line of its own. Put in front of that line, the tag pushed it
+// past 998 and Postfix broke it once more in the middle of a word: the
+// tagged Subject differs from the untagged one Postfix alone delivers
+// only by the tag's line.
+func TestAcceptanceSubjectTagOnAFullFirstLine(t *testing.T) {
+	words := strings.Fields(strings.Repeat("wordwordword ", 230)) // 3,000 bytes
+	raw := "From: a@example.test\r\nSubject: " + strings.Join(words, " ") + "\r\n\r\nbody\r\n"
+	subjectField := func(data []byte) string {
+		for _, f := range ParseMessage(data).Header.Fields {
+			if f.Name == "Subject" {
+				return string(f.Raw)
+			}
+		}
+		return ""
+	}
+	alone := startRigWith(t, rigOptions{MainCF: "content_filter =\n"})
+	alone.send(t, "a@example.test", []string{"b@example.org"}, raw)
+	want := subjectField(alone.sink.Wait(t, 1, 30*time.Second)[0].Data)
+
+	r := startRig(t)
+	s, _ := r.startMPA(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.PutPipeline(ctx, store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * subject [EXT]\n", Templates: []store.MPATemplate{}}); err != nil {
+		t.Fatal(err)
+	}
+	r.send(t, "a@example.test", []string{"b@example.org"}, raw)
+	got := subjectField(r.sink.Wait(t, 1, 30*time.Second)[0].Data)
+	if got != strings.Replace(want, "Subject: ", "Subject: [EXT]\r\n ", 1) {
+		t.Errorf("tagged Subject\n%q\nPostfix alone\n%q", got, want)
+	}
+}

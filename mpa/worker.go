@@ -228,6 +228,7 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	m.Received = e.Received
 	m.Envelope = e.Envelope
 	m.Envelope.Recipients = pending
+	m.MaxBytes = s.maxSize.Load() - s.cfg.SizeAllowance
 	pctx, cancel := context.WithTimeoutCause(ctx, s.cfg.ProcessTimeout,
 		fmt.Errorf("the pipeline ran longer than its %v (ProcessTimeout)", s.cfg.ProcessTimeout))
 	groups, failed := s.pipe.Load().run(pctx, m)

@@ -61,7 +61,7 @@ type rulesPreview struct {
 
 // rulesProcessorAbout explains the processors the MPA ships.
 var rulesProcessorAbout = map[string]string{
-	"trace": "Adds a Received header for the MPA hop and an " + admin.TraceHeader + " header with the spool id.",
+	"trace": "Adds a Received header for the MPA hop and an " + admin.TraceHeader + " header with the spool id (left out of a message within a few kilobytes of Postfix's message size limit, which Postfix would otherwise refuse at reinjection).",
 	"rules": "Applies the rules below: add a header, tag the subject, append a footer from a template.",
 }
 

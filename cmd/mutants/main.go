@@ -2624,6 +2624,55 @@ var mutants = []mutant{
 		new:  "\t\t\tgone = append(gone, name)\n",
 		pkg:  "./jobs", run: "^TestResyncAtOnce$",
 	},
+	{
+		name: "mpa footer: a footer may push a message past message_size_limit",
+		file: "mpa/worker.go",
+		old:  "\tm.MaxBytes = s.maxSize.Load() - s.cfg.SizeAllowance\n",
+		new:  "",
+		pkg:  "./mpa", run: "^TestAcceptanceFooterKeepsMessageWithinSizeLimit$",
+	},
+	{
+		name: "mpa footer: footers grow a message without bound",
+		file: "mpa/footer.go",
+		old:  "\t\tif grew > room {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./mpa", run: "^TestFooterGrowthIsBounded$",
+	},
+	{
+		name: "mpa subject: the tag goes before a full first line",
+		file: "mpa/message.go",
+		old:  "\t\tcase len(raw)+1+len(first) > maxLineBytes:\n",
+		new:  "\t\tcase false:\n",
+		pkg:  "./mpa", run: "^TestAcceptanceSubjectTagOnAFullFirstLine$",
+	},
+	{
+		name: "mpa footer: a footer line past 998 bytes goes out unencoded",
+		file: "mpa/footer.go",
+		old:  " || startsDelimiter(add, boundaries) || hasLongLine(out) {\n",
+		new:  " || startsDelimiter(add, boundaries) {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceLongFooterLineArrivesWhole$",
+	},
+	{
+		name: "mpa footer: every part is tried once the room is used",
+		file: "mpa/footer.go",
+		old:  "\t\t\tt.newBody, t.header, t.headerChanged = nil, oldHeader, false\n\t\t\tbreak\n",
+		new:  "\t\t\tt.newBody, t.header, t.headerChanged = nil, oldHeader, false\n\t\t\tcontinue\n",
+		pkg:  "./mpa", run: "^TestFooterWorkStopsWithTheRoom$",
+	},
+	{
+		name: "mpa footer: a template shows a header value of any length",
+		file: "mpa/pipeline.go",
+		old:  "\t\t\"Subject\":    clipValue(subj),\n",
+		new:  "\t\t\"Subject\":    subj,\n",
+		pkg:  "./mpa", run: "^TestAcceptanceHugeSubjectInFooter$",
+	},
+	{
+		name: "mpa trace: the trace headers push a message past message_size_limit",
+		file: "mpa/pipeline.go",
+		old:  "\tif m.MaxBytes > 0 && m.size()+add > m.MaxBytes-reinjectionOverhead(m.Envelope) {\n",
+		new:  "\tif false && m.size()+add > 0 {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceTraceNearSizeLimit$",
+	},
 }
 
 func main() {
