@@ -2673,6 +2673,20 @@ var mutants = []mutant{
 		new:  "\tif false && m.size()+add > 0 {\n",
 		pkg:  "./mpa", run: "^TestAcceptanceTraceNearSizeLimit$",
 	},
+	{
+		name: "web process: serve leaves the daemon's key files visible to it",
+		file: "cmd/postdeck/serve.go",
+		old:  "\t\thide = append(hide, secretFiles(f)...)\n",
+		new:  "",
+		pkg:  "./cmd/postdeck", run: "^TestWebProcessCannotReadTheDaemonsSecrets$",
+	},
+	{
+		name: "web process: a hidden file is skipped as nothing to hide",
+		file: "cmd/postdeck/web.go",
+		old:  "\t\tif !fi.IsDir() {\n\t\t\t// A file (a secret",
+		new:  "\t\tif !fi.IsDir() {\n\t\t\tcontinue\n\t\t\t// A file (a secret",
+		pkg:  "./cmd/postdeck", run: "^TestWebProcessCannotReadTheDaemonsSecrets$",
+	},
 }
 
 func main() {

@@ -425,6 +425,7 @@ func serve(args []string) error {
 			hide = []string{f.data, f.postfixConfig, inst.BaseDir}
 		}
 		hide = append(hide, f.tableDirs...) // Postfix's tables outside its directory
+		hide = append(hide, secretFiles(f)...)
 		sup = newWebSupervisor(webID, f.listen, []string{"--web-socket", f.webSocket,
 			"--log-format", f.logFormat, "--log-level", f.logLevel}, hide, log)
 		go sup.run(webCtx)
@@ -511,6 +512,26 @@ func wiredInstance(inst mta.Instance, w store.Wiring, f serveFlags) mta.Instance
 	}
 	inst.ChainFilter, inst.ChainOrder = w.Filter, w.Order
 	return inst
+}
+
+// secretFiles are the files the daemon reads its secrets from that may
+// lie outside the hidden directories: the console's TLS key and the
+// cluster's client key and etcd password (in /etc/postdeck, say, which
+// only the systemd unit hides). Their modes are the administrator's: a
+// key left world-readable (0644) would be the web process's to read. The
+// certificates go with them, though public, so that a key kept in the
+// certificate's file is covered too.
+func secretFiles(f serveFlags) []string {
+	var out []string
+	for _, p := range []string{f.tlsCert, f.tlsKey, f.cluster.ca, f.cluster.cert, f.cluster.key, f.cluster.passwordFile} {
+		if p == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			out = append(out, abs)
+		}
+	}
+	return out
 }
 
 // shutdownSteps are stop functions run once, in the order they were added.

@@ -59,7 +59,7 @@ func parseWebFlags(args []string) (webFlags, error) {
 	fs.IntVar(&f.readyFD, "ready-fd", 0, "(set by serve) file descriptor to report the listening address on")
 	fs.IntVar(&f.daemonPID, "daemon-pid", 0, "(set by serve) the daemon's pid: the web process ends with it")
 	fs.StringVar(&f.user, "user", "", "(set by serve) UID:GID to switch to after hiding the private directories")
-	fs.Func("hide", "(set by serve) a directory the web process must not see (repeatable)", func(v string) error {
+	fs.Func("hide", "(set by serve) a directory or file the web process must not see (repeatable)", func(v string) error {
 		if !filepath.IsAbs(v) {
 			return fmt.Errorf("--hide %q: not an absolute path", v)
 		}
@@ -238,8 +238,17 @@ func dropToWebUser(f webFlags) error {
 		return fmt.Errorf("make mounts private (in a chroot, its root must be a mount point): %w", err)
 	}
 	for _, dir := range f.hide {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		fi, err := os.Stat(dir)
+		if err != nil {
 			continue // nothing to hide
+		}
+		if !fi.IsDir() {
+			// A file (a secret of the daemon's outside its directories):
+			// /dev/null over it, on a nodev mount, which nobody can open.
+			if err := hideFile(dir); err != nil {
+				return fmt.Errorf("hide %s: %w", dir, err)
+			}
+			continue
 		}
 		if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "size=4k,mode=000"); err != nil {
 			return fmt.Errorf("hide %s: %w", dir, err)
@@ -272,6 +281,15 @@ func dropToWebUser(f webFlags) error {
 		"--log-format", f.logFormat, "--log-level", f.logLevel, "--wait", f.wait.String(),
 		"--ready-fd", strconv.Itoa(f.readyFD), "--daemon-pid", strconv.Itoa(f.daemonPID)}
 	return syscall.Exec(f.exe, args, os.Environ())
+}
+
+// hideFile mounts /dev/null over path, read-only and nodev: opening it
+// fails (EACCES), as for systemd's InaccessiblePaths= on a file.
+func hideFile(path string) error {
+	if err := syscall.Mount("/dev/null", path, "", syscall.MS_BIND, ""); err != nil {
+		return err
+	}
+	return syscall.Mount("", path, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "")
 }
 
 // keepOnlyStdioAcrossExec marks every descriptor above standard error but
