@@ -36,7 +36,14 @@ func SaveImport(db *store.DB, actor Identity, src, backupRoot string, res *mta.I
 	if err := db.SaveState(res.State); err != nil {
 		return "", fmt.Errorf("store imported state: %w", err)
 	}
-	detail := fmt.Sprintf("imported %s with %d maps (%d tables left as they are); originals in %s; mail path: %s", src, len(res.Maps), len(res.Unmanaged), backup, res.Chain)
+	maps, left := fmt.Sprintf("%d maps", len(res.Maps)), fmt.Sprintf("%d tables left as they are", len(res.Unmanaged))
+	if len(res.Maps) == 1 {
+		maps = "1 map"
+	}
+	if len(res.Unmanaged) == 1 {
+		left = "1 table left as it is"
+	}
+	detail := fmt.Sprintf("imported %s with %s (%s); originals in %s; mail path: %s", src, maps, left, backup, res.Chain)
 	if len(res.Notes) > 0 {
 		detail += "; " + strings.Join(res.Notes, "; ")
 	}

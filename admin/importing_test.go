@@ -239,3 +239,45 @@ func TestSaveImportTwiceInOneSecond(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveImportAuditAgreesInNumber: the import's audit entry says "1
+// map (1 table left as it is)", not "1 maps (1 tables left as they
+// are)".
+func TestSaveImportAuditAgreesInNumber(t *testing.T) {
+	postfixtest.Require(t)
+	src := importFixture(t)
+	data := t.TempDir()
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := mta.ImportWith(ctx, src, mta.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Maps) < 2 {
+		t.Fatalf("the fixture imports %d maps: want two or more", len(res.Maps))
+	}
+	left := []mta.UnmanagedTable{{Ref: "mysql:/etc/postfix/a.cf", Params: []string{"virtual_alias_maps"}, Reason: "mysql is not a type postdeck manages"},
+		{Ref: "mysql:/etc/postfix/b.cf", Params: []string{"relay_domains"}, Reason: "mysql is not a type postdeck manages"}}
+	for _, tc := range []struct {
+		maps, left int
+		want       string
+	}{{1, 1, " with 1 map (1 table left as it is);"}, {2, 2, " with 2 maps (2 tables left as they are);"}} {
+		one := *res
+		one.Maps, one.Unmanaged = res.Maps[:tc.maps], left[:tc.left]
+		if _, err := SaveImport(db, System("cli"), src, data, &one); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := db.ListAudit(1)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("audit: %v %v", entries, err)
+		}
+		if !strings.Contains(entries[0].Detail, tc.want) {
+			t.Errorf("audit entry %q lacks %q", entries[0].Detail, tc.want)
+		}
+	}
+}

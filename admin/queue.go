@@ -120,8 +120,20 @@ func (s *Service) QueueAction(ctx context.Context, id Identity, in QueueActionRe
 		s.auditFailure(id, action, err)
 		return res, err
 	}
-	s.audit(id, action, ResultDone, fmt.Sprintf("%s: %d requested, %d affected, %d gone", queueActionTarget(in), res.Requested, res.Affected, res.GoneCount), "")
+	s.audit(id, action, ResultDone, queueActionDetail(in, res), "")
 	return res, nil
+}
+
+// queueActionDetail is the audit entry's detail of an action done: for
+// which messages, and what became of them. A retry or bounce of more
+// messages than one action triggers says how many were not attempted
+// now, so that "affected" is not read as "delivery attempted".
+func queueActionDetail(in QueueActionRequest, res queue.ActionResult) string {
+	d := fmt.Sprintf("%s: %d requested, %d affected, %d gone", queueActionTarget(in), res.Requested, res.Affected, res.GoneCount)
+	if res.NotTriggeredCount > 0 {
+		d += fmt.Sprintf(", %d not attempted now (one action asks Postfix for at most %d delivery attempts; Postfix attempts the others when they are due)", res.NotTriggeredCount, queue.MaxTriggerEach)
+	}
+	return d
 }
 
 // auditedIDs is how many ids of an action by ids its audit entry names.

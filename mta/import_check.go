@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,7 +65,17 @@ func (r *CheckReport) Summary() string {
 	for _, d := range r.Differences {
 		n[d.Kind]++
 	}
-	return fmt.Sprintf("%d differences: %d MPA wiring, %d managed map paths, %d same value written differently, %d other", len(r.Differences), n[DiffWiring], n[DiffMapPath], n[DiffSame], n[DiffChanged])
+	return fmt.Sprintf("%s: %d MPA wiring, %s, %s written differently, %d other", counted(len(r.Differences), "difference", "differences"), n[DiffWiring],
+		counted(n[DiffMapPath], "managed map path", "managed map paths"), counted(n[DiffSame], "same value", "same values"), n[DiffChanged])
+}
+
+// counted is n and the noun for that many ("1 difference", "2
+// differences"): the report is read by people.
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // Format writes the report parameter by parameter.

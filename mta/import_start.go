@@ -196,7 +196,11 @@ func describeChain(in Instance, master string) string {
 	default:
 		fmt.Fprintf(&b, "smtpd → %s → delivery", mpa)
 		if len(returns) > 0 {
-			fmt.Fprintf(&b, "; mail arriving on the loopback listener%s (which clear content_filter) also goes to the MPA", listSuffix(returns))
+			verb := "clear"
+			if len(returns) == 1 {
+				verb = "clears"
+			}
+			fmt.Fprintf(&b, "; mail arriving on the loopback listener%s (which %s content_filter) also goes to the MPA", listSuffix(returns), verb)
 		}
 	}
 	for _, s := range services {

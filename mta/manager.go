@@ -589,6 +589,9 @@ func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string, 
 			sent, _ := MaskLiteralPasswords(norm, st.MasterConfig)
 			return store.Stale("the main config document", cur, UnifiedDiff("main config", was, sent))
 		}
+		if n := newReplacementLine(norm, st.MainConfig); n > 0 {
+			return store.InvalidLine(FieldMainConfig, n, "%s", replacementInDocument("main.cf"))
+		}
 		st.MainConfig = norm
 		return nil
 	})

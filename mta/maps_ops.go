@@ -296,6 +296,15 @@ func newReplacementLine(content, stored string) int {
 	return 0
 }
 
+// replacementInDocument is the refusal of a main.cf or master.cf line
+// that newReplacementLine finds: the document travels as JSON too (the
+// API, `postdeck mainconfig get` and `set`, the console's form), and an
+// imported file's Latin-1 comment or value came back with U+FFFD, which
+// a save then wrote into Postfix's live file.
+func replacementInDocument(file string) string {
+	return "The line holds U+FFFD (\ufffd), the character that stands in for bytes that were not UTF-8 text (an imported " + file + " in another encoding such as Latin-1, shown by the console or sent through the API or the CLI), and saving it would write U+FFFD into " + file + " in place of those bytes; write the line in UTF-8"
+}
+
 // DeleteMap removes a map and its files. A map main.cf still references is
 // store.ErrConflict, naming where; a map the SPF refresher owns is
 // store.ErrForbidden.

@@ -85,6 +85,19 @@ func parseTable(typ, content string, secret bool) ([]mapEntry, *lineError) {
 		if line == "" {
 			continue
 		}
+		if c := line[0]; c == '\v' || c == '\f' {
+			// Postfix reads these as white space: such a line is blank,
+			// a comment, or continues the rule before it. The text
+			// only shows them as a rule of their own: say which.
+			if trimmed := strings.TrimLeft(line, " \t\v\f"); trimmed == "" || trimmed[0] == '#' {
+				continue
+			}
+			what := "a vertical tab (\\v)"
+			if c == '\f' {
+				what = "a form feed (\\f)"
+			}
+			return nil, &lineError{n, "the line starts with " + what + ", which Postfix reads as white space continuing the rule before it; remove it, or start a continuation with a space or tab"}
+		}
 		if c := line[0]; c == ' ' || c == '\t' || c == '#' {
 			trimmed := strings.TrimLeft(line, " \t")
 			if trimmed == "" || trimmed[0] == '#' {

@@ -173,11 +173,14 @@ func (m *Manager) checkMasterDocument(ctx context.Context, st store.State, doc s
 	if err := validateMasterDocument(doc, m.inst, cat); err != nil {
 		return err
 	}
+	stored := st.MasterConfig
+	if stored == "" {
+		stored = DefaultMasterConfig(m.inst)
+	}
+	if n := newReplacementLine(doc, stored); n > 0 {
+		return store.InvalidLine(FieldMasterConfig, n, "%s", replacementInDocument("master.cf"))
+	}
 	if cat != nil {
-		stored := st.MasterConfig
-		if stored == "" {
-			stored = DefaultMasterConfig(m.inst)
-		}
 		if err := checkMasterPrograms(parseMasterCF(doc), parseMasterCF(stored), cat.defaults["daemon_directory"]); err != nil {
 			return err
 		}

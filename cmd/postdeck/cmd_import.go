@@ -107,7 +107,11 @@ func cmdImport(args []string) error {
 			rep.Format(os.Stdout)
 		}
 		if len(changed) > 0 {
-			return fmt.Errorf("%d differences besides the MPA's wiring and the managed map paths", len(changed))
+			what := fmt.Sprintf("%d differences", len(changed))
+			if len(changed) == 1 {
+				what = "1 difference"
+			}
+			return fmt.Errorf("%s besides the MPA's wiring and the managed map paths", what)
 		}
 		return nil
 	}

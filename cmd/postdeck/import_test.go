@@ -82,7 +82,7 @@ func TestImportCheckCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err = run("--check", dir)
-	if err == nil || !strings.Contains(out, "message_size_limit") || !strings.Contains(out, "1 differences besides") {
+	if err == nil || !strings.Contains(out, "message_size_limit") || !strings.Contains(out, "1 difference besides") {
 		t.Fatalf("import --check with a change: %v\n%s", err, out)
 	}
 	data := filepath.Join(postfixtest.Dir(t), "data")
