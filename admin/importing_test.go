@@ -210,20 +210,7 @@ func TestImportOnFirstStartWithoutMainCF(t *testing.T) {
 // second (a script's import, then import --force). The second was refused
 // ("import-backup-TIME already exists") although nothing was wrong.
 func TestSaveImportTwiceInOneSecond(t *testing.T) {
-	postfixtest.Require(t)
-	src := importFixture(t)
-	data := t.TempDir()
-	db, err := store.Open(filepath.Join(data, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := mta.ImportWith(ctx, src, mta.ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, data, db, res := importedFixture(t)
 	seen := map[string]bool{}
 	for i := range 3 {
 		backup, err := SaveImport(db, System("cli"), src, data, res)
@@ -244,20 +231,7 @@ func TestSaveImportTwiceInOneSecond(t *testing.T) {
 // map (1 table left as it is)", not "1 maps (1 tables left as they
 // are)".
 func TestSaveImportAuditAgreesInNumber(t *testing.T) {
-	postfixtest.Require(t)
-	src := importFixture(t)
-	data := t.TempDir()
-	db, err := store.Open(filepath.Join(data, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res, err := mta.ImportWith(ctx, src, mta.ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, data, db, res := importedFixture(t)
 	if len(res.Maps) < 2 {
 		t.Fatalf("the fixture imports %d maps: want two or more", len(res.Maps))
 	}
@@ -280,4 +254,25 @@ func TestSaveImportAuditAgreesInNumber(t *testing.T) {
 			t.Errorf("audit entry %q lacks %q", entries[0].Detail, tc.want)
 		}
 	}
+}
+
+// importedFixture imports importFixture's configuration: its directory,
+// a data directory with an open store, and the import's result.
+func importedFixture(t *testing.T) (src, data string, db *store.DB, res *mta.ImportResult) {
+	t.Helper()
+	postfixtest.Require(t)
+	src = importFixture(t)
+	data = t.TempDir()
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err = mta.ImportWith(ctx, src, mta.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, data, db, res
 }

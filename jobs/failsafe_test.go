@@ -43,6 +43,13 @@ func (m *mtaEnv) seedLive(t *testing.T, name string) (store.Map, string) {
 // the file Postfix reads unchanged, and the status saying why.
 func (m *mtaEnv) assertKept(t *testing.T, ref *Refresher, name, wantErr string, before store.Map, file string, res RefreshResult, err error) {
 	t.Helper()
+	m.assertKeptMap(t, ref, name, wantErr, before, file, res, err, false)
+}
+
+// assertKeptMap is assertKept's check; succeeded: a refresh of the map
+// succeeded before (the status keeps its time).
+func (m *mtaEnv) assertKeptMap(t *testing.T, ref *Refresher, name, wantErr string, before store.Map, file string, res RefreshResult, err error, succeeded bool) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +71,7 @@ func (m *mtaEnv) assertKept(t *testing.T, ref *Refresher, name, wantErr string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.LastError != res.Error || st.Outcome != OutcomeFailed || st.LastRun.IsZero() || !st.LastSuccess.IsZero() {
+	if st.LastError != res.Error || st.Outcome != OutcomeFailed || st.LastRun.IsZero() || st.LastSuccess.IsZero() != !succeeded {
 		t.Fatalf("status %+v", st)
 	}
 }

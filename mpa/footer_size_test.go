@@ -29,15 +29,7 @@ func TestAcceptanceFooterKeepsMessageWithinSizeLimit(t *testing.T) {
 	}
 	line := strings.Repeat("x", 76) + "\r\n"
 	big := "From: a@example.test\r\nTo: b@example.org\r\nSubject: big\r\n\r\n" + strings.Repeat(line, 150000/len(line))
-	r.send(t, "a@example.test", []string{"b@example.org"}, big)
-	r.send(t, "a@example.test", []string{"b@example.org"}, msgWithSubject("small"))
-	waitFor(t, 60*time.Second, "both messages delivered or one in the error repository", func() bool {
-		c, err := s.Counts(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.sink.Count() == 2 || c.Errors > 0
-	})
+	sendWithSmall(ctx, t, r, s, big)
 	for _, m := range r.sink.Messages() {
 		subj := headerOf(m.Data, "Subject")
 		if len(m.Data) > limit {
@@ -165,15 +157,7 @@ func TestAcceptanceTraceNearSizeLimit(t *testing.T) {
 	line := strings.Repeat("y", 68) + "\r\n"
 	near := hdr + strings.Repeat(line, (198800-len(hdr))/len(line))
 	near += strings.Repeat("z", 198800-len(near)-2) + "\r\n"
-	r.send(t, "a@example.test", []string{"b@example.org"}, near)
-	r.send(t, "a@example.test", []string{"b@example.org"}, msgWithSubject("small"))
-	waitFor(t, 60*time.Second, "both messages delivered or one in the error repository", func() bool {
-		c, err := s.Counts(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.sink.Count() == 2 || c.Errors > 0
-	})
+	sendWithSmall(ctx, t, r, s, near)
 	if c, err := s.Counts(ctx); err != nil || c.Errors != 0 || r.sink.Count() != 2 {
 		t.Fatalf("%d messages in the error repository (%v), %d delivered", c.Errors, err, r.sink.Count())
 	}
@@ -182,4 +166,19 @@ func TestAcceptanceTraceNearSizeLimit(t *testing.T) {
 			t.Errorf("the small message lacks %s", TraceHeader)
 		}
 	}
+}
+
+// sendWithSmall sends msg and then a small message, and waits until both
+// reached the sink or one went to the error repository.
+func sendWithSmall(ctx context.Context, t *testing.T, r *rig, s *Server, msg string) {
+	t.Helper()
+	r.send(t, "a@example.test", []string{"b@example.org"}, msg)
+	r.send(t, "a@example.test", []string{"b@example.org"}, msgWithSubject("small"))
+	waitFor(t, 60*time.Second, "both messages delivered or one in the error repository", func() bool {
+		c, err := s.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.sink.Count() == 2 || c.Errors > 0
+	})
 }

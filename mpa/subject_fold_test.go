@@ -16,13 +16,7 @@ import (
 // words cut apart. A Subject whose value starts on the next line, and
 // one that is empty, get the tag too.
 func TestAcceptanceSubjectTagKeepsFolding(t *testing.T) {
-	r := startRig(t)
-	s, _ := r.startMPA(t, Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.PutPipeline(ctx, store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * subject [EXT]\n", Templates: []store.MPATemplate{}}); err != nil {
-		t.Fatal(err)
-	}
+	r := startTaggingRig(t)
 	words := strings.Fields(strings.Repeat("wordwordword ", 300))
 	cases := map[string]struct{ raw, want string }{
 		"long":      {"Subject: " + strings.Join(words, "\r\n "), "[EXT] " + strings.Join(words, " ")},
@@ -71,6 +65,17 @@ func TestAcceptanceSubjectTagOnAFullFirstLine(t *testing.T) {
 	alone.send(t, "a@example.test", []string{"b@example.org"}, raw)
 	want := subjectField(alone.sink.Wait(t, 1, 30*time.Second)[0].Data)
 
+	r := startTaggingRig(t)
+	r.send(t, "a@example.test", []string{"b@example.org"}, raw)
+	got := subjectField(r.sink.Wait(t, 1, 30*time.Second)[0].Data)
+	if got != strings.Replace(want, "Subject: ", "Subject: [EXT]\r\n ", 1) {
+		t.Errorf("tagged Subject\n%q\nPostfix alone\n%q", got, want)
+	}
+}
+
+// startTaggingRig is a rig whose MPA tags every subject with [EXT].
+func startTaggingRig(t *testing.T) *rig {
+	t.Helper()
 	r := startRig(t)
 	s, _ := r.startMPA(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -78,9 +83,5 @@ func TestAcceptanceSubjectTagOnAFullFirstLine(t *testing.T) {
 	if err := s.PutPipeline(ctx, store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * subject [EXT]\n", Templates: []store.MPATemplate{}}); err != nil {
 		t.Fatal(err)
 	}
-	r.send(t, "a@example.test", []string{"b@example.org"}, raw)
-	got := subjectField(r.sink.Wait(t, 1, 30*time.Second)[0].Data)
-	if got != strings.Replace(want, "Subject: ", "Subject: [EXT]\r\n ", 1) {
-		t.Errorf("tagged Subject\n%q\nPostfix alone\n%q", got, want)
-	}
+	return r
 }

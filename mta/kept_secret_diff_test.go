@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postdeck/store"
 )
 
 // TestDiffsMaskKeptInlinePasswords: a state stored by an earlier version
@@ -18,34 +20,7 @@ func TestDiffsMaskKeptInlinePasswords(t *testing.T) {
 	env := newUnstartedEnv(t)
 	st := DefaultState(time.Now())
 	st.MainConfig = DefaultMainConfig + "lmtp_sasl_password_maps = inline:{ [lmtp.example.test]=user:0ld-inline-pw }\n"
-	if err := env.db.SaveState(st); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	res, err := env.m.Start(ctx)
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	if !strings.Contains(res.Diff, "lmtp_sasl_password_maps") || strings.Contains(res.Diff, "0ld-inline-pw") {
-		t.Errorf("the start's diff shows the kept line as %q, want it masked", diffLine(res.Diff, "lmtp_sasl_password_maps"))
-	}
-	// A parameter added right after the kept line: the line is context.
-	res, err = env.m.SaveMainConfig(ctx, "tester", st.MainConfig+"smtp_helo_timeout = 301s\n", "", ApplyOptions{})
-	if err != nil {
-		t.Fatalf("a change next to the kept line: %v", err)
-	}
-	if !strings.Contains(res.Diff, "smtp_helo_timeout") || strings.Contains(res.Diff, "0ld-inline-pw") {
-		t.Errorf("the change's diff shows the kept line as %q, want it masked", diffLine(res.Diff, "lmtp_sasl_password_maps"))
-	}
-	audit, err := env.db.ListAudit(10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range audit {
-		if strings.Contains(e.Diff, "0ld-inline-pw") || strings.Contains(e.Detail, "0ld-inline-pw") {
-			t.Errorf("audit entry %s %s holds the password", e.Action, e.Result)
-		}
-	}
+	assertKeptPasswordMasked(t, env, st, "lmtp_sasl_password_maps", "0ld-inline-pw")
 }
 
 // TestDiffsMaskKeptInlinePasswordsOfMasterCF: the same for a password a
@@ -62,6 +37,15 @@ func TestDiffsMaskKeptInlinePasswordsOfMasterCF(t *testing.T) {
 	}
 	st.MasterConfig = strings.Replace(master, relayLine, relayLine+"  -o smtp_sasl_password_maps=$relay_pw\n", 1)
 	st.MainConfig = DefaultMainConfig + "relay_pw = inline:{ [relay.example.test]=user:0ld-relay-pw }\n"
+	assertKeptPasswordMasked(t, env, st, "relay_pw =", "0ld-relay-pw")
+}
+
+// assertKeptPasswordMasked stores st (whose main.cf keeps password on
+// the line of param), starts, then adds a parameter right after that
+// line (which makes it context of the change's diff): neither diff nor
+// any audit entry may show the password.
+func assertKeptPasswordMasked(t *testing.T, env *testEnv, st store.State, param, password string) {
+	t.Helper()
 	if err := env.db.SaveState(st); err != nil {
 		t.Fatal(err)
 	}
@@ -70,17 +54,24 @@ func TestDiffsMaskKeptInlinePasswordsOfMasterCF(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	if !strings.Contains(res.Diff, "relay_pw") || strings.Contains(res.Diff, "0ld-relay-pw") {
-		t.Errorf("the start's diff shows the kept line as %q, want it masked", diffLine(res.Diff, "relay_pw ="))
+	if !strings.Contains(res.Diff, param) || strings.Contains(res.Diff, password) {
+		t.Errorf("the start's diff shows the kept line as %q, want it masked", diffLine(res.Diff, param))
 	}
-	// A parameter added right after it: the line is context, on both
-	// sides the same.
 	res, err = env.m.SaveMainConfig(ctx, "tester", st.MainConfig+"smtp_helo_timeout = 301s\n", "", ApplyOptions{})
 	if err != nil {
 		t.Fatalf("a change next to the kept line: %v", err)
 	}
-	if !strings.Contains(res.Diff, "smtp_helo_timeout") || strings.Contains(res.Diff, "0ld-relay-pw") {
-		t.Errorf("the change's diff shows the kept line as %q, want it masked", diffLine(res.Diff, "relay_pw ="))
+	if !strings.Contains(res.Diff, "smtp_helo_timeout") || strings.Contains(res.Diff, password) {
+		t.Errorf("the change's diff shows the kept line as %q, want it masked", diffLine(res.Diff, param))
+	}
+	audit, err := env.db.ListAudit(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range audit {
+		if strings.Contains(e.Diff, password) || strings.Contains(e.Detail, password) {
+			t.Errorf("audit entry %s %s holds the password", e.Action, e.Result)
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -67,19 +66,10 @@ func TestRepositoryPagesReadOnlyWhatTheyShow(t *testing.T) {
 				t.Errorf("%s %s: %q missing from the page", method, uri, w)
 			}
 		}
-		least := uint64(1 << 62)
-		var ms runtime.MemStats
-		for range 4 {
-			runtime.ReadMemStats(&ms)
-			before := ms.TotalAlloc
-			for range 5 {
-				rc.Response.Reset()
-				h(&rc)
-			}
-			runtime.ReadMemStats(&ms)
-			least = min(least, (ms.TotalAlloc-before)/5)
-		}
-		return least
+		return leastAllocPerCall(func() {
+			rc.Response.Reset()
+			h(&rc)
+		})
 	}
 	selection := url.Values{csrfField: {c.csrf}, "action": {"delete"}, "id": {"0000000000000000000001", "0000000000000000000150"}}.Encode()
 	refused := url.Values{csrfField: {c.csrf}, "action": {"explode"}, "id": {"0000000000000000000001"}}.Encode()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/smtp"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,28 +33,7 @@ func TestCLIMPAErrorsReadableOnATerminal(t *testing.T) {
 	ok(`{"rules": "recipient * footer f\n", "templates": [{"name": "f", "text": "{{if eq .Subject \"boom\"}}{{.Department}}{{end}}"}]}`,
 		"mpa", "pipeline", "set", "-")
 	const from = "ev\u202eil\u009b2J@example.org"
-	c, err := smtp.Dial("127.0.0.1:" + strconv.Itoa(smtpPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Mail(from); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt("r@example.net"); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte("Subject: boom\r\nX-Evil: a\x1b]0;owned\x07b\r\n\r\nline one\x1b[2J\r\n\tline \u009b2J two\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Quit()
+	sendRaw(t, "127.0.0.1:"+strconv.Itoa(smtpPort), from, "r@example.net", "Subject: boom\r\nX-Evil: a\x1b]0;owned\x07b\r\n\r\nline one\x1b[2J\r\n\tline \u009b2J two\r\n")
 
 	var id string
 	deadline := time.Now().Add(60 * time.Second)

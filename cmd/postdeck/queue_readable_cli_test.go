@@ -40,28 +40,7 @@ func TestCLIQueueReadableOnATerminal(t *testing.T) {
 	ok(strings.Replace(doc, "smtputf8_enable = no\n", "smtputf8_enable = yes\n", 1), "mainconfig", "set", "-")
 
 	const from = "ev\u202eil\u009b2J@example.org"
-	c, err := smtp.Dial("127.0.0.1:" + strconv.Itoa(smtpPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Mail(from); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt("r@dest.test"); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte("Subject: bidi\r\n\r\nbody\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Quit()
+	sendRaw(t, "127.0.0.1:"+strconv.Itoa(smtpPort), from, "r@dest.test", "Subject: bidi\r\n\r\nbody\r\n")
 
 	var id string
 	deadline := time.Now().Add(60 * time.Second)
@@ -174,4 +153,32 @@ func TestCLIQueueActionNoIDsOnStdin(t *testing.T) {
 	if err == nil || !strings.Contains(out, "no queue ids on standard input") || strings.Contains(out, `"all"`) {
 		t.Errorf("queue delete - with no ids: %v\n%s", err, out)
 	}
+}
+
+// sendRaw sends one message of data (header and body, CRLF lines) from
+// from to rcpt over SMTP to addr, or fails the test.
+func sendRaw(t *testing.T, addr, from, rcpt, data string) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail(from); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(rcpt); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Quit()
 }
