@@ -2736,6 +2736,13 @@ var mutants = []mutant{
 		new:  "\t\tif false && errors.As(err, &ae) {\n\t\t\t// Committed:",
 		pkg:  "./mta", run: "^TestClusterOwnRefusalSaysTheChangeIsCommitted$",
 	},
+	{
+		name: "mta: the reload hook runs at the signal, before master took the reload",
+		file: "mta/manager.go",
+		old:  "\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
+		new:  "\t\tif m.afterReload != nil {\n\t\t\tm.afterReload()\n\t\t}\n\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
+		pkg:  "./mta", run: "^TestAfterReloadWaitsForMaster$",
+	},
 }
 
 func main() {
