@@ -8,7 +8,11 @@
 // reinjection listener (127.0.0.1:10026) with the original envelope.
 // Temporary failures stay in the spool with an exponential backoff;
 // processing errors and permanent refusals go to the error repository
-// (mpa_errors), from which an administrator deletes or requeues them.
+// (mpa_errors), from which an administrator deletes or requeues them. A
+// run past a time bound (MaxTemplateTime, Config.ProcessTimeout: wall
+// clock) is temporary until its maxSlowAttempts-th attempt; a footer
+// that writes more than MaxFooterBytes for a message is left out, with a
+// warning in the log.
 //
 // Envelopes are passed on as Postfix gave them (envelope.go): local parts
 // quoted again where RFC 5321 needs it, the null sender, SMTPUTF8, BODY

@@ -34,6 +34,9 @@ type Message struct {
 	MaxBytes int64
 	// footerBytes is what footers added so far (at most maxFooterGrowth).
 	footerBytes int64
+	// footersLeftOut names the templates whose footer was left out
+	// because it wrote more than MaxFooterBytes for this message.
+	footersLeftOut []string
 }
 
 // Field is one header field with its raw bytes (folded lines and the line

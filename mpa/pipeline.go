@@ -2,6 +2,7 @@ package mpa
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -96,7 +97,7 @@ func (p *pipeline) run(ctx context.Context, m *Message) (ok []*Message, failed [
 		// groups fail with its cause: each footer is bounded, but not
 		// how many a rules document applies to how many groups.
 		if ctx.Err() != nil {
-			failed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error()})
+			failed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error(), slow: true})
 			continue
 		}
 		var err error
@@ -107,7 +108,8 @@ func (p *pipeline) run(ctx context.Context, m *Message) (ok []*Message, failed [
 			}
 		}
 		if err != nil {
-			failed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: err.Error()})
+			slow := errors.Is(err, errTemplateSlow) || ctx.Err() != nil
+			failed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: err.Error(), slow: slow})
 			continue
 		}
 		ok = append(ok, gm)
@@ -118,6 +120,7 @@ func (p *pipeline) run(ctx context.Context, m *Message) (ok []*Message, failed [
 type failure struct {
 	rcpts  []store.MPARecipient
 	reason string
+	slow   bool // past MaxTemplateTime or ProcessTimeout: worth another try
 }
 
 // safeProcess turns a processor panic into an error (and counts it).
@@ -437,6 +440,15 @@ func (p *rulesProcessor) Process(ctx context.Context, m *Message) error {
 			}
 		case "footer":
 			text, err := p.render(r.arg, m)
+			if errors.Is(err, errTemplateBig) {
+				// The template passed its check when saved: this
+				// message (its recipients) made it write too much.
+				// The mail goes on without this footer, as where a
+				// footer does not fit the size limit, and the worker
+				// logs it; parking it would hold it for a person.
+				m.footersLeftOut = append(m.footersLeftOut, r.arg)
+				continue
+			}
 			if err != nil {
 				return err
 			}

@@ -25,6 +25,14 @@ const (
 // errTemplateBound is a template execution stopped by a bound.
 var errTemplateBound = errors.New("template exceeds its bounds")
 
+// errTemplateSlow is errTemplateBound for the time bound alone: wall
+// clock, so a busy moment of the machine, not the template, may be its
+// cause, and the worker retries the message (maxSlowAttempts).
+var errTemplateSlow = fmt.Errorf("%w", errTemplateBound)
+
+// errTemplateBig is errTemplateBound for the output bound alone.
+var errTemplateBig = fmt.Errorf("%w", errTemplateBound)
+
 // boundedFuncs override the builtins that could allocate without bound in
 // one call: printf with a huge width or precision.
 var boundedFuncs = template.FuncMap{
@@ -186,10 +194,10 @@ type boundedWriter struct {
 
 func (w *boundedWriter) Write(p []byte) (int, error) {
 	if w.b.Len()+len(p) > MaxFooterBytes {
-		return 0, fmt.Errorf("it writes more than %d bytes: %w", MaxFooterBytes, errTemplateBound)
+		return 0, fmt.Errorf("it writes more than %d bytes: %w", MaxFooterBytes, errTemplateBig)
 	}
 	if time.Now().After(w.deadline) {
-		return 0, fmt.Errorf("it runs longer than %v: %w", MaxTemplateTime, errTemplateBound)
+		return 0, fmt.Errorf("it runs longer than %v: %w", MaxTemplateTime, errTemplateSlow)
 	}
 	return w.b.Write(p)
 }
@@ -201,7 +209,7 @@ func execute(tpl *templateT, data any) (string, error) {
 		return "", err
 	}
 	if time.Now().After(w.deadline) {
-		return "", fmt.Errorf("it ran longer than %v: %w", MaxTemplateTime, errTemplateBound)
+		return "", fmt.Errorf("it ran longer than %v: %w", MaxTemplateTime, errTemplateSlow)
 	}
 	return w.b.String(), nil
 }

@@ -1,12 +1,15 @@
 package mpa
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/smtp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -57,21 +60,24 @@ func manyRecipients(n int) *Message {
 
 // TestTemplateOutputIsBounded: a template that passes the checks but
 // writes more than MaxFooterBytes for a big message stops there, with a
-// reason that names the bound.
+// reason that names the bound; the pipeline leaves that footer out.
 func TestTemplateOutputIsBounded(t *testing.T) {
+	text := `{{range .Recipients}}{{printf "%1000s" .}}{{end}}`
 	p, err := compilePipeline(store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * footer big\n",
-		Templates: []store.MPATemplate{{Name: "big", Text: `{{range .Recipients}}{{printf "%1000s" .}}{{end}}`}}}, "mpa.test")
+		Templates: []store.MPATemplate{{Name: "big", Text: text}}}, "mpa.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok, failed := p.run(context.Background(), manyRecipients(100))
-	if len(ok) != 0 || len(failed) == 0 {
-		t.Fatalf("a 100 kB footer went through: %d groups, %d failed", len(ok), len(failed))
+	tpl, err := parseTemplate("big", text)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range failed {
-		if !strings.Contains(f.reason, "more than 65536 bytes") {
-			t.Errorf("reason %q does not name the bound", f.reason)
-		}
+	if out, err := execute(tpl, templateData(manyRecipients(100))); out != "" || err == nil || !strings.Contains(err.Error(), "more than 65536 bytes") {
+		t.Errorf("a 100 kB footer: %d bytes, %v", len(out), err)
+	}
+	ok, failed := p.run(context.Background(), manyRecipients(100))
+	if len(ok) != 1 || len(failed) != 0 || !slices.Equal(ok[0].footersLeftOut, []string{"big"}) || len(ok[0].Body) != len(manyRecipients(100).Body) {
+		t.Fatalf("a 100 kB footer: %d groups, %d failed", len(ok), len(failed))
 	}
 	// The same template for a small message is fine.
 	if ok, failed := p.run(context.Background(), manyRecipients(3)); len(failed) != 0 || len(ok) != 1 {
@@ -125,46 +131,77 @@ func TestSilentTemplateIsStoppedInTime(t *testing.T) {
 	}
 }
 
-// TestBoundedTemplateGoesToTheRepository: in the running MPA a template
-// that hits a bound sends that message to the error repository with the
-// reason; the worker goes on with the next message.
-func TestBoundedTemplateGoesToTheRepository(t *testing.T) {
-	s, db := startTestServer(t, Config{Listen: "127.0.0.1:0", ReinjectAddr: "127.0.0.1:1", Workers: 2})
-	err := s.PutPipeline(context.Background(), store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * footer big\n",
-		Templates: []store.MPATemplate{{Name: "big", Text: `{{range .Recipients}}{{printf "%1000s" .}}{{end}}`}}})
+// TestAcceptanceOversizedFooterIsLeftOut: a footer that passes
+// MaxFooterBytes only because of this message (a range over its 80
+// recipients; the check at save runs it on one) parked the message in
+// the error repository, where a person had to find and requeue it. The
+// message is delivered without that footer, with its other footers, and
+// a warning names the spool id and the template.
+func TestAcceptanceOversizedFooterIsLeftOut(t *testing.T) {
+	r := startRig(t)
+	s, db := newTestServer(t, Config{ReinjectAddr: r.reinjAddr, Maillog: r.inst.Maillog, Hostname: "mpa.gw.example.test"})
+	var logs bytes.Buffer // process runs in this goroutine only
+	s.log = slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := s.PutPipeline(ctx, store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * footer big\nrecipient * footer small\n",
+		Templates: []store.MPATemplate{{Name: "big", Text: `{{range .Recipients}}{{printf "%1000s" .}}{{end}}`}, {Name: "small", Text: "-- the small footer"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rcpts []string
+	var rcpts []store.MPARecipient
 	for i := range 80 {
-		rcpts = append(rcpts, fmt.Sprintf("r%d@example.org", i))
+		rcpts = append(rcpts, store.MPARecipient{Address: fmt.Sprintf("r%d@example.org", i)})
 	}
-	if err := smtp.SendMail(s.Addr(), nil, "a@example.test", rcpts, []byte(msgPlain)); err != nil {
+	id := "0000000000000000bigft1"
+	entry := store.SpoolEntry{ID: id, Envelope: store.MPAEnvelope{Sender: "a@example.test", Recipients: rcpts},
+		Size: int64(len(msgPlain)), Received: time.Now(), State: store.SpoolWaiting}
+	if err := db.MPASpoolAdd(entry, []byte(msgPlain), nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the error repository entry", func() bool {
-		items, err := s.ListErrors(context.Background())
-		return err == nil && len(items) == 1
-	})
-	items, _ := s.ListErrors(context.Background())
-	if !strings.Contains(items[0].Reason, "more than 65536 bytes") {
-		t.Errorf("reason %q", items[0].Reason)
+	rj := &reinjector{cfg: s.cfg}
+	defer rj.close()
+	a, err := s.process(ctx, rj, id)
+	if err != nil || a == nil {
+		errs, _ := db.MPAErrorList()
+		t.Fatalf("not delivered: %v %v; error repository %+v", a, err, errs)
 	}
-	if sp, _, err := db.MPACounts(); err != nil || sp != 0 {
-		t.Errorf("spool %d %v: the message is still being processed", sp, err)
+	if err := a.commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if errs, err := db.MPAErrorList(); err != nil || len(errs) != 0 {
+		t.Fatalf("error repository: %+v %v", errs, err)
+	}
+	delivered := func() (n int) {
+		for _, m := range r.sink.Messages() {
+			n += len(m.To)
+		}
+		return n
+	}
+	waitFor(t, 60*time.Second, "80 recipients at the sink", func() bool { return delivered() >= 80 })
+	for _, m := range r.sink.Messages() {
+		text := string(bodyOf(m.Data))
+		if !strings.Contains(text, "-- the small footer") || strings.Contains(text, strings.Repeat(" ", 900)) {
+			t.Errorf("body %.200q: want the small footer and not the big one", text)
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, "footer left out") || !strings.Contains(l, "queue_id="+id) || !strings.Contains(l, "template=big") {
+		t.Errorf("log %q: want a warning naming the spool id and the template", l)
 	}
 }
 
 // TestProcessTimeoutIsHonoured: Config.ProcessTimeout bounds the pipeline
-// run of one message. Past it the message goes to the error repository
-// with a reason that names the bound; the pipeline used to run on (a
+// run of one message. Past it the message is tried again (wall clock: a
+// busy moment may be the cause), and past it on maxSlowAttempts attempts
+// it goes to the error repository with a reason that names the bound; the pipeline used to run on (a
 // rules document of 2,000 footers over 1,000 recipient groups, each
 // footer within MaxTemplateTime, runs for hours). A run cut because the
 // MPA stops leaves the message in the spool, untouched.
 func TestProcessTimeoutIsHonoured(t *testing.T) {
 	pipeline := store.MPAPipeline{Processors: []string{"trace", "rules"}, Rules: "recipient * footer f\n",
 		Templates: []store.MPATemplate{{Name: "f", Text: "-- sent to {{index .Recipients 0}}"}}}
-	s, db := startTestServer(t, Config{Listen: "127.0.0.1:0", ReinjectAddr: "127.0.0.1:1", Workers: 1, ProcessTimeout: time.Nanosecond})
+	s, db := startTestServer(t, Config{Listen: "127.0.0.1:0", ReinjectAddr: "127.0.0.1:1", Workers: 1, ProcessTimeout: time.Nanosecond,
+		RetryMin: 50 * time.Millisecond, RetryMax: 100 * time.Millisecond})
 	if err := s.PutPipeline(context.Background(), pipeline); err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +214,9 @@ func TestProcessTimeoutIsHonoured(t *testing.T) {
 	})
 	items, _ := s.ListErrors(context.Background())
 	// Cut before the first processor: the reason is the bound's alone.
-	if want := "the pipeline ran longer than its 1ns (ProcessTimeout)"; items[0].Reason != want || items[0].Stage != store.StagePipeline {
-		t.Errorf("stage %q reason %q, want %q", items[0].Stage, items[0].Reason, want)
+	if want := "the pipeline ran longer than its 1ns (ProcessTimeout) (on attempt 3 "; !strings.HasPrefix(items[0].Reason, want) ||
+		items[0].Stage != store.StagePipeline || items[0].Attempts != maxSlowAttempts {
+		t.Errorf("stage %q reason %q after %d attempts, want %q after %d", items[0].Stage, items[0].Reason, items[0].Attempts, want, maxSlowAttempts)
 	}
 	if sp, _, err := db.MPACounts(); err != nil || sp != 0 {
 		t.Errorf("spool %d %v", sp, err)
@@ -268,5 +306,62 @@ func BenchmarkHostileTemplate(b *testing.B) {
 	b.Logf("hostile template, 20 in parallel: worst %v (target 200 ms), heap %d MB (target 100 MB): %s", worst, peak>>20, verdict)
 	if verdict == "FAIL" {
 		b.Fail()
+	}
+}
+
+// TestSlowTemplateIsRetried: MaxTemplateTime is wall clock, and a busy
+// moment of the machine made a footer miss it and parked the message in
+// the error repository for good. A time-out leaves the message in the
+// spool to be tried again with backoff; only a template that keeps
+// timing out on it (maxSlowAttempts) sends it to the repository, with a
+// reason that says so.
+func TestSlowTemplateIsRetried(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{{range .Recipients}}")
+	for b.Len() < MaxTemplateBytes-100 {
+		b.WriteString(`{{$x := printf "%100s%100s%100s" . . .}}`)
+	}
+	b.WriteString("{{end}}done")
+	s, db := startTestServer(t, Config{Listen: "127.0.0.1:0", ReinjectAddr: "127.0.0.1:1", Workers: 1,
+		RetryMin: 500 * time.Millisecond, RetryMax: time.Second})
+	err := s.PutPipeline(context.Background(), store.MPAPipeline{Processors: []string{"rules"}, Rules: "recipient * footer silent\n",
+		Templates: []store.MPATemplate{{Name: "silent", Text: b.String()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rcpts []string
+	for i := range 1000 {
+		rcpts = append(rcpts, fmt.Sprintf("r%d@example.org", i))
+	}
+	if err := smtp.SendMail(s.Addr(), nil, "a@example.test", rcpts, []byte(msgPlain)); err != nil {
+		t.Fatal(err)
+	}
+	// After the first time-out: in the spool, waiting for its retry.
+	var first store.SpoolEntry
+	waitFor(t, 20*time.Second, "the first attempt", func() bool {
+		list, err := db.MPASpoolList()
+		if err != nil || len(list) != 1 || list[0].Attempts == 0 {
+			items, _ := s.ListErrors(context.Background())
+			return len(items) > 0 // fails below
+		}
+		first = list[0]
+		return true
+	})
+	if items, _ := s.ListErrors(context.Background()); len(items) != 0 {
+		t.Fatalf("one time-out parked the message: %q after %d attempts", items[0].Reason, items[0].Attempts)
+	}
+	if first.State != store.SpoolRetry || !strings.Contains(first.LastError, "longer than") {
+		t.Errorf("spool entry after one time-out: state %q last error %q", first.State, first.LastError)
+	}
+	waitFor(t, 30*time.Second, "the error repository entry", func() bool {
+		items, err := s.ListErrors(context.Background())
+		return err == nil && len(items) == 1
+	})
+	items, _ := s.ListErrors(context.Background())
+	if items[0].Attempts != maxSlowAttempts || !strings.Contains(items[0].Reason, fmt.Sprintf("on attempt %d", maxSlowAttempts)) {
+		t.Errorf("attempts %d reason %q", items[0].Attempts, items[0].Reason)
+	}
+	if sp, _, err := db.MPACounts(); err != nil || sp != 0 {
+		t.Errorf("spool %d %v", sp, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strconv"
 	"time"
@@ -218,6 +219,11 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 		raw, inline, err = s.bodies.read(id)
 	}
 	a.inline = inline
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// A read that failed (EIO, EMFILE, the database) says nothing
+		// of the file: the message stays in the spool, tried again.
+		return nil, err
+	}
 	if err != nil {
 		a.fail(pending, "spool", "The message file is missing from the spool directory.")
 		s.log.Error("mpa body missing", "err", err, "queue_id", id)
@@ -238,11 +244,26 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 		// which stays in the spool as it was.
 		return nil, err
 	}
-	for _, f := range failed {
-		a.fail(f.rcpts, store.StagePipeline, f.reason)
-	}
 	var tempErr string
+	for _, f := range failed {
+		if f.slow && a.entry.Attempts+1 < maxSlowAttempts {
+			// The time bounds (MaxTemplateTime, ProcessTimeout) are
+			// wall clock: on a loaded machine a pipeline fast enough
+			// may miss them. The recipients stay pending, tried again.
+			tempErr = f.reason
+			continue
+		}
+		reason := f.reason
+		if f.slow {
+			reason += fmt.Sprintf(" (on attempt %d of this message: too slow for it, not only a busy moment)", a.entry.Attempts+1)
+		}
+		a.fail(f.rcpts, store.StagePipeline, reason)
+	}
 	for _, g := range groups {
+		for _, name := range g.footersLeftOut {
+			s.log.Warn("mpa footer left out: its template writes more than MaxFooterBytes for this message",
+				"queue_id", id, "template", name, "recipients", len(g.Envelope.Recipients))
+		}
 		body := g.Bytes()
 		// Unique across restarts: a name reused by a later process would
 		// let one delivery's log lines settle another's.
@@ -324,6 +345,11 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	s.sched.at(id, a.entry.NextAttempt)
 	return nil, nil
 }
+
+// maxSlowAttempts is how many attempts of a message may end past a time
+// bound (MaxTemplateTime, ProcessTimeout) before its recipients go to
+// the error repository.
+const maxSlowAttempts = 3
 
 // resolvePoll is how often an in-doubt delivery looks at Postfix's log.
 const resolvePoll = 200 * time.Millisecond

@@ -1360,8 +1360,8 @@ var mutants = []mutant{
 	{
 		name: "mpa: the pipeline runs on past ProcessTimeout",
 		file: "mpa/pipeline.go",
-		old:  "\t\tif ctx.Err() != nil {\n\t\t\tfailed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error()})",
-		new:  "\t\tif false && ctx.Err() != nil {\n\t\t\tfailed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error()})",
+		old:  "\t\tif ctx.Err() != nil {\n\t\t\tfailed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error(), slow: true})",
+		new:  "\t\tif false && ctx.Err() != nil {\n\t\t\tfailed = append(failed, failure{rcpts: gm.Envelope.Recipients, reason: context.Cause(ctx).Error(), slow: true})",
 		pkg:  "./mpa", run: "^TestProcessTimeoutIsHonoured$",
 	},
 	{
@@ -2742,6 +2742,34 @@ var mutants = []mutant{
 		old:  "\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
 		new:  "\t\tif m.afterReload != nil {\n\t\t\tm.afterReload()\n\t\t}\n\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
 		pkg:  "./mta", run: "^TestAfterReloadWaitsForMaster$",
+	},
+	{
+		name: "park a message at a template's first time-out",
+		file: "mpa/worker.go",
+		old:  "\t\tif f.slow && a.entry.Attempts+1 < maxSlowAttempts {",
+		new:  "\t\tif f.slow && a.entry.Attempts+1 < 1 {",
+		pkg:  "./mpa", run: "^TestSlowTemplateIsRetried$",
+	},
+	{
+		name: "park a message whose footer outgrew MaxFooterBytes",
+		file: "mpa/pipeline.go",
+		old:  "\t\t\tif errors.Is(err, errTemplateBig) {",
+		new:  "\t\t\tif false && errors.Is(err, errTemplateBig) {",
+		pkg:  "./mpa", run: "^TestAcceptanceOversizedFooterIsLeftOut$",
+	},
+	{
+		name: "park a message whose body file fails to read for a moment",
+		file: "mpa/worker.go",
+		old:  "\tif err != nil && !errors.Is(err, fs.ErrNotExist) {",
+		new:  "\tif err != nil && !errors.Is(err, fs.ErrNotExist) && false {",
+		pkg:  "./mpa", run: "^TestBodyReadErrorKeepsTheMessage$",
+	},
+	{
+		name: "park a message at its first run past ProcessTimeout",
+		file: "mpa/pipeline.go",
+		old:  "reason: context.Cause(ctx).Error(), slow: true})",
+		new:  "reason: context.Cause(ctx).Error(), slow: false})",
+		pkg:  "./mpa", run: "^TestProcessTimeoutIsHonoured$",
 	},
 }
 
