@@ -63,24 +63,17 @@ func (s *Service) writeBackup(w io.Writer) error {
 		return err
 	}
 	tw := tar.NewWriter(w)
-	if err := addTarFile(tw, backupDBName, dbf); err != nil {
-		return err
-	}
-	sum, err := fileSHA256(dbf.Name())
-	if err != nil {
-		return err
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: backupDBSum, Mode: 0o600, Size: int64(len(sum)), ModTime: time.Now(), Typeflag: tar.TypeReg}); err != nil {
-		return fmt.Errorf("backup %s: %w", backupDBSum, err)
-	}
-	if _, err := io.WriteString(tw, sum); err != nil {
-		return fmt.Errorf("backup %s: %w", backupDBSum, err)
-	}
+	// The messages first: one deleted (or requeued and delivered) after
+	// the snapshot is gone before its file is read, and its entry must
+	// then leave the archive's database too, or the backup would restore
+	// an entry whose message is nowhere.
+	var gone []string
 	if s.mpa != nil {
 		for _, id := range errorIDs {
 			body, err := s.mpa.OpenBody(id)
 			if errors.Is(err, fs.ErrNotExist) {
-				continue // kept inline in the database, or deleted meanwhile
+				gone = append(gone, id) // kept inline in the database, or deleted meanwhile
+				continue
 			}
 			if err != nil {
 				return err
@@ -97,7 +90,53 @@ func (s *Service) writeBackup(w io.Writer) error {
 			}
 		}
 	}
+	if err := dropBodiless(dbf.Name(), gone); err != nil {
+		return err
+	}
+	if err := addTarFile(tw, backupDBName, dbf); err != nil {
+		return err
+	}
+	sum, err := fileSHA256(dbf.Name())
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: backupDBSum, Mode: 0o600, Size: int64(len(sum)), ModTime: time.Now(), Typeflag: tar.TypeReg}); err != nil {
+		return fmt.Errorf("backup %s: %w", backupDBSum, err)
+	}
+	if _, err := io.WriteString(tw, sum); err != nil {
+		return fmt.Errorf("backup %s: %w", backupDBSum, err)
+	}
 	return tw.Close()
+}
+
+// dropBodiless takes out of the snapshot database at path the error
+// entries of ids (their message file was not found) whose body it does
+// not keep inline either: those messages were deleted or requeued after
+// the snapshot, and the backup holds them as the repository is now.
+func dropBodiless(path string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	db, err := store.Open(path)
+	if err != nil {
+		return fmt.Errorf("backup: open the snapshot: %w", err)
+	}
+	inline, err := db.MPABodySizes()
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("backup: read the snapshot: %w", err)
+	}
+	var drop []string
+	for _, id := range ids {
+		if _, ok := inline[id]; !ok {
+			drop = append(drop, id)
+		}
+	}
+	if _, err := db.MPAErrorForget(drop); err != nil {
+		_ = db.Close()
+		return fmt.Errorf("backup: drop entries without their message: %w", err)
+	}
+	return db.Close()
 }
 
 // addTarFile appends f under name with mode 0600.
@@ -574,19 +613,28 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) ([]store.Err
 	if err != nil {
 		return nil, nil, s.unreadableBackup("error repository", err)
 	}
-	// A message kept inline in the backup's database counts with its
-	// body when that is larger than its entry says, as one in the archive
-	// does (checkErrorQuota): the declared size is only the backup's word.
-	for i, e := range entries {
-		body, inline, err := db.MPABody(e.ID)
-		if err != nil {
-			return nil, nil, s.unreadableBackup("error repository", err)
-		}
-		if inline {
-			entries[i].Size = max(e.Size, int64(len(body)))
-		}
+	if err := countInlineBodies(db, entries); err != nil {
+		return nil, nil, s.unreadableBackup("error repository", err)
 	}
 	return entries, warnings, nil
+}
+
+// countInlineBodies makes each entry whose message the backup's database
+// keeps inline count with its body when that is larger than its entry
+// says, as one in the archive does (checkErrorQuota): the declared size
+// is only the backup's word. It reads the lengths only: a copy of every
+// body would allocate as much as the backup's database holds.
+func countInlineBodies(db *store.DB, entries []store.ErrorEntry) error {
+	sizes, err := db.MPABodySizes()
+	if err != nil {
+		return err
+	}
+	for i, e := range entries {
+		if n, inline := sizes[e.ID]; inline {
+			entries[i].Size = max(e.Size, n)
+		}
+	}
+	return nil
 }
 
 // checkErrorQuota refuses a restore whose error-repository entries would

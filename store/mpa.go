@@ -254,6 +254,21 @@ func (db *DB) MPABody(id string) ([]byte, bool, error) {
 	return out, out != nil, err
 }
 
+// MPABodySizes returns the length of every inline body by id, read in
+// one transaction without copying them: a restore counts a backup's
+// bodies against the error quota, and copies of thousands of them (up to
+// the size of the backup's database) would be garbage for nothing.
+func (db *DB) MPABodySizes() (map[string]int64, error) {
+	sizes := map[string]int64{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMPABodies).ForEach(func(k, v []byte) error {
+			sizes[string(k)] = int64(len(v))
+			return nil
+		})
+	})
+	return sizes, err
+}
+
 // MPABodyPut stores an inline body (a restored message).
 func (db *DB) MPABodyPut(id string, body []byte) error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {

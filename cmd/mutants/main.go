@@ -2771,6 +2771,20 @@ var mutants = []mutant{
 		new:  "reason: context.Cause(ctx).Error(), slow: false})",
 		pkg:  "./mpa", run: "^TestProcessTimeoutIsHonoured$",
 	},
+	{
+		name: "restore: count a backup's inline bodies by copying each",
+		file: "admin/backup.go",
+		old:  "\t\tif n, inline := sizes[e.ID]; inline {\n\t\t\tentries[i].Size = max(e.Size, n)\n\t\t}",
+		new:  "\t\t_ = sizes\n\t\tif body, inline, _ := db.MPABody(e.ID); inline {\n\t\t\tentries[i].Size = max(e.Size, int64(len(body)))\n\t\t}",
+		pkg:  "./admin", run: "^TestRestoreCountsInlineBodiesWithoutCopyingThem$",
+	},
+	{
+		name: "backup: keep the entries whose message went after the snapshot",
+		file: "admin/backup.go",
+		old:  "\tif err := dropBodiless(dbf.Name(), gone); err != nil {",
+		new:  "\tif err := dropBodiless(dbf.Name(), nil); err != nil {",
+		pkg:  "./webui", run: "^TestBackupWhileEntriesGoHoldsEveryMessage$",
+	},
 }
 
 func main() {
