@@ -80,8 +80,13 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 			d.Errors = append(d.Errors, "The MPA's counts could not be read.")
 		}
 	}
+	// Said, not left out: the SPF card would read "No SPF sources." for a
+	// gateway whose SPF maps may be failing.
 	if st, err := s.spfOutcomes(ctx); err == nil {
 		d.SPF = st
+	} else {
+		s.log.Warn("dashboard: spf sources", "err", err)
+		d.Errors = append(d.Errors, "The SPF sources could not be read.")
 	}
 	if lines, err := s.mta.LogProblems(5); err == nil {
 		for i := len(lines) - 1; i >= 0; i-- {

@@ -2,11 +2,17 @@ package admin
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"go.etcd.io/bbolt"
+
+	"postdeck/jobs"
 	"postdeck/store"
 )
 
@@ -53,5 +59,39 @@ func TestLogProblemWords(t *testing.T) {
 		if got := logProblem(c.err); got != c.want {
 			t.Errorf("%v: %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+// TestDashboardSaysWhenSPFCannotBeRead: when the SPF sources' state
+// cannot be read (here a job status record that does not decode), the
+// dashboard says so among the parts it could not read, rather than
+// showing "No SPF sources." for a gateway whose SPF maps may be failing;
+// the decode error goes to postdeck's log.
+func TestDashboardSaysWhenSPFCannotBeRead(t *testing.T) {
+	base := t.TempDir()
+	s, db, logged := loggedService(t, withMTA(t, base, filepath.Join(base, "etc")))
+	ref, err := jobs.NewRefresher(jobs.RefresherConfig{DB: db, Maps: emptyMaps{}, Scheduler: jobs.NewScheduler(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetRefresher(ref)
+	if err := db.PutSPFSource(store.SPFSource{Domain: "partner.test", Map: "partner", Schedule: "@hourly", Value: "OK"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Bolt().Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("jobs")).Put([]byte(store.SPFJobName("partner")), []byte("{not json"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Dashboard(context.Background(), Identity{Name: "reader", Role: store.RoleAuditor, Via: ViaToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "The SPF sources could not be read."; !slices.Contains(d.Errors, want) {
+		t.Fatalf("dashboard errors %q, SPF %+v: want %q", d.Errors, d.SPF, want)
+	}
+	if !strings.Contains(logged.String(), "spf") {
+		t.Errorf("postdeck's log lacks the detail:\n%s", logged.String())
 	}
 }

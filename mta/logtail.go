@@ -153,12 +153,33 @@ func (t *problemTail) scan(chunk []byte) {
 	}
 }
 
+// problemLevels are the levels of Postfix's msg_warn, msg_error,
+// msg_fatal and msg_panic, with the prefix each gives its message.
+var problemLevels = [...]struct {
+	level  string
+	prefix []byte
+}{
+	{"panic", []byte("panic: ")}, {"fatal", []byte("fatal: ")},
+	{"error", []byte("error: ")}, {"warning", []byte("warning: ")},
+}
+
 // problemLine is a log line that reports a warning, an error, a fatal
-// error or a panic, with its level.
+// error or a panic, with its level. The level starts the message, right
+// after the program's tag ("postfix/smtpd[123]: ", in maillog_file's and
+// syslog's lines alike): the same words further on are text Postfix
+// logs for others (a sender address, a remote server's reply in a
+// deferral), which anybody who sends mail chooses, and which made a
+// relay's deferrals and a sender's "warning: ..." fill the dashboard's
+// latest warnings.
 func problemLine(line []byte) (LogLine, bool) {
-	for _, k := range []string{"panic", "fatal", "error", "warning"} {
-		if bytes.Contains(line, []byte(" "+k+": ")) {
-			return LogLine{Text: strings.ToValidUTF8(string(line), "?"), Level: k}, true
+	i := bytes.Index(line, []byte("]: "))
+	if i < 0 {
+		return LogLine{}, false
+	}
+	msg := line[i+len("]: "):]
+	for _, k := range problemLevels {
+		if bytes.HasPrefix(msg, k.prefix) {
+			return LogLine{Text: strings.ToValidUTF8(string(line), "?"), Level: k.level}, true
 		}
 	}
 	return LogLine{}, false

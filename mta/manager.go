@@ -446,7 +446,7 @@ func (m *Manager) applyBatch(ctx context.Context, batch []*pendingUpdate) {
 			_, err = m.validateState(&cand)
 		}
 		if err != nil {
-			m.record(u.actor, u.action, "refused", err.Error())
+			m.recordMutation(u, err)
 			u.done <- updateResult{err: err}
 			continue
 		}
@@ -477,7 +477,7 @@ func (m *Manager) applyOne(ctx context.Context, u *pendingUpdate) {
 	st, err := m.db.LoadState()
 	if err == nil {
 		if err = safeMutate(u, &st); err != nil {
-			m.record(u.actor, u.action, "refused", err.Error())
+			m.recordMutation(u, err)
 		}
 	}
 	var res Result
@@ -485,6 +485,22 @@ func (m *Manager) applyOne(ctx context.Context, u *pendingUpdate) {
 		res, err = m.applyLocked(ctx, u.actor, u.action, st, false, u.opts)
 	}
 	u.done <- updateResult{res: res, err: err}
+}
+
+// recordMutation records a change that its mutation (or the validation
+// of its result) did not let through: refused for the request's own
+// fault, a user error; failed for anything else (a panic in the
+// mutation), whose words (a Go runtime error, a path) go to postdeck's
+// log and not to the last apply, which the dashboard shows every role,
+// nor to the "refused" of postdeck_apply_total.
+func (m *Manager) recordMutation(u *pendingUpdate, err error) {
+	var ue *store.UserError
+	if errors.As(err, &ue) {
+		m.record(u.actor, u.action, "refused", err.Error())
+		return
+	}
+	m.log.Error("change failed", "action", u.action, "err", err)
+	m.record(u.actor, u.action, "failed", failedSentence(err))
 }
 
 // safeMutate runs a change's mutation; a panic in it is that change's

@@ -3,6 +3,7 @@ package webui
 import (
 	"bufio"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,5 +92,59 @@ func TestMetricsChangeWhenMailFlows(t *testing.T) {
 			t.Fatalf("metrics did not move: accepted +%v delivered +%v deferred +%v metrics requests %v", accepted, delivered, deferred, reqs)
 		}
 		time.Sleep(time.Second)
+	}
+}
+
+// TestAPIReferenceListsEveryMetric keeps the series table of docs/api.md
+// honest: every postdeck_* series a scrape exposes is in it with its type,
+// and every series it names exists. An administrator who alerts on the
+// error repository's quota or on in-doubt deliveries learns their names
+// from that table.
+func TestAPIReferenceListsEveryMetric(t *testing.T) {
+	raw, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(raw), "## 6. Public routes and /metrics")
+	section, _, _ = strings.Cut(section, "\n## ")
+	documented := map[string]string{} // name -> type
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`postdeck_") {
+			continue
+		}
+		documented[strings.Trim(strings.TrimSpace(cells[1]), "`")] = strings.TrimSpace(cells[2])
+	}
+	if len(documented) == 0 {
+		t.Fatal("docs/api.md: no series table in section 6")
+	}
+
+	st := newStack(t)
+	r := st.socketDo(t, "POST", "/api/v1/tokens", map[string]string{"name": "prom", "role": "auditor"})
+	var tok struct {
+		Token string `json:"token"`
+	}
+	r.decode(t, &tok)
+	// A request first, so that postdeck_http_requests_total has a series.
+	scrape(t, st, tok.Token)
+	r = doJSON(t, http.DefaultClient, "GET", st.base+"/metrics", nil, map[string]string{"Authorization": "Bearer " + tok.Token})
+	if r.Status != 200 {
+		t.Fatalf("/metrics: %d %s", r.Status, r.Body)
+	}
+	exposed := map[string]string{}
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[1] == "TYPE" && strings.HasPrefix(f[2], "postdeck_") {
+			exposed[f[2]] = f[3]
+		}
+	}
+	for name, typ := range exposed {
+		if documented[name] != typ {
+			t.Errorf("%s (%s) is exposed; docs/api.md says %q", name, typ, documented[name])
+		}
+	}
+	for name := range documented {
+		if _, ok := exposed[name]; !ok {
+			t.Errorf("docs/api.md names %s; /metrics has no such series", name)
+		}
 	}
 }

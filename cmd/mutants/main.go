@@ -2737,11 +2737,11 @@ var mutants = []mutant{
 		pkg:  "./mta", run: "^TestClusterOwnRefusalSaysTheChangeIsCommitted$",
 	},
 	{
-		name: "mta: the reload hook runs at the signal, before master took the reload",
-		file: "mta/manager.go",
-		old:  "\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
-		new:  "\t\tif m.afterReload != nil {\n\t\t\tm.afterReload()\n\t\t}\n\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
-		pkg:  "./mta", run: "^TestAfterReloadWaitsForMaster$",
+		name: "restore: count a backup's inline bodies by copying each",
+		file: "admin/backup.go",
+		old:  "\t\tif n, inline := sizes[e.ID]; inline {\n\t\t\tentries[i].Size = max(e.Size, n)\n\t\t}",
+		new:  "\t\t_ = sizes\n\t\tif body, inline, _ := db.MPABody(e.ID); inline {\n\t\t\tentries[i].Size = max(e.Size, int64(len(body)))\n\t\t}",
+		pkg:  "./admin", run: "^TestRestoreCountsInlineBodiesWithoutCopyingThem$",
 	},
 	{
 		name: "park a message at a template's first time-out",
@@ -2772,11 +2772,18 @@ var mutants = []mutant{
 		pkg:  "./mpa", run: "^TestProcessTimeoutIsHonoured$",
 	},
 	{
-		name: "restore: count a backup's inline bodies by copying each",
-		file: "admin/backup.go",
-		old:  "\t\tif n, inline := sizes[e.ID]; inline {\n\t\t\tentries[i].Size = max(e.Size, n)\n\t\t}",
-		new:  "\t\t_ = sizes\n\t\tif body, inline, _ := db.MPABody(e.ID); inline {\n\t\t\tentries[i].Size = max(e.Size, int64(len(body)))\n\t\t}",
-		pkg:  "./admin", run: "^TestRestoreCountsInlineBodiesWithoutCopyingThem$",
+		name: "metrics docs: the series table leaves out the error repository's quota",
+		file: "docs/api.md",
+		old:  "| `postdeck_mpa_error_repository_full` | gauge | | 1 while the error repository is at its quota (the MPA answers 452; Postfix keeps new mail queued) |\n",
+		new:  "",
+		pkg:  "./webui", run: "^TestAPIReferenceListsEveryMetric$",
+	},
+	{
+		name: "postfix log: a sender's \"warning: \" anywhere in a line makes it Postfix's warning",
+		file: "mta/logtail.go",
+		old:  "\t\tif bytes.HasPrefix(msg, k.prefix) {",
+		new:  "\t\tif bytes.Contains(msg, k.prefix) {",
+		pkg:  "./webui", run: "^TestPostfixLogLevelIsPostfixs$",
 	},
 	{
 		name: "backup: keep the entries whose message went after the snapshot",
@@ -2784,6 +2791,27 @@ var mutants = []mutant{
 		old:  "\tif err := dropBodiless(dbf.Name(), gone); err != nil {",
 		new:  "\tif err := dropBodiless(dbf.Name(), nil); err != nil {",
 		pkg:  "./webui", run: "^TestBackupWhileEntriesGoHoldsEveryMessage$",
+	},
+	{
+		name: "apply metrics: a change that panics counts as refused",
+		file: "mta/manager.go",
+		old:  "\tif errors.As(err, &ue) {\n\t\tm.record(u.actor, u.action, \"refused\", err.Error())",
+		new:  "\tif true || errors.As(err, &ue) {\n\t\tm.record(u.actor, u.action, \"refused\", err.Error())",
+		pkg:  "./mta", run: "^TestPanickingChangeIsAFailureNotARefusal$",
+	},
+	{
+		name: "dashboard: SPF sources that cannot be read read as none",
+		file: "admin/dashboard.go",
+		old:  "\t\td.Errors = append(d.Errors, \"The SPF sources could not be read.\")\n",
+		new:  "",
+		pkg:  "./admin", run: "^TestDashboardSaysWhenSPFCannotBeRead$",
+	},
+	{
+		name: "mta: the reload hook runs at the signal, before master took the reload",
+		file: "mta/manager.go",
+		old:  "\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
+		new:  "\t\tif m.afterReload != nil {\n\t\t\tm.afterReload()\n\t\t}\n\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
+		pkg:  "./mta", run: "^TestAfterReloadWaitsForMaster$",
 	},
 }
 
