@@ -688,7 +688,7 @@ var mutants = []mutant{
 	{
 		name: "main.cf's diff shows the literal password an apply removes",
 		file: "mta/manager.go",
-		old:  "\toldMain, _ := MaskLiteralPasswords(string(p.oldMain), \"\")\n",
+		old:  "\toldMain, _ := MaskLiteralPasswords(string(p.oldMain), string(p.oldMaster))\n",
 		new:  "\toldMain := string(p.oldMain)\n",
 		pkg:  "./mta", run: "^TestStartTakesStoredInlinePasswordsWithAWarning$",
 	},
@@ -1374,8 +1374,8 @@ var mutants = []mutant{
 	{
 		name: "spf: a failed first refresh says it kept a live map that is empty",
 		file: "jobs/refresher.go",
-		old:  "\tif errors.Is(err, store.ErrNotFound) || err == nil && len(ParseCIDR(m.Content)) == 0 {\n\t\treturn KeptEmpty",
-		new:  "\tif _, _ = m, err; false {\n\t\treturn KeptEmpty",
+		old:  "\tn := len(ParseCIDR(m.Content))\n\tif n == 0 {\n\t\treturn KeptEmpty, 0\n",
+		new:  "\tn := len(ParseCIDR(m.Content))\n\tif false {\n\t\treturn KeptEmpty, 0\n",
 		pkg:  "./jobs", run: "^TestFailedFirstRefreshSaysTheMapIsEmpty$",
 	},
 	{
@@ -1870,9 +1870,9 @@ var mutants = []mutant{
 	},
 	{
 		name: "repository page: the whole repository on one page",
-		file: "webui/page_repository.go",
-		old:  "\td.Items = items[d.Offset:min(d.Offset+d.Limit, d.Total)]\n",
-		new:  "\td.Items = items\n",
+		file: "store/mpa.go",
+		old:  "\t\tfor k, v := c.First(); k != nil && len(p.Entries) < limit; k, v = c.Next() {\n",
+		new:  "\t\tfor k, v := c.First(); k != nil; k, v = c.Next() {\n",
 		pkg:  "./webui", run: "^TestRepositoryPageIsPaged$",
 	},
 	{
@@ -2403,8 +2403,8 @@ var mutants = []mutant{
 	{
 		name: "restore: an inline error body counts with the size its entry declares",
 		file: "admin/backup.go",
-		old:  "\t\t\tentries[i].Size = max(e.Size, int64(len(body)))\n",
-		new:  "\t\t\tentries[i].Size = max(e.Size, int64(len(body[:0])))\n",
+		old:  "\t\t\tentries[i].Size = max(e.Size, n)\n",
+		new:  "\t\t\tentries[i].Size = max(e.Size, n-n)\n",
 		pkg:  "./webui", run: "^TestRestoreBeyondTheErrorByteQuotaIsRefused$",
 	},
 	{
