@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -56,7 +57,7 @@ func (t *problemTail) problems(path string, n int) ([]LogLine, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
 		t.reset("", 0, 0)
-		return nil, store.Unavailable("Postfix's log cannot be read here (%s): it logs to syslog; read it with journalctl -u postfix", path)
+		return nil, logUnreadable(path, err)
 	}
 	if path != t.path || st.Dev != t.dev || st.Ino != t.ino || st.Size < t.offset {
 		t.reset(path, st.Dev, st.Ino)
@@ -77,6 +78,22 @@ func (t *problemTail) tail(n int) []LogLine {
 	return append([]LogLine(nil), t.lines[len(t.lines)-n:]...)
 }
 
+// logUnreadable says why the log at path cannot be read. Only a log that
+// is not there means Postfix logs elsewhere (to syslog); any other
+// failure (a mode, a symbolic link loop, too many open files on a bad
+// day) is said as it is, with the path: sending the administrator to
+// journalctl then sends them the wrong way.
+func logUnreadable(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return store.Unavailable("Postfix's log cannot be read here (%s): it logs to syslog; read it with journalctl -u postfix", path)
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return store.Unavailable("Postfix's log %s cannot be read: %s", path, errno.Error())
+	}
+	return store.Unavailable("Postfix's log %s cannot be read", path)
+}
+
 func (t *problemTail) reset(path string, dev, ino uint64) {
 	t.path, t.dev, t.ino, t.offset, t.lines = path, dev, ino, 0, nil
 }
@@ -92,7 +109,7 @@ const logReadChunk = 256 << 10
 func (t *problemTail) read(size int64) error {
 	f, err := os.Open(t.path)
 	if err != nil {
-		return store.Unavailable("Postfix's log cannot be read here (%s): it logs to syslog; read it with journalctl -u postfix", t.path)
+		return logUnreadable(t.path, err)
 	}
 	defer f.Close()
 	from := t.offset

@@ -185,3 +185,23 @@ func TestProblemTailAnswersWithinFresh(t *testing.T) {
 		t.Fatal("a removed log: no error")
 	}
 }
+
+// TestProblemTailSaysWhyTheLogIsUnreadable: only a log that is not there
+// sends the administrator to syslog; a log that is there and cannot be
+// read (here a symbolic link loop, which stops root too) says so, with
+// the reason.
+func TestProblemTailSaysWhyTheLogIsUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	var pt problemTail
+	if _, err := pt.problems(filepath.Join(dir, "none"), 5); err == nil || !strings.Contains(err.Error(), "journalctl") {
+		t.Fatalf("a missing log: %v, want the syslog sentence", err)
+	}
+	loop := filepath.Join(dir, "maillog")
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pt.problems(loop, 5)
+	if err == nil || strings.Contains(err.Error(), "journalctl") || !strings.Contains(err.Error(), "too many levels of symbolic links") || !strings.Contains(err.Error(), loop) {
+		t.Fatalf("an unreadable log: %v, want its path and reason, not the syslog sentence", err)
+	}
+}

@@ -2813,6 +2813,13 @@ var mutants = []mutant{
 		new:  "\t\tif m.afterReload != nil {\n\t\t\tm.afterReload()\n\t\t}\n\t\tif waitReloadTaken(ctx, master, settle) {\n\t\t\tpid = master\n\t\t}\n",
 		pkg:  "./mta", run: "^TestAfterReloadWaitsForMaster$",
 	},
+	{
+		name: "postfix log: an unreadable log sends the administrator to syslog",
+		file: "mta/logtail.go",
+		old:  "\tif errors.Is(err, fs.ErrNotExist) {\n\t\treturn store.Unavailable(\"Postfix's log cannot be read here",
+		new:  "\tif _ = fs.ErrNotExist; true {\n\t\treturn store.Unavailable(\"Postfix's log cannot be read here",
+		pkg:  "./mta", run: "^TestProblemTailSaysWhyTheLogIsUnreadable$",
+	},
 }
 
 func main() {
