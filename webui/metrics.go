@@ -119,7 +119,7 @@ var (
 	descMPADelivered  = prometheus.NewDesc("postdeck_mpa_delivered_recipients_total", "Recipients the MPA handed back to Postfix.", nil, nil)
 	descMPAFailed     = prometheus.NewDesc("postdeck_mpa_failed_recipients_total", "Recipients the MPA moved to the error repository.", nil, nil)
 	descSPFSuccess    = prometheus.NewDesc("postdeck_spf_last_success_timestamp_seconds", "When each SPF-derived map was last refreshed successfully (0: never).", []string{"map"}, nil)
-	descSPFFailing    = prometheus.NewDesc("postdeck_spf_last_refresh_failed", "1 when the last refresh of the SPF-derived map failed and the live map was kept.", []string{"map"}, nil)
+	descSPFFailing    = prometheus.NewDesc("postdeck_spf_last_refresh_failed", "1 when the last refresh of the SPF-derived map failed: Postfix reads the map it had (empty when no refresh has succeeded yet).", []string{"map"}, nil)
 	descSPFPrefixes   = prometheus.NewDesc("postdeck_spf_prefixes", "Prefixes in each SPF-derived map.", []string{"map"}, nil)
 	descApplies       = prometheus.NewDesc("postdeck_apply_total", "Configuration applies by result.", []string{"result"}, nil)
 	descPanics        = prometheus.NewDesc("postdeck_panics_total", "Recovered panics by component.", []string{"component"}, nil)
