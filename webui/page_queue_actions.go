@@ -172,20 +172,10 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 func (s *Server) requeueFlash(c *fiber.Ctx, old, sender string, res admin.QueueActionResult) (*Flash, string) {
 	ctx := c.UserContext()
 	if res.Affected == 0 && res.UnchangedCount > 0 {
-		// Still queued: in maildrop, which postsuper -r does not touch
-		// (pickup has not taken the message in yet), not gone.
-		msg := "Requeue: message " + old + " was not requeued: it is still queued"
-		if v, err := s.admin.QueueMessage(ctx, who(c), old); err == nil && v.QueueName == "maildrop" {
-			msg = "Requeue: message " + old + " was not requeued: it waits in the maildrop queue, which Postfix does not requeue from; when Postfix's pickup takes it in, it gets a new queue ID as a requeued message does. "
-			if !s.admin.Running(ctx) {
-				msg += "Postfix is not running: start it from the dashboard, and the message goes on."
-			} else {
-				msg += "Pickup has not taken it yet; reload this page in a moment."
-			}
-		} else {
-			msg += ", but Postfix did not requeue it; try again in a moment."
-		}
-		return &Flash{Kind: "warning", Message: msg}, "/queues/mta/" + old
+		// Still queued, not requeued. (A message in maildrop, which
+		// postsuper -r does not touch, is refused before it runs:
+		// queue.Action, and the refusal is the flash.)
+		return &Flash{Kind: "warning", Message: "Requeue: message " + old + " was not requeued: it is still queued, but Postfix did not requeue it; try again in a moment."}, "/queues/mta/" + old
 	}
 	if res.Affected == 0 {
 		return &Flash{Kind: "warning", Message: "Requeue: message " + old + " was not requeued: it is no longer in the queue (delivered, returned or removed meanwhile)."}, "/queues/mta"
