@@ -363,14 +363,17 @@ func (q *Queue) trigger(ctx context.Context, ids []string) (rest []string, err e
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	for _, id := range ids {
+		taken := false
 		select {
 		case q.triggerSlots <- struct{}{}:
-			if ctx.Err() != nil {
-				<-q.triggerSlots // taken as the run stopped: not this run's to keep
-			}
+			taken = true
 		case <-ctx.Done():
 		}
+		// One look decides: a lane taken as the run stopped is given back.
 		if ctx.Err() != nil {
+			if taken {
+				<-q.triggerSlots
+			}
 			break
 		}
 		wg.Go(func() {

@@ -2536,8 +2536,8 @@ var mutants = []mutant{
 	{
 		name: "queue: a trigger run stopped as it takes a lane keeps the lane",
 		file: "queue/actions.go",
-		old:  "\t\t\tif ctx.Err() != nil {\n\t\t\t\t<-q.triggerSlots // taken as the run stopped: not this run's to keep\n\t\t\t}\n",
-		new:  "",
+		old:  "\t\t\tif taken {\n\t\t\t\t<-q.triggerSlots\n\t\t\t}\n",
+		new:  "\t\t\t_ = taken\n",
 		pkg:  "./queue", run: "^TestTriggerEachBounded$",
 	},
 	{
