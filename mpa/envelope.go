@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
+
+	"postdeck/store"
 )
 
 // Envelope addresses are kept the way Postfix keeps them internally: the
@@ -113,14 +115,10 @@ func checkAddress(addr string, sender bool) *smtp.SMTPError {
 // Postfix does not hold a client to; a shorter bound bounced mail it took).
 const maxAddressLen = postfixLineLimit
 
-// rawBase is where escapeAddress puts a byte: U+10FF00 + the byte, in
-// the last private-use plane, which no address of a real mailbox uses.
-const rawBase = 0x10FF00
-
 // escapeAddress makes an envelope address valid UTF-8 that
 // unescapeAddress turns back into exactly the same bytes: each byte that
-// is not UTF-8, and each byte of a character from rawBase on, becomes
-// rawBase plus the byte. The spool keeps addresses in JSON, which turns
+// is not UTF-8, and each byte of a character from MPARawByteBase on, becomes
+// store.MPARawByteBase plus the byte. The spool keeps addresses in JSON, which turns
 // bytes that are not UTF-8 into U+FFFD (the mail would have gone to
 // another address); an 8-bit local part in Latin-1, which Postfix takes
 // with smtputf8_enable = no, arrives and leaves as it came.
@@ -128,7 +126,7 @@ func escapeAddress(s string) string {
 	i := 0
 	for i < len(s) {
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 || r >= rawBase {
+		if r == utf8.RuneError && n == 1 || r >= store.MPARawByteBase {
 			break
 		}
 		i += n
@@ -141,9 +139,9 @@ func escapeAddress(s string) string {
 	b.WriteString(s[:i])
 	for i < len(s) {
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 || r >= rawBase {
+		if r == utf8.RuneError && n == 1 || r >= store.MPARawByteBase {
 			for _, c := range []byte(s[i : i+n]) {
-				b.WriteRune(rawBase + rune(c))
+				b.WriteRune(store.MPARawByteBase + rune(c))
 			}
 		} else {
 			b.WriteString(s[i : i+n])
@@ -155,7 +153,7 @@ func escapeAddress(s string) string {
 
 // unescapeAddress undoes escapeAddress.
 func unescapeAddress(s string) string {
-	// Every character from rawBase on begins with F4 8F in UTF-8.
+	// Every character from store.MPARawByteBase on begins with F4 8F in UTF-8.
 	i := strings.Index(s, "\xf4\x8f")
 	if i < 0 {
 		return s
@@ -164,8 +162,8 @@ func unescapeAddress(s string) string {
 	b = append(b, s[:i]...)
 	for i < len(s) {
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r >= rawBase && r <= rawBase+0xFF {
-			b = append(b, byte(r-rawBase))
+		if r >= store.MPARawByteBase && r <= store.MPARawByteBase+0xFF {
+			b = append(b, byte(r-store.MPARawByteBase))
 		} else {
 			b = append(b, s[i:i+n]...)
 		}

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
+
+	"postdeck/store"
 )
 
 // SubjectListMax is how many characters of a subject the index keeps
@@ -132,11 +134,6 @@ func unsafeRune(r rune) bool {
 	return r >= 0x600 && unicode.Is(unicode.Bidi_Control, r)
 }
 
-// mpaRawBase is where the MPA's escapeAddress puts an address byte that
-// is not UTF-8: U+10FF00 + the byte (package mpa's rawBase, which queue
-// may not import).
-const mpaRawBase = 0x10FF00
-
 // Readable is text from mail (an envelope address, a delay reason, a
 // header, a body) as a page may show it: bytes that are not UTF-8,
 // control characters other than tab and line breaks, and the
@@ -165,7 +162,7 @@ func Readable(s string) string {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
-		case r == utf8.RuneError && size == 1, unsafeRune(r), r >= mpaRawBase:
+		case r == utf8.RuneError && size == 1, unsafeRune(r), r >= store.MPARawByteBase:
 			r = utf8.RuneError
 		}
 		b.WriteRune(r)

@@ -37,6 +37,13 @@ type MPARecipient struct {
 	ORcpt     string   `json:"orcpt,omitempty"`      // ORCPT= address, decoded
 }
 
+// MPARawByteBase is how an envelope address keeps a byte that is not
+// UTF-8 in the MPA's spool, whose JSON would turn it into U+FFFD: as the
+// character MPARawByteBase plus the byte, in the last private-use plane,
+// which no address of a real mailbox uses (mpa's escapeAddress writes it,
+// queue.Readable shows it as U+FFFD).
+const MPARawByteBase = 0x10FF00
+
 // MPAEnvelope is the SMTP envelope Postfix handed to the MPA, kept verbatim
 // so that the message is reinjected with the same parameters.
 type MPAEnvelope struct {

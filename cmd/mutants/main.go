@@ -2228,7 +2228,7 @@ var mutants = []mutant{
 	{
 		name: "mpa: escapeAddress leaves a character of its own plane as it is",
 		file: "mpa/envelope.go",
-		old:  "\t\tif r == utf8.RuneError && n == 1 || r >= rawBase {\n\t\t\tfor _, c",
+		old:  "\t\tif r == utf8.RuneError && n == 1 || r >= store.MPARawByteBase {\n\t\t\tfor _, c",
 		new:  "\t\tif r == utf8.RuneError && n == 1 {\n\t\t\tfor _, c",
 		pkg:  "./mpa", run: "^(TestEscapeAddress|TestAcceptanceLatin1EnvelopeKept)$",
 	},
@@ -2256,8 +2256,8 @@ var mutants = []mutant{
 	{
 		name: "console: Readable shows the MPA's escaped address bytes as private-use glyphs",
 		file: "queue/subject.go",
-		old:  "\t\tcase r == utf8.RuneError && size == 1, unsafeRune(r), r >= mpaRawBase:\n",
-		new:  "\t\tcase r == utf8.RuneError && size == 1, unsafeRune(r):\n",
+		old:  "\t\tcase r == utf8.RuneError && size == 1, unsafeRune(r), r >= store.MPARawByteBase:\n",
+		new:  "\t\tcase r == utf8.RuneError && size == 1, unsafeRune(r), r >= store.MPARawByteBase && false:\n",
 		pkg:  "./queue", run: "^TestReadableReplacesBidiControls$",
 	},
 	{
