@@ -432,7 +432,7 @@ func (p *rulesProcessor) Process(ctx context.Context, m *Message) error {
 			// encoded the tag with the rest (non-ASCII text), and
 			// looking in the raw field tagged it once more per reply.
 			subj := m.Header.Get("Subject")
-			if d, err := subjectDecoder().DecodeHeader(subj); err == nil {
+			if d, err := subjectDecoder.DecodeHeader(subj); err == nil {
 				subj = d
 			}
 			if !strings.Contains(strings.ToLower(subj), strings.ToLower(r.arg)) {
@@ -481,23 +481,22 @@ var TemplateVariables = []string{"Sender", "Recipients", "Subject", "Date", "Mes
 // readers know them); mime.WordDecoder alone knows UTF-8, US-ASCII and
 // ISO-8859-1 only, and {{.Subject}} of a windows-1252 or ISO-2022-JP
 // subject was its raw =?...?= text. A charset without a codec fails the
-// decoding: the Subject stays as written.
-func subjectDecoder() *mime.WordDecoder {
-	return &mime.WordDecoder{CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {
-		class, codec := charsetInfo(charset)
-		if class == csUTF8 || class == csASCII {
-			return input, nil // an alias of those mime knows ("utf8", "ascii")
-		}
-		if codec == nil {
-			return nil, fmt.Errorf("unhandled charset %q", charset)
-		}
-		return codec.NewDecoder().Reader(input), nil
-	}}
-}
+// decoding: the Subject stays as written. One serves every message:
+// DecodeHeader does not change it.
+var subjectDecoder = &mime.WordDecoder{CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {
+	class, codec := charsetInfo(charset)
+	if class == csUTF8 || class == csASCII {
+		return input, nil // an alias of those mime knows ("utf8", "ascii")
+	}
+	if codec == nil {
+		return nil, fmt.Errorf("unhandled charset %q", charset)
+	}
+	return codec.NewDecoder().Reader(input), nil
+}}
 
 func templateData(m *Message) map[string]any {
 	subj := m.Header.Get("Subject")
-	if d, err := subjectDecoder().DecodeHeader(subj); err == nil {
+	if d, err := subjectDecoder.DecodeHeader(subj); err == nil {
 		subj = d
 	}
 	date := m.Header.Get("Date")

@@ -2501,7 +2501,7 @@ var mutants = []mutant{
 	{
 		name: "mpa templates: {{.Subject}} decoded in UTF-8, US-ASCII and ISO-8859-1 only",
 		file: "mpa/pipeline.go",
-		old:  "map[string]any {\n\tsubj := m.Header.Get(\"Subject\")\n\tif d, err := subjectDecoder().DecodeHeader(subj); err == nil {\n",
+		old:  "map[string]any {\n\tsubj := m.Header.Get(\"Subject\")\n\tif d, err := subjectDecoder.DecodeHeader(subj); err == nil {\n",
 		new:  "map[string]any {\n\tsubj := m.Header.Get(\"Subject\")\n\tif d, err := new(mime.WordDecoder).DecodeHeader(subj); err == nil {\n",
 		pkg:  "./mpa", run: "^TestTemplateSubjectDecodedInAnyCharset$",
 	},
@@ -2515,7 +2515,7 @@ var mutants = []mutant{
 	{
 		name: "mpa rules: the subject tag looked for in the raw (encoded) Subject",
 		file: "mpa/pipeline.go",
-		old:  "\t\t\tif d, err := subjectDecoder().DecodeHeader(subj); err == nil {\n\t\t\t\tsubj = d\n\t\t\t}\n\t\t\tif !strings.Contains(",
+		old:  "\t\t\tif d, err := subjectDecoder.DecodeHeader(subj); err == nil {\n\t\t\t\tsubj = d\n\t\t\t}\n\t\t\tif !strings.Contains(",
 		new:  "\t\t\tif !strings.Contains(",
 		pkg:  "./mpa", run: "^TestSubjectTagOnceInAnEncodedSubject$",
 	},
