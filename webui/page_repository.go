@@ -43,12 +43,9 @@ type repositoryConfirm struct {
 // Verb is the button and heading word of the confirmation.
 func (c repositoryConfirm) Verb() string { return upperFirst(c.Action) }
 
-// Shown is what the confirmation's table lists: Items, read a page at
-// most (MPAErrorPage, MPAErrorSelection).
-func (c repositoryConfirm) Shown() []admin.ErrorItem { return c.Items }
-
-// NotShown counts what the action touches that the table leaves out.
-func (c repositoryConfirm) NotShown() int { return c.Count - len(c.Shown()) }
+// NotShown counts what the action touches that the table (Items) leaves
+// out.
+func (c repositoryConfirm) NotShown() int { return c.Count - len(c.Items) }
 
 // repositoryMessageData is the Data of views/repository_message.html.
 type repositoryMessageData struct {
