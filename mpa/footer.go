@@ -110,8 +110,10 @@ func (e *entity) size(nl string, root bool) int {
 
 // footerLines cleans the rendered footer: valid UTF-8, one line per
 // element, no control characters (an ESC would upset ISO-2022 text), no
-// blanks at line ends (they would join lines in format=flowed text), no
-// empty lines around it. nil means there is nothing to add.
+// blanks at line ends (they would join lines in format=flowed text) but
+// the signature delimiter's "-- " (which mail readers recognise only with
+// its space, and format=flowed exempts: RFC 3676 section 4.3), no empty
+// lines around it. nil means there is nothing to add.
 func footerLines(footer string) []string {
 	f := strings.ToValidUTF8(footer, "\uFFFD")
 	f = strings.ReplaceAll(f, "\r\n", "\n")
@@ -125,6 +127,9 @@ func footerLines(footer string) []string {
 	lines := strings.Split(f, "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " \t")
+		if lines[i] == "--" && strings.HasPrefix(l, "-- ") {
+			lines[i] = "-- "
+		}
 	}
 	for len(lines) > 0 && lines[0] == "" {
 		lines = lines[1:]

@@ -136,3 +136,21 @@ func TestFooter7bitBecomesQP(t *testing.T) {
 		t.Fatalf("decoded %q", got)
 	}
 }
+
+// A footer that starts with the signature delimiter keeps its "-- ":
+// mail readers (and format=flowed, RFC 3676 4.3) know the line only with
+// its space. Other lines still lose their trailing blanks, in 8bit text
+// and in quoted-printable (where the space is written =20).
+func TestFooterKeepsTheSignatureDelimiter(t *testing.T) {
+	footer := "-- \nJohn Doe  \nACME --  \n--\t"
+	for name, raw := range map[string]string{"8bit": msgPlain, "qp": "Subject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9\r\n"} {
+		m := ParseMessage([]byte(raw))
+		if !AddFooter(m, footer) {
+			t.Fatalf("%s: no footer added", name)
+		}
+		got := textParts(t, m.Bytes())["text/plain"]
+		if !strings.HasSuffix(got, "\r\n\r\n-- \r\nJohn Doe\r\nACME --\r\n--\r\n") {
+			t.Errorf("%s: decoded text %q\nmessage:\n%s", name, got, m.Bytes())
+		}
+	}
+}

@@ -2813,6 +2813,13 @@ var mutants = []mutant{
 		new:  "\tif _ = fs.ErrNotExist; true {\n\t\treturn store.Unavailable(\"Postfix's log cannot be read here",
 		pkg:  "./mta", run: "^TestProblemTailSaysWhyTheLogIsUnreadable$",
 	},
+	{
+		name: "mpa: the footer's signature delimiter loses its space",
+		file: "mpa/footer.go",
+		old:  "\t\tif lines[i] == \"--\" && strings.HasPrefix(l, \"-- \") {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./mpa", run: "^TestFooterKeepsTheSignatureDelimiter$",
+	},
 }
 
 func main() {
