@@ -48,13 +48,43 @@ func TestBodyReadErrorKeepsTheMessage(t *testing.T) {
 		t.Fatalf("spool entry after a read error: %+v %v", e, err)
 	}
 
+	// Past the queue lifetime, a body that still cannot be read goes to
+	// the error repository (as a message deferred that long does), with
+	// what failed and without the spool's paths; its file stays for the
+	// requeue.
+	old := "0000000000000000rderr3"
+	entry := store.SpoolEntry{ID: old, Envelope: store.MPAEnvelope{Sender: "a@example.test", Recipients: []store.MPARecipient{{Address: "b@example.org"}}},
+		Size: int64(len(body)), Received: time.Now().Add(-s.cfg.MaxQueueLifetime - time.Minute), State: store.SpoolRetry}
+	if err := db.MPASpoolAdd(entry, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.bodies.path(old), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.process(ctx, rj, old); err != nil {
+		t.Fatalf("process past the lifetime: %v", err)
+	}
+	errs, err := db.MPAErrorList()
+	if err != nil || len(errs) != 1 || errs[0].ID != old || errs[0].Reason != "The message file could not be read for longer than the queue lifetime (is a directory); requeue it once the spool directory can be read." {
+		t.Fatalf("an unreadable body past the lifetime: %+v %v", errs, err)
+	}
+	if _, err := db.MPASpoolGet(old); err == nil {
+		t.Error("the entry stayed in the spool too")
+	}
+	if _, err := os.Stat(s.bodies.path(old)); err != nil {
+		t.Errorf("its file went: %v", err)
+	}
+	if _, err := db.MPAErrorDelete([]string{old}, false); err != nil {
+		t.Fatal(err)
+	}
+
 	// A body that is not there goes to the error repository, as before.
 	gone := "0000000000000000rderr2"
 	add(gone)
 	if _, err := s.process(ctx, rj, gone); err != nil {
 		t.Fatal(err)
 	}
-	errs, err := db.MPAErrorList()
+	errs, err = db.MPAErrorList()
 	if err != nil || len(errs) != 1 || errs[0].ID != gone || !strings.Contains(errs[0].Reason, "missing") {
 		t.Fatalf("a missing body: %+v %v", errs, err)
 	}

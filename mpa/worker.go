@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"postdeck/store"
@@ -221,8 +222,14 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	a.inline = inline
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		// A read that failed (EIO, EMFILE, the database) says nothing
-		// of the file: the message stays in the spool, tried again.
-		return nil, err
+		// of the file: the message stays in the spool, tried again,
+		// until its queue lifetime is over, as a deferred one would.
+		if time.Since(e.Received) <= s.cfg.MaxQueueLifetime {
+			return nil, err
+		}
+		a.fail(pending, "spool", "The message file could not be read for longer than the queue lifetime ("+readProblem(err)+"); requeue it once the spool directory can be read.")
+		s.log.Error("mpa body unreadable past the queue lifetime", "err", err, "queue_id", id)
+		return nil, a.commit(true)
 	}
 	if err != nil {
 		a.fail(pending, "spool", "The message file is missing from the spool directory.")
@@ -344,6 +351,17 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	s.log.Info("mpa delivery deferred", "queue_id", id, "attempts", a.entry.Attempts, "err", tempErr)
 	s.sched.at(id, a.entry.NextAttempt)
 	return nil, nil
+}
+
+// readProblem names what kept a body from being read, without the
+// spool's paths: the system's word for it ("permission denied",
+// "input/output error"), or that the database failed.
+func readProblem(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return "the database or the file system failed"
 }
 
 // maxSlowAttempts is how many attempts of a message may end past a time

@@ -2820,6 +2820,13 @@ var mutants = []mutant{
 		new:  "\t\tif false {\n",
 		pkg:  "./mpa", run: "^TestFooterKeepsTheSignatureDelimiter$",
 	},
+	{
+		name: "mpa: an unreadable body stays in the spool past its queue lifetime",
+		file: "mpa/worker.go",
+		old:  "\t\tif time.Since(e.Received) <= s.cfg.MaxQueueLifetime {\n\t\t\treturn nil, err\n",
+		new:  "\t\tif true {\n\t\t\treturn nil, err\n",
+		pkg:  "./mpa", run: "^TestBodyReadErrorKeepsTheMessage$",
+	},
 }
 
 func main() {
