@@ -214,7 +214,7 @@ func TestProcessTimeoutIsHonoured(t *testing.T) {
 	})
 	items, _ := s.ListErrors(context.Background())
 	// Cut before the first processor: the reason is the bound's alone.
-	if want := "the pipeline ran longer than its 1ns (ProcessTimeout) (on attempt 3 "; !strings.HasPrefix(items[0].Reason, want) ||
+	if want := "the pipeline ran longer than its 1ns (ProcessTimeout) (too slow on 3 attempts "; !strings.HasPrefix(items[0].Reason, want) ||
 		items[0].Stage != store.StagePipeline || items[0].Attempts != maxSlowAttempts {
 		t.Errorf("stage %q reason %q after %d attempts, want %q after %d", items[0].Stage, items[0].Reason, items[0].Attempts, want, maxSlowAttempts)
 	}
@@ -358,10 +358,58 @@ func TestSlowTemplateIsRetried(t *testing.T) {
 		return err == nil && len(items) == 1
 	})
 	items, _ := s.ListErrors(context.Background())
-	if items[0].Attempts != maxSlowAttempts || !strings.Contains(items[0].Reason, fmt.Sprintf("on attempt %d", maxSlowAttempts)) {
+	if items[0].Attempts != maxSlowAttempts || !strings.Contains(items[0].Reason, fmt.Sprintf("too slow on %d attempts", maxSlowAttempts)) {
 		t.Errorf("attempts %d reason %q", items[0].Attempts, items[0].Reason)
 	}
 	if sp, _, err := db.MPACounts(); err != nil || sp != 0 {
 		t.Errorf("spool %d %v", sp, err)
+	}
+}
+
+// TestDeferralsAreNotSlowRuns: the tries a message gets against a busy
+// moment counted every attempt, so a message deferred twice while a
+// relay was down went to the error repository on its first slow run.
+// Only slow runs count toward maxSlowAttempts.
+func TestDeferralsAreNotSlowRuns(t *testing.T) {
+	s, db := newTestServer(t, Config{ReinjectAddr: "127.0.0.1:1", ProcessTimeout: time.Nanosecond})
+	id := "0000000000000000slow01"
+	entry := store.SpoolEntry{ID: id, Envelope: store.MPAEnvelope{Sender: "a@example.test", Recipients: []store.MPARecipient{{Address: "b@example.org"}}},
+		Size: int64(len(msgPlain)), Received: time.Now(), State: store.SpoolRetry, Attempts: maxSlowAttempts - 1}
+	if err := db.MPASpoolAdd(entry, []byte(msgPlain), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rj := &reinjector{cfg: s.cfg}
+	defer rj.close()
+	for run := 1; run <= maxSlowAttempts; run++ {
+		a, err := s.process(ctx, rj, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != nil { // done: the final commit is the worker's
+			if err := a.commit(true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		items, err := db.MPAErrorList()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run < maxSlowAttempts {
+			e, err := db.MPASpoolGet(id)
+			if err != nil || len(items) != 0 || e.SlowRuns != run || e.Attempts != maxSlowAttempts-1+run {
+				t.Fatalf("after slow run %d: %+v %v, error repository %+v", run, e, err, items)
+			}
+			// Due now, for the next run.
+			e.NextAttempt = time.Time{}
+			if err := db.MPASpoolCommit(id, &e, nil); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if len(items) != 1 || !strings.Contains(items[0].Reason, fmt.Sprintf("too slow on %d attempts", maxSlowAttempts)) {
+			t.Fatalf("after %d slow runs: %+v", run, items)
+		}
 	}
 }

@@ -252,8 +252,10 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 		return nil, err
 	}
 	var tempErr string
+	slow := false
 	for _, f := range failed {
-		if f.slow && a.entry.Attempts+1 < maxSlowAttempts {
+		slow = slow || f.slow
+		if f.slow && a.entry.SlowRuns+1 < maxSlowAttempts {
 			// The time bounds (MaxTemplateTime, ProcessTimeout) are
 			// wall clock: on a loaded machine a pipeline fast enough
 			// may miss them. The recipients stay pending, tried again.
@@ -262,9 +264,12 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 		}
 		reason := f.reason
 		if f.slow {
-			reason += fmt.Sprintf(" (on attempt %d of this message: too slow for it, not only a busy moment)", a.entry.Attempts+1)
+			reason += fmt.Sprintf(" (too slow on %d attempts of this message, not only a busy moment)", a.entry.SlowRuns+1)
 		}
 		a.fail(f.rcpts, store.StagePipeline, reason)
+	}
+	if slow {
+		a.entry.SlowRuns++
 	}
 	for _, g := range groups {
 		for _, name := range g.footersLeftOut {

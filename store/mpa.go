@@ -97,6 +97,11 @@ type SpoolEntry struct {
 	// to the MPA (from its Received header), kept for the error repository
 	// and the logs; empty when the message did not come from Postfix.
 	FirstQueueID string `json:"first_queue_id,omitempty"`
+	// SlowRuns counts the attempts whose pipeline ran past a time bound
+	// (MaxTemplateTime, ProcessTimeout); deferred deliveries do not
+	// count, so that a message that waited out a relay's outage still
+	// gets its tries against a busy moment.
+	SlowRuns int `json:"slow_runs,omitempty"`
 }
 
 // ErrorEntry is one message in the MPA error repository. Its body lives in

@@ -2739,8 +2739,8 @@ var mutants = []mutant{
 	{
 		name: "park a message at a template's first time-out",
 		file: "mpa/worker.go",
-		old:  "\t\tif f.slow && a.entry.Attempts+1 < maxSlowAttempts {",
-		new:  "\t\tif f.slow && a.entry.Attempts+1 < 1 {",
+		old:  "\t\tif f.slow && a.entry.SlowRuns+1 < maxSlowAttempts {",
+		new:  "\t\tif f.slow && a.entry.SlowRuns+1 < 1 {",
 		pkg:  "./mpa", run: "^TestSlowTemplateIsRetried$",
 	},
 	{
@@ -2826,6 +2826,20 @@ var mutants = []mutant{
 		old:  "\t\tif time.Since(e.Received) <= s.cfg.MaxQueueLifetime {\n\t\t\treturn nil, err\n",
 		new:  "\t\tif true {\n\t\t\treturn nil, err\n",
 		pkg:  "./mpa", run: "^TestBodyReadErrorKeepsTheMessage$",
+	},
+	{
+		name: "mpa: deferrals count as slow runs",
+		file: "mpa/worker.go",
+		old:  "\t\tif f.slow && a.entry.SlowRuns+1 < maxSlowAttempts {\n",
+		new:  "\t\tif f.slow && a.entry.Attempts+1 < maxSlowAttempts {\n",
+		pkg:  "./mpa", run: "^TestDeferralsAreNotSlowRuns$",
+	},
+	{
+		name: "mpa: slow runs are not counted",
+		file: "mpa/worker.go",
+		old:  "\tif slow {\n\t\ta.entry.SlowRuns++\n\t}\n",
+		new:  "",
+		pkg:  "./mpa", run: "^TestDeferralsAreNotSlowRuns$",
 	},
 }
 
