@@ -2841,6 +2841,13 @@ var mutants = []mutant{
 		new:  "",
 		pkg:  "./mpa", run: "^TestDeferralsAreNotSlowRuns$",
 	},
+	{
+		name: "cli: queue list prints nothing for a message without recipients",
+		file: "cmd/postdeck/cmd_queue.go",
+		old:  "\t\tif len(it.Recipients) == 0 {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./cmd/postdeck", run: "^TestQueueTableShowsMessagesWithoutRecipients$",
+	},
 }
 
 func main() {

@@ -53,49 +53,12 @@ func cmdQueue(args []string) error {
 				v.Set(strings.ReplaceAll(name, "-", "_"), *p)
 			}
 		}
-		var page struct {
-			Total int       `json:"total"`
-			AsOf  time.Time `json:"as_of"`
-			Items []struct {
-				QueueID     string    `json:"queue_id"`
-				QueueName   string    `json:"queue_name"`
-				Sender      string    `json:"sender"`
-				Subject     string    `json:"subject"`
-				Size        int64     `json:"size"`
-				ArrivalTime time.Time `json:"arrival_time"`
-				Recipients  []struct {
-					Address     string `json:"address"`
-					DelayReason string `json:"delay_reason"`
-				} `json:"recipients"`
-			} `json:"items"`
-		}
+		var page queuePage
 		raw, err := c.do("GET", "/api/v1/queue?"+v.Encode(), nil, &page)
 		if err != nil || c.json {
 			return jsonOr(raw, err)
 		}
-		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "QUEUE ID\tQUEUE\tARRIVAL\tSIZE\tSENDER\tSUBJECT\tRECIPIENT\tREASON")
-		for _, it := range page.Items {
-			for i, r := range it.Recipients {
-				// The subject comes decoded, without control characters
-				// (queue.DecodeSubject): safe on a terminal. Addresses and
-				// reasons are as Postfix keeps them, which with
-				// smtputf8_enable = yes is any UTF-8 a sender or a remote
-				// server sent: shown as the console shows them
-				// (queue.Readable), so that no bidirectional or C1
-				// control reaches the terminal.
-				id, qn, arr, size, sender, subject := it.QueueID, it.QueueName, it.ArrivalTime.Local().Format("2006-01-02 15:04:05"), fmt.Sprint(it.Size), queue.Readable(it.Sender), it.Subject
-				if i > 0 {
-					id, qn, arr, size, sender, subject = "", "", "", "", "", ""
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, qn, arr, size, sender, subject, queue.Readable(r.Address), queue.Readable(r.DelayReason))
-			}
-		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		fmt.Printf("%d of %d messages (as of %s)\n", len(page.Items), page.Total, page.AsOf.Local().Format(time.TimeOnly))
-		return nil
+		return printQueuePage(os.Stdout, page)
 	case "show":
 		if fs.NArg() != 1 {
 			return fmt.Errorf("%s", queueUsage)
@@ -170,4 +133,54 @@ func cmdQueue(args []string) error {
 		return nil
 	}
 	return fmt.Errorf("%s", queueUsage)
+}
+
+// queuePage is what queue list reads of GET /api/v1/queue.
+type queuePage struct {
+	Total int       `json:"total"`
+	AsOf  time.Time `json:"as_of"`
+	Items []struct {
+		QueueID     string    `json:"queue_id"`
+		QueueName   string    `json:"queue_name"`
+		Sender      string    `json:"sender"`
+		Subject     string    `json:"subject"`
+		Size        int64     `json:"size"`
+		ArrivalTime time.Time `json:"arrival_time"`
+		Recipients  []struct {
+			Address     string `json:"address"`
+			DelayReason string `json:"delay_reason"`
+		} `json:"recipients"`
+	} `json:"items"`
+}
+
+// printQueuePage writes page as queue list's table: a row per
+// recipient, the message's columns on its first, and one row for a
+// message with no recipient listed (a file Postfix is still writing, or
+// one whose recipients are all done), which is still queued.
+func printQueuePage(out io.Writer, page queuePage) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "QUEUE ID\tQUEUE\tARRIVAL\tSIZE\tSENDER\tSUBJECT\tRECIPIENT\tREASON")
+	for _, it := range page.Items {
+		// The subject comes decoded, without control characters
+		// (queue.DecodeSubject): safe on a terminal. Addresses and
+		// reasons are as Postfix keeps them, which with
+		// smtputf8_enable = yes is any UTF-8 a sender or a remote
+		// server sent: shown as the console shows them
+		// (queue.Readable), so that no bidirectional or C1 control
+		// reaches the terminal.
+		id, qn, arr, size, sender, subject := it.QueueID, it.QueueName, it.ArrivalTime.Local().Format("2006-01-02 15:04:05"), fmt.Sprint(it.Size), queue.Readable(it.Sender), it.Subject
+		if len(it.Recipients) == 0 {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t\t\n", id, qn, arr, size, sender, subject)
+			continue
+		}
+		for _, r := range it.Recipients {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, qn, arr, size, sender, subject, queue.Readable(r.Address), queue.Readable(r.DelayReason))
+			id, qn, arr, size, sender, subject = "", "", "", "", "", ""
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "%d of %d messages (as of %s)\n", len(page.Items), page.Total, page.AsOf.Local().Format(time.TimeOnly))
+	return err
 }
