@@ -133,6 +133,9 @@ func queueActionDetail(in QueueActionRequest, res queue.ActionResult) string {
 	if res.NotTriggeredCount > 0 {
 		d += fmt.Sprintf(", %d not attempted now (one action asks Postfix for at most %d delivery attempts; Postfix attempts the others when they are due)", res.NotTriggeredCount, queue.MaxTriggerEach)
 	}
+	if res.InDeliveryCount > 0 {
+		d += fmt.Sprintf(", %d in the middle of a delivery attempt (returned to their senders when it ends)", res.InDeliveryCount)
+	}
 	return d
 }
 

@@ -21,4 +21,9 @@ func TestQueueAuditSaysNotAttempted(t *testing.T) {
 	if !strings.HasSuffix(got, "3 requested, 3 affected, 0 gone") {
 		t.Errorf("retry of 3: %q", got)
 	}
+	got = queueActionDetail(QueueActionRequest{Action: queue.ActionBounce, IDs: []string{"4Q00000001", "4Q00000002"}},
+		queue.ActionResult{Action: queue.ActionBounce, Requested: 2, Affected: 2, InDelivery: []string{"4Q00000002"}, InDeliveryCount: 1})
+	if !strings.HasSuffix(got, "2 requested, 2 affected, 0 gone, 1 in the middle of a delivery attempt (returned to their senders when it ends)") {
+		t.Errorf("bounce of a message in delivery: %q", got)
+	}
 }

@@ -98,6 +98,13 @@ type ActionResult struct {
 	// new id yet (it waits in maildrop under its old id: Postfix is not
 	// running, or pickup is busy) or left the queue meanwhile.
 	RequeuedAs map[string]string `json:"requeued_as,omitempty"`
+	// InDelivery are bounced messages that were in the middle of a
+	// delivery attempt (the active queue), which `postqueue -i` cannot
+	// cut short: each is triggered once that attempt ends and Postfix
+	// defers it (chase), and so returned to its sender then. At most
+	// 1000 are listed; the count is complete.
+	InDelivery      []string `json:"in_delivery,omitempty"`
+	InDeliveryCount int      `json:"in_delivery_count"`
 }
 
 func checkAction(action string) error {
@@ -280,11 +287,17 @@ func (q *Queue) afterPostsuper(ctx context.Context, res *ActionResult, action st
 	case ActionRequeue:
 		q.kickPickup(ctx, res.Affected)
 	case ActionBounce:
-		rest, err := q.trigger(ctx, acted)
+		now, inDelivery := q.splitActive(acted)
+		rest, err := q.trigger(ctx, now)
 		if err != nil {
 			return fmt.Errorf("bounce messages: %w", err)
 		}
 		res.notTriggered(rest)
+		over := q.chase.add(q, inDelivery)
+		res.notTriggered(over)
+		chased := inDelivery[:len(inDelivery)-len(over)]
+		res.InDeliveryCount = len(chased)
+		res.InDelivery = chased[:min(len(chased), maxReportedIDs)]
 	}
 	return nil
 }

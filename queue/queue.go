@@ -40,6 +40,8 @@ type Queue struct {
 	// triggerSlots bounds the `postqueue -i` running at once, for every
 	// bounce and retry together (triggerLanes).
 	triggerSlots chan struct{}
+	// chase follows bounced messages that were in delivery (chase.go).
+	chase chase
 
 	mu      sync.Mutex
 	snap    *queueSnapshot
@@ -88,6 +90,7 @@ func queueIndex(name string) (uint8, bool) {
 var (
 	holdQueue, _     = queueIndex(Hold)
 	deferredQueue, _ = queueIndex(Deferred)
+	activeQueue, _   = queueIndex(Active)
 	maildropQueue, _ = queueIndex(Maildrop)
 )
 

@@ -251,6 +251,9 @@ func actionFlash(ch choice, res admin.QueueActionResult) *Flash {
 		f.Kind = "warning"
 		f.Details = append(f.Details, fmt.Sprintf("Not attempted now, as one action asks Postfix for at most %s: ", plural(maxTriggerEach, "delivery attempt"))+idList(res.NotTriggered, res.NotTriggeredCount)+". Postfix attempts them when they are due; Flush Queue attempts every queued message now.")
 	}
+	if res.InDeliveryCount > 0 {
+		f.Details = append(f.Details, "In the middle of a delivery attempt: "+idList(res.InDelivery, res.InDeliveryCount)+". Each is returned to its sender as soon as that attempt ends.")
+	}
 	return f
 }
 

@@ -24,6 +24,13 @@ func TestActionFlashNamesNotTriggered(t *testing.T) {
 	if f = actionFlash(ch, admin.QueueActionResult{Action: "retry", Requested: 3, Affected: 3}); f.Kind != "success" || len(f.Details) != 0 {
 		t.Fatalf("a retry of 3: %+v", f)
 	}
+	// A bounce of messages in the middle of a delivery attempt says when
+	// they are returned (queue.TestBounceOfAMessageInDelivery).
+	ch, _ = queueActionChoice(admin.QueueActionBounce)
+	f = actionFlash(ch, admin.QueueActionResult{Action: "bounce", Requested: 2, Affected: 2, InDelivery: []string{"4Q00000003"}, InDeliveryCount: 1})
+	if text := strings.Join(f.Details, " "); f.Kind != "success" || text != "In the middle of a delivery attempt: 4Q00000003. Each is returned to its sender as soon as that attempt ends." {
+		t.Fatalf("a bounce of a message in delivery: %s: %s", f.Kind, text)
+	}
 }
 
 // TestConfirmSaysTheTriggerBound: the confirmation of a retry or bounce

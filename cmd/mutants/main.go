@@ -2848,6 +2848,55 @@ var mutants = []mutant{
 		new:  "\t\tif false {\n",
 		pkg:  "./cmd/postdeck", run: "^TestQueueTableShowsMessagesWithoutRecipients$",
 	},
+	{
+		name: "queue chase: a bounced message in delivery is not triggered once deferred",
+		file: "queue/chase.go",
+		old:  "\t\t\tdue = append(due, id)\n",
+		new:  "\t\t\t_ = due\n",
+		pkg:  "./queue", run: "^TestBounceOfAMessageInDelivery$",
+	},
+	{
+		name: "queue chase: a message in delivery is triggered now like a deferred one",
+		file: "queue/chase.go",
+		old:  "\t\tif _, qi, ok := w.findFile(id); ok && qi == activeQueue {\n",
+		new:  "\t\tif _, qi, ok := w.findFile(id); ok && qi == 255 {\n",
+		pkg:  "./queue", run: "^TestBounceOfAMessageInDelivery$",
+	},
+	{
+		name: "queue chase: no bound on the messages followed",
+		file: "queue/chase.go",
+		old:  "\t\tif _, ok := c.until[id]; !ok && len(c.until) >= chaseMax {\n",
+		new:  "\t\tif _, ok := c.until[id]; !ok && false {\n",
+		pkg:  "./queue", run: "^TestChaseBounded$",
+	},
+	{
+		name: "queue chase: a bounce past the bound starts no chase",
+		file: "queue/chase.go",
+		old:  "\t\t\tover = ids[i:]\n\t\t\tbreak\n",
+		new:  "\t\t\treturn ids[i:]\n",
+		pkg:  "./queue", run: "^TestChaseBounded$",
+	},
+	{
+		name: "queue chase: the chase outlives the index",
+		file: "queue/chase.go",
+		old:  "\tif w == nil || w.stopping() {\n",
+		new:  "\tif w != nil && w.stopping() {\n",
+		pkg:  "./queue", run: "^TestChaseBounded$",
+	},
+	{
+		name: "console: a bounce does not say which messages were in delivery",
+		file: "webui/page_queue_actions.go",
+		old:  "\tif res.InDeliveryCount > 0 {\n\t\tf.Details",
+		new:  "\tif false {\n\t\tf.Details",
+		pkg:  "./webui", run: "^TestActionFlashNamesNotTriggered$",
+	},
+	{
+		name: "audit: a bounce does not count the messages in delivery",
+		file: "admin/queue.go",
+		old:  "\tif res.InDeliveryCount > 0 {\n\t\td +=",
+		new:  "\tif false {\n\t\td +=",
+		pkg:  "./admin", run: "^TestQueueAuditSaysNotAttempted$",
+	},
 }
 
 func main() {

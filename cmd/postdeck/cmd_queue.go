@@ -109,6 +109,9 @@ func cmdQueue(args []string) error {
 			// NotTriggered: a bounce or retry of more messages than
 			// Postfix is asked to attempt at once.
 			NotTriggeredCount int `json:"not_triggered_count"`
+			// InDelivery: bounced messages in the middle of a delivery
+			// attempt, returned when it ends.
+			InDeliveryCount int `json:"in_delivery_count"`
 		}
 		raw, err := c.do("POST", "/api/v1/queue/actions", map[string]any{"action": verb, "ids": ids}, &res)
 		if err != nil || c.json {
@@ -124,6 +127,9 @@ func cmdQueue(args []string) error {
 		fmt.Println()
 		if res.NotTriggeredCount > 0 {
 			fmt.Printf("%d not attempted now (one %s asks Postfix for at most %d delivery attempts): Postfix attempts them when they are due; \"queue flush\" attempts every queued message\n", res.NotTriggeredCount, verb, queue.MaxTriggerEach)
+		}
+		if res.InDeliveryCount > 0 {
+			fmt.Printf("%d in the middle of a delivery attempt: each is returned to its sender as soon as that attempt ends\n", res.InDeliveryCount)
 		}
 		for _, id := range ids {
 			if n, ok := res.RequeuedAs[id]; ok {
