@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"postdeck/jobs"
@@ -202,12 +201,20 @@ func (s *Service) Restore(ctx context.Context, id Identity, archive io.Reader) (
 	return res, nil
 }
 
-// restoreLock makes restores one at a time (each replaces everything).
-var restoreLock sync.Mutex
+// restoreRunning is the answer to a restore asked for while another
+// runs. Each replaces everything: queued behind the first, the second
+// would replace the first's backup a minute later, and the administrator
+// told "restored" about the first would find the other's state; its
+// upload (up to a GiB, in memory) would wait all that time too.
+func restoreRunning() error {
+	return store.Conflict("Another restore is running; wait until it has finished (the audit log records it), then restore this backup again if it should still replace that one")
+}
 
 func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (_ RestoreResult, refused error) {
-	restoreLock.Lock()
-	defer restoreLock.Unlock()
+	if !s.restoring.TryLock() {
+		return RestoreResult{}, restoreRunning()
+	}
+	defer s.restoring.Unlock()
 	dir, err := os.MkdirTemp("", "postdeck-restore-")
 	if err != nil {
 		return RestoreResult{}, err

@@ -57,6 +57,7 @@ type Service struct {
 	lastCounts   atomic.Pointer[mpa.Counts]  // the MPA counts the last dashboard showed (sharedCounts)
 
 	pipelineMu     sync.Mutex  // one pipeline save at a time (compare, then put)
+	restoring      sync.Mutex  // held by the running restore; another is refused (restore)
 	stoppedByAdmin atomic.Bool // Postfix was stopped on purpose: the watchdog leaves it
 	watchRounds    atomic.Uint64
 }

@@ -45,6 +45,10 @@ type DB struct {
 	commits committer
 	// staged is the newest staged content of each map (mapstage.go).
 	staged stagedMaps
+	// mergedChunk, when set (tests), runs after each committed chunk of a
+	// restore's error-repository merge (mergeErrors), as the MPA or an
+	// administrator would between two; an error stops the restore there.
+	mergedChunk func(n int) error
 }
 
 // AuditGeneration changes whenever the audit log does.
