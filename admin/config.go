@@ -45,7 +45,11 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 	if err := need(id, PermAdmin); err != nil {
 		return SettingsResult{}, err
 	}
-	if !in.Confirm {
+	// A save based on settings someone else changed since is told so
+	// (the mta's version check) before any risk: a risk measured against
+	// their settings would ask to confirm a value this administrator
+	// did not change (a network the other one just removed).
+	if !in.Confirm && !s.settingsStale(in.Version) {
 		if err := s.settingsRisks(in.Settings); err != nil {
 			s.auditFailure(id, "settings", err)
 			return SettingsResult{}, err
@@ -69,6 +73,16 @@ func (s *Service) SaveSettings(ctx context.Context, id Identity, in SettingsDoc)
 func CheckSettings(in store.Settings) error {
 	_, _, err := mta.ValidateSettings(in)
 	return err
+}
+
+// settingsStale reports whether version names settings other than the
+// stored ones (an empty version names none: the save is unconditional).
+func (s *Service) settingsStale(version string) bool {
+	if version == "" {
+		return false
+	}
+	_, cur, err := s.db.LoadSettingsVersion()
+	return err == nil && cur != version
 }
 
 // settingsRisks is what saving in would put at risk (mta.SettingsRisks),
@@ -126,9 +140,12 @@ func (s *Service) SaveMainConfig(ctx context.Context, id Identity, in MainConfig
 	if err := need(id, PermAdmin); err != nil {
 		return MainConfigResult{}, err
 	}
-	// Allowing an open relay confirms more than a removed relay guard.
+	// Allowing an open relay confirms more than a removed relay guard. A
+	// document based on an older one is refused as stale by the save
+	// below, not asked to confirm the removal of a guard someone else
+	// added meanwhile (as SaveSettings).
 	if !in.Confirm && !in.AllowOpenRelay {
-		if cur, err := s.db.LoadMainConfig(); err == nil {
+		if cur, err := s.db.LoadMainConfig(); err == nil && (in.Version == "" || in.Version == mta.MainConfigVersion(cur)) {
 			if risk := mta.MainConfigRisks(cur, in.Text); risk != nil {
 				s.auditFailure(id, "mainconfig", risk)
 				return MainConfigResult{}, risk

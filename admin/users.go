@@ -93,8 +93,16 @@ func (s *Service) saveUser(in UserRequest) (UserResult, error) {
 		}
 		return UserResult{Username: u.Username, Role: u.Role}, nil
 	}
+	// Created only if still absent: the hash above takes a good part of
+	// a second, and a user another administrator created meanwhile (the
+	// console's Users page) would otherwise be replaced, with this
+	// request's role and password, where a moment earlier the request
+	// would have been refused for the role or taken as a password change.
 	u := store.User{Username: in.Username, PasswordHash: hash, Role: in.Role, Created: time.Now().UTC()}
-	if err := s.db.PutUser(u); err != nil {
+	if err := s.db.AddUser(u); errors.Is(err, store.ErrConflict) {
+		return UserResult{}, &store.UserError{Kind: store.ErrConflict, Field: "username", Msg: store.Sentence(
+			"User %s was created by someone else while this request ran, so nothing was changed; see its role with `postdeck admin list`, and set its password with `postdeck admin passwd %s` if that is still wanted", in.Username, in.Username)}
+	} else if err != nil {
 		return UserResult{}, err
 	}
 	return UserResult{Username: u.Username, Role: u.Role, Created: true}, nil

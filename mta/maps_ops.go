@@ -203,7 +203,7 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 		}
 		if base != "" {
 			if idx < 0 {
-				return store.Stale("map "+in.Name, "", "the map was deleted")
+				return store.StaleDeleted("map "+in.Name, "the map was deleted")
 			}
 			if cur := MapVersion(st.Maps[idx]); cur != base {
 				old := st.Maps[idx]

@@ -135,6 +135,17 @@ func Stale(what, current, diff string) error {
 		Msg: Sentence("Someone else saved %s since you opened it, so nothing was saved. Review the difference, then save again", what)}
 }
 
+// StaleDeleted returns the conflict of a write based on a document that
+// was deleted since it was read (what: "map x"; diff: what the page shows
+// in place of a difference). It carries no version: the page or client
+// that saves again without one creates the document anew, which is then
+// that administrator's decision, not an accident. "Someone else saved"
+// would send them looking for a difference that does not exist.
+func StaleDeleted(what, diff string) error {
+	return &UserError{Kind: ErrConflict, Field: "version", Diff: diff,
+		Msg: Sentence("Someone else deleted %s since you opened it, so nothing was saved. Save again to create it anew with your text", what)}
+}
+
 // WithField returns err with its field set, when err is a UserError
 // without one; other errors are returned as they are.
 func WithField(err error, field string) error {

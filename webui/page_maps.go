@@ -257,14 +257,20 @@ func (s *Server) mapPage(c *fiber.Ctx, name string) (mapPageData, error) {
 // pageMapPost is POST /mta/maps/{name}: validate, store and apply.
 func (s *Server) pageMapPost(c *fiber.Ctx) error {
 	name := c.Params("name")
-	data, err := s.mapPage(c, name)
-	if err != nil {
-		return err
-	}
 	if err := needFormField(c, "content"); err != nil {
 		return err
 	}
 	typ, content := c.FormValue("type"), strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n")
+	data, err := s.mapPage(c, name)
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted by someone else since this editor was opened: the
+		// save below says so (or, without a version, creates the map),
+		// and the page keeps what was typed instead of a 404 that
+		// loses it.
+		data = deletedMapPage(name, typ)
+	} else if err != nil {
+		return err
+	}
 	base := c.FormValue("version")
 	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: typ, Content: content, Base: base})
 	if err == nil {
@@ -291,6 +297,16 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 		}
 	}
 	return s.renderStatus(c, status, "map", "Map "+name, data, flash)
+}
+
+// deletedMapPage is the editor of a map that is not stored (any more):
+// the help of its name or type, nothing else known.
+func deletedMapPage(name, typ string) mapPageData {
+	help, ok := defaultMapHelp[name]
+	if !ok {
+		help = typeHelp[typ]
+	}
+	return mapPageData{Map: admin.MapInfo{Name: name, Type: typ}, Types: mapTypeChoices, Help: help, Secret: name == admin.MapSASLPasswords}
 }
 
 // pageMapDelete is POST /mta/maps/{name}/delete.

@@ -737,8 +737,8 @@ var mutants = []mutant{
 	{
 		name: "bring back a map deleted meanwhile",
 		file: "mta/maps_ops.go",
-		old:  "\t\t\tif idx < 0 {\n\t\t\t\treturn store.Stale(",
-		new:  "\t\t\tif false && idx < 0 {\n\t\t\t\treturn store.Stale(",
+		old:  "\t\t\tif idx < 0 {\n\t\t\t\treturn store.StaleDeleted(",
+		new:  "\t\t\tif false && idx < 0 {\n\t\t\t\treturn store.StaleDeleted(",
 		pkg:  "./webui", run: "^TestMapsAPI$",
 	},
 	{
@@ -2938,6 +2938,41 @@ var mutants = []mutant{
 		old:  "\tif !s.restoring.TryLock() {\n\t\treturn RestoreResult{}, restoreRunning()\n\t}",
 		new:  "\ts.restoring.Lock()\n\tif false {\n\t\treturn RestoreResult{}, restoreRunning()\n\t}",
 		pkg:  "./admin", run: "^TestRestoreStartedTwiceRefusesTheSecond$",
+	},
+	{
+		name: "concurrent: a map save on a map deleted meanwhile loses the typed text",
+		file: "webui/page_maps.go",
+		old:  "\tif errors.Is(err, store.ErrNotFound) {\n\t\t// Deleted by someone else since this editor was opened",
+		new:  "\tif false {\n\t\t// Deleted by someone else since this editor was opened",
+		pkg:  "./webui", run: "^TestMapEditAfterDeleteKeepsText$",
+	},
+	{
+		name: "concurrent: a save on a deleted map says someone saved it",
+		file: "mta/maps_ops.go",
+		old:  "store.StaleDeleted(\"map \"+in.Name, \"the map was deleted\")",
+		new:  "store.Stale(\"map \"+in.Name, \"\", \"the map was deleted\")",
+		pkg:  "./webui", run: "^TestMapEditAfterDeleteKeepsText$",
+	},
+	{
+		name: "concurrent: a stale settings save is asked to confirm the other's risk",
+		file: "admin/config.go",
+		old:  "if !in.Confirm && !s.settingsStale(in.Version) {",
+		new:  "if !in.Confirm {",
+		pkg:  "./webui", run: "^TestStaleSaveIsNotAskedToConfirm$",
+	},
+	{
+		name: "concurrent: a stale main config save is asked to confirm the other's risk",
+		file: "admin/config.go",
+		old:  "err == nil && (in.Version == \"\" || in.Version == mta.MainConfigVersion(cur))",
+		new:  "err == nil",
+		pkg:  "./webui", run: "^TestStaleSaveIsNotAskedToConfirm$",
+	},
+	{
+		name: "concurrent: admin add replaces a user created meanwhile",
+		file: "admin/users.go",
+		old:  "if err := s.db.AddUser(u); errors.Is(err, store.ErrConflict) {",
+		new:  "if err := s.db.PutUser(u); errors.Is(err, store.ErrConflict) {",
+		pkg:  "./admin", run: "^TestAddUserRaceKeepsTheOtherAdminsUser$",
 	},
 }
 
