@@ -258,6 +258,17 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 		if err := validateMapContent(in, mc); err != nil {
 			return err
 		}
+		if in.Type == "regexp" {
+			// Patterns Postfix compiles but matches without bound, or
+			// never as meant (maps_regexp.go); lines already saved stay.
+			was := ""
+			if idx >= 0 && st.Maps[idx].Type == "regexp" {
+				was = st.Maps[idx].Content
+			}
+			if n, msg := newRegexpHazard(in.Content, was); n > 0 {
+				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
+			}
+		}
 		in.Owner, in.Updated = owner, time.Now().UTC()
 		if idx >= 0 {
 			st.Maps[idx] = in

@@ -2974,6 +2974,55 @@ var mutants = []mutant{
 		new:  "if err := s.db.PutUser(u); errors.Is(err, store.ErrConflict) {",
 		pkg:  "./admin", run: "^TestAddUserRaceKeepsTheOtherAdminsUser$",
 	},
+	{
+		name: "regexp table: a risky pattern is saved",
+		file: "mta/maps_ops.go",
+		old:  "\t\tif in.Type == \"regexp\" {\n\t\t\t// Patterns Postfix",
+		new:  "\t\tif false {\n\t\t\t// Patterns Postfix",
+		pkg:  "./mta", run: "^TestRegexpTableHazardsRefusedAtSave$",
+	},
+	{
+		name: "regexp table: a back-reference is saved",
+		file: "mta/maps_regexp.go",
+		old:  "\t\tcase e >= '1' && e <= '9':\n",
+		new:  "\t\tcase e >= '1' && e <= '0':\n",
+		pkg:  "./mta", run: "^TestRegexpHazard$",
+	},
+	{
+		name: "regexp table: PCRE's \\d is saved",
+		file: "mta/maps_regexp.go",
+		old:  "\t\tcase isAlnum(e) && !strings.ContainsRune(regexpPOSIXEscapes, rune(e)):\n",
+		new:  "\t\tcase false:\n",
+		pkg:  "./mta", run: "^TestRegexpHazard$",
+	},
+	{
+		name: "regexp table: a large repetition count is saved",
+		file: "mta/maps_regexp.go",
+		old:  "\tcase copies > maxRegexpCopies:\n",
+		new:  "\tcase copies > maxRegexpCopies*100:\n",
+		pkg:  "./mta", run: "^TestRegexpHazard$",
+	},
+	{
+		name: "regexp table: nested repetition counts add up",
+		file: "mta/maps_regexp.go",
+		old:  "\t\t\tw = min(w*max(n, 1), rxCap)\n",
+		new:  "\t\t\tw = min(w+max(n, 1), rxCap)\n",
+		pkg:  "./mta", run: "^TestRegexpHazard$",
+	},
+	{
+		name: "regexp table: a backslash in brackets is an escape",
+		file: "mta/maps_regexp.go",
+		old:  "\tcase c == '[':\n\t\tr.bracket()\n",
+		new:  "\tcase false:\n\t\tr.bracket()\n",
+		pkg:  "./mta", run: "^TestRegexpHazard$",
+	},
+	{
+		name: "regexp table: a stored risky line stops an edit",
+		file: "mta/maps_regexp.go",
+		old:  "\t\tif line > 0 || had[p] {\n",
+		new:  "\t\tif line > 0 {\n",
+		pkg:  "./mta", run: "^TestRegexpTableHazardsRefusedAtSave$",
+	},
 }
 
 func main() {

@@ -1,0 +1,325 @@
+package mta
+
+import (
+	"strconv"
+	"strings"
+)
+
+// A regexp_table(5) pattern is compiled and matched by the C library's
+// POSIX regex (glibc on Debian) in every Postfix process that reads the
+// table: smtpd for the access tables, cleanup for header_checks, which
+// match every header line a sender writes (up to header_size_limit,
+// 100 KB). Postfix bounds neither the time nor the memory, and postmap's
+// probe at save time looks up one short key, so three kinds of pattern
+// went through without a word (measured with Postfix 3.7, glibc 2.36):
+//
+//   - A back-reference (\1): glibc matches it by trying every way to
+//     split the line. /(.*)(.*)\2\1x/ ran past 60 s on a line of 300
+//     characters, /^(.*)\1x$/ took 49 s and 1.9 GB on one of 16,000: a
+//     sender holds a cleanup process per message. pcre tables do the same
+//     under PCRE's match limit (0.01 s).
+//   - A large repetition count: glibc builds every copy of what {m,n}
+//     repeats, in memory that grows with the square of n, when the table
+//     is read: a{1,8000} took 500 MB in each process that read it (the
+//     probe too), a{1,32767} more than 3 GB; /((a{1,100}){1,100}){1,100}/
+//     1.2 GB. Nested counts multiply.
+//   - An escape of PCRE's that POSIX does not have: \d, \D, \n, \t, \x41,
+//     \z ... matched no character at all (case-insensitive, Postfix's
+//     default; with the i flag the letter itself), so a rule pasted from
+//     a pcre table was silently dead.
+//     \w \W \s \S \b \B are glibc's own and mean what they mean in PCRE.
+//
+// A save refuses such a pattern in a line it adds (newRegexpHazard); a
+// table saved or imported before keeps its lines.
+
+// maxRegexpCopies is how many copies of its atoms a regexp pattern's
+// repetition counts may add to it: .{1,998} (a line of RFC 5322) fits,
+// and costs each Postfix process 15 MB.
+const maxRegexpCopies = 1000
+
+// regexpPOSIXEscapes are the letters glibc gives a meaning after a
+// backslash, the same one PCRE gives them.
+const regexpPOSIXEscapes = "wWsSbB"
+
+// regexpHazard returns why a regexp_table(5) pattern ("[!]/body/flags",
+// as splitPattern returns it) may not be saved, "" when it may. It does
+// not quote the pattern: a map of SASL passwords may be a regexp table.
+func regexpHazard(pattern string) string {
+	body := strings.TrimPrefix(pattern, "!")
+	if len(body) < 2 {
+		return ""
+	}
+	d := body[0]
+	i := 1
+	for i < len(body) && body[i] != d {
+		if body[i] == '\\' {
+			i++
+		}
+		i++
+	}
+	i = min(i, len(body))
+	flags := ""
+	if i < len(body) {
+		flags = body[i+1:]
+	}
+	// Postfix compiles with REG_EXTENDED, and each x flag toggles it:
+	// with an odd number of them the pattern is a basic one (BRE).
+	s := rxScan{s: body[1:i], ext: strings.Count(flags, "x")%2 == 0}
+	// What the counts add to the pattern as written: a long pattern
+	// (an alternation of 200 domains) costs what its length costs.
+	total := s.alt(0)
+	copies := total - s.atoms
+	switch {
+	case s.backref != "":
+		return "the pattern uses the back-reference " + s.backref + ", which Postfix's regexp tables (POSIX) match in time and memory that grow without bound with the line they look at (a header line of 300 characters kept a Postfix process busy for more than a minute); make the map a pcre table, where Postfix bounds every match"
+	case s.escape != "":
+		hint := ""
+		switch s.escape {
+		case `\d`:
+			hint = "write [0-9] for it, or "
+		case `\D`:
+			hint = "write [^0-9] for it, or "
+		}
+		return s.escape + " is PCRE syntax, which a regexp table (POSIX) does not have: there it matches the letter " + s.escape[1:] + " at most (with Postfix's default, case-insensitive, no character at all), so the rule never matches as meant; " + hint + "make the map a pcre table"
+	case copies > maxRegexpCopies:
+		n := strconv.Itoa(copies)
+		if total >= rxCap {
+			n = "more than " + strconv.Itoa(rxCap)
+		}
+		return "the pattern's repetition counts ({m,n}) make " + n + " more copies of its parts, which Postfix's regexp tables (POSIX) build in every Postfix process that reads the table, in memory that grows with their square (a{1,8000} took 500 MB); at most " + strconv.Itoa(maxRegexpCopies) + " are allowed: use a smaller count, or make the map a pcre table"
+	}
+	return ""
+}
+
+// rxCap is where rxScan's counts stop growing: above the atoms of the
+// longest logical line (maxMapBytes), and small enough that a product of
+// two never overflows.
+const rxCap = 1 << 30
+
+// rxScan walks a POSIX pattern (extended or basic, with GNU's
+// extensions) far enough to count the copies its repetition counts make
+// and to find back-references and PCRE-only escapes. Whether the pattern
+// compiles is left to Postfix (the apply's probe).
+type rxScan struct {
+	s       string
+	i       int
+	ext     bool   // extended syntax (ERE); basic (BRE) writes \( \) \{ \} \|
+	backref string // the first back-reference, such as \1
+	escape  string // the first backslash-letter POSIX does not have
+	atoms   int    // atoms as written (characters, escapes, brackets)
+}
+
+func (r *rxScan) peek(k int) byte {
+	if r.i+k < len(r.s) {
+		return r.s[r.i+k]
+	}
+	return 0
+}
+
+// alt counts the copies of atoms in the alternatives up to the end of
+// the pattern or of the group at depth.
+func (r *rxScan) alt(depth int) int {
+	total := 0
+	for r.i < len(r.s) {
+		c := r.s[r.i]
+		if depth > 0 && (r.ext && c == ')' || !r.ext && c == '\\' && r.peek(1) == ')') {
+			return total
+		}
+		if r.ext && c == '|' {
+			r.i++
+			continue
+		}
+		if !r.ext && c == '\\' && r.peek(1) == '|' {
+			r.i += 2
+			continue
+		}
+		total = min(total+r.quantifiers(r.atom(depth)), rxCap)
+	}
+	return total
+}
+
+// atom reads one atom (a character, an escape, a bracket expression or
+// a group) and returns its copies.
+func (r *rxScan) atom(depth int) int {
+	c := r.s[r.i]
+	switch {
+	case r.ext && c == '(':
+		r.i++
+		return r.group(depth)
+	case c == '[':
+		r.bracket()
+		r.atoms++
+		return 1
+	case c == '\\' && r.i+1 < len(r.s):
+		e := r.s[r.i+1]
+		r.i += 2
+		switch {
+		case !r.ext && e == '(':
+			return r.group(depth)
+		case e >= '1' && e <= '9':
+			if r.backref == "" {
+				r.backref = `\` + string(e)
+			}
+		case isAlnum(e) && !strings.ContainsRune(regexpPOSIXEscapes, rune(e)):
+			if r.escape == "" {
+				r.escape = `\` + string(e)
+			}
+		}
+		r.atoms++
+		return 1
+	}
+	r.i++
+	r.atoms++
+	return 1
+}
+
+// group reads a group's alternatives after its opening and its closing.
+func (r *rxScan) group(depth int) int {
+	w := r.alt(depth + 1)
+	if r.ext && r.peek(0) == ')' {
+		r.i++
+	} else if !r.ext && r.peek(0) == '\\' && r.peek(1) == ')' {
+		r.i += 2
+	}
+	return max(w, 1)
+}
+
+// bracket skips a bracket expression, in which a backslash is itself
+// and ] first is a member.
+func (r *rxScan) bracket() {
+	r.i++
+	if r.peek(0) == '^' {
+		r.i++
+	}
+	if r.peek(0) == ']' {
+		r.i++
+	}
+	for r.i < len(r.s) {
+		if r.s[r.i] == '[' && strings.IndexByte(":.=", r.peek(1)) >= 0 {
+			if end := strings.Index(r.s[r.i+2:], string(r.peek(1))+"]"); end >= 0 {
+				r.i += 2 + end + 2
+				continue
+			}
+		}
+		if r.s[r.i] == ']' {
+			r.i++
+			return
+		}
+		r.i++
+	}
+}
+
+// quantifiers applies the repetitions after an atom of w copies.
+func (r *rxScan) quantifiers(w int) int {
+	for r.i < len(r.s) {
+		c := r.s[r.i]
+		switch {
+		case c == '*' || r.ext && (c == '+' || c == '?'):
+			r.i++
+		case !r.ext && c == '\\' && (r.peek(1) == '+' || r.peek(1) == '?'):
+			r.i += 2
+		case r.ext && c == '{' || !r.ext && c == '\\' && r.peek(1) == '{':
+			n, ok := r.bound()
+			if !ok {
+				return w // a brace that is a character: the next atom
+			}
+			w = min(w*max(n, 1), rxCap)
+		default:
+			return w
+		}
+	}
+	return w
+}
+
+// bound reads {m}, {m,}, {m,n} or {,n} (\{ \} in a basic pattern) and
+// returns how many copies glibc makes: n, or m when there is no n.
+func (r *rxScan) bound() (int, bool) {
+	start := r.i
+	open, closing := "{", "}"
+	if !r.ext {
+		open, closing = `\{`, `\}`
+	}
+	r.i += len(open)
+	number := func() (int, bool) {
+		n, any := 0, false
+		for r.i < len(r.s) && r.s[r.i] >= '0' && r.s[r.i] <= '9' {
+			n = min(n*10+int(r.s[r.i]-'0'), rxCap)
+			r.i++
+			any = true
+		}
+		return n, any
+	}
+	m, hasM := number()
+	n, hasN := 0, false
+	comma := r.peek(0) == ','
+	if comma {
+		r.i++
+		n, hasN = number()
+	}
+	if (!hasM && !hasN) || !strings.HasPrefix(r.s[r.i:], closing) {
+		r.i = start
+		return 0, false
+	}
+	r.i += len(closing)
+	if hasN {
+		return n, true
+	}
+	return m, true
+}
+
+// forEachRegexpPattern calls fn with the line and the pattern of every
+// rule and IF of a pcre/regexp table's content that parseTable took:
+// logical lines (continuations joined), comments and ENDIF left out.
+func forEachRegexpPattern(content string, fn func(line int, pattern string)) {
+	cur, curLine := "", 0
+	flush := func() {
+		if curLine == 0 {
+			return
+		}
+		kw, rest := keyword(cur)
+		if kw != "ENDIF" {
+			if pattern, _, msg := splitPattern(rest, "regexp"); msg == "" {
+				fn(curLine, pattern)
+			}
+		}
+		cur, curLine = "", 0
+	}
+	for i, line := range strings.Split(content, "\n") {
+		trimmed := strings.TrimLeft(line, " \t\v\f")
+		if trimmed == "" || trimmed[0] == '#' {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' || line[0] == '\v' || line[0] == '\f' {
+			if curLine > 0 {
+				cur += " " + strings.TrimRight(trimmed, " \t")
+			}
+			continue
+		}
+		flush()
+		cur, curLine = strings.TrimRight(line, " \t"), i+1
+	}
+	flush()
+}
+
+// newRegexpHazard is the first line of a regexp table's content whose
+// pattern regexpHazard refuses, with why, unless stored (the map's
+// content as saved, when it was a regexp table) holds that pattern too:
+// a table saved or imported before this check keeps working, and an
+// edit of its other lines saves. 0 when there is none.
+func newRegexpHazard(content, stored string) (line int, msg string) {
+	had := map[string]bool{}
+	forEachRegexpPattern(stored, func(_ int, p string) {
+		if regexpHazard(p) != "" {
+			had[p] = true
+		}
+	})
+	forEachRegexpPattern(content, func(n int, p string) {
+		if line > 0 || had[p] {
+			return
+		}
+		if why := regexpHazard(p); why != "" {
+			line, msg = n, why
+		}
+	})
+	return line, msg
+}
