@@ -24,6 +24,10 @@ type Cluster interface {
 	ChangeShared(ctx context.Context, actor, action string, change func() error) error
 	// View is the cluster's nodes and their state.
 	View(ctx context.Context) report.View
+	// Health is View without heartbeats, from what the node already
+	// knows: the dashboard and /metrics read it at every refresh and
+	// scrape, which must not cost etcd a request each.
+	Health() report.View
 	// Peer is another node's console address and the token to act on
 	// its API with.
 	Peer(name string) (api, token string, err error)

@@ -29,6 +29,9 @@ type Dashboard struct {
 	LogProblems    []mta.LogLine       `json:"log_problems,omitempty"`
 	LogError       string              `json:"log_error,omitempty"`
 	Errors         []string            `json:"errors,omitempty"` // parts that could not be read
+	// Cluster names, on a cluster node, each node that is wrong and how,
+	// one sentence each (clusterProblems): empty while all is well.
+	Cluster []string `json:"cluster,omitempty"`
 }
 
 // DeferredMessage is one deferred message and why.
@@ -87,6 +90,9 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 	} else {
 		s.log.Warn("dashboard: spf sources", "err", err)
 		d.Errors = append(d.Errors, "The SPF sources could not be read.")
+	}
+	if c := s.clusterNode(); c != nil {
+		d.Cluster = clusterProblems(c.Health(), time.Now())
 	}
 	if lines, err := s.mta.LogProblems(5); err == nil {
 		for i := len(lines) - 1; i >= 0; i-- {

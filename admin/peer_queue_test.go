@@ -22,6 +22,7 @@ func (peerOnly) ChangeShared(_ context.Context, _, _ string, change func() error
 	return change()
 }
 func (peerOnly) View(context.Context) report.View { return report.View{} }
+func (peerOnly) Health() report.View              { return report.View{} }
 func (p peerOnly) Peer(name string) (string, string, error) {
 	return p.api, "peer-token", nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"postdeck/cluster/report"
 	"postdeck/jobs"
 	"postdeck/mpa"
 	"postdeck/mta"
@@ -118,6 +119,9 @@ type Metrics struct {
 	SPF               []jobs.SourceStatus
 	ApplyResults      map[string]uint64
 	PanicsByComponent map[string]uint64
+	// Cluster is the cluster's health on a cluster node (nil when
+	// standalone): read from what the node knows, no request to etcd.
+	Cluster *report.View
 }
 
 // Metrics collects the numbers /metrics exports. The route that calls it
@@ -149,6 +153,10 @@ func (s *Service) Metrics(ctx context.Context) Metrics {
 		if statuses, err := r.Statuses(ctx); err == nil {
 			m.SPF = statuses
 		}
+	}
+	if c := s.clusterNode(); c != nil {
+		v := c.Health()
+		m.Cluster = &v
 	}
 	m.ApplyResults = mta.ApplyResults()
 	m.PanicsByComponent = map[string]uint64{}

@@ -70,6 +70,12 @@
 // the elected node runs the cluster's scheduled jobs (the SPF refresh),
 // the others take the resulting maps from the cluster.
 //
+// The watch brings every node's status key too, and its deletion when a
+// lease runs out: Health, the dashboard's and /metrics' view of the
+// cluster, is read from that copy and asks etcd nothing; View (the
+// cluster page, `postdeck cluster status`) reads the statuses and each
+// lease's age from etcd.
+//
 // # Partitions
 //
 // Requests carry etcd's require-leader flag, so a member without a

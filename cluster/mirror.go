@@ -20,9 +20,22 @@ type mirror struct {
 	markerSeq int64 // version of rev: how many configuration revisions there were
 	marker    report.RevMarker
 	kv        map[string][]byte // relative key -> value
+	// statuses are the nodes' status keys as the watch delivers them (the
+	// watch covers the whole prefix), by node: the dashboard and /metrics
+	// read the cluster's health from here without asking etcd.
+	statuses map[string]watchedStatus
 }
 
-func newMirror() *mirror { return &mirror{kv: map[string][]byte{}} }
+// watchedStatus is a node's status key: its value and the lease it is
+// under (0: none, which a node never writes).
+type watchedStatus struct {
+	raw   []byte
+	lease int64
+}
+
+func newMirror() *mirror {
+	return &mirror{kv: map[string][]byte{}, statuses: map[string]watchedStatus{}}
+}
 
 // relevant reports whether a relative key belongs in the mirror.
 func relevant(rel string) bool {
@@ -32,6 +45,7 @@ func relevant(rel string) bool {
 func (m *mirror) clone() *mirror {
 	c := *m
 	c.kv = maps.Clone(m.kv)
+	c.statuses = maps.Clone(m.statuses)
 	return &c
 }
 

@@ -47,6 +47,7 @@ type Node struct {
 	connected bool
 	lastErr   string
 	status    report.NodeStatus
+	behind    map[string]behindMark // by node: since when views saw it behind (markBehind)
 
 	kick       chan struct{} // a new revision to apply
 	resync     chan struct{} // the cluster stopped answering: follow again from a full read
@@ -306,6 +307,7 @@ func (n *Node) followOnce(ctx context.Context) error {
 	m.rev = resp.Header.Revision
 	for _, kv := range resp.Kvs {
 		n.mirrorPut(m, string(kv.Key), kv.Value, kv.ModRevision, kv.Version)
+		n.statusPut(m, string(kv.Key), kv.Value, kv.Lease)
 	}
 	if err := n.nameFree(ctx, m); err != nil {
 		return err
@@ -354,6 +356,16 @@ func (n *Node) followOnce(ctx context.Context) error {
 				n.importAudit(rel, ev.Kv.Value)
 				continue
 			}
+			if name, isStatus := strings.CutPrefix(rel, dirStatus); ok && isStatus {
+				// A node's status went (its lease ran out: the node is
+				// down) or changed: no configuration to apply.
+				if ev.Type == clientv3.EventTypeDelete {
+					delete(next.statuses, name)
+				} else {
+					n.statusPut(next, string(ev.Kv.Key), ev.Kv.Value, ev.Kv.Lease)
+				}
+				continue
+			}
 			if !ok || !relevant(rel) {
 				continue
 			}
@@ -382,6 +394,21 @@ func (n *Node) mirrorPut(m *mirror, key string, value []byte, modRev, version in
 	if rel == keyRev {
 		m.markerRev, m.markerSeq = modRev, version
 		_ = json.Unmarshal(value, &m.marker)
+	}
+}
+
+// statusPut keeps a node's status key in the copy (other keys are left
+// to mirrorPut).
+func (n *Node) statusPut(m *mirror, key string, value []byte, lease int64) {
+	rel, ok := n.keys.rel(key)
+	if !ok {
+		return
+	}
+	if name, ok := strings.CutPrefix(rel, dirStatus); ok {
+		if m.statuses == nil {
+			m.statuses = map[string]watchedStatus{}
+		}
+		m.statuses[name] = watchedStatus{raw: value, lease: lease}
 	}
 }
 

@@ -124,6 +124,16 @@ var (
 	descApplies       = prometheus.NewDesc("postdeck_apply_total", "Configuration applies by result.", []string{"result"}, nil)
 	descPanics        = prometheus.NewDesc("postdeck_panics_total", "Recovered panics by component.", []string{"component"}, nil)
 	descPostfixUp     = prometheus.NewDesc("postdeck_postfix_up", "1 when the Postfix master process runs.", nil, nil)
+
+	// The cluster's health as this node knows it (cluster nodes only);
+	// the per-node series only while this node reaches the cluster, so
+	// that a node cut off does not report every other one down.
+	descClusterReachable = prometheus.NewDesc("postdeck_cluster_reachable", "1 while this node follows the cluster (etcd answers); 0 while it is cut off and serves mail with its last good configuration.", nil, nil)
+	descClusterChange    = prometheus.NewDesc("postdeck_cluster_change", "Number of the newest configuration change this node knows of (cut off after a restart: the one it runs).", nil, nil)
+	descClusterNodeUp    = prometheus.NewDesc("postdeck_cluster_node_up", "1 while the node's lease is live (its daemon runs and reaches the cluster).", []string{"node"}, nil)
+	descClusterNodeLag   = prometheus.NewDesc("postdeck_cluster_node_lag_changes", "Configuration changes the node is behind the newest.", []string{"node"}, nil)
+	descClusterBehind    = prometheus.NewDesc("postdeck_cluster_node_behind_seconds", "How long the node has been behind (0 when current); never more than it is.", []string{"node"}, nil)
+	descClusterFailing   = prometheus.NewDesc("postdeck_cluster_node_failing", "1 when the node refused or failed to apply the last change it tried (it keeps its last good configuration).", []string{"node"}, nil)
 )
 
 func (col *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(col, ch) }
@@ -173,6 +183,27 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descSPFSuccess, ts, st.Map)
 		gauge(descSPFFailing, boolFloat(st.Outcome == "failed"), st.Map)
 		gauge(descSPFPrefixes, float64(st.PrefixCount), st.Map)
+	}
+	if v := m.Cluster; v != nil {
+		gauge(descClusterReachable, boolFloat(v.Reachable))
+		gauge(descClusterChange, float64(v.Seq))
+		for _, nv := range v.Nodes {
+			if !v.Reachable {
+				break
+			}
+			up := nv.Alive && nv.Status != nil
+			gauge(descClusterNodeUp, boolFloat(up), nv.Name)
+			if !up {
+				continue // what it reported last is gone with its lease
+			}
+			gauge(descClusterNodeLag, float64(nv.Lag), nv.Name)
+			behind := 0.0
+			if nv.Lag > 0 && !nv.BehindSince.IsZero() {
+				behind = max(0, time.Since(nv.BehindSince).Seconds())
+			}
+			gauge(descClusterBehind, behind, nv.Name)
+			gauge(descClusterFailing, boolFloat(nv.Status.Failing), nv.Name)
+		}
 	}
 	for result, n := range m.ApplyResults {
 		counter(descApplies, float64(n), result)

@@ -143,7 +143,10 @@ func TestAPIReferenceListsEveryMetric(t *testing.T) {
 		}
 	}
 	for name := range documented {
-		if _, ok := exposed[name]; !ok {
+		// A standalone daemon has no cluster series:
+		// TestDashboardNamesANodeThatIsDown (cmd/postdeck) checks them
+		// on a cluster node.
+		if _, ok := exposed[name]; !ok && !strings.HasPrefix(name, "postdeck_cluster_") {
 			t.Errorf("docs/api.md names %s; /metrics has no such series", name)
 		}
 	}

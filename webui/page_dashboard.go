@@ -86,6 +86,10 @@ func dashboardKey(d *dashboardData) *pageKey {
 	for _, e := range d.Errors {
 		k.str(e)
 	}
+	k.num(int64(len(d.Cluster)))
+	for _, c := range d.Cluster {
+		k.str(c)
+	}
 	k.flag(d.ShowAudit).str(string(d.Recent))
 	return k
 }

@@ -165,6 +165,7 @@ func TestDashboardKeyNamesWhatIsShown(t *testing.T) {
 			LogProblems: []mta.LogLine{{Text: "postfix/smtpd[1]: warning: hostname x does not resolve", Level: "warning"}},
 			LogError:    "",
 			Errors:      []string{"The MPA's counts could not be read."},
+			Cluster:     []string{"Node n2 is down: its lease ran out."},
 		},
 		Recent:    template.HTML("<p>recent</p>"),
 		ShowAudit: true,

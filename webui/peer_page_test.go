@@ -25,6 +25,7 @@ func (onePeer) ChangeShared(_ context.Context, _, _ string, change func() error)
 	return change()
 }
 func (onePeer) View(context.Context) clusterreport.View { return clusterreport.View{} }
+func (onePeer) Health() clusterreport.View              { return clusterreport.View{} }
 func (p onePeer) Peer(string) (string, string, error)   { return p.api, "peer-token", nil }
 
 // TestPeerPageReadable: another node's page shows the mail-derived text

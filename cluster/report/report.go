@@ -119,4 +119,8 @@ type NodeView struct {
 	// Heartbeat is when the node last renewed its lease (estimated from
 	// the lease's remaining time).
 	Heartbeat time.Time `json:"heartbeat,omitzero"`
+	// BehindSince, while Lag > 0, is the latest moment the node is known
+	// to have been behind since: a node applying a change lags for a few
+	// seconds, one that lags for minutes is stuck.
+	BehindSince time.Time `json:"behind_since,omitzero"`
 }
