@@ -2,10 +2,12 @@ package mpa
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"postdeck/store"
 )
@@ -34,14 +36,15 @@ import (
 //	    was too: delivered; none accepted (data=0/M): not delivered;
 //	    otherwise the qmgr line decides.
 //
-// No line settling it within Config.ResolveTimeout (a rotated log, a log
-// elsewhere, a queue manager that never saw the message because cleanup
-// failed after the dot) sends the recipients to the error repository with
-// stage "interrupted", as before. This reads only the maillog, which any
-// Postfix writes; XFORWARD needs no change to the reinjection service, and
-// the header_checks INFO alternative would need a cleanup service of its
-// own (header checks run in cleanup, not in the smtpd that -o applies to)
-// and still logs before the commit, not after it. The queue (postqueue,
+// No line settling it within Config.ResolveTimeout (a log rotated to a
+// name resolve does not read, a log elsewhere, a queue manager that never
+// saw the message because cleanup failed after the dot) sends the
+// recipients to the error repository with stage "interrupted", as
+// before. This reads only the maillog, which any Postfix writes;
+// XFORWARD needs no change to the reinjection service, and the
+// header_checks INFO alternative would need a cleanup service of its own
+// (header checks run in cleanup, not in the smtpd that -o applies to) and
+// still logs before the commit, not after it. The queue (postqueue,
 // postcat) alone cannot tell: a delivered message leaves it in
 // milliseconds.
 
@@ -66,6 +69,14 @@ func (o outcome) String() string {
 // maxLogScan bounds the bytes of the maillog read for one resolution.
 const maxLogScan = 256 << 20
 
+// maxLogLine is the longest maillog line scanLog looks at. The lines that
+// settle a delivery are short (a queue id, a client, a sender Postfix's
+// smtpd already bounds to line_length_limit); a longer one (another
+// program's under rsyslog's mail facility, or the zeros of a log
+// truncated under a writer that does not append) is skipped whole, and
+// the lines after it are still read.
+const maxLogLine = 64 << 10
+
 // logSize is the current size of the maillog (0 without one).
 func (s *Server) logSize() int64 {
 	if s.cfg.Maillog == "" {
@@ -78,89 +89,180 @@ func (s *Server) logSize() int64 {
 	return fi.Size()
 }
 
+// openLog opens a maillog for reading. A pipe (a log shipper's FIFO) or a
+// device (/dev/null, /dev/stdout of a container's maillog_file) is not a
+// log that can be read back: opening a FIFO without O_NONBLOCK would wait
+// for a writer, holding the worker (and the daemon's start) forever.
+func openLog(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errNotALogFile
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+var errNotALogFile = errors.New("not a regular file")
+
 // resolve reads Postfix's log for e's in-doubt delivery.
+//
+// The log may have been rotated since the delivery recorded its offset:
+// renamed to NAME.1 and created anew, or copied to NAME.1 and truncated in
+// place (logrotate's copytruncate), after which it may have grown past the
+// offset again, so that the offset points into the middle of lines written
+// later. Postfix writes whole lines, and the offset was the log's size, so
+// in the file it was taken from a line ends right before it; where none
+// does (or the file is shorter), the file was replaced or rewritten and
+// the delivery's lines are in NAME.1 from the offset on, followed by the
+// new file from its start. Reading both in that order is safe even when
+// the guess is wrong: the delivery's name is unique, so an older NAME.1
+// cannot name it. A compressed NAME.1 (logrotate without delaycompress)
+// or another rotated name is not read: "interrupted".
 func (s *Server) resolve(e store.SpoolEntry) (outcome, string, error) {
 	if s.cfg.Maillog == "" || e.DeliveryID == "" {
 		return undecided, "no maillog configured or no delivery id recorded", nil
 	}
-	f, err := os.Open(s.cfg.Maillog)
+	f, fi, err := openLog(s.cfg.Maillog)
 	if err != nil {
-		return undecided, "", fmt.Errorf("open maillog: %w", err)
+		return undecided, "Postfix's log could not be read", fmt.Errorf("open maillog: %w", err)
 	}
 	defer func() { _ = f.Close() }()
-	fi, err := f.Stat()
-	if err != nil {
-		return undecided, "", fmt.Errorf("stat maillog: %w", err)
-	}
+	sc := logScan{ident: e.DeliveryID, left: maxLogScan}
 	off := e.LogOffset
-	if off > fi.Size() {
-		off = 0 // rotated since
+	if off <= fi.Size() && lineStartsAt(f, off) {
+		return sc.read(io.NewSectionReader(f, off, fi.Size()-off))
 	}
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return undecided, "", fmt.Errorf("seek maillog: %w", err)
+	if old, ofi, err := openLog(s.cfg.Maillog + ".1"); err == nil {
+		defer func() { _ = old.Close() }()
+		if off <= ofi.Size() {
+			if o, why, err := sc.read(io.NewSectionReader(old, off, ofi.Size()-off)); o != undecided || err != nil {
+				return o, why, err
+			}
+		}
 	}
-	o, why := scanLog(io.LimitReader(f, maxLogScan), e.DeliveryID)
-	return o, why, nil
+	return sc.read(io.NewSectionReader(f, 0, fi.Size()))
+}
+
+// lineStartsAt reports whether a line of f starts at off.
+func lineStartsAt(f *os.File, off int64) bool {
+	if off == 0 {
+		return true
+	}
+	var b [1]byte
+	n, _ := f.ReadAt(b[:], off-1)
+	return n == 1 && b[0] == '\n'
 }
 
 // scanLog settles delivery ident from maillog lines (see above).
 func scanLog(r io.Reader, ident string) (outcome, string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var qid, pid string
-	sessionOver := ""
-	for sc.Scan() {
-		prog, p, msg, ok := splitLogLine(sc.Text())
-		if !ok {
+	sc := logScan{ident: ident, left: maxLogScan}
+	o, why, _ := sc.read(r)
+	return o, why
+}
+
+// logScan follows one delivery through maillog lines, which may come
+// from more than one file (read, in the order they were written).
+type logScan struct {
+	ident       string
+	left        int64 // bytes still to read (maxLogScan)
+	qid, pid    string
+	sessionOver string
+}
+
+// read feeds the complete lines of r to the scan and returns the outcome
+// once one settles it, else undecided with what was found so far. A last
+// line without its newline is not read: a writer may be in the middle of
+// it (rsyslog writes its buffer, not lines; a slow disk), and a cut
+// "data=0/1" reads as "data=0", every DATA accepted.
+func (sc *logScan) read(r io.Reader) (outcome, string, error) {
+	br := bufio.NewReaderSize(io.LimitReader(r, sc.left), maxLogLine)
+	tooLong := false
+	for {
+		line, err := br.ReadSlice('\n')
+		sc.left -= int64(len(line))
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			tooLong = true
+			continue
+		case err != nil:
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return undecided, sc.undecided(), err
+		case tooLong:
+			tooLong = false // the end of a line too long to look at
 			continue
 		}
-		switch {
-		case strings.HasSuffix(prog, "/smtpd"):
-			if qid == "" {
-				q, rest, found := strings.Cut(msg, ": client=")
-				if found && hasField(rest, "orig_queue_id="+ident) {
-					qid, pid = q, p
-				}
-				continue
-			}
-			if p != pid || sessionOver != "" {
-				continue
-			}
-			switch {
-			case strings.HasPrefix(msg, "lost connection after ") || strings.HasPrefix(msg, "timeout after "):
-				if state, _, _ := strings.Cut(msg[strings.Index(msg, "after ")+6:], " "); state == "DATA" {
-					return postfixDropped, "Postfix's smtpd: " + msg
-				}
-				sessionOver = msg
-			case strings.HasPrefix(msg, "disconnect from "):
-				for _, f := range strings.Fields(msg) {
-					if v, ok := strings.CutPrefix(f, "data="); ok {
-						good, all, partial := strings.Cut(v, "/")
-						if !partial {
-							return postfixHasIt, "Postfix's smtpd: " + msg
-						}
-						if good == "0" && all != "0" {
-							return postfixDropped, "Postfix's smtpd: " + msg
-						}
-					}
-				}
-				sessionOver = msg
-			case strings.Contains(msg, ": client="):
-				sessionOver = msg // the next transaction began
-			}
-		case strings.HasSuffix(prog, "/qmgr"):
-			if qid != "" && strings.HasPrefix(msg, qid+": from=<") {
-				return postfixHasIt, "Postfix queued it as " + qid
-			}
+		if o, why := sc.line(string(line[:len(line)-1])); o != undecided {
+			return o, why, nil
 		}
 	}
-	switch {
-	case qid == "":
-		return undecided, "no line of Postfix's smtpd names delivery " + ident
-	case sessionOver == "":
-		return undecided, "Postfix queue id " + qid + ": the smtpd session has not ended"
+}
+
+// line looks at one complete line.
+func (sc *logScan) line(l string) (outcome, string) {
+	prog, p, msg, ok := splitLogLine(l)
+	if !ok {
+		return undecided, ""
 	}
-	return undecided, "Postfix queue id " + qid + ": no queue manager line after " + sessionOver
+	switch {
+	case strings.HasSuffix(prog, "/smtpd"):
+		if sc.qid == "" {
+			q, rest, found := strings.Cut(msg, ": client=")
+			if found && hasField(rest, "orig_queue_id="+sc.ident) {
+				sc.qid, sc.pid = q, p
+			}
+			return undecided, ""
+		}
+		if p != sc.pid || sc.sessionOver != "" {
+			return undecided, ""
+		}
+		switch {
+		case strings.HasPrefix(msg, "lost connection after ") || strings.HasPrefix(msg, "timeout after "):
+			if state, _, _ := strings.Cut(msg[strings.Index(msg, "after ")+6:], " "); state == "DATA" {
+				return postfixDropped, "Postfix's smtpd: " + msg
+			}
+			sc.sessionOver = msg
+		case strings.HasPrefix(msg, "disconnect from "):
+			for _, f := range strings.Fields(msg) {
+				if v, ok := strings.CutPrefix(f, "data="); ok {
+					good, all, partial := strings.Cut(v, "/")
+					if !partial {
+						return postfixHasIt, "Postfix's smtpd: " + msg
+					}
+					if good == "0" && all != "0" {
+						return postfixDropped, "Postfix's smtpd: " + msg
+					}
+				}
+			}
+			sc.sessionOver = msg
+		case strings.Contains(msg, ": client="):
+			sc.sessionOver = msg // the next transaction began
+		}
+	case strings.HasSuffix(prog, "/qmgr"):
+		if sc.qid != "" && strings.HasPrefix(msg, sc.qid+": from=<") {
+			return postfixHasIt, "Postfix queued it as " + sc.qid
+		}
+	}
+	return undecided, ""
+}
+
+// undecided says what the lines read so far found.
+func (sc *logScan) undecided() string {
+	switch {
+	case sc.qid == "":
+		return "no line of Postfix's smtpd names delivery " + sc.ident
+	case sc.sessionOver == "":
+		return "Postfix queue id " + sc.qid + ": the smtpd session has not ended"
+	}
+	return "Postfix queue id " + sc.qid + ": no queue manager line after " + sc.sessionOver
 }
 
 // splitLogLine splits a syslog line "... prog[pid]: msg".

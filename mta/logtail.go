@@ -26,7 +26,11 @@ const maxProblemsKept = 1000
 // it read (and which file that was) and the newest problem lines, so that
 // a call reads only what Postfix appended since the previous one, not the
 // log's 8 MiB tail per dashboard view. A file that was replaced
-// (rotated: another inode) or truncated is read again from its tail.
+// (rotated: another inode) or truncated is read again from its tail; so
+// is one truncated in place and written past where the last read stopped
+// before anybody looked (logrotate's copytruncate at night, a busy
+// morning): the same inode and a larger size, but other bytes before that
+// offset (before).
 //
 // A call within fresh of the last look at the file answers from what that
 // look found, without a stat: every dashboard view asks, and under the
@@ -40,6 +44,7 @@ type problemTail struct {
 	path     string
 	dev, ino uint64
 	offset   int64     // the end of the last complete line read
+	before   []byte    // the log's last bytes before offset, as read
 	lines    []LogLine // the newest problem lines, oldest first
 }
 
@@ -95,7 +100,18 @@ func logUnreadable(path string, err error) error {
 }
 
 func (t *problemTail) reset(path string, dev, ino uint64) {
-	t.path, t.dev, t.ino, t.offset, t.lines = path, dev, ino, 0, nil
+	t.path, t.dev, t.ino, t.offset, t.before, t.lines = path, dev, ino, 0, nil, nil
+}
+
+// markLen is how many bytes before the offset tell a log that was
+// rewritten from one that was appended to.
+const markLen = 64
+
+// bytesBefore reads the log's last bytes before off (at most markLen).
+func bytesBefore(f *os.File, off int64) []byte {
+	b := make([]byte, min(off, markLen))
+	n, _ := f.ReadAt(b, off-int64(len(b)))
+	return b[:n]
 }
 
 // logReadChunk is how much of the log read holds at a time: a dashboard
@@ -112,6 +128,9 @@ func (t *problemTail) read(size int64) error {
 		return logUnreadable(t.path, err)
 	}
 	defer f.Close()
+	if t.offset > 0 && !bytes.Equal(bytesBefore(f, t.offset), t.before) {
+		t.offset, t.lines = 0, nil // rewritten in place: another log
+	}
 	from := t.offset
 	if size-from > maxLogScan {
 		from, t.lines = size-maxLogScan, nil // what came before is past the tail
@@ -152,6 +171,7 @@ func (t *problemTail) read(size int64) error {
 	if partial { // a tail without a line end at all: skip it
 		t.offset = size
 	}
+	t.before = bytesBefore(f, t.offset)
 	return nil
 }
 

@@ -114,8 +114,8 @@ var mutants = []mutant{
 	{
 		name: "take a delivery cut before its dot as delivered",
 		file: "mpa/resolve.go",
-		old:  "state == \"DATA\" {\n\t\t\t\t\treturn postfixDropped,",
-		new:  "state == \"DATA\" {\n\t\t\t\t\treturn postfixHasIt,",
+		old:  "state == \"DATA\" {\n\t\t\t\treturn postfixDropped,",
+		new:  "state == \"DATA\" {\n\t\t\t\treturn postfixHasIt,",
 		pkg:  "./mpa", run: "^TestScanLog$",
 	},
 	{
@@ -3085,6 +3085,48 @@ var mutants = []mutant{
 		old:  "\t\t\tgauge(descClusterNodeUp, boolFloat(up), nv.Name)\n",
 		new:  "\t\t\tgauge(descClusterNodeUp, 1, nv.Name)\n",
 		pkg:  "./cmd/postdeck", run: "^TestDashboardNamesANodeThatIsDown$",
+	},
+	{
+		name: "maillog: a line still being written settles an in-doubt delivery",
+		file: "mpa/resolve.go",
+		old:  "\t\t\tif errors.Is(err, io.EOF) {\n\t\t\t\terr = nil\n\t\t\t}\n",
+		new:  "\t\t\tif errors.Is(err, io.EOF) {\n\t\t\t\terr = nil\n\t\t\t\tif o, why := sc.line(string(line)); o != undecided {\n\t\t\t\t\treturn o, why, nil\n\t\t\t\t}\n\t\t\t}\n",
+		pkg:  "./mpa", run: "^TestScanLogReadsOnlyCompleteLines$",
+	},
+	{
+		name: "maillog: a line too long for the scan ends the in-doubt search",
+		file: "mpa/resolve.go",
+		old:  "\t\t\ttooLong = true\n\t\t\tcontinue\n",
+		new:  "\t\t\treturn undecided, sc.undecided(), nil\n",
+		pkg:  "./mpa", run: "^TestScanLogSkipsOverlongLines$",
+	},
+	{
+		name: "maillog: the MPA waits for a writer of a FIFO maillog",
+		file: "mpa/resolve.go",
+		old:  "os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)",
+		new:  "os.OpenFile(path, os.O_RDONLY|0*syscall.O_NONBLOCK, 0)",
+		pkg:  "./mpa", run: "^TestResolveDoesNotWaitOnAFIFO$",
+	},
+	{
+		name: "maillog: the start waits for a writer of a FIFO maillog",
+		file: "cmd/postdeck/serve.go",
+		old:  "os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)",
+		new:  "os.OpenFile(path, os.O_RDONLY|0*syscall.O_NONBLOCK, 0)",
+		pkg:  "./cmd/postdeck", run: "^TestMaillogFIFODoesNotHoldTheStart$",
+	},
+	{
+		name: "maillog: an in-doubt delivery is looked for at its offset in a rotated log",
+		file: "mpa/resolve.go",
+		old:  "\tif off <= fi.Size() && lineStartsAt(f, off) {\n",
+		new:  "\tif off > fi.Size() {\n\t\toff = 0\n\t}\n\tif true {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceResolveAcrossRotation$",
+	},
+	{
+		name: "maillog: the dashboard reads on from its offset in a log truncated and written past it",
+		file: "mta/logtail.go",
+		old:  "\tif t.offset > 0 && !bytes.Equal(bytesBefore(f, t.offset), t.before) {\n",
+		new:  "\tif false && t.offset > 0 && !bytes.Equal(bytesBefore(f, t.offset), t.before) {\n",
+		pkg:  "./mta", run: "^TestProblemTailAfterCopytruncate$",
 	},
 }
 

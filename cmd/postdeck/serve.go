@@ -633,11 +633,23 @@ func listenSocket(path string) (net.Listener, error) {
 // only, /var/log/mail.log does not exist, and a delivery a crash leaves
 // in doubt cannot be settled from the log, so it waits in the error
 // repository for a person instead.
+//
+// O_NONBLOCK: opening a FIFO (a log shipper's) for reading waits for a
+// writer, which held the daemon's start forever; a FIFO or a device is
+// not a log the MPA can read back either, and is said as such.
 func warnUnreadableMaillog(log *slog.Logger, path string) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err == nil {
+		fi, serr := f.Stat()
 		_ = f.Close()
-		return
+		switch {
+		case serr != nil:
+			err = serr
+		case !fi.Mode().IsRegular():
+			err = errors.New("not a regular file")
+		default:
+			return
+		}
 	}
 	log.Warn("the MPA cannot read Postfix's log, so a delivery a crash leaves in doubt waits in the error repository for a person instead of being settled from the log; install a syslog daemon that writes it (Debian 12: apt install rsyslog) or point --mpa-maillog at Postfix's log file", "path", path, "err", err)
 }

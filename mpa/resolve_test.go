@@ -1,0 +1,177 @@
+package mpa
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/smtp"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
+)
+
+// TestScanLogReadsOnlyCompleteLines: the log's last line while its writer
+// is still writing it (rsyslog writes its buffer, not whole lines) is not
+// read: "data=0/1" cut after "data=0" would settle a delivery Postfix
+// dropped as delivered, and the message would be lost.
+func TestScanLogReadsOnlyCompleteLines(t *testing.T) {
+	const client = "Dec 01 21:38:14 mx postfix/smtpd[28488]: 4jfDlV2Tj1z1SC8J: client=localhost[127.0.0.1], orig_queue_id=S.1\n"
+	const disconnect = "Dec 01 21:38:14 mx postfix/smtpd[28488]: disconnect from localhost[127.0.0.1] ehlo=1 xforward=1 mail=1 rcpt=1 data=0/1 commands=4/5\n"
+	cut := strings.Index(disconnect, "/1 ")
+	if got, why := scanLog(strings.NewReader(client+disconnect[:cut]), "S.1"); got != undecided {
+		t.Errorf("a disconnect line cut after data=0: %v (%s), want undecided", got, why)
+	}
+	if got, why := scanLog(strings.NewReader(client+disconnect), "S.1"); got != postfixDropped {
+		t.Errorf("the whole disconnect line: %v (%s), want %v", got, why, postfixDropped)
+	}
+}
+
+// TestScanLogSkipsOverlongLines: a line longer than the scan looks at
+// (another program's, in a syslog file) is skipped, and the lines after it
+// still settle the delivery.
+func TestScanLogSkipsOverlongLines(t *testing.T) {
+	log := "Dec 01 21:38:14 mx postfix/smtpd[7]: Q1: client=localhost[127.0.0.1], orig_queue_id=S.1\n" +
+		"Dec 01 21:38:14 mx other[9]: warning: " + strings.Repeat("x", 2<<20) + " orig_queue_id=S.1\n" +
+		"Dec 01 21:38:14 mx postfix/qmgr[8]: Q1: from=<a@example.test>, size=1, nrcpt=1 (queue active)\n"
+	if got, why := scanLog(strings.NewReader(log), "S.1"); got != postfixHasIt {
+		t.Errorf("%v (%s), want %v", got, why, postfixHasIt)
+	}
+}
+
+// TestResolveDoesNotWaitOnAFIFO: a maillog that is a named pipe (a log
+// shipper's) is said to be unreadable at once; opening it for reading
+// waited for a writer, holding the worker forever.
+func TestResolveDoesNotWaitOnAFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "maillog")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{cfg: Config{Maillog: fifo}}
+	done := make(chan outcome, 1)
+	go func() {
+		o, _, _ := s.resolve(store.SpoolEntry{DeliveryID: "S.1"})
+		done <- o
+	}()
+	select {
+	case o := <-done:
+		if o != undecided {
+			t.Errorf("a FIFO: %v, want undecided", o)
+		}
+	case <-time.After(5 * time.Second):
+		// Let the blocked open go: a writer opens the FIFO.
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			_ = w.Close()
+		}
+		t.Fatal("resolve still waits on a FIFO maillog after 5s")
+	}
+}
+
+// TestAcceptanceResolveAcrossRotation: the log a real Postfix writes
+// (maillog_file) is rotated after an in-doubt delivery and before it is
+// settled, as logrotate does it, and the new log has grown past the
+// offset the delivery recorded (its bytes there are other lines). The
+// delivery is still found in the rotated file and settled as delivered.
+func TestAcceptanceResolveAcrossRotation(t *testing.T) {
+	for _, how := range []string{"create", "copytruncate"} {
+		t.Run(how, func(t *testing.T) {
+			r := startRig(t)
+			maillog := r.inst.Maillog
+			inject(t, r, "warm.up")
+			off := fileSize(t, maillog)
+			inject(t, r, "S.doubt")
+			rotated := maillog + ".1"
+			switch how {
+			case "create": // rename, create, postrotate: postfix reload
+				if err := os.Rename(maillog, rotated); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := exec.Command(filepath.Join(postfixtest.SbinDir, "postfix"), "-c", r.inst.ConfigDir, "reload").CombinedOutput(); err != nil {
+					t.Fatalf("postfix reload: %v: %s", err, out)
+				}
+			case "copytruncate":
+				b, err := os.ReadFile(maillog)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(rotated, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(maillog, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 0; fileSize(t, maillog) <= off+200; i++ {
+				inject(t, r, fmt.Sprintf("later.%d", i))
+			}
+			s := &Server{cfg: Config{Maillog: maillog}}
+			o, why, err := s.resolve(store.SpoolEntry{DeliveryID: "S.doubt", LogOffset: off})
+			if err != nil || o != postfixHasIt {
+				t.Fatalf("after the rotation: %v (%s) %v, want %v", o, why, err, postfixHasIt)
+			}
+		})
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return 0 // not created again yet
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// inject delivers one message to the rig's reinjection smtpd as the MPA
+// does (XFORWARD IDENT=ident) and waits until the queue manager's line
+// for it is in the maillog.
+func inject(t *testing.T, r *rig, ident string) {
+	t.Helper()
+	c, err := smtp.Dial(r.reinjAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	fail := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("inject %s: %v", ident, err)
+		}
+	}
+	fail(c.Hello("mpa.gw.example.test"))
+	id, err := c.Text.Cmd("XFORWARD IDENT=%s", ident)
+	fail(err)
+	c.Text.StartResponse(id)
+	_, _, err = c.Text.ReadResponse(250)
+	c.Text.EndResponse(id)
+	fail(err)
+	fail(c.Mail("a@example.test"))
+	fail(c.Rcpt("b@example.org"))
+	w, err := c.Data()
+	fail(err)
+	_, err = io.WriteString(w, "Subject: "+ident+"\r\n\r\nbody\r\n")
+	fail(err)
+	fail(w.Close())
+	fail(c.Quit())
+	client := regexp.MustCompile(`smtpd\[\d+\]: (\w+): client=\S+ orig_queue_id=` + regexp.QuoteMeta(ident) + `\n`)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		b, _ := os.ReadFile(r.inst.Maillog)
+		if m := client.FindSubmatch(b); m != nil && strings.Contains(string(b), string(m[1])+": from=<") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no queue manager line for %s in the maillog:\n%s", ident, r.inst.Log())
+}
