@@ -188,8 +188,12 @@ func (s *Service) Restore(ctx context.Context, id Identity, archive io.Reader) (
 	var err error
 	if s.clusterNode() != nil {
 		// A restore replaces this node's database; the cluster would put
-		// its configuration and users back at the next revision.
-		err = store.Conflict("This node is in a cluster, where a restore would replace only this node's copy; restore the backup on a standalone node and seed a new cluster from it with postdeck cluster init")
+		// its configuration and users back at the next revision. Seeding
+		// under the cluster's prefix again is refused (it has a
+		// configuration already) with the advice to join it, which would
+		// take the cluster's configuration over the restored one: the
+		// sentence names the ways that keep the backup.
+		err = store.Conflict("This node is in a cluster, where a restore would replace only this node's copy (the cluster puts its own configuration back), so nothing was restored. To make a backup the cluster's configuration, restore it on a standalone node (started without the --cluster-* flags), stop it and seed the cluster from it with `postdeck cluster init` under a new --cluster-prefix (or after the old prefix was removed from etcd), then `postdeck cluster join` every other node with that prefix")
 	} else {
 		res, err = s.restore(ctx, id, archive)
 	}

@@ -95,10 +95,18 @@ func (n *Node) viewHead(m *mirror, reachable bool) report.View {
 // where one is known. heartbeat, when not nil, reads a live lease's age.
 // Cut off, the view shows at least this node's own status, from memory,
 // also when its copy of the cluster has no record yet (a node restarted
-// while etcd is unreachable).
+// while etcd is unreachable), and the other nodes' last statuses the
+// watch delivered before it was cut off: what it knew last, none of them
+// alive, since whether they run is unknown from here.
 func (n *Node) viewNodes(v *report.View, m *mirror, statuses map[string]report.NodeStatus, leases map[string]clientv3.LeaseID, heartbeat func(*report.NodeView, clientv3.LeaseID)) {
 	recs := m.nodes()
 	if !v.Reachable {
+		for name, ws := range m.statuses {
+			var st report.NodeStatus
+			if _, known := statuses[name]; !known && json.Unmarshal(ws.raw, &st) == nil && st.Node == name {
+				statuses[name] = st
+			}
+		}
 		n.mu.Lock()
 		statuses[n.cfg.Node] = n.status
 		n.mu.Unlock()

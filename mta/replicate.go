@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,6 +106,7 @@ func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyO
 			return m.ApplyRevision(ctx, rev, action, base, opts)
 		}
 		if err := m.Check(ctx, cand); err != nil {
+			err = rp.onRefusedBase(rev, err)
 			m.record(actor, action, "refused", err.Error())
 			return Result{}, err
 		}
@@ -134,6 +136,34 @@ func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyO
 		}
 		return res, err
 	}
+}
+
+// onRefusedBase is the answer to a change whose check failed while this
+// node could not apply rev, the revision the change was made on (its
+// Postfix refuses what the other nodes run). The check then fails for
+// that revision's reason, not the change's own: Postfix's words alone
+// named a line the administrator did not touch and does not see on this
+// node's pages (they show its last good configuration). Errors that are
+// no administrator's sentence pass as they are.
+func (rp *replication) onRefusedBase(rev int64, err error) error {
+	rp.mu.Lock()
+	tried, failed := rp.rev, rp.err
+	rp.mu.Unlock()
+	if tried != rev || failed == nil {
+		return err
+	}
+	var ue *store.UserError
+	var ae *ApplyError
+	var words string
+	switch {
+	case errors.As(err, &ue):
+		words = ue.Msg
+	case errors.As(err, &ae):
+		words = ae.Error()
+	default:
+		return err
+	}
+	return store.Invalid("", "Nothing was saved: this node could not apply the cluster's revision %d, on which every change is made, so its check refuses this change too: %s This node keeps its last good configuration and shows as failing on the Cluster page; make the change on a node that runs revision %d, or first put right what this node refuses", rev, strings.TrimSpace(words), rev)
 }
 
 // waitApplied waits until this node tried revision rev (or a newer one)

@@ -3128,6 +3128,41 @@ var mutants = []mutant{
 		new:  "\tif false && t.offset > 0 && !bytes.Equal(bytesBefore(f, t.offset), t.before) {\n",
 		pkg:  "./mta", run: "^TestProblemTailAfterCopytruncate$",
 	},
+	{
+		name: "cluster view cut off: the other nodes' last known status is dropped",
+		file: "cluster/view.go",
+		old:  "if _, known := statuses[name]; !known && json.Unmarshal",
+		new:  "if _, known := statuses[name]; false && !known && json.Unmarshal",
+		pkg:  "./cluster", run: "^TestCutOffViewShowsWhatItKnewLast$",
+	},
+	{
+		name: "cluster page cut off: this node reads gone, the others' state reads known",
+		file: "assets/views/cluster.html",
+		old:  "{{else if not $v.Reachable}}{{if eq .Name $v.Node}}",
+		new:  "{{else if false}}{{if eq .Name $v.Node}}",
+		pkg:  "./webui", run: "^TestClusterPageCutOffSaysWhatIsKnown$",
+	},
+	{
+		name: "cluster page cut off: a node without a report reads stopped",
+		file: "assets/views/cluster.html",
+		old:  "{{else if not $v.Reachable}}<td colspan=\"8\">",
+		new:  "{{else if false}}<td colspan=\"8\">",
+		pkg:  "./webui", run: "^TestClusterPageCutOffSaysWhatIsKnown$",
+	},
+	{
+		name: "cluster change on a revision this node refused: Postfix's words about a line not the change's",
+		file: "mta/replicate.go",
+		old:  "\tif tried != rev || failed == nil {\n",
+		new:  "\tif true || tried != rev || failed == nil {\n",
+		pkg:  "./mta", run: "^TestClusterChangeOnARefusedBaseSaysSo$",
+	},
+	{
+		name: "restore on a cluster node: the refusal sends the administrator to an init that is refused",
+		file: "admin/backup.go",
+		old:  "under a new --cluster-prefix (or after the old prefix was removed from etcd), then `postdeck cluster join` every other node with that prefix\")",
+		new:  "\")",
+		pkg:  "./admin", run: "^TestRestoreOnAClusterNodeSaysHowToKeepTheBackup$",
+	},
 }
 
 func main() {
