@@ -121,19 +121,23 @@ func (s *Service) PeerQueueAction(ctx context.Context, id Identity, node string,
 	return res, nil
 }
 
-// PeerErrors is the content of another node's MPA error repository.
+// PeerErrors is a page of another node's MPA error repository.
 type PeerErrors struct {
-	Total int             `json:"total"`
-	Items []mpa.ErrorItem `json:"items"`
+	Total  int             `json:"total"`
+	Offset int             `json:"offset"`
+	Limit  int             `json:"limit"`
+	Items  []mpa.ErrorItem `json:"items"`
 }
 
-// PeerMPAErrors lists another node's MPA error repository.
-func (s *Service) PeerMPAErrors(ctx context.Context, id Identity, node string) (PeerErrors, error) {
+// PeerMPAErrors lists a page of another node's MPA error repository
+// (query: offset and limit of GET /api/v1/mpa/errors, which that node
+// checks; it answers a page of 100 without them).
+func (s *Service) PeerMPAErrors(ctx context.Context, id Identity, node string, query url.Values) (PeerErrors, error) {
 	if err := need(id, PermRead); err != nil {
 		return PeerErrors{}, err
 	}
 	var out PeerErrors
-	err := s.peer(ctx, node, "GET", "/api/v1/mpa/errors", nil, nil, &out)
+	err := s.peer(ctx, node, "GET", "/api/v1/mpa/errors", query, nil, &out)
 	return out, err
 }
 

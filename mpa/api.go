@@ -254,28 +254,28 @@ func (s *Server) ErrorAction(ctx context.Context, action string, ids []string, a
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	// The store commits a large action in chunks; one that fails midway
+	// returns what its earlier chunks did, which is done for good: those
+	// messages lose their files, or get a worker, and the quota counts
+	// them gone, before the error is returned.
 	switch action {
 	case ActionDelete:
 		done, err := s.db.MPAErrorDelete(ids, all)
-		if err != nil {
-			return 0, err
-		}
 		s.removeBodies(done)
-		if err := s.recountErrors(); err != nil {
-			s.log.Error("mpa error repository recount failed", "err", err)
+		s.recountAfter(err, len(done))
+		if err != nil {
+			return len(done), err
 		}
 		s.log.Info("mpa error entries deleted", "count", len(done))
 		return len(done), nil
 	case ActionRequeue:
 		done, err := s.db.MPAErrorRequeue(ids, all, time.Now())
-		if err != nil {
-			return 0, err
-		}
 		for _, id := range done {
 			s.sched.push(id)
 		}
-		if err := s.recountErrors(); err != nil {
-			s.log.Error("mpa error repository recount failed", "err", err)
+		s.recountAfter(err, len(done))
+		if err != nil {
+			return len(done), err
 		}
 		s.log.Info("mpa error entries requeued", "count", len(done))
 		return len(done), nil
@@ -504,6 +504,21 @@ func (s *Server) ReloadPipeline(ctx context.Context) error {
 // quotaReached reports whether the error repository is at its quota.
 func (s *Server) quotaReached() bool {
 	return s.errEntries.Load() >= int64(s.cfg.ErrorQuotaEntries) || s.errBytes.Load() >= s.cfg.ErrorQuotaBytes
+}
+
+// recountAfter recounts the error repository after an action that ended
+// with err and had changed n entries; an action that changed nothing
+// needs no recount.
+func (s *Server) recountAfter(err error, n int) {
+	if err != nil && n == 0 {
+		return
+	}
+	if err != nil {
+		s.log.Error("mpa error action failed midway", "err", err, "count", n)
+	}
+	if rerr := s.recountErrors(); rerr != nil {
+		s.log.Error("mpa error repository recount failed", "err", rerr)
+	}
 }
 
 // recountErrors sets the error repository's use from the store.

@@ -49,6 +49,10 @@ type DB struct {
 	// restore's error-repository merge (mergeErrors), as the MPA or an
 	// administrator would between two; an error stops the restore there.
 	mergedChunk func(n int) error
+	// errorChunk, when set (tests), runs after each committed chunk of an
+	// error-repository action (eachError), as another administrator
+	// would between two.
+	errorChunk func(n int)
 }
 
 // AuditGeneration changes whenever the audit log does.

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -47,7 +48,13 @@ func (s *Server) peerQueueActions(c *fiber.Ctx) error {
 
 // peerErrorsList is GET /api/v1/cluster/nodes/{node}/mpa/errors.
 func (s *Server) peerErrorsList(c *fiber.Ctx) error {
-	res, err := s.admin.PeerMPAErrors(c.UserContext(), who(c), c.Params("node"))
+	v := url.Values{}
+	for _, k := range []string{"offset", "limit"} {
+		if val := c.Query(k); val != "" {
+			v.Set(k, strings.Clone(val)) // out of fiber's buffers
+		}
+	}
+	res, err := s.admin.PeerMPAErrors(c.UserContext(), who(c), c.Params("node"), v)
 	if err != nil {
 		return err
 	}

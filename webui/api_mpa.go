@@ -1,9 +1,13 @@
 package webui
 
 import (
+	"math"
+	"strconv"
+
 	"github.com/gofiber/fiber/v2"
 
 	"postdeck/admin"
+	"postdeck/store"
 )
 
 // mpaQueueList is GET /api/v1/mpa/queue: the MPA spool.
@@ -15,13 +19,53 @@ func (s *Server) mpaQueueList(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"total": len(items), "items": items})
 }
 
-// mpaErrorsList is GET /api/v1/mpa/errors: the error repository.
+// Paging of GET /api/v1/mpa/errors: limit 0 (or none) is
+// errorListDefault entries, at most errorListMax. The whole repository
+// was one answer: 20,000 entries of a bad night, each with its envelope
+// of up to smtpd_recipient_limit (1,000) recipients, decoded at once and
+// written as hundreds of megabytes of JSON, which no client (the CLI,
+// another node's console with its 32 MiB bound) could take.
+const (
+	errorListDefault = 100
+	errorListMax     = 1000
+)
+
+// mpaErrorsList is GET /api/v1/mpa/errors: a page of the error
+// repository (query offset, limit), oldest first, and the count of all.
 func (s *Server) mpaErrorsList(c *fiber.Ctx) error {
-	items, err := s.admin.MPAErrors(c.UserContext(), who(c))
+	offset, err := queryCount(c, "offset", "Offset", 0, math.MaxInt)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"total": len(items), "items": items})
+	limit, err := queryCount(c, "limit", "Limit", 0, errorListMax)
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		limit = errorListDefault
+	}
+	p, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, limit, false)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"total": p.Total, "offset": p.Offset, "limit": limit, "items": p.Items})
+}
+
+// queryCount reads the whole number of query parameter key (0 when
+// absent), between lo and hi; anything else is a 400 naming it.
+func queryCount(c *fiber.Ctx, key, label string, lo, hi int) (int, error) {
+	v := c.Query(key)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		if hi == math.MaxInt {
+			return 0, store.Invalid(key, "%s must be a whole number, at least %d.", label, lo)
+		}
+		return 0, store.Invalid(key, "%s must be a whole number from %d to %d.", label, lo, hi)
+	}
+	return n, nil
 }
 
 // mpaErrorShow is GET /api/v1/mpa/errors/{id}: one entry with its headers

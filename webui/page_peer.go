@@ -33,15 +33,16 @@ func (s *Server) pagePeer(c *fiber.Ctx) error {
 		}
 	}
 	d.Queue = page
-	errs, err := s.admin.PeerMPAErrors(ctx, id, node)
+	errs, err := s.admin.PeerMPAErrors(ctx, id, node, url.Values{"limit": {strconv.Itoa(repositoryPageSize)}})
 	if err != nil {
 		if _, body := errorStatus(err); body.Error != "" {
 			d.ErrorsError = body.Error
 		}
 	}
-	// A page of the repository, as on this node's own page: the node
-	// answers all of it (10,000 entries by default), which was a table
-	// of megabytes. Total still counts every entry.
+	// A page of the repository, as on this node's own page: asked for
+	// one page, and cut to it in case a node of an older version answers
+	// all of it (10,000 entries by default, a table of megabytes). Total
+	// still counts every entry.
 	errs.Items = errs.Items[:min(len(errs.Items), repositoryPageSize)]
 	d.Errors = errs
 	return s.render(c, "peer", "Node "+node, d)

@@ -3163,6 +3163,34 @@ var mutants = []mutant{
 		new:  "\")",
 		pkg:  "./admin", run: "^TestRestoreOnAClusterNodeSaysHowToKeepTheBackup$",
 	},
+	{
+		name: "mpa errors: requeue or delete all of the repository in one transaction",
+		file: "store/mpa.go",
+		old:  "\t\t\tfor n < len(todo) && n < errorChunkEntries && size < errorChunkBytes {\n",
+		new:  "\t\t\tfor n < len(todo) {\n",
+		pkg:  "./store", run: "^TestErrorActionsDoNotStallTheMPA$|^TestErrorActionChunksMeetAnotherAdministrator$",
+	},
+	{
+		name: "mpa errors API: the whole repository in one answer",
+		file: "webui/api_mpa.go",
+		old:  "\tp, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, limit, false)\n",
+		new:  "\tp, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, math.MaxInt, false)\n",
+		pkg:  "./webui", run: "^TestMPAErrorsAPIIsPaged$",
+	},
+	{
+		name: "mpa errors API: an offset inside the repository moved back to a page boundary",
+		file: "store/mpa.go",
+		old:  "\t\tif p.Offset = max(offset, 0); p.Offset >= p.Total {\n",
+		new:  "\t\tif p.Offset = min(max(offset, 0), max((p.Total-1)/limit*limit, 0)); p.Offset >= p.Total {\n",
+		pkg:  "./webui", run: "^TestMPAErrorsAPIIsPaged$",
+	},
+	{
+		name: "mpa errors API: a limit past the bound taken",
+		file: "webui/api_mpa.go",
+		old:  "\tlimit, err := queryCount(c, \"limit\", \"Limit\", 0, errorListMax)\n",
+		new:  "\tlimit, err := queryCount(c, \"limit\", \"Limit\", 0, math.MaxInt)\n",
+		pkg:  "./webui", run: "^TestMPAErrorsAPIIsPaged$",
+	},
 }
 
 func main() {
