@@ -3191,6 +3191,62 @@ var mutants = []mutant{
 		new:  "\tlimit, err := queryCount(c, \"limit\", \"Limit\", 0, math.MaxInt)\n",
 		pkg:  "./webui", run: "^TestMPAErrorsAPIIsPaged$",
 	},
+	{
+		name: "cluster status cut off: the other nodes read not alive",
+		file: "cmd/postdeck/cmd_cluster.go",
+		old:  "\t\tcase !v.Reachable:\n",
+		new:  "\t\tcase false:\n",
+		pkg:  "./cmd/postdeck", run: "^TestClusterStatusCutOffSaysWhatIsKnown$",
+	},
+	{
+		name: "cli cluster status: a node without a last change prints \"by  on  at 0001-01-01\"",
+		file: "cmd/postdeck/cmd_cluster.go",
+		old:  "\tif v.Last.Action != \"\" {\n",
+		new:  "\tif true {\n",
+		pkg:  "./cmd/postdeck", run: "^TestClusterStatusWithoutALastChange$",
+	},
+	{
+		name: "cli cluster status: Postfix's words reach the terminal with their controls",
+		file: "cmd/postdeck/cmd_cluster.go",
+		old:  "\t\t\tmsg = queue.Readable(st.Message)\n",
+		new:  "\t\t\tmsg = st.Message\n",
+		pkg:  "./cmd/postdeck", run: "^TestClusterStatusWithoutALastChange$",
+	},
+	{
+		name: "cli input: a file or standard input is read without a bound (/dev/zero)",
+		file: "cmd/postdeck/client.go",
+		old:  "\tb, err := io.ReadAll(io.LimitReader(r, maxInput+1))\n",
+		new:  "\tb, err := io.ReadAll(r)\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIInputIsBounded$",
+	},
+	{
+		name: "cli queue eml: a stranger's escape sequences reach the terminal",
+		file: "cmd/postdeck/cmd_queue.go",
+		old:  "\t\t\traw = []byte(queue.Readable(string(raw)))\n",
+		new:  "\t\t\t_ = raw\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIQueueEmlOnATerminal$",
+	},
+	{
+		name: "cli: a daemon that answers slowly is said to be down",
+		file: "cmd/postdeck/client.go",
+		old:  "\tif timedOut(err) {\n\t\treturn c.noAnswer()\n\t}\n",
+		new:  "\tif false && timedOut(err) {\n\t\treturn c.noAnswer()\n\t}\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLISlowOrMissingDaemon$",
+	},
+	{
+		name: "cli spf list: a DNS record's controls reach the terminal",
+		file: "cmd/postdeck/cmd_spf.go",
+		old:  "when(it.LastSuccess), queue.Readable(it.LastError))",
+		new:  "when(it.LastSuccess), it.LastError)",
+		pkg:  "./cmd/postdeck", run: "^TestCLISPFAndStatusReadableOnATerminal$",
+	},
+	{
+		name: "cli status: the last apply's message reaches the terminal with its controls",
+		file: "cmd/postdeck/cmd_status.go",
+		old:  "st.LastApply.Time, queue.Readable(st.LastApply.Message))",
+		new:  "st.LastApply.Time, st.LastApply.Message+queue.Readable(\"\"))",
+		pkg:  "./cmd/postdeck", run: "^TestCLISPFAndStatusReadableOnATerminal$",
+	},
 }
 
 func main() {

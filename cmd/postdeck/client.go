@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -48,11 +49,37 @@ func newClient(socket string, jsonOut bool) *client {
 // unreachable is the error of a request the daemon's socket did not take.
 // Permission denied is no daemon that is down: the socket is root's alone
 // (0600), and the user only needs to be root.
+//
+// A daemon that took the request and did not answer in time is no daemon
+// that is down either: it said "cannot reach the daemon (is `postdeck
+// serve` running?)" of a daemon busy with a long apply, and the
+// administrator sent the change again while the first one went through.
 func (c *client) unreachable(err error) error {
 	if errors.Is(err, os.ErrPermission) {
 		return fmt.Errorf("permission denied on the daemon's socket %s: it is root's alone; run the command as root", c.socket)
 	}
-	return fmt.Errorf("cannot reach the daemon (is `postdeck serve` running?): %w", err)
+	if timedOut(err) {
+		return c.noAnswer()
+	}
+	// The request's made-up URL ("Get \"http://postdeck/api/v1/...\"")
+	// says nothing: the socket and the system's reason do.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("cannot reach the daemon at %s (is `postdeck serve` running?): %w", c.socket, err)
+}
+
+// noAnswer is the error of a request the daemon did not answer
+// within the client's timeout.
+func (c *client) noAnswer() error {
+	return fmt.Errorf("the daemon did not answer within %s (it may be busy with a long apply); a change sent may still be made: check before sending it again", c.http.Timeout)
+}
+
+// timedOut says whether err is the client's timeout running out.
+func timedOut(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil). An
@@ -84,6 +111,9 @@ func (c *client) do(method, path string, in, out any) ([]byte, error) {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
+		if timedOut(err) {
+			return nil, c.noAnswer()
+		}
 		return nil, err
 	}
 	if resp.StatusCode >= 400 {
@@ -116,12 +146,34 @@ func (c *client) change(method, path string, in any) error {
 	return nil
 }
 
-// readInput reads the file named by arg, or standard input for "-".
+// maxInput bounds what a command reads of a file or of standard input:
+// more than any document or id list the daemon takes (a map holds at
+// most 16 MiB, 200,000 queue ids are under 6 MiB), far less than what
+// ends the command: `maps set M hash /dev/zero` read until the kernel
+// killed it, and a 2 GiB file was read whole, then turned into a JSON
+// body the daemon hung up on.
+const maxInput = 64 << 20
+
+// readInput reads the file named by arg, or standard input for "-", up
+// to maxInput bytes.
 func readInput(arg string) ([]byte, error) {
-	if arg == "-" {
-		return io.ReadAll(os.Stdin)
+	name, r := "standard input", io.Reader(os.Stdin)
+	if arg != "-" {
+		f, err := os.Open(arg)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		name, r = arg, f
 	}
-	return os.ReadFile(arg)
+	b, err := io.ReadAll(io.LimitReader(r, maxInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if len(b) > maxInput {
+		return nil, fmt.Errorf("%s is over %d MiB, more than the daemon takes; nothing was sent", name, maxInput>>20)
+	}
+	return b, nil
 }
 
 // apiErr turns an API error answer into an error with the API's sentence.

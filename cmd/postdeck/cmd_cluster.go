@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"postdeck/cluster"
 	"postdeck/cluster/report"
+	"postdeck/queue"
 	"postdeck/store"
 )
 
@@ -153,17 +155,39 @@ func cmdClusterStatus(args []string) error {
 	if c.json {
 		return printJSON(raw)
 	}
+	return printClusterView(os.Stdout, v)
+}
+
+// printClusterView writes cluster status's text: the revision and its
+// last change, then a line per node. The etcd error and Postfix's words
+// are shown as the console shows them (queue.Readable): a value another
+// administrator wrote can stand in them.
+func printClusterView(out io.Writer, v report.View) error {
 	reach := "reachable"
 	if !v.Reachable {
-		reach = "UNREACHABLE from this node: " + v.Error
+		reach = "UNREACHABLE from this node: " + queue.Readable(v.Error)
 	}
-	fmt.Printf("cluster %s (asked node %s): %s\n", v.Prefix, v.Node, reach)
-	fmt.Printf("revision %d (#%d): %s by %s on %s at %s\n\n", v.Revision, v.Seq, v.Last.Action, v.Last.Actor, v.Last.Node, v.Last.At.Format(time.RFC3339))
-	fmt.Printf("%-16s %-7s %-9s %-4s %-12s %-8s %-16s %-20s %s\n", "NODE", "ALIVE", "APPLIED", "LAG", "RESULT", "POSTFIX", "QUEUE/MPA/ERR", "HEARTBEAT", "MESSAGE")
+	fmt.Fprintf(out, "cluster %s (asked node %s): %s\n", v.Prefix, v.Node, reach)
+	// A node restarted while etcd is unreachable knows its revision (from
+	// its database) but not who made it: "by  on  at 0001-01-01" said
+	// nothing, and looked like a change made by nobody.
+	if v.Last.Action != "" {
+		fmt.Fprintf(out, "revision %d (#%d): %s by %s on %s at %s\n\n", v.Revision, v.Seq, v.Last.Action, v.Last.Actor, v.Last.Node, v.Last.At.Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(out, "revision %d (#%d)\n\n", v.Revision, v.Seq)
+	}
+	fmt.Fprintf(out, "%-16s %-7s %-9s %-4s %-12s %-8s %-16s %-20s %s\n", "NODE", "ALIVE", "APPLIED", "LAG", "RESULT", "POSTFIX", "QUEUE/MPA/ERR", "HEARTBEAT", "MESSAGE")
 	for _, n := range v.Nodes {
 		alive, applied, lag, result, pf, counts, hb, msg := "no", "-", "-", "-", "-", "-", "-", ""
-		if n.Alive {
+		switch {
+		case n.Alive:
 			alive = "yes"
+		case !v.Reachable && n.Name == v.Node:
+			// It answers: it runs, cut off from the others.
+			alive = "cut-off"
+		case !v.Reachable:
+			// Cut off, the asked node cannot tell whether the others run.
+			alive = "unknown"
 		}
 		if st := n.Status; st != nil {
 			applied = fmt.Sprintf("%d", st.Applied)
@@ -181,12 +205,14 @@ func cmdClusterStatus(args []string) error {
 				total += n
 			}
 			counts = fmt.Sprintf("%d/%d/%d", total, st.MPASpool, st.MPAErrors)
-			msg = st.Message
+			msg = queue.Readable(st.Message)
 		}
 		if !n.Heartbeat.IsZero() {
 			hb = n.Heartbeat.Format(time.RFC3339)
 		}
-		fmt.Printf("%-16s %-7s %-9s %-4s %-12s %-8s %-16s %-20s %s\n", n.Name, alive, applied, lag, result, pf, counts, hb, msg)
+		if _, err := fmt.Fprintf(out, "%-16s %-7s %-9s %-4s %-12s %-8s %-16s %-20s %s\n", n.Name, alive, applied, lag, result, pf, counts, hb, msg); err != nil {
+			return err
+		}
 	}
 	return nil
 }

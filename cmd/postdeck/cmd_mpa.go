@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -14,7 +13,7 @@ import (
 	"postdeck/queue"
 )
 
-const mpaUsage = "usage: postdeck mpa queue | errors | error show ID | error delete|requeue ID... | error delete|requeue --all | pipeline get | pipeline set FILE"
+const mpaUsage = "usage: postdeck mpa queue | errors [--offset N] [--limit N] | error show ID | error delete|requeue ID... | error delete|requeue --all | pipeline get | pipeline set FILE"
 
 func cmdMPA(args []string) error {
 	if len(args) == 0 {
@@ -23,6 +22,8 @@ func cmdMPA(args []string) error {
 	fs := flag.NewFlagSet("mpa", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	all := fs.Bool("all", false, "act on the whole error repository")
+	offset := fs.String("offset", "", "errors: the first entry to list (0: the oldest)")
+	limit := fs.String("limit", "", "errors: how many entries to list (default 100, at most 1000)")
 	rest := args[1:]
 	if (args[0] == "error" || args[0] == "pipeline") && len(rest) > 0 {
 		rest = rest[1:]
@@ -60,6 +61,7 @@ func cmdMPA(args []string) error {
 		return w.Flush()
 	case "errors":
 		var res struct {
+			Total int `json:"total"`
 			Items []struct {
 				ID         string    `json:"id"`
 				Sender     string    `json:"sender"`
@@ -69,7 +71,20 @@ func cmdMPA(args []string) error {
 				Reason     string    `json:"reason"`
 			} `json:"items"`
 		}
-		raw, err := c.do("GET", "/api/v1/mpa/errors", nil, &res)
+		// A page, as queue list shows one: the daemon answers at most
+		// 1,000 entries, and the repository may hold tens of thousands.
+		q := url.Values{}
+		if *offset != "" {
+			q.Set("offset", *offset)
+		}
+		if *limit != "" {
+			q.Set("limit", *limit)
+		}
+		path := "/api/v1/mpa/errors"
+		if len(q) > 0 {
+			path += "?" + q.Encode()
+		}
+		raw, err := c.do("GET", path, nil, &res)
 		if err != nil || c.json {
 			return jsonOr(raw, err)
 		}
@@ -79,7 +94,11 @@ func cmdMPA(args []string) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.FailedAt.Format(time.RFC3339), it.Stage, queue.Readable(it.Sender),
 				queue.Readable(strings.Join(it.Recipients, ",")), queue.Readable(it.Reason))
 		}
-		return w.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		_, err = fmt.Printf("%d of %d messages\n", len(res.Items), res.Total)
+		return err
 	case "pipeline":
 		if len(args) < 2 {
 			return fmt.Errorf("%s", mpaUsage)
@@ -151,13 +170,7 @@ func mpaPipeline(c *client, verb string, args []string) error {
 		if len(args) != 1 {
 			return fmt.Errorf("usage: postdeck mpa pipeline set FILE (a JSON document as printed by get; - for standard input)")
 		}
-		var doc []byte
-		var err error
-		if args[0] == "-" {
-			doc, err = io.ReadAll(os.Stdin)
-		} else {
-			doc, err = os.ReadFile(args[0])
-		}
+		doc, err := readInput(args[0])
 		if err != nil {
 			return fmt.Errorf("read pipeline document: %w", err)
 		}

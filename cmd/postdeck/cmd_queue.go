@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
 	"postdeck/queue"
 )
 
@@ -75,6 +77,13 @@ func cmdQueue(args []string) error {
 		if err != nil {
 			return err
 		}
+		if term.IsTerminal(int(os.Stdout.Fd())) {
+			// Not redirected: the message is a stranger's bytes, and
+			// the terminal would act on its escape sequences (a title,
+			// a cleared screen, a rewritten line). Shown as mpa error
+			// show shows one (queue.Readable); a file gets it whole.
+			raw = []byte(queue.Readable(string(raw)))
+		}
 		_, err = os.Stdout.Write(raw)
 		return err
 	case "flush":
@@ -90,7 +99,7 @@ func cmdQueue(args []string) error {
 		}
 		ids := fs.Args()
 		if len(ids) == 1 && ids[0] == "-" {
-			b, err := io.ReadAll(os.Stdin)
+			b, err := readInput("-")
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"text/tabwriter"
 	"time"
+
+	"postdeck/queue"
 )
 
 const spfUsage = `usage: postdeck spf list | refresh NAME | remove NAME
@@ -45,7 +47,9 @@ func cmdSPF(args []string) error {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "MAP\tDOMAIN\tSCHEDULE\tPREFIXES\tLAST RUN\tLAST SUCCESS\tLAST ERROR")
 		for _, it := range res.Items {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", it.Map, it.Domain, it.Schedule, it.PrefixCount, when(it.LastRun), when(it.LastSuccess), it.LastError)
+			// The last error quotes the domain's DNS, a stranger's
+			// records: shown as queue list shows a sender (queue.Readable).
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", it.Map, it.Domain, it.Schedule, it.PrefixCount, when(it.LastRun), when(it.LastSuccess), queue.Readable(it.LastError))
 		}
 		return w.Flush()
 	case "refresh":
@@ -71,7 +75,7 @@ func cmdSPF(args []string) error {
 		if res.Error != "" {
 			// The error says what Postfix goes on reading (kept the live
 			// map, or the map stays empty).
-			return fmt.Errorf("the refresh failed: %s", res.Error)
+			return fmt.Errorf("the refresh failed: %s", queue.Readable(res.Error))
 		}
 		return nil
 	case "add":
@@ -98,7 +102,7 @@ func cmdSPF(args []string) error {
 			return err
 		}
 		if res.Refresh.Error != "" {
-			return fmt.Errorf("the source was added, but its first refresh failed: %s", res.Refresh.Error)
+			return fmt.Errorf("the source was added, but its first refresh failed: %s", queue.Readable(res.Refresh.Error))
 		}
 		return nil
 	case "remove":

@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+
+	"postdeck/queue"
 )
 
 func cmdStatus(args []string) error {
@@ -35,6 +37,9 @@ func cmdStatus(args []string) error {
 		running = "running"
 	}
 	fmt.Printf("postfix:     %s (version %s)\n", running, st.PostfixVersion)
-	fmt.Printf("last apply:  %s %s by %s at %s: %s\n", st.LastApply.Action, st.LastApply.Result, st.LastApply.Actor, st.LastApply.Time, st.LastApply.Message)
+	// The message is Postfix's words, which quote the configuration
+	// (values another administrator typed, a map's lines): shown as the
+	// console shows them (queue.Readable).
+	fmt.Printf("last apply:  %s %s by %s at %s: %s\n", st.LastApply.Action, st.LastApply.Result, st.LastApply.Actor, st.LastApply.Time, queue.Readable(st.LastApply.Message))
 	return nil
 }
