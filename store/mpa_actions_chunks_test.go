@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,61 +60,17 @@ func TestErrorActionsDoNotStallTheMPA(t *testing.T) {
 		t.Run(action, func(t *testing.T) {
 			db, _ := openTemp(t)
 			fillErrorRepository(t, db, n, 20, 2048)
-			var (
-				mu       sync.Mutex
-				stall    time.Duration
-				writes   int
-				writeErr error
-			)
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					id := fmt.Sprintf("0000000000000live%07d", i)
-					for _, write := range []func() error{
-						func() error { return db.MPASpoolAdd(SpoolEntry{ID: id, State: SpoolWaiting}, []byte("body"), nil) },
-						func() error { return db.MPASpoolCommit(id, nil, nil) },
-					} {
-						t0 := time.Now()
-						err := write()
-						d := time.Since(t0)
-						mu.Lock()
-						if err != nil && writeErr == nil {
-							writeErr = err
-						}
-						stall = max(stall, d)
-						writes++
-						mu.Unlock()
-					}
-				}
-			}()
-			time.Sleep(50 * time.Millisecond) // the writer is going
-			mu.Lock()
-			stall, writes = 0, 0
-			mu.Unlock()
-			t0 := time.Now()
 			var done []string
 			var err error
-			if action == "requeue" {
-				done, err = db.MPAErrorRequeue(nil, true, time.Now())
-			} else {
-				done, err = db.MPAErrorDelete(nil, true)
-			}
-			took := time.Since(t0)
-			close(stop)
-			wg.Wait()
+			took, stall, writes := writerStalls(t, db, func() {
+				if action == "requeue" {
+					done, err = db.MPAErrorRequeue(nil, true, time.Now())
+				} else {
+					done, err = db.MPAErrorDelete(nil, true)
+				}
+			})
 			if err != nil {
 				t.Fatal(err)
-			}
-			if writeErr != nil {
-				t.Fatal(writeErr)
 			}
 			if len(done) != n {
 				t.Fatalf("%s all: %d done, want %d", action, len(done), n)

@@ -67,25 +67,41 @@ func TestRestoreDoesNotStallTheMPA(t *testing.T) {
 	const n, bodySize = 3072, 32 << 10
 	backup := backupWithErrors(t, n, bodySize, func(i int) string { return fmt.Sprintf("0000000000000restore%05d", i) })
 
+	var added []string
+	var err error
+	took, stall, writes := writerStalls(t, db, func() { added, err = db.RestoreFrom(backup) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(added) != n {
+		t.Fatalf("added %d entries, want %d", len(added), n)
+	}
+	t.Logf("restore of %d MiB took %v; the concurrent writer made %d writes, the longest took %v", n*bodySize>>20, took, writes, stall)
+	if stall > took/2 || writes < 4 {
+		t.Errorf("a concurrent store write waited %v during a restore of %v, in which %d writes were made: the merge holds the writer too long", stall, took, writes)
+	}
+}
+
+// writerStalls runs a writer through the MPA's group commit (a message
+// received, then handed on: two commits, each timed on its own) while
+// action runs, and reports how long action took, how many writes the
+// writer made meanwhile and the longest one took: what the MPA would have
+// waited for the writer during action.
+func writerStalls(t *testing.T, db *DB, action func()) (took, stall time.Duration, writes int) {
+	t.Helper()
 	var (
 		mu       sync.Mutex
-		stall    time.Duration
-		writes   int
 		writeErr error
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			// A message received, then handed on: two group commits,
-			// each timed on its own.
 			id := fmt.Sprintf("0000000000000live%07d", i)
 			for _, write := range []func() error{
 				func() error { return db.MPASpoolAdd(SpoolEntry{ID: id, State: SpoolWaiting}, []byte("body"), nil) },
@@ -103,29 +119,20 @@ func TestRestoreDoesNotStallTheMPA(t *testing.T) {
 				mu.Unlock()
 			}
 		}
-	}()
+	})
 	time.Sleep(50 * time.Millisecond) // the writer is going
 	mu.Lock()
 	stall, writes = 0, 0
 	mu.Unlock()
 	t0 := time.Now()
-	added, err := db.RestoreFrom(backup)
-	took := time.Since(t0)
+	action()
+	took = time.Since(t0)
 	close(stop)
 	wg.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if writeErr != nil {
 		t.Fatal(writeErr)
 	}
-	if len(added) != n {
-		t.Fatalf("added %d entries, want %d", len(added), n)
-	}
-	t.Logf("restore of %d MiB took %v; the concurrent writer made %d writes, the longest took %v", n*bodySize>>20, took, writes, stall)
-	if stall > took/2 || writes < 4 {
-		t.Errorf("a concurrent store write waited %v during a restore of %v, in which %d writes were made: the merge holds the writer too long", stall, took, writes)
-	}
+	return took, stall, writes
 }
 
 // TestRestoreMergeMeetsConcurrentChanges: what the MPA and administrators
