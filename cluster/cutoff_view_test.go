@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"postdeck/cluster/etcdtest"
 	"postdeck/cluster/report"
 )
 
@@ -16,21 +15,9 @@ import (
 // heartbeat: its daemon is stopped or cut off" for nodes that may well
 // run, and the page's "the table shows what it knew last" showed nothing.
 func TestCutOffViewShowsWhatItKnewLast(t *testing.T) {
-	etcd := etcdtest.Start(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dbA, dbB := openDB(t, "a.example.test"), openDB(t, "b.example.test")
-	cfg := func(name string) Config {
-		return Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second, RequestTimeout: time.Second}
-	}
-	adm, err := Connect(cfg("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.Init(ctx, dbA); err != nil {
-		t.Fatal(err)
-	}
-	_ = adm.Close()
+	etcd, cfg, dbA, dbB := initTwoNodes(ctx, t, func(c *Config) { c.RequestTimeout = time.Second })
 	a, _ := startNode(ctx, t, cfg("a"), dbA)
 	_, rb := startNode(ctx, t, cfg("b"), dbB)
 	rev := commitRelay(ctx, t, a, "known.example.test")

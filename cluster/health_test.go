@@ -67,21 +67,9 @@ func TestViewAfterRestartCutOff(t *testing.T) {
 // when, and a node that left, gone as soon as its lease is; and it
 // asks etcd nothing.
 func TestHealthFromTheWatch(t *testing.T) {
-	etcd := etcdtest.Start(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dbA, dbB := openDB(t, "a.example.test"), openDB(t, "b.example.test")
-	cfg := func(name string) Config {
-		return Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
-	}
-	adm, err := Connect(cfg("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.Init(ctx, dbA); err != nil {
-		t.Fatal(err)
-	}
-	_ = adm.Close()
+	_, cfg, dbA, dbB := initTwoNodes(ctx, t, nil)
 	a, _ := startNode(ctx, t, cfg("a"), dbA)
 	b, err := New(cfg("b"), dbB, nil)
 	if err != nil {

@@ -89,6 +89,31 @@ func initOneNode(ctx context.Context, t *testing.T) (Config, *store.DB) {
 	return cfg, db
 }
 
+// initTwoNodes starts a one-member etcd and seeds it (cluster init) from
+// a new database of node "a"; node "b" gets a new database of its own.
+// cfg is a node's configuration by name, after tune when it is not nil.
+func initTwoNodes(ctx context.Context, t *testing.T, tune func(*Config)) (etcd *etcdtest.Cluster, cfg func(name string) Config, dbA, dbB *store.DB) {
+	t.Helper()
+	etcd = etcdtest.Start(t, 1)
+	dbA, dbB = openDB(t, "a.example.test"), openDB(t, "b.example.test")
+	cfg = func(name string) Config {
+		c := Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
+		if tune != nil {
+			tune(&c)
+		}
+		return c
+	}
+	adm, err := Connect(cfg("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if _, err := adm.Init(ctx, dbA); err != nil {
+		t.Fatal(err)
+	}
+	return etcd, cfg, dbA, dbB
+}
+
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -107,21 +132,9 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 // trace; one node leads the scheduled jobs; both report a status; the
 // view counts the requests it made.
 func TestNodesFollowAndCommit(t *testing.T) {
-	etcd := etcdtest.Start(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dbA, dbB := openDB(t, "a.example.test"), openDB(t, "b.example.test")
-	cfg := func(name string) Config {
-		return Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
-	}
-	adm, err := Connect(cfg("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.Init(ctx, dbA); err != nil {
-		t.Fatal(err)
-	}
-	_ = adm.Close()
+	etcd, cfg, dbA, dbB := initTwoNodes(ctx, t, nil)
 
 	var nodes []*Node
 	var recs []*recorder

@@ -3,7 +3,6 @@ package mta
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +19,9 @@ import (
 // on this node's pages). It says that the configuration the change was
 // made on is refused here, which revision that is, and what to do.
 func TestClusterChangeOnARefusedBaseSaysSo(t *testing.T) {
-	env := newUnstartedEnv(t)
-	fc := &fakeCluster{m: env.m}
-	env.m.SetReplicator(fc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := env.m.Start(ctx); err != nil {
-		t.Fatalf("start: %v\n%s", err, readFile(filepath.Join(env.inst.BaseDir, "maillog")))
-	}
-	st, err := env.db.LoadState()
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, fc, st := startOnFakeCluster(ctx, t)
 	// Another node committed revision 7, which this node refuses.
 	refused := cloneState(st)
 	refused.MainConfig += "smtpd_sender_restrictions = check_sender_access hash:$config_directory/maps.d/hash.elsewhere.map\n"
@@ -44,7 +34,7 @@ func TestClusterChangeOnARefusedBaseSaysSo(t *testing.T) {
 
 	s := validSettings()
 	s.RelayDomains = []string{"next.example.test"}
-	_, err = env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
+	_, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
 	t.Logf("answer: %v", err)
 	if err == nil || !strings.Contains(err.Error(), "revision 7") || !strings.Contains(err.Error(), "could not apply") || !strings.Contains(err.Error(), "elsewhere") {
 		t.Fatalf("a change made on a revision this node refused answered: %v", err)

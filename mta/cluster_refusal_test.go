@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postdeck/store"
 )
 
 // TestClusterOwnRefusalSaysTheChangeIsCommitted: on a cluster node a
@@ -16,23 +18,14 @@ import (
 // says the cluster has the change and that this node keeps its last good
 // configuration, with Postfix's words.
 func TestClusterOwnRefusalSaysTheChangeIsCommitted(t *testing.T) {
-	env := newUnstartedEnv(t)
-	fc := &fakeCluster{m: env.m}
-	env.m.SetReplicator(fc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := env.m.Start(ctx); err != nil {
-		t.Fatalf("start: %v\n%s", err, readFile(filepath.Join(env.inst.BaseDir, "maillog")))
-	}
-	st, err := env.db.LoadState()
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, fc, st := startOnFakeCluster(ctx, t)
 	fc.st = st
 	env.m.afterSwap = func() error { return errors.New("fatal: simulated refusal on this node") }
 	s := validSettings()
 	s.Hostname = "changed.example.test"
-	_, err = env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
+	_, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
 	fc.mu.Lock()
 	committed := fc.st.Settings.Hostname
 	fc.mu.Unlock()
@@ -43,4 +36,21 @@ func TestClusterOwnRefusalSaysTheChangeIsCommitted(t *testing.T) {
 		!strings.Contains(err.Error(), "last good configuration") {
 		t.Fatalf("this node's refusal of a committed change answered: %v", err)
 	}
+}
+
+// startOnFakeCluster starts a Manager on a private Postfix as a node of a
+// fakeCluster and returns them with the state it stored.
+func startOnFakeCluster(ctx context.Context, t *testing.T) (*testEnv, *fakeCluster, store.State) {
+	t.Helper()
+	env := newUnstartedEnv(t)
+	fc := &fakeCluster{m: env.m}
+	env.m.SetReplicator(fc)
+	if _, err := env.m.Start(ctx); err != nil {
+		t.Fatalf("start: %v\n%s", err, readFile(filepath.Join(env.inst.BaseDir, "maillog")))
+	}
+	st, err := env.db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, fc, st
 }
