@@ -92,9 +92,13 @@ func TestHealthFromTheWatch(t *testing.T) {
 		return report.NodeView{}, false
 	}
 	refused := commitRelay(ctx, t, a, "refused.example.test")
-	waitUntil(t, "a's health shows b refusing", func() bool {
-		nv, ok := node(a.Health(), "b")
-		return ok && nv.Alive && nv.Status != nil && nv.Status.Tried >= refused && nv.Status.Failing
+	// a's own row comes from its status key through the watch too: it
+	// reads current once a's status after the change came back.
+	waitUntil(t, "a's health shows b refusing and a current", func() bool {
+		v := a.Health()
+		nv, ok := node(v, "b")
+		na, aok := node(v, "a")
+		return ok && nv.Alive && nv.Status != nil && nv.Status.Tried >= refused && nv.Status.Failing && aok && na.Lag == 0
 	})
 	reqs := a.Requests()
 	v := a.Health()
