@@ -41,17 +41,6 @@ func (s *Service) MPAQueueHead(ctx context.Context, id Identity, limit int) (mpa
 	return s.mpa.ListSpoolHead(ctx, limit)
 }
 
-// MPAErrors lists the error repository.
-func (s *Service) MPAErrors(ctx context.Context, id Identity) ([]mpa.ErrorItem, error) {
-	if err := need(id, PermRead); err != nil {
-		return nil, err
-	}
-	if err := s.needMPA(); err != nil {
-		return nil, err
-	}
-	return s.mpa.ListErrors(ctx)
-}
-
 // MPAErrorPage is a page of the error repository, limit entries from
 // offset, with the count of all of it (and, with ids, every id): the MPA
 // Repository page and its confirmations.

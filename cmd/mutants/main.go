@@ -2425,7 +2425,7 @@ var mutants = []mutant{
 		name: "console: the MPA Repository page reads the whole repository again",
 		file: "webui/page_repository.go",
 		old:  "\tp, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, repositoryPageSize, false)\n",
-		new:  "\t_, _ = s.admin.MPAErrors(c.UserContext(), who(c))\n\tp, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, repositoryPageSize, false)\n",
+		new:  "\t_, _ = s.admin.MPAErrorPage(c.UserContext(), who(c), 0, 1<<30, false)\n\tp, err := s.admin.MPAErrorPage(c.UserContext(), who(c), offset, repositoryPageSize, false)\n",
 		pkg:  "./webui", run: "^TestRepositoryPagesReadOnlyWhatTheyShow$",
 	},
 	{
