@@ -49,15 +49,7 @@ func regexpHazard(pattern string) string {
 	if len(body) < 2 {
 		return ""
 	}
-	d := body[0]
-	i := 1
-	for i < len(body) && body[i] != d {
-		if body[i] == '\\' {
-			i++
-		}
-		i++
-	}
-	i = min(i, len(body))
+	i := closingDelimiter(body)
 	flags := ""
 	if i < len(body) {
 		flags = body[i+1:]

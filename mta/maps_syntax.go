@@ -322,6 +322,20 @@ func (p *tableParser) regexp(n int, text string) *lineError {
 	return nil
 }
 
+// closingDelimiter is the index in body ("/pattern/flags...", its
+// delimiter first) of the delimiter that closes the pattern, len(body)
+// when none does; a backslash escapes the delimiter.
+func closingDelimiter(body string) int {
+	d, i := body[0], 1
+	for i < len(body) && body[i] != d {
+		if body[i] == '\\' {
+			i++
+		}
+		i++
+	}
+	return min(i, len(body))
+}
+
 // splitPattern splits "[!]/pattern/flags rest" with any non-alphanumeric
 // delimiter; a backslash escapes the delimiter.
 func splitPattern(s, typ string) (pattern, rest, msg string) {
@@ -333,13 +347,7 @@ func splitPattern(s, typ string) (pattern, rest, msg string) {
 	if isAlnum(d) || d == ' ' || d == '\t' || d == '\\' {
 		return "", "", "a pattern must start with a delimiter such as /, found " + strconv.Quote(truncate(body, 40))
 	}
-	i := 1
-	for i < len(body) && body[i] != d {
-		if body[i] == '\\' {
-			i++
-		}
-		i++
-	}
+	i := closingDelimiter(body)
 	if i >= len(body) {
 		return "", "", "the pattern " + strconv.Quote(truncate(body, 60)) + " has no closing " + strconv.Quote(string(d))
 	}
