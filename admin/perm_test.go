@@ -16,7 +16,7 @@ var opPerms = map[string]Perm{
 	"Status": PermRead, "ClusterStatus": PermRead, "PeerQueue": PermRead, "PeerMPAErrors": PermRead,
 	"PeerQueueAction": PermOperate, "PeerMPAErrorAction": PermOperate, "Settings": PermRead, "MainConfig": PermRead, "MasterConfig": PermRead, "ListMaps": PermRead,
 	"Map": PermRead, "LookupMap": PermRead, "QueueList": PermRead, "QueueSummary": PermRead,
-	"QueueMessage": PermRead, "MPAQueue": PermRead, "MPAQueueHead": PermRead, "MPAErrors": PermRead, "MPAErrorPage": PermRead, "MPAErrorSelection": PermRead, "MPAError": PermRead,
+	"QueueMessage": PermRead, "MPAQueue": PermRead, "MPAQueueHead": PermRead, "MPAErrorPage": PermRead, "MPAErrorSelection": PermRead, "MPAError": PermRead,
 	"MPACounts": PermRead, "Pipeline": PermRead, "Preview": PermAdmin, "SPFSources": PermRead,
 	"AuditLog": PermAudit, "FindAudit": PermAudit, "Dashboard": PermRead, "PostfixLog": PermRead, "ControlPostfix": PermAdmin, "MapRows": PermRead, "EditMapRow": PermAdmin,
 	"QueueAction": PermOperate, "QueueDownload": PermOperate, "QueueFlush": PermOperate, "SendMail": PermOperate, "MPAErrorAction": PermOperate,
