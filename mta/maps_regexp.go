@@ -263,34 +263,15 @@ func (r *rxScan) bound() (int, bool) {
 // rule and IF of a pcre/regexp table's content that parseTable took:
 // logical lines (continuations joined), comments and ENDIF left out.
 func forEachRegexpPattern(content string, fn func(line int, pattern string)) {
-	cur, curLine := "", 0
-	flush := func() {
-		if curLine == 0 {
-			return
-		}
-		kw, rest := keyword(cur)
+	_ = logicalLines(content, nil, func(n int, text string) *lineError {
+		kw, rest := keyword(text)
 		if kw != "ENDIF" {
 			if pattern, _, msg := splitPattern(rest, "regexp"); msg == "" {
-				fn(curLine, pattern)
+				fn(n, pattern)
 			}
 		}
-		cur, curLine = "", 0
-	}
-	for i, line := range strings.Split(content, "\n") {
-		trimmed := strings.TrimLeft(line, " \t\v\f")
-		if trimmed == "" || trimmed[0] == '#' {
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' || line[0] == '\v' || line[0] == '\f' {
-			if curLine > 0 {
-				cur += " " + strings.TrimRight(trimmed, " \t")
-			}
-			continue
-		}
-		flush()
-		cur, curLine = strings.TrimRight(line, " \t"), i+1
-	}
-	flush()
+		return nil
+	})
 }
 
 // newRegexpHazard is the first line of a regexp table's content whose

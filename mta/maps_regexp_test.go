@@ -3,6 +3,8 @@ package mta
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,26 @@ func TestRegexpTableHazardsRefusedAtSave(t *testing.T) {
 	// A pcre table retyped to regexp is new to its patterns' meaning.
 	if _, err := env.m.PutMap(ctx, "tester", store.Map{Name: "header-pcre", Type: "regexp", Content: `/^Subject: \d{6}$/ REJECT` + "\n"}, ""); err == nil {
 		t.Fatal("a pcre table with \\d retyped to regexp was accepted")
+	}
+}
+
+// The hazard check walks a table's logical lines as parseTable does: a
+// continuation (space, tab, \v, \f) joins the rule before it, comments
+// and blank lines (also of \v and \f only) are skipped, and the line is
+// the first physical one. A rule whose pattern sits on a continuation
+// line is checked whole.
+func TestRegexpPatternsFollowLogicalLines(t *testing.T) {
+	content := "# a comment\n/a/\n  OK\n\v\n\f# form-fed comment\n\n/(x)\\1/\n\tREJECT\n"
+	var got []string
+	forEachRegexpPattern(content, func(n int, p string) { got = append(got, fmt.Sprint(n, " ", p)) })
+	want := []string{"2 /a/", `7 /(x)\1/`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("patterns %q, want %q", got, want)
+	}
+	if entries, lerr := parseMapContent("regexp", content); lerr != nil || len(entries) != 2 || entries[1].line != 7 {
+		t.Fatalf("parseMapContent: %v %+v", lerr, entries)
+	}
+	if line, msg := newRegexpHazard(content, ""); line != 7 || msg == "" {
+		t.Fatalf("newRegexpHazard = %d %q, want line 7", line, msg)
 	}
 }

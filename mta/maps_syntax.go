@@ -50,6 +50,47 @@ func parseTable(typ, content string, secret bool) ([]mapEntry, *lineError) {
 		p.seen = make(map[uint64]int32, cap(p.entries))
 		p.seed = maphash.MakeSeed()
 	}
+	err := logicalLines(content, func(n int, line string) *lineError {
+		if len(line) > maxMapLineSize {
+			return &lineError{n, "the line is " + strconv.Itoa(len(line)) + " bytes long; at most " + strconv.Itoa(maxMapLineSize) + " are allowed"}
+		}
+		if strings.IndexByte(line, '\r') >= 0 || strings.IndexByte(line, 0) >= 0 {
+			return &lineError{n, "the line contains a carriage return or NUL character"}
+		}
+		if line == "" {
+			return nil
+		}
+		if c := line[0]; c == '\v' || c == '\f' {
+			// Postfix reads these as white space: such a line is blank,
+			// a comment, or continues the rule before it. The text
+			// only shows them as a rule of their own: say which.
+			if trimmed := strings.TrimLeft(line, " \t\v\f"); trimmed == "" || trimmed[0] == '#' {
+				return nil
+			}
+			what := "a vertical tab (\\v)"
+			if c == '\f' {
+				what = "a form feed (\\f)"
+			}
+			return &lineError{n, "the line starts with " + what + ", which Postfix reads as white space continuing the rule before it; remove it, or start a continuation with a space or tab"}
+		}
+		return nil
+	}, p.logical)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.ifs) > 0 {
+		return nil, &lineError{p.ifs[len(p.ifs)-1], "IF has no matching ENDIF"}
+	}
+	return p.entries, nil
+}
+
+// logicalLines calls fn with every logical line of a table file's content
+// and the number of its first physical line, the way Postfix reads table
+// files: blank lines and comments skipped, a line that starts with white
+// space (space, tab, \v, \f) joined to the one before. check, when not
+// nil, sees every physical line first; the first error either returns
+// stops the walk. A continuation with no rule before it is an error.
+func logicalLines(content string, check, fn func(n int, text string) *lineError) *lineError {
 	// A logical line is usually one physical line: keep it as a substring
 	// and build a joined copy only for continuation lines.
 	var joined strings.Builder
@@ -58,14 +99,13 @@ func parseTable(typ, content string, secret bool) ([]mapEntry, *lineError) {
 		if curLine == 0 {
 			return nil
 		}
-		text := cur
+		n, text := curLine, cur
 		if multi {
 			text = joined.String()
 			joined.Reset()
 		}
-		err := p.logical(curLine, text)
 		cur, curLine, multi = "", 0, false
-		return err
+		return fn(n, text)
 	}
 	n := 0
 	for rest := content; rest != ""; {
@@ -76,39 +116,22 @@ func parseTable(typ, content string, secret bool) ([]mapEntry, *lineError) {
 			line, rest = rest, ""
 		}
 		n++
-		if len(line) > maxMapLineSize {
-			return nil, &lineError{n, "the line is " + strconv.Itoa(len(line)) + " bytes long; at most " + strconv.Itoa(maxMapLineSize) + " are allowed"}
-		}
-		if strings.IndexByte(line, '\r') >= 0 || strings.IndexByte(line, 0) >= 0 {
-			return nil, &lineError{n, "the line contains a carriage return or NUL character"}
+		if check != nil {
+			if err := check(n, line); err != nil {
+				return err
+			}
 		}
 		if line == "" {
 			continue
 		}
-		if c := line[0]; c == '\v' || c == '\f' {
-			// Postfix reads these as white space: such a line is blank,
-			// a comment, or continues the rule before it. The text
-			// only shows them as a rule of their own: say which.
-			if trimmed := strings.TrimLeft(line, " \t\v\f"); trimmed == "" || trimmed[0] == '#' {
-				continue
-			}
-			what := "a vertical tab (\\v)"
-			if c == '\f' {
-				what = "a form feed (\\f)"
-			}
-			return nil, &lineError{n, "the line starts with " + what + ", which Postfix reads as white space continuing the rule before it; remove it, or start a continuation with a space or tab"}
-		}
-		if c := line[0]; c == ' ' || c == '\t' || c == '#' {
-			trimmed := strings.TrimLeft(line, " \t")
-			if trimmed == "" || trimmed[0] == '#' {
-				continue
-			}
-			if c == '#' {
+		if c := line[0]; c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '#' {
+			trimmed := strings.TrimLeft(line, " \t\v\f")
+			if c == '#' || trimmed == "" || trimmed[0] == '#' {
 				continue
 			}
 			// A continuation line.
 			if curLine == 0 {
-				return nil, &lineError{n, "the line starts with white space, which continues a rule, but no rule comes before it"}
+				return &lineError{n, "the line starts with white space, which continues a rule, but no rule comes before it"}
 			}
 			if !multi {
 				joined.WriteString(cur)
@@ -119,18 +142,11 @@ func parseTable(typ, content string, secret bool) ([]mapEntry, *lineError) {
 			continue
 		}
 		if err := flush(); err != nil {
-			return nil, err
+			return err
 		}
-		curLine = n
-		cur = strings.TrimRight(line, " \t")
+		cur, curLine = strings.TrimRight(line, " \t"), n
 	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	if len(p.ifs) > 0 {
-		return nil, &lineError{p.ifs[len(p.ifs)-1], "IF has no matching ENDIF"}
-	}
-	return p.entries, nil
+	return flush()
 }
 
 type tableParser struct {
