@@ -2,12 +2,15 @@ package mpa
 
 import (
 	"bufio"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"postdeck/store"
 )
@@ -123,8 +126,8 @@ var errNotALogFile = errors.New("not a regular file")
 // the delivery's lines are in NAME.1 from the offset on, followed by the
 // new file from its start. Reading both in that order is safe even when
 // the guess is wrong: the delivery's name is unique, so an older NAME.1
-// cannot name it. A compressed NAME.1 (logrotate without delaycompress)
-// or another rotated name is not read: "interrupted".
+// cannot name it. Other rotated names, compressed ones too, are found by
+// their modification time (openRotated).
 func (s *Server) resolve(e store.SpoolEntry) (outcome, string, error) {
 	if s.cfg.Maillog == "" || e.DeliveryID == "" {
 		return undecided, "no maillog configured or no delivery id recorded", nil
@@ -139,15 +142,98 @@ func (s *Server) resolve(e store.SpoolEntry) (outcome, string, error) {
 	if off <= fi.Size() && lineStartsAt(f, off) {
 		return sc.read(io.NewSectionReader(f, off, fi.Size()-off))
 	}
-	if old, ofi, err := openLog(s.cfg.Maillog + ".1"); err == nil {
-		defer func() { _ = old.Close() }()
-		if off <= ofi.Size() {
-			if o, why, err := sc.read(io.NewSectionReader(old, off, ofi.Size()-off)); o != undecided || err != nil {
-				return o, why, err
-			}
+	if old, err := openRotated(s.cfg.Maillog, e.DeliveringSince, off); err == nil {
+		o, why, err := sc.read(old)
+		_ = old.Close()
+		if o != undecided || err != nil {
+			return o, why, err
 		}
 	}
 	return sc.read(io.NewSectionReader(f, 0, fi.Size()))
+}
+
+// openRotated opens the file the maillog was rotated into after since
+// and returns it from off on: NAME.1 (logrotate), or else the oldest file
+// NAME.SUFFIX last written at or after since: postfix logrotate's
+// NAME.YYYYMMDD-HHMMSS.gz, logrotate's NAME.1.gz without delaycompress,
+// or a dateext name. Both keep the log's modification time, which is
+// when its last line was written, so the first of them written after the
+// delivery began holds its lines (a later one cannot name the delivery;
+// reading one in vain only costs the read). A name ending in .gz is read
+// through gzip. A compressor's unfinished output is newer than the file
+// it is compressing (gzip gives it the original's time when done), so
+// the original is read.
+func openRotated(maillog string, since time.Time, off int64) (io.ReadCloser, error) {
+	if f, fi, err := openLog(maillog + ".1"); err == nil {
+		if off > fi.Size() {
+			_ = f.Close()
+			return nil, errNotRotated
+		}
+		return readCloser{io.NewSectionReader(f, off, fi.Size()-off), f}, nil
+	}
+	if since.IsZero() {
+		return nil, errNotRotated
+	}
+	dir, base := filepath.Split(maillog)
+	d, err := os.Open(filepath.Clean(dir + "."))
+	if err != nil {
+		return nil, err
+	}
+	names, err := d.Readdirnames(maxRotatedNames)
+	_ = d.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	best, bestTime := "", time.Time{}
+	for _, n := range names {
+		if !strings.HasPrefix(n, base+".") {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(dir, n))
+		// Modification times may be coarser than the clock: a second's
+		// slack, and a file that cannot hold the delivery is only read in
+		// vain.
+		if err != nil || !fi.Mode().IsRegular() || fi.ModTime().Before(since.Add(-time.Second)) {
+			continue
+		}
+		if best == "" || fi.ModTime().Before(bestTime) {
+			best, bestTime = n, fi.ModTime()
+		}
+	}
+	if best == "" {
+		return nil, errNotRotated
+	}
+	f, fi, err := openLog(filepath.Join(dir, best))
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(best, ".gz") {
+		if off > fi.Size() {
+			_ = f.Close()
+			return nil, errNotRotated
+		}
+		return readCloser{io.NewSectionReader(f, off, fi.Size()-off), f}, nil
+	}
+	z, err := gzip.NewReader(bufio.NewReader(f))
+	if err == nil {
+		_, err = io.CopyN(io.Discard, z, off)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("read %s: %w", best, err)
+	}
+	return readCloser{z, f}, nil
+}
+
+// maxRotatedNames bounds the directory entries openRotated looks at (a
+// log directory with years of daily rotations).
+const maxRotatedNames = 10000
+
+var errNotRotated = errors.New("no rotated maillog holds the delivery")
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // lineStartsAt reports whether a line of f starts at off.

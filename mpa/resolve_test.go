@@ -1,6 +1,8 @@
 package mpa
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -78,17 +80,46 @@ func TestResolveDoesNotWaitOnAFIFO(t *testing.T) {
 // (maillog_file) is rotated after an in-doubt delivery and before it is
 // settled, as logrotate does it, and the new log has grown past the
 // offset the delivery recorded (its bytes there are other lines). The
-// delivery is still found in the rotated file and settled as delivered.
+// delivery is still found in the rotated file and settled as delivered,
+// also when the rotated file is compressed (logrotate without
+// delaycompress) or named by postfix logrotate (NAME.DATE-TIME.gz).
 func TestAcceptanceResolveAcrossRotation(t *testing.T) {
-	for _, how := range []string{"create", "copytruncate"} {
+	postfix := func(t *testing.T, r *rig, cmd string) {
+		t.Helper()
+		if out, err := exec.Command(filepath.Join(postfixtest.SbinDir, "postfix"), "-c", r.inst.ConfigDir, cmd).CombinedOutput(); err != nil {
+			t.Fatalf("postfix %s: %v: %s", cmd, err, out)
+		}
+	}
+	for _, how := range []string{"create", "copytruncate", "compress", "postfix logrotate"} {
 		t.Run(how, func(t *testing.T) {
 			r := startRig(t)
 			maillog := r.inst.Maillog
 			inject(t, r, "warm.up")
 			off := fileSize(t, maillog)
+			since := time.Now()
 			inject(t, r, "S.doubt")
 			rotated := maillog + ".1"
 			switch how {
+			case "compress": // logrotate without delaycompress: NAME.1.gz
+				if err := os.Rename(maillog, rotated); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := exec.Command("gzip", rotated).CombinedOutput(); err != nil {
+					t.Fatalf("gzip: %v: %s", err, out)
+				}
+				postfix(t, r, "reload")
+			case "postfix logrotate": // NAME.YYYYMMDD-HHMMSS.gz, by postfix itself
+				postfix(t, r, "logrotate")
+				for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					gz, _ := filepath.Glob(maillog + ".*.gz")
+					plain, _ := filepath.Glob(maillog + ".2*[0-9]")
+					if len(gz) == 1 && len(plain) == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("postfix logrotate left %q and %q", gz, plain)
+					}
+				}
 			case "create": // rename, create, postrotate: postfix reload
 				if err := os.Rename(maillog, rotated); err != nil {
 					t.Fatal(err)
@@ -112,7 +143,7 @@ func TestAcceptanceResolveAcrossRotation(t *testing.T) {
 				inject(t, r, fmt.Sprintf("later.%d", i))
 			}
 			s := &Server{cfg: Config{Maillog: maillog}}
-			o, why, err := s.resolve(store.SpoolEntry{DeliveryID: "S.doubt", LogOffset: off})
+			o, why, err := s.resolve(store.SpoolEntry{DeliveryID: "S.doubt", LogOffset: off, DeliveringSince: since})
 			if err != nil || o != postfixHasIt {
 				t.Fatalf("after the rotation: %v (%s) %v, want %v", o, why, err, postfixHasIt)
 			}
@@ -174,4 +205,63 @@ func inject(t *testing.T, r *rig, ident string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no queue manager line for %s in the maillog:\n%s", ident, r.inst.Log())
+}
+
+// TestOpenRotatedPicksTheFirstRotationAfterTheDelivery: of the rotated
+// logs beside the maillog, the one holding a delivery's lines is the
+// oldest last written after the delivery began (a later one was the
+// current log only after it); one rotated before is not it, and a
+// compressor's unfinished output is passed over for its original.
+func TestOpenRotatedPicksTheFirstRotationAfterTheDelivery(t *testing.T) {
+	dir := t.TempDir()
+	maillog := filepath.Join(dir, "maillog")
+	since := time.Now().Add(-time.Hour)
+	write := func(name, content string, at time.Time, compress bool) {
+		t.Helper()
+		var b bytes.Buffer
+		if compress {
+			z := gzip.NewWriter(&b)
+			_, _ = z.Write([]byte(content))
+			_ = z.Close()
+		} else {
+			b.WriteString(content)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("maillog", "current\n", time.Now(), false)
+	write("maillog.20261205-000000.gz", "0123before\n", since.Add(-time.Hour), true)
+	write("maillog.20261206-000001.gz", "0123first\n", since.Add(time.Minute), true)
+	write("maillog.20261206-000010.gz", "0123second\n", since.Add(10*time.Minute), true)
+	read := func() string {
+		t.Helper()
+		r, err := openRotated(maillog, since, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = r.Close() }()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if got := read(); got != "first\n" {
+		t.Fatalf("read %q, want the first rotation after the delivery", got)
+	}
+	// postfix logrotate compressing the first rotation right now: the
+	// original is still there, the .gz is half written.
+	write("maillog.20261206-000001", "0123plain\n", since.Add(time.Minute), false)
+	write("maillog.20261206-000001.gz", "\x1f\x8b", since.Add(2*time.Minute), false)
+	if got := read(); got != "plain\n" {
+		t.Fatalf("read %q, want the file being compressed", got)
+	}
+	if _, err := openRotated(maillog, time.Time{}, 4); err == nil {
+		t.Fatal("a delivery without its start time read a rotated log by guess")
+	}
 }

@@ -3247,6 +3247,34 @@ var mutants = []mutant{
 		new:  "st.LastApply.Time, st.LastApply.Message+queue.Readable(\"\"))",
 		pkg:  "./cmd/postdeck", run: "^TestCLISPFAndStatusReadableOnATerminal$",
 	},
+	{
+		name: "maillog: a compressed or dated rotated log is not read",
+		file: "mpa/resolve.go",
+		old:  "\tif since.IsZero() {\n\t\treturn nil, errNotRotated\n\t}\n",
+		new:  "\tif true {\n\t\treturn nil, errNotRotated\n\t}\n",
+		pkg:  "./mpa", run: "^TestAcceptanceResolveAcrossRotation$",
+	},
+	{
+		name: "maillog: a rotated .gz log is read without gunzip",
+		file: "mpa/resolve.go",
+		old:  "\tif !strings.HasSuffix(best, \".gz\") {\n",
+		new:  "\tif true {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceResolveAcrossRotation$",
+	},
+	{
+		name: "maillog: the newest rotated log is read instead of the first after the delivery",
+		file: "mpa/resolve.go",
+		old:  "fi.ModTime().Before(bestTime)",
+		new:  "fi.ModTime().After(bestTime)",
+		pkg:  "./mpa", run: "^TestOpenRotatedPicksTheFirstRotationAfterTheDelivery$",
+	},
+	{
+		name: "maillog: a rotated log last written before the delivery is read",
+		file: "mpa/resolve.go",
+		old:  "fi.ModTime().Before(since.Add(-time.Second))",
+		new:  "false",
+		pkg:  "./mpa", run: "^TestOpenRotatedPicksTheFirstRotationAfterTheDelivery$",
+	},
 }
 
 func main() {
