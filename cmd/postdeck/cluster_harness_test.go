@@ -256,6 +256,43 @@ func (n *cnode) sendMail(t testing.TB, subject string) {
 }
 
 // runCLI runs the binary with args and returns its output.
+// formCluster makes the first of nodes, started once alone (prep, when
+// not nil, runs while it does), the first node of a cluster the others
+// join, starts them all and waits until they apply the same revision. It
+// returns what every node printed, for a failure's message.
+func formCluster(t testing.TB, bin string, prep func(first *cnode), nodes ...*cnode) (diag func() string) {
+	t.Helper()
+	first := nodes[0]
+	diag = func() string {
+		var b strings.Builder
+		for _, n := range nodes {
+			b.WriteString(n.output())
+		}
+		return b.String()
+	}
+	first.start(t, bin, false)
+	if prep != nil {
+		prep(first)
+	}
+	first.stop(t)
+	if out, err := runCLI(bin, append([]string{"cluster", "init", "--data", filepath.Join(first.base, "data")}, first.clusterArgs()...)...); err != nil {
+		t.Fatalf("cluster init: %v\n%s", err, out)
+	}
+	names := []string{first.name}
+	for _, n := range nodes[1:] {
+		if out, err := runCLI(bin, append([]string{"cluster", "join", "--data", filepath.Join(n.base, "data")}, n.clusterArgs()...)...); err != nil {
+			t.Fatalf("cluster join %s: %v\n%s", n.name, err, out)
+		}
+		names = append(names, n.name)
+	}
+	for _, n := range nodes {
+		n.start(t, bin, true)
+	}
+	waitFor(t, "the nodes on the same revision", 60*time.Second, func() bool { return converged(first.view(t), names...) },
+		func() string { return viewText(first.view(t)) }, diag)
+	return diag
+}
+
 func runCLI(bin string, args ...string) (string, error) {
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	return string(out), err

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,21 +26,9 @@ func TestDashboardNamesANodeThatIsDown(t *testing.T) {
 	dns := startSPFDNS(t, "spf.health.test", "v=spf1 ip4:192.0.2.0/24 -all")
 	n1 := newCNode(t, "n1", etcd.Endpoints(), dns.addr)
 	n2 := newCNode(t, "n2", etcd.Endpoints(), dns.addr)
-	diag := func() string { return n1.output() + n2.output() }
-
-	n1.start(t, bin, false)
-	n1.mustAPI(t, "POST", "/api/v1/users", map[string]string{"username": "watcher", "password": "watcher-password-long", "role": "auditor"}, nil)
-	n1.stop(t)
-	if out, err := runCLI(bin, append([]string{"cluster", "init", "--data", filepath.Join(n1.base, "data")}, n1.clusterArgs()...)...); err != nil {
-		t.Fatalf("cluster init: %v\n%s", err, out)
-	}
-	if out, err := runCLI(bin, append([]string{"cluster", "join", "--data", filepath.Join(n2.base, "data")}, n2.clusterArgs()...)...); err != nil {
-		t.Fatalf("cluster join: %v\n%s", err, out)
-	}
-	n1.start(t, bin, true)
-	n2.start(t, bin, true)
-	waitFor(t, "two nodes on the same revision", 60*time.Second, func() bool { return converged(n1.view(t), "n1", "n2") },
-		func() string { return viewText(n1.view(t)) }, diag)
+	diag := formCluster(t, bin, func(n1 *cnode) {
+		n1.mustAPI(t, "POST", "/api/v1/users", map[string]string{"username": "watcher", "password": "watcher-password-long", "role": "auditor"}, nil)
+	}, n1, n2)
 	var tok struct {
 		Token string `json:"token"`
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,19 +22,7 @@ func TestClusterPeerTokenRenewed(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	n1 := newCNode(t, "n1", etcd.Endpoints(), "127.0.0.1:1")
 	n2 := newCNode(t, "n2", etcd.Endpoints(), "127.0.0.1:1")
-	diag := func() string { return n1.output() + n2.output() }
-	n1.start(t, bin, false)
-	n1.stop(t)
-	if out, err := runCLI(bin, append([]string{"cluster", "init", "--data", filepath.Join(n1.base, "data")}, n1.clusterArgs()...)...); err != nil {
-		t.Fatalf("cluster init: %v\n%s", err, out)
-	}
-	if out, err := runCLI(bin, append([]string{"cluster", "join", "--data", filepath.Join(n2.base, "data")}, n2.clusterArgs()...)...); err != nil {
-		t.Fatalf("cluster join: %v\n%s", err, out)
-	}
-	n1.start(t, bin, true)
-	n2.start(t, bin, true)
-	waitFor(t, "two nodes on the same revision", 60*time.Second, func() bool { return converged(n1.view(t), "n1", "n2") },
-		func() string { return viewText(n1.view(t)) }, diag)
+	diag := formCluster(t, bin, nil, n1, n2)
 	const peerErrors = "/api/v1/cluster/nodes/n2/mpa/errors"
 	n1.mustAPI(t, "GET", peerErrors, nil, nil)
 
