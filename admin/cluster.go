@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"postdeck/cluster/report"
 	"postdeck/mta"
@@ -183,4 +184,67 @@ func (s *Service) Counts(ctx context.Context) report.Counts {
 		}
 	}
 	return c
+}
+
+// refusedReader is package cluster's Node as far as the pages of a node
+// that refused the cluster's newest configuration need it (an optional
+// part of Cluster, so that a Cluster without it shows the store).
+type refusedReader interface {
+	Refused() (store.State, report.NodeStatus, bool)
+}
+
+// ClusterRefusal says that this node's Postfix refused the configuration
+// a page or an API answer shows (the cluster's newest), and why: this
+// node keeps running its last good configuration meanwhile.
+type ClusterRefusal struct {
+	Revision int64  `json:"revision"`         // the cluster's revision, refused here
+	Applied  int64  `json:"applied_revision"` // the one this node runs
+	Message  string `json:"message"`          // this node's reason (Postfix's words)
+	Text     string `json:"text"`             // all of it, as one sentence
+}
+
+// refusedBase is the cluster's newest configuration when this node
+// refused it, with why. A change is always made on the cluster's
+// configuration (mta's propose), so on such a node the pages and the
+// API show that one and its versions: showing the node's last good
+// documents made an administrator's first save there a stale-version
+// conflict although nobody else had changed anything. nil: this node
+// runs what the cluster has (or is standalone, or cut off), its store
+// is what changes are made on.
+func (s *Service) refusedBase() (store.State, *ClusterRefusal) {
+	rr, ok := s.clusterNode().(refusedReader)
+	if !ok {
+		return store.State{}, nil
+	}
+	st, status, refused := rr.Refused()
+	if !refused {
+		return store.State{}, nil
+	}
+	r := &ClusterRefusal{Revision: status.Tried, Applied: status.Applied, Message: status.Message}
+	reason := strings.TrimSpace(status.Message)
+	if reason == "" {
+		reason = "its log has the details"
+	}
+	r.Text = store.Sentence("This node refused the cluster's configuration (revision %d), which the configuration pages show and every change is made on; it keeps running its last good configuration (revision %d) until a change puts right what it refused: %s", status.Tried, status.Applied, truncate(reason, 600))
+	return st, r
+}
+
+// refusedMap is map name of a refused configuration (refusedBase), as
+// mta's GetMap answers for the store's.
+func refusedMap(st store.State, name string) (store.Map, error) {
+	for _, mp := range st.Maps {
+		if mp.Name == name {
+			return mp, nil
+		}
+	}
+	return store.Map{}, store.NotFound("Map %s does not exist", truncate(name, 40))
+}
+
+// clusterBanners is the callout every page of a node that refused the
+// cluster's newest configuration shows (refusedBase).
+func (s *Service) clusterBanners() []Banner {
+	if _, r := s.refusedBase(); r != nil {
+		return []Banner{{Kind: "error", Link: "/cluster", Text: r.Text}}
+	}
+	return nil
 }

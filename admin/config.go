@@ -20,12 +20,20 @@ type SettingsDoc struct {
 	// Confirm lets a risky change through (mta.SettingsRisks); never
 	// stored, never read back.
 	Confirm bool `json:"confirm,omitempty"`
+	// ClusterRefused, on a cluster node whose Postfix refused the
+	// cluster's newest configuration, says so and why: the document is
+	// the cluster's (what a save builds on), not the one this node runs.
+	// An answer only, never stored.
+	ClusterRefused *ClusterRefusal `json:"cluster_refused,omitempty"`
 }
 
 // Settings returns the MTA settings and their version.
 func (s *Service) Settings(ctx context.Context, id Identity) (SettingsDoc, error) {
 	if err := need(id, PermRead); err != nil {
 		return SettingsDoc{}, err
+	}
+	if cl, r := s.refusedBase(); r != nil {
+		return SettingsDoc{Settings: cl.Settings, Version: store.SettingsVersion(cl.Settings), ClusterRefused: r}, nil
 	}
 	st, version, err := s.db.LoadSettingsVersion()
 	return SettingsDoc{Settings: st, Version: version}, err
@@ -81,6 +89,9 @@ func (s *Service) settingsStale(version string) bool {
 	if version == "" {
 		return false
 	}
+	if cl, r := s.refusedBase(); r != nil {
+		return store.SettingsVersion(cl.Settings) != version
+	}
 	_, cur, err := s.db.LoadSettingsVersion()
 	return err == nil && cur != version
 }
@@ -96,6 +107,9 @@ func (s *Service) settingsRisks(in store.Settings) error {
 	if err != nil {
 		return nil
 	}
+	if cl, r := s.refusedBase(); r != nil {
+		cur = cl.Settings
+	}
 	return mta.SettingsRisks(cur, norm)
 }
 
@@ -109,12 +123,21 @@ type MainConfigDoc struct {
 	// Confirm lets a risky change through (mta.MainConfigRisks); never
 	// stored, never read back.
 	Confirm bool `json:"confirm,omitempty"`
+	// ClusterRefused, on a cluster node whose Postfix refused the
+	// cluster's newest configuration, says so and why: the document is
+	// the cluster's (what a save builds on), not the one this node runs.
+	// An answer only, never stored.
+	ClusterRefused *ClusterRefusal `json:"cluster_refused,omitempty"`
 }
 
 // MainConfig returns the Edit Main Config document and its version.
 func (s *Service) MainConfig(ctx context.Context, id Identity) (MainConfigDoc, error) {
 	if err := need(id, PermRead); err != nil {
 		return MainConfigDoc{}, err
+	}
+	if cl, r := s.refusedBase(); r != nil {
+		shown, _ := mta.MaskLiteralPasswords(cl.MainConfig, cl.MasterConfig)
+		return MainConfigDoc{Text: shown, Version: mta.MainConfigVersion(cl.MainConfig), ClusterRefused: r}, nil
 	}
 	text, err := s.db.LoadMainConfig()
 	if err != nil {
@@ -145,7 +168,11 @@ func (s *Service) SaveMainConfig(ctx context.Context, id Identity, in MainConfig
 	// below, not asked to confirm the removal of a guard someone else
 	// added meanwhile (as SaveSettings).
 	if !in.Confirm && !in.AllowOpenRelay {
-		if cur, err := s.db.LoadMainConfig(); err == nil && (in.Version == "" || in.Version == mta.MainConfigVersion(cur)) {
+		cur, err := s.db.LoadMainConfig()
+		if cl, r := s.refusedBase(); r != nil {
+			cur = cl.MainConfig
+		}
+		if err == nil && (in.Version == "" || in.Version == mta.MainConfigVersion(cur)) {
 			if risk := mta.MainConfigRisks(cur, in.Text); risk != nil {
 				s.auditFailure(id, "mainconfig", risk)
 				return MainConfigResult{}, risk
@@ -166,6 +193,13 @@ func (s *Service) ListMaps(ctx context.Context, id Identity) ([]mta.MapInfo, err
 	if err := need(id, PermRead); err != nil {
 		return nil, err
 	}
+	if cl, r := s.refusedBase(); r != nil {
+		out := make([]mta.MapInfo, 0, len(cl.Maps))
+		for _, mp := range cl.Maps { // sorted by name (the cluster's keys)
+			out = append(out, s.mta.MapInfo(mp))
+		}
+		return out, nil
+	}
 	return s.mta.ListMaps()
 }
 
@@ -184,6 +218,11 @@ type MapDoc struct {
 	// a map a *_sasl_password_maps parameter refers to or did), which
 	// are masked in Content.
 	Secret bool `json:"secret,omitempty"`
+	// ClusterRefused, on a cluster node whose Postfix refused the
+	// cluster's newest configuration, says so and why: the document is
+	// the cluster's (what a save builds on), not the one this node runs.
+	// An answer only, never stored.
+	ClusterRefused *ClusterRefusal `json:"cluster_refused,omitempty"`
 }
 
 // Map returns one map, passwords masked.
@@ -191,14 +230,26 @@ func (s *Service) Map(ctx context.Context, id Identity, name string) (MapDoc, er
 	if err := need(id, PermRead); err != nil {
 		return MapDoc{}, err
 	}
-	mp, err := s.mta.GetMap(name)
+	mp, refused, err := s.editedMap(name)
 	if err != nil {
 		return MapDoc{}, err
 	}
 	version := mta.MapVersion(mp)
 	mp = mta.MaskSecrets(mp)
 	info := s.mta.MapInfo(mp)
-	return MapDoc{Name: mp.Name, Type: mp.Type, Content: mp.Content, File: info.File, Lines: info.Lines, Owner: mp.Owner, Updated: mp.Updated, Version: version, Secret: mta.IsSecretMap(mp)}, nil
+	return MapDoc{Name: mp.Name, Type: mp.Type, Content: mp.Content, File: info.File, Lines: info.Lines, Owner: mp.Owner, Updated: mp.Updated, Version: version, Secret: mta.IsSecretMap(mp), ClusterRefused: refused}, nil
+}
+
+// editedMap is map name as a change of it is made: the cluster's when
+// this node refused the cluster's configuration (refusedBase), else the
+// store's.
+func (s *Service) editedMap(name string) (store.Map, *ClusterRefusal, error) {
+	if cl, r := s.refusedBase(); r != nil {
+		mp, err := refusedMap(cl, name)
+		return mp, r, err
+	}
+	mp, err := s.mta.GetMap(name)
+	return mp, nil, err
 }
 
 // MapResult is a saved map (without content), its version and what the
@@ -291,6 +342,12 @@ type MasterConfigDoc struct {
 	// Default is true when no document is stored and Text is postdeck's
 	// own service table.
 	Default bool `json:"default,omitempty"`
+	// ClusterRefused, on a cluster node whose Postfix refused the
+	// cluster's newest configuration, says so and why: the document is
+	// the cluster's (what a save builds on), not the one this node runs.
+	// An answer only, never stored.
+	ClusterRefused *ClusterRefusal `json:"cluster_refused,omitempty"`
+
 	// Managed is what postdeck adds to the document in master.cf: the
 	// MPA's services, and the -o content_filter it gives the loopback
 	// listeners that return mail from an existing content filter.
@@ -305,16 +362,22 @@ func (s *Service) MasterConfig(ctx context.Context, id Identity) (MasterConfigDo
 	if err := need(id, PermRead); err != nil {
 		return MasterConfigDoc{}, err
 	}
-	doc, err := s.mta.MasterConfig()
-	if err != nil {
-		return MasterConfigDoc{}, err
-	}
-	main, err := s.db.LoadMainConfig()
-	if err != nil {
-		return MasterConfigDoc{}, err
+	var doc mta.MasterConfigDoc
+	var main string
+	cl, refused := s.refusedBase()
+	if refused != nil {
+		doc, main = s.mta.MasterConfigOf(cl.MasterConfig), cl.MainConfig
+	} else {
+		var err error
+		if doc, err = s.mta.MasterConfig(); err != nil {
+			return MasterConfigDoc{}, err
+		}
+		if main, err = s.db.LoadMainConfig(); err != nil {
+			return MasterConfigDoc{}, err
+		}
 	}
 	_, shown := mta.MaskLiteralPasswords(main, doc.Text)
-	return MasterConfigDoc{Text: shown, Version: doc.Version, Default: doc.Default, Managed: doc.Managed}, nil
+	return MasterConfigDoc{Text: shown, Version: doc.Version, Default: doc.Default, Managed: doc.Managed, ClusterRefused: refused}, nil
 }
 
 // MasterConfigResult is the saved document's version and what the apply

@@ -35,7 +35,7 @@ func (s *Service) MapRows(ctx context.Context, id Identity, name, q string, offs
 		limit = 50
 	}
 	offset = max(offset, 0)
-	mp, err := s.mta.GetMap(name)
+	mp, _, err := s.editedMap(name)
 	if err != nil {
 		return MapRowsPage{}, err
 	}
@@ -79,7 +79,9 @@ func (s *Service) EditMapRow(ctx context.Context, id Identity, name string, in M
 	if in.Base == "" {
 		return fail(store.Invalid("version", "A row edit needs the map's version it was made on"))
 	}
-	mp, err := s.mta.GetMap(name)
+	// The rows are edited on the map a change is made on: the
+	// cluster's when this node refused it (its table shows that one).
+	mp, _, err := s.editedMap(name)
 	if err != nil {
 		return fail(err)
 	}

@@ -140,6 +140,7 @@ func (s *Service) Banners(ctx context.Context) []Banner {
 				Text: "The MPA's error repository is full: new mail waits in Postfix's queue until entries are deleted or requeued."})
 		}
 	}
+	out = append(out, s.clusterBanners()...)
 	if last := s.mta.LastApply(); last.Result == ResultRolledBack || last.Result == ResultFailed {
 		out = append(out, Banner{Kind: "warning", Link: "/audit",
 			Text: store.Sentence("The last change (%s) was not applied: %s", last.Action, truncate(last.Message, 300))})

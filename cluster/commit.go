@@ -277,64 +277,173 @@ func (n *Node) WaitRevision(ctx context.Context, rev int64) error {
 // MPA pipeline in the store) and commits what it changed in the shared
 // buckets to the cluster. When the commit fails (the cluster is
 // unreachable, or another change came first) the shared buckets are put
-// back to the cluster's content, so that the change leaves no trace.
+// back as they were, so that the change leaves no trace. When another
+// change came first and changed none of the entries this one changes
+// (another administrator made a token while this one set a password),
+// the change is made again on the newer content, a few times at most:
+// its checks run again on it (the last admin is still the last admin).
+// When it changed one of them (the same user), the change is refused
+// with a sentence that names it.
 func (n *Node) ChangeShared(ctx context.Context, actor, action string, change func() error) error {
-	m, ok := n.awaitConnected(ctx)
-	if !ok {
-		return Unreachable()
+	var base *mirror     // the revision the previous attempt was made on
+	var touched []string // the keys (relative) the previous attempt changed
+	for attempt := 0; ; attempt++ {
+		m, before, err := n.sharedBase(ctx)
+		if err != nil {
+			return err
+		}
+		if base != nil {
+			if k, ok := changedMeanwhile(base, m, touched); ok {
+				n.sharedMu.Unlock()
+				return store.Conflict("%s was changed on another node at the same moment, so nothing was saved; look at it again, then make the change again", sharedEntry(k))
+			}
+		}
+		keys, rev, wait, err := n.commitShared(ctx, m, before, actor, action, change)
+		n.sharedMu.Unlock()
+		if err != nil {
+			return err
+		}
+		if rev != 0 {
+			// Read your writes: the next change on this node starts
+			// from this one.
+			wctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+			_ = n.waitMirror(wctx, rev)
+			cancel()
+			return nil
+		}
+		if attempt >= sharedRetries {
+			return store.Conflict("The cluster's users, tokens and SPF sources kept changing while this change was made, so nothing was saved; try again")
+		}
+		wctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		err = n.waitMirror(wctx, wait)
+		cancel()
+		if err != nil {
+			return Unreachable()
+		}
+		base, touched = m, keys
 	}
-	if !m.ready() {
-		return notReady()
+}
+
+// sharedRetries bounds how often ChangeShared makes a change again
+// after another change (of other entries) came first.
+const sharedRetries = 4
+
+// sharedCatchUp bounds how long a shared change waits for this node to
+// take in the newest revision it has seen (an apply of a configuration
+// change on its Postfix takes seconds).
+const sharedCatchUp = 30 * time.Second
+
+// sharedBase returns the newest revision this node has seen, and the
+// shared buckets of its store, once they are that revision's: with
+// sharedMu held, which the caller unlocks. A revision this node has not
+// tried yet is waited for (another administrator's change that just
+// arrived, or the one a lost commit waits for): the apply loop takes
+// its shared buckets in, with what follows there (the MPA reloads its
+// pipeline). A store that differs from a revision it tried is refused.
+func (n *Node) sharedBase(ctx context.Context) (*mirror, store.Shared, error) {
+	deadline := time.Now().Add(max(n.cfg.RequestTimeout, sharedCatchUp))
+	for {
+		m, ok := n.awaitConnected(ctx)
+		if !ok {
+			return nil, nil, Unreachable()
+		}
+		if !m.ready() {
+			return nil, nil, notReady()
+		}
+		n.sharedMu.Lock()
+		before, err := n.db.ExportShared()
+		if err != nil {
+			n.sharedMu.Unlock()
+			return nil, nil, err
+		}
+		if before.Equal(m.shared()) {
+			return m, before, nil
+		}
+		n.sharedMu.Unlock()
+		n.mu.Lock()
+		tried := n.status.Tried
+		n.mu.Unlock()
+		if tried >= m.markerRev || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, nil, store.Conflict("This node is still taking in the cluster's latest change, so nothing was saved; try again in a moment")
+		}
+		sleep(ctx, 50*time.Millisecond)
 	}
-	n.sharedMu.Lock()
-	defer n.sharedMu.Unlock()
-	before, err := n.db.ExportShared()
-	if err != nil {
-		return err
-	}
-	if !before.Equal(m.shared()) {
-		// This node has not taken the newest revision in yet.
-		return store.Conflict("This node is still taking in the cluster's latest change, so nothing was saved; try again in a moment")
-	}
+}
+
+// commitShared runs change on the store, which holds m's shared buckets
+// (before), and commits what it changed at m's revision; sharedMu is
+// held. It returns the keys it changed, and commitOps' revisions. Unless
+// it committed, the store is put back to before.
+func (n *Node) commitShared(ctx context.Context, m *mirror, before store.Shared, actor, action string, change func() error) ([]string, int64, int64, error) {
 	if err := change(); err != nil {
-		return err
+		return nil, 0, 0, err
 	}
 	after, err := n.db.ExportShared()
 	if err != nil {
-		return n.restoreShared(err)
+		return nil, 0, 0, n.restoreShared(before, err)
 	}
 	var ops []clientv3.Op
+	var keys []string
 	for _, b := range store.SharedBuckets {
 		for _, k := range slices.Sorted(maps.Keys(after[b])) {
 			if old, ok := before[b][k]; !ok || !bytes.Equal(old, after[b][k]) {
+				keys = append(keys, dirShared+b+"/"+k)
 				ops = append(ops, clientv3.OpPut(n.keys.of(dirShared+b+"/"+k), string(after[b][k])))
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(before[b])) {
 			if _, ok := after[b][k]; !ok {
+				keys = append(keys, dirShared+b+"/"+k)
 				ops = append(ops, clientv3.OpDelete(n.keys.of(dirShared+b+"/"+k)))
 			}
 		}
 	}
 	rev, wait, err := n.commitOps(ctx, m, ops, report.RevMarker{Actor: actor, Action: action})
 	if err != nil {
-		return n.restoreShared(err)
+		return nil, 0, 0, n.restoreShared(before, err)
 	}
 	if rev == 0 {
-		_ = n.waitMirror(ctx, wait)
-		return n.restoreShared(store.Conflict("Another change reached the cluster at the same moment, so nothing was saved; try again"))
+		// Another change came first: the apply loop takes it in on the
+		// store as it was.
+		return keys, 0, wait, n.restoreShared(before, nil)
 	}
-	// Read your writes: the next change on this node starts from this one.
-	wctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
-	defer cancel()
-	_ = n.waitMirror(wctx, rev)
-	return nil
+	return keys, rev, 0, nil
 }
 
-// restoreShared puts the shared buckets back to the cluster's content.
-func (n *Node) restoreShared(cause error) error {
-	m, _ := n.snapshot()
-	if err := n.db.ImportShared(m.shared()); err != nil {
+// changedMeanwhile returns a key of keys whose value (or presence)
+// differs between revisions old and cur.
+func changedMeanwhile(old, cur *mirror, keys []string) (string, bool) {
+	for _, k := range keys {
+		a, inOld := old.kv[k]
+		b, inCur := cur.kv[k]
+		if inOld != inCur || !bytes.Equal(a, b) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// sharedEntry names a shared key (relative) in a sentence. A token's key
+// is no name to show: it says which token only to etcd.
+func sharedEntry(rel string) string {
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(rel, dirShared), "/")
+	switch bucket {
+	case "users":
+		return "User " + key
+	case "spf_sources":
+		return "The SPF source " + key
+	case "mpa_config":
+		return "The MPA pipeline"
+	}
+	return "A token this change touches"
+}
+
+// restoreShared puts the shared buckets back to before (the content the
+// change was made on, which the store held) and returns cause. Not the
+// cluster's newest content: the apply loop takes that in, and with it
+// what follows a change of the shared buckets.
+func (n *Node) restoreShared(before store.Shared, cause error) error {
+	if err := n.db.ImportShared(before); err != nil {
 		n.log.Error("restore the shared buckets after a refused change", "err", err)
 	}
 	return cause

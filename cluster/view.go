@@ -8,6 +8,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"postdeck/cluster/report"
+	"postdeck/store"
 )
 
 // View reads every node's status from etcd; cut off, it shows what this
@@ -164,4 +165,28 @@ func (n *Node) markBehind(v *report.View, now time.Time) {
 		}
 	}
 	n.behind = marks
+}
+
+// Refused is the cluster's newest configuration as this node renders it,
+// with this node's status, when this node's Postfix refused it (it keeps
+// its last good configuration): changes are made on the cluster's
+// configuration (Latest), so the console shows that one, and says why
+// this node does not run it. ok is false when this node runs the newest
+// configuration, has not tried it yet, or is cut off (its pages show its
+// last good configuration then, and changes are refused anyway).
+func (n *Node) Refused() (store.State, report.NodeStatus, bool) {
+	m, connected := n.snapshot()
+	n.mu.Lock()
+	st := n.status
+	n.mu.Unlock()
+	if !connected || !m.ready() || !st.Failing || st.Tried != m.markerRev {
+		return store.State{}, st, false
+	}
+	cfg, err := n.nodeState(m)
+	if err != nil {
+		// An undecodable value: every change is refused with a sentence
+		// that names it (Latest); the pages show the last good one.
+		return store.State{}, st, false
+	}
+	return cfg, st, true
 }

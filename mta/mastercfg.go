@@ -84,13 +84,20 @@ func (m *Manager) MasterConfig() (MasterConfigDoc, error) {
 	if err != nil {
 		return MasterConfigDoc{}, err
 	}
+	return m.MasterConfigOf(text), nil
+}
+
+// MasterConfigOf is MasterConfig for a stored document text ("" is
+// postdeck's own): a cluster node shows the cluster's document with it
+// when it refused the cluster's configuration.
+func (m *Manager) MasterConfigOf(text string) MasterConfigDoc {
 	doc := MasterConfigDoc{Text: text}
 	if text == "" {
 		doc.Text, doc.Default = DefaultMasterConfig(m.inst), true
 	}
 	doc.Version = MasterConfigVersion(doc.Text)
 	doc.Managed = m.managedMaster(doc.Text)
-	return doc, nil
+	return doc
 }
 
 // managedMaster describes what postdeck adds to the document.

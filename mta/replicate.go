@@ -142,9 +142,10 @@ func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyO
 // node could not apply rev, the revision the change was made on (its
 // Postfix refuses what the other nodes run). The check then fails for
 // that revision's reason, not the change's own: Postfix's words alone
-// named a line the administrator did not touch and does not see on this
-// node's pages (they show its last good configuration). Errors that are
-// no administrator's sentence pass as they are.
+// named a line the administrator did not touch in this change (another
+// node's, which this node's pages show under a banner saying this node
+// refused it). Errors that are no administrator's sentence pass as they
+// are.
 func (rp *replication) onRefusedBase(rev int64, err error) error {
 	rp.mu.Lock()
 	tried, failed := rp.rev, rp.err

@@ -3275,6 +3275,34 @@ var mutants = []mutant{
 		new:  "false",
 		pkg:  "./mpa", run: "^TestOpenRotatedPicksTheFirstRotationAfterTheDelivery$",
 	},
+	{
+		name: "cluster refused: a node that refused the cluster's configuration shows its last good one",
+		file: "admin/cluster.go",
+		old:  "\tif !refused {\n\t\treturn store.State{}, nil\n\t}\n",
+		new:  "\tif refused || true {\n\t\treturn store.State{}, nil\n\t}\n",
+		pkg:  "./admin", run: "^TestRefusingNodeShowsAndEditsTheClusterConfiguration$",
+	},
+	{
+		name: "cluster refused: a node that runs the newest configuration says it refused it",
+		file: "cluster/view.go",
+		old:  "!m.ready() || !st.Failing || st.Tried != m.markerRev",
+		new:  "!m.ready() || st.Tried != m.markerRev",
+		pkg:  "./admin", run: "^TestRefusingNodeShowsAndEditsTheClusterConfiguration$",
+	},
+	{
+		name: "cluster shared: a change whose commit lost to an unrelated change is refused",
+		file: "cluster/commit.go",
+		old:  "\t\tif attempt >= sharedRetries {\n",
+		new:  "\t\tif attempt >= 0 {\n",
+		pkg:  "./cluster", run: "^TestSharedChangeRetriesAroundAnUnrelatedChange$",
+	},
+	{
+		name: "cluster shared: a change made again overwrites the same user changed meanwhile",
+		file: "cluster/commit.go",
+		old:  "if k, ok := changedMeanwhile(base, m, touched); ok {",
+		new:  "if k, ok := changedMeanwhile(base, m, touched); ok && false {",
+		pkg:  "./cluster", run: "^TestSharedChangeRetriesAroundAnUnrelatedChange$",
+	},
 }
 
 func main() {
