@@ -3303,6 +3303,55 @@ var mutants = []mutant{
 		new:  "if k, ok := changedMeanwhile(base, m, touched); ok && false {",
 		pkg:  "./cluster", run: "^TestSharedChangeRetriesAroundAnUnrelatedChange$",
 	},
+	{
+		name: "cli args: a command ignores an argument it does not take (queue list ID)",
+		file: "cmd/postdeck/args.go",
+		old:  "\tcase want.max != many && n > want.max:\n",
+		new:  "\tcase false && want.max != many && n > want.max:\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIRefusesWhatItDoesNotUse$",
+	},
+	{
+		name: "cli args: a mistyped command exits 1, as a refused change",
+		file: "cmd/postdeck/main.go",
+		old:  "\t\tif errors.As(err, new(usageError)) {\n",
+		new:  "\t\tif false && errors.As(err, new(usageError)) {\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIRefusesWhatItDoesNotUse$",
+	},
+	{
+		name: "cli args: an unknown flag prints the flag package's list of every flag",
+		file: "cmd/postdeck/args.go",
+		old:  "\tfs.SetOutput(io.Discard)\n",
+		new:  "\tfs.SetOutput(io.MultiWriter(os.Stderr))\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIRefusesWhatItDoesNotUse$",
+	},
+	{
+		name: "cli mpa errors: a row prints every recipient",
+		file: "cmd/postdeck/cmd_mpa.go",
+		old:  "\tif len(rcpts) <= shownRecipients {\n",
+		new:  "\tif true || len(rcpts) <= shownRecipients {\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIMPAErrorsShowFewRecipients$",
+	},
+	{
+		name: "console repository: a row prints every recipient",
+		file: "assets/views/repository.html",
+		old:  "{{define \"repository-recipients\"}}{{readable (join (slice . 0 (min 3 (len .))) \", \")}}",
+		new:  "{{define \"repository-recipients\"}}{{readable (join . \", \")}}",
+		pkg:  "./webui", run: "^TestRepositoryRowsShowFewRecipients$",
+	},
+	{
+		name: "cli socket: a --socket that is a regular file is a daemon that is down",
+		file: "cmd/postdeck/client.go",
+		old:  "serr == nil && fi.Mode().Type() != os.ModeSocket {",
+		new:  "serr == nil && fi.Mode().Type() != os.ModeSocket && false {",
+		pkg:  "./cmd/postdeck", run: "^TestCLISocketThatIsNoSocket$",
+	},
+	{
+		name: "serve: flags after a stray argument are ignored",
+		file: "cmd/postdeck/serve.go",
+		old:  "\tif fs.NArg() > 0 {\n\t\treturn f, fmt.Errorf(\"unexpected argument %q: serve",
+		new:  "\tif false {\n\t\treturn f, fmt.Errorf(\"unexpected argument %q: serve",
+		pkg:  "./cmd/postdeck", run: "^TestServeRefusesAStrayArgument$",
+	},
 }
 
 func main() {

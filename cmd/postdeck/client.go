@@ -61,6 +61,17 @@ func (c *client) unreachable(err error) error {
 	if timedOut(err) {
 		return c.noAnswer()
 	}
+	// A --socket (or POSTDECK_SOCKET) that names a file or a directory
+	// refuses the connection as a stopped daemon's stale socket does:
+	// "is `postdeck serve` running?" sent the administrator to restart a
+	// daemon that ran all along.
+	if fi, serr := os.Stat(c.socket); serr == nil && fi.Mode().Type() != os.ModeSocket {
+		kind := "a regular file"
+		if fi.IsDir() {
+			kind = "a directory"
+		}
+		return fmt.Errorf("%s is %s, not the daemon's socket: give the socket with --socket PATH or POSTDECK_SOCKET (serve's --socket; by default /run/postdeck/ctl.sock)", c.socket, kind)
+	}
 	// The request's made-up URL ("Get \"http://postdeck/api/v1/...\"")
 	// says nothing: the socket and the system's reason do.
 	var ue *url.Error

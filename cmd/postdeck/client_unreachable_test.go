@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,5 +41,24 @@ func TestCLISlowOrMissingDaemon(t *testing.T) {
 	_, err = newClient(gone, false).do("GET", "/api/v1/status", nil, nil)
 	if want := "cannot reach the daemon at " + gone + " (is `postdeck serve` running?): dial unix " + gone + ": connect: no such file or directory"; err == nil || err.Error() != want {
 		t.Errorf("no daemon:\n got %v\nwant %s", err, want)
+	}
+}
+
+// TestCLISocketThatIsNoSocket: a --socket that names a regular file (a
+// POSTDECK_SOCKET set to the wrong path) or a directory refuses the
+// connection as a stopped daemon's socket does; the CLI said "is
+// `postdeck serve` running?" of a daemon that ran. It says what the path
+// is instead.
+func TestCLISocketThatIsNoSocket(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "postdeck.conf")
+	if err := os.WriteFile(file, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, kind := range map[string]string{file: "a regular file", dir: "a directory"} {
+		_, err := newClient(path, false).do("GET", "/api/v1/status", nil, nil)
+		if want := path + " is " + kind + ", not the daemon's socket"; err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "running?") {
+			t.Errorf("--socket %s: %v, want %q", path, err, want)
+		}
 	}
 }

@@ -23,26 +23,19 @@ The last administrator can be neither demoted nor deleted.`
 
 func cmdAdmin(args []string) error {
 	if len(args) < 1 {
-		return fmt.Errorf("%s", adminUsage)
+		return badUsage(adminUsage)
 	}
-	sub, rest := args[0], args[1:]
-	want := map[string]int{"list": 0, "add": 1, "passwd": 1, "role": 2, "delete": 1}
-	n, ok := want[sub]
-	if !ok || len(rest) < n {
-		return fmt.Errorf("%s", adminUsage)
-	}
+	sub := args[0]
 	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	role := ""
 	if sub == "add" {
 		fs.StringVar(&role, "role", "", "the new user's role: admin, operator or auditor (required)")
 	}
-	if err := parseArgs(fs, rest[n:]); err != nil {
+	if err := parseCommand(fs, "admin "+sub, args[1:]); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), adminUsage)
-	}
+	rest := fs.Args()
 	c := newClient(*socket, *jsonOut)
 	switch sub {
 	case "list":

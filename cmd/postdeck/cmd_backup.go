@@ -17,11 +17,8 @@ import (
 func cmdBackup(args []string) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	socket, _ := clientFlags(fs)
-	if err := parseArgs(fs, args); err != nil {
+	if err := parseCommand(fs, "backup", args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: postdeck backup FILE")
 	}
 	c := newClient(*socket, false)
 	resp, err := c.http.Get("http://postdeck/api/v1/backup")
@@ -52,11 +49,8 @@ func cmdBackup(args []string) error {
 func cmdRestore(args []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
-	if err := parseArgs(fs, args); err != nil {
+	if err := parseCommand(fs, "restore", args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: postdeck restore FILE")
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {

@@ -143,7 +143,7 @@ func cmdClusterOffline(what string, args []string) error {
 func cmdClusterStatus(args []string) error {
 	fs := flag.NewFlagSet("cluster status", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
-	if err := parseArgs(fs, args); err != nil {
+	if err := parseCommand(fs, "cluster status", args); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -19,7 +18,7 @@ type documentCommand struct {
 
 func (d documentCommand) run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%s", d.usage)
+		return badUsage(d.usage)
 	}
 	fs := flag.NewFlagSet(d.name, flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
@@ -28,7 +27,7 @@ func (d documentCommand) run(args []string) error {
 	if d.confirmHelp != "" {
 		confirm = fs.Bool("confirm", false, d.confirmHelp)
 	}
-	if err := parseArgs(fs, args[1:]); err != nil {
+	if err := parseCommand(fs, d.name+" "+args[0], args[1:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)
@@ -49,7 +48,7 @@ func (d documentCommand) run(args []string) error {
 		return err
 	case "set":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("%s", d.usage)
+			return badUsage(d.usage)
 		}
 		text, err := readInput(fs.Arg(0))
 		if err != nil {
@@ -66,5 +65,5 @@ func (d documentCommand) run(args []string) error {
 		}
 		return c.change("PUT", d.route, body)
 	}
-	return fmt.Errorf("%s", d.usage)
+	return badUsage(d.usage)
 }

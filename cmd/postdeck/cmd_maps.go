@@ -18,20 +18,15 @@ const mapsUsage = `usage: postdeck maps list | get NAME | set [--force] NAME TYP
 // cmdMaps is `postdeck maps ...`, a thin client of /api/v1/maps.
 func cmdMaps(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%s", mapsUsage)
+		return badUsage(mapsUsage)
 	}
 	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	force := fs.Bool("force", false, "set: save even when the file has no version line or the map changed since it was read")
-	if err := parseArgs(fs, args[1:]); err != nil {
+	if err := parseCommand(fs, "maps "+args[0], args[1:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)
-	want := map[string]int{"list": 0, "get": 1, "set": 3, "delete": 1, "lookup": 2}
-	n, ok := want[args[0]]
-	if !ok || fs.NArg() != n {
-		return fmt.Errorf("%s", mapsUsage)
-	}
 	path := func(name string) string { return "/api/v1/maps/" + url.PathEscape(name) }
 	switch args[0] {
 	case "list":

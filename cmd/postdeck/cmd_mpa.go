@@ -17,18 +17,18 @@ const mpaUsage = "usage: postdeck mpa queue | errors [--offset N] [--limit N] | 
 
 func cmdMPA(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%s", mpaUsage)
+		return badUsage(mpaUsage)
 	}
 	fs := flag.NewFlagSet("mpa", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	all := fs.Bool("all", false, "act on the whole error repository")
 	offset := fs.String("offset", "", "errors: the first entry to list (0: the oldest)")
 	limit := fs.String("limit", "", "errors: how many entries to list (default 100, at most 1000)")
-	rest := args[1:]
+	name, rest := "mpa "+args[0], args[1:]
 	if (args[0] == "error" || args[0] == "pipeline") && len(rest) > 0 {
-		rest = rest[1:]
+		name, rest = name+" "+rest[0], rest[1:]
 	}
-	if err := parseArgs(fs, rest); err != nil {
+	if err := parseCommand(fs, name, rest); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)
@@ -56,7 +56,7 @@ func cmdMPA(args []string) error {
 			// Addresses and errors come from mail and its servers: shown
 			// as queue list shows them (queue.Readable).
 			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", it.ID, it.State, it.Attempts, it.Size, queue.Readable(it.Sender),
-				queue.Readable(strings.Join(it.Recipients, ",")), queue.Readable(it.LastError))
+				recipientsCell(it.Recipients), queue.Readable(it.LastError))
 		}
 		return w.Flush()
 	case "errors":
@@ -92,7 +92,7 @@ func cmdMPA(args []string) error {
 		fmt.Fprintln(w, "ID\tFAILED AT\tSTAGE\tSENDER\tRECIPIENTS\tREASON")
 		for _, it := range res.Items {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.FailedAt.Format(time.RFC3339), it.Stage, queue.Readable(it.Sender),
-				queue.Readable(strings.Join(it.Recipients, ",")), queue.Readable(it.Reason))
+				recipientsCell(it.Recipients), queue.Readable(it.Reason))
 		}
 		if err := w.Flush(); err != nil {
 			return err
@@ -101,24 +101,26 @@ func cmdMPA(args []string) error {
 		return err
 	case "pipeline":
 		if len(args) < 2 {
-			return fmt.Errorf("%s", mpaUsage)
+			return badUsage(mpaUsage)
 		}
 		return mpaPipeline(c, args[1], fs.Args())
 	case "error":
 		if len(args) < 2 {
-			return fmt.Errorf("%s", mpaUsage)
+			return badUsage(mpaUsage)
 		}
 		switch verb := args[1]; verb {
 		case "show":
 			if fs.NArg() != 1 {
-				return fmt.Errorf("%s", mpaUsage)
+				return badUsage(mpaUsage)
 			}
 			var d struct {
-				ID      string `json:"id"`
-				Reason  string `json:"reason"`
-				Stage   string `json:"stage"`
-				Headers string `json:"headers"`
-				Body    string `json:"body"`
+				ID         string   `json:"id"`
+				Reason     string   `json:"reason"`
+				Stage      string   `json:"stage"`
+				Sender     string   `json:"sender"`
+				Recipients []string `json:"recipients"`
+				Headers    string   `json:"headers"`
+				Body       string   `json:"body"`
 			}
 			raw, err := c.do("GET", "/api/v1/mpa/errors/"+url.PathEscape(fs.Arg(0)), nil, &d)
 			if err != nil || c.json {
@@ -126,11 +128,13 @@ func cmdMPA(args []string) error {
 			}
 			// The headers and body are a stranger's: no escape sequence
 			// of theirs may reach the terminal (queue.Readable).
-			fmt.Printf("id:     %s\nstage:  %s\nreason: %s\n\n%s\n%s\n", d.ID, d.Stage, queue.Readable(d.Reason), queue.Readable(d.Headers), queue.Readable(d.Body))
+			// Every recipient, which mpa errors cuts to a few.
+			envelope := fmt.Sprintf("sender:     %s\nrecipients: %s\n", queue.Readable(d.Sender), queue.Readable(strings.Join(d.Recipients, ",")))
+			fmt.Printf("id:         %s\nstage:      %s\n%sreason:     %s\n\n%s\n%s\n", d.ID, d.Stage, envelope, queue.Readable(d.Reason), queue.Readable(d.Headers), queue.Readable(d.Body))
 			return nil
 		case "delete", "requeue":
 			if fs.NArg() == 0 && !*all {
-				return fmt.Errorf("%s", mpaUsage)
+				return badUsage(mpaUsage)
 			}
 			var res struct {
 				Affected int `json:"affected"`
@@ -144,7 +148,23 @@ func cmdMPA(args []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s", mpaUsage)
+	return badUsage(mpaUsage)
+}
+
+// shownRecipients is how many recipients a row of mpa queue or mpa
+// errors shows before "and N more": a message to 1,000 recipients made
+// its row 25 KB, and a page of such rows a wall no column survived. mpa
+// error show ID (and --json) has them all.
+const shownRecipients = 3
+
+// recipientsCell is the recipients column of a row: the first
+// shownRecipients, shown as queue list shows addresses (queue.Readable),
+// and how many more there are.
+func recipientsCell(rcpts []string) string {
+	if len(rcpts) <= shownRecipients {
+		return queue.Readable(strings.Join(rcpts, ","))
+	}
+	return fmt.Sprintf("%s and %d more", queue.Readable(strings.Join(rcpts[:shownRecipients], ",")), len(rcpts)-shownRecipients)
 }
 
 // jsonOr prints raw JSON on success (for --json) or returns err.
@@ -161,15 +181,9 @@ func jsonOr(raw []byte, err error) error {
 func mpaPipeline(c *client, verb string, args []string) error {
 	switch verb {
 	case "get":
-		if len(args) != 0 {
-			return fmt.Errorf("usage: postdeck mpa pipeline get")
-		}
 		raw, err := c.do("GET", "/api/v1/mpa/pipeline", nil, nil)
 		return jsonOr(raw, err)
 	case "set":
-		if len(args) != 1 {
-			return fmt.Errorf("usage: postdeck mpa pipeline set FILE (a JSON document as printed by get; - for standard input)")
-		}
 		doc, err := readInput(args[0])
 		if err != nil {
 			return fmt.Errorf("read pipeline document: %w", err)
@@ -188,5 +202,5 @@ func mpaPipeline(c *client, verb string, args []string) error {
 		fmt.Printf("saved: processors %s, %d templates\n", strings.Join(res.Processors, ", "), len(res.Templates))
 		return nil
 	}
-	return fmt.Errorf("%s", mpaUsage)
+	return badUsage(mpaUsage)
 }

@@ -23,7 +23,7 @@ var queueIDVerbs = []string{"show", "eml", "flush", "delete", "bounce", "hold", 
 
 func cmdQueue(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%s", queueUsage)
+		return badUsage(queueUsage)
 	}
 	fs := flag.NewFlagSet("queue", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
@@ -31,7 +31,7 @@ func cmdQueue(args []string) error {
 	for _, name := range []string{"queue", "q", "sender", "recipient", "min-age", "sort", "offset", "limit"} {
 		q[name] = fs.String(name, "", "filter: "+name)
 	}
-	if err := parseArgs(fs, args[1:]); err != nil {
+	if err := parseCommand(fs, "queue "+args[0], args[1:]); err != nil {
 		return err
 	}
 	// The filter flags select what queue list shows; the other commands
@@ -63,7 +63,7 @@ func cmdQueue(args []string) error {
 		return printQueuePage(os.Stdout, page)
 	case "show":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("%s", queueUsage)
+			return badUsage(queueUsage)
 		}
 		raw, err := c.do("GET", "/api/v1/queue/"+url.PathEscape(fs.Arg(0)), nil, nil)
 		return jsonOr(raw, err)
@@ -71,7 +71,7 @@ func cmdQueue(args []string) error {
 		// The message as an .eml file on standard output (postcat -bh,
 		// CRLF line ends; an operator's or admin's right).
 		if fs.NArg() != 1 {
-			return fmt.Errorf("%s", queueUsage)
+			return badUsage(queueUsage)
 		}
 		raw, err := c.do("GET", "/api/v1/queue/"+url.PathEscape(fs.Arg(0))+"/eml", nil, nil)
 		if err != nil {
@@ -95,7 +95,7 @@ func cmdQueue(args []string) error {
 		return nil
 	case "delete", "bounce", "hold", "release", "requeue", "retry":
 		if fs.NArg() == 0 {
-			return fmt.Errorf("%s", queueUsage)
+			return badUsage(queueUsage)
 		}
 		ids := fs.Args()
 		if len(ids) == 1 && ids[0] == "-" {
@@ -147,7 +147,7 @@ func cmdQueue(args []string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("%s", queueUsage)
+	return badUsage(queueUsage)
 }
 
 // queuePage is what queue list reads of GET /api/v1/queue.

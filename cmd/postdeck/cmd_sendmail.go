@@ -17,7 +17,7 @@ func cmdSendmail(args []string) error {
 	subject := fs.String("subject", "", "the Subject")
 	sender := fs.String("sender", "", "the envelope sender (default: the From address)")
 	mime := fs.Bool("mime", false, "the body on standard input is a complete MIME message")
-	if err := parseArgs(fs, args); err != nil {
+	if err := parseCommand(fs, "sendmail", args); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(os.Stdin, queue.MaxSendMailBody+1))

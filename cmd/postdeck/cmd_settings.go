@@ -12,13 +12,13 @@ import (
 
 func cmdSettings(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: postdeck settings get | set [--force] [--confirm] KEY=VALUE")
+		return badUsage("usage: postdeck settings get | set [--force] [--confirm] KEY=VALUE")
 	}
 	fs := flag.NewFlagSet("settings", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	force := fs.Bool("force", false, "set: save even when the settings changed since they were read")
 	confirm := fs.Bool("confirm", false, "set: apply risky values (a wide public network in my_networks, a size limit under 1 MiB, no relay domain left)")
-	if err := parseArgs(fs, args[1:]); err != nil {
+	if err := parseCommand(fs, "settings "+args[0], args[1:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)
@@ -39,7 +39,7 @@ func cmdSettings(args []string) error {
 		version, _ := cur["version"].(string)
 		delete(cur, "version")
 		if fs.NArg() == 0 {
-			return fmt.Errorf("usage: postdeck settings set KEY=VALUE... (keys: %s)", strings.Join(sortedKeys(cur), ", "))
+			return badUsage(fmt.Sprintf("usage: postdeck settings set KEY=VALUE... (keys: %s)", strings.Join(sortedKeys(cur), ", ")))
 		}
 		for _, kv := range fs.Args() {
 			key, value, ok := strings.Cut(kv, "=")
@@ -64,7 +64,7 @@ func cmdSettings(args []string) error {
 		}
 		return c.change("PUT", "/api/v1/settings", cur)
 	}
-	return fmt.Errorf("usage: postdeck settings get | set [--force] [--confirm] KEY=VALUE")
+	return badUsage("usage: postdeck settings get | set [--force] [--confirm] KEY=VALUE")
 }
 
 // convertSetting parses value into the JSON type of the current value:

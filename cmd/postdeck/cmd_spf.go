@@ -16,14 +16,14 @@ const spfUsage = `usage: postdeck spf list | refresh NAME | remove NAME
 
 func cmdSPF(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%s", spfUsage)
+		return badUsage(spfUsage)
 	}
 	fs := flag.NewFlagSet("spf", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	mapName := fs.String("map", "", "spf add: the map's name (default: the domain)")
 	schedule := fs.String("schedule", "", "spf add: when to refresh, a cron spec in UTC (default: daily at a random minute)")
 	value := fs.String("value", "", "spf add: the result for listed networks (default: OK)")
-	if err := parseArgs(fs, args[1:]); err != nil {
+	if err := parseCommand(fs, "spf "+args[0], args[1:]); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)
@@ -54,7 +54,7 @@ func cmdSPF(args []string) error {
 		return w.Flush()
 	case "refresh":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("%s", spfUsage)
+			return badUsage(spfUsage)
 		}
 		var res struct {
 			Outcome     string   `json:"outcome"`
@@ -80,7 +80,7 @@ func cmdSPF(args []string) error {
 		return nil
 	case "add":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("%s", spfUsage)
+			return badUsage(spfUsage)
 		}
 		in := map[string]string{"domain": fs.Arg(0), "map": *mapName, "schedule": *schedule, "value": *value}
 		var res struct {
@@ -107,7 +107,7 @@ func cmdSPF(args []string) error {
 		return nil
 	case "remove":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("%s", spfUsage)
+			return badUsage(spfUsage)
 		}
 		raw, err := c.do("DELETE", "/api/v1/jobs/spf/"+url.PathEscape(fs.Arg(0)), nil, nil)
 		if err != nil || c.json {
@@ -116,7 +116,7 @@ func cmdSPF(args []string) error {
 		fmt.Printf("removed the source of %s; the map stays, now edited by administrators\n", fs.Arg(0))
 		return nil
 	}
-	return fmt.Errorf("%s", spfUsage)
+	return badUsage(spfUsage)
 }
 
 func when(t time.Time) string {

@@ -10,7 +10,7 @@ import (
 func cmdStatus(args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
-	if err := parseArgs(fs, args); err != nil {
+	if err := parseCommand(fs, "status", args); err != nil {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)

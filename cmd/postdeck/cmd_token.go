@@ -20,14 +20,9 @@ user and are capped by that user's role and revoked with the user.`
 
 func cmdToken(args []string) error {
 	if len(args) < 1 {
-		return fmt.Errorf("%s", tokenUsage)
+		return badUsage(tokenUsage)
 	}
-	sub, rest := args[0], args[1:]
-	want := map[string]int{"list": 0, "create": 1, "revoke": 1}
-	n, ok := want[sub]
-	if !ok || len(rest) < n {
-		return fmt.Errorf("%s", tokenUsage)
-	}
+	sub := args[0]
 	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	var role, expires string
@@ -35,12 +30,10 @@ func cmdToken(args []string) error {
 		fs.StringVar(&role, "role", "", "the token's role: admin, operator or auditor (required)")
 		fs.StringVar(&expires, "expires", "", "when the token stops working: 90d, 12h, 2027-01-31, ... (default: never)")
 	}
-	if err := parseArgs(fs, rest[n:]); err != nil {
+	if err := parseCommand(fs, "token "+sub, args[1:]); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), tokenUsage)
-	}
+	rest := fs.Args()
 	c := newClient(*socket, *jsonOut)
 	switch sub {
 	case "list":

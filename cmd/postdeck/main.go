@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"postdeck/store"
@@ -43,7 +44,9 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
          administrator can be neither demoted nor deleted)
 
 every client command takes --json to print the API's JSON; flags may stand
-before or after the other arguments. mainconfig get, mastercfg get and maps
+before or after the other arguments. A command typed wrong (an unknown
+command or flag, an argument it does not take) exits 2 and sends nothing;
+one the daemon refused or that failed exits 1. mainconfig get, mastercfg get and maps
 get print a first line "# postdeck-version: V": set saves only when the
 document is still at version V (--force saves regardless).
 `
@@ -105,8 +108,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "postdeck: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
+	if errors.Is(err, errHelped) {
+		return
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postdeck %s: %v\n", cmd, err)
+		// A command typed wrong exits as an unknown one does.
+		if errors.As(err, new(usageError)) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }

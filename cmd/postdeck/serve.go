@@ -147,6 +147,12 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
+	// The flag package stops at the first argument that is not a flag:
+	// the flags after a stray word (`serve --data D x --listen ADDR`)
+	// were ignored, and the daemon started on the defaults.
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected argument %q: serve takes flags only (the flags after it were not read)", fs.Arg(0))
+	}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	f.mpaListenSet, f.reinjectListenSet = set["mpa-listen"], set["reinject-listen"]
 	if f.chainOrder != mta.ChainAfter && f.chainOrder != mta.ChainBefore {
