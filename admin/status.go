@@ -135,8 +135,10 @@ func (s *Service) Metrics(ctx context.Context) Metrics {
 	if s.queue != nil {
 		if sum, err := s.summary(ctx); err == nil {
 			m.Queue = sum
-			if page, err := s.queue.List(ctx, queue.Filter{Sort: "arrival", Limit: 1}); err == nil && len(page.Items) > 0 {
-				m.OldestAge = page.AsOf.Sub(page.Items[0].ArrivalTime)
+			// From the index's tally, kept by its writers: a listing
+			// sorted by arrival walked every message at each scrape.
+			if !sum.OldestArrival.IsZero() {
+				m.OldestAge = max(sum.AsOf.Sub(sum.OldestArrival), 0)
 			}
 		} else {
 			s.log.Warn("metrics: queue summary", "err", err)

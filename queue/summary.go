@@ -43,6 +43,10 @@ type Summary struct {
 	// recipients (at most ShapeTopDomains), then by name.
 	ShapeTotal ShapeRow   `json:"shape_total"`
 	Shape      []ShapeRow `json:"shape"`
+	// OldestArrival is when the oldest message of every queue (hold
+	// too) arrived, the zero time when the queue is empty: /metrics'
+	// oldest age, which is not the API's.
+	OldestArrival time.Time `json:"-"`
 }
 
 // ShapeTopDomains is how many domains Summary lists.
@@ -173,6 +177,9 @@ func (s *queueSnapshot) summary() Summary {
 		sum.Queues[e.queue].Bytes += e.size
 		sum.Total.Count++
 		sum.Total.Bytes += e.size
+		if oldest := time.Unix(e.arrival, 0).UTC(); sum.OldestArrival.IsZero() || oldest.Before(sum.OldestArrival) {
+			sum.OldestArrival = oldest
+		}
 		if e.queue == holdQueue {
 			continue
 		}

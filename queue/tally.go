@@ -2,6 +2,7 @@ package queue
 
 import (
 	"cmp"
+	"container/heap"
 	"strings"
 	"time"
 )
@@ -39,6 +40,29 @@ type tally struct {
 	deferredAt map[int64][]int32
 	// seen is the writer's scratch set of a message's distinct domains.
 	seen map[string]struct{}
+	// arrivals counts the messages of every queue, hold too, by arrival
+	// second, and oldest is a min-heap of those seconds whose top is
+	// always one that holds a message (seconds that emptied below it go
+	// when they surface, or when they outnumber the live ones): the
+	// oldest message's arrival, for /metrics' oldest age, read in O(1).
+	// It was a listing sorted by arrival at every scrape, a walk of the
+	// whole index under its lock (13-22 ms at 100,000 messages).
+	arrivals map[int64]int32
+	oldest   secondsHeap
+}
+
+// secondsHeap is a min-heap of arrival seconds (container/heap).
+type secondsHeap []int64
+
+func (h secondsHeap) Len() int           { return len(h) }
+func (h secondsHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h secondsHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *secondsHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *secondsHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // tallyDomain is one destination domain: recipients in every queue but
@@ -53,7 +77,40 @@ type tallyDomain struct {
 
 func newTally() *tally {
 	return &tally{rcptsAt: make(map[int64]int32), domains: make(map[string]*tallyDomain),
-		deferredAt: make(map[int64][]int32), seen: make(map[string]struct{})}
+		deferredAt: make(map[int64][]int32), seen: make(map[string]struct{}), arrivals: make(map[int64]int32)}
+}
+
+// arrival counts a message in (d 1) or out (d -1) of its arrival second
+// and keeps the heap's top a second that holds a message.
+func (t *tally) arrival(second int64, d int) {
+	n := t.arrivals[second]
+	bump(t.arrivals, second, d)
+	if n == 0 && d > 0 {
+		heap.Push(&t.oldest, second)
+	}
+	for len(t.oldest) > 0 && t.arrivals[t.oldest[0]] == 0 {
+		heap.Pop(&t.oldest)
+	}
+	// A message that moves between queues leaves its second and comes
+	// back to it: each return pushes it again. Rebuilt when the emptied
+	// seconds and repeats outnumber the live seconds, the heap stays
+	// within twice the distinct arrival seconds.
+	if len(t.oldest) > 2*len(t.arrivals)+64 {
+		t.oldest = t.oldest[:0]
+		for sec := range t.arrivals {
+			t.oldest = append(t.oldest, sec)
+		}
+		heap.Init(&t.oldest)
+	}
+}
+
+// oldestArrival is the arrival of the oldest message of every queue, the
+// zero time when the queue is empty.
+func (t *tally) oldestArrival() time.Time {
+	if len(t.oldest) == 0 {
+		return time.Time{}
+	}
+	return time.Unix(t.oldest[0], 0).UTC()
 }
 
 // add counts entry e at slot i. Call with the index's mu held.
@@ -66,6 +123,7 @@ func (t *tally) count(slot int32, e *queueEntry, d int) {
 	q := &t.queues[e.queue]
 	q.Count += d
 	q.Bytes += int64(d) * e.size
+	t.arrival(e.arrival, d)
 	if e.queue == holdQueue {
 		return
 	}
@@ -157,6 +215,7 @@ func (t *tally) renumber(st *entryStore) {
 // summary is the Summary as of asOf, from the tally alone.
 func (t *tally) summary(asOf time.Time) Summary {
 	sum := newSummary(asOf)
+	sum.OldestArrival = t.oldestArrival()
 	for i := range sum.Queues {
 		sum.Queues[i].Count, sum.Queues[i].Bytes = t.queues[i].Count, t.queues[i].Bytes
 		sum.Total.Count += t.queues[i].Count

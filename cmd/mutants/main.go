@@ -3352,6 +3352,34 @@ var mutants = []mutant{
 		new:  "\tif false {\n\t\treturn f, fmt.Errorf(\"unexpected argument %q: serve",
 		pkg:  "./cmd/postdeck", run: "^TestServeRefusesAStrayArgument$",
 	},
+	{
+		name: "metrics oldest age: the tally's top keeps a second whose messages left",
+		file: "queue/tally.go",
+		old:  "\tfor len(t.oldest) > 0 && t.arrivals[t.oldest[0]] == 0 {\n",
+		new:  "\tfor len(t.oldest) > 0 && t.arrivals[t.oldest[0]] < 0 {\n",
+		pkg:  "./queue", run: "^TestOldestArrivalHeapStaysBounded$",
+	},
+	{
+		name: "metrics oldest age: the heap of arrival seconds grows with every move",
+		file: "queue/tally.go",
+		old:  "\tif len(t.oldest) > 2*len(t.arrivals)+64 {\n",
+		new:  "\tif false {\n",
+		pkg:  "./queue", run: "^TestOldestArrivalHeapStaysBounded$",
+	},
+	{
+		name: "metrics oldest age: a message on hold is left out",
+		file: "queue/tally.go",
+		old:  "\tt.arrival(e.arrival, d)\n\tif e.queue == holdQueue {",
+		new:  "\tif e.queue != holdQueue {\n\t\tt.arrival(e.arrival, d)\n\t}\n\tif e.queue == holdQueue {",
+		pkg:  "./queue", run: "^TestOldestArrivalWithoutAScan$",
+	},
+	{
+		name: "metrics oldest age: never set from the queue's summary",
+		file: "admin/status.go",
+		old:  "\t\t\tif !sum.OldestArrival.IsZero() {\n",
+		new:  "\t\t\tif false {\n",
+		pkg:  "./webui", run: "^TestMetricsChangeWhenMailFlows$",
+	},
 }
 
 func main() {
