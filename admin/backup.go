@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -34,6 +35,17 @@ const (
 	maxRestoreFile = 1 << 30
 	// maxRestoreEntries bounds the number of files in a restored archive.
 	maxRestoreEntries = 1 << 20
+	// maxRestoreUpload is the most any restore reads (the socket's body
+	// limit: the CLI refuses a larger file before sending it).
+	maxRestoreUpload = 1 << 30
+	// restoreUploadFloor is the least a restore's bound on its upload is
+	// on a node whose own database is small (a fresh node that takes a
+	// busier one's backup: settings, maps, users, the audit log).
+	restoreUploadFloor = 256 << 20
+	// restoreHeadBytes is how much of the backup's database is read
+	// before its first page is checked (bbolt's meta page is at its
+	// start).
+	restoreHeadBytes = 4096
 )
 
 // Backup writes a tar archive of a consistent copy of the database and the
@@ -225,7 +237,11 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 	}
 	defer os.RemoveAll(dir)
 	dbPath := filepath.Join(dir, backupDBName)
-	bodies, err := extractBackup(s.log, archive, dir, dbPath)
+	limit, err := s.restoreLimit(ctx)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	bodies, err := extractBackup(s.log, &uploadLimit{r: archive, limit: limit}, dir, dbPath)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -250,9 +266,11 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 			return RestoreResult{}, store.Invalid("file", "The backup holds the message %s%s, but no error-repository entry of its database names it; it was not restored", backupBodyDir, bid)
 		}
 	}
-	if err := s.checkErrorQuota(ctx, entries, dir); err != nil {
+	hold, err := s.checkErrorQuota(ctx, entries, dir)
+	if err != nil {
 		return RestoreResult{}, err
 	}
+	defer hold.Release()
 	// Bodies first: an error entry must never point at a missing message.
 	// A restore refused from here on leaves none of those it wrote that
 	// no entry names.
@@ -379,6 +397,73 @@ func (s *Service) afterReplace(ctx context.Context) {
 	}
 }
 
+// restoreLimit is the most a restore's upload may hold on this node. A
+// backup is a database like this one and the error repository's
+// messages: four times the live database (at least restoreUploadFloor)
+// and the error repository's byte quota (which bounds the messages a
+// restore may hold: checkErrorQuota), with a tar header per entry, and
+// never more than maxRestoreUpload. Without the bound an endless upload
+// (`postdeck restore /dev/zero`) was read until the socket's GiB.
+func (s *Service) restoreLimit(ctx context.Context) (int64, error) {
+	size, err := s.db.Size()
+	if err != nil {
+		return 0, err
+	}
+	limit := max(4*size, restoreUploadFloor)
+	if s.mpa != nil {
+		c, err := s.mpa.Counts(ctx)
+		if err != nil {
+			return 0, err
+		}
+		limit += c.ErrorQuotaBytes + 1024*int64(c.ErrorQuotaEntries)
+	}
+	return min(limit, maxRestoreUpload), nil
+}
+
+// uploadLimit reads a restore's upload up to limit bytes; one more is
+// the refusal (restoreTooLarge), which extractBackup passes on as it is.
+type uploadLimit struct {
+	r        io.Reader
+	n, limit int64
+}
+
+func (u *uploadLimit) Read(p []byte) (int, error) {
+	if u.n > u.limit {
+		return 0, restoreTooLarge(u.limit)
+	}
+	if rest := u.limit + 1 - u.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := u.r.Read(p)
+	u.n += int64(n)
+	if u.n > u.limit {
+		return n, restoreTooLarge(u.limit)
+	}
+	return n, err
+}
+
+// restoreTooLarge is the answer to an upload larger than restoreLimit.
+func restoreTooLarge(limit int64) error {
+	return store.Invalid("file", "The backup is larger than the %d bytes a restore takes on this node (four times its database, at least %d MiB, and its error repository's quota, --mpa-error-quota-bytes; at most 1 GiB), so it cannot be a backup of a postdeck like this one; it was not restored", limit, restoreUploadFloor>>20)
+}
+
+// checkDBHead refuses a backup whose database does not begin as a
+// bbolt file does: its first page is a meta page with bbolt's magic
+// number and format version (go.etcd.io/bbolt's common.Magic and
+// common.Version, in the machine's byte order, after the 16-byte page
+// header). Checked on the first restoreHeadBytes, before the rest of a
+// file of up to a GiB is read and written to the disk.
+func checkDBHead(head []byte) error {
+	const magic, version = 0xED0CDAED, 2
+	if len(head) < 24 || binary.NativeEndian.Uint32(head[16:]) != magic {
+		return store.Invalid("file", "The backup's %s does not begin as a database does (a postdeck database is a bbolt file, whose first page says so): it is damaged, or the file is no postdeck backup; it was not restored", backupDBName)
+	}
+	if v := binary.NativeEndian.Uint32(head[20:]); v != version {
+		return store.Invalid("file", "The backup's %s is marked as a bbolt file of format version %d, which this postdeck does not read (it reads version %d): it is damaged, or another program wrote it; it was not restored", backupDBName, v, version)
+	}
+	return nil
+}
+
 // extractBackup writes the archive's database to dbPath and its messages
 // to dir/body-ID, and returns the message ids. The database must match the
 // archive's checksum when it has one (backups before the checksum have
@@ -399,6 +484,15 @@ func extractBackup(log *slog.Logger, archive io.Reader, dir, dbPath string) ([]s
 			return nil, store.Invalid("file", "The backup holds more than %d files", maxRestoreEntries)
 		}
 		hdr, err := tr.Next()
+		var ue *store.UserError
+		if errors.As(err, &ue) {
+			return nil, err // the upload's bound (uploadLimit)
+		}
+		if errors.Is(err, io.EOF) && n == 0 && in.n > 0 {
+			// The archive's end mark where its first file belongs: an
+			// upload of zero bytes (/dev/zero) or an empty archive.
+			return nil, store.Invalid("file", "The backup holds no file: it begins with zero bytes where a postdeck backup's first file is; it was not restored")
+		}
 		if errors.Is(err, io.EOF) {
 			// tar.Reader ends as quietly where the stream stops between
 			// two entries as after the archive's end (zero blocks, which
@@ -426,9 +520,22 @@ func extractBackup(log *slog.Logger, archive io.Reader, dir, dbPath string) ([]s
 			return nil, store.Invalid("file", "The backup holds %q, which is not a plain file (a link, a directory or a sparse file); a postdeck backup holds plain files only", truncate(hdr.Name, 80))
 		}
 		end = in.n + (hdr.Size+511)/512*512
+		if u, ok := archive.(*uploadLimit); ok && end > u.limit {
+			// Refused at its header, before its content is read.
+			return nil, restoreTooLarge(u.limit)
+		}
 		switch {
 		case hdr.Name == backupDBName:
-			if err := writeLimited(dbPath, hdr.Name, tr); err != nil {
+			head := make([]byte, min(hdr.Size, restoreHeadBytes))
+			if _, err := io.ReadFull(tr, head); errors.As(err, &ue) {
+				return nil, err
+			} else if err != nil {
+				return nil, incompleteBackup()
+			}
+			if err := checkDBHead(head); err != nil {
+				return nil, err
+			}
+			if err := writeLimited(dbPath, hdr.Name, io.MultiReader(bytes.NewReader(head), tr)); err != nil {
 				return nil, err
 			}
 		case hdr.Name == backupDBSum:
@@ -655,26 +762,28 @@ func countInlineBodies(db *store.DB, entries []store.ErrorEntry) error {
 // acknowledged messages. Entries the restore would not add (live in the
 // repository or the spool) do not count; a message counts with its
 // declared size or, when larger, its file's in the archive (dir/body-ID)
-// or its inline body's (checkRestored).
-func (s *Service) checkErrorQuota(ctx context.Context, entries []store.ErrorEntry, dir string) error {
+// or its inline body's (checkRestored). The entries it counts stay held
+// against the quota until the restore ends (mpa.HoldForRestore): its
+// merge commits in chunks while the MPA takes mail, and the MPA answers
+// as the repository will be after it.
+func (s *Service) checkErrorQuota(ctx context.Context, entries []store.ErrorEntry, dir string) (*mpa.RestoreHold, error) {
 	if s.mpa == nil || len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
-	c, err := s.mpa.Counts(ctx)
-	if err != nil {
-		return err
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	n, size := 0, int64(0)
 	for _, e := range entries {
 		if _, err := s.db.MPAErrorGet(e.ID); !errors.Is(err, store.ErrNotFound) {
 			if err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		if _, err := s.db.MPASpoolGet(e.ID); !errors.Is(err, store.ErrNotFound) {
 			if err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
@@ -685,11 +794,12 @@ func (s *Service) checkErrorQuota(ctx context.Context, entries []store.ErrorEntr
 		}
 		size += b
 	}
-	if c.Errors+n <= c.ErrorQuotaEntries && c.ErrorBytes+size <= c.ErrorQuotaBytes {
-		return nil
+	hold, c, ok := s.mpa.HoldForRestore(n, size)
+	if ok {
+		return hold, nil
 	}
-	return store.Invalid("file", "The backup's error repository would add %d messages (%d bytes) to the %d (%d bytes) here, more than this node's error-repository quota of %d messages and %d bytes; make room (delete or requeue entries here) or raise the quota (--mpa-error-quota-entries, --mpa-error-quota-bytes), then restore again; it was not restored",
-		n, size, c.Errors, c.ErrorBytes, c.ErrorQuotaEntries, c.ErrorQuotaBytes)
+	return nil, store.Invalid("file", "The backup's error repository would add %d messages (%d bytes) to the %d (%d bytes) here, more than this node's error-repository quota of %d messages and %d bytes; make room (delete or requeue entries here) or raise the quota (--mpa-error-quota-entries, --mpa-error-quota-bytes), then restore again; it was not restored",
+		n, size, c.Entries, c.Bytes, c.QuotaEntries, c.QuotaBytes)
 }
 
 // unreadableBackup is the answer to a backup whose database opens but

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -26,7 +27,7 @@ func TestRestoreOfAnUnopenableBackupIsPlain(t *testing.T) {
 
 	var archive bytes.Buffer
 	tw := tar.NewWriter(&archive)
-	junk := bytes.Repeat([]byte("not a database "), 1000)
+	junk := append(boltHeadOnly(), bytes.Repeat([]byte("not a database "), 1000)...)
 	if err := tw.WriteHeader(&tar.Header{Name: backupDBName, Mode: 0o600, Size: int64(len(junk)), Typeflag: tar.TypeReg}); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +50,18 @@ func TestRestoreOfAnUnopenableBackupIsPlain(t *testing.T) {
 	if !strings.Contains(logged.String(), ".probe") {
 		t.Errorf("the log lacks store.Open's error:\n%s", logged.String())
 	}
+}
+
+// boltHeadOnly is a page that begins as a bbolt file's first does (the
+// magic number and format version a restore checks before reading the
+// rest: checkDBHead) and is no database: its checksum is wrong.
+func boltHeadOnly() []byte {
+	page := make([]byte, restoreHeadBytes)
+	binary.NativeEndian.PutUint16(page[8:], 0x04) // a meta page
+	binary.NativeEndian.PutUint32(page[16:], 0xED0CDAED)
+	binary.NativeEndian.PutUint32(page[20:], 2)
+	binary.NativeEndian.PutUint32(page[24:], restoreHeadBytes)
+	return page
 }
 
 // sparseTarEntry is a PAX sparse entry (GNU tar --sparse --format=posix)

@@ -28,10 +28,11 @@ func TestRestoreStartedTwiceRefusesTheSecond(t *testing.T) {
 	archive := func() *bytes.Reader {
 		var b bytes.Buffer
 		tw := tar.NewWriter(&b)
-		if err := tw.WriteHeader(&tar.Header{Name: backupDBName, Mode: 0o600, Size: 4, Typeflag: tar.TypeReg}); err != nil {
+		db := boltHeadOnly()
+		if err := tw.WriteHeader(&tar.Header{Name: backupDBName, Mode: 0o600, Size: int64(len(db)), Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write([]byte("test")); err != nil {
+		if _, err := tw.Write(db); err != nil {
 			t.Fatal(err)
 		}
 		if err := tw.Close(); err != nil {

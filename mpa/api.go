@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"postdeck/panics"
@@ -408,7 +409,7 @@ func (s *Server) Counts(ctx context.Context) (Counts, error) {
 	held := len(s.sched.held)
 	s.sched.mu.Unlock()
 	return Counts{Spool: sp, Processing: held, Errors: er, Panics: panics.Count(panics.MPA),
-		ErrorBytes: s.errBytes.Load(), ErrorQuotaEntries: s.cfg.ErrorQuotaEntries, ErrorQuotaBytes: s.cfg.ErrorQuotaBytes,
+		ErrorBytes: s.errBytes.Load() - s.heldBytes.Load(), ErrorQuotaEntries: s.cfg.ErrorQuotaEntries, ErrorQuotaBytes: s.cfg.ErrorQuotaBytes,
 		QuotaReached: s.quotaReached()}, nil
 }
 
@@ -521,7 +522,8 @@ func (s *Server) recountAfter(err error, n int) {
 	}
 }
 
-// recountErrors sets the error repository's use from the store.
+// recountErrors sets the error repository's use from the store (its
+// usage record: one read), plus what a restore holds.
 func (s *Server) recountErrors() error {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
@@ -529,7 +531,69 @@ func (s *Server) recountErrors() error {
 	if err != nil {
 		return err
 	}
-	s.errEntries.Store(int64(n))
-	s.errBytes.Store(b)
+	s.errEntries.Store(int64(n) + s.heldEntries.Load())
+	s.errBytes.Store(b + s.heldBytes.Load())
 	return nil
+}
+
+// ErrorUse is the error repository's use a restore was compared with
+// (HoldForRestore), and the quota.
+type ErrorUse struct {
+	Entries      int64
+	Bytes        int64
+	QuotaEntries int
+	QuotaBytes   int64
+}
+
+// RestoreHold is a restore's claim on the error quota (HoldForRestore).
+type RestoreHold struct {
+	s              *Server
+	entries, bytes int64
+	once           sync.Once
+}
+
+// HoldForRestore counts the entries a restore is about to merge into the
+// error repository (entries, bytes) against the quota, from now until
+// Release, unless they would take the repository past it (ok false, and
+// nothing held). The merge commits in chunks while the MPA takes mail:
+// with the counters following only its end, the MPA took messages into
+// a repository the merge had already filled, and the restore's check
+// compared with a use that changed before its first chunk. Held, the
+// MPA answers 452 as the restore's result will need from the start; a
+// recount meanwhile counts merged entries twice, which closes the door
+// no later than the result does.
+func (s *Server) HoldForRestore(entries int, bytes int64) (h *RestoreHold, use ErrorUse, ok bool) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	use = ErrorUse{Entries: s.errEntries.Load(), Bytes: s.errBytes.Load(),
+		QuotaEntries: s.cfg.ErrorQuotaEntries, QuotaBytes: s.cfg.ErrorQuotaBytes}
+	n, b := int64(entries), max(bytes, 0)
+	if use.Entries+n > int64(use.QuotaEntries) || use.Bytes+b > use.QuotaBytes {
+		return nil, use, false
+	}
+	s.heldEntries.Add(n)
+	s.heldBytes.Add(b)
+	s.errEntries.Add(n)
+	s.errBytes.Add(b)
+	return &RestoreHold{s: s, entries: n, bytes: b}, use, true
+}
+
+// Release ends the hold once the restore ended (added its entries or
+// took them out again) and counts the repository as it is now.
+func (h *RestoreHold) Release() {
+	if h == nil {
+		return
+	}
+	h.once.Do(func() {
+		s := h.s
+		s.errMu.Lock()
+		s.heldEntries.Add(-h.entries)
+		s.heldBytes.Add(-h.bytes)
+		s.errEntries.Add(-h.entries)
+		s.errBytes.Add(-h.bytes)
+		s.errMu.Unlock()
+		if err := s.recountErrors(); err != nil {
+			s.log.Error("mpa error repository recount failed", "err", err)
+		}
+	})
 }

@@ -52,6 +52,10 @@ type Server struct {
 	errEntries atomic.Int64
 	errBytes   atomic.Int64
 	errMu      sync.RWMutex
+	// heldEntries and heldBytes are what a restore is merging into the
+	// repository (HoldForRestore), counted in errEntries and errBytes
+	// from before its first chunk to after its end; changed under errMu.
+	heldEntries, heldBytes atomic.Int64
 	// testHookCommitting and testHookCommitted, when set, run before and
 	// after each commit that stores error entries (counted already).
 	testHookCommitting, testHookCommitted atomic.Pointer[func()]

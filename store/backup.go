@@ -28,6 +28,21 @@ func (db *DB) Snapshot(w io.Writer) (errorIDs []string, err error) {
 	return errorIDs, nil
 }
 
+// Size is the size of the database in bytes, as bbolt maps it: what a
+// restore's bound on its upload is derived from (a backup is a database
+// like this one).
+func (db *DB) Size() (int64, error) {
+	var n int64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		n = tx.Size()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("database size: %w", err)
+	}
+	return n, nil
+}
+
 // restoreSkip are buckets a restore leaves as they are: the schema version
 // is this binary's, and the MPA spool holds messages the running system has
 // acknowledged to Postfix and is delivering; putting an older spool back
@@ -227,6 +242,10 @@ func (db *DB) mergeErrors(src *DB) (added []string, err error) {
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
 			done = done[:0]
 			bodies, spool, errs := tx.Bucket(bucketMPABodies), tx.Bucket(bucketMPASpool), tx.Bucket(bucketMPAErrors)
+			u, err := loadErrorUsage(tx)
+			if err != nil {
+				return err
+			}
 			for _, it := range chunk {
 				if errs.Get(it.k) != nil || spool.Get(it.k) != nil {
 					// Live in the repository, or requeued since the
@@ -234,9 +253,14 @@ func (db *DB) mergeErrors(src *DB) (added []string, err error) {
 					// message (in both places it would be delivered twice).
 					continue
 				}
+				size, err := errorEntrySize(it.k, it.v)
+				if err != nil {
+					return err
+				}
 				if err := errs.Put(it.k, it.v); err != nil {
 					return err
 				}
+				u.entries, u.bytes = u.entries+1, u.bytes+size
 				if it.body != nil && bodies.Get(it.k) == nil {
 					if err := bodies.Put(it.k, it.body); err != nil {
 						return err
@@ -244,7 +268,7 @@ func (db *DB) mergeErrors(src *DB) (added []string, err error) {
 				}
 				done = append(done, string(it.k))
 			}
-			return nil
+			return u.put(tx)
 		})
 		db.mpaGen.Add(1) // after the commit (MPACounts)
 		if err != nil {

@@ -6,12 +6,15 @@
 // network, DNS or exec happens inside a transaction, and bytes are copied out
 // before a transaction ends.
 //
-// Bucket tree (schema version 4):
+// Bucket tree (schema version 5):
 //
 //	meta
 //	  schema_version      -> decimal string, see migrations.go
 //	  cluster             -> ClusterMeta (JSON; a cluster node only: its name
 //	                         and the revision of its last good configuration)
+//	  mpa_error_usage     -> 16 bytes, big-endian: the entries of mpa_errors and the
+//	                         sum of their sizes, changed with them (schema 5;
+//	                         mpausage.go)
 //	settings
 //	  mta                 -> Settings (JSON)
 //	  wiring              -> Wiring (JSON): the MPA's addresses and chain an import chose (absent: none)

@@ -28,5 +28,6 @@ var (
 	keyWiring        = []byte("wiring")
 	keyMPAPipeline   = []byte("pipeline")
 	keySeenExpires   = []byte("\x00expires")
-	keyCluster       = []byte("cluster") // in meta: ClusterMeta
+	keyCluster       = []byte("cluster")         // in meta: ClusterMeta
+	keyMPAErrorUsage = []byte("mpa_error_usage") // in meta: the error repository's use (mpausage.go)
 )

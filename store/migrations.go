@@ -41,6 +41,10 @@ var migrations = []migration{
 	// metadata in maps: no JSON escaping of megabytes, and unchanged
 	// content is not written again (maps.go).
 	splitMaps,
+	// 5: the error repository's use (entries, bytes) as a record kept
+	// with every change of mpa_errors, instead of a count of every entry
+	// after each administrator action (mpausage.go).
+	putErrorUsageRecord,
 }
 
 // Migrated reports the schema version the database had when it was opened

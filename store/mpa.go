@@ -205,12 +205,32 @@ func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) err
 		} else if err := tx.Bucket(bucketMPASpool).Delete([]byte(id)); err != nil {
 			return err
 		}
+		if len(errs) == 0 {
+			return nil
+		}
+		// The usage record changes with the entries (mpausage.go); an id
+		// stored already (never in practice: ids are unique) is replaced,
+		// and counts once.
+		u, err := loadErrorUsage(tx)
+		if err != nil {
+			return err
+		}
+		eb := tx.Bucket(bucketMPAErrors)
 		for i := range errs {
-			if err := tx.Bucket(bucketMPAErrors).Put([]byte(errs[i].ID), errsRaw[i]); err != nil {
+			k := []byte(errs[i].ID)
+			if old := eb.Get(k); old != nil {
+				size, err := errorEntrySize(k, old)
+				if err != nil {
+					return err
+				}
+				u.entries, u.bytes = u.entries-1, u.bytes-size
+			}
+			if err := eb.Put(k, errsRaw[i]); err != nil {
 				return err
 			}
+			u.entries, u.bytes = u.entries+1, u.bytes+entryUsageSize(errs[i].Size)
 		}
-		return nil
+		return u.put(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("commit spool entry %s: %w", id, err)
@@ -589,10 +609,19 @@ func (db *DB) MPAErrorForget(ids []string) ([]string, error) {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		done = done[:0]
 		errs, bodies := tx.Bucket(bucketMPAErrors), tx.Bucket(bucketMPABodies)
+		u, err := loadErrorUsage(tx)
+		if err != nil {
+			return err
+		}
 		for _, id := range ids {
 			k := []byte(id)
-			if errs.Get(k) == nil {
+			v := errs.Get(k)
+			if v == nil {
 				continue
+			}
+			size, err := errorEntrySize(k, v)
+			if err != nil {
+				return err
 			}
 			if err := errs.Delete(k); err != nil {
 				return err
@@ -600,9 +629,10 @@ func (db *DB) MPAErrorForget(ids []string) ([]string, error) {
 			if err := bodies.Delete(k); err != nil {
 				return err
 			}
+			u.entries, u.bytes = u.entries-1, u.bytes-size
 			done = append(done, id)
 		}
-		return nil
+		return u.put(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("remove restored error entries: %w", err)
@@ -649,7 +679,8 @@ const (
 // an entry gone by the time its chunk commits (another administrator was
 // quicker) is left out of the count. A chunk that fails ends the action
 // with the ids done so far and the error: those are done for good, and
-// the caller must still treat them as done.
+// the caller must still treat them as done. fn takes the entry out of
+// mpa_errors: its chunk's usage record counts it out (mpausage.go).
 func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e ErrorEntry) error) ([]string, error) {
 	if err := checkIDs(ids, all); err != nil {
 		return nil, err
@@ -672,6 +703,10 @@ func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e
 				keys = todo
 			}
 			b := tx.Bucket(bucketMPAErrors)
+			u, err := loadErrorUsage(tx)
+			if err != nil {
+				return err
+			}
 			size := 0
 			for n < len(todo) && n < errorChunkEntries && size < errorChunkBytes {
 				k := todo[n]
@@ -688,9 +723,10 @@ func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e
 				if err := fn(tx, k, e); err != nil {
 					return err
 				}
+				u.entries, u.bytes = u.entries-1, u.bytes-entryUsageSize(e.Size)
 				chunk = append(chunk, string(k))
 			}
-			return nil
+			return u.put(tx)
 		})
 		db.mpaGen.Add(1) // after the commit (MPACounts)
 		if err != nil {
@@ -705,28 +741,6 @@ func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e
 	}
 	sort.Strings(done)
 	return done, nil
-}
-
-// MPAErrorUsage returns the number of error repository entries and the sum
-// of their message sizes (the quota the MPA enforces).
-func (db *DB) MPAErrorUsage() (entries int, bytes int64, err error) {
-	err = db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMPAErrors).ForEach(func(k, v []byte) error {
-			var e struct {
-				Size int64 `json:"size"`
-			}
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode error entry %s: %w", k, err)
-			}
-			entries++
-			bytes += e.Size
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("sum error repository: %w", err)
-	}
-	return entries, bytes, nil
 }
 
 // MPACounts returns the number of spool and error repository entries.

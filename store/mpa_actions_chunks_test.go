@@ -13,7 +13,7 @@ import (
 // fillErrorRepository stores n error entries of rcpts recipients each,
 // with inline bodies of bodySize bytes, as a bad rule leaves them after
 // a night; ids errID(0) .. errID(n-1) in key order.
-func fillErrorRepository(t *testing.T, db *DB, n, rcpts, bodySize int) {
+func fillErrorRepository(t testing.TB, db *DB, n, rcpts, bodySize int) {
 	t.Helper()
 	env := MPAEnvelope{Sender: "a@example.test"}
 	for i := range rcpts {
@@ -23,7 +23,12 @@ func fillErrorRepository(t *testing.T, db *DB, n, rcpts, bodySize int) {
 	now := time.Now().UTC()
 	for c := 0; c < n; c += 1000 {
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			u, err := loadErrorUsage(tx)
+			if err != nil {
+				return err
+			}
 			for i := c; i < min(n, c+1000); i++ {
+				u.entries, u.bytes = u.entries+1, u.bytes+int64(bodySize)
 				raw, err := json.Marshal(ErrorEntry{ID: errID(i), Envelope: env, Size: int64(bodySize), Received: now, FailedAt: now,
 					Stage: StagePipeline, Reason: "a bad rule"})
 				if err != nil {
@@ -36,7 +41,7 @@ func fillErrorRepository(t *testing.T, db *DB, n, rcpts, bodySize int) {
 					return err
 				}
 			}
-			return nil
+			return u.put(tx)
 		})
 		if err != nil {
 			t.Fatal(err)

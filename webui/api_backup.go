@@ -2,6 +2,8 @@ package webui
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"os"
 	"time"
 
@@ -32,12 +34,42 @@ func (s *Server) backupGet(c *fiber.Ctx) error {
 }
 
 // restorePost is POST /api/v1/restore with a backup archive as the body.
-// The body is read within the request; nothing keeps fiber's buffer.
+// The body is read within the request; nothing keeps fiber's buffer. On
+// the socket it streams (newApp): the restore reads it as it arrives and
+// refuses an upload that is no backup, or larger than this node takes,
+// without reading the rest. The rest is still on the connection, so the
+// connection ends after the answer (drainUpload, set by
+// bufferSocketBody), not serving another request that would start
+// inside the rest.
 func (s *Server) restorePost(c *fiber.Ctx) error {
-	res, err := s.admin.Restore(c.UserContext(), who(c), bytes.NewReader(c.Body()))
+	var archive io.Reader
+	if rs := c.Context().RequestBodyStream(); rs != nil {
+		archive = rs
+	} else {
+		archive = bytes.NewReader(c.Body())
+	}
+	res, err := s.admin.Restore(c.UserContext(), who(c), archive)
 	if err != nil {
 		return err
 	}
 	s.forgetStatus()
 	return c.JSON(res)
 }
+
+// drainUpload reads and drops what a restore left unread of its upload,
+// for a while, after the answer went out; then the connection closes.
+// Closed at once with the rest unread, the uploader (Go's http client,
+// the CLI's) failed its next write and said "broken pipe" instead of the
+// refusal it had been sent. An uploader that does not stop after the
+// answer (an endless stream) is cut off at drainUploadTime or
+// drainUploadBytes.
+func drainUpload(conn net.Conn) {
+	_ = conn.SetReadDeadline(time.Now().Add(drainUploadTime))
+	_, _ = io.CopyN(io.Discard, conn, drainUploadBytes)
+}
+
+// Bounds of drainUpload.
+const (
+	drainUploadTime  = 2 * time.Second
+	drainUploadBytes = 256 << 20
+)

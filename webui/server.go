@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -149,7 +150,13 @@ func (s *Server) newApp(kind listenerKind) *fiber.App {
 		WriteTimeout: 120 * time.Second,
 		IdleTimeout:  120 * time.Second,
 		BodyLimit:    bodyLimit,
-		ErrorHandler: s.errorHandler,
+		// On the socket a restore reads its archive as it arrives
+		// (restorePost): fiber read the whole body first, a GiB of
+		// /dev/zero into memory before the restore could say after
+		// its first KiB that it is no backup. Every other route's
+		// body is read whole by bufferSocketBody, within bodyLimit.
+		StreamRequestBody: trusted,
+		ErrorHandler:      s.errorHandler,
 		// A console page (8-12 KB) leaves in one write: fasthttp's
 		// default 4 KB buffer took three, each a wake-up of the web
 		// process on the other end.
@@ -162,6 +169,7 @@ func (s *Server) newApp(kind listenerKind) *fiber.App {
 			c.Locals(localIdentity, &rootIdentity)
 			return c.Next()
 		})
+		app.Use(bufferSocketBody)
 	} else {
 		if kind == kindWeb {
 			app.Use(s.webPeer)
@@ -176,6 +184,39 @@ func (s *Server) newApp(kind listenerKind) *fiber.App {
 	}
 	s.routes(app)
 	return app
+}
+
+// errSocketBodyTooLarge answers a socket request whose body is larger
+// than SocketBodyLimit (but a restore's, which bounds its own).
+var errSocketBodyTooLarge = newClientError(fiber.StatusRequestEntityTooLarge, "The request body is larger than the 1 GiB the daemon's socket takes.")
+
+// bufferSocketBody reads a streamed request body on the socket whole
+// (within SocketBodyLimit, as fiber did before bodies streamed there),
+// before any handler or refusal: handlers read c.Body() as on the other
+// listeners (fasthttp bounds no streamed body itself), and no body is
+// left half read on the connection, where fasthttp would read its rest
+// as the next request. The restore reads its own stream (restorePost);
+// what it leaves, refused by anyone, goes with its connection.
+func bufferSocketBody(c *fiber.Ctx) error {
+	rs := c.Context().RequestBodyStream()
+	if rs == nil {
+		return c.Next()
+	}
+	if c.Method() == fiber.MethodPost && c.Path() == "/api/v1/restore" {
+		c.Context().Hijack(drainUpload)
+		return c.Next()
+	}
+	body, err := io.ReadAll(io.LimitReader(rs, SocketBodyLimit+1))
+	if err != nil {
+		c.Context().SetConnectionClose()
+		return err
+	}
+	if len(body) > SocketBodyLimit {
+		c.Context().SetConnectionClose() // the rest of the body is unread
+		return errSocketBodyTooLarge
+	}
+	c.Request().SetBodyRaw(body)
+	return c.Next()
 }
 
 // errEncodedBody answers a request whose body is compressed.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"postdeck/postfix/postfixtest"
 	"postdeck/webui"
@@ -130,5 +131,89 @@ func TestCLIRestoreSaysTheWarnings(t *testing.T) {
 	out, err := d.cliIn(t, bin, "", "restore", file)
 	if err != nil || !strings.Contains(out, "restored") || !strings.Contains(out, warned) {
 		t.Fatalf("restore: %v\n%s\nwant the settings' warning", err, out)
+	}
+}
+
+// TestCLIBackupThatTimesOutSaysWhatToDo: a backup that does not arrive
+// within the client's timeout (the daemon busy, its disk slow: here it
+// answers late, or stalls in the middle of the download) and one the
+// daemon stops sending say so and what to do, without Go's words
+// ("context deadline exceeded", "unexpected EOF") or the scratch file's
+// path, and leave an existing FILE as it was.
+func TestCLIBackupThatTimesOutSaysWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode atomic.Value
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stall := func() {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		}
+		switch mode.Load() {
+		case "late":
+			stall()
+		case "stalls":
+			w.Header().Set("Content-Length", "100000")
+			_, _ = w.Write(make([]byte, 4096))
+			w.(http.Flusher).Flush()
+			stall()
+		case "stops":
+			w.Header().Set("Content-Length", "100000")
+			_, _ = w.Write(make([]byte, 4096))
+			w.(http.Flusher).Flush()
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	out := filepath.Join(dir, "out.tar")
+	if err := os.WriteFile(out, []byte("the last backup\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for m, want := range map[string]string{
+		"late":   "the backup did not arrive within 1s: the daemon may be busy (an apply or a restore), its disk slow, or the backup large; " + out + " was left as it was: try again later, or with a longer --timeout",
+		"stalls": "the backup did not arrive within 1s: the daemon may be busy (an apply or a restore), its disk slow, or the backup large; " + out + " was left as it was: try again later, or with a longer --timeout",
+		"stops":  "the daemon stopped sending the backup before its end (it may have been stopped or restarted); " + out + " was left as it was: take the backup again",
+	} {
+		mode.Store(m)
+		err := cmdBackup([]string{"--socket", sock, "--timeout", "1s", out})
+		if err == nil || err.Error() != want {
+			t.Errorf("a backup that %s says %v, want %q", m, err, want)
+		}
+		if got, _ := os.ReadFile(out); string(got) != "the last backup\n" {
+			t.Errorf("a backup that %s changed the existing file", m)
+		}
+	}
+}
+
+// TestCLIRestoreOfDevZeroIsRefusedAtOnce: `postdeck restore /dev/zero`
+// is refused after its first KiB with the daemon's sentence, not read
+// until the daemon hangs up at the socket's GiB and reported as "cannot
+// reach the daemon ...: broken pipe".
+func TestCLIRestoreOfDevZeroIsRefusedAtOnce(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	start := time.Now()
+	out, err := d.cliIn(t, bin, "", "restore", "/dev/zero")
+	if err == nil || !strings.Contains(out, "The backup holds no file: it begins with zero bytes") || strings.Contains(out, "cannot reach") {
+		t.Fatalf("restore /dev/zero: %v\n%s", err, out)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("restore /dev/zero took %v", took)
+	}
+	if out, err := d.cliIn(t, bin, "", "status"); err != nil {
+		t.Fatalf("status after the refused restore: %v\n%s", err, out)
 	}
 }

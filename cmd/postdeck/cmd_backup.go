@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"postdeck/atomicfile"
 	"postdeck/webui"
@@ -17,11 +19,16 @@ import (
 func cmdBackup(args []string) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	socket, _ := clientFlags(fs)
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long the backup may take to arrive, the download included")
 	if err := parseCommand(fs, "backup", args); err != nil {
 		return err
 	}
 	c := newClient(*socket, false)
+	c.http.Timeout = *timeout
 	resp, err := c.http.Get("http://postdeck/api/v1/backup")
+	if timedOut(err) {
+		return backupTimedOut(*timeout, fs.Arg(0))
+	}
 	if err != nil {
 		return c.unreachable(err)
 	}
@@ -36,12 +43,47 @@ func cmdBackup(args []string) error {
 	// relay passwords): it is 0600 from its first byte, whatever file was
 	// there before, and durable (the directory too) before the message
 	// says it is written.
-	n, err := atomicfile.Copy(fs.Arg(0), 0o600, resp.Body)
+	body := &downloadReader{r: resp.Body}
+	n, err := atomicfile.Copy(fs.Arg(0), 0o600, body)
+	if body.err != nil {
+		// The download broke off, not the file: Go's words for it
+		// ("context deadline exceeded (Client.Timeout or context
+		// cancellation while reading body)", behind the scratch file's
+		// path) said neither what happened nor what to do.
+		if timedOut(body.err) {
+			return backupTimedOut(*timeout, fs.Arg(0))
+		}
+		return fmt.Errorf("the daemon stopped sending the backup before its end (it may have been stopped or restarted); %s was left as it was: take the backup again", fs.Arg(0))
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Printf("backup written to %s (%d bytes)\n", fs.Arg(0), n)
 	return nil
+}
+
+// backupTimedOut is the answer to a backup that did not arrive whole
+// within the client's timeout. The daemon takes a consistent copy of the
+// database and the error repository's messages before it sends the
+// first byte: a busy or slow disk, or a large repository, makes that
+// slow.
+func backupTimedOut(timeout time.Duration, file string) error {
+	return fmt.Errorf("the backup did not arrive within %s: the daemon may be busy (an apply or a restore), its disk slow, or the backup large; %s was left as it was: try again later, or with a longer --timeout", timeout, file)
+}
+
+// downloadReader keeps the error of reading the download, to tell it
+// from the errors of writing the file.
+type downloadReader struct {
+	r   io.Reader
+	err error
+}
+
+func (d *downloadReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		d.err = err
+	}
+	return n, err
 }
 
 // cmdRestore sends a backup archive to the running daemon, which replaces
