@@ -159,6 +159,12 @@ func TestCLIQueueActionNoIDsOnStdin(t *testing.T) {
 // from to rcpt over SMTP to addr, or fails the test.
 func sendRaw(t *testing.T, addr, from, rcpt, data string) {
 	t.Helper()
+	sendTo(t, addr, from, []string{rcpt}, data)
+}
+
+// sendTo is sendRaw to several recipients in one transaction.
+func sendTo(t *testing.T, addr, from string, rcpts []string, data string) {
+	t.Helper()
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -167,8 +173,10 @@ func sendRaw(t *testing.T, addr, from, rcpt, data string) {
 	if err := c.Mail(from); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Rcpt(rcpt); err != nil {
-		t.Fatal(err)
+	for _, rcpt := range rcpts {
+		if err := c.Rcpt(rcpt); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w, err := c.Data()
 	if err != nil {
