@@ -1,7 +1,6 @@
 package store
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,36 +10,13 @@ import (
 // TestMigrationThreeKeepsData: a schema-2 database with a spool entry and an
 // error entry opens with the resend-key bucket of schema 3, entries intact.
 func TestMigrationThreeKeepsData(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v2.db")
-	bdb, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const id = "0000000000000aabbcc0001"
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		for _, m := range migrations[:2] {
-			if err := m(tx); err != nil {
-				return err
-			}
-		}
+	db := openAtSchema(t, 2, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketMPASpool).Put([]byte(id), []byte(`{"id":"`+id+`","delivering":["b@example.org"]}`)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketMPAErrors).Put([]byte(id+"-1"), []byte(`{"id":"`+id+`-1","size":300}`)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte("2"))
+		return tx.Bucket(bucketMPAErrors).Put([]byte(id+"-1"), []byte(`{"id":"`+id+`-1","size":300}`))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer db.Close()
 	if v, _ := db.SchemaVersion(); v != LatestSchema() {
 		t.Fatalf("version %d, want %d", v, LatestSchema())

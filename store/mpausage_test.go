@@ -122,37 +122,17 @@ func TestErrorUsageRecordFollowsEveryChange(t *testing.T) {
 // TestMigrationFiveCountsTheErrorRepository: a schema-4 database's error
 // repository is counted into the usage record by the migration.
 func TestMigrationFiveCountsTheErrorRepository(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v4.db")
-	bdb, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		for _, m := range migrations[:4] {
-			if err := m(tx); err != nil {
-				return err
-			}
-		}
+	db := openAtSchema(t, 4, func(tx *bolt.Tx) error {
 		for i, size := range []int{300, 1200, -5} {
 			id := fmt.Sprintf("0000v4-%d", i)
 			if err := tx.Bucket(bucketMPAErrors).Put([]byte(id), fmt.Appendf(nil, `{"id":%q,"size":%d}`, id, size)); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte("4"))
+		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer db.Close()
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bolt.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyMPAErrorUsage); len(v) != 16 {
 			return fmt.Errorf("no usage record after the migration: %q", v)
 		}

@@ -232,31 +232,9 @@ func TestAuditNewestFirst(t *testing.T) {
 // TestMigrationTwoKeepsData: a schema-1 database with a spool entry opens
 // as schema 2 with the inline-body bucket and the entry intact.
 func TestMigrationTwoKeepsData(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v1.db")
-	bdb, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		if err := migrations[0](tx); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketMPASpool).Put([]byte("0000000000000aabbcc0001"), []byte(`{"id":"0000000000000aabbcc0001"}`)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte("1"))
+	db := openAtSchema(t, 1, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMPASpool).Put([]byte("0000000000000aabbcc0001"), []byte(`{"id":"0000000000000aabbcc0001"}`))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	if v, _ := db.SchemaVersion(); v != LatestSchema() {
 		t.Fatalf("version %d, want %d", v, LatestSchema())
 	}
@@ -371,4 +349,38 @@ func TestAuditKeepsTheNewest10000(t *testing.T) {
 	if len(all) != maxAudit || all[0].Action != strconv.Itoa(maxAudit+extra-1) || all[len(all)-1].Action != strconv.Itoa(extra) {
 		t.Fatalf("%d entries kept, newest %q, oldest %q; want %d from %d to %d", len(all), all[0].Action, all[len(all)-1].Action, maxAudit, maxAudit+extra-1, extra)
 	}
+}
+
+// openAtSchema writes a database of schema version (the migrations up to
+// it, then fill), closes it and opens it with Open, which migrates it to
+// the latest schema; the test closes it.
+func openAtSchema(t *testing.T, version int, fill func(tx *bolt.Tx) error) *DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", version))
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		for _, m := range migrations[:version] {
+			if err := m(tx); err != nil {
+				return err
+			}
+		}
+		if err := fill(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(strconv.Itoa(version)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
