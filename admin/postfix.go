@@ -115,7 +115,8 @@ func errPostfixDown() error {
 }
 
 // Banner is a condition every console page shows until it is over: Postfix
-// stopped, the last change refused by Postfix, an SPF source failing.
+// stopped, the last change refused by Postfix, an SPF source failing, a
+// disk nearly full.
 type Banner struct {
 	Kind string `json:"kind"` // error or warning
 	Text string `json:"text"`
@@ -124,7 +125,8 @@ type Banner struct {
 
 // Banners returns the conditions every page shows. It reads cheap state
 // only (the master's pid or `postfix status`, the last apply, the SPF job
-// statuses); the console caches it for a few seconds.
+// statuses, statfs of two directories); the console caches it for a few
+// seconds.
 func (s *Service) Banners(ctx context.Context) []Banner {
 	var out []Banner
 	if !s.postfixRunning(ctx) {
@@ -141,6 +143,7 @@ func (s *Service) Banners(ctx context.Context) []Banner {
 		}
 	}
 	out = append(out, s.clusterBanners()...)
+	out = append(out, diskBanners(s.Disks(ctx))...)
 	if last := s.mta.LastApply(); last.Result == ResultRolledBack || last.Result == ResultFailed {
 		out = append(out, Banner{Kind: "warning", Link: "/audit",
 			Text: store.Sentence("The last change (%s) was not applied: %s", last.Action, truncate(last.Message, 300))})

@@ -122,6 +122,9 @@ type Metrics struct {
 	// Cluster is the cluster's health on a cluster node (nil when
 	// standalone): read from what the node knows, no request to etcd.
 	Cluster *report.View
+	// Disks is the free and total space of Postfix's queue directory
+	// and postdeck's data directory.
+	Disks []DiskSpace
 }
 
 // Metrics collects the numbers /metrics exports. The route that calls it
@@ -160,6 +163,7 @@ func (s *Service) Metrics(ctx context.Context) Metrics {
 		v := c.Health()
 		m.Cluster = &v
 	}
+	m.Disks = s.Disks(ctx)
 	m.ApplyResults = mta.ApplyResults()
 	m.PanicsByComponent = map[string]uint64{}
 	for _, c := range panics.Components() {

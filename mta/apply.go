@@ -141,6 +141,25 @@ func plainReason(err error) string {
 	return ""
 }
 
+// diskFull is the answer to a change whose new files could not be
+// written because the disk is full (or the quota used up) before any live
+// file changed: a sentence that says so, what it left as it was and what
+// to do, instead of the internal error it was (a 500 "failed inside
+// postdeck" for an administrator who has a disk to clean up). nil when
+// err is not that.
+func diskFull(err error) error {
+	var why string
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		why = "the disk that holds Postfix's configuration directory is full"
+	case errors.Is(err, syscall.EDQUOT):
+		why = "the disk quota of Postfix's configuration directory is used up"
+	default:
+		return nil
+	}
+	return store.Unavailable("The change was not saved: %s, so postdeck could not write the new files. Postfix's files are unchanged and it runs the previous configuration; free space on that disk and save again", why)
+}
+
 // Result tells what an apply did.
 type Result struct {
 	Changed  bool     `json:"changed"`

@@ -178,6 +178,16 @@ func (m *Manager) Postfix() postfix.Runner { return m.pf }
 // Instance describes the managed instance.
 func (m *Manager) Instance() Instance { return m.inst }
 
+// QueueDirectory is Postfix's queue_directory: a private instance's own,
+// else the installation's (fixed by it, see InstallationParams); "" when
+// unknown. The dashboard watches its free space.
+func (m *Manager) QueueDirectory() string {
+	if m.inst.Private {
+		return m.inst.QueueDir()
+	}
+	return m.catalog.defaultOf("queue_directory")
+}
+
 // Start seeds a new database with the defaults, then renders and applies the
 // stored state and makes sure Postfix runs. The result and error are what
 // an Update would return, for the caller's audit entry.
@@ -809,7 +819,11 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 			m.record(actor, action, "refused", err.Error())
 			return Result{}, err
 		}
-		return Result{}, m.fail(actor, action, err)
+		ferr := m.fail(actor, action, err)
+		if full := diskFull(err); full != nil {
+			return Result{}, full // nothing live changed yet
+		}
+		return Result{}, ferr
 	}
 	durable, err := m.swap(p, staging)
 	if err != nil {

@@ -62,6 +62,9 @@ type stackOptions struct {
 	ErrorQuotaEntries int
 	// ErrorQuotaBytes is its byte quota (default: the MPA's).
 	ErrorQuotaBytes int64
+	// Prepare runs on the stack's empty base directory before anything
+	// is created in it (a test mounts a small file system there).
+	Prepare func(t *testing.T, base string)
 }
 
 func newStack(t *testing.T) *stack {
@@ -73,6 +76,9 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	postfixtest.Require(t)
 	base := postfixtest.Dir(t)
+	if opts.Prepare != nil {
+		opts.Prepare(t, base)
+	}
 	db, err := store.Open(filepath.Join(base, "data", "postdeck.db"))
 	if err != nil {
 		t.Fatal(err)

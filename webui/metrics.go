@@ -124,6 +124,9 @@ var (
 	descApplies       = prometheus.NewDesc("postdeck_apply_total", "Configuration applies by result.", []string{"result"}, nil)
 	descPanics        = prometheus.NewDesc("postdeck_panics_total", "Recovered panics by component.", []string{"component"}, nil)
 	descPostfixUp     = prometheus.NewDesc("postdeck_postfix_up", "1 when the Postfix master process runs.", nil, nil)
+	descDiskFree      = prometheus.NewDesc("postdeck_disk_free_bytes", "Free bytes (for unprivileged use, as Postfix measures them) of the file system of Postfix's queue or postdeck's data directory.", []string{"dir"}, nil)
+	descDiskTotal     = prometheus.NewDesc("postdeck_disk_total_bytes", "Size in bytes of the file system of Postfix's queue or postdeck's data directory.", []string{"dir"}, nil)
+	descDiskLimit     = prometheus.NewDesc("postdeck_disk_limit_bytes", "Free bytes below which Postfix refuses mail (postfix_queue: queue_minfree or 1.5 x message_size_limit) or postdeck may fail to spool or save (postdeck_data).", []string{"dir"}, nil)
 
 	// The cluster's health as this node knows it (cluster nodes only);
 	// the per-node series only while this node reaches the cluster, so
@@ -204,6 +207,11 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descClusterBehind, behind, nv.Name)
 			gauge(descClusterFailing, boolFloat(nv.Status.Failing), nv.Name)
 		}
+	}
+	for _, d := range m.Disks {
+		gauge(descDiskFree, float64(d.Free), d.Role)
+		gauge(descDiskTotal, float64(d.Total), d.Role)
+		gauge(descDiskLimit, float64(d.Limit), d.Role)
 	}
 	for result, n := range m.ApplyResults {
 		counter(descApplies, float64(n), result)

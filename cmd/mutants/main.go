@@ -3506,6 +3506,27 @@ var mutants = []mutant{
 		new:  "\tif err != nil {\n\t\treturn c.unreachable(err)",
 		pkg:  "./cmd/postdeck", run: "^TestCLIBackupThatTimesOutSaysWhatToDo$",
 	},
+	{
+		name: "disk full: a configuration change on a full disk answers an internal error",
+		file: "mta/manager.go",
+		old:  "\t\tif full := diskFull(err); full != nil {\n",
+		new:  "\t\tif full := diskFull(err); full != nil && false {\n",
+		pkg:  "./webui", run: "^TestDiskFullWarnsAndRefusesCleanly$",
+	},
+	{
+		name: "disk full: the queue's banner ignores message_size_limit, Postfix's rule",
+		file: "admin/disk.go",
+		old:  "\tsmtpdLimit := max(minFree, sizeLimit*3/2)\n",
+		new:  "\tsmtpdLimit := minFree\n",
+		pkg:  "./webui", run: "^TestDiskFullWarnsAndRefusesCleanly$",
+	},
+	{
+		name: "disk full: a file system below its limit only warns",
+		file: "admin/disk.go",
+		old:  "\t\tbelow := d.Free < d.Limit\n",
+		new:  "\t\tbelow := d.Free < d.Limit/2\n",
+		pkg:  "./admin", run: "^TestDiskBannersFollowTheLimits$",
+	},
 }
 
 func main() {
