@@ -160,6 +160,21 @@ func diskFull(err error) error {
 	return store.Unavailable("The change was not saved: %s, so postdeck could not write the new files. Postfix's files are unchanged and it runs the previous configuration; free space on that disk and save again", why)
 }
 
+// dataDiskFull is diskFull for the store, once Postfix's files were
+// put back (notStored). nil when err is not a full disk.
+func dataDiskFull(err error) error {
+	var why string
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		why = "the disk that holds postdeck's data directory is full"
+	case errors.Is(err, syscall.EDQUOT):
+		why = "the disk quota of postdeck's data directory is used up"
+	default:
+		return nil
+	}
+	return store.Unavailable("The change was not saved: %s, so postdeck could not store it. Postfix's previous files were put back and it runs the previous configuration; free space on that disk and save again", why)
+}
+
 // Result tells what an apply did.
 type Result struct {
 	Changed  bool     `json:"changed"`

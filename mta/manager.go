@@ -849,7 +849,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 			return Result{}, m.fail(actor, action, errors.Join(err, rbErr))
 		}
 		if err := m.db.SaveState(st); err != nil {
-			return res, m.fail(actor, action, fmt.Errorf("store applied state: %w", err))
+			return Result{}, m.notStored(ctx, actor, action, p, false, err)
 		}
 		res.Message = "saved; no Postfix setting names the changed map, so Postfix was not reloaded"
 		m.record(actor, action, "applied", res.Message)
@@ -890,11 +890,10 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		aerr.Diff = diff
 		return Result{}, aerr
 	}
-	m.liveRelay = relay.state
 	if err := m.db.SaveState(st); err != nil {
-		// Postfix runs the new files; the next apply renders from the store.
-		return res, m.fail(actor, action, fmt.Errorf("store applied state: %w", err))
+		return Result{}, m.notStored(ctx, actor, action, p, true, err)
 	}
+	m.liveRelay = relay.state
 	if res.Reloaded {
 		res.Message = "saved; Postfix was reloaded with the new configuration"
 	} else {
@@ -907,6 +906,31 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	m.record(actor, action, "applied", res.Message)
 	res.Diff = diff
 	return res, nil
+}
+
+// notStored is the answer to an apply whose files are live but whose
+// state the store could not keep (the data directory's disk full, a
+// failed write): the previous files go back, made live again when
+// reload (else no Postfix process read the new ones), so that Postfix
+// runs what the store holds, which the pages show and the next apply
+// renders from. Postfix ran the new files and the store kept the old
+// state, and the answer was an internal error.
+func (m *Manager) notStored(ctx context.Context, actor, action string, p plan, reload bool, err error) error {
+	serr := fmt.Errorf("store applied state: %w", err)
+	var back error
+	if reload {
+		_, back = m.goBack(ctx, p, false)
+	} else {
+		back = m.rollback(p)
+	}
+	if back != nil {
+		return m.fail(actor, action, errors.Join(serr, back))
+	}
+	ferr := m.fail(actor, action, serr)
+	if full := dataDiskFull(err); full != nil {
+		return full
+	}
+	return ferr
 }
 
 // goBack puts the files before p back and makes them live again (with

@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/smtp"
@@ -10,67 +9,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"postdeck/admin"
+	"postdeck/postfix/postfixtest"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on dir (the test's own empty
-// directory) and unmounts it when the test ends, after the stack's
-// cleanups (registered later, run first) stopped Postfix and closed the
-// store.
-func mountTmpfs(t *testing.T, dir string, size int64) {
-	t.Helper()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.FormatInt(size, 10)+",mode=0755"); err != nil {
-		t.Skipf("mount a tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	})
-}
-
-// fillTo writes path until the file system has about free bytes left
-// (0: until it is full) and returns a function that removes it.
-func fillTo(t *testing.T, path string, free uint64) func() {
-	t.Helper()
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(filepath.Dir(path), &fs); err != nil {
-		t.Fatal(err)
-	}
-	avail := fs.Bavail * uint64(fs.Bsize)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := bytes.Repeat([]byte("x"), 1<<20)
-	for written := uint64(0); free == 0 || written+free < avail; written += uint64(len(chunk)) {
-		if free > 0 && avail-written-free < uint64(len(chunk)) {
-			chunk = chunk[:avail-written-free]
-		}
-		if _, err := f.Write(chunk); err != nil {
-			if free == 0 && errors.Is(err, syscall.ENOSPC) {
-				// Now the last bytes, so that not even a block is left.
-				for _, err := f.Write([]byte("x")); err == nil; _, err = f.Write([]byte("x")) {
-				}
-				break
-			}
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
-		t.Fatal(err)
-	}
-	return func() {
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestDiskFullWarnsAndRefusesCleanly: on a gateway whose one file system
 // (Postfix's queue and configuration, postdeck's data) fills up, the
@@ -83,7 +27,7 @@ func TestDiskFullWarnsAndRefusesCleanly(t *testing.T) {
 	var base string
 	st := newStackWith(t, stackOptions{Prepare: func(t *testing.T, dir string) {
 		base = dir
-		mountTmpfs(t, dir, 256<<20)
+		postfixtest.MountTmpfs(t, dir, 256<<20)
 	}})
 	ctx := context.Background()
 	settings, err := st.db.LoadSettings()
@@ -101,7 +45,7 @@ func TestDiskFullWarnsAndRefusesCleanly(t *testing.T) {
 		}
 	}
 
-	removeFill := fillTo(t, filepath.Join(base, "filler"), 3<<20)
+	removeFill := postfixtest.FillTo(t, filepath.Join(base, "filler"), 3<<20)
 	c := st.login(t, "oper")
 	var page string
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -146,7 +90,7 @@ func TestDiskFullWarnsAndRefusesCleanly(t *testing.T) {
 	}
 
 	// Full: a change cannot be written.
-	removeFull := fillTo(t, filepath.Join(base, "filler2"), 0)
+	removeFull := postfixtest.FillTo(t, filepath.Join(base, "filler2"), 0)
 	before := st.liveFiles(t)
 	changed := settings
 	changed.Hostname = "mx2.gw.example.test"

@@ -3527,6 +3527,20 @@ var mutants = []mutant{
 		new:  "\t\tbelow := d.Free < d.Limit/2\n",
 		pkg:  "./admin", run: "^TestDiskBannersFollowTheLimits$",
 	},
+	{
+		name: "data disk full: a state the store could not keep stays live in Postfix",
+		file: "mta/manager.go",
+		old:  "\tif reload {\n\t\t_, back = m.goBack(ctx, p, false)\n",
+		new:  "\tif reload {\n\t\tback = nil\n",
+		pkg:  "./mta", run: "^TestDataDiskFullPutsPostfixBack$",
+	},
+	{
+		name: "data disk full: the answer is an internal error",
+		file: "mta/manager.go",
+		old:  "\tif full := dataDiskFull(err); full != nil {\n\t\treturn full\n\t}\n",
+		new:  "",
+		pkg:  "./mta", run: "^TestDataDiskFullPutsPostfixBack$",
+	},
 }
 
 func main() {
