@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // MountTmpfs mounts a tmpfs of size bytes on dir (the test's own empty
@@ -24,7 +25,14 @@ func MountTmpfs(t testing.TB, dir string, size int64) {
 		t.Skipf("mount a tmpfs (needs root): %v", err)
 	}
 	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
+		// A Postfix stopped just before may still have a child closing
+		// its files there for a moment (EBUSY).
+		err := syscall.Unmount(dir, 0)
+		for deadline := time.Now().Add(10 * time.Second); errors.Is(err, syscall.EBUSY) && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+			err = syscall.Unmount(dir, 0)
+		}
+		if err != nil {
 			t.Errorf("unmount %s: %v", dir, err)
 			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
 		}
