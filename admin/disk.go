@@ -47,8 +47,9 @@ const dataDirFloor = 64 << 20
 // answers MAIL FROM with 452 4.3.1 Insufficient system storage while the
 // queue file system has less free than queue_minfree or 1.5 x
 // message_size_limit. The data directory's is the same 1.5 x
-// message_size_limit, at least dataDirFloor: the MPA spools each message
-// there before it answers 250.
+// message_size_limit, at least dataDirFloor and the MPA's own floor
+// (--mpa-min-free, below which it answers 452): the MPA spools each
+// message there before it answers 250.
 func (s *Service) Disks(ctx context.Context) []DiskSpace {
 	var sizeLimit, minFree uint64
 	if st, err := s.db.LoadSettings(); err == nil && st.MessageSizeLimit > 0 {
@@ -74,7 +75,15 @@ func (s *Service) Disks(ctx context.Context) []DiskSpace {
 	if s.mta != nil {
 		add(DiskPostfixQueue, s.mta.QueueDirectory(), smtpdLimit)
 	}
-	add(DiskPostdeckData, filepath.Dir(s.db.Path()), max(dataDirFloor, sizeLimit*3/2))
+	dataLimit := max(dataDirFloor, sizeLimit*3/2)
+	if s.mpa != nil {
+		// The MPA refuses mail below its own floor (--mpa-min-free):
+		// the banner comes no later than that.
+		if c, err := s.mpa.Counts(ctx); err == nil && c.MinFreeBytes > 0 {
+			dataLimit = max(dataLimit, uint64(c.MinFreeBytes))
+		}
+	}
+	add(DiskPostdeckData, filepath.Dir(s.db.Path()), dataLimit)
 	return out
 }
 

@@ -68,6 +68,15 @@ type Counts struct {
 	// the MPA answers 452 to new mail and Postfix keeps it queued. The
 	// dashboard shows a warning then (and from 80% of either quota on).
 	QuotaReached bool `json:"quota_reached"`
+	// FreeBytes is the free space of the spool's and the database's file
+	// system (the less of the two; -1 when it cannot be measured), and
+	// MinFreeBytes the floor below which the MPA refuses new mail
+	// (Config.MinFreeBytes, at least 1.5 x the largest message).
+	// DiskLow is true while it does: the MPA answers 452 4.3.1 at MAIL
+	// FROM and Postfix keeps new mail queued until space is freed.
+	FreeBytes    int64 `json:"free_bytes"`
+	MinFreeBytes int64 `json:"min_free_bytes"`
+	DiskLow      bool  `json:"disk_low"`
 }
 
 // Error actions of ErrorAction.
@@ -408,9 +417,10 @@ func (s *Server) Counts(ctx context.Context) (Counts, error) {
 	s.sched.mu.Lock()
 	held := len(s.sched.held)
 	s.sched.mu.Unlock()
+	free, low := s.diskState()
 	return Counts{Spool: sp, Processing: held, Errors: er, Panics: panics.Count(panics.MPA),
 		ErrorBytes: s.errBytes.Load() - s.heldBytes.Load(), ErrorQuotaEntries: s.cfg.ErrorQuotaEntries, ErrorQuotaBytes: s.cfg.ErrorQuotaBytes,
-		QuotaReached: s.quotaReached()}, nil
+		QuotaReached: s.quotaReached(), FreeBytes: free, MinFreeBytes: s.minFree(), DiskLow: low}, nil
 }
 
 // OpenBody opens the stored message of a spool or error entry, for backups.

@@ -41,6 +41,14 @@ type Config struct {
 	// it queued; mail flows again once entries are deleted or requeued.
 	ErrorQuotaEntries int
 	ErrorQuotaBytes   int64
+	// MinFreeBytes is the free space the file system of the spool and
+	// of the database must keep (default 64 MiB, and never less than
+	// 1.5 x the largest message taken, Postfix's rule for its queue):
+	// below it the MPA answers 452 4.3.1 at MAIL FROM, as Postfix's smtpd
+	// does below queue_minfree, and Postfix keeps the mail queued. The
+	// room left lets the workers record their deliveries, which drains
+	// the spool.
+	MinFreeBytes int64
 
 	// Maillog is Postfix's log file (maillog_file, or the syslog file
 	// Postfix writes to). After a crash the MPA reads the reinjection
@@ -133,6 +141,9 @@ func (c Config) withDefaults() Config {
 	if c.ErrorQuotaBytes == 0 {
 		c.ErrorQuotaBytes = 1 << 30
 	}
+	if c.MinFreeBytes == 0 {
+		c.MinFreeBytes = 64 << 20
+	}
 	if c.MaxRecipients == 0 {
 		c.MaxRecipients = 1000
 	}
@@ -165,7 +176,7 @@ func (c Config) check() error {
 		}
 	}
 	if c.MaxMessageBytes < 0 || c.SizeAllowance < 0 || c.MaxRecipients < 0 || c.Workers < 0 ||
-		c.ErrorQuotaEntries < 0 || c.ErrorQuotaBytes < 0 || c.RetryMax < c.RetryMin {
+		c.ErrorQuotaEntries < 0 || c.ErrorQuotaBytes < 0 || c.MinFreeBytes < 0 || c.RetryMax < c.RetryMin {
 		return errors.New("check mpa config: negative limit or RetryMax below RetryMin")
 	}
 	return nil

@@ -24,6 +24,10 @@
 // Postfix's smtpd refuses are refused with its 5xx; (*Server).SetLimits
 // follows changed settings. The error repository has a quota (entries and
 // bytes); at the quota new mail gets 452 4.3.1 and waits in Postfix.
+// Below Config.MinFreeBytes free on the file system of the spool or
+// the database, new mail gets the same 452 4.3.1 at MAIL FROM, as from
+// Postfix's smtpd below queue_minfree (diskguard.go); a spool write or
+// commit that fails for lack of space is answered so too, never 250.
 //
 // Exactly once across kill -9, with no human step:
 //   - Before the final dot of a delivery the recipients are recorded as

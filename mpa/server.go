@@ -65,6 +65,9 @@ type Server struct {
 	conns connGen
 	// fresh passes new entries from the sessions to the workers in memory.
 	fresh handoffs
+	// disk refuses new mail while the spool's file system is nearly full
+	// (diskguard.go).
+	disk *diskGuard
 }
 
 // maxCommandLine bounds a command line from Postfix. Its SMTP client
@@ -93,7 +96,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, db: db, log: log, bodies: b, sched: newScheduler(), stopWork: make(chan struct{}),
-		runID: strconv.FormatInt(time.Now().UnixMilli(), 36) + b.nonce}
+		runID: strconv.FormatInt(time.Now().UnixMilli(), 36) + b.nonce, disk: newDiskGuard(cfg.SpoolDir, db.Path())}
 	s.SetLimits(cfg.MaxMessageBytes, cfg.MaxRecipients)
 	p, err := db.MPAPipelineGet()
 	if err != nil {
@@ -370,6 +373,15 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	if opts != nil && opts.Size > ss.s.maxSize.Load() {
 		return errSizeExceeded
 	}
+	// Refused here, before Postfix sends the message, as its smtpd does
+	// below queue_minfree: Postfix keeps it queued and retries.
+	var size int64
+	if opts != nil {
+		size = opts.Size
+	}
+	if ss.s.checkDisk(size) {
+		return errNoSpace
+	}
 	ss.env = store.MPAEnvelope{Sender: escapeAddress(from), Helo: ss.helo, Client: ss.client}
 	if opts != nil {
 		ss.env.Size = opts.Size
@@ -440,6 +452,9 @@ func (ss *session) Data(r io.Reader) (err error) {
 			return errTooBig
 		}
 		s.log.Error("mpa spool write failed", "err", werr, "remote", ss.client)
+		if s.noSpace(werr) {
+			return errNoSpace
+		}
 		return errLocal
 	}
 	head := inline
@@ -487,6 +502,9 @@ func (ss *session) Data(r io.Reader) (err error) {
 	if err := s.db.MPASpoolAdd(e, inline, keys); err != nil {
 		s.log.Error("mpa spool commit failed", "err", err, "queue_id", id)
 		s.removeBody(id)
+		if s.noSpace(err) {
+			return errNoSpace
+		}
 		return errLocal
 	}
 	s.fresh.put(e, inline)

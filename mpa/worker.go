@@ -58,6 +58,10 @@ func (s *Server) processSafe(ctx context.Context, r *reinjector, id string) (han
 	}()
 	a, err := s.process(ctx, r, id)
 	if err != nil {
+		// A commit that failed for lack of space also stops new mail
+		// (diskguard.go), so that what room is left goes to the spool's
+		// own deliveries.
+		s.noSpace(err)
 		s.log.Error("mpa processing failed; the message stays in the spool", "err", err, "queue_id", id)
 		s.sched.at(id, time.Now().Add(s.cfg.RetryMin))
 	}
@@ -77,6 +81,7 @@ func (s *Server) processSafe(ctx context.Context, r *reinjector, id string) (han
 			}
 		}()
 		if err := a.commit(true); err != nil {
+			s.noSpace(err)
 			s.log.Error("mpa final commit failed; the message stays in the spool", "err", err, "queue_id", id)
 			s.sched.at(id, time.Now().Add(s.cfg.RetryMin))
 		}

@@ -122,3 +122,20 @@ func TestDiskFullWarnsAndRefusesCleanly(t *testing.T) {
 		t.Errorf("stored hostname %q", got.Hostname)
 	}
 }
+
+// TestDataDiskLimitFollowsTheMPA: the MPA refuses mail below its own
+// floor (--mpa-min-free); the dashboard's limit for the data directory
+// was 64 MiB (or 1.5 x message_size_limit) whatever that floor, so with a
+// higher floor the MPA answered 452 before any banner said why.
+func TestDataDiskLimitFollowsTheMPA(t *testing.T) {
+	st := newStackWith(t, stackOptions{MinFreeBytes: 300 << 20})
+	for _, d := range st.admin.Disks(context.Background()) {
+		if d.Role == admin.DiskPostdeckData {
+			if d.Limit != 300<<20 {
+				t.Fatalf("data directory limit %d, want the MPA's floor %d", d.Limit, 300<<20)
+			}
+			return
+		}
+	}
+	t.Fatal("no data directory in Disks")
+}

@@ -62,6 +62,8 @@ type stackOptions struct {
 	ErrorQuotaEntries int
 	// ErrorQuotaBytes is its byte quota (default: the MPA's).
 	ErrorQuotaBytes int64
+	// MinFreeBytes is the MPA's free-space floor (default: the MPA's).
+	MinFreeBytes int64
 	// Prepare runs on the stack's empty base directory before anything
 	// is created in it (a test mounts a small file system there).
 	Prepare func(t *testing.T, base string)
@@ -111,6 +113,7 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 		// The MPA's default when zero.
 		ErrorQuotaEntries: opts.ErrorQuotaEntries,
 		ErrorQuotaBytes:   opts.ErrorQuotaBytes,
+		MinFreeBytes:      opts.MinFreeBytes,
 	}, db, log)
 	if err != nil {
 		t.Fatal(err)

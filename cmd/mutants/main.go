@@ -3541,6 +3541,55 @@ var mutants = []mutant{
 		new:  "",
 		pkg:  "./mta", run: "^TestDataDiskFullPutsPostfixBack$",
 	},
+	{
+		name: "mpa disk full: no free-space guard at MAIL FROM",
+		file: "mpa/server.go",
+		old:  "\tif ss.s.checkDisk(size) {\n",
+		new:  "\tif false && ss.s.checkDisk(size) {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceDiskFullRefusesAndRecovers$",
+	},
+	{
+		name: "mpa disk full: a body file that fails for ENOSPC is answered 451 4.3.0",
+		file: "mpa/server.go",
+		old:  "\t\tif s.noSpace(werr) {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceDiskFullRefusesAndRecovers$",
+	},
+	{
+		name: "mpa disk full: a spool commit that fails for ENOSPC is answered 451 4.3.0",
+		file: "mpa/server.go",
+		old:  "\t\tif s.noSpace(err) {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./mpa", run: "^TestAcceptanceDiskFullRefusesAndRecovers$",
+	},
+	{
+		name: "mpa disk full: the guard logs every refused message",
+		file: "mpa/diskguard.go",
+		old:  "\tcase !g.low && free < floor:\n",
+		new:  "\tcase free < floor:\n",
+		pkg:  "./mpa", run: "^TestAcceptanceDiskFullRefusesAndRecovers$",
+	},
+	{
+		name: "mpa disk full: the guard never ends once space is freed",
+		file: "mpa/diskguard.go",
+		old:  "\tcase g.low && free >= floor+floor/20 && time.Now().After(g.hold):\n",
+		new:  "\tcase false:\n",
+		pkg:  "./mpa", run: "^TestAcceptanceDiskFullRefusesAndRecovers$",
+	},
+	{
+		name: "mpa disk full: a measure far above the floor stands for good",
+		file: "mpa/diskguard.go",
+		old:  "cached := free >= 4*floor && now.Sub(g.measured) < diskMeasureEvery",
+		new:  "cached := free >= 4*floor",
+		pkg:  "./mpa", run: "^TestDiskGuardMeasuresAgain$",
+	},
+	{
+		name: "disk full: the data directory's banner ignores the MPA's floor",
+		file: "admin/disk.go",
+		old:  "\t\t\tdataLimit = max(dataLimit, uint64(c.MinFreeBytes))\n",
+		new:  "",
+		pkg:  "./webui", run: "^TestDataDiskLimitFollowsTheMPA$",
+	},
 }
 
 func main() {

@@ -39,6 +39,7 @@ type serveFlags struct {
 	mpaMaillog     string
 	mpaQuotaN      int
 	mpaQuotaBytes  int64
+	mpaMinFree     int64
 	tableDirs      []string
 	resolver       string
 	logFormat      string
@@ -112,6 +113,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.mpaMaillog, "mpa-maillog", "", "Postfix's log, read by the MPA to settle deliveries a crash left in doubt (default: the private instance's maillog, else /var/log/mail.log)")
 	fs.IntVar(&f.mpaQuotaN, "mpa-error-quota-entries", 10000, "error repository quota: entries (at the quota the MPA answers 452 and Postfix keeps new mail queued)")
 	fs.Int64Var(&f.mpaQuotaBytes, "mpa-error-quota-bytes", 1<<30, "error repository quota: bytes of messages")
+	fs.Int64Var(&f.mpaMinFree, "mpa-min-free", 64<<20, "free bytes the MPA keeps on the file system of --data (at least 1.5 x message_size_limit): below it the MPA answers 452 at MAIL FROM and Postfix keeps new mail queued")
 	tableDirs := fs.String("table-dirs", "", "comma-separated directories outside --postfix-config where tables the main config names may live")
 	fs.StringVar(&f.resolver, "resolver", "", "DNS server for the SPF refresher (default: /etc/resolv.conf)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
@@ -289,6 +291,7 @@ func serve(args []string) error {
 		Maillog:           maillog,
 		ErrorQuotaEntries: f.mpaQuotaN,
 		ErrorQuotaBytes:   f.mpaQuotaBytes,
+		MinFreeBytes:      f.mpaMinFree,
 	}, db, log)
 	if err != nil {
 		return err
