@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
@@ -235,8 +236,8 @@ func (n *Node) commitOps(ctx context.Context, m *mirror, ops []clientv3.Op, mark
 	ops = append(ops, clientv3.OpPut(n.keys.of(keyRev), string(rawMarker)))
 	// A member without a leader refuses the transaction before proposing
 	// it (etcd's require-leader): during an election, try again until
-	// the request timeout. Other failures may or may not have committed,
-	// and are not tried again.
+	// the request timeout. A request that went out and got no answer may
+	// have been applied: settle finds out.
 	deadline := time.Now().Add(n.cfg.RequestTimeout)
 	var resp *clientv3.TxnResponse
 	for {
@@ -249,6 +250,9 @@ func (n *Node) commitOps(ctx context.Context, m *mirror, ops []clientv3.Op, mark
 		}
 		sleep(ctx, 200*time.Millisecond)
 	}
+	if err != nil && unanswered(err) {
+		return n.settle(ctx, m, ops, rawMarker, err)
+	}
 	if err != nil {
 		return 0, 0, n.commitError(err)
 	}
@@ -260,6 +264,117 @@ func (n *Node) commitOps(ctx context.Context, m *mirror, ops []clientv3.Op, mark
 		return 0, max(cur, m.markerRev+1), nil
 	}
 	return resp.Header.Revision, 0, nil
+}
+
+// unanswered reports whether a commit failed without an answer from etcd
+// (no reply within the request timeout, etcd's own "request timed out",
+// a connection lost on the way): the transaction may have been applied.
+// A member without a leader and refusals (too large, permission) answer
+// before anything is proposed.
+func unanswered(err error) bool {
+	switch {
+	case errors.Is(err, rpctypes.ErrNoLeader):
+		return false
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost):
+		return true
+	}
+	switch status.Code(err) {
+	case codes.DeadlineExceeded, codes.Canceled, codes.Unavailable:
+		return true
+	}
+	return false
+}
+
+// settle finds out what became of a commit that got no answer, within
+// RequestTimeout more: telling the administrator "not saved" for a change
+// etcd applied made it appear on every node later, and made them make it
+// twice. It sends the same transaction again: it compares the revision
+// marker with the change's base and writes the marker only this attempt
+// wrote (its node, actor and time to the nanosecond), so it applies at
+// most once. Applied now, the first one never will (the marker moved);
+// refused, the marker tells: ours, the change was saved; another's with
+// ours before it in the marker's history, saved too; else another change
+// came first and this one was not saved (made again on the newer
+// configuration, as for any lost compare). When the cluster does not
+// answer that either, the administrator is told it may have been saved
+// and where to look.
+func (n *Node) settle(ctx context.Context, m *mirror, ops []clientv3.Op, rawMarker []byte, cause error) (int64, int64, error) {
+	n.log.Warn("commit to the cluster got no answer: finding out whether it was saved", "err", cause)
+	// Not the caller's context: a caller that gave up (its own deadline)
+	// still gets the truth in the log and the node's state.
+	sctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(context.WithoutCancel(ctx)), n.cfg.RequestTimeout)
+	defer cancel()
+	revKey := n.keys.of(keyRev)
+	for {
+		resp, err := n.cli.Txn(sctx).If(clientv3.Compare(clientv3.ModRevision(revKey), "=", m.markerRev)).
+			Then(ops...).Else(clientv3.OpGet(revKey)).Commit()
+		if err == nil {
+			if resp.Succeeded {
+				n.log.Info("the commit that got no answer is saved", "revision", resp.Header.Revision)
+				return resp.Header.Revision, 0, nil
+			}
+			var cur *mvccpb.KeyValue
+			if rr := resp.Responses; len(rr) > 0 && rr[0].GetResponseRange() != nil && len(rr[0].GetResponseRange().Kvs) > 0 {
+				cur = rr[0].GetResponseRange().Kvs[0]
+			}
+			if cur == nil {
+				break // the marker is gone: nothing to tell by
+			}
+			if bytes.Equal(cur.Value, rawMarker) {
+				n.log.Info("the commit that got no answer was saved", "revision", cur.ModRevision)
+				return cur.ModRevision, 0, nil
+			}
+			if cur.Version == m.markerSeq+1 {
+				// The one change after the base is another's.
+				return 0, max(cur.ModRevision, m.markerRev+1), nil
+			}
+			rev, known := n.firstAfter(sctx, m.markerRev)
+			if !known {
+				break
+			}
+			if bytes.Equal(rev.Value, rawMarker) {
+				n.log.Info("the commit that got no answer was saved", "revision", rev.ModRevision)
+				return rev.ModRevision, 0, nil
+			}
+			return 0, max(cur.ModRevision, m.markerRev+1), nil
+		}
+		if sctx.Err() != nil {
+			break
+		}
+		sleep(sctx, 200*time.Millisecond)
+	}
+	n.log.Warn("a commit that got no answer may or may not be saved: the cluster did not say in time", "err", cause)
+	n.setConnected(false, cause)
+	n.poke(n.resync)
+	return 0, 0, mayBeSaved()
+}
+
+// mayBeSaved is the answer to a change whose commit got no answer, when
+// the cluster could not tell afterwards either whether it was saved.
+func mayBeSaved() error {
+	return store.Unavailable("The cluster did not answer in time, so this node cannot tell whether the change was saved: it may have been. Look at the last change on the Cluster page (or `postdeck cluster status`) before making it again")
+}
+
+// firstAfter returns the revision marker as the first change after
+// revision base wrote it, from etcd's history of the key (a watch from
+// base+1); not known when that history was compacted or etcd did not
+// answer.
+func (n *Node) firstAfter(ctx context.Context, base int64) (*mvccpb.KeyValue, bool) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for wr := range n.cli.Watch(wctx, n.keys.of(keyRev), clientv3.WithRev(base+1)) {
+		if wr.Err() != nil {
+			return nil, false
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == clientv3.EventTypePut {
+				return ev.Kv, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // WaitRevision waits (at most RequestTimeout) until this node's copy of

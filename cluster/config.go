@@ -43,7 +43,9 @@ type Config struct {
 	// (default 15 s).
 	LeaseTTL time.Duration
 	// RequestTimeout bounds each request (default 5 s): after it, a
-	// change is refused with the sentence that the cluster is unreachable.
+	// change is refused with the sentence that the cluster is
+	// unreachable, or, when its commit went out unanswered, settled
+	// within one RequestTimeout more (settle).
 	RequestTimeout time.Duration
 	// StatusInterval is how often the node looks whether its status
 	// (Postfix's state, counts) changed, and writes it when it did

@@ -44,9 +44,16 @@
 // exactly as on a standalone node. Fields of the settings and of a map
 // that a newer node wrote (a rolling upgrade) and this version does not
 // know are kept when this node saves them. The caller's answer is this
-// node's apply of the committed revision. Users, tokens, SPF sources and the
-// pipeline change in the store first and are committed the same way
-// (ChangeShared); a refused commit puts the store back.
+// node's apply of the committed revision. A commit that got no answer
+// within the request timeout may have been applied: the node sends the
+// same transaction again (it applies at most once: its compare, and a
+// marker only it wrote) and answers saved or not saved by what etcd says,
+// or, when etcd says nothing within another request timeout, that the
+// change may have been saved and the Cluster page shows the last change
+// (settle). Users, tokens, SPF sources and the pipeline change in the
+// store first and are committed the same way (ChangeShared); a refused
+// commit (or one that may have been saved) puts the store back, and the
+// apply loop brings in what the cluster has.
 //
 // # Following
 //

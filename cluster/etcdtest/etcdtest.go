@@ -169,6 +169,34 @@ func (m *Member) Stop() {
 	}
 }
 
+// Pause stops the member's process by its pid (SIGSTOP) without ending
+// it: its sockets stay open and take requests that get no answer, as
+// from a member that hangs (a full disk, a stalled fsync). The test's
+// cleanup resumes it, so that Stop can end it.
+func (m *Member) Pause(t testing.TB) {
+	t.Helper()
+	m.mu.Lock()
+	cmd := m.cmd
+	m.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		t.Fatalf("pause etcd member %s: not started", m.Name)
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pause etcd member %s: %v", m.Name, err)
+	}
+	t.Cleanup(m.Resume)
+}
+
+// Resume continues a paused member (SIGCONT by its pid).
+func (m *Member) Resume() {
+	m.mu.Lock()
+	cmd := m.cmd
+	m.mu.Unlock()
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
 // Restart starts a stopped member again with its data directory.
 func (m *Member) Restart(t testing.TB) {
 	t.Helper()

@@ -3590,6 +3590,34 @@ var mutants = []mutant{
 		new:  "",
 		pkg:  "./webui", run: "^TestDataDiskLimitFollowsTheMPA$",
 	},
+	{
+		name: "cluster: a commit that got no answer is called not saved although etcd applied it",
+		file: "cluster/commit.go",
+		old:  "\tif err != nil && unanswered(err) {\n",
+		new:  "\tif false && err != nil && unanswered(err) {\n",
+		pkg:  "./cluster", run: "^TestCommitWithoutAnswerIsSettled$",
+	},
+	{
+		name: "cluster: a commit that got no answer and whose marker is found is not called saved",
+		file: "cluster/commit.go",
+		old:  "\t\t\tif bytes.Equal(cur.Value, rawMarker) {\n",
+		new:  "\t\t\tif false {\n",
+		pkg:  "./cluster", run: "^TestCommitWithoutAnswerIsSettled$",
+	},
+	{
+		name: "cluster: a commit that got no answer, another change first, is called saved",
+		file: "cluster/commit.go",
+		old:  "\t\t\t\t// The one change after the base is another's.\n\t\t\t\treturn 0, max(cur.ModRevision, m.markerRev+1), nil\n",
+		new:  "\t\t\t\treturn cur.ModRevision, 0, nil\n",
+		pkg:  "./cluster", run: "^TestCommitWithoutAnswerIsSettled$",
+	},
+	{
+		name: "cluster: a commit the cluster never answered is called not saved",
+		file: "cluster/commit.go",
+		old:  "\treturn 0, 0, mayBeSaved()\n",
+		new:  "\treturn 0, 0, Unreachable()\n",
+		pkg:  "./cluster", run: "^TestCommitWithoutAnswerIsSettled$",
+	},
 }
 
 func main() {
