@@ -51,6 +51,9 @@ const dataDirFloor = 64 << 20
 // (--mpa-min-free, below which it answers 452): the MPA spools each
 // message there before it answers 250.
 func (s *Service) Disks(ctx context.Context) []DiskSpace {
+	if s.db == nil {
+		return nil // a Service without a store: no data directory, no limits
+	}
 	var sizeLimit, minFree uint64
 	if st, err := s.db.LoadSettings(); err == nil && st.MessageSizeLimit > 0 {
 		sizeLimit = uint64(st.MessageSizeLimit)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,16 @@ func TestQueueMinFreeFromTheDocument(t *testing.T) {
 		if got := queueMinFree(doc); got != want {
 			t.Errorf("queueMinFree(%q) = %d, want %d", doc, got, want)
 		}
+	}
+}
+
+// TestMetricsWithoutAStore: a Service without a store (the route tests
+// build one; webui registers its metrics collector, and the registry
+// collects once at once) measured the data directory through the nil
+// store and panicked in a goroutine of the registry's.
+func TestMetricsWithoutAStore(t *testing.T) {
+	s := New(Config{})
+	if m := s.Metrics(context.Background()); len(m.Disks) != 0 {
+		t.Fatalf("disks without a store: %+v", m.Disks)
 	}
 }

@@ -3618,6 +3618,13 @@ var mutants = []mutant{
 		new:  "\treturn 0, 0, Unreachable()\n",
 		pkg:  "./cluster", run: "^TestCommitWithoutAnswerIsSettled$",
 	},
+	{
+		name: "disk full: a Service without a store measures its data directory (nil store)",
+		file: "admin/disk.go",
+		old:  "\tif s.db == nil {\n\t\treturn nil // a Service without a store: no data directory, no limits\n\t}\n",
+		new:  "",
+		pkg:  "./admin", run: "^TestMetricsWithoutAStore$",
+	},
 }
 
 func main() {
