@@ -354,7 +354,7 @@ func (n *Node) settle(ctx context.Context, m *mirror, ops []clientv3.Op, rawMark
 // mayBeSaved is the answer to a change whose commit got no answer, when
 // the cluster could not tell afterwards either whether it was saved.
 func mayBeSaved() error {
-	return store.Unavailable("The cluster did not answer in time, so this node cannot tell whether the change was saved: it may have been. Look at the last change on the Cluster page (or `postdeck cluster status`) before making it again")
+	return store.Unavailable("The cluster is unreachable from this node: it stopped answering while the change was sent, so this node cannot tell whether the change was saved (it may have been). This node keeps serving mail with its last good configuration; once etcd is back, look at the last change on the Cluster page (or `postdeck cluster status`) before making it again")
 }
 
 // firstAfter returns the revision marker as the first change after

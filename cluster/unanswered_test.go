@@ -163,7 +163,9 @@ func TestCommitWithoutAnswerIsSettled(t *testing.T) {
 	if !errorsIsUnavailable(err) || !strings.Contains(err.Error(), "it may have been") || !strings.Contains(err.Error(), "Cluster page") {
 		t.Fatalf("a commit the cluster never answered: %v", err)
 	}
-	if took > 3*timeout+time.Second {
+	// Two request timeouts (the commit's, the settling's) and a slack
+	// for a machine busy with other tests.
+	if took > 3*timeout+5*time.Second {
 		t.Errorf("the answer took %s, more than the request timeout and the bound", took)
 	}
 }
