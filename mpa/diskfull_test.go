@@ -13,7 +13,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"postdeck/panics"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
@@ -75,20 +74,7 @@ func TestAcceptanceDiskFullRefusesAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	before := panics.Total()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if p := panics.Total() - before; p != 0 {
-			t.Errorf("%d panics recovered", p)
-		}
-	})
+	startServer(t, s)
 	counts := func() Counts {
 		t.Helper()
 		c, err := s.Counts(context.Background())

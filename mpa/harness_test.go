@@ -223,6 +223,14 @@ func (r *rig) startMPA(t testing.TB, cfg Config) (*Server, *store.DB) {
 func startTestServer(t testing.TB, cfg Config) (*Server, *store.DB) {
 	t.Helper()
 	s, db := newTestServer(t, cfg)
+	startServer(t, s)
+	return s, db
+}
+
+// startServer starts s and registers its shutdown, which must find no
+// recovered panic.
+func startServer(t testing.TB, s *Server) {
+	t.Helper()
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +245,6 @@ func startTestServer(t testing.TB, cfg Config) (*Server, *store.DB) {
 			t.Errorf("%d panics recovered", p)
 		}
 	})
-	return s, db
 }
 
 // send submits raw to the rig's Postfix with a real SMTP client, within
