@@ -148,28 +148,30 @@ func plainReason(err error) string {
 // postdeck" for an administrator who has a disk to clean up). nil when
 // err is not that.
 func diskFull(err error) error {
-	var why string
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		why = "the disk that holds Postfix's configuration directory is full"
-	case errors.Is(err, syscall.EDQUOT):
-		why = "the disk quota of Postfix's configuration directory is used up"
-	default:
+	why := fullDisk(err, "Postfix's configuration directory")
+	if why == "" {
 		return nil
 	}
 	return store.Unavailable("The change was not saved: %s, so postdeck could not write the new files. Postfix's files are unchanged and it runs the previous configuration; free space on that disk and save again", why)
 }
 
+// fullDisk says that err found the disk of dir full, or its quota used
+// up; "" when err is neither.
+func fullDisk(err error, dir string) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return "the disk that holds " + dir + " is full"
+	case errors.Is(err, syscall.EDQUOT):
+		return "the disk quota of " + dir + " is used up"
+	}
+	return ""
+}
+
 // dataDiskFull is diskFull for the store, once Postfix's files were
 // put back (notStored). nil when err is not a full disk.
 func dataDiskFull(err error) error {
-	var why string
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		why = "the disk that holds postdeck's data directory is full"
-	case errors.Is(err, syscall.EDQUOT):
-		why = "the disk quota of postdeck's data directory is used up"
-	default:
+	why := fullDisk(err, "postdeck's data directory")
+	if why == "" {
 		return nil
 	}
 	return store.Unavailable("The change was not saved: %s, so postdeck could not store it. Postfix's previous files were put back and it runs the previous configuration; free space on that disk and save again", why)
