@@ -82,9 +82,7 @@ func (s *Service) Disks(ctx context.Context) []DiskSpace {
 	if s.mpa != nil {
 		// The MPA refuses mail below its own floor (--mpa-min-free):
 		// the banner comes no later than that.
-		if c, err := s.mpa.Counts(ctx); err == nil && c.MinFreeBytes > 0 {
-			dataLimit = max(dataLimit, uint64(c.MinFreeBytes))
-		}
+		dataLimit = max(dataLimit, uint64(s.mpa.MinFree()))
 	}
 	add(DiskPostdeckData, filepath.Dir(s.db.Path()), dataLimit)
 	return out

@@ -420,7 +420,7 @@ func (s *Server) Counts(ctx context.Context) (Counts, error) {
 	free, low := s.diskState()
 	return Counts{Spool: sp, Processing: held, Errors: er, Panics: panics.Count(panics.MPA),
 		ErrorBytes: s.errBytes.Load() - s.heldBytes.Load(), ErrorQuotaEntries: s.cfg.ErrorQuotaEntries, ErrorQuotaBytes: s.cfg.ErrorQuotaBytes,
-		QuotaReached: s.quotaReached(), FreeBytes: free, MinFreeBytes: s.minFree(), DiskLow: low}, nil
+		QuotaReached: s.quotaReached(), FreeBytes: free, MinFreeBytes: s.MinFree(), DiskLow: low}, nil
 }
 
 // OpenBody opens the stored message of a spool or error entry, for backups.

@@ -69,10 +69,10 @@ func (g *diskGuard) measure() int64 {
 	return free
 }
 
-// minFree is the floor: Config.MinFreeBytes, and never less than one and
+// MinFree is the floor: Config.MinFreeBytes, and never less than one and
 // a half of the largest message taken, as Postfix's smtpd requires of
 // its queue file system.
-func (s *Server) minFree() int64 {
+func (s *Server) MinFree() int64 {
 	return max(s.cfg.MinFreeBytes, s.maxSize.Load()/2*3)
 }
 
@@ -82,7 +82,7 @@ func (s *Server) minFree() int64 {
 // at the floor makes one episode rather than one per message.
 func (s *Server) checkDisk(size int64) bool {
 	g := s.disk
-	floor := s.minFree()
+	floor := s.MinFree()
 	now := time.Now()
 	g.mu.Lock()
 	free := g.free

@@ -3586,7 +3586,7 @@ var mutants = []mutant{
 	{
 		name: "disk full: the data directory's banner ignores the MPA's floor",
 		file: "admin/disk.go",
-		old:  "\t\t\tdataLimit = max(dataLimit, uint64(c.MinFreeBytes))\n",
+		old:  "\t\tdataLimit = max(dataLimit, uint64(s.mpa.MinFree()))\n",
 		new:  "",
 		pkg:  "./webui", run: "^TestDataDiskLimitFollowsTheMPA$",
 	},
