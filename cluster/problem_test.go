@@ -1,14 +1,12 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,30 +14,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 
-// syncBuffer is a log destination the node's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // deadNode is a node (not started) whose etcd endpoint nothing listens
 // on, and its log.
-func deadNode(t *testing.T) (*Node, *syncBuffer) {
+func deadNode(t *testing.T) (*Node, *postfixtest.SyncBuffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,7 +30,7 @@ func deadNode(t *testing.T) (*Node, *syncBuffer) {
 	if err := ln.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var logged syncBuffer
+	var logged postfixtest.SyncBuffer
 	n, err := New(Config{Endpoints: []string{"http://" + addr}, Node: "n1", RequestTimeout: 300 * time.Millisecond},
 		openDB(t, "n1.example.test"), slog.New(slog.NewTextHandler(&logged, nil)))
 	if err != nil {
@@ -135,7 +116,7 @@ func TestPlainTextEndpointOnAnotherMachineIsWarnedAbout(t *testing.T) {
 		{[]string{"http://127.0.0.1:2379", "http://[::1]:2379", "http://localhost:2379"}, false},
 		{[]string{"https://192.0.2.10:2379"}, false},
 	} {
-		var logged syncBuffer
+		var logged postfixtest.SyncBuffer
 		n, err := New(Config{Endpoints: tc.endpoints, Node: "n1", RequestTimeout: 300 * time.Millisecond},
 			openDB(t, "n1.example.test"), slog.New(slog.NewTextHandler(&logged, nil)))
 		if err != nil {

@@ -1,17 +1,16 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"postdeck/mta"
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 
@@ -37,24 +36,6 @@ func (f failingMaps) GetMap(name string) (store.Map, error) {
 	return store.Map{}, store.NotFound("map %s does not exist", name)
 }
 
-// lockedBuffer is a log destination tests read while refreshes write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // refreshWith refreshes a source for root.test saved through maps, asking
 // the DNS server at resolver, and returns the result, the stored status
 // and the refresher's log.
@@ -64,7 +45,7 @@ func refreshWith(t *testing.T, maps MapSaver, resolver string) (RefreshResult, S
 	if err := db.PutSPFSource(store.SPFSource{Domain: "root.test", Map: "spf", Schedule: "0 0 * * *", Value: "OK"}); err != nil {
 		t.Fatal(err)
 	}
-	var logged lockedBuffer
+	var logged postfixtest.SyncBuffer
 	sched := NewScheduler(testLogger(t))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

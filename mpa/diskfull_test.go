@@ -1,13 +1,11 @@
 package mpa
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,24 +27,6 @@ func mountTmpfs(t *testing.T, size int64) string {
 	return dir
 }
 
-// lockedBuffer collects log lines written from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
-
 // Acceptance (the data disk fills): postdeck's database and the MPA's
 // spool on a small file system of their own. Below the free-space floor
 // the MPA answers 452 4.3.1 at MAIL FROM, as Postfix's smtpd does below
@@ -66,7 +46,7 @@ func TestAcceptanceDiskFullRefusesAndRecovers(t *testing.T) {
 	next := postfixtest.NewSink(t, 0)
 	next.SetClosed(true) // the spool keeps what it takes until the end
 	ln := listenLocal(t)
-	var logs lockedBuffer
+	var logs postfixtest.SyncBuffer
 	const floor = 8 << 20
 	s, err := New(Config{Listener: ln, ReinjectAddr: next.Addr, SpoolDir: filepath.Join(mnt, "mpa"),
 		MaxMessageBytes: 1 << 20, MinFreeBytes: floor, RetryMin: 200 * time.Millisecond, RetryMax: time.Second, Workers: 2},
@@ -110,8 +90,8 @@ func TestAcceptanceDiskFullRefusesAndRecovers(t *testing.T) {
 		t.Fatalf("counts below the floor: %+v", got)
 	}
 	const entered = "mpa refuses new mail"
-	if n := logs.count(entered); n != 1 {
-		t.Fatalf("%d log lines for one episode below the floor:\n%s", n, logs.buf.String())
+	if n := strings.Count(logs.String(), entered); n != 1 {
+		t.Fatalf("%d log lines for one episode below the floor:\n%s", n, logs.String())
 	}
 	unfill()
 	c.expect("MAIL FROM:<a@example.test>", 250, "")

@@ -1,7 +1,6 @@
 package mta
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -12,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
 
@@ -62,7 +62,7 @@ func TestInstalledFilesAreSynced(t *testing.T) {
 // disk, is in the log rather than dropped.
 func TestFailedSyncAfterARefusalIsLogged(t *testing.T) {
 	env := newTestEnv(t)
-	var logged syncBuffer
+	var logged postfixtest.SyncBuffer
 	env.m.log = slog.New(slog.NewTextHandler(&logged, nil))
 	env.m.afterSwap = func() error { return errors.New("fatal: simulated refusal") }
 	env.m.afterFileSync = func(rel string) error {
@@ -81,22 +81,4 @@ func TestFailedSyncAfterARefusalIsLogged(t *testing.T) {
 	if !strings.Contains(logged.String(), "could not be made durable") || !strings.Contains(logged.String(), "input/output error") {
 		t.Fatalf("the failed fsync is not in the log:\n%s", logged.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -77,7 +77,7 @@ func (n *cnode) start(t testing.TB, bin string, clustered bool) {
 	if clustered {
 		args = append(args, n.clusterArgs()...)
 	}
-	d := &daemon{out: &syncBuffer{}, socket: n.socket, etc: n.etc}
+	d := &daemon{out: &postfixtest.SyncBuffer{}, socket: n.socket, etc: n.etc}
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {

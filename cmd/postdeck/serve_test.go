@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,31 +19,11 @@ import (
 	"postdeck/postfix/postfixtest"
 )
 
-// daemon is a `postdeck serve --private-postfix` child process.
-// syncBuffer is the daemon's output: the process writes it while the test
-// reads it (a bare bytes.Buffer was a data race).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type daemon struct {
 	cmd *exec.Cmd
 	// out is everything the daemon wrote; stdout and stderr (its log)
 	// each alone.
-	out, stdout, stderr *syncBuffer
+	out, stdout, stderr *postfixtest.SyncBuffer
 	socket              string
 	etc                 string
 	data                string
@@ -76,7 +54,7 @@ func startDaemon(t *testing.T, bin, base string, smtpPort int) *daemon {
 // startDaemonWith starts serve with extra flags.
 func startDaemonWith(t *testing.T, bin, base string, smtpPort int, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{out: &syncBuffer{}, stdout: &syncBuffer{}, stderr: &syncBuffer{},
+	d := &daemon{out: &postfixtest.SyncBuffer{}, stdout: &postfixtest.SyncBuffer{}, stderr: &postfixtest.SyncBuffer{},
 		socket: filepath.Join(base, "run", "ctl.sock"), etc: filepath.Join(base, "postfix", "etc"), data: filepath.Join(base, "data")}
 	d.cmd = exec.Command(bin, "serve", "--private-postfix", "--data", d.data,
 		"--postfix-config", d.etc, "--listen", "127.0.0.1:0", "--socket", d.socket,

@@ -60,7 +60,7 @@ func TestWebUnitWithTLS(t *testing.T) {
 	port := strconv.Itoa(postfixtest.FreePort(t))
 	web := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--",
 		bin, "web", "--listen", "127.0.0.1:"+port, "--web-socket", webSock, "--log-format", "text")
-	webOut := &syncBuffer{}
+	webOut := &postfixtest.SyncBuffer{}
 	web.Stdout, web.Stderr = webOut, webOut
 	if err := web.Start(); err != nil {
 		t.Fatal(err)
