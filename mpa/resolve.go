@@ -126,8 +126,8 @@ var errNotALogFile = errors.New("not a regular file")
 // the delivery's lines are in NAME.1 from the offset on, followed by the
 // new file from its start. Reading both in that order is safe even when
 // the guess is wrong: the delivery's name is unique, so an older NAME.1
-// cannot name it. Other rotated names, compressed ones too, are found by
-// their modification time (openRotated).
+// cannot name it. The rotated file, compressed or not, is found by its
+// modification time (openRotated).
 func (s *Server) resolve(e store.SpoolEntry) (outcome, string, error) {
 	if s.cfg.Maillog == "" || e.DeliveryID == "" {
 		return undecided, "no maillog configured or no delivery id recorded", nil
@@ -153,36 +153,60 @@ func (s *Server) resolve(e store.SpoolEntry) (outcome, string, error) {
 }
 
 // openRotated opens the file the maillog was rotated into after since
-// and returns it from off on: NAME.1 (logrotate), or else the oldest file
-// NAME.SUFFIX last written at or after since: postfix logrotate's
-// NAME.YYYYMMDD-HHMMSS.gz, logrotate's NAME.1.gz without delaycompress,
-// or a dateext name. Both keep the log's modification time, which is
-// when its last line was written, so the first of them written after the
-// delivery began holds its lines (a later one cannot name the delivery;
-// reading one in vain only costs the read). A name ending in .gz is read
-// through gzip. A compressor's unfinished output is newer than the file
-// it is compressing (gzip gives it the original's time when done), so
-// the original is read.
+// and returns it from off on: the oldest file NAME.SUFFIX last written
+// at or after since: logrotate's NAME.1 (rename or copytruncate), its
+// NAME.1.gz without delaycompress, postfix logrotate's
+// NAME.YYYYMMDD-HHMMSS.gz, or a dateext name. Each keeps the log's
+// modification time, which is when its last line was written, so the
+// first of them written after the delivery began holds its lines (a
+// later one cannot name the delivery; reading one in vain only costs the
+// read). A compressor's unfinished output is newer than the file it is
+// compressing (gzip gives it the original's time when done), so the
+// original is read. A delivery recorded without its start time reads
+// NAME.1.
 func openRotated(maillog string, since time.Time, off int64) (io.ReadCloser, error) {
-	if f, fi, err := openLog(maillog + ".1"); err == nil {
+	path := maillog + ".1"
+	if !since.IsZero() {
+		var err error
+		if path, err = firstRotatedAfter(maillog, since); err != nil {
+			return nil, err
+		}
+	}
+	f, fi, err := openLog(path)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(path, ".gz") {
 		if off > fi.Size() {
 			_ = f.Close()
 			return nil, errNotRotated
 		}
 		return readCloser{io.NewSectionReader(f, off, fi.Size()-off), f}, nil
 	}
-	if since.IsZero() {
-		return nil, errNotRotated
+	// A name ending in .gz is read through gzip.
+	z, err := gzip.NewReader(bufio.NewReader(f))
+	if err == nil {
+		_, err = io.CopyN(io.Discard, z, off)
 	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	return readCloser{z, f}, nil
+}
+
+// firstRotatedAfter is the path of the rotated maillog (NAME.SUFFIX)
+// last written the soonest at or after since (openRotated).
+func firstRotatedAfter(maillog string, since time.Time) (string, error) {
 	dir, base := filepath.Split(maillog)
 	d, err := os.Open(filepath.Clean(dir + "."))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	names, err := d.Readdirnames(maxRotatedNames)
 	_ = d.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+		return "", err
 	}
 	best, bestTime := "", time.Time{}
 	for _, n := range names {
@@ -201,28 +225,9 @@ func openRotated(maillog string, since time.Time, off int64) (io.ReadCloser, err
 		}
 	}
 	if best == "" {
-		return nil, errNotRotated
+		return "", errNotRotated
 	}
-	f, fi, err := openLog(filepath.Join(dir, best))
-	if err != nil {
-		return nil, err
-	}
-	if !strings.HasSuffix(best, ".gz") {
-		if off > fi.Size() {
-			_ = f.Close()
-			return nil, errNotRotated
-		}
-		return readCloser{io.NewSectionReader(f, off, fi.Size()-off), f}, nil
-	}
-	z, err := gzip.NewReader(bufio.NewReader(f))
-	if err == nil {
-		_, err = io.CopyN(io.Discard, z, off)
-	}
-	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("read %s: %w", best, err)
-	}
-	return readCloser{z, f}, nil
+	return filepath.Join(dir, best), nil
 }
 
 // maxRotatedNames bounds the directory entries openRotated looks at (a

@@ -3250,14 +3250,14 @@ var mutants = []mutant{
 	{
 		name: "maillog: a compressed or dated rotated log is not read",
 		file: "mpa/resolve.go",
-		old:  "\tif since.IsZero() {\n\t\treturn nil, errNotRotated\n\t}\n",
-		new:  "\tif true {\n\t\treturn nil, errNotRotated\n\t}\n",
+		old:  "\tif !since.IsZero() {\n\t\tvar err error\n",
+		new:  "\tif false {\n\t\tvar err error\n",
 		pkg:  "./mpa", run: "^TestAcceptanceResolveAcrossRotation$",
 	},
 	{
 		name: "maillog: a rotated .gz log is read without gunzip",
 		file: "mpa/resolve.go",
-		old:  "\tif !strings.HasSuffix(best, \".gz\") {\n",
+		old:  "\tif !strings.HasSuffix(path, \".gz\") {\n",
 		new:  "\tif true {\n",
 		pkg:  "./mpa", run: "^TestAcceptanceResolveAcrossRotation$",
 	},
