@@ -3675,6 +3675,9 @@ func main() {
 		}
 	}()
 	survived, broken := 0, 0
+	// Repeated after the count: a CI log is often read from its tail, which
+	// the run's 500 lines have pushed a survivor's own line out of.
+	var bad []string
 	for i, m := range chosen {
 		r := <-results[i]
 		switch r.verdict {
@@ -3683,9 +3686,16 @@ func main() {
 		case "stale":
 			broken++
 		}
-		fmt.Printf("MUTANT %-45s %-8s %s\n", m.name, r.verdict, r.detail)
+		line := fmt.Sprintf("MUTANT %-45s %-8s %s", m.name, r.verdict, r.detail)
+		if r.verdict != "caught" {
+			bad = append(bad, line)
+		}
+		fmt.Println(line)
 	}
 	fmt.Printf("mutants: %d checked in %v; %d survived, %d no longer apply\n", len(chosen), time.Since(start).Round(time.Second), survived, broken)
+	for _, line := range bad {
+		fmt.Println(line)
+	}
 	// Not deferred: os.Exit below skips deferred calls.
 	if !*keep {
 		_ = os.RemoveAll(shared)
