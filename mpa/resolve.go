@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -128,6 +129,13 @@ var errNotALogFile = errors.New("not a regular file")
 // the guess is wrong: the delivery's name is unique, so an older NAME.1
 // cannot name it. The rotated file, compressed or not, is found by its
 // modification time (openRotated).
+//
+// The worker asks again every resolvePoll until the log tells or
+// Config.ResolveTimeout passed, so what one look read is remembered for
+// the next (resolveMemo): a rotated file, which does not change once
+// written (a GB .gz is decompressed from its start to the offset), is read
+// once while its path, size and modification time stay the same, and the
+// live log is read on from where the last look stopped.
 func (s *Server) resolve(e store.SpoolEntry) (outcome, string, error) {
 	if s.cfg.Maillog == "" || e.DeliveryID == "" {
 		return undecided, "no maillog configured or no delivery id recorded", nil
@@ -137,19 +145,211 @@ func (s *Server) resolve(e store.SpoolEntry) (outcome, string, error) {
 		return undecided, "Postfix's log could not be read", fmt.Errorf("open maillog: %w", err)
 	}
 	defer func() { _ = f.Close() }()
+	key := memoKey{s.cfg.Maillog, e.DeliveryID, e.LogOffset}
+	m := s.memos.get(key)
+	o, why, err := s.resolveFrom(f, fi, e, &m)
+	if expires := e.DeliveringSince.Add(s.cfg.ResolveTimeout); o == undecided && err == nil && time.Now().Before(expires) {
+		s.memos.put(key, m, expires)
+	} else {
+		s.memos.drop(key)
+	}
+	return o, why, err
+}
+
+// resolveFrom is resolve's look at the open live log f, starting from what
+// m remembers of the last look and leaving in m what this one read.
+func (s *Server) resolveFrom(f *os.File, fi os.FileInfo, e store.SpoolEntry, m *resolveMemo) (outcome, string, error) {
 	sc := logScan{ident: e.DeliveryID, left: maxLogScan}
 	off := e.LogOffset
+	live := liveMark{file: fileID(fi)}
 	if off <= fi.Size() && lineStartsAt(f, off) {
-		return sc.read(io.NewSectionReader(f, off, fi.Size()-off))
+		live.from = off
+		return m.readLive(f, fi, live, sc)
 	}
-	if old, err := openRotated(s.cfg.Maillog, e.DeliveringSince, off); err == nil {
-		o, why, err := sc.read(old)
-		_ = old.Close()
-		if o != undecided || err != nil {
-			return o, why, err
+	// The live log's lines follow the rotated file's (or, without one,
+	// the live log is read from its start alone).
+	if path, err := rotatedPath(s.cfg.Maillog, e.DeliveringSince); err == nil {
+		rfi, err := os.Stat(path)
+		if err == nil && m.rotatedRead && m.rotated == markOf(path, rfi) {
+			sc, live.after = m.afterRotated, m.rotated
+		} else {
+			if testHookRead != nil {
+				testHookRead(path, off)
+			}
+			old, ofi, err := openRotatedFile(path, off)
+			switch {
+			case err == nil:
+				o, why, err := sc.read(old)
+				_ = old.Close()
+				if o != undecided || err != nil {
+					return o, why, err
+				}
+				live.after = markOf(path, ofi)
+				m.rotated, m.afterRotated, m.rotatedRead = live.after, sc, true
+			case errors.Is(err, errNotRotated) && rfi != nil:
+				// Shorter than the offset, it does not hold the delivery:
+				// not decompressed again either while it stays the same.
+				live.after = markOf(path, rfi)
+				m.rotated, m.afterRotated, m.rotatedRead = live.after, sc, true
+			}
 		}
 	}
-	return sc.read(io.NewSectionReader(f, 0, fi.Size()))
+	return m.readLive(f, fi, live, sc)
+}
+
+// testHookRead, when set, is called with the path and the offset of each
+// read of a maillog, rotated or live, resolve begins.
+var testHookRead func(path string, from int64)
+
+// readLive scans the live log f from mark.from on (after sc read what
+// comes before it), or on from where the last look stopped when m holds
+// it for the same file read the same way and the bytes before that point
+// are still those that were read: a log copied and truncated in place
+// (copytruncate) and written past that point again is read from
+// mark.from.
+func (m *resolveMemo) readLive(f *os.File, fi os.FileInfo, mark liveMark, sc logScan) (outcome, string, error) {
+	from := mark.from
+	if m.liveRead && m.live == mark && m.reached <= fi.Size() && tailIs(f, m.reached, m.tail) {
+		sc, from = m.afterLive, m.reached
+	}
+	if testHookRead != nil {
+		testHookRead(f.Name(), from)
+	}
+	sc.consumed = 0
+	o, why, err := sc.read(io.NewSectionReader(f, from, fi.Size()-from))
+	if o == undecided && err == nil {
+		m.live, m.afterLive, m.liveRead = mark, sc, true
+		m.reached = from + sc.consumed
+		m.tail = readTail(f, m.reached)
+	}
+	return o, why, err
+}
+
+// resolveMemo is what the last look at the maillog for one in-doubt
+// delivery read without settling it (resolve).
+type resolveMemo struct {
+	expires time.Time // when the worker gives up on the delivery
+
+	// The rotated file read, and the scan after it.
+	rotated      rotatedMark
+	afterRotated logScan
+	rotatedRead  bool
+
+	// The live log read up to reached, and the scan there; tail is the
+	// bytes of the log just before reached.
+	live      liveMark
+	reached   int64
+	tail      []byte
+	afterLive logScan
+	liveRead  bool
+}
+
+// rotatedMark names one version of a rotated maillog.
+type rotatedMark struct {
+	path  string
+	size  int64
+	mtime int64 // nanoseconds
+	id    fileKey
+}
+
+// liveMark says how the live log was read: which file, from which
+// offset, and after which rotated file (zero: none).
+type liveMark struct {
+	file  fileKey
+	from  int64
+	after rotatedMark
+}
+
+func markOf(path string, fi os.FileInfo) rotatedMark {
+	return rotatedMark{path, fi.Size(), fi.ModTime().UnixNano(), fileID(fi)}
+}
+
+type fileKey struct{ dev, ino uint64 }
+
+func fileID(fi os.FileInfo) fileKey {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileKey{uint64(st.Dev), st.Ino} // Dev is not uint64 everywhere
+	}
+	return fileKey{}
+}
+
+// memoTail is how many bytes before the point reached a look at the
+// live log keeps to tell the same log from one truncated and written
+// past that point again (their last lines differ in time, pid or queue id).
+const memoTail = 256
+
+func readTail(f *os.File, at int64) []byte {
+	n := min(at, memoTail)
+	b := make([]byte, n)
+	if k, _ := f.ReadAt(b, at-n); int64(k) != n {
+		return nil
+	}
+	return b
+}
+
+func tailIs(f *os.File, at int64, tail []byte) bool {
+	if int64(len(tail)) != min(at, memoTail) {
+		return false
+	}
+	b := readTail(f, at)
+	return b != nil && string(b) == string(tail)
+}
+
+type memoKey struct {
+	maillog, delivery string
+	offset            int64
+}
+
+// maxResolveMemos bounds the deliveries whose look at the log is
+// remembered; one beyond it drops the one that expires first.
+const maxResolveMemos = 64
+
+// memoTable holds the in-doubt deliveries' memos (Server.memos). An entry
+// is dropped when its delivery is settled, when resolve reads past its
+// Config.ResolveTimeout (the worker then gives up on it), and, past
+// maxResolveMemos, the one that expires first.
+type memoTable struct {
+	mu sync.Mutex
+	m  map[memoKey]resolveMemo
+}
+
+func (t *memoTable) get(k memoKey) resolveMemo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[k]
+}
+
+func (t *memoTable) drop(k memoKey) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, k)
+}
+
+// put keeps m for k until expires.
+func (t *memoTable) put(k memoKey, m resolveMemo, expires time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[memoKey]resolveMemo{}
+	}
+	now := time.Now()
+	m.expires = expires
+	for k2, m2 := range t.m {
+		if now.After(m2.expires) {
+			delete(t.m, k2)
+		}
+	}
+	if _, ok := t.m[k]; !ok && len(t.m) >= maxResolveMemos {
+		var first memoKey
+		var at time.Time
+		for k2, m2 := range t.m {
+			if at.IsZero() || m2.expires.Before(at) {
+				first, at = k2, m2.expires
+			}
+		}
+		delete(t.m, first)
+	}
+	t.m[k] = m
 }
 
 // openRotated opens the file the maillog was rotated into after since
@@ -165,34 +365,52 @@ func (s *Server) resolve(e store.SpoolEntry) (outcome, string, error) {
 // original is read. A delivery recorded without its start time reads
 // NAME.1.
 func openRotated(maillog string, since time.Time, off int64) (io.ReadCloser, error) {
+	path, err := rotatedPath(maillog, since)
+	if err != nil {
+		return nil, err
+	}
+	r, _, err := openRotatedFile(path, off)
+	return r, err
+}
+
+// rotatedPath is the path of the file openRotated reads.
+func rotatedPath(maillog string, since time.Time) (string, error) {
 	path := maillog + ".1"
 	if !since.IsZero() {
 		var err error
 		if path, err = firstRotatedAfter(maillog, since); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
+	return path, nil
+}
+
+// openRotatedFile opens the rotated maillog path from off on.
+func openRotatedFile(path string, off int64) (io.ReadCloser, os.FileInfo, error) {
 	f, fi, err := openLog(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !strings.HasSuffix(path, ".gz") {
 		if off > fi.Size() {
 			_ = f.Close()
-			return nil, errNotRotated
+			return nil, nil, errNotRotated
 		}
-		return readCloser{io.NewSectionReader(f, off, fi.Size()-off), f}, nil
+		return readCloser{io.NewSectionReader(f, off, fi.Size()-off), f}, fi, nil
 	}
 	// A name ending in .gz is read through gzip.
 	z, err := gzip.NewReader(bufio.NewReader(f))
 	if err == nil {
 		_, err = io.CopyN(io.Discard, z, off)
+		if errors.Is(err, io.EOF) {
+			err = errNotRotated // shorter than the offset
+		}
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+		return nil, nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
 	}
-	return readCloser{z, f}, nil
+	return readCloser{z, f}, fi, nil
 }
 
 // firstRotatedAfter is the path of the rotated maillog (NAME.SUFFIX)
@@ -263,6 +481,7 @@ func scanLog(r io.Reader, ident string) (outcome, string) {
 type logScan struct {
 	ident       string
 	left        int64 // bytes still to read (maxLogScan)
+	consumed    int64 // bytes of the complete lines read
 	qid, pid    string
 	sessionOver string
 }
@@ -275,11 +494,12 @@ type logScan struct {
 func (sc *logScan) read(r io.Reader) (outcome, string, error) {
 	br := bufio.NewReaderSize(io.LimitReader(r, sc.left), maxLogLine)
 	tooLong := false
+	var partial int64 // bytes of the line not yet complete
 	for {
 		line, err := br.ReadSlice('\n')
-		sc.left -= int64(len(line))
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
+			partial += int64(len(line))
 			tooLong = true
 			continue
 		case err != nil:
@@ -287,7 +507,12 @@ func (sc *logScan) read(r io.Reader) (outcome, string, error) {
 				err = nil
 			}
 			return undecided, sc.undecided(), err
-		case tooLong:
+		}
+		n := partial + int64(len(line))
+		sc.left -= n
+		sc.consumed += n
+		partial = 0
+		if tooLong {
 			tooLong = false // the end of a line too long to look at
 			continue
 		}

@@ -39,6 +39,9 @@ type Server struct {
 	// runID tells this process's delivery names apart from those of the
 	// processes before it (their sequence numbers start at zero too).
 	runID string
+	// What the last look at the maillog read for each in-doubt delivery
+	// (resolve).
+	memos memoTable
 
 	// Limits that follow Postfix's (SetLimits): the largest message taken,
 	// allowance included, and the recipients per message.

@@ -3625,6 +3625,55 @@ var mutants = []mutant{
 		new:  "",
 		pkg:  "./admin", run: "^TestMetricsWithoutAStore$",
 	},
+	{
+		name: "maillog: a rotated .gz log is decompressed again at every poll of an in-doubt delivery",
+		file: "mpa/resolve.go",
+		old:  "err == nil && m.rotatedRead && m.rotated == markOf(path, rfi)",
+		new:  "err == nil && false && m.rotated == markOf(path, rfi)",
+		pkg:  "./mpa", run: "^TestResolveReadsARotatedGzOnce$",
+	},
+	{
+		name: "maillog: a rotated log written again since the last poll is not read again",
+		file: "mpa/resolve.go",
+		old:  "m.rotated == markOf(path, rfi)",
+		new:  "m.rotated.path == markOf(path, rfi).path",
+		pkg:  "./mpa", run: "^TestResolveReadsARotatedGzOnce$",
+	},
+	{
+		name: "maillog: the lines of a rotated log a poll did not read again are forgotten",
+		file: "mpa/resolve.go",
+		old:  "\t\t\tsc, live.after = m.afterRotated, m.rotated\n",
+		new:  "\t\t\tlive.after = m.rotated\n",
+		pkg:  "./mpa", run: "^TestResolveReadsARotatedGzOnce$",
+	},
+	{
+		name: "maillog: the live log is read again from the delivery's offset at every poll",
+		file: "mpa/resolve.go",
+		old:  "if m.liveRead && m.live == mark &&",
+		new:  "if false && m.live == mark &&",
+		pkg:  "./mpa", run: "^TestResolveReadsTheLiveLogOn$",
+	},
+	{
+		name: "maillog: a live log truncated and written past the last poll is read on from there",
+		file: "mpa/resolve.go",
+		old:  "tailIs(f, m.reached, m.tail) {",
+		new:  "true {",
+		pkg:  "./mpa", run: "^TestResolveReadsTheLiveLogOn$",
+	},
+	{
+		name: "maillog: the memos of in-doubt deliveries are not bounded",
+		file: "mpa/resolve.go",
+		old:  "!ok && len(t.m) >= maxResolveMemos {",
+		new:  "!ok && len(t.m) < 0 {",
+		pkg:  "./mpa", run: "^TestResolveMemosAreBounded$",
+	},
+	{
+		name: "maillog: a rotated .gz shorter than the delivery's offset is decompressed again at every poll",
+		file: "mpa/resolve.go",
+		old:  "case errors.Is(err, errNotRotated) && rfi != nil:",
+		new:  "case false && rfi != nil:",
+		pkg:  "./mpa", run: "^TestResolveReadsAShortRotatedGzOnce$",
+	},
 }
 
 func main() {
