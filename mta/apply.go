@@ -330,6 +330,10 @@ func (m *Manager) stage(ctx context.Context, p plan) (string, error) {
 				return err
 			}
 			_, stderr, err := m.pfStaging(staging).Run(ctx, nil, "postmap", typ+":"+path)
+			if full := mapBuildFull(staging, rel, len(p.rendered[rel].Data), err, string(stderr)); full != nil {
+				m.log.Error("postmap failed on a full disk", "map", rel, "postfix", firstProblem(string(stderr)))
+				return full
+			}
 			if err != nil || hasProblem(stderr) {
 				return mapError(p.rendered, rel, staging, string(stderr), err)
 			}

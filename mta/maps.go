@@ -1,9 +1,11 @@
 package mta
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"postdeck/store"
@@ -124,4 +126,34 @@ func normalizeMapContent(s string) string {
 		s = strings.ReplaceAll(s, "\r\n", "\n")
 	}
 	return s
+}
+
+// mapBuildFull is the error of a postmap that failed (runErr: it exited
+// non-zero) on the disk of dir with less room left than a map of size
+// source bytes needs: postmap then said "fatal: flush database ...: No
+// space left on device" and that answer read as if the map were wrong.
+// The error wraps ENOSPC, so the apply answers the disk-full sentence
+// (diskFull). It is the disk that tells, not Postfix's words: a hash or
+// btree .db takes 1.6 to 2 times its source (measured), and postmap
+// leaves what it wrote of it, so the free space after a failure of that
+// kind is below twice the source. A quota used up does not show in the
+// disk's free space: postmap's own strerror says it (the C locale's
+// words; Postfix runs without the caller's locale). nil when postmap
+// succeeded or the disk has that room.
+func mapBuildFull(dir, rel string, size int, runErr error, stderr string) error {
+	if runErr == nil {
+		return nil
+	}
+	if strings.Contains(stderr, "Disk quota exceeded") {
+		return fmt.Errorf("build %s: postmap: %w", rel, syscall.EDQUOT)
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		return nil
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	if free >= 2*int64(size)+64<<10 {
+		return nil
+	}
+	return fmt.Errorf("build %s: postmap failed with %d bytes free on its disk: %w", rel, free, syscall.ENOSPC)
 }
