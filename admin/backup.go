@@ -241,7 +241,8 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	bodies, err := extractBackup(s.log, &uploadLimit{r: archive, limit: limit}, dir, dbPath)
+	read := map[string]int64{}
+	bodies, err := extractBackup(s.log, &uploadLimit{r: archive, limit: limit}, dir, dbPath, read)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -250,7 +251,8 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 		return RestoreResult{}, err
 	}
 	// 2. The whole restored state, before anything is replaced.
-	entries, warnings, err := s.checkRestored(ctx, dbPath)
+	var sizes error
+	entries, warnings, err := s.checkRestored(ctx, dbPath, read, &sizes)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -271,6 +273,12 @@ func (s *Service) restore(ctx context.Context, id Identity, archive io.Reader) (
 		return RestoreResult{}, err
 	}
 	defer hold.Release()
+	// A message of another size than its entry declares (checkRestored)
+	// is refused after the quota's answer: a backup beyond the quota is
+	// told what it would add, each message counted at the larger size.
+	if sizes != nil {
+		return RestoreResult{}, sizes
+	}
 	// Bodies first: an error entry must never point at a missing message.
 	// A restore refused from here on leaves none of those it wrote that
 	// no entry names.
@@ -465,11 +473,12 @@ func checkDBHead(head []byte) error {
 }
 
 // extractBackup writes the archive's database to dbPath and its messages
-// to dir/body-ID, and returns the message ids. The database must match the
-// archive's checksum when it has one (backups before the checksum have
-// none). What Go's tar reader says of a damaged archive goes to log, not
-// to the answer.
-func extractBackup(log *slog.Logger, archive io.Reader, dir, dbPath string) ([]string, error) {
+// to dir/body-ID, and returns the message ids; read gets each message's
+// size as counted while it was read (not its tar header's word). The
+// database must match the archive's checksum when it has one (backups
+// before the checksum have none). What Go's tar reader says of a damaged
+// archive goes to log, not to the answer.
+func extractBackup(log *slog.Logger, archive io.Reader, dir, dbPath string, read map[string]int64) ([]string, error) {
 	notArchive := func(err error) error {
 		log.Warn("restore: read the backup archive", "err", err)
 		return store.Invalid("file", "The backup is not a postdeck backup archive (its tar structure is damaged; postdeck's log has the details); it was not restored")
@@ -552,10 +561,12 @@ func extractBackup(log *slog.Logger, archive io.Reader, dir, dbPath string) ([]s
 			if !store.ValidSpoolID(bid) {
 				return nil, store.Invalid("file", "The backup holds an unexpected file %q", truncate(hdr.Name, 80))
 			}
-			if err := writeLimited(filepath.Join(dir, "body-"+bid), hdr.Name, tr); err != nil {
+			body := &countingReader{r: tr}
+			if err := writeLimited(filepath.Join(dir, "body-"+bid), hdr.Name, body); err != nil {
 				return nil, err
 			}
 			bodies = append(bodies, bid)
+			read[bid] = body.n
 		default:
 			return nil, store.Invalid("file", "The backup holds an unexpected file %q", truncate(hdr.Name, 80))
 		}
@@ -648,8 +659,11 @@ func ChildVerifier(exe string) func(ctx context.Context, path string) error {
 // checkRestored opens a copy of the backup database (migrating an older
 // schema) and validates everything a restore would put live. It returns
 // the backup's error-repository entries and what its settings warn about
-// (the apply warns about the rest).
-func (s *Service) checkRestored(ctx context.Context, dbPath string) ([]store.ErrorEntry, []string, error) {
+// (the apply warns about the rest). An entry whose message (inline, or
+// in the archive with the size read) differs from its declared size is
+// the refusal it puts in *sizes (bodySizeMismatch), answered after the
+// error quota's.
+func (s *Service) checkRestored(ctx context.Context, dbPath string, read map[string]int64, sizes *error) ([]store.ErrorEntry, []string, error) {
 	probe := dbPath + ".probe"
 	if err := copyFile(dbPath, probe); err != nil {
 		return nil, nil, err
@@ -731,10 +745,35 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string) ([]store.Err
 	if err != nil {
 		return nil, nil, s.unreadableBackup("error repository", err)
 	}
+	inline, err := db.MPABodySizes()
+	if err != nil {
+		return nil, nil, s.unreadableBackup("error repository", err)
+	}
+	*sizes = bodySizeMismatch(entries, inline, read)
 	if err := countInlineBodies(db, entries); err != nil {
 		return nil, nil, s.unreadableBackup("error repository", err)
 	}
 	return entries, warnings, nil
+}
+
+// bodySizeMismatch refuses a backup whose error-repository entry declares
+// another size than its message has: kept inline in its database
+// (inline), or its file in the archive as read (read). The MPA writes
+// each entry with its message's size, and the live repository's usage,
+// which bounds what the MPA takes in (the error quota), adds up the
+// declared sizes of the entries a restore adds: an entry declared smaller
+// than its message would take the repository past the quota by the
+// difference, and one declared larger would hold its place.
+func bodySizeMismatch(entries []store.ErrorEntry, inline, read map[string]int64) error {
+	for _, e := range entries {
+		if n, ok := inline[e.ID]; ok && n != e.Size {
+			return store.Invalid("file", "The backup's error-repository entry %s says its message has %d bytes, but the message its database holds has %d: the backup is damaged or was altered; it was not restored", e.ID, e.Size, n)
+		}
+		if n, ok := read[e.ID]; ok && n != e.Size {
+			return store.Invalid("file", "The backup's error-repository entry %s says its message has %d bytes, but the message %s%s in the archive has %d: the backup is damaged or was altered; it was not restored", e.ID, e.Size, backupBodyDir, e.ID, n)
+		}
+	}
+	return nil
 }
 
 // countInlineBodies makes each entry whose message the backup's database

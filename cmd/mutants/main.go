@@ -3681,6 +3681,27 @@ var mutants = []mutant{
 		new:  "\tif true {\n",
 		pkg:  "./mta", run: "^TestMapSaveOnFullConfigDiskSaysDiskFull$",
 	},
+	{
+		name: "restore: an error entry whose message has another size than it declares is restored",
+		file: "admin/backup.go",
+		old:  "\tif sizes != nil {\n\t\treturn RestoreResult{}, sizes\n\t}\n",
+		new:  "\tif sizes != nil && false {\n\t\treturn RestoreResult{}, sizes\n\t}\n",
+		pkg:  "./webui", run: "^TestRestoreRefusesAMessageOfAnotherSizeThanItsEntry$",
+	},
+	{
+		name: "restore: a message file's size as read from the archive is not compared with its entry's",
+		file: "admin/backup.go",
+		old:  "\t\t\tread[bid] = body.n\n",
+		new:  "\t\t\t_ = body.n\n",
+		pkg:  "./webui", run: "^TestRestoreRefusesAMessageOfAnotherSizeThanItsEntry$",
+	},
+	{
+		name: "backup: the snapshot is streamed to the client from the database's read transaction",
+		file: "admin/backup.go",
+		old:  "\terrorIDs, err := s.db.Snapshot(dbf)\n",
+		new:  "\terrorIDs, err := s.db.Snapshot(io.MultiWriter(dbf, w))\n",
+		pkg:  "./admin", run: "^TestBackupToAStuckClientHoldsNoTransaction$",
+	},
 }
 
 func main() {
