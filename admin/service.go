@@ -88,12 +88,14 @@ func (s *Service) audit(id Identity, action, result, detail, diff string) {
 
 // Results of an audited action, as the audit log shows them.
 const (
-	ResultApplied    = "applied"     // Postfix runs the change
-	ResultUnchanged  = "unchanged"   // nothing to do
-	ResultRefused    = "refused"     // the request was not acceptable; nothing changed
-	ResultRolledBack = "rolled back" // Postfix refused it; the previous files are live again
-	ResultFailed     = "failed"      // an internal error; see the log
-	ResultDone       = "done"        // an action that is not an apply (queue, MPA, users)
+	ResultApplied     = "applied"     // Postfix runs the change
+	ResultUnchanged   = "unchanged"   // nothing to do
+	ResultRefused     = "refused"     // the request was not acceptable; nothing changed
+	ResultUnavailable = "unavailable" // something the action needs is down (a full disk, the cluster unreachable); nothing changed
+	ResultUnknown     = "unknown"     // a cluster change etcd stopped answering for: it may have been saved
+	ResultRolledBack  = "rolled back" // Postfix refused it; the previous files are live again
+	ResultFailed      = "failed"      // an internal error; see the log
+	ResultDone        = "done"        // an action that is not an apply (queue, MPA, users)
 )
 
 // auditApply writes the entry of a change that went through the apply
@@ -111,8 +113,10 @@ func (s *Service) auditApply(id Identity, action string, res mta.Result, err err
 }
 
 // auditFailure writes the entry of an action that did not happen: refused
-// (a user error, with its sentence), rolled back (with Postfix's words) or
-// failed (internal; the detail stays in the log).
+// (a user error, with its sentence), unavailable (what it needs is down,
+// with its sentence), unknown (a cluster change that may have been
+// saved), rolled back (with Postfix's words) or failed (internal; the
+// detail stays in the log).
 func (s *Service) auditFailure(id Identity, action string, err error) {
 	var ae *mta.ApplyError
 	var ue *store.UserError
@@ -123,6 +127,10 @@ func (s *Service) auditFailure(id Identity, action string, err error) {
 			result = ResultFailed
 		}
 		s.audit(id, action, result, ae.Error(), ae.Diff)
+	case errors.As(err, &ue) && mta.MayBeSaved(err):
+		s.audit(id, action, ResultUnknown, ue.Msg, "")
+	case errors.As(err, &ue) && errors.Is(err, store.ErrUnavailable):
+		s.audit(id, action, ResultUnavailable, ue.Msg, "")
 	case errors.As(err, &ue):
 		s.audit(id, action, ResultRefused, ue.Msg, "")
 	default:

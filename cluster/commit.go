@@ -302,10 +302,16 @@ func unanswered(err error) bool {
 // and where to look.
 func (n *Node) settle(ctx context.Context, m *mirror, ops []clientv3.Op, rawMarker []byte, cause error) (int64, int64, error) {
 	n.log.Warn("commit to the cluster got no answer: finding out whether it was saved", "err", cause)
-	// Not the caller's context: a caller that gave up (its own deadline)
-	// still gets the truth in the log and the node's state.
+	// Not the caller's context: a caller that gave up (the browser went
+	// away, its own deadline) still gets the truth in the log, the audit
+	// entry and the node's state when the cluster answers at once. But
+	// it is not waited for a whole request timeout (its change holds
+	// this node's next one): settleGrace after the caller is gone, the
+	// answer is that it may have been saved, never that it was not.
 	sctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(context.WithoutCancel(ctx)), n.cfg.RequestTimeout)
 	defer cancel()
+	stopGone := context.AfterFunc(ctx, func() { time.AfterFunc(settleGrace, cancel) })
+	defer stopGone()
 	revKey := n.keys.of(keyRev)
 	for {
 		resp, err := n.cli.Txn(sctx).If(clientv3.Compare(clientv3.ModRevision(revKey), "=", m.markerRev)).
@@ -351,10 +357,29 @@ func (n *Node) settle(ctx context.Context, m *mirror, ops []clientv3.Op, rawMark
 	return 0, 0, mayBeSaved()
 }
 
+// ErrMayBeSaved is the kind of the answer to a change whose commit got
+// no answer, when the cluster could not tell afterwards either whether it
+// was saved: errors.Is(err, ErrMayBeSaved) tells it from a change that
+// was not saved (Unreachable), which the audit log and the last apply
+// record otherwise. It is a store.ErrUnavailable too (HTTP 503). A
+// package that does not import cluster (mta) tells it by its method
+// MayBeSaved.
+var ErrMayBeSaved error = mayBeSavedKind{}
+
+type mayBeSavedKind struct{}
+
+func (mayBeSavedKind) Error() string    { return "the change may have been saved" }
+func (mayBeSavedKind) Unwrap() error    { return store.ErrUnavailable }
+func (mayBeSavedKind) MayBeSaved() bool { return true }
+
+// settleGrace is how long settle goes on once the change's caller is
+// gone: a cluster that answers tells within it.
+const settleGrace = time.Second
+
 // mayBeSaved is the answer to a change whose commit got no answer, when
 // the cluster could not tell afterwards either whether it was saved.
 func mayBeSaved() error {
-	return store.Unavailable("The cluster is unreachable from this node: it stopped answering while the change was sent, so this node cannot tell whether the change was saved (it may have been). This node keeps serving mail with its last good configuration; once etcd is back, look at the last change on the Cluster page (or `postdeck cluster status`) before making it again")
+	return &store.UserError{Kind: ErrMayBeSaved, Msg: store.Sentence("The cluster is unreachable from this node: it stopped answering while the change was sent, so this node cannot tell whether the change was saved (it may have been). This node keeps serving mail with its last good configuration; once etcd is back, look at the last change on the Cluster page (or `postdeck cluster status`) before making it again")}
 }
 
 // firstAfter returns the revision marker as the first change after

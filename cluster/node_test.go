@@ -307,9 +307,11 @@ func TestNodesFollowAndCommit(t *testing.T) {
 	}
 }
 
+// errorsIsUnavailable: err is a user error of kind store.ErrUnavailable
+// (or one that wraps it, as ErrMayBeSaved).
 func errorsIsUnavailable(err error) bool {
 	ue, ok := err.(*store.UserError)
-	return ok && ue.Kind == store.ErrUnavailable
+	return ok && errors.Is(ue.Kind, store.ErrUnavailable)
 }
 
 // startNode starts a node on db that applies through a recorder, and

@@ -112,7 +112,7 @@ func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyO
 		}
 		newRev, wait, err := rp.r.Commit(ctx, rev, base, cand, actor, action, opts.AllowOpenRelay)
 		if err != nil {
-			m.record(actor, action, "refused", err.Error())
+			m.recordCommit(actor, action, err)
 			return Result{}, err
 		}
 		if newRev == rev {
@@ -136,6 +136,39 @@ func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyO
 		}
 		return res, err
 	}
+}
+
+// recordCommit records a change the cluster did not take as what became
+// of it: unknown when it may have been saved (its commit got no answer,
+// and the cluster could not tell afterwards: the Replicator's error has
+// a method MayBeSaved), failed when it could not be saved (the cluster
+// unreachable: store.ErrUnavailable) or on an internal error, refused
+// when the cluster refused it (too large, a value it cannot read). All
+// were "refused", which keeps the last apply as it was: the dashboard
+// said nothing of a change that may be in the cluster.
+func (m *Manager) recordCommit(actor, action string, err error) {
+	var ue *store.UserError
+	switch {
+	case MayBeSaved(err):
+		m.record(actor, action, "unknown", err.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		m.record(actor, action, "failed", err.Error())
+	case errors.As(err, &ue):
+		m.record(actor, action, "refused", err.Error())
+	default:
+		m.log.Error("commit to the cluster failed", "action", action, "err", err)
+		m.record(actor, action, "failed", failedSentence(err))
+	}
+}
+
+// MayBeSaved reports whether err is a Replicator's answer to a change it
+// may have saved: its commit got no answer, and the cluster could not
+// tell afterwards either (cluster.ErrMayBeSaved, told by its method
+// MayBeSaved: package mta does not import cluster). Such an error is a
+// store.ErrUnavailable too.
+func MayBeSaved(err error) bool {
+	var unknown interface{ MayBeSaved() bool }
+	return errors.As(err, &unknown) && unknown.MayBeSaved()
 }
 
 // onRefusedBase is the answer to a change whose check failed while this

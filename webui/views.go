@@ -402,7 +402,7 @@ func resultBadge(result string) string {
 	switch result {
 	case "applied", "unchanged", "saved", "created", "running", "logged in":
 		return "badge ok"
-	case "refused", "throttled", "login failed", "revoked", "warning":
+	case "refused", "unavailable", "unknown", "throttled", "login failed", "revoked", "warning":
 		return "badge warn"
 	case "rolled back", "failed", "stopped", "error", "fatal", "panic":
 		return "badge bad"

@@ -3702,6 +3702,41 @@ var mutants = []mutant{
 		new:  "\terrorIDs, err := s.db.Snapshot(io.MultiWriter(dbf, w))\n",
 		pkg:  "./admin", run: "^TestBackupToAStuckClientHoldsNoTransaction$",
 	},
+	{
+		name: "cluster: a commit that may have been saved is recorded as refused in the last apply",
+		file: "mta/replicate.go",
+		old:  "\tcase MayBeSaved(err):\n\t\tm.record(actor, action, \"unknown\", err.Error())",
+		new:  "\tcase false:\n\t\tm.record(actor, action, \"unknown\", err.Error())",
+		pkg:  "./admin", run: "^TestClusterChangeEtcdDidNotAnswerIsNotRefused$",
+	},
+	{
+		name: "cluster: a change that may have been saved is audited as not saved",
+		file: "admin/service.go",
+		old:  "case errors.As(err, &ue) && mta.MayBeSaved(err):",
+		new:  "case false && mta.MayBeSaved(err):",
+		pkg:  "./admin", run: "^TestClusterChangeEtcdDidNotAnswerIsNotRefused$",
+	},
+	{
+		name: "audit: an unavailable answer (cluster unreachable, disk full) is audited as refused",
+		file: "admin/service.go",
+		old:  "case errors.As(err, &ue) && errors.Is(err, store.ErrUnavailable):",
+		new:  "case false && errors.Is(err, store.ErrUnavailable):",
+		pkg:  "./admin", run: "^TestClusterChangeEtcdDidNotAnswerIsNotRefused$",
+	},
+	{
+		name: "cluster: a commit whose caller went away is settled for a whole request timeout",
+		file: "cluster/commit.go",
+		old:  "stopGone := context.AfterFunc(ctx, func() {",
+		new:  "stopGone := context.AfterFunc(context.WithoutCancel(ctx), func() {",
+		pkg:  "./cluster", run: "^TestSettlingAfterTheCallerWentAway$",
+	},
+	{
+		name: "cluster: a commit whose caller went away is not settled at all",
+		file: "cluster/commit.go",
+		old:  "const settleGrace = time.Second",
+		new:  "const settleGrace = 0",
+		pkg:  "./cluster", run: "^TestSettlingAfterTheCallerWentAway$",
+	},
 }
 
 func main() {
