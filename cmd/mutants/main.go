@@ -3737,6 +3737,13 @@ var mutants = []mutant{
 		new:  "const settleGrace = 0",
 		pkg:  "./cluster", run: "^TestSettlingAfterTheCallerWentAway$",
 	},
+	{
+		name: "cli: cluster remove without a name connects to etcd before it says so",
+		file: "cmd/postdeck/cmd_cluster.go",
+		old:  "if err := clusterOfflineArgs(what, fs.Args()); err != nil {",
+		new:  "if err := clusterOfflineArgs(what, fs.Args()); false && err != nil {",
+		pkg:  "./cmd/postdeck", run: "^TestClusterOfflineCommandsCheckArgumentsFirst$",
+	},
 }
 
 func main() {

@@ -68,6 +68,27 @@ func applyEnv(fs *flag.FlagSet) error {
 	return errs
 }
 
+// clusterOfflineArgs refuses the positional arguments an offline
+// cluster command does not take (remove takes the node's name, the
+// others none) as a usage error.
+func clusterOfflineArgs(what string, args []string) error {
+	want := 0
+	if what == "remove" {
+		want = 1
+		if len(args) == 0 {
+			return badUsage("missing argument: postdeck cluster remove NAME (the name of the node to remove); nothing was done")
+		}
+	}
+	if len(args) > want {
+		takes := "no argument"
+		if want == 1 {
+			takes = "NAME"
+		}
+		return badUsage(fmt.Sprintf("unexpected argument %q: cluster %s takes %s; nothing was done", args[want], what, takes))
+	}
+	return nil
+}
+
 func cmdClusterOffline(what string, args []string) error {
 	fs := flag.NewFlagSet("cluster "+what, flag.ContinueOnError)
 	fs.Usage = func() {
@@ -81,6 +102,12 @@ func cmdClusterOffline(what string, args []string) error {
 		return err
 	}
 	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	// The arguments first: a command typed wrong says so at once (exit
+	// 2), without a connection to etcd that takes the request timeout
+	// when etcd does not answer.
+	if err := clusterOfflineArgs(what, fs.Args()); err != nil {
 		return err
 	}
 	cfg, ok, err := cf.config()
@@ -98,9 +125,6 @@ func cmdClusterOffline(what string, args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if what == "remove" {
-		if fs.NArg() != 1 {
-			return errors.New("expected the name of the node to remove")
-		}
 		if err := a.Remove(ctx, fs.Arg(0)); err != nil {
 			return err
 		}
@@ -108,17 +132,11 @@ func cmdClusterOffline(what string, args []string) error {
 		return nil
 	}
 	if what == "peer-token" {
-		if fs.NArg() != 0 {
-			return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-		}
 		if err := a.RenewPeerToken(ctx); err != nil {
 			return err
 		}
 		fmt.Printf("a new token for node-to-node actions (%s) is in the cluster; the running nodes use it from their next request\n", cluster.PeerTokenName)
 		return nil
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	db, err := store.Open(filepath.Join(*data, "postdeck.db"))
 	if err != nil {
