@@ -30,8 +30,40 @@ func (s *Server) backupGet(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, "application/x-tar")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="postdeck-`+time.Now().UTC().Format("20060102T150405Z")+`.tar"`)
-	return c.SendStream(f) // fasthttp closes f when done
+	// fasthttp sets the connection's write deadline once per answer
+	// (writeTimeout): a backup of 1 GiB to a browser on a link slower
+	// than 8 MB/s was cut off after 120 s, a truncated file. Its download
+	// is bounded by progress instead (stallBound).
+	return c.SendStream(&stallBound{f: f, conn: c.Context().Conn(), stall: s.backupStall})
 }
+
+// backupStallDefault ends a backup download whose client has taken
+// nothing for this long (a browser gone, a link down). A download that
+// moves, however slowly, goes on: a backup's size has no bound, nor has
+// the time a slow link takes for it.
+const backupStallDefault = 60 * time.Second
+
+// stallBound is a backup download's body: before each piece of the
+// archive is read to be written (fasthttp reads a few KiB at a time),
+// the connection's write deadline moves stall ahead, so a write ends
+// with a timeout only when the client took no bytes for stall. The
+// archive streams from its file, never whole in memory. fasthttp closes
+// the body when the answer is written (or given up), and sets the
+// deadline anew for the connection's next answer.
+type stallBound struct {
+	f     *os.File
+	conn  net.Conn
+	stall time.Duration
+}
+
+func (b *stallBound) Read(p []byte) (int, error) {
+	if err := b.conn.SetWriteDeadline(time.Now().Add(b.stall)); err != nil {
+		return 0, err
+	}
+	return b.f.Read(p)
+}
+
+func (b *stallBound) Close() error { return b.f.Close() }
 
 // restorePost is POST /api/v1/restore with a backup archive as the body.
 // The body is read within the request; nothing keeps fiber's buffer. On

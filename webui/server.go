@@ -53,11 +53,23 @@ type Server struct {
 
 	mu   sync.Mutex
 	apps []*fiber.App
+
+	// writeTimeout bounds the writing of each answer (fasthttp's
+	// WriteTimeout, set once per answer); backupStall bounds how long a
+	// backup download waits for its client to take more (backupGet). New
+	// sets writeTimeoutDefault and backupStallDefault; tests set them
+	// small before Serve.
+	writeTimeout time.Duration
+	backupStall  time.Duration
 }
+
+// writeTimeoutDefault bounds the writing of every answer but a backup
+// download's, from its first byte to its last.
+const writeTimeoutDefault = 120 * time.Second
 
 // New returns a Server; Serve starts listeners.
 func New(cfg Config, deps Deps) *Server {
-	s := &Server{admin: deps.Admin, cfg: cfg, log: deps.Log}
+	s := &Server{admin: deps.Admin, cfg: cfg, log: deps.Log, writeTimeout: writeTimeoutDefault, backupStall: backupStallDefault}
 	s.ui = newConsole(cfg)
 	s.metrics = newMetrics(s)
 	return s
@@ -147,7 +159,7 @@ func (s *Server) newApp(kind listenerKind) *fiber.App {
 		// must never alias fasthttp's reused buffers.
 		Immutable:    true,
 		ReadTimeout:  30 * time.Second,
-		WriteTimeout: 120 * time.Second,
+		WriteTimeout: s.writeTimeout,
 		IdleTimeout:  120 * time.Second,
 		BodyLimit:    bodyLimit,
 		// On the socket a restore reads its archive as it arrives

@@ -3744,6 +3744,27 @@ var mutants = []mutant{
 		new:  "if err := clusterOfflineArgs(what, fs.Args()); false && err != nil {",
 		pkg:  "./cmd/postdeck", run: "^TestClusterOfflineCommandsCheckArgumentsFirst$",
 	},
+	{
+		name: "webui: a backup download keeps the write deadline fasthttp set once for the answer",
+		file: "webui/api_backup.go",
+		old:  "if err := b.conn.SetWriteDeadline(time.Now().Add(b.stall)); err != nil {",
+		new:  "if err := error(nil); err != nil {",
+		pkg:  "./webui", run: "^TestBackupDownloadOutlastsTheWriteTimeout$",
+	},
+	{
+		name: "webui: a backup download whose client stopped reading is never ended",
+		file: "webui/api_backup.go",
+		old:  "if err := b.conn.SetWriteDeadline(time.Now().Add(b.stall)); err != nil {",
+		new:  "if err := b.conn.SetWriteDeadline(time.Time{}); err != nil {",
+		pkg:  "./webui", run: "^TestBackupDownloadThatStopsIsCut$",
+	},
+	{
+		name: "webui: answers but the backup are written without a bound",
+		file: "webui/server.go",
+		old:  "WriteTimeout: s.writeTimeout,",
+		new:  "WriteTimeout: 0,",
+		pkg:  "./webui", run: "^TestAnswersButTheBackupKeepTheWriteTimeout$",
+	},
 }
 
 func main() {
