@@ -106,7 +106,13 @@ func (s *Service) ApplyRevision(ctx context.Context, rev report.Revision, st sto
 				out.Result = ResultFailed
 			}
 		} else if errors.As(err, &ue) {
+			// A full disk here is this node's trouble, not the change's:
+			// "refused change #N" sent the administrator looking for
+			// what was wrong with the change.
 			out.Result, out.Message = ResultRefused, ue.Msg
+			if errors.Is(err, store.ErrUnavailable) {
+				out.Result = ResultUnavailable
+			}
 		} else {
 			s.log.Error("apply cluster revision", "revision", rev.Rev, "err", err)
 		}
@@ -226,6 +232,9 @@ func (s *Service) refusedBase() (store.State, *ClusterRefusal) {
 		reason = "its log has the details"
 	}
 	r.Text = store.Sentence("This node refused the cluster's configuration (revision %d), which the configuration pages show and every change is made on; it keeps running its last good configuration (revision %d) until a change puts right what it refused: %s", status.Tried, status.Applied, truncate(reason, 600))
+	if status.Result == ResultUnavailable {
+		r.Text = store.Sentence("This node could not apply the cluster's configuration (revision %d), which the configuration pages show and every change is made on, for a cause of its own, not of the change; it keeps running its last good configuration (revision %d) until it applies a later change or its daemon restarts: %s", status.Tried, status.Applied, truncate(reason, 600))
+	}
 	return st, r
 }
 

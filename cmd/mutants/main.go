@@ -3765,6 +3765,20 @@ var mutants = []mutant{
 		new:  "WriteTimeout: 0,",
 		pkg:  "./webui", run: "^TestAnswersButTheBackupKeepTheWriteTimeout$",
 	},
+	{
+		name: "cluster: a node whose disk is full records a revision as refused",
+		file: "admin/cluster.go",
+		old:  "if errors.Is(err, store.ErrUnavailable) {\n\t\t\t\tout.Result = ResultUnavailable",
+		new:  "if false && errors.Is(err, store.ErrUnavailable) {\n\t\t\t\tout.Result = ResultUnavailable",
+		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
+	},
+	{
+		name: "cluster: the callout of a node whose disk is full says it refused the configuration",
+		file: "admin/cluster.go",
+		old:  "if status.Result == ResultUnavailable {",
+		new:  "if false && status.Result == ResultUnavailable {",
+		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
+	},
 }
 
 func main() {

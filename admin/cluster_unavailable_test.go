@@ -1,0 +1,133 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/cluster"
+	"postdeck/cluster/etcdtest"
+	"postdeck/mta"
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
+)
+
+// TestClusterNodeWithFullDiskSaysUnavailable: node b commits a revision
+// with a map whose .db does not fit on the full disk of node a's
+// Postfix configuration directory. Node a's record said "refused" (the
+// dashboard: "refused change #N"), and so did its pages' callout, which
+// sent the administrator looking for what was wrong with the change;
+// the cause is node a's disk. Now its record and its audit entry say
+// "unavailable", with the disk-full sentence, and the callout does not
+// say refused.
+func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
+	postfixtest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	etcd := etcdtest.Start(t, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := func(name string) cluster.Config {
+		return cluster.Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
+	}
+
+	base := postfixtest.Dir(t)
+	dbA, err := store.Open(filepath.Join(base, "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dbA.Close() })
+	dbB, err := store.Open(filepath.Join(base, "b.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dbB.Close() })
+	if err := dbA.SaveState(mta.DefaultState(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := cluster.Connect(cfg("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Init(ctx, dbA); err != nil {
+		t.Fatal(err)
+	}
+	_ = adm.Close()
+
+	inst := mta.Instance{ConfigDir: filepath.Join(base, "postfix", "etc"), Private: true, BaseDir: filepath.Join(base, "postfix"),
+		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))}
+	if err := os.MkdirAll(inst.ConfigDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	postfixtest.MountTmpfs(t, inst.ConfigDir, 4<<20)
+	m, err := mta.New(mta.Config{Instance: inst}, dbA, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) }) // before the unmount
+	nodeA, err := cluster.New(cfg("a"), dbA, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetReplicator(nodeA)
+	svc := New(Config{DB: dbA, MTA: m, Log: log})
+	svc.SetCluster(nodeA)
+	if _, err := m.Start(ctx); err != nil {
+		t.Fatalf("start postfix: %v", err)
+	}
+	nodeA.Start(ctx, svc)
+	t.Cleanup(func() { _ = nodeA.Shutdown(context.Background()) })
+	nodeB, err := cluster.New(cfg("b"), dbB, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeB.Start(ctx, storeApplier{dbB})
+	t.Cleanup(func() { _ = nodeB.Shutdown(context.Background()) })
+
+	var st store.State
+	var rev int64
+	waitUntilRefused(t, "node b follows the cluster", func() bool {
+		st, rev, err = nodeB.Latest(ctx)
+		return err == nil
+	})
+	waitUntilRefused(t, "node a applies the first revision", func() bool {
+		_, status, _ := nodeA.Refused()
+		return status.Applied == rev
+	})
+	// 42 kB of source, whose hash .db takes about 86 kB: with 96 KiB
+	// free on node a the staged files and the source fit, the .db not.
+	var b strings.Builder
+	for i := 0; i < 1500; i++ {
+		fmt.Fprintf(&b, "user%07d@example.test OK\n", i)
+	}
+	postfixtest.FillTo(t, filepath.Join(inst.ConfigDir, "filler"), 96<<10)
+	next := st
+	next.Maps = append(append([]store.Map{}, st.Maps...), store.Map{Name: "big", Type: "hash", Content: b.String()})
+	newRev, _, err := nodeB.Commit(ctx, rev, st, next, "bob", "map big", false)
+	if err != nil || newRev == 0 {
+		t.Fatalf("node b's commit: %d %v", newRev, err)
+	}
+	waitUntilRefused(t, "node a fails the revision", func() bool {
+		_, status, failing := nodeA.Refused()
+		return failing && status.Tried == newRev
+	})
+
+	_, status, _ := nodeA.Refused()
+	if status.Result != ResultUnavailable || !strings.Contains(status.Message, "the disk that holds Postfix's configuration directory is full") {
+		t.Fatalf("node a's record of the revision its disk had no room for: %q %q, want unavailable with the disk-full sentence", status.Result, status.Message)
+	}
+	entries, err := dbA.ListAudit(1)
+	if err != nil || len(entries) != 1 || entries[0].Result != ResultUnavailable {
+		t.Fatalf("node a's audit entry of the revision: %+v %v, want unavailable", entries, err)
+	}
+	_, r := svc.refusedBase()
+	if r == nil || strings.Contains(r.Text, "refused") || !strings.Contains(r.Text, "is full") {
+		t.Fatalf("node a's callout: %+v, want one that names its full disk and does not say refused", r)
+	}
+}
