@@ -947,7 +947,11 @@ func (im *importer) tables() error {
 	// of unmanaged type, say) is fine: references are rewritten as text
 	// wherever they stand.
 	for _, t := range candidates {
-		if reason := im.readTable(t); reason != "" {
+		reason, err := im.readTable(t)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
 			for _, u := range uses {
 				if slices.Contains(t.refs, u.raw) {
 					leave(u, reason)
@@ -1096,65 +1100,86 @@ func (im *importer) nameTables() error {
 // ("" when it can). For hash and btree Postfix reads the indexed file, not
 // the source: the source is taken only when it builds, without a warning,
 // to exactly what the indexed file holds. cidr, pcre and regexp tables
-// must be read by Postfix without a warning.
-func (im *importer) readTable(t *importTable) string {
+// must be read by Postfix without a warning. The error is that of the
+// import itself: the disk of its scratch copy is full, which says
+// nothing about the table.
+func (im *importer) readTable(t *importTable) (string, error) {
 	fi, err := os.Stat(t.path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "its source file does not exist (postdeck keeps the source of every map)"
+			return "its source file does not exist (postdeck keeps the source of every map)", nil
 		}
-		return "its source cannot be read: " + err.Error()
+		return "its source cannot be read: " + err.Error(), nil
 	}
 	if !fi.Mode().IsRegular() {
-		return "it is not a regular file"
+		return "it is not a regular file", nil
 	}
 	if fi.Size() > maxMapBytes {
-		return fmt.Sprintf("it is %d bytes; a map holds at most %d", fi.Size(), maxMapBytes)
+		return fmt.Sprintf("it is %d bytes; a map holds at most %d", fi.Size(), maxMapBytes), nil
 	}
 	if fi.Mode().Perm()&0o044 == 0 && t.name != MapSASLPasswords && !t.secret {
-		return fmt.Sprintf("it is readable by root only (mode %o), and postdeck writes maps readable by all but those holding SASL passwords", fi.Mode().Perm())
+		return fmt.Sprintf("it is readable by root only (mode %o), and postdeck writes maps readable by all but those holding SASL passwords", fi.Mode().Perm()), nil
 	}
 	b, err := os.ReadFile(t.path)
 	if err != nil {
-		return "its source cannot be read: " + err.Error()
+		return "its source cannot be read: " + err.Error(), nil
 	}
 	t.content = normalizeMapContent(string(b))
 	if _, lerr := parseMapContent(t.typ, t.content); lerr != nil {
-		return fmt.Sprintf("line %d: %s", lerr.line, lerr.msg)
+		return fmt.Sprintf("line %d: %s", lerr.line, lerr.msg), nil
 	}
 	copyPath := filepath.Join(im.scratch, "table")
 	if err := os.WriteFile(copyPath, []byte(t.content), 0o600); err != nil {
-		return "a copy cannot be written: " + err.Error()
+		if full := im.scratchFull(t, err); full != nil {
+			return "", full
+		}
+		return "a copy cannot be written: " + err.Error(), nil
 	}
 	defer os.Remove(copyPath)
 	pm := postfix.Runner{SbinDir: im.pf.SbinDir, ConfigDir: im.scratch}
 	if !indexedMap[t.typ] {
 		_, stderr, _ := pm.Run(im.ctx, nil, "postmap", "-q", "postdeck-probe.invalid", t.typ+":"+copyPath)
 		if hasProblem(stderr) {
-			return "Postfix warns about it: " + firstProblem(strings.ReplaceAll(string(stderr), copyPath, t.path))
+			return "Postfix warns about it: " + firstProblem(strings.ReplaceAll(string(stderr), copyPath, t.path)), nil
 		}
-		return ""
+		return "", nil
 	}
 	if _, err := os.Stat(t.path + ".db"); err != nil {
-		return "its indexed file " + t.path + ".db is missing"
+		return "its indexed file " + t.path + ".db is missing", nil
 	}
 	live, err := im.dumpTable(t.typ, t.path)
 	if err != nil {
-		return err.Error()
+		return err.Error(), nil
 	}
 	_, stderr, err := pm.Run(im.ctx, nil, "postmap", t.typ+":"+copyPath)
-	if err != nil || hasProblem(stderr) {
-		return "postmap warns about its source: " + firstProblem(strings.ReplaceAll(string(stderr), copyPath, t.path))
-	}
 	defer os.Remove(copyPath + ".db")
+	if full := mapBuildFull(im.scratch, "the copy of "+t.path, len(t.content), err, string(stderr)); full != nil {
+		return "", im.scratchFull(t, full)
+	}
+	if err != nil || hasProblem(stderr) {
+		return "postmap warns about its source: " + firstProblem(strings.ReplaceAll(string(stderr), copyPath, t.path)), nil
+	}
 	built, err := im.dumpTable(t.typ, copyPath)
 	if err != nil {
-		return err.Error()
+		return err.Error(), nil
 	}
 	if live != built {
-		return "its source differs from " + t.path + ".db, which is what Postfix uses (run postmap to rebuild it, then import again to manage it)"
+		return "its source differs from " + t.path + ".db, which is what Postfix uses (run postmap to rebuild it, then import again to manage it)", nil
 	}
-	return ""
+	return "", nil
+}
+
+// scratchFull is the import's answer when the copy of table t it builds
+// in its scratch directory (under the temporary directory) did not fit:
+// postmap's "fatal: flush database ...: No space left on device" read as
+// if the table's source were wrong, and the table was left unmanaged for
+// it. nil when err is not a full disk.
+func (im *importer) scratchFull(t *importTable, err error) error {
+	why := fullDisk(err, "the temporary directory "+filepath.Dir(im.scratch))
+	if why == "" {
+		return nil
+	}
+	return store.Unavailable("Cannot import: %s, so postdeck could not build a copy of %s to compare with what Postfix uses. Nothing was changed; free space on that disk (or set TMPDIR to a directory with room) and import again", why, t.path)
 }
 
 // dumpTable lists an indexed table's entries, sorted.
