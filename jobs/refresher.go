@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"postdeck/store"
@@ -84,6 +85,11 @@ type Refresher struct {
 	mu            sync.Mutex
 	locks         map[string]*sync.Mutex // one refresh per map at a time
 	scheduledMaps map[string]bool        // the maps whose refresh is scheduled
+	// unstored are the statuses of runs whose write failed (a full data
+	// disk), by map: the status readers show them while they are newer
+	// than the stored one, which would otherwise show the previous run as
+	// if this one had not happened. Lost on a restart.
+	unstored map[string]store.JobStatus
 
 	burst burst
 }
@@ -263,7 +269,7 @@ func (r *Refresher) Statuses(ctx context.Context) ([]SourceStatus, error) {
 	}
 	out := make([]SourceStatus, 0, len(srcs))
 	for _, s := range srcs {
-		st, err := r.db.GetJobStatus(store.SPFJobName(s.Map))
+		st, err := r.jobStatus(s.Map)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("list spf sources: %w", err)
 		}
@@ -279,11 +285,55 @@ func (r *Refresher) Status(ctx context.Context, name string) (SourceStatus, erro
 	if err != nil {
 		return SourceStatus{}, err
 	}
-	st, err := r.db.GetJobStatus(store.SPFJobName(name))
+	st, err := r.jobStatus(name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return SourceStatus{}, fmt.Errorf("read spf status %s: %w", name, err)
 	}
 	return r.status(s, st), nil
+}
+
+// jobStatus is the status of map name's last run: the stored one, or
+// the one whose write failed (unstored) while it is newer.
+func (r *Refresher) jobStatus(name string) (store.JobStatus, error) {
+	st, err := r.db.GetJobStatus(store.SPFJobName(name))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return st, err
+	}
+	r.mu.Lock()
+	held, ok := r.unstored[name]
+	r.mu.Unlock()
+	if ok && held.LastRun.After(st.LastRun) {
+		return held, nil
+	}
+	return st, err
+}
+
+// holdStatus keeps st, whose write failed with err, for the status
+// readers (unstored), with a warning that says so.
+func (r *Refresher) holdStatus(name string, st store.JobStatus, err error) {
+	why := dataDiskFull(err)
+	if why == "" {
+		why = "the store failed (postdeck's log has the details)"
+	}
+	st.Warnings = append(slices.Clip(st.Warnings), "This run's status could not be stored: "+why+". postdeck shows it until a later run stores one (a restart forgets it).")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unstored == nil {
+		r.unstored = map[string]store.JobStatus{}
+	}
+	r.unstored[name] = st
+}
+
+// dataDiskFull says that err found the disk of postdeck's data directory
+// full, or its quota used up; "" when it is neither.
+func dataDiskFull(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return "the disk that holds postdeck's data directory is full"
+	case errors.Is(err, syscall.EDQUOT):
+		return "the disk quota of postdeck's data directory is used up"
+	}
+	return ""
 }
 
 // RefreshResult is what one refresh did.
@@ -364,7 +414,7 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 		return RefreshResult{}, err
 	}
 	start := time.Now().UTC()
-	st, err := r.db.GetJobStatus(store.SPFJobName(name))
+	st, err := r.jobStatus(name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return RefreshResult{}, fmt.Errorf("refresh %s: %w", name, err)
 	}
@@ -416,8 +466,16 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 		}
 	}
 	if err := r.db.PutJobStatus(st); err != nil {
+		r.holdStatus(name, st, err)
+		if why := dataDiskFull(err); why != "" {
+			r.log.Error("store spf refresh status", "map", name, "err", err)
+			return res, store.Unavailable("The refresh of %s ran (%s), but its status could not be stored: %s. Free space on that disk; the SPF page shows this run until a later run stores its status", name, res.Outcome, why)
+		}
 		return res, fmt.Errorf("refresh %s: store status: %w", name, err)
 	}
+	r.mu.Lock()
+	delete(r.unstored, name)
+	r.mu.Unlock()
 	return res, nil
 }
 
@@ -673,6 +731,9 @@ func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error 
 	if err := r.db.DeleteSPFSource(name); err != nil {
 		return fmt.Errorf("remove spf source: %w", err)
 	}
+	r.mu.Lock()
+	delete(r.unstored, name)
+	r.mu.Unlock()
 	return r.HandOver(ctx, actor, name)
 }
 

@@ -3786,6 +3786,20 @@ var mutants = []mutant{
 		new:  "if full := mapBuildFull(im.scratch, \"the copy of \"+t.path, len(t.content), err, string(stderr)); false && full != nil {",
 		pkg:  "./mta", run: "^TestImportOnFullTempDiskSaysDiskFull$",
 	},
+	{
+		name: "spf: a refresh whose status write failed is not kept for the status readers",
+		file: "jobs/refresher.go",
+		old:  "\t\tr.holdStatus(name, st, err)\n",
+		new:  "\t\t_ = r.holdStatus\n",
+		pkg:  "./jobs", run: "^TestRefreshStatusKeptWhenItsWriteFails$",
+	},
+	{
+		name: "spf: the status readers show the stored status over a newer run whose write failed",
+		file: "jobs/refresher.go",
+		old:  "if ok && held.LastRun.After(st.LastRun) {",
+		new:  "if false && ok && held.LastRun.After(st.LastRun) {",
+		pkg:  "./jobs", run: "^TestRefreshStatusKeptWhenItsWriteFails$",
+	},
 }
 
 func main() {
