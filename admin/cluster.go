@@ -113,6 +113,9 @@ func (s *Service) ApplyRevision(ctx context.Context, rev report.Revision, st sto
 			if errors.Is(err, store.ErrUnavailable) {
 				out.Result = ResultUnavailable
 			}
+			if errors.As(err, new(mta.DiskFullError)) {
+				out.RetryAfter = s.revisionRetry // applied once there is room
+			}
 		} else {
 			s.log.Error("apply cluster revision", "revision", rev.Rev, "err", err)
 		}
@@ -233,7 +236,7 @@ func (s *Service) refusedBase() (store.State, *ClusterRefusal) {
 	}
 	r.Text = store.Sentence("This node refused the cluster's configuration (revision %d), which the configuration pages show and every change is made on; it keeps running its last good configuration (revision %d) until a change puts right what it refused: %s", status.Tried, status.Applied, truncate(reason, 600))
 	if status.Result == ResultUnavailable {
-		r.Text = store.Sentence("This node could not apply the cluster's configuration (revision %d), which the configuration pages show and every change is made on, for a cause of its own, not of the change; it keeps running its last good configuration (revision %d) until it applies a later change or its daemon restarts: %s", status.Tried, status.Applied, truncate(reason, 600))
+		r.Text = store.Sentence("This node could not apply the cluster's configuration (revision %d), which the configuration pages show and every change is made on, for a cause of its own, not of the change; it keeps running its last good configuration (revision %d) and tries again: %s", status.Tried, status.Applied, truncate(reason, 600))
 	}
 	return st, r
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,6 +78,7 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 	}
 	m.SetReplicator(nodeA)
 	svc := New(Config{DB: dbA, MTA: m, Log: log})
+	svc.revisionRetry = 300 * time.Millisecond
 	svc.SetCluster(nodeA)
 	if _, err := m.Start(ctx); err != nil {
 		t.Fatalf("start postfix: %v", err)
@@ -106,7 +108,7 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 	for i := 0; i < 1500; i++ {
 		fmt.Fprintf(&b, "user%07d@example.test OK\n", i)
 	}
-	postfixtest.FillTo(t, filepath.Join(inst.ConfigDir, "filler"), 96<<10)
+	unfill := postfixtest.FillTo(t, filepath.Join(inst.ConfigDir, "filler"), 96<<10)
 	next := st
 	next.Maps = append(append([]store.Map{}, st.Maps...), store.Map{Name: "big", Type: "hash", Content: b.String()})
 	newRev, _, err := nodeB.Commit(ctx, rev, st, next, "bob", "map big", false)
@@ -119,7 +121,8 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 	})
 
 	_, status, _ := nodeA.Refused()
-	if status.Result != ResultUnavailable || !strings.Contains(status.Message, "the disk that holds Postfix's configuration directory is full") {
+	if status.Result != ResultUnavailable || !strings.Contains(status.Message, "the disk that holds Postfix's configuration directory is full") ||
+		!strings.Contains(status.Message, "tries again") || strings.Contains(status.Message, "save again") {
 		t.Fatalf("node a's record of the revision its disk had no room for: %q %q, want unavailable with the disk-full sentence", status.Result, status.Message)
 	}
 	entries, err := dbA.ListAudit(1)
@@ -129,5 +132,28 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 	_, r := svc.refusedBase()
 	if r == nil || strings.Contains(r.Text, "refused") || !strings.Contains(r.Text, "is full") {
 		t.Fatalf("node a's callout: %+v, want one that names its full disk and does not say refused", r)
+	}
+
+	// Saved in the cluster, the revision is node a's to apply once there
+	// is room: it tries it again, with no new change (it stayed on its
+	// last good configuration until the next change or a restart).
+	unfill()
+	waitUntilRefused(t, "node a applies the revision once space is freed", func() bool {
+		_, status, failing := nodeA.Refused()
+		return !failing && status.Applied == newRev
+	})
+
+	// A change made on node a while its disk is full is checked there
+	// before it is committed: not saved, in the disk-full sentence (it
+	// was "build ...: no space left on device").
+	unfill = postfixtest.FillTo(t, filepath.Join(inst.ConfigDir, "filler"), 96<<10)
+	defer unfill()
+	_, err = m.PutMap(ctx, "alice", store.Map{Name: "big2", Type: "hash", Content: b.String()}, "")
+	if err == nil || !strings.Contains(err.Error(), "The change was not saved: the disk that holds Postfix's configuration directory is full") ||
+		!errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a change on the node whose disk is full: %v, want the disk-full sentence", err)
+	}
+	if _, latest, err := nodeB.Latest(ctx); err != nil || latest != newRev {
+		t.Fatalf("the cluster's revision after the change node a could not check: %d %v, want %d", latest, err, newRev)
 	}
 }

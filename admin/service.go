@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"postdeck/jobs"
 	"postdeck/mpa"
@@ -60,6 +61,7 @@ type Service struct {
 	restoring      sync.Mutex  // held by the running restore; another is refused (restore)
 	stoppedByAdmin atomic.Bool // Postfix was stopped on purpose: the watchdog leaves it
 	watchRounds    atomic.Uint64
+	revisionRetry  time.Duration // a cluster revision this node had no room for is tried again after it (New: mta.RevisionRetry)
 }
 
 // New returns the operations over cfg. The SPF refresher is attached with
@@ -69,7 +71,8 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, verify: cfg.VerifyDB, firstLogin: cfg.FirstLoginFile, log: log}
+	s := &Service{db: cfg.DB, mta: cfg.MTA, queue: cfg.Queue, submitAddr: cfg.SubmitAddr, mpa: cfg.MPA, verify: cfg.VerifyDB, firstLogin: cfg.FirstLoginFile, log: log,
+		revisionRetry: mta.RevisionRetry}
 	s.fns = boundFuncs{queueGen: s.queueGen, glance: s.glance, summary: s.summaryOf}
 	return s
 }

@@ -423,17 +423,20 @@ func (n *Node) poke(ch chan struct{}) {
 // node has not tried yet. Bursts coalesce: only the newest is applied.
 func (n *Node) applyLoop(ctx context.Context) {
 	var tried int64 = -1
+	var retry <-chan time.Time // the last revision again (Outcome.RetryAfter)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-n.kick:
+		case <-retry:
+			retry, tried = nil, -1
 		}
 		m, _ := n.snapshot()
 		if !m.ready() || m.markerRev == tried {
 			continue
 		}
-		tried = m.markerRev
+		tried, retry = m.markerRev, nil
 		if _, ok := m.node(n.cfg.Node); !ok {
 			// Its record went (cluster remove while this node runs, or
 			// written unreadable): a running node is a member, so it
@@ -442,11 +445,13 @@ func (n *Node) applyLoop(ctx context.Context) {
 				n.log.Warn("register node", "err", err)
 			}
 		}
-		n.applyMirror(ctx, m)
+		if out := n.applyMirror(ctx, m); out.RetryAfter > 0 {
+			retry = time.After(out.RetryAfter)
+		}
 	}
 }
 
-func (n *Node) applyMirror(ctx context.Context, m *mirror) {
+func (n *Node) applyMirror(ctx context.Context, m *mirror) report.Outcome {
 	rev := report.Revision{Rev: m.markerRev, Seq: m.markerSeq, Marker: m.marker}
 	st, err := n.nodeState(m)
 	var out report.Outcome
@@ -477,6 +482,7 @@ func (n *Node) applyMirror(ctx context.Context, m *mirror) {
 		n.log.Warn("revision refused: keeping the last good configuration", "revision", rev.Rev, "result", out.Result, "err", out.Message)
 	}
 	n.poke(n.statusKick)
+	return out
 }
 
 // configUnreadable is a node's status message when it cannot build the

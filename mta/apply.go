@@ -152,8 +152,18 @@ func diskFull(err error) error {
 	if why == "" {
 		return nil
 	}
-	return store.Unavailable("The change was not saved: %s, so postdeck could not write the new files. Postfix's files are unchanged and it runs the previous configuration; free space on that disk and save again", why)
+	return &store.UserError{Kind: DiskFullError{Why: why}, Msg: store.Sentence("The change was not saved: %s, so postdeck could not write the new files. Postfix's files are unchanged and it runs the previous configuration; free space on that disk and save again", why)}
 }
+
+// DiskFullError is the kind of diskFull's and dataDiskFull's answers
+// (a store.ErrUnavailable too, HTTP 503): Why says which disk. Their
+// sentence says to save again, which is wrong for a cluster's revision:
+// it is saved in the cluster, and this node applies it once there is
+// room (ApplyRevision, propose).
+type DiskFullError struct{ Why string }
+
+func (e DiskFullError) Error() string { return e.Why }
+func (DiskFullError) Unwrap() error   { return store.ErrUnavailable }
 
 // fullDisk says that err found the disk of dir full, or its quota used
 // up; "" when err is neither.
@@ -174,7 +184,7 @@ func dataDiskFull(err error) error {
 	if why == "" {
 		return nil
 	}
-	return store.Unavailable("The change was not saved: %s, so postdeck could not store it. Postfix's previous files were put back and it runs the previous configuration; free space on that disk and save again", why)
+	return &store.UserError{Kind: DiskFullError{Why: why}, Msg: store.Sentence("The change was not saved: %s, so postdeck could not store it. Postfix's previous files were put back and it runs the previous configuration; free space on that disk and save again", why)}
 }
 
 // Result tells what an apply did.

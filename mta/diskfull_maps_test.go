@@ -60,7 +60,7 @@ func TestMapSaveOnFullConfigDiskSaysDiskFull(t *testing.T) {
 	_, err = m.PutMap(ctx, "test", mp, "")
 	var ue *store.UserError
 	if err == nil || !strings.Contains(err.Error(), "the disk that holds Postfix's configuration directory is full") ||
-		!errors.As(err, &ue) || ue.Kind != store.ErrUnavailable || strings.Contains(err.Error(), "postmap") {
+		!errors.As(err, &ue) || !errors.Is(ue.Kind, store.ErrUnavailable) || strings.Contains(err.Error(), "postmap") {
 		t.Fatalf("map saved on a full disk: %v, want the sentence that the disk of Postfix's configuration directory is full", err)
 	}
 	assertSameFiles(t, before, env.liveFiles(t))

@@ -55,7 +55,7 @@ func TestImportOnFullTempDiskSaysDiskFull(t *testing.T) {
 	unfill := postfixtest.FillTo(t, filepath.Join(tmp, "filler"), 96<<10)
 	res, err := ImportConfig(ctx, pf, dir)
 	var ue *store.UserError
-	if err == nil || !errors.As(err, &ue) || ue.Kind != store.ErrUnavailable ||
+	if err == nil || !errors.As(err, &ue) || !errors.Is(ue.Kind, store.ErrUnavailable) ||
 		!strings.Contains(err.Error(), "the disk that holds the temporary directory "+tmp+" is full") ||
 		strings.Contains(err.Error(), "postmap") {
 		var unmanaged []UnmanagedTable

@@ -724,6 +724,13 @@ func (m *Manager) check(ctx context.Context, st store.State, validate func(*stor
 		_, err = m.validateStaged(ctx, p, staging, params, false)
 	}
 	_ = os.RemoveAll(staging)
+	if full := diskFull(err); full != nil {
+		// A cluster change is checked before it is committed: the
+		// answer was "build ...: no space left on device", an internal
+		// error's words.
+		m.log.Error("check a change on a full disk", "err", err)
+		return full
+	}
 	return err
 }
 

@@ -65,9 +65,17 @@ func (m *Manager) ApplyRevision(ctx context.Context, rev int64, action string, s
 		res, err = m.applyLocked(ctx, "cluster", action, st, false, opts)
 		m.mu.Unlock()
 	}
+	var full DiskFullError
+	if errors.As(err, &full) {
+		// Saved in the cluster: not a change to save again, but one this
+		// node applies once it has room (the cluster tries it again).
+		err = &store.UserError{Kind: full, Msg: store.Sentence("This node could not apply the cluster's configuration: %s. Postfix's files are unchanged and it runs its last good configuration; it tries again every %s, so once space is freed on that disk it applies it", full.Why, RevisionRetry)}
+	}
 	if rp := m.repl; rp != nil {
 		rp.mu.Lock()
-		if rev > rp.rev {
+		// The same revision again too (tried again after a full disk,
+		// SIGHUP's re-apply): what it made of it now is what holds.
+		if rev >= rp.rev {
 			rp.rev, rp.res, rp.err = rev, res, err
 			close(rp.moved)
 			rp.moved = make(chan struct{})
@@ -76,6 +84,11 @@ func (m *Manager) ApplyRevision(ctx context.Context, rev int64, action string, s
 	}
 	return res, err
 }
+
+// RevisionRetry is how often a cluster node tries again a revision it
+// could not apply for a cause of its own that may pass (a full disk):
+// the cluster's node loop (report.Outcome.Retry).
+const RevisionRetry = 30 * time.Second
 
 // propose is Update on a cluster node: the change is made on the
 // cluster's newest configuration, validated with this node's Postfix
@@ -129,6 +142,12 @@ func (m *Manager) propose(ctx context.Context, actor, action string, opts ApplyO
 		}
 		res, err := m.waitApplied(ctx, newRev)
 		var ae *ApplyError
+		var full DiskFullError
+		if errors.As(err, &full) {
+			// Saved: saving again (what a disk-full answer says elsewhere)
+			// would find it there.
+			return res, &store.UserError{Kind: full, Msg: store.Sentence("The change was saved in the cluster (revision %d) and the other nodes apply it, but this node could not: %s. This node keeps its last good configuration and tries again every %s: free space on that disk", newRev, full.Why, RevisionRetry)}
+		}
 		if errors.As(err, &ae) {
 			// Committed: the other nodes apply it, and the next change is
 			// made on it. Postfix's words alone read as "not saved".

@@ -57,6 +57,11 @@ type Outcome struct {
 	OK      bool   `json:"ok"`
 	Result  string `json:"result"`  // applied, unchanged, refused, rolled back, failed
 	Message string `json:"message"` // Postfix's own words when it refused
+	// RetryAfter, when set, is how soon the node tries the same revision
+	// again unless a newer one comes first: a cause of the node's own
+	// that may pass (a full disk). Without it a node stayed on its last
+	// good configuration until the next change or a restart.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Counts are a node's Postfix state and its queue and MPA counts.

@@ -3800,6 +3800,48 @@ var mutants = []mutant{
 		new:  "if false && ok && held.LastRun.After(st.LastRun) {",
 		pkg:  "./jobs", run: "^TestRefreshStatusKeptWhenItsWriteFails$",
 	},
+	{
+		name: "cluster: a revision a node had no room for is not tried again",
+		file: "cluster/node.go",
+		old:  "\t\tif out := n.applyMirror(ctx, m); out.RetryAfter > 0 {\n",
+		new:  "\t\tif out := n.applyMirror(ctx, m); out.RetryAfter < 0 {\n",
+		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
+	},
+	{
+		name: "cluster: a node's full disk does not ask for the revision again",
+		file: "admin/cluster.go",
+		old:  "\t\t\t\tout.RetryAfter = s.revisionRetry // applied once there is room\n",
+		new:  "",
+		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
+	},
+	{
+		name: "cluster: a node whose disk is full says to save the revision again",
+		file: "mta/replicate.go",
+		old:  "\tif errors.As(err, &full) {\n\t\t// Saved in the cluster: not a change to save again",
+		new:  "\tif false {\n\t\t// Saved in the cluster: not a change to save again",
+		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
+	},
+	{
+		name: "cluster: the same revision applied again keeps its earlier failure",
+		file: "mta/replicate.go",
+		old:  "\t\tif rev >= rp.rev {\n",
+		new:  "\t\tif rev > rp.rev {\n",
+		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
+	},
+	{
+		name: "disk full: a cluster change's check on a full disk answers the build's words",
+		file: "mta/manager.go",
+		old:  "\tif full := diskFull(err); full != nil {\n\t\t// A cluster change is checked",
+		new:  "\tif full := diskFull(err); false && full != nil {\n\t\t// A cluster change is checked",
+		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
+	},
+	{
+		name: "cluster: a committed change this node's full disk could not keep is called not saved",
+		file: "mta/replicate.go",
+		old:  "\t\tif errors.As(err, &full) {\n\t\t\t// Saved: saving again",
+		new:  "\t\tif false {\n\t\t\t// Saved: saving again",
+		pkg:  "./mta", run: "^TestClusterChangeOnFullDataDiskSaysSaved$",
+	},
 }
 
 func main() {
