@@ -269,6 +269,17 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
 			}
 		}
+		if in.Type == "pcre" {
+			// Patterns PCRE gives up on, which Postfix takes as no
+			// match (maps_pcre.go); lines already saved stay.
+			was := ""
+			if idx >= 0 && st.Maps[idx].Type == "pcre" {
+				was = st.Maps[idx].Content
+			}
+			if n, msg := newPCREHazard(in.Content, was); n > 0 {
+				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
+			}
+		}
 		in.Owner, in.Updated = owner, time.Now().UTC()
 		if idx >= 0 {
 			st.Maps[idx] = in

@@ -31,6 +31,18 @@ import (
 //
 // A save refuses such a pattern in a line it adds (newRegexpHazard); a
 // table saved or imported before keeps its lines.
+//
+// Alternation or nested repetition inside a repetition is not refused:
+// measured, it costs glibc no more than a plain repetition does. An
+// UNANCHORED pattern with a repetition takes time in the square of the
+// line, whatever its shape: on a line of 100,000 a's /a+x/, /[a-z]+x/,
+// /(a+)+x/, /(a|aa)+c/, /(ab|a)*c/ each ran past 10 s (10,000: 0.23,
+// 0.28, 0.39, 0.63 s), /(\w+\s?)+$/ past 60 s, /(x+x+)+y/ 25 s, and
+// /foo.*bar/ 9.7 s on "foo" repeated 33,000 times; anchored, the same
+// shapes took 0.01-0.02 s (/^(a|aa)*c/, /^(\w+\s?)+$/,
+// /^Subject:.*(a+)+x/, /^Subject:.*[0-9]+ pills/). Refusing every
+// unanchored repetition would refuse most real tables, so it is left to
+// the administrator (docs/api.md).
 
 // maxRegexpCopies is how many copies of its atoms a regexp pattern's
 // repetition counts may add to it: .{1,998} (a line of RFC 5322) fits,

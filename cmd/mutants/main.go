@@ -3842,6 +3842,27 @@ var mutants = []mutant{
 		new:  "\t\tif false {\n\t\t\t// Saved: saving again",
 		pkg:  "./mta", run: "^TestClusterChangeOnFullDataDiskSaysSaved$",
 	},
+	{
+		name: "mta: a save adds a pcre pattern on which PCRE reaches its match limit and Postfix skips the rule",
+		file: "mta/maps_ops.go",
+		old:  "if n, msg := newPCREHazard(in.Content, was); n > 0 {",
+		new:  "if n, msg := newPCREHazard(in.Content, was); n > 0 && false {",
+		pkg:  "./mta", run: "^TestPCREMatchLimitSkipsRule$",
+	},
+	{
+		name: "mta: the pcre scan misses a nested unbounded repetition such as (a+)+",
+		file: "mta/maps_pcre.go",
+		old:  "if (x.tail.meets(x.first) || x.split) && !possessive {",
+		new:  "if (x.tail.meets(x.first) || x.split) && possessive {",
+		pkg:  "./mta", run: "^TestPCREHazard$",
+	},
+	{
+		name: "mta: the pcre scan misses a repetition that can take what follows it in a repeated part, such as (.*,)+",
+		file: "mta/maps_pcre.go",
+		old:  "split: a.split || b.split || a.tail.meets(b.first)}",
+		new:  "split: a.split || b.split}",
+		pkg:  "./mta", run: "^TestPCREHazard$",
+	},
 }
 
 func main() {
