@@ -31,9 +31,14 @@
 //
 // Answers of the daemon are copied back as they are: up to 1 MB read whole
 // and sent in one write, larger ones streamed as they arrive (a message
-// or backup download never sits whole in the web process). When the
-// daemon does not answer, the client gets a 502 with a fixed sentence;
-// the reason goes to the web process's log only.
+// or backup download never sits whole in the web process). Every answer
+// is bounded by total time (UpstreamTimeout, WriteTimeout) but a backup
+// download, which is bounded by progress (BackupStall: it ends only when
+// the daemon sent no byte, or the client took none, for that long). An
+// answer cut midway reaches the client cut (its connection closed), never
+// as a complete one. When the daemon does not answer, the client gets a
+// 502 with a fixed sentence; the reason goes to the web process's log
+// only.
 //
 // The package imports none of postdeck's packages (only the standard
 // library and fasthttp's client): the web process links the rest of

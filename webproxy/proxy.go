@@ -48,7 +48,7 @@ type Limits struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	// WriteTimeout bounds the answer, including the daemon's work (an
-	// apply, an SPF refresh, a backup download).
+	// apply, an SPF refresh), but a backup download's (BackupStall).
 	WriteTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection without requests.
 	IdleTimeout time.Duration
@@ -58,9 +58,19 @@ type Limits struct {
 	// MaxInFlight bounds requests being forwarded at once (and so the
 	// request bodies held in memory): further ones get a 503.
 	MaxInFlight int
-	// UpstreamTimeout bounds the wait for the daemon's answer headers.
+	// UpstreamTimeout bounds the daemon's answer, from the request to its
+	// last byte; a backup download's only to its first byte.
 	UpstreamTimeout time.Duration
+	// BackupStall bounds a backup download (GET /api/v1/backup) by
+	// progress instead of total time: it ends when the daemon sent no
+	// byte, or the client took none, for this long. A download that
+	// moves, however slowly, goes on (a backup's size has no bound, nor
+	// has the time a slow link takes for it).
+	BackupStall time.Duration
 }
+
+// backupPath is the route whose answer is bounded by BackupStall.
+const backupPath = "/api/v1/backup"
 
 // maxWholeAnswer is the largest answer body the web process reads whole
 // before passing it on; larger ones stream through.
@@ -81,6 +91,7 @@ func DefaultLimits() Limits {
 		MaxConns:             1024,
 		MaxInFlight:          256,
 		UpstreamTimeout:      140 * time.Second,
+		BackupStall:          60 * time.Second,
 	}
 }
 
@@ -119,6 +130,9 @@ func (l Limits) withDefaults() Limits {
 	if l.UpstreamTimeout <= 0 {
 		l.UpstreamTimeout = d.UpstreamTimeout
 	}
+	if l.BackupStall <= 0 {
+		l.BackupStall = d.BackupStall
+	}
 	return l
 }
 
@@ -133,10 +147,14 @@ type Config struct {
 
 // Proxy forwards the console's requests to the daemon.
 type Proxy struct {
-	cfg      Config
-	lim      Limits
-	log      *slog.Logger
-	client   *fasthttp.HostClient
+	cfg    Config
+	lim    Limits
+	log    *slog.Logger
+	client *fasthttp.HostClient
+	// backup is the client of backup downloads, whose connections
+	// bound each read by BackupStall once the answer has begun
+	// (progressConn).
+	backup   *fasthttp.HostClient
 	inFlight chan struct{}
 
 	bodyMu    sync.Mutex
@@ -158,38 +176,83 @@ func New(cfg Config) *Proxy {
 		log = slog.New(slog.DiscardHandler)
 	}
 	socket := cfg.Socket
+	dial := func(string) (net.Conn, error) {
+		return net.DialTimeout("unix", socket, 5*time.Second)
+	}
 	return &Proxy{
 		cfg: cfg, lim: lim, log: log,
 		inFlight: make(chan struct{}, lim.MaxInFlight),
-		// The daemon's side: fasthttp's client, the cheapest per request
-		// (the web process shares two cores with the daemon and Postfix),
-		// writing each request anew from the fields checked here. Only
-		// idempotent requests are ever retried on a broken connection.
-		client: &fasthttp.HostClient{
-			Addr: "postdeck",
-			Dial: func(string) (net.Conn, error) {
-				return net.DialTimeout("unix", socket, 5*time.Second)
-			},
-			MaxConns: lim.MaxInFlight,
-			// A console page's answer in one read (the default 4 KB
-			// buffer took three for a 10 KB page).
-			ReadBufferSize: 16 << 10,
-			// An answer with a length above this is streamed to the
-			// client as it arrives; smaller ones are read whole (and
-			// sent in one write). Without it fasthttp reads every answer
-			// with a length whole: a message download of tens of
-			// megabytes would sit in the web process's memory.
-			MaxResponseBodySize:           maxWholeAnswer,
-			MaxIdleConnDuration:           90 * time.Second,
-			ReadTimeout:                   lim.UpstreamTimeout,
-			WriteTimeout:                  30 * time.Second,
-			MaxConnWaitTimeout:            lim.UpstreamTimeout,
-			StreamResponseBody:            true,
-			DisablePathNormalizing:        true, // the daemon sees the path the client sent, as on TCP
-			NoDefaultUserAgentHeader:      true,
-			DisableHeaderNamesNormalizing: false,
-		},
+		client:   newClient(lim, dial),
+		backup: newClient(lim, func(addr string) (net.Conn, error) {
+			c, err := dial(addr)
+			if err != nil {
+				return nil, err
+			}
+			return &progressConn{Conn: c, stall: lim.BackupStall}, nil
+		}),
 	}
+}
+
+// newClient is a client of the daemon's socket, dialed by dial: fasthttp's
+// client, the cheapest per request (the web process shares two cores with
+// the daemon and Postfix), writing each request anew from the fields
+// checked here. Only idempotent requests are ever retried on a broken
+// connection.
+func newClient(lim Limits, dial fasthttp.DialFunc) *fasthttp.HostClient {
+	return &fasthttp.HostClient{
+		Addr:     "postdeck",
+		Dial:     dial,
+		MaxConns: lim.MaxInFlight,
+		// A console page's answer in one read (the default 4 KB
+		// buffer took three for a 10 KB page).
+		ReadBufferSize: 16 << 10,
+		// An answer with a length above this is streamed to the
+		// client as it arrives; smaller ones are read whole (and
+		// sent in one write). Without it fasthttp reads every answer
+		// with a length whole: a message download of tens of
+		// megabytes would sit in the web process's memory.
+		MaxResponseBodySize:           maxWholeAnswer,
+		MaxIdleConnDuration:           90 * time.Second,
+		ReadTimeout:                   lim.UpstreamTimeout,
+		WriteTimeout:                  30 * time.Second,
+		MaxConnWaitTimeout:            lim.UpstreamTimeout,
+		StreamResponseBody:            true,
+		DisablePathNormalizing:        true, // the daemon sees the path the client sent, as on TCP
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: false,
+	}
+}
+
+// progressConn is a connection of the backup client. fasthttp sets its
+// read deadline once per answer (UpstreamTimeout), before the first
+// byte: the daemon writes the whole archive to a file before it answers,
+// and has that long for it. Once the answer has begun, each read's
+// deadline moves BackupStall ahead instead, so that a download ends only
+// when the daemon sent nothing for that long (as UpstreamTimeout alone, a
+// slow download was cut once it had taken 140 s). fasthttp uses a
+// connection from one goroutine at a time.
+type progressConn struct {
+	net.Conn
+	stall   time.Duration
+	started bool // a byte of the current answer has arrived
+}
+
+func (c *progressConn) SetReadDeadline(t time.Time) error {
+	c.started = false // a new answer: fasthttp's deadline until its first byte
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *progressConn) Read(p []byte) (int, error) {
+	if c.started {
+		if err := c.Conn.SetReadDeadline(time.Now().Add(c.stall)); err != nil {
+			return 0, err
+		}
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.started = true
+	}
+	return n, err
 }
 
 // Serve answers on ln (TCP; wrapped in TLS when configured) until
@@ -274,6 +337,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.Shutdown(ctx))
 	}
 	p.client.CloseIdleConnections()
+	p.backup.CloseIdleConnections()
 	return errors.Join(errs...)
 }
 
@@ -370,14 +434,30 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.SetBodyRaw(body)
 	}
 
-	if err := p.client.Do(req, resp); err != nil {
+	// A backup download is bounded by progress on both sides
+	// (BackupStall), every other answer by total time (UpstreamTimeout
+	// here, WriteTimeout towards the client).
+	backup := r.Method == http.MethodGet && r.URL.EscapedPath() == backupPath
+	client := p.client
+	if backup {
+		client = p.backup
+	}
+	if err := client.Do(req, resp); err != nil {
 		if r.Context().Err() == nil {
 			p.log.Warn("web: the daemon did not answer", "err", err, "remote", peerAddr(r.RemoteAddr))
 		}
 		p.refuse(w, r, http.StatusBadGateway, "postdeck's daemon is not answering; try again in a moment.")
 		return
 	}
-	defer func() { _ = resp.CloseBodyStream() }()
+	var err2 error
+	defer func() {
+		if err2 != nil {
+			// The answer was not read to its end: its connection
+			// cannot carry another one (fasthttp would put it back).
+			resp.SetConnectionClose()
+		}
+		_ = resp.CloseBodyStream()
+	}()
 	answer := http.Header{}
 	resp.Header.VisitAll(func(k, v []byte) {
 		answer.Add(string(k), string(v))
@@ -397,8 +477,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { _ = lc.send() }()
 	}
 	w.WriteHeader(resp.StatusCode())
-	var err2 error
-	if bs := resp.BodyStream(); bs != nil {
+	if bs := resp.BodyStream(); bs != nil && backup {
+		err2 = copyByProgress(w, bs, p.lim.BackupStall)
+	} else if bs != nil {
 		_, err2 = io.Copy(w, bs)
 	} else {
 		_, err2 = w.Write(resp.Body())
@@ -408,6 +489,41 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err2 != nil && r.Context().Err() == nil {
 		p.log.Debug("web: copy the answer", "err", err2)
+	}
+	if err2 != nil {
+		// The answer is cut: the client must see it so. Returning would
+		// end a chunked answer as complete (a backup download, whose
+		// daemon went silent, saved as a truncated file); net/http
+		// closes the connection instead.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// copyByProgress copies a backup download to the client. net/http sets
+// the connection's write deadline once per answer (WriteTimeout): as
+// that alone, a download was cut once it had taken 150 s, a truncated
+// file. Before each write the deadline moves stall ahead instead, so
+// that a write ends with a timeout only when the client took nothing
+// for that long.
+func copyByProgress(w http.ResponseWriter, src io.Reader, stall time.Duration) error {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if err := rc.SetWriteDeadline(time.Now().Add(stall)); err != nil {
+				return err
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 }
 

@@ -3863,6 +3863,55 @@ var mutants = []mutant{
 		new:  "split: a.split || b.split}",
 		pkg:  "./mta", run: "^TestPCREHazard$",
 	},
+	{
+		name: "webproxy: a backup download keeps the write deadline net/http set once for the answer",
+		file: "webproxy/proxy.go",
+		old:  "if err := rc.SetWriteDeadline(time.Now().Add(stall)); err != nil {",
+		new:  "if err := error(nil); rc == nil && err != nil {",
+		pkg:  "./webproxy", run: "^TestBackupDownloadOutlastsTotalTimeouts$",
+	},
+	{
+		name: "webproxy: a backup download whose client stopped reading is never ended",
+		file: "webproxy/proxy.go",
+		old:  "if err := rc.SetWriteDeadline(time.Now().Add(stall)); err != nil {",
+		new:  "if err := rc.SetWriteDeadline(time.Time{}); err != nil {",
+		pkg:  "./webproxy", run: "^TestBackupDownloadThatStopsIsCut$",
+	},
+	{
+		name: "webproxy: a backup download keeps the read deadline fasthttp set once for the daemon's answer",
+		file: "webproxy/proxy.go",
+		old:  "if c.started {",
+		new:  "if false && c.started {",
+		pkg:  "./webproxy", run: "^TestBackupDownloadOutlastsTotalTimeouts$",
+	},
+	{
+		name: "webproxy: a backup download whose daemon went silent is never ended",
+		file: "webproxy/proxy.go",
+		old:  "return &progressConn{Conn: c, stall: lim.BackupStall}, nil",
+		new:  "return &progressConn{Conn: c, stall: 1 << 62}, nil",
+		pkg:  "./webproxy", run: "^TestBackupDownloadThatStopsIsCut$",
+	},
+	{
+		name: "webproxy: every answer is bounded by progress as a backup download is",
+		file: "webproxy/proxy.go",
+		old:  "backup := r.Method == http.MethodGet && r.URL.EscapedPath() == backupPath",
+		new:  "backup := r.Method != \"\"",
+		pkg:  "./webproxy", run: "^TestAnswersButTheBackupKeepTotalTimeouts$",
+	},
+	{
+		name: "webproxy: an answer cut midway reaches the client as a complete chunked answer",
+		file: "webproxy/proxy.go",
+		old:  "panic(http.ErrAbortHandler)",
+		new:  "_ = http.ErrAbortHandler",
+		pkg:  "./webproxy", run: "^TestAnswersButTheBackupKeepTotalTimeouts$",
+	},
+	{
+		name: "webproxy: the daemon's connection of an answer cut midway goes back to the pool",
+		file: "webproxy/proxy.go",
+		old:  "resp.SetConnectionClose()",
+		new:  "_ = resp",
+		pkg:  "./webproxy", run: "^TestBackupDownloadThatStopsIsCut$",
+	},
 }
 
 func main() {
