@@ -116,6 +116,15 @@ func (s *Service) QueueAction(ctx context.Context, id Identity, in QueueActionRe
 		return queue.ActionResult{}, err
 	}
 	res, err := s.queueAction(ctx, in)
+	if err != nil && res.Affected > 0 {
+		// Postfix acted on messages before the failure (a postsuper
+		// killed partway through a mass delete, a bounce whose delivery
+		// attempts failed after it expired them): the entry says on how
+		// many, as the log does.
+		s.log.Error("queue action failed", "action", action, "requested", res.Requested, "affected", res.Affected, "err", err)
+		s.audit(id, action, ResultFailed, queueActionFailedDetail(in, res), "")
+		return res, err
+	}
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return res, err
@@ -137,6 +146,12 @@ func queueActionDetail(in QueueActionRequest, res queue.ActionResult) string {
 		d += fmt.Sprintf(", %d in the middle of a delivery attempt (returned to their senders when it ends)", res.InDeliveryCount)
 	}
 	return d
+}
+
+// queueActionFailedDetail is the audit entry's detail of an action that
+// failed after Postfix acted on some of its messages.
+func queueActionFailedDetail(in QueueActionRequest, res queue.ActionResult) string {
+	return fmt.Sprintf("%s: %d requested, %d affected before the action failed; %s", queueActionTarget(in), res.Requested, res.Affected, internalFailure)
 }
 
 // auditedIDs is how many ids of an action by ids its audit entry names.
@@ -188,6 +203,9 @@ func (s *Service) queueAction(ctx context.Context, in QueueActionRequest) (queue
 		if in.Filter != nil {
 			f = *in.Filter
 		}
+		// An action acts on every match: a page's offset and limit are
+		// ignored, not checked as a listing's.
+		f.Offset, f.Limit = 0, 0
 		if err := f.Normalize(); err != nil {
 			return queue.ActionResult{}, err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,10 +252,14 @@ func (q *Queue) act(ctx context.Context, action string, ids []string, where map[
 	if queueName != "" {
 		args = append(args, queueName)
 	}
-	if err := q.postsuper(ctx, strings.NewReader(strings.Join(ids, "\n")+"\n"), out, args...); err != nil {
+	err = q.postsuper(ctx, strings.NewReader(strings.Join(ids, "\n")+"\n"), out, args...)
+	// What postsuper reported is what it did, also when it failed
+	// partway (killed at the command timeout in a mass delete): the
+	// failure's audit entry says how many it affected.
+	res.Affected = out.affected()
+	if err != nil {
 		return res, fmt.Errorf("%s messages: %w", action, err)
 	}
-	res.Affected = out.affected()
 	q.log.Info("queue action", "action", action, "requested", len(ids), "affected", res.Affected)
 	if err := q.afterPostsuper(ctx, &res, action, ids, out.done); err != nil {
 		return res, err
@@ -295,7 +300,11 @@ func (q *Queue) afterPostsuper(ctx context.Context, res *ActionResult, action st
 		res.notTriggered(rest)
 		over := q.chase.add(q, inDelivery)
 		res.notTriggered(over)
-		chased := inDelivery[:len(inDelivery)-len(over)]
+		notFollowed := make(map[string]bool, len(over))
+		for _, id := range over {
+			notFollowed[id] = true
+		}
+		chased := slices.DeleteFunc(slices.Clone(inDelivery), func(id string) bool { return notFollowed[id] })
 		res.InDeliveryCount = len(chased)
 		res.InDelivery = chased[:min(len(chased), maxReportedIDs)]
 	}

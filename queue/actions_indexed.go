@@ -76,13 +76,17 @@ func (q *Queue) actFiltered(ctx context.Context, w *watcher, action string, f Fi
 	wg.Wait()
 	var ids []string
 	for lane := range lanes {
-		if errs[lane] != nil {
-			return res, fmt.Errorf("%s messages: %w", action, errs[lane])
-		}
 		ids = append(ids, verified[lane]...)
 		res.Affected += reports[lane].affected()
 	}
 	res.Requested = len(ids)
+	// A lane that failed fails the action, with what every lane did
+	// (postsuper's reports) in its result for the audit entry.
+	for lane := range lanes {
+		if errs[lane] != nil {
+			return res, fmt.Errorf("%s messages: %w", action, errs[lane])
+		}
+	}
 	q.log.Info("queue action", "action", action, "matched", len(cands), "requested", len(ids), "affected", res.Affected)
 	done := make(map[string]bool, len(ids))
 	for lane := range lanes {

@@ -61,7 +61,8 @@ func (q *Queue) splitActive(ids []string) (now, inDelivery []string) {
 }
 
 // add follows ids (at most chaseMax at once) and returns those past the
-// bound, which it does not follow.
+// bound, which it does not follow. An id already followed is followed
+// on, also when the bound is reached: it is never among those returned.
 func (c *chase) add(q *Queue, ids []string) (over []string) {
 	if len(ids) == 0 {
 		return nil
@@ -72,10 +73,10 @@ func (c *chase) add(q *Queue, ids []string) (over []string) {
 		c.until = make(map[string]time.Time)
 	}
 	deadline := time.Now().Add(chaseFor)
-	for i, id := range ids {
+	for _, id := range ids {
 		if _, ok := c.until[id]; !ok && len(c.until) >= chaseMax {
-			over = ids[i:]
-			break
+			over = append(over, id)
+			continue
 		}
 		c.until[id] = deadline
 	}

@@ -2872,8 +2872,8 @@ var mutants = []mutant{
 	{
 		name: "queue chase: a bounce past the bound starts no chase",
 		file: "queue/chase.go",
-		old:  "\t\t\tover = ids[i:]\n\t\t\tbreak\n",
-		new:  "\t\t\treturn ids[i:]\n",
+		old:  "\t\t\tover = append(over, id)\n\t\t\tcontinue\n",
+		new:  "\t\t\treturn append(over, id)\n",
 		pkg:  "./queue", run: "^TestChaseBounded$",
 	},
 	{
@@ -3911,6 +3911,41 @@ var mutants = []mutant{
 		old:  "resp.SetConnectionClose()",
 		new:  "_ = resp",
 		pkg:  "./webproxy", run: "^TestBackupDownloadThatStopsIsCut$",
+	},
+	{
+		name: "admin: an action by filter ignores the filter's offset and limit",
+		file: "admin/queue.go",
+		old:  "\t\tf.Offset, f.Limit = 0, 0\n\t\tif err := f.Normalize(); err != nil {",
+		new:  "\t\tif err := f.Normalize(); err != nil {",
+		pkg:  "./admin", run: "^TestQueueActionIgnoresFilterPaging$",
+	},
+	{
+		name: "queue: an action by ids that fails partway says how many messages postsuper affected",
+		file: "queue/actions.go",
+		old:  "\tres.Affected = out.affected()\n\tif err != nil {\n\t\treturn res, fmt.Errorf(\"%s messages: %w\", action, err)\n\t}\n",
+		new:  "\tif err != nil {\n\t\treturn res, fmt.Errorf(\"%s messages: %w\", action, err)\n\t}\n\tres.Affected = out.affected()\n",
+		pkg:  "./queue", run: "^TestActionThatFailsMidwaySaysWhatItDid$",
+	},
+	{
+		name: "queue: an action by filter that fails partway says what every lane did",
+		file: "queue/actions_indexed.go",
+		old:  "\tfor lane := range lanes {\n\t\tids = append(ids, verified[lane]...)\n",
+		new:  "\tfor lane := range lanes {\n\t\tif errs[lane] != nil {\n\t\t\treturn res, errs[lane]\n\t\t}\n\t\tids = append(ids, verified[lane]...)\n",
+		pkg:  "./queue", run: "^TestActionThatFailsMidwaySaysWhatItDid$",
+	},
+	{
+		name: "admin: a queue action that fails after Postfix acted is audited with its counts",
+		file: "admin/queue.go",
+		old:  "\tif err != nil && res.Affected > 0 {\n",
+		new:  "\tif err != nil && false {\n",
+		pkg:  "./admin", run: "^TestQueueActionFailedPartwayIsAudited$",
+	},
+	{
+		name: "queue: a full chase keeps following the bounced messages it follows already",
+		file: "queue/chase.go",
+		old:  "\tfor _, id := range ids {\n\t\tif _, ok := c.until[id]; !ok && len(c.until) >= chaseMax {\n\t\t\tover = append(over, id)\n\t\t\tcontinue\n",
+		new:  "\tfor i, id := range ids {\n\t\tif _, ok := c.until[id]; !ok && len(c.until) >= chaseMax {\n\t\t\tover = ids[i:]\n\t\t\tbreak\n",
+		pkg:  "./queue", run: "^TestChaseFullKeepsFollowedOnes$",
 	},
 }
 
