@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -112,12 +113,41 @@ func (s *Service) MPAErrorAction(ctx context.Context, id Identity, in ErrorActio
 	}
 	action := "mpa errors " + truncate(in.Action, 20)
 	n, err := s.mpa.ErrorAction(ctx, in.Action, in.IDs, in.All)
+	if err != nil && n > 0 {
+		return n, s.errorActionStopped(id, action, in.Action, n, err)
+	}
 	if err != nil {
 		s.auditFailure(id, action, err)
 		return 0, err
 	}
 	s.audit(id, action, ResultDone, fmt.Sprintf("%d affected", n), "")
 	return n, nil
+}
+
+// errorActionStopped is the answer and the audit entry of an action the
+// store stopped midway (it commits in chunks): the n entries of its
+// earlier chunks are deleted or requeued for good. The answer was the
+// error alone ("Internal error", or a sentence and "Nothing was changed"
+// on the console) and the audit "failed", as if nothing had been done:
+// an operator who tried again by ids was told the first of them did not
+// exist. It is a 503 that says how many are done and that the others
+// are still in the repository.
+func (s *Service) errorActionStopped(id Identity, audited, action string, n int, err error) error {
+	cause := "Postdeck's log has the cause."
+	detail := internalFailure
+	var ue *store.UserError
+	if errors.As(err, &ue) {
+		cause, detail = ue.Msg, ue.Msg
+	} else {
+		s.log.Error("action failed", "action", audited, "err", err)
+	}
+	done := "deleted"
+	if action == mpa.ActionRequeue {
+		done = "back in the MPA queue"
+	}
+	s.audit(id, audited, ResultFailed, fmt.Sprintf("%d affected, then it stopped: %s", n, detail), "")
+	return store.Unavailable("The %s stopped after %d %s: %s %s; the others are still in the error repository. %s",
+		action, n, plural(int64(n), "message", "messages"), plural(int64(n), "that one is", "those are"), done, cause)
 }
 
 // PipelineDoc is the MPA's processors, rules and templates with the

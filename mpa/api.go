@@ -321,6 +321,9 @@ func (s *Server) PutPipeline(ctx context.Context, p store.MPAPipeline) error {
 	if err := checkRulesForSave(p.Rules); err != nil {
 		return err
 	}
+	if err := checkTemplatesForSave(p); err != nil {
+		return err
+	}
 	p.Updated = time.Now().UTC()
 	if err := s.db.MPAPipelinePut(p); err != nil {
 		return fmt.Errorf("store mpa pipeline: %w", err)
@@ -360,7 +363,7 @@ func (s *Server) Preview(ctx context.Context, req PreviewRequest) (PreviewResult
 		name = "preview"
 	}
 	if !templateNameRE.MatchString(name) {
-		return PreviewResult{}, store.Invalid("name", "Template name %q must be 1 to 64 letters, digits, '.', '_' or '-'.", name)
+		return PreviewResult{}, store.Invalid("name", "Template name %s must be 1 to 64 letters, digits, '.', '_' or '-'.", shownName(name))
 	}
 	if len(req.Sample) > MaxShownHeader+MaxShownBody*16 {
 		return PreviewResult{}, store.Invalid("sample", "The sample message is larger than %d bytes.", MaxShownHeader+MaxShownBody*16)

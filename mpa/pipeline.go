@@ -71,7 +71,7 @@ func compilePipeline(p store.MPAPipeline, hostname string) (*pipeline, error) {
 			}
 			out.procs = append(out.procs, rp)
 		default:
-			return nil, store.Invalid("processors", "Unknown processor %q; the MPA has %s.", name, strings.Join(processorNames, ", "))
+			return nil, store.Invalid("processors", "Unknown processor %s; the MPA has %s.", shownName(name), strings.Join(processorNames, ", "))
 		}
 	}
 	return out, nil
@@ -319,6 +319,12 @@ func checkRulesForSave(text string) error {
 	for i, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
 		line = strings.TrimSpace(line)
 		if strings.HasPrefix(line, "#") {
+			// A comment may hold anything but a CR alone: a document
+			// of old Mac line breaks that begins with a comment, as most
+			// do, was that one comment, and not one rule applied.
+			if strings.Contains(line, "\r") {
+				return store.InvalidLine("rules", i+1, "a comment holds a line break of the old Mac kind (CR alone), which makes the rules after it part of the comment; rules are lines of text (each ends with a line break, CR LF or LF).")
+			}
 			continue
 		}
 		for _, r := range line {
@@ -537,6 +543,21 @@ func clipValue(s string) string {
 	return s[:cut] + "..."
 }
 
+// shownName quotes a name for an error, at most 64 bytes of it: a name
+// of megabytes (a file pasted into the wrong field) was quoted whole in
+// the answer and in the audit entry, which the log keeps 10,000 of.
+func shownName(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return strconv.Quote(s)
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
+
 var templateNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 var templateLineRE = regexp.MustCompile(`^template: [^:]*:(\d+):`)
 
@@ -562,7 +583,7 @@ func ValidatePipeline(p store.MPAPipeline) error {
 	seen := map[string]bool{}
 	for _, name := range p.Processors {
 		if name != "trace" && name != "rules" {
-			return store.Invalid("processors", "Unknown processor %q; the MPA has %s.", name, strings.Join(processorNames, ", "))
+			return store.Invalid("processors", "Unknown processor %s; the MPA has %s.", shownName(name), strings.Join(processorNames, ", "))
 		}
 		if seen[name] {
 			return store.Invalid("processors", "The processor %q is listed twice.", name)
@@ -576,7 +597,7 @@ func ValidatePipeline(p store.MPAPipeline) error {
 	sample := sampleMessage()
 	for _, t := range p.Templates {
 		if !templateNameRE.MatchString(t.Name) {
-			return store.Invalid("templates", "Template name %q must be 1 to 64 letters, digits, '.', '_' or '-'.", t.Name)
+			return store.Invalid("templates", "Template name %s must be 1 to 64 letters, digits, '.', '_' or '-'.", shownName(t.Name))
 		}
 		if names[t.Name] {
 			return store.Invalid("templates", "Template name %q is used twice.", t.Name)
@@ -612,6 +633,45 @@ func checkTemplate(name, text string, sample *Message) error {
 		return templateError(name, err)
 	}
 	return nil
+}
+
+// checkTemplatesForSave runs each template on a sparse message too: no
+// Subject, Message-ID or Date, the null sender (a bounce), an empty
+// body. A template that ran on the built-in sample but not on ordinary
+// mail ({{slice .Subject 0 10}} on a shorter subject, {{index .Sender
+// 0}} on a bounce) was saved, and every such message went to the error
+// repository at delivery. It runs where a pipeline is saved
+// (PutPipeline), not in ValidatePipeline: a pipeline stored before it
+// keeps working as it did, and its backups restore.
+func checkTemplatesForSave(p store.MPAPipeline) error {
+	sparse := sparseSample()
+	for _, t := range p.Templates {
+		tpl, err := parseTemplate(t.Name, t.Text)
+		if err != nil {
+			return templateError(t.Name, err) // ValidatePipeline refused it first
+		}
+		if _, err := execute(tpl, templateData(sparse)); err != nil {
+			ue := templateError(t.Name, err).(*store.UserError)
+			where := fmt.Sprintf("Template %q", t.Name)
+			if ue.Line > 0 {
+				where = fmt.Sprintf("Template %q line %d", t.Name, ue.Line)
+			}
+			ue.Msg = store.Sentence("%s fails on a message without a Subject, Message-ID or Date, from the null sender as bounces are (%s); "+
+				"such mail would go to the error repository. Guard what may be empty or short with if, for example "+
+				"{{if ge (len .Subject) 10}}{{slice .Subject 0 10}}{{else}}{{.Subject}}{{end}}", where, err)
+			return ue
+		}
+	}
+	return nil
+}
+
+// sparseSample is a message with as little as mail can have.
+func sparseSample() *Message {
+	m := ParseMessage([]byte("From: <>\r\nTo: bob@example.org\r\n\r\n"))
+	m.SpoolID = "0000000000000000sparse"
+	m.Received = time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+	m.Envelope = store.MPAEnvelope{Recipients: []store.MPARecipient{{Address: "bob@example.org"}}}
+	return m
 }
 
 // sampleMessage is what previews and validation render against.

@@ -173,6 +173,11 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 		}
 	}
 	n, err := s.admin.MPAErrorAction(ctx, who(c), admin.ErrorActionRequest{Action: action, IDs: ids, All: all})
+	if err != nil && n > 0 {
+		// Stopped midway: the list shows what is left, with what was done.
+		code, body := errorStatus(err)
+		return s.repositoryError(c, code, body.Error)
+	}
 	if err != nil {
 		code, body := errorStatus(err)
 		if code >= 500 {

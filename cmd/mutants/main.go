@@ -3947,6 +3947,41 @@ var mutants = []mutant{
 		new:  "\tfor i, id := range ids {\n\t\tif _, ok := c.until[id]; !ok && len(c.until) >= chaseMax {\n\t\t\tover = ids[i:]\n\t\t\tbreak\n",
 		pkg:  "./queue", run: "^TestChaseFullKeepsFollowedOnes$",
 	},
+	{
+		name: "admin: an MPA error action the store stopped midway says how many it did, in the answer and the audit",
+		file: "admin/mpa.go",
+		old:  "\tif err != nil && n > 0 {\n\t\treturn n, s.errorActionStopped(",
+		new:  "\tif err != nil && false {\n\t\treturn n, s.errorActionStopped(",
+		pkg:  "./webui", run: "^TestErrorActionStoppedMidwaySaysWhatItDid$",
+	},
+	{
+		name: "webui: the repository page of an MPA error action stopped midway shows the list with what was done",
+		file: "webui/page_repository.go",
+		old:  "\tif err != nil && n > 0 {\n\t\t// Stopped midway",
+		new:  "\tif err != nil && false {\n\t\t// Stopped midway",
+		pkg:  "./webui", run: "^TestErrorActionStoppedMidwaySaysWhatItDid$",
+	},
+	{
+		name: "mpa: a template that fails on a message without a Subject or from the null sender is refused at save",
+		file: "mpa/api.go",
+		old:  "\tif err := checkTemplatesForSave(p); err != nil {\n",
+		new:  "\tif err := checkTemplatesForSave(p); err != nil && false {\n",
+		pkg:  "./mpa", run: "^TestTemplateFailingOnPlainMailRefusedAtSave$",
+	},
+	{
+		name: "mpa: a rules document of CR line breaks that begins with a comment is refused at save",
+		file: "mpa/pipeline.go",
+		old:  "\t\t\tif strings.Contains(line, \"\\r\") {\n",
+		new:  "\t\t\tif false {\n",
+		pkg:  "./mpa", run: "^TestRulesCommentWithOldMacBreaksRefusedAtSave$",
+	},
+	{
+		name: "mpa: a processor or template name of megabytes is quoted by its start only, in the answer and the audit",
+		file: "mpa/pipeline.go",
+		old:  "\tif len(s) <= most {\n",
+		new:  "\tif true {\n",
+		pkg:  "./webui", run: "^TestPipelineHugeNamesNotEchoed$",
+	},
 }
 
 func main() {
