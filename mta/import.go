@@ -56,6 +56,10 @@ type ImportResult struct {
 	// directories, managed parameters): nothing refers to them any more,
 	// and Postfix would warn, so they are commented out.
 	Unused []string
+	// IgnoredOpts are the master.cf -o options Postfix ignores (postconf:
+	// unused parameter) that the import commented out, as
+	// "service/type/name": Postfix reads the same without them.
+	IgnoredOpts []string
 	// Installation are the parameters kept in the state's Installation
 	// part (InstallationParams the main.cf sets).
 	Installation []string
@@ -243,6 +247,7 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 	sort.Strings(im.outsideDirs)
 	res.OutsideDirs = im.outsideDirs
 	res.Notes = im.notes
+	res.IgnoredOpts = im.ignoredOpts
 	res.Instance = opts.Instance
 	res.Instance.ConfigDir = dir
 	return res, nil
@@ -292,6 +297,7 @@ type importer struct {
 	params      []Param // the definitions Postfix uses (the last of duplicates)
 	master      string  // the master.cf document as read
 	masterLines []string
+	ignoredOpts []string          // "service/type/name" of the -o options commented out
 	before      map[string]bool   // $names used before the import changed anything
 	eff         map[string]string // postconf -x -h of the managed parameters
 	set         map[string]string // postconf -n -x: every parameter main.cf sets, expanded
@@ -404,8 +410,7 @@ func (im *importer) readPostconf() error {
 	for _, m := range mainUnusedRe.FindAllStringSubmatch(string(stderr), -1) {
 		im.ignored[m[1]] = true
 	}
-	im.dropIgnoredOpts(string(stderr))
-	return nil
+	return im.dropIgnoredOpts(string(stderr))
 }
 
 var (
@@ -414,20 +419,38 @@ var (
 )
 
 // dropIgnoredOpts comments out the master.cf -o options Postfix ignores
-// (postconf: unused parameter), when an option has its line to itself: the
-// apply refuses every warning, and Postfix does not use them.
-func (im *importer) dropIgnoredOpts(stderr string) {
+// (postconf: unused parameter) when an option has its line to itself, and
+// takes it out of its line otherwise: the apply refuses every warning, and
+// Postfix does not use them.
+func (im *importer) dropIgnoredOpts(stderr string) error {
 	for _, m := range masterUnusedRe.FindAllStringSubmatch(stderr, -1) {
 		for _, s := range parseMasterCF(joinLines(im.masterLines)) {
 			for _, o := range s.Opts {
-				line := strings.TrimSpace(im.masterLines[o.Line-1])
-				if o.Name == m[1] && (line == "-o "+o.Raw || line == "-o"+o.Raw) {
-					im.masterLines[o.Line-1] = "#" + im.masterLines[o.Line-1]
-					im.note("master.cf line %d: Postfix ignores -o %s (postconf: unused parameter), so the line is commented out", o.Line, o.Name)
+				if o.Name != m[1] {
+					continue
 				}
+				line := strings.TrimSpace(im.masterLines[o.Line-1])
+				if line == "-o "+o.Raw || line == "-o"+o.Raw {
+					im.masterLines[o.Line-1] = "#" + im.masterLines[o.Line-1]
+					im.ignoredOpts = append(im.ignoredOpts, s.Key()+"/"+o.Name)
+					im.note("master.cf line %d: Postfix ignores -o %s (postconf: unused parameter), so the line is commented out", o.Line, o.Name)
+					continue
+				}
+				// On a line with other text (the service's own line):
+				// the option is taken out of it.
+				re := regexp.MustCompile(`[ \t]+-o[ \t]*` + regexp.QuoteMeta(o.Raw) + `([ \t]|$)`)
+				text := im.masterLines[o.Line-1]
+				loc := re.FindStringSubmatchIndex(text)
+				if loc == nil {
+					return importErr("master.cf line %d: Postfix ignores -o %s (postconf: unused parameter), and postdeck applies no master.cf Postfix warns about; remove the option from master.cf and import again", o.Line, o.Name)
+				}
+				im.masterLines[o.Line-1] = text[:loc[0]] + text[loc[2]:]
+				im.ignoredOpts = append(im.ignoredOpts, s.Key()+"/"+o.Name)
+				im.note("master.cf line %d: Postfix ignores -o %s (postconf: unused parameter), so it is taken out of the line", o.Line, truncate(o.Raw, 120))
 			}
 		}
 	}
+	return nil
 }
 
 // parsePostconf reads "name = value" lines.
@@ -460,9 +483,7 @@ func (im *importer) installation(res *ImportResult) {
 			}
 		}
 		im.lines[p.Line-1] = "# " + p.Name + ": fixed by the installation; postdeck keeps it as imported (was: " + truncate(p.Value, 120) + ")"
-		for i := p.Line + 1; i <= p.End; i++ {
-			im.markDrop(i)
-		}
+		im.dropValueLines(p)
 		im.instNames = append(im.instNames, p.Name)
 	}
 	if len(im.instNames) > 0 {
@@ -657,9 +678,7 @@ func (im *importer) contentFilter(st *store.State) {
 		return
 	}
 	im.lines[p.Line-1] = "# content_filter: kept in the mail path beside the MPA by postdeck (was: " + truncate(p.Value, 120) + ")"
-	for i := p.Line + 1; i <= p.End; i++ {
-		im.markDrop(i)
-	}
+	im.dropValueLines(p)
 	if p.Value == "" || strings.HasPrefix(p.Value, "mpa:") {
 		return
 	}
@@ -690,6 +709,17 @@ func (im *importer) paramText(p Param) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// dropValueLines removes the continuation lines of a parameter the import
+// takes out of the document. The comment lines among them stay: they are
+// the administrator's notes (which network is whose), not the value.
+func (im *importer) dropValueLines(p Param) {
+	for i := p.Line + 1; i <= p.End; i++ {
+		if !strings.HasPrefix(strings.TrimSpace(im.lines[i-1]), "#") {
+			im.markDrop(i)
+		}
+	}
 }
 
 func (im *importer) markDrop(line int) {
@@ -734,9 +764,7 @@ func (im *importer) dropUnused(res *ImportResult) ([]string, error) {
 		}
 		if im.ignored[p.Name] {
 			im.lines[p.Line-1] = "# " + p.Name + ": Postfix ignores it (postconf: unused parameter); commented out by postdeck import (was: " + truncate(p.Value, 120) + ")"
-			for i := p.Line + 1; i <= p.End; i++ {
-				im.markDrop(i)
-			}
+			im.dropValueLines(p)
 			unused = append(unused, p.Name)
 			im.note("%s is a parameter Postfix does not know and nothing uses (postconf warns: unused parameter); it is commented out", p.Name)
 			continue
@@ -754,9 +782,7 @@ func (im *importer) dropUnused(res *ImportResult) ([]string, error) {
 			continue
 		}
 		im.lines[p.Line-1] = "# " + p.Name + ": no longer used once its uses moved to maps.d or MTA Settings (postdeck import; was: " + truncate(p.Value, 120) + ")"
-		for i := p.Line + 1; i <= p.End; i++ {
-			im.markDrop(i)
-		}
+		im.dropValueLines(p)
 		unused = append(unused, p.Name)
 		im.note("%s was only used in table file names or managed parameters; it is commented out", p.Name)
 	}
@@ -771,9 +797,7 @@ func (im *importer) removeManaged() {
 			continue
 		}
 		im.lines[p.Line-1] = "# " + name + ": imported into MTA Settings by postdeck (was: " + truncate(p.Value, 120) + ")"
-		for i := p.Line + 1; i <= p.End; i++ {
-			im.markDrop(i)
-		}
+		im.dropValueLines(p)
 	}
 }
 

@@ -399,6 +399,10 @@ func (c comparer) master(orig, got *postconfSnapshot) []Difference {
 			d.Kind = DiffWiring
 		case inA && inB && c.rewriteRaw(a) == b:
 			d.Kind = DiffMapPath
+		case inA && !inB && slices.Contains(c.res.IgnoredOpts, k):
+			// An option Postfix ignored (unused parameter), which the
+			// import commented out.
+			d.Kind = DiffSame
 		}
 		out = append(out, d)
 	}

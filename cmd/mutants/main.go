@@ -3982,6 +3982,27 @@ var mutants = []mutant{
 		new:  "\tif true {\n",
 		pkg:  "./webui", run: "^TestPipelineHugeNamesNotEchoed$",
 	},
+	{
+		name: "mta: the import's check counts a master.cf -o option Postfix ignored, which the import commented out, as a change",
+		file: "mta/import_check.go",
+		old:  "case inA && !inB && slices.Contains(c.res.IgnoredOpts, k):",
+		new:  "case false:",
+		pkg:  "./mta", run: "^TestImportIgnoredMasterOptionIsNoChange$",
+	},
+	{
+		name: "mta: the import drops the comment lines inside a value it takes out of the document",
+		file: "mta/import.go",
+		old:  "if !strings.HasPrefix(strings.TrimSpace(im.lines[i-1]), \"#\") {",
+		new:  "if true {",
+		pkg:  "./mta", run: "^TestImportKeepsCommentsInsideTakenValues$",
+	},
+	{
+		name: "mta: the import keeps an -o option Postfix ignores on the service's own line, and the first apply refuses the warning",
+		file: "mta/import.go",
+		old:  "im.masterLines[o.Line-1] = text[:loc[0]] + text[loc[2]:]",
+		new:  "_ = text[:loc[0]] + text[loc[2]:]",
+		pkg:  "./mta", run: "^TestImportIgnoredOptionOnServiceLine$",
+	},
 }
 
 func main() {
