@@ -58,26 +58,9 @@ func pcreHazard(pattern string) string {
 	return "the pattern repeats without bound a part that itself ends in an unbounded repetition able to begin the part's next round, or holds one able to take what follows it there, such as (a+)+, (\\w+\\s?)+ or (.*,)+; on a line of a few dozen such characters PCRE reaches its match limit, and Postfix then logs \"match limit exceeded\" and takes the rule as not matching, so whoever writes such a line gets past it; repeat the inner part once (a+ for (a+)+), keep the inner repetition off what follows it ([^,]* for .* in (.*,)+), or make it atomic or possessive ((?>a+)+ or (a++)+), which PCRE matches in one way only"
 }
 
-// newPCREHazard is the first line of a pcre table's content whose pattern
-// pcreHazard refuses, with why, unless stored (the map's content as
-// saved, when it was a pcre table) holds that pattern too. 0 when there
-// is none.
+// newPCREHazard is newRegexpHazard for pcre tables (pcreHazard).
 func newPCREHazard(content, stored string) (line int, msg string) {
-	had := map[string]bool{}
-	forEachRegexpPattern(stored, func(_ int, p string) {
-		if pcreHazard(p) != "" {
-			had[p] = true
-		}
-	})
-	forEachRegexpPattern(content, func(n int, p string) {
-		if line > 0 || had[p] {
-			return
-		}
-		if why := pcreHazard(p); why != "" {
-			line, msg = n, why
-		}
-	})
-	return line, msg
+	return newPatternHazard(content, stored, pcreHazard)
 }
 
 // cset is a set of bytes.

@@ -292,9 +292,16 @@ func forEachRegexpPattern(content string, fn func(line int, pattern string)) {
 // a table saved or imported before this check keeps working, and an
 // edit of its other lines saves. 0 when there is none.
 func newRegexpHazard(content, stored string) (line int, msg string) {
+	return newPatternHazard(content, stored, regexpHazard)
+}
+
+// newPatternHazard is the first line of a pcre or regexp table's content
+// whose pattern hazard refuses, with why, unless stored holds that
+// pattern too (newRegexpHazard). 0 when there is none.
+func newPatternHazard(content, stored string, hazard func(pattern string) string) (line int, msg string) {
 	had := map[string]bool{}
 	forEachRegexpPattern(stored, func(_ int, p string) {
-		if regexpHazard(p) != "" {
+		if hazard(p) != "" {
 			had[p] = true
 		}
 	})
@@ -302,7 +309,7 @@ func newRegexpHazard(content, stored string) (line int, msg string) {
 		if line > 0 || had[p] {
 			return
 		}
-		if why := regexpHazard(p); why != "" {
+		if why := hazard(p); why != "" {
 			line, msg = n, why
 		}
 	})
