@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,13 +54,7 @@ func TestRefusingNodeShowsAndEditsTheClusterConfiguration(t *testing.T) {
 	cfg := func(name string) cluster.Config {
 		return cluster.Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
 	}
-
 	base := postfixtest.Dir(t)
-	dbA, err := store.Open(filepath.Join(base, "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dbA.Close() })
 	dbB, err := store.Open(filepath.Join(base, "b.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -69,37 +62,8 @@ func TestRefusingNodeShowsAndEditsTheClusterConfiguration(t *testing.T) {
 	t.Cleanup(func() { _ = dbB.Close() })
 	// Node a's first start stored the default configuration; cluster
 	// init seeds the cluster with it.
-	if err := dbA.SaveState(mta.DefaultState(time.Now())); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := cluster.Connect(cfg("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.Init(ctx, dbA); err != nil {
-		t.Fatal(err)
-	}
-	_ = adm.Close()
-
-	inst := mta.Instance{ConfigDir: filepath.Join(base, "postfix", "etc"), Private: true, BaseDir: filepath.Join(base, "postfix"),
-		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))}
-	m, err := mta.New(mta.Config{Instance: inst}, dbA, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
-	nodeA, err := cluster.New(cfg("a"), dbA, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetReplicator(nodeA)
-	svc := New(Config{DB: dbA, MTA: m, Log: log})
-	svc.SetCluster(nodeA)
-	if _, err := m.Start(ctx); err != nil {
-		t.Fatalf("start postfix: %v", err)
-	}
-	nodeA.Start(ctx, svc)
-	t.Cleanup(func() { _ = nodeA.Shutdown(context.Background()) })
+	a := initClusterNode(ctx, t, base, cfg("a"), clusterNodeOptions{})
+	dbA, svc, nodeA := a.db, a.svc, a.node
 	nodeB, err := cluster.New(cfg("b"), dbB, log)
 	if err != nil {
 		t.Fatal(err)

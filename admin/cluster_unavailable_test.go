@@ -6,16 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"postdeck/cluster"
 	"postdeck/cluster/etcdtest"
-	"postdeck/mta"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
@@ -37,54 +34,17 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 	cfg := func(name string) cluster.Config {
 		return cluster.Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
 	}
-
 	base := postfixtest.Dir(t)
-	dbA, err := store.Open(filepath.Join(base, "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dbA.Close() })
 	dbB, err := store.Open(filepath.Join(base, "b.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dbB.Close() })
-	if err := dbA.SaveState(mta.DefaultState(time.Now())); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := cluster.Connect(cfg("a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.Init(ctx, dbA); err != nil {
-		t.Fatal(err)
-	}
-	_ = adm.Close()
-
-	inst := mta.Instance{ConfigDir: filepath.Join(base, "postfix", "etc"), Private: true, BaseDir: filepath.Join(base, "postfix"),
-		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))}
-	if err := os.MkdirAll(inst.ConfigDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	postfixtest.MountTmpfs(t, inst.ConfigDir, 4<<20)
-	m, err := mta.New(mta.Config{Instance: inst}, dbA, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) }) // before the unmount
-	nodeA, err := cluster.New(cfg("a"), dbA, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetReplicator(nodeA)
-	svc := New(Config{DB: dbA, MTA: m, Log: log})
-	svc.revisionRetry = 300 * time.Millisecond
-	svc.SetCluster(nodeA)
-	if _, err := m.Start(ctx); err != nil {
-		t.Fatalf("start postfix: %v", err)
-	}
-	nodeA.Start(ctx, svc)
-	t.Cleanup(func() { _ = nodeA.Shutdown(context.Background()) })
+	a := initClusterNode(ctx, t, base, cfg("a"), clusterNodeOptions{
+		configDir: func(dir string) { postfixtest.MountTmpfs(t, dir, 4<<20) },
+		service:   func(s *Service) { s.revisionRetry = 300 * time.Millisecond },
+	})
+	dbA, inst, m, svc, nodeA := a.db, a.inst, a.m, a.svc, a.node
 	nodeB, err := cluster.New(cfg("b"), dbB, log)
 	if err != nil {
 		t.Fatal(err)

@@ -3,17 +3,12 @@ package admin
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"postdeck/cluster"
 	"postdeck/cluster/etcdtest"
-	"postdeck/mta"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
@@ -33,46 +28,10 @@ func TestClusterChangeEtcdDidNotAnswerIsNotRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	etcd := etcdtest.Start(t, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := cluster.Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: "a", StatusInterval: time.Second,
 		LeaseTTL: 10 * time.Second, RequestTimeout: 2 * time.Second}
-
-	base := postfixtest.Dir(t)
-	db, err := store.Open(filepath.Join(base, "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := db.SaveState(mta.DefaultState(time.Now())); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := cluster.Connect(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.Init(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	_ = adm.Close()
-	inst := mta.Instance{ConfigDir: filepath.Join(base, "postfix", "etc"), Private: true, BaseDir: filepath.Join(base, "postfix"),
-		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))}
-	m, err := mta.New(mta.Config{Instance: inst}, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) })
-	node, err := cluster.New(cfg, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.SetReplicator(node)
-	svc := New(Config{DB: db, MTA: m, Log: log})
-	svc.SetCluster(node)
-	if _, err := m.Start(ctx); err != nil {
-		t.Fatalf("start postfix: %v", err)
-	}
-	node.Start(ctx, svc)
-	t.Cleanup(func() { _ = node.Shutdown(context.Background()) })
+	n := initClusterNode(ctx, t, postfixtest.Dir(t), cfg, clusterNodeOptions{})
+	db, m, svc, node := n.db, n.m, n.svc, n.node
 	waitUntilRefused(t, "the node follows the cluster", func() bool {
 		_, _, err := node.Latest(ctx)
 		return err == nil

@@ -1,0 +1,90 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"postdeck/cluster"
+	"postdeck/mta"
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
+)
+
+// clusterNode is a cluster node of a test: its store, private Postfix,
+// Manager, cluster node and Service.
+type clusterNode struct {
+	db   *store.DB
+	inst mta.Instance
+	m    *mta.Manager
+	node *cluster.Node
+	svc  *Service
+}
+
+// clusterNodeOptions change startClusterNode's node before it starts:
+// configDir mounts what holds Postfix's configuration directory (a
+// tmpfs to fill), service sets the Service's fields.
+type clusterNodeOptions struct {
+	configDir func(dir string)
+	service   func(*Service)
+}
+
+// initClusterNode makes a store with the default configuration under
+// base, as a first start does, seeds a new cluster with it (`cluster
+// init`) and starts it as node cfg.Node with a private Postfix.
+func initClusterNode(ctx context.Context, t *testing.T, base string, cfg cluster.Config, opts clusterNodeOptions) *clusterNode {
+	t.Helper()
+	postfixtest.Require(t)
+	db, err := store.Open(filepath.Join(base, cfg.Node+".db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.SaveState(mta.DefaultState(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := cluster.Connect(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Init(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	_ = adm.Close()
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inst := mta.Instance{ConfigDir: filepath.Join(base, "postfix", "etc"), Private: true, BaseDir: filepath.Join(base, "postfix"),
+		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))}
+	if opts.configDir != nil {
+		if err := os.MkdirAll(inst.ConfigDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		opts.configDir(inst.ConfigDir)
+	}
+	m, err := mta.New(mta.Config{Instance: inst}, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { postfixtest.StopByPidFile(t, inst.QueueDir()) }) // before an unmount
+	node, err := cluster.New(cfg, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetReplicator(node)
+	svc := New(Config{DB: db, MTA: m, Log: log})
+	if opts.service != nil {
+		opts.service(svc)
+	}
+	svc.SetCluster(node)
+	if _, err := m.Start(ctx); err != nil {
+		t.Fatalf("start postfix: %v", err)
+	}
+	node.Start(ctx, svc)
+	t.Cleanup(func() { _ = node.Shutdown(context.Background()) })
+	return &clusterNode{db: db, inst: inst, m: m, node: node, svc: svc}
+}
