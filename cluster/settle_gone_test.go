@@ -9,7 +9,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"postdeck/cluster/etcdtest"
 	"postdeck/cluster/report"
 	"postdeck/store"
 )
@@ -30,18 +29,8 @@ func TestSettlingAfterTheCallerWentAway(t *testing.T) {
 	// A request timeout far longer than this test waits for the answer:
 	// a settling that waits for it fails the test instead of passing late.
 	const timeout = 10 * time.Minute
-	etcd := etcdtest.Start(t, 1)
-	db := openDB(t, "a.example.test")
-	cfg := Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: "a", StatusInterval: time.Second, LeaseTTL: 10 * time.Second, RequestTimeout: timeout}
-	adm, err := Connect(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.Init(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	adm.Close()
-	a, _ := startNode(ctx, t, cfg, db)
+	etcd, cfg, db, _ := initTwoNodes(ctx, t, func(c *Config) { c.LeaseTTL, c.RequestTimeout = 10*time.Second, timeout })
+	a, _ := startNode(ctx, t, cfg("a"), db)
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.Members[0].ClientURL}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
