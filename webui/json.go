@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -45,7 +46,7 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 			f := jsonPath(te.Field)
 			return store.Invalid(f, "The field %q has the wrong type: expected %s", f, te.Type)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			f := shownField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 			return store.Invalid(f, "Unknown field %q", f)
 		case errors.Is(err, io.EOF):
 			return store.Invalid("body", "The request body is empty; send a JSON object")
@@ -78,6 +79,23 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 	}
 	return nil
 }
+
+// shownField is an unknown field's name as an answer names it: at most
+// maxShownField bytes of it, then "...". A key of megabytes (a document
+// pasted as a key) was sent back whole, twice (field and sentence).
+func shownField(f string) string {
+	if len(f) <= maxShownField {
+		return f
+	}
+	cut := maxShownField
+	for cut > 0 && !utf8.RuneStart(f[cut]) {
+		cut--
+	}
+	return f[:cut] + "..."
+}
+
+// maxShownField bounds the unknown field name an answer quotes.
+const maxShownField = 64
 
 // jsonNull is a required field's value that counts as missing.
 var jsonNull = []byte("null")
@@ -115,7 +133,8 @@ func exactKeys(raw json.RawMessage, t reflect.Type, path string, depth int) erro
 		keys := slices.Sorted(maps.Keys(obj))
 		for _, k := range keys {
 			if _, ok := fields[k]; !ok {
-				return store.Invalid(path+k, "Unknown field %q", path+k)
+				f := shownField(path + k)
+				return store.Invalid(f, "Unknown field %q", f)
 			}
 		}
 		for _, k := range keys {

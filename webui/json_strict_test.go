@@ -202,6 +202,10 @@ func TestDecodeJSONExactKeys(t *testing.T) {
 		{"nested second spelling", `{"rules": "", "templates": [{"name": "a", "text": "x"}, {"name": "b", "text": "y", "NAME": "c"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "templates[1].NAME", `Unknown field "templates[1].NAME".`},
 		{"nested other spelling", `{"rules": "", "templates": [{"Name": "a", "text": "x"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "templates[0].Name", `Unknown field "templates[0].Name".`},
 		{"nested exact", `{"rules": "", "templates": [{"name": "a", "text": "x"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "", ""},
+		// A key of megabytes is named by its start, not sent back whole.
+		{"huge key", `{"` + strings.Repeat("k", 1<<20) + `": 1}`, &roleBody{}, nil, strings.Repeat("k", 64) + "...", `Unknown field "` + strings.Repeat("k", 64) + `...".`},
+		{"huge nested key", `{"rules": "", "templates": [{"name": "a", "text": "x", "` + strings.Repeat("é", 1<<19) + `": 1}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"},
+			strings.Repeat("é", 32) + "...", `Unknown field "` + strings.Repeat("é", 32) + `...".`},
 	}
 	for _, tc := range cases {
 		got := decodeBody(t, tc.body, tc.v, tc.required...)

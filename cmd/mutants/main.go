@@ -4003,6 +4003,13 @@ var mutants = []mutant{
 		new:  "_ = text[:loc[0]] + text[loc[2]:]",
 		pkg:  "./mta", run: "^TestImportIgnoredOptionOnServiceLine$",
 	},
+	{
+		name: "json: an unknown key of megabytes is sent back whole",
+		file: "webui/json.go",
+		old:  "\tif len(f) <= maxShownField {\n",
+		new:  "\tif true {\n",
+		pkg:  "./webui", run: "^TestDecodeJSONExactKeys$",
+	},
 }
 
 func main() {
