@@ -246,24 +246,24 @@ func parseRules(text string) ([]rule, error) {
 		}
 		f := strings.Fields(line)
 		if len(f) < 3 {
-			return nil, store.InvalidLine("rules", n, "expected MATCH PATTERN ACTION ARGUMENT, got %q.", line)
+			return nil, store.InvalidLine("rules", n, "expected MATCH PATTERN ACTION ARGUMENT, got %s.", shownName(line))
 		}
 		r := rule{line: n, field: strings.ToLower(f[0]), pattern: strings.ToLower(f[1]), action: strings.ToLower(f[2])}
 		if mm := ruleRE.FindStringSubmatch(line); mm != nil {
 			r.arg = strings.TrimSpace(mm[1])
 		}
 		if r.field != "sender" && r.field != "recipient" {
-			return nil, store.InvalidLine("rules", n, "match %q is neither sender nor recipient.", f[0])
+			return nil, store.InvalidLine("rules", n, "match %s is neither sender nor recipient.", shownName(f[0]))
 		}
 		if !validPattern(r.pattern) {
-			return nil, store.InvalidLine("rules", n, "pattern %q is not *, a domain, .domain or an address.", f[1])
+			return nil, store.InvalidLine("rules", n, "pattern %s is not *, a domain, .domain or an address.", shownName(f[1]))
 		}
 		switch r.action {
 		case "header":
 			name, value, ok := strings.Cut(r.arg, ":")
 			name = strings.TrimSpace(name)
 			if !ok || !headerNameRE.MatchString(name) {
-				return nil, store.InvalidLine("rules", n, "header action needs \"Name: value\", got %q.", r.arg)
+				return nil, store.InvalidLine("rules", n, "header action needs \"Name: value\", got %s.", shownName(r.arg))
 			}
 			r.hname, r.hvalue = name, strings.TrimSpace(value)
 		case "subject":
@@ -272,10 +272,10 @@ func parseRules(text string) ([]rule, error) {
 			}
 		case "footer":
 			if r.arg == "" || strings.ContainsAny(r.arg, " \t") {
-				return nil, store.InvalidLine("rules", n, "footer action needs one template name, got %q.", r.arg)
+				return nil, store.InvalidLine("rules", n, "footer action needs one template name, got %s.", shownName(r.arg))
 			}
 		default:
-			return nil, store.InvalidLine("rules", n, "action %q is not header, subject or footer.", f[2])
+			return nil, store.InvalidLine("rules", n, "action %s is not header, subject or footer.", shownName(f[2]))
 		}
 		out = append(out, r)
 	}
@@ -349,13 +349,13 @@ func checkRulesForSave(text string) error {
 		}
 		switch {
 		case hasAt && local == "*" && validDomain(domain):
-			return store.InvalidLine("rules", r.line, "pattern %q is a wildcard, which patterns are not: for every address of %s write %s.", p, domain, domain)
+			return store.InvalidLine("rules", r.line, "pattern %s is a wildcard, which patterns are not: for every address of %s write %s.", shownName(p), domain, domain)
 		case strings.HasPrefix(domain, "*.") && validDomain(domain[2:]):
-			return store.InvalidLine("rules", r.line, "pattern %q is a wildcard, which patterns are not: for the subdomains of %s write .%s.", p, domain[2:], domain[2:])
+			return store.InvalidLine("rules", r.line, "pattern %s is a wildcard, which patterns are not: for the subdomains of %s write .%s.", shownName(p), domain[2:], domain[2:])
 		case strings.Contains(domain, "*"):
-			return store.InvalidLine("rules", r.line, "pattern %q is a wildcard, which patterns are not: write * (every address), a domain, .domain or an address.", p)
+			return store.InvalidLine("rules", r.line, "pattern %s is a wildcard, which patterns are not: write * (every address), a domain, .domain or an address.", shownName(p))
 		case !validDomain(domain) || strings.ContainsAny(local, `\()[]`) || strings.Contains(local, ".*") || strings.Contains(local, ".+"):
-			return store.InvalidLine("rules", r.line, "pattern %q looks like a regular expression; a pattern is not a regular expression but *, a domain, .domain or an address.", p)
+			return store.InvalidLine("rules", r.line, "pattern %s looks like a regular expression; a pattern is not a regular expression but *, a domain, .domain or an address.", shownName(p))
 		}
 	}
 	return nil
@@ -613,7 +613,7 @@ func ValidatePipeline(p store.MPAPipeline) error {
 	}
 	for _, r := range rules {
 		if r.action == "footer" && !names[r.arg] {
-			return store.InvalidLine("rules", r.line, "footer template %q does not exist.", r.arg)
+			return store.InvalidLine("rules", r.line, "footer template %s does not exist.", shownName(r.arg))
 		}
 	}
 	return nil

@@ -105,3 +105,34 @@ func TestRulesHeaderLineBoundedAtSave(t *testing.T) {
 		t.Errorf("a header line of 999 bytes: %v, want a refusal of rules line 2", err)
 	}
 }
+
+// TestRulesRefusalQuotesAShortStart: a rule line of 60 KB (a file pasted
+// into the rules) was quoted whole in the refusal, which the answer and
+// the audit entry (10,000 kept) carry. Each refusal of a rule quotes at
+// most its first 64 bytes and says how long it was.
+func TestRulesRefusalQuotesAShortStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, _ := newTestServer(t, Config{})
+	long := strings.Repeat("x", 60<<10)
+	for _, rules := range []string{
+		long + "\n",                                      // not a rule at all
+		"recipient " + long + " subject [X]\n",           // a pattern
+		"sender * " + long + " y\n",                      // an action
+		"recipient *@" + long + ".org subject [X]\n",     // no domain (a valid one is short)
+		"recipient " + long + ".(org|com) subject [X]\n", // a regular expression
+		"sender * footer " + long + "\n",                 // a template that does not exist
+	} {
+		err := s.PutPipeline(ctx, store.MPAPipeline{Processors: []string{"rules"}, Templates: []store.MPATemplate{}, Rules: rules})
+		var ue *store.UserError
+		if !errors.As(err, &ue) || ue.Field != "rules" || ue.Line != 1 {
+			t.Fatalf("a rule of %d bytes: %v, want a refusal of rules line 1", len(rules), err)
+		}
+		if len(ue.Msg) > 1<<10 {
+			t.Errorf("the refusal of a rule of %d bytes is %d bytes: %.200s", len(rules), len(ue.Msg), ue.Msg)
+		}
+		if !strings.Contains(ue.Msg, "bytes)") {
+			t.Errorf("the refusal of a rule of %d bytes does not say how long it was: %.200s", len(rules), ue.Msg)
+		}
+	}
+}

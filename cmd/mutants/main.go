@@ -4010,6 +4010,20 @@ var mutants = []mutant{
 		new:  "\tif true {\n",
 		pkg:  "./webui", run: "^TestDecodeJSONExactKeys$",
 	},
+	{
+		name: "mpa rules: a refusal quotes a rule line of 60 KB whole",
+		file: "mpa/pipeline.go",
+		old:  "\"expected MATCH PATTERN ACTION ARGUMENT, got %s.\", shownName(line))",
+		new:  "\"expected MATCH PATTERN ACTION ARGUMENT, got %q.\", line)",
+		pkg:  "./mpa", run: "^TestRulesRefusalQuotesAShortStart$",
+	},
+	{
+		name: "mpa rules: a refusal quotes a pattern of 60 KB whole",
+		file: "mpa/pipeline.go",
+		old:  "\"pattern %s looks like a regular expression; a pattern is not a regular expression but *, a domain, .domain or an address.\", shownName(p))",
+		new:  "\"pattern %q looks like a regular expression; a pattern is not a regular expression but *, a domain, .domain or an address.\", p)",
+		pkg:  "./mpa", run: "^TestRulesRefusalQuotesAShortStart$",
+	},
 }
 
 func main() {
