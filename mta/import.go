@@ -166,9 +166,10 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 		return nil, fmt.Errorf("import: read main.cf: %w", err)
 	}
 	doc := NormalizeDocument(strings.ReplaceAll(string(raw), "\r\n", "\n"))
+	doc, ignoredFirst, ignoredLast := commentLeadingContinuation(doc)
 	all, err := parseMainCF(doc, true)
 	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", filepath.Join(dir, "main.cf"), err)
+		return nil, mainCFParseErr(err)
 	}
 	scratch, err := os.MkdirTemp("", "postdeck-import-")
 	if err != nil {
@@ -193,6 +194,13 @@ func importFrom(ctx context.Context, dir string, opts ImportOptions) (*ImportRes
 	}
 	if master != "" {
 		im.masterLines = strings.Split(strings.TrimSuffix(master, "\n"), "\n")
+	}
+	if ignoredFirst > 0 {
+		lines := fmt.Sprintf("line %d", ignoredFirst)
+		if ignoredLast > ignoredFirst {
+			lines = fmt.Sprintf("lines %d-%d", ignoredFirst, ignoredLast)
+		}
+		im.note("main.cf %s: starts with white space, but no parameter comes before it; Postfix ignores it (warning: logical line must not start with whitespace), so it is commented out", lines)
 	}
 	im.params = im.dropDuplicates(all)
 	if err := refuseLiteralPasswords(im.params, master); err != nil {
@@ -321,6 +329,72 @@ type importTable struct {
 
 func (t *importTable) newRef() string {
 	return t.typ + ":$config_directory/" + MapFile(t.typ, t.name)
+}
+
+// commentLeadingContinuation comments out the logical line that starts
+// main.cf when its first line starts with white space: Postfix warns
+// ("logical line must not start with whitespace") and ignores the whole
+// logical line, that line and the lines that continue it (up to the next
+// line that starts with neither white space nor '#'), and reads on. It
+// returns the document and the first and last line commented out (0 when
+// none).
+func commentLeadingContinuation(doc string) (string, int, int) {
+	lines := strings.Split(doc, "\n")
+	first, last := 0, 0
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if first == 0 {
+			if !isContinuation(line[0]) {
+				break
+			}
+			first = i + 1
+		} else if !isContinuation(line[0]) {
+			break
+		}
+		lines[i] = "#" + line
+		last = i + 1
+	}
+	if first == 0 {
+		return doc, 0, 0
+	}
+	return strings.Join(lines, "\n"), first, last
+}
+
+// mainCFParseErr makes a refusal of parseMainCF the import's sentence,
+// "main.cf line N: ...", with what to do.
+func mainCFParseErr(err error) error {
+	var ue *store.UserError
+	if !errors.As(err, &ue) {
+		return fmt.Errorf("import main.cf: %w", err)
+	}
+	msg := strings.TrimSuffix(ue.Msg, ".")
+	if ue.Line > 0 {
+		msg = strings.TrimPrefix(msg, "Line "+strconv.Itoa(ue.Line)+": ")
+		return importErr("main.cf line %d: %s; correct the line in main.cf and import again", ue.Line, msg)
+	}
+	return importErr("main.cf: %s; correct main.cf and import again", msg)
+}
+
+// at names where main.cf sets a managed parameter, for a refusal of its
+// value: "main.cf line N: name", or "name (not set in main.cf)" for
+// Postfix's default.
+func (im *importer) at(name string) string {
+	if p, ok := im.param(name); ok {
+		return fmt.Sprintf("main.cf line %d: %s", p.Line, name)
+	}
+	return name + " (not set in main.cf)"
+}
+
+// settingParams are the main.cf parameters of the MTA Settings fields.
+var settingParams = map[string]string{
+	FieldHostname: "myhostname", FieldRelayDomains: "relay_domains",
+	FieldExternalRelay: "relayhost", FieldInternalRelay: "relay_transport",
+	FieldRelayTransport: "relay_transport", FieldMyNetworks: "mynetworks",
+	FieldMessageSizeLimit: "message_size_limit", FieldHeloName: "smtp_helo_name",
+	FieldRejectCode: "unverified_recipient_reject_code",
 }
 
 // importErr is a user error of kind ErrImport: the configuration cannot be
@@ -503,25 +577,28 @@ func (im *importer) settings() (store.Settings, error) {
 		if _, set := im.param("myhostname"); !set {
 			return s, importErr("main.cf does not set myhostname and this machine's name %q is not usable as My Host Name (%v); set myhostname = the gateway's fully qualified name in main.cf and import again", s.Hostname, err)
 		}
-		return s, importErr("myhostname = %s: %v", s.Hostname, err)
+		return s, importErr("%s = %s: %v; set myhostname to the gateway's fully qualified name and import again", im.at("myhostname"), s.Hostname, strings.TrimSuffix(err.Error(), "."))
+	}
+	if _, set := im.param("myhostname"); !set {
+		im.note("myhostname was not set; this machine's name (%s) became My Host Name and is written into main.cf, so renaming the host no longer changes it", s.Hostname)
 	}
 	s.RelayDomains = im.listSetting("relay_domains")
 	if _, set := im.param("relay_domains"); !set && len(s.RelayDomains) > 0 {
 		im.note("relay_domains was not set; its default (%s) became the Relay domains list", strings.Join(s.RelayDomains, ", "))
 	}
 	var err error
-	if s.ExternalRelayHost, err = importRelayHost("relayhost", FieldExternalRelay, "External Relay Host", e["relayhost"]); err != nil {
+	if s.ExternalRelayHost, err = importRelayHost(im.at("relayhost"), FieldExternalRelay, "External Relay Host", e["relayhost"]); err != nil {
 		return s, err
 	}
 	transport, next, _ := strings.Cut(e["relay_transport"], ":")
 	if !serviceNameRe.MatchString(transport) {
-		return s, importErr("relay_transport = %s: %q is not a master.cf service name", e["relay_transport"], transport)
+		return s, importErr("%s = %s: %q is not a master.cf service name (letters, digits, '_', '-' and '.'); write the service's name, such as relay or smtp, and import again", im.at("relay_transport"), e["relay_transport"], transport)
 	}
 	if transport != "relay" {
 		s.RelayTransport = transport
 	}
 	if next != "" {
-		if s.InternalRelayHost, err = importRelayHost("relay_transport", FieldInternalRelay, "Internal Relay Host", next); err != nil {
+		if s.InternalRelayHost, err = importRelayHost(im.at("relay_transport"), FieldInternalRelay, "Internal Relay Host", next); err != nil {
 			return s, err
 		}
 	}
@@ -530,7 +607,7 @@ func (im *importer) settings() (store.Settings, error) {
 		im.note("mynetworks was not set; its value on this machine (%s) became My Networks", strings.Join(s.MyNetworks, " "))
 	}
 	if s.MessageSizeLimit, err = strconv.ParseInt(e["message_size_limit"], 10, 64); err != nil || s.MessageSizeLimit < 0 {
-		return s, importErr("message_size_limit = %s: Message Size Limit must be a number of bytes", e["message_size_limit"])
+		return s, importErr("%s = %s: Message Size Limit must be a number of bytes; write the size in bytes (50 MB is 52428800) and import again", im.at("message_size_limit"), e["message_size_limit"])
 	}
 	if s.MessageSizeLimit == 0 || s.MessageSizeLimit > MaxMessageSizeLimit {
 		// Unlimited (0) cannot be represented: the MPA takes at most 4 GiB.
@@ -546,10 +623,14 @@ func (im *importer) settings() (store.Settings, error) {
 		}
 	}
 	if s.UnverifiedRecipientRejectCode, err = strconv.Atoi(e["unverified_recipient_reject_code"]); err != nil {
-		return s, importErr("unverified_recipient_reject_code = %s: must be an SMTP reply code from 400 to 599", e["unverified_recipient_reject_code"])
+		return s, importErr("%s = %s: must be an SMTP reply code from 400 to 599, such as 450 or 550; correct it and import again", im.at("unverified_recipient_reject_code"), e["unverified_recipient_reject_code"])
 	}
 	clean, warnings, err := ValidateSettings(s)
 	if err != nil {
+		var ue *store.UserError
+		if errors.As(err, &ue) && settingParams[ue.Field] != "" {
+			return s, importErr("%s: %s; correct it in main.cf and import again", im.at(settingParams[ue.Field]), strings.TrimSuffix(ue.Msg, "."))
+		}
 		return s, importWrap("the MTA settings", err)
 	}
 	im.notes = append(im.notes, warnings...)
@@ -601,10 +682,15 @@ func rewriteToken(tok string, t *importTable) string {
 }
 
 // importRelayHost accepts a next hop only when the settings page writes it
-// back the same way (up to letter case, which DNS ignores).
+// back the same way (up to letter case, which DNS ignores). param says
+// where main.cf sets it (importer.at).
 func importRelayHost(param, field, label, v string) (string, error) {
 	norm, err := normalizeRelayHost(field, label, v)
 	if err != nil {
+		var ue *store.UserError
+		if errors.As(err, &ue) {
+			return "", importErr("%s = %s: %s; correct it in main.cf and import again", param, v, strings.TrimSuffix(ue.Msg, "."))
+		}
 		return "", importWrap(param+" = "+v, err)
 	}
 	if !strings.EqualFold(norm, v) {

@@ -4024,6 +4024,34 @@ var mutants = []mutant{
 		new:  "\"pattern %q looks like a regular expression; a pattern is not a regular expression but *, a domain, .domain or an address.\", p)",
 		pkg:  "./mpa", run: "^TestRulesRefusalQuotesAShortStart$",
 	},
+	{
+		name: "mta: an import refusal of a managed parameter's value does not name its main.cf line",
+		file: "mta/import.go",
+		old:  "return fmt.Sprintf(\"main.cf line %d: %s\", p.Line, name)",
+		new:  "_ = p\n\t\treturn name",
+		pkg:  "./mta", run: "^TestImportRefusalsNameTheLine$",
+	},
+	{
+		name: "mta: the import's refusal of a main.cf line it cannot parse is not the import's sentence",
+		file: "mta/import.go",
+		old:  "return nil, mainCFParseErr(err)",
+		new:  "return nil, fmt.Errorf(\"import: %w\", err)",
+		pkg:  "./mta", run: "^TestImportRefusalsNameTheLine$",
+	},
+	{
+		name: "mta: the import refuses a main.cf whose first line starts with white space, which Postfix ignores",
+		file: "mta/import.go",
+		old:  "doc, ignoredFirst, ignoredLast := commentLeadingContinuation(doc)",
+		new:  "ignoredFirst, ignoredLast := 0, 0",
+		pkg:  "./mta", run: "^TestImportLeadingWhiteSpaceLine$",
+	},
+	{
+		name: "mta: the import writes this machine's name as myhostname without a note",
+		file: "mta/import.go",
+		old:  "im.note(\"myhostname was not set; this machine's name (%s)",
+		new:  "_ = fmt.Sprintf(\"myhostname was not set; this machine's name (%s)",
+		pkg:  "./mta", run: "^TestImportNotesUnsetMyhostname$",
+	},
 }
 
 func main() {
