@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -57,7 +56,15 @@ func initClusterNode(ctx context.Context, t *testing.T, base string, cfg cluster
 	}
 	_ = adm.Close()
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The node's log, shown when the test fails (a wait that ran out
+	// under CI's load said nothing else).
+	var logBuf postfixtest.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node %s's log:\n%s", cfg.Node, logBuf.String())
+		}
+	})
 	inst := mta.Instance{ConfigDir: filepath.Join(base, "postfix", "etc"), Private: true, BaseDir: filepath.Join(base, "postfix"),
 		SMTPListen: "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))}
 	if opts.configDir != nil {

@@ -74,10 +74,7 @@ func TestRefusingNodeShowsAndEditsTheClusterConfiguration(t *testing.T) {
 	// Node b commits what node a's Postfix refuses.
 	var st store.State
 	var rev int64
-	waitUntilRefused(t, "node b follows the cluster", func() bool {
-		st, rev, err = nodeB.Latest(ctx)
-		return err == nil
-	})
+	st, rev = bothFollow(ctx, t, nodeA, nodeB)
 	lastGood := st.MainConfig
 	bad := lastGood + "smtpd_sender_restrictions = check_sender_access hash:$config_directory/maps.d/hash.elsewhere.map\n"
 	next := st
@@ -137,6 +134,22 @@ func TestRefusingNodeShowsAndEditsTheClusterConfiguration(t *testing.T) {
 	if _, err := svc.Map(ctx, Root, "partners"); err != nil {
 		t.Errorf("the cluster's map after node a applied it: %v", err)
 	}
+}
+
+// bothFollow waits until node a applied the cluster's newest
+// configuration and node b knows it as the newest too, and returns it as
+// node b has it: a change node b commits on it is not stale. (Node a's
+// start may commit a change of its own, which node b saw late under
+// load: its commit on the revision before was stale.)
+func bothFollow(ctx context.Context, t *testing.T, a, b *cluster.Node) (st store.State, rev int64) {
+	t.Helper()
+	waitUntilRefused(t, "node a applies the cluster's newest configuration and node b knows it", func() bool {
+		var err error
+		st, rev, err = b.Latest(ctx)
+		_, status, _ := a.Refused()
+		return err == nil && status.Applied == rev
+	})
+	return st, rev
 }
 
 func waitUntilRefused(t *testing.T, what string, ok func() bool) {

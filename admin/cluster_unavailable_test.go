@@ -54,14 +54,7 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 
 	var st store.State
 	var rev int64
-	waitUntilRefused(t, "node b follows the cluster", func() bool {
-		st, rev, err = nodeB.Latest(ctx)
-		return err == nil
-	})
-	waitUntilRefused(t, "node a applies the first revision", func() bool {
-		_, status, _ := nodeA.Refused()
-		return status.Applied == rev
-	})
+	st, rev = bothFollow(ctx, t, nodeA, nodeB)
 	// 42 kB of source, whose hash .db takes about 86 kB: with 96 KiB
 	// free on node a the staged files and the source fit, the .db not.
 	var b strings.Builder

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -43,7 +44,8 @@ func TestFirstStartRefusedImportSaysItOnce(t *testing.T) {
 	if err != nil || fs.Imported {
 		t.Fatalf("first start: %+v %v", fs, err)
 	}
-	if want := mainCF + " cannot be imported: relay_transport = bad!transport"; !strings.HasPrefix(fs.Held, want) || strings.Contains(fs.Held, "Cannot import") {
+	n := strings.Count(string(orig), "\n") + 1 // the line appended
+	if want := fmt.Sprintf("%s cannot be imported: main.cf line %d: relay_transport = bad!transport", mainCF, n); !strings.HasPrefix(fs.Held, want) || strings.Contains(fs.Held, "Cannot import") {
 		t.Errorf("held: %q, want it to start %q and say it once", fs.Held, want)
 	}
 }
