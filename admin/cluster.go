@@ -91,6 +91,7 @@ func (s *Service) ApplyRevision(ctx context.Context, rev report.Revision, st sto
 	action := fmt.Sprintf("cluster revision %d: %s by %s on %s", rev.Seq, truncate(rev.Marker.Action, 100), rev.Marker.Actor, rev.Marker.Node)
 	res, err := s.mta.ApplyRevision(ctx, rev.Rev, action, st, mta.ApplyOptions{AllowOpenRelay: rev.Marker.AllowOpenRelay})
 	out := report.Outcome{OK: err == nil, Result: ResultUnchanged, Message: res.Message}
+	diskFull := errors.As(err, new(mta.DiskFullError))
 	if err == nil && res.Changed {
 		out.Result = ResultApplied
 	}
@@ -113,7 +114,7 @@ func (s *Service) ApplyRevision(ctx context.Context, rev report.Revision, st sto
 			if errors.Is(err, store.ErrUnavailable) {
 				out.Result = ResultUnavailable
 			}
-			if errors.As(err, new(mta.DiskFullError)) {
+			if diskFull {
 				out.RetryAfter = s.revisionRetry // applied once there is room
 			}
 		} else {
@@ -136,7 +137,16 @@ func (s *Service) ApplyRevision(ctx context.Context, rev report.Revision, st sto
 	}
 	c := s.clusterNode()
 	fromElsewhere := c == nil || rev.Marker.Node != c.Name()
-	if fromElsewhere && (res.Changed || err != nil || sharedChanged) {
+	// A revision tried again every RetryAfter until its disk has room
+	// is audited once: each try wrote an entry, 2,880 a day, which pushed
+	// the older ones out of the audit log.
+	again := false
+	if diskFull {
+		again = s.diskFullRev.Swap(rev.Rev) == rev.Rev
+	} else {
+		s.diskFullRev.Store(0)
+	}
+	if fromElsewhere && (res.Changed || err != nil || sharedChanged) && !again {
 		s.auditApply(System("cluster"), action, res, err)
 	}
 	return out

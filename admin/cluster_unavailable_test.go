@@ -13,6 +13,7 @@ import (
 
 	"postdeck/cluster"
 	"postdeck/cluster/etcdtest"
+	"postdeck/mta"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
 )
@@ -78,9 +79,22 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 		!strings.Contains(status.Message, "tries again") || strings.Contains(status.Message, "save again") {
 		t.Fatalf("node a's record of the revision its disk had no room for: %q %q, want unavailable with the disk-full sentence", status.Result, status.Message)
 	}
-	entries, err := dbA.ListAudit(1)
-	if err != nil || len(entries) != 1 || entries[0].Result != ResultUnavailable {
+	// Tried again (every 300 ms here) and failing again, the revision
+	// is audited once.
+	failed := mta.ApplyResults()["failed"]
+	waitUntilRefused(t, "node a tries the revision twice more", func() bool { return mta.ApplyResults()["failed"] >= failed+2 })
+	entries, err := dbA.ListAudit(20)
+	if err != nil || len(entries) == 0 || entries[0].Result != ResultUnavailable {
 		t.Fatalf("node a's audit entry of the revision: %+v %v, want unavailable", entries, err)
+	}
+	audited := 0
+	for _, e := range entries {
+		if e.Action == entries[0].Action {
+			audited++
+		}
+	}
+	if audited != 1 {
+		t.Fatalf("node a audited the revision it tried again %d times, want once: %+v", audited, entries)
 	}
 	_, r := svc.refusedBase()
 	if r == nil || strings.Contains(r.Text, "refused") || !strings.Contains(r.Text, "is full") {

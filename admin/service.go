@@ -62,6 +62,7 @@ type Service struct {
 	stoppedByAdmin atomic.Bool // Postfix was stopped on purpose: the watchdog leaves it
 	watchRounds    atomic.Uint64
 	revisionRetry  time.Duration // a cluster revision this node had no room for is tried again after it (New: mta.RevisionRetry)
+	diskFullRev    atomic.Int64  // the cluster revision whose full-disk failure is audited: its tries again are not
 }
 
 // New returns the operations over cfg. The SPF refresher is attached with

@@ -4052,6 +4052,13 @@ var mutants = []mutant{
 		new:  "_ = fmt.Sprintf(\"myhostname was not set; this machine's name (%s)",
 		pkg:  "./mta", run: "^TestImportNotesUnsetMyhostname$",
 	},
+	{
+		name: "cluster: a revision tried again after a full disk is audited at every try",
+		file: "admin/cluster.go",
+		old:  "\t\tagain = s.diskFullRev.Swap(rev.Rev) == rev.Rev\n",
+		new:  "\t\tagain = s.diskFullRev.Swap(rev.Rev) == -1\n",
+		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
+	},
 }
 
 func main() {
