@@ -40,17 +40,12 @@ import "strings"
 // splitPattern returns it) may not be saved, "" when it may. Like
 // regexpHazard it does not quote the pattern.
 func pcreHazard(pattern string) string {
-	body := strings.TrimPrefix(pattern, "!")
-	if len(body) < 2 {
+	expr, flags, ok := patternParts(pattern)
+	if !ok {
 		return ""
 	}
-	i := closingDelimiter(body)
-	flags := ""
-	if i < len(body) {
-		flags = body[i+1:]
-	}
 	// Postfix matches case-insensitively unless i toggles it off.
-	p := pcreScan{s: body[1:i], ext: strings.Contains(flags, "x"), fold: strings.Count(flags, "i")%2 == 0}
+	p := pcreScan{s: expr, ext: strings.Contains(flags, "x"), fold: strings.Count(flags, "i")%2 == 0}
 	p.alt(0)
 	if !p.nested {
 		return ""

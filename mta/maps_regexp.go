@@ -57,18 +57,13 @@ const regexpPOSIXEscapes = "wWsSbB"
 // as splitPattern returns it) may not be saved, "" when it may. It does
 // not quote the pattern: a map of SASL passwords may be a regexp table.
 func regexpHazard(pattern string) string {
-	body := strings.TrimPrefix(pattern, "!")
-	if len(body) < 2 {
+	expr, flags, ok := patternParts(pattern)
+	if !ok {
 		return ""
-	}
-	i := closingDelimiter(body)
-	flags := ""
-	if i < len(body) {
-		flags = body[i+1:]
 	}
 	// Postfix compiles with REG_EXTENDED, and each x flag toggles it:
 	// with an odd number of them the pattern is a basic one (BRE).
-	s := rxScan{s: body[1:i], ext: strings.Count(flags, "x")%2 == 0}
+	s := rxScan{s: expr, ext: strings.Count(flags, "x")%2 == 0}
 	// What the counts add to the pattern as written: a long pattern
 	// (an alternation of 200 domains) costs what its length costs.
 	total := s.alt(0)

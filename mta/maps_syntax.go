@@ -352,6 +352,21 @@ func closingDelimiter(body string) int {
 	return min(i, len(body))
 }
 
+// patternParts splits a pattern as splitPattern returns it
+// ("[!]/expr/flags") into its expression and flags; ok is false when it
+// is too short to have an expression.
+func patternParts(pattern string) (expr, flags string, ok bool) {
+	body := strings.TrimPrefix(pattern, "!")
+	if len(body) < 2 {
+		return "", "", false
+	}
+	i := closingDelimiter(body)
+	if i < len(body) {
+		flags = body[i+1:]
+	}
+	return body[1:i], flags, true
+}
+
 // splitPattern splits "[!]/pattern/flags rest" with any non-alphanumeric
 // delimiter; a backslash escapes the delimiter.
 func splitPattern(s, typ string) (pattern, rest, msg string) {
