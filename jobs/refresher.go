@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"postdeck/store"
@@ -311,7 +310,7 @@ func (r *Refresher) jobStatus(name string) (store.JobStatus, error) {
 // holdStatus keeps st, whose write failed with err, for the status
 // readers (unstored), with a warning that says so.
 func (r *Refresher) holdStatus(name string, st store.JobStatus, err error) {
-	why := dataDiskFull(err)
+	why := store.FullDisk(err, dataDir)
 	if why == "" {
 		why = "the store failed (postdeck's log has the details)"
 	}
@@ -324,17 +323,8 @@ func (r *Refresher) holdStatus(name string, st store.JobStatus, err error) {
 	r.unstored[name] = st
 }
 
-// dataDiskFull says that err found the disk of postdeck's data directory
-// full, or its quota used up; "" when it is neither.
-func dataDiskFull(err error) string {
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		return "the disk that holds postdeck's data directory is full"
-	case errors.Is(err, syscall.EDQUOT):
-		return "the disk quota of postdeck's data directory is used up"
-	}
-	return ""
-}
+// dataDir names postdeck's data directory in a full-disk sentence.
+const dataDir = "postdeck's data directory"
 
 // RefreshResult is what one refresh did.
 type RefreshResult struct {
@@ -467,7 +457,7 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 	}
 	if err := r.db.PutJobStatus(st); err != nil {
 		r.holdStatus(name, st, err)
-		if why := dataDiskFull(err); why != "" {
+		if why := store.FullDisk(err, dataDir); why != "" {
 			r.log.Error("store spf refresh status", "map", name, "err", err)
 			return res, store.Unavailable("The refresh of %s ran (%s), but its status could not be stored: %s. Free space on that disk; the SPF page shows this run until a later run stores its status", name, res.Outcome, why)
 		}

@@ -148,7 +148,7 @@ func plainReason(err error) string {
 // postdeck" for an administrator who has a disk to clean up). nil when
 // err is not that.
 func diskFull(err error) error {
-	why := fullDisk(err, "Postfix's configuration directory")
+	why := store.FullDisk(err, "Postfix's configuration directory")
 	if why == "" {
 		return nil
 	}
@@ -165,22 +165,10 @@ type DiskFullError struct{ Why string }
 func (e DiskFullError) Error() string { return e.Why }
 func (DiskFullError) Unwrap() error   { return store.ErrUnavailable }
 
-// fullDisk says that err found the disk of dir full, or its quota used
-// up; "" when err is neither.
-func fullDisk(err error, dir string) string {
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		return "the disk that holds " + dir + " is full"
-	case errors.Is(err, syscall.EDQUOT):
-		return "the disk quota of " + dir + " is used up"
-	}
-	return ""
-}
-
 // dataDiskFull is diskFull for the store, once Postfix's files were
 // put back (notStored). nil when err is not a full disk.
 func dataDiskFull(err error) error {
-	why := fullDisk(err, "postdeck's data directory")
+	why := store.FullDisk(err, "postdeck's data directory")
 	if why == "" {
 		return nil
 	}

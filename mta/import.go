@@ -1285,7 +1285,7 @@ func (im *importer) readTable(t *importTable) (string, error) {
 // if the table's source were wrong, and the table was left unmanaged for
 // it. nil when err is not a full disk.
 func (im *importer) scratchFull(t *importTable, err error) error {
-	why := fullDisk(err, "the temporary directory "+filepath.Dir(im.scratch))
+	why := store.FullDisk(err, "the temporary directory "+filepath.Dir(im.scratch))
 	if why == "" {
 		return nil
 	}

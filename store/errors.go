@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
 	"unicode/utf8"
 )
@@ -180,4 +181,17 @@ func Sentence(format string, args ...any) string {
 		s += "."
 	}
 	return s
+}
+
+// FullDisk says that err found the disk of dir full, or its quota used
+// up, as the part of a sentence that names it ("the disk that holds DIR
+// is full"); "" when err is neither.
+func FullDisk(err error, dir string) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return "the disk that holds " + dir + " is full"
+	case errors.Is(err, syscall.EDQUOT):
+		return "the disk quota of " + dir + " is used up"
+	}
+	return ""
 }
