@@ -750,9 +750,7 @@ func (s *Service) checkRestored(ctx context.Context, dbPath string, read map[str
 		return nil, nil, s.unreadableBackup("error repository", err)
 	}
 	*sizes = bodySizeMismatch(entries, inline, read)
-	if err := countInlineBodies(db, entries); err != nil {
-		return nil, nil, s.unreadableBackup("error repository", err)
-	}
+	countInlineBodies(entries, inline)
 	return entries, warnings, nil
 }
 
@@ -779,19 +777,15 @@ func bodySizeMismatch(entries []store.ErrorEntry, inline, read map[string]int64)
 // countInlineBodies makes each entry whose message the backup's database
 // keeps inline count with its body when that is larger than its entry
 // says, as one in the archive does (checkErrorQuota): the declared size
-// is only the backup's word. It reads the lengths only: a copy of every
-// body would allocate as much as the backup's database holds.
-func countInlineBodies(db *store.DB, entries []store.ErrorEntry) error {
-	sizes, err := db.MPABodySizes()
-	if err != nil {
-		return err
-	}
+// is only the backup's word. sizes are the inline bodies' lengths
+// (store.MPABodySizes, which reads the lengths only: a copy of every body
+// would allocate as much as the backup's database holds).
+func countInlineBodies(entries []store.ErrorEntry, sizes map[string]int64) {
 	for i, e := range entries {
 		if n, inline := sizes[e.ID]; inline {
 			entries[i].Size = max(e.Size, n)
 		}
 	}
-	return nil
 }
 
 // checkErrorQuota refuses a restore whose error-repository entries would

@@ -2731,9 +2731,9 @@ var mutants = []mutant{
 	},
 	{
 		name: "restore: count a backup's inline bodies by copying each",
-		file: "admin/backup.go",
-		old:  "\t\tif n, inline := sizes[e.ID]; inline {\n\t\t\tentries[i].Size = max(e.Size, n)\n\t\t}",
-		new:  "\t\t_ = sizes\n\t\tif body, inline, _ := db.MPABody(e.ID); inline {\n\t\t\tentries[i].Size = max(e.Size, int64(len(body)))\n\t\t}",
+		file: "store/mpa.go",
+		old:  "\t\t\tsizes[string(k)] = int64(len(v))\n",
+		new:  "\t\t\tsizes[string(k)] = int64(len(append([]byte(nil), v...)))\n",
 		pkg:  "./admin", run: "^TestRestoreCountsInlineBodiesWithoutCopyingThem$",
 	},
 	{
