@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"postdeck/cluster"
+	"postdeck/cluster/etcdtest"
 	"postdeck/mta"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
@@ -94,4 +95,32 @@ func initClusterNode(ctx context.Context, t *testing.T, base string, cfg cluster
 	node.Start(ctx, svc)
 	t.Cleanup(func() { _ = node.Shutdown(context.Background()) })
 	return &clusterNode{db: db, inst: inst, m: m, node: node, svc: svc}
+}
+
+// testCluster starts a one-member etcd and returns a node's
+// configuration on it by name.
+func testCluster(t *testing.T) func(name string) cluster.Config {
+	etcd := etcdtest.Start(t, 1)
+	return func(name string) cluster.Config {
+		return cluster.Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
+	}
+}
+
+// startStoreNode starts node cfg.Node on a new store under base, with
+// no Postfix: it applies every revision to its store alone (storeApplier),
+// the other node of a two-node test.
+func startStoreNode(ctx context.Context, t *testing.T, base string, cfg cluster.Config) *cluster.Node {
+	t.Helper()
+	db, err := store.Open(filepath.Join(base, cfg.Node+".db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	node, err := cluster.New(cfg, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Start(ctx, storeApplier{db})
+	t.Cleanup(func() { _ = node.Shutdown(context.Background()) })
+	return node
 }

@@ -3,15 +3,11 @@ package admin
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"postdeck/cluster"
-	"postdeck/cluster/etcdtest"
 	"postdeck/cluster/report"
 	"postdeck/mta"
 	"postdeck/postfix/postfixtest"
@@ -49,27 +45,13 @@ func TestRefusingNodeShowsAndEditsTheClusterConfiguration(t *testing.T) {
 	postfixtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	etcd := etcdtest.Start(t, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := func(name string) cluster.Config {
-		return cluster.Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
-	}
+	cfg := testCluster(t)
 	base := postfixtest.Dir(t)
-	dbB, err := store.Open(filepath.Join(base, "b.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dbB.Close() })
 	// Node a's first start stored the default configuration; cluster
 	// init seeds the cluster with it.
 	a := initClusterNode(ctx, t, base, cfg("a"), clusterNodeOptions{})
 	dbA, svc, nodeA := a.db, a.svc, a.node
-	nodeB, err := cluster.New(cfg("b"), dbB, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeB.Start(ctx, storeApplier{dbB})
-	t.Cleanup(func() { _ = nodeB.Shutdown(context.Background()) })
+	nodeB := startStoreNode(ctx, t, base, cfg("b"))
 
 	// Node b commits what node a's Postfix refuses.
 	var st store.State

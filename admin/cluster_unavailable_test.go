@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"postdeck/cluster"
-	"postdeck/cluster/etcdtest"
 	"postdeck/mta"
 	"postdeck/postfix/postfixtest"
 	"postdeck/store"
@@ -30,28 +26,14 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 	postfixtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	etcd := etcdtest.Start(t, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := func(name string) cluster.Config {
-		return cluster.Config{Endpoints: []string{etcd.Members[0].ClientURL}, Node: name, StatusInterval: time.Second, LeaseTTL: 5 * time.Second}
-	}
+	cfg := testCluster(t)
 	base := postfixtest.Dir(t)
-	dbB, err := store.Open(filepath.Join(base, "b.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dbB.Close() })
 	a := initClusterNode(ctx, t, base, cfg("a"), clusterNodeOptions{
 		configDir: func(dir string) { postfixtest.MountTmpfs(t, dir, 4<<20) },
 		service:   func(s *Service) { s.revisionRetry = 300 * time.Millisecond },
 	})
 	dbA, inst, m, svc, nodeA := a.db, a.inst, a.m, a.svc, a.node
-	nodeB, err := cluster.New(cfg("b"), dbB, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeB.Start(ctx, storeApplier{dbB})
-	t.Cleanup(func() { _ = nodeB.Shutdown(context.Background()) })
+	nodeB := startStoreNode(ctx, t, base, cfg("b"))
 
 	var st store.State
 	var rev int64
