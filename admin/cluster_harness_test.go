@@ -32,6 +32,7 @@ type clusterNode struct {
 type clusterNodeOptions struct {
 	configDir func(dir string)
 	service   func(*Service)
+	log       *postfixtest.SyncBuffer // the node's log, when the test reads it
 }
 
 // initClusterNode makes a store with the default configuration under
@@ -59,8 +60,11 @@ func initClusterNode(ctx context.Context, t *testing.T, base string, cfg cluster
 
 	// The node's log, shown when the test fails (a wait that ran out
 	// under CI's load said nothing else).
-	var logBuf postfixtest.SyncBuffer
-	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	logBuf := opts.log
+	if logBuf == nil {
+		logBuf = new(postfixtest.SyncBuffer)
+	}
+	log := slog.New(slog.NewTextHandler(logBuf, nil))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("node %s's log:\n%s", cfg.Node, logBuf.String())

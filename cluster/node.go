@@ -55,6 +55,8 @@ type Node struct {
 	sharedMu   sync.Mutex    // one shared-bucket change or import at a time
 	metaMu     sync.Mutex    // read-modify-write of the store's ClusterMeta
 
+	retried retried // the revision the apply loop tries again (logOutcome; the loop's alone)
+
 	sessMu  sync.Mutex
 	session *concurrency.Session
 	leader  atomic.Bool
@@ -478,11 +480,58 @@ func (n *Node) applyMirror(ctx context.Context, m *mirror) report.Outcome {
 		}); err != nil {
 			n.log.Error("store the applied revision", "err", err)
 		}
-	} else {
-		n.log.Warn("revision refused: keeping the last good configuration", "revision", rev.Rev, "result", out.Result, "err", out.Message)
 	}
+	n.logOutcome(rev.Rev, out, time.Now())
 	n.poke(n.statusKick)
 	return out
+}
+
+// retryReminder is how often the log says again that a revision tried
+// again every Outcome.RetryAfter (30 s) still fails: each try wrote its
+// lines, 2,880 a day each, which buried the rest of the log.
+const retryReminder = 10 * time.Minute
+
+// retried is the revision the apply loop tries again after a failure of
+// this node's own (Outcome.RetryAfter, a full disk), for its log.
+type retried struct {
+	rev      int64     // 0: none
+	since    time.Time // its first failure
+	reminded time.Time // the last line about it
+	tries    int
+}
+
+// logOutcome logs an apply of revision rev at now: a failure once, with
+// its reason and how often it is tried again; while the same revision
+// keeps failing when tried again, a reminder every retryReminder that
+// says for how long; and one line when it (or a newer one) applies.
+func (n *Node) logOutcome(rev int64, out report.Outcome, now time.Time) {
+	r := &n.retried
+	if out.OK {
+		if r.rev != 0 {
+			n.log.Info("revision applied: this node stopped trying again the revision it could not apply", "revision", rev, "failed_revision", r.rev,
+				"failed_for", now.Sub(r.since).Round(time.Second), "tries", r.tries)
+		}
+		*r = retried{}
+		return
+	}
+	if out.RetryAfter > 0 && r.rev == rev {
+		r.tries++
+		if now.Sub(r.reminded) < retryReminder {
+			return
+		}
+		r.reminded = now
+		n.log.Warn("revision still not applied: keeping the last good configuration and trying it again", "revision", rev, "result", out.Result,
+			"failing_for", now.Sub(r.since).Round(time.Second), "tries", r.tries, "retry_every", out.RetryAfter, "err", out.Message)
+		return
+	}
+	*r = retried{}
+	if out.RetryAfter > 0 {
+		*r = retried{rev: rev, since: now, reminded: now, tries: 1}
+		n.log.Warn("revision not applied: keeping the last good configuration and trying it again until it applies", "revision", rev, "result", out.Result,
+			"retry_every", out.RetryAfter, "err", out.Message)
+		return
+	}
+	n.log.Warn("revision refused: keeping the last good configuration", "revision", rev, "result", out.Result, "err", out.Message)
 }
 
 // configUnreadable is a node's status message when it cannot build the

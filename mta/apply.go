@@ -329,7 +329,9 @@ func (m *Manager) stage(ctx context.Context, p plan) (string, error) {
 			}
 			_, stderr, err := m.pfStaging(staging).Run(ctx, nil, "postmap", typ+":"+path)
 			if full := mapBuildFull(staging, rel, len(p.rendered[rel].Data), err, string(stderr)); full != nil {
-				m.log.Error("postmap failed on a full disk", "map", rel, "postfix", firstProblem(string(stderr)))
+				if !quietFull(ctx) {
+					m.log.Error("postmap failed on a full disk", "map", rel, "postfix", firstProblem(string(stderr)))
+				}
 				return full
 			}
 			if err != nil || hasProblem(stderr) {

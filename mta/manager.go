@@ -826,7 +826,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 			m.record(actor, action, "refused", err.Error())
 			return Result{}, err
 		}
-		ferr := m.fail(actor, action, err)
+		ferr := m.failFull(ctx, actor, action, err, diskFull(err))
 		if full := diskFull(err); full != nil {
 			return Result{}, full // nothing live changed yet
 		}
@@ -933,7 +933,7 @@ func (m *Manager) notStored(ctx context.Context, actor, action string, p plan, r
 	if back != nil {
 		return m.fail(actor, action, errors.Join(serr, back))
 	}
-	ferr := m.fail(actor, action, serr)
+	ferr := m.failFull(ctx, actor, action, serr, dataDiskFull(err))
 	if full := dataDiskFull(err); full != nil {
 		return full
 	}
@@ -1285,11 +1285,25 @@ func logSinceOf(path string, offset int64, prog string, kinds ...string) string 
 	return strings.Join(out, "; ")
 }
 
+// failFull is fail, but a full disk (full, when not nil) that a
+// cluster revision tried again (quietFull) met again is recorded without
+// being logged again: its first try logged it.
+func (m *Manager) failFull(ctx context.Context, actor, action string, err, full error) error {
+	return m.failLogged(actor, action, err, full == nil || !quietFull(ctx))
+}
+
 // fail logs an apply's internal failure and records it for the status
 // page in a plain sentence: every role reads the last apply, and err's
 // text (file paths, system and bbolt errors) is for the log.
 func (m *Manager) fail(actor, action string, err error) error {
-	m.log.Error("apply failed", "action", action, "err", err)
+	return m.failLogged(actor, action, err, true)
+}
+
+// failLogged is fail, which logs err only when log is set.
+func (m *Manager) failLogged(actor, action string, err error, log bool) error {
+	if log {
+		m.log.Error("apply failed", "action", action, "err", err)
+	}
 	m.record(actor, action, "failed", failedSentence(err))
 	return fmt.Errorf("apply %s: %w", action, err)
 }

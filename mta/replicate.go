@@ -60,6 +60,18 @@ func (m *Manager) SetReplicator(r Replicator) {
 func (m *Manager) ApplyRevision(ctx context.Context, rev int64, action string, st store.State, opts ApplyOptions) (Result, error) {
 	var res Result
 	err := m.heldErr() // a first start that held off applies nothing, the cluster's revisions included
+	if rp := m.repl; rp != nil && err == nil {
+		// Tried again every RevisionRetry until the disk has room: its
+		// full disk was logged at the first try, not at each (2,880 a
+		// day); the cluster's node says every 10 minutes that it still
+		// fails.
+		rp.mu.Lock()
+		again := rp.rev == rev && errors.As(rp.err, new(DiskFullError))
+		rp.mu.Unlock()
+		if again {
+			ctx = context.WithValue(ctx, quietFullKey{}, true)
+		}
+	}
 	if err == nil {
 		m.mu.Lock()
 		res, err = m.applyLocked(ctx, "cluster", action, st, false, opts)
@@ -83,6 +95,17 @@ func (m *Manager) ApplyRevision(ctx context.Context, rev int64, action string, s
 		rp.mu.Unlock()
 	}
 	return res, err
+}
+
+// quietFullKey marks the context of a cluster revision's apply tried
+// again after the same revision failed on a full disk (quietFull).
+type quietFullKey struct{}
+
+// quietFull reports whether ctx is such a try again: a full disk again
+// is not logged again.
+func quietFull(ctx context.Context) bool {
+	quiet, _ := ctx.Value(quietFullKey{}).(bool)
+	return quiet
 }
 
 // RevisionRetry is how often a cluster node tries again a revision it

@@ -4059,6 +4059,20 @@ var mutants = []mutant{
 		new:  "\t\tagain = s.diskFullRev.Swap(rev.Rev) == -1\n",
 		pkg:  "./admin", run: "^TestClusterNodeWithFullDiskSaysUnavailable$",
 	},
+	{
+		name: "mta: a cluster revision tried again after a full disk logs the full disk at every try",
+		file: "mta/replicate.go",
+		old:  "ctx = context.WithValue(ctx, quietFullKey{}, true)",
+		new:  "ctx = context.WithValue(ctx, quietFullKey{}, false)",
+		pkg:  "./admin", run: "^TestClusterRetryLogsOnce$",
+	},
+	{
+		name: "cluster: a revision tried again after a full disk is logged at every try",
+		file: "cluster/node.go",
+		old:  "\tif out.RetryAfter > 0 && r.rev == rev {\n",
+		new:  "\tif out.RetryAfter > 0 && r.rev == -1 {\n",
+		pkg:  "./cluster", run: "^TestRetriedRevisionIsLoggedOnceAndReminded$",
+	},
 }
 
 func main() {
