@@ -19,7 +19,9 @@ import (
 // TestFirstStartRefusedImportSaysItOnce: a main.cf the import refuses
 // holds the first start with one sentence that names main.cf and the
 // cause. It said "... main.cf cannot be imported: Cannot import:
-// relay_transport = ...", the import's own opening repeated.
+// relay_transport = ...", the import's own opening repeated, and ended
+// with two instructions, the import's "... and import again" and "Fix it
+// and restart postdeck".
 func TestFirstStartRefusedImportSaysItOnce(t *testing.T) {
 	postfixtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -47,5 +49,12 @@ func TestFirstStartRefusedImportSaysItOnce(t *testing.T) {
 	n := strings.Count(string(orig), "\n") + 1 // the line appended
 	if want := fmt.Sprintf("%s cannot be imported: main.cf line %d: relay_transport = bad!transport", mainCF, n); !strings.HasPrefix(fs.Held, want) || strings.Contains(fs.Held, "Cannot import") {
 		t.Errorf("held: %q, want it to start %q and say it once", fs.Held, want)
+	}
+	// One thing to do, right at a start: the import's fix, then restart
+	// postdeck. The import's "then import again" came along, before
+	// "Fix it and restart postdeck".
+	const do = "; write the service's name, such as relay or smtp, then restart postdeck, or move main.cf away to start from postdeck's defaults."
+	if !strings.HasSuffix(fs.Held, do) || strings.Contains(fs.Held, "import again") || strings.Count(fs.Held, "restart") != 1 {
+		t.Errorf("held: %q, want it to end %q and say nothing else to do", fs.Held, do)
 	}
 }

@@ -121,10 +121,20 @@ func ImportOnFirstStart(ctx context.Context, db *store.DB, opts FirstStartOption
 	}
 	res, err := mta.ImportWith(ctx, inst.ConfigDir, mta.ImportOptions{SbinDir: opts.SbinDir, Instance: inst,
 		FixedMPAListen: opts.FixedMPAListen, FixedReinjectListen: opts.FixedReinjectListen, Order: opts.ChainOrder})
+	// The import's own sentence opens with "Cannot import: ", which this
+	// one says already, and ends with "then import again", which the
+	// daemon does at its next start: the hold takes the problem and the
+	// fix and says to restart postdeck.
+	var ie *mta.ImportError
+	if errors.As(err, &ie) {
+		do := ". Fix it and restart postdeck"
+		if ie.Fix != "" {
+			do = "; " + ie.Fix + ", then restart postdeck"
+		}
+		return hold(FirstStart{}, fmt.Sprintf("%s cannot be imported: %s%s, or move main.cf away to start from postdeck's defaults.", mainCF, ie.Problem, do))
+	}
 	var ue *store.UserError
 	if errors.As(err, &ue) {
-		// The import's sentence opens with "Cannot import: ", which
-		// this one says already.
 		why := strings.TrimPrefix(ue.Msg, "Cannot import: ")
 		return hold(FirstStart{}, fmt.Sprintf("%s cannot be imported: %s Fix it and restart postdeck, or move main.cf away to start from postdeck's defaults.", mainCF, why))
 	}

@@ -280,7 +280,7 @@ func refuseLiteralPasswords(params []Param, master string) error {
 	if src.via != src.name {
 		uses = " that " + src.via + " uses"
 	}
-	return importErr("%s line %d: %s has %s table%s, which would put SASL passwords in the %s postdeck writes readable by all and shows to every console role; move them into a table file (such as hash:/etc/postfix/sasl_passwd, built with postmap), refer to that instead, and import again", file, src.line, what, withArticle(typ+":"), uses, file)
+	return importFix("move them into a table file (such as hash:/etc/postfix/sasl_passwd, built with postmap) and refer to that instead", "%s line %d: %s has %s table%s, which would put SASL passwords in the %s postdeck writes readable by all and shows to every console role", file, src.line, what, withArticle(typ+":"), uses, file)
 }
 
 func joinLines(lines []string) string {
@@ -373,9 +373,9 @@ func mainCFParseErr(err error) error {
 	msg := strings.TrimSuffix(ue.Msg, ".")
 	if ue.Line > 0 {
 		msg = strings.TrimPrefix(msg, "Line "+strconv.Itoa(ue.Line)+": ")
-		return importErr("main.cf line %d: %s; correct the line in main.cf and import again", ue.Line, msg)
+		return importFix("correct the line in main.cf", "main.cf line %d: %s", ue.Line, msg)
 	}
-	return importErr("main.cf: %s; correct main.cf and import again", msg)
+	return importFix("correct main.cf", "main.cf: %s", msg)
 }
 
 // at names where main.cf sets a managed parameter, for a refusal of its
@@ -397,10 +397,55 @@ var settingParams = map[string]string{
 	FieldRejectCode: "unverified_recipient_reject_code",
 }
 
+// ImportError is the refusal of an import: a user error (it matches
+// *store.UserError and its kind, ErrImport) whose sentence, "Cannot
+// import: <Problem>; <Fix>, then import again.", is the one `postdeck
+// import` and the API show. Problem and Fix are its parts, so that the
+// daemon's first start, which imports by itself, can say what to do there
+// (restart postdeck) instead of "import again".
+type ImportError struct {
+	store.UserError
+	// Problem says where and what is wrong, without a final period:
+	// "main.cf line 4: relay_transport = bad!name: ...".
+	Problem string
+	// Fix is what to change, "correct the line in main.cf"; empty when
+	// Problem says what to do already (or nothing is to be changed).
+	Fix string
+}
+
+// Unwrap makes the error match *store.UserError (and its kind).
+func (e *ImportError) Unwrap() error { return &e.UserError }
+
+func (e *ImportError) Error() string { return e.Msg }
+
 // importErr is a user error of kind ErrImport: the configuration cannot be
-// imported as it is, and the sentence says what to change.
+// imported as it is, and the sentence (which has no fix of its own, see
+// importFix) says so.
 func importErr(format string, args ...any) error {
-	return &store.UserError{Kind: ErrImport, Field: "main.cf", Msg: store.Sentence("Cannot import: "+format, args...)}
+	return refuseImport(ErrImport, "", format, args...)
+}
+
+// importFix is importErr with fix, what to change in the configuration
+// before the next import: "Cannot import: <problem>; <fix>, then import
+// again."
+func importFix(fix, format string, args ...any) error {
+	return refuseImport(ErrImport, fix, format, args...)
+}
+
+// refuseImport makes the ImportError of kind (ErrImport, or
+// store.ErrUnavailable when the machine lacks room rather than the
+// configuration being wrong).
+func refuseImport(kind error, fix, format string, args ...any) error {
+	problem := strings.TrimSuffix(strings.TrimSpace(fmt.Sprintf(format, args...)), ".")
+	msg := "Cannot import: " + problem
+	if fix != "" {
+		msg += "; " + fix + ", then import again"
+	}
+	e := &ImportError{UserError: store.UserError{Kind: kind, Msg: store.Sentence("%s", msg)}, Problem: problem, Fix: fix}
+	if kind == ErrImport {
+		e.Field = "main.cf"
+	}
+	return e
 }
 
 // importWrap makes err, found while importing what, an import error: a
@@ -516,7 +561,7 @@ func (im *importer) dropIgnoredOpts(stderr string) error {
 				text := im.masterLines[o.Line-1]
 				loc := re.FindStringSubmatchIndex(text)
 				if loc == nil {
-					return importErr("master.cf line %d: Postfix ignores -o %s (postconf: unused parameter), and postdeck applies no master.cf Postfix warns about; remove the option from master.cf and import again", o.Line, o.Name)
+					return importFix("remove the option from master.cf", "master.cf line %d: Postfix ignores -o %s (postconf: unused parameter), and postdeck applies no master.cf Postfix warns about", o.Line, o.Name)
 				}
 				im.masterLines[o.Line-1] = text[:loc[0]] + text[loc[2]:]
 				im.ignoredOpts = append(im.ignoredOpts, s.Key()+"/"+o.Name)
@@ -575,9 +620,9 @@ func (im *importer) settings() (store.Settings, error) {
 	s.Hostname = e["myhostname"]
 	if err := checkFQDN(FieldHostname, "My Host Name", s.Hostname); err != nil {
 		if _, set := im.param("myhostname"); !set {
-			return s, importErr("main.cf does not set myhostname and this machine's name %q is not usable as My Host Name (%v); set myhostname = the gateway's fully qualified name in main.cf and import again", s.Hostname, err)
+			return s, importFix("set myhostname = the gateway's fully qualified name in main.cf", "main.cf does not set myhostname and this machine's name %q is not usable as My Host Name (%v)", s.Hostname, err)
 		}
-		return s, importErr("%s = %s: %v; set myhostname to the gateway's fully qualified name and import again", im.at("myhostname"), s.Hostname, strings.TrimSuffix(err.Error(), "."))
+		return s, importFix("set myhostname to the gateway's fully qualified name", "%s = %s: %v", im.at("myhostname"), s.Hostname, strings.TrimSuffix(err.Error(), "."))
 	}
 	if _, set := im.param("myhostname"); !set {
 		im.note("myhostname was not set; this machine's name (%s) became My Host Name and is written into main.cf, so renaming the host no longer changes it", s.Hostname)
@@ -587,18 +632,18 @@ func (im *importer) settings() (store.Settings, error) {
 		im.note("relay_domains was not set; its default (%s) became the Relay domains list", strings.Join(s.RelayDomains, ", "))
 	}
 	var err error
-	if s.ExternalRelayHost, err = importRelayHost(im.at("relayhost"), FieldExternalRelay, "External Relay Host", e["relayhost"]); err != nil {
+	if s.ExternalRelayHost, err = importRelayHost(im.at("relayhost"), FieldExternalRelay, "External Relay Host", "", e["relayhost"]); err != nil {
 		return s, err
 	}
 	transport, next, _ := strings.Cut(e["relay_transport"], ":")
 	if !serviceNameRe.MatchString(transport) {
-		return s, importErr("%s = %s: %q is not a master.cf service name (letters, digits, '_', '-' and '.'); write the service's name, such as relay or smtp, and import again", im.at("relay_transport"), e["relay_transport"], transport)
+		return s, importFix("write the service's name, such as relay or smtp", "%s = %s: %q is not a master.cf service name (letters, digits, '_', '-' and '.')", im.at("relay_transport"), e["relay_transport"], transport)
 	}
 	if transport != "relay" {
 		s.RelayTransport = transport
 	}
 	if next != "" {
-		if s.InternalRelayHost, err = importRelayHost(im.at("relay_transport"), FieldInternalRelay, "Internal Relay Host", next); err != nil {
+		if s.InternalRelayHost, err = importRelayHost(im.at("relay_transport"), FieldInternalRelay, "Internal Relay Host", transport+":", next); err != nil {
 			return s, err
 		}
 	}
@@ -607,7 +652,7 @@ func (im *importer) settings() (store.Settings, error) {
 		im.note("mynetworks was not set; its value on this machine (%s) became My Networks", strings.Join(s.MyNetworks, " "))
 	}
 	if s.MessageSizeLimit, err = strconv.ParseInt(e["message_size_limit"], 10, 64); err != nil || s.MessageSizeLimit < 0 {
-		return s, importErr("%s = %s: Message Size Limit must be a number of bytes; write the size in bytes (50 MB is 52428800) and import again", im.at("message_size_limit"), e["message_size_limit"])
+		return s, importFix("write the size in bytes (50 MB is 52428800)", "%s = %s: Message Size Limit must be a number of bytes", im.at("message_size_limit"), e["message_size_limit"])
 	}
 	if s.MessageSizeLimit == 0 || s.MessageSizeLimit > MaxMessageSizeLimit {
 		// Unlimited (0) cannot be represented: the MPA takes at most 4 GiB.
@@ -623,13 +668,13 @@ func (im *importer) settings() (store.Settings, error) {
 		}
 	}
 	if s.UnverifiedRecipientRejectCode, err = strconv.Atoi(e["unverified_recipient_reject_code"]); err != nil {
-		return s, importErr("%s = %s: must be an SMTP reply code from 400 to 599, such as 450 or 550; correct it and import again", im.at("unverified_recipient_reject_code"), e["unverified_recipient_reject_code"])
+		return s, importFix("correct it", "%s = %s: must be an SMTP reply code from 400 to 599, such as 450 or 550", im.at("unverified_recipient_reject_code"), e["unverified_recipient_reject_code"])
 	}
 	clean, warnings, err := ValidateSettings(s)
 	if err != nil {
 		var ue *store.UserError
 		if errors.As(err, &ue) && settingParams[ue.Field] != "" {
-			return s, importErr("%s: %s; correct it in main.cf and import again", im.at(settingParams[ue.Field]), strings.TrimSuffix(ue.Msg, "."))
+			return s, importFix("correct it in main.cf", "%s: %s", im.at(settingParams[ue.Field]), strings.TrimSuffix(ue.Msg, "."))
 		}
 		return s, importWrap("the MTA settings", err)
 	}
@@ -683,18 +728,20 @@ func rewriteToken(tok string, t *importTable) string {
 
 // importRelayHost accepts a next hop only when the settings page writes it
 // back the same way (up to letter case, which DNS ignores). param says
-// where main.cf sets it (importer.at).
-func importRelayHost(param, field, label, v string) (string, error) {
+// where main.cf sets it (importer.at); the parameter's value is prefix+v
+// (relay_transport = relay:[10.0.0.1] has the prefix "relay:"), and a
+// refusal quotes all of it, as main.cf shows it.
+func importRelayHost(param, field, label, prefix, v string) (string, error) {
 	norm, err := normalizeRelayHost(field, label, v)
 	if err != nil {
 		var ue *store.UserError
 		if errors.As(err, &ue) {
-			return "", importErr("%s = %s: %s; correct it in main.cf and import again", param, v, strings.TrimSuffix(ue.Msg, "."))
+			return "", importFix("correct it in main.cf", "%s = %s: %s", param, prefix+v, strings.TrimSuffix(ue.Msg, "."))
 		}
-		return "", importWrap(param+" = "+v, err)
+		return "", importWrap(param+" = "+prefix+v, err)
 	}
 	if !strings.EqualFold(norm, v) {
-		return "", importErr("%s = %s: the MTA Settings page would write it as %s, which Postfix treats differently (brackets turn off MX lookups); write %s in main.cf if that is meant, and import again", param, v, norm, norm)
+		return "", importFix(fmt.Sprintf("write %s in main.cf if that is meant", prefix+norm), "%s = %s: the MTA Settings page would write it as %s, which Postfix treats differently (brackets turn off MX lookups)", param, prefix+v, prefix+norm)
 	}
 	return norm, nil
 }
@@ -1289,7 +1336,7 @@ func (im *importer) scratchFull(t *importTable, err error) error {
 	if why == "" {
 		return nil
 	}
-	return store.Unavailable("Cannot import: %s, so postdeck could not build a copy of %s to compare with what Postfix uses. Nothing was changed; free space on that disk (or set TMPDIR to a directory with room) and import again", why, t.path)
+	return refuseImport(store.ErrUnavailable, "free space on that disk (or set TMPDIR to a directory with room)", "%s, so postdeck could not build a copy of %s to compare with what Postfix uses. Nothing was changed", why, t.path)
 }
 
 // dumpTable lists an indexed table's entries, sorted.

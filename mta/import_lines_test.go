@@ -48,6 +48,12 @@ func TestImportRefusalsNameTheLine(t *testing.T) {
 			if !strings.Contains(err.Error(), "import again") {
 				t.Errorf("the refusal does not say what to do: %v", err)
 			}
+			// The parts the first start says them with (it says to
+			// restart postdeck instead of importing again).
+			var ie *ImportError
+			if !errors.As(err, &ie) || ie.Fix == "" || err.Error() != "Cannot import: "+ie.Problem+"; "+ie.Fix+", then import again." {
+				t.Errorf("refusal %q: want it to be its problem and its fix, then import again (%+v)", err, ie)
+			}
 		})
 	}
 }

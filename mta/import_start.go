@@ -138,11 +138,11 @@ func wireMPA(res *ImportResult, opts ImportOptions) error {
 func placeListener(flag, addr string, fixed bool, taken map[int]string, res *ImportResult) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", importErr("%s %s: %v", flag, addr, err)
+		return "", importFix("give it as host:port, such as 127.0.0.1:10025", "%s %s: %v", flag, addr, err)
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil {
-		return "", importErr("%s %s: the port is not a number", flag, addr)
+		return "", importFix("give it as host:port, such as 127.0.0.1:10025", "%s %s: the port is not a number", flag, addr)
 	}
 	why := taken[n]
 	if why == "" && !canListen(addr) {
@@ -152,7 +152,7 @@ func placeListener(flag, addr string, fixed bool, taken map[int]string, res *Imp
 		return addr, nil
 	}
 	if fixed {
-		return "", importErr("%s %s collides with the imported configuration: port %d is used by %s; give another address (or leave the flag out and the import picks a free port)", flag, addr, n, why)
+		return "", importFix("give another address (or leave the flag out and the import picks a free port)", "%s %s collides with the imported configuration: port %d is used by %s", flag, addr, n, why)
 	}
 	for p := n + 10; p < 65535; p++ {
 		cand := net.JoinHostPort(host, strconv.Itoa(p))
@@ -161,7 +161,7 @@ func placeListener(flag, addr string, fixed bool, taken map[int]string, res *Imp
 			return cand, nil
 		}
 	}
-	return "", importErr("%s %s: port %d is used by %s and no free port follows it", flag, addr, n, why)
+	return "", importFix("give "+flag+" an address on a port with free ports after it", "%s %s: port %d is used by %s and no free port follows it", flag, addr, n, why)
 }
 
 // canListen reports whether a TCP address can be bound now.

@@ -2067,8 +2067,8 @@ var mutants = []mutant{
 	{
 		name: "first start: a refused import's hold says \"Cannot import\" twice",
 		file: "admin/importing.go",
-		old:  "\t\twhy := strings.TrimPrefix(ue.Msg, \"Cannot import: \")\n",
-		new:  "\t\twhy := ue.Msg\n",
+		old:  "mainCF, ie.Problem, do))",
+		new:  "mainCF, ie.Msg, do))",
 		pkg:  "./admin", run: "^TestFirstStartRefusedImportSaysItOnce$",
 	},
 	{
@@ -4072,6 +4072,27 @@ var mutants = []mutant{
 		old:  "\tif out.RetryAfter > 0 && r.rev == rev {\n",
 		new:  "\tif out.RetryAfter > 0 && r.rev == -1 {\n",
 		pkg:  "./cluster", run: "^TestRetriedRevisionIsLoggedOnceAndReminded$",
+	},
+	{
+		name: "first start: a refused import's hold says the import's \"then import again\" before \"restart postdeck\"",
+		file: "admin/importing.go",
+		old:  "\t\t\tdo = \"; \" + ie.Fix + \", then restart postdeck\"\n",
+		new:  "\t\t\tdo = \"; \" + ie.Fix + \", then import again. Fix it and restart postdeck\"\n",
+		pkg:  "./admin", run: "^TestFirstStartRefusedImportSaysItOnce$",
+	},
+	{
+		name: "mta: a refused relay_transport next hop is quoted without its transport",
+		file: "mta/import.go",
+		old:  "\"%s = %s: %s\", param, prefix+v, strings.TrimSuffix(ue.Msg, \".\")",
+		new:  "\"%s = %s: %s\", param, v, strings.TrimSuffix(ue.Msg, \".\")",
+		pkg:  "./mta", run: "^TestImportRelayTransportRefusalQuotesTheValue$",
+	},
+	{
+		name: "import: a listener address that collides says its fix inside the problem",
+		file: "mta/import_start.go",
+		old:  `importFix("give another address (or leave the flag out and the import picks a free port)", "%s %s collides`,
+		new:  `importFix("", "%s %s collides`,
+		pkg:  "./mta", run: "^TestListenerRefusalCarriesItsFix$",
 	},
 }
 
