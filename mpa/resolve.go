@@ -168,7 +168,7 @@ func (s *Server) resolveFrom(f *os.File, fi os.FileInfo, e store.SpoolEntry, m *
 	}
 	// The live log's lines follow the rotated file's (or, without one,
 	// the live log is read from its start alone).
-	if path, err := rotatedPath(s.cfg.Maillog, e.DeliveringSince); err == nil {
+	if path, err := rotatedPath(s.cfg.Maillog, e.DeliveringSince, &m.listing); err == nil {
 		rfi, err := os.Stat(path)
 		if err == nil && m.rotatedRead && m.rotated == markOf(path, rfi) {
 			sc, live.after = m.afterRotated, m.rotated
@@ -242,6 +242,9 @@ type resolveMemo struct {
 	tail      []byte
 	afterLive logScan
 	liveRead  bool
+
+	// What the last listing of the log's directory found.
+	listing rotatedListing
 }
 
 // rotatedMark names one version of a rotated maillog.
@@ -365,7 +368,7 @@ func (t *memoTable) put(k memoKey, m resolveMemo, expires time.Time) {
 // original is read. A delivery recorded without its start time reads
 // NAME.1.
 func openRotated(maillog string, since time.Time, off int64) (io.ReadCloser, error) {
-	path, err := rotatedPath(maillog, since)
+	path, err := rotatedPath(maillog, since, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -373,12 +376,13 @@ func openRotated(maillog string, since time.Time, off int64) (io.ReadCloser, err
 	return r, err
 }
 
-// rotatedPath is the path of the file openRotated reads.
-func rotatedPath(maillog string, since time.Time) (string, error) {
+// rotatedPath is the path of the file openRotated reads; l, when not
+// nil, remembers the directory listing it took for the next call.
+func rotatedPath(maillog string, since time.Time, l *rotatedListing) (string, error) {
 	path := maillog + ".1"
 	if !since.IsZero() {
 		var err error
-		if path, err = firstRotatedAfter(maillog, since); err != nil {
+		if path, err = firstRotatedAfter(maillog, since, l); err != nil {
 			return "", err
 		}
 	}
@@ -415,22 +419,58 @@ func openRotatedFile(path string, off int64) (io.ReadCloser, os.FileInfo, error)
 
 // firstRotatedAfter is the path of the rotated maillog (NAME.SUFFIX)
 // last written the soonest at or after since (openRotated).
-func firstRotatedAfter(maillog string, since time.Time) (string, error) {
+//
+// The worker asks every resolvePoll, and a log directory of thousands of
+// files (months of rotated logs) costs milliseconds to list and stat at
+// each call; l, when not nil, remembers what the last call found, taken
+// again while it holds (rotatedListing).
+func firstRotatedAfter(maillog string, since time.Time, l *rotatedListing) (string, error) {
+	if l == nil {
+		l = &rotatedListing{}
+	}
 	dir, base := filepath.Split(maillog)
-	d, err := os.Open(filepath.Clean(dir + "."))
+	dirPath := filepath.Clean(dir + ".")
+	began := time.Now()
+	d, err := os.Open(dirPath)
 	if err != nil {
 		return "", err
 	}
-	names, err := d.Readdirnames(maxRotatedNames)
-	_ = d.Close()
-	if err != nil && !errors.Is(err, io.EOF) {
+	dfi, err := d.Stat()
+	if err != nil {
+		_ = d.Close()
 		return "", err
 	}
-	best, bestTime := "", time.Time{}
-	for _, n := range names {
-		if !strings.HasPrefix(n, base+".") {
-			continue
+	names := l.names
+	if l.dir != markOf(dirPath, dfi) {
+		if testHookList != nil {
+			testHookList(dirPath)
 		}
+		*l = rotatedListing{}
+		all, err := d.Readdirnames(maxRotatedNames)
+		if err != nil && !errors.Is(err, io.EOF) {
+			_ = d.Close()
+			return "", err
+		}
+		names = nil
+		for _, n := range all {
+			if strings.HasPrefix(n, base+".") {
+				names = append(names, n)
+			}
+		}
+		if settledBefore(dfi.ModTime(), began) {
+			l.dir, l.names = markOf(dirPath, dfi), names
+		}
+	} else if l.best.path != "" && l.since.Equal(since) {
+		fi, err := os.Lstat(l.best.path)
+		if err == nil && markOf(l.best.path, fi) == l.best {
+			_ = d.Close()
+			return l.best.path, nil
+		}
+	}
+	_ = d.Close()
+	best, bestTime := "", time.Time{}
+	var found rotatedMark // best's
+	for _, n := range names {
 		fi, err := os.Lstat(filepath.Join(dir, n))
 		// Modification times may be coarser than the clock: a second's
 		// slack, and a file that cannot hold the delivery is only read in
@@ -440,12 +480,51 @@ func firstRotatedAfter(maillog string, since time.Time) (string, error) {
 		}
 		if best == "" || fi.ModTime().Before(bestTime) {
 			best, bestTime = n, fi.ModTime()
+			found = markOf(filepath.Join(dir, n), fi)
 		}
 	}
+	l.since, l.best = since, rotatedMark{}
 	if best == "" {
 		return "", errNotRotated
 	}
+	if settledBefore(bestTime, began) {
+		l.best = found
+	}
 	return filepath.Join(dir, best), nil
+}
+
+// testHookList, when set, is called with the directory at each listing
+// firstRotatedAfter takes.
+var testHookList func(dir string)
+
+// rotatedListing is what firstRotatedAfter found at its last call, for
+// one delivery (resolveMemo).
+//
+// The names NAME.* in the directory hold while its modification time
+// stays the same: creating, renaming or removing a file changes it. The
+// file found holds while it stays the same: another file's modification
+// time changes, without a change of the directory, only when it is
+// written, which makes it later than the listing and so than the file
+// found (the one written the soonest); when no file was found, each name
+// is looked at again, as one written since may now be the one.
+//
+// Modification times may lag the clock or be coarser than it: a change
+// in the same tick as the listing would keep the time it read. So a
+// directory or a file found that changed less than listingSlack before
+// the call began is not remembered.
+type rotatedListing struct {
+	dir   rotatedMark // zero: no names remembered
+	names []string
+	since time.Time
+	best  rotatedMark // zero: none remembered
+}
+
+// listingSlack is how long before a call of firstRotatedAfter the
+// directory and the file found must have last changed to be remembered.
+const listingSlack = 2 * time.Second
+
+func settledBefore(mtime, began time.Time) bool {
+	return mtime.Before(began.Add(-listingSlack))
 }
 
 // maxRotatedNames bounds the directory entries openRotated looks at (a

@@ -4094,6 +4094,34 @@ var mutants = []mutant{
 		new:  `importFix("", "%s %s collides`,
 		pkg:  "./mta", run: "^TestListenerRefusalCarriesItsFix$",
 	},
+	{
+		name: "maillog: the log directory is listed at every poll of an in-doubt delivery",
+		file: "mpa/resolve.go",
+		old:  "if l.dir != markOf(dirPath, dfi) {",
+		new:  "if true {",
+		pkg:  "./mpa", run: "^TestResolveListsTheLogDirectoryOnce$",
+	},
+	{
+		name: "maillog: the rotated log a listing found is taken again after it was written",
+		file: "mpa/resolve.go",
+		old:  "if err == nil && markOf(l.best.path, fi) == l.best {",
+		new:  "if err == nil && fi != nil {",
+		pkg:  "./mpa", run: "^TestResolveListsAgainWhenTheFileFoundIsWritten$",
+	},
+	{
+		name: "maillog: the names of a log directory changed in the listing's own tick are taken again",
+		file: "mpa/resolve.go",
+		old:  "if settledBefore(dfi.ModTime(), began) {",
+		new:  "if true {",
+		pkg:  "./mpa", run: "^TestResolveDoesNotKeepAListingOfItsOwnTick$",
+	},
+	{
+		name: "maillog: a rotated log found that changed in the listing's own tick is taken again",
+		file: "mpa/resolve.go",
+		old:  "if settledBefore(bestTime, began) {",
+		new:  "if true {",
+		pkg:  "./mpa", run: "^TestResolveDoesNotKeepAListingOfItsOwnTick$",
+	},
 }
 
 func main() {
