@@ -209,23 +209,49 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// maxUnreadableLogged bounds the log lines recover writes about records
+// that do not decode; the rest are counted in one more line.
+const maxUnreadableLogged = 10
+
 // recover schedules every stored spool entry and removes files no entry
-// references.
+// references. A record that does not decode (another version's, an old
+// backup's, a damaged one) does not stop the MPA: it stays in the
+// database as it is, its body is kept, and it is logged; a spool entry of
+// that kind is not scheduled (it cannot be delivered without its
+// envelope) until it is repaired or removed.
 func (s *Server) recover() error {
-	spool, err := s.db.MPASpoolList()
+	rec, err := s.db.MPARecovery()
 	if err != nil {
-		return fmt.Errorf("start mpa: list spool: %w", err)
+		return fmt.Errorf("start mpa: list spool and error repository: %w", err)
 	}
-	errs, err := s.db.MPAErrorList()
-	if err != nil {
-		return fmt.Errorf("start mpa: list error repository: %w", err)
-	}
-	keep := make(map[string]bool, len(spool)+len(errs))
-	for _, e := range errs {
-		keep[e.ID] = true
+	spool := rec.Due
+	keep := make(map[string]bool, len(spool)+len(rec.ErrorIDs)+len(rec.UnreadableSpool))
+	for _, id := range rec.ErrorIDs {
+		keep[id] = true
 	}
 	for _, e := range spool {
 		keep[e.ID] = true
+	}
+	for _, u := range rec.UnreadableSpool {
+		keep[u.ID] = true
+	}
+	logged := 0
+	for _, b := range []struct {
+		name, msg string
+		recs      []store.MPAUnreadable
+	}{
+		{"spool", "mpa spool record could not be read; it is kept untouched with its message body and is not delivered until it is repaired or removed", rec.UnreadableSpool},
+		{"error repository", "mpa error repository record could not be read; it is kept untouched with its message body", rec.UnreadableErrors},
+	} {
+		for _, u := range b.recs {
+			if logged++; logged <= maxUnreadableLogged {
+				s.log.Error(b.msg, "bucket", b.name, "id", u.ID, "err", u.Err)
+			}
+		}
+	}
+	if n := len(rec.UnreadableSpool) + len(rec.UnreadableErrors); n > maxUnreadableLogged {
+		s.log.Error("mpa records could not be read; all are kept untouched with their message bodies", "count", n,
+			"spool", len(rec.UnreadableSpool), "error_repository", len(rec.UnreadableErrors), "not_logged", n-maxUnreadableLogged)
 	}
 	removed, err := s.bodies.sweep(keep)
 	if err != nil {

@@ -379,6 +379,9 @@ type MPASpoolHead struct {
 	// Waiting and Retry count the entries by stored state, leaving out
 	// those the caller said workers hold.
 	Waiting, Retry int
+	// Unreadable are the ids among the oldest limit whose records do not
+	// decode: they count in Total and are left out of Entries.
+	Unreadable []string
 }
 
 // Stored states as their JSON encodes them: the state is the only
@@ -401,12 +404,13 @@ func (db *DB) MPASpoolHead(limit int, held map[string]bool) (MPASpoolHead, error
 		h = MPASpoolHead{}
 		return tx.Bucket(bucketMPASpool).ForEach(func(k, v []byte) error {
 			h.Total++
-			if len(h.Entries) < limit {
+			if len(h.Entries)+len(h.Unreadable) < limit {
 				var e SpoolEntry
 				if err := json.Unmarshal(v, &e); err != nil {
-					return fmt.Errorf("decode %s/%s: %w", bucketMPASpool, k, err)
+					h.Unreadable = append(h.Unreadable, string(k))
+				} else {
+					h.Entries = append(h.Entries, e)
 				}
-				h.Entries = append(h.Entries, e)
 			}
 			switch {
 			case held[string(k)]:
@@ -419,6 +423,65 @@ func (db *DB) MPASpoolHead(limit int, held map[string]bool) (MPASpoolHead, error
 		})
 	})
 	return h, err
+}
+
+// MPARecovery is what the MPA reads of its spool and error repository
+// when it starts (MPARecovery).
+type MPARecovery struct {
+	// Due is every spool entry that decodes, oldest first, with when it
+	// is next tried.
+	Due []MPASpoolDue
+	// ErrorIDs is every error-repository id, oldest first, readable or not.
+	ErrorIDs []string
+	// UnreadableSpool and UnreadableErrors are the records that do not
+	// decode (written by another version, restored from an old backup,
+	// damaged), by id, oldest first.
+	UnreadableSpool, UnreadableErrors []MPAUnreadable
+}
+
+// MPASpoolDue is a spool entry's id and when it is next tried.
+type MPASpoolDue struct {
+	ID          string
+	NextAttempt time.Time
+}
+
+// MPAUnreadable is a stored record that does not decode: its id and why.
+type MPAUnreadable struct {
+	ID  string
+	Err error
+}
+
+// MPARecovery lists, in one read transaction, the spool entries to
+// schedule and every id the MPA must keep the body of. A record that does
+// not decode is reported, not an error: one entry written by another
+// version or damaged must not keep the MPA (and with it every message of
+// the gateway) from starting. Such a record is left exactly as it is (it
+// may be a message somebody acknowledged), and so is its body.
+func (db *DB) MPARecovery() (MPARecovery, error) {
+	var r MPARecovery
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		r = MPARecovery{}
+		if err := tx.Bucket(bucketMPASpool).ForEach(func(k, v []byte) error {
+			var e SpoolEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				r.UnreadableSpool = append(r.UnreadableSpool, MPAUnreadable{ID: string(k), Err: err})
+				return nil
+			}
+			r.Due = append(r.Due, MPASpoolDue{ID: string(k), NextAttempt: e.NextAttempt})
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMPAErrors).ForEach(func(k, v []byte) error {
+			r.ErrorIDs = append(r.ErrorIDs, string(k))
+			var e ErrorEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				r.UnreadableErrors = append(r.UnreadableErrors, MPAUnreadable{ID: string(k), Err: err})
+			}
+			return nil
+		})
+	})
+	return r, err
 }
 
 // MPAErrorList returns every error repository entry, oldest first.
@@ -435,6 +498,10 @@ type MPAErrorPage struct {
 	Offset int
 	// IDs is every entry's id, oldest first, when asked for.
 	IDs []string
+	// Unreadable are the ids of the page's records that do not decode:
+	// they keep their place (Offset, Total count them) and are left out
+	// of Entries.
+	Unreadable []string
 }
 
 // MPAErrorPage returns limit entries of the error repository from offset
@@ -462,13 +529,14 @@ func (db *DB) MPAErrorPage(offset, limit int, ids bool) (MPAErrorPage, error) {
 			p.Offset = max((p.Total-1)/limit*limit, 0)
 		}
 		i := 0
-		for k, v := c.First(); k != nil && len(p.Entries) < limit; k, v = c.Next() {
+		for k, v := c.First(); k != nil && len(p.Entries)+len(p.Unreadable) < limit; k, v = c.Next() {
 			if i++; i <= p.Offset {
 				continue
 			}
 			var e ErrorEntry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode %s/%s: %w", bucketMPAErrors, k, err)
+				p.Unreadable = append(p.Unreadable, string(k))
+				continue
 			}
 			p.Entries = append(p.Entries, e)
 		}
@@ -484,6 +552,9 @@ type MPAErrorSelection struct {
 	// Missing is the first id that is not in the repository (then
 	// Entries is empty).
 	Missing string
+	// Unreadable are the ids among the first limit whose records do not
+	// decode: they count in Count and are left out of Entries.
+	Unreadable []string
 }
 
 // MPAErrorSelect looks up a selection of error-repository ids (each once,
@@ -506,10 +577,11 @@ func (db *DB) MPAErrorSelect(ids []string, limit int) (MPAErrorSelection, error)
 				return nil
 			}
 			sel.Count++
-			if len(sel.Entries) < limit {
+			if len(sel.Entries)+len(sel.Unreadable) < limit {
 				var e ErrorEntry
 				if err := json.Unmarshal(v, &e); err != nil {
-					return fmt.Errorf("decode %s/%s: %w", bucketMPAErrors, id, err)
+					sel.Unreadable = append(sel.Unreadable, id)
+					continue
 				}
 				sel.Entries = append(sel.Entries, e)
 			}

@@ -1871,14 +1871,14 @@ var mutants = []mutant{
 	{
 		name: "repository page: the whole repository on one page",
 		file: "store/mpa.go",
-		old:  "\t\tfor k, v := c.First(); k != nil && len(p.Entries) < limit; k, v = c.Next() {\n",
+		old:  "\t\tfor k, v := c.First(); k != nil && len(p.Entries)+len(p.Unreadable) < limit; k, v = c.Next() {\n",
 		new:  "\t\tfor k, v := c.First(); k != nil; k, v = c.Next() {\n",
 		pkg:  "./webui", run: "^TestRepositoryPageIsPaged$",
 	},
 	{
 		name: "MPA queue page: every message of the queue on the page",
 		file: "store/mpa.go",
-		old:  "\t\t\tif len(h.Entries) < limit {\n",
+		old:  "\t\t\tif len(h.Entries)+len(h.Unreadable) < limit {\n",
 		new:  "\t\t\tif true {\n",
 		pkg:  "./webui", run: "^TestMPAQueuePageIsBounded$",
 	},
@@ -4121,6 +4121,27 @@ var mutants = []mutant{
 		old:  "if settledBefore(bestTime, began) {",
 		new:  "if true {",
 		pkg:  "./mpa", run: "^TestResolveDoesNotKeepAListingOfItsOwnTick$",
+	},
+	{
+		name: "mpa: recover keeps the body file of a spool record that does not decode",
+		file: "mpa/server.go",
+		old:  "\tfor _, u := range rec.UnreadableSpool {\n\t\tkeep[u.ID] = true\n\t}\n",
+		new:  "",
+		pkg:  "./mpa", run: "^TestRecoverUndecodableRecords$",
+	},
+	{
+		name: "store: MPARecovery reports a spool record that does not decode instead of failing",
+		file: "store/mpa.go",
+		old:  "\t\t\t\tr.UnreadableSpool = append(r.UnreadableSpool, MPAUnreadable{ID: string(k), Err: err})\n\t\t\t\treturn nil\n",
+		new:  "\t\t\t\treturn fmt.Errorf(\"decode %s/%s: %w\", bucketMPASpool, k, err)\n",
+		pkg:  "./mpa", run: "^TestRecoverUndecodableRecords$",
+	},
+	{
+		name: "store: an error-repository page skips a record that does not decode",
+		file: "store/mpa.go",
+		old:  "\t\t\t\tp.Unreadable = append(p.Unreadable, string(k))\n\t\t\t\tcontinue\n",
+		new:  "\t\t\t\treturn fmt.Errorf(\"decode %s/%s: %w\", bucketMPAErrors, k, err)\n",
+		pkg:  "./store", run: "^TestMPAUndecodableRecords$",
 	},
 }
 
