@@ -28,6 +28,7 @@ type Server struct {
 	pipe   atomic.Pointer[pipeline]
 
 	smtp     *smtp.Server
+	ln       net.Listener // what smtp serves (Shutdown closes it)
 	addr     atomic.Value // net.Addr once listening
 	stopWork chan struct{}
 	cancel   context.CancelFunc
@@ -62,6 +63,9 @@ type Server struct {
 	// testHookCommitting and testHookCommitted, when set, run before and
 	// after each commit that stores error entries (counted already).
 	testHookCommitting, testHookCommitted atomic.Pointer[func()]
+	// testHookServe, when set, runs in the serving goroutine before it
+	// hands the listener to go-smtp.
+	testHookServe func()
 
 	// conns tells the workers when their reinjection connections are of a
 	// Postfix configuration that is gone (Reconnect).
@@ -192,6 +196,7 @@ func (s *Server) Start(ctx context.Context) error {
 	// Postfix's ORCPT for a recipient of Unicode, which go-smtp refuses
 	// (orcpt.go).
 	ln = orcptListener{ln}
+	s.ln = ln
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
@@ -201,6 +206,9 @@ func (s *Server) Start(ctx context.Context) error {
 				s.log.Error("mpa listener panicked", "err", fmt.Sprint(r))
 			}
 		}()
+		if s.testHookServe != nil {
+			s.testHookServe()
+		}
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
 			s.log.Error("mpa listener stopped", "err", err)
 		}
@@ -324,6 +332,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		first = fmt.Errorf("shutdown mpa listener: %w", err)
 		_ = s.smtp.Close()
 	}
+	// go-smtp closes the listeners its Serve registered: one that the
+	// serving goroutine had not yet handed over (a stop right after the
+	// start) would be served on, and Shutdown wait for it for good.
+	_ = s.ln.Close()
 	close(s.stopWork)
 	s.sched.stop()
 	done := make(chan struct{})

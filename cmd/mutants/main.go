@@ -4143,6 +4143,13 @@ var mutants = []mutant{
 		new:  "\t\t\t\treturn fmt.Errorf(\"decode %s/%s: %w\", bucketMPAErrors, k, err)\n",
 		pkg:  "./store", run: "^TestMPAUndecodableRecords$",
 	},
+	{
+		name: "mpa: a stop right after the start leaves the listener served (Shutdown hangs)",
+		file: "mpa/server.go",
+		old:  "\t_ = s.ln.Close()\n",
+		new:  "\t_ = s.ln\n",
+		pkg:  "./mpa", run: "^TestShutdownRightAfterStart$",
+	},
 }
 
 func main() {
