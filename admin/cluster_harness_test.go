@@ -2,10 +2,12 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +129,41 @@ func startStoreNode(ctx context.Context, t *testing.T, base string, cfg cluster.
 	node.Start(ctx, storeApplier{db})
 	t.Cleanup(func() { _ = node.Shutdown(context.Background()) })
 	return node
+}
+
+// fullDiskRevision starts node a with its Postfix configuration directory
+// on a small tmpfs (trying a revision again every retry; its log in log
+// when not nil) and the store-only node b, leaves 96 KiB free on a's
+// disk and commits on b a revision with a map whose .db does not fit
+// there: 42 kB of source, whose hash .db takes about 86 kB (the staged
+// files and the source fit, the .db not). unfill frees the disk.
+func fullDiskRevision(ctx context.Context, t *testing.T, retry time.Duration, log *postfixtest.SyncBuffer) (a *clusterNode, nodeB *cluster.Node, newRev int64, unfill func()) {
+	t.Helper()
+	cfg := testCluster(t)
+	base := postfixtest.Dir(t)
+	a = initClusterNode(ctx, t, base, cfg("a"), clusterNodeOptions{
+		configDir: func(dir string) { postfixtest.MountTmpfs(t, dir, 4<<20) },
+		service:   func(s *Service) { s.revisionRetry = retry },
+		log:       log,
+	})
+	nodeB = startStoreNode(ctx, t, base, cfg("b"))
+	st, rev := bothFollow(ctx, t, a.node, nodeB)
+	unfill = postfixtest.FillTo(t, filepath.Join(a.inst.ConfigDir, "filler"), 96<<10)
+	next := st
+	next.Maps = append(append([]store.Map{}, st.Maps...), store.Map{Name: "big", Type: "hash", Content: bigMapContent()})
+	newRev, _, err := nodeB.Commit(ctx, rev, st, next, "bob", "map big", false)
+	if err != nil || newRev == 0 {
+		t.Fatalf("node b's commit: %d %v", newRev, err)
+	}
+	return a, nodeB, newRev, unfill
+}
+
+// bigMapContent is the source of a hash map of 1,500 entries, 42 kB,
+// whose .db takes about 86 kB.
+func bigMapContent() string {
+	var b strings.Builder
+	for i := 0; i < 1500; i++ {
+		fmt.Fprintf(&b, "user%07d@example.test OK\n", i)
+	}
+	return b.String()
 }

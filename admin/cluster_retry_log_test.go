@@ -2,15 +2,12 @@ package admin
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"postdeck/mta"
 	"postdeck/postfix/postfixtest"
-	"postdeck/store"
 )
 
 // TestClusterRetryLogsOnce: node a cannot apply node b's revision (its
@@ -22,29 +19,9 @@ func TestClusterRetryLogsOnce(t *testing.T) {
 	postfixtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := testCluster(t)
-	base := postfixtest.Dir(t)
 	var logA postfixtest.SyncBuffer
-	a := initClusterNode(ctx, t, base, cfg("a"), clusterNodeOptions{
-		configDir: func(dir string) { postfixtest.MountTmpfs(t, dir, 4<<20) },
-		service:   func(s *Service) { s.revisionRetry = 100 * time.Millisecond },
-		log:       &logA,
-	})
+	a, _, newRev, unfill := fullDiskRevision(ctx, t, 100*time.Millisecond, &logA)
 	nodeA := a.node
-	nodeB := startStoreNode(ctx, t, base, cfg("b"))
-	st, rev := bothFollow(ctx, t, nodeA, nodeB)
-
-	var b strings.Builder
-	for i := 0; i < 1500; i++ {
-		fmt.Fprintf(&b, "user%07d@example.test OK\n", i)
-	}
-	unfill := postfixtest.FillTo(t, filepath.Join(a.inst.ConfigDir, "filler"), 96<<10)
-	next := st
-	next.Maps = append(append([]store.Map{}, st.Maps...), store.Map{Name: "big", Type: "hash", Content: b.String()})
-	newRev, _, err := nodeB.Commit(ctx, rev, st, next, "bob", "map big", false)
-	if err != nil || newRev == 0 {
-		t.Fatalf("node b's commit: %d %v", newRev, err)
-	}
 	failed := mta.ApplyResults()["failed"]
 	waitUntilRefused(t, "node a tries the revision five times", func() bool { return mta.ApplyResults()["failed"] >= failed+5 })
 	// The first failure, with its reason and how often it is tried

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,31 +25,8 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 	postfixtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := testCluster(t)
-	base := postfixtest.Dir(t)
-	a := initClusterNode(ctx, t, base, cfg("a"), clusterNodeOptions{
-		configDir: func(dir string) { postfixtest.MountTmpfs(t, dir, 4<<20) },
-		service:   func(s *Service) { s.revisionRetry = 300 * time.Millisecond },
-	})
+	a, nodeB, newRev, unfill := fullDiskRevision(ctx, t, 300*time.Millisecond, nil)
 	dbA, inst, m, svc, nodeA := a.db, a.inst, a.m, a.svc, a.node
-	nodeB := startStoreNode(ctx, t, base, cfg("b"))
-
-	var st store.State
-	var rev int64
-	st, rev = bothFollow(ctx, t, nodeA, nodeB)
-	// 42 kB of source, whose hash .db takes about 86 kB: with 96 KiB
-	// free on node a the staged files and the source fit, the .db not.
-	var b strings.Builder
-	for i := 0; i < 1500; i++ {
-		fmt.Fprintf(&b, "user%07d@example.test OK\n", i)
-	}
-	unfill := postfixtest.FillTo(t, filepath.Join(inst.ConfigDir, "filler"), 96<<10)
-	next := st
-	next.Maps = append(append([]store.Map{}, st.Maps...), store.Map{Name: "big", Type: "hash", Content: b.String()})
-	newRev, _, err := nodeB.Commit(ctx, rev, st, next, "bob", "map big", false)
-	if err != nil || newRev == 0 {
-		t.Fatalf("node b's commit: %d %v", newRev, err)
-	}
 	waitUntilRefused(t, "node a fails the revision", func() bool {
 		_, status, failing := nodeA.Refused()
 		return failing && status.Tried == newRev
@@ -97,7 +73,7 @@ func TestClusterNodeWithFullDiskSaysUnavailable(t *testing.T) {
 	// was "build ...: no space left on device").
 	unfill = postfixtest.FillTo(t, filepath.Join(inst.ConfigDir, "filler"), 96<<10)
 	defer unfill()
-	_, err = m.PutMap(ctx, "alice", store.Map{Name: "big2", Type: "hash", Content: b.String()}, "")
+	_, err = m.PutMap(ctx, "alice", store.Map{Name: "big2", Type: "hash", Content: bigMapContent()}, "")
 	if err == nil || !strings.Contains(err.Error(), "The change was not saved: the disk that holds Postfix's configuration directory is full") ||
 		!errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("a change on the node whose disk is full: %v, want the disk-full sentence", err)
