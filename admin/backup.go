@@ -54,24 +54,66 @@ func (s *Service) Backup(ctx context.Context, id Identity, w io.Writer) error {
 	if err := need(id, PermAdmin); err != nil {
 		return err
 	}
-	if err := s.writeBackup(w); err != nil {
+	left, err := s.writeBackup(w)
+	if err != nil {
 		s.auditFailure(id, "backup", err)
 		return err
 	}
-	s.audit(id, "backup", "taken", "", "")
+	detail := ""
+	if len(left) > 0 {
+		detail = fmt.Sprintf("without %s: %s cannot be read (written by another postdeck version, or damaged) and %s only in the live error repository",
+			plural(int64(len(left)), "the error-repository entry "+namedIDs(left), "the error-repository entries "+namedIDs(left)),
+			plural(int64(len(left)), "it", "they"), plural(int64(len(left)), "stays", "stay"))
+	}
+	s.audit(id, "backup", "taken", detail, "")
 	return nil
 }
 
-func (s *Service) writeBackup(w io.Writer) error {
+// namedIDs names ids, the first ten of them.
+func namedIDs(ids []string) string {
+	const most = 10
+	named := strings.Join(ids[:min(len(ids), most)], ", ")
+	if len(ids) > most {
+		named += fmt.Sprintf(" and %d more", len(ids)-most)
+	}
+	return named
+}
+
+// writeBackup writes the archive and returns the ids of the error
+// entries it left out because their records do not decode.
+//
+// Such a record (another version's, an old backup's, a damaged one) is
+// left out of the archive, with its message, rather than carried as it
+// is: a restore refuses a backup whose error repository holds a record
+// it cannot decode (store.VerifyFile), as it must, since it could not
+// check the record's id, size or envelope; carried, that one record
+// would make the whole backup, and every acknowledged message in it,
+// impossible to restore. The record and its message stay untouched in
+// the live repository (where it can be read by the version that wrote
+// it, or deleted), and the audit entry and the log name it.
+func (s *Service) writeBackup(w io.Writer) (unreadable []string, err error) {
 	dbf, err := os.CreateTemp("", "postdeck-snapshot-*.db")
 	if err != nil {
-		return fmt.Errorf("create snapshot file: %w", err)
+		return nil, fmt.Errorf("create snapshot file: %w", err)
 	}
 	defer os.Remove(dbf.Name())
 	defer dbf.Close()
 	errorIDs, err := s.db.Snapshot(dbf)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if len(errorIDs) > 0 {
+		if unreadable, err = snapshotUnreadable(dbf.Name()); err != nil {
+			return nil, err
+		}
+	}
+	if len(unreadable) > 0 {
+		s.log.Warn("backup: error-repository entries that cannot be read are left out of the backup (they stay in the live repository)",
+			"count", len(unreadable), "ids", namedIDs(unreadable))
+	}
+	skip := make(map[string]bool, len(unreadable))
+	for _, id := range unreadable {
+		skip[id] = true
 	}
 	tw := tar.NewWriter(w)
 	// The messages first: one deleted (or requeued and delivered) after
@@ -81,51 +123,77 @@ func (s *Service) writeBackup(w io.Writer) error {
 	var gone []string
 	if s.mpa != nil {
 		for _, id := range errorIDs {
+			if skip[id] {
+				continue
+			}
 			body, err := s.mpa.OpenBody(id)
 			if errors.Is(err, fs.ErrNotExist) {
 				gone = append(gone, id) // kept inline in the database, or deleted meanwhile
 				continue
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			f, ok := body.(*os.File)
 			if !ok {
 				_ = body.Close()
-				return fmt.Errorf("backup body %s: not a file", id)
+				return nil, fmt.Errorf("backup body %s: not a file", id)
 			}
 			err = addTarFile(tw, backupBodyDir+id, f)
 			_ = body.Close()
 			if err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	if err := dropBodiless(dbf.Name(), gone); err != nil {
-		return err
+	if err := dropBodiless(dbf.Name(), gone, unreadable); err != nil {
+		return nil, err
 	}
 	if err := addTarFile(tw, backupDBName, dbf); err != nil {
-		return err
+		return nil, err
 	}
 	sum, err := fileSHA256(dbf.Name())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := tw.WriteHeader(&tar.Header{Name: backupDBSum, Mode: 0o600, Size: int64(len(sum)), ModTime: time.Now(), Typeflag: tar.TypeReg}); err != nil {
-		return fmt.Errorf("backup %s: %w", backupDBSum, err)
+		return nil, fmt.Errorf("backup %s: %w", backupDBSum, err)
 	}
 	if _, err := io.WriteString(tw, sum); err != nil {
-		return fmt.Errorf("backup %s: %w", backupDBSum, err)
+		return nil, fmt.Errorf("backup %s: %w", backupDBSum, err)
 	}
-	return tw.Close()
+	return unreadable, tw.Close()
+}
+
+// snapshotUnreadable returns the ids of the error entries of the
+// snapshot database at path whose records do not decode (writeBackup).
+func snapshotUnreadable(path string) ([]string, error) {
+	db, err := store.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("backup: open the snapshot: %w", err)
+	}
+	rec, err := db.MPARecovery()
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup: read the snapshot: %w", err)
+	}
+	var ids []string
+	for _, u := range rec.UnreadableErrors {
+		ids = append(ids, u.ID)
+	}
+	return ids, nil
 }
 
 // dropBodiless takes out of the snapshot database at path the error
 // entries of ids (their message file was not found) whose body it does
 // not keep inline either: those messages were deleted or requeued after
-// the snapshot, and the backup holds them as the repository is now.
-func dropBodiless(path string, ids []string) error {
-	if len(ids) == 0 {
+// the snapshot, and the backup holds them as the repository is now. It
+// also takes out the entries of unreadable, with their inline bodies
+// (writeBackup).
+func dropBodiless(path string, ids, unreadable []string) error {
+	if len(ids) == 0 && len(unreadable) == 0 {
 		return nil
 	}
 	db, err := store.Open(path)
@@ -137,7 +205,7 @@ func dropBodiless(path string, ids []string) error {
 		_ = db.Close()
 		return fmt.Errorf("backup: read the snapshot: %w", err)
 	}
-	var drop []string
+	drop := append([]string(nil), unreadable...)
 	for _, id := range ids {
 		if _, ok := inline[id]; !ok {
 			drop = append(drop, id)

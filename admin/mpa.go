@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"postdeck/mpa"
@@ -19,15 +20,17 @@ func (s *Service) needMPA() error {
 }
 
 // MPAQueue lists the MPA's spool: messages accepted and not yet handed back
-// to Postfix.
-func (s *Service) MPAQueue(ctx context.Context, id Identity) ([]mpa.SpoolItem, error) {
+// to Postfix, every one, with the ids of the records that do not decode
+// (Unreadable): one such record made the whole list fail, and skipped
+// silently it would leave a hole nobody is told of.
+func (s *Service) MPAQueue(ctx context.Context, id Identity) (mpa.SpoolHead, error) {
 	if err := need(id, PermRead); err != nil {
-		return nil, err
+		return mpa.SpoolHead{}, err
 	}
 	if err := s.needMPA(); err != nil {
-		return nil, err
+		return mpa.SpoolHead{}, err
 	}
-	return s.mpa.ListSpool(ctx)
+	return s.mpa.ListSpoolHead(ctx, math.MaxInt)
 }
 
 // MPAQueueHead is the start of the MPA's spool, at most limit entries,
@@ -113,6 +116,15 @@ func (s *Service) MPAErrorAction(ctx context.Context, id Identity, in ErrorActio
 	}
 	action := "mpa errors " + truncate(in.Action, 20)
 	n, err := s.mpa.ErrorAction(ctx, in.Action, in.IDs, in.All)
+	var unread *store.UnreadableError
+	if errors.As(err, &unread) && n > 0 {
+		// A requeue done with every entry but those that cannot be read
+		// (no envelope to requeue with): it did not stop, and says what
+		// it did before why it left them.
+		s.audit(id, action, ResultDone, fmt.Sprintf("%d affected; %d left: %s", n, len(unread.IDs), unread.Msg), "")
+		return n, store.Conflict("Requeued %d %s: %s. %s", n, plural(int64(n), "message", "messages"),
+			plural(int64(n), "it is back in the MPA queue", "they are back in the MPA queue"), unread.Msg)
+	}
 	if err != nil && n > 0 {
 		return n, s.errorActionStopped(id, action, in.Action, n, err)
 	}

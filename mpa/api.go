@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -92,20 +93,17 @@ const (
 )
 
 // ListSpool lists the MPA queue, oldest first; entries a worker holds
-// show as "processing".
+// show as "processing". A record that does not decode (another
+// version's, an old backup's, a damaged one) is skipped, not an error:
+// only tests call ListSpool, and one such record made the whole list
+// fail. GET /api/v1/mpa/queue, which names those records, reads
+// ListSpoolHead without a bound instead.
 func (s *Server) ListSpool(ctx context.Context) ([]SpoolItem, error) {
-	if err := ctx.Err(); err != nil {
+	h, err := s.ListSpoolHead(ctx, math.MaxInt)
+	if err != nil {
 		return nil, err
 	}
-	entries, err := s.db.MPASpoolList()
-	if err != nil {
-		return nil, fmt.Errorf("list mpa queue: %w", err)
-	}
-	out := make([]SpoolItem, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, spoolItem(e, s.sched.isHeld(e.ID)))
-	}
-	return out, nil
+	return h.Items, nil
 }
 
 // SpoolHead is the start of the MPA queue with the counts of all of it,
@@ -116,6 +114,11 @@ type SpoolHead struct {
 	// Waiting and Retry count the entries by state; those workers hold
 	// are "processing" (Counts.Processing).
 	Waiting, Retry int
+	// Unreadable are the ids of the records among the oldest limit that
+	// do not decode (another version's, an old backup's, a damaged one):
+	// they count in Total, are left out of Items, and stay untouched
+	// with their bodies; the MPA logged why at its start. Never nil.
+	Unreadable []string
 }
 
 // ListSpoolHead is ListSpool bounded: the oldest limit entries and the
@@ -130,7 +133,8 @@ func (s *Server) ListSpoolHead(ctx context.Context, limit int) (SpoolHead, error
 	if err != nil {
 		return SpoolHead{}, fmt.Errorf("list mpa queue: %w", err)
 	}
-	out := SpoolHead{Items: make([]SpoolItem, 0, len(h.Entries)), Total: h.Total, Waiting: h.Waiting, Retry: h.Retry}
+	out := SpoolHead{Items: make([]SpoolItem, 0, len(h.Entries)), Total: h.Total, Waiting: h.Waiting, Retry: h.Retry,
+		Unreadable: nonNil(h.Unreadable)}
 	for _, e := range h.Entries {
 		out.Items = append(out.Items, spoolItem(e, held[e.ID]))
 	}
@@ -152,20 +156,26 @@ func errorItem(e store.ErrorEntry) ErrorItem {
 		Received: e.Received, FailedAt: e.FailedAt, Stage: e.Stage, Reason: e.Reason, Attempts: e.Attempts}
 }
 
-// ListErrors lists the error repository, oldest first.
+// ListErrors lists the error repository, oldest first. A record that
+// does not decode is skipped, not an error: only tests call ListErrors,
+// and one such record made the whole list fail. The console and GET
+// /api/v1/mpa/errors read pages (ListErrorPage), which name those
+// records.
 func (s *Server) ListErrors(ctx context.Context) ([]ErrorItem, error) {
-	if err := ctx.Err(); err != nil {
+	p, err := s.ListErrorPage(ctx, 0, math.MaxInt, false)
+	if err != nil {
 		return nil, err
 	}
-	entries, err := s.db.MPAErrorList()
-	if err != nil {
-		return nil, fmt.Errorf("list mpa errors: %w", err)
+	return p.Items, nil
+}
+
+// nonNil is ids, or an empty list for none: the API answers [] rather
+// than null.
+func nonNil(ids []string) []string {
+	if ids == nil {
+		return []string{}
 	}
-	out := make([]ErrorItem, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, errorItem(e))
-	}
-	return out, nil
+	return ids
 }
 
 // ErrorPage is a page of the error repository with the count of all of
@@ -175,6 +185,11 @@ type ErrorPage struct {
 	Total  int         // entries in the repository
 	Offset int         // where Items start (the last page's, past the end)
 	IDs    []string    // every entry's id, oldest first, when asked for
+	// Unreadable are the ids of the page's records that do not decode:
+	// they keep their place (Offset and Total count them), are left out
+	// of Items, and stay untouched with their bodies; the MPA logged why
+	// at its start. Never nil.
+	Unreadable []string
 }
 
 // ListErrorPage is ListErrors bounded: limit entries from offset (past
@@ -188,7 +203,8 @@ func (s *Server) ListErrorPage(ctx context.Context, offset, limit int, ids bool)
 	if err != nil {
 		return ErrorPage{}, fmt.Errorf("list mpa errors: %w", err)
 	}
-	out := ErrorPage{Items: make([]ErrorItem, 0, len(p.Entries)), Total: p.Total, Offset: p.Offset, IDs: p.IDs}
+	out := ErrorPage{Items: make([]ErrorItem, 0, len(p.Entries)), Total: p.Total, Offset: p.Offset, IDs: p.IDs,
+		Unreadable: nonNil(p.Unreadable)}
 	for _, e := range p.Entries {
 		out.Items = append(out.Items, errorItem(e))
 	}
@@ -201,6 +217,9 @@ type ErrorSelection struct {
 	Items   []ErrorItem // at most the limit asked for, in the order of the ids
 	Count   int         // distinct ids
 	Missing string      // the first id not in the repository ("" when all are)
+	// Unreadable are the ids among the first limit whose records do not
+	// decode: they count in Count and are left out of Items. Never nil.
+	Unreadable []string
 }
 
 // SelectErrors looks up the entries of ids, decoding at most limit of them.
@@ -212,7 +231,8 @@ func (s *Server) SelectErrors(ctx context.Context, ids []string, limit int) (Err
 	if err != nil {
 		return ErrorSelection{}, fmt.Errorf("select mpa errors: %w", err)
 	}
-	out := ErrorSelection{Items: make([]ErrorItem, 0, len(sel.Entries)), Count: sel.Count, Missing: sel.Missing}
+	out := ErrorSelection{Items: make([]ErrorItem, 0, len(sel.Entries)), Count: sel.Count, Missing: sel.Missing,
+		Unreadable: nonNil(sel.Unreadable)}
 	for _, e := range sel.Entries {
 		out.Items = append(out.Items, errorItem(e))
 	}

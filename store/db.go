@@ -51,8 +51,22 @@ type DB struct {
 	mergedChunk func(n int) error
 	// errorChunk, when set (tests), runs after each committed chunk of an
 	// error-repository action (eachError), as another administrator
-	// would between two.
-	errorChunk func(n int)
+	// would between two; an error stops the action there
+	// (InterruptErrorActions).
+	errorChunk atomic.Pointer[func(n int) error]
+}
+
+// InterruptErrorActions makes the next error-repository action (delete,
+// requeue) that has more than one chunk stop after its first with err,
+// as a data disk failing midway would. It is for the tests of the
+// packages above the store, which show what such an action answers; the
+// daemon never calls it.
+func (db *DB) InterruptErrorActions(err error) {
+	hook := func(int) error {
+		db.errorChunk.Store(nil)
+		return err
+	}
+	db.errorChunk.Store(&hook)
 }
 
 // AuditGeneration changes whenever the audit log does.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -219,11 +220,7 @@ func (db *DB) MPASpoolCommit(id string, next *SpoolEntry, errs []ErrorEntry) err
 		for i := range errs {
 			k := []byte(errs[i].ID)
 			if old := eb.Get(k); old != nil {
-				size, err := errorEntrySize(k, old)
-				if err != nil {
-					return err
-				}
-				u.entries, u.bytes = u.entries-1, u.bytes-size
+				u.entries, u.bytes = u.entries-1, u.bytes-errorRecordSize(old)
 			}
 			if err := eb.Put(k, errsRaw[i]); err != nil {
 				return err
@@ -659,11 +656,13 @@ func checkIDs(ids []string, all bool) error {
 
 // MPAErrorDelete removes error entries (the given ids, or all) with their
 // inline bodies and returns the removed ids; the caller removes body files
-// afterwards. An unknown id fails the whole action with ErrNotFound. It
-// commits in chunks (eachError): with an error, the ids it returns were
-// removed all the same.
+// afterwards. An entry whose record does not decode (another version's,
+// or damaged) is removed like any other: deleting it is the only way an
+// administrator has to clear it. An unknown id fails the whole action
+// with ErrNotFound. It commits in chunks (eachError): with an error, the
+// ids it returns were removed all the same.
 func (db *DB) MPAErrorDelete(ids []string, all bool) ([]string, error) {
-	return db.eachError(ids, all, func(tx *bolt.Tx, k []byte, _ ErrorEntry) error {
+	return db.eachError(ids, all, func(tx *bolt.Tx, k []byte, _ *ErrorEntry) error {
 		if err := tx.Bucket(bucketMPAErrors).Delete(k); err != nil {
 			return err
 		}
@@ -691,10 +690,9 @@ func (db *DB) MPAErrorForget(ids []string) ([]string, error) {
 			if v == nil {
 				continue
 			}
-			size, err := errorEntrySize(k, v)
-			if err != nil {
-				return err
-			}
+			// A record that does not decode goes too (errorRecordSize):
+			// the restore added it as it is.
+			size := errorRecordSize(v)
 			if err := errs.Delete(k); err != nil {
 				return err
 			}
@@ -716,9 +714,15 @@ func (db *DB) MPAErrorForget(ids []string) ([]string, error) {
 // spool as waiting entries with no attempts: they are processed as new
 // attempts. It returns the moved ids. An unknown id fails the whole action
 // with ErrNotFound. It commits in chunks (eachError): with an error, the
-// ids it returns were moved all the same.
+// ids it returns were moved all the same. An entry whose record does not
+// decode has no envelope to requeue with: it stays where it is, the
+// others are moved, and the error (ErrConflict) names it and says to
+// delete it.
 func (db *DB) MPAErrorRequeue(ids []string, all bool, now time.Time) ([]string, error) {
-	return db.eachError(ids, all, func(tx *bolt.Tx, k []byte, e ErrorEntry) error {
+	return db.eachError(ids, all, func(tx *bolt.Tx, k []byte, e *ErrorEntry) error {
+		if e == nil {
+			return errUnreadableEntry
+		}
 		s := SpoolEntry{ID: e.ID, Envelope: e.Envelope, Size: e.Size, Received: e.Received,
 			State: SpoolWaiting, NextAttempt: now}
 		if err := putJSON(tx, bucketMPASpool, k, &s); err != nil {
@@ -753,19 +757,25 @@ const (
 // with the ids done so far and the error: those are done for good, and
 // the caller must still treat them as done. fn takes the entry out of
 // mpa_errors: its chunk's usage record counts it out (mpausage.go).
-func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e ErrorEntry) error) ([]string, error) {
+//
+// An entry whose record does not decode (another version's, or damaged)
+// is passed to fn as nil. fn returns errUnreadableEntry to leave it as it
+// is: the action goes on with the others, and ends with an error
+// (ErrConflict) naming every entry so left.
+func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e *ErrorEntry) error) ([]string, error) {
 	if err := checkIDs(ids, all); err != nil {
 		return nil, err
 	}
 	var (
 		keys [][]byte // still to do; nil until the first transaction resolved them
 		done []string
+		left []string // records that do not decode, which fn left
 	)
 	for first := true; first || len(keys) > 0; first = false {
-		var chunk []string
+		var chunk, kept []string
 		n := 0 // keys the chunk went through
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
-			chunk, n = chunk[:0], 0
+			chunk, kept, n = chunk[:0], kept[:0], 0
 			todo := keys
 			if first {
 				var err error
@@ -789,13 +799,19 @@ func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e
 				}
 				size += len(k) + len(v)
 				var e ErrorEntry
+				ep, esize := &e, int64(0)
 				if err := json.Unmarshal(v, &e); err != nil {
-					return fmt.Errorf("decode error entry %s: %w", k, err)
+					ep, esize = nil, errorRecordSize(v)
+				} else {
+					esize = entryUsageSize(e.Size)
 				}
-				if err := fn(tx, k, e); err != nil {
+				if err := fn(tx, k, ep); errors.Is(err, errUnreadableEntry) {
+					kept = append(kept, string(k))
+					continue
+				} else if err != nil {
 					return err
 				}
-				u.entries, u.bytes = u.entries-1, u.bytes-entryUsageSize(e.Size)
+				u.entries, u.bytes = u.entries-1, u.bytes-esize
 				chunk = append(chunk, string(k))
 			}
 			return u.put(tx)
@@ -806,13 +822,58 @@ func (db *DB) eachError(ids []string, all bool, fn func(tx *bolt.Tx, k []byte, e
 			return done, err
 		}
 		done = append(done, chunk...)
+		left = append(left, kept...)
 		keys = keys[n:]
-		if db.errorChunk != nil {
-			db.errorChunk(len(done))
+		if hook := db.errorChunk.Load(); hook != nil && len(keys) > 0 {
+			if err := (*hook)(len(done)); err != nil {
+				sort.Strings(done)
+				return done, err
+			}
 		}
 	}
 	sort.Strings(done)
+	if len(left) > 0 {
+		return done, unreadableEntries(left)
+	}
 	return done, nil
+}
+
+// errUnreadableEntry is what an eachError action returns for an entry
+// whose record does not decode and that it leaves as it is.
+var errUnreadableEntry = errors.New("error entry does not decode")
+
+// maxNamedUnreadable bounds the ids unreadableEntries names.
+const maxNamedUnreadable = 10
+
+// UnreadableError is the end of an error-repository action that did
+// every entry but those whose records do not decode, which it left as
+// they are (a requeue: they have no envelope). It is a conflict
+// (ErrConflict) whose sentence names them and says to delete them; IDs
+// are all of them.
+type UnreadableError struct {
+	UserError
+	IDs []string
+}
+
+// Unwrap makes the error match *UserError (and its kind).
+func (e *UnreadableError) Unwrap() error { return &e.UserError }
+
+func (e *UnreadableError) Error() string { return e.Msg }
+
+// unreadableEntries is the UnreadableError of the entries an action left
+// because their records do not decode: its sentence names them (the
+// first maxNamedUnreadable) and says what the administrator can do.
+func unreadableEntries(ids []string) error {
+	sort.Strings(ids)
+	named := strings.Join(ids[:min(len(ids), maxNamedUnreadable)], ", ")
+	if len(ids) > maxNamedUnreadable {
+		named += fmt.Sprintf(" and %d more", len(ids)-maxNamedUnreadable)
+	}
+	msg := Sentence("The error-repository entries %s cannot be read (they were written by another postdeck version, or are damaged), so they cannot be requeued; they were left as they are: delete them.", named)
+	if len(ids) == 1 {
+		msg = Sentence("The error-repository entry %s cannot be read (it was written by another postdeck version, or is damaged), so it cannot be requeued; it was left as it is: delete it.", named)
+	}
+	return &UnreadableError{UserError: UserError{Kind: ErrConflict, Msg: msg}, IDs: ids}
 }
 
 // MPACounts returns the number of spool and error repository entries.

@@ -131,8 +131,8 @@ func TestErrorActionChunksMeetAnotherAdministrator(t *testing.T) {
 	// After the first chunk, the other administrator deletes the last
 	// entries and requeues the ones before them.
 	other := map[string]string{}
-	db.errorChunk = func(int) {
-		db.errorChunk = nil
+	hook := func(int) error {
+		db.errorChunk.Store(nil)
 		del, err := db.MPAErrorDelete(ids[n-5:], false)
 		if err != nil {
 			t.Error(err)
@@ -147,7 +147,9 @@ func TestErrorActionChunksMeetAnotherAdministrator(t *testing.T) {
 		for _, id := range req {
 			other[id] = "requeued"
 		}
+		return nil
 	}
+	db.errorChunk.Store(&hook)
 	done, err := db.MPAErrorRequeue(ids, false, time.Now())
 	if err != nil {
 		t.Fatal(err)

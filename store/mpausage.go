@@ -24,15 +24,29 @@ type errorUsage struct{ entries, bytes int64 }
 // not make room).
 func entryUsageSize(size int64) int64 { return max(size, 0) }
 
-// errorEntrySize decodes only the size of a stored error entry.
-func errorEntrySize(k, v []byte) (int64, error) {
+// errorRecordSize is what a stored error entry counts in the usage
+// record: its size field, decoded alone (what the MPA counted when it
+// added the entry), or, for a record whose size does not decode (another
+// version's, or damaged), the length of the record as stored. It never
+// fails: one such record must not keep the repository from being
+// counted (the MPA's start), nor from being emptied (delete, a refused
+// restore's undo). It depends on the record alone, so every path that
+// adds, removes or recounts an entry counts it the same.
+func errorRecordSize(v []byte) int64 {
 	var e struct {
 		Size int64 `json:"size"`
 	}
 	if err := json.Unmarshal(v, &e); err != nil {
-		return 0, fmt.Errorf("decode error entry %s: %w", k, err)
+		return int64(len(v))
 	}
-	return entryUsageSize(e.Size), nil
+	return entryUsageSize(e.Size)
+}
+
+// errorEntrySize is errorRecordSize for the restore's merge
+// (mergeErrors), whose entries the restore's check decoded; it never
+// fails.
+func errorEntrySize(_, v []byte) (int64, error) {
+	return errorRecordSize(v), nil
 }
 
 // loadErrorUsage reads the record. A database without it (only one that
@@ -59,13 +73,9 @@ func (u errorUsage) put(tx *bolt.Tx) error {
 // wrote the first record; tests compare the record with it).
 func scanErrorUsage(tx *bolt.Tx) (errorUsage, error) {
 	var u errorUsage
-	err := tx.Bucket(bucketMPAErrors).ForEach(func(k, v []byte) error {
-		size, err := errorEntrySize(k, v)
-		if err != nil {
-			return err
-		}
+	err := tx.Bucket(bucketMPAErrors).ForEach(func(_, v []byte) error {
 		u.entries++
-		u.bytes += size
+		u.bytes += errorRecordSize(v)
 		return nil
 	})
 	return u, err

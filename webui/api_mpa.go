@@ -10,13 +10,14 @@ import (
 	"postdeck/store"
 )
 
-// mpaQueueList is GET /api/v1/mpa/queue: the MPA spool.
+// mpaQueueList is GET /api/v1/mpa/queue: the MPA spool, and the ids of
+// its records that do not decode (unreadable; total counts them).
 func (s *Server) mpaQueueList(c *fiber.Ctx) error {
-	items, err := s.admin.MPAQueue(c.UserContext(), who(c))
+	h, err := s.admin.MPAQueue(c.UserContext(), who(c))
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"total": len(items), "items": items})
+	return c.JSON(fiber.Map{"total": h.Total, "items": h.Items, "unreadable": h.Unreadable})
 }
 
 // Paging of GET /api/v1/mpa/errors: limit 0 (or none) is
@@ -48,7 +49,7 @@ func (s *Server) mpaErrorsList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"total": p.Total, "offset": p.Offset, "limit": limit, "items": p.Items})
+	return c.JSON(fiber.Map{"total": p.Total, "offset": p.Offset, "limit": limit, "items": p.Items, "unreadable": p.Unreadable})
 }
 
 // queryCount reads the whole number of query parameter key (0 when

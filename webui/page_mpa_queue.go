@@ -20,7 +20,23 @@ type mpaQueuePageData struct {
 	// Total is the number of messages; Items holds at most
 	// mpaQueueShown of them.
 	Total int
+	// Unreadable is the line about the records among the oldest
+	// mpaQueueShown that do not decode ("" when none), and UnreadableN
+	// their number: they are not rows, and without the line the page
+	// had a hole nobody was told of (or said an empty queue).
+	Unreadable  string
+	UnreadableN int
 }
+
+// Shown is how many of the oldest messages the page covers: its rows
+// and the unreadable records among them.
+func (d mpaQueuePageData) Shown() int { return len(d.Items) + d.UnreadableN }
+
+// The end of the line about unreadable records of the MPA queue page.
+const (
+	mpaQueueUnreadableOne  = "It is kept untouched with its message file and is not delivered until it is repaired or removed; the daemon's log says why."
+	mpaQueueUnreadableMany = "They are kept untouched with their message files and are not delivered until they are repaired or removed; the daemon's log says why."
+)
 
 // mpaQueueShown bounds the rows of the MPA Queue page: a queue backed up
 // to tens of thousands of messages (the MPA cannot hand mail back) made a
@@ -51,7 +67,9 @@ func (s *Server) pageMPAQueue(c *fiber.Ctx) error {
 		return err
 	}
 	now := time.Now()
-	data := mpaQueuePageData{Counts: counts, Now: now, Total: head.Total, Waiting: head.Waiting, Retry: head.Retry}
+	data := mpaQueuePageData{Counts: counts, Now: now, Total: head.Total, Waiting: head.Waiting, Retry: head.Retry,
+		Unreadable:  unreadableLine(head.Unreadable, "on this page", mpaQueueUnreadableOne, mpaQueueUnreadableMany),
+		UnreadableN: len(head.Unreadable)}
 	for _, it := range head.Items {
 		data.Items = append(data.Items, mpaQueueRow{SpoolItem: it, NextIn: mpaUntil(now, it.NextAttempt)})
 	}

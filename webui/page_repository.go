@@ -19,6 +19,10 @@ type repositoryPageData struct {
 	// Total is the size of the repository; Offset and Limit the page
 	// of it that Items is.
 	Total, Offset, Limit int
+	// Unreadable is the line about the page's records that do not
+	// decode ("" when none): they are not rows, and without it the page
+	// had a hole nobody was told of.
+	Unreadable string
 }
 
 // repositoryPageSize bounds the list's page: the repository holds 10,000
@@ -37,7 +41,12 @@ type repositoryConfirm struct {
 	// of it. The form still carries every id; the heading says how many.
 	Items []admin.ErrorItem
 	Count int
-	Back  string // where Cancel goes
+	// Unreadable is the line about the records among the first
+	// repositoryPageSize that do not decode ("" when none); UnreadableN
+	// counts them (they are not rows of Items).
+	Unreadable  string
+	UnreadableN int
+	Back        string // where Cancel goes
 }
 
 // Verb is the button and heading word of the confirmation.
@@ -45,7 +54,7 @@ func (c repositoryConfirm) Verb() string { return upperFirst(c.Action) }
 
 // NotShown counts what the action touches that the table (Items) leaves
 // out.
-func (c repositoryConfirm) NotShown() int { return c.Count - len(c.Items) }
+func (c repositoryConfirm) NotShown() int { return c.Count - len(c.Items) - c.UnreadableN }
 
 // repositoryMessageData is the Data of views/repository_message.html.
 type repositoryMessageData struct {
@@ -69,7 +78,42 @@ func (s *Server) repositoryPage(c *fiber.Ctx, offset int) (repositoryPageData, e
 	if err != nil {
 		return repositoryPageData{}, err
 	}
-	return repositoryPageData{Items: p.Items, Total: p.Total, Offset: p.Offset, Limit: repositoryPageSize}, nil
+	return repositoryPageData{Items: p.Items, Total: p.Total, Offset: p.Offset, Limit: repositoryPageSize,
+		Unreadable: unreadableLine(p.Unreadable, "on this page", repositoryUnreadableOne, repositoryUnreadableMany)}, nil
+}
+
+// The end of the line about unreadable records of the error repository
+// page, for one and for several: what is done with them and what can be
+// done (requeue cannot work without the envelope the record holds).
+const (
+	repositoryUnreadableOne = "It is kept untouched with its message file; the daemon's log says why. " +
+		"Delete all deletes it with the others, and postdeck mpa error delete ID deletes it alone."
+	repositoryUnreadableMany = "They are kept untouched with their message files; the daemon's log says why. " +
+		"Delete all deletes them with the others, and postdeck mpa error delete ID deletes one."
+	// confirmUnreadable ends the confirmation's line.
+	confirmUnreadable = "The daemon's log says why."
+)
+
+// unreadableShownIDs bounds the ids a line about unreadable records
+// names: a page can hold a hundred of them.
+const unreadableShownIDs = 5
+
+// unreadableLine is the sentence a page shows about the records of where
+// ("on this page") that do not decode (written by another version,
+// restored from an old backup, damaged): how many, the first
+// unreadableShownIDs ids and how many more, then what happens to them
+// (one for a single record, many for several). No decoding error is
+// shown: the daemon logged it at its start. It is "" for none.
+func unreadableLine(ids []string, where, one, many string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	shown := ids[:min(len(ids), unreadableShownIDs)]
+	line := fmt.Sprintf("%d %s %s could not be read: %s", len(ids), repoPlural(len(ids), "message", "messages"), where, strings.Join(shown, ", "))
+	if more := len(ids) - len(shown); more > 0 {
+		line += fmt.Sprintf(" and %d more", more)
+	}
+	return line + ". " + repoPlural(len(ids), one, many)
 }
 
 // pageRepositoryMessage is GET /queues/repository/:id: one message with
@@ -128,6 +172,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 				return err
 			}
 			conf.Items, conf.Count = p.Items, p.Total
+			conf.Unreadable, conf.UnreadableN = unreadableLine(p.Unreadable, "among them", confirmUnreadable, confirmUnreadable), len(p.Unreadable)
 			if len(p.IDs) <= store.MaxErrorIDs {
 				conf.IDs = p.IDs
 			}
@@ -140,6 +185,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 				return s.repositoryError(c, fiber.StatusNotFound, fmt.Sprintf("The message %q is not in the error repository (requeued or deleted meanwhile?). Nothing was changed.", sel.Missing))
 			}
 			conf.Items, conf.Count = sel.Items, sel.Count
+			conf.Unreadable, conf.UnreadableN = unreadableLine(sel.Unreadable, "among them", confirmUnreadable, confirmUnreadable), len(sel.Unreadable)
 		}
 		if conf.Count == 0 {
 			return s.flashAndRedirect(c, &Flash{Kind: "info", Message: "The error repository is empty: nothing to " + action + "."}, "/queues/repository")
