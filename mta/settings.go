@@ -115,7 +115,11 @@ func validateRelayDomains(in []string, hostname string) ([]string, []string, err
 			return nil, nil, err
 		}
 		if !isRef {
-			ref = strings.ToLower(d)
+			// A trailing dot (the absolute form of a DNS name) never
+			// matches: Postfix compares the recipient's domain with the
+			// entry as written, and refused to relay for "example.com."
+			// (measured: 454 Relay access denied).
+			ref = strings.TrimSuffix(strings.ToLower(d), ".")
 			if err := checkDomain(FieldRelayDomains, "Relay domains", ref); err != nil {
 				return nil, nil, err
 			}
@@ -184,7 +188,7 @@ func checkDomain(field, label, name string) error {
 	if len(name) > 253 {
 		return store.Invalid(field, "%s: %.40q... is longer than 253 characters", label, name)
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+	for _, l := range strings.Split(name, ".") {
 		if l == "" || len(l) > 63 {
 			return store.Invalid(field, "%s: %q is not a valid domain name (empty or over-long label)", label, name)
 		}
@@ -236,20 +240,36 @@ func normalizeRelayHost(field, label, v string) (string, error) {
 		host, port = v[:i], v[i+1:]
 	}
 	if port != "" || strings.HasSuffix(v, ":") {
+		// Digits only: Postfix takes anything else for a service name
+		// ("+25": smtp exits with "unknown service: +25/tcp" and master
+		// throttles it, so no mail leaves).
 		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 {
+		if err != nil || n < 1 || n > 65535 || strings.Trim(port, "0123456789") != "" {
 			return "", store.Invalid(field, "%s %q: the port must be a number from 1 to 65535", label, v)
 		}
 	}
 	if host == "" {
 		return "", store.Invalid(field, "%s %q: the host is missing", label, v)
 	}
-	if ip, err := netip.ParseAddr(host); err == nil {
+	if tag := "ipv6:"; bracketed && len(host) > len(tag) && strings.EqualFold(host[:len(tag)], tag) {
+		// [ipv6:2001:db8::1], the form of IPV6_README, which Postfix's
+		// smtp takes as [2001:db8::1] (measured); kept as written, so
+		// that an imported main.cf that has it reads back the same.
+		ip, err := netip.ParseAddr(host[len(tag):])
+		if err != nil || !ip.Is6() || ip.Zone() != "" {
+			return "", store.Invalid(field, "%s %q: expected an IPv6 address after \"ipv6:\", such as [ipv6:2001:db8::1]:25", label, v)
+		}
+		host = "[" + host + "]"
+	} else if ip, err := netip.ParseAddr(host); err == nil {
 		if ip.Zone() != "" {
 			return "", store.Invalid(field, "%s %q: an address with a zone is not supported", label, v)
 		}
 		host = "[" + host + "]"
 	} else {
+		// Without its trailing dot: smtp exits with "valid hostname or
+		// network address required" for [relay.example.com.] (measured),
+		// and the name means the same without it.
+		host = strings.TrimSuffix(host, ".")
 		if err := checkDomain(field, label, host); err != nil {
 			return "", err
 		}

@@ -4255,6 +4255,34 @@ var mutants = []mutant{
 		new:  "if errors.As(err, &unread) && n < 0 {",
 		pkg:  "./webui", run: "^TestRequeueOverUnreadableRecordsSaysWhatItDid$",
 	},
+	{
+		name: "mta: a relay domain keeps its trailing dot (Postfix then refuses to relay for it)",
+		file: "mta/settings.go",
+		old:  "\t\t\tref = strings.TrimSuffix(strings.ToLower(d), \".\")\n",
+		new:  "\t\t\tref = strings.ToLower(d)\n",
+		pkg:  "./mta", run: "^TestSettingsTrailingDotAndPortSign$",
+	},
+	{
+		name: "mta: a relay host keeps its trailing dot (smtp exits: valid hostname required)",
+		file: "mta/settings.go",
+		old:  "\t\thost = strings.TrimSuffix(host, \".\")\n",
+		new:  "\t\thost = strings.TrimSuffix(host, \"\")\n",
+		pkg:  "./mta", run: "^TestSettingsTrailingDotAndPortSign$",
+	},
+	{
+		name: "mta: a relay host port may carry a sign (smtp exits: unknown service)",
+		file: "mta/settings.go",
+		old:  " || strings.Trim(port, \"0123456789\") != \"\" {\n",
+		new:  " {\n",
+		pkg:  "./mta", run: "^TestSettingsTrailingDotAndPortSign$",
+	},
+	{
+		name: "mta: a relay host [ipv6:ADDR] is refused (Postfix takes it)",
+		file: "mta/settings.go",
+		old:  "\tif tag := \"ipv6:\"; bracketed && len(host) > len(tag)",
+		new:  "\tif tag := \"ipv6:\"; false && len(host) > len(tag)",
+		pkg:  "./mta", run: "^TestSettingsRelayHostIPv6Tag$",
+	},
 }
 
 func main() {
