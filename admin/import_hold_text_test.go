@@ -58,3 +58,38 @@ func TestFirstStartRefusedImportSaysItOnce(t *testing.T) {
 		t.Errorf("held: %q, want it to end %q and say nothing else to do", fs.Held, do)
 	}
 }
+
+// TestFirstStartOnFullTempDiskSaysOnlyToFreeSpace: the first start's
+// import on a full temporary disk is held with the disk-full sentence and
+// one thing to do, free space and restart; it also offered to move
+// main.cf away and start from postdeck's defaults, which would drop a
+// configuration that imports as it is once there is room.
+func TestFirstStartOnFullTempDiskSaysOnlyToFreeSpace(t *testing.T) {
+	postfixtest.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := importFixture(t)
+	tmp := filepath.Join(postfixtest.Dir(t), "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	postfixtest.MountTmpfs(t, tmp, 4<<20)
+	t.Setenv("TMPDIR", tmp)
+	postfixtest.FillTo(t, filepath.Join(tmp, "filler"), 4<<10)
+	data := postfixtest.Dir(t)
+	db, err := store.Open(filepath.Join(data, "postdeck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	inst := mta.Instance{ConfigDir: dir, SMTPListen: ":25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}
+	fs, err := ImportOnFirstStart(ctx, db, FirstStartOptions{Instance: inst, SbinDir: postfixtest.SbinDir, BackupRoot: data}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || fs.Imported {
+		t.Fatalf("first start: %+v %v", fs, err)
+	}
+	if !strings.Contains(fs.Held, "the disk that holds the temporary directory "+tmp+" is full") ||
+		!strings.HasSuffix(fs.Held, "; free space on that disk (or set TMPDIR to a directory with room), then restart postdeck.") ||
+		strings.Contains(fs.Held, "move main.cf away") || strings.Contains(fs.Held, "import again") {
+		t.Errorf("held: %q, want the disk-full sentence and only: free space, then restart postdeck", fs.Held)
+	}
+}

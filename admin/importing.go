@@ -131,7 +131,14 @@ func ImportOnFirstStart(ctx context.Context, db *store.DB, opts FirstStartOption
 		if ie.Fix != "" {
 			do = "; " + ie.Fix + ", then restart postdeck"
 		}
-		return hold(FirstStart{}, fmt.Sprintf("%s cannot be imported: %s%s, or move main.cf away to start from postdeck's defaults.", mainCF, ie.Problem, do))
+		// A machine without room (a full temporary disk) has nothing
+		// wrong in main.cf: starting from the defaults would drop a
+		// configuration that imports once there is space.
+		or := ", or move main.cf away to start from postdeck's defaults"
+		if errors.Is(err, store.ErrUnavailable) {
+			or = ""
+		}
+		return hold(FirstStart{}, fmt.Sprintf("%s cannot be imported: %s%s%s.", mainCF, ie.Problem, do, or))
 	}
 	var ue *store.UserError
 	if errors.As(err, &ue) {

@@ -2067,8 +2067,8 @@ var mutants = []mutant{
 	{
 		name: "first start: a refused import's hold says \"Cannot import\" twice",
 		file: "admin/importing.go",
-		old:  "mainCF, ie.Problem, do))",
-		new:  "mainCF, ie.Msg, do))",
+		old:  "mainCF, ie.Problem, do, or))",
+		new:  "mainCF, ie.Msg, do, or))",
 		pkg:  "./admin", run: "^TestFirstStartRefusedImportSaysItOnce$",
 	},
 	{
@@ -4282,6 +4282,13 @@ var mutants = []mutant{
 		old:  "\tif tag := \"ipv6:\"; bracketed && len(host) > len(tag)",
 		new:  "\tif tag := \"ipv6:\"; false && len(host) > len(tag)",
 		pkg:  "./mta", run: "^TestSettingsRelayHostIPv6Tag$",
+	},
+	{
+		name: "first start: a full temporary disk's hold also says to move main.cf away",
+		file: "admin/importing.go",
+		old:  "\t\tif errors.Is(err, store.ErrUnavailable) {\n\t\t\tor = \"\"\n",
+		new:  "\t\tif errors.Is(err, store.ErrUnavailable) {\n\t\t\t_ = or\n",
+		pkg:  "./admin", run: "^TestFirstStartOnFullTempDiskSaysOnlyToFreeSpace$",
 	},
 }
 
