@@ -741,6 +741,12 @@ func importRelayHost(param, field, label, prefix, v string) (string, error) {
 		return "", importWrap(param+" = "+prefix+v, err)
 	}
 	if !strings.EqualFold(norm, v) {
+		unbracket := strings.NewReplacer("[", "", "]", "").Replace
+		if !strings.EqualFold(unbracket(norm), unbracket(v)) {
+			// Not the brackets: the name's trailing dot, which the page
+			// drops (normalizeRelayHost).
+			return "", importFix(fmt.Sprintf("write %s in main.cf", prefix+norm), "%s = %s: the host name ends in a dot, which Postfix's smtp does not take (it exits: valid hostname or network address required)", param, prefix+v)
+		}
 		return "", importFix(fmt.Sprintf("write %s in main.cf if that is meant", prefix+norm), "%s = %s: the MTA Settings page would write it as %s, which Postfix treats differently (brackets turn off MX lookups)", param, prefix+v, prefix+norm)
 	}
 	return norm, nil

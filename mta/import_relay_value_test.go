@@ -20,6 +20,8 @@ func TestImportRelayTransportRefusalQuotesTheValue(t *testing.T) {
 		{"bad port", head + "relay_transport = relay:[10.0.0.1]:2525x\n", "Cannot import: main.cf line 3: relay_transport = relay:[10.0.0.1]:2525x: ", "correct it in main.cf"},
 		{"written differently", head + "relay_transport = smtp:10.0.0.1\n", "Cannot import: main.cf line 3: relay_transport = smtp:10.0.0.1: the MTA Settings page would write it as smtp:[10.0.0.1]", "write smtp:[10.0.0.1] in main.cf if that is meant"},
 		{"relayhost", head + "relayhost = [10.0.0.1]:2525x\n", "Cannot import: main.cf line 3: relayhost = [10.0.0.1]:2525x: ", "correct it in main.cf"},
+		// Not "brackets turn off MX lookups": the page drops the dot.
+		{"trailing dot", head + "relayhost = [relay.example.com.]:25\n", "Cannot import: main.cf line 3: relayhost = [relay.example.com.]:25: the host name ends in a dot, which Postfix's smtp does not take", "write [relay.example.com]:25 in main.cf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := importRefusal(t, tc.text)

@@ -4290,6 +4290,13 @@ var mutants = []mutant{
 		new:  "\t\tif errors.Is(err, store.ErrUnavailable) {\n\t\t\t_ = or\n",
 		pkg:  "./admin", run: "^TestFirstStartOnFullTempDiskSaysOnlyToFreeSpace$",
 	},
+	{
+		name: "import: a relay host's trailing dot is blamed on brackets",
+		file: "mta/import.go",
+		old:  "if !strings.EqualFold(unbracket(norm), unbracket(v)) {",
+		new:  "if strings.EqualFold(unbracket(norm), unbracket(v)) {",
+		pkg:  "./mta", run: "^TestImportRelayTransportRefusalQuotesTheValue$",
+	},
 }
 
 func main() {
