@@ -441,7 +441,7 @@ func firstRotatedAfter(maillog string, since time.Time, l *rotatedListing) (stri
 		return "", err
 	}
 	names := l.names
-	if l.dir != markOf(dirPath, dfi) {
+	if l.dir != markOf(dirPath, dfi) || began.Sub(l.listed) >= listingMaxAge {
 		if testHookList != nil {
 			testHookList(dirPath)
 		}
@@ -458,7 +458,7 @@ func firstRotatedAfter(maillog string, since time.Time, l *rotatedListing) (stri
 			}
 		}
 		if settledBefore(dfi.ModTime(), began) {
-			l.dir, l.names = markOf(dirPath, dfi), names
+			l.dir, l.names, l.listed = markOf(dirPath, dfi), names, began
 		}
 	} else if l.best.path != "" && l.since.Equal(since) {
 		fi, err := os.Lstat(l.best.path)
@@ -513,11 +513,18 @@ var testHookList func(dir string)
 // directory or a file found that changed less than listingSlack before
 // the call began is not remembered.
 type rotatedListing struct {
-	dir   rotatedMark // zero: no names remembered
-	names []string
-	since time.Time
-	best  rotatedMark // zero: none remembered
+	dir    rotatedMark // zero: no names remembered
+	names  []string
+	listed time.Time // when the names were read (listingMaxAge)
+	since  time.Time
+	best   rotatedMark // zero: none remembered
 }
+
+// listingMaxAge bounds how long a listing is taken again: a time set by
+// hand (touch -d) or a clock out of step with the file system's (NFS)
+// could keep a change from showing; listed again this often, such a
+// delivery is settled late rather than never.
+const listingMaxAge = 10 * time.Second
 
 // listingSlack is how long before a call of firstRotatedAfter the
 // directory and the file found must have last changed to be remembered.

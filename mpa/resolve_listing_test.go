@@ -206,3 +206,30 @@ func BenchmarkRotatedPathManyFiles(b *testing.B) {
 		})
 	}
 }
+
+// TestResolveListsAgainAfterListingMaxAge: a listing is taken again for
+// at most listingMaxAge, whatever the directory's time says, so that a
+// time set by hand or a clock out of step with the file system delays a
+// delivery's settling instead of keeping it from ever settling.
+func TestResolveListsAgainAfterListingMaxAge(t *testing.T) {
+	maillog, e := rotatedLogDir(t, 3, 2)
+	writeAt(t, maillog+".1", "", e.DeliveringSince.Add(time.Second))
+	chtimes(t, filepath.Dir(maillog), e.DeliveringSince.Add(-time.Hour))
+	n := countListings(t)
+	var l rotatedListing
+	for range 3 {
+		if p, err := rotatedPath(maillog, e.DeliveringSince, &l); err != nil || p != maillog+".1" {
+			t.Fatal(p, err)
+		}
+	}
+	if *n != 1 {
+		t.Fatalf("listed %d times in 3 looks within the age, want once", *n)
+	}
+	l.listed = l.listed.Add(-listingMaxAge) // as if listed that long ago
+	if p, err := rotatedPath(maillog, e.DeliveringSince, &l); err != nil || p != maillog+".1" {
+		t.Fatal(p, err)
+	}
+	if *n != 2 {
+		t.Errorf("listed %d times after the listing's age passed, want twice", *n)
+	}
+}

@@ -4097,7 +4097,7 @@ var mutants = []mutant{
 	{
 		name: "maillog: the log directory is listed at every poll of an in-doubt delivery",
 		file: "mpa/resolve.go",
-		old:  "if l.dir != markOf(dirPath, dfi) {",
+		old:  "if l.dir != markOf(dirPath, dfi) || began.Sub(l.listed) >= listingMaxAge {",
 		new:  "if true {",
 		pkg:  "./mpa", run: "^TestResolveListsTheLogDirectoryOnce$",
 	},
@@ -4296,6 +4296,13 @@ var mutants = []mutant{
 		old:  "if !strings.EqualFold(unbracket(norm), unbracket(v)) {",
 		new:  "if strings.EqualFold(unbracket(norm), unbracket(v)) {",
 		pkg:  "./mta", run: "^TestImportRelayTransportRefusalQuotesTheValue$",
+	},
+	{
+		name: "maillog: a remembered listing of the log directory is taken again however old",
+		file: "mpa/resolve.go",
+		old:  "|| began.Sub(l.listed) >= listingMaxAge {",
+		new:  "|| began.Sub(l.listed) < 0 {",
+		pkg:  "./mpa", run: "^TestResolveListsAgainAfterListingMaxAge$",
 	},
 }
 
