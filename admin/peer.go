@@ -127,6 +127,12 @@ type PeerErrors struct {
 	Offset int             `json:"offset"`
 	Limit  int             `json:"limit"`
 	Items  []mpa.ErrorItem `json:"items"`
+	// Unreadable are the ids of the page's records that do not decode
+	// on that node (counted in Total, not in Items), as its GET
+	// /api/v1/mpa/errors names them; they were dropped here, and the
+	// node's page had a hole nobody was told of. Never nil ([] from a
+	// node of an older version, which does not name them).
+	Unreadable []string `json:"unreadable"`
 }
 
 // PeerMPAErrors lists a page of another node's MPA error repository
@@ -138,6 +144,9 @@ func (s *Service) PeerMPAErrors(ctx context.Context, id Identity, node string, q
 	}
 	var out PeerErrors
 	err := s.peer(ctx, node, "GET", "/api/v1/mpa/errors", query, nil, &out)
+	if out.Unreadable == nil {
+		out.Unreadable = []string{}
+	}
 	return out, err
 }
 

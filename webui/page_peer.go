@@ -18,7 +18,26 @@ type peerPageData struct {
 	QueueError  string
 	Errors      admin.PeerErrors
 	ErrorsError string
+	// ErrorsUnreadable is the line about the records of the node's page
+	// of its error repository that do not decode ("" when none), as
+	// this node's repository page says it: they are not rows, and the
+	// page had a hole nobody was told of (or said an empty repository).
+	ErrorsUnreadable string
 }
+
+// ErrorsShown is how many of the oldest entries of the node's error
+// repository the page covers: its rows and the unreadable records among
+// them.
+func (d peerPageData) ErrorsShown() int { return len(d.Errors.Items) + len(d.Errors.Unreadable) }
+
+// The end of the line about unreadable records of another node's error
+// repository: they are that node's, and so is the log that says why.
+const (
+	peerUnreadableOne = "It is kept untouched with its message file on that node; its daemon's log says why. " +
+		"postdeck mpa error delete ID on that node deletes it."
+	peerUnreadableMany = "They are kept untouched with their message files on that node; its daemon's log says why. " +
+		"postdeck mpa error delete ID on that node deletes one."
+)
 
 // pagePeer is GET /cluster/nodes/{node}: another node's MTA queue (the
 // first 100 messages) and MPA error repository (the oldest
@@ -44,7 +63,9 @@ func (s *Server) pagePeer(c *fiber.Ctx) error {
 	// all of it (10,000 entries by default, a table of megabytes). Total
 	// still counts every entry.
 	errs.Items = errs.Items[:min(len(errs.Items), repositoryPageSize)]
+	errs.Unreadable = errs.Unreadable[:min(len(errs.Unreadable), repositoryPageSize-len(errs.Items))]
 	d.Errors = errs
+	d.ErrorsUnreadable = unreadableLine(errs.Unreadable, "on this page", peerUnreadableOne, peerUnreadableMany)
 	return s.render(c, "peer", "Node "+node, d)
 }
 

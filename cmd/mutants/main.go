@@ -4304,6 +4304,27 @@ var mutants = []mutant{
 		new:  "|| began.Sub(l.listed) < 0 {",
 		pkg:  "./mpa", run: "^TestResolveListsAgainAfterListingMaxAge$",
 	},
+	{
+		name: "cli: mpa errors and mpa queue say nothing of the records that could not be read",
+		file: "cmd/postdeck/cmd_mpa.go",
+		old:  "\tif len(ids) == 0 {\n\t\treturn\n\t}\n\tshown := ids[:min(len(ids), shownUnreadable)]",
+		new:  "\tif len(ids) >= 0 {\n\t\treturn\n\t}\n\tshown := ids[:min(len(ids), shownUnreadable)]",
+		pkg:  "./cmd/postdeck", run: "^TestCLIMPASaysWhichRecordsAreUnreadable$",
+	},
+	{
+		name: "admin: another node's unreadable error-repository records are dropped on the way",
+		file: "admin/peer.go",
+		old:  "\tUnreadable []string `json:\"unreadable\"`\n}",
+		new:  "\tUnreadable []string `json:\"-\"`\n}",
+		pkg:  "./webui", run: "^TestPeerPageSaysWhichRecordsAreUnreadable$",
+	},
+	{
+		name: "webui: another node's error repository of unreadable records alone is shown as empty",
+		file: "assets/views/peer.html",
+		old:  "{{end}}{{if $d.Errors.Total}}",
+		new:  "{{end}}{{if $d.Errors.Items}}",
+		pkg:  "./webui", run: "^TestPeerPageSaysWhichRecordsAreUnreadable$",
+	},
 }
 
 func main() {

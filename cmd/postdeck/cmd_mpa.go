@@ -45,6 +45,7 @@ func cmdMPA(args []string) error {
 				NextAttempt time.Time `json:"next_attempt"`
 				LastError   string    `json:"last_error"`
 			} `json:"items"`
+			Unreadable []string `json:"unreadable"`
 		}
 		raw, err := c.do("GET", "/api/v1/mpa/queue", nil, &res)
 		if err != nil || c.json {
@@ -58,7 +59,13 @@ func cmdMPA(args []string) error {
 			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", it.ID, it.State, it.Attempts, it.Size, queue.Readable(it.Sender),
 				recipientsCell(it.Recipients), queue.Readable(it.LastError))
 		}
-		return w.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		warnUnreadable(res.Unreadable, "in the MPA queue",
+			"It is kept untouched with its message file and is not delivered until it is repaired or removed; the daemon's log says why.",
+			"They are kept untouched with their message files and are not delivered until they are repaired or removed; the daemon's log says why.")
+		return nil
 	case "errors":
 		var res struct {
 			Total int `json:"total"`
@@ -70,6 +77,7 @@ func cmdMPA(args []string) error {
 				Stage      string    `json:"stage"`
 				Reason     string    `json:"reason"`
 			} `json:"items"`
+			Unreadable []string `json:"unreadable"`
 		}
 		// A page, as queue list shows one: the daemon answers at most
 		// 1,000 entries, and the repository may hold tens of thousands.
@@ -97,8 +105,15 @@ func cmdMPA(args []string) error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
-		_, err = fmt.Printf("%d of %d messages\n", len(res.Items), res.Total)
-		return err
+		if _, err := fmt.Printf("%d of %d messages\n", len(res.Items), res.Total); err != nil {
+			return err
+		}
+		// Total counts them: without this line the two numbers differed
+		// and nothing said why.
+		one := "It is kept untouched with its message file; the daemon's log says why. postdeck mpa error delete " + firstOr(res.Unreadable) + " deletes it."
+		warnUnreadable(res.Unreadable, "on this page", one,
+			"They are kept untouched with their message files; the daemon's log says why. postdeck mpa error delete ID deletes one.")
+		return nil
 	case "pipeline":
 		if len(args) < 2 {
 			return badUsage(mpaUsage)
@@ -165,6 +180,42 @@ func recipientsCell(rcpts []string) string {
 		return queue.Readable(strings.Join(rcpts, ","))
 	}
 	return fmt.Sprintf("%s and %d more", queue.Readable(strings.Join(rcpts[:shownRecipients], ",")), len(rcpts)-shownRecipients)
+}
+
+// shownUnreadable is how many ids the warning about unreadable records
+// names before "and N more", as the console's line does.
+const shownUnreadable = 5
+
+// warnUnreadable says on stderr, as the CLI says warnings (client.change),
+// which records of where ("in the MPA queue") do not decode (another
+// version's, an old backup's, damaged): how many, the first
+// shownUnreadable ids and how many more, then one (for a single record)
+// or many. The daemon leaves them out of the list; without this line
+// they were a hole nobody was told of. Nothing is said for none, so the
+// output stays as it was. The ids are the daemon's keys: shown as
+// queue.Readable shows mail-derived text all the same.
+func warnUnreadable(ids []string, where, one, many string) {
+	if len(ids) == 0 {
+		return
+	}
+	shown := ids[:min(len(ids), shownUnreadable)]
+	noun, verb, end := "messages", "are", many
+	if len(ids) == 1 {
+		noun, verb, end = "message", "is", one
+	}
+	line := fmt.Sprintf("%d %s %s could not be read and %s not listed: %s", len(ids), noun, where, verb, queue.Readable(strings.Join(shown, ", ")))
+	if more := len(ids) - len(shown); more > 0 {
+		line += fmt.Sprintf(" and %d more", more)
+	}
+	fmt.Fprintln(os.Stderr, "warning:", line+". "+end)
+}
+
+// firstOr is the first of ids, or "ID" for none.
+func firstOr(ids []string) string {
+	if len(ids) == 0 {
+		return "ID"
+	}
+	return queue.Readable(ids[0])
 }
 
 // jsonOr prints raw JSON on success (for --json) or returns err.
