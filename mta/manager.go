@@ -593,6 +593,11 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 		if err != nil {
 			return err
 		}
+		if params, err := ParseMainConfig(st.MainConfig); err == nil {
+			if err := checkMailboxLimits(clean, params, FieldMessageSizeLimit); err != nil {
+				return err
+			}
+		}
 		warnings = w
 		st.Settings = clean
 		return nil
@@ -617,6 +622,11 @@ func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string, 
 		}
 		if n := newReplacementLine(norm, st.MainConfig); n > 0 {
 			return store.InvalidLine(FieldMainConfig, n, "%s", replacementInDocument("main.cf"))
+		}
+		if params, err := ParseMainConfig(norm); err == nil {
+			if err := checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil {
+				return err
+			}
 		}
 		st.MainConfig = norm
 		return nil

@@ -203,6 +203,9 @@ func renderMain(in Instance, st store.State, params []Param) string {
 	}
 	fmt.Fprintf(&b, "mynetworks = %s\n", strings.Join(nets, ", "))
 	fmt.Fprintf(&b, "message_size_limit = %d\n", s.MessageSizeLimit)
+	// local(8) and virtual(8) refuse to run with a mailbox limit below
+	// message_size_limit (settings.go).
+	b.WriteString(mailboxLimitsNeeded(in, s, params))
 	if s.HeloName != "" {
 		fmt.Fprintf(&b, "smtp_helo_name = %s\n", s.HeloName)
 	} else {

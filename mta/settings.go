@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -414,4 +415,98 @@ func checkHeloName(v string) error {
 		return store.Invalid(FieldHeloName, "Helo Name %q: write an IP address in SMTP literal form, such as [%s]", v, v)
 	}
 	return checkFQDN(FieldHeloName, "Helo Name", v)
+}
+
+// postfixMailboxLimit is Postfix's default mailbox_size_limit and
+// virtual_mailbox_limit (postconf -d): 51200000 bytes.
+const postfixMailboxLimit = 51200000
+
+// mailboxLimitParams are the limits Postfix's delivery agents compare with
+// message_size_limit when they start: local(8) and virtual(8) exit with
+// "fatal: configuration error: mailbox_size_limit is smaller than
+// message_size_limit" (virtual_mailbox_limit for virtual) when the limit
+// is not 0 and is below message_size_limit, and every delivery to them
+// stays deferred.
+var mailboxLimitParams = []string{"mailbox_size_limit", "virtual_mailbox_limit"}
+
+// documentValue returns the value the Edit Main Config document gives
+// name (the last definition, as Postfix takes it) and whether it sets it.
+func documentValue(params []Param, name string) (string, bool) {
+	value, set := "", false
+	for _, p := range params {
+		if p.Name == name {
+			value, set = strings.TrimSpace(p.Value), true
+		}
+	}
+	return value, set
+}
+
+// transportIs reports whether the document leaves param (local_transport,
+// virtual_transport) at its default, which names agent, or names agent
+// itself ("local:$myhostname").
+func transportIs(params []Param, param, agent string) bool {
+	v, set := documentValue(params, param)
+	name, _, _ := strings.Cut(v, ":")
+	return !set || strings.TrimSpace(name) == agent
+}
+
+// mailboxLimitsNeeded are the lines renderMain writes after
+// message_size_limit so that local(8) and virtual(8) start: a limit the
+// document leaves at Postfix's default, which a Message Size Limit above
+// that default would make smaller than message_size_limit, becomes the
+// Message Size Limit (at the default Message Size Limit, about Postfix's
+// own mailbox limit). It is written only where the agent may run, so that
+// main.cf (and an import's postconf -n) stays as it was otherwise:
+// mailbox_size_limit unless local delivery is off (a private instance's
+// local_transport = error, or a document's local_transport naming another
+// transport); virtual_mailbox_limit when the document gives
+// virtual_mailbox_domains or virtual_mailbox_maps a value (both are empty
+// by default, and virtual(8) then has no domain to deliver for) and
+// virtual_transport is virtual (an imported dovecot or lmtp one never
+// runs it).
+func mailboxLimitsNeeded(in Instance, s store.Settings, params []Param) string {
+	if s.MessageSizeLimit <= postfixMailboxLimit {
+		return ""
+	}
+	var b strings.Builder
+	if _, set := documentValue(params, "mailbox_size_limit"); !set && !in.Private && transportIs(params, "local_transport", "local") {
+		fmt.Fprintf(&b, "mailbox_size_limit = %d\n", s.MessageSizeLimit)
+	}
+	if _, set := documentValue(params, "virtual_mailbox_limit"); !set && transportIs(params, "virtual_transport", "virtual") {
+		domains, _ := documentValue(params, "virtual_mailbox_domains")
+		maps, _ := documentValue(params, "virtual_mailbox_maps")
+		if domains != "" || maps != "" {
+			fmt.Fprintf(&b, "virtual_mailbox_limit = %d\n", s.MessageSizeLimit)
+		}
+	}
+	return b.String()
+}
+
+// checkMailboxLimits refuses settings and a main config document that
+// Postfix's delivery agents would not run with: a mailbox_size_limit or
+// virtual_mailbox_limit the document sets to a number other than 0 below
+// the Message Size Limit. field is what the save changed: the Message
+// Size Limit (FieldMessageSizeLimit) or the document (FieldMainConfig),
+// and the error names it. A value Postfix expands ($name) is left to it.
+func checkMailboxLimits(s store.Settings, params []Param, field string) error {
+	for _, p := range params {
+		if !slices.Contains(mailboxLimitParams, p.Name) {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(p.Value), 10, 64)
+		if err != nil || v == 0 || v >= s.MessageSizeLimit {
+			continue
+		}
+		agent := "local delivery (local)"
+		if p.Name == "virtual_mailbox_limit" {
+			agent = "virtual mailbox delivery (virtual)"
+		}
+		if field == FieldMessageSizeLimit {
+			return store.Invalid(FieldMessageSizeLimit, "Message Size Limit of %d bytes is larger than %s = %d of the main config (Edit Main Config, line %d), and Postfix's %s refuses to run then; keep the Message Size Limit at most %d, or first raise %s there to at least %d (0 is no limit)",
+				s.MessageSizeLimit, p.Name, v, p.Line, agent, v, p.Name, s.MessageSizeLimit)
+		}
+		return store.InvalidLine(FieldMainConfig, p.Line, "%s = %d is smaller than the Message Size Limit of the MTA Settings page (%d bytes), and Postfix's %s refuses to run then; set it to at least %d, to 0 (no limit), or remove the line",
+			p.Name, v, s.MessageSizeLimit, agent, s.MessageSizeLimit)
+	}
+	return nil
 }

@@ -4325,6 +4325,34 @@ var mutants = []mutant{
 		new:  "{{end}}{{if $d.Errors.Items}}",
 		pkg:  "./webui", run: "^TestPeerPageSaysWhichRecordsAreUnreadable$",
 	},
+	{
+		name: "mta: main.cf leaves mailbox_size_limit below the default Message Size Limit",
+		file: "mta/render.go",
+		old:  "\tb.WriteString(mailboxLimitsNeeded(in, s, params))\n",
+		new:  "\t_ = mailboxLimitsNeeded(in, s, params)\n",
+		pkg:  "./mta", run: "^TestDefaultSizeLimitDeliversLocally$",
+	},
+	{
+		name: "mta: mailbox limit lines are written whatever the Message Size Limit",
+		file: "mta/settings.go",
+		old:  "if s.MessageSizeLimit <= postfixMailboxLimit {",
+		new:  "if s.MessageSizeLimit < 0 {",
+		pkg:  "./mta", run: "^TestMailboxLimitLinesOnlyWhenNeeded$",
+	},
+	{
+		name: "mta: a Message Size Limit above the main config's mailbox limit is saved",
+		file: "mta/manager.go",
+		old:  "if err := checkMailboxLimits(clean, params, FieldMessageSizeLimit); err != nil {",
+		new:  "if err := checkMailboxLimits(clean, params, FieldMessageSizeLimit); err != nil && false {",
+		pkg:  "./mta", run: "^TestMailboxLimitBelowSizeLimitIsRefused$",
+	},
+	{
+		name: "mta: a main config mailbox limit below the Message Size Limit is saved",
+		file: "mta/manager.go",
+		old:  "if err := checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil {",
+		new:  "if err := checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil && false {",
+		pkg:  "./mta", run: "^TestMailboxLimitBelowSizeLimitIsRefused$",
+	},
 }
 
 func main() {
