@@ -406,13 +406,6 @@ func (s *scheduler) release(id string) {
 	}
 }
 
-// isHeld reports whether a worker holds id (the "processing" state).
-func (s *scheduler) isHeld(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held[id]
-}
-
 // heldIDs is a copy of the ids workers hold now, to read without the
 // scheduler's lock (inside a store transaction, for one).
 func (s *scheduler) heldIDs() map[string]bool {
