@@ -35,17 +35,7 @@ func TestFirstStartRefusedImportSaysItOnce(t *testing.T) {
 	if err := os.WriteFile(mainCF, append(orig, "relay_transport = bad!transport\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	data := postfixtest.Dir(t)
-	db, err := store.Open(filepath.Join(data, "postdeck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	inst := mta.Instance{ConfigDir: dir, SMTPListen: ":25", MPAListen: "127.0.0.1:10025", ReinjectListen: "127.0.0.1:10026"}
-	fs, err := ImportOnFirstStart(ctx, db, FirstStartOptions{Instance: inst, SbinDir: postfixtest.SbinDir, BackupRoot: data}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil || fs.Imported {
-		t.Fatalf("first start: %+v %v", fs, err)
-	}
+	fs := heldFirstStart(ctx, t, dir)
 	n := strings.Count(string(orig), "\n") + 1 // the line appended
 	if want := fmt.Sprintf("%s cannot be imported: main.cf line %d: relay_transport = bad!transport", mainCF, n); !strings.HasPrefix(fs.Held, want) || strings.Contains(fs.Held, "Cannot import") {
 		t.Errorf("held: %q, want it to start %q and say it once", fs.Held, want)
@@ -76,6 +66,18 @@ func TestFirstStartOnFullTempDiskSaysOnlyToFreeSpace(t *testing.T) {
 	postfixtest.MountTmpfs(t, tmp, 4<<20)
 	t.Setenv("TMPDIR", tmp)
 	postfixtest.FillTo(t, filepath.Join(tmp, "filler"), 4<<10)
+	fs := heldFirstStart(ctx, t, dir)
+	if !strings.Contains(fs.Held, "the disk that holds the temporary directory "+tmp+" is full") ||
+		!strings.HasSuffix(fs.Held, "; free space on that disk (or set TMPDIR to a directory with room), then restart postdeck.") ||
+		strings.Contains(fs.Held, "move main.cf away") || strings.Contains(fs.Held, "import again") {
+		t.Errorf("held: %q, want the disk-full sentence and only: free space, then restart postdeck", fs.Held)
+	}
+}
+
+// heldFirstStart runs the first start's import of the configuration in
+// dir into a new database and returns it; it must be held, not imported.
+func heldFirstStart(ctx context.Context, t *testing.T, dir string) FirstStart {
+	t.Helper()
 	data := postfixtest.Dir(t)
 	db, err := store.Open(filepath.Join(data, "postdeck.db"))
 	if err != nil {
@@ -87,9 +89,5 @@ func TestFirstStartOnFullTempDiskSaysOnlyToFreeSpace(t *testing.T) {
 	if err != nil || fs.Imported {
 		t.Fatalf("first start: %+v %v", fs, err)
 	}
-	if !strings.Contains(fs.Held, "the disk that holds the temporary directory "+tmp+" is full") ||
-		!strings.HasSuffix(fs.Held, "; free space on that disk (or set TMPDIR to a directory with room), then restart postdeck.") ||
-		strings.Contains(fs.Held, "move main.cf away") || strings.Contains(fs.Held, "import again") {
-		t.Errorf("held: %q, want the disk-full sentence and only: free space, then restart postdeck", fs.Held)
-	}
+	return fs
 }
