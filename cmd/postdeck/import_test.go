@@ -81,8 +81,12 @@ func TestImportCheckCommand(t *testing.T) {
 	if err := os.WriteFile(mainCF, append(orig, "message_size_limit = 0\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Unlimited becomes the MPA's 4 GiB, and with it Postfix's local
+	// delivery needs mailbox_size_limit as large (local(8) refuses to run
+	// with a smaller one): two differences.
 	out, err = run("--check", dir)
-	if err == nil || !strings.Contains(out, "message_size_limit") || !strings.Contains(out, "1 difference besides") {
+	if err == nil || !strings.Contains(out, "message_size_limit") || !strings.Contains(out, "+ mailbox_size_limit = 4294967296") ||
+		!strings.Contains(out, "2 differences besides") {
 		t.Fatalf("import --check with a change: %v\n%s", err, out)
 	}
 	data := filepath.Join(postfixtest.Dir(t), "data")
