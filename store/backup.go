@@ -253,10 +253,7 @@ func (db *DB) mergeErrors(src *DB) (added []string, err error) {
 					// message (in both places it would be delivered twice).
 					continue
 				}
-				size, err := errorEntrySize(it.k, it.v)
-				if err != nil {
-					return err
-				}
+				size := errorRecordSize(it.v)
 				if err := errs.Put(it.k, it.v); err != nil {
 					return err
 				}

@@ -42,13 +42,6 @@ func errorRecordSize(v []byte) int64 {
 	return entryUsageSize(e.Size)
 }
 
-// errorEntrySize is errorRecordSize for the restore's merge
-// (mergeErrors), whose entries the restore's check decoded; it never
-// fails.
-func errorEntrySize(_, v []byte) (int64, error) {
-	return errorRecordSize(v), nil
-}
-
 // loadErrorUsage reads the record. A database without it (only one that
 // was written outside the store) is counted entry by entry instead:
 // writers call it before they change the bucket, so the count is of the
