@@ -70,14 +70,7 @@ func (s *Service) Backup(ctx context.Context, id Identity, w io.Writer) error {
 }
 
 // namedIDs names ids, the first ten of them.
-func namedIDs(ids []string) string {
-	const most = 10
-	named := strings.Join(ids[:min(len(ids), most)], ", ")
-	if len(ids) > most {
-		named += fmt.Sprintf(" and %d more", len(ids)-most)
-	}
-	return named
-}
+func namedIDs(ids []string) string { return store.NamedIDs(ids, 10) }
 
 // writeBackup writes the archive and returns the ids of the error
 // entries it left out because their records do not decode.

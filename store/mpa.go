@@ -845,6 +845,17 @@ var errUnreadableEntry = errors.New("error entry does not decode")
 // maxNamedUnreadable bounds the ids unreadableEntries names.
 const maxNamedUnreadable = 10
 
+// NamedIDs names ids in a sentence: the first most of them, then "and N
+// more" for the rest, so that an answer or a log line about many records
+// stays short.
+func NamedIDs(ids []string, most int) string {
+	named := strings.Join(ids[:min(len(ids), most)], ", ")
+	if len(ids) > most {
+		named += fmt.Sprintf(" and %d more", len(ids)-most)
+	}
+	return named
+}
+
 // UnreadableError is the end of an error-repository action that did
 // every entry but those whose records do not decode, which it left as
 // they are (a requeue: they have no envelope). It is a conflict
@@ -865,10 +876,7 @@ func (e *UnreadableError) Error() string { return e.Msg }
 // first maxNamedUnreadable) and says what the administrator can do.
 func unreadableEntries(ids []string) error {
 	sort.Strings(ids)
-	named := strings.Join(ids[:min(len(ids), maxNamedUnreadable)], ", ")
-	if len(ids) > maxNamedUnreadable {
-		named += fmt.Sprintf(" and %d more", len(ids)-maxNamedUnreadable)
-	}
+	named := NamedIDs(ids, maxNamedUnreadable)
 	msg := Sentence("The error-repository entries %s cannot be read (they were written by another postdeck version, or are damaged), so they cannot be requeued; they were left as they are: delete them.", named)
 	if len(ids) == 1 {
 		msg = Sentence("The error-repository entry %s cannot be read (it was written by another postdeck version, or is damaged), so it cannot be requeued; it was left as it is: delete it.", named)

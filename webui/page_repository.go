@@ -108,12 +108,8 @@ func unreadableLine(ids []string, where, one, many string) string {
 	if len(ids) == 0 {
 		return ""
 	}
-	shown := ids[:min(len(ids), unreadableShownIDs)]
-	line := fmt.Sprintf("%d %s %s could not be read: %s", len(ids), repoPlural(len(ids), "message", "messages"), where, strings.Join(shown, ", "))
-	if more := len(ids) - len(shown); more > 0 {
-		line += fmt.Sprintf(" and %d more", more)
-	}
-	return line + ". " + repoPlural(len(ids), one, many)
+	return fmt.Sprintf("%d %s %s could not be read: %s. %s", len(ids), repoPlural(len(ids), "message", "messages"), where,
+		store.NamedIDs(ids, unreadableShownIDs), repoPlural(len(ids), one, many))
 }
 
 // pageRepositoryMessage is GET /queues/repository/:id: one message with

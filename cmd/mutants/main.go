@@ -4202,8 +4202,8 @@ var mutants = []mutant{
 	{
 		name: "webui: the unreadable-records line names the first five ids and counts the rest",
 		file: "webui/page_repository.go",
-		old:  "\tshown := ids[:min(len(ids), unreadableShownIDs)]\n",
-		new:  "\tshown := ids\n",
+		old:  "store.NamedIDs(ids, unreadableShownIDs)",
+		new:  "store.NamedIDs(ids, len(ids))",
 		pkg:  "./webui", run: "^TestMPAPagesSayWhichRecordsAreUnreadable$",
 	},
 	{
@@ -4307,8 +4307,8 @@ var mutants = []mutant{
 	{
 		name: "cli: mpa errors and mpa queue say nothing of the records that could not be read",
 		file: "cmd/postdeck/cmd_mpa.go",
-		old:  "\tif len(ids) == 0 {\n\t\treturn\n\t}\n\tshown := ids[:min(len(ids), shownUnreadable)]",
-		new:  "\tif len(ids) >= 0 {\n\t\treturn\n\t}\n\tshown := ids[:min(len(ids), shownUnreadable)]",
+		old:  "\tif len(ids) == 0 {\n\t\treturn\n\t}\n\tnoun, verb, end",
+		new:  "\tif len(ids) >= 0 {\n\t\treturn\n\t}\n\tnoun, verb, end",
 		pkg:  "./cmd/postdeck", run: "^TestCLIMPASaysWhichRecordsAreUnreadable$",
 	},
 	{

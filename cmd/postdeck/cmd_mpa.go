@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"postdeck/queue"
+	"postdeck/store"
 )
 
 const mpaUsage = "usage: postdeck mpa queue | errors [--offset N] [--limit N] | error show ID | error delete|requeue ID... | error delete|requeue --all | pipeline get | pipeline set FILE"
@@ -198,15 +199,11 @@ func warnUnreadable(ids []string, where, one, many string) {
 	if len(ids) == 0 {
 		return
 	}
-	shown := ids[:min(len(ids), shownUnreadable)]
 	noun, verb, end := "messages", "are", many
 	if len(ids) == 1 {
 		noun, verb, end = "message", "is", one
 	}
-	line := fmt.Sprintf("%d %s %s could not be read and %s not listed: %s", len(ids), noun, where, verb, queue.Readable(strings.Join(shown, ", ")))
-	if more := len(ids) - len(shown); more > 0 {
-		line += fmt.Sprintf(" and %d more", more)
-	}
+	line := fmt.Sprintf("%d %s %s could not be read and %s not listed: %s", len(ids), noun, where, verb, queue.Readable(store.NamedIDs(ids, shownUnreadable)))
 	fmt.Fprintln(os.Stderr, "warning:", line+". "+end)
 }
 
