@@ -64,6 +64,9 @@ type Manager struct {
 	// stopGrace is how long a stop waits for master's children after
 	// master is gone before it kills them (tests shorten it).
 	stopGrace time.Duration
+	// maxMaps is how many maps a new one may join (maxMaps; tests lower
+	// it).
+	maxMaps int
 	// afterReload is Config.AfterReload.
 	afterReload func()
 	// unit and systemctlPath are Config.PostfixUnit and Config.Systemctl:
@@ -165,6 +168,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Manager, error) {
 		log:           log,
 		settle:        cfg.ReloadSettle,
 		stopGrace:     10 * time.Second,
+		maxMaps:       maxMaps,
 		afterReload:   cfg.AfterReload,
 		problems:      problemTail{fresh: logProblemsFresh},
 		unit:          cfg.PostfixUnit,

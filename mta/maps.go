@@ -57,6 +57,12 @@ func ValidMapType(typ string) error {
 	return store.Invalid(FieldMapType, "map type %q: choose btree, cidr, hash, pcre or regexp", truncate(typ, 20))
 }
 
+// maxMaps bounds the number of maps: every apply stores and checks all of
+// them (about 21 us a map), and main.cf can name only so many. A real
+// gateway has tens; a state with more (an older version's) still applies,
+// only a new map is refused.
+const maxMaps = 1000
+
 // validateMaps checks names, types and sizes of every map. It runs on every
 // apply, so it stays cheap: the full per-type validation runs once, when a
 // map is saved (PutMap).

@@ -201,6 +201,9 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 		if create && idx >= 0 {
 			return store.Conflict("Map %s already exists; open it on the Maps page to edit it", in.Name)
 		}
+		if idx < 0 && len(st.Maps) >= m.maxMaps {
+			return store.Invalid(FieldMapName, "map %s: postdeck keeps at most %d maps, and there are %d; delete a map you no longer use first", in.Name, m.maxMaps, len(st.Maps))
+		}
 		if base != "" {
 			if idx < 0 {
 				return store.StaleDeleted("map "+in.Name, "the map was deleted")

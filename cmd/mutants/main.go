@@ -4353,6 +4353,13 @@ var mutants = []mutant{
 		new:  "if err := checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil && false {",
 		pkg:  "./mta", run: "^TestMailboxLimitBelowSizeLimitIsRefused$",
 	},
+	{
+		name: "mta: a new map is taken past the bound on the number of maps",
+		file: "mta/maps_ops.go",
+		old:  "if idx < 0 && len(st.Maps) >= m.maxMaps {",
+		new:  "if idx < 0 && len(st.Maps) >= m.maxMaps && false {",
+		pkg:  "./mta", run: "^TestMapCountIsBounded$",
+	},
 }
 
 func main() {
