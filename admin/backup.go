@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,8 +70,19 @@ func (s *Service) Backup(ctx context.Context, id Identity, w io.Writer) error {
 	return nil
 }
 
-// namedIDs names ids, the first ten of them.
-func namedIDs(ids []string) string { return store.NamedIDs(ids, 10) }
+// namedIDs names ids, the first ten of them; an id that is not a spool
+// id (a damaged record's key) is quoted, so that no byte of it reaches
+// the audit log or the log as it is.
+func namedIDs(ids []string) string {
+	shown := make([]string, len(ids))
+	for i, id := range ids {
+		shown[i] = id
+		if !store.ValidSpoolID(id) {
+			shown[i] = strconv.QuoteToASCII(truncate(id, 100))
+		}
+	}
+	return store.NamedIDs(shown, 10)
+}
 
 // writeBackup writes the archive and returns the ids of the error
 // entries it left out because their records do not decode.
@@ -159,7 +171,9 @@ func (s *Service) writeBackup(w io.Writer) (unreadable []string, err error) {
 }
 
 // snapshotUnreadable returns the ids of the error entries of the
-// snapshot database at path whose records do not decode (writeBackup).
+// snapshot database at path whose records do not decode, or whose key is
+// not a spool id (only a damaged database has one: its message cannot be
+// named, and a restore refuses the key), for writeBackup to leave out.
 func snapshotUnreadable(path string) ([]string, error) {
 	db, err := store.Open(path)
 	if err != nil {
@@ -173,8 +187,15 @@ func snapshotUnreadable(path string) ([]string, error) {
 		return nil, fmt.Errorf("backup: read the snapshot: %w", err)
 	}
 	var ids []string
+	left := make(map[string]bool, len(rec.UnreadableErrors))
 	for _, u := range rec.UnreadableErrors {
 		ids = append(ids, u.ID)
+		left[u.ID] = true
+	}
+	for _, id := range rec.ErrorIDs {
+		if !store.ValidSpoolID(id) && !left[id] {
+			ids = append(ids, id)
+		}
 	}
 	return ids, nil
 }

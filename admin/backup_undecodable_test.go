@@ -24,7 +24,9 @@ import (
 // checker refuses a database with such a record): the backup leaves that
 // entry and its message out, says so with its id in the audit entry and
 // the log, holds every other entry with its message, and the record
-// stays in the live repository as it was, with its message file.
+// stays in the live repository as it was, with its message file. So is
+// a record stored under a key that is not a spool id (only a damaged
+// database has one; the backup failed on it), named quoted.
 func TestBackupLeavesOutAnUndecodableErrorEntry(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "postdeck.db")
@@ -51,7 +53,15 @@ func TestBackupLeavesOutAnUndecodableErrorEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := raw.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("mpa_errors")).Put([]byte(bad), badRecord) }); err != nil {
+	// And a record that decodes, under a key no version writes.
+	const badKey = "0000bad/key\n001"
+	keyRecord := []byte(`{"id":"0000badkey0001","envelope":{"sender":"s@example.org","recipients":[{"address":"r@example.net"}]},"size":25}`)
+	if err := raw.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("mpa_errors")).Put([]byte(badKey), keyRecord); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("mpa_errors")).Put([]byte(bad), badRecord)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := raw.Close(); err != nil {
@@ -121,8 +131,8 @@ func TestBackupLeavesOutAnUndecodableErrorEntry(t *testing.T) {
 
 	audit, err := db.ListAudit(1)
 	if err != nil || len(audit) != 1 || audit[0].Action != "backup" || audit[0].Result != "taken" ||
-		!strings.Contains(audit[0].Detail, "without the error-repository entry "+bad+": it cannot be read") {
-		t.Errorf("audit %+v (%v), want the backup taken without %s", audit, err, bad)
+		!strings.Contains(audit[0].Detail, `without the error-repository entries `+bad+`, "0000bad/key\n001": they cannot be read`) {
+		t.Errorf("audit %+v (%v), want the backup taken without %s and the malformed key", audit, err, bad)
 	}
 	if !strings.Contains(logged.String(), bad) {
 		t.Errorf("the log does not name %s:\n%s", bad, logged.String())
@@ -130,7 +140,7 @@ func TestBackupLeavesOutAnUndecodableErrorEntry(t *testing.T) {
 
 	// The live repository is as it was.
 	rec, err := db.MPARecovery()
-	if err != nil || len(rec.UnreadableErrors) != 1 || rec.UnreadableErrors[0].ID != bad || len(rec.ErrorIDs) != 2 {
+	if err != nil || len(rec.UnreadableErrors) != 1 || rec.UnreadableErrors[0].ID != bad || len(rec.ErrorIDs) != 3 {
 		t.Errorf("live repository: %+v (%v), want %s and %s, %s unreadable", rec, err, good, bad, bad)
 	}
 	f, err := m.OpenBody(bad)

@@ -4360,6 +4360,20 @@ var mutants = []mutant{
 		new:  "if idx < 0 && len(st.Maps) >= m.maxMaps && false {",
 		pkg:  "./mta", run: "^TestMapCountIsBounded$",
 	},
+	{
+		name: "admin: a backup carries an error entry whose key is not a spool id",
+		file: "admin/backup.go",
+		old:  "if !store.ValidSpoolID(id) && !left[id] {",
+		new:  "if false && !store.ValidSpoolID(id) && !left[id] {",
+		pkg:  "./admin", run: "^TestBackupLeavesOutAnUndecodableErrorEntry$",
+	},
+	{
+		name: "admin: a malformed error key reaches the audit entry as it is",
+		file: "admin/backup.go",
+		old:  "\t\tif !store.ValidSpoolID(id) {\n\t\t\tshown[i] = strconv.QuoteToASCII",
+		new:  "\t\tif false {\n\t\t\tshown[i] = strconv.QuoteToASCII",
+		pkg:  "./admin", run: "^TestBackupLeavesOutAnUndecodableErrorEntry$",
+	},
 }
 
 func main() {
