@@ -54,8 +54,17 @@ func loadErrorUsage(tx *bolt.Tx) (errorUsage, error) {
 	return errorUsage{entries: int64(binary.BigEndian.Uint64(v[:8])), bytes: int64(binary.BigEndian.Uint64(v[8:]))}, nil
 }
 
-// put stores the record.
+// put stores the record. A count below zero (a record changed behind the
+// store after it was counted, so that its removal took away more than its
+// addition gave) is counted again entry by entry: left, it would keep the
+// quota from ever being reached.
 func (u errorUsage) put(tx *bolt.Tx) error {
+	if u.entries < 0 || u.bytes < 0 {
+		var err error
+		if u, err = scanErrorUsage(tx); err != nil {
+			return err
+		}
+	}
 	v := make([]byte, 16)
 	binary.BigEndian.PutUint64(v[:8], uint64(u.entries))
 	binary.BigEndian.PutUint64(v[8:], uint64(u.bytes))

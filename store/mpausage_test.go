@@ -213,3 +213,25 @@ func BenchmarkErrorUsage(b *testing.B) {
 		b.Log(line)
 	}
 }
+
+// TestErrorUsageBelowZeroIsCountedAgain: a record changed behind the
+// store after it was counted (here its size raised) takes more away at
+// its delete than it added; the usage, which would go below zero and
+// keep the quota from ever being reached, is counted again instead.
+func TestErrorUsageBelowZeroIsCountedAgain(t *testing.T) {
+	db, _ := openTemp(t)
+	failedEntry(t, db, "0000a", ErrorEntry{ID: "0000a", Size: 100})
+	failedEntry(t, db, "0000b", ErrorEntry{ID: "0000b", Size: 200})
+	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMPAErrors).Put([]byte("0000a"), []byte(`{"id":"0000a","size":5000}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MPAErrorDelete([]string{"0000a"}, false); err != nil {
+		t.Fatal(err)
+	}
+	checkUsage(t, db, "after the changed record's delete", 1)
+	if n, b, _ := db.MPAErrorUsage(); n != 1 || b != 200 {
+		t.Fatalf("usage %d entries %d bytes, want 1 and 200", n, b)
+	}
+}
