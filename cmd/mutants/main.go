@@ -4381,6 +4381,13 @@ var mutants = []mutant{
 		new:  "if false && (u.entries < 0 || u.bytes < 0) {",
 		pkg:  "./store", run: "^TestErrorUsageBelowZeroIsCountedAgain$",
 	},
+	{
+		name: "postfixtest: a parameter of Options.MainCF repeats the generated line",
+		file: "postfix/postfixtest/instance.go",
+		old:  "\tmain = lastOnly(main + opts.MainCF)\n",
+		new:  "\tmain += opts.MainCF\n",
+		pkg:  "./postfix/postfixtest", run: "^TestMainCFReplacesGeneratedLines$",
+	},
 }
 
 func main() {

@@ -18,7 +18,9 @@ type Options struct {
 	// RelayPort is the port of relayhost [127.0.0.1]:RelayPort. 0 means a
 	// port where nothing listens, so mail stays deferred.
 	RelayPort int
-	// MainCF is appended to the generated main.cf (later lines win).
+	// MainCF is appended to the generated main.cf; a parameter it sets
+	// replaces the generated line of that name (and an earlier line of
+	// its own).
 	MainCF string
 	// MasterCF is appended to the generated master.cf.
 	MasterCF string
@@ -75,7 +77,8 @@ alias_database =
 local_transport = error:local delivery disabled
 smtputf8_enable = no
 enable_long_queue_ids = yes
-`, base, relay) + opts.MainCF
+`, base, relay)
+	main = lastOnly(main + opts.MainCF)
 	master := inst.SMTPAddr + " inet n - n - - smtpd\n" + postfix.DebianServices + opts.MasterCF
 	writeFile(t, filepath.Join(inst.ConfigDir, "main.cf"), main)
 	writeFile(t, filepath.Join(inst.ConfigDir, "master.cf"), master)
@@ -89,6 +92,42 @@ enable_long_queue_ids = yes
 	t.Cleanup(func() { StopByPidFile(t, inst.QueueDir) })
 	inst.WaitListening(t)
 	return inst
+}
+
+// lastOnly is main.cf text with only the last line of each parameter
+// (with its continuation lines): what Postfix takes, without repeats.
+// Postfix takes the last of repeated lines but logs "overriding earlier
+// entry" at every daemon start, and logging that while postlogd starts
+// once hung it (smtpd never answered).
+func lastOnly(text string) string {
+	lines := strings.SplitAfter(text, "\n")
+	owner := make([]int, len(lines)) // the line of the parameter a line belongs to, or -1
+	last := map[string]int{}         // a parameter's last line
+	cur := -1
+	for i, line := range lines {
+		switch {
+		case strings.TrimSpace(line) == "" || line[0] == '#':
+			cur = -1
+		case line[0] == ' ' || line[0] == '\t':
+			// continues cur's value
+		default:
+			cur = i
+			name, _, _ := strings.Cut(line, "=")
+			last[strings.TrimSpace(name)] = i
+		}
+		owner[i] = cur
+	}
+	var out strings.Builder
+	for i, line := range lines {
+		if o := owner[i]; o >= 0 {
+			name, _, _ := strings.Cut(lines[o], "=")
+			if last[strings.TrimSpace(name)] != o {
+				continue
+			}
+		}
+		out.WriteString(line)
+	}
+	return out.String()
 }
 
 // WaitListening waits until smtpd accepts connections.

@@ -129,3 +129,32 @@ func heldElsewhere(t *testing.T, port int) bool {
 	}
 	return lk.Type != syscall.F_UNLCK
 }
+
+// TestMainCFReplacesGeneratedLines: a parameter Options.MainCF sets
+// replaces the generated line instead of repeating it, so that Postfix
+// has nothing to log as "overriding earlier entry" at each daemon start
+// (once seen to hang postlogd, logging about itself).
+func TestMainCFReplacesGeneratedLines(t *testing.T) {
+	inst := Start(t, Options{MainCF: "myhostname = other.gw.example.test\n# smtputf8_enable = yes\n" +
+		"smtpd_banner = first\n  continued\nsmtpd_banner = $myhostname\n  ESMTP\n"})
+	if got := inst.Postconf(t, "myhostname"); got != "other.gw.example.test" {
+		t.Fatalf("myhostname = %q", got)
+	}
+	if got := inst.Postconf(t, "smtputf8_enable"); got != "no" {
+		t.Fatalf("smtputf8_enable = %q: a comment replaced the generated line", got)
+	}
+	if got := inst.Postconf(t, "smtpd_banner"); got != "$myhostname ESMTP" {
+		t.Fatalf("smtpd_banner = %q", got)
+	}
+	b, err := os.ReadFile(inst.ConfigDir + "/main.cf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\nmyhostname ="); n != 1 || strings.Count(string(b), "smtpd_banner =") != 1 || strings.Contains(string(b), "continued") {
+		t.Fatalf("main.cf repeats a parameter:\n%s", b)
+	}
+	out, err := Command(t, "postconf", "-c", inst.ConfigDir, "-n")
+	if err != nil || strings.Contains(string(out), "overriding earlier entry") {
+		t.Fatalf("postconf -n: %v: %s", err, out)
+	}
+}
