@@ -25,13 +25,24 @@ func TestTriggerEachBounded(t *testing.T) {
 	var ran []string
 	fail := ""
 	q := New(postfix.Runner{}, slog.New(slog.DiscardHandler))
-	q.stream = func(_ context.Context, _ io.Reader, _, _ io.Writer, name string, args ...string) error {
+	q.stream = func(ctx context.Context, _ io.Reader, _, _ io.Writer, name string, args ...string) error {
 		line := name + " " + strings.Join(args, " ")
 		mu.Lock()
-		defer mu.Unlock()
 		ran = append(ran, line)
-		if line == fail {
+		failing := fail
+		mu.Unlock()
+		switch {
+		case failing == "":
+			return nil
+		case line == failing:
 			return errors.New("postqueue: fatal: mail system is down")
+		}
+		// While a run is to fail, the others last until it stopped the
+		// run (or 10 s), as a real postqueue lasts beside it: a lane
+		// frees only once the failure is known, whatever the load.
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
 		}
 		return nil
 	}
@@ -55,10 +66,12 @@ func TestTriggerEachBounded(t *testing.T) {
 	if rest, err = q.trigger(ctx, nil); err != nil || len(rest) != 0 || len(ran) != 0 {
 		t.Fatalf("no ids: err %v, ran %v, rest %v", err, ran, rest)
 	}
-	// A failure stops the run: of 200 ids, the one that fails and at most
-	// the few running beside it are tried.
+	// A failure stops the run: of 200 ids, the one that fails and the one
+	// running beside it are tried, nothing after.
+	mu.Lock()
 	ran, fail = nil, "postqueue -i 4Q00000001"
-	if _, err = q.trigger(ctx, testIDs(200)); err == nil || !strings.Contains(err.Error(), "mail system is down") || len(ran) > 2+triggerLanes {
+	mu.Unlock()
+	if _, err = q.trigger(ctx, testIDs(200)); err == nil || !strings.Contains(err.Error(), "mail system is down") || len(ran) > triggerLanes {
 		t.Fatalf("a failing postqueue: err %v, ran %d", err, len(ran))
 	}
 	// and gives back every lane it took, also one taken as it stopped:
@@ -77,7 +90,9 @@ func TestTriggerEachBounded(t *testing.T) {
 	if n := len(q.triggerSlots); n != 0 {
 		t.Fatalf("failed runs kept %d of %d trigger lanes", n, triggerLanes)
 	}
+	mu.Lock()
 	fail = ""
+	mu.Unlock()
 	if rest, err = q.trigger(ctx, testIDs(3)); err != nil || len(rest) != 0 {
 		t.Fatalf("after failed runs: err %v, rest %v", err, rest)
 	}

@@ -4388,6 +4388,13 @@ var mutants = []mutant{
 		new:  "\tmain += opts.MainCF\n",
 		pkg:  "./postfix/postfixtest", run: "^TestMainCFReplacesGeneratedLines$",
 	},
+	{
+		name: "queue: a trigger run goes on after one postqueue failed",
+		file: "queue/actions.go",
+		old:  "\t\ttaken := false\n\t\tselect {\n\t\tcase q.triggerSlots <- struct{}{}:\n\t\t\ttaken = true\n\t\tcase <-ctx.Done():\n\t\t}\n\t\t// One look decides: a lane taken as the run stopped is given back.\n\t\tif ctx.Err() != nil {\n\t\t\tif taken {\n\t\t\t\t<-q.triggerSlots\n\t\t\t}\n\t\t\tbreak\n\t\t}\n",
+		new:  "\t\tq.triggerSlots <- struct{}{}\n",
+		pkg:  "./queue", run: "^TestTriggerEachBounded$",
+	},
 }
 
 func main() {
