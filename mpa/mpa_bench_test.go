@@ -83,11 +83,14 @@ type pumpResult struct {
 	rate, machinePerMsg, selfPerMsg float64
 }
 
+// pumpMessages is how many messages one pump sends.
+const pumpMessages = 1000
+
 // pump sends 1000 messages of about 2 kB with smtp-source over 10 sessions
 // and measures until all of them reached the sink.
 func pump(b *testing.B, addr string, sink *postfixtest.Sink) pumpResult {
 	b.Helper()
-	const n = 1000
+	const n = pumpMessages
 	total := sink.Count() + n // the previous runs have all arrived
 	// Every run starts with the previous runs' files written out, so that
 	// none pays for another's writeback.
@@ -161,7 +164,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	startPassRelay(b, r1.mpaLn, r1.reinjAddr)
 	// MPA.
 	r2 := startRig(b)
-	r2.startMPA(b, Config{}) // the defaults: 32 workers, pipeline trace + rules
+	_, db2 := r2.startMPA(b, Config{}) // the defaults: 32 workers, pipeline trace + rules
 
 	// The machine is shared and drifts (Postfix's queue directories and
 	// the sinks grow, other work comes and goes), so the paths interleave:
@@ -170,11 +173,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 	// a steady drift. The verdict is the median of those ratios.
 	const rounds = 7
 	var nones, passes, mpas []pumpResult
-	var ratios []float64
+	var ratios, commits []float64
 	for range b.N {
 		passes = append(passes, pump(b, r1.inst.SMTPAddr, r1.sink))
 		for range rounds {
+			c0, _, _ := db2.CommitStats()
 			mpas = append(mpas, pump(b, r2.inst.SMTPAddr, r2.sink))
+			c1, _, _ := db2.CommitStats()
+			commits = append(commits, float64(c1-c0)/pumpMessages)
 			passes = append(passes, pump(b, r1.inst.SMTPAddr, r1.sink))
 			around := (passes[len(passes)-2].rate + passes[len(passes)-1].rate) / 2
 			ratios = append(ratios, mpas[len(mpas)-1].rate/around)
@@ -191,9 +197,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 	// The machine's CPU per message does not move with the load as the
 	// rates do: with both paths on the same two cores, their ratio bounds
 	// what the wall-clock ratio can be once the machine is busy.
-	line := fmt.Sprintf("BENCH mpa_end_to_end_msgs_per_s: median %.0f (baseline pass-through relay %.0f) median ratio %.3f target 0.9 %s (%s); ratio to no filter (%.0f msg/s) %.2f; machine cpu per msg %.0f us (relay %.0f us, no filter %.0f us), of it this process %.0f us (relay %.0f us); rounds %v",
+	line := fmt.Sprintf("BENCH mpa_end_to_end_msgs_per_s: median %.0f (baseline pass-through relay %.0f) median ratio %.3f target 0.9 %s (%s); ratio to no filter (%.0f msg/s) %.2f; machine cpu per msg %.0f us (relay %.0f us, no filter %.0f us), of it this process %.0f us (relay %.0f us); MPA commits per msg %.2f; rounds %v",
 		mpa.rate, pass.rate, ratio, verdict, issueTarget(ratio, issueEndToEnd), none.rate, mpa.rate/none.rate,
-		mpa.machinePerMsg, pass.machinePerMsg, none.machinePerMsg, mpa.selfPerMsg, pass.selfPerMsg, roundRatios(ratios))
+		mpa.machinePerMsg, pass.machinePerMsg, none.machinePerMsg, mpa.selfPerMsg, pass.selfPerMsg, medianOf(commits), roundRatios(ratios))
 	fmt.Println(line)
 	b.Log(line)
 	if ratio < 0.9 {
