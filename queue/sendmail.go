@@ -160,6 +160,14 @@ func prepareMail(req SendMailRequest, now time.Time) (preparedMail, error) {
 	body := normalizeCRLF(req.Body)
 	var err error
 	if req.BodyIsMIME {
+		if strings.TrimSpace(body) == "" {
+			return pm, store.Invalid("body", "body is required with body_is_mime: the whole message, its headers first")
+		}
+		// Postfix breaks a longer line in two (a text body is sent
+		// quoted-printable instead; a MIME body is sent as it is).
+		if n := firstLongLine(body, 998); n > 0 {
+			return pm, store.Invalid("body", "body: line %d is longer than 998 bytes, which mail does not carry unchanged; encode that part as quoted-printable or base64", n)
+		}
 		pm.message, from, err = prepareMIME(body, req.Subject, from, pm.recipients, now)
 	} else {
 		if from == nil {
@@ -204,6 +212,12 @@ func parseEnvelopeAddress(field, s string) (string, error) {
 	a := strings.TrimSpace(s)
 	if strings.HasPrefix(a, "<") && strings.HasSuffix(a, ">") {
 		a = a[1 : len(a)-1]
+	}
+	if a == "" && field == "sender" {
+		return "", store.Invalid(field, "sender: the null sender <> is not offered for a test mail; leave sender empty to use the From address")
+	}
+	if a == "" {
+		return "", store.Invalid(field, "%s: an address is empty; remove the extra comma or the blank item", field)
 	}
 	if !validAddrSpec(a) {
 		return "", store.Invalid(field, "%s: %s is not a valid email address", field, quoteForMessage(a))
@@ -329,6 +343,19 @@ func writeMailHeader(b *bytes.Buffer, name, value string) {
 	b.WriteString("\r\n")
 }
 
+// firstLongLine is the number (from 1) of the first CRLF-separated line of
+// s longer than limit bytes, or 0 when there is none.
+func firstLongLine(s string, limit int) int {
+	n := 0
+	for line := range strings.SplitSeq(s, "\r\n") {
+		n++
+		if len(line) > limit {
+			return n
+		}
+	}
+	return 0
+}
+
 func maxLineLen(s string) int {
 	longest := 0
 	for line := range strings.SplitSeq(s, "\r\n") {
@@ -452,7 +479,9 @@ func submit(ctx context.Context, addr string, pm preparedMail) (string, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", store.Unavailable("Postfix does not answer at %s (%v): is it running? Start it from the dashboard", addr, errors.Unwrap(err))
+		// The dial error ("dial tcp ...: connect: connection refused")
+		// is ours, not a sentence for the administrator.
+		return "", store.Unavailable("Postfix does not answer at %s: is it running? Start it from the dashboard", addr)
 	}
 	deadline, _ := ctx.Deadline()
 	if err := conn.SetDeadline(deadline); err != nil {
@@ -491,6 +520,11 @@ func submit(ctx context.Context, addr string, pm preparedMail) (string, error) {
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
+		// 552 after the data is the size limit ("message file too
+		// big"), Postfix's words less clear than ours.
+		if se := (*smtp.SMTPError)(nil); errors.As(err, &se) && se.Code == 552 {
+			return "", store.Invalid("body", "The message is larger than Postfix accepts (its message_size_limit, under Settings): send a smaller body or raise that limit")
+		}
 		return "", refused("body", "Postfix refused the message", err)
 	}
 	_ = c.Quit()

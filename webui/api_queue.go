@@ -96,7 +96,10 @@ func (s *Server) queueFlush(c *fiber.Ctx) error {
 // submit a test mail to the local Postfix; answers the queue id.
 func (s *Server) sendmailPost(c *fiber.Ctx) error {
 	var in admin.SendMailRequest
-	if err := decodeJSON(c, &in, "from", "recipients", "body"); err != nil {
+	// from is required unless body_is_mime (the message's own From then
+	// serves) and body may be empty: queue.SendMail says so, naming the
+	// field.
+	if err := decodeJSON(c, &in, "recipients"); err != nil {
 		return err
 	}
 	id, err := s.admin.SendMail(c.UserContext(), who(c), in)

@@ -4395,6 +4395,48 @@ var mutants = []mutant{
 		new:  "\t\tq.triggerSlots <- struct{}{}\n",
 		pkg:  "./queue", run: "^TestTriggerEachBounded$",
 	},
+	{
+		name: "queue: a raw MIME body's line over 998 bytes is sent for Postfix to break",
+		file: "queue/sendmail.go",
+		old:  "if n := firstLongLine(body, 998); n > 0 {",
+		new:  "if n := firstLongLine(body, 998); n < 0 {",
+		pkg:  "./queue", run: "^TestSendMailMIMELongLineRefused$",
+	},
+	{
+		name: "queue: Send Mail over message_size_limit answers Postfix's raw 552",
+		file: "queue/sendmail.go",
+		old:  "errors.As(err, &se) && se.Code == 552 {",
+		new:  "errors.As(err, &se) && se.Code == 0 {",
+		pkg:  "./queue", run: "^TestSendMailOverSizeLimitIsASentence$",
+	},
+	{
+		name: "queue: Send Mail's null sender is refused as an invalid address",
+		file: "queue/sendmail.go",
+		old:  "if a == \"\" && field == \"sender\" {",
+		new:  "if false {",
+		pkg:  "./queue", run: "^TestSendMailEmptyAddressesNamed$",
+	},
+	{
+		name: "queue: an empty raw MIME body is refused with the parser's EOF",
+		file: "queue/sendmail.go",
+		old:  "if strings.TrimSpace(body) == \"\" {",
+		new:  "if false {",
+		pkg:  "./queue", run: "^TestSendMailEmptyAddressesNamed$",
+	},
+	{
+		name: "webui: POST /api/v1/sendmail requires from with body_is_mime, and body",
+		file: "webui/api_queue.go",
+		old:  "decodeJSON(c, &in, \"recipients\"); err",
+		new:  "decodeJSON(c, &in, \"from\", \"recipients\", \"body\"); err",
+		pkg:  "./webui", run: "^TestSendMailAPIOptionalFields$",
+	},
+	{
+		name: "queue: Send Mail with Postfix not answering shows the dial error",
+		file: "queue/sendmail.go",
+		old:  "\"Postfix does not answer at %s: is it running? Start it from the dashboard\", addr)",
+		new:  "\"Postfix does not answer at %s (%v): is it running? Start it from the dashboard\", addr, errors.Unwrap(err))",
+		pkg:  "./queue", run: "^TestSendMailPostfixNotAnsweringIsASentence$",
+	},
 }
 
 func main() {
