@@ -55,7 +55,12 @@
 // are left out when the map is written, not by the flattener: SPF itself
 // passes a private client (the RFC 7208 suite checks it). A result
 // equal to the live map changes nothing; a different one is saved through
-// the maps/apply pipeline (MapSaver) and recorded as a change.
+// the maps/apply pipeline (MapSaver) and recorded as a change. A failed
+// refresh is run again after RefresherConfig.RetryAfter (default 5
+// minutes, doubled for each further failure up to an hour) unless the
+// schedule's own run comes first, and a start retries a source whose last
+// refresh failed: a daily schedule would otherwise leave a map one DNS
+// timeout kept, or an empty one at a first start without DNS, for a day.
 //
 // The maps are meant for main.cf, for example
 //

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,32 @@ const (
 	OutcomeUnchanged = "unchanged" // the result equals the live map
 	OutcomeFailed    = "failed"    // the live map was kept; LastError says why
 )
+
+// The retries of a failed refresh (RefresherConfig.RetryAfter).
+const (
+	DefaultRetryAfter = 5 * time.Minute
+	maxRetryDelay     = time.Hour
+)
+
+// retryJob names the pending retry of map name in the scheduler.
+func retryJob(name string) string { return store.SPFJobName(name) + " retry" }
+
+// retryLater sets up the retry of map name after its failures-th failed
+// refresh in a row, unless the schedule runs it first.
+func (r *Refresher) retryLater(name string, failures int) {
+	d := r.retryAfter
+	for i := 1; i < failures && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	d = min(d, max(maxRetryDelay, r.retryAfter))
+	if next := r.sched.Next(store.SPFJobName(name)); !next.IsZero() && !next.After(time.Now().Add(d)) {
+		r.sched.Cancel(retryJob(name))
+		return
+	}
+	r.sched.Later(retryJob(name), d, func(ctx context.Context) {
+		r.scheduledRefresh(ctx, name)
+	})
+}
 
 // maxChanges is how many past changes a status keeps.
 const maxChanges = 10
@@ -61,6 +88,12 @@ type RefresherConfig struct {
 	// "@every 1m" with the DNS down would otherwise fill the audit log
 	// with one identical failure a minute. The status counts them all.
 	OnScheduled func(res RefreshResult, err error)
+	// RetryAfter is how long after a failed refresh it runs again, as a
+	// scheduled one (default DefaultRetryAfter), doubled for each further
+	// failure in a row up to maxRetryDelay; none when the schedule's own
+	// run comes first. A daily schedule would otherwise leave a map that
+	// one DNS timeout kept (empty at a first start without DNS) for a day.
+	RetryAfter time.Duration
 	// RunHere, when set, decides whether a refresh the refresher would run
 	// on its own (schedule, start) runs on this node: a cluster runs each
 	// once, on the node its election chose, and the others take the
@@ -78,6 +111,7 @@ type Refresher struct {
 	flat  *Flattener
 
 	refreshOnStart bool
+	retryAfter     time.Duration
 	onScheduled    func(RefreshResult, error)
 	runHere        func() bool
 
@@ -124,6 +158,7 @@ func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
 		},
 		locks:          map[string]*sync.Mutex{},
 		refreshOnStart: cfg.RefreshOnStart,
+		retryAfter:     cmp.Or(cfg.RetryAfter, DefaultRetryAfter),
 		onScheduled:    cfg.OnScheduled,
 		runHere:        cfg.RunHere,
 	}, nil
@@ -154,11 +189,16 @@ func (r *Refresher) Start(ctx context.Context) error {
 			continue
 		}
 		if r.refreshOnStart {
-			if _, err := r.db.GetJobStatus(store.SPFJobName(s.Map)); errors.Is(err, store.ErrNotFound) {
+			st, err := r.db.GetJobStatus(store.SPFJobName(s.Map))
+			if errors.Is(err, store.ErrNotFound) {
 				name := s.Map
 				r.sched.Go(store.SPFJobName(name), func(ctx context.Context) {
 					r.scheduledRefresh(ctx, name)
 				})
+			} else if err == nil && st.Outcome == OutcomeFailed && r.sched.LaterAt(retryJob(s.Map)).IsZero() {
+				// The retry the failure set up went with the previous
+				// process (a restart, a shutdown that cut the run).
+				r.retryLater(s.Map, st.ConsecutiveFailures)
 			}
 		}
 	}
@@ -242,10 +282,20 @@ type SourceStatus struct {
 	FailingSince time.Time `json:"failing_since"`
 }
 
+// nextRun is when map name is refreshed next: its schedule's run, or the
+// retry of a failed refresh when that comes first.
+func (r *Refresher) nextRun(name string) time.Time {
+	next := r.sched.Next(store.SPFJobName(name))
+	if retry := r.sched.LaterAt(retryJob(name)); !retry.IsZero() && (next.IsZero() || retry.Before(next)) {
+		return retry.UTC()
+	}
+	return next
+}
+
 func (r *Refresher) status(s store.SPFSource, st store.JobStatus) SourceStatus {
 	out := SourceStatus{
 		Domain: s.Domain, Map: s.Map, Schedule: s.Schedule, Value: s.Value, Builtin: s.Builtin,
-		NextRun: r.sched.Next(store.SPFJobName(s.Map)),
+		NextRun: r.nextRun(s.Map),
 		LastRun: st.LastRun, LastSuccess: st.LastSuccess, Outcome: st.Outcome,
 		PrefixCount: st.PrefixCount, LastError: st.LastError, Queries: st.Queries,
 		Warnings: st.Warnings, Changes: st.Changes,
@@ -442,10 +492,12 @@ func (r *Refresher) refresh(ctx context.Context, actor, name string) (RefreshRes
 		st.ConsecutiveFailures++
 		res.news = prevOutcome != OutcomeFailed || prevError != res.Error
 		r.log.Warn("spf refresh kept the live map", "map", name, "job", st.Job, "err", perr)
+		r.retryLater(name, st.ConsecutiveFailures)
 	} else {
 		st.LastSuccess, st.LastError = start, ""
 		st.ConsecutiveFailures, st.FailingSince = 0, time.Time{}
 		st.PrefixCount = res.PrefixCount
+		r.sched.Cancel(retryJob(name))
 		res.news = res.Outcome == OutcomeUpdated || prevOutcome == OutcomeFailed
 		if change != nil {
 			st.Changes = append([]store.PrefixChange{*change}, st.Changes...)
@@ -715,6 +767,7 @@ func (r *Refresher) RemoveSource(ctx context.Context, actor, name string) error 
 		return store.Conflict("The SPF source of map %s is built in and cannot be removed", name)
 	}
 	r.sched.Remove(store.SPFJobName(name))
+	r.sched.Cancel(retryJob(name))
 	r.mu.Lock()
 	delete(r.scheduledMaps, name)
 	r.mu.Unlock()

@@ -35,6 +35,7 @@ func (r *Refresher) Resync(ctx context.Context) error {
 	r.mu.Unlock()
 	for _, name := range gone {
 		r.sched.Remove(store.SPFJobName(name))
+		r.sched.Cancel(retryJob(name))
 	}
 	return r.Start(ctx)
 }

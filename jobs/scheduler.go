@@ -39,7 +39,15 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	entries map[string]entry
-	extra   sync.WaitGroup // one-off runs started with Go
+	extra   sync.WaitGroup // one-off runs started with Go or Later
+	later   map[string]*laterRun
+	stopped bool // Shutdown began: no Later run starts any more
+}
+
+// laterRun is a run Later set up that has not started yet.
+type laterRun struct {
+	at    time.Time
+	timer *time.Timer
 }
 
 // NewScheduler returns a stopped scheduler.
@@ -63,6 +71,7 @@ func NewScheduler(logger *slog.Logger) *Scheduler {
 			cron.WithChain(cron.SkipIfStillRunning(cl), recoverJob(logger)),
 		),
 		entries: map[string]entry{},
+		later:   map[string]*laterRun{},
 	}
 }
 
@@ -129,6 +138,59 @@ func (s *Scheduler) Go(name string, fn func(ctx context.Context)) {
 	}()
 }
 
+// Later runs fn once after d, with the same context, panic recovery and
+// Shutdown wait as scheduled jobs, unless Cancel(name) or Shutdown comes
+// first. A later call for the same name replaces the pending run. name is
+// its own: Add, Remove and Next do not see it (LaterAt does).
+func (s *Scheduler) Later(name string, d time.Duration, fn func(ctx context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	if old, ok := s.later[name]; ok {
+		old.timer.Stop()
+	}
+	run := &laterRun{at: time.Now().Add(d)}
+	// The timer's function takes s.mu, held here until run is stored.
+	run.timer = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		if s.stopped || s.later[name] != run {
+			s.mu.Unlock()
+			return
+		}
+		delete(s.later, name)
+		s.extra.Add(1)
+		s.mu.Unlock()
+		defer s.extra.Done()
+		defer recoverPanic(s.log, "job "+name)
+		s.log.Debug("job start", "job", name)
+		fn(s.ctx)
+	})
+	s.later[name] = run
+}
+
+// Cancel drops the run Later set up under name, when it has not started.
+func (s *Scheduler) Cancel(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if run, ok := s.later[name]; ok {
+		run.timer.Stop()
+		delete(s.later, name)
+	}
+}
+
+// LaterAt returns when the run Later set up under name starts (zero when
+// none is pending).
+func (s *Scheduler) LaterAt(name string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if run, ok := s.later[name]; ok {
+		return run.at
+	}
+	return time.Time{}
+}
+
 // Start starts running jobs in the background.
 func (s *Scheduler) Start() { s.cron.Start() }
 
@@ -136,6 +198,13 @@ func (s *Scheduler) Start() { s.cron.Start() }
 // the jobs' context is cancelled and Shutdown still waits for them to
 // return (they stop at their next DNS query), then reports ctx's error.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopped = true
+	for name, run := range s.later {
+		run.timer.Stop()
+		delete(s.later, name)
+	}
+	s.mu.Unlock()
 	stopped := s.cron.Stop()
 	done, allDone := context.WithCancel(context.Background())
 	go func() {

@@ -4437,6 +4437,27 @@ var mutants = []mutant{
 		new:  "\"Postfix does not answer at %s (%v): is it running? Start it from the dashboard\", addr, errors.Unwrap(err))",
 		pkg:  "./queue", run: "^TestSendMailPostfixNotAnsweringIsASentence$",
 	},
+	{
+		name: "jobs: a failed spf refresh waits for the next scheduled run",
+		file: "jobs/refresher.go",
+		old:  "\t\tr.retryLater(name, st.ConsecutiveFailures)\n",
+		new:  "\n",
+		pkg:  "./jobs", run: "^TestFailedRefreshIsRetriedBeforeTheNextRun$",
+	},
+	{
+		name: "jobs: a start does not retry an spf refresh that failed before it",
+		file: "jobs/refresher.go",
+		old:  "} else if err == nil && st.Outcome == OutcomeFailed && r.sched.LaterAt(retryJob(s.Map)).IsZero() {",
+		new:  "} else if false {",
+		pkg:  "./jobs", run: "^TestFailedRefreshIsRetriedAfterARestart$",
+	},
+	{
+		name: "jobs: the retries of a failing spf refresh do not back off",
+		file: "jobs/refresher.go",
+		old:  "\tfor i := 1; i < failures && d < maxRetryDelay; i++ {\n\t\td *= 2\n",
+		new:  "\tfor i := 1; i < failures && d < maxRetryDelay; i++ {\n\t\td *= 1\n",
+		pkg:  "./jobs", run: "^TestRetryDelayDoublesUpToAnHour$",
+	},
 }
 
 func main() {
