@@ -11,7 +11,8 @@ import (
 // DNS has been answering NXDOMAIN since the appliance started) must not
 // read "since the last success", and the administrator is told since
 // when it fails: the SPF page and the dashboard give the first failed
-// refresh's time, which the next failures keep and a success clears.
+// refresh's time, which the next failures keep and a success clears,
+// and when it is tried again.
 func TestSPFFailingSince(t *testing.T) {
 	dnsSrv := newTXTServer(t, map[string][]string{"gmail.com": {"v=spf1 ip4:209.85.128.0/17 -all"}})
 	st := newStackWith(t, stackOptions{Resolver: dnsSrv.Addr})
@@ -20,18 +21,20 @@ func TestSPFFailingSince(t *testing.T) {
 	type item struct {
 		Map          string    `json:"map"`
 		FailingSince time.Time `json:"failing_since"`
+		NextRun      time.Time `json:"next_run"`
 	}
-	since := func() time.Time {
+	source := func() item {
 		var list struct{ Items []item }
 		st.socketDo(t, "GET", "/api/v1/jobs/spf", nil).decode(t, &list)
 		for _, it := range list.Items {
 			if it.Map == name {
-				return it.FailingSince
+				return it
 			}
 		}
 		t.Fatalf("no source %s in %+v", name, list.Items)
-		return time.Time{}
+		return item{}
 	}
+	since := func() time.Time { return source().FailingSince }
 	refresh := func() {
 		t.Helper()
 		if r := admin.postForm("/mta/spf/"+name+"/refresh", url.Values{}, true); r.Status != 303 {
@@ -48,9 +51,15 @@ func TestSPFFailingSince(t *testing.T) {
 	if got := since(); !got.Equal(first) {
 		t.Fatalf("failing since %v after the second failure, want the first's %v", got, first)
 	}
+	// The failure's retry (10 minutes after the second) is the next run,
+	// and the page says when it comes.
+	next := source().NextRun
+	if d := time.Until(next); d < 9*time.Minute || d > 11*time.Minute {
+		t.Fatalf("next run %v after two failures, want the retry in 10 minutes", next)
+	}
 	page := string(admin.get("/mta/spf").Body)
 	if strings.Contains(page, "since the last success") || !strings.Contains(page, "2 failed refreshes in a row and none has succeeded yet") ||
-		!strings.Contains(page, "failing since "+formatTime(first)) {
+		!strings.Contains(page, "failing since "+formatTime(first)) || !strings.Contains(page, "next try "+formatTime(next)) {
 		t.Fatalf("SPF page: %s", page)
 	}
 	if dash := string(admin.get("/").Body); !strings.Contains(dash, "failing since just now") {

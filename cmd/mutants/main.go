@@ -4458,6 +4458,13 @@ var mutants = []mutant{
 		new:  "\tfor i := 1; i < failures && d < maxRetryDelay; i++ {\n\t\td *= 1\n",
 		pkg:  "./jobs", run: "^TestRetryDelayDoublesUpToAnHour$",
 	},
+	{
+		name: "webui: the SPF page does not say when a failing refresh is tried again",
+		file: "assets/views/spf.html",
+		old:  "{{if not .NextRun.IsZero}}; next try {{when .NextRun}}{{end}}",
+		new:  "",
+		pkg:  "./webui", run: "^TestSPFFailingSince$",
+	},
 }
 
 func main() {
