@@ -21,7 +21,7 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	c.Set("Cross-Origin-Opener-Policy", "same-origin")
 	c.Set("Cross-Origin-Resource-Policy", "same-origin")
 	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
-	if s.cfg.Secure {
+	if s.overHTTPS(c) {
 		c.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	return c.Next()

@@ -70,7 +70,7 @@ func (s *Server) pageLoginPost(c *fiber.Ctx) error {
 	if _, err := s.startSession(c, u); err != nil {
 		return err
 	}
-	c.Cookie(&fiber.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1, HTTPOnly: true, Secure: s.cfg.Secure, SameSite: fiber.CookieSameSiteStrictMode})
+	c.Cookie(&fiber.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1, HTTPOnly: true, Secure: s.overHTTPS(c), SameSite: fiber.CookieSameSiteStrictMode})
 	return c.Redirect(afterLogin(u.MustChangePassword, data.Next), fiber.StatusSeeOther)
 }
 
@@ -97,7 +97,7 @@ func (s *Server) loginToken(c *fiber.Ctx) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c.Cookie(&fiber.Cookie{Name: loginCookie, Value: t, Path: "/login", HTTPOnly: true, Secure: s.cfg.Secure, SameSite: fiber.CookieSameSiteStrictMode})
+	c.Cookie(&fiber.Cookie{Name: loginCookie, Value: t, Path: "/login", HTTPOnly: true, Secure: s.overHTTPS(c), SameSite: fiber.CookieSameSiteStrictMode})
 	return t, nil
 }
 

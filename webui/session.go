@@ -3,6 +3,8 @@ package webui
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -259,15 +261,16 @@ func postValue(c *fiber.Ctx, key string) string {
 }
 
 // setSessionCookie sends the session id: HttpOnly, SameSite=Strict, Secure
-// under TLS, and no expiry (the browser drops it when it closes; the server
-// enforces idle and absolute expiry).
+// under TLS (postdeck's own, or a trusted proxy's: overHTTPS), and no
+// expiry (the browser drops it when it closes; the server enforces idle
+// and absolute expiry).
 func (s *Server) setSessionCookie(c *fiber.Ctx, value string) {
 	ck := &fiber.Cookie{
 		Name:     sessionCookie,
 		Value:    value,
 		Path:     "/",
 		HTTPOnly: true,
-		Secure:   s.cfg.Secure,
+		Secure:   s.overHTTPS(c),
 		SameSite: fiber.CookieSameSiteStrictMode,
 	}
 	if value == "" {
@@ -275,4 +278,44 @@ func (s *Server) setSessionCookie(c *fiber.Ctx, value string) {
 		ck.Expires = time.Unix(1, 0)
 	}
 	c.Cookie(ck)
+}
+
+// headerXForwardedProto names the scheme a reverse proxy was reached with.
+const headerXForwardedProto = "X-Forwarded-Proto"
+
+// overHTTPS reports whether the browser reached the console over TLS:
+// postdeck's own (Config.Secure), or a reverse proxy's that ends TLS in
+// front of it. The proxy's word (X-Forwarded-Proto, its nearest value:
+// the last) counts only when the request's peer is a trusted proxy
+// (--trusted-proxies), as for X-Forwarded-For: a client cannot claim it.
+func (s *Server) overHTTPS(c *fiber.Ctx) bool {
+	if s.cfg.Secure {
+		return true
+	}
+	peer, ok := s.requestPeer(c)
+	if !ok || !s.trustedProxy(peer) {
+		return false
+	}
+	proto := ""
+	for _, v := range c.Request().Header.PeekAll(headerXForwardedProto) {
+		for _, p := range strings.Split(string(v), ",") {
+			proto = strings.TrimSpace(p)
+		}
+	}
+	return strings.EqualFold(proto, "https")
+}
+
+// requestPeer is the address the request came from on the network: the
+// TCP peer as the web process saw it (behind the web socket), or the TCP
+// peer itself; ok is false when there is none (the CLI socket).
+func (s *Server) requestPeer(c *fiber.Ctx) (netip.Addr, bool) {
+	if peer, isWeb := c.Locals(localPeer).(netip.Addr); isWeb {
+		return peer, peer.IsValid()
+	}
+	tcp, ok := c.Context().RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, ok := netip.AddrFromSlice(tcp.IP)
+	return a.Unmap(), ok
 }

@@ -142,8 +142,8 @@ var mutants = []mutant{
 	{
 		name: "let scripts read the session cookie",
 		file: "webui/session.go",
-		old:  "\t\tHTTPOnly: true,\n\t\tSecure:   s.cfg.Secure,",
-		new:  "\t\tHTTPOnly: false,\n\t\tSecure:   s.cfg.Secure,",
+		old:  "\t\tHTTPOnly: true,\n\t\tSecure:   s.overHTTPS(c),",
+		new:  "\t\tHTTPOnly: false,\n\t\tSecure:   s.overHTTPS(c),",
 		pkg:  "./webui", run: "^TestConsole$/^sessions$",
 	},
 	{
@@ -450,7 +450,7 @@ var mutants = []mutant{
 	{
 		name: "send the session cookie over plain HTTP",
 		file: "webui/session.go",
-		old:  "\t\tSecure:   s.cfg.Secure,\n\t\tSameSite: fiber.CookieSameSiteStrictMode,\n\t}\n\tif value == \"\" {",
+		old:  "\t\tSecure:   s.overHTTPS(c),\n\t\tSameSite: fiber.CookieSameSiteStrictMode,\n\t}\n\tif value == \"\" {",
 		new:  "\t\tSecure:   false,\n\t\tSameSite: fiber.CookieSameSiteStrictMode,\n\t}\n\tif value == \"\" {",
 		pkg:  "./cmd/postdeck", run: "^TestWebUnitWithTLS$",
 	},
@@ -4464,6 +4464,27 @@ var mutants = []mutant{
 		old:  "{{if not .NextRun.IsZero}}; next try {{when .NextRun}}{{end}}",
 		new:  "",
 		pkg:  "./webui", run: "^TestSPFFailingSince$",
+	},
+	{
+		name: "webui: the session cookie is Secure only under postdeck's own TLS",
+		file: "webui/session.go",
+		old:  "\t\tSecure:   s.overHTTPS(c),\n",
+		new:  "\t\tSecure:   s.cfg.Secure,\n",
+		pkg:  "./webui", run: "^TestSessionCookieSecureBehindTLSProxy$",
+	},
+	{
+		name: "webui: HSTS only under postdeck's own TLS",
+		file: "webui/headers.go",
+		old:  "\tif s.overHTTPS(c) {\n\t\tc.Set(\"Strict-Transport-Security\"",
+		new:  "\tif s.cfg.Secure {\n\t\tc.Set(\"Strict-Transport-Security\"",
+		pkg:  "./webui", run: "^TestSessionCookieSecureBehindTLSProxy$",
+	},
+	{
+		name: "webui: the login form's cookie is Secure only under postdeck's own TLS",
+		file: "webui/page_login.go",
+		old:  "Value: t, Path: \"/login\", HTTPOnly: true, Secure: s.overHTTPS(c),",
+		new:  "Value: t, Path: \"/login\", HTTPOnly: true, Secure: s.cfg.Secure,",
+		pkg:  "./webui", run: "^TestSessionCookieSecureBehindTLSProxy$",
 	},
 }
 
