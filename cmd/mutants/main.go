@@ -4486,6 +4486,27 @@ var mutants = []mutant{
 		new:  "Value: t, Path: \"/login\", HTTPOnly: true, Secure: s.cfg.Secure,",
 		pkg:  "./webui", run: "^TestSessionCookieSecureBehindTLSProxy$",
 	},
+	{
+		name: "cmd/postdeck: a FILE that is a directory is sent (restore: the daemon said unreachable) or said in Go's words",
+		file: "cmd/postdeck/client.go",
+		old:  "\tif fi, err := f.Stat(); err == nil && fi.IsDir() {\n",
+		new:  "\tif fi, err := f.Stat(); err == nil && fi.IsDir() && false {\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIBadDayInputFiles$",
+	},
+	{
+		name: "cmd/postdeck: backup asks the daemon before it checks that FILE can be written",
+		file: "cmd/postdeck/cmd_backup.go",
+		old:  "\tif err := backupTarget(fs.Arg(0)); err != nil {\n\t\treturn err\n\t}\n",
+		new:  "",
+		pkg:  "./cmd/postdeck", run: "^TestCLIBadDayBackupTarget$",
+	},
+	{
+		name: "cmd/postdeck: a 10 KB name is sent and answered HTTP 431",
+		file: "cmd/postdeck/client.go",
+		old:  "\tif len(path) > maxRequestPath {\n",
+		new:  "\tif len(path) > 100*maxRequestPath {\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIBadDayLongName$",
+	},
 }
 
 func main() {

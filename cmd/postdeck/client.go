@@ -102,6 +102,12 @@ func (c *client) do(method, path string, in, out any) ([]byte, error) {
 	if p, _, _ := strings.Cut(path, "?"); strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
 		return nil, fmt.Errorf("the name or id given is empty")
 	}
+	// A name, id or search text of kilobytes (a script's file read into
+	// a variable) made a request line the daemon answered with 431 and
+	// an HTML page: the command said "HTTP 431".
+	if len(path) > maxRequestPath {
+		return nil, fmt.Errorf("a name, id or search text given is too long: the request's path would be %d bytes, more than the %d the daemon takes; nothing was sent", len(path), maxRequestPath)
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -157,6 +163,11 @@ func (c *client) change(method, path string, in any) error {
 	return nil
 }
 
+// maxRequestPath bounds a request's path and query: far more than any
+// name (64 characters), queue id or search the daemon takes, inside the
+// 4 KiB its socket reads of a request line and headers.
+const maxRequestPath = 2048
+
 // maxInput bounds what a command reads of a file or of standard input:
 // more than any document or id list the daemon takes (a map holds at
 // most 16 MiB, 200,000 queue ids are under 6 MiB), far less than what
@@ -170,7 +181,7 @@ const maxInput = 64 << 20
 func readInput(arg string) ([]byte, error) {
 	name, r := "standard input", io.Reader(os.Stdin)
 	if arg != "-" {
-		f, err := os.Open(arg)
+		f, err := openInput(arg)
 		if err != nil {
 			return nil, err
 		}
@@ -185,6 +196,28 @@ func readInput(arg string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is over %d MiB, more than the daemon takes; nothing was sent", name, maxInput>>20)
 	}
 	return b, nil
+}
+
+// openInput opens the file a command sends, or says in a sentence why it
+// cannot: Go's words ("open x: no such file or directory", "read d: read
+// d: is a directory") named no command's argument, and a directory given
+// to restore was streamed until its first read failed, which the command
+// then called a daemon it could not reach.
+func openInput(arg string) (*os.File, error) {
+	f, err := os.Open(arg)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("the file %s does not exist; nothing was sent", arg)
+	case errors.Is(err, os.ErrPermission):
+		return nil, fmt.Errorf("the file %s is not readable by this user (permission denied); nothing was sent", arg)
+	case err != nil:
+		return nil, fmt.Errorf("cannot open the file %s (%v); nothing was sent", arg, errors.Unwrap(err))
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory, not a file; nothing was sent", arg)
+	}
+	return f, nil
 }
 
 // apiErr turns an API error answer into an error with the API's sentence.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"postdeck/atomicfile"
@@ -21,6 +22,9 @@ func cmdBackup(args []string) error {
 	socket, _ := clientFlags(fs)
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long the backup may take to arrive, the download included")
 	if err := parseCommand(fs, "backup", args); err != nil {
+		return err
+	}
+	if err := backupTarget(fs.Arg(0)); err != nil {
 		return err
 	}
 	c := newClient(*socket, false)
@@ -62,6 +66,25 @@ func cmdBackup(args []string) error {
 	return nil
 }
 
+// backupTarget says, before the daemon is asked, why FILE cannot take
+// a backup: a directory was only found out once the whole backup had
+// arrived ("rename /.tmp.tmp1 /tmp: file exists"), a missing directory
+// in Go's words about the scratch file's path.
+func backupTarget(file string) error {
+	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory: name the backup's file, such as %s; no backup was taken", file, filepath.Join(file, "postdeck-backup.tar"))
+	}
+	dir := filepath.Dir(file)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("the directory %s, where %s would go, does not exist: create it first; no backup was taken", dir, file)
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("%s, where %s would go, is not a directory; no backup was taken", dir, file)
+	}
+	return nil
+}
+
 // backupTimedOut is the answer to a backup that did not arrive whole
 // within the client's timeout. The daemon takes a consistent copy of the
 // database and the error repository's messages before it sends the
@@ -94,7 +117,7 @@ func cmdRestore(args []string) error {
 	if err := parseCommand(fs, "restore", args); err != nil {
 		return err
 	}
-	f, err := os.Open(fs.Arg(0))
+	f, err := openInput(fs.Arg(0))
 	if err != nil {
 		return err
 	}
