@@ -4507,6 +4507,13 @@ var mutants = []mutant{
 		new:  "\tif len(path) > 100*maxRequestPath {\n",
 		pkg:  "./cmd/postdeck", run: "^TestCLIBadDayLongName$",
 	},
+	{
+		name: "cli: backup takes --json and ignores it",
+		file: "cmd/postdeck/cmd_backup.go",
+		old:  "\tif *jsonOut {\n\t\treturn badUsage(\"backup writes an archive",
+		new:  "\tif false && *jsonOut {\n\t\treturn badUsage(\"backup writes an archive",
+		pkg:  "./cmd/postdeck", run: "^TestCLIRefusesWhatItDoesNotUse$",
+	},
 }
 
 func main() {

@@ -76,6 +76,7 @@ func TestCLIRefusesWhatItDoesNotUse(t *testing.T) {
 	run([]string{"mpa", "error"}, "mpa error needs a command")
 	run([]string{"queue", "show"}, "missing argument: postdeck queue show ID")
 	run([]string{"admin", "role", "op1"}, "missing argument: postdeck admin role USER ROLE")
+	run([]string{"backup", "--json", "/tmp/x.tar"}, "--json does not apply to it")
 	if out, err := exec.Command(bin, "queue", "list", "-h").CombinedOutput(); err != nil || !strings.Contains(string(out), "-sender") {
 		t.Errorf("queue list -h: %v\n%s", err, out)
 	}

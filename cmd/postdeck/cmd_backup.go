@@ -19,10 +19,13 @@ import (
 // error repository's messages) taken from the running daemon.
 func cmdBackup(args []string) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	socket, _ := clientFlags(fs)
+	socket, jsonOut := clientFlags(fs)
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long the backup may take to arrive, the download included")
 	if err := parseCommand(fs, "backup", args); err != nil {
 		return err
+	}
+	if *jsonOut {
+		return badUsage("backup writes an archive to FILE, not JSON: --json does not apply to it")
 	}
 	if err := backupTarget(fs.Arg(0)); err != nil {
 		return err

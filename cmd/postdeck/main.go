@@ -33,7 +33,7 @@ clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
   backup FILE | restore FILE
   import [--check | --dry-run] [--force] [--accept-changes] DIR   (offline: with the daemon stopped)
   unwire   (offline: takes the MPA out of Postfix's mail path; the package's removal runs it)
-  cluster init|join (offline) | remove NAME | status
+  cluster init|join (offline) | remove NAME | peer-token | status
         (--cluster-endpoints URL,... --node-name NAME [--cluster-ca F --cluster-cert F
          --cluster-key F] [--cluster-user U --cluster-password-file F])
   token list | create NAME --role ROLE [--expires 90d|DATE] | revoke NAME
