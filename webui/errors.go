@@ -115,6 +115,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 			// says which path in its own words.
 			msg = "There is no page at " + c.Path() + "."
 		}
+		if code == fiber.StatusMethodNotAllowed && errors.As(err, &fe) {
+			// fiber's 405 says only "Method Not Allowed".
+			msg = "The page at " + c.Path() + " does not take a " + c.Method() + " request: use its forms and buttons."
+		}
 		return s.renderErrorPage(c, code, msg)
 	}
 	return c.Status(code).JSON(body)

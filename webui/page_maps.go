@@ -3,6 +3,7 @@ package webui
 import (
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -200,6 +201,9 @@ func (s *Server) pageMapRowPost(c *fiber.Ctx) error {
 		return ferr
 	}
 	data, derr := s.mapPage(c, name)
+	if errors.Is(derr, store.ErrNotFound) {
+		return s.rowEditOfDeletedMap(c, name, edit)
+	}
 	if derr != nil {
 		return derr
 	}
@@ -235,6 +239,29 @@ func (s *Server) pageMapRowPost(c *fiber.Ctx) error {
 }
 
 func lineDistance(a, b int) int { return max(a-b, b-a) }
+
+// rowEditOfDeletedMap answers a row edit of a map that someone else
+// deleted since the page was drawn (a 404 page would lose the typed
+// rule): the Maps page, whose create form holds the map's name and type
+// and the rule as typed, so that creating the map anew with it is one
+// decision, not retyping. A deleted rule went with its map. A password is
+// not written back.
+func (s *Server) rowEditOfDeletedMap(c *fiber.Ctx, name string, edit admin.MapRowEdit) error {
+	if edit.Op == "delete" {
+		return s.flashAndRedirect(c, &Flash{Kind: "info", Message: "Someone else deleted map " + name + " since you opened it; the rule you deleted went with it."}, "/mta/maps")
+	}
+	typ := postValue(c, "type")
+	if !slices.Contains(mapTypeChoices, typ) {
+		typ = "hash"
+	}
+	rule := strings.TrimSpace(edit.Key + " " + edit.Value)
+	if deletedMapPage(name, typ).Secret {
+		rule = strings.TrimSpace(edit.Key)
+	}
+	data := mapsPageData{Name: name, Type: typ, Content: rule + "\n"}
+	flash := &Flash{Kind: "error", Message: "Someone else deleted map " + name + " since you opened it, so your rule was not saved. The form below creates the map anew with it."}
+	return s.showMaps(c, data, flash, fiber.StatusConflict)
+}
 
 func (s *Server) mapPage(c *fiber.Ctx, name string) (mapPageData, error) {
 	mp, err := s.admin.Map(c.UserContext(), who(c), name)
@@ -313,6 +340,11 @@ func deletedMapPage(name, typ string) mapPageData {
 func (s *Server) pageMapDelete(c *fiber.Ctx) error {
 	name := c.Params("name")
 	res, err := s.admin.DeleteMap(c.UserContext(), who(c), name, c.FormValue("version"))
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted by someone else meanwhile: its page would be a 404
+		// that repeats the flash.
+		return s.flashAndRedirect(c, &Flash{Kind: "info", Message: "Map " + name + " was already deleted, by someone else since you opened it; nothing was done."}, "/mta/maps")
+	}
 	if err != nil {
 		flash, _, ferr := s.formError(err)
 		if ferr != nil {

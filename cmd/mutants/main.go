@@ -4514,6 +4514,48 @@ var mutants = []mutant{
 		new:  "\tif false && *jsonOut {\n\t\treturn badUsage(\"backup writes an archive",
 		pkg:  "./cmd/postdeck", run: "^TestCLIRefusesWhatItDoesNotUse$",
 	},
+	{
+		name: "webui: a row edit of a map deleted meanwhile is a 404 page that loses the rule",
+		file: "webui/page_maps.go",
+		old:  "\tif errors.Is(derr, store.ErrNotFound) {\n\t\treturn s.rowEditOfDeletedMap(c, name, edit)\n\t}\n",
+		new:  "",
+		pkg:  "./webui", run: "^TestRowEditOfADeletedMapKeepsTheRule$",
+	},
+	{
+		name: "webui: the Rules view's add form does not carry the map's type",
+		file: "assets/views/map.html",
+		old:  "<input type=\"hidden\" name=\"type\" value=\"{{$d.Map.Type}}\"><input type=\"hidden\" name=\"op\" value=\"add\">",
+		new:  "<input type=\"hidden\" name=\"op\" value=\"add\">",
+		pkg:  "./webui", run: "^TestRowEditOfADeletedMapKeepsTheRule$",
+	},
+	{
+		name: "webui: a second delete of a map goes to the map's 404 page",
+		file: "webui/page_maps.go",
+		old:  "\tif errors.Is(err, store.ErrNotFound) {\n\t\t// Deleted by someone else meanwhile: its page would be a 404",
+		new:  "\tif false {\n\t\t// Deleted by someone else meanwhile: its page would be a 404",
+		pkg:  "./webui", run: "^TestRowEditOfADeletedMapKeepsTheRule$",
+	},
+	{
+		name: "webui: the audit log page shows up to 10,000 entries",
+		file: "webui/page_audit.go",
+		old:  "\tlimit = min(limit, maxAuditPage)\n",
+		new:  "",
+		pkg:  "./webui", run: "^TestAuditPageIsBounded$",
+	},
+	{
+		name: "webui: a refused audit filter says the log is empty",
+		file: "assets/views/audit.html",
+		old:  "{{else if not $d.Error}}\n<div class=\"empty-state\">",
+		new:  "{{else}}\n<div class=\"empty-state\">",
+		pkg:  "./webui", run: "^TestAuditPageIsBounded$",
+	},
+	{
+		name: "webui: a console page's 405 says only Method Not Allowed",
+		file: "webui/errors.go",
+		old:  "\t\tif code == fiber.StatusMethodNotAllowed && errors.As(err, &fe) {",
+		new:  "\t\tif false && errors.As(err, &fe) {",
+		pkg:  "./webui", run: "^TestWrongMethodPageIsASentence$",
+	},
 }
 
 func main() {
