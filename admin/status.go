@@ -125,12 +125,26 @@ type Metrics struct {
 	// Disks is the free and total space of Postfix's queue directory
 	// and postdeck's data directory.
 	Disks []DiskSpace
+	// Sources says, for each part this daemon has, whether this scrape
+	// could read it (the Source* names): a part that failed is left out
+	// above, and this says so, so that an alert on its series is not
+	// silently without data.
+	Sources map[string]bool
 }
+
+// The parts Metrics reads, the source label of postdeck_source_up.
+const (
+	SourceQueue            = "queue"
+	SourceMPA              = "mpa"
+	SourceSPF              = "spf"
+	SourceDiskPostfixQueue = "disk_" + DiskPostfixQueue
+	SourceDiskPostdeckData = "disk_" + DiskPostdeckData
+)
 
 // Metrics collects the numbers /metrics exports. The route that calls it
 // is guarded by its own permission (a bearer token unless public).
 func (s *Service) Metrics(ctx context.Context) Metrics {
-	var m Metrics
+	m := Metrics{Sources: map[string]bool{}}
 	if s.mta != nil {
 		up := s.postfixRunning(ctx)
 		m.PostfixUp = &up
@@ -146,28 +160,51 @@ func (s *Service) Metrics(ctx context.Context) Metrics {
 		} else {
 			s.log.Warn("metrics: queue summary", "err", err)
 		}
+		m.Sources[SourceQueue] = m.Queue != nil
 	}
 	if s.mpa != nil {
 		if counts, err := s.mpa.Counts(ctx); err == nil {
 			m.MPA = &counts
+		} else {
+			s.log.Warn("metrics: mpa counts", "err", err)
 		}
+		m.Sources[SourceMPA] = m.MPA != nil
 		st := mpa.Counters()
 		m.MPACounters = &st
 	}
 	if r := s.spf.Load(); r != nil {
-		if statuses, err := r.Statuses(ctx); err == nil {
-			m.SPF = statuses
+		statuses, err := r.Statuses(ctx)
+		if err != nil {
+			s.log.Warn("metrics: spf sources", "err", err)
 		}
+		m.SPF = statuses
+		m.Sources[SourceSPF] = err == nil
 	}
 	if c := s.clusterNode(); c != nil {
 		v := c.Health()
 		m.Cluster = &v
 	}
 	m.Disks = s.Disks(ctx)
+	// Disks leaves out (and logs) a directory it could not measure.
+	if s.db != nil {
+		if s.mta != nil && s.mta.QueueDirectory() != "" {
+			m.Sources[SourceDiskPostfixQueue] = hasDisk(m.Disks, DiskPostfixQueue)
+		}
+		m.Sources[SourceDiskPostdeckData] = hasDisk(m.Disks, DiskPostdeckData)
+	}
 	m.ApplyResults = mta.ApplyResults()
 	m.PanicsByComponent = map[string]uint64{}
 	for _, c := range panics.Components() {
 		m.PanicsByComponent[c] = panics.Count(c)
 	}
 	return m
+}
+
+func hasDisk(disks []DiskSpace, role string) bool {
+	for _, d := range disks {
+		if d.Role == role {
+			return true
+		}
+	}
+	return false
 }

@@ -124,6 +124,7 @@ var (
 	descApplies       = prometheus.NewDesc("postdeck_apply_total", "Configuration applies by result.", []string{"result"}, nil)
 	descPanics        = prometheus.NewDesc("postdeck_panics_total", "Recovered panics by component.", []string{"component"}, nil)
 	descPostfixUp     = prometheus.NewDesc("postdeck_postfix_up", "1 when the Postfix master process runs.", nil, nil)
+	descSourceUp      = prometheus.NewDesc("postdeck_source_up", "1 when this scrape could read the part (queue, mpa, spf, disk_postfix_queue, disk_postdeck_data); 0 when it could not: that part's series are left out of this scrape and postdeck's log says why.", []string{"source"}, nil)
 	descDiskFree      = prometheus.NewDesc("postdeck_disk_free_bytes", "Free bytes (for unprivileged use, as Postfix measures them) of the file system of Postfix's queue or postdeck's data directory.", []string{"dir"}, nil)
 	descDiskTotal     = prometheus.NewDesc("postdeck_disk_total_bytes", "Size in bytes of the file system of Postfix's queue or postdeck's data directory.", []string{"dir"}, nil)
 	descDiskLimit     = prometheus.NewDesc("postdeck_disk_limit_bytes", "Free bytes below which Postfix refuses mail (postfix_queue: queue_minfree or 1.5 x message_size_limit) or postdeck may fail to spool or save (postdeck_data).", []string{"dir"}, nil)
@@ -212,6 +213,9 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descDiskFree, float64(d.Free), d.Role)
 		gauge(descDiskTotal, float64(d.Total), d.Role)
 		gauge(descDiskLimit, float64(d.Limit), d.Role)
+	}
+	for source, ok := range m.Sources {
+		gauge(descSourceUp, boolFloat(ok), source)
 	}
 	for result, n := range m.ApplyResults {
 		counter(descApplies, float64(n), result)

@@ -19,6 +19,9 @@ type dashboardData struct {
 	// empty when the caller's role may not read the audit log.
 	Recent    template.HTML
 	ShowAudit bool
+	// RecentError says, in the recent changes' place, that they could not
+	// be read: the rest of the dashboard is still shown.
+	RecentError string
 }
 
 // pageDashboard is GET /: is mail flowing? Postfix's state with its
@@ -34,8 +37,11 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 	d := dashboardData{Dashboard: dash}
 	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
 		d.ShowAudit = true
+		// A damaged audit entry must not take the whole dashboard
+		// down with it: the page an administrator opens first.
 		if d.Recent, err = s.ui.recent.get(c, s.admin, s.ui.views.pages["dashboard"]); err != nil {
-			return err
+			s.log.Warn("dashboard: recent changes", "err", err)
+			d.RecentError = "The recent changes could not be read (postdeck's log has the details)."
 		}
 	}
 	return s.renderKeyed(c, "dashboard", "Dashboard", dashboardKey(&d), func() any { return d })
@@ -90,7 +96,7 @@ func dashboardKey(d *dashboardData) *pageKey {
 	for _, c := range d.Cluster {
 		k.str(c)
 	}
-	k.flag(d.ShowAudit).str(string(d.Recent))
+	k.flag(d.ShowAudit).str(string(d.Recent)).str(d.RecentError)
 	return k
 }
 

@@ -4556,6 +4556,20 @@ var mutants = []mutant{
 		new:  "\t\tif false && errors.As(err, &fe) {",
 		pkg:  "./webui", run: "^TestWrongMethodPageIsASentence$",
 	},
+	{
+		name: "webui: a damaged audit entry makes the dashboard a 500",
+		file: "webui/page_dashboard.go",
+		old:  "\t\t\ts.log.Warn(\"dashboard: recent changes\", \"err\", err)\n",
+		new:  "\t\t\treturn err\n",
+		pkg:  "./webui", run: "^TestDashboardRendersWhenRecentChangesCannotBeRead$",
+	},
+	{
+		name: "admin: a scrape that cannot read the SPF sources says they are up",
+		file: "admin/status.go",
+		old:  "\t\tm.Sources[SourceSPF] = err == nil\n",
+		new:  "\t\tm.Sources[SourceSPF] = true\n",
+		pkg:  "./webui", run: "^TestMetricsSayWhichPartCouldNotBeRead$",
+	},
 }
 
 func main() {

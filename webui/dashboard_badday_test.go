@@ -1,0 +1,42 @@
+package webui
+
+import (
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestDashboardRendersWhenRecentChangesCannotBeRead: an audit entry that
+// does not decode (a damaged record) made the whole dashboard a 500 for
+// every role that sees the recent changes, although Postfix, the queues
+// and the MPA could all be read: the administrator lost the page they
+// open first. The dashboard now shows everything else and says, in the
+// recent changes' place, that they could not be read; the decode error
+// goes to postdeck's log, not the page.
+func TestDashboardRendersWhenRecentChangesCannotBeRead(t *testing.T) {
+	st := newStack(t)
+	if err := st.db.Bolt().Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		return b.Put([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}, []byte("{not json"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := st.login(t, "admin")
+	r := c.get("/")
+	if r.Status != 200 {
+		t.Fatalf("GET / with a damaged audit entry: %d %.500s", r.Status, r.Body)
+	}
+	body := string(r.Body)
+	for _, want := range []string{`id="postfix-state"`, `id="queue-counts"`, `id="mpa-spool"`,
+		`id="recent-unreadable"`, "The recent changes could not be read (postdeck&#39;s log has the details)."} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the dashboard lacks %q", want)
+		}
+	}
+	for _, no := range []string{"invalid character", "not json", "decode"} {
+		if strings.Contains(body, no) {
+			t.Errorf("the dashboard shows %q", no)
+		}
+	}
+}
