@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"postdeck/mta"
@@ -82,6 +83,13 @@ func (s *Service) EditMapRow(ctx context.Context, id Identity, name string, in M
 	// The rows are edited on the map a change is made on: the
 	// cluster's when this node refused it (its table shows that one).
 	mp, _, err := s.editedMap(name)
+	if errors.Is(err, store.ErrNotFound) {
+		// The edit was made on a version of the map (Base), so the map
+		// was deleted since: a conflict, as a whole-map save based on a
+		// version answers (mta's PutMap, StaleDeleted), not "does not
+		// exist".
+		return fail(rowMapDeleted(name))
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -102,4 +110,12 @@ func (s *Service) EditMapRow(ctx context.Context, id Identity, name string, in M
 		return MapResult{}, err
 	}
 	return MapResult{Map: s.mta.MapInfo(saved), Version: mta.MapVersion(saved), Applied: appliedOf(res)}, nil
+}
+
+// rowMapDeleted is the conflict of a row edit on a map deleted since the
+// edit's version was read: 409 as a whole-map save's (store.StaleDeleted),
+// without its "save again to create it anew", which a row edit cannot do.
+func rowMapDeleted(name string) error {
+	return &store.UserError{Kind: store.ErrConflict, Field: "version", Diff: "the map was deleted",
+		Msg: store.Sentence("Someone else deleted map %s since you opened it, so nothing was saved. Create the map again to add rules to it", name)}
 }

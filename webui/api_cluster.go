@@ -26,7 +26,7 @@ func (s *Server) peerQueueList(c *fiber.Ctx) error {
 	for k, val := range c.Queries() {
 		v.Set(k, val)
 	}
-	page, err := s.admin.PeerQueue(c.UserContext(), who(c), c.Params("node"), v)
+	page, err := s.admin.PeerQueue(c.UserContext(), who(c), param(c, "node"), v)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (s *Server) peerQueueActions(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in, "action"); err != nil {
 		return err
 	}
-	res, err := s.admin.PeerQueueAction(c.UserContext(), who(c), c.Params("node"), in)
+	res, err := s.admin.PeerQueueAction(c.UserContext(), who(c), param(c, "node"), in)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (s *Server) peerErrorsList(c *fiber.Ctx) error {
 			v.Set(k, strings.Clone(val)) // out of fiber's buffers
 		}
 	}
-	res, err := s.admin.PeerMPAErrors(c.UserContext(), who(c), c.Params("node"), v)
+	res, err := s.admin.PeerMPAErrors(c.UserContext(), who(c), param(c, "node"), v)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (s *Server) peerErrorsActions(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in, "action"); err != nil {
 		return err
 	}
-	n, err := s.admin.PeerMPAErrorAction(c.UserContext(), who(c), c.Params("node"), in)
+	n, err := s.admin.PeerMPAErrorAction(c.UserContext(), who(c), param(c, "node"), in)
 	if err != nil {
 		return err
 	}

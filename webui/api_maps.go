@@ -20,7 +20,7 @@ func (s *Server) mapsList(c *fiber.Ctx) error {
 // mapGet answers GET /api/v1/maps/{name}; the passwords of a map that
 // holds SASL passwords are masked.
 func (s *Server) mapGet(c *fiber.Ctx) error {
-	doc, err := s.admin.Map(c.UserContext(), who(c), c.Params("name"))
+	doc, err := s.admin.Map(c.UserContext(), who(c), param(c, "name"))
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (s *Server) mapGet(c *fiber.Ctx) error {
 // as they were. The other fields GET shows are accepted (and ignored) so
 // that a client can send back what it got.
 func (s *Server) mapPut(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	var in admin.MapDoc
 	if err := decodeJSON(c, &in, "type", "content"); err != nil {
 		return err
@@ -60,7 +60,7 @@ func (s *Server) mapDelete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.admin.DeleteMap(c.UserContext(), who(c), c.Params("name"), base)
+	res, err := s.admin.DeleteMap(c.UserContext(), who(c), param(c, "name"), base)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (s *Server) mapLookup(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in, "key"); err != nil {
 		return err
 	}
-	res, err := s.admin.LookupMap(c.UserContext(), who(c), c.Params("name"), in.Key)
+	res, err := s.admin.LookupMap(c.UserContext(), who(c), param(c, "name"), in.Key)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (s *Server) mapLookup(c *fiber.Ctx) error {
 // mapRowsGet is GET /api/v1/maps/{name}/rows?q=&offset=&limit=: one page
 // of the map's rules (key, value and line), passwords masked.
 func (s *Server) mapRowsGet(c *fiber.Ctx) error {
-	page, err := s.admin.MapRows(c.UserContext(), who(c), c.Params("name"), c.Query("q"), c.QueryInt("offset", 0), c.QueryInt("limit", 50))
+	page, err := s.admin.MapRows(c.UserContext(), who(c), param(c, "name"), c.Query("q"), c.QueryInt("offset", 0), c.QueryInt("limit", 50))
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (s *Server) mapRowPost(c *fiber.Ctx) error {
 	if in.Base, err = baseVersion(c, in.Base); err != nil {
 		return err
 	}
-	res, err := s.admin.EditMapRow(c.UserContext(), who(c), c.Params("name"), in)
+	res, err := s.admin.EditMapRow(c.UserContext(), who(c), param(c, "name"), in)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func queryCount(c *fiber.Ctx, key, label string, lo, hi int) (int, error) {
 // mpaErrorShow is GET /api/v1/mpa/errors/{id}: one entry with its headers
 // and the start of its body.
 func (s *Server) mpaErrorShow(c *fiber.Ctx) error {
-	d, err := s.admin.MPAError(c.UserContext(), who(c), c.Params("id"))
+	d, err := s.admin.MPAError(c.UserContext(), who(c), param(c, "id"))
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 
 // postfixControl is POST /api/v1/postfix/{start,stop,restart}.
 func (s *Server) postfixControl(c *fiber.Ctx) error {
-	action := c.Params("action")
+	action := param(c, "action")
 	err := s.admin.ControlPostfix(c.UserContext(), who(c), action)
 	s.forgetStatus()
 	if err != nil {

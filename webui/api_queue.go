@@ -32,7 +32,7 @@ func (s *Server) queueList(c *fiber.Ctx) error {
 // queueShow is GET /api/v1/queue/{id}: envelope, headers and the start of
 // the body, from postcat.
 func (s *Server) queueShow(c *fiber.Ctx) error {
-	v, err := s.admin.QueueMessage(c.UserContext(), who(c), c.Params("id"))
+	v, err := s.admin.QueueMessage(c.UserContext(), who(c), param(c, "id"))
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (s *Server) queueShow(c *fiber.Ctx) error {
 // slow client does not hold postcat. The file name is the queue id,
 // which has letters and digits only (checked before anything runs).
 func (s *Server) queueDownload(c *fiber.Ctx) error {
-	id := strings.Clone(c.Params("id"))
+	id := strings.Clone(param(c, "id"))
 	f, err := os.CreateTemp("", "postdeck-message-*.eml")
 	if err != nil {
 		return err

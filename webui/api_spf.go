@@ -32,7 +32,7 @@ func (s *Server) spfAdd(c *fiber.Ctx) error {
 // spfRemove is DELETE /api/v1/jobs/spf/{name}: stop refreshing a map; the
 // map stays, now edited by administrators.
 func (s *Server) spfRemove(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	if err := s.admin.RemoveSPFSource(c.UserContext(), who(c), name); err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Server) spfRemove(c *fiber.Ctx) error {
 // refresh that kept the live map answers 200 with outcome "failed" and the
 // reason; an unknown source is 404.
 func (s *Server) spfRefresh(c *fiber.Ctx) error {
-	res, err := s.admin.RefreshSPF(c.UserContext(), who(c), c.Params("name"))
+	res, err := s.admin.RefreshSPF(c.UserContext(), who(c), param(c, "name"))
 	if err != nil {
 		return err
 	}

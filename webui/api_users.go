@@ -35,7 +35,7 @@ func (s *Server) tokenList(c *fiber.Ctx) error {
 
 // tokenRevoke is DELETE /api/v1/tokens/:name.
 func (s *Server) tokenRevoke(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	if err := s.admin.RevokeToken(c.UserContext(), who(c), name); err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (s *Server) userRole(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	res, err := s.admin.SetRole(c.UserContext(), who(c), admin.RoleRequest{Username: c.Params("name"), Role: in.Role})
+	res, err := s.admin.SetRole(c.UserContext(), who(c), admin.RoleRequest{Username: param(c, "name"), Role: in.Role})
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (s *Server) userRole(c *fiber.Ctx) error {
 // userDelete is DELETE /api/v1/users/:name: its sessions end and its
 // tokens are revoked.
 func (s *Server) userDelete(c *fiber.Ctx) error {
-	res, err := s.admin.DeleteUser(c.UserContext(), who(c), c.Params("name"))
+	res, err := s.admin.DeleteUser(c.UserContext(), who(c), param(c, "name"))
 	if err != nil {
 		return err
 	}

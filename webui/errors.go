@@ -101,8 +101,21 @@ func kindStatus(kind error) int {
 
 var errUnauthorized = errors.New("unauthorized")
 
+// errHeadersTooLarge answers a request whose line and headers are over
+// readBufferSize.
+var errHeadersTooLarge = fmt.Sprintf("The request's line and headers are larger than the %d KiB the daemon reads; send a shorter path or fewer and shorter headers.", readBufferSize>>10)
+
 // errorHandler is the one place errors become responses.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	if errors.Is(err, fiber.ErrRequestHeaderFieldsTooLarge) {
+		// fasthttp could not read the request line and headers within
+		// readBufferSize, and reset what it had read: the path is not
+		// known, so neither is whether a page or the API was asked
+		// for. The web process refuses such a request itself (its
+		// MaxHeaderBytes is below), so only the root socket's clients,
+		// the CLI and scripts of the API, get here: a JSON sentence.
+		return c.Status(fiber.StatusRequestHeaderFieldsTooLarge).JSON(apiError{Error: errHeadersTooLarge})
+	}
 	code, body := errorStatus(err)
 	if code >= 500 {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)

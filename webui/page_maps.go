@@ -143,7 +143,7 @@ func (s *Server) pageMapsCreate(c *fiber.Ctx) error {
 // and the lookup tester (?key=..., a read-only question to Postfix). The
 // passwords of a map that holds SASL passwords are masked.
 func (s *Server) pageMap(c *fiber.Ctx) error {
-	data, err := s.mapPage(c, c.Params("name"))
+	data, err := s.mapPage(c, param(c, "name"))
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ type mapRowForm struct {
 // again with the row as typed and the reason (400, or 409 when the map
 // changed meanwhile).
 func (s *Server) pageMapRowPost(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	edit := admin.MapRowEdit{Op: postValue(c, "op"), Key: postValue(c, "key"), Value: postValue(c, "value"), Base: postValue(c, "version")}
 	edit.Line, _ = strconv.Atoi(postValue(c, "line"))
 	q, offset := postValue(c, "q"), 0
@@ -283,7 +283,7 @@ func (s *Server) mapPage(c *fiber.Ctx, name string) (mapPageData, error) {
 
 // pageMapPost is POST /mta/maps/{name}: validate, store and apply.
 func (s *Server) pageMapPost(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	if err := needFormField(c, "content"); err != nil {
 		return err
 	}
@@ -338,7 +338,7 @@ func deletedMapPage(name, typ string) mapPageData {
 
 // pageMapDelete is POST /mta/maps/{name}/delete.
 func (s *Server) pageMapDelete(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	res, err := s.admin.DeleteMap(c.UserContext(), who(c), name, c.FormValue("version"))
 	if errors.Is(err, store.ErrNotFound) {
 		// Deleted by someone else meanwhile: its page would be a 404

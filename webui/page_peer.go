@@ -43,7 +43,7 @@ const (
 // first 100 messages) and MPA error repository (the oldest
 // repositoryPageSize entries), read through its API.
 func (s *Server) pagePeer(c *fiber.Ctx) error {
-	ctx, id, node := c.UserContext(), who(c), strings.Clone(c.Params("node"))
+	ctx, id, node := c.UserContext(), who(c), strings.Clone(param(c, "node"))
 	d := peerPageData{Node: node}
 	page, err := s.admin.PeerQueue(ctx, id, node, url.Values{"limit": {"100"}})
 	if err != nil {
@@ -74,7 +74,7 @@ func (s *Server) pagePeer(c *fiber.Ctx) error {
 // requeue, delete) or error repository (target=repository: requeue,
 // delete), then back to that node's page with what happened.
 func (s *Server) pagePeerActions(c *fiber.Ctx) error {
-	ctx, id, node := c.UserContext(), who(c), strings.Clone(c.Params("node"))
+	ctx, id, node := c.UserContext(), who(c), strings.Clone(param(c, "node"))
 	back := "/cluster/nodes/" + url.PathEscape(node)
 	// The other node applies the same limits; these keep the request to
 	// it (and the copies here) bounded.

@@ -16,7 +16,7 @@ var postfixActionWords = map[string]string{
 // pagePostfixControl is POST /postfix/{start,stop,restart}, the dashboard's
 // buttons: act, then back to the dashboard with what happened.
 func (s *Server) pagePostfixControl(c *fiber.Ctx) error {
-	action := c.Params("action")
+	action := param(c, "action")
 	err := s.admin.ControlPostfix(c.UserContext(), who(c), action)
 	s.forgetStatus()
 	if err != nil {

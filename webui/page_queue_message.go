@@ -25,7 +25,7 @@ type queueMessageData struct {
 // start of the body (postcat -q, capped by queue.Queue.Show). Everything is
 // the sender's text: html/template escapes it.
 func (s *Server) pageQueueMessage(c *fiber.Ctx) error {
-	id := c.Params("id")
+	id := param(c, "id")
 	if !admin.ValidQueueID(id) {
 		return store.Invalid("id", "there is no message with that id: a Postfix queue id has only letters and digits")
 	}

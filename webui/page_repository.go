@@ -115,7 +115,7 @@ func unreadableLine(ids []string, where, one, many string) string {
 // pageRepositoryMessage is GET /queues/repository/:id: one message with
 // its envelope, reason, headers and the start of its body.
 func (s *Server) pageRepositoryMessage(c *fiber.Ctx) error {
-	d, err := s.admin.MPAError(c.UserContext(), who(c), c.Params("id"))
+	d, err := s.admin.MPAError(c.UserContext(), who(c), param(c, "id"))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return newClientError(fiber.StatusNotFound, "The message is not in the error repository: it was requeued or deleted, or the id is wrong.")

@@ -36,7 +36,7 @@ func (s *Server) renderSPF(c *fiber.Ctx, status int, form admin.SPFSourceInput, 
 
 // pageSPFRefresh is POST /mta/spf/:name/refresh: Refresh now.
 func (s *Server) pageSPFRefresh(c *fiber.Ctx) error {
-	res, err := s.admin.RefreshSPF(c.UserContext(), who(c), c.Params("name"))
+	res, err := s.admin.RefreshSPF(c.UserContext(), who(c), param(c, "name"))
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (s *Server) pageSPFAdd(c *fiber.Ctx) error {
 // pageSPFRemove is POST /mta/spf/:name/delete: remove an added source; its
 // map is handed to the administrators with its last content.
 func (s *Server) pageSPFRemove(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	if err := s.admin.RemoveSPFSource(c.UserContext(), who(c), name); err != nil {
 		f, _, ferr := s.formError(err)
 		if ferr != nil {

@@ -85,7 +85,7 @@ func (s *Server) pageUserCreate(c *fiber.Ctx) error {
 // pageUserRole is POST /users/:name/role. Changing one's own role ends
 // one's session: the browser goes to the login page.
 func (s *Server) pageUserRole(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	res, err := s.admin.SetRole(c.UserContext(), who(c), admin.RoleRequest{Username: name, Role: postValue(c, "role")})
 	if err != nil {
 		f, _, ferr := s.formError(err)
@@ -109,7 +109,7 @@ func (s *Server) pageUserRole(c *fiber.Ctx) error {
 
 // pageUserDelete is POST /users/:name/delete.
 func (s *Server) pageUserDelete(c *fiber.Ctx) error {
-	res, err := s.admin.DeleteUser(c.UserContext(), who(c), c.Params("name"))
+	res, err := s.admin.DeleteUser(c.UserContext(), who(c), param(c, "name"))
 	if err != nil {
 		f, _, ferr := s.formError(err)
 		if ferr != nil {
@@ -142,7 +142,7 @@ func (s *Server) pageTokenCreate(c *fiber.Ctx) error {
 
 // pageTokenRevoke is POST /tokens/:name/revoke.
 func (s *Server) pageTokenRevoke(c *fiber.Ctx) error {
-	name := c.Params("name")
+	name := param(c, "name")
 	if err := s.admin.RevokeToken(c.UserContext(), who(c), name); err != nil {
 		f, _, ferr := s.formError(err)
 		if ferr != nil {

@@ -1,6 +1,8 @@
 package webui
 
 import (
+	"net/url"
+
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -8,8 +10,34 @@ import (
 // this table, so every route must be registered through it.
 func (s *Server) routes(app *fiber.App) {
 	for _, r := range s.routeTable() {
-		app.Add(r.method, r.path, s.need(r.perm), r.handler)
+		app.Add(r.method, r.path, s.need(r.perm), checkParams, r.handler)
 	}
+}
+
+// checkParams refuses (400, naming the parameter) a request whose route
+// parameter is not a valid percent-encoding, so that handlers can take
+// every parameter as param gives it.
+func checkParams(c *fiber.Ctx) error {
+	for _, key := range c.Route().Params {
+		if _, err := url.PathUnescape(c.Params(key)); err != nil {
+			return newClientError(fiber.StatusBadRequest, "The "+key+" in the request's path is not valid percent-encoding: a % must be followed by two hexadecimal digits (write a % itself as %25).")
+		}
+	}
+	return c.Next()
+}
+
+// param is the route parameter key as the client meant it: fiber gives
+// the path segment as it came, escaped (UnescapePath is off: a %2F turned
+// into / before routing would change the route), so a map "a/b" was
+// answered as "a%2Fb". The name checks, answers, logs and the audit log
+// all take this value. checkParams refused an invalid escape before the
+// handler ran.
+func param(c *fiber.Ctx, key string) string {
+	v := c.Params(key)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
 }
 
 type route struct {

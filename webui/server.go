@@ -138,6 +138,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // rootIdentity is the trusted socket's caller (read only).
 var rootIdentity = admin.Root
 
+// readBufferSize bounds a request's line and headers on every listener:
+// above webproxy's MaxHeaderBytes (64 KiB), with room for net/http's 4 KiB
+// of slack and the headers the web process adds, so that what it forwards
+// is read whole. fasthttp holds one such buffer per open connection.
+const readBufferSize = 96 << 10
+
 // SocketBodyLimit is the largest request body the root-only socket takes
 // (a restore's archive; the CLI checks a file against it before sending).
 const SocketBodyLimit = 1 << 30
@@ -173,6 +179,12 @@ func (s *Server) newApp(kind listenerKind) *fiber.App {
 		// default 4 KB buffer took three, each a wake-up of the web
 		// process on the other end.
 		WriteBufferSize: 16 << 10,
+		// The request line and headers must fit in the read buffer:
+		// with fasthttp's default 4 KiB, a request the web process
+		// forwards (up to webproxy's MaxHeaderBytes, 64 KiB: a long
+		// cookie, a long name in the path) was a 431 before any route
+		// could answer it. Over this, see errorHandler.
+		ReadBufferSize: readBufferSize,
 	})
 	app.Use(s.countRequests)
 	app.Use(s.recoverPanics)

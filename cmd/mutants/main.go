@@ -4570,6 +4570,48 @@ var mutants = []mutant{
 		new:  "\t\tm.Sources[SourceSPF] = true\n",
 		pkg:  "./webui", run: "^TestMetricsSayWhichPartCouldNotBeRead$",
 	},
+	{
+		name: "webui: a name in the path reaches answers percent-encoded",
+		file: "webui/routes.go",
+		old:  "\tif u, err := url.PathUnescape(v); err == nil {\n",
+		new:  "\tif u, err := url.PathUnescape(v); false && err == nil {\n",
+		pkg:  "./webui", run: "^TestRouteNamesAreUnescaped$",
+	},
+	{
+		name: "webui: an invalid escape in the path is taken as the name",
+		file: "webui/routes.go",
+		old:  "app.Add(r.method, r.path, s.need(r.perm), checkParams, r.handler)",
+		new:  "app.Add(r.method, r.path, s.need(r.perm), r.handler)",
+		pkg:  "./webui", run: "^TestRouteNamesAreUnescaped$",
+	},
+	{
+		name: "webui: headers over 4 KiB are a 431 before the route answers",
+		file: "webui/server.go",
+		old:  "\t\tReadBufferSize: readBufferSize,\n",
+		new:  "",
+		pkg:  "./webui", run: "^TestLongHeadersReachTheAPI$",
+	},
+	{
+		name: "webui: a request over the read buffer gets an HTML 431",
+		file: "webui/errors.go",
+		old:  "\tif errors.Is(err, fiber.ErrRequestHeaderFieldsTooLarge) {\n",
+		new:  "\tif false && errors.Is(err, fiber.ErrRequestHeaderFieldsTooLarge) {\n",
+		pkg:  "./webui", run: "^TestLongHeadersReachTheAPI$",
+	},
+	{
+		name: "admin: a row edit of a map deleted meanwhile is a 404",
+		file: "admin/maprows.go",
+		old:  "\tif errors.Is(err, store.ErrNotFound) {\n\t\t// The edit was made on a version",
+		new:  "\tif false && errors.Is(err, store.ErrNotFound) {\n\t\t// The edit was made on a version",
+		pkg:  "./admin", run: "^TestRowEditOfDeletedMapIsStale$",
+	},
+	{
+		name: "webui: a console page takes a name in the path percent-encoded",
+		file: "webui/page_maps.go",
+		old:  "data, err := s.mapPage(c, param(c, \"name\"))",
+		new:  "data, err := s.mapPage(c, c.Params(\"name\"))",
+		pkg:  "./webui", run: "^TestRouteNamesAreUnescaped$",
+	},
 }
 
 func main() {
