@@ -17,7 +17,7 @@ var permNames = map[perm]string{
 
 // docRouteHeading is a route's heading in docs/api.md section 5:
 // **POST /api/v1/logout** (self).
-var docRouteHeading = regexp.MustCompile("\\*\\*(GET|POST|PUT|DELETE) (/api/v1/[^*]+)\\*\\* \\((\\w+)")
+var docRouteHeading = regexp.MustCompile(`\*\*(GET|POST|PUT|DELETE) (/api/v1/[^*]+)\*\* \((\w+)`)
 
 // TestAPIReferencePermissions keeps the permission docs/api.md gives each
 // JSON route (its row of the route index and the heading of its section)
