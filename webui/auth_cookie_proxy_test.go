@@ -25,18 +25,7 @@ import (
 // same rule.
 func TestSessionCookieSecureBehindTLSProxy(t *testing.T) {
 	st := newStack(t)
-	proxied := New(Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, Deps{Admin: st.admin, Log: slog.New(slog.DiscardHandler)})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = proxied.Serve(ln, false) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = proxied.Shutdown(ctx)
-	})
-	viaProxy := "http://" + ln.Addr().String()
+	proxied, viaProxy := serveTrusting(t, st, "127.0.0.1/32")
 	// The same server as postdeck serve runs it: the network's requests
 	// reach the web process, which forwards them to the web socket.
 	webPath := filepath.Join(t.TempDir(), "web.sock")
@@ -124,6 +113,25 @@ func TestSessionCookieSecureBehindTLSProxy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveTrusting serves st's admin service on a loopback TCP port with
+// trusted, a proxy's prefix, as --trusted-proxies; it returns the server
+// and its base URL.
+func serveTrusting(t *testing.T, st *stack, trusted string) (*Server, string) {
+	t.Helper()
+	srv := New(Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix(trusted)}}, Deps{Admin: st.admin, Log: slog.New(slog.DiscardHandler)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln, false) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv, "http://" + ln.Addr().String()
 }
 
 // cookieLine is the Set-Cookie header of the named cookie ("" if none).

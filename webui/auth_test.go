@@ -1,15 +1,12 @@
 package webui
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -190,19 +187,9 @@ func testThrottle(t *testing.T, st *stack) {
 
 	// Behind a trusted proxy (loopback here): each client counts on its
 	// own, as X-Forwarded-For names it, read from the right.
-	proxied := New(Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, Deps{Admin: st.admin, Log: slog.New(slog.DiscardHandler)})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = proxied.Serve(ln, false) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = proxied.Shutdown(ctx)
-	})
+	proxied, proxiedBase := serveTrusting(t, st, "127.0.0.0/8")
 	freezeLimiter(t, proxied)
-	proxy := clientAt(t, "http://"+ln.Addr().String(), "127.0.0.1")
+	proxy := clientAt(t, proxiedBase, "127.0.0.1")
 	before = auditLen(t, st)
 	xff := func(v string) map[string]string { return map[string]string{"X-Forwarded-For": v} }
 	for i := 1; i <= pairFreeFailures; i++ {

@@ -2,12 +2,9 @@ package main
 
 import (
 	"errors"
-	"net"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
@@ -21,23 +18,7 @@ import (
 func TestCLIRefusesWhatItDoesNotUse(t *testing.T) {
 	bin := buildBinary(t)
 	// Whatever connects here was sent something: nothing may be.
-	sock := filepath.Join(t.TempDir(), "ctl.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	var sent atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			sent.Add(1)
-			_ = c.Close()
-		}
-	}()
+	sock, sent := countingSocket(t)
 	run := func(args []string, want string) {
 		t.Helper()
 		cmd := exec.Command(bin, append(args, "--socket", sock)...)

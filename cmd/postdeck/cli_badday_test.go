@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// badDaySocket is a socket that counts the connections made to it:
+// countingSocket is a socket that counts the connections made to it:
 // a command refused before anything is sent makes none.
-func badDaySocket(t *testing.T) (string, *atomic.Int32) {
+func countingSocket(t *testing.T) (string, *atomic.Int32) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "ctl.sock")
 	ln, err := net.Listen("unix", sock)
@@ -60,7 +60,7 @@ func badDayRun(t *testing.T, bin, sock string, sent *atomic.Int32, want string, 
 // `mainconfig set DIR` said "read DIR: read DIR: is a directory".
 func TestCLIBadDayInputFiles(t *testing.T) {
 	bin := buildBinary(t)
-	sock, sent := badDaySocket(t)
+	sock, sent := countingSocket(t)
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.cf")
 	badDayRun(t, bin, sock, sent, "postdeck restore: "+dir+" is a directory, not a file; nothing was sent", "restore", dir)
@@ -76,7 +76,7 @@ func TestCLIBadDayInputFiles(t *testing.T) {
 // was said in Go's words about the scratch file.
 func TestCLIBadDayBackupTarget(t *testing.T) {
 	bin := buildBinary(t)
-	sock, sent := badDaySocket(t)
+	sock, sent := countingSocket(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
@@ -96,7 +96,7 @@ func TestCLIBadDayBackupTarget(t *testing.T) {
 // 431 with an HTML page, and the command said only "HTTP 431".
 func TestCLIBadDayLongName(t *testing.T) {
 	bin := buildBinary(t)
-	sock, sent := badDaySocket(t)
+	sock, sent := countingSocket(t)
 	long := strings.Repeat("a", 10<<10)
 	badDayRun(t, bin, sock, sent, "postdeck maps: a name, id or search text given is too long: the request's path would be 10253 bytes, more than the 2048 the daemon takes; nothing was sent", "maps", "get", long)
 	badDayRun(t, bin, sock, sent, "postdeck spf: a name, id or search text given is too long", "spf", "remove", long)
