@@ -121,6 +121,13 @@ func TestSessionCookieSecureBehindTLSProxy(t *testing.T) {
 func serveTrusting(t *testing.T, st *stack, trusted string) (*Server, string) {
 	t.Helper()
 	srv := New(Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix(trusted)}}, Deps{Admin: st.admin, Log: slog.New(slog.DiscardHandler)})
+	return srv, serveTCP(t, srv)
+}
+
+// serveTCP serves srv on a loopback TCP port until the test ends and
+// returns its base URL.
+func serveTCP(t *testing.T, srv *Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +138,7 @@ func serveTrusting(t *testing.T, st *stack, trusted string) (*Server, string) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return srv, "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String()
 }
 
 // cookieLine is the Set-Cookie header of the named cookie ("" if none).

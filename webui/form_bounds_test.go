@@ -3,7 +3,6 @@ package webui
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -49,17 +48,7 @@ func newFormStack(t *testing.T) *stack {
 	}
 	ops := admin.New(admin.Config{DB: db, MTA: mgr, MPA: mpaSrv, Log: log})
 	srv := New(Config{}, Deps{Admin: ops, Log: log})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln, false) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &stack{db: db, mgr: mgr, mpa: mpaSrv, admin: ops, srv: srv, base: "http://" + ln.Addr().String()}
+	return &stack{db: db, mgr: mgr, mpa: mpaSrv, admin: ops, srv: srv, base: serveTCP(t, srv)}
 }
 
 // takeFlash is the flash the last redirect stored in c's session.
