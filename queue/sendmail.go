@@ -300,7 +300,7 @@ func composeText(body, subject string, from *mail.Address, rcpts []string, now t
 	writeMailHeader(&b, "Message-ID", newMessageID(from.Address, now))
 	writeMailHeader(&b, "MIME-Version", "1.0")
 	writeMailHeader(&b, "Content-Type", "text/plain; charset=utf-8")
-	if asciiOnly(body) && maxLineLen(body) <= 998 {
+	if asciiOnly(body) && firstLongLine(body, 998) == 0 {
 		writeMailHeader(&b, "Content-Transfer-Encoding", "7bit")
 		b.WriteString("\r\n")
 		b.WriteString(body)
@@ -354,14 +354,6 @@ func firstLongLine(s string, limit int) int {
 		}
 	}
 	return 0
-}
-
-func maxLineLen(s string) int {
-	longest := 0
-	for line := range strings.SplitSeq(s, "\r\n") {
-		longest = max(longest, len(line))
-	}
-	return longest
 }
 
 // newMessageID returns a unique Message-ID in the From address's domain.

@@ -70,22 +70,13 @@ func (s *Server) webPeer(c *fiber.Ctx) error {
 // that what a client writes itself at the left is never believed). The
 // CLI socket's peer is "local".
 func (s *Server) clientAddr(c *fiber.Ctx) string {
-	peer, isWeb := c.Locals(localPeer).(netip.Addr)
-	if isWeb && !peer.IsValid() {
+	peer, local := s.requestPeer(c)
+	switch {
+	case local:
+		return "local"
+	case !peer.IsValid():
 		return "unknown"
-	}
-	if !isWeb {
-		tcp, ok := c.Context().RemoteAddr().(*net.TCPAddr)
-		if !ok {
-			return "local"
-		}
-		a, ok := netip.AddrFromSlice(tcp.IP)
-		if !ok {
-			return "unknown"
-		}
-		peer = a.Unmap()
-	}
-	if !s.trustedProxy(peer) {
+	case !s.trustedProxy(peer):
 		return peer.String()
 	}
 	var hops []string
@@ -109,6 +100,22 @@ func (s *Server) clientAddr(c *fiber.Ctx) string {
 		}
 	}
 	return client.String()
+}
+
+// requestPeer is the address the request came from on the network: the
+// TCP peer as the web process saw it (behind the web socket), or the TCP
+// peer itself; invalid when it could not be read. local is set, and the
+// address invalid, on the CLI socket, which has no network peer.
+func (s *Server) requestPeer(c *fiber.Ctx) (peer netip.Addr, local bool) {
+	if peer, isWeb := c.Locals(localPeer).(netip.Addr); isWeb {
+		return peer, false
+	}
+	tcp, ok := c.Context().RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return netip.Addr{}, true
+	}
+	a, _ := netip.AddrFromSlice(tcp.IP)
+	return a.Unmap(), false
 }
 
 // forwardedAddr reads one X-Forwarded-For entry: an address, maybe with a

@@ -3,8 +3,6 @@ package webui
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,8 +290,8 @@ func (s *Server) overHTTPS(c *fiber.Ctx) bool {
 	if s.cfg.Secure {
 		return true
 	}
-	peer, ok := s.requestPeer(c)
-	if !ok || !s.trustedProxy(peer) {
+	peer, _ := s.requestPeer(c)
+	if !peer.IsValid() || !s.trustedProxy(peer) {
 		return false
 	}
 	proto := ""
@@ -303,19 +301,4 @@ func (s *Server) overHTTPS(c *fiber.Ctx) bool {
 		}
 	}
 	return strings.EqualFold(proto, "https")
-}
-
-// requestPeer is the address the request came from on the network: the
-// TCP peer as the web process saw it (behind the web socket), or the TCP
-// peer itself; ok is false when there is none (the CLI socket).
-func (s *Server) requestPeer(c *fiber.Ctx) (netip.Addr, bool) {
-	if peer, isWeb := c.Locals(localPeer).(netip.Addr); isWeb {
-		return peer, peer.IsValid()
-	}
-	tcp, ok := c.Context().RemoteAddr().(*net.TCPAddr)
-	if !ok {
-		return netip.Addr{}, false
-	}
-	a, ok := netip.AddrFromSlice(tcp.IP)
-	return a.Unmap(), ok
 }

@@ -212,8 +212,8 @@ var mutants = []mutant{
 	{
 		name: "believe X-Forwarded-For from any peer",
 		file: "webui/client_addr.go",
-		old:  "\tif !s.trustedProxy(peer) {\n\t\treturn peer.String()\n\t}",
-		new:  "\tif false && !s.trustedProxy(peer) {\n\t\treturn peer.String()\n\t}",
+		old:  "\tcase !s.trustedProxy(peer):\n\t\treturn peer.String()\n",
+		new:  "\tcase false && !s.trustedProxy(peer):\n\t\treturn peer.String()\n",
 		pkg:  "./webui", run: "^TestAuthHardening$/login_throttle$",
 	},
 	{
