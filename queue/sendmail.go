@@ -219,10 +219,43 @@ func parseEnvelopeAddress(field, s string) (string, error) {
 	if a == "" {
 		return "", store.Invalid(field, "%s: an address is empty; remove the extra comma or the blank item", field)
 	}
+	if at := strings.LastIndexByte(a, '@'); at > 0 && isLiteral(a[at+1:]) {
+		if p := literalProblem(a[at+1:]); p != "" {
+			return "", store.Invalid(field, "%s: %s: %s", field, quoteForMessage(a), p)
+		}
+	}
 	if !validAddrSpec(a) {
 		return "", store.Invalid(field, "%s: %s is not a valid email address", field, quoteForMessage(a))
 	}
 	return a, nil
+}
+
+// isLiteral reports whether domain is an address literal, "[...]".
+func isLiteral(domain string) bool {
+	return len(domain) >= 2 && domain[0] == '[' && domain[len(domain)-1] == ']'
+}
+
+// literalProblem says what is wrong with the address literal domain, ""
+// when it is one Postfix takes (RFC 5321 4.1.3): an IPv4 address in
+// dotted form, or "IPv6:" and an IPv6 address. Postfix answers "501
+// Bad recipient address syntax" to [::1], an IPv6 address without its
+// tag, which a test mail's sender would not know to read as this.
+func literalProblem(domain string) string {
+	inner := domain[1 : len(domain)-1]
+	if len(inner) >= 5 && strings.EqualFold(inner[:5], "IPv6:") {
+		if ip := net.ParseIP(inner[5:]); ip == nil || !strings.Contains(inner[5:], ":") {
+			return "the address literal is not an IPv6 address after IPv6:"
+		}
+		return ""
+	}
+	ip := net.ParseIP(inner)
+	switch {
+	case ip != nil && strings.Contains(inner, ":"):
+		return "an IPv6 address literal is written with its tag, [IPv6:" + inner + "]"
+	case ip == nil:
+		return "the address literal is not an IPv4 address such as [192.0.2.1] or an IPv6 one such as [IPv6:2001:db8::1]"
+	}
+	return ""
 }
 
 // validAddrSpec checks local@domain the way SMTP without SMTPUTF8
@@ -237,8 +270,8 @@ func validAddrSpec(a string) bool {
 	if len(local) > 64 || !dotAtom(local) {
 		return false
 	}
-	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
-		return net.ParseIP(strings.TrimPrefix(domain[1:len(domain)-1], "IPv6:")) != nil
+	if isLiteral(domain) {
+		return literalProblem(domain) == ""
 	}
 	if len(domain) > 253 {
 		return false

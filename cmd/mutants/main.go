@@ -4612,6 +4612,14 @@ var mutants = []mutant{
 		new:  "data, err := s.mapPage(c, c.Params(\"name\"))",
 		pkg:  "./webui", run: "^TestRouteNamesAreUnescaped$",
 	},
+	{
+		name: "an IPv6 address literal without its tag passes the Send Mail check",
+		file: "queue/sendmail.go",
+		old:  "case ip != nil && strings.Contains(inner, \":\"):",
+		new:  "case ip != nil && strings.Contains(inner, \":\") && false:",
+		run:  "^TestSendMailAddressLiterals$",
+		pkg:  "./queue",
+	},
 }
 
 func main() {
