@@ -4620,6 +4620,20 @@ var mutants = []mutant{
 		run:  "^TestSendMailAddressLiterals$",
 		pkg:  "./queue",
 	},
+	{
+		name: "cli: a backup that cannot be written is said in Go's chain of errors",
+		file: "cmd/postdeck/cmd_backup.go",
+		old:  "fs.Arg(0), systemWord(err))",
+		new:  "fs.Arg(0), err)",
+		pkg:  "./cmd/postdeck", run: "^TestCLIBackupWriteFails$",
+	},
+	{
+		name: "cli: an answer without the API's JSON is a bare status",
+		file: "cmd/postdeck/client.go",
+		old:  "return fmt.Errorf(\"the daemon answered %d %s without saying why",
+		new:  "return fmt.Errorf(\"HTTP %d %s without saying why",
+		pkg:  "./cmd/postdeck", run: "^TestCLIAnswerWithoutJSON$",
+	},
 }
 
 func main() {

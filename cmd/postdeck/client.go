@@ -260,7 +260,9 @@ func apiErr(raw []byte, status, lineOffset int) error {
 		}
 		return fmt.Errorf("%s", msg)
 	}
-	return fmt.Errorf("HTTP %d", status)
+	// Not the API's JSON: something between (a proxy, a daemon of
+	// another version) or a fault before any route answered.
+	return fmt.Errorf("the daemon answered %d %s without saying why; its log (journalctl -u postdeck) may say more", status, http.StatusText(status))
 }
 
 // printJSON prints raw JSON indented.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"postdeck/atomicfile"
@@ -63,7 +64,9 @@ func cmdBackup(args []string) error {
 		return fmt.Errorf("the daemon stopped sending the backup before its end (it may have been stopped or restarted); %s was left as it was: take the backup again", fs.Arg(0))
 	}
 	if err != nil {
-		return err
+		// A full disk, a quota, a read-only file system: the system's
+		// word for it, not Go's chain through the scratch file's path.
+		return fmt.Errorf("the backup could not be written to %s (%s); nothing was left there: free space or choose another place, then take the backup again", fs.Arg(0), systemWord(err))
 	}
 	fmt.Printf("backup written to %s (%d bytes)\n", fs.Arg(0), n)
 	return nil
@@ -95,6 +98,21 @@ func backupTarget(file string) error {
 // slow.
 func backupTimedOut(timeout time.Duration, file string) error {
 	return fmt.Errorf("the backup did not arrive within %s: the daemon may be busy (an apply or a restore), its disk slow, or the backup large; %s was left as it was: try again later, or with a longer --timeout", timeout, file)
+}
+
+// systemWord is the system's word for what made a file operation fail
+// ("no space left on device", "file too large", "read-only file
+// system"), without the path Go's error carries.
+func systemWord(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // downloadReader keeps the error of reading the download, to tell it
