@@ -30,6 +30,7 @@ func TestAPIReferenceDescribesTheLoginEdge(t *testing.T) {
 		fmt.Sprintf("up to %d minutes", pairBackoffMax/time.Minute),
 		fmt.Sprintf("stopped after %d failures within %d minutes", addrMaxFailures, addrWindow/time.Minute),
 		fmt.Sprintf("every login waits when %d have failed within a minute", globalMaxFailures),
+		fmt.Sprintf("except from an address that logged in within the last %d days", knownFor/(24*time.Hour)),
 		"Attempts still being checked count as failures",
 		"a new password or a new role ends that user's sessions",
 		"of another scheme (`Basic`, which a reverse proxy may forward) is ignored as if absent",

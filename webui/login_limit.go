@@ -22,7 +22,11 @@ import (
 //   - globally: 120 failures within a minute, from everywhere, stop all
 //     logins until the minute has passed. No single address can reach
 //     this alone (its own ceiling is far lower); it bounds what a
-//     distributed guesser gets, and the bcrypt work it costs.
+//     distributed guesser gets, and the bcrypt work it costs. An address
+//     that logged in within the last 30 days (knownFor) is not stopped
+//     by it, only by its own limits: a guesser spread over many
+//     addresses would otherwise keep the administrators out for as long
+//     as it goes on, on the very day they need the console.
 //
 // A refused attempt is not checked (no bcrypt) and does not count as a
 // failure. An attempt that check lets through counts as pending until
@@ -41,6 +45,9 @@ const (
 	addrWindow        = 10 * time.Minute
 	globalMaxFailures = 120
 	globalWindowSecs  = 60
+	// knownFor is how long an address that logged in passes the global
+	// ceiling.
+	knownFor = 30 * 24 * time.Hour
 	// maxLimiterKeys bounds each map of the limiter; at the global
 	// ceiling an hour of failures is 7,200 pairs.
 	maxLimiterKeys = 100000
@@ -76,6 +83,8 @@ type loginLimiter struct {
 	globalLocked bool
 	// globalPending counts the attempts being checked, everywhere.
 	globalPending int
+	// known holds when each address (clientKey) last logged in.
+	known map[string]time.Time
 }
 
 type pairState struct {
@@ -118,6 +127,7 @@ func (l *loginLimiter) reset() {
 	l.global = [globalWindowSecs]secondCount{}
 	l.globalLocked = false
 	l.globalPending = 0
+	l.known = map[string]time.Time{}
 	l.mu.Unlock()
 }
 
@@ -166,16 +176,22 @@ func (l *loginLimiter) check(clientIP, username string) limitDecision {
 			st.reported = false
 		}
 	}
-	if n, oldest := l.globalCountLocked(now); n >= globalMaxFailures {
+	// An address known from a login is bound by its own limits above
+	// only (and leaves a lockout of the others as it is).
+	known := l.knownLocked(ak, now)
+	switch n, oldest := l.globalCountLocked(now); {
+	case known:
+	case n >= globalMaxFailures:
 		d := limitDecision{retryAfter: time.Unix(oldest+globalWindowSecs, 0).Sub(now), scope: limitGlobal, report: !l.globalLocked}
 		l.globalLocked = true
 		return d
-	} else if l.globalPending > 0 && n+l.globalPending >= globalMaxFailures {
+	case l.globalPending > 0 && n+l.globalPending >= globalMaxFailures:
 		d := limitDecision{retryAfter: pairBackoffBase, scope: limitGlobal, report: !l.globalLocked}
 		l.globalLocked = true
 		return d
+	default:
+		l.globalLocked = false
 	}
-	l.globalLocked = false
 	// Pending from here on. A pair or an address the maps have no room
 	// for goes untracked, as its failures would.
 	if ps == nil && l.roomLocked(now) {
@@ -268,12 +284,14 @@ func (l *loginLimiter) fail(clientIP, username string) {
 	b.n++
 }
 
-// succeed forgets the failures of a pair that logged in.
+// succeed forgets the failures of a pair that logged in, and remembers
+// its address as known.
 func (l *loginLimiter) succeed(clientIP, username string) {
 	ak := clientKey(clientIP)
 	pk := pairKey(ak, username)
 	l.mu.Lock()
 	l.endLocked(pk, ak)
+	l.rememberLocked(ak, l.now())
 	if st := l.pairs[pk]; st != nil && st.pending == 0 {
 		delete(l.pairs, pk)
 	} else if st != nil {
@@ -281,6 +299,33 @@ func (l *loginLimiter) succeed(clientIP, username string) {
 		st.failures, st.until, st.last, st.reported = 0, time.Time{}, time.Time{}, false
 	}
 	l.mu.Unlock()
+}
+
+// knownLocked reports whether address ak logged in within knownFor.
+func (l *loginLimiter) knownLocked(ak string, now time.Time) bool {
+	t, ok := l.known[ak]
+	if ok && now.Sub(t) > knownFor {
+		delete(l.known, ak)
+		return false
+	}
+	return ok
+}
+
+// rememberLocked records a login from address ak. When the map is full
+// the addresses past knownFor go; if none has, the new one is not
+// remembered (the ones known stay so, up to maxLimiterKeys).
+func (l *loginLimiter) rememberLocked(ak string, now time.Time) {
+	if _, ok := l.known[ak]; !ok && len(l.known) >= maxLimiterKeys {
+		for k, t := range l.known {
+			if now.Sub(t) > knownFor {
+				delete(l.known, k)
+			}
+		}
+		if len(l.known) >= maxLimiterKeys {
+			return
+		}
+	}
+	l.known[ak] = now
 }
 
 // backoff is the wait after the n-th failure of a pair.

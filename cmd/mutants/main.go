@@ -4634,6 +4634,20 @@ var mutants = []mutant{
 		new:  "return fmt.Errorf(\"HTTP %d %s without saying why",
 		pkg:  "./cmd/postdeck", run: "^TestCLIAnswerWithoutJSON$",
 	},
+	{
+		name: "webui: an address known from a login waits at the global ceiling like any other",
+		file: "webui/login_limit.go",
+		old:  "\tcase known:\n",
+		new:  "\tcase known && false:\n",
+		pkg:  "./webui", run: "^TestLoginKnownAddress",
+	},
+	{
+		name: "webui: a login does not make its address known",
+		file: "webui/login_limit.go",
+		old:  "\tl.rememberLocked(ak, l.now())\n",
+		new:  "\n",
+		pkg:  "./webui", run: "^TestLoginKnownAddress",
+	},
 }
 
 func main() {
