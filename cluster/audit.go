@@ -92,8 +92,16 @@ func (n *Node) exportAudit(ctx context.Context) error {
 			meta.AuditBase = base
 		}
 		var ops []clientv3.Op
+		var damaged []uint64
 		last := meta.AuditExported
 		for _, e := range entries {
+			if e.Unreadable {
+				// Not copied (nothing of it is known, not even its
+				// node), but passed: the entries after it go on.
+				damaged = append(damaged, e.Seq)
+				last = e.Seq
+				continue
+			}
 			raw, err := json.Marshal(e)
 			if err != nil {
 				return err
@@ -105,14 +113,20 @@ func (n *Node) exportAudit(ctx context.Context) error {
 			// Older entries than the newest auditKeep go, as in the store.
 			ops = append(ops, clientv3.OpDelete(n.keys.of(auditKey(n.cfg.Node, 0)), clientv3.WithRange(n.keys.of(auditKey(n.cfg.Node, top-auditKeep+1)))))
 		}
-		gctx, cancel := n.leaderCtx(ctx)
-		_, err = n.cli.Txn(gctx).Then(ops...).Commit()
-		cancel()
-		if err != nil {
-			return err
+		if len(ops) > 0 {
+			gctx, cancel := n.leaderCtx(ctx)
+			_, err = n.cli.Txn(gctx).Then(ops...).Commit()
+			cancel()
+			if err != nil {
+				return err
+			}
 		}
 		if err := n.updateMeta(func(m *store.ClusterMeta) { m.AuditExported = last }); err != nil {
 			return err
+		}
+		// Said once: the position is past it now, no retry reads it again.
+		for _, seq := range damaged {
+			n.log.Warn("an audit entry of this node's database could not be read and is not copied to the cluster; the entries after it are", "seq", seq)
 		}
 		if len(entries) < auditBatch {
 			return nil

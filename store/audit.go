@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,6 +20,20 @@ type AuditEntry struct {
 	// Node is the cluster node the entry comes from, when another node
 	// wrote it ("" for this node's own entries).
 	Node string `json:"node,omitempty"`
+	// Unreadable marks the place of an entry whose stored record could
+	// not be decoded (a damaged database, a format of another version):
+	// only its Seq is known, Action is ActionUnreadable and Detail says
+	// so; none of the stored bytes are in it.
+	Unreadable bool `json:"unreadable,omitempty"`
+}
+
+// ActionUnreadable is the Action of an entry that could not be read.
+const ActionUnreadable = "unreadable"
+
+// unreadableAudit stands for the entry seq that could not be decoded.
+func unreadableAudit(seq uint64) AuditEntry {
+	return AuditEntry{Seq: seq, Action: ActionUnreadable, Result: ActionUnreadable, Unreadable: true,
+		Detail: fmt.Sprintf("Audit entry %d could not be read: its stored record is damaged or of another version.", seq)}
 }
 
 // maxAudit bounds the audit log; the oldest entries are dropped beyond it.
@@ -53,7 +68,10 @@ func (db *DB) ListAudit(limit int) ([]AuditEntry, error) {
 }
 
 // FindAudit returns up to limit entries that match keeps (nil: all),
-// newest first. It reads at most the whole log (maxAudit entries).
+// newest first. It reads at most the whole log (maxAudit entries). An
+// entry that does not decode is listed in its place as an Unreadable one
+// when keep is nil (the whole log), so that the log neither fails nor
+// hides it; no filter matches it, as nothing of it is known.
 func (db *DB) FindAudit(limit int, keep func(AuditEntry) bool) ([]AuditEntry, error) {
 	var out []AuditEntry
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -61,7 +79,10 @@ func (db *DB) FindAudit(limit int, keep func(AuditEntry) bool) ([]AuditEntry, er
 		for k, _ := c.Last(); k != nil && len(out) < limit; k, _ = c.Prev() {
 			var e AuditEntry
 			if _, err := getJSON(tx, bucketAudit, k, &e); err != nil {
-				return err
+				if keep == nil && len(k) == 8 {
+					out = append(out, unreadableAudit(binary.BigEndian.Uint64(k)))
+				}
+				continue
 			}
 			if keep == nil || keep(e) {
 				out = append(out, e)
@@ -80,7 +101,9 @@ func seqKey(seq uint64) []byte {
 
 // AuditAfter returns up to limit of this node's own entries (Node "")
 // with a sequence number above seq, oldest first: what a cluster node has
-// not copied to the cluster yet.
+// not copied to the cluster yet. An entry that does not decode comes as
+// an Unreadable one (whose node is not known), so that the caller moves
+// past it instead of stopping there for good.
 func (db *DB) AuditAfter(seq uint64, limit int) ([]AuditEntry, error) {
 	var out []AuditEntry
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -88,7 +111,10 @@ func (db *DB) AuditAfter(seq uint64, limit int) ([]AuditEntry, error) {
 		for k, _ := c.Seek(seqKey(seq + 1)); k != nil && len(out) < limit; k, _ = c.Next() {
 			var e AuditEntry
 			if _, err := getJSON(tx, bucketAudit, k, &e); err != nil {
-				return err
+				if len(k) == 8 {
+					out = append(out, unreadableAudit(binary.BigEndian.Uint64(k)))
+				}
+				continue
 			}
 			if e.Node == "" {
 				out = append(out, e)

@@ -28,8 +28,10 @@ func TestDashboardRendersWhenRecentChangesCannotBeRead(t *testing.T) {
 		t.Fatalf("GET / with a damaged audit entry: %d %.500s", r.Status, r.Body)
 	}
 	body := string(r.Body)
+	// The damaged entry is a row of its own among the recent changes
+	// (store.FindAudit lists it in its place), not the whole list lost.
 	for _, want := range []string{`id="postfix-state"`, `id="queue-counts"`, `id="mpa-spool"`,
-		`id="recent-unreadable"`, "The recent changes could not be read (postdeck&#39;s log has the details)."} {
+		`<td>unreadable</td>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the dashboard lacks %q", want)
 		}

@@ -4648,6 +4648,34 @@ var mutants = []mutant{
 		new:  "\n",
 		pkg:  "./webui", run: "^TestLoginKnownAddress",
 	},
+	{
+		name: "store: FindAudit fails at an audit entry that does not decode",
+		file: "store/audit.go",
+		old:  "\t\t\t\tif keep == nil && len(k) == 8 {\n\t\t\t\t\tout = append(out, unreadableAudit(binary.BigEndian.Uint64(k)))\n\t\t\t\t}\n\t\t\t\tcontinue\n",
+		new:  "\t\t\t\treturn err\n",
+		pkg:  "./webui", run: "^TestAuditLogListsAroundADamagedEntry$",
+	},
+	{
+		name: "store: a filter of the audit log matches an entry that does not decode",
+		file: "store/audit.go",
+		old:  "\t\t\t\tif keep == nil && len(k) == 8 {\n",
+		new:  "\t\t\t\tif len(k) == 8 {\n",
+		pkg:  "./store", run: "^TestAuditDamagedEntryKeepsItsPlace$",
+	},
+	{
+		name: "store: AuditAfter stops at an audit entry that does not decode",
+		file: "store/audit.go",
+		old:  "\t\t\t\tif len(k) == 8 {\n\t\t\t\t\tout = append(out, unreadableAudit(binary.BigEndian.Uint64(k)))\n\t\t\t\t}\n\t\t\t\tcontinue\n",
+		new:  "\t\t\t\treturn err\n",
+		pkg:  "./cluster", run: "^TestAuditCopyPassesADamagedEntry$",
+	},
+	{
+		name: "cluster: an unreadable audit entry is copied to the cluster",
+		file: "cluster/audit.go",
+		old:  "\t\t\tif e.Unreadable {\n",
+		new:  "\t\t\tif false && e.Unreadable {\n",
+		pkg:  "./cluster", run: "^TestAuditCopyPassesADamagedEntry$",
+	},
 }
 
 func main() {
