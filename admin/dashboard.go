@@ -72,7 +72,7 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 			d.Queue, d.OldestDeferred, d.Deferring = g.summary, g.oldest, g.deferring
 		} else {
 			s.log.Warn("dashboard: queue summary", "err", err)
-			d.Errors = append(d.Errors, "The queue could not be read.")
+			d.Errors = append(d.Errors, dashboardQueueError)
 		}
 	}
 	if s.mpa != nil {
@@ -80,7 +80,7 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 			d.MPA = s.sharedCounts(c)
 		} else {
 			s.log.Warn("dashboard: mpa counts", "err", err)
-			d.Errors = append(d.Errors, "The MPA's counts could not be read.")
+			d.Errors = append(d.Errors, dashboardMPAError)
 		}
 	}
 	// Said, not left out: the SPF card would read "No SPF sources." for a

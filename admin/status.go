@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -21,10 +23,22 @@ type Status struct {
 	LastApply      mta.ApplyReport `json:"last_apply"`
 	MPA            *mpa.Counts     `json:"mpa,omitempty"`
 	Queue          *queue.Summary  `json:"queue,omitempty"`
+	// Problems names the parts that could not be read, one sentence
+	// each (their field above is then absent): empty, never nil in a
+	// Status from Service.Status, when every part could. A pointer so
+	// that Status stays comparable (the status answer in webui tells an
+	// unchanged status by ==); read only, like the summary and counts.
+	Problems *[]string `json:"problems"`
 }
 
+// noProblems is the Problems of a status whose every part could be read
+// (shared: read only).
+var noProblems = &[]string{}
+
 // Status returns Postfix's state, the last apply and the queue and MPA
-// counts.
+// counts. A part that cannot be read is left out and named in Problems:
+// monitoring that polls the status still sees the rest, Postfix's state
+// first. The error is only the caller's permission.
 func (s *Service) Status(ctx context.Context, id Identity) (Status, error) {
 	if err := need(id, PermRead); err != nil {
 		return Status{}, err
@@ -33,23 +47,89 @@ func (s *Service) Status(ctx context.Context, id Identity) (Status, error) {
 		PostfixRunning: s.postfixRunning(ctx),
 		PostfixVersion: s.mta.Version(),
 		LastApply:      s.mta.LastApply(),
+		Problems:       noProblems,
 	}
+	var problems []string
 	if s.mpa != nil {
-		counts, err := s.mpa.Counts(ctx)
-		if err != nil {
-			return st, err
+		if counts, err := s.mpa.Counts(ctx); err == nil {
+			st.MPA = s.sharedCounts(counts)
+		} else {
+			s.log.Warn("status: mpa counts", "err", err)
+			problems = append(problems, MPACountsProblem)
 		}
-		st.MPA = s.sharedCounts(counts)
 	}
 	if s.queue != nil {
-		sum, err := s.summary(ctx)
-		if err != nil {
-			return st, err
+		if sum, err := s.summary(ctx); err == nil {
+			st.Queue = sum
+		} else {
+			s.log.Warn("status: queue summary", "err", err)
+			problems = append(problems, queueProblem(err))
 		}
-		st.Queue = sum
+	}
+	if problems != nil {
+		st.Problems = &problems
 	}
 	return st, nil
 }
+
+// The sentences for a part of the status or the dashboard that could
+// not be read: what failed and what to do, without the error's own words
+// (a path, the system's or Go's text), which go to postdeck's log.
+const (
+	// MPACountsProblem: the MPA's counts are read from postdeck's
+	// database, which did not answer; the MPA itself may well run.
+	MPACountsProblem = "The MPA's counts could not be read: postdeck's database did not answer. " +
+		"The MPA may still be taking mail; postdeck's log has the details (check the data directory's disk and permissions)."
+	queueProblemText = "The queue could not be read: Postfix's queue listing failed. " +
+		"postdeck's log has the details; check that Postfix runs (postfix status) and its queue directory is intact (postfix check)."
+	queueSlowText = "The queue could not be read in time: Postfix's queue listing did not finish. " +
+		"Try again shortly; if it persists, postdeck's log has the details (a very large queue or a slow disk)."
+	queueDeniedText = "The queue could not be read: postdeck is not allowed to read Postfix's queue directory. " +
+		"postdeck's log has the details; postfix set-permissions restores Postfix's permissions."
+)
+
+// queueProblem is the sentence for a queue summary that failed with err.
+func queueProblem(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return queueSlowText
+	case errors.Is(err, fs.ErrPermission):
+		return queueDeniedText
+	}
+	return queueProblemText
+}
+
+// QueueProblemOf says, for the dashboard's queue card, why the queue
+// could not be read, from the sentence the dashboard named it with
+// (Dashboard.Errors): the sentence a status would give for a listing that
+// failed, or "" when errs does not name the queue.
+func QueueProblemOf(errs []string) string {
+	for _, e := range errs {
+		if e == dashboardQueueError {
+			return queueProblemText
+		}
+	}
+	return ""
+}
+
+// MPAProblemOf is QueueProblemOf for the dashboard's MPA card:
+// MPACountsProblem when errs names the MPA's counts, else "".
+func MPAProblemOf(errs []string) string {
+	for _, e := range errs {
+		if e == dashboardMPAError {
+			return MPACountsProblem
+		}
+	}
+	return ""
+}
+
+// The sentences Dashboard names the queue and the MPA's counts with in
+// its Errors when they could not be read (dashboard.go), by which
+// QueueProblemOf and MPAProblemOf find them.
+const (
+	dashboardQueueError = "The queue could not be read."
+	dashboardMPAError   = "The MPA's counts could not be read."
+)
 
 // LastApply is the outcome of the last apply that changed (or tried to
 // change) Postfix's files.

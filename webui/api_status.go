@@ -2,6 +2,7 @@ package webui
 
 import (
 	"encoding/json"
+	"slices"
 	"sync"
 
 	"github.com/gofiber/fiber/v2"
@@ -29,7 +30,8 @@ func (s *Server) statusGet(c *fiber.Ctx) error {
 // from one poll to the next. admin.Status holds only comparable values,
 // and its queue summary and MPA counts are each one pointer while they
 // stay the same (admin's queueCached and sharedCounts, never changed
-// after), so == tells an unchanged status. Answers are the same for every
+// after), so == tells an unchanged status (its problems, made anew at each
+// status that has some, by their sentences). Answers are the same for every
 // caller with read permission, which admin.Status checks before.
 type statusAnswer struct {
 	mu   sync.Mutex
@@ -41,6 +43,11 @@ type statusAnswer struct {
 // were encoded from.
 func (a *statusAnswer) encode(st admin.Status) ([]byte, error) {
 	a.mu.Lock()
+	// Problems are made anew at each status that has some: the same
+	// sentences are the same status.
+	if p, q := a.st.Problems, st.Problems; p != nil && q != nil && p != q && slices.Equal(*p, *q) {
+		st.Problems = p
+	}
 	if a.body != nil && a.st == st {
 		body := a.body
 		a.mu.Unlock()

@@ -4676,6 +4676,34 @@ var mutants = []mutant{
 		new:  "\t\t\tif false && e.Unreadable {\n",
 		pkg:  "./cluster", run: "^TestAuditCopyPassesADamagedEntry$",
 	},
+	{
+		name: "admin: a status whose MPA counts fail is an error",
+		file: "admin/status.go",
+		old:  "\t\t\ts.log.Warn(\"status: mpa counts\", \"err\", err)\n",
+		new:  "\t\t\treturn st, err\n",
+		pkg:  "./webui", run: "^TestStatusAnswersWhenQueueAndMPACannotBeRead$",
+	},
+	{
+		name: "admin: a status whose queue summary fails is an error",
+		file: "admin/status.go",
+		old:  "\t\t\ts.log.Warn(\"status: queue summary\", \"err\", err)\n",
+		new:  "\t\t\treturn st, err\n",
+		pkg:  "./webui", run: "^TestStatusAnswersWhenQueueAndMPACannotBeRead$",
+	},
+	{
+		name: "webui: the dashboard's MPA card says not running when its counts fail",
+		file: "assets/views/dashboard.html",
+		old:  "{{with $d.MPAProblem}}",
+		new:  "{{with \"\"}}",
+		pkg:  "./webui", run: "^TestDashboardCardsSayWhatCouldNotBeRead$",
+	},
+	{
+		name: "cli: status leaves out the parts the daemon could not read",
+		file: "cmd/postdeck/cmd_status.go",
+		old:  "\t\tfmt.Printf(\"problem:     %s\\n\", p)\n",
+		new:  "\t\t_ = p\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIStatusPrintsWhatCouldNotBeRead$",
+	},
 }
 
 func main() {

@@ -24,6 +24,9 @@ func cmdStatus(args []string) error {
 			Result  string `json:"result"`
 			Message string `json:"message"`
 		} `json:"last_apply"`
+		// Problems are the parts the daemon could not read (the queue,
+		// the MPA's counts), one sentence each: the rest is still shown.
+		Problems []string `json:"problems"`
 	}
 	raw, err := c.do("GET", "/api/v1/status", nil, &st)
 	if err != nil {
@@ -41,5 +44,8 @@ func cmdStatus(args []string) error {
 	// (values another administrator typed, a map's lines): shown as the
 	// console shows them (queue.Readable).
 	fmt.Printf("last apply:  %s %s by %s at %s: %s\n", st.LastApply.Action, st.LastApply.Result, st.LastApply.Actor, st.LastApply.Time, queue.Readable(st.LastApply.Message))
+	for _, p := range st.Problems {
+		fmt.Printf("problem:     %s\n", p)
+	}
 	return nil
 }
