@@ -14,15 +14,44 @@ import (
 // repositoryPageData is the Data of views/repository.html: the list, or a
 // confirmation of an action on it (Confirm set).
 type repositoryPageData struct {
-	Items   []admin.ErrorItem // the list: one page of it
+	// Rows is the list, one page of it: its entries and its records
+	// that do not decode, each in its place by id (the repository's
+	// order, oldest first), so that one of those can be ticked and
+	// deleted alone.
+	Rows    []repositoryRow
 	Confirm *repositoryConfirm
 	// Total is the size of the repository; Offset and Limit the page
-	// of it that Items is.
+	// of it that Rows is.
 	Total, Offset, Limit int
 	// Unreadable is the line about the page's records that do not
-	// decode ("" when none): they are not rows, and without it the page
-	// had a hole nobody was told of.
+	// decode ("" when none): it counts and names the rows that say so,
+	// which can sit anywhere among a hundred.
 	Unreadable string
+}
+
+// repositoryRow is a row of the MPA Repository page: an entry, or (with
+// Unreadable) only the id of a record that does not decode. Such a record
+// had no row at all: it could be removed only with Delete all, which
+// removes every good message too, or with the CLI.
+type repositoryRow struct {
+	admin.ErrorItem
+	Unreadable bool
+}
+
+// repositoryRows merges a page's entries and the ids of its records that
+// do not decode (both in the repository's order, by id) into its rows.
+func repositoryRows(items []admin.ErrorItem, unreadable []string) []repositoryRow {
+	rows := make([]repositoryRow, 0, len(items)+len(unreadable))
+	for len(items) > 0 || len(unreadable) > 0 {
+		if len(unreadable) > 0 && (len(items) == 0 || unreadable[0] < items[0].ID) {
+			rows = append(rows, repositoryRow{ErrorItem: admin.ErrorItem{ID: unreadable[0]}, Unreadable: true})
+			unreadable = unreadable[1:]
+			continue
+		}
+		rows = append(rows, repositoryRow{ErrorItem: items[0]})
+		items = items[1:]
+	}
+	return rows
 }
 
 // repositoryPageSize bounds the list's page: the repository holds 10,000
@@ -78,7 +107,7 @@ func (s *Server) repositoryPage(c *fiber.Ctx, offset int) (repositoryPageData, e
 	if err != nil {
 		return repositoryPageData{}, err
 	}
-	return repositoryPageData{Items: p.Items, Total: p.Total, Offset: p.Offset, Limit: repositoryPageSize,
+	return repositoryPageData{Rows: repositoryRows(p.Items, p.Unreadable), Total: p.Total, Offset: p.Offset, Limit: repositoryPageSize,
 		Unreadable: unreadableLine(p.Unreadable, "on this page", repositoryUnreadableOne, repositoryUnreadableMany)}, nil
 }
 
@@ -87,12 +116,24 @@ func (s *Server) repositoryPage(c *fiber.Ctx, offset int) (repositoryPageData, e
 // done (requeue cannot work without the envelope the record holds).
 const (
 	repositoryUnreadableOne = "It is kept untouched with its message file; the daemon's log says why. " +
-		"Delete all deletes it with the others, and postdeck mpa error delete ID deletes it alone."
+		"It cannot be requeued (its envelope cannot be read): select its row and choose Delete to delete it alone."
 	repositoryUnreadableMany = "They are kept untouched with their message files; the daemon's log says why. " +
-		"Delete all deletes them with the others, and postdeck mpa error delete ID deletes one."
-	// confirmUnreadable ends the confirmation's line.
-	confirmUnreadable = "The daemon's log says why."
+		"They cannot be requeued (their envelopes cannot be read): select their rows and choose Delete to delete them alone."
+	// confirmUnreadable ends the confirmation's line; before a requeue,
+	// confirmUnreadableRequeueOne and Many say what becomes of them.
+	confirmUnreadable            = "The daemon's log says why."
+	confirmUnreadableRequeueOne  = "The daemon's log says why. It cannot be requeued (its envelope cannot be read): the requeue leaves it as it is; Delete deletes it."
+	confirmUnreadableRequeueMany = "The daemon's log says why. They cannot be requeued (their envelopes cannot be read): the requeue leaves them as they are; Delete deletes them."
 )
+
+// confirmUnreadableLine is the confirmation's line about the records of
+// ids that do not decode, for action.
+func confirmUnreadableLine(ids []string, action string) string {
+	if action == admin.ErrorActionRequeue {
+		return unreadableLine(ids, "among them", confirmUnreadableRequeueOne, confirmUnreadableRequeueMany)
+	}
+	return unreadableLine(ids, "among them", confirmUnreadable, confirmUnreadable)
+}
 
 // unreadableShownIDs bounds the ids a line about unreadable records
 // names: a page can hold a hundred of them.
@@ -168,7 +209,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 				return err
 			}
 			conf.Items, conf.Count = p.Items, p.Total
-			conf.Unreadable, conf.UnreadableN = unreadableLine(p.Unreadable, "among them", confirmUnreadable, confirmUnreadable), len(p.Unreadable)
+			conf.Unreadable, conf.UnreadableN = confirmUnreadableLine(p.Unreadable, action), len(p.Unreadable)
 			if len(p.IDs) <= store.MaxErrorIDs {
 				conf.IDs = p.IDs
 			}
@@ -181,7 +222,7 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 				return s.repositoryError(c, fiber.StatusNotFound, fmt.Sprintf("The message %q is not in the error repository (requeued or deleted meanwhile?). Nothing was changed.", sel.Missing))
 			}
 			conf.Items, conf.Count = sel.Items, sel.Count
-			conf.Unreadable, conf.UnreadableN = unreadableLine(sel.Unreadable, "among them", confirmUnreadable, confirmUnreadable), len(sel.Unreadable)
+			conf.Unreadable, conf.UnreadableN = confirmUnreadableLine(sel.Unreadable, action), len(sel.Unreadable)
 		}
 		if conf.Count == 0 {
 			return s.flashAndRedirect(c, &Flash{Kind: "info", Message: "The error repository is empty: nothing to " + action + "."}, "/queues/repository")

@@ -4704,6 +4704,20 @@ var mutants = []mutant{
 		new:  "\t\t_ = p\n",
 		pkg:  "./cmd/postdeck", run: "^TestCLIStatusPrintsWhatCouldNotBeRead$",
 	},
+	{
+		name: "webui: a repository record that does not decode has no row of its own",
+		file: "webui/page_repository.go",
+		old:  "Rows: repositoryRows(p.Items, p.Unreadable)",
+		new:  "Rows: repositoryRows(p.Items, nil)",
+		pkg:  "./webui", run: "^TestRepositoryUnreadableRecordsAreRows$",
+	},
+	{
+		name: "webui: a repository record that does not decode is not in its place by id",
+		file: "webui/page_repository.go",
+		old:  "(len(items) == 0 || unreadable[0] < items[0].ID)",
+		new:  "len(items) == 0",
+		pkg:  "./webui", run: "^TestRepositoryUnreadableRecordsAreRows$",
+	},
 }
 
 func main() {
