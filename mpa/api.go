@@ -250,6 +250,12 @@ func (s *Server) GetError(ctx context.Context, id string) (ErrorDetail, error) {
 		return ErrorDetail{}, store.NotFound("Error-repository entry %s does not exist", id)
 	}
 	e, err := s.db.MPAErrorGet(id)
+	if errors.Is(err, store.ErrUndecodable) {
+		// Its row says so on the list; opened by its id (a bookmark, an
+		// id from the log), it was an internal error.
+		s.log.Error("mpa error-repository record unreadable", "err", err, "queue_id", id)
+		return ErrorDetail{}, store.Conflict("Message %s could not be read (written by another postdeck version, or damaged); the daemon's log says why. It cannot be shown or requeued; delete it from the MPA Repository page or with postdeck mpa error delete %s", id, id)
+	}
 	if err != nil {
 		return ErrorDetail{}, err
 	}

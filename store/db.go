@@ -197,7 +197,7 @@ func getJSON(tx *bolt.Tx, bucket, key []byte, v any) (bool, error) {
 		return false, nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return true, fmt.Errorf("decode %s/%s: %w", bucket, key, err)
+		return true, fmt.Errorf("decode %s/%s: %w (%w)", bucket, key, err, ErrUndecodable)
 	}
 	return true, nil
 }

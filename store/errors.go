@@ -30,6 +30,10 @@ var (
 	// administrator's confirmation (HTTP 409): the same request with the
 	// field UserError.Confirm names set to true goes through.
 	ErrConfirm = errors.New("needs confirmation")
+	// ErrUndecodable is wrapped by the error of a stored record that
+	// does not decode (a damaged database, a record of another
+	// version): not a UserError, it tells the caller to say so.
+	ErrUndecodable = errors.New("stored record does not decode")
 )
 
 // UserError is an error meant for the administrator: one sentence that
