@@ -34,9 +34,9 @@ func (d peerPageData) ErrorsShown() int { return len(d.Errors.Items) + len(d.Err
 // repository: they are that node's, and so is the log that says why.
 const (
 	peerUnreadableOne = "It is kept untouched with its message file on that node; its daemon's log says why. " +
-		"postdeck mpa error delete ID on that node deletes it."
+		"Delete it on that node's MPA Repository page (select its row), or with postdeck mpa error delete ID there."
 	peerUnreadableMany = "They are kept untouched with their message files on that node; its daemon's log says why. " +
-		"postdeck mpa error delete ID on that node deletes one."
+		"Delete them on that node's MPA Repository page (select their rows), or with postdeck mpa error delete ID there."
 )
 
 // pagePeer is GET /cluster/nodes/{node}: another node's MTA queue (the

@@ -66,7 +66,7 @@ func TestPeerPageSaysWhichRecordsAreUnreadable(t *testing.T) {
 	want := []string{
 		`id="peer-errors-unreadable"`,
 		"7 messages on this page could not be read: " + strings.Join(bad[:5], ", ") + " and 2 more. " +
-			"They are kept untouched with their message files on that node; its daemon&#39;s log says why. postdeck mpa error delete ID on that node deletes one.",
+			"They are kept untouched with their message files on that node; its daemon&#39;s log says why. Delete them on that node&#39;s MPA Repository page (select their rows), or with postdeck mpa error delete ID there.",
 		`id="peer-error-00000000000000aaaa0002"`,
 		"8 messages.",
 	}
