@@ -678,8 +678,45 @@ func (im *importer) settings() (store.Settings, error) {
 		}
 		return s, importWrap("the MTA settings", err)
 	}
+	if err := im.mailboxLimits(clean); err != nil {
+		return s, err
+	}
 	im.notes = append(im.notes, warnings...)
 	return clean, nil
+}
+
+// mailboxLimits refuses a main.cf that sets mailbox_size_limit or
+// virtual_mailbox_limit (as Postfix expands it) to a number other than 0
+// below the Message Size Limit the import takes from message_size_limit:
+// Postfix's local(8) or virtual(8) refuses to run with it already, and
+// every apply would refuse the imported state (checkMailboxLimits). A
+// main.cf consistent by itself is taken over as it is: its
+// message_size_limit, or Postfix's default when unset, becomes the
+// Message Size Limit and the limits stay in the document. (Its 0, no
+// limit, becomes 4 GiB; Postfix itself wants the mailbox limits 0 then.)
+func (im *importer) mailboxLimits(s store.Settings) error {
+	for _, name := range mailboxLimitParams {
+		p, set := im.param(name)
+		if !set {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(im.set[name]), 10, 64)
+		if err != nil || v == 0 || v >= s.MessageSizeLimit {
+			continue
+		}
+		size := "message_size_limit = " + im.eff["message_size_limit"] + " (Postfix's default; main.cf does not set it)"
+		if q, ok := im.param("message_size_limit"); ok {
+			size = fmt.Sprintf("message_size_limit = %s (main.cf line %d)", im.eff["message_size_limit"], q.Line)
+		}
+		agent := "local delivery (local)"
+		if name == "virtual_mailbox_limit" {
+			agent = "virtual mailbox delivery (virtual)"
+		}
+		return importFix(fmt.Sprintf("in main.cf, set %s to at least %d or to 0 (no limit), or lower message_size_limit to at most %d", name, s.MessageSizeLimit, v),
+			"main.cf line %d: %s = %d is smaller than %s, which becomes the Message Size Limit of %d bytes, and Postfix's %s refuses to run then",
+			p.Line, name, v, size, s.MessageSizeLimit, agent)
+	}
+	return nil
 }
 
 // listSetting is Relay domains or My Networks from the parameter as main.cf

@@ -243,10 +243,13 @@ func (m *Manager) Start(ctx context.Context) (Result, error) {
 // for since this version and that the apply at start lets through:
 // Postfix runs these files already, and a daemon that did not start
 // could not take the change that fixes them (SASL passwords written into
-// main.cf or master.cf, secrets.go). A later change may keep them as
-// they are (checkChangedLiteralPasswords), so that one document can be
-// fixed after the other, and every apply says them again until they are
-// gone.
+// main.cf or master.cf, secrets.go; a mailbox limit below the Message
+// Size Limit, checkMailboxLimits, which stops only local and virtual
+// delivery). A later change may keep the passwords as they are
+// (checkChangedLiteralPasswords), so that one document can be fixed
+// after the other, and every apply says them again until they are gone;
+// the mailbox limit likewise stays until a save fixes it (the Message
+// Size Limit's or the line's; validateState lets a change keep it).
 func (m *Manager) startWarnings(st store.State) []string {
 	var out []string
 	services := parseMasterCF(st.MasterConfig)
@@ -260,6 +263,10 @@ func (m *Manager) startWarnings(st store.State) []string {
 	}
 	if err := checkLiteralPasswords(params, services); err != nil {
 		m.log.Warn("the stored configuration writes SASL passwords into main.cf or master.cf; the next change must move them into a map", "err", err)
+		out = append(out, err.Error())
+	}
+	if err = checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil {
+		m.log.Warn("the stored configuration has a mailbox limit below the Message Size Limit, so Postfix's local or virtual delivery does not run; the next change must fix it", "err", err)
 		out = append(out, err.Error())
 	}
 	return out
@@ -627,11 +634,8 @@ func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string, 
 		if n := newReplacementLine(norm, st.MainConfig); n > 0 {
 			return store.InvalidLine(FieldMainConfig, n, "%s", replacementInDocument("main.cf"))
 		}
-		if params, err := ParseMainConfig(norm); err == nil {
-			if err := checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil {
-				return err
-			}
-		}
+		// A mailbox limit below the Message Size Limit is refused with
+		// the whole state (validateState), whatever changed it.
 		st.MainConfig = norm
 		return nil
 	})
@@ -648,6 +652,23 @@ func (m *Manager) validateState(st *store.State) ([]Param, error) {
 	// SaveMasterConfig's checks.
 	if err := checkMasterCommands(services); err != nil {
 		return nil, err
+	}
+	// Nor did an import's state or a cluster revision (a node of an
+	// older version made it); a main config save gets its refusal here:
+	// Postfix's local(8) and virtual(8) would not run. A stored state
+	// that has it already (an earlier version's, a restored backup's)
+	// is kept as it is until one save fixes it, and every apply warns
+	// (startWarnings): refused, every other change would be, a relay
+	// host changed on a bad day for a problem of local delivery.
+	if err := checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil {
+		stored, lerr := m.db.LoadState()
+		if lerr != nil {
+			return nil, fmt.Errorf("load state: %w", lerr)
+		}
+		sp, perr := ParseMainConfig(stored.MainConfig)
+		if perr != nil || checkMailboxLimits(stored.Settings, sp, FieldMainConfig) == nil {
+			return nil, err
+		}
 	}
 	if _, _, found := literalPasswords(params, services, nil); found {
 		stored, err := m.db.LoadState()
@@ -712,6 +733,10 @@ func (m *Manager) validateBackup(st *store.State) ([]Param, error) {
 	if err := checkMasterCommands(parseMasterCF(st.MasterConfig)); err != nil {
 		return nil, err
 	}
+	// A mailbox limit below the Message Size Limit is let through as the
+	// passwords are: the restore's apply warns of it (startWarnings), and
+	// the backup of a gateway an earlier version let take it could be
+	// restored nowhere otherwise, for a problem of local delivery only.
 	return params, nil
 }
 

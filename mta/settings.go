@@ -488,6 +488,12 @@ func mailboxLimitsNeeded(in Instance, s store.Settings, params []Param) string {
 // the Message Size Limit. field is what the save changed: the Message
 // Size Limit (FieldMessageSizeLimit) or the document (FieldMainConfig),
 // and the error names it. A value Postfix expands ($name) is left to it.
+// Every path that changes the configuration runs it: a Message Size
+// Limit save (SaveSettings), and with FieldMainConfig every other change,
+// an import's first apply and a cluster revision (validateState, which
+// lets a change keep what the stored state has already); the apply at
+// start and a restore only warn (startWarnings). An import refuses such
+// a main.cf itself (importer.mailboxLimits), naming its lines.
 func checkMailboxLimits(s store.Settings, params []Param, field string) error {
 	for _, p := range params {
 		if !slices.Contains(mailboxLimitParams, p.Name) {

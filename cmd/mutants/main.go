@@ -4725,6 +4725,41 @@ var mutants = []mutant{
 		new:  "if errors.Is(err, store.ErrUndecodable) && false {",
 		pkg:  "./webui", run: "^TestRepositoryUnreadableRecordOpenedByID$",
 	},
+	{
+		name: "mta: an import takes a main.cf whose mailbox limit is below its message_size_limit",
+		file: "mta/import.go",
+		old:  "if err := im.mailboxLimits(clean); err != nil {",
+		new:  "if err := im.mailboxLimits(clean); err != nil && false {",
+		pkg:  "./mta", run: "^TestImportRefusesMailboxLimitBelowSizeLimit$",
+	},
+	{
+		name: "mta: a cluster revision with a mailbox limit below the Message Size Limit is applied",
+		file: "mta/manager.go",
+		old:  "if err := checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil {",
+		new:  "if err := checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil && false {",
+		pkg:  "./mta", run: "^TestRevisionMailboxLimitBelowSizeLimitIsRefused$",
+	},
+	{
+		name: "mta: a stored mailbox limit below the Message Size Limit is not warned of at start",
+		file: "mta/manager.go",
+		old:  "if err = checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil {",
+		new:  "if err = checkMailboxLimits(st.Settings, params, FieldMainConfig); err != nil && false {",
+		pkg:  "./mta", run: "^TestStartWarnsOfStoredMailboxLimit$",
+	},
+	{
+		name: "mta: a change is refused for a mailbox limit the stored state has already",
+		file: "mta/manager.go",
+		old:  "if perr != nil || checkMailboxLimits(stored.Settings, sp, FieldMainConfig) == nil {",
+		new:  "if perr != nil || checkMailboxLimits(stored.Settings, sp, FieldMainConfig) == nil || true {",
+		pkg:  "./mta", run: "^TestStoredMailboxLimitKeptByOtherChanges$",
+	},
+	{
+		name: "admin: a backup with a mailbox limit below the Message Size Limit cannot be restored",
+		file: "mta/manager.go",
+		old:  "if perr != nil || checkMailboxLimits(stored.Settings, sp, FieldMainConfig) == nil {",
+		new:  "if perr != nil || checkMailboxLimits(stored.Settings, sp, FieldMainConfig) == nil || true {",
+		pkg:  "./admin", run: "^TestRestoreWarnsOfMailboxLimitBelowSizeLimit$",
+	},
 }
 
 func main() {
