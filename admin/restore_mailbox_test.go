@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,11 +100,7 @@ func TestRestoreWarnsOfMailboxLimitBelowSizeLimit(t *testing.T) {
 		t.Fatalf("restore: %v", err)
 	}
 	want := "Line " + strconv.Itoa(line) + ": mailbox_size_limit = 51200000 is smaller than the Message Size Limit of the MTA Settings page (52428800 bytes)"
-	found := false
-	for _, w := range res.Warnings {
-		found = found || strings.HasPrefix(w, want)
-	}
-	if !found {
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
 		t.Errorf("restore warnings %q lack %q", res.Warnings, want)
 	}
 	if now, err := db.LoadState(); err != nil || now.MainConfig != st.MainConfig {

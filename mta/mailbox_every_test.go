@@ -170,11 +170,7 @@ func TestStartWarnsOfStoredMailboxLimit(t *testing.T) {
 	}
 	line := strings.Count(st.MainConfig, "\n")
 	want := "Line " + strconv.Itoa(line) + ": mailbox_size_limit = 51200000 is smaller than the Message Size Limit"
-	found := false
-	for _, w := range res.Warnings {
-		found = found || strings.HasPrefix(w, want)
-	}
-	if !found {
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
 		t.Errorf("start warnings %q lack %q", res.Warnings, want)
 	}
 	if _, err := os.Stat(filepath.Join(env.inst.ConfigDir, "main.cf")); err != nil {
@@ -205,11 +201,7 @@ func TestStoredMailboxLimitKeptByOtherChanges(t *testing.T) {
 		t.Fatalf("a change keeping the stored mailbox limit: %v", err)
 	}
 	want := "Line " + strconv.Itoa(line) + ": mailbox_size_limit = 51200000 is smaller than the Message Size Limit"
-	found := false
-	for _, w := range res.Warnings {
-		found = found || strings.HasPrefix(w, want)
-	}
-	if !found {
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
 		t.Errorf("warnings %q lack %q", res.Warnings, want)
 	}
 	raw, err := os.ReadFile(filepath.Join(env.inst.ConfigDir, "main.cf"))
