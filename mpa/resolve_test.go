@@ -139,8 +139,17 @@ func TestAcceptanceResolveAcrossRotation(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// Until the maillog written after the rotation has grown past
+			// off: postlogd may write a few more lines to the renamed
+			// file after postfix reload returned, so the later messages
+			// are not waited for in the log one by one.
+			deadline := time.Now().Add(30 * time.Second)
 			for i := 0; fileSize(t, maillog) <= off+200; i++ {
-				inject(t, r, fmt.Sprintf("later.%d", i))
+				if time.Now().After(deadline) {
+					t.Fatalf("the maillog after the rotation did not grow past %d bytes:\n%s", off+200, r.inst.Log())
+				}
+				reinject(t, r, fmt.Sprintf("later.%d", i))
+				time.Sleep(50 * time.Millisecond)
 			}
 			s := &Server{cfg: Config{Maillog: maillog}}
 			o, why, err := s.resolve(store.SpoolEntry{DeliveryID: "S.doubt", LogOffset: off, DeliveringSince: since})
@@ -168,6 +177,24 @@ func fileSize(t *testing.T, path string) int64 {
 // for it is in the maillog.
 func inject(t *testing.T, r *rig, ident string) {
 	t.Helper()
+	reinject(t, r, ident)
+	client := regexp.MustCompile(`smtpd\[\d+\]: (\w+): client=\S+ orig_queue_id=` + regexp.QuoteMeta(ident) + `\n`)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		b, _ := os.ReadFile(r.inst.Maillog)
+		if m := client.FindSubmatch(b); m != nil && strings.Contains(string(b), string(m[1])+": from=<") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no queue manager line for %s in the maillog:\n%s", ident, r.inst.Log())
+}
+
+// reinject delivers one message to the reinjection service with XFORWARD
+// IDENT=ident.
+func reinject(t *testing.T, r *rig, ident string) {
+	t.Helper()
 	c, err := smtp.Dial(r.reinjAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -194,17 +221,6 @@ func inject(t *testing.T, r *rig, ident string) {
 	fail(err)
 	fail(w.Close())
 	fail(c.Quit())
-	client := regexp.MustCompile(`smtpd\[\d+\]: (\w+): client=\S+ orig_queue_id=` + regexp.QuoteMeta(ident) + `\n`)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		b, _ := os.ReadFile(r.inst.Maillog)
-		if m := client.FindSubmatch(b); m != nil && strings.Contains(string(b), string(m[1])+": from=<") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no queue manager line for %s in the maillog:\n%s", ident, r.inst.Log())
 }
 
 // TestOpenRotatedPicksTheFirstRotationAfterTheDelivery: of the rotated
