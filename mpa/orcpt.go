@@ -44,7 +44,16 @@ type orcptConn struct {
 	saw354  bool
 	pending map[string]orcptParam // token -> the ORCPT Postfix gave
 	next    int
+
+	// Replies held back while commands of the same pipelined group wait
+	// to be read (see Write).
+	wmu  sync.Mutex
+	hold bool   // command lines received are still to be handed on
+	held []byte // replies written and not sent yet
 }
+
+// maxHeld bounds the replies held back; more go out at once.
+const maxHeld = 16 << 10
 
 const (
 	modeCommand = iota
@@ -78,11 +87,19 @@ func (c *orcptConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		// Rewritten command lines first, in pieces as the reader asks:
-		// a line may be longer than its buffer.
+		// Rewritten command lines first, one at a time (in pieces as
+		// the reader asks: a line may be longer than its buffer), so
+		// that Write knows whether another is waiting.
 		if len(c.out) > 0 {
-			n := copy(p, c.out)
+			end := len(c.out)
+			if i := bytes.IndexByte(c.out, '\n'); i >= 0 {
+				end = i + 1
+			}
+			n := copy(p, c.out[:end])
 			c.out = c.out[n:]
+			c.wmu.Lock()
+			c.hold = len(c.out) > 0
+			c.wmu.Unlock()
 			return n, nil
 		}
 		switch c.mode {
@@ -233,14 +250,57 @@ func (c *orcptConn) extendLine(b []byte) {
 	c.cr = b[len(b)-1] == '\r'
 }
 
-// Write notes whether go-smtp answered a DATA with 354.
+// Write notes whether go-smtp answered a DATA with 354, and sends the
+// replies to a pipelined group of commands together (RFC 2920 3.1): while
+// another command line of the group has been received and not yet read,
+// a reply is held back, and it goes out with the reply to the group's
+// last command (or at Close). Nothing is held when Read waits for the
+// client: it reads from the connection only once every line received
+// was handed on, and handing on the last clears hold.
+// go-smtp flushes each reply by itself, and Postfix's SMTP client sends
+// MAIL, RCPT and DATA in one packet: three writes, three wake-ups of the
+// client for one message, where Postfix's own smtpd makes one.
 func (c *orcptConn) Write(p []byte) (int, error) {
 	if bytes.HasPrefix(p, []byte("354")) || bytes.Contains(p, []byte("\n354")) {
 		c.mu.Lock()
 		c.saw354 = true
 		c.mu.Unlock()
 	}
-	return c.Conn.Write(p)
+	c.wmu.Lock()
+	if c.hold && len(c.held)+len(p) <= maxHeld {
+		c.held = append(c.held, p...)
+		c.wmu.Unlock()
+		return len(p), nil
+	}
+	held := c.held
+	c.held = nil
+	c.wmu.Unlock()
+	if len(held) == 0 {
+		return c.Conn.Write(p)
+	}
+	if _, err := c.Conn.Write(append(held, p...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// flushHeld sends the replies held back. An error shows at the next read
+// or write of the connection.
+func (c *orcptConn) flushHeld() {
+	c.wmu.Lock()
+	held := c.held
+	c.held, c.hold = nil, false
+	c.wmu.Unlock()
+	if len(held) > 0 {
+		_, _ = c.Conn.Write(held)
+	}
+}
+
+// Close sends the replies held back (go-smtp's last words, a 421 of a
+// shutdown) before it closes the connection.
+func (c *orcptConn) Close() error {
+	c.flushHeld()
+	return c.Conn.Close()
 }
 
 // rewrite replaces, in a RCPT TO line, an ORCPT of type rfc822 whose

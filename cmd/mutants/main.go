@@ -4760,6 +4760,20 @@ var mutants = []mutant{
 		new:  "if perr != nil || checkMailboxLimits(stored.Settings, sp, FieldMainConfig) == nil || true {",
 		pkg:  "./admin", run: "^TestRestoreWarnsOfMailboxLimitBelowSizeLimit$",
 	},
+	{
+		name: "mpa: each reply to a pipelined group of commands is a write of its own",
+		file: "mpa/orcpt.go",
+		old:  "if c.hold && len(c.held)+len(p) <= maxHeld {",
+		new:  "if false && c.hold && len(c.held)+len(p) <= maxHeld {",
+		pkg:  "./mpa", run: "^TestPipelinedRepliesGoTogether$",
+	},
+	{
+		name: "mpa: a reply is held back after the last command of a pipelined group",
+		file: "mpa/orcpt.go",
+		old:  "\t\t\tc.hold = len(c.out) > 0\n",
+		new:  "\t\t\tc.hold = true\n",
+		pkg:  "./mpa", run: "^TestPipelinedRepliesGoTogether$",
+	},
 }
 
 func main() {
