@@ -11,9 +11,11 @@ import (
 // does not decode (a damaged record) made the whole dashboard a 500 for
 // every role that sees the recent changes, although Postfix, the queues
 // and the MPA could all be read: the administrator lost the page they
-// open first. The dashboard now shows everything else and says, in the
-// recent changes' place, that they could not be read; the decode error
-// goes to postdeck's log, not the page.
+// open first. The dashboard now shows everything else, and the damaged
+// entry is a row of its own among the recent changes (store.FindAudit),
+// with none of its bytes. A log that cannot be read at all (the database
+// failing) is said in the recent changes' place:
+// TestDashboardCardsSayWhatCouldNotBeRead.
 func TestDashboardRendersWhenRecentChangesCannotBeRead(t *testing.T) {
 	st := newStack(t)
 	if err := st.db.Bolt().Update(func(tx *bolt.Tx) error {

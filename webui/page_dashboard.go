@@ -47,8 +47,9 @@ func (s *Server) pageDashboard(c *fiber.Ctx) error {
 	d := dashboardData{Dashboard: dash}
 	if id, _ := identity(c); entryAllows(navEntry{Perm: permRead, Roles: auditRoles}, id.Role) {
 		d.ShowAudit = true
-		// A damaged audit entry must not take the whole dashboard
-		// down with it: the page an administrator opens first.
+		// An audit log that cannot be read (the database failing)
+		// must not take the whole dashboard down with it: the page an
+		// administrator opens first.
 		if d.Recent, err = s.ui.recent.get(c, s.admin, s.ui.views.pages["dashboard"]); err != nil {
 			s.log.Warn("dashboard: recent changes", "err", err)
 			d.RecentError = "The recent changes could not be read (postdeck's log has the details)."

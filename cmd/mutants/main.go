@@ -4557,11 +4557,11 @@ var mutants = []mutant{
 		pkg:  "./webui", run: "^TestWrongMethodPageIsASentence$",
 	},
 	{
-		name: "webui: a damaged audit entry makes the dashboard a 500",
+		name: "webui: recent changes that cannot be read make the dashboard a 500",
 		file: "webui/page_dashboard.go",
 		old:  "\t\t\ts.log.Warn(\"dashboard: recent changes\", \"err\", err)\n",
 		new:  "\t\t\treturn err\n",
-		pkg:  "./webui", run: "^TestDashboardRendersWhenRecentChangesCannotBeRead$",
+		pkg:  "./webui", run: "^TestDashboardCardsSayWhatCouldNotBeRead$",
 	},
 	{
 		name: "admin: a scrape that cannot read the SPF sources says they are up",
