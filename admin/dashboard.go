@@ -29,6 +29,11 @@ type Dashboard struct {
 	LogProblems    []mta.LogLine       `json:"log_problems,omitempty"`
 	LogError       string              `json:"log_error,omitempty"`
 	Errors         []string            `json:"errors,omitempty"` // parts that could not be read
+	// QueueProblem and MPAProblem say, in the queue's and the MPA's
+	// cards, why that part could not be read: the sentence a status
+	// names it with in its problems ("" when it could be).
+	QueueProblem string `json:"queue_problem,omitempty"`
+	MPAProblem   string `json:"mpa_problem,omitempty"`
 	// Cluster names, on a cluster node, each node that is wrong and how,
 	// one sentence each (clusterProblems): empty while all is well.
 	Cluster []string `json:"cluster,omitempty"`
@@ -72,7 +77,8 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 			d.Queue, d.OldestDeferred, d.Deferring = g.summary, g.oldest, g.deferring
 		} else {
 			s.log.Warn("dashboard: queue summary", "err", err)
-			d.Errors = append(d.Errors, dashboardQueueError)
+			d.Errors = append(d.Errors, "The queue could not be read.")
+			d.QueueProblem = queueProblem(err)
 		}
 	}
 	if s.mpa != nil {
@@ -80,7 +86,8 @@ func (s *Service) Dashboard(ctx context.Context, id Identity) (Dashboard, error)
 			d.MPA = s.sharedCounts(c)
 		} else {
 			s.log.Warn("dashboard: mpa counts", "err", err)
-			d.Errors = append(d.Errors, dashboardMPAError)
+			d.Errors = append(d.Errors, "The MPA's counts could not be read.")
+			d.MPAProblem = MPACountsProblem
 		}
 	}
 	// Said, not left out: the SPF card would read "No SPF sources." for a

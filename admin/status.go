@@ -99,38 +99,6 @@ func queueProblem(err error) string {
 	return queueProblemText
 }
 
-// QueueProblemOf says, for the dashboard's queue card, why the queue
-// could not be read, from the sentence the dashboard named it with
-// (Dashboard.Errors): the sentence a status would give for a listing that
-// failed, or "" when errs does not name the queue.
-func QueueProblemOf(errs []string) string {
-	for _, e := range errs {
-		if e == dashboardQueueError {
-			return queueProblemText
-		}
-	}
-	return ""
-}
-
-// MPAProblemOf is QueueProblemOf for the dashboard's MPA card:
-// MPACountsProblem when errs names the MPA's counts, else "".
-func MPAProblemOf(errs []string) string {
-	for _, e := range errs {
-		if e == dashboardMPAError {
-			return MPACountsProblem
-		}
-	}
-	return ""
-}
-
-// The sentences Dashboard names the queue and the MPA's counts with in
-// its Errors when they could not be read (dashboard.go), by which
-// QueueProblemOf and MPAProblemOf find them.
-const (
-	dashboardQueueError = "The queue could not be read."
-	dashboardMPAError   = "The MPA's counts could not be read."
-)
-
 // LastApply is the outcome of the last apply that changed (or tried to
 // change) Postfix's files.
 func (s *Service) LastApply() mta.ApplyReport { return s.mta.LastApply() }

@@ -24,16 +24,6 @@ type dashboardData struct {
 	RecentError string
 }
 
-// QueueProblem is what the queue card says when the queue could not be
-// read (named in Errors), instead of the queue being unavailable; "" when
-// it could be. From Errors, which dashboardKey names.
-func (d dashboardData) QueueProblem() string { return admin.QueueProblemOf(d.Errors) }
-
-// MPAProblem is what the MPA card says when the MPA's counts could not be
-// read: the MPA runs, and "not running" would send the administrator the
-// wrong way. "" when they could be, or there is no MPA.
-func (d dashboardData) MPAProblem() string { return admin.MPAProblemOf(d.Errors) }
-
 // pageDashboard is GET /: is mail flowing? Postfix's state with its
 // controls, the queues with the oldest deferred message and the domains
 // that defer, the MPA, the SPF sources, Postfix's latest warnings and the
@@ -103,6 +93,7 @@ func dashboardKey(d *dashboardData) *pageKey {
 	for _, e := range d.Errors {
 		k.str(e)
 	}
+	k.str(d.QueueProblem).str(d.MPAProblem)
 	k.num(int64(len(d.Cluster)))
 	for _, c := range d.Cluster {
 		k.str(c)
