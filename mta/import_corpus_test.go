@@ -50,6 +50,15 @@ func corpusProjects(t testing.TB) []string {
 	return out
 }
 
+// needCorpusProject skips only when the real corpus is absent: a corpus
+// without the project a test reads is a failure, not a skip.
+func needCorpusProject(t testing.TB, project string) {
+	t.Helper()
+	if !slices.Contains(corpusProjects(t), project) {
+		t.Fatalf("the real corpus %s has no %s configuration", realCorpus, project)
+	}
+}
+
 // corpusConfigDir is where a project keeps Postfix's configuration on a
 // real host: mailcow runs Postfix with -c /opt/postfix/conf.
 func corpusConfigDir(project string) string {

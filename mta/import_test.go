@@ -633,9 +633,7 @@ func TestImportQuirkSpecifics(t *testing.T) {
 // in /etc/pmg).
 func TestImportOutsideDirs(t *testing.T) {
 	postfixtest.Require(t)
-	if !slices.Contains(corpusProjects(t), "pmg") {
-		t.Skip("the real corpus has no pmg configuration")
-	}
+	needCorpusProject(t, "pmg")
 	root := postfixtest.Dir(t)
 	dir := corpusHost(t, "pmg", root)
 	res, err := ImportWith(context.Background(), dir, ImportOptions{SbinDir: postfixtest.SbinDir, Instance: corpusInstance()})

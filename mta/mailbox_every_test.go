@@ -22,9 +22,7 @@ import (
 // the main.cf line numbers of message_size_limit and mailbox_size_limit.
 func pmgHost(t *testing.T, sizeLine string) (dir string, sizeAt, mailboxAt int) {
 	t.Helper()
-	if !slices.Contains(corpusProjects(t), "pmg") {
-		t.Skip("the real corpus has no pmg configuration")
-	}
+	needCorpusProject(t, "pmg")
 	dir = corpusHost(t, "pmg", postfixtest.Dir(t))
 	path := filepath.Join(dir, "main.cf")
 	lines := strings.Split(readFile(path), "\n")
