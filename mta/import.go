@@ -700,17 +700,13 @@ func (im *importer) mailboxLimits(s store.Settings) error {
 		if !set {
 			continue
 		}
-		v, err := strconv.ParseInt(strings.TrimSpace(im.set[name]), 10, 64)
-		if err != nil || v == 0 || v >= s.MessageSizeLimit {
+		v, agent, below := mailboxLimitBelow(name, im.set[name], s.MessageSizeLimit)
+		if !below {
 			continue
 		}
 		size := "message_size_limit = " + im.eff["message_size_limit"] + " (Postfix's default; main.cf does not set it)"
 		if q, ok := im.param("message_size_limit"); ok {
 			size = fmt.Sprintf("message_size_limit = %s (main.cf line %d)", im.eff["message_size_limit"], q.Line)
-		}
-		agent := "local delivery (local)"
-		if name == "virtual_mailbox_limit" {
-			agent = "virtual mailbox delivery (virtual)"
 		}
 		return importFix(fmt.Sprintf("in main.cf, set %s to at least %d or to 0 (no limit), or lower message_size_limit to at most %d", name, s.MessageSizeLimit, v),
 			"main.cf line %d: %s = %d is smaller than %s, which becomes the Message Size Limit of %d bytes, and Postfix's %s refuses to run then",

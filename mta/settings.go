@@ -482,6 +482,20 @@ func mailboxLimitsNeeded(in Instance, s store.Settings, params []Param) string {
 	return b.String()
 }
 
+// mailboxLimitBelow reads value, that of mailbox limit parameter name,
+// and reports whether it is a number other than 0 below limit, with the
+// delivery agent that then refuses to run.
+func mailboxLimitBelow(name, value string, limit int64) (v int64, agent string, below bool) {
+	v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	if err != nil || v == 0 || v >= limit {
+		return v, "", false
+	}
+	if name == "virtual_mailbox_limit" {
+		return v, "virtual mailbox delivery (virtual)", true
+	}
+	return v, "local delivery (local)", true
+}
+
 // checkMailboxLimits refuses settings and a main config document that
 // Postfix's delivery agents would not run with: a mailbox_size_limit or
 // virtual_mailbox_limit the document sets to a number other than 0 below
@@ -499,13 +513,9 @@ func checkMailboxLimits(s store.Settings, params []Param, field string) error {
 		if !slices.Contains(mailboxLimitParams, p.Name) {
 			continue
 		}
-		v, err := strconv.ParseInt(strings.TrimSpace(p.Value), 10, 64)
-		if err != nil || v == 0 || v >= s.MessageSizeLimit {
+		v, agent, below := mailboxLimitBelow(p.Name, p.Value, s.MessageSizeLimit)
+		if !below {
 			continue
-		}
-		agent := "local delivery (local)"
-		if p.Name == "virtual_mailbox_limit" {
-			agent = "virtual mailbox delivery (virtual)"
 		}
 		if field == FieldMessageSizeLimit {
 			return store.Invalid(FieldMessageSizeLimit, "Message Size Limit of %d bytes is larger than %s = %d of the main config (Edit Main Config, line %d), and Postfix's %s refuses to run then; keep the Message Size Limit at most %d, or first raise %s there to at least %d (0 is no limit)",
