@@ -257,9 +257,13 @@ func (s *Server) pageRepositoryActions(c *fiber.Ctx) error {
 	}
 	n, err := s.admin.MPAErrorAction(ctx, who(c), admin.ErrorActionRequest{Action: action, IDs: ids, All: all})
 	if err != nil && n > 0 {
-		// Stopped midway: the list shows what is left, with what was done.
-		code, body := errorStatus(err)
-		return s.repositoryError(c, code, body.Error)
+		// Stopped midway, or a requeue that left the entries it cannot
+		// read: done in part. The list shows what is left, with what
+		// was done, after a redirect as for a full success: the list
+		// answered to the post itself was posted again by a reload,
+		// which requeued or deleted again.
+		_, body := errorStatus(err)
+		return s.flashAndRedirect(c, &Flash{Kind: "error", Message: body.Error}, "/queues/repository")
 	}
 	if err != nil {
 		code, body := errorStatus(err)

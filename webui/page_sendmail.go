@@ -25,8 +25,8 @@ type sendmailForm struct {
 type sendmailPageData struct {
 	Form   sendmailForm
 	Errors map[string]string // field (as in the API) -> sentence
-	// SentID is the queue id Postfix gave the last message sent (after
-	// the redirect), SentSender its envelope sender, for the links.
+	// SentID is the queue id Postfix gave the last message sent (shown
+	// after the redirect), SentSender its envelope sender, for the links.
 	SentID     string
 	SentSender string
 }
@@ -42,13 +42,16 @@ func sendmailFormFrom(c *fiber.Ctx) sendmailForm {
 	}
 }
 
-// pageSendmail is GET /sendmail: the form. After a successful send
-// (?sent=ID) it also shows the queue id and where to find the message.
+// pageSendmail is GET /sendmail: the form. After a successful send (the
+// redirect of pageSendmailPost) it is the form as typed with the queue id
+// and where to find the message, kept in the session for this one page:
+// a reload of it shows the empty form and sends nothing.
 func (s *Server) pageSendmail(c *fiber.Ctx) error {
 	d := sendmailPageData{Errors: map[string]string{}}
-	if id := c.Query("sent"); admin.ValidQueueID(id) {
-		d.SentID = strings.Clone(id)
-		d.SentSender = strings.Clone(c.Query("sender"))
+	if se := currentSession(c); se != nil {
+		if sent := s.ui.sessions.takeSent(se); sent != nil {
+			d = *sent
+		}
 	}
 	return s.render(c, "sendmail", "Send Mail", d)
 }
@@ -66,8 +69,16 @@ func (s *Server) pageSendmailPost(c *fiber.Ctx) error {
 	id, err := s.admin.SendMail(c.UserContext(), who(c), req)
 	if err == nil {
 		// The form stays as typed (a second test mail is often the same
-		// with one change), with one box that says what happened.
+		// with one change), with one box that says what happened, on
+		// the page the redirect leads to: the page answered to the post
+		// itself was posted again by a reload, which sent the mail
+		// again. Without a session (the trusted socket) there is
+		// nowhere to keep it: the page is the answer.
 		d := sendmailPageData{Form: form, Errors: map[string]string{}, SentID: id, SentSender: envelopeSender(req)}
+		if se := currentSession(c); se != nil {
+			s.ui.sessions.setSent(se, &d)
+			return c.Redirect("/sendmail", fiber.StatusSeeOther)
+		}
 		return s.renderStatus(c, fiber.StatusOK, "sendmail", "Send Mail", d, nil)
 	}
 	d := sendmailPageData{Form: form, Errors: map[string]string{}}

@@ -111,10 +111,13 @@ func TestRepositoryUnreadableRecordsAreRows(t *testing.T) {
 		t.Errorf("confirmation of the requeue: %q missing", w)
 	}
 	sel.Set("confirmed", "1")
-	r = c.postForm("/queues/repository/actions", sel, true)
+	if r = c.postForm("/queues/repository/actions", sel, true); r.Status != 303 {
+		t.Fatalf("confirmed requeue of a good and an unreadable message: %d, want a 303 to the list", r.Status)
+	}
+	r = c.get(r.Header.Get("Location"))
 	page = string(r.Body)
-	if w := "Requeued 1 message: it is back in the MPA queue. The error-repository entry " + unreadableAfter + " cannot be read"; r.Status != 409 || !strings.Contains(page, w) || !strings.Contains(page, "delete it.") || strings.Contains(page, "Internal error") {
-		t.Errorf("requeue of a good and an unreadable message: %d, want 409 and %q ... delete it.", r.Status, w)
+	if w := "Requeued 1 message: it is back in the MPA queue. The error-repository entry " + unreadableAfter + " cannot be read"; r.Status != 200 || !strings.Contains(page, w) || !strings.Contains(page, "delete it.") || strings.Contains(page, "Internal error") {
+		t.Errorf("the list after the requeue of a good and an unreadable message: %d, want 200 and %q ... delete it.", r.Status, w)
 	}
 	if got := errorRecordIDs(t, st); !reflect.DeepEqual(got, []string{unreadableAfter}) {
 		t.Errorf("after the requeue the repository holds %v, want the unreadable record alone", got)

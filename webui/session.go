@@ -34,6 +34,9 @@ type session struct {
 	created  time.Time
 	lastSeen time.Time
 	flash    *Flash
+	// sent is Send Mail's answer to a send (the form as typed, the
+	// queue id), kept for the page its redirect leads to.
+	sent *sendmailPageData
 
 	// checked caches the user behind the session as last read from the
 	// store, valid while the store's users generation stays the same.
@@ -191,6 +194,23 @@ func (ss *sessionStore) takeFlash(se *session) *Flash {
 	f := se.flash
 	se.flash = nil
 	return f
+}
+
+// setSent keeps Send Mail's answer to a send for the session's next
+// Send Mail page (Post/Redirect/Get); a newer send replaces it.
+func (ss *sessionStore) setSent(se *session, d *sendmailPageData) {
+	ss.mu.Lock()
+	se.sent = d
+	ss.mu.Unlock()
+}
+
+// takeSent returns and clears the session's kept Send Mail answer.
+func (ss *sessionStore) takeSent(se *session) *sendmailPageData {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	d := se.sent
+	se.sent = nil
+	return d
 }
 
 // sessionIdentity resolves the console session cookie: the session must be

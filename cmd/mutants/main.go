@@ -4774,6 +4774,20 @@ var mutants = []mutant{
 		new:  "\t\t\tc.hold = true\n",
 		pkg:  "./mpa", run: "^TestPipelinedRepliesGoTogether$",
 	},
+	{
+		name: "webui: an MPA error action done in part redirects to the list instead of answering it to the post",
+		file: "webui/page_repository.go",
+		old:  "return s.flashAndRedirect(c, &Flash{Kind: \"error\", Message: body.Error}, \"/queues/repository\")",
+		new:  "return s.repositoryError(c, fiber.StatusConflict, body.Error)",
+		pkg:  "./webui", run: "^TestRepositoryPartialRequeueRedirects$",
+	},
+	{
+		name: "webui: Send Mail redirects after a send instead of answering the page to the post",
+		file: "webui/page_sendmail.go",
+		old:  "return c.Redirect(\"/sendmail\", fiber.StatusSeeOther)",
+		new:  "return s.renderStatus(c, fiber.StatusOK, \"sendmail\", \"Send Mail\", d, nil)",
+		pkg:  "./webui", run: "^TestSendMailRedirectsAfterSending$",
+	},
 }
 
 func main() {
