@@ -215,8 +215,10 @@ type MapDoc struct {
 	Updated time.Time `json:"updated,omitzero"`
 	Version string    `json:"version,omitempty"`
 	// Secret: the map holds SASL passwords (smtp-sasl-password_maps, or
-	// a map a *_sasl_password_maps parameter refers to or did), which
-	// are masked in Content.
+	// a map a *_sasl_password_maps parameter refers to or did, or one
+	// an administrator marked so), which are masked in Content. Sent
+	// true, a save marks the map (SaveMapRequest.Secret); false never
+	// unmarks one.
 	Secret bool `json:"secret,omitempty"`
 	// ClusterRefused, on a cluster node whose Postfix refused the
 	// cluster's newest configuration, says so and why: the document is
@@ -262,14 +264,21 @@ type MapResult struct {
 
 // SaveMapRequest is a map's new type and content; Create refuses a name
 // that exists already (the Maps page's "new map" form); Base, when set, is
-// the version the change was based on.
+// the version the change was based on. Secret marks the map as holding
+// SASL passwords from this save on (mode 0600, passwords masked, lines
+// checked as key user:password); false leaves a secret map secret.
 type SaveMapRequest struct {
 	Name    string
 	Type    string
 	Content string
 	Create  bool
 	Base    string
+	Secret  bool
 }
+
+// markedSecretNote begins the audit entry and the answer of a save that
+// made a map hold passwords.
+const markedSecretNote = "marked as holding passwords: its file and .db are readable by root only and its passwords are shown masked; "
 
 // SaveMap validates, stores and applies a map: its file and main.cf change
 // together or not at all.
@@ -277,7 +286,15 @@ func (s *Service) SaveMap(ctx context.Context, id Identity, in SaveMapRequest) (
 	if err := need(id, PermAdmin); err != nil {
 		return MapResult{}, err
 	}
-	mp := store.Map{Name: in.Name, Type: in.Type, Content: in.Content}
+	mp := store.Map{Name: in.Name, Type: in.Type, Content: in.Content, Secret: in.Secret}
+	// Whether this save is the one that marks the map, for its audit
+	// entry (a client that sends back what GET gave marks nothing).
+	wasSecret := false
+	if in.Secret {
+		if old, err := s.mta.GetMap(in.Name); err == nil {
+			wasSecret = mta.IsSecretMap(old)
+		}
+	}
 	var res mta.Result
 	var err error
 	action := "map " + truncate(in.Name, 100)
@@ -286,6 +303,11 @@ func (s *Service) SaveMap(ctx context.Context, id Identity, in SaveMapRequest) (
 		res, err = s.mta.CreateMap(ctx, id.Actor(), mp)
 	} else {
 		res, err = s.mta.PutMap(ctx, id.Actor(), mp, in.Base)
+	}
+	if err == nil && in.Secret && !wasSecret {
+		if now, gerr := s.mta.GetMap(in.Name); gerr == nil && mta.IsSecretMap(now) {
+			res.Message = markedSecretNote + res.Message
+		}
 	}
 	s.auditApply(id, action, res, err)
 	if err != nil {

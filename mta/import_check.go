@@ -171,7 +171,10 @@ func CheckImport(ctx context.Context, sbinDir, srcDir string, res *ImportResult)
 		return nil, fmt.Errorf("check: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	// Readable by root only, as the files in it: the rendered
+	// configuration may name maps of passwords, and nothing but
+	// postconf, run as this process, reads it.
+	if err := os.Chmod(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
 	inst := res.Instance
@@ -181,7 +184,7 @@ func CheckImport(ctx context.Context, sbinDir, srcDir string, res *ImportResult)
 		return nil, fmt.Errorf("check: %w", err)
 	}
 	for _, rel := range []string{"main.cf", "master.cf"} {
-		if err := os.WriteFile(filepath.Join(tmp, rel), r[rel].Data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tmp, rel), r[rel].Data, 0o600); err != nil {
 			return nil, fmt.Errorf("check: %w", err)
 		}
 	}

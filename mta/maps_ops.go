@@ -104,7 +104,9 @@ func (m *Manager) storedPasswordSources() ([]passwordSource, error) {
 // map's file (built with postmap for hash and btree) and main.cf change
 // together or not at all. Maps the SPF refresher owns can only be written
 // through PutRefresherMap; an administrator's edit is store.ErrForbidden. Changing the type of a map main.cf still references
-// is store.ErrConflict. For a map that holds SASL passwords
+// is store.ErrConflict. in.Secret marks the map as holding SASL
+// passwords from this save on (a map of the SPF refresher's is
+// store.ErrInvalid); false never ends it. For a map that holds SASL passwords
 // (IsSecretMap, SecretMaps), a masked password (********) or an empty
 // one keeps the stored password of that key.
 //
@@ -184,6 +186,7 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 	// postmap starts on the new content now, the checks below run beside
 	// it, and the apply takes the built file when these bytes go live.
 	pb := m.startPrebuild(in)
+	asked := in.Secret && !refresher // the administrator marks the map as holding passwords
 	mutate := func(st *store.State) error {
 		idx := -1
 		for i := range st.Maps {
@@ -191,12 +194,17 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 				idx = i
 			}
 		}
-		// Whether the map holds passwords is the configuration's say,
-		// not the request's.
-		in.Secret = SecretMaps(m.inst, *st)[in.Name] && in.Name != MapSASLPasswords
+		// A map holds passwords when the configuration says so, or when
+		// the administrator marks it so (in.Secret: before the reference
+		// that will make it so is saved). A request never ends it: once
+		// secret, a map stays so (secrets.go).
+		// The stored map is as its version was read (the configuration's
+		// say); the mark goes on the new one only.
+		configured := SecretMaps(m.inst, *st)[in.Name] && in.Name != MapSASLPasswords
 		if idx >= 0 {
-			st.Maps[idx].Secret = in.Secret
+			st.Maps[idx].Secret = configured
 		}
+		in.Secret = (asked || configured) && in.Name != MapSASLPasswords
 		owner := store.OwnerAdmin
 		if create && idx >= 0 {
 			return store.Conflict("Map %s already exists; open it on the Maps page to edit it", in.Name)
@@ -217,6 +225,8 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 			old := st.Maps[idx]
 			owner = old.Owner
 			switch {
+			case asked && old.Owner == store.OwnerRefresher:
+				return store.Invalid(FieldMapSecret, "Map %s is kept up to date by the SPF refresher from DNS and holds no passwords, so it cannot be marked as holding passwords; create a map of your own for them", in.Name)
 			case refresher && old.Owner != store.OwnerRefresher:
 				return store.Conflict("Map %s is edited by administrators; the SPF refresher does not overwrite it", in.Name)
 			case !refresher && old.Owner == store.OwnerRefresher:

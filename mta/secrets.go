@@ -19,9 +19,15 @@ import (
 // smtp-sasl-password_maps is secret by name as well.
 //
 // Once secret, a map stays so (store.Map.Secret, set by the apply that
-// makes the configuration refer to it): a map that held passwords is not
-// shown in clear, nor made readable by all, because a reference went away.
-// Deleting the map ends it.
+// makes the configuration refer to it, or by the administrator's save
+// that marks the map so, before that reference exists): a map that held
+// passwords is not shown in clear, nor made readable by all, because a
+// reference went away or a later save did not mark it. Deleting the map
+// ends it.
+
+// FieldMapSecret is the API field of a map save that marks the map as
+// holding passwords (PutMap, CreateMap: store.Map.Secret).
+const FieldMapSecret = "secret"
 
 // passwordParamSuffix ends the name of every parameter whose tables
 // Postfix reads SASL client passwords from: smtp_sasl_password_maps,

@@ -28,10 +28,12 @@ func (s *Server) mapGet(c *fiber.Ctx) error {
 	return c.JSON(doc)
 }
 
-// mapPut answers PUT /api/v1/maps/{name} {"type","content"}: it validates,
-// stores and applies the map; a 400 leaves the store and Postfix's files
-// as they were. The other fields GET shows are accepted (and ignored) so
-// that a client can send back what it got.
+// mapPut answers PUT /api/v1/maps/{name} {"type","content","secret"}: it
+// validates, stores and applies the map; a 400 leaves the store and
+// Postfix's files as they were. "secret": true marks the map as holding
+// SASL passwords in the same save; false or absent leaves a secret map
+// secret. The other fields GET shows are accepted (and ignored) so that a
+// client can send back what it got.
 func (s *Server) mapPut(c *fiber.Ctx) error {
 	name := param(c, "name")
 	var in admin.MapDoc
@@ -45,7 +47,7 @@ func (s *Server) mapPut(c *fiber.Ctx) error {
 	if in.Name != "" && in.Name != name {
 		return store.Invalid("name", "The body names map %q but the URL names %q; rename a map by creating the new one and deleting the old one", in.Name, name)
 	}
-	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: in.Type, Content: in.Content, Base: base})
+	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: in.Type, Content: in.Content, Base: base, Secret: in.Secret})
 	if err != nil {
 		return err
 	}

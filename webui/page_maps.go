@@ -74,6 +74,7 @@ type mapsPageData struct {
 	Types []string
 	// The create form, kept on error.
 	Name, Type, Content string
+	Secret              bool // "Holds passwords" ticked
 	Error               string
 	ErrorLine           int
 }
@@ -90,6 +91,9 @@ type mapPageData struct {
 	Refresher bool
 	// Secret: the map holds SASL passwords, masked in Content.
 	Secret bool
+	// Marked: the refused save had "Holds passwords" ticked (the box
+	// comes back ticked).
+	Marked bool
 	// TextView shows the whole content in one editor (bulk edits); the
 	// default is the table of rules, RowsPage, searched with Q.
 	TextView bool
@@ -120,16 +124,20 @@ func (s *Server) showMaps(c *fiber.Ctx, data mapsPageData, flash *Flash, status 
 	return s.renderStatus(c, status, "maps", "Maps", data, flash)
 }
 
-// pageMapsCreate is POST /mta/maps: create a map (name, type, content).
+// pageMapsCreate is POST /mta/maps: create a map (name, type, content,
+// and "secret" when it holds passwords).
 func (s *Server) pageMapsCreate(c *fiber.Ctx) error {
-	data := mapsPageData{Name: strings.TrimSpace(c.FormValue("name")), Type: c.FormValue("type"), Content: strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n")}
-	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: data.Name, Type: data.Type, Content: data.Content, Create: true})
+	data := mapsPageData{Name: strings.TrimSpace(c.FormValue("name")), Type: c.FormValue("type"), Content: strings.ReplaceAll(c.FormValue("content"), "\r\n", "\n"), Secret: c.FormValue("secret") != ""}
+	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: data.Name, Type: data.Type, Content: data.Content, Create: true, Secret: data.Secret})
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/maps/"+url.PathEscape(data.Name))
 	}
 	flash, status, ferr := s.formError(err)
 	if ferr != nil {
 		return ferr
+	}
+	if data.Secret {
+		data.Content = admin.MaskPasswords(data.Content) // a password is not written back
 	}
 	var fe *store.UserError
 	if errors.As(err, &fe) {
@@ -299,7 +307,10 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 		return err
 	}
 	base := c.FormValue("version")
-	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: typ, Content: content, Base: base})
+	// The box of a map that holds passwords already is disabled (not
+	// sent): the map stays secret all the same.
+	mark := c.FormValue("secret") != ""
+	res, err := s.admin.SaveMap(c.UserContext(), who(c), admin.SaveMapRequest{Name: name, Type: typ, Content: content, Base: base, Secret: mark})
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/maps/"+url.PathEscape(name))
 	}
@@ -308,7 +319,8 @@ func (s *Server) pageMapPost(c *fiber.Ctx) error {
 		return ferr
 	}
 	data.Content, data.Map.Type = content, typ
-	if data.Secret {
+	data.Marked = mark && !data.Secret
+	if data.Secret || mark {
 		data.Content = admin.MaskPasswords(content)
 	}
 	data.Version = base

@@ -11,9 +11,11 @@ import (
 	"time"
 )
 
-const mapsUsage = `usage: postdeck maps list | get NAME | set [--force] NAME TYPE FILE (- for standard input) | delete NAME | lookup NAME KEY
+const mapsUsage = `usage: postdeck maps list | get NAME | set [--force] [--secret] NAME TYPE FILE (- for standard input) | delete NAME | lookup NAME KEY
   get prints a first line "# postdeck-version: V"; set takes it off and saves only
-  when the stored map is still version V (a new map needs no version line)`
+  when the stored map is still version V (a new map needs no version line);
+  set --secret marks the map as holding passwords (readable by root only, shown
+  masked) in that same save; a map stays so until it is deleted`
 
 // cmdMaps is `postdeck maps ...`, a thin client of /api/v1/maps.
 func cmdMaps(args []string) error {
@@ -23,6 +25,7 @@ func cmdMaps(args []string) error {
 	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
 	socket, jsonOut := clientFlags(fs)
 	force := fs.Bool("force", false, "set: save even when the file has no version line or the map changed since it was read")
+	secret := fs.Bool("secret", false, "set: mark the map as holding passwords (key user:password lines; readable by root only, shown masked), before smtp_sasl_password_maps names it; it stays so until deleted")
 	if err := parseCommand(fs, "maps "+args[0], args[1:]); err != nil {
 		return err
 	}
@@ -81,7 +84,11 @@ func cmdMaps(args []string) error {
 			version, rest = "", string(content)
 		}
 		c.lineOffset = strings.Count(string(content[:len(content)-len(rest)]), "\n")
-		return c.change("PUT", path(fs.Arg(0)), map[string]string{"type": fs.Arg(1), "content": rest, "version": version})
+		body := map[string]any{"type": fs.Arg(1), "content": rest, "version": version}
+		if *secret {
+			body["secret"] = true
+		}
+		return c.change("PUT", path(fs.Arg(0)), body)
 	case "delete":
 		return c.change("DELETE", path(fs.Arg(0)), nil)
 	default: // lookup
