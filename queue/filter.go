@@ -27,7 +27,9 @@ type Filter struct {
 	// subjects, so without it Q does not look at them).
 	Q string `json:"q,omitempty"`
 	// Sender and Recipient are case-insensitive substrings of the envelope
-	// sender ("MAILER-DAEMON" for the null sender) and of a recipient.
+	// sender ("MAILER-DAEMON" for the null sender) and of a recipient,
+	// except a value that starts with "@", which is one domain: it
+	// matches an address whose domain is exactly that one (addressMatch).
 	Sender    string `json:"sender,omitempty"`
 	Recipient string `json:"recipient,omitempty"`
 	// MinAge keeps messages that arrived at least this long ago. In JSON
@@ -262,10 +264,10 @@ func (m *queueMatcher) match(e *queueEntry) bool {
 	if m.useAge && e.arrival > m.maxArrival {
 		return false
 	}
-	if m.sender != "" && !containsFold(e.sender, m.sender) {
+	if m.sender != "" && !addressMatch(e.sender, m.sender) {
 		return false
 	}
-	if m.rcpt != "" && !slices.ContainsFunc(e.rcpts, func(r Recipient) bool { return containsFold(r.Address, m.rcpt) }) {
+	if m.rcpt != "" && !slices.ContainsFunc(e.rcpts, func(r Recipient) bool { return addressMatch(r.Address, m.rcpt) }) {
 		return false
 	}
 	if m.q != "" {
@@ -277,6 +279,20 @@ func (m *queueMatcher) match(e *queueEntry) bool {
 		})
 	}
 	return true
+}
+
+// addressMatch reports whether addr matches a Sender or Recipient filter
+// value v: a value that starts with "@" names one domain, and matches the
+// addresses that end with it, ignoring case ("@partner.example" is not
+// partner.example.net: on a bad day a hold or delete by that filter must
+// not take another domain's mail, and the queue summary's and dashboard's
+// links to a domain's messages list that domain's alone); any other value
+// matches any part of the address.
+func addressMatch(addr, v string) bool {
+	if strings.HasPrefix(v, "@") {
+		return len(addr) >= len(v) && strings.EqualFold(addr[len(addr)-len(v):], v)
+	}
+	return containsFold(addr, v)
 }
 
 // containsFold reports whether sub is in s, ignoring case, without

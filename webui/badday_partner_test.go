@@ -29,6 +29,9 @@ import (
 const (
 	badDayPartner = 2000
 	badDayOther   = 40
+	// Mail for partner.example.net, another domain whose name begins
+	// with the partner's: the filter "@partner.example" must not take it.
+	badDayLookalike = 5
 )
 
 // TestBadDayPartnerRelayDown is an administrator's bad day, end to end,
@@ -58,6 +61,7 @@ func TestBadDayPartnerRelayDown(t *testing.T) {
 	badDayFill(t, st.inst.ReinjectListen)
 	waitQueue(t, st, queue.Filter{Queue: queue.Deferred, Recipient: "@partner.example"}, badDayPartner)
 	waitQueue(t, st, queue.Filter{Queue: queue.Deferred, Recipient: "@elsewhere.example.org"}, badDayOther)
+	waitQueue(t, st, queue.Filter{Queue: queue.Deferred, Recipient: "@partner.example.net"}, badDayLookalike)
 	t.Logf("%d + %d messages deferred after %v", badDayPartner, badDayOther, time.Since(start).Round(time.Millisecond))
 
 	oper := st.login(t, "oper")
@@ -137,6 +141,9 @@ func TestBadDayPartnerRelayDown(t *testing.T) {
 	}
 	if n := list(oper, "deferred", "@elsewhere.example.org", 0, 1).Total; n != badDayOther {
 		t.Fatalf("the other domain's deferred messages after the hold: %d, want %d", n, badDayOther)
+	}
+	if n := list(oper, "deferred", "@partner.example.net", 0, 1).Total; n != badDayLookalike {
+		t.Fatalf("partner.example.net's deferred messages after the hold of @partner.example: %d, want %d (a domain filter took another domain's mail)", n, badDayLookalike)
 	}
 	if n := list(oper, "hold", "", 0, 1).Total; n != badDayPartner {
 		t.Fatalf("held messages in all: %d, want %d (the other domain's were held too?)", n, badDayPartner)
@@ -398,6 +405,9 @@ func badDayFill(t *testing.T, addr string) {
 		jobs <- job{"p", fmt.Sprintf("user%d@partner.example", i), i}
 		if i < badDayOther {
 			jobs <- job{"o", fmt.Sprintf("user%d@elsewhere.example.org", i), i}
+		}
+		if i < badDayLookalike {
+			jobs <- job{"n", fmt.Sprintf("user%d@partner.example.net", i), i}
 		}
 	}
 	close(jobs)
