@@ -4,6 +4,14 @@
 // refresher, which flattens the SPF records of sources such as
 // spf.protection.outlook.com and gmail.com into cidr maps.
 //
+// The schedules follow the wall clock; the waits are on the monotonic
+// clock. A clock set forward runs a job at most once early, never in a
+// loop. A clock set back would hold a job back by the step (cron waits
+// for the wall time it computed before), so each job also runs when its
+// schedule's longest interval plus a minute has passed on the monotonic
+// clock since its last run (a day and a minute for a daily refresh), and
+// is then scheduled again from the corrected time (see Scheduler).
+//
 // The flattener (Flattener, on miekg/dns) asks one configurable resolver,
 // with a per-query timeout, a TCP retry on truncated answers, a DNS query
 // budget per run (default 30) and the includes of a record fetched in
@@ -41,7 +49,10 @@
 // a /15 (every other /8), is refused (ErrTooWide), and so is a tree of
 // more than 50 records walked (ErrBudget; cached answers cost no query, so
 // the query budget alone would not bound it). Every refusal matches one of
-// ErrNone, ErrPermError, ErrTooWide, ErrBudget or is a *DNSError.
+// ErrNone, ErrPermError, ErrTooWide, ErrBudget or is a *DNSError. A
+// record the parser refuses (longer than 4096 bytes, or a
+// term outside RFC 7208's grammar) is a *RecordError, shown as its
+// Sentence: the domain, the include chain, the fault and what it means.
 // TestRFC7208Suite runs the openspf RFC 7208 suite against all of this.
 //
 // The refresher is fail-safe: any DNS error anywhere in the tree, an empty

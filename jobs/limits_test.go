@@ -85,7 +85,7 @@ func TestStructureLimits(t *testing.T) {
 		t.Errorf("a record of 4,097 bytes: %v", err)
 	}
 	e.dns.txt("long.test", pad(4097))
-	if _, err := flatten("long.test"); err == nil || !strings.Contains(err.Error(), "longer than 4096 bytes") {
+	if _, err := flatten("long.test"); err == nil || !strings.Contains(err.Error(), "is 4097 bytes long, more than the 4096 bytes") {
 		t.Errorf("a published record of 4,097 bytes: %v", err)
 	}
 }

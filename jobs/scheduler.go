@@ -31,18 +31,43 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 // Scheduler runs named jobs on cron schedules in UTC. A job whose previous
 // run has not finished is skipped, a panic is recovered, logged and counted,
 // and Shutdown waits for running jobs.
+//
+// The schedule follows the wall clock, so a clock that is stepped (NTP
+// correcting a bad hardware clock) moves the runs; the waits themselves
+// are measured on the monotonic clock. A clock set forward runs a job at
+// most once early, never in a loop: the wait for the run already due
+// ends when it would have, and the next run is computed from the new
+// time. A clock set back would make the job wait for the old time again,
+// as long as the step (a year for a hardware clock a year ahead), so
+// each job also has a deadline on the monotonic clock: its schedule's
+// longest interval (a day for a daily schedule) plus overdueGrace after
+// its last run. A job that reaches it runs then, and its schedule is
+// computed again from the wall clock as it reads now; that can add one
+// run soon after, then the job follows its schedule again.
 type Scheduler struct {
 	log    *slog.Logger
 	cron   *cron.Cron
+	chain  cron.Chain      // skip if still running, recover; one per entry
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
+	// grace is how long after its monotonic deadline (the schedule's
+	// longest interval after the last run) a job counts as overdue;
+	// overdueGrace, shorter in tests.
+	grace time.Duration
 
 	mu      sync.Mutex
-	entries map[string]entry
-	extra   sync.WaitGroup // one-off runs started with Go or Later
+	entries map[string]*entry
+	extra   sync.WaitGroup // one-off runs started with Go or Later, overdue runs
 	later   map[string]*laterRun
+	started bool // Start ran: the overdue watches are armed
 	stopped bool // Shutdown began: no Later run starts any more
 }
+
+// overdueGrace is how much later than the schedule's longest interval
+// after its last run a job counts as overdue (the wall clock was set
+// back): late enough that the schedule's own run always comes first
+// while the clock keeps time.
+const overdueGrace = time.Minute
 
 // laterRun is a run Later set up that has not started yet.
 type laterRun struct {
@@ -61,16 +86,20 @@ func NewScheduler(logger *slog.Logger) *Scheduler {
 		log:    logger,
 		ctx:    ctx,
 		cancel: cancel,
+		grace:  overdueGrace,
 		cron: cron.New(
 			cron.WithLocation(time.UTC),
 			cron.WithParser(specParser),
 			cron.WithLogger(cl),
-			// Skip is outermost: cron's SkipIfStillRunning does not release
-			// its token when the job panics, so the panic must be recovered
-			// inside it or the job would never run again.
-			cron.WithChain(cron.SkipIfStillRunning(cl), recoverJob(logger)),
 		),
-		entries: map[string]entry{},
+		// Applied here, not by cron (WithChain): an overdue run goes
+		// through the same wrapped job, so it is skipped while a
+		// scheduled run is still going. Skip is outermost: cron's
+		// SkipIfStillRunning does not release its token when the job
+		// panics, so the panic must be recovered inside it or the job
+		// would never run again.
+		chain:   cron.NewChain(cron.SkipIfStillRunning(cl), recoverJob(logger)),
+		entries: map[string]*entry{},
 		later:   map[string]*laterRun{},
 	}
 }
@@ -82,19 +111,95 @@ func (s *Scheduler) Add(name, spec string, fn func(ctx context.Context)) error {
 	if err != nil {
 		return err
 	}
-	job := cron.FuncJob(func() {
+	s.addSchedule(name, sched, fn)
+	return nil
+}
+
+// addSchedule is Add with a parsed schedule.
+func (s *Scheduler) addSchedule(name string, sched cron.Schedule, fn func(ctx context.Context)) {
+	e := &entry{sched: sched, period: longestInterval(sched, time.Now().UTC())}
+	// The chain (recover, skip-if-still-running) wraps the job once per
+	// entry, so each job is tracked on its own.
+	e.job = s.chain.Then(cron.FuncJob(func() {
+		s.ran(name, e)
 		s.log.Debug("job start", "job", name)
 		fn(s.ctx)
-	})
+	}))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.entries[name]; ok {
 		s.cron.Remove(old.id)
+		old.unwatch()
 	}
-	// Schedule wraps job with the chain (recover, skip-if-still-running)
-	// once per entry, so each job is tracked on its own.
-	s.entries[name] = entry{id: s.cron.Schedule(sched, job), sched: sched}
-	return nil
+	e.id = s.cron.Schedule(sched, e.job)
+	s.entries[name] = e
+	if s.started && !s.stopped {
+		s.watch(name, e)
+	}
+}
+
+// longestInterval is the longest interval between two runs of sched
+// among its next dozen after from: a day for a daily schedule, three
+// days for one on weekdays; zero when it runs once or never.
+func longestInterval(sched cron.Schedule, from time.Time) time.Duration {
+	var longest time.Duration
+	prev := sched.Next(from)
+	for range 12 {
+		if prev.IsZero() {
+			break
+		}
+		next := sched.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		longest = max(longest, next.Sub(prev))
+		prev = next
+	}
+	return longest
+}
+
+// watch (s.mu held) sets e's deadline on the monotonic clock: its
+// longest interval plus the grace from now. A run (ran) sets it again.
+func (s *Scheduler) watch(name string, e *entry) {
+	e.unwatch()
+	if e.period <= 0 {
+		return
+	}
+	d := e.period + s.grace
+	e.gen++
+	gen := e.gen
+	e.due = time.Now().Add(d) // keeps the monotonic reading
+	e.timer = time.AfterFunc(d, func() { s.overdue(name, e, gen) })
+}
+
+// ran notes that a run of e starts.
+func (s *Scheduler) ran(name string, e *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.entries[name] == e && s.started && !s.stopped {
+		s.watch(name, e)
+	}
+}
+
+// overdue runs job name, which has not run for its longest interval plus
+// the grace on the monotonic clock: the wall clock was set back while
+// cron waited for a time it computed before. The entry is scheduled
+// again, from the wall clock as it reads now.
+func (s *Scheduler) overdue(name string, e *entry, gen int) {
+	s.mu.Lock()
+	if s.stopped || s.entries[name] != e || e.gen != gen {
+		s.mu.Unlock()
+		return
+	}
+	s.log.Warn("scheduled job overdue: the system clock was probably set back; running it now and rescheduling it from the current time",
+		"job", name, "interval", e.period.String(), "scheduled", s.cron.Entry(e.id).Next)
+	s.cron.Remove(e.id)
+	e.id = s.cron.Schedule(e.sched, e.job)
+	s.watch(name, e) // again, should this run be skipped
+	s.extra.Add(1)
+	s.mu.Unlock()
+	defer s.extra.Done()
+	e.job.Run() // recovers its panic
 }
 
 // Remove unschedules the job name; a running run finishes.
@@ -103,28 +208,62 @@ func (s *Scheduler) Remove(name string) {
 	defer s.mu.Unlock()
 	if e, ok := s.entries[name]; ok {
 		s.cron.Remove(e.id)
+		e.unwatch()
 		delete(s.entries, name)
 	}
 }
 
 // Next returns when job name runs next (zero when unknown). Before Start it
-// is computed from the schedule.
+// is computed from the schedule. After the clock was set back it is the
+// job's monotonic deadline (see Scheduler) when that comes first.
 func (s *Scheduler) Next(name string) time.Time {
 	s.mu.Lock()
 	e, ok := s.entries[name]
+	var id cron.EntryID
+	var due time.Time
+	if ok {
+		id, due = e.id, e.due
+	}
 	s.mu.Unlock()
 	if !ok {
 		return time.Time{}
 	}
-	if next := s.cron.Entry(e.id).Next; !next.IsZero() {
-		return next
+	next := s.cron.Entry(id).Next
+	if next.IsZero() {
+		return e.sched.Next(time.Now().UTC())
 	}
-	return e.sched.Next(time.Now().UTC())
+	if !due.IsZero() {
+		// time.Until reads the monotonic clock; Round(0) drops it, so the
+		// sum is a wall-clock time.
+		if at := time.Now().Round(0).Add(time.Until(due)).UTC(); at.Before(next) {
+			return at
+		}
+	}
+	return next
 }
 
+// entry is one scheduled job.
 type entry struct {
-	id    cron.EntryID
-	sched cron.Schedule
+	id     cron.EntryID
+	sched  cron.Schedule
+	job    cron.Job      // fn wrapped in the chain
+	period time.Duration // the schedule's longest interval (longestInterval)
+
+	// Set by watch, with s.mu held: the monotonic deadline, its timer and
+	// the timer's generation (a timer that fires after it was replaced
+	// does nothing).
+	due   time.Time
+	timer *time.Timer
+	gen   int
+}
+
+// unwatch stops e's deadline (s.mu held).
+func (e *entry) unwatch() {
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	e.due = time.Time{}
 }
 
 // Go runs fn once now, in the background, with the same context, panic
@@ -192,7 +331,18 @@ func (s *Scheduler) LaterAt(name string) time.Time {
 }
 
 // Start starts running jobs in the background.
-func (s *Scheduler) Start() { s.cron.Start() }
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopped {
+		return
+	}
+	s.started = true
+	for name, e := range s.entries {
+		s.watch(name, e)
+	}
+	s.cron.Start()
+}
 
 // Shutdown stops scheduling and waits for running jobs. When ctx ends first,
 // the jobs' context is cancelled and Shutdown still waits for them to
@@ -203,6 +353,9 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	for name, run := range s.later {
 		run.timer.Stop()
 		delete(s.later, name)
+	}
+	for _, e := range s.entries {
+		e.unwatch()
 	}
 	s.mu.Unlock()
 	stopped := s.cron.Stop()

@@ -20,11 +20,62 @@ const (
 	MechExists  = "exists"
 )
 
-// maxRecordLen bounds a joined TXT record; real ones are a few hundred bytes.
+// maxRecordLen bounds a joined TXT record; real ones are a few hundred
+// bytes. RFC 7208 sets no limit of its own (a record should fit a 512-byte
+// UDP answer); a longer one is refused as a permerror.
 const maxRecordLen = 4096
 
 // ErrNotSPF marks a TXT string that is not an SPF record (no "v=spf1").
 var ErrNotSPF = errors.New("not an SPF record")
+
+// RecordError is a syntax error of an SPF record, which RFC 7208 makes a
+// permerror. Its Error text is technical and names neither the domain nor
+// the way the record was reached: a refresh shows Sentence instead.
+type RecordError struct {
+	// Term is the term at fault as written; "" when the fault is the
+	// record's as a whole (its length, a repeated modifier).
+	Term string
+	// Len is the record's length in bytes when that is the fault (longer
+	// than maxRecordLen), else 0.
+	Len    int
+	Reason string // what is wrong, in a few words
+}
+
+func (e *RecordError) Error() string {
+	if e.Term == "" {
+		return "parse spf record: " + e.Reason
+	}
+	return fmt.Sprintf("parse spf term %q: %s", e.Term, e.Reason)
+}
+
+// maxTermShown bounds a term quoted in a sentence: a record may be 4,096
+// bytes of one term.
+const maxTermShown = 80
+
+// Sentence says what is wrong with the record of domain for an
+// administrator (the SPF page, the dashboard, the audit log). path is the
+// chain of records that led to it (domain last); with more than domain in
+// it, the sentence names it. It says what the fault means: the source is
+// not refreshed until the record changes or the source is removed (the
+// caller says what its map keeps).
+func (e *RecordError) Sentence(domain string, path []string) string {
+	where := "the SPF record of " + domain
+	if len(path) > 1 {
+		where += " (include chain " + strings.Join(path, " -> ") + ")"
+	}
+	const until = "; this source is not refreshed until the domain's owner corrects that record or the source is removed"
+	switch {
+	case e.Len > 0:
+		return fmt.Sprintf("%s is %d bytes long, more than the %d bytes postdeck accepts for an SPF record%s", where, e.Len, maxRecordLen, until)
+	case e.Term == "":
+		return fmt.Sprintf("%s is invalid: %s%s", where, e.Reason, until)
+	}
+	term := e.Term
+	if len(term) > maxTermShown {
+		term = term[:maxTermShown] + "..."
+	}
+	return fmt.Sprintf("%s has an invalid term %q: %s%s", where, term, e.Reason, until)
+}
 
 // Mechanism is one parsed mechanism.
 type Mechanism struct {
@@ -132,7 +183,7 @@ func ParseRecord(txt string) (Record, error) {
 		return r, ErrNotSPF
 	}
 	if len(txt) > maxRecordLen {
-		return r, fmt.Errorf("parse spf record: longer than %d bytes", maxRecordLen)
+		return r, &RecordError{Len: len(txt), Reason: fmt.Sprintf("longer than %d bytes", maxRecordLen)}
 	}
 	seenRedirect, seenExp := false, false
 	for _, term := range strings.Split(txt[6:], " ") {
@@ -141,42 +192,42 @@ func ParseRecord(txt string) (Record, error) {
 		}
 		for i := 0; i < len(term); i++ {
 			if term[i] < 0x21 || term[i] > 0x7e {
-				return r, fmt.Errorf("parse spf term %q: character %q is not visible ASCII", term, term[i])
+				return r, &RecordError{Term: term, Reason: fmt.Sprintf("character %q is not visible ASCII", term[i])}
 			}
 		}
 		if name, value, ok := modifier(term); ok {
 			switch strings.ToLower(name) {
 			case "redirect":
 				if seenRedirect {
-					return r, fmt.Errorf("parse spf record: redirect= appears twice")
+					return r, &RecordError{Reason: "redirect= appears twice"}
 				}
 				seenRedirect = true
 				macro, err := checkDomainSpec(value)
 				if err != nil {
-					return r, fmt.Errorf("parse spf term %q: %w", term, err)
+					return r, &RecordError{Term: term, Reason: err.Error()}
 				}
 				r.Redirect, r.RedirectMacro = value, macro
 			case "exp":
 				if seenExp {
-					return r, fmt.Errorf("parse spf record: exp= appears twice")
+					return r, &RecordError{Reason: "exp= appears twice"}
 				}
 				seenExp = true
 				if _, err := checkDomainSpec(value); err != nil {
-					return r, fmt.Errorf("parse spf term %q: %w", term, err)
+					return r, &RecordError{Term: term, Reason: err.Error()}
 				}
 				r.Exp = value
 			default:
 				// unknown-modifier = name "=" macro-string: ignored, but
 				// its macros must be well formed.
 				if _, err := parseMacroString(value, allMacroLetters); err != nil {
-					return r, fmt.Errorf("parse spf term %q: %w", term, err)
+					return r, &RecordError{Term: term, Reason: err.Error()}
 				}
 			}
 			continue
 		}
 		m, err := parseMechanism(term)
 		if err != nil {
-			return r, fmt.Errorf("parse spf term %q: %w", term, err)
+			return r, &RecordError{Term: term, Reason: err.Error()}
 		}
 		r.Mechanisms = append(r.Mechanisms, m)
 	}

@@ -4858,6 +4858,20 @@ var mutants = []mutant{
 		new:  "\tif false {\n\t\treturn len(addr) >= len(v)",
 		pkg:  "./queue", run: "^TestAddressFilterDomain$",
 	},
+	{
+		name: "jobs: a refused SPF record's sentence loses the include chain",
+		file: "jobs/flatten.go",
+		old:  "err: &sentenceError{msg: re.Sentence(name, path), err: re}",
+		new:  "err: &sentenceError{msg: re.Sentence(name, nil), err: re}",
+		pkg:  "./jobs", run: "^TestRecordFaultsReadAsSentences$",
+	},
+	{
+		name: "jobs: a job whose wall-clock run moved away with the clock set back never runs at its monotonic deadline",
+		file: "jobs/scheduler.go",
+		old:  "if s.stopped || s.entries[name] != e || e.gen != gen {",
+		new:  "if s.stopped || s.entries[name] != e || e.gen == gen {",
+		pkg:  "./jobs", run: "^TestScheduleSurvivesClockSetBack$",
+	},
 }
 
 func main() {
