@@ -83,6 +83,9 @@ func (r *reinjector) dial(ctx context.Context) error {
 // reply reads one (possibly multi-line) reply.
 func (r *reinjector) reply() (int, string, error) {
 	code, msg, err := r.text.ReadResponse(0)
+	if err == nil {
+		return code, msg, nil // without errors.As's targets, which escape
+	}
 	var pe textproto.ProtocolError
 	if errors.As(err, &pe) {
 		return 0, "", err
@@ -154,7 +157,7 @@ func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte
 	_ = r.conn.SetDeadline(time.Now().Add(r.cfg.CommandTimeout))
 
 	_, pipelining := r.ext["PIPELINING"]
-	var cmds []string
+	cmds := make([]string, 0, len(env.Recipients)+3)
 	xf := 0 // 1 when an XFORWARD command leads
 	if ident != "" && r.canIdent() {
 		cmds = append(cmds, "XFORWARD IDENT="+xtext(ident))
@@ -172,7 +175,8 @@ func (r *reinjector) try(ctx context.Context, env store.MPAEnvelope, body []byte
 	var dataMsg string
 	if pipelining {
 		for _, c := range cmds {
-			_, _ = w.WriteString(c + "\r\n")
+			_, _ = w.WriteString(c)
+			_, _ = w.WriteString("\r\n")
 		}
 		if err := w.Flush(); err != nil {
 			return nil, &deliveryError{msg: "send envelope: " + err.Error()}, false
@@ -309,7 +313,9 @@ func (r *reinjector) rset() {
 
 func (r *reinjector) mailCmd(env store.MPAEnvelope, size int64) string {
 	var b strings.Builder
-	b.WriteString("MAIL FROM:" + smtpPath(unescapeAddress(env.Sender)))
+	b.Grow(64 + len(env.Sender))
+	b.WriteString("MAIL FROM:")
+	writePath(&b, unescapeAddress(env.Sender))
 	if _, ok := r.ext["SIZE"]; ok {
 		b.WriteString(" SIZE=" + strconv.FormatInt(size, 10))
 	}
@@ -338,7 +344,9 @@ func (r *reinjector) rcptCmd(rc store.MPARecipient) string {
 	// The spool keeps addresses escaped (escapeAddress).
 	addr, orcpt := unescapeAddress(rc.Address), unescapeAddress(rc.ORcpt)
 	var b strings.Builder
-	b.WriteString("RCPT TO:" + smtpPath(addr))
+	b.Grow(32 + len(addr) + 2*len(orcpt))
+	b.WriteString("RCPT TO:")
+	writePath(&b, addr)
 	if _, ok := r.ext["DSN"]; ok {
 		if len(rc.Notify) > 0 {
 			b.WriteString(" NOTIFY=" + strings.Join(rc.Notify, ","))
@@ -365,4 +373,15 @@ func (r *reinjector) rcptCmd(rc store.MPARecipient) string {
 		}
 	}
 	return b.String()
+}
+
+// writePath writes smtpPath(addr) to b without building it apart.
+func writePath(b *strings.Builder, addr string) {
+	if addr == "" {
+		b.WriteString("<>")
+		return
+	}
+	b.WriteByte('<')
+	b.WriteString(quoteAddress(addr))
+	b.WriteByte('>')
 }

@@ -76,7 +76,7 @@ const maxFooterGrowth = 1 << 20
 
 // size is the length of m as Bytes writes it.
 func (m *Message) size() int64 {
-	return int64(len(m.Header.encode(m.NL, len(m.Body) > 0)) + len(m.Body))
+	return int64(m.Header.encodedLen(m.NL, len(m.Body) > 0) + len(m.Body))
 }
 
 // reinjectionOverhead estimates, on the safe side, what Postfix's queue

@@ -77,7 +77,13 @@ func ParseMessage(raw []byte) *Message {
 // With top, an mbox "From " line at the very top is kept as a nameless
 // field: Postfix takes it as a header (it renames it X-Mailbox-Line).
 func parseHeader(raw []byte, top bool) (Header, []byte) {
-	var h Header
+	// Room for a usual header at once, rather than a series of growths
+	// (a MIME part's has a few fields).
+	size := 4
+	if top {
+		size = 16
+	}
+	h := Header{Fields: make([]Field, 0, size)}
 	pos := 0
 	for pos < len(raw) {
 		end := bytes.IndexByte(raw[pos:], '\n')
@@ -231,19 +237,38 @@ func (h *Header) bytes(nl string) []byte { return h.encode(nl, false) }
 // bodyFollows); an edited header without separator gets one before a
 // body.
 func (h *Header) encode(nl string, bodyFollows bool) []byte {
-	var b bytes.Buffer
+	return h.appendTo(nil, nl, bodyFollows)
+}
+
+// encodedLen is len(h.encode(nl, bodyFollows)), counted without writing.
+func (h *Header) encodedLen(nl string, bodyFollows bool) int {
+	n := 0
 	for i, f := range h.Fields {
-		b.Write(f.Raw)
+		n += len(f.Raw)
 		if !bytes.HasSuffix(f.Raw, []byte("\n")) && (i < len(h.Fields)-1 || h.sep != nil || bodyFollows) {
-			b.WriteString(nl)
+			n += len(nl)
 		}
 	}
 	if h.sep == nil && h.edited && bodyFollows {
-		b.WriteString(nl)
-	} else {
-		b.Write(h.sep)
+		return n + len(nl)
 	}
-	return b.Bytes()
+	return n + len(h.sep)
+}
+
+// appendTo appends what encode returns to b.
+func (h *Header) appendTo(b []byte, nl string, bodyFollows bool) []byte {
+	for i, f := range h.Fields {
+		b = append(b, f.Raw...)
+		if !bytes.HasSuffix(f.Raw, []byte("\n")) && (i < len(h.Fields)-1 || h.sep != nil || bodyFollows) {
+			b = append(b, nl...)
+		}
+	}
+	if h.sep == nil && h.edited && bodyFollows {
+		b = append(b, nl...)
+	} else {
+		b = append(b, h.sep...)
+	}
+	return b
 }
 
 // ensureSeparator gives a header that had no body the empty line that
@@ -257,17 +282,19 @@ func (h *Header) ensureSeparator(nl string) {
 // Bytes returns the message as it will be reinjected: byte for byte what
 // was parsed, plus whatever processors changed.
 func (m *Message) Bytes() []byte {
-	hb := m.Header.encode(m.NL, len(m.Body) > 0)
-	out := make([]byte, 0, len(hb)+len(m.Body))
-	out = append(out, hb...)
-	return append(out, m.Body...)
+	n := len(m.Body) + len(m.Header.sep) + 2*len(m.NL)
+	for _, f := range m.Header.Fields {
+		n += len(f.Raw) + len(m.NL)
+	}
+	return append(m.Header.appendTo(make([]byte, 0, n), m.NL, len(m.Body) > 0), m.Body...)
 }
 
 // clone copies what processors change (fields list, body slice header) so
 // that split deliveries do not share edits.
 func (m *Message) clone() *Message {
 	c := *m
-	c.Header.Fields = append([]Field(nil), m.Header.Fields...)
+	// Room for the trace fields, which every delivery gets.
+	c.Header.Fields = append(make([]Field, 0, len(m.Header.Fields)+2), m.Header.Fields...)
 	c.Envelope.Recipients = append([]store.MPARecipient(nil), m.Envelope.Recipients...)
 	return &c
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -144,6 +145,9 @@ func seq(n int) []int {
 
 // refine intersects two partitions of recipient indexes.
 func refine(a, b [][]int) [][]int {
+	if len(b) == 1 && !slices.ContainsFunc(a, func(g []int) bool { return len(g) == 0 }) {
+		return a // b's one group holds every recipient: a stays as it is
+	}
 	cls := map[int]int{}
 	for gi, g := range b {
 		for _, i := range g {
@@ -177,29 +181,44 @@ const TraceHeader = "X-Postdeck-MPA-Id"
 func (traceProcessor) Name() string { return "trace" }
 
 func (t traceProcessor) Process(_ context.Context, m *Message) error {
-	from := m.Envelope.Helo
-	if from == "" {
-		from = "unknown"
+	// "from HELO (CLIENT) by HOST (postdeck MPA) with ESMTP id ID for
+	// <RCPT>; DATE", written at once (this runs for every message).
+	helo := m.Envelope.Helo
+	if helo == "" {
+		helo = "unknown"
 	}
+	b := make([]byte, 0, 128+len(helo)+len(m.Envelope.Client)+len(t.hostname)+len(m.SpoolID))
+	b = append(b, "from "...)
+	b = append(b, helo...)
 	if m.Envelope.Client != "" {
-		from += " (" + m.Envelope.Client + ")"
+		b = append(b, " ("...)
+		b = append(b, m.Envelope.Client...)
+		b = append(b, ')')
 	}
-	forPart := ""
+	b = append(b, " by "...)
+	b = append(b, t.hostname...)
+	b = append(b, " (postdeck MPA) with "...)
+	if m.Envelope.SMTPUTF8 {
+		b = append(b, "UTF8SMTP"...)
+	} else {
+		b = append(b, "ESMTP"...)
+	}
+	b = append(b, " id "...)
+	b = append(b, m.SpoolID...)
 	if len(m.Envelope.Recipients) == 1 {
 		// As Postfix writes it: the address's own bytes (escapeAddress).
-		forPart = " for <" + unescapeAddress(m.Envelope.Recipients[0].Address) + ">"
+		b = append(b, " for <"...)
+		b = append(b, unescapeAddress(m.Envelope.Recipients[0].Address)...)
+		b = append(b, '>')
 	}
-	with := "ESMTP"
-	if m.Envelope.SMTPUTF8 {
-		with = "UTF8SMTP"
-	}
-	value := fmt.Sprintf("from %s by %s (postdeck MPA) with %s id %s%s; %s",
-		from, t.hostname, with, m.SpoolID, forPart, m.Received.Format(time.RFC1123Z))
+	b = append(b, "; "...)
+	b = m.Received.AppendFormat(b, time.RFC1123Z)
+	value := string(b)
 	// Postfix takes back at reinjection what it took in, and little more:
 	// a message within a few hundred bytes of message_size_limit was
 	// refused 552 for these two fields alone and parked for good. It goes
 	// on without them.
-	add := int64(len("Received: "+value+TraceHeader+": "+m.SpoolID) + 2*len(m.NL))
+	add := int64(len("Received: ") + len(value) + len(TraceHeader) + len(": ") + len(m.SpoolID) + 2*len(m.NL))
 	if m.MaxBytes > 0 && m.size()+add > m.MaxBytes-reinjectionOverhead(m.Envelope) {
 		return nil
 	}
@@ -405,6 +424,9 @@ func (p *rulesProcessor) matching(sender, rcpt string) []int {
 }
 
 func (p *rulesProcessor) Groups(env store.MPAEnvelope) [][]int {
+	if len(env.Recipients) > 0 && (len(p.rules) == 0 || len(env.Recipients) == 1) {
+		return [][]int{seq(len(env.Recipients))} // one group: nothing to tell apart
+	}
 	idx := map[string]int{}
 	var out [][]int
 	for i, r := range env.Recipients {

@@ -51,11 +51,19 @@ func (g *connGen) next() {
 func (s *Server) Reconnect() { s.conns.next() }
 
 // idleWait is how long an idle worker keeps its connection: until the
-// idle timeout ends (nil channel when it has none).
-func idleWait(r *reinjector, timeout time.Duration) (*time.Timer, <-chan time.Time) {
+// idle timeout ends (nil channel when it has none). It sets t, the
+// worker's own timer (made at its first use), rather than making one for
+// every message; the caller stops it once it stopped waiting (since Go
+// 1.23 a stopped or reset timer delivers no stale tick).
+func idleWait(t **time.Timer, r *reinjector, timeout time.Duration) <-chan time.Time {
 	if r.conn == nil {
-		return nil, nil
+		return nil
 	}
-	t := time.NewTimer(max(time.Until(r.lastUsed.Add(timeout)), 0))
-	return t, t.C
+	d := max(time.Until(r.lastUsed.Add(timeout)), 0)
+	if *t == nil {
+		*t = time.NewTimer(d)
+	} else {
+		(*t).Reset(d)
+	}
+	return (*t).C
 }

@@ -75,6 +75,9 @@ type Server struct {
 	// disk refuses new mail while the spool's file system is nearly full
 	// (diskguard.go).
 	disk *diskGuard
+	// slowCause ends a pipeline run past Config.ProcessTimeout (made once,
+	// not per message).
+	slowCause error
 }
 
 // maxCommandLine bounds a command line from Postfix. Its SMTP client
@@ -104,6 +107,7 @@ func New(cfg Config, db *store.DB, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, db: db, log: log, bodies: b, sched: newScheduler(), stopWork: make(chan struct{}),
 		runID: strconv.FormatInt(time.Now().UnixMilli(), 36) + b.nonce, disk: newDiskGuard(cfg.SpoolDir, db.Path())}
+	s.slowCause = fmt.Errorf("the pipeline ran longer than its %v (ProcessTimeout)", cfg.ProcessTimeout)
 	s.SetLimits(cfg.MaxMessageBytes, cfg.MaxRecipients)
 	p, err := db.MPAPipelineGet()
 	if err != nil {

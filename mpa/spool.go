@@ -92,7 +92,27 @@ func newBodies(db *store.DB, dir string) (*bodies, error) {
 // newID returns a spool id: time in microseconds, a per-process random
 // nonce and a sequence number, all hex. Ids sort by arrival.
 func (b *bodies) newID() string {
-	return fmt.Sprintf("%014x%s%04x", time.Now().UnixMicro(), b.nonce, b.seq.Add(1)&0xffff)
+	// As fmt's "%014x%s%04x", without its formatting at each message.
+	var buf [32]byte
+	id := appendHex(buf[:0], uint64(time.Now().UnixMicro()), 14)
+	id = append(id, b.nonce...)
+	id = appendHex(id, b.seq.Add(1)&0xffff, 4)
+	return string(id)
+}
+
+// appendHex appends v in lower-case hex, zero-padded to width digits.
+func appendHex(dst []byte, v uint64, width int) []byte {
+	var d [16]byte
+	i := len(d)
+	for v > 0 || i == len(d) {
+		i--
+		d[i] = "0123456789abcdef"[v&15]
+		v >>= 4
+	}
+	for n := len(d) - i; n < width; n++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, d[i:]...)
 }
 
 func (b *bodies) path(id string) string { return filepath.Join(b.msgDir, id) }
@@ -354,10 +374,13 @@ func (s *scheduler) at(id string, t time.Time) {
 // nextOr is next that also returns, with woke set and no id, when idle
 // fires or wake is closed (nil channels never do).
 func (s *scheduler) nextOr(done <-chan struct{}, idle <-chan time.Time, wake <-chan struct{}) (id string, ok, woke bool) {
-	w := &waiter{wake: make(chan struct{}, 1)}
+	var w *waiter // made only when there is nothing to take
 	for {
 		if id, ok := s.take(); ok {
 			return id, true, false
+		}
+		if w == nil {
+			w = &waiter{wake: make(chan struct{}, 1)}
 		}
 		if !s.park(w) {
 			continue

@@ -19,12 +19,13 @@ func (s *Server) worker(ctx context.Context) {
 	defer s.workers.Done()
 	r := &reinjector{cfg: s.cfg}
 	defer r.close()
+	var timer *time.Timer
 	for {
 		gen, reconnect := s.conns.current()
 		if r.conn != nil && r.gen != gen {
 			r.close() // Postfix reloaded: a fresh connection, a fresh smtpd
 		}
-		timer, idle := idleWait(r, s.cfg.IdleTimeout)
+		idle := idleWait(&timer, r, s.cfg.IdleTimeout)
 		id, ok, woke := s.sched.nextOr(s.stopWork, idle, reconnect)
 		if timer != nil {
 			timer.Stop()
@@ -247,8 +248,7 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 	m.Envelope = e.Envelope
 	m.Envelope.Recipients = pending
 	m.MaxBytes = s.maxSize.Load() - s.cfg.SizeAllowance
-	pctx, cancel := context.WithTimeoutCause(ctx, s.cfg.ProcessTimeout,
-		fmt.Errorf("the pipeline ran longer than its %v (ProcessTimeout)", s.cfg.ProcessTimeout))
+	pctx, cancel := context.WithTimeoutCause(ctx, s.cfg.ProcessTimeout, s.slowCause)
 	groups, failed := s.pipe.Load().run(pctx, m)
 	cancel()
 	if err := ctx.Err(); err != nil {
@@ -309,11 +309,19 @@ func (s *Server) process(ctx context.Context, r *reinjector, id string) (*attemp
 			marked = true
 			return nil
 		})
-		var de *deliveryError
+		// Looked for only after a failure: errors.As's target escapes,
+		// an allocation for every delivery otherwise.
+		perm, permMsg := false, ""
+		if derr != nil {
+			var de *deliveryError
+			if errors.As(derr, &de) && de.perm {
+				perm, permMsg = true, de.msg
+			}
+		}
 		switch {
-		case errors.As(derr, &de) && de.perm:
+		case perm:
 			a.clearDelivering()
-			a.fail(g.Envelope.Recipients, store.StageDelivery, "Postfix refused the message: "+de.msg)
+			a.fail(g.Envelope.Recipients, store.StageDelivery, "Postfix refused the message: "+permMsg)
 		case derr != nil && marked:
 			// The dot may have reached Postfix: in doubt, like after a
 			// crash. Postfix's log settles it (settle) before anything is
