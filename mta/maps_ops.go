@@ -142,7 +142,7 @@ func (m *Manager) PutRefresherMaps(ctx context.Context, actor string, ins []stor
 	var us []*pendingUpdate
 	var which []int
 	for i, in := range ins {
-		u, drop, err := m.mapUpdate(actor, in, true, false, "")
+		u, drop, err := m.mapUpdate(actor, in, true, false, "", nil)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -162,18 +162,24 @@ func (m *Manager) PutRefresherMaps(ctx context.Context, actor string, ins []stor
 }
 
 func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher, create bool, base string) (Result, error) {
-	u, drop, err := m.mapUpdate(actor, in, refresher, create, base)
+	var warnings []string
+	u, drop, err := m.mapUpdate(actor, in, refresher, create, base, &warnings)
 	if err != nil {
 		return Result{}, err
 	}
 	defer drop()
-	return m.updateOne(ctx, u)
+	res, err := m.updateOne(ctx, u)
+	if err == nil {
+		res.Warnings = append(warnings, res.Warnings...)
+	}
+	return res, err
 }
 
 // mapUpdate checks a map's name and type, starts building its file, and
 // returns the change that saves it; drop ends the build once the change
-// has its answer.
-func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, base string) (u *pendingUpdate, drop func(), err error) {
+// has its answer. The change sets *warnings, when not nil, to what the
+// save warns of (regexpSlowWarnings), read once it has its answer.
+func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, base string, warnings *[]string) (u *pendingUpdate, drop func(), err error) {
 	if err := ValidMapName(in.Name); err != nil {
 		m.record(actor, "map", "refused", err.Error())
 		return nil, nil, err
@@ -280,6 +286,11 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 			}
 			if n, msg := newRegexpHazard(in.Content, was); n > 0 {
 				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
+			}
+			// Unanchored unbounded repetitions, which most real tables
+			// have, are saved with a warning of their cost.
+			if warnings != nil {
+				*warnings = regexpSlowWarnings(in.Name, in.Content, was)
 			}
 		}
 		if in.Type == "pcre" {

@@ -41,8 +41,9 @@ import (
 // /foo.*bar/ 9.7 s on "foo" repeated 33,000 times; anchored, the same
 // shapes took 0.01-0.02 s (/^(a|aa)*c/, /^(\w+\s?)+$/,
 // /^Subject:.*(a+)+x/, /^Subject:.*[0-9]+ pills/). Refusing every
-// unanchored repetition would refuse most real tables, so it is left to
-// the administrator (docs/api.md).
+// unanchored repetition would refuse most real tables, so a save that
+// adds one succeeds with a warning per line (regexpSlowWarnings), and
+// the choice is left to the administrator (docs/api.md).
 
 // maxRegexpCopies is how many copies of its atoms a regexp pattern's
 // repetition counts may add to it: .{1,998} (a line of RFC 5322) fits,
@@ -90,6 +91,59 @@ func regexpHazard(pattern string) string {
 	return ""
 }
 
+// regexpSlow reports whether a regexp_table(5) pattern ("[!]/body/flags")
+// has an unbounded repetition (*, +, {m,}; GNU's \+ in a basic pattern)
+// in a top-level alternative that does not begin with ^: glibc matches
+// it in time that grows with the square of the line (the comment at the
+// top of this file).
+func regexpSlow(pattern string) bool {
+	expr, flags, ok := patternParts(pattern)
+	if !ok {
+		return false
+	}
+	s := rxScan{s: expr, ext: strings.Count(flags, "x")%2 == 0}
+	s.alt(0)
+	return s.loose
+}
+
+// maxSlowWarnings is how many lines regexpSlowWarnings names one by one.
+const maxSlowWarnings = 10
+
+// regexpSlowWarnings are the warnings of a save of regexp table name
+// whose content adds lines that regexpSlow finds, one per line up to
+// maxSlowWarnings and then one for the rest; stored is the map's
+// content as saved when it was a regexp table, whose patterns are not
+// new (newPatternHazard). They do not quote the pattern: a map of SASL
+// passwords may be a regexp table.
+func regexpSlowWarnings(name, content, stored string) []string {
+	had := map[string]bool{}
+	forEachRegexpPattern(stored, func(_ int, p string) {
+		if regexpSlow(p) {
+			had[p] = true
+		}
+	})
+	var out []string
+	more := 0
+	forEachRegexpPattern(content, func(n int, p string) {
+		if had[p] || !regexpSlow(p) {
+			return
+		}
+		if len(out) == maxSlowWarnings {
+			more++
+			return
+		}
+		out = append(out, "Map "+name+", line "+strconv.Itoa(n)+": the pattern is not anchored (it, or one of its alternatives, does not begin with ^) and repeats without bound (*, + or {n,}), which Postfix's regexp tables (POSIX) match in time that grows with the square of the line's length: a header line of 100 KB, which any sender can write, keeps a Postfix process busy for seconds for this one rule; anchor it (for example /^Subject:.*offer/) or make the map a pcre table, where Postfix bounds every match.")
+	})
+	if more > 0 {
+		lines := "lines"
+		if more == 1 {
+			lines = "line"
+		}
+		out = append(out, "Map "+name+": and "+strconv.Itoa(more)+" more "+lines+" added with a pattern that is not anchored and repeats without bound, at the same cost; anchor them or make the map a pcre table.")
+	}
+	return out
+}
+
 // rxCap is where rxScan's counts stop growing: above the atoms of the
 // longest logical line (maxMapBytes), and small enough that a product of
 // two never overflows.
@@ -106,6 +160,11 @@ type rxScan struct {
 	backref string // the first back-reference, such as \1
 	escape  string // the first backslash-letter POSIX does not have
 	atoms   int    // atoms as written (characters, escapes, brackets)
+	// anchored: the top-level alternative being read begins with ^.
+	// loose: an unbounded repetition (*, +, {m,}) sits in a top-level
+	// alternative that does not, which glibc tries at every position of
+	// the line, in time that grows with the square of its length.
+	anchored, loose bool
 }
 
 func (r *rxScan) peek(k int) byte {
@@ -119,17 +178,22 @@ func (r *rxScan) peek(k int) byte {
 // the pattern or of the group at depth.
 func (r *rxScan) alt(depth int) int {
 	total := 0
+	if depth == 0 {
+		r.anchored = r.peek(0) == '^'
+	}
 	for r.i < len(r.s) {
 		c := r.s[r.i]
 		if depth > 0 && (r.ext && c == ')' || !r.ext && c == '\\' && r.peek(1) == ')') {
 			return total
 		}
-		if r.ext && c == '|' {
+		if r.ext && c == '|' || !r.ext && c == '\\' && r.peek(1) == '|' {
 			r.i++
-			continue
-		}
-		if !r.ext && c == '\\' && r.peek(1) == '|' {
-			r.i += 2
+			if !r.ext {
+				r.i++
+			}
+			if depth == 0 {
+				r.anchored = r.peek(0) == '^'
+			}
 			continue
 		}
 		total = min(total+r.quantifiers(r.atom(depth)), rxCap)
@@ -214,14 +278,17 @@ func (r *rxScan) quantifiers(w int) int {
 		c := r.s[r.i]
 		switch {
 		case c == '*' || r.ext && (c == '+' || c == '?'):
+			r.unbounded(c != '?')
 			r.i++
 		case !r.ext && c == '\\' && (r.peek(1) == '+' || r.peek(1) == '?'):
+			r.unbounded(r.peek(1) == '+')
 			r.i += 2
 		case r.ext && c == '{' || !r.ext && c == '\\' && r.peek(1) == '{':
-			n, ok := r.bound()
+			n, open, ok := r.bound()
 			if !ok {
 				return w // a brace that is a character: the next atom
 			}
+			r.unbounded(open)
 			w = min(w*max(n, 1), rxCap)
 		default:
 			return w
@@ -230,9 +297,18 @@ func (r *rxScan) quantifiers(w int) int {
 	return w
 }
 
+// unbounded notes a repetition, without bound when yes, in the
+// top-level alternative being read (loose).
+func (r *rxScan) unbounded(yes bool) {
+	if yes && !r.anchored {
+		r.loose = true
+	}
+}
+
 // bound reads {m}, {m,}, {m,n} or {,n} (\{ \} in a basic pattern) and
-// returns how many copies glibc makes: n, or m when there is no n.
-func (r *rxScan) bound() (int, bool) {
+// returns how many copies glibc makes: n, or m when there is no n; endless
+// is {m,}, a repetition without bound.
+func (r *rxScan) bound() (copies int, endless, ok bool) {
 	start := r.i
 	open, closing := "{", "}"
 	if !r.ext {
@@ -257,13 +333,13 @@ func (r *rxScan) bound() (int, bool) {
 	}
 	if (!hasM && !hasN) || !strings.HasPrefix(r.s[r.i:], closing) {
 		r.i = start
-		return 0, false
+		return 0, false, false
 	}
 	r.i += len(closing)
 	if hasN {
-		return n, true
+		return n, false, true
 	}
-	return m, true
+	return m, comma, true
 }
 
 // forEachRegexpPattern calls fn with the line and the pattern of every

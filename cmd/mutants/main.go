@@ -4893,6 +4893,20 @@ var mutants = []mutant{
 		new:  "\tif false {\n\t\treturn len(addr) >= len(v)",
 		pkg:  "./queue", run: "^TestAddressFilterDomain$",
 	},
+	{
+		name: "mta: an anchored regexp pattern with a repetition is warned of as one glibc tries at every position",
+		file: "mta/maps_regexp.go",
+		old:  "if yes && !r.anchored {",
+		new:  "if yes {",
+		pkg:  "./mta", run: "^TestRegexpSlow$",
+	},
+	{
+		name: "mta: a regexp table's unanchored repetition stored before is warned of again at every save",
+		file: "mta/maps_regexp.go",
+		old:  "if had[p] || !regexpSlow(p) {",
+		new:  "if !regexpSlow(p) {",
+		pkg:  "./mta", run: "^TestRegexpSlowPatternWarnedAtSave$",
+	},
 }
 
 func main() {
