@@ -60,16 +60,6 @@ type kindError struct {
 func (e *kindError) Error() string   { return e.err.Error() }
 func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
 
-// sentenceError is an error whose text is a sentence for the
-// administrator, wrapping the technical error it describes.
-type sentenceError struct {
-	msg string
-	err error
-}
-
-func (e *sentenceError) Error() string { return e.msg }
-func (e *sentenceError) Unwrap() error { return e.err }
-
 func kinded(kind error, format string, args ...any) error {
 	return &kindError{kind: kind, err: fmt.Errorf(format, args...)}
 }
@@ -321,7 +311,7 @@ func (r *flattenRun) spfRecord(ctx context.Context, name string, path []string) 
 	if re := (*RecordError)(nil); errors.As(err, &re) {
 		// Shown as it is (keptReason): the domain, the chain and what the
 		// fault means, not the parser's words alone.
-		return Record{}, r.fail(&kindError{kind: ErrPermError, err: &sentenceError{msg: re.Sentence(name, path), err: re}})
+		return Record{}, r.fail(kinded(ErrPermError, "%s", re.Sentence(name, path)))
 	}
 	if err != nil {
 		return Record{}, r.fail(kinded(ErrPermError, "record of %s: %w", name, err))

@@ -4868,8 +4868,8 @@ var mutants = []mutant{
 	{
 		name: "jobs: a refused SPF record's sentence loses the include chain",
 		file: "jobs/flatten.go",
-		old:  "err: &sentenceError{msg: re.Sentence(name, path), err: re}",
-		new:  "err: &sentenceError{msg: re.Sentence(name, nil), err: re}",
+		old:  "r.fail(kinded(ErrPermError, \"%s\", re.Sentence(name, path)))",
+		new:  "r.fail(kinded(ErrPermError, \"%s\", re.Sentence(name, nil)))",
 		pkg:  "./jobs", run: "^TestRecordFaultsReadAsSentences$",
 	},
 	{
