@@ -276,10 +276,6 @@ type SaveMapRequest struct {
 	Secret  bool
 }
 
-// markedSecretNote begins the audit entry and the answer of a save that
-// made a map hold passwords.
-const markedSecretNote = "marked as holding passwords: its file and .db are readable by root only and its passwords are shown masked; "
-
 // SaveMap validates, stores and applies a map: its file and main.cf change
 // together or not at all.
 func (s *Service) SaveMap(ctx context.Context, id Identity, in SaveMapRequest) (MapResult, error) {
@@ -287,14 +283,6 @@ func (s *Service) SaveMap(ctx context.Context, id Identity, in SaveMapRequest) (
 		return MapResult{}, err
 	}
 	mp := store.Map{Name: in.Name, Type: in.Type, Content: in.Content, Secret: in.Secret}
-	// Whether this save is the one that marks the map, for its audit
-	// entry (a client that sends back what GET gave marks nothing).
-	wasSecret := false
-	if in.Secret {
-		if old, err := s.mta.GetMap(in.Name); err == nil {
-			wasSecret = mta.IsSecretMap(old)
-		}
-	}
 	var res mta.Result
 	var err error
 	action := "map " + truncate(in.Name, 100)
@@ -303,11 +291,6 @@ func (s *Service) SaveMap(ctx context.Context, id Identity, in SaveMapRequest) (
 		res, err = s.mta.CreateMap(ctx, id.Actor(), mp)
 	} else {
 		res, err = s.mta.PutMap(ctx, id.Actor(), mp, in.Base)
-	}
-	if err == nil && in.Secret && !wasSecret {
-		if now, gerr := s.mta.GetMap(in.Name); gerr == nil && mta.IsSecretMap(now) {
-			res.Message = markedSecretNote + res.Message
-		}
 	}
 	s.auditApply(id, action, res, err)
 	if err != nil {

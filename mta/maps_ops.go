@@ -162,24 +162,39 @@ func (m *Manager) PutRefresherMaps(ctx context.Context, actor string, ins []stor
 }
 
 func (m *Manager) putMap(ctx context.Context, actor string, in store.Map, refresher, create bool, base string) (Result, error) {
-	var warnings []string
-	u, drop, err := m.mapUpdate(actor, in, refresher, create, base, &warnings)
+	var notes mapNotes
+	u, drop, err := m.mapUpdate(actor, in, refresher, create, base, &notes)
 	if err != nil {
 		return Result{}, err
 	}
 	defer drop()
 	res, err := m.updateOne(ctx, u)
 	if err == nil {
-		res.Warnings = append(warnings, res.Warnings...)
+		if notes.marked {
+			res.Message = markedSecretNote + res.Message
+		}
+		res.Warnings = append(notes.warnings, res.Warnings...)
 	}
 	return res, err
 }
 
+// mapNotes is what a map save tells beside its result: the warnings of
+// its content (regexpSlowWarnings), and whether it is the save that marked
+// the map as holding passwords (in.Secret on a map that did not yet).
+type mapNotes struct {
+	warnings []string
+	marked   bool
+}
+
+// markedSecretNote begins the answer (and so the audit entry) of a save
+// that made a map hold passwords.
+const markedSecretNote = "marked as holding passwords: its file and .db are readable by root only and its passwords are shown masked; "
+
 // mapUpdate checks a map's name and type, starts building its file, and
 // returns the change that saves it; drop ends the build once the change
-// has its answer. The change sets *warnings, when not nil, to what the
-// save warns of (regexpSlowWarnings), read once it has its answer.
-func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, base string, warnings *[]string) (u *pendingUpdate, drop func(), err error) {
+// has its answer. The change sets *notes, when not nil, to what the save
+// tells beside its result, read once it has its answer.
+func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, base string, notes *mapNotes) (u *pendingUpdate, drop func(), err error) {
 	if err := ValidMapName(in.Name); err != nil {
 		m.record(actor, "map", "refused", err.Error())
 		return nil, nil, err
@@ -207,6 +222,9 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 		// The stored map is as its version was read (the configuration's
 		// say); the mark goes on the new one only.
 		configured := SecretMaps(m.inst, *st)[in.Name] && in.Name != MapSASLPasswords
+		if notes != nil {
+			notes.marked = asked && (idx < 0 || !IsSecretMap(st.Maps[idx]))
+		}
 		if idx >= 0 {
 			st.Maps[idx].Secret = configured
 		}
@@ -289,8 +307,8 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 			}
 			// Unanchored unbounded repetitions, which most real tables
 			// have, are saved with a warning of their cost.
-			if warnings != nil {
-				*warnings = regexpSlowWarnings(in.Name, in.Content, was)
+			if notes != nil {
+				notes.warnings = regexpSlowWarnings(in.Name, in.Content, was)
 			}
 		}
 		if in.Type == "pcre" {

@@ -4810,8 +4810,8 @@ var mutants = []mutant{
 		pkg:  "./webui", run: "^TestMapOfRefresherCannotBeMarkedSecret$",
 	},
 	{
-		name: "admin: the audit entry of the save that marks a map says it was marked as holding passwords",
-		file: "admin/config.go",
+		name: "mta: the answer and audit entry of the save that marks a map say it was marked as holding passwords",
+		file: "mta/maps_ops.go",
 		old:  "res.Message = markedSecretNote + res.Message",
 		new:  "res.Message = res.Message",
 		pkg:  "./webui", run: "^TestMapMarkedSecretOnCreate$",
