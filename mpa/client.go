@@ -374,14 +374,3 @@ func (r *reinjector) rcptCmd(rc store.MPARecipient) string {
 	}
 	return b.String()
 }
-
-// writePath writes smtpPath(addr) to b without building it apart.
-func writePath(b *strings.Builder, addr string) {
-	if addr == "" {
-		b.WriteString("<>")
-		return
-	}
-	b.WriteByte('<')
-	b.WriteString(quoteAddress(addr))
-	b.WriteByte('>')
-}

@@ -12,18 +12,21 @@ import (
 
 // Envelope addresses are kept the way Postfix keeps them internally: the
 // local part unquoted ("john doe"@example.net is stored as
-// john doe@example.net, as go-smtp hands it over). smtpPath quotes them
+// john doe@example.net, as go-smtp hands it over). writePath quotes them
 // again for the wire exactly where RFC 5321 requires it, which is what
 // Postfix's own SMTP client does (smtp_quote_rfc821_envelope = yes), so
 // the reinjected MAIL FROM and RCPT TO read as Postfix gave them to the MPA.
 
-// smtpPath returns addr as an RFC 5321 path: "<>" for the null sender, the
-// local part quoted when it is not a Dot-string.
-func smtpPath(addr string) string {
+// writePath writes addr to b as an RFC 5321 path: "<>" for the null
+// sender, the local part quoted when it is not a Dot-string.
+func writePath(b *strings.Builder, addr string) {
 	if addr == "" {
-		return "<>"
+		b.WriteString("<>")
+		return
 	}
-	return "<" + quoteAddress(addr) + ">"
+	b.WriteByte('<')
+	b.WriteString(quoteAddress(addr))
+	b.WriteByte('>')
 }
 
 // quoteAddress quotes the local part of addr (everything before the last

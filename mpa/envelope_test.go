@@ -334,8 +334,9 @@ func TestQuoteAddress(t *testing.T) {
 		"δοκιμή@example.gr": "<δοκιμή@example.gr>",
 		"postmaster":        "<postmaster>",
 	} {
-		if got := smtpPath(in); got != want {
-			t.Errorf("smtpPath(%q) = %s, want %s", in, got, want)
+		var b strings.Builder
+		if writePath(&b, in); b.String() != want {
+			t.Errorf("writePath(%q) = %s, want %s", in, b.String(), want)
 		}
 	}
 }
