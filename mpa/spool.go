@@ -103,16 +103,11 @@ func (b *bodies) newID() string {
 // appendHex appends v in lower-case hex, zero-padded to width digits.
 func appendHex(dst []byte, v uint64, width int) []byte {
 	var d [16]byte
-	i := len(d)
-	for v > 0 || i == len(d) {
-		i--
-		d[i] = "0123456789abcdef"[v&15]
-		v >>= 4
-	}
-	for n := len(d) - i; n < width; n++ {
+	hex := strconv.AppendUint(d[:0], v, 16)
+	for n := len(hex); n < width; n++ {
 		dst = append(dst, '0')
 	}
-	return append(dst, d[i:]...)
+	return append(dst, hex...)
 }
 
 func (b *bodies) path(id string) string { return filepath.Join(b.msgDir, id) }

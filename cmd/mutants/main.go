@@ -4861,8 +4861,8 @@ var mutants = []mutant{
 	{
 		name: "mpa: spool ids lose their zero padding",
 		file: "mpa/spool.go",
-		old:  "for n := len(d) - i; n < width; n++ {",
-		new:  "for n := len(d) - i; n < width-1; n++ {",
+		old:  "for n := len(hex); n < width; n++ {",
+		new:  "for n := len(hex); n < width-1; n++ {",
 		pkg:  "./mpa", run: "^TestAppendHexMatchesFmt$",
 	},
 	{
