@@ -282,11 +282,9 @@ func (h *Header) ensureSeparator(nl string) {
 // Bytes returns the message as it will be reinjected: byte for byte what
 // was parsed, plus whatever processors changed.
 func (m *Message) Bytes() []byte {
-	n := len(m.Body) + len(m.Header.sep) + 2*len(m.NL)
-	for _, f := range m.Header.Fields {
-		n += len(f.Raw) + len(m.NL)
-	}
-	return append(m.Header.appendTo(make([]byte, 0, n), m.NL, len(m.Body) > 0), m.Body...)
+	body := len(m.Body) > 0
+	out := make([]byte, 0, m.Header.encodedLen(m.NL, body)+len(m.Body))
+	return append(m.Header.appendTo(out, m.NL, body), m.Body...)
 }
 
 // clone copies what processors change (fields list, body slice header) so
