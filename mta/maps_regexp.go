@@ -116,23 +116,15 @@ const maxSlowWarnings = 10
 // new (newPatternHazard). They do not quote the pattern: a map of SASL
 // passwords may be a regexp table.
 func regexpSlowWarnings(name, content, stored string) []string {
-	had := map[string]bool{}
-	forEachRegexpPattern(stored, func(_ int, p string) {
-		if regexpSlow(p) {
-			had[p] = true
-		}
-	})
 	var out []string
 	more := 0
-	forEachRegexpPattern(content, func(n int, p string) {
-		if had[p] || !regexpSlow(p) {
-			return
-		}
+	forEachNewHazard(content, stored, regexpSlowHazard, func(n int, _ string) bool {
 		if len(out) == maxSlowWarnings {
 			more++
-			return
+			return true
 		}
 		out = append(out, "Map "+name+", line "+strconv.Itoa(n)+": the pattern is not anchored (it, or one of its alternatives, does not begin with ^) and repeats without bound (*, + or {n,}), which Postfix's regexp tables (POSIX) match in time that grows with the square of the line's length: a header line of 100 KB, which any sender can write, keeps a Postfix process busy for seconds for this one rule; anchor it (for example /^Subject:.*offer/) or make the map a pcre table, where Postfix bounds every match.")
+		return true
 	})
 	if more > 0 {
 		lines := "lines"
@@ -142,6 +134,14 @@ func regexpSlowWarnings(name, content, stored string) []string {
 		out = append(out, "Map "+name+": and "+strconv.Itoa(more)+" more "+lines+" added with a pattern that is not anchored and repeats without bound, at the same cost; anchor them or make the map a pcre table.")
 	}
 	return out
+}
+
+// regexpSlowHazard is regexpSlow as a hazard of forEachNewHazard.
+func regexpSlowHazard(pattern string) string {
+	if regexpSlow(pattern) {
+		return "slow"
+	}
+	return ""
 }
 
 // rxCap is where rxScan's counts stop growing: above the atoms of the
@@ -370,19 +370,30 @@ func newRegexpHazard(content, stored string) (line int, msg string) {
 // whose pattern hazard refuses, with why, unless stored holds that
 // pattern too (newRegexpHazard). 0 when there is none.
 func newPatternHazard(content, stored string, hazard func(pattern string) string) (line int, msg string) {
+	forEachNewHazard(content, stored, hazard, func(n int, why string) bool {
+		line, msg = n, why
+		return false
+	})
+	return line, msg
+}
+
+// forEachNewHazard calls fn, in line order until it returns false, with
+// each line of a pcre or regexp table's content whose pattern hazard finds
+// fault with (why), unless stored holds that pattern too.
+func forEachNewHazard(content, stored string, hazard func(pattern string) string, fn func(line int, why string) bool) {
 	had := map[string]bool{}
 	forEachRegexpPattern(stored, func(_ int, p string) {
 		if hazard(p) != "" {
 			had[p] = true
 		}
 	})
+	done := false
 	forEachRegexpPattern(content, func(n int, p string) {
-		if line > 0 || had[p] {
+		if done || had[p] {
 			return
 		}
 		if why := hazard(p); why != "" {
-			line, msg = n, why
+			done = !fn(n, why)
 		}
 	})
-	return line, msg
 }
