@@ -1472,8 +1472,8 @@ var mutants = []mutant{
 	{
 		name: "web edge: --socket removes whatever file it names",
 		file: "cmd/postdeck/serve.go",
-		old:  "\t\tif fi.Mode().Type() != os.ModeSocket {\n\t\t\treturn nil, fmt.Errorf(\"%s exists and is not a socket: it was left alone; name another path\", path)\n\t\t}\n\t\tif c, err := net.DialTimeout(\"unix\", path, time.Second); err == nil {\n\t\t\t_ = c.Close()\n\t\t\treturn nil, fmt.Errorf(\"socket %s is in use: another postdeck is running\", path)\n\t\t}\n\t\tif err := os.Remove(path); err != nil {\n\t\t\treturn nil, fmt.Errorf(\"remove stale socket: %w\", err)",
-		new:  "\t\t_ = fi\n\t\tif c, err := net.DialTimeout(\"unix\", path, time.Second); err == nil {\n\t\t\t_ = c.Close()\n\t\t\treturn nil, fmt.Errorf(\"socket %s is in use: another postdeck is running\", path)\n\t\t}\n\t\tif err := os.Remove(path); err != nil {\n\t\t\treturn nil, fmt.Errorf(\"remove stale socket: %w\", err)",
+		old:  "\t\tif fi.Mode().Type() != os.ModeSocket {\n\t\t\treturn nil, fmt.Errorf(\"%s exists and is not a socket: it was left alone; name another path\", path)\n\t\t}\n\t\tif c, err := net.DialTimeout(\"unix\", path, time.Second); err == nil {\n\t\t\t_ = c.Close()\n\t\t\treturn nil, fmt.Errorf(\"socket %s is in use: another postdeck is running\", path)\n\t\t}\n\t\tif err := os.Remove(path); err != nil {\n\t\t\treturn nil, fmt.Errorf(\"remove stale %s: %w\", what, err)",
+		new:  "\t\t_ = fi\n\t\tif c, err := net.DialTimeout(\"unix\", path, time.Second); err == nil {\n\t\t\t_ = c.Close()\n\t\t\treturn nil, fmt.Errorf(\"socket %s is in use: another postdeck is running\", path)\n\t\t}\n\t\tif err := os.Remove(path); err != nil {\n\t\t\treturn nil, fmt.Errorf(\"remove stale %s: %w\", what, err)",
 		pkg:  "./cmd/postdeck", run: "^TestSocketNeverReplacesAFile$",
 	},
 	{

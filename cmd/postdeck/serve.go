@@ -601,13 +601,28 @@ func mkdirReachable(dir string) error {
 	return nil
 }
 
-// listenSocket opens the CLI's unix socket, mode 0600, replacing a stale
-// socket file but never a live one, nor a file that is not a socket. A
-// directory it creates is 0711: the web process (another user) must reach
-// web.sock beside it; the CLI's socket is protected by its own mode.
+// listenSocket opens the CLI's unix socket, mode 0600 (listenUnix).
 func listenSocket(path string) (net.Listener, error) {
+	ln, err := listenUnix(path, "socket")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// listenUnix listens on the unix socket path, created mode 0600 (umask),
+// for the caller to give its owner and mode. It replaces a stale socket
+// file but never a live one, nor a file that is not a socket. A
+// directory it creates is 0711: the web process (another user) must
+// reach web.sock beside the CLI's socket, which its own mode protects.
+// what names the socket in errors ("socket", "web socket").
+func listenUnix(path, what string) (net.Listener, error) {
 	if err := mkdirReachable(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("create socket directory: %w", err)
+		return nil, fmt.Errorf("create %s directory: %w", what, err)
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		// Only a socket is ever replaced: a typo naming the database
@@ -620,7 +635,7 @@ func listenSocket(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("socket %s is in use: another postdeck is running", path)
 		}
 		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket: %w", err)
+			return nil, fmt.Errorf("remove stale %s: %w", what, err)
 		}
 	}
 	old := syscall.Umask(0o177)
@@ -628,10 +643,6 @@ func listenSocket(path string) (net.Listener, error) {
 	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		_ = ln.Close()
-		return nil, err
 	}
 	return ln, nil
 }

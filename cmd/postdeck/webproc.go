@@ -113,33 +113,13 @@ func (id webIdentity) webFileAccess(groupMode os.FileMode) (uid, gid int, mode o
 // listenWebSocket opens the web process's socket: mode 0660, owned by
 // root and the web user's group, so that only root and the web process
 // can connect (0600 and the web user's when that group is not its own,
-// see webFileAccess). A stale socket file is replaced; a live one, or a file
-// that is not a socket, refused. The
-// directory is created 0711 (the web user must traverse it, nobody needs
-// to list it).
+// see webFileAccess). A stale socket file is replaced; a live one, or a
+// file that is not a socket, refused; the directory is created 0711
+// (listenUnix).
 func listenWebSocket(path string, id webIdentity) (net.Listener, error) {
-	if err := mkdirReachable(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("create web socket directory: %w", err)
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		// Only a socket is ever replaced: a typo naming the database
-		// or any other file must not remove it.
-		if fi.Mode().Type() != os.ModeSocket {
-			return nil, fmt.Errorf("%s exists and is not a socket: it was left alone; name another path", path)
-		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("socket %s is in use: another postdeck is running", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale web socket: %w", err)
-		}
-	}
-	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", path)
-	syscall.Umask(old)
+	ln, err := listenUnix(path, "web socket")
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
+		return nil, err
 	}
 	uid, gid, mode, chown := id.webFileAccess(0o660)
 	if chown {
