@@ -43,8 +43,14 @@ func (db *DB) MPASeenLookup(keys []string) (map[string]string, error) {
 	if len(keys) == 0 {
 		return out, nil
 	}
+	// The keys as bytes once, not once per slot.
+	bkeys := make([][]byte, len(keys))
+	for i, k := range keys {
+		bkeys[i] = []byte(k)
+	}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketMPASeen).Cursor()
+		root := tx.Bucket(bucketMPASeen)
+		c := root.Cursor()
 		n := 0
 		// Newest slots first: a resend comes minutes after the original.
 		for name, v := c.Last(); name != nil && n < MaxSeenSlots; name, v = c.Prev() {
@@ -52,12 +58,12 @@ func (db *DB) MPASeenLookup(keys []string) (map[string]string, error) {
 				continue
 			}
 			n++
-			slot := tx.Bucket(bucketMPASeen).Bucket(name)
-			for _, k := range keys {
+			slot := root.Bucket(name)
+			for i, k := range keys {
 				if _, done := out[k]; done {
 					continue
 				}
-				if id := slot.Get([]byte(k)); id != nil {
+				if id := slot.Get(bkeys[i]); id != nil {
 					out[k] = string(id)
 				}
 			}
