@@ -13,16 +13,45 @@ import (
 
 // mainConfigPageData is the Data of views/mainconfig.html.
 type mainConfigPageData struct {
+	configEditor
+	// Confirm offers the box that confirms a risky document (the save was
+	// refused for the risk alone).
+	Confirm bool
+}
+
+// configEditor is what the Edit Main Config and Edit Master Config pages
+// show in and around their editor.
+type configEditor struct {
 	Text      string
 	Version   string // what the form's save is based on
 	Error     string // the validation error, next to the editor
 	ErrorLine int    // its line, 0 when it has none
 	// OpenRelay offers the "allow an open relay" checkbox: the save was
-	// refused because Postfix would relay mail for strangers.
+	// refused because Postfix (main.cf, or a listener in master.cf) would
+	// relay mail for strangers.
 	OpenRelay bool
-	// Confirm offers the box that confirms a risky document (the save was
-	// refused for the risk alone).
-	Confirm bool
+}
+
+// refused takes a save's error that is not the form's (formError): a
+// stale version becomes the version the next save is based on, a
+// validation error is shown under the editor with a flash naming its
+// line in doc ("main config"). It reports whether err was a validation
+// error; flash is returned unchanged for any other error.
+func (e *configEditor) refused(err error, doc string, flash *Flash) (*Flash, bool) {
+	if v, ok := staleVersion(err); ok {
+		e.Version = v
+		return flash, false
+	}
+	var fe *store.UserError
+	if !errors.As(err, &fe) {
+		return flash, false
+	}
+	e.Error, e.ErrorLine = fe.Msg, fe.Line
+	e.OpenRelay = errors.Is(err, admin.ErrOpenRelay)
+	if fe.Line > 0 {
+		return &Flash{Kind: "error", Message: "The " + doc + " was not saved: correct line " + strconv.Itoa(fe.Line) + "."}, true
+	}
+	return &Flash{Kind: "error", Message: "The " + doc + " was not saved: correct the error shown under the editor."}, true
 }
 
 // pageMainConfig is GET /mta/settings/mainconfig, the Edit Main Config
@@ -32,7 +61,7 @@ func (s *Server) pageMainConfig(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "mainconfig", "Edit Main Config", mainConfigPageData{Text: doc.Text, Version: doc.Version})
+	return s.render(c, "mainconfig", "Edit Main Config", mainConfigPageData{configEditor: configEditor{Text: doc.Text, Version: doc.Version}})
 }
 
 // pageMainConfigPost saves the document: validated by postdeck and by
@@ -48,25 +77,15 @@ func (s *Server) pageMainConfigPost(c *fiber.Ctx) error {
 	if err == nil {
 		return s.flashAndRedirect(c, appliedFlash(res.Applied), "/mta/settings/mainconfig")
 	}
-	data := mainConfigPageData{Text: text, Version: version}
+	data := mainConfigPageData{configEditor: configEditor{Text: text, Version: version}}
 	flash, status, ferr := s.formError(err)
 	if ferr != nil {
 		return ferr
 	}
-	var fe *store.UserError
-	if v, ok := staleVersion(err); ok {
-		data.Version = v
-	} else if errors.As(err, &fe) {
-		data.Error, data.ErrorLine = fe.Msg, fe.Line
-		data.OpenRelay = errors.Is(err, admin.ErrOpenRelay)
-		flash = &Flash{Kind: "error", Message: "The main config was not saved: correct the error shown under the editor."}
-		switch {
-		case errors.Is(err, store.ErrConfirm):
-			data.Confirm = true
-			flash = &Flash{Kind: "warning", Message: "The main config was not saved yet: the change shown under the editor is risky. Confirm it below the editor to apply it."}
-		case fe.Line > 0:
-			flash.Message = "The main config was not saved: correct line " + strconv.Itoa(fe.Line) + "."
-		}
+	flash, invalid := data.refused(err, "main config", flash)
+	if invalid && errors.Is(err, store.ErrConfirm) {
+		data.Confirm = true
+		flash = &Flash{Kind: "warning", Message: "The main config was not saved yet: the change shown under the editor is risky. Confirm it below the editor to apply it."}
 	}
 	return s.renderStatus(c, status, "mainconfig", "Edit Main Config", data, flash)
 }

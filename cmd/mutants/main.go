@@ -4900,6 +4900,13 @@ var mutants = []mutant{
 		new:  "if yes {",
 		pkg:  "./mta", run: "^TestRegexpSlow$",
 	},
+	{
+		name: "console: the config editors never offer the allow-an-open-relay checkbox",
+		file: "webui/page_mainconfig.go",
+		old:  "\te.OpenRelay = errors.Is(err, admin.ErrOpenRelay)\n",
+		new:  "\te.OpenRelay = false && errors.Is(err, admin.ErrOpenRelay)\n",
+		pkg:  "./webui", run: "^(TestOpenRelayNeedsExplicitPermission|TestMasterConfigOpenRelayAllowed)$",
+	},
 }
 
 func main() {
