@@ -78,7 +78,7 @@ func (s *Service) createToken(id Identity, in TokenRequest) (TokenResult, error)
 	case in.Role == "":
 		return TokenResult{}, store.Invalid("role", "Role is required for a token: admin, operator or auditor")
 	case !store.ValidRole(in.Role):
-		return TokenResult{}, store.Invalid("role", "Role must be admin, operator or auditor")
+		return TokenResult{}, store.InvalidRole()
 	}
 	now := s.tokens.clock()
 	expires, err := ParseExpiry(in.Expires, now)

@@ -77,7 +77,7 @@ func (s *Service) saveUser(in UserRequest) (UserResult, error) {
 	case in.Role == "" && created:
 		return UserResult{}, store.Invalid("role", "Role is required for a new user: admin, operator or auditor")
 	case in.Role != "" && !store.ValidRole(in.Role):
-		return UserResult{}, store.Invalid("role", "Role must be admin, operator or auditor")
+		return UserResult{}, store.InvalidRole()
 	case !created && in.Role != "" && in.Role != old.Role:
 		return UserResult{}, &store.UserError{Kind: store.ErrConflict, Field: "role", Msg: store.Sentence(
 			"User %s exists with the role %s: a password change keeps it; change roles with `postdeck admin role %s ROLE` or on the Users page", in.Username, old.Role, in.Username)}
@@ -133,7 +133,7 @@ func (s *Service) addUser(in UserRequest) (UserResult, error) {
 		return UserResult{}, store.Invalid("role", "Role is required for a new user: admin, operator or auditor")
 	}
 	if !store.ValidRole(in.Role) {
-		return UserResult{}, store.Invalid("role", "Role must be admin, operator or auditor")
+		return UserResult{}, store.InvalidRole()
 	}
 	if err := checkPassword("password", in.Password); err != nil {
 		return UserResult{}, err
@@ -231,7 +231,7 @@ func (s *Service) setRole(in RoleRequest) (RoleResult, error) {
 	case in.Role == "":
 		return RoleResult{}, store.Invalid("role", "Role is required: admin, operator or auditor")
 	case !store.ValidRole(in.Role):
-		return RoleResult{}, store.Invalid("role", "Role must be admin, operator or auditor")
+		return RoleResult{}, store.InvalidRole()
 	}
 	ch, err := s.db.SetUserRole(in.Username, in.Role)
 	if err != nil {

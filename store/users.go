@@ -23,6 +23,9 @@ const (
 // ValidRole reports whether r is one of the three roles.
 func ValidRole(r string) bool { return r == RoleAdmin || r == RoleOperator || r == RoleAuditor }
 
+// InvalidRole is the refusal of a role that is not one of the three.
+func InvalidRole() error { return Invalid("role", "Role must be admin, operator or auditor") }
+
 // roleRank orders the roles by power, for capping: an auditor reads, an
 // operator also works the queues, an admin does everything.
 func roleRank(r string) int {
@@ -101,7 +104,7 @@ func (db *DB) PutUser(u User) error {
 		return err
 	}
 	if !ValidRole(u.Role) {
-		return Invalid("role", "Role must be admin, operator or auditor")
+		return InvalidRole()
 	}
 	defer db.usersGen.Add(1)
 	return db.bolt.Update(func(tx *bolt.Tx) error {
@@ -115,7 +118,7 @@ func (db *DB) AddUser(u User) error {
 		return err
 	}
 	if !ValidRole(u.Role) {
-		return Invalid("role", "Role must be admin, operator or auditor")
+		return InvalidRole()
 	}
 	defer db.usersGen.Add(1)
 	return db.bolt.Update(func(tx *bolt.Tx) error {
@@ -178,7 +181,7 @@ type RoleChange struct {
 // always has one.
 func (db *DB) SetUserRole(name, role string) (RoleChange, error) {
 	if !ValidRole(role) {
-		return RoleChange{}, Invalid("role", "Role must be admin, operator or auditor")
+		return RoleChange{}, InvalidRole()
 	}
 	var ch RoleChange
 	defer db.usersGen.Add(1)
