@@ -4907,6 +4907,20 @@ var mutants = []mutant{
 		new:  "\te.OpenRelay = false && errors.Is(err, admin.ErrOpenRelay)\n",
 		pkg:  "./webui", run: "^(TestOpenRelayNeedsExplicitPermission|TestMasterConfigOpenRelayAllowed)$",
 	},
+	{
+		name: "mta: a regexp pattern whose every alternative begins with ^ inside a leading group is warned of as unanchored",
+		file: "mta/maps_regexp.go",
+		old:  "\treturn caret && !optional\n}",
+		new:  "\treturn caret && !optional && r.peek(0) == '^'\n}",
+		pkg:  "./mta", run: "^TestRegexpSlowAnchoredAlternatives$",
+	},
+	{
+		name: "mta: an unanchored regexp pattern with repetition counts near the refusal limit is not warned of",
+		file: "mta/maps_regexp.go",
+		old:  "\tcase s.looseCopies > slowRegexpCopies:\n",
+		new:  "\tcase s.looseCopies > maxRegexpCopies:\n",
+		pkg:  "./mta", run: "^TestRegexpSlowCounts$",
+	},
 }
 
 func main() {
