@@ -5,7 +5,8 @@
 // spf.protection.outlook.com and gmail.com into cidr maps.
 //
 // The schedules follow the wall clock; the waits are on the monotonic
-// clock. A clock set forward runs a job at most once early, never in a
+// clock. A clock set forward moves one run of a job (later or earlier
+// than its time on the stepped clock; next_run says when), never into a
 // loop. A clock set back would hold a job back by the step (cron waits
 // for the wall time it computed before), so each job also runs when its
 // schedule's longest interval plus a minute has passed on the monotonic

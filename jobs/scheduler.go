@@ -34,16 +34,19 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 //
 // The schedule follows the wall clock, so a clock that is stepped (NTP
 // correcting a bad hardware clock) moves the runs; the waits themselves
-// are measured on the monotonic clock. A clock set forward runs a job at
-// most once early, never in a loop: the wait for the run already due
-// ends when it would have, and the next run is computed from the new
-// time. A clock set back would make the job wait for the old time again,
+// are measured on the monotonic clock. A clock set forward moves one run
+// of a job, never into a loop: the wait for the run already due ends
+// when it would have, later than its time on the stepped clock (and runs
+// the jobs whose time that clock then shows with it, earlier than
+// theirs), and the next run is computed from the new time. A clock set back would make the job wait for the old time again,
 // as long as the step (a year for a hardware clock a year ahead), so
 // each job also has a deadline on the monotonic clock: its schedule's
 // longest interval (a day for a daily schedule) plus overdueGrace after
 // its last run. A job that reaches it runs then, and its schedule is
 // computed again from the wall clock as it reads now; that can add one
-// run soon after, then the job follows its schedule again.
+// run soon after, then the job follows its schedule again. Next and
+// LaterAt tell when a run really starts, in the wall clock as it reads
+// now: after a step forward, later than the wall time cron computed.
 type Scheduler struct {
 	log    *slog.Logger
 	cron   *cron.Cron
@@ -54,6 +57,11 @@ type Scheduler struct {
 	// longest interval after the last run) a job counts as overdue;
 	// overdueGrace, shorter in tests.
 	grace time.Duration
+	// wall returns the wall-clock reading of t, a time.Now() reading
+	// (t.Round(0) in UTC); tests add a step to it.
+	wall func(t time.Time) time.Time
+	// armed is when cron last read the clock to set its timer.
+	armed cronArmed
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -71,7 +79,8 @@ const overdueGrace = time.Minute
 
 // laterRun is a run Later set up that has not started yet.
 type laterRun struct {
-	at    time.Time
+	at    time.Time // when it starts, on the monotonic clock
+	wall  time.Time // the same in the wall clock as it read in Later
 	timer *time.Timer
 }
 
@@ -80,18 +89,14 @@ func NewScheduler(logger *slog.Logger) *Scheduler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	cl := cronLogger{logger}
+	cl := cronLogger{l: logger}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Scheduler{
+	s := &Scheduler{
 		log:    logger,
 		ctx:    ctx,
 		cancel: cancel,
 		grace:  overdueGrace,
-		cron: cron.New(
-			cron.WithLocation(time.UTC),
-			cron.WithParser(specParser),
-			cron.WithLogger(cl),
-		),
+		wall:   func(t time.Time) time.Time { return t.Round(0).UTC() },
 		// Applied here, not by cron (WithChain): an overdue run goes
 		// through the same wrapped job, so it is skipped while a
 		// scheduled run is still going. Skip is outermost: cron's
@@ -102,6 +107,52 @@ func NewScheduler(logger *slog.Logger) *Scheduler {
 		entries: map[string]*entry{},
 		later:   map[string]*laterRun{},
 	}
+	// Cron logs every time it reads the clock before setting its timer
+	// (start, wake, added, removed), from its own goroutine.
+	s.cron = cron.New(
+		cron.WithLocation(time.UTC),
+		cron.WithParser(specParser),
+		cron.WithLogger(cronLogger{l: logger, event: s.cronEvent}),
+	)
+	return s
+}
+
+// cronArmed is a clock reading taken when cron last read the clock to set
+// its timer: cron's timer waits, on the monotonic clock, the wall-clock
+// time from that reading to its first entry's Next.
+type cronArmed struct {
+	mu   sync.Mutex // never held while calling cron
+	at   time.Time  // time.Now() at that moment, zero before cron starts
+	wall time.Time  // the wall clock then (Scheduler.wall(at))
+}
+
+// cronEvent is called by cron's logger from cron's goroutine at each event
+// of its loop (start, wake, run, added, removed, stop), before it sets its
+// timer again from the clock it read for that event.
+func (s *Scheduler) cronEvent() {
+	now := time.Now()
+	s.armed.mu.Lock()
+	defer s.armed.mu.Unlock()
+	s.armed.at, s.armed.wall = now, s.wall(now)
+}
+
+// clockStep is how far the wall clock was stepped (forward when positive)
+// between cron's last setting of its timer and now, a time.Now() reading.
+func (s *Scheduler) clockStep(now time.Time) time.Duration {
+	s.armed.mu.Lock()
+	defer s.armed.mu.Unlock()
+	if s.armed.at.IsZero() {
+		return 0
+	}
+	return s.wallStep(s.armed.at, s.armed.wall, now)
+}
+
+// wallStep is how far the wall clock was stepped (forward when positive)
+// between two time.Now() readings then and now, wallThen being
+// s.wall(then), to the millisecond: below that it is the jitter between
+// the wall and monotonic clocks time.Now reads one after the other.
+func (s *Scheduler) wallStep(then, wallThen, now time.Time) time.Duration {
+	return (s.wall(now).Sub(wallThen) - now.Sub(then)).Round(time.Millisecond)
 }
 
 // Add schedules fn under name, replacing a job of the same name. fn gets a
@@ -213,9 +264,11 @@ func (s *Scheduler) Remove(name string) {
 	}
 }
 
-// Next returns when job name runs next (zero when unknown). Before Start it
-// is computed from the schedule. After the clock was set back it is the
-// job's monotonic deadline (see Scheduler) when that comes first.
+// Next returns when job name runs next, in the wall clock as it reads now
+// (zero when unknown). Before Start it is computed from the schedule.
+// After the clock was set forward it is when cron's wait, measured on the
+// monotonic clock, really ends; after it was set back, the job's
+// monotonic deadline (see Scheduler) when that comes first.
 func (s *Scheduler) Next(name string) time.Time {
 	s.mu.Lock()
 	e, ok := s.entries[name]
@@ -228,14 +281,36 @@ func (s *Scheduler) Next(name string) time.Time {
 	if !ok {
 		return time.Time{}
 	}
-	next := s.cron.Entry(id).Next
+	// The snapshot first: the clock reading of cron's last event, read
+	// after it, is the one cron set its timer from for this snapshot.
+	var next, first time.Time
+	for _, ce := range s.cron.Entries() {
+		if ce.Next.IsZero() {
+			continue
+		}
+		if ce.ID == id {
+			next = ce.Next
+		}
+		if first.IsZero() || ce.Next.Before(first) {
+			first = ce.Next
+		}
+	}
+	now := time.Now()
+	wall := s.wall(now)
 	if next.IsZero() {
-		return e.sched.Next(time.Now().UTC())
+		return e.sched.Next(wall)
+	}
+	// Cron's timer ends the wait for its first entry when the wall clock
+	// as it read it would show first: first plus the step since, in the
+	// clock as it reads now. That wake runs every entry whose Next the
+	// clock then shows, so a step forward moves this one to it; a later
+	// entry's wait starts there from the clock as it reads then.
+	if at := first.Add(s.clockStep(now)); at.After(next) {
+		next = at
 	}
 	if !due.IsZero() {
-		// time.Until reads the monotonic clock; Round(0) drops it, so the
-		// sum is a wall-clock time.
-		if at := time.Now().Round(0).Add(time.Until(due)).UTC(); at.Before(next) {
+		// due.Sub(now) is on the monotonic clock.
+		if at := wall.Add(due.Sub(now)); at.Before(next) {
 			return at
 		}
 	}
@@ -290,7 +365,8 @@ func (s *Scheduler) Later(name string, d time.Duration, fn func(ctx context.Cont
 	if old, ok := s.later[name]; ok {
 		old.timer.Stop()
 	}
-	run := &laterRun{at: time.Now().Add(d)}
+	now := time.Now()
+	run := &laterRun{at: now.Add(d), wall: s.wall(now).Add(d)}
 	// The timer's function takes s.mu, held here until run is stored.
 	run.timer = time.AfterFunc(d, func() {
 		s.mu.Lock()
@@ -319,13 +395,15 @@ func (s *Scheduler) Cancel(name string) {
 	}
 }
 
-// LaterAt returns when the run Later set up under name starts (zero when
-// none is pending).
+// LaterAt returns when the run Later set up under name starts, in the
+// wall clock as it reads now (zero when none is pending).
 func (s *Scheduler) LaterAt(name string) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if run, ok := s.later[name]; ok {
-		return run.at
+		// The wait is on the monotonic clock: a step of the wall clock
+		// since moves the start by as much.
+		return run.wall.Add(s.wallStep(run.at, run.wall, time.Now()))
 	}
 	return time.Time{}
 }
@@ -406,9 +484,18 @@ func recoverTo(logger *slog.Logger, what string, errp *error) {
 }
 
 // cronLogger adapts slog to cron.Logger; cron's chatty info goes to debug.
-type cronLogger struct{ l *slog.Logger }
+// event, when set, is called at each info message (Scheduler.cronEvent).
+type cronLogger struct {
+	l     *slog.Logger
+	event func()
+}
 
-func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Info(msg string, kv ...any) {
+	if c.event != nil {
+		c.event()
+	}
+	c.l.Debug("cron: "+msg, kv...)
+}
 func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.l.Error("cron: "+msg, append([]any{"err", err}, kv...)...)
 }

@@ -4921,6 +4921,20 @@ var mutants = []mutant{
 		new:  "\tcase s.looseCopies > maxRegexpCopies:\n",
 		pkg:  "./mta", run: "^TestRegexpSlowCounts$",
 	},
+	{
+		name: "jobs: next_run after the wall clock was set forward is cron's old wall time, in the past",
+		file: "jobs/scheduler.go",
+		old:  "if at := first.Add(s.clockStep(now)); at.After(next) {",
+		new:  "if at := first; at.After(next) {",
+		pkg:  "./jobs", run: "^TestNextRunAfterClockSetForward$",
+	},
+	{
+		name: "jobs: a pending retry's start after the wall clock was set forward is its old wall time, in the past",
+		file: "jobs/scheduler.go",
+		old:  "return run.wall.Add(s.wallStep(run.at, run.wall, time.Now()))",
+		new:  "return run.wall",
+		pkg:  "./jobs", run: "^TestLaterAtAfterClockSetForward$",
+	},
 }
 
 func main() {
