@@ -121,12 +121,6 @@ func regexpHazard(pattern string) string {
 // top of this file).
 const slowRegexpCopies = 500
 
-// regexpSlow reports whether glibc matches a regexp_table(5) pattern
-// ("[!]/body/flags") slowly on a long line (regexpSlowCause).
-func regexpSlow(pattern string) bool {
-	return regexpSlowCause(pattern) != ""
-}
-
 // regexpSlowCause returns "unbounded" when a regexp_table(5) pattern
 // ("[!]/body/flags") has an unbounded repetition (*, +, {m,}; GNU's \+ in
 // a basic pattern) in a top-level alternative that is not anchored (that
@@ -201,15 +195,15 @@ type rxScan struct {
 	backref string // the first back-reference, such as \1
 	escape  string // the first backslash-letter POSIX does not have
 	atoms   int    // atoms as written (characters, escapes, brackets)
-	// anchored: the top-level alternative being read is anchored (leads).
 	// loose: an unbounded repetition (*, +, {m,}) sits in a top-level
-	// alternative that is not, which glibc tries at every position of
-	// the line, in time that grows with the square of its length.
-	anchored, loose bool
-	// looseCopies: the copies repetition counts ({m,n}) add in top-level
-	// alternatives that are not anchored, which glibc tries at every
-	// position of the line, in time that grows with the line times them.
-	looseCopies int
+	// alternative that is not anchored, which glibc tries at every
+	// position of the line, in time that grows with the square of its
+	// length; looseCopies: the copies repetition counts ({m,n}) add in
+	// such alternatives, in time that grows with the line times them.
+	// Counted when an alternative ends (settle), from altLoose and
+	// altCopies, what the top-level alternative being read holds.
+	loose, altLoose        bool
+	looseCopies, altCopies int
 }
 
 func (r *rxScan) peek(k int) byte {
@@ -221,12 +215,18 @@ func (r *rxScan) peek(k int) byte {
 
 // alt counts the copies of atoms in the alternatives up to the end of
 // the pattern or of the group at depth, and reports whether every one
-// of them is anchored (leads).
+// of them is anchored: matches only at the start of the line, for it
+// begins with ^, or with a group, not optional, whose every alternative
+// is anchored (/(^Subject:.*a|^From:.*b)/).
 func (r *rxScan) alt(depth int) (total int, anchored bool) {
 	anchored = true
-	first := true // before the first atom of an alternative
-	if depth == 0 {
-		r.anchored = r.leads()
+	first, lead := true, false // before the alternative's first atom; that atom anchors it
+	end := func() {
+		if depth == 0 {
+			r.settle(lead)
+		}
+		anchored = anchored && lead
+		first, lead = true, false
 	}
 	for r.i < len(r.s) {
 		c := r.s[r.i]
@@ -238,36 +238,29 @@ func (r *rxScan) alt(depth int) (total int, anchored bool) {
 			if !r.ext {
 				r.i++
 			}
-			anchored = anchored && !first
-			first = true
-			if depth == 0 {
-				r.anchored = r.leads()
-			}
+			end()
 			continue
 		}
 		w, caret := r.atom(depth)
 		w, optional := r.quantifiers(w)
 		if first {
-			anchored = anchored && caret && !optional
+			lead = caret && !optional
 			first = false
 		}
 		total = min(total+w, rxCap)
 	}
-	return total, anchored && !first
+	end()
+	return total, anchored
 }
 
-// leads reports whether the alternative that begins at r.i is anchored,
-// matching only at the start of the line: it begins with ^, or with a
-// group, not optional, whose every alternative is anchored
-// (/(^Subject:.*a|^From:.*b)/). It reads ahead on a copy of r.
-func (r *rxScan) leads() bool {
-	if r.i >= len(r.s) {
-		return false
+// settle ends a top-level alternative: its repetitions count (loose,
+// looseCopies) unless it is anchored.
+func (r *rxScan) settle(anchored bool) {
+	if !anchored {
+		r.loose = r.loose || r.altLoose
+		r.looseCopies = min(r.looseCopies+r.altCopies, rxCap)
 	}
-	t := *r
-	w, caret := t.atom(0)
-	_, optional := t.quantifiers(w)
-	return caret && !optional
+	r.altLoose, r.altCopies = false, 0
 }
 
 // atom reads one atom (a character, an escape, a bracket expression or
@@ -375,19 +368,15 @@ func (r *rxScan) quantifiers(w int) (copies int, optional bool) {
 }
 
 // unbounded notes a repetition, without bound when yes, in the
-// top-level alternative being read (loose).
+// top-level alternative being read (settle).
 func (r *rxScan) unbounded(yes bool) {
-	if yes && !r.anchored {
-		r.loose = true
-	}
+	r.altLoose = r.altLoose || yes
 }
 
 // counted notes the copies a repetition count added in the top-level
-// alternative being read (looseCopies).
+// alternative being read (settle).
 func (r *rxScan) counted(copies int) {
-	if !r.anchored {
-		r.looseCopies = min(r.looseCopies+copies, rxCap)
-	}
+	r.altCopies = min(r.altCopies+copies, rxCap)
 }
 
 // bound reads {m}, {m,}, {m,n} or {,n} (\{ \} in a basic pattern) and

@@ -10,6 +10,12 @@ import (
 	"postdeck/store"
 )
 
+// regexpSlow reports whether glibc matches a regexp_table(5) pattern
+// ("[!]/body/flags") slowly on a long line (regexpSlowCause).
+func regexpSlow(pattern string) bool {
+	return regexpSlowCause(pattern) != ""
+}
+
 // TestRegexpSlow: the patterns whose match glibc runs in time that grows
 // with the square of the line (an unbounded repetition in a top-level
 // alternative that does not begin with ^), and those it does not: an
