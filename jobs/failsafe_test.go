@@ -462,3 +462,36 @@ func TestRefreshNowUnknownSource(t *testing.T) {
 		t.Fatalf("%d locks for names without a source", n)
 	}
 }
+
+// TestClusterNodeStartSavesNoMap: a node of a cluster (RunHere set) takes
+// the SPF maps from the cluster, and saves none at start; a standalone
+// refresher creates a missing one empty. A joining node's start used to
+// wait 5 s for each map's save through a cluster it did not follow yet.
+func TestClusterNodeStartSavesNoMap(t *testing.T) {
+	t.Parallel() // private Postfixes of their own
+	ctx := context.Background()
+	for _, clustered := range []bool{true, false} {
+		env := startMTA(t)
+		d := newTestDNS(t)
+		cfg := RefresherConfig{}
+		if clustered {
+			cfg.RunHere = func() bool { return false }
+		}
+		ref := env.refresher(t, d, cfg)
+		if err := ref.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		env.saves.mu.Lock()
+		puts := env.saves.puts
+		env.saves.mu.Unlock()
+		for _, b := range BuiltinSources() {
+			_, err := env.mgr.GetMap(b.Map)
+			if missing := errors.Is(err, store.ErrNotFound); missing != clustered {
+				t.Errorf("clustered %v: map %s after Start: %v", clustered, b.Map, err)
+			}
+		}
+		if want := map[bool]int{true: 0, false: len(BuiltinSources())}[clustered]; puts != want {
+			t.Errorf("clustered %v: %d map saves at Start, want %d", clustered, puts, want)
+		}
+	}
+}

@@ -183,7 +183,9 @@ func (r *Refresher) Start(ctx context.Context) error {
 		return fmt.Errorf("start refresher: %w", err)
 	}
 	for _, s := range srcs {
-		r.ensureMap(ctx, s.Map)
+		if r.runHere == nil {
+			r.ensureMap(ctx, s.Map)
+		}
 		if err := r.schedule(s); err != nil {
 			r.log.Error("schedule spf source", "map", s.Map, "err", err)
 			continue
@@ -226,6 +228,13 @@ func (r *Refresher) schedule(s store.SPFSource) error {
 // map can be referenced from main.cf at once (a first start without
 // working DNS included), and stays empty ("never fetched") until a refresh
 // succeeds. A failure is logged; the next refresh creates the map anyway.
+//
+// Start calls it on a standalone node only. A cluster's maps are the
+// cluster's: the node that formed it brought them, and the first refresh
+// of the node that leads creates one that is missing. And a node that
+// starts does not follow the cluster yet: its save went to the cluster
+// and waited for an answer that could not come (5 s a map, and an error
+// logged, at every start of a node that had just joined).
 func (r *Refresher) ensureMap(ctx context.Context, name string) {
 	if _, err := r.maps.GetMap(name); !errors.Is(err, store.ErrNotFound) {
 		return

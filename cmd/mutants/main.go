@@ -4935,6 +4935,13 @@ var mutants = []mutant{
 		new:  "return run.wall",
 		pkg:  "./jobs", run: "^TestLaterAtAfterClockSetForward$",
 	},
+	{
+		name: "jobs: a cluster node saves the SPF maps through the cluster at start, before it follows it (5 s a map)",
+		file: "jobs/refresher.go",
+		old:  "\t\tif r.runHere == nil {\n\t\t\tr.ensureMap(ctx, s.Map)\n\t\t}\n",
+		new:  "\t\tr.ensureMap(ctx, s.Map)\n",
+		pkg:  "./jobs", run: "^TestClusterNodeStartSavesNoMap$",
+	},
 }
 
 func main() {

@@ -290,6 +290,13 @@ func formCluster(t testing.TB, bin string, prep func(first *cnode), nodes ...*cn
 	}
 	waitFor(t, "the nodes on the same revision", 60*time.Second, func() bool { return converged(first.view(t), names...) },
 		func() string { return viewText(first.view(t)) }, diag)
+	// A node takes the SPF maps from the cluster: one that saved them
+	// at start waited for a cluster it did not follow yet (5 s a map).
+	for _, n := range nodes {
+		if strings.Contains(n.d.out.String(), "create empty spf map") {
+			t.Errorf("%s saved an SPF map at start:\n%s", n.name, n.output())
+		}
+	}
 	return diag
 }
 
