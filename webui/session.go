@@ -181,36 +181,33 @@ func (ss *sessionStore) pruneLocked(now time.Time) {
 
 // setFlash stores a one-time message that the next page of the session
 // shows (Post/Redirect/Get).
-func (ss *sessionStore) setFlash(se *session, f *Flash) {
-	ss.mu.Lock()
-	se.flash = f
-	ss.mu.Unlock()
-}
+func (ss *sessionStore) setFlash(se *session, f *Flash) { keepOnce(ss, &se.flash, f) }
 
 // takeFlash returns and clears the session's flash message.
-func (ss *sessionStore) takeFlash(se *session) *Flash {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	f := se.flash
-	se.flash = nil
-	return f
-}
+func (ss *sessionStore) takeFlash(se *session) *Flash { return takeOnce(ss, &se.flash) }
 
 // setSent keeps Send Mail's answer to a send for the session's next
 // Send Mail page (Post/Redirect/Get); a newer send replaces it.
-func (ss *sessionStore) setSent(se *session, d *sendmailPageData) {
+func (ss *sessionStore) setSent(se *session, d *sendmailPageData) { keepOnce(ss, &se.sent, d) }
+
+// takeSent returns and clears the session's kept Send Mail answer.
+func (ss *sessionStore) takeSent(se *session) *sendmailPageData { return takeOnce(ss, &se.sent) }
+
+// keepOnce and takeOnce set and empty one of a session's one-time slots
+// (the flash, the Send Mail answer) under the store's lock: a page shows
+// what the previous request left there once.
+func keepOnce[T any](ss *sessionStore, slot **T, v *T) {
 	ss.mu.Lock()
-	se.sent = d
+	*slot = v
 	ss.mu.Unlock()
 }
 
-// takeSent returns and clears the session's kept Send Mail answer.
-func (ss *sessionStore) takeSent(se *session) *sendmailPageData {
+func takeOnce[T any](ss *sessionStore, slot **T) *T {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	d := se.sent
-	se.sent = nil
-	return d
+	v := *slot
+	*slot = nil
+	return v
 }
 
 // sessionIdentity resolves the console session cookie: the session must be
