@@ -88,11 +88,10 @@ type pumpResult struct {
 // pumpMessages is how many messages one pump sends.
 const pumpMessages = 1000
 
-// pump sends 1000 messages of about 2 kB with smtp-source over 10 sessions
+// pump sends n messages of about 2 kB with smtp-source over 10 sessions
 // and measures until all of them reached the sink.
-func pump(b *testing.B, addr string, sink *postfixtest.Sink) pumpResult {
+func pump(b *testing.B, addr string, sink *postfixtest.Sink, n int) pumpResult {
 	b.Helper()
-	const n = pumpMessages
 	total := sink.Count() + n // the previous runs have all arrived
 	// Every run starts with the previous runs' files written out, so that
 	// none pays for another's writeback.
@@ -110,8 +109,8 @@ func pump(b *testing.B, addr string, sink *postfixtest.Sink) pumpResult {
 	busy, all := machineTicks(b)
 	busy, all = busy-busy0, all-all0
 	self := cpuTime(b) - self0
-	return pumpResult{rate: n / elapsed.Seconds(), machinePerMsg: float64(busy.Microseconds()) / n,
-		selfPerMsg: float64(self.Microseconds()) / n, idle: 1 - float64(busy)/float64(max(all, 1))}
+	return pumpResult{rate: float64(n) / elapsed.Seconds(), machinePerMsg: float64(busy.Microseconds()) / float64(n),
+		selfPerMsg: float64(self.Microseconds()) / float64(n), idle: 1 - float64(busy)/float64(max(all, 1))}
 }
 
 // machineTicks is the CPU time all CPUs spent outside idle and iowait
@@ -182,9 +181,15 @@ func BenchmarkEndToEnd(b *testing.B) {
 	r.mpaLn = nil
 	startPassRelay(b, sw.lanes[laneRelay], r.reinjAddr)
 	_, db := r.startMPA(b, Config{Listener: sw.lanes[laneMPA]}) // the defaults: 32 workers, pipeline trace + rules
+	// The rounds (why eleven: below) and the messages of each pump; a
+	// smoke run takes one round of a fifth.
+	rounds, nonesN, msgs := 11, 3, pumpMessages
+	if postfixtest.Smoke() {
+		rounds, nonesN, msgs = 1, 1, pumpMessages/5
+	}
 	through := func(lane int) pumpResult {
 		sw.use(b, lane)
-		return pump(b, r.inst.SMTPAddr, r.sink)
+		return pump(b, r.inst.SMTPAddr, r.sink, msgs)
 	}
 
 	// The machine is shared and drifts (Postfix's queue directories and
@@ -195,7 +200,6 @@ func BenchmarkEndToEnd(b *testing.B) {
 	// rounds: with seven, a run of unchanged code on this shared host
 	// (2026-12-06) gave a median of 0.887, under the floor, with its
 	// rounds at 0.77-0.99, and the next run 1.002.
-	const rounds = 11
 	var nones, passes, mpas []pumpResult
 	var ratios, commits []float64
 	for range b.N {
@@ -204,31 +208,24 @@ func BenchmarkEndToEnd(b *testing.B) {
 			c0, _, _ := db.CommitStats()
 			mpas = append(mpas, through(laneMPA))
 			c1, _, _ := db.CommitStats()
-			commits = append(commits, float64(c1-c0)/pumpMessages)
+			commits = append(commits, float64(c1-c0)/float64(msgs))
 			passes = append(passes, through(laneRelay))
 			around := (passes[len(passes)-2].rate + passes[len(passes)-1].rate) / 2
 			ratios = append(ratios, mpas[len(mpas)-1].rate/around)
 		}
-		for range 3 {
-			nones = append(nones, pump(b, plain.SMTPAddr, sink0))
+		for range nonesN {
+			nones = append(nones, pump(b, plain.SMTPAddr, sink0, msgs))
 		}
 	}
 	none, pass, mpa, ratio := medianPump(nones), medianPump(passes), medianPump(mpas), medianOf(ratios)
-	verdict := "PASS"
-	if ratio < 0.9 {
-		verdict = "FAIL"
-	}
 	// The machine's CPU per message does not move with the load as the
 	// rates do: with both paths on the same two cores, their ratio bounds
 	// what the wall-clock ratio can be once the machine is busy.
-	line := fmt.Sprintf("BENCH mpa_end_to_end_msgs_per_s: median %.0f (baseline pass-through relay %.0f) median ratio %.3f target 0.9 %s (%s); ratio to no filter (%.0f msg/s) %.2f; machine cpu per msg %.0f us (relay %.0f us, no filter %.0f us), of it this process %.0f us (relay %.0f us); machine idle %.0f%% (relay %.0f%%); MPA commits per msg %.2f; rounds %v",
-		mpa.rate, pass.rate, ratio, verdict, issueTarget(ratio, issueEndToEnd), none.rate, mpa.rate/none.rate,
+	line := postfixtest.Judge(b, ratio >= 0.9, "BENCH mpa_end_to_end_msgs_per_s: median %.0f (baseline pass-through relay %.0f) median ratio %.3f (%s); ratio to no filter (%.0f msg/s) %.2f; machine cpu per msg %.0f us (relay %.0f us, no filter %.0f us), of it this process %.0f us (relay %.0f us); machine idle %.0f%% (relay %.0f%%); MPA commits per msg %.2f; rounds %v; target 0.9",
+		mpa.rate, pass.rate, ratio, issueTarget(ratio, issueEndToEnd), none.rate, mpa.rate/none.rate,
 		mpa.machinePerMsg, pass.machinePerMsg, none.machinePerMsg, mpa.selfPerMsg, pass.selfPerMsg, 100*mpa.idle, 100*pass.idle, medianOf(commits), roundRatios(ratios))
 	fmt.Println(line)
 	b.Log(line)
-	if ratio < 0.9 {
-		b.Errorf("MPA throughput ratio %.2f below 0.9", ratio)
-	}
 }
 
 // The filters a filterSwitch serves.
@@ -407,6 +404,10 @@ func BenchmarkMPAAlone(b *testing.B) {
 	// Relay runs bracket each MPA run, and each MPA run is compared with
 	// the mean of the two around it (a steady drift of the shared
 	// machine cancels); the verdict is the median of those ratios.
+	aloneRounds := 9
+	if postfixtest.Smoke() {
+		aloneRounds = 1
+	}
 	var passes, mpas []blastResult
 	var ratios, perMsg, perCommit []float64
 	for range b.N {
@@ -414,7 +415,7 @@ func BenchmarkMPAAlone(b *testing.B) {
 		// Nine rounds: with five, the median of the round ratios moved
 		// ±0.05 between runs of the same code on a quiet host (rounds of
 		// one run spread 0.67 to 0.93).
-		for range 9 {
+		for range aloneRounds {
 			c0, _, t0 := db.CommitStats()
 			mpas = append(mpas, blast(b, listen, sink))
 			c1, _, t1 := db.CommitStats()
@@ -427,13 +428,8 @@ func BenchmarkMPAAlone(b *testing.B) {
 	}
 	pass, mpa := medianBlast(passes), medianBlast(mpas)
 	ratio := medianOf(ratios)
-	verdict := "PASS"
-	if ratio < target {
-		verdict = "FAIL"
-		b.Errorf("the MPA alone delivers %.0f msg/s, %.2f of the pass-through relay", mpa.rate, ratio)
-	}
-	line := fmt.Sprintf("BENCH mpa_alone_msgs_per_s: median %.0f (baseline pass-through relay %.0f) median ratio %.3f target %.2f %s (%s); cpu per msg %.0f us (relay %.0f us); allocs per msg %.0f (relay %.0f); commits per msg %.2f of %.1f ms; rounds %s",
-		mpa.rate, pass.rate, ratio, target, verdict, issueTarget(ratio, issueAlone), mpa.cpuPerMsg, pass.cpuPerMsg, mpa.allocsPerMsg, pass.allocsPerMsg, medianOf(perMsg), medianOf(perCommit), roundRatios(ratios))
+	line := postfixtest.Judge(b, ratio >= target, "BENCH mpa_alone_msgs_per_s: median %.0f (baseline pass-through relay %.0f) median ratio %.3f (%s); cpu per msg %.0f us (relay %.0f us); allocs per msg %.0f (relay %.0f); commits per msg %.2f of %.1f ms; rounds %s; target %.2f",
+		mpa.rate, pass.rate, ratio, issueTarget(ratio, issueAlone), mpa.cpuPerMsg, pass.cpuPerMsg, mpa.allocsPerMsg, pass.allocsPerMsg, medianOf(perMsg), medianOf(perCommit), roundRatios(ratios), target)
 	fmt.Println(line)
 	b.Log(line)
 	b.ReportMetric(ratio, "ratio")
@@ -449,8 +445,12 @@ const (
 	issueEndToEnd = 0.98
 )
 
-// issueTarget says whether ratio meets the issue's.
+// issueTarget says whether ratio meets the issue's (not in a smoke run,
+// where the ratio says nothing).
 func issueTarget(ratio, want float64) string {
+	if postfixtest.Smoke() {
+		return fmt.Sprintf("issue #15 asks %.2f", want)
+	}
 	if ratio >= want {
 		return fmt.Sprintf("issue #15 asks %.2f: met", want)
 	}

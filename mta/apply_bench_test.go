@@ -5,6 +5,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"postdeck/postfix/postfixtest"
 )
 
 func median(ds []time.Duration) time.Duration {
@@ -61,13 +63,6 @@ func BenchmarkSettingsSave(b *testing.B) {
 	}
 	mb, ms, mu := median(bare), median(save), median(same)
 	ratio := float64(ms) / float64(mb)
-	verdict := "PASS"
-	if ratio > target || mu >= 50*time.Millisecond {
-		verdict = "FAIL"
-	}
-	b.Logf("BENCH settings-save: median %v (baseline bare postfix reload %v) ratio %.2f target <=%.1f; unchanged save median %v target <50ms %s",
-		ms.Round(time.Millisecond), mb.Round(time.Millisecond), ratio, target, mu.Round(100*time.Microsecond), verdict)
-	if verdict == "FAIL" {
-		b.Errorf("settings save median %v is %.2fx a bare reload (target %.1fx), or unchanged save median %v over 50ms", ms, ratio, target, mu)
-	}
+	b.Log(postfixtest.Judge(b, ratio <= target && mu < 50*time.Millisecond, "BENCH settings-save: median %v (baseline bare postfix reload %v) ratio %.2f target <=%.1f; unchanged save median %v target <50ms",
+		ms.Round(time.Millisecond), mb.Round(time.Millisecond), ratio, target, mu.Round(100*time.Microsecond)))
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"postdeck/postfix/postfixtest"
 )
 
 // BenchmarkApplySafetyChecks prints what the checks of issue 13 cost an
@@ -54,14 +56,7 @@ func BenchmarkApplySafetyChecks(b *testing.B) {
 	}
 	mw, mo := median(with), median(without)
 	diff := mw - mo
-	verdict := "PASS"
-	if diff > 150*time.Millisecond {
-		verdict = "FAIL"
-	}
-	b.Logf("BENCH relay-probe: apply with the probe median %v, without %v: the probe adds %v (target <=150ms) %s; the probe alone median %v; the serve check alone median %v",
-		mw.Round(time.Millisecond), mo.Round(time.Millisecond), diff.Round(time.Millisecond), verdict,
-		median(probe).Round(100*time.Microsecond), median(serve).Round(100*time.Microsecond))
-	if verdict == "FAIL" {
-		b.Errorf("the open-relay probe adds %v to an apply", diff)
-	}
+	b.Log(postfixtest.Judge(b, diff <= 150*time.Millisecond, "BENCH relay-probe: apply with the probe median %v, without %v: the probe adds %v; the probe alone median %v; the serve check alone median %v; target <=150ms",
+		mw.Round(time.Millisecond), mo.Round(time.Millisecond), diff.Round(time.Millisecond),
+		median(probe).Round(100*time.Microsecond), median(serve).Round(100*time.Microsecond)))
 }

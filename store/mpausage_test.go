@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"postdeck/postfix/postfixtest"
 )
 
 // checkUsage fails the test unless the usage record equals a count of
@@ -202,13 +204,8 @@ func BenchmarkErrorUsage(b *testing.B) {
 	for range b.N {
 		recount, usage := errorUsageTimes(b, db)
 		ratio := float64(usage) / float64(recount)
-		verdict := "PASS"
-		if ratio > 0.01 {
-			verdict = "FAIL"
-			b.Errorf("the usage read is %.4f of a count of every entry, want at most 0.01", ratio)
-		}
-		line := fmt.Sprintf("BENCH mpa error quota usage after an action (2000 entries of 1000 recipients): %.1fus (baseline a count of every entry %.1fms) ratio %.6f target <=0.01 %s",
-			float64(usage)/float64(time.Microsecond), float64(recount)/float64(time.Millisecond), ratio, verdict)
+		line := postfixtest.Judge(b, ratio <= 0.01, "BENCH mpa error quota usage after an action (2000 entries of 1000 recipients): %.1fus (baseline a count of every entry %.1fms) ratio %.6f target <=0.01",
+			float64(usage)/float64(time.Microsecond), float64(recount)/float64(time.Millisecond), ratio)
 		fmt.Println(line)
 		b.Log(line)
 	}
