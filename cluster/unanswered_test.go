@@ -157,11 +157,17 @@ func TestCommitWithoutAnswerIsSettled(t *testing.T) {
 	next.Settings.RelayDomains = []string{"unknown.example.test"}
 	etcd.Members[0].Pause(t)
 	began := time.Now()
-	_, _, err = a.Commit(ctx, rev, base, next, "alice", "unanswered, unknown", false)
+	got, wait, err = a.Commit(ctx, rev, base, next, "alice", "unanswered, unknown", false)
 	took := time.Since(began)
 	etcd.Members[0].Resume()
 	if !errorsIsUnavailable(err) || !strings.Contains(err.Error(), "it may have been") || !strings.Contains(err.Error(), "Cluster page") {
-		t.Fatalf("a commit the cluster never answered: %v", err)
+		// Once in a CI run (2026-12-07, the machine busy with the other
+		// packages' tests) this came back nil; say what it answered
+		// and what the cluster's last change is, so that the next one
+		// tells whether a's base had moved (wait) or etcd answered.
+		mk, at := marker()
+		t.Fatalf("a commit the cluster never answered: rev %d wait %d after %v (base %d): %v; the cluster's last change %q by %s at %d",
+			got, wait, took, rev, err, mk.Action, mk.Node, at)
 	}
 	// Two request timeouts (the commit's, the settling's) and a slack
 	// for a machine busy with other tests.
