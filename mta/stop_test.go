@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,13 +21,13 @@ import (
 // socket master gave it, so that the next master cannot bind it and
 // `postfix start` fails with nothing said (its words go to a postlogd that
 // is gone): seen as a flaky restart under load. Here the smtpd serving a
-// client is stopped (SIGSTOP) and never continued, so that it outlives
+// client is held stopped and never continued, so that it outlives
 // master's SIGTERM and can end only by the stop's kill after its grace
 // time: whenever Shutdown returns, it must be gone, and the restart must
 // then succeed. (Nothing here depends on timing: continuing the smtpd on
 // a timer, or once the stop had not returned for a while, let a stop
 // that did not wait pass under load, when the rest of Shutdown took that
-// long.)
+// long. And a SIGSTOP alone did not hold it: see stoppedSMTPD.)
 func TestStopWaitsForPostfixChildren(t *testing.T) {
 	env := newTestEnv(t)
 	env.m.stopGrace = time.Second
@@ -65,9 +66,21 @@ func TestStopKillsChildrenThatStay(t *testing.T) {
 	}
 }
 
-// stoppedSMTPD opens an SMTP session with env's Postfix and stops (SIGSTOP)
-// the smtpd serving it, which so outlives master's SIGTERM; it returns
-// its pid. The session stays open, and smtpd is killed, at cleanup.
+// stoppedSMTPD opens an SMTP session with env's Postfix and holds the
+// smtpd serving it stopped, so that it outlives master's SIGTERM; it
+// returns its pid. The session stays open, and smtpd is killed, at
+// cleanup.
+//
+// The stop is a ptrace stop, not a SIGSTOP: when master exits, its
+// process group is orphaned with a stopped member, and the kernel sends
+// that group SIGHUP and SIGCONT (POSIX), so a SIGSTOPped smtpd went on,
+// took master's SIGTERM and was gone a moment later, whether the stop
+// waited for it or not (a mutant that returned without waiting survived
+// a CI run, 2026-12-07). A tracee in a ptrace stop stays stopped until
+// its tracer continues it, which this one never does; only a SIGKILL
+// (the stop's, or cleanup's) ends it. ptrace binds the tracee to the
+// thread that attached, so one goroutine holds a locked thread until
+// cleanup.
 func stoppedSMTPD(t *testing.T, env *testEnv) int {
 	t.Helper()
 	conn, err := net.Dial("tcp", env.smtp)
@@ -79,10 +92,28 @@ func stoppedSMTPD(t *testing.T, env *testEnv) int {
 		t.Fatal(err)
 	}
 	smtpd := groupProcess(t, postfix.MasterPID(env.inst.QueueDir()), "smtpd")
-	if err := syscall.Kill(smtpd, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
+	attached, release := make(chan error, 1), make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, and detaches
+		if err := syscall.PtraceAttach(smtpd); err != nil {
+			attached <- err
+			return
+		}
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(smtpd, &ws, syscall.WALL, nil); err != nil {
+			attached <- err
+			return
+		}
+		attached <- nil
+		<-release
+	}()
+	if err := <-attached; err != nil {
+		t.Fatalf("hold smtpd %d stopped (ptrace): %v", smtpd, err)
 	}
-	t.Cleanup(func() { _ = syscall.Kill(smtpd, syscall.SIGKILL) })
+	t.Cleanup(func() {
+		_ = syscall.Kill(smtpd, syscall.SIGKILL)
+		close(release)
+	})
 	return smtpd
 }
 
