@@ -77,9 +77,22 @@ func TestRestoreDoesNotStallTheMPA(t *testing.T) {
 		t.Fatalf("added %d entries, want %d", len(added), n)
 	}
 	t.Logf("restore of %d MiB took %v; the concurrent writer made %d writes, the longest took %v", n*bodySize>>20, took, writes, stall)
-	if stall > took/2 || writes < 4 {
+	if heldWriter(took, stall, writes) {
 		t.Errorf("a concurrent store write waited %v during a restore of %v, in which %d writes were made: the merge holds the writer too long", stall, took, writes)
 	}
+}
+
+// heldWriter tells, from writerStalls' figures, an action that held the
+// writer for all of it: one of the concurrent writer's writes waited
+// nearly the whole action (0.96-0.98 of it, measured with the chunking
+// taken out of the restore and the repository actions), and for the
+// repository actions it got in only once or twice. A write that waited
+// long while the writer still got in between chunks is the disk: one
+// fsync of its own commit took 584 ms of a 1.04 s requeue in a CI run
+// (2026-12-07), 0.56 of it, with 19 writes made meanwhile, and the
+// verdict "over half the action" failed a test of chunks that worked.
+func heldWriter(took, stall time.Duration, writes int) bool {
+	return writes < 4 || stall > took*4/5
 }
 
 // writerStalls runs a writer through the MPA's group commit (a message
