@@ -481,9 +481,7 @@ func TestClusterNodeStartSavesNoMap(t *testing.T) {
 		if err := ref.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		env.saves.mu.Lock()
-		puts := env.saves.puts
-		env.saves.mu.Unlock()
+		puts := env.saves.count()
 		for _, b := range BuiltinSources() {
 			_, err := env.mgr.GetMap(b.Map)
 			if missing := errors.Is(err, store.ErrNotFound); missing != clustered {
