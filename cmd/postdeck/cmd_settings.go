@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"sort"
@@ -75,9 +76,20 @@ func convertSetting(old any, value string) (any, error) {
 	case []any, nil:
 		return append([]string{}, admin.SplitList(value)...), nil
 	case bool:
-		return strconv.ParseBool(value)
+		// Postfix writes its booleans yes and no; the API's JSON has
+		// true and false. Either is taken.
+		switch strings.ToLower(strings.TrimSpace(value)) {
+		case "true", "yes":
+			return true, nil
+		case "false", "no":
+			return false, nil
+		}
+		return nil, fmt.Errorf("%q is neither true nor false (yes or no)", value)
 	case float64:
-		n, err := strconv.ParseInt(value, 10, 64)
+		n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("%q is too large a number", value)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a whole number", value)
 		}
