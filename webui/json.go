@@ -44,7 +44,7 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 			return store.Invalid("body", "The request body must be a JSON object")
 		case errors.As(err, &te):
 			f := jsonPath(te.Field)
-			return store.Invalid(f, "The field %q has the wrong type: expected %s", f, te.Type)
+			return store.Invalid(f, "The field %q has the wrong type: it must be %s, not %s", f, jsonTypeWord(te.Type), jsonValueWord(te.Value))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := shownField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 			return store.Invalid(f, "Unknown field %q", f)
@@ -78,6 +78,63 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 		}
 	}
 	return nil
+}
+
+// jsonTypeWord names what a field of type t takes, in the words of
+// JSON, not Go's: "int64" meant nothing to the administrator who sent
+// "big" as a size limit.
+func jsonTypeWord(t reflect.Type) string {
+	if t == nil {
+		return "something else"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number from 0"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "something else"
+}
+
+// jsonValueWord names what was sent, from UnmarshalTypeError.Value
+// ("string", "number", "number 1e99", "array", "object", "bool"). A
+// number that is whole but out of range says so.
+func jsonValueWord(v string) string {
+	switch {
+	case v == "bool":
+		return "true or false"
+	case v == "array":
+		return "a list"
+	case v == "object":
+		return "an object"
+	case v == "string":
+		return "a string"
+	case v == "number":
+		return "a number"
+	case strings.HasPrefix(v, "number "):
+		n := strings.TrimPrefix(v, "number ")
+		if len(n) > 32 {
+			n = n[:32] + "..."
+		}
+		if _, err := strconv.ParseInt(n, 10, 64); errors.Is(err, strconv.ErrRange) {
+			return "the number " + n + ", which is out of range"
+		}
+		return "the number " + n
+	}
+	return "that"
 }
 
 // shownField is an unknown field's name as an answer names it: at most

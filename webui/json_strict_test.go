@@ -214,3 +214,37 @@ func TestDecodeJSONExactKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeJSONTypeWords: a value of the wrong type is refused with a
+// sentence in JSON's words ("a whole number", "a string", "a list"), and
+// what was sent; Go's type names ("int64", "[]string") meant nothing to
+// an administrator who sent "big" as the size limit.
+func TestDecodeJSONTypeWords(t *testing.T) {
+	type body struct {
+		Size  int64    `json:"size"`
+		Count uint     `json:"count"`
+		Name  string   `json:"name"`
+		On    bool     `json:"on"`
+		List  []string `json:"list"`
+		Ratio float64  `json:"ratio"`
+	}
+	for _, c := range []struct{ body, field, want string }{
+		{`{"size":"big"}`, "size", `The field "size" has the wrong type: it must be a whole number, not a string.`},
+		{`{"size":1e99}`, "size", `The field "size" has the wrong type: it must be a whole number, not the number 1e99.`},
+		{`{"size":99999999999999999999}`, "size", `The field "size" has the wrong type: it must be a whole number, not the number 99999999999999999999, which is out of range.`},
+		{`{"size":1.5}`, "size", `The field "size" has the wrong type: it must be a whole number, not the number 1.5.`},
+		{`{"count":-1}`, "count", `The field "count" has the wrong type: it must be a whole number from 0, not the number -1.`},
+		{`{"name":5}`, "name", `The field "name" has the wrong type: it must be a string, not a number.`},
+		{`{"on":"yes"}`, "on", `The field "on" has the wrong type: it must be true or false, not a string.`},
+		{`{"list":"a,b"}`, "list", `The field "list" has the wrong type: it must be a list, not a string.`},
+		{`{"list":[1]}`, "list", `The field "list" has the wrong type: it must be a string, not a number.`},
+		{`{"ratio":{}}`, "ratio", `The field "ratio" has the wrong type: it must be a number, not an object.`},
+		{`{"name":[]}`, "name", `The field "name" has the wrong type: it must be a string, not a list.`},
+		{`{"name":true}`, "name", `The field "name" has the wrong type: it must be a string, not true or false.`},
+	} {
+		got := decodeBody(t, c.body, &body{})
+		if got.Error != c.want || got.Field != c.field {
+			t.Errorf("%s: %q (field %q), want %q (field %q)", c.body, got.Error, got.Field, c.want, c.field)
+		}
+	}
+}
