@@ -397,6 +397,11 @@ func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, ma
 	if v.configError() && dir != m.inst.ConfigDir && !m.liveConfigError(ctx) {
 		return out, restrictionError(params, m.warningsSince(logStart, v.Pid, v.answer()), v)
 	}
+	if dir != m.inst.ConfigDir {
+		if err := m.checkRestrictionWords(ctx, dir, params); err != nil {
+			return out, err
+		}
+	}
 	if v.temporary() {
 		out.warnings = append(out.warnings, fmt.Sprintf("The open-relay probe got a temporary answer: %s. Strangers cannot relay now, but are told to try again later", v.answer()))
 	}

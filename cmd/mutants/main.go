@@ -4942,6 +4942,48 @@ var mutants = []mutant{
 		new:  "\t\tr.ensureMap(ctx, s.Map)\n",
 		pkg:  "./jobs", run: "^TestClusterNodeStartSavesNoMap$",
 	},
+	{
+		name: "mta: the restriction words the open-relay probe does not reach are not checked",
+		file: "mta/relayprobe.go",
+		old:  "\t\tif err := m.checkRestrictionWords(ctx, dir, params); err != nil {\n",
+		new:  "\t\tif err := m.checkRestrictionWords(ctx, dir, params); false && err != nil {\n",
+		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
+	},
+	{
+		name: "mta: a restriction word smtpd answers with a configuration error is let through",
+		file: "mta/restrictionnames.go",
+		old:  "\t\tif v.configError() {\n\t\t\tnear := \"\"\n",
+		new:  "\t\tif false && v.configError() {\n\t\t\tnear := \"\"\n",
+		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
+	},
+	{
+		name: "mta: a misspelled restriction the running configuration has blocks every later change",
+		file: "mta/restrictionnames.go",
+		old:  "\t\tif live[strings.ToLower(s.Word)] {\n",
+		new:  "\t\tif false && live[strings.ToLower(s.Word)] {\n",
+		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
+	},
+	{
+		name: "mta: the word after a restriction that takes an argument is a suspect",
+		file: "mta/restrictionnames.go",
+		old:  "\t\t\t\targ = restrictionTakesArg(name)\n",
+		new:  "\t\t\t\targ = false\n",
+		pkg:  "./mta", run: "^TestRestrictionSuspects$",
+	},
+	{
+		name: "mta: the words inside braces of a restriction list are suspects",
+		file: "mta/restrictionnames.go",
+		old:  "\t\t\tflush(i)\n\t\t\tdepth++\n",
+		new:  "\t\t\tflush(i)\n",
+		pkg:  "./mta", run: "^TestRestrictionSuspects$",
+	},
+	{
+		name: "mta: restriction classes are not read for misspelled restrictions",
+		file: "mta/restrictionnames.go",
+		old:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") && !classes[p.Name] {\n\t\t\tcontinue\n\t\t}\n\t\targ := false\n",
+		new:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") {\n\t\t\tcontinue\n\t\t}\n\t\targ := false\n",
+		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
+	},
 }
 
 func main() {

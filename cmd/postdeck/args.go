@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"postdeck/store"
 )
 
 // usageError is a command typed wrong: an unknown sub-command, an
@@ -176,7 +178,7 @@ func unknownCommand(name string) error {
 		return badUsage(fmt.Sprintf("%s needs a command before its flags: %s", parent, strings.Join(subs, ", ")))
 	}
 	msg := fmt.Sprintf("unknown command %q", typed)
-	if near := nearest(typed, subs); near != "" {
+	if near := store.Nearest(typed, subs); near != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", near)
 	}
 	return badUsage(fmt.Sprintf("%s; the commands of %s: %s", msg, parent, strings.Join(subs, ", ")))
@@ -204,43 +206,4 @@ func subcommands(parent string) []string {
 	}
 	slices.Sort(subs)
 	return subs
-}
-
-// nearest is the word of words at most two edits from typed (a letter
-// left out, doubled, swapped or wrong), or "".
-func nearest(typed string, words []string) string {
-	best, bestD := "", 3
-	for _, w := range words {
-		if d := editDistance(typed, w); d < bestD {
-			best, bestD = w, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Damerau-Levenshtein distance of a and b (optimal
-// string alignment): a swap of two letters counts one.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }

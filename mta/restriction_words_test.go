@@ -1,0 +1,151 @@
+package mta
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"postdeck/postfix/postfixtest"
+)
+
+// TestRestrictionSuspects: the words of the restriction lists that may
+// not be restrictions are the bare words that are neither a known name
+// nor a restriction class; tables, DNS lists, $parameters, numbers, the
+// word after a restriction that takes an argument and what stands inside
+// braces are not.
+func TestRestrictionSuspects(t *testing.T) {
+	doc := strings.Join([]string{
+		"smtpd_restriction_classes = greylist, Strict",
+		"greylist = check_policy_service { inet:127.0.0.1:10023, timeout = 10s, default_action = DUNNO }, permit",
+		"strict = reject_unknown_sender_domain, permit_mynetwork",
+		"smtpd_relay_restrictions = PERMIT_MYNETWORKS, reject_unauth_destination, permit_mynetwork",
+		"smtpd_recipient_restrictions = permit_mynetworks reject_unauth_destination",
+		"    check_recipient_acess hash:/etc/postfix/access, greylist, strict,",
+		"    reject_rbl_client zen.spamhaus.org=127.0.0.[2..11], sleep 1, check_client_access cidrlist,",
+		"    $extra_restrictions, ${stress?{reject_nonsense}}, permit",
+		"smtpd_data_restrictions = reject_unauth_pipelinig",
+		"smtpd_etrn_restrictions =",
+		"mua_client_restrictions = permit_sasl_authenticated, rejct",
+		"smtpd_tls_mandatory_protocols = !SSLv2, !SSLv3",
+		"smtpd_discard_ehlo_keywords = chunking, silent_discard",
+	}, "\n") + "\n"
+	params, err := ParseMainConfig(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []restrictionWord
+	got = append(got, restrictionSuspects(params)...)
+	want := []restrictionWord{
+		{Param: "smtpd_relay_restrictions", Line: 4, Word: "permit_mynetwork", Near: "permit_mynetworks"},
+		{Param: "smtpd_recipient_restrictions", Line: 5, Word: "check_recipient_acess", Near: "check_recipient_access"},
+		{Param: "smtpd_data_restrictions", Line: 9, Word: "reject_unauth_pipelinig", Near: "reject_unauth_pipelining"},
+		{Param: "mua_client_restrictions", Line: 11, Word: "rejct", Near: "reject"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("suspects:\n got %+v\nwant %+v", got, want)
+	}
+	if w := topLevelWords("a,{b c},d{e}f , ${x?{y}}z"); !reflect.DeepEqual(w, []string{"a", "d", "f", "$", "z"}) {
+		t.Errorf("top-level words %q", w)
+	}
+}
+
+// TestRestrictionSuspectsInRealConfigs: the restriction lists of the
+// corpus's configurations (eleven projects, written by others) have no
+// suspect: every word is a name the list knows, a class, or an argument.
+// A suspect costs an smtpd run at every apply.
+func TestRestrictionSuspectsInRealConfigs(t *testing.T) {
+	words := 0
+	for _, project := range corpusProjects(t) {
+		f := filepath.Join(realCorpus, project, "main.cf")
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		params, err := parseMainCF(NormalizeDocument(string(text)), true)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, p := range params {
+			if strings.HasSuffix(p.Name, "_restrictions") {
+				words += len(topLevelWords(p.Value))
+			}
+		}
+		if s := restrictionSuspects(params); len(s) > 0 {
+			t.Errorf("%s: suspects %+v", f, s)
+		}
+	}
+	if words < 100 {
+		t.Errorf("only %d restriction words in the corpus: the lists were not read", words)
+	}
+}
+
+// TestRestrictionNamesAreSMTPD: every name of restrictionNames is in the
+// smtpd program of the Postfix installed here (as the end of one of its
+// strings: the linker shares "reject_unlisted_sender" with
+// "smtpd_reject_unlisted_sender"), so the list holds no name smtpd would
+// answer with a configuration error.
+func TestRestrictionNamesAreSMTPD(t *testing.T) {
+	postfixtest.Require(t)
+	env := newTestEnv(t)
+	bin, err := os.ReadFile(filepath.Join(env.m.catalog.defaults["daemon_directory"], "smtpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range restrictionNames {
+		if !bytes.Contains(bin, []byte(name+"\x00")) {
+			t.Errorf("%s is not in smtpd", name)
+		}
+	}
+}
+
+// TestRestrictionTypoPastTheProbeIsRefused: a misspelled restriction the
+// open-relay probe never reaches (after reject_unauth_destination, in
+// the DATA restrictions, in a restriction class) passed the probe, and
+// smtpd then answered "451 4.3.5 Server configuration error" to all the
+// mail from outside to the relay domains. smtpd itself confirms the word
+// and the document is refused on its line, the live files as they were;
+// real classes and arguments pass, and a word the running configuration
+// already has does not block a later change.
+func TestRestrictionTypoPastTheProbeIsRefused(t *testing.T) {
+	env := newTestEnv(t)
+	base := DefaultMainConfig
+	replace := func(old, new string) string {
+		t.Helper()
+		if !strings.Contains(base, old) {
+			t.Fatalf("the default main.cf has no %q", old)
+		}
+		return strings.Replace(base, old, new, 1)
+	}
+	relayLine := lineOf(t, base, "smtpd_relay_restrictions")
+	refusedLine(t, env, replace("permit_mynetworks, reject_unauth_destination\n", "permit_mynetworks, reject_unauth_destination, permit_mynetwork\n"), relayLine,
+		`Parameter smtpd_relay_restrictions: "permit_mynetwork" is not a restriction Postfix knows (did you mean permit_mynetworks?): Postfix's smtpd would answer every session that reaches it "451 4.3.5 Server configuration error"`)
+	next := strings.Count(base, "\n") + 1
+	refusedLine(t, env, base+"smtpd_data_restrictions = reject_unauth_pipelinig\n", next,
+		`Parameter smtpd_data_restrictions: "reject_unauth_pipelinig" is not a restriction Postfix knows (did you mean reject_unauth_pipelining?)`)
+	refusedLine(t, env, base+"smtpd_restriction_classes = partners\npartners = permit_mynetwork\n", next+1,
+		`Parameter partners: "permit_mynetwork" is not a restriction Postfix knows`)
+	// A name the list does not hold that smtpd knows (upper case here)
+	// and a class are accepted.
+	accepted(t, env, base+"smtpd_restriction_classes = partners\npartners = permit_mynetworks, reject\n"+
+		"smtpd_data_restrictions = REJECT_UNAUTH_PIPELINING, partners\n")
+
+	// The running configuration has the word already (written before
+	// this check existed): a change that keeps it is not refused for it.
+	live := filepath.Join(env.inst.ConfigDir, "main.cf")
+	text, err := os.ReadFile(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(live, append(text, "smtpd_data_restrictions = reject_unauth_pipelinig\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	accepted(t, env, base+"smtpd_data_restrictions = reject_unauth_pipelinig\n")
+	if _, err := env.m.SaveMainConfig(context.Background(), "tester", base+"smtpd_data_restrictions = reject_unauth_pipelinig, rejct\n", "", ApplyOptions{}); err == nil ||
+		!strings.Contains(err.Error(), `"rejct" is not a restriction Postfix knows (did you mean reject?)`) {
+		t.Fatalf("a new misspelled word beside the running one: %v", err)
+	}
+}

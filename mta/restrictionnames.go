@@ -1,0 +1,256 @@
+package mta
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"postdeck/store"
+)
+
+// Misspelled restrictions that the open-relay probe does not reach.
+//
+// A restriction name smtpd does not know passes postconf, postfix check
+// and the reload; smtpd then answers "451 4.3.5 Server configuration
+// error" to every session that reaches the word. The open-relay probe
+// reaches the words before the relay decision (checkRelay refuses them,
+// restrictionError), but not the ones after reject_unauth_destination
+// nor smtpd_data_restrictions: smtpd_recipient_restrictions =
+// permit_mynetworks, reject_unauth_destination, check_recipient_acess
+// hash:... passes the probe, and every message from outside to the relay
+// domains is then deferred.
+//
+// So the words of the restriction lists are read too: a bare word that
+// is neither one of the names below nor a restriction class is a
+// suspect, and smtpd itself decides (confirmRestriction): the probe runs
+// again with the word alone as smtpd_client_restrictions, which smtpd
+// evaluates first, and only its "451 4.3.5 Server configuration error"
+// refuses the configuration. The list only spares an smtpd run for the
+// names it holds; a name missing from it costs a run, never a refusal.
+
+// restrictionNames are the restriction names of Postfix 3.7's smtpd
+// (src/smtpd/smtpd_check.c; TestRestrictionNamesAreSMTPD's): lower
+// case, as smtpd compares them without regard to case.
+var restrictionNames = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`
+		permit reject defer defer_if_permit defer_if_reject warn_if_reject sleep
+		reject_unauth_pipelining reject_plaintext_session reject_multi_recipient_bounce
+		permit_mynetworks permit_inet_interfaces permit_sasl_authenticated
+		permit_tls_clientcerts permit_tls_all_clientcerts permit_naked_ip_address
+		permit_auth_destination reject_unauth_destination defer_unauth_destination
+		permit_mx_backup permit_mx_primary check_relay_domains
+		reject_unknown_client reject_unknown_client_hostname reject_unknown_reverse_client_hostname
+		reject_invalid_hostname reject_invalid_helo_hostname reject_unknown_hostname
+		reject_unknown_helo_hostname reject_non_fqdn_hostname reject_non_fqdn_helo_hostname
+		reject_non_fqdn_sender reject_non_fqdn_recipient reject_unknown_sender_domain
+		reject_unknown_recipient_domain reject_unlisted_sender reject_unlisted_recipient
+		reject_unverified_sender reject_unverified_recipient reject_unverified_address
+		reject_unknown_address reject_non_fqdn_address
+		reject_sender_login_mismatch reject_authenticated_sender_login_mismatch
+		reject_known_sender_login_mismatch reject_unauthenticated_sender_login_mismatch
+		reject_rbl reject_rbl_client reject_maps_rbl reject_rhsbl_client reject_rhsbl_helo
+		reject_rhsbl_sender reject_rhsbl_recipient reject_rhsbl_reverse_client
+		permit_dnswl_client permit_rhswl_client check_policy_service
+		check_client_access check_client_a_access check_client_mx_access check_client_ns_access
+		check_reverse_client_hostname_access check_reverse_client_hostname_a_access
+		check_reverse_client_hostname_mx_access check_reverse_client_hostname_ns_access
+		check_helo_access check_helo_a_access check_helo_mx_access check_helo_ns_access
+		check_sender_access check_sender_a_access check_sender_mx_access check_sender_ns_access
+		check_recipient_access check_recipient_a_access check_recipient_mx_access
+		check_recipient_ns_access check_ccert_access check_sasl_access check_etrn_access
+	`) {
+		restrictionNames[n] = true
+	}
+}
+
+// restrictionTakesArg reports whether the restriction name (lower case)
+// takes the word after it as its argument: a table, a policy server, a
+// DNS list, seconds.
+func restrictionTakesArg(name string) bool {
+	switch {
+	case strings.HasPrefix(name, "check_") && strings.HasSuffix(name, "_access"),
+		name == "check_policy_service", name == "sleep",
+		strings.HasPrefix(name, "reject_rbl"), strings.HasPrefix(name, "reject_rhsbl_"),
+		name == "permit_dnswl_client", name == "permit_rhswl_client":
+		return true
+	}
+	return false
+}
+
+// restrictionWord is a word of a restriction list that may not be a
+// restriction smtpd knows.
+type restrictionWord struct {
+	Param string
+	Line  int
+	Word  string
+	Near  string // the known name it is closest to, or ""
+}
+
+// maxRestrictionSuspects bounds the suspects confirmRestriction asks
+// smtpd about (an smtpd run each).
+const maxRestrictionSuspects = 8
+
+// restrictionSuspects returns the words of params' restriction lists
+// (parameters named *_restrictions and the restriction classes) that are
+// neither a restriction name nor a class, in document order, each once.
+// Only bare words are suspects: a table (type:name), a DNS list
+// (domain=pattern), a $parameter, a number and what stands inside
+// braces are arguments, not restrictions.
+func restrictionSuspects(params []Param) []restrictionWord {
+	classes := restrictionClasses(params)
+	lower := map[string]bool{}
+	for c := range classes {
+		lower[strings.ToLower(c)] = true
+	}
+	var out []restrictionWord
+	seen := map[string]bool{}
+	for _, p := range params {
+		if !strings.HasSuffix(p.Name, "_restrictions") && !classes[p.Name] {
+			continue
+		}
+		arg := false
+		for _, w := range topLevelWords(p.Value) {
+			if arg {
+				arg = false
+				continue
+			}
+			name := strings.ToLower(w)
+			if restrictionNames[name] {
+				arg = restrictionTakesArg(name)
+				continue
+			}
+			if lower[name] || !bareWord(w) || seen[name] {
+				continue
+			}
+			seen[name] = true
+			out = append(out, restrictionWord{Param: p.Name, Line: p.Line, Word: w, Near: nearestRestriction(name)})
+		}
+	}
+	return out
+}
+
+// topLevelWords splits a restriction list into its words, leaving out
+// whatever stands inside { } (a policy service's options, ${name?{...}}).
+func topLevelWords(v string) []string {
+	var out []string
+	depth, start := 0, -1
+	flush := func(i int) {
+		if start >= 0 && depth == 0 {
+			out = append(out, v[start:i])
+		}
+		start = -1
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '{':
+			flush(i)
+			depth++
+		case c == '}':
+			start = -1
+			if depth > 0 {
+				depth--
+			}
+		case c == ',' || isContinuation(c) || c == '\n' || c == '\r':
+			flush(i)
+		default:
+			if start < 0 && depth == 0 {
+				start = i
+			}
+		}
+	}
+	flush(len(v))
+	return out
+}
+
+// bareWord reports whether w could only be a restriction name: letters,
+// digits and '_', starting with a letter.
+func bareWord(w string) bool {
+	if w == "" || !isLetter(w[0]) {
+		return false
+	}
+	return !strings.ContainsFunc(w, func(r rune) bool {
+		return !(r < 0x80 && (isLetter(byte(r)) || r >= '0' && r <= '9' || r == '_'))
+	})
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// nearestRestriction is the restriction name at most two edits from name,
+// or "".
+func nearestRestriction(name string) string {
+	names := make([]string, 0, len(restrictionNames))
+	for n := range restrictionNames {
+		names = append(names, n)
+	}
+	slices.Sort(names) // the same answer for a tie every time
+	return store.Nearest(name, names)
+}
+
+// checkRestrictionWords refuses a configuration in dir whose restriction
+// lists hold a word smtpd answers with a configuration error, on the
+// word's line. A word the running configuration has too is left alone:
+// an earlier version (or an import) applied it, and a later change that
+// does not touch it is not refused for it.
+func (m *Manager) checkRestrictionWords(ctx context.Context, dir string, params []Param) error {
+	suspects := restrictionSuspects(params)
+	if len(suspects) == 0 {
+		return nil
+	}
+	live := map[string]bool{}
+	if text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf")); err == nil {
+		if lp, err := parseMainCF(string(text), true); err == nil {
+			for _, w := range restrictionSuspects(lp) {
+				live[strings.ToLower(w.Word)] = true
+			}
+		}
+	}
+	masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf"))
+	if err != nil {
+		return fmt.Errorf("restriction check: %w", err)
+	}
+	svc, err := m.publicSMTPD(string(masterCF))
+	if err != nil {
+		return err
+	}
+	asked := 0
+	for _, s := range suspects {
+		if live[strings.ToLower(s.Word)] {
+			continue
+		}
+		if asked == maxRestrictionSuspects {
+			break
+		}
+		asked++
+		v, err := m.confirmRestriction(ctx, dir, svc, s.Word)
+		if err != nil {
+			m.log.Warn("restriction check: the probe could not run", "word", s.Word, "err", err)
+			continue
+		}
+		if v.configError() {
+			near := ""
+			if s.Near != "" {
+				near = " (did you mean " + s.Near + "?)"
+			}
+			return store.InvalidLine(FieldMainConfig, s.Line, "Parameter %s: %q is not a restriction Postfix knows%s: Postfix's smtpd would answer every session that reaches it %q. Fix the name, or define it as a restriction class (smtpd_restriction_classes)",
+				s.Param, s.Word, near, oneLine(v.Said))
+		}
+	}
+	return nil
+}
+
+// confirmRestriction asks smtpd, with the configuration in dir, about
+// word alone as the client restrictions, which smtpd evaluates first (at
+// RCPT, the rejection delayed): a word it does not know answers the
+// RCPT "451 4.3.5 Server configuration error".
+func (m *Manager) confirmRestriction(ctx context.Context, dir string, svc masterService, word string) (relayVerdict, error) {
+	probe := svc
+	probe.Opts = append(slices.Clone(svc.Opts),
+		masterOpt{Name: "smtpd_delay_reject", Value: "yes"},
+		masterOpt{Name: "smtpd_client_restrictions", Value: word})
+	return m.probeRelayService(ctx, dir, probe)
+}
