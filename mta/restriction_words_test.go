@@ -128,10 +128,11 @@ func TestRestrictionTypoPastTheProbeIsRefused(t *testing.T) {
 		`Parameter smtpd_data_restrictions: "reject_unauth_pipelinig" is not a restriction Postfix knows (did you mean reject_unauth_pipelining?)`)
 	refusedLine(t, env, base+"smtpd_restriction_classes = partners\npartners = permit_mynetwork\n", next+1,
 		`Parameter partners: "permit_mynetwork" is not a restriction Postfix knows`)
-	// A name the list does not hold that smtpd knows (upper case here)
-	// and a class are accepted.
+	// A known name in upper case and a class are accepted, and so is a
+	// name the list does not hold that smtpd knows (check_recipient_maps:
+	// smtpd was asked).
 	accepted(t, env, base+"smtpd_restriction_classes = partners\npartners = permit_mynetworks, reject\n"+
-		"smtpd_data_restrictions = REJECT_UNAUTH_PIPELINING, partners\n")
+		"smtpd_data_restrictions = REJECT_UNAUTH_PIPELINING, partners, check_recipient_maps\n")
 
 	// The running configuration has the word already (written before
 	// this check existed): a change that keeps it is not refused for it.
@@ -140,10 +141,15 @@ func TestRestrictionTypoPastTheProbeIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(live, append(text, "smtpd_data_restrictions = reject_unauth_pipelinig\n"...), 0o644); err != nil {
+	// It also has a misspelled sender restriction, which answers
+	// strangers 451 already: smtpd is asked about a new word with the
+	// other lists emptied, so that check_recipient_maps, which decides
+	// nothing, is not blamed for that one's 451.
+	if err := os.WriteFile(live, append(text, "smtpd_data_restrictions = reject_unauth_pipelinig\nsmtpd_sender_restrictions = rejct_sender\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	accepted(t, env, base+"smtpd_data_restrictions = reject_unauth_pipelinig\n")
+	accepted(t, env, base+"smtpd_data_restrictions = reject_unauth_pipelinig\nsmtpd_sender_restrictions = rejct_sender\n")
+	accepted(t, env, base+"smtpd_data_restrictions = reject_unauth_pipelinig, check_recipient_maps\nsmtpd_sender_restrictions = rejct_sender\n")
 	if _, err := env.m.SaveMainConfig(context.Background(), "tester", base+"smtpd_data_restrictions = reject_unauth_pipelinig, rejct\n", "", ApplyOptions{}); err == nil ||
 		!strings.Contains(err.Error(), `"rejct" is not a restriction Postfix knows (did you mean reject?)`) {
 		t.Fatalf("a new misspelled word beside the running one: %v", err)

@@ -246,11 +246,18 @@ func (m *Manager) checkRestrictionWords(ctx context.Context, dir string, params 
 // confirmRestriction asks smtpd, with the configuration in dir, about
 // word alone as the client restrictions, which smtpd evaluates first (at
 // RCPT, the rejection delayed): a word it does not know answers the
-// RCPT "451 4.3.5 Server configuration error".
+// RCPT "451 4.3.5 Server configuration error". The other lists are
+// emptied but for the relay decision smtpd requires, so that a word
+// that decides nothing is followed by a refusal of the probe's
+// recipient, never by another restriction's 451.
 func (m *Manager) confirmRestriction(ctx context.Context, dir string, svc masterService, word string) (relayVerdict, error) {
 	probe := svc
 	probe.Opts = append(slices.Clone(svc.Opts),
 		masterOpt{Name: "smtpd_delay_reject", Value: "yes"},
-		masterOpt{Name: "smtpd_client_restrictions", Value: word})
+		masterOpt{Name: "smtpd_client_restrictions", Value: word},
+		masterOpt{Name: "smtpd_helo_restrictions"},
+		masterOpt{Name: "smtpd_sender_restrictions"},
+		masterOpt{Name: "smtpd_relay_restrictions", Value: "reject_unauth_destination"},
+		masterOpt{Name: "smtpd_recipient_restrictions"})
 	return m.probeRelayService(ctx, dir, probe)
 }

@@ -4984,6 +4984,13 @@ var mutants = []mutant{
 		new:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") {\n\t\t\tcontinue\n\t\t}\n\t\targ := false\n",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
 	},
+	{
+		name: "mta: smtpd is asked about a restriction word with the configuration's other lists still on",
+		file: "mta/restrictionnames.go",
+		old:  "\t\tmasterOpt{Name: \"smtpd_helo_restrictions\"},\n\t\tmasterOpt{Name: \"smtpd_sender_restrictions\"},\n",
+		new:  "",
+		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
+	},
 }
 
 func main() {
