@@ -193,7 +193,8 @@ func nearestRestriction(name string) string {
 
 // checkRestrictionWords refuses a configuration in dir whose restriction
 // lists hold a word smtpd answers with a configuration error, on the
-// word's line. A word the running configuration has too is left alone:
+// line of the word's parameter (where its "name =" stands: a word on a
+// continuation line is not placed closer). A word the running configuration has too is left alone:
 // an earlier version (or an import) applied it, and a later change that
 // does not touch it is not refused for it.
 func (m *Manager) checkRestrictionWords(ctx context.Context, dir string, params []Param) error {
