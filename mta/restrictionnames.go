@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -36,6 +37,10 @@ import (
 // case, as smtpd compares them without regard to case.
 var restrictionNames = map[string]bool{}
 
+// restrictionNameList is restrictionNames sorted, for the "did you mean"
+// of a refusal (the same answer for a tie every time).
+var restrictionNameList []string
+
 func init() {
 	for _, n := range strings.Fields(`
 		permit reject defer defer_if_permit defer_if_reject warn_if_reject sleep
@@ -65,7 +70,9 @@ func init() {
 		check_recipient_ns_access check_ccert_access check_sasl_access check_etrn_access
 	`) {
 		restrictionNames[n] = true
+		restrictionNameList = append(restrictionNameList, n)
 	}
+	slices.Sort(restrictionNameList)
 }
 
 // restrictionTakesArg reports whether the restriction name (lower case)
@@ -124,11 +131,11 @@ func restrictionSuspects(params []Param) []restrictionWord {
 				arg = restrictionTakesArg(name)
 				continue
 			}
-			if lower[name] || !bareWord(w) || seen[name] {
+			if lower[name] || !bareWordRe.MatchString(w) || seen[name] {
 				continue
 			}
 			seen[name] = true
-			out = append(out, restrictionWord{Param: p.Name, Line: p.Line, Word: w, Near: nearestRestriction(name)})
+			out = append(out, restrictionWord{Param: p.Name, Line: p.Line, Word: w, Near: store.Nearest(name, restrictionNameList)})
 		}
 	}
 	return out
@@ -167,36 +174,17 @@ func topLevelWords(v string) []string {
 	return out
 }
 
-// bareWord reports whether w could only be a restriction name: letters,
+// bareWordRe matches what could only be a restriction name: letters,
 // digits and '_', starting with a letter.
-func bareWord(w string) bool {
-	if w == "" || !isLetter(w[0]) {
-		return false
-	}
-	return !strings.ContainsFunc(w, func(r rune) bool {
-		return !(r < 0x80 && (isLetter(byte(r)) || r >= '0' && r <= '9' || r == '_'))
-	})
-}
-
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
-// nearestRestriction is the restriction name at most two edits from name,
-// or "".
-func nearestRestriction(name string) string {
-	names := make([]string, 0, len(restrictionNames))
-	for n := range restrictionNames {
-		names = append(names, n)
-	}
-	slices.Sort(names) // the same answer for a tie every time
-	return store.Nearest(name, names)
-}
+var bareWordRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
 // checkRestrictionWords refuses a configuration in dir whose restriction
 // lists hold a word smtpd answers with a configuration error, on the
 // line of the word's parameter (where its "name =" stands: a word on a
-// continuation line is not placed closer). A word the running configuration has too is left alone:
-// an earlier version (or an import) applied it, and a later change that
-// does not touch it is not refused for it.
+// continuation line is not placed closer). A word the running
+// configuration has too is left alone: an earlier version (or an
+// import) applied it, and a later change that does not touch it is not
+// refused for it.
 func (m *Manager) checkRestrictionWords(ctx context.Context, dir string, params []Param) error {
 	suspects := restrictionSuspects(params)
 	if len(suspects) == 0 {
