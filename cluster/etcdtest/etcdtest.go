@@ -13,6 +13,7 @@ package etcdtest
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -185,6 +186,54 @@ func (m *Member) Pause(t testing.TB) {
 		t.Fatalf("pause etcd member %s: %v", m.Name, err)
 	}
 	t.Cleanup(m.Resume)
+	// The kernel stops the process once one of its threads runs again:
+	// on a loaded machine its other threads went on for a moment, and
+	// answered a request sent right after the signal (a commit that
+	// "hung" was saved: TestSettlingAfterTheCallerWentAway, CI of
+	// 2026-12-07). Paused means every thread is stopped.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		all, err := threadsStopped(cmd.Process.Pid)
+		if err != nil {
+			t.Fatalf("pause etcd member %s: %v", m.Name, err)
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pause etcd member %s: its threads are still running 10 s after SIGSTOP", m.Name)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// threadsStopped reports whether every thread of process pid is stopped
+// (state T in /proc/pid/task/*/stat).
+func threadsStopped(pid int) (bool, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+		if os.IsNotExist(err) {
+			continue // a thread that ended
+		}
+		if err != nil {
+			return false, err
+		}
+		// "pid (comm) S ...": the state follows the last parenthesis
+		// (comm may hold one).
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) {
+			return false, fmt.Errorf("%s/%s/stat: no state in %q", dir, task.Name(), stat)
+		}
+		if st := stat[i+2]; st != 'T' && st != 't' {
+			return false, nil
+		}
+	}
+	return len(tasks) > 0, nil
 }
 
 // Resume continues a paused member (SIGCONT by its pid).

@@ -2,6 +2,7 @@ package etcdtest
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -53,5 +54,44 @@ func TestClientAgainstDebianServer(t *testing.T) {
 	c.Leader(t).Stop()
 	if _, err := cli.Put(ctx, "/t/after", "y"); err != nil {
 		t.Fatalf("put after the leader stopped: %v", err)
+	}
+}
+
+// TestPauseStopsEveryThread: Pause returns once every thread of the
+// member is stopped, so a request sent right after it gets no answer
+// until Resume (a member that went on for a moment answered a commit
+// meant to hang); the check that tells reads a running process as
+// running.
+func TestPauseStopsEveryThread(t *testing.T) {
+	if all, err := threadsStopped(os.Getpid()); err != nil || all {
+		t.Fatalf("this running test process read as stopped: %v %v", all, err)
+	}
+	c := Start(t, 1)
+	m := c.Members[0]
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{m.ClientURL}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cli.Put(ctx, "/t/before", "1"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		m.Pause(t)
+		if all, err := threadsStopped(m.cmd.Process.Pid); err != nil || !all {
+			t.Fatalf("Pause returned with a thread of the member running: %v %v", all, err)
+		}
+		hung, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err := cli.Put(hung, "/t/paused", "x")
+		stop()
+		if err == nil {
+			t.Fatal("a paused member answered a put")
+		}
+		m.Resume()
+		if _, err := cli.Put(ctx, "/t/after", "y"); err != nil {
+			t.Fatalf("put after Resume: %v", err)
+		}
 	}
 }
