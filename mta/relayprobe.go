@@ -395,10 +395,15 @@ func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, ma
 	}
 	m.log.Debug("open-relay probe", "client", v.Addr, "step", v.Step, "answer", v.Said)
 	if v.configError() && dir != m.inst.ConfigDir && !m.liveConfigError(ctx) {
-		return out, restrictionError(params, m.warningsSince(logStart, v.Pid, v.answer()), v)
+		said := m.warningsSince(logStart, v.Pid, v.answer())
+		var svc masterService
+		if masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf")); err == nil {
+			svc, _ = m.publicSMTPD(string(masterCF))
+		}
+		return out, restrictionError(params, svc, true, masterDoc, said, v)
 	}
 	if dir != m.inst.ConfigDir {
-		if err := m.checkRestrictionWords(ctx, dir, params); err != nil {
+		if err := m.checkRestrictionWords(ctx, dir, masterDoc, params); err != nil {
 			return out, err
 		}
 	}
@@ -407,7 +412,7 @@ func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, ma
 	}
 	if !v.relays() {
 		out.state = relayClosed
-		return out, m.checkOtherListeners(ctx, dir, masterDoc, opts, &out)
+		return out, m.checkOtherListeners(ctx, dir, masterDoc, params, opts, &out)
 	}
 	out.state = relayOpen
 	switch {
@@ -449,7 +454,7 @@ func (m *Manager) otherListeners(master string) []masterService {
 // configuration. An smtpd that cannot start with the service's overrides
 // is refused with Postfix's words, as checkRelay does; a probe that cannot
 // run for another reason is a warning.
-func (m *Manager) checkOtherListeners(ctx context.Context, dir, masterDoc string, opts ApplyOptions, out *relayOutcome) error {
+func (m *Manager) checkOtherListeners(ctx context.Context, dir, masterDoc string, params []Param, opts ApplyOptions, out *relayOutcome) error {
 	masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf"))
 	if err != nil {
 		return fmt.Errorf("relay probe: %w", err)
@@ -468,6 +473,9 @@ func (m *Manager) checkOtherListeners(ctx context.Context, dir, masterDoc string
 			out.warnings = append(out.warnings, store.Sentence("The open-relay probe could not run for the smtpd service %s, so postdeck could not check that strangers cannot relay through it; the daemon's log has the reason", svc.Name))
 			continue
 		}
+		if v.configError() && dir != m.inst.ConfigDir && !m.liveServiceAnswers(ctx, svc.Name, relayVerdict.configError) && !m.liveConfigError(ctx) {
+			return restrictionError(params, svc, false, masterDoc, m.warningsSince(logStart, v.Pid, v.answer()), v)
+		}
 		if !v.relays() {
 			continue
 		}
@@ -475,7 +483,7 @@ func (m *Manager) checkOtherListeners(ctx context.Context, dir, masterDoc string
 		switch {
 		case opts.AllowOpenRelay:
 			out.note = "it relays mail for strangers, as the request allowed (allow_open_relay): " + answer
-		case dir != m.inst.ConfigDir && m.liveServiceRelays(ctx, svc.Name):
+		case dir != m.inst.ConfigDir && m.liveServiceAnswers(ctx, svc.Name, relayVerdict.relays):
 			out.note = "it relays mail for strangers, as the running configuration did: " + answer
 		default:
 			why := "relaying mail from clients outside its networks to domains outside Relay domains"
@@ -491,9 +499,10 @@ func (m *Manager) checkOtherListeners(ctx context.Context, dir, masterDoc string
 	return nil
 }
 
-// liveServiceRelays reports whether the smtpd service name of the live
-// master.cf relays for strangers.
-func (m *Manager) liveServiceRelays(ctx context.Context, name string) bool {
+// liveServiceAnswers reports whether the probe of the smtpd service name
+// of the live master.cf answers as what says (relays for strangers,
+// answers a configuration error).
+func (m *Manager) liveServiceAnswers(ctx context.Context, name string, what func(relayVerdict) bool) bool {
 	masterCF, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf"))
 	if err != nil {
 		return false
@@ -501,7 +510,7 @@ func (m *Manager) liveServiceRelays(ctx context.Context, name string) bool {
 	for _, svc := range m.otherListeners(string(masterCF)) {
 		if svc.Name == name {
 			v, err := m.probeRelayService(ctx, m.inst.ConfigDir, svc)
-			return err == nil && v.relays()
+			return err == nil && what(v)
 		}
 	}
 	return false
@@ -560,21 +569,59 @@ func (m *Manager) warningsSince(offset int64, pid int, fallback string) string {
 
 // restrictionError refuses a configuration whose smtpd answered a
 // configuration error, on the line of the restriction list that holds
-// the word Postfix quotes, when one does.
-func restrictionError(params []Param, said string, v relayVerdict) error {
+// the word Postfix quotes, when one does: an -o override of the smtpd
+// service svc probed (line in the master config document masterDoc),
+// else a main.cf parameter. Without such a line, a listener other than
+// the public one (public false) is refused on its service's line.
+func restrictionError(params []Param, svc masterService, public bool, masterDoc, said string, v relayVerdict) error {
 	msg := fmt.Sprintf("Postfix's smtpd would answer every client outside My Networks %q: %s. Fix the restriction's name, or give it its table", oneLine(v.Said), said)
-	classes := restrictionClasses(params)
+	quoted := func(list string) bool {
+		for _, tok := range listTokensFold(list) {
+			if strings.Contains(said, `"`+tok+`"`) || strings.Contains(said, " "+tok+" ") || strings.Contains(said, "`"+tok+"'") {
+				return true
+			}
+		}
+		return false
+	}
+	var opts []Param
+	for _, o := range svc.Opts {
+		if !o.Bad {
+			opts = append(opts, Param{Name: o.Name, Value: o.Value})
+		}
+	}
+	classes := restrictionClasses(append(slices.Clone(params), opts...))
+	isList := func(name string) bool { return strings.HasSuffix(name, "_restrictions") || classes[name] }
+	for _, o := range opts {
+		if isList(o.Name) && quoted(o.Value) {
+			return store.InvalidLine(FieldMasterConfig, docOptLine(masterDoc, svc.Key(), o.Name), "Service %s, -o %s: %s", svc.Name, o.Name, msg)
+		}
+	}
 	for _, p := range params {
-		if !strings.HasSuffix(p.Name, "_restrictions") && !classes[p.Name] {
+		if isList(p.Name) && quoted(p.Value) {
+			return store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s: %s", p.Name, msg)
+		}
+	}
+	if !public {
+		return store.InvalidLine(FieldMasterConfig, docServiceLine(masterDoc, svc.Name), "Service %s: %s", svc.Name, msg)
+	}
+	return store.Invalid(FieldMainConfig, "%s", msg)
+}
+
+// docOptLine is the line of the last -o name of the service key
+// (name/type) in the master config document, 0 when it has none.
+func docOptLine(doc, key, name string) int {
+	line := 0
+	for _, s := range parseMasterCF(doc) {
+		if s.Key() != key {
 			continue
 		}
-		for _, tok := range listTokensFold(p.Value) {
-			if strings.Contains(said, `"`+tok+`"`) || strings.Contains(said, " "+tok+" ") || strings.Contains(said, "`"+tok+"'") {
-				return store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s: %s", p.Name, msg)
+		for _, o := range s.Opts {
+			if o.Name == name && !o.Bad {
+				line = o.Line
 			}
 		}
 	}
-	return store.Invalid(FieldMainConfig, "%s", msg)
+	return line
 }
 
 // liveRelaysAlready reports whether the running configuration relays for

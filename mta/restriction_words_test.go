@@ -55,10 +55,11 @@ func TestRestrictionSuspects(t *testing.T) {
 
 // TestRestrictionSuspectsInRealConfigs: the restriction lists of the
 // corpus's configurations (eleven projects, written by others) have no
-// suspect: every word is a name the list knows, a class, or an argument.
+// suspect: every word is a name the list knows, a class, or an argument,
+// in main.cf and in their smtpd services' -o overrides.
 // A suspect costs an smtpd run at every apply.
 func TestRestrictionSuspectsInRealConfigs(t *testing.T) {
-	words := 0
+	words, optWords := 0, 0
 	for _, project := range corpusProjects(t) {
 		f := filepath.Join(realCorpus, project, "main.cf")
 		text, err := os.ReadFile(f)
@@ -77,9 +78,26 @@ func TestRestrictionSuspectsInRealConfigs(t *testing.T) {
 		if s := restrictionSuspects(params); len(s) > 0 {
 			t.Errorf("%s: suspects %+v", f, s)
 		}
+		// And the -o restriction lists of their master.cf services.
+		mf := filepath.Join(realCorpus, project, "master.cf")
+		master, err := os.ReadFile(mf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, svc := range parseMasterCF(string(master)) {
+			for _, o := range svc.Opts {
+				if svc.Command() == "smtpd" && strings.HasSuffix(o.Name, "_restrictions") {
+					optWords += len(topLevelWords(o.Value))
+				}
+			}
+			if s := serviceRestrictionSuspects(svc, params, ""); len(s) > 0 {
+				t.Errorf("%s: service %s: suspects %+v", mf, svc.Key(), s)
+			}
+		}
 	}
-	if words < 100 {
-		t.Errorf("only %d restriction words in the corpus: the lists were not read", words)
+	t.Logf("%d restriction words in main.cf files, %d in master.cf overrides", words, optWords)
+	if words < 100 || optWords < 50 {
+		t.Errorf("only %d restriction words in the corpus's main.cf files and %d in its master.cf overrides: the lists were not read", words, optWords)
 	}
 }
 

@@ -96,6 +96,9 @@ type restrictionWord struct {
 	Line  int
 	Word  string
 	Near  string // the known name it is closest to, or ""
+	// Service is the master.cf service whose -o override holds the word
+	// ("" for main.cf).
+	Service string
 }
 
 // maxRestrictionSuspects bounds the suspects confirmRestriction asks
@@ -109,7 +112,13 @@ const maxRestrictionSuspects = 8
 // (domain=pattern), a $parameter, a number and what stands inside
 // braces are arguments, not restrictions.
 func restrictionSuspects(params []Param) []restrictionWord {
-	classes := restrictionClasses(params)
+	return restrictionSuspectsOf(params, params)
+}
+
+// restrictionSuspectsOf is restrictionSuspects for the lists among
+// params, with the restriction classes all defines.
+func restrictionSuspectsOf(params, all []Param) []restrictionWord {
+	classes := restrictionClasses(all)
 	lower := map[string]bool{}
 	for c := range classes {
 		lower[strings.ToLower(c)] = true
@@ -185,8 +194,16 @@ var bareWordRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 // configuration has too is left alone: an earlier version (or an
 // import) applied it, and a later change that does not touch it is not
 // refused for it.
-func (m *Manager) checkRestrictionWords(ctx context.Context, dir string, params []Param) error {
+func (m *Manager) checkRestrictionWords(ctx context.Context, dir, masterDoc string, params []Param) error {
+	masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf"))
+	if err != nil {
+		return fmt.Errorf("restriction check: %w", err)
+	}
+	services := parseMasterCF(string(masterCF))
 	suspects := restrictionSuspects(params)
+	for _, svc := range services {
+		suspects = append(suspects, serviceRestrictionSuspects(svc, params, masterDoc)...)
+	}
 	if len(suspects) == 0 {
 		return nil
 	}
@@ -196,13 +213,16 @@ func (m *Manager) checkRestrictionWords(ctx context.Context, dir string, params 
 			for _, w := range restrictionSuspects(lp) {
 				live[strings.ToLower(w.Word)] = true
 			}
+			if text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf")); err == nil {
+				for _, svc := range parseMasterCF(string(text)) {
+					for _, w := range serviceRestrictionSuspects(svc, lp, "") {
+						live[strings.ToLower(w.Word)] = true
+					}
+				}
+			}
 		}
 	}
-	masterCF, err := os.ReadFile(filepath.Join(dir, "master.cf"))
-	if err != nil {
-		return fmt.Errorf("restriction check: %w", err)
-	}
-	svc, err := m.publicSMTPD(string(masterCF))
+	public, err := m.publicSMTPD(string(masterCF))
 	if err != nil {
 		return err
 	}
@@ -215,7 +235,10 @@ func (m *Manager) checkRestrictionWords(ctx context.Context, dir string, params 
 			break
 		}
 		asked++
-		v, err := m.confirmRestriction(ctx, dir, svc, s.Word)
+		// Asked of the public service, for a service's word too:
+		// whether smtpd knows a name does not depend on the service,
+		// and a class the service defines for itself is no suspect.
+		v, err := m.confirmRestriction(ctx, dir, public, s.Word)
 		if err != nil {
 			m.log.Warn("restriction check: the probe could not run", "word", s.Word, "err", err)
 			continue
@@ -225,11 +248,43 @@ func (m *Manager) checkRestrictionWords(ctx context.Context, dir string, params 
 			if s.Near != "" {
 				near = " (did you mean " + s.Near + "?)"
 			}
-			return store.InvalidLine(FieldMainConfig, s.Line, "Parameter %s: %q is not a restriction Postfix knows%s: Postfix's smtpd would answer every session that reaches it %q. Fix the name, or define it as a restriction class (smtpd_restriction_classes)",
-				s.Param, s.Word, near, oneLine(v.Said))
+			const why = "%q is not a restriction Postfix knows%s: Postfix's smtpd would answer every session that reaches it %q. Fix the name, or define it as a restriction class (smtpd_restriction_classes)"
+			if s.Service != "" {
+				name, _, _ := strings.Cut(s.Service, "/")
+				return store.InvalidLine(FieldMasterConfig, s.Line, "Service %s, -o %s: "+why, name, s.Param, s.Word, near, oneLine(v.Said))
+			}
+			return store.InvalidLine(FieldMainConfig, s.Line, "Parameter %s: "+why, s.Param, s.Word, near, oneLine(v.Said))
 		}
 	}
 	return nil
+}
+
+// serviceRestrictionSuspects are the suspects (restrictionSuspects) of
+// the -o overrides of an smtpd service of master.cf: a submission port's
+// -o smtpd_client_restrictions=permit_sasl_authenticated,reject misspelled
+// answers every client of that port "451 4.3.5 Server configuration
+// error". The classes are main.cf's (params) and the service's own. The
+// line of each is its override's in the master config document masterDoc
+// (docOptLine), 0 when the document does not have it (postdeck's own
+// services).
+func serviceRestrictionSuspects(svc masterService, params []Param, masterDoc string) []restrictionWord {
+	if svc.Command() != "smtpd" {
+		return nil
+	}
+	var opts []Param
+	for _, o := range svc.Opts {
+		if !o.Bad {
+			opts = append(opts, Param{Name: o.Name, Value: o.Value})
+		}
+	}
+	if len(opts) == 0 {
+		return nil
+	}
+	out := restrictionSuspectsOf(opts, append(slices.Clone(params), opts...))
+	for i := range out {
+		out[i].Service, out[i].Line = svc.Key(), docOptLine(masterDoc, svc.Key(), out[i].Param)
+	}
+	return out
 }
 
 // confirmRestriction asks smtpd, with the configuration in dir, about

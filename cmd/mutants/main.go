@@ -4945,8 +4945,8 @@ var mutants = []mutant{
 	{
 		name: "mta: the restriction words the open-relay probe does not reach are not checked",
 		file: "mta/relayprobe.go",
-		old:  "\t\tif err := m.checkRestrictionWords(ctx, dir, params); err != nil {\n",
-		new:  "\t\tif err := m.checkRestrictionWords(ctx, dir, params); false && err != nil {\n",
+		old:  "\t\tif err := m.checkRestrictionWords(ctx, dir, masterDoc, params); err != nil {\n",
+		new:  "\t\tif err := m.checkRestrictionWords(ctx, dir, masterDoc, params); false && err != nil {\n",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
 	},
 	{
@@ -4990,6 +4990,48 @@ var mutants = []mutant{
 		old:  "\t\tmasterOpt{Name: \"smtpd_helo_restrictions\"},\n\t\tmasterOpt{Name: \"smtpd_sender_restrictions\"},\n",
 		new:  "",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
+	},
+	{
+		name: "mta: the -o restriction lists of master.cf's smtpd services are not read",
+		file: "mta/restrictionnames.go",
+		old:  "\t\tsuspects = append(suspects, serviceRestrictionSuspects(svc, params, masterDoc)...)\n",
+		new:  "\t\t_ = svc\n",
+		pkg:  "./mta", run: "^TestListenerRestrictionTypoIsRefused$",
+	},
+	{
+		name: "mta: a configuration error on a listener other than the public one is let through",
+		file: "mta/relayprobe.go",
+		old:  "\t\tif v.configError() && dir != m.inst.ConfigDir && !m.liveServiceAnswers(ctx, svc.Name, relayVerdict.configError)",
+		new:  "\t\tif false && v.configError() && dir != m.inst.ConfigDir && !m.liveServiceAnswers(ctx, svc.Name, relayVerdict.configError)",
+		pkg:  "./mta", run: "^TestListenerRestrictionTypoIsRefused$",
+	},
+	{
+		name: "mta: a public listener's -o restriction that smtpd refuses is blamed on main.cf",
+		file: "mta/relayprobe.go",
+		old:  "\t\tif isList(o.Name) && quoted(o.Value) {\n",
+		new:  "\t\tif false && isList(o.Name) && quoted(o.Value) {\n",
+		pkg:  "./mta", run: "^TestListenerRestrictionTypoIsRefused$",
+	},
+	{
+		name: "mta: a misspelled -o restriction the running master.cf has blocks every later change",
+		file: "mta/restrictionnames.go",
+		old:  "\t\t\t\t\tfor _, w := range serviceRestrictionSuspects(svc, lp, \"\") {\n",
+		new:  "\t\t\t\t\tfor _, w := range serviceRestrictionSuspects(svc, lp, \"\")[:0] {\n",
+		pkg:  "./mta", run: "^TestListenerRestrictionTypoIsRefused$",
+	},
+	{
+		name: "mta: a misspelled -o restriction is refused without its line",
+		file: "mta/restrictionnames.go",
+		old:  "\t\tout[i].Service, out[i].Line = svc.Key(), docOptLine(masterDoc, svc.Key(), out[i].Param)\n",
+		new:  "\t\tout[i].Service, out[i].Line = svc.Key(), 0\n",
+		pkg:  "./mta", run: "^TestListenerRestrictionTypoIsRefused$",
+	},
+	{
+		name: "mta: a restriction class a service defines for itself is a suspect",
+		file: "mta/restrictionnames.go",
+		old:  "\tout := restrictionSuspectsOf(opts, append(slices.Clone(params), opts...))\n",
+		new:  "\tout := restrictionSuspectsOf(opts, params)\n",
+		pkg:  "./mta", run: "^TestListenerRestrictionTypoIsRefused$",
 	},
 }
 
