@@ -741,7 +741,7 @@ func (m *Manager) checkReferences(expanded string, p plan, staging string, param
 				continue // a cache Postfix creates at first use
 			}
 			if m.catalog != nil && !m.catalog.mapTypes[typ] {
-				return refError(params, name, fmt.Sprintf("%s refers to %s:%s, but this Postfix does not support table type %q (postconf -m)", name, typ, path, typ))
+				return refError(params, name, fmt.Sprintf("%s refers to %s:%s, but this Postfix does not support table type %q (postconf -m)", name, typ, live, typ))
 			}
 			exists := false
 			if rel, ok := strings.CutPrefix(path, staging+"/"); ok {

@@ -39,10 +39,10 @@ func refusedMasterLine(t *testing.T, env *testEnv, doc string, line int, want st
 // port then answered every client "451 4.3.5 Server configuration
 // error", its users' own mail included. The words of every smtpd
 // service's -o restriction lists are read as main.cf's are, and smtpd
-// decides with the service's own overrides; the refusal names the
-// service and the override, on the override's line of the document. A
-// configuration error the probe meets on a listener without a misspelled
-// word (a table missing) is refused on that listener too.
+// decides; the refusal names the service and the override, on the
+// override's line of the document. A configuration error the probe meets
+// on a listener without a misspelled word (an access table's answer
+// smtpd does not know) is refused on that listener too.
 func TestListenerRestrictionTypoIsRefused(t *testing.T) {
 	env := newTestEnv(t)
 	base := DefaultMasterConfig(env.inst)
@@ -72,10 +72,14 @@ func TestListenerRestrictionTypoIsRefused(t *testing.T) {
 	name := base[strings.LastIndexByte(base[:pub], '\n')+1 : pub]
 	refusedMasterLine(t, env, base[:pubEnd]+"  -o smtpd_client_restrictions=permit_mynetwork,reject\n"+base[pubEnd:], pubLine+1,
 		`Service `+name+`, -o smtpd_client_restrictions: Postfix's smtpd would answer every client outside My Networks "451 4.3.5 Server configuration error"`)
-	// A known restriction without its table on another listener: no
-	// misspelled word, the probe's configuration error refuses it.
+	// A known restriction without its table.
 	refusedMasterLine(t, env, listener+"  -o smtpd_client_restrictions=check_client_access\n", svcLine+1,
-		`Service `+port+`, -o smtpd_client_restrictions: Postfix's smtpd would answer every client outside My Networks "451 4.3.5 Server configuration error"`)
+		`Service `+port+`, -o smtpd_client_restrictions: check_client_access needs a table (type:name, such as hash:$config_directory/maps.d/hash.NAME.map) after it`)
+	// A configuration error on another listener that no word shows (a
+	// table's answer smtpd does not know): the probe's 451 refuses it,
+	// on the service's line.
+	refusedMasterLine(t, env, listener+"  -o smtpd_client_restrictions=check_client_access,static:OKK\n", svcLine,
+		`Service `+port+`: Postfix's smtpd would answer every client outside My Networks "451 4.3.5 Server configuration error": warning: unknown smtpd restriction: "OKK"`)
 
 	// Right names, and a class the service defines for itself, are
 	// applied.

@@ -16,7 +16,9 @@ import (
 // not be restrictions are the bare words that are neither a known name
 // nor a restriction class; tables, DNS lists, $parameters, numbers, the
 // word after a restriction that takes an argument and what stands inside
-// braces are not.
+// braces are not. A restriction that takes an argument is one when the
+// list ends after it or the word after it cannot be its argument (a bare
+// word for a table, a word that is no number for sleep).
 func TestRestrictionSuspects(t *testing.T) {
 	doc := strings.Join([]string{
 		"smtpd_restriction_classes = greylist, Strict",
@@ -32,6 +34,7 @@ func TestRestrictionSuspects(t *testing.T) {
 		"mua_client_restrictions = permit_sasl_authenticated, rejct",
 		"smtpd_tls_mandatory_protocols = !SSLv2, !SSLv3",
 		"smtpd_discard_ehlo_keywords = chunking, silent_discard",
+		"smtpd_end_of_data_restrictions = check_sender_access, sleep x, check_policy_service unix:private/policy, sleep 2, permit_dnswl_client localwl, reject_rbl_client",
 	}, "\n") + "\n"
 	params, err := ParseMainConfig(doc)
 	if err != nil {
@@ -42,13 +45,19 @@ func TestRestrictionSuspects(t *testing.T) {
 	want := []restrictionWord{
 		{Param: "smtpd_relay_restrictions", Line: 4, Word: "permit_mynetwork", Near: "permit_mynetworks"},
 		{Param: "smtpd_recipient_restrictions", Line: 5, Word: "check_recipient_acess", Near: "check_recipient_access"},
+		{Param: "smtpd_recipient_restrictions", Line: 5, Word: "check_client_access", Need: argTable, Arg: "cidrlist"},
+		{Param: "smtpd_recipient_restrictions", Line: 5, Word: "cidrlist"},
 		{Param: "smtpd_data_restrictions", Line: 9, Word: "reject_unauth_pipelinig", Near: "reject_unauth_pipelining"},
 		{Param: "mua_client_restrictions", Line: 11, Word: "rejct", Near: "reject"},
+		{Param: "smtpd_end_of_data_restrictions", Line: 14, Word: "check_sender_access", Need: argTable, Arg: "sleep"},
+		{Param: "smtpd_end_of_data_restrictions", Line: 14, Word: "sleep", Need: argSeconds, Arg: "x"},
+		{Param: "smtpd_end_of_data_restrictions", Line: 14, Word: "x"},
+		{Param: "smtpd_end_of_data_restrictions", Line: 14, Word: "reject_rbl_client", Need: argDNSList},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("suspects:\n got %+v\nwant %+v", got, want)
 	}
-	if w := topLevelWords("a,{b c},d{e}f , ${x?{y}}z"); !reflect.DeepEqual(w, []string{"a", "d", "f", "$", "z"}) {
+	if w := topLevelWords("a,{b c},d{e}f , ${x?{y}}z"); !reflect.DeepEqual(w, []string{"a", braceGroup, "d", braceGroup, "f", "$", braceGroup, "z"}) {
 		t.Errorf("top-level words %q", w)
 	}
 }
@@ -146,6 +155,23 @@ func TestRestrictionTypoPastTheProbeIsRefused(t *testing.T) {
 		`Parameter smtpd_data_restrictions: "reject_unauth_pipelinig" is not a restriction Postfix knows (did you mean reject_unauth_pipelining?)`)
 	refusedLine(t, env, base+"smtpd_restriction_classes = partners\npartners = permit_mynetwork\n", next+1,
 		`Parameter partners: "permit_mynetwork" is not a restriction Postfix knows`)
+	// A restriction without what it takes: the list ends, or the next
+	// restriction stands where its table should.
+	refusedLine(t, env, base+"smtpd_data_restrictions = check_sender_access\n", next,
+		`Parameter smtpd_data_restrictions: check_sender_access needs a table (type:name, such as hash:$config_directory/maps.d/hash.NAME.map) after it: Postfix's smtpd would answer every session that reaches it "451 4.3.5 Server configuration error"`)
+	refusedLine(t, env, base+"smtpd_data_restrictions = CHECK_SENDER_ACCESS, reject\n", next,
+		`Parameter smtpd_data_restrictions: CHECK_SENDER_ACCESS needs a table (type:name, such as hash:$config_directory/maps.d/hash.NAME.map) after it, not "reject"`)
+	refusedLine(t, env, base+"smtpd_data_restrictions = permit_mynetworks, check_policy_service\n", next,
+		`Parameter smtpd_data_restrictions: check_policy_service needs a policy server (inet:host:port or unix:path) after it`)
+	refusedLine(t, env, base+"smtpd_data_restrictions = sleep\n", next,
+		`Parameter smtpd_data_restrictions: sleep needs a number of seconds after it`)
+	// A table of a type this Postfix does not have is named where it
+	// lives, not where the apply staged it.
+	refusedLine(t, env, base+"smtpd_data_restrictions = check_sender_access hsh:$config_directory/"+MapFile("hash", "check-recipient-access")+"\n", next,
+		`smtpd_data_restrictions refers to hsh:`+filepath.Join(env.inst.ConfigDir, MapFile("hash", "check-recipient-access"))+`, but this Postfix does not support table type "hsh"`)
+	// With what they take, they are applied.
+	accepted(t, env, base+"smtpd_data_restrictions = check_sender_access hash:$config_directory/"+MapFile("hash", "check-recipient-access")+", sleep 0,\n"+
+		"    check_policy_service { unix:private/nonexistent-policy, default_action=DUNNO }, reject_rbl_client zen.example.invalid\n")
 	// A known name in upper case and a class are accepted, and so is a
 	// name the list does not hold that smtpd knows (check_recipient_maps:
 	// smtpd was asked).

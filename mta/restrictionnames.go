@@ -75,18 +75,50 @@ func init() {
 	slices.Sort(restrictionNameList)
 }
 
-// restrictionTakesArg reports whether the restriction name (lower case)
-// takes the word after it as its argument: a table, a policy server, a
-// DNS list, seconds.
-func restrictionTakesArg(name string) bool {
+// restrictionArg is what a restriction name (lower case) takes as the
+// word after it ("" for none): a table, a policy server, a DNS list,
+// seconds.
+func restrictionArg(name string) string {
 	switch {
-	case strings.HasPrefix(name, "check_") && strings.HasSuffix(name, "_access"),
-		name == "check_policy_service", name == "sleep",
-		strings.HasPrefix(name, "reject_rbl"), strings.HasPrefix(name, "reject_rhsbl_"),
+	case strings.HasPrefix(name, "check_") && strings.HasSuffix(name, "_access"):
+		return argTable
+	case name == "check_policy_service":
+		return argPolicy
+	case name == "sleep":
+		return argSeconds
+	case strings.HasPrefix(name, "reject_rbl"), strings.HasPrefix(name, "reject_rhsbl_"),
 		name == "permit_dnswl_client", name == "permit_rhswl_client":
-		return true
+		return argDNSList
 	}
-	return false
+	return ""
+}
+
+// What a restriction takes after it, as a refusal names it.
+const (
+	argTable   = "a table (type:name, such as hash:$config_directory/maps.d/hash.NAME.map)"
+	argPolicy  = "a policy server (inet:host:port or unix:path)"
+	argSeconds = "a number of seconds"
+	argDNSList = "a DNS list (such as zen.spamhaus.org)"
+)
+
+// argFits reports whether word (the one after a restriction, "" when the
+// list ends) can be what the restriction takes: smtpd answers every
+// session that reaches a table restriction without a type:name after it
+// "451 4.3.5 Server configuration error" (check_sender_access, reject: a
+// forgotten table, the next restriction taken for it). A $parameter or
+// a brace group may stand for anything; a DNS list is any word.
+func argFits(need, word string) bool {
+	switch {
+	case word == "":
+		return false
+	case strings.HasPrefix(word, "$"), word == braceGroup:
+		return true
+	case need == argTable || need == argPolicy:
+		return strings.Contains(word, ":")
+	case need == argSeconds:
+		return strings.Trim(word, "0123456789") == ""
+	}
+	return true
 }
 
 // restrictionWord is a word of a restriction list that may not be a
@@ -96,9 +128,30 @@ type restrictionWord struct {
 	Line  int
 	Word  string
 	Near  string // the known name it is closest to, or ""
+	// Need is what the restriction Word takes and is not given (the list
+	// ends, or a word that cannot be it follows: Arg), "" for a word
+	// that is not a restriction name.
+	Need, Arg string
 	// Service is the master.cf service whose -o override holds the word
 	// ("" for main.cf).
 	Service string
+}
+
+// asked is what smtpd is asked about as the client restrictions: the
+// word, with the word that follows it when that cannot be its argument.
+func (w restrictionWord) asked() string {
+	if w.Arg != "" {
+		return w.Word + "," + w.Arg
+	}
+	return w.Word
+}
+
+// key tells a suspect from another, as the running configuration's.
+func (w restrictionWord) key() string {
+	if w.Need != "" {
+		return strings.ToLower(w.asked()) + ","
+	}
+	return strings.ToLower(w.Word)
 }
 
 // maxRestrictionSuspects bounds the suspects confirmRestriction asks
@@ -129,15 +182,28 @@ func restrictionSuspectsOf(params, all []Param) []restrictionWord {
 		if !strings.HasSuffix(p.Name, "_restrictions") && !classes[p.Name] {
 			continue
 		}
-		arg := false
-		for _, w := range topLevelWords(p.Value) {
-			if arg {
-				arg = false
-				continue
-			}
+		words := topLevelWords(p.Value)
+		for i := 0; i < len(words); i++ {
+			w := words[i]
 			name := strings.ToLower(w)
 			if restrictionNames[name] {
-				arg = restrictionTakesArg(name)
+				need := restrictionArg(name)
+				if need == "" {
+					continue
+				}
+				next := ""
+				if i+1 < len(words) {
+					next = words[i+1]
+				}
+				if argFits(need, next) {
+					i++ // its argument
+					continue
+				}
+				// The word after it, when there is one, is read on its own.
+				if key := name + "," + strings.ToLower(next); !seen[key] {
+					seen[key] = true
+					out = append(out, restrictionWord{Param: p.Name, Line: p.Line, Word: w, Need: need, Arg: next})
+				}
 				continue
 			}
 			if lower[name] || !bareWordRe.MatchString(w) || seen[name] {
@@ -150,8 +216,9 @@ func restrictionSuspectsOf(params, all []Param) []restrictionWord {
 	return out
 }
 
-// topLevelWords splits a restriction list into its words, leaving out
-// whatever stands inside { } (a policy service's options, ${name?{...}}).
+// topLevelWords splits a restriction list into its words; a { } group (a
+// policy service's options, ${name?{...}}) is one word, braceGroup,
+// whatever stands in it.
 func topLevelWords(v string) []string {
 	var out []string
 	depth, start := 0, -1
@@ -170,6 +237,9 @@ func topLevelWords(v string) []string {
 			start = -1
 			if depth > 0 {
 				depth--
+				if depth == 0 {
+					out = append(out, braceGroup)
+				}
 			}
 		case c == ',' || isContinuation(c) || c == '\n' || c == '\r':
 			flush(i)
@@ -182,6 +252,9 @@ func topLevelWords(v string) []string {
 	flush(len(v))
 	return out
 }
+
+// braceGroup stands for a { } group among topLevelWords.
+const braceGroup = "{}"
 
 // bareWordRe matches what could only be a restriction name: letters,
 // digits and '_', starting with a letter.
@@ -211,12 +284,12 @@ func (m *Manager) checkRestrictionWords(ctx context.Context, dir, masterDoc stri
 	if text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf")); err == nil {
 		if lp, err := parseMainCF(string(text), true); err == nil {
 			for _, w := range restrictionSuspects(lp) {
-				live[strings.ToLower(w.Word)] = true
+				live[w.key()] = true
 			}
 			if text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf")); err == nil {
 				for _, svc := range parseMasterCF(string(text)) {
 					for _, w := range serviceRestrictionSuspects(svc, lp, "") {
-						live[strings.ToLower(w.Word)] = true
+						live[w.key()] = true
 					}
 				}
 			}
@@ -228,7 +301,7 @@ func (m *Manager) checkRestrictionWords(ctx context.Context, dir, masterDoc stri
 	}
 	asked := 0
 	for _, s := range suspects {
-		if live[strings.ToLower(s.Word)] {
+		if live[s.key()] {
 			continue
 		}
 		if asked == maxRestrictionSuspects {
@@ -238,22 +311,30 @@ func (m *Manager) checkRestrictionWords(ctx context.Context, dir, masterDoc stri
 		// Asked of the public service, for a service's word too:
 		// whether smtpd knows a name does not depend on the service,
 		// and a class the service defines for itself is no suspect.
-		v, err := m.confirmRestriction(ctx, dir, public, s.Word)
+		v, err := m.confirmRestriction(ctx, dir, public, s.asked())
 		if err != nil {
 			m.log.Warn("restriction check: the probe could not run", "word", s.Word, "err", err)
 			continue
 		}
 		if v.configError() {
-			near := ""
-			if s.Near != "" {
-				near = " (did you mean " + s.Near + "?)"
+			var why string
+			switch {
+			case s.Need != "" && s.Arg == "":
+				why = fmt.Sprintf("%s needs %s after it: Postfix's smtpd would answer every session that reaches it %q. Give it one, or remove it", s.Word, s.Need, oneLine(v.Said))
+			case s.Need != "":
+				why = fmt.Sprintf("%s needs %s after it, not %q: Postfix's smtpd would answer every session that reaches it %q. Give it one, or remove it", s.Word, s.Need, s.Arg, oneLine(v.Said))
+			default:
+				near := ""
+				if s.Near != "" {
+					near = " (did you mean " + s.Near + "?)"
+				}
+				why = fmt.Sprintf("%q is not a restriction Postfix knows%s: Postfix's smtpd would answer every session that reaches it %q. Fix the name, or define it as a restriction class (smtpd_restriction_classes)", s.Word, near, oneLine(v.Said))
 			}
-			const why = "%q is not a restriction Postfix knows%s: Postfix's smtpd would answer every session that reaches it %q. Fix the name, or define it as a restriction class (smtpd_restriction_classes)"
 			if s.Service != "" {
 				name, _, _ := strings.Cut(s.Service, "/")
-				return store.InvalidLine(FieldMasterConfig, s.Line, "Service %s, -o %s: "+why, name, s.Param, s.Word, near, oneLine(v.Said))
+				return store.InvalidLine(FieldMasterConfig, s.Line, "Service %s, -o %s: %s", name, s.Param, why)
 			}
-			return store.InvalidLine(FieldMainConfig, s.Line, "Parameter %s: "+why, s.Param, s.Word, near, oneLine(v.Said))
+			return store.InvalidLine(FieldMainConfig, s.Line, "Parameter %s: %s", s.Param, why)
 		}
 	}
 	return nil

@@ -4952,22 +4952,22 @@ var mutants = []mutant{
 	{
 		name: "mta: a restriction word smtpd answers with a configuration error is let through",
 		file: "mta/restrictionnames.go",
-		old:  "\t\tif v.configError() {\n\t\t\tnear := \"\"\n",
-		new:  "\t\tif false && v.configError() {\n\t\t\tnear := \"\"\n",
+		old:  "\t\tif v.configError() {\n\t\t\tvar why string\n",
+		new:  "\t\tif false && v.configError() {\n\t\t\tvar why string\n",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
 	},
 	{
 		name: "mta: a misspelled restriction the running configuration has blocks every later change",
 		file: "mta/restrictionnames.go",
-		old:  "\t\tif live[strings.ToLower(s.Word)] {\n",
-		new:  "\t\tif false && live[strings.ToLower(s.Word)] {\n",
+		old:  "\t\tif live[s.key()] {\n",
+		new:  "\t\tif false && live[s.key()] {\n",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
 	},
 	{
 		name: "mta: the word after a restriction that takes an argument is a suspect",
 		file: "mta/restrictionnames.go",
-		old:  "\t\t\t\targ = restrictionTakesArg(name)\n",
-		new:  "\t\t\t\targ = false\n",
+		old:  "\t\t\t\t\ti++ // its argument\n",
+		new:  "",
 		pkg:  "./mta", run: "^TestRestrictionSuspects$",
 	},
 	{
@@ -4980,8 +4980,8 @@ var mutants = []mutant{
 	{
 		name: "mta: restriction classes are not read for misspelled restrictions",
 		file: "mta/restrictionnames.go",
-		old:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") && !classes[p.Name] {\n\t\t\tcontinue\n\t\t}\n\t\targ := false\n",
-		new:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") {\n\t\t\tcontinue\n\t\t}\n\t\targ := false\n",
+		old:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") && !classes[p.Name] {\n\t\t\tcontinue\n\t\t}\n\t\twords := topLevelWords(p.Value)\n",
+		new:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") {\n\t\t\tcontinue\n\t\t}\n\t\twords := topLevelWords(p.Value)\n",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
 	},
 	{
@@ -5032,6 +5032,34 @@ var mutants = []mutant{
 		old:  "\tout := restrictionSuspectsOf(opts, append(slices.Clone(params), opts...))\n",
 		new:  "\tout := restrictionSuspectsOf(opts, params)\n",
 		pkg:  "./mta", run: "^TestListenerRestrictionTypoIsRefused$",
+	},
+	{
+		name: "mta: a restriction left without its table is not a suspect",
+		file: "mta/restrictionnames.go",
+		old:  "\t\t\t\tif argFits(need, next) {\n",
+		new:  "\t\t\t\tif true || argFits(need, next) {\n",
+		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
+	},
+	{
+		name: "mta: a table restriction takes any word after it as its table",
+		file: "mta/restrictionnames.go",
+		old:  "\t\treturn strings.Contains(word, \":\")\n",
+		new:  "\t\treturn true\n",
+		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
+	},
+	{
+		name: "mta: a policy service's { } options are left out of the restriction words",
+		file: "mta/restrictionnames.go",
+		old:  "\t\t\t\tif depth == 0 {\n\t\t\t\t\tout = append(out, braceGroup)\n",
+		new:  "\t\t\t\tif depth == 0 {\n",
+		pkg:  "./mta", run: "^TestRestrictionSuspects$",
+	},
+	{
+		name: "mta: an unsupported table type is named where the apply staged it",
+		file: "mta/apply.go",
+		old:  "but this Postfix does not support table type %q (postconf -m)\", name, typ, live, typ))",
+		new:  "but this Postfix does not support table type %q (postconf -m)\", name, typ, path, typ))",
+		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
 	},
 }
 
