@@ -859,6 +859,12 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 			relay, err = m.checkRelay(ctx, staging, params, st.MasterConfig, opts)
 		}
 	}
+	// A milter that does not answer is a warning (milters.go), read
+	// from validateStaged's postconf run.
+	var milters []string
+	if err == nil && !unread && m.expanded.key == configKey(p) {
+		milters = m.milterWarnings(ctx, m.expanded.main)
+	}
 	if err != nil {
 		_ = os.RemoveAll(staging)
 		if errors.Is(err, store.ErrInvalid) {
@@ -949,6 +955,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		res.Message += "; " + relay.note
 	}
 	res.Warnings = append(res.Warnings, relay.warnings...)
+	res.Warnings = append(res.Warnings, milters...)
 	m.record(actor, action, "applied", res.Message)
 	res.Diff = diff
 	return res, nil

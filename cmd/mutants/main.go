@@ -5061,6 +5061,34 @@ var mutants = []mutant{
 		new:  "but this Postfix does not support table type %q (postconf -m)\", name, typ, path, typ))",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
 	},
+	{
+		name: "mta: a milter that does not answer goes unmentioned",
+		file: "mta/manager.go",
+		old:  "\tres.Warnings = append(res.Warnings, milters...)\n",
+		new:  "\t_ = milters\n",
+		pkg:  "./mta", run: "^TestMilterThatDoesNotAnswerIsWarned$",
+	},
+	{
+		name: "mta: a milter's own default_action is ignored",
+		file: "mta/milters.go",
+		old:  "\t\t\ts.Action = strings.TrimSpace(v)\n",
+		new:  "\t\t\t_ = v\n",
+		pkg:  "./mta", run: "^TestParseMilters$",
+	},
+	{
+		name: "mta: a relative unix: milter is looked for outside the queue directory",
+		file: "mta/milters.go",
+		old:  "\tcase queueDir != \"\":\n\t\t\tpaths = append(paths, filepath.Join(queueDir, rest))\n",
+		new:  "\tcase queueDir != \"\":\n\t\t\tpaths = append(paths, rest)\n",
+		pkg:  "./mta", run: "^TestMilterThatDoesNotAnswerIsWarned$",
+	},
+	{
+		name: "mta: a milter on another host is connected to at every apply",
+		file: "mta/milters.go",
+		old:  "\t\tif ip := net.ParseIP(host); host != \"localhost\" && (ip == nil || !ip.IsLoopback()) {\n",
+		new:  "\t\tif ip := net.ParseIP(host); host != \"localhost\" && ip == nil {\n",
+		pkg:  "./mta", run: "^TestParseMilters$",
+	},
 }
 
 func main() {

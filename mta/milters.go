@@ -1,0 +1,240 @@
+package mta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"postdeck/store"
+)
+
+// Milters that do not answer.
+//
+// A milter Postfix cannot reach passes every check and the reload:
+// smtpd_milters = inet:127.0.0.1:8892 (OpenDKIM listens on 8891) was
+// applied without a word, and smtpd then answered every client "451
+// 4.7.1 Service unavailable - try again later" (milter_default_action =
+// tempfail, the default), deferring all mail. A milter is a program of
+// its own that may start after the change, as a policy service may, so
+// the apply warns instead of refusing: each milter of smtpd_milters and
+// non_smtpd_milters on this machine is connected to once (and the
+// connection closed before a word), and one that does not answer is
+// named with what
+// Postfix does meanwhile. (With milter_default_action = reject, smtpd
+// greets every client with 554 and the serve check refuses the change.)
+
+// milterDialTimeout bounds the connection to one milter; the milters are
+// tried at once.
+const milterDialTimeout = 2 * time.Second
+
+// maxMilters bounds the milters tried in one apply.
+const maxMilters = 16
+
+// milterSpec is one milter of a milter list.
+type milterSpec struct {
+	Param  string // smtpd_milters or non_smtpd_milters
+	Addr   string // inet:host:port or unix:path, as written
+	Action string // its default_action (the { } form), else milter_default_action
+}
+
+// parseMilters reads a milter list (postconf(5) smtpd_milters): milters
+// separated by commas or white space, each an address or, since Postfix
+// 3.0, { address, name=value, ... }. action is milter_default_action.
+func parseMilters(param, value, action string) []milterSpec {
+	var out []milterSpec
+	depth, start := 0, -1
+	for i := 0; i <= len(value); i++ {
+		c := byte(0)
+		if i < len(value) {
+			c = value[i]
+		}
+		switch {
+		case c == '{':
+			if depth == 0 {
+				start = i + 1
+			}
+			depth++
+		case c == '}' && depth > 0:
+			depth--
+			if depth == 0 {
+				out = append(out, braceMilter(param, value[start:i], action))
+				start = -1
+			}
+		case depth > 0:
+		case c == 0 || c == ',' || c == ' ' || c == '\t' || c == '\n':
+			if start >= 0 {
+				out = append(out, milterSpec{Param: param, Addr: value[start:i], Action: action})
+				start = -1
+			}
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+	}
+	return out
+}
+
+// braceMilter is the milter of a { address, name=value, ... } group.
+func braceMilter(param, group, action string) milterSpec {
+	s := milterSpec{Param: param, Action: action}
+	for i, f := range strings.Split(group, ",") {
+		f = strings.TrimSpace(f)
+		if i == 0 {
+			s.Addr = f
+			continue
+		}
+		if name, v, ok := strings.Cut(f, "="); ok && strings.TrimSpace(name) == "default_action" {
+			s.Action = strings.TrimSpace(v)
+		}
+	}
+	return s
+}
+
+// milterWarnings tries each milter of the staged configuration (expanded:
+// postconf -n -x) on this machine (a loopback address, localhost, a unix
+// socket) and returns a warning for each that does not answer.
+// A unix: path is the queue directory's when relative, and the queue
+// directory's or the system's when absolute (a chrooted smtpd reads it
+// below the queue directory): either that answers will do.
+func (m *Manager) milterWarnings(ctx context.Context, expanded string) []string {
+	vals := map[string]string{"milter_default_action": "tempfail"}
+	for _, line := range strings.Split(expanded, "\n") {
+		if name, value, ok := strings.Cut(line, " = "); ok {
+			vals[name] = value
+		}
+	}
+	var specs []milterSpec
+	for _, param := range []string{"smtpd_milters", "non_smtpd_milters"} {
+		specs = append(specs, parseMilters(param, vals[param], vals["milter_default_action"])...)
+	}
+	if len(specs) > maxMilters {
+		specs = specs[:maxMilters]
+	}
+	queueDir := m.QueueDirectory()
+	why := make([]string, len(specs))
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			why[i] = milterUnreachable(ctx, s.Addr, queueDir)
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for i, s := range specs {
+		if why[i] == "" {
+			continue
+		}
+		out = append(out, store.Sentence("Milter %s (%s) does not answer (%s): until it does, %s", s.Addr, s.Param, why[i], milterMeanwhile(s)))
+	}
+	return out
+}
+
+// milterMeanwhile is what Postfix does with the mail a milter that does
+// not answer would see.
+func milterMeanwhile(s milterSpec) string {
+	action := strings.ToLower(s.Action)
+	switch action {
+	case "accept":
+		return "Postfix passes that mail without it (default_action accept)"
+	case "reject":
+		return "Postfix rejects that mail (default_action reject)"
+	case "quarantine":
+		return "Postfix accepts that mail and puts it on hold (default_action quarantine)"
+	}
+	if s.Param == "smtpd_milters" {
+		return `Postfix's smtpd answers every client "451 4.7.1 Service unavailable - try again later", so all mail from outside waits at its senders (default_action ` + action + ")"
+	}
+	return "Postfix defers the mail submitted on this machine (default_action " + action + ")"
+}
+
+// milterUnreachable connects to a milter address and says why it does not
+// answer, "" when it does or when the address is not one this check
+// knows (Postfix's own checks have the last word on its syntax).
+func milterUnreachable(ctx context.Context, addr, queueDir string) string {
+	var d net.Dialer
+	ctx, cancel := context.WithTimeout(ctx, milterDialTimeout)
+	defer cancel()
+	try := func(network, a string) error {
+		c, err := d.DialContext(ctx, network, a)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err
+	}
+	kind, rest, ok := strings.Cut(addr, ":")
+	if !ok {
+		return ""
+	}
+	switch kind {
+	case "inet":
+		host, port, err := net.SplitHostPort(rest)
+		if err != nil {
+			return ""
+		}
+		// A milter on this machine only: the apply does not reach out
+		// to other hosts (nor ask DNS about a container's name).
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return ""
+		}
+		return dialWhy(try("tcp", net.JoinHostPort(host, port)), "")
+	case "unix", "local":
+		var paths []string
+		switch {
+		case filepath.IsAbs(rest):
+			paths = append(paths, rest)
+			if queueDir != "" {
+				paths = append(paths, filepath.Join(queueDir, rest))
+			}
+		case queueDir != "":
+			paths = append(paths, filepath.Join(queueDir, rest))
+		default:
+			return ""
+		}
+		var first error
+		for _, p := range paths {
+			err := try("unix", p)
+			if err == nil {
+				return ""
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		return dialWhy(first, paths[0])
+	}
+	return ""
+}
+
+// dialWhy says why a connection failed, in words for the administrator
+// (never the Go error's text).
+func dialWhy(err error, path string) string {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, syscall.ECONNREFUSED):
+		if path != "" {
+			return "no program listens on the socket " + path
+		}
+		return "connection refused"
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOENT):
+		return "there is no socket " + path
+	case errors.Is(err, os.ErrPermission):
+		return "the socket " + path + " may not be opened"
+	case errors.As(err, &dnsErr):
+		return "localhost does not resolve"
+	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
+		return fmt.Sprintf("no answer within %s", milterDialTimeout)
+	}
+	return "it cannot be reached"
+}
