@@ -28,7 +28,7 @@ func TestRestrictionSuspects(t *testing.T) {
 		"smtpd_recipient_restrictions = permit_mynetworks reject_unauth_destination",
 		"    check_recipient_acess hash:/etc/postfix/access, greylist, strict,",
 		"    reject_rbl_client zen.spamhaus.org=127.0.0.[2..11], sleep 1, check_client_access cidrlist,",
-		"    $extra_restrictions, ${stress?{reject_nonsense}}, permit",
+		"    $extra_restrictions, ${stress?{reject_nonsense}}, check_sender_access ${indexed}sender_access, permit",
 		"smtpd_data_restrictions = reject_unauth_pipelinig",
 		"smtpd_etrn_restrictions =",
 		"mua_client_restrictions = permit_sasl_authenticated, rejct",
@@ -57,7 +57,7 @@ func TestRestrictionSuspects(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("suspects:\n got %+v\nwant %+v", got, want)
 	}
-	if w := topLevelWords("a,{b c},d{e}f , ${x?{y}}z"); !reflect.DeepEqual(w, []string{"a", braceGroup, "d", braceGroup, "f", "$", braceGroup, "z"}) {
+	if w := topLevelWords("a,{b c},d{e}f , ${x?{y}}z\tcheck_sender_access ${indexed}sender_access"); !reflect.DeepEqual(w, []string{"a", "{b c}", "d{e}f", "${x?{y}}z", "check_sender_access", "${indexed}sender_access"}) {
 		t.Errorf("top-level words %q", w)
 	}
 }

@@ -111,7 +111,7 @@ func argFits(need, word string) bool {
 	switch {
 	case word == "":
 		return false
-	case strings.HasPrefix(word, "$"), word == braceGroup:
+	case strings.HasPrefix(word, "$"), strings.HasPrefix(word, "{"):
 		return true
 	case need == argTable || need == argPolicy:
 		return strings.Contains(word, ":")
@@ -216,45 +216,37 @@ func restrictionSuspectsOf(params, all []Param) []restrictionWord {
 	return out
 }
 
-// topLevelWords splits a restriction list into its words; a { } group (a
-// policy service's options, ${name?{...}}) is one word, braceGroup,
-// whatever stands in it.
+// topLevelWords splits a restriction list into its words at the commas
+// and white space outside braces: a { } group and what is glued to it is
+// part of its word (a policy service's "{ inet:...:10023, timeout=10s }",
+// "${indexed}sender_access", "hash:${config_directory}/access").
 func topLevelWords(v string) []string {
 	var out []string
 	depth, start := 0, -1
-	flush := func(i int) {
-		if start >= 0 && depth == 0 {
-			out = append(out, v[start:i])
-		}
-		start = -1
-	}
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {
 		case c == '{':
-			flush(i)
 			depth++
 		case c == '}':
-			start = -1
 			if depth > 0 {
 				depth--
-				if depth == 0 {
-					out = append(out, braceGroup)
-				}
 			}
-		case c == ',' || isContinuation(c) || c == '\n' || c == '\r':
-			flush(i)
-		default:
-			if start < 0 && depth == 0 {
-				start = i
+		case depth == 0 && (c == ',' || isContinuation(c) || c == '\n' || c == '\r'):
+			if start >= 0 {
+				out = append(out, v[start:i])
+				start = -1
 			}
+			continue
+		}
+		if start < 0 {
+			start = i
 		}
 	}
-	flush(len(v))
+	if start >= 0 {
+		out = append(out, v[start:])
+	}
 	return out
 }
-
-// braceGroup stands for a { } group among topLevelWords.
-const braceGroup = "{}"
 
 // bareWordRe matches what could only be a restriction name: letters,
 // digits and '_', starting with a letter.

@@ -4973,8 +4973,8 @@ var mutants = []mutant{
 	{
 		name: "mta: the words inside braces of a restriction list are suspects",
 		file: "mta/restrictionnames.go",
-		old:  "\t\t\tflush(i)\n\t\t\tdepth++\n",
-		new:  "\t\t\tflush(i)\n",
+		old:  "\t\tcase depth == 0 && (c == ',' || isContinuation(c) || c == '\\n' || c == '\\r'):\n",
+		new:  "\t\tcase (c == ',' || isContinuation(c) || c == '\\n' || c == '\\r'):\n",
 		pkg:  "./mta", run: "^TestRestrictionSuspects$",
 	},
 	{
@@ -5046,13 +5046,6 @@ var mutants = []mutant{
 		old:  "\t\treturn strings.Contains(word, \":\")\n",
 		new:  "\t\treturn true\n",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
-	},
-	{
-		name: "mta: a policy service's { } options are left out of the restriction words",
-		file: "mta/restrictionnames.go",
-		old:  "\t\t\t\tif depth == 0 {\n\t\t\t\t\tout = append(out, braceGroup)\n",
-		new:  "\t\t\t\tif depth == 0 {\n",
-		pkg:  "./mta", run: "^TestRestrictionSuspects$",
 	},
 	{
 		name: "mta: an unsupported table type is named where the apply staged it",
