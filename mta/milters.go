@@ -37,11 +37,53 @@ const milterDialTimeout = 2 * time.Second
 // maxMilters bounds the milters tried in one apply.
 const maxMilters = 16
 
-// milterSpec is one milter of a milter list.
+// milterSpec is one milter of a milter list, or a policy service of a
+// restriction list (Policy).
 type milterSpec struct {
-	Param  string // smtpd_milters or non_smtpd_milters
+	Param  string // smtpd_milters, non_smtpd_milters, the restriction list
 	Addr   string // inet:host:port or unix:path, as written
 	Action string // its default_action (the { } form), else milter_default_action
+	Policy bool
+}
+
+// policyServices are the policy services of the restriction lists of
+// params (check_policy_service ADDR or { ADDR, name=value, ... }), each
+// once; Action is the { } form's default_action, else "".
+func policyServices(params []Param) []milterSpec {
+	classes := restrictionClasses(params)
+	seen := map[string]bool{}
+	var out []milterSpec
+	for _, p := range params {
+		if !strings.HasSuffix(p.Name, "_restrictions") && !classes[p.Name] {
+			continue
+		}
+		words := topLevelWords(p.Value)
+		for i := 0; i+1 < len(words); i++ {
+			if !strings.EqualFold(words[i], "check_policy_service") {
+				continue
+			}
+			i++
+			s := milterSpec{Param: p.Name, Addr: words[i], Policy: true}
+			if g, ok := strings.CutPrefix(words[i], "{"); ok {
+				s = braceMilter(p.Name, strings.TrimSuffix(g, "}"), "")
+				s.Policy = true
+			}
+			if !seen[s.Addr] {
+				seen[s.Addr] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// policyMeanwhile is what smtpd answers the clients that reach a policy
+// service that does not answer.
+func policyMeanwhile(s milterSpec) string {
+	if s.Action != "" {
+		return "Postfix's smtpd acts on every client that reaches it as its default_action " + s.Action + " says"
+	}
+	return `Postfix's smtpd answers every client that reaches it "451 4.3.5 Server configuration problem", so that mail waits at its senders`
 }
 
 // parseMilters reads a milter list (postconf(5) smtpd_milters): milters
@@ -98,22 +140,36 @@ func braceMilter(param, group, action string) milterSpec {
 	return s
 }
 
-// milterWarnings tries each milter of the staged configuration (expanded:
-// postconf -n -x) on this machine (a loopback address, localhost, a unix
-// socket) and returns a warning for each that does not answer.
-// A unix: path is the queue directory's when relative, and the queue
-// directory's or the system's when absolute (a chrooted smtpd reads it
-// below the queue directory): either that answers will do.
-func (m *Manager) milterWarnings(ctx context.Context, expanded string) []string {
+// milterWarnings tries each milter and policy service of the staged
+// configuration (expanded: postconf -n -x; masterCF: its master.cf) on
+// this machine (a loopback address, localhost, a unix socket) and returns
+// a warning for each that does not answer. A unix: path is the queue
+// directory's when relative, and the queue directory's or the system's
+// when absolute (a chrooted smtpd reads it below the queue directory):
+// either that answers will do. A policy service of master.cf's own
+// (unix:private/policyd-spf, a spawn service) is left alone: master
+// makes its socket at the reload.
+func (m *Manager) milterWarnings(ctx context.Context, expanded, masterCF string) []string {
 	vals := map[string]string{"milter_default_action": "tempfail"}
+	var params []Param
 	for _, line := range strings.Split(expanded, "\n") {
 		if name, value, ok := strings.Cut(line, " = "); ok {
 			vals[name] = value
+			params = append(params, Param{Name: name, Value: value})
 		}
 	}
 	var specs []milterSpec
 	for _, param := range []string{"smtpd_milters", "non_smtpd_milters"} {
 		specs = append(specs, parseMilters(param, vals[param], vals["milter_default_action"])...)
+	}
+	own := map[string]bool{}
+	for _, svc := range parseMasterCF(masterCF) {
+		own["unix:private/"+svc.Name], own["unix:public/"+svc.Name] = true, true
+	}
+	for _, s := range policyServices(params) {
+		if !own[s.Addr] {
+			specs = append(specs, s)
+		}
 	}
 	if len(specs) > maxMilters {
 		specs = specs[:maxMilters]
@@ -132,6 +188,10 @@ func (m *Manager) milterWarnings(ctx context.Context, expanded string) []string 
 	var out []string
 	for i, s := range specs {
 		if why[i] == "" {
+			continue
+		}
+		if s.Policy {
+			out = append(out, store.Sentence("Policy service %s (%s) does not answer (%s): until it does, %s", s.Addr, s.Param, why[i], policyMeanwhile(s)))
 			continue
 		}
 		out = append(out, store.Sentence("Milter %s (%s) does not answer (%s): until it does, %s", s.Addr, s.Param, why[i], milterMeanwhile(s)))

@@ -6,9 +6,11 @@ import (
 	"net"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -67,7 +69,7 @@ func TestMilterThatDoesNotAnswerIsWarned(t *testing.T) {
 		"Milter unix:private/nodkim (smtpd_milters) does not answer (there is no socket " + socket + "): until it does, Postfix passes that mail without it (default_action accept).",
 		"Milter " + inet + " (non_smtpd_milters) does not answer (connection refused): until it does, Postfix defers the mail submitted on this machine (default_action tempfail).",
 	} {
-		if !containsString(res.Warnings, want) {
+		if !slices.Contains(res.Warnings, want) {
 			t.Errorf("warnings %q lack %q", res.Warnings, want)
 		}
 	}
@@ -97,7 +99,7 @@ func TestMilterThatDoesNotAnswerIsWarned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "Milter " + inet + " (non_smtpd_milters) does not answer (connection refused): until it does, Postfix rejects that mail (default_action reject)."; !containsString(res.Warnings, want) {
+	if want := "Milter " + inet + " (non_smtpd_milters) does not answer (connection refused): until it does, Postfix rejects that mail (default_action reject)."; !slices.Contains(res.Warnings, want) {
 		t.Errorf("warnings %q lack %q", res.Warnings, want)
 	}
 
@@ -134,11 +136,86 @@ func TestMilterThatDoesNotAnswerIsWarned(t *testing.T) {
 	}
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// TestPolicyServiceThatDoesNotAnswerIsWarned: a policy service the
+// open-relay probe does not reach (after reject_unauth_destination, in
+// smtpd_data_restrictions: where postgrey and policyd-spf stand) that
+// does not run was applied without a word, and smtpd then answered
+// every message "451 4.3.5 Server configuration problem". It is warned
+// about as a milter is, with its default_action when it has one; a
+// policy service master.cf runs itself is not (master makes its socket).
+func TestPolicyServiceThatDoesNotAnswerIsWarned(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	port := strconv.Itoa(postfixtest.FreePort(t))
+	inet := "inet:127.0.0.1:" + port
+	doc := DefaultMainConfig + "smtpd_data_restrictions = check_policy_service " + inet + "\n" +
+		"smtpd_end_of_data_restrictions = check_policy_service { unix:private/greylist, default_action=DUNNO },\n" +
+		"    check_policy_service unix:private/policyd-spf\n"
+	master := DefaultMasterConfig(env.inst) + "policyd-spf unix - n n - 0 spawn user=nobody argv=/bin/true\n"
+	if _, err := env.m.SaveMasterConfig(ctx, "tester", master, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := env.m.SaveMainConfig(ctx, "tester", doc, "", ApplyOptions{})
+	if err != nil {
+		t.Fatalf("a configuration whose policy services do not run yet was refused: %v", err)
+	}
+	for _, want := range []string{
+		"Policy service " + inet + ` (smtpd_data_restrictions) does not answer (connection refused): until it does, Postfix's smtpd answers every client that reaches it "451 4.3.5 Server configuration problem", so that mail waits at its senders.`,
+		"Policy service unix:private/greylist (smtpd_end_of_data_restrictions) does not answer (there is no socket " + filepath.Join(env.inst.QueueDir(), "private", "greylist") + "): until it does, Postfix's smtpd acts on every client that reaches it as its default_action DUNNO says.",
+	} {
+		if !slices.Contains(res.Warnings, want) {
+			t.Errorf("warnings %q lack %q", res.Warnings, want)
 		}
 	}
-	return false
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "policyd-spf") {
+			t.Errorf("master.cf's own policy service was warned about: %s", w)
+		}
+	}
+	// What the warning says is what a client meets.
+	c, err := smtp.Dial(env.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail("sender@example.net", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("someone@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Data()
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 451 || !strings.Contains(se.Message, "Server configuration problem") {
+		t.Errorf("DATA with the policy service down: %v", err)
+	}
+}
+
+// TestPolicyServicesAtStart: at a start with Postfix stopped, no socket
+// of master.cf's own services exists yet: a policy service master.cf
+// runs (unix:private/policyd-spf, a spawn service) is not warned about,
+// one that runs elsewhere and does not answer is.
+func TestPolicyServicesAtStart(t *testing.T) {
+	env := newUnstartedEnv(t)
+	inet := "inet:127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	st := DefaultState(time.Now())
+	st.MainConfig += "smtpd_data_restrictions = check_policy_service unix:private/policyd-spf, check_policy_service " + inet + "\n"
+	st.MasterConfig = DefaultMasterConfig(env.inst) + "policyd-spf unix - n n - 0 spawn user=nobody argv=/bin/true\n"
+	if err := env.db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	res, err := env.m.Start(context.Background())
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool {
+		return strings.HasPrefix(w, "Policy service "+inet+" (smtpd_data_restrictions) does not answer")
+	}) {
+		t.Errorf("start warnings %q lack the policy service that does not run", res.Warnings)
+	}
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "policyd-spf") {
+			t.Errorf("master.cf's own policy service was warned about: %s", w)
+		}
+	}
 }

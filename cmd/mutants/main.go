@@ -5082,6 +5082,20 @@ var mutants = []mutant{
 		new:  "\t\tif ip := net.ParseIP(host); host != \"localhost\" && ip == nil {\n",
 		pkg:  "./mta", run: "^TestParseMilters$",
 	},
+	{
+		name: "mta: a policy service that does not answer goes unmentioned",
+		file: "mta/milters.go",
+		old:  "\t\tif !own[s.Addr] {\n\t\t\tspecs = append(specs, s)\n",
+		new:  "\t\tif !own[s.Addr] {\n\t\t\t_ = s\n",
+		pkg:  "./mta", run: "^TestPolicyServiceThatDoesNotAnswerIsWarned$",
+	},
+	{
+		name: "mta: a policy service master.cf runs itself is warned about before master made its socket",
+		file: "mta/milters.go",
+		old:  "\t\tif !own[s.Addr] {\n",
+		new:  "\t\tif true {\n",
+		pkg:  "./mta", run: "^TestPolicyServicesAtStart$",
+	},
 }
 
 func main() {
