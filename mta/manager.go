@@ -860,14 +860,14 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		}
 	}
 	// A milter or policy service that does not answer is a warning
-	// (milters.go), read from validateStaged's postconf run.
+	// (reach.go), read from validateStaged's postconf run.
 	var milters []string
 	if err == nil && !unread && m.expanded.key == configKey(p) {
 		masterCF, rerr := os.ReadFile(filepath.Join(staging, "master.cf"))
 		if rerr != nil { // unchanged, and not linked in (Postfix stopped)
 			masterCF, _ = os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf"))
 		}
-		milters = m.milterWarnings(ctx, m.expanded.main, string(masterCF))
+		milters = m.reachWarnings(ctx, m.expanded.main, string(masterCF))
 	}
 	if err != nil {
 		_ = os.RemoveAll(staging)

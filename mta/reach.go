@@ -15,26 +15,27 @@ import (
 	"postdeck/store"
 )
 
-// Milters that do not answer.
+// Milters and policy services that do not answer.
 //
 // A milter Postfix cannot reach passes every check and the reload:
 // smtpd_milters = inet:127.0.0.1:8892 (OpenDKIM listens on 8891) was
 // applied without a word, and smtpd then answered every client "451
 // 4.7.1 Service unavailable - try again later" (milter_default_action =
-// tempfail, the default), deferring all mail. A milter is a program of
-// its own that may start after the change, as a policy service may, so
-// the apply warns instead of refusing: each milter of smtpd_milters and
-// non_smtpd_milters on this machine is connected to once (and the
-// connection closed before a word), and one that does not answer is
-// named with what
+// tempfail, the default), deferring all mail. A policy service that does
+// not run (check_policy_service after reject_unauth_destination, where
+// the open-relay probe does not reach) makes smtpd answer "451 4.3.5
+// Server configuration problem". Both are programs of their own that may
+// start after the change, so the apply warns instead of refusing: each
+// on this machine is connected to once (and the connection closed
+// before a word), and one that does not answer is named with what
 // Postfix does meanwhile. (With milter_default_action = reject, smtpd
 // greets every client with 554 and the serve check refuses the change.)
 
-// milterDialTimeout bounds the connection to one milter; the milters are
-// tried at once.
+// milterDialTimeout bounds the connection to one milter or policy
+// service; they are tried at once.
 const milterDialTimeout = 2 * time.Second
 
-// maxMilters bounds the milters tried in one apply.
+// maxMilters bounds the milters and policy services tried in one apply.
 const maxMilters = 16
 
 // milterSpec is one milter of a milter list, or a policy service of a
@@ -140,7 +141,7 @@ func braceMilter(param, group, action string) milterSpec {
 	return s
 }
 
-// milterWarnings tries each milter and policy service of the staged
+// reachWarnings tries each milter and policy service of the staged
 // configuration (expanded: postconf -n -x; masterCF: its master.cf) on
 // this machine (a loopback address, localhost, a unix socket) and returns
 // a warning for each that does not answer. A unix: path is the queue
@@ -149,7 +150,7 @@ func braceMilter(param, group, action string) milterSpec {
 // either that answers will do. A policy service of master.cf's own
 // (unix:private/policyd-spf, a spawn service) is left alone: master
 // makes its socket at the reload.
-func (m *Manager) milterWarnings(ctx context.Context, expanded, masterCF string) []string {
+func (m *Manager) reachWarnings(ctx context.Context, expanded, masterCF string) []string {
 	vals := map[string]string{"milter_default_action": "tempfail"}
 	var params []Param
 	for _, line := range strings.Split(expanded, "\n") {
