@@ -58,7 +58,7 @@ func policyServices(params []Param) []milterSpec {
 		if !strings.HasSuffix(p.Name, "_restrictions") && !classes[p.Name] {
 			continue
 		}
-		words := topLevelWords(p.Value)
+		words := refTokens(p.Value)
 		for i := 0; i+1 < len(words); i++ {
 			if !strings.EqualFold(words[i], "check_policy_service") {
 				continue

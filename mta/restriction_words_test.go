@@ -57,7 +57,7 @@ func TestRestrictionSuspects(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("suspects:\n got %+v\nwant %+v", got, want)
 	}
-	if w := topLevelWords("a,{b c},d{e}f , ${x?{y}}z\tcheck_sender_access ${indexed}sender_access"); !reflect.DeepEqual(w, []string{"a", "{b c}", "d{e}f", "${x?{y}}z", "check_sender_access", "${indexed}sender_access"}) {
+	if w := refTokens("a,{b c},d{e}f , ${x?{y}}z\tcheck_sender_access ${indexed}sender_access"); !reflect.DeepEqual(w, []string{"a", "{b c}", "d{e}f", "${x?{y}}z", "check_sender_access", "${indexed}sender_access"}) {
 		t.Errorf("top-level words %q", w)
 	}
 }
@@ -81,7 +81,7 @@ func TestRestrictionSuspectsInRealConfigs(t *testing.T) {
 		}
 		for _, p := range params {
 			if strings.HasSuffix(p.Name, "_restrictions") {
-				words += len(topLevelWords(p.Value))
+				words += len(refTokens(p.Value))
 			}
 		}
 		if s := restrictionSuspects(params); len(s) > 0 {
@@ -96,7 +96,7 @@ func TestRestrictionSuspectsInRealConfigs(t *testing.T) {
 		for _, svc := range parseMasterCF(string(master)) {
 			for _, o := range svc.Opts {
 				if svc.Command() == "smtpd" && strings.HasSuffix(o.Name, "_restrictions") {
-					optWords += len(topLevelWords(o.Value))
+					optWords += len(refTokens(o.Value))
 				}
 			}
 			if s := serviceRestrictionSuspects(svc, params, ""); len(s) > 0 {

@@ -182,7 +182,7 @@ func restrictionSuspectsOf(params, all []Param) []restrictionWord {
 		if !strings.HasSuffix(p.Name, "_restrictions") && !classes[p.Name] {
 			continue
 		}
-		words := topLevelWords(p.Value)
+		words := refTokens(p.Value)
 		for i := 0; i < len(words); i++ {
 			w := words[i]
 			name := strings.ToLower(w)
@@ -212,38 +212,6 @@ func restrictionSuspectsOf(params, all []Param) []restrictionWord {
 			seen[name] = true
 			out = append(out, restrictionWord{Param: p.Name, Line: p.Line, Word: w, Near: store.Nearest(name, restrictionNameList)})
 		}
-	}
-	return out
-}
-
-// topLevelWords splits a restriction list into its words at the commas
-// and white space outside braces: a { } group and what is glued to it is
-// part of its word (a policy service's "{ inet:...:10023, timeout=10s }",
-// "${indexed}sender_access", "hash:${config_directory}/access").
-func topLevelWords(v string) []string {
-	var out []string
-	depth, start := 0, -1
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '{':
-			depth++
-		case c == '}':
-			if depth > 0 {
-				depth--
-			}
-		case depth == 0 && (c == ',' || isContinuation(c) || c == '\n' || c == '\r'):
-			if start >= 0 {
-				out = append(out, v[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
-		}
-	}
-	if start >= 0 {
-		out = append(out, v[start:])
 	}
 	return out
 }

@@ -212,13 +212,16 @@ func checkSettingsMaps(s store.Settings, maps []store.Map) error {
 	return nil
 }
 
-// refTokens splits a parameter value into list elements, keeping inline
-// tables ({ ... }) whole so that their insides are not taken for references.
+// refTokens splits a parameter value into list elements at the commas,
+// white space and line breaks outside braces: a { } group and what is
+// glued to it is part of its element (an inline table, a policy
+// service's "{ inet:...:10023, timeout=10s }", "${indexed}access"), so
+// that its insides are not taken for references or restrictions.
 func refTokens(v string) []string {
 	var out []string
 	depth, start := 0, -1
 	for i, r := range v {
-		sep := r == ',' || r == ' ' || r == '\t' || r == '\v' || r == '\f'
+		sep := r == ',' || r == ' ' || r == '\t' || r == '\v' || r == '\f' || r == '\n' || r == '\r'
 		switch {
 		case r == '{':
 			depth++

@@ -4972,16 +4972,16 @@ var mutants = []mutant{
 	},
 	{
 		name: "mta: the words inside braces of a restriction list are suspects",
-		file: "mta/restrictionnames.go",
-		old:  "\t\tcase depth == 0 && (c == ',' || isContinuation(c) || c == '\\n' || c == '\\r'):\n",
-		new:  "\t\tcase (c == ',' || isContinuation(c) || c == '\\n' || c == '\\r'):\n",
+		file: "mta/settings_refs.go",
+		old:  "\t\tif sep && depth == 0 {\n",
+		new:  "\t\tif sep {\n",
 		pkg:  "./mta", run: "^TestRestrictionSuspects$",
 	},
 	{
 		name: "mta: restriction classes are not read for misspelled restrictions",
 		file: "mta/restrictionnames.go",
-		old:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") && !classes[p.Name] {\n\t\t\tcontinue\n\t\t}\n\t\twords := topLevelWords(p.Value)\n",
-		new:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") {\n\t\t\tcontinue\n\t\t}\n\t\twords := topLevelWords(p.Value)\n",
+		old:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") && !classes[p.Name] {\n\t\t\tcontinue\n\t\t}\n\t\twords := refTokens(p.Value)\n",
+		new:  "\t\tif !strings.HasSuffix(p.Name, \"_restrictions\") {\n\t\t\tcontinue\n\t\t}\n\t\twords := refTokens(p.Value)\n",
 		pkg:  "./mta", run: "^TestRestrictionTypoPastTheProbeIsRefused$",
 	},
 	{
