@@ -50,6 +50,18 @@ func (s masterService) Opt(name string) (string, bool) {
 	return val, ok
 }
 
+// OptParams are the service's well-formed -o overrides as parameters, in
+// order (without lines: they are master.cf's, not main.cf's).
+func (s masterService) OptParams() []Param {
+	var out []Param
+	for _, o := range s.Opts {
+		if !o.Bad {
+			out = append(out, Param{Name: o.Name, Value: o.Value})
+		}
+	}
+	return out
+}
+
 // masterToken is a word of a master.cf logical line and where it is.
 type masterToken struct {
 	text string

@@ -583,12 +583,7 @@ func restrictionError(params []Param, svc masterService, public bool, masterDoc,
 		}
 		return false
 	}
-	var opts []Param
-	for _, o := range svc.Opts {
-		if !o.Bad {
-			opts = append(opts, Param{Name: o.Name, Value: o.Value})
-		}
-	}
+	opts := svc.OptParams()
 	classes := restrictionClasses(append(slices.Clone(params), opts...))
 	isList := func(name string) bool { return strings.HasSuffix(name, "_restrictions") || classes[name] }
 	for _, o := range opts {

@@ -163,7 +163,9 @@ const maxRestrictionSuspects = 8
 // neither a restriction name nor a class, in document order, each once.
 // Only bare words are suspects: a table (type:name), a DNS list
 // (domain=pattern), a $parameter, a number and what stands inside
-// braces are arguments, not restrictions.
+// braces are arguments, not restrictions. A restriction name that takes
+// an argument (restrictionArg) is a suspect too when the list ends after
+// it or the word after it cannot be that argument (argFits).
 func restrictionSuspects(params []Param) []restrictionWord {
 	return restrictionSuspectsOf(params, params)
 }
@@ -312,12 +314,7 @@ func serviceRestrictionSuspects(svc masterService, params []Param, masterDoc str
 	if svc.Command() != "smtpd" {
 		return nil
 	}
-	var opts []Param
-	for _, o := range svc.Opts {
-		if !o.Bad {
-			opts = append(opts, Param{Name: o.Name, Value: o.Value})
-		}
-	}
+	opts := svc.OptParams()
 	if len(opts) == 0 {
 		return nil
 	}

@@ -1535,7 +1535,7 @@ var mutants = []mutant{
 	{
 		name: "open-relay probe: only the public listener is asked",
 		file: "mta/relayprobe.go",
-		old:  "return out, m.checkOtherListeners(ctx, dir, masterDoc, opts, &out)",
+		old:  "return out, m.checkOtherListeners(ctx, dir, masterDoc, params, opts, &out)",
 		new:  "return out, nil",
 		pkg:  "./mta", run: "^TestRelayProbeCoversEveryListener$",
 	},
