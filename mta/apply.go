@@ -399,14 +399,15 @@ func firstProblem(stderr string) string {
 	return strings.TrimSpace(stderr)
 }
 
-// validateStaged runs Postfix's own checks and ours on the staging copy.
+// validateStaged runs Postfix's own checks and ours on the staging copy
+// (masterDoc: the master config document it renders, for lines).
 // It reports whether the change is unread: only maps that no Postfix
 // setting names changed (unreadMaps), while Postfix runs (running), so
 // that nothing Postfix reads changed and the configuration checks that
 // follow (the open-relay probe, the reload, the serve check) have nothing
 // new to look at. The maps' own checks (postmap's build in stage, the
 // probes of cidr, pcre and regexp tables here) run for every change.
-func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, params []Param, running bool) (unread bool, err error) {
+func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, params []Param, masterDoc string, running bool) (unread bool, err error) {
 	expanded, err := m.expandedConfig(ctx, p, staging, params)
 	if err != nil {
 		return false, err
@@ -433,6 +434,9 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 		return false, err
 	}
 	if err := m.checkFiles(expanded, staging, params); err != nil {
+		return false, err
+	}
+	if err := m.checkTLSCertificate(staging, masterDoc, params); err != nil {
 		return false, err
 	}
 	if configChanged(p) {

@@ -760,7 +760,7 @@ func (m *Manager) check(ctx context.Context, st store.State, validate func(*stor
 	}
 	staging, err := m.stage(ctx, p)
 	if err == nil {
-		_, err = m.validateStaged(ctx, p, staging, params, false)
+		_, err = m.validateStaged(ctx, p, staging, params, st.MasterConfig, false)
 	}
 	_ = os.RemoveAll(staging)
 	if full := diskFull(err); full != nil {
@@ -843,7 +843,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	staging, err := m.stage(ctx, p)
 	unread := false
 	if err == nil {
-		unread, err = m.validateStaged(ctx, p, staging, params, wasRunning)
+		unread, err = m.validateStaged(ctx, p, staging, params, st.MasterConfig, wasRunning)
 	}
 	// The probe comes after validateStaged, never beside it: its smtpd
 	// opens every table main.cf names, as root, and only validateStaged's

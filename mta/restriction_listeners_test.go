@@ -55,7 +55,9 @@ func TestListenerRestrictionTypoIsRefused(t *testing.T) {
 		`Service `+port+`, -o smtpd_client_restrictions: "permit_sasl_authnticated" is not a restriction Postfix knows (did you mean permit_sasl_authenticated?)`)
 	// A submission port that wants TLS first (the probe's session goes
 	// without: relayProbeOverrides).
-	refusedMasterLine(t, env, listener+"  -o smtpd_tls_security_level=encrypt\n  -o smtpd_relay_restrictions=permit_sasl_authenticated,rejct\n", svcLine+2,
+	cert, key, _ := writeKeyPair(t, postfixtest.Dir(t), 0o600)
+	tls := "  -o smtpd_tls_security_level=encrypt\n  -o smtpd_tls_cert_file=" + cert + "\n  -o smtpd_tls_key_file=" + key + "\n"
+	refusedMasterLine(t, env, listener+tls+"  -o smtpd_relay_restrictions=permit_sasl_authenticated,rejct\n", svcLine+4,
 		`Service `+port+`, -o smtpd_relay_restrictions: "rejct" is not a restriction Postfix knows (did you mean reject?)`)
 	// The probe does not reach it: the data restrictions, a list after
 	// the relay decision.

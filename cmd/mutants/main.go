@@ -5096,6 +5096,34 @@ var mutants = []mutant{
 		new:  "\t\tif true {\n",
 		pkg:  "./mta", run: "^TestPolicyServicesAtStart$",
 	},
+	{
+		name: "mta: a listener that requires TLS without a certificate is applied",
+		file: "mta/apply.go",
+		old:  "\tif err := m.checkTLSCertificate(staging, masterDoc, params); err != nil {\n",
+		new:  "\tif err := m.checkTLSCertificate(staging, masterDoc, params); false && err != nil {\n",
+		pkg:  "./mta", run: "^TestTLSRequiredWithoutCertificateIsRefused$",
+	},
+	{
+		name: "mta: a listener's own certificate is not seen",
+		file: "mta/tlsguard.go",
+		old:  "\t\t\tif v, ok := svc.Opt(name); ok {\n",
+		new:  "\t\t\tif v, ok := svc.Opt(name); ok && !strings.HasPrefix(name, \"smtpd_tls_c\") {\n",
+		pkg:  "./mta", run: "^TestTLSRequiredWithoutCertificateIsRefused$",
+	},
+	{
+		name: "mta: a running configuration that requires TLS without a certificate blocks every later change",
+		file: "mta/tlsguard.go",
+		old:  "\t\tif !live[p.key] {\n",
+		new:  "\t\tif true {\n",
+		pkg:  "./mta", run: "^TestTLSRequiredWithoutCertificateIsRefused$",
+	},
+	{
+		name: "mta: smtpd_enforce_tls = yes without a certificate is applied",
+		file: "mta/tlsguard.go",
+		old:  "\t\tcase strings.TrimSpace(level) == \"\" && strings.EqualFold(strings.TrimSpace(enforce), \"yes\"):\n",
+		new:  "\t\tcase false:\n",
+		pkg:  "./mta", run: "^TestTLSRequiredWithoutCertificateIsRefused$",
+	},
 }
 
 func main() {
