@@ -92,35 +92,12 @@ func policyMeanwhile(s milterSpec) string {
 // 3.0, { address, name=value, ... }. action is milter_default_action.
 func parseMilters(param, value, action string) []milterSpec {
 	var out []milterSpec
-	depth, start := 0, -1
-	for i := 0; i <= len(value); i++ {
-		c := byte(0)
-		if i < len(value) {
-			c = value[i]
+	for _, tok := range refTokens(value) {
+		if g, ok := strings.CutPrefix(tok, "{"); ok {
+			out = append(out, braceMilter(param, strings.TrimSuffix(g, "}"), action))
+			continue
 		}
-		switch {
-		case c == '{':
-			if depth == 0 {
-				start = i + 1
-			}
-			depth++
-		case c == '}' && depth > 0:
-			depth--
-			if depth == 0 {
-				out = append(out, braceMilter(param, value[start:i], action))
-				start = -1
-			}
-		case depth > 0:
-		case c == 0 || c == ',' || c == ' ' || c == '\t' || c == '\n':
-			if start >= 0 {
-				out = append(out, milterSpec{Param: param, Addr: value[start:i], Action: action})
-				start = -1
-			}
-		default:
-			if start < 0 {
-				start = i
-			}
-		}
+		out = append(out, milterSpec{Param: param, Addr: tok, Action: action})
 	}
 	return out
 }
