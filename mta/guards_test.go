@@ -26,11 +26,30 @@ import (
 // sentence holds want, with the live files left as they were.
 func refusedLine(t *testing.T, env *testEnv, doc string, line int, want string) {
 	t.Helper()
+	refusedField(t, env, FieldMainConfig, line, want, func() error {
+		_, err := env.m.SaveMainConfig(context.Background(), "tester", doc, "", ApplyOptions{})
+		return err
+	})
+}
+
+// refusedMasterLine is refusedLine for the master config document.
+func refusedMasterLine(t *testing.T, env *testEnv, doc string, line int, want string) {
+	t.Helper()
+	refusedField(t, env, FieldMasterConfig, line, want, func() error {
+		_, err := env.m.SaveMasterConfig(context.Background(), "tester", doc, "")
+		return err
+	})
+}
+
+// refusedField runs save and expects a refusal of field on line (0: any)
+// whose sentence holds want, with the live files left as they were.
+func refusedField(t *testing.T, env *testEnv, field string, line int, want string, save func() error) {
+	t.Helper()
 	before := env.liveFiles(t)
-	_, err := env.m.SaveMainConfig(context.Background(), "tester", doc, "", ApplyOptions{})
+	err := save()
 	var ue *store.UserError
-	if !errors.As(err, &ue) || ue.Field != FieldMainConfig {
-		t.Fatalf("want a refusal of the document, got %v", err)
+	if !errors.As(err, &ue) || ue.Field != field {
+		t.Fatalf("want a refusal of %s, got %v", field, err)
 	}
 	if line > 0 && ue.Line != line {
 		t.Errorf("line %d, want %d: %s", ue.Line, line, ue.Msg)

@@ -2,7 +2,6 @@ package mta
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,27 +9,7 @@ import (
 	"testing"
 
 	"postdeck/postfix/postfixtest"
-	"postdeck/store"
 )
-
-// refusedMasterLine saves the master config document and wants it
-// refused on line with want, the live files left as they were.
-func refusedMasterLine(t *testing.T, env *testEnv, doc string, line int, want string) {
-	t.Helper()
-	before := env.liveFiles(t)
-	_, err := env.m.SaveMasterConfig(context.Background(), "tester", doc, "")
-	var ue *store.UserError
-	if !errors.As(err, &ue) || ue.Field != FieldMasterConfig {
-		t.Fatalf("want a refusal of the master config document, got %v", err)
-	}
-	if ue.Line != line {
-		t.Errorf("line %d, want %d: %s", ue.Line, line, ue.Msg)
-	}
-	if !strings.Contains(ue.Msg, want) {
-		t.Errorf("refusal %q lacks %q", ue.Msg, want)
-	}
-	assertSameFiles(t, before, env.liveFiles(t))
-}
 
 // TestListenerRestrictionTypoIsRefused: the restriction lists of a
 // master.cf service's -o overrides went unread. A submission port with
