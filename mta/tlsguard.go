@@ -19,9 +19,11 @@ import (
 // a permanent error: senders bounce their mail. smtpd_enforce_tls = yes
 // (its older name) does the same. Such a listener is refused, in main.cf
 // or in a service's -o overrides, unless the running configuration has
-// the same (a later change is not refused for it). Wrapper mode without
-// a certificate is left to the serve check, which sees the public
-// listener drop every connection.
+// the same (a later change is not refused for it). Wrapper mode
+// (smtpd_tls_wrappermode = yes, port 465) without a certificate fails
+// every client's handshake: it is refused on a listener the serve check
+// does not try, and left to the serve check, which sees the listener
+// drop every connection, on the public and the reinjection listeners.
 
 // tlsCertParams are the parameters that name smtpd's certificate.
 var tlsCertParams = []string{"smtpd_tls_chain_files", "smtpd_tls_cert_file", "smtpd_tls_eccert_file", "smtpd_tls_dcert_file"}
@@ -37,7 +39,9 @@ type tlsProblem struct {
 // tlsProblems returns the smtpd services of master that require TLS
 // without a certificate, with main.cf's params under their overrides. A
 // value with a $name is not judged. Lines are params' and masterDoc's.
-func tlsProblems(params []Param, master []masterService, masterDoc string) []tlsProblem {
+// Wrapper mode is judged on the services that served (keys) does not
+// hold.
+func tlsProblems(params []Param, master []masterService, masterDoc string, served map[string]bool) []tlsProblem {
 	mainVals := map[string]Param{}
 	for _, p := range params {
 		mainVals[p.Name] = p
@@ -66,19 +70,26 @@ func tlsProblems(params []Param, master []masterService, masterDoc string) []tls
 		var own bool
 		level, levelOwn := value("smtpd_tls_security_level")
 		enforce, enforceOwn := value("smtpd_enforce_tls")
+		wrapper, wrapperOwn := value("smtpd_tls_wrappermode")
 		switch {
+		case !served[svc.Key()] && strings.EqualFold(strings.TrimSpace(wrapper), "yes"):
+			name, setting, own = "smtpd_tls_wrappermode", "yes", wrapperOwn
 		case strings.EqualFold(strings.TrimSpace(level), "encrypt"):
 			name, setting, own = "smtpd_tls_security_level", "encrypt", levelOwn
 		case strings.TrimSpace(level) == "" && strings.EqualFold(strings.TrimSpace(enforce), "yes"):
 			name, setting, own = "smtpd_enforce_tls", "yes", enforceOwn
 		}
-		for _, v := range []string{level, enforce} {
+		for _, v := range []string{level, enforce, wrapper} {
 			unknown = unknown || strings.Contains(v, "$")
 		}
 		if name == "" || cert || unknown {
 			continue
 		}
-		why := fmt.Sprintf("%s needs a server certificate, and none is named (smtpd_tls_chain_files, or smtpd_tls_cert_file with smtpd_tls_key_file): Postfix's smtpd would answer STARTTLS \"454 4.7.0 TLS not available due to local problem\" and every MAIL FROM \"530 5.7.0 Must issue a STARTTLS command first\", so senders would bounce their mail. Name a certificate, or use may", setting)
+		what := "Postfix's smtpd would answer STARTTLS \"454 4.7.0 TLS not available due to local problem\" and every MAIL FROM \"530 5.7.0 Must issue a STARTTLS command first\", so senders would bounce their mail. Name a certificate, or use may"
+		if name == "smtpd_tls_wrappermode" {
+			what = "no client could complete the TLS handshake with Postfix's smtpd on this listener. Name a certificate"
+		}
+		why := fmt.Sprintf("%s needs a server certificate, and none is named (smtpd_tls_chain_files, or smtpd_tls_cert_file with smtpd_tls_key_file): %s", setting, what)
 		p := tlsProblem{key: "main:" + name, field: FieldMainConfig, line: mainVals[name].Line, msg: "Parameter " + name + ": " + why}
 		if own {
 			p = tlsProblem{key: "service:" + svc.Key() + ":" + name, field: FieldMasterConfig, line: docOptLine(masterDoc, svc.Key(), name),
@@ -102,7 +113,20 @@ func (m *Manager) checkTLSCertificate(staging, masterDoc string, params []Param)
 			return nil // no master.cf yet: the start's checks say
 		}
 	}
-	problems := tlsProblems(params, parseMasterCF(string(master)), masterDoc)
+	// The listeners the serve check tries after the reload.
+	served := map[string]bool{}
+	for _, addr := range []string{m.inst.SMTPListen, m.inst.ReinjectListen} {
+		if name, err := listenService(addr); err == nil {
+			served[name+"/inet"] = true
+		}
+	}
+	services := parseMasterCF(string(master))
+	for _, svc := range services {
+		if svc.Type == "pass" { // postscreen's smtpd, behind the public listener
+			served[svc.Key()] = true
+		}
+	}
+	problems := tlsProblems(params, services, masterDoc, served)
 	if len(problems) == 0 {
 		return nil
 	}
@@ -110,7 +134,7 @@ func (m *Manager) checkTLSCertificate(staging, masterDoc string, params []Param)
 	if text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf")); err == nil {
 		if lp, err := parseMainCF(string(text), true); err == nil {
 			if lm, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf")); err == nil {
-				for _, p := range tlsProblems(lp, parseMasterCF(string(lm)), "") {
+				for _, p := range tlsProblems(lp, parseMasterCF(string(lm)), "", served) {
 					live[p.key] = true
 				}
 			}

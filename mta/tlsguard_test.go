@@ -16,7 +16,8 @@ import (
 // answered STARTTLS 454 and every MAIL FROM "530 5.7.0 Must issue a
 // STARTTLS command first", so that senders bounced their mail. It is
 // refused on its line, in main.cf (and its older name smtpd_enforce_tls)
-// and in a listener's -o overrides; with a
+// and in a listener's -o overrides, as is wrapper mode on a listener the
+// serve check does not try; with a
 // certificate, in main.cf or in the service's own overrides, it is
 // applied, and a running configuration that has it already does not
 // block a later change.
@@ -35,6 +36,11 @@ func TestTLSRequiredWithoutCertificateIsRefused(t *testing.T) {
 	listener := base + port + " inet n - n - - smtpd\n"
 	refusedMasterLine(t, env, listener+"  -o syslog_name=postfix/submission\n  -o smtpd_tls_security_level=encrypt\n", svcLine+2,
 		`Service `+port+`, -o smtpd_tls_security_level: encrypt`+needs)
+
+	// Wrapper mode (port 465) on a listener the serve check does not try
+	// (on the public listener it does: TestApplyProvesPostfixServes).
+	refusedMasterLine(t, env, listener+"  -o smtpd_tls_wrappermode=yes\n", svcLine+1,
+		`Service `+port+`, -o smtpd_tls_wrappermode: yes`+needs+`no client could complete the TLS handshake with Postfix's smtpd on this listener`)
 
 	// With a certificate it is applied: main.cf's for the listener, or
 	// the listener's own.

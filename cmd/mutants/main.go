@@ -5124,6 +5124,20 @@ var mutants = []mutant{
 		new:  "\t\tcase false:\n",
 		pkg:  "./mta", run: "^TestTLSRequiredWithoutCertificateIsRefused$",
 	},
+	{
+		name: "mta: wrapper mode without a certificate on a listener the serve check does not try is applied",
+		file: "mta/tlsguard.go",
+		old:  "\t\tcase !served[svc.Key()] && strings.EqualFold(strings.TrimSpace(wrapper), \"yes\"):\n",
+		new:  "\t\tcase false:\n",
+		pkg:  "./mta", run: "^TestTLSRequiredWithoutCertificateIsRefused$",
+	},
+	{
+		name: "mta: wrapper mode on the public listener is refused before the serve check sees it",
+		file: "mta/tlsguard.go",
+		old:  "\t\tcase !served[svc.Key()] && strings.EqualFold(strings.TrimSpace(wrapper), \"yes\"):\n",
+		new:  "\t\tcase strings.EqualFold(strings.TrimSpace(wrapper), \"yes\"):\n",
+		pkg:  "./mta", run: "^TestApplyProvesPostfixServes$",
+	},
 }
 
 func main() {
