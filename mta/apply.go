@@ -489,6 +489,35 @@ func (m *Manager) checkOverrides(ctx context.Context, p plan, staging string) er
 	return nil
 }
 
+// liveConfig is the running configuration: main.cf's parameters and
+// master.cf's services (nil when master.cf cannot be read); ok is false
+// when main.cf cannot be read or parsed. The checks that leave alone
+// what the running configuration has already read it.
+func (m *Manager) liveConfig() (params []Param, services []masterService, ok bool) {
+	text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf"))
+	if err != nil {
+		return nil, nil, false
+	}
+	if params, err = parseMainCF(string(text), true); err != nil {
+		return nil, nil, false
+	}
+	if master, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf")); err == nil {
+		services = parseMasterCF(string(master))
+	}
+	return params, services, true
+}
+
+// stagedMaster is the master.cf of the staging directory, or the live
+// one when the change did not put it there (unchanged, and not linked
+// in yet).
+func (m *Manager) stagedMaster(staging string) ([]byte, error) {
+	master, err := os.ReadFile(filepath.Join(staging, "master.cf"))
+	if err != nil {
+		master, err = os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf"))
+	}
+	return master, err
+}
+
 // configChanged reports whether main.cf or master.cf changes.
 func configChanged(p plan) bool {
 	return slices.Contains(p.changed, "main.cf") || slices.Contains(p.changed, "master.cf")

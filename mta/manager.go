@@ -863,10 +863,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	// (reach.go), read from validateStaged's postconf run.
 	var milters []string
 	if err == nil && !unread && m.expanded.key == configKey(p) {
-		masterCF, rerr := os.ReadFile(filepath.Join(staging, "master.cf"))
-		if rerr != nil { // unchanged, and not linked in (Postfix stopped)
-			masterCF, _ = os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf"))
-		}
+		masterCF, _ := m.stagedMaster(staging)
 		milters = m.reachWarnings(ctx, m.expanded.main, string(masterCF))
 	}
 	if err != nil {

@@ -64,11 +64,8 @@ func policyServices(params []Param) []milterSpec {
 				continue
 			}
 			i++
-			s := milterSpec{Param: p.Name, Addr: words[i], Policy: true}
-			if g, ok := strings.CutPrefix(words[i], "{"); ok {
-				s = braceMilter(p.Name, strings.TrimSuffix(g, "}"), "")
-				s.Policy = true
-			}
+			s := milterOf(p.Name, words[i], "")
+			s.Policy = true
 			if !seen[s.Addr] {
 				seen[s.Addr] = true
 				out = append(out, s)
@@ -93,19 +90,21 @@ func policyMeanwhile(s milterSpec) string {
 func parseMilters(param, value, action string) []milterSpec {
 	var out []milterSpec
 	for _, tok := range refTokens(value) {
-		if g, ok := strings.CutPrefix(tok, "{"); ok {
-			out = append(out, braceMilter(param, strings.TrimSuffix(g, "}"), action))
-			continue
-		}
-		out = append(out, milterSpec{Param: param, Addr: tok, Action: action})
+		out = append(out, milterOf(param, tok, action))
 	}
 	return out
 }
 
-// braceMilter is the milter of a { address, name=value, ... } group.
-func braceMilter(param, group, action string) milterSpec {
-	s := milterSpec{Param: param, Action: action}
-	for i, f := range strings.Split(group, ",") {
+// milterOf is the milter (or policy service) of one list element: an
+// address, or a { address, name=value, ... } group, whose default_action
+// wins over action.
+func milterOf(param, tok, action string) milterSpec {
+	s := milterSpec{Param: param, Addr: tok, Action: action}
+	group, ok := strings.CutPrefix(tok, "{")
+	if !ok {
+		return s
+	}
+	for i, f := range strings.Split(strings.TrimSuffix(group, "}"), ",") {
 		f = strings.TrimSpace(f)
 		if i == 0 {
 			s.Addr = f

@@ -243,17 +243,13 @@ func (m *Manager) checkRestrictionWords(ctx context.Context, dir, masterDoc stri
 		return nil
 	}
 	live := map[string]bool{}
-	if text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf")); err == nil {
-		if lp, err := parseMainCF(string(text), true); err == nil {
-			for _, w := range restrictionSuspects(lp) {
+	if lp, lservices, ok := m.liveConfig(); ok {
+		for _, w := range restrictionSuspects(lp) {
+			live[w.key()] = true
+		}
+		for _, svc := range lservices {
+			for _, w := range serviceRestrictionSuspects(svc, lp, "") {
 				live[w.key()] = true
-			}
-			if text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf")); err == nil {
-				for _, svc := range parseMasterCF(string(text)) {
-					for _, w := range serviceRestrictionSuspects(svc, lp, "") {
-						live[w.key()] = true
-					}
-				}
 			}
 		}
 	}

@@ -2,8 +2,6 @@ package mta
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"postdeck/store"
@@ -107,11 +105,9 @@ func tlsProblems(params []Param, master []masterService, masterDoc string, serve
 // listeners require TLS without a certificate (tlsProblems), unless the
 // running configuration has the same problem already.
 func (m *Manager) checkTLSCertificate(staging, masterDoc string, params []Param) error {
-	master, err := os.ReadFile(filepath.Join(staging, "master.cf"))
+	master, err := m.stagedMaster(staging)
 	if err != nil {
-		if master, err = os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf")); err != nil {
-			return nil // no master.cf yet: the start's checks say
-		}
+		return nil // no master.cf yet: the start's checks say
 	}
 	// The listeners the serve check tries after the reload.
 	served := map[string]bool{}
@@ -131,13 +127,9 @@ func (m *Manager) checkTLSCertificate(staging, masterDoc string, params []Param)
 		return nil
 	}
 	live := map[string]bool{}
-	if text, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf")); err == nil {
-		if lp, err := parseMainCF(string(text), true); err == nil {
-			if lm, err := os.ReadFile(filepath.Join(m.inst.ConfigDir, "master.cf")); err == nil {
-				for _, p := range tlsProblems(lp, parseMasterCF(string(lm)), "", served) {
-					live[p.key] = true
-				}
-			}
+	if lp, lservices, ok := m.liveConfig(); ok {
+		for _, p := range tlsProblems(lp, lservices, "", served) {
+			live[p.key] = true
 		}
 	}
 	for _, p := range problems {

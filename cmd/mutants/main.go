@@ -5015,8 +5015,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a misspelled -o restriction the running master.cf has blocks every later change",
 		file: "mta/restrictionnames.go",
-		old:  "\t\t\t\t\tfor _, w := range serviceRestrictionSuspects(svc, lp, \"\") {\n",
-		new:  "\t\t\t\t\tfor _, w := range serviceRestrictionSuspects(svc, lp, \"\")[:0] {\n",
+		old:  "\t\t\tfor _, w := range serviceRestrictionSuspects(svc, lp, \"\") {\n",
+		new:  "\t\t\tfor _, w := range serviceRestrictionSuspects(svc, lp, \"\")[:0] {\n",
 		pkg:  "./mta", run: "^TestListenerRestrictionTypoIsRefused$",
 	},
 	{
