@@ -1,6 +1,8 @@
 package mta
 
 import (
+	"os"
+	"strings"
 	"time"
 
 	"postdeck/store"
@@ -35,6 +37,8 @@ transport_maps = hash:$config_directory/maps.d/hash.transport-maps.map
 smtp_tls_security_level = may
 smtp_tls_policy_maps = hash:$config_directory/maps.d/hash.tls-policy.map
 smtp_tls_loglevel = 1
+# Trust anchors for the verify and secure policies: the system's CA bundle
+smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt
 
 # Outgoing SMTP authentication for relay hosts that need it
 smtp_sasl_auth_enable = yes
@@ -51,9 +55,50 @@ var DefaultMapNames = []string{
 
 // DefaultState is what a new database is seeded with.
 func DefaultState(now time.Time) store.State {
-	st := store.State{Settings: store.DefaultSettings(), MainConfig: DefaultMainConfig}
+	st := store.State{Settings: store.DefaultSettings(), MainConfig: defaultMainConfigHere()}
 	for _, name := range DefaultMapNames {
 		st.Maps = append(st.Maps, store.Map{Name: name, Type: "hash", Owner: store.OwnerAdmin, Updated: now.UTC()})
 	}
 	return st
+}
+
+// debianCABundle is the CA bundle DefaultMainConfig names.
+const debianCABundle = "/etc/ssl/certs/ca-certificates.crt"
+
+// caBundles are where distributions keep the system's CA bundle, one
+// PEM file (as crypto/x509 looks for it): Debian and Ubuntu, Fedora and
+// RHEL, RHEL 7 and later, openSUSE, Alpine. A file is read before the
+// smtp client enters a chroot jail, a directory (smtp_tls_CApath) is read
+// inside it, so the bundle is a file.
+var caBundles = []string{
+	debianCABundle,
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+	"/etc/ssl/ca-bundle.pem",
+	"/etc/ssl/cert.pem",
+}
+
+// defaultCABundle is the first CA bundle of caBundles this machine has,
+// Debian's path when it has none.
+func defaultCABundle() string {
+	for _, p := range caBundles {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return debianCABundle
+}
+
+// defaultMainConfigHere is DefaultMainConfig with this machine's CA
+// bundle, and without the line when it has none (the check of the files
+// main.cf names would refuse every change for a missing one; the
+// verify policies then say what is missing).
+func defaultMainConfigHere() string {
+	bundle := defaultCABundle()
+	line := "smtp_tls_CAfile = " + debianCABundle + "\n"
+	if _, err := os.Stat(bundle); err != nil {
+		comment := "# Trust anchors for the verify and secure policies: the system's CA bundle\n"
+		return strings.Replace(DefaultMainConfig, comment+line, "", 1)
+	}
+	return strings.Replace(DefaultMainConfig, line, "smtp_tls_CAfile = "+bundle+"\n", 1)
 }

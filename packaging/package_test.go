@@ -206,7 +206,7 @@ func TestPackages(t *testing.T) {
 
 	t.Run("deb", func(t *testing.T) {
 		info := run(t, ".", "dpkg-deb", "-I", b.deb)
-		for _, want := range []string{"Package: postdeck", "Version: " + b.version, "Architecture: amd64", "Depends: postfix", "Recommends: postfix-pcre, rsyslog", "Section: mail"} {
+		for _, want := range []string{"Package: postdeck", "Version: " + b.version, "Architecture: amd64", "Depends: postfix, ca-certificates", "Recommends: postfix-pcre, rsyslog", "Section: mail"} {
 			if !strings.Contains(info, " "+want+"\n") {
 				t.Errorf("dpkg-deb -I lacks %q:\n%s", want, info)
 			}

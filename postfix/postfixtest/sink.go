@@ -1,6 +1,7 @@
 package postfixtest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +41,18 @@ type Sink struct {
 // stops it on cleanup.
 func NewSink(t testing.TB, port int) *Sink {
 	t.Helper()
+	return newSink(t, port, nil)
+}
+
+// NewTLSSink starts a sink on a free port that offers STARTTLS with conf
+// (its certificate), for tests of Postfix's smtp client TLS policies.
+func NewTLSSink(t testing.TB, conf *tls.Config) *Sink {
+	t.Helper()
+	return newSink(t, 0, conf)
+}
+
+func newSink(t testing.TB, port int, conf *tls.Config) *Sink {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +67,7 @@ func NewSink(t testing.TB, port int) *Sink {
 	srv.MaxMessageBytes = 64 << 20
 	srv.MaxRecipients = 1000
 	srv.AllowInsecureAuth = true
+	srv.TLSConfig = conf
 	s.server = srv
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
