@@ -442,6 +442,9 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 	if err := m.checkTLSTrust(ctx, p, staging, expanded, params, masterDoc); err != nil {
 		return false, err
 	}
+	if err := m.checkRelayRecipients(ctx, p, staging, expanded, params); err != nil {
+		return false, err
+	}
 	if configChanged(p) {
 		if err := m.checkOverrides(ctx, p, staging); err != nil {
 			return false, err

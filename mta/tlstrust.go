@@ -191,16 +191,7 @@ func (m *Manager) checkTLSTrust(ctx context.Context, p plan, staging, expanded s
 	if err != nil {
 		return nil // no master.cf yet: the start's checks say
 	}
-	staged := func(path string) []byte {
-		if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
-			if f, ok := p.rendered[rel]; ok {
-				return f.Data
-			}
-			path = filepath.Join(m.inst.ConfigDir, rel)
-		}
-		return readBounded(path)
-	}
-	problems := trustProblems(expandedValues(expanded), params, parseMasterCF(string(master)), masterDoc, staged)
+	problems := trustProblems(expandedValues(expanded), params, parseMasterCF(string(master)), masterDoc, m.stagedTable(p, staging))
 	if len(problems) == 0 {
 		return nil
 	}

@@ -164,7 +164,9 @@ func TestVerifyWithoutTrustAnchorsIsRefused(t *testing.T) {
 // smtp client's services are read.
 func TestTrustProblems(t *testing.T) {
 	master := "smtp unix - - n - - smtp\nrelay unix - - n - - smtp\n  -o smtp_tls_policy_maps=\nlmtp unix - - n - - lmtp\n"
-	table := func(string) []byte { return []byte("[mx.example.test] verify\nexample.net secure tafile=/etc/ta.pem\nexample.org may\n") }
+	table := func(string) []byte {
+		return []byte("[mx.example.test] verify\nexample.net secure tafile=/etc/ta.pem\nexample.org may\n")
+	}
 	for _, c := range []struct {
 		name   string
 		main   map[string]string

@@ -5177,7 +5177,7 @@ var mutants = []mutant{
 		name: "mta: a map save's problem is told on the main config",
 		file: "mta/tlstrust.go",
 		old:  "\t\tcase !slices.Contains(p.changed, \"main.cf\") && slices.Contains(p.changed, \"maps.d/\"+pb.field):\n",
-		new:  "\t\tcase false:\n",
+		new:  "\t\tcase slices.Contains(p.changed, \"\"):\n",
 		pkg:  "./mta", run: "^TestVerifyWithoutTrustAnchorsIsRefused$",
 	},
 	{
@@ -5191,7 +5191,7 @@ var mutants = []mutant{
 		name: "mta: smtp_enforce_tls = yes is not read as verify",
 		file: "mta/tlstrust.go",
 		old:  "\t\t\tif strings.EqualFold(enforce, \"yes\") && !strings.EqualFold(peer, \"no\") {\n",
-		new:  "\t\t\tif false {\n",
+		new:  "\t\t\tif strings.EqualFold(enforce, \"no\") && !strings.EqualFold(peer, \"no\") {\n",
 		pkg:  "./mta", run: "^TestTrustProblems$",
 	},
 	{
@@ -5200,6 +5200,55 @@ var mutants = []mutant{
 		old:  "\t\tif svc.Command() != \"smtp\" {\n",
 		new:  "\t\tif svc.Command() == \"\" {\n",
 		pkg:  "./mta", run: "^TestTrustProblems$",
+	},
+	{
+		name: "mta: a relay recipient table without a relay domain's address is applied",
+		file: "mta/relayrcpt.go",
+		old:  "\t\tif !known[d] && !slices.Contains(gaps, d) {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./mta", run: "^TestRelayRecipientTableWithoutTheDomainIsRefused$",
+	},
+	{
+		name: "mta: virtual_alias_maps is not read for relay recipients",
+		file: "mta/relayrcpt.go",
+		old:  "\tfor _, param := range []string{\"relay_recipient_maps\", \"virtual_alias_maps\", \"canonical_maps\", \"recipient_canonical_maps\"} {\n",
+		new:  "\tfor _, param := range []string{\"relay_recipient_maps\", \"canonical_maps\", \"recipient_canonical_maps\"} {\n",
+		pkg:  "./mta", run: "^TestRelayRecipientTableWithoutTheDomainIsRefused$",
+	},
+	{
+		name: "mta: a pattern table in relay_recipient_maps is judged as empty",
+		file: "mta/relayrcpt.go",
+		old:  "\t\t\tif !ok || !fixedKeyTables[typ] || !strings.HasPrefix(path, \"/\") {\n\t\t\t\treturn nil\n",
+		new:  "\t\t\tif !ok || !fixedKeyTables[typ] || !strings.HasPrefix(path, \"/\") {\n\t\t\t\tcontinue\n",
+		pkg:  "./mta", run: "^TestRelayRecipientTableWithoutTheDomainIsRefused$",
+	},
+	{
+		name: "mta: @domain is not read as an address at the domain",
+		file: "mta/relayrcpt.go",
+		old:  "\t\t\t\tif i := strings.LastIndexByte(e.key, '@'); i >= 0 {\n",
+		new:  "\t\t\t\tif i := strings.LastIndexByte(e.key, '@'); i > 0 {\n",
+		pkg:  "./mta", run: "^TestRelayRecipientTableWithoutTheDomainIsRefused$",
+	},
+	{
+		name: "mta: a relay recipient gap the running configuration has blocks every later change",
+		file: "mta/relayrcpt.go",
+		old:  "\t\tif live[d] {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./mta", run: "^TestRelayRecipientTableWithoutTheDomainIsRefused$",
+	},
+	{
+		name: "mta: a new relay domain's gap is told on relay_recipient_maps",
+		file: "mta/relayrcpt.go",
+		old:  "\t\tcase !liveDomains[d]:\n",
+		new:  "\t\tcase len(liveDomains) < 0:\n",
+		pkg:  "./mta", run: "^TestRelayRecipientTableWithoutTheDomainIsRefused$",
+	},
+	{
+		name: "mta: a map save's relay recipient gap is told on the main config",
+		file: "mta/relayrcpt.go",
+		old:  "\t\tcase !slices.Contains(p.changed, \"main.cf\"):\n",
+		new:  "\t\tcase slices.Contains(p.changed, \"\"):\n",
+		pkg:  "./mta", run: "^TestRelayRecipientTableWithoutTheDomainIsRefused$",
 	},
 }
 

@@ -1,0 +1,130 @@
+package mta
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"postdeck/store"
+)
+
+// Relay recipient tables that know no address of a relay domain.
+//
+// relay_recipient_maps lists the valid recipients of the relay domains:
+// smtpd answers a recipient of a relay domain that it does not list
+// "550 5.1.1 User unknown in relay recipient table" (unless
+// virtual_alias_maps or a canonical table knows the address), a
+// permanent error, to every client, My Networks included. A table that
+// has no address at all at one of the relay domains (the wrong map
+// named, a domain added on the settings page but not to the table, the
+// table's last address there deleted) passes postconf, postfix check,
+// the reload and the serve check, and every sender to that domain gets
+// a bounce. Such a configuration is refused, unless the running one has
+// the same gap.
+
+// fixedKeyTables are the table types whose keys are whole addresses or
+// domains (no patterns): what they know can be read from the source.
+var fixedKeyTables = map[string]bool{"hash": true, "btree": true, "lmdb": true, "cdb": true, "dbm": true, "sdbm": true, "texthash": true}
+
+// relayRecipientGaps returns the relay domains (lower case) that
+// relay_recipient_maps and the tables smtpd also asks (virtual_alias_maps,
+// canonical_maps, recipient_canonical_maps) know no address of, from
+// main.cf's expanded parameters; table reads a table's source by path.
+// It returns nothing when it cannot tell: a table of another kind (a
+// pattern table, a database) might know any address.
+func relayRecipientGaps(main map[string]string, table func(path string) []byte) []string {
+	if strings.TrimSpace(main["relay_recipient_maps"]) == "" || strings.EqualFold(strings.TrimSpace(main["smtpd_reject_unlisted_recipient"]), "no") {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, param := range []string{"relay_recipient_maps", "virtual_alias_maps", "canonical_maps", "recipient_canonical_maps"} {
+		for _, tok := range refTokens(main[param]) {
+			typ, path, ok := strings.Cut(tok, ":")
+			if !ok || !fixedKeyTables[typ] || !strings.HasPrefix(path, "/") {
+				return nil
+			}
+			data := table(path)
+			if data == nil {
+				return nil
+			}
+			entries, lerr := parseTable(typ, string(data), false)
+			if lerr != nil {
+				return nil // the table's own checks say
+			}
+			for _, e := range entries {
+				if i := strings.LastIndexByte(e.key, '@'); i >= 0 {
+					known[strings.ToLower(e.key[i+1:])] = true
+				}
+			}
+		}
+	}
+	var gaps []string
+	for _, tok := range refTokens(main["relay_domains"]) {
+		d := strings.ToLower(strings.TrimSuffix(tok, "."))
+		if d == "" || strings.ContainsAny(d, ":/$") || strings.HasPrefix(d, ".") {
+			continue // a table, a file or subdomains: not judged
+		}
+		if !known[d] && !slices.Contains(gaps, d) {
+			gaps = append(gaps, d)
+		}
+	}
+	return gaps
+}
+
+// checkRelayRecipients refuses a staged configuration with a
+// relayRecipientGaps domain the running configuration does not have: on
+// the relay domains field when the domain is new, on the map when only
+// maps change, else on relay_recipient_maps in the main config.
+func (m *Manager) checkRelayRecipients(ctx context.Context, p plan, staging, expanded string, params []Param) error {
+	gaps := relayRecipientGaps(expandedValues(expanded), m.stagedTable(p, staging))
+	if len(gaps) == 0 {
+		return nil
+	}
+	live, liveDomains := map[string]bool{}, map[string]bool{}
+	if out, _, err := m.pf.Run(ctx, nil, "postconf", "-n", "-x"); err == nil {
+		lv := expandedValues(string(out))
+		for _, d := range relayRecipientGaps(lv, readBounded) {
+			live[d] = true
+		}
+		for _, tok := range refTokens(lv["relay_domains"]) {
+			liveDomains[strings.ToLower(strings.TrimSuffix(tok, "."))] = true
+		}
+	}
+	for _, d := range gaps {
+		if live[d] {
+			continue
+		}
+		msg := fmt.Sprintf("relay_recipient_maps (with virtual_alias_maps) has no address at the relay domain %s: Postfix's smtpd would answer every recipient there \"550 5.1.1 User unknown in relay recipient table\", and senders would bounce their mail. Add the domain's addresses to the table, or @%s to take every address there", d, d)
+		switch {
+		case !slices.Contains(p.changed, "main.cf"):
+			for _, rel := range p.changed {
+				if base := strings.TrimPrefix(rel, "maps.d/"); managedMapFile(base) && strings.HasSuffix(base, ".map") {
+					return store.Invalid(FieldMapContent, "map %s: after this change %s", tableName(base), msg)
+				}
+			}
+			return store.Invalid(FieldMapContent, "after this change %s", msg)
+		case !liveDomains[d]:
+			return refError(params, "relay_domains", "Relay domain "+d+": "+msg)
+		default:
+			return refError(params, "relay_recipient_maps", "Parameter relay_recipient_maps: "+msg)
+		}
+	}
+	return nil
+}
+
+// stagedTable reads a table's source by the path the staged expanded
+// configuration names: the staged file of a rendered map, else the file
+// on disk (bounded).
+func (m *Manager) stagedTable(p plan, staging string) func(path string) []byte {
+	return func(path string) []byte {
+		if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
+			if f, ok := p.rendered[rel]; ok {
+				return f.Data
+			}
+			path = filepath.Join(m.inst.ConfigDir, rel)
+		}
+		return readBounded(path)
+	}
+}

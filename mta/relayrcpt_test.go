@@ -1,0 +1,135 @@
+package mta
+
+import (
+	"context"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"postdeck/store"
+)
+
+// TestRelayRecipientTableWithoutTheDomainIsRefused: relay_recipient_maps
+// naming a table with no address at a relay domain was applied, and
+// smtpd then answered every recipient there "550 5.1.1 User unknown in
+// relay recipient table", My Networks included, so every sender got a
+// bounce. Such a change is refused where it was made (the relay domains
+// field, the map, the main config line) with the files unchanged; an
+// address in virtual_alias_maps, @domain, and a pattern table (which
+// might know any address) let it through, and so does a gap the running
+// configuration has already.
+func TestRelayRecipientTableWithoutTheDomainIsRefused(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	settings := store.DefaultSettings()
+	settings.RelayDomains = []string{"partner.example"}
+	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	putMap := func(name, typ, content string) error {
+		_, err := env.m.PutMap(ctx, "tester", store.Map{Name: name, Type: typ, Content: content}, "")
+		return err
+	}
+	if err := putMap("relay-recipients", "hash", "known@partner.example OK\n"); err != nil {
+		t.Fatal(err)
+	}
+	withTable := DefaultMainConfig + "relay_recipient_maps = hash:$config_directory/maps.d/hash.relay-recipients.map\n"
+	accepted(t, env, withTable)
+	// What the table does: an address it lists is taken, another is
+	// refused for good, from My Networks too.
+	if reply := rcptReply(t, env.smtp, "known@partner.example"); !strings.HasPrefix(reply, "250") {
+		t.Fatalf("a listed recipient: %q", reply)
+	}
+	if reply := rcptReply(t, env.smtp, "unknown@partner.example"); !strings.Contains(reply, "550 5.1.1") || !strings.Contains(reply, "User unknown in relay recipient table") {
+		t.Fatalf("an unlisted recipient: %q", reply)
+	}
+
+	const gap = "has no address at the relay domain second.example: Postfix's smtpd would answer every recipient there \"550 5.1.1 User unknown in relay recipient table\""
+	two := settings
+	two.RelayDomains = []string{"partner.example", "second.example"}
+	refusedField(t, env, FieldRelayDomains, 0, "Relay domain second.example: relay_recipient_maps (with virtual_alias_maps) "+gap, func() error {
+		_, err := env.m.SaveSettings(ctx, "tester", two, "", ApplyOptions{})
+		return err
+	})
+	refusedField(t, env, FieldMapContent, 0, "relay-recipients: after this change relay_recipient_maps (with virtual_alias_maps) has no address at the relay domain partner.example", func() error {
+		return putMap("relay-recipients", "hash", "someone@elsewhere.example OK\n")
+	})
+	wrong := DefaultMainConfig + "relay_recipient_maps = hash:$config_directory/maps.d/hash.check-recipient-access.map\n"
+	refusedLine(t, env, wrong, strings.Count(DefaultMainConfig, "\n")+1, "Parameter relay_recipient_maps: relay_recipient_maps (with virtual_alias_maps) has no address at the relay domain partner.example")
+
+	// A domain the table knows with @domain, one virtual_alias_maps
+	// knows, and one behind a pattern table are taken.
+	if err := putMap("relay-recipients", "hash", "known@partner.example OK\n@second.example OK\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := putMap(MapVirtualAlias, "hash", "info@third.example someone@elsewhere.example\n"); err != nil {
+		t.Fatal(err)
+	}
+	three := settings
+	three.RelayDomains = []string{"partner.example", "second.example", "third.example"}
+	if _, err := env.m.SaveSettings(ctx, "tester", three, "", ApplyOptions{}); err != nil {
+		t.Fatalf("every relay domain known: %v", err)
+	}
+	if reply := rcptReply(t, env.smtp, "anyone@second.example"); !strings.HasPrefix(reply, "250") {
+		t.Fatalf("a recipient at a domain the table takes whole: %q", reply)
+	}
+	if err := putMap("relay-patterns", "pcre", "/@fourth\\.example$/ OK\n"); err != nil {
+		t.Fatal(err)
+	}
+	accepted(t, env, withTable[:len(withTable)-1]+", pcre:$config_directory/maps.d/pcre.relay-patterns.map\n")
+	four := settings
+	four.RelayDomains = append(three.RelayDomains[:3:3], "fourth.example")
+	if _, err := env.m.SaveSettings(ctx, "tester", four, "", ApplyOptions{}); err != nil {
+		t.Fatalf("a relay domain behind a pattern table: %v", err)
+	}
+
+	// A gap the running configuration has already does not block a
+	// change.
+	if _, err := env.m.SaveSettings(ctx, "tester", three, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	accepted(t, env, withTable)
+	live := filepath.Join(env.inst.ConfigDir, "main.cf")
+	text := readFile(live)
+	if !strings.Contains(text, "hash.relay-recipients.map") {
+		t.Fatalf("the running main.cf does not name the table:\n%s", text)
+	}
+	if err := os.WriteFile(live, []byte(strings.Replace(text, "hash.relay-recipients.map", "hash.check-recipient-access.map", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	accepted(t, env, wrong)
+}
+
+// rcptReply is smtpd's answer to RCPT TO:<rcpt> from 127.0.0.1 (My
+// Networks).
+func rcptReply(t *testing.T, addr, rcpt string) string {
+	t.Helper()
+	c, err := textproto.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reply := func(cmd string) string {
+		if cmd != "" {
+			if err := c.PrintfLine("%s", cmd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, msg, err := c.ReadResponse(0)
+		if err != nil && code == 0 {
+			t.Fatalf("%q: %v", cmd, err)
+		}
+		return strconv.Itoa(code) + " " + msg
+	}
+	reply("")
+	reply("EHLO client.example.test")
+	if r := reply("MAIL FROM:<a@example.org>"); !strings.HasPrefix(r, "250") {
+		t.Fatalf("MAIL FROM: %q", r)
+	}
+	r := reply("RCPT TO:<" + rcpt + ">")
+	reply("QUIT")
+	return r
+}
