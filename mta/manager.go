@@ -611,7 +611,7 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 		}
 		warnings = w
 		st.Settings = clean
-		return nil
+		return m.checkRelayHostLoops(st)
 	})
 	res.Warnings = append(warnings, res.Warnings...)
 	return res, err

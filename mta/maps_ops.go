@@ -410,7 +410,9 @@ func (m *Manager) mapContextFor(st *store.State) (*mapContext, error) {
 	if err != nil {
 		params = nil // the document is checked on its own; a map does not depend on it
 	}
-	return newMapContext(master, params), nil
+	mc := newMapContext(master, params)
+	mc.self = newSelfListeners(master, m.inst.MPAListen, st.Settings.Hostname)
+	return mc, nil
 }
 
 // mapReference says where main.cf (the Edit Main Config document, or the

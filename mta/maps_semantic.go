@@ -17,6 +17,9 @@ type mapContext struct {
 	// classes are the smtpd_restriction_classes of the main config: an
 	// access table may name them as actions.
 	classes map[string]bool
+	// self knows this gateway's SMTP listeners: a transport's next hop
+	// may not be one of them (loop.go). nil: not judged.
+	self *selfListeners
 }
 
 // newMapContext reads the services of a rendered master.cf and the
@@ -503,6 +506,9 @@ func checkTransport(mc *mapContext, e mapEntry, keyed bool) string {
 		}
 		if msg := checkNextHop(h); msg != "" {
 			return msg
+		}
+		if l := mc.self.reaches(h); l != "" && cmd == "smtp" {
+			return "the next hop " + loopSentence(h, l)
 		}
 	}
 	return ""

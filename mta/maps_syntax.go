@@ -444,5 +444,10 @@ func validateMapContent(mp store.Map, mc *mapContext) error {
 			return store.InvalidLine(FieldMapContent, e.line, "map %s: %s", mp.Name, msg)
 		}
 	}
+	if mp.Name == MapVirtualAlias && indexed {
+		if line, loop := aliasLoop(entries); line > 0 {
+			return store.InvalidLine(FieldMapContent, line, "map %s: %s: Postfix's cleanup would give up on it (\"unreasonable virtual_alias_maps map nesting\") and answer every message to these addresses \"451 4.6.0 Alias expansion error\", so senders would retry until their mail bounces; end the chain at a real mailbox", mp.Name, loop)
+		}
+	}
 	return nil
 }

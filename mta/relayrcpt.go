@@ -34,7 +34,7 @@ var fixedKeyTables = map[string]bool{"hash": true, "btree": true, "lmdb": true, 
 // main.cf's expanded parameters; table reads a table's source by path.
 // It returns nothing when it cannot tell: a table of another kind (a
 // pattern table, a database) might know any address.
-func relayRecipientGaps(main map[string]string, table func(path string) []byte) []string {
+func relayRecipientGaps(main map[string]string, table func(path string) ([]byte, bool)) []string {
 	if strings.TrimSpace(main["relay_recipient_maps"]) == "" || strings.EqualFold(strings.TrimSpace(main["smtpd_reject_unlisted_recipient"]), "no") {
 		return nil
 	}
@@ -45,8 +45,8 @@ func relayRecipientGaps(main map[string]string, table func(path string) []byte) 
 			if !ok || !fixedKeyTables[typ] || !strings.HasPrefix(path, "/") {
 				return nil
 			}
-			data := table(path)
-			if data == nil {
+			data, ok := table(path)
+			if !ok {
 				return nil
 			}
 			entries, lerr := parseTable(typ, string(data), false)
@@ -117,11 +117,11 @@ func (m *Manager) checkRelayRecipients(ctx context.Context, p plan, staging, exp
 // stagedTable reads a table's source by the path the staged expanded
 // configuration names: the staged file of a rendered map, else the file
 // on disk (bounded).
-func (m *Manager) stagedTable(p plan, staging string) func(path string) []byte {
-	return func(path string) []byte {
+func (m *Manager) stagedTable(p plan, staging string) func(path string) ([]byte, bool) {
+	return func(path string) ([]byte, bool) {
 		if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
 			if f, ok := p.rendered[rel]; ok {
-				return f.Data
+				return f.Data, true
 			}
 			path = filepath.Join(m.inst.ConfigDir, rel)
 		}

@@ -100,7 +100,7 @@ func TestRelayRecipientTableWithoutTheDomainIsRefused(t *testing.T) {
 	if err := os.WriteFile(live, []byte(strings.Replace(text, "hash.relay-recipients.map", "hash.check-recipient-access.map", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	accepted(t, env, wrong)
+	accepted(t, env, wrong+"delay_warning_time = 4h\n")
 }
 
 // rcptReply is smtpd's answer to RCPT TO:<rcpt> from 127.0.0.1 (My

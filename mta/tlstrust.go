@@ -41,8 +41,8 @@ const maxPolicyTableBytes = 16 << 20
 // main.cf's parameters as postconf -n -x prints them (every $name
 // expanded); lines are where the document (params) and masterDoc set
 // them. table reads a policy table's source by the path the expanded
-// configuration names, nil when it cannot be read.
-func trustProblems(main map[string]string, params []Param, services []masterService, masterDoc string, table func(path string) []byte) []tlsProblem {
+// configuration names, ok false when it cannot be read.
+func trustProblems(main map[string]string, params []Param, services []masterService, masterDoc string, table func(path string) ([]byte, bool)) []tlsProblem {
 	lineOf := func(name string) int {
 		for _, p := range params {
 			if p.Name == name {
@@ -112,8 +112,8 @@ func trustProblems(main map[string]string, params []Param, services []masterServ
 			if !ok || !strings.HasPrefix(path, "/") || !textTables[typ] {
 				continue // a table postdeck cannot read (proxy:, mysql:, socketmap:)
 			}
-			data := table(path)
-			if data == nil {
+			data, ok := table(path)
+			if !ok {
 				continue
 			}
 			entries, lerr := parseTable(typ, string(data), false)
@@ -166,19 +166,19 @@ func expandedValues(expanded string) map[string]string {
 	return out
 }
 
-// readBounded reads at most maxPolicyTableBytes of path, nil when it
-// cannot be read or is larger.
-func readBounded(path string) []byte {
+// readBounded reads at most maxPolicyTableBytes of path; ok is false
+// when it cannot be read or is larger.
+func readBounded(path string) (data []byte, ok bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPolicyTableBytes+1))
+	data, err = io.ReadAll(io.LimitReader(f, maxPolicyTableBytes+1))
 	if err != nil || len(data) > maxPolicyTableBytes {
-		return nil
+		return nil, false
 	}
-	return data
+	return data, true
 }
 
 // checkTLSTrust refuses a staged configuration with trustProblems, unless

@@ -164,8 +164,8 @@ func TestVerifyWithoutTrustAnchorsIsRefused(t *testing.T) {
 // smtp client's services are read.
 func TestTrustProblems(t *testing.T) {
 	master := "smtp unix - - n - - smtp\nrelay unix - - n - - smtp\n  -o smtp_tls_policy_maps=\nlmtp unix - - n - - lmtp\n"
-	table := func(string) []byte {
-		return []byte("[mx.example.test] verify\nexample.net secure tafile=/etc/ta.pem\nexample.org may\n")
+	table := func(string) ([]byte, bool) {
+		return []byte("[mx.example.test] verify\nexample.net secure tafile=/etc/ta.pem\nexample.org may\n"), true
 	}
 	for _, c := range []struct {
 		name   string

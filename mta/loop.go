@@ -1,0 +1,197 @@
+package mta
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"postdeck/store"
+)
+
+// Next hops that are this gateway.
+//
+// A relay host or a transport map's next hop that is one of this
+// gateway's own SMTP listeners (its public port, the reinjection port,
+// the MPA: mail entered there is routed by the same tables) sends every
+// message back to itself: Postfix takes it, routes it there again, and
+// after 50 Received headers answers "554 5.4.0 Error: too many hops"
+// (measured: the MPA's reinjection got that answer and kept the message
+// in its error repository). Postfix's "loops back to myself" check does
+// not catch it, because smtp only compares the greeting's name when it
+// looked the destination up in DNS. postconf, the reload and the serve
+// check see nothing wrong, so such a next hop is refused where it is
+// written.
+
+// selfListeners knows this gateway's SMTP listeners and addresses.
+type selfListeners struct {
+	hostname  string              // myhostname
+	local     map[netip.Addr]bool // the addresses of this machine's interfaces
+	listeners []selfListener
+}
+
+// selfListener is one listener: ip is the zero Addr when it takes every
+// address.
+type selfListener struct {
+	ip   netip.Addr
+	port int
+	name string // as master.cf or the MPA's flag names it
+}
+
+// newSelfListeners reads the smtpd and postscreen inet services of a
+// rendered master.cf (a service whose own -o content_filter sends its
+// mail elsewhere is not a loop) and the MPA's listener.
+func newSelfListeners(master, mpaListen, hostname string) *selfListeners {
+	sl := &selfListeners{hostname: strings.ToLower(strings.TrimSuffix(hostname, ".")), local: map[netip.Addr]bool{}}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				sl.local[p.Addr().Unmap()] = true
+			}
+		}
+	}
+	for _, svc := range parseMasterCF(master) {
+		if svc.Type != "inet" || (svc.Command() != "smtpd" && svc.Command() != "postscreen") {
+			continue
+		}
+		if cf, ok := svc.Opt("content_filter"); ok && strings.TrimSpace(cf) != "" {
+			continue
+		}
+		if l, ok := parseListener(svc.Name); ok {
+			sl.listeners = append(sl.listeners, l)
+		}
+	}
+	if mpaListen != "" {
+		if l, ok := parseListener(mpaListen); ok {
+			sl.listeners = append(sl.listeners, l)
+		}
+	}
+	return sl
+}
+
+// parseListener reads a master.cf inet service name (port, host:port,
+// [host]:port) or a listen address.
+func parseListener(name string) (selfListener, bool) {
+	host, port := "", name
+	if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		host, port = strings.Trim(name[:i], "[]"), name[i+1:]
+	}
+	n := servicePort(port)
+	if n == 0 {
+		return selfListener{}, false
+	}
+	l := selfListener{port: n, name: name}
+	if host != "" && host != "*" && host != "0.0.0.0" && host != "::" {
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			if strings.EqualFold(host, "localhost") {
+				ip = netip.MustParseAddr("127.0.0.1")
+			} else {
+				return selfListener{}, false // a host name: not judged
+			}
+		}
+		l.ip = ip.Unmap()
+	}
+	return l, true
+}
+
+// servicePort is a port number or a TCP service name's port, 0 when it
+// is neither.
+func servicePort(s string) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 65535 {
+			return 0
+		}
+		return n
+	}
+	if s == "" {
+		return 0
+	}
+	n, err := net.LookupPort("tcp", s)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// isLocal reports whether ip is an address of this machine.
+func (sl *selfListeners) isLocal(ip netip.Addr) bool {
+	return ip.IsLoopback() || sl.local[ip] || ip.IsUnspecified()
+}
+
+// reaches returns the listener the next hop hop ([host]:port, host:port
+// or host; port 25 when none) delivers to, "" when it is not this
+// gateway or cannot be told without DNS: an address of this machine, or
+// this gateway's own host name or localhost on a listener that takes
+// every address (or loopback, for localhost).
+func (sl *selfListeners) reaches(hop string) string {
+	if sl == nil {
+		return ""
+	}
+	host, port := hop, "25"
+	if strings.HasPrefix(hop, "[") {
+		end := strings.IndexByte(hop, ']')
+		if end < 0 {
+			return ""
+		}
+		host = hop[1:end]
+		if rest := hop[end+1:]; rest != "" {
+			port = strings.TrimPrefix(rest, ":")
+		}
+	} else if h, p, ok := strings.Cut(hop, ":"); ok {
+		host, port = h, p
+	}
+	n := servicePort(port)
+	if n == 0 {
+		return ""
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	ip, err := netip.ParseAddr(strings.TrimPrefix(host, "ipv6:"))
+	named := err != nil
+	if !named {
+		ip = ip.Unmap()
+		if !sl.isLocal(ip) {
+			return ""
+		}
+	} else if host != sl.hostname && host != "localhost" {
+		return ""
+	}
+	for _, l := range sl.listeners {
+		if l.port != n {
+			continue
+		}
+		switch {
+		case !named && (!l.ip.IsValid() || l.ip == ip || (ip.IsUnspecified() && sl.isLocal(l.ip))):
+			return l.name
+		case named && (!l.ip.IsValid() || (host == "localhost" && l.ip.IsLoopback())):
+			return l.name
+		}
+	}
+	return ""
+}
+
+// loopSentence says why hop, which reaches listener, is refused.
+func loopSentence(hop, listener string) string {
+	return hop + " is this gateway's own SMTP listener (" + listener + "): every message sent there would come back to Postfix, be routed there again, and end after 50 hops with \"554 5.4.0 Error: too many hops\"; name the next mail server"
+}
+
+// checkRelayHostLoops refuses settings whose relay hosts are this
+// gateway (selfListeners.reaches).
+func (m *Manager) checkRelayHostLoops(st *store.State) error {
+	s := st.Settings
+	if s.ExternalRelayHost == "" && s.InternalRelayHost == "" {
+		return nil
+	}
+	master, err := renderMaster(m.inst, st.MasterConfig)
+	if err != nil {
+		return nil // the master config's own checks say
+	}
+	sl := newSelfListeners(master, m.inst.MPAListen, s.Hostname)
+	if l := sl.reaches(s.ExternalRelayHost); l != "" {
+		return store.Invalid(FieldExternalRelay, "External Relay Host %s", loopSentence(s.ExternalRelayHost, l))
+	}
+	if l := sl.reaches(s.InternalRelayHost); l != "" {
+		return store.Invalid(FieldInternalRelay, "Internal Relay Host %s", loopSentence(s.InternalRelayHost, l))
+	}
+	return nil
+}

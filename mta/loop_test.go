@@ -1,0 +1,120 @@
+package mta
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/postfix/postfixtest"
+	"postdeck/store"
+)
+
+// TestRelayHostThatIsThisGatewayIsRefused: a relay host or a transport
+// next hop that is the gateway's own SMTP listener was applied, and
+// every message then went round until Postfix answered "554 5.4.0 Error:
+// too many hops". Such a next hop is refused on its field or map line,
+// with the files unchanged: an address of this machine on a listener's
+// port, localhost, and the gateway's own host name on a listener that
+// takes every address; another loopback address is not this gateway.
+func TestRelayHostThatIsThisGatewayIsRefused(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	_, port, _ := strings.Cut(env.smtp, ":")
+	own := "[127.0.0.1]:" + port
+	settings := store.DefaultSettings()
+	save := func(s store.Settings) func() error {
+		return func() error {
+			_, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
+			return err
+		}
+	}
+	ext := settings
+	ext.ExternalRelayHost = own
+	refusedField(t, env, FieldExternalRelay, 0, "External Relay Host "+own+" is this gateway's own SMTP listener ("+env.smtp+"): every message sent there would come back to Postfix, be routed there again, and end after 50 hops with \"554 5.4.0 Error: too many hops\"", save(ext))
+	in := settings
+	in.InternalRelayHost = "localhost:" + port
+	refusedField(t, env, FieldInternalRelay, 0, "Internal Relay Host localhost:"+port+" is this gateway's own SMTP listener", save(in))
+	other := settings
+	other.ExternalRelayHost = "[127.0.0.2]:" + port // loopback, but not the listener's address
+	if err := save(other)(); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+
+	// A listener on every address: the gateway's own name reaches it.
+	all := strconv.Itoa(postfixtest.FreePort(t))
+	if _, err := env.m.SaveMasterConfig(ctx, "tester", DefaultMasterConfig(env.inst)+all+" inet n - n - - smtpd\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	named := settings
+	named.ExternalRelayHost = "[" + settings.Hostname + "]:" + all
+	refusedField(t, env, FieldExternalRelay, 0, "External Relay Host "+named.ExternalRelayHost+" is this gateway's own SMTP listener ("+all+")", save(named))
+
+	// A transport map line.
+	refusedField(t, env, FieldMapContent, 2, "the next hop "+own+" is this gateway's own SMTP listener", func() error {
+		_, err := env.m.PutMap(ctx, "tester", store.Map{Name: MapTransport, Type: "hash", Content: "partner.example smtp:[192.0.2.10]:25\nloop.example smtp:" + own + "\n"}, "")
+		return err
+	})
+
+	// What Postfix does with it: the running main.cf relays to its own
+	// listener behind postdeck's back.
+	live := filepath.Join(env.inst.ConfigDir, "main.cf")
+	text := readFile(live)
+	if !strings.Contains(text, "\nrelayhost = [127.0.0.2]:"+port+"\n") {
+		t.Fatalf("the running main.cf does not have the saved relay host:\n%s", text)
+	}
+	if err := os.WriteFile(live, []byte(strings.Replace(text, "\nrelayhost = [127.0.0.2]:", "\nrelayhost = [127.0.0.1]:", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
+		t.Fatalf("reload: %v %s", err, stderr)
+	}
+	logStart := env.m.maillogSize()
+	sendPlain(t, env.smtp, "a@example.org", "user@elsewhere.example", "Subject: round\r\n\r\nhi\r\n")
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(logSince(env.m.maillogPath(), logStart, "too many hops"), "too many hops"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"too many hops\" in the maillog:\n%s", readFile(env.m.maillogPath()))
+		}
+	}
+}
+
+// TestSelfListenersReaches: which next hops are this gateway's listeners.
+func TestSelfListenersReaches(t *testing.T) {
+	master := "smtp inet n - n - - smtpd\n127.0.0.1:10026 inet n - n - 40 smtpd\n  -o content_filter=\n" +
+		"[::1]:2525 inet n - n - - smtpd\n10024 inet n - n - - smtpd\n  -o content_filter=scan:[127.0.0.1]:10030\n" +
+		"submission inet n - n - - smtpd\n127.0.0.1:2600 inet n - n - - postscreen\nmx.example.net:2700 inet n - n - - smtpd\n"
+	sl := newSelfListeners(master, "127.0.0.1:10025", "Mail.Example.COM")
+	for hop, want := range map[string]string{
+		"[127.0.0.1]":             "smtp",
+		"[127.0.0.1]:25":          "smtp",
+		"127.0.0.1:smtp":          "smtp",
+		"[127.0.0.1]:587":         "submission",
+		"[127.0.0.1]:10026":       "127.0.0.1:10026",
+		"[127.0.0.1]:10025":       "127.0.0.1:10025", // the MPA
+		"[127.0.0.1]:2600":        "127.0.0.1:2600",
+		"[127.0.0.2]:10026":       "", // loopback, another address
+		"[127.0.0.1]:10024":       "", // sends its mail to a filter
+		"[::1]:2525":              "[::1]:2525",
+		"[ipv6:::1]:2525":         "[::1]:2525",
+		"[mail.example.com]":      "smtp",
+		"mail.example.com.:587":   "submission",
+		"[mail.example.com]:2600": "", // a loopback listener: the name may be another address
+		"localhost:2600":          "127.0.0.1:2600",
+		"[192.0.2.10]:25":         "",
+		"[relay.example.net]":     "",
+		"[127.0.0.1]:2700":        "", // a listener named by host name: not judged
+		"[127.0.0.1]:99999":       "",
+		"[127.0.0.1":              "",
+	} {
+		if got := sl.reaches(hop); got != want {
+			t.Errorf("reaches(%q) = %q, want %q", hop, got, want)
+		}
+	}
+	var none *selfListeners
+	if none.reaches("[127.0.0.1]") != "" {
+		t.Error("a nil selfListeners reaches a listener")
+	}
+}
