@@ -436,6 +436,12 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 	if err := m.checkFiles(expanded, staging, params); err != nil {
 		return false, err
 	}
+	if err := m.checkKeyPairs(ctx, staging, expanded, params); err != nil {
+		return false, err
+	}
+	if err := m.checkQueueRoom(ctx, p, expanded, params); err != nil {
+		return false, err
+	}
 	if err := m.checkTLSCertificate(staging, masterDoc, params); err != nil {
 		return false, err
 	}

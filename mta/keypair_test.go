@@ -1,0 +1,90 @@
+package mta
+
+import (
+	"context"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/postfix/postfixtest"
+)
+
+// TestTLSKeyPairMismatchIsRefused: a certificate with another
+// certificate's key was applied, and smtpd then switched TLS off and
+// answered STARTTLS "454 4.7.0 TLS not available due to local problem".
+// Such a pair (cert_file with key_file, the certificate's file alone
+// when it holds no key, an encrypted key, a chain_files group) is
+// refused on its line with the files unchanged; a matching pair, a file
+// with both, and a pair the running configuration has already are
+// applied.
+func TestTLSKeyPairMismatchIsRefused(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	cert, key, both := writeKeyPair(t, postfixtest.Dir(t), 0o600)
+	_, otherKey, _ := writeKeyPair(t, postfixtest.Dir(t), 0o600)
+	next := strings.Count(DefaultMainConfig, "\n") + 1
+	const consequence = `: Postfix would switch TLS off ("key values mismatch" or "cannot load private key") and answer STARTTLS "454 4.7.0 TLS not available due to local problem", so that senders who require TLS could not deliver`
+	mismatch := DefaultMainConfig + "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = " + cert + "\nsmtpd_tls_key_file = " + otherKey + "\n"
+	refusedLine(t, env, mismatch, next+2, "Parameter smtpd_tls_key_file names "+otherKey+", whose private key does not belong to the certificate of smtpd_tls_cert_file ("+cert+")"+consequence)
+	refusedLine(t, env, DefaultMainConfig+"smtpd_tls_cert_file = "+cert+"\n", next, "Parameter smtpd_tls_cert_file names "+cert+", whose private key is not there: the file holds no private key")
+	encrypted := filepath.Join(postfixtest.Dir(t), "encrypted.pem")
+	if err := os.WriteFile(encrypted, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refusedLine(t, env, DefaultMainConfig+"smtp_tls_cert_file = "+cert+"\nsmtp_tls_key_file = "+encrypted+"\n", next+1, "Parameter smtp_tls_key_file names "+encrypted+", whose private key is encrypted with a passphrase, which Postfix cannot give")
+	refusedLine(t, env, DefaultMainConfig+"smtpd_tls_chain_files = "+otherKey+", "+cert+"\n", next, "Parameter smtpd_tls_chain_files: the private key of group 1 (a key and the certificates after it) does not belong to its certificate")
+	for _, ok := range []string{
+		"smtpd_tls_cert_file = " + cert + "\nsmtpd_tls_key_file = " + key + "\n",
+		"smtpd_tls_cert_file = " + both + "\n",
+		"smtpd_tls_chain_files = " + key + ", " + cert + "\n",
+	} {
+		accepted(t, env, DefaultMainConfig+ok)
+	}
+
+	// What smtpd does with it: the running main.cf gets the other key
+	// behind postdeck's back.
+	live := filepath.Join(env.inst.ConfigDir, "main.cf")
+	text := readFile(live)
+	if !strings.Contains(text, "smtpd_tls_chain_files = "+key+", "+cert+"\n") {
+		t.Fatalf("the running main.cf lacks the chain files:\n%s", text)
+	}
+	text = strings.Replace(text, "smtpd_tls_chain_files = "+key+", "+cert+"\n", "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = "+cert+"\nsmtpd_tls_key_file = "+otherKey+"\n", 1)
+	if err := os.WriteFile(live, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logStart := env.m.maillogSize()
+	if _, stderr, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
+		t.Fatalf("reload: %v %s", err, stderr)
+	}
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(logSince(env.m.maillogPath(), logStart, "reload -- version"), "reload -- version"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("master did not log the reload")
+		}
+	}
+	c, err := textproto.Dial("tcp", env.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Cmd("EHLO client.example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ehlo, err := c.ReadResponse(250); err != nil || !strings.Contains(ehlo, "STARTTLS") {
+		t.Fatalf("EHLO: %q %v", ehlo, err)
+	}
+	if _, err := c.Cmd("STARTTLS"); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg, _ := c.ReadResponse(220); code != 454 || !strings.Contains(msg, "TLS not available due to local problem") {
+		t.Fatalf("STARTTLS with the other key: %d %q", code, msg)
+	}
+
+	// The running configuration has the pair: a later change is applied.
+	accepted(t, env, mismatch+"delay_warning_time = 4h\n")
+}
