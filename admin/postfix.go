@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -144,6 +145,7 @@ func (s *Service) Banners(ctx context.Context) []Banner {
 	}
 	out = append(out, s.clusterBanners()...)
 	out = append(out, diskBanners(s.Disks(ctx))...)
+	out = append(out, certificateBanners(s.mta.CertificateNotices(time.Now()), time.Now())...)
 	if last := s.mta.LastApply(); last.Result == ResultRolledBack || last.Result == ResultFailed {
 		out = append(out, Banner{Kind: "warning", Link: "/audit",
 			Text: store.Sentence("The last change (%s) was not applied: %s", last.Action, truncate(last.Message, 300))})
@@ -157,6 +159,37 @@ func (s *Service) Banners(ctx context.Context) []Banner {
 		}
 	}
 	return out
+}
+
+// certificateBanners says which server certificates expire soon (a
+// warning) or have expired (an error).
+func certificateBanners(notices []mta.CertificateNotice, now time.Time) []Banner {
+	var out []Banner
+	for _, n := range notices {
+		day := n.NotAfter.UTC().Format("2006-01-02 15:04 UTC")
+		b := Banner{Kind: "warning", Link: "/mta/settings/mainconfig",
+			Text: store.Sentence("The server certificate of %s (%s) expires on %s, in %s: senders that check certificates (DANE, MTA-STS, a partner's connector that requires a valid one) will stop delivering then. Renew it; Postfix's smtpd reads the new file without a change here", n.Where, n.Path, day, daysLeft(n.NotAfter.Sub(now)))}
+		if !n.NotAfter.After(now) {
+			b.Kind = "error"
+			b.Text = store.Sentence("The server certificate of %s (%s) expired on %s: senders that check certificates (DANE, MTA-STS, a partner's connector that requires a valid one) do not deliver. Renew it; Postfix's smtpd reads the new file without a change here", n.Where, n.Path, day)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// daysLeft is a time to come in days, or hours under one.
+func daysLeft(d time.Duration) string {
+	if d < 24*time.Hour {
+		if h := int(d.Hours()); h > 1 {
+			return fmt.Sprintf("%d hours", h)
+		}
+		return "1 hour"
+	}
+	if days := int(d.Hours() / 24); days != 1 {
+		return fmt.Sprintf("%d days", days)
+	}
+	return "1 day"
 }
 
 // firstSentence is the start of a status text, for a banner.

@@ -64,6 +64,9 @@ type Manager struct {
 	// stopGrace is how long a stop waits for master's children after
 	// master is gone before it kills them (tests shorten it).
 	stopGrace time.Duration
+	// certs caches the end dates of the server certificates
+	// (CertificateNotices).
+	certs certCache
 	// maxMaps is how many maps a new one may join (maxMaps; tests lower
 	// it).
 	maxMaps int

@@ -5345,7 +5345,7 @@ var mutants = []mutant{
 		name: "mta: a TLS key of another certificate is applied",
 		file: "mta/keypair.go",
 		old:  "\tif err != nil && strings.Contains(err.Error(), \"does not match public key\") {\n",
-		new:  "\tif false {\n",
+		new:  "\tif err != nil && strings.Contains(err.Error(), \"\\x00\") {\n",
 		pkg:  "./mta", run: "^TestTLSKeyPairMismatchIsRefused$",
 	},
 	{
@@ -5410,6 +5410,48 @@ var mutants = []mutant{
 		old:  "\tif err := m.checkQueueRoom(ctx, p, expanded, params); err != nil {\n",
 		new:  "\tif err := error(nil); err != nil {\n",
 		pkg:  "./mta", run: "^TestQueueRoomIsRefused$",
+	},
+	{
+		name: "mta: a server certificate ending within two weeks is not told",
+		file: "mta/certexpiry.go",
+		old:  "\t\t\tif end.Sub(now) < CertificateWarnBefore {\n",
+		new:  "\t\t\tif end.Sub(now) < 0 {\n",
+		pkg:  "./mta", run: "^TestCertificateNotices$",
+	},
+	{
+		name: "mta: a certificate renewed in place is not read again",
+		file: "mta/certexpiry.go",
+		old:  "\tif f, ok := c.files[path]; ok && f.size == fi.Size() && f.mod.Equal(fi.ModTime()) {\n",
+		new:  "\tif f, ok := c.files[path]; ok {\n",
+		pkg:  "./mta", run: "^TestCertificateNotices$",
+	},
+	{
+		name: "mta: a service's own certificate is not told",
+		file: "mta/certexpiry.go",
+		old:  "\t\tif svc.Command() != \"smtpd\" {\n",
+		new:  "\t\tif svc.Command() != \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestCertificateNotices$",
+	},
+	{
+		name: "mta: the certificate after a key in chain files is not read",
+		file: "mta/certexpiry.go",
+		old:  "\t\t\tleaf = true\n",
+		new:  "\t\t\tleaf = false\n",
+		pkg:  "./mta", run: "^TestCertificateNotices$",
+	},
+	{
+		name: "admin: an expired server certificate is a warning",
+		file: "admin/postfix.go",
+		old:  "\t\tif !n.NotAfter.After(now) {\n",
+		new:  "\t\tif false {\n",
+		pkg:  "./admin", run: "^TestCertificateBanners$",
+	},
+	{
+		name: "admin: server certificates are not told on every page",
+		file: "admin/postfix.go",
+		old:  "\tout = append(out, certificateBanners(s.mta.CertificateNotices(time.Now()), time.Now())...)\n",
+		new:  "",
+		pkg:  "./admin", run: "^TestCertificateBanners$",
 	},
 }
 
