@@ -436,7 +436,7 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 	if err := m.checkFiles(expanded, staging, params); err != nil {
 		return false, err
 	}
-	if err := m.checkKeyPairs(ctx, staging, expanded, params); err != nil {
+	if err := m.checkKeyPairs(ctx, staging, expanded, masterDoc, params); err != nil {
 		return false, err
 	}
 	if err := m.checkQueueRoom(ctx, p, expanded, params); err != nil {

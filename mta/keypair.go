@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"postdeck/store"
 )
 
 // A certificate with a private key that is not its own.
@@ -39,23 +41,33 @@ type keyPairProblem struct {
 	key, param, msg string
 }
 
-// keyPairProblems returns the certificate and key pairs of main.cf's
-// expanded parameters whose key does not belong to the certificate, or
-// that Postfix cannot read. Files that cannot be read are left to the
-// file checks.
-// resolve turns a path of the expanded configuration into the file's path.
-func keyPairProblems(main map[string]string, resolve func(string) string) []keyPairProblem {
+// keyPairProblems returns the certificate and key pairs whose key does
+// not belong to the certificate, or that Postfix cannot read; files that
+// cannot be read are left to the file checks. value gives a parameter's
+// setting and whether it is a service's own (-o); with onlyOwn, pairs
+// that take nothing from the service's own settings are left out (main.cf
+// has them). resolve turns a path of the configuration into the file's
+// path.
+func keyPairProblems(value func(name string) (string, bool), onlyOwn bool, resolve func(string) string) []keyPairProblem {
 	var out []keyPairProblem
 	for _, prefix := range []string{"smtpd_tls_", "smtp_tls_", "lmtp_tls_"} {
 		for _, pair := range tlsPairs {
 			certParam, keyParam := prefix+pair[0], prefix+pair[1]
-			cert := strings.TrimSpace(main[certParam])
+			cert, certOwn := value(certParam)
+			cert = strings.TrimSpace(cert)
 			if cert == "" {
 				continue
 			}
-			key, param := strings.TrimSpace(main[keyParam]), keyParam
+			key, keyOwn := value(keyParam)
+			key, param := strings.TrimSpace(key), keyParam
 			if key == "" { // its default: $..._cert_file
-				key, param = cert, certParam
+				key, param, keyOwn = cert, certParam, certOwn
+			}
+			if onlyOwn && !certOwn && !keyOwn {
+				continue
+			}
+			if onlyOwn && !keyOwn {
+				param = certParam // the line the service changed
 			}
 			certPEM, ok1 := readPEMFile(resolve(cert))
 			keyPEM, ok2 := readPEMFile(resolve(key))
@@ -67,13 +79,14 @@ func keyPairProblems(main map[string]string, resolve func(string) string) []keyP
 					why += " the certificate of " + certParam + " (" + cert + ")"
 				}
 				out = append(out, keyPairProblem{key: cert + "\x00" + key, param: param,
-					msg: fmt.Sprintf("Parameter %s names %s, whose private key %s", param, key, why)})
+					msg: fmt.Sprintf("%s names %s, whose private key %s", param, key, why)})
 			}
 		}
 		// smtpd_tls_chain_files: a key, then its certificate chain, for
 		// each key, in the files' order.
-		files := listTokensFold(main[prefix+"chain_files"])
-		if len(files) == 0 {
+		chain, own := value(prefix + "chain_files")
+		files := listTokensFold(chain)
+		if len(files) == 0 || (onlyOwn && !own) {
 			continue
 		}
 		var all []byte
@@ -91,12 +104,29 @@ func keyPairProblems(main map[string]string, resolve func(string) string) []keyP
 				if why == keyMismatch {
 					why += " its certificate"
 				}
-				out = append(out, keyPairProblem{key: "chain:" + main[prefix+"chain_files"], param: prefix + "chain_files",
-					msg: fmt.Sprintf("Parameter %s: the private key of group %d (a key and the certificates after it) %s", prefix+"chain_files", i+1, why)})
+				out = append(out, keyPairProblem{key: "chain:" + chain, param: prefix + "chain_files",
+					msg: fmt.Sprintf("%s: the private key of group %d (a key and the certificates after it) %s", prefix+"chain_files", i+1, why)})
 			}
 		}
 	}
 	return out
+}
+
+// mainValue reads main.cf's expanded parameters for keyPairProblems.
+func mainValue(main map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) { return main[name], false }
+}
+
+// serviceValue reads an smtpd service's -o overrides, else main.cf's
+// expanded parameters, for keyPairProblems. An override with a $name is
+// read as written: such a pair is not judged (its file is not found).
+func serviceValue(svc masterService, main map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if v, ok := svc.Opt(name); ok {
+			return v, true
+		}
+		return main[name], false
+	}
 }
 
 // What pairProblem finds.
@@ -167,27 +197,60 @@ func readPEMFile(path string) ([]byte, bool) {
 	return data, err == nil
 }
 
-// checkKeyPairs refuses a staged configuration with keyPairProblems the
-// running configuration does not have.
-func (m *Manager) checkKeyPairs(ctx context.Context, staging, expanded string, params []Param) error {
-	problems := keyPairProblems(expandedValues(expanded), func(path string) string {
+// checkKeyPairs refuses a staged configuration with keyPairProblems, in
+// main.cf or in an smtpd service's -o overrides, that the running
+// configuration does not have.
+func (m *Manager) checkKeyPairs(ctx context.Context, staging, expanded, masterDoc string, params []Param) error {
+	resolve := func(path string) string {
 		if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
 			return filepath.Join(m.inst.ConfigDir, rel)
 		}
 		return path
-	})
+	}
+	main := expandedValues(expanded)
+	type found struct {
+		keyPairProblem
+		svc masterService // Name "" for main.cf
+	}
+	var problems []found
+	for _, p := range keyPairProblems(mainValue(main), false, resolve) {
+		problems = append(problems, found{keyPairProblem: p})
+	}
+	if master, err := m.stagedMaster(staging); err == nil {
+		for _, svc := range parseMasterCF(string(master)) {
+			if svc.Command() == "smtpd" {
+				for _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {
+					problems = append(problems, found{p, svc})
+				}
+			}
+		}
+	}
 	if len(problems) == 0 {
 		return nil
 	}
 	live := map[string]bool{}
 	if out, _, err := m.pf.Run(ctx, nil, "postconf", "-n", "-x"); err == nil {
-		for _, p := range keyPairProblems(expandedValues(string(out)), func(path string) string { return path }) {
+		lmain := expandedValues(string(out))
+		same := func(path string) string { return path }
+		for _, p := range keyPairProblems(mainValue(lmain), false, same) {
 			live[p.key] = true
+		}
+		if _, services, ok := m.liveConfig(); ok {
+			for _, svc := range services {
+				if svc.Command() == "smtpd" {
+					for _, p := range keyPairProblems(serviceValue(svc, lmain), true, same) {
+						live[svc.Key()+"\x00"+p.key] = true
+					}
+				}
+			}
 		}
 	}
 	for _, p := range problems {
-		if !live[p.key] {
-			return refError(params, p.param, p.msg+pairConsequence)
+		if p.svc.Name == "" && !live[p.key] {
+			return refError(params, p.param, "Parameter "+p.msg+pairConsequence)
+		}
+		if p.svc.Name != "" && !live[p.svc.Key()+"\x00"+p.key] {
+			return store.InvalidLine(FieldMasterConfig, docOptLine(masterDoc, p.svc.Key(), p.param), "Service %s, -o %s%s", p.svc.Name, p.msg, pairConsequence)
 		}
 	}
 	return nil

@@ -36,6 +36,21 @@ func TestTLSKeyPairMismatchIsRefused(t *testing.T) {
 	}
 	refusedLine(t, env, DefaultMainConfig+"smtp_tls_cert_file = "+cert+"\nsmtp_tls_key_file = "+encrypted+"\n", next+1, "Parameter smtp_tls_key_file names "+encrypted+", whose private key is encrypted with a passphrase, which Postfix cannot give")
 	refusedLine(t, env, DefaultMainConfig+"smtpd_tls_chain_files = "+otherKey+", "+cert+"\n", next, "Parameter smtpd_tls_chain_files: the private key of group 1 (a key and the certificates after it) does not belong to its certificate")
+	// A service's own pair, on the override's line.
+	base := DefaultMasterConfig(env.inst)
+	svcLine := strings.Count(base, "\n") + 1
+	listener := base + "587 inet n - n - - smtpd\n  -o smtpd_tls_security_level=may\n  -o smtpd_tls_cert_file=" + cert + "\n"
+	refusedMasterLine(t, env, listener+"  -o smtpd_tls_key_file="+otherKey+"\n", svcLine+3,
+		"Service 587, -o smtpd_tls_key_file names "+otherKey+", whose private key does not belong to the certificate of smtpd_tls_cert_file ("+cert+")"+consequence)
+	if _, err := env.m.SaveMasterConfig(ctx, "tester", listener+"  -o smtpd_tls_key_file="+key+"\n", ""); err != nil {
+		t.Fatalf("a service's own matching pair: %v", err)
+	}
+	// main.cf's key with the service's own certificate: on the
+	// certificate's line.
+	refusedMasterLine(t, env, base+"587 inet n - n - - smtpd\n  -o smtpd_tls_cert_file="+cert+"\n", svcLine+1, "Service 587, -o smtpd_tls_cert_file names "+cert+", whose private key is not there")
+	if _, err := env.m.SaveMasterConfig(ctx, "tester", base, ""); err != nil {
+		t.Fatal(err)
+	}
 	for _, ok := range []string{
 		"smtpd_tls_cert_file = " + cert + "\nsmtpd_tls_key_file = " + key + "\n",
 		"smtpd_tls_cert_file = " + both + "\n",

@@ -5379,8 +5379,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a running configuration's mismatched TLS key blocks every later change",
 		file: "mta/keypair.go",
-		old:  "\t\tif !live[p.key] {\n",
-		new:  "\t\tif true {\n",
+		old:  "\t\tif p.svc.Name == \"\" && !live[p.key] {\n",
+		new:  "\t\tif p.svc.Name == \"\" {\n",
 		pkg:  "./mta", run: "^TestTLSKeyPairMismatchIsRefused$",
 	},
 	{
@@ -5452,6 +5452,13 @@ var mutants = []mutant{
 		old:  "\tout = append(out, certificateBanners(s.mta.CertificateNotices(time.Now()), time.Now())...)\n",
 		new:  "",
 		pkg:  "./admin", run: "^TestCertificateBanners$",
+	},
+	{
+		name: "mta: an smtpd service's own TLS key pair is not read",
+		file: "mta/keypair.go",
+		old:  "\t\t\tif svc.Command() == \"smtpd\" {\n\t\t\t\tfor _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {\n",
+		new:  "\t\t\tif svc.Command() == \"\\x00\" {\n\t\t\t\tfor _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {\n",
+		pkg:  "./mta", run: "^TestTLSKeyPairMismatchIsRefused$",
 	},
 }
 
