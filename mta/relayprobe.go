@@ -87,6 +87,28 @@ type relayVerdict struct {
 	Code  int
 	Said  string // Postfix's answer, one line
 	Pid   int    // the probe's smtpd, as its mail log lines name it
+	// In is what the same client got for mail to a relay domain
+	// (In.Code 0: there is none to try).
+	In inboundVerdict
+}
+
+// inboundVerdict is smtpd's answer to a stranger's mail for a relay
+// domain: RSET, MAIL FROM:<> and RCPT TO:<postmaster@Domain> after the
+// relay probe, in the same session.
+type inboundVerdict struct {
+	Domain string
+	Cmd    string // the command whose answer decided
+	Code   int
+	Said   string
+}
+
+// refused reports whether smtpd refused the mail for good with a
+// restriction's own words ("... rejected: Access denied", a bare reject
+// or a REJECT without text; "Relay access denied"), which no lookup of
+// the probe's made-up names explains. Unknown users and temporary
+// answers are not refusals of the domain.
+func (v inboundVerdict) refused() bool {
+	return v.Code/100 == 5 && (strings.Contains(v.Said, "Access denied") || strings.Contains(v.Said, "Relay access denied"))
 }
 
 // relays reports whether the recipient was accepted.
@@ -186,9 +208,60 @@ func (m *Manager) probeRelayService(ctx context.Context, dir string, svc masterS
 			break
 		}
 	}
+	// A relay domain of the running configuration too: smtpd asks the
+	// running trivial-rewrite for the address's class, so a domain the
+	// change adds is not a relay domain to the probe yet.
+	liveCF, _ := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf"))
+	if d := probeRelayDomain(string(mainCF), string(liveCF)); d != "" {
+		v.In.Domain = d
+		for _, cmd := range []string{"RSET", "MAIL FROM:<>", "RCPT TO:<postmaster@" + d + ">"} {
+			code, said, err = s.Cmd(cmd)
+			if err != nil {
+				return v, err
+			}
+			v.In.Cmd, v.In.Code, v.In.Said = cmd, code, fmt.Sprintf("%d %s", code, oneLine(said))
+			if code/100 != 2 {
+				break
+			}
+		}
+	}
 	_, _, _ = s.Cmd("QUIT")
 	return v, nil
 }
+
+// probeRelayDomain is the first relay domain of a rendered main.cf that
+// the running one (liveCF) has too, "" when there is none.
+func probeRelayDomain(mainCF, liveCF string) string {
+	live := relayDomainNames(liveCF)
+	for _, d := range relayDomainNames(mainCF) {
+		if slices.Contains(live, d) {
+			return d
+		}
+	}
+	return ""
+}
+
+// relayDomainNames are the relay domains of a rendered main.cf that are
+// domain names (not a table, a file, a $parameter, subdomains or an
+// exclusion), lower case, at most maxProbeDomains.
+func relayDomainNames(mainCF string) []string {
+	var out []string
+	for _, line := range strings.Split(mainCF, "\n") {
+		v, ok := strings.CutPrefix(line, "relay_domains = ")
+		if !ok {
+			continue
+		}
+		for _, tok := range refTokens(v) {
+			if len(out) < maxProbeDomains && tok != "" && !strings.ContainsAny(tok, ":/$!{}") && !strings.HasPrefix(tok, ".") && validHostname(strings.TrimSuffix(tok, ".")) {
+				out = append(out, strings.ToLower(strings.TrimSuffix(tok, ".")))
+			}
+		}
+	}
+	return out
+}
+
+// maxProbeDomains bounds the relay domains compared for the probe.
+const maxProbeDomains = 1000
 
 // xclient is the XCLIENT command that makes the session's client addr.
 func xclient(addr netip.Addr) string {
@@ -412,6 +485,9 @@ func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, ma
 	}
 	if !v.relays() {
 		out.state = relayClosed
+		if v.In.refused() && dir != m.inst.ConfigDir && !m.liveRefusesInbound(ctx) {
+			return out, inboundError(v, params)
+		}
 		return out, m.checkOtherListeners(ctx, dir, masterDoc, params, opts, &out)
 	}
 	out.state = relayOpen
@@ -701,4 +777,34 @@ func (m *Manager) warmProbeServices() {
 			}
 		}()
 	}
+}
+
+// liveRefusesInbound reports whether the running configuration refuses a
+// stranger's mail for its relay domain too (a change is not refused for
+// what was so before it).
+func (m *Manager) liveRefusesInbound(ctx context.Context) bool {
+	v, err := m.probeRelay(ctx, m.inst.ConfigDir)
+	return err == nil && v.In.refused()
+}
+
+// inboundError refuses a configuration whose smtpd refuses strangers'
+// mail for the relay domains: on the restriction list Postfix's words
+// name (Client host, Helo command, Sender address, Recipient address,
+// Relay access), else on the main config.
+func inboundError(v relayVerdict, params []Param) error {
+	param := "smtpd_recipient_restrictions"
+	for _, c := range []struct{ words, param string }{
+		{"Client host rejected", "smtpd_client_restrictions"},
+		{"Helo command rejected", "smtpd_helo_restrictions"},
+		{"Sender address rejected", "smtpd_sender_restrictions"},
+		{"Relay access denied", "smtpd_relay_restrictions"},
+	} {
+		if strings.Contains(v.In.Said, c.words) {
+			param = c.param
+			break
+		}
+	}
+	msg := fmt.Sprintf("After this change Postfix would refuse all mail from the internet for the relay domain %s: a client outside My Networks (%s) got %q to %s. Senders would get a bounce. A bare reject in a restriction list (or permit_mynetworks, reject) refuses everyone outside My Networks; reject_unauth_destination refuses strangers mail for other domains only. A gateway that takes no mail from the internet has no relay domains",
+		v.In.Domain, v.Addr, v.In.Said, v.In.Cmd)
+	return refError(params, param, msg)
 }

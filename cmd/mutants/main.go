@@ -5460,6 +5460,34 @@ var mutants = []mutant{
 		new:  "\t\t\tif svc.Command() == \"\\x00\" {\n\t\t\t\tfor _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {\n",
 		pkg:  "./mta", run: "^TestTLSKeyPairMismatchIsRefused$",
 	},
+	{
+		name: "mta: a configuration that refuses strangers' mail for the relay domains is applied",
+		file: "mta/relayprobe.go",
+		old:  "\t\tif v.In.refused() && dir != m.inst.ConfigDir && !m.liveRefusesInbound(ctx) {\n",
+		new:  "\t\tif v.In.refused() && dir == \"\" && !m.liveRefusesInbound(ctx) {\n",
+		pkg:  "./mta", run: "^TestInboundRefusalIsRefused$",
+	},
+	{
+		name: "mta: a running configuration that refuses strangers' mail blocks every later change",
+		file: "mta/relayprobe.go",
+		old:  "\treturn err == nil && v.In.refused()\n",
+		new:  "\treturn err != nil && v.In.refused()\n",
+		pkg:  "./mta", run: "^TestInboundRefusalIsRefused$",
+	},
+	{
+		name: "mta: an inbound refusal is told on smtpd_recipient_restrictions whatever Postfix names",
+		file: "mta/relayprobe.go",
+		old:  "\t\tif strings.Contains(v.In.Said, c.words) {\n",
+		new:  "\t\tif strings.Contains(v.In.Said, c.words+\"\\x00\") {\n",
+		pkg:  "./mta", run: "^TestInboundRefusalIsRefused$",
+	},
+	{
+		name: "mta: the inbound probe tries a relay domain the running configuration lacks",
+		file: "mta/relayprobe.go",
+		old:  "\t\tif slices.Contains(live, d) {\n",
+		new:  "\t\tif len(live) >= 0 {\n",
+		pkg:  "./mta", run: "^TestInboundRefusalIsRefused$",
+	},
 }
 
 func main() {

@@ -1,0 +1,94 @@
+package mta
+
+import (
+	"context"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/store"
+)
+
+// TestInboundRefusalIsRefused: smtpd_recipient_restrictions =
+// permit_mynetworks, reject (reject where reject_unauth_destination was
+// meant) passed the open-relay probe, since strangers could not relay,
+// and smtpd then refused every stranger's mail for the relay domains:
+// the gateway took no mail from the internet. The probe now also sends a
+// stranger's mail to postmaster at a relay domain, and a refusal with a
+// restriction's own words is refused on the list Postfix names, with the
+// files unchanged; a gateway without relay domains, and a running
+// configuration that refuses the same, are left alone.
+func TestInboundRefusalIsRefused(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	settings := store.DefaultSettings()
+	settings.RelayDomains = []string{"partner.example"}
+	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const rcptList = "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination,\n    check_recipient_access hash:$config_directory/maps.d/hash.check-recipient-access.map\n"
+	if !strings.Contains(DefaultMainConfig, rcptList) {
+		t.Fatal("DefaultMainConfig's smtpd_recipient_restrictions changed")
+	}
+	lineOf := func(doc, prefix string) int { return strings.Count(doc[:strings.Index(doc, prefix)], "\n") + 1 }
+	const words = "After this change Postfix would refuse all mail from the internet for the relay domain partner.example: a client outside My Networks ("
+	closed := strings.Replace(DefaultMainConfig, rcptList, "smtpd_recipient_restrictions = permit_mynetworks, reject\n", 1)
+	refusedLine(t, env, closed, lineOf(closed, "smtpd_recipient_restrictions"), words)
+	refusedLine(t, env, closed, 0, `Recipient address rejected: Access denied" to RCPT TO:<postmaster@partner.example>. Senders would get a bounce`)
+	sender := DefaultMainConfig + "smtpd_sender_restrictions = permit_mynetworks, reject\n"
+	refusedLine(t, env, sender, lineOf(sender, "smtpd_sender_restrictions"), words)
+	client := DefaultMainConfig + "smtpd_client_restrictions = permit_mynetworks, reject\n"
+	refusedLine(t, env, client, lineOf(client, "smtpd_client_restrictions"), "Client host rejected: Access denied")
+
+	// What smtpd does with it, put live behind postdeck's back (with
+	// XCLIENT allowed from 127.0.0.1, to play a stranger).
+	live := filepath.Join(env.inst.ConfigDir, "main.cf")
+	text := readFile(live)
+	if !strings.Contains(text, rcptList) {
+		t.Fatalf("the running main.cf lacks smtpd_recipient_restrictions:\n%s", text)
+	}
+	text = strings.Replace(text, rcptList, "smtpd_recipient_restrictions = permit_mynetworks, reject\nsmtpd_authorized_xclient_hosts = 127.0.0.1\n", 1)
+	if err := os.WriteFile(live, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logStart := env.m.maillogSize()
+	if _, stderr, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
+		t.Fatalf("reload: %v %s", err, stderr)
+	}
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(logSince(env.m.maillogPath(), logStart, "reload -- version"), "reload -- version"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("master did not log the reload")
+		}
+	}
+	c, err := textproto.Dial("tcp", env.smtp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var last string
+	for _, cmd := range []string{"", "EHLO probe.example.test", "XCLIENT ADDR=192.0.2.7 NAME=mx.sender.example.test", "EHLO mx.sender.example.test", "MAIL FROM:<someone@sender.example.test>", "RCPT TO:<user@partner.example>"} {
+		if cmd != "" {
+			if _, err := c.Cmd("%s", cmd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, msg, _ := c.ReadResponse(0)
+		last = strconv.Itoa(code) + " " + msg
+	}
+	if !strings.HasPrefix(last, "554 5.7.1 <user@partner.example>: Recipient address rejected: Access denied") {
+		t.Fatalf("a stranger's mail for the relay domain: %q", last)
+	}
+	// The running configuration refuses it already: a later change is
+	// applied.
+	accepted(t, env, closed+"delay_warning_time = 4h\n")
+
+	// A gateway without relay domains takes no mail from the internet.
+	if _, err := env.m.SaveSettings(ctx, "tester", store.DefaultSettings(), "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	accepted(t, env, client)
+}
