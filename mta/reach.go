@@ -140,12 +140,44 @@ func (m *Manager) reachWarnings(ctx context.Context, expanded, masterCF string) 
 		specs = append(specs, parseMilters(param, vals[param], vals["milter_default_action"])...)
 	}
 	own := map[string]bool{}
-	for _, svc := range parseMasterCF(masterCF) {
+	services := parseMasterCF(masterCF)
+	for _, svc := range services {
 		own["unix:private/"+svc.Name], own["unix:public/"+svc.Name] = true, true
 	}
 	for _, s := range policyServices(params) {
 		if !own[s.Addr] {
 			specs = append(specs, s)
+		}
+	}
+	// An smtpd service's own milters and policy services (-o overrides:
+	// a submission port with its own OpenDKIM signer), where main.cf's
+	// lists do not have them already.
+	known := map[string]bool{}
+	for _, s := range specs {
+		known[s.Addr] = true
+	}
+	for _, svc := range services {
+		if svc.Command() != "smtpd" {
+			continue
+		}
+		where := "service " + svc.Name + ", -o "
+		action := vals["milter_default_action"]
+		if a, ok := svc.Opt("milter_default_action"); ok {
+			action = a
+		}
+		var more []milterSpec
+		if v, ok := svc.Opt("smtpd_milters"); ok && !strings.Contains(v, "$") {
+			more = parseMilters(where+"smtpd_milters", v, action)
+		}
+		for _, s := range policyServices(svc.OptParams()) {
+			s.Param = where + s.Param
+			more = append(more, s)
+		}
+		for _, s := range more {
+			if !known[s.Addr] && !own[s.Addr] && !strings.Contains(s.Addr, "$") {
+				known[s.Addr] = true
+				specs = append(specs, s)
+			}
 		}
 	}
 	if len(specs) > maxMilters {

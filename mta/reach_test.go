@@ -219,3 +219,46 @@ func TestPolicyServicesAtStart(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceMilterThatDoesNotAnswerIsWarned: an smtpd service's own
+// milters and policy services (-o overrides) are tried as main.cf's are,
+// with the service's own milter_default_action; a service's address that
+// main.cf lists already is told once.
+func TestServiceMilterThatDoesNotAnswerIsWarned(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	listener := "127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	milter := "inet:127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	policy := "inet:127.0.0.1:" + strconv.Itoa(postfixtest.FreePort(t))
+	doc := DefaultMasterConfig(env.inst) + listener + " inet n - n - - smtpd\n  -o smtpd_milters=" + milter + "\n  -o milter_default_action=accept\n" +
+		"  -o smtpd_client_restrictions=check_policy_service," + policy + "\n"
+	res, err := env.m.SaveMasterConfig(ctx, "tester", doc, "")
+	if err != nil {
+		t.Fatalf("a listener whose milter does not run yet was refused: %v", err)
+	}
+	for _, want := range []string{
+		"Milter " + milter + " (service " + listener + ", -o smtpd_milters) does not answer (connection refused): until it does, Postfix passes that mail without it (default_action accept).",
+		"Policy service " + policy + " (service " + listener + ", -o smtpd_client_restrictions) does not answer (connection refused): until it does",
+	} {
+		if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
+			t.Errorf("warnings %q lack %q", res.Warnings, want)
+		}
+	}
+	// main.cf lists the same milter: one warning, main.cf's.
+	res, err = env.m.SaveMainConfig(ctx, "tester", DefaultMainConfig+"smtpd_milters = "+milter+"\n", "", ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, w := range res.Warnings {
+		if strings.HasPrefix(w, "Milter "+milter+" ") {
+			n++
+			if !strings.HasPrefix(w, "Milter "+milter+" (smtpd_milters)") {
+				t.Errorf("warning %q is not main.cf's", w)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d warnings for the milter, want 1: %q", n, res.Warnings)
+	}
+}

@@ -5488,6 +5488,34 @@ var mutants = []mutant{
 		new:  "\t\tif len(live) >= 0 {\n",
 		pkg:  "./mta", run: "^TestInboundRefusalIsRefused$",
 	},
+	{
+		name: "mta: an smtpd service's own milters are not tried",
+		file: "mta/reach.go",
+		old:  "\t\tif v, ok := svc.Opt(\"smtpd_milters\"); ok && !strings.Contains(v, \"$\") {\n",
+		new:  "\t\tif v, ok := svc.Opt(\"smtpd_milters\"); ok && strings.Contains(v, \"$\") {\n",
+		pkg:  "./mta", run: "^TestServiceMilterThatDoesNotAnswerIsWarned$",
+	},
+	{
+		name: "mta: an smtpd service's own policy services are not tried",
+		file: "mta/reach.go",
+		old:  "\t\tfor _, s := range policyServices(svc.OptParams()) {\n",
+		new:  "\t\tfor _, s := range policyServices(nil) {\n",
+		pkg:  "./mta", run: "^TestServiceMilterThatDoesNotAnswerIsWarned$",
+	},
+	{
+		name: "mta: a service's milter_default_action is not read",
+		file: "mta/reach.go",
+		old:  "\t\tif a, ok := svc.Opt(\"milter_default_action\"); ok {\n",
+		new:  "\t\tif a, ok := svc.Opt(\"milter_default_action\"); ok && a == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestServiceMilterThatDoesNotAnswerIsWarned$",
+	},
+	{
+		name: "mta: a milter main.cf and a service both list is told twice",
+		file: "mta/reach.go",
+		old:  "\t\t\tif !known[s.Addr] && !own[s.Addr] && !strings.Contains(s.Addr, \"$\") {\n",
+		new:  "\t\t\tif !own[s.Addr] && !strings.Contains(s.Addr, \"$\") {\n",
+		pkg:  "./mta", run: "^TestServiceMilterThatDoesNotAnswerIsWarned$",
+	},
 }
 
 func main() {
