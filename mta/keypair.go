@@ -229,8 +229,7 @@ func (m *Manager) checkKeyPairs(ctx context.Context, staging, expanded, masterDo
 		return nil
 	}
 	live := map[string]bool{}
-	if out, _, err := m.pf.Run(ctx, nil, "postconf", "-n", "-x"); err == nil {
-		lmain := expandedValues(string(out))
+	if lmain, ok := m.liveExpanded(ctx); ok {
 		same := func(path string) string { return path }
 		for _, p := range keyPairProblems(mainValue(lmain), false, same) {
 			live[p.key] = true

@@ -73,8 +73,8 @@ func (m *Manager) checkQueueRoom(ctx context.Context, p plan, expanded string, p
 	if param == "" {
 		return nil
 	}
-	if out, _, err := m.pf.Run(ctx, nil, "postconf", "-n", "-x"); err == nil {
-		if live, _ := roomProblem(expandedValues(string(out)), room); live != "" {
+	if lv, ok := m.liveExpanded(ctx); ok {
+		if live, _ := roomProblem(lv, room); live != "" {
 			return nil // the disk is short whatever the change
 		}
 	}

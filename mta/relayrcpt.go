@@ -83,8 +83,7 @@ func (m *Manager) checkRelayRecipients(ctx context.Context, p plan, staging, exp
 		return nil
 	}
 	live, liveDomains := map[string]bool{}, map[string]bool{}
-	if out, _, err := m.pf.Run(ctx, nil, "postconf", "-n", "-x"); err == nil {
-		lv := expandedValues(string(out))
+	if lv, ok := m.liveExpanded(ctx); ok {
 		for _, d := range relayRecipientGaps(lv, readBounded) {
 			live[d] = true
 		}

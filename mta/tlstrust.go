@@ -109,7 +109,7 @@ func trustProblems(main map[string]string, params []Param, services []masterServ
 		}
 		for _, tok := range refTokens(maps) {
 			typ, path, ok := strings.Cut(tok, ":")
-			if !ok || !strings.HasPrefix(path, "/") || !textTables[typ] {
+			if !ok || !strings.HasPrefix(path, "/") || !textTable(typ) {
 				continue // a table postdeck cannot read (proxy:, mysql:, socketmap:)
 			}
 			data, ok := table(path)
@@ -139,10 +139,9 @@ func trustProblems(main map[string]string, params []Param, services []masterServ
 	return out
 }
 
-// textTables are the table types whose source file holds the lookup
+// textTable reports whether a table type's source file holds the lookup
 // lines (the indexed ones are built from it by postmap).
-var textTables = map[string]bool{"hash": true, "btree": true, "lmdb": true, "cdb": true, "dbm": true, "sdbm": true,
-	"texthash": true, "regexp": true, "pcre": true}
+func textTable(typ string) bool { return fixedKeyTables[typ] || typ == "regexp" || typ == "pcre" }
 
 // hasAttr reports whether the attributes of a TLS policy (name=value)
 // set name.
@@ -153,6 +152,18 @@ func hasAttr(attrs []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// liveExpanded is the running main.cf's parameters as postconf -n -x
+// prints them (every $name expanded), for the checks that leave alone
+// what the running configuration has already; ok is false when postconf
+// cannot read it (a first start).
+func (m *Manager) liveExpanded(ctx context.Context) (map[string]string, bool) {
+	out, _, err := m.pf.Run(ctx, nil, "postconf", "-n", "-x")
+	if err != nil {
+		return nil, false
+	}
+	return expandedValues(string(out)), true
 }
 
 // expandedValues reads postconf -n -x output into name -> value.
@@ -197,9 +208,8 @@ func (m *Manager) checkTLSTrust(ctx context.Context, p plan, staging, expanded s
 	}
 	live := map[string]bool{}
 	if lp, lservices, ok := m.liveConfig(); ok {
-		out, _, err := m.pf.Run(ctx, nil, "postconf", "-n", "-x")
-		if err == nil {
-			for _, lpb := range trustProblems(expandedValues(string(out)), lp, lservices, "", readBounded) {
+		if lv, ok := m.liveExpanded(ctx); ok {
+			for _, lpb := range trustProblems(lv, lp, lservices, "", readBounded) {
 				live[lpb.key] = true
 			}
 		}

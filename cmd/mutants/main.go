@@ -5400,8 +5400,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a queue short of room blocks every later change",
 		file: "mta/queuespace.go",
-		old:  "if live, _ := roomProblem(expandedValues(string(out)), room); live != \"\" {",
-		new:  "if live, _ := roomProblem(expandedValues(string(out)), room); live == \"\\x00\" {",
+		old:  "if live, _ := roomProblem(lv, room); live != \"\" {",
+		new:  "if live, _ := roomProblem(lv, room); live == \"\\x00\" {",
 		pkg:  "./mta", run: "^TestQueueRoomIsRefused$",
 	},
 	{
