@@ -39,6 +39,8 @@ func TestInboundRefusalIsRefused(t *testing.T) {
 	closed := strings.Replace(DefaultMainConfig, rcptList, "smtpd_recipient_restrictions = permit_mynetworks, reject\n", 1)
 	refusedLine(t, env, closed, lineOf(closed, "smtpd_recipient_restrictions"), words)
 	refusedLine(t, env, closed, 0, `Recipient address rejected: Access denied" to RCPT TO:<postmaster@partner.example>. Senders would get a bounce`)
+	relay := strings.Replace(DefaultMainConfig, "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination", "smtpd_relay_restrictions = permit_mynetworks, reject", 1)
+	refusedLine(t, env, relay, lineOf(relay, "smtpd_relay_restrictions"), words)
 	sender := DefaultMainConfig + "smtpd_sender_restrictions = permit_mynetworks, reject\n"
 	refusedLine(t, env, sender, lineOf(sender, "smtpd_sender_restrictions"), words)
 	client := DefaultMainConfig + "smtpd_client_restrictions = permit_mynetworks, reject\n"

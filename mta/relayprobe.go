@@ -793,6 +793,13 @@ func (m *Manager) liveRefusesInbound(ctx context.Context) bool {
 // Relay access), else on the main config.
 func inboundError(v relayVerdict, params []Param) error {
 	param := "smtpd_recipient_restrictions"
+	// "Recipient address rejected" comes from the relay or the recipient
+	// restrictions: the one that holds a bare reject.
+	for _, p := range params {
+		if p.Name == "smtpd_relay_restrictions" && slices.ContainsFunc(refTokens(p.Value), func(w string) bool { return strings.EqualFold(w, "reject") }) {
+			param = p.Name
+		}
+	}
 	for _, c := range []struct{ words, param string }{
 		{"Client host rejected", "smtpd_client_restrictions"},
 		{"Helo command rejected", "smtpd_helo_restrictions"},

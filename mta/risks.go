@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"postdeck/store"
 )
@@ -98,12 +99,73 @@ func MainConfigRisks(old, new string) error {
 		}
 		return true, 0 // Postfix's default guards
 	}
-	if was, _ := guarded(old); !was {
-		return nil
+	if was, _ := guarded(old); was {
+		if is, line := guarded(new); !is {
+			return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: line, Confirm: ConfirmField,
+				Msg: "Line " + strconv.Itoa(line) + ": " + store.Sentence("smtpd_relay_restrictions no longer has reject_unauth_destination (or defer_unauth_destination), the last restriction that keeps strangers from relaying. Confirm only if the restrictions left refuse them")}
+		}
 	}
-	if is, line := guarded(new); !is {
-		return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: line, Confirm: ConfirmField,
-			Msg: "Line " + strconv.Itoa(line) + ": " + store.Sentence("smtpd_relay_restrictions no longer has reject_unauth_destination (or defer_unauth_destination), the last restriction that keeps strangers from relaying. Confirm only if the restrictions left refuse them")}
+	return lifetimeRisk(old, new)
+}
+
+// shortLifetime is the queue lifetime under which a change asks for
+// confirmation: a relay host down for longer bounces the mail.
+const shortLifetime = time.Hour
+
+// lifetimeRisk asks before maximal_queue_lifetime or
+// bounce_queue_lifetime newly goes under shortLifetime: 0 is not "keep
+// for ever" but "try once" (postconf(5)), so that the first temporary
+// failure (a partner's relay down for a minute, a greylisting server)
+// bounces the mail.
+func lifetimeRisk(old, new string) error {
+	lifetime := func(text, name string) (d time.Duration, p Param, ok bool) {
+		params, err := ParseMainConfig(text)
+		if err != nil {
+			return 0, p, false
+		}
+		for _, p := range params {
+			if p.Name == name {
+				d, ok := postfixTime(p.Value, 'd')
+				return d, p, ok
+			}
+		}
+		return 0, p, false // Postfix's default: 5 days
+	}
+	for _, name := range []string{"maximal_queue_lifetime", "bounce_queue_lifetime"} {
+		d, p, ok := lifetime(new, name)
+		if !ok || d >= shortLifetime {
+			continue
+		}
+		if was, _, wasSet := lifetime(old, name); wasSet && was < shortLifetime {
+			continue // so before the change
+		}
+		what := "the mail"
+		if name == "bounce_queue_lifetime" {
+			what = "bounce messages (the senders never learn that their mail failed)"
+		}
+		return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: p.Line, Confirm: ConfirmField,
+			Msg: "Line " + strconv.Itoa(p.Line) + ": " + store.Sentence("%s = %s keeps a message that cannot be delivered for %s only (0 means one try, not for ever): a relay host that is down for longer makes Postfix give up on %s. Confirm if that is what you want; the default is 5d", name, strings.TrimSpace(p.Value), d, what)}
 	}
 	return nil
+}
+
+// postfixTime reads a Postfix time value: a number with an optional
+// unit (s, m, h, d, w; unit is the default), as postconf(5) writes them.
+func postfixTime(v string, unit byte) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if c := v[len(v)-1]; c < '0' || c > '9' {
+		unit, v = c, v[:len(v)-1]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	per := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[unit]
+	if per == 0 || n > int64(1<<62)/int64(per) {
+		return 0, false
+	}
+	return time.Duration(n) * per, true
 }

@@ -82,3 +82,39 @@ func TestSettingsRisksBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestLifetimeRisk: maximal_queue_lifetime or bounce_queue_lifetime newly
+// under an hour (0 is one try, not for ever) asks for confirmation on its
+// line; a value that was short already, an hour or more, and units are
+// read as Postfix reads them (a bare number is days).
+func TestLifetimeRisk(t *testing.T) {
+	base := DefaultMainConfig
+	line := strings.Count(base, "\n") + 1
+	for _, c := range []struct {
+		old, new string
+		says     string // "" for no risk
+	}{
+		{base, base + "maximal_queue_lifetime = 0\n", "maximal_queue_lifetime = 0 keeps a message that cannot be delivered for 0s only (0 means one try, not for ever): a relay host that is down for longer makes Postfix give up on the mail."},
+		{base, base + "bounce_queue_lifetime = 30m\n", "bounce_queue_lifetime = 30m keeps a message that cannot be delivered for 30m0s only (0 means one try, not for ever): a relay host that is down for longer makes Postfix give up on bounce messages"},
+		{base, base + "maximal_queue_lifetime = 0d\n", "maximal_queue_lifetime = 0d keeps"},
+		{base, base + "maximal_queue_lifetime = 59m\n", "maximal_queue_lifetime = 59m keeps"},
+		{base, base + "maximal_queue_lifetime = 1h\n", ""},
+		{base, base + "maximal_queue_lifetime = 1\n", ""}, // a day
+		{base, base + "maximal_queue_lifetime = 5d\n", ""},
+		{base, base + "maximal_queue_lifetime = 10x\n", ""}, // not Postfix's: postconf says
+		{base + "maximal_queue_lifetime = 0\n", base + "maximal_queue_lifetime = 0\ndelay_warning_time = 4h\n", ""},
+		{base + "maximal_queue_lifetime = 5d\n", base + "maximal_queue_lifetime = 0\n", "maximal_queue_lifetime = 0 keeps"},
+	} {
+		err := MainConfigRisks(c.old, c.new)
+		if c.says == "" {
+			if err != nil {
+				t.Errorf("%q: %v", c.new[len(base):], err)
+			}
+			continue
+		}
+		var ue *store.UserError
+		if !errors.As(err, &ue) || ue.Kind != store.ErrConfirm || ue.Field != FieldMainConfig || ue.Line != line || ue.Confirm != ConfirmField || !strings.Contains(ue.Msg, c.says) {
+			t.Errorf("%q: %+v, want a confirmation on line %d saying %q", c.new[len(base):], err, line, c.says)
+		}
+	}
+}

@@ -132,7 +132,10 @@ func TestRiskyValuesNeedConfirmation(t *testing.T) {
 		Text string `json:"text"`
 	}
 	st.socketDo(t, "GET", "/api/v1/mainconfig", nil).decode(t, &doc)
-	risky := strings.Replace(doc.Text, "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination", "smtpd_relay_restrictions = permit_mynetworks, reject", 1)
+	// (permit_auth_destination, reject: strangers still reach the relay
+	// domains; a bare reject after permit_mynetworks would refuse them
+	// too, which the apply refuses outright: TestInboundRefusalIsRefused.)
+	risky := strings.Replace(doc.Text, "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination", "smtpd_relay_restrictions = permit_mynetworks, permit_auth_destination, reject", 1)
 	if risky == doc.Text {
 		t.Fatalf("the default document has no smtpd_relay_restrictions line to change:\n%s", doc.Text)
 	}
@@ -144,6 +147,17 @@ func TestRiskyValuesNeedConfirmation(t *testing.T) {
 	}
 	if r := st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]any{"text": risky, "confirm": true}); r.Status != 200 {
 		t.Errorf("main config confirmed: %d %s", r.Status, r.Body)
+	}
+	// Edit Main Config: a queue lifetime of 0 (one try, not for ever).
+	once := risky + "maximal_queue_lifetime = 0\n"
+	r = st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]any{"text": once})
+	e = apiError{}
+	r.decode(t, &e)
+	if r.Status != 409 || e.Confirm != "confirm" || e.Field != mta.FieldMainConfig || e.Line != strings.Count(risky, "\n")+1 || !strings.Contains(e.Error, "(0 means one try, not for ever)") {
+		t.Errorf("queue lifetime 0: %d %s", r.Status, r.Body)
+	}
+	if r := st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]any{"text": once, "confirm": true}); r.Status != 200 {
+		t.Errorf("queue lifetime 0 confirmed: %d %s", r.Status, r.Body)
 	}
 
 	// The console: the risky value is marked, the box to confirm appears

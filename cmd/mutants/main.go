@@ -5516,6 +5516,34 @@ var mutants = []mutant{
 		new:  "\t\t\tif !own[s.Addr] && !strings.Contains(s.Addr, \"$\") {\n",
 		pkg:  "./mta", run: "^TestServiceMilterThatDoesNotAnswerIsWarned$",
 	},
+	{
+		name: "mta: an inbound refusal by smtpd_relay_restrictions' bare reject is told on the recipient restrictions",
+		file: "mta/relayprobe.go",
+		old:  "\t\tif p.Name == \"smtpd_relay_restrictions\" && slices.ContainsFunc(",
+		new:  "\t\tif p.Name == \"\\x00\" && slices.ContainsFunc(",
+		pkg:  "./mta", run: "^TestInboundRefusalIsRefused$",
+	},
+	{
+		name: "mta: a queue lifetime of 0 is saved without confirmation",
+		file: "mta/risks.go",
+		old:  "\t\tif !ok || d >= shortLifetime {\n",
+		new:  "\t\tif !ok || d >= 0 {\n",
+		pkg:  "./mta", run: "^TestLifetimeRisk$",
+	},
+	{
+		name: "mta: a queue lifetime that was short already asks again",
+		file: "mta/risks.go",
+		old:  "\t\tif was, _, wasSet := lifetime(old, name); wasSet && was < shortLifetime {\n",
+		new:  "\t\tif was, _, wasSet := lifetime(old, name); wasSet && was < 0 {\n",
+		pkg:  "./mta", run: "^TestLifetimeRisk$",
+	},
+	{
+		name: "mta: a bare queue lifetime is read in seconds",
+		file: "mta/risks.go",
+		old:  "\t\t\t\td, ok := postfixTime(p.Value, 'd')\n",
+		new:  "\t\t\t\td, ok := postfixTime(p.Value, 's')\n",
+		pkg:  "./mta", run: "^TestLifetimeRisk$",
+	},
 }
 
 func main() {
