@@ -195,3 +195,31 @@ func (m *Manager) checkRelayHostLoops(st *store.State) error {
 	}
 	return nil
 }
+
+// checkRelayTransport refuses a Relay Transport whose master.cf service
+// does not deliver: one that runs discard (every message for the relay
+// domains thrown away, with a log line only) or error (every message
+// bounced, or deferred for ever as retry does). Such a service is valid
+// for a transport map line that picks a few addresses, never for all of
+// the relay domains' mail.
+func (m *Manager) checkRelayTransport(transport, masterDoc string) error {
+	if transport == "" {
+		return nil
+	}
+	master, err := renderMaster(m.inst, masterDoc)
+	if err != nil {
+		return nil // the master config's own checks say
+	}
+	for _, svc := range parseMasterCF(master) {
+		if svc.Name != transport || svc.Type != "unix" {
+			continue
+		}
+		switch svc.Command() {
+		case "discard":
+			return store.Invalid(FieldRelayTransport, "Relay Transport %s runs Postfix's discard: every message for the relay domains would be thrown away, with a line in the mail log only; name a service that delivers, such as relay or smtp", transport)
+		case "error":
+			return store.Invalid(FieldRelayTransport, "Relay Transport %s runs Postfix's error: every message for the relay domains would be bounced (or, for retry, deferred until it bounces); name a service that delivers, such as relay or smtp", transport)
+		}
+	}
+	return nil
+}

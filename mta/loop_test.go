@@ -118,3 +118,30 @@ func TestSelfListenersReaches(t *testing.T) {
 		t.Error("a nil selfListeners reaches a listener")
 	}
 }
+
+// TestRelayTransportThatDoesNotDeliverIsRefused: a Relay Transport of
+// master.cf's discard (or error, or retry, which runs error) service
+// would throw away (bounce, defer) every message for the relay domains;
+// it is refused on its field with the files unchanged. A service that
+// delivers is taken.
+func TestRelayTransportThatDoesNotDeliverIsRefused(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	for transport, want := range map[string]string{
+		"discard": "Relay Transport discard runs Postfix's discard: every message for the relay domains would be thrown away",
+		"error":   "Relay Transport error runs Postfix's error: every message for the relay domains would be bounced",
+		"retry":   "Relay Transport retry runs Postfix's error:",
+	} {
+		s := store.DefaultSettings()
+		s.RelayDomains, s.RelayTransport = []string{"partner.example"}, transport
+		refusedField(t, env, FieldRelayTransport, 0, want, func() error {
+			_, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
+			return err
+		})
+	}
+	s := store.DefaultSettings()
+	s.RelayDomains, s.RelayTransport = []string{"partner.example"}, "smtp"
+	if _, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{}); err != nil {
+		t.Fatalf("Relay Transport smtp: %v", err)
+	}
+}

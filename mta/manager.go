@@ -613,6 +613,11 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 			}
 		}
 		warnings = w
+		if clean.RelayTransport != st.Settings.RelayTransport {
+			if err := m.checkRelayTransport(clean.RelayTransport, st.MasterConfig); err != nil {
+				return err
+			}
+		}
 		st.Settings = clean
 		return m.checkRelayHostLoops(st)
 	})

@@ -5544,6 +5544,27 @@ var mutants = []mutant{
 		new:  "\t\t\t\td, ok := postfixTime(p.Value, 's')\n",
 		pkg:  "./mta", run: "^TestLifetimeRisk$",
 	},
+	{
+		name: "mta: a Relay Transport that discards is saved",
+		file: "mta/loop.go",
+		old:  "\t\tcase \"discard\":\n",
+		new:  "\t\tcase \"\\x00discard\":\n",
+		pkg:  "./mta", run: "^TestRelayTransportThatDoesNotDeliverIsRefused$",
+	},
+	{
+		name: "mta: a Relay Transport that bounces is saved",
+		file: "mta/loop.go",
+		old:  "\t\tcase \"error\":\n",
+		new:  "\t\tcase \"\\x00error\":\n",
+		pkg:  "./mta", run: "^TestRelayTransportThatDoesNotDeliverIsRefused$",
+	},
+	{
+		name: "mta: a changed Relay Transport is not checked",
+		file: "mta/manager.go",
+		old:  "\t\tif clean.RelayTransport != st.Settings.RelayTransport {\n",
+		new:  "\t\tif clean.RelayTransport == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestRelayTransportThatDoesNotDeliverIsRefused$",
+	},
 }
 
 func main() {
