@@ -93,4 +93,17 @@ func TestInboundRefusalIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	accepted(t, env, client)
+
+	// With address verification the stranger's mail would have the
+	// running verify service probe the domain's mail server: not tried.
+	accepted(t, env, DefaultMainConfig)
+	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logStart = env.m.maillogSize()
+	verify := strings.Replace(DefaultMainConfig, rcptList, "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, reject_unverified_recipient\n", 1)
+	accepted(t, env, verify)
+	if said := logSince(env.m.maillogPath(), logStart, "postmaster@partner.example"); said != "" {
+		t.Errorf("the apply sent mail for postmaster@partner.example: %s", said)
+	}
 }

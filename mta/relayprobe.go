@@ -212,12 +212,13 @@ func (m *Manager) probeRelayService(ctx context.Context, dir string, svc masterS
 	// running trivial-rewrite for the address's class, so a domain the
 	// change adds is not a relay domain to the probe yet.
 	liveCF, _ := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf"))
-	if d := probeRelayDomain(string(mainCF), string(liveCF)); d != "" {
+	if d := probeRelayDomain(string(mainCF), string(liveCF)); d != "" && !inboundSideEffects(string(mainCF), svc) {
 		v.In.Domain = d
 		for _, cmd := range []string{"RSET", "MAIL FROM:<>", "RCPT TO:<postmaster@" + d + ">"} {
 			code, said, err = s.Cmd(cmd)
 			if err != nil {
-				return v, err
+				v.In = inboundVerdict{} // no verdict; the relay probe's stands
+				return v, nil
 			}
 			v.In.Cmd, v.In.Code, v.In.Said = cmd, code, fmt.Sprintf("%d %s", code, oneLine(said))
 			if code/100 != 2 {
@@ -227,6 +228,21 @@ func (m *Manager) probeRelayService(ctx context.Context, dir string, svc masterS
 	}
 	_, _, _ = s.Cmd("QUIT")
 	return v, nil
+}
+
+// inboundSideEffects reports whether a stranger's mail for a relay
+// domain would reach something outside the probe's smtpd:
+// reject_unverified_recipient (and its kin) has the running verify
+// service send a probe to the domain's mail server and waits for it
+// (address_verify_poll_delay, 3 s), a policy service (postgrey,
+// policyd-spf) records the client or looks it up in DNS. The inbound
+// probe is not made then: an apply does not reach out to other hosts.
+func inboundSideEffects(mainCF string, svc masterService) bool {
+	text := strings.ToLower(mainCF)
+	for _, o := range svc.Opts {
+		text += "\n" + strings.ToLower(o.Value)
+	}
+	return strings.Contains(text, "reject_unverified_") || strings.Contains(text, "check_policy_service")
 }
 
 // probeRelayDomain is the first relay domain of a rendered main.cf that

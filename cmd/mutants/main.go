@@ -5565,6 +5565,13 @@ var mutants = []mutant{
 		new:  "\t\tif clean.RelayTransport == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestRelayTransportThatDoesNotDeliverIsRefused$",
 	},
+	{
+		name: "mta: the inbound probe runs with address verification, which probes the domain's mail server",
+		file: "mta/relayprobe.go",
+		old:  "strings.Contains(text, \"reject_unverified_\")",
+		new:  "strings.Contains(text, \"\\x00reject_unverified_\")",
+		pkg:  "./mta", run: "^TestInboundRefusalIsRefused$",
+	},
 }
 
 func main() {
