@@ -105,7 +105,40 @@ func MainConfigRisks(old, new string) error {
 				Msg: "Line " + strconv.Itoa(line) + ": " + store.Sentence("smtpd_relay_restrictions no longer has reject_unauth_destination (or defer_unauth_destination), the last restriction that keeps strangers from relaying. Confirm only if the restrictions left refuse them")}
 		}
 	}
-	return lifetimeRisk(old, new)
+	if err := lifetimeRisk(old, new); err != nil {
+		return err
+	}
+	return transportRisk(old, new)
+}
+
+// transportRisk asks before default_transport newly names Postfix's
+// discard, error or retry service: every message for a domain that is not
+// a relay domain (all outgoing mail) would be thrown away, bounced, or
+// deferred until it bounces. An inbound-only gateway may mean it.
+func transportRisk(old, new string) error {
+	transport := func(text string) (Param, string) {
+		params, err := ParseMainConfig(text)
+		if err != nil {
+			return Param{}, ""
+		}
+		for _, p := range params {
+			if p.Name == "default_transport" {
+				name, _, _ := strings.Cut(strings.TrimSpace(p.Value), ":")
+				return p, strings.ToLower(name)
+			}
+		}
+		return Param{}, ""
+	}
+	p, name := transport(new)
+	what := map[string]string{"discard": "thrown away, with a line in the mail log only", "error": "bounced", "retry": "deferred until it bounces"}[name]
+	if what == "" {
+		return nil
+	}
+	if _, was := transport(old); was == name {
+		return nil
+	}
+	return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: p.Line, Confirm: ConfirmField,
+		Msg: "Line " + strconv.Itoa(p.Line) + ": " + store.Sentence("default_transport = %s: every message for a domain that is not a relay domain (all outgoing mail) would be %s. Confirm if this gateway only takes mail in", strings.TrimSpace(p.Value), what)}
 }
 
 // shortLifetime is the queue lifetime under which a change asks for

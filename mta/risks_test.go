@@ -118,3 +118,34 @@ func TestLifetimeRisk(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportRisk: default_transport newly naming discard, error or
+// retry asks for confirmation on its line; smtp, a value it had already,
+// and another service do not.
+func TestTransportRisk(t *testing.T) {
+	base := DefaultMainConfig
+	line := strings.Count(base, "\n") + 1
+	for _, c := range []struct {
+		old, new, says string
+	}{
+		{base, base + "default_transport = discard\n", "default_transport = discard: every message for a domain that is not a relay domain (all outgoing mail) would be thrown away, with a line in the mail log only. Confirm if this gateway only takes mail in."},
+		{base, base + "default_transport = error:outbound mail is not allowed\n", "would be bounced"},
+		{base, base + "default_transport = Retry\n", "would be deferred until it bounces"},
+		{base, base + "default_transport = smtp\n", ""},
+		{base, base + "default_transport = relay:[mx.example.net]\n", ""},
+		{base + "default_transport = error\n", base + "default_transport = error\ndelay_warning_time = 4h\n", ""},
+		{base + "default_transport = discard\n", base + "default_transport = error\n", "would be bounced"},
+	} {
+		err := MainConfigRisks(c.old, c.new)
+		if c.says == "" {
+			if err != nil {
+				t.Errorf("%q: %v", c.new[len(base):], err)
+			}
+			continue
+		}
+		var ue *store.UserError
+		if !errors.As(err, &ue) || ue.Kind != store.ErrConfirm || ue.Line != line || !strings.Contains(ue.Msg, c.says) {
+			t.Errorf("%q: %+v, want a confirmation on line %d saying %q", c.new[len(base):], err, line, c.says)
+		}
+	}
+}

@@ -5572,6 +5572,20 @@ var mutants = []mutant{
 		new:  "strings.Contains(text, \"\\x00reject_unverified_\")",
 		pkg:  "./mta", run: "^TestInboundRefusalIsRefused$",
 	},
+	{
+		name: "mta: default_transport = discard is saved without confirmation",
+		file: "mta/risks.go",
+		old:  "\tif what == \"\" {\n\t\treturn nil\n\t}\n",
+		new:  "\tif what != \"\\x00\" {\n\t\treturn nil\n\t}\n",
+		pkg:  "./mta", run: "^TestTransportRisk$",
+	},
+	{
+		name: "mta: a default_transport that discarded already asks again",
+		file: "mta/risks.go",
+		old:  "\tif _, was := transport(old); was == name {\n",
+		new:  "\tif _, was := transport(old); was == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestTransportRisk$",
+	},
 }
 
 func main() {
