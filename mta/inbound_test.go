@@ -2,13 +2,8 @@ package mta
 
 import (
 	"context"
-	"net/textproto"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"postdeck/store"
 )
@@ -48,39 +43,9 @@ func TestInboundRefusalIsRefused(t *testing.T) {
 
 	// What smtpd does with it, put live behind postdeck's back (with
 	// XCLIENT allowed from 127.0.0.1, to play a stranger).
-	live := filepath.Join(env.inst.ConfigDir, "main.cf")
-	text := readFile(live)
-	if !strings.Contains(text, rcptList) {
-		t.Fatalf("the running main.cf lacks smtpd_recipient_restrictions:\n%s", text)
-	}
-	text = strings.Replace(text, rcptList, "smtpd_recipient_restrictions = permit_mynetworks, reject\nsmtpd_authorized_xclient_hosts = 127.0.0.1\n", 1)
-	if err := os.WriteFile(live, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logStart := env.m.maillogSize()
-	if _, stderr, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
-		t.Fatalf("reload: %v %s", err, stderr)
-	}
-	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(logSince(env.m.maillogPath(), logStart, "reload -- version"), "reload -- version"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("master did not log the reload")
-		}
-	}
-	c, err := textproto.Dial("tcp", env.smtp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var last string
-	for _, cmd := range []string{"", "EHLO probe.example.test", "XCLIENT ADDR=192.0.2.7 NAME=mx.sender.example.test", "EHLO mx.sender.example.test", "MAIL FROM:<someone@sender.example.test>", "RCPT TO:<user@partner.example>"} {
-		if cmd != "" {
-			if _, err := c.Cmd("%s", cmd); err != nil {
-				t.Fatal(err)
-			}
-		}
-		code, msg, _ := c.ReadResponse(0)
-		last = strconv.Itoa(code) + " " + msg
-	}
+	changeLive(t, env, rcptList, "smtpd_recipient_restrictions = permit_mynetworks, reject\nsmtpd_authorized_xclient_hosts = 127.0.0.1\n")
+	last := lastReply(t, env.smtp, "EHLO probe.example.test", "XCLIENT ADDR=192.0.2.7 NAME=mx.sender.example.test", "EHLO mx.sender.example.test",
+		"MAIL FROM:<someone@sender.example.test>", "RCPT TO:<user@partner.example>")
 	if !strings.HasPrefix(last, "554 5.7.1 <user@partner.example>: Recipient address rejected: Access denied") {
 		t.Fatalf("a stranger's mail for the relay domain: %q", last)
 	}
@@ -100,7 +65,7 @@ func TestInboundRefusalIsRefused(t *testing.T) {
 	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	logStart = env.m.maillogSize()
+	logStart := env.m.maillogSize()
 	verify := strings.Replace(DefaultMainConfig, rcptList, "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, reject_unverified_recipient\n", 1)
 	accepted(t, env, verify)
 	if said := logSince(env.m.maillogPath(), logStart, "postmaster@partner.example"); said != "" {

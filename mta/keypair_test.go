@@ -2,12 +2,10 @@ package mta
 
 import (
 	"context"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"postdeck/postfix/postfixtest"
 )
@@ -61,43 +59,13 @@ func TestTLSKeyPairMismatchIsRefused(t *testing.T) {
 
 	// What smtpd does with it: the running main.cf gets the other key
 	// behind postdeck's back.
-	live := filepath.Join(env.inst.ConfigDir, "main.cf")
-	text := readFile(live)
-	if !strings.Contains(text, "smtpd_tls_chain_files = "+key+", "+cert+"\n") {
-		t.Fatalf("the running main.cf lacks the chain files:\n%s", text)
+	changeLive(t, env, "smtpd_tls_chain_files = "+key+", "+cert+"\n", "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = "+cert+"\nsmtpd_tls_key_file = "+otherKey+"\n")
+	r := smtpReplies(t, env.smtp, "EHLO client.example.test", "STARTTLS")
+	if !strings.Contains(r[1], "STARTTLS") {
+		t.Fatalf("smtpd does not offer STARTTLS: %q", r[1])
 	}
-	text = strings.Replace(text, "smtpd_tls_chain_files = "+key+", "+cert+"\n", "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = "+cert+"\nsmtpd_tls_key_file = "+otherKey+"\n", 1)
-	if err := os.WriteFile(live, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logStart := env.m.maillogSize()
-	if _, stderr, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
-		t.Fatalf("reload: %v %s", err, stderr)
-	}
-	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(logSince(env.m.maillogPath(), logStart, "reload -- version"), "reload -- version"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("master did not log the reload")
-		}
-	}
-	c, err := textproto.Dial("tcp", env.smtp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, _, err := c.ReadResponse(220); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Cmd("EHLO client.example.test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, ehlo, err := c.ReadResponse(250); err != nil || !strings.Contains(ehlo, "STARTTLS") {
-		t.Fatalf("EHLO: %q %v", ehlo, err)
-	}
-	if _, err := c.Cmd("STARTTLS"); err != nil {
-		t.Fatal(err)
-	}
-	if code, msg, _ := c.ReadResponse(220); code != 454 || !strings.Contains(msg, "TLS not available due to local problem") {
-		t.Fatalf("STARTTLS with the other key: %d %q", code, msg)
+	if !strings.HasPrefix(r[2], "454 ") || !strings.Contains(r[2], "TLS not available due to local problem") {
+		t.Fatalf("STARTTLS with the other key: %q", r[2])
 	}
 
 	// The running configuration has the pair: a later change is applied.

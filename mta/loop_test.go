@@ -2,8 +2,6 @@ package mta
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,24 +59,10 @@ func TestRelayHostThatIsThisGatewayIsRefused(t *testing.T) {
 
 	// What Postfix does with it: the running main.cf relays to its own
 	// listener behind postdeck's back.
-	live := filepath.Join(env.inst.ConfigDir, "main.cf")
-	text := readFile(live)
-	if !strings.Contains(text, "\nrelayhost = [127.0.0.2]:"+port+"\n") {
-		t.Fatalf("the running main.cf does not have the saved relay host:\n%s", text)
-	}
-	if err := os.WriteFile(live, []byte(strings.Replace(text, "\nrelayhost = [127.0.0.2]:", "\nrelayhost = [127.0.0.1]:", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
-		t.Fatalf("reload: %v %s", err, stderr)
-	}
+	changeLive(t, env, "\nrelayhost = [127.0.0.2]:"+port+"\n", "\nrelayhost = [127.0.0.1]:"+port+"\n")
 	logStart := env.m.maillogSize()
 	sendPlain(t, env.smtp, "a@example.org", "user@elsewhere.example", "Subject: round\r\n\r\nhi\r\n")
-	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(logSince(env.m.maillogPath(), logStart, "too many hops"), "too many hops"); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no \"too many hops\" in the maillog:\n%s", readFile(env.m.maillogPath()))
-		}
-	}
+	waitLog(t, env, logStart, "too many hops", 60*time.Second)
 }
 
 // TestSelfListenersReaches: which next hops are this gateway's listeners.

@@ -1,14 +1,8 @@
 package mta
 
 import (
-	"context"
-	"net/textproto"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestRoomProblem: smtpd's rule, in blocks: queue_minfree not below the
@@ -47,57 +41,16 @@ func TestRoomProblem(t *testing.T) {
 // unchanged, unless the running configuration is short of room already.
 func TestQueueRoomIsRefused(t *testing.T) {
 	env := newTestEnv(t)
-	ctx := context.Background()
 	const huge = "queue_minfree = 1000000000000000\n"
 	refusedLine(t, env, DefaultMainConfig+huge, strings.Count(DefaultMainConfig, "\n")+1,
 		"Parameter queue_minfree: queue_minfree = 1000000000000000 is not less than the ")
 	accepted(t, env, DefaultMainConfig+"queue_minfree = 1000000\n")
 
 	// What smtpd does with it, put live behind postdeck's back.
-	live := filepath.Join(env.inst.ConfigDir, "main.cf")
-	text := readFile(live)
-	if !strings.Contains(text, "queue_minfree = 1000000\n") {
-		t.Fatalf("the running main.cf lacks queue_minfree:\n%s", text)
-	}
-	if err := os.WriteFile(live, []byte(strings.Replace(text, "queue_minfree = 1000000\n", huge, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logStart := env.m.maillogSize()
-	if _, stderr, err := env.m.Postfix().Run(ctx, nil, "postfix", "reload"); err != nil {
-		t.Fatalf("reload: %v %s", err, stderr)
-	}
-	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(logSince(env.m.maillogPath(), logStart, "reload -- version"), "reload -- version"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("master did not log the reload")
-		}
-	}
-	if reply := mailFromReply(t, env.smtp); !strings.HasPrefix(reply, "452 4.3.1 Insufficient system storage") {
+	changeLive(t, env, "queue_minfree = 1000000\n", huge)
+	if reply := lastReply(t, env.smtp, "EHLO client.example.test", "MAIL FROM:<a@example.org>"); !strings.HasPrefix(reply, "452 4.3.1 Insufficient system storage") {
 		t.Fatalf("MAIL FROM with queue_minfree above the free space: %q", reply)
 	}
 	// Short of room already: a later change is applied.
 	accepted(t, env, DefaultMainConfig+huge+"delay_warning_time = 4h\n")
-}
-
-// mailFromReply is smtpd's answer to MAIL FROM from 127.0.0.1.
-func mailFromReply(t *testing.T, addr string) string {
-	t.Helper()
-	c, err := textproto.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, _, err := c.ReadResponse(220); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Cmd("EHLO client.example.test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := c.ReadResponse(250); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Cmd("MAIL FROM:<a@example.org>"); err != nil {
-		t.Fatal(err)
-	}
-	code, msg, _ := c.ReadResponse(0)
-	return strconv.Itoa(code) + " " + msg
 }

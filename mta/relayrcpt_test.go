@@ -2,10 +2,6 @@ package mta
 
 import (
 	"context"
-	"net/textproto"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -40,10 +36,10 @@ func TestRelayRecipientTableWithoutTheDomainIsRefused(t *testing.T) {
 	accepted(t, env, withTable)
 	// What the table does: an address it lists is taken, another is
 	// refused for good, from My Networks too.
-	if reply := rcptReply(t, env.smtp, "known@partner.example"); !strings.HasPrefix(reply, "250") {
+	if reply := lastReply(t, env.smtp, "EHLO client.example.test", "MAIL FROM:<a@example.org>", "RCPT TO:<known@partner.example>"); !strings.HasPrefix(reply, "250") {
 		t.Fatalf("a listed recipient: %q", reply)
 	}
-	if reply := rcptReply(t, env.smtp, "unknown@partner.example"); !strings.Contains(reply, "550 5.1.1") || !strings.Contains(reply, "User unknown in relay recipient table") {
+	if reply := lastReply(t, env.smtp, "EHLO client.example.test", "MAIL FROM:<a@example.org>", "RCPT TO:<unknown@partner.example>"); !strings.Contains(reply, "550 5.1.1") || !strings.Contains(reply, "User unknown in relay recipient table") {
 		t.Fatalf("an unlisted recipient: %q", reply)
 	}
 
@@ -73,7 +69,7 @@ func TestRelayRecipientTableWithoutTheDomainIsRefused(t *testing.T) {
 	if _, err := env.m.SaveSettings(ctx, "tester", three, "", ApplyOptions{}); err != nil {
 		t.Fatalf("every relay domain known: %v", err)
 	}
-	if reply := rcptReply(t, env.smtp, "anyone@second.example"); !strings.HasPrefix(reply, "250") {
+	if reply := lastReply(t, env.smtp, "EHLO client.example.test", "MAIL FROM:<a@example.org>", "RCPT TO:<anyone@second.example>"); !strings.HasPrefix(reply, "250") {
 		t.Fatalf("a recipient at a domain the table takes whole: %q", reply)
 	}
 	if err := putMap("relay-patterns", "pcre", "/@fourth\\.example$/ OK\n"); err != nil {
@@ -92,44 +88,6 @@ func TestRelayRecipientTableWithoutTheDomainIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	accepted(t, env, withTable)
-	live := filepath.Join(env.inst.ConfigDir, "main.cf")
-	text := readFile(live)
-	if !strings.Contains(text, "hash.relay-recipients.map") {
-		t.Fatalf("the running main.cf does not name the table:\n%s", text)
-	}
-	if err := os.WriteFile(live, []byte(strings.Replace(text, "hash.relay-recipients.map", "hash.check-recipient-access.map", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	changeLive(t, env, "hash.relay-recipients.map", "hash.check-recipient-access.map")
 	accepted(t, env, wrong+"delay_warning_time = 4h\n")
-}
-
-// rcptReply is smtpd's answer to RCPT TO:<rcpt> from 127.0.0.1 (My
-// Networks).
-func rcptReply(t *testing.T, addr, rcpt string) string {
-	t.Helper()
-	c, err := textproto.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	reply := func(cmd string) string {
-		if cmd != "" {
-			if err := c.PrintfLine("%s", cmd); err != nil {
-				t.Fatal(err)
-			}
-		}
-		code, msg, err := c.ReadResponse(0)
-		if err != nil && code == 0 {
-			t.Fatalf("%q: %v", cmd, err)
-		}
-		return strconv.Itoa(code) + " " + msg
-	}
-	reply("")
-	reply("EHLO client.example.test")
-	if r := reply("MAIL FROM:<a@example.org>"); !strings.HasPrefix(r, "250") {
-		t.Fatalf("MAIL FROM: %q", r)
-	}
-	r := reply("RCPT TO:<" + rcpt + ">")
-	reply("QUIT")
-	return r
 }
