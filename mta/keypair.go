@@ -71,8 +71,9 @@ func keyPairProblems(value func(name string) (string, bool), onlyOwn bool, resol
 			}
 			certPEM, ok1 := readPEMFile(resolve(cert))
 			keyPEM, ok2 := readPEMFile(resolve(key))
-			if !ok1 || !ok2 {
-				continue
+			if !ok1 || !ok2 || !bytes.Contains(certPEM, []byte("CERTIFICATE-----")) ||
+				(key != cert && !bytes.Contains(keyPEM, []byte("PRIVATE KEY-----"))) {
+				continue // no certificate, a key file without a key: the file checks say
 			}
 			if why := pairProblem(certPEM, keyPEM); why != "" {
 				if why == keyMismatch {

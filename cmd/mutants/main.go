@@ -5586,6 +5586,13 @@ var mutants = []mutant{
 		new:  "\tif _, was := transport(old); was == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestTransportRisk$",
 	},
+	{
+		name: "mta: a certificate file that holds no certificate is judged as a key pair before the file checks say what it is",
+		file: "mta/keypair.go",
+		old:  "!ok1 || !ok2 || !bytes.Contains(certPEM, []byte(\"CERTIFICATE-----\")) ||",
+		new:  "!ok1 || !ok2 ||",
+		pkg:  "./mta", run: "^TestMasterOverridesAreCheckedLikeMainCF$",
+	},
 }
 
 func main() {
