@@ -63,8 +63,8 @@ func relayRecipientGaps(main map[string]string, table func(path string) ([]byte,
 	var gaps []string
 	for _, tok := range refTokens(main["relay_domains"]) {
 		d := strings.ToLower(strings.TrimSuffix(tok, "."))
-		if d == "" || strings.ContainsAny(d, ":/$") || strings.HasPrefix(d, ".") {
-			continue // a table, a file or subdomains: not judged
+		if d == "" || strings.ContainsAny(d, ":/$!{}") || strings.HasPrefix(d, ".") {
+			continue // a table, a file, an exclusion or subdomains: not judged
 		}
 		if !known[d] && !slices.Contains(gaps, d) {
 			gaps = append(gaps, d)

@@ -91,3 +91,36 @@ func TestRelayRecipientTableWithoutTheDomainIsRefused(t *testing.T) {
 	changeLive(t, env, "hash.relay-recipients.map", "hash.check-recipient-access.map")
 	accepted(t, env, wrong+"delay_warning_time = 4h\n")
 }
+
+// TestRelayRecipientGaps: which relay domains are judged (names only,
+// not exclusions, subdomains, tables or parameters), which tables are
+// read, and when nothing is judged.
+func TestRelayRecipientGaps(t *testing.T) {
+	tables := map[string]string{
+		"/t/relay":   "known@partner.example OK\n@whole.example OK\n",
+		"/t/virtual": "info@aliased.example someone@elsewhere.example\n",
+		"/t/empty":   "",
+	}
+	table := func(path string) ([]byte, bool) {
+		v, ok := tables[path]
+		return []byte(v), ok
+	}
+	domains := "partner.example, whole.example, aliased.example, missing.example, !lab.missing.example, .sub.missing.example, hash:/t/domains, $mydestination"
+	for _, c := range []struct {
+		name string
+		main map[string]string
+		want string
+	}{
+		{"no table", map[string]string{"relay_domains": domains}, ""},
+		{"a gap", map[string]string{"relay_domains": domains, "relay_recipient_maps": "hash:/t/relay", "virtual_alias_maps": "hash:/t/virtual"}, "missing.example"},
+		{"without the aliases", map[string]string{"relay_domains": domains, "relay_recipient_maps": "hash:/t/relay"}, "aliased.example missing.example"},
+		{"an empty table", map[string]string{"relay_domains": "Partner.Example.", "relay_recipient_maps": "hash:/t/empty"}, "partner.example"},
+		{"a pattern table", map[string]string{"relay_domains": domains, "relay_recipient_maps": "hash:/t/relay, pcre:/t/patterns"}, ""},
+		{"a table that cannot be read", map[string]string{"relay_domains": domains, "relay_recipient_maps": "hash:/t/gone"}, ""},
+		{"unlisted recipients taken", map[string]string{"relay_domains": domains, "relay_recipient_maps": "hash:/t/empty", "smtpd_reject_unlisted_recipient": "no"}, ""},
+	} {
+		if got := strings.Join(relayRecipientGaps(c.main, table), " "); got != c.want {
+			t.Errorf("%s: gaps %q, want %q", c.name, got, c.want)
+		}
+	}
+}

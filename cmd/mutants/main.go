@@ -5593,6 +5593,13 @@ var mutants = []mutant{
 		new:  "!ok1 || !ok2 ||",
 		pkg:  "./mta", run: "^TestMasterOverridesAreCheckedLikeMainCF$",
 	},
+	{
+		name: "mta: a relay domain exclusion (!name) is read as a relay domain without addresses",
+		file: "mta/relayrcpt.go",
+		old:  "strings.ContainsAny(d, \":/$!{}\")",
+		new:  "strings.ContainsAny(d, \":/$\")",
+		pkg:  "./mta", run: "^TestRelayRecipientGaps$",
+	},
 }
 
 func main() {
