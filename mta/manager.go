@@ -619,6 +619,9 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 			}
 		}
 		st.Settings = clean
+		if err := checkRelayCredentials(st); err != nil {
+			return err
+		}
 		return m.checkRelayHostLoops(st)
 	})
 	res.Warnings = append(warnings, res.Warnings...)

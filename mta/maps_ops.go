@@ -412,6 +412,7 @@ func (m *Manager) mapContextFor(st *store.State) (*mapContext, error) {
 	}
 	mc := newMapContext(master, params)
 	mc.self = newSelfListeners(master, m.inst.MPAListen, st.Settings.Hostname)
+	mc.relayHosts = []string{st.Settings.ExternalRelayHost, st.Settings.InternalRelayHost}
 	return mc, nil
 }
 

@@ -20,6 +20,10 @@ type mapContext struct {
 	// self knows this gateway's SMTP listeners: a transport's next hop
 	// may not be one of them (loop.go). nil: not judged.
 	self *selfListeners
+	// relayHosts are the relay hosts of the MTA settings: a SASL
+	// password's key must spell them as Postfix looks them up
+	// (saslkey.go).
+	relayHosts []string
 }
 
 // newMapContext reads the services of a rendered master.cf and the
@@ -311,10 +315,15 @@ func validFingerprint(fp string) bool {
 
 // checkSASLPassword: keys are next-hop destinations or sender addresses;
 // values are user:password. Sentences never quote the value.
-func checkSASLPassword(_ *mapContext, e mapEntry, keyed bool) string {
+func checkSASLPassword(mc *mapContext, e mapEntry, keyed bool) string {
 	if keyed {
 		k := e.key
 		var msg string
+		for _, relay := range mc.relayHosts {
+			if msg = saslKeyMiss(k, relay); msg != "" {
+				return msg
+			}
+		}
 		if strings.Contains(k, "@") {
 			if strings.HasPrefix(k, "@") {
 				if !validHostname(k[1:]) {

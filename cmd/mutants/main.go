@@ -5600,6 +5600,27 @@ var mutants = []mutant{
 		new:  "strings.ContainsAny(d, \":/$\")",
 		pkg:  "./mta", run: "^TestRelayRecipientGaps$",
 	},
+	{
+		name: "mta: a SASL key in a spelling Postfix does not look up is saved",
+		file: "mta/maps_semantic.go",
+		old:  "\t\t\tif msg = saslKeyMiss(k, relay); msg != \"\" {\n",
+		new:  "\t\t\tif msg = saslKeyMiss(k, relay); msg == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestSASLKeyThatPostfixDoesNotLookUpIsRefused$",
+	},
+	{
+		name: "mta: the relay host's host name alone is read as a spelling Postfix does not look up",
+		file: "mta/saslkey.go",
+		old:  "\tif k == r || k == host || hostOf(k) != host {\n",
+		new:  "\tif k == r || hostOf(k) != host {\n",
+		pkg:  "./mta", run: "^TestSASLKeyMiss$",
+	},
+	{
+		name: "mta: a relay host change that leaves its credentials behind is saved",
+		file: "mta/saslkey.go",
+		old:  "\t\tif miss != \"\" && !found {\n",
+		new:  "\t\tif miss == \"\\x00\" && !found {\n",
+		pkg:  "./mta", run: "^TestSASLKeyThatPostfixDoesNotLookUpIsRefused$",
+	},
 }
 
 func main() {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -35,6 +36,9 @@ type Sink struct {
 	server   *smtp.Server
 	listener net.Listener
 	closed   atomic.Bool // answer 421 at connect: a relay that is down
+	// auth is "user:password" for a sink that takes mail only after AUTH
+	// PLAIN with it (NewAuthSink), "" for one that takes it from anyone.
+	auth string
 }
 
 // NewSink starts a sink on a free port (or on port, when it is not 0) and
@@ -53,11 +57,18 @@ func NewTLSSink(t testing.TB, conf *tls.Config) *Sink {
 
 func newSink(t testing.TB, port int, conf *tls.Config) *Sink {
 	t.Helper()
+	return startSink(t, &Sink{}, port, conf)
+}
+
+// startSink starts s, a new Sink with its options set, on port (0: a free
+// one).
+func startSink(t testing.TB, s *Sink, port int, conf *tls.Config) *Sink {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Sink{listener: ln, notify: make(chan struct{}, 1)}
+	s.listener, s.notify = ln, make(chan struct{}, 1)
 	s.Addr = ln.Addr().String()
 	s.Port = ln.Addr().(*net.TCPAddr).Port
 	srv := smtp.NewServer(sinkBackend{s})
@@ -72,6 +83,15 @@ func newSink(t testing.TB, port int, conf *tls.Config) *Sink {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
+}
+
+// NewAuthSink starts a sink on a free port that offers AUTH PLAIN and
+// answers MAIL FROM "530 5.7.0 Authentication required" until the client
+// has logged in as user with password, as a relay host that needs SASL
+// does.
+func NewAuthSink(t testing.TB, user, password string) *Sink {
+	t.Helper()
+	return startSink(t, &Sink{auth: user + ":" + password}, 0, nil)
 }
 
 // NewClosedSink starts a sink on a free port that answers every connection
@@ -137,7 +157,36 @@ func (b sinkBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if b.s.closed.Load() {
 		return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Closed for this test"}
 	}
-	return &sinkSession{s: b.s, helo: c.Hostname()}, nil
+	ss := &sinkSession{s: b.s, helo: c.Hostname()}
+	if b.s.auth != "" {
+		return &authSinkSession{sinkSession: ss}, nil
+	}
+	return ss, nil
+}
+
+// authSinkSession is a session of a sink that needs AUTH PLAIN.
+type authSinkSession struct {
+	*sinkSession
+	authed bool
+}
+
+func (as *authSinkSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (as *authSinkSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, password string) error {
+		if user+":"+password != as.s.auth {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+		}
+		as.authed = true
+		return nil
+	}), nil
+}
+
+func (as *authSinkSession) Mail(from string, opts *smtp.MailOptions) error {
+	if !as.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
+	return as.sinkSession.Mail(from, opts)
 }
 
 type sinkSession struct {
