@@ -223,3 +223,63 @@ func (m *Manager) checkRelayTransport(transport, masterDoc string) error {
 	}
 	return nil
 }
+
+// checkRelayWrapper refuses a relay host on the SMTPS port (465: TLS from
+// the first byte) whose transport does not speak it: without
+// smtp_tls_wrappermode = yes (in main.cf or the transport service's -o
+// overrides) Postfix's smtp client connects and waits for a greeting
+// while the server waits for the TLS handshake, until smtp_helo_timeout
+// (300 s), and defers every message ("timed out while receiving the
+// initial server greeting"). Port 587 (STARTTLS) is what such providers
+// offer besides.
+func (m *Manager) checkRelayWrapper(st *store.State) error {
+	params, err := ParseMainConfig(st.MainConfig)
+	if err != nil {
+		return nil // the document is checked on its own
+	}
+	mainVal := func(name string) string {
+		for _, p := range params {
+			if p.Name == name {
+				return strings.TrimSpace(p.Value)
+			}
+		}
+		return ""
+	}
+	master, err := renderMaster(m.inst, st.MasterConfig)
+	if err != nil {
+		return nil
+	}
+	services := parseMasterCF(master)
+	external, _, _ := strings.Cut(mainVal("default_transport"), ":")
+	if external == "" {
+		external = "smtp"
+	}
+	internal := st.Settings.RelayTransport
+	if internal == "" {
+		internal = "relay"
+	}
+	for _, r := range []struct{ field, label, hop, transport string }{
+		{FieldExternalRelay, "External Relay Host", st.Settings.ExternalRelayHost, external},
+		{FieldInternalRelay, "Internal Relay Host", st.Settings.InternalRelayHost, internal},
+	} {
+		port := "25"
+		if i := strings.LastIndexByte(r.hop, ':'); i >= 0 && !strings.HasSuffix(r.hop, "]") {
+			port = r.hop[i+1:]
+		}
+		if r.hop == "" || servicePort(port) != 465 {
+			continue
+		}
+		wrapper := mainVal("smtp_tls_wrappermode")
+		for _, svc := range services {
+			if svc.Name == r.transport && svc.Type == "unix" {
+				if v, ok := svc.Opt("smtp_tls_wrappermode"); ok {
+					wrapper = strings.TrimSpace(v)
+				}
+			}
+		}
+		if !strings.EqualFold(wrapper, "yes") {
+			return store.Invalid(r.field, "%s %s is the SMTPS port, where the server speaks TLS from the first byte: Postfix's smtp client (service %s) speaks plain SMTP there unless smtp_tls_wrappermode = yes, and would wait for a greeting that never comes and defer every message. Use the server's port 587 (STARTTLS), or set smtp_tls_wrappermode = yes with smtp_tls_security_level = encrypt in the main config (or in the %s service's -o overrides)", r.label, r.hop, r.transport, r.transport)
+		}
+	}
+	return nil
+}

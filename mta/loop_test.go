@@ -2,6 +2,8 @@ package mta
 
 import (
 	"context"
+	"crypto/tls"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,4 +130,62 @@ func TestRelayTransportThatDoesNotDeliverIsRefused(t *testing.T) {
 	if _, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{}); err != nil {
 		t.Fatalf("Relay Transport smtp: %v", err)
 	}
+}
+
+// TestRelayHostOnTheSMTPSPortIsRefused: a relay host on port 465 (TLS
+// from the first byte) without smtp_tls_wrappermode = yes was saved, and
+// Postfix's smtp client waited for a greeting the server never sent and
+// deferred every message. It is refused on its field (and a main config
+// that takes the wrapper mode away, on the document); with the wrapper
+// mode the mail goes out over TLS.
+func TestRelayHostOnTheSMTPSPortIsRefused(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	cert, key, _ := writeKeyPair(t, postfixtest.Dir(t), 0o600)
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := postfixtest.NewSMTPSSink(t, 465, &tls.Config{Certificates: []tls.Certificate{pair}})
+	relay := "[127.0.0.1]:" + strconv.Itoa(sink.Port)
+	s := store.DefaultSettings()
+	s.ExternalRelayHost = relay
+	refusedField(t, env, FieldExternalRelay, 0, "External Relay Host "+relay+" is the SMTPS port, where the server speaks TLS from the first byte: Postfix's smtp client (service smtp) speaks plain SMTP there unless smtp_tls_wrappermode = yes", func() error {
+		_, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
+		return err
+	})
+	in := store.DefaultSettings()
+	in.RelayDomains, in.InternalRelayHost = []string{"partner.example"}, relay
+	refusedField(t, env, FieldInternalRelay, 0, "Internal Relay Host "+relay+" is the SMTPS port", func() error {
+		_, err := env.m.SaveSettings(ctx, "tester", in, "", ApplyOptions{})
+		return err
+	})
+
+	// What Postfix does: the relay host put live behind postdeck's back
+	// (with a short greeting timeout).
+	changeLive(t, env, "\nrelayhost = \n", "\nrelayhost = "+relay+"\nsmtp_helo_timeout = 2s\n")
+	logStart := env.m.maillogSize()
+	sendPlain(t, env.smtp, "a@example.org", "user@outside.example", "Subject: plain\r\n\r\nhi\r\n")
+	waitLog(t, env, logStart, "while receiving the initial server greeting", 30*time.Second)
+	if sink.Count() != 0 {
+		t.Fatalf("the SMTPS relay took %d messages in plain SMTP", sink.Count())
+	}
+
+	// With the wrapper mode: taken, and delivered over TLS.
+	wrapped := DefaultMainConfig + "smtp_tls_wrappermode = yes\nsmtp_tls_security_level = encrypt\n"
+	wrapped = strings.Replace(wrapped, "smtp_tls_security_level = may\n", "", 1)
+	accepted(t, env, wrapped)
+	if _, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{}); err != nil {
+		t.Fatalf("the SMTPS port with the wrapper mode: %v", err)
+	}
+	sendPlain(t, env.smtp, "a@example.org", "user@outside.example", "Subject: wrapped\r\n\r\nhi\r\n")
+	for deadline := time.Now().Add(30 * time.Second); !slices.ContainsFunc(sink.Messages(), func(m postfixtest.SinkMessage) bool {
+		return strings.Contains(string(m.Data), "Subject: wrapped")
+	}); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not delivered with the wrapper mode:\n%s", readFile(env.m.maillogPath()))
+		}
+	}
+	// The main config may not take the wrapper mode away now.
+	refusedLine(t, env, DefaultMainConfig, 0, "External Relay Host "+relay+" is the SMTPS port")
 }

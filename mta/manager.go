@@ -622,6 +622,9 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 		if err := checkRelayCredentials(st); err != nil {
 			return err
 		}
+		if err := m.checkRelayWrapper(st); err != nil {
+			return err
+		}
 		return m.checkRelayHostLoops(st)
 	})
 	res.Warnings = append(warnings, res.Warnings...)
@@ -647,7 +650,14 @@ func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string, 
 		}
 		// A mailbox limit below the Message Size Limit is refused with
 		// the whole state (validateState), whatever changed it.
+		wasWrapped := m.checkRelayWrapper(st) == nil
 		st.MainConfig = norm
+		// The document took away the wrapper mode a relay host needs:
+		// the refusal is the document's.
+		var ue *store.UserError
+		if err := m.checkRelayWrapper(st); errors.As(err, &ue) && wasWrapped {
+			return store.Invalid(FieldMainConfig, "%s", strings.TrimSuffix(ue.Msg, "."))
+		}
 		return nil
 	})
 }

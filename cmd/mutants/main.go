@@ -5621,6 +5621,27 @@ var mutants = []mutant{
 		new:  "\t\tif miss == \"\\x00\" && !found {\n",
 		pkg:  "./mta", run: "^TestSASLKeyThatPostfixDoesNotLookUpIsRefused$",
 	},
+	{
+		name: "mta: a relay host on the SMTPS port without wrapper mode is saved",
+		file: "mta/loop.go",
+		old:  "\t\tif !strings.EqualFold(wrapper, \"yes\") {\n",
+		new:  "\t\tif !strings.EqualFold(wrapper, \"yes\") && wrapper == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
+	},
+	{
+		name: "mta: the SMTPS port is not recognised",
+		file: "mta/loop.go",
+		old:  "\t\tif r.hop == \"\" || servicePort(port) != 465 {\n",
+		new:  "\t\tif r.hop == \"\" || servicePort(port) != 466 {\n",
+		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
+	},
+	{
+		name: "mta: a main config that takes the SMTPS relay's wrapper mode away is saved",
+		file: "mta/manager.go",
+		old:  "\t\tif err := m.checkRelayWrapper(st); errors.As(err, &ue) && wasWrapped {\n",
+		new:  "\t\tif err := m.checkRelayWrapper(st); errors.As(err, &ue) && wasWrapped && false {\n",
+		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
+	},
 }
 
 func main() {

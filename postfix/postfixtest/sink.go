@@ -39,6 +39,9 @@ type Sink struct {
 	// auth is "user:password" for a sink that takes mail only after AUTH
 	// PLAIN with it (NewAuthSink), "" for one that takes it from anyone.
 	auth string
+	// wrapped is the TLS of a sink that speaks TLS from the first byte
+	// (NewSMTPSSink).
+	wrapped *tls.Config
 }
 
 // NewSink starts a sink on a free port (or on port, when it is not 0) and
@@ -80,9 +83,21 @@ func startSink(t testing.TB, s *Sink, port int, conf *tls.Config) *Sink {
 	srv.AllowInsecureAuth = true
 	srv.TLSConfig = conf
 	s.server = srv
-	go func() { _ = srv.Serve(ln) }()
+	var serve net.Listener = ln
+	if s.wrapped != nil {
+		serve = tls.NewListener(ln, s.wrapped)
+	}
+	go func() { _ = srv.Serve(serve) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
+}
+
+// NewSMTPSSink starts a sink on port (465 for the tests of the SMTPS
+// port) that speaks TLS from the first byte with conf's certificate, as
+// a relay host's SUBMISSIONS/SMTPS port does.
+func NewSMTPSSink(t testing.TB, port int, conf *tls.Config) *Sink {
+	t.Helper()
+	return startSink(t, &Sink{wrapped: conf}, port, nil)
 }
 
 // NewAuthSink starts a sink on a free port that offers AUTH PLAIN and
