@@ -225,7 +225,9 @@ func (m *Manager) checkRelayTransport(transport, masterDoc string) error {
 }
 
 // checkRelayWrapper refuses a relay host on the SMTPS port (465: TLS from
-// the first byte) whose transport does not speak it: without
+// the first byte) whose transport does not speak it, and wrapper mode on
+// a transport whose relay host (or the MX hosts, port 25) speaks plain
+// SMTP first, where every TLS handshake fails. Without
 // smtp_tls_wrappermode = yes (in main.cf or the transport service's -o
 // overrides) Postfix's smtp client connects and waits for a greeting
 // while the server waits for the TLS handshake, until smtp_helo_timeout
@@ -258,17 +260,13 @@ func (m *Manager) checkRelayWrapper(st *store.State) error {
 	if internal == "" {
 		internal = "relay"
 	}
-	for _, r := range []struct{ field, label, hop, transport string }{
-		{FieldExternalRelay, "External Relay Host", st.Settings.ExternalRelayHost, external},
-		{FieldInternalRelay, "Internal Relay Host", st.Settings.InternalRelayHost, internal},
+	for _, r := range []struct {
+		field, label, hop, transport string
+		used                         bool // mail goes this way
+	}{
+		{FieldExternalRelay, "External Relay Host", st.Settings.ExternalRelayHost, external, true},
+		{FieldInternalRelay, "Internal Relay Host", st.Settings.InternalRelayHost, internal, len(st.Settings.RelayDomains) > 0},
 	} {
-		port := "25"
-		if i := strings.LastIndexByte(r.hop, ':'); i >= 0 && !strings.HasSuffix(r.hop, "]") {
-			port = r.hop[i+1:]
-		}
-		if r.hop == "" || servicePort(port) != 465 {
-			continue
-		}
 		wrapper := mainVal("smtp_tls_wrappermode")
 		for _, svc := range services {
 			if svc.Name == r.transport && svc.Type == "unix" {
@@ -277,8 +275,21 @@ func (m *Manager) checkRelayWrapper(st *store.State) error {
 				}
 			}
 		}
-		if !strings.EqualFold(wrapper, "yes") {
+		wrapped := strings.EqualFold(wrapper, "yes")
+		port := "25"
+		if i := strings.LastIndexByte(r.hop, ':'); i >= 0 && !strings.HasSuffix(r.hop, "]") {
+			port = r.hop[i+1:]
+		}
+		smtps := r.hop != "" && servicePort(port) == 465
+		switch {
+		case smtps && !wrapped:
 			return store.Invalid(r.field, "%s %s is the SMTPS port, where the server speaks TLS from the first byte: Postfix's smtp client (service %s) speaks plain SMTP there unless smtp_tls_wrappermode = yes, and would wait for a greeting that never comes and defer every message. Use the server's port 587 (STARTTLS), or set smtp_tls_wrappermode = yes with smtp_tls_security_level = encrypt in the main config (or in the %s service's -o overrides)", r.label, r.hop, r.transport, r.transport)
+		case !smtps && wrapped && r.used && r.hop != "":
+			// (Without a relay host the mail goes to MX hosts on port
+			// 25, which wrapper mode fails as well; it is not refused,
+			// so that wrapper mode can be set before the relay host on
+			// port 465 that needs it.)
+			return store.Invalid(r.field, "%s %s: smtp_tls_wrappermode = yes makes Postfix's smtp client (service %s) start TLS at once, and port %s speaks plain SMTP first: every delivery would fail its TLS handshake and be deferred. Use the server's port 465, or keep smtp_tls_wrappermode off", r.label, r.hop, r.transport, port)
 		}
 	}
 	return nil

@@ -188,4 +188,11 @@ func TestRelayHostOnTheSMTPSPortIsRefused(t *testing.T) {
 	}
 	// The main config may not take the wrapper mode away now.
 	refusedLine(t, env, DefaultMainConfig, 0, "External Relay Host "+relay+" is the SMTPS port")
+	// Nor may the relay host move to a port that speaks plain SMTP first
+	// while the wrapper mode stays.
+	s.ExternalRelayHost = "[127.0.0.1]:587"
+	refusedField(t, env, FieldExternalRelay, 0, "External Relay Host [127.0.0.1]:587: smtp_tls_wrappermode = yes makes Postfix's smtp client (service smtp) start TLS at once, and port 587 speaks plain SMTP first", func() error {
+		_, err := env.m.SaveSettings(ctx, "tester", s, "", ApplyOptions{})
+		return err
+	})
 }

@@ -5624,15 +5624,15 @@ var mutants = []mutant{
 	{
 		name: "mta: a relay host on the SMTPS port without wrapper mode is saved",
 		file: "mta/loop.go",
-		old:  "\t\tif !strings.EqualFold(wrapper, \"yes\") {\n",
-		new:  "\t\tif !strings.EqualFold(wrapper, \"yes\") && wrapper == \"\\x00\" {\n",
+		old:  "\t\tcase smtps && !wrapped:\n",
+		new:  "\t\tcase smtps && !wrapped && false:\n",
 		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
 	},
 	{
 		name: "mta: the SMTPS port is not recognised",
 		file: "mta/loop.go",
-		old:  "\t\tif r.hop == \"\" || servicePort(port) != 465 {\n",
-		new:  "\t\tif r.hop == \"\" || servicePort(port) != 466 {\n",
+		old:  "\t\tsmtps := r.hop != \"\" && servicePort(port) == 465\n",
+		new:  "\t\tsmtps := r.hop != \"\" && servicePort(port) == 466\n",
 		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
 	},
 	{
@@ -5640,6 +5640,13 @@ var mutants = []mutant{
 		file: "mta/manager.go",
 		old:  "\t\tif err := m.checkRelayWrapper(st); errors.As(err, &ue) && wasWrapped {\n",
 		new:  "\t\tif err := m.checkRelayWrapper(st); errors.As(err, &ue) && wasWrapped && false {\n",
+		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
+	},
+	{
+		name: "mta: wrapper mode for a relay host on a port that speaks plain SMTP first is saved",
+		file: "mta/loop.go",
+		old:  "\t\tcase !smtps && wrapped && r.used && r.hop != \"\":\n",
+		new:  "\t\tcase !smtps && wrapped && r.used && r.hop == \"\\x00\":\n",
 		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
 	},
 }
