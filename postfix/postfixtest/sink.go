@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,7 +100,26 @@ func startSink(t testing.TB, s *Sink, port int, conf *tls.Config) *Sink {
 // a relay host's SUBMISSIONS/SMTPS port does.
 func NewSMTPSSink(t testing.TB, port int, conf *tls.Config) *Sink {
 	t.Helper()
+	if port != 0 {
+		lockPort(t, port)
+	}
 	return startSink(t, &Sink{wrapped: conf}, port, nil)
+}
+
+// lockPort holds an exclusive lock on a fixed port until the test ends,
+// so that test processes running at once (make mutants runs two) take
+// the port in turn instead of failing to listen.
+func lockPort(t testing.TB, port int) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "postdeck-test-port-"+strconv.Itoa(port)+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() }) // closing releases the lock
 }
 
 // NewAuthSink starts a sink on a free port that offers AUTH PLAIN and
