@@ -18,13 +18,8 @@ import (
 // files unchanged; a gateway without relay domains, and a running
 // configuration that refuses the same, are left alone.
 func TestInboundRefusalIsRefused(t *testing.T) {
-	env := newTestEnv(t)
+	env, settings := newRelayEnv(t, "partner.example")
 	ctx := context.Background()
-	settings := store.DefaultSettings()
-	settings.RelayDomains = []string{"partner.example"}
-	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	const rcptList = "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination,\n    check_recipient_access hash:$config_directory/maps.d/hash.check-recipient-access.map\n"
 	if !strings.Contains(DefaultMainConfig, rcptList) {
 		t.Fatal("DefaultMainConfig's smtpd_recipient_restrictions changed")

@@ -18,13 +18,8 @@ import (
 // might know any address) let it through, and so does a gap the running
 // configuration has already.
 func TestRelayRecipientTableWithoutTheDomainIsRefused(t *testing.T) {
-	env := newTestEnv(t)
+	env, settings := newRelayEnv(t, "partner.example")
 	ctx := context.Background()
-	settings := store.DefaultSettings()
-	settings.RelayDomains = []string{"partner.example"}
-	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	putMap := func(name, typ, content string) error {
 		_, err := env.m.PutMap(ctx, "tester", store.Map{Name: name, Type: typ, Content: content}, "")
 		return err
@@ -123,4 +118,16 @@ func TestRelayRecipientGaps(t *testing.T) {
 			t.Errorf("%s: gaps %q, want %q", c.name, got, c.want)
 		}
 	}
+}
+
+// newRelayEnv is newTestEnv with the relay domains of the settings set.
+func newRelayEnv(t *testing.T, domains ...string) (*testEnv, store.Settings) {
+	t.Helper()
+	env := newTestEnv(t)
+	settings := store.DefaultSettings()
+	settings.RelayDomains = domains
+	if _, err := env.m.SaveSettings(context.Background(), "tester", settings, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return env, settings
 }

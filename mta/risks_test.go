@@ -105,17 +105,7 @@ func TestLifetimeRisk(t *testing.T) {
 		{base + "maximal_queue_lifetime = 0\n", base + "maximal_queue_lifetime = 0\ndelay_warning_time = 4h\n", ""},
 		{base + "maximal_queue_lifetime = 5d\n", base + "maximal_queue_lifetime = 0\n", "maximal_queue_lifetime = 0 keeps"},
 	} {
-		err := MainConfigRisks(c.old, c.new)
-		if c.says == "" {
-			if err != nil {
-				t.Errorf("%q: %v", c.new[len(base):], err)
-			}
-			continue
-		}
-		var ue *store.UserError
-		if !errors.As(err, &ue) || ue.Kind != store.ErrConfirm || ue.Field != FieldMainConfig || ue.Line != line || ue.Confirm != ConfirmField || !strings.Contains(ue.Msg, c.says) {
-			t.Errorf("%q: %+v, want a confirmation on line %d saying %q", c.new[len(base):], err, line, c.says)
-		}
+		mainRisk(t, c.old, c.new, line, c.says)
 	}
 }
 
@@ -136,16 +126,23 @@ func TestTransportRisk(t *testing.T) {
 		{base + "default_transport = error\n", base + "default_transport = error\ndelay_warning_time = 4h\n", ""},
 		{base + "default_transport = discard\n", base + "default_transport = error\n", "would be bounced"},
 	} {
-		err := MainConfigRisks(c.old, c.new)
-		if c.says == "" {
-			if err != nil {
-				t.Errorf("%q: %v", c.new[len(base):], err)
-			}
-			continue
+		mainRisk(t, c.old, c.new, line, c.says)
+	}
+}
+
+// mainRisk checks MainConfigRisks from old to new: no risk when says is
+// "", else a confirmation on line whose sentence holds says.
+func mainRisk(t *testing.T, old, new string, line int, says string) {
+	t.Helper()
+	err := MainConfigRisks(old, new)
+	if says == "" {
+		if err != nil {
+			t.Errorf("%q: %v", new[len(DefaultMainConfig):], err)
 		}
-		var ue *store.UserError
-		if !errors.As(err, &ue) || ue.Kind != store.ErrConfirm || ue.Line != line || !strings.Contains(ue.Msg, c.says) {
-			t.Errorf("%q: %+v, want a confirmation on line %d saying %q", c.new[len(base):], err, line, c.says)
-		}
+		return
+	}
+	var ue *store.UserError
+	if !errors.As(err, &ue) || ue.Kind != store.ErrConfirm || ue.Field != FieldMainConfig || ue.Line != line || ue.Confirm != ConfirmField || !strings.Contains(ue.Msg, says) {
+		t.Errorf("%q: %+v, want a confirmation on line %d saying %q", new[len(DefaultMainConfig):], err, line, says)
 	}
 }
