@@ -226,8 +226,8 @@ func (m *Manager) checkRelayTransport(transport, masterDoc string) error {
 
 // checkRelayWrapper refuses a relay host on the SMTPS port (465: TLS from
 // the first byte) whose transport does not speak it, and wrapper mode on
-// a transport whose relay host (or the MX hosts, port 25) speaks plain
-// SMTP first, where every TLS handshake fails. Without
+// a transport whose relay host speaks plain SMTP first (587, 25), where
+// every TLS handshake fails. Without
 // smtp_tls_wrappermode = yes (in main.cf or the transport service's -o
 // overrides) Postfix's smtp client connects and waits for a greeting
 // while the server waits for the TLS handshake, until smtp_helo_timeout
