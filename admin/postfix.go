@@ -145,7 +145,8 @@ func (s *Service) Banners(ctx context.Context) []Banner {
 	}
 	out = append(out, s.clusterBanners()...)
 	out = append(out, diskBanners(s.Disks(ctx))...)
-	out = append(out, certificateBanners(s.mta.CertificateNotices(time.Now()), time.Now())...)
+	now := time.Now()
+	out = append(out, certificateBanners(s.mta.CertificateNotices(now), now)...)
 	if last := s.mta.LastApply(); last.Result == ResultRolledBack || last.Result == ResultFailed {
 		out = append(out, Banner{Kind: "warning", Link: "/audit",
 			Text: store.Sentence("The last change (%s) was not applied: %s", last.Action, truncate(last.Message, 300))})

@@ -436,19 +436,23 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 	if err := m.checkFiles(expanded, staging, params); err != nil {
 		return false, err
 	}
-	if err := m.checkKeyPairs(ctx, staging, expanded, masterDoc, params); err != nil {
+	sc := stagedConfig{main: expandedValues(expanded)}
+	if master, err := m.stagedMaster(staging); err == nil {
+		sc.services, sc.master = parseMasterCF(string(master)), true
+	}
+	if err := m.checkKeyPairs(ctx, staging, sc, masterDoc, params); err != nil {
 		return false, err
 	}
-	if err := m.checkQueueRoom(ctx, p, expanded, params); err != nil {
+	if err := m.checkQueueRoom(ctx, p, sc, params); err != nil {
 		return false, err
 	}
-	if err := m.checkTLSCertificate(staging, masterDoc, params); err != nil {
+	if err := m.checkTLSCertificate(sc, masterDoc, params); err != nil {
 		return false, err
 	}
-	if err := m.checkTLSTrust(ctx, p, staging, expanded, params, masterDoc); err != nil {
+	if err := m.checkTLSTrust(ctx, p, staging, sc, params, masterDoc); err != nil {
 		return false, err
 	}
-	if err := m.checkRelayRecipients(ctx, p, staging, expanded, params); err != nil {
+	if err := m.checkRelayRecipients(ctx, p, staging, sc, params); err != nil {
 		return false, err
 	}
 	if configChanged(p) {
@@ -517,6 +521,25 @@ func (m *Manager) liveConfig() (params []Param, services []masterService, ok boo
 		services = parseMasterCF(string(master))
 	}
 	return params, services, true
+}
+
+// livePath is where a path of the staged configuration (postconf run on
+// the staging directory names its files there) lies once it is live.
+func (m *Manager) livePath(staging, path string) string {
+	if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
+		return filepath.Join(m.inst.ConfigDir, rel)
+	}
+	return path
+}
+
+// stagedConfig is what the checks of validateStaged read of the staged
+// configuration, read once: main.cf's parameters as postconf -n -x
+// prints them, and master.cf's services (master is false when there is no
+// master.cf yet: the start's checks say).
+type stagedConfig struct {
+	main     map[string]string
+	services []masterService
+	master   bool
 }
 
 // stagedMaster is the master.cf of the staging directory, or the live
@@ -771,10 +794,7 @@ func (m *Manager) checkReferences(expanded string, p plan, staging string, param
 			if !holdsTables(name) {
 				continue // names a command or a parameter list, not a table
 			}
-			live := path
-			if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
-				live = filepath.Join(m.inst.ConfigDir, rel)
-			}
+			live := m.livePath(staging, path)
 			if !m.tableAllowed(name, typ, live, dataDir, queueDir) {
 				where := "the Postfix configuration directory " + m.inst.ConfigDir
 				if createdByPostfix(name) {
@@ -854,9 +874,7 @@ func (m *Manager) patternFileProblem(name, value, staging, dataDir, queueDir str
 		if !strings.HasPrefix(path, "/") {
 			continue
 		}
-		if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
-			path = filepath.Join(m.inst.ConfigDir, rel)
-		}
+		path = m.livePath(staging, path)
 		if !m.tableAllowed(name, "", path, dataDir, queueDir) {
 			return fmt.Sprintf("the pattern file %s is outside the Postfix configuration directory %s; pattern files must live there or in a directory the daemon lists with --table-dirs", path, m.inst.ConfigDir)
 		}

@@ -185,10 +185,7 @@ func (m *Manager) checkFiles(expanded, staging string, params []Param) error {
 			continue
 		}
 		for _, path := range listTokensFold(value) {
-			if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
-				path = filepath.Join(m.inst.ConfigDir, rel)
-			}
-			if msg := checkNamedFile(name, path, key); msg != "" {
+			if msg := checkNamedFile(name, m.livePath(staging, path), key); msg != "" {
 				return refError(params, name, msg)
 			}
 		}

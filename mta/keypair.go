@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"postdeck/store"
@@ -113,23 +112,6 @@ func keyPairProblems(value func(name string) (string, bool), onlyOwn bool, resol
 	return out
 }
 
-// mainValue reads main.cf's expanded parameters for keyPairProblems.
-func mainValue(main map[string]string) func(string) (string, bool) {
-	return func(name string) (string, bool) { return main[name], false }
-}
-
-// serviceValue reads an smtpd service's -o overrides, else main.cf's
-// expanded parameters, for keyPairProblems. An override with a $name is
-// read as written: such a pair is not judged (its file is not found).
-func serviceValue(svc masterService, main map[string]string) func(string) (string, bool) {
-	return func(name string) (string, bool) {
-		if v, ok := svc.Opt(name); ok {
-			return v, true
-		}
-		return main[name], false
-	}
-}
-
 // What pairProblem finds.
 const (
 	keyMismatch  = "does not belong to"
@@ -201,14 +183,9 @@ func readPEMFile(path string) ([]byte, bool) {
 // checkKeyPairs refuses a staged configuration with keyPairProblems, in
 // main.cf or in an smtpd service's -o overrides, that the running
 // configuration does not have.
-func (m *Manager) checkKeyPairs(ctx context.Context, staging, expanded, masterDoc string, params []Param) error {
-	resolve := func(path string) string {
-		if rel, ok := strings.CutPrefix(path, staging+"/"); ok {
-			return filepath.Join(m.inst.ConfigDir, rel)
-		}
-		return path
-	}
-	main := expandedValues(expanded)
+func (m *Manager) checkKeyPairs(ctx context.Context, staging string, sc stagedConfig, masterDoc string, params []Param) error {
+	resolve := func(path string) string { return m.livePath(staging, path) }
+	main := sc.main
 	type found struct {
 		keyPairProblem
 		svc masterService // Name "" for main.cf
@@ -217,12 +194,10 @@ func (m *Manager) checkKeyPairs(ctx context.Context, staging, expanded, masterDo
 	for _, p := range keyPairProblems(mainValue(main), false, resolve) {
 		problems = append(problems, found{keyPairProblem: p})
 	}
-	if master, err := m.stagedMaster(staging); err == nil {
-		for _, svc := range parseMasterCF(string(master)) {
-			if svc.Command() == "smtpd" {
-				for _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {
-					problems = append(problems, found{p, svc})
-				}
+	for _, svc := range sc.services {
+		if svc.Command() == "smtpd" {
+			for _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {
+				problems = append(problems, found{p, svc})
 			}
 		}
 	}

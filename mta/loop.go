@@ -41,7 +41,7 @@ type selfListener struct {
 // newSelfListeners reads the smtpd and postscreen inet services of a
 // rendered master.cf (a service whose own -o content_filter sends its
 // mail elsewhere is not a loop) and the MPA's listener.
-func newSelfListeners(master, mpaListen, hostname string) *selfListeners {
+func newSelfListeners(services []masterService, mpaListen, hostname string) *selfListeners {
 	sl := &selfListeners{hostname: strings.ToLower(strings.TrimSuffix(hostname, ".")), local: map[netip.Addr]bool{}}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {
@@ -50,7 +50,7 @@ func newSelfListeners(master, mpaListen, hostname string) *selfListeners {
 			}
 		}
 	}
-	for _, svc := range parseMasterCF(master) {
+	for _, svc := range services {
 		if svc.Type != "inet" || (svc.Command() != "smtpd" && svc.Command() != "postscreen") {
 			continue
 		}
@@ -128,18 +128,9 @@ func (sl *selfListeners) reaches(hop string) string {
 	if sl == nil {
 		return ""
 	}
-	host, port := hop, "25"
-	if strings.HasPrefix(hop, "[") {
-		end := strings.IndexByte(hop, ']')
-		if end < 0 {
-			return ""
-		}
-		host = hop[1:end]
-		if rest := hop[end+1:]; rest != "" {
-			port = strings.TrimPrefix(rest, ":")
-		}
-	} else if h, p, ok := strings.Cut(hop, ":"); ok {
-		host, port = h, p
+	host, port, ok := splitHop(hop)
+	if !ok {
+		return ""
 	}
 	n := servicePort(port)
 	if n == 0 {
@@ -170,23 +161,51 @@ func (sl *selfListeners) reaches(hop string) string {
 	return ""
 }
 
+// splitHop splits a next hop ([host]:port, [host], host:port, host) into
+// its host and port, "25" when it names none; ok is false for a bracket
+// that is not closed.
+func splitHop(hop string) (host, port string, ok bool) {
+	host, port = hop, "25"
+	if strings.HasPrefix(hop, "[") {
+		end := strings.IndexByte(hop, ']')
+		if end < 0 {
+			return hop, "", false
+		}
+		host = hop[1:end]
+		if rest := hop[end+1:]; rest != "" {
+			port = strings.TrimPrefix(rest, ":")
+		}
+	} else if h, p, found := strings.Cut(hop, ":"); found {
+		host, port = h, p
+	}
+	return host, port, true
+}
+
 // loopSentence says why hop, which reaches listener, is refused.
 func loopSentence(hop, listener string) string {
 	return hop + " is this gateway's own SMTP listener (" + listener + "): every message sent there would come back to Postfix, be routed there again, and end after 50 hops with \"554 5.4.0 Error: too many hops\"; name the next mail server"
 }
 
+// renderedServices are the services of the master.cf that masterDoc
+// renders; ok is false when it does not render (the master config's own
+// checks say why): the settings checks that read master.cf leave it.
+func (m *Manager) renderedServices(masterDoc string) (services []masterService, ok bool) {
+	master, err := renderMaster(m.inst, masterDoc)
+	if err != nil {
+		return nil, false
+	}
+	return parseMasterCF(master), true
+}
+
 // checkRelayHostLoops refuses settings whose relay hosts are this
-// gateway (selfListeners.reaches).
-func (m *Manager) checkRelayHostLoops(st *store.State) error {
+// gateway (selfListeners.reaches), among the rendered master.cf's
+// services.
+func (m *Manager) checkRelayHostLoops(st *store.State, services []masterService) error {
 	s := st.Settings
 	if s.ExternalRelayHost == "" && s.InternalRelayHost == "" {
 		return nil
 	}
-	master, err := renderMaster(m.inst, st.MasterConfig)
-	if err != nil {
-		return nil // the master config's own checks say
-	}
-	sl := newSelfListeners(master, m.inst.MPAListen, s.Hostname)
+	sl := newSelfListeners(services, m.inst.MPAListen, s.Hostname)
 	if l := sl.reaches(s.ExternalRelayHost); l != "" {
 		return store.Invalid(FieldExternalRelay, "External Relay Host %s", loopSentence(s.ExternalRelayHost, l))
 	}
@@ -202,15 +221,11 @@ func (m *Manager) checkRelayHostLoops(st *store.State) error {
 // bounced, or deferred for ever as retry does). Such a service is valid
 // for a transport map line that picks a few addresses, never for all of
 // the relay domains' mail.
-func (m *Manager) checkRelayTransport(transport, masterDoc string) error {
+func checkRelayTransport(transport string, services []masterService) error {
 	if transport == "" {
 		return nil
 	}
-	master, err := renderMaster(m.inst, masterDoc)
-	if err != nil {
-		return nil // the master config's own checks say
-	}
-	for _, svc := range parseMasterCF(master) {
+	for _, svc := range services {
 		if svc.Name != transport || svc.Type != "unix" {
 			continue
 		}
@@ -233,8 +248,8 @@ func (m *Manager) checkRelayTransport(transport, masterDoc string) error {
 // while the server waits for the TLS handshake, until smtp_helo_timeout
 // (300 s), and defers every message ("timed out while receiving the
 // initial server greeting"). Port 587 (STARTTLS) is what such providers
-// offer besides.
-func (m *Manager) checkRelayWrapper(st *store.State) error {
+// offer besides. services are the rendered master.cf's.
+func checkRelayWrapper(st *store.State, services []masterService) error {
 	params, err := ParseMainConfig(st.MainConfig)
 	if err != nil {
 		return nil // the document is checked on its own
@@ -247,11 +262,6 @@ func (m *Manager) checkRelayWrapper(st *store.State) error {
 		}
 		return ""
 	}
-	master, err := renderMaster(m.inst, st.MasterConfig)
-	if err != nil {
-		return nil
-	}
-	services := parseMasterCF(master)
 	external, _, _ := strings.Cut(mainVal("default_transport"), ":")
 	if external == "" {
 		external = "smtp"
@@ -276,10 +286,7 @@ func (m *Manager) checkRelayWrapper(st *store.State) error {
 			}
 		}
 		wrapped := strings.EqualFold(wrapper, "yes")
-		port := "25"
-		if i := strings.LastIndexByte(r.hop, ':'); i >= 0 && !strings.HasSuffix(r.hop, "]") {
-			port = r.hop[i+1:]
-		}
+		_, port, _ := splitHop(r.hop)
 		smtps := r.hop != "" && servicePort(port) == 465
 		switch {
 		case smtps && !wrapped:

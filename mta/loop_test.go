@@ -72,7 +72,7 @@ func TestSelfListenersReaches(t *testing.T) {
 	master := "smtp inet n - n - - smtpd\n127.0.0.1:10026 inet n - n - 40 smtpd\n  -o content_filter=\n" +
 		"[::1]:2525 inet n - n - - smtpd\n10024 inet n - n - - smtpd\n  -o content_filter=scan:[127.0.0.1]:10030\n" +
 		"submission inet n - n - - smtpd\n127.0.0.1:2600 inet n - n - - postscreen\nmx.example.net:2700 inet n - n - - smtpd\n"
-	sl := newSelfListeners(master, "127.0.0.1:10025", "Mail.Example.COM")
+	sl := newSelfListeners(parseMasterCF(master), "127.0.0.1:10025", "Mail.Example.COM")
 	for hop, want := range map[string]string{
 		"[127.0.0.1]":             "smtp",
 		"[127.0.0.1]:25":          "smtp",

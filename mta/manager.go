@@ -613,8 +613,9 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 			}
 		}
 		warnings = w
-		if clean.RelayTransport != st.Settings.RelayTransport {
-			if err := m.checkRelayTransport(clean.RelayTransport, st.MasterConfig); err != nil {
+		services, rendered := m.renderedServices(st.MasterConfig)
+		if rendered && clean.RelayTransport != st.Settings.RelayTransport {
+			if err := checkRelayTransport(clean.RelayTransport, services); err != nil {
 				return err
 			}
 		}
@@ -622,10 +623,13 @@ func (m *Manager) SaveSettings(ctx context.Context, actor string, s store.Settin
 		if err := checkRelayCredentials(st); err != nil {
 			return err
 		}
-		if err := m.checkRelayWrapper(st); err != nil {
+		if !rendered {
+			return nil // the master config's own checks say
+		}
+		if err := checkRelayWrapper(st, services); err != nil {
 			return err
 		}
-		return m.checkRelayHostLoops(st)
+		return m.checkRelayHostLoops(st, services)
 	})
 	res.Warnings = append(warnings, res.Warnings...)
 	return res, err
@@ -650,12 +654,13 @@ func (m *Manager) SaveMainConfig(ctx context.Context, actor, text, base string, 
 		}
 		// A mailbox limit below the Message Size Limit is refused with
 		// the whole state (validateState), whatever changed it.
-		wasWrapped := m.checkRelayWrapper(st) == nil
+		services, rendered := m.renderedServices(st.MasterConfig)
+		wasWrapped := rendered && checkRelayWrapper(st, services) == nil
 		st.MainConfig = norm
 		// The document took away the wrapper mode a relay host needs:
 		// the refusal is the document's.
 		var ue *store.UserError
-		if err := m.checkRelayWrapper(st); errors.As(err, &ue) && wasWrapped {
+		if err := checkRelayWrapper(st, services); errors.As(err, &ue) && wasWrapped {
 			return store.Invalid(FieldMainConfig, "%s", strings.TrimSuffix(ue.Msg, "."))
 		}
 		return nil

@@ -411,7 +411,7 @@ func (m *Manager) mapContextFor(st *store.State) (*mapContext, error) {
 		params = nil // the document is checked on its own; a map does not depend on it
 	}
 	mc := newMapContext(master, params)
-	mc.self = newSelfListeners(master, m.inst.MPAListen, st.Settings.Hostname)
+	mc.self = newSelfListeners(parseMasterCF(master), m.inst.MPAListen, st.Settings.Hostname)
 	mc.relayHosts = []string{st.Settings.ExternalRelayHost, st.Settings.InternalRelayHost}
 	return mc, nil
 }

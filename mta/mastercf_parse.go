@@ -231,3 +231,22 @@ func masterRefs(services []masterService) map[string]bool {
 	}
 	return out
 }
+
+// mainValue reads main.cf's parameters (name -> value) as serviceValue
+// does, for the checks that judge main.cf on its own: own is false.
+func mainValue(main map[string]string) func(name string) (value string, own bool) {
+	return func(name string) (string, bool) { return strings.TrimSpace(main[name]), false }
+}
+
+// serviceValue reads the setting name of service svc: its own -o
+// override, else main.cf's value (main: name -> value); own reports that
+// the service sets it. Values are trimmed; an override with a $name is
+// read as written.
+func serviceValue(svc masterService, main map[string]string) func(name string) (value string, own bool) {
+	return func(name string) (string, bool) {
+		if v, ok := svc.Opt(name); ok {
+			return strings.TrimSpace(v), true
+		}
+		return strings.TrimSpace(main[name]), false
+	}
+}

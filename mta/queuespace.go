@@ -64,12 +64,12 @@ func (m *Manager) queueFree() queueRoom {
 // checkQueueRoom refuses a staged configuration with a roomProblem the
 // running configuration does not have. A first start has none to compare
 // with, and is not refused: the disk, not a change, is short then.
-func (m *Manager) checkQueueRoom(ctx context.Context, p plan, expanded string, params []Param) error {
+func (m *Manager) checkQueueRoom(ctx context.Context, p plan, sc stagedConfig, params []Param) error {
 	if p.firstMain {
 		return nil
 	}
 	room := m.queueFree()
-	param, msg := roomProblem(expandedValues(expanded), room)
+	param, msg := roomProblem(sc.main, room)
 	if param == "" {
 		return nil
 	}

@@ -77,8 +77,8 @@ func relayRecipientGaps(main map[string]string, table func(path string) ([]byte,
 // relayRecipientGaps domain the running configuration does not have: on
 // the relay domains field when the domain is new, on the map when only
 // maps change, else on relay_recipient_maps in the main config.
-func (m *Manager) checkRelayRecipients(ctx context.Context, p plan, staging, expanded string, params []Param) error {
-	gaps := relayRecipientGaps(expandedValues(expanded), m.stagedTable(p, staging))
+func (m *Manager) checkRelayRecipients(ctx context.Context, p plan, staging string, sc stagedConfig, params []Param) error {
+	gaps := relayRecipientGaps(sc.main, m.stagedTable(p, staging))
 	if len(gaps) == 0 {
 		return nil
 	}

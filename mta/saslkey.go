@@ -39,14 +39,7 @@ func saslKeyMiss(key, relay string) string {
 // hostOf is the host of a next hop ([host]:port, host:port, host), in
 // lower case.
 func hostOf(hop string) string {
-	hop = strings.ToLower(hop)
-	if strings.HasPrefix(hop, "[") {
-		if end := strings.IndexByte(hop, ']'); end > 0 {
-			return hop[1:end]
-		}
-		return hop
-	}
-	host, _, _ := strings.Cut(hop, ":")
+	host, _, _ := splitHop(strings.ToLower(hop))
 	return host
 }
 

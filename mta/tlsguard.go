@@ -40,9 +40,9 @@ type tlsProblem struct {
 // Wrapper mode is judged on the services that served (keys) does not
 // hold.
 func tlsProblems(params []Param, master []masterService, masterDoc string, served map[string]bool) []tlsProblem {
-	mainVals := map[string]Param{}
+	mainVals, vals := map[string]Param{}, map[string]string{}
 	for _, p := range params {
-		mainVals[p.Name] = p
+		mainVals[p.Name], vals[p.Name] = p, p.Value
 	}
 	var out []tlsProblem
 	seen := map[string]bool{}
@@ -50,14 +50,7 @@ func tlsProblems(params []Param, master []masterService, masterDoc string, serve
 		if svc.Command() != "smtpd" {
 			continue
 		}
-		// value is the service's setting of name and where it comes
-		// from: its own -o override, else main.cf.
-		value := func(name string) (string, bool) {
-			if v, ok := svc.Opt(name); ok {
-				return v, true
-			}
-			return mainVals[name].Value, false
-		}
+		value := serviceValue(svc, vals)
 		cert, unknown := false, false
 		for _, n := range tlsCertParams {
 			v, _ := value(n)
@@ -104,9 +97,8 @@ func tlsProblems(params []Param, master []masterService, masterDoc string, serve
 // checkTLSCertificate refuses a configuration in staging whose smtpd
 // listeners require TLS without a certificate (tlsProblems), unless the
 // running configuration has the same problem already.
-func (m *Manager) checkTLSCertificate(staging, masterDoc string, params []Param) error {
-	master, err := m.stagedMaster(staging)
-	if err != nil {
+func (m *Manager) checkTLSCertificate(sc stagedConfig, masterDoc string, params []Param) error {
+	if !sc.master {
 		return nil // no master.cf yet: the start's checks say
 	}
 	// The listeners the serve check tries after the reload.
@@ -116,13 +108,12 @@ func (m *Manager) checkTLSCertificate(staging, masterDoc string, params []Param)
 			served[name+"/inet"] = true
 		}
 	}
-	services := parseMasterCF(string(master))
-	for _, svc := range services {
+	for _, svc := range sc.services {
 		if svc.Type == "pass" { // postscreen's smtpd, behind the public listener
 			served[svc.Key()] = true
 		}
 	}
-	problems := tlsProblems(params, services, masterDoc, served)
+	problems := tlsProblems(params, sc.services, masterDoc, served)
 	if len(problems) == 0 {
 		return nil
 	}

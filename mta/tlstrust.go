@@ -64,12 +64,7 @@ func trustProblems(main map[string]string, params []Param, services []masterServ
 		if svc.Command() != "smtp" {
 			continue // lmtp and the other clients have parameters of their own
 		}
-		value := func(name string) (string, bool) {
-			if v, ok := svc.Opt(name); ok {
-				return strings.TrimSpace(v), true
-			}
-			return strings.TrimSpace(main[name]), false
-		}
+		value := serviceValue(svc, main)
 		anchored := strings.EqualFold(strings.TrimSpace(main["tls_append_default_CA"]), "yes")
 		for _, n := range trustAnchorParams {
 			v, _ := value(n)
@@ -197,12 +192,11 @@ func readBounded(path string) (data []byte, ok bool) {
 // TLS policy table is told on the map's line when the change saves that
 // map, and on the main config otherwise (a change that takes the trust
 // anchor away).
-func (m *Manager) checkTLSTrust(ctx context.Context, p plan, staging, expanded string, params []Param, masterDoc string) error {
-	master, err := m.stagedMaster(staging)
-	if err != nil {
+func (m *Manager) checkTLSTrust(ctx context.Context, p plan, staging string, sc stagedConfig, params []Param, masterDoc string) error {
+	if !sc.master {
 		return nil // no master.cf yet: the start's checks say
 	}
-	problems := trustProblems(expandedValues(expanded), params, parseMasterCF(string(master)), masterDoc, m.stagedTable(p, staging))
+	problems := trustProblems(sc.main, params, sc.services, masterDoc, m.stagedTable(p, staging))
 	if len(problems) == 0 {
 		return nil
 	}

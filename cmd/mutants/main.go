@@ -5099,15 +5099,15 @@ var mutants = []mutant{
 	{
 		name: "mta: a listener that requires TLS without a certificate is applied",
 		file: "mta/apply.go",
-		old:  "\tif err := m.checkTLSCertificate(staging, masterDoc, params); err != nil {\n",
-		new:  "\tif err := m.checkTLSCertificate(staging, masterDoc, params); false && err != nil {\n",
+		old:  "\tif err := m.checkTLSCertificate(sc, masterDoc, params); err != nil {\n",
+		new:  "\tif err := m.checkTLSCertificate(sc, masterDoc, params); false && err != nil {\n",
 		pkg:  "./mta", run: "^TestTLSRequiredWithoutCertificateIsRefused$",
 	},
 	{
 		name: "mta: a listener's own certificate is not seen",
-		file: "mta/tlsguard.go",
-		old:  "\t\t\tif v, ok := svc.Opt(name); ok {\n",
-		new:  "\t\t\tif v, ok := svc.Opt(name); ok && !strings.HasPrefix(name, \"smtpd_tls_c\") {\n",
+		file: "mta/mastercf_parse.go",
+		old:  "\t\tif v, ok := svc.Opt(name); ok {\n\t\t\treturn strings.TrimSpace(v), true\n",
+		new:  "\t\tif v, ok := svc.Opt(name); ok && !strings.HasPrefix(name, \"smtpd_tls_c\") {\n\t\t\treturn strings.TrimSpace(v), true\n",
 		pkg:  "./mta", run: "^TestTLSRequiredWithoutCertificateIsRefused$",
 	},
 	{
@@ -5407,7 +5407,7 @@ var mutants = []mutant{
 	{
 		name: "mta: the queue's room is not checked at apply",
 		file: "mta/apply.go",
-		old:  "\tif err := m.checkQueueRoom(ctx, p, expanded, params); err != nil {\n",
+		old:  "\tif err := m.checkQueueRoom(ctx, p, sc, params); err != nil {\n",
 		new:  "\tif err := error(nil); err != nil {\n",
 		pkg:  "./mta", run: "^TestQueueRoomIsRefused$",
 	},
@@ -5449,15 +5449,15 @@ var mutants = []mutant{
 	{
 		name: "admin: server certificates are not told on every page",
 		file: "admin/postfix.go",
-		old:  "\tout = append(out, certificateBanners(s.mta.CertificateNotices(time.Now()), time.Now())...)\n",
-		new:  "",
+		old:  "\tout = append(out, certificateBanners(s.mta.CertificateNotices(now), now)...)\n",
+		new:  "\t_ = now\n",
 		pkg:  "./admin", run: "^TestCertificateBanners$",
 	},
 	{
 		name: "mta: an smtpd service's own TLS key pair is not read",
 		file: "mta/keypair.go",
-		old:  "\t\t\tif svc.Command() == \"smtpd\" {\n\t\t\t\tfor _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {\n",
-		new:  "\t\t\tif svc.Command() == \"\\x00\" {\n\t\t\t\tfor _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {\n",
+		old:  "\t\tif svc.Command() == \"smtpd\" {\n\t\t\tfor _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {\n",
+		new:  "\t\tif svc.Command() == \"\\x00\" {\n\t\t\tfor _, p := range keyPairProblems(serviceValue(svc, main), true, resolve) {\n",
 		pkg:  "./mta", run: "^TestTLSKeyPairMismatchIsRefused$",
 	},
 	{
@@ -5561,8 +5561,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a changed Relay Transport is not checked",
 		file: "mta/manager.go",
-		old:  "\t\tif clean.RelayTransport != st.Settings.RelayTransport {\n",
-		new:  "\t\tif clean.RelayTransport == \"\\x00\" {\n",
+		old:  "\t\tif rendered && clean.RelayTransport != st.Settings.RelayTransport {\n",
+		new:  "\t\tif rendered && clean.RelayTransport == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestRelayTransportThatDoesNotDeliverIsRefused$",
 	},
 	{
@@ -5638,8 +5638,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a main config that takes the SMTPS relay's wrapper mode away is saved",
 		file: "mta/manager.go",
-		old:  "\t\tif err := m.checkRelayWrapper(st); errors.As(err, &ue) && wasWrapped {\n",
-		new:  "\t\tif err := m.checkRelayWrapper(st); errors.As(err, &ue) && wasWrapped && false {\n",
+		old:  "\t\tif err := checkRelayWrapper(st, services); errors.As(err, &ue) && wasWrapped {\n",
+		new:  "\t\tif err := checkRelayWrapper(st, services); errors.As(err, &ue) && wasWrapped && false {\n",
 		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
 	},
 	{
