@@ -24,6 +24,14 @@ smtpd_banner = $myhostname ESMTP
 enable_long_queue_ids = yes
 smtputf8_enable = no
 
+# A relay domain means that domain only; ".example.com" in Relay domains
+# means its subdomains. Postfix's own default list also names
+# relay_domains, with which example.com takes mail for every
+# anything.example.com too, and relays it to that name's MX.
+parent_domain_matches_subdomains = debug_peer_list, fast_flush_domains,
+    mynetworks, permit_mx_backup_networks, qmqpd_authorized_clients,
+    smtpd_access_maps
+
 # Relay control: only My Networks may relay to other domains.
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination,

@@ -121,7 +121,15 @@ func validateRelayDomains(in []string, hostname string) ([]string, []string, err
 			// entry as written, and refused to relay for "example.com."
 			// (measured: 454 Relay access denied).
 			ref = strings.TrimSuffix(strings.ToLower(d), ".")
-			if err := checkDomain(FieldRelayDomains, "Relay domains", ref); err != nil {
+			if rest, ok := strings.CutPrefix(ref, "*."); ok {
+				return nil, nil, store.Invalid(FieldRelayDomains, "Relay domains: %q: Postfix has no wildcards; write .%s for every subdomain of %s (and %s on its own line for the domain itself)", truncate(d, 80), truncate(rest, 60), truncate(rest, 60), truncate(rest, 60))
+			}
+			// ".example.com" is Postfix's form for every subdomain of
+			// example.com (and not example.com itself): the shipped main
+			// config takes relay_domains out of
+			// parent_domain_matches_subdomains, so that a plain domain
+			// means that domain only (DefaultMainConfig).
+			if err := checkDomain(FieldRelayDomains, "Relay domains", strings.TrimPrefix(ref, ".")); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -5649,6 +5649,27 @@ var mutants = []mutant{
 		new:  "\t\tcase !smtps && wrapped && r.used && r.hop == \"\\x00\":\n",
 		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
 	},
+	{
+		name: "mta: the shipped main config lets a relay domain take its subdomains",
+		file: "mta/defaults.go",
+		old:  "    smtpd_access_maps\n",
+		new:  "    smtpd_access_maps, relay_domains\n",
+		pkg:  "./mta", run: "^TestRelayDomainMeansThatDomainOnly$",
+	},
+	{
+		name: "mta: a relay domain *.example.com gets no hint at .example.com",
+		file: "mta/settings.go",
+		old:  "\t\t\tif rest, ok := strings.CutPrefix(ref, \"*.\"); ok {\n",
+		new:  "\t\t\tif rest, ok := strings.CutPrefix(ref, \"*.\"); ok && rest == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestRelayDomainMeansThatDomainOnly$",
+	},
+	{
+		name: "mta: a relay domain .example.com is refused",
+		file: "mta/settings.go",
+		old:  "checkDomain(FieldRelayDomains, \"Relay domains\", strings.TrimPrefix(ref, \".\"))",
+		new:  "checkDomain(FieldRelayDomains, \"Relay domains\", ref)",
+		pkg:  "./mta", run: "^TestRelayDomainMeansThatDomainOnly$",
+	},
 }
 
 func main() {
