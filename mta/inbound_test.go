@@ -67,3 +67,60 @@ func TestInboundRefusalIsRefused(t *testing.T) {
 		t.Errorf("the apply sent mail for postmaster@partner.example: %s", said)
 	}
 }
+
+// TestInboundRefusalByAMapIsNamedOnTheMap: "partner.example REJECT" in
+// check-recipient-access refuses every stranger's mail for the relay
+// domain. A map save was refused with the sentence about restriction
+// lists, on line 16 of the main config, which the save did not touch.
+// It is now refused on the map's line (a key the probe's session is
+// looked up by: the domain, postmaster@ or the address), with the way
+// to close a domain on purpose: a REJECT with the administrator's own
+// words, which is saved and which strangers then get. A refusing line
+// of a pattern table is named on the map, without a line.
+func TestInboundRefusalByAMapIsNamedOnTheMap(t *testing.T) {
+	env, _ := newRelayEnv(t, "partner.example")
+	ctx := context.Background()
+	putMap := func(name, typ, content string) func() error {
+		return func() error {
+			_, err := env.m.PutMap(ctx, "tester", store.Map{Name: name, Type: typ, Content: content}, "")
+			return err
+		}
+	}
+	const words = "Map check-recipient-access: After this change Postfix would refuse all mail from the internet for the relay domain partner.example: a client outside My Networks ("
+	const hint = "To refuse that mail on purpose, tell them why after REJECT (partner.example REJECT this domain takes no mail)"
+	for _, c := range []struct {
+		content string
+		line    int
+	}{
+		{"# partners\nother.example OK\npartner.example REJECT\n", 3},
+		{"Postmaster@ reject\n", 1},
+		{"example REJECT\n", 1},
+		{"friend.example OK\n\npostmaster@partner.example REJECT\n", 3},
+	} {
+		refusedField(t, env, FieldMapContent, c.line, words, putMap("check-recipient-access", "hash", c.content))
+		refusedField(t, env, FieldMapContent, c.line, hint, putMap("check-recipient-access", "hash", c.content))
+	}
+
+	// On purpose, in the administrator's words: saved, and said.
+	if err := putMap("check-recipient-access", "hash", "partner.example REJECT this domain takes no mail\n")(); err != nil {
+		t.Fatalf("a refusal in the administrator's words: %v", err)
+	}
+	changeLive(t, env, "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n",
+		"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\nsmtpd_authorized_xclient_hosts = 127.0.0.1\n")
+	last := lastReply(t, env.smtp, "EHLO probe.example.test", "XCLIENT ADDR=192.0.2.7 NAME=mx.sender.example.test", "EHLO mx.sender.example.test",
+		"MAIL FROM:<someone@sender.example.test>", "RCPT TO:<user@partner.example>")
+	if !strings.HasPrefix(last, "554 5.7.1 <user@partner.example>: Recipient address rejected: this domain takes no mail") {
+		t.Fatalf("a stranger's mail for the closed domain: %q", last)
+	}
+	if err := putMap("check-recipient-access", "hash", "")(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A pattern table: the map, no line.
+	if err := putMap("recipient-patterns", "pcre", "/^nobody@/ OK\n")(); err != nil {
+		t.Fatal(err)
+	}
+	withPatterns := strings.Replace(DefaultMainConfig, "hash.check-recipient-access.map\n", "hash.check-recipient-access.map,\n    check_recipient_access pcre:$config_directory/maps.d/pcre.recipient-patterns.map\n", 1)
+	accepted(t, env, withPatterns)
+	refusedField(t, env, FieldMapContent, 0, "Map recipient-patterns: After this change Postfix would refuse all mail from the internet for the relay domain partner.example", putMap("recipient-patterns", "pcre", "/@partner\\.example$/ REJECT\n"))
+}

@@ -882,7 +882,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 		active = m.checkActiveQueue(ctx)
 		defer func() { _, _ = active() }() // never left running
 		if err = m.linkUnchanged(p, staging); err == nil {
-			relay, err = m.checkRelay(ctx, staging, params, st.MasterConfig, opts)
+			relay, err = m.checkRelay(ctx, p, staging, params, st.MasterConfig, opts)
 		}
 	}
 	// A milter or policy service that does not answer is a warning
@@ -949,7 +949,7 @@ func (m *Manager) applyLocked(ctx context.Context, actor, action string, st stor
 	}
 	if live.said == "" && !wasRunning {
 		var rerr error
-		if relay, rerr = m.checkRelay(ctx, m.inst.ConfigDir, params, st.MasterConfig, opts); rerr != nil {
+		if relay, rerr = m.checkRelay(ctx, p, m.inst.ConfigDir, params, st.MasterConfig, opts); rerr != nil {
 			// Refused after all: the previous files go back, and the
 			// refusal is the answer (the previous files run again).
 			if _, err := m.goBack(ctx, p, false); err != nil {

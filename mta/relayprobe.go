@@ -452,7 +452,7 @@ type relayOutcome struct {
 // start with the configuration is a refusal with Postfix's words.
 // masterDoc is the master config document the configuration renders
 // ("": the default), for the line of a listener that relays.
-func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, masterDoc string, opts ApplyOptions) (relayOutcome, error) {
+func (m *Manager) checkRelay(ctx context.Context, p plan, dir string, params []Param, masterDoc string, opts ApplyOptions) (relayOutcome, error) {
 	var out relayOutcome
 	if m.skipRelayProbe || m.catalog == nil {
 		return out, nil
@@ -502,7 +502,7 @@ func (m *Manager) checkRelay(ctx context.Context, dir string, params []Param, ma
 	if !v.relays() {
 		out.state = relayClosed
 		if v.In.refused() && dir != m.inst.ConfigDir && !m.liveRefusesInbound(ctx) {
-			return out, inboundError(v, params)
+			return out, inboundError(v, params, p)
 		}
 		return out, m.checkOtherListeners(ctx, dir, masterDoc, params, opts, &out)
 	}
@@ -806,8 +806,16 @@ func (m *Manager) liveRefusesInbound(ctx context.Context) bool {
 // inboundError refuses a configuration whose smtpd refuses strangers'
 // mail for the relay domains: on the restriction list Postfix's words
 // name (Client host, Helo command, Sender address, Recipient address,
-// Relay access), else on the main config.
-func inboundError(v relayVerdict, params []Param) error {
+// Relay access), else on the main config. A change that saves maps only
+// (an access table's "partner.example REJECT") is refused on the map,
+// on its line when a fixed-key line's key is one the probe's session is
+// looked up by (inboundMapError).
+func inboundError(v relayVerdict, params []Param, p plan) error {
+	if !slices.Contains(p.changed, "main.cf") {
+		if err := inboundMapError(v, p); err != nil {
+			return err
+		}
+	}
 	param := "smtpd_recipient_restrictions"
 	// "Recipient address rejected" comes from the relay or the recipient
 	// restrictions: the one that holds a bare reject.
@@ -830,4 +838,61 @@ func inboundError(v relayVerdict, params []Param) error {
 	msg := fmt.Sprintf("After this change Postfix would refuse all mail from the internet for the relay domain %s: a client outside My Networks (%s) got %q to %s. Senders would get a bounce. A bare reject in a restriction list (or permit_mynetworks, reject) refuses everyone outside My Networks; reject_unauth_destination refuses strangers mail for other domains only. A gateway that takes no mail from the internet has no relay domains",
 		v.In.Domain, v.Addr, v.In.Said, v.In.Cmd)
 	return refError(params, param, msg)
+}
+
+// inboundMapError is inboundError for a change that saves maps only: the
+// first changed map with a refusing line whose key the probe's session
+// is looked up by (access(5): the recipient, its domain and parent
+// domains, its local part with "@"; the null sender "<>"; the client's
+// address, its networks and its name) is named on that line; else the
+// first changed map, without a line; nil when no managed map changed.
+func inboundMapError(v relayVerdict, p plan) error {
+	rcpt := "postmaster@" + strings.ToLower(v.In.Domain)
+	keys := map[string]bool{rcpt: true, "postmaster@": true, "<>": true, v.Addr.String(): true}
+	for _, name := range []string{strings.ToLower(v.In.Domain), relayProbeName} {
+		for d := name; d != ""; {
+			keys[d], keys["."+d] = true, true
+			_, d, _ = strings.Cut(d, ".")
+		}
+	}
+	for ip := v.Addr.String(); v.Addr.Is4(); {
+		i := strings.LastIndexByte(ip, '.')
+		if i < 0 {
+			break
+		}
+		ip = ip[:i]
+		keys[ip] = true
+	}
+	msg := fmt.Sprintf("After this change Postfix would refuse all mail from the internet for the relay domain %s: a client outside My Networks (%s) got %q to %s. Senders would get a bounce. To refuse that mail on purpose, tell them why after REJECT (%s REJECT this domain takes no mail); a refusal in your own words is saved",
+		v.In.Domain, v.Addr, v.In.Said, v.In.Cmd, v.In.Domain)
+	first := ""
+	for _, rel := range p.changed {
+		base, ok := strings.CutPrefix(rel, "maps.d/")
+		if !ok || !managedMapFile(base) || !strings.HasSuffix(base, ".map") {
+			continue
+		}
+		if first == "" {
+			first = base
+		}
+		typ, _, _ := strings.Cut(base, ".")
+		f, ok := p.rendered[rel]
+		if !ok || !fixedKeyTables[typ] {
+			continue
+		}
+		entries, lerr := parseTable(typ, string(f.Data), true)
+		if lerr != nil {
+			continue
+		}
+		for _, e := range entries {
+			action, _, _ := strings.Cut(strings.ToUpper(strings.TrimSpace(e.value)), " ")
+			refuses := action == "REJECT" || len(action) == 3 && action[0] == '5'
+			if refuses && keys[strings.ToLower(e.key)] {
+				return store.InvalidLine(FieldMapContent, e.line, "map %s: %s", tableName(base), msg)
+			}
+		}
+	}
+	if first != "" {
+		return store.Invalid(FieldMapContent, "map %s: %s", tableName(first), msg)
+	}
+	return nil
 }

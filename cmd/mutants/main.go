@@ -5670,6 +5670,34 @@ var mutants = []mutant{
 		new:  "checkDomain(FieldRelayDomains, \"Relay domains\", ref)",
 		pkg:  "./mta", run: "^TestRelayDomainMeansThatDomainOnly$",
 	},
+	{
+		name: "mta: an inbound refusal of a map save is told on the main config",
+		file: "mta/relayprobe.go",
+		old:  "\tif !slices.Contains(p.changed, \"main.cf\") {\n\t\tif err := inboundMapError(v, p); err != nil {\n",
+		new:  "\tif !slices.Contains(p.changed, \"main.cf\") && false {\n\t\tif err := inboundMapError(v, p); err != nil {\n",
+		pkg:  "./mta", run: "^TestInboundRefusalByAMapIsNamedOnTheMap$",
+	},
+	{
+		name: "mta: an inbound refusal of a map save names no line",
+		file: "mta/relayprobe.go",
+		old:  "\t\t\tif refuses && keys[strings.ToLower(e.key)] {\n",
+		new:  "\t\t\tif refuses && keys[strings.ToLower(e.key)] && e.key == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestInboundRefusalByAMapIsNamedOnTheMap$",
+	},
+	{
+		name: "mta: an inbound refusal of a map save looks up no parent domain",
+		file: "mta/relayprobe.go",
+		old:  "\t\t\t_, d, _ = strings.Cut(d, \".\")\n",
+		new:  "\t\t\td = \"\"\n",
+		pkg:  "./mta", run: "^TestInboundRefusalByAMapIsNamedOnTheMap$",
+	},
+	{
+		name: "mta: an inbound refusal of a pattern table save is told on the main config",
+		file: "mta/relayprobe.go",
+		old:  "\tif first != \"\" {\n\t\treturn store.Invalid(FieldMapContent",
+		new:  "\tif first == \"\\x00\" {\n\t\treturn store.Invalid(FieldMapContent",
+		pkg:  "./mta", run: "^TestInboundRefusalByAMapIsNamedOnTheMap$",
+	},
 }
 
 func main() {
