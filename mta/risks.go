@@ -108,7 +108,45 @@ func MainConfigRisks(old, new string) error {
 	if err := lifetimeRisk(old, new); err != nil {
 		return err
 	}
+	if err := tlsRequiredRisk(old, new); err != nil {
+		return err
+	}
 	return transportRisk(old, new)
+}
+
+// tlsRequiredRisk asks before main.cf newly makes smtpd require TLS of
+// every client (smtpd_tls_security_level = encrypt, or the older
+// smtpd_enforce_tls = yes where the level is not set): the public
+// listener then answers a sender that does not start TLS "530 5.7.0 Must
+// issue a STARTTLS command first" (measured), and its mail bounces or
+// waits. RFC 3207 forbids it on a public MX; the refusal without a
+// certificate is the file checks' (tlstrust.go's neighbour, keypair.go).
+func tlsRequiredRisk(old, new string) error {
+	required := func(text string) (Param, bool) {
+		params, err := ParseMainConfig(text)
+		if err != nil {
+			return Param{}, false
+		}
+		var level, enforce Param
+		for _, p := range params {
+			switch p.Name {
+			case "smtpd_tls_security_level":
+				level = p
+			case "smtpd_enforce_tls":
+				enforce = p
+			}
+		}
+		if v := strings.TrimSpace(level.Value); v != "" {
+			return level, strings.EqualFold(v, "encrypt")
+		}
+		return enforce, strings.EqualFold(strings.TrimSpace(enforce.Value), "yes")
+	}
+	p, is := required(new)
+	if _, was := required(old); !is || was {
+		return nil
+	}
+	return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: p.Line, Confirm: ConfirmField,
+		Msg: "Line " + strconv.Itoa(p.Line) + ": " + store.Sentence("%s = %s: Postfix's smtpd, on the public listener too, would answer every client that does not start TLS \"530 5.7.0 Must issue a STARTTLS command first\", and the mail of those senders would wait or bounce (RFC 3207: a public mail server must not require TLS). For a TLS-only submission port, set it on that service with -o in Edit Master Config. Confirm if every server that sends you mail uses TLS", p.Name, strings.TrimSpace(p.Value))}
 }
 
 // transportRisk asks before default_transport newly names Postfix's

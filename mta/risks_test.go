@@ -146,3 +146,28 @@ func mainRisk(t *testing.T, old, new string, line int, says string) {
 		t.Errorf("%q: %+v, want a confirmation on line %d saying %q", new[len(DefaultMainConfig):], err, line, says)
 	}
 }
+
+// TestTLSRequiredRisk: smtpd_tls_security_level newly encrypt (or
+// smtpd_enforce_tls newly yes with no level set) asks for confirmation on
+// its line; may, a level that was encrypt before, and an enforce that a
+// level overrides do not.
+func TestTLSRequiredRisk(t *testing.T) {
+	base := DefaultMainConfig
+	line := strings.Count(base, "\n") + 1
+	const says = ": Postfix's smtpd, on the public listener too, would answer every client that does not start TLS \"530 5.7.0 Must issue a STARTTLS command first\""
+	for _, c := range []struct {
+		old, new, says string
+		line           int
+	}{
+		{base, base + "smtpd_tls_security_level = encrypt\n", "smtpd_tls_security_level = encrypt" + says, line},
+		{base, base + "smtpd_tls_security_level = ENCRYPT\n", "RFC 3207", line},
+		{base, base + "smtpd_enforce_tls = yes\n", "smtpd_enforce_tls = yes" + says, line},
+		{base, base + "smtpd_enforce_tls = yes\nsmtpd_tls_security_level = may\n", "", 0},
+		{base, base + "smtpd_tls_security_level = may\n", "", 0},
+		{base + "smtpd_tls_security_level = encrypt\n", base + "smtpd_tls_security_level = encrypt\ndelay_warning_time = 4h\n", "", 0},
+		{base + "smtpd_enforce_tls = yes\n", base + "smtpd_tls_security_level = encrypt\n", "", 0},
+		{base + "smtpd_tls_security_level = may\n", base + "smtpd_tls_security_level = encrypt\n", "Confirm if every server that sends you mail uses TLS.", line},
+	} {
+		mainRisk(t, c.old, c.new, c.line, c.says)
+	}
+}

@@ -49,6 +49,11 @@ func TestTLSRequiredWithoutCertificateIsRefused(t *testing.T) {
 	if _, err := env.m.SaveMainConfig(ctx, "tester", withCert+"smtpd_tls_security_level = encrypt\n", "", ApplyOptions{}); err != nil {
 		t.Fatalf("encrypt with a certificate: %v", err)
 	}
+	// What a sender without TLS then gets (the confirmation of
+	// tlsRequiredRisk says it).
+	if reply := lastReply(t, env.smtp, "EHLO client.example.test", "MAIL FROM:<a@example.org>"); !strings.HasPrefix(reply, "530 5.7.0 Must issue a STARTTLS command first") {
+		t.Errorf("MAIL FROM without TLS, with smtpd_tls_security_level = encrypt: %q", reply)
+	}
 	if _, err := env.m.SaveMasterConfig(ctx, "tester", listener+"  -o smtpd_tls_security_level=encrypt\n", ""); err != nil {
 		t.Fatalf("a listener's encrypt with main.cf's certificate: %v", err)
 	}

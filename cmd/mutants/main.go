@@ -5698,6 +5698,27 @@ var mutants = []mutant{
 		new:  "\tif first == \"\\x00\" {\n\t\treturn store.Invalid(FieldMapContent",
 		pkg:  "./mta", run: "^TestInboundRefusalByAMapIsNamedOnTheMap$",
 	},
+	{
+		name: "mta: smtpd newly requiring TLS of every client asks nothing",
+		file: "mta/risks.go",
+		old:  "\tif _, was := required(old); !is || was {\n",
+		new:  "\tif _, was := required(old); !is || was || true {\n",
+		pkg:  "./mta", run: "^TestTLSRequiredRisk$",
+	},
+	{
+		name: "mta: smtpd_enforce_tls = yes is not read as requiring TLS",
+		file: "mta/risks.go",
+		old:  "\treturn enforce, strings.EqualFold(strings.TrimSpace(enforce.Value), \"yes\")\n",
+		new:  "\treturn enforce, false\n",
+		pkg:  "./mta", run: "^TestTLSRequiredRisk$",
+	},
+	{
+		name: "mta: a security level that overrides smtpd_enforce_tls is not read",
+		file: "mta/risks.go",
+		old:  "\tif v := strings.TrimSpace(level.Value); v != \"\" {\n",
+		new:  "\tif v := strings.TrimSpace(level.Value); v != \"\" && v != \"may\" {\n",
+		pkg:  "./mta", run: "^TestTLSRequiredRisk$",
+	},
 }
 
 func main() {
