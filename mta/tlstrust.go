@@ -161,12 +161,16 @@ func (m *Manager) liveExpanded(ctx context.Context) (map[string]string, bool) {
 	return expandedValues(string(out)), true
 }
 
-// expandedValues reads postconf -n -x output into name -> value.
+// expandedValues reads postconf -n -x output into name -> value; a
+// parameter set empty ("mydestination =", as postconf prints it) is
+// there with "".
 func expandedValues(expanded string) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(expanded, "\n") {
 		if name, value, ok := strings.Cut(line, " = "); ok {
 			out[name] = value
+		} else if name, ok := strings.CutSuffix(line, " ="); ok && name != "" {
+			out[name] = ""
 		}
 	}
 	return out

@@ -5719,6 +5719,62 @@ var mutants = []mutant{
 		new:  "\tif v := strings.TrimSpace(level.Value); v != \"\" && v != \"may\" {\n",
 		pkg:  "./mta", run: "^TestTLSRequiredRisk$",
 	},
+	{
+		name: "mta: a relay domain that another address class lists is applied",
+		file: "mta/apply.go",
+		old:  "\tif err := m.checkDomainClasses(ctx, p, staging, sc, params); err != nil {\n",
+		new:  "\tif err := m.checkDomainClasses(ctx, p, staging, sc, params); err != nil && false {\n",
+		pkg:  "./mta", run: "^TestRelayDomainInAnotherClassIsRefused$",
+	},
+	{
+		name: "mta: Postfix's default mydestination is not read",
+		file: "mta/domainclass.go",
+		old:  "\t\t\treturn host + \", localhost.\" + domain + \", localhost\"\n",
+		new:  "\t\t\treturn \"\" + host[:0] + domain[:0]\n",
+		pkg:  "./mta", run: "^TestDomainClassConflicts$",
+	},
+	{
+		name: "mta: the default virtual_alias_domains is not read",
+		file: "mta/domainclass.go",
+		old:  "\t\tcase \"virtual_alias_domains\":\n\t\t\treturn main[\"virtual_alias_maps\"]\n",
+		new:  "\t\tcase \"virtual_alias_domains\":\n\t\t\treturn \"\"\n",
+		pkg:  "./mta", run: "^TestRelayDomainInAnotherClassIsRefused$",
+	},
+	{
+		name: "mta: the keys of an address class's table are not read",
+		file: "mta/domainclass.go",
+		old:  "\t\t\t\tif d := strings.ToLower(e.key); slices.Contains(relay, d) {\n",
+		new:  "\t\t\t\tif d := strings.ToLower(e.key); slices.Contains(relay, d) && e.line < 0 {\n",
+		pkg:  "./mta", run: "^TestRelayDomainInAnotherClassIsRefused$",
+	},
+	{
+		name: "mta: a running address class conflict blocks every later change",
+		file: "mta/domainclass.go",
+		old:  "\t\tif live[c.domain+\" \"+c.param] {\n",
+		new:  "\t\tif live[c.domain+\" \"+c.param] && c.line < 0 {\n",
+		pkg:  "./mta", run: "^TestRelayDomainInAnotherClassIsRefused$",
+	},
+	{
+		name: "mta: an address class conflict of a map save is told on the main config",
+		file: "mta/domainclass.go",
+		old:  "\tif !slices.Contains(p.changed, \"main.cf\") {\n\t\tif rel, ok := strings.CutPrefix(c.table, staging+\"/\");",
+		new:  "\tif !slices.Contains(p.changed, \"main.cf\") && false {\n\t\tif rel, ok := strings.CutPrefix(c.table, staging+\"/\");",
+		pkg:  "./mta", run: "^TestRelayDomainInAnotherClassIsRefused$",
+	},
+	{
+		name: "mta: an address class conflict of a new relay domain is told on the main config",
+		file: "mta/domainclass.go",
+		old:  "\tcase !wasRelay:\n",
+		new:  "\tcase !wasRelay && c.line < 0:\n",
+		pkg:  "./mta", run: "^TestRelayDomainInAnotherClassIsRefused$",
+	},
+	{
+		name: "mta: a parameter that postconf prints set empty is read as not set",
+		file: "mta/tlstrust.go",
+		old:  "\t\t} else if name, ok := strings.CutSuffix(line, \" =\"); ok && name != \"\" {\n",
+		new:  "\t\t} else if name, ok := strings.CutSuffix(line, \" =\"); ok && name == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestDomainClassConflicts$",
+	},
 }
 
 func main() {
