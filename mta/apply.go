@@ -458,6 +458,9 @@ func (m *Manager) validateStaged(ctx context.Context, p plan, staging string, pa
 	if err := m.checkDomainClasses(ctx, p, staging, sc, params); err != nil {
 		return false, err
 	}
+	if err := m.checkEveryMatch(ctx, p, staging, sc, params); err != nil {
+		return false, err
+	}
 	if configChanged(p) {
 		if err := m.checkOverrides(ctx, p, staging); err != nil {
 			return false, err

@@ -5775,6 +5775,62 @@ var mutants = []mutant{
 		new:  "\t\t} else if name, ok := strings.CutSuffix(line, \" =\"); ok && name == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestDomainClassConflicts$",
 	},
+	{
+		name: "mta: a header check that matches every message is applied",
+		file: "mta/apply.go",
+		old:  "\tif err := m.checkEveryMatch(ctx, p, staging, sc, params); err != nil {\n",
+		new:  "\tif err := m.checkEveryMatch(ctx, p, staging, sc, params); err != nil && false {\n",
+		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
+	},
+	{
+		name: "mta: a DISCARD rule that matches every message is not looked for",
+		file: "mta/everymatch.go",
+		old:  "\t\tif a := strings.ToUpper(action); a == \"REJECT\" || a == \"DISCARD\" {\n",
+		new:  "\t\tif a := strings.ToUpper(action); a == \"REJECT\" {\n",
+		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
+	},
+	{
+		name: "mta: the every-match lookup drops the rules that decide first",
+		file: "mta/everymatch.go",
+		old:  "\t\tif e, ok := all[n]; ok {\n",
+		new:  "\t\tif e, ok := byLine[n]; ok {\n",
+		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
+	},
+	{
+		name: "mta: the every-match lookup drops IF and ENDIF",
+		file: "mta/everymatch.go",
+		old:  "\t\t} else if kw, _ := keyword(text); kw != \"\" {\n",
+		new:  "\t\t} else if kw, _ := keyword(text); kw == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
+	},
+	{
+		name: "mta: a content check rule that matches one message is taken for every message",
+		file: "mta/everymatch.go",
+		old:  "\t\tif len(hits[e.line]) == len(ordinaryMessages) {\n",
+		new:  "\t\tif len(hits[e.line]) >= 1 {\n",
+		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
+	},
+	{
+		name: "mta: body checks are looked up with header lines",
+		file: "mta/everymatch.go",
+		old:  "\t\tif body {\n\t\t\tlines = msg.body\n",
+		new:  "\t\tif body && false {\n\t\t\tlines = msg.body\n",
+		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
+	},
+	{
+		name: "mta: a running content check rule that matches every message blocks later changes",
+		file: "mta/everymatch.go",
+		old:  "\t\tif live[f.param+\" \"+f.rule] {\n",
+		new:  "\t\tif live[f.param+\" \"+f.rule] && f.line < 0 {\n",
+		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
+	},
+	{
+		name: "mta: a content check rule that matches every message is not told on the map's line",
+		file: "mta/everymatch.go",
+		old:  "\t\tif !slices.Contains(p.changed, \"main.cf\") && inStaging && slices.Contains(p.changed, rel) {\n",
+		new:  "\t\tif !slices.Contains(p.changed, \"main.cf\") && inStaging && slices.Contains(p.changed, rel) && false {\n",
+		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
+	},
 }
 
 func main() {
