@@ -469,6 +469,11 @@ func (m *Manager) checkRelay(ctx context.Context, p plan, dir string, params []P
 		return out, nil
 	case errors.Is(err, postfix.ErrSMTPDGone):
 		said := strings.ReplaceAll(m.wordsSince(logStart, err.Error()), dir+"/", m.inst.ConfigDir+"/")
+		if !hasProblem([]byte(said)) {
+			if fatal := m.startupFatal(ctx, dir); fatal != "" {
+				said = fatal
+			}
+		}
 		if strings.Contains(said, "unapproved table") {
 			// The probe's smtpd asks the running proxymap, which serves
 			// the tables of the running configuration; after the reload
@@ -793,6 +798,22 @@ func (m *Manager) warmProbeServices() {
 			}
 		}()
 	}
+}
+
+// startupFatal is what postmap, which reads main.cf's global parameters
+// as every Postfix program does and writes its problems to stderr, says
+// of the configuration in dir: the words of an smtpd that exited without
+// any. A global parameter out of range (header_size_limit = 0) is fatal
+// before smtpd's logging starts, so that its "fatal: invalid
+// header_size_limit parameter value 0 < 1" goes to syslog only (to
+// nowhere in a container), and the probe saw "exit status 1" (measured
+// with strace: a failed connect to /dev/log, a second's sleep, exit 1).
+func (m *Manager) startupFatal(ctx context.Context, dir string) string {
+	_, stderr, _ := m.pfStaging(dir).Run(ctx, nil, "postmap", "-q", "postdeck-probe.invalid", "texthash:/dev/null")
+	if !hasProblem(stderr) {
+		return ""
+	}
+	return strings.ReplaceAll(firstProblem(string(stderr)), dir+"/", m.inst.ConfigDir+"/")
 }
 
 // liveRefusesInbound reports whether the running configuration refuses a

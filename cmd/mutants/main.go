@@ -5831,6 +5831,13 @@ var mutants = []mutant{
 		new:  "\t\tif !slices.Contains(p.changed, \"main.cf\") && inStaging && slices.Contains(p.changed, rel) && false {\n",
 		pkg:  "./mta", run: "^TestContentCheckThatMatchesEveryMessageIsRefused$",
 	},
+	{
+		name: "mta: an smtpd that exits without a word is not asked about through postmap",
+		file: "mta/relayprobe.go",
+		old:  "\t\t\tif fatal := m.startupFatal(ctx, dir); fatal != \"\" {\n",
+		new:  "\t\t\tif fatal := m.startupFatal(ctx, dir); fatal == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestGlobalParameterOutOfRangeIsNamed$",
+	},
 }
 
 func main() {
