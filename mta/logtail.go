@@ -208,9 +208,14 @@ var problemLevels = [...]struct {
 // deferral), which anybody who sends mail chooses, and which made a
 // relay's deferrals and a sender's "warning: ..." fill the dashboard's
 // latest warnings.
+//
+// The probes' own smtpd (relayprobe.go, logging as NAME/postdeck-probe)
+// runs configurations that are not live: a refused change's "fatal:
+// invalid smtpd_timeout" is no problem of the running Postfix, and on the
+// dashboard it read as one.
 func problemLine(line []byte) (LogLine, bool) {
 	i := bytes.Index(line, []byte("]: "))
-	if i < 0 {
+	if i < 0 || bytes.Contains(line[:i], []byte("/"+probeLogName+"/")) {
 		return LogLine{}, false
 	}
 	msg := line[i+len("]: "):]

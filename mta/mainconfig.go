@@ -280,7 +280,7 @@ func isListSep(c byte) bool { return c == ',' || c == ' ' || c == '\t' }
 // on the document line that defines the parameter it names, when it names one.
 func docError(params []Param, postfixSaid string) error {
 	for _, p := range params {
-		if strings.Contains(postfixSaid, " "+p.Name+"=") || strings.Contains(postfixSaid, " "+p.Name+" ") || strings.Contains(postfixSaid, "\""+p.Name+"\"") {
+		if strings.Contains(postfixSaid, " "+p.Name+"=") || strings.Contains(postfixSaid, " "+p.Name+" ") || strings.Contains(postfixSaid, " "+p.Name+": ") || strings.Contains(postfixSaid, "\""+p.Name+"\"") {
 			return store.InvalidLine(FieldMainConfig, p.Line, "Postfix says: %s", postfixSaid)
 		}
 	}

@@ -70,6 +70,24 @@ const (
 // domains, which the probe does not send to, and its default is a proxy:
 // table that the running proxymap serves only if the running configuration
 // lists it (see checkRelay).
+// probeLogName follows the syslog_name of the probes' smtpd
+// (NAME/postdeck-probe/smtpd[PID] in the mail log): its lines are about
+// a configuration that is not live, and problemLine leaves them out.
+const probeLogName = "postdeck-probe"
+
+// probeSyslogName is the syslog_name option of a probe's smtpd for the
+// rendered main.cf mainCF: its syslog_name (Postfix's "postfix" when it
+// sets none, or one with a $) and probeLogName.
+func probeSyslogName(mainCF string) string {
+	name := "postfix"
+	for _, line := range strings.Split(mainCF, "\n") {
+		if v, ok := strings.CutPrefix(line, "syslog_name = "); ok && v != "" && !strings.ContainsAny(v, "$ \t") {
+			name = v
+		}
+	}
+	return "syslog_name=" + name + "/" + probeLogName
+}
+
 var relayProbeOverrides = []string{
 	"smtpd_authorized_xclient_hosts=" + relayProbeXClientHost,
 	"smtpd_tls_security_level=none", "smtpd_use_tls=no", "smtpd_enforce_tls=no",
@@ -159,6 +177,7 @@ func (m *Manager) probeRelayService(ctx context.Context, dir string, svc masterS
 	for _, o := range relayProbeOverrides {
 		args = append(args, "-o", o)
 	}
+	args = append(args, "-o", probeSyslogName(string(mainCF)))
 	s, err := m.pf.WithConfig(dir).StartSMTPD(ctx, m.catalog.defaults["daemon_directory"], m.catalog.defaults["mail_owner"], relayProbeTimeout, args...)
 	if err != nil {
 		return v, fmt.Errorf("relay probe: %w", err)

@@ -5838,6 +5838,27 @@ var mutants = []mutant{
 		new:  "\t\t\tif fatal := m.startupFatal(ctx, dir); fatal == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestGlobalParameterOutOfRangeIsNamed$",
 	},
+	{
+		name: "mta: the probe's smtpd logs as the running smtpd",
+		file: "mta/relayprobe.go",
+		old:  "\targs = append(args, \"-o\", probeSyslogName(string(mainCF)))\n",
+		new:  "\targs = append(args, \"-o\", \"smtpd_delay_reject=yes\", probeSyslogName(string(mainCF))[:0])\n",
+		pkg:  "./mta", run: "^TestProbeLinesAreNotPostfixProblems$",
+	},
+	{
+		name: "mta: the probe's lines are Postfix problems",
+		file: "mta/logtail.go",
+		old:  "\tif i < 0 || bytes.Contains(line[:i], []byte(\"/\"+probeLogName+\"/\")) {\n",
+		new:  "\tif i < 0 {\n",
+		pkg:  "./mta", run: "^TestProbeLinesAreNotPostfixProblems$",
+	},
+	{
+		name: "mta: Postfix's words \"invalid NAME: value\" name no line",
+		file: "mta/mainconfig.go",
+		old:  " || strings.Contains(postfixSaid, \" \"+p.Name+\": \") ||",
+		new:  " ||",
+		pkg:  "./mta", run: "^TestProbeLinesAreNotPostfixProblems$",
+	},
 }
 
 func main() {
