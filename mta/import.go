@@ -766,6 +766,7 @@ func rewriteToken(tok string, t *importTable) string {
 // refusal quotes all of it, as main.cf shows it.
 func importRelayHost(param, field, label, prefix, v string) (string, error) {
 	norm, err := normalizeRelayHost(field, label, v)
+	v = strings.Join(relayHops(v), ", ") // a list as the page writes it
 	if err != nil {
 		var ue *store.UserError
 		if errors.As(err, &ue) {

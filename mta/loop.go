@@ -206,11 +206,15 @@ func (m *Manager) checkRelayHostLoops(st *store.State, services []masterService)
 		return nil
 	}
 	sl := newSelfListeners(services, m.inst.MPAListen, s.Hostname)
-	if l := sl.reaches(s.ExternalRelayHost); l != "" {
-		return store.Invalid(FieldExternalRelay, "External Relay Host %s", loopSentence(s.ExternalRelayHost, l))
+	for _, hop := range relayHops(s.ExternalRelayHost) {
+		if l := sl.reaches(hop); l != "" {
+			return store.Invalid(FieldExternalRelay, "External Relay Host %s", loopSentence(hop, l))
+		}
 	}
-	if l := sl.reaches(s.InternalRelayHost); l != "" {
-		return store.Invalid(FieldInternalRelay, "Internal Relay Host %s", loopSentence(s.InternalRelayHost, l))
+	for _, hop := range relayHops(s.InternalRelayHost) {
+		if l := sl.reaches(hop); l != "" {
+			return store.Invalid(FieldInternalRelay, "Internal Relay Host %s", loopSentence(hop, l))
+		}
 	}
 	return nil
 }
@@ -286,17 +290,19 @@ func checkRelayWrapper(st *store.State, services []masterService) error {
 			}
 		}
 		wrapped := strings.EqualFold(wrapper, "yes")
-		_, port, _ := splitHop(r.hop)
-		smtps := r.hop != "" && servicePort(port) == 465
-		switch {
-		case smtps && !wrapped:
-			return store.Invalid(r.field, "%s %s is the SMTPS port, where the server speaks TLS from the first byte: Postfix's smtp client (service %s) speaks plain SMTP there unless smtp_tls_wrappermode = yes, and would wait for a greeting that never comes and defer every message. Use the server's port 587 (STARTTLS), or set smtp_tls_wrappermode = yes with smtp_tls_security_level = encrypt in the main config (or in the %s service's -o overrides)", r.label, r.hop, r.transport, r.transport)
-		case !smtps && wrapped && r.used && r.hop != "":
-			// (Without a relay host the mail goes to MX hosts on port
-			// 25, which wrapper mode fails as well; it is not refused,
-			// so that wrapper mode can be set before the relay host on
-			// port 465 that needs it.)
-			return store.Invalid(r.field, "%s %s: smtp_tls_wrappermode = yes makes Postfix's smtp client (service %s) start TLS at once, and port %s speaks plain SMTP first: every delivery would fail its TLS handshake and be deferred. Use the server's port 465, or keep smtp_tls_wrappermode off", r.label, r.hop, r.transport, port)
+		for _, hop := range relayHops(r.hop) {
+			_, port, _ := splitHop(hop)
+			smtps := servicePort(port) == 465
+			switch {
+			case smtps && !wrapped:
+				return store.Invalid(r.field, "%s %s is the SMTPS port, where the server speaks TLS from the first byte: Postfix's smtp client (service %s) speaks plain SMTP there unless smtp_tls_wrappermode = yes, and would wait for a greeting that never comes and defer every message. Use the server's port 587 (STARTTLS), or set smtp_tls_wrappermode = yes with smtp_tls_security_level = encrypt in the main config (or in the %s service's -o overrides)", r.label, hop, r.transport, r.transport)
+			case !smtps && wrapped && r.used:
+				// (Without a relay host the mail goes to MX hosts on
+				// port 25, which wrapper mode fails as well; it is not
+				// refused, so that wrapper mode can be set before the
+				// relay host on port 465 that needs it.)
+				return store.Invalid(r.field, "%s %s: smtp_tls_wrappermode = yes makes Postfix's smtp client (service %s) start TLS at once, and port %s speaks plain SMTP first: every delivery would fail its TLS handshake and be deferred. Use the server's port 465, or keep smtp_tls_wrappermode off", r.label, hop, r.transport, port)
+			}
 		}
 	}
 	return nil

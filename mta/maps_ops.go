@@ -412,7 +412,7 @@ func (m *Manager) mapContextFor(st *store.State) (*mapContext, error) {
 	}
 	mc := newMapContext(master, params)
 	mc.self = newSelfListeners(parseMasterCF(master), m.inst.MPAListen, st.Settings.Hostname)
-	mc.relayHosts = []string{st.Settings.ExternalRelayHost, st.Settings.InternalRelayHost}
+	mc.relayHosts = append(relayHops(st.Settings.ExternalRelayHost), relayHops(st.Settings.InternalRelayHost)...)
 	return mc, nil
 }
 

@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"cmp"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -318,12 +319,21 @@ func validFingerprint(fp string) bool {
 func checkSASLPassword(mc *mapContext, e mapEntry, keyed bool) string {
 	if keyed {
 		k := e.key
+		// A key is missed when it names a relay host's host in another
+		// spelling, and no next hop of the same host is spelt so.
 		var msg string
+		found := false
 		for _, relay := range mc.relayHosts {
-			if msg = saslKeyMiss(k, relay); msg != "" {
-				return msg
+			if m := saslKeyMiss(k, relay); m != "" {
+				msg = cmp.Or(msg, m)
+			} else if hostOf(k) == hostOf(relay) {
+				found = true
 			}
 		}
+		if msg != "" && !found {
+			return msg
+		}
+		msg = ""
 		if strings.Contains(k, "@") {
 			if strings.HasPrefix(k, "@") {
 				if !validHostname(k[1:]) {

@@ -52,32 +52,40 @@ func checkRelayCredentials(st *store.State) error {
 		{FieldExternalRelay, "External Relay Host", st.Settings.ExternalRelayHost},
 		{FieldInternalRelay, "Internal Relay Host", st.Settings.InternalRelayHost},
 	} {
-		if relay.hop == "" {
+		for _, hop := range relayHops(relay.hop) {
+			if err := checkHopCredentials(st, relay.field, relay.label, hop); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkHopCredentials is checkRelayCredentials for one next hop of a
+// relay host field.
+func checkHopCredentials(st *store.State, field, label, hop string) error {
+	miss, found := "", false
+	for _, mp := range st.Maps {
+		if !IsSecretMap(mp) || !indexedMap[mp.Type] {
 			continue
 		}
-		miss, found := "", false
-		for _, mp := range st.Maps {
-			if !IsSecretMap(mp) || !indexedMap[mp.Type] {
+		entries, lerr := parseTable(mp.Type, mp.Content, true)
+		if lerr != nil {
+			continue
+		}
+		for _, e := range entries {
+			if hostOf(e.key) != hostOf(hop) {
 				continue
 			}
-			entries, lerr := parseTable(mp.Type, mp.Content, true)
-			if lerr != nil {
-				continue
-			}
-			for _, e := range entries {
-				if hostOf(e.key) != hostOf(relay.hop) {
-					continue
-				}
-				if m := saslKeyMiss(e.key, relay.hop); m != "" {
-					miss = "map " + mp.Name + " has its credentials under " + e.key + ". " + m
-				} else {
-					found = true
-				}
+			if m := saslKeyMiss(e.key, hop); m != "" {
+				miss = "map " + mp.Name + " has its credentials under " + e.key + ". " + m
+			} else {
+				found = true
 			}
 		}
-		if miss != "" && !found {
-			return store.Invalid(relay.field, "%s %s: %s", relay.label, relay.hop, miss)
-		}
+	}
+	if miss != "" && !found {
+		return store.Invalid(field, "%s %s: %s", label, hop, miss)
 	}
 	return nil
 }

@@ -222,11 +222,41 @@ func normalizeRelayHost(field, label, v string) (string, error) {
 	if v == "" {
 		return "", nil
 	}
+	// Postfix 3.5 and later try a list of next hops in order (a backup
+	// relay host for when the first does not answer: measured in
+	// TestRelayHostListFailsOver).
+	hops := strings.FieldsFunc(v, isHopSeparator)
+	if len(hops) > maxRelayHops {
+		return "", store.Invalid(field, "%s: at most %d hosts, tried in order", label, maxRelayHops)
+	}
+	out := make([]string, 0, len(hops))
+	for _, hop := range hops {
+		norm, err := normalizeOneRelayHost(field, label, hop)
+		if err != nil {
+			return "", err
+		}
+		if slices.Contains(out, norm) {
+			return "", store.Invalid(field, "%s: %s is listed twice", label, norm)
+		}
+		out = append(out, norm)
+	}
+	return strings.Join(out, ", "), nil
+}
+
+// maxRelayHops bounds the hosts of one relay host field.
+const maxRelayHops = 8
+
+// isHopSeparator separates the next hops of a list, as Postfix reads it.
+func isHopSeparator(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+
+// relayHops are the next hops of a normalized relay host field, nil when
+// it is empty.
+func relayHops(v string) []string { return strings.FieldsFunc(v, isHopSeparator) }
+
+// normalizeOneRelayHost is normalizeRelayHost for one next hop.
+func normalizeOneRelayHost(field, label, v string) (string, error) {
 	if strings.Contains(v, "://") {
 		return "", store.Invalid(field, "%s %q: give a host name and port such as [relay.example.com]:25, without a URL scheme", label, v)
-	}
-	if strings.ContainsAny(v, " \t,") {
-		return "", store.Invalid(field, "%s %q: give one host, such as [relay.example.com]:25", label, v)
 	}
 	host, port, bracketed := v, "", false
 	if strings.HasPrefix(v, "[") {

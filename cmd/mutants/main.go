@@ -5253,15 +5253,15 @@ var mutants = []mutant{
 	{
 		name: "mta: an external relay host that is this gateway is applied",
 		file: "mta/loop.go",
-		old:  "\tif l := sl.reaches(s.ExternalRelayHost); l != \"\" {\n",
-		new:  "\tif l := sl.reaches(s.ExternalRelayHost); l == \"\\x00\" {\n",
+		old:  "\tfor _, hop := range relayHops(s.ExternalRelayHost) {\n\t\tif l := sl.reaches(hop); l != \"\" {\n",
+		new:  "\tfor _, hop := range relayHops(s.ExternalRelayHost) {\n\t\tif l := sl.reaches(hop); l == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestRelayHostThatIsThisGatewayIsRefused$",
 	},
 	{
 		name: "mta: an internal relay host that is this gateway is applied",
 		file: "mta/loop.go",
-		old:  "\tif l := sl.reaches(s.InternalRelayHost); l != \"\" {\n",
-		new:  "\tif l := sl.reaches(s.InternalRelayHost); l == \"\\x00\" {\n",
+		old:  "\tfor _, hop := range relayHops(s.InternalRelayHost) {\n\t\tif l := sl.reaches(hop); l != \"\" {\n",
+		new:  "\tfor _, hop := range relayHops(s.InternalRelayHost) {\n\t\tif l := sl.reaches(hop); l == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestRelayHostThatIsThisGatewayIsRefused$",
 	},
 	{
@@ -5603,8 +5603,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a SASL key in a spelling Postfix does not look up is saved",
 		file: "mta/maps_semantic.go",
-		old:  "\t\t\tif msg = saslKeyMiss(k, relay); msg != \"\" {\n",
-		new:  "\t\t\tif msg = saslKeyMiss(k, relay); msg == \"\\x00\" {\n",
+		old:  "\t\tif msg != \"\" && !found {\n\t\t\treturn msg\n",
+		new:  "\t\tif msg == \"\\x00\" && !found {\n\t\t\treturn msg\n",
 		pkg:  "./mta", run: "^TestSASLKeyThatPostfixDoesNotLookUpIsRefused$",
 	},
 	{
@@ -5617,8 +5617,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a relay host change that leaves its credentials behind is saved",
 		file: "mta/saslkey.go",
-		old:  "\t\tif miss != \"\" && !found {\n",
-		new:  "\t\tif miss == \"\\x00\" && !found {\n",
+		old:  "\tif miss != \"\" && !found {\n",
+		new:  "\tif miss == \"\\x00\" && !found {\n",
 		pkg:  "./mta", run: "^TestSASLKeyThatPostfixDoesNotLookUpIsRefused$",
 	},
 	{
@@ -5631,8 +5631,8 @@ var mutants = []mutant{
 	{
 		name: "mta: the SMTPS port is not recognised",
 		file: "mta/loop.go",
-		old:  "\t\tsmtps := r.hop != \"\" && servicePort(port) == 465\n",
-		new:  "\t\tsmtps := r.hop != \"\" && servicePort(port) == 466\n",
+		old:  "\t\t\tsmtps := servicePort(port) == 465\n",
+		new:  "\t\t\tsmtps := servicePort(port) == 466\n",
 		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
 	},
 	{
@@ -5645,8 +5645,8 @@ var mutants = []mutant{
 	{
 		name: "mta: wrapper mode for a relay host on a port that speaks plain SMTP first is saved",
 		file: "mta/loop.go",
-		old:  "\t\tcase !smtps && wrapped && r.used && r.hop != \"\":\n",
-		new:  "\t\tcase !smtps && wrapped && r.used && r.hop == \"\\x00\":\n",
+		old:  "\t\t\tcase !smtps && wrapped && r.used:\n",
+		new:  "\t\t\tcase !smtps && wrapped && r.used && hop == \"\\x00\":\n",
 		pkg:  "./mta", run: "^TestRelayHostOnTheSMTPSPortIsRefused$",
 	},
 	{
@@ -5858,6 +5858,34 @@ var mutants = []mutant{
 		old:  " || strings.Contains(postfixSaid, \" \"+p.Name+\": \") ||",
 		new:  " ||",
 		pkg:  "./mta", run: "^TestProbeLinesAreNotPostfixProblems$",
+	},
+	{
+		name: "mta: a relay host list has no bound",
+		file: "mta/settings.go",
+		old:  "\tif len(hops) > maxRelayHops {\n",
+		new:  "\tif len(hops) > maxRelayHops && len(hops) < 0 {\n",
+		pkg:  "./mta", run: "^TestRelayHostListFailsOver$",
+	},
+	{
+		name: "mta: a relay host listed twice is taken",
+		file: "mta/settings.go",
+		old:  "\t\tif slices.Contains(out, norm) {\n",
+		new:  "\t\tif slices.Contains(out, norm) && norm == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestRelayHostListFailsOver$",
+	},
+	{
+		name: "mta: a SASL key in the spelling of another hop of the same host is missed",
+		file: "mta/maps_semantic.go",
+		old:  "\t\t\t} else if hostOf(k) == hostOf(relay) {\n\t\t\t\tfound = true\n",
+		new:  "\t\t\t} else if hostOf(k) == hostOf(relay) {\n\t\t\t\tfound = false\n",
+		pkg:  "./mta", run: "^TestRelayHostListParts$",
+	},
+	{
+		name: "mta: an imported relay host list is read as another spelling",
+		file: "mta/import.go",
+		old:  "\tv = strings.Join(relayHops(v), \", \") // a list as the page writes it\n",
+		new:  "\t_ = relayHops(v)\n",
+		pkg:  "./mta", run: "^TestRelayHostListParts$",
 	},
 }
 
