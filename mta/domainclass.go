@@ -56,13 +56,7 @@ const maxClassTables = 16
 // $virtual_mailbox_maps. Entries that are names and the keys of
 // fixed-key tables are read; pattern tables and files are not judged.
 func domainClassConflicts(main map[string]string, table func(path string) ([]byte, bool)) []classConflict {
-	var relay []string
-	for _, tok := range refTokens(main["relay_domains"]) {
-		d := strings.ToLower(strings.TrimSuffix(tok, "."))
-		if d != "" && !strings.ContainsAny(d, ":/$!{}") && !strings.HasPrefix(d, ".") && !slices.Contains(relay, d) {
-			relay = append(relay, d)
-		}
-	}
+	relay := relayDomainNamesOf(main["relay_domains"])
 	if len(relay) == 0 {
 		return nil
 	}
@@ -98,14 +92,7 @@ func domainClassConflicts(main map[string]string, table func(path string) ([]byt
 				continue
 			}
 			tables++
-			data, ok := table(path)
-			if !ok {
-				continue
-			}
-			entries, lerr := parseTable(typ, string(data), true)
-			if lerr != nil {
-				continue // the table's own checks say
-			}
+			entries, _ := readTableEntries(table, typ, path)
 			for _, e := range entries {
 				if d := strings.ToLower(e.key); slices.Contains(relay, d) {
 					out = append(out, classConflict{domain: d, param: class.param, what: class.what, table: path, line: e.line})
@@ -132,8 +119,8 @@ func (m *Manager) checkDomainClasses(ctx context.Context, p plan, staging string
 		for _, c := range domainClassConflicts(lv, readBounded) {
 			live[c.domain+" "+c.param] = true
 		}
-		for _, tok := range refTokens(lv["relay_domains"]) {
-			liveDomains[strings.ToLower(strings.TrimSuffix(tok, "."))] = true
+		for _, d := range relayDomainNamesOf(lv["relay_domains"]) {
+			liveDomains[d] = true
 		}
 	}
 	for _, c := range conflicts {

@@ -45,13 +45,9 @@ func relayRecipientGaps(main map[string]string, table func(path string) ([]byte,
 			if !ok || !fixedKeyTables[typ] || !strings.HasPrefix(path, "/") {
 				return nil
 			}
-			data, ok := table(path)
+			entries, ok := readTableEntries(table, typ, path)
 			if !ok {
 				return nil
-			}
-			entries, lerr := parseTable(typ, string(data), false)
-			if lerr != nil {
-				return nil // the table's own checks say
 			}
 			for _, e := range entries {
 				if i := strings.LastIndexByte(e.key, '@'); i >= 0 {
@@ -61,16 +57,39 @@ func relayRecipientGaps(main map[string]string, table func(path string) ([]byte,
 		}
 	}
 	var gaps []string
-	for _, tok := range refTokens(main["relay_domains"]) {
-		d := strings.ToLower(strings.TrimSuffix(tok, "."))
-		if d == "" || strings.ContainsAny(d, ":/$!{}") || strings.HasPrefix(d, ".") {
-			continue // a table, a file, an exclusion or subdomains: not judged
-		}
-		if !known[d] && !slices.Contains(gaps, d) {
+	for _, d := range relayDomainNamesOf(main["relay_domains"]) {
+		if !known[d] {
 			gaps = append(gaps, d)
 		}
 	}
 	return gaps
+}
+
+// relayDomainNamesOf are the names of a relay_domains value (expanded),
+// lower case, without a trailing dot and each once: not a table, a file,
+// an exclusion or a .subdomains entry, which are not judged.
+func relayDomainNamesOf(value string) []string {
+	var out []string
+	for _, tok := range refTokens(value) {
+		d := strings.ToLower(strings.TrimSuffix(tok, "."))
+		if d != "" && !strings.ContainsAny(d, ":/$!{}") && !strings.HasPrefix(d, ".") && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// readTableEntries reads the rules of the table file at path with read;
+// ok is false when it cannot be read or does not parse (the table's own
+// checks say). Problems never quote a line (secret), since only the
+// rules are used.
+func readTableEntries(read func(path string) ([]byte, bool), typ, path string) (entries []mapEntry, ok bool) {
+	data, ok := read(path)
+	if !ok {
+		return nil, false
+	}
+	entries, lerr := parseTable(typ, string(data), true)
+	return entries, lerr == nil
 }
 
 // checkRelayRecipients refuses a staged configuration with a
@@ -87,8 +106,8 @@ func (m *Manager) checkRelayRecipients(ctx context.Context, p plan, staging stri
 		for _, d := range relayRecipientGaps(lv, readBounded) {
 			live[d] = true
 		}
-		for _, tok := range refTokens(lv["relay_domains"]) {
-			liveDomains[strings.ToLower(strings.TrimSuffix(tok, "."))] = true
+		for _, d := range relayDomainNamesOf(lv["relay_domains"]) {
+			liveDomains[d] = true
 		}
 	}
 	for _, d := range gaps {

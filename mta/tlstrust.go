@@ -107,14 +107,7 @@ func trustProblems(main map[string]string, params []Param, services []masterServ
 			if !ok || !strings.HasPrefix(path, "/") || !textTable(typ) {
 				continue // a table postdeck cannot read (proxy:, mysql:, socketmap:)
 			}
-			data, ok := table(path)
-			if !ok {
-				continue
-			}
-			entries, lerr := parseTable(typ, string(data), false)
-			if lerr != nil {
-				continue // the map's own checks say
-			}
+			entries, _ := readTableEntries(table, typ, path)
 			for _, e := range entries {
 				f := strings.Fields(e.value)
 				if len(f) == 0 {
