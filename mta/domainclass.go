@@ -3,6 +3,8 @@ package mta
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -55,7 +57,11 @@ const maxClassTables = 16
 // virtual_alias_domains = $virtual_alias_maps; virtual_mailbox_domains =
 // $virtual_mailbox_maps. Entries that are names and the keys of
 // fixed-key tables are read; pattern tables and files are not judged.
-func domainClassConflicts(main map[string]string, table func(path string) ([]byte, bool)) []classConflict {
+//
+// local is set when relay_domains names $mydestination (Postfix's default
+// before compatibility level 2, iRedMail's): those names are local on
+// purpose, and the mydestination class is not judged.
+func domainClassConflicts(main map[string]string, local bool, table func(path string) ([]byte, bool)) []classConflict {
 	relay := relayDomainNamesOf(main["relay_domains"])
 	if len(relay) == 0 {
 		return nil
@@ -80,6 +86,9 @@ func domainClassConflicts(main map[string]string, table func(path string) ([]byt
 	var out []classConflict
 	tables := 0
 	for _, class := range domainClasses {
+		if local && class.param == "mydestination" {
+			continue
+		}
 		for _, tok := range refTokens(value(class.param)) {
 			typ, path, isTable := strings.Cut(tok, ":")
 			if !isTable {
@@ -110,13 +119,15 @@ func domainClassConflicts(main map[string]string, table func(path string) ([]byt
 // domain is new there; on My Host Name for Postfix's default
 // mydestination; else on the main config.
 func (m *Manager) checkDomainClasses(ctx context.Context, p plan, staging string, sc stagedConfig, params []Param) error {
-	conflicts := domainClassConflicts(sc.main, m.stagedTable(p, staging))
+	staged, _ := os.ReadFile(filepath.Join(staging, "main.cf"))
+	conflicts := domainClassConflicts(sc.main, relaysMydestination(string(staged)), m.stagedTable(p, staging))
 	if len(conflicts) == 0 {
 		return nil
 	}
 	live, liveDomains := map[string]bool{}, map[string]bool{}
 	if lv, ok := m.liveExpanded(ctx); ok {
-		for _, c := range domainClassConflicts(lv, readBounded) {
+		running, _ := os.ReadFile(filepath.Join(m.inst.ConfigDir, "main.cf"))
+		for _, c := range domainClassConflicts(lv, relaysMydestination(string(running)), readBounded) {
 			live[c.domain+" "+c.param] = true
 		}
 		for _, d := range relayDomainNamesOf(lv["relay_domains"]) {
@@ -161,4 +172,15 @@ func classConflictError(c classConflict, p plan, staging string, params []Param,
 		return store.Invalid(FieldHostname, "My Host Name: Postfix's default mydestination has $myhostname, and %s. Use a host under the domain, such as mail.%s", msg, c.domain)
 	}
 	return refError(params, c.param, "Parameter "+c.param+": "+msg)
+}
+
+// relaysMydestination reports whether the relay_domains line of a
+// rendered main.cf names $mydestination.
+func relaysMydestination(mainCF string) bool {
+	for _, line := range strings.Split(mainCF, "\n") {
+		if v, ok := strings.CutPrefix(line, "relay_domains = "); ok {
+			return strings.Contains(v, "$mydestination") || strings.Contains(v, "${mydestination}") || strings.Contains(v, "$(mydestination)")
+		}
+	}
+	return false
 }

@@ -96,11 +96,25 @@ func TestDomainClassConflicts(t *testing.T) {
 		{"no plain relay domain", map[string]string{"myhostname": "partner.example", "relay_domains": "hash:/t/domains"}, ""},
 	} {
 		var got []string
-		for _, cf := range domainClassConflicts(c.main, table) {
+		for _, cf := range domainClassConflicts(c.main, false, table) {
 			got = append(got, fmt.Sprintf("%s %s %d", cf.domain, cf.param, cf.line))
 		}
 		if g := strings.Join(got, ", "); g != c.want {
 			t.Errorf("%s: %q, want %q", c.name, g, c.want)
+		}
+	}
+
+	// relay_domains = $mydestination (iRedMail's): local on purpose.
+	if got := domainClassConflicts(map[string]string{"myhostname": "partner.example", "relay_domains": "partner.example, localhost"}, true, table); len(got) != 0 {
+		t.Errorf("relay_domains naming $mydestination: %+v", got)
+	}
+	for cf, want := range map[string]bool{
+		"myhostname = x\nrelay_domains = $mydestination, hash:/t\n": true,
+		"relay_domains = ${mydestination}\n":                        true,
+		"relay_domains = partner.example\n# $mydestination\n":       false,
+	} {
+		if got := relaysMydestination(cf); got != want {
+			t.Errorf("relaysMydestination(%q) = %v", cf, got)
 		}
 	}
 

@@ -5887,6 +5887,13 @@ var mutants = []mutant{
 		new:  "\t_ = relayHops(v)\n",
 		pkg:  "./mta", run: "^TestRelayHostListParts$",
 	},
+	{
+		name: "mta: relay domains that name $mydestination are judged against it",
+		file: "mta/domainclass.go",
+		old:  "\t\tif local && class.param == \"mydestination\" {\n",
+		new:  "\t\tif local && class.param == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestDomainClassConflicts$",
+	},
 }
 
 func main() {
