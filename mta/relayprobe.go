@@ -59,17 +59,6 @@ const (
 	relayProbeXClientHost = "127.0.0.1"
 )
 
-// relayProbeOverrides are appended after the service's own -o overrides.
-// They switch off what has no bearing on whether a stranger may relay but
-// would stop the plain session or reach outside the configuration under
-// test: TLS (a wrapper-mode or encrypt-only listener), milters and a
-// before-queue proxy filter (programs that should not see the probe).
-// SASL stays as configured: the probe does not authenticate, and an smtpd
-// whose SASL cannot start is refused here rather than after the reload.
-// local_recipient_maps is emptied: it only checks recipients in local
-// domains, which the probe does not send to, and its default is a proxy:
-// table that the running proxymap serves only if the running configuration
-// lists it (see checkRelay).
 // probeLogName follows the syslog_name of the probes' smtpd
 // (NAME/postdeck-probe/smtpd[PID] in the mail log): its lines are about
 // a configuration that is not live, and problemLine leaves them out.
@@ -88,6 +77,17 @@ func probeSyslogName(mainCF string) string {
 	return "syslog_name=" + name + "/" + probeLogName
 }
 
+// relayProbeOverrides are appended after the service's own -o overrides.
+// They switch off what has no bearing on whether a stranger may relay but
+// would stop the plain session or reach outside the configuration under
+// test: TLS (a wrapper-mode or encrypt-only listener), milters and a
+// before-queue proxy filter (programs that should not see the probe).
+// SASL stays as configured: the probe does not authenticate, and an smtpd
+// whose SASL cannot start is refused here rather than after the reload.
+// local_recipient_maps is emptied: it only checks recipients in local
+// domains, which the probe does not send to, and its default is a proxy:
+// table that the running proxymap serves only if the running configuration
+// lists it (see checkRelay).
 var relayProbeOverrides = []string{
 	"smtpd_authorized_xclient_hosts=" + relayProbeXClientHost,
 	"smtpd_tls_security_level=none", "smtpd_use_tls=no", "smtpd_enforce_tls=no",
