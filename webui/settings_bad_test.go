@@ -47,8 +47,8 @@ func badInputs(base map[string]any) []badInput {
 		[]string{"map:no such map"}, []string{"map:no-such-map"}, []string{"unionmap:{hash:/etc/postfix/a"},
 		[]string{"proxy:/etc/postfix/relay.cf"}, []string{"/etc/postfix/../relay"}, []string{"$"})
 	set("external_relay_host", "https://relay.example.com:25", "[relay.example.com", "[relay.example.com]x",
-		"relay.example.com:0", "relay.example.com:65536", "relay.example.com:abc", "relay one.example.com",
-		"2001:db8::1:25", "[]:25", "relay.example.com:", "a.example.com,b.example.com")
+		"relay.example.com:0", "relay.example.com:65536", "relay.example.com:abc", "relay.example.com, relay2.example.com:0",
+		"2001:db8::1:25", "[]:25", "relay.example.com:", "a.example.com,A.example.com", strings.Repeat("r.example.com:25 ", 9))
 	set("internal_relay_host", "https://internal.example.com:25", "[internal.example.com]:99999", "[fe80::1%eth0]:25", "smtp://x")
 	set("unverified_recipient_reject_code", 0, 399, 600, 250, 5500, "550")
 	set("relay_transport", "bad transport", "relay:[10.0.0.1]", "no-such-service")
