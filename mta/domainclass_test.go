@@ -23,12 +23,7 @@ import (
 func TestRelayDomainInAnotherClassIsRefused(t *testing.T) {
 	env, settings := newRelayEnv(t, "partner.example")
 	ctx := context.Background()
-	putMap := func(content string) func() error {
-		return func() error {
-			_, err := env.m.PutMap(ctx, "tester", store.Map{Name: "virtual-alias-maps", Type: "hash", Content: content}, "")
-			return err
-		}
-	}
+	putMap := func(content string) func() error { return saveMap(env, "virtual-alias-maps", "hash", content) }
 	refusedField(t, env, FieldMapContent, 2, `Map virtual-alias-maps: after this change the relay domain partner.example is also in virtual_alias_domains (the table maps.d/hash.virtual-alias-maps.map, line 2): Postfix takes the other class first, and takes it for a virtual alias domain: smtpd answers every recipient there that virtual_alias_maps does not list "550 5.1.1 User unknown in virtual alias table". Postfix's log says "do not list domain partner.example in BOTH virtual_alias_domains and relay_domains". In virtual_alias_maps, a key without @ declares a virtual alias domain: write the addresses (user@partner.example) or @partner.example for every address there.`,
 		putMap("info@partner.example bob@other.example\nPartner.Example anything\n"))
 	next := strings.Count(DefaultMainConfig, "\n") + 1

@@ -1,13 +1,10 @@
 package mta
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"postdeck/store"
 )
 
 // TestContentCheckThatMatchesEveryMessageIsRefused: "/^Subject:.*viagra|/
@@ -22,13 +19,7 @@ import (
 // has.
 func TestContentCheckThatMatchesEveryMessageIsRefused(t *testing.T) {
 	env := newTestEnv(t)
-	ctx := context.Background()
-	putMap := func(name, typ, content string) func() error {
-		return func() error {
-			_, err := env.m.PutMap(ctx, "tester", store.Map{Name: name, Type: typ, Content: content}, "")
-			return err
-		}
-	}
+	putMap := func(name, typ, content string) func() error { return saveMap(env, name, typ, content) }
 	const fine = "/^Subject:.*\\bcasino\\b/ REJECT no casino mail\n/^X-Spam-Flag: YES/ DISCARD\n"
 	if err := putMap("header-checks", "pcre", fine)(); err != nil {
 		t.Fatal(err)

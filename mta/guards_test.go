@@ -32,6 +32,15 @@ func refusedLine(t *testing.T, env *testEnv, doc string, line int, want string) 
 	})
 }
 
+// saveMap returns a save of the map name (of type typ) with content, for
+// refusedField or to call at once.
+func saveMap(env *testEnv, name, typ, content string) func() error {
+	return func() error {
+		_, err := env.m.PutMap(context.Background(), "tester", store.Map{Name: name, Type: typ, Content: content}, "")
+		return err
+	}
+}
+
 // refusedMasterLine is refusedLine for the master config document.
 func refusedMasterLine(t *testing.T, env *testEnv, doc string, line int, want string) {
 	t.Helper()

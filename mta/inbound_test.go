@@ -79,13 +79,7 @@ func TestInboundRefusalIsRefused(t *testing.T) {
 // of a pattern table is named on the map, without a line.
 func TestInboundRefusalByAMapIsNamedOnTheMap(t *testing.T) {
 	env, _ := newRelayEnv(t, "partner.example")
-	ctx := context.Background()
-	putMap := func(name, typ, content string) func() error {
-		return func() error {
-			_, err := env.m.PutMap(ctx, "tester", store.Map{Name: name, Type: typ, Content: content}, "")
-			return err
-		}
-	}
+	putMap := func(name, typ, content string) func() error { return saveMap(env, name, typ, content) }
 	const words = "Map check-recipient-access: After this change Postfix would refuse all mail from the internet for the relay domain partner.example: a client outside My Networks ("
 	const hint = "To refuse that mail on purpose, tell them why after REJECT (partner.example REJECT this domain takes no mail)"
 	for _, c := range []struct {

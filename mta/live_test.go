@@ -5,10 +5,13 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"postdeck/postfix/postfixtest"
 )
 
 // changeLive edits the running main.cf behind postdeck's back (old, which
@@ -79,4 +82,17 @@ func lastReply(t *testing.T, addr string, cmds ...string) string {
 	t.Helper()
 	r := smtpReplies(t, addr, cmds...)
 	return r[len(r)-1]
+}
+
+// waitSinkSubject waits until sink holds a message with the Subject
+// line subject; what fails says what (with the mail log).
+func waitSinkSubject(t *testing.T, env *testEnv, sink *postfixtest.Sink, subject, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !slices.ContainsFunc(sink.Messages(), func(m postfixtest.SinkMessage) bool {
+		return strings.Contains(string(m.Data), "Subject: "+subject)
+	}); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s:\n%s", what, readFile(env.m.maillogPath()))
+		}
+	}
 }

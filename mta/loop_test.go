@@ -3,7 +3,6 @@ package mta
 import (
 	"context"
 	"crypto/tls"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -179,13 +178,7 @@ func TestRelayHostOnTheSMTPSPortIsRefused(t *testing.T) {
 		t.Fatalf("the SMTPS port with the wrapper mode: %v", err)
 	}
 	sendPlain(t, env.smtp, "a@example.org", "user@outside.example", "Subject: wrapped\r\n\r\nhi\r\n")
-	for deadline := time.Now().Add(30 * time.Second); !slices.ContainsFunc(sink.Messages(), func(m postfixtest.SinkMessage) bool {
-		return strings.Contains(string(m.Data), "Subject: wrapped")
-	}); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not delivered with the wrapper mode:\n%s", readFile(env.m.maillogPath()))
-		}
-	}
+	waitSinkSubject(t, env, sink, "wrapped", "not delivered with the wrapper mode")
 	// The main config may not take the wrapper mode away now.
 	refusedLine(t, env, DefaultMainConfig, 0, "External Relay Host "+relay+" is the SMTPS port")
 	// Nor may the relay host move to a port that speaks plain SMTP first

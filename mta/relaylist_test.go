@@ -3,7 +3,6 @@ package mta
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,13 +32,7 @@ func TestRelayHostListFailsOver(t *testing.T) {
 	}
 	logStart := env.m.maillogSize()
 	sendPlain(t, env.smtp, "a@example.org", "user@outside.example", "Subject: fail over\r\n\r\nhi\r\n")
-	for deadline := time.Now().Add(30 * time.Second); !slices.ContainsFunc(sink.Messages(), func(m postfixtest.SinkMessage) bool {
-		return strings.Contains(string(m.Data), "Subject: fail over")
-	}); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not delivered to the second relay host:\n%s", readFile(env.m.maillogPath()))
-		}
-	}
+	waitSinkSubject(t, env, sink, "fail over", "not delivered to the second relay host")
 	waitLog(t, env, logStart, fmt.Sprintf("connect to 127.0.0.1[127.0.0.1]:%d: Connection refused", dead), 10*time.Second)
 
 	// Each host is checked as one is.
