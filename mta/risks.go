@@ -82,11 +82,26 @@ var relayGuards = []string{"reject_unauth_destination", "defer_unauth_destinatio
 // that relays, this asks before a change that leans on other
 // restrictions alone).
 func MainConfigRisks(old, new string) error {
-	guarded := func(text string) (bool, int) {
-		params, err := ParseMainConfig(text)
-		if err != nil {
-			return true, 0
+	is, err := ParseMainConfig(new)
+	if err != nil {
+		return nil // the document is refused on its own
+	}
+	was, err := ParseMainConfig(old)
+	if err != nil {
+		was = nil // read as setting nothing: each risk then takes Postfix's default
+	}
+	for _, risk := range []func(was, is []Param) error{relayGuardRisk, lifetimeRisk, tlsRequiredRisk, transportRisk} {
+		if err := risk(was, is); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// relayGuardRisk asks before smtpd_relay_restrictions loses the last of
+// relayGuards (was and is: the documents' parameters before and after).
+func relayGuardRisk(was, is []Param) error {
+	guarded := func(params []Param) (bool, int) {
 		for _, p := range params {
 			if p.Name == "smtpd_relay_restrictions" {
 				for _, g := range relayGuards {
@@ -99,19 +114,13 @@ func MainConfigRisks(old, new string) error {
 		}
 		return true, 0 // Postfix's default guards
 	}
-	if was, _ := guarded(old); was {
-		if is, line := guarded(new); !is {
+	if before, _ := guarded(was); before {
+		if after, line := guarded(is); !after {
 			return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: line, Confirm: ConfirmField,
 				Msg: "Line " + strconv.Itoa(line) + ": " + store.Sentence("smtpd_relay_restrictions no longer has reject_unauth_destination (or defer_unauth_destination), the last restriction that keeps strangers from relaying. Confirm only if the restrictions left refuse them")}
 		}
 	}
-	if err := lifetimeRisk(old, new); err != nil {
-		return err
-	}
-	if err := tlsRequiredRisk(old, new); err != nil {
-		return err
-	}
-	return transportRisk(old, new)
+	return nil
 }
 
 // tlsRequiredRisk asks before main.cf newly makes smtpd require TLS of
@@ -121,12 +130,8 @@ func MainConfigRisks(old, new string) error {
 // issue a STARTTLS command first" (measured), and its mail bounces or
 // waits. RFC 3207 forbids it on a public MX; the refusal without a
 // certificate is the file checks' (tlstrust.go's neighbour, keypair.go).
-func tlsRequiredRisk(old, new string) error {
-	required := func(text string) (Param, bool) {
-		params, err := ParseMainConfig(text)
-		if err != nil {
-			return Param{}, false
-		}
+func tlsRequiredRisk(was, is []Param) error {
+	required := func(params []Param) (Param, bool) {
 		var level, enforce Param
 		for _, p := range params {
 			switch p.Name {
@@ -141,8 +146,8 @@ func tlsRequiredRisk(old, new string) error {
 		}
 		return enforce, strings.EqualFold(strings.TrimSpace(enforce.Value), "yes")
 	}
-	p, is := required(new)
-	if _, was := required(old); !is || was {
+	p, now := required(is)
+	if _, before := required(was); !now || before {
 		return nil
 	}
 	return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: p.Line, Confirm: ConfirmField,
@@ -153,12 +158,8 @@ func tlsRequiredRisk(old, new string) error {
 // discard, error or retry service: every message for a domain that is not
 // a relay domain (all outgoing mail) would be thrown away, bounced, or
 // deferred until it bounces. An inbound-only gateway may mean it.
-func transportRisk(old, new string) error {
-	transport := func(text string) (Param, string) {
-		params, err := ParseMainConfig(text)
-		if err != nil {
-			return Param{}, ""
-		}
+func transportRisk(was, is []Param) error {
+	transport := func(params []Param) (Param, string) {
 		for _, p := range params {
 			if p.Name == "default_transport" {
 				name, _, _ := strings.Cut(strings.TrimSpace(p.Value), ":")
@@ -167,12 +168,12 @@ func transportRisk(old, new string) error {
 		}
 		return Param{}, ""
 	}
-	p, name := transport(new)
+	p, name := transport(is)
 	what := map[string]string{"discard": "thrown away, with a line in the mail log only", "error": "bounced", "retry": "deferred until it bounces"}[name]
 	if what == "" {
 		return nil
 	}
-	if _, was := transport(old); was == name {
+	if _, before := transport(was); before == name {
 		return nil
 	}
 	return &store.UserError{Kind: store.ErrConfirm, Field: FieldMainConfig, Line: p.Line, Confirm: ConfirmField,
@@ -188,12 +189,8 @@ const shortLifetime = time.Hour
 // for ever" but "try once" (postconf(5)), so that the first temporary
 // failure (a partner's relay down for a minute, a greylisting server)
 // bounces the mail.
-func lifetimeRisk(old, new string) error {
-	lifetime := func(text, name string) (d time.Duration, p Param, ok bool) {
-		params, err := ParseMainConfig(text)
-		if err != nil {
-			return 0, p, false
-		}
+func lifetimeRisk(was, is []Param) error {
+	lifetime := func(params []Param, name string) (d time.Duration, p Param, ok bool) {
 		for _, p := range params {
 			if p.Name == name {
 				d, ok := postfixTime(p.Value, 'd')
@@ -203,11 +200,11 @@ func lifetimeRisk(old, new string) error {
 		return 0, p, false // Postfix's default: 5 days
 	}
 	for _, name := range []string{"maximal_queue_lifetime", "bounce_queue_lifetime"} {
-		d, p, ok := lifetime(new, name)
+		d, p, ok := lifetime(is, name)
 		if !ok || d >= shortLifetime {
 			continue
 		}
-		if was, _, wasSet := lifetime(old, name); wasSet && was < shortLifetime {
+		if before, _, set := lifetime(was, name); set && before < shortLifetime {
 			continue // so before the change
 		}
 		what := "the mail"

@@ -5533,8 +5533,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a queue lifetime that was short already asks again",
 		file: "mta/risks.go",
-		old:  "\t\tif was, _, wasSet := lifetime(old, name); wasSet && was < shortLifetime {\n",
-		new:  "\t\tif was, _, wasSet := lifetime(old, name); wasSet && was < 0 {\n",
+		old:  "\t\tif before, _, set := lifetime(was, name); set && before < shortLifetime {\n",
+		new:  "\t\tif before, _, set := lifetime(was, name); set && before < 0 {\n",
 		pkg:  "./mta", run: "^TestLifetimeRisk$",
 	},
 	{
@@ -5582,8 +5582,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a default_transport that discarded already asks again",
 		file: "mta/risks.go",
-		old:  "\tif _, was := transport(old); was == name {\n",
-		new:  "\tif _, was := transport(old); was == \"\\x00\" {\n",
+		old:  "\tif _, before := transport(was); before == name {\n",
+		new:  "\tif _, before := transport(was); before == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestTransportRisk$",
 	},
 	{
@@ -5701,8 +5701,8 @@ var mutants = []mutant{
 	{
 		name: "mta: smtpd newly requiring TLS of every client asks nothing",
 		file: "mta/risks.go",
-		old:  "\tif _, was := required(old); !is || was {\n",
-		new:  "\tif _, was := required(old); !is || was || true {\n",
+		old:  "\tif _, before := required(was); !now || before {\n",
+		new:  "\tif _, before := required(was); !now || before || true {\n",
 		pkg:  "./mta", run: "^TestTLSRequiredRisk$",
 	},
 	{
