@@ -119,8 +119,7 @@ func domainClassConflicts(main map[string]string, local bool, table func(path st
 // domain is new there; on My Host Name for Postfix's default
 // mydestination; else on the main config.
 func (m *Manager) checkDomainClasses(ctx context.Context, p plan, staging string, sc stagedConfig, params []Param) error {
-	staged, _ := os.ReadFile(filepath.Join(staging, "main.cf"))
-	conflicts := domainClassConflicts(sc.main, relaysMydestination(string(staged)), m.stagedTable(p, staging))
+	conflicts := domainClassConflicts(sc.main, relaysMydestination(string(p.rendered["main.cf"].Data)), m.stagedTable(p, staging))
 	if len(conflicts) == 0 {
 		return nil
 	}
@@ -177,10 +176,6 @@ func classConflictError(c classConflict, p plan, staging string, params []Param,
 // relaysMydestination reports whether the relay_domains line of a
 // rendered main.cf names $mydestination.
 func relaysMydestination(mainCF string) bool {
-	for _, line := range strings.Split(mainCF, "\n") {
-		if v, ok := strings.CutPrefix(line, "relay_domains = "); ok {
-			return strings.Contains(v, "$mydestination") || strings.Contains(v, "${mydestination}") || strings.Contains(v, "$(mydestination)")
-		}
-	}
-	return false
+	v, _ := renderedValue(mainCF, "relay_domains")
+	return strings.Contains(v, "$mydestination") || strings.Contains(v, "${mydestination}") || strings.Contains(v, "$(mydestination)")
 }

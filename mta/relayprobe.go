@@ -69,10 +69,8 @@ const probeLogName = "postdeck-probe"
 // sets none, or one with a $) and probeLogName.
 func probeSyslogName(mainCF string) string {
 	name := "postfix"
-	for _, line := range strings.Split(mainCF, "\n") {
-		if v, ok := strings.CutPrefix(line, "syslog_name = "); ok && v != "" && !strings.ContainsAny(v, "$ \t") {
-			name = v
-		}
+	if v, _ := renderedValue(mainCF, "syslog_name"); v != "" && !strings.ContainsAny(v, "$ \t") {
+		name = v
 	}
 	return "syslog_name=" + name + "/" + probeLogName
 }
@@ -281,15 +279,10 @@ func probeRelayDomain(mainCF, liveCF string) string {
 // exclusion), lower case, at most maxProbeDomains.
 func relayDomainNames(mainCF string) []string {
 	var out []string
-	for _, line := range strings.Split(mainCF, "\n") {
-		v, ok := strings.CutPrefix(line, "relay_domains = ")
-		if !ok {
-			continue
-		}
-		for _, tok := range refTokens(v) {
-			if len(out) < maxProbeDomains && tok != "" && !strings.ContainsAny(tok, ":/$!{}") && !strings.HasPrefix(tok, ".") && validHostname(strings.TrimSuffix(tok, ".")) {
-				out = append(out, strings.ToLower(strings.TrimSuffix(tok, ".")))
-			}
+	v, _ := renderedValue(mainCF, "relay_domains")
+	for _, tok := range refTokens(v) {
+		if len(out) < maxProbeDomains && tok != "" && !strings.ContainsAny(tok, ":/$!{}") && !strings.HasPrefix(tok, ".") && validHostname(strings.TrimSuffix(tok, ".")) {
+			out = append(out, strings.ToLower(strings.TrimSuffix(tok, ".")))
 		}
 	}
 	return out
@@ -379,12 +372,21 @@ func lastAddr(p netip.Prefix) netip.Addr {
 
 // renderedNetworks reads the mynetworks line renderMain writes.
 func renderedNetworks(mainCF string) []netip.Prefix {
+	v, _ := renderedValue(mainCF, "mynetworks")
+	return parseNetworks(v)
+}
+
+// renderedValue is the value of name in a main.cf that postdeck rendered
+// (one line, "name = value", or "name =" when empty: renderMain and the
+// main config document write no continuation lines for the parameters
+// read so); the last one, as Postfix takes it.
+func renderedValue(mainCF, name string) (value string, set bool) {
 	for _, line := range strings.Split(mainCF, "\n") {
-		if v, ok := strings.CutPrefix(line, "mynetworks ="); ok {
-			return parseNetworks(v)
+		if v, ok := strings.CutPrefix(line, name+" ="); ok && (v == "" || v[0] == ' ') {
+			value, set = strings.TrimSpace(v), true
 		}
 	}
-	return nil
+	return value, set
 }
 
 // parseNetworks reads a mynetworks value of networks and addresses
