@@ -48,23 +48,9 @@ func hostOf(hop string) string {
 // not look up (saslKeyMiss): a change of the relay host's port or
 // brackets leaves them behind.
 func checkRelayCredentials(st *store.State) error {
-	for _, relay := range []struct{ field, label, hop string }{
-		{FieldExternalRelay, "External Relay Host", st.Settings.ExternalRelayHost},
-		{FieldInternalRelay, "Internal Relay Host", st.Settings.InternalRelayHost},
-	} {
-		for _, hop := range relayHops(relay.hop) {
-			if err := checkHopCredentials(st, relay.field, relay.label, hop); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// checkHopCredentials is checkRelayCredentials for one next hop of a
-// relay host field.
-func checkHopCredentials(st *store.State, field, label, hop string) error {
-	miss, found := "", false
+	// The keys of the SASL password maps, read once for every hop.
+	type key struct{ mapName, key string }
+	var keys []key
 	for _, mp := range st.Maps {
 		if !IsSecretMap(mp) || !indexedMap[mp.Type] {
 			continue
@@ -74,18 +60,29 @@ func checkHopCredentials(st *store.State, field, label, hop string) error {
 			continue
 		}
 		for _, e := range entries {
-			if hostOf(e.key) != hostOf(hop) {
-				continue
-			}
-			if m := saslKeyMiss(e.key, hop); m != "" {
-				miss = "map " + mp.Name + " has its credentials under " + e.key + ". " + m
-			} else {
-				found = true
-			}
+			keys = append(keys, key{mp.Name, e.key})
 		}
 	}
-	if miss != "" && !found {
-		return store.Invalid(field, "%s %s: %s", label, hop, miss)
+	for _, relay := range []struct{ field, label, hop string }{
+		{FieldExternalRelay, "External Relay Host", st.Settings.ExternalRelayHost},
+		{FieldInternalRelay, "Internal Relay Host", st.Settings.InternalRelayHost},
+	} {
+		for _, hop := range relayHops(relay.hop) {
+			miss, found := "", false
+			for _, k := range keys {
+				if hostOf(k.key) != hostOf(hop) {
+					continue
+				}
+				if m := saslKeyMiss(k.key, hop); m != "" {
+					miss = "map " + k.mapName + " has its credentials under " + k.key + ". " + m
+				} else {
+					found = true
+				}
+			}
+			if miss != "" && !found {
+				return store.Invalid(relay.field, "%s %s: %s", relay.label, hop, miss)
+			}
+		}
 	}
 	return nil
 }
