@@ -766,7 +766,6 @@ func rewriteToken(tok string, t *importTable) string {
 // refusal quotes all of it, as main.cf shows it.
 func importRelayHost(param, field, label, prefix, v string) (string, error) {
 	norm, err := normalizeRelayHost(field, label, v)
-	v = strings.Join(relayHops(v), ", ") // a list as the page writes it
 	if err != nil {
 		var ue *store.UserError
 		if errors.As(err, &ue) {
@@ -774,9 +773,10 @@ func importRelayHost(param, field, label, prefix, v string) (string, error) {
 		}
 		return "", importWrap(param+" = "+prefix+v, err)
 	}
-	if !strings.EqualFold(norm, v) {
+	written := strings.Join(relayHops(v), ", ") // a list as the page writes it
+	if !strings.EqualFold(norm, written) {
 		unbracket := strings.NewReplacer("[", "", "]", "").Replace
-		if !strings.EqualFold(unbracket(norm), unbracket(v)) {
+		if !strings.EqualFold(unbracket(norm), unbracket(written)) {
 			// Not the brackets: the name's trailing dot, which the page
 			// drops (normalizeRelayHost).
 			return "", importFix(fmt.Sprintf("write %s in main.cf", prefix+norm), "%s = %s: the host name ends in a dot, which Postfix's smtp does not take (it exits: valid hostname or network address required)", param, prefix+v)

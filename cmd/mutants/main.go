@@ -4293,8 +4293,8 @@ var mutants = []mutant{
 	{
 		name: "import: a relay host's trailing dot is blamed on brackets",
 		file: "mta/import.go",
-		old:  "if !strings.EqualFold(unbracket(norm), unbracket(v)) {",
-		new:  "if strings.EqualFold(unbracket(norm), unbracket(v)) {",
+		old:  "if !strings.EqualFold(unbracket(norm), unbracket(written)) {",
+		new:  "if strings.EqualFold(unbracket(norm), unbracket(written)) {",
 		pkg:  "./mta", run: "^TestImportRelayTransportRefusalQuotesTheValue$",
 	},
 	{
@@ -5883,8 +5883,8 @@ var mutants = []mutant{
 	{
 		name: "mta: an imported relay host list is read as another spelling",
 		file: "mta/import.go",
-		old:  "\tv = strings.Join(relayHops(v), \", \") // a list as the page writes it\n",
-		new:  "\t_ = relayHops(v)\n",
+		old:  "\twritten := strings.Join(relayHops(v), \", \") // a list as the page writes it\n",
+		new:  "\twritten := v // a list as the page writes it\n",
 		pkg:  "./mta", run: "^TestRelayHostListParts$",
 	},
 	{
