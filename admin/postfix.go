@@ -147,6 +147,9 @@ func (s *Service) Banners(ctx context.Context) []Banner {
 	out = append(out, diskBanners(s.Disks(ctx))...)
 	now := time.Now()
 	out = append(out, certificateBanners(s.mta.CertificateNotices(now), now)...)
+	if domains := s.mta.SubdomainRelayDomains(); len(domains) > 0 {
+		out = append(out, subdomainBanner(domains))
+	}
 	if last := s.mta.LastApply(); last.Result == ResultRolledBack || last.Result == ResultFailed {
 		out = append(out, Banner{Kind: "warning", Link: "/audit",
 			Text: store.Sentence("The last change (%s) was not applied: %s", last.Action, truncate(last.Message, 300))})
@@ -177,6 +180,18 @@ func certificateBanners(notices []mta.CertificateNotice, now time.Time) []Banner
 		out = append(out, b)
 	}
 	return out
+}
+
+// subdomainBanner says that relay domains take the mail of every name
+// under them (mta.SubdomainRelayDomains), and the two ways to decide.
+func subdomainBanner(domains []string) Banner {
+	d := domains[0]
+	what := "The relay domain " + d + " also takes mail for every name under it"
+	if len(domains) > 1 {
+		what = "The relay domains " + strings.Join(domains, ", ") + " also take mail for every name under them"
+	}
+	return Banner{Kind: "warning", Link: "/mta/settings",
+		Text: store.Sentence("%s (x@anything.%s is accepted and relayed to that name's MX): the main config keeps Postfix's default parent_domain_matches_subdomains, which names relay_domains. If only the listed domains are meant, add to the main config the line \"parent_domain_matches_subdomains = debug_peer_list, fast_flush_domains, mynetworks, permit_mx_backup_networks, qmqpd_authorized_clients, smtpd_access_maps\"; if the subdomains are meant, list .%s among the relay domains as well", what, d, d)}
 }
 
 // daysLeft is a time to come in days, or hours under one.

@@ -3,8 +3,10 @@ package mta
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,8 +56,16 @@ func TestRelayDomainMeansThatDomainOnly(t *testing.T) {
 	}
 	accepted(t, env, withoutLine)
 	expect("user@anything.partner.example", ok)
+	// Every page warns of it (SubdomainRelayDomains, for the banner),
+	// until the line is back or the subdomains are listed too.
+	if got := env.m.SubdomainRelayDomains(); !slices.Equal(got, []string{"partner.example"}) {
+		t.Errorf("without the line: SubdomainRelayDomains = %q, want partner.example", got)
+	}
 	accepted(t, env, DefaultMainConfig)
 	expect("user@anything.partner.example", denied)
+	if got := env.m.SubdomainRelayDomains(); got != nil {
+		t.Errorf("with the shipped line: SubdomainRelayDomains = %q", got)
+	}
 
 	// ".partner.example" lists the subdomains, and only them.
 	settings.RelayDomains = []string{".partner.example"}
@@ -67,6 +77,23 @@ func TestRelayDomainMeansThatDomainOnly(t *testing.T) {
 	}
 	expect("user@anything.partner.example", ok)
 	expect("user@partner.example", denied)
+
+	// Both forms listed under Postfix's default: both meant, no warning.
+	accepted(t, env, withoutLine)
+	settings.RelayDomains = []string{"partner.example", ".partner.example"}
+	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect("user@anything.partner.example", ok)
+	expect("user@partner.example", ok)
+	if got := env.m.SubdomainRelayDomains(); got != nil {
+		t.Errorf("both forms listed: SubdomainRelayDomains = %q", got)
+	}
+	accepted(t, env, DefaultMainConfig)
+	settings.RelayDomains = []string{".partner.example"}
+	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	before := env.liveFiles(t)
 	for _, tc := range []struct{ entry, want string }{
@@ -85,5 +112,48 @@ func TestRelayDomainMeansThatDomainOnly(t *testing.T) {
 	}
 	if after := env.liveFiles(t); !maps.Equal(before, after) {
 		t.Error("a refused save changed Postfix's files")
+	}
+}
+
+// TestSubdomainRelayDomainsReadsMainCF: which relay domains of a main.cf
+// take their subdomains: under Postfix's default or a list that names
+// relay_domains, the names without their .name form; nothing under a
+// list without it, and nothing judged through a $name in the list.
+func TestSubdomainRelayDomainsReadsMainCF(t *testing.T) {
+	for _, tc := range []struct {
+		main string
+		want []string
+	}{
+		{"relay_domains = partner.example, Other.Example.\n", []string{"partner.example", "other.example"}},
+		{"relay_domains = partner.example .partner.example other.example\n", []string{"other.example"}},
+		{"relay_domains = $mydestination, hash:/etc/postfix/relay, partner.example\n", []string{"partner.example"}},
+		{"relay_domains =\n", nil},
+		{"mydestination = partner.example\n", nil},
+		{"parent_domain_matches_subdomains = mynetworks, smtpd_access_maps\nrelay_domains = partner.example\n", nil},
+		{"parent_domain_matches_subdomains = mynetworks RELAY_DOMAINS\nrelay_domains = partner.example\n", []string{"partner.example"}},
+		{"parent_domain_matches_subdomains = $my_list\nrelay_domains = partner.example\n", nil},
+		// The last definition wins, as in Postfix.
+		{"parent_domain_matches_subdomains = relay_domains\nparent_domain_matches_subdomains = mynetworks\nrelay_domains = partner.example\n", nil},
+		{"relay_domains = old.example\nrelay_domains = partner.example\n", []string{"partner.example"}},
+	} {
+		params, err := parseMainCF(tc.main, true)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.main, err)
+		}
+		if got := subdomainRelayDomains(params); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.main, got, tc.want)
+		}
+	}
+	var many strings.Builder
+	many.WriteString("relay_domains =")
+	for i := range 50 {
+		fmt.Fprintf(&many, " d%d.example", i)
+	}
+	params, err := parseMainCF(many.String()+"\n", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := subdomainRelayDomains(params); len(got) != maxSubdomainNotices || got[0] != "d0.example" {
+		t.Errorf("50 relay domains: %d named (%q), want the first %d", len(got), got, maxSubdomainNotices)
 	}
 }

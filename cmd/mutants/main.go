@@ -5894,6 +5894,41 @@ var mutants = []mutant{
 		new:  "\t\tif local && class.param == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestDomainClassConflicts$",
 	},
+	{
+		name: "mta: relay domains listed with their .name form are still told",
+		file: "mta/subdomains.go",
+		old:  "\t\tif !listed[d] && len(out) < maxSubdomainNotices {\n",
+		new:  "\t\tif len(out) < maxSubdomainNotices {\n",
+		pkg:  "./mta", run: "^TestSubdomainRelayDomainsReadsMainCF$",
+	},
+	{
+		name: "mta: a parent_domain_matches_subdomains without relay_domains still tells",
+		file: "mta/subdomains.go",
+		old:  "!slices.ContainsFunc(listTokensFold(parent), func(s string) bool { return strings.EqualFold(s, \"relay_domains\") })",
+		new:  "!slices.ContainsFunc(listTokensFold(parent), func(s string) bool { return s != \"\" })",
+		pkg:  "./mta", run: "^TestSubdomainRelayDomainsReadsMainCF$",
+	},
+	{
+		name: "mta: the first definition of a main.cf parameter wins",
+		file: "mta/subdomains.go",
+		old:  "\t\tcase \"relay_domains\":\n\t\t\trelay = p.Value\n",
+		new:  "\t\tcase \"relay_domains\":\n\t\t\tif relay == \"\" {\n\t\t\t\trelay = p.Value\n\t\t\t}\n",
+		pkg:  "./mta", run: "^TestSubdomainRelayDomainsReadsMainCF$",
+	},
+	{
+		name: "mta: the running main.cf's relay domains are not told",
+		file: "mta/subdomains.go",
+		old:  "\treturn subdomainRelayDomains(params)\n",
+		new:  "\treturn subdomainRelayDomains(params[:0])\n",
+		pkg:  "./mta", run: "^TestRelayDomainMeansThatDomainOnly$",
+	},
+	{
+		name: "admin: relay domains that take their subdomains get no banner",
+		file: "admin/postfix.go",
+		old:  "\tif domains := s.mta.SubdomainRelayDomains(); len(domains) > 0 {\n",
+		new:  "\tif domains := s.mta.SubdomainRelayDomains(); len(domains) > 1 {\n",
+		pkg:  "./admin", run: "^TestSubdomainBanner$",
+	},
 }
 
 func main() {
