@@ -212,13 +212,19 @@ var problemLevels = [...]struct {
 // The probes' own smtpd (relayprobe.go, logging as NAME/postdeck-probe)
 // runs configurations that are not live: a refused change's "fatal:
 // invalid smtpd_timeout" is no problem of the running Postfix, and on the
-// dashboard it read as one.
+// dashboard it read as one. So are the checks' postmap and postconf
+// runs on the staging directory (apply.go): a pasted regexp map's
+// "Unmatched ( or \(" names the staged file, and the running Postfix
+// never reads a file there.
 func problemLine(line []byte) (LogLine, bool) {
 	i := bytes.Index(line, []byte("]: "))
 	if i < 0 || bytes.Contains(line[:i], []byte("/"+probeLogName+"/")) {
 		return LogLine{}, false
 	}
 	msg := line[i+len("]: "):]
+	if bytes.Contains(msg, []byte("/"+stagingName+"/")) {
+		return LogLine{}, false
+	}
 	for _, k := range problemLevels {
 		if bytes.HasPrefix(msg, k.prefix) {
 			return LogLine{Text: strings.ToValidUTF8(string(line), "?"), Level: k.level}, true
