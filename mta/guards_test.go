@@ -260,3 +260,26 @@ func offersSTARTTLS(t *testing.T, addr string) bool {
 	ok, _ := c.Extension("STARTTLS")
 	return ok
 }
+
+// TestManagedParameterSentences: a main config line that a page sets
+// says to set it there; one that postdeck itself sets (the MPA's wiring,
+// the private instance's paths) says only to remove it, since there is
+// nowhere else to set it.
+func TestManagedParameterSentences(t *testing.T) {
+	inst := Instance{Private: true, MPAListen: "127.0.0.1:10025"}
+	for _, tc := range []struct{ line, want string }{
+		{"mynetworks = 10.0.0.0/8", "Line 2: Parameter mynetworks is managed by the MTA Settings page (My Networks); remove it here and set it there."},
+		{"content_filter = smtp-amavis:[127.0.0.1]:10024", "Line 2: Parameter content_filter is set by postdeck's MPA wiring (--mpa-listen), which hands every message to the MPA; remove it here."},
+		{"queue_directory = /var/spool/postfix", "Line 2: Parameter queue_directory is set by postdeck's private instance (--private-postfix); remove it here."},
+	} {
+		_, err := validateDocument("biff = no\n"+tc.line+"\n", inst, nil, "", nil)
+		var ue *store.UserError
+		if !errors.As(err, &ue) || ue.Field != FieldMainConfig || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %s", tc.line, err, tc.want)
+		}
+	}
+	// Without the MPA, content_filter is the document's own.
+	if _, err := validateDocument("content_filter = smtp-amavis:[127.0.0.1]:10024\n", Instance{Private: true}, nil, "", nil); err != nil {
+		t.Errorf("without the MPA: %v", err)
+	}
+}

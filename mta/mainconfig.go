@@ -104,7 +104,8 @@ func truncate(s string, n int) string {
 }
 
 // managedParams lists the parameters main.cf gets from elsewhere than the
-// document, with where an administrator sets them. Postfix's parameter
+// document, with where an administrator sets them (or, after
+// postdeckSets, what in postdeck sets them). Postfix's parameter
 // names are case-sensitive (MYHOSTNAME is an unknown parameter to it), but
 // validateDocument compares them without case all the same: a name that
 // differs from a managed one only in case is a mistake either way.
@@ -120,15 +121,19 @@ func managedParams(inst Instance) map[string]string {
 		"unverified_recipient_reject_code": "the MTA Settings page (Unverified Recipient Reject Code)",
 	}
 	if inst.MPAListen != "" {
-		m["content_filter"] = "postdeck's MPA wiring (--mpa-listen)"
+		m["content_filter"] = postdeckSets + "postdeck's MPA wiring (--mpa-listen), which hands every message to the MPA"
 	}
 	if inst.Private {
 		for _, p := range privateParamNames {
-			m[p] = "postdeck's private instance (--private-postfix)"
+			m[p] = postdeckSets + "postdeck's private instance (--private-postfix)"
 		}
 	}
 	return m
 }
+
+// postdeckSets starts the managedParams entries that no page sets:
+// postdeck itself does, and the administrator only removes the line.
+const postdeckSets = "\x00"
 
 // privateParamNames are set by the private-instance block of main.cf.
 var privateParamNames = []string{
@@ -187,6 +192,9 @@ func validateDocument(text string, inst Instance, cat *paramCatalog, master stri
 	}
 	for _, p := range params {
 		if where, ok := managed[strings.ToLower(p.Name)]; ok {
+			if by, ok := strings.CutPrefix(where, postdeckSets); ok {
+				return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is set by %s; remove it here", p.Name, by)
+			}
 			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is managed by %s; remove it here and set it there", p.Name, where)
 		}
 		if err := checkInstallation(p, cat, inst, parsedMaster); err != nil {

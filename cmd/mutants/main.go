@@ -5936,6 +5936,13 @@ var mutants = []mutant{
 		new:  "\tif bytes.Contains(msg, []byte(\"/\"+stagingName+\"/\")) && false {\n",
 		pkg:  "./mta", run: "^TestProbeLinesAreNotPostfixProblems$",
 	},
+	{
+		name: "mta: a parameter postdeck itself sets is to be set elsewhere",
+		file: "mta/mainconfig.go",
+		old:  "\t\t\tif by, ok := strings.CutPrefix(where, postdeckSets); ok {\n",
+		new:  "\t\t\tif by, ok := strings.CutPrefix(where, postdeckSets); ok && by == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestManagedParameterSentences$",
+	},
 }
 
 func main() {
