@@ -112,13 +112,16 @@ func listTokensFold(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
-// checkInstallation refuses a document line that changes an installation
-// parameter, hands local mail to a pipe(8) service, or switches off the
-// smtpd listeners postdeck needs.
-func checkInstallation(p Param, cat *paramCatalog, inst Instance, services []masterService) error {
-	if what, ok := installationParam(p.Name); ok && !installationValue(cat, p.Name, p.Value) {
-		return store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is fixed by the installation (%s); postdeck does not change it: remove it here", p.Name, what)
-	}
+// fixedByInstallation reports whether a document line changes an
+// installation parameter (validateDocument refuses it).
+func fixedByInstallation(cat *paramCatalog, p Param) bool {
+	_, ok := installationParam(p.Name)
+	return ok && !installationValue(cat, p.Name, p.Value)
+}
+
+// checkInstallation refuses a document line that hands local mail to a
+// pipe(8) service, or switches off the smtpd listeners postdeck needs.
+func checkInstallation(p Param, inst Instance, services []masterService) error {
 	switch strings.ToLower(p.Name) {
 	case "mailbox_transport", "fallback_transport":
 		transport, _, _ := strings.Cut(strings.TrimSpace(p.Value), ":")

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,8 +279,91 @@ func TestManagedParameterSentences(t *testing.T) {
 			t.Errorf("%s: %v, want %s", tc.line, err, tc.want)
 		}
 	}
+	// A pasted main.cf: the first such line lists the others, so that
+	// one round removes them all.
+	pasted := "biff = no\nmyhostname = mail.example.org\nalias_maps = hash:/etc/aliases\nsmtpd_banner = $myhostname ESMTP\nrelayhost =\nmail_owner = someone\n"
+	_, err := validateDocument(pasted, inst, nil, "", nil)
+	if want := "Line 2: Parameter myhostname is managed by the MTA Settings page (My Host Name); remove it here and set it there (the same goes for line 3 alias_maps, line 5 relayhost, line 6 mail_owner)."; err == nil || err.Error() != want {
+		t.Errorf("pasted main.cf: %v, want %s", err, want)
+	}
+	_, err = validateDocument("mail_owner = someone\nqueue_directory = /x\n", inst, nil, "", nil)
+	if want := "Line 1: Parameter mail_owner is fixed by the installation (the account Postfix runs as); postdeck does not change it: remove it here (the same goes for line 2 queue_directory)."; err == nil || err.Error() != want {
+		t.Errorf("installation first: %v, want %s", err, want)
+	}
+	// The list is bounded.
+	var names []string
+	for name := range managedParams(inst) {
+		names = append(names, name)
+	}
+	for name := range InstallationParams {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	var many strings.Builder
+	for _, name := range names {
+		many.WriteString(name + " = x\n")
+	}
+	if len(names) <= maxAlsoRemove+1 {
+		t.Fatalf("only %d names to try the bound with", len(names))
+	}
+	_, err = validateDocument(many.String(), inst, nil, "", nil)
+	if err == nil || !strings.HasSuffix(err.Error(), " and more).") || strings.Count(err.Error(), " line ") != maxAlsoRemove {
+		t.Errorf("%d lines: %v", len(names), err)
+	}
 	// Without the MPA, content_filter is the document's own.
 	if _, err := validateDocument("content_filter = smtp-amavis:[127.0.0.1]:10024\n", Instance{Private: true}, nil, "", nil); err != nil {
 		t.Errorf("without the MPA: %v", err)
+	}
+}
+
+// TestRefusalNamesTheLineOfAMissingFile: a pasted main.cf names files of
+// the system it came from (Debian's "myorigin = /etc/mailname", an
+// iRedMail or YunoHost ldap: table). Postfix's refusal quotes the file
+// and no parameter, and was given without a line; it is now on the line
+// whose value names the file.
+func TestRefusalNamesTheLineOfAMissingFile(t *testing.T) {
+	env := newTestEnv(t)
+	dir := t.TempDir()
+	mailname := filepath.Join(dir, "mailname")
+	doc := DefaultMainConfig + "myorigin = " + mailname + "\n"
+	refusedLine(t, env, doc, lineOf(t, doc, "myorigin"), "Parameter myorigin names "+mailname+", and Postfix says: ")
+	ldapCF := filepath.Join(dir, "ldap-aliases.cf")
+	doc = DefaultMainConfig + "sender_canonical_maps = hash:$config_directory/maps.d/hash.virtual-alias-maps.map,\n    ldap:" + ldapCF + "\n"
+	refusedLine(t, env, doc, lineOf(t, doc, "sender_canonical_maps"), "Parameter sender_canonical_maps names "+ldapCF+", and Postfix says: ")
+}
+
+// TestPathsOfAPostfixMessage: the paths docError looks for, and whole
+// words only.
+func TestPathsOfAPostfixMessage(t *testing.T) {
+	for _, tc := range []struct {
+		said string
+		want []string
+	}{
+		{"fatal: /etc/mailname: cannot open file: No such file or directory.", []string{"/etc/mailname"}},
+		{`warning: open "ldap" configuration "/etc/postfix/ldap-aliases.cf": No such file or directory`, []string{"/etc/postfix/ldap-aliases.cf"}},
+		{"fatal: open /a/b.db, /c: x (2/3)", []string{"/a/b.db", "/c"}},
+		{"no path here, 1/2", nil},
+	} {
+		if got := saidPaths(tc.said); !slices.Equal(got, tc.want) {
+			t.Errorf("saidPaths(%q) = %q, want %q", tc.said, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		value, path string
+		want        bool
+	}{
+		{"/etc/mailname", "/etc/mailname", true},
+		{"hash:/etc/postfix/virtual, ldap:/etc/postfix/ldap.cf", "/etc/postfix/ldap.cf", true},
+		{"hash:/etc/postfix/virtual.db", "/etc/postfix/virtual", false},
+		{"hash:/etc/postfix/virtual", "/etc/postfix", false},
+		{"proxy:ldap:/x/y.cf", "/x/y.cf", true},
+	} {
+		if got := valueNamesPath(tc.value, tc.path); got != tc.want {
+			t.Errorf("valueNamesPath(%q, %q) = %v", tc.value, tc.path, got)
+		}
+	}
+	if got := saidPaths(strings.Repeat("/a ", 100)); len(got) != maxSaidPaths {
+		t.Errorf("100 paths: %d taken, want %d", len(got), maxSaidPaths)
 	}
 }

@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -131,6 +132,37 @@ func managedParams(inst Instance) map[string]string {
 	return m
 }
 
+// maxAlsoRemove bounds the further lines one refusal lists.
+const maxAlsoRemove = 20
+
+// alsoRemove lists the lines of rest that are refused for the same kind
+// of reason (a parameter postdeck or the installation sets), for the
+// first such line's sentence: "; remove as well line 40 (relayhost: the
+// MTA Settings page), ...". Empty when there are none.
+func alsoRemove(rest []Param, notOwn func(Param) bool) string {
+	var b strings.Builder
+	n := 0
+	for _, p := range rest {
+		if !notOwn(p) {
+			continue
+		}
+		if n++; n > maxAlsoRemove {
+			b.WriteString(" and more")
+			break
+		}
+		if n == 1 {
+			b.WriteString(" (the same goes for")
+		} else {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " line %d %s", p.Line, p.Name)
+	}
+	if n > 0 {
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
 // postdeckSets starts the managedParams entries that no page sets:
 // postdeck itself does, and the administrator only removes the line.
 const postdeckSets = "\x00"
@@ -190,14 +222,24 @@ func validateDocument(text string, inst Instance, cat *paramCatalog, master stri
 	for class := range restrictionClasses(params) {
 		refs[class] = true
 	}
-	for _, p := range params {
+	// A pasted main.cf has several such lines: the first one's sentence
+	// lists the others, so that one round removes them all.
+	notOwn := func(p Param) bool {
+		_, ok := managed[strings.ToLower(p.Name)]
+		return ok || fixedByInstallation(cat, p)
+	}
+	for i, p := range params {
 		if where, ok := managed[strings.ToLower(p.Name)]; ok {
 			if by, ok := strings.CutPrefix(where, postdeckSets); ok {
-				return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is set by %s; remove it here", p.Name, by)
+				return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is set by %s; remove it here%s", p.Name, by, alsoRemove(params[i+1:], notOwn))
 			}
-			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is managed by %s; remove it here and set it there", p.Name, where)
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is managed by %s; remove it here and set it there%s", p.Name, where, alsoRemove(params[i+1:], notOwn))
 		}
-		if err := checkInstallation(p, cat, inst, parsedMaster); err != nil {
+		if fixedByInstallation(cat, p) {
+			what, _ := installationParam(p.Name)
+			return nil, store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s is fixed by the installation (%s); postdeck does not change it: remove it here%s", p.Name, what, alsoRemove(params[i+1:], notOwn))
+		}
+		if err := checkInstallation(p, inst, parsedMaster); err != nil {
 			return nil, err
 		}
 		if cat == nil {
@@ -285,12 +327,67 @@ func withVerify(list string) string {
 func isListSep(c byte) bool { return c == ',' || c == ' ' || c == '\t' }
 
 // docError turns a Postfix message about the staged main.cf into an error
-// on the document line that defines the parameter it names, when it names one.
+// on the document line that defines the parameter it names, when it names
+// one, or else on the line whose value names the file it quotes (a pasted
+// main.cf's "myorigin = /etc/mailname": "fatal: /etc/mailname: cannot
+// open file", or an ldap: table's missing configuration file).
 func docError(params []Param, postfixSaid string) error {
 	for _, p := range params {
 		if strings.Contains(postfixSaid, " "+p.Name+"=") || strings.Contains(postfixSaid, " "+p.Name+" ") || strings.Contains(postfixSaid, " "+p.Name+": ") || strings.Contains(postfixSaid, "\""+p.Name+"\"") {
 			return store.InvalidLine(FieldMainConfig, p.Line, "Postfix says: %s", postfixSaid)
 		}
 	}
+	for _, path := range saidPaths(postfixSaid) {
+		for _, p := range params {
+			if valueNamesPath(p.Value, path) {
+				return store.InvalidLine(FieldMainConfig, p.Line, "Parameter %s names %s, and Postfix says: %s", p.Name, path, postfixSaid)
+			}
+		}
+	}
 	return &store.UserError{Kind: store.ErrInvalid, Field: FieldMainConfig, Msg: store.Sentence("Postfix refused the configuration: %s", postfixSaid)}
+}
+
+// maxSaidPaths bounds the paths saidPaths takes from one message.
+const maxSaidPaths = 8
+
+// saidPaths are the absolute paths in a Postfix message, in order.
+func saidPaths(said string) []string {
+	var out []string
+	for i := 0; i < len(said) && len(out) < maxSaidPaths; i++ {
+		if said[i] != '/' || (i > 0 && isPathByte(said[i-1])) {
+			continue
+		}
+		j := i + 1
+		for j < len(said) && isPathByte(said[j]) {
+			j++
+		}
+		if path := strings.TrimRight(said[i:j], "."); len(path) > 1 {
+			out = append(out, path)
+		}
+		i = j
+	}
+	return out
+}
+
+// isPathByte is a byte of a path as Postfix's messages quote it (not the
+// quote, colon, comma or blank around it).
+func isPathByte(c byte) bool {
+	return c > ' ' && c < 0x7f && !strings.ContainsRune("\"':,;()<>[]{}=", rune(c))
+}
+
+// valueNamesPath reports whether a parameter value holds path as a whole
+// word: the path itself, after a table type ("ldap:/etc/x.cf"), or in a
+// list; /etc/postfix is not in /etc/postfix/x.cf.
+func valueNamesPath(value, path string) bool {
+	for i := 0; ; {
+		j := strings.Index(value[i:], path)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(path)
+		if (start == 0 || !isPathByte(value[start-1])) && (end == len(value) || !isPathByte(value[end])) {
+			return true
+		}
+		i = start + 1
+	}
 }

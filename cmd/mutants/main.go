@@ -5943,6 +5943,48 @@ var mutants = []mutant{
 		new:  "\t\t\tif by, ok := strings.CutPrefix(where, postdeckSets); ok && by == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestManagedParameterSentences$",
 	},
+	{
+		name: "mta: a refusal that quotes a file is not put on the line that names it",
+		file: "mta/mainconfig.go",
+		old:  "\t\t\tif valueNamesPath(p.Value, path) {\n",
+		new:  "\t\t\tif valueNamesPath(p.Value, path) && path == \"\\x00\" {\n",
+		pkg:  "./mta", run: "^TestRefusalNamesTheLineOfAMissingFile$",
+	},
+	{
+		name: "mta: a path inside a longer one counts as named",
+		file: "mta/mainconfig.go",
+		old:  "\t\tif (start == 0 || !isPathByte(value[start-1])) && (end == len(value) || !isPathByte(value[end])) {\n",
+		new:  "\t\tif start >= 0 && end > 0 {\n",
+		pkg:  "./mta", run: "^TestPathsOfAPostfixMessage$",
+	},
+	{
+		name: "mta: a message's paths are taken without bound",
+		file: "mta/mainconfig.go",
+		old:  "\tfor i := 0; i < len(said) && len(out) < maxSaidPaths; i++ {\n",
+		new:  "\tfor i := 0; i < len(said); i++ {\n",
+		pkg:  "./mta", run: "^TestPathsOfAPostfixMessage$",
+	},
+	{
+		name: "mta: a pasted main.cf's further managed lines are not listed",
+		file: "mta/mainconfig.go",
+		old:  "\t\tif !notOwn(p) {\n\t\t\tcontinue\n\t\t}\n",
+		new:  "\t\tif !notOwn(p) || true {\n\t\t\tcontinue\n\t\t}\n",
+		pkg:  "./mta", run: "^TestManagedParameterSentences$",
+	},
+	{
+		name: "mta: the further managed lines are listed without bound",
+		file: "mta/mainconfig.go",
+		old:  "\t\tif n++; n > maxAlsoRemove {\n",
+		new:  "\t\tif n++; n > 1000 {\n",
+		pkg:  "./mta", run: "^TestManagedParameterSentences$",
+	},
+	{
+		name: "mta: an installation parameter's further lines are not listed",
+		file: "mta/mainconfig.go",
+		old:  "\t\treturn ok || fixedByInstallation(cat, p)\n",
+		new:  "\t\treturn ok\n",
+		pkg:  "./mta", run: "^TestManagedParameterSentences$",
+	},
 }
 
 func main() {
