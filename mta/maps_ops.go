@@ -295,6 +295,16 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 		if err := validateMapContent(in, mc); err != nil {
 			return err
 		}
+		if in.Name == MapTransport {
+			if n, msg := newCatchAllStop(mc, in.Type, in.Content, stored); n > 0 {
+				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
+			}
+		}
+		if in.Name == MapRecipientAccess {
+			if n, msg := newRelayDomainDiscard(in.Type, in.Content, stored, st.Settings.RelayDomains); n > 0 {
+				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
+			}
+		}
 		if in.Type == "regexp" {
 			// Patterns Postfix compiles but matches without bound, or
 			// never as meant (maps_regexp.go); lines already saved stay.

@@ -1,0 +1,82 @@
+package mta
+
+import (
+	"strconv"
+	"strings"
+)
+
+// A transport map's catch-all that stops all mail.
+//
+// The key * of a transport table matches every domain no other key
+// names: outgoing mail, and the relay domains' mail too, since
+// transport_maps come before relay_transport and default_transport.
+// `* discard:` (pasted from a test gateway, or typed to silence one
+// destination) has Postfix's discard service take every such message:
+// logged as delivered, and nobody told. `* error:` bounces them all, and
+// `* retry:` defers them until they bounce. The main config's
+// default_transport says the same for outgoing mail and asks first
+// (transportRisk); in a map it is refused, naming both ways to say what
+// is meant. A map that holds the line already keeps it through later
+// edits (a configuration that runs so does not block other changes).
+
+// catchAllStop says what a catch-all's value does to the mail when its
+// transport is one of Postfix's discard or error services (retry is
+// error(8) under that name), or "" for a transport that delivers.
+func catchAllStop(mc *mapContext, value string) string {
+	tr, _, _ := strings.Cut(strings.TrimSpace(value), ":")
+	if tr == "" {
+		return ""
+	}
+	switch cmd := mc.transports[tr]; {
+	case cmd == "discard":
+		return "thrown away by Postfix's discard service: logged as delivered, and nobody is told"
+	case cmd == "error" && tr == "retry":
+		return "deferred by Postfix's retry service until it bounces"
+	case cmd == "error":
+		return "bounced by Postfix's error service"
+	}
+	return ""
+}
+
+// newCatchAllStop is the line of a transport map's content whose * key
+// stops all mail (catchAllStop), with why, unless stored (the map's
+// stored content) has the same rule; 0 when there is none. Only the
+// indexed types have a * key; a pattern table's patterns are not judged.
+func newCatchAllStop(mc *mapContext, typ, content, stored string) (line int, msg string) {
+	if !indexedMap[typ] {
+		return 0, ""
+	}
+	entries, lerr := parseTable(typ, content, false)
+	if lerr != nil {
+		return 0, "" // the syntax check says
+	}
+	for _, e := range entries {
+		if e.key != "*" {
+			continue
+		}
+		what := catchAllStop(mc, e.value)
+		if what == "" || storedCatchAll(typ, stored) == strings.TrimSpace(e.value) {
+			return 0, ""
+		}
+		return e.line, "the line " + strconv.Quote(truncate("* "+e.value, 120)) + " takes every message whose domain no other line names, all outgoing mail and the relay domains' mail too, and each would be " + what + ". Name the domains whose mail is meant instead; for a gateway that sends nothing out, set default_transport in the main config (which asks first)"
+	}
+	return 0, ""
+}
+
+// storedCatchAll is the value of the * key of a stored transport map, or
+// "" when it has none.
+func storedCatchAll(typ, stored string) string {
+	if stored == "" {
+		return ""
+	}
+	entries, lerr := parseTable(typ, stored, false)
+	if lerr != nil {
+		return ""
+	}
+	for _, e := range entries {
+		if e.key == "*" {
+			return strings.TrimSpace(e.value)
+		}
+	}
+	return ""
+}
