@@ -187,6 +187,9 @@ func (m *Manager) checkMasterDocument(ctx context.Context, st store.State, doc s
 	if n := newReplacementLine(doc, stored); n > 0 {
 		return store.InvalidLine(FieldMasterConfig, n, "%s", replacementInDocument("master.cf"))
 	}
+	if err := checkListenerKept(parseMasterCF(doc), parseMasterCF(stored), m.inst.SMTPListen); err != nil {
+		return err
+	}
 	if cat != nil {
 		if err := checkMasterPrograms(parseMasterCF(doc), parseMasterCF(stored), cat.defaults["daemon_directory"]); err != nil {
 			return err
@@ -365,8 +368,8 @@ func (m *Manager) postfixCheckMaster(ctx context.Context, st store.State) error 
 
 // masterError puts Postfix's words about a rendered master.cf on the
 // document line they are about: a line number of the rendered file, the
-// service line Postfix quotes, or the -o that sets or uses the parameter
-// it names.
+// service line Postfix quotes, the -o that sets or uses the parameter
+// it names, or the -o that names the file it quotes.
 func masterError(doc, rendered, said string) error {
 	docLines := strings.Split(doc, "\n")
 	line := 0
@@ -400,6 +403,14 @@ func masterError(doc, rendered, said string) error {
 	if mm := undefinedRe.FindStringSubmatch(said); line == 0 && mm != nil {
 		ref := regexp.MustCompile(`\$(\{|\()?` + regexp.QuoteMeta(mm[1]) + `\b`)
 		line = optLine(services, func(o masterOpt) bool { return ref.MatchString(o.Value) })
+	}
+	// A file Postfix cannot open (a pasted master.cf's -o with an ldap:
+	// or mysql: table of the system it came from): the -o that names it.
+	for _, path := range saidPaths(said) {
+		if line != 0 {
+			break
+		}
+		line = optLine(services, func(o masterOpt) bool { return valueNamesPath(o.Value, path) })
 	}
 	if line > 0 {
 		return store.InvalidLine(FieldMasterConfig, line, "Postfix says: %s", said)

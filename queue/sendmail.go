@@ -506,7 +506,7 @@ func submit(ctx context.Context, addr string, pm preparedMail) (string, error) {
 	if err != nil {
 		// The dial error ("dial tcp ...: connect: connection refused")
 		// is ours, not a sentence for the administrator.
-		return "", store.Unavailable("Postfix does not answer at %s: is it running? Start it from the dashboard", addr)
+		return "", store.Unavailable("Postfix does not answer at %s, where Send Mail submits (postdeck's SMTP listener): it is not running (start it from the dashboard), or the master config has no service for that address", addr)
 	}
 	deadline, _ := ctx.Deadline()
 	if err := conn.SetDeadline(deadline); err != nil {

@@ -94,7 +94,7 @@ func TestSendMailPostfixNotAnsweringIsASentence(t *testing.T) {
 		From: "a@example.test", Recipients: AddressList{"b@example.org"}, Body: "x",
 	})
 	var fe *store.UserError
-	if !errors.As(err, &fe) || fe.Kind != store.ErrUnavailable || !strings.Contains(fe.Msg, "Postfix does not answer") ||
+	if !errors.As(err, &fe) || fe.Kind != store.ErrUnavailable || fe.Msg != "Postfix does not answer at "+addr+", where Send Mail submits (postdeck's SMTP listener): it is not running (start it from the dashboard), or the master config has no service for that address." ||
 		strings.Contains(fe.Msg, "connect") || strings.Contains(fe.Msg, "refused") {
 		t.Fatalf("err %v, want a sentence without the dial error", err)
 	}

@@ -4433,8 +4433,8 @@ var mutants = []mutant{
 	{
 		name: "queue: Send Mail with Postfix not answering shows the dial error",
 		file: "queue/sendmail.go",
-		old:  "\"Postfix does not answer at %s: is it running? Start it from the dashboard\", addr)",
-		new:  "\"Postfix does not answer at %s (%v): is it running? Start it from the dashboard\", addr, errors.Unwrap(err))",
+		old:  "\"Postfix does not answer at %s, where Send Mail submits (postdeck's SMTP listener): it is not running (start it from the dashboard), or the master config has no service for that address\", addr)",
+		new:  "\"Postfix does not answer at %s (%v), where Send Mail submits\", addr, errors.Unwrap(err))",
 		pkg:  "./queue", run: "^TestSendMailPostfixNotAnsweringIsASentence$",
 	},
 	{
@@ -6047,6 +6047,48 @@ var mutants = []mutant{
 		old:  "\t\tif in.Name == MapRecipientAccess {\n",
 		new:  "\t\tif in.Name == \"\\x00\" {\n",
 		pkg:  "./mta", run: "^TestRelayDomainDiscardIsRefused$",
+	},
+	{
+		name: "mta: a master config without the SMTP listener is saved",
+		file: "mta/mastercfg.go",
+		old:  "\tif err := checkListenerKept(parseMasterCF(doc), parseMasterCF(stored), m.inst.SMTPListen); err != nil {\n",
+		new:  "\tif err := checkListenerKept(parseMasterCF(doc), parseMasterCF(stored), m.inst.SMTPListen); err != nil && false {\n",
+		pkg:  "./mta", run: "^TestMasterConfigKeepsTheSMTPListener$",
+	},
+	{
+		name: "mta: a service on another address serves the listener",
+		file: "mta/listenerkept.go",
+		old:  "\treturn every(svcHost) || strings.EqualFold(svcHost, host)\n",
+		new:  "\treturn every(svcHost) || host != \"\"\n",
+		pkg:  "./mta", run: "^TestServesListen$",
+	},
+	{
+		name: "mta: smtp is not port 25 to the listener check",
+		file: "mta/listenerkept.go",
+		old:  "\tcase \"smtp\":\n\t\treturn \"25\"\n",
+		new:  "\tcase \"smtp\\x00\":\n\t\treturn \"25\"\n",
+		pkg:  "./mta", run: "^TestServesListen$",
+	},
+	{
+		name: "mta: a master config stored without the listener blocks every save",
+		file: "mta/listenerkept.go",
+		old:  "\tif had == nil {\n\t\treturn nil\n\t}\n",
+		new:  "\tif had == nil {\n\t\thad = &masterService{}\n\t}\n",
+		pkg:  "./mta", run: "^TestServesListen$",
+	},
+	{
+		name: "mta: a transport (smtp unix) serves the listener",
+		file: "mta/listenerkept.go",
+		old:  "\tif s.Type != \"inet\" || (s.Command() != \"smtpd\" && s.Command() != \"postscreen\") {\n",
+		new:  "\tif s.Command() != \"smtpd\" && s.Command() != \"postscreen\" && s.Command() != \"smtp\" {\n",
+		pkg:  "./mta", run: "^TestServesListen$",
+	},
+	{
+		name: "mta: a master config refusal that quotes a file is not put on the -o that names it",
+		file: "mta/mastercfg.go",
+		old:  "\t\tline = optLine(services, func(o masterOpt) bool { return valueNamesPath(o.Value, path) })\n",
+		new:  "\t\tline = optLine(services, func(o masterOpt) bool { return valueNamesPath(o.Value, path) && false })\n",
+		pkg:  "./mta", run: "^TestMasterRefusalNamesTheLineOfAMissingFile$",
 	},
 }
 
