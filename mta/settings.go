@@ -91,7 +91,36 @@ func ValidateSettings(s store.Settings) (store.Settings, []string, error) {
 	if err := store.JoinFields(errs...); err != nil {
 		return s, nil, err
 	}
+	if w := heloNameWarning(out); w != "" {
+		warnings = append(warnings, w)
+	}
 	return out, warnings, nil
+}
+
+// unresolvableSuffixes are names no public DNS answers for: RFC 6761's
+// localhost and invalid, RFC 6762's local (mDNS), the internal TLD kept
+// for private use, and localdomain, which many systems set as the
+// default domain (localhost.localdomain).
+var unresolvableSuffixes = []string{"localhost", "localdomain", "local", "invalid", "internal"}
+
+// heloNameWarning warns when the name this gateway gives in HELO (Helo
+// Name, else My Host Name) is one that no public DNS resolves: servers
+// that check the HELO name refuse or mark its mail. A saved
+// "localhost.localdomain", a machine's default, was taken without a word.
+func heloNameWarning(s store.Settings) string {
+	name, field := s.HeloName, "Helo Name"
+	if name == "" {
+		name, field = s.Hostname, "My Host Name (the HELO name while Helo Name is empty)"
+	}
+	if strings.HasPrefix(name, "[") {
+		return ""
+	}
+	for _, suffix := range unresolvableSuffixes {
+		if name == suffix || strings.HasSuffix(name, "."+suffix) {
+			return fmt.Sprintf("%s %s ends in .%s, a name no public DNS resolves: mail servers that check the name a client gives in HELO (Postfix's reject_unknown_helo_hostname, several large providers) refuse or mark this gateway's mail. Give the gateway's public name", field, name, suffix)
+		}
+	}
+	return ""
 }
 
 // validateRelayDomains checks and normalises the Relay Domains list.

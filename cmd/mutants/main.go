@@ -6090,6 +6090,20 @@ var mutants = []mutant{
 		new:  "\t\tline = optLine(services, func(o masterOpt) bool { return valueNamesPath(o.Value, path) && false })\n",
 		pkg:  "./mta", run: "^TestMasterRefusalNamesTheLineOfAMissingFile$",
 	},
+	{
+		name: "mta: an unresolvable HELO name is saved without a warning",
+		file: "mta/settings.go",
+		old:  "\t\tif name == suffix || strings.HasSuffix(name, \".\"+suffix) {\n",
+		new:  "\t\tif name == suffix {\n",
+		pkg:  "./mta", run: "^TestUnresolvableHeloNameWarns$",
+	},
+	{
+		name: "mta: the HELO name warning looks at My Host Name while Helo Name is set",
+		file: "mta/settings.go",
+		old:  "\tif name == \"\" {\n\t\tname, field = s.Hostname, \"My Host Name (the HELO name while Helo Name is empty)\"\n",
+		new:  "\tif name != \"\\x00\" {\n\t\tname, field = s.Hostname, \"My Host Name (the HELO name while Helo Name is empty)\"\n",
+		pkg:  "./mta", run: "^TestUnresolvableHeloNameWarns$",
+	},
 }
 
 func main() {
