@@ -1,13 +1,10 @@
 package mta
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"postdeck/postfix/postfixtest"
 )
 
 // TestTransportCatchAllThatStopsMailIsRefused: the line "* discard:" in
@@ -20,29 +17,12 @@ import (
 // host for everything) and a rule for one domain are the
 // administrator's.
 func TestTransportCatchAllThatStopsMailIsRefused(t *testing.T) {
-	env, settings := newRelayEnv(t, "partner.example")
-	ctx := context.Background()
-	sink := postfixtest.NewSink(t, 0)
-	settings.InternalRelayHost = fmt.Sprintf("[127.0.0.1]:%d", sink.Port)
-	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	env, sink := relayEnvWithSink(t, "partner.example")
 	save := func(content string) func() error { return saveMap(env, MapTransport, "hash", content) }
 
 	// A map stored with the line (an earlier version saved it): an edit
 	// of another line keeps it, and the relay domain's mail is gone.
-	st, err := env.db.LoadState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range st.Maps {
-		if st.Maps[i].Name == MapTransport {
-			st.Maps[i].Content = "* discard:\n"
-		}
-	}
-	if err := env.db.SaveState(st); err != nil {
-		t.Fatal(err)
-	}
+	storeMapContent(t, env, MapTransport, "* discard:\n")
 	if err := save("other.example error:no mail here\n* discard:\n")(); err != nil {
 		t.Fatalf("an edit beside a stored catch-all: %v", err)
 	}

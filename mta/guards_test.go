@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -40,6 +41,42 @@ func saveMap(env *testEnv, name, typ, content string) func() error {
 		_, err := env.m.PutMap(context.Background(), "tester", store.Map{Name: name, Type: typ, Content: content}, "")
 		return err
 	}
+}
+
+// storeMapContent sets a stored map's content in the database without a
+// save's checks, as an earlier version may have saved it; the next change
+// applies it.
+func storeMapContent(t *testing.T, env *testEnv, name, content string) {
+	t.Helper()
+	st, err := env.db.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for i := range st.Maps {
+		if st.Maps[i].Name == name {
+			st.Maps[i].Content, found = content, true
+		}
+	}
+	if !found {
+		t.Fatalf("no map %s to store", name)
+	}
+	if err := env.db.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// relayEnvWithSink is newRelayEnv with the Internal Relay Host at a sink,
+// which gets the relay domains' mail.
+func relayEnvWithSink(t *testing.T, domains ...string) (*testEnv, *postfixtest.Sink) {
+	t.Helper()
+	env, settings := newRelayEnv(t, domains...)
+	sink := postfixtest.NewSink(t, 0)
+	settings.InternalRelayHost = fmt.Sprintf("[127.0.0.1]:%d", sink.Port)
+	if _, err := env.m.SaveSettings(context.Background(), "tester", settings, "", ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return env, sink
 }
 
 // refusedMasterLine is refusedLine for the master config document.

@@ -1,14 +1,10 @@
 package mta
 
 import (
-	"context"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"postdeck/postfix/postfixtest"
 )
 
 // TestRelayDomainDiscardIsRefused: "partner.example DISCARD" in
@@ -21,13 +17,7 @@ import (
 // Postfix looks up only when parent_domain_matches_subdomains does not
 // name smtpd_access_maps (the shipped list names it), is not judged.
 func TestRelayDomainDiscardIsRefused(t *testing.T) {
-	env, settings := newRelayEnv(t, "partner.example", "sub.other.example")
-	ctx := context.Background()
-	sink := postfixtest.NewSink(t, 0)
-	settings.InternalRelayHost = fmt.Sprintf("[127.0.0.1]:%d", sink.Port)
-	if _, err := env.m.SaveSettings(ctx, "tester", settings, "", ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	env, sink := relayEnvWithSink(t, "partner.example", "sub.other.example")
 	save := func(content string) func() error { return saveMap(env, MapRecipientAccess, "hash", content) }
 	// A stranger's mail (XCLIENT from 127.0.0.1, allowed in the running
 	// main.cf only): My Networks pass before check_recipient_access.
@@ -46,18 +36,7 @@ func TestRelayDomainDiscardIsRefused(t *testing.T) {
 		}
 	}
 
-	st, err := env.db.LoadState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range st.Maps {
-		if st.Maps[i].Name == MapRecipientAccess {
-			st.Maps[i].Content = "partner.example DISCARD\n"
-		}
-	}
-	if err := env.db.SaveState(st); err != nil {
-		t.Fatal(err)
-	}
+	storeMapContent(t, env, MapRecipientAccess, "partner.example DISCARD\n")
 	if err := save("spam.example REJECT\nPartner.Example discard\n")(); err != nil {
 		t.Fatalf("an edit beside a stored DISCARD: %v", err)
 	}
