@@ -136,9 +136,10 @@ func managedParams(inst Instance) map[string]string {
 const maxAlsoRemove = 20
 
 // alsoRemove lists the lines of rest that are refused for the same kind
-// of reason (a parameter postdeck or the installation sets), for the
-// first such line's sentence: "; remove as well line 40 (relayhost: the
-// MTA Settings page), ...". Empty when there are none.
+// of reason (a parameter a page, postdeck or the installation sets), for
+// the first such line's sentence: " (the same goes for line 38
+// alias_maps, line 40 relayhost)", at most maxAlsoRemove of them. Empty
+// when there are none.
 func alsoRemove(rest []Param, notOwn func(Param) bool) string {
 	var b strings.Builder
 	n := 0
