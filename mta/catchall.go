@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -79,4 +80,47 @@ func storedCatchAll(typ, stored string) string {
 		}
 	}
 	return ""
+}
+
+// newRelayDomainTransportDiscard is the line of a transport map's content
+// that sends a relay domain's mail to the discard service without a
+// reason (partner.example discard:), as a bare DISCARD in
+// check-recipient-access does (relaydiscard.go): every message to the
+// domain thrown away, logged as delivered. Refused unless stored has the
+// same rule; "discard:reason" is the administrator's, and the mail log
+// shows the reason for each message. 0 when there is none.
+func newRelayDomainTransportDiscard(mc *mapContext, typ, content, stored string, relayDomains []string) (line int, msg string) {
+	if !indexedMap[typ] || len(relayDomains) == 0 {
+		return 0, ""
+	}
+	bare := func(value string) bool {
+		tr, hop, _ := strings.Cut(strings.TrimSpace(value), ":")
+		return tr != "" && mc.transports[tr] == "discard" && strings.TrimSpace(hop) == ""
+	}
+	entries, lerr := parseTable(typ, content, false)
+	if lerr != nil {
+		return 0, "" // the syntax check says
+	}
+	var had map[string]bool
+	for _, e := range entries {
+		d := strings.ToLower(strings.TrimSuffix(e.key, "."))
+		if !bare(e.value) || !slices.ContainsFunc(relayDomains, func(r string) bool { return strings.EqualFold(strings.TrimSuffix(r, "."), d) }) {
+			continue
+		}
+		if had == nil {
+			had = map[string]bool{}
+			if old, err := parseTable(typ, stored, false); err == nil {
+				for _, o := range old {
+					if bare(o.value) {
+						had[strings.ToLower(strings.TrimSuffix(o.key, "."))] = true
+					}
+				}
+			}
+		}
+		if had[d] {
+			continue
+		}
+		return e.line, "the line " + strconv.Quote(truncate(e.key+" "+e.value, 120)) + " throws away every message to the relay domain " + d + " (Postfix's discard service logs each as delivered, and nobody is told). To stop taking the domain's mail, remove it from Relay domains (senders then hear \"Relay access denied\"); to throw it away on purpose, write discard: followed by your reason, which the mail log shows for each message"
+	}
+	return 0, ""
 }

@@ -15,7 +15,7 @@ import (
 // service is refused on its line; one the stored map has already stays
 // through an edit of another line; a catch-all that delivers (a relay
 // host for everything) and a rule for one domain are the
-// administrator's.
+// administrator's, except a relay domain to discard without a reason.
 func TestTransportCatchAllThatStopsMailIsRefused(t *testing.T) {
 	env, sink := relayEnvWithSink(t, "partner.example")
 	save := func(content string) func() error { return saveMap(env, MapTransport, "hash", content) }
@@ -40,6 +40,9 @@ func TestTransportCatchAllThatStopsMailIsRefused(t *testing.T) {
 	for _, c := range []struct{ content, says string }{
 		{"other.example error:no mail here\n* error:gone\n", `the line "* error:gone" takes every message whose domain no other line names, all outgoing mail and the relay domains' mail too, and each would be bounced by Postfix's error service`},
 		{"* retry:\n", "each would be deferred by Postfix's retry service until it bounces"},
+		// A relay domain to the discard service without a reason, as a
+		// bare DISCARD in check-recipient-access.
+		{"other.example discard:\nPartner.Example discard:\n", `the line "Partner.Example discard:" throws away every message to the relay domain partner.example (Postfix's discard service logs each as delivered, and nobody is told). To stop taking the domain's mail, remove it from Relay domains (senders then hear "Relay access denied"); to throw it away on purpose, write discard: followed by your reason, which the mail log shows for each message`},
 	} {
 		refusedField(t, env, FieldMapContent, strings.Count(c.content, "\n"), c.says, save(c.content))
 	}
@@ -52,6 +55,7 @@ func TestTransportCatchAllThatStopsMailIsRefused(t *testing.T) {
 	for _, content := range []string{
 		fmt.Sprintf("* smtp:[127.0.0.1]:%d\n", sink.Port),
 		"other.example discard:\n",
+		"partner.example discard:closed on 2026-12-01\n",
 		"* :\n",
 	} {
 		if err := save(content)(); err != nil {
@@ -60,4 +64,10 @@ func TestTransportCatchAllThatStopsMailIsRefused(t *testing.T) {
 	}
 	sendPlain(t, env.smtp, "a@example.org", "user@partner.example", "Subject: delivered\r\n\r\nhi\r\n")
 	waitSinkSubject(t, env, sink, "delivered", "not delivered once the catch-all is gone")
+
+	// A relay domain's bare discard the stored map has stays too.
+	storeMapContent(t, env, MapTransport, "partner.example discard:\n")
+	if err := save("partner.example discard:\nother.example error:no mail here\n")(); err != nil {
+		t.Fatalf("an edit beside a stored relay domain discard: %v", err)
+	}
 }

@@ -299,6 +299,9 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 			if n, msg := newCatchAllStop(mc, in.Type, in.Content, stored); n > 0 {
 				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
 			}
+			if n, msg := newRelayDomainTransportDiscard(mc, in.Type, in.Content, stored, st.Settings.RelayDomains); n > 0 {
+				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
+			}
 		}
 		if in.Name == MapRecipientAccess {
 			if n, msg := newRelayDomainDiscard(in.Type, in.Content, stored, st.Settings.RelayDomains); n > 0 {

@@ -6104,6 +6104,27 @@ var mutants = []mutant{
 		new:  "\tif name != \"\\x00\" {\n\t\tname, field = s.Hostname, \"My Host Name (the HELO name while Helo Name is empty)\"\n",
 		pkg:  "./mta", run: "^TestUnresolvableHeloNameWarns$",
 	},
+	{
+		name: "mta: a relay domain to the discard service without a reason is saved",
+		file: "mta/catchall.go",
+		old:  "\t\treturn tr != \"\" && mc.transports[tr] == \"discard\" && strings.TrimSpace(hop) == \"\"\n",
+		new:  "\t\treturn tr != \"\" && mc.transports[tr] == \"discard\" && strings.TrimSpace(hop) == \"\\x00\"\n",
+		pkg:  "./mta", run: "^TestTransportCatchAllThatStopsMailIsRefused$",
+	},
+	{
+		name: "mta: a stored relay domain discard blocks every later transport edit",
+		file: "mta/catchall.go",
+		old:  "\t\tif had[d] {\n",
+		new:  "\t\tif had[d] && false {\n",
+		pkg:  "./mta", run: "^TestTransportCatchAllThatStopsMailIsRefused$",
+	},
+	{
+		name: "mta: a relay domain's transport rule is compared with case",
+		file: "mta/catchall.go",
+		old:  "return strings.EqualFold(strings.TrimSuffix(r, \".\"), d) }) {\n",
+		new:  "return strings.TrimSuffix(r, \".\") == e.key }) {\n",
+		pkg:  "./mta", run: "^TestTransportCatchAllThatStopsMailIsRefused$",
+	},
 }
 
 func main() {
