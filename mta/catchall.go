@@ -39,47 +39,55 @@ func catchAllStop(mc *mapContext, value string) string {
 	return ""
 }
 
+// firstNewRule is the first rule of an indexed table's content that
+// stops picks, naming it by an id, unless a rule of stored (the map's
+// stored content) that stops picks has the same id: a configuration that
+// runs with the rule does not block later edits. ok is false when there
+// is none, and for a pattern table or content that does not parse (the
+// syntax check says).
+func firstNewRule(typ, content, stored string, stops func(mapEntry) (id string, ok bool)) (mapEntry, bool) {
+	if !indexedMap[typ] {
+		return mapEntry{}, false
+	}
+	entries, lerr := parseTable(typ, content, false)
+	if lerr != nil {
+		return mapEntry{}, false
+	}
+	var had map[string]bool
+	for _, e := range entries {
+		id, ok := stops(e)
+		if !ok {
+			continue
+		}
+		if had == nil {
+			had = map[string]bool{}
+			if old, lerr := parseTable(typ, stored, false); lerr == nil {
+				for _, o := range old {
+					if id, ok := stops(o); ok {
+						had[id] = true
+					}
+				}
+			}
+		}
+		if !had[id] {
+			return e, true
+		}
+	}
+	return mapEntry{}, false
+}
+
 // newCatchAllStop is the line of a transport map's content whose * key
 // stops all mail (catchAllStop), with why, unless stored (the map's
 // stored content) has the same rule; 0 when there is none. Only the
 // indexed types have a * key; a pattern table's patterns are not judged.
 func newCatchAllStop(mc *mapContext, typ, content, stored string) (line int, msg string) {
-	if !indexedMap[typ] {
+	e, ok := firstNewRule(typ, content, stored, func(e mapEntry) (string, bool) {
+		return strings.TrimSpace(e.value), e.key == "*" && catchAllStop(mc, e.value) != ""
+	})
+	if !ok {
 		return 0, ""
 	}
-	entries, lerr := parseTable(typ, content, false)
-	if lerr != nil {
-		return 0, "" // the syntax check says
-	}
-	for _, e := range entries {
-		if e.key != "*" {
-			continue
-		}
-		what := catchAllStop(mc, e.value)
-		if what == "" || storedCatchAll(typ, stored) == strings.TrimSpace(e.value) {
-			return 0, ""
-		}
-		return e.line, "the line " + strconv.Quote(truncate("* "+e.value, 120)) + " takes every message whose domain no other line names, all outgoing mail and the relay domains' mail too, and each would be " + what + ". Name the domains whose mail is meant instead; for a gateway that sends nothing out, set default_transport in the main config (which asks first)"
-	}
-	return 0, ""
-}
-
-// storedCatchAll is the value of the * key of a stored transport map, or
-// "" when it has none.
-func storedCatchAll(typ, stored string) string {
-	if stored == "" {
-		return ""
-	}
-	entries, lerr := parseTable(typ, stored, false)
-	if lerr != nil {
-		return ""
-	}
-	for _, e := range entries {
-		if e.key == "*" {
-			return strings.TrimSpace(e.value)
-		}
-	}
-	return ""
+	return e.line, "the line " + strconv.Quote(truncate("* "+e.value, 120)) + " takes every message whose domain no other line names, all outgoing mail and the relay domains' mail too, and each would be " + catchAllStop(mc, e.value) + ". Name the domains whose mail is meant instead; for a gateway that sends nothing out, set default_transport in the main config (which asks first)"
 }
 
 // newRelayDomainTransportDiscard is the line of a transport map's content
@@ -88,39 +96,16 @@ func storedCatchAll(typ, stored string) string {
 // check-recipient-access does (relaydiscard.go): every message to the
 // domain thrown away, logged as delivered. Refused unless stored has the
 // same rule; "discard:reason" is the administrator's, and the mail log
-// shows the reason for each message. 0 when there is none.
+// shows the reason for each message. relayDomains are the relay domains'
+// names (relayDomainNamesOf). 0 when there is none.
 func newRelayDomainTransportDiscard(mc *mapContext, typ, content, stored string, relayDomains []string) (line int, msg string) {
-	if !indexedMap[typ] || len(relayDomains) == 0 {
+	e, ok := firstNewRule(typ, content, stored, func(e mapEntry) (string, bool) {
+		d := strings.ToLower(strings.TrimSuffix(e.key, "."))
+		tr, hop, _ := strings.Cut(strings.TrimSpace(e.value), ":")
+		return d, tr != "" && mc.transports[tr] == "discard" && strings.TrimSpace(hop) == "" && slices.Contains(relayDomains, d)
+	})
+	if !ok {
 		return 0, ""
 	}
-	bare := func(value string) bool {
-		tr, hop, _ := strings.Cut(strings.TrimSpace(value), ":")
-		return tr != "" && mc.transports[tr] == "discard" && strings.TrimSpace(hop) == ""
-	}
-	entries, lerr := parseTable(typ, content, false)
-	if lerr != nil {
-		return 0, "" // the syntax check says
-	}
-	var had map[string]bool
-	for _, e := range entries {
-		d := strings.ToLower(strings.TrimSuffix(e.key, "."))
-		if !bare(e.value) || !slices.ContainsFunc(relayDomains, func(r string) bool { return strings.EqualFold(strings.TrimSuffix(r, "."), d) }) {
-			continue
-		}
-		if had == nil {
-			had = map[string]bool{}
-			if old, err := parseTable(typ, stored, false); err == nil {
-				for _, o := range old {
-					if bare(o.value) {
-						had[strings.ToLower(strings.TrimSuffix(o.key, "."))] = true
-					}
-				}
-			}
-		}
-		if had[d] {
-			continue
-		}
-		return e.line, "the line " + strconv.Quote(truncate(e.key+" "+e.value, 120)) + " throws away every message to the relay domain " + d + " (Postfix's discard service logs each as delivered, and nobody is told). To stop taking the domain's mail, remove it from Relay domains (senders then hear \"Relay access denied\"); to throw it away on purpose, write discard: followed by your reason, which the mail log shows for each message"
-	}
-	return 0, ""
+	return e.line, "the line " + strconv.Quote(truncate(e.key+" "+e.value, 120)) + " throws away every message to the relay domain " + strings.ToLower(strings.TrimSuffix(e.key, ".")) + " (Postfix's discard service logs each as delivered, and nobody is told). To stop taking the domain's mail, remove it from Relay domains (senders then hear \"Relay access denied\"); to throw it away on purpose, write discard: followed by your reason, which the mail log shows for each message"
 }

@@ -295,16 +295,22 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 		if err := validateMapContent(in, mc); err != nil {
 			return err
 		}
+		// Rules that throw away or bounce all mail of a kind
+		// (catchall.go, relaydiscard.go); rules already saved stay.
+		var relayNames []string
+		for _, d := range st.Settings.RelayDomains {
+			relayNames = append(relayNames, relayDomainNamesOf(d)...)
+		}
 		if in.Name == MapTransport {
 			if n, msg := newCatchAllStop(mc, in.Type, in.Content, stored); n > 0 {
 				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
 			}
-			if n, msg := newRelayDomainTransportDiscard(mc, in.Type, in.Content, stored, st.Settings.RelayDomains); n > 0 {
+			if n, msg := newRelayDomainTransportDiscard(mc, in.Type, in.Content, stored, relayNames); n > 0 {
 				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
 			}
 		}
 		if in.Name == MapRecipientAccess {
-			if n, msg := newRelayDomainDiscard(in.Type, in.Content, stored, st.Settings.RelayDomains); n > 0 {
+			if n, msg := newRelayDomainDiscard(in.Type, in.Content, stored, relayNames); n > 0 {
 				return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
 			}
 		}
