@@ -187,11 +187,12 @@ func (m *Manager) checkMasterDocument(ctx context.Context, st store.State, doc s
 	if n := newReplacementLine(doc, stored); n > 0 {
 		return store.InvalidLine(FieldMasterConfig, n, "%s", replacementInDocument("master.cf"))
 	}
-	if err := checkListenerKept(parseMasterCF(doc), parseMasterCF(stored), m.inst.SMTPListen); err != nil {
+	services, storedServices := parseMasterCF(doc), parseMasterCF(stored)
+	if err := checkListenerKept(services, storedServices, m.inst.SMTPListen); err != nil {
 		return err
 	}
 	if cat != nil {
-		if err := checkMasterPrograms(parseMasterCF(doc), parseMasterCF(stored), cat.defaults["daemon_directory"]); err != nil {
+		if err := checkMasterPrograms(services, storedServices, cat.defaults["daemon_directory"]); err != nil {
 			return err
 		}
 	}

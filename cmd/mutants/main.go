@@ -6044,8 +6044,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a master config without the SMTP listener is saved",
 		file: "mta/mastercfg.go",
-		old:  "\tif err := checkListenerKept(parseMasterCF(doc), parseMasterCF(stored), m.inst.SMTPListen); err != nil {\n",
-		new:  "\tif err := checkListenerKept(parseMasterCF(doc), parseMasterCF(stored), m.inst.SMTPListen); err != nil && false {\n",
+		old:  "\tif err := checkListenerKept(services, storedServices, m.inst.SMTPListen); err != nil {\n",
+		new:  "\tif err := checkListenerKept(services, storedServices, m.inst.SMTPListen); err != nil && false {\n",
 		pkg:  "./mta", run: "^TestMasterConfigKeepsTheSMTPListener$",
 	},
 	{
