@@ -123,18 +123,18 @@ func diskBanners(disks []DiskSpace) []Banner {
 		case DiskPostfixQueue:
 			if below {
 				text = fmt.Sprintf("The file system of Postfix's queue (%s) has %s free of %s, less than the %s Postfix needs: Postfix refuses all new mail (452 4.3.1 Insufficient system storage) and senders retry later. Free space on it, or delete or bounce queued mail.",
-					d.Dir, sizeText(d.Free), sizeText(d.Total), sizeText(d.Limit))
+					d.Dir, SizeText(int64(d.Free)), SizeText(int64(d.Total)), SizeText(int64(d.Limit)))
 			} else {
 				text = fmt.Sprintf("The file system of Postfix's queue (%s) is nearly full: %s free of %s. Below %s free, Postfix refuses all new mail (452 4.3.1 Insufficient system storage). Free space on it, or delete or bounce queued mail.",
-					d.Dir, sizeText(d.Free), sizeText(d.Total), sizeText(d.Limit))
+					d.Dir, SizeText(int64(d.Free)), SizeText(int64(d.Total)), SizeText(int64(d.Limit)))
 			}
 		case DiskPostdeckData:
 			if below {
 				text = fmt.Sprintf("The file system of postdeck's data directory (%s) has %s free of %s, less than the %s postdeck needs: the MPA may answer new mail with a temporary error (it stays in Postfix's queue), and changes and the audit log may not be saved. Free space on it.",
-					d.Dir, sizeText(d.Free), sizeText(d.Total), sizeText(d.Limit))
+					d.Dir, SizeText(int64(d.Free)), SizeText(int64(d.Total)), SizeText(int64(d.Limit)))
 			} else {
 				text = fmt.Sprintf("The file system of postdeck's data directory (%s) is nearly full: %s free of %s. Below %s free, the MPA may answer new mail with a temporary error and changes may not be saved. Free space on it.",
-					d.Dir, sizeText(d.Free), sizeText(d.Total), sizeText(d.Limit))
+					d.Dir, SizeText(int64(d.Free)), SizeText(int64(d.Total)), SizeText(int64(d.Limit)))
 			}
 		}
 		out = append(out, Banner{Kind: kind, Text: text})
@@ -142,10 +142,11 @@ func diskBanners(disks []DiskSpace) []Banner {
 	return out
 }
 
-// sizeText is a byte count in binary units, one decimal: "15.4 MiB".
-func sizeText(n uint64) string {
+// SizeText is a byte count in binary units, one decimal: "15.4 MiB"
+// (the console's and the CLI's sizes).
+func SizeText(n int64) string {
 	if n < 1024 {
-		return strconv.FormatUint(n, 10) + " bytes"
+		return strconv.FormatInt(n, 10) + " bytes"
 	}
 	v, unit := float64(n)/1024, 0
 	for v >= 1024 && unit < 5 {

@@ -29,6 +29,14 @@ type Status struct {
 	// that Status stays comparable (the status answer in webui tells an
 	// unchanged status by ==); read only, like the summary and counts.
 	Problems *[]string `json:"problems"`
+	// Warnings are the conditions every console page shows as banners
+	// (Banners: Postfix stopped, the error repository full, a disk
+	// nearly full, a certificate expiring, the last change rolled back,
+	// an SPF source failing, ...), so that a script or the CLI on a bad
+	// day sees what the console says. Service.Status leaves it nil; the
+	// web layer fills it from the banners it keeps for its pages (empty,
+	// never nil, in an answer). A pointer for the reason Problems is.
+	Warnings *[]Banner `json:"warnings"`
 }
 
 // noProblems is the Problems of a status whose every part could be read

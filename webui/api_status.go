@@ -15,6 +15,13 @@ func (s *Server) statusGet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The banners the pages show, from the same cache (computed at most
+	// every bannerTTL however many poll).
+	banners, _ := s.ui.banners.get(c.UserContext(), s.admin.Banners)
+	st.Warnings = &banners
+	if banners == nil {
+		st.Warnings = &noWarnings
+	}
 	body, err := s.status.encode(st)
 	if err != nil {
 		return err
@@ -22,6 +29,10 @@ func (s *Server) statusGet(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(body)
 }
+
+// noWarnings is the warnings of a status without banners (shared: read
+// only).
+var noWarnings = []admin.Banner{}
 
 // statusAnswer keeps the last answer of GET /api/v1/status encoded. Every
 // open dashboard polls it, and encoding/json walking the status (the queue
@@ -43,10 +54,13 @@ type statusAnswer struct {
 // were encoded from.
 func (a *statusAnswer) encode(st admin.Status) ([]byte, error) {
 	a.mu.Lock()
-	// Problems are made anew at each status that has some: the same
-	// sentences are the same status.
+	// Problems are made anew at each status that has some, warnings at
+	// each: the same sentences are the same status.
 	if p, q := a.st.Problems, st.Problems; p != nil && q != nil && p != q && slices.Equal(*p, *q) {
 		st.Problems = p
+	}
+	if p, q := a.st.Warnings, st.Warnings; p != nil && q != nil && p != q && slices.Equal(*p, *q) {
+		st.Warnings = p
 	}
 	if a.body != nil && a.st == st {
 		body := a.body

@@ -3,6 +3,7 @@ package webui
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -46,6 +47,18 @@ func TestStatusAnswerKept(t *testing.T) {
 		t.Errorf("an unchanged status costs %v allocations", n)
 	}
 
+	// The banners are a list made anew at each answer (statusGet): the
+	// same banners are the same status, encoded once.
+	banners := []admin.Banner{{Kind: "warning", Text: "The SPF source of map gmail.com is failing.", Link: "/mta/spf"}}
+	withBanner := base
+	withBanner.Warnings = &banners
+	one, _ := a.encode(withBanner)
+	sameBanners := slices.Clone(banners)
+	withBanner.Warnings = &sameBanners
+	if two, _ := a.encode(withBanner); &two[0] != &one[0] || !bytes.Contains(one, []byte(`"warnings":[{"kind":"warning","text":"The SPF source of map gmail.com is failing.","link":"/mta/spf"}]`)) {
+		t.Errorf("the same banners were encoded again, or not as they are: %s", one)
+	}
+
 	changes := map[string]func(admin.Status) admin.Status{
 		"postfix stopped": func(s admin.Status) admin.Status { s.PostfixRunning = false; return s },
 		"another apply": func(s admin.Status) admin.Status {
@@ -59,6 +72,10 @@ func TestStatusAnswerKept(t *testing.T) {
 			return s
 		},
 		"no queue": func(s admin.Status) admin.Status { s.Queue = nil; return s },
+		"a banner": func(s admin.Status) admin.Status {
+			s.Warnings = &[]admin.Banner{{Kind: "error", Text: "Postfix is not running.", Link: "/"}}
+			return s
+		},
 	}
 	for name, change := range changes {
 		if _, err := a.encode(base); err != nil {

@@ -297,6 +297,9 @@ func testSessions(t *testing.T, st *stack) {
 	c.setCookie(sessionCookie, second)
 	if res := c.get("/api/v1/status"); res.Status != 200 {
 		t.Fatalf("new session: %d", res.Status)
+	} else if !strings.Contains(string(res.Body), `"warnings":[]`) {
+		// No banner holds: an empty list, not null.
+		t.Errorf("status without banners: %s", res.Body)
 	}
 	ck := again.Header.Get("Set-Cookie")
 	for _, want := range []string{"httponly", "samesite=strict", "path=/"} {

@@ -220,7 +220,7 @@ type queueRow struct {
 func newQueueRow(m admin.QueueItem) queueRow {
 	r := queueRow{
 		ID: m.QueueID, Queue: m.QueueName, Sender: m.Sender, Subject: m.Subject,
-		Size: humanBytes(m.Size), Arrival: m.ArrivalTime, Age: humanAge(m.AgeSeconds), Expired: m.ForcedExpire,
+		Size: admin.SizeText(m.Size), Arrival: m.ArrivalTime, Age: humanAge(m.AgeSeconds), Expired: m.ForcedExpire,
 	}
 	var all []string
 	for i, rc := range m.Recipients {

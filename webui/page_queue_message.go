@@ -36,7 +36,7 @@ func (s *Server) pageQueueMessage(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
-	d := queueMessageData{ID: id, View: v, Size: humanBytes(v.Size), Actions: queueActionChoices}
+	d := queueMessageData{ID: id, View: v, Size: admin.SizeText(v.Size), Actions: queueActionChoices}
 	if v.QueueName == maildrop {
 		d.Actions, d.Maildrop = maildropActions, true
 		d.PostfixDown = !s.admin.Running(c.UserContext())

@@ -71,7 +71,7 @@ type views struct {
 
 func loadViews(static *staticFiles) *views {
 	funcs := template.FuncMap{
-		"bytes":      humanBytes,
+		"bytes":      admin.SizeText,
 		"when":       formatTime,
 		"ago":        ago,
 		"duration":   humanDuration,
@@ -282,23 +282,6 @@ func (s *Server) flashAndRedirect(c *fiber.Ctx, f *Flash, to string) error {
 		s.ui.sessions.setFlash(se, f)
 	}
 	return c.Redirect(to, fiber.StatusSeeOther)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v == float64(int64(v)) {
-		return fmt.Sprintf("%d %ciB", int64(v), "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }
 
 func formatTime(t time.Time) string {

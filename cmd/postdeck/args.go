@@ -64,12 +64,12 @@ var commandArgs = map[string]positional{
 	"queue show":    {1, 1, "ID", ""},
 	"queue eml":     {1, 1, "ID", ""},
 	"queue flush":   {0, 0, "", "to retry some messages: postdeck queue retry ID..."},
-	"queue delete":  {1, many, "ID... (or - for ids on standard input)", ""},
-	"queue bounce":  {1, many, "ID... (or - for ids on standard input)", ""},
-	"queue hold":    {1, many, "ID... (or - for ids on standard input)", ""},
-	"queue release": {1, many, "ID... (or - for ids on standard input)", ""},
-	"queue requeue": {1, many, "ID... (or - for ids on standard input)", ""},
-	"queue retry":   {1, many, "ID... (or - for ids on standard input)", ""},
+	"queue delete":  {0, many, queueActionArgs, ""},
+	"queue bounce":  {0, many, queueActionArgs, ""},
+	"queue hold":    {0, many, queueActionArgs, ""},
+	"queue release": {0, many, queueActionArgs, ""},
+	"queue requeue": {0, many, queueActionArgs, ""},
+	"queue retry":   {0, many, queueActionArgs, ""},
 
 	"sendmail": {0, 0, "", "recipients go in --to, comma-separated; the body on standard input"},
 
@@ -101,6 +101,9 @@ var commandArgs = map[string]positional{
 
 	"cluster status": {0, 0, "", ""},
 }
+
+// queueActionArgs is what a queue action takes: ids, or a filter.
+const queueActionArgs = "ID... (or - for ids on standard input), or a filter (--queue, --q, --sender, --recipient, --min-age), or --all"
 
 // parseCommand parses the arguments of the client command name ("queue
 // list", "mpa error show", "status"): flags wherever they stand

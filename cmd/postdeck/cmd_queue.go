@@ -16,10 +16,18 @@ import (
 	"postdeck/queue"
 )
 
-const queueUsage = "usage: postdeck queue list [--queue Q] [--q TEXT] [--sender S] [--recipient R] [--min-age 1h] [--sort arrival|size|sender] [--offset N] [--limit N] | show ID | eml ID > FILE | delete|bounce|hold|release|requeue|retry ID... | flush"
+const queueUsage = "usage: postdeck queue list [--queue Q] [--q TEXT] [--sender S] [--recipient R] [--min-age 1h] [--sort arrival|size|sender] [--offset N] [--limit N] | show ID | eml ID > FILE | delete|bounce|hold|release|requeue|retry ID... | delete|bounce|hold|release|requeue|retry [--queue Q] [--q TEXT] [--sender S] [--recipient R] [--min-age 1h] [--all] | flush"
 
-// queueIDVerbs are the queue commands that take ids, not a filter.
-var queueIDVerbs = []string{"show", "eml", "flush", "delete", "bounce", "hold", "release", "requeue", "retry"}
+// queueIDVerbs are the queue commands that take ids only.
+var queueIDVerbs = []string{"show", "eml", "flush"}
+
+// queueActionVerbs act on ids, or on every message a filter selects.
+var queueActionVerbs = []string{"delete", "bounce", "hold", "release", "requeue", "retry"}
+
+// actionFilters are the filter flags an action takes: the others (sort,
+// offset, limit) choose a page of queue list, and an action acts on every
+// message that matches.
+var actionFilters = []string{"queue", "q", "sender", "recipient", "min-age"}
 
 func cmdQueue(args []string) error {
 	if len(args) == 0 {
@@ -31,23 +39,40 @@ func cmdQueue(args []string) error {
 	for _, name := range []string{"queue", "q", "sender", "recipient", "min-age", "sort", "offset", "limit"} {
 		q[name] = fs.String(name, "", "filter: "+name)
 	}
+	all := fs.Bool("all", false, "an action: every queued message (with a filter: every message it selects)")
 	if err := parseCommand(fs, "queue "+args[0], args[1:]); err != nil {
 		return err
 	}
-	// The filter flags select what queue list shows; the other commands
-	// take ids. Ignored, `queue delete --queue hold ID` deleted the
-	// message wherever it was.
+	// The filter flags select what queue list shows and what an action
+	// without ids acts on; show, eml and flush take ids or nothing.
+	// Ignored, `queue delete --queue hold ID` deleted the message
+	// wherever it was.
+	verb := args[0]
+	filter := map[string]string{}
 	var misplaced string
 	fs.Visit(func(f *flag.Flag) {
-		if _, isFilter := q[f.Name]; isFilter && slices.Contains(queueIDVerbs, args[0]) && misplaced == "" {
-			misplaced = f.Name
+		_, isFilter := q[f.Name]
+		switch {
+		case misplaced != "":
+		case f.Name == "all" && !slices.Contains(queueActionVerbs, verb):
+			misplaced = "--all is for the queue actions (delete, bounce, hold, release, requeue, retry); queue " + verb + " does not take it"
+		case isFilter && slices.Contains(queueIDVerbs, verb):
+			misplaced = "--" + f.Name + " is a filter of queue list and the queue actions; queue " + verb + " takes queue ids only"
+		case isFilter && slices.Contains(queueActionVerbs, verb) && !slices.Contains(actionFilters, f.Name):
+			misplaced = "--" + f.Name + " chooses a page of queue list; queue " + verb + " acts on every message its filter selects"
+		case isFilter && slices.Contains(queueActionVerbs, verb):
+			filter[strings.ReplaceAll(f.Name, "-", "_")] = f.Value.String()
 		}
 	})
+	if misplaced == "" && slices.Contains(queueActionVerbs, verb) && fs.NArg() > 0 && (len(filter) > 0 || *all) {
+		misplaced = "give queue " + verb + " queue ids, or a filter (or --all), not both"
+	}
 	if misplaced != "" {
-		return fmt.Errorf("--%s is a filter of queue list; queue %s takes queue ids only (nothing was done)", misplaced, args[0])
+		// Typed wrong: exit 2, as for an unknown flag.
+		return badUsage(misplaced + " (nothing was done)")
 	}
 	c := newClient(*socket, *jsonOut)
-	switch verb := args[0]; verb {
+	switch verb {
 	case "list":
 		v := url.Values{}
 		for name, p := range q {
@@ -94,8 +119,11 @@ func cmdQueue(args []string) error {
 		fmt.Println("flushed: Postfix is retrying every queued message now")
 		return nil
 	case "delete", "bounce", "hold", "release", "requeue", "retry":
+		if len(filter) > 0 || *all {
+			return queueActionByFilter(c, verb, filter, *all)
+		}
 		if fs.NArg() == 0 {
-			return badUsage(queueUsage)
+			return badUsage("missing argument: postdeck queue " + verb + " " + queueActionArgs + "; nothing was done")
 		}
 		ids := fs.Args()
 		if len(ids) == 1 && ids[0] == "-" {
@@ -110,36 +138,12 @@ func cmdQueue(args []string) error {
 				return fmt.Errorf("no queue ids on standard input (nothing was done)")
 			}
 		}
-		var res struct {
-			Affected       int               `json:"affected"`
-			GoneCount      int               `json:"gone_count"`
-			UnchangedCount int               `json:"unchanged_count"`
-			RequeuedAs     map[string]string `json:"requeued_as"`
-			// NotTriggered: a bounce or retry of more messages than
-			// Postfix is asked to attempt at once.
-			NotTriggeredCount int `json:"not_triggered_count"`
-			// InDelivery: bounced messages in the middle of a delivery
-			// attempt, returned when it ends.
-			InDeliveryCount int `json:"in_delivery_count"`
-		}
+		var res actionResult
 		raw, err := c.do("POST", "/api/v1/queue/actions", map[string]any{"action": verb, "ids": ids}, &res)
 		if err != nil || c.json {
 			return jsonOr(raw, err)
 		}
-		fmt.Printf("%s: %d affected, %d gone", verb, res.Affected, res.GoneCount)
-		if res.UnchangedCount > 0 {
-			// Still queued, untouched: say why, as the console does
-			// (releasing a message that is not on hold, retrying one
-			// that is).
-			fmt.Printf(", %d unchanged (still queued, but %s does not apply to them)", res.UnchangedCount, verb)
-		}
-		fmt.Println()
-		if res.NotTriggeredCount > 0 {
-			fmt.Printf("%d not attempted now (one %s asks Postfix for at most %d delivery attempts): Postfix attempts them when they are due; \"queue flush\" attempts every queued message\n", res.NotTriggeredCount, verb, queue.MaxTriggerEach)
-		}
-		if res.InDeliveryCount > 0 {
-			fmt.Printf("%d in the middle of a delivery attempt: each is returned to its sender as soon as that attempt ends\n", res.InDeliveryCount)
-		}
+		printActionResult(os.Stdout, verb, res)
 		for _, id := range ids {
 			if n, ok := res.RequeuedAs[id]; ok {
 				fmt.Printf("%s is now %s\n", id, n)
@@ -148,6 +152,57 @@ func cmdQueue(args []string) error {
 		return nil
 	}
 	return badUsage(queueUsage)
+}
+
+// queueActionByFilter runs a queue action on every message the filter
+// selects (all: every queued message, which the API asks to be said).
+// The filter is matched when the action runs, message by message.
+func queueActionByFilter(c *client, verb string, filter map[string]string, all bool) error {
+	body := map[string]any{"action": verb, "filter": filter}
+	if all {
+		body["all"] = true
+	}
+	var res actionResult
+	raw, err := c.do("POST", "/api/v1/queue/actions", body, &res)
+	if err != nil || c.json {
+		return jsonOr(raw, err)
+	}
+	fmt.Printf("%d messages matched\n", res.Requested)
+	printActionResult(os.Stdout, verb, res)
+	return nil
+}
+
+// actionResult is what the queue actions read of the API's answer.
+type actionResult struct {
+	Requested      int               `json:"requested"`
+	Affected       int               `json:"affected"`
+	GoneCount      int               `json:"gone_count"`
+	UnchangedCount int               `json:"unchanged_count"`
+	RequeuedAs     map[string]string `json:"requeued_as"`
+	// NotTriggered: a bounce or retry of more messages than
+	// Postfix is asked to attempt at once.
+	NotTriggeredCount int `json:"not_triggered_count"`
+	// InDelivery: bounced messages in the middle of a delivery
+	// attempt, returned when it ends.
+	InDeliveryCount int `json:"in_delivery_count"`
+}
+
+// printActionResult writes what an action did, as the console says it.
+func printActionResult(out io.Writer, verb string, res actionResult) {
+	fmt.Fprintf(out, "%s: %d affected, %d gone", verb, res.Affected, res.GoneCount)
+	if res.UnchangedCount > 0 {
+		// Still queued, untouched: say why, as the console does
+		// (releasing a message that is not on hold, retrying one
+		// that is).
+		fmt.Fprintf(out, ", %d unchanged (still queued, but %s does not apply to them)", res.UnchangedCount, verb)
+	}
+	fmt.Fprintln(out)
+	if res.NotTriggeredCount > 0 {
+		fmt.Fprintf(out, "%d not attempted now (one %s asks Postfix for at most %d delivery attempts): Postfix attempts them when they are due; \"queue flush\" attempts every queued message\n", res.NotTriggeredCount, verb, queue.MaxTriggerEach)
+	}
+	if res.InDeliveryCount > 0 {
+		fmt.Fprintf(out, "%d in the middle of a delivery attempt: each is returned to its sender as soon as that attempt ends\n", res.InDeliveryCount)
+	}
 }
 
 // queuePage is what queue list reads of GET /api/v1/queue.

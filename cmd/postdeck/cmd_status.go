@@ -3,9 +3,39 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 
+	"postdeck/admin"
+	"postdeck/mpa"
 	"postdeck/queue"
 )
+
+// statusAnswer is what status reads of GET /api/v1/status.
+type statusAnswer struct {
+	PostfixRunning bool   `json:"postfix_running"`
+	PostfixVersion string `json:"postfix_version"`
+	LastApply      struct {
+		Time    string `json:"time"`
+		Actor   string `json:"actor"`
+		Action  string `json:"action"`
+		Result  string `json:"result"`
+		Message string `json:"message"`
+	} `json:"last_apply"`
+	// MPA and Queue are absent when they could not be read (a problem
+	// says so) or the daemon runs no MPA.
+	MPA   *mpa.Counts    `json:"mpa"`
+	Queue *queue.Summary `json:"queue"`
+	// Problems are the parts the daemon could not read (the queue,
+	// the MPA's counts), one sentence each: the rest is still shown.
+	Problems []string `json:"problems"`
+	// Warnings are the console's banners.
+	Warnings []struct {
+		Kind string `json:"kind"`
+		Text string `json:"text"`
+	} `json:"warnings"`
+}
 
 func cmdStatus(args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
@@ -14,20 +44,7 @@ func cmdStatus(args []string) error {
 		return err
 	}
 	c := newClient(*socket, *jsonOut)
-	var st struct {
-		PostfixRunning bool   `json:"postfix_running"`
-		PostfixVersion string `json:"postfix_version"`
-		LastApply      struct {
-			Time    string `json:"time"`
-			Actor   string `json:"actor"`
-			Action  string `json:"action"`
-			Result  string `json:"result"`
-			Message string `json:"message"`
-		} `json:"last_apply"`
-		// Problems are the parts the daemon could not read (the queue,
-		// the MPA's counts), one sentence each: the rest is still shown.
-		Problems []string `json:"problems"`
-	}
+	var st statusAnswer
 	raw, err := c.do("GET", "/api/v1/status", nil, &st)
 	if err != nil {
 		return err
@@ -35,17 +52,86 @@ func cmdStatus(args []string) error {
 	if c.json {
 		return printJSON(raw)
 	}
+	printStatus(os.Stdout, st)
+	return nil
+}
+
+// printStatus writes the status as the dashboard shows it, a line per
+// part: what an administrator on a terminal needs on a bad day (how much
+// mail waits and for which domains, the MPA's backlog and error
+// repository, and every banner the console shows).
+func printStatus(out io.Writer, st statusAnswer) {
 	running := "stopped"
 	if st.PostfixRunning {
 		running = "running"
 	}
-	fmt.Printf("postfix:     %s (version %s)\n", running, st.PostfixVersion)
+	fmt.Fprintf(out, "postfix:     %s (version %s)\n", running, st.PostfixVersion)
 	// The message is Postfix's words, which quote the configuration
 	// (values another administrator typed, a map's lines): shown as the
 	// console shows them (queue.Readable).
-	fmt.Printf("last apply:  %s %s by %s at %s: %s\n", st.LastApply.Action, st.LastApply.Result, st.LastApply.Actor, st.LastApply.Time, queue.Readable(st.LastApply.Message))
-	for _, p := range st.Problems {
-		fmt.Printf("problem:     %s\n", p)
+	fmt.Fprintf(out, "last apply:  %s %s by %s at %s: %s\n", st.LastApply.Action, st.LastApply.Result, st.LastApply.Actor, st.LastApply.Time, queue.Readable(st.LastApply.Message))
+	if q := st.Queue; q != nil {
+		var parts []string
+		for _, c := range q.Queues {
+			if c.Count > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.Count))
+			}
+		}
+		if q.Total.Count == 0 {
+			fmt.Fprintln(out, "queue:       empty")
+		} else {
+			fmt.Fprintf(out, "queue:       %d messages, %s: %s\n", q.Total.Count, admin.SizeText(q.Total.Bytes), strings.Join(parts, ", "))
+		}
+		// Domain names are the senders' words (a recipient's domain):
+		// readable, as in queue list.
+		for _, row := range q.Shape {
+			fmt.Fprintf(out, "waiting:     %s %d recipients, %s\n", queue.Readable(row.Domain), row.Total, oldestBucket(row, q.ShapeBucketMinutes))
+		}
 	}
-	return nil
+	if m := st.MPA; m != nil {
+		fmt.Fprintf(out, "mpa:         %d in its queue (%d being processed); error repository %d of %d entries, %s of %s",
+			m.Spool, m.Processing, m.Errors, m.ErrorQuotaEntries, admin.SizeText(m.ErrorBytes), admin.SizeText(m.ErrorQuotaBytes))
+		if m.FreeBytes >= 0 {
+			fmt.Fprintf(out, "; %s free for its spool", admin.SizeText(m.FreeBytes))
+		}
+		fmt.Fprintln(out)
+	}
+	for _, w := range st.Warnings {
+		kind := "warning:"
+		if w.Kind == "error" {
+			kind = "error:"
+		}
+		fmt.Fprintf(out, "%-13s%s\n", kind, queue.Readable(w.Text))
+	}
+	for _, p := range st.Problems {
+		fmt.Fprintf(out, "problem:     %s\n", p)
+	}
+}
+
+// oldestBucket says how old a domain's oldest waiting recipients are,
+// by the summary's age buckets (qshape's).
+func oldestBucket(row queue.ShapeRow, bounds []int) string {
+	for i := len(row.Buckets) - 1; i >= 0; i-- {
+		if row.Buckets[i] == 0 {
+			continue
+		}
+		switch {
+		case i >= len(bounds) && len(bounds) > 0:
+			return "the oldest over " + minutes(bounds[len(bounds)-1])
+		case i < len(bounds):
+			return "the oldest under " + minutes(bounds[i])
+		}
+	}
+	return "the oldest of unknown age"
+}
+
+// minutes writes m minutes as "20 min", "2 h" or "21 h 20 min".
+func minutes(m int) string {
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%d min", m)
+	case m%60 == 0:
+		return fmt.Sprintf("%d h", m/60)
+	}
+	return fmt.Sprintf("%d h %d min", m/60, m%60)
 }

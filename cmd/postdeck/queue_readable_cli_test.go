@@ -90,56 +90,6 @@ func TestCLIQueueReadableOnATerminal(t *testing.T) {
 	}
 }
 
-// TestCLIQueueActionTakesNoFilter: the filter flags are queue list's;
-// an action takes ids only. `queue delete --queue hold ID` deleted the
-// message in whatever queue it was (here deferred), the --queue that
-// was to keep it safe ignored; it is refused, and nothing runs.
-func TestCLIQueueActionTakesNoFilter(t *testing.T) {
-	postfixtest.Require(t)
-	bin := buildBinary(t)
-	base := postfixtest.Dir(t)
-	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
-	ok := func(stdin string, args ...string) string {
-		t.Helper()
-		return d.mustCLIIn(t, bin, stdin, args...)
-	}
-	ok("dest.test smtp:[127.0.0.1]:"+strconv.Itoa(postfixtest.FreePort(t))+"\n", "maps", "set", "--force", "transport-maps", "hash", "-")
-	ok("body\n", "sendmail", "--from", "flags@example.org", "--to", "r@dest.test", "--subject", "keep me")
-	var id string
-	deadline := time.Now().Add(60 * time.Second)
-	for id == "" {
-		var page struct {
-			Items []struct {
-				QueueID string `json:"queue_id"`
-			} `json:"items"`
-		}
-		out := ok("", "queue", "list", "--json", "--queue", "deferred", "--sender", "flags@example.org")
-		if err := json.Unmarshal([]byte(out), &page); err != nil {
-			t.Fatalf("queue list --json: %v\n%s", err, out)
-		}
-		if len(page.Items) == 1 {
-			id = page.Items[0].QueueID
-		} else if time.Now().After(deadline) {
-			t.Fatalf("not deferred: %s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	for _, args := range [][]string{
-		{"queue", "delete", "--queue", "hold", id},
-		{"queue", "delete", id, "--sender", "someone-else@example.org"},
-		{"queue", "bounce", "--min-age", "1h", id},
-	} {
-		out, err := d.cliIn(t, bin, "", args...)
-		if err == nil || !strings.Contains(out, "queue list") {
-			t.Errorf("postdeck %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	out := ok("", "queue", "list", "--json", "--sender", "flags@example.org")
-	if !strings.Contains(out, id) || !strings.Contains(out, `"queue_name": "deferred"`) {
-		t.Errorf("after the refused actions:\n%s", out)
-	}
-}
-
 // TestCLIQueueActionNoIDsOnStdin: `queue delete -` with nothing on
 // standard input (a script's empty listing) answered the API's sentence,
 // "Name the messages to act on (ids), a filter, or "all": true", which

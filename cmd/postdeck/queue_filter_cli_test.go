@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postdeck/postfix/postfixtest"
+)
+
+// TestCLIQueueBadDay is an administrator at a terminal with a partner's
+// relay down. `postdeck status` printed Postfix's state and the last
+// apply only: not how much mail waited, for which domains, the MPA's
+// backlog, or any banner the console showed (Postfix stopped, a disk
+// nearly full, ...). And the queue actions took ids only, so holding
+// or deleting one domain's 80,000 messages meant listing them first.
+// Now status prints the queue, the waiting domains, the MPA and the
+// console's banners (GET /api/v1/status has them as `warnings`), and
+// an action without ids acts on what its filter selects (--all: the
+// whole queue), each matched when the action runs. A filter flag that
+// only pages queue list, ids together with a filter, and a filter on
+// show, eml or flush are refused as typed wrong (exit 2) before
+// anything is sent.
+func TestCLIQueueBadDay(t *testing.T) {
+	postfixtest.Require(t)
+	bin := buildBinary(t)
+	base := postfixtest.Dir(t)
+	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	ok := func(stdin string, args ...string) string {
+		t.Helper()
+		return d.mustCLIIn(t, bin, stdin, args...)
+	}
+	type item struct {
+		QueueID   string `json:"queue_id"`
+		QueueName string `json:"queue_name"`
+		Recipient []struct {
+			Address string `json:"address"`
+		} `json:"recipients"`
+	}
+	// list is every message of the sender's, by queue id.
+	list := func() map[string]item {
+		t.Helper()
+		var page struct {
+			Items []item `json:"items"`
+		}
+		out := ok("", "queue", "list", "--json", "--sender", "flags@example.org", "--limit", "100")
+		if err := json.Unmarshal([]byte(out), &page); err != nil {
+			t.Fatalf("queue list --json: %v\n%s", err, out)
+		}
+		m := map[string]item{}
+		for _, it := range page.Items {
+			m[it.QueueID] = it
+		}
+		return m
+	}
+	inQueue := func(l map[string]item, name string) (n int) {
+		for _, it := range l {
+			if it.QueueName == name {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Both partners' relays are down: a closed port each.
+	ok("dest.test smtp:[127.0.0.1]:"+strconv.Itoa(postfixtest.FreePort(t))+"\nother.test smtp:[127.0.0.1]:"+strconv.Itoa(postfixtest.FreePort(t))+"\n",
+		"maps", "set", "--force", "transport-maps", "hash", "-")
+	for i := range 3 {
+		ok("body\n", "sendmail", "--from", "flags@example.org", "--to", "r"+strconv.Itoa(i)+"@dest.test", "--subject", "to dest")
+	}
+	ok("body\n", "sendmail", "--from", "flags@example.org", "--to", "r@other.test", "--subject", "to other")
+	deadline := time.Now().Add(60 * time.Second)
+	var l map[string]item
+	for l = list(); inQueue(l, "deferred") != 4; l = list() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not all deferred: %+v", l)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var anID string
+	for id := range l {
+		anID = id
+	}
+
+	// The status a terminal gets: the queue, its domains, the MPA, and
+	// the console's banners (here the SPF sources, which fail against
+	// the test's closed resolver).
+	status := ok("", "status")
+	for _, want := range []string{"queue:       4 messages, ", ": deferred 4\n", "waiting:     dest.test 3 recipients, the oldest under 5 min\n",
+		"waiting:     other.test 1 recipients, the oldest under 5 min\n", "mpa:         0 in its queue (0 being processed); error repository 0 of 10000 entries, 0 bytes of 1.0 GiB; "} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	if !strings.Contains(status, "\nwarning:     The SPF source of map gmail.com is failing: ") || strings.Contains(status, "error:") {
+		t.Errorf("status with the SPF sources failing, nothing else:\n%s", status)
+	}
+
+	// Typed wrong: exit 2, a sentence, nothing done.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"queue", "delete", "--queue", "hold", anID}, "not both"},
+		{[]string{"queue", "delete", anID, "--sender", "someone-else@example.org"}, "not both"},
+		{[]string{"queue", "bounce", "--min-age", "1h", anID}, "not both"},
+		{[]string{"queue", "delete", "--all", anID}, "not both"},
+		{[]string{"queue", "delete", "--recipient", "@dest.test", "--limit", "1"}, "--limit chooses a page of queue list; queue delete acts on every message its filter selects"},
+		{[]string{"queue", "hold", "--sort", "size", "--all"}, "--sort chooses a page of queue list"},
+		{[]string{"queue", "show", "--sender", "x@example.org", anID}, "--sender is a filter of queue list and the queue actions; queue show takes queue ids only"},
+		{[]string{"queue", "flush", "--recipient", "@dest.test"}, "queue flush takes queue ids only"},
+		{[]string{"queue", "list", "--all"}, "--all is for the queue actions"},
+		{[]string{"queue", "delete"}, "missing argument: postdeck queue delete ID... (or - for ids on standard input), or a filter (--queue, --q, --sender, --recipient, --min-age), or --all; nothing was done"},
+	} {
+		out, err := d.cliIn(t, bin, "", tc.args...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("postdeck %s: %v, want exit 2 and %q:\n%s", strings.Join(tc.args, " "), err, tc.want, out)
+		}
+	}
+	// A filter of blanks selects everything: the API asks for --all.
+	if out, err := d.cliIn(t, bin, "", "queue", "delete", "--recipient", " "); err == nil || !strings.Contains(out, "all") {
+		t.Errorf("queue delete --recipient ' ': %v\n%s", err, out)
+	}
+	if l := list(); inQueue(l, "deferred") != 4 {
+		t.Fatalf("after the refused commands: %+v", l)
+	}
+
+	// One domain's mail on hold; the other's stays deferred.
+	if out := ok("", "queue", "hold", "--recipient", "@dest.test"); out != "3 messages matched\nhold: 3 affected, 0 gone\n" {
+		t.Errorf("queue hold --recipient @dest.test:\n%s", out)
+	}
+	l = list()
+	for _, it := range l {
+		dest := strings.HasSuffix(it.Recipient[0].Address, "@dest.test")
+		if dest != (it.QueueName == "hold") {
+			t.Errorf("after the hold: %s (to %s) in %s", it.QueueID, it.Recipient[0].Address, it.QueueName)
+		}
+	}
+	if status := ok("", "status"); !strings.Contains(status, ": deferred 1, hold 3\n") || !strings.Contains(status, "waiting:     other.test 1 recipients") || strings.Contains(status, "waiting:     dest.test") {
+		t.Errorf("status after the hold (the shape leaves hold out):\n%s", status)
+	}
+	// A filter with --all; then --all alone takes the rest.
+	if out := ok("", "queue", "delete", "--queue", "hold", "--all"); out != "3 messages matched\ndelete: 3 affected, 0 gone\n" {
+		t.Errorf("queue delete --queue hold --all:\n%s", out)
+	}
+	if l := list(); len(l) != 1 || inQueue(l, "deferred") != 1 {
+		t.Errorf("after deleting the held ones: %+v", l)
+	}
+	if out := ok("", "queue", "delete", "--all"); out != "1 messages matched\ndelete: 1 affected, 0 gone\n" {
+		t.Errorf("queue delete --all:\n%s", out)
+	}
+	if status := ok("", "status"); !strings.Contains(status, "queue:       empty\n") {
+		t.Errorf("status of an empty queue:\n%s", status)
+	}
+
+	// A banner of the console's is in the status: Postfix stopped.
+	c := newClient(d.socket, false)
+	if _, err := c.do("POST", "/api/v1/postfix/stop", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	status = ok("", "status")
+	if !strings.Contains(status, "postfix:     stopped") || !strings.Contains(status, "\nerror:       Postfix was stopped by an administrator: no mail is received or delivered. Start it from the dashboard.\n") {
+		t.Errorf("status with Postfix stopped:\n%s", status)
+	}
+	var st struct {
+		Warnings []struct{ Kind, Text, Link string } `json:"warnings"`
+	}
+	if err := json.Unmarshal([]byte(ok("", "status", "--json")), &st); err != nil || len(st.Warnings) == 0 || st.Warnings[0].Kind != "error" || st.Warnings[0].Link != "/" {
+		t.Errorf("status --json with Postfix stopped: %v %+v", err, st)
+	}
+	if _, err := c.do("POST", "/api/v1/postfix/start", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
