@@ -45,6 +45,12 @@ const many = -1
 var commandArgs = map[string]positional{
 	"status": {0, 0, "", ""},
 
+	"postfix start":   {0, 0, "", ""},
+	"postfix stop":    {0, 0, "", ""},
+	"postfix restart": {0, 0, "", ""},
+	"postfix log":     {0, 0, "", ""},
+	"audit":           {0, 0, "", "to search: postdeck audit --what TEXT --who NAME --since 2026-12-01"},
+
 	"settings get": {0, 0, "", ""},
 	// set says which keys there are when none is given.
 	"settings set": {0, many, "KEY=VALUE...", ""},

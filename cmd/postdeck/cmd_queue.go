@@ -67,6 +67,11 @@ func cmdQueue(args []string) error {
 	if misplaced == "" && slices.Contains(queueActionVerbs, verb) && fs.NArg() > 0 && (len(filter) > 0 || *all) {
 		misplaced = "give queue " + verb + " queue ids, or a filter (or --all), not both"
 	}
+	if misplaced == "" && len(filter) > 0 && !*all && blanks(filter) {
+		// The API's sentence asks for "all": true, which the CLI
+		// writes --all.
+		misplaced = "this filter is blank and selects every message in the queue; add --all to " + verb + " all of them"
+	}
 	if misplaced != "" {
 		// Typed wrong: exit 2, as for an unknown flag.
 		return badUsage(misplaced + " (nothing was done)")
@@ -152,6 +157,17 @@ func cmdQueue(args []string) error {
 		return nil
 	}
 	return badUsage(queueUsage)
+}
+
+// blanks reports whether every value of a filter is blank (a script's
+// unset variable): such a filter selects the whole queue.
+func blanks(filter map[string]string) bool {
+	for _, v := range filter {
+		if strings.TrimSpace(v) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // queueActionByFilter runs a queue action on every message the filter

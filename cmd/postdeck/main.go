@@ -21,13 +21,17 @@ daemon:
         starts it unless --web-unit)
 
 clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
-  status
+  status   (Postfix, the queue and its waiting domains, the MPA, the console's warnings)
+  postfix start | stop | restart | log [--lines N]
+  audit [--who NAME] [--what ACTION] [--result R] [--since T] [--until T] [--limit N]
   settings get | set [--force] [--confirm] KEY=VALUE...
   mainconfig get | set [--force] [--confirm] FILE
   mastercfg get | set [--force] FILE
   maps list | get NAME | set [--force] NAME TYPE FILE | delete NAME | lookup NAME KEY
   mpa queue | errors | error show ID | error delete|requeue ID... [--all] | pipeline get | set FILE
-  queue list [--queue Q] [--q TEXT] | show ID | eml ID > FILE | delete|bounce|hold|release|requeue|retry ID... | flush
+  queue list [--queue Q] [--q TEXT] [--sender S] [--recipient R] [--min-age 1h] | show ID | eml ID > FILE | flush
+  queue delete|bounce|hold|release|requeue|retry ID... | the same with a filter
+        (--queue, --q, --sender, --recipient @domain, --min-age) or --all, instead of ids
   sendmail --from A --to B[,C] --subject S [--sender E] [--mime] < body
   spf list | refresh NAME | add DOMAIN [--map NAME] [--schedule CRON] [--value ACTION] | remove NAME
   backup FILE | restore FILE
@@ -98,6 +102,10 @@ func main() {
 		err = cmdAdmin(args)
 	case "cluster":
 		err = cmdCluster(args)
+	case "postfix":
+		err = cmdPostfix(args)
+	case "audit":
+		err = cmdAudit(args)
 	case "version", "--version":
 		fmt.Println("postdeck", version)
 		return

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,12 +26,15 @@ import (
 // whole queue), each matched when the action runs. A filter flag that
 // only pages queue list, ids together with a filter, and a filter on
 // show, eml or flush are refused as typed wrong (exit 2) before
-// anything is sent.
+// anything is sent. The audit log and Postfix's start and stop, the
+// console's, are at the terminal too (postdeck audit, postdeck
+// postfix).
 func TestCLIQueueBadDay(t *testing.T) {
 	postfixtest.Require(t)
 	bin := buildBinary(t)
 	base := postfixtest.Dir(t)
-	d := startDaemon(t, bin, base, postfixtest.FreePort(t))
+	smtpPort := postfixtest.FreePort(t)
+	d := startDaemon(t, bin, base, smtpPort)
 	ok := func(stdin string, args ...string) string {
 		t.Helper()
 		return d.mustCLIIn(t, bin, stdin, args...)
@@ -122,8 +127,9 @@ func TestCLIQueueBadDay(t *testing.T) {
 			t.Errorf("postdeck %s: %v, want exit 2 and %q:\n%s", strings.Join(tc.args, " "), err, tc.want, out)
 		}
 	}
-	// A filter of blanks selects everything: the API asks for --all.
-	if out, err := d.cliIn(t, bin, "", "queue", "delete", "--recipient", " "); err == nil || !strings.Contains(out, "all") {
+	// A filter of blanks (a script's unset variable) selects everything:
+	// refused unless --all says so, in the CLI's words.
+	if out, err := d.cliIn(t, bin, "", "queue", "delete", "--recipient", " ", "--sender", ""); err == nil || !strings.Contains(out, "this filter is blank and selects every message in the queue; add --all to delete all of them (nothing was done)") {
 		t.Errorf("queue delete --recipient ' ': %v\n%s", err, out)
 	}
 	if l := list(); inQueue(l, "deferred") != 4 {
@@ -158,10 +164,20 @@ func TestCLIQueueBadDay(t *testing.T) {
 		t.Errorf("status of an empty queue:\n%s", status)
 	}
 
-	// A banner of the console's is in the status: Postfix stopped.
-	c := newClient(d.socket, false)
-	if _, err := c.do("POST", "/api/v1/postfix/stop", nil, nil); err != nil {
-		t.Fatal(err)
+	// The audit log names each action's filter, newest first.
+	audit := ok("", "audit", "--what", "queue")
+	rows := strings.Split(audit, "\n")
+	if len(rows) != 6 || !strings.HasPrefix(rows[0], "TIME ") || !strings.Contains(rows[1], "queue delete") || !strings.Contains(rows[3], "queue hold") || !strings.Contains(rows[3], "@dest.test") || rows[4] != "3 entries, newest first (--limit, 100 by default; --json has the diffs)" {
+		t.Errorf("audit --what queue:\n%s", audit)
+	}
+	if out, err := d.cliIn(t, bin, "", "audit", "--since", "yesterday"); err == nil || !strings.Contains(out, "must be a date") {
+		t.Errorf("audit --since yesterday: %v\n%s", err, out)
+	}
+
+	// Postfix stopped from the terminal: the console's banner is in the
+	// status.
+	if out := ok("", "postfix", "stop"); out != "Postfix is stopped: no mail is received or delivered until postdeck postfix start\n" {
+		t.Errorf("postfix stop:\n%s", out)
 	}
 	status = ok("", "status")
 	if !strings.Contains(status, "postfix:     stopped") || !strings.Contains(status, "\nerror:       Postfix was stopped by an administrator: no mail is received or delivered. Start it from the dashboard.\n") {
@@ -173,7 +189,38 @@ func TestCLIQueueBadDay(t *testing.T) {
 	if err := json.Unmarshal([]byte(ok("", "status", "--json")), &st); err != nil || len(st.Warnings) == 0 || st.Warnings[0].Kind != "error" || st.Warnings[0].Link != "/" {
 		t.Errorf("status --json with Postfix stopped: %v %+v", err, st)
 	}
-	if _, err := c.do("POST", "/api/v1/postfix/start", nil, nil); err != nil {
+	if out := ok("", "postfix", "start"); out != "Postfix is running\n" {
+		t.Errorf("postfix start:\n%s", out)
+	}
+	if status := ok("", "status"); !strings.Contains(status, "postfix:     running") || strings.Contains(status, "error:") {
+		t.Errorf("status after postfix start:\n%s", status)
+	}
+	if out, err := d.cliIn(t, bin, "", "postfix", "restart", "--lines", "5"); err == nil || !strings.Contains(out, "--lines is for postfix log") {
+		t.Errorf("postfix restart --lines 5: %v\n%s", err, out)
+	}
+
+	// Postfix's warnings, as the dashboard lists them: a web browser
+	// pointed at the SMTP port makes smtpd warn.
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(smtpPort))
+	if err != nil {
 		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	_, _ = conn.Write([]byte("GET / HTTP/1.1\r\n"))
+	_, _ = io.ReadAll(conn)
+	_ = conn.Close()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out := ok("", "postfix", "log", "--lines", "20")
+		if strings.Contains(out, "warning  ") && strings.Contains(out, "non-SMTP command from") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postfix log lacks smtpd's warning:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out, err := d.cliIn(t, bin, "", "postfix", "log", "--lines", "1001"); err == nil || !strings.Contains(out, "--lines must be 1 to 1000") {
+		t.Errorf("postfix log --lines 1001: %v\n%s", err, out)
 	}
 }
