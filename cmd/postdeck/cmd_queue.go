@@ -183,7 +183,11 @@ func queueActionByFilter(c *client, verb string, filter map[string]string, all b
 	if err != nil || c.json {
 		return jsonOr(raw, err)
 	}
-	fmt.Printf("%d messages matched\n", res.Requested)
+	noun := "messages"
+	if res.Requested == 1 {
+		noun = "message"
+	}
+	fmt.Printf("%d %s matched\n", res.Requested, noun)
 	printActionResult(os.Stdout, verb, res)
 	return nil
 }

@@ -80,12 +80,20 @@ func printStatus(out io.Writer, st statusAnswer) {
 		if q.Total.Count == 0 {
 			fmt.Fprintln(out, "queue:       empty")
 		} else {
-			fmt.Fprintf(out, "queue:       %d messages, %s: %s\n", q.Total.Count, admin.SizeText(q.Total.Bytes), strings.Join(parts, ", "))
+			noun := "messages"
+			if q.Total.Count == 1 {
+				noun = "message"
+			}
+			fmt.Fprintf(out, "queue:       %d %s, %s: %s\n", q.Total.Count, noun, admin.SizeText(q.Total.Bytes), strings.Join(parts, ", "))
 		}
 		// Domain names are the senders' words (a recipient's domain):
 		// readable, as in queue list.
 		for _, row := range q.Shape {
-			fmt.Fprintf(out, "waiting:     %s %d recipients, %s\n", queue.Readable(row.Domain), row.Total, oldestBucket(row, q.ShapeBucketMinutes))
+			noun := "recipients"
+			if row.Total == 1 {
+				noun = "recipient"
+			}
+			fmt.Fprintf(out, "waiting:     %s %d %s, %s\n", queue.Readable(row.Domain), row.Total, noun, oldestBucket(row, q.ShapeBucketMinutes))
 		}
 	}
 	if m := st.MPA; m != nil {
