@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"postdeck/queue"
 )
+
+// maxAuditLimit is the most entries GET /api/v1/audit answers.
+const maxAuditLimit = 10001
 
 // cmdAudit prints the audit log, newest first, as the console's audit
 // page lists it (the whole entries, diffs included, with --json).
@@ -22,6 +26,13 @@ func cmdAudit(args []string) error {
 	}
 	if err := parseCommand(fs, "audit", args); err != nil {
 		return err
+	}
+	// The API reads a limit it does not take as its default, 100: a
+	// terminal says so instead of printing fewer entries than asked.
+	if l := *q["limit"]; l != "" {
+		if n, err := strconv.Atoi(l); err != nil || n < 1 || n > maxAuditLimit {
+			return badUsage(fmt.Sprintf("--limit must be 1 to %d (nothing was done)", maxAuditLimit))
+		}
 	}
 	v := url.Values{}
 	for name, p := range q {

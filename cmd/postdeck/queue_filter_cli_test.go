@@ -176,6 +176,16 @@ func TestCLIQueueBadDay(t *testing.T) {
 	if out, err := d.cliIn(t, bin, "", "audit", "--since", "yesterday"); err == nil || !strings.Contains(out, "must be a date") {
 		t.Errorf("audit --since yesterday: %v\n%s", err, out)
 	}
+	for _, l := range []string{"0", "10002", "all"} {
+		out, err := d.cliIn(t, bin, "", "audit", "--limit", l)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out, "--limit must be 1 to 10001 (nothing was done)") {
+			t.Errorf("audit --limit %s: %v\n%s", l, err, out)
+		}
+	}
+	if out := ok("", "audit", "--limit", "2"); !strings.HasSuffix(out, "\n2 entries, newest first (--limit, 100 by default; --json has the diffs)\n") {
+		t.Errorf("audit --limit 2:\n%s", out)
+	}
 
 	// Postfix stopped from the terminal: the console's banner is in the
 	// status.
