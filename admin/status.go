@@ -181,6 +181,10 @@ type Metrics struct {
 	// Disks is the free and total space of Postfix's queue directory
 	// and postdeck's data directory.
 	Disks []DiskSpace
+	// Certificates are the server certificates of the running
+	// configuration and when each ends (mta.Manager.Certificates), so
+	// that monitoring alerts before the console's two weeks.
+	Certificates []mta.CertificateNotice
 	// Sources says, for each part this daemon has, whether this scrape
 	// could read it (the Source* names): a part that failed is left out
 	// above, and this says so, so that an alert on its series is not
@@ -235,6 +239,9 @@ func (s *Service) Metrics(ctx context.Context) Metrics {
 		}
 		m.SPF = statuses
 		m.Sources[SourceSPF] = err == nil
+	}
+	if s.mta != nil {
+		m.Certificates = s.mta.Certificates()
 	}
 	if c := s.clusterNode(); c != nil {
 		v := c.Health()

@@ -27,7 +27,8 @@ import (
 const CertificateWarnBefore = 14 * 24 * time.Hour
 
 // CertificateNotice is a server certificate of the running configuration
-// that expires within CertificateWarnBefore, or has expired.
+// and when it ends (CertificateNotices: one that expires within
+// CertificateWarnBefore, or has expired).
 type CertificateNotice struct {
 	// Where names it: "smtpd_tls_cert_file" or "service submission, -o
 	// smtpd_tls_cert_file".
@@ -56,11 +57,24 @@ type certFile struct {
 // maxCertFiles bounds the certificate files read for notices.
 const maxCertFiles = 32
 
-// CertificateNotices returns the certificates of the running main.cf and
-// master.cf (smtpd services' -o overrides) that expire within
-// CertificateWarnBefore of now, or have expired, soonest first. A value
-// with a $name, or a file that cannot be read, is left out.
+// CertificateNotices returns the server certificates (Certificates) that
+// expire within CertificateWarnBefore of now, or have expired, soonest
+// first.
 func (m *Manager) CertificateNotices(now time.Time) []CertificateNotice {
+	var out []CertificateNotice
+	for _, c := range m.Certificates() {
+		if c.NotAfter.Sub(now) < CertificateWarnBefore {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Certificates returns the server certificates of the running main.cf and
+// master.cf (smtpd services' -o overrides), soonest end first: each leaf
+// certificate of each file, with where the file is named. A value with a
+// $name, or a file that cannot be read, is left out.
+func (m *Manager) Certificates() []CertificateNotice {
 	params, services, ok := m.liveConfig()
 	if !ok {
 		return nil
@@ -94,9 +108,7 @@ func (m *Manager) CertificateNotices(now time.Time) []CertificateNotice {
 		}
 		seen[r.where+"\x00"+r.path] = true
 		for _, end := range m.certs.ends(r.path) {
-			if end.Sub(now) < CertificateWarnBefore {
-				out = append(out, CertificateNotice{Where: r.where, Path: r.path, NotAfter: end})
-			}
+			out = append(out, CertificateNotice{Where: r.where, Path: r.path, NotAfter: end})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].NotAfter.Before(out[j].NotAfter) })

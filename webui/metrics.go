@@ -125,6 +125,7 @@ var (
 	descPanics        = prometheus.NewDesc("postdeck_panics_total", "Recovered panics by component.", []string{"component"}, nil)
 	descPostfixUp     = prometheus.NewDesc("postdeck_postfix_up", "1 when the Postfix master process runs.", nil, nil)
 	descSourceUp      = prometheus.NewDesc("postdeck_source_up", "1 when this scrape could read the part (queue, mpa, spf, disk_postfix_queue, disk_postdeck_data); 0 when it could not: that part's series are left out of this scrape and postdeck's log says why.", []string{"source"}, nil)
+	descCertExpiry    = prometheus.NewDesc("postdeck_tls_certificate_expiry_timestamp_seconds", "When a server certificate of the running configuration ends (Unix time; the soonest leaf of the file): where names the parameter (smtpd_tls_cert_file, or service NAME, -o PARAMETER), path the file.", []string{"where", "path"}, nil)
 	descDiskFree      = prometheus.NewDesc("postdeck_disk_free_bytes", "Free bytes (for unprivileged use, as Postfix measures them) of the file system of Postfix's queue or postdeck's data directory.", []string{"dir"}, nil)
 	descDiskTotal     = prometheus.NewDesc("postdeck_disk_total_bytes", "Size in bytes of the file system of Postfix's queue or postdeck's data directory.", []string{"dir"}, nil)
 	descDiskLimit     = prometheus.NewDesc("postdeck_disk_limit_bytes", "Free bytes below which Postfix refuses mail (postfix_queue: queue_minfree or 1.5 x message_size_limit) or postdeck may fail to spool or save (postdeck_data).", []string{"dir"}, nil)
@@ -207,6 +208,16 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			gauge(descClusterBehind, behind, nv.Name)
 			gauge(descClusterFailing, boolFloat(nv.Status.Failing), nv.Name)
+		}
+	}
+	// One series per file and place: a chain file's several leaves (an
+	// RSA and an ECDSA certificate) give the soonest end, which
+	// Certificates lists first.
+	certSeen := map[[2]string]bool{}
+	for _, c := range m.Certificates {
+		if k := [2]string{c.Where, c.Path}; !certSeen[k] {
+			certSeen[k] = true
+			gauge(descCertExpiry, float64(c.NotAfter.Unix()), c.Where, c.Path)
 		}
 	}
 	for _, d := range m.Disks {

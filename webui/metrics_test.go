@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postdeck/admin"
+	"postdeck/postfix/postfixtest"
 )
 
 // scrape returns the value of each series line of /metrics.
@@ -100,7 +103,8 @@ func TestMetricsChangeWhenMailFlows(t *testing.T) {
 
 // TestAPIReferenceListsEveryMetric keeps the series table of docs/api.md
 // honest: every postdeck_* series a scrape exposes is in it with its type,
-// and every series it names exists. An administrator who alerts on the
+// and every series it names exists. A server certificate in the main
+// config gives its end's series (the value checked too). An administrator who alerts on the
 // error repository's quota or on in-doubt deliveries learns their names
 // from that table.
 func TestAPIReferenceListsEveryMetric(t *testing.T) {
@@ -128,8 +132,20 @@ func TestAPIReferenceListsEveryMetric(t *testing.T) {
 		Token string `json:"token"`
 	}
 	r.decode(t, &tok)
+	// A server certificate, so that its series is exposed: its end,
+	// to the second, for where main.cf names it.
+	notAfter := time.Now().Add(40 * 24 * time.Hour).Truncate(time.Second)
+	cert, key := postfixtest.WriteCertificate(t, t.TempDir(), "gw.example.test", notAfter)
+	var doc admin.MainConfigDoc
+	st.socketDo(t, "GET", "/api/v1/mainconfig", nil).decode(t, &doc)
+	if r := st.socketDo(t, "PUT", "/api/v1/mainconfig", map[string]string{"text": doc.Text + "smtpd_tls_cert_file = " + cert + "\nsmtpd_tls_key_file = " + key + "\n"}); r.Status != 200 {
+		t.Fatalf("main config with a certificate: %d %s", r.Status, r.Body)
+	}
 	// A request first, so that postdeck_http_requests_total has a series.
-	scrape(t, st, tok.Token)
+	series := scrape(t, st, tok.Token)
+	if got := series[`postdeck_tls_certificate_expiry_timestamp_seconds{path="`+cert+`",where="smtpd_tls_cert_file"}`]; got != float64(notAfter.Unix()) {
+		t.Errorf("the certificate's end: %v, want %d", got, notAfter.Unix())
+	}
 	r = doJSON(t, http.DefaultClient, "GET", st.base+"/metrics", nil, map[string]string{"Authorization": "Bearer " + tok.Token})
 	if r.Status != 200 {
 		t.Fatalf("/metrics: %d %s", r.Status, r.Body)

@@ -5414,8 +5414,8 @@ var mutants = []mutant{
 	{
 		name: "mta: a server certificate ending within two weeks is not told",
 		file: "mta/certexpiry.go",
-		old:  "\t\t\tif end.Sub(now) < CertificateWarnBefore {\n",
-		new:  "\t\t\tif end.Sub(now) < 0 {\n",
+		old:  "\t\tif c.NotAfter.Sub(now) < CertificateWarnBefore {\n",
+		new:  "\t\tif c.NotAfter.Sub(now) < 0 {\n",
 		pkg:  "./mta", run: "^TestCertificateNotices$",
 	},
 	{
@@ -6201,6 +6201,20 @@ var mutants = []mutant{
 		old:  "\t\t\tv.Set(name, *p)\n",
 		new:  "\t\t\t_ = name\n",
 		pkg:  "./cmd/postdeck", run: "^TestCLIQueueBadDay$",
+	},
+	{
+		name: "metrics: the server certificates' ends left out",
+		file: "webui/metrics.go",
+		old:  "\t\t\tgauge(descCertExpiry, float64(c.NotAfter.Unix()), c.Where, c.Path)\n",
+		new:  "\t\t\t_ = c\n",
+		pkg:  "./webui", run: "^TestAPIReferenceListsEveryMetric$",
+	},
+	{
+		name: "admin: metrics read no certificates",
+		file: "admin/status.go",
+		old:  "\t\tm.Certificates = s.mta.Certificates()\n",
+		new:  "\t\tm.Certificates = s.mta.Certificates()[:0]\n",
+		pkg:  "./webui", run: "^TestAPIReferenceListsEveryMetric$",
 	},
 }
 
