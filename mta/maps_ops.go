@@ -292,6 +292,17 @@ func (m *Manager) mapUpdate(actor string, in store.Map, refresher, create bool, 
 		if err != nil {
 			return err
 		}
+		// Keys pasted from another product's table that a hash or
+		// btree map compares as literal text (deadkey.go), before the
+		// syntax's own words for an access map's key; keys a
+		// cidr or pattern map held before a change of type are new.
+		keysHad := ""
+		if idx >= 0 && indexedMap[st.Maps[idx].Type] {
+			keysHad = stored
+		}
+		if n, msg := newDeadKey(in.Type, in.Content, keysHad); n > 0 {
+			return store.InvalidLine(FieldMapContent, n, "map %s: %s", in.Name, msg)
+		}
 		if err := validateMapContent(in, mc); err != nil {
 			return err
 		}

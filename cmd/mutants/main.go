@@ -6216,6 +6216,48 @@ var mutants = []mutant{
 		new:  "\t\tm.Certificates = s.mta.Certificates()[:0]\n",
 		pkg:  "./webui", run: "^TestAPIReferenceListsEveryMetric$",
 	},
+	{
+		name: "mta: a network in a hash map is saved",
+		file: "mta/deadkey.go",
+		old:  "\tcase strings.Contains(key, \"/\") && isPrefix(key):\n",
+		new:  "\tcase strings.Contains(key, \"/\") && false:\n",
+		pkg:  "./mta", run: "^TestKeysAHashMapNeverMatchesAreRefused$",
+	},
+	{
+		name: "mta: a pattern in a hash map is saved",
+		file: "mta/deadkey.go",
+		old:  "\tcase strings.HasPrefix(key, \"/\") && strings.LastIndex(key, \"/\") > 0:\n",
+		new:  "\tcase false:\n",
+		pkg:  "./mta", run: "^TestKeysAHashMapNeverMatchesAreRefused$",
+	},
+	{
+		name: "mta: the * of transport maps refused as a wildcard",
+		file: "mta/deadkey.go",
+		old:  "\tcase key != \"*\" && strings.Contains(key, \"*\"):\n",
+		new:  "\tcase strings.Contains(key, \"*\"):\n",
+		pkg:  "./mta", run: "^TestKeysAHashMapNeverMatchesAreRefused$",
+	},
+	{
+		name: "mta: an IPv6 network in brackets is not known as one",
+		file: "mta/deadkey.go",
+		old:  "\tk := strings.Replace(strings.TrimPrefix(key, \"[\"), \"]/\", \"/\", 1)\n",
+		new:  "\tk := key\n",
+		pkg:  "./mta", run: "^TestKeysAHashMapNeverMatchesAreRefused$",
+	},
+	{
+		name: "mta: a stored key that never matches blocks every later edit",
+		file: "mta/maps_ops.go",
+		old:  "\t\t\tkeysHad = stored\n",
+		new:  "\t\t\tkeysHad = \"\"\n",
+		pkg:  "./mta", run: "^TestKeysAHashMapNeverMatchesAreRefused$",
+	},
+	{
+		name: "mta: a cidr map's networks are known keys once it is a hash map",
+		file: "mta/maps_ops.go",
+		old:  "\t\tif idx >= 0 && indexedMap[st.Maps[idx].Type] {\n\t\t\tkeysHad = stored\n",
+		new:  "\t\tif idx >= 0 {\n\t\t\tkeysHad = stored\n",
+		pkg:  "./mta", run: "^TestKeysAHashMapNeverMatchesAreRefused$",
+	},
 }
 
 func main() {
