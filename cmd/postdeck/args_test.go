@@ -115,3 +115,16 @@ func TestUnreadableMaillogIsSaid(t *testing.T) {
 		t.Errorf("a warning for a readable maillog:\n%s", logged.String())
 	}
 }
+
+// TestAPIReferenceHasTheUsage: docs/api.md quotes `postdeck help`
+// whole; it lagged behind the commands this binary has (postfix, audit,
+// the queue actions' filter) until this test.
+func TestAPIReferenceHasTheUsage(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), strings.TrimSuffix(usage, "\n")) {
+		t.Error("docs/api.md does not quote postdeck's usage (const usage in main.go) as it is")
+	}
+}
