@@ -3243,8 +3243,8 @@ var mutants = []mutant{
 	{
 		name: "cli status: the last apply's message reaches the terminal with its controls",
 		file: "cmd/postdeck/cmd_status.go",
-		old:  "st.LastApply.Time, queue.Readable(st.LastApply.Message))",
-		new:  "st.LastApply.Time, st.LastApply.Message+queue.Readable(\"\"))",
+		old:  "Format(\"2006-01-02 15:04:05\"), queue.Readable(st.LastApply.Message))",
+		new:  "Format(\"2006-01-02 15:04:05\"), st.LastApply.Message+queue.Readable(\"\"))",
 		pkg:  "./cmd/postdeck", run: "^TestCLISPFAndStatusReadableOnATerminal$",
 	},
 	{
@@ -6257,6 +6257,20 @@ var mutants = []mutant{
 		old:  "\t\tif idx >= 0 && indexedMap[st.Maps[idx].Type] {\n\t\t\tkeysHad = stored\n",
 		new:  "\t\tif idx >= 0 {\n\t\t\tkeysHad = stored\n",
 		pkg:  "./mta", run: "^TestKeysAHashMapNeverMatchesAreRefused$",
+	},
+	{
+		name: "cli status: a daemon without an apply yet shows an empty last apply",
+		file: "cmd/postdeck/cmd_status.go",
+		old:  "\tif st.LastApply.Action == \"\" {\n",
+		new:  "\tif false {\n",
+		pkg:  "./cmd/postdeck", run: "^TestPrintStatus$",
+	},
+	{
+		name: "cli status: the oldest waiting recipients' age said one bucket off",
+		file: "cmd/postdeck/cmd_status.go",
+		old:  "\t\t\treturn \"the oldest under \" + minutes(bounds[i])\n",
+		new:  "\t\t\treturn \"the oldest under \" + minutes(bounds[max(i-1, 0)])\n",
+		pkg:  "./cmd/postdeck", run: "^TestPrintStatus$",
 	},
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"postdeck/admin"
 	"postdeck/mpa"
@@ -17,11 +18,11 @@ type statusAnswer struct {
 	PostfixRunning bool   `json:"postfix_running"`
 	PostfixVersion string `json:"postfix_version"`
 	LastApply      struct {
-		Time    string `json:"time"`
-		Actor   string `json:"actor"`
-		Action  string `json:"action"`
-		Result  string `json:"result"`
-		Message string `json:"message"`
+		Time    time.Time `json:"time"`
+		Actor   string    `json:"actor"`
+		Action  string    `json:"action"`
+		Result  string    `json:"result"`
+		Message string    `json:"message"`
 	} `json:"last_apply"`
 	// MPA and Queue are absent when they could not be read (a problem
 	// says so) or the daemon runs no MPA.
@@ -69,7 +70,11 @@ func printStatus(out io.Writer, st statusAnswer) {
 	// The message is Postfix's words, which quote the configuration
 	// (values another administrator typed, a map's lines): shown as the
 	// console shows them (queue.Readable).
-	fmt.Fprintf(out, "last apply:  %s %s by %s at %s: %s\n", st.LastApply.Action, st.LastApply.Result, st.LastApply.Actor, st.LastApply.Time, queue.Readable(st.LastApply.Message))
+	if st.LastApply.Action == "" {
+		fmt.Fprintln(out, "last apply:  none yet")
+	} else {
+		fmt.Fprintf(out, "last apply:  %s %s by %s at %s: %s\n", st.LastApply.Action, st.LastApply.Result, st.LastApply.Actor, st.LastApply.Time.Local().Format("2006-01-02 15:04:05"), queue.Readable(st.LastApply.Message))
+	}
 	if q := st.Queue; q != nil {
 		var parts []string
 		for _, c := range q.Queues {
