@@ -155,3 +155,12 @@ func SizeText(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[unit])
 }
+
+// Plural is "1 message", "3 messages" (the console's and the CLI's
+// counts).
+func Plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

@@ -372,11 +372,3 @@ func humanAge(sec int64) string {
 	}
 	return fmt.Sprintf("%d d %d h", sec/86400, sec%86400/3600)
 }
-
-// plural is "1 message", "3 messages".
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
-}

@@ -105,7 +105,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 			if err != nil {
 				return err
 			}
-			d.What = fmt.Sprintf("%s all %s matching this filter (counted just now; the action acts on what matches when it runs).", ch.Label, plural(page.Total, "message"))
+			d.What = fmt.Sprintf("%s all %s matching this filter (counted just now; the action acts on what matches when it runs).", ch.Label, admin.Plural(page.Total, "message"))
 			if n := page.Total - maxTriggerEach; n > 0 && (action == admin.QueueActionRetry || action == admin.QueueActionBounce) {
 				d.Paragraphs = append(d.Paragraphs, triggerBoundNote(action, n))
 			}
@@ -116,7 +116,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 			if scope == scopePage {
 				which = "on this page"
 			}
-			d.What = fmt.Sprintf("%s the %s %s.", ch.Label, plural(len(ids), "message"), which)
+			d.What = fmt.Sprintf("%s the %s %s.", ch.Label, admin.Plural(len(ids), "message"), which)
 			for i, id := range ids {
 				d.Hidden = append(d.Hidden, hiddenField{"id", id})
 				if i < confirmShownIDs {
@@ -125,7 +125,7 @@ func (s *Server) pageQueueActions(c *fiber.Ctx) error {
 			}
 			d.MoreIDs = len(ids) - len(d.IDs)
 			d.Hidden = replaceHidden(d.Hidden, "scope", scopeSelected) // the ids travel as "id"
-			d.Button = fmt.Sprintf("%s %s", ch.Label, plural(len(ids), "message"))
+			d.Button = fmt.Sprintf("%s %s", ch.Label, admin.Plural(len(ids), "message"))
 		}
 		d.Hidden = append(d.Hidden, hiddenField{"action", action})
 		return s.render(c, "queue_confirm", "Confirm "+strings.ToLower(ch.Label), d)
@@ -222,7 +222,7 @@ var maxTriggerEach = admin.QueueMaxTriggerEach
 // answer names them afterwards, but an administrator who chose "all"
 // should know before.
 func triggerBoundNote(action string, n int) string {
-	s := fmt.Sprintf("One action asks Postfix for at most %s: ", plural(maxTriggerEach, "delivery attempt"))
+	s := fmt.Sprintf("One action asks Postfix for at most %s: ", admin.Plural(maxTriggerEach, "delivery attempt"))
 	if action == admin.QueueActionBounce {
 		s += fmt.Sprintf("every matching message is expired now, but %d of them are returned to their senders only at their next scheduled attempt.", n)
 	} else {
@@ -237,7 +237,7 @@ func actionFlash(ch choice, res admin.QueueActionResult) *Flash {
 	if res.Requested == 0 {
 		return &Flash{Kind: "info", Message: ch.Label + ": no message matches this filter any more; nothing was done."}
 	}
-	f := &Flash{Kind: "success", Message: fmt.Sprintf("%s: %s affected, %d gone (of %d requested).", ch.Label, plural(res.Affected, "message"), res.GoneCount, res.Requested)}
+	f := &Flash{Kind: "success", Message: fmt.Sprintf("%s: %s affected, %d gone (of %d requested).", ch.Label, admin.Plural(res.Affected, "message"), res.GoneCount, res.Requested)}
 	if res.Affected == 0 {
 		f.Kind = "warning"
 	}
@@ -249,7 +249,7 @@ func actionFlash(ch choice, res admin.QueueActionResult) *Flash {
 	}
 	if res.NotTriggeredCount > 0 {
 		f.Kind = "warning"
-		f.Details = append(f.Details, fmt.Sprintf("Not attempted now, as one action asks Postfix for at most %s: ", plural(maxTriggerEach, "delivery attempt"))+idList(res.NotTriggered, res.NotTriggeredCount)+". Postfix attempts them when they are due; Flush Queue attempts every queued message now.")
+		f.Details = append(f.Details, fmt.Sprintf("Not attempted now, as one action asks Postfix for at most %s: ", admin.Plural(maxTriggerEach, "delivery attempt"))+idList(res.NotTriggered, res.NotTriggeredCount)+". Postfix attempts them when they are due; Flush Queue attempts every queued message now.")
 	}
 	if res.InDeliveryCount > 0 {
 		f.Details = append(f.Details, "In the middle of a delivery attempt: "+idList(res.InDelivery, res.InDeliveryCount)+". Each is returned to its sender as soon as that attempt ends.")

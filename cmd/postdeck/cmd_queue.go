@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"postdeck/admin"
 	"postdeck/queue"
 )
 
@@ -183,11 +184,7 @@ func queueActionByFilter(c *client, verb string, filter map[string]string, all b
 	if err != nil || c.json {
 		return jsonOr(raw, err)
 	}
-	noun := "messages"
-	if res.Requested == 1 {
-		noun = "message"
-	}
-	fmt.Printf("%d %s matched\n", res.Requested, noun)
+	fmt.Printf("%s matched\n", admin.Plural(res.Requested, "message"))
 	printActionResult(os.Stdout, verb, res)
 	return nil
 }

@@ -6,24 +6,18 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"postdeck/admin"
 	"postdeck/mpa"
+	"postdeck/mta"
 	"postdeck/queue"
 )
 
 // statusAnswer is what status reads of GET /api/v1/status.
 type statusAnswer struct {
-	PostfixRunning bool   `json:"postfix_running"`
-	PostfixVersion string `json:"postfix_version"`
-	LastApply      struct {
-		Time    time.Time `json:"time"`
-		Actor   string    `json:"actor"`
-		Action  string    `json:"action"`
-		Result  string    `json:"result"`
-		Message string    `json:"message"`
-	} `json:"last_apply"`
+	PostfixRunning bool            `json:"postfix_running"`
+	PostfixVersion string          `json:"postfix_version"`
+	LastApply      mta.ApplyReport `json:"last_apply"`
 	// MPA and Queue are absent when they could not be read (a problem
 	// says so) or the daemon runs no MPA.
 	MPA   *mpa.Counts    `json:"mpa"`
@@ -32,10 +26,7 @@ type statusAnswer struct {
 	// the MPA's counts), one sentence each: the rest is still shown.
 	Problems []string `json:"problems"`
 	// Warnings are the console's banners.
-	Warnings []struct {
-		Kind string `json:"kind"`
-		Text string `json:"text"`
-	} `json:"warnings"`
+	Warnings []admin.Banner `json:"warnings"`
 }
 
 func cmdStatus(args []string) error {
@@ -85,20 +76,12 @@ func printStatus(out io.Writer, st statusAnswer) {
 		if q.Total.Count == 0 {
 			fmt.Fprintln(out, "queue:       empty")
 		} else {
-			noun := "messages"
-			if q.Total.Count == 1 {
-				noun = "message"
-			}
-			fmt.Fprintf(out, "queue:       %d %s, %s: %s\n", q.Total.Count, noun, admin.SizeText(q.Total.Bytes), strings.Join(parts, ", "))
+			fmt.Fprintf(out, "queue:       %s, %s: %s\n", admin.Plural(q.Total.Count, "message"), admin.SizeText(q.Total.Bytes), strings.Join(parts, ", "))
 		}
 		// Domain names are the senders' words (a recipient's domain):
 		// readable, as in queue list.
 		for _, row := range q.Shape {
-			noun := "recipients"
-			if row.Total == 1 {
-				noun = "recipient"
-			}
-			fmt.Fprintf(out, "waiting:     %s %d %s, %s\n", queue.Readable(row.Domain), row.Total, noun, oldestBucket(row, q.ShapeBucketMinutes))
+			fmt.Fprintf(out, "waiting:     %s %s, %s\n", queue.Readable(row.Domain), admin.Plural(row.Total, "recipient"), oldestBucket(row, q.ShapeBucketMinutes))
 		}
 	}
 	if m := st.MPA; m != nil {
