@@ -397,6 +397,20 @@ var settingParams = map[string]string{
 	FieldRejectCode: "unverified_recipient_reject_code",
 }
 
+// SettingFields returns the MTA settings fields that set Postfix's
+// parameter param (case aside), sorted: "my_networks" for mynetworks, two
+// for relay_transport; nil for a parameter no field sets.
+func SettingFields(param string) []string {
+	var out []string
+	for field, p := range settingParams {
+		if strings.EqualFold(p, param) {
+			out = append(out, field)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // ImportError is the refusal of an import: a user error (it matches
 // *store.UserError and its kind, ErrImport) whose sentence, "Cannot
 // import: <Problem>; <Fix>, then import again.", is the one `postdeck

@@ -6272,6 +6272,27 @@ var mutants = []mutant{
 		new:  "\t\t\treturn \"the oldest under \" + minutes(bounds[max(i-1, 0)])\n",
 		pkg:  "./cmd/postdeck", run: "^TestPrintStatus$",
 	},
+	{
+		name: "cli status: exits 0 whatever it shows",
+		file: "cmd/postdeck/cmd_status.go",
+		old:  "\tif n == 0 {\n\t\treturn nil\n\t}\n",
+		new:  "\treturn nil\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIQueueBadDay$",
+	},
+	{
+		name: "cli status: a warning counted as an error",
+		file: "cmd/postdeck/cmd_status.go",
+		old:  "\t\tif w.Kind != \"error\" {\n\t\t\tcontinue\n",
+		new:  "\t\tif w.Kind == \"\" {\n\t\t\tcontinue\n",
+		pkg:  "./cmd/postdeck", run: "^TestStatusHealth$",
+	},
+	{
+		name: "cli settings: a Postfix parameter's name not turned into the key that sets it",
+		file: "cmd/postdeck/cmd_settings.go",
+		old:  "if fields := mta.SettingFields(key); len(fields) > 0 {",
+		new:  "if fields := mta.SettingFields(key); len(fields) > 9 {",
+		pkg:  "./cmd/postdeck", run: "^TestCLIQueueBadDay$",
+	},
 }
 
 func main() {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"postdeck/admin"
+	"postdeck/mta"
+	"postdeck/store"
 )
 
 func cmdSettings(args []string) error {
@@ -49,7 +51,7 @@ func cmdSettings(args []string) error {
 			}
 			old, known := cur[key]
 			if !known {
-				return fmt.Errorf("unknown setting %q (keys: %s)", key, strings.Join(sortedKeys(cur), ", "))
+				return unknownSetting(key, sortedKeys(cur))
 			}
 			v, err := convertSetting(old, value)
 			if err != nil {
@@ -66,6 +68,20 @@ func cmdSettings(args []string) error {
 		return c.change("PUT", "/api/v1/settings", cur)
 	}
 	return badUsage("usage: postdeck settings get | set [--force] [--confirm] KEY=VALUE")
+}
+
+// unknownSetting refuses a key the settings do not have, as typed wrong
+// (exit 2, nothing sent), with the key meant: the one that sets Postfix's
+// parameter of that name (an administrator types mynetworks), or the
+// nearest (my_netwroks).
+func unknownSetting(key string, keys []string) error {
+	hint := ""
+	if fields := mta.SettingFields(key); len(fields) > 0 {
+		hint = fmt.Sprintf(": Postfix's %s is %s here", strings.ToLower(key), strings.Join(fields, " and "))
+	} else if near := store.Nearest(strings.ToLower(key), keys); near != "" {
+		hint = fmt.Sprintf(": did you mean %s?", near)
+	}
+	return badUsage(fmt.Sprintf("unknown setting %q%s (keys: %s)", key, hint, strings.Join(keys, ", ")))
 }
 
 // convertSetting parses value into the JSON type of the current value:

@@ -42,10 +42,36 @@ func cmdStatus(args []string) error {
 		return err
 	}
 	if c.json {
-		return printJSON(raw)
+		if err := printJSON(raw); err != nil {
+			return err
+		}
+	} else {
+		printStatus(os.Stdout, st)
 	}
-	printStatus(os.Stdout, st)
-	return nil
+	return st.health()
+}
+
+// health is the status's exit: nil (exit 0) when it shows no error, an
+// error (exit 1) when Postfix is stopped, a console banner is an error
+// (the error repository full, a disk nearly full, a certificate expired,
+// the cluster failing) or a part could not be read. Warnings alone exit
+// 0. A monitoring check runs `postdeck status` and alerts on its exit,
+// with --json or without.
+func (st statusAnswer) health() error {
+	n := len(st.Problems)
+	for _, w := range st.Warnings {
+		if w.Kind != "error" {
+			continue
+		}
+		n++
+	}
+	if !st.PostfixRunning && n == 0 {
+		n = 1 // the banner says so; an older daemon's answer may not
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("the gateway needs attention: %s above", admin.Plural(n, "error"))
 }
 
 // printStatus writes the status as the dashboard shows it, a line per

@@ -21,7 +21,8 @@ daemon:
         starts it unless --web-unit)
 
 clients (over the daemon's unix socket, --socket PATH or POSTDECK_SOCKET):
-  status   (Postfix, the queue and its waiting domains, the MPA, the console's warnings)
+  status   (Postfix, the queue and its waiting domains, the MPA, the console's warnings;
+        exits 1 when it shows an error)
   postfix start | stop | restart | log [--lines N]
   audit [--who NAME] [--what ACTION] [--result R] [--since T] [--until T] [--limit N]
   settings get | set [--force] [--confirm] KEY=VALUE...

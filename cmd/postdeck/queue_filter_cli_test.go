@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -187,19 +188,45 @@ func TestCLIQueueBadDay(t *testing.T) {
 		t.Errorf("audit --limit 2:\n%s", out)
 	}
 
+	// Settings typed with Postfix's names, or misspelled: refused as
+	// typed wrong, with the key meant, before anything is sent.
+	for _, tc := range []struct{ arg, want string }{
+		{"mynetworks=10.0.0.0/8", `unknown setting "mynetworks": Postfix's mynetworks is my_networks here (keys: external_relay_host, helo_name, hostname, `},
+		{"relayhost=[mail.example.net]:587", `unknown setting "relayhost": Postfix's relayhost is external_relay_host here (keys: `},
+		{"my_netwroks=10.0.0.0/8", `unknown setting "my_netwroks": did you mean my_networks? (keys: `},
+		{"colour=blue", `unknown setting "colour" (keys: `},
+	} {
+		out, err := d.cliIn(t, bin, "", "settings", "set", tc.arg)
+		if exitCode(err) != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("settings set %s: %v\n%s", tc.arg, err, out)
+		}
+	}
+	if out := ok("", "settings", "get"); !strings.Contains(out, "my_networks=127.0.0.0/8,::1/128\n") {
+		t.Errorf("settings after the refusals:\n%s", out)
+	}
+
 	// Postfix stopped from the terminal: the console's banner is in the
 	// status.
 	if out := ok("", "postfix", "stop"); out != "Postfix is stopped: no mail is received or delivered until postdeck postfix start\n" {
 		t.Errorf("postfix stop:\n%s", out)
 	}
-	status = ok("", "status")
-	if !strings.Contains(status, "postfix:     stopped") || !strings.Contains(status, "\nerror:       Postfix was stopped by an administrator: no mail is received or delivered. Start it from the dashboard.\n") {
-		t.Errorf("status with Postfix stopped:\n%s", status)
+	// The status says so and exits 1 (a monitoring check alerts on it),
+	// with --json too; the error goes to stderr after the status.
+	status, err := d.cliIn(t, bin, "", "status")
+	if exitCode(err) != 1 || !strings.Contains(status, "postfix:     stopped") || !strings.Contains(status, "\nerror:       Postfix was stopped by an administrator: no mail is received or delivered. Start it from the dashboard.\n") ||
+		!strings.HasSuffix(status, "\npostdeck status: the gateway needs attention: 1 error above\n") {
+		t.Errorf("status with Postfix stopped: %v\n%s", err, status)
 	}
 	var st struct {
 		Warnings []struct{ Kind, Text, Link string } `json:"warnings"`
 	}
-	if err := json.Unmarshal([]byte(ok("", "status", "--json")), &st); err != nil || len(st.Warnings) == 0 || st.Warnings[0].Kind != "error" || st.Warnings[0].Link != "/" {
+	cmd := exec.Command(bin, "status", "--json")
+	cmd.Env = append(os.Environ(), "POSTDECK_SOCKET="+d.socket)
+	jsonOut, err := cmd.Output()
+	if exitCode(err) != 1 {
+		t.Errorf("status --json with Postfix stopped: %v, want exit 1", err)
+	}
+	if err := json.Unmarshal(jsonOut, &st); err != nil || len(st.Warnings) == 0 || st.Warnings[0].Kind != "error" || st.Warnings[0].Link != "/" {
 		t.Errorf("status --json with Postfix stopped: %v %+v", err, st)
 	}
 	if out := ok("", "postfix", "start"); out != "Postfix is running\n" {

@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"postdeck/admin"
 )
 
 // TestPrintStatus: the status as a terminal gets it, from the API's
@@ -45,4 +50,41 @@ func TestPrintStatus(t *testing.T) {
 	if want := "postfix:     stopped (version 3.7.11)\nlast apply:  none yet\n"; b.String() != want {
 		t.Errorf("a daemon without an apply, queue or MPA:\n%s\nwant:\n%s", b.String(), want)
 	}
+}
+
+// TestStatusHealth: status exits 1 when it shows an error (Postfix
+// stopped, an error banner, a part not read) and 0 with warnings alone.
+func TestStatusHealth(t *testing.T) {
+	errBanner := admin.Banner{Kind: "error", Text: "The MPA's error repository is full."}
+	warn := admin.Banner{Kind: "warning", Text: "A disk is nearly full."}
+	for _, tc := range []struct {
+		name string
+		st   statusAnswer
+		want string
+	}{
+		{"healthy", statusAnswer{PostfixRunning: true}, ""},
+		{"warnings only", statusAnswer{PostfixRunning: true, Warnings: []admin.Banner{warn, warn}}, ""},
+		{"an error banner", statusAnswer{PostfixRunning: true, Warnings: []admin.Banner{warn, errBanner}}, "the gateway needs attention: 1 error above"},
+		{"stopped, with its banner", statusAnswer{Warnings: []admin.Banner{{Kind: "error", Text: "Postfix is not running."}}}, "the gateway needs attention: 1 error above"},
+		{"stopped, no banner", statusAnswer{}, "the gateway needs attention: 1 error above"},
+		{"problems and an error", statusAnswer{PostfixRunning: true, Problems: []string{"The queue could not be read."}, Warnings: []admin.Banner{errBanner}}, "the gateway needs attention: 2 errors above"},
+	} {
+		err := tc.st.health()
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// exitCode is the exit status of a command run by exec (0 for nil, -1
+// when it did not exit).
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
 }
