@@ -1,11 +1,21 @@
 package store
 
+import "unicode/utf8"
+
 // Nearest is the word of words at most two edits from typed (a letter
 // left out, doubled, swapped or wrong), or "": the "did you mean" of a
 // sentence that refuses a misspelled command or name.
+//
+// A word whose length differs from typed's by more than two is not
+// compared, so a typed string of megabytes (a key in a request body)
+// costs one pass over it, not a table of its length by each word's.
 func Nearest(typed string, words []string) string {
 	best, bestD := "", 3
+	n := utf8.RuneCountInString(typed)
 	for _, w := range words {
+		if diff := n - utf8.RuneCountInString(w); diff > 2 || diff < -2 {
+			continue
+		}
 		if d := editDistance(typed, w); d < bestD {
 			best, bestD = w, d
 		}

@@ -31,6 +31,15 @@ import (
 // decodes itself, such as queue.Filter, its own rules).
 func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 	body := c.Body()
+	// The keys first, so that an unknown one (at any depth) is named with
+	// the field meant; Decode below names one only by itself.
+	t := reflect.TypeOf(v)
+	checkKeys := t != nil && t.Kind() == reflect.Pointer && !t.Implements(unmarshalerType)
+	if checkKeys && json.Valid(body) {
+		if err := exactKeys(body, t.Elem(), "", 0); err != nil {
+			return err
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -67,7 +76,7 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 	// missing one better than "required" does. encoding/json matches keys
 	// without regard to case, at every depth ("NAME" fills name, and the
 	// last of "name" and "NAME" wins): the keys must be spelled exactly.
-	if t := reflect.TypeOf(v); t != nil && t.Kind() == reflect.Pointer && !t.Implements(unmarshalerType) {
+	if checkKeys {
 		if err := exactKeys(body, t.Elem(), "", 0); err != nil {
 			return err
 		}
@@ -191,6 +200,11 @@ func exactKeys(raw json.RawMessage, t reflect.Type, path string, depth int) erro
 		for _, k := range keys {
 			if _, ok := fields[k]; !ok {
 				f := shownField(path + k)
+				// A misspelled key gets the field meant ("hostnmae",
+				// "mynetworks": Postfix's name of my_networks).
+				if near := store.Nearest(k, slices.Sorted(maps.Keys(fields))); near != "" {
+					return store.Invalid(f, "Unknown field %q; did you mean %q?", f, shownField(path+near))
+				}
 				return store.Invalid(f, "Unknown field %q", f)
 			}
 		}

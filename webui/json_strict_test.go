@@ -186,9 +186,9 @@ func TestDecodeJSONExactKeys(t *testing.T) {
 		{"null templates", `{"rules": "", "templates": null}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "templates", `The field "templates" is required.`},
 		{"null content, last of two", `{"type": "hash", "content": "k v\n", "content": null}`, &admin.MapDoc{}, []string{"type", "content"}, "content", `The field "content" is required.`},
 		{"second spelling", `{"type": "hash", "content": "k v\n", "CONTENT": ""}`, &admin.MapDoc{}, []string{"type", "content"}, "CONTENT", `Unknown field "CONTENT".`},
-		{"only a second spelling", `{"Type": "hash", "content": "k v\n"}`, &admin.MapDoc{}, []string{"type", "content"}, "Type", `Unknown field "Type".`},
+		{"only a second spelling", `{"Type": "hash", "content": "k v\n"}`, &admin.MapDoc{}, []string{"type", "content"}, "Type", `Unknown field "Type"; did you mean "type"?`},
 		{"unknown before missing", `{"CONTENT": "k v\n"}`, &admin.MapDoc{}, []string{"type", "content"}, "CONTENT", `Unknown field "CONTENT".`},
-		{"no required fields", `{"Role": "admin"}`, &roleBody{}, nil, "Role", `Unknown field "Role".`},
+		{"no required fields", `{"Role": "admin"}`, &roleBody{}, nil, "Role", `Unknown field "Role"; did you mean "role"?`},
 		{"embedded struct's field", upper, &admin.SettingsDoc{}, settingsFields, "HOSTNAME", `Unknown field "HOSTNAME".`},
 		{"map", `{"type": "hash", "content": "k v\n", "version": ""}`, &admin.MapDoc{}, []string{"type", "content"}, "", ""},
 		{"settings with embedded fields", string(settings), &admin.SettingsDoc{}, settingsFields, "", ""},
@@ -200,12 +200,12 @@ func TestDecodeJSONExactKeys(t *testing.T) {
 		{"map value", `{"A": 1, "a": 2}`, &map[string]int{}, nil, "", ""},
 		// Nested objects too: a second spelling of a template's name.
 		{"nested second spelling", `{"rules": "", "templates": [{"name": "a", "text": "x"}, {"name": "b", "text": "y", "NAME": "c"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "templates[1].NAME", `Unknown field "templates[1].NAME".`},
-		{"nested other spelling", `{"rules": "", "templates": [{"Name": "a", "text": "x"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "templates[0].Name", `Unknown field "templates[0].Name".`},
+		{"nested other spelling", `{"rules": "", "templates": [{"Name": "a", "text": "x"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "templates[0].Name", `Unknown field "templates[0].Name"; did you mean "templates[0].name"?`},
 		{"nested exact", `{"rules": "", "templates": [{"name": "a", "text": "x"}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"}, "", ""},
 		// A key of megabytes is named by its start, not sent back whole.
 		{"huge key", `{"` + strings.Repeat("k", 1<<20) + `": 1}`, &roleBody{}, nil, strings.Repeat("k", 64) + "...", `Unknown field "` + strings.Repeat("k", 64) + `...".`},
 		{"huge nested key", `{"rules": "", "templates": [{"name": "a", "text": "x", "` + strings.Repeat("é", 1<<19) + `": 1}]}`, &admin.PipelineDoc{}, []string{"rules", "templates"},
-			strings.Repeat("é", 32) + "...", `Unknown field "` + strings.Repeat("é", 32) + `...".`},
+			"templates[0]." + strings.Repeat("é", 25) + "...", `Unknown field "templates[0].` + strings.Repeat("é", 25) + `...".`},
 	}
 	for _, tc := range cases {
 		got := decodeBody(t, tc.body, tc.v, tc.required...)

@@ -38,9 +38,12 @@ func TestStrictRequests(t *testing.T) {
 		{"no target", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete"}, 400, "ids"},
 		{"ids and all", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete", "ids": ids[:1], "all": true}, 400, "all"},
 		{"misspelled top key", "POST", "/api/v1/queue/actions", map[string]any{"action": "delete", "idz": ids[:1]}, 400, "idz"},
+		// Postfix's name of a setting: the field meant is named.
+		{"Postfix's name of a setting", "PUT", "/api/v1/settings", map[string]any{"hostname": "mx.example.test", "mynetworks": []string{"10.0.0.0/8"}}, 400, "mynetworks"},
+		{"unknown key nothing is near", "PUT", "/api/v1/settings", map[string]any{"colour": "blue"}, 400, "colour"},
 		// Inside a nested object too (decodeJSON's exact keys hold at
 		// every depth).
-		{"misspelled template key", "PUT", "/api/v1/mpa/pipeline", map[string]any{"rules": "", "templates": []map[string]string{{"name": "t", "txt": "x"}}}, 400, "txt"},
+		{"misspelled template key", "PUT", "/api/v1/mpa/pipeline", map[string]any{"rules": "", "templates": []map[string]string{{"name": "t", "txt": "x"}}}, 400, "templates[0].txt"},
 		// A second spelling of a filter key: the last one would win
 		// (encoding/json ignores case), widening the hold to every
 		// deferred message.
@@ -64,12 +67,19 @@ func TestStrictRequests(t *testing.T) {
 	if vr.Status != 400 || ve.Field != "version" || !strings.Contains(ve.Error, "name different versions") {
 		t.Errorf("If-Match against the body's version: %d %s", vr.Status, vr.Body)
 	}
+	// The sentences of unknown keys: the field meant, when one is near.
+	says := map[string]string{
+		"misspelled top key":          `Unknown field "idz"; did you mean "ids"?`,
+		"Postfix's name of a setting": `Unknown field "mynetworks"; did you mean "my_networks"?`,
+		"unknown key nothing is near": `Unknown field "colour".`,
+		"misspelled template key":     `Unknown field "templates[0].txt"; did you mean "templates[0].text"?`,
+	}
 	for _, tc := range cases {
 		r := st.socketDo(t, tc.method, tc.path, tc.body)
 		var e apiError
 		r.decode(t, &e)
-		if r.Status != tc.status || e.Field != tc.field {
-			t.Errorf("%s: %d %s, want %d naming %q", tc.name, r.Status, r.Body, tc.status, tc.field)
+		if r.Status != tc.status || e.Field != tc.field || (says[tc.name] != "" && e.Error != says[tc.name]) {
+			t.Errorf("%s: %d %s, want %d naming %q %s", tc.name, r.Status, r.Body, tc.status, tc.field, says[tc.name])
 		}
 		checkSentence(t, tc.name, e)
 	}
