@@ -6293,6 +6293,34 @@ var mutants = []mutant{
 		new:  "if fields := mta.SettingFields(key); len(fields) > 9 {",
 		pkg:  "./cmd/postdeck", run: "^TestCLIQueueBadDay$",
 	},
+	{
+		name: "webui: an unknown JSON key not told the field meant",
+		file: "webui/json.go",
+		old:  "if near := store.Nearest(k, slices.Sorted(maps.Keys(fields))); near != \"\" {",
+		new:  "if near := store.Nearest(k, slices.Sorted(maps.Keys(fields))); near == \"-\" {",
+		pkg:  "./webui", run: "^TestStrictRequests$",
+	},
+	{
+		name: "webui: unknown JSON keys found by the decoder alone, without their path",
+		file: "webui/json.go",
+		old:  "\tif checkKeys && json.Valid(body) {\n",
+		new:  "\tif false {\n",
+		pkg:  "./webui", run: "^TestStrictRequests$",
+	},
+	{
+		name: "store: Nearest compares a typed string of megabytes with every word",
+		file: "store/nearest.go",
+		old:  "if diff := n - utf8.RuneCountInString(w); diff > 2 || diff < -2 {",
+		new:  "if diff := n - utf8.RuneCountInString(w); diff > 2<<30 || diff < -2 {",
+		pkg:  "./store", run: "^TestNearest$",
+	},
+	{
+		name: "cli queue: a minimum age of zero taken as a filter, not as none",
+		file: "cmd/postdeck/cmd_queue.go",
+		old:  "\treturn err == nil && f.Empty()\n",
+		new:  "\treturn err == nil && f.Empty() && f.MinAge == 0 && v.Get(\"min_age\") == \"\"\n",
+		pkg:  "./cmd/postdeck", run: "^TestCLIQueueBadDay$",
+	},
 }
 
 func main() {

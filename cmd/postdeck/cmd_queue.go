@@ -160,15 +160,17 @@ func cmdQueue(args []string) error {
 	return badUsage(queueUsage)
 }
 
-// blanks reports whether every value of a filter is blank (a script's
-// unset variable): such a filter selects the whole queue.
+// blanks reports whether a filter selects the whole queue, as the API
+// judges it (queue.Filter.Empty, after its own parsing): every value
+// blank (a script's unset variable) or, for min_age, no age (0, 0s). A
+// filter the API would refuse is left to its sentence.
 func blanks(filter map[string]string) bool {
-	for _, v := range filter {
-		if strings.TrimSpace(v) != "" {
-			return false
-		}
+	v := url.Values{}
+	for k, x := range filter {
+		v.Set(k, x)
 	}
-	return true
+	f, err := queue.ParseFilter(v)
+	return err == nil && f.Empty()
 }
 
 // queueActionByFilter runs a queue action on every message the filter

@@ -133,6 +133,12 @@ func TestCLIQueueBadDay(t *testing.T) {
 	if out, err := d.cliIn(t, bin, "", "queue", "delete", "--recipient", " ", "--sender", ""); err == nil || !strings.Contains(out, "this filter is blank and selects every message in the queue; add --all to delete all of them (nothing was done)") {
 		t.Errorf("queue delete --recipient ' ': %v\n%s", err, out)
 	}
+	// So does a minimum age of nothing.
+	for _, age := range []string{"0", "0s", "0h0m"} {
+		if out, err := d.cliIn(t, bin, "", "queue", "hold", "--min-age", age); exitCode(err) != 2 || !strings.Contains(out, "this filter is blank and selects every message in the queue; add --all to hold all of them (nothing was done)") {
+			t.Errorf("queue hold --min-age %s: %v\n%s", age, err, out)
+		}
+	}
 	if l := list(); inQueue(l, "deferred") != 4 {
 		t.Fatalf("after the refused commands: %+v", l)
 	}
