@@ -31,8 +31,13 @@ import (
 // decodes itself, such as queue.Filter, its own rules).
 func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 	body := c.Body()
-	// The keys first, so that an unknown one (at any depth) is named with
-	// the field meant; Decode below names one only by itself.
+	// Unknown fields first, and with their path and the field meant (the
+	// decoder below names one only by itself): a misspelled key explains
+	// a missing one better than "required" does. encoding/json matches
+	// keys without regard to case, at every depth ("NAME" fills name, and
+	// the last of "name" and "NAME" wins): the keys must be spelled
+	// exactly. A body that is not one valid JSON value is left to the
+	// decoder's sentences.
 	t := reflect.TypeOf(v)
 	checkKeys := t != nil && t.Kind() == reflect.Pointer && !t.Implements(unmarshalerType)
 	if checkKeys && json.Valid(body) {
@@ -71,15 +76,6 @@ func decodeJSON(c *fiber.Ctx, v any, required ...string) error {
 	if err := json.Unmarshal(body, &present); err != nil || present == nil {
 		// null decodes into a struct as nothing at all.
 		return store.Invalid("body", "The request body must be a JSON object")
-	}
-	// Unknown and mistyped fields first: a misspelled key explains a
-	// missing one better than "required" does. encoding/json matches keys
-	// without regard to case, at every depth ("NAME" fills name, and the
-	// last of "name" and "NAME" wins): the keys must be spelled exactly.
-	if checkKeys {
-		if err := exactKeys(body, t.Elem(), "", 0); err != nil {
-			return err
-		}
 	}
 	for _, f := range required {
 		if raw, ok := present[f]; !ok || bytes.Equal(bytes.TrimSpace(raw), jsonNull) {
