@@ -64,6 +64,9 @@ type stackOptions struct {
 	ErrorQuotaBytes int64
 	// MinFreeBytes is the MPA's free-space floor (default: the MPA's).
 	MinFreeBytes int64
+	// SessionIdle is the console sessions' idle timeout (default: the
+	// console's).
+	SessionIdle time.Duration
 	// Prepare runs on the stack's empty base directory before anything
 	// is created in it (a test mounts a small file system there).
 	Prepare func(t *testing.T, base string)
@@ -175,7 +178,7 @@ func newStackWith(t *testing.T, opts stackOptions) *stack {
 	// The console is served as postdeck serve does it: the network's
 	// requests reach a web process (package webproxy, here in the test's
 	// process) that forwards them to the daemon's web socket.
-	srv := New(Config{}, Deps{Admin: ops, Log: log})
+	srv := New(Config{SessionIdle: opts.SessionIdle}, Deps{Admin: ops, Log: log})
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/login", permPublic, s.loginPost},
 		{"POST", "/api/v1/logout", permSelf, s.logoutPost},
 		{"POST", "/api/v1/account/password", permSelf, s.accountPassword},
+		{"GET", "/api/v1/session", permSelf, s.sessionGet},
 
 		{"GET", "/api/v1/status", permRead, s.statusGet},
 		{"POST", "/api/v1/postfix/:action", permAdmin, s.postfixControl},

@@ -41,6 +41,10 @@ type Page struct {
 	// Banners are the conditions every page shows (Postfix stopped, a
 	// change Postfix refused, an SPF source failing).
 	Banners []admin.Banner
+	// KeepaliveMS is, for a console session's page, how often at most
+	// the console's script renews the session while its user types
+	// (keepaliveEvery), in milliseconds; 0 elsewhere.
+	KeepaliveMS int64
 }
 
 // Can reports whether the caller's role reaches level "read", "operate" or
@@ -189,6 +193,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, view, title string, data f
 	}
 	se := currentSession(c)
 	if se != nil {
+		p.KeepaliveMS = keepaliveEvery(s.ui.sessions.idle).Milliseconds()
 		p.CSRF = se.csrf
 		if stored := s.ui.sessions.takeFlash(se); p.Flash == nil {
 			p.Flash = stored

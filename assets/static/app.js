@@ -371,3 +371,25 @@
   };
   window.setInterval(refresh, seconds * 1000);
 })();
+
+// A console session ends after its idle timeout without a request, and
+// typing in a form sends none: a long edit of the main config would find
+// the session ended at its save, and the text lost on the way to the
+// login page. While the user types, the session is renewed (GET
+// /api/v1/session), at most every data-keepalive-ms milliseconds (a third
+// of the idle timeout). A page left alone still ends its session.
+(function () {
+  var every = parseInt(document.body.getAttribute("data-keepalive-ms") || "0", 10);
+  if (!(every > 0)) {
+    return;
+  }
+  var last = Date.now(); // the page's own request renewed the session
+  document.addEventListener("input", function () {
+    var now = Date.now();
+    if (now - last < every) {
+      return;
+    }
+    last = now;
+    window.fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" }).catch(function () {});
+  });
+})();

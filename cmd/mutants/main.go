@@ -6321,6 +6321,27 @@ var mutants = []mutant{
 		new:  "\treturn err == nil && f.Empty() && f.MinAge == 0 && v.Get(\"min_age\") == \"\"\n",
 		pkg:  "./cmd/postdeck", run: "^TestCLIQueueBadDay$",
 	},
+	{
+		name: "console: typing in a form does not renew the session",
+		file: "assets/static/app.js",
+		old:  "window.fetch(\"/api/v1/session\", { credentials: \"same-origin\", cache: \"no-store\" })",
+		new:  "Promise.resolve()",
+		pkg:  "./webui", run: "^TestLongEditKeepsTheSession$",
+	},
+	{
+		name: "console: pages do not say how often to renew the session",
+		file: "webui/views.go",
+		old:  "\t\tp.KeepaliveMS = keepaliveEvery(s.ui.sessions.idle).Milliseconds()\n",
+		new:  "",
+		pkg:  "./webui", run: "^TestLongEditKeepsTheSession$",
+	},
+	{
+		name: "console: the session renewed at most every idle timeout, not a third of it",
+		file: "webui/api_session.go",
+		old:  "\treturn max(idle/3, time.Second)\n",
+		new:  "\treturn max(idle, time.Second)\n",
+		pkg:  "./webui", run: "^TestLongEditKeepsTheSession$",
+	},
 }
 
 func main() {
