@@ -377,7 +377,8 @@
 // the session ended at its save, and the text lost on the way to the
 // login page. While the user types, the session is renewed (GET
 // /api/v1/session), at most every data-keepalive-ms milliseconds (a third
-// of the idle timeout). A page left alone still ends its session.
+// of the idle timeout). A form nobody types in ends its session as
+// before.
 (function () {
   var every = parseInt(document.body.getAttribute("data-keepalive-ms") || "0", 10);
   if (!(every > 0)) {
