@@ -6336,10 +6336,10 @@ var mutants = []mutant{
 		pkg:  "./webui", run: "^TestLongEditKeepsTheSession$",
 	},
 	{
-		name: "console: the session renewed at most every idle timeout, not a third of it",
+		name: "console: the session renewed at most every second idle timeout, not every third of one",
 		file: "webui/api_session.go",
 		old:  "\treturn max(idle/3, time.Second)\n",
-		new:  "\treturn max(idle, time.Second)\n",
+		new:  "\treturn max(idle*2, time.Second)\n",
 		pkg:  "./webui", run: "^TestLongEditKeepsTheSession$",
 	},
 }
