@@ -189,6 +189,10 @@ func TestDecodeJSONExactKeys(t *testing.T) {
 		{"only a second spelling", `{"Type": "hash", "content": "k v\n"}`, &admin.MapDoc{}, []string{"type", "content"}, "Type", `Unknown field "Type"; did you mean "type"?`},
 		{"unknown before missing", `{"CONTENT": "k v\n"}`, &admin.MapDoc{}, []string{"type", "content"}, "CONTENT", `Unknown field "CONTENT".`},
 		{"no required fields", `{"Role": "admin"}`, &roleBody{}, nil, "Role", `Unknown field "Role"; did you mean "role"?`},
+		// Data after the object: the key check (which reads one whole
+		// value) leaves it to the decoder, which still names an unknown
+		// key of the first object before the data after it.
+		{"unknown key, then data after the object", `{"rolez": "admin"} {}`, &roleBody{}, nil, "rolez", `Unknown field "rolez".`},
 		{"embedded struct's field", upper, &admin.SettingsDoc{}, settingsFields, "HOSTNAME", `Unknown field "HOSTNAME".`},
 		{"map", `{"type": "hash", "content": "k v\n", "version": ""}`, &admin.MapDoc{}, []string{"type", "content"}, "", ""},
 		{"settings with embedded fields", string(settings), &admin.SettingsDoc{}, settingsFields, "", ""},

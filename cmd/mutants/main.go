@@ -291,7 +291,7 @@ var mutants = []mutant{
 		file: "webui/json.go",
 		old:  "\tdec.DisallowUnknownFields()\n\tif err := dec.Decode(v); err != nil {",
 		new:  "\tif err := dec.Decode(v); err != nil {",
-		pkg:  "./webui", run: "^TestStrictRequests$",
+		pkg:  "./webui", run: "^(TestStrictRequests|TestDecodeJSONExactKeys)$",
 	},
 	{
 		name: "count a record's DNS terms one too many",
